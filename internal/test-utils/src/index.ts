@@ -1,0 +1,104 @@
+/**
+ * Test helpers shared by the @ipc packages: real child processes that are
+ * always killed, unique names, and the /dev/shm leak check.
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readdirSync } from 'node:fs'
+import { onTestFinished } from 'vitest'
+
+/** A name no other test uses. */
+export function uniqueName(prefix = 't'): string {
+  return `${prefix}-${process.pid}-${randomBytes(6).toString('hex')}`
+}
+
+/** The @ipc segments now in /dev/shm. */
+export function shmSegments(): string[] {
+  try {
+    return readdirSync('/dev/shm').filter((n) => n.startsWith('ipc-'))
+  } catch {
+    return []
+  }
+}
+
+/** Throws if a segment of `name` (as users see it) is still in /dev/shm. */
+export function expectNoSegment(name: string): void {
+  if (shmSegments().includes(`ipc-${name}`)) throw new Error(`Segment "${name}" is still in /dev/shm`)
+}
+
+export interface SpawnedChild {
+  child: ChildProcess
+  /** Resolves with the exit code (or -signal) when the child exits. */
+  exited: Promise<number>
+  /** Everything the child wrote to stdout so far. */
+  stdout(): string
+  stderr(): string
+  /** Resolves when stdout contains `text`. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>
+}
+
+const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6 }
+
+/**
+ * Starts `fixture` (a .mjs/.js file) in a child process with `args` as argv.
+ * The child is killed and awaited when the current test finishes.
+ */
+export function spawnChild(fixture: string | URL, args: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}): SpawnedChild {
+  const child = fork(fixture, args, {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: options.env ?? process.env,
+    execArgv: [],
+  })
+  let out = ''
+  let err = ''
+  const listeners = new Set<() => void>()
+  child.stdout?.on('data', (d) => {
+    out += d
+    for (const l of listeners) l()
+  })
+  child.stderr?.on('data', (d) => {
+    err += d
+  })
+  const exited = new Promise<number>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? -(SIGNALS[signal ?? ''] ?? 1)))
+  })
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  return {
+    child,
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor(text, timeoutMs = 10_000) {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (out.includes(text)) {
+            listeners.delete(check)
+            clearTimeout(timer)
+            resolve()
+          }
+        }
+        const timer = setTimeout(() => {
+          listeners.delete(check)
+          reject(new Error(`Timed out after ${timeoutMs} ms waiting for "${text}"; stdout: ${out}; stderr: ${err}`))
+        }, timeoutMs)
+        listeners.add(check)
+        check()
+        exited.then(() => {
+          if (!out.includes(text)) {
+            listeners.delete(check)
+            clearTimeout(timer)
+            reject(new Error(`The child exited before printing "${text}"; stdout: ${out}; stderr: ${err}`))
+          }
+        })
+      })
+    },
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}

@@ -1,0 +1,346 @@
+// Futex wait and wake on a 32-bit word, across threads and processes.
+//
+// Sync: futexWait blocks the calling thread in FUTEX_WAIT (shared, not
+// FUTEX_PRIVATE, so the key is the page's backing object and works across
+// processes that map the same segment).
+//
+// Async: each JS thread (napi_env) owns a few waiter threads, never the libuv
+// pool. A waiter thread sleeps in futex_waitv on up to 127 registered words
+// plus its own `control` word; registering or cancelling a wait bumps
+// `control` and wakes it so it rebuilds its list. Completions go back to JS
+// through one thread-safe function per env, in batches.
+//
+// Safety: a registered address stays mapped until its wait completes or is
+// cancelled (the TypeScript layer cancels every wait on a segment before it
+// unmaps it), so the waiter thread may read it under the env mutex.
+#include "futex.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <climits>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#ifndef FUTEX_32
+#define FUTEX_32 2
+struct futex_waitv {
+  uint64_t val;
+  uint64_t uaddr;
+  uint32_t flags;
+  uint32_t __reserved;
+};
+#endif
+
+namespace ipc {
+namespace {
+
+constexpr size_t kPerThread = 127;  // FUTEX_WAITV_MAX (128) minus the control word.
+enum Result { kOk = 0, kNotEqual = 1, kTimedOut = 2 };
+
+long Futex(void* addr, int op, uint32_t val, const struct timespec* ts) {
+  return syscall(SYS_futex, addr, op, val, ts, nullptr, 0);
+}
+
+// Reads (typedArray, index) and returns the word's address, or nullptr if the
+// argument is not an Int32Array or the index is not inside it.
+std::atomic<int32_t>* WordAt(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) return nullptr;
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_int32_array) return nullptr;
+  double index = info[1].As<Napi::Number>().DoubleValue();
+  size_t length = ta.ElementLength();
+  if (!(index >= 0 && index < static_cast<double>(length)) || index != static_cast<double>(static_cast<size_t>(index)))
+    return nullptr;
+  napi_typedarray_type type;
+  size_t len;
+  void* data = nullptr;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(info.Env(), ta, &type, &len, &data, &ab, &offset) != napi_ok || data == nullptr)
+    return nullptr;
+  return reinterpret_cast<std::atomic<int32_t>*>(static_cast<int32_t*>(data) + static_cast<size_t>(index));
+}
+
+bool ArgInt32(const Napi::CallbackInfo& info, size_t i, int32_t* out) {
+  if (info.Length() <= i || !info[i].IsNumber()) return false;
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= INT32_MIN && d <= INT32_MAX) || d != static_cast<double>(static_cast<int32_t>(d))) return false;
+  *out = static_cast<int32_t>(d);
+  return true;
+}
+
+// futexWait(i32, index, expected, timeoutMs) -> 0 ok | 1 not-equal | 2 timed-out | -errno.
+// timeoutMs < 0 waits forever.
+Napi::Value FutexWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::atomic<int32_t>* word = WordAt(info);
+  int32_t expected;
+  if (word == nullptr || !ArgInt32(info, 2, &expected) || info.Length() < 4 || !info[3].IsNumber())
+    return Napi::Number::New(env, -EINVAL);
+  double timeout = info[3].As<Napi::Number>().DoubleValue();
+  if (timeout != timeout) return Napi::Number::New(env, -EINVAL);
+  if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
+  struct timespec deadline, now, rel;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  if (timeout >= 0) {
+    double s = timeout / 1000.0;
+    if (s > 1e9) s = 1e9;
+    deadline.tv_sec += static_cast<time_t>(s);
+    deadline.tv_nsec += static_cast<long>((s - static_cast<double>(static_cast<time_t>(s))) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+      deadline.tv_sec++;
+      deadline.tv_nsec -= 1000000000L;
+    }
+  }
+  for (;;) {
+    const struct timespec* ts = nullptr;
+    if (timeout >= 0) {
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      rel.tv_sec = deadline.tv_sec - now.tv_sec;
+      rel.tv_nsec = deadline.tv_nsec - now.tv_nsec;
+      if (rel.tv_nsec < 0) {
+        rel.tv_sec--;
+        rel.tv_nsec += 1000000000L;
+      }
+      if (rel.tv_sec < 0) return Napi::Number::New(env, kTimedOut);
+      ts = &rel;
+    }
+    long rc = Futex(word, FUTEX_WAIT, static_cast<uint32_t>(expected), ts);
+    if (rc == 0) return Napi::Number::New(env, kOk);
+    if (errno == EAGAIN) return Napi::Number::New(env, kNotEqual);
+    if (errno == ETIMEDOUT) return Napi::Number::New(env, kTimedOut);
+    if (errno != EINTR) return Napi::Number::New(env, -errno);
+  }
+}
+
+// futexWake(i32, index, count) -> number woken | -errno.
+Napi::Value FutexWake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::atomic<int32_t>* word = WordAt(info);
+  int32_t count;
+  if (word == nullptr || !ArgInt32(info, 2, &count) || count < 0) return Napi::Number::New(env, -EINVAL);
+  if (count == 0) return Napi::Number::New(env, 0);
+  long rc = Futex(word, FUTEX_WAKE, static_cast<uint32_t>(count), nullptr);
+  return Napi::Number::New(env, rc < 0 ? -errno : rc);
+}
+
+// ---- async waits ----
+
+struct Entry {
+  double id;
+  std::atomic<int32_t>* word;
+  int32_t expected;
+};
+
+struct AsyncWaiters;
+
+struct WaiterThread {
+  std::atomic<uint32_t> control{0};
+  std::vector<Entry> entries;  // guarded by AsyncWaiters::mu
+  std::thread thread;
+  void Kick() {
+    control.fetch_add(1);
+    Futex(&control, FUTEX_WAKE, INT_MAX, nullptr);
+  }
+};
+
+struct AsyncWaiters {
+  std::mutex mu;
+  bool stop = false;
+  std::vector<WaiterThread*> threads;
+  std::vector<double> done;  // flat (id, result) pairs awaiting delivery to JS
+  napi_threadsafe_function tsfn = nullptr;
+  uint32_t pending = 0;  // registered or undelivered; touched only on the JS thread
+  bool refed = false;
+
+  // Called with mu held.
+  void Complete(double id, int result) {
+    bool was_empty = done.empty();
+    done.push_back(id);
+    done.push_back(result);
+    if (was_empty) napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking);
+  }
+
+  void Run(WaiterThread* self) {
+    struct futex_waitv v[kPerThread + 1];
+    std::vector<double> ids;
+    for (;;) {
+      size_t n = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stop) return;
+        v[0] = {self->control.load(), reinterpret_cast<uint64_t>(&self->control), FUTEX_32, 0};
+        ids.clear();
+        for (const Entry& e : self->entries) {
+          v[++n] = {static_cast<uint32_t>(e.expected), reinterpret_cast<uint64_t>(e.word), FUTEX_32, 0};
+          ids.push_back(e.id);
+        }
+      }
+      long rc = syscall(SYS_futex_waitv, v, n + 1, 0, nullptr, CLOCK_MONOTONIC);
+      int err = rc < 0 ? errno : 0;
+      std::lock_guard<std::mutex> lock(mu);
+      if (stop) return;
+      auto& es = self->entries;
+      if (rc > 0) {
+        double id = ids[rc - 1];
+        for (size_t i = 0; i < es.size(); i++) {
+          if (es[i].id == id) {
+            es.erase(es.begin() + i);
+            Complete(id, kOk);
+            break;
+          }
+        }
+      } else if (rc < 0 && err != EINTR) {
+        // EAGAIN: some word no longer holds its expected value: those waits
+        // are over. Any other error (EFAULT): end them all rather than hang.
+        for (size_t i = 0; i < es.size();) {
+          if (err != EAGAIN || es[i].word->load() != es[i].expected) {
+            Complete(es[i].id, kOk);
+            es.erase(es.begin() + i);
+          } else {
+            i++;
+          }
+        }
+      }
+    }
+  }
+
+  ~AsyncWaiters() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    for (WaiterThread* t : threads) {
+      t->Kick();
+      t->thread.join();
+      delete t;
+    }
+    if (tsfn != nullptr) napi_release_threadsafe_function(tsfn, napi_tsfn_abort);
+  }
+};
+
+void Deliver(napi_env env, napi_value js_cb, void* context, void*) {
+  if (env == nullptr) return;
+  AsyncWaiters* w = static_cast<AsyncWaiters*>(context);
+  std::vector<double> batch;
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    batch.swap(w->done);
+  }
+  if (batch.empty()) return;
+  uint32_t delivered = static_cast<uint32_t>(batch.size() / 2);
+  w->pending = w->pending > delivered ? w->pending - delivered : 0;
+  if (w->pending == 0 && w->refed) {
+    napi_unref_threadsafe_function(env, w->tsfn);
+    w->refed = false;
+  }
+  Napi::Env e(env);
+  Napi::Array arr = Napi::Array::New(e, batch.size());
+  for (size_t i = 0; i < batch.size(); i++) arr.Set(static_cast<uint32_t>(i), batch[i]);
+  napi_value argv[] = {arr};
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, js_cb, 1, argv, nullptr);
+}
+
+AsyncWaiters* Waiters(Napi::Env env) { return env.GetInstanceData<AsyncWaiters>(); }
+
+// onWaitComplete(fn): fn receives flat [id, result, id, result, ...] batches.
+Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AsyncWaiters* w = Waiters(env);
+  if (w->tsfn != nullptr || info.Length() < 1 || !info[0].IsFunction()) return Napi::Number::New(env, -EINVAL);
+  napi_value name = Napi::String::New(env, "ipc-futex-wait");
+  if (napi_create_threadsafe_function(env, info[0], nullptr, name, 0, 1, nullptr, nullptr, w, Deliver, &w->tsfn) !=
+      napi_ok)
+    return Napi::Number::New(env, -ENOMEM);
+  napi_unref_threadsafe_function(env, w->tsfn);
+  return Napi::Number::New(env, 0);
+}
+
+// waitAsync(i32, index, expected, id) -> 0 registered | 1 not-equal | -errno.
+Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AsyncWaiters* w = Waiters(env);
+  std::atomic<int32_t>* word = WordAt(info);
+  int32_t expected;
+  if (w->tsfn == nullptr || word == nullptr || !ArgInt32(info, 2, &expected) || info.Length() < 4 ||
+      !info[3].IsNumber())
+    return Napi::Number::New(env, -EINVAL);
+  double id = info[3].As<Napi::Number>().DoubleValue();
+  if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    WaiterThread* target = nullptr;
+    for (WaiterThread* t : w->threads) {
+      if (t->entries.size() < kPerThread) {
+        target = t;
+        break;
+      }
+    }
+    if (target == nullptr) {
+      target = new WaiterThread();
+      w->threads.push_back(target);
+      target->thread = std::thread([w, target] { w->Run(target); });
+    }
+    target->entries.push_back({id, word, expected});
+    target->Kick();
+  }
+  if (w->pending++ == 0 && !w->refed) {
+    napi_ref_threadsafe_function(env, w->tsfn);
+    w->refed = true;
+  }
+  return Napi::Number::New(env, 0);
+}
+
+// cancelWait(id) -> true if the wait was still registered (it is now gone and
+// will never complete); false if it already completed (its result is queued).
+Napi::Value CancelWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AsyncWaiters* w = Waiters(env);
+  if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
+  double id = info[0].As<Napi::Number>().DoubleValue();
+  bool found = false;
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    for (WaiterThread* t : w->threads) {
+      for (size_t i = 0; i < t->entries.size(); i++) {
+        if (t->entries[i].id == id) {
+          t->entries.erase(t->entries.begin() + i);
+          t->Kick();
+          found = true;
+          break;
+        }
+      }
+      if (found) break;
+    }
+  }
+  if (found && --w->pending == 0 && w->refed) {
+    napi_unref_threadsafe_function(env, w->tsfn);
+    w->refed = false;
+  }
+  return Napi::Boolean::New(env, found);
+}
+
+}  // namespace
+
+void InitFutex(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData<AsyncWaiters>(new AsyncWaiters());
+  exports.Set("futexWait", Napi::Function::New(env, FutexWait, "futexWait"));
+  exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
+  exports.Set("onWaitComplete", Napi::Function::New(env, OnWaitComplete, "onWaitComplete"));
+  exports.Set("waitAsync", Napi::Function::New(env, WaitAsync, "waitAsync"));
+  exports.Set("cancelWait", Napi::Function::New(env, CancelWait, "cancelWait"));
+}
+
+}  // namespace ipc

@@ -1,0 +1,85 @@
+// Process liveness. A pid alone can be reused, so a process is identified by
+// (pid, start time): the start time is field 22 of /proc/<pid>/stat, in clock
+// ticks since boot, and never changes for the life of a process.
+#include "liveness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ipc {
+namespace {
+
+// Returns the start time of pid, or -1 when no such process exists.
+double StartTime(long pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // The command name (field 2) may hold spaces and ')': skip to the last ')'.
+  char* p = strrchr(buf, ')');
+  if (p == nullptr) return -1;
+  p++;
+  while (*p == ' ') p++;
+  // Field 3 is the state: a zombie ('Z') or dead ('X') process has exited.
+  if (*p == 'Z' || *p == 'X' || *p == '\0') return -1;
+  // Field 22 is 19 fields after the state.
+  for (int field = 3; field < 22 && *p; field++) {
+    while (*p && *p != ' ') p++;
+    while (*p == ' ') p++;
+  }
+  if (*p < '0' || *p > '9') return -1;
+  return strtod(p, nullptr);
+}
+
+bool ArgPid(const Napi::CallbackInfo& info, long* pid) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return false;
+  double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= 1 && d <= 4194304) || d != static_cast<double>(static_cast<long>(d))) return false;
+  *pid = static_cast<long>(d);
+  return true;
+}
+
+// processStartTime(pid) -> ticks | -1
+Napi::Value ProcessStartTime(const Napi::CallbackInfo& info) {
+  long pid;
+  if (!ArgPid(info, &pid)) return Napi::Number::New(info.Env(), -1);
+  return Napi::Number::New(info.Env(), StartTime(pid));
+}
+
+// processAlive(pid, startTime) -> bool. startTime <= 0 skips the reuse check.
+Napi::Value ProcessAlive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  long pid;
+  if (!ArgPid(info, &pid) || info.Length() < 2 || !info[1].IsNumber()) return Napi::Boolean::New(env, false);
+  double want = info[1].As<Napi::Number>().DoubleValue();
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return Napi::Boolean::New(env, false);
+  double have = StartTime(pid);
+  if (have < 0) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, want <= 0 || have == want);
+}
+
+// threadId() -> the kernel thread id of the calling thread.
+Napi::Value ThreadId(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
+
+}  // namespace
+
+void InitLiveness(Napi::Env env, Napi::Object exports) {
+  exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTime, "processStartTime"));
+  exports.Set("processAlive", Napi::Function::New(env, ProcessAlive, "processAlive"));
+  exports.Set("threadId", Napi::Function::New(env, ThreadId, "threadId"));
+}
+
+}  // namespace ipc

@@ -1,0 +1,176 @@
+// shm_open / ftruncate / mmap / munmap / shm_unlink.
+//
+// Every function returns a negative errno on failure instead of throwing; the
+// TypeScript layer (src/segment.ts) turns errnos into typed errors. A mapping is
+// exposed as an external ArrayBuffer. `unmap` detaches the buffer first (views
+// then read as length 0, never as freed memory) and only then calls munmap.
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace ipc {
+namespace {
+
+constexpr double kMaxSize = 1099511627776.0;  // 1 TiB: far above any real use.
+
+// Live mappings of this process, keyed by address: the length munmap needs.
+// Shared by all threads (envs), hence the mutex.
+std::mutex g_maps_mu;
+std::unordered_map<void*, size_t> g_maps;
+
+bool ValidName(const std::string& name) {
+  // POSIX: one leading slash, no other; NAME_MAX is 255.
+  if (name.size() < 2 || name.size() > 255 || name[0] != '/') return false;
+  return name.find('/', 1) == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+void Finalize(napi_env, void* data, void*) {
+  size_t len = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_maps_mu);
+    auto it = g_maps.find(data);
+    if (it == g_maps.end()) return;  // already unmapped explicitly
+    len = it->second;
+    g_maps.erase(it);
+  }
+  munmap(data, len);
+}
+
+// Maps fd and returns { buffer, size, inode } or a negative errno.
+Napi::Value MapFd(Napi::Env env, int fd, size_t size) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Napi::Number::New(env, -errno);
+  if (size == 0) size = static_cast<size_t>(st.st_size);
+  if (size == 0 || static_cast<off_t>(size) > st.st_size) return Napi::Number::New(env, -EINVAL);
+  void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) return Napi::Number::New(env, -errno);
+  {
+    std::lock_guard<std::mutex> lock(g_maps_mu);
+    g_maps[addr] = size;
+  }
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, addr, size, Finalize, nullptr, &ab) != napi_ok) {
+    std::lock_guard<std::mutex> lock(g_maps_mu);
+    g_maps.erase(addr);
+    munmap(addr, size);
+    return Napi::Number::New(env, -ENOMEM);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("buffer", Napi::Value(env, ab));
+  out.Set("size", Napi::Number::New(env, static_cast<double>(size)));
+  out.Set("inode", Napi::Number::New(env, static_cast<double>(st.st_ino)));
+  return out;
+}
+
+bool ArgName(const Napi::CallbackInfo& info, size_t i, std::string* out) {
+  if (info.Length() <= i || !info[i].IsString()) return false;
+  *out = info[i].As<Napi::String>().Utf8Value();
+  return ValidName(*out);
+}
+
+// shmCreate(name, size, mode) -> { buffer, size, inode } | -errno. Fails with -EEXIST.
+Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  if (!ArgName(info, 0, &name) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+    return Napi::Number::New(env, -EINVAL);
+  double size = info[1].As<Napi::Number>().DoubleValue();
+  double mode = info[2].As<Napi::Number>().DoubleValue();
+  if (!(size >= 1 && size <= kMaxSize) || size != static_cast<double>(static_cast<int64_t>(size)) ||
+      !(mode >= 0 && mode <= 0777))
+    return Napi::Number::New(env, -EINVAL);
+  int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  // shm_open applies the umask; fchmod sets exactly the mode asked for.
+  if (fchmod(fd, static_cast<mode_t>(mode)) != 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    int err = errno;
+    close(fd);
+    shm_unlink(name.c_str());
+    return Napi::Number::New(env, -err);
+  }
+  Napi::Value out = MapFd(env, fd, static_cast<size_t>(size));
+  close(fd);
+  if (out.IsNumber()) shm_unlink(name.c_str());
+  return out;
+}
+
+// shmOpen(name, size) -> { buffer, size, inode } | -errno. size 0 maps the whole object.
+Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  if (!ArgName(info, 0, &name) || info.Length() < 2 || !info[1].IsNumber()) return Napi::Number::New(env, -EINVAL);
+  double size = info[1].As<Napi::Number>().DoubleValue();
+  if (!(size >= 0 && size <= kMaxSize) || size != static_cast<double>(static_cast<int64_t>(size)))
+    return Napi::Number::New(env, -EINVAL);
+  int fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  Napi::Value out = MapFd(env, fd, static_cast<size_t>(size));
+  close(fd);
+  return out;
+}
+
+// shmStat(name) -> { size, inode, mtimeMs } | -errno (no mapping).
+Napi::Value ShmStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  if (!ArgName(info, 0, &name)) return Napi::Number::New(env, -EINVAL);
+  int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return Napi::Number::New(env, -err);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
+  out.Set("inode", Napi::Number::New(env, static_cast<double>(st.st_ino)));
+  out.Set("mtimeMs", Napi::Number::New(env, st.st_mtim.tv_sec * 1e3 + st.st_mtim.tv_nsec / 1e6));
+  return out;
+}
+
+// shmUnlink(name) -> 0 | -errno.
+Napi::Value ShmUnlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  if (!ArgName(info, 0, &name)) return Napi::Number::New(env, -EINVAL);
+  return Napi::Number::New(env, shm_unlink(name.c_str()) == 0 ? 0 : -errno);
+}
+
+// unmap(buffer) -> 0 | -errno. Detaches the ArrayBuffer, then munmaps. Idempotent.
+Napi::Value Unmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) return Napi::Number::New(env, -EINVAL);
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  void* data = ab.Data();
+  size_t len = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_maps_mu);
+    auto it = g_maps.find(data);
+    if (it == g_maps.end() || data == nullptr) return Napi::Number::New(env, 0);
+    len = it->second;
+    g_maps.erase(it);
+  }
+  napi_detach_arraybuffer(env, ab);
+  return Napi::Number::New(env, munmap(data, len) == 0 ? 0 : -errno);
+}
+
+}  // namespace
+
+void InitSegment(Napi::Env env, Napi::Object exports) {
+  exports.Set("shmCreate", Napi::Function::New(env, ShmCreate, "shmCreate"));
+  exports.Set("shmOpen", Napi::Function::New(env, ShmOpen, "shmOpen"));
+  exports.Set("shmStat", Napi::Function::New(env, ShmStat, "shmStat"));
+  exports.Set("shmUnlink", Napi::Function::New(env, ShmUnlink, "shmUnlink"));
+  exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+}
+
+}  // namespace ipc

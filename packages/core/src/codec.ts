@@ -1,0 +1,130 @@
+/**
+ * Values to bytes and back, with structured-clone semantics (the v8
+ * serializer) and fast paths for the common cases.
+ *
+ * Wire format of one value: a tag byte, then the payload.
+ *
+ * | tag | payload                               | revived as      |
+ * |-----|---------------------------------------|-----------------|
+ * | 1   | Latin-1 bytes (every char < 256)      | string          |
+ * | 2   | UTF-8 bytes                           | string          |
+ * | 3   | raw bytes                             | Uint8Array      |
+ * | 4   | raw bytes                             | Buffer          |
+ * | 5   | v8.serialize() output                 | anything else   |
+ *
+ * Encoding never writes anything before it knows the value can be cloned, so
+ * a `DataCloneError` leaves the destination unchanged.
+ */
+import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
+import { DataCloneError, invalidArgType } from './errors.js'
+
+export const TAG_LATIN1 = 1
+export const TAG_UTF8 = 2
+export const TAG_BYTES = 3
+export const TAG_BUFFER = 4
+export const TAG_V8 = 5
+
+/** A value ready to be written: its tag, its payload size, and what to copy. */
+export interface Encoded {
+  tag: number
+  /** Payload size in bytes (without the tag byte). */
+  size: number
+  /** The payload when it is bytes (tags 3, 4, 5). */
+  bytes: Uint8Array | undefined
+  /** The payload when it is a string (tags 1, 2). */
+  text: string | undefined
+}
+
+/** Buffer's own fast slicing methods (present on every Buffer, missing from its types). */
+interface FastSlice {
+  latin1Slice(start: number, end: number): string
+  utf8Slice(start: number, end: number): string
+}
+
+function isLatin1(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
+  return true
+}
+
+/** Prepares `value` for writing. Throws DataCloneError (and nothing is written) if it cannot be cloned. */
+export function encode(value: unknown): Encoded {
+  if (typeof value === 'string') {
+    if (value.length <= 256 ? isLatin1(value) : false) return { tag: TAG_LATIN1, size: value.length, bytes: undefined, text: value }
+    return { tag: TAG_UTF8, size: Buffer.byteLength(value, 'utf8'), bytes: undefined, text: value }
+  }
+  if (value instanceof Uint8Array && value.constructor !== Uint8Array && Buffer.isBuffer(value))
+    return { tag: TAG_BUFFER, size: value.byteLength, bytes: value, text: undefined }
+  if (value instanceof Uint8Array && value.constructor === Uint8Array)
+    return { tag: TAG_BYTES, size: value.byteLength, bytes: value, text: undefined }
+  let bytes: Uint8Array
+  try {
+    bytes = v8Serialize(value)
+  } catch (error) {
+    throw new DataCloneError(`Cannot send the value: ${(error as Error).message}`, { cause: error })
+  }
+  return { tag: TAG_V8, size: bytes.byteLength, bytes, text: undefined }
+}
+
+/** Writes the payload of `encoded` at `offset` of `target`; returns the bytes written (= encoded.size). */
+export function writePayload(encoded: Encoded, target: Buffer, offset: number): number {
+  if (encoded.text !== undefined) {
+    return target.write(encoded.text, offset, encoded.size, encoded.tag === TAG_LATIN1 ? 'latin1' : 'utf8')
+  }
+  target.set(encoded.bytes as Uint8Array, offset)
+  return encoded.size
+}
+
+/** Revives a value from its tag and payload `source[start, end)`. The payload is copied, never aliased. */
+export function decodePayload(tag: number, source: Buffer, start: number, end: number): unknown {
+  switch (tag) {
+    case TAG_LATIN1:
+      return (source as unknown as FastSlice).latin1Slice(start, end)
+    case TAG_UTF8:
+      return (source as unknown as FastSlice).utf8Slice(start, end)
+    case TAG_BYTES:
+      return new Uint8Array(source.subarray(start, end))
+    case TAG_BUFFER:
+      return Buffer.from(source.subarray(start, end))
+    case TAG_V8:
+      return v8Deserialize(source.subarray(start, end))
+    default:
+      throw new RangeError(`Cannot decode a message: unknown tag ${tag}`)
+  }
+}
+
+/**
+ * Serializes `value` with structured-clone semantics: what `postMessage`
+ * accepts, this accepts. Strings and byte arrays take a fast path.
+ *
+ * @throws {DataCloneError} when the value cannot be cloned (a function, a symbol…).
+ * @example
+ * ```ts
+ * const bytes = serialize({ id: 1, tags: new Set(['a']) })
+ * deserialize(bytes) // => { id: 1, tags: Set { 'a' } }
+ * ```
+ */
+export function serialize(value: unknown): Uint8Array {
+  const encoded = encode(value)
+  const out = Buffer.allocUnsafe(1 + encoded.size)
+  out[0] = encoded.tag
+  writePayload(encoded, out, 1)
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+}
+
+/**
+ * Revives a value made by `serialize`.
+ *
+ * @throws {TypeError} when `bytes` is not a Uint8Array.
+ * @throws {RangeError} when `bytes` is not the output of `serialize`.
+ */
+export function deserialize<T = unknown>(bytes: Uint8Array): T {
+  if (!(bytes instanceof Uint8Array)) throw invalidArgType('The "bytes" argument must be a Uint8Array')
+  if (bytes.byteLength === 0) throw new RangeError('Cannot deserialize: the input is empty')
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  try {
+    return decodePayload(buf[0] as number, buf, 1, buf.byteLength) as T
+  } catch (error) {
+    if (error instanceof RangeError) throw error
+    throw new RangeError(`Cannot deserialize: the input is not a serialized value (${(error as Error).message})`)
+  }
+}

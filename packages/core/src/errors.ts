@@ -1,0 +1,152 @@
+/**
+ * Error classes of @ipc. Every class has a stable `name` and `code`, and
+ * `instanceof` works across duplicate copies of the package (ESM and CJS, or
+ * two installed versions): membership is decided by a global marker and the
+ * `code`, not by prototype identity.
+ */
+
+const MARK = Symbol.for('@ipc/error')
+
+/** Options accepted by every @ipc error constructor. */
+export interface IpcErrorOptions {
+  /** The underlying error (for OS failures, an Error with `code` and `syscall`). */
+  cause?: unknown
+}
+
+/** Base class of every error that @ipc throws for a runtime condition. */
+export class IpcError extends Error {
+  /** The stable code of this class; instances carry it as `error.code`. */
+  static readonly code: string = 'IPC_ERROR'
+  override name = 'IpcError'
+  /** A stable, machine-readable code such as `'IPC_EMPTY'`. */
+  readonly code: string
+
+  constructor(message: string, options?: IpcErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.code = (new.target as typeof IpcError).code
+    Object.defineProperty(this, MARK, { value: true })
+  }
+
+  /** True when `error` is an @ipc error, optionally of the given code. */
+  static is(error: unknown, code?: string): error is IpcError {
+    if (typeof error !== 'object' || error === null || !(MARK in error)) return false
+    return code === undefined || (error as unknown as IpcError).code === code
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === IpcError) return IpcError.is(value)
+    return IpcError.is(value, this.code)
+  }
+}
+
+/** No primitive exists with the name that was opened. */
+export class NotFoundError extends IpcError {
+  static override readonly code: string = 'IPC_NOT_FOUND'
+  override name = 'NotFoundError'
+}
+
+/** A primitive with that name exists already. */
+export class ExistsError extends IpcError {
+  static override readonly code: string = 'IPC_EXISTS'
+  override name = 'ExistsError'
+}
+
+/** The named segment is of another kind or of another layout version. */
+export class IncompatibleError extends IpcError {
+  static override readonly code: string = 'IPC_INCOMPATIBLE'
+  override name = 'IncompatibleError'
+}
+
+/** The primitive was closed in this process. */
+export class ClosedError extends IpcError {
+  static override readonly code: string = 'IPC_CLOSED'
+  override name = 'ClosedError'
+}
+
+/** A value cannot be cloned (a function, a symbol, a class with private state…). */
+export class DataCloneError extends IpcError {
+  static override readonly code: string = 'IPC_DATA_CLONE'
+  override name = 'DataCloneError'
+}
+
+/** A call was made with a value that is right in type but wrong in state (Python's ValueError). */
+export class ValueError extends IpcError {
+  static override readonly code: string = 'IPC_VALUE'
+  override name = 'ValueError'
+}
+
+/** The native addon could not be loaded; the message lists what was tried. */
+export class NativeUnavailableError extends IpcError {
+  static override readonly code: string = 'IPC_NATIVE_UNAVAILABLE'
+  override name = 'NativeUnavailableError'
+}
+
+/** Details that a failed child process reports back. */
+export interface ProcessErrorDetails extends IpcErrorOptions {
+  /** The exit code of the child, or `-signal` when a signal ended it. */
+  exitCode?: number | null
+  /** The `name` of the error thrown in the child. */
+  childName?: string
+  /** The stack of the error thrown in the child, as the child printed it. */
+  childStack?: string
+}
+
+/** The function run by a `Process` threw or rejected; carries the child's stack. */
+export class ProcessError extends IpcError {
+  static override readonly code: string = 'IPC_PROCESS'
+  override name = 'ProcessError'
+  /** The exit code of the child, or `-signal` when a signal ended it. */
+  readonly exitCode: number | null
+  /** The `name` of the error thrown in the child (e.g. `'TypeError'`). */
+  readonly childName: string | undefined
+  /** The child's own stack trace. */
+  readonly childStack: string | undefined
+
+  constructor(message: string, details: ProcessErrorDetails = {}) {
+    super(message, details)
+    this.exitCode = details.exitCode ?? null
+    this.childName = details.childName
+    this.childStack = details.childStack
+    if (details.childStack) this.stack = `${this.name}: ${message}\n--- in the child process ---\n${details.childStack}`
+  }
+}
+
+/** A `TypeError` with a Node-style `code`, for arguments of the wrong type. */
+export function invalidArgType(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' })
+}
+
+/** A `RangeError` with a Node-style `code`, for arguments out of range. */
+export function outOfRange(message: string): RangeError {
+  return Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' })
+}
+
+/** An Error describing an errno from the native layer, for `cause`. */
+export function systemError(errno: number, syscall: string, path?: string): Error {
+  const code = ERRNO_NAMES[errno] ?? `E${errno}`
+  const where = path === undefined ? '' : ` '${path}'`
+  return Object.assign(new Error(`${code}: ${syscall}${where} failed (errno ${errno})`), { code, errno, syscall, path })
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM',
+  2: 'ENOENT',
+  4: 'EINTR',
+  9: 'EBADF',
+  11: 'EAGAIN',
+  12: 'ENOMEM',
+  13: 'EACCES',
+  14: 'EFAULT',
+  17: 'EEXIST',
+  22: 'EINVAL',
+  24: 'EMFILE',
+  28: 'ENOSPC',
+  36: 'ENAMETOOLONG',
+  38: 'ENOSYS',
+  110: 'ETIMEDOUT',
+}
+
+/** A `TypeError` with a Node-style `code`, for argument values that are not allowed. */
+export function invalidArgValue(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' })
+}

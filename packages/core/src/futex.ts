@@ -1,0 +1,185 @@
+/**
+ * wait / waitSync / notify on a 32-bit word of shared memory, across threads
+ * and processes (Linux futexes; V8's own Atomics.wait/notify only reach
+ * threads of one process).
+ *
+ * Async waits are served by native waiter threads (see native/futex.cc), not
+ * by the libuv pool, so they never starve fs or dns and never block the event
+ * loop. A pending async wait keeps the event loop alive, like a timer.
+ */
+import { types } from 'node:util'
+import { ClosedError, invalidArgType, outOfRange, systemError } from './errors.js'
+import { native } from './native.js'
+import { runtime } from './runtime.js'
+import { checkTimeout, checkWaitOptions, onAbort, type WaitOptions } from './signal.js'
+
+/** How a wait ended: woken by `notify`, the word did not hold `expected`, or the timeout passed. */
+export type WaitResult = 'ok' | 'not-equal' | 'timed-out'
+
+const RESULTS: readonly WaitResult[] = ['ok', 'not-equal', 'timed-out']
+const INT32_MAX = 0x7fffffff
+
+function checkWord(i32: Int32Array, index: number): void {
+  if (!types.isInt32Array(i32)) throw invalidArgType('The "i32" argument must be an Int32Array')
+  if (!Number.isInteger(index) || index < 0 || index >= i32.length)
+    throw outOfRange(`The "index" argument must be an integer in [0, ${i32.length}), received ${index}`)
+}
+
+function checkExpected(expected: number): number {
+  if (typeof expected !== 'number' || !Number.isInteger(expected))
+    throw invalidArgType(`The "expected" argument must be an integer, received ${String(expected)}`)
+  return expected | 0
+}
+
+/** Blocks until notified, without validating arguments. For @ipc packages. */
+export function waitWordSync(i32: Int32Array, index: number, expected: number, timeout: number): WaitResult {
+  const r = native().futexWait(i32, index, expected, timeout === Number.POSITIVE_INFINITY ? -1 : timeout)
+  if (r < 0) throw systemError(-r, 'futex_wait')
+  return RESULTS[r] as WaitResult
+}
+
+function installCallback(): void {
+  const rt = runtime()
+  if (rt.callbackInstalled) return
+  const rc = native().onWaitComplete((batch) => {
+    for (let i = 0; i < batch.length; i += 2) rt.waits.get(batch[i] as number)?.settle('ok')
+  })
+  if (rc < 0) throw systemError(-rc, 'onWaitComplete')
+  rt.callbackInstalled = true
+}
+
+/**
+ * Waits without blocking the event loop, without validating arguments. For @ipc
+ * packages. Rejects with ClosedError when the segment holding the word is closed.
+ */
+export function waitWord(
+  i32: Int32Array,
+  index: number,
+  expected: number,
+  timeout: number,
+  signal?: AbortSignal,
+): Promise<WaitResult> {
+  if (signal?.aborted) return Promise.reject(signal.reason)
+  if (Atomics.load(i32, index) !== expected) return Promise.resolve('not-equal')
+  if (timeout <= 0) return Promise.resolve('timed-out')
+  const rt = runtime()
+  installCallback()
+  const bin = native()
+  const id = rt.nextWaitId++
+  const rc = bin.waitAsync(i32, index, expected, id)
+  if (rc === 1) return Promise.resolve('not-equal')
+  if (rc < 0) return Promise.reject(systemError(-rc, 'futex_waitv'))
+  return new Promise<WaitResult>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined
+    let removeAbort = () => {}
+    const finish = () => {
+      rt.waits.delete(id)
+      if (timer !== undefined) clearTimeout(timer)
+      removeAbort()
+    }
+    rt.waits.set(id, {
+      buffer: i32.buffer,
+      settle(result) {
+        finish()
+        if (result === 'ok') resolve('ok')
+        else reject(new ClosedError('Cannot wait: the shared memory holding the word was closed'))
+      },
+    })
+    // If cancelWait returns false, the wake already happened and its
+    // completion is queued: it settles the promise with 'ok'.
+    if (timeout !== Number.POSITIVE_INFINITY) {
+      timer = setTimeout(() => {
+        if (bin.cancelWait(id)) {
+          finish()
+          resolve('timed-out')
+        }
+      }, timeout)
+    }
+    removeAbort = onAbort(signal, () => {
+      if (bin.cancelWait(id)) {
+        finish()
+        reject(signal?.reason)
+      }
+    })
+  })
+}
+
+/** Ends every pending async wait on `buffer` with ClosedError; call before unmapping it. */
+export function cancelWaitsOn(buffer: ArrayBufferLike): void {
+  const rt = runtime()
+  if (rt.waits.size === 0) return
+  const bin = native()
+  for (const [id, w] of rt.waits) {
+    if (w.buffer === buffer && bin.cancelWait(id)) w.settle('closed')
+  }
+}
+
+/**
+ * Wakes up to `count` waiters on `i32[index]` in any thread or process.
+ * Returns how many were woken. Change the word before notifying: a waiter
+ * that sees the word still equal to its `expected` goes back to sleep.
+ *
+ * @example
+ * ```ts
+ * Atomics.store(i32, 0, 1)
+ * notify(i32, 0) // => number of waiters woken
+ * ```
+ */
+export function notify(i32: Int32Array, index: number, count: number = Number.POSITIVE_INFINITY): number {
+  checkWord(i32, index)
+  if (typeof count !== 'number' || Number.isNaN(count) || count < 0 || (!Number.isInteger(count) && count !== Number.POSITIVE_INFINITY))
+    throw outOfRange(`The "count" argument must be a non-negative integer, received ${String(count)}`)
+  const rc = native().futexWake(i32, index, Math.min(count, INT32_MAX))
+  if (rc < 0) throw systemError(-rc, 'futex_wake')
+  return rc
+}
+
+/** Wakes waiters without validating arguments. For @ipc packages. */
+export function notifyWord(i32: Int32Array, index: number, count: number = INT32_MAX): number {
+  return native().futexWake(i32, index, count)
+}
+
+/**
+ * Blocks the calling thread until `i32[index]` is notified, or returns
+ * `'not-equal'` at once when it does not hold `expected`. Works on memory
+ * shared between processes (a segment) and between threads (a SharedArrayBuffer).
+ *
+ * @example
+ * ```ts
+ * const i32 = new Int32Array(new SharedArrayBuffer(4))
+ * waitSync(i32, 0, 0, { timeout: 10 }) // => 'timed-out'
+ * ```
+ */
+export function waitSync(i32: Int32Array, index: number, expected: number, options?: { timeout?: number }): WaitResult {
+  checkWord(i32, index)
+  const value = checkExpected(expected)
+  const timeout = checkTimeout(options?.timeout)
+  return waitWordSync(i32, index, value, timeout)
+}
+
+/**
+ * Waits until `i32[index]` is notified, without blocking the event loop.
+ * Resolves `'not-equal'` at once when the word does not hold `expected`,
+ * `'timed-out'` when `timeout` ms pass. An aborted `signal` rejects with
+ * `signal.reason`.
+ *
+ * Guarantee: a `notify` that follows a change of the word wakes every wait that
+ * began before the change, in this or any other process.
+ *
+ * @example
+ * ```ts
+ * const i32 = new Int32Array(new SharedArrayBuffer(4))
+ * setTimeout(() => { Atomics.store(i32, 0, 1); notify(i32, 0) }, 10)
+ * await wait(i32, 0, 0) // => 'ok'
+ * ```
+ */
+export function wait(i32: Int32Array, index: number, expected: number, options?: WaitOptions): Promise<WaitResult> {
+  try {
+    checkWord(i32, index)
+    const value = checkExpected(expected)
+    const { timeout, signal } = checkWaitOptions(options)
+    return waitWord(i32, index, value, timeout, signal)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * @ipc/core: the transport layer of @ipc. Public surface: Process, cross-process
+ * wait/notify, the codec, handles and the error classes.
+ */
+export { deserialize, serialize } from './codec.js'
+export {
+  ClosedError,
+  DataCloneError,
+  ExistsError,
+  IncompatibleError,
+  IpcError,
+  type IpcErrorOptions,
+  NativeUnavailableError,
+  NotFoundError,
+  ProcessError,
+  type ProcessErrorDetails,
+  ValueError,
+} from './errors.js'
+export { notify, type WaitResult, wait, waitSync } from './futex.js'
+export type { Handle } from './handle.js'
+export type { WaitOptions } from './signal.js'

@@ -1,0 +1,58 @@
+/**
+ * Timeouts and AbortSignals, the same for every waiting call: `timeout` in
+ * milliseconds (`undefined` waits forever, `0` does not wait), and an aborted
+ * signal rejects with `signal.reason`.
+ */
+import { invalidArgType, outOfRange } from './errors.js'
+
+/** The options of every call that can wait. */
+export interface WaitOptions {
+  /**
+   * How long to wait, in milliseconds. `0` does not wait at all.
+   * @default undefined (wait forever)
+   */
+  timeout?: number
+  /** Aborting it ends the wait with `signal.reason`; nothing is taken or lost. */
+  signal?: AbortSignal
+}
+
+/** Validates a timeout; returns it as a number of ms, or Infinity for none. */
+export function checkTimeout(timeout: number | undefined): number {
+  if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY
+  if (typeof timeout !== 'number' || Number.isNaN(timeout))
+    throw invalidArgType(`The "timeout" option must be a number of milliseconds, received ${String(timeout)}`)
+  if (timeout < 0) throw outOfRange(`The "timeout" option must be >= 0, received ${timeout}`)
+  return timeout
+}
+
+/** Validates the options object of a waiting call. */
+export function checkWaitOptions(options: WaitOptions | undefined): { timeout: number; signal: AbortSignal | undefined } {
+  if (options === undefined || options === null) return { timeout: Number.POSITIVE_INFINITY, signal: undefined }
+  if (typeof options !== 'object') throw invalidArgType(`The options must be an object, received ${typeof options}`)
+  const signal = options.signal
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidArgType('The "signal" option must be an AbortSignal')
+  return { timeout: checkTimeout(options.timeout), signal }
+}
+
+/** Throws `signal.reason` when the signal is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason
+}
+
+/** Runs `listener` once when `signal` aborts; returns a function that removes it. */
+export function onAbort(signal: AbortSignal | undefined, listener: () => void): () => void {
+  if (signal === undefined) return () => {}
+  signal.addEventListener('abort', listener, { once: true })
+  return () => signal.removeEventListener('abort', listener)
+}
+
+/** Milliseconds left until `deadline` (a performance.now() time), at least 0. */
+export function remaining(deadline: number): number {
+  return deadline === Number.POSITIVE_INFINITY ? deadline : Math.max(0, deadline - performance.now())
+}
+
+/** The performance.now() time at which `timeout` ms from now ends. */
+export function deadlineOf(timeout: number): number {
+  return timeout === Number.POSITIVE_INFINITY ? timeout : performance.now() + timeout
+}
