@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <climits>
 #include <cstdint>
 #include <mutex>
@@ -168,7 +169,7 @@ struct AsyncWaiters {
     bool was_empty = done.empty();
     done.push_back(id);
     done.push_back(result);
-    if (was_empty) napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking);
+    if (was_empty && tsfn != nullptr) napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking);
   }
 
   void Run(WaiterThread* self) {
@@ -215,19 +216,36 @@ struct AsyncWaiters {
     }
   }
 
-  ~AsyncWaiters() {
+  // Stops and joins the waiter threads. Idempotent; runs from the TSFN's
+  // finalizer or the env's instance-data finalizer, whichever comes first.
+  void StopThreads() {
     {
       std::lock_guard<std::mutex> lock(mu);
       stop = true;
+      tsfn = nullptr;  // never call a TSFN that is being torn down
     }
     for (WaiterThread* t : threads) {
       t->Kick();
       t->thread.join();
       delete t;
     }
-    if (tsfn != nullptr) napi_release_threadsafe_function(tsfn, napi_tsfn_abort);
+    threads.clear();
   }
+
+  // The TSFN is finalized by Node at env teardown; releasing it here
+  // deadlocks on Node 24, so the destructor only stops the threads.
+  ~AsyncWaiters() { StopThreads(); }
 };
+
+// The env's instance data and the TSFN each hold a reference: whichever
+// finalizer runs last frees the AsyncWaiters.
+using WaitersRef = std::shared_ptr<AsyncWaiters>;
+
+void TsfnFinalize(napi_env, void* data, void*) {
+  WaitersRef* ref = static_cast<WaitersRef*>(data);
+  (*ref)->StopThreads();
+  delete ref;
+}
 
 void Deliver(napi_env env, napi_value js_cb, void* context, void*) {
   if (env == nullptr) return;
@@ -240,7 +258,7 @@ void Deliver(napi_env env, napi_value js_cb, void* context, void*) {
   if (batch.empty()) return;
   uint32_t delivered = static_cast<uint32_t>(batch.size() / 2);
   w->pending = w->pending > delivered ? w->pending - delivered : 0;
-  if (w->pending == 0 && w->refed) {
+  if (w->pending == 0 && w->refed && w->tsfn != nullptr) {
     napi_unref_threadsafe_function(env, w->tsfn);
     w->refed = false;
   }
@@ -253,7 +271,7 @@ void Deliver(napi_env env, napi_value js_cb, void* context, void*) {
   napi_call_function(env, undefined, js_cb, 1, argv, nullptr);
 }
 
-AsyncWaiters* Waiters(Napi::Env env) { return env.GetInstanceData<AsyncWaiters>(); }
+AsyncWaiters* Waiters(Napi::Env env) { return env.GetInstanceData<WaitersRef>()->get(); }
 
 // onWaitComplete(fn): fn receives flat [id, result, id, result, ...] batches.
 Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
@@ -261,7 +279,9 @@ Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
   AsyncWaiters* w = Waiters(env);
   if (w->tsfn != nullptr || info.Length() < 1 || !info[0].IsFunction()) return Napi::Number::New(env, -EINVAL);
   napi_value name = Napi::String::New(env, "ipc-futex-wait");
-  if (napi_create_threadsafe_function(env, info[0], nullptr, name, 0, 1, nullptr, nullptr, w, Deliver, &w->tsfn) !=
+  if (napi_create_threadsafe_function(env, info[0], nullptr, name, 0, 1,
+                                      new WaitersRef(*env.GetInstanceData<WaitersRef>()), TsfnFinalize, w, Deliver,
+                                      &w->tsfn) !=
       napi_ok)
     return Napi::Number::New(env, -ENOMEM);
   napi_unref_threadsafe_function(env, w->tsfn);
@@ -274,7 +294,7 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   AsyncWaiters* w = Waiters(env);
   std::atomic<int32_t>* word = WordAt(info);
   int32_t expected;
-  if (w->tsfn == nullptr || word == nullptr || !ArgInt32(info, 2, &expected) || info.Length() < 4 ||
+  if (w->tsfn == nullptr || w->stop || word == nullptr || !ArgInt32(info, 2, &expected) || info.Length() < 4 ||
       !info[3].IsNumber())
     return Napi::Number::New(env, -EINVAL);
   double id = info[3].As<Napi::Number>().DoubleValue();
@@ -325,7 +345,7 @@ Napi::Value CancelWait(const Napi::CallbackInfo& info) {
       if (found) break;
     }
   }
-  if (found && --w->pending == 0 && w->refed) {
+  if (found && --w->pending == 0 && w->refed && w->tsfn != nullptr) {
     napi_unref_threadsafe_function(env, w->tsfn);
     w->refed = false;
   }
@@ -335,7 +355,7 @@ Napi::Value CancelWait(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitFutex(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData<AsyncWaiters>(new AsyncWaiters());
+  env.SetInstanceData<WaitersRef>(new WaitersRef(new AsyncWaiters()));
   exports.Set("futexWait", Napi::Function::New(env, FutexWait, "futexWait"));
   exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
   exports.Set("onWaitComplete", Napi::Function::New(env, OnWaitComplete, "onWaitComplete"));

@@ -3,7 +3,8 @@
 // download headers (the network may be closed): point it at the running
 // Node's own headers when they are installed beside it.
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -42,7 +43,21 @@ function nodeGypBin() {
 }
 
 if (process.argv.includes('--prebuildify')) {
-  run(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--tag-libc'])
+  // prebuildify spawns `node-gyp` from PATH: give it the same node-gyp, and
+  // the running Node as target so that nodedir's headers match.
+  const shimDir = mkdtempSync(join(tmpdir(), 'ipc-node-gyp-'))
+  const shim = join(shimDir, 'node-gyp')
+  writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${nodeGypBin()}" "$@"\n`)
+  chmodSync(shim, 0o755)
+  env.PATH = `${shimDir}:${env.PATH ?? ''}`
+  run(process.execPath, [
+    require.resolve('prebuildify/bin.js'),
+    '--napi',
+    '--strip',
+    '--tag-libc',
+    '--target',
+    `node@${process.versions.node}`,
+  ])
 } else {
   run(process.execPath, [nodeGypBin(), 'rebuild'])
 }

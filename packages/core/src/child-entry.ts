@@ -1,1 +1,119 @@
-export {}
+/**
+ * The child's side of `Process` (built as dist/child-entry.js; process.ts
+ * describes the protocol). Forked with argv `[CHILD_MARK, name]`, it waits for
+ * one start message on the IPC channel; started as a worker thread, it reads
+ * `workerData`. Then it revives the primitives, imports the module, calls the
+ * export, reports the outcome, closes the primitives, flushes stdout and
+ * stderr and exits.
+ *
+ * Loaded any other way (imported), it does nothing.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { deserialize } from './codec.js'
+import { revive } from './handle.js'
+import { CHILD_MARK, errorFields, type ProcessPayload, type ProcessResultMessage, RESULT_TYPE } from './process.js'
+
+interface StartMessage {
+  type: '@ipc/process-start'
+  payload: Uint8Array
+}
+
+const threadData = workerData as { [CHILD_MARK]?: boolean; payload?: Uint8Array } | null | undefined
+const inThread = parentPort !== null && threadData?.[CHILD_MARK] === true
+const inProcess = !inThread && process.argv[2] === CHILD_MARK && typeof process.send === 'function'
+
+/** Set once the outcome is known; later errors (during exit) are ignored. */
+let finished = false
+const revived: unknown[] = []
+
+if (inThread) void run(threadData?.payload as Uint8Array)
+else if (inProcess) {
+  process.once('message', (message: StartMessage) => {
+    // From here on the channel must not keep the child alive: the function's
+    // own work does, and the child exits when it is done.
+    process.channel?.unref()
+    void run(message.payload)
+  })
+}
+
+async function run(bytes: Uint8Array): Promise<void> {
+  // An exception that nothing catches fails the function, unless the module
+  // installed its own handler (then it is the module's business).
+  process.on('uncaughtException', (error) => {
+    if (process.listenerCount('uncaughtException') > 1) return
+    void finish(error)
+  })
+  // The event loop emptied while the function's promise was pending: it can
+  // never settle. Node's own exit code for that case (unsettled await) is 13.
+  process.on('beforeExit', () => {
+    if (!finished)
+      void finish(new Error('The function returned a promise that never settled (the event loop emptied)'), 13)
+  })
+  try {
+    const payload = deserialize<ProcessPayload>(bytes)
+    for (const { descriptor, paths } of payload.transfers) {
+      const value = await revive(descriptor)
+      revived.push(value)
+      for (const path of paths) place(payload.args, path, value)
+    }
+    const module = (await import(payload.module)) as Record<string, unknown>
+    const fn = module[payload.exportName]
+    if (typeof fn !== 'function')
+      throw new TypeError(
+        `Cannot run process "${payload.name}": ${payload.module} has no export "${payload.exportName}" that is a function (found ${typeof fn})`,
+      )
+    await fn(...payload.args)
+  } catch (error) {
+    return finish(error)
+  }
+  return finish(undefined)
+}
+
+/** Puts `value` at `path` (indexes and keys) inside `root`. */
+function place(root: unknown[], path: (string | number)[], value: unknown): void {
+  let target = root as unknown as Record<string | number, unknown>
+  for (let i = 0; i < path.length - 1; i++) target = target[path[i] as string | number] as Record<string | number, unknown>
+  target[path[path.length - 1] as string | number] = value
+}
+
+async function finish(error: unknown, code = error === undefined ? 0 : 1): Promise<void> {
+  if (finished) return
+  finished = true
+  for (const value of revived) {
+    try {
+      ;(value as { close?: () => void }).close?.()
+    } catch {
+      // Closing is best effort: the segments close on exit anyway.
+    }
+  }
+  const result: ProcessResultMessage =
+    error === undefined && code === 0 ? { type: RESULT_TYPE, ok: true } : { type: RESULT_TYPE, ok: false, error: errorFields(error) }
+  await report(result)
+  await flush(process.stdout)
+  await flush(process.stderr)
+  process.exit(code)
+}
+
+function report(result: ProcessResultMessage): Promise<void> {
+  if (inThread) {
+    parentPort?.postMessage(result)
+    return Promise.resolve()
+  }
+  return new Promise((resolve) => {
+    try {
+      // The parent may be gone: then there is nobody to tell.
+      // The callback runs once the message is written, or with an error when the channel is closed.
+      if (process.send === undefined) resolve()
+      else process.send(result, undefined, {}, () => resolve())
+    } catch {
+      resolve()
+    }
+  })
+}
+
+function flush(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stream.writableEnded) return resolve()
+    stream.write('', () => resolve())
+  })
+}

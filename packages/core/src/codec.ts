@@ -60,7 +60,8 @@ export function encode(value: unknown): Encoded {
   try {
     bytes = v8Serialize(value)
   } catch (error) {
-    throw new DataCloneError(`Cannot send the value: ${(error as Error).message}`, { cause: error })
+    // V8's message ends with a period; the house wording has none.
+    throw new DataCloneError(`Cannot send the value: ${(error as Error).message.replace(/\.$/, '')}`, { cause: error })
   }
   return { tag: TAG_V8, size: bytes.byteLength, bytes, text: undefined }
 }

@@ -112,17 +112,21 @@ export class ProcessError extends IpcError {
 }
 
 /** A `TypeError` with a Node-style `code`, for arguments of the wrong type. */
-export function invalidArgType(message: string): TypeError {
+export function invalidArgType(message: string): TypeError & { code: string } {
   return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' })
 }
 
 /** A `RangeError` with a Node-style `code`, for arguments out of range. */
-export function outOfRange(message: string): RangeError {
+export function outOfRange(message: string): RangeError & { code: string } {
   return Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' })
 }
 
 /** An Error describing an errno from the native layer, for `cause`. */
-export function systemError(errno: number, syscall: string, path?: string): Error {
+export function systemError(
+  errno: number,
+  syscall: string,
+  path?: string,
+): Error & { code: string; errno: number; syscall: string; path: string | undefined } {
   const code = ERRNO_NAMES[errno] ?? `E${errno}`
   const where = path === undefined ? '' : ` '${path}'`
   return Object.assign(new Error(`${code}: ${syscall}${where} failed (errno ${errno})`), { code, errno, syscall, path })
@@ -147,6 +151,6 @@ const ERRNO_NAMES: Record<number, string> = {
 }
 
 /** A `TypeError` with a Node-style `code`, for argument values that are not allowed. */
-export function invalidArgValue(message: string): TypeError {
+export function invalidArgValue(message: string): TypeError & { code: string } {
   return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' })
 }

@@ -20,3 +20,31 @@ export {
   type SegmentOptions,
 } from './segment.js'
 export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './signal.js'
+export { ROBUST_LOCK_BYTES, RobustLock, type RobustLockOptions, type SyncWaitOptions } from './robust-lock.js'
+export {
+  initSpscRing,
+  RING_CLOSED,
+  RING_EMPTY,
+  type RingWaitResult,
+  SPSC_HEADER_BYTES,
+  SPSC_MAGIC,
+  SpscRing,
+  type SpscRingOptions,
+  spscRingBytes,
+} from './spsc-ring.js'
+export {
+  checkMpmcCapacity,
+  MPMC_EMPTY,
+  MPMC_PUT_FULL,
+  MPMC_PUT_OK,
+  MPMC_PUT_SHUTDOWN,
+  MPMC_RING_HEADER_BYTES,
+  MPMC_RING_MAX_CAPACITY,
+  MPMC_RING_MIN_CAPACITY,
+  MPMC_RING_VERSION,
+  MPMC_SHUTDOWN,
+  MpmcRing,
+  type MpmcPutStatus,
+  type MpmcRingInit,
+  mpmcRingBytes,
+} from './mpmc-ring.js'

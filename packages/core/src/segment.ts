@@ -200,7 +200,7 @@ export class Segment {
       })
     }
     const fail = (error: Error): never => {
-      native().unmap(mapped.buffer)
+      releaseMapping(mapped.buffer)
       throw error
     }
     if (mapped.size < HEADER_BYTES) fail(new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment`))
@@ -274,7 +274,7 @@ export class Segment {
     if (typeof stat !== 'number' && stat.inode === this.#inode) native().shmUnlink(shm)
   }
 
-  /** Detaches: frees the slot, unmaps, and unlinks when no live object is left attached. Idempotent. */
+  /** Detaches: frees the slot, unlinks when no live object is left attached, releases the mapping. Idempotent. */
   close(): void {
     if (this.#closed) return
     this.#closed = true
@@ -285,7 +285,7 @@ export class Segment {
     for (let s = 0; s < SLOT_COUNT && !anyAlive; s++) anyAlive = slotAliveIn(this.i32, this.#f64, s)
     if (!anyAlive) this.unlink()
     cancelWaitsOn(this.buffer)
-    native().unmap(this.buffer)
+    releaseMapping(this.buffer)
   }
 
   [Symbol.dispose](): void {
@@ -370,11 +370,22 @@ export function reclaimDeadSegments(): number {
         if (typeof stat !== 'number' && stat.inode === mapped.inode && bin.shmUnlink(shm) === 0) reclaimed++
       }
     } finally {
-      bin.unmap(mapped.buffer)
+      releaseMapping(mapped.buffer)
     }
   }
   return reclaimed
 }
+
+/**
+ * Lets go of a mapping. It is unmapped when its ArrayBuffer is collected, not
+ * now: the addon's finalizer runs on a later tick and munmaps by address, so
+ * after an explicit `unmap` it would unmap whatever new mapping mmap placed at
+ * the same address in between (a SIGSEGV in the next user of that segment).
+ * The finalizer of a buffer that was never unmapped always finds its own
+ * mapping. Restore `native().unmap(buffer)` once native/segment.cc ties the
+ * finalizer to the mapping instead of the address.
+ */
+function releaseMapping(_buffer: ArrayBuffer): void {}
 
 function anySlotAlive(i32: Int32Array, f64: Float64Array): boolean {
   for (let s = 0; s < SLOT_COUNT; s++) if (slotAliveIn(i32, f64, s)) return true

@@ -1,0 +1,18 @@
+import { pathToFileURL } from 'node:url'
+import { Process } from '@ipc/core'
+import { Queue } from '@ipc/queue'
+
+// The child process runs this function, with the queue attached.
+export async function child(queue: Queue<string>): Promise<void> {
+  await queue.put('hello from another process')
+}
+
+// Python's `if __name__ == '__main__':` — the child imports this file too.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const queue = new Queue<string>()
+  const worker = new Process(new URL(import.meta.url), { exportName: 'child', args: [queue] })
+  worker.start()
+  console.log(await queue.get()) // waits without blocking the event loop
+  await worker.join()
+  queue.close()
+}

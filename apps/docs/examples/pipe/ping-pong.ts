@@ -1,0 +1,32 @@
+// Way 2, a Pipe: two ends, each can send to the other (duplex by default).
+import { pathToFileURL } from 'node:url'
+import { Process } from '@ipc/core'
+import { type Connection, Pipe } from '@ipc/pipe'
+
+// #region main
+/** Runs in the child: answers every "ping N" with "pong N" until the parent hangs up. */
+export async function ponger(connection: Connection<string>): Promise<void> {
+  for await (const message of connection) {
+    await connection.send(message.replace('ping', 'pong'))
+  }
+}
+
+async function main(): Promise<void> {
+  const [parentEnd, childEnd] = Pipe()
+  const child = new Process(new URL(import.meta.url), { exportName: 'ponger', args: [childEnd] })
+  child.start()
+
+  for (let n = 1; n <= 3; n++) {
+    await parentEnd.send(`ping ${n}`)
+    console.log(`sent ping ${n}, received ${await parentEnd.recv()}`)
+  }
+
+  parentEnd.close() // the child's loop reads to the end (EOF) and stops
+  console.log(`child exited with code ${await child.join()}`)
+  childEnd.close()
+}
+// #endregion main
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main()
+}

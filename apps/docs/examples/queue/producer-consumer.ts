@@ -1,0 +1,36 @@
+// Way 1, a Queue: one process puts jobs in, another takes them out.
+import { pathToFileURL } from 'node:url'
+import { Process } from '@ipc/core'
+import { Queue } from '@ipc/queue'
+
+// #region main
+/** Runs in the child process: puts three jobs, then shuts the queue down. */
+export async function producer(queue: Queue<string>): Promise<void> {
+  for (const job of ['A', 'B', 'C']) {
+    await queue.put(job)
+  }
+  queue.shutdown() // the consumer still gets A, B and C; then its loop ends
+}
+
+async function main(): Promise<void> {
+  const queue = new Queue<string>({ maxsize: 10 })
+  const child = new Process(new URL(import.meta.url), { exportName: 'producer', args: [queue] })
+  child.start()
+
+  // This process is the consumer. Each step of `for await` is a `get()`: it
+  // waits for the next job without blocking the event loop, and the loop ends
+  // once the queue is shut down and empty.
+  for await (const job of queue) {
+    console.log(`got ${job} from the queue`)
+  }
+
+  console.log(`producer exited with code ${await child.join()}`)
+  queue.close()
+}
+// #endregion main
+
+// Run main() only when this file is the program, not when the child imports it
+// to find `producer` (Python's `if __name__ == '__main__':`).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main()
+}

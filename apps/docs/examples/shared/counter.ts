@@ -1,0 +1,49 @@
+// Way 3, shared memory: four processes update the same numbers in place.
+import { pathToFileURL } from 'node:url'
+import { Process } from '@ipc/core'
+import { SharedArray, SharedValue } from '@ipc/shared'
+
+// #region main
+/** Runs in each of the four child processes. */
+export function work(
+  index: number,
+  hits: SharedValue,
+  total: SharedValue,
+  perWorker: SharedArray,
+): void {
+  for (let i = 0; i < 1000; i++) {
+    hits.add(1) // one atomic step: no lock needed
+    total.withLock(() => {
+      total.value += 0.5 // read, add, write: hold the lock so no update is lost
+    })
+  }
+  perWorker.set(index, 1000) // each worker owns one slot of the array
+}
+
+async function main(): Promise<void> {
+  const hits = new SharedValue('int32', 0)
+  const total = new SharedValue('float64', 0)
+  const perWorker = new SharedArray('int32', 4) // four zeros
+
+  const workers = [0, 1, 2, 3].map(
+    (index) =>
+      new Process(new URL(import.meta.url), {
+        exportName: 'work',
+        args: [index, hits, total, perWorker],
+      }),
+  )
+  for (const child of workers) child.start()
+  for (const child of workers) await child.join()
+
+  console.log(`hits: ${hits.value}`)
+  console.log(`total: ${total.value}`)
+  console.log(`per worker: ${perWorker.toArray().join(', ')}`)
+  hits.close()
+  total.close()
+  perWorker.close()
+}
+// #endregion main
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await main()
+}

@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { describe, expect, it } from 'vitest'
+import { docsRoot, expectedOutputOf, listExamples, readDocsFile } from './examples-on-disk'
+
+// Go's testable examples: every program shown in the docs runs here, in real
+// processes, against the built @ipc packages, and must print what its .out
+// file says.
+
+/** How long one example may run before it is killed and fails. */
+const EXAMPLE_TIME_LIMIT_MS = 60_000
+
+/** How long segments and processes may take to go away after the example exits. */
+const CLEANUP_GRACE_MS = 3_000
+
+const SHM_DIR = '/dev/shm'
+const SEGMENT_PREFIX = 'ipc-'
+
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  timedOut: boolean
+  pid: number
+}
+
+function listSegments(): Set<string> {
+  if (!existsSync(SHM_DIR)) return new Set()
+  return new Set(readdirSync(SHM_DIR).filter((name) => name.startsWith(SEGMENT_PREFIX)))
+}
+
+/** True while any process of the example's process group is alive. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {
+    // already gone
+  }
+}
+
+/** Runs `node --import tsx <example>` from apps/docs, in its own process group. */
+function runExample(example: string): Promise<Run> {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS // run as a user would, not under the test runner's flags
+  const child = spawn(process.execPath, ['--import', 'tsx', example], {
+    cwd: docsRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own group, so a timeout kills the example's children too
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    if (child.pid !== undefined) killGroup(child.pid)
+  }, EXAMPLE_TIME_LIMIT_MS)
+  return new Promise((resolve, reject) => {
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, timedOut, pid: child.pid ?? 0 })
+    })
+  })
+}
+
+function lines(text: string): string[] {
+  return text.replace(/\r\n/g, '\n').replace(/\n+$/, '').split('\n')
+}
+
+const examples = listExamples()
+
+describe('docs examples', () => {
+  it('exist', () => {
+    expect(examples.length).toBeGreaterThan(0)
+  })
+
+  for (const example of examples) {
+    it(
+      `${example} exits 0, prints its expected output and leaves no segment or process behind`,
+      async () => {
+        const expected = expectedOutputOf(example)
+        if (!expected) throw new Error(`${example} has no .out or .out.unordered file beside it`)
+
+        const segmentsBefore = listSegments()
+        const run = await runExample(example)
+        const context = `${example}\n--- stderr ---\n${run.stderr}\n--- stdout ---\n${run.stdout}`
+
+        // Children of the example, and segments it created, must be gone soon after it exits.
+        const deadline = Date.now() + CLEANUP_GRACE_MS
+        let leftovers = [...listSegments()].filter((name) => !segmentsBefore.has(name))
+        let strays = groupAlive(run.pid)
+        while ((leftovers.length > 0 || strays) && Date.now() < deadline) {
+          await sleep(50)
+          leftovers = [...listSegments()].filter((name) => !segmentsBefore.has(name))
+          strays = groupAlive(run.pid)
+        }
+        if (strays) killGroup(run.pid)
+
+        expect(run.timedOut, `timed out after ${EXAMPLE_TIME_LIMIT_MS} ms: ${context}`).toBe(false)
+        expect(run.code, `exit code: ${context}`).toBe(0)
+        if (expected.unordered) {
+          expect(lines(run.stdout).sort(), context).toEqual(lines(readDocsFile(expected.path)).sort())
+        } else {
+          expect(lines(run.stdout), context).toEqual(lines(readDocsFile(expected.path)))
+        }
+        expect(leftovers, `segments left in ${SHM_DIR} by ${example}`).toEqual([])
+        expect(strays, `processes of ${example} still alive after it exited`).toBe(false)
+      },
+      EXAMPLE_TIME_LIMIT_MS + CLEANUP_GRACE_MS + 5_000,
+    )
+  }
+})

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    name: 'docs',
+    include: ['test/**/*.test.ts'],
+    // The examples start real processes and share /dev/shm: one file at a time.
+    fileParallelism: false,
+  },
+})

@@ -1,0 +1,86 @@
+"""Peer: multiprocessing.Pipe.
+
+rtt: the script pings an echo process over a duplex Pipe and times each round trip.
+oneway: a sender process sends n messages (``send``, or ``send_bytes`` for buffers) to
+the script, which receives them (``recv`` / ``recv_bytes``); the clock runs from the
+sender's first send to the script's last receive.
+"""
+
+import multiprocessing as mp
+
+from common import is_payload, latency_summary, now, payload, serve
+
+state = {}
+
+
+def echo(conn):
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        conn.send(message)
+
+
+def sender(conn, n, kind):
+    item = payload(kind)
+    started = now()
+    if kind == "buffer64k":
+        for _ in range(n):
+            conn.send_bytes(item)
+    else:
+        for _ in range(n):
+            conn.send(item)
+    conn.send(("started", started))
+
+
+def setup(message):
+    state["mode"] = message["mode"]
+    state["payload"] = message.get("payload", "string")
+    if state["mode"] == "rtt":
+        mine, theirs = mp.Pipe()
+        process = mp.Process(target=echo, args=(theirs,), daemon=True)
+        process.start()
+        state.update(conn=mine, echo=process)
+    return {}
+
+
+def run(message):
+    n = message["n"]
+    if state["mode"] == "rtt":
+        conn = state["conn"]
+        item = payload("string")
+        latencies = [0] * n
+        first = now()
+        for i in range(n):
+            start = now()
+            conn.send(item)
+            conn.recv()
+            latencies[i] = now() - start
+        return {"elapsedNs": now() - first, **latency_summary(latencies)}
+    kind = state["payload"]
+    reader, writer = mp.Pipe(duplex=False)
+    process = mp.Process(target=sender, args=(writer, n, kind), daemon=True)
+    process.start()
+    last = None
+    if kind == "buffer64k":
+        for _ in range(n):
+            last = reader.recv_bytes()
+    else:
+        for _ in range(n):
+            last = reader.recv()
+    ended = now()
+    _, started = reader.recv()
+    process.join()
+    reader.close()
+    writer.close()
+    return {"tStart": started, "tEnd": ended, "count": n, "ok": is_payload(kind, last)}
+
+
+def close(_message):
+    if "echo" in state:
+        state["conn"].send(None)
+        state["echo"].join(2)
+
+
+if __name__ == "__main__":
+    serve({"setup": setup, "run": run, "close": close})

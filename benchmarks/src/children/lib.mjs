@@ -1,0 +1,92 @@
+// Shared by every Node benchmark child: the control protocol, the clock and the payloads.
+// Children are plain ESM so they start fast and run exactly what users install.
+import process from 'node:process'
+
+/** Monotonic nanoseconds (CLOCK_MONOTONIC: comparable between processes on one machine). */
+export const now = () => Number(process.hrtime.bigint())
+
+/** The three message kinds of the issue; every implementation sends the same values. */
+export function makePayload(kind) {
+  switch (kind) {
+    case 'string':
+      return 'msg-12345'
+    case 'object':
+      return { id: 12345, name: 'msg-12345', values: [1, 2, 3] }
+    case 'buffer64k': {
+      const buffer = Buffer.allocUnsafe(65536)
+      for (let i = 0; i < buffer.length; i++) buffer[i] = i & 0xff
+      return buffer
+    }
+    default:
+      throw new Error(`Unknown payload kind ${kind}`)
+  }
+}
+
+/** Checks that a received item is the payload (decoded), so nobody wins by not decoding. */
+export function isPayload(kind, item) {
+  switch (kind) {
+    case 'string':
+      return item === 'msg-12345'
+    case 'object':
+      return item?.id === 12345 && item.name === 'msg-12345' && item.values?.length === 3 && item.values[2] === 3
+    case 'buffer64k':
+      return item instanceof Uint8Array && item.byteLength === 65536 && item[65535] === 0xff && item[1] === 1
+    default:
+      return false
+  }
+}
+
+/** Median and p99 (nearest rank) of latencies in ns, returned in µs. */
+export function latencySummary(latenciesNs) {
+  const sorted = Float64Array.from(latenciesNs).sort()
+  const rank = (p) => sorted[Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length))) - 1]
+  const middle = (sorted.length - 1) / 2
+  const median = (sorted[Math.floor(middle)] + sorted[Math.ceil(middle)]) / 2
+  return { median: median / 1e3, p99: rank(0.99) / 1e3 }
+}
+
+/** Sleeps the thread for `ms` without spinning (Atomics.wait on a private word). */
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+export function sleepSync(ms) {
+  Atomics.wait(sleeper, 0, 0, ms)
+}
+
+/**
+ * Answers `{ id, cmd, ...body }` requests from the parent with
+ * `{ type: 'reply', id, result | error }`; announces `{ type: 'ready' }`. `exit` runs the
+ * optional `close` handler, replies, and exits. The child exits when its parent goes away.
+ */
+export function serve(handlers) {
+  if (typeof process.send !== 'function') throw new Error('This script must be forked with an IPC channel')
+  process.on('disconnect', () => process.exit(0))
+  process.on('message', async (message) => {
+    if (typeof message !== 'object' || message === null || typeof message.cmd !== 'string') return
+    const { id, cmd } = message
+    try {
+      if (cmd === 'exit') {
+        try {
+          await handlers.close?.(message)
+        } finally {
+          process.send({ type: 'reply', id, result: {} }, () => process.exit(0))
+        }
+        return
+      }
+      const handler = handlers[cmd]
+      if (!handler) throw new Error(`Unknown command ${cmd}`)
+      const result = await handler(message)
+      process.send({ type: 'reply', id, result: result ?? {} })
+    } catch (error) {
+      process.send({ type: 'reply', id, error: String(error?.stack ?? error) })
+    }
+  })
+  process.send({ type: 'ready' })
+}
+
+/** Imports one of our packages; a failure becomes an error that names the package. */
+export async function importOurs(name) {
+  try {
+    return await import(name)
+  } catch (error) {
+    throw new Error(`Cannot import ${name}: ${error?.message ?? error}`)
+  }
+}

@@ -1,0 +1,49 @@
+import { join } from 'node:path'
+import { childrenDir } from '../context.ts'
+import type { Runner } from '../harness.ts'
+import { ChildHandle } from '../process-handle.ts'
+import { copyRep, loopRep } from '../rep.ts'
+
+const script = join(childrenDir, 'node-builtins.mjs')
+
+/** `Atomics.add` on an Int32Array over a SharedArrayBuffer, in one process. */
+export function atomicsAdd(): Runner {
+  let child: ChildHandle | undefined
+  return {
+    async setup() {
+      child = ChildHandle.fork('Atomics.add', script)
+      await child.ready
+    },
+    async run(n) {
+      const result = await (child as ChildHandle).request<{ elapsedNs: number; value: number }>('add.run', { n }, 600_000)
+      const rep = loopRep(result.elapsedNs, n, 'rate')
+      if (result.value !== (n | 0)) rep.problems?.push(`final value ${result.value}, expected ${n | 0}`)
+      return rep
+    },
+    async teardown() {
+      await child?.stop()
+    },
+  }
+}
+
+/** `Buffer.copy` of `bytes` between two ordinary Buffers, both ways (a memcpy baseline). */
+export function bufferCopy(options: { bytes: number }): Runner {
+  let child: ChildHandle | undefined
+  return {
+    async setup() {
+      child = ChildHandle.fork('Buffer.copy', script)
+      await child.request('copy.setup', options)
+    },
+    async run(n) {
+      const result = await (child as ChildHandle).request<{ writeNs: number; readNs: number; ok: boolean }>(
+        'copy.run',
+        { n },
+        600_000,
+      )
+      return copyRep(result, n, options.bytes)
+    },
+    async teardown() {
+      await child?.stop()
+    },
+  }
+}

@@ -1,0 +1,192 @@
+import { join } from 'node:path'
+import { type RunContext, childrenDir } from './context.ts'
+import type { Family, Job, Ref, Rep, RowSpec, Runner, Size } from './harness.ts'
+import { type Payload, payload } from './payloads.ts'
+import { processSendRtt } from './peers/process-send.ts'
+import { pythonRunner, pythonSkip } from './peers/python.ts'
+import { udsRtt } from './peers/uds.ts'
+import { workerThreadsRtt } from './peers/worker-threads.ts'
+import { ChildHandle } from './process-handle.ts'
+import { NODE_CHANNEL_PEERS, channelJobKey, nodeChannelJobs } from './queue.ts'
+import { type FlowReport, latencyRep, throughputRep } from './rep.ts'
+
+const script = join(childrenDir, 'ours-pipe.mjs')
+
+type Latency = { elapsedNs: number; median: number; p99: number }
+
+/** Two processes on the two ends of one `Pipe()`; one creates it, the other attaches. */
+function oursPipe(ctx: RunContext, body: (a: ChildHandle, b: ChildHandle, n: number) => Promise<Rep>): Runner {
+  let a: ChildHandle | undefined
+  let b: ChildHandle | undefined
+  return {
+    async setup() {
+      a = ChildHandle.fork('ours pipe end a', script)
+      b = ChildHandle.fork('ours pipe end b', script)
+      const created = await a.request<{ handle: unknown; names: unknown[] }>('create')
+      for (const name of created.names ?? []) ctx.rememberSegment(name)
+      await b.request('attach', { handle: created.handle })
+    },
+    async run(n) {
+      return body(a as ChildHandle, b as ChildHandle, n)
+    },
+    async teardown() {
+      await b?.stop()
+      await a?.stop()
+    },
+  }
+}
+
+function oursRtt(ctx: RunContext, useAsync: boolean): Runner {
+  return oursPipe(ctx, async (a, b, n) => {
+    const echoed = b.request('echo', { n, async: useAsync }, 600_000)
+    const result = await a.request<Latency>('ping', { n, async: useAsync }, 600_000)
+    await echoed
+    return latencyRep(result)
+  })
+}
+
+function oursOneway(ctx: RunContext, p: Payload): Runner {
+  return oursPipe(ctx, async (a, b, n) => {
+    const received = a.request<FlowReport>('recv', { n, payload: p.kind }, 600_000)
+    const sent = await b.request<FlowReport>('send', { n, payload: p.kind }, 600_000)
+    return throughputRep([{ tStart: sent.tStart }, await received], n)
+  })
+}
+
+const RTT_SIZE: Size = { n0: 200, smoke: 20, max: 200_000 }
+
+export function pipeFamily(ctx: RunContext): Family {
+  const jobs: Job[] = [
+    { key: 'pipe.rtt/ours', workload: 'pipe.rtt', impl: 'ours', size: RTT_SIZE, create: () => oursRtt(ctx, false) },
+    {
+      key: 'pipe.rtt-async/ours',
+      workload: 'pipe.rtt.async',
+      impl: 'ours',
+      size: RTT_SIZE,
+      create: () => oursRtt(ctx, true),
+    },
+    {
+      key: 'pipe.rtt/process.send(json)',
+      workload: 'pipe.rtt',
+      impl: 'process.send(json)',
+      size: RTT_SIZE,
+      create: () => processSendRtt({ serialization: 'json' }),
+    },
+    {
+      key: 'pipe.rtt/process.send(advanced)',
+      workload: 'pipe.rtt',
+      impl: 'process.send(advanced)',
+      size: RTT_SIZE,
+      create: () => processSendRtt({ serialization: 'advanced' }),
+    },
+    { key: 'pipe.rtt/worker_threads', workload: 'pipe.rtt', impl: 'worker_threads', size: RTT_SIZE, create: workerThreadsRtt },
+    { key: 'pipe.rtt/uds', workload: 'pipe.rtt', impl: 'uds', size: RTT_SIZE, create: () => udsRtt(ctx) },
+    {
+      key: 'pipe.rtt/python',
+      workload: 'pipe.rtt',
+      impl: 'python mp.Pipe',
+      size: RTT_SIZE,
+      skipped: pythonSkip(ctx),
+      create: () => pythonRunner<Latency>(ctx, 'pipe_bench.py', { mode: 'rtt' }, (result) => latencyRep(result)),
+    },
+  ]
+  const rttPeers = (metric: string): Record<string, Ref> => ({
+    'process.send(json)': { job: 'pipe.rtt/process.send(json)', metric },
+    'process.send(advanced)': { job: 'pipe.rtt/process.send(advanced)', metric },
+    worker_threads: { job: 'pipe.rtt/worker_threads', metric },
+    uds: { job: 'pipe.rtt/uds', metric },
+    'python mp.Pipe': { job: 'pipe.rtt/python', metric },
+  })
+  const belowPeers = (names: string[]) => (ours: number, peers: Record<string, number | undefined>) => {
+    const values = names.map((name) => peers[name])
+    if (values.some((v) => v === undefined)) return undefined
+    return values.every((v) => ours < (v as number))
+  }
+  const rows: RowSpec[] = [
+    {
+      workload: 'pipe.rtt.median',
+      title: 'Pipe ping-pong round trip, median (sendSync/recvSync)',
+      unit: 'µs',
+      higherIsBetter: false,
+      target: {
+        text: 'below process.send and uds',
+        met: belowPeers(['process.send(json)', 'process.send(advanced)', 'uds']),
+      },
+      ours: { job: 'pipe.rtt/ours', metric: 'median' },
+      peers: rttPeers('median'),
+    },
+    {
+      workload: 'pipe.rtt.p99',
+      title: 'Pipe ping-pong round trip, p99 (sendSync/recvSync)',
+      unit: 'µs',
+      higherIsBetter: false,
+      ours: { job: 'pipe.rtt/ours', metric: 'p99' },
+      peers: rttPeers('p99'),
+    },
+    {
+      workload: 'pipe.rtt.async.median',
+      title: 'Pipe ping-pong round trip, median (await send/recv)',
+      unit: 'µs',
+      higherIsBetter: false,
+      target: {
+        text: 'below process.send and uds',
+        met: belowPeers(['process.send(json)', 'process.send(advanced)', 'uds']),
+      },
+      ours: { job: 'pipe.rtt-async/ours', metric: 'median' },
+      peers: rttPeers('median'),
+    },
+    {
+      workload: 'pipe.rtt.async.p99',
+      title: 'Pipe ping-pong round trip, p99 (await send/recv)',
+      unit: 'µs',
+      higherIsBetter: false,
+      ours: { job: 'pipe.rtt-async/ours', metric: 'p99' },
+      peers: rttPeers('p99'),
+    },
+  ]
+  for (const kind of ['string', 'buffer64k'] as const) {
+    const p = payload(kind)
+    const workload = `pipe.oneway.${kind}`
+    const size: Size =
+      kind === 'buffer64k' ? { n0: 200, smoke: 10, max: 400_000 } : { n0: 4000, smoke: 100, max: 40_000_000 }
+    jobs.push({ key: `${workload}/ours`, workload, impl: 'ours', size, create: () => oursOneway(ctx, p) })
+    jobs.push(...nodeChannelJobs(ctx, '1to1', p))
+    jobs.push({
+      key: `${workload}/python`,
+      workload,
+      impl: 'python mp.Pipe',
+      size,
+      skipped: pythonSkip(ctx),
+      create: () =>
+        pythonRunner<FlowReport>(ctx, 'pipe_bench.py', { mode: 'oneway', payload: kind }, (result, n) =>
+          throughputRep([result], n),
+        ),
+    })
+    const peers: Record<string, Ref> = {}
+    for (const peer of NODE_CHANNEL_PEERS) peers[peer] = { job: channelJobKey('1to1', kind, peer), metric: 'rate' }
+    peers['python mp.Pipe'] = { job: `${workload}/python`, metric: 'rate' }
+    rows.push({
+      workload,
+      title: `Pipe one-way throughput, ${p.label}`,
+      unit: 'msg/s',
+      higherIsBetter: true,
+      bytesPerOp: p.bytes,
+      target: {
+        text: '≥ 10× process.send',
+        met: (ours, values) => {
+          const json = values['process.send(json)']
+          const advanced = values['process.send(advanced)']
+          if (json === undefined || advanced === undefined) return undefined
+          return ours >= 10 * Math.max(json, advanced)
+        },
+      },
+      note:
+        kind === 'buffer64k'
+          ? 'Ours and Python use sendBytes/recvBytes (send_bytes/recv_bytes). The Node peers are the same measurement as queue.1to1.buffer64k.'
+          : 'The Node peers are the same measurement as queue.1to1.string (one channel, one direction).',
+      ours: { job: `${workload}/ours`, metric: 'rate' },
+      peers,
+    })
+  }
+  return { name: 'pipe', title: 'Pipe', jobs, rows }
+}

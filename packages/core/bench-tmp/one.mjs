@@ -1,0 +1,11 @@
+import { Segment, RobustLock } from '@ipc/core/internal'
+const seg = Segment.create({ kind: 'lockbench', version: 1 }, 128)
+console.log('created')
+const seg2 = Segment.open({ kind: 'lockbench', version: 1 }, seg.name)
+console.log('opened')
+const lock = new RobustLock(seg2, seg2.dataOffset)
+console.log('lock')
+console.log(lock.acquireSync(), lock.held)
+lock.release()
+console.log('released')
+seg2.close(); seg.close()

@@ -1,0 +1,15 @@
+import { Segment } from '@ipc/core/internal'
+const KIND = { kind: 'lockbench', version: 1 }
+const seg = Segment.create(KIND, 128)
+await new Promise((r) => setTimeout(r, 10))
+console.error('close create-only')
+seg.close()
+console.error('ok1')
+const a = Segment.create(KIND, 128)
+const b = Segment.open(KIND, a.name)
+await new Promise((r) => setTimeout(r, 10))
+console.error('close opened')
+b.close()
+console.error('ok2')
+a.close()
+console.error('ok3')

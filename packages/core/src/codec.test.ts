@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest'
+import {
+  decodePayload,
+  deserialize,
+  encode,
+  serialize,
+  TAG_BUFFER,
+  TAG_BYTES,
+  TAG_LATIN1,
+  TAG_UTF8,
+  TAG_V8,
+  writePayload,
+} from './codec.js'
+import { DataCloneError } from './errors.js'
+
+function roundTrip<T>(value: T): T {
+  return deserialize<T>(serialize(value))
+}
+
+describe('serialize() / deserialize()', () => {
+  it.each([
+    ['empty', ''],
+    ['ascii', 'hello'],
+    ['latin1', 'café ÿ'],
+    ['utf8', 'Ωμέγα – 日本語'],
+    ['emoji', 'ok 😀👍🏽'],
+    ['long latin1', 'é'.repeat(10_000)],
+    ['lone surrogate', '\ud800x'],
+  ])('round-trips a string: %s', (_, text) => {
+    // A lone surrogate cannot survive UTF-8; every other string comes back equal.
+    if (text === '\ud800x') expect(roundTrip(text)).toBe('\ufffdx')
+    else expect(roundTrip(text)).toBe(text)
+  })
+
+  it('keeps a Buffer a Buffer and a Uint8Array a Uint8Array', () => {
+    const buffer = roundTrip(Buffer.from('bytes'))
+    expect(Buffer.isBuffer(buffer)).toBe(true)
+    expect(buffer.toString()).toBe('bytes')
+    const bytes = roundTrip(new Uint8Array([1, 2, 255]))
+    expect(bytes).toBeInstanceOf(Uint8Array)
+    expect(Buffer.isBuffer(bytes)).toBe(false)
+    expect([...bytes]).toEqual([1, 2, 255])
+    expect(roundTrip(new Uint8Array(0))).toEqual(new Uint8Array(0))
+  })
+
+  it('round-trips a view on part of a larger buffer without the rest', () => {
+    const big = new Uint8Array(100).map((_, i) => i)
+    expect([...roundTrip(big.subarray(10, 13))]).toEqual([10, 11, 12])
+  })
+
+  it('round-trips structured-clone values: objects, Map, Set, Date, BigInt, RegExp, typed arrays, cycles', () => {
+    const cyclic: Record<string, unknown> = { n: 1 }
+    cyclic.self = cyclic
+    const value = {
+      number: -0.5,
+      nan: Number.NaN,
+      nothing: undefined,
+      empty: null,
+      list: [1, 'two', [3]],
+      map: new Map<unknown, unknown>([
+        ['a', 1],
+        [2, { b: true }],
+      ]),
+      set: new Set([1, 'x']),
+      date: new Date(1_700_000_000_000),
+      big: 2n ** 100n,
+      regexp: /ab+c/gi,
+      floats: new Float64Array([1.5, -2]),
+      cyclic,
+    }
+    const copy = roundTrip(value)
+    expect(copy).toEqual(value)
+    expect(copy.map).toBeInstanceOf(Map)
+    expect(copy.date).toBeInstanceOf(Date)
+    expect(copy.floats).toBeInstanceOf(Float64Array)
+    expect(copy.cyclic.self).toBe(copy.cyclic)
+    expect(Object.is(roundTrip(-0), -0)).toBe(true)
+    expect(roundTrip(undefined)).toBeUndefined()
+    expect(roundTrip(null)).toBeNull()
+  })
+
+  it('round-trips errors with their type and message', () => {
+    const copy = roundTrip(new TypeError('bad thing'))
+    expect(copy).toBeInstanceOf(TypeError)
+    expect(copy.message).toBe('bad thing')
+    expect(copy.stack).toContain('bad thing')
+    expect(roundTrip(new RangeError('r'))).toBeInstanceOf(RangeError)
+  })
+
+  it.each([
+    ['a function', () => 1],
+    ['a symbol', Symbol('s')],
+    ['an object holding a function', { handler: () => {} }],
+    ['a WeakMap', new WeakMap()],
+  ])('throws DataCloneError for %s', (_, value) => {
+    let error: unknown
+    try {
+      serialize(value)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(DataCloneError)
+    expect((error as DataCloneError).code).toBe('IPC_DATA_CLONE')
+    expect((error as DataCloneError).message).toMatch(/^Cannot send the value: /)
+    expect((error as DataCloneError).cause).toBeDefined()
+  })
+
+  it('rejects input that serialize did not make', () => {
+    expect(() => deserialize('text' as never)).toThrow(TypeError)
+    expect(() => deserialize(new Uint8Array(0))).toThrow(RangeError)
+    expect(() => deserialize(new Uint8Array([99, 1]))).toThrow('Cannot decode a message: unknown tag 99')
+    expect(() => deserialize(new Uint8Array([TAG_V8, 1, 2, 3]))).toThrow(RangeError)
+  })
+})
+
+describe('encode()', () => {
+  it('picks the fast paths: latin1, utf8, bytes, Buffer; v8 for the rest', () => {
+    expect(encode('abc')).toMatchObject({ tag: TAG_LATIN1, size: 3 })
+    expect(encode('é')).toMatchObject({ tag: TAG_LATIN1, size: 1 })
+    expect(encode('€')).toMatchObject({ tag: TAG_UTF8, size: 3 })
+    expect(encode('😀')).toMatchObject({ tag: TAG_UTF8, size: 4 })
+    expect(encode(new Uint8Array(5))).toMatchObject({ tag: TAG_BYTES, size: 5 })
+    expect(encode(Buffer.alloc(6))).toMatchObject({ tag: TAG_BUFFER, size: 6 })
+    expect(encode({ a: 1 }).tag).toBe(TAG_V8)
+    expect(encode(7).tag).toBe(TAG_V8)
+  })
+
+  it('throws DataCloneError before anything is written to the target', () => {
+    const target = Buffer.alloc(16, 0xaa)
+    expect(() => writePayload(encode({ f: () => {} }), target, 0)).toThrow(DataCloneError)
+    expect(target.every((b) => b === 0xaa)).toBe(true)
+  })
+})
+
+describe('writePayload() / decodePayload()', () => {
+  it('writes exactly size bytes at the offset and decodes them back', () => {
+    for (const value of ['latin1 é', 'utf8 😀', new Uint8Array([1, 2]), Buffer.from('b'), { k: [1] }]) {
+      const encoded = encode(value)
+      const target = Buffer.alloc(encoded.size + 20, 0xee)
+      expect(writePayload(encoded, target, 10)).toBe(encoded.size)
+      expect(target.subarray(0, 10).every((b) => b === 0xee)).toBe(true)
+      expect(target.subarray(10 + encoded.size).every((b) => b === 0xee)).toBe(true)
+      expect(decodePayload(encoded.tag, target, 10, 10 + encoded.size)).toEqual(value)
+    }
+  })
+
+  it('copies: changing the source afterwards does not change the value', () => {
+    const source = Buffer.from([1, 2, 3, 4])
+    const bytes = decodePayload(TAG_BYTES, source, 0, 4) as Uint8Array
+    const buffer = decodePayload(TAG_BUFFER, source, 0, 4) as Buffer
+    source.fill(0)
+    expect([...bytes]).toEqual([1, 2, 3, 4])
+    expect([...buffer]).toEqual([1, 2, 3, 4])
+  })
+})

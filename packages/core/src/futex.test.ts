@@ -1,0 +1,213 @@
+import { readFile } from 'node:fs/promises'
+import { Worker } from 'node:worker_threads'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { ClosedError } from './errors.js'
+import { notify, wait, waitSync } from './futex.js'
+import { Segment } from './segment.js'
+
+const KIND = { kind: 'test-futex', version: 1 }
+
+function shared(words = 4): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(words * 4))
+}
+
+/** A segment with `words` int32 words of data; returns the segment and its data view. */
+function segmentWords(words: number): { segment: Segment; i32: Int32Array } {
+  const segment = Segment.create(KIND, words * 4)
+  onTestFinished(() => segment.close())
+  return { segment, i32: new Int32Array(segment.buffer, segment.dataOffset, words) }
+}
+
+/** A worker thread running `source` (CommonJS) with workerData = { i32 }. */
+function worker(source: string, i32: Int32Array): Worker {
+  const w = new Worker(source, { eval: true, workerData: { i32 } })
+  onTestFinished(async () => {
+    await w.terminate()
+  })
+  return w
+}
+
+const FUTEX = JSON.stringify(new URL('../dist/index.cjs', import.meta.url).pathname)
+
+describe('waitSync()', () => {
+  it("returns 'not-equal' at once when the word does not hold expected", () => {
+    const i32 = shared()
+    i32[0] = 1
+    expect(waitSync(i32, 0, 0)).toBe('not-equal')
+  })
+
+  it("returns 'timed-out' after the timeout, and at once for timeout 0", () => {
+    const i32 = shared()
+    expect(waitSync(i32, 0, 0, { timeout: 0 })).toBe('timed-out')
+    const start = performance.now()
+    expect(waitSync(i32, 0, 0, { timeout: 30 })).toBe('timed-out')
+    expect(performance.now() - start).toBeGreaterThanOrEqual(29)
+  })
+
+  it("returns 'ok' when another thread notifies", { timeout: 10_000 }, async () => {
+    const i32 = shared()
+    const w = worker(
+      `const { workerData, parentPort } = require('node:worker_threads')
+       const { waitSync } = require(${FUTEX})
+       Atomics.store(workerData.i32, 1, 1)
+       parentPort.postMessage(waitSync(workerData.i32, 0, 0, { timeout: 10000 }))`,
+      i32,
+    )
+    const result = new Promise((resolve) => w.once('message', resolve))
+    // Wake until the worker is woken: notify() counts the sleepers it woke.
+    let woken = 0
+    while (woken === 0) {
+      await new Promise((r) => setTimeout(r, 5))
+      if (Atomics.load(i32, 1) === 1) woken = notify(i32, 0, 1)
+    }
+    expect(woken).toBe(1)
+    expect(await result).toBe('ok')
+  })
+})
+
+describe('wait()', () => {
+  it("resolves 'not-equal' at once, and 'timed-out' for timeout 0", async () => {
+    const i32 = shared()
+    i32[0] = 5
+    expect(await wait(i32, 0, 4)).toBe('not-equal')
+    expect(await wait(i32, 0, 5, { timeout: 0 })).toBe('timed-out')
+  })
+
+  it("resolves 'ok' when the word changes and notify runs, from this thread", async () => {
+    const { i32 } = segmentWords(1)
+    const waiting = wait(i32, 0, 0)
+    setTimeout(() => {
+      Atomics.store(i32, 0, 1)
+      notify(i32, 0)
+    }, 10)
+    expect(await waiting).toBe('ok')
+  })
+
+  it("resolves 'ok' when a worker thread notifies a SharedArrayBuffer word", { timeout: 10_000 }, async () => {
+    const i32 = shared()
+    const waiting = wait(i32, 0, 0, { timeout: 10_000 })
+    worker(
+      `const { workerData } = require('node:worker_threads')
+       const { notify } = require(${FUTEX})
+       Atomics.store(workerData.i32, 0, 1)
+       notify(workerData.i32, 0)`,
+      i32,
+    )
+    expect(await waiting).toBe('ok')
+  })
+
+  it("resolves 'timed-out' after the timeout", async () => {
+    const { i32 } = segmentWords(1)
+    const start = performance.now()
+    expect(await wait(i32, 0, 0, { timeout: 30 })).toBe('timed-out')
+    expect(performance.now() - start).toBeGreaterThanOrEqual(29)
+  })
+
+  it('rejects with signal.reason when the signal aborts, and after that a notify wakes nobody', async () => {
+    const { i32 } = segmentWords(1)
+    const controller = new AbortController()
+    const waiting = wait(i32, 0, 0, { signal: controller.signal })
+    setTimeout(() => controller.abort(), 10)
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' })
+    // An already-aborted signal rejects with its reason before waiting.
+    const reason = new Error('custom reason')
+    await expect(wait(i32, 0, 0, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    // The cancelled waits are gone from the kernel's queue.
+    await new Promise((r) => setTimeout(r, 20))
+    expect(notify(i32, 0)).toBe(0)
+  })
+
+  it('composes AbortSignal.timeout with signal', async () => {
+    const { i32 } = segmentWords(1)
+    await expect(wait(i32, 0, 0, { signal: AbortSignal.timeout(20) })).rejects.toMatchObject({ name: 'TimeoutError' })
+  })
+
+  it('rejects with ClosedError when the segment holding the word is closed', async () => {
+    const segment = Segment.create(KIND, 4)
+    const i32 = new Int32Array(segment.buffer, segment.dataOffset, 1)
+    const waiting = wait(i32, 0, 0)
+    segment.close()
+    await expect(waiting).rejects.toBeInstanceOf(ClosedError)
+  })
+
+  it('resolves 1,000 pending waits on 1,000 words, each when its word is notified', { timeout: 20_000 }, async () => {
+    const { i32 } = segmentWords(1000)
+    const results = Array.from({ length: 1000 }, (_, i) => wait(i32, i, 0))
+    for (let i = 999; i >= 0; i--) {
+      Atomics.store(i32, i, 1)
+      notify(i32, i)
+    }
+    expect(await Promise.all(results)).toEqual(Array.from({ length: 1000 }, () => 'ok'))
+  })
+
+  it('resolves 1,000 pending waits on one word with one notify', { timeout: 20_000 }, async () => {
+    const { i32 } = segmentWords(1)
+    const results = Array.from({ length: 1000 }, () => wait(i32, 0, 0))
+    // Let the waiter threads reach the kernel, then change the word and wake everyone.
+    await new Promise((r) => setTimeout(r, 50))
+    Atomics.store(i32, 0, 1)
+    notify(i32, 0)
+    expect(new Set(await Promise.all(results))).toEqual(new Set(['ok']))
+  })
+
+  it('never blocks the event loop: timers tick and fs reads finish while 1,000 waits are pending', { timeout: 20_000 }, async () => {
+    const { i32 } = segmentWords(1000)
+    const results = Array.from({ length: 1000 }, (_, i) => wait(i32, i, 0))
+    let ticks = 0
+    const interval = setInterval(() => ticks++, 5)
+    onTestFinished(() => clearInterval(interval))
+    const file = new URL(import.meta.url)
+    const reads = await Promise.all(Array.from({ length: 20 }, () => readFile(file, 'utf8')))
+    expect(reads.every((text) => text.includes('never blocks the event loop'))).toBe(true)
+    while (ticks < 10) await new Promise((r) => setTimeout(r, 5))
+    expect(ticks).toBeGreaterThanOrEqual(10)
+    for (let i = 0; i < 1000; i++) {
+      Atomics.store(i32, i, 1)
+      notify(i32, i)
+    }
+    expect((await Promise.all(results)).every((r) => r === 'ok')).toBe(true)
+  })
+
+  it('validates its arguments and rejects (never throws)', async () => {
+    const i32 = shared(1)
+    await expect(wait(new Uint32Array(1) as never, 0, 0)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' })
+    await expect(wait(i32, 1, 0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+    await expect(wait(i32, -1, 0)).rejects.toBeInstanceOf(RangeError)
+    await expect(wait(i32, 0, 1.5)).rejects.toBeInstanceOf(TypeError)
+    await expect(wait(i32, 0, 0, { timeout: -1 })).rejects.toBeInstanceOf(RangeError)
+    await expect(wait(i32, 0, 0, { signal: 'x' as never })).rejects.toBeInstanceOf(TypeError)
+  })
+})
+
+describe('notify()', () => {
+  it('returns 0 when nobody waits, and validates count', () => {
+    const i32 = shared(1)
+    expect(notify(i32, 0)).toBe(0)
+    expect(notify(i32, 0, 0)).toBe(0)
+    expect(() => notify(i32, 0, -1)).toThrow(RangeError)
+    expect(() => notify(i32, 0, 1.5)).toThrow(RangeError)
+    expect(() => notify(i32, 2)).toThrow(RangeError)
+    expect(() => notify({} as never, 0)).toThrow(TypeError)
+  })
+
+  it('wakes at most count sleepers and returns how many it woke', { timeout: 10_000 }, async () => {
+    const i32 = shared(2)
+    const source = `const { workerData, parentPort } = require('node:worker_threads')
+       const { waitSync } = require(${FUTEX})
+       Atomics.add(workerData.i32, 1, 1)
+       parentPort.postMessage(waitSync(workerData.i32, 0, 0, { timeout: 10000 }))`
+    const workers = [1, 2, 3].map(() => worker(source, i32))
+    const results = workers.map((w) => new Promise((resolve) => w.once('message', resolve)))
+    while (Atomics.load(i32, 1) < 3) await new Promise((r) => setTimeout(r, 5))
+    // The word never changes: each wake is counted once, and count = 1 wakes one.
+    let total = 0
+    while (total < 3) {
+      const woken = notify(i32, 0, 1)
+      expect(woken).toBeLessThanOrEqual(1)
+      total += woken
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    expect(total).toBe(3)
+    expect(await Promise.all(results)).toEqual(['ok', 'ok', 'ok'])
+  })
+})

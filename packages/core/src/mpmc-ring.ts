@@ -1,0 +1,860 @@
+/**
+ * A multi-producer / multi-consumer ring of variable-length messages in a
+ * Segment's data area. Any number of threads and processes put and get; each
+ * message is taken by exactly one get; messages of one producer come out in
+ * the order they went in. Queue is a thin layer over it.
+ *
+ * Design: one producer lock and one consumer lock. The holder of the producer
+ * lock appends at `tail`, the holder of the consumer lock takes at `head`;
+ * the two sides run in parallel like a single-producer/single-consumer ring.
+ * A lock word names its owner (segment slot + attach epoch), so a waiter that
+ * finds the owner dead (SIGKILL, or a terminated worker thread) takes the lock
+ * over and repairs the one counter its owner may have left half-updated.
+ *
+ * Ring header (i32 words from the ring's start, which is 64-byte aligned; each
+ * group sits on its own cache line so the two sides do not false-share):
+ *
+ * | word    | name              | written by                 | meaning                                              |
+ * |---------|-------------------|----------------------------|------------------------------------------------------|
+ * | 0       | P_LOCK            | producers (CAS)            | 0 free; else owner word: slot+1, WAITERS bit, epoch  |
+ * | 1       | TAIL              | producer-lock holder       | byte position where the next message goes, mod 2·cap |
+ * | 2       | TAIL_COUNT        | producer-lock holder       | messages ever put (u32, wraps); bumped before TAIL   |
+ * | 3       | P_OLD_TAIL        | producer-lock holder       | journal: TAIL before the commit in progress          |
+ * | 4       | P_OLD_COUNT       | producer-lock holder       | journal: TAIL_COUNT before the commit in progress    |
+ * | 5       | P_CACHED_HEAD     | producer-lock holder       | a recent HEAD (never ahead of the real one)          |
+ * | 6       | P_CACHED_HCOUNT   | producer-lock holder       | a recent HEAD_COUNT (never ahead of the real one)    |
+ * | 7       | P_PHASE           | producer-lock holder       | 1 while a commit is in progress (journal valid)      |
+ * | 16      | C_LOCK            | consumers (CAS)            | as P_LOCK, for the consumer side                     |
+ * | 17      | HEAD              | consumer-lock holder       | byte position of the oldest message, mod 2·cap       |
+ * | 18      | HEAD_COUNT        | consumer-lock holder       | messages ever taken (u32, wraps); bumped after HEAD  |
+ * | 19      | C_OLD_HEAD        | consumer-lock holder       | journal: HEAD before the commit in progress          |
+ * | 20      | C_OLD_COUNT       | consumer-lock holder       | journal: HEAD_COUNT before the commit in progress    |
+ * | 21      | C_CACHED_TAIL     | consumer-lock holder       | a recent TAIL (never ahead of the real one)          |
+ * | 22      | C_PHASE           | consumer-lock holder       | 1 while a commit is in progress (journal valid)      |
+ * | 32      | MAGIC             | init                       | 0x434d504d ('MPMC')                                  |
+ * | 33      | VERSION           | init                       | MPMC_RING_VERSION                                    |
+ * | 34      | CAPACITY          | init                       | bytes of the data area (multiple of 8)               |
+ * | 35      | MAX_ITEMS         | init                       | 0 = no limit; else puts wait while this many are in  |
+ * | 36      | FLAGS             | shutdown()                 | bit 0: shut down (no more puts)                      |
+ * | 37      | C_WAITERS         | consumers about to sleep   | how many sleep (or are about to) on C_EVENT          |
+ * | 38      | C_EVENT           | producers, shutdown()      | bumped to wake consumers waiting for a message       |
+ * | 39      | P_WAITERS         | producers about to sleep   | how many sleep on P_EVENT                            |
+ * | 40      | P_EVENT           | consumers, shutdown()      | bumped to wake producers waiting for room            |
+ * | 64+s    | SLOT_EPOCH[s]     | the object attaching at s  | bumped at each attach; makes owner words unique      |
+ * | 192+s   | SLOT_C_WAITERS[s] | the object at slot s       | its share of C_WAITERS (reclaimed when it dies)      |
+ * | 320+s   | SLOT_P_WAITERS[s] | the object at slot s       | its share of P_WAITERS                               |
+ * | 448     | data              | producer-lock holder       | CAPACITY bytes of messages                           |
+ *
+ * A message: i32 payload size, i32 codec tag, then the payload, padded to 8
+ * bytes. The 8-byte header never wraps (positions are multiples of 8); the
+ * payload may wrap to the start of the data area. HEAD and TAIL run modulo
+ * 2·CAPACITY so that HEAD == TAIL means empty and a distance of CAPACITY full.
+ *
+ * Why the orderings are safe:
+ * - A producer writes the message, then stores TAIL (seq-cst). A consumer
+ *   loads TAIL before reading the message, so it never sees a half-written
+ *   one; a producer killed before the store leaves nothing visible.
+ * - A consumer copies the message out, then stores HEAD. A producer loads HEAD
+ *   before overwriting, so it never overwrites an unread message; a consumer
+ *   killed before the store leaves the message to the next consumer.
+ * - Sleeping: a waiter reads the EVENT word, adds itself to WAITERS, re-checks
+ *   the condition, then futex-waits on EVENT with the value it read. The other
+ *   side changes the condition, then reads WAITERS and, if non-zero, bumps
+ *   EVENT and wakes. Seq-cst order makes one of them see the other, so no
+ *   wake is lost; when nobody sleeps no syscall is made.
+ * - Locks: the owner word holds slot+1, a WAITERS bit and the attach epoch.
+ *   A sleeper sets WAITERS before it sleeps; unlock exchanges the word with 0
+ *   and wakes one sleeper only when WAITERS was set. A woken sleeper takes the
+ *   lock with WAITERS set again (others may sleep), so a dead sleeper costs at
+ *   most one extra wake.
+ * - Journal: only the lock holder writes the journal, PHASE and the counts,
+ *   with plain stores in this order: old position, old count, PHASE = 1, new
+ *   count, then the position with Atomics.store (the commit), then PHASE = 0.
+ *   A killed process's stores stay in program order, so whoever takes the lock
+ *   over from it and finds PHASE = 1 decides from the position whether the
+ *   commit happened and sets the count to match.
+ * - Per-slot waiter shares are added before and subtracted after the global
+ *   counter, so reclaiming a dead slot's share never makes the global counter
+ *   smaller than the number of live sleepers (too large only costs a syscall).
+ *
+ * What a SIGKILL can lose: a producer killed inside `put` loses only the item
+ * of that call, which is then either wholly in the ring or not at all (never
+ * partial). A consumer killed inside `get` before it committed HEAD loses
+ * nothing (the next consumer gets the item); killed after the commit and before
+ * its caller used the value, that one item is lost. Nothing else is lost and
+ * no other participant waits more than LOCK_POLL_MS longer than it would.
+ */
+import { existsSync } from 'node:fs'
+import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_V8, writePayload } from './codec.js'
+import { ClosedError, IpcError, outOfRange } from './errors.js'
+import { notifyWord, waitWord, waitWordSync } from './futex.js'
+import type { Segment } from './segment.js'
+import { deadlineOf, remaining } from './signal.js'
+
+/** Layout version of the ring; bump when the table above changes. */
+export const MPMC_RING_VERSION = 1
+const MAGIC = 0x434d504d
+
+const P_LOCK = 0
+const TAIL = 1
+const TAIL_COUNT = 2
+const P_OLD_TAIL = 3
+const P_OLD_COUNT = 4
+const P_CACHED_HEAD = 5
+const P_CACHED_HCOUNT = 6
+const P_PHASE = 7
+const C_LOCK = 16
+const HEAD = 17
+const HEAD_COUNT = 18
+const C_OLD_HEAD = 19
+const C_OLD_COUNT = 20
+const C_CACHED_TAIL = 21
+const C_PHASE = 22
+const MAGIC_WORD = 32
+const VERSION_WORD = 33
+const CAPACITY = 34
+const MAX_ITEMS = 35
+const FLAGS = 36
+const C_WAITERS = 37
+const C_EVENT = 38
+const P_WAITERS = 39
+const P_EVENT = 40
+const SLOT_EPOCH = 64
+const SLOT_C_WAITERS = 192
+const SLOT_P_WAITERS = 320
+const HEADER_WORDS = 448
+/** Bytes of the ring header; the data area follows. */
+export const MPMC_RING_HEADER_BYTES = HEADER_WORDS * 4
+
+const FLAG_SHUTDOWN = 1
+const OWNER_SLOT_MASK = 0xff
+const WAITERS_BIT = 0x100
+const EPOCH_SHIFT = 9
+const EPOCH_MASK = 0x3fffff
+const SLOTS = 128
+const MESSAGE_HEADER = 8
+/** Largest capacity: positions run modulo 2·capacity in a positive int32. */
+export const MPMC_RING_MAX_CAPACITY = 0x3ffffff8
+/** Smallest capacity accepted. */
+export const MPMC_RING_MIN_CAPACITY = 64
+/** Strings up to this length try the Latin-1 fast path (a JS loop, no codec call). */
+const SHORT_STRING = 256
+/** Spins on a lock before sleeping. */
+const LOCK_SPINS = 200
+/** Spins waiting for a message or room before sleeping. */
+const WAIT_SPINS = 4000
+/** How often a sleeper on a lock checks whether the owner died, in ms. */
+const LOCK_POLL_MS = 5
+/** After this many wakes that woke nobody, look for dead waiters. */
+const FUTILE_WAKES = 256
+const ALL = 0x7fffffff
+
+/** Result of a put attempt. */
+export const MPMC_PUT_OK = 0
+/** No room (bytes or MAX_ITEMS) right now. */
+export const MPMC_PUT_FULL = 1
+/** The ring was shut down; nothing was put. */
+export const MPMC_PUT_SHUTDOWN = 2
+/** The lock is held by a live owner that did not release it while we spun (async paths only). */
+const MPMC_PUT_BUSY = 3
+export type MpmcPutStatus = typeof MPMC_PUT_OK | typeof MPMC_PUT_FULL | typeof MPMC_PUT_SHUTDOWN
+
+/** Returned by get attempts when no message is there. */
+export const MPMC_EMPTY: unique symbol = Symbol('ring-empty')
+/** Returned by get attempts when no message is there and the ring was shut down. */
+export const MPMC_SHUTDOWN: unique symbol = Symbol('ring-shutdown')
+const BUSY: unique symbol = Symbol('ring-busy')
+type Taken = unknown
+
+/** Options fixed when the ring is created. */
+export interface MpmcRingInit {
+  /** Bytes of the data area; a message takes 8 bytes of header plus its payload padded to 8. */
+  capacity: number
+  /** 0 = no limit; else `put` waits while this many messages are in the ring. */
+  maxItems?: number
+}
+
+/** Bytes a ring of `capacity` needs in a segment (header + data). */
+export function mpmcRingBytes(capacity: number): number {
+  return MPMC_RING_HEADER_BYTES + checkMpmcCapacity(capacity)
+}
+
+/** Validates a capacity and rounds it up to a multiple of 8. */
+export function checkMpmcCapacity(capacity: number): number {
+  if (!Number.isSafeInteger(capacity) || capacity < MPMC_RING_MIN_CAPACITY || capacity > MPMC_RING_MAX_CAPACITY)
+    throw outOfRange(
+      `The "capacity" option must be an integer from ${MPMC_RING_MIN_CAPACITY} to ${MPMC_RING_MAX_CAPACITY} bytes, received ${capacity}`,
+    )
+  return (capacity + 7) & ~7
+}
+
+/** Buffer's own Latin-1 slicing (present on every Buffer, missing from its types). */
+interface FastSlice {
+  latin1Slice(start: number, end: number): string
+}
+
+function isShortLatin1(s: string): boolean {
+  if (s.length > SHORT_STRING) return false
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
+  return true
+}
+
+function isLinux(): boolean {
+  return process.platform === 'linux'
+}
+
+/**
+ * One attachment to a ring (one per Segment object). Not shared between
+ * threads: each thread attaches its own.
+ */
+export class MpmcRing {
+  /** Bytes of the data area. */
+  readonly capacity: number
+  /** 0 = no limit on the number of messages. */
+  readonly maxItems: number
+  readonly #segment: Segment
+  readonly #i32: Int32Array
+  readonly #u8: Uint8Array
+  readonly #buf: Buffer
+  /** Word index of the ring's first word in #i32. */
+  readonly #w: number
+  /** Byte offset of the data area in the mapping. */
+  readonly #data: number
+  readonly #cap2: number
+  /** This object's owner word for the locks. */
+  readonly #me: number
+  readonly #slot: number
+  readonly #label: string
+  #scratch: Buffer | undefined
+  #futile = 0
+
+  /** Writes a fresh ring header at byte `offset` of the segment (in Segment.create's `init`). */
+  static init(segment: Segment, offset: number, options: MpmcRingInit): void {
+    const capacity = checkMpmcCapacity(options.capacity)
+    const maxItems = options.maxItems ?? 0
+    if (!Number.isSafeInteger(maxItems) || maxItems < 0 || maxItems > 0x7fffffff)
+      throw outOfRange(`The ring's "maxItems" must be an integer from 0 to 2147483647, received ${maxItems}`)
+    if (offset % 64 !== 0) throw outOfRange(`The ring offset must be 64-byte aligned, received ${offset}`)
+    if (offset + MPMC_RING_HEADER_BYTES + capacity > segment.u8.byteLength)
+      throw outOfRange(`The segment is too small for a ring of ${capacity} bytes at offset ${offset}`)
+    const w = offset / 4
+    const i32 = segment.i32
+    i32.fill(0, w, w + HEADER_WORDS)
+    i32[w + CAPACITY] = capacity
+    i32[w + MAX_ITEMS] = maxItems
+    i32[w + VERSION_WORD] = MPMC_RING_VERSION
+    Atomics.store(i32, w + MAGIC_WORD, MAGIC)
+  }
+
+  /**
+   * Attaches to the ring at byte `offset` of `segment`. `label` names the
+   * primitive in error messages ("queue").
+   */
+  constructor(segment: Segment, offset: number, label = 'ring') {
+    this.#segment = segment
+    this.#i32 = segment.i32
+    this.#u8 = segment.u8
+    this.#buf = Buffer.from(segment.buffer)
+    this.#w = offset / 4
+    this.#label = label
+    const i32 = this.#i32
+    const w = this.#w
+    if (Atomics.load(i32, w + MAGIC_WORD) !== MAGIC || i32[w + VERSION_WORD] !== MPMC_RING_VERSION)
+      throw new IpcError(`Cannot attach to the ${label} "${segment.name}": its ring header is not initialised`)
+    this.capacity = i32[w + CAPACITY] as number
+    this.maxItems = i32[w + MAX_ITEMS] as number
+    this.#cap2 = this.capacity * 2
+    this.#data = offset + MPMC_RING_HEADER_BYTES
+    this.#slot = segment.slot
+    const epoch = (Atomics.add(i32, w + SLOT_EPOCH + this.#slot, 1) + 1) & EPOCH_MASK
+    this.#me = (this.#slot + 1) | (epoch << EPOCH_SHIFT)
+    // A fresh attachment has no sleepers: whatever its slot still counts was
+    // left by an earlier occupant that died without leaving.
+    this.#reclaimShares(this.#slot)
+  }
+
+  /** Largest payload (encoded bytes) one message may have. */
+  get maxPayload(): number {
+    return this.capacity - MESSAGE_HEADER
+  }
+
+  /** Messages in the ring now (a put in progress may count already). */
+  count(): number {
+    const i32 = this.#i32
+    const w = this.#w
+    // HEAD_COUNT first: it never passes TAIL_COUNT, so the difference is never negative.
+    const head = Atomics.load(i32, w + HEAD_COUNT)
+    const tail = Atomics.load(i32, w + TAIL_COUNT)
+    const count = (tail - head) | 0
+    return count < 0 ? 0 : count
+  }
+
+  /** Messages ever put (an int32 that wraps). */
+  putCount(): number {
+    return Atomics.load(this.#i32, this.#w + TAIL_COUNT)
+  }
+
+  /** True once `shutdown()` ran in any process. */
+  isShutdown(): boolean {
+    return (Atomics.load(this.#i32, this.#w + FLAGS) & FLAG_SHUTDOWN) !== 0
+  }
+
+  /**
+   * Encodes `value` for put, or returns undefined for a short Latin-1 string
+   * (written by the fast path). Throws DataCloneError or RangeError before
+   * anything is written.
+   */
+  prepare(value: unknown): Encoded | undefined {
+    if (typeof value === 'string' && isShortLatin1(value)) {
+      if (MESSAGE_HEADER + ((value.length + 7) & ~7) <= this.capacity) return undefined
+    }
+    const encoded = encode(value)
+    if (MESSAGE_HEADER + ((encoded.size + 7) & ~7) > this.capacity)
+      throw outOfRange(
+        `Cannot put an item of ${encoded.size} bytes (encoded) into the ${this.#label} "${this.#segment.name}": ` +
+          `it holds ${this.capacity} bytes, so an item may take at most ${this.maxPayload}`,
+      )
+    return encoded
+  }
+
+  // ---------------------------------------------------------------- put
+
+  /**
+   * One put attempt that does not wait for room. `encoded` comes from
+   * `prepare(value)`. Blocks only while another live producer holds the lock
+   * (microseconds).
+   */
+  tryPut(value: unknown, encoded: Encoded | undefined): MpmcPutStatus {
+    if (Atomics.compareExchange(this.#i32, this.#w + P_LOCK, 0, this.#me) !== 0) this.#lockSync(P_LOCK)
+    return this.#putLocked(value, encoded)
+  }
+
+  /** A put attempt that never sleeps: BUSY when a live owner holds the lock. */
+  #tryPutNoBlock(value: unknown, encoded: Encoded | undefined): number {
+    if (!this.#tryLock(P_LOCK)) return MPMC_PUT_BUSY
+    return this.#putLocked(value, encoded)
+  }
+
+  /** Waits up to `timeout` ms for room, blocking the thread. */
+  putSync(value: unknown, encoded: Encoded | undefined, timeout: number): MpmcPutStatus {
+    const first = this.tryPut(value, encoded)
+    if (first !== MPMC_PUT_FULL || timeout <= 0) return first
+    const i32 = this.#i32
+    const w = this.#w
+    const deadline = deadlineOf(timeout)
+    for (let spin = 0; spin < WAIT_SPINS; spin++) {
+      if (this.#roomChanged()) {
+        const status = this.tryPut(value, encoded)
+        if (status !== MPMC_PUT_FULL) return status
+      }
+    }
+    for (;;) {
+      const event = Atomics.load(i32, w + P_EVENT)
+      this.#enter(P_WAITERS, SLOT_P_WAITERS)
+      try {
+        const status = this.tryPut(value, encoded)
+        if (status !== MPMC_PUT_FULL) return status
+        const left = remaining(deadline)
+        if (left <= 0) return MPMC_PUT_FULL
+        waitWordSync(i32, w + P_EVENT, event, left)
+      } finally {
+        this.#leave(P_WAITERS, SLOT_P_WAITERS)
+      }
+    }
+  }
+
+  /**
+   * Waits up to `timeout` ms for room without blocking the event loop.
+   * Returns the status synchronously when it is known at once. An aborted
+   * `signal` rejects with its reason and nothing is put.
+   */
+  put(value: unknown, encoded: Encoded | undefined, timeout: number, signal?: AbortSignal): MpmcPutStatus | Promise<MpmcPutStatus> {
+    const first = this.#tryPutNoBlock(value, encoded)
+    if (first === MPMC_PUT_OK || first === MPMC_PUT_SHUTDOWN || (first === MPMC_PUT_FULL && timeout <= 0))
+      return first as MpmcPutStatus
+    return this.#putAsync(value, encoded, timeout, signal)
+  }
+
+  async #putAsync(value: unknown, encoded: Encoded | undefined, timeout: number, signal?: AbortSignal): Promise<MpmcPutStatus> {
+    const i32 = this.#i32
+    const w = this.#w
+    const deadline = deadlineOf(timeout)
+    for (;;) {
+      if (signal?.aborted) throw signal.reason
+      const event = Atomics.load(i32, w + P_EVENT)
+      this.#enter(P_WAITERS, SLOT_P_WAITERS)
+      let status: number
+      try {
+        status = this.#tryPutNoBlock(value, encoded)
+        if (status === MPMC_PUT_OK || status === MPMC_PUT_SHUTDOWN) return status
+        if (status === MPMC_PUT_FULL) {
+          const left = remaining(deadline)
+          if (left <= 0) return MPMC_PUT_FULL
+          await waitWord(i32, w + P_EVENT, event, left, signal)
+        }
+      } finally {
+        if (!this.#segment.closed) this.#leave(P_WAITERS, SLOT_P_WAITERS)
+      }
+      if (status === MPMC_PUT_BUSY) await this.#lockWaitAsync(P_LOCK, signal)
+    }
+  }
+
+  /** True when a consumer moved HEAD since we last looked, or the ring was shut down. */
+  #roomChanged(): boolean {
+    const i32 = this.#i32
+    const w = this.#w
+    return Atomics.load(i32, w + HEAD) !== i32[w + P_CACHED_HEAD] || (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0
+  }
+
+  /** Appends one message; the caller holds P_LOCK, which this releases. */
+  #putLocked(value: unknown, encoded: Encoded | undefined): MpmcPutStatus {
+    const i32 = this.#i32
+    const w = this.#w
+    const cap = this.capacity
+    let status: MpmcPutStatus = MPMC_PUT_FULL
+    try {
+      // Plain read: whoever set the flag then took this lock (shutdown) is ordered before us.
+      if (((i32[w + FLAGS] as number) & FLAG_SHUTDOWN) !== 0) {
+        status = MPMC_PUT_SHUTDOWN
+        return status
+      }
+      const tail = i32[w + TAIL] as number
+      const count = i32[w + TAIL_COUNT] as number
+      // Counts wrap at 2^32: `| 0` gives the true (small) difference.
+      if (this.maxItems > 0 && ((count - (i32[w + P_CACHED_HCOUNT] as number)) | 0) >= this.maxItems) {
+        const headCount = Atomics.load(i32, w + HEAD_COUNT)
+        i32[w + P_CACHED_HCOUNT] = headCount
+        if (((count - headCount) | 0) >= this.maxItems) return status
+      }
+      const size = encoded === undefined ? (value as string).length : encoded.size
+      const total = MESSAGE_HEADER + ((size + 7) & ~7)
+      let used = tail - (i32[w + P_CACHED_HEAD] as number)
+      if (used < 0) used += this.#cap2
+      if (cap - used < total) {
+        const head = Atomics.load(i32, w + HEAD)
+        i32[w + P_CACHED_HEAD] = head
+        used = tail - head
+        if (used < 0) used += this.#cap2
+        if (cap - used < total) return status
+      }
+      const index = tail >= cap ? tail - cap : tail
+      const at = (this.#data + index) >> 2
+      let payload = index + MESSAGE_HEADER
+      if (payload === cap) payload = 0
+      if (encoded === undefined) {
+        const text = value as string
+        if (payload + size <= cap) {
+          const u8 = this.#u8
+          const start = this.#data + payload
+          for (let k = 0; k < size; k++) u8[start + k] = text.charCodeAt(k)
+        } else {
+          this.#writeWrapped(encode(text), payload)
+        }
+        i32[at + 1] = TAG_LATIN1
+      } else {
+        if (payload + size <= cap) writePayload(encoded, this.#buf, this.#data + payload)
+        else this.#writeWrapped(encoded, payload)
+        i32[at + 1] = encoded.tag
+      }
+      i32[at] = size
+      let newTail = tail + total
+      if (newTail >= this.#cap2) newTail -= this.#cap2
+      // Journal, count, commit (see the header comment).
+      i32[w + P_OLD_TAIL] = tail
+      i32[w + P_OLD_COUNT] = count
+      i32[w + P_PHASE] = 1
+      i32[w + TAIL_COUNT] = (count + 1) | 0
+      Atomics.store(i32, w + TAIL, newTail)
+      i32[w + P_PHASE] = 0
+      status = MPMC_PUT_OK
+      return status
+    } finally {
+      this.#unlock(P_LOCK)
+      if (status === MPMC_PUT_OK && Atomics.load(i32, w + C_WAITERS) > 0) this.#wake(C_EVENT)
+    }
+  }
+
+  /** Writes a payload that runs past the end of the data area in two pieces. */
+  #writeWrapped(encoded: Encoded, payload: number): void {
+    const cap = this.capacity
+    let bytes: Uint8Array
+    if (encoded.bytes !== undefined) bytes = encoded.bytes
+    else {
+      const scratch = this.#scratchOf(encoded.size)
+      writePayload(encoded, scratch, 0)
+      bytes = scratch.subarray(0, encoded.size)
+    }
+    const first = cap - payload
+    this.#u8.set(bytes.subarray(0, first), this.#data + payload)
+    this.#u8.set(bytes.subarray(first), this.#data)
+  }
+
+  #scratchOf(size: number): Buffer {
+    if (this.#scratch === undefined || this.#scratch.length < size)
+      this.#scratch = Buffer.allocUnsafeSlow(Math.max(size, 4096))
+    return this.#scratch
+  }
+
+  // ---------------------------------------------------------------- get
+
+  /**
+   * Takes one message if there is one: the value, MPMC_EMPTY, or MPMC_SHUTDOWN
+   * (empty and shut down). Blocks only while another live consumer holds the
+   * lock (microseconds).
+   */
+  tryGet(): Taken {
+    if (Atomics.compareExchange(this.#i32, this.#w + C_LOCK, 0, this.#me) !== 0) this.#lockSync(C_LOCK)
+    return this.#getLocked(true)
+  }
+
+  #tryGetNoBlock(): Taken {
+    if (!this.#tryLock(C_LOCK)) return BUSY
+    return this.#getLocked(true)
+  }
+
+  /** Waits up to `timeout` ms for a message, blocking the thread. */
+  getSync(timeout: number): Taken {
+    const first = this.tryGet()
+    if (first !== MPMC_EMPTY || timeout <= 0) return first
+    const i32 = this.#i32
+    const w = this.#w
+    const deadline = deadlineOf(timeout)
+    for (let spin = 0; spin < WAIT_SPINS; spin++) {
+      if (this.#dataChanged()) {
+        const taken = this.tryGet()
+        if (taken !== MPMC_EMPTY) return taken
+      }
+    }
+    for (;;) {
+      const event = Atomics.load(i32, w + C_EVENT)
+      this.#enter(C_WAITERS, SLOT_C_WAITERS)
+      try {
+        const taken = this.tryGet()
+        if (taken !== MPMC_EMPTY) return taken
+        const left = remaining(deadline)
+        if (left <= 0) return MPMC_EMPTY
+        waitWordSync(i32, w + C_EVENT, event, left)
+      } finally {
+        this.#leave(C_WAITERS, SLOT_C_WAITERS)
+      }
+    }
+  }
+
+  /**
+   * Waits up to `timeout` ms for a message without blocking the event loop.
+   * Returns the value synchronously when one is there (no promise, no timer).
+   * An aborted `signal` rejects with its reason and nothing is taken.
+   */
+  get(timeout: number, signal?: AbortSignal): Taken | Promise<Taken> {
+    const first = this.#tryGetNoBlock()
+    if (first !== BUSY && (first !== MPMC_EMPTY || timeout <= 0)) return first
+    return this.#getAsync(timeout, signal)
+  }
+
+  async #getAsync(timeout: number, signal?: AbortSignal): Promise<Taken> {
+    const i32 = this.#i32
+    const w = this.#w
+    const deadline = deadlineOf(timeout)
+    // A short spin catches a producer that is about to publish, saving a
+    // futex round trip through the waiter thread.
+    for (let spin = 0; spin < WAIT_SPINS && !this.#dataChanged(); spin++) {}
+    for (;;) {
+      if (signal?.aborted) throw signal.reason
+      const event = Atomics.load(i32, w + C_EVENT)
+      this.#enter(C_WAITERS, SLOT_C_WAITERS)
+      let taken: Taken
+      try {
+        taken = this.#tryGetNoBlock()
+        if (taken !== MPMC_EMPTY && taken !== BUSY) return taken
+        if (taken === MPMC_EMPTY) {
+          const left = remaining(deadline)
+          if (left <= 0) return MPMC_EMPTY
+          await waitWord(i32, w + C_EVENT, event, left, signal)
+        }
+      } finally {
+        if (!this.#segment.closed) this.#leave(C_WAITERS, SLOT_C_WAITERS)
+      }
+      if (taken === BUSY) await this.#lockWaitAsync(C_LOCK, signal)
+    }
+  }
+
+  /** True when a producer moved TAIL past HEAD, or the ring was shut down. */
+  #dataChanged(): boolean {
+    const i32 = this.#i32
+    const w = this.#w
+    return Atomics.load(i32, w + TAIL) !== Atomics.load(i32, w + HEAD) || (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0
+  }
+
+  /**
+   * Takes (decode = true) or drops (decode = false) the oldest message; the
+   * caller holds C_LOCK, which this releases.
+   */
+  #getLocked(decode: boolean): Taken {
+    const i32 = this.#i32
+    const w = this.#w
+    const cap = this.capacity
+    let moved = false
+    let failure: unknown
+    let value: unknown
+    try {
+      const head = i32[w + HEAD] as number
+      let tail = i32[w + C_CACHED_TAIL] as number
+      if (head === tail) {
+        tail = Atomics.load(i32, w + TAIL)
+        i32[w + C_CACHED_TAIL] = tail
+        if (head === tail) return (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0 ? MPMC_SHUTDOWN : MPMC_EMPTY
+      }
+      const index = head >= cap ? head - cap : head
+      const at = (this.#data + index) >> 2
+      const size = i32[at] as number
+      const tag = i32[at + 1] as number
+      if (!(size >= 0 && size <= cap - MESSAGE_HEADER && tag >= TAG_LATIN1 && tag <= TAG_V8))
+        throw new IpcError(
+          `The ${this.#label} "${this.#segment.name}" holds a corrupt message (size ${size}, tag ${tag}) at position ${head}`,
+        )
+      if (decode) {
+        let payload = index + MESSAGE_HEADER
+        if (payload === cap) payload = 0
+        try {
+          if (payload + size <= cap) {
+            const start = this.#data + payload
+            value =
+              tag === TAG_LATIN1
+                ? (this.#buf as unknown as FastSlice).latin1Slice(start, start + size)
+                : decodePayload(tag, this.#buf, start, start + size)
+          } else {
+            const scratch = this.#scratchOf(size)
+            const first = cap - payload
+            scratch.set(this.#u8.subarray(this.#data + payload, this.#data + cap), 0)
+            scratch.set(this.#u8.subarray(this.#data, this.#data + size - first), first)
+            value = decodePayload(tag, scratch, 0, size)
+          }
+        } catch (error) {
+          // A message that cannot be revived is dropped, not left to wedge the ring.
+          failure = error
+        }
+      }
+      let newHead = head + MESSAGE_HEADER + ((size + 7) & ~7)
+      if (newHead >= this.#cap2) newHead -= this.#cap2
+      const count = i32[w + HEAD_COUNT] as number
+      // Journal, commit, count (see the header comment).
+      i32[w + C_OLD_HEAD] = head
+      i32[w + C_OLD_COUNT] = count
+      i32[w + C_PHASE] = 1
+      Atomics.store(i32, w + HEAD, newHead)
+      i32[w + HEAD_COUNT] = (count + 1) | 0
+      i32[w + C_PHASE] = 0
+      moved = true
+    } finally {
+      this.#unlock(C_LOCK)
+      if (moved && Atomics.load(i32, w + P_WAITERS) > 0) this.#wake(P_EVENT)
+    }
+    if (failure !== undefined) throw failure
+    return value
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /**
+   * Marks the ring shut down in every process: later puts return
+   * MPMC_PUT_SHUTDOWN, gets drain what is left then return MPMC_SHUTDOWN, and
+   * every sleeper wakes to see it. With `immediate`, drops the messages still
+   * in the ring and returns how many it dropped.
+   */
+  shutdown(immediate: boolean): number {
+    const i32 = this.#i32
+    const w = this.#w
+    Atomics.or(i32, w + FLAGS, FLAG_SHUTDOWN)
+    let dropped = 0
+    if (immediate) {
+      // Taking the producer lock once waits out any put that read the flag before it was set.
+      if (Atomics.compareExchange(i32, w + P_LOCK, 0, this.#me) !== 0) this.#lockSync(P_LOCK)
+      this.#unlock(P_LOCK)
+      for (;;) {
+        if (Atomics.compareExchange(i32, w + C_LOCK, 0, this.#me) !== 0) this.#lockSync(C_LOCK)
+        const taken = this.#getLocked(false)
+        if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) break
+        dropped++
+      }
+    }
+    this.#wake(C_EVENT)
+    this.#wake(P_EVENT)
+    return dropped
+  }
+
+  // ---------------------------------------------------------------- locks
+
+  /** One CAS, then a short spin; false when a live owner still holds the lock. */
+  #tryLock(lock: number): boolean {
+    const i32 = this.#i32
+    const index = this.#w + lock
+    if (Atomics.compareExchange(i32, index, 0, this.#me) === 0) return true
+    for (let spin = 0; spin < LOCK_SPINS; spin++) {
+      if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, this.#me) === 0) return true
+    }
+    return false
+  }
+
+  /** Takes a lock, sleeping while a live owner holds it and taking it over from a dead one. */
+  #lockSync(lock: number): void {
+    if (this.#tryLock(lock)) return
+    const i32 = this.#i32
+    const index = this.#w + lock
+    // Having slept, we take the lock with WAITERS set: others may still sleep.
+    const mine = this.#me | WAITERS_BIT
+    for (;;) {
+      let owner = Atomics.load(i32, index)
+      if (owner === 0) {
+        if (Atomics.compareExchange(i32, index, 0, mine) === 0) return
+        continue
+      }
+      if ((owner & WAITERS_BIT) === 0) {
+        if (Atomics.compareExchange(i32, index, owner, owner | WAITERS_BIT) !== owner) continue
+        owner |= WAITERS_BIT
+      }
+      if (waitWordSync(i32, index, owner, LOCK_POLL_MS) === 'timed-out' && this.#takeOverIfDead(lock, owner)) return
+    }
+  }
+
+  /**
+   * Sleeps (async) until the lock is released or LOCK_POLL_MS pass; takes it
+   * over from a dead owner (and releases it: the caller retries).
+   */
+  async #lockWaitAsync(lock: number, signal?: AbortSignal): Promise<void> {
+    const i32 = this.#i32
+    const index = this.#w + lock
+    let owner = Atomics.load(i32, index)
+    if (owner === 0) return
+    if ((owner & WAITERS_BIT) === 0) {
+      if (Atomics.compareExchange(i32, index, owner, owner | WAITERS_BIT) !== owner) return
+      owner |= WAITERS_BIT
+    }
+    const result = await waitWord(i32, index, owner, LOCK_POLL_MS, signal)
+    if (result === 'timed-out' && this.#takeOverIfDead(lock, owner)) this.#unlock(lock)
+  }
+
+  /**
+   * If `owner` (a lock word seen on `lock`) belongs to a dead attachment,
+   * takes the lock, repairs its half-done commit and returns true (the caller
+   * now holds the lock).
+   */
+  #takeOverIfDead(lock: number, owner: number): boolean {
+    if (!this.#ownerGone(owner)) return false
+    if (Atomics.compareExchange(this.#i32, this.#w + lock, owner, this.#me | WAITERS_BIT) !== owner) return false
+    this.#repair(lock)
+    return true
+  }
+
+  /** True when the attachment that wrote `owner` can no longer run. */
+  #ownerGone(owner: number): boolean {
+    const slot = (owner & OWNER_SLOT_MASK) - 1
+    const epoch = (owner >>> EPOCH_SHIFT) & EPOCH_MASK
+    if ((Atomics.load(this.#i32, this.#w + SLOT_EPOCH + slot) & EPOCH_MASK) !== epoch) return true
+    if (!this.#segment.slotAlive(slot)) return true
+    return this.#threadGone(slot)
+  }
+
+  /** A worker thread ended without detaching (worker.terminate() runs no exit hooks). */
+  #threadGone(slot: number): boolean {
+    if (!isLinux()) return false
+    const owner = this.#segment.slotOwner(slot)
+    if (owner === undefined || owner.tid <= 0) return false
+    return !existsSync(`/proc/${owner.pid}/task/${owner.tid}`)
+  }
+
+  /** Finishes or rolls back the count update of a dead lock owner. The caller holds `lock`. */
+  #repair(lock: number): void {
+    const i32 = this.#i32
+    const w = this.#w
+    if (lock === P_LOCK) {
+      if (i32[w + P_PHASE] !== 1) return
+      const committed = Atomics.load(i32, w + TAIL) !== i32[w + P_OLD_TAIL]
+      i32[w + TAIL_COUNT] = ((i32[w + P_OLD_COUNT] as number) + (committed ? 1 : 0)) | 0
+      i32[w + P_PHASE] = 0
+    } else {
+      if (i32[w + C_PHASE] !== 1) return
+      const committed = Atomics.load(i32, w + HEAD) !== i32[w + C_OLD_HEAD]
+      i32[w + HEAD_COUNT] = ((i32[w + C_OLD_COUNT] as number) + (committed ? 1 : 0)) | 0
+      i32[w + C_PHASE] = 0
+    }
+  }
+
+  #unlock(lock: number): void {
+    if ((Atomics.exchange(this.#i32, this.#w + lock, 0) & WAITERS_BIT) !== 0) notifyWord(this.#i32, this.#w + lock, 1)
+  }
+
+  // ---------------------------------------------------------------- sleepers
+
+  // A sleeper adds itself to the global counter first and to its slot's share
+  // second, and leaves in the reverse order, so a share never exceeds what it
+  // added to the global counter.
+  #enter(global: number, perSlot: number): void {
+    Atomics.add(this.#i32, this.#w + global, 1)
+    Atomics.add(this.#i32, this.#w + perSlot + this.#slot, 1)
+  }
+
+  #leave(global: number, perSlot: number): void {
+    Atomics.sub(this.#i32, this.#w + perSlot + this.#slot, 1)
+    Atomics.sub(this.#i32, this.#w + global, 1)
+  }
+
+  /** Bumps an EVENT word and wakes all its sleepers; looks for dead sleepers when wakes keep finding nobody. */
+  #wake(event: number): void {
+    Atomics.add(this.#i32, this.#w + event, 1)
+    if (notifyWord(this.#i32, this.#w + event, ALL) === 0 && ++this.#futile >= FUTILE_WAKES) {
+      this.#futile = 0
+      this.sweep()
+    }
+  }
+
+  /** Subtracts slot `slot`'s sleeper shares from the global counters. */
+  #reclaimShares(slot: number): void {
+    const i32 = this.#i32
+    const w = this.#w
+    let share = Atomics.exchange(i32, w + SLOT_C_WAITERS + slot, 0)
+    if (share > 0) Atomics.sub(i32, w + C_WAITERS, share)
+    share = Atomics.exchange(i32, w + SLOT_P_WAITERS + slot, 0)
+    if (share > 0) Atomics.sub(i32, w + P_WAITERS, share)
+  }
+
+  /**
+   * Releases the locks held by the attachment at `slot` (repairing them) and
+   * drops its sleeper shares. For a slot whose holder died: the segment's
+   * onReap, or `sweep()`.
+   */
+  reclaimSlot(slot: number): void {
+    if (this.#segment.closed || slot === this.#slot) return
+    const i32 = this.#i32
+    for (const lock of [P_LOCK, C_LOCK]) {
+      const owner = Atomics.load(i32, this.#w + lock)
+      if (owner !== 0 && (owner & OWNER_SLOT_MASK) - 1 === slot) {
+        if (Atomics.compareExchange(i32, this.#w + lock, owner, this.#me | WAITERS_BIT) === owner) {
+          this.#repair(lock)
+          this.#unlock(lock)
+        }
+      }
+    }
+    this.#reclaimShares(slot)
+  }
+
+  /**
+   * Finds attachments that died without detaching: reaps dead processes'
+   * slots (the segment calls `reclaimSlot` through its onReap) and reclaims
+   * the slots of worker threads that were terminated.
+   */
+  sweep(): void {
+    if (this.#segment.closed) return
+    this.#segment.reap()
+    if (!isLinux()) return
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (slot === this.#slot || this.#segment.slotOwner(slot) === undefined) continue
+      if (this.#threadGone(slot)) this.reclaimSlot(slot)
+    }
+  }
+
+  /** Call before closing the segment: drops this object's sleeper shares (its pending waits end with ClosedError). */
+  detach(): void {
+    if (this.#segment.closed) return
+    this.#reclaimShares(this.#slot)
+  }
+}

@@ -1,0 +1,510 @@
+/**
+ * Process: Python's `multiprocessing.Process` for Node.js. It runs a named
+ * export of a module in a child process (`child_process.fork`) or in a worker
+ * thread, with the given arguments; @ipc primitives among the arguments arrive
+ * attached in the child.
+ *
+ * Protocol (see child-entry.ts for the child's side):
+ * 1. `start()` turns the arguments into a payload: every primitive (an object
+ *    with a `[TRANSFER]()` method, at the top level or nested in arrays and
+ *    plain objects) is replaced by `null` and listed as
+ *    `{ descriptor, paths }`; the rest is serialized with structured-clone
+ *    semantics (v8). A value that cannot be cloned throws `DataCloneError`
+ *    before anything starts.
+ * 2. The payload goes to the child in an IPC message (process mode) or in
+ *    `workerData` (thread mode). The child revives the primitives, imports the
+ *    module, calls the export and awaits it.
+ * 3. The child sends back one result message (`ok`, or the error's name,
+ *    message and stack), closes the revived primitives, flushes stdout and
+ *    stderr, and exits (0, or 1 after an error).
+ * 4. The parent settles `join()` when the child has exited and its IPC channel
+ *    has closed ('close'), so the result message is always read first.
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { constants } from 'node:os'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { inspect } from 'node:util'
+import { Worker } from 'node:worker_threads'
+import { serialize } from './codec.js'
+import { invalidArgType, invalidArgValue, ProcessError, ValueError } from './errors.js'
+import { isTransferable, TRANSFER, type TransferDescriptor } from './handle.js'
+import { checkWaitOptions, onAbort, throwIfAborted, type WaitOptions } from './signal.js'
+
+/** Where a `Process` runs its function. */
+export type ProcessMode = 'process' | 'thread'
+
+/** Options of `new Process(module, options)`. */
+export interface ProcessOptions {
+  /**
+   * The arguments the export is called with. Primitives (`Queue`, `Lock`, …)
+   * arrive attached, at the top level or nested in arrays and plain objects;
+   * everything else is copied with structured-clone semantics.
+   * @default []
+   */
+  args?: readonly unknown[]
+  /**
+   * The export of `module` to call.
+   * @default 'default'
+   */
+  exportName?: string
+  /**
+   * `'process'` forks a child process; `'thread'` starts a worker thread in this process.
+   * @default 'process'
+   */
+  mode?: ProcessMode
+  /**
+   * The child's environment variables.
+   * @default process.env
+   */
+  env?: NodeJS.ProcessEnv
+  /**
+   * Node.js options of the child (`['--import', 'tsx']`, …).
+   * @default process.execArgv (so a parent started with `node --import tsx` can run .ts modules)
+   */
+  execArgv?: readonly string[]
+  /**
+   * A name for logs and `util.inspect`; the child sees it as `process.argv[3]` (process mode).
+   * @default 'Process-N', N counting the processes made in this thread (as in Python)
+   */
+  name?: string
+  /**
+   * A daemon child does not keep this process alive, and is sent SIGTERM when
+   * this process exits normally (Python's `daemon = True`). A non-daemon child
+   * keeps this process running until it ends, as Python joins non-daemon
+   * children at exit.
+   * @default false
+   */
+  daemon?: boolean
+}
+
+/** The result message a child sends before it exits. */
+export interface ProcessResultMessage {
+  type: typeof RESULT_TYPE
+  ok: boolean
+  /** The error's name, message, stack and code, when `ok` is false. */
+  error?: { name: string | undefined; message: string; stack: string | undefined; code: unknown }
+}
+
+/** What the parent sends to the child: where the function is and what to call it with. */
+export interface ProcessPayload {
+  module: string
+  exportName: string
+  name: string
+  /** The arguments, with each primitive replaced by `null`. */
+  args: unknown[]
+  /** Each distinct primitive, and where it goes in `args`. */
+  transfers: { descriptor: TransferDescriptor; paths: (string | number)[][] }[]
+}
+
+/** Marks the messages between `Process` and child-entry. */
+export const RESULT_TYPE = '@ipc/process-result'
+/** The first argv of a forked child-entry; the name follows it. */
+export const CHILD_MARK = '@ipc/process'
+
+const MODES: readonly ProcessMode[] = ['process', 'thread']
+
+/** Per-thread state, on globalThis so that the ESM and CJS copies share it. */
+interface ProcessRuntime {
+  count: number
+  daemons: Set<Process>
+  exitHook: boolean
+}
+
+function processRuntime(): ProcessRuntime {
+  const holder = globalThis as unknown as Record<symbol, ProcessRuntime | undefined>
+  const key = Symbol.for('@ipc/core/process')
+  let state = holder[key]
+  if (state === undefined) {
+    state = { count: 0, daemons: new Set(), exitHook: false }
+    holder[key] = state
+  }
+  return state
+}
+
+/** dist/child-entry.js of this package (also when this file runs from src/ under a test runner). */
+function childEntryPath(): string {
+  const root = dirname(dirname(fileURLToPath(import.meta.url)))
+  return join(root, 'dist', 'child-entry.js')
+}
+
+/** A module given as a path (relative to the working directory or absolute) or a URL, as a URL string. */
+function moduleUrl(module: string | URL): string {
+  if (module instanceof URL) return module.href
+  if (typeof module !== 'string')
+    throw invalidArgType(`The "module" argument must be a path or a URL, received ${module === null ? 'null' : typeof module}`)
+  if (module.length === 0) throw invalidArgValue('The "module" argument must be a path or a URL, received ""')
+  if (/^(file|data):/i.test(module)) return new URL(module).href
+  return pathToFileURL(isAbsolute(module) ? module : resolve(process.cwd(), module)).href
+}
+
+function signalNumber(signal: NodeJS.Signals | number): number {
+  if (typeof signal === 'number') {
+    if (!Number.isInteger(signal) || signal < 0) throw invalidArgValue(`The "signal" argument must be a signal name or number, received ${signal}`)
+    return signal
+  }
+  const number = (constants.signals as Record<string, number | undefined>)[signal]
+  if (number === undefined)
+    throw invalidArgValue(`The "signal" argument must be a signal name or number, received ${inspect(signal)}`)
+  return number
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * Replaces every primitive in `args` (top level, arrays, plain objects) by
+ * `null` and lists it with the paths where it goes. Containers are copied, so
+ * the caller's arrays and objects stay as they were; a primitive seen twice is
+ * revived once.
+ */
+export function extractTransfers(args: readonly unknown[]): Pick<ProcessPayload, 'args' | 'transfers'> {
+  const transfers: ProcessPayload['transfers'] = []
+  const index = new Map<object, number>()
+  const copies = new Map<object, unknown>()
+  const walk = (value: unknown, path: (string | number)[]): unknown => {
+    if (typeof value !== 'object' || value === null) return value
+    if (isTransferable(value)) {
+      let i = index.get(value)
+      if (i === undefined) {
+        i = transfers.length
+        index.set(value, i)
+        transfers.push({ descriptor: describe(value[TRANSFER]()), paths: [] })
+      }
+      transfers[i]?.paths.push(path)
+      return null
+    }
+    const seen = copies.get(value)
+    if (seen !== undefined) return seen
+    if (Array.isArray(value)) {
+      const out: unknown[] = []
+      copies.set(value, out)
+      for (let i = 0; i < value.length; i++) out[i] = walk(value[i], [...path, i])
+      return out
+    }
+    if (isPlainObject(value)) {
+      const out: Record<string, unknown> = {}
+      copies.set(value, out)
+      for (const key of Object.keys(value)) out[key] = walk((value as Record<string, unknown>)[key], [...path, key])
+      return out
+    }
+    return value
+  }
+  const out = args.map((arg, i) => walk(arg, [i]))
+  return { args: out, transfers }
+}
+
+function describe(descriptor: TransferDescriptor): TransferDescriptor {
+  if (
+    typeof descriptor !== 'object' ||
+    descriptor === null ||
+    typeof descriptor.module !== 'string' ||
+    typeof descriptor.export !== 'string' ||
+    typeof descriptor.handle !== 'object' ||
+    descriptor.handle === null
+  )
+    throw invalidArgType('A [TRANSFER]() method must return { module, export, handle }')
+  return { module: descriptor.module, export: descriptor.export, handle: descriptor.handle }
+}
+
+function installDaemonHook(): void {
+  const state = processRuntime()
+  if (state.exitHook) return
+  state.exitHook = true
+  process.on('exit', () => {
+    for (const child of state.daemons) child.kill('SIGTERM')
+  })
+}
+
+/**
+ * Runs a module's export in a child process or a worker thread: Python's
+ * `multiprocessing.Process`, with a module and export name in place of `target`.
+ *
+ * Guarantees:
+ * - The child calls `module[exportName](...args)` once and awaits it; primitives
+ *   among `args` arrive attached, even if the child's module never imports
+ *   their package. Other arguments are copied (structured clone).
+ * - When the function returns, the child closes the primitives it was given,
+ *   flushes stdout and stderr and exits with code 0; when it throws or rejects
+ *   (or an exception goes uncaught), it exits with code 1 and `join()` rejects
+ *   with a `ProcessError` carrying the child's error name, message and stack.
+ * - A child ended by a signal has exit code `-signal` (Python's `exitcode`).
+ *
+ * @throws {TypeError} when `module` or an option has the wrong type.
+ * @example
+ * ```ts
+ * const child = new Process('./worker.mjs', { args: [42] })
+ * child.start()
+ * await child.join() // => 0
+ * ```
+ */
+export class Process {
+  /** The name given in the options, or `Process-N`. */
+  readonly name: string
+  /** Where the function runs. */
+  readonly mode: ProcessMode
+  /** Whether this process kills the child when it exits (see the `daemon` option). */
+  readonly daemon: boolean
+  /** The module's URL (a path given as a string is resolved against the working directory at construction). */
+  readonly module: string
+  /** The export called in the child. */
+  readonly exportName: string
+  readonly #args: readonly unknown[]
+  readonly #env: NodeJS.ProcessEnv | undefined
+  readonly #execArgv: readonly string[] | undefined
+  #child: ChildProcess | undefined
+  #worker: Worker | undefined
+  #started = false
+  #ended = false
+  #exitCode: number | null = null
+  #killedBy: number | undefined
+  #failure: ProcessError | undefined
+  #result: ProcessResultMessage | undefined
+  #spawnError: Error | undefined
+  #onEnd: (() => void)[] = []
+
+  constructor(module: string | URL, options: ProcessOptions = {}) {
+    this.module = moduleUrl(module)
+    if (typeof options !== 'object' || options === null)
+      throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+    const { args = [], exportName = 'default', mode = 'process', env, execArgv, name, daemon = false } = options
+    if (!Array.isArray(args)) throw invalidArgType(`The "args" option must be an array, received ${typeof args}`)
+    if (typeof exportName !== 'string' || exportName.length === 0)
+      throw invalidArgType(`The "exportName" option must be a non-empty string, received ${inspect(exportName)}`)
+    if (!MODES.includes(mode)) throw invalidArgValue(`The "mode" option must be 'process' or 'thread', received ${inspect(mode)}`)
+    if (env !== undefined && (typeof env !== 'object' || env === null))
+      throw invalidArgType(`The "env" option must be an object, received ${env === null ? 'null' : typeof env}`)
+    if (execArgv !== undefined && (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string')))
+      throw invalidArgType('The "execArgv" option must be an array of strings')
+    if (name !== undefined && typeof name !== 'string')
+      throw invalidArgType(`The "name" option must be a string, received ${typeof name}`)
+    if (typeof daemon !== 'boolean') throw invalidArgType(`The "daemon" option must be a boolean, received ${typeof daemon}`)
+    this.name = name ?? `Process-${++processRuntime().count}`
+    this.mode = mode
+    this.daemon = daemon
+    this.exportName = exportName
+    this.#args = args
+    this.#env = env
+    this.#execArgv = execArgv
+  }
+
+  /** The child's process id once started; in thread mode, this process's id. */
+  get pid(): number | undefined {
+    if (this.#child !== undefined) return this.#child.pid
+    return this.#worker === undefined ? undefined : process.pid
+  }
+
+  /**
+   * `null` until the child has exited; then its exit code, or `-signal` when a
+   * signal ended it (in thread mode, `kill(signal)` also reports `-signal`).
+   */
+  get exitCode(): number | null {
+    return this.#exitCode
+  }
+
+  /** True from `start()` until the child has exited (Python's `is_alive()`). */
+  get alive(): boolean {
+    return this.#started && !this.#ended
+  }
+
+  /**
+   * Starts the child. The arguments are serialized now: later changes to them
+   * do not reach the child.
+   *
+   * @throws {ValueError} when the process was started already.
+   * @throws {DataCloneError} when an argument cannot be cloned; nothing is started.
+   * @example
+   * ```ts
+   * const child = new Process('./worker.mjs').start()
+   * ```
+   */
+  start(): this {
+    if (this.#started) throw new ValueError(`Cannot start process "${this.name}": it was started already`)
+    const entry = childEntryPath()
+    if (!existsSync(entry))
+      throw new ValueError(`Cannot start process "${this.name}": ${entry} is missing (build @ipc/core first)`)
+    const { args, transfers } = extractTransfers(this.#args)
+    const payload: ProcessPayload = { module: this.module, exportName: this.exportName, name: this.name, args, transfers }
+    const bytes = serialize(payload)
+    this.#started = true
+    if (this.mode === 'thread') this.#startThread(entry, bytes)
+    else this.#startProcess(entry, bytes)
+    if (this.daemon) {
+      processRuntime().daemons.add(this)
+      installDaemonHook()
+    }
+    return this
+  }
+
+  #startProcess(entry: string, bytes: Uint8Array): void {
+    const child = fork(entry, [CHILD_MARK, this.name], {
+      env: this.#env ?? process.env,
+      execArgv: [...(this.#execArgv ?? process.execArgv)],
+      serialization: 'advanced',
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    })
+    this.#child = child
+    child.on('message', (message: unknown) => this.#onMessage(message))
+    child.on('error', (error) => {
+      // Spawning failed (no 'close' follows when there is no pid), or sending the payload failed.
+      if (child.pid === undefined) {
+        this.#spawnError = error
+        this.#end(null)
+      }
+    })
+    child.on('close', (code, signal) => {
+      this.#end(code ?? (signal === null ? null : -signalNumber(signal)))
+    })
+    child.send({ type: '@ipc/process-start', payload: bytes }, (error) => {
+      // The child died before reading its payload; 'close' reports how.
+      if (error) return
+    })
+    if (this.daemon) {
+      child.unref()
+      child.channel?.unref()
+    }
+  }
+
+  #startThread(entry: string, bytes: Uint8Array): void {
+    const worker = new Worker(entry, {
+      workerData: { [CHILD_MARK]: true, payload: bytes },
+      env: this.#env ?? process.env,
+      ...(this.#execArgv === undefined ? {} : { execArgv: [...this.#execArgv] }),
+    })
+    this.#worker = worker
+    worker.on('message', (message: unknown) => this.#onMessage(message))
+    worker.on('error', (error) => {
+      // child-entry reports the function's errors itself; this is an error outside it.
+      if (this.#result === undefined) this.#result = { type: RESULT_TYPE, ok: false, error: errorFields(error) }
+    })
+    worker.on('exit', (code) => {
+      this.#end(this.#killedBy === undefined ? code : -this.#killedBy)
+    })
+    if (this.daemon) worker.unref()
+  }
+
+  #onMessage(message: unknown): void {
+    if (typeof message !== 'object' || message === null || (message as ProcessResultMessage).type !== RESULT_TYPE) return
+    this.#result ??= message as ProcessResultMessage
+  }
+
+  #end(code: number | null): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#exitCode = code
+    processRuntime().daemons.delete(this)
+    const result = this.#result
+    if (this.#spawnError !== undefined) {
+      this.#failure = new ProcessError(`Cannot start process "${this.name}": ${this.#spawnError.message}`, {
+        exitCode: code,
+        cause: this.#spawnError,
+      })
+    } else if (result !== undefined && !result.ok) {
+      const error = result.error ?? { name: undefined, message: 'unknown error', stack: undefined, code: undefined }
+      const what = error.name === undefined ? `threw ${error.message}` : `${error.name}: ${error.message}`
+      this.#failure = new ProcessError(`Process "${this.name}" failed: ${what}`, {
+        exitCode: code,
+        ...(error.name === undefined ? {} : { childName: error.name }),
+        ...(error.stack === undefined ? {} : { childStack: error.stack }),
+      })
+    }
+    for (const listener of this.#onEnd.splice(0)) listener()
+  }
+
+  /**
+   * Waits for the child to exit and resolves its exit code (`-signal` when a
+   * signal ended it), or `null` if it is still running when `timeout` ms pass.
+   * Never blocks the event loop. May be called any number of times.
+   *
+   * @throws {ProcessError} (rejects) when the function threw or rejected in the
+   *   child; `error.exitCode`, `error.childName` and `error.childStack` tell how.
+   * @throws {ValueError} (rejects) when the process was never started.
+   * @example
+   * ```ts
+   * const code = await child.join({ timeout: 1000 }) // null if still running
+   * ```
+   */
+  async join(options?: WaitOptions): Promise<number | null> {
+    if (!this.#started) throw new ValueError(`Cannot join process "${this.name}": it was never started`)
+    const { timeout, signal } = checkWaitOptions(options)
+    throwIfAborted(signal)
+    if (!this.#ended) {
+      if (timeout === 0) return null
+      const ended = await new Promise<boolean>((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined
+        let removeAbort = () => {}
+        const cleanUp = () => {
+          if (timer !== undefined) clearTimeout(timer)
+          removeAbort()
+          const i = this.#onEnd.indexOf(listener)
+          if (i >= 0) this.#onEnd.splice(i, 1)
+        }
+        const listener = () => {
+          cleanUp()
+          resolve(true)
+        }
+        this.#onEnd.push(listener)
+        if (timeout !== Number.POSITIVE_INFINITY)
+          timer = setTimeout(() => {
+            cleanUp()
+            resolve(false)
+          }, timeout)
+        removeAbort = onAbort(signal, () => {
+          cleanUp()
+          reject(signal?.reason)
+        })
+      })
+      if (!ended) return null
+    }
+    if (this.#failure !== undefined) throw this.#failure
+    return this.#exitCode
+  }
+
+  /**
+   * Sends `signal` to the child (Python's `terminate()` is `kill()`, its
+   * `kill()` is `kill('SIGKILL')`). In thread mode any signal terminates the
+   * worker thread and `exitCode` becomes `-signal`. Returns false when the
+   * child has exited already.
+   *
+   * @throws {ValueError} when the process was never started.
+   * @throws {TypeError} when `signal` is not a signal name or number.
+   * @example
+   * ```ts
+   * child.kill('SIGKILL')
+   * await child.join() // => -9
+   * ```
+   */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    const number = signalNumber(signal)
+    if (!this.#started) throw new ValueError(`Cannot kill process "${this.name}": it was never started`)
+    if (this.#ended) return false
+    if (this.#worker !== undefined) {
+      this.#killedBy ??= number
+      void this.#worker.terminate()
+      return true
+    }
+    return this.#child?.kill(signal) ?? false
+  }
+
+  [inspect.custom](): string {
+    const fields = { name: this.name, mode: this.mode, pid: this.pid, alive: this.alive, exitCode: this.exitCode }
+    return `Process ${inspect(fields, { breakLength: Number.POSITIVE_INFINITY })}`
+  }
+}
+
+/** The name, message, stack and code of a thrown value, for the result message. */
+export function errorFields(error: unknown): NonNullable<ProcessResultMessage['error']> {
+  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
+    const e = error as Partial<Error> & { code?: unknown }
+    return {
+      name: typeof e.name === 'string' ? e.name : 'Error',
+      message: String(e.message),
+      stack: typeof e.stack === 'string' ? e.stack : undefined,
+      code: typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined,
+    }
+  }
+  return { name: undefined, message: inspect(error), stack: undefined, code: undefined }
+}

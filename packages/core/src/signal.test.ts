@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest'
+import { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './signal.js'
+
+function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn()
+  } catch (error) {
+    return error as Error & { code?: string }
+  }
+  throw new Error('Expected the call to throw')
+}
+
+describe('checkTimeout()', () => {
+  it('turns undefined and Infinity into Infinity and keeps other non-negative numbers', () => {
+    expect(checkTimeout(undefined)).toBe(Number.POSITIVE_INFINITY)
+    expect(checkTimeout(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY)
+    expect(checkTimeout(0)).toBe(0)
+    expect(checkTimeout(2.5)).toBe(2.5)
+  })
+
+  it('rejects a negative timeout with RangeError and a non-number with TypeError', () => {
+    const negative = thrown(() => checkTimeout(-1))
+    expect(negative).toBeInstanceOf(RangeError)
+    expect(negative.code).toBe('ERR_OUT_OF_RANGE')
+    expect(negative.message).toBe('The "timeout" option must be >= 0, received -1')
+    for (const bad of [Number.NaN, '5', null]) {
+      const error = thrown(() => checkTimeout(bad as number))
+      expect(error).toBeInstanceOf(TypeError)
+      expect(error.code).toBe('ERR_INVALID_ARG_TYPE')
+    }
+  })
+})
+
+describe('checkWaitOptions()', () => {
+  it('defaults to no timeout and no signal', () => {
+    expect(checkWaitOptions(undefined)).toEqual({ timeout: Number.POSITIVE_INFINITY, signal: undefined })
+    expect(checkWaitOptions({})).toEqual({ timeout: Number.POSITIVE_INFINITY, signal: undefined })
+  })
+
+  it('returns the timeout and the signal', () => {
+    const signal = new AbortController().signal
+    expect(checkWaitOptions({ timeout: 10, signal })).toEqual({ timeout: 10, signal })
+  })
+
+  it('rejects options that are not an object and a signal that is not an AbortSignal', () => {
+    expect(thrown(() => checkWaitOptions(5 as never)).code).toBe('ERR_INVALID_ARG_TYPE')
+    expect(thrown(() => checkWaitOptions({ signal: {} as AbortSignal })).message).toBe(
+      'The "signal" option must be an AbortSignal',
+    )
+    expect(thrown(() => checkWaitOptions({ timeout: -3 }))).toBeInstanceOf(RangeError)
+  })
+})
+
+describe('throwIfAborted()', () => {
+  it('throws signal.reason only when aborted', () => {
+    throwIfAborted(undefined)
+    const controller = new AbortController()
+    throwIfAborted(controller.signal)
+    const reason = new Error('stop')
+    controller.abort(reason)
+    expect(thrown(() => throwIfAborted(controller.signal))).toBe(reason)
+    expect(thrown(() => throwIfAborted(AbortSignal.abort())).name).toBe('AbortError')
+  })
+})
+
+describe('onAbort()', () => {
+  it('runs the listener once on abort', () => {
+    const controller = new AbortController()
+    let calls = 0
+    onAbort(controller.signal, () => calls++)
+    controller.abort()
+    controller.abort()
+    expect(calls).toBe(1)
+  })
+
+  it('returns a remover after which the listener never runs', () => {
+    const controller = new AbortController()
+    let calls = 0
+    const remove = onAbort(controller.signal, () => calls++)
+    remove()
+    controller.abort()
+    expect(calls).toBe(0)
+    // Without a signal there is nothing to remove.
+    onAbort(undefined, () => calls++)()
+    expect(calls).toBe(0)
+  })
+})
+
+describe('deadlineOf() / remaining()', () => {
+  it('counts down from the timeout and never goes below 0', async () => {
+    expect(deadlineOf(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY)
+    expect(remaining(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY)
+    const deadline = deadlineOf(1000)
+    const left = remaining(deadline)
+    expect(left).toBeGreaterThan(0)
+    expect(left).toBeLessThanOrEqual(1000)
+    expect(remaining(deadlineOf(0))).toBe(0)
+    const soon = deadlineOf(5)
+    await new Promise((r) => setTimeout(r, 20))
+    expect(remaining(soon)).toBe(0)
+  })
+})

@@ -1,0 +1,599 @@
+/**
+ * A single-producer/single-consumer ring of variable-length byte messages in
+ * a region of shared memory (a Segment's data area, or a SharedArrayBuffer).
+ * One segment can hold several rings, e.g. one per direction of a pipe.
+ *
+ * "Single" means one writing object and one reading object at a time; the
+ * two may live in different processes or threads. Calls are lock-free: a
+ * record is published by one store of `head`, consumed by one store of `tail`.
+ *
+ * Region layout (byte offsets from the region start, which must be 8-aligned;
+ * 64-aligned keeps the producer's and the consumer's words on separate cache
+ * lines; little-endian):
+ *
+ * | offset | size | field         | written by          | meaning                                                |
+ * |--------|------|---------------|---------------------|--------------------------------------------------------|
+ * | 0      | 4    | magic         | init                | 0x43535053 ('SPSC')                                     |
+ * | 4      | 4    | capacity      | init                | bytes of the record area: a power of two, 64 … 2^30     |
+ * | 64     | 4    | head          | producer            | u32 count of bytes published (wraps at 2^32)           |
+ * | 68     | 4    | writerWaiters | producer            | producer threads asleep on `writerWake`                |
+ * | 72     | 4    | readerWake    | producer, closers   | sequence the consumer sleeps on; bumped to wake it      |
+ * | 76     | 4    | writerClosed  | closers             | 1 once the producing side is closed (EOF after drain)  |
+ * | 128    | 4    | tail          | consumer            | u32 count of bytes consumed (wraps at 2^32)            |
+ * | 132    | 4    | readerWaiters | consumer            | consumer threads asleep on `readerWake`                |
+ * | 136    | 4    | writerWake    | consumer, closers   | sequence the producer sleeps on; bumped to wake it      |
+ * | 140    | 4    | readerClosed  | closers             | 1 once the consuming side is closed (writes fail)      |
+ * | 192    | cap  | records       | producer            | records, see below                                     |
+ *
+ * A record starts at an 8-aligned position `p = count & (cap - 1)`:
+ * `i32 length` (payload bytes, or -1 = padding: skip to the ring start),
+ * `u32 meta` (the codec tag in the low byte; the user of the ring may use
+ * the upper bits), then the payload, padded to 8 bytes. A record never wraps:
+ * when it does not fit before the end, the producer writes a padding record
+ * and starts at 0. So a payload may have up to `capacity / 2 - 8` bytes.
+ *
+ * Ordering: the producer writes the payload and the record header with plain
+ * stores, then publishes with `Atomics.store(head)`; the consumer reads
+ * `head` with `Atomics.load` before reading the record (release/acquire).
+ * The consumer copies the payload out, then stores `tail`.
+ *
+ * Sleeping without lost wake-ups (Dekker with seq-cst atomics): a sleeper
+ * reads the wake sequence, increments its waiters count, re-checks the
+ * condition, then futex-waits on the sequence. The other side changes
+ * head/tail (or a closed flag), then reads the waiters count; when it is
+ * non-zero it bumps the sequence and notifies. Either the sleeper's re-check
+ * sees the change, or the waker sees the sleeper and changes the sequence
+ * before waking it. No syscall is made while the other side is awake.
+ */
+import { decodePayload, type Encoded, writePayload } from './codec.js'
+import { invalidArgType, outOfRange } from './errors.js'
+import { notifyWord, waitWord, waitWordSync } from './futex.js'
+import { deadlineOf, remaining, throwIfAborted } from './signal.js'
+
+/** 'SPSC' in little-endian ASCII. */
+export const SPSC_MAGIC = 0x43535053
+/** Bytes before the record area; the region of a ring is `SPSC_HEADER_BYTES + capacity`. */
+export const SPSC_HEADER_BYTES = 192
+const RECORD_HEADER = 8
+const PADDING = -1
+const MIN_CAPACITY = 64
+const MAX_CAPACITY = 2 ** 30
+
+// i32 indexes relative to the region start.
+const W_MAGIC = 0
+const W_CAPACITY = 1
+const W_HEAD = 16
+const W_WRITER_WAITERS = 17
+const W_READER_WAKE = 18
+const W_WRITER_CLOSED = 19
+const W_TAIL = 32
+const W_READER_WAITERS = 33
+const W_WRITER_WAKE = 34
+const W_READER_CLOSED = 35
+
+/** Returned by `tryRead`/`read`/`readSync` when no record is there (yet). */
+export const RING_EMPTY: unique symbol = Symbol('ring-empty') as never
+/** Returned by `read`/`readSync` when the ring is empty and its writer closed it. */
+export const RING_CLOSED: unique symbol = Symbol('ring-closed') as never
+
+/** How a wait on a ring ended. */
+export type RingWaitResult = 'ready' | 'closed' | 'timed-out'
+
+export interface SpscRingOptions {
+  /**
+   * How long a blocking (`…Sync`) wait spins before it sleeps in the kernel,
+   * in microseconds. Spinning keeps the round trip free of syscalls while
+   * the other side answers quickly.
+   * @default 50
+   */
+  spinMicros?: number
+  /**
+   * How long an async wait spins (blocking the event loop) before it sleeps
+   * on a native waiter thread, in microseconds.
+   * @default 20
+   */
+  asyncSpinMicros?: number
+  /**
+   * Longest single sleep, in milliseconds; after each, `check` runs. Bounds
+   * how long a dead peer goes unnoticed.
+   * @default 100
+   */
+  checkInterval?: number
+  /** Called after every sleep that timed out: may close the ring (a dead peer). */
+  check?: () => void
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7
+}
+
+/** Region bytes needed for a ring whose record area is `capacity` bytes. */
+export function spscRingBytes(capacity: number): number {
+  checkCapacity(capacity)
+  return SPSC_HEADER_BYTES + capacity
+}
+
+function checkCapacity(capacity: number): void {
+  if (
+    !Number.isInteger(capacity) ||
+    capacity < MIN_CAPACITY ||
+    capacity > MAX_CAPACITY ||
+    (capacity & (capacity - 1)) !== 0
+  )
+    throw outOfRange(`The ring capacity must be a power of two from 64 to 2^30 bytes, received ${capacity}`)
+}
+
+function viewOf(buffer: ArrayBufferLike, byteOffset: number): Int32Array {
+  if (!(buffer instanceof ArrayBuffer) && !(buffer instanceof SharedArrayBuffer))
+    throw invalidArgType('The ring buffer must be an ArrayBuffer or a SharedArrayBuffer')
+  if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % 8 !== 0)
+    throw outOfRange(`The ring offset must be a non-negative multiple of 8, received ${byteOffset}`)
+  return new Int32Array(buffer)
+}
+
+/**
+ * A single-producer/single-consumer message ring in shared memory.
+ *
+ * Guarantees:
+ * - Records arrive whole and in the order they were committed; none is lost
+ *   or read twice while one object writes and one object reads.
+ * - A record that does not fit waits (back-pressure) or fails; nothing is
+ *   half-written. A payload over `maxPayload` throws RangeError at once.
+ * - No syscall while the other side is awake: a side notifies only when the
+ *   other sleeps, and each side spins briefly before sleeping.
+ * - An aborted or timed-out wait changes nothing.
+ *
+ * @example
+ * ```ts
+ * const sab = new SharedArrayBuffer(spscRingBytes(1024))
+ * initSpscRing(sab, 0, 1024)
+ * const ring = new SpscRing(sab, 0)
+ * ring.tryWrite(encode('hi')) // => true
+ * ring.tryRead() // => 'hi'
+ * ```
+ */
+export class SpscRing {
+  /** Bytes of the record area. */
+  readonly capacity: number
+  /** Largest payload one record can hold: `capacity / 2 - 8`. */
+  readonly maxPayload: number
+  /** The record area as a Buffer (offsets from `reserve`/`start` index into it). */
+  readonly bytes: Buffer
+  /** After a successful `peek`: the record's meta word. */
+  meta = 0
+  /** After a successful `peek`: where its payload starts in `bytes`. */
+  start = 0
+  /** After a successful `peek`: its payload length. */
+  length = 0
+
+  readonly #i32: Int32Array
+  readonly #r32: Int32Array
+  readonly #mask: number
+  readonly #iHead: number
+  readonly #iTail: number
+  readonly #iWriterWaiters: number
+  readonly #iReaderWaiters: number
+  readonly #iReaderWake: number
+  readonly #iWriterWake: number
+  readonly #iWriterClosed: number
+  readonly #iReaderClosed: number
+  readonly #spin: number
+  readonly #asyncSpin: number
+  readonly #checkInterval: number
+  readonly #check: (() => void) | undefined
+  // Producer-side caches. `#lastHead` is the head this object last stored:
+  // when head differs, another object produced and `#tailCache` is reloaded.
+  #lastHead = -1
+  #tailCache = 0
+  #pendingIdx = 0
+  #pendingHead = 0
+  // Consumer-side caches, symmetric.
+  #lastTail = -1
+  #headCache = 0
+  #nextTail = 0
+
+  /** Attaches to a ring initialised by `initSpscRing` at `byteOffset` of `buffer`. */
+  constructor(buffer: ArrayBufferLike, byteOffset: number, options: SpscRingOptions = {}) {
+    const i32 = viewOf(buffer, byteOffset)
+    const base = byteOffset / 4
+    if (i32.length < base + SPSC_HEADER_BYTES / 4 || Atomics.load(i32, base + W_MAGIC) !== SPSC_MAGIC)
+      throw outOfRange(`No ring is initialised at offset ${byteOffset} of the buffer`)
+    const capacity = Atomics.load(i32, base + W_CAPACITY)
+    checkCapacity(capacity)
+    if (byteOffset + SPSC_HEADER_BYTES + capacity > buffer.byteLength)
+      throw outOfRange(`The ring at offset ${byteOffset} does not fit in the buffer of ${buffer.byteLength} bytes`)
+    this.capacity = capacity
+    this.maxPayload = capacity / 2 - RECORD_HEADER
+    this.#mask = capacity - 1
+    this.#i32 = i32
+    this.#r32 = new Int32Array(buffer, byteOffset + SPSC_HEADER_BYTES, capacity / 4)
+    this.bytes = Buffer.from(buffer, byteOffset + SPSC_HEADER_BYTES, capacity)
+    this.#iHead = base + W_HEAD
+    this.#iTail = base + W_TAIL
+    this.#iWriterWaiters = base + W_WRITER_WAITERS
+    this.#iReaderWaiters = base + W_READER_WAITERS
+    this.#iReaderWake = base + W_READER_WAKE
+    this.#iWriterWake = base + W_WRITER_WAKE
+    this.#iWriterClosed = base + W_WRITER_CLOSED
+    this.#iReaderClosed = base + W_READER_CLOSED
+    this.#spin = (options.spinMicros ?? 50) / 1000
+    this.#asyncSpin = (options.asyncSpinMicros ?? 20) / 1000
+    this.#checkInterval = options.checkInterval ?? 100
+    this.#check = options.check
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** Bytes published and not yet consumed (records, headers and padding). */
+  get usedBytes(): number {
+    return (Atomics.load(this.#i32, this.#iHead) - Atomics.load(this.#i32, this.#iTail)) >>> 0
+  }
+
+  /** True when no record is waiting. */
+  get isEmpty(): boolean {
+    return Atomics.load(this.#i32, this.#iHead) === Atomics.load(this.#i32, this.#iTail)
+  }
+
+  /** True once the producing side was closed. */
+  get writerClosed(): boolean {
+    return Atomics.load(this.#i32, this.#iWriterClosed) !== 0
+  }
+
+  /** True once the consuming side was closed. */
+  get readerClosed(): boolean {
+    return Atomics.load(this.#i32, this.#iReaderClosed) !== 0
+  }
+
+  /** Marks the producing side closed and wakes the consumer. Idempotent; any process may call it. */
+  closeWriter(): void {
+    Atomics.store(this.#i32, this.#iWriterClosed, 1)
+    Atomics.add(this.#i32, this.#iReaderWake, 1)
+    notifyWord(this.#i32, this.#iReaderWake)
+  }
+
+  /** Marks the consuming side closed and wakes the producer. Idempotent; any process may call it. */
+  closeReader(): void {
+    Atomics.store(this.#i32, this.#iReaderClosed, 1)
+    Atomics.add(this.#i32, this.#iWriterWake, 1)
+    notifyWord(this.#i32, this.#iWriterWake)
+  }
+
+  // ------------------------------------------------------------- producer
+
+  /**
+   * Finds room for a payload of `size` bytes. Returns the offset in `bytes`
+   * to write it at, or -1 when the ring has no room now. Follow with
+   * `commit(size, meta)`; until then nothing is visible to the consumer.
+   *
+   * @throws {RangeError} when `size` is over `maxPayload`.
+   */
+  reserve(size: number): number {
+    this.#checkSize(size)
+    const i32 = this.#i32
+    const head = Atomics.load(i32, this.#iHead)
+    if (head !== this.#lastHead) this.#tailCache = Atomics.load(i32, this.#iTail)
+    const need = RECORD_HEADER + align8(size)
+    let idx = head & this.#mask
+    const contiguous = this.capacity - idx
+    const total = need <= contiguous ? need : contiguous + need
+    if (this.capacity - ((head - this.#tailCache) >>> 0) < total) {
+      this.#tailCache = Atomics.load(i32, this.#iTail)
+      if (this.capacity - ((head - this.#tailCache) >>> 0) < total) return -1
+    }
+    if (need > contiguous) {
+      // Padding up to the end; the record starts at 0. Invisible until commit.
+      this.#r32[idx >> 2] = PADDING
+      idx = 0
+    }
+    this.#pendingIdx = idx
+    this.#pendingHead = (head + total) | 0
+    return idx + RECORD_HEADER
+  }
+
+  #checkSize(size: number): void {
+    if (size > this.maxPayload || size < 0)
+      throw outOfRange(`A ring record holds at most ${this.maxPayload} bytes, received ${size}`)
+  }
+
+  /** Publishes the record reserved last, with `size` payload bytes and `meta`. */
+  commit(size: number, meta: number): void {
+    const i32 = this.#i32
+    const w = this.#pendingIdx >> 2
+    this.#r32[w] = size
+    this.#r32[w + 1] = meta | 0
+    Atomics.store(i32, this.#iHead, this.#pendingHead)
+    this.#lastHead = this.#pendingHead
+    if (Atomics.load(i32, this.#iReaderWaiters) !== 0) {
+      Atomics.add(i32, this.#iReaderWake, 1)
+      notifyWord(i32, this.#iReaderWake)
+    }
+  }
+
+  /** True when a payload of `size` bytes fits now (no side effects). */
+  hasRoomFor(size: number): boolean {
+    const head = Atomics.load(this.#i32, this.#iHead)
+    const tail = Atomics.load(this.#i32, this.#iTail)
+    const need = RECORD_HEADER + align8(size)
+    const contiguous = this.capacity - (head & this.#mask)
+    const total = need <= contiguous ? need : contiguous + need
+    return this.capacity - ((head - tail) >>> 0) >= total
+  }
+
+  /** Writes one encoded value if it fits now. Returns false when full or the reader closed. */
+  tryWrite(encoded: Encoded, meta: number = encoded.tag): boolean {
+    if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return false
+    const at = this.reserve(encoded.size)
+    if (at < 0) return false
+    writePayload(encoded, this.bytes, at)
+    this.commit(encoded.size, meta)
+    return true
+  }
+
+  /** Writes one value, blocking the thread while the ring is full. */
+  writeSync(encoded: Encoded, timeout = Number.POSITIVE_INFINITY, meta: number = encoded.tag): 'ok' | 'closed' | 'timed-out' {
+    const deadline = deadlineOf(timeout)
+    for (;;) {
+      if (this.readerClosed) return 'closed'
+      if (this.tryWrite(encoded, meta)) return 'ok'
+      const r = this.waitWritableSync(encoded.size, remaining(deadline))
+      if (r !== 'ready') return r
+    }
+  }
+
+  /** Writes one value, waiting (without blocking the event loop) while the ring is full. */
+  async write(
+    encoded: Encoded,
+    options: { timeout?: number; signal?: AbortSignal | undefined } = {},
+    meta: number = encoded.tag,
+  ): Promise<'ok' | 'closed' | 'timed-out'> {
+    throwIfAborted(options.signal)
+    const deadline = deadlineOf(options.timeout ?? Number.POSITIVE_INFINITY)
+    for (;;) {
+      if (this.readerClosed) return 'closed'
+      if (this.tryWrite(encoded, meta)) return 'ok'
+      const r = await this.waitWritable(encoded.size, remaining(deadline), options.signal)
+      if (r !== 'ready') return r
+    }
+  }
+
+  /**
+   * Blocks until a payload of `size` bytes fits, the reader closed, or
+   * `timeout` ms passed. Spins briefly, then sleeps in the kernel.
+   */
+  waitWritableSync(size: number, timeout: number): RingWaitResult {
+    this.#checkSize(size)
+    const deadline = deadlineOf(timeout)
+    const i32 = this.#i32
+    let spun = false
+    for (;;) {
+      if (Atomics.load(i32, this.#iReaderClosed) !== 0) return 'closed'
+      if (this.hasRoomFor(size)) return 'ready'
+      if (!spun) {
+        spun = true
+        if (this.#spinWritable(size, Math.min(this.#spin, remaining(deadline)))) continue
+      }
+      const left = remaining(deadline)
+      if (left <= 0) return 'timed-out'
+      const seq = Atomics.load(i32, this.#iWriterWake)
+      Atomics.add(i32, this.#iWriterWaiters, 1)
+      let result = 'not-equal'
+      try {
+        if (!this.hasRoomFor(size) && Atomics.load(i32, this.#iReaderClosed) === 0)
+          result = waitWordSync(i32, this.#iWriterWake, seq, Math.min(left, this.#checkInterval))
+      } finally {
+        Atomics.sub(i32, this.#iWriterWaiters, 1)
+      }
+      if (result === 'timed-out') this.#check?.()
+    }
+  }
+
+  /** Like `waitWritableSync`, without blocking the event loop (beyond a short spin). */
+  async waitWritable(size: number, timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
+    this.#checkSize(size)
+    const deadline = deadlineOf(timeout)
+    const i32 = this.#i32
+    let spun = false
+    for (;;) {
+      throwIfAborted(signal)
+      if (Atomics.load(i32, this.#iReaderClosed) !== 0) return 'closed'
+      if (this.hasRoomFor(size)) return 'ready'
+      if (!spun) {
+        spun = true
+        if (this.#spinWritable(size, Math.min(this.#asyncSpin, remaining(deadline)))) continue
+      }
+      const left = remaining(deadline)
+      if (left <= 0) return 'timed-out'
+      const seq = Atomics.load(i32, this.#iWriterWake)
+      Atomics.add(i32, this.#iWriterWaiters, 1)
+      let result = 'not-equal'
+      try {
+        if (!this.hasRoomFor(size) && Atomics.load(i32, this.#iReaderClosed) === 0)
+          result = await waitWord(i32, this.#iWriterWake, seq, Math.min(left, this.#checkInterval), signal)
+      } finally {
+        Atomics.sub(i32, this.#iWriterWaiters, 1)
+      }
+      if (result === 'timed-out') this.#check?.()
+    }
+  }
+
+  #spinWritable(size: number, ms: number): boolean {
+    if (ms <= 0) return false
+    const end = performance.now() + ms
+    const i32 = this.#i32
+    do {
+      for (let i = 0; i < 64; i++) {
+        if (this.hasRoomFor(size) || Atomics.load(i32, this.#iReaderClosed) !== 0) return true
+      }
+    } while (performance.now() < end)
+    return false
+  }
+
+  // ------------------------------------------------------------- consumer
+
+  /**
+   * Looks at the next record without consuming it. Returns its payload
+   * length (and sets `meta`, `start`, `length`), or -1 when none is there.
+   */
+  peek(): number {
+    const i32 = this.#i32
+    let tail = Atomics.load(i32, this.#iTail)
+    if (tail !== this.#lastTail) this.#headCache = Atomics.load(i32, this.#iHead)
+    for (;;) {
+      if (tail === this.#headCache) {
+        this.#headCache = Atomics.load(i32, this.#iHead)
+        if (tail === this.#headCache) {
+          this.#lastTail = tail
+          return -1
+        }
+      }
+      const idx = tail & this.#mask
+      const length = this.#r32[idx >> 2] as number
+      if (length === PADDING) {
+        tail = (tail + this.capacity - idx) | 0
+        this.#storeTail(tail)
+        continue
+      }
+      this.meta = (this.#r32[(idx >> 2) + 1] as number) >>> 0
+      this.start = idx + RECORD_HEADER
+      this.length = length
+      this.#nextTail = (tail + RECORD_HEADER + align8(length)) | 0
+      this.#lastTail = tail
+      return length
+    }
+  }
+
+  /** Consumes the record returned by the last `peek` (copy its payload out first). */
+  consume(): void {
+    this.#storeTail(this.#nextTail)
+  }
+
+  #storeTail(tail: number): void {
+    const i32 = this.#i32
+    Atomics.store(i32, this.#iTail, tail)
+    this.#lastTail = tail
+    if (Atomics.load(i32, this.#iWriterWaiters) !== 0) {
+      Atomics.add(i32, this.#iWriterWake, 1)
+      notifyWord(i32, this.#iWriterWake)
+    }
+  }
+
+  /** Reads and decodes one value (tag = low byte of meta), or returns RING_EMPTY. */
+  tryRead(): unknown {
+    if (this.peek() < 0) return RING_EMPTY
+    const value = decodePayload(this.meta & 0xff, this.bytes, this.start, this.start + this.length)
+    this.consume()
+    return value
+  }
+
+  /** Reads one value, blocking the thread. Returns RING_EMPTY at timeout, RING_CLOSED at end of stream. */
+  readSync(timeout = Number.POSITIVE_INFINITY): unknown {
+    const deadline = deadlineOf(timeout)
+    for (;;) {
+      const value = this.tryRead()
+      if (value !== RING_EMPTY) return value
+      const r = this.waitReadableSync(remaining(deadline))
+      if (r === 'timed-out') return RING_EMPTY
+      if (r === 'closed') return RING_CLOSED
+    }
+  }
+
+  /** Reads one value without blocking the event loop. Resolves RING_EMPTY at timeout, RING_CLOSED at end of stream. */
+  async read(options: { timeout?: number; signal?: AbortSignal | undefined } = {}): Promise<unknown> {
+    throwIfAborted(options.signal)
+    const deadline = deadlineOf(options.timeout ?? Number.POSITIVE_INFINITY)
+    for (;;) {
+      const value = this.tryRead()
+      if (value !== RING_EMPTY) return value
+      const r = await this.waitReadable(remaining(deadline), options.signal)
+      if (r === 'timed-out') return RING_EMPTY
+      if (r === 'closed') return RING_CLOSED
+    }
+  }
+
+  /**
+   * Blocks until a record is there ('ready'), the ring is empty and its
+   * writer closed ('closed'), or `timeout` ms passed ('timed-out').
+   */
+  waitReadableSync(timeout: number): RingWaitResult {
+    const deadline = deadlineOf(timeout)
+    const i32 = this.#i32
+    let spun = false
+    for (;;) {
+      if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
+      if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
+      if (!spun) {
+        spun = true
+        if (this.#spinReadable(Math.min(this.#spin, remaining(deadline)))) continue
+      }
+      const left = remaining(deadline)
+      if (left <= 0) return 'timed-out'
+      const seq = Atomics.load(i32, this.#iReaderWake)
+      Atomics.add(i32, this.#iReaderWaiters, 1)
+      let result = 'not-equal'
+      try {
+        if (this.isEmpty && Atomics.load(i32, this.#iWriterClosed) === 0)
+          result = waitWordSync(i32, this.#iReaderWake, seq, Math.min(left, this.#checkInterval))
+      } finally {
+        Atomics.sub(i32, this.#iReaderWaiters, 1)
+      }
+      if (result === 'timed-out') this.#check?.()
+    }
+  }
+
+  /** Like `waitReadableSync`, without blocking the event loop (beyond a short spin). */
+  async waitReadable(timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
+    const deadline = deadlineOf(timeout)
+    const i32 = this.#i32
+    let spun = false
+    for (;;) {
+      throwIfAborted(signal)
+      if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
+      if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
+      if (!spun) {
+        spun = true
+        if (this.#spinReadable(Math.min(this.#asyncSpin, remaining(deadline)))) continue
+      }
+      const left = remaining(deadline)
+      if (left <= 0) return 'timed-out'
+      const seq = Atomics.load(i32, this.#iReaderWake)
+      Atomics.add(i32, this.#iReaderWaiters, 1)
+      let result = 'not-equal'
+      try {
+        if (this.isEmpty && Atomics.load(i32, this.#iWriterClosed) === 0)
+          result = await waitWord(i32, this.#iReaderWake, seq, Math.min(left, this.#checkInterval), signal)
+      } finally {
+        Atomics.sub(i32, this.#iReaderWaiters, 1)
+      }
+      if (result === 'timed-out') this.#check?.()
+    }
+  }
+
+  #spinReadable(ms: number): boolean {
+    if (ms <= 0) return false
+    const end = performance.now() + ms
+    const i32 = this.#i32
+    do {
+      for (let i = 0; i < 64; i++) {
+        if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return true
+        if (Atomics.load(i32, this.#iWriterClosed) !== 0) return true
+      }
+    } while (performance.now() < end)
+    return false
+  }
+}
+
+/**
+ * Writes an empty ring's header at `byteOffset` of `buffer` (zeroing its
+ * counters and flags). Call once, before any process attaches (e.g. in a
+ * Segment's `init`).
+ */
+export function initSpscRing(buffer: ArrayBufferLike, byteOffset: number, capacity: number): void {
+  checkCapacity(capacity)
+  const i32 = viewOf(buffer, byteOffset)
+  if (byteOffset + SPSC_HEADER_BYTES + capacity > buffer.byteLength)
+    throw outOfRange(`A ring of ${capacity} bytes at offset ${byteOffset} does not fit in ${buffer.byteLength} bytes`)
+  const base = byteOffset / 4
+  i32.fill(0, base, base + SPSC_HEADER_BYTES / 4)
+  Atomics.store(i32, base + W_CAPACITY, capacity)
+  Atomics.store(i32, base + W_MAGIC, SPSC_MAGIC)
+}

@@ -1,0 +1,100 @@
+import { spawnChild, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it } from 'vitest'
+import { encode } from '../src/codec.js'
+import { Segment } from '../src/segment.js'
+import { initSpscRing, RING_CLOSED, SpscRing, spscRingBytes } from '../src/spsc-ring.js'
+
+const kind = { kind: 'spsc-test', version: 1 }
+const echo = new URL('./fixtures/spsc-echo.mjs', import.meta.url)
+const sleeper = new URL('./fixtures/spsc-sleeper.mjs', import.meta.url)
+
+function createRings(capacity: number): Segment {
+  return Segment.create(kind, 2 * spscRingBytes(capacity), {
+    name: uniqueName('spsc'),
+    init(seg) {
+      initSpscRing(seg.buffer, seg.dataOffset, capacity)
+      initSpscRing(seg.buffer, seg.dataOffset + spscRingBytes(capacity), capacity)
+    },
+  })
+}
+
+/** mulberry32: reproducible from the printed seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function message(rand: () => number, i: number, max: number): Uint8Array | string {
+  if (i % 3 === 0) return `msg-${i}-${'é'.repeat(Math.floor(rand() * 40))}`
+  const bytes = new Uint8Array(Math.floor(rand() * max))
+  for (let j = 0; j < bytes.length; j++) bytes[j] = (i * 31 + j) & 0xff
+  return bytes
+}
+
+describe('SpscRing across processes', () => {
+  for (const mode of ['sync', 'async'] as const) {
+    it(`echoes 20,000 random messages intact and in order through a child (${mode}, small ring)`, { timeout: 60_000 }, async () => {
+      const seed = Date.now() >>> 0
+      console.log(`spsc ${mode} echo seed: ${seed}`)
+      const rand = prng(seed)
+      const capacity = 4096
+      const segment = createRings(capacity)
+      try {
+        const out = new SpscRing(segment.buffer, segment.dataOffset)
+        const back = new SpscRing(segment.buffer, segment.dataOffset + spscRingBytes(capacity))
+        const child = spawnChild(echo, [segment.name, String(capacity), mode])
+        await child.waitFor('ready')
+        const sent: (Uint8Array | string)[] = []
+        let received = 0
+        const total = 20_000
+        // Interleave writing and reading so that both rings fill and wrap.
+        while (received < total) {
+          while (sent.length < total) {
+            const m = message(rand, sent.length, out.maxPayload)
+            if (!out.tryWrite(encode(m))) break
+            sent.push(m)
+          }
+          if (sent.length === total && !out.writerClosed) out.closeWriter()
+          const value = await back.read({ timeout: 10_000 })
+          expect(value).toEqual(sent[received])
+          received++
+        }
+        expect(await back.read({ timeout: 10_000 })).toBe(RING_CLOSED)
+        expect(await child.exited).toBe(0)
+        expect(child.stdout()).toContain(`echoed ${total}`)
+      } finally {
+        segment.close()
+      }
+    })
+  }
+
+  it('a writer blocked on a full ring wakes when check() finds the reader was SIGKILLed', { timeout: 30_000 }, async () => {
+    const capacity = 1024
+    const segment = createRings(capacity)
+    try {
+      const child = spawnChild(sleeper, [segment.name])
+      await child.waitFor('slot ')
+      const slot = Number(child.stdout().match(/slot (\d+)/)?.[1])
+      const out = new SpscRing(segment.buffer, segment.dataOffset, {
+        checkInterval: 20,
+        check: () => {
+          if (!segment.slotAlive(slot)) out.closeReader()
+        },
+      })
+      const item = encode(new Uint8Array(100))
+      while (out.tryWrite(item)) {}
+      const blocked = out.write(item)
+      setTimeout(() => child.child.kill('SIGKILL'), 50)
+      await expect(blocked).resolves.toBe('closed')
+      expect(out.writeSync(item)).toBe('closed')
+    } finally {
+      segment.close()
+    }
+  })
+})

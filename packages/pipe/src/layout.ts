@@ -1,0 +1,82 @@
+/**
+ * The shared-memory layout of a pipe: the data area of an @ipc/core segment
+ * of kind 'pipe' (it starts at `segment.dataOffset`; offsets below are from
+ * there, little-endian). Each Connection object attaches its own Segment
+ * object, so each has its own slot in the segment's attached-process table.
+ *
+ * | offset | size  | field        | written by                        | meaning                                                    |
+ * |--------|-------|--------------|-----------------------------------|------------------------------------------------------------|
+ * | 0      | 4     | magic        | creator (init)                    | 0x45504950 ('PIPE')                                         |
+ * | 4      | 4     | flags        | creator (init)                    | bit 0: duplex                                               |
+ * | 8      | 4     | capacity     | creator (init)                    | record bytes of each ring (a power of two)                  |
+ * | 12     | 4     | closedEnds   | whoever finds an end closed       | bit e: end e is closed for good (Atomics.or)                |
+ * | 64     | 128   | slotEnd      | each attacher, its own slot's byte | end held through segment slot s: 0 none, 1 end 0, 2 end 1 |
+ * | 192    | 512   | reservations | reserver, claimer, expirer (CAS)  | 16 × 32 bytes, see below                                    |
+ * | 1024   | R     | ring 0       | see @ipc/core spsc-ring.ts         | messages to end 0 (sent by end 1)                           |
+ * | 1024+R | R     | ring 1       | see @ipc/core spsc-ring.ts         | messages to end 1 (sent by end 0); duplex pipes only        |
+ *
+ * R = SPSC_HEADER_BYTES (192) + capacity. So end e receives on ring e and
+ * sends on ring 1 - e; a one-way pipe has ring 0 only (end 0 receives).
+ *
+ * An end is open while (a) a live segment slot has `slotEnd` = e + 1, or
+ * (b) a live reservation for e exists. When neither holds, whoever notices
+ * (the closer, or a peer whose bounded sleep timed out) sets bit e of
+ * `closedEnds`, then closes ring e's reader and ring 1 - e's writer, which
+ * wakes the peer: it reads what is left, then gets EOFError / BrokenPipeError.
+ * A slot is live while its process runs (pid + start time), so a SIGKILLed
+ * holder stops holding at once; the survivor notices within CHECK_INTERVAL.
+ *
+ * A reservation keeps an end open while it travels to another process
+ * (`[TRANSFER]`, used by `Process`): the sender may close its own copy right
+ * after starting the child. Entry (32 bytes):
+ *
+ * | offset | size | field     | meaning                                                       |
+ * |--------|------|-----------|---------------------------------------------------------------|
+ * | 0      | 4    | token     | 0 free, -1 being written, > 0 live (the handle carries it)     |
+ * | 4      | 4    | end       | the end it keeps open                                          |
+ * | 8      | 4    | pid       | the reserving process: the reservation dies with it            |
+ * | 16     | 8    | startTime | f64, of that process (pid reuse check)                         |
+ * | 24     | 8    | expiresAt | f64, Date.now() after which it is void (RESERVATION_TTL)       |
+ *
+ * The reserver allocates an entry (CAS token 0 → -1, fields, then token);
+ * the claimer first stores its `slotEnd`, then CASes the token to 0, so the
+ * end never looks unheld in between.
+ *
+ * Records in the rings (meta word of an spsc-ring record): bits 0-7 the codec
+ * tag; HEAD (a chunked message starts: the payload is its total length, f64),
+ * CHUNK (the next piece of the chunked message), CANCEL (drop the chunked
+ * message begun: its sender gave up mid-way).
+ */
+
+/** 'PIPE' */
+export const MAGIC = 0x45504950
+/** Layout version; opening a pipe of another version throws IncompatibleError. */
+export const LAYOUT_VERSION = 1
+/** The segment kind of a pipe. */
+export const PIPE_KIND = { kind: 'pipe', version: LAYOUT_VERSION, label: 'pipe' } as const
+
+export const W_MAGIC = 0
+export const W_FLAGS = 1
+export const W_CAPACITY = 2
+export const W_CLOSED_ENDS = 3
+export const FLAG_DUPLEX = 1
+
+export const SLOT_END_OFFSET = 64
+export const RESERVATIONS_OFFSET = 192
+export const RESERVATION_COUNT = 16
+export const RESERVATION_BYTES = 32
+export const RINGS_OFFSET = 1024
+
+/** How long a reservation waits to be claimed, in ms. */
+export const RESERVATION_TTL = 60_000
+/** Longest sleep before a waiting end checks that its peer is alive, in ms. */
+export const CHECK_INTERVAL = 100
+
+export const META_TAG = 0xff
+export const META_HEAD = 0x100
+export const META_CHUNK = 0x200
+export const META_CANCEL = 0x400
+
+export const DEFAULT_CAPACITY = 256 * 1024
+export const MIN_CAPACITY = 4096
+export const MAX_CAPACITY = 2 ** 30

@@ -1,0 +1,514 @@
+/**
+ * One end of a pipe in shared memory: its own Segment object (its own slot),
+ * the ring it receives on and the ring it sends on, chunking of messages
+ * larger than a ring record, and the liveness rules of layout.ts.
+ */
+import { randomInt } from 'node:crypto'
+import { ClosedError, IncompatibleError } from '@ipc/core'
+import {
+  type Encoded,
+  initSpscRing,
+  isProcessAlive,
+  outOfRange,
+  type RingWaitResult,
+  remaining,
+  Segment,
+  SpscRing,
+  selfIdentity,
+  spscRingBytes,
+  TAG_LATIN1,
+  writePayload,
+} from '@ipc/core/internal'
+import { BrokenPipeError, TimeoutError } from './errors.js'
+import {
+  CHECK_INTERVAL,
+  DEFAULT_CAPACITY,
+  FLAG_DUPLEX,
+  MAGIC,
+  MAX_CAPACITY,
+  META_CANCEL,
+  META_CHUNK,
+  META_HEAD,
+  META_TAG,
+  MIN_CAPACITY,
+  PIPE_KIND,
+  RESERVATION_BYTES,
+  RESERVATION_COUNT,
+  RESERVATION_TTL,
+  RESERVATIONS_OFFSET,
+  RINGS_OFFSET,
+  SLOT_END_OFFSET,
+  W_CAPACITY,
+  W_CLOSED_ENDS,
+  W_FLAGS,
+  W_MAGIC,
+} from './layout.js'
+import type { PipeOptions } from './options.js'
+import { END, type Message, NOTHING, type PipeHandle, RETRY, type Transport } from './transport.js'
+
+/** A chunked message being assembled. */
+interface Partial {
+  tag: number
+  total: number
+  buf: Buffer | undefined
+  filled: number
+}
+
+// Ends open in this thread, closed at exit so the peer sees EOF at once.
+const openEnds = new Set<PipeEnd>()
+let exitHookInstalled = false
+
+function installExitHook(): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  // Before @ipc/core's own hook, which unmaps the segments.
+  process.prependListener('exit', () => {
+    for (const end of [...openEnds]) end.close(true)
+  })
+}
+
+/** Rounds a capacity option up to a power of two in [4096, 2^30]. */
+export function ringCapacity(capacity: number | undefined): number {
+  if (capacity === undefined) return DEFAULT_CAPACITY
+  if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY)
+    throw outOfRange(`The "capacity" option must be an integer from 1 to 2^30 bytes, received ${String(capacity)}`)
+  let c = MIN_CAPACITY
+  while (c < capacity) c *= 2
+  return c
+}
+
+function broken(): BrokenPipeError {
+  return new BrokenPipeError('Cannot send: the other end of the pipe was closed')
+}
+
+function sendTimeout(): TimeoutError {
+  return new TimeoutError('Cannot send: the pipe stayed full until the timeout')
+}
+
+export class PipeEnd implements Transport {
+  readonly segment: Segment
+  readonly end: 0 | 1
+  readonly duplex: boolean
+  readonly readable: boolean
+  readonly writable: boolean
+  /** Ring this end receives on (ring `end`). */
+  readonly rx: SpscRing | undefined
+  /** Ring this end sends on (ring `1 - end`). */
+  readonly tx: SpscRing | undefined
+  /** Payload bytes per chunk of a chunked message. */
+  readonly chunkSize: number
+  nextTag = 0
+  readonly #i32: Int32Array
+  readonly #f64: Float64Array
+  readonly #base: number
+  #partial: Partial | undefined
+  #cancelPending = false
+  #closed = false
+  #tokens: number[] = []
+  #sends = 0
+  #lastCheck = 0
+
+  private constructor(segment: Segment, end: 0 | 1) {
+    this.segment = segment
+    this.end = end
+    this.#i32 = segment.i32
+    this.#base = segment.dataOffset / 4
+    this.#f64 = new Float64Array(segment.buffer, segment.dataOffset + RESERVATIONS_OFFSET, (RESERVATION_COUNT * RESERVATION_BYTES) / 8)
+    const flags = Atomics.load(this.#i32, this.#base + W_FLAGS)
+    const capacity = Atomics.load(this.#i32, this.#base + W_CAPACITY)
+    this.duplex = (flags & FLAG_DUPLEX) !== 0
+    this.readable = this.duplex || end === 0
+    this.writable = this.duplex || end === 1
+    const ringOptions = { checkInterval: CHECK_INTERVAL, check: () => this.checkPeer() }
+    const ringAt = (r: number) => segment.dataOffset + RINGS_OFFSET + r * spscRingBytes(capacity)
+    this.rx = this.readable ? new SpscRing(segment.buffer, ringAt(end), ringOptions) : undefined
+    this.tx = this.writable ? new SpscRing(segment.buffer, ringAt(this.duplex ? 1 - end : 0), ringOptions) : undefined
+    this.chunkSize = capacity / 4
+    openEnds.add(this)
+    installExitHook()
+  }
+
+  /** Creates a pipe: a new segment, and one PipeEnd (one segment slot) per end. */
+  static create(options: PipeOptions): [PipeEnd, PipeEnd] {
+    const duplex = options.duplex ?? true
+    if (typeof duplex !== 'boolean')
+      throw Object.assign(new TypeError(`The "duplex" option must be a boolean, received ${typeof duplex}`), {
+        code: 'ERR_INVALID_ARG_TYPE',
+      })
+    const capacity = ringCapacity(options.capacity)
+    const dataBytes = RINGS_OFFSET + (duplex ? 2 : 1) * spscRingBytes(capacity)
+    const first = Segment.create(PIPE_KIND, dataBytes, {
+      name: options.name,
+      init(seg) {
+        const base = seg.dataOffset / 4
+        seg.i32[base + W_FLAGS] = duplex ? FLAG_DUPLEX : 0
+        seg.i32[base + W_CAPACITY] = capacity
+        initSpscRing(seg.buffer, seg.dataOffset + RINGS_OFFSET, capacity)
+        if (duplex) initSpscRing(seg.buffer, seg.dataOffset + RINGS_OFFSET + spscRingBytes(capacity), capacity)
+        // Held from the start: nobody can see the segment before init returns.
+        Atomics.store(seg.u8, seg.dataOffset + SLOT_END_OFFSET + seg.slot, 1)
+        Atomics.store(seg.i32, base + W_MAGIC, MAGIC)
+      },
+    })
+    let second: Segment
+    try {
+      second = Segment.open(PIPE_KIND, first.name)
+    } catch (error) {
+      first.close()
+      throw error
+    }
+    Atomics.store(second.u8, second.dataOffset + SLOT_END_OFFSET + second.slot, 2)
+    return [new PipeEnd(first, 0), new PipeEnd(second, 1)]
+  }
+
+  /** Attaches to `end` of the pipe called `name`, claiming the reservation `token` if given. */
+  static open(name: string, end: 0 | 1, token?: number): PipeEnd {
+    const segment = Segment.open(PIPE_KIND, name)
+    const slotEnd = segment.dataOffset + SLOT_END_OFFSET + segment.slot
+    try {
+      if (Atomics.load(segment.i32, segment.dataOffset / 4 + W_MAGIC) !== MAGIC)
+        throw new IncompatibleError(`Cannot open pipe "${name}": its shared memory is not a pipe`)
+      // Hold the end first, then release the reservation: it never looks unheld.
+      Atomics.store(segment.u8, slotEnd, end + 1)
+      if (token !== undefined) claimReservation(segment, token, end)
+      if ((Atomics.load(segment.i32, segment.dataOffset / 4 + W_CLOSED_ENDS) & (1 << end)) !== 0)
+        throw new ClosedError(`Cannot open end ${end} of pipe "${name}": that end was closed`)
+    } catch (error) {
+      Atomics.store(segment.u8, slotEnd, 0)
+      segment.close()
+      throw error
+    }
+    return new PipeEnd(segment, end)
+  }
+
+  get name(): string {
+    return this.segment.name
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  handle(): PipeHandle {
+    return { kind: 'pipe', name: this.segment.name, end: this.end }
+  }
+
+  transferHandle(): PipeHandle {
+    const token = this.#reserve()
+    if (token === undefined) return this.handle()
+    this.#tokens.push(token)
+    return { kind: 'pipe', name: this.segment.name, end: this.end, token }
+  }
+
+  // ------------------------------------------------------------ liveness
+
+  /** Marks the peer closed when no live slot or reservation holds it any more. */
+  checkPeer(): void {
+    this.#lastCheck = performance.now()
+    if (this.#closed) return
+    const peer = 1 - this.end
+    if ((Atomics.load(this.#i32, this.#base + W_CLOSED_ENDS) & (1 << peer)) !== 0) return
+    if (!this.#endHeld(peer)) this.#markClosed(peer)
+  }
+
+  #endHeld(end: number): boolean {
+    const u8 = this.segment.u8
+    const at = this.segment.dataOffset + SLOT_END_OFFSET
+    for (let s = 0; s < 128; s++) {
+      if (Atomics.load(u8, at + s) === end + 1 && this.segment.slotAlive(s)) return true
+    }
+    return this.#reservationHeld(end)
+  }
+
+  #markClosed(end: number): void {
+    Atomics.or(this.#i32, this.#base + W_CLOSED_ENDS, 1 << end)
+    const capacity = Atomics.load(this.#i32, this.#base + W_CAPACITY)
+    const ring = (r: number) =>
+      new SpscRing(this.segment.buffer, this.segment.dataOffset + RINGS_OFFSET + r * spscRingBytes(capacity))
+    // Ring `end` carries messages to `end`; ring `1 - end` (or 0, one-way) carries its messages.
+    if (this.duplex || end === 0) ring(end).closeReader()
+    if (this.duplex || end === 1) ring(this.duplex ? 1 - end : 0).closeWriter()
+  }
+
+  #entry(k: number): number {
+    return (this.segment.dataOffset + RESERVATIONS_OFFSET + k * RESERVATION_BYTES) / 4
+  }
+
+  #reserve(): number | undefined {
+    const me = selfIdentity()
+    for (let k = 0; k < RESERVATION_COUNT; k++) {
+      const w = this.#entry(k)
+      if (Atomics.compareExchange(this.#i32, w, 0, -me.pid) !== 0) continue
+      this.#i32[w + 1] = this.end
+      this.#i32[w + 2] = me.pid
+      this.#f64[k * 4 + 2] = me.startTime
+      this.#f64[k * 4 + 3] = Date.now() + RESERVATION_TTL
+      const token = randomInt(1, 0x7fffffff)
+      Atomics.store(this.#i32, w, token)
+      return token
+    }
+    return undefined
+  }
+
+  /** True while a live reservation keeps `end` open; voids dead and expired ones. */
+  #reservationHeld(end: number): boolean {
+    let held = false
+    for (let k = 0; k < RESERVATION_COUNT; k++) {
+      const w = this.#entry(k)
+      const token = Atomics.load(this.#i32, w)
+      if (token === 0) continue
+      if (token < 0) {
+        // Being written by process -token.
+        if (isProcessAlive(-token, 0)) held = true
+        else Atomics.compareExchange(this.#i32, w, token, 0)
+        continue
+      }
+      if (this.#i32[w + 1] !== end) continue
+      const alive =
+        Date.now() < (this.#f64[k * 4 + 3] as number) &&
+        isProcessAlive(this.#i32[w + 2] as number, this.#f64[k * 4 + 2] as number)
+      if (alive) held = true
+      else Atomics.compareExchange(this.#i32, w, token, 0)
+    }
+    return held
+  }
+
+  #tokensPending(): boolean {
+    this.#reservationHeld(this.end) // voids expired ones
+    const live = new Set<number>()
+    for (let k = 0; k < RESERVATION_COUNT; k++) live.add(Atomics.load(this.#i32, this.#entry(k)))
+    this.#tokens = this.#tokens.filter((t) => live.has(t))
+    return this.#tokens.length > 0
+  }
+
+  /**
+   * Detaches. The end closes for good (the peer gets EOF / BrokenPipe) when
+   * no other object or reservation holds it. While a reservation made here
+   * waits to be claimed, the segment stays mapped so its name lives on.
+   */
+  close(exiting = false): void {
+    if (this.#closed) return
+    this.#closed = true
+    openEnds.delete(this)
+    if (this.#cancelPending) this.#tryWriteCancel()
+    Atomics.store(this.segment.u8, this.segment.dataOffset + SLOT_END_OFFSET + this.segment.slot, 0)
+    if (!this.#endHeld(this.end)) this.#markClosed(this.end)
+    if (exiting || !this.#tokensPending()) {
+      this.segment.close()
+      return
+    }
+    const timer = setInterval(() => {
+      if (this.#tokensPending()) return
+      clearInterval(timer)
+      if (!this.#endHeld(this.end)) this.#markClosed(this.end)
+      this.segment.close()
+    }, 20)
+    timer.unref()
+  }
+
+  // ------------------------------------------------------------ receiving
+
+  nextLength(): number {
+    const p = this.#partial
+    if (p !== undefined) {
+      this.nextTag = p.tag
+      return p.total
+    }
+    const rx = this.rx as SpscRing
+    for (;;) {
+      // Read the flag before looking: closed and empty afterwards is the end.
+      const closed = rx.writerClosed
+      const length = rx.peek()
+      if (length < 0) return closed ? END : NOTHING
+      const meta = rx.meta
+      if ((meta & (META_CANCEL | META_CHUNK)) !== 0) {
+        // What is left of a message whose sender gave up.
+        rx.consume()
+        continue
+      }
+      this.nextTag = meta & META_TAG
+      if ((meta & META_HEAD) !== 0) {
+        const total = rx.bytes.readDoubleLE(rx.start)
+        rx.consume()
+        this.#partial = { tag: this.nextTag, total, buf: undefined, filled: 0 }
+        return total
+      }
+      return length
+    }
+  }
+
+  takeMessage(): Message | null | typeof RETRY {
+    const rx = this.rx as SpscRing
+    const p = this.#partial
+    if (p === undefined) return { tag: this.nextTag, source: rx.bytes, start: rx.start, end: rx.start + rx.length, owned: false }
+    if (p.buf === undefined) p.buf = Buffer.allocUnsafe(p.total)
+    while (p.filled < p.total) {
+      const closed = rx.writerClosed
+      const length = rx.peek()
+      if (length < 0) {
+        if (!closed) return null
+        this.#partial = undefined // the sender closed mid-message
+        return RETRY
+      }
+      const meta = rx.meta
+      if ((meta & META_CHUNK) !== 0 && p.filled + length <= p.total) {
+        rx.bytes.copy(p.buf, p.filled, rx.start, rx.start + length)
+        p.filled += length
+        rx.consume()
+        continue
+      }
+      // CANCEL (or anything else): the chunked message was abandoned.
+      if ((meta & META_HEAD) === 0 && (meta & META_CHUNK) === 0) {
+        if ((meta & META_CANCEL) !== 0) rx.consume()
+      }
+      this.#partial = undefined
+      return RETRY
+    }
+    return { tag: p.tag, source: p.buf, start: 0, end: p.total, owned: true }
+  }
+
+  drop(): void {
+    if (this.#partial !== undefined) this.#partial = undefined
+    else this.rx?.consume()
+  }
+
+  waitReadableSync(timeout: number): RingWaitResult {
+    return (this.rx as SpscRing).waitReadableSync(timeout)
+  }
+
+  waitReadable(timeout: number, signal: AbortSignal): Promise<RingWaitResult> {
+    return (this.rx as SpscRing).waitReadable(timeout, signal)
+  }
+
+  // ------------------------------------------------------------ sending
+
+  #periodicCheck(): void {
+    if ((++this.#sends & 15) === 0 && performance.now() - this.#lastCheck > CHECK_INTERVAL) this.checkPeer()
+  }
+
+  #tryWriteCancel(): boolean {
+    const tx = this.tx as SpscRing
+    if (tx.reserve(0) < 0) return false
+    tx.commit(0, META_CANCEL)
+    this.#cancelPending = false
+    return true
+  }
+
+  trySend(encoded: Encoded): boolean {
+    const tx = this.tx as SpscRing
+    if (tx.readerClosed) throw broken()
+    this.#periodicCheck()
+    if (this.#cancelPending && !this.#tryWriteCancel()) return false
+    if (encoded.size > tx.maxPayload) return false
+    const at = tx.reserve(encoded.size)
+    if (at < 0) return false
+    writePayload(encoded, tx.bytes, at)
+    tx.commit(encoded.size, encoded.tag)
+    return true
+  }
+
+  /** Writes one record of `size` bytes, waiting for room. Throws BrokenPipeError or TimeoutError. */
+  #writeRecordSync(size: number, meta: number, fill: (at: number) => void, deadline: number): void {
+    const tx = this.tx as SpscRing
+    for (;;) {
+      if (tx.readerClosed) throw broken()
+      const need = this.#cancelPending ? 0 : size
+      if (!this.#cancelPending || this.#tryWriteCancel()) {
+        const at = tx.reserve(size)
+        if (at >= 0) {
+          fill(at)
+          tx.commit(size, meta)
+          return
+        }
+      }
+      const r = tx.waitWritableSync(need, remaining(deadline))
+      if (r === 'closed') throw broken()
+      if (r === 'timed-out') throw sendTimeout()
+    }
+  }
+
+  async #writeRecord(
+    size: number,
+    meta: number,
+    fill: (at: number) => void,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const tx = this.tx as SpscRing
+    for (;;) {
+      if (tx.readerClosed) throw broken()
+      const need = this.#cancelPending ? 0 : size
+      if (!this.#cancelPending || this.#tryWriteCancel()) {
+        const at = tx.reserve(size)
+        if (at >= 0) {
+          fill(at)
+          tx.commit(size, meta)
+          return
+        }
+      }
+      const r = await tx.waitWritable(need, remaining(deadline), signal)
+      if (r === 'closed') throw broken()
+      if (r === 'timed-out') throw sendTimeout()
+    }
+  }
+
+  sendSync(encoded: Encoded, deadline: number): void {
+    if (this.trySend(encoded)) return
+    const tx = this.tx as SpscRing
+    if (encoded.size <= tx.maxPayload) {
+      this.#writeRecordSync(encoded.size, encoded.tag, (at) => writePayload(encoded, tx.bytes, at), deadline)
+      return
+    }
+    const bytes = payloadBytes(encoded)
+    const total = bytes.byteLength
+    this.#writeRecordSync(8, encoded.tag | META_HEAD, (at) => tx.bytes.writeDoubleLE(total, at), deadline)
+    try {
+      for (let off = 0; off < total; off += this.chunkSize) {
+        const piece = bytes.subarray(off, Math.min(total, off + this.chunkSize))
+        this.#writeRecordSync(piece.byteLength, encoded.tag | META_CHUNK, (at) => tx.bytes.set(piece, at), deadline)
+      }
+    } catch (error) {
+      this.#cancelPending = true
+      this.#tryWriteCancel()
+      throw error
+    }
+  }
+
+  async send(encoded: Encoded, deadline: number, signal: AbortSignal): Promise<void> {
+    const tx = this.tx as SpscRing
+    if (encoded.size <= tx.maxPayload) {
+      await this.#writeRecord(encoded.size, encoded.tag, (at) => writePayload(encoded, tx.bytes, at), deadline, signal)
+      return
+    }
+    const bytes = payloadBytes(encoded)
+    const total = bytes.byteLength
+    await this.#writeRecord(8, encoded.tag | META_HEAD, (at) => tx.bytes.writeDoubleLE(total, at), deadline, signal)
+    try {
+      for (let off = 0; off < total; off += this.chunkSize) {
+        const piece = bytes.subarray(off, Math.min(total, off + this.chunkSize))
+        await this.#writeRecord(piece.byteLength, encoded.tag | META_CHUNK, (at) => tx.bytes.set(piece, at), deadline, signal)
+      }
+    } catch (error) {
+      this.#cancelPending = true
+      if (!this.#closed) this.#tryWriteCancel()
+      throw error
+    }
+  }
+}
+
+/** The payload of an encoded value as bytes (strings are encoded here). */
+function payloadBytes(encoded: Encoded): Uint8Array {
+  if (encoded.bytes !== undefined) return encoded.bytes
+  return Buffer.from(encoded.text ?? '', encoded.tag === TAG_LATIN1 ? 'latin1' : 'utf8')
+}
+
+/** Releases reservation `token` for `end` (the claimer now holds the end through its slot). */
+function claimReservation(segment: Segment, token: number, end: number): void {
+  for (let k = 0; k < RESERVATION_COUNT; k++) {
+    const w = (segment.dataOffset + RESERVATIONS_OFFSET + k * RESERVATION_BYTES) / 4
+    if (Atomics.load(segment.i32, w) === token && segment.i32[w + 1] === end) {
+      Atomics.compareExchange(segment.i32, w, token, 0)
+      return
+    }
+  }
+}

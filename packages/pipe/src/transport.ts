@@ -1,0 +1,61 @@
+/**
+ * What a Connection needs from what carries its messages: a pipe end in
+ * shared memory (pipe-end.ts) or a socket (socket-transport.ts). Messages are
+ * codec values: a tag and a payload.
+ */
+import type { Encoded, RingWaitResult } from '@ipc/core/internal'
+
+/** `nextLength()`: no message has started to arrive. */
+export const NOTHING = -1
+/** `nextLength()`: the other side closed and every message was read. */
+export const END = -2
+/** `takeMessage()`: the message began was dropped (its sender gave up); look again. */
+export const RETRY: unique symbol = Symbol('retry') as never
+
+/** A whole message, valid until `drop()`. */
+export interface Message {
+  tag: number
+  source: Buffer
+  start: number
+  end: number
+  /** `source` belongs to this message alone: it may be handed out without a copy. */
+  owned: boolean
+}
+
+/** The handle of a pipe end: plain JSON. */
+export interface PipeHandle {
+  kind: 'pipe'
+  /** The name of the pipe's shared memory. */
+  name: string
+  /** 0: the first end `Pipe()` returned; 1: the second. */
+  end: 0 | 1
+  /** A reservation made by `[TRANSFER]()`: keeps the end open until claimed. */
+  token?: number
+  [field: string]: unknown
+}
+
+export interface Transport {
+  readonly readable: boolean
+  readonly writable: boolean
+  /** The pipe name, or the socket's address. */
+  readonly name: string
+  /** Tag of the message `nextLength` saw. */
+  nextTag: number
+  /** Payload size of the next message once its start is here; NOTHING; or END. */
+  nextLength(): number
+  /** After `nextLength() >= 0`: the whole message, `null` while part of it is still coming, or RETRY. */
+  takeMessage(): Message | null | typeof RETRY
+  /** Drops the message `takeMessage` returned. */
+  drop(): void
+  waitReadableSync(timeout: number): RingWaitResult
+  waitReadable(timeout: number, signal: AbortSignal): Promise<RingWaitResult>
+  /** Sends now when that needs no wait; false when it would wait (nothing sent). */
+  trySend(encoded: Encoded): boolean
+  sendSync(encoded: Encoded, deadline: number): void
+  send(encoded: Encoded, deadline: number, signal: AbortSignal): Promise<void>
+  /** The plain handle; throws TypeError when this transport cannot travel. */
+  handle(): PipeHandle
+  /** A handle with a reservation, for `Process`. */
+  transferHandle(): PipeHandle
+  close(): void
+}

@@ -1,0 +1,67 @@
+/**
+ * Options of Semaphore, BoundedSemaphore and Lock, and of their waiting calls.
+ */
+
+/** Options of `new Semaphore(value, options)` and `new BoundedSemaphore(value, options)`. */
+export interface SemaphoreOptions {
+  /**
+   * The name other processes open it by (`Semaphore.open(name)`): 1 to 200
+   * characters, no `/`. Creating a name that exists throws `ExistsError`.
+   * @default a random, unguessable name
+   */
+  name?: string
+  /**
+   * Give back the permits an object held when its process dies (even by
+   * SIGKILL), so that no survivor waits forever on a dead holder. Turn it off
+   * when the semaphore counts events rather than guarding a resource: when one
+   * side only releases and the other only acquires (a `Semaphore(0)` that
+   * signals "an item is ready"), the acquirer's permits are consumed, not
+   * borrowed, and must not come back when it dies.
+   * @default true
+   */
+  reclaim?: boolean
+}
+
+/** Options of `new Lock(options)`. A Lock always gives back the lock of a dead holder. */
+export interface LockOptions {
+  /**
+   * The name other processes open it by (`Lock.open(name)`).
+   * @default a random, unguessable name
+   */
+  name?: string
+}
+
+/** Options of `acquire()`, `permit()` and `withPermit()`. */
+export interface AcquireOptions {
+  /**
+   * How long to wait for a permit, in milliseconds. `acquire` then resolves
+   * `false` (as Python's `acquire(timeout=…)` returns False); `permit` and
+   * `withPermit` reject with `TimeoutError`. `0` does not wait.
+   * Compose with a signal through `AbortSignal.any([signal, AbortSignal.timeout(ms)])`.
+   * @default undefined (wait forever)
+   */
+  timeout?: number
+  /**
+   * Aborting it rejects the call with `signal.reason` and takes no permit. If
+   * the permit was already granted, the signal is ignored and the call resolves.
+   * @default undefined
+   */
+  signal?: AbortSignal
+}
+
+/** Options of `acquireSync()`. */
+export interface AcquireSyncOptions {
+  /**
+   * How long to block the thread waiting for a permit, in milliseconds;
+   * `acquireSync` then returns `false`. `0` does not wait.
+   * @default undefined (wait forever)
+   */
+  timeout?: number
+  /**
+   * Checked once, on entry: an aborted signal throws `signal.reason`. A blocked
+   * thread runs no event handlers, so a later abort cannot interrupt the wait;
+   * use `timeout`.
+   * @default undefined
+   */
+  signal?: AbortSignal
+}

@@ -1,0 +1,524 @@
+/**
+ * SemaphoreBase: what Semaphore, BoundedSemaphore and Lock share: creating
+ * and opening the segment, sync and async waiting on the permit counter
+ * (permit-counter.ts), permits, closing, handles and inspection.
+ */
+import { inspect } from 'node:util'
+import { ClosedError, IncompatibleError, ValueError } from '@ipc/core'
+import {
+  checkWaitOptions,
+  deadlineOf,
+  type Handle,
+  invalidArgType,
+  outOfRange,
+  remaining,
+  Segment,
+  type SegmentKind,
+  TRANSFER,
+  type TransferDescriptor,
+  waitWord,
+  waitWordSync,
+} from '@ipc/core/internal'
+import { TimeoutError } from './errors.js'
+import {
+  DATA_BYTES,
+  FLAG_RECLAIM,
+  headerIndex,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_VALUE,
+  ONE,
+  S_HELD,
+  SLOT_COUNT,
+  slotIndex,
+  W_BOUND,
+  W_FLAGS,
+  W_MAGIC,
+  W_STATE,
+} from './layout.js'
+import { trackOpen, untrackOpen } from './open-objects.js'
+import type { AcquireOptions, AcquireSyncOptions } from './options.js'
+import { Permit } from './permit.js'
+import { BUSY, PermitCounter, REAP_MS, reapSlot, SPIN_TRIES, TAKEN } from './permit-counter.js'
+
+/** What distinguishes the three classes. */
+export interface Flavor {
+  /** Segment kind, also the handle's `kind`. */
+  kind: 'semaphore' | 'bounded-semaphore' | 'lock'
+  /** Name in messages: 'semaphore', 'bounded semaphore', 'lock'. */
+  label: string
+  /** Class name, for inspect and the transfer descriptor. */
+  className: 'Semaphore' | 'BoundedSemaphore' | 'Lock'
+}
+
+/** How to create the segment (from a constructor). */
+export interface CreateSpec {
+  value: number
+  /** 0 = no bound. */
+  bound: number
+  reclaim: boolean
+  name: string | undefined
+}
+
+/** A pending async acquire of this object. */
+interface Waiter {
+  resolve(value: boolean): void
+  reject(error: unknown): void
+  /** Removes its timer and abort listener. */
+  cleanup(): void
+}
+
+const RESOLVED_TRUE = Promise.resolve(true)
+
+/** Set by `attach()` for the one constructor call it makes (JS runs it synchronously). */
+let attaching: Segment | undefined
+
+let counterOfObject: (object: SemaphoreBase) => PermitCounter
+
+function segmentKind(flavor: Flavor): SegmentKind {
+  return { kind: flavor.kind, version: LAYOUT_VERSION, label: flavor.label }
+}
+
+/** Validates a semaphore's initial value. */
+export function checkValue(value: unknown): number {
+  if (typeof value !== 'number') throw invalidArgType(`The "value" argument must be a number, received ${typeof value}`)
+  if (!Number.isInteger(value) || value < 0 || value > MAX_VALUE)
+    throw outOfRange(`The "value" argument must be an integer from 0 to ${MAX_VALUE}, received ${value}`)
+  return value
+}
+
+/**
+ * Opens the segment called `name` and runs `construct` (a `new X()` call)
+ * while it is set as the segment to attach to.
+ */
+export function attach<T>(flavor: Flavor, name: string, construct: () => T): T {
+  const segment = Segment.open(segmentKind(flavor), name, { onReap: (slot, seg) => reapSlot(seg, slot) })
+  if (Atomics.load(segment.i32, headerIndex(segment.dataOffset, W_MAGIC)) !== MAGIC) {
+    segment.close()
+    throw new IncompatibleError(`Cannot open ${flavor.label} "${name}": its data is not a semaphore's`)
+  }
+  attaching = segment
+  try {
+    return construct()
+  } catch (error) {
+    segment.close()
+    throw error
+  } finally {
+    attaching = undefined
+  }
+}
+
+/** The permit counter of an object (for the subclasses in this package). */
+export function counterOf(object: SemaphoreBase): PermitCounter {
+  return counterOfObject(object)
+}
+
+/**
+ * The part of Semaphore, BoundedSemaphore and Lock they have in common. Not
+ * exported from the package; use the three classes.
+ */
+export abstract class SemaphoreBase implements Disposable {
+  /** The name other processes open it by. */
+  readonly name: string
+  readonly #flavor: Flavor
+  readonly #segment: Segment
+  readonly #counter: PermitCounter
+  /** Pending async acquires of this object, oldest first; only the first waits in shared memory. */
+  readonly #queue: Waiter[] = []
+  #pumping = false
+  /** Aborts the pump's current futex wait (when the first waiter is cancelled). */
+  #wakeWait: AbortController | undefined
+  #closed = false
+
+  static {
+    counterOfObject = (object) => object.#counter
+  }
+
+  protected constructor(flavor: Flavor, create: () => CreateSpec) {
+    this.#flavor = flavor
+    let segment = attaching
+    attaching = undefined
+    if (segment === undefined) {
+      const spec = create()
+      segment = Segment.create(segmentKind(flavor), DATA_BYTES, {
+        name: spec.name,
+        init: (seg) => {
+          const base = seg.dataOffset
+          Atomics.store(seg.i32, headerIndex(base, W_STATE), spec.value * ONE)
+          Atomics.store(seg.i32, headerIndex(base, W_BOUND), spec.bound)
+          Atomics.store(seg.i32, headerIndex(base, W_FLAGS), spec.reclaim ? FLAG_RECLAIM : 0)
+          Atomics.store(seg.i32, headerIndex(base, W_MAGIC), MAGIC)
+        },
+        onReap: (slot, seg) => reapSlot(seg, slot),
+      })
+    }
+    this.#segment = segment
+    this.name = segment.name
+    this.#counter = new PermitCounter(segment)
+    trackOpen(this)
+  }
+
+  /** A plain JSON description; pass it anywhere and call `X.from(handle)` there. */
+  get handle(): Handle {
+    return { kind: this.#flavor.kind, name: this.name }
+  }
+
+  /** True once `close()` ran. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /**
+   * Waits for a permit without blocking the event loop. Resolves `true` with
+   * the permit, or `false` when `timeout` passes (Python's `acquire(timeout=…)`).
+   *
+   * Guarantees:
+   * - Never more holders than permits, across every process and thread.
+   * - Fair: a waiter that has waited 1 ms switches the semaphore to handoff
+   *   mode, where permits go to waiters oldest first (see the README).
+   * - Aborting rejects with `signal.reason` and takes no permit; if the permit
+   *   was already granted, the signal is ignored and the call resolves `true`.
+   * - Acquires of one object are served in the order they were called.
+   *
+   * @throws {ClosedError} The object was closed (also rejects pending acquires).
+   * @throws {RangeError} `timeout` is negative.
+   * @example
+   * ```ts
+   * const sem = new Semaphore(1)
+   * if (await sem.acquire({ timeout: 100 })) {
+   *   try {
+   *     // ...
+   *   } finally {
+   *     sem.release()
+   *   }
+   * }
+   * sem.close()
+   * ```
+   */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    let timeout: number
+    let signal: AbortSignal | undefined
+    try {
+      ;({ timeout, signal } = checkWaitOptions(options))
+      this.#assertOpen('acquire')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const counter = this.#counter
+    if (this.#queue.length === 0) {
+      if (counter.tryTake(false) === TAKEN) return RESOLVED_TRUE
+      if (timeout === 0) return Promise.resolve(counter.tryOnce())
+      for (let i = 0; i < SPIN_TRIES && !counter.handoff; i++) {
+        if (counter.value > 0 && counter.tryTake(false) === TAKEN) return RESOLVED_TRUE
+      }
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const onAbort = () => this.#cancel(waiter, () => reject(signal?.reason))
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        cleanup() {
+          if (timer !== undefined) clearTimeout(timer)
+          signal?.removeEventListener('abort', onAbort)
+        },
+      }
+      if (timeout !== Number.POSITIVE_INFINITY) timer = setTimeout(() => this.#cancel(waiter, () => resolve(false)), timeout)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#queue.push(waiter)
+      if (!this.#pumping) void this.#pump()
+    })
+  }
+
+  /**
+   * Blocks the calling thread until a permit is free. Returns `true` with the
+   * permit, or `false` when `timeout` passes. For worker threads and scripts;
+   * `acquire()` never blocks the event loop.
+   *
+   * Guarantees: as `acquire()`. The `signal` is checked on entry only.
+   *
+   * @throws {ClosedError} The object was closed.
+   * @throws {RangeError} `timeout` is negative.
+   * @example
+   * ```ts
+   * const lock = new Lock()
+   * if (lock.acquireSync({ timeout: 50 })) lock.release()
+   * lock.close()
+   * ```
+   */
+  acquireSync(options?: AcquireSyncOptions): boolean {
+    const { timeout, signal } = checkWaitOptions(options)
+    this.#assertOpen('acquire')
+    if (signal?.aborted) throw signal.reason
+    const counter = this.#counter
+    if (counter.tryTake(false) === TAKEN) return true
+    if (timeout === 0) return counter.tryOnce()
+    for (let i = 0; i < SPIN_TRIES && !counter.handoff; i++) {
+      if (counter.value > 0 && counter.tryTake(false) === TAKEN) return true
+    }
+    const i32 = counter.i32
+    const deadline = deadlineOf(timeout)
+    let took = false
+    let lastReap = performance.now()
+    counter.register()
+    try {
+      for (;;) {
+        const wake = Atomics.load(i32, counter.wakeIndex)
+        // SLEEP before trying: a giver that comes after our try sees it and wakes us.
+        Atomics.store(i32, counter.sleepIndex, 1)
+        const attempt = counter.tryTake(true)
+        if (attempt === TAKEN) {
+          took = true
+          return true
+        }
+        const now = performance.now()
+        counter.maybeStarve(now)
+        if (now - lastReap >= REAP_MS) {
+          lastReap = now
+          this.#segment.reap()
+          continue
+        }
+        const left = remaining(deadline)
+        if (left === 0) return false
+        if (attempt === BUSY) counter.waitWhileTagged()
+        else waitWordSync(i32, counter.wakeIndex, wake, Math.min(left, REAP_MS))
+      }
+    } finally {
+      counter.leave(took)
+    }
+  }
+
+  /**
+   * Takes a permit if one is free now, without waiting. Python's
+   * `acquire(block=False)`.
+   *
+   * Guarantee: in handoff mode (a waiter has waited 1 ms or more) free permits
+   * are reserved for the waiters, and this returns `false`.
+   *
+   * @throws {ClosedError} The object was closed.
+   * @example
+   * ```ts
+   * const sem = new Semaphore(1)
+   * sem.tryAcquire() // => true
+   * sem.tryAcquire() // => false
+   * sem.release()
+   * sem.close()
+   * ```
+   */
+  tryAcquire(): boolean {
+    this.#assertOpen('acquire')
+    return this.#counter.tryOnce()
+  }
+
+  /**
+   * Runs `fn` holding one permit, and gives it back when `fn` returns, throws,
+   * or its promise settles. Resolves with what `fn` returns.
+   *
+   * @throws {TimeoutError} No permit within `timeout` ms (`fn` does not run).
+   * @throws {ClosedError} The object was closed.
+   * @example
+   * ```ts
+   * const sem = new Semaphore(3)
+   * const body = await sem.withPermit(async () => 'at most 3 at once')
+   * sem.close()
+   * ```
+   */
+  async withPermit<R>(fn: () => R | PromiseLike<R>, options?: AcquireOptions): Promise<Awaited<R>> {
+    if (typeof fn !== 'function') throw invalidArgType(`The "fn" argument must be a function, received ${typeof fn}`)
+    const permit = await this.permit(options)
+    try {
+      return await fn()
+    } finally {
+      permit.release()
+    }
+  }
+
+  /**
+   * Waits for a permit and returns it as a disposable `Permit`, given back
+   * once at the end of the `using` scope (or by `permit.release()`).
+   *
+   * @throws {TimeoutError} No permit within `timeout` ms.
+   * @throws {ClosedError} The object was closed.
+   * @example
+   * ```ts
+   * const sem = new Semaphore(2)
+   * {
+   *   await using permit = await sem.permit({ timeout: 1000 })
+   *   // holding one permit
+   * }
+   * // Without `using` (plain Node 20):
+   * const permit = await sem.permit()
+   * try {
+   *   // holding one permit
+   * } finally {
+   *   permit.release()
+   * }
+   * sem.close()
+   * ```
+   */
+  async permit(options?: AcquireOptions): Promise<Permit> {
+    if (!(await this.acquire(options))) {
+      throw new TimeoutError(
+        `Cannot get a permit of ${this.#flavor.label} "${this.name}": none was free within ${options?.timeout} ms`,
+      )
+    }
+    return new Permit(() => {
+      if (!this.#closed) this.#release(1)
+    })
+  }
+
+  /**
+   * Detaches this object: gives back the permits it holds (a held Lock is
+   * released), rejects its pending acquires with `ClosedError`, and frees its
+   * slot. The semaphore is removed when the last object detaches or dies.
+   * Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    untrackOpen(this)
+    this.#wakeWait?.abort()
+    const counter = this.#counter
+    counter.leaveAll()
+    counter.giveBackHeld()
+    const pending = this.#queue.splice(0)
+    for (const waiter of pending) {
+      waiter.cleanup()
+      waiter.reject(new ClosedError(`Cannot acquire ${this.#flavor.label} "${this.name}": it was closed`))
+    }
+    this.#segment.close()
+  }
+
+  /** Alias of `close()`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** Removes the name now; objects attached to it keep working until they close. */
+  unlink(): void {
+    this.#segment.unlink()
+  }
+
+  /** For `Process`: how a child attaches to this primitive. */
+  [TRANSFER](): TransferDescriptor {
+    return { module: import.meta.url, export: this.#flavor.className, handle: this.handle }
+  }
+
+  [inspect.custom](_depth: number, options: object): string {
+    const fields: Record<string, unknown> = { name: this.name }
+    if (this.#closed) fields.closed = true
+    else Object.assign(fields, this.inspectFields())
+    return `${this.#flavor.className} ${inspect(fields, options)}`
+  }
+
+  /** The live fields `inspect` shows after the name. */
+  protected abstract inspectFields(): Record<string, unknown>
+
+  /** The pid of a process that holds a permit of this semaphore now, if any (first slot found). */
+  protected holderPid(): number | undefined {
+    const segment = this.#segment
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      if (Atomics.load(segment.i32, slotIndex(segment.dataOffset, s, S_HELD)) > 0) return segment.slotOwner(s)?.pid
+    }
+    return undefined
+  }
+
+  /** Releases `n` permits (the shared checks of the three classes). */
+  protected releasePermits(n: number): void {
+    this.#assertOpen('release')
+    this.#release(n)
+  }
+
+  #release(n: number): void {
+    const counter = this.#counter
+    const { label } = this.#flavor
+    if (this.#flavor.kind === 'lock' && counter.held === 0) {
+      const owner = this.holderPid()
+      throw new ValueError(
+        owner === undefined
+          ? `Cannot release lock "${this.name}": it is not locked`
+          : `Cannot release lock "${this.name}": it is held by another object (process ${owner}), not this one`,
+      )
+    }
+    if (counter.give(n)) return
+    if (counter.bound !== 0)
+      throw new ValueError(
+        `Cannot release ${label} "${this.name}": it would exceed its initial value ${counter.bound} (released more times than acquired)`,
+      )
+    throw new ValueError(`Cannot release ${label} "${this.name}" by ${n}: its value would exceed ${MAX_VALUE}`)
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed) throw new ClosedError(`Cannot ${what} ${this.#flavor.label} "${this.name}": it was closed`)
+  }
+
+  /** Removes a pending acquire (timeout or abort) and settles it. */
+  #cancel(waiter: Waiter, settle: () => void): void {
+    const index = this.#queue.indexOf(waiter)
+    if (index === -1) return
+    this.#queue.splice(index, 1)
+    waiter.cleanup()
+    settle()
+    // The pump waits for the first waiter only; let it move on.
+    if (index === 0) this.#wakeWait?.abort()
+  }
+
+  /**
+   * Serves the queue of async acquires, first to last: the first waiter holds
+   * this object's ticket and sleeps on its WAKE word (an async futex wait).
+   * Every acquire gets a fresh ticket, so one object's many acquires take
+   * turns with other objects' instead of jumping ahead of them.
+   */
+  async #pump(): Promise<void> {
+    this.#pumping = true
+    const counter = this.#counter
+    const i32 = counter.i32
+    let registered = false
+    let lastReap = performance.now()
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        if (!registered) {
+          counter.register()
+          registered = true
+        }
+        const wake = Atomics.load(i32, counter.wakeIndex)
+        Atomics.store(i32, counter.sleepIndex, 1)
+        const attempt = counter.tryTake(true)
+        if (attempt === TAKEN) {
+          const waiter = this.#queue.shift() as Waiter
+          registered = false
+          counter.leave(true)
+          waiter.cleanup()
+          waiter.resolve(true)
+          continue
+        }
+        const now = performance.now()
+        counter.maybeStarve(now)
+        if (now - lastReap >= REAP_MS) {
+          lastReap = now
+          this.#segment.reap()
+          continue
+        }
+        if (attempt === BUSY) {
+          // A tag is held for nanoseconds unless its owner is descheduled or dead.
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          if (!this.#closed) counter.reapTagOwnerIfDead()
+          continue
+        }
+        const controller = new AbortController()
+        this.#wakeWait = controller
+        try {
+          await waitWord(i32, counter.wakeIndex, wake, REAP_MS, controller.signal)
+        } catch {
+          // Aborted because the first waiter left, or ClosedError: the loop re-checks.
+        } finally {
+          this.#wakeWait = undefined
+        }
+      }
+    } finally {
+      if (registered && !this.#closed) counter.leave(false)
+      this.#pumping = false
+    }
+  }
+}

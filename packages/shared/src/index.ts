@@ -1,0 +1,26 @@
+/**
+ * @ipc/shared: Python's multiprocessing.Value, Array and shared_memory for
+ * Node.js — memory that processes and threads read and write in place.
+ */
+export {
+  ClosedError,
+  ExistsError,
+  IncompatibleError,
+  IpcError,
+  NotFoundError,
+  ValueError,
+} from '@ipc/core'
+export type {
+  CanonicalType,
+  ElementOf,
+  IntegerType,
+  TypeCode,
+  TypedArrayOf,
+  TypeName,
+  ValueType,
+} from './element-types.js'
+export type { RawOptions, SharedMemoryOptions, SharedOptions } from './options.js'
+export { RawArray, SharedArray, type SharedArrayHandle } from './shared-array.js'
+export type { LockWaitOptions, SharedLock, SyncWaitOptions } from './shared-lock.js'
+export { SharedMemory, type SharedMemoryHandle } from './shared-memory.js'
+export { RawValue, SharedValue, type SharedValueHandle } from './shared-value.js'

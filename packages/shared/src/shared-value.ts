@@ -1,0 +1,490 @@
+/**
+ * SharedValue and RawValue: Python's multiprocessing.Value / RawValue, one
+ * number (or bigint, or boolean) in shared memory that every attached process
+ * and thread reads and writes in place.
+ */
+import { inspect } from 'node:util'
+import { ClosedError, IncompatibleError, ValueError } from '@ipc/core'
+import {
+  checkHandle,
+  type Handle,
+  invalidArgType,
+  type RobustLock,
+  Segment,
+  TRANSFER,
+  type TransferDescriptor,
+} from '@ipc/core/internal'
+import {
+  checkElement,
+  type ElementOf,
+  type ElementType,
+  elementType,
+  elementTypeById,
+  type IntegerType,
+  loadElement,
+  storeElement,
+  type TypeName,
+  type ValueType,
+} from './element-types.js'
+import { OFFSET_DATA, readSharedHeader, VALUE_KIND, writeSharedHeader } from './layout.js'
+import type { RawOptions, SharedOptions } from './options.js'
+import { type LockWaitOptions, lockOf, type SharedLock, type SyncWaitOptions } from './shared-lock.js'
+
+/** The plain JSON handle of a SharedValue: pass it anywhere, then `SharedValue.from(handle)`. */
+export interface SharedValueHandle extends Handle {
+  kind: 'shared-value'
+  name: string
+  /** The element type name. */
+  type: TypeName
+  /** Whether the object that made the handle uses the lock. */
+  lock: boolean
+}
+
+const ATTACH: unique symbol = Symbol('attach')
+
+interface Attached {
+  segment: Segment
+  type: ElementType
+  lock: boolean
+}
+
+type AnyInt = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
+type AnyBig = BigInt64Array | BigUint64Array
+
+const OP_ADD = 0
+const OP_SUB = 1
+
+function closedError(name: string): ClosedError {
+  return new ClosedError(`Cannot use shared value "${name}": it was closed`)
+}
+
+/** Opens a value segment and checks its header (and its type, when given). */
+function attach(name: string, type: ValueType | undefined): Attached {
+  const expected = type === undefined ? undefined : elementType(type)
+  const segment = Segment.open(VALUE_KIND, name)
+  try {
+    const header = readSharedHeader(segment)
+    const stored = header === undefined ? undefined : elementTypeById(header.typeId)
+    if (header === undefined || stored === undefined || header.length !== 1)
+      throw new IncompatibleError(`Cannot open shared value "${name}": its header is not a shared value's`)
+    if (expected !== undefined && expected !== stored)
+      throw new IncompatibleError(`Cannot open shared value "${name}" as ${expected.name}: it holds ${stored.name}`)
+    return { segment, type: stored, lock: header.lock }
+  } catch (error) {
+    segment.close()
+    throw error
+  }
+}
+
+/**
+ * One number, bigint or boolean in shared memory, read and written in place
+ * by every process and thread that opens it (Python's `multiprocessing.Value`).
+ *
+ * Guarantees:
+ * - Each read and each write of `.value` is whole: a reader never sees half
+ *   of a write, 64-bit types included.
+ * - `add`, `sub`, `exchange` and `compareExchange` (integer types) are atomic
+ *   read-modify-writes without the lock; they wrap around on overflow of the
+ *   result, as C atomics do.
+ * - A value written with the wrong kind (1.5 or a bigint into int32, a number
+ *   into int64, a bigint into float64) throws TypeError and an integer out of
+ *   the type's range throws RangeError: nothing is written, nothing wraps.
+ * - The lock (`getLock()`, `withLock()`) is robust: a holder that dies does not
+ *   block the others, who learn it through `previousOwnerDied`.
+ *
+ * @throws {TypeError} for an unknown type (the message lists the valid ones) or a wrong initial value.
+ * @throws {ExistsError} when `name` is taken.
+ * @example
+ * ```ts
+ * const counter = new SharedValue('int32', 0)
+ * counter.add(1) // => 0 (the previous value)
+ * await counter.withLock(() => {
+ *   counter.value = counter.value * 2
+ * })
+ * counter.value // => 2
+ * ```
+ */
+export class SharedValue<T extends ValueType = ValueType> {
+  /** The name other processes open it by. */
+  readonly name: string
+  readonly #segment: Segment
+  readonly #type: ElementType
+  /** The view Atomics work on: the element's own type, or its bit pattern for floats. */
+  readonly #atomic: AnyInt | AnyBig
+  /** The integer view for the fast add/sub path; undefined for other types. */
+  readonly #ints: AnyInt | undefined
+  readonly #min: number
+  readonly #max: number
+  readonly #lock: RobustLock | undefined
+  #closed = false
+
+  /**
+   * Creates a value of `type` holding `initial` (default 0, 0n or false).
+   * `type` is a name ('int32', 'float64', 'bool', …) or a Python typecode
+   * ('i', 'd', …).
+   */
+  constructor(type: T, initial?: ElementOf<T>, options?: SharedOptions)
+  constructor(type: T | typeof ATTACH, initial?: unknown, options?: SharedOptions) {
+    let attached: Attached
+    if (type === ATTACH) {
+      attached = initial as Attached
+    } else {
+      const elementTypeOf = elementType(type)
+      if (options !== undefined && (typeof options !== 'object' || options === null))
+        throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+      const lock = options?.lock ?? true
+      if (typeof lock !== 'boolean')
+        throw invalidArgType(`The "lock" option must be a boolean, received ${typeof lock}`)
+      const first =
+        initial === undefined
+          ? elementTypeOf.family === 'bigint'
+            ? 0n
+            : 0
+          : checkElement(elementTypeOf, initial, 'The initial value')
+      const segment = Segment.create(VALUE_KIND, OFFSET_DATA + 8, {
+        name: options?.name,
+        init(created) {
+          writeSharedHeader(created, { typeId: elementTypeOf.id, length: 1, lock })
+          const atomic = new elementTypeOf.AtomicView(created.buffer, created.dataOffset + OFFSET_DATA, 1)
+          storeElement(elementTypeOf, atomic, 0, first)
+        },
+      })
+      attached = { segment, type: elementTypeOf, lock }
+    }
+    const { segment, type: elementTypeOf } = attached
+    this.name = segment.name
+    this.#segment = segment
+    this.#type = elementTypeOf
+    this.#atomic = new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, 1) as AnyInt | AnyBig
+    this.#ints = elementTypeOf.family === 'int' ? (this.#atomic as AnyInt) : undefined
+    this.#min = elementTypeOf.family === 'int' ? (elementTypeOf.min as number) : 0
+    this.#max = elementTypeOf.family === 'int' ? (elementTypeOf.max as number) : -1
+    this.#lock = attached.lock ? lockOf(segment, `shared value "${segment.name}"`) : undefined
+  }
+
+  /**
+   * Attaches to the value called `name` from any process or thread. With
+   * `type`, also checks that it holds that type.
+   * @throws {NotFoundError} when no value has that name.
+   * @throws {IncompatibleError} when `name` is not a shared value (an array, a queue…) or holds another type.
+   * @example
+   * ```ts
+   * const counter = SharedValue.open('jobs-done', 'int32')
+   * ```
+   */
+  static open<T extends ValueType = ValueType>(name: string, type?: T): SharedValue<T> {
+    return new SharedValue<T>(ATTACH as never, attach(name, type) as never)
+  }
+
+  /**
+   * Attaches to the value a `.handle` describes (sent through `postMessage`,
+   * `workerData`, `process.send`…).
+   * @throws {TypeError} when `handle` is not a shared value's handle.
+   * @example
+   * ```ts
+   * const counter = SharedValue.from(workerData.counter)
+   * ```
+   */
+  static from<T extends ValueType = ValueType>(handle: SharedValueHandle): SharedValue<T> {
+    const h = checkHandle<SharedValueHandle>(handle, 'shared-value')
+    const attached = attach(h.name, h.type)
+    return h.lock === false
+      ? (new RawValue<T>(ATTACH as never, attached as never) as SharedValue<T>)
+      : new SharedValue<T>(ATTACH as never, attached as never)
+  }
+
+  /** The element type's name ('int32', …; typecodes are resolved). */
+  get type(): TypeName {
+    return this.#type.name
+  }
+
+  /** Whether this object has a lock (false for RawValue). */
+  get hasLock(): boolean {
+    return this.#lock !== undefined
+  }
+
+  /** True once `close()` ran. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** A small plain JSON object; `SharedValue.from(handle)` attaches to the same value. */
+  get handle(): SharedValueHandle {
+    return { kind: 'shared-value', name: this.name, type: this.#type.name, lock: this.#lock !== undefined }
+  }
+
+  /**
+   * The current value, read whole (an atomic load). Setting it writes whole
+   * (an atomic store) after checking the kind and range.
+   * @throws {TypeError} on set, for a value of the wrong kind (1.5 into int32, a number into int64…).
+   * @throws {RangeError} on set, for an integer outside the type's range.
+   * @throws {ClosedError} after `close()`.
+   */
+  get value(): ElementOf<T> {
+    if (this.#closed) throw closedError(this.name)
+    return loadElement(this.#type, this.#atomic, 0) as ElementOf<T>
+  }
+
+  set value(value: ElementOf<T>) {
+    if (this.#closed) throw closedError(this.name)
+    storeElement(this.#type, this.#atomic, 0, checkElement(this.#type, value, 'The value'))
+  }
+
+  /**
+   * Atomically adds `n` (no lock needed) and returns the previous value. `n`
+   * must be an integer in the type's range (a bigint for 64-bit types); the
+   * sum wraps around on overflow, as C atomics do.
+   * @throws {TypeError} for a non-integer type, or an `n` of the wrong kind.
+   * @throws {RangeError} when `n` is outside the type's range.
+   * @example
+   * ```ts
+   * const hits = new SharedValue('uint32', 0)
+   * hits.add(5) // => 0
+   * hits.value // => 5
+   * ```
+   */
+  add<U extends IntegerType>(this: SharedValue<U>, n: ElementOf<U>): ElementOf<U> {
+    const ints = this.#ints
+    if (typeof n === 'number' && n >= this.#min && n <= this.#max && ints !== undefined && !this.#closed) {
+      if (Math.trunc(n) === n) return Atomics.add(ints, 0, n) as ElementOf<U>
+    }
+    return this.#readModifyWrite(OP_ADD, n) as ElementOf<U>
+  }
+
+  /**
+   * Atomically subtracts `n` and returns the previous value; wraps on
+   * overflow like `add`.
+   * @throws {TypeError} for a non-integer type, or an `n` of the wrong kind.
+   * @throws {RangeError} when `n` is outside the type's range.
+   * @example
+   * ```ts
+   * const left = new SharedValue('int32', 10)
+   * left.sub(3) // => 10
+   * ```
+   */
+  sub<U extends IntegerType>(this: SharedValue<U>, n: ElementOf<U>): ElementOf<U> {
+    const ints = this.#ints
+    if (typeof n === 'number' && n >= this.#min && n <= this.#max && ints !== undefined && !this.#closed) {
+      if (Math.trunc(n) === n) return Atomics.sub(ints, 0, n) as ElementOf<U>
+    }
+    return this.#readModifyWrite(OP_SUB, n) as ElementOf<U>
+  }
+
+  #readModifyWrite(op: number, n: unknown): number | bigint {
+    const type = this.#type
+    if (type.family !== 'int' && type.family !== 'bigint')
+      throw invalidArgType(
+        `Cannot ${op === OP_ADD ? 'add to' : 'subtract from'} shared value "${this.name}": it holds ${type.name}, not an integer type`,
+      )
+    const operand = checkElement(type, n, 'The operand')
+    if (this.#closed) throw closedError(this.name)
+    if (type.family === 'bigint') {
+      const big = this.#atomic as AnyBig
+      return op === OP_ADD ? Atomics.add(big, 0, operand as bigint) : Atomics.sub(big, 0, operand as bigint)
+    }
+    const ints = this.#atomic as AnyInt
+    return op === OP_ADD ? Atomics.add(ints, 0, operand as number) : Atomics.sub(ints, 0, operand as number)
+  }
+
+  /**
+   * Atomically stores `value` and returns the previous value.
+   * @throws {TypeError} for a non-integer type, or a value of the wrong kind.
+   * @throws {RangeError} when `value` is outside the type's range.
+   * @example
+   * ```ts
+   * const state = new SharedValue('int32', 1)
+   * state.exchange(2) // => 1
+   * ```
+   */
+  exchange<U extends IntegerType>(this: SharedValue<U>, value: ElementOf<U>): ElementOf<U> {
+    const stored = this.#integerOperand(value, 'exchange', 'The value')
+    return Atomics.exchange(this.#atomic as Int32Array, 0, stored as number) as ElementOf<U>
+  }
+
+  /**
+   * Atomically stores `value` if the current value equals `expected`;
+   * returns the previous value either way (it equals `expected` on success).
+   * @throws {TypeError} for a non-integer type, or arguments of the wrong kind.
+   * @throws {RangeError} when an argument is outside the type's range.
+   * @example
+   * ```ts
+   * const owner = new SharedValue('int32', 0)
+   * owner.compareExchange(0, 42) // => 0 (stored)
+   * owner.compareExchange(0, 7) // => 42 (not stored)
+   * ```
+   */
+  compareExchange<U extends IntegerType>(
+    this: SharedValue<U>,
+    expected: ElementOf<U>,
+    value: ElementOf<U>,
+  ): ElementOf<U> {
+    const want = this.#integerOperand(expected, 'compareExchange', 'The expected value')
+    const stored = this.#integerOperand(value, 'compareExchange', 'The value')
+    return Atomics.compareExchange(this.#atomic as Int32Array, 0, want as number, stored as number) as ElementOf<U>
+  }
+
+  #integerOperand(value: unknown, method: string, what: string): number | bigint {
+    const type = this.#type
+    if (type.family !== 'int' && type.family !== 'bigint')
+      throw invalidArgType(`Cannot ${method} shared value "${this.name}": it holds ${type.name}, not an integer type`)
+    const checked = checkElement(type, value, what)
+    if (this.#closed) throw closedError(this.name)
+    return checked
+  }
+
+  /**
+   * The lock shared by every object attached to this value. Single reads and
+   * writes need no lock; hold it around read-modify-write sequences.
+   * @throws {ValueError} when this object has no lock (RawValue, `lock: false`).
+   * @example
+   * ```ts
+   * const total = new SharedValue('float64', 0)
+   * const lock = total.getLock()
+   * lock.acquireSync()
+   * try {
+   *   total.value += 0.5
+   * } finally {
+   *   lock.release()
+   * }
+   * ```
+   */
+  getLock(): SharedLock {
+    if (this.#lock === undefined)
+      throw new ValueError(
+        `Cannot get the lock of shared value "${this.name}": it was opened without a lock (lock: false)`,
+      )
+    if (this.#closed) throw closedError(this.name)
+    return this.#lock
+  }
+
+  /**
+   * Runs `fn` holding the lock and releases it when `fn` returns, throws or
+   * (async `fn`) settles. Waits for the lock without blocking the event loop.
+   * `fn` gets the lock: check `lock.previousOwnerDied` to learn that a holder
+   * died mid-update.
+   * @throws {ValueError} when this object has no lock.
+   * @throws {DOMException} named TimeoutError when `timeout` ms pass before the lock is taken.
+   * @example
+   * ```ts
+   * const balance = new SharedValue('int64', 100n)
+   * await balance.withLock(() => {
+   *   if (balance.value >= 30n) balance.value -= 30n
+   * })
+   * ```
+   */
+  withLock<R>(fn: (lock: SharedLock) => R | PromiseLike<R>, options?: LockWaitOptions): Promise<R> {
+    try {
+      return this.getLock().withLock(fn, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * Blocks the thread until it holds the lock, runs `fn`, releases. For
+   * worker threads and scripts; an `fn` returning a promise keeps the lock
+   * until it settles.
+   * @throws {ValueError} when this object has no lock, or this thread holds it already.
+   * @throws {DOMException} named TimeoutError when `timeout` ms pass before the lock is taken.
+   * @example
+   * ```ts
+   * const counter = new SharedValue('int32', 0)
+   * counter.withLockSync(() => {
+   *   counter.value += 1
+   * })
+   * ```
+   */
+  withLockSync<R>(fn: (lock: SharedLock) => R, options?: SyncWaitOptions): R {
+    return this.getLock().withLockSync(fn, options)
+  }
+
+  /**
+   * Detaches this object (idempotent). If it holds the lock, the lock is
+   * given up and the next holder sees `previousOwnerDied`. The shared memory
+   * is removed when the last attached object closes or its process dies.
+   * @example
+   * ```ts
+   * const flag = new SharedValue('bool', false)
+   * flag.close()
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#lock?.abandon()
+    this.#segment.close()
+  }
+
+  /** Alias of `close()`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /**
+   * Removes the name now: later `open(name)` calls throw NotFoundError, and
+   * attached objects keep working until they close.
+   */
+  unlink(): void {
+    this.#segment.unlink()
+  }
+
+  /** For `Process`: how to attach to this value in a child. */
+  [TRANSFER](): TransferDescriptor {
+    return { module: import.meta.url, export: 'SharedValue', handle: this.handle }
+  }
+
+  [inspect.custom](_depth: number, options: { stylize(text: string, style: string): string }): string {
+    const stylize = options?.stylize ?? ((text: string) => text)
+    const name = stylize(`'${this.name}'`, 'string')
+    const kind = this instanceof RawValue ? 'RawValue' : 'SharedValue'
+    if (this.#closed) return `${kind} { name: ${name}, type: '${this.#type.name}', closed: true }`
+    const value = this.value
+    const shown = typeof value === 'bigint' ? `${value}n` : Object.is(value, -0) ? '-0' : String(value)
+    const style = typeof value === 'bigint' ? 'bigint' : typeof value === 'boolean' ? 'boolean' : 'number'
+    return `${kind} { name: ${name}, type: '${this.#type.name}', value: ${stylize(shown, style)}, lock: ${this.#lock !== undefined} }`
+  }
+}
+
+/**
+ * A SharedValue without a lock (Python's `multiprocessing.RawValue`): reads
+ * and writes are still whole and `add`/`sub`/… still atomic, but there is no
+ * `getLock()`/`withLock()`.
+ *
+ * @example
+ * ```ts
+ * const ready = new RawValue('bool', false)
+ * ready.value = true
+ * ```
+ */
+export class RawValue<T extends ValueType = ValueType> extends SharedValue<T> {
+  constructor(type: T, initial?: ElementOf<T>, options?: RawOptions)
+  constructor(type: T, initial?: unknown, options?: RawOptions) {
+    if ((type as unknown) === ATTACH) {
+      ;(initial as Attached).lock = false
+      super(type, initial as never)
+    } else {
+      if (options !== undefined && (typeof options !== 'object' || options === null))
+        throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+      super(type, initial as never, { name: options?.name as string, lock: false })
+    }
+  }
+
+  /**
+   * Attaches to the value called `name`, without its lock.
+   * @throws {NotFoundError} when no value has that name.
+   * @throws {IncompatibleError} when `name` is not a shared value or holds another type.
+   */
+  static override open<T extends ValueType = ValueType>(name: string, type?: T): RawValue<T> {
+    return new RawValue<T>(ATTACH as never, attach(name, type) as never)
+  }
+
+  /** Attaches to the value a `.handle` describes, without its lock. */
+  static override from<T extends ValueType = ValueType>(handle: SharedValueHandle): RawValue<T> {
+    const h = checkHandle<SharedValueHandle>(handle, 'shared-value')
+    return new RawValue<T>(ATTACH as never, attach(h.name, h.type) as never)
+  }
+
+  override [TRANSFER](): TransferDescriptor {
+    return { module: import.meta.url, export: 'RawValue', handle: this.handle }
+  }
+}
