@@ -1,6 +1,6 @@
 // The README's demo: real child processes talking through each @ipc primitive.
 // Run with `npm run demo` (it installs and builds what it needs first).
-import { Process } from '@ipc/core'
+import { currentProcess, Process } from '@ipc/core'
 import { Pipe } from '@ipc/pipe'
 import { Queue } from '@ipc/queue'
 import { Semaphore } from '@ipc/semaphore'
@@ -79,4 +79,4 @@ async function main() {
   console.log('done: every process exited, every segment was removed')
 }
 
-if (process.argv[1] && new URL(`file://${process.argv[1]}`).href === self.href) await main()
+if (!currentProcess().isChild) await main()

@@ -14,8 +14,9 @@ from common import is_payload, now, payload, serve
 config = {}
 
 
-def produce(queue, results, n, kind, sentinels):
+def produce(queue, barrier, results, n, kind, sentinels):
     item = payload(kind)
+    barrier.wait()  # producers start together
     started = now()
     for _ in range(n):
         queue.put(item)
@@ -47,9 +48,14 @@ def run(message):
     one_to_one = producers == 1 and consumers == 1
     queue = mp.Queue()
     results = mp.Queue()
+    barrier = mp.Barrier(producers)
     consumer_processes = [mp.Process(target=consume, args=(queue, results, kind), daemon=True) for _ in range(consumers)]
     producer_processes = [
-        mp.Process(target=produce, args=(queue, results, n // producers, kind, 1 if one_to_one else 0), daemon=True)
+        mp.Process(
+            target=produce,
+            args=(queue, barrier, results, n // producers, kind, 1 if one_to_one else 0),
+            daemon=True,
+        )
         for _ in range(producers)
     ]
     for process in consumer_processes + producer_processes:

@@ -16,7 +16,8 @@ from common import latency_summary, now, serve
 state = {}
 
 
-def contend(semaphore, counter, results, n):
+def contend(semaphore, counter, barrier, results, n):
+    barrier.wait()  # start together, so the processes really contend
     started = now()
     for _ in range(n):
         semaphore.acquire()
@@ -58,7 +59,11 @@ def run(message):
         semaphore = mp.Semaphore(1)
         counter = mp.RawValue("i", 0)
         results = mp.Queue()
-        workers = [mp.Process(target=contend, args=(semaphore, counter, results, n // k), daemon=True) for _ in range(k)]
+        barrier = mp.Barrier(k)
+        workers = [
+            mp.Process(target=contend, args=(semaphore, counter, barrier, results, n // k), daemon=True)
+            for _ in range(k)
+        ]
         for worker in workers:
             worker.start()
         reports = [results.get(timeout=120) for _ in workers]

@@ -14,7 +14,8 @@ from common import now, serve
 state = {}
 
 
-def increment(value, results, n):
+def increment(value, barrier, results, n):
+    barrier.wait()  # start together, so the processes really contend
     started = now()
     for _ in range(n):
         with value.get_lock():
@@ -42,7 +43,11 @@ def run(message):
         processes = message.get("processes", 2)
         value = mp.Value("i", 0)
         results = mp.Queue()
-        workers = [mp.Process(target=increment, args=(value, results, n // processes), daemon=True) for _ in range(processes)]
+        barrier = mp.Barrier(processes)
+        workers = [
+            mp.Process(target=increment, args=(value, barrier, results, n // processes), daemon=True)
+            for _ in range(processes)
+        ]
         for worker in workers:
             worker.start()
         reports = [results.get(timeout=120) for _ in workers]

@@ -1,4 +1,6 @@
-import { readdirSync, rmSync, unlinkSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { RunContext } from './context.ts'
 import { killAllChildren } from './process-handle.ts'
 
@@ -20,12 +22,56 @@ export function sweepSegments(ctx: RunContext): string[] {
   const removed: string[] = []
   for (const entry of entries) {
     const ours =
-      entry.includes(ctx.tag) || [...ctx.segmentNames].some((name) => entry === name || (name.length >= 8 && entry.endsWith(name)))
+      entry.includes(ctx.tag) ||
+      [...ctx.segmentNames].some((name) => entry === name || (name.length >= 8 && entry.endsWith(name)))
     if (!ours) continue
     try {
       unlinkSync(`${SHM_DIR}/${entry}`)
       removed.push(entry)
     } catch {}
+  }
+  return removed
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Removes what earlier runs that were SIGKILLed left behind: their temp folder (whose
+ * `pid` file names a dead process) and the shared-memory segments carrying their tag.
+ */
+export function sweepStaleRuns(): string[] {
+  const removed: string[] = []
+  let dirs: string[]
+  try {
+    dirs = readdirSync(tmpdir()).filter((name) => /^ipcbench-[0-9a-f]{8}$/.test(name))
+  } catch {
+    return removed
+  }
+  for (const dir of dirs) {
+    const path = join(tmpdir(), dir)
+    let pid: number
+    try {
+      pid = Number(readFileSync(join(path, 'pid'), 'utf8'))
+    } catch {
+      continue
+    }
+    if (!Number.isInteger(pid) || isAlive(pid)) continue
+    try {
+      for (const entry of readdirSync(SHM_DIR)) {
+        if (entry.includes(dir)) {
+          unlinkSync(`${SHM_DIR}/${entry}`)
+          removed.push(entry)
+        }
+      }
+    } catch {}
+    rmSync(path, { recursive: true, force: true })
   }
   return removed
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +29,8 @@ export class RunContext {
 
   constructor(options: { python?: string | false } = {}) {
     mkdirSync(this.tmpDir, { recursive: true })
+    // Lets a later run recognise this one's leftovers if this process is SIGKILLed.
+    writeFileSync(join(this.tmpDir, 'pid'), String(process.pid))
     if (options.python === false) {
       this.pythonSkipped = 'Python peers disabled (--no-python)'
       return

@@ -83,6 +83,14 @@ export interface Family {
   rows: RowSpec[]
 }
 
+/**
+ * A CLOCK_MONOTONIC instant (ns) `delayMs` from now: children told the same instant start
+ * their loops together (see `waitUntil` in children/lib.mjs).
+ */
+export function startInstant(delayMs = 50): number {
+  return Number(process.hrtime.bigint()) + delayMs * 1e6
+}
+
 export class TimeoutError extends Error {
   override name = 'TimeoutError'
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import os from 'node:os'
+import { dirname, join } from 'node:path'
 import type { RunContext } from './context.ts'
 
 /** The machine a report was measured on; the report prints it first. */

@@ -5,7 +5,7 @@
  * writes `latest.json` and `latest.md` (default: benchmarks/results/).
  */
 import { fileURLToPath } from 'node:url'
-import { cleanupNow, installCleanup, sweepSegments } from './cleanup.ts'
+import { cleanupNow, installCleanup, sweepSegments, sweepStaleRuns } from './cleanup.ts'
 import { RunContext } from './context.ts'
 import { type Family, type Job, type Measured, measure } from './harness.ts'
 import { describeMachine } from './machine.ts'
@@ -13,7 +13,7 @@ import { MODES, type Mode } from './modes.ts'
 import { pipeFamily } from './pipe.ts'
 import { ProgressLine } from './progress.ts'
 import { queueFamily } from './queue.ts'
-import { type Report, buildRows, formatNumber, writeReport } from './report.ts'
+import { buildRows, formatNumber, type Report, writeReport } from './report.ts'
 import { semaphoreFamily } from './semaphore.ts'
 import { sharedFamily } from './shared.ts'
 
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
   const mode = options.mode
   const started = new Date()
+  const stale = sweepStaleRuns()
   const ctx = new RunContext({ python: options.python })
   installCleanup(ctx)
 
@@ -114,13 +115,18 @@ async function main(): Promise<void> {
   progress.finish()
 
   const notes: string[] = []
+  if (stale.length > 0)
+    notes.push(`Removed ${stale.length} segment(s) left by an earlier, killed run: ${stale.join(', ')}`)
   if (ctx.pythonSkipped) notes.push(ctx.pythonSkipped)
   const leftovers = sweepSegments(ctx)
   if (leftovers.length > 0) {
-    notes.push(`Removed ${leftovers.length} shared-memory segment(s) left behind after close(): ${leftovers.join(', ')}`)
+    notes.push(
+      `Removed ${leftovers.length} shared-memory segment(s) left behind after close(): ${leftovers.join(', ')}`,
+    )
   }
   const report: Report = {
     schemaVersion: 1,
+    runId: ctx.runId,
     machine: describeMachine(ctx, started),
     mode: mode.name,
     date: started.toISOString(),

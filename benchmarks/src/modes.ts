@@ -23,9 +23,33 @@ export interface Mode {
 
 export const MODES: Record<Mode['name'], Mode> = {
   // One tiny iteration of everything: proves the benchmarks still run (the vitest smoke test).
-  smoke: { name: 'smoke', warmup: 0, repetitions: 1, targetMs: 0, repTimeoutMs: 10_000, setupTimeoutMs: 15_000, concurrency: 4 },
+  smoke: {
+    name: 'smoke',
+    warmup: 0,
+    repetitions: 1,
+    targetMs: 0,
+    repTimeoutMs: 10_000,
+    setupTimeoutMs: 15_000,
+    concurrency: 4,
+  },
   // Under 2 minutes on 2 cores.
-  quick: { name: 'quick', warmup: 2, repetitions: 3, targetMs: 120, repTimeoutMs: 20_000, setupTimeoutMs: 20_000, concurrency: 1 },
+  quick: {
+    name: 'quick',
+    warmup: 2,
+    repetitions: 3,
+    targetMs: 120,
+    repTimeoutMs: 20_000,
+    setupTimeoutMs: 20_000,
+    concurrency: 1,
+  },
   // The published numbers: under 15 minutes on 2 cores.
-  full: { name: 'full', warmup: 3, repetitions: 9, targetMs: 400, repTimeoutMs: 60_000, setupTimeoutMs: 30_000, concurrency: 1 },
+  full: {
+    name: 'full',
+    warmup: 3,
+    repetitions: 9,
+    targetMs: 400,
+    repTimeoutMs: 60_000,
+    setupTimeoutMs: 30_000,
+    concurrency: 1,
+  },
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type RunContext, childrenDir } from './context.ts'
+import { childrenDir, type RunContext } from './context.ts'
 import type { Family, Job, Ref, Rep, RowSpec, Runner, Size } from './harness.ts'
 import { type Payload, payload } from './payloads.ts'
 import { processSendRtt } from './peers/process-send.ts'
@@ -7,7 +7,7 @@ import { pythonRunner, pythonSkip } from './peers/python.ts'
 import { udsRtt } from './peers/uds.ts'
 import { workerThreadsRtt } from './peers/worker-threads.ts'
 import { ChildHandle } from './process-handle.ts'
-import { NODE_CHANNEL_PEERS, channelJobKey, nodeChannelJobs } from './queue.ts'
+import { channelJobKey, NODE_CHANNEL_PEERS, nodeChannelJobs } from './queue.ts'
 import { type FlowReport, latencyRep, throughputRep } from './rep.ts'
 
 const script = join(childrenDir, 'ours-pipe.mjs')
@@ -79,7 +79,13 @@ export function pipeFamily(ctx: RunContext): Family {
       size: RTT_SIZE,
       create: () => processSendRtt({ serialization: 'advanced' }),
     },
-    { key: 'pipe.rtt/worker_threads', workload: 'pipe.rtt', impl: 'worker_threads', size: RTT_SIZE, create: workerThreadsRtt },
+    {
+      key: 'pipe.rtt/worker_threads',
+      workload: 'pipe.rtt',
+      impl: 'worker_threads',
+      size: RTT_SIZE,
+      create: workerThreadsRtt,
+    },
     { key: 'pipe.rtt/uds', workload: 'pipe.rtt', impl: 'uds', size: RTT_SIZE, create: () => udsRtt(ctx) },
     {
       key: 'pipe.rtt/python',

@@ -42,9 +42,7 @@ export class ChildHandle {
       child.on('exit', (code, signal) => {
         liveChildren.delete(this)
         const tail = this.#stderr.trim().split('\n').slice(-6).join('\n')
-        this.#exitError = new Error(
-          `${label} exited (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}`,
-        )
+        this.#exitError = new Error(`${label} exited (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}`)
         this.#readyReject(this.#exitError)
         for (const { reject } of this.#pending.values()) reject(this.#exitError)
         this.#pending.clear()
@@ -62,6 +60,8 @@ export class ChildHandle {
   /** Forks a Node script (plain `.mjs`, so it starts fast and runs what users install). */
   static fork(label: string, script: string, args: string[] = [], env: Record<string, string> = {}): ChildHandle {
     const child = fork(script, args, {
+      // Plain node: not the tsx loader the benchmark itself runs under.
+      execArgv: [],
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...env },

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type RunContext, childrenDir } from './context.ts'
+import { childrenDir, type RunContext } from './context.ts'
 import type { Family, Job, Ref, RowSpec, Runner, Size } from './harness.ts'
 import { PAYLOADS, type Payload } from './payloads.ts'
 import { processSendChannel } from './peers/process-send.ts'
@@ -126,7 +126,13 @@ export function queueFamily(ctx: RunContext): Family {
     for (const payload of PAYLOADS) {
       const workload = `queue.${topology.id}.${payload.kind}`
       const size = sizeFor(payload, topology)
-      jobs.push({ key: `${workload}/ours`, workload, impl: 'ours', size, create: () => oursQueue(ctx, topology, payload) })
+      jobs.push({
+        key: `${workload}/ours`,
+        workload,
+        impl: 'ours',
+        size,
+        create: () => oursQueue(ctx, topology, payload),
+      })
       jobs.push(...nodeChannelJobs(ctx, topology.id, payload))
       jobs.push({
         key: `${workload}/python`,

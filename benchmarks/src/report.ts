@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Family, Measured, Ref, RowSpec } from './harness.ts'
 import type { Machine } from './machine.ts'
 import type { Mode } from './modes.ts'
-import { type Outcome, type Stat, isStat, ratio } from './stats.ts'
+import { isStat, type Outcome, ratio, type Stat } from './stats.ts'
 
 /** One workload: our figure, each peer's, and `ours / peer` for each. See README.md for the schema. */
 export interface ResultRow {
@@ -25,6 +25,8 @@ export interface ResultRow {
 
 export interface Report {
   schemaVersion: 1
+  /** Every segment and socket of the run carries `ipcbench-<runId>`. */
+  runId: string
   machine: Machine
   mode: Mode['name']
   date: string
@@ -153,34 +155,47 @@ export function renderMarkdown(report: Report, families: Family[]): string {
   for (const family of families) {
     const rows = report.results.filter((row) => row.family === family.name)
     if (rows.length === 0) continue
-    const peers = [...new Set(rows.flatMap((row) => Object.keys(row.peers)))]
     lines.push(`## ${family.title}`, '')
-    const header = ['Workload', 'Unit', 'Target', 'Ours']
-    for (const peer of peers) header.push(escapeCell(peer), `ours / ${escapeCell(peer)} ×`)
-    lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`)
+    // Consecutive rows compared with the same peers share a table.
+    const groups: ResultRow[][] = []
     for (const row of rows) {
-      const arrow = row.higherIsBetter ? '↑' : '↓'
-      const cells = [
-        `**${escapeCell(row.title)}**<br>\`${row.workload}\``,
-        `${row.unit} ${arrow}`,
-        targetCell(row),
-        cell(row.ours, row),
-      ]
-      for (const peer of peers) {
-        cells.push(peer in row.peers ? cell(row.peers[peer], row) : '—', peer in row.peers ? ratioCell(row, peer) : '—')
-      }
-      lines.push(`| ${cells.join(' | ')} |`)
-      for (const [who, outcome] of [['ours', row.ours], ...Object.entries(row.peers)] as [string, Outcome][]) {
-        if (!isStat(outcome) && 'error' in outcome && outcome.error) {
-          footnotes.push(`- ¹ \`${row.workload}\` ${who}: ${escapeCell(outcome.error).slice(0, 300)}`)
-        } else if (isStat(outcome) && outcome.problems?.length) {
-          footnotes.push(`- ² \`${row.workload}\` ${who}: ${escapeCell(outcome.problems.join('; '))}`)
+      const last = groups[groups.length - 1]
+      const key = (r: ResultRow) => Object.keys(r.peers).join('\u0000')
+      if (last && key(last[0] as ResultRow) === key(row)) last.push(row)
+      else groups.push([row])
+    }
+    for (const group of groups) {
+      const peers = Object.keys((group[0] as ResultRow).peers)
+      const header = ['Workload', 'Unit', 'Target', 'Ours']
+      for (const peer of peers) header.push(escapeCell(peer), `ours / ${escapeCell(peer)} ×`)
+      lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`)
+      for (const row of group) {
+        const arrow = row.higherIsBetter ? '↑' : '↓'
+        const cells = [
+          `**${escapeCell(row.title)}**<br>\`${row.workload}\``,
+          `${row.unit} ${arrow}`,
+          targetCell(row),
+          cell(row.ours, row),
+        ]
+        for (const peer of peers) cells.push(cell(row.peers[peer], row), ratioCell(row, peer))
+        lines.push(`| ${cells.join(' | ')} |`)
+        for (const [who, outcome] of [['ours', row.ours], ...Object.entries(row.peers)] as [string, Outcome][]) {
+          if (!isStat(outcome) && 'error' in outcome && outcome.error) {
+            footnotes.push(`- ¹ \`${row.workload}\` ${who}: ${escapeCell(outcome.error).slice(0, 300)}`)
+          } else if (isStat(outcome) && outcome.problems?.length) {
+            footnotes.push(`- ² \`${row.workload}\` ${who}: ${escapeCell(outcome.problems.join('; '))}`)
+          }
         }
       }
+      lines.push('')
     }
-    lines.push('')
-    const notes = rows.filter((row) => row.note).map((row) => `- \`${row.workload}\`: ${row.note}`)
-    if (notes.length > 0) lines.push(...new Set(notes), '')
+    // One line per distinct note, naming the workloads it applies to.
+    const notes = new Map<string, string[]>()
+    for (const row of rows) if (row.note) notes.set(row.note, [...(notes.get(row.note) ?? []), row.workload])
+    if (notes.size > 0) {
+      for (const [note, workloads] of notes) lines.push(`- ${workloads.map((w) => `\`${w}\``).join(', ')}: ${note}`)
+      lines.push('')
+    }
   }
   if (footnotes.length > 0 || report.notes.length > 0) {
     lines.push('## Errors and notes', '')
@@ -196,7 +211,10 @@ export function writeReport(dir: string, report: Report, families: Family[]): { 
   mkdirSync(dir, { recursive: true })
   const json = join(dir, 'latest.json')
   const md = join(dir, 'latest.md')
-  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`)
+  // Six significant digits are more than any of these measurements can claim.
+  const round = (_key: string, value: unknown) =>
+    typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value
+  writeFileSync(json, `${JSON.stringify(report, round, 2)}\n`)
   writeFileSync(md, renderMarkdown(report, families))
   return { json, md }
 }

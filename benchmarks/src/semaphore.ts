@@ -1,9 +1,9 @@
 import { join } from 'node:path'
-import { type RunContext, childrenDir } from './context.ts'
-import type { Family, Job, RowSpec, Runner, Size } from './harness.ts'
+import { childrenDir, type RunContext } from './context.ts'
+import { type Family, type Job, type RowSpec, type Runner, type Size, startInstant } from './harness.ts'
 import { pythonRunner, pythonSkip } from './peers/python.ts'
 import { ChildHandle } from './process-handle.ts'
-import { type FlowReport, counterRep, latencyRep, loopRep, wakeupRep } from './rep.ts'
+import { counterRep, type FlowReport, latencyRep, loopRep, wakeupRep } from './rep.ts'
 
 const script = join(childrenDir, 'ours-semaphore.mjs')
 /** How long the releaser sleeps before each timed release, so the waiter is asleep in the kernel. */
@@ -45,8 +45,9 @@ function oursContended(ctx: RunContext, processes: number): Runner {
     async run(n) {
       const creator = children[0] as ChildHandle
       await creator.request('counter.reset')
+      const startAt = startInstant()
       const reports = await Promise.all(
-        children.map((child) => child.request<FlowReport>('contend', { n: n / processes }, 600_000)),
+        children.map((child) => child.request<FlowReport>('contend', { n: n / processes, startAt }, 600_000)),
       )
       const { value } = await creator.request<{ value: number }>('counter.read')
       return counterRep(reports, n, value)

@@ -1,11 +1,11 @@
 import { join } from 'node:path'
-import { type RunContext, childrenDir } from './context.ts'
-import type { Family, Job, RowSpec, Runner, Size } from './harness.ts'
+import { childrenDir, type RunContext } from './context.ts'
+import { type Family, type Job, type RowSpec, type Runner, type Size, startInstant } from './harness.ts'
 import type { Mode } from './modes.ts'
 import { atomicsAdd, bufferCopy } from './peers/node-builtins.ts'
 import { pythonRunner, pythonSkip } from './peers/python.ts'
 import { ChildHandle } from './process-handle.ts'
-import { type FlowReport, copyRep, counterRep, loopRep } from './rep.ts'
+import { copyRep, counterRep, type FlowReport, loopRep } from './rep.ts'
 
 const script = join(childrenDir, 'ours-shared.mjs')
 const PROCESSES = 2
@@ -26,8 +26,9 @@ function oursLockedCounter(ctx: RunContext): Runner {
     async run(n) {
       const creator = children[0] as ChildHandle
       await creator.request('counter.reset')
+      const startAt = startInstant()
       const reports = await Promise.all(
-        children.map((child) => child.request<FlowReport>('counter.increment', { n: n / PROCESSES }, 600_000)),
+        children.map((child) => child.request<FlowReport>('counter.increment', { n: n / PROCESSES, startAt }, 600_000)),
       )
       const { value } = await creator.request<{ value: number }>('counter.read')
       return counterRep(reports, n, value)
@@ -49,7 +50,11 @@ function oursAdd(ctx: RunContext): Runner {
       ctx.rememberSegment(created.name)
     },
     async run(n) {
-      const result = await (child as ChildHandle).request<{ elapsedNs: number; value: number }>('add.run', { n }, 600_000)
+      const result = await (child as ChildHandle).request<{ elapsedNs: number; value: number }>(
+        'add.run',
+        { n },
+        600_000,
+      )
       const rep = loopRep(result.elapsedNs, n, 'rate')
       if (result.value !== (n | 0)) rep.problems?.push(`final value ${result.value}, expected ${n | 0}`)
       return rep
@@ -104,15 +109,24 @@ export function sharedFamily(ctx: RunContext, mode: Mode): Family {
       size: counterSize,
       skipped: pythonSkip(ctx),
       create: () =>
-        pythonRunner<FlowReport & { value: number }>(
-          ctx,
-          'shared_bench.py',
-          { mode: 'counter' },
-          (result, n) => counterRep([result], n, result.value),
+        pythonRunner<FlowReport & { value: number }>(ctx, 'shared_bench.py', { mode: 'counter' }, (result, n) =>
+          counterRep([result], n, result.value),
         ),
     },
-    { key: 'shared.add/ours', workload: 'shared.add.lockfree', impl: 'ours', size: addSize, create: () => oursAdd(ctx) },
-    { key: 'shared.add/atomics', workload: 'shared.add.lockfree', impl: 'Atomics.add', size: addSize, create: atomicsAdd },
+    {
+      key: 'shared.add/ours',
+      workload: 'shared.add.lockfree',
+      impl: 'ours',
+      size: addSize,
+      create: () => oursAdd(ctx),
+    },
+    {
+      key: 'shared.add/atomics',
+      workload: 'shared.add.lockfree',
+      impl: 'Atomics.add',
+      size: addSize,
+      create: atomicsAdd,
+    },
     {
       key: 'shared.array/ours',
       workload: 'shared.array',

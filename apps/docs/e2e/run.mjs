@@ -143,7 +143,9 @@ async function main() {
     process.exit(2)
   }
   if (!existsSync(chromiumPath)) {
-    console.error(`No Chromium at ${chromiumPath}: apt-get install -y chromium fonts-wqy-microhei (or set CHROMIUM_PATH).`)
+    console.error(
+      `No Chromium at ${chromiumPath}: apt-get install -y chromium fonts-wqy-microhei (or set CHROMIUM_PATH).`,
+    )
     process.exit(2)
   }
 
@@ -193,7 +195,9 @@ async function main() {
         if (message.type() === 'error') errors.push(`console: ${message.text()}`)
       })
       tab.on('pageerror', (error) => errors.push(`page error: ${error.message}`))
-      tab.on('requestfailed', (request) => errors.push(`request failed: ${request.url()} (${request.failure()?.errorText})`))
+      tab.on('requestfailed', (request) =>
+        errors.push(`request failed: ${request.url()} (${request.failure()?.errorText})`),
+      )
       tab.on('response', (response) => {
         if (response.status() >= 400) errors.push(`HTTP ${response.status()}: ${response.url()}`)
       })
@@ -207,8 +211,11 @@ async function main() {
       check((await tab.locator('.NotFound').count()) === 0, `${at}: is not the 404 page`)
 
       const lang = await tab.evaluate(() => document.documentElement.lang)
-      check(page.zh ? lang === 'zh-Hans' : lang === 'en-US', `${at}: html lang is ${page.zh ? 'zh-Hans' : 'en-US'} (got ${lang})`)
-      const mainText = await tab.locator('#VPContent').innerText()
+      check(
+        page.zh ? lang === 'zh-Hans' : lang === 'en-US',
+        `${at}: html lang is ${page.zh ? 'zh-Hans' : 'en-US'} (got ${lang})`,
+      )
+      const mainText = (await tab.locator('#VPContent').textContent()) ?? ''
       if (page.zh) check(/[\u4e00-\u9fff]/.test(mainText), `${at}: shows Chinese text`)
 
       const expected = expectedCodeBlocks(page.source)
@@ -253,7 +260,10 @@ async function main() {
         check((await tab.locator('.NotFound').count()) === 0, `${at}: the other language's page is not the 404 page`)
       }
 
-      check(errors.length === 0, `${at}: no console errors or failed requests${errors.length ? `\n    ${errors.join('\n    ')}` : ''}`)
+      check(
+        errors.length === 0,
+        `${at}: no console errors or failed requests${errors.length ? `\n    ${errors.join('\n    ')}` : ''}`,
+      )
       await tab.close()
     }
 
@@ -264,7 +274,10 @@ async function main() {
       let html = htmlCache.get(url.pathname)
       if (html === undefined) {
         const response = await fetch(origin + url.pathname)
-        const ok = check(response.status === 200, `link ${url.pathname} (on ${from}): responds 200 (got ${response.status})`)
+        const ok = check(
+          response.status === 200,
+          `link ${url.pathname} (on ${from}): responds 200 (got ${response.status})`,
+        )
         html = ok ? await response.text() : ''
         htmlCache.set(url.pathname, html)
       }

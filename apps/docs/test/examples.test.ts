@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { docsRoot, expectedOutputOf, listExamples, readDocsFile } from './examples-on-disk'
@@ -29,6 +29,39 @@ interface Run {
 function listSegments(): Set<string> {
   if (!existsSync(SHM_DIR)) return new Set()
   return new Set(readdirSync(SHM_DIR).filter((name) => name.startsWith(SEGMENT_PREFIX)))
+}
+
+/**
+ * Segments that some live process still maps or holds open. Other test runs
+ * (of the packages) may create segments while an example runs; theirs are in
+ * use, while a segment the exited example leaked is not.
+ */
+function segmentsInUse(): Set<string> {
+  const inUse = new Set<string>()
+  if (!existsSync('/proc')) return inUse
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+        const at = line.indexOf(`${SHM_DIR}/`)
+        if (at >= 0) inUse.add(line.slice(at + SHM_DIR.length + 1).replace(/ \(deleted\)$/, ''))
+      }
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+        if (target.startsWith(`${SHM_DIR}/`)) inUse.add(target.slice(SHM_DIR.length + 1))
+      }
+    } catch {
+      // the process exited meanwhile, or is not ours to read
+    }
+  }
+  return inUse
+}
+
+/** Segments created since `before` that no live process uses. */
+function leakedSince(before: Set<string>): string[] {
+  const fresh = [...listSegments()].filter((name) => !before.has(name))
+  if (fresh.length === 0) return fresh
+  const inUse = segmentsInUse()
+  return fresh.filter((name) => !inUse.has(name))
 }
 
 /** True while any process of the example's process group is alive. */
@@ -104,11 +137,11 @@ describe('docs examples', () => {
 
         // Children of the example, and segments it created, must be gone soon after it exits.
         const deadline = Date.now() + CLEANUP_GRACE_MS
-        let leftovers = [...listSegments()].filter((name) => !segmentsBefore.has(name))
+        let leftovers = leakedSince(segmentsBefore)
         let strays = groupAlive(run.pid)
         while ((leftovers.length > 0 || strays) && Date.now() < deadline) {
           await sleep(50)
-          leftovers = [...listSegments()].filter((name) => !segmentsBefore.has(name))
+          leftovers = leakedSince(segmentsBefore)
           strays = groupAlive(run.pid)
         }
         if (strays) killGroup(run.pid)

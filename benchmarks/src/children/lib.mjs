@@ -45,6 +45,17 @@ export function latencySummary(latenciesNs) {
   return { median: median / 1e3, p99: rank(0.99) / 1e3 }
 }
 
+/**
+ * Waits until the CLOCK_MONOTONIC instant `startAt` (ns), so processes told the same
+ * instant start their loops together (a barrier that needs no IPC primitive).
+ */
+export function waitUntil(startAt) {
+  if (!startAt) return
+  const ms = (startAt - now()) / 1e6
+  if (ms > 1) sleepSync(ms - 1)
+  while (now() < startAt) {}
+}
+
 /** Sleeps the thread for `ms` without spinning (Atomics.wait on a private word). */
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 export function sleepSync(ms) {
@@ -76,10 +87,18 @@ export function serve(handlers) {
       const result = await handler(message)
       process.send({ type: 'reply', id, result: result ?? {} })
     } catch (error) {
-      process.send({ type: 'reply', id, error: String(error?.stack ?? error) })
+      process.send({ type: 'reply', id, error: describeError(error) })
     }
   })
   process.send({ type: 'ready' })
+}
+
+/** The error's name and message, and where it was thrown (one stack line). */
+function describeError(error) {
+  if (!(error instanceof Error)) return String(error)
+  const where = error.stack?.split('\n').find((line) => line.trim().startsWith('at '))
+  const name = error.name === 'Error' ? '' : `${error.name}: `
+  return `${name}${error.message}${where ? ` (${where.trim()})` : ''}`
 }
 
 /** Imports one of our packages; a failure becomes an error that names the package. */

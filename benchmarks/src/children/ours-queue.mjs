@@ -46,11 +46,8 @@ serve({
     if (!queue) return
     const q = queue
     queue = undefined
+    // The creator goes last (after everyone else detached), so it removes the name first.
+    if (created) q.unlink?.()
     q.close()
-    if (created) {
-      try {
-        q.unlink?.()
-      } catch {}
-    }
   },
 })

@@ -2,7 +2,7 @@
 // Semaphore(1) that guards a RawValue counter from @ipc/shared; and wake-up latency: the
 // time from `release()` in one process to the return of a blocked `acquireSync()`
 // (or `await acquire()`) in another.
-import { importOurs, now, serve, sleepSync } from './lib.mjs'
+import { importOurs, now, serve, sleepSync, waitUntil } from './lib.mjs'
 
 let semaphore
 let ready
@@ -54,7 +54,8 @@ serve({
   'counter.read'() {
     return { value: counter.value }
   },
-  contend({ n }) {
+  contend({ n, startAt }) {
+    waitUntil(startAt)
     const tStart = now()
     for (let i = 0; i < n; i++) {
       semaphore.acquireSync()
@@ -85,16 +86,9 @@ serve({
     return { released }
   },
   close() {
-    for (const primitive of [semaphore, counter, ready]) {
-      try {
-        primitive?.close()
-      } catch {}
-      if (creator) {
-        try {
-          primitive?.unlink?.()
-        } catch {}
-      }
-    }
+    // The creator goes last, so it removes the names, then detaches.
+    if (creator) for (const primitive of [semaphore, counter, ready]) primitive?.unlink?.()
+    for (const primitive of [semaphore, counter, ready]) primitive?.close()
     semaphore = counter = ready = undefined
   },
 })

@@ -1,7 +1,7 @@
 // Ours: @ipc/shared. A SharedValue('int32') incremented under its lock from several
 // processes; the lock-free atomic `add`; and bulk copies through `SharedArray.array`
 // (a typed-array view of the shared memory).
-import { importOurs, now, serve } from './lib.mjs'
+import { importOurs, now, serve, waitUntil } from './lib.mjs'
 
 let counter
 let createdCounter = false
@@ -26,8 +26,9 @@ serve({
     counter.value = 0
     return {}
   },
-  'counter.increment'({ n }) {
+  'counter.increment'({ n, startAt }) {
     const lock = counter.getLock()
+    waitUntil(startAt)
     const tStart = now()
     for (let i = 0; i < n; i++) {
       lock.acquireSync()
@@ -70,21 +71,11 @@ serve({
     return { writeNs: t1 - t0, readNs: t2 - t1, ok }
   },
   close() {
-    for (const primitive of [counter, adder, shared]) {
-      try {
-        primitive?.close()
-      } catch {}
-    }
-    if (createdCounter) {
-      try {
-        counter?.unlink?.()
-      } catch {}
-    }
-    for (const primitive of [adder, shared]) {
-      try {
-        primitive?.unlink?.()
-      } catch {}
-    }
+    // Whoever created a primitive goes last, so it removes the name, then detaches.
+    if (createdCounter) counter?.unlink?.()
+    adder?.unlink?.()
+    shared?.unlink?.()
+    for (const primitive of [counter, adder, shared]) primitive?.close()
     counter = adder = shared = undefined
   },
 })

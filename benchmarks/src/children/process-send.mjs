@@ -94,7 +94,9 @@ if (role === 'sink') {
         const fits = process.send(sendItem())
         i++
         if (!fits && i < n) {
-          await new Promise((resolve, reject) => process.send(sendItem(), (error) => (error ? reject(error) : resolve())))
+          await new Promise((resolve, reject) =>
+            process.send(sendItem(), (error) => (error ? reject(error) : resolve())),
+          )
           i++
         }
       }

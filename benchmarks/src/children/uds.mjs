@@ -7,15 +7,16 @@
 // raw for buffers. Every message is encoded by the sender and decoded by the receiver.
 //
 // Roles (argv[2]): sink (server, counts), source (client, sends), echo (server), pinger (client).
-import { createConnection, createServer } from 'node:net'
+
 import { once } from 'node:events'
+import { createConnection, createServer } from 'node:net'
 import { isPayload, latencySummary, makePayload, now, serve } from './lib.mjs'
 
 const BATCH = 64 * 1024
 
 /** Turns a byte stream into frames; `onFrame(bytes, start, end)`. */
 function frameReader(onFrame) {
-  let header = Buffer.alloc(4)
+  const header = Buffer.alloc(4)
   let headerHave = 0
   let current = null // the frame being assembled across chunks
   let have = 0

@@ -7,7 +7,7 @@
 //            messages in flight: the consumer acknowledges every window/4 (credit flow
 //            control, as any user must add to bound memory).
 //   rtt      the host thread pings an echo thread and times each round trip.
-import { MessageChannel, Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { isMainThread, MessageChannel, parentPort, Worker, workerData } from 'node:worker_threads'
 import { isPayload, latencySummary, makePayload, now, serve } from './lib.mjs'
 
 if (isMainThread) {

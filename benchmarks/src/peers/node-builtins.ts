@@ -15,7 +15,11 @@ export function atomicsAdd(): Runner {
       await child.ready
     },
     async run(n) {
-      const result = await (child as ChildHandle).request<{ elapsedNs: number; value: number }>('add.run', { n }, 600_000)
+      const result = await (child as ChildHandle).request<{ elapsedNs: number; value: number }>(
+        'add.run',
+        { n },
+        600_000,
+      )
       const rep = loopRep(result.elapsedNs, n, 'rate')
       if (result.value !== (n | 0)) rep.problems?.push(`final value ${result.value}, expected ${n | 0}`)
       return rep

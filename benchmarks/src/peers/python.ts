@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type RunContext, pythonDir } from '../context.ts'
+import { pythonDir, type RunContext } from '../context.ts'
 import type { Rep, Runner } from '../harness.ts'
 import { ChildHandle } from '../process-handle.ts'
 

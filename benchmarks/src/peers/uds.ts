@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type RunContext, childrenDir } from '../context.ts'
+import { childrenDir, type RunContext } from '../context.ts'
 import type { Runner } from '../harness.ts'
 import { ChildHandle } from '../process-handle.ts'
 import { type FlowReport, latencyRep, throughputRep } from '../rep.ts'

@@ -288,7 +288,14 @@ Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
-// waitAsync(i32, index, expected, id) -> 0 registered | 1 not-equal | -errno.
+// futex_waitv exists from Linux 5.16; older kernels answer ENOSYS.
+bool HaveWaitv() {
+  static const bool have = syscall(SYS_futex_waitv, nullptr, 0, 0, nullptr, CLOCK_MONOTONIC) != -1 || errno != ENOSYS;
+  return have;
+}
+
+// waitAsync(i32, index, expected, id) -> 0 registered | 1 not-equal | -errno
+// (-ENOSYS on kernels without futex_waitv).
 Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AsyncWaiters* w = Waiters(env);
@@ -298,6 +305,7 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
       !info[3].IsNumber())
     return Napi::Number::New(env, -EINVAL);
   double id = info[3].As<Napi::Number>().DoubleValue();
+  if (!HaveWaitv()) return Napi::Number::New(env, -ENOSYS);
   if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
   {
     std::lock_guard<std::mutex> lock(w->mu);

@@ -22,10 +22,19 @@ namespace {
 
 constexpr double kMaxSize = 1099511627776.0;  // 1 TiB: far above any real use.
 
-// Live mappings of this process, keyed by address: the length munmap needs.
-// Shared by all threads (envs), hence the mutex.
+// One mapping. It is the finalize hint of its ArrayBuffer, so a finalizer that
+// runs after an explicit unmap (and after mmap has reused the address) only
+// frees this record and never touches the new mapping.
+struct Mapping {
+  void* addr;
+  size_t len;
+  bool unmapped;
+};
+
+// Live mappings of this process by address, for `unmap(buffer)`. Shared by all
+// threads (envs), hence the mutex, which also guards Mapping::unmapped.
 std::mutex g_maps_mu;
-std::unordered_map<void*, size_t> g_maps;
+std::unordered_map<void*, Mapping*> g_maps;
 
 bool ValidName(const std::string& name) {
   // POSIX: one leading slash, no other; NAME_MAX is 255.
@@ -33,16 +42,16 @@ bool ValidName(const std::string& name) {
   return name.find('/', 1) == std::string::npos && name.find('\0') == std::string::npos;
 }
 
-void Finalize(napi_env, void* data, void*) {
-  size_t len = 0;
+void Finalize(napi_env, void*, void* hint) {
+  Mapping* m = static_cast<Mapping*>(hint);
   {
     std::lock_guard<std::mutex> lock(g_maps_mu);
-    auto it = g_maps.find(data);
-    if (it == g_maps.end()) return;  // already unmapped explicitly
-    len = it->second;
-    g_maps.erase(it);
+    if (!m->unmapped) {
+      g_maps.erase(m->addr);
+      munmap(m->addr, m->len);
+    }
   }
-  munmap(data, len);
+  delete m;
 }
 
 // Maps fd and returns { buffer, size, inode } or a negative errno.
@@ -53,15 +62,17 @@ Napi::Value MapFd(Napi::Env env, int fd, size_t size) {
   if (size == 0 || static_cast<off_t>(size) > st.st_size) return Napi::Number::New(env, -EINVAL);
   void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) return Napi::Number::New(env, -errno);
+  Mapping* m = new Mapping{addr, size, false};
   {
     std::lock_guard<std::mutex> lock(g_maps_mu);
-    g_maps[addr] = size;
+    g_maps[addr] = m;
   }
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, addr, size, Finalize, nullptr, &ab) != napi_ok) {
+  if (napi_create_external_arraybuffer(env, addr, size, Finalize, m, &ab) != napi_ok) {
     std::lock_guard<std::mutex> lock(g_maps_mu);
     g_maps.erase(addr);
     munmap(addr, size);
+    delete m;
     return Napi::Number::New(env, -ENOMEM);
   }
   Napi::Object out = Napi::Object::New(env);
@@ -91,8 +102,12 @@ Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) return Napi::Number::New(env, -errno);
   // shm_open applies the umask; fchmod sets exactly the mode asked for.
-  if (fchmod(fd, static_cast<mode_t>(mode)) != 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    int err = errno;
+  // posix_fallocate reserves the pages now, so a full /dev/shm fails here
+  // with ENOSPC rather than with SIGBUS at the first write.
+  int err = 0;
+  if (fchmod(fd, static_cast<mode_t>(mode)) != 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) err = errno;
+  if (err == 0) err = posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (err != 0) {
     close(fd);
     shm_unlink(name.c_str());
     return Napi::Number::New(env, -err);
@@ -151,16 +166,17 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsArrayBuffer()) return Napi::Number::New(env, -EINVAL);
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
   void* data = ab.Data();
-  size_t len = 0;
-  {
-    std::lock_guard<std::mutex> lock(g_maps_mu);
-    auto it = g_maps.find(data);
-    if (it == g_maps.end() || data == nullptr) return Napi::Number::New(env, 0);
-    len = it->second;
-    g_maps.erase(it);
-  }
+  if (data == nullptr) return Napi::Number::New(env, 0);
+  std::lock_guard<std::mutex> lock(g_maps_mu);
+  auto it = g_maps.find(data);
+  // The buffer must be the one that owns this mapping: same address and length.
+  if (it == g_maps.end() || it->second->unmapped || it->second->len != ab.ByteLength())
+    return Napi::Number::New(env, 0);
+  Mapping* m = it->second;
+  g_maps.erase(it);
+  m->unmapped = true;
   napi_detach_arraybuffer(env, ab);
-  return Napi::Number::New(env, munmap(data, len) == 0 ? 0 : -errno);
+  return Napi::Number::New(env, munmap(m->addr, m->len) == 0 ? 0 : -errno);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { deserialize } from './codec.js'
 import { revive } from './handle.js'
+import { runtime } from './runtime.js'
 import { CHILD_MARK, errorFields, type ProcessPayload, type ProcessResultMessage, RESULT_TYPE } from './process.js'
 
 interface StartMessage {
@@ -51,6 +52,7 @@ async function run(bytes: Uint8Array): Promise<void> {
   })
   try {
     const payload = deserialize<ProcessPayload>(bytes)
+    runtime().childName = payload.name
     for (const { descriptor, paths } of payload.transfers) {
       const value = await revive(descriptor)
       revived.push(value)
@@ -72,7 +74,8 @@ async function run(bytes: Uint8Array): Promise<void> {
 /** Puts `value` at `path` (indexes and keys) inside `root`. */
 function place(root: unknown[], path: (string | number)[], value: unknown): void {
   let target = root as unknown as Record<string | number, unknown>
-  for (let i = 0; i < path.length - 1; i++) target = target[path[i] as string | number] as Record<string | number, unknown>
+  for (let i = 0; i < path.length - 1; i++)
+    target = target[path[i] as string | number] as Record<string | number, unknown>
   target[path[path.length - 1] as string | number] = value
 }
 
@@ -87,7 +90,9 @@ async function finish(error: unknown, code = error === undefined ? 0 : 1): Promi
     }
   }
   const result: ProcessResultMessage =
-    error === undefined && code === 0 ? { type: RESULT_TYPE, ok: true } : { type: RESULT_TYPE, ok: false, error: errorFields(error) }
+    error === undefined && code === 0
+      ? { type: RESULT_TYPE, ok: true }
+      : { type: RESULT_TYPE, ok: false, error: errorFields(error) }
   await report(result)
   await flush(process.stdout)
   await flush(process.stderr)

@@ -49,7 +49,8 @@ function isLatin1(s: string): boolean {
 /** Prepares `value` for writing. Throws DataCloneError (and nothing is written) if it cannot be cloned. */
 export function encode(value: unknown): Encoded {
   if (typeof value === 'string') {
-    if (value.length <= 256 ? isLatin1(value) : false) return { tag: TAG_LATIN1, size: value.length, bytes: undefined, text: value }
+    if (value.length <= 256 ? isLatin1(value) : false)
+      return { tag: TAG_LATIN1, size: value.length, bytes: undefined, text: value }
     return { tag: TAG_UTF8, size: Buffer.byteLength(value, 'utf8'), bytes: undefined, text: value }
   }
   if (value instanceof Uint8Array && value.constructor !== Uint8Array && Buffer.isBuffer(value))

@@ -34,7 +34,10 @@ export class IpcError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // `this` is the class on the right of instanceof (a subclass, or IpcError itself).
+    // biome-ignore lint/complexity/noThisInStatic: the subclass is the point
     if (this === IpcError) return IpcError.is(value)
+    // biome-ignore lint/complexity/noThisInStatic: the subclass is the point
     return IpcError.is(value, this.code)
   }
 }

@@ -17,6 +17,6 @@ export {
   ValueError,
 } from './errors.js'
 export { notify, type WaitResult, wait, waitSync } from './futex.js'
-export { Process, type ProcessMode, type ProcessOptions } from './process.js'
 export type { Handle } from './handle.js'
+export { type CurrentProcess, currentProcess, Process, type ProcessMode, type ProcessOptions } from './process.js'
 export type { WaitOptions } from './signal.js'

@@ -86,7 +86,7 @@
  */
 import { existsSync } from 'node:fs'
 import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_V8, writePayload } from './codec.js'
-import { ClosedError, IpcError, outOfRange } from './errors.js'
+import { IpcError, outOfRange } from './errors.js'
 import { notifyWord, waitWord, waitWordSync } from './futex.js'
 import type { Segment } from './segment.js'
 import { deadlineOf, remaining } from './signal.js'
@@ -193,10 +193,48 @@ interface FastSlice {
   latin1Slice(start: number, end: number): string
 }
 
-function isShortLatin1(s: string): boolean {
-  if (s.length > SHORT_STRING) return false
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
-  return true
+/** Strings up to this length are decoded by String.fromCharCode (no native call). */
+const SHORT_DECODE = 16
+const fromCharCode = String.fromCharCode
+
+/** Decodes a Latin-1 string of at most SHORT_DECODE bytes: one call, a flat one-byte string. */
+function shortLatin1(u: Uint8Array, s: number, n: number): string {
+  // biome-ignore format: one case per length reads best in columns
+  switch (n) {
+    case 0: return ''
+    case 1: return fromCharCode(u[s] as number)
+    case 2: return fromCharCode(u[s] as number, u[s + 1] as number)
+    case 3: return fromCharCode(u[s] as number, u[s + 1] as number, u[s + 2] as number)
+    case 4: return fromCharCode(u[s] as number, u[s + 1] as number, u[s + 2] as number, u[s + 3] as number)
+    default: {
+      const a = u[s] as number, b = u[s + 1] as number, c = u[s + 2] as number, d = u[s + 3] as number
+      const e = u[s + 4] as number
+      switch (n) {
+        case 5: return fromCharCode(a, b, c, d, e)
+        case 6: return fromCharCode(a, b, c, d, e, u[s + 5] as number)
+        case 7: return fromCharCode(a, b, c, d, e, u[s + 5] as number, u[s + 6] as number)
+        case 8: return fromCharCode(a, b, c, d, e, u[s + 5] as number, u[s + 6] as number, u[s + 7] as number)
+        default: {
+          const f = u[s + 5] as number, g = u[s + 6] as number, h = u[s + 7] as number, i = u[s + 8] as number
+          switch (n) {
+            case 9: return fromCharCode(a, b, c, d, e, f, g, h, i)
+            case 10: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number)
+            case 11: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number, u[s + 10] as number)
+            case 12: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number, u[s + 10] as number, u[s + 11] as number)
+            default: {
+              const j = u[s + 9] as number, k = u[s + 10] as number, l = u[s + 11] as number, m = u[s + 12] as number
+              switch (n) {
+                case 13: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m)
+                case 14: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number)
+                case 15: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number, u[s + 14] as number)
+                default: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number, u[s + 14] as number, u[s + 15] as number)
+              }
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 function isLinux(): boolean {
@@ -286,7 +324,7 @@ export class MpmcRing {
     const head = Atomics.load(i32, w + HEAD_COUNT)
     const tail = Atomics.load(i32, w + TAIL_COUNT)
     const count = (tail - head) | 0
-    return count < 0 ? 0 : count
+    return Math.max(count, 0)
   }
 
   /** Messages ever put (an int32 that wraps). */
@@ -305,10 +343,18 @@ export class MpmcRing {
    * anything is written.
    */
   prepare(value: unknown): Encoded | undefined {
-    if (typeof value === 'string' && isShortLatin1(value)) {
-      if (MESSAGE_HEADER + ((value.length + 7) & ~7) <= this.capacity) return undefined
-    }
-    const encoded = encode(value)
+    // A short string goes the fast path even if it turns out not to be
+    // Latin-1: #putLocked then encodes it as UTF-8 (3 bytes a char at most).
+    if (
+      typeof value === 'string' &&
+      value.length <= SHORT_STRING &&
+      MESSAGE_HEADER + value.length * 3 + 7 <= this.capacity
+    )
+      return undefined
+    return this.#checkSize(encode(value))
+  }
+
+  #checkSize(encoded: Encoded): Encoded {
     if (MESSAGE_HEADER + ((encoded.size + 7) & ~7) > this.capacity)
       throw outOfRange(
         `Cannot put an item of ${encoded.size} bytes (encoded) into the ${this.#label} "${this.#segment.name}": ` +
@@ -368,14 +414,24 @@ export class MpmcRing {
    * Returns the status synchronously when it is known at once. An aborted
    * `signal` rejects with its reason and nothing is put.
    */
-  put(value: unknown, encoded: Encoded | undefined, timeout: number, signal?: AbortSignal): MpmcPutStatus | Promise<MpmcPutStatus> {
+  put(
+    value: unknown,
+    encoded: Encoded | undefined,
+    timeout: number,
+    signal?: AbortSignal,
+  ): MpmcPutStatus | Promise<MpmcPutStatus> {
     const first = this.#tryPutNoBlock(value, encoded)
     if (first === MPMC_PUT_OK || first === MPMC_PUT_SHUTDOWN || (first === MPMC_PUT_FULL && timeout <= 0))
       return first as MpmcPutStatus
     return this.#putAsync(value, encoded, timeout, signal)
   }
 
-  async #putAsync(value: unknown, encoded: Encoded | undefined, timeout: number, signal?: AbortSignal): Promise<MpmcPutStatus> {
+  async #putAsync(
+    value: unknown,
+    encoded: Encoded | undefined,
+    timeout: number,
+    signal?: AbortSignal,
+  ): Promise<MpmcPutStatus> {
     const i32 = this.#i32
     const w = this.#w
     const deadline = deadlineOf(timeout)
@@ -403,7 +459,9 @@ export class MpmcRing {
   #roomChanged(): boolean {
     const i32 = this.#i32
     const w = this.#w
-    return Atomics.load(i32, w + HEAD) !== i32[w + P_CACHED_HEAD] || (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0
+    return (
+      Atomics.load(i32, w + HEAD) !== i32[w + P_CACHED_HEAD] || (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0
+    )
   }
 
   /** Appends one message; the caller holds P_LOCK, which this releases. */
@@ -426,8 +484,8 @@ export class MpmcRing {
         i32[w + P_CACHED_HCOUNT] = headCount
         if (((count - headCount) | 0) >= this.maxItems) return status
       }
-      const size = encoded === undefined ? (value as string).length : encoded.size
-      const total = MESSAGE_HEADER + ((size + 7) & ~7)
+      let size = encoded === undefined ? (value as string).length : encoded.size
+      let total = MESSAGE_HEADER + ((size + 7) & ~7)
       let used = tail - (i32[w + P_CACHED_HEAD] as number)
       if (used < 0) used += this.#cap2
       if (cap - used < total) {
@@ -442,15 +500,36 @@ export class MpmcRing {
       let payload = index + MESSAGE_HEADER
       if (payload === cap) payload = 0
       if (encoded === undefined) {
+        // Latin-1 fast path, checking each char as it is copied. The bytes are
+        // not published until TAIL moves, so a failed attempt leaves nothing.
         const text = value as string
+        let k = 0
         if (payload + size <= cap) {
           const u8 = this.#u8
           const start = this.#data + payload
-          for (let k = 0; k < size; k++) u8[start + k] = text.charCodeAt(k)
-        } else {
-          this.#writeWrapped(encode(text), payload)
+          for (; k < size; k++) {
+            const c = text.charCodeAt(k)
+            if (c > 0xff) break
+            u8[start + k] = c
+          }
         }
-        i32[at + 1] = TAG_LATIN1
+        if (k === size) {
+          i32[at + 1] = TAG_LATIN1
+        } else {
+          encoded = encode(text)
+          size = encoded.size
+          total = MESSAGE_HEADER + ((size + 7) & ~7)
+          if (cap - used < total) {
+            const head = Atomics.load(i32, w + HEAD)
+            i32[w + P_CACHED_HEAD] = head
+            used = tail - head
+            if (used < 0) used += this.#cap2
+            if (cap - used < total) return status
+          }
+          if (payload + size <= cap) writePayload(encoded, this.#buf, this.#data + payload)
+          else this.#writeWrapped(encoded, payload)
+          i32[at + 1] = encoded.tag
+        }
       } else {
         if (payload + size <= cap) writePayload(encoded, this.#buf, this.#data + payload)
         else this.#writeWrapped(encoded, payload)
@@ -582,7 +661,10 @@ export class MpmcRing {
   #dataChanged(): boolean {
     const i32 = this.#i32
     const w = this.#w
-    return Atomics.load(i32, w + TAIL) !== Atomics.load(i32, w + HEAD) || (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0
+    return (
+      Atomics.load(i32, w + TAIL) !== Atomics.load(i32, w + HEAD) ||
+      (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0
+    )
   }
 
   /**
@@ -618,10 +700,9 @@ export class MpmcRing {
         try {
           if (payload + size <= cap) {
             const start = this.#data + payload
-            value =
-              tag === TAG_LATIN1
-                ? (this.#buf as unknown as FastSlice).latin1Slice(start, start + size)
-                : decodePayload(tag, this.#buf, start, start + size)
+            if (tag !== TAG_LATIN1) value = decodePayload(tag, this.#buf, start, start + size)
+            else if (size <= SHORT_DECODE) value = shortLatin1(this.#u8, start, size)
+            else value = (this.#buf as unknown as FastSlice).latin1Slice(start, start + size)
           } else {
             const scratch = this.#scratchOf(size)
             const first = cap - payload
@@ -780,7 +861,10 @@ export class MpmcRing {
   }
 
   #unlock(lock: number): void {
-    if ((Atomics.exchange(this.#i32, this.#w + lock, 0) & WAITERS_BIT) !== 0) notifyWord(this.#i32, this.#w + lock, 1)
+    const index = this.#w + lock
+    // Fast path: nobody marked the word (a CAS is cheaper than an exchange in V8).
+    if (Atomics.compareExchange(this.#i32, index, this.#me, 0) === this.#me) return
+    if ((Atomics.exchange(this.#i32, index, 0) & WAITERS_BIT) !== 0) notifyWord(this.#i32, index, 1)
   }
 
   // ---------------------------------------------------------------- sleepers

@@ -239,8 +239,14 @@ describe('extractTransfers()', () => {
     // Only arrays and plain objects are searched.
     expect(out[2]).toBe(args[2])
     expect(transfers).toEqual([
-      { descriptor: { module: 'file:///p.mjs', export: 'P', handle: { kind: 'p', name: 'a' } }, paths: [[0], [1, 'deep', 'a']] },
-      { descriptor: { module: 'file:///p.mjs', export: 'P', handle: { kind: 'p', name: 'b' } }, paths: [[1, 'list', 1]] },
+      {
+        descriptor: { module: 'file:///p.mjs', export: 'P', handle: { kind: 'p', name: 'a' } },
+        paths: [[0], [1, 'deep', 'a']],
+      },
+      {
+        descriptor: { module: 'file:///p.mjs', export: 'P', handle: { kind: 'p', name: 'b' } },
+        paths: [[1, 'list', 1]],
+      },
     ])
     // The caller's containers are untouched.
     expect((args[1] as { list: unknown[] }).list[1]).toBe(b)

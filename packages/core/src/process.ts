@@ -20,6 +20,7 @@
  * 4. The parent settles `join()` when the child has exited and its IPC channel
  *    has closed ('close'), so the result message is always read first.
  */
+import { runtime } from './runtime.js'
 import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
@@ -28,7 +29,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { serialize } from './codec.js'
-import { invalidArgType, invalidArgValue, ProcessError, ValueError } from './errors.js'
+import { IpcError, invalidArgType, invalidArgValue, ProcessError, ValueError } from './errors.js'
 import { isTransferable, TRANSFER, type TransferDescriptor } from './handle.js'
 import { checkWaitOptions, onAbort, throwIfAborted, type WaitOptions } from './signal.js'
 
@@ -133,7 +134,9 @@ function childEntryPath(): string {
 function moduleUrl(module: string | URL): string {
   if (module instanceof URL) return module.href
   if (typeof module !== 'string')
-    throw invalidArgType(`The "module" argument must be a path or a URL, received ${module === null ? 'null' : typeof module}`)
+    throw invalidArgType(
+      `The "module" argument must be a path or a URL, received ${module === null ? 'null' : typeof module}`,
+    )
   if (module.length === 0) throw invalidArgValue('The "module" argument must be a path or a URL, received ""')
   if (/^(file|data):/i.test(module)) return new URL(module).href
   return pathToFileURL(isAbsolute(module) ? module : resolve(process.cwd(), module)).href
@@ -141,7 +144,8 @@ function moduleUrl(module: string | URL): string {
 
 function signalNumber(signal: NodeJS.Signals | number): number {
   if (typeof signal === 'number') {
-    if (!Number.isInteger(signal) || signal < 0) throw invalidArgValue(`The "signal" argument must be a signal name or number, received ${signal}`)
+    if (!Number.isInteger(signal) || signal < 0)
+      throw invalidArgValue(`The "signal" argument must be a signal name or number, received ${signal}`)
     return signal
   }
   const number = (constants.signals as Record<string, number | undefined>)[signal]
@@ -172,7 +176,7 @@ export function extractTransfers(args: readonly unknown[]): Pick<ProcessPayload,
       if (i === undefined) {
         i = transfers.length
         index.set(value, i)
-        transfers.push({ descriptor: describe(value[TRANSFER]()), paths: [] })
+        transfers.push({ descriptor: checkDescriptor(value[TRANSFER]()), paths: [] })
       }
       transfers[i]?.paths.push(path)
       return null
@@ -197,7 +201,7 @@ export function extractTransfers(args: readonly unknown[]): Pick<ProcessPayload,
   return { args: out, transfers }
 }
 
-function describe(descriptor: TransferDescriptor): TransferDescriptor {
+function checkDescriptor(descriptor: TransferDescriptor): TransferDescriptor {
   if (
     typeof descriptor !== 'object' ||
     descriptor === null ||
@@ -274,14 +278,16 @@ export class Process {
     if (!Array.isArray(args)) throw invalidArgType(`The "args" option must be an array, received ${typeof args}`)
     if (typeof exportName !== 'string' || exportName.length === 0)
       throw invalidArgType(`The "exportName" option must be a non-empty string, received ${inspect(exportName)}`)
-    if (!MODES.includes(mode)) throw invalidArgValue(`The "mode" option must be 'process' or 'thread', received ${inspect(mode)}`)
+    if (!MODES.includes(mode))
+      throw invalidArgValue(`The "mode" option must be 'process' or 'thread', received ${inspect(mode)}`)
     if (env !== undefined && (typeof env !== 'object' || env === null))
       throw invalidArgType(`The "env" option must be an object, received ${env === null ? 'null' : typeof env}`)
     if (execArgv !== undefined && (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string')))
       throw invalidArgType('The "execArgv" option must be an array of strings')
     if (name !== undefined && typeof name !== 'string')
       throw invalidArgType(`The "name" option must be a string, received ${typeof name}`)
-    if (typeof daemon !== 'boolean') throw invalidArgType(`The "daemon" option must be a boolean, received ${typeof daemon}`)
+    if (typeof daemon !== 'boolean')
+      throw invalidArgType(`The "daemon" option must be a boolean, received ${typeof daemon}`)
     this.name = name ?? `Process-${++processRuntime().count}`
     this.mode = mode
     this.daemon = daemon
@@ -325,9 +331,15 @@ export class Process {
     if (this.#started) throw new ValueError(`Cannot start process "${this.name}": it was started already`)
     const entry = childEntryPath()
     if (!existsSync(entry))
-      throw new ValueError(`Cannot start process "${this.name}": ${entry} is missing (build @ipc/core first)`)
+      throw new IpcError(`Cannot start process "${this.name}": ${entry} is missing (build @ipc/core first)`)
     const { args, transfers } = extractTransfers(this.#args)
-    const payload: ProcessPayload = { module: this.module, exportName: this.exportName, name: this.name, args, transfers }
+    const payload: ProcessPayload = {
+      module: this.module,
+      exportName: this.exportName,
+      name: this.name,
+      args,
+      transfers,
+    }
     const bytes = serialize(payload)
     this.#started = true
     if (this.mode === 'thread') this.#startThread(entry, bytes)
@@ -387,7 +399,8 @@ export class Process {
   }
 
   #onMessage(message: unknown): void {
-    if (typeof message !== 'object' || message === null || (message as ProcessResultMessage).type !== RESULT_TYPE) return
+    if (typeof message !== 'object' || message === null || (message as ProcessResultMessage).type !== RESULT_TYPE)
+      return
     this.#result ??= message as ProcessResultMessage
   }
 
@@ -507,4 +520,30 @@ export function errorFields(error: unknown): NonNullable<ProcessResultMessage['e
     }
   }
   return { name: undefined, message: inspect(error), stack: undefined, code: undefined }
+}
+
+/** What `currentProcess()` tells about the running process or thread. */
+export interface CurrentProcess {
+  /** The `name` given to the `Process` that started this one, or `'MainProcess'`. */
+  name: string
+  pid: number
+  /** True inside a process or thread started by `Process`. */
+  isChild: boolean
+}
+
+/**
+ * Python's `multiprocessing.current_process()`. A module passed to `Process`
+ * is imported again in the child, so guard the parent's code with it — the
+ * `if __name__ == '__main__'` of @ipc.
+ *
+ * @example
+ * ```ts
+ * if (!currentProcess().isChild) {
+ *   // parent-only code: create primitives, start children
+ * }
+ * ```
+ */
+export function currentProcess(): CurrentProcess {
+  const name = runtime().childName
+  return { name: name ?? 'MainProcess', pid: process.pid, isChild: name !== undefined }
 }

@@ -24,6 +24,8 @@ export interface Runtime {
   callbackInstalled: boolean
   openSegments: Set<Closable>
   identity: { pid: number; startTime: number } | undefined
+  /** Set in a child started by Process: its name. */
+  childName: string | undefined
 }
 
 const KEY = Symbol.for('@ipc/core/runtime')
@@ -32,7 +34,7 @@ export function runtime(): Runtime {
   const holder = globalThis as unknown as Record<symbol, Runtime | undefined>
   let rt = holder[KEY]
   if (rt === undefined) {
-    rt = { native: undefined, waits: new Map(), nextWaitId: 1, callbackInstalled: false, openSegments: new Set(), identity: undefined }
+    rt = { native: undefined, waits: new Map(), nextWaitId: 1, callbackInstalled: false, openSegments: new Set(), identity: undefined, childName: undefined }
     holder[KEY] = rt
   }
   return rt

@@ -5,7 +5,7 @@ import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ClosedError, ExistsError, IncompatibleError, NotFoundError } from './errors.js'
 import { processStartTime } from './liveness.js'
-import { checkName, HEADER_BYTES, randomName, SHM_PREFIX, Segment } from './segment.js'
+import { checkName, HEADER_BYTES, randomName, Segment, SHM_PREFIX } from './segment.js'
 
 const KIND = { kind: 'test-seg', version: 1, label: 'test segment' }
 
@@ -112,7 +112,10 @@ describe('segment names', () => {
   ]
 
   it.each(bad)('rejects %j in create and open with a clear TypeError', (name, code, message) => {
-    for (const call of [() => Segment.create(KIND, 8, { name: name as string }), () => Segment.open(KIND, name as string)]) {
+    for (const call of [
+      () => Segment.create(KIND, 8, { name: name as string }),
+      () => Segment.open(KIND, name as string),
+    ]) {
       const error = thrown(call)
       expect(error).toBeInstanceOf(TypeError)
       expect(error.code).toBe(code)

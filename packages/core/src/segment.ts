@@ -203,7 +203,8 @@ export class Segment {
       releaseMapping(mapped.buffer)
       throw error
     }
-    if (mapped.size < HEADER_BYTES) fail(new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment`))
+    if (mapped.size < HEADER_BYTES)
+      fail(new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment`))
     const i32 = new Int32Array(mapped.buffer)
     if (Atomics.load(i32, I_STATE) !== STATE_READY) waitWordSync(i32, I_STATE, 0, 2000)
     if (Atomics.load(i32, I_STATE) !== STATE_READY || Atomics.load(i32, I_MAGIC) !== MAGIC)
@@ -377,15 +378,14 @@ export function reclaimDeadSegments(): number {
 }
 
 /**
- * Lets go of a mapping. It is unmapped when its ArrayBuffer is collected, not
- * now: the addon's finalizer runs on a later tick and munmaps by address, so
- * after an explicit `unmap` it would unmap whatever new mapping mmap placed at
- * the same address in between (a SIGSEGV in the next user of that segment).
- * The finalizer of a buffer that was never unmapped always finds its own
- * mapping. Restore `native().unmap(buffer)` once native/segment.cc ties the
- * finalizer to the mapping instead of the address.
+ * Unmaps now. The ArrayBuffer is detached first, so views on it read as empty
+ * instead of touching freed memory; the addon ties its finalizer to the
+ * mapping record, not to the address, so a later collection of the buffer
+ * never unmaps a new mapping placed at the same address.
  */
-function releaseMapping(_buffer: ArrayBuffer): void {}
+function releaseMapping(buffer: ArrayBuffer): void {
+  native().unmap(buffer)
+}
 
 function anySlotAlive(i32: Int32Array, f64: Float64Array): boolean {
   for (let s = 0; s < SLOT_COUNT; s++) if (slotAliveIn(i32, f64, s)) return true

@@ -58,6 +58,7 @@ const RECORD_HEADER = 8
 const PADDING = -1
 const MIN_CAPACITY = 64
 const MAX_CAPACITY = 2 ** 30
+const SPIN_FLOOR = 1 / 64
 
 // i32 indexes relative to the region start.
 const W_MAGIC = 0
@@ -181,6 +182,11 @@ export class SpscRing {
   readonly #asyncSpin: number
   readonly #checkInterval: number
   readonly #check: (() => void) | undefined
+  // Adaptive spinning: the share of the spin budget to use, halved after a
+  // spin that found nothing (the peer is descheduled: spinning only delays
+  // it), doubled after one that succeeded. Floor 1/64 keeps probing.
+  #readScale = 1
+  #writeScale = 1
   // Producer-side caches. `#lastHead` is the head this object last stored:
   // when head differs, another object produced and `#tailCache` is reloaded.
   #lastHead = -1
@@ -370,7 +376,7 @@ export class SpscRing {
       if (this.hasRoomFor(size)) return 'ready'
       if (!spun) {
         spun = true
-        if (this.#spinWritable(size, Math.min(this.#spin, remaining(deadline)))) continue
+        if (this.#adaptiveSpinWritable(size, this.#spin, deadline)) continue
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
@@ -399,7 +405,7 @@ export class SpscRing {
       if (this.hasRoomFor(size)) return 'ready'
       if (!spun) {
         spun = true
-        if (this.#spinWritable(size, Math.min(this.#asyncSpin, remaining(deadline)))) continue
+        if (this.#adaptiveSpinWritable(size, this.#asyncSpin, deadline)) continue
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
@@ -414,6 +420,14 @@ export class SpscRing {
       }
       if (result === 'timed-out') this.#check?.()
     }
+  }
+
+  #adaptiveSpinWritable(size: number, budget: number, deadline: number): boolean {
+    const ms = Math.min(budget * this.#writeScale, remaining(deadline))
+    if (ms <= 0) return false
+    const ok = this.#spinWritable(size, ms)
+    this.#writeScale = ok ? Math.min(1, this.#writeScale * 2) : Math.max(SPIN_FLOOR, this.#writeScale / 2)
+    return ok
   }
 
   #spinWritable(size: number, ms: number): boolean {
@@ -523,7 +537,7 @@ export class SpscRing {
       if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
       if (!spun) {
         spun = true
-        if (this.#spinReadable(Math.min(this.#spin, remaining(deadline)))) continue
+        if (this.#adaptiveSpinReadable(this.#spin, deadline)) continue
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
@@ -551,7 +565,7 @@ export class SpscRing {
       if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
       if (!spun) {
         spun = true
-        if (this.#spinReadable(Math.min(this.#asyncSpin, remaining(deadline)))) continue
+        if (this.#adaptiveSpinReadable(this.#asyncSpin, deadline)) continue
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
@@ -566,6 +580,14 @@ export class SpscRing {
       }
       if (result === 'timed-out') this.#check?.()
     }
+  }
+
+  #adaptiveSpinReadable(budget: number, deadline: number): boolean {
+    const ms = Math.min(budget * this.#readScale, remaining(deadline))
+    if (ms <= 0) return false
+    const ok = this.#spinReadable(ms)
+    this.#readScale = ok ? Math.min(1, this.#readScale * 2) : Math.max(SPIN_FLOOR, this.#readScale / 2)
+    return ok
   }
 
   #spinReadable(ms: number): boolean {

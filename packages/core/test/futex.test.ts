@@ -33,7 +33,9 @@ describe('Atomics on a segment', () => {
     expect(Atomics.load(i32, 0)).toBe(800_000)
   })
 
-  it('gives mutual exclusion with a futex lock: plain increments from 3 processes add up', { timeout: 30_000 }, async () => {
+  it('gives mutual exclusion with a futex lock: plain increments from 3 processes add up', {
+    timeout: 30_000,
+  }, async () => {
     const { segment, i32 } = shared(4)
     const children = [1, 2, 3].map(() => spawnChild(participant, ['locked-add', segment.name, '20000']))
     expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0, 0])
@@ -53,7 +55,9 @@ describe('waitSync() across processes', () => {
     expect(await child.exited).toBe(0)
   })
 
-  it("sees the change made before notify: 'ok' (woken) or 'not-equal' (changed before it slept), never a lost wake", { timeout: 20_000 }, async () => {
+  it("sees the change made before notify: 'ok' (woken) or 'not-equal' (changed before it slept), never a lost wake", {
+    timeout: 20_000,
+  }, async () => {
     const { segment, i32 } = shared(4)
     const child = spawnChild(participant, ['wait-sync', segment.name, '0', '-1'])
     await child.waitFor('WAITING')
@@ -136,7 +140,9 @@ describe('wait() across processes', () => {
     expect(child.stdout()).toContain('RESULT ok')
   })
 
-  it('does not use the libuv pool: with UV_THREADPOOL_SIZE=1, fs and dns finish while 200 waits are pending', { timeout: 30_000 }, async () => {
+  it('does not use the libuv pool: with UV_THREADPOOL_SIZE=1, fs and dns finish while 200 waits are pending', {
+    timeout: 30_000,
+  }, async () => {
     const { segment, i32 } = shared(200)
     const child = spawnChild(participant, ['pool', segment.name, '200'], {
       env: { ...process.env, UV_THREADPOOL_SIZE: '1' },

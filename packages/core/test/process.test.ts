@@ -89,11 +89,21 @@ describe.each(['process', 'thread'] as const)('Process with a primitive argument
 })
 
 describe('Process arguments', () => {
-  it('copies other arguments with structured clone: Map, Set, Date, BigInt, Buffer, Uint8Array', { timeout: 20_000 }, async () => {
+  it('copies other arguments with structured clone: Map, Set, Date, BigInt, Buffer, Uint8Array', {
+    timeout: 20_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ipc-process-'))
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
     const out = join(dir, 'args.json')
-    const args = [new Map([[1, 'a']]), new Set([1]), new Date(0), 10n ** 30n, Buffer.from('b'), new Uint8Array([1]), out]
+    const args = [
+      new Map([[1, 'a']]),
+      new Set([1]),
+      new Date(0),
+      10n ** 30n,
+      Buffer.from('b'),
+      new Uint8Array([1]),
+      out,
+    ]
     for (const mode of ['process', 'thread'] as const) {
       const child = started(new URL('./fixtures/process-args.mjs', import.meta.url), { mode, args })
       expect(await child.join()).toBe(0)
@@ -149,7 +159,10 @@ describe('Process failures', () => {
     { timeout: 20_000 },
     async (mode) => {
       const child = started(functions, { mode, exportName: 'neverSettles' })
-      await expect(child.join()).rejects.toMatchObject({ exitCode: 13, message: expect.stringContaining('never settled') })
+      await expect(child.join()).rejects.toMatchObject({
+        exitCode: 13,
+        message: expect.stringContaining('never settled'),
+      })
     },
   )
 

@@ -16,7 +16,9 @@ function exists(name: string): boolean {
 }
 
 describe('segment cleanup', () => {
-  it('a segment whose creator was SIGKILLed is reclaimed by the next create in another process', { timeout: 20_000 }, async () => {
+  it('a segment whose creator was SIGKILLed is reclaimed by the next create in another process', {
+    timeout: 20_000,
+  }, async () => {
     const name = uniqueName('killed')
     const creator = spawnChild(participant, ['create-hold', name])
     await creator.waitFor('READY')
@@ -47,7 +49,9 @@ describe('segment cleanup', () => {
     expect(exists(name)).toBe(false)
   })
 
-  it('a SIGKILLed participant does not keep the segment: the survivor’s close unlinks it', { timeout: 20_000 }, async () => {
+  it('a SIGKILLed participant does not keep the segment: the survivor’s close unlinks it', {
+    timeout: 20_000,
+  }, async () => {
     const segment = Segment.create(KIND, 64, { name: uniqueName('survivor') })
     onTestFinished(() => segment.close())
     const child = spawnChild(participant, ['open-hold', segment.name])

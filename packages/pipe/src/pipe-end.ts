@@ -357,10 +357,8 @@ export class PipeEnd implements Transport {
         rx.consume()
         continue
       }
-      // CANCEL (or anything else): the chunked message was abandoned.
-      if ((meta & META_HEAD) === 0 && (meta & META_CHUNK) === 0) {
-        if ((meta & META_CANCEL) !== 0) rx.consume()
-      }
+      // CANCEL, or a new message: the chunked one was abandoned by its sender.
+      if ((meta & META_CANCEL) !== 0) rx.consume()
       this.#partial = undefined
       return RETRY
     }

@@ -6,7 +6,7 @@ import type { SemaphoreOptions } from './options.js'
 import { Semaphore } from './semaphore.js'
 import { attach, counterOf, type Flavor } from './semaphore-base.js'
 
-const BOUNDED: Flavor = { kind: 'bounded-semaphore', label: 'bounded semaphore', className: 'BoundedSemaphore' }
+const BOUNDED: Flavor = { kind: 'bounded-semaphore', label: 'bounded semaphore', className: 'BoundedSemaphore', module: import.meta.url }
 
 /** The `.handle` of a BoundedSemaphore. */
 export interface BoundedSemaphoreHandle extends Handle {

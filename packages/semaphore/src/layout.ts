@@ -15,7 +15,8 @@
  * |      |       |             |                                     | BoundedSemaphore and Lock, 0 (no bound) for Semaphore       |
  * | 5    | 20    | FLAGS       | creator (init)                      | bit 0: RECLAIM (give back the permits of dead holders)     |
  * | 6    | 24    | MAX_SLOT    | attachers (CAS, only grows)         | 1 + the highest segment slot ever attached: scan limit      |
- * | 7-15 | 28    | —           | —                                   | reserved, zero                                              |
+ * | 7    | 28    | SLEEPERS    | whoever flips a SLEEP word (±1)     | how many slots have SLEEP = 1; a giver scans only if > 0    |
+ * | 8-15 | 32    | —           | —                                   | reserved, zero                                              |
  *
  * Then one 64-byte record per segment slot (128 of them, one cache line each),
  * at word 16 + slot × 16:
@@ -26,7 +27,8 @@
  * | 1    | JOURNAL | the slot's object (or its reaper), before tagging  | what HELD becomes when the tagged operation completes      |
  * | 2    | TICKET  | the slot's object; its reaper                      | 0: not waiting; else its place in line (older = smaller)   |
  * | 3    | WAKE    | anyone waking this slot (+1)                       | the futex word the slot's waiters sleep on                 |
- * | 4    | SLEEP   | the slot (1 before sleeping), a waker (CAS 1 → 0)  | 1: a waiter may be asleep on WAKE, so a waker must notify  |
+ * | 4    | SLEEP   | the slot (CAS 0 → 1 before sleeping), a waker or   | 1: a waiter may be asleep on WAKE, so a waker must notify; |
+ * |      |         | the slot itself (CAS 1 → 0)                        | whoever flips it also moves SLEEPERS                       |
  * | 5-15 | —       | —                                                  | reserved, zero                                             |
  *
  * STATE, the one word every acquire and release changes:
@@ -64,6 +66,7 @@ export const W_NEXT_TICKET = 3
 export const W_BOUND = 4
 export const W_FLAGS = 5
 export const W_MAX_SLOT = 6
+export const W_SLEEPERS = 7
 
 // Words of a slot record.
 export const S_HELD = 0

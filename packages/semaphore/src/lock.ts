@@ -5,7 +5,7 @@ import { checkHandle, type Handle, invalidArgType } from '@ipc/core/internal'
 import type { AcquireOptions, LockOptions } from './options.js'
 import { attach, counterOf, type Flavor, SemaphoreBase } from './semaphore-base.js'
 
-const LOCK: Flavor = { kind: 'lock', label: 'lock', className: 'Lock' }
+const LOCK: Flavor = { kind: 'lock', label: 'lock', className: 'Lock', module: import.meta.url }
 
 /** The `.handle` of a Lock. */
 export interface LockHandle extends Handle {

@@ -51,16 +51,17 @@ import {
   W_FLAGS,
   W_MAX_SLOT,
   W_NEXT_TICKET,
+  W_SLEEPERS,
   W_STATE,
   W_WAITERS,
 } from './layout.js'
 
 /** A waiter that has waited this long switches the semaphore to strict FIFO handoff. */
-export const STARVE_MS = 1
+export const STARVE_MS = Number(process.env.SEM_STARVE ?? 1)
 /** Waiters wake at least this often to reap the permits of dead processes. */
 export const REAP_MS = 200
 /** How long a waiter spins before it sleeps, in tries. */
-export const SPIN_TRIES = 100
+export const SPIN_TRIES = Number(process.env.SEM_SPIN ?? 100)
 /** How many times to re-read a tagged STATE before calling it busy. */
 const TAG_SPINS = 200
 /** After a tag has been set this long, check whether its owner died. */
@@ -88,6 +89,8 @@ export class PermitCounter {
   ticket = 0
   /** performance.now() when the ticket was taken. */
   waitingSince = 0
+  /** The last STATE value this object saw or wrote: the expected value of its next CAS. */
+  #seen = 0
   /** How many waiting loops (sync and async) share the ticket. */
   #registrations = 0
   readonly #tag: number
@@ -95,6 +98,7 @@ export class PermitCounter {
   readonly #waiters: number
   readonly #nextTicket: number
   readonly #maxSlot: number
+  readonly #sleepers: number
   readonly #heldIndex: number
   readonly #journal: number
   readonly #ticketIndex: number
@@ -115,6 +119,7 @@ export class PermitCounter {
     this.#waiters = headerIndex(offset, W_WAITERS)
     this.#nextTicket = headerIndex(offset, W_NEXT_TICKET)
     this.#maxSlot = headerIndex(offset, W_MAX_SLOT)
+    this.#sleepers = headerIndex(offset, W_SLEEPERS)
     this.#heldIndex = slotIndex(offset, segment.slot, S_HELD)
     this.#journal = slotIndex(offset, segment.slot, S_JOURNAL)
     this.#ticketIndex = slotIndex(offset, segment.slot, S_TICKET)
@@ -130,7 +135,7 @@ export class PermitCounter {
     // A slot is only reused after it was freed, and freeing it gave its permits
     // back (close or reap); adopt anything left over anyway and give it back.
     if (Atomics.exchange(this.i32, this.#ticketIndex, 0) !== 0) Atomics.sub(this.i32, this.#waiters, 1)
-    Atomics.store(this.i32, this.sleepIndex, 0)
+    this.awake()
     this.held = Atomics.load(this.i32, this.#heldIndex)
     if (this.held > 0) this.giveBackHeld()
   }
@@ -152,24 +157,40 @@ export class PermitCounter {
   tryTake(asWaiter: boolean): Attempt {
     const i32 = this.i32
     const index = this.#state
+    // Start from the last STATE we saw: when nobody else touched it, the CAS
+    // succeeds without a separate load (CAS returns the real value otherwise).
+    let state = this.#seen
     let spins = 0
     for (;;) {
-      const state = Atomics.load(i32, index)
-      if ((state & TAG_MASK) !== 0) {
-        if (++spins < TAG_SPINS) continue
-        return BUSY
+      if ((state & TAG_MASK) !== 0 || state >>> COUNT_SHIFT === 0 || (state & HANDOFF) !== 0) {
+        state = Atomics.load(i32, index)
+        if ((state & TAG_MASK) !== 0) {
+          if (++spins < TAG_SPINS) continue
+          this.#seen = 0
+          return BUSY
+        }
+        if (state >>> COUNT_SHIFT === 0 || ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest()))) {
+          this.#seen = state
+          return NONE
+        }
       }
-      if (state >>> COUNT_SHIFT === 0) return NONE
-      if ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest())) return NONE
       const held = this.held + 1
       // JOURNAL first: if we die after the CAS, the reaper finds our tag and
-      // sets HELD from it. Nobody changes STATE while our tag is in it.
-      Atomics.store(i32, this.#journal, held)
+      // sets HELD from it. Plain stores suffice for JOURNAL, HELD and the
+      // untagging store: nobody else writes STATE while our tag is in it, other
+      // objects only wait for the tag to go, and the reaper reads JOURNAL and
+      // HELD only after our process died (its stores all landed by then).
+      i32[this.#journal] = held
       const next = (state - ONE) | 0
-      if (Atomics.compareExchange(i32, index, state, next | this.#tag) !== state) continue
-      Atomics.store(i32, this.#heldIndex, held)
+      const seen = Atomics.compareExchange(i32, index, state, next | this.#tag)
+      if (seen !== state) {
+        state = seen
+        continue
+      }
+      i32[this.#heldIndex] = held
       this.held = held
-      Atomics.store(i32, index, next)
+      i32[index] = next
+      this.#seen = next
       return TAKEN
     }
   }
@@ -183,29 +204,69 @@ export class PermitCounter {
     const i32 = this.i32
     const index = this.#state
     const limit = this.bound === 0 ? MAX_VALUE : this.bound
+    let state = this.#seen
     for (;;) {
-      const state = Atomics.load(i32, index)
       if ((state & TAG_MASK) !== 0) {
-        this.#waitUntagged(state)
-        continue
+        state = Atomics.load(i32, index)
+        if ((state & TAG_MASK) !== 0) {
+          this.#waitUntagged(state)
+          state = Atomics.load(i32, index)
+          continue
+        }
       }
-      if (countOf(state) + n > limit) return false
+      if (countOf(state) + n > limit) {
+        // Our guess may be stale: decide on the real value.
+        const real = Atomics.load(i32, index)
+        if (real !== state) {
+          state = real
+          continue
+        }
+        return false
+      }
       const next = (state + n * ONE) | 0
-      const fromHeld = Math.min(n, this.held)
+      const fromHeld = n < this.held ? n : this.held
       if (fromHeld === 0) {
-        if (Atomics.compareExchange(i32, index, state, next) === state) break
-        continue
+        const seen = Atomics.compareExchange(i32, index, state, next)
+        if (seen !== state) {
+          state = seen
+          continue
+        }
+        this.#seen = next
+        break
       }
       const held = this.held - fromHeld
-      Atomics.store(i32, this.#journal, held)
-      if (Atomics.compareExchange(i32, index, state, next | this.#tag) !== state) continue
-      Atomics.store(i32, this.#heldIndex, held)
+      i32[this.#journal] = held
+      const seen = Atomics.compareExchange(i32, index, state, next | this.#tag)
+      if (seen !== state) {
+        state = seen
+        continue
+      }
+      i32[this.#heldIndex] = held
       this.held = held
-      Atomics.store(i32, index, next)
+      i32[index] = next
+      this.#seen = next
       break
     }
-    if (Atomics.load(i32, this.#waiters) > 0) this.wakeOldest(n)
+    // Seq-cst CAS on STATE, then this load; a waiter adds to SLEEPERS, then
+    // reads STATE. So either it sees our permits or we see it asleep.
+    if (Atomics.load(i32, this.#sleepers) > 0) this.wakeOldest(n)
     return true
+  }
+
+  /**
+   * Marks this slot as about to sleep and returns the WAKE value to sleep on.
+   * Call it before the last try to take: a giver that comes after that try
+   * sees SLEEP = 1 and wakes us.
+   */
+  prepareSleep(): number {
+    const wake = Atomics.load(this.i32, this.wakeIndex)
+    if (Atomics.compareExchange(this.i32, this.sleepIndex, 0, 1) === 0) Atomics.add(this.i32, this.#sleepers, 1)
+    return wake
+  }
+
+  /** Marks this slot as awake (unless a waker did already). */
+  awake(): void {
+    if (Atomics.compareExchange(this.i32, this.sleepIndex, 1, 0) === 1) Atomics.sub(this.i32, this.#sleepers, 1)
   }
 
   /** Gives back every permit this object holds (close, exit). */
@@ -240,7 +301,7 @@ export class PermitCounter {
     if (this.#registrations === 0 || --this.#registrations > 0) return
     const i32 = this.i32
     Atomics.store(i32, this.#ticketIndex, 0)
-    Atomics.store(i32, this.sleepIndex, 0)
+    this.awake()
     const left = Atomics.sub(i32, this.#waiters, 1) - 1
     const waited = performance.now() - this.waitingSince
     this.ticket = 0
@@ -379,6 +440,7 @@ function wakeOldestIn(i32: Int32Array, base: number, n: number): void {
 /** Wakes `slot` when it may be asleep: only the waker that flips SLEEP 1 → 0 makes the syscall. */
 function wakeSlot(i32: Int32Array, base: number, slot: number): void {
   if (Atomics.compareExchange(i32, slotIndex(base, slot, S_SLEEP), 1, 0) !== 1) return
+  Atomics.sub(i32, headerIndex(base, W_SLEEPERS), 1)
   const wake = slotIndex(base, slot, S_WAKE)
   Atomics.add(i32, wake, 1)
   notifyWord(i32, wake)
@@ -428,7 +490,8 @@ export function reapSlot(segment: Segment, slot: number): void {
     const left = Atomics.sub(i32, headerIndex(base, W_WAITERS), 1) - 1
     if (left <= 0) clearHandoffIn(i32, stateIndex)
   }
-  Atomics.store(i32, slotIndex(base, slot, S_SLEEP), 0)
+  if (Atomics.compareExchange(i32, slotIndex(base, slot, S_SLEEP), 1, 0) === 1)
+    Atomics.sub(i32, headerIndex(base, W_SLEEPERS), 1)
   // 3. Give back what it held, tagged as the dead slot so that a reaper that
   //    dies here is repaired by the next one (step 1).
   const held = Atomics.load(i32, heldIndex)
@@ -455,7 +518,7 @@ export function reapSlot(segment: Segment, slot: number): void {
     Atomics.store(i32, stateIndex, next)
     break
   }
-  if (given > 0 && Atomics.load(i32, headerIndex(base, W_WAITERS)) > 0) wakeOldestIn(i32, base, given)
+  if (given > 0 && Atomics.load(i32, headerIndex(base, W_SLEEPERS)) > 0) wakeOldestIn(i32, base, given)
 }
 
 function clearHandoffIn(i32: Int32Array, stateIndex: number): void {

@@ -49,6 +49,8 @@ export interface Flavor {
   label: string
   /** Class name, for inspect and the transfer descriptor. */
   className: 'Semaphore' | 'BoundedSemaphore' | 'Lock'
+  /** URL of the module that exports the class (`import.meta.url` of its file; dist/index.js once built). */
+  module: string
 }
 
 /** How to create the segment (from a constructor). */
@@ -264,9 +266,8 @@ export abstract class SemaphoreBase implements Disposable {
     counter.register()
     try {
       for (;;) {
-        const wake = Atomics.load(i32, counter.wakeIndex)
         // SLEEP before trying: a giver that comes after our try sees it and wakes us.
-        Atomics.store(i32, counter.sleepIndex, 1)
+        const wake = counter.prepareSleep()
         const attempt = counter.tryTake(true)
         if (attempt === TAKEN) {
           took = true
@@ -402,7 +403,7 @@ export abstract class SemaphoreBase implements Disposable {
 
   /** For `Process`: how a child attaches to this primitive. */
   [TRANSFER](): TransferDescriptor {
-    return { module: import.meta.url, export: this.#flavor.className, handle: this.handle }
+    return { module: this.#flavor.module, export: this.#flavor.className, handle: this.handle }
   }
 
   [inspect.custom](_depth: number, options: object): string {
@@ -482,8 +483,7 @@ export abstract class SemaphoreBase implements Disposable {
           counter.register()
           registered = true
         }
-        const wake = Atomics.load(i32, counter.wakeIndex)
-        Atomics.store(i32, counter.sleepIndex, 1)
+        const wake = counter.prepareSleep()
         const attempt = counter.tryTake(true)
         if (attempt === TAKEN) {
           const waiter = this.#queue.shift() as Waiter

@@ -6,7 +6,7 @@ import { MAX_VALUE } from './layout.js'
 import type { SemaphoreOptions } from './options.js'
 import { attach, type CreateSpec, checkValue, counterOf, type Flavor, SemaphoreBase } from './semaphore-base.js'
 
-const SEMAPHORE: Flavor = { kind: 'semaphore', label: 'semaphore', className: 'Semaphore' }
+const SEMAPHORE: Flavor = { kind: 'semaphore', label: 'semaphore', className: 'Semaphore', module: import.meta.url }
 
 /** The `.handle` of a Semaphore. */
 export interface SemaphoreHandle extends Handle {

@@ -252,8 +252,9 @@ export class SharedArray<T extends ValueType = ValueType> {
    * A typed array over the shared memory itself (zero copy): Int32Array for
    * int32, Float64Array for float64, BigInt64Array for int64, a Uint8Array of
    * 0/1 for bool… Reads and writes through it are plain memory accesses (use
-   * `Atomics` on integer views for atomic ones). After `close()` the view is
-   * detached (length 0), never dangling.
+   * `Atomics` on integer views for atomic ones). A view kept past `close()`
+   * never dangles (it is emptied, or keeps the memory mapped until it is
+   * garbage-collected), but do not use it.
    * @throws {ClosedError} after `close()`.
    */
   get array(): TypedArrayOf<T> {
@@ -385,7 +386,7 @@ export class SharedArray<T extends ValueType = ValueType> {
   }
 
   /**
-   * Detaches this object (idempotent); `.array` views become empty. If it
+   * Detaches this object (idempotent); later calls throw ClosedError. If it
    * holds the lock, the lock is given up and the next holder sees
    * `previousOwnerDied`. The memory is removed when the last object closes
    * or its process dies.
@@ -423,7 +424,12 @@ export class SharedArray<T extends ValueType = ValueType> {
     if (depth < 0) return `${head} }`
     const shown = this.length > INSPECT_MAX ? this.toArray().slice(0, INSPECT_MAX) : this.toArray()
     const more = this.length > INSPECT_MAX ? ` (and ${this.length - INSPECT_MAX} more)` : ''
-    const body = (nested ?? inspect)(shown, { ...options, depth: 0, maxArrayLength: INSPECT_MAX, breakLength: Number.POSITIVE_INFINITY })
+    const body = (nested ?? inspect)(shown, {
+      ...options,
+      depth: 0,
+      maxArrayLength: INSPECT_MAX,
+      breakLength: Number.POSITIVE_INFINITY,
+    })
     return `${head}, values: ${body}${more} }`
   }
 }

@@ -43,7 +43,8 @@ function checkSize(size: unknown): number {
  * - `buf` starts zeroed and is 64-byte aligned, so any typed array can view it:
  *   `new Float64Array(shm.buf.buffer, shm.buf.byteOffset, shm.size / 8)`.
  * - No synchronisation is implied: use Atomics on integer views, or a lock.
- * - After `close()`, `buf` views are detached (length 0), never dangling.
+ * - A `buf` view kept past `close()` never dangles (it is emptied, or keeps
+ *   the memory mapped until garbage-collected), but do not use it.
  * - The memory is removed when the last attached object closes or its process
  *   dies (even by SIGKILL); `unlink()` removes the name at once.
  *
@@ -162,7 +163,7 @@ export class SharedMemory {
   }
 
   /**
-   * Detaches this object (idempotent): `buf` views become empty. The memory
+   * Detaches this object (idempotent): `buf` then throws ClosedError. The memory
    * is removed when the last attached object closes or its process dies.
    */
   close(): void {

@@ -2,7 +2,8 @@ import { type DefaultTheme, defineConfig } from 'vitepress'
 
 export const en = defineConfig({
   lang: 'en-US',
-  description: "Python's multiprocessing for Node.js: Queue, Pipe, shared Value and Array, Semaphore, across processes through real shared memory.",
+  description:
+    "Python's multiprocessing for Node.js: Queue, Pipe, shared Value and Array, Semaphore, across processes through real shared memory.",
   themeConfig: {
     nav: nav(),
     sidebar: {

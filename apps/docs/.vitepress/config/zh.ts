@@ -2,7 +2,8 @@ import { type DefaultTheme, defineConfig } from 'vitepress'
 
 export const zh = defineConfig({
   lang: 'zh-Hans',
-  description: '把 Python 的 multiprocessing 带到 Node.js：Queue、Pipe、共享的 Value 与 Array、Semaphore，通过真正的共享内存跨进程使用。',
+  description:
+    '把 Python 的 multiprocessing 带到 Node.js：Queue、Pipe、共享的 Value 与 Array、Semaphore，通过真正的共享内存跨进程使用。',
   themeConfig: {
     nav: nav(),
     sidebar: {

@@ -12,7 +12,7 @@ export async function ponger(connection: Connection<string>): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [parentEnd, childEnd] = Pipe()
+  const [parentEnd, childEnd] = Pipe<string>()
   const child = new Process(new URL(import.meta.url), { exportName: 'ponger', args: [childEnd] })
   child.start()
 

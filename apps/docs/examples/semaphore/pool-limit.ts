@@ -11,13 +11,13 @@ import { SharedValue } from '@ipc/shared'
 export async function job(
   id: number,
   pool: Semaphore,
-  running: SharedValue,
-  peak: SharedValue,
+  running: SharedValue<'int32'>,
+  peak: SharedValue<'int32'>,
 ): Promise<void> {
   await pool.withPermit(async () => {
     // Count who is inside, to check the limit afterwards.
     const inside = running.add(1) + 1 // add() returns the previous value
-    peak.withLock(() => {
+    await peak.withLock(() => {
       peak.value = Math.max(peak.value, inside)
     })
     console.log(`job ${id} got a permit`)

@@ -5,15 +5,15 @@ import { SharedArray, SharedValue } from '@ipc/shared'
 
 // #region main
 /** Runs in each of the four child processes. */
-export function work(
+export async function work(
   index: number,
-  hits: SharedValue,
-  total: SharedValue,
-  perWorker: SharedArray,
-): void {
+  hits: SharedValue<'int32'>,
+  total: SharedValue<'float64'>,
+  perWorker: SharedArray<'int32'>,
+): Promise<void> {
   for (let i = 0; i < 1000; i++) {
     hits.add(1) // one atomic step: no lock needed
-    total.withLock(() => {
+    await total.withLock(() => {
       total.value += 0.5 // read, add, write: hold the lock so no update is lost
     })
   }

@@ -5,7 +5,7 @@ import { SharedArray, SharedValue } from '@ipc/shared'
 
 // #region main
 /** Runs in the child: writes a number and negates every element in place. */
-export function f(number: SharedValue, array: SharedArray): void {
+export function f(number: SharedValue<'d'>, array: SharedArray<'i'>): void {
   number.value = 3.1415927
   for (let i = 0; i < array.length; i++) {
     array.set(i, -array.get(i))

@@ -4,7 +4,9 @@ import { defineLoader } from 'vitepress'
 import { type BenchmarkData, normalize } from './normalize'
 
 export type { BenchmarkData }
+
 declare const data: BenchmarkData
+
 export { data }
 
 /** Where `pnpm bench` writes its latest results, relative to the repository root. */

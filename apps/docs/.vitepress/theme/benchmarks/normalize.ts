@@ -48,7 +48,18 @@ export interface BenchmarkData {
   tables: Table[]
 }
 
-const LIST_KEYS = ['results', 'benchmarks', 'scenarios', 'cases', 'tasks', 'runs', 'entries', 'suites', 'groups', 'data']
+const LIST_KEYS = [
+  'results',
+  'benchmarks',
+  'scenarios',
+  'cases',
+  'tasks',
+  'runs',
+  'entries',
+  'suites',
+  'groups',
+  'data',
+]
 const META_KEYS = ['env', 'environment', 'machine', 'system', 'meta', 'metadata', 'host', 'runtime', 'config']
 const NAME_KEYS = ['name', 'title', 'label', 'benchmark', 'case', 'task', 'test', 'id']
 const GROUP_KEYS = ['group', 'suite', 'category', 'primitive', 'family', 'kind', 'scenario']
@@ -75,12 +86,6 @@ function firstString(record: JsonObject, keys: string[]): string | undefined {
   return undefined
 }
 
-function hasNumbers(record: JsonObject): boolean {
-  return Object.values(record).some(
-    (value) => typeof value === 'number' || (isObject(value) && Object.values(value).some((inner) => typeof inner === 'number')),
-  )
-}
-
 interface Found {
   group: string | undefined
   record: JsonObject
@@ -93,7 +98,12 @@ function collect(node: Json, group: string | undefined, out: Found[], depth = 0)
       if (!isObject(item)) continue
       const list = LIST_KEYS.find((key) => Array.isArray(item[key]) || isObject(item[key]))
       if (list && !hasOwnNumbers(item)) {
-        collect(item[list] as Json, firstString(item, NAME_KEYS) ?? firstString(item, GROUP_KEYS) ?? group, out, depth + 1)
+        collect(
+          item[list] as Json,
+          firstString(item, NAME_KEYS) ?? firstString(item, GROUP_KEYS) ?? group,
+          out,
+          depth + 1,
+        )
       } else {
         out.push({ group, record: item })
       }
@@ -184,7 +194,9 @@ export function normalize(json: unknown, source: string): BenchmarkData {
     const columns: Column[] = []
     const rows: Row[] = []
     items.forEach((item, index) => {
-      const nameKey = NAME_KEYS.find((key) => typeof item.record[key] === 'string' || typeof item.record[key] === 'number')
+      const nameKey = NAME_KEYS.find(
+        (key) => typeof item.record[key] === 'string' || typeof item.record[key] === 'number',
+      )
       const groupKey = GROUP_KEYS.find((key) => key !== nameKey && typeof item.record[key] === 'string')
       const skip = new Set([nameKey, groupKey].filter((key): key is string => key !== undefined))
       const cells = flatten(item.record, skip)
@@ -217,7 +229,13 @@ export function normalize(json: unknown, source: string): BenchmarkData {
     tables.push({ title, columns, rows, chart: chooseChart(columns) })
   }
   if (tables.length === 0) {
-    return { status: 'invalid', source, message: 'The file holds no benchmark results.', meta: collectMeta(json as Json), tables }
+    return {
+      status: 'invalid',
+      source,
+      message: 'The file holds no benchmark results.',
+      meta: collectMeta(json as Json),
+      tables,
+    }
   }
   return { status: 'ok', source, message: '', meta: collectMeta(json as Json), tables }
 }

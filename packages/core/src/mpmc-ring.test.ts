@@ -1,0 +1,360 @@
+import { Worker } from 'node:worker_threads'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { DataCloneError } from './errors.js'
+import {
+  MPMC_EMPTY,
+  MPMC_PUT_FULL,
+  MPMC_PUT_OK,
+  MPMC_PUT_SHUTDOWN,
+  MPMC_RING_HEADER_BYTES,
+  MPMC_SHUTDOWN,
+  MpmcRing,
+  mpmcRingBytes,
+} from './mpmc-ring.js'
+import { Segment } from './segment.js'
+
+const KIND = { kind: 'mpmc-test', version: 1, label: 'test ring' }
+
+// Word indexes from the layout table in mpmc-ring.ts (white-box tests only).
+const P_LOCK = 0
+const TAIL = 1
+const TAIL_COUNT = 2
+const P_OLD_TAIL = 3
+const P_OLD_COUNT = 4
+const P_PHASE = 7
+const C_LOCK = 16
+const HEAD = 17
+const HEAD_COUNT = 18
+const C_OLD_HEAD = 19
+const C_OLD_COUNT = 20
+const C_PHASE = 22
+const SLOT_EPOCH = 64
+
+function makeRing(capacity: number, maxItems = 0): { segment: Segment; ring: MpmcRing } {
+  const holder: { ring?: MpmcRing } = {}
+  const segment = Segment.create(KIND, mpmcRingBytes(capacity), {
+    init: (s) => MpmcRing.init(s, s.dataOffset, { capacity, maxItems }),
+    onReap: (slot) => holder.ring?.reclaimSlot(slot),
+  })
+  const ring = new MpmcRing(segment, segment.dataOffset, 'test ring')
+  holder.ring = ring
+  onTestFinished(() => {
+    ring.detach()
+    segment.close()
+  })
+  return { segment, ring }
+}
+
+function put(ring: MpmcRing, value: unknown): number {
+  return ring.tryPut(value, ring.prepare(value))
+}
+
+describe('MpmcRing#tryPut() and #tryGet()', () => {
+  it('round-trips every codec tag in order', () => {
+    const { ring } = makeRing(4096)
+    const values: unknown[] = [
+      'msg-12345',
+      '',
+      'héllo wörld',
+      'snowman ☃ and emoji 😀',
+      'x'.repeat(300),
+      new Uint8Array([1, 2, 3]),
+      Buffer.from('buffer'),
+      { id: 1, name: 'n', values: [1, 2, 3] },
+      [1, 'two', null],
+      42,
+      undefined,
+      null,
+      new Map([[1, 'a']]),
+    ]
+    for (const value of values) expect(put(ring, value)).toBe(MPMC_PUT_OK)
+    expect(ring.count()).toBe(values.length)
+    for (const value of values) expect(ring.tryGet()).toEqual(value)
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+    expect(ring.count()).toBe(0)
+  })
+
+  it('keeps Buffer and Uint8Array apart', () => {
+    const { ring } = makeRing(1024)
+    put(ring, Buffer.from([1]))
+    put(ring, new Uint8Array([2]))
+    expect(Buffer.isBuffer(ring.tryGet())).toBe(true)
+    const bytes = ring.tryGet()
+    expect(bytes).toBeInstanceOf(Uint8Array)
+    expect(Buffer.isBuffer(bytes)).toBe(false)
+  })
+
+  it('wraps around many times with messages of every size, payloads split at the end', () => {
+    const { ring } = makeRing(256)
+    const seed = 12345
+    let state = seed
+    const random = () => {
+      state = (state * 1103515245 + 12345) & 0x7fffffff
+      return state
+    }
+    const pending: unknown[] = []
+    let putCount = 0
+    let getCount = 0
+    for (let round = 0; round < 5000; round++) {
+      const kind = random() % 4
+      const size = random() % 120
+      const value =
+        kind === 0
+          ? 'a'.repeat(size)
+          : kind === 1
+            ? '€'.repeat(size % 40)
+            : kind === 2
+              ? Buffer.alloc(size, round & 0xff)
+              : { round, filler: 'z'.repeat(size % 50) }
+      if (put(ring, value) === MPMC_PUT_OK) {
+        pending.push(value)
+        putCount++
+      }
+      if (random() % 3 !== 0 || pending.length > 6) {
+        const got = ring.tryGet()
+        if (pending.length === 0) expect(got).toBe(MPMC_EMPTY)
+        else {
+          expect(got, `seed ${seed}, round ${round}`).toEqual(pending.shift())
+          getCount++
+        }
+      }
+    }
+    while (pending.length > 0) expect(ring.tryGet()).toEqual(pending.shift())
+    expect(putCount).toBeGreaterThan(3000)
+    expect(getCount).toBeGreaterThan(2000)
+  })
+
+  it('returns MPMC_PUT_FULL when the bytes run out, and accepts again after a get', () => {
+    const { ring } = makeRing(64)
+    // Each 'abcdefgh' takes 8 + 8 bytes: four fill 64 bytes.
+    for (let i = 0; i < 4; i++) expect(put(ring, 'abcdefgh')).toBe(MPMC_PUT_OK)
+    expect(put(ring, 'abcdefgh')).toBe(MPMC_PUT_FULL)
+    expect(ring.count()).toBe(4)
+    expect(ring.tryGet()).toBe('abcdefgh')
+    expect(put(ring, 'abcdefgh')).toBe(MPMC_PUT_OK)
+  })
+
+  it('returns MPMC_PUT_FULL at maxItems', () => {
+    const { ring } = makeRing(4096, 2)
+    expect(put(ring, 1)).toBe(MPMC_PUT_OK)
+    expect(put(ring, 2)).toBe(MPMC_PUT_OK)
+    expect(put(ring, 3)).toBe(MPMC_PUT_FULL)
+    expect(ring.tryGet()).toBe(1)
+    expect(put(ring, 3)).toBe(MPMC_PUT_OK)
+    expect(ring.count()).toBe(2)
+  })
+
+  it('throws RangeError for an item larger than the ring and writes nothing', () => {
+    const { ring } = makeRing(128)
+    put(ring, 'before')
+    expect(() => ring.prepare(Buffer.alloc(121))).toThrow(RangeError)
+    expect(() => ring.prepare('x'.repeat(200))).toThrow(/at most 120/)
+    expect(ring.prepare(Buffer.alloc(120))).toBeDefined()
+    expect(ring.count()).toBe(1)
+    expect(ring.tryGet()).toBe('before')
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+  })
+
+  it('takes a short non-Latin-1 string that fits only in UTF-8 through the fallback', () => {
+    const { ring } = makeRing(64)
+    // 10 chars, 30 bytes of UTF-8 (40 with the header): the fast path starts, then falls back.
+    expect(put(ring, '€€€€€€€€€€')).toBe(MPMC_PUT_OK)
+    expect(put(ring, '€€€€€€€€€€')).toBe(MPMC_PUT_FULL)
+    expect(ring.tryGet()).toBe('€€€€€€€€€€')
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+  })
+
+  it('throws DataCloneError before anything is written', () => {
+    const { ring } = makeRing(1024)
+    expect(() => ring.prepare({ f() {} })).toThrow(DataCloneError)
+    expect(() => ring.prepare(Symbol('s'))).toThrow(DataCloneError)
+    expect(ring.count()).toBe(0)
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+  })
+})
+
+describe('MpmcRing#getSync() and #putSync()', () => {
+  it('return MPMC_EMPTY / MPMC_PUT_FULL after the timeout', () => {
+    const { ring } = makeRing(64)
+    expect(ring.getSync(20)).toBe(MPMC_EMPTY)
+    for (let i = 0; i < 4; i++) put(ring, 'abcdefgh')
+    const encoded = ring.prepare('abcdefgh')
+    expect(ring.putSync('abcdefgh', encoded, 20)).toBe(MPMC_PUT_FULL)
+    expect(ring.putSync('abcdefgh', encoded, 0)).toBe(MPMC_PUT_FULL)
+    expect(ring.count()).toBe(4)
+  })
+})
+
+describe('MpmcRing#get() and #put()', () => {
+  it('returns a value synchronously when one is there', () => {
+    const { ring } = makeRing(1024)
+    put(ring, 'now')
+    expect(ring.get(Number.POSITIVE_INFINITY)).toBe('now')
+    expect(ring.put('x', ring.prepare('x'), Number.POSITIVE_INFINITY)).toBe(MPMC_PUT_OK)
+  })
+
+  it('resolves when a message arrives later', async () => {
+    const { ring } = makeRing(1024)
+    setTimeout(() => put(ring, 'later'), 20)
+    await expect(ring.get(Number.POSITIVE_INFINITY)).resolves.toBe('later')
+  })
+
+  it('resolves MPMC_EMPTY after the timeout', async () => {
+    const { ring } = makeRing(1024)
+    await expect(ring.get(20)).resolves.toBe(MPMC_EMPTY)
+  })
+
+  it('rejects with signal.reason on abort and takes nothing', async () => {
+    const { ring } = makeRing(1024)
+    const controller = new AbortController()
+    const pending = ring.get(Number.POSITIVE_INFINITY, controller.signal)
+    setTimeout(() => controller.abort(), 20)
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' })
+    put(ring, 'kept')
+    expect(ring.tryGet()).toBe('kept')
+  })
+
+  it('a put waiting for room rejects on abort and puts nothing', async () => {
+    const { ring } = makeRing(64)
+    for (let i = 0; i < 4; i++) put(ring, 'abcdefgh')
+    const controller = new AbortController()
+    const pending = ring.put('late', ring.prepare('late'), Number.POSITIVE_INFINITY, controller.signal)
+    setTimeout(() => controller.abort(new Error('stop')), 20)
+    await expect(pending).rejects.toThrow('stop')
+    expect(ring.count()).toBe(4)
+    for (let i = 0; i < 4; i++) expect(ring.tryGet()).toBe('abcdefgh')
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+  })
+
+  it('a put waiting for room completes when a get frees it', async () => {
+    const { ring } = makeRing(64)
+    for (let i = 0; i < 4; i++) put(ring, `abcdefg${i}`)
+    const pending = ring.put('next', ring.prepare('next'), 5000)
+    setTimeout(() => ring.tryGet(), 20)
+    await expect(pending).resolves.toBe(MPMC_PUT_OK)
+    expect(ring.count()).toBe(4)
+  })
+})
+
+describe('MpmcRing#shutdown()', () => {
+  it('refuses puts, lets gets drain, then reports shut down', () => {
+    const { ring } = makeRing(1024)
+    put(ring, 'a')
+    expect(ring.shutdown(false)).toBe(0)
+    expect(ring.isShutdown()).toBe(true)
+    expect(put(ring, 'b')).toBe(MPMC_PUT_SHUTDOWN)
+    expect(ring.tryGet()).toBe('a')
+    expect(ring.tryGet()).toBe(MPMC_SHUTDOWN)
+  })
+
+  it('drops what is left when immediate and returns how many', () => {
+    const { ring } = makeRing(1024)
+    for (let i = 0; i < 5; i++) put(ring, i)
+    expect(ring.shutdown(true)).toBe(5)
+    expect(ring.count()).toBe(0)
+    expect(ring.tryGet()).toBe(MPMC_SHUTDOWN)
+  })
+
+  it('wakes a waiting get and a waiting put', async () => {
+    const { ring } = makeRing(64)
+    const get = ring.get(Number.POSITIVE_INFINITY)
+    await new Promise((r) => setTimeout(r, 10))
+    ring.shutdown(false)
+    await expect(get).resolves.toBe(MPMC_SHUTDOWN)
+    const { ring: full } = makeRing(64)
+    for (let i = 0; i < 4; i++) put(full, 'abcdefgh')
+    const waiting = full.put('x', full.prepare('x'), Number.POSITIVE_INFINITY)
+    await new Promise((r) => setTimeout(r, 10))
+    full.shutdown(false)
+    await expect(waiting).resolves.toBe(MPMC_PUT_SHUTDOWN)
+  })
+})
+
+describe('MpmcRing dead-owner recovery', () => {
+  // An owner word naming slot 100 with an epoch that slot never had: its owner is gone.
+  const deadOwner = (segment: Segment) => {
+    const w = segment.dataOffset / 4
+    const epoch = (Atomics.load(segment.i32, w + SLOT_EPOCH + 100) + 7) & 0x3fffff
+    return 101 | (epoch << 9)
+  }
+
+  it('takes over a producer lock from a dead owner and rolls back its uncommitted count', () => {
+    const { segment, ring } = makeRing(1024)
+    const w = segment.dataOffset / 4
+    const i32 = segment.i32
+    put(ring, 'first')
+    // The dead producer journaled, bumped the count, then died before moving TAIL.
+    i32[w + P_OLD_TAIL] = i32[w + TAIL] as number
+    i32[w + P_OLD_COUNT] = 1
+    i32[w + P_PHASE] = 1
+    i32[w + TAIL_COUNT] = 2
+    Atomics.store(i32, w + P_LOCK, deadOwner(segment))
+    expect(ring.count()).toBe(2)
+    expect(put(ring, 'second')).toBe(MPMC_PUT_OK)
+    expect(ring.count()).toBe(2)
+    expect(ring.tryGet()).toBe('first')
+    expect(ring.tryGet()).toBe('second')
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+    expect(Atomics.load(i32, w + P_LOCK)).toBe(0)
+  })
+
+  it('takes over a consumer lock from a dead owner and completes its committed count', () => {
+    const { segment, ring } = makeRing(1024)
+    const w = segment.dataOffset / 4
+    const i32 = segment.i32
+    put(ring, 'taken-by-the-dead')
+    put(ring, 'next')
+    // The dead consumer moved HEAD past the first message, then died before the count.
+    const head = i32[w + HEAD] as number
+    i32[w + C_OLD_HEAD] = head
+    i32[w + C_OLD_COUNT] = 0
+    i32[w + C_PHASE] = 1
+    Atomics.store(i32, w + HEAD, head + 8 + 24)
+    Atomics.store(i32, w + C_LOCK, deadOwner(segment))
+    expect(ring.count()).toBe(2)
+    expect(ring.tryGet()).toBe('next')
+    expect(ring.count()).toBe(0)
+    expect(Atomics.load(i32, w + HEAD_COUNT)).toBe(2)
+  })
+
+  it('takes over a lock held by a worker thread that was terminated', async () => {
+    const { segment, ring } = makeRing(1024)
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads')
+      import(workerData.internal).then(({ Segment, MpmcRing }) => {
+        const segment = Segment.open({ kind: 'mpmc-test', version: 1 }, workerData.name)
+        const ring = new MpmcRing(segment, segment.dataOffset)
+        const w = segment.dataOffset / 4
+        const epoch = Atomics.load(segment.i32, w + ${SLOT_EPOCH} + segment.slot) & 0x3fffff
+        // Hold the producer lock as this attachment, then spin forever.
+        Atomics.store(segment.i32, w + ${P_LOCK}, (segment.slot + 1) | (epoch << 9))
+        parentPort.postMessage('holding')
+        for (;;) {}
+      })
+      `,
+      { eval: true, workerData: { name: segment.name, internal: new URL('../dist/internal.js', import.meta.url).href } },
+    )
+    // A terminated worker never detaches: its slot stays taken, so remove the name ourselves.
+    onTestFinished(async () => {
+      await worker.terminate()
+      segment.unlink()
+    })
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve())
+      worker.once('error', reject)
+    })
+    await worker.terminate()
+    // The thread is gone but its process (this one) lives: the tid check finds it.
+    expect(await ring.put('after', ring.prepare('after'), 5000)).toBe(MPMC_PUT_OK)
+    expect(ring.tryGet()).toBe('after')
+  })
+})
+
+describe('mpmcRingBytes()', () => {
+  it('is the header plus the capacity rounded up to 8', () => {
+    expect(mpmcRingBytes(100)).toBe(MPMC_RING_HEADER_BYTES + 104)
+    expect(() => mpmcRingBytes(10)).toThrow(RangeError)
+    expect(() => mpmcRingBytes(2 ** 31)).toThrow(RangeError)
+  })
+})

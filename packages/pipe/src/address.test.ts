@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { formatTcp, localSocketPath, parseAddress } from './address.js'
+
+describe('parseAddress()', () => {
+  it('reads local names and tcp://host:port', () => {
+    expect(parseAddress('jobs')).toEqual({ kind: 'local', name: 'jobs' })
+    expect(parseAddress('tcp://127.0.0.1:0')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 0 })
+    expect(parseAddress('tcp://example.org:6000')).toEqual({ kind: 'tcp', host: 'example.org', port: 6000 })
+    expect(parseAddress('tcp://[::1]:80')).toEqual({ kind: 'tcp', host: '::1', port: 80 })
+  })
+
+  it('throws TypeError for anything else, echoing the address', () => {
+    expect(() => parseAddress(42)).toThrow(/must be a string/)
+    expect(() => parseAddress('tcp://host')).toThrow('The address must be a local name or "tcp://host:port", received "tcp://host"')
+    expect(() => parseAddress('tcp://:80')).toThrow(TypeError)
+    expect(() => parseAddress('tcp://h:99999')).toThrow(/port must be from 0 to 65535, received 99999/)
+    expect(() => parseAddress('tcp://[nothex]:1')).toThrow(TypeError)
+    expect(() => parseAddress('udp://h:1')).toThrow(/scheme is not supported/)
+    expect(() => parseAddress('')).toThrow(/1 to 80 characters/)
+    expect(() => parseAddress('a/b')).toThrow(/must not contain "\/"/)
+  })
+})
+
+describe('formatTcp() and localSocketPath()', () => {
+  it('brackets IPv6 hosts and namespaces local names per user', () => {
+    expect(formatTcp('::1', 5)).toBe('tcp://[::1]:5')
+    expect(formatTcp('127.0.0.1', 5)).toBe('tcp://127.0.0.1:5')
+    expect(localSocketPath('jobs')).toContain(`ipc-${process.getuid?.() ?? 0}-jobs`)
+  })
+})

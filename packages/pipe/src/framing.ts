@@ -1,0 +1,98 @@
+/**
+ * Length-prefixed frames on a byte stream (TCP, or the Unix socket used to
+ * meet a local listener). The header is Python's `multiprocessing.connection`
+ * one: a big-endian int32 length, or -1 followed by a big-endian uint64
+ * length for frames of 2 GiB and more.
+ *
+ * | bytes            | meaning                                   |
+ * |------------------|-------------------------------------------|
+ * | 0-3              | int32 BE: payload length, or -1           |
+ * | 4-11 (when -1)   | uint64 BE: payload length                 |
+ * | then             | payload                                   |
+ *
+ * Connection messages put the codec tag in the first payload byte; the
+ * handshake frames (hello, challenge, handle) have no tag.
+ */
+
+const INT32_MAX = 0x7fffffff
+
+/** The header of a frame with `length` payload bytes. */
+export function frameHeader(length: number): Buffer {
+  if (length <= INT32_MAX) {
+    const header = Buffer.allocUnsafe(4)
+    header.writeInt32BE(length, 0)
+    return header
+  }
+  const header = Buffer.allocUnsafe(12)
+  header.writeInt32BE(-1, 0)
+  header.writeBigUInt64BE(BigInt(length), 4)
+  return header
+}
+
+/** A whole frame: header and payload in one buffer. */
+export function frame(payload: Uint8Array): Buffer {
+  const header = frameHeader(payload.byteLength)
+  const out = Buffer.allocUnsafe(header.byteLength + payload.byteLength)
+  header.copy(out, 0)
+  out.set(payload, header.byteLength)
+  return out
+}
+
+/** Splits a byte stream into frames. */
+export class FrameReader {
+  /** Complete frames, oldest first (payloads only). */
+  readonly frames: Buffer[] = []
+  /** Payload bytes held in `frames`. */
+  bufferedBytes = 0
+  #header = Buffer.alloc(12)
+  #headerFilled = 0
+  #body: Buffer | undefined
+  #bodyFilled = 0
+
+  /** Bytes of the frame being received (0 when between frames). */
+  get partialBytes(): number {
+    return this.#body === undefined ? this.#headerFilled : this.#body.byteLength
+  }
+
+  push(chunk: Uint8Array): void {
+    let off = 0
+    while (off < chunk.byteLength) {
+      if (this.#body === undefined) {
+        const want = this.#headerFilled >= 4 && this.#header.readInt32BE(0) === -1 ? 12 : 4
+        const n = Math.min(want - this.#headerFilled, chunk.byteLength - off)
+        this.#header.set(chunk.subarray(off, off + n), this.#headerFilled)
+        this.#headerFilled += n
+        off += n
+        if (this.#headerFilled < want) continue
+        const first = this.#header.readInt32BE(0)
+        if (first === -1 && want === 4) continue // the uint64 length follows
+        const length = first === -1 ? Number(this.#header.readBigUInt64BE(4)) : first
+        if (length < 0) throw new RangeError(`Cannot read a frame: bad length ${length}`)
+        this.#headerFilled = 0
+        this.#body = Buffer.allocUnsafe(length)
+        this.#bodyFilled = 0
+        if (length === 0) this.#finish()
+        continue
+      }
+      const n = Math.min(this.#body.byteLength - this.#bodyFilled, chunk.byteLength - off)
+      this.#body.set(chunk.subarray(off, off + n), this.#bodyFilled)
+      this.#bodyFilled += n
+      off += n
+      if (this.#bodyFilled === this.#body.byteLength) this.#finish()
+    }
+  }
+
+  #finish(): void {
+    const body = this.#body as Buffer
+    this.#body = undefined
+    this.frames.push(body)
+    this.bufferedBytes += body.byteLength
+  }
+
+  /** Removes and returns the oldest complete frame. */
+  shift(): Buffer | undefined {
+    const f = this.frames.shift()
+    if (f !== undefined) this.bufferedBytes -= f.byteLength
+    return f
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Pipe(): Python's `multiprocessing.Pipe`, in shared memory.
+ */
+import { Connection } from './connection.js'
+import type { PipeOptions } from './options.js'
+import { PipeEnd } from './pipe-end.js'
+
+/**
+ * Creates a pipe and returns its two ends. With `duplex: true` (the
+ * default) each end sends and receives; with `duplex: false` the first end
+ * only receives and the second only sends, as in Python.
+ *
+ * Pass an end to a child through `Process` (it stays open until the child
+ * attaches), or pass `.handle` anywhere and call `Connection.from(handle)`.
+ *
+ * @throws {ExistsError} when `name` is taken.
+ * @throws {RangeError} when `capacity` is not an integer from 1 to 2^30.
+ * @example
+ * ```ts
+ * const [receiver, sender] = Pipe<number>({ duplex: false })
+ * sender.sendSync(42)
+ * receiver.recvSync() // => 42
+ * ```
+ */
+export function Pipe<T = unknown>(options: PipeOptions = {}): [Connection<T>, Connection<T>] {
+  const [first, second] = PipeEnd.create(options)
+  return [new Connection<T>(first), new Connection<T>(second)]
+}

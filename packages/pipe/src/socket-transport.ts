@@ -1,0 +1,347 @@
+/**
+ * A connection over a stream socket (TCP; also the Unix socket that meets a
+ * local listener, during the handshake): length-prefixed frames (framing.ts)
+ * whose payload is the codec tag and the value's bytes.
+ *
+ * Async calls use Node's socket events. The `…Sync` calls cannot wait for
+ * the event loop, so they read and write the socket's file descriptor
+ * directly, polling every millisecond while the kernel has nothing (Linux and
+ * other Unix systems; elsewhere they throw).
+ */
+import { readSync, writeSync } from 'node:fs'
+import type { Socket } from 'node:net'
+import { ClosedError, IpcError } from '@ipc/core'
+import {
+  type Encoded,
+  onAbort,
+  type RingWaitResult,
+  remaining,
+  writePayload,
+} from '@ipc/core/internal'
+import { BrokenPipeError, EOFError, TimeoutError } from './errors.js'
+import { FrameReader, frameHeader } from './framing.js'
+import { END, type Message, NOTHING, type PipeHandle, type RETRY, type Transport } from './transport.js'
+
+/** Stop reading from the kernel while this many bytes of whole frames wait to be received. */
+const HIGH_WATER = 16 * 1024 * 1024
+const sleepCell = new Int32Array(new SharedArrayBuffer(4))
+
+function sleepMs(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms)
+}
+
+function isGone(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code
+  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ECONNABORTED' || code === 'ENOTCONN' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END'
+}
+
+export class SocketTransport implements Transport {
+  readonly readable = true
+  readonly writable = true
+  readonly name: string
+  readonly socket: Socket
+  readonly reader = new FrameReader()
+  nextTag = 0
+  /** No frame will arrive after those buffered. */
+  #ended = false
+  /** Sending fails from now on. */
+  #peerGone = false
+  #closed = false
+  #failure: Error | undefined
+  readonly #wakers = new Set<() => void>()
+  #scratch: Buffer | undefined
+
+  constructor(socket: Socket, name: string) {
+    this.socket = socket
+    this.name = name
+    socket.setNoDelay?.(true)
+    socket.on('readable', () => this.#pull())
+    socket.on('end', () => {
+      this.#ended = true
+      this.#peerGone = true
+      this.#wake()
+    })
+    socket.on('close', () => {
+      this.#ended = true
+      this.#peerGone = true
+      this.#wake()
+    })
+    socket.on('error', (error) => {
+      if (!isGone(error)) this.#failure = error
+      this.#ended = true
+      this.#peerGone = true
+      this.#wake()
+    })
+  }
+
+  /** Moves what the socket has read into frames, up to HIGH_WATER. */
+  #pull(): void {
+    while (this.reader.bufferedBytes < HIGH_WATER || this.reader.frames.length === 0) {
+      const chunk = this.socket.read() as Buffer | null
+      if (chunk === null) break
+      this.#push(chunk)
+    }
+    if (this.reader.frames.length > 0) this.#wake()
+  }
+
+  #push(chunk: Uint8Array): void {
+    try {
+      this.reader.push(chunk)
+    } catch (error) {
+      this.#failure = new IpcError(`Cannot receive from ${this.name}: the stream is not an @ipc connection`, { cause: error })
+      this.#ended = true
+      this.socket.destroy()
+    }
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#wakers]) wake()
+  }
+
+  #fd(what: string): number {
+    const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd
+    if (typeof fd !== 'number' || fd < 0)
+      throw new IpcError(`Cannot ${what} synchronously on ${this.name}: the socket has no file descriptor on this platform; use the async call`)
+    return fd
+  }
+
+  handle(): PipeHandle {
+    throw Object.assign(
+      new TypeError(`Cannot make a handle for ${this.name}: a socket connection cannot be passed to another process; connect from there`),
+      { code: 'ERR_INVALID_ARG_VALUE' },
+    )
+  }
+
+  transferHandle(): PipeHandle {
+    return this.handle()
+  }
+
+  // ------------------------------------------------------------ receiving
+
+  nextLength(): number {
+    const f = this.reader.frames[0]
+    if (f !== undefined) {
+      this.nextTag = f.byteLength > 0 ? (f[0] as number) : 0
+      return Math.max(0, f.byteLength - 1)
+    }
+    if (this.#failure !== undefined && this.#ended) throw this.#failure
+    return this.#ended ? END : NOTHING
+  }
+
+  takeMessage(): Message | null | typeof RETRY {
+    const f = this.reader.frames[0] as Buffer
+    return { tag: this.nextTag, source: f, start: Math.min(1, f.byteLength), end: f.byteLength, owned: false }
+  }
+
+  drop(): void {
+    this.reader.shift()
+    if (this.reader.bufferedBytes < HIGH_WATER) this.#pull()
+  }
+
+  #readyState(): RingWaitResult | undefined {
+    if (this.reader.frames.length > 0) return 'ready'
+    if (this.#ended) return 'closed'
+    return undefined
+  }
+
+  waitReadable(timeout: number, signal: AbortSignal): Promise<RingWaitResult> {
+    return this.#waitFor(() => this.#readyState(), timeout, signal)
+  }
+
+  #waitFor<R>(ready: () => R | undefined, timeout: number, signal: AbortSignal | undefined): Promise<R | 'timed-out'> {
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const now = ready()
+    if (now !== undefined) return Promise.resolve(now)
+    if (timeout <= 0) return Promise.resolve('timed-out')
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const done = () => {
+        this.#wakers.delete(wake)
+        if (timer !== undefined) clearTimeout(timer)
+        removeAbort()
+      }
+      const wake = () => {
+        const r = ready()
+        if (r === undefined) return
+        done()
+        resolve(r)
+      }
+      const removeAbort = onAbort(signal, () => {
+        done()
+        reject(signal?.reason)
+      })
+      if (timeout !== Number.POSITIVE_INFINITY)
+        timer = setTimeout(() => {
+          done()
+          resolve('timed-out')
+        }, timeout)
+      this.#wakers.add(wake)
+    })
+  }
+
+  waitReadableSync(timeout: number): RingWaitResult {
+    const deadline = timeout === Number.POSITIVE_INFINITY ? timeout : performance.now() + timeout
+    for (let round = 0; ; round++) {
+      const state = this.#readyState()
+      if (state !== undefined) return state
+      // Data the stream read already, then the kernel's.
+      const before = this.reader.frames.length
+      this.#pull()
+      if (this.reader.frames.length > before) continue
+      if (this.#closed) return 'closed'
+      if (this.#readFd()) continue
+      const left = remaining(deadline)
+      if (left <= 0) return 'timed-out'
+      if (round > 50) sleepMs(Math.min(1, left))
+    }
+  }
+
+  /** One non-blocking read of the file descriptor; true when it made progress (data or the end). */
+  #readFd(): boolean {
+    const fd = this.#fd('receive')
+    this.#scratch ??= Buffer.allocUnsafe(256 * 1024)
+    let n: number
+    try {
+      n = readSync(fd, this.#scratch, 0, this.#scratch.byteLength, null)
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false
+      if (!isGone(error)) this.#failure = error as Error
+      this.#ended = true
+      this.#peerGone = true
+      return true
+    }
+    if (n === 0) {
+      this.#ended = true
+      this.#peerGone = true
+      return true
+    }
+    this.#push(Buffer.from(this.#scratch.subarray(0, n)))
+    return true
+  }
+
+  // ------------------------------------------------------------ raw frames (handshake)
+
+  /** The next frame's payload; rejects with EOFError when the other side closes first. */
+  async readFrame(maxLength: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<Buffer> {
+    const r = await this.#waitFor(() => this.#readyState(), timeout, signal)
+    if (r === 'timed-out') throw new TimeoutError(`${what}: no answer within the timeout`)
+    const f = this.reader.shift()
+    if (f === undefined) throw new EOFError(`${what}: the other side closed the connection`)
+    if (f.byteLength > maxLength) throw new IpcError(`${what}: the other side sent ${f.byteLength} bytes, expected at most ${maxLength}`)
+    return f
+  }
+
+  writeFrame(payload: Uint8Array): void {
+    this.socket.write(Buffer.concat([frameHeader(payload.byteLength), payload]))
+  }
+
+  // ------------------------------------------------------------ sending
+
+  #frameOf(encoded: Encoded): Buffer {
+    const header = frameHeader(encoded.size + 1)
+    const out = Buffer.allocUnsafe(header.byteLength + 1 + encoded.size)
+    header.copy(out, 0)
+    out[header.byteLength] = encoded.tag
+    writePayload(encoded, out, header.byteLength + 1)
+    return out
+  }
+
+  #checkSendable(): void {
+    if (this.#closed) throw new ClosedError('Cannot send: the connection was closed')
+    if (this.#peerGone || this.socket.destroyed || this.socket.writableEnded)
+      throw new BrokenPipeError(`Cannot send: ${this.name} closed the connection`)
+  }
+
+  trySend(encoded: Encoded): boolean {
+    this.#checkSendable()
+    if (this.socket.writableNeedDrain) return false
+    this.socket.write(this.#frameOf(encoded))
+    return true
+  }
+
+  sendSync(encoded: Encoded, deadline: number): void {
+    this.#checkSendable()
+    const data = this.#frameOf(encoded)
+    if (this.socket.writableLength > 0 || this.socket.connecting) {
+      // Frames are queued in the stream: stay behind them.
+      this.socket.write(data)
+      return
+    }
+    const fd = this.#fd('send')
+    let off = 0
+    while (off < data.byteLength) {
+      try {
+        off += writeSync(fd, data, off, data.byteLength - off)
+      } catch (error) {
+        const code = (error as { code?: string }).code
+        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
+          if (isGone(error)) {
+            this.#peerGone = true
+            if (off === 0) throw new BrokenPipeError(`Cannot send: ${this.name} closed the connection`)
+          }
+          throw error
+        }
+        const left = remaining(deadline)
+        if (left <= 0 && off === 0) throw new TimeoutError('Cannot send: the socket stayed full until the timeout')
+        sleepMs(1)
+      }
+    }
+  }
+
+  async send(encoded: Encoded, deadline: number, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      this.#checkSendable()
+      if (!this.socket.writableNeedDrain) break
+      const r = await this.#waitForDrain(remaining(deadline), signal)
+      if (r === 'timed-out') throw new TimeoutError('Cannot send: the socket stayed full until the timeout')
+    }
+    this.socket.write(this.#frameOf(encoded))
+  }
+
+  #waitForDrain(timeout: number, signal: AbortSignal): Promise<'ready' | 'timed-out'> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason)
+        return
+      }
+      const timer =
+        timeout === Number.POSITIVE_INFINITY ? undefined : setTimeout(() => finish('timed-out'), Math.max(0, timeout))
+      const onEvent = () => finish('ready')
+      const removeAbort = onAbort(signal, () => {
+        cleanup()
+        reject(signal.reason)
+      })
+      const cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer)
+        this.socket.off('drain', onEvent)
+        this.socket.off('close', onEvent)
+        removeAbort()
+      }
+      const finish = (r: 'ready' | 'timed-out') => {
+        cleanup()
+        resolve(r)
+      }
+      this.socket.on('drain', onEvent)
+      this.socket.on('close', onEvent)
+    })
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#ended = true
+    if (!this.socket.destroyed) this.socket.end(() => this.socket.destroy())
+    // A peer that never reads must not keep the socket alive.
+    setTimeout(() => this.socket.destroy(), 1000).unref()
+    this.#wake()
+  }
+
+  /** Ends the socket at once (handshake failures). */
+  destroy(): void {
+    this.#closed = true
+    this.#ended = true
+    this.socket.destroy()
+    this.#wake()
+  }
+}

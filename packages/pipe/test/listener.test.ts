@@ -1,0 +1,62 @@
+import { spawnChild, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it } from 'vitest'
+import { Client } from '../src/client.js'
+import { AuthenticationError } from '../src/errors.js'
+import { Listener } from '../src/listener.js'
+
+const clientFixture = new URL('./fixtures/client.mjs', import.meta.url)
+const listenerFixture = new URL('./fixtures/listener.mjs', import.meta.url)
+
+describe('Listener and Client in unrelated processes', () => {
+  for (const kind of ['local', 'tcp'] as const) {
+    it(`serves 4 concurrent client processes with the right authkey (${kind})`, { timeout: 60_000 }, async () => {
+      const listener = new Listener(kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0', { authkey: 'k3y' })
+      try {
+        const children = [0, 1, 2, 3].map((i) => spawnChild(clientFixture, [listener.address, 'k3y', `hi ${i}`]))
+        for (let i = 0; i < 4; i++) {
+          const conn = await listener.accept({ timeout: 30_000 })
+          const msg = await conn.recv({ timeout: 20_000 })
+          await conn.send(`echo ${msg}`)
+          // Closing at once is fine: the client reads what was sent before EOF.
+          conn.close()
+        }
+        for (const [i, child] of children.entries()) {
+          expect(await child.exited).toBe(0)
+          expect(child.stdout()).toContain(`reply echo hi ${i}`)
+        }
+      } finally {
+        listener.close()
+      }
+    })
+
+    it(`refuses a client process with a wrong authkey on both sides, before any message (${kind})`, { timeout: 30_000 }, async () => {
+      const listener = new Listener(kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0', { authkey: 'right' })
+      try {
+        const child = spawnChild(clientFixture, [listener.address, 'wrong', 'never delivered'])
+        await expect(listener.accept({ timeout: 20_000 })).rejects.toThrow(AuthenticationError)
+        expect(await child.exited).toBe(0)
+        expect(child.stdout()).toContain('error AuthenticationError')
+        const none = spawnChild(clientFixture, [listener.address, '-', 'never delivered'])
+        await expect(listener.accept({ timeout: 20_000 })).rejects.toThrow(/requires an authkey|no authkey/)
+        expect(await none.exited).toBe(0)
+        expect(none.stdout()).toContain('error AuthenticationError')
+      } finally {
+        listener.close()
+      }
+    })
+
+    it(`connects to a listener in a child process (${kind})`, { timeout: 30_000 }, async () => {
+      const child = spawnChild(listenerFixture, [kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0', 's', '2'])
+      await child.waitFor('address ')
+      const address = (child.stdout().match(/address (\S+)/) as RegExpMatchArray)[1] as string
+      await expect(Client(address, { authkey: 'not s' })).rejects.toThrow(AuthenticationError)
+      const conn = await Client(address, { authkey: 's', timeout: 20_000 })
+      await conn.send('from parent')
+      expect(await conn.recv({ timeout: 20_000 })).toBe('echo from parent')
+      conn.close()
+      expect(await child.exited).toBe(0)
+      expect(child.stdout()).toContain('error AuthenticationError')
+      expect(child.stdout()).toContain('closed')
+    })
+  }
+})

@@ -1,0 +1,50 @@
+/**
+ * Errors of @ipc/queue: Empty, Full and ShutDown (Python's queue.Empty,
+ * queue.Full and queue.ShutDown), and the @ipc/core classes it throws.
+ */
+import { IpcError, type IpcErrorOptions } from '@ipc/core'
+
+export {
+  ClosedError,
+  DataCloneError,
+  ExistsError,
+  IncompatibleError,
+  IpcError,
+  NotFoundError,
+  ValueError,
+} from '@ipc/core'
+
+/** `getNowait()` found the queue empty, or `get({ timeout })` waited in vain. */
+export class Empty extends IpcError {
+  static override readonly code: string = 'IPC_EMPTY'
+  override name = 'Empty'
+}
+
+/** `putNowait()` found the queue full, or `put(item, { timeout })` waited in vain. */
+export class Full extends IpcError {
+  static override readonly code: string = 'IPC_FULL'
+  override name = 'Full'
+}
+
+/** Options of ShutDown. */
+export interface ShutDownOptions extends IpcErrorOptions {
+  /** The item a `put` could not deliver. */
+  item?: unknown
+}
+
+/**
+ * The queue was shut down: `put` after `shutdown()`, or `get` once a shut
+ * down queue is empty. A `put` that fails this way hands its item back in
+ * `.item`, so nothing is lost silently.
+ */
+export class ShutDown extends IpcError {
+  static override readonly code: string = 'IPC_SHUTDOWN'
+  override name = 'ShutDown'
+  /** The item that a failed `put` did not deliver (undefined for `get`). */
+  readonly item: unknown
+
+  constructor(message: string, options: ShutDownOptions = {}) {
+    super(message, options)
+    this.item = options.item
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * @ipc/queue: Python's multiprocessing Queue, JoinableQueue and SimpleQueue
+ * for Node.js processes and worker threads, over shared memory.
+ */
+export {
+  ClosedError,
+  DataCloneError,
+  Empty,
+  ExistsError,
+  Full,
+  IncompatibleError,
+  IpcError,
+  NotFoundError,
+  ShutDown,
+  type ShutDownOptions,
+  ValueError,
+} from './errors.js'
+export { JoinableQueue } from './joinable-queue.js'
+export type {
+  GetOptions,
+  JoinOptions,
+  PutOptions,
+  QueueOptions,
+  ShutdownOptions,
+  SimpleQueueOptions,
+  WaitOptions,
+} from './options.js'
+export { Queue, type QueueHandle } from './queue.js'
+export { SimpleQueue } from './simple-queue.js'

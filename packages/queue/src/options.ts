@@ -1,0 +1,79 @@
+/**
+ * Options of @ipc/queue. Times are milliseconds.
+ */
+
+/** Default size of a queue's ring in bytes (1 MiB). */
+export const DEFAULT_CAPACITY = 1024 * 1024
+
+/** Options of `new Queue()` and `new JoinableQueue()`. */
+export interface QueueOptions {
+  /**
+   * The most items the queue holds; `put` waits while it holds this many.
+   * `0` means no limit on the count (the queue is then bounded only by `capacity`).
+   * @default 0
+   */
+  maxsize?: number
+  /**
+   * Size of the shared ring in bytes, rounded up to a multiple of 8. Each item
+   * takes its encoded size plus an 8-byte header, padded to 8 bytes; `put`
+   * waits while the ring has no room, and an item that could never fit throws
+   * `RangeError`. From 64 bytes to 1 GiB.
+   * @default 1048576 (1 MiB)
+   */
+  capacity?: number
+  /**
+   * The queue's name, for `Queue.open(name)` from unrelated processes. A name
+   * that exists throws `ExistsError`.
+   * @default a random, unguessable name
+   */
+  name?: string
+}
+
+/** Options of `new SimpleQueue()`. */
+export interface SimpleQueueOptions {
+  /**
+   * Size of the shared ring in bytes (see `QueueOptions.capacity`).
+   * @default 1048576 (1 MiB)
+   */
+  capacity?: number
+  /**
+   * The queue's name, for `SimpleQueue.open(name)`.
+   * @default a random, unguessable name
+   */
+  name?: string
+}
+
+/** Options of every call that can wait (`put`, `get`, `join`). */
+export interface WaitOptions {
+  /**
+   * How long to wait, in milliseconds. `0` does not wait; `undefined` waits forever.
+   * `AbortSignal.timeout(ms)` composed with `AbortSignal.any` works too.
+   * @default undefined (wait forever)
+   */
+  timeout?: number
+  /**
+   * Aborting rejects the call with `signal.reason` and leaves the queue
+   * unchanged (nothing put, nothing taken). A `…Sync` call checks the signal
+   * only when it starts (it blocks the thread, so no abort event can reach it).
+   */
+  signal?: AbortSignal
+}
+
+/** Options of `put`, `putSync`. */
+export type PutOptions = WaitOptions
+
+/** Options of `get`, `getSync`. */
+export type GetOptions = WaitOptions
+
+/** Options of `join`, `joinSync`. */
+export type JoinOptions = WaitOptions
+
+/** Options of `shutdown()`. */
+export interface ShutdownOptions {
+  /**
+   * `true` drops the items still in the queue (a JoinableQueue counts each as
+   * done); `false` lets `get` drain them first.
+   * @default false
+   */
+  immediate?: boolean
+}

@@ -1,0 +1,614 @@
+/**
+ * Queue: Python's multiprocessing.Queue over a shared-memory ring (@ipc/core's
+ * MpmcRing). `put` copies the item straight into shared memory before it
+ * returns, so there is no feeder thread to flush and nothing is lost when a
+ * process exits right after `put`.
+ */
+import { inspect } from 'node:util'
+import { ClosedError } from '@ipc/core'
+import {
+  checkHandle,
+  checkMpmcCapacity,
+  checkName,
+  checkWaitOptions,
+  deadlineOf,
+  type Encoded,
+  type Handle,
+  invalidArgType,
+  MPMC_EMPTY,
+  MPMC_PUT_FULL,
+  MPMC_PUT_OK,
+  MPMC_SHUTDOWN,
+  type MpmcPutStatus,
+  type MpmcRing,
+  notifyWord,
+  outOfRange,
+  remaining,
+  type Segment,
+  TRANSFER,
+  type TransferDescriptor,
+  waitWord,
+  waitWordSync,
+} from '@ipc/core/internal'
+import { Empty, Full, ShutDown } from './errors.js'
+import {
+  type Attached,
+  createQueue,
+  type Flavor,
+  JOINABLE_QUEUE,
+  openQueue,
+  QUEUE,
+  W_JOIN_EVENT,
+  W_JOIN_WAITERS,
+  W_TASKS_DONE,
+} from './layout.js'
+import {
+  DEFAULT_CAPACITY,
+  type GetOptions,
+  type PutOptions,
+  type QueueOptions,
+  type ShutdownOptions,
+} from './options.js'
+
+/** The plain JSON description of a queue: pass it anywhere, then `Queue.from(handle)`. */
+export interface QueueHandle extends Handle {
+  kind: 'queue' | 'joinable-queue' | 'simple-queue'
+  name: string
+}
+
+/** What a Queue object holds; shared with JoinableQueue and SimpleQueue (not exported from the package). */
+export interface QueueState {
+  readonly flavor: Flavor
+  readonly segment: Segment
+  readonly ring: MpmcRing
+  /** i32 index of the queue's data area. */
+  readonly base: number
+  /** `joinable queue "jobs"`, for messages. */
+  readonly what: string
+}
+
+const RESOLVED = Promise.resolve()
+
+/** Set for the one constructor call that attaches instead of creating (JS runs it synchronously). */
+let attaching: { attached: Attached; flavor: Flavor } | undefined
+let stateOfQueue: (queue: Queue<unknown>) => QueueState
+/** Which flavor each class creates (subclasses inherit their parent's). */
+const flavors = new WeakMap<object, Flavor>()
+
+/** Makes `new Class()` create segments of `flavor` (JoinableQueue). */
+export function registerFlavor(Class: object, flavor: Flavor): void {
+  flavors.set(Class, flavor)
+}
+
+function flavorOf(Class: object): Flavor {
+  for (let c: object | null = Class; c !== null; c = Object.getPrototypeOf(c)) {
+    const flavor = flavors.get(c)
+    if (flavor !== undefined) return flavor
+  }
+  return QUEUE
+}
+
+/** The internal state of a queue object. */
+export function queueState(queue: Queue<unknown>): QueueState {
+  return stateOfQueue(queue)
+}
+
+/** Constructs `Class` attached to an existing segment (open, from, SimpleQueue). */
+export function attachAs<Q>(Class: new () => Q, flavor: Flavor, attached: Attached): Q {
+  attaching = { attached, flavor }
+  try {
+    return new Class()
+  } catch (error) {
+    attached.ring.detach()
+    attached.segment.close()
+    throw error
+  } finally {
+    attaching = undefined
+  }
+}
+
+/** Validates the constructor options of a queue. */
+export function checkQueueOptions(options: QueueOptions | undefined): {
+  maxsize: number
+  capacity: number
+  name: string | undefined
+} {
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+  const maxsize = options?.maxsize ?? 0
+  if (typeof maxsize !== 'number' || !Number.isInteger(maxsize) || maxsize < 0 || maxsize > 0x7fffffff)
+    throw outOfRange(`The "maxsize" option must be a non-negative integer, received ${String(maxsize)}`)
+  const capacity = options?.capacity ?? DEFAULT_CAPACITY
+  if (typeof capacity !== 'number')
+    throw invalidArgType(`The "capacity" option must be a number, received ${typeof capacity}`)
+  const name = options?.name === undefined ? undefined : checkName(options.name, 'name')
+  return { maxsize, capacity: checkMpmcCapacity(capacity), name }
+}
+
+function waited(timeout: number): string {
+  return timeout === Number.POSITIVE_INFINITY || timeout <= 0 ? '' : ` after waiting ${timeout} ms`
+}
+
+/**
+ * A FIFO queue that any number of processes and threads put to and get from,
+ * Python's `multiprocessing.Queue`.
+ *
+ * Guarantees:
+ * - Each item is returned by exactly one `get`, in any process or thread.
+ * - Items from one producer arrive in the order they were put.
+ * - `put` has copied the item into shared memory when it resolves (or
+ *   returns); a process may exit right after it and the item stays queued.
+ * - A process killed by SIGKILL never wedges the queue: a producer killed in
+ *   `put` leaves that item wholly queued or not at all, a consumer killed in
+ *   `get` loses at most the one item it was taking. Others go on.
+ * - `qsize()` works on every platform.
+ *
+ * @throws {Full} `putNowait` on a full queue, or `put` when `timeout` expires.
+ * @throws {Empty} `getNowait` on an empty queue, or `get` when `timeout` expires.
+ * @throws {ShutDown} `put` after `shutdown()`; `get` once a shut down queue is empty.
+ * @example
+ * ```ts
+ * const queue = new Queue<string>({ maxsize: 2 })
+ * await queue.put('job-1')
+ * queue.getNowait() // => 'job-1'
+ * queue.close()
+ * ```
+ */
+export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
+  readonly #state: QueueState
+  readonly #segment: Segment
+  readonly #ring: MpmcRing
+  readonly #what: string
+  readonly #maxsize: number
+
+  static {
+    stateOfQueue = (queue) => queue.#state
+  }
+
+  /**
+   * Creates a queue in shared memory.
+   *
+   * @throws {ExistsError} when `name` is taken.
+   * @throws {RangeError} when `maxsize` or `capacity` is out of range.
+   */
+  constructor(options?: QueueOptions) {
+    let attached: Attached
+    let flavor: Flavor
+    if (attaching !== undefined) {
+      attached = attaching.attached
+      flavor = attaching.flavor
+      attaching = undefined
+    } else {
+      flavor = flavorOf(new.target)
+      attached = createQueue(flavor, checkQueueOptions(options))
+    }
+    this.#segment = attached.segment
+    this.#ring = attached.ring
+    this.#what = `${flavor.label} "${attached.segment.name}"`
+    this.#maxsize = attached.ring.maxItems
+    this.#state = { flavor, segment: attached.segment, ring: attached.ring, base: attached.base, what: this.#what }
+  }
+
+  /**
+   * Attaches to the queue called `name`, created by any process.
+   *
+   * @throws {NotFoundError} when no queue has that name.
+   * @throws {IncompatibleError} when `name` is another kind of primitive, or another layout version.
+   * @example
+   * ```ts
+   * const queue = Queue.open<string>('jobs')
+   * ```
+   */
+  static open<T = unknown>(name: string): Queue<T> {
+    return attachAs(Queue<T>, QUEUE, openQueue(QUEUE, name))
+  }
+
+  /**
+   * Attaches to the queue a `.handle` describes (from `workerData`,
+   * `postMessage`, `process.send`, argv…).
+   *
+   * @throws {TypeError} when `handle` is not a queue handle.
+   * @throws {NotFoundError} when the queue no longer exists.
+   */
+  static from<T = unknown>(handle: QueueHandle | Handle): Queue<T> {
+    const h = checkHandle<QueueHandle>(handle, 'queue')
+    return Queue.open<T>(h.name)
+  }
+
+  /** The queue's name (for `Queue.open`). */
+  get name(): string {
+    return this.#segment.name
+  }
+
+  /** A small plain JSON object; `Queue.from(handle)` attaches to the same queue anywhere. */
+  get handle(): QueueHandle {
+    return { kind: this.#state.flavor.kind, name: this.#segment.name }
+  }
+
+  /** The most items the queue holds (0 = no limit but `capacity`). */
+  get maxsize(): number {
+    return this.#maxsize
+  }
+
+  /** Size of the shared ring in bytes. */
+  get capacity(): number {
+    return this.#ring.capacity
+  }
+
+  /** True after `close()` in this process. */
+  get closed(): boolean {
+    return this.#segment.closed
+  }
+
+  #assertOpen(): void {
+    if (this.#segment.closed) throw new ClosedError(`Cannot use ${this.#what}: it was closed`)
+  }
+
+  #putError(status: MpmcPutStatus, item: unknown, timeout: number): Error {
+    if (status === MPMC_PUT_FULL) return new Full(`Cannot put to ${this.#what}: it is full${waited(timeout)}`)
+    return new ShutDown(`Cannot put to ${this.#what}: it was shut down`, { item })
+  }
+
+  #getError(taken: unknown, timeout: number): Error {
+    if (taken === MPMC_EMPTY) return new Empty(`Cannot get from ${this.#what}: it is empty${waited(timeout)}`)
+    return new ShutDown(`Cannot get from ${this.#what}: it was shut down and is empty`)
+  }
+
+  #prepare(item: T): Encoded | undefined {
+    this.#assertOpen()
+    return this.#ring.prepare(item)
+  }
+
+  /**
+   * Puts `item`, waiting (without blocking the event loop) while the queue is
+   * full. The item is copied into shared memory before the promise settles;
+   * when there is room it is copied before `put` even returns.
+   *
+   * Aborting `signal` rejects with `signal.reason` and puts nothing; if the
+   * item was already put, the signal is ignored.
+   *
+   * @throws {Full} when `timeout` ms pass and the queue is still full.
+   * @throws {ShutDown} after `shutdown()`, carrying the item in `.item`.
+   * @throws {DataCloneError} when `item` cannot be cloned (nothing is put).
+   * @throws {RangeError} when `item` is larger than the queue's capacity (nothing is put).
+   * @throws {ClosedError} after `close()` in this process.
+   * @example
+   * ```ts
+   * const queue = new Queue<number>({ maxsize: 1 })
+   * await queue.put(1)
+   * await queue.put(2, { timeout: 10 }).catch((error) => error.name) // => 'Full'
+   * queue.close()
+   * ```
+   */
+  put(item: T, options?: PutOptions): Promise<void> {
+    try {
+      let timeout = Number.POSITIVE_INFINITY
+      let signal: AbortSignal | undefined
+      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      const encoded = this.#prepare(item)
+      const result = this.#ring.put(item, encoded, timeout, signal)
+      if (typeof result === 'number')
+        return result === MPMC_PUT_OK ? RESOLVED : Promise.reject(this.#putError(result, item, timeout))
+      return result.then((status) => {
+        if (status !== MPMC_PUT_OK) throw this.#putError(status, item, timeout)
+      })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * Puts `item`, blocking the calling thread while the queue is full. For
+   * worker threads and scripts; prefer `put` on an event loop. `signal` is
+   * checked once, on entry.
+   *
+   * @throws {Full} when `timeout` ms pass and the queue is still full.
+   * @throws {ShutDown} after `shutdown()`, carrying the item in `.item`.
+   * @throws {DataCloneError} when `item` cannot be cloned (nothing is put).
+   * @throws {RangeError} when `item` is larger than the queue's capacity (nothing is put).
+   * @example
+   * ```ts
+   * const queue = new Queue<string>()
+   * queue.putSync('job-1')
+   * queue.close()
+   * ```
+   */
+  putSync(item: T, options?: PutOptions): void {
+    let timeout = Number.POSITIVE_INFINITY
+    if (options !== undefined) {
+      const checked = checkWaitOptions(options)
+      if (checked.signal?.aborted) throw checked.signal.reason
+      timeout = checked.timeout
+    }
+    const encoded = this.#prepare(item)
+    const status = this.#ring.putSync(item, encoded, timeout)
+    if (status !== MPMC_PUT_OK) throw this.#putError(status, item, timeout)
+  }
+
+  /**
+   * Puts `item` if there is room now, else throws `Full`. Same as
+   * `putSync(item, { timeout: 0 })`.
+   *
+   * @throws {Full} when the queue is full.
+   * @throws {ShutDown} after `shutdown()`, carrying the item in `.item`.
+   * @example
+   * ```ts
+   * const queue = new Queue<string>({ maxsize: 1 })
+   * queue.putNowait('a')
+   * try { queue.putNowait('b') } catch (error) { console.log((error as Error).name) } // => 'Full'
+   * queue.close()
+   * ```
+   */
+  putNowait(item: T): void {
+    const status = this.#ring.tryPut(item, this.#prepare(item))
+    if (status !== MPMC_PUT_OK) throw this.#putError(status, item, 0)
+  }
+
+  /**
+   * Removes and returns the oldest item, waiting (without blocking the event
+   * loop) while the queue is empty. When an item is there, the promise is
+   * already settled with it (no timer, no thread hop).
+   *
+   * Aborting `signal` rejects with `signal.reason` and takes nothing.
+   *
+   * @throws {Empty} when `timeout` ms pass and the queue is still empty.
+   * @throws {ShutDown} when the queue was shut down and is empty.
+   * @throws {ClosedError} after `close()` in this process.
+   * @example
+   * ```ts
+   * const queue = new Queue<string>()
+   * await queue.put('job-1')
+   * await queue.get() // => 'job-1'
+   * queue.close()
+   * ```
+   */
+  get(options?: GetOptions): Promise<T> {
+    try {
+      let timeout = Number.POSITIVE_INFINITY
+      let signal: AbortSignal | undefined
+      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      this.#assertOpen()
+      const taken = this.#ring.get(timeout, signal)
+      if (taken instanceof Promise)
+        return taken.then((value) => {
+          if (value === MPMC_EMPTY || value === MPMC_SHUTDOWN) throw this.#getError(value, timeout)
+          return value as T
+        })
+      if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) return Promise.reject(this.#getError(taken, timeout))
+      return Promise.resolve(taken as T)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * Removes and returns the oldest item, blocking the calling thread while
+   * the queue is empty. `signal` is checked once, on entry.
+   *
+   * @throws {Empty} when `timeout` ms pass and the queue is still empty.
+   * @throws {ShutDown} when the queue was shut down and is empty.
+   * @example
+   * ```ts
+   * const queue = new Queue<number>()
+   * queue.putSync(7)
+   * queue.getSync({ timeout: 100 }) // => 7
+   * queue.close()
+   * ```
+   */
+  getSync(options?: GetOptions): T {
+    let timeout = Number.POSITIVE_INFINITY
+    if (options !== undefined) {
+      const checked = checkWaitOptions(options)
+      if (checked.signal?.aborted) throw checked.signal.reason
+      timeout = checked.timeout
+    }
+    this.#assertOpen()
+    const taken = this.#ring.getSync(timeout)
+    if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) throw this.#getError(taken, timeout)
+    return taken as T
+  }
+
+  /**
+   * Removes and returns the oldest item if there is one, else throws `Empty`.
+   * Same as `getSync({ timeout: 0 })`.
+   *
+   * @throws {Empty} when the queue is empty.
+   * @throws {ShutDown} when the queue was shut down and is empty.
+   * @example
+   * ```ts
+   * const queue = new Queue<string>()
+   * try { queue.getNowait() } catch (error) { console.log((error as Error).name) } // => 'Empty'
+   * queue.close()
+   * ```
+   */
+  getNowait(): T {
+    this.#assertOpen()
+    const taken = this.#ring.tryGet()
+    if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) throw this.#getError(taken, 0)
+    return taken as T
+  }
+
+  /**
+   * The number of items in the queue now, across all processes. Exact when
+   * no put or get is in progress; a put in progress may already count.
+   *
+   * @example
+   * ```ts
+   * const queue = new Queue<number>()
+   * queue.putSync(1)
+   * queue.qsize() // => 1
+   * queue.close()
+   * ```
+   */
+  qsize(): number {
+    this.#assertOpen()
+    return this.#ring.count()
+  }
+
+  /** True when the queue holds no item now. */
+  empty(): boolean {
+    return this.qsize() === 0
+  }
+
+  /**
+   * True when the queue holds `maxsize` items now (always false without a
+   * `maxsize`: such a queue is bounded only by its bytes, see `capacity`).
+   */
+  full(): boolean {
+    return this.#maxsize > 0 && this.qsize() >= this.#maxsize
+  }
+
+  /**
+   * Shuts the queue down in every process (Python 3.13's `Queue.shutdown`):
+   * later puts throw `ShutDown`, puts waiting now reject with `ShutDown`
+   * (carrying their item), gets return what is left and then throw
+   * `ShutDown`, and `for await` loops end. With `immediate: true` the items
+   * still queued are dropped (a JoinableQueue counts each as done, releasing
+   * `join`). Idempotent.
+   *
+   * @example
+   * ```ts
+   * const queue = new Queue<string>()
+   * queue.putSync('last')
+   * queue.shutdown()
+   * queue.getSync() // => 'last'
+   * queue.close()
+   * ```
+   */
+  shutdown(options?: ShutdownOptions): void {
+    if (options !== undefined && (typeof options !== 'object' || options === null))
+      throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+    const immediate = options?.immediate ?? false
+    if (typeof immediate !== 'boolean')
+      throw invalidArgType(`The "immediate" option must be a boolean, received ${typeof immediate}`)
+    this.#assertOpen()
+    const dropped = this.#ring.shutdown(immediate)
+    const { segment, base } = this.#state
+    if (dropped > 0 && this.#state.flavor === JOINABLE_QUEUE) Atomics.add(segment.i32, base + W_TASKS_DONE, dropped)
+    Atomics.add(segment.i32, base + W_JOIN_EVENT, 1)
+    notifyWord(segment.i32, base + W_JOIN_EVENT)
+  }
+
+  /**
+   * Detaches this process from the queue (idempotent). Calls waiting in this
+   * process reject with `ClosedError` (a waiting `put` puts nothing). The
+   * queue itself lives on while another process has it open, and is removed
+   * when the last one closes or dies.
+   */
+  close(): void {
+    if (this.#segment.closed) return
+    this.#ring.detach()
+    this.#segment.close()
+  }
+
+  /** Removes the name now: later `Queue.open(name)` fail; attached objects keep working. */
+  unlink(): void {
+    this.#segment.unlink()
+  }
+
+  /** Alias of `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /**
+   * Yields items as `get()` does, and ends when the queue is shut down and
+   * empty.
+   *
+   * @example
+   * ```ts
+   * const queue = new Queue<number>()
+   * queue.putSync(1)
+   * queue.shutdown()
+   * for await (const n of queue) console.log(n) // prints 1, then the loop ends
+   * queue.close()
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let item: T
+      try {
+        item = await this.get()
+      } catch (error) {
+        if (error instanceof ShutDown) return
+        throw error
+      }
+      yield item
+    }
+  }
+
+  /** How `Process` revives this queue in a child. */
+  [TRANSFER](): TransferDescriptor {
+    return { module: import.meta.url, export: this.#state.flavor.className, handle: this.handle }
+  }
+
+  /** Live state, e.g. `Queue { name: 'jobs', size: 2, maxsize: 10, capacity: 1048576, shutdown: false }`. */
+  [inspect.custom](_depth: number, options: object): string {
+    const className = this.#state.flavor.className
+    if (this.#segment.closed) return `${className} ${inspect({ name: this.name, closed: true }, options)}`
+    return `${className} ${inspect(this.inspectState(), options)}`
+  }
+
+  /** The fields `inspect` shows; JoinableQueue adds its unfinished tasks. */
+  protected inspectState(): Record<string, unknown> {
+    return {
+      name: this.name,
+      size: this.#ring.count(),
+      maxsize: this.#maxsize,
+      capacity: this.#ring.capacity,
+      shutdown: this.#ring.isShutdown(),
+    }
+  }
+}
+
+/** Sleeps until unfinished tasks reach 0 (JoinableQueue.joinSync). */
+export function joinSync(state: QueueState, timeout: number): boolean {
+  const i32 = state.segment.i32
+  const deadline = deadlineOf(timeout)
+  for (;;) {
+    const event = Atomics.load(i32, state.base + W_JOIN_EVENT)
+    Atomics.add(i32, state.base + W_JOIN_WAITERS, 1)
+    try {
+      if (unfinished(state) === 0) return true
+      const left = remaining(deadline)
+      if (left <= 0) return false
+      waitWordSync(i32, state.base + W_JOIN_EVENT, event, left)
+    } finally {
+      Atomics.sub(i32, state.base + W_JOIN_WAITERS, 1)
+    }
+  }
+}
+
+/** Waits (async) until unfinished tasks reach 0 (JoinableQueue.join). */
+export async function join(state: QueueState, timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
+  const i32 = state.segment.i32
+  const deadline = deadlineOf(timeout)
+  for (;;) {
+    if (signal?.aborted) throw signal.reason
+    const event = Atomics.load(i32, state.base + W_JOIN_EVENT)
+    Atomics.add(i32, state.base + W_JOIN_WAITERS, 1)
+    try {
+      if (unfinished(state) === 0) return true
+      const left = remaining(deadline)
+      if (left <= 0) return false
+      await waitWord(i32, state.base + W_JOIN_EVENT, event, left, signal)
+    } finally {
+      if (!state.segment.closed) Atomics.sub(i32, state.base + W_JOIN_WAITERS, 1)
+    }
+    if (state.segment.closed) throw new ClosedError(`Cannot use ${state.what}: it was closed`)
+  }
+}
+
+/** Throws ClosedError when the queue object was closed. */
+export function assertOpen(state: QueueState): void {
+  if (state.segment.closed) throw new ClosedError(`Cannot use ${state.what}: it was closed`)
+}
+
+/** Items put and not yet marked done (never negative). */
+export function unfinished(state: QueueState): number {
+  const done = Atomics.load(state.segment.i32, state.base + W_TASKS_DONE)
+  const count = (state.ring.putCount() - done) | 0
+  return Math.max(count, 0)
+}

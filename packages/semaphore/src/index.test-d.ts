@@ -1,0 +1,46 @@
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  BoundedSemaphore,
+  ClosedError,
+  IpcError,
+  Lock,
+  type Permit,
+  Semaphore,
+  type SemaphoreHandle,
+  TimeoutError,
+  ValueError,
+} from './index.js'
+
+describe('public types', () => {
+  it('types the waiting calls', () => {
+    const sem = new Semaphore(2, { name: 'x', reclaim: true })
+    expectTypeOf(sem.acquire()).toEqualTypeOf<Promise<boolean>>()
+    expectTypeOf(sem.acquire({ timeout: 1, signal: AbortSignal.timeout(1) })).toEqualTypeOf<Promise<boolean>>()
+    expectTypeOf(sem.acquireSync({ timeout: 1 })).toEqualTypeOf<boolean>()
+    expectTypeOf(sem.tryAcquire()).toEqualTypeOf<boolean>()
+    expectTypeOf(sem.release).parameters.toEqualTypeOf<[n?: number]>()
+    expectTypeOf(sem.value).toEqualTypeOf<number>()
+    expectTypeOf(sem.permit()).toEqualTypeOf<Promise<Permit>>()
+    expectTypeOf(sem.withPermit(() => 1)).toEqualTypeOf<Promise<number>>()
+    expectTypeOf(sem.withPermit(async () => 'a')).toEqualTypeOf<Promise<string>>()
+  })
+
+  it('types handles and statics', () => {
+    expectTypeOf(Semaphore.open('x')).toEqualTypeOf<Semaphore>()
+    expectTypeOf(BoundedSemaphore.open('x')).toEqualTypeOf<BoundedSemaphore>()
+    expectTypeOf(Lock.from({ kind: 'lock', name: 'x' })).toEqualTypeOf<Lock>()
+    expectTypeOf<SemaphoreHandle['kind']>().toEqualTypeOf<'semaphore'>()
+  })
+
+  it('makes Lock.release take no count and permits disposable', () => {
+    const lock = new Lock()
+    expectTypeOf(lock.release).parameters.toEqualTypeOf<[]>()
+    expectTypeOf<Permit>().toMatchTypeOf<Disposable & AsyncDisposable>()
+  })
+
+  it('exports the error classes', () => {
+    expectTypeOf(new TimeoutError('x')).toMatchTypeOf<IpcError>()
+    expectTypeOf(new ValueError('x')).toMatchTypeOf<IpcError>()
+    expectTypeOf(new ClosedError('x')).toMatchTypeOf<IpcError>()
+  })
+})

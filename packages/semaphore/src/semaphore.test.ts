@@ -1,0 +1,420 @@
+import { inspect } from 'node:util'
+import { IpcError } from '@ipc/core'
+import { TRANSFER } from '@ipc/core/internal'
+import { expectNoSegment, sleep, uniqueName } from '@ipc/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ClosedError, ExistsError, IncompatibleError, NotFoundError, TimeoutError, ValueError } from './errors.js'
+import { MAX_VALUE } from './layout.js'
+import { Lock } from './lock.js'
+import { Semaphore } from './semaphore.js'
+import { counterOf } from './semaphore-base.js'
+
+const open: { close(): void }[] = []
+function track<T extends { close(): void }>(object: T): T {
+  open.push(object)
+  return object
+}
+afterEach(() => {
+  for (const object of open.splice(0)) object.close()
+})
+
+describe('new Semaphore()', () => {
+  it('starts with one permit by default', () => {
+    const sem = track(new Semaphore())
+    expect(sem.value).toBe(1)
+  })
+
+  it('rejects values that are not integers from 0 to 8388607 with RangeError', () => {
+    for (const value of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, MAX_VALUE + 1]) {
+      expect(() => new Semaphore(value)).toThrow(RangeError)
+    }
+    expect(() => new Semaphore(-1)).toThrow('The "value" argument must be an integer from 0 to 8388607, received -1')
+    expect(() => new Semaphore('3' as unknown as number)).toThrow(TypeError)
+  })
+
+  it('accepts 0 and the largest value', () => {
+    expect(track(new Semaphore(0)).value).toBe(0)
+    expect(track(new Semaphore(MAX_VALUE)).value).toBe(MAX_VALUE)
+  })
+
+  it('throws ExistsError when the name is taken, and leaves the first one working', () => {
+    const name = uniqueName()
+    const sem = track(new Semaphore(2, { name }))
+    expect(() => new Semaphore(1, { name })).toThrow(ExistsError)
+    expect(sem.name).toBe(name)
+    expect(sem.value).toBe(2)
+  })
+
+  it('removes the segment when the last object closes', () => {
+    const name = uniqueName()
+    const sem = new Semaphore(1, { name })
+    const other = Semaphore.open(name)
+    sem.close()
+    expect(other.value).toBe(1)
+    other.close()
+    expectNoSegment(name)
+  })
+})
+
+describe('Semaphore.open() and Semaphore.from()', () => {
+  it('attaches to the same permits', () => {
+    const name = uniqueName()
+    const sem = track(new Semaphore(2, { name }))
+    const other = track(Semaphore.open(name))
+    expect(other.tryAcquire()).toBe(true)
+    expect(sem.value).toBe(1)
+    const third = track(Semaphore.from(sem.handle))
+    expect(third.value).toBe(1)
+  })
+
+  it('throws NotFoundError for a missing name', () => {
+    expect(() => Semaphore.open(uniqueName())).toThrow(NotFoundError)
+  })
+
+  it('throws IncompatibleError when the name belongs to a Lock', () => {
+    const lock = track(new Lock({ name: uniqueName() }))
+    expect(() => Semaphore.open(lock.name)).toThrow(IncompatibleError)
+  })
+
+  it('rejects the handle of another kind with TypeError', () => {
+    const lock = track(new Lock())
+    expect(() => Semaphore.from(lock.handle)).toThrow(TypeError)
+  })
+
+  it('describes itself for Process with a module that exports the class', async () => {
+    const sem = track(new Semaphore(3))
+    const descriptor = sem[TRANSFER]()
+    expect(descriptor.export).toBe('Semaphore')
+    expect(descriptor.handle).toEqual({ kind: 'semaphore', name: sem.name })
+    const module = (await import(descriptor.module)) as { Semaphore: typeof Semaphore }
+    const revived = track(module.Semaphore.from(descriptor.handle))
+    expect(revived.value).toBe(3)
+  })
+})
+
+describe('Semaphore#tryAcquire()', () => {
+  it('takes free permits and returns false when none is left', () => {
+    const sem = track(new Semaphore(2))
+    expect(sem.tryAcquire()).toBe(true)
+    expect(sem.tryAcquire()).toBe(true)
+    expect(sem.tryAcquire()).toBe(false)
+    expect(sem.value).toBe(0)
+  })
+})
+
+describe('Semaphore#acquire()', () => {
+  it('resolves true at once when a permit is free', async () => {
+    const sem = track(new Semaphore(1))
+    await expect(sem.acquire()).resolves.toBe(true)
+    expect(sem.value).toBe(0)
+  })
+
+  it('resolves false after the timeout and leaves the value unchanged', async () => {
+    const sem = track(new Semaphore(0))
+    await expect(sem.acquire({ timeout: 30 })).resolves.toBe(false)
+    await expect(sem.acquire({ timeout: 0 })).resolves.toBe(false)
+    sem.release()
+    expect(sem.value).toBe(1)
+  })
+
+  it('waits for a release from another object', async () => {
+    const sem = track(new Semaphore(0, { name: uniqueName() }))
+    const other = track(Semaphore.open(sem.name))
+    const got = sem.acquire()
+    await sleep(20)
+    other.release()
+    await expect(got).resolves.toBe(true)
+    expect(sem.value).toBe(0)
+  })
+
+  it('serves the acquires of one object in call order', async () => {
+    const sem = track(new Semaphore(0))
+    const order: number[] = []
+    const all = [0, 1, 2, 3].map((i) => sem.acquire().then(() => order.push(i)))
+    for (let i = 0; i < 4; i++) {
+      await sleep(5)
+      sem.release()
+    }
+    await Promise.all(all)
+    expect(order).toEqual([0, 1, 2, 3])
+  })
+
+  it('wakes as many waiters as release(n) gives permits', async () => {
+    const sem = track(new Semaphore(0, { name: uniqueName() }))
+    const others = [0, 1, 2].map(() => track(Semaphore.open(sem.name)))
+    const got = others.map((o) => o.acquire())
+    await sleep(20)
+    sem.release(3)
+    await expect(Promise.all(got)).resolves.toEqual([true, true, true])
+    expect(sem.value).toBe(0)
+  })
+
+  it('rejects with signal.reason when the signal is already aborted, touching nothing', async () => {
+    const sem = track(new Semaphore(1))
+    const reason = new Error('stop')
+    await expect(sem.acquire({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    expect(sem.value).toBe(1)
+  })
+
+  it('rejects with signal.reason when aborted while waiting, and takes no permit', async () => {
+    const sem = track(new Semaphore(0, { name: uniqueName() }))
+    const other = track(Semaphore.open(sem.name))
+    const controller = new AbortController()
+    const aborted = sem.acquire({ signal: controller.signal })
+    const next = other.acquire()
+    await sleep(20)
+    controller.abort()
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' })
+    sem.release()
+    await expect(next).resolves.toBe(true)
+    expect(sem.value).toBe(0)
+    sem.release()
+    expect(sem.value).toBe(1)
+  })
+
+  it('keeps later acquires of the object waiting when the first is aborted', async () => {
+    const sem = track(new Semaphore(0))
+    const controller = new AbortController()
+    const first = sem.acquire({ signal: controller.signal })
+    const second = sem.acquire()
+    await sleep(10)
+    controller.abort()
+    await expect(first).rejects.toMatchObject({ name: 'AbortError' })
+    sem.release()
+    await expect(second).resolves.toBe(true)
+    expect(sem.value).toBe(0)
+  })
+
+  it('ignores an abort after the permit was granted', async () => {
+    const sem = track(new Semaphore(1))
+    const controller = new AbortController()
+    const got = sem.acquire({ signal: controller.signal })
+    controller.abort()
+    await expect(got).resolves.toBe(true)
+    expect(sem.value).toBe(0)
+  })
+
+  it('rejects pending acquires with ClosedError on close', async () => {
+    const sem = new Semaphore(0)
+    const pending = sem.acquire()
+    await sleep(10)
+    sem.close()
+    await expect(pending).rejects.toThrow(ClosedError)
+  })
+
+  it('rejects invalid options', async () => {
+    const sem = track(new Semaphore(1))
+    await expect(sem.acquire({ timeout: -1 })).rejects.toThrow(RangeError)
+    await expect(sem.acquire({ signal: 'x' as unknown as AbortSignal })).rejects.toThrow(TypeError)
+    expect(sem.value).toBe(1)
+  })
+})
+
+describe('Semaphore fairness', () => {
+  it('lets a releaser barge in at first, then hands permits to waiters oldest first', async () => {
+    const sem = track(new Semaphore(0, { name: uniqueName() }))
+    const [a, b, c] = [0, 1, 2].map(() => track(Semaphore.open(sem.name))) as [Semaphore, Semaphore, Semaphore]
+    const order: string[] = []
+    const pa = a.acquire().then(() => order.push('a'))
+    await sleep(3)
+    const pb = b.acquire().then(() => order.push('b'))
+    await sleep(3)
+    const pc = c.acquire().then(() => order.push('c'))
+    await sleep(3)
+    // Normal mode: a permit released now goes to whoever takes it first.
+    sem.release()
+    expect(sem.tryAcquire()).toBe(true)
+    // The woken waiter found nothing after waiting over 1 ms: handoff mode.
+    while (!counterOf(sem).handoff) await sleep(1)
+    sem.release()
+    expect(sem.tryAcquire()).toBe(false)
+    await pa
+    sem.release()
+    expect(sem.tryAcquire()).toBe(false)
+    await pb
+    sem.release()
+    await pc
+    expect(order).toEqual(['a', 'b', 'c'])
+    // The last waiter left: back to normal mode.
+    expect(counterOf(sem).handoff).toBe(false)
+    sem.release()
+    expect(sem.tryAcquire()).toBe(true)
+  })
+})
+
+describe('Semaphore#acquireSync()', () => {
+  it('returns true with a free permit and false after the timeout', () => {
+    const sem = track(new Semaphore(1))
+    expect(sem.acquireSync()).toBe(true)
+    expect(sem.acquireSync({ timeout: 20 })).toBe(false)
+    expect(sem.acquireSync({ timeout: 0 })).toBe(false)
+    expect(sem.value).toBe(0)
+  })
+
+  it('throws signal.reason for an aborted signal', () => {
+    const sem = track(new Semaphore(1))
+    const reason = new Error('stop')
+    expect(() => sem.acquireSync({ signal: AbortSignal.abort(reason) })).toThrow(reason)
+    expect(sem.value).toBe(1)
+  })
+})
+
+describe('Semaphore#release()', () => {
+  it('adds n permits, also from an object that acquired none (as in Python)', () => {
+    const sem = track(new Semaphore(0))
+    sem.release()
+    sem.release(3)
+    expect(sem.value).toBe(4)
+  })
+
+  it('rejects n that is not an integer from 1 with RangeError', () => {
+    const sem = track(new Semaphore(0))
+    for (const n of [0, -1, 1.5, Number.NaN]) expect(() => sem.release(n)).toThrow(RangeError)
+    expect(() => sem.release(0)).toThrow('The "n" argument must be an integer from 1 to 8388607, received 0')
+    expect(sem.value).toBe(0)
+  })
+
+  it('throws ValueError past the largest value and changes nothing', () => {
+    const sem = track(new Semaphore(MAX_VALUE - 1))
+    expect(() => sem.release(2)).toThrow(ValueError)
+    expect(sem.value).toBe(MAX_VALUE - 1)
+    sem.release()
+    expect(sem.value).toBe(MAX_VALUE)
+  })
+
+  it('throws ClosedError after close', () => {
+    const sem = new Semaphore(0)
+    sem.close()
+    expect(() => sem.release()).toThrow(ClosedError)
+    expect(() => sem.tryAcquire()).toThrow(ClosedError)
+    expect(() => sem.acquireSync()).toThrow('Cannot acquire semaphore')
+  })
+})
+
+describe('Semaphore#withPermit()', () => {
+  it('runs the function holding a permit and returns its result', async () => {
+    const sem = track(new Semaphore(1))
+    const result = await sem.withPermit(() => {
+      expect(sem.value).toBe(0)
+      return 42
+    })
+    expect(result).toBe(42)
+    expect(sem.value).toBe(1)
+  })
+
+  it('gives the permit back when the function throws or rejects', async () => {
+    const sem = track(new Semaphore(1))
+    await expect(
+      sem.withPermit(() => {
+        throw new Error('sync')
+      }),
+    ).rejects.toThrow('sync')
+    await expect(sem.withPermit(async () => Promise.reject(new Error('async')))).rejects.toThrow('async')
+    expect(sem.value).toBe(1)
+  })
+
+  it('throws TimeoutError when no permit comes in time, without running the function', async () => {
+    const sem = track(new Semaphore(0))
+    let ran = false
+    await expect(
+      sem.withPermit(
+        () => {
+          ran = true
+        },
+        { timeout: 20 },
+      ),
+    ).rejects.toThrow(TimeoutError)
+    expect(ran).toBe(false)
+  })
+})
+
+describe('Semaphore#permit()', () => {
+  it('gives the permit back once at the end of an await using scope', async () => {
+    const sem = track(new Semaphore(2))
+    {
+      await using permit = await sem.permit()
+      expect(sem.value).toBe(1)
+      expect(permit.released).toBe(false)
+    }
+    expect(sem.value).toBe(2)
+  })
+
+  it('gives the permit back with using, and release() is idempotent', async () => {
+    const sem = track(new Semaphore(1))
+    const outer = await sem.permit()
+    {
+      using inner = outer
+      inner.release()
+      expect(sem.value).toBe(1)
+    }
+    outer.release()
+    expect(sem.value).toBe(1)
+    expect(outer.released).toBe(true)
+  })
+
+  it('works with try/finally (plain Node 20)', async () => {
+    const sem = track(new Semaphore(1))
+    const permit = await sem.permit()
+    try {
+      expect(sem.value).toBe(0)
+    } finally {
+      permit.release()
+    }
+    expect(sem.value).toBe(1)
+  })
+
+  it('rejects with TimeoutError after the timeout', async () => {
+    const sem = track(new Semaphore(0))
+    const error = await sem.permit({ timeout: 10 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(error).toBeInstanceOf(IpcError)
+    expect(error).toMatchObject({ name: 'TimeoutError', code: 'IPC_TIMEOUT' })
+  })
+
+  it('does nothing when released after close (close gave it back)', async () => {
+    const sem = new Semaphore(1, { name: uniqueName() })
+    const other = track(Semaphore.open(sem.name))
+    const permit = await sem.permit()
+    expect(other.value).toBe(0)
+    sem.close()
+    expect(other.value).toBe(1)
+    permit.release()
+    expect(other.value).toBe(1)
+  })
+})
+
+describe('Semaphore#close()', () => {
+  it('gives back the permits the object holds, and is idempotent', () => {
+    const name = uniqueName()
+    const sem = new Semaphore(3, { name })
+    const other = track(Semaphore.open(name))
+    expect(sem.tryAcquire()).toBe(true)
+    expect(sem.tryAcquire()).toBe(true)
+    expect(other.value).toBe(1)
+    sem.close()
+    sem.close()
+    sem[Symbol.dispose]()
+    expect(sem.closed).toBe(true)
+    expect(other.value).toBe(3)
+  })
+
+  it('leaves permits released by another object alone', () => {
+    const name = uniqueName()
+    const sem = new Semaphore(1, { name })
+    const other = track(Semaphore.open(name))
+    expect(sem.tryAcquire()).toBe(true)
+    other.release()
+    sem.close()
+    // sem held one: it comes back; other's release added one.
+    expect(other.value).toBe(2)
+  })
+})
+
+describe('Semaphore inspection', () => {
+  it('shows the name and the value', () => {
+    const sem = track(new Semaphore(2, { name: uniqueName() }))
+    expect(inspect(sem)).toBe(`Semaphore { name: '${sem.name}', value: 2 }`)
+    sem.close()
+    expect(inspect(sem)).toBe(`Semaphore { name: '${sem.name}', closed: true }`)
+  })
+})
