@@ -109,7 +109,16 @@ export class ChildHandle {
    * Sends a command and resolves with the child's result. Rejects with the child's error,
    * when it exits first, or after `timeoutMs`.
    */
-  async request<T = Record<string, unknown>>(cmd: string, body: object = {}, timeoutMs = 60_000): Promise<T> {
+  request<T = Record<string, unknown>>(cmd: string, body: object = {}, timeoutMs = 60_000): Promise<T> {
+    const reply = this.#request<T>(cmd, body, timeoutMs)
+    // Runners start some requests before awaiting others; if the run fails first, the
+    // ones left behind reject later, when their child is killed. That is expected: the
+    // failure is reported where the run is awaited, so these must not count as unhandled.
+    reply.catch(() => {})
+    return reply
+  }
+
+  async #request<T>(cmd: string, body: object, timeoutMs: number): Promise<T> {
     await this.ready
     if (this.#exitError) throw this.#exitError
     const id = this.#nextId++
@@ -151,15 +160,23 @@ export class ChildHandle {
     }
   }
 
-  /** Asks the child to exit, then kills its group if it has not within `graceMs`. */
+  /**
+   * Asks the child to exit (it closes what it opened first), then kills its group: at once
+   * if it does not answer within `graceMs` (it is stuck), else if it has not exited
+   * within `graceMs` of answering.
+   */
   async stop(graceMs = 2000): Promise<void> {
     if (this.alive) {
+      let answered = false
       try {
         await this.request('exit', {}, graceMs)
+        answered = true
       } catch {}
-      const timer = setTimeout(() => this.kill(), graceMs)
-      await this.exited
-      clearTimeout(timer)
+      if (answered) {
+        const timer = setTimeout(() => this.kill(), graceMs)
+        await this.exited
+        clearTimeout(timer)
+      }
     }
     // Grandchildren may outlive a clean exit of their parent; the group goes either way.
     this.kill()

@@ -143,10 +143,14 @@ async function main() {
     process.exit(2)
   }
   if (!existsSync(chromiumPath)) {
-    console.error(
-      `No Chromium at ${chromiumPath}: apt-get install -y chromium fonts-wqy-microhei (or set CHROMIUM_PATH).`,
-    )
-    process.exit(2)
+    const hint = `No Chromium at ${chromiumPath}: apt-get install -y chromium fonts-wqy-microhei (or set CHROMIUM_PATH).`
+    // CI must run the browser test; a developer machine without Chromium skips it, saying so.
+    if (process.env.CI) {
+      console.error(hint)
+      process.exit(2)
+    }
+    console.log(`Skipping the browser test. ${hint}`)
+    process.exit(0)
   }
 
   const server = await startServer()

@@ -26,10 +26,12 @@ describe('normalize()', () => {
     expect(data.tables.map((table) => table.title)).toEqual(['one to one', 'counter'])
     const [first] = data.tables
     expect(first?.columns).toEqual([
-      { key: 'opsPerSec', numeric: true },
-      { key: 'latency.p50', numeric: true },
+      { key: 'opsPerSec', label: 'opsPerSec', numeric: true },
+      { key: 'latency.p50', label: 'latency.p50', numeric: true },
     ])
-    expect(first?.chart).toEqual({ key: 'opsPerSec', higherIsBetter: true })
+    expect(first?.charts).toHaveLength(1)
+    expect(first?.charts[0]).toMatchObject({ title: 'opsPerSec', higherIsBetter: true })
+    expect(first?.charts[0]?.bars.map((bar) => bar.value)).toEqual([400000, 60000])
     expect(first?.rows[0]).toEqual({
       name: '@ipc/queue',
       cells: { opsPerSec: '400,000', 'latency.p50': '2.5' },
@@ -54,7 +56,7 @@ describe('normalize()', () => {
     )
     expect(data.tables).toHaveLength(1)
     expect(data.tables[0]?.title).toBe('pipe')
-    expect(data.tables[0]?.chart).toEqual({ key: 'meanMs', higherIsBetter: false })
+    expect(data.tables[0]?.charts[0]).toMatchObject({ title: 'meanMs', higherIsBetter: false })
     expect(data.tables[0]?.rows.map((row) => row.name)).toEqual(['ping-pong', 'uds'])
   })
 
@@ -70,6 +72,76 @@ describe('normalize()', () => {
 
   it('says the file is invalid when it holds no results', () => {
     expect(normalize({ hello: 'world' }, 'latest.json').status).toBe('invalid')
+  })
+})
+
+describe('normalize() of a schemaVersion 1 report (benchmarks/README.md)', () => {
+  const report = {
+    schemaVersion: 1,
+    runId: 'abc',
+    machine: { cpu: 'AMD EPYC', cores: 2, node: 'v20.20.2', python: null, packages: {} },
+    mode: 'quick',
+    date: '2026-01-01T00:00:00.000Z',
+    durationSeconds: 12.5,
+    settings: { warmup: 1, repetitions: 3, targetRepetitionMs: 100 },
+    notes: ['python3 not found'],
+    results: [
+      {
+        workload: 'queue.1to1.string',
+        family: 'queue',
+        title: 'Queue 1→1, small strings',
+        unit: 'msg/s',
+        higherIsBetter: true,
+        ours: { median: 2500000, min: 1, max: 3, q1: 1, q3: 2, samples: [1, 2, 3], opsPerSample: 10 },
+        peers: { 'process.send(json)': { median: 60000.5 }, 'python mp.Queue': { skipped: 'no python3' } },
+        ratios: { 'process.send(json)': 41.6 },
+        target: '≥ 2,000,000 msg/s',
+        targetMet: true,
+      },
+      {
+        workload: 'pipe.rtt.median',
+        family: 'pipe',
+        title: 'Pipe round trip',
+        unit: 'µs',
+        higherIsBetter: false,
+        ours: { error: 'crashed' },
+        peers: { uds: { median: 22.093 } },
+        ratios: {},
+        note: 'sendSync/recvSync',
+      },
+    ],
+  }
+
+  it('makes one table per family and one chart per workload, @ipc first', () => {
+    const data = normalize(report, 'benchmarks/results/latest.json')
+    expect(data.status).toBe('ok')
+    expect(data.notes).toEqual(['python3 not found'])
+    expect(data.meta).toContainEqual({ key: 'cpu', value: 'AMD EPYC' })
+    expect(data.tables.map((table) => table.title)).toEqual(['queue', 'pipe'])
+
+    const [queue, pipe] = data.tables
+    expect(queue?.columns.map((column) => column.key)).toEqual([
+      'unit',
+      'ours',
+      'peer:process.send(json)',
+      'peer:python mp.Queue',
+      'target',
+    ])
+    expect(queue?.rows[0]?.cells).toEqual({
+      unit: 'msg/s',
+      ours: '2,500,000',
+      'peer:process.send(json)': '60,001',
+      'peer:python mp.Queue': 'skipped',
+      target: '≥ 2,000,000 msg/s ✓',
+    })
+    expect(queue?.charts[0]?.bars).toEqual([
+      { label: '@ipc', value: 2500000, text: '2,500,000', ours: true },
+      { label: 'process.send(json)', value: 60000.5, text: '60,001', ours: false },
+    ])
+
+    expect(pipe?.rows[0]?.cells.ours).toBe('error')
+    expect(pipe?.charts[0]).toMatchObject({ unit: 'µs', higherIsBetter: false, note: 'sendSync/recvSync' })
+    expect(pipe?.charts[0]?.bars.map((bar) => bar.label)).toEqual(['uds'])
   })
 })
 

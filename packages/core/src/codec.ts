@@ -88,7 +88,9 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
     case TAG_BUFFER:
       return Buffer.from(source.subarray(start, end))
     case TAG_V8:
-      return v8Deserialize(source.subarray(start, end))
+      // Typed arrays inside the value alias the buffer given to v8.deserialize:
+      // give it a private copy, never shared memory or a pooled slab.
+      return v8Deserialize(Buffer.from(source.buffer.slice(source.byteOffset + start, source.byteOffset + end)))
     default:
       throw new RangeError(`Cannot decode a message: unknown tag ${tag}`)
   }

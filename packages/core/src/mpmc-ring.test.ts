@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { DataCloneError } from './errors.js'
 import {
@@ -33,6 +34,7 @@ const SLOT_EPOCH = 64
 function makeRing(capacity: number, maxItems = 0): { segment: Segment; ring: MpmcRing } {
   const holder: { ring?: MpmcRing } = {}
   const segment = Segment.create(KIND, mpmcRingBytes(capacity), {
+    name: uniqueName('mpmc'),
     init: (s) => MpmcRing.init(s, s.dataOffset, { capacity, maxItems }),
     onReap: (slot) => holder.ring?.reclaimSlot(slot),
   })

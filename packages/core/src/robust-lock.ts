@@ -304,6 +304,7 @@ export class RobustLock {
         const left = remaining(deadline)
         if (left <= 0) return false
         const result = await waitWord(i32, state, seen, Math.min(left, SLICE_MS), signal)
+        this.#segment.assertOpen(this.#label) // closed while the wake was on its way
         if (result === 'timed-out' && this.#take(seen, true)) return (acquired = true)
       }
     } finally {
@@ -451,8 +452,14 @@ export class RobustLock {
   }
 
   #leaveWaiters(acquired: boolean): void {
-    if (this.#segment.closed) return
     const i32 = this.#i32
+    if (this.#segment.closed) {
+      // Other objects still use the lock: keep the count right if the memory is still mapped here.
+      try {
+        Atomics.sub(i32, this.#waiters, 1)
+      } catch {}
+      return
+    }
     Atomics.sub(i32, this.#waiters, 1)
     // A wake meant for us may have been used up by a wait we gave up: pass it on.
     if (!acquired && Atomics.load(i32, this.#state) <= ABANDONED && Atomics.load(i32, this.#waiters) !== 0)

@@ -155,7 +155,7 @@ export class Segment {
       throw outOfRange(`The segment size must be a non-negative integer, received ${dataBytes}`)
     reclaimDeadSegments()
     const shm = shmNameOf(name)
-    const mapped = native().shmCreate(shm, HEADER_BYTES + Math.max(dataBytes, 8), 0o600)
+    const mapped = native().shmCreate(shm, HEADER_BYTES + Math.ceil(Math.max(dataBytes, 8) / 8) * 8, 0o600)
     if (typeof mapped === 'number') {
       if (mapped === -EEXIST)
         throw new ExistsError(`Cannot create ${labelOf(kind)} "${name}": a segment with that name exists`)

@@ -43,7 +43,13 @@ describe('SpscRing', () => {
 
   it('returns values in the order written, with every codec tag', () => {
     const ring = makeRing(4096, 64)
-    const values = ['latin1', 'ütf-8 ✓', new Uint8Array([1, 2, 3]), Buffer.from('buf'), { a: [1, 2], m: new Map([[1, 2]]) }]
+    const values = [
+      'latin1',
+      'ütf-8 ✓',
+      new Uint8Array([1, 2, 3]),
+      Buffer.from('buf'),
+      { a: [1, 2], m: new Map([[1, 2]]) },
+    ]
     for (const v of values) expect(ring.tryWrite(encode(v))).toBe(true)
     for (const v of values) expect(ring.tryRead()).toEqual(v)
     expect(ring.tryRead()).toBe(RING_EMPTY)

@@ -336,7 +336,11 @@ export class SpscRing {
   }
 
   /** Writes one value, blocking the thread while the ring is full. */
-  writeSync(encoded: Encoded, timeout = Number.POSITIVE_INFINITY, meta: number = encoded.tag): 'ok' | 'closed' | 'timed-out' {
+  writeSync(
+    encoded: Encoded,
+    timeout = Number.POSITIVE_INFINITY,
+    meta: number = encoded.tag,
+  ): 'ok' | 'closed' | 'timed-out' {
     const deadline = deadlineOf(timeout)
     for (;;) {
       if (this.readerClosed) return 'closed'
@@ -387,7 +391,8 @@ export class SpscRing {
         if (!this.hasRoomFor(size) && Atomics.load(i32, this.#iReaderClosed) === 0)
           result = waitWordSync(i32, this.#iWriterWake, seq, Math.min(left, this.#checkInterval))
       } finally {
-        Atomics.sub(i32, this.#iWriterWaiters, 1)
+        // The buffer is detached when its segment was closed during the wait.
+        if (i32.length !== 0) Atomics.sub(i32, this.#iWriterWaiters, 1)
       }
       if (result === 'timed-out') this.#check?.()
     }
@@ -416,7 +421,8 @@ export class SpscRing {
         if (!this.hasRoomFor(size) && Atomics.load(i32, this.#iReaderClosed) === 0)
           result = await waitWord(i32, this.#iWriterWake, seq, Math.min(left, this.#checkInterval), signal)
       } finally {
-        Atomics.sub(i32, this.#iWriterWaiters, 1)
+        // The buffer is detached when its segment was closed during the wait.
+        if (i32.length !== 0) Atomics.sub(i32, this.#iWriterWaiters, 1)
       }
       if (result === 'timed-out') this.#check?.()
     }
@@ -548,7 +554,8 @@ export class SpscRing {
         if (this.isEmpty && Atomics.load(i32, this.#iWriterClosed) === 0)
           result = waitWordSync(i32, this.#iReaderWake, seq, Math.min(left, this.#checkInterval))
       } finally {
-        Atomics.sub(i32, this.#iReaderWaiters, 1)
+        // The buffer is detached when its segment was closed during the wait.
+        if (i32.length !== 0) Atomics.sub(i32, this.#iReaderWaiters, 1)
       }
       if (result === 'timed-out') this.#check?.()
     }
@@ -576,7 +583,8 @@ export class SpscRing {
         if (this.isEmpty && Atomics.load(i32, this.#iWriterClosed) === 0)
           result = await waitWord(i32, this.#iReaderWake, seq, Math.min(left, this.#checkInterval), signal)
       } finally {
-        Atomics.sub(i32, this.#iReaderWaiters, 1)
+        // The buffer is detached when its segment was closed during the wait.
+        if (i32.length !== 0) Atomics.sub(i32, this.#iReaderWaiters, 1)
       }
       if (result === 'timed-out') this.#check?.()
     }

@@ -39,7 +39,9 @@ function message(rand: () => number, i: number, max: number): Uint8Array | strin
 
 describe('SpscRing across processes', () => {
   for (const mode of ['sync', 'async'] as const) {
-    it(`echoes 20,000 random messages intact and in order through a child (${mode}, small ring)`, { timeout: 60_000 }, async () => {
+    it(`echoes 20,000 random messages intact and in order through a child (${mode}, small ring)`, {
+      timeout: 60_000,
+    }, async () => {
       const seed = Date.now() >>> 0
       console.log(`spsc ${mode} echo seed: ${seed}`)
       const rand = prng(seed)
@@ -74,7 +76,9 @@ describe('SpscRing across processes', () => {
     })
   }
 
-  it('a writer blocked on a full ring wakes when check() finds the reader was SIGKILLed', { timeout: 30_000 }, async () => {
+  it('a writer blocked on a full ring wakes when check() finds the reader was SIGKILLed', {
+    timeout: 30_000,
+  }, async () => {
     const capacity = 1024
     const segment = createRings(capacity)
     try {

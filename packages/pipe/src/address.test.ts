@@ -11,7 +11,9 @@ describe('parseAddress()', () => {
 
   it('throws TypeError for anything else, echoing the address', () => {
     expect(() => parseAddress(42)).toThrow(/must be a string/)
-    expect(() => parseAddress('tcp://host')).toThrow('The address must be a local name or "tcp://host:port", received "tcp://host"')
+    expect(() => parseAddress('tcp://host')).toThrow(
+      'The address must be a local name or "tcp://host:port", received "tcp://host"',
+    )
     expect(() => parseAddress('tcp://:80')).toThrow(TypeError)
     expect(() => parseAddress('tcp://h:99999')).toThrow(/port must be from 0 to 65535, received 99999/)
     expect(() => parseAddress('tcp://[nothex]:1')).toThrow(TypeError)

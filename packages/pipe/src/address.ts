@@ -30,12 +30,15 @@ export function parseAddress(address: unknown): Address {
     if (m === null) throw bad(address)
     const host = (m[1] as string).replace(/^\[(.*)\]$/, '$1')
     const port = Number(m[2])
-    if (port > 65535) throw invalidArgValue(`The port must be from 0 to 65535, received ${port} in ${JSON.stringify(address)}`)
+    if (port > 65535)
+      throw invalidArgValue(`The port must be from 0 to 65535, received ${port} in ${JSON.stringify(address)}`)
     if ((m[1] as string).startsWith('[') && isIP(host) !== 6) throw bad(address)
     return { kind: 'tcp', host, port }
   }
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(address))
-    throw invalidArgValue(`The address scheme is not supported (use a local name or "tcp://host:port"), received ${JSON.stringify(address)}`)
+    throw invalidArgValue(
+      `The address scheme is not supported (use a local name or "tcp://host:port"), received ${JSON.stringify(address)}`,
+    )
   if (address.length === 0 || address.length > MAX_LOCAL_NAME)
     throw invalidArgValue(`A local address must have 1 to ${MAX_LOCAL_NAME} characters, received ${address.length}`)
   if (address.includes('/') || address.includes('\0'))

@@ -15,7 +15,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { invalidArgType } from '@ipc/core/internal'
 import { AuthenticationError } from './errors.js'
-import type { Authkey } from './options.js'
 import type { SocketTransport } from './socket-transport.js'
 
 const HELLO = Buffer.from('#IPC-HELLO#')
@@ -37,7 +36,13 @@ function mac(key: Buffer, message: Buffer): Buffer {
   return createHmac('sha256', key).update(message).digest()
 }
 
-async function deliverChallenge(ch: SocketTransport, key: Buffer, what: string, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+async function deliverChallenge(
+  ch: SocketTransport,
+  key: Buffer,
+  what: string,
+  timeout: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const message = Buffer.concat([DIGEST, randomBytes(40)])
   ch.writeFrame(Buffer.concat([CHALLENGE, message]))
   const response = await ch.readFrame(MAX_FRAME, timeout, signal, what)
@@ -49,7 +54,13 @@ async function deliverChallenge(ch: SocketTransport, key: Buffer, what: string, 
   ch.writeFrame(WELCOME)
 }
 
-async function answerChallenge(ch: SocketTransport, key: Buffer, what: string, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+async function answerChallenge(
+  ch: SocketTransport,
+  key: Buffer,
+  what: string,
+  timeout: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const challenge = await ch.readFrame(MAX_FRAME, timeout, signal, what)
   if (!challenge.subarray(0, CHALLENGE.byteLength).equals(CHALLENGE))
     throw new AuthenticationError(`${what}: the other side sent no authentication challenge`)

@@ -23,7 +23,10 @@ function connectSocket(address: Address, display: string, deadline: number, sign
     const timer =
       deadline === Number.POSITIVE_INFINITY
         ? undefined
-        : setTimeout(() => fail(new TimeoutError(`Cannot connect to ${display}: no answer before the timeout`)), remaining(deadline))
+        : setTimeout(
+            () => fail(new TimeoutError(`Cannot connect to ${display}: no answer before the timeout`)),
+            remaining(deadline),
+          )
     const onAbort = () => fail(signal.reason)
     const cleanup = () => {
       if (timer !== undefined) clearTimeout(timer)
@@ -85,7 +88,10 @@ export async function Client<T = unknown>(address: string, options: ClientOption
   const timer =
     timeout === Number.POSITIVE_INFINITY
       ? undefined
-      : setTimeout(() => stop.abort(new TimeoutError(`${what}: the connection was not ready before the timeout`)), timeout)
+      : setTimeout(
+          () => stop.abort(new TimeoutError(`${what}: the connection was not ready before the timeout`)),
+          timeout,
+        )
   const onAbort = () => stop.abort(callerSignal?.reason)
   callerSignal?.addEventListener('abort', onAbort, { once: true })
   let ch: SocketTransport | undefined

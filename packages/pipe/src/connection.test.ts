@@ -76,7 +76,16 @@ describe('Pipe()', () => {
 
   it('keeps order and structured-clone values', async () => {
     const [a, b] = pipe()
-    const values = ['é', 'x'.repeat(1000), 42, null, { m: new Map([[1, { s: new Set([2]) }]]) }, new Uint8Array([1, 2]), Buffer.from('b'), [1n]]
+    const values = [
+      'é',
+      'x'.repeat(1000),
+      42,
+      null,
+      { m: new Map([[1, { s: new Set([2]) }]]) },
+      new Uint8Array([1, 2]),
+      Buffer.from('b'),
+      [1n],
+    ]
     for (const v of values) await a.send(v)
     for (const v of values) expect(await b.recv()).toEqual(v)
     expect(Buffer.isBuffer(values[6])).toBe(true)
@@ -254,7 +263,11 @@ describe('Connection bytes', () => {
   it('recvBytes over maxLength throws MessageTooLongError and keeps the message', async () => {
     const [a, b] = pipe({ capacity: 4096 })
     await a.sendBytes(new Uint8Array(10))
-    await expect(b.recvBytes({ maxLength: 9 })).rejects.toMatchObject({ name: 'MessageTooLongError', length: 10, maxLength: 9 })
+    await expect(b.recvBytes({ maxLength: 9 })).rejects.toMatchObject({
+      name: 'MessageTooLongError',
+      length: 10,
+      maxLength: 9,
+    })
     expect(() => b.recvBytesSync({ maxLength: 3 })).toThrow(MessageTooLongError)
     expect(await b.recvBytes({ maxLength: 10 })).toHaveLength(10)
     // A chunked message too.

@@ -7,13 +7,13 @@ import { ClosedError, ValueError } from '@ipc/core'
 import {
   checkHandle,
   checkWaitOptions,
+  deadlineOf,
   decodePayload,
   type Encoded,
   encode,
   invalidArgType,
   outOfRange,
   remaining,
-  deadlineOf,
   TAG_BUFFER,
   TAG_BYTES,
   TAG_V8,
@@ -72,7 +72,7 @@ function bytesOf(msg: Message): Uint8Array {
   return out
 }
 
-function valueOf(msg: Message): unknown {
+function messageValue(msg: Message): unknown {
   if (msg.owned && msg.start === 0 && msg.end === msg.source.byteLength) {
     if (msg.tag === TAG_BUFFER) return msg.source
     if (msg.tag === TAG_BYTES) return new Uint8Array(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength)
@@ -142,7 +142,9 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   /** @internal Use `Pipe()`, `Client()`, `listener.accept()` or `Connection.from()`. */
   constructor(transport: Transport) {
     if (!(transport instanceof PipeEnd) && !(transport instanceof SocketTransport))
-      throw invalidArgType('Connection cannot be constructed directly: use Pipe(), Client(), listener.accept() or Connection.from(handle)')
+      throw invalidArgType(
+        'Connection cannot be constructed directly: use Pipe(), Client(), listener.accept() or Connection.from(handle)',
+      )
     this.#t = transport
   }
 
@@ -217,7 +219,8 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
 
   #checkReadable(what: string): void {
     this.#checkOpen(what)
-    if (!this.#t.readable) throw new ValueError(`Cannot ${what}: this end only sends (the pipe was made with duplex: false)`)
+    if (!this.#t.readable)
+      throw new ValueError(`Cannot ${what}: this end only sends (the pipe was made with duplex: false)`)
   }
 
   /** The caller's signal and this connection's close, as one signal; dispose when done. */
@@ -313,7 +316,12 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * await conn.sendBytes(new TextEncoder().encode('hello'), 1, 3) // sends 'ell'
    * ```
    */
-  sendBytes(buf: ArrayBufferView | ArrayBufferLike, offset?: number, size?: number, options?: SendOptions): Promise<void> {
+  sendBytes(
+    buf: ArrayBufferView | ArrayBufferLike,
+    offset?: number,
+    size?: number,
+    options?: SendOptions,
+  ): Promise<void> {
     try {
       this.#checkWritable('send')
       const { timeout, signal } = checkWaitOptions(options)
@@ -353,7 +361,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
       if (msg === RETRY) continue
       if (msg === null) return NONE
       try {
-        if (mode === AS_VALUE) return valueOf(msg)
+        if (mode === AS_VALUE) return messageValue(msg)
         if (mode === AS_BYTES) return bytesOf(msg)
         const n = bytesLength(msg.end - msg.start, msg.tag)
         const room = (into as Uint8Array).byteLength - intoOffset
@@ -364,7 +372,8 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
           )
         }
         const target = into as Uint8Array
-        if (msg.tag === TAG_BYTES || msg.tag === TAG_BUFFER) target.set(msg.source.subarray(msg.start, msg.end), intoOffset)
+        if (msg.tag === TAG_BYTES || msg.tag === TAG_BUFFER)
+          target.set(msg.source.subarray(msg.start, msg.end), intoOffset)
         else {
           target[intoOffset] = msg.tag
           target.set(msg.source.subarray(msg.start, msg.end), intoOffset + 1)
@@ -376,7 +385,13 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     }
   }
 
-  #recvSync(mode: number, maxLength: number, into: Uint8Array | undefined, offset: number, options: RecvOptions | undefined): unknown {
+  #recvSync(
+    mode: number,
+    maxLength: number,
+    into: Uint8Array | undefined,
+    offset: number,
+    options: RecvOptions | undefined,
+  ): unknown {
     this.#checkReadable('receive')
     const { timeout, signal } = checkWaitOptions(options)
     throwIfAborted(signal)
@@ -389,7 +404,13 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     }
   }
 
-  #recv(mode: number, maxLength: number, into: Uint8Array | undefined, offset: number, options: RecvOptions | undefined): Promise<unknown> {
+  #recv(
+    mode: number,
+    maxLength: number,
+    into: Uint8Array | undefined,
+    offset: number,
+    options: RecvOptions | undefined,
+  ): Promise<unknown> {
     try {
       this.#checkReadable('receive')
       const { timeout, signal } = checkWaitOptions(options)
@@ -404,15 +425,15 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
       const all = link.signal
       return this.#rx
         .run(
-        async () => {
-          for (;;) {
-            if (this.#closed) throw new ClosedError('Cannot receive: the connection was closed')
-            const v = this.#take(mode, maxLength, into, offset)
-            if (v === EOF) throw eofError()
-            if (v !== NONE) return v
-            if ((await this.#t.waitReadable(remaining(deadline), all)) === 'timed-out') throw recvTimeout()
-          }
-        },
+          async () => {
+            for (;;) {
+              if (this.#closed) throw new ClosedError('Cannot receive: the connection was closed')
+              const v = this.#take(mode, maxLength, into, offset)
+              if (v === EOF) throw eofError()
+              if (v !== NONE) return v
+              if ((await this.#t.waitReadable(remaining(deadline), all)) === 'timed-out') throw recvTimeout()
+            }
+          },
           all,
           deadline,
           recvTimeout,

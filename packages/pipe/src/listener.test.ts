@@ -134,7 +134,9 @@ describe('Listener / Client in one process', () => {
   })
 
   it('Client honours its timeout and signal', async () => {
-    await expect(Client(uniqueName('nobody'), { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
+    await expect(Client(uniqueName('nobody'), { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    })
     // A listener that is a plain socket and never answers the handshake.
     const { createServer } = await import('node:net')
     const silent = createServer(() => {})

@@ -4,8 +4,9 @@
  * a pipe in shared memory; `tcp://host:port` keeps the socket as the
  * connection.
  */
-import { createServer, isIP, type Server, type Socket } from 'node:net'
+
 import { unlinkSync } from 'node:fs'
+import { createServer, isIP, type Server, type Socket } from 'node:net'
 import { ClosedError, ExistsError, IpcError } from '@ipc/core'
 import { checkWaitOptions, onAbort, outOfRange, throwIfAborted } from '@ipc/core/internal'
 import { type Address, formatTcp, localSocketPath, parseAddress } from './address.js'
@@ -125,7 +126,8 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
 
   #bindError(error: Error | undefined): Error {
     const code = (error as { code?: string } | undefined)?.code
-    if (code === 'EADDRINUSE') return new ExistsError(`Cannot listen on ${this.#display}: the address is in use`, { cause: error })
+    if (code === 'EADDRINUSE')
+      return new ExistsError(`Cannot listen on ${this.#display}: the address is in use`, { cause: error })
     return new IpcError(`Cannot listen on ${this.#display}: ${error?.message ?? 'unknown error'}`, { cause: error })
   }
 
@@ -247,7 +249,10 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
       }
       const removeAbort = onAbort(signal, () => acceptor.reject(signal?.reason))
       if (timeout !== Number.POSITIVE_INFINITY)
-        timer = setTimeout(() => acceptor.reject(new TimeoutError('Cannot accept: no client connected before the timeout')), timeout)
+        timer = setTimeout(
+          () => acceptor.reject(new TimeoutError('Cannot accept: no client connected before the timeout')),
+          timeout,
+        )
       this.#acceptors.push(acceptor)
     })
   }

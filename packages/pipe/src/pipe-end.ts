@@ -107,13 +107,21 @@ export class PipeEnd implements Transport {
   #tokens: number[] = []
   #sends = 0
   #lastCheck = 0
+  // Async waits in progress: the segment stays mapped until they unwind
+  // (their rings decrement the shared waiters counts on the way out).
+  #waiting = 0
+  #unmapWhenIdle = false
 
   private constructor(segment: Segment, end: 0 | 1) {
     this.segment = segment
     this.end = end
     this.#i32 = segment.i32
     this.#base = segment.dataOffset / 4
-    this.#f64 = new Float64Array(segment.buffer, segment.dataOffset + RESERVATIONS_OFFSET, (RESERVATION_COUNT * RESERVATION_BYTES) / 8)
+    this.#f64 = new Float64Array(
+      segment.buffer,
+      segment.dataOffset + RESERVATIONS_OFFSET,
+      (RESERVATION_COUNT * RESERVATION_BYTES) / 8,
+    )
     const flags = Atomics.load(this.#i32, this.#base + W_FLAGS)
     const capacity = Atomics.load(this.#i32, this.#base + W_CAPACITY)
     this.duplex = (flags & FLAG_DUPLEX) !== 0
@@ -294,16 +302,34 @@ export class PipeEnd implements Transport {
     Atomics.store(this.segment.u8, this.segment.dataOffset + SLOT_END_OFFSET + this.segment.slot, 0)
     if (!this.#endHeld(this.end)) this.#markClosed(this.end)
     if (exiting || !this.#tokensPending()) {
-      this.segment.close()
+      this.#unmap(exiting)
       return
     }
     const timer = setInterval(() => {
       if (this.#tokensPending()) return
       clearInterval(timer)
       if (!this.#endHeld(this.end)) this.#markClosed(this.end)
-      this.segment.close()
+      this.#unmap(false)
     }, 20)
     timer.unref()
+  }
+
+  #unmap(now: boolean): void {
+    if (now || this.#waiting === 0) this.segment.close()
+    else this.#unmapWhenIdle = true
+  }
+
+  /** Runs an async wait; the segment is not unmapped under it. */
+  async #tracked<R>(wait: Promise<R>): Promise<R> {
+    this.#waiting++
+    try {
+      return await wait
+    } finally {
+      if (--this.#waiting === 0 && this.#unmapWhenIdle) {
+        this.#unmapWhenIdle = false
+        this.segment.close()
+      }
+    }
   }
 
   // ------------------------------------------------------------ receiving
@@ -340,7 +366,8 @@ export class PipeEnd implements Transport {
   takeMessage(): Message | null | typeof RETRY {
     const rx = this.rx as SpscRing
     const p = this.#partial
-    if (p === undefined) return { tag: this.nextTag, source: rx.bytes, start: rx.start, end: rx.start + rx.length, owned: false }
+    if (p === undefined)
+      return { tag: this.nextTag, source: rx.bytes, start: rx.start, end: rx.start + rx.length, owned: false }
     if (p.buf === undefined) p.buf = Buffer.allocUnsafe(p.total)
     while (p.filled < p.total) {
       const closed = rx.writerClosed
@@ -375,7 +402,7 @@ export class PipeEnd implements Transport {
   }
 
   waitReadable(timeout: number, signal: AbortSignal): Promise<RingWaitResult> {
-    return (this.rx as SpscRing).waitReadable(timeout, signal)
+    return this.#tracked((this.rx as SpscRing).waitReadable(timeout, signal))
   }
 
   // ------------------------------------------------------------ sending
@@ -400,7 +427,7 @@ export class PipeEnd implements Transport {
     if (encoded.size > tx.maxPayload) return false
     const at = tx.reserve(encoded.size)
     if (at < 0) return false
-    writePayload(encoded, tx.bytes, at)
+    writeFast(encoded, tx.bytes, at)
     tx.commit(encoded.size, encoded.tag)
     return true
   }
@@ -444,7 +471,7 @@ export class PipeEnd implements Transport {
           return
         }
       }
-      const r = await tx.waitWritable(need, remaining(deadline), signal)
+      const r = await this.#tracked(tx.waitWritable(need, remaining(deadline), signal))
       if (r === 'closed') throw broken()
       if (r === 'timed-out') throw sendTimeout()
     }
@@ -484,7 +511,13 @@ export class PipeEnd implements Transport {
     try {
       for (let off = 0; off < total; off += this.chunkSize) {
         const piece = bytes.subarray(off, Math.min(total, off + this.chunkSize))
-        await this.#writeRecord(piece.byteLength, encoded.tag | META_CHUNK, (at) => tx.bytes.set(piece, at), deadline, signal)
+        await this.#writeRecord(
+          piece.byteLength,
+          encoded.tag | META_CHUNK,
+          (at) => tx.bytes.set(piece, at),
+          deadline,
+          signal,
+        )
       }
     } catch (error) {
       this.#cancelPending = true
@@ -492,6 +525,20 @@ export class PipeEnd implements Transport {
       throw error
     }
   }
+}
+
+/** Buffer's own string writers (present on every Buffer, missing from its types). */
+interface FastWrite {
+  latin1Write(text: string, offset: number, length: number): number
+  utf8Write(text: string, offset: number, length: number): number
+}
+
+/** `writePayload` without Buffer#write's argument parsing (the hot path of small strings). */
+function writeFast(encoded: Encoded, target: Buffer, at: number): void {
+  const text = encoded.text
+  if (text === undefined) target.set(encoded.bytes as Uint8Array, at)
+  else if (encoded.tag === TAG_LATIN1) (target as unknown as FastWrite).latin1Write(text, at, encoded.size)
+  else (target as unknown as FastWrite).utf8Write(text, at, encoded.size)
 }
 
 /** The payload of an encoded value as bytes (strings are encoded here). */

@@ -19,7 +19,12 @@ export class SerialQueue {
   }
 
   /** Runs `fn` after the operations queued before it. */
-  async run<T>(fn: () => Promise<T>, signal: AbortSignal | undefined, deadline: number, onTimeout: () => Error): Promise<T> {
+  async run<T>(
+    fn: () => Promise<T>,
+    signal: AbortSignal | undefined,
+    deadline: number,
+    onTimeout: () => Error,
+  ): Promise<T> {
     if (this.#busy) await this.#turn(signal, deadline, onTimeout)
     else this.#busy = true
     try {

@@ -11,13 +11,7 @@
 import { readSync, writeSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { ClosedError, IpcError } from '@ipc/core'
-import {
-  type Encoded,
-  onAbort,
-  type RingWaitResult,
-  remaining,
-  writePayload,
-} from '@ipc/core/internal'
+import { type Encoded, onAbort, type RingWaitResult, remaining, writePayload } from '@ipc/core/internal'
 import { BrokenPipeError, EOFError, TimeoutError } from './errors.js'
 import { FrameReader, frameHeader } from './framing.js'
 import { END, type Message, NOTHING, type PipeHandle, type RETRY, type Transport } from './transport.js'
@@ -32,7 +26,14 @@ function sleepMs(ms: number): void {
 
 function isGone(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code
-  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ECONNABORTED' || code === 'ENOTCONN' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END'
+  return (
+    code === 'EPIPE' ||
+    code === 'ECONNRESET' ||
+    code === 'ECONNABORTED' ||
+    code === 'ENOTCONN' ||
+    code === 'ERR_STREAM_DESTROYED' ||
+    code === 'ERR_STREAM_WRITE_AFTER_END'
+  )
 }
 
 export class SocketTransport implements Transport {
@@ -88,7 +89,9 @@ export class SocketTransport implements Transport {
     try {
       this.reader.push(chunk)
     } catch (error) {
-      this.#failure = new IpcError(`Cannot receive from ${this.name}: the stream is not an @ipc connection`, { cause: error })
+      this.#failure = new IpcError(`Cannot receive from ${this.name}: the stream is not an @ipc connection`, {
+        cause: error,
+      })
       this.#ended = true
       this.socket.destroy()
     }
@@ -101,13 +104,17 @@ export class SocketTransport implements Transport {
   #fd(what: string): number {
     const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd
     if (typeof fd !== 'number' || fd < 0)
-      throw new IpcError(`Cannot ${what} synchronously on ${this.name}: the socket has no file descriptor on this platform; use the async call`)
+      throw new IpcError(
+        `Cannot ${what} synchronously on ${this.name}: the socket has no file descriptor on this platform; use the async call`,
+      )
     return fd
   }
 
   handle(): PipeHandle {
     throw Object.assign(
-      new TypeError(`Cannot make a handle for ${this.name}: a socket connection cannot be passed to another process; connect from there`),
+      new TypeError(
+        `Cannot make a handle for ${this.name}: a socket connection cannot be passed to another process; connect from there`,
+      ),
       { code: 'ERR_INVALID_ARG_VALUE' },
     )
   }
@@ -228,7 +235,8 @@ export class SocketTransport implements Transport {
     if (r === 'timed-out') throw new TimeoutError(`${what}: no answer within the timeout`)
     const f = this.reader.shift()
     if (f === undefined) throw new EOFError(`${what}: the other side closed the connection`)
-    if (f.byteLength > maxLength) throw new IpcError(`${what}: the other side sent ${f.byteLength} bytes, expected at most ${maxLength}`)
+    if (f.byteLength > maxLength)
+      throw new IpcError(`${what}: the other side sent ${f.byteLength} bytes, expected at most ${maxLength}`)
     return f
   }
 

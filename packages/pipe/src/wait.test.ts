@@ -38,7 +38,10 @@ describe('wait()', () => {
   it('wakes when one of several pipes gets a message', async () => {
     const ends = [pipe(), pipe(), pipe(), pipe()]
     setTimeout(() => (ends[2] as [Connection<unknown>, Connection<unknown>])[0].sendSync('x'), 30)
-    const ready = await wait(ends.map(([, b]) => b), { timeout: 5000 })
+    const ready = await wait(
+      ends.map(([, b]) => b),
+      { timeout: 5000 },
+    )
     expect(ready).toEqual([ends[2]?.[1]])
     expect(await ready[0]?.recv()).toBe('x')
   })

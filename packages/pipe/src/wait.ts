@@ -39,12 +39,9 @@ export async function wait<C extends Connection<unknown>>(
     await new Promise<void>((resolve, reject) => {
       let left = waits.length
       for (const w of waits)
-        w.then(
-          (isReady) => {
-            if (isReady || --left === 0) resolve()
-          },
-          reject,
-        )
+        w.then((isReady) => {
+          if (isReady || --left === 0) resolve()
+        }, reject)
     })
   } finally {
     signal?.removeEventListener('abort', onAbort)

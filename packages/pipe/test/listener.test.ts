@@ -29,7 +29,9 @@ describe('Listener and Client in unrelated processes', () => {
       }
     })
 
-    it(`refuses a client process with a wrong authkey on both sides, before any message (${kind})`, { timeout: 30_000 }, async () => {
+    it(`refuses a client process with a wrong authkey on both sides, before any message (${kind})`, {
+      timeout: 30_000,
+    }, async () => {
       const listener = new Listener(kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0', { authkey: 'right' })
       try {
         const child = spawnChild(clientFixture, [listener.address, 'wrong', 'never delivered'])

@@ -1,14 +1,18 @@
 import { Process } from '@ipc/core'
 import { TRANSFER } from '@ipc/core/internal'
+// By name: Process revives the end in the child from the module that made it,
+// which must be the built package, not this test's TypeScript source.
+import { Pipe } from '@ipc/pipe'
 import { spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
-import { Pipe } from '../src/pipe.js'
 
 const echo = new URL('./fixtures/echo.mjs', import.meta.url)
 const double = new URL('./fixtures/double.mjs', import.meta.url)
 
 describe('passing an end to another process', () => {
-  it('[TRANSFER]() keeps the end open while it travels, so the sender may close its copy at once', { timeout: 30_000 }, async () => {
+  it('[TRANSFER]() keeps the end open while it travels, so the sender may close its copy at once', {
+    timeout: 30_000,
+  }, async () => {
     const [mine, theirs] = Pipe()
     try {
       const { handle } = theirs[TRANSFER]()
@@ -31,6 +35,8 @@ describe('passing an end to another process', () => {
     try {
       const child = new Process(double, { args: [theirs] }).start()
       theirs.close()
+      // If the child fails, stop waiting on it at once (the test then fails on EOF).
+      child.join().catch(() => mine.close())
       await mine.send(21)
       expect(await mine.recv({ timeout: 20_000 })).toBe(42)
       await mine.send(new Uint8Array(3 * 1024 * 1024) as never)

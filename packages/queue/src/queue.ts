@@ -125,6 +125,18 @@ export function checkQueueOptions(options: QueueOptions | undefined): {
   return { maxsize, capacity: checkMpmcCapacity(capacity), name }
 }
 
+const shapes = new Map<string, new () => object>()
+
+/** An object that `util.inspect` prints as `ClassName { ...fields }`. */
+export function inspected(className: string, fields: Record<string, unknown>): object {
+  let Shape = shapes.get(className)
+  if (Shape === undefined) {
+    Shape = { [className]: class {} }[className] as new () => object
+    shapes.set(className, Shape)
+  }
+  return Object.assign(new Shape(), fields)
+}
+
 function waited(timeout: number): string {
   return timeout === Number.POSITIVE_INFINITY || timeout <= 0 ? '' : ` after waiting ${timeout} ms`
 }
@@ -546,9 +558,8 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
 
   /** Live state, e.g. `Queue { name: 'jobs', size: 2, maxsize: 10, capacity: 1048576, shutdown: false }`. */
   [inspect.custom](_depth: number, options: object): string {
-    const className = this.#state.flavor.className
-    if (this.#segment.closed) return `${className} ${inspect({ name: this.name, closed: true }, options)}`
-    return `${className} ${inspect(this.inspectState(), options)}`
+    const fields = this.#segment.closed ? { name: this.name, closed: true } : this.inspectState()
+    return inspect(inspected(this.#state.flavor.className, fields), options)
   }
 
   /** The fields `inspect` shows; JoinableQueue adds its unfinished tasks. */

@@ -6,7 +6,7 @@ import { inspect } from 'node:util'
 import { checkHandle, type Handle, TRANSFER, type TransferDescriptor } from '@ipc/core/internal'
 import { createQueue, openQueue, SIMPLE_QUEUE } from './layout.js'
 import type { GetOptions, PutOptions, SimpleQueueOptions } from './options.js'
-import { attachAs, checkQueueOptions, Queue, type QueueHandle } from './queue.js'
+import { attachAs, checkQueueOptions, inspected, Queue, type QueueHandle } from './queue.js'
 
 /** Set for the one constructor call made by `open` (JS runs it synchronously). */
 let wrapping: Queue<unknown> | undefined
@@ -142,7 +142,9 @@ export class SimpleQueue<T = unknown> implements Disposable {
 
   /** Live state, e.g. `SimpleQueue { name: 'jobs', size: 2, capacity: 1048576 }`. */
   [inspect.custom](_depth: number, options: object): string {
-    if (this.closed) return `SimpleQueue ${inspect({ name: this.name, closed: true }, options)}`
-    return `SimpleQueue ${inspect({ name: this.name, size: this.#queue.qsize(), capacity: this.#queue.capacity }, options)}`
+    const fields = this.closed
+      ? { name: this.name, closed: true }
+      : { name: this.name, size: this.#queue.qsize(), capacity: this.#queue.capacity }
+    return inspect(inspected('SimpleQueue', fields), options)
   }
 }

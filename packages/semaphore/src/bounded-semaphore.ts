@@ -6,7 +6,12 @@ import type { SemaphoreOptions } from './options.js'
 import { Semaphore } from './semaphore.js'
 import { attach, counterOf, type Flavor } from './semaphore-base.js'
 
-const BOUNDED: Flavor = { kind: 'bounded-semaphore', label: 'bounded semaphore', className: 'BoundedSemaphore', module: import.meta.url }
+const BOUNDED: Flavor = {
+  kind: 'bounded-semaphore',
+  label: 'bounded semaphore',
+  className: 'BoundedSemaphore',
+  module: import.meta.url,
+}
 
 /** The `.handle` of a BoundedSemaphore. */
 export interface BoundedSemaphoreHandle extends Handle {
@@ -35,7 +40,6 @@ export interface BoundedSemaphoreHandle extends Handle {
 export class BoundedSemaphore extends Semaphore {
   protected static override readonly flavor: Flavor = BOUNDED
 
-  // biome-ignore lint/complexity/noUselessConstructor: documents the signature
   constructor(value = 1, options?: SemaphoreOptions) {
     super(value, options)
   }

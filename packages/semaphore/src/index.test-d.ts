@@ -2,7 +2,7 @@ import { describe, expectTypeOf, it } from 'vitest'
 import {
   BoundedSemaphore,
   ClosedError,
-  IpcError,
+  type IpcError,
   Lock,
   type Permit,
   Semaphore,

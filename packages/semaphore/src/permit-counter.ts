@@ -30,7 +30,7 @@
  *   calls `reapSlot` once for each slot whose process died, which finishes the
  *   dead object's tagged operation, drops its ticket and gives back its HELD.
  */
-import { type Segment, notifyWord, waitWordSync } from '@ipc/core/internal'
+import { notifyWord, type Segment, waitWordSync } from '@ipc/core/internal'
 import {
   COUNT_SHIFT,
   countOf,
@@ -57,11 +57,11 @@ import {
 } from './layout.js'
 
 /** A waiter that has waited this long switches the semaphore to strict FIFO handoff. */
-export const STARVE_MS = Number(process.env.SEM_STARVE ?? 1)
+export const STARVE_MS = 1
 /** Waiters wake at least this often to reap the permits of dead processes. */
 export const REAP_MS = 200
 /** How long a waiter spins before it sleeps, in tries. */
-export const SPIN_TRIES = Number(process.env.SEM_SPIN ?? 100)
+export const SPIN_TRIES = 100
 /** How many times to re-read a tagged STATE before calling it busy. */
 const TAG_SPINS = 200
 /** After a tag has been set this long, check whether its owner died. */
@@ -224,7 +224,7 @@ export class PermitCounter {
         return false
       }
       const next = (state + n * ONE) | 0
-      const fromHeld = n < this.held ? n : this.held
+      const fromHeld = Math.min(n, this.held)
       if (fromHeld === 0) {
         const seen = Atomics.compareExchange(i32, index, state, next)
         if (seen !== state) {

@@ -226,7 +226,8 @@ export abstract class SemaphoreBase implements Disposable {
           signal?.removeEventListener('abort', onAbort)
         },
       }
-      if (timeout !== Number.POSITIVE_INFINITY) timer = setTimeout(() => this.#cancel(waiter, () => resolve(false)), timeout)
+      if (timeout !== Number.POSITIVE_INFINITY)
+        timer = setTimeout(() => this.#cancel(waiter, () => resolve(false)), timeout)
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#queue.push(waiter)
       if (!this.#pumping) void this.#pump()

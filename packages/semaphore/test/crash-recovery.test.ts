@@ -8,7 +8,9 @@ const WORKER = new URL('./fixtures/crash-worker.mjs', import.meta.url)
 const HOLD = new URL('./fixtures/hold.mjs', import.meta.url)
 
 describe('crash recovery', () => {
-  it('gives back the permits of holders killed at random moments: 50 rounds, survivors always finish', { timeout: 90_000 }, async () => {
+  it('gives back the permits of holders killed at random moments: 50 rounds, survivors always finish', {
+    timeout: 90_000,
+  }, async () => {
     const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31)
     console.log(`crash-recovery seed: ${seed} (rerun with SEED=${seed})`)
     const random = prng(seed)
@@ -103,7 +105,9 @@ describe('crash recovery', () => {
     }
   })
 
-  it('with reclaim: false, keeps the permits a dead acquirer consumed (event counting)', { timeout: 30_000 }, async () => {
+  it('with reclaim: false, keeps the permits a dead acquirer consumed (event counting)', {
+    timeout: 30_000,
+  }, async () => {
     const sem = new Semaphore(2, { reclaim: false })
     try {
       const child = spawnChild(HOLD, [JSON.stringify(sem.handle), '1'])

@@ -21,13 +21,20 @@ describe('fairness', () => {
       ]
       const hogs = [spawnChild(CONTENDER, args(0, 'hog', 'sync')), spawnChild(CONTENDER, args(1, 'hog', 'async'))]
       await Promise.all(hogs.map((h) => h.waitFor('ready', 30_000)))
-      const waiters = [spawnChild(CONTENDER, args(2, 'waiter', 'sync')), spawnChild(CONTENDER, args(3, 'waiter', 'async'))]
+      const waiters = [
+        spawnChild(CONTENDER, args(2, 'waiter', 'sync')),
+        spawnChild(CONTENDER, args(3, 'waiter', 'async')),
+      ]
       const codes = await Promise.all(waiters.map((w) => w.exited))
       expect(codes, waiters.map((w) => w.stderr()).join('\n')).toEqual([0, 0])
       board.set(STOP, 1)
       expect(await Promise.all(hogs.map((h) => h.exited))).toEqual([0, 0])
-      const longest = waiters.map((w) => (JSON.parse(w.stdout().split('\n')[1] as string) as { longest: number }).longest)
-      console.log(`fairness: longest waits ${longest.map((ms) => ms.toFixed(1)).join(' ms, ')} ms; hog ops ${board.get(OPS)}, ${board.get(OPS + 1)}`)
+      const longest = waiters.map(
+        (w) => (JSON.parse(w.stdout().split('\n')[1] as string) as { longest: number }).longest,
+      )
+      console.log(
+        `fairness: longest waits ${longest.map((ms) => ms.toFixed(1)).join(' ms, ')} ms; hog ops ${board.get(OPS)}, ${board.get(OPS + 1)}`,
+      )
       // Every waiter got all its permits while the hogs kept going, and none
       // waited long (a generous bound: handoff starts after 1 ms).
       expect(board.get(OPS + 2)).toBe(30)

@@ -1,7 +1,7 @@
 import { spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { Semaphore } from '../src/semaphore.js'
-import { createBoard, MAX_INSIDE, OPS, READY, GO, VIOLATIONS } from './board.js'
+import { createBoard, GO, MAX_INSIDE, OPS, READY, VIOLATIONS } from './board.js'
 
 const HAMMER = new URL('./fixtures/hammer.mjs', import.meta.url)
 
@@ -15,7 +15,15 @@ describe('Semaphore(N) across processes', () => {
     try {
       const modes = ['sync', 'async', 'mixed', 'sync', 'async', 'mixed', 'sync', 'async']
       const children = modes.map((mode, i) =>
-        spawnChild(HAMMER, [JSON.stringify(sem.handle), board.name, String(i), String(ITERATIONS), mode, '20', String(N)]),
+        spawnChild(HAMMER, [
+          JSON.stringify(sem.handle),
+          board.name,
+          String(i),
+          String(ITERATIONS),
+          mode,
+          '20',
+          String(N),
+        ]),
       )
       while (board.get(READY) < PROCESSES) await new Promise((r) => setTimeout(r, 10))
       board.set(GO, 1)

@@ -11,7 +11,9 @@ const LOCK_THREAD = new URL('./fixtures/lock-thread.mjs', import.meta.url)
 const EXIT_HOLDING = new URL('./fixtures/exit-holding.mjs', import.meta.url)
 
 describe('threads and processes together', () => {
-  it('never lets more than N in across worker threads, child processes and this thread', { timeout: 60_000 }, async () => {
+  it('never lets more than N in across worker threads, child processes and this thread', {
+    timeout: 60_000,
+  }, async () => {
     const N = 2
     const ITERATIONS = 1000
     const sem = new Semaphore(N)
@@ -27,7 +29,10 @@ describe('threads and processes together', () => {
         '20',
         String(N),
       ]
-      workers.push(new Worker(HAMMER, { workerData: args(0, 'sync') }), new Worker(HAMMER, { workerData: args(1, 'mixed') }))
+      workers.push(
+        new Worker(HAMMER, { workerData: args(0, 'sync') }),
+        new Worker(HAMMER, { workerData: args(1, 'mixed') }),
+      )
       const children = [spawnChild(HAMMER, args(2, 'sync')), spawnChild(HAMMER, args(3, 'async'))]
       const exits = workers.map((w) => once(w, 'exit'))
       while (board.get(READY) < 4) await new Promise((r) => setTimeout(r, 10))

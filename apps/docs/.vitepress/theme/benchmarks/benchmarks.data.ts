@@ -20,12 +20,12 @@ export default defineLoader({
   load(): BenchmarkData {
     const path = process.env.IPC_BENCH_RESULTS || defaultPath
     if (!existsSync(path)) {
-      return { status: 'missing', source: SOURCE, message: '', meta: [], tables: [] }
+      return { status: 'missing', source: SOURCE, message: '', meta: [], notes: [], tables: [] }
     }
     try {
       return normalize(JSON.parse(readFileSync(path, 'utf8')), SOURCE)
     } catch (error) {
-      return { status: 'invalid', source: SOURCE, message: (error as Error).message, meta: [], tables: [] }
+      return { status: 'invalid', source: SOURCE, message: (error as Error).message, meta: [], notes: [], tables: [] }
     }
   },
 })

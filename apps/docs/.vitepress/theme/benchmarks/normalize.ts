@@ -1,7 +1,11 @@
 // Turns benchmarks/results/latest.json into tables and charts for the
-// Benchmarks page. The file is written by `pnpm bench` (benchmarks/); this
-// reader accepts the shapes such a file naturally takes, so the page keeps
-// working as the benchmark suite grows:
+// Benchmarks page. The file is written by `pnpm bench` (benchmarks/), whose
+// README documents its schema (`schemaVersion: 1`): one result per workload,
+// with our figure and each peer's. That schema gets a table per family and a
+// chart per workload (our bar against the peers').
+//
+// Any other JSON falls back to a generic reading, so the page keeps working if
+// the schema changes:
 //
 // - `{ …metadata, results: [{ name, group?, <numbers> }] }`
 //   (also `benchmarks`, `scenarios`, `cases`, `suites`, … instead of `results`)
@@ -15,6 +19,8 @@
 
 export interface Column {
   key: string
+  /** Shown as the header; `''` means the page's own word for `key` ('unit', 'target', '@ipc'). */
+  label: string
   numeric: boolean
 }
 
@@ -26,16 +32,28 @@ export interface Row {
   numbers: Record<string, number>
 }
 
+export interface Bar {
+  label: string
+  value: number
+  text: string
+  /** The @ipc figure, drawn in the brand colour. */
+  ours: boolean
+}
+
 export interface Chart {
-  key: string
+  title: string
+  unit: string
   higherIsBetter: boolean
+  bars: Bar[]
+  note: string
 }
 
 export interface Table {
+  /** A family id (`queue`, `pipe`, …) or a group name. */
   title: string
   columns: Column[]
   rows: Row[]
-  chart: Chart | undefined
+  charts: Chart[]
 }
 
 export interface BenchmarkData {
@@ -45,6 +63,7 @@ export interface BenchmarkData {
   /** Why the file could not be read or understood (status 'invalid'). */
   message: string
   meta: { key: string; value: string }[]
+  notes: string[]
   tables: Table[]
 }
 
@@ -154,14 +173,23 @@ function flatten(record: JsonObject, skip: Set<string>): Map<string, string | nu
   return cells
 }
 
-function chooseChart(columns: Column[]): Chart | undefined {
+function chooseChart(columns: Column[], rows: Row[]): Chart[] {
   const numeric = columns.filter((column) => column.numeric)
   const rate = numeric.find((column) => RATE.test(column.key))
-  if (rate) return { key: rate.key, higherIsBetter: true }
   const time = numeric.find((column) => TIME.test(column.key))
-  if (time) return { key: time.key, higherIsBetter: false }
-  const first = numeric[0]
-  return first ? { key: first.key, higherIsBetter: true } : undefined
+  const pick = rate ?? time ?? numeric[0]
+  if (!pick) return []
+  const bars = rows
+    .filter((row) => row.numbers[pick.key] !== undefined)
+    .map((row) => ({
+      label: row.name,
+      value: row.numbers[pick.key] ?? 0,
+      text: row.cells[pick.key] ?? '',
+      ours: false,
+    }))
+  // A rate is better high; a time (chosen only when there is no rate) is better low.
+  const higherIsBetter = pick !== time || rate !== undefined
+  return [{ title: pick.key, unit: '', higherIsBetter, bars, note: '' }]
 }
 
 function collectMeta(json: Json): { key: string; value: string }[] {
@@ -180,6 +208,7 @@ function collectMeta(json: Json): { key: string; value: string }[] {
 
 /** Builds the page's data from the parsed JSON file. */
 export function normalize(json: unknown, source: string): BenchmarkData {
+  if (isReportV1(json)) return normalizeV1(json, source)
   const found: Found[] = []
   collect(json as Json, undefined, found)
   const byGroup = new Map<string, Found[]>()
@@ -208,7 +237,7 @@ export function normalize(json: unknown, source: string): BenchmarkData {
       for (const [key, value] of cells) {
         let column = columns.find((existing) => existing.key === key)
         if (!column) {
-          column = { key, numeric: typeof value === 'number' }
+          column = { key, label: key, numeric: typeof value === 'number' }
           columns.push(column)
         }
         if (typeof value === 'number') {
@@ -226,16 +255,116 @@ export function normalize(json: unknown, source: string): BenchmarkData {
       // A column with text in some row is text for all rows.
       for (const row of rows) delete row.numbers[column.key]
     }
-    tables.push({ title, columns, rows, chart: chooseChart(columns) })
+    tables.push({ title, columns, rows, charts: chooseChart(columns, rows) })
   }
+  const meta = collectMeta(json as Json)
   if (tables.length === 0) {
-    return {
-      status: 'invalid',
-      source,
-      message: 'The file holds no benchmark results.',
-      meta: collectMeta(json as Json),
-      tables,
-    }
+    return { status: 'invalid', source, message: 'The file holds no benchmark results.', meta, notes: [], tables }
   }
-  return { status: 'ok', source, message: '', meta: collectMeta(json as Json), tables }
+  return { status: 'ok', source, message: '', meta, notes: [], tables }
+}
+
+// --- schemaVersion 1 (benchmarks/README.md) -------------------------------
+
+interface FigureV1 {
+  median?: number
+  error?: string
+  skipped?: string
+}
+
+interface ResultV1 {
+  workload: string
+  family: string
+  title: string
+  unit: string
+  higherIsBetter: boolean
+  ours: FigureV1
+  peers: Record<string, FigureV1>
+  target?: string
+  targetMet?: boolean | null
+  note?: string
+}
+
+function isReportV1(json: unknown): json is { schemaVersion: 1; results: ResultV1[] } & JsonObject {
+  return isObject(json) && json.schemaVersion === 1 && Array.isArray(json.results)
+}
+
+function figureText(figure: FigureV1 | undefined): string {
+  if (!figure) return ''
+  if (typeof figure.median === 'number') return formatNumber(figure.median)
+  if (figure.skipped !== undefined) return 'skipped'
+  return 'error'
+}
+
+function normalizeV1(json: { results: ResultV1[] } & JsonObject, source: string): BenchmarkData {
+  const machine = isObject(json.machine) ? json.machine : {}
+  const settings = isObject(json.settings) ? json.settings : {}
+  const meta: { key: string; value: string }[] = []
+  const add = (key: string, value: unknown) => {
+    if (isScalar(value)) meta.push({ key, value: typeof value === 'number' ? formatNumber(value) : String(value) })
+  }
+  add('date', json.date)
+  add('mode', json.mode)
+  add('durationSeconds', json.durationSeconds)
+  for (const key of ['cpu', 'cores', 'memoryGiB', 'os', 'node', 'python', 'loadAverage']) add(key, machine[key])
+  add('repetitions', settings.repetitions)
+
+  const families = new Map<string, ResultV1[]>()
+  for (const result of json.results) {
+    if (!isObject(result) || !isObject(result.ours) || !isObject(result.peers)) continue
+    const list = families.get(result.family) ?? []
+    list.push(result)
+    families.set(result.family, list)
+  }
+
+  const tables: Table[] = []
+  for (const [family, results] of families) {
+    const peers: string[] = []
+    for (const result of results) {
+      for (const peer of Object.keys(result.peers)) if (!peers.includes(peer)) peers.push(peer)
+    }
+    const columns: Column[] = [
+      { key: 'unit', label: '', numeric: false },
+      { key: 'ours', label: '', numeric: true },
+      ...peers.map((peer) => ({ key: `peer:${peer}`, label: peer, numeric: true })),
+      { key: 'target', label: '', numeric: false },
+    ]
+    const rows: Row[] = results.map((result) => {
+      const cells: Record<string, string> = { unit: result.unit, ours: figureText(result.ours) }
+      const numbers: Record<string, number> = {}
+      if (typeof result.ours.median === 'number') numbers.ours = result.ours.median
+      for (const peer of peers) {
+        const figure = result.peers[peer]
+        cells[`peer:${peer}`] = figureText(figure)
+        if (typeof figure?.median === 'number') numbers[`peer:${peer}`] = figure.median
+      }
+      const met = result.targetMet === true ? ' ✓' : result.targetMet === false ? ' ✗' : ''
+      cells.target = result.target ? `${result.target}${met}` : ''
+      return { name: result.title, cells, numbers }
+    })
+    const charts: Chart[] = results.map((result) => {
+      const bars: Bar[] = []
+      if (typeof result.ours.median === 'number') {
+        bars.push({ label: '@ipc', value: result.ours.median, text: formatNumber(result.ours.median), ours: true })
+      }
+      for (const [peer, figure] of Object.entries(result.peers)) {
+        if (typeof figure.median === 'number') {
+          bars.push({ label: peer, value: figure.median, text: formatNumber(figure.median), ours: false })
+        }
+      }
+      return {
+        title: result.title,
+        unit: result.unit,
+        higherIsBetter: result.higherIsBetter,
+        bars,
+        note: result.note ?? '',
+      }
+    })
+    tables.push({ title: family, columns, rows, charts })
+  }
+  const notes = Array.isArray(json.notes) ? json.notes.filter((note): note is string => typeof note === 'string') : []
+  if (tables.length === 0) {
+    return { status: 'invalid', source, message: 'The file holds no benchmark results.', meta, notes, tables }
+  }
+  return { status: 'ok', source, message: '', meta, notes, tables }
 }

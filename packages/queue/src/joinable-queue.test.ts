@@ -1,0 +1,110 @@
+import { inspect } from 'node:util'
+import { uniqueName } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { ClosedError, JoinableQueue, Queue, ValueError } from './index.js'
+
+function joinable<T>(options: ConstructorParameters<typeof JoinableQueue>[0] = {}): JoinableQueue<T> {
+  const q = new JoinableQueue<T>({ name: uniqueName('joinable'), ...options })
+  onTestFinished(() => q.close())
+  return q
+}
+
+describe('JoinableQueue#taskDone()', () => {
+  it('throws ValueError when called more times than items were put', () => {
+    const q = joinable<number>()
+    expect(() => q.taskDone()).toThrow(ValueError)
+    q.putSync(1)
+    q.getSync()
+    q.taskDone()
+    expect(() => q.taskDone()).toThrow(
+      `Cannot call taskDone() on joinable queue "${q.name}": it was called more times than items were put`,
+    )
+  })
+
+  it('counts items put by any attachment', () => {
+    const q = joinable<number>()
+    const other = JoinableQueue.open<number>(q.name)
+    onTestFinished(() => other.close())
+    other.putSync(1)
+    q.getSync()
+    q.taskDone()
+    expect(() => other.taskDone()).toThrow(ValueError)
+  })
+})
+
+describe('JoinableQueue#join()', () => {
+  it('resolves true at once when nothing is unfinished', async () => {
+    const q = joinable()
+    expect(await q.join()).toBe(true)
+    expect(q.joinSync({ timeout: 0 })).toBe(true)
+  })
+
+  it('waits until every item is marked done', async () => {
+    const q = joinable<number>()
+    for (let i = 0; i < 3; i++) await q.put(i)
+    let joined = false
+    const pending = q.join().then((result) => {
+      joined = true
+      return result
+    })
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 5))
+      expect(joined).toBe(false)
+      q.getSync()
+      q.taskDone()
+    }
+    expect(await pending).toBe(true)
+  })
+
+  it('resolves false after the timeout while items are unfinished', async () => {
+    const q = joinable<number>()
+    q.putSync(1)
+    expect(await q.join({ timeout: 20 })).toBe(false)
+    expect(q.joinSync({ timeout: 20 })).toBe(false)
+    q.getSync()
+    q.taskDone()
+    expect(q.joinSync({ timeout: 20 })).toBe(true)
+  })
+
+  it('rejects with signal.reason on abort', async () => {
+    const q = joinable<number>()
+    q.putSync(1)
+    await expect(q.join({ signal: AbortSignal.timeout(20) })).rejects.toMatchObject({ name: 'TimeoutError' })
+    expect(() => q.joinSync({ signal: AbortSignal.abort() })).toThrow()
+  })
+
+  it('returns when shutdown({ immediate: true }) drops the unfinished items', async () => {
+    const q = joinable<number>()
+    for (let i = 0; i < 4; i++) q.putSync(i)
+    q.getSync()
+    const pending = q.join()
+    q.shutdown({ immediate: true })
+    // Three were dropped (counted done); the one taken still needs its taskDone.
+    expect(await q.join({ timeout: 20 })).toBe(false)
+    q.taskDone()
+    expect(await pending).toBe(true)
+    expect(() => q.taskDone()).toThrow(ValueError)
+  })
+
+  it('throws ClosedError after close', async () => {
+    const q = new JoinableQueue({ name: uniqueName('joinable') })
+    q.close()
+    await expect(q.join()).rejects.toThrow(ClosedError)
+    expect(() => q.taskDone()).toThrow(ClosedError)
+  })
+})
+
+describe('JoinableQueue', () => {
+  it('is a Queue with its own handle kind and inspect output', () => {
+    const q = joinable<number>()
+    expect(q).toBeInstanceOf(Queue)
+    expect(q.handle).toEqual({ kind: 'joinable-queue', name: q.name })
+    const fromHandle = JoinableQueue.from<number>(q.handle)
+    onTestFinished(() => fromHandle.close())
+    q.putSync(5)
+    expect(inspect(q)).toContain('unfinished: 1')
+    expect(inspect(q)).toMatch(/^JoinableQueue \{/)
+    expect(fromHandle.getSync()).toBe(5)
+    expect(() => JoinableQueue.from({ kind: 'queue', name: q.name })).toThrow(TypeError)
+  })
+})

@@ -1,0 +1,380 @@
+import { inspect } from 'node:util'
+import { TRANSFER } from '@ipc/core/internal'
+import { shmSegments, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import {
+  ClosedError,
+  DataCloneError,
+  Empty,
+  ExistsError,
+  Full,
+  IncompatibleError,
+  IpcError,
+  JoinableQueue,
+  NotFoundError,
+  Queue,
+  ShutDown,
+} from './index.js'
+
+function queue<T>(options: ConstructorParameters<typeof Queue>[0] = {}): Queue<T> {
+  const q = new Queue<T>({ name: uniqueName('queue'), ...options })
+  onTestFinished(() => q.close())
+  return q
+}
+
+describe('new Queue()', () => {
+  it('creates a named queue that Queue.open() and Queue.from() attach to', () => {
+    const q = queue<string>()
+    const opened = Queue.open<string>(q.name)
+    const fromHandle = Queue.from<string>(JSON.parse(JSON.stringify(q.handle)))
+    onTestFinished(() => {
+      opened.close()
+      fromHandle.close()
+    })
+    q.putSync('one')
+    opened.putSync('two')
+    expect(fromHandle.getSync()).toBe('one')
+    expect(q.getSync()).toBe('two')
+    expect(q.handle).toEqual({ kind: 'queue', name: q.name })
+  })
+
+  it('gives a random name when none is given', () => {
+    const a = new Queue()
+    const b = new Queue()
+    onTestFinished(() => {
+      a.close()
+      b.close()
+    })
+    expect(a.name).not.toBe(b.name)
+    expect(a.name.length).toBeGreaterThanOrEqual(16)
+  })
+
+  it('throws ExistsError for a name that exists', () => {
+    const q = queue()
+    expect(() => new Queue({ name: q.name })).toThrow(ExistsError)
+  })
+
+  it('validates maxsize and capacity', () => {
+    expect(() => new Queue({ maxsize: -1 })).toThrow('The "maxsize" option must be a non-negative integer, received -1')
+    expect(() => new Queue({ maxsize: 1.5 })).toThrow(RangeError)
+    expect(() => new Queue({ capacity: 10 })).toThrow(RangeError)
+    expect(() => new Queue({ capacity: '1' as unknown as number })).toThrow(TypeError)
+    expect(() => new Queue({ name: 'a/b' })).toThrow(TypeError)
+  })
+
+  it('defaults to an unbounded count and a 1 MiB ring', () => {
+    const q = queue()
+    expect(q.maxsize).toBe(0)
+    expect(q.capacity).toBe(1024 * 1024)
+    expect(q.full()).toBe(false)
+  })
+})
+
+describe('Queue.open()', () => {
+  it('throws NotFoundError for a missing name', () => {
+    expect(() => Queue.open(uniqueName('missing'))).toThrow(NotFoundError)
+  })
+
+  it('throws IncompatibleError for a joinable queue and vice versa', () => {
+    const q = queue()
+    const joinable = new JoinableQueue({ name: uniqueName('joinable') })
+    onTestFinished(() => joinable.close())
+    expect(() => JoinableQueue.open(q.name)).toThrow(IncompatibleError)
+    expect(() => Queue.open(joinable.name)).toThrow(IncompatibleError)
+  })
+
+  it('Queue.from() rejects a handle of another kind', () => {
+    expect(() => Queue.from({ kind: 'semaphore', name: 'x' })).toThrow(TypeError)
+    expect(() => Queue.from(null as never)).toThrow(TypeError)
+  })
+})
+
+describe('Queue#put() and #get()', () => {
+  it('keeps FIFO order and round-trips structured-clone values', async () => {
+    const q = queue<unknown>()
+    const values = ['msg-12345', 'ünïcode ☃', { id: 1, tags: new Set(['a']) }, Buffer.from('b'), new Uint8Array([1]), 0, null]
+    for (const value of values) await q.put(value)
+    expect(q.qsize()).toBe(values.length)
+    for (const value of values) expect(await q.get()).toEqual(value)
+    expect(q.empty()).toBe(true)
+  })
+
+  it('writes the item before put() returns, when there is room', () => {
+    const q = queue<string>()
+    void q.put('now')
+    expect(q.qsize()).toBe(1)
+    expect(q.getNowait()).toBe('now')
+  })
+
+  it('get() resolves when another put arrives later', async () => {
+    const q = queue<string>()
+    setTimeout(() => q.putSync('later'), 20)
+    expect(await q.get()).toBe('later')
+  })
+
+  it('get() rejects with Empty after the timeout and leaves the queue unchanged', async () => {
+    const q = queue<string>()
+    const error = await q.get({ timeout: 20 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(Empty)
+    expect(error).toMatchObject({ name: 'Empty', code: 'IPC_EMPTY' })
+    expect((error as Error).message).toBe(`Cannot get from queue "${q.name}": it is empty after waiting 20 ms`)
+    expect(q.qsize()).toBe(0)
+  })
+
+  it('put() rejects with Full after the timeout and puts nothing', async () => {
+    const q = queue<number>({ maxsize: 1 })
+    await q.put(1)
+    const error = await q.put(2, { timeout: 20 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(Full)
+    expect(error).toMatchObject({ code: 'IPC_FULL' })
+    expect(q.qsize()).toBe(1)
+    expect(q.getNowait()).toBe(1)
+    expect(() => q.getNowait()).toThrow(Empty)
+  })
+
+  it('put() waits for room and completes when a get frees it', async () => {
+    const q = queue<number>({ maxsize: 2 })
+    await q.put(1)
+    await q.put(2)
+    const pending = q.put(3)
+    expect(q.qsize()).toBe(2)
+    setTimeout(() => q.getSync(), 20)
+    await pending
+    expect(q.qsize()).toBe(2)
+    expect(q.getSync()).toBe(2)
+    expect(q.getSync()).toBe(3)
+  })
+
+  it('put() waits when the bytes run out even without maxsize', async () => {
+    const q = queue<string>({ capacity: 64 })
+    for (let i = 0; i < 4; i++) q.putNowait(`item-00${i}`)
+    expect(() => q.putNowait('item-004')).toThrow(Full)
+    expect(q.full()).toBe(false)
+    const pending = q.put('item-004', { timeout: 5000 })
+    expect(q.getSync()).toBe('item-000')
+    await pending
+    expect(q.qsize()).toBe(4)
+  })
+
+  it('get() with an aborted signal rejects with signal.reason and takes nothing', async () => {
+    const q = queue<string>()
+    q.putSync('kept')
+    const controller = new AbortController()
+    controller.abort()
+    await expect(q.get({ signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' })
+    expect(q.qsize()).toBe(1)
+  })
+
+  it('get() aborted while waiting rejects with signal.reason, and a later item is not lost', async () => {
+    const q = queue<string>()
+    const controller = new AbortController()
+    const pending = q.get({ signal: controller.signal })
+    setTimeout(() => controller.abort(new Error('changed my mind')), 20)
+    await expect(pending).rejects.toThrow('changed my mind')
+    q.putSync('after')
+    expect(q.getSync()).toBe('after')
+  })
+
+  it('put() aborted while waiting for room rejects and puts nothing', async () => {
+    const q = queue<number>({ maxsize: 1 })
+    q.putSync(1)
+    const pending = q.put(2, { signal: AbortSignal.timeout(20) })
+    await expect(pending).rejects.toMatchObject({ name: 'TimeoutError' })
+    expect(q.qsize()).toBe(1)
+    expect(q.getSync()).toBe(1)
+    expect(() => q.getNowait()).toThrow(Empty)
+  })
+
+  it('put() with an aborted signal rejects before touching the queue', async () => {
+    const q = queue<number>()
+    await expect(q.put(1, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
+    expect(q.qsize()).toBe(0)
+  })
+
+  it('validates the options', async () => {
+    const q = queue<number>()
+    await expect(q.get({ timeout: -1 })).rejects.toThrow(RangeError)
+    await expect(q.put(1, { signal: 'x' as never })).rejects.toThrow(TypeError)
+    expect(() => q.getSync({ timeout: Number.NaN })).toThrow(TypeError)
+  })
+
+  it('throws DataCloneError for a value that cannot be cloned and leaves the queue unchanged', async () => {
+    const q = queue<unknown>()
+    q.putSync('before')
+    await expect(q.put({ callback() {} })).rejects.toThrow(DataCloneError)
+    expect(() => q.putSync(Symbol('no') as never)).toThrow(DataCloneError)
+    expect(() => q.putNowait(() => 1)).toThrow(DataCloneError)
+    expect(q.qsize()).toBe(1)
+    expect(q.getSync()).toBe('before')
+    expect(() => q.getNowait()).toThrow(Empty)
+  })
+
+  it('throws RangeError for an item larger than the capacity and leaves the queue unchanged', async () => {
+    const q = queue<unknown>({ capacity: 1024 })
+    q.putSync('before')
+    await expect(q.put(Buffer.alloc(2000))).rejects.toThrow(RangeError)
+    expect(() => q.putSync('x'.repeat(5000))).toThrow(/holds 1024 bytes/)
+    expect(q.qsize()).toBe(1)
+    expect(q.getSync()).toBe('before')
+    q.putSync(Buffer.alloc(1016))
+    expect((q.getSync() as Buffer).length).toBe(1016)
+  })
+})
+
+describe('Queue#putSync() and #getSync()', () => {
+  it('block until the timeout, then throw Full / Empty', () => {
+    const q = queue<number>({ maxsize: 1 })
+    expect(() => q.getSync({ timeout: 20 })).toThrow(Empty)
+    q.putSync(1)
+    expect(() => q.putSync(2, { timeout: 20 })).toThrow(Full)
+    expect(q.getSync({ timeout: 0 })).toBe(1)
+  })
+
+  it('throw signal.reason for an already aborted signal', () => {
+    const q = queue<number>()
+    const reason = new Error('aborted before')
+    expect(() => q.putSync(1, { signal: AbortSignal.abort(reason) })).toThrow(reason)
+    expect(() => q.getSync({ signal: AbortSignal.abort(reason) })).toThrow(reason)
+    expect(q.qsize()).toBe(0)
+  })
+})
+
+describe('Queue#putNowait() and #getNowait()', () => {
+  it('throw Full and Empty at once', () => {
+    const q = queue<string>({ maxsize: 1 })
+    expect(() => q.getNowait()).toThrow(`Cannot get from queue "${q.name}": it is empty`)
+    q.putNowait('a')
+    expect(q.full()).toBe(true)
+    expect(() => q.putNowait('b')).toThrow(`Cannot put to queue "${q.name}": it is full`)
+    expect(q.getNowait()).toBe('a')
+  })
+})
+
+describe('Queue#shutdown()', () => {
+  it('makes put throw ShutDown carrying the item, lets get drain, then throws ShutDown', async () => {
+    const q = queue<string>()
+    q.putSync('a')
+    q.putSync('b')
+    q.shutdown()
+    const error = (await q.put('c').catch((e: unknown) => e)) as ShutDown
+    expect(error).toBeInstanceOf(ShutDown)
+    expect(error).toMatchObject({ code: 'IPC_SHUTDOWN', item: 'c' })
+    expect(() => q.putNowait('d')).toThrow(ShutDown)
+    expect(await q.get()).toBe('a')
+    expect(q.getSync()).toBe('b')
+    await expect(q.get()).rejects.toThrow(`Cannot get from queue "${q.name}": it was shut down and is empty`)
+    expect(() => q.getNowait()).toThrow(ShutDown)
+  })
+
+  it('drops everything with immediate', () => {
+    const q = queue<number>()
+    for (let i = 0; i < 5; i++) q.putSync(i)
+    q.shutdown({ immediate: true })
+    expect(q.qsize()).toBe(0)
+    expect(() => q.getSync()).toThrow(ShutDown)
+  })
+
+  it('rejects a get that was waiting, in another attachment too', async () => {
+    const q = queue<number>()
+    const other = Queue.open<number>(q.name)
+    onTestFinished(() => other.close())
+    const waiting = other.get()
+    await new Promise((r) => setTimeout(r, 10))
+    q.shutdown()
+    await expect(waiting).rejects.toThrow(ShutDown)
+  })
+
+  it('rejects a put that was waiting for room with ShutDown carrying its item', async () => {
+    const q = queue<string>({ maxsize: 1 })
+    q.putSync('in')
+    const waiting = q.put('waiting')
+    await new Promise((r) => setTimeout(r, 10))
+    q.shutdown()
+    const error = (await waiting.catch((e: unknown) => e)) as ShutDown
+    expect(error).toBeInstanceOf(ShutDown)
+    expect(error.item).toBe('waiting')
+    expect(q.getSync()).toBe('in')
+  })
+
+  it('ends for await once the queue is drained', async () => {
+    const q = queue<number>()
+    for (let i = 0; i < 3; i++) q.putSync(i)
+    setTimeout(() => {
+      q.putSync(3)
+      q.shutdown()
+    }, 20)
+    const seen: number[] = []
+    for await (const n of q) seen.push(n)
+    expect(seen).toEqual([0, 1, 2, 3])
+  })
+
+  it('validates its options', () => {
+    const q = queue()
+    expect(() => q.shutdown({ immediate: 'yes' as never })).toThrow(TypeError)
+    expect(q.qsize()).toBe(0)
+  })
+})
+
+describe('Queue#close()', () => {
+  it('is idempotent, makes later calls throw ClosedError, and removes the segment', () => {
+    const name = uniqueName('closing')
+    const q = new Queue({ name })
+    expect(shmSegments()).toContain(`ipc-${name}`)
+    q.close()
+    q.close()
+    expect(q.closed).toBe(true)
+    expect(() => q.putSync(1)).toThrow(ClosedError)
+    expect(() => q.getNowait()).toThrow(`Cannot use queue "${name}": it was closed`)
+    expect(() => q.qsize()).toThrow(ClosedError)
+    expect(shmSegments()).not.toContain(`ipc-${name}`)
+  })
+
+  it('rejects a pending get with ClosedError', async () => {
+    const q = new Queue<number>({ name: uniqueName('closing') })
+    const pending = q.get()
+    await new Promise((r) => setTimeout(r, 10))
+    q.close()
+    await expect(pending).rejects.toThrow(ClosedError)
+  })
+
+  it('[Symbol.dispose] closes', () => {
+    const q = new Queue({ name: uniqueName('dispose') })
+    q[Symbol.dispose]()
+    expect(q.closed).toBe(true)
+  })
+
+  it('keeps the queue while another attachment is open; unlink removes the name', () => {
+    const q = new Queue<number>({ name: uniqueName('shared') })
+    const other = Queue.open<number>(q.name)
+    q.putSync(1)
+    q.close()
+    expect(other.getSync()).toBe(1)
+    other.unlink()
+    expect(() => Queue.open(other.name)).toThrow(NotFoundError)
+    other.close()
+  })
+})
+
+describe('Queue inspection and transfer', () => {
+  it('shows live state', () => {
+    const q = queue<number>({ maxsize: 5, capacity: 4096 })
+    q.putSync(1)
+    expect(inspect(q, { breakLength: Number.POSITIVE_INFINITY })).toBe(`Queue { name: '${q.name}', size: 1, maxsize: 5, capacity: 4096, shutdown: false }`)
+    q.shutdown()
+    expect(inspect(q)).toContain('shutdown: true')
+  })
+
+  it('describes itself for Process', () => {
+    const q = queue()
+    const descriptor = q[TRANSFER]()
+    expect(descriptor.export).toBe('Queue')
+    expect(descriptor.handle).toEqual(q.handle)
+    expect(descriptor.module).toMatch(/^file:/)
+  })
+
+  it('errors are IpcErrors', () => {
+    expect(new Empty('x')).toBeInstanceOf(IpcError)
+    expect(new ShutDown('x', { item: 1 }).item).toBe(1)
+    expect(Full.code).toBe('IPC_FULL')
+  })
+})
