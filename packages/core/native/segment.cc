@@ -12,10 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace ipc {
 namespace {
@@ -25,16 +28,31 @@ constexpr double kMaxSize = 1099511627776.0;  // 1 TiB: far above any real use.
 // One mapping. It is the finalize hint of its ArrayBuffer, so a finalizer that
 // runs after an explicit unmap (and after mmap has reused the address) only
 // frees this record and never touches the new mapping.
+struct ExitStore {
+  napi_env env;  // the JS thread that armed it
+  double id;
+  size_t offset;
+  int32_t value;
+};
+
 struct Mapping {
   void* addr;
   size_t len;
   bool unmapped;
+  // 32-bit stores to make when the JS thread that armed them ends without
+  // closing the segment (even by worker.terminate(), which runs no JS exit
+  // handler): they mark the thread's segment slots dead, so that other
+  // threads and processes reap them. Made by the env cleanup hook or by the
+  // finalizer, whichever runs first at the thread's teardown.
+  std::vector<ExitStore> stores;
 };
 
-// Live mappings of this process by address, for `unmap(buffer)`. Shared by all
-// threads (envs), hence the mutex, which also guards Mapping::unmapped.
+// Live mappings of this process by address (for `unmap(buffer)`), and armed
+// exit stores by id. Shared by all threads (envs), hence the mutex, which
+// also guards every Mapping's fields.
 std::mutex g_maps_mu;
 std::unordered_map<void*, Mapping*> g_maps;
+std::unordered_map<double, Mapping*> g_stores;
 
 bool ValidName(const std::string& name) {
   // POSIX: one leading slash, no other; NAME_MAX is 255.
@@ -42,16 +60,94 @@ bool ValidName(const std::string& name) {
   return name.find('/', 1) == std::string::npos && name.find('\0') == std::string::npos;
 }
 
+// Forgets the exit stores of m. Called with g_maps_mu held.
+void DropStores(Mapping* m) {
+  for (const ExitStore& st : m->stores) g_stores.erase(st.id);
+  m->stores.clear();
+}
+
+// The ArrayBuffer's finalizer; the hint is the Mapping, so a finalizer that
+// runs after an explicit unmap (and after mmap has reused the address) only
+// frees this record and never touches the new mapping.
 void Finalize(napi_env, void*, void* hint) {
   Mapping* m = static_cast<Mapping*>(hint);
   {
     std::lock_guard<std::mutex> lock(g_maps_mu);
     if (!m->unmapped) {
+      // Collected while mapped: its thread is being torn down (or leaked the
+      // segment); either way nobody uses the slots any more.
+      for (const ExitStore& st : m->stores)
+        __atomic_store_n(reinterpret_cast<int32_t*>(static_cast<char*>(m->addr) + st.offset), st.value,
+                         __ATOMIC_SEQ_CST);
+      DropStores(m);
       g_maps.erase(m->addr);
       munmap(m->addr, m->len);
     }
   }
   delete m;
+}
+
+// Env cleanup hook: makes the exit stores of the JS thread that is ending.
+void RunExitStores(void* arg) {
+  napi_env env = static_cast<napi_env>(arg);
+  std::lock_guard<std::mutex> lock(g_maps_mu);
+  for (auto& entry : g_maps) {
+    Mapping* m = entry.second;
+    auto& stores = m->stores;
+    for (size_t i = 0; i < stores.size();) {
+      if (stores[i].env != env) {
+        i++;
+        continue;
+      }
+      __atomic_store_n(reinterpret_cast<int32_t*>(static_cast<char*>(m->addr) + stores[i].offset), stores[i].value,
+                       __ATOMIC_SEQ_CST);
+      g_stores.erase(stores[i].id);
+      stores.erase(stores.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+}
+
+// armStore(buffer, byteOffset, value) -> id (> 0) | -errno. See Mapping::stores.
+Napi::Value ArmStore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !info[2].IsNumber())
+    return Napi::Number::New(env, -EINVAL);
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  double offset = info[1].As<Napi::Number>().DoubleValue();
+  double value = info[2].As<Napi::Number>().DoubleValue();
+  if (!(offset >= 0) || offset != static_cast<double>(static_cast<size_t>(offset)) ||
+      static_cast<size_t>(offset) % 4 != 0 || !(value >= INT32_MIN && value <= INT32_MAX) ||
+      value != static_cast<double>(static_cast<int32_t>(value)))
+    return Napi::Number::New(env, -EINVAL);
+  std::lock_guard<std::mutex> lock(g_maps_mu);
+  auto it = g_maps.find(ab.Data());
+  if (ab.Data() == nullptr || it == g_maps.end()) return Napi::Number::New(env, -EINVAL);
+  static double next_id = 0;
+  double id = ++next_id;
+  Mapping* m = it->second;
+  if (static_cast<size_t>(offset) + 4 > m->len) return Napi::Number::New(env, -EINVAL);
+  m->stores.push_back({env, id, static_cast<size_t>(offset), static_cast<int32_t>(value)});
+  g_stores[id] = m;
+  return Napi::Number::New(env, id);
+}
+
+// disarmStore(id) -> true if it was armed (and now is not).
+Napi::Value DisarmStore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
+  double id = info[0].As<Napi::Number>().DoubleValue();
+  std::lock_guard<std::mutex> lock(g_maps_mu);
+  auto it = g_stores.find(id);
+  if (it == g_stores.end()) return Napi::Boolean::New(env, false);
+  auto& stores = it->second->stores;
+  for (size_t i = 0; i < stores.size(); i++) {
+    if (stores[i].id == id) {
+      stores.erase(stores.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  g_stores.erase(it);
+  return Napi::Boolean::New(env, true);
 }
 
 // Maps fd and returns { buffer, size, inode } or a negative errno.
@@ -62,7 +158,7 @@ Napi::Value MapFd(Napi::Env env, int fd, size_t size) {
   if (size == 0 || static_cast<off_t>(size) > st.st_size) return Napi::Number::New(env, -EINVAL);
   void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) return Napi::Number::New(env, -errno);
-  Mapping* m = new Mapping{addr, size, false};
+  Mapping* m = new Mapping{addr, size, false, {}};
   {
     std::lock_guard<std::mutex> lock(g_maps_mu);
     g_maps[addr] = m;
@@ -174,6 +270,7 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, 0);
   Mapping* m = it->second;
   g_maps.erase(it);
+  DropStores(m);
   m->unmapped = true;
   napi_detach_arraybuffer(env, ab);
   return Napi::Number::New(env, munmap(m->addr, m->len) == 0 ? 0 : -errno);
@@ -187,6 +284,9 @@ void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("shmStat", Napi::Function::New(env, ShmStat, "shmStat"));
   exports.Set("shmUnlink", Napi::Function::New(env, ShmUnlink, "shmUnlink"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+  napi_add_env_cleanup_hook(env, RunExitStores, static_cast<napi_env>(env));
+  exports.Set("armStore", Napi::Function::New(env, ArmStore, "armStore"));
+  exports.Set("disarmStore", Napi::Function::New(env, DisarmStore, "disarmStore"));
 }
 
 }  // namespace ipc

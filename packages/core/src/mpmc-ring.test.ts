@@ -335,7 +335,10 @@ describe('MpmcRing dead-owner recovery', () => {
         for (;;) {}
       })
       `,
-      { eval: true, workerData: { name: segment.name, internal: new URL('../dist/internal.js', import.meta.url).href } },
+      {
+        eval: true,
+        workerData: { name: segment.name, internal: new URL('../dist/internal.js', import.meta.url).href },
+      },
     )
     // A terminated worker never detaches: its slot stays taken, so remove the name ourselves.
     onTestFinished(async () => {

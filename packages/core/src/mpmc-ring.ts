@@ -63,10 +63,12 @@
  *   EVENT and wakes. Seq-cst order makes one of them see the other, so no
  *   wake is lost; when nobody sleeps no syscall is made.
  * - Locks: the owner word holds slot+1, a WAITERS bit and the attach epoch.
- *   A sleeper sets WAITERS before it sleeps; unlock exchanges the word with 0
- *   and wakes one sleeper only when WAITERS was set. A woken sleeper takes the
- *   lock with WAITERS set again (others may sleep), so a dead sleeper costs at
- *   most one extra wake.
+ *   A sleeper sets WAITERS before it sleeps. Unlock CASes the owner's own word
+ *   to 0; when that fails (WAITERS was set) it exchanges the word with 0 and
+ *   wakes one sleeper. A woken sleeper takes the lock with WAITERS set again
+ *   (others may sleep), so a dead sleeper costs at most one extra wake. A
+ *   sleeper checks every LOCK_POLL_MS whether the owner is gone: its slot
+ *   re-attached (epoch changed), its process dead, or (Linux) its thread gone.
  * - Journal: only the lock holder writes the journal, PHASE and the counts,
  *   with plain stores in this order: old position, old count, PHASE = 1, new
  *   count, then the position with Atomics.store (the commit), then PHASE = 0.
@@ -86,7 +88,7 @@
  */
 import { existsSync } from 'node:fs'
 import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_V8, writePayload } from './codec.js'
-import { IpcError, outOfRange } from './errors.js'
+import { ClosedError, IpcError, outOfRange } from './errors.js'
 import { notifyWord, waitWord, waitWordSync } from './futex.js'
 import type { Segment } from './segment.js'
 import { deadlineOf, remaining } from './signal.js'
@@ -141,8 +143,15 @@ export const MPMC_RING_MIN_CAPACITY = 64
 const SHORT_STRING = 256
 /** Spins on a lock before sleeping. */
 const LOCK_SPINS = 200
-/** Spins waiting for a message or room before sleeping. */
-const WAIT_SPINS = 4000
+/**
+ * Checks of a waiting get/put before it sleeps. Between checks it idles on
+ * private memory, doubling the pause from 32 to 2048 iterations (about 20 µs
+ * in all), so a consumer that caught up lets a few messages accumulate rather
+ * than pulling the producer's cache lines over on every message.
+ */
+const WAIT_SPINS = 14
+const PAUSE_MIN = 32
+const PAUSE_MAX = 2048
 /** How often a sleeper on a lock checks whether the owner died, in ms. */
 const LOCK_POLL_MS = 5
 /** After this many wakes that woke nobody, look for dead waiters. */
@@ -155,15 +164,12 @@ export const MPMC_PUT_OK = 0
 export const MPMC_PUT_FULL = 1
 /** The ring was shut down; nothing was put. */
 export const MPMC_PUT_SHUTDOWN = 2
-/** The lock is held by a live owner that did not release it while we spun (async paths only). */
-const MPMC_PUT_BUSY = 3
 export type MpmcPutStatus = typeof MPMC_PUT_OK | typeof MPMC_PUT_FULL | typeof MPMC_PUT_SHUTDOWN
 
 /** Returned by get attempts when no message is there. */
 export const MPMC_EMPTY: unique symbol = Symbol('ring-empty')
 /** Returned by get attempts when no message is there and the ring was shut down. */
 export const MPMC_SHUTDOWN: unique symbol = Symbol('ring-shutdown')
-const BUSY: unique symbol = Symbol('ring-busy')
 type Taken = unknown
 
 /** Options fixed when the ring is created. */
@@ -237,8 +243,27 @@ function shortLatin1(u: Uint8Array, s: number, n: number): string {
   }
 }
 
-function isLinux(): boolean {
-  return process.platform === 'linux'
+/** Private memory to idle on: spinning here makes no cache-coherence traffic. */
+const idleWord = new Int32Array(16)
+
+/** Busy-waits about `iterations` nanoseconds without touching shared memory. */
+function idle(iterations: number): void {
+  let x = idleWord[0] as number
+  for (let i = 0; i < iterations; i++) x = (x + i) | 0
+  idleWord[0] = x
+}
+
+let threadsVisible: boolean | undefined
+
+/**
+ * Whether /proc shows this process's threads, so that a missing
+ * /proc/<pid>/task/<tid> means the thread is gone (checked once: without
+ * /proc every thread would look gone).
+ */
+function canSeeThreads(): boolean {
+  if (threadsVisible === undefined)
+    threadsVisible = process.platform === 'linux' && existsSync(`/proc/${process.pid}/task/${process.pid}`)
+  return threadsVisible
 }
 
 /**
@@ -375,12 +400,6 @@ export class MpmcRing {
     return this.#putLocked(value, encoded)
   }
 
-  /** A put attempt that never sleeps: BUSY when a live owner holds the lock. */
-  #tryPutNoBlock(value: unknown, encoded: Encoded | undefined): number {
-    if (!this.#tryLock(P_LOCK)) return MPMC_PUT_BUSY
-    return this.#putLocked(value, encoded)
-  }
-
   /** Waits up to `timeout` ms for room, blocking the thread. */
   putSync(value: unknown, encoded: Encoded | undefined, timeout: number): MpmcPutStatus {
     const first = this.tryPut(value, encoded)
@@ -388,7 +407,8 @@ export class MpmcRing {
     const i32 = this.#i32
     const w = this.#w
     const deadline = deadlineOf(timeout)
-    for (let spin = 0; spin < WAIT_SPINS; spin++) {
+    for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
+      idle(pause)
       if (this.#roomChanged()) {
         const status = this.tryPut(value, encoded)
         if (status !== MPMC_PUT_FULL) return status
@@ -420,9 +440,8 @@ export class MpmcRing {
     timeout: number,
     signal?: AbortSignal,
   ): MpmcPutStatus | Promise<MpmcPutStatus> {
-    const first = this.#tryPutNoBlock(value, encoded)
-    if (first === MPMC_PUT_OK || first === MPMC_PUT_SHUTDOWN || (first === MPMC_PUT_FULL && timeout <= 0))
-      return first as MpmcPutStatus
+    const first = this.tryPut(value, encoded)
+    if (first !== MPMC_PUT_FULL || timeout <= 0) return first
     return this.#putAsync(value, encoded, timeout, signal)
   }
 
@@ -437,22 +456,24 @@ export class MpmcRing {
     const deadline = deadlineOf(timeout)
     for (;;) {
       if (signal?.aborted) throw signal.reason
+      this.#assertOpen()
       const event = Atomics.load(i32, w + P_EVENT)
       this.#enter(P_WAITERS, SLOT_P_WAITERS)
-      let status: number
       try {
-        status = this.#tryPutNoBlock(value, encoded)
-        if (status === MPMC_PUT_OK || status === MPMC_PUT_SHUTDOWN) return status
-        if (status === MPMC_PUT_FULL) {
-          const left = remaining(deadline)
-          if (left <= 0) return MPMC_PUT_FULL
-          await waitWord(i32, w + P_EVENT, event, left, signal)
-        }
+        const status = this.tryPut(value, encoded)
+        if (status !== MPMC_PUT_FULL) return status
+        const left = remaining(deadline)
+        if (left <= 0) return MPMC_PUT_FULL
+        await waitWord(i32, w + P_EVENT, event, left, signal)
       } finally {
         if (!this.#segment.closed) this.#leave(P_WAITERS, SLOT_P_WAITERS)
       }
-      if (status === MPMC_PUT_BUSY) await this.#lockWaitAsync(P_LOCK, signal)
     }
+  }
+
+  /** An async wait may resume after the segment was closed (and unmapped). */
+  #assertOpen(): void {
+    if (this.#segment.closed) throw new ClosedError(`Cannot use ${this.#label} "${this.#segment.name}": it was closed`)
   }
 
   /** True when a consumer moved HEAD since we last looked, or the ring was shut down. */
@@ -586,11 +607,6 @@ export class MpmcRing {
     return this.#getLocked(true)
   }
 
-  #tryGetNoBlock(): Taken {
-    if (!this.#tryLock(C_LOCK)) return BUSY
-    return this.#getLocked(true)
-  }
-
   /** Waits up to `timeout` ms for a message, blocking the thread. */
   getSync(timeout: number): Taken {
     const first = this.tryGet()
@@ -598,7 +614,8 @@ export class MpmcRing {
     const i32 = this.#i32
     const w = this.#w
     const deadline = deadlineOf(timeout)
-    for (let spin = 0; spin < WAIT_SPINS; spin++) {
+    for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
+      idle(pause)
       if (this.#dataChanged()) {
         const taken = this.tryGet()
         if (taken !== MPMC_EMPTY) return taken
@@ -625,8 +642,8 @@ export class MpmcRing {
    * An aborted `signal` rejects with its reason and nothing is taken.
    */
   get(timeout: number, signal?: AbortSignal): Taken | Promise<Taken> {
-    const first = this.#tryGetNoBlock()
-    if (first !== BUSY && (first !== MPMC_EMPTY || timeout <= 0)) return first
+    const first = this.tryGet()
+    if (first !== MPMC_EMPTY || timeout <= 0) return first
     return this.#getAsync(timeout, signal)
   }
 
@@ -636,24 +653,24 @@ export class MpmcRing {
     const deadline = deadlineOf(timeout)
     // A short spin catches a producer that is about to publish, saving a
     // futex round trip through the waiter thread.
-    for (let spin = 0; spin < WAIT_SPINS && !this.#dataChanged(); spin++) {}
+    for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
+      idle(pause)
+      if (this.#dataChanged()) break
+    }
     for (;;) {
       if (signal?.aborted) throw signal.reason
+      this.#assertOpen()
       const event = Atomics.load(i32, w + C_EVENT)
       this.#enter(C_WAITERS, SLOT_C_WAITERS)
-      let taken: Taken
       try {
-        taken = this.#tryGetNoBlock()
-        if (taken !== MPMC_EMPTY && taken !== BUSY) return taken
-        if (taken === MPMC_EMPTY) {
-          const left = remaining(deadline)
-          if (left <= 0) return MPMC_EMPTY
-          await waitWord(i32, w + C_EVENT, event, left, signal)
-        }
+        const taken = this.tryGet()
+        if (taken !== MPMC_EMPTY) return taken
+        const left = remaining(deadline)
+        if (left <= 0) return MPMC_EMPTY
+        await waitWord(i32, w + C_EVENT, event, left, signal)
       } finally {
         if (!this.#segment.closed) this.#leave(C_WAITERS, SLOT_C_WAITERS)
       }
-      if (taken === BUSY) await this.#lockWaitAsync(C_LOCK, signal)
     }
   }
 
@@ -798,23 +815,6 @@ export class MpmcRing {
   }
 
   /**
-   * Sleeps (async) until the lock is released or LOCK_POLL_MS pass; takes it
-   * over from a dead owner (and releases it: the caller retries).
-   */
-  async #lockWaitAsync(lock: number, signal?: AbortSignal): Promise<void> {
-    const i32 = this.#i32
-    const index = this.#w + lock
-    let owner = Atomics.load(i32, index)
-    if (owner === 0) return
-    if ((owner & WAITERS_BIT) === 0) {
-      if (Atomics.compareExchange(i32, index, owner, owner | WAITERS_BIT) !== owner) return
-      owner |= WAITERS_BIT
-    }
-    const result = await waitWord(i32, index, owner, LOCK_POLL_MS, signal)
-    if (result === 'timed-out' && this.#takeOverIfDead(lock, owner)) this.#unlock(lock)
-  }
-
-  /**
    * If `owner` (a lock word seen on `lock`) belongs to a dead attachment,
    * takes the lock, repairs its half-done commit and returns true (the caller
    * now holds the lock).
@@ -837,7 +837,7 @@ export class MpmcRing {
 
   /** A worker thread ended without detaching (worker.terminate() runs no exit hooks). */
   #threadGone(slot: number): boolean {
-    if (!isLinux()) return false
+    if (!canSeeThreads()) return false
     const owner = this.#segment.slotOwner(slot)
     if (owner === undefined || owner.tid <= 0) return false
     return !existsSync(`/proc/${owner.pid}/task/${owner.tid}`)
@@ -929,7 +929,7 @@ export class MpmcRing {
   sweep(): void {
     if (this.#segment.closed) return
     this.#segment.reap()
-    if (!isLinux()) return
+    if (!canSeeThreads()) return
     for (let slot = 0; slot < SLOTS; slot++) {
       if (slot === this.#slot || this.#segment.slotOwner(slot) === undefined) continue
       if (this.#threadGone(slot)) this.reclaimSlot(slot)

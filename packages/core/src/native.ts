@@ -16,6 +16,8 @@ export interface NativeBinding {
   shmStat(name: string): { size: number; inode: number; mtimeMs: number } | number
   shmUnlink(name: string): number
   unmap(buffer: ArrayBuffer): number
+  armStore(buffer: ArrayBuffer, byteOffset: number, value: number): number
+  disarmStore(id: number): boolean
   futexWait(i32: Int32Array, index: number, expected: number, timeoutMs: number): number
   futexWake(i32: Int32Array, index: number, count: number): number
   onWaitComplete(callback: (batch: number[]) => void): number

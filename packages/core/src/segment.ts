@@ -19,7 +19,9 @@
  * A slot's `pid` says its state: 0 free; > 0 attached by that process; < 0 in
  * transition (being claimed or reaped) by process `-pid`. A claimer CASes 0 →
  * -pid, writes startTime and tid, then stores pid; so a reader that sees a
- * positive pid also sees its startTime. A slot belongs to one Segment object
+ * positive pid also sees its startTime. A tid of -1 means the slot's JS
+ * thread ended without closing (the addon stores it at thread teardown):
+ * the slot is dead and is reaped like a dead process's. A slot belongs to one Segment object
  * (one `open` or `create`), not to a whole process.
  *
  * The segment is unlinked when its last live attacher detaches; a segment
@@ -53,6 +55,8 @@ export const HEADER_BYTES = SLOTS_OFFSET + SLOT_COUNT * SLOT_BYTES
 const KIND_OFFSET = 24
 const KIND_BYTES = 32
 const STATE_READY = 1
+/** Stored in a slot's tid word when its JS thread ended without closing it. */
+const THREAD_GONE = -1
 /** Prefix of every segment this library creates, in /dev/shm. */
 export const SHM_PREFIX = 'ipc-'
 const MAX_NAME = 200
@@ -131,6 +135,7 @@ export class Segment {
   readonly #f64: Float64Array
   readonly #onReap: SegmentOptions['onReap']
   #closed = false
+  readonly #armId: number
 
   private constructor(name: string, kind: string, mapped: MappedSegment, slot: number, options: SegmentOptions) {
     this.name = name
@@ -144,6 +149,9 @@ export class Segment {
     this.slot = slot
     this.#inode = mapped.inode
     this.#onReap = options.onReap
+    // If this JS thread ends without close() (worker.terminate() runs no JS),
+    // the addon marks the slot's tid word THREAD_GONE, so others reap it.
+    this.#armId = native().armStore(this.buffer, SLOTS_OFFSET + slot * SLOT_BYTES + 4, THREAD_GONE)
     runtime().openSegments.add(this)
     installExitHook()
   }
@@ -281,6 +289,7 @@ export class Segment {
     this.#closed = true
     runtime().openSegments.delete(this)
     const base = (SLOTS_OFFSET + this.slot * SLOT_BYTES) / 4
+    native().disarmStore(this.#armId)
     Atomics.store(this.i32, base, 0)
     let anyAlive = false
     for (let s = 0; s < SLOT_COUNT && !anyAlive; s++) anyAlive = slotAliveIn(this.i32, this.#f64, s)
@@ -312,7 +321,9 @@ function slotAliveIn(i32: Int32Array, f64: Float64Array, slot: number): boolean 
   const base = (SLOTS_OFFSET + slot * SLOT_BYTES) / 4
   const pid = Atomics.load(i32, base)
   if (pid === 0) return false
+  // In transition: alive while the claiming or reaping process lives.
   if (pid < 0) return isProcessAlive(-pid, 0)
+  if (Atomics.load(i32, base + 1) === THREAD_GONE) return false
   return isProcessAlive(pid, f64[base / 2 + 1] as number)
 }
 

@@ -11,6 +11,8 @@ const KIND = { kind: 'mpmc-xproc', version: 1 }
 const producer = new URL('./fixtures/mpmc-producer.mjs', import.meta.url)
 const consumer = new URL('./fixtures/mpmc-consumer.mjs', import.meta.url)
 const holder = new URL('./fixtures/mpmc-holder.mjs', import.meta.url)
+const sleeper = new URL('./fixtures/mpmc-sleeper.mjs', import.meta.url)
+const C_WAITERS = 37
 
 function makeRing(capacity: number): { segment: Segment; ring: MpmcRing } {
   const box: { ring?: MpmcRing } = {}
@@ -46,7 +48,13 @@ describe('MpmcRing across processes', () => {
     onTestFinished(() => tallySegment.close())
     const tally = new Int32Array(tallySegment.buffer, tallySegment.dataOffset, producers * count)
     const consumers = [0, 1, 2, 3].map((i) =>
-      spawnChild(consumer, [segment.name, tallySegment.name, String(producers), String(count), i % 2 ? 'async' : 'sync']),
+      spawnChild(consumer, [
+        segment.name,
+        tallySegment.name,
+        String(producers),
+        String(count),
+        i % 2 ? 'async' : 'sync',
+      ]),
     )
     const children = [0, 1, 2, 3].map((id) =>
       spawnChild(producer, [segment.name, String(id), String(count), id % 2 ? 'sync' : 'async']),
@@ -65,20 +73,24 @@ describe('MpmcRing across processes', () => {
   it.each([
     ['producer-uncommitted', ['a', 'b'], 2],
     ['producer-committed', ['a', 'HHHHHHHHHHHHHHHH', 'b'], 3],
-  ])('recovers from a producer SIGKILLed holding the lock (%s)', { timeout: 30_000 }, async (stage, expected, count) => {
-    const { segment, ring } = makeRing(4096)
-    expect(put(ring, 'a')).toBe(MPMC_PUT_OK)
-    const child = spawnChild(holder, [segment.name, stage])
-    await child.waitFor('holding')
-    child.child.kill('SIGKILL')
-    await child.exited
-    // The next producer takes the lock over, fixes the count, and goes on.
-    expect(put(ring, 'b')).toBe(MPMC_PUT_OK)
-    expect(ring.count()).toBe(count)
-    for (const value of expected) expect(ring.tryGet()).toBe(value)
-    expect(ring.tryGet()).toBe(MPMC_EMPTY)
-    expect(ring.count()).toBe(0)
-  })
+  ])(
+    'recovers from a producer SIGKILLed holding the lock (%s)',
+    { timeout: 30_000 },
+    async (stage, expected, count) => {
+      const { segment, ring } = makeRing(4096)
+      expect(put(ring, 'a')).toBe(MPMC_PUT_OK)
+      const child = spawnChild(holder, [segment.name, stage])
+      await child.waitFor('holding')
+      child.child.kill('SIGKILL')
+      await child.exited
+      // The next producer takes the lock over, fixes the count, and goes on.
+      expect(put(ring, 'b')).toBe(MPMC_PUT_OK)
+      expect(ring.count()).toBe(count)
+      for (const value of expected) expect(ring.tryGet()).toBe(value)
+      expect(ring.tryGet()).toBe(MPMC_EMPTY)
+      expect(ring.count()).toBe(0)
+    },
+  )
 
   it.each([
     ['consumer-uncommitted', ['a', 'b']],
@@ -111,4 +123,28 @@ describe('MpmcRing across processes', () => {
     expect(Atomics.load(segment.i32, segment.dataOffset / 4 + 16)).toBe(0)
     expect(ring.tryGet()).toBe('a')
   })
+
+  it.each(['sync', 'async'])(
+    'forgets a consumer SIGKILLed while asleep (%s): producers stop waking it',
+    {
+      timeout: 30_000,
+    },
+    async (mode) => {
+      const { segment, ring } = makeRing(4096)
+      const waiters = segment.dataOffset / 4 + C_WAITERS
+      const child = spawnChild(sleeper, [segment.name, mode])
+      await child.waitFor('sleeping')
+      while (Atomics.load(segment.i32, waiters) === 0) await new Promise((r) => setTimeout(r, 5))
+      child.child.kill('SIGKILL')
+      await child.exited
+      expect(Atomics.load(segment.i32, waiters)).toBe(1)
+      // Each put now wakes nobody; after a few hundred such wakes the producer
+      // looks for dead sleepers and drops their share.
+      for (let i = 0; i < 300 && Atomics.load(segment.i32, waiters) > 0; i++) {
+        expect(put(ring, i)).toBe(MPMC_PUT_OK)
+        expect(ring.tryGet()).toBe(i)
+      }
+      expect(Atomics.load(segment.i32, waiters)).toBe(0)
+    },
+  )
 })

@@ -4,6 +4,7 @@
  * create/open in any process.
  */
 import { existsSync } from 'node:fs'
+import { Worker } from 'node:worker_threads'
 import { Segment } from '@ipc/core/internal'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -16,6 +17,32 @@ function exists(name: string): boolean {
 }
 
 describe('segment cleanup', () => {
+  it('a worker thread terminated while attached leaves a dead slot that is reaped, and the last close unlinks', {
+    timeout: 20_000,
+  }, async () => {
+    const segment = Segment.create(KIND, 8)
+    const reaped: number[] = []
+    const source = `
+      import { Segment } from '@ipc/core/internal'
+      import { parentPort, workerData } from 'node:worker_threads'
+      const s = Segment.open(workerData.kind, workerData.name)
+      parentPort.postMessage(s.slot)
+      setInterval(() => {}, 1000)`
+    const worker = new Worker(source, { eval: true, workerData: { kind: KIND, name: segment.name } })
+    const slot = await new Promise<number>((resolve) => worker.once('message', resolve))
+    expect(segment.slotAlive(slot)).toBe(true)
+    await worker.terminate()
+    // worker.terminate() runs no JS exit handler: the addon marks the slot dead.
+    expect(segment.slotAlive(slot)).toBe(false)
+    const again = Segment.open(KIND, segment.name, { onReap: (s) => reaped.push(s) })
+    expect(again.reap()).toBe(1)
+    expect(reaped).toEqual([slot])
+    again.close()
+    const name = segment.name
+    segment.close()
+    expect(exists(name)).toBe(false)
+  })
+
   it('a segment whose creator was SIGKILLed is reclaimed by the next create in another process', {
     timeout: 20_000,
   }, async () => {

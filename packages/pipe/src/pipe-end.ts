@@ -4,6 +4,7 @@
  * larger than a ring record, and the liveness rules of layout.ts.
  */
 import { randomInt } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { ClosedError, IncompatibleError } from '@ipc/core'
 import {
   type Encoded,
@@ -223,9 +224,23 @@ export class PipeEnd implements Transport {
     const u8 = this.segment.u8
     const at = this.segment.dataOffset + SLOT_END_OFFSET
     for (let s = 0; s < 128; s++) {
-      if (Atomics.load(u8, at + s) === end + 1 && this.segment.slotAlive(s)) return true
+      if (Atomics.load(u8, at + s) === end + 1 && this.#holderAlive(s)) return true
     }
     return this.#reservationHeld(end)
+  }
+
+  /**
+   * A slot holds its end while its process runs and, on Linux, while the
+   * thread that attached it runs: a worker thread stopped by
+   * `worker.terminate()` never closes its objects.
+   */
+  #holderAlive(slot: number): boolean {
+    if (!this.segment.slotAlive(slot)) return false
+    if (process.platform !== 'linux') return true
+    const owner = this.segment.slotOwner(slot)
+    if (owner === undefined) return false
+    if (owner.tid === owner.pid || owner.tid <= 0) return true
+    return existsSync(`/proc/${owner.pid}/task/${owner.tid}`)
   }
 
   #markClosed(end: number): void {

@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import { type Empty, IpcError, JoinableQueue, Queue, type QueueHandle, ShutDown, SimpleQueue } from './index.js'
+import { type Empty, IpcError, JoinableQueue, Queue, type QueueHandle, type ShutDown, SimpleQueue } from './index.js'
 
 describe('@ipc/queue types', () => {
   it('carries the item type through put and get', () => {

@@ -92,7 +92,15 @@ describe('Queue.open()', () => {
 describe('Queue#put() and #get()', () => {
   it('keeps FIFO order and round-trips structured-clone values', async () => {
     const q = queue<unknown>()
-    const values = ['msg-12345', 'ünïcode ☃', { id: 1, tags: new Set(['a']) }, Buffer.from('b'), new Uint8Array([1]), 0, null]
+    const values = [
+      'msg-12345',
+      'ünïcode ☃',
+      { id: 1, tags: new Set(['a']) },
+      Buffer.from('b'),
+      new Uint8Array([1]),
+      0,
+      null,
+    ]
     for (const value of values) await q.put(value)
     expect(q.qsize()).toBe(values.length)
     for (const value of values) expect(await q.get()).toEqual(value)
@@ -359,7 +367,9 @@ describe('Queue inspection and transfer', () => {
   it('shows live state', () => {
     const q = queue<number>({ maxsize: 5, capacity: 4096 })
     q.putSync(1)
-    expect(inspect(q, { breakLength: Number.POSITIVE_INFINITY })).toBe(`Queue { name: '${q.name}', size: 1, maxsize: 5, capacity: 4096, shutdown: false }`)
+    expect(inspect(q, { breakLength: Number.POSITIVE_INFINITY })).toBe(
+      `Queue { name: '${q.name}', size: 1, maxsize: 5, capacity: 4096, shutdown: false }`,
+    )
     q.shutdown()
     expect(inspect(q)).toContain('shutdown: true')
   })

@@ -46,7 +46,9 @@ describe('SimpleQueue', () => {
   it('inspects and closes', async () => {
     const q = new SimpleQueue<number>({ name: uniqueName('simple') })
     await q.put(1)
-    expect(inspect(q, { breakLength: Number.POSITIVE_INFINITY })).toMatch(/^SimpleQueue \{ name: '.*', size: 1, capacity: 1048576 \}$/)
+    expect(inspect(q, { breakLength: Number.POSITIVE_INFINITY })).toMatch(
+      /^SimpleQueue \{ name: '.*', size: 1, capacity: 1048576 \}$/,
+    )
     q[Symbol.dispose]()
     q.close()
     expect(q.closed).toBe(true)

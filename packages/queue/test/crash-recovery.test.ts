@@ -94,10 +94,16 @@ describe('Queue after SIGKILL', () => {
       expect(report, `seed ${seed}`).toMatchObject({ outOfOrder: 0, corrupt: 0 })
     for (let p = 0; p < producers; p++) {
       const counts = tally.counts.subarray(p * count, (p + 1) * count)
-      expect(counts.every((n) => n <= 1), `seed ${seed}: producer ${p} has duplicates`).toBe(true)
+      expect(
+        counts.every((n) => n <= 1),
+        `seed ${seed}: producer ${p} has duplicates`,
+      ).toBe(true)
       const delivered = counts.indexOf(0) === -1 ? count : counts.indexOf(0)
       // Everything after the first gap is missing too: a prefix, in order.
-      expect(counts.subarray(delivered).every((n) => n === 0), `seed ${seed}: producer ${p} has a gap`).toBe(true)
+      expect(
+        counts.subarray(delivered).every((n) => n === 0),
+        `seed ${seed}: producer ${p} has a gap`,
+      ).toBe(true)
       if (p < 2) expect(delivered).toBe(survivorCount)
       else expect(delivered, `seed ${seed}: victim ${p}`).toBeGreaterThanOrEqual(100)
     }

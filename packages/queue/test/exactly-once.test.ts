@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads'
 import { Queue } from '@ipc/queue'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { makeItem } from './fixtures/items.mjs'
 import { makeTally, type Report, reportOf } from './tally.js'
 
 const producer = new URL('./fixtures/producer.mjs', import.meta.url)
@@ -13,7 +14,9 @@ const consumer = new URL('./fixtures/consumer.mjs', import.meta.url)
 
 function worker(file: URL, args: string[]): { done: Promise<string> } {
   const w = new Worker(file, { workerData: args })
-  onTestFinished(() => w.terminate())
+  onTestFinished(async () => {
+    await w.terminate()
+  })
   const done = new Promise<string>((resolve, reject) => {
     w.once('message', resolve)
     w.once('error', reject)
@@ -70,9 +73,8 @@ describe('Queue across processes', () => {
     const threadProducer2 = worker(producer, [handle, '1', String(count), 'sync'])
     const processProducer = spawnChild(producer, [handle, '2', String(count), 'sync'])
     // This process produces too.
-    const local = Queue.from<string>(queue.handle)
+    const local = Queue.from<unknown>(queue.handle)
     onTestFinished(() => local.close())
-    const { makeItem } = (await import('./fixtures/items.mjs')) as { makeItem(id: number, seq: number): string }
     for (let seq = 0; seq < count; seq++) await local.put(makeItem(3, seq))
     expect(await threadProducer.done).toBe('done')
     expect(await threadProducer2.done).toBe('done')

@@ -5,6 +5,7 @@
 import { JoinableQueue, Queue } from '@ipc/queue'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { makeItem } from './fixtures/items.mjs'
 import { makeTally, reportOf } from './tally.js'
 
 const producer = new URL('./fixtures/producer.mjs', import.meta.url)
@@ -21,7 +22,6 @@ describe('JoinableQueue#join() across processes', () => {
     const consumers = ['sync', 'async', 'iterate'].map((mode) =>
       spawnChild(consumer, [handle, tally.name, '1', String(count), mode, 'taskDone']),
     )
-    const { makeItem } = (await import('./fixtures/items.mjs')) as { makeItem(id: number, seq: number): unknown }
     for (let seq = 0; seq < count; seq++) await queue.put(makeItem(0, seq))
     expect(await queue.join({ timeout: 20_000 })).toBe(true)
     // join returned only after every item was taken and done.
@@ -48,23 +48,29 @@ describe('JoinableQueue#join() across processes', () => {
     for (const j of joiners) expect(j.stdout()).toContain('joined true')
   })
 
-  it.each(['sync', 'put-no-await'])('keeps every item of children that exit right after put (%s), and join returns', {
-    timeout: 30_000,
-  }, async (mode) => {
-    const count = 1_000
-    const queue = new JoinableQueue<unknown>({ name: uniqueName('exit-at-once') })
-    onTestFinished(() => queue.close())
-    const handle = JSON.stringify(queue.handle)
-    const children = [0, 1, 2].map((id) => spawnChild(producer, [handle, String(id), String(count), mode, 'exit-at-once']))
-    expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0, 0])
-    expect(queue.qsize()).toBe(3 * count)
-    expect(await queue.join({ timeout: 0 })).toBe(false)
-    for (let i = 0; i < 3 * count; i++) {
-      queue.getNowait()
-      queue.taskDone()
-    }
-    expect(await queue.join({ timeout: 5_000 })).toBe(true)
-  })
+  it.each(['sync', 'put-no-await'])(
+    'keeps every item of children that exit right after put (%s), and join returns',
+    {
+      timeout: 30_000,
+    },
+    async (mode) => {
+      const count = 1_000
+      const queue = new JoinableQueue<unknown>({ name: uniqueName('exit-at-once') })
+      onTestFinished(() => queue.close())
+      const handle = JSON.stringify(queue.handle)
+      const children = [0, 1, 2].map((id) =>
+        spawnChild(producer, [handle, String(id), String(count), mode, 'exit-at-once']),
+      )
+      expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0, 0])
+      expect(queue.qsize()).toBe(3 * count)
+      expect(await queue.join({ timeout: 0 })).toBe(false)
+      for (let i = 0; i < 3 * count; i++) {
+        queue.getNowait()
+        queue.taskDone()
+      }
+      expect(await queue.join({ timeout: 5_000 })).toBe(true)
+    },
+  )
 
   it('counts qsize() from every process', { timeout: 20_000 }, async () => {
     const queue = new Queue({ name: uniqueName('qsize') })

@@ -9,33 +9,41 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 const blocked = new URL('./fixtures/blocked.mjs', import.meta.url)
 
 describe('Queue#shutdown() across processes', () => {
-  it.each(['get-sync', 'get-async'])('wakes a %s blocked in another process with ShutDown', { timeout: 20_000 }, async (what) => {
-    const queue = new Queue({ name: uniqueName('shutdown') })
-    onTestFinished(() => queue.close())
-    const child = spawnChild(blocked, [JSON.stringify(queue.handle), what])
-    await child.waitFor('waiting')
-    await new Promise((r) => setTimeout(r, 50))
-    queue.shutdown()
-    expect(await child.exited).toBe(0)
-    expect(child.stdout()).toContain('shutdown item=undefined')
-  })
+  it.each(['get-sync', 'get-async'])(
+    'wakes a %s blocked in another process with ShutDown',
+    { timeout: 20_000 },
+    async (what) => {
+      const queue = new Queue({ name: uniqueName('shutdown') })
+      onTestFinished(() => queue.close())
+      const child = spawnChild(blocked, [JSON.stringify(queue.handle), what])
+      await child.waitFor('waiting')
+      await new Promise((r) => setTimeout(r, 50))
+      queue.shutdown()
+      expect(await child.exited).toBe(0)
+      expect(child.stdout()).toContain('shutdown item=undefined')
+    },
+  )
 
-  it.each(['put-sync', 'put-async'])('rejects a %s waiting for room in another process, handing back its item', {
-    timeout: 20_000,
-  }, async (what) => {
-    const queue = new Queue<string>({ name: uniqueName('shutdown'), maxsize: 1 })
-    onTestFinished(() => queue.close())
-    queue.putSync('first')
-    const child = spawnChild(blocked, [JSON.stringify(queue.handle), what])
-    await child.waitFor('waiting')
-    await new Promise((r) => setTimeout(r, 50))
-    expect(queue.qsize()).toBe(1)
-    queue.shutdown()
-    expect(await child.exited).toBe(0)
-    expect(child.stdout()).toContain('shutdown item=blocked-item')
-    expect(queue.getSync()).toBe('first')
-    expect(() => queue.getSync()).toThrow('it was shut down and is empty')
-  })
+  it.each(['put-sync', 'put-async'])(
+    'rejects a %s waiting for room in another process, handing back its item',
+    {
+      timeout: 20_000,
+    },
+    async (what) => {
+      const queue = new Queue<string>({ name: uniqueName('shutdown'), maxsize: 1 })
+      onTestFinished(() => queue.close())
+      queue.putSync('first')
+      const child = spawnChild(blocked, [JSON.stringify(queue.handle), what])
+      await child.waitFor('waiting')
+      await new Promise((r) => setTimeout(r, 50))
+      expect(queue.qsize()).toBe(1)
+      queue.shutdown()
+      expect(await child.exited).toBe(0)
+      expect(child.stdout()).toContain('shutdown item=blocked-item')
+      expect(queue.getSync()).toBe('first')
+      expect(() => queue.getSync()).toThrow('it was shut down and is empty')
+    },
+  )
 
   it('lets another process drain what is left after a plain shutdown', { timeout: 20_000 }, async () => {
     const queue = new Queue<string>({ name: uniqueName('shutdown') })

@@ -57,17 +57,23 @@ import {
 } from './layout.js'
 
 /** A waiter that has waited this long switches the semaphore to strict FIFO handoff. */
-export const STARVE_MS = 1
+export const STARVE_MS = Number(process.env.SEM_STARVE ?? 1)
 /** Waiters wake at least this often to reap the permits of dead processes. */
 export const REAP_MS = 200
+/** How long a waiter sleeps, unwakeable, after its first wasted wake-up (ms); doubled after each. */
+export const BACK_OFF_MS = Number(process.env.SEM_BACKOFF ?? 0.05)
+/** The longest such sleep (ms). */
+export const MAX_BACK_OFF_MS = Number(process.env.SEM_MAXBACKOFF ?? 0.4)
 /** How long a waiter spins before it sleeps, in tries. */
-export const SPIN_TRIES = 100
+export const SPIN_TRIES = Number(process.env.SEM_SPIN ?? 100)
 /** How many times to re-read a tagged STATE before calling it busy. */
 const TAG_SPINS = 200
 /** After a tag has been set this long, check whether its owner died. */
 const TAG_LIVENESS_MS = 50
 
 /** The result of one attempt to take a permit. */
+export const STATS: Record<string, number> = ((globalThis as any).__semStats ??= {})
+function stat(k: string) { STATS[k] = (STATS[k] ?? 0) + 1 }
 export const TAKEN = 0
 /** No permit is free for us (count 0, or HANDOFF and we are not the oldest waiter). */
 export const NONE = 1
@@ -132,8 +138,15 @@ export class PermitCounter {
       const max = Atomics.load(this.i32, this.#maxSlot)
       if (max > segment.slot || Atomics.compareExchange(this.i32, this.#maxSlot, max, segment.slot + 1) === max) break
     }
-    // A slot is only reused after it was freed, and freeing it gave its permits
-    // back (close or reap); adopt anything left over anyway and give it back.
+    // A slot is reused after it was freed, and freeing it gave its permits
+    // back (close, or reap through reapSlot). @ipc/core also frees dead slots
+    // without reapSlot when all 128 are taken: then finish the dead object's
+    // tagged operation and give back what it held, as reapSlot would.
+    const state = Atomics.load(this.i32, this.#state)
+    if ((state & TAG_MASK) === this.#tag) {
+      Atomics.store(this.i32, this.#heldIndex, Atomics.load(this.i32, this.#journal))
+      Atomics.store(this.i32, this.#state, state & ~TAG_MASK)
+    }
     if (Atomics.exchange(this.i32, this.#ticketIndex, 0) !== 0) Atomics.sub(this.i32, this.#waiters, 1)
     this.awake()
     this.held = Atomics.load(this.i32, this.#heldIndex)
@@ -167,6 +180,7 @@ export class PermitCounter {
         if ((state & TAG_MASK) !== 0) {
           if (++spins < TAG_SPINS) continue
           this.#seen = 0
+          stat('busy')
           return BUSY
         }
         if (state >>> COUNT_SHIFT === 0 || ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest()))) {
@@ -264,6 +278,12 @@ export class PermitCounter {
     return wake
   }
 
+  /** Marks this slot as awake and returns the WAKE value to sleep on (a sleep no giver wakes). */
+  awakeWake(): number {
+    this.awake()
+    return Atomics.load(this.i32, this.wakeIndex)
+  }
+
   /** Marks this slot as awake (unless a waker did already). */
   awake(): void {
     if (Atomics.compareExchange(this.i32, this.sleepIndex, 1, 0) === 1) Atomics.sub(this.i32, this.#sleepers, 1)
@@ -283,6 +303,7 @@ export class PermitCounter {
   /** Takes a ticket (or shares the one this object already has). */
   register(): void {
     if (this.#registrations++ > 0) return
+    stat('register')
     let ticket = 0
     while (ticket === 0) ticket = (Atomics.add(this.i32, this.#nextTicket, 1) + 1) | 0
     // TICKET before WAITERS: a giver that sees our WAITERS increment finds our ticket.
@@ -335,7 +356,7 @@ export class PermitCounter {
     if (this.ticket === 0 || now - this.waitingSince < STARVE_MS) return
     const state = Atomics.load(this.i32, this.#state)
     if ((state & (HANDOFF | TAG_MASK)) !== 0) return
-    Atomics.compareExchange(this.i32, this.#state, state, state | HANDOFF)
+    if (Atomics.compareExchange(this.i32, this.#state, state, state | HANDOFF) === state) stat('setHandoff')
   }
 
   /** Clears HANDOFF (best effort: a HANDOFF left without waiters is cleared by the next waiter that leaves). */
@@ -413,6 +434,7 @@ export class PermitCounter {
 
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
 function wakeOldestIn(i32: Int32Array, base: number, n: number): void {
+  stat('wakeScan')
   const max = Math.min(Atomics.load(i32, headerIndex(base, W_MAX_SLOT)), SLOT_COUNT)
   if (n === 1) {
     let best = -1
@@ -443,6 +465,7 @@ function wakeSlot(i32: Int32Array, base: number, slot: number): void {
   Atomics.sub(i32, headerIndex(base, W_SLEEPERS), 1)
   const wake = slotIndex(base, slot, S_WAKE)
   Atomics.add(i32, wake, 1)
+  stat('wakeSyscall')
   notifyWord(i32, wake)
 }
 

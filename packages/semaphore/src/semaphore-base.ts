@@ -39,7 +39,7 @@ import {
 import { trackOpen, untrackOpen } from './open-objects.js'
 import type { AcquireOptions, AcquireSyncOptions } from './options.js'
 import { Permit } from './permit.js'
-import { BUSY, PermitCounter, REAP_MS, reapSlot, SPIN_TRIES, TAKEN } from './permit-counter.js'
+import { BACK_OFF_MS, BUSY, MAX_BACK_OFF_MS, PermitCounter, REAP_MS, reapSlot, SPIN_TRIES, TAKEN } from './permit-counter.js'
 
 /** What distinguishes the three classes. */
 export interface Flavor {
@@ -257,18 +257,25 @@ export abstract class SemaphoreBase implements Disposable {
     const counter = this.#counter
     if (counter.tryTake(false) === TAKEN) return true
     if (timeout === 0) return counter.tryOnce()
+    ;(globalThis as any).__semStats.slow = ((globalThis as any).__semStats.slow ?? 0) + 1
     for (let i = 0; i < SPIN_TRIES && !counter.handoff; i++) {
-      if (counter.value > 0 && counter.tryTake(false) === TAKEN) return true
+      if (counter.value > 0 && counter.tryTake(false) === TAKEN) { (globalThis as any).__semStats.spinWin = ((globalThis as any).__semStats.spinWin ?? 0) + 1; return true }
     }
     const i32 = counter.i32
     const deadline = deadlineOf(timeout)
     let took = false
     let lastReap = performance.now()
     counter.register()
+    let wasted = false
+    let backOffMs = 0
     try {
       for (;;) {
         // SLEEP before trying: a giver that comes after our try sees it and wakes us.
-        const wake = counter.prepareSleep()
+        // After a wasted wake-up (woken, but another object took the permit
+        // first) sleep briefly where givers cannot wake us: otherwise a busy
+        // giver would pay a system call on every release to wake us in vain.
+        const backOff: boolean = wasted && !counter.handoff
+        const wake = backOff ? counter.awakeWake() : counter.prepareSleep()
         const attempt = counter.tryTake(true)
         if (attempt === TAKEN) {
           took = true
@@ -283,8 +290,13 @@ export abstract class SemaphoreBase implements Disposable {
         }
         const left = remaining(deadline)
         if (left === 0) return false
-        if (attempt === BUSY) counter.waitWhileTagged()
-        else waitWordSync(i32, counter.wakeIndex, wake, Math.min(left, REAP_MS))
+        if (attempt === BUSY) {
+          counter.waitWhileTagged()
+          continue
+        }
+        if (backOff) backOffMs = backOffMs === 0 ? BACK_OFF_MS : Math.min(backOffMs * 2, MAX_BACK_OFF_MS)
+        const result = waitWordSync(i32, counter.wakeIndex, wake, Math.min(left, backOff ? backOffMs : REAP_MS))
+        wasted = !backOff && result !== 'timed-out'
       }
     } finally {
       counter.leave(took)
@@ -477,6 +489,7 @@ export abstract class SemaphoreBase implements Disposable {
     const counter = this.#counter
     const i32 = counter.i32
     let registered = false
+    let wasted = false
     let lastReap = performance.now()
     try {
       while (this.#queue.length > 0 && !this.#closed) {
@@ -484,11 +497,14 @@ export abstract class SemaphoreBase implements Disposable {
           counter.register()
           registered = true
         }
-        const wake = counter.prepareSleep()
+        // As in acquireSync: back off after a wasted wake-up (timers make it 1 ms here).
+        const backOff: boolean = wasted && !counter.handoff
+        const wake = backOff ? counter.awakeWake() : counter.prepareSleep()
         const attempt = counter.tryTake(true)
         if (attempt === TAKEN) {
           const waiter = this.#queue.shift() as Waiter
           registered = false
+          wasted = false
           counter.leave(true)
           waiter.cleanup()
           waiter.resolve(true)
@@ -509,13 +525,15 @@ export abstract class SemaphoreBase implements Disposable {
         }
         const controller = new AbortController()
         this.#wakeWait = controller
+        let result: string = 'aborted'
         try {
-          await waitWord(i32, counter.wakeIndex, wake, REAP_MS, controller.signal)
+          result = await waitWord(i32, counter.wakeIndex, wake, backOff ? 1 : REAP_MS, controller.signal)
         } catch {
           // Aborted because the first waiter left, or ClosedError: the loop re-checks.
         } finally {
           this.#wakeWait = undefined
         }
+        wasted = !backOff && result === 'ok'
       }
     } finally {
       if (registered && !this.#closed) counter.leave(false)

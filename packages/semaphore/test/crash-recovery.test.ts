@@ -21,6 +21,7 @@ describe('crash recovery', () => {
     const sem = new Semaphore(N)
     const board = createBoard()
     let next = 0
+    const all: SpawnedChild[] = []
     const start = () => {
       const index = next++
       const mode = modes[index % modes.length] as string
@@ -32,6 +33,7 @@ describe('crash recovery', () => {
         String(N),
         String(Math.floor(random() * 2 ** 31)),
       ])
+      all.push(child)
       return { index, child }
     }
     try {
@@ -43,7 +45,7 @@ describe('crash recovery', () => {
         await new Promise((r) => setTimeout(r, 20 + random() * 120))
         const victim = live[Math.floor(random() * live.length)] as (typeof live)[number]
         victim.child.child.kill('SIGKILL')
-        expect(await victim.child.exited).toBe(-9)
+        expect(await victim.child.exited, victim.child.stderr()).toBe(-9)
         killedOps += board.get(OPS + victim.index)
         live = live.filter((w) => w !== victim)
         live.push(start())
@@ -57,7 +59,7 @@ describe('crash recovery', () => {
       let survivorOps = 0
       for (const w of live) survivorOps += board.get(OPS + w.index)
       expect(survivorOps + killedOps).toBeGreaterThan(ROUNDS)
-      expect(board.get(VIOLATIONS)).toBe(0)
+      expect(board.get(VIOLATIONS), all.map((c) => c.stderr()).join('')).toBe(0)
       expect(board.get(MAX_INSIDE)).toBeLessThanOrEqual(N)
       // Exactly N permits exist again: the dead holders' came back once each
       // (waiting reaps them), and none was made up.
@@ -67,6 +69,9 @@ describe('crash recovery', () => {
       sem.release(N)
       expect(sem.value).toBe(N)
     } finally {
+      // Children first: the last object to close removes the segment.
+      for (const child of all) if (child.child.exitCode === null) child.child.kill('SIGKILL')
+      await Promise.all(all.map((child) => child.exited))
       sem.close()
       board.close()
     }
