@@ -22,8 +22,10 @@ try {
   for (const f of readdirSync(work)) if (f.endsWith('.tgz')) tarballs.push(join(work, f))
   const core = tarballs.find((t) => t.includes('ipc-core-'))
   const listing = sh('tar', ['-tzf', core])
-  if (!/native\/prebuilds\/linux-x64\/.*\.node/.test(listing)) throw new Error('@ipc/core tarball has no linux-x64 prebuild')
-  if (/native\/build\//.test(listing) || /\.cc$/m.test(listing)) throw new Error('@ipc/core tarball ships build output or C++ sources')
+  if (!/native\/prebuilds\/linux-x64\/.*\.node/.test(listing))
+    throw new Error('@ipc/core tarball has no linux-x64 prebuild')
+  if (/native\/build\//.test(listing) || /\.cc$/m.test(listing))
+    throw new Error('@ipc/core tarball ships build output or C++ sources')
 
   const app = join(work, 'app')
   sh('mkdir', ['-p', app])

@@ -43,7 +43,11 @@ const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SI
  * Starts `fixture` (a .mjs/.js file) in a child process with `args` as argv.
  * The child is killed and awaited when the current test finishes.
  */
-export function spawnChild(fixture: string | URL, args: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}): SpawnedChild {
+export function spawnChild(
+  fixture: string | URL,
+  args: string[] = [],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): SpawnedChild {
   const child = fork(fixture, args, {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: options.env ?? process.env,

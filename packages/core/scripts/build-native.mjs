@@ -4,8 +4,8 @@
 // Node's own headers when they are installed beside it.
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -32,7 +32,9 @@ function nodeGypBin() {
   // npm bundles node-gyp; so does pnpm (dist/node_modules/node-gyp).
   const npmPrefix = dirname(dirname(process.execPath))
   candidates.push(join(npmPrefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'))
-  candidates.push(join(npmPrefix, 'lib', 'node_modules', 'pnpm', 'dist', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'))
+  candidates.push(
+    join(npmPrefix, 'lib', 'node_modules', 'pnpm', 'dist', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  )
   if (process.env.npm_config_node_gyp) candidates.unshift(process.env.npm_config_node_gyp)
   const found = candidates.find((c) => existsSync(c))
   if (!found) {

@@ -11,8 +11,8 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { deserialize } from './codec.js'
 import { revive } from './handle.js'
-import { runtime } from './runtime.js'
 import { CHILD_MARK, errorFields, type ProcessPayload, type ProcessResultMessage, RESULT_TYPE } from './process.js'
+import { runtime } from './runtime.js'
 
 interface StartMessage {
   type: '@ipc/process-start'

@@ -127,7 +127,12 @@ export function cancelWaitsOn(buffer: ArrayBufferLike): void {
  */
 export function notify(i32: Int32Array, index: number, count: number = Number.POSITIVE_INFINITY): number {
   checkWord(i32, index)
-  if (typeof count !== 'number' || Number.isNaN(count) || count < 0 || (!Number.isInteger(count) && count !== Number.POSITIVE_INFINITY))
+  if (
+    typeof count !== 'number' ||
+    Number.isNaN(count) ||
+    count < 0 ||
+    (!Number.isInteger(count) && count !== Number.POSITIVE_INFINITY)
+  )
     throw outOfRange(`The "count" argument must be a non-negative integer, received ${String(count)}`)
   const rc = native().futexWake(i32, index, Math.min(count, INT32_MAX))
   if (rc < 0) throw systemError(-rc, 'futex_wake')

@@ -41,7 +41,9 @@ export async function revive(descriptor: TransferDescriptor): Promise<unknown> {
   const mod = (await import(descriptor.module)) as Record<string, { from(handle: Handle): unknown } | undefined>
   const cls = mod[descriptor.export]
   if (cls === undefined || typeof cls.from !== 'function')
-    throw invalidArgType(`Cannot revive a ${descriptor.handle.kind}: ${descriptor.module} has no export "${descriptor.export}"`)
+    throw invalidArgType(
+      `Cannot revive a ${descriptor.handle.kind}: ${descriptor.module} has no export "${descriptor.export}"`,
+    )
   return cls.from(descriptor.handle)
 }
 
@@ -49,11 +51,12 @@ export async function revive(descriptor: TransferDescriptor): Promise<unknown> {
 export function checkHandle<H extends Handle>(handle: unknown, kind: string | readonly string[]): H {
   const kinds = typeof kind === 'string' ? [kind] : kind
   if (typeof handle !== 'object' || handle === null)
-    throw invalidArgType(`The handle must be an object from .handle, received ${handle === null ? 'null' : typeof handle}`)
+    throw invalidArgType(
+      `The handle must be an object from .handle, received ${handle === null ? 'null' : typeof handle}`,
+    )
   const h = handle as Partial<Handle>
   if (typeof h.kind !== 'string' || typeof h.name !== 'string')
     throw invalidArgType('The handle must have string "kind" and "name" fields (use the .handle of a primitive)')
-  if (!kinds.includes(h.kind))
-    throw invalidArgType(`The handle is of a ${h.kind}, expected a ${kinds.join(' or ')}`)
+  if (!kinds.includes(h.kind)) throw invalidArgType(`The handle is of a ${h.kind}, expected a ${kinds.join(' or ')}`)
   return handle as H
 }

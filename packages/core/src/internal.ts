@@ -3,35 +3,29 @@
  * futex words, rings, the codec). For @ipc packages only; covered by semver
  * like the rest of @ipc/core.
  */
-export { decodePayload, type Encoded, encode, TAG_BUFFER, TAG_BYTES, TAG_LATIN1, TAG_UTF8, TAG_V8, writePayload } from './codec.js'
+export {
+  decodePayload,
+  type Encoded,
+  encode,
+  TAG_BUFFER,
+  TAG_BYTES,
+  TAG_LATIN1,
+  TAG_UTF8,
+  TAG_V8,
+  writePayload,
+} from './codec.js'
 export { invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js'
 export { cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './futex.js'
-export { checkHandle, type Handle, isTransferable, revive, TRANSFER, type Transferable, type TransferDescriptor } from './handle.js'
+export {
+  checkHandle,
+  type Handle,
+  isTransferable,
+  revive,
+  TRANSFER,
+  type Transferable,
+  type TransferDescriptor,
+} from './handle.js'
 export { isProcessAlive, processStartTime, selfIdentity, threadId } from './liveness.js'
-export {
-  type CreateOptions,
-  checkName,
-  HEADER_BYTES,
-  randomName,
-  reclaimDeadSegments,
-  SHM_PREFIX,
-  Segment,
-  type SegmentKind,
-  type SegmentOptions,
-} from './segment.js'
-export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './signal.js'
-export { ROBUST_LOCK_BYTES, RobustLock, type RobustLockOptions, type SyncWaitOptions } from './robust-lock.js'
-export {
-  initSpscRing,
-  RING_CLOSED,
-  RING_EMPTY,
-  type RingWaitResult,
-  SPSC_HEADER_BYTES,
-  SPSC_MAGIC,
-  SpscRing,
-  type SpscRingOptions,
-  spscRingBytes,
-} from './spsc-ring.js'
 export {
   checkMpmcCapacity,
   MPMC_EMPTY,
@@ -43,8 +37,32 @@ export {
   MPMC_RING_MIN_CAPACITY,
   MPMC_RING_VERSION,
   MPMC_SHUTDOWN,
-  MpmcRing,
   type MpmcPutStatus,
+  MpmcRing,
   type MpmcRingInit,
   mpmcRingBytes,
 } from './mpmc-ring.js'
+export { ROBUST_LOCK_BYTES, RobustLock, type RobustLockOptions, type SyncWaitOptions } from './robust-lock.js'
+export {
+  type CreateOptions,
+  checkName,
+  HEADER_BYTES,
+  randomName,
+  reclaimDeadSegments,
+  Segment,
+  type SegmentKind,
+  type SegmentOptions,
+  SHM_PREFIX,
+} from './segment.js'
+export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './signal.js'
+export {
+  initSpscRing,
+  RING_CLOSED,
+  RING_EMPTY,
+  type RingWaitResult,
+  SPSC_HEADER_BYTES,
+  SPSC_MAGIC,
+  SpscRing,
+  type SpscRingOptions,
+  spscRingBytes,
+} from './spsc-ring.js'

@@ -20,7 +20,7 @@
  * 4. The parent settles `join()` when the child has exited and its IPC channel
  *    has closed ('close'), so the result message is always read first.
  */
-import { runtime } from './runtime.js'
+
 import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
@@ -31,6 +31,7 @@ import { Worker } from 'node:worker_threads'
 import { serialize } from './codec.js'
 import { IpcError, invalidArgType, invalidArgValue, ProcessError, ValueError } from './errors.js'
 import { isTransferable, TRANSFER, type TransferDescriptor } from './handle.js'
+import { runtime } from './runtime.js'
 import { checkWaitOptions, onAbort, throwIfAborted, type WaitOptions } from './signal.js'
 
 /** Where a `Process` runs its function. */

@@ -34,7 +34,15 @@ export function runtime(): Runtime {
   const holder = globalThis as unknown as Record<symbol, Runtime | undefined>
   let rt = holder[KEY]
   if (rt === undefined) {
-    rt = { native: undefined, waits: new Map(), nextWaitId: 1, callbackInstalled: false, openSegments: new Set(), identity: undefined, childName: undefined }
+    rt = {
+      native: undefined,
+      waits: new Map(),
+      nextWaitId: 1,
+      callbackInstalled: false,
+      openSegments: new Set(),
+      identity: undefined,
+      childName: undefined,
+    }
     holder[KEY] = rt
   }
   return rt

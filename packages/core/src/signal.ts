@@ -26,7 +26,10 @@ export function checkTimeout(timeout: number | undefined): number {
 }
 
 /** Validates the options object of a waiting call. */
-export function checkWaitOptions(options: WaitOptions | undefined): { timeout: number; signal: AbortSignal | undefined } {
+export function checkWaitOptions(options: WaitOptions | undefined): {
+  timeout: number
+  signal: AbortSignal | undefined
+} {
   if (options === undefined || options === null) return { timeout: Number.POSITIVE_INFINITY, signal: undefined }
   if (typeof options !== 'object') throw invalidArgType(`The options must be an object, received ${typeof options}`)
   const signal = options.signal

@@ -44,6 +44,13 @@
  * non-zero it bumps the sequence and notifies. Either the sleeper's re-check
  * sees the change, or the waker sees the sleeper and changes the sequence
  * before waking it. No syscall is made while the other side is awake.
+ *
+ * How a side waits: (1) it spins on the shared words for up to `spinMicros`
+ * (adaptive: see SpinPolicy); (2) an async wait then blocks the thread in a
+ * bounded futex wait of up to `asyncBlockMicros`, so that a quick answer
+ * wakes it directly; (3) then it sleeps: a sync wait in a futex wait, an
+ * async one on a native waiter thread (the event loop runs). Sleeps last at
+ * most `checkInterval` ms, after which `check` runs (dead-peer detection).
  */
 import { decodePayload, type Encoded, writePayload } from './codec.js'
 import { invalidArgType, outOfRange } from './errors.js'
@@ -59,6 +66,7 @@ const PADDING = -1
 const MIN_CAPACITY = 64
 const MAX_CAPACITY = 2 ** 30
 const SPIN_FLOOR = 1 / 64
+const PROBE_EVERY = 7
 
 // i32 indexes relative to the region start.
 const W_MAGIC = 0
@@ -84,16 +92,29 @@ export interface SpscRingOptions {
   /**
    * How long a blocking (`…Sync`) wait spins before it sleeps in the kernel,
    * in microseconds. Spinning keeps the round trip free of syscalls while
-   * the other side answers quickly.
+   * the other side answers quickly. Adaptive: halved after each spin that
+   * found nothing (down to 1/64), restored by one that succeeded.
    * @default 50
    */
   spinMicros?: number
   /**
-   * How long an async wait spins (blocking the event loop) before it sleeps
-   * on a native waiter thread, in microseconds.
-   * @default 20
+   * How long an async wait spins (blocking the event loop) before its
+   * blocking phase (`asyncBlockMicros`), in microseconds. Adaptive, like
+   * `spinMicros`.
+   * @default 50
    */
   asyncSpinMicros?: number
+  /**
+   * After its spin, how long an async wait may block the thread in the
+   * kernel (a futex wait, which leaves the CPU to the peer) before it hands
+   * the wait to a native waiter thread, in microseconds. A peer that answers
+   * within it wakes this thread directly, which is several times faster than
+   * going through the waiter thread and the event loop. Unlike spinning it
+   * costs no CPU, so it is not adaptive: each async wait that has to sleep
+   * blocks the event loop this long at most, once.
+   * @default 50
+   */
+  asyncBlockMicros?: number
   /**
    * Longest single sleep, in milliseconds; after each, `check` runs. Bounds
    * how long a dead peer goes unnoticed.
@@ -102,6 +123,33 @@ export interface SpscRingOptions {
   checkInterval?: number
   /** Called after every sleep that timed out: may close the ring (a dead peer). */
   check?: () => void
+}
+
+/**
+ * Adaptive spinning for one side of a ring. A spin that finds the condition
+ * restores the whole budget; a spin that misses halves it (down to 1/64):
+ * either the peer is slow, or it shares our CPU and cannot run while we
+ * spin. Every 8th wait spins the whole budget, to learn when spinning pays
+ * again.
+ */
+class SpinPolicy {
+  #scale = 1
+  #count = 0
+
+  /** How long to spin now, in ms (0: do not). */
+  budget(max: number, left: number): number {
+    if (max <= 0 || left <= 0) return 0
+    const scale = (++this.#count & PROBE_EVERY) === 0 ? 1 : this.#scale
+    return Math.min(max * scale, left)
+  }
+
+  hit(): void {
+    this.#scale = 1
+  }
+
+  missed(): void {
+    this.#scale = Math.max(SPIN_FLOOR, this.#scale / 2)
+  }
 }
 
 function align8(n: number): number {
@@ -180,13 +228,11 @@ export class SpscRing {
   readonly #iReaderClosed: number
   readonly #spin: number
   readonly #asyncSpin: number
+  readonly #asyncBlock: number
   readonly #checkInterval: number
   readonly #check: (() => void) | undefined
-  // Adaptive spinning: the share of the spin budget to use, halved after a
-  // spin that found nothing (the peer is descheduled: spinning only delays
-  // it), doubled after one that succeeded. Floor 1/64 keeps probing.
-  #readScale = 1
-  #writeScale = 1
+  readonly #readPolicy = new SpinPolicy()
+  readonly #writePolicy = new SpinPolicy()
   // Producer-side caches. `#lastHead` is the head this object last stored:
   // when head differs, another object produced and `#tailCache` is reloaded.
   #lastHead = -1
@@ -223,7 +269,8 @@ export class SpscRing {
     this.#iWriterClosed = base + W_WRITER_CLOSED
     this.#iReaderClosed = base + W_READER_CLOSED
     this.#spin = (options.spinMicros ?? 50) / 1000
-    this.#asyncSpin = (options.asyncSpinMicros ?? 20) / 1000
+    this.#asyncSpin = (options.asyncSpinMicros ?? 50) / 1000
+    this.#asyncBlock = (options.asyncBlockMicros ?? 50) / 1000
     this.#checkInterval = options.checkInterval ?? 100
     this.#check = options.check
   }
@@ -374,13 +421,21 @@ export class SpscRing {
     this.#checkSize(size)
     const deadline = deadlineOf(timeout)
     const i32 = this.#i32
+    const max = this.#spin
     let spun = false
     for (;;) {
       if (Atomics.load(i32, this.#iReaderClosed) !== 0) return 'closed'
       if (this.hasRoomFor(size)) return 'ready'
       if (!spun) {
         spun = true
-        if (this.#adaptiveSpinWritable(size, this.#spin, deadline)) continue
+        const ms = this.#writePolicy.budget(max, remaining(deadline))
+        if (ms > 0) {
+          if (this.#spinWritable(size, ms)) {
+            this.#writePolicy.hit()
+            continue
+          }
+          this.#writePolicy.missed()
+        }
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
@@ -403,6 +458,7 @@ export class SpscRing {
     this.#checkSize(size)
     const deadline = deadlineOf(timeout)
     const i32 = this.#i32
+    const max = this.#asyncSpin
     let spun = false
     for (;;) {
       throwIfAborted(signal)
@@ -410,7 +466,15 @@ export class SpscRing {
       if (this.hasRoomFor(size)) return 'ready'
       if (!spun) {
         spun = true
-        if (this.#adaptiveSpinWritable(size, this.#asyncSpin, deadline)) continue
+        const ms = this.#writePolicy.budget(max, remaining(deadline))
+        if (ms > 0) {
+          if (this.#spinWritable(size, ms)) {
+            this.#writePolicy.hit()
+            continue
+          }
+          this.#writePolicy.missed()
+        }
+        if (this.#blockWritable(size, remaining(deadline))) continue
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
@@ -428,12 +492,20 @@ export class SpscRing {
     }
   }
 
-  #adaptiveSpinWritable(size: number, budget: number, deadline: number): boolean {
-    const ms = Math.min(budget * this.#writeScale, remaining(deadline))
+  /** The async wait's short blocking phase: true when room came (or the reader closed). */
+  #blockWritable(size: number, left: number): boolean {
+    const ms = Math.min(this.#asyncBlock, left)
     if (ms <= 0) return false
-    const ok = this.#spinWritable(size, ms)
-    this.#writeScale = ok ? Math.min(1, this.#writeScale * 2) : Math.max(SPIN_FLOOR, this.#writeScale / 2)
-    return ok
+    const i32 = this.#i32
+    const seq = Atomics.load(i32, this.#iWriterWake)
+    Atomics.add(i32, this.#iWriterWaiters, 1)
+    try {
+      if (!this.hasRoomFor(size) && Atomics.load(i32, this.#iReaderClosed) === 0)
+        waitWordSync(i32, this.#iWriterWake, seq, ms)
+    } finally {
+      Atomics.sub(i32, this.#iWriterWaiters, 1)
+    }
+    return this.hasRoomFor(size) || Atomics.load(i32, this.#iReaderClosed) !== 0
   }
 
   #spinWritable(size: number, ms: number): boolean {
@@ -537,13 +609,21 @@ export class SpscRing {
   waitReadableSync(timeout: number): RingWaitResult {
     const deadline = deadlineOf(timeout)
     const i32 = this.#i32
+    const max = this.#spin
     let spun = false
     for (;;) {
       if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
       if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
       if (!spun) {
         spun = true
-        if (this.#adaptiveSpinReadable(this.#spin, deadline)) continue
+        const ms = this.#readPolicy.budget(max, remaining(deadline))
+        if (ms > 0) {
+          if (this.#spinReadable(ms)) {
+            this.#readPolicy.hit()
+            continue
+          }
+          this.#readPolicy.missed()
+        }
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
@@ -565,6 +645,7 @@ export class SpscRing {
   async waitReadable(timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
     const deadline = deadlineOf(timeout)
     const i32 = this.#i32
+    const max = this.#asyncSpin
     let spun = false
     for (;;) {
       throwIfAborted(signal)
@@ -572,7 +653,15 @@ export class SpscRing {
       if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
       if (!spun) {
         spun = true
-        if (this.#adaptiveSpinReadable(this.#asyncSpin, deadline)) continue
+        const ms = this.#readPolicy.budget(max, remaining(deadline))
+        if (ms > 0) {
+          if (this.#spinReadable(ms)) {
+            this.#readPolicy.hit()
+            continue
+          }
+          this.#readPolicy.missed()
+        }
+        if (this.#blockReadable(remaining(deadline))) continue
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
@@ -590,12 +679,19 @@ export class SpscRing {
     }
   }
 
-  #adaptiveSpinReadable(budget: number, deadline: number): boolean {
-    const ms = Math.min(budget * this.#readScale, remaining(deadline))
+  /** The async wait's short blocking phase: true when a record came (or the writer closed). */
+  #blockReadable(left: number): boolean {
+    const ms = Math.min(this.#asyncBlock, left)
     if (ms <= 0) return false
-    const ok = this.#spinReadable(ms)
-    this.#readScale = ok ? Math.min(1, this.#readScale * 2) : Math.max(SPIN_FLOOR, this.#readScale / 2)
-    return ok
+    const i32 = this.#i32
+    const seq = Atomics.load(i32, this.#iReaderWake)
+    Atomics.add(i32, this.#iReaderWaiters, 1)
+    try {
+      if (this.isEmpty && Atomics.load(i32, this.#iWriterClosed) === 0) waitWordSync(i32, this.#iReaderWake, seq, ms)
+    } finally {
+      Atomics.sub(i32, this.#iReaderWaiters, 1)
+    }
+    return !this.isEmpty || Atomics.load(i32, this.#iWriterClosed) !== 0
   }
 
   #spinReadable(ms: number): boolean {

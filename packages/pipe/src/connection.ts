@@ -601,17 +601,18 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   }
 
   /** Receives until the other end closes (EOF) or this one is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let value: T
-      try {
-        value = await this.recv()
-      } catch (error) {
-        if (error instanceof EOFError || this.#closed) return
-        throw error
-      }
-      yield value
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    const done: IteratorReturnResult<undefined> = { value: undefined, done: true }
+    const onError = (error: unknown): IteratorResult<T> => {
+      if (error instanceof EOFError || this.#closed) return done
+      throw error
     }
+    const iterator: AsyncIterableIterator<T> = {
+      next: () => this.recv().then((value): IteratorResult<T> => ({ value, done: false }), onError),
+      return: () => Promise.resolve(done),
+      [Symbol.asyncIterator]: () => iterator,
+    }
+    return iterator
   }
 
   /** How `Process` passes this end to a child: it stays open until the child attaches. */

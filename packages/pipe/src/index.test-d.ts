@@ -1,5 +1,14 @@
 import { describe, expectTypeOf, it } from 'vitest'
-import { Client, type Connection, EOFError, IpcError, Listener, Pipe, type PipeHandle, wait } from './index.js'
+import {
+  Client,
+  type Connection,
+  type EOFError,
+  type IpcError,
+  Listener,
+  Pipe,
+  type PipeHandle,
+  wait,
+} from './index.js'
 
 describe('public types', () => {
   it('types connections by their message type', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Client } from './client.js'
@@ -62,6 +63,23 @@ describe('Listener / Client in one process', () => {
       await expect(open.accept()).rejects.toThrow(AuthenticationError)
     })
   }
+
+  it('carries a 64 MiB message over TCP intact', async () => {
+    const listener = track(new Listener('tcp://127.0.0.1:0'))
+    const [server, client] = await Promise.all([listener.accept(), Client(listener.address)])
+    track(server)
+    track(client)
+    const big = new Uint8Array(64 * 1024 * 1024 + 7)
+    for (let i = 0; i < big.length; i += 4093) big[i] = i % 251
+    const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+    await client.sendBytes(big)
+    const got = await server.recvBytes()
+    expect(hash(got)).toBe(hash(big))
+    // Sync calls in one thread: only what fits in the kernel's socket buffers.
+    server.sendSync({ small: true })
+    expect(client.recvSync({ timeout: 10_000 })).toEqual({ small: true })
+    expect(client.pollSync()).toBe(false)
+  })
 
   it('accepts concurrent clients, each with its own connection', async () => {
     for (const address of addresses()) {

@@ -8,6 +8,29 @@ const clientFixture = new URL('./fixtures/client.mjs', import.meta.url)
 const listenerFixture = new URL('./fixtures/listener.mjs', import.meta.url)
 
 describe('Listener and Client in unrelated processes', () => {
+  it('receives 64 MiB from a TCP client process with the blocking calls', { timeout: 60_000 }, async () => {
+    const listener = new Listener('tcp://127.0.0.1:0')
+    try {
+      const size = 64 * 1024 * 1024 + 3
+      const child = spawnChild(clientFixture, [listener.address, '-', `big:${size}`])
+      const conn = await listener.accept({ timeout: 30_000 })
+      try {
+        const got = conn.recvBytesSync({ timeout: 30_000 })
+        const expected = new Uint8Array(size)
+        for (let i = 0; i < size; i += 4093) expected[i] = i % 251
+        expect(got.byteLength).toBe(size)
+        expect(Buffer.compare(got, expected)).toBe(0)
+        conn.sendSync('got it')
+        expect(await child.exited).toBe(0)
+        expect(child.stdout()).toContain('reply got it')
+      } finally {
+        conn.close()
+      }
+    } finally {
+      listener.close()
+    }
+  })
+
   for (const kind of ['local', 'tcp'] as const) {
     it(`serves 4 concurrent client processes with the right authkey (${kind})`, { timeout: 60_000 }, async () => {
       const listener = new Listener(kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0', { authkey: 'k3y' })

@@ -6,7 +6,9 @@ import { Pipe } from '../src/pipe.js'
 const workerEcho = new URL('./fixtures/worker-echo.mjs', import.meta.url)
 
 describe('Pipe between threads', () => {
-  it('works with a worker thread given .handle, and a thread that ends without close() gives EOF', { timeout: 30_000 }, async () => {
+  it('works with a worker thread given .handle, and a thread that ends without close() gives EOF', {
+    timeout: 30_000,
+  }, async () => {
     const [mine, theirs] = Pipe()
     const worker = new Worker(workerEcho, { workerData: theirs.handle })
     try {

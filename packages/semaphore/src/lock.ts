@@ -23,7 +23,7 @@ export interface LockHandle extends Handle {
  *   each object belongs to one thread, so another thread or process gets
  *   `ValueError`.
  * - A holder that dies (even by SIGKILL) releases it; waiters see that within
- *   about 200 ms. Fair as Semaphore (handoff after 1 ms of waiting).
+ *   about 200 ms. Fair as Semaphore (handoff after 2 ms of waiting).
  *
  * @throws {ExistsError} `options.name` is taken.
  * @example

@@ -4,22 +4,31 @@
  * attached object (one segment slot). Everything here is synchronous; the
  * classes build sync and async waiting on top of it.
  *
- * Taking and giving (no kernel call when nobody waits):
- * - take: load STATE; if no tag, count > 0 and (no HANDOFF, or we are the
- *   oldest waiter): JOURNAL = held + 1; CAS STATE (count - 1, our tag); HELD =
- *   held + 1; store STATE without the tag.
+ * Taking and giving (no kernel call when nobody sleeps):
+ * - take: if STATE (the value we last saw, else a fresh load) has no tag,
+ *   count > 0 and (no HANDOFF, or we are the oldest waiter): JOURNAL = held
+ *   + 1; CAS STATE (count - 1, our tag); HELD = held + 1; store STATE without
+ *   the tag. JOURNAL, HELD and the untagging store are plain stores (see
+ *   tryTake). Uncontended, that is one CAS.
  * - give(n): CAS STATE count + n (tagged the same way when we hold permits,
- *   so HELD goes down with it); then, only if WAITERS > 0, wake the oldest.
+ *   so HELD goes down with it); then, only if SLEEPERS > 0, wake the oldest.
  *
  * Waiting (the slow path):
  * - A waiting object takes a ticket (NEXT_TICKET fetch-add) into its TICKET
  *   word and counts itself in WAITERS, then loops: read WAKE, set SLEEP = 1,
  *   try to take, and if that fails sleep on WAKE (futex) for at most REAP_MS.
+ *   It does not spin first: measured, a spinning loser steals the permit back
+ *   and forth and bounces the cache line; sleeping lets the holder run alone.
+ * - After a wasted wake-up (woken, but a barging taker was first) it sleeps
+ *   BACK_OFF_MS (doubling to MAX_BACK_OFF_MS) with SLEEP = 0, where no giver
+ *   wakes it: else a busy holder would pay a futex syscall on every release.
  * - A giver wakes the waiter with the smallest ticket: CAS its SLEEP 1 → 0 and
  *   only on success bump WAKE and notify (a waiter that is awake will try
- *   again before it sleeps, so it needs no syscall). Ordering: the giver writes
- *   STATE then reads WAITERS/SLEEP; the waiter writes WAITERS/SLEEP then reads
- *   STATE (all seq-cst), so one of them sees the other: no lost wake-up.
+ *   again before it sleeps, so it needs no syscall). Ordering: the giver CASes
+ *   STATE then reads SLEEPERS and SLEEP; the waiter sets SLEEP and SLEEPERS,
+ *   then reads STATE (all seq-cst), so one of them sees the other: no lost
+ *   wake-up. The waiter reads WAKE before all that and sleeps only while WAKE
+ *   still holds that value, so a wake between its try and its sleep counts.
  * - Fairness: anyone may take a free permit (barging, as Python's and Go's
  *   locks do: much faster under contention) until a waiter has waited
  *   STARVE_MS. That waiter sets HANDOFF, and from then on only the waiter with
@@ -57,23 +66,19 @@ import {
 } from './layout.js'
 
 /** A waiter that has waited this long switches the semaphore to strict FIFO handoff. */
-export const STARVE_MS = Number(process.env.SEM_STARVE ?? 1)
+export const STARVE_MS = 2
 /** Waiters wake at least this often to reap the permits of dead processes. */
 export const REAP_MS = 200
 /** How long a waiter sleeps, unwakeable, after its first wasted wake-up (ms); doubled after each. */
-export const BACK_OFF_MS = Number(process.env.SEM_BACKOFF ?? 0.05)
+export const BACK_OFF_MS = 0.05
 /** The longest such sleep (ms). */
-export const MAX_BACK_OFF_MS = Number(process.env.SEM_MAXBACKOFF ?? 0.4)
-/** How long a waiter spins before it sleeps, in tries. */
-export const SPIN_TRIES = Number(process.env.SEM_SPIN ?? 100)
+export const MAX_BACK_OFF_MS = 0.4
 /** How many times to re-read a tagged STATE before calling it busy. */
 const TAG_SPINS = 200
 /** After a tag has been set this long, check whether its owner died. */
 const TAG_LIVENESS_MS = 50
 
 /** The result of one attempt to take a permit. */
-export const STATS: Record<string, number> = ((globalThis as any).__semStats ??= {})
-function stat(k: string) { STATS[k] = (STATS[k] ?? 0) + 1 }
 export const TAKEN = 0
 /** No permit is free for us (count 0, or HANDOFF and we are not the oldest waiter). */
 export const NONE = 1
@@ -88,7 +93,6 @@ export class PermitCounter {
   readonly slot: number
   /** The largest value a release may reach (0 = MAX_VALUE). */
   readonly bound: number
-  readonly reclaim: boolean
   /** Permits this object holds: a copy of its HELD word, which only it writes while it lives. */
   held = 0
   /** This object's ticket while it waits, else 0. */
@@ -132,7 +136,6 @@ export class PermitCounter {
     this.wakeIndex = slotIndex(offset, segment.slot, S_WAKE)
     this.sleepIndex = slotIndex(offset, segment.slot, S_SLEEP)
     this.bound = Atomics.load(this.i32, headerIndex(offset, W_BOUND))
-    this.reclaim = (Atomics.load(this.i32, headerIndex(offset, W_FLAGS)) & FLAG_RECLAIM) !== 0
     // Let scans reach this slot.
     for (;;) {
       const max = Atomics.load(this.i32, this.#maxSlot)
@@ -180,7 +183,6 @@ export class PermitCounter {
         if ((state & TAG_MASK) !== 0) {
           if (++spins < TAG_SPINS) continue
           this.#seen = 0
-          stat('busy')
           return BUSY
         }
         if (state >>> COUNT_SHIFT === 0 || ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest()))) {
@@ -303,7 +305,6 @@ export class PermitCounter {
   /** Takes a ticket (or shares the one this object already has). */
   register(): void {
     if (this.#registrations++ > 0) return
-    stat('register')
     let ticket = 0
     while (ticket === 0) ticket = (Atomics.add(this.i32, this.#nextTicket, 1) + 1) | 0
     // TICKET before WAITERS: a giver that sees our WAITERS increment finds our ticket.
@@ -356,7 +357,7 @@ export class PermitCounter {
     if (this.ticket === 0 || now - this.waitingSince < STARVE_MS) return
     const state = Atomics.load(this.i32, this.#state)
     if ((state & (HANDOFF | TAG_MASK)) !== 0) return
-    if (Atomics.compareExchange(this.i32, this.#state, state, state | HANDOFF) === state) stat('setHandoff')
+    Atomics.compareExchange(this.i32, this.#state, state, state | HANDOFF)
   }
 
   /** Clears HANDOFF (best effort: a HANDOFF left without waiters is cleared by the next waiter that leaves). */
@@ -434,7 +435,6 @@ export class PermitCounter {
 
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
 function wakeOldestIn(i32: Int32Array, base: number, n: number): void {
-  stat('wakeScan')
   const max = Math.min(Atomics.load(i32, headerIndex(base, W_MAX_SLOT)), SLOT_COUNT)
   if (n === 1) {
     let best = -1
@@ -465,7 +465,6 @@ function wakeSlot(i32: Int32Array, base: number, slot: number): void {
   Atomics.sub(i32, headerIndex(base, W_SLEEPERS), 1)
   const wake = slotIndex(base, slot, S_WAKE)
   Atomics.add(i32, wake, 1)
-  stat('wakeSyscall')
   notifyWord(i32, wake)
 }
 

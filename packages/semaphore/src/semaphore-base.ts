@@ -39,7 +39,7 @@ import {
 import { trackOpen, untrackOpen } from './open-objects.js'
 import type { AcquireOptions, AcquireSyncOptions } from './options.js'
 import { Permit } from './permit.js'
-import { BACK_OFF_MS, BUSY, MAX_BACK_OFF_MS, PermitCounter, REAP_MS, reapSlot, SPIN_TRIES, TAKEN } from './permit-counter.js'
+import { BACK_OFF_MS, BUSY, MAX_BACK_OFF_MS, PermitCounter, REAP_MS, reapSlot, TAKEN } from './permit-counter.js'
 
 /** What distinguishes the three classes. */
 export interface Flavor {
@@ -176,7 +176,7 @@ export abstract class SemaphoreBase implements Disposable {
    *
    * Guarantees:
    * - Never more holders than permits, across every process and thread.
-   * - Fair: a waiter that has waited 1 ms switches the semaphore to handoff
+   * - Fair: a waiter that has waited 2 ms switches the semaphore to handoff
    *   mode, where permits go to waiters oldest first (see the README).
    * - Aborting rejects with `signal.reason` and takes no permit; if the permit
    *   was already granted, the signal is ignored and the call resolves `true`.
@@ -211,9 +211,6 @@ export abstract class SemaphoreBase implements Disposable {
     if (this.#queue.length === 0) {
       if (counter.tryTake(false) === TAKEN) return RESOLVED_TRUE
       if (timeout === 0) return Promise.resolve(counter.tryOnce())
-      for (let i = 0; i < SPIN_TRIES && !counter.handoff; i++) {
-        if (counter.value > 0 && counter.tryTake(false) === TAKEN) return RESOLVED_TRUE
-      }
     }
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
@@ -251,16 +248,14 @@ export abstract class SemaphoreBase implements Disposable {
    * ```
    */
   acquireSync(options?: AcquireSyncOptions): boolean {
+    const counter = this.#counter
+    // The uncontended call: no options to check, one CAS.
+    if (options === undefined && !this.#closed && counter.tryTake(false) === TAKEN) return true
     const { timeout, signal } = checkWaitOptions(options)
     this.#assertOpen('acquire')
     if (signal?.aborted) throw signal.reason
-    const counter = this.#counter
     if (counter.tryTake(false) === TAKEN) return true
     if (timeout === 0) return counter.tryOnce()
-    ;(globalThis as any).__semStats.slow = ((globalThis as any).__semStats.slow ?? 0) + 1
-    for (let i = 0; i < SPIN_TRIES && !counter.handoff; i++) {
-      if (counter.value > 0 && counter.tryTake(false) === TAKEN) { (globalThis as any).__semStats.spinWin = ((globalThis as any).__semStats.spinWin ?? 0) + 1; return true }
-    }
     const i32 = counter.i32
     const deadline = deadlineOf(timeout)
     let took = false
@@ -307,7 +302,7 @@ export abstract class SemaphoreBase implements Disposable {
    * Takes a permit if one is free now, without waiting. Python's
    * `acquire(block=False)`.
    *
-   * Guarantee: in handoff mode (a waiter has waited 1 ms or more) free permits
+   * Guarantee: in handoff mode (a waiter has waited 2 ms or more) free permits
    * are reserved for the waiters, and this returns `false`.
    *
    * @throws {ClosedError} The object was closed.
@@ -446,8 +441,7 @@ export abstract class SemaphoreBase implements Disposable {
 
   #release(n: number): void {
     const counter = this.#counter
-    const { label } = this.#flavor
-    if (this.#flavor.kind === 'lock' && counter.held === 0) {
+    if (counter.held === 0 && this.#flavor.kind === 'lock') {
       const owner = this.holderPid()
       throw new ValueError(
         owner === undefined
@@ -456,6 +450,7 @@ export abstract class SemaphoreBase implements Disposable {
       )
     }
     if (counter.give(n)) return
+    const { label } = this.#flavor
     if (counter.bound !== 0)
       throw new ValueError(
         `Cannot release ${label} "${this.name}": it would exceed its initial value ${counter.bound} (released more times than acquired)`,

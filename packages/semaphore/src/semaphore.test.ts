@@ -220,11 +220,11 @@ describe('Semaphore fairness', () => {
     const pb = b.acquire().then(() => order.push('b'))
     await sleep(3)
     const pc = c.acquire().then(() => order.push('c'))
-    await sleep(3)
+    await sleep(5)
     // Normal mode: a permit released now goes to whoever takes it first.
     sem.release()
     expect(sem.tryAcquire()).toBe(true)
-    // The woken waiter found nothing after waiting over 1 ms: handoff mode.
+    // The woken waiter found nothing after waiting over 2 ms: handoff mode.
     while (!counterOf(sem).handoff) await sleep(1)
     sem.release()
     expect(sem.tryAcquire()).toBe(false)

@@ -43,7 +43,7 @@ export function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefi
  * Guarantees:
  * - Never more permits out than the value allows, across every process and thread.
  * - Uncontended `acquire`/`release` make no system call.
- * - No waiter starves: a waiter that has waited 1 ms switches the semaphore to
+ * - No waiter starves: a waiter that has waited 2 ms switches the semaphore to
  *   handoff mode, where free permits go to waiters oldest first.
  * - The permits an object holds come back when its process dies, even by
  *   SIGKILL (unless `reclaim: false`); waiters see them within about 200 ms.
@@ -119,7 +119,7 @@ export class Semaphore extends SemaphoreBase {
    * ```
    */
   release(n = 1): void {
-    this.releasePermits(checkReleaseCount(n))
+    this.releasePermits(n === 1 ? 1 : checkReleaseCount(n))
   }
 
   protected inspectFields(): Record<string, unknown> {
