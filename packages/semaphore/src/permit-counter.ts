@@ -307,7 +307,7 @@ export class PermitCounter {
     if (this.#registrations++ > 0) return
     let ticket = 0
     while (ticket === 0) ticket = (Atomics.add(this.i32, this.#nextTicket, 1) + 1) | 0
-    // TICKET before WAITERS: a giver that sees our WAITERS increment finds our ticket.
+    // TICKET first: a giver that later sees us asleep (SLEEPERS) finds our ticket.
     Atomics.store(this.i32, this.#ticketIndex, ticket)
     Atomics.add(this.i32, this.#waiters, 1)
     this.ticket = ticket
