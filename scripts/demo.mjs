@@ -18,8 +18,12 @@ export async function echo(conn) {
   for await (const msg of conn) conn.send(`echo: ${msg}`)
 }
 
-export function count(counter, squares, n) {
-  for (let i = 0; i < n; i++) counter.withLock(() => (counter.value += 1))
+export async function count(counter, squares, n) {
+  for (let i = 0; i < n; i++) {
+    await counter.withLock(() => {
+      counter.value += 1
+    })
+  }
   for (let i = 0; i < squares.length; i++) if (i % 2 === 0) squares.set(i, i * i)
 }
 

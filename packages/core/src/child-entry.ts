@@ -42,7 +42,10 @@ async function run(bytes: Uint8Array): Promise<void> {
   // installed its own handler (then it is the module's business).
   process.on('uncaughtException', (error) => {
     if (process.listenerCount('uncaughtException') > 1) return
-    void finish(error)
+    if (!finished) return void finish(error)
+    // After the function succeeded, work it left running failed: die as Node would.
+    console.error(error)
+    process.exit(1)
   })
   // The event loop emptied while the function's promise was pending: it can
   // never settle. Node's own exit code for that case (unsettled await) is 13.
@@ -68,7 +71,18 @@ async function run(bytes: Uint8Array): Promise<void> {
   } catch (error) {
     return finish(error)
   }
-  return finish(undefined)
+  return succeed()
+}
+
+/**
+ * The function returned: report it, then live on like any Node program while
+ * work it started is pending (as Python joins a child's non-daemon threads),
+ * and exit 0 when the event loop empties. Revived primitives close at exit.
+ */
+async function succeed(): Promise<void> {
+  if (finished) return
+  finished = true
+  await report({ type: RESULT_TYPE, ok: true })
 }
 
 /** Puts `value` at `path` (indexes and keys) inside `root`. */

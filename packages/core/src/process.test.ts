@@ -1,3 +1,6 @@
+import { readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { DataCloneError, ProcessError, ValueError } from './errors.js'
@@ -163,9 +166,12 @@ describe('Process#join()', () => {
     expect(await child.join()).toBe(0)
   })
 
-  it('exits when the function returns even if it left a timer running', async () => {
-    const child = started({ exportName: 'leaveTimer' })
+  it('finishes work the function started without awaiting it, then exits 0', async () => {
+    const path = join(tmpdir(), `ipc-leave-work-${process.pid}-${Date.now()}`)
+    onTestFinished(() => rmSync(path, { force: true }))
+    const child = started({ exportName: 'leaveWork', args: [path] })
     expect(await child.join({ timeout: 20_000 })).toBe(0)
+    expect(readFileSync(path, 'utf8')).toBe('done')
   })
 
   it('rejects with ValueError before start, and validates its options', async () => {
