@@ -14,6 +14,7 @@ import {
   outOfRange,
   ProcessError,
   systemError,
+  TimeoutError,
   ValueError,
 } from './errors.js'
 import { notify, wait, waitSync } from './futex.js'
@@ -29,6 +30,7 @@ const CLASSES = [
   [ClosedError, 'ClosedError', 'IPC_CLOSED'],
   [DataCloneError, 'DataCloneError', 'IPC_DATA_CLONE'],
   [ValueError, 'ValueError', 'IPC_VALUE'],
+  [TimeoutError, 'TimeoutError', 'IPC_TIMEOUT'],
   [NativeUnavailableError, 'NativeUnavailableError', 'IPC_NATIVE_UNAVAILABLE'],
   [ProcessError, 'ProcessError', 'IPC_PROCESS'],
 ] as const

@@ -78,6 +78,16 @@ export class ValueError extends IpcError {
   override name = 'ValueError'
 }
 
+/**
+ * A `timeout` passed before the call could complete, and the call had no
+ * effect: nothing was sent, taken or acquired. (Calls that answer a timeout
+ * with `false`, as Python's `acquire` does, do not throw it.)
+ */
+export class TimeoutError extends IpcError {
+  static override readonly code: string = 'IPC_TIMEOUT'
+  override name = 'TimeoutError'
+}
+
 /** The native addon could not be loaded; the message lists what was tried. */
 export class NativeUnavailableError extends IpcError {
   static override readonly code: string = 'IPC_NATIVE_UNAVAILABLE'

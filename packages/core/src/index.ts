@@ -14,6 +14,7 @@ export {
   NotFoundError,
   ProcessError,
   type ProcessErrorDetails,
+  TimeoutError,
   ValueError,
 } from './errors.js'
 export { notify, type WaitResult, wait, waitSync } from './futex.js'

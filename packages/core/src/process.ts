@@ -15,8 +15,9 @@
  *    `workerData` (thread mode). The child revives the primitives, imports the
  *    module, calls the export and awaits it.
  * 3. The child sends back one result message (`ok`, or the error's name,
- *    message and stack), closes the revived primitives, flushes stdout and
- *    stderr, and exits (0, or 1 after an error).
+ *    message and stack). After an error it flushes stdout and stderr and
+ *    exits 1; after success it lives on until its event loop empties and
+ *    exits 0. Revived primitives close at exit.
  * 4. The parent settles `join()` when the child has exited and its IPC channel
  *    has closed ('close'), so the result message is always read first.
  */
@@ -232,8 +233,9 @@ function installDaemonHook(): void {
  * - The child calls `module[exportName](...args)` once and awaits it; primitives
  *   among `args` arrive attached, even if the child's module never imports
  *   their package. Other arguments are copied (structured clone).
- * - When the function returns, the child closes the primitives it was given,
- *   flushes stdout and stderr and exits with code 0; when it throws or rejects
+ * - When the function returns, the child reports success and lives on while
+ *   work it started is pending, then exits with code 0 (the primitives it was
+ *   given close at exit); when it throws or rejects
  *   (or an exception goes uncaught), it exits with code 1 and `join()` rejects
  *   with a `ProcessError` carrying the child's error name, message and stack.
  * - A child ended by a signal has exit code `-signal` (Python's `exitcode`).

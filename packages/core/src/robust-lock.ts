@@ -57,6 +57,14 @@ const SLICE_MS = 100
 const SPIN_SYNC = 400
 /** Loads of `state` before an async acquirer sleeps: short, it runs on the event loop. */
 const SPIN_ASYNC = 40
+/** What #look returns instead of an owner code (owner codes are > ABANDONED). */
+const TOOK = -1
+const GAVE_UP = -2
+
+/** How long a sleeper sleeps: until `deadline`, at most SLICE_MS. */
+function sliceOf(deadline: number): number {
+  return Math.min(remaining(deadline), SLICE_MS)
+}
 
 /** Options of `new RobustLock()`. */
 export interface RobustLockOptions {
@@ -231,28 +239,17 @@ export class RobustLock {
     const seen = Atomics.compareExchange(this.#i32, this.#state, FREE, this.#code)
     if (seen === FREE) return this.#enter(false)
     if (seen === this.#code) return this.#reenter()
-    return this.#acquireSlowSync(timeout)
+    return this.#spin(SPIN_SYNC, timeout) ?? this.#sleepSync(deadlineOf(timeout))
   }
 
-  #acquireSlowSync(timeout: number): boolean {
-    const i32 = this.#i32
-    const state = this.#state
-    for (let i = 0; i < SPIN_SYNC; i++) {
-      const seen = Atomics.load(i32, state)
-      if (seen <= ABANDONED && this.#take(seen, false)) return true
-    }
-    if (timeout === 0) return this.#take(Atomics.load(i32, state), true)
-    const deadline = deadlineOf(timeout)
-    Atomics.add(i32, this.#waiters, 1)
+  /** Sleeps until this thread takes the lock (true) or `deadline` passes (false). Called registered in `waiters`. */
+  #sleepSync(deadline: number): boolean {
     let acquired = false
     try {
       for (;;) {
-        const seen = Atomics.load(i32, state)
-        if (this.#take(seen, false)) return (acquired = true)
-        if (seen <= ABANDONED) continue // lost the race for a free lock: look again
-        const left = remaining(deadline)
-        if (left <= 0) return false
-        const result = waitWordSync(i32, state, seen, Math.min(left, SLICE_MS))
+        const seen = this.#look(deadline)
+        if (seen <= ABANDONED) return (acquired = seen === TOOK) // TOOK or GAVE_UP
+        const result = waitWordSync(this.#i32, this.#state, seen, sliceOf(deadline))
         if (result === 'timed-out' && this.#take(seen, true)) return (acquired = true)
       }
     } finally {
@@ -282,33 +279,54 @@ export class RobustLock {
       this.#depth++
       return true
     }
-    return this.#acquireSlowAsync(timeout, signal)
+    return this.#spin(SPIN_ASYNC, timeout) ?? this.#sleep(deadlineOf(timeout), signal)
   }
 
-  async #acquireSlowAsync(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
-    const i32 = this.#i32
-    const state = this.#state
-    for (let i = 0; i < SPIN_ASYNC; i++) {
-      const seen = Atomics.load(i32, state)
-      if (seen <= ABANDONED && this.#take(seen, false)) return true
-    }
-    if (timeout === 0) return this.#take(Atomics.load(i32, state), true)
-    const deadline = deadlineOf(timeout)
-    Atomics.add(i32, this.#waiters, 1)
+  /** `#sleepSync` without blocking the event loop: rejects with `signal.reason` on abort, ClosedError on close. */
+  async #sleep(deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
     let acquired = false
     try {
       for (;;) {
-        const seen = Atomics.load(i32, state)
-        if (this.#take(seen, false)) return (acquired = true)
-        if (seen <= ABANDONED) continue
-        const left = remaining(deadline)
-        if (left <= 0) return false
-        const result = await waitWord(i32, state, seen, Math.min(left, SLICE_MS), signal)
+        const seen = this.#look(deadline)
+        if (seen <= ABANDONED) return (acquired = seen === TOOK) // TOOK or GAVE_UP
+        const result = await waitWord(this.#i32, this.#state, seen, sliceOf(deadline), signal)
         this.#segment.assertOpen(this.#label) // closed while the wake was on its way
         if (result === 'timed-out' && this.#take(seen, true)) return (acquired = true)
       }
     } finally {
       this.#leaveWaiters(acquired)
+    }
+  }
+
+  /**
+   * The start of both contended paths: `spins` loads of `state`, taking the lock
+   * if it is free or abandoned; with `timeout` 0, one more try that also
+   * checks the holder's process and thread. Returns true or false when that
+   * decides; else adds this thread to `waiters` and returns undefined: the
+   * caller sleeps (#sleepSync, #sleep), which ends with #leaveWaiters.
+   */
+  #spin(spins: number, timeout: number): boolean | undefined {
+    const i32 = this.#i32
+    const state = this.#state
+    for (let i = 0; i < spins; i++) {
+      const seen = Atomics.load(i32, state)
+      if (seen <= ABANDONED && this.#take(seen, false)) return true
+    }
+    if (timeout === 0) return this.#take(Atomics.load(i32, state), true)
+    Atomics.add(i32, this.#waiters, 1)
+    return undefined
+  }
+
+  /**
+   * One look of a registered waiter at `state`: TOOK when it took the lock,
+   * GAVE_UP when `deadline` passed, else the owner code to sleep on.
+   */
+  #look(deadline: number): number {
+    for (;;) {
+      const seen = Atomics.load(this.#i32, this.#state)
+      if (this.#take(seen, false)) return TOOK
+      if (seen <= ABANDONED) continue // lost the race for a free lock: look again
+      return remaining(deadline) <= 0 ? GAVE_UP : seen
     }
   }
 

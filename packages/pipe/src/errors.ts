@@ -1,7 +1,8 @@
 /**
  * Errors of @ipc/pipe: Python's connection errors (EOFError, BrokenPipeError,
  * BufferTooShort, AuthenticationError), MessageTooLongError for `recvBytes`
- * over `maxLength`, TimeoutError, and the @ipc/core classes it throws.
+ * over `maxLength`, and the @ipc/core classes it throws (TimeoutError: a
+ * `timeout` passed and nothing was sent or taken).
  */
 import { IpcError, type IpcErrorOptions } from '@ipc/core'
 
@@ -12,6 +13,7 @@ export {
   IncompatibleError,
   IpcError,
   NotFoundError,
+  TimeoutError,
   ValueError,
 } from '@ipc/core'
 
@@ -63,10 +65,4 @@ export class BufferTooShort extends IpcError {
 export class AuthenticationError extends IpcError {
   static override readonly code: string = 'IPC_AUTHENTICATION'
   override name = 'AuthenticationError'
-}
-
-/** A `timeout` expired before the call could complete; nothing was sent or taken. */
-export class TimeoutError extends IpcError {
-  static override readonly code: string = 'IPC_TIMEOUT'
-  override name = 'TimeoutError'
 }

@@ -82,8 +82,13 @@ function broken(): BrokenPipeError {
   return new BrokenPipeError('Cannot send: the other end of the pipe was closed')
 }
 
-function sendTimeout(): TimeoutError {
-  return new TimeoutError('Cannot send: the pipe stayed full until the timeout')
+/** What #tryWriteRecord returns once the record is written (else the room to wait for, >= 0). */
+const WRITTEN = -1
+
+/** Throws what a wait for room that did not end in room means: the reader closed, or the timeout passed. */
+function throwUnlessWritable(result: RingWaitResult): void {
+  if (result === 'closed') throw broken()
+  if (result === 'timed-out') throw new TimeoutError('Cannot send: the pipe stayed full until the timeout')
 }
 
 export class PipeEnd implements Transport {
@@ -447,23 +452,34 @@ export class PipeEnd implements Transport {
     return true
   }
 
+  /**
+   * Writes one record of `size` bytes if there is room now, after the CANCEL
+   * a failed chunked send still owes. Returns WRITTEN, or the room to wait
+   * for: 0 while the CANCEL is owed, else `size`.
+   * @throws {BrokenPipeError} when the reader closed.
+   */
+  #tryWriteRecord(size: number, meta: number, fill: (at: number) => void): number {
+    const tx = this.tx as SpscRing
+    if (tx.readerClosed) throw broken()
+    const need = this.#cancelPending ? 0 : size
+    if (!this.#cancelPending || this.#tryWriteCancel()) {
+      const at = tx.reserve(size)
+      if (at >= 0) {
+        fill(at)
+        tx.commit(size, meta)
+        return WRITTEN
+      }
+    }
+    return need
+  }
+
   /** Writes one record of `size` bytes, waiting for room. Throws BrokenPipeError or TimeoutError. */
   #writeRecordSync(size: number, meta: number, fill: (at: number) => void, deadline: number): void {
     const tx = this.tx as SpscRing
     for (;;) {
-      if (tx.readerClosed) throw broken()
-      const need = this.#cancelPending ? 0 : size
-      if (!this.#cancelPending || this.#tryWriteCancel()) {
-        const at = tx.reserve(size)
-        if (at >= 0) {
-          fill(at)
-          tx.commit(size, meta)
-          return
-        }
-      }
-      const r = tx.waitWritableSync(need, remaining(deadline))
-      if (r === 'closed') throw broken()
-      if (r === 'timed-out') throw sendTimeout()
+      const need = this.#tryWriteRecord(size, meta, fill)
+      if (need === WRITTEN) return
+      throwUnlessWritable(tx.waitWritableSync(need, remaining(deadline)))
     }
   }
 
@@ -476,19 +492,9 @@ export class PipeEnd implements Transport {
   ): Promise<void> {
     const tx = this.tx as SpscRing
     for (;;) {
-      if (tx.readerClosed) throw broken()
-      const need = this.#cancelPending ? 0 : size
-      if (!this.#cancelPending || this.#tryWriteCancel()) {
-        const at = tx.reserve(size)
-        if (at >= 0) {
-          fill(at)
-          tx.commit(size, meta)
-          return
-        }
-      }
-      const r = await this.#tracked(tx.waitWritable(need, remaining(deadline), signal))
-      if (r === 'closed') throw broken()
-      if (r === 'timed-out') throw sendTimeout()
+      const need = this.#tryWriteRecord(size, meta, fill)
+      if (need === WRITTEN) return
+      throwUnlessWritable(await this.#tracked(tx.waitWritable(need, remaining(deadline), signal)))
     }
   }
 

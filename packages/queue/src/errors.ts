@@ -1,18 +1,9 @@
 /**
  * Errors of @ipc/queue: Empty, Full and ShutDown (Python's queue.Empty,
- * queue.Full and queue.ShutDown), and the @ipc/core classes it throws.
+ * queue.Full and queue.ShutDown). The @ipc/core classes it throws are
+ * re-exported by index.ts.
  */
 import { IpcError, type IpcErrorOptions } from '@ipc/core'
-
-export {
-  ClosedError,
-  DataCloneError,
-  ExistsError,
-  IncompatibleError,
-  IpcError,
-  NotFoundError,
-  ValueError,
-} from '@ipc/core'
 
 /** `getNowait()` found the queue empty, or `get({ timeout })` waited in vain. */
 export class Empty extends IpcError {

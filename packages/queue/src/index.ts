@@ -5,16 +5,13 @@
 export {
   ClosedError,
   DataCloneError,
-  Empty,
   ExistsError,
-  Full,
   IncompatibleError,
   IpcError,
   NotFoundError,
-  ShutDown,
-  type ShutDownOptions,
   ValueError,
-} from './errors.js'
+} from '@ipc/core'
+export { Empty, Full, ShutDown, type ShutDownOptions } from './errors.js'
 export { JoinableQueue } from './joinable-queue.js'
 export type {
   GetOptions,

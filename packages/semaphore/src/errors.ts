@@ -1,15 +1,16 @@
 /**
- * Errors of @ipc/semaphore: the @ipc/core classes it throws, and TimeoutError.
+ * Errors of @ipc/semaphore: the @ipc/core classes it throws.
  */
-import { IpcError } from '@ipc/core'
-
-export { ClosedError, ExistsError, IncompatibleError, IpcError, NotFoundError, ValueError } from '@ipc/core'
-
 /**
  * `permit({ timeout })` or `withPermit(fn, { timeout })` found no permit in
  * time (`acquire` resolves `false` instead, as in Python).
  */
-export class TimeoutError extends IpcError {
-  static override readonly code: string = 'IPC_TIMEOUT'
-  override name = 'TimeoutError'
-}
+export {
+  ClosedError,
+  ExistsError,
+  IncompatibleError,
+  IpcError,
+  NotFoundError,
+  TimeoutError,
+  ValueError,
+} from '@ipc/core'

@@ -87,7 +87,8 @@ export type TypedArrayOf<T extends ValueType> = {
 /** The types with atomic add/sub/exchange/compareExchange. */
 export type IntegerType = Exclude<ValueType, 'float32' | 'float64' | 'bool' | 'f' | 'd' | '?'>
 
-type AnyTypedArray =
+/** Any typed array an element type views its elements with. */
+export type AnyTypedArray =
   | Int8Array
   | Uint8Array
   | Int16Array

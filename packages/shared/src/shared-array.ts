@@ -4,32 +4,28 @@
  * with a live typed-array view (zero copy).
  */
 import { type InspectOptionsStylized, inspect } from 'node:util'
-import { ClosedError, IncompatibleError, ValueError } from '@ipc/core'
 import {
   checkHandle,
   type Handle,
   invalidArgType,
   outOfRange,
-  type RobustLock,
-  Segment,
   TRANSFER,
   type TransferDescriptor,
 } from '@ipc/core/internal'
 import {
+  type AnyTypedArray,
   checkElement,
   type ElementOf,
   type ElementType,
-  elementType,
-  elementTypeById,
   loadElement,
   storeElement,
   type TypedArrayOf,
   type TypeName,
   type ValueType,
 } from './element-types.js'
-import { ARRAY_KIND, OFFSET_DATA, readSharedHeader, writeSharedHeader } from './layout.js'
+import { ARRAY_KIND, OFFSET_DATA } from './layout.js'
 import type { RawOptions, SharedOptions } from './options.js'
-import { type LockWaitOptions, lockOf, type SharedLock, type SyncWaitOptions } from './shared-lock.js'
+import { ATTACH, type Attached, SharedKind, SharedObject, withoutLock } from './shared-object.js'
 
 /** The plain JSON handle of a SharedArray: pass it anywhere, then `SharedArray.from(handle)`. */
 export interface SharedArrayHandle extends Handle {
@@ -43,50 +39,14 @@ export interface SharedArrayHandle extends Handle {
   lock: boolean
 }
 
-const ATTACH: unique symbol = Symbol('attach')
-
-interface Attached {
-  segment: Segment
-  type: ElementType
-  length: number
-  lock: boolean
-}
-
-type AnyView =
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Float32Array
-  | Float64Array
+const ARRAY = new SharedKind(
+  ARRAY_KIND,
+  'shared array',
+  (length, type, segment) => OFFSET_DATA + length * type.bytes <= segment.dataBytes,
+)
 
 /** Most elements `inspect` shows. */
 const INSPECT_MAX = 20
-
-function closedError(name: string): ClosedError {
-  return new ClosedError(`Cannot use shared array "${name}": it was closed`)
-}
-
-function attach(name: string, type: ValueType | undefined): Attached {
-  const expected = type === undefined ? undefined : elementType(type)
-  const segment = Segment.open(ARRAY_KIND, name)
-  try {
-    const header = readSharedHeader(segment)
-    const stored = header === undefined ? undefined : elementTypeById(header.typeId)
-    if (header === undefined || stored === undefined || OFFSET_DATA + header.length * stored.bytes > segment.dataBytes)
-      throw new IncompatibleError(`Cannot open shared array "${name}": its header is not a shared array's`)
-    if (expected !== undefined && expected !== stored)
-      throw new IncompatibleError(`Cannot open shared array "${name}" as ${expected.name}: it holds ${stored.name}`)
-    return { segment, type: stored, length: header.length, lock: header.lock }
-  } catch (error) {
-    segment.close()
-    throw error
-  }
-}
 
 /** Validates `lengthOrValues`: a length, or values that all fit the type (checked before anything is created). */
 function initialValues(
@@ -109,6 +69,22 @@ function initialValues(
   const given = Array.from(lengthOrValues as Iterable<unknown>)
   const values = given.map((value, index) => checkElement(type, value, `The value at index ${index}`))
   return { length: values.length, values }
+}
+
+/** Validates the arguments of `new SharedArray()`, then creates the segment holding the initial values. */
+function createArray(type: unknown, lengthOrValues: unknown, options: SharedOptions | undefined): Attached {
+  return ARRAY.create(type, options, (elementTypeOf) => {
+    const { length, values } = initialValues(elementTypeOf, lengthOrValues)
+    return {
+      length,
+      dataBytes: Math.ceil((length * elementTypeOf.bytes) / 8) * 8,
+      fill(created) {
+        if (values === undefined || length === 0) return
+        const view = new elementTypeOf.View(created.buffer, created.dataOffset + OFFSET_DATA, length)
+        ;(view as { set(values: ArrayLike<number | bigint>): void }).set(values)
+      },
+    }
+  })
 }
 
 /**
@@ -138,17 +114,12 @@ function initialValues(
  * scores.toArray() // => [10, 2.5, 3.5]
  * ```
  */
-export class SharedArray<T extends ValueType = ValueType> {
-  /** The name other processes open it by. */
-  readonly name: string
+export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
   /** The number of elements (fixed). */
   readonly length: number
-  readonly #segment: Segment
   readonly #type: ElementType
-  readonly #view: AnyView
-  readonly #atomic: AnyView
-  readonly #lock: RobustLock | undefined
-  #closed = false
+  readonly #view: AnyTypedArray
+  readonly #atomic: AnyTypedArray
 
   /**
    * Creates an array of `type`: `lengthOrValues` is a length (elements start
@@ -156,41 +127,16 @@ export class SharedArray<T extends ValueType = ValueType> {
    */
   constructor(type: T, lengthOrValues: number | Iterable<ElementOf<T>>, options?: SharedOptions)
   constructor(type: T | typeof ATTACH, lengthOrValues: unknown, options?: SharedOptions) {
-    let attached: Attached
-    if (type === ATTACH) {
-      attached = lengthOrValues as Attached
-    } else {
-      const elementTypeOf = elementType(type)
-      if (options !== undefined && (typeof options !== 'object' || options === null))
-        throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
-      const lock = options?.lock ?? true
-      if (typeof lock !== 'boolean')
-        throw invalidArgType(`The "lock" option must be a boolean, received ${typeof lock}`)
-      const { length, values } = initialValues(elementTypeOf, lengthOrValues)
-      const dataBytes = Math.ceil((length * elementTypeOf.bytes) / 8) * 8
-      const segment = Segment.create(ARRAY_KIND, OFFSET_DATA + dataBytes, {
-        name: options?.name,
-        init(created) {
-          writeSharedHeader(created, { typeId: elementTypeOf.id, length, lock })
-          if (values !== undefined && length > 0) {
-            const view = new elementTypeOf.View(created.buffer, created.dataOffset + OFFSET_DATA, length)
-            ;(view as { set(values: ArrayLike<number | bigint>): void }).set(values)
-          }
-        },
-      })
-      attached = { segment, type: elementTypeOf, length, lock }
-    }
+    const attached = type === ATTACH ? (lengthOrValues as Attached) : createArray(type, lengthOrValues, options)
+    super(attached, ARRAY)
     const { segment, type: elementTypeOf, length } = attached
-    this.name = segment.name
     this.length = length
-    this.#segment = segment
     this.#type = elementTypeOf
-    this.#view = new elementTypeOf.View(segment.buffer, segment.dataOffset + OFFSET_DATA, length) as AnyView
+    this.#view = new elementTypeOf.View(segment.buffer, segment.dataOffset + OFFSET_DATA, length)
     this.#atomic =
       elementTypeOf.View === elementTypeOf.AtomicView
         ? this.#view
-        : (new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, length) as AnyView)
-    this.#lock = attached.lock ? lockOf(segment, `shared array "${segment.name}"`) : undefined
+        : new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, length)
   }
 
   /**
@@ -204,7 +150,7 @@ export class SharedArray<T extends ValueType = ValueType> {
    * ```
    */
   static open<T extends ValueType = ValueType>(name: string, type?: T): SharedArray<T> {
-    return new SharedArray<T>(ATTACH as never, attach(name, type) as never)
+    return new SharedArray<T>(ATTACH as never, ARRAY.open(name, type) as never)
   }
 
   /**
@@ -217,24 +163,9 @@ export class SharedArray<T extends ValueType = ValueType> {
    */
   static from<T extends ValueType = ValueType>(handle: SharedArrayHandle): SharedArray<T> {
     const h = checkHandle<SharedArrayHandle>(handle, 'shared-array')
-    const attached = attach(h.name, h.type)
+    const attached = ARRAY.open(h.name, h.type)
     if (h.lock === false) return new RawArray<T>(ATTACH as never, attached as never)
     return new SharedArray<T>(ATTACH as never, attached as never)
-  }
-
-  /** The element type's name ('int32', …; typecodes are resolved). */
-  get type(): TypeName {
-    return this.#type.name
-  }
-
-  /** Whether this object has a lock (false for RawArray). */
-  get hasLock(): boolean {
-    return this.#lock !== undefined
-  }
-
-  /** True once `close()` ran. */
-  get closed(): boolean {
-    return this.#closed
   }
 
   /** A small plain JSON object; `SharedArray.from(handle)` attaches to the same array. */
@@ -244,7 +175,7 @@ export class SharedArray<T extends ValueType = ValueType> {
       name: this.name,
       type: this.#type.name,
       length: this.length,
-      lock: this.#lock !== undefined,
+      lock: this.hasLock,
     }
   }
 
@@ -258,7 +189,7 @@ export class SharedArray<T extends ValueType = ValueType> {
    * @throws {ClosedError} after `close()`.
    */
   get array(): TypedArrayOf<T> {
-    if (this.#closed) throw closedError(this.name)
+    if (this.closed) throw ARRAY.closedError(this.name)
     return this.#view as TypedArrayOf<T>
   }
 
@@ -272,7 +203,7 @@ export class SharedArray<T extends ValueType = ValueType> {
    */
   get(index: number): ElementOf<T> {
     if (!(index >= 0 && index < this.length && Math.trunc(index) === index)) throw this.#badIndex(index)
-    if (this.#closed) throw closedError(this.name)
+    if (this.closed) throw ARRAY.closedError(this.name)
     return loadElement(this.#type, this.#atomic, index) as ElementOf<T>
   }
 
@@ -289,7 +220,7 @@ export class SharedArray<T extends ValueType = ValueType> {
   set(index: number, value: ElementOf<T>): void {
     if (!(index >= 0 && index < this.length && Math.trunc(index) === index)) throw this.#badIndex(index)
     const stored = checkElement(this.#type, value, 'The value')
-    if (this.#closed) throw closedError(this.name)
+    if (this.closed) throw ARRAY.closedError(this.name)
     storeElement(this.#type, this.#atomic, index, stored)
   }
 
@@ -308,7 +239,7 @@ export class SharedArray<T extends ValueType = ValueType> {
    * ```
    */
   toArray(): ElementOf<T>[] {
-    if (this.#closed) throw closedError(this.name)
+    if (this.closed) throw ARRAY.closedError(this.name)
     const type = this.#type
     // Integer reads of a typed array are whole (tear-free) by the JS memory model.
     if (type.family === 'int') return Array.from(this.#view as Int32Array) as ElementOf<T>[]
@@ -323,91 +254,6 @@ export class SharedArray<T extends ValueType = ValueType> {
     for (let i = 0; i < this.length; i++) yield this.get(i)
   }
 
-  /**
-   * The lock shared by every object attached to this array.
-   * @throws {ValueError} when this object has no lock (RawArray, `lock: false`).
-   * @example
-   * ```ts
-   * const xs = new SharedArray('int32', 4)
-   * const lock = xs.getLock()
-   * lock.acquireSync()
-   * try {
-   *   xs.array.fill(7)
-   * } finally {
-   *   lock.release()
-   * }
-   * ```
-   */
-  getLock(): SharedLock {
-    if (this.#lock === undefined)
-      throw new ValueError(
-        `Cannot get the lock of shared array "${this.name}": it was opened without a lock (lock: false)`,
-      )
-    if (this.#closed) throw closedError(this.name)
-    return this.#lock
-  }
-
-  /**
-   * Runs `fn` holding the lock and releases it when `fn` returns, throws or
-   * (async `fn`) settles. Waits without blocking the event loop; `fn` gets
-   * the lock (check `previousOwnerDied`).
-   * @throws {ValueError} when this object has no lock.
-   * @throws {DOMException} named TimeoutError when `timeout` ms pass before the lock is taken.
-   * @example
-   * ```ts
-   * const xs = new SharedArray('int32', [1, 2])
-   * await xs.withLock(() => {
-   *   const [a, b] = xs.toArray()
-   *   xs.set(0, b as number)
-   *   xs.set(1, a as number)
-   * })
-   * ```
-   */
-  withLock<R>(fn: (lock: SharedLock) => R | PromiseLike<R>, options?: LockWaitOptions): Promise<R> {
-    try {
-      return this.getLock().withLock(fn, options)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-  }
-
-  /**
-   * Blocks the thread until it holds the lock, runs `fn`, releases.
-   * @throws {ValueError} when this object has no lock, or this thread holds it already.
-   * @throws {DOMException} named TimeoutError when `timeout` ms pass before the lock is taken.
-   * @example
-   * ```ts
-   * const xs = new SharedArray('int32', 3)
-   * xs.withLockSync(() => xs.array.fill(1))
-   * ```
-   */
-  withLockSync<R>(fn: (lock: SharedLock) => R, options?: SyncWaitOptions): R {
-    return this.getLock().withLockSync(fn, options)
-  }
-
-  /**
-   * Detaches this object (idempotent); later calls throw ClosedError. If it
-   * holds the lock, the lock is given up and the next holder sees
-   * `previousOwnerDied`. The memory is removed when the last object closes
-   * or its process dies.
-   */
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#lock?.abandon()
-    this.#segment.close()
-  }
-
-  /** Alias of `close()`. */
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  /** Removes the name now; attached objects keep working until they close. */
-  unlink(): void {
-    this.#segment.unlink()
-  }
-
   /** For `Process`: how to attach to this array in a child. */
   [TRANSFER](): TransferDescriptor {
     return {
@@ -420,7 +266,7 @@ export class SharedArray<T extends ValueType = ValueType> {
   [inspect.custom](depth: number, options: InspectOptionsStylized, nested: typeof inspect): string {
     const kind = this instanceof RawArray ? 'RawArray' : 'SharedArray'
     const head = `${kind} { name: ${options.stylize(`'${this.name}'`, 'string')}, type: '${this.#type.name}', length: ${this.length}`
-    if (this.#closed) return `${head}, closed: true }`
+    if (this.closed) return `${head}, closed: true }`
     if (depth < 0) return `${head} }`
     const shown = this.length > INSPECT_MAX ? this.toArray().slice(0, INSPECT_MAX) : this.toArray()
     const more = this.length > INSPECT_MAX ? ` (and ${this.length - INSPECT_MAX} more)` : ''
@@ -446,14 +292,7 @@ export class SharedArray<T extends ValueType = ValueType> {
 export class RawArray<T extends ValueType = ValueType> extends SharedArray<T> {
   constructor(type: T, lengthOrValues: number | Iterable<ElementOf<T>>, options?: RawOptions)
   constructor(type: T, lengthOrValues: unknown, options?: RawOptions) {
-    if ((type as unknown) === ATTACH) {
-      ;(lengthOrValues as Attached).lock = false
-      super(type, lengthOrValues as never)
-    } else {
-      if (options !== undefined && (typeof options !== 'object' || options === null))
-        throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
-      super(type, lengthOrValues as never, { name: options?.name as string, lock: false })
-    }
+    super(type, lengthOrValues as never, withoutLock(type, lengthOrValues, options))
   }
 
   /**
@@ -462,12 +301,12 @@ export class RawArray<T extends ValueType = ValueType> extends SharedArray<T> {
    * @throws {IncompatibleError} when `name` is not a shared array or holds another type.
    */
   static override open<T extends ValueType = ValueType>(name: string, type?: T): RawArray<T> {
-    return new RawArray<T>(ATTACH as never, attach(name, type) as never)
+    return new RawArray<T>(ATTACH as never, ARRAY.open(name, type) as never)
   }
 
   /** Attaches to the array a `.handle` describes, without its lock. */
   static override from<T extends ValueType = ValueType>(handle: SharedArrayHandle): RawArray<T> {
     const h = checkHandle<SharedArrayHandle>(handle, 'shared-array')
-    return new RawArray<T>(ATTACH as never, attach(h.name, h.type) as never)
+    return new RawArray<T>(ATTACH as never, ARRAY.open(h.name, h.type) as never)
   }
 }

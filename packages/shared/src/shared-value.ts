@@ -4,31 +4,20 @@
  * and thread reads and writes in place.
  */
 import { inspect } from 'node:util'
-import { ClosedError, IncompatibleError, ValueError } from '@ipc/core'
-import {
-  checkHandle,
-  type Handle,
-  invalidArgType,
-  type RobustLock,
-  Segment,
-  TRANSFER,
-  type TransferDescriptor,
-} from '@ipc/core/internal'
+import { checkHandle, type Handle, invalidArgType, TRANSFER, type TransferDescriptor } from '@ipc/core/internal'
 import {
   checkElement,
   type ElementOf,
   type ElementType,
-  elementType,
-  elementTypeById,
   type IntegerType,
   loadElement,
   storeElement,
   type TypeName,
   type ValueType,
 } from './element-types.js'
-import { OFFSET_DATA, readSharedHeader, VALUE_KIND, writeSharedHeader } from './layout.js'
+import { OFFSET_DATA, VALUE_KIND } from './layout.js'
 import type { RawOptions, SharedOptions } from './options.js'
-import { type LockWaitOptions, lockOf, type SharedLock, type SyncWaitOptions } from './shared-lock.js'
+import { ATTACH, type Attached, SharedKind, SharedObject, withoutLock } from './shared-object.js'
 
 /** The plain JSON handle of a SharedValue: pass it anywhere, then `SharedValue.from(handle)`. */
 export interface SharedValueHandle extends Handle {
@@ -40,13 +29,7 @@ export interface SharedValueHandle extends Handle {
   lock: boolean
 }
 
-const ATTACH: unique symbol = Symbol('attach')
-
-interface Attached {
-  segment: Segment
-  type: ElementType
-  lock: boolean
-}
+const VALUE = new SharedKind(VALUE_KIND, 'shared value', (length) => length === 1)
 
 type AnyInt = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
 type AnyBig = BigInt64Array | BigUint64Array
@@ -54,26 +37,24 @@ type AnyBig = BigInt64Array | BigUint64Array
 const OP_ADD = 0
 const OP_SUB = 1
 
-function closedError(name: string): ClosedError {
-  return new ClosedError(`Cannot use shared value "${name}": it was closed`)
-}
-
-/** Opens a value segment and checks its header (and its type, when given). */
-function attach(name: string, type: ValueType | undefined): Attached {
-  const expected = type === undefined ? undefined : elementType(type)
-  const segment = Segment.open(VALUE_KIND, name)
-  try {
-    const header = readSharedHeader(segment)
-    const stored = header === undefined ? undefined : elementTypeById(header.typeId)
-    if (header === undefined || stored === undefined || header.length !== 1)
-      throw new IncompatibleError(`Cannot open shared value "${name}": its header is not a shared value's`)
-    if (expected !== undefined && expected !== stored)
-      throw new IncompatibleError(`Cannot open shared value "${name}" as ${expected.name}: it holds ${stored.name}`)
-    return { segment, type: stored, lock: header.lock }
-  } catch (error) {
-    segment.close()
-    throw error
-  }
+/** Validates the arguments of `new SharedValue()`, then creates the segment holding `initial`. */
+function createValue(type: unknown, initial: unknown, options: SharedOptions | undefined): Attached {
+  return VALUE.create(type, options, (elementTypeOf) => {
+    const first =
+      initial === undefined
+        ? elementTypeOf.family === 'bigint'
+          ? 0n
+          : 0
+        : checkElement(elementTypeOf, initial, 'The initial value')
+    return {
+      length: 1,
+      dataBytes: 8,
+      fill(created) {
+        const atomic = new elementTypeOf.AtomicView(created.buffer, created.dataOffset + OFFSET_DATA, 1)
+        storeElement(elementTypeOf, atomic, 0, first)
+      },
+    }
+  })
 }
 
 /**
@@ -104,10 +85,7 @@ function attach(name: string, type: ValueType | undefined): Attached {
  * counter.value // => 2
  * ```
  */
-export class SharedValue<T extends ValueType = ValueType> {
-  /** The name other processes open it by. */
-  readonly name: string
-  readonly #segment: Segment
+export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
   readonly #type: ElementType
   /** The view Atomics work on: the element's own type, or its bit pattern for floats. */
   readonly #atomic: AnyInt | AnyBig
@@ -115,8 +93,6 @@ export class SharedValue<T extends ValueType = ValueType> {
   readonly #ints: AnyInt | undefined
   readonly #min: number
   readonly #max: number
-  readonly #lock: RobustLock | undefined
-  #closed = false
 
   /**
    * Creates a value of `type` holding `initial` (default 0, 0n or false).
@@ -125,41 +101,14 @@ export class SharedValue<T extends ValueType = ValueType> {
    */
   constructor(type: T, initial?: ElementOf<T>, options?: SharedOptions)
   constructor(type: T | typeof ATTACH, initial?: unknown, options?: SharedOptions) {
-    let attached: Attached
-    if (type === ATTACH) {
-      attached = initial as Attached
-    } else {
-      const elementTypeOf = elementType(type)
-      if (options !== undefined && (typeof options !== 'object' || options === null))
-        throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
-      const lock = options?.lock ?? true
-      if (typeof lock !== 'boolean')
-        throw invalidArgType(`The "lock" option must be a boolean, received ${typeof lock}`)
-      const first =
-        initial === undefined
-          ? elementTypeOf.family === 'bigint'
-            ? 0n
-            : 0
-          : checkElement(elementTypeOf, initial, 'The initial value')
-      const segment = Segment.create(VALUE_KIND, OFFSET_DATA + 8, {
-        name: options?.name,
-        init(created) {
-          writeSharedHeader(created, { typeId: elementTypeOf.id, length: 1, lock })
-          const atomic = new elementTypeOf.AtomicView(created.buffer, created.dataOffset + OFFSET_DATA, 1)
-          storeElement(elementTypeOf, atomic, 0, first)
-        },
-      })
-      attached = { segment, type: elementTypeOf, lock }
-    }
+    const attached = type === ATTACH ? (initial as Attached) : createValue(type, initial, options)
+    super(attached, VALUE)
     const { segment, type: elementTypeOf } = attached
-    this.name = segment.name
-    this.#segment = segment
     this.#type = elementTypeOf
     this.#atomic = new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, 1) as AnyInt | AnyBig
     this.#ints = elementTypeOf.family === 'int' ? (this.#atomic as AnyInt) : undefined
     this.#min = elementTypeOf.family === 'int' ? (elementTypeOf.min as number) : 0
     this.#max = elementTypeOf.family === 'int' ? (elementTypeOf.max as number) : -1
-    this.#lock = attached.lock ? lockOf(segment, `shared value "${segment.name}"`) : undefined
   }
 
   /**
@@ -173,7 +122,7 @@ export class SharedValue<T extends ValueType = ValueType> {
    * ```
    */
   static open<T extends ValueType = ValueType>(name: string, type?: T): SharedValue<T> {
-    return new SharedValue<T>(ATTACH as never, attach(name, type) as never)
+    return new SharedValue<T>(ATTACH as never, VALUE.open(name, type) as never)
   }
 
   /**
@@ -187,30 +136,15 @@ export class SharedValue<T extends ValueType = ValueType> {
    */
   static from<T extends ValueType = ValueType>(handle: SharedValueHandle): SharedValue<T> {
     const h = checkHandle<SharedValueHandle>(handle, 'shared-value')
-    const attached = attach(h.name, h.type)
+    const attached = VALUE.open(h.name, h.type)
     return h.lock === false
       ? (new RawValue<T>(ATTACH as never, attached as never) as SharedValue<T>)
       : new SharedValue<T>(ATTACH as never, attached as never)
   }
 
-  /** The element type's name ('int32', …; typecodes are resolved). */
-  get type(): TypeName {
-    return this.#type.name
-  }
-
-  /** Whether this object has a lock (false for RawValue). */
-  get hasLock(): boolean {
-    return this.#lock !== undefined
-  }
-
-  /** True once `close()` ran. */
-  get closed(): boolean {
-    return this.#closed
-  }
-
   /** A small plain JSON object; `SharedValue.from(handle)` attaches to the same value. */
   get handle(): SharedValueHandle {
-    return { kind: 'shared-value', name: this.name, type: this.#type.name, lock: this.#lock !== undefined }
+    return { kind: 'shared-value', name: this.name, type: this.#type.name, lock: this.hasLock }
   }
 
   /**
@@ -221,12 +155,12 @@ export class SharedValue<T extends ValueType = ValueType> {
    * @throws {ClosedError} after `close()`.
    */
   get value(): ElementOf<T> {
-    if (this.#closed) throw closedError(this.name)
+    if (this.closed) throw VALUE.closedError(this.name)
     return loadElement(this.#type, this.#atomic, 0) as ElementOf<T>
   }
 
   set value(value: ElementOf<T>) {
-    if (this.#closed) throw closedError(this.name)
+    if (this.closed) throw VALUE.closedError(this.name)
     storeElement(this.#type, this.#atomic, 0, checkElement(this.#type, value, 'The value'))
   }
 
@@ -245,7 +179,7 @@ export class SharedValue<T extends ValueType = ValueType> {
    */
   add<U extends IntegerType>(this: SharedValue<U>, n: ElementOf<U>): ElementOf<U> {
     const ints = this.#ints
-    if (typeof n === 'number' && n >= this.#min && n <= this.#max && ints !== undefined && !this.#closed) {
+    if (typeof n === 'number' && n >= this.#min && n <= this.#max && ints !== undefined && !this.closed) {
       if (Math.trunc(n) === n) return Atomics.add(ints, 0, n) as ElementOf<U>
     }
     return this.#readModifyWrite(OP_ADD, n) as ElementOf<U>
@@ -264,7 +198,7 @@ export class SharedValue<T extends ValueType = ValueType> {
    */
   sub<U extends IntegerType>(this: SharedValue<U>, n: ElementOf<U>): ElementOf<U> {
     const ints = this.#ints
-    if (typeof n === 'number' && n >= this.#min && n <= this.#max && ints !== undefined && !this.#closed) {
+    if (typeof n === 'number' && n >= this.#min && n <= this.#max && ints !== undefined && !this.closed) {
       if (Math.trunc(n) === n) return Atomics.sub(ints, 0, n) as ElementOf<U>
     }
     return this.#readModifyWrite(OP_SUB, n) as ElementOf<U>
@@ -277,7 +211,7 @@ export class SharedValue<T extends ValueType = ValueType> {
         `Cannot ${op === OP_ADD ? 'add to' : 'subtract from'} shared value "${this.name}": it holds ${type.name}, not an integer type`,
       )
     const operand = checkElement(type, n, 'The operand')
-    if (this.#closed) throw closedError(this.name)
+    if (this.closed) throw VALUE.closedError(this.name)
     if (type.family === 'bigint') {
       const big = this.#atomic as AnyBig
       return op === OP_ADD ? Atomics.add(big, 0, operand as bigint) : Atomics.sub(big, 0, operand as bigint)
@@ -328,104 +262,8 @@ export class SharedValue<T extends ValueType = ValueType> {
     if (type.family !== 'int' && type.family !== 'bigint')
       throw invalidArgType(`Cannot ${method} shared value "${this.name}": it holds ${type.name}, not an integer type`)
     const checked = checkElement(type, value, what)
-    if (this.#closed) throw closedError(this.name)
+    if (this.closed) throw VALUE.closedError(this.name)
     return checked
-  }
-
-  /**
-   * The lock shared by every object attached to this value. Single reads and
-   * writes need no lock; hold it around read-modify-write sequences.
-   * @throws {ValueError} when this object has no lock (RawValue, `lock: false`).
-   * @example
-   * ```ts
-   * const total = new SharedValue('float64', 0)
-   * const lock = total.getLock()
-   * lock.acquireSync()
-   * try {
-   *   total.value += 0.5
-   * } finally {
-   *   lock.release()
-   * }
-   * ```
-   */
-  getLock(): SharedLock {
-    if (this.#lock === undefined)
-      throw new ValueError(
-        `Cannot get the lock of shared value "${this.name}": it was opened without a lock (lock: false)`,
-      )
-    if (this.#closed) throw closedError(this.name)
-    return this.#lock
-  }
-
-  /**
-   * Runs `fn` holding the lock and releases it when `fn` returns, throws or
-   * (async `fn`) settles. Waits for the lock without blocking the event loop.
-   * `fn` gets the lock: check `lock.previousOwnerDied` to learn that a holder
-   * died mid-update.
-   * @throws {ValueError} when this object has no lock.
-   * @throws {DOMException} named TimeoutError when `timeout` ms pass before the lock is taken.
-   * @example
-   * ```ts
-   * const balance = new SharedValue('int64', 100n)
-   * await balance.withLock(() => {
-   *   if (balance.value >= 30n) balance.value -= 30n
-   * })
-   * ```
-   */
-  withLock<R>(fn: (lock: SharedLock) => R | PromiseLike<R>, options?: LockWaitOptions): Promise<R> {
-    try {
-      return this.getLock().withLock(fn, options)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-  }
-
-  /**
-   * Blocks the thread until it holds the lock, runs `fn`, releases. For
-   * worker threads and scripts; an `fn` returning a promise keeps the lock
-   * until it settles.
-   * @throws {ValueError} when this object has no lock, or this thread holds it already.
-   * @throws {DOMException} named TimeoutError when `timeout` ms pass before the lock is taken.
-   * @example
-   * ```ts
-   * const counter = new SharedValue('int32', 0)
-   * counter.withLockSync(() => {
-   *   counter.value += 1
-   * })
-   * ```
-   */
-  withLockSync<R>(fn: (lock: SharedLock) => R, options?: SyncWaitOptions): R {
-    return this.getLock().withLockSync(fn, options)
-  }
-
-  /**
-   * Detaches this object (idempotent). If it holds the lock, the lock is
-   * given up and the next holder sees `previousOwnerDied`. The shared memory
-   * is removed when the last attached object closes or its process dies.
-   * @example
-   * ```ts
-   * const flag = new SharedValue('bool', false)
-   * flag.close()
-   * ```
-   */
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#lock?.abandon()
-    this.#segment.close()
-  }
-
-  /** Alias of `close()`. */
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  /**
-   * Removes the name now: later `open(name)` calls throw NotFoundError, and
-   * attached objects keep working until they close.
-   */
-  unlink(): void {
-    this.#segment.unlink()
   }
 
   /** For `Process`: how to attach to this value in a child. */
@@ -437,11 +275,11 @@ export class SharedValue<T extends ValueType = ValueType> {
     const stylize = options?.stylize ?? ((text: string) => text)
     const name = stylize(`'${this.name}'`, 'string')
     const kind = this instanceof RawValue ? 'RawValue' : 'SharedValue'
-    if (this.#closed) return `${kind} { name: ${name}, type: '${this.#type.name}', closed: true }`
+    if (this.closed) return `${kind} { name: ${name}, type: '${this.#type.name}', closed: true }`
     const value = this.value
     const shown = typeof value === 'bigint' ? `${value}n` : Object.is(value, -0) ? '-0' : String(value)
     const style = typeof value === 'bigint' ? 'bigint' : typeof value === 'boolean' ? 'boolean' : 'number'
-    return `${kind} { name: ${name}, type: '${this.#type.name}', value: ${stylize(shown, style)}, lock: ${this.#lock !== undefined} }`
+    return `${kind} { name: ${name}, type: '${this.#type.name}', value: ${stylize(shown, style)}, lock: ${this.hasLock} }`
   }
 }
 
@@ -459,14 +297,7 @@ export class SharedValue<T extends ValueType = ValueType> {
 export class RawValue<T extends ValueType = ValueType> extends SharedValue<T> {
   constructor(type: T, initial?: ElementOf<T>, options?: RawOptions)
   constructor(type: T, initial?: unknown, options?: RawOptions) {
-    if ((type as unknown) === ATTACH) {
-      ;(initial as Attached).lock = false
-      super(type, initial as never)
-    } else {
-      if (options !== undefined && (typeof options !== 'object' || options === null))
-        throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
-      super(type, initial as never, { name: options?.name as string, lock: false })
-    }
+    super(type, initial as never, withoutLock(type, initial, options))
   }
 
   /**
@@ -475,13 +306,13 @@ export class RawValue<T extends ValueType = ValueType> extends SharedValue<T> {
    * @throws {IncompatibleError} when `name` is not a shared value or holds another type.
    */
   static override open<T extends ValueType = ValueType>(name: string, type?: T): RawValue<T> {
-    return new RawValue<T>(ATTACH as never, attach(name, type) as never)
+    return new RawValue<T>(ATTACH as never, VALUE.open(name, type) as never)
   }
 
   /** Attaches to the value a `.handle` describes, without its lock. */
   static override from<T extends ValueType = ValueType>(handle: SharedValueHandle): RawValue<T> {
     const h = checkHandle<SharedValueHandle>(handle, 'shared-value')
-    return new RawValue<T>(ATTACH as never, attach(h.name, h.type) as never)
+    return new RawValue<T>(ATTACH as never, VALUE.open(h.name, h.type) as never)
   }
 
   override [TRANSFER](): TransferDescriptor {

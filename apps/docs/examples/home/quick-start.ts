@@ -1,5 +1,4 @@
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+import { currentProcess, Process } from '@ipc/core'
 import { Queue } from '@ipc/queue'
 
 // The child process runs this function, with the queue attached.
@@ -8,7 +7,7 @@ export async function child(queue: Queue<string>): Promise<void> {
 }
 
 // Python's `if __name__ == '__main__':` — the child imports this file too.
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (!currentProcess().isChild) {
   const queue = new Queue<string>()
   const worker = new Process(new URL(import.meta.url), { exportName: 'child', args: [queue] })
   worker.start()

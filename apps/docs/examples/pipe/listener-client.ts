@@ -1,7 +1,6 @@
 // Unrelated processes: a Listener waits at an address; a Client that knows
 // only the address connects, and both ends get a Connection.
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+import { currentProcess, Process } from '@ipc/core'
 import { Client, Listener } from '@ipc/pipe'
 
 // #region main
@@ -34,6 +33,7 @@ async function main(): Promise<void> {
 }
 // #endregion main
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Only the parent runs main(): a child imports this file too, to find its function.
+if (!currentProcess().isChild) {
   await main()
 }

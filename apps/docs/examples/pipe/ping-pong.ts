@@ -1,6 +1,6 @@
 // Way 2, a Pipe: two ends, each can send to the other (duplex by default).
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+// #region quick-start
+import { currentProcess, Process } from '@ipc/core'
 import { type Connection, Pipe } from '@ipc/pipe'
 
 // #region main
@@ -27,6 +27,8 @@ async function main(): Promise<void> {
 }
 // #endregion main
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Only the parent runs main(): a child imports this file too, to find its function.
+if (!currentProcess().isChild) {
   await main()
 }
+// #endregion quick-start

@@ -1,6 +1,6 @@
 // Way 1, a Queue: one process puts jobs in, another takes them out.
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+// #region quick-start
+import { currentProcess, Process } from '@ipc/core'
 import { Queue } from '@ipc/queue'
 
 // #region main
@@ -29,8 +29,9 @@ async function main(): Promise<void> {
 }
 // #endregion main
 
-// Run main() only when this file is the program, not when the child imports it
-// to find `producer` (Python's `if __name__ == '__main__':`).
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Only the parent runs main(): the child imports this file too, to find
+// `producer` (Python's `if __name__ == '__main__':`).
+if (!currentProcess().isChild) {
   await main()
 }
+// #endregion quick-start

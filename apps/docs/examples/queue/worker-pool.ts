@@ -1,7 +1,6 @@
 // Many to many: three worker processes share one JoinableQueue of tasks and
 // send their results back on a second Queue.
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+import { currentProcess, Process } from '@ipc/core'
 import { JoinableQueue, Queue } from '@ipc/queue'
 
 // #region main
@@ -38,6 +37,7 @@ async function main(): Promise<void> {
 }
 // #endregion main
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Only the parent runs main(): a child imports this file too, to find its function.
+if (!currentProcess().isChild) {
   await main()
 }

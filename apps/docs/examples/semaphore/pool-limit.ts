@@ -1,8 +1,8 @@
 // Way 4, a Semaphore: five processes want a resource that only two may use
 // at a time (think of a pool of two database connections).
+// #region quick-start
 import { setTimeout as sleep } from 'node:timers/promises'
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+import { currentProcess, Process } from '@ipc/core'
 import { Semaphore } from '@ipc/semaphore'
 import { SharedValue } from '@ipc/shared'
 
@@ -50,6 +50,8 @@ async function main(): Promise<void> {
 }
 // #endregion main
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Only the parent runs main(): a child imports this file too, to find its function.
+if (!currentProcess().isChild) {
   await main()
 }
+// #endregion quick-start

@@ -1,6 +1,6 @@
 // Way 3, shared memory: four processes update the same numbers in place.
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+// #region quick-start
+import { currentProcess, Process } from '@ipc/core'
 import { SharedArray, SharedValue } from '@ipc/shared'
 
 // #region main
@@ -44,6 +44,8 @@ async function main(): Promise<void> {
 }
 // #endregion main
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Only the parent runs main(): a child imports this file too, to find its function.
+if (!currentProcess().isChild) {
   await main()
 }
+// #endregion quick-start

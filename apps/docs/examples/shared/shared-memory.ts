@@ -1,6 +1,5 @@
 // Raw shared memory: a block of bytes that any process opens by its name.
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+import { currentProcess, Process } from '@ipc/core'
 import { SharedMemory } from '@ipc/shared'
 
 // #region main
@@ -23,6 +22,7 @@ async function main(): Promise<void> {
 }
 // #endregion main
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Only the parent runs main(): a child imports this file too, to find its function.
+if (!currentProcess().isChild) {
   await main()
 }

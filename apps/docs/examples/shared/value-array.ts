@@ -1,6 +1,5 @@
 // Python's Value('d', 0.0) and Array('i', range(10)), line for line.
-import { pathToFileURL } from 'node:url'
-import { Process } from '@ipc/core'
+import { currentProcess, Process } from '@ipc/core'
 import { SharedArray, SharedValue } from '@ipc/shared'
 
 // #region main
@@ -29,6 +28,7 @@ async function main(): Promise<void> {
 }
 // #endregion main
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Only the parent runs main(): a child imports this file too, to find its function.
+if (!currentProcess().isChild) {
   await main()
 }
