@@ -142,6 +142,7 @@ export abstract class SharedObject {
   readonly #lock: RobustLock | undefined
   #closed = false
 
+  /** For SharedValue and SharedArray: wraps a segment that `kind.create` or `kind.open` returned. */
   protected constructor(attached: Attached, kind: SharedKind) {
     const { segment } = attached
     this.name = segment.name
