@@ -6,6 +6,8 @@ import {
   serialize,
   TAG_BUFFER,
   TAG_BYTES,
+  TAG_JSON_LATIN1,
+  TAG_JSON_UTF8,
   TAG_LATIN1,
   TAG_UTF8,
   TAG_V8,
@@ -121,8 +123,23 @@ describe('encode()', () => {
     expect(encode('😀')).toMatchObject({ tag: TAG_UTF8, size: 4 })
     expect(encode(new Uint8Array(5))).toMatchObject({ tag: TAG_BYTES, size: 5 })
     expect(encode(Buffer.alloc(6))).toMatchObject({ tag: TAG_BUFFER, size: 6 })
-    expect(encode({ a: 1 }).tag).toBe(TAG_V8)
-    expect(encode(7).tag).toBe(TAG_V8)
+    expect(encode({ a: 1 }).tag).toBe(TAG_JSON_LATIN1)
+    expect(encode({ a: '€' }).tag).toBe(TAG_JSON_UTF8)
+    expect(encode(7).tag).toBe(TAG_JSON_LATIN1)
+    for (const notJson of [
+      undefined,
+      -0,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      1n,
+      new Date(0),
+      new Map(),
+      [1, , 3],
+      { a: undefined },
+      { d: new Date(0) },
+      Object.create({ inherited: 1 }),
+    ])
+      expect(encode(notJson).tag).toBe(TAG_V8)
   })
 
   it('throws DataCloneError before anything is written to the target', () => {

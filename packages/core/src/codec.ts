@@ -11,6 +11,14 @@
  * | 3   | raw bytes                             | Uint8Array      |
  * | 4   | raw bytes                             | Buffer          |
  * | 5   | v8.serialize() output                 | anything else   |
+ * | 6   | JSON text, Latin-1                    | JSON-safe value |
+ * | 7   | JSON text, UTF-8                      | JSON-safe value |
+ *
+ * "JSON-safe" (tags 6, 7) means the value round-trips through JSON exactly as
+ * through structured clone: finite numbers other than -0, strings, booleans,
+ * null, dense arrays and plain objects of those, nested at most 64 deep. JSON
+ * is several times faster than the v8 serializer for such values; anything
+ * else (undefined, NaN, Date, Map, class instances, …) goes through v8.
  *
  * Encoding never writes anything before it knows the value can be cloned, so
  * a `DataCloneError` leaves the destination unchanged.
@@ -23,6 +31,10 @@ export const TAG_UTF8 = 2
 export const TAG_BYTES = 3
 export const TAG_BUFFER = 4
 export const TAG_V8 = 5
+export const TAG_JSON_LATIN1 = 6
+export const TAG_JSON_UTF8 = 7
+/** The highest tag; a reader rejects anything above it. */
+export const TAG_MAX = TAG_JSON_UTF8
 
 /** A value ready to be written: its tag, its payload size, and what to copy. */
 export interface Encoded {
@@ -31,7 +43,7 @@ export interface Encoded {
   size: number
   /** The payload when it is bytes (tags 3, 4, 5). */
   bytes: Uint8Array | undefined
-  /** The payload when it is a string (tags 1, 2). */
+  /** The payload when it is text (tags 1, 2, 6, 7). */
   text: string | undefined
 }
 
@@ -46,17 +58,46 @@ function isLatin1(s: string): boolean {
   return true
 }
 
+/** True when `value` survives JSON exactly as it survives structured clone (see the table above). */
+function isJsonSafe(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0)
+    case 'object': {
+      if (value === null) return true
+      if (depth >= 64) return false
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isJsonSafe(value[i], depth + 1)) return false
+        return Object.getPrototypeOf(value) === Array.prototype
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return false
+      for (const key in value) if (!isJsonSafe((value as Record<string, unknown>)[key], depth + 1)) return false
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+function textTags(text: string, latin1: number, utf8: number): Encoded {
+  if (text.length <= 256 ? isLatin1(text) : false) return { tag: latin1, size: text.length, bytes: undefined, text }
+  return { tag: utf8, size: Buffer.byteLength(text, 'utf8'), bytes: undefined, text }
+}
+
 /** Prepares `value` for writing. Throws DataCloneError (and nothing is written) if it cannot be cloned. */
 export function encode(value: unknown): Encoded {
-  if (typeof value === 'string') {
-    if (value.length <= 256 ? isLatin1(value) : false)
-      return { tag: TAG_LATIN1, size: value.length, bytes: undefined, text: value }
-    return { tag: TAG_UTF8, size: Buffer.byteLength(value, 'utf8'), bytes: undefined, text: value }
-  }
+  if (typeof value === 'string') return textTags(value, TAG_LATIN1, TAG_UTF8)
   if (value instanceof Uint8Array && value.constructor !== Uint8Array && Buffer.isBuffer(value))
     return { tag: TAG_BUFFER, size: value.byteLength, bytes: value, text: undefined }
   if (value instanceof Uint8Array && value.constructor === Uint8Array)
     return { tag: TAG_BYTES, size: value.byteLength, bytes: value, text: undefined }
+  if (typeof value !== 'object' || !ArrayBuffer.isView(value)) {
+    if (isJsonSafe(value, 0)) return textTags(JSON.stringify(value), TAG_JSON_LATIN1, TAG_JSON_UTF8)
+  }
   let bytes: Uint8Array
   try {
     bytes = v8Serialize(value)
@@ -67,10 +108,15 @@ export function encode(value: unknown): Encoded {
   return { tag: TAG_V8, size: bytes.byteLength, bytes, text: undefined }
 }
 
+/** True for the tags whose text payload is written as Latin-1 (one byte per char). */
+export function isLatin1Tag(tag: number): boolean {
+  return tag === TAG_LATIN1 || tag === TAG_JSON_LATIN1
+}
+
 /** Writes the payload of `encoded` at `offset` of `target`; returns the bytes written (= encoded.size). */
 export function writePayload(encoded: Encoded, target: Buffer, offset: number): number {
   if (encoded.text !== undefined) {
-    return target.write(encoded.text, offset, encoded.size, encoded.tag === TAG_LATIN1 ? 'latin1' : 'utf8')
+    return target.write(encoded.text, offset, encoded.size, isLatin1Tag(encoded.tag) ? 'latin1' : 'utf8')
   }
   target.set(encoded.bytes as Uint8Array, offset)
   return encoded.size
@@ -91,6 +137,10 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
       // Typed arrays inside the value alias the buffer given to v8.deserialize:
       // give it a private copy, never shared memory or a pooled slab.
       return v8Deserialize(Buffer.from(source.buffer.slice(source.byteOffset + start, source.byteOffset + end)))
+    case TAG_JSON_LATIN1:
+      return JSON.parse((source as unknown as FastSlice).latin1Slice(start, end))
+    case TAG_JSON_UTF8:
+      return JSON.parse((source as unknown as FastSlice).utf8Slice(start, end))
     default:
       throw new RangeError(`Cannot decode a message: unknown tag ${tag}`)
   }

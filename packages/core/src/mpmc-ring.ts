@@ -87,7 +87,7 @@
  * no other participant waits more than LOCK_POLL_MS longer than it would.
  */
 import { existsSync } from 'node:fs'
-import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_V8, writePayload } from './codec.js'
+import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_MAX, writePayload } from './codec.js'
 import { ClosedError, IpcError, outOfRange } from './errors.js'
 import { notifyWord, waitWord, waitWordSync } from './futex.js'
 import type { Segment } from './segment.js'
@@ -709,7 +709,7 @@ export class MpmcRing {
       const at = (this.#data + index) >> 2
       const size = i32[at] as number
       const tag = i32[at + 1] as number
-      if (!(size >= 0 && size <= cap - MESSAGE_HEADER && tag >= TAG_LATIN1 && tag <= TAG_V8))
+      if (!(size >= 0 && size <= cap - MESSAGE_HEADER && tag >= TAG_LATIN1 && tag <= TAG_MAX))
         throw new IpcError(
           `The ${this.#label} "${this.#segment.name}" holds a corrupt message (size ${size}, tag ${tag}) at position ${head}`,
         )

@@ -9,6 +9,7 @@ import { ClosedError, IncompatibleError } from '@ipc/core'
 import {
   type Encoded,
   initSpscRing,
+  isLatin1Tag,
   isProcessAlive,
   outOfRange,
   type RingWaitResult,
@@ -17,7 +18,6 @@ import {
   SpscRing,
   selfIdentity,
   spscRingBytes,
-  TAG_LATIN1,
   writePayload,
 } from '@ipc/core/internal'
 import { BrokenPipeError, TimeoutError } from './errors.js'
@@ -558,14 +558,14 @@ interface FastWrite {
 function writeFast(encoded: Encoded, target: Buffer, at: number): void {
   const text = encoded.text
   if (text === undefined) target.set(encoded.bytes as Uint8Array, at)
-  else if (encoded.tag === TAG_LATIN1) (target as unknown as FastWrite).latin1Write(text, at, encoded.size)
+  else if (isLatin1Tag(encoded.tag)) (target as unknown as FastWrite).latin1Write(text, at, encoded.size)
   else (target as unknown as FastWrite).utf8Write(text, at, encoded.size)
 }
 
 /** The payload of an encoded value as bytes (strings are encoded here). */
 function payloadBytes(encoded: Encoded): Uint8Array {
   if (encoded.bytes !== undefined) return encoded.bytes
-  return Buffer.from(encoded.text ?? '', encoded.tag === TAG_LATIN1 ? 'latin1' : 'utf8')
+  return Buffer.from(encoded.text ?? '', isLatin1Tag(encoded.tag) ? 'latin1' : 'utf8')
 }
 
 /** Releases reservation `token` for `end` (the claimer now holds the end through its slot). */
