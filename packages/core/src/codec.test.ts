@@ -134,7 +134,7 @@ describe('encode()', () => {
       1n,
       new Date(0),
       new Map(),
-      [1, , 3],
+      Object.assign(new Array(3), { 0: 1, 2: 3 }), // a hole at index 1
       { a: undefined },
       { d: new Date(0) },
       Object.create({ inherited: 1 }),
