@@ -1,4 +1,5 @@
 import type { Rep } from './harness.ts'
+import type { ChildHandle } from './process-handle.ts'
 import { percentile, quantile } from './stats.ts'
 
 /** What a consumer or producer child reports for one repetition (CLOCK_MONOTONIC ns). */
@@ -43,6 +44,17 @@ export function latencyRep(result: { elapsedNs: number; median: number; p99: num
 export function loopRep(elapsedNs: number, n: number, unit: 'rate' | 'nsPerOp'): Rep {
   const metrics: Record<string, number> = unit === 'rate' ? { rate: n / (elapsedNs / 1e9) } : { nsPerOp: elapsedNs / n }
   return { elapsedNs, metrics, problems: elapsedNs > 0 ? [] : [`nonsensical timing (${elapsedNs} ns)`] }
+}
+
+/**
+ * Asks a child for `n` single-process `add(1)` calls from zero (its `add.run` command):
+ * rate, plus the exact final value (int32).
+ */
+export async function addRep(child: ChildHandle, n: number): Promise<Rep> {
+  const result = await child.request<{ elapsedNs: number; value: number }>('add.run', { n }, 600_000)
+  const rep = loopRep(result.elapsedNs, n, 'rate')
+  if (result.value !== (n | 0)) rep.problems?.push(`final value ${result.value}, expected ${n | 0}`)
+  return rep
 }
 
 /** `n` copies of `bytes` each way, as MB/s (1 MB = 10^6 bytes). */

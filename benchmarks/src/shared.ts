@@ -5,7 +5,7 @@ import type { Mode } from './modes.ts'
 import { atomicsAdd, bufferCopy } from './peers/node-builtins.ts'
 import { pythonRunner, pythonSkip } from './peers/python.ts'
 import { ChildHandle } from './process-handle.ts'
-import { copyRep, counterRep, type FlowReport, loopRep } from './rep.ts'
+import { addRep, copyRep, counterRep, type FlowReport } from './rep.ts'
 
 const script = join(childrenDir, 'ours-shared.mjs')
 const PROCESSES = 2
@@ -50,14 +50,7 @@ function oursAdd(ctx: RunContext): Runner {
       ctx.rememberSegment(created.name)
     },
     async run(n) {
-      const result = await (child as ChildHandle).request<{ elapsedNs: number; value: number }>(
-        'add.run',
-        { n },
-        600_000,
-      )
-      const rep = loopRep(result.elapsedNs, n, 'rate')
-      if (result.value !== (n | 0)) rep.problems?.push(`final value ${result.value}, expected ${n | 0}`)
-      return rep
+      return addRep(child as ChildHandle, n)
     },
     async teardown() {
       await child?.stop()

@@ -46,6 +46,31 @@ export function latencySummary(latenciesNs) {
 }
 
 /**
+ * Times `n` round trips of the string payload to an echo peer: `peer` emits 'message'
+ * with each reply, and `peer[method](message)` sends (`send` for a child process,
+ * `postMessage` for a worker). Returns `{ elapsedNs, median, p99 }` (µs).
+ */
+export async function echoRoundTrips(peer, method, n) {
+  const message = makePayload('string')
+  const latencies = new Float64Array(n)
+  let resolve
+  const onMessage = (reply) => resolve(reply)
+  peer.on('message', onMessage)
+  const t0 = now()
+  for (let i = 0; i < n; i++) {
+    const start = now()
+    await new Promise((r) => {
+      resolve = r
+      peer[method](message)
+    })
+    latencies[i] = now() - start
+  }
+  const elapsedNs = now() - t0
+  peer.off('message', onMessage)
+  return { elapsedNs, ...latencySummary(latencies) }
+}
+
+/**
  * Waits until the CLOCK_MONOTONIC instant `startAt` (ns), so processes told the same
  * instant start their loops together (a barrier that needs no IPC primitive).
  */

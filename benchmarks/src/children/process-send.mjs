@@ -12,7 +12,7 @@
 // it into an array of numbers) and the sink decodes it back into a Buffer.
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { isPayload, latencySummary, makePayload, now, serve } from './lib.mjs'
+import { echoRoundTrips, isPayload, makePayload, now, serve } from './lib.mjs'
 
 const self = fileURLToPath(import.meta.url)
 const role = process.argv[2]
@@ -113,24 +113,8 @@ if (role === 'sink') {
       await peer.ready
       return {}
     },
-    async run({ n }) {
-      const message = makePayload('string')
-      const latencies = new Float64Array(n)
-      let resolve
-      const onMessage = (reply) => resolve(reply)
-      echo.on('message', onMessage)
-      const t0 = now()
-      for (let i = 0; i < n; i++) {
-        const start = now()
-        await new Promise((r) => {
-          resolve = r
-          echo.send(message)
-        })
-        latencies[i] = now() - start
-      }
-      const elapsedNs = now() - t0
-      echo.off('message', onMessage)
-      return { elapsedNs, ...latencySummary(latencies) }
+    run({ n }) {
+      return echoRoundTrips(echo, 'send', n)
     },
     close() {
       echo?.kill('SIGKILL')

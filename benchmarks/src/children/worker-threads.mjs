@@ -8,7 +8,7 @@
 //            control, as any user must add to bound memory).
 //   rtt      the host thread pings an echo thread and times each round trip.
 import { isMainThread, MessageChannel, parentPort, Worker, workerData } from 'node:worker_threads'
-import { isPayload, latencySummary, makePayload, now, serve } from './lib.mjs'
+import { echoRoundTrips, isPayload, makePayload, now, serve } from './lib.mjs'
 
 if (isMainThread) {
   let producers = []
@@ -50,25 +50,7 @@ if (isMainThread) {
       return {}
     },
     async run({ n }) {
-      if (echo) {
-        const message = makePayload('string')
-        const latencies = new Float64Array(n)
-        let resolve
-        const onMessage = (reply) => resolve(reply)
-        echo.on('message', onMessage)
-        const t0 = now()
-        for (let i = 0; i < n; i++) {
-          const start = now()
-          await new Promise((r) => {
-            resolve = r
-            echo.postMessage(message)
-          })
-          latencies[i] = now() - start
-        }
-        const elapsedNs = now() - t0
-        echo.off('message', onMessage)
-        return { elapsedNs, ...latencySummary(latencies) }
-      }
+      if (echo) return echoRoundTrips(echo, 'postMessage', n)
       const each = n / producers.length
       // Arm the consumers before any data flows, then start the producers.
       await Promise.all(

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { childrenDir } from '../context.ts'
 import type { Runner } from '../harness.ts'
 import { ChildHandle } from '../process-handle.ts'
-import { copyRep, loopRep } from '../rep.ts'
+import { addRep, copyRep } from '../rep.ts'
 
 const script = join(childrenDir, 'node-builtins.mjs')
 
@@ -15,14 +15,7 @@ export function atomicsAdd(): Runner {
       await child.ready
     },
     async run(n) {
-      const result = await (child as ChildHandle).request<{ elapsedNs: number; value: number }>(
-        'add.run',
-        { n },
-        600_000,
-      )
-      const rep = loopRep(result.elapsedNs, n, 'rate')
-      if (result.value !== (n | 0)) rep.problems?.push(`final value ${result.value}, expected ${n | 0}`)
-      return rep
+      return addRep(child as ChildHandle, n)
     },
     async teardown() {
       await child?.stop()
