@@ -245,6 +245,36 @@ function shortLatin1(u: Uint8Array, s: number, n: number): string {
   }
 }
 
+/** What a waiting put or get repeats, and the words it sleeps on (offsets from the ring start). */
+interface WaitSide {
+  /** True: tryPut (waits for room); false: tryGet (waits for a message). */
+  readonly put: boolean
+  /** What the attempt returns when it must wait: MPMC_PUT_FULL or MPMC_EMPTY. */
+  readonly none: unknown
+  readonly event: number
+  readonly waiters: number
+  readonly slotWaiters: number
+  /** Whether an async wait spins before it sleeps (only get does). */
+  readonly spinsAsync: boolean
+}
+
+const PUT_SIDE: WaitSide = {
+  put: true,
+  none: MPMC_PUT_FULL,
+  event: P_EVENT,
+  waiters: P_WAITERS,
+  slotWaiters: SLOT_P_WAITERS,
+  spinsAsync: false,
+}
+const GET_SIDE: WaitSide = {
+  put: false,
+  none: MPMC_EMPTY,
+  event: C_EVENT,
+  waiters: C_WAITERS,
+  slotWaiters: SLOT_C_WAITERS,
+  spinsAsync: true,
+}
+
 /** Private memory to idle on: spinning here makes no cache-coherence traffic. */
 const idleWord = new Int32Array(16)
 
@@ -406,29 +436,7 @@ export class MpmcRing {
   putSync(value: unknown, encoded: Encoded | undefined, timeout: number): MpmcPutStatus {
     const first = this.tryPut(value, encoded)
     if (first !== MPMC_PUT_FULL || timeout <= 0) return first
-    const i32 = this.#i32
-    const w = this.#w
-    const deadline = deadlineOf(timeout)
-    for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
-      idle(pause)
-      if (this.#roomChanged()) {
-        const status = this.tryPut(value, encoded)
-        if (status !== MPMC_PUT_FULL) return status
-      }
-    }
-    for (;;) {
-      const event = Atomics.load(i32, w + P_EVENT)
-      this.#enter(P_WAITERS, SLOT_P_WAITERS)
-      try {
-        const status = this.tryPut(value, encoded)
-        if (status !== MPMC_PUT_FULL) return status
-        const left = remaining(deadline)
-        if (left <= 0) return MPMC_PUT_FULL
-        waitWordSync(i32, w + P_EVENT, event, left)
-      } finally {
-        this.#leave(P_WAITERS, SLOT_P_WAITERS)
-      }
-    }
+    return this.#waitSync(PUT_SIDE, value, encoded, timeout) as MpmcPutStatus
   }
 
   /**
@@ -444,33 +452,7 @@ export class MpmcRing {
   ): MpmcPutStatus | Promise<MpmcPutStatus> {
     const first = this.tryPut(value, encoded)
     if (first !== MPMC_PUT_FULL || timeout <= 0) return first
-    return this.#putAsync(value, encoded, timeout, signal)
-  }
-
-  async #putAsync(
-    value: unknown,
-    encoded: Encoded | undefined,
-    timeout: number,
-    signal?: AbortSignal,
-  ): Promise<MpmcPutStatus> {
-    const i32 = this.#i32
-    const w = this.#w
-    const deadline = deadlineOf(timeout)
-    for (;;) {
-      if (signal?.aborted) throw signal.reason
-      this.#assertOpen()
-      const event = Atomics.load(i32, w + P_EVENT)
-      this.#enter(P_WAITERS, SLOT_P_WAITERS)
-      try {
-        const status = this.tryPut(value, encoded)
-        if (status !== MPMC_PUT_FULL) return status
-        const left = remaining(deadline)
-        if (left <= 0) return MPMC_PUT_FULL
-        await waitWord(i32, w + P_EVENT, event, left, signal)
-      } finally {
-        if (!this.#segment.closed) this.#leave(P_WAITERS, SLOT_P_WAITERS)
-      }
-    }
+    return this.#waitAsync(PUT_SIDE, value, encoded, timeout, signal) as Promise<MpmcPutStatus>
   }
 
   /** An async wait may resume after the segment was closed (and unmapped). */
@@ -613,29 +595,7 @@ export class MpmcRing {
   getSync(timeout: number): Taken {
     const first = this.tryGet()
     if (first !== MPMC_EMPTY || timeout <= 0) return first
-    const i32 = this.#i32
-    const w = this.#w
-    const deadline = deadlineOf(timeout)
-    for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
-      idle(pause)
-      if (this.#dataChanged()) {
-        const taken = this.tryGet()
-        if (taken !== MPMC_EMPTY) return taken
-      }
-    }
-    for (;;) {
-      const event = Atomics.load(i32, w + C_EVENT)
-      this.#enter(C_WAITERS, SLOT_C_WAITERS)
-      try {
-        const taken = this.tryGet()
-        if (taken !== MPMC_EMPTY) return taken
-        const left = remaining(deadline)
-        if (left <= 0) return MPMC_EMPTY
-        waitWordSync(i32, w + C_EVENT, event, left)
-      } finally {
-        this.#leave(C_WAITERS, SLOT_C_WAITERS)
-      }
-    }
+    return this.#waitSync(GET_SIDE, undefined, undefined, timeout)
   }
 
   /**
@@ -646,32 +606,86 @@ export class MpmcRing {
   get(timeout: number, signal?: AbortSignal): Taken | Promise<Taken> {
     const first = this.tryGet()
     if (first !== MPMC_EMPTY || timeout <= 0) return first
-    return this.#getAsync(timeout, signal)
+    return this.#waitAsync(GET_SIDE, undefined, undefined, timeout, signal)
   }
 
-  async #getAsync(timeout: number, signal?: AbortSignal): Promise<Taken> {
+  // ---------------------------------------------------------------- waiting
+  //
+  // One wait serves put and get: `side` says which attempt to repeat (tryPut
+  // of `value`/`encoded`, or tryGet), on which EVENT to sleep and in which
+  // WAITERS counters to count ourselves. The caller's first attempt failed.
+
+  /** One attempt of `side`: a put status or a taken value (`side.none` = try again later). */
+  #attempt(side: WaitSide, value: unknown, encoded: Encoded | undefined): unknown {
+    return side.put ? this.tryPut(value, encoded) : this.tryGet()
+  }
+
+  /** True when the other side moved since we last looked, or the ring was shut down. */
+  #changed(side: WaitSide): boolean {
+    return side.put ? this.#roomChanged() : this.#dataChanged()
+  }
+
+  /** Repeats `side`'s attempt for up to `timeout` ms, blocking the thread. */
+  #waitSync(side: WaitSide, value: unknown, encoded: Encoded | undefined, timeout: number): unknown {
     const i32 = this.#i32
     const w = this.#w
     const deadline = deadlineOf(timeout)
-    // A short spin catches a producer that is about to publish, saving a
-    // futex round trip through the waiter thread.
     for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
       idle(pause)
-      if (this.#dataChanged()) break
+      if (this.#changed(side)) {
+        const result = this.#attempt(side, value, encoded)
+        if (result !== side.none) return result
+      }
+    }
+    for (;;) {
+      // Read EVENT, count ourselves in, re-try, sleep (see the header comment).
+      const event = Atomics.load(i32, w + side.event)
+      this.#enter(side.waiters, side.slotWaiters)
+      try {
+        const result = this.#attempt(side, value, encoded)
+        if (result !== side.none) return result
+        const left = remaining(deadline)
+        if (left <= 0) return side.none
+        waitWordSync(i32, w + side.event, event, left)
+      } finally {
+        this.#leave(side.waiters, side.slotWaiters)
+      }
+    }
+  }
+
+  /** Like `#waitSync`, without blocking the event loop. */
+  async #waitAsync(
+    side: WaitSide,
+    value: unknown,
+    encoded: Encoded | undefined,
+    timeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const i32 = this.#i32
+    const w = this.#w
+    const deadline = deadlineOf(timeout)
+    if (side.spinsAsync) {
+      // A short spin catches a producer that is about to publish, saving a
+      // futex round trip through the waiter thread.
+      for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
+        idle(pause)
+        if (this.#changed(side)) break
+      }
     }
     for (;;) {
       if (signal?.aborted) throw signal.reason
       this.#assertOpen()
-      const event = Atomics.load(i32, w + C_EVENT)
-      this.#enter(C_WAITERS, SLOT_C_WAITERS)
+      // Read EVENT, count ourselves in, re-try, sleep (see the header comment).
+      const event = Atomics.load(i32, w + side.event)
+      this.#enter(side.waiters, side.slotWaiters)
       try {
-        const taken = this.tryGet()
-        if (taken !== MPMC_EMPTY) return taken
+        const result = this.#attempt(side, value, encoded)
+        if (result !== side.none) return result
         const left = remaining(deadline)
-        if (left <= 0) return MPMC_EMPTY
-        await waitWord(i32, w + C_EVENT, event, left, signal)
+        if (left <= 0) return side.none
+        await waitWord(i32, w + side.event, event, left, signal)
       } finally {
-        if (!this.#segment.closed) this.#leave(C_WAITERS, SLOT_C_WAITERS)
+        if (!this.#segment.closed) this.#leave(side.waiters, side.slotWaiters)
       }
     }
   }

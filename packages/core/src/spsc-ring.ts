@@ -152,6 +152,17 @@ class SpinPolicy {
   }
 }
 
+/** The words and spin state one side of the ring waits with. */
+interface Side {
+  /** True for the consumer (waits for a record), false for the producer (waits for room). */
+  readonly reader: boolean
+  /** i32 index of the sequence this side sleeps on. */
+  readonly wake: number
+  /** i32 index of the count of this side's sleepers. */
+  readonly waiters: number
+  readonly policy: SpinPolicy
+}
+
 function align8(n: number): number {
   return (n + 7) & ~7
 }
@@ -231,8 +242,10 @@ export class SpscRing {
   readonly #asyncBlock: number
   readonly #checkInterval: number
   readonly #check: (() => void) | undefined
-  readonly #readPolicy = new SpinPolicy()
-  readonly #writePolicy = new SpinPolicy()
+  /** The producer's wait: on `writerWake`, counted in `writerWaiters`. */
+  readonly #writer: Side
+  /** The consumer's wait: on `readerWake`, counted in `readerWaiters`. */
+  readonly #reader: Side
   // Producer-side caches. `#lastHead` is the head this object last stored:
   // when head differs, another object produced and `#tailCache` is reloaded.
   #lastHead = -1
@@ -273,6 +286,8 @@ export class SpscRing {
     this.#asyncBlock = (options.asyncBlockMicros ?? 50) / 1000
     this.#checkInterval = options.checkInterval ?? 100
     this.#check = options.check
+    this.#writer = { reader: false, wake: this.#iWriterWake, waiters: this.#iWriterWaiters, policy: new SpinPolicy() }
+    this.#reader = { reader: true, wake: this.#iReaderWake, waiters: this.#iReaderWaiters, policy: new SpinPolicy() }
   }
 
   // ---------------------------------------------------------------- state
@@ -420,104 +435,19 @@ export class SpscRing {
   waitWritableSync(size: number, timeout: number): RingWaitResult {
     this.#checkSize(size)
     const deadline = deadlineOf(timeout)
-    const i32 = this.#i32
-    const max = this.#spin
-    let spun = false
-    for (;;) {
-      if (Atomics.load(i32, this.#iReaderClosed) !== 0) return 'closed'
-      if (this.hasRoomFor(size)) return 'ready'
-      if (!spun) {
-        spun = true
-        const ms = this.#writePolicy.budget(max, remaining(deadline))
-        if (ms > 0) {
-          if (this.#spinWritable(size, ms)) {
-            this.#writePolicy.hit()
-            continue
-          }
-          this.#writePolicy.missed()
-        }
-      }
-      const left = remaining(deadline)
-      if (left <= 0) return 'timed-out'
-      const seq = Atomics.load(i32, this.#iWriterWake)
-      Atomics.add(i32, this.#iWriterWaiters, 1)
-      let result = 'not-equal'
-      try {
-        if (!this.hasRoomFor(size) && Atomics.load(i32, this.#iReaderClosed) === 0)
-          result = waitWordSync(i32, this.#iWriterWake, seq, Math.min(left, this.#checkInterval))
-      } finally {
-        // The buffer is detached when its segment was closed during the wait.
-        if (i32.length !== 0) Atomics.sub(i32, this.#iWriterWaiters, 1)
-      }
-      if (result === 'timed-out') this.#check?.()
-    }
+    if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
+    if (this.hasRoomFor(size)) return 'ready'
+    return this.#sleepSync(this.#writer, size, deadline)
   }
 
   /** Like `waitWritableSync`, without blocking the event loop (beyond a short spin). */
   async waitWritable(size: number, timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
     this.#checkSize(size)
     const deadline = deadlineOf(timeout)
-    const i32 = this.#i32
-    const max = this.#asyncSpin
-    let spun = false
-    for (;;) {
-      throwIfAborted(signal)
-      if (Atomics.load(i32, this.#iReaderClosed) !== 0) return 'closed'
-      if (this.hasRoomFor(size)) return 'ready'
-      if (!spun) {
-        spun = true
-        const ms = this.#writePolicy.budget(max, remaining(deadline))
-        if (ms > 0) {
-          if (this.#spinWritable(size, ms)) {
-            this.#writePolicy.hit()
-            continue
-          }
-          this.#writePolicy.missed()
-        }
-        if (this.#blockWritable(size, remaining(deadline))) continue
-      }
-      const left = remaining(deadline)
-      if (left <= 0) return 'timed-out'
-      const seq = Atomics.load(i32, this.#iWriterWake)
-      Atomics.add(i32, this.#iWriterWaiters, 1)
-      let result = 'not-equal'
-      try {
-        if (!this.hasRoomFor(size) && Atomics.load(i32, this.#iReaderClosed) === 0)
-          result = await waitWord(i32, this.#iWriterWake, seq, Math.min(left, this.#checkInterval), signal)
-      } finally {
-        // The buffer is detached when its segment was closed during the wait.
-        if (i32.length !== 0) Atomics.sub(i32, this.#iWriterWaiters, 1)
-      }
-      if (result === 'timed-out') this.#check?.()
-    }
-  }
-
-  /** The async wait's short blocking phase: true when room came (or the reader closed). */
-  #blockWritable(size: number, left: number): boolean {
-    const ms = Math.min(this.#asyncBlock, left)
-    if (ms <= 0) return false
-    const i32 = this.#i32
-    const seq = Atomics.load(i32, this.#iWriterWake)
-    Atomics.add(i32, this.#iWriterWaiters, 1)
-    try {
-      if (!this.hasRoomFor(size) && Atomics.load(i32, this.#iReaderClosed) === 0)
-        waitWordSync(i32, this.#iWriterWake, seq, ms)
-    } finally {
-      Atomics.sub(i32, this.#iWriterWaiters, 1)
-    }
-    return this.hasRoomFor(size) || Atomics.load(i32, this.#iReaderClosed) !== 0
-  }
-
-  #spinWritable(size: number, ms: number): boolean {
-    if (ms <= 0) return false
-    const end = performance.now() + ms
-    const i32 = this.#i32
-    do {
-      for (let i = 0; i < 64; i++) {
-        if (this.hasRoomFor(size) || Atomics.load(i32, this.#iReaderClosed) !== 0) return true
-      }
-    } while (performance.now() < end)
-    return false
+    throwIfAborted(signal)
+    if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
+    if (this.hasRoomFor(size)) return 'ready'
+    return await this.#sleep(this.#writer, size, deadline, signal)
   }
 
   // ------------------------------------------------------------- consumer
@@ -609,101 +539,151 @@ export class SpscRing {
   waitReadableSync(timeout: number): RingWaitResult {
     const deadline = deadlineOf(timeout)
     const i32 = this.#i32
-    const max = this.#spin
-    let spun = false
-    for (;;) {
-      if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
-      if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
-      if (!spun) {
-        spun = true
-        const ms = this.#readPolicy.budget(max, remaining(deadline))
-        if (ms > 0) {
-          if (this.#spinReadable(ms)) {
-            this.#readPolicy.hit()
-            continue
-          }
-          this.#readPolicy.missed()
-        }
-      }
-      const left = remaining(deadline)
-      if (left <= 0) return 'timed-out'
-      const seq = Atomics.load(i32, this.#iReaderWake)
-      Atomics.add(i32, this.#iReaderWaiters, 1)
-      let result = 'not-equal'
-      try {
-        if (this.isEmpty && Atomics.load(i32, this.#iWriterClosed) === 0)
-          result = waitWordSync(i32, this.#iReaderWake, seq, Math.min(left, this.#checkInterval))
-      } finally {
-        // The buffer is detached when its segment was closed during the wait.
-        if (i32.length !== 0) Atomics.sub(i32, this.#iReaderWaiters, 1)
-      }
-      if (result === 'timed-out') this.#check?.()
-    }
+    if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
+    if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
+    return this.#sleepSync(this.#reader, 0, deadline)
   }
 
   /** Like `waitReadableSync`, without blocking the event loop (beyond a short spin). */
   async waitReadable(timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
     const deadline = deadlineOf(timeout)
     const i32 = this.#i32
-    const max = this.#asyncSpin
-    let spun = false
-    for (;;) {
-      throwIfAborted(signal)
+    throwIfAborted(signal)
+    if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
+    if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
+    return await this.#sleep(this.#reader, 0, deadline, signal)
+  }
+
+  // -------------------------------------------------------------- waiting
+  //
+  // One wait serves both sides: the producer waits for room for `size` bytes
+  // (or the reader closing), the consumer for a record (or the writer closing;
+  // `size` unused). The caller has already found its condition false once.
+
+  /** Where `side` stands now: 'ready', 'closed', or undefined (keep waiting). */
+  #poll(side: Side, size: number): RingWaitResult | undefined {
+    const i32 = this.#i32
+    if (side.reader) {
       if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
       if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
-      if (!spun) {
+      return undefined
+    }
+    if (Atomics.load(i32, this.#iReaderClosed) !== 0) return 'closed'
+    if (this.hasRoomFor(size)) return 'ready'
+    return undefined
+  }
+
+  /** True when `side` need not sleep: its condition holds or the other side closed. */
+  #settled(side: Side, size: number): boolean {
+    const i32 = this.#i32
+    if (side.reader)
+      return (
+        Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail) ||
+        Atomics.load(i32, this.#iWriterClosed) !== 0
+      )
+    return this.hasRoomFor(size) || Atomics.load(i32, this.#iReaderClosed) !== 0
+  }
+
+  /**
+   * The sync wait after its first check failed: spins (first pass only),
+   * then sleeps in a futex wait of at most `checkInterval` ms, re-checking
+   * after each.
+   */
+  #sleepSync(side: Side, size: number, deadline: number): RingWaitResult {
+    const i32 = this.#i32
+    let spun = false
+    for (;;) {
+      if (spun) {
+        const r = this.#poll(side, size)
+        if (r !== undefined) return r
+      } else {
         spun = true
-        const ms = this.#readPolicy.budget(max, remaining(deadline))
-        if (ms > 0) {
-          if (this.#spinReadable(ms)) {
-            this.#readPolicy.hit()
-            continue
-          }
-          this.#readPolicy.missed()
-        }
-        if (this.#blockReadable(remaining(deadline))) continue
+        if (this.#spinFor(side, size, this.#spin, deadline)) continue
       }
       const left = remaining(deadline)
       if (left <= 0) return 'timed-out'
-      const seq = Atomics.load(i32, this.#iReaderWake)
-      Atomics.add(i32, this.#iReaderWaiters, 1)
+      // Read the sequence, count ourselves in, re-check, sleep (see the header).
+      const seq = Atomics.load(i32, side.wake)
+      Atomics.add(i32, side.waiters, 1)
       let result = 'not-equal'
       try {
-        if (this.isEmpty && Atomics.load(i32, this.#iWriterClosed) === 0)
-          result = await waitWord(i32, this.#iReaderWake, seq, Math.min(left, this.#checkInterval), signal)
+        if (!this.#settled(side, size)) result = waitWordSync(i32, side.wake, seq, Math.min(left, this.#checkInterval))
       } finally {
         // The buffer is detached when its segment was closed during the wait.
-        if (i32.length !== 0) Atomics.sub(i32, this.#iReaderWaiters, 1)
+        if (i32.length !== 0) Atomics.sub(i32, side.waiters, 1)
       }
       if (result === 'timed-out') this.#check?.()
     }
   }
 
-  /** The async wait's short blocking phase: true when a record came (or the writer closed). */
-  #blockReadable(left: number): boolean {
+  /**
+   * The async wait after its first check failed: like `#sleepSync`, with a
+   * short blocking phase after the spin and the sleep on a native waiter
+   * thread.
+   */
+  async #sleep(side: Side, size: number, deadline: number, signal: AbortSignal | undefined): Promise<RingWaitResult> {
+    const i32 = this.#i32
+    let spun = false
+    for (;;) {
+      if (spun) {
+        throwIfAborted(signal)
+        const r = this.#poll(side, size)
+        if (r !== undefined) return r
+      } else {
+        spun = true
+        // After a spin that found the condition, no blocking phase.
+        if (this.#spinFor(side, size, this.#asyncSpin, deadline) || this.#block(side, size, remaining(deadline)))
+          continue
+      }
+      const left = remaining(deadline)
+      if (left <= 0) return 'timed-out'
+      // Read the sequence, count ourselves in, re-check, sleep (see the header).
+      const seq = Atomics.load(i32, side.wake)
+      Atomics.add(i32, side.waiters, 1)
+      let result = 'not-equal'
+      try {
+        if (!this.#settled(side, size))
+          result = await waitWord(i32, side.wake, seq, Math.min(left, this.#checkInterval), signal)
+      } finally {
+        // The buffer is detached when its segment was closed during the wait.
+        if (i32.length !== 0) Atomics.sub(i32, side.waiters, 1)
+      }
+      if (result === 'timed-out') this.#check?.()
+    }
+  }
+
+  /** The async wait's short blocking phase: true when `side` is settled (see `#settled`). */
+  #block(side: Side, size: number, left: number): boolean {
     const ms = Math.min(this.#asyncBlock, left)
     if (ms <= 0) return false
     const i32 = this.#i32
-    const seq = Atomics.load(i32, this.#iReaderWake)
-    Atomics.add(i32, this.#iReaderWaiters, 1)
+    const seq = Atomics.load(i32, side.wake)
+    Atomics.add(i32, side.waiters, 1)
     try {
-      if (this.isEmpty && Atomics.load(i32, this.#iWriterClosed) === 0) waitWordSync(i32, this.#iReaderWake, seq, ms)
+      if (!this.#settled(side, size)) waitWordSync(i32, side.wake, seq, ms)
     } finally {
-      Atomics.sub(i32, this.#iReaderWaiters, 1)
+      Atomics.sub(i32, side.waiters, 1)
     }
-    return !this.isEmpty || Atomics.load(i32, this.#iWriterClosed) !== 0
+    return this.#settled(side, size)
   }
 
-  #spinReadable(ms: number): boolean {
+  /**
+   * Spins on the shared words for `side.policy`'s budget (at most `max` ms,
+   * never past `deadline`): true when `side` became settled. Adapts the policy.
+   */
+  #spinFor(side: Side, size: number, max: number, deadline: number): boolean {
+    const ms = side.policy.budget(max, remaining(deadline))
     if (ms <= 0) return false
     const end = performance.now() + ms
-    const i32 = this.#i32
     do {
       for (let i = 0; i < 64; i++) {
-        if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return true
-        if (Atomics.load(i32, this.#iWriterClosed) !== 0) return true
+        if (this.#settled(side, size)) {
+          side.policy.hit()
+          return true
+        }
       }
     } while (performance.now() < end)
+    side.policy.missed()
     return false
   }
 }
