@@ -229,10 +229,11 @@ export class Segment {
           `Cannot open ${what}: its layout version is ${version}, this package reads version ${kind.version}`,
         ),
       )
-    let slot = claimSlot(i32, new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8))
+    const f64 = new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8)
+    let slot = claimSlot(i32, f64)
     if (slot < 0) {
-      reapSlots(i32, new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8), undefined)
-      slot = claimSlot(i32, new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8))
+      reapSlots(i32, f64, undefined)
+      slot = claimSlot(i32, f64)
     }
     if (slot < 0) fail(new IpcError(`Cannot open ${what}: ${SLOT_COUNT} objects are attached to it already`))
     const segment = new Segment(name, kind.kind, mapped, slot, options)
