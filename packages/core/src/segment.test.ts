@@ -3,7 +3,7 @@ import { existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ClosedError, ExistsError, IncompatibleError, NotFoundError } from './errors.js'
+import { ClosedError, ExistsError, IncompatibleError, IpcError, NotFoundError } from './errors.js'
 import { processStartTime } from './liveness.js'
 import { checkName, HEADER_BYTES, randomName, Segment, SHM_PREFIX } from './segment.js'
 
@@ -246,6 +246,52 @@ describe('Segment#reap()', () => {
     expect(segment.slotOwner(slot)).toBeUndefined()
     expect(segment.reap()).toBe(0)
     expect(reaped).toEqual([slot])
+  })
+})
+
+describe('Segment.open() on a full table', () => {
+  it('reaps the dead slots with onReap, each once, and attaches in one of them', () => {
+    const reaped: Array<[number, number]> = []
+    const onReap = (slot: number, seg: Segment) => reaped.push([slot, seg.slot])
+    const segment = Segment.create(KIND, 64, { name: uniqueName(), onReap })
+    const f64 = new Float64Array(segment.buffer, 0, HEADER_BYTES / 8)
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid as number
+    const dead = [7, 40, 127]
+    // Fill every other slot: three with an exited process, the rest with this one.
+    for (let slot = 0; slot < 128; slot++) {
+      if (slot === segment.slot) continue
+      const base = (64 + slot * 16) / 4
+      const isDead = dead.includes(slot)
+      f64[base / 2 + 1] = isDead ? 12345 : processStartTime(process.pid)
+      Atomics.store(segment.i32, base, isDead ? deadPid : process.pid)
+    }
+    let other: Segment | undefined
+    onTestFinished(() => {
+      other?.close()
+      // The fake attachers leave before the real ones, so the last close unlinks.
+      for (let slot = 0; slot < 128; slot++)
+        if (slot !== segment.slot) Atomics.store(segment.i32, (64 + slot * 16) / 4, 0)
+      segment.close()
+    })
+    other = Segment.open(KIND, segment.name, { onReap })
+    // Every dead slot was reaped once, and the opener's object was the one passed to onReap.
+    expect(reaped.map(([slot]) => slot).sort((a, b) => a - b)).toEqual(dead)
+    for (const [, seenBy] of reaped) expect(seenBy).toBe(other.slot)
+    expect(dead).toContain(other.slot)
+    expect(other.slotOwner(other.slot)?.pid).toBe(process.pid)
+    for (const slot of dead) if (slot !== other.slot) expect(segment.slotOwner(slot)).toBeUndefined()
+    expect(segment.reap()).toBe(0)
+    // Now the table is full of live objects: one more open fails and takes nothing.
+    for (const slot of dead) {
+      if (slot === other.slot) continue
+      const base = (64 + slot * 16) / 4
+      f64[base / 2 + 1] = processStartTime(process.pid)
+      Atomics.store(segment.i32, base, process.pid)
+    }
+    const error = thrown(() => Segment.open(KIND, segment.name))
+    expect(error).toBeInstanceOf(IpcError)
+    expect(error.message).toBe(`Cannot open test segment "${segment.name}": 128 objects are attached to it already`)
+    expect(reaped).toHaveLength(dead.length)
   })
 })
 

@@ -231,12 +231,28 @@ export class Segment {
       )
     const f64 = new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8)
     let slot = claimSlot(i32, f64)
+    let inherited = false
     if (slot < 0) {
-      reapSlots(i32, f64, undefined)
-      slot = claimSlot(i32, f64)
+      // Every slot is taken. Take over a dead one; its onReap runs below, once
+      // this object exists for it to work on.
+      slot = takeDeadSlot(i32, f64)
+      inherited = slot >= 0
     }
     if (slot < 0) fail(new IpcError(`Cannot open ${what}: ${SLOT_COUNT} objects are attached to it already`))
     const segment = new Segment(name, kind.kind, mapped, slot, options)
+    if (inherited) {
+      // The slot stays in transition (pid = -ours) until onReap is done, so a
+      // crash here leaves it to the next reaper, which runs onReap again.
+      try {
+        options.onReap?.(slot, segment)
+      } catch (error) {
+        Atomics.store(i32, (SLOTS_OFFSET + slot * SLOT_BYTES) / 4, 0)
+        segment.close()
+        throw error
+      }
+      finishClaim(i32, f64, slot)
+      segment.reap()
+    }
     // The last attacher may have unlinked the name while we were opening it.
     const stat = native().shmStat(shm)
     if (typeof stat === 'number' || stat.inode !== mapped.inode) {
@@ -310,10 +326,29 @@ function claimSlot(i32: Int32Array, f64: Float64Array): number {
     const base = (SLOTS_OFFSET + s * SLOT_BYTES) / 4
     if (Atomics.load(i32, base) !== 0) continue
     if (Atomics.compareExchange(i32, base, 0, -me.pid) !== 0) continue
-    f64[base / 2 + 1] = me.startTime
-    Atomics.store(i32, base + 1, native().threadId())
-    Atomics.store(i32, base, me.pid)
+    finishClaim(i32, f64, s)
     return s
+  }
+  return -1
+}
+
+/** Puts this thread's identity in `slot`, which it holds in transition (pid = -ours); the pid goes last. */
+function finishClaim(i32: Int32Array, f64: Float64Array, slot: number): void {
+  const me = selfIdentity()
+  const base = (SLOTS_OFFSET + slot * SLOT_BYTES) / 4
+  f64[base / 2 + 1] = me.startTime
+  Atomics.store(i32, base + 1, native().threadId())
+  Atomics.store(i32, base, me.pid)
+}
+
+/** Moves the first dead slot into transition (pid = -ours) without freeing it; -1 when none is dead. */
+function takeDeadSlot(i32: Int32Array, f64: Float64Array): number {
+  const me = selfIdentity()
+  for (let s = 0; s < SLOT_COUNT; s++) {
+    const base = (SLOTS_OFFSET + s * SLOT_BYTES) / 4
+    const pid = Atomics.load(i32, base)
+    if (pid === 0 || pid === -me.pid || slotAliveIn(i32, f64, s)) continue
+    if (Atomics.compareExchange(i32, base, pid, -me.pid) === pid) return s
   }
   return -1
 }

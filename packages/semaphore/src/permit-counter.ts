@@ -141,19 +141,10 @@ export class PermitCounter {
       const max = Atomics.load(this.i32, this.#maxSlot)
       if (max > segment.slot || Atomics.compareExchange(this.i32, this.#maxSlot, max, segment.slot + 1) === max) break
     }
-    // A slot is reused after it was freed, and freeing it gave its permits
-    // back (close, or reap through reapSlot). @ipc/core also frees dead slots
-    // without reapSlot when all 128 are taken: then finish the dead object's
-    // tagged operation and give back what it held, as reapSlot would.
-    const state = Atomics.load(this.i32, this.#state)
-    if ((state & TAG_MASK) === this.#tag) {
-      Atomics.store(this.i32, this.#heldIndex, Atomics.load(this.i32, this.#journal))
-      Atomics.store(this.i32, this.#state, state & ~TAG_MASK)
-    }
-    if (Atomics.exchange(this.i32, this.#ticketIndex, 0) !== 0) Atomics.sub(this.i32, this.#waiters, 1)
-    this.awake()
-    this.held = Atomics.load(this.i32, this.#heldIndex)
-    if (this.held > 0) this.giveBackHeld()
+    // A slot is reused only after it was freed, and freeing it gave its
+    // permits back and left the line: close(), or reapSlot (the segment's
+    // onReap, which @ipc/core runs for every dead slot it frees, also when a
+    // full table makes Segment.open take over a dead slot).
   }
 
   /** Permits available now. */

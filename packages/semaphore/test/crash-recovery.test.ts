@@ -140,4 +140,31 @@ describe('crash recovery', () => {
       sem.close()
     }
   })
+  it("gives back a dead holder's permit when a new object takes over its slot in a full table", {
+    timeout: 30_000,
+  }, async () => {
+    const sem = new Semaphore(1)
+    const others: Semaphore[] = []
+    try {
+      const child = spawnChild(HOLD, [JSON.stringify(sem.handle), '1'])
+      await child.waitFor('holding')
+      // Fill the rest of the 128-slot table from this process.
+      for (let i = 0; i < 126; i++) others.push(Semaphore.from(sem.handle))
+      child.child.kill('SIGKILL')
+      expect(await child.exited).toBe(-9)
+      // Nobody has reaped the dead holder yet: its permit is still taken.
+      expect(sem.value).toBe(0)
+      // The only slot to take is the dead one; taking it over reaps it first.
+      const late = Semaphore.from(sem.handle)
+      others.push(late)
+      expect(sem.value).toBe(1)
+      expect(late.tryAcquire()).toBe(true)
+      expect(sem.tryAcquire()).toBe(false)
+      late.release()
+      expect(sem.value).toBe(1)
+    } finally {
+      for (const other of others) other.close()
+      sem.close()
+    }
+  })
 })
