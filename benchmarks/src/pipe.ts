@@ -7,7 +7,14 @@ import { pythonRunner, pythonSkip } from './peers/python.ts'
 import { udsRtt } from './peers/uds.ts'
 import { workerThreadsRtt } from './peers/worker-threads.ts'
 import { ChildHandle } from './process-handle.ts'
-import { channelJobKey, NODE_CHANNEL_PEERS, nodeChannelJobs } from './queue.ts'
+import {
+  channelJobKey,
+  FRESH_BUFFER_NOTE,
+  FRESH_BUFFER_PEER,
+  freshBufferJob,
+  NODE_CHANNEL_PEERS,
+  nodeChannelJobs,
+} from './queue.ts'
 import { type FlowReport, latencyRep, throughputRep } from './rep.ts'
 
 const script = join(childrenDir, 'ours-pipe.mjs')
@@ -150,6 +157,11 @@ export function pipeFamily(ctx: RunContext): Family {
     const peers: Record<string, Ref> = {}
     for (const peer of NODE_CHANNEL_PEERS) peers[peer] = { job: channelJobKey('1to1', kind, peer), metric: 'rate' }
     peers['python mp.Pipe'] = { job: `${workload}/python`, metric: 'rate' }
+    if (kind === 'buffer64k') {
+      const job = freshBufferJob()
+      jobs.push(job)
+      peers[FRESH_BUFFER_PEER] = { job: job.key, metric: 'rate' }
+    }
     rows.push({
       workload,
       title: `Pipe one-way throughput, ${p.label}`,
@@ -171,7 +183,7 @@ export function pipeFamily(ctx: RunContext): Family {
           : undefined,
       note:
         kind === 'buffer64k'
-          ? 'Ours and Python use sendBytes/recvBytes (send_bytes/recv_bytes). The Node peers are the same measurement as queue.1to1.buffer64k.'
+          ? `Ours and Python use sendBytes/recvBytes (send_bytes/recv_bytes). The Node peers are the same measurement as queue.1to1.buffer64k. ${FRESH_BUFFER_NOTE}`
           : 'The Node peers are the same measurement as queue.1to1.string (one channel, one direction).',
       ours: { job: `${workload}/ours`, metric: 'rate' },
       peers,

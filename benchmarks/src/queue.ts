@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import { childrenDir, type RunContext } from './context.ts'
 import type { Family, Job, Ref, RowSpec, Runner, Size } from './harness.ts'
-import { PAYLOADS, type Payload } from './payloads.ts'
+import { PAYLOADS, type Payload, payload as payloadOf } from './payloads.ts'
+import { freshBuffer } from './peers/node-builtins.ts'
 import { processSendChannel } from './peers/process-send.ts'
 import { pythonRunner, pythonSkip } from './peers/python.ts'
 import { udsChannel } from './peers/uds.ts'
@@ -119,6 +120,28 @@ export function nodeChannelJobs(ctx: RunContext, topologyId: '1to1' | '2to2', pa
 
 export const NODE_CHANNEL_PEERS = ['process.send(json)', 'process.send(advanced)', 'worker_threads', 'uds']
 
+/**
+ * The reference beside the 1→1 64 KiB Buffer rows (queue.1to1 and pipe.oneway share its
+ * one job): `Buffer.from(payload)` in a loop in one process, no IPC. Every get()/recv()
+ * that returns a new Buffer per item does this allocation + copy, so no such consumer
+ * can beat it. Where freed 64 KiB blocks go back to the OS (glibc trims its heap), each
+ * new one faults its pages in again, so this can sit far below a plain memcpy.
+ */
+export const FRESH_BUFFER_PEER = 'one process: new Buffer + copy (ceiling)'
+export const FRESH_BUFFER_NOTE =
+  'The ceiling column is Buffer.from() of the 64 KiB payload in a loop in one process, with no IPC: the allocation + copy that every get()/recv() of a Buffer must do, so the most any consumer that returns a new Buffer per item can reach on this machine.'
+
+export function freshBufferJob(): Job {
+  const p = payloadOf('buffer64k')
+  return {
+    key: 'reference.buffer64k/new-buffer-copy',
+    workload: 'reference.buffer64k',
+    impl: FRESH_BUFFER_PEER,
+    size: sizeFor(p, TOPOLOGIES.find((t) => t.id === '1to1') as Topology),
+    create: () => freshBuffer({ payload: 'buffer64k' }),
+  }
+}
+
 export function queueFamily(ctx: RunContext): Family {
   const jobs: Job[] = []
   const rows: RowSpec[] = []
@@ -153,6 +176,12 @@ export function queueFamily(ctx: RunContext): Family {
         peers[peer] = { job: channelJobKey(topology.id, payload.kind, peer), metric: 'rate' }
       }
       peers['python mp.Queue'] = { job: `${workload}/python`, metric: 'rate' }
+      const withCeiling = topology.id === '1to1' && payload.kind === 'buffer64k'
+      if (withCeiling) {
+        const job = freshBufferJob()
+        jobs.push(job)
+        peers[FRESH_BUFFER_PEER] = { job: job.key, metric: 'rate' }
+      }
       rows.push({
         workload,
         title: `Queue ${topology.label}, ${payload.label}`,
@@ -163,7 +192,9 @@ export function queueFamily(ctx: RunContext): Family {
         note:
           topology.id === '2to2'
             ? 'Ours and Python: 2 producers and 2 consumers share one queue. Node peers have no shared queue: they run 2 independent 1→1 channels (no load balancing).'
-            : undefined,
+            : withCeiling
+              ? FRESH_BUFFER_NOTE
+              : undefined,
         ours: { job: `${workload}/ours`, metric: 'rate' },
         peers,
       })

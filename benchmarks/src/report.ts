@@ -95,6 +95,14 @@ function bandwidth(stat: Stat, bytesPerOp: number): string {
   return mbps >= 1000 ? `${(mbps / 1000).toFixed(2)} GB/s` : `${formatNumber(mbps)} MB/s`
 }
 
+/**
+ * A peer whose name ends in "(ceiling)" is a reference measured alone in the same run
+ * (e.g. the new Buffer + copy every Buffer-returning get() does), not an alternative.
+ */
+export function isCeiling(peer: string): boolean {
+  return peer.endsWith('(ceiling)')
+}
+
 function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 }
@@ -151,6 +159,15 @@ export function renderMarkdown(report: Report, families: Family[]): string {
       '[benchmarks/README.md](../README.md).',
     '',
   )
+  const ceilings = [...new Set(report.results.flatMap((row) => Object.keys(row.peers).filter(isCeiling)))]
+  if (ceilings.length > 0) {
+    lines.push(
+      `A peer named “… (ceiling)” (${ceilings.map((name) => `“${escapeCell(name)}”`).join(', ')}) is not an ` +
+        'alternative but a reference: the work any implementation must do for that row, measured alone (one ' +
+        'process, no IPC) in the same run. **ours / ceiling** near 1 means ours is at that limit.',
+      '',
+    )
+  }
   const footnotes: string[] = []
   for (const family of families) {
     const rows = report.results.filter((row) => row.family === family.name)

@@ -128,6 +128,15 @@ describe('pnpm bench --smoke', () => {
     }
   })
 
+  it('shows the one-process new Buffer + copy ceiling beside the 1→1 64 KiB rows, and nowhere else', () => {
+    const ceiling = 'one process: new Buffer + copy (ceiling)'
+    const withCeiling = report.results.filter((row) => ceiling in row.peers).map((row) => row.workload)
+    expect(withCeiling).toEqual(['queue.1to1.buffer64k', 'pipe.oneway.buffer64k'])
+    // One job serves both rows.
+    const [queueRow, pipeRow] = withCeiling.map((w) => report.results.find((row) => row.workload === w) as Row)
+    expect(queueRow?.peers[ceiling]).toEqual(pipeRow?.peers[ceiling])
+  })
+
   it('leaves no shared-memory segment or temp folder of its run behind', () => {
     const tag = `ipcbench-${report.runId}`
     const leftovers = existsSync('/dev/shm') ? readdirSync('/dev/shm').filter((name) => name.includes(tag)) : []

@@ -145,6 +145,56 @@ describe('normalize() of a schemaVersion 1 report (benchmarks/README.md)', () =>
   })
 })
 
+describe('normalize() of a reference peer ("… (ceiling)")', () => {
+  const ceiling = 'one process: new Buffer + copy (ceiling)'
+  const row = (workload: string, peers: Record<string, { median: number }>) => ({
+    workload,
+    family: 'queue',
+    title: workload,
+    unit: 'msg/s',
+    higherIsBetter: true,
+    ours: { median: 100 },
+    peers,
+    ratios: {},
+  })
+
+  it('marks its column and its bar as a reference, and leaves it blank in rows without it', () => {
+    const data = normalize(
+      {
+        schemaVersion: 1,
+        results: [
+          row('queue.1to1.string', { uds: { median: 50 } }),
+          row('queue.1to1.buffer64k', { uds: { median: 50 }, [ceiling]: { median: 120 } }),
+        ],
+      },
+      'latest.json',
+    )
+    const [queue] = data.tables
+    expect(queue?.columns.find((column) => column.label === ceiling)).toEqual({
+      key: `peer:${ceiling}`,
+      label: ceiling,
+      numeric: true,
+      reference: true,
+    })
+    expect(queue?.columns.find((column) => column.label === 'uds')?.reference).toBeUndefined()
+    expect(queue?.rows.map((r) => r.cells[`peer:${ceiling}`])).toEqual(['', '120'])
+    expect(queue?.charts[1]?.bars).toEqual([
+      { label: '@ipc', value: 100, text: '100', ours: true },
+      { label: 'uds', value: 50, text: '50', ours: false },
+      { label: ceiling, value: 120, text: '120', ours: false, reference: true },
+    ])
+  })
+
+  it('reads a file from before the reference existed', () => {
+    const data = normalize(
+      { schemaVersion: 1, results: [row('queue.1to1.buffer64k', { uds: { median: 50 } })] },
+      'latest.json',
+    )
+    expect(data.status).toBe('ok')
+    expect(data.tables[0]?.columns.some((column) => column.reference)).toBe(false)
+  })
+})
+
 describe('formatNumber()', () => {
   it('groups integers and keeps four significant digits of small fractions', () => {
     expect(formatNumber(1234567)).toBe('1,234,567')

@@ -22,6 +22,8 @@ export interface Column {
   /** Shown as the header; `''` means the page's own word for `key` ('unit', 'target', '@ipc'). */
   label: string
   numeric: boolean
+  /** A reference peer ("… (ceiling)"), not an alternative: see `isCeiling`. */
+  reference?: boolean
 }
 
 export interface Row {
@@ -38,6 +40,8 @@ export interface Bar {
   text: string
   /** The @ipc figure, drawn in the brand colour. */
   ours: boolean
+  /** A reference peer ("… (ceiling)"), drawn as an outline. */
+  reference?: boolean
 }
 
 export interface Chart {
@@ -266,6 +270,16 @@ export function normalize(json: unknown, source: string): BenchmarkData {
 
 // --- schemaVersion 1 (benchmarks/README.md) -------------------------------
 
+/**
+ * A peer whose name ends in "(ceiling)" is not an alternative but a reference
+ * measured alone in the same run: the least work any implementation must do
+ * (e.g. "one process: new Buffer + copy (ceiling)" beside the 64 KiB rows).
+ * Files from before it existed simply have no such peer.
+ */
+export function isCeiling(peer: string): boolean {
+  return peer.endsWith('(ceiling)')
+}
+
 interface FigureV1 {
   median?: number
   error?: string
@@ -326,7 +340,12 @@ function normalizeV1(json: { results: ResultV1[] } & JsonObject, source: string)
     const columns: Column[] = [
       { key: 'unit', label: '', numeric: false },
       { key: 'ours', label: '', numeric: true },
-      ...peers.map((peer) => ({ key: `peer:${peer}`, label: peer, numeric: true })),
+      ...peers.map((peer) => ({
+        key: `peer:${peer}`,
+        label: peer,
+        numeric: true,
+        ...(isCeiling(peer) ? { reference: true } : {}),
+      })),
       { key: 'target', label: '', numeric: false },
     ]
     const rows: Row[] = results.map((result) => {
@@ -349,7 +368,13 @@ function normalizeV1(json: { results: ResultV1[] } & JsonObject, source: string)
       }
       for (const [peer, figure] of Object.entries(result.peers)) {
         if (typeof figure.median === 'number') {
-          bars.push({ label: peer, value: figure.median, text: formatNumber(figure.median), ours: false })
+          bars.push({
+            label: peer,
+            value: figure.median,
+            text: formatNumber(figure.median),
+            ours: false,
+            ...(isCeiling(peer) ? { reference: true } : {}),
+          })
         }
       }
       return {
