@@ -97,6 +97,10 @@ export function createQueue(
 /** Attaches to the queue segment `name` (NotFoundError, IncompatibleError). */
 export function openQueue(flavor: Flavor, name: string): Attached {
   const holder: { ring?: MpmcRing } = {}
+  // When a full table makes this open take over a dead slot, onReap runs before the ring
+  // is attached and does nothing for it: the attach then bumps the slot's epoch (the dead
+  // owner's lock words become stale, so waiters take the locks over) and reclaims the
+  // slot's sleeper shares.
   const segment = Segment.open(segmentKind(flavor), name, { onReap: (slot) => holder.ring?.reclaimSlot(slot) })
   try {
     return attachRing(segment, flavor, holder)

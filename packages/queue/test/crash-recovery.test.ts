@@ -11,6 +11,7 @@ import { makeTally, reportOf } from './tally.js'
 
 const producer = new URL('./fixtures/producer.mjs', import.meta.url)
 const consumer = new URL('./fixtures/consumer.mjs', import.meta.url)
+const blocked = new URL('./fixtures/blocked.mjs', import.meta.url)
 
 function random(seed: number): () => number {
   let state = seed
@@ -107,6 +108,30 @@ describe('Queue after SIGKILL', () => {
       if (p < 2) expect(delivered).toBe(survivorCount)
       else expect(delivered, `seed ${seed}: victim ${p}`).toBeGreaterThanOrEqual(100)
     }
+    expect(queue.qsize()).toBe(0)
+  })
+  it("serves a new object that takes over a dead consumer's slot in a full table", { timeout: 30_000 }, async () => {
+    const queue = new Queue({ name: uniqueName('full-table') })
+    const others: Queue[] = []
+    onTestFinished(() => {
+      for (const other of others) other.close()
+      queue.close()
+    })
+    const child = spawnChild(blocked, [JSON.stringify(queue.handle), 'get-sync'])
+    await child.waitFor('waiting', 20_000)
+    // Let it go to sleep inside getSync, counted as a sleeping consumer.
+    await sleep(100)
+    // Fill the rest of the 128-slot table from this process, then kill the sleeper.
+    for (let i = 0; i < 126; i++) others.push(Queue.from(queue.handle))
+    child.child.kill('SIGKILL')
+    expect(await child.exited).toBe(-9)
+    // The only slot left to take is the dead consumer's.
+    const late = Queue.from(queue.handle)
+    others.push(late)
+    queue.putSync('after')
+    expect(late.getSync({ timeout: 5000 })).toBe('after')
+    late.putSync('back')
+    expect(queue.getSync({ timeout: 5000 })).toBe('back')
     expect(queue.qsize()).toBe(0)
   })
 })
