@@ -246,7 +246,7 @@ export class Segment {
       try {
         options.onReap?.(slot, segment)
       } catch (error) {
-        Atomics.store(i32, (SLOTS_OFFSET + slot * SLOT_BYTES) / 4, 0)
+        // Frees the slot (as reapSlots does when onReap throws) and the mapping.
         segment.close()
         throw error
       }
@@ -343,14 +343,20 @@ function finishClaim(i32: Int32Array, f64: Float64Array, slot: number): void {
 
 /** Moves the first dead slot into transition (pid = -ours) without freeing it; -1 when none is dead. */
 function takeDeadSlot(i32: Int32Array, f64: Float64Array): number {
-  const me = selfIdentity()
-  for (let s = 0; s < SLOT_COUNT; s++) {
-    const base = (SLOTS_OFFSET + s * SLOT_BYTES) / 4
-    const pid = Atomics.load(i32, base)
-    if (pid === 0 || pid === -me.pid || slotAliveIn(i32, f64, s)) continue
-    if (Atomics.compareExchange(i32, base, pid, -me.pid) === pid) return s
-  }
+  const myPid = selfIdentity().pid
+  for (let s = 0; s < SLOT_COUNT; s++) if (seizeIfDead(i32, f64, s, myPid)) return s
   return -1
+}
+
+/**
+ * Moves `slot` into transition (pid = -myPid) when its holder is dead; false
+ * when it is free, ours already, alive, or another reaper won the CAS.
+ */
+function seizeIfDead(i32: Int32Array, f64: Float64Array, slot: number, myPid: number): boolean {
+  const base = (SLOTS_OFFSET + slot * SLOT_BYTES) / 4
+  const pid = Atomics.load(i32, base)
+  if (pid === 0 || pid === -myPid || slotAliveIn(i32, f64, slot)) return false
+  return Atomics.compareExchange(i32, base, pid, -myPid) === pid
 }
 
 function slotAliveIn(i32: Int32Array, f64: Float64Array, slot: number): boolean {
@@ -364,17 +370,14 @@ function slotAliveIn(i32: Int32Array, f64: Float64Array, slot: number): boolean 
 }
 
 function reapSlots(i32: Int32Array, f64: Float64Array, onReap: ((slot: number) => void) | undefined): number {
-  const me = selfIdentity()
+  const myPid = selfIdentity().pid
   let reaped = 0
   for (let s = 0; s < SLOT_COUNT; s++) {
-    const base = (SLOTS_OFFSET + s * SLOT_BYTES) / 4
-    const pid = Atomics.load(i32, base)
-    if (pid === 0 || pid === -me.pid || slotAliveIn(i32, f64, s)) continue
-    if (Atomics.compareExchange(i32, base, pid, -me.pid) !== pid) continue
+    if (!seizeIfDead(i32, f64, s, myPid)) continue
     try {
       onReap?.(s)
     } finally {
-      Atomics.store(i32, base, 0)
+      Atomics.store(i32, (SLOTS_OFFSET + s * SLOT_BYTES) / 4, 0)
     }
     reaped++
   }
