@@ -88,6 +88,25 @@ export class TimeoutError extends IpcError {
   override name = 'TimeoutError'
 }
 
+/**
+ * The object belongs to another user, or is open to group or other: it was
+ * refused and never mapped, trusted, changed or removed.
+ */
+export class PermissionError extends IpcError {
+  static override readonly code: string = 'IPC_PERMISSION'
+  override name = 'PermissionError'
+}
+
+/**
+ * A word read from shared memory broke its layout's rules (a length, offset,
+ * count, capacity or state out of range). The primitive is unusable in this
+ * process from then on; `close()` still works.
+ */
+export class CorruptError extends IpcError {
+  static override readonly code: string = 'IPC_CORRUPT'
+  override name = 'CorruptError'
+}
+
 /** The native addon could not be loaded; the message lists what was tried. */
 export class NativeUnavailableError extends IpcError {
   static override readonly code: string = 'IPC_NATIVE_UNAVAILABLE'

@@ -5,6 +5,7 @@
 export { deserialize, serialize } from './codec.js'
 export {
   ClosedError,
+  CorruptError,
   DataCloneError,
   ExistsError,
   IncompatibleError,
@@ -12,6 +13,7 @@ export {
   type IpcErrorOptions,
   NativeUnavailableError,
   NotFoundError,
+  PermissionError,
   ProcessError,
   type ProcessErrorDetails,
   TimeoutError,

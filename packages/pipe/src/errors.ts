@@ -8,11 +8,13 @@ import { IpcError, type IpcErrorOptions } from '@ipc/core'
 
 export {
   ClosedError,
+  CorruptError,
   DataCloneError,
   ExistsError,
   IncompatibleError,
   IpcError,
   NotFoundError,
+  PermissionError,
   TimeoutError,
   ValueError,
 } from '@ipc/core'

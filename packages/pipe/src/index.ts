@@ -9,6 +9,7 @@ export {
   BrokenPipeError,
   BufferTooShort,
   ClosedError,
+  CorruptError,
   DataCloneError,
   EOFError,
   ExistsError,
@@ -16,6 +17,7 @@ export {
   IpcError,
   MessageTooLongError,
   NotFoundError,
+  PermissionError,
   TimeoutError,
   ValueError,
 } from './errors.js'

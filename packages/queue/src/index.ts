@@ -4,11 +4,13 @@
  */
 export {
   ClosedError,
+  CorruptError,
   DataCloneError,
   ExistsError,
   IncompatibleError,
   IpcError,
   NotFoundError,
+  PermissionError,
   ValueError,
 } from '@ipc/core'
 export { Empty, Full, ShutDown, type ShutDownOptions } from './errors.js'

@@ -7,10 +7,12 @@
  */
 export {
   ClosedError,
+  CorruptError,
   ExistsError,
   IncompatibleError,
   IpcError,
   NotFoundError,
+  PermissionError,
   TimeoutError,
   ValueError,
 } from '@ipc/core'

@@ -6,10 +6,12 @@
 export { BoundedSemaphore, type BoundedSemaphoreHandle } from './bounded-semaphore.js'
 export {
   ClosedError,
+  CorruptError,
   ExistsError,
   IncompatibleError,
   IpcError,
   NotFoundError,
+  PermissionError,
   TimeoutError,
   ValueError,
 } from './errors.js'

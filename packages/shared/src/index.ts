@@ -4,10 +4,12 @@
  */
 export {
   ClosedError,
+  CorruptError,
   ExistsError,
   IncompatibleError,
   IpcError,
   NotFoundError,
+  PermissionError,
   ValueError,
 } from '@ipc/core'
 export type {
