@@ -3,6 +3,12 @@
  * forever and `timeout: 0` does not wait.
  */
 
+/**
+ * The default `maxMessageSize` of `Pipe`, `Listener` and `Client`: 128 MiB. A
+ * larger message is refused at its header, before anything is allocated.
+ */
+export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024
+
 /** Options of `Pipe()`. */
 export interface PipeOptions {
   /**
