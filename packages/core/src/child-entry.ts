@@ -10,8 +10,16 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { deserialize } from './codec.js'
+import { ProcessError } from './errors.js'
 import { revive } from './handle.js'
-import { CHILD_MARK, errorFields, type ProcessPayload, type ProcessResultMessage, RESULT_TYPE } from './process.js'
+import {
+  CHILD_MARK,
+  errorFields,
+  MAIN_GUARD_HINT,
+  type ProcessPayload,
+  type ProcessResultMessage,
+  RESULT_TYPE,
+} from './process.js'
 import { runtime } from './runtime.js'
 
 interface StartMessage {
@@ -61,7 +69,7 @@ async function run(bytes: Uint8Array): Promise<void> {
       revived.push(value)
       for (const path of paths) place(payload.args, path, value)
     }
-    const module = (await import(payload.module)) as Record<string, unknown>
+    const module = await importModule(payload.module)
     const fn = module[payload.exportName]
     if (typeof fn !== 'function')
       throw new TypeError(
@@ -72,6 +80,25 @@ async function run(bytes: Uint8Array): Promise<void> {
     return finish(error)
   }
   return succeed()
+}
+
+/**
+ * Imports the child's module with `importingModule` set, so a `start()` at
+ * its top level (a missing main guard) throws instead of starting a child
+ * that imports the module again, without end. The refusal is printed too:
+ * the parent may never join this child to see it.
+ */
+async function importModule(module: string): Promise<Record<string, unknown>> {
+  const rt = runtime()
+  rt.importingModule = true
+  try {
+    return (await import(module)) as Record<string, unknown>
+  } catch (error) {
+    if (error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)) console.error(error.message)
+    throw error
+  } finally {
+    rt.importingModule = false
+  }
 }
 
 /**

@@ -105,6 +105,8 @@ export interface ProcessPayload {
 export const RESULT_TYPE = '@ipc/process-result'
 /** The first argv of a forked child-entry; the name follows it. */
 export const CHILD_MARK = '@ipc/process'
+/** The words that name the fix in the missing-main-guard error (child-entry prints that error). */
+export const MAIN_GUARD_HINT = 'if (!currentProcess().isChild)'
 
 const MODES: readonly ProcessMode[] = ['process', 'thread']
 
@@ -324,6 +326,10 @@ export class Process {
    * do not reach the child.
    *
    * @throws {ValueError} when the process was started already.
+   * @throws {ProcessError} when called in a child while its module is being
+   *   imported: the module starts processes at top level without a main guard
+   *   (`if (!currentProcess().isChild) { … }`), which would start children
+   *   without end.
    * @throws {DataCloneError} when an argument cannot be cloned; nothing is started.
    * @example
    * ```ts
@@ -332,6 +338,7 @@ export class Process {
    */
   start(): this {
     if (this.#started) throw new ValueError(`Cannot start process "${this.name}": it was started already`)
+    if (runtime().importingModule) throw mainGuardError(this.name)
     const entry = childEntryPath()
     if (!existsSync(entry))
       throw new IpcError(`Cannot start process "${this.name}": ${entry} is missing (build @ipc/core first)`)
@@ -549,4 +556,19 @@ export interface CurrentProcess {
 export function currentProcess(): CurrentProcess {
   const name = runtime().childName
   return { name: name ?? 'MainProcess', pid: process.pid, isChild: name !== undefined }
+}
+
+/**
+ * The error of a `start()` at the top level of a child's module: without the
+ * guard, every child would import the module, start another child, and so on.
+ * Python refuses the same mistake during bootstrapping.
+ */
+function mainGuardError(name: string): ProcessError {
+  const child = runtime().childName ?? '?'
+  return new ProcessError(
+    `Cannot start process "${name}": the child "${child}" is still importing its module, and the module starts a Process at its top level. ` +
+      'A child imports the module it runs, so without a main guard every child would start another, without end. ' +
+      `Put the code that starts processes under the guard:\n\n  ${MAIN_GUARD_HINT} {\n    // new Process(…).start(), new Queue(), …\n  }\n\n` +
+      "(Python's `if __name__ == '__main__':`.)",
+  )
 }

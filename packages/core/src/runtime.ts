@@ -26,6 +26,12 @@ export interface Runtime {
   identity: { pid: number; startTime: number } | undefined
   /** Set in a child started by Process: its name. */
   childName: string | undefined
+  /**
+   * True in a child started by Process while it imports its module (Python's
+   * bootstrapping phase): starting a Process then means the module has no
+   * main guard, and `start()` refuses.
+   */
+  importingModule: boolean
 }
 
 const KEY = Symbol.for('@ipc/core/runtime')
@@ -42,6 +48,7 @@ export function runtime(): Runtime {
       openSegments: new Set(),
       identity: undefined,
       childName: undefined,
+      importingModule: false,
     }
     holder[KEY] = rt
   }

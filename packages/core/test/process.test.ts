@@ -220,3 +220,22 @@ describe('Process from the CJS build', () => {
     expect(tree.stdout()).toContain('CJS 4 false')
   })
 })
+
+describe.each(['process', 'thread'] as const)('Process#start() in a module without a main guard (%s mode)', (mode) => {
+  it('throws ProcessError in the child, naming the guard, instead of starting children without end', {
+    timeout: 20_000,
+  }, async () => {
+    const run = spawnChild(new URL('./fixtures/no-main-guard.mjs', import.meta.url), [], {
+      env: { ...process.env, GUARD_MODE: mode },
+    })
+    expect(await run.exited).toBe(0)
+    const out = run.stdout()
+    // The top-level run started one child; that child's own start() threw, so
+    // no grandchild ran the worker function.
+    expect(out).toContain('JOINED ProcessError 1')
+    expect(out).toContain('if (!currentProcess().isChild)')
+    expect(out).not.toContain('WORKER RAN')
+    // The child prints the refusal itself, for parents that never join.
+    expect(run.stderr()).toContain('is still importing its module')
+  })
+})
