@@ -564,11 +564,11 @@ export function currentProcess(): CurrentProcess {
  * Python refuses the same mistake during bootstrapping.
  */
 function mainGuardError(name: string): ProcessError {
-  const child = runtime().childName ?? '?'
   return new ProcessError(
-    `Cannot start process "${name}": the child "${child}" is still importing its module, and the module starts a Process at its top level. ` +
-      'A child imports the module it runs, so without a main guard every child would start another, without end. ' +
-      `Put the code that starts processes under the guard:\n\n  ${MAIN_GUARD_HINT} {\n    // new Process(…).start(), new Queue(), …\n  }\n\n` +
+    `Cannot start process "${name}": the module starts it at its top level.\n` +
+      'A child imports its module to find its function, so without a main guard\n' +
+      'every child would start another, without end. Put the code that starts\n' +
+      `processes under the guard:\n\n  ${MAIN_GUARD_HINT} {\n    // new Process(…).start(), new Queue(), …\n  }\n\n` +
       "(Python's `if __name__ == '__main__':`.)",
   )
 }

@@ -236,6 +236,6 @@ describe.each(['process', 'thread'] as const)('Process#start() in a module witho
     expect(out).toContain('if (!currentProcess().isChild)')
     expect(out).not.toContain('WORKER RAN')
     // The child prints the refusal itself, for parents that never join.
-    expect(run.stderr()).toContain('is still importing its module')
+    expect(run.stderr()).toContain('the module starts it at its top level')
   })
 })
