@@ -108,6 +108,41 @@ describe('SharedArray#get() and #set()', () => {
   })
 })
 
+describe('SharedArray index assignment (arr[i] = v)', () => {
+  it('throws a TypeError and writes neither the shared memory nor a local property', () => {
+    const arr = track(new SharedArray('int32', 3))
+    const other = track(SharedArray.open(arr.name, 'int32'))
+    const error = thrown(() => {
+      // The Python habit; TypeScript refuses it too (the index signature is readonly never).
+      ;(arr as unknown as Record<number, number>)[0] = 99
+    })
+    expect(error).toBeInstanceOf(TypeError)
+    expect(arr.get(0)).toBe(0)
+    expect(other.get(0)).toBe(0)
+    expect(Object.keys(arr)).not.toContain('0')
+    expect((arr as unknown as Record<number, unknown>)[0]).toBeUndefined()
+    // The same for arrays without a lock.
+    const raw = track(new RawArray('uint8', 2))
+    expect(Reflect.defineProperty(raw, 1, { value: 5 })).toBe(false)
+    expect(raw.get(1)).toBe(0)
+  })
+
+  it('is ignored, never read back, in sloppy-mode code', () => {
+    const arr = track(new SharedArray('float64', 2))
+    // Function-constructor code is sloppy: there a failed assignment is silent.
+    const assignAndRead = new Function('a', 'a[0] = 99; return a[0]') as (a: unknown) => unknown
+    expect(assignAndRead(arr)).toBeUndefined()
+    expect(arr.get(0)).toBe(0)
+  })
+
+  it('leaves the typed-array view and set() as the ways to write', () => {
+    const arr = track(new SharedArray('int32', 2))
+    arr.array[0] = 7
+    arr.set(1, 8)
+    expect(arr.toArray()).toEqual([7, 8])
+  })
+})
+
 describe('SharedArray#array', () => {
   it('is a live zero-copy view: writes through it appear in every mapping', () => {
     const array = track(new SharedArray('float64', 1000))

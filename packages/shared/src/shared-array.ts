@@ -103,6 +103,11 @@ function createArray(type: unknown, lengthOrValues: unknown, options: SharedOpti
  *
  * Integer arrays also work with `Atomics` directly: `Atomics.add(arr.array, i, 1)`.
  *
+ * Elements are read and written with `get(i)`/`set(i, v)`, or through the typed
+ * array `arr.array[i]`. Python's `arr[i] = v` on the object itself throws a
+ * TypeError (strict code) and never writes a property that only this process
+ * would see.
+ *
  * @throws {TypeError} for an unknown type (the message lists the valid ones) or a wrong value.
  * @throws {RangeError} for a negative or non-integer length, or an integer out of the type's range.
  * @example
@@ -115,6 +120,8 @@ function createArray(type: unknown, lengthOrValues: unknown, options: SharedOpti
  * ```
  */
 export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
+  /** Not elements: use `get(i)`/`set(i, v)` or `array[i]`. `arr[i] = v` throws a TypeError. */
+  readonly [index: number]: never
   /** The number of elements (fixed). */
   readonly length: number
   readonly #type: ElementType
@@ -137,6 +144,11 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
       elementTypeOf.View === elementTypeOf.AtomicView
         ? this.#view
         : new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, length)
+    // `arr[0] = 99` (the Python habit) must not make a property that only this
+    // process sees: with no new properties allowed it throws a TypeError in
+    // strict code (every ES module, TypeScript's output). Costs nothing on
+    // get/set (measured). Subclasses of users keep their own fields.
+    if (new.target === SharedArray || new.target === RawArray) Object.preventExtensions(this)
   }
 
   /**
