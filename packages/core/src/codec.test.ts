@@ -107,6 +107,15 @@ describe('serialize() / deserialize()', () => {
     expect((error as DataCloneError).cause).toBeDefined()
   })
 
+  it.each([
+    [{ job: { id: 1, onDone: () => {} } }, 'the value.job.onDone is a function'],
+    [[1, 2, Symbol('x')], 'the value[2] is a symbol'],
+    [{ jobs: [{ ok: true }, { wait: Promise.resolve() }] }, 'the value.jobs[1].wait is a Promise'],
+    [new Map([['k', { f() {} }]]), 'the value.get(k).f is a function'],
+  ])('names the part of %o that cannot be cloned', (value, where) => {
+    expect(() => serialize(value)).toThrow(`Cannot send the value: ${where}, which cannot be cloned (`)
+  })
+
   it('rejects input that serialize did not make', () => {
     expect(() => deserialize('text' as never)).toThrow(TypeError)
     expect(() => deserialize(new Uint8Array(0))).toThrow(RangeError)

@@ -103,7 +103,11 @@ export function encode(value: unknown): Encoded {
     bytes = v8Serialize(value)
   } catch (error) {
     // V8's message ends with a period; the house wording has none.
-    throw new DataCloneError(`Cannot send the value: ${(error as Error).message.replace(/\.$/, '')}`, { cause: error })
+    const where = uncloneablePart(value, 'the value', new Set(), 0)
+    const why = (error as Error).message.replace(/\.$/, '')
+    throw new DataCloneError(`Cannot send the value: ${where === undefined ? why : `${where} (${why})`}`, {
+      cause: error,
+    })
   }
   return { tag: TAG_V8, size: bytes.byteLength, bytes, text: undefined }
 }
@@ -181,4 +185,32 @@ export function deserialize<T = unknown>(bytes: Uint8Array): T {
     if (error instanceof RangeError) throw error
     throw new RangeError(`Cannot deserialize: the input is not a serialized value (${(error as Error).message})`)
   }
+}
+
+/**
+ * Where in `value` the first part that cannot be cloned is, as a path
+ * ('the value.jobs[2].onDone is a function'), for the DataCloneError's
+ * message. Runs only after serializing failed; undefined when not found.
+ */
+function uncloneablePart(value: unknown, path: string, seen: Set<object>, depth: number): string | undefined {
+  if (typeof value === 'function') return `${path} is a function, which cannot be cloned`
+  if (typeof value === 'symbol') return `${path} is a symbol, which cannot be cloned`
+  if (typeof value !== 'object' || value === null || seen.has(value) || depth > 64) return undefined
+  seen.add(value)
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof Promise || value instanceof WeakRef)
+    return `${path} is a ${value.constructor.name}, which cannot be cloned`
+  if (value instanceof Map) {
+    for (const [key, entry] of value) {
+      const found = uncloneablePart(entry, `${path}.get(${String(key)})`, seen, depth + 1)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  const entries = Array.isArray(value) || value instanceof Set ? [...value].entries() : Object.entries(value)
+  for (const [key, entry] of entries) {
+    const part = typeof key === 'number' ? `${path}[${key}]` : `${path}.${key}`
+    const found = uncloneablePart(entry, part, seen, depth + 1)
+    if (found !== undefined) return found
+  }
+  return undefined
 }

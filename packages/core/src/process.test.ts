@@ -71,6 +71,13 @@ describe('new Process()', () => {
     }
   })
 
+  it('answers a function instead of a module with the way to name an export', () => {
+    function crunch() {}
+    expect(() => new Process(crunch as never)).toThrow(
+      "received a function. A child cannot receive a function: export it and name it, e.g. new Process(import.meta.url, { exportName: 'crunch' })",
+    )
+  })
+
   it('shows its state in util.inspect', () => {
     expect(inspect(new Process(functions, { name: 'shown' }))).toBe(
       "Process { name: 'shown', mode: 'process', pid: undefined, alive: false, exitCode: null }",

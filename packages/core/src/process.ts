@@ -137,6 +137,11 @@ function childEntryPath(): string {
 /** A module given as a path (relative to the working directory or absolute) or a URL, as a URL string. */
 function moduleUrl(module: string | URL): string {
   if (module instanceof URL) return module.href
+  if (typeof module === 'function')
+    throw invalidArgType(
+      'The "module" argument must be a path or a URL, received a function. A child cannot receive a function: ' +
+        `export it and name it, e.g. new Process(import.meta.url, { exportName: '${(module as { name?: string }).name || 'worker'}' })`,
+    )
   if (typeof module !== 'string')
     throw invalidArgType(
       `The "module" argument must be a path or a URL, received ${module === null ? 'null' : typeof module}`,

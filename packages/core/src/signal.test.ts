@@ -44,6 +44,10 @@ describe('checkWaitOptions()', () => {
 
   it('rejects options that are not an object and a signal that is not an AbortSignal', () => {
     expect(thrown(() => checkWaitOptions(5 as never)).code).toBe('ERR_INVALID_ARG_TYPE')
+    // Python's get(timeout=5) is seconds: the message shows the options object.
+    expect(thrown(() => checkWaitOptions(5 as never)).message).toBe(
+      'The options must be an object, received the number 5. Times are milliseconds in an options object: { timeout: 5000 } waits 5 s',
+    )
     expect(thrown(() => checkWaitOptions({ signal: {} as AbortSignal })).message).toBe(
       'The "signal" option must be an AbortSignal',
     )

@@ -31,6 +31,10 @@ export function checkWaitOptions(options: WaitOptions | undefined): {
   signal: AbortSignal | undefined
 } {
   if (options === undefined || options === null) return { timeout: Number.POSITIVE_INFINITY, signal: undefined }
+  if (typeof options === 'number')
+    throw invalidArgType(
+      `The options must be an object, received the number ${options}. Times are milliseconds in an options object: { timeout: ${Number.isFinite(options) ? options * 1000 : 'ms'} } waits ${Number.isFinite(options) ? `${options} s` : 'that long'}`,
+    )
   if (typeof options !== 'object') throw invalidArgType(`The options must be an object, received ${typeof options}`)
   const signal = options.signal
   if (signal !== undefined && !(signal instanceof AbortSignal))
