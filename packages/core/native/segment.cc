@@ -4,6 +4,14 @@
 // TypeScript layer (src/segment.ts) turns errnos into typed errors. A mapping is
 // exposed as an external ArrayBuffer. `unmap` detaches the buffer first (views
 // then read as length 0, never as freed memory) and only then calls munmap.
+//
+// Trust: nothing is mapped or read unless `Trusted` accepts the fstat of the
+// open fd (a regular file owned by our effective uid, no group/other bits).
+// Names are opened with O_NOFOLLOW (no symlinks) and O_NONBLOCK (a FIFO never
+// blocks the open). The checks run on the fd, so the file checked is the file
+// mapped. A file that another user may write could be truncated under our
+// mapping (SIGBUS), so it is never mapped; `shmStat` reads a header with pread,
+// which returns short instead of faulting.
 #include "segment.h"
 
 #include <errno.h>
@@ -150,11 +158,9 @@ Napi::Value DisarmStore(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// Maps fd and returns { buffer, size, inode } or a negative errno.
-Napi::Value MapFd(Napi::Env env, int fd, size_t size) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return Napi::Number::New(env, -errno);
-  if (size == 0) size = static_cast<size_t>(st.st_size);
+// Maps the first `size` bytes of fd (whose fstat is st) and returns
+// { buffer, size, inode } or a negative errno.
+Napi::Value MapFd(Napi::Env env, int fd, const struct stat& st, size_t size) {
   if (size == 0 || static_cast<off_t>(size) > st.st_size) return Napi::Number::New(env, -EINVAL);
   void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) return Napi::Number::New(env, -errno);
@@ -178,74 +184,144 @@ Napi::Value MapFd(Napi::Env env, int fd, size_t size) {
   return out;
 }
 
+// The one trust rule: 0 when st is a regular file of our effective uid with no
+// group/other permission bits; -EACCES otherwise.
+int Trusted(const struct stat& st) {
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0) return -EACCES;
+  return 0;
+}
+
+// Opens an existing name without following a symlink or blocking on a FIFO.
+// Names that cannot be a segment (a symlink, a directory, a socket) fail with
+// -EACCES, like files we may not open: refused, not missing.
+int OpenExisting(const std::string& name, int access) {
+  int fd = shm_open(name.c_str(), access | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+  if (fd >= 0) return fd;
+  int err = errno;
+  if (err == ELOOP || err == EISDIR || err == ENXIO || err == EPERM) err = EACCES;
+  return -err;
+}
+
 bool ArgName(const Napi::CallbackInfo& info, size_t i, std::string* out) {
   if (info.Length() <= i || !info[i].IsString()) return false;
   *out = info[i].As<Napi::String>().Utf8Value();
   return ValidName(*out);
 }
 
-// shmCreate(name, size, mode) -> { buffer, size, inode } | -errno. Fails with -EEXIST.
+// shmCreate(name, size, mode[, firstWord = 0]) -> { buffer, size, inode } | -errno.
+// Fails with -EEXIST. Writes the int32 firstWord at offset 0 before the file
+// gets its size (src/segment.ts passes its "initialising" magic), so a creator
+// that dies any time after that leaves a file the cleanup scan knows as ours.
 Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
-  if (!ArgName(info, 0, &name) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+  if (!ArgName(info, 0, &name) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber() ||
+      (info.Length() > 3 && !info[3].IsNumber()))
     return Napi::Number::New(env, -EINVAL);
   double size = info[1].As<Napi::Number>().DoubleValue();
   double mode = info[2].As<Napi::Number>().DoubleValue();
-  if (!(size >= 1 && size <= kMaxSize) || size != static_cast<double>(static_cast<int64_t>(size)) ||
-      !(mode >= 0 && mode <= 0777))
+  double first = info.Length() > 3 ? info[3].As<Napi::Number>().DoubleValue() : 0;
+  if (!(size >= 4 && size <= kMaxSize) || size != static_cast<double>(static_cast<int64_t>(size)) ||
+      !(mode >= 0 && mode <= 0700) || !(first >= INT32_MIN && first <= INT32_MAX) ||
+      first != static_cast<double>(static_cast<int32_t>(first)))
     return Napi::Number::New(env, -EINVAL);
   int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) return Napi::Number::New(env, -errno);
   // shm_open applies the umask; fchmod sets exactly the mode asked for.
   // posix_fallocate reserves the pages now, so a full /dev/shm fails here
   // with ENOSPC rather than with SIGBUS at the first write.
+  // The first word goes in before the size, so the file is never a full-size
+  // segment without it.
+  int32_t word = static_cast<int32_t>(first);
   int err = 0;
-  if (fchmod(fd, static_cast<mode_t>(mode)) != 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) err = errno;
+  errno = 0;
+  if (fchmod(fd, static_cast<mode_t>(mode)) != 0 || pwrite(fd, &word, sizeof word, 0) != sizeof word ||
+      ftruncate(fd, static_cast<off_t>(size)) != 0)
+    err = errno == 0 ? EIO : errno;
   if (err == 0) err = posix_fallocate(fd, 0, static_cast<off_t>(size));
   if (err != 0) {
     close(fd);
     shm_unlink(name.c_str());
     return Napi::Number::New(env, -err);
   }
-  Napi::Value out = MapFd(env, fd, static_cast<size_t>(size));
+  struct stat st;
+  Napi::Value out =
+      fstat(fd, &st) == 0 ? MapFd(env, fd, st, static_cast<size_t>(size)) : Napi::Number::New(env, -errno);
   close(fd);
   if (out.IsNumber()) shm_unlink(name.c_str());
   return out;
 }
 
-// shmOpen(name, size) -> { buffer, size, inode } | -errno. size 0 maps the whole object.
+// shmOpen(name, minBytes) -> { buffer, size, inode } | -errno. Maps the whole
+// object after the checks on its fd: -EACCES when Trusted refuses it (or it
+// cannot be a segment at all), -EINVAL when it is smaller than minBytes. So
+// nothing another user can write or truncate is ever mapped.
 Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
   if (!ArgName(info, 0, &name) || info.Length() < 2 || !info[1].IsNumber()) return Napi::Number::New(env, -EINVAL);
-  double size = info[1].As<Napi::Number>().DoubleValue();
-  if (!(size >= 0 && size <= kMaxSize) || size != static_cast<double>(static_cast<int64_t>(size)))
+  double min = info[1].As<Napi::Number>().DoubleValue();
+  if (!(min >= 0 && min <= kMaxSize) || min != static_cast<double>(static_cast<int64_t>(min)))
     return Napi::Number::New(env, -EINVAL);
-  int fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
-  if (fd < 0) return Napi::Number::New(env, -errno);
-  Napi::Value out = MapFd(env, fd, static_cast<size_t>(size));
+  int fd = OpenExisting(name, O_RDWR);
+  if (fd < 0) return Napi::Number::New(env, fd);
+  struct stat st;
+  int rc = fstat(fd, &st) != 0 ? -errno : Trusted(st);
+  if (rc == 0 && (st.st_size < static_cast<off_t>(min) || st.st_size == 0 ||
+                  static_cast<double>(st.st_size) > kMaxSize))
+    rc = -EINVAL;
+  Napi::Value out = rc == 0 ? MapFd(env, fd, st, static_cast<size_t>(st.st_size)) : Napi::Number::New(env, rc);
   close(fd);
   return out;
 }
 
-// shmStat(name) -> { size, inode, mtimeMs } | -errno (no mapping).
+// shmStat(name[, into]) -> { size, inode, mtimeMs, uid, mode, trusted, bytesRead } | -errno.
+// Never maps. `trusted` is Trusted(fstat). When `into` (a Uint8Array) is given
+// and the file is trusted, reads its first bytes into it with pread, which a
+// concurrent truncate only shortens (bytesRead), never turns into a SIGBUS.
 Napi::Value ShmStat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
   if (!ArgName(info, 0, &name)) return Napi::Number::New(env, -EINVAL);
-  int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return Napi::Number::New(env, -errno);
+  uint8_t* into = nullptr;
+  size_t capacity = 0;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      return Napi::Number::New(env, -EINVAL);
+    Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+    into = bytes.Data();
+    capacity = bytes.ByteLength();
+  }
+  int fd = OpenExisting(name, O_RDONLY);
+  if (fd < 0) return Napi::Number::New(env, fd);
   struct stat st;
-  int rc = fstat(fd, &st);
-  int err = errno;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return Napi::Number::New(env, -err);
+  }
+  bool trusted = Trusted(st) == 0;
+  ssize_t got = 0;
+  if (trusted && capacity > 0) {
+    do got = pread(fd, into, capacity, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) got = 0;
+  }
   close(fd);
-  if (rc != 0) return Napi::Number::New(env, -err);
   Napi::Object out = Napi::Object::New(env);
   out.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
   out.Set("inode", Napi::Number::New(env, static_cast<double>(st.st_ino)));
   out.Set("mtimeMs", Napi::Number::New(env, st.st_mtim.tv_sec * 1e3 + st.st_mtim.tv_nsec / 1e6));
+  out.Set("uid", Napi::Number::New(env, static_cast<double>(st.st_uid)));
+  out.Set("mode", Napi::Number::New(env, static_cast<double>(st.st_mode)));
+  out.Set("trusted", Napi::Boolean::New(env, trusted));
+  out.Set("bytesRead", Napi::Number::New(env, static_cast<double>(got)));
   return out;
+}
+
+// geteuid() -> the effective uid of this process (for error messages).
+Napi::Value EffectiveUid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(geteuid()));
 }
 
 // shmUnlink(name) -> 0 | -errno.
@@ -282,6 +358,7 @@ void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("shmCreate", Napi::Function::New(env, ShmCreate, "shmCreate"));
   exports.Set("shmOpen", Napi::Function::New(env, ShmOpen, "shmOpen"));
   exports.Set("shmStat", Napi::Function::New(env, ShmStat, "shmStat"));
+  exports.Set("effectiveUid", Napi::Function::New(env, EffectiveUid, "effectiveUid"));
   exports.Set("shmUnlink", Napi::Function::New(env, ShmUnlink, "shmUnlink"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   napi_add_env_cleanup_hook(env, RunExitStores, static_cast<napi_env>(env));

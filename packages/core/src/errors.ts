@@ -29,17 +29,23 @@ export class IpcError extends Error {
 
   /** True when `error` is an @ipc error, optionally of the given code. */
   static is(error: unknown, code?: string): error is IpcError {
-    if (typeof error !== 'object' || error === null || !(MARK in error)) return false
-    return code === undefined || (error as unknown as IpcError).code === code
+    return isMarked(error, code)
   }
 
+  // The class body never names IpcError: esbuild renames a class that refers
+  // to itself inside its body (`class _IpcError`), and the built class would
+  // then print as `_IpcError`.
   static override [Symbol.hasInstance](value: unknown): boolean {
-    // `this` is the class on the right of instanceof (a subclass, or IpcError itself).
+    // `this` is the class on the right of instanceof: IpcError itself (whose
+    // parent is Error) matches every @ipc error, a subclass only its code.
     // biome-ignore lint/complexity/noThisInStatic: the subclass is the point
-    if (this === IpcError) return IpcError.is(value)
-    // biome-ignore lint/complexity/noThisInStatic: the subclass is the point
-    return IpcError.is(value, this.code)
+    return isMarked(value, Object.getPrototypeOf(this) === Error ? undefined : this.code)
   }
+}
+
+function isMarked(error: unknown, code: string | undefined): error is IpcError {
+  if (typeof error !== 'object' || error === null || !(MARK in error)) return false
+  return code === undefined || (error as { code?: unknown }).code === code
 }
 
 /** No primitive exists with the name that was opened. */

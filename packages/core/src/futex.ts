@@ -25,10 +25,13 @@ function checkWord(i32: Int32Array, index: number): void {
     throw outOfRange(`The "index" argument must be an integer in [0, ${i32.length}), received ${index}`)
 }
 
+/** An int32, as the word holds it: 2 ** 40 must not become 0 (nor 2 ** 32 + 5 become 5). */
 function checkExpected(expected: number): number {
   if (typeof expected !== 'number' || !Number.isInteger(expected))
     throw invalidArgType(`The "expected" argument must be an integer, received ${String(expected)}`)
-  return expected | 0
+  if (expected < -0x80000000 || expected > INT32_MAX)
+    throw outOfRange(`The "expected" argument must be an int32 (-2147483648 to 2147483647), received ${expected}`)
+  return expected
 }
 
 /** Blocks until notified, without validating arguments. For @ipc packages. */
@@ -88,12 +91,21 @@ export function waitWord(
     // If cancelWait returns false, the wake already happened and its
     // completion is queued: it settles the promise with 'ok'.
     if (timeout !== Number.POSITIVE_INFINITY) {
-      timer = setTimeout(() => {
+      const expire = () => {
         if (bin.cancelWait(id)) {
           finish()
           resolve('timed-out')
         }
-      }, timeout)
+      }
+      // setTimeout fires at once for a delay above 2 ** 31 - 1 ms (~24.8 days): step towards the deadline.
+      const deadline = performance.now() + timeout
+      const arm = (left: number) => {
+        timer = setTimeout(
+          left > INT32_MAX ? () => arm(deadline - performance.now()) : expire,
+          Math.min(left, INT32_MAX),
+        )
+      }
+      arm(timeout)
     }
     removeAbort = onAbort(signal, () => {
       if (bin.cancelWait(id)) {

@@ -1,23 +1,85 @@
 /**
  * Who is alive. A process is identified by (pid, start time) so that a reused
- * pid is never mistaken for the process that died.
+ * pid is never mistaken for the process that died, and by its PID namespace
+ * and boot id, because a pid names a process only inside one PID namespace
+ * of one boot.
  */
+import { readFileSync, statSync } from 'node:fs'
 import { native } from './native.js'
 import { runtime } from './runtime.js'
 
-/** This process's identity: its pid and its start time (kernel clock ticks). */
-export function selfIdentity(): { pid: number; startTime: number } {
+/** What a process records about itself where others judge its liveness (a segment slot). */
+export interface Identity {
+  pid: number
+  /** Kernel clock ticks since boot at which the process started. */
+  startTime: number
+  /** The inode of `/proc/self/ns/pid` (a uint32); 0 when unknown. */
+  pidNamespace: number
+  /** The first 64 bits of `/proc/sys/kernel/random/boot_id`, as two int32 words; [0, 0] when unknown. */
+  bootId: readonly [number, number]
+}
+
+/** This process's identity. Read once per process. */
+export function selfIdentity(): Identity {
   const rt = runtime()
   if (rt.identity === undefined || rt.identity.pid !== process.pid) {
-    rt.identity = { pid: process.pid, startTime: native().processStartTime(process.pid) }
+    rt.identity = {
+      pid: process.pid,
+      startTime: native().processStartTime(process.pid),
+      pidNamespace: readPidNamespace(),
+      bootId: readBootId(),
+    }
   }
   return rt.identity
+}
+
+function readPidNamespace(): number {
+  try {
+    return statSync('/proc/self/ns/pid').ino >>> 0
+  } catch {
+    return 0
+  }
+}
+
+function readBootId(): [number, number] {
+  try {
+    const hex = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').replace(/[^0-9a-f]/gi, '')
+    if (hex.length < 16) return [0, 0]
+    return [Number.parseInt(hex.slice(0, 8), 16) | 0, Number.parseInt(hex.slice(8, 16), 16) | 0]
+  } catch {
+    return [0, 0]
+  }
 }
 
 /** True while the process (pid, startTime) runs; `startTime` 0 skips the reuse check. */
 export function isProcessAlive(pid: number, startTime: number): boolean {
   if (pid === process.pid) return startTime <= 0 || startTime === selfIdentity().startTime
   return native().processAlive(pid, startTime)
+}
+
+/**
+ * The liveness rule for a process that recorded its `Identity` (the one rule;
+ * segment slots use it):
+ * - another boot (both boot ids known, and different): dead; its pid is meaningless now;
+ * - another PID namespace (both known, and different): alive, always. Its pid
+ *   means nothing here, so it cannot be checked, and it is never reaped: only
+ *   its own close (or a process of its namespace) frees its slot;
+ * - otherwise alive while (pid, startTime) runs.
+ *
+ * `settled` is false for a record still being written (a slot in transition):
+ * its namespace must then equal ours exactly before its pid is checked here,
+ * since a namespace word not yet written (0) or left by the slot's previous
+ * holder says nothing about the writer; such a record counts as alive.
+ */
+export function isRecordedProcessAlive(recorded: Identity, settled = true): boolean {
+  const me = selfIdentity()
+  const [low, high] = recorded.bootId
+  const [myLow, myHigh] = me.bootId
+  if ((low !== 0 || high !== 0) && (myLow !== 0 || myHigh !== 0) && (low !== myLow || high !== myHigh)) return false
+  if (settled) {
+    if (recorded.pidNamespace !== 0 && me.pidNamespace !== 0 && recorded.pidNamespace !== me.pidNamespace) return true
+  } else if (recorded.pidNamespace !== me.pidNamespace) return true
+  return isProcessAlive(recorded.pid, recorded.startTime)
 }
 
 /** The start time of `pid`, or -1 if there is no such process. */

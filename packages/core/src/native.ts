@@ -11,10 +11,18 @@ import { runtime } from './runtime.js'
 
 /** The functions of the addon. Failures come back as negative errnos, never as throws. */
 export interface NativeBinding {
-  shmCreate(name: string, size: number, mode: number): MappedSegment | number
-  shmOpen(name: string, size: number): MappedSegment | number
-  shmStat(name: string): { size: number; inode: number; mtimeMs: number } | number
+  /** Creates (O_EXCL) and maps; writes `firstWord` at offset 0 before the file gets its size. */
+  shmCreate(name: string, size: number, mode: number, firstWord?: number): MappedSegment | number
+  /**
+   * Maps the whole object after checking its fd: -EACCES when it is not a
+   * regular file of our euid without group/other bits, -EINVAL when it is
+   * smaller than `minBytes`.
+   */
+  shmOpen(name: string, minBytes: number): MappedSegment | number
+  /** Never maps; reads the first bytes into `into` with pread when the file is trusted. */
+  shmStat(name: string, into?: Uint8Array): ShmStat | number
   shmUnlink(name: string): number
+  effectiveUid(): number
   unmap(buffer: ArrayBuffer): number
   armStore(buffer: ArrayBuffer, byteOffset: number, value: number): number
   disarmStore(id: number): boolean
@@ -26,6 +34,20 @@ export interface NativeBinding {
   processStartTime(pid: number): number
   processAlive(pid: number, startTime: number): boolean
   threadId(): number
+}
+
+/** What shmStat saw on the fd of a name (opened O_RDONLY | O_NOFOLLOW | O_NONBLOCK). */
+export interface ShmStat {
+  size: number
+  inode: number
+  mtimeMs: number
+  uid: number
+  /** st_mode: type and permission bits. */
+  mode: number
+  /** A regular file of our effective uid without group/other bits: the only kind ever mapped or read. */
+  trusted: boolean
+  /** How many bytes were read into `into` (0 when untrusted or not asked). */
+  bytesRead: number
 }
 
 /** A mapping returned by shmCreate/shmOpen. */

@@ -4,6 +4,7 @@
  * them: one native handle, one table of pending async waits, one set of open
  * segments per JS thread.
  */
+import type { Identity } from './liveness.js'
 import type { NativeBinding } from './native.js'
 
 /** An async futex wait registered with the native waiter threads. */
@@ -23,7 +24,7 @@ export interface Runtime {
   nextWaitId: number
   callbackInstalled: boolean
   openSegments: Set<Closable>
-  identity: { pid: number; startTime: number } | undefined
+  identity: Identity | undefined
   /** Set in a child started by Process: its name. */
   childName: string | undefined
   /**

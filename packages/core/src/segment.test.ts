@@ -105,8 +105,11 @@ describe('segment names', () => {
     ['a/b', 'ERR_INVALID_ARG_VALUE', /must not contain/],
     ['a\0b', 'ERR_INVALID_ARG_VALUE', /must not contain/],
     ['..', 'ERR_INVALID_ARG_VALUE', /must not contain/],
-    ['', 'ERR_INVALID_ARG_VALUE', /must have 1 to 200 characters, received 0/],
-    ['x'.repeat(300), 'ERR_INVALID_ARG_VALUE', /must have 1 to 200 characters, received 300/],
+    ['', 'ERR_INVALID_ARG_VALUE', /must be 1 to 200 bytes long in UTF-8, received 0 bytes/],
+    ['x'.repeat(300), 'ERR_INVALID_ARG_VALUE', /must be 1 to 200 bytes long in UTF-8, received 300 bytes/],
+    // 101 UTF-16 units, 202 bytes: the limit counts UTF-8 bytes (what the file name holds).
+    ['é'.repeat(101), 'ERR_INVALID_ARG_VALUE', /must be 1 to 200 bytes long in UTF-8, received 202 bytes/],
+    ['😀'.repeat(51), 'ERR_INVALID_ARG_VALUE', /must be 1 to 200 bytes long in UTF-8, received 204 bytes/],
     [42, 'ERR_INVALID_ARG_TYPE', /must be a string, received number/],
     [null, 'ERR_INVALID_ARG_TYPE', /must be a string, received object/],
   ]
@@ -123,8 +126,9 @@ describe('segment names', () => {
     }
   })
 
-  it('accepts 200 characters and any other character', () => {
+  it('accepts 200 bytes of UTF-8 and any other character', () => {
     expect(checkName('x'.repeat(200))).toHaveLength(200)
+    expect(checkName('é'.repeat(100))).toHaveLength(100)
     const segment = created(8, `${uniqueName()}-é😀 .x`)
     expect(existsSync(shmPath(segment.name))).toBe(true)
   })
@@ -235,7 +239,7 @@ describe('Segment#reap()', () => {
     // A process that has exited: its pid is not running (or runs with another start time).
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid as number
     const slot = 100
-    const base = (64 + slot * 16) / 4
+    const base = (64 + slot * 32) / 4
     new Float64Array(segment.buffer, 0, HEADER_BYTES / 8)[base / 2 + 1] = 12345
     Atomics.store(segment.i32, base, deadPid)
     expect(segment.slotOwner(slot)?.pid).toBe(deadPid)
@@ -260,7 +264,7 @@ describe('Segment.open() on a full table', () => {
     // Fill every other slot: three with an exited process, the rest with this one.
     for (let slot = 0; slot < 128; slot++) {
       if (slot === segment.slot) continue
-      const base = (64 + slot * 16) / 4
+      const base = (64 + slot * 32) / 4
       const isDead = dead.includes(slot)
       f64[base / 2 + 1] = isDead ? 12345 : processStartTime(process.pid)
       Atomics.store(segment.i32, base, isDead ? deadPid : process.pid)
@@ -270,7 +274,7 @@ describe('Segment.open() on a full table', () => {
       other?.close()
       // The fake attachers leave before the real ones, so the last close unlinks.
       for (let slot = 0; slot < 128; slot++)
-        if (slot !== segment.slot) Atomics.store(segment.i32, (64 + slot * 16) / 4, 0)
+        if (slot !== segment.slot) Atomics.store(segment.i32, (64 + slot * 32) / 4, 0)
       segment.close()
     })
     other = Segment.open(KIND, segment.name, { onReap })
@@ -284,7 +288,7 @@ describe('Segment.open() on a full table', () => {
     // Now the table is full of live objects: one more open fails and takes nothing.
     for (const slot of dead) {
       if (slot === other.slot) continue
-      const base = (64 + slot * 16) / 4
+      const base = (64 + slot * 32) / 4
       f64[base / 2 + 1] = processStartTime(process.pid)
       Atomics.store(segment.i32, base, process.pid)
     }

@@ -5,28 +5,57 @@
  *
  * Header (bytes from the start of the mapping; little-endian):
  *
- * | offset | size | field      | written by              | meaning                                       |
- * |--------|------|------------|-------------------------|-----------------------------------------------|
- * | 0      | 4    | magic      | creator, before `state` | 0x31435049 ('IPC1')                            |
- * | 4      | 4    | state      | creator, last           | 0 initialising, 1 ready (openers wait for 1)  |
- * | 8      | 4    | version    | creator                 | layout version of the kind                    |
- * | 12     | 4    | dataOffset | creator                 | where the kind's data starts (= HEADER_BYTES) |
- * | 16     | 8    | dataBytes  | creator                 | float64: size of the data area                |
- * | 24     | 32   | kind       | creator                 | ASCII, NUL-padded ('queue', 'semaphore', …)   |
- * | 64     | 2048 | slots      | each attacher its own   | 128 × { pid i32, tid i32, startTime f64 }     |
- * | 2112   | …    | data       | the kind                | see the kind's layout table                   |
+ * | offset | size | field      | written by                  | meaning                                            |
+ * |--------|------|------------|-----------------------------|----------------------------------------------------|
+ * | 0      | 4    | magic      | native create, then creator | 0x69435049 ('IPCi') initialising, written before   |
+ * |        |      |            |                             | the file has its size; 0x32435049 ('IPC2') ready,  |
+ * |        |      |            |                             | stored by the creator before `state`               |
+ * | 4      | 4    | state      | creator, last               | 0 initialising, 1 ready (openers wait for 1)       |
+ * | 8      | 4    | version    | creator                     | layout version of the kind                         |
+ * | 12     | 4    | dataOffset | creator                     | where the kind's data starts (= HEADER_BYTES)      |
+ * | 16     | 8    | dataBytes  | creator                     | float64: size of the data area                     |
+ * | 24     | 32   | kind       | creator                     | ASCII, NUL-padded ('queue', 'semaphore', …)        |
+ * | 64     | 4096 | slots      | each attacher its own       | 128 × 32-byte slot, below                          |
+ * | 4160   | …    | data       | the kind                    | see the kind's layout table                        |
  *
- * A slot's `pid` says its state: 0 free; > 0 attached by that process; < 0 in
- * transition (being claimed or reaped) by process `-pid`. A claimer CASes 0 →
- * -pid, writes startTime and tid, then stores pid; so a reader that sees a
- * positive pid also sees its startTime. A tid of -1 means the slot's JS
- * thread ended without closing (the addon stores it at thread teardown):
- * the slot is dead and is reaped like a dead process's. A slot belongs to one Segment object
- * (one `open` or `create`), not to a whole process.
+ * Slot (32 bytes at 64 + 32 × slot):
+ *
+ * | offset | size | field        | meaning                                                        |
+ * |--------|------|--------------|----------------------------------------------------------------|
+ * | 0      | 4    | pid          | 0 free; > 0 attached; < 0 in transition by process -pid        |
+ * | 4      | 4    | tid          | kernel thread id of the attaching JS thread; -1 thread gone    |
+ * | 8      | 8    | startTime    | float64: the pid's start time (ticks), against pid reuse       |
+ * | 16     | 4    | pidNamespace | uint32 inode of the holder's /proc/self/ns/pid; 0 unknown      |
+ * | 20     | 4    | (reserved)   | 0                                                              |
+ * | 24     | 8    | bootId       | 2 × int32: first 64 bits of the holder's boot id; 0, 0 unknown |
+ *
+ * A claimer CASes pid 0 → -pid, at once stores its pidNamespace and bootId,
+ * then startTime and tid, and the pid last; so a reader that sees a positive
+ * pid also sees the rest. A reaper CASes a dead holder's pid → -itself and
+ * stores its own pidNamespace and bootId the same way, so the namespace words
+ * of a slot in transition describe the process that holds it in transition
+ * (except for the instant between the CAS and those stores; `slotAliveIn`
+ * counts such a slot alive). A tid of -1 means the slot's JS thread ended
+ * without closing (the addon stores it at thread teardown): the slot is dead
+ * and is reaped like a dead process's. A slot belongs to one Segment object
+ * (one `open` or `create`), not to a whole process. Liveness is
+ * `isRecordedProcessAlive` (liveness.ts): a holder in another PID namespace is
+ * alive (never reaped from here), one from another boot is dead.
  *
  * The segment is unlinked when its last live attacher detaches; a segment
  * whose attachers all died is unlinked by the next create/open in any process
  * (`reclaimDeadSegments`).
+ *
+ * Trust: a segment is opened only when its file is a regular file of this
+ * process's effective uid with no group/other permission bits, at least
+ * HEADER_BYTES long (checked natively on the open fd, before mmap); anything
+ * else is refused with PermissionError (or IncompatibleError when too short)
+ * and never mapped. The cleanup scan maps nothing: it reads headers with
+ * pread, and removes only trusted files that carry one of our two magics. So
+ * no other user can make us map a file that they could truncate under us (a
+ * SIGBUS). A process of the SAME user that truncates a segment we have mapped
+ * can still crash us with SIGBUS at the next access: mmap offers no defence
+ * against the file's owner, and we are that owner.
  */
 import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
@@ -39,17 +68,23 @@ import {
   invalidArgValue,
   NotFoundError,
   outOfRange,
+  PermissionError,
   systemError,
 } from './errors.js'
 import { cancelWaitsOn, notifyWord, waitWordSync } from './futex.js'
-import { isProcessAlive, selfIdentity } from './liveness.js'
-import { type MappedSegment, native } from './native.js'
+import { type Identity, isRecordedProcessAlive, selfIdentity } from './liveness.js'
+import { type MappedSegment, native, type ShmStat } from './native.js'
 import { runtime } from './runtime.js'
 
-export const MAGIC = 0x31435049
+/** The header's first word once the creator has finished: 'IPC2'. */
+export const MAGIC = 0x32435049
+/** The header's first word from the native create until the creator finishes: 'IPCi'. */
+export const MAGIC_INITIALISING = 0x69435049
+/** The magic of the previous header layout (16-byte slots), told apart in error messages. */
+const MAGIC_V1 = 0x31435049
 export const SLOT_COUNT = 128
 const SLOTS_OFFSET = 64
-const SLOT_BYTES = 16
+const SLOT_BYTES = 32
 /** Where every kind's data starts: 64-byte aligned. */
 export const HEADER_BYTES = SLOTS_OFFSET + SLOT_COUNT * SLOT_BYTES
 const KIND_OFFSET = 24
@@ -59,9 +94,22 @@ const STATE_READY = 1
 const THREAD_GONE = -1
 /** Prefix of every segment this library creates, in /dev/shm. */
 export const SHM_PREFIX = 'ipc-'
-const MAX_NAME = 200
+/** The longest name, in UTF-8 bytes. */
+const MAX_NAME_BYTES = 200
+/** How long a segment may stay initialising with no slot taken before the scan removes it. */
+const INITIALISING_GRACE_MS = 30_000
 const ENOENT = 2
+const EACCES = 13
 const EEXIST = 17
+const EINVAL = 22
+
+// Slot words, as i32 indexes from the slot's first word (the f64 startTime is at i32 index 2).
+const S_PID = 0
+const S_TID = 1
+const S_START_TIME = 2
+const S_PID_NAMESPACE = 4
+const S_BOOT_LOW = 6
+const S_BOOT_HIGH = 7
 
 // i32 indexes of header words.
 const I_MAGIC = 0
@@ -91,11 +139,12 @@ export interface CreateOptions extends SegmentOptions {
   init?: (segment: Segment) => void
 }
 
-/** Validates a user-given name: a non-empty string without '/' or NUL, at most 200 characters. */
+/** Validates a user-given name: a non-empty string without '/' or NUL, at most 200 bytes in UTF-8. */
 export function checkName(name: unknown, what = 'name'): string {
   if (typeof name !== 'string') throw invalidArgType(`The "${what}" must be a string, received ${typeof name}`)
-  if (name.length === 0 || name.length > MAX_NAME)
-    throw invalidArgValue(`The "${what}" must have 1 to ${MAX_NAME} characters, received ${name.length}`)
+  const bytes = Buffer.byteLength(name, 'utf8')
+  if (bytes === 0 || bytes > MAX_NAME_BYTES)
+    throw invalidArgValue(`The "${what}" must be 1 to ${MAX_NAME_BYTES} bytes long in UTF-8, received ${bytes} bytes`)
   if (name.includes('/') || name.includes('\0') || name === '.' || name === '..')
     throw invalidArgValue(`The "${what}" must not contain "/" or NUL characters, received ${JSON.stringify(name)}`)
   return name
@@ -112,6 +161,27 @@ function shmNameOf(name: string): string {
 
 function labelOf(kind: SegmentKind): string {
   return kind.label ?? kind.kind
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`
+}
+
+/** The PermissionError for a name that shmOpen refused: whose file it is, its mode, and what to do. */
+function refused(shm: string, what: string): PermissionError {
+  const stat = native().shmStat(shm)
+  const me = native().effectiveUid()
+  const file = `the shared-memory file "${shm.slice(1)}"`
+  let why: string
+  if (typeof stat === 'number') why = `${file} belongs to another user or is not a regular file`
+  else if ((stat.mode & 0o170000) !== 0o100000) why = `${file} is not a regular file`
+  else if (stat.uid !== me)
+    why = `${file} belongs to uid ${stat.uid} (mode ${octal(stat.mode)}), not to this process's user (uid ${me})`
+  else why = `${file} has mode ${octal(stat.mode)}, which lets group or other users in`
+  return new PermissionError(
+    `Cannot open ${what}: ${why}. @ipc attaches only to segments of its own user with mode 0600, and did not map this one; ` +
+      'if you did not expect it, remove it as its owner (another user may be trying to hijack the name)',
+  )
 }
 
 /** A mapped, attached segment. Internal to @ipc packages. */
@@ -163,7 +233,8 @@ export class Segment {
       throw outOfRange(`The segment size must be a non-negative integer, received ${dataBytes}`)
     reclaimDeadSegments()
     const shm = shmNameOf(name)
-    const mapped = native().shmCreate(shm, HEADER_BYTES + Math.ceil(Math.max(dataBytes, 8) / 8) * 8, 0o600)
+    const size = HEADER_BYTES + Math.ceil(Math.max(dataBytes, 8) / 8) * 8
+    const mapped = native().shmCreate(shm, size, 0o600, MAGIC_INITIALISING)
     if (typeof mapped === 'number') {
       if (mapped === -EEXIST)
         throw new ExistsError(`Cannot create ${labelOf(kind)} "${name}": a segment with that name exists`)
@@ -173,7 +244,8 @@ export class Segment {
     }
     const i32 = new Int32Array(mapped.buffer)
     const slot = claimSlot(i32, new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8))
-    // slot cannot be -1 here: the table of a new segment is empty.
+    // slot cannot be -1 here: the table of a new segment is empty. From now on
+    // the scan removes this initialising segment only once this slot is dead.
     const segment = new Segment(name, kind.kind, mapped, slot, options)
     i32[I_VERSION] = kind.version
     i32[I_DATA_OFFSET] = HEADER_BYTES
@@ -199,10 +271,13 @@ export class Segment {
     reclaimDeadSegments()
     const shm = shmNameOf(name)
     const what = `${labelOf(kind)} "${name}"`
-    const mapped = native().shmOpen(shm, 0)
+    // Checked natively on the fd before mmap: ours, mode 0600 (no group/other
+    // bits), a regular file, at least a header long.
+    const mapped = native().shmOpen(shm, HEADER_BYTES)
     if (typeof mapped === 'number') {
       if (mapped === -ENOENT) throw new NotFoundError(`Cannot open ${what}: no segment with that name exists`)
-      if (mapped === -22) throw new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment`)
+      if (mapped === -EACCES) throw refused(shm, what)
+      if (mapped === -EINVAL) throw new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment`)
       throw new IpcError(`Cannot open ${what}: shared memory is not available`, {
         cause: systemError(-mapped, 'shm_open', shm),
       })
@@ -211,11 +286,14 @@ export class Segment {
       releaseMapping(mapped.buffer)
       throw error
     }
-    if (mapped.size < HEADER_BYTES)
-      fail(new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment`))
     const i32 = new Int32Array(mapped.buffer)
-    if (Atomics.load(i32, I_STATE) !== STATE_READY) waitWordSync(i32, I_STATE, 0, 2000)
-    if (Atomics.load(i32, I_STATE) !== STATE_READY || Atomics.load(i32, I_MAGIC) !== MAGIC)
+    // A creator still initialising: give it 2 s to finish (it stores the magic, then the state).
+    if (Atomics.load(i32, I_MAGIC) === MAGIC_INITIALISING && Atomics.load(i32, I_STATE) !== STATE_READY)
+      waitWordSync(i32, I_STATE, 0, 2000)
+    const magic = Atomics.load(i32, I_MAGIC)
+    if (magic === MAGIC_V1)
+      fail(new IncompatibleError(`Cannot open ${what}: it was made by an older @ipc version (header 'IPC1')`))
+    if (Atomics.load(i32, I_STATE) !== STATE_READY || magic !== MAGIC)
       fail(new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment, or was never initialised`))
     const u8 = new Uint8Array(mapped.buffer)
     const stored = Buffer.from(u8.subarray(KIND_OFFSET, KIND_OFFSET + KIND_BYTES))
@@ -271,12 +349,24 @@ export class Segment {
     if (this.#closed) throw new ClosedError(`Cannot use ${what}: it was closed`)
   }
 
-  /** Process id, thread id and start time of the holder of `slot`, or undefined when free. */
-  slotOwner(slot: number): { pid: number; tid: number; startTime: number } | undefined {
+  /**
+   * Process id, thread id and start time of the holder of `slot`, or undefined
+   * when free. `visible` is false when the holder runs in another PID
+   * namespace: its pid and tid then name no process here (never look them up
+   * in /proc); `slotAlive` counts such a holder alive.
+   */
+  slotOwner(slot: number): { pid: number; tid: number; startTime: number; visible: boolean } | undefined {
     const base = (SLOTS_OFFSET + slot * SLOT_BYTES) / 4
-    const pid = Atomics.load(this.i32, base)
+    const pid = Atomics.load(this.i32, base + S_PID)
     if (pid <= 0) return undefined
-    return { pid, tid: Atomics.load(this.i32, base + 1), startTime: this.#f64[base / 2 + 1] as number }
+    const namespace = Atomics.load(this.i32, base + S_PID_NAMESPACE) >>> 0
+    const mine = selfIdentity().pidNamespace
+    return {
+      pid,
+      tid: Atomics.load(this.i32, base + S_TID),
+      startTime: this.#f64[base / 2 + 1] as number,
+      visible: namespace === 0 || mine === 0 || namespace === mine,
+    }
   }
 
   /** True while the object attached at `slot` may still use the segment. */
@@ -324,56 +414,79 @@ function claimSlot(i32: Int32Array, f64: Float64Array): number {
   const me = selfIdentity()
   for (let s = 0; s < SLOT_COUNT; s++) {
     const base = (SLOTS_OFFSET + s * SLOT_BYTES) / 4
-    if (Atomics.load(i32, base) !== 0) continue
-    if (Atomics.compareExchange(i32, base, 0, -me.pid) !== 0) continue
+    if (Atomics.load(i32, base + S_PID) !== 0) continue
+    if (Atomics.compareExchange(i32, base + S_PID, 0, -me.pid) !== 0) continue
+    writeNamespace(i32, base, me)
     finishClaim(i32, f64, s)
     return s
   }
   return -1
 }
 
+/** Right after a CAS into transition: who holds the slot in transition (see the header comment). */
+function writeNamespace(i32: Int32Array, base: number, me: Identity): void {
+  Atomics.store(i32, base + S_PID_NAMESPACE, me.pidNamespace | 0)
+  Atomics.store(i32, base + S_BOOT_LOW, me.bootId[0])
+  Atomics.store(i32, base + S_BOOT_HIGH, me.bootId[1])
+}
+
 /** Puts this thread's identity in `slot`, which it holds in transition (pid = -ours); the pid goes last. */
 function finishClaim(i32: Int32Array, f64: Float64Array, slot: number): void {
   const me = selfIdentity()
   const base = (SLOTS_OFFSET + slot * SLOT_BYTES) / 4
+  writeNamespace(i32, base, me)
   f64[base / 2 + 1] = me.startTime
-  Atomics.store(i32, base + 1, native().threadId())
-  Atomics.store(i32, base, me.pid)
+  Atomics.store(i32, base + S_TID, native().threadId())
+  Atomics.store(i32, base + S_PID, me.pid)
 }
 
 /** Moves the first dead slot into transition (pid = -ours) without freeing it; -1 when none is dead. */
 function takeDeadSlot(i32: Int32Array, f64: Float64Array): number {
-  const myPid = selfIdentity().pid
-  for (let s = 0; s < SLOT_COUNT; s++) if (seizeIfDead(i32, f64, s, myPid)) return s
+  const me = selfIdentity()
+  for (let s = 0; s < SLOT_COUNT; s++) if (seizeIfDead(i32, f64, s, me)) return s
   return -1
 }
 
 /**
- * Moves `slot` into transition (pid = -myPid) when its holder is dead; false
+ * Moves `slot` into transition (pid = -ours) when its holder is dead; false
  * when it is free, ours already, alive, or another reaper won the CAS.
  */
-function seizeIfDead(i32: Int32Array, f64: Float64Array, slot: number, myPid: number): boolean {
+function seizeIfDead(i32: Int32Array, f64: Float64Array, slot: number, me: Identity): boolean {
   const base = (SLOTS_OFFSET + slot * SLOT_BYTES) / 4
-  const pid = Atomics.load(i32, base)
-  if (pid === 0 || pid === -myPid || slotAliveIn(i32, f64, slot)) return false
-  return Atomics.compareExchange(i32, base, pid, -myPid) === pid
+  const pid = Atomics.load(i32, base + S_PID)
+  if (pid === 0 || pid === -me.pid || slotAliveIn(i32, f64, slot)) return false
+  if (Atomics.compareExchange(i32, base + S_PID, pid, -me.pid) !== pid) return false
+  writeNamespace(i32, base, me)
+  return true
 }
 
+/**
+ * The liveness of one slot, read from `i32`/`f64` (a mapping, or a copy read
+ * by the scan): `isRecordedProcessAlive` on what the slot records.
+ */
 function slotAliveIn(i32: Int32Array, f64: Float64Array, slot: number): boolean {
   const base = (SLOTS_OFFSET + slot * SLOT_BYTES) / 4
-  const pid = Atomics.load(i32, base)
+  const pid = Atomics.load(i32, base + S_PID)
   if (pid === 0) return false
   // In transition: alive while the claiming or reaping process lives.
-  if (pid < 0) return isProcessAlive(-pid, 0)
-  if (Atomics.load(i32, base + 1) === THREAD_GONE) return false
-  return isProcessAlive(pid, f64[base / 2 + 1] as number)
+  const settled = pid > 0
+  if (settled && Atomics.load(i32, base + S_TID) === THREAD_GONE) return false
+  return isRecordedProcessAlive(
+    {
+      pid: settled ? pid : -pid,
+      startTime: settled ? (f64[base / 2 + S_START_TIME / 2] as number) : 0,
+      pidNamespace: Atomics.load(i32, base + S_PID_NAMESPACE) >>> 0,
+      bootId: [Atomics.load(i32, base + S_BOOT_LOW), Atomics.load(i32, base + S_BOOT_HIGH)],
+    },
+    settled,
+  )
 }
 
 function reapSlots(i32: Int32Array, f64: Float64Array, onReap: ((slot: number) => void) | undefined): number {
-  const myPid = selfIdentity().pid
+  const me = selfIdentity()
   let reaped = 0
   for (let s = 0; s < SLOT_COUNT; s++) {
-    if (!seizeIfDead(i32, f64, s, myPid)) continue
+    if (!seizeIfDead(i32, f64, s, me)) continue
     try {
       onReap?.(s)
     } finally {
@@ -386,8 +499,18 @@ function reapSlots(i32: Int32Array, f64: Float64Array, onReap: ((slot: number) =
 
 /**
  * Unlinks every @ipc segment in /dev/shm whose attached processes have all
- * died, and segments whose creator died before finishing them. Cheap: one
- * directory read and a header read per segment. Linux only; elsewhere a no-op.
+ * died, and segments whose creator died before finishing them. Maps nothing:
+ * each `ipc-*` name costs one open, fstat, pread and close (`shmStat`), and
+ * only a trusted file (ours, mode without group/other bits, regular) that
+ * starts with one of our two magics is ever considered:
+ * - ready ('IPC2'): removed when some slot is taken and no holder is alive;
+ * - initialising ('IPCi'): removed when no holder is alive and either a slot
+ *   was taken (the creator claimed it, then died) or, with no slot taken,
+ *   the file is older than 30 s (the creator died inside the native create).
+ * Anything else (another user's file, a file open to group/other, a file of
+ * ours without a magic) is never touched. The verdict is read twice, and the
+ * name is unlinked only if it still names the same inode. Linux only;
+ * elsewhere a no-op. Returns how many segments were removed.
  */
 export function reclaimDeadSegments(): number {
   let names: string[]
@@ -397,34 +520,38 @@ export function reclaimDeadSegments(): number {
     return 0
   }
   const bin = native()
+  const header = new Uint8Array(HEADER_BYTES)
   let reclaimed = 0
   for (const file of names) {
     const shm = `/${file}`
-    const mapped = bin.shmOpen(shm, HEADER_BYTES)
-    if (typeof mapped === 'number') continue
-    try {
-      const i32 = new Int32Array(mapped.buffer)
-      const f64 = new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8)
-      let dead: boolean
-      if (Atomics.load(i32, I_MAGIC) !== MAGIC || Atomics.load(i32, I_STATE) !== STATE_READY) {
-        // A creator that died before finishing; give a live one 30 s.
-        const stat = bin.shmStat(shm)
-        dead = typeof stat !== 'number' && Date.now() - stat.mtimeMs > 30_000 && !anySlotAlive(i32, f64)
-      } else {
-        let occupied = false
-        for (let s = 0; s < SLOT_COUNT && !occupied; s++)
-          occupied = Atomics.load(i32, (SLOTS_OFFSET + s * SLOT_BYTES) / 4) !== 0
-        dead = occupied && !anySlotAlive(i32, f64)
-      }
-      if (dead) {
-        const stat = bin.shmStat(shm)
-        if (typeof stat !== 'number' && stat.inode === mapped.inode && bin.shmUnlink(shm) === 0) reclaimed++
-      }
-    } finally {
-      releaseMapping(mapped.buffer)
-    }
+    const first = bin.shmStat(shm, header)
+    if (!isDeadSegment(first, header)) continue
+    // Once more, from a fresh read: a newcomer may have attached meanwhile.
+    const again = bin.shmStat(shm, header)
+    if (typeof first === 'number' || typeof again === 'number' || again.inode !== first.inode) continue
+    if (!isDeadSegment(again, header)) continue
+    if (bin.shmUnlink(shm) === 0) reclaimed++
   }
   return reclaimed
+}
+
+/** The scan's verdict on one name, from its shmStat and the header bytes read into `header`. */
+function isDeadSegment(stat: ShmStat | number, header: Uint8Array): boolean {
+  if (typeof stat === 'number' || !stat.trusted || stat.bytesRead < HEADER_BYTES) return false
+  const i32 = new Int32Array(header.buffer, header.byteOffset, HEADER_BYTES / 4)
+  const f64 = new Float64Array(header.buffer, header.byteOffset, HEADER_BYTES / 8)
+  const magic = i32[I_MAGIC]
+  if (magic !== MAGIC && magic !== MAGIC_INITIALISING) return false
+  let occupied = false
+  for (let s = 0; s < SLOT_COUNT; s++) {
+    if (i32[(SLOTS_OFFSET + s * SLOT_BYTES) / 4 + S_PID] === 0) continue
+    if (slotAliveIn(i32, f64, s)) return false
+    occupied = true
+  }
+  if (occupied) return true
+  // No slot taken: a ready segment nobody attached (not ours to judge); an
+  // initialising one whose creator may still be inside the native create.
+  return magic === MAGIC_INITIALISING && Date.now() - stat.mtimeMs > INITIALISING_GRACE_MS
 }
 
 /**
@@ -435,11 +562,6 @@ export function reclaimDeadSegments(): number {
  */
 function releaseMapping(buffer: ArrayBuffer): void {
   native().unmap(buffer)
-}
-
-function anySlotAlive(i32: Int32Array, f64: Float64Array): boolean {
-  for (let s = 0; s < SLOT_COUNT; s++) if (slotAliveIn(i32, f64, s)) return true
-  return false
 }
 
 /** Closes this thread's open segments when it exits, so normal exits leak nothing. */
