@@ -70,13 +70,54 @@ function load(): NativeBinding {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding
     return nodeGypBuild(dir)
   } catch (error) {
-    const platform = `${process.platform}-${process.arch} (Node ${process.version}, napi ${process.versions.napi})`
+    // Say what is missing, as seen from an installed copy (node_modules/@ipc/core),
+    // and fixes that work from there: the package ships no C++ sources, so
+    // `npm rebuild` cannot help; a binary built in a clone can be copied in.
+    const { readdirSync } = require('node:fs') as typeof import('node:fs')
+    const list = (path: string): string[] => {
+      try {
+        return readdirSync(path).sort()
+      } catch {
+        return []
+      }
+    }
+    const reason = (error as Error).message.trim()
+    const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+      ?.glibcVersionRuntime
+    const here = `${process.platform}-${process.arch}`
+    const target = `${here} ${glibc ? `glibc ${glibc}` : 'without glibc'}, Node ${process.version}, napi ${process.versions.napi}`
+    const prebuilds = list(join(dir, 'prebuilds')).flatMap((tuple) =>
+      list(join(dir, 'prebuilds', tuple)).map((file) => `${tuple}/${file}`),
+    )
+    const builds = list(join(dir, 'build', 'Release')).filter((file) => file.endsWith('.node'))
+    let missing: string
+    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && reason.includes("'node-gyp-build'")) {
+      missing = 'its dependency node-gyp-build is not installed'
+    } else if (reason.startsWith('No native build was found')) {
+      missing =
+        prebuilds.length === 0
+          ? `this copy of @ipc/core has no prebuilt binary (${join(dir, 'prebuilds')} is empty or missing: the package was packed without its prebuilds) and no local build in ${join(dir, 'build', 'Release')}`
+          : `no bundled prebuild matches ${here}${glibc ? ' glibc' : ''}; this copy bundles ${prebuilds.join(', ')}`
+    } else {
+      let file = 'the binary node-gyp-build picked'
+      try {
+        file = (require('node-gyp-build') as { path(dir: string): string }).path(dir)
+      } catch {}
+      missing = `${file} failed to load: ${reason}`
+    }
     throw new NativeUnavailableError(
-      `Cannot load the @ipc/core native addon for ${platform}: ${(error as Error).message}\n` +
-        `Tried: ${join(dir, 'prebuilds')} and ${join(dir, 'build', 'Release')}\n` +
+      `Cannot load the @ipc/core native addon for ${target}: ${missing}\n` +
+        `Looked in: ${join(dir, 'build', 'Release')} (${builds.join(', ') || 'nothing'}), then ${join(dir, 'prebuilds')} (${prebuilds.join(', ') || 'nothing'})\n` +
         'Possible solutions:\n' +
-        '- Use a platform with a bundled prebuild (linux-x64 glibc)\n' +
-        `- Build it from source: cd ${root} && node scripts/build-native.mjs (needs python3, make and a C++ compiler)`,
+        '- Released @ipc/core tarballs bundle one prebuild: linux-x64 with glibc (it serves every Node 20 or later: N-API). ' +
+        'On that platform, reinstall @ipc/core from a complete tarball (npm install @ipc/core once it is published, ' +
+        'or a tarball made with `pnpm pack` in packages/core of https://github.com/ipc-js/ipc, which builds the prebuild first)\n' +
+        '- Elsewhere on Linux (another CPU, musl, a glibc older than the prebuild needs), build the addon in a clone ' +
+        `(needs git, pnpm, python3, make and a C++17 compiler) and copy it into this package:\n` +
+        '    git clone https://github.com/ipc-js/ipc && cd ipc && pnpm install && pnpm --filter @ipc/core build:native\n' +
+        `    mkdir -p ${join(dir, 'build', 'Release')} && cp packages/core/native/build/Release/ipc_core.node ${join(dir, 'build', 'Release')}/\n` +
+        '  (a reinstall of @ipc/core removes the copy; repeat it after one)\n' +
+        '- Other operating systems are not supported yet: @ipc needs Linux (/dev/shm and futexes)',
       { cause: error },
     )
   }
