@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module'
+import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { serialize } from './codec.js'
 import {
   ClosedError,
+  CorruptError,
   DataCloneError,
   ExistsError,
   IncompatibleError,
@@ -12,6 +14,7 @@ import {
   NativeUnavailableError,
   NotFoundError,
   outOfRange,
+  PermissionError,
   ProcessError,
   systemError,
   TimeoutError,
@@ -33,6 +36,8 @@ const CLASSES = [
   [TimeoutError, 'TimeoutError', 'IPC_TIMEOUT'],
   [NativeUnavailableError, 'NativeUnavailableError', 'IPC_NATIVE_UNAVAILABLE'],
   [ProcessError, 'ProcessError', 'IPC_PROCESS'],
+  [PermissionError, 'PermissionError', 'IPC_PERMISSION'],
+  [CorruptError, 'CorruptError', 'IPC_CORRUPT'],
 ] as const
 
 describe('error classes', () => {
@@ -85,6 +90,10 @@ describe('error classes', () => {
     expect(error).not.toBeInstanceOf(NotFoundError)
     expect(error.code).toBe('IPC_EMPTY')
     expect(IpcError.is(error, 'IPC_EMPTY')).toBe(true)
+    // A subclass without a code of its own matches only errors with the base code.
+    class Untyped extends IpcError {}
+    expect(new IpcError('x')).toBeInstanceOf(Untyped)
+    expect(new NotFoundError('x')).not.toBeInstanceOf(Untyped)
   })
 })
 
@@ -108,6 +117,25 @@ describe('errors across copies of the package', () => {
       expect(copy.IpcError.is(new ProcessError('x'), 'IPC_PROCESS')).toBe(true)
     }
     expect(new cjs.ValueError('x')).toBeInstanceOf(esm.ValueError)
+  })
+
+  it('print with their real names from the built package (ESM and CJS): IpcError, never _IpcError', async () => {
+    const esm = (await import('@ipc/core')) as unknown as typeof import('./index.js')
+    const cjs = createRequire(import.meta.url)('@ipc/core') as unknown as typeof import('./index.js')
+    for (const copy of [esm, cjs]) {
+      for (const [Class, name] of [
+        [copy.IpcError, 'IpcError'],
+        [copy.NotFoundError, 'NotFoundError'],
+        [copy.PermissionError, 'PermissionError'],
+        [copy.CorruptError, 'CorruptError'],
+      ] as const) {
+        expect(Class.name).toBe(name)
+        const error = new Class('x')
+        expect(String(error)).toBe(`${name}: x`)
+        expect(inspect(error)).toMatch(new RegExp(`^${name}: x\\n`))
+        expect(inspect(error)).not.toContain('_IpcError')
+      }
+    }
   })
 
   it('errors thrown by the CJS build are instances of the ESM classes', async () => {

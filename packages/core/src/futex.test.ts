@@ -63,9 +63,36 @@ describe('waitSync()', () => {
     expect(woken).toBe(1)
     expect(await result).toBe('ok')
   })
+
+  it('throws RangeError for an expected value that is not an int32, instead of truncating it', () => {
+    const i32 = shared()
+    // 2 ** 40 | 0 is 0, the word's value: a truncating check would wait here.
+    for (const expected of [2 ** 40, 2 ** 31, -(2 ** 31) - 1, 2 ** 32]) {
+      expect(() => waitSync(i32, 0, expected, { timeout: 0 })).toThrow(RangeError)
+      expect(() => waitSync(i32, 0, expected, { timeout: 0 })).toThrow(/must be an int32.*received/)
+    }
+    expect(waitSync(i32, 0, 2 ** 31 - 1)).toBe('not-equal')
+    expect(waitSync(i32, 0, -(2 ** 31))).toBe('not-equal')
+  })
 })
 
 describe('wait()', () => {
+  it('rejects with RangeError for an expected value that is not an int32', async () => {
+    const i32 = shared()
+    await expect(wait(i32, 0, 2 ** 40)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+    await expect(wait(i32, 0, -(2 ** 31) - 1)).rejects.toBeInstanceOf(RangeError)
+    expect(await wait(i32, 0, -(2 ** 31))).toBe('not-equal')
+  })
+
+  it('waits on with a timeout beyond the timer limit (2 ** 31 - 1 ms) instead of timing out at once', async () => {
+    const { i32 } = segmentWords(1)
+    const waiting = wait(i32, 0, 0, { timeout: 2 ** 40 })
+    await new Promise((r) => setTimeout(r, 50))
+    Atomics.store(i32, 0, 1)
+    notify(i32, 0)
+    expect(await waiting).toBe('ok')
+  })
+
   it("resolves 'not-equal' at once, and 'timed-out' for timeout 0", async () => {
     const i32 = shared()
     i32[0] = 5

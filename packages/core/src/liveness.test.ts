@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process'
+import { readFileSync, statSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
-import { isProcessAlive, processStartTime, selfIdentity, threadId } from './liveness.js'
+import { isProcessAlive, isRecordedProcessAlive, processStartTime, selfIdentity, threadId } from './liveness.js'
 
 describe('selfIdentity()', () => {
   it('is this pid and its start time', () => {
@@ -40,5 +41,33 @@ describe('threadId()', () => {
     await worker.terminate()
     expect(other).not.toBe(main)
     expect(other).toBeGreaterThan(0)
+  })
+})
+
+describe('selfIdentity() namespace and boot', () => {
+  it('is the inode of /proc/self/ns/pid and the first 64 bits of the boot id', () => {
+    const me = selfIdentity()
+    expect(me.pidNamespace).toBe(statSync('/proc/self/ns/pid').ino)
+    const hex = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').replace(/-/g, '')
+    expect(me.bootId).toEqual([Number.parseInt(hex.slice(0, 8), 16) | 0, Number.parseInt(hex.slice(8, 16), 16) | 0])
+  })
+})
+
+describe('isRecordedProcessAlive()', () => {
+  it('counts another PID namespace alive, another boot dead, and checks the pid otherwise', () => {
+    const me = selfIdentity()
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
+    const otherBoot = [me.bootId[0], me.bootId[1] ^ 1] as const
+    expect(isRecordedProcessAlive(me)).toBe(true)
+    expect(isRecordedProcessAlive({ ...me, pid: dead, startTime: 1 })).toBe(false)
+    expect(isRecordedProcessAlive({ ...me, pid: dead, pidNamespace: me.pidNamespace + 1 })).toBe(true)
+    expect(isRecordedProcessAlive({ ...me, bootId: otherBoot })).toBe(false)
+    expect(isRecordedProcessAlive({ ...me, pidNamespace: me.pidNamespace + 1, bootId: otherBoot })).toBe(false)
+    // Unknown (0) on the record's side: judged by its pid here.
+    expect(isRecordedProcessAlive({ ...me, pid: dead, pidNamespace: 0, bootId: [0, 0] })).toBe(false)
+    expect(isRecordedProcessAlive({ ...me, pidNamespace: 0, bootId: [0, 0] })).toBe(true)
+    // Still being written: the namespace must be ours exactly, or it counts alive.
+    expect(isRecordedProcessAlive({ ...me, pid: dead, startTime: 0, pidNamespace: 0 }, false)).toBe(true)
+    expect(isRecordedProcessAlive({ ...me, pid: dead, startTime: 0 }, false)).toBe(false)
   })
 })

@@ -466,7 +466,8 @@ export class RobustLock {
     const holder = this.#segment.slotOwner(slot)
     if (holder === undefined || (holder.tid & TID_MASK) !== tid) return false
     if (!thorough) return true
-    return this.#segment.slotAlive(slot) && threadAlive(holder.pid, holder.tid)
+    // A holder in another PID namespace (not visible): its tid names no thread here.
+    return this.#segment.slotAlive(slot) && (!holder.visible || threadAlive(holder.pid, holder.tid))
   }
 
   #leaveWaiters(acquired: boolean): void {

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ClosedError, ExistsError, IncompatibleError, IpcError, NotFoundError } from './errors.js'
-import { processStartTime } from './liveness.js'
+import { processStartTime, selfIdentity } from './liveness.js'
 import { checkName, HEADER_BYTES, randomName, Segment, SHM_PREFIX } from './segment.js'
 
 const KIND = { kind: 'test-seg', version: 1, label: 'test segment' }
@@ -250,6 +250,52 @@ describe('Segment#reap()', () => {
     expect(segment.slotOwner(slot)).toBeUndefined()
     expect(segment.reap()).toBe(0)
     expect(reaped).toEqual([slot])
+  })
+
+  it('records the PID namespace and boot id of each holder in its slot', () => {
+    const segment = created()
+    const me = selfIdentity()
+    const base = (64 + segment.slot * 32) / 4
+    expect(me.pidNamespace).toBeGreaterThan(0)
+    expect(Atomics.load(segment.i32, base + 4) >>> 0).toBe(me.pidNamespace)
+    expect([Atomics.load(segment.i32, base + 6), Atomics.load(segment.i32, base + 7)]).toEqual(me.bootId)
+    expect(segment.slotOwner(segment.slot)?.visible).toBe(true)
+  })
+
+  it('never reaps a holder of another PID namespace (even with a pid dead here); reaps one of another boot', () => {
+    const reaped: number[] = []
+    const segment = Segment.create(KIND, 64, { name: uniqueName(), onReap: (slot) => reaped.push(slot) })
+    onTestFinished(() => segment.close())
+    const me = selfIdentity()
+    const f64 = new Float64Array(segment.buffer, 0, HEADER_BYTES / 8)
+    const fill = (slot: number, pid: number, startTime: number, namespace: number, boot: readonly number[]) => {
+      const base = (64 + slot * 32) / 4
+      f64[base / 2 + 1] = startTime
+      Atomics.store(segment.i32, base + 1, pid)
+      Atomics.store(segment.i32, base + 4, namespace | 0)
+      Atomics.store(segment.i32, base + 6, boot[0] as number)
+      Atomics.store(segment.i32, base + 7, boot[1] as number)
+      Atomics.store(segment.i32, base, pid)
+    }
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid as number
+    const otherBoot = [me.bootId[0] ^ 1, me.bootId[1]]
+    // Another namespace, a pid that means nothing here: alive, never reaped.
+    fill(10, deadPid, 12345, me.pidNamespace + 1, me.bootId)
+    // Another boot, though its pid and start time are this very process's: dead.
+    fill(11, process.pid, me.startTime, me.pidNamespace, otherBoot)
+    // Another namespace and another boot: dead.
+    fill(12, deadPid, 12345, me.pidNamespace + 1, otherBoot)
+    expect(segment.slotOwner(10)?.visible).toBe(false)
+    expect(segment.slotAlive(10)).toBe(true)
+    expect(segment.slotAlive(11)).toBe(false)
+    expect(segment.slotAlive(12)).toBe(false)
+    expect(segment.reap()).toBe(2)
+    expect(reaped.sort((a, b) => a - b)).toEqual([11, 12])
+    expect(segment.slotOwner(10)?.pid).toBe(deadPid)
+    // A slot in transition by a process of another namespace counts alive too.
+    Atomics.store(segment.i32, (64 + 10 * 32) / 4, -deadPid)
+    expect(segment.slotAlive(10)).toBe(true)
+    Atomics.store(segment.i32, (64 + 10 * 32) / 4, 0)
   })
 })
 

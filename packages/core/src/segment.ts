@@ -98,6 +98,10 @@ export const SHM_PREFIX = 'ipc-'
 const MAX_NAME_BYTES = 200
 /** How long a segment may stay initialising with no slot taken before the scan removes it. */
 const INITIALISING_GRACE_MS = 30_000
+/** One cleanup scan examines at least this many names, then more until SCAN_BUDGET_MS has passed. */
+const SCAN_MIN_NAMES = 64
+/** How long one cleanup scan may examine names beyond SCAN_MIN_NAMES before it leaves the rest to the next call. */
+const SCAN_BUDGET_MS = 0.5
 const ENOENT = 2
 const EACCES = 13
 const EEXIST = 17
@@ -171,7 +175,7 @@ function octal(mode: number): string {
 function refused(shm: string, what: string): PermissionError {
   const stat = native().shmStat(shm)
   const me = native().effectiveUid()
-  const file = `the shared-memory file "${shm.slice(1)}"`
+  const file = process.platform === 'linux' ? `the file /dev/shm${shm}` : `the shared-memory object "${shm}"`
   let why: string
   if (typeof stat === 'number') why = `${file} belongs to another user or is not a regular file`
   else if ((stat.mode & 0o170000) !== 0o100000) why = `${file} is not a regular file`
@@ -509,20 +513,40 @@ function reapSlots(i32: Int32Array, f64: Float64Array, onReap: ((slot: number) =
  *   the file is older than 30 s (the creator died inside the native create).
  * Anything else (another user's file, a file open to group/other, a file of
  * ours without a magic) is never touched. The verdict is read twice, and the
- * name is unlinked only if it still names the same inode. Linux only;
- * elsewhere a no-op. Returns how many segments were removed.
+ * name is unlinked only if it still names the same inode.
+ *
+ * Bounded cost: one directory read, then names in sorted order: at least
+ * `SCAN_MIN_NAMES` (64), then more until `SCAN_BUDGET_MS` (0.5 ms) has
+ * passed; the next call resumes after the last name examined (a per-process
+ * cursor). Up to 64 names, every call covers them all; with 1,000 junk
+ * `ipc-*` files a call costs under 1 ms more and a full pass takes a few calls. Linux only; elsewhere a no-op. Returns how many
+ * segments were removed.
  */
 export function reclaimDeadSegments(): number {
   let names: string[]
   try {
-    names = readdirSync('/dev/shm').filter((n) => n.startsWith(SHM_PREFIX))
+    names = readdirSync('/dev/shm')
+      .filter((n) => n.startsWith(SHM_PREFIX))
+      .sort()
   } catch {
     return 0
   }
   const bin = native()
+  const rt = runtime() as { scanCursor?: string }
   const header = new Uint8Array(HEADER_BYTES)
+  const deadline = performance.now() + SCAN_BUDGET_MS
+  // Resume at the first name after the cursor (names are sorted).
+  const cursor = rt.scanCursor
+  let start = cursor === undefined ? 0 : names.findIndex((n) => n > cursor)
+  if (start < 0) start = 0
+  rt.scanCursor = undefined
   let reclaimed = 0
-  for (const file of names) {
+  for (let k = 0; k < names.length; k++) {
+    const file = names[(start + k) % names.length] as string
+    if (k >= SCAN_MIN_NAMES && performance.now() > deadline) {
+      rt.scanCursor = names[(start + k - 1) % names.length]
+      break
+    }
     const shm = `/${file}`
     const first = bin.shmStat(shm, header)
     if (!isDeadSegment(first, header)) continue

@@ -80,16 +80,63 @@ export interface ListenerOptions {
   /**
    * The shared secret. Each side proves it knows the key with an HMAC-SHA256
    * challenge, as Python's `multiprocessing.connection`; a client with another
-   * key, or none, is refused with `AuthenticationError`.
+   * key, or none, is dropped (see `onHandshakeError`) and gets
+   * `AuthenticationError`. An empty key throws `TypeError`. A `tcp://`
+   * listener on an address that is not loopback requires one, unless
+   * `insecure` is set.
    * @default undefined (no authentication)
+   * @example new Listener('tcp://0.0.0.0:6000', { authkey: process.env.JOBS_KEY })
    */
   authkey?: Authkey
   /**
-   * How many connected clients may wait for `accept()` before new ones are
-   * refused.
+   * How many authenticated clients may wait for `accept()`; when that many
+   * wait, new clients are disconnected. Clients still in their handshake do
+   * not count (see `maxPendingHandshakes`).
    * @default 128
    */
   backlog?: number
+  /**
+   * The longest message accepted on a `tcp://` connection, in bytes: a frame
+   * whose header announces more is refused at the header, before anything is
+   * allocated; `recv` then throws `MessageTooLongError` and the connection is
+   * closed. Sending a longer message throws `MessageTooLongError` and sends
+   * nothing.
+   * @default DEFAULT_MAX_MESSAGE_SIZE (134217728, 128 MiB)
+   * @example new Listener('tcp://127.0.0.1:6000', { maxMessageSize: 1024 * 1024 })
+   */
+  maxMessageSize?: number
+  /**
+   * Milliseconds a client has, from its connection, to complete the
+   * handshake; a silent or slow one is dropped. `Infinity` disables it.
+   * @default 10000
+   * @example new Listener('jobs', { handshakeTimeout: 2000 })
+   */
+  handshakeTimeout?: number
+  /**
+   * How many clients may be in their handshake at once (they run
+   * concurrently). A new connection beyond it drops the oldest pending one,
+   * so strangers that stay silent cannot lock a real client out.
+   * @default 64
+   */
+  maxPendingHandshakes?: number
+  /**
+   * Called with the reason each time a client is dropped before it was
+   * accepted: `AuthenticationError` (wrong or missing key, not the @ipc
+   * protocol), `TimeoutError` (`handshakeTimeout`), `MessageTooLongError` (a
+   * handshake frame over 256 bytes), `EOFError` (it hung up) or `IpcError`
+   * (too many pending handshakes). A failed handshake never rejects
+   * `accept()` nor ends `for await (… of listener)`.
+   * @default undefined (failed handshakes are dropped silently)
+   * @example new Listener('tcp://127.0.0.1:6000', { authkey, onHandshakeError: (error) => console.warn(error.message) })
+   */
+  onHandshakeError?: (error: Error) => void
+  /**
+   * `true` allows a `tcp://` listener without `authkey` on an address that is
+   * not loopback (not 127.0.0.0/8, ::1 or localhost). Without a key anyone who
+   * reaches the port can send values this process deserializes.
+   * @default false
+   */
+  insecure?: boolean
 }
 
 /** Options of `listener.accept(options)`. */
@@ -99,7 +146,21 @@ export interface AcceptOptions extends WaitOptions {}
 export interface ClientOptions extends WaitOptions {
   /**
    * The shared secret; it must equal the listener's (both or neither have one).
+   * An empty key throws `TypeError`.
    * @default undefined (no authentication)
    */
   authkey?: Authkey
+  /**
+   * The longest message accepted on a `tcp://` connection, in bytes; as
+   * `ListenerOptions.maxMessageSize`.
+   * @default DEFAULT_MAX_MESSAGE_SIZE (134217728, 128 MiB)
+   */
+  maxMessageSize?: number
+  /**
+   * Milliseconds the listener has, once the connection is made, to complete
+   * the handshake; then `Client` throws `TimeoutError`. `timeout` still
+   * bounds the whole call. `Infinity` disables it.
+   * @default 10000
+   */
+  handshakeTimeout?: number
 }
