@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatTcp, localSocketPath, parseAddress } from './address.js'
+import { formatTcp, isLoopback, parseAddress } from './address.js'
 
 describe('parseAddress()', () => {
   it('reads local names and tcp://host:port', () => {
@@ -18,15 +18,40 @@ describe('parseAddress()', () => {
     expect(() => parseAddress('tcp://h:99999')).toThrow(/port must be from 0 to 65535, received 99999/)
     expect(() => parseAddress('tcp://[nothex]:1')).toThrow(TypeError)
     expect(() => parseAddress('udp://h:1')).toThrow(/scheme is not supported/)
-    expect(() => parseAddress('')).toThrow(/1 to 80 characters/)
+    expect(() => parseAddress('')).toThrow(/1 to 255 bytes in UTF-8, received 0/)
+    // The limit counts UTF-8 bytes, not UTF-16 units: 128 "é" are 256 bytes.
+    expect(parseAddress('é'.repeat(127))).toEqual({ kind: 'local', name: 'é'.repeat(127) })
+    expect(() => parseAddress('é'.repeat(128))).toThrow(/received 256/)
     expect(() => parseAddress('a/b')).toThrow(/must not contain "\/"/)
   })
 })
 
-describe('formatTcp() and localSocketPath()', () => {
-  it('brackets IPv6 hosts and namespaces local names per user', () => {
+describe('formatTcp() and isLoopback()', () => {
+  it('brackets IPv6 hosts', () => {
     expect(formatTcp('::1', 5)).toBe('tcp://[::1]:5')
     expect(formatTcp('127.0.0.1', 5)).toBe('tcp://127.0.0.1:5')
-    expect(localSocketPath('jobs')).toContain(`ipc-${process.getuid?.() ?? 0}-jobs`)
+  })
+
+  it('knows loopback hosts in every spelling, and nothing else', () => {
+    for (const host of [
+      '127.0.0.1',
+      '127.255.0.9',
+      '::1',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      'localhost',
+      'LocalHost',
+    ])
+      expect(isLoopback(host), host).toBe(true)
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '::ffff:10.0.0.1',
+      '128.0.0.1',
+      'example.org',
+      'localhost.evil.org',
+    ])
+      expect(isLoopback(host), host).toBe(false)
   })
 })

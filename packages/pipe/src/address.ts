@@ -2,19 +2,17 @@
  * Listener/Client addresses: a local name (`'jobs'`: processes of this user
  * on this machine) or `'tcp://host:port'`.
  *
- * A local name is a Unix-domain socket used only to meet: on Linux in the
- * abstract namespace (`\0ipc-<uid>-<name>`, no file, gone when the listener
- * process dies), elsewhere a socket file in the temp directory. The
- * connection itself is then a pipe in shared memory.
+ * A local name is a Unix-domain socket used only to meet, in a directory
+ * private to the user (local-name.ts). The connection itself is then a pipe
+ * in shared memory.
  */
-import { isIP } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { BlockList, isIP } from 'node:net'
 import { invalidArgType, invalidArgValue } from '@ipc/core/internal'
 
 export type Address = { kind: 'local'; name: string } | { kind: 'tcp'; host: string; port: number }
 
-const MAX_LOCAL_NAME = 80
+/** The longest local name, in UTF-8 bytes (a file name's limit; long ones are hashed, see local-name.ts). */
+const MAX_LOCAL_NAME = 255
 const TCP = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/?#[\]@\s]+):(\d{1,5})$/
 
 function bad(address: string): TypeError {
@@ -39,8 +37,9 @@ export function parseAddress(address: unknown): Address {
     throw invalidArgValue(
       `The address scheme is not supported (use a local name or "tcp://host:port"), received ${JSON.stringify(address)}`,
     )
-  if (address.length === 0 || address.length > MAX_LOCAL_NAME)
-    throw invalidArgValue(`A local address must have 1 to ${MAX_LOCAL_NAME} characters, received ${address.length}`)
+  const bytes = Buffer.byteLength(address, 'utf8')
+  if (bytes === 0 || bytes > MAX_LOCAL_NAME)
+    throw invalidArgValue(`A local address must have 1 to ${MAX_LOCAL_NAME} bytes in UTF-8, received ${bytes}`)
   if (address.includes('/') || address.includes('\0'))
     throw invalidArgValue(`A local address must not contain "/" or NUL characters, received ${JSON.stringify(address)}`)
   return { kind: 'local', name: address }
@@ -51,9 +50,20 @@ export function formatTcp(host: string, port: number): string {
   return `tcp://${isIP(host) === 6 ? `[${host}]` : host}:${port}`
 }
 
-/** The Unix-domain socket path of a local name (per user). */
-export function localSocketPath(name: string): string {
-  const uid = process.getuid?.() ?? 0
-  if (process.platform === 'linux') return `\0ipc-${uid}-${name}`
-  return join(tmpdir(), `ipc-${uid}-${name}.sock`)
+let loopback: BlockList | undefined
+
+/**
+ * True for a host that only this machine can reach: 127.0.0.0/8, ::1 (in any
+ * spelling, and IPv4-mapped `::ffff:127.x.y.z`) and `localhost`.
+ */
+export function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true
+  const family = isIP(host)
+  if (family === 0) return false
+  if (loopback === undefined) {
+    loopback = new BlockList()
+    loopback.addSubnet('127.0.0.0', 8, 'ipv4')
+    loopback.addAddress('::1', 'ipv6')
+  }
+  return loopback.check(host, family === 4 ? 'ipv4' : 'ipv6')
 }

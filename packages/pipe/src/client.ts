@@ -2,24 +2,59 @@
  * Client(): Python's `multiprocessing.connection.Client`.
  */
 import { connect, type Socket } from 'node:net'
-import { IpcError, NotFoundError } from '@ipc/core'
+import { IpcError, NotFoundError, PermissionError } from '@ipc/core'
 import { checkWaitOptions, deadlineOf, remaining, throwIfAborted } from '@ipc/core/internal'
-import { type Address, formatTcp, localSocketPath, parseAddress } from './address.js'
-import { authkeyBytes, handshake } from './auth.js'
+import { formatTcp, parseAddress } from './address.js'
+import { authkeyBytes, checkHandshakeTimeout, handshake } from './auth.js'
 import { Connection } from './connection.js'
 import { TimeoutError } from './errors.js'
 import { LOCAL_ACK } from './listener.js'
+import { checkPrivateDir, localSocketDir, localSocketPath, statSocket } from './local-name.js'
 import type { ClientOptions } from './options.js'
-import { PipeEnd } from './pipe-end.js'
+import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SocketTransport } from './socket-transport.js'
-import type { PipeHandle } from './transport.js'
 
-function connectSocket(address: Address, display: string, deadline: number, signal: AbortSignal): Promise<Socket> {
+/** The longest frame holding the handle of a local pipe, in bytes. */
+const MAX_HANDLE_FRAME = 4096
+
+/**
+ * The socket path of a local name, after checking the user's private
+ * directory and the socket file (nothing is connected before).
+ */
+function localPath(name: string, what: string): string {
+  const dir = localSocketDir()
+  checkPrivateDir(dir, what, false)
+  const path = localSocketPath(name, dir)
+  const st = statSocket(path, what)
+  if (st === undefined || !st.isSocket())
+    throw new NotFoundError(`${what}: no listener with that name exists (no socket ${path})`)
+  return path
+}
+
+/** The pipe end a local listener handed over: `{ name, end }`, checked before use. */
+function parseHandle(frame: Buffer, what: string): { name: string; end: 0 | 1 } {
+  let handle: unknown
+  try {
+    handle = JSON.parse(frame.toString('utf8'))
+  } catch (error) {
+    throw new IpcError(`${what}: the listener sent a malformed pipe handle`, { cause: error })
+  }
+  const { kind, name, end } = (handle ?? {}) as { kind?: unknown; name?: unknown; end?: unknown }
+  if (kind !== 'pipe' || typeof name !== 'string' || (end !== 0 && end !== 1))
+    throw new IpcError(`${what}: the listener sent a malformed pipe handle`)
+  return { name, end }
+}
+
+/** Connects to a local listener's socket `path`, or to `host:port`. */
+function connectSocket(
+  target: { path: string } | { host: string; port: number },
+  display: string,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<Socket> {
+  const local = 'path' in target
   return new Promise<Socket>((resolve, reject) => {
-    const socket =
-      address.kind === 'local'
-        ? connect({ path: localSocketPath(address.name) })
-        : connect({ host: address.host, port: address.port })
+    const socket = connect(target)
     const timer =
       deadline === Number.POSITIVE_INFINITY
         ? undefined
@@ -43,12 +78,14 @@ function connectSocket(address: Address, display: string, deadline: number, sign
       if (code === 'ECONNREFUSED' || code === 'ENOENT')
         fail(
           new NotFoundError(
-            address.kind === 'local'
+            local
               ? `Cannot connect to ${display}: no listener with that name exists`
               : `Cannot connect to ${display}: nothing listens there (connection refused)`,
             { cause: error },
           ),
         )
+      else if (code === 'EACCES' || code === 'EPERM')
+        fail(new PermissionError(`Cannot connect to ${display}: permission denied`, { cause: error }))
       else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
         fail(new NotFoundError(`Cannot connect to ${display}: the host name was not found`, { cause: error }))
       else fail(new IpcError(`Cannot connect to ${display}: ${error.message}`, { cause: error }))
@@ -66,10 +103,19 @@ function connectSocket(address: Address, display: string, deadline: number, sign
  * Connects to a `Listener` at `address` (a local name, or `tcp://host:port`)
  * and resolves with the connection once both sides are authenticated.
  *
+ * Guarantees:
+ * - A local name is looked up only in this user's private directory
+ *   (`<tmpdir>/ipc-<uid>/`, see `Listener`), checked before connecting: no
+ *   byte is sent to a socket another user could have placed.
+ * - With an `authkey`, no message passes before both sides proved they know it.
+ * - Until authenticated, only the handshake's small frames are read; then a
+ *   frame over `maxMessageSize` is refused at its header.
+ *
  * @throws {AuthenticationError} when the listener has another authkey, or only one side has one.
  * @throws {NotFoundError} when no listener is at the address.
- * @throws {TypeError} for an address that is neither a local name nor `tcp://host:port`.
- * @throws {TimeoutError} when `timeout` passes before the connection is ready.
+ * @throws {PermissionError} when the directory of local names (or the socket in it) is not private to this user.
+ * @throws {TypeError} for an address that is neither a local name nor `tcp://host:port`, or an empty `authkey`.
+ * @throws {TimeoutError} when `timeout` passes before the connection is ready, or the listener does not complete the handshake within `handshakeTimeout`.
  * @example
  * ```ts
  * const conn = await Client('tcp://127.0.0.1:6000', { authkey: 'secret' })
@@ -79,10 +125,13 @@ function connectSocket(address: Address, display: string, deadline: number, sign
 export async function Client<T = unknown>(address: string, options: ClientOptions = {}): Promise<Connection<T>> {
   const parsed = parseAddress(address)
   const key = authkeyBytes(options.authkey)
+  const maxMessageSize = checkMaxMessageSize(options.maxMessageSize)
+  const handshakeTimeout = checkHandshakeTimeout(options.handshakeTimeout)
   const { timeout, signal: callerSignal } = checkWaitOptions(options)
   throwIfAborted(callerSignal)
   const display = parsed.kind === 'local' ? JSON.stringify(parsed.name) : formatTcp(parsed.host, parsed.port)
   const what = `Cannot connect to ${display}`
+  const target = parsed.kind === 'local' ? { path: localPath(parsed.name, what) } : parsed
   const deadline = deadlineOf(timeout)
   const stop = new AbortController()
   const timer =
@@ -95,14 +144,25 @@ export async function Client<T = unknown>(address: string, options: ClientOption
   const onAbort = () => stop.abort(callerSignal?.reason)
   callerSignal?.addEventListener('abort', onAbort, { once: true })
   let ch: SocketTransport | undefined
+  let handshakeTimer: NodeJS.Timeout | undefined
   try {
-    const socket = await connectSocket(parsed, display, deadline, stop.signal)
-    ch = new SocketTransport(socket, display)
-    await handshake(ch, 'client', key, what, Number.POSITIVE_INFINITY, stop.signal)
-    if (parsed.kind === 'tcp') return new Connection<T>(ch)
-    const frame = await ch.readFrame(4096, Number.POSITIVE_INFINITY, stop.signal, what)
-    const handle = JSON.parse(frame.toString('utf8')) as PipeHandle
-    const end = PipeEnd.open(handle.name, handle.end)
+    const socket = await connectSocket(target, display, deadline, stop.signal)
+    ch = new SocketTransport(socket, display, maxMessageSize)
+    if (handshakeTimeout !== Number.POSITIVE_INFINITY)
+      handshakeTimer = setTimeout(
+        () =>
+          stop.abort(
+            new TimeoutError(`${what}: the listener did not complete the handshake within ${handshakeTimeout} ms`),
+          ),
+        handshakeTimeout,
+      )
+    await handshake(ch, 'client', key, what, stop.signal)
+    if (parsed.kind === 'tcp') {
+      ch.beginMessages()
+      return new Connection<T>(ch)
+    }
+    const handle = parseHandle(await ch.readFrame(MAX_HANDLE_FRAME, Number.POSITIVE_INFINITY, stop.signal, what), what)
+    const end = PipeEnd.open(handle.name, handle.end, undefined, maxMessageSize)
     ch.writeFrame(Buffer.from(LOCAL_ACK, 'latin1'))
     ch.close()
     return new Connection<T>(end)
@@ -111,6 +171,7 @@ export async function Client<T = unknown>(address: string, options: ClientOption
     throw error
   } finally {
     if (timer !== undefined) clearTimeout(timer)
+    if (handshakeTimer !== undefined) clearTimeout(handshakeTimer)
     callerSignal?.removeEventListener('abort', onAbort)
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { MessageTooLongError } from './errors.js'
 import { FrameReader, frame, frameHeader } from './framing.js'
 
 describe('FrameReader', () => {
@@ -6,7 +7,7 @@ describe('FrameReader', () => {
     const payloads = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(7_000, 7), Buffer.from('last')]
     const stream = Buffer.concat(payloads.map((p) => frame(p)))
     for (const step of [1, 3, 4, 5, 1000, stream.byteLength]) {
-      const reader = new FrameReader()
+      const reader = new FrameReader(1 << 20)
       for (let i = 0; i < stream.byteLength; i += step) reader.push(stream.subarray(i, i + step))
       expect(reader.frames.map((f) => Buffer.from(f))).toEqual(payloads)
       expect(reader.bufferedBytes).toBe(7_005)
@@ -21,11 +22,41 @@ describe('FrameReader', () => {
     expect(big.readInt32BE(0)).toBe(-1)
     expect(big.readBigUInt64BE(4)).toBe(2n ** 31n)
     // A small frame announced the long way is read the same.
-    const reader = new FrameReader()
+    const reader = new FrameReader(1 << 20)
     const header = Buffer.alloc(12)
     header.writeInt32BE(-1, 0)
     header.writeBigUInt64BE(3n, 4)
     reader.push(Buffer.concat([header, Buffer.from('xyz')]))
     expect(reader.shift()?.toString()).toBe('xyz')
+  })
+
+  it('refuses a header over maxLength before allocating, in both header forms', () => {
+    const reader = new FrameReader(256)
+    const error = (() => {
+      try {
+        reader.push(frameHeader(2 ** 31 - 1))
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(error).toBeInstanceOf(MessageTooLongError)
+    expect(error).toMatchObject({ length: 2 ** 31 - 1, maxLength: 256 })
+    expect(() => new FrameReader(256).push(frameHeader(2 ** 40))).toThrow(MessageTooLongError)
+    // Exactly the limit passes.
+    const ok = new FrameReader(3)
+    ok.push(frame(Buffer.from('abc')))
+    expect(ok.shift()?.toString()).toBe('abc')
+    expect(() => new FrameReader(256).push(Buffer.from([0xff, 0xff, 0xff, 0xfe]))).toThrow(RangeError)
+  })
+
+  it('stops after maxFrames frames and says how many bytes it used', () => {
+    const stream = Buffer.concat([frame(Buffer.from('one')), frame(Buffer.from('two'))])
+    const reader = new FrameReader(16)
+    expect(reader.push(stream, 1)).toBe(7)
+    expect(reader.frames).toHaveLength(1)
+    // The caller sets a new limit before the next frame is parsed.
+    reader.maxLength = 2
+    reader.shift()
+    expect(() => reader.push(stream.subarray(7), 1)).toThrow(MessageTooLongError)
   })
 })

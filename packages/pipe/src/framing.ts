@@ -14,6 +14,8 @@
  * handshake frames (hello, challenge, handle) have no tag.
  */
 
+import { MessageTooLongError } from './errors.js'
+
 const INT32_MAX = 0x7fffffff
 
 /** The header of a frame with `length` payload bytes. */
@@ -38,25 +40,39 @@ export function frame(payload: Uint8Array): Buffer {
   return out
 }
 
-/** Splits a byte stream into frames. */
+/**
+ * Splits a byte stream into frames.
+ *
+ * A header that announces more than `maxLength` payload bytes throws
+ * MessageTooLongError as soon as the header is complete, before anything is
+ * allocated for the payload; the stream cannot be resynchronised after it.
+ */
 export class FrameReader {
   /** Complete frames, oldest first (payloads only). */
   readonly frames: Buffer[] = []
   /** Payload bytes held in `frames`. */
   bufferedBytes = 0
+  /** The longest payload accepted, in bytes; applies to headers not yet complete. */
+  maxLength: number
   #header = Buffer.alloc(12)
   #headerFilled = 0
   #body: Buffer | undefined
   #bodyFilled = 0
 
-  /** Bytes of the frame being received (0 when between frames). */
-  get partialBytes(): number {
-    return this.#body === undefined ? this.#headerFilled : this.#body.byteLength
+  constructor(maxLength: number) {
+    this.maxLength = maxLength
   }
 
-  push(chunk: Uint8Array): void {
+  /**
+   * Parses `chunk`, stopping early once `frames` holds `maxFrames` frames.
+   * Returns how many bytes of `chunk` it consumed.
+   *
+   * @throws {MessageTooLongError} for a header over `maxLength`.
+   * @throws {RangeError} for a negative length other than the -1 marker.
+   */
+  push(chunk: Uint8Array, maxFrames = Number.POSITIVE_INFINITY): number {
     let off = 0
-    while (off < chunk.byteLength) {
+    while (off < chunk.byteLength && this.frames.length < maxFrames) {
       if (this.#body === undefined) {
         const want = this.#headerFilled >= 4 && this.#header.readInt32BE(0) === -1 ? 12 : 4
         const n = Math.min(want - this.#headerFilled, chunk.byteLength - off)
@@ -66,8 +82,14 @@ export class FrameReader {
         if (this.#headerFilled < want) continue
         const first = this.#header.readInt32BE(0)
         if (first === -1 && want === 4) continue // the uint64 length follows
-        const length = first === -1 ? Number(this.#header.readBigUInt64BE(4)) : first
-        if (length < 0) throw new RangeError(`Cannot read a frame: bad length ${length}`)
+        if (first < -1) throw new RangeError(`Cannot read a frame: bad length ${first}`)
+        const big = first === -1 ? this.#header.readBigUInt64BE(4) : BigInt(first)
+        if (big > BigInt(this.maxLength))
+          throw new MessageTooLongError(`A frame announced ${big} bytes, more than the limit of ${this.maxLength}`, {
+            length: Number(big),
+            maxLength: this.maxLength,
+          })
+        const length = Number(big)
         this.#headerFilled = 0
         this.#body = Buffer.allocUnsafe(length)
         this.#bodyFilled = 0
@@ -80,6 +102,7 @@ export class FrameReader {
       off += n
       if (this.#bodyFilled === this.#body.byteLength) this.#finish()
     }
+    return off
   }
 
   #finish(): void {

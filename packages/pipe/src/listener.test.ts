@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { uniqueName } from '@ipc/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Client } from './client.js'
 import type { Connection } from './connection.js'
 import { AuthenticationError, ClosedError, ExistsError, NotFoundError, TimeoutError } from './errors.js'
@@ -41,7 +41,8 @@ describe('Listener / Client in one process', () => {
 
     it(`authenticates with the right authkey and refuses a wrong or missing one on either side (${kind})`, async () => {
       const address = kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0'
-      const listener = track(new Listener(address, { authkey: 'secret' }))
+      const dropped: Error[] = []
+      const listener = track(new Listener(address, { authkey: 'secret', onHandshakeError: (e) => dropped.push(e) }))
       const [server, client] = await Promise.all([listener.accept(), Client(listener.address, { authkey: 'secret' })])
       track(server)
       track(client)
@@ -51,16 +52,26 @@ describe('Listener / Client in one process', () => {
       const wrong = Client(listener.address, { authkey: 'wrong' })
       await expect(wrong).rejects.toThrow(AuthenticationError)
       await expect(wrong).rejects.toThrow(/rejected this authkey/)
-      await expect(listener.accept()).rejects.toThrow(/authkey is wrong/)
-
       await expect(Client(listener.address)).rejects.toThrow(/requires an authkey and none was given/)
-      await expect(listener.accept()).rejects.toThrow(AuthenticationError)
+      // The listener dropped both strangers: accept() sees neither.
+      await expect(listener.accept({ timeout: 50 })).rejects.toThrow(TimeoutError)
+      await vi.waitFor(() => expect(dropped).toHaveLength(2))
+      expect(dropped[0]).toBeInstanceOf(AuthenticationError)
+      expect(dropped[0]?.message).toMatch(/authkey is wrong/)
+      expect(dropped[1]).toBeInstanceOf(AuthenticationError)
 
-      const open = track(new Listener(kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0'))
+      const openDropped: Error[] = []
+      const open = track(
+        new Listener(kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0', {
+          onHandshakeError: (e) => openDropped.push(e),
+        }),
+      )
       await expect(Client(open.address, { authkey: new TextEncoder().encode('secret') })).rejects.toThrow(
         /has no authkey, so it cannot prove it knows this one/,
       )
-      await expect(open.accept()).rejects.toThrow(AuthenticationError)
+      await vi.waitFor(() => expect(openDropped).toHaveLength(1))
+      expect(openDropped[0]).toBeInstanceOf(AuthenticationError)
+      await expect(open.accept({ timeout: 0 })).rejects.toThrow(TimeoutError)
     })
   }
 
@@ -118,6 +129,15 @@ describe('Listener / Client in one process', () => {
     await expect(Client(`tcp://127.0.0.1:${port}`)).rejects.toThrow(NotFoundError)
     expect(() => new Listener(name, { backlog: 0 })).toThrow(RangeError)
     expect(() => new Listener(uniqueName('l'), { authkey: 5 as never })).toThrow(TypeError)
+    expect(() => new Listener(uniqueName('l'), { maxMessageSize: -1 })).toThrow(RangeError)
+    expect(() => new Listener(uniqueName('l'), { maxMessageSize: 1.5 })).toThrow(RangeError)
+    expect(() => new Listener(uniqueName('l'), { handshakeTimeout: 0 })).toThrow(RangeError)
+    expect(() => new Listener(uniqueName('l'), { handshakeTimeout: 'soon' as never })).toThrow(TypeError)
+    expect(() => new Listener(uniqueName('l'), { maxPendingHandshakes: 0 })).toThrow(RangeError)
+    expect(() => new Listener(uniqueName('l'), { onHandshakeError: 'log' as never })).toThrow(TypeError)
+    expect(() => new Listener(uniqueName('l'), { insecure: 1 as never })).toThrow(TypeError)
+    await expect(Client(name, { maxMessageSize: -1 })).rejects.toThrow(RangeError)
+    await expect(Client(name, { handshakeTimeout: -5 })).rejects.toThrow(RangeError)
   })
 
   it('accept() times out, aborts, and rejects with ClosedError when the listener closes', async () => {

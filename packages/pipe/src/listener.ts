@@ -1,24 +1,42 @@
 /**
  * Listener: Python's `multiprocessing.connection.Listener`. A local name
- * meets clients on a Unix-domain socket, authenticates them, then hands each
- * a pipe in shared memory; `tcp://host:port` keeps the socket as the
- * connection.
+ * meets clients on a Unix-domain socket in the user's private directory
+ * (local-name.ts), authenticates them, then hands each a pipe in shared
+ * memory; `tcp://host:port` keeps the socket as the connection.
+ *
+ * Strangers: every connection runs its handshake at once and concurrently
+ * (at most `maxPendingHandshakes`; a new one drops the oldest), with
+ * `handshakeTimeout` to finish it and 256-byte frames until it is
+ * authenticated. A failed handshake drops the stranger and is reported to
+ * `onHandshakeError` only: `accept()` sees authenticated clients alone, and
+ * `backlog` counts only them.
  */
 
-import { unlinkSync } from 'node:fs'
+import { lstatSync, unlinkSync } from 'node:fs'
 import { createServer, isIP, type Server, type Socket } from 'node:net'
 import { ClosedError, ExistsError, IpcError } from '@ipc/core'
-import { checkWaitOptions, onAbort, outOfRange, throwIfAborted } from '@ipc/core/internal'
-import { type Address, formatTcp, localSocketPath, parseAddress } from './address.js'
-import { authkeyBytes, handshake } from './auth.js'
+import {
+  checkWaitOptions,
+  invalidArgType,
+  invalidArgValue,
+  onAbort,
+  outOfRange,
+  throwIfAborted,
+} from '@ipc/core/internal'
+import { type Address, formatTcp, isLoopback, parseAddress } from './address.js'
+import { authkeyBytes, checkHandshakeTimeout, handshake } from './auth.js'
 import { Connection } from './connection.js'
-import { AuthenticationError, TimeoutError } from './errors.js'
+import { TimeoutError } from './errors.js'
+import { checkPrivateDir, localSocketDir, localSocketPath, probeSocket, statSocket } from './local-name.js'
 import type { AcceptOptions, ListenerOptions } from './options.js'
-import { PipeEnd } from './pipe-end.js'
+import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SocketTransport } from './socket-transport.js'
 
 /** What the client of a local listener answers once it holds its end. */
 export const LOCAL_ACK = '#OK#'
+
+/** The kernel's queue of connections not yet taken by Node (which takes them at once). */
+const KERNEL_BACKLOG = 511
 
 interface Acceptor {
   resolve(conn: Connection): void
@@ -30,21 +48,41 @@ interface SyncListen {
   _listen2?: (address: string, port: number, addressType: number, backlog: number) => void
 }
 
+/** The socket file a local listener bound, to remove it at close only if it is still that file. */
+interface SocketFile {
+  path: string
+  dev: number
+  ino: number
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw outOfRange(`The "${name}" option must be a positive integer, received ${String(value)}`)
+  return value
+}
+
 /**
  * Accepts connections from `Client(address)` in other processes: Python's
  * `multiprocessing.connection.Listener`.
  *
  * Guarantees:
  * - With an `authkey`, a client is accepted only after both sides proved they
- *   know the key (HMAC-SHA256 challenge both ways); otherwise `accept()`
- *   rejects with AuthenticationError and no message passed.
- * - A local name reaches only processes of the same user on this machine; the
- *   name is free again when the listener closes or its process dies.
- * - Clients complete their handshake as they connect (up to `backlog` of them
- *   wait for `accept()`), so a silent client never holds up the others.
+ *   know the key (HMAC-SHA256 challenge both ways); no message passes before.
+ * - A failed handshake (wrong or missing key, garbage, a frame over 256 bytes,
+ *   `handshakeTimeout`) never rejects `accept()` nor ends
+ *   `for await (… of listener)`: the stranger is dropped and reported to
+ *   `onHandshakeError`, and the listener goes on.
+ * - Before authentication nothing but the handshake's small frames is read;
+ *   after it, a frame over `maxMessageSize` is refused at its header.
+ * - A local name reaches only processes of the same user on this machine: its
+ *   socket lives in `<tmpdir>/ipc-<uid>/` (mode 0700), refused with
+ *   PermissionError when another user owns that directory or may write it.
+ *   The name is free again when the listener closes or its process dies.
  *
- * @throws {TypeError} for an address that is neither a local name nor `tcp://host:port`.
- * @throws {ExistsError} when another listener has the local name.
+ * @throws {TypeError} for an address that is neither a local name nor `tcp://host:port`, an empty `authkey`, or a keyless `tcp://` listener on an address that is not loopback (unless `insecure`).
+ * @throws {ExistsError} when a live listener has the local name.
+ * @throws {PermissionError} when the directory of local names is not private to this user.
  * @example
  * ```ts
  * const listener = new Listener('tcp://127.0.0.1:0', { authkey: 'secret' })
@@ -56,39 +94,55 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   readonly #server: Server
   readonly #key: Buffer | undefined
   readonly #backlog: number
-  readonly #queue: (Connection | Error)[] = []
+  readonly #maxMessageSize: number
+  readonly #handshakeTimeout: number
+  readonly #maxPendingHandshakes: number
+  readonly #onHandshakeError: ((error: Error) => void) | undefined
+  /** Authenticated connections waiting for `accept()`. */
+  readonly #queue: Connection[] = []
   readonly #acceptors: Acceptor[] = []
-  readonly #handshakes = new Set<SocketTransport>()
-  readonly #closing = new AbortController()
+  /** Handshakes in flight, oldest first; aborting the controller drops the client. */
+  readonly #handshakes = new Map<SocketTransport, AbortController>()
+  /** 'error' events still to come from failed synchronous binds (Node emits them on the next tick). */
+  #staleBindErrors = 0
   #bound: Promise<void>
   #display: string
   #closed = false
-  #socketFile: string | undefined
+  #socketFile: SocketFile | undefined
 
   constructor(address?: string, options: ListenerOptions = {}) {
     this.#address = parseAddress(address ?? `anon-${process.pid}-${Math.random().toString(36).slice(2, 12)}`)
     this.#key = authkeyBytes(options.authkey)
-    const backlog = options.backlog ?? 128
-    if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 1)
-      throw outOfRange(`The "backlog" option must be a positive integer, received ${String(backlog)}`)
-    this.#backlog = backlog
+    this.#backlog = positiveInteger('backlog', options.backlog, 128)
+    this.#maxMessageSize = checkMaxMessageSize(options.maxMessageSize)
+    this.#handshakeTimeout = checkHandshakeTimeout(options.handshakeTimeout)
+    this.#maxPendingHandshakes = positiveInteger('maxPendingHandshakes', options.maxPendingHandshakes, 64)
+    const onHandshakeError = options.onHandshakeError
+    if (onHandshakeError !== undefined && typeof onHandshakeError !== 'function')
+      throw invalidArgType(`The "onHandshakeError" option must be a function, received ${typeof onHandshakeError}`)
+    this.#onHandshakeError = onHandshakeError
+    const insecure = options.insecure ?? false
+    if (typeof insecure !== 'boolean')
+      throw invalidArgType(`The "insecure" option must be a boolean, received ${typeof insecure}`)
+    const a = this.#address
+    if (a.kind === 'tcp' && this.#key === undefined && !insecure && !isLoopback(a.host))
+      throw invalidArgValue(
+        `Cannot listen on ${formatTcp(a.host, a.port)} without an authkey: it is not a loopback address, so anyone who reaches the port could send values this process deserializes. Pass { authkey }, listen on 127.0.0.1, or pass { insecure: true }`,
+      )
     const server = createServer({ pauseOnConnect: false }, (socket) => this.#onSocket(socket))
     this.#server = server
     let failure: Error | undefined
     server.on('error', (error) => {
+      if (this.#staleBindErrors > 0) {
+        this.#staleBindErrors--
+        return
+      }
       failure = error
       this.#fail(error)
     })
-    const a = this.#address
     if (a.kind === 'local') {
       this.#display = a.name
-      const path = localSocketPath(a.name)
-      if (!path.startsWith('\0')) this.#socketFile = path
-      server.listen({ path, backlog })
-      if (!server.listening) {
-        server.close()
-        throw new ExistsError(`Cannot listen on "${a.name}": another listener has that name`)
-      }
+      this.#socketFile = this.#bindLocal(a.name)
       this.#bound = Promise.resolve()
       return
     }
@@ -97,7 +151,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     const sync = (server as unknown as SyncListen)._listen2
     if (family !== 0 && typeof sync === 'function') {
       // An IP address needs no lookup: bind now, so `address` has the real port at once.
-      sync.call(server, a.host, a.port, family, backlog)
+      sync.call(server, a.host, a.port, family, KERNEL_BACKLOG)
       if (!server.listening) {
         server.close()
         throw new IpcError(
@@ -109,13 +163,45 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
       return
     }
     this.#bound = new Promise<void>((resolve, reject) => {
-      server.listen({ host: a.host, port: a.port, backlog }, () => {
+      server.listen({ host: a.host, port: a.port, backlog: KERNEL_BACKLOG }, () => {
         this.#display = this.#boundAddress()
         resolve()
       })
       server.once('error', () => reject(this.#bindError(failure)))
     })
     this.#bound.catch(() => {})
+  }
+
+  /**
+   * Binds the socket of a local name in the private directory. A socket file
+   * left by a listener that died (connecting is refused) is removed and the
+   * bind retried; a live one throws ExistsError.
+   */
+  #bindLocal(name: string): SocketFile {
+    const what = `Cannot listen on ${JSON.stringify(name)}`
+    const dir = localSocketDir()
+    checkPrivateDir(dir, what, true)
+    const path = localSocketPath(name, dir)
+    for (let attempt = 1; ; attempt++) {
+      this.#server.listen({ path, backlog: KERNEL_BACKLOG })
+      if (this.#server.listening) {
+        const st = lstatSync(path)
+        return { path, dev: st.dev, ino: st.ino }
+      }
+      this.#staleBindErrors++
+      const st = statSocket(path, what)
+      if (attempt >= 3) break
+      if (st === undefined) continue // the file went away in between: bind again
+      if (!st.isSocket()) throw new ExistsError(`${what}: ${path} exists and is not a socket; remove it`)
+      const verdict = probeSocket(path)
+      if (verdict === 'live' || verdict === 'unknown') throw new ExistsError(`${what}: another listener has that name`)
+      // 'dead' or 'gone': remove the stale file, unless another listener replaced it meanwhile.
+      try {
+        const now = lstatSync(path)
+        if (now.dev === st.dev && now.ino === st.ino) unlinkSync(path)
+      } catch {}
+    }
+    throw new ExistsError(`${what}: the name stayed taken while this listener tried to bind ${path}`)
   }
 
   #boundAddress(): string {
@@ -150,28 +236,72 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     return this.#closed
   }
 
+  /** Hands a dropped client's reason to `onHandshakeError`; an exception it throws is rethrown on the next tick. */
+  #report(error: Error): void {
+    const callback = this.#onHandshakeError
+    if (callback === undefined) return
+    try {
+      callback(error)
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown
+      })
+    }
+  }
+
   #onSocket(socket: Socket): void {
-    if (this.#closed || this.#queue.length + this.#handshakes.size >= this.#backlog) {
+    if (this.#closed) {
       socket.destroy()
       return
     }
-    const peer =
-      this.#address.kind === 'tcp' ? formatTcp(socket.remoteAddress ?? '?', socket.remotePort ?? 0) : this.#display
-    const ch = new SocketTransport(socket, peer)
-    this.#handshakes.add(ch)
-    this.#serve(ch).then((result) => {
+    const tcp = this.#address.kind === 'tcp'
+    const peer = tcp ? formatTcp(socket.remoteAddress ?? '?', socket.remotePort ?? 0) : this.#display
+    const what = `Cannot accept a connection ${tcp ? `from ${peer} ` : ''}on ${JSON.stringify(this.#display)}`
+    if (this.#queue.length >= this.#backlog) {
+      socket.destroy()
+      this.#report(new IpcError(`${what}: ${this.#backlog} clients already wait for accept() (backlog)`))
+      return
+    }
+    if (this.#handshakes.size >= this.#maxPendingHandshakes) {
+      // Drop the oldest stranger, not the newcomer: silent sockets cannot lock a real client out.
+      const [oldest, controller] = this.#handshakes.entries().next().value as [SocketTransport, AbortController]
+      this.#handshakes.delete(oldest)
+      controller.abort(
+        new IpcError(
+          `Cannot accept a connection from ${oldest.name}: dropped unauthenticated for a newer client, ${this.#maxPendingHandshakes} handshakes were pending (maxPendingHandshakes)`,
+        ),
+      )
+    }
+    const ch = new SocketTransport(socket, peer, this.#maxMessageSize)
+    const controller = new AbortController()
+    this.#handshakes.set(ch, controller)
+    const ms = this.#handshakeTimeout
+    const timer =
+      ms === Number.POSITIVE_INFINITY
+        ? undefined
+        : setTimeout(
+            () =>
+              controller.abort(new TimeoutError(`${what}: the client did not complete the handshake within ${ms} ms`)),
+            ms,
+          )
+    timer?.unref()
+    this.#serve(ch, what, controller.signal).then((result) => {
+      if (timer !== undefined) clearTimeout(timer)
       this.#handshakes.delete(ch)
-      if (result !== undefined) this.#deliver(result)
+      if (result instanceof Connection) this.#deliver(result, what)
+      else if (result !== undefined) this.#report(result)
     })
   }
 
-  async #serve(ch: SocketTransport): Promise<Connection | Error | undefined> {
-    const what = `Cannot accept a connection on ${JSON.stringify(this.#display)}`
-    const signal = this.#closing.signal
+  /** The handshake of one client: its Connection, the reason it was dropped, or undefined when the listener closed. */
+  async #serve(ch: SocketTransport, what: string, signal: AbortSignal): Promise<Connection | Error | undefined> {
     try {
-      await handshake(ch, 'listener', this.#key, what, Number.POSITIVE_INFINITY, signal)
-      if (this.#address.kind === 'tcp') return new Connection(ch)
-      const [mine, theirs] = PipeEnd.create({})
+      await handshake(ch, 'listener', this.#key, what, signal)
+      if (this.#address.kind === 'tcp') {
+        ch.beginMessages()
+        return new Connection(ch)
+      }
+      const [mine, theirs] = PipeEnd.create({ maxMessageSize: this.#maxMessageSize })
       try {
         ch.writeFrame(Buffer.from(JSON.stringify(theirs.handle())))
         const ack = await ch.readFrame(64, Number.POSITIVE_INFINITY, signal, what)
@@ -187,28 +317,30 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
       return new Connection(mine)
     } catch (error) {
       ch.destroy()
-      // Python's accept() raises AuthenticationError; a client that just left is dropped.
-      if (error instanceof AuthenticationError && !this.#closed) return error
-      return undefined
+      if (this.#closed) return undefined
+      return error instanceof Error ? error : new IpcError(`${what}: ${String(error)}`)
     }
   }
 
-  #deliver(result: Connection | Error): void {
+  #deliver(conn: Connection, what: string): void {
     if (this.#closed) {
-      if (result instanceof Connection) result.close()
+      conn.close()
       return
     }
     const acceptor = this.#acceptors.shift()
-    if (acceptor === undefined) this.#queue.push(result)
-    else if (result instanceof Connection) acceptor.resolve(result)
-    else acceptor.reject(result)
+    if (acceptor !== undefined) acceptor.resolve(conn)
+    else if (this.#queue.length < this.#backlog) this.#queue.push(conn)
+    else {
+      conn.close()
+      this.#report(new IpcError(`${what}: ${this.#backlog} clients already wait for accept() (backlog)`))
+    }
   }
 
   /**
-   * Resolves with the next client's connection, in the order they finished
-   * their handshake.
+   * Resolves with the next authenticated client's connection, in the order
+   * they finished their handshake. Clients that fail their handshake never
+   * reach it (see `onHandshakeError`).
    *
-   * @throws {AuthenticationError} when the next client had another authkey (or none); the next call serves the next client.
    * @throws {ClosedError} when the listener is (or gets) closed.
    * @throws {TimeoutError} when `timeout` passes first.
    * @example
@@ -224,10 +356,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     await this.#bound
     if (this.#closed) throw new ClosedError('Cannot accept: the listener was closed')
     const next = this.#queue.shift()
-    if (next !== undefined) {
-      if (next instanceof Connection) return next
-      throw next
-    }
+    if (next !== undefined) return next
     if (timeout === 0) throw new TimeoutError('Cannot accept: no client is waiting')
     return new Promise<Connection>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
@@ -258,22 +387,29 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   }
 
   /**
-   * Stops listening: the address is free again, pending `accept()` calls
-   * reject with ClosedError, and clients not yet accepted are disconnected.
-   * Accepted connections stay open. Idempotent.
+   * Stops listening: the address is free again (a local name's socket file is
+   * removed), pending `accept()` calls reject with ClosedError, and clients
+   * not yet accepted are disconnected. Accepted connections stay open.
+   * Idempotent.
    */
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#closing.abort(new ClosedError('The listener was closed'))
     this.#server.close()
-    if (this.#socketFile !== undefined) {
+    const file = this.#socketFile
+    if (file !== undefined) {
       try {
-        unlinkSync(this.#socketFile)
+        const st = lstatSync(file.path)
+        if (st.dev === file.dev && st.ino === file.ino) unlinkSync(file.path)
       } catch {}
     }
-    for (const ch of this.#handshakes) ch.destroy()
-    for (const item of this.#queue.splice(0)) if (item instanceof Connection) item.close()
+    const closed = new ClosedError('The listener was closed')
+    for (const [ch, controller] of this.#handshakes) {
+      controller.abort(closed)
+      ch.destroy()
+    }
+    this.#handshakes.clear()
+    for (const conn of this.#queue.splice(0)) conn.close()
     for (const a of this.#acceptors.splice(0)) a.reject(new ClosedError('Cannot accept: the listener was closed'))
   }
 
@@ -281,7 +417,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     this.close()
   }
 
-  /** Accepts clients until the listener is closed. */
+  /** Accepts clients until the listener is closed; a failed handshake does not end it. */
   async *[Symbol.asyncIterator](): AsyncIterator<Connection> {
     for (;;) {
       try {

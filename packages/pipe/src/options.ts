@@ -96,11 +96,12 @@ export interface ListenerOptions {
    */
   backlog?: number
   /**
-   * The longest message accepted on a `tcp://` connection, in bytes: a frame
-   * whose header announces more is refused at the header, before anything is
-   * allocated; `recv` then throws `MessageTooLongError` and the connection is
-   * closed. Sending a longer message throws `MessageTooLongError` and sends
-   * nothing.
+   * The longest message the listener's end of each connection accepts or
+   * sends, in bytes. On `tcp://` a frame whose header announces more is
+   * refused at the header, before anything is allocated: `recv` throws
+   * `MessageTooLongError` and the connection is closed. A local connection is
+   * a pipe whose end here has this limit (see `PipeOptions.maxMessageSize`).
+   * Sending a longer message throws `MessageTooLongError` and sends nothing.
    * @default DEFAULT_MAX_MESSAGE_SIZE (134217728, 128 MiB)
    * @example new Listener('tcp://127.0.0.1:6000', { maxMessageSize: 1024 * 1024 })
    */
@@ -151,7 +152,7 @@ export interface ClientOptions extends WaitOptions {
    */
   authkey?: Authkey
   /**
-   * The longest message accepted on a `tcp://` connection, in bytes; as
+   * The longest message the client's end accepts or sends, in bytes; as
    * `ListenerOptions.maxMessageSize`.
    * @default DEFAULT_MAX_MESSAGE_SIZE (134217728, 128 MiB)
    */

@@ -3,6 +3,15 @@
  * local listener, during the handshake): length-prefixed frames (framing.ts)
  * whose payload is the codec tag and the value's bytes.
  *
+ * Until `beginMessages()` the transport is in handshake mode: it parses no
+ * byte the handshake did not ask for. Each `readFrame(maxLength)` parses one
+ * frame, refusing a header over `maxLength` before allocating anything, and
+ * puts the bytes after that frame back into the socket. So a stranger can make
+ * it hold at most the socket's own buffer and one small frame, and a message
+ * sent right after the handshake is parsed with the message limit, not the
+ * handshake's. After `beginMessages()` frames are parsed as they arrive, up to
+ * `maxMessageSize` (+1 byte for the codec tag) each.
+ *
  * Async calls use Node's socket events. The `…Sync` calls cannot wait for
  * the event loop, so they read and write the socket's file descriptor
  * directly, polling every millisecond while the kernel has nothing (Linux and
@@ -12,7 +21,7 @@ import { readSync, writeSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { ClosedError, IpcError } from '@ipc/core'
 import { type Encoded, onAbort, type RingWaitResult, remaining, writePayload } from '@ipc/core/internal'
-import { BrokenPipeError, EOFError, TimeoutError } from './errors.js'
+import { BrokenPipeError, EOFError, MessageTooLongError, TimeoutError } from './errors.js'
 import { FrameReader, frameHeader } from './framing.js'
 import { END, type Message, NOTHING, type PipeHandle, type RETRY, type Transport } from './transport.js'
 
@@ -41,8 +50,11 @@ export class SocketTransport implements Transport {
   readonly writable = true
   readonly name: string
   readonly socket: Socket
-  readonly reader = new FrameReader()
+  readonly reader = new FrameReader(0)
   nextTag = 0
+  readonly #maxMessageSize: number
+  /** Parse only what `readFrame` asks for (see the file comment). */
+  #handshaking = true
   /** No frame will arrive after those buffered. */
   #ended = false
   /** Sending fails from now on. */
@@ -52,11 +64,16 @@ export class SocketTransport implements Transport {
   readonly #wakers = new Set<() => void>()
   #scratch: Buffer | undefined
 
-  constructor(socket: Socket, name: string) {
+  /** `maxMessageSize`: the longest message accepted after `beginMessages()`, in bytes. */
+  constructor(socket: Socket, name: string, maxMessageSize: number) {
     this.socket = socket
     this.name = name
+    this.#maxMessageSize = maxMessageSize
     socket.setNoDelay?.(true)
-    socket.on('readable', () => this.#pull())
+    socket.on('readable', () => {
+      if (this.#handshaking) this.#wake()
+      else this.#pull()
+    })
     socket.on('end', () => {
       this.#ended = true
       this.#peerGone = true
@@ -75,8 +92,16 @@ export class SocketTransport implements Transport {
     })
   }
 
+  /** Ends handshake mode: from now on frames are messages of at most `maxMessageSize` bytes. */
+  beginMessages(): void {
+    this.#handshaking = false
+    this.reader.maxLength = this.#maxMessageSize + 1
+    this.#pull()
+  }
+
   /** Moves what the socket has read into frames, up to HIGH_WATER. */
   #pull(): void {
+    if (this.#handshaking) return
     while (this.reader.bufferedBytes < HIGH_WATER || this.reader.frames.length === 0) {
       const chunk = this.socket.read() as Buffer | null
       if (chunk === null) break
@@ -85,16 +110,43 @@ export class SocketTransport implements Transport {
     if (this.reader.frames.length > 0) this.#wake()
   }
 
-  #push(chunk: Uint8Array): void {
-    try {
-      this.reader.push(chunk)
-    } catch (error) {
-      this.#failure = new IpcError(`Cannot receive from ${this.name}: the stream is not an @ipc connection`, {
-        cause: error,
-      })
-      this.#ended = true
-      this.socket.destroy()
+  /** Handshake mode: parses at most one frame, and puts the bytes after it back. */
+  #pullOne(): void {
+    while (this.reader.frames.length === 0 && this.#failure === undefined) {
+      const chunk = this.socket.read() as Buffer | null
+      if (chunk === null) return
+      const used = this.#push(chunk, 1)
+      if (used < chunk.byteLength && this.#failure === undefined) this.socket.unshift(chunk.subarray(used))
     }
+  }
+
+  /** Parses `chunk`; a bad or too long header fails the stream and destroys the socket. Returns the bytes used. */
+  #push(chunk: Uint8Array, maxFrames?: number): number {
+    try {
+      return this.reader.push(chunk, maxFrames)
+    } catch (error) {
+      this.#failure = this.#readError(error)
+      this.#ended = true
+      this.#peerGone = true
+      this.socket.destroy()
+      this.#wake()
+      return chunk.byteLength
+    }
+  }
+
+  #readError(error: unknown): Error {
+    if (!(error instanceof MessageTooLongError))
+      return new IpcError(`Cannot receive from ${this.name}: the stream is not an @ipc connection`, { cause: error })
+    if (this.#handshaking)
+      return new MessageTooLongError(
+        `Cannot receive from ${this.name}: the other side announced a frame of ${error.length} bytes during the handshake, where at most ${error.maxLength} are expected; the connection was closed`,
+        { length: error.length, maxLength: error.maxLength, cause: error },
+      )
+    const length = error.length - 1
+    return new MessageTooLongError(
+      `Cannot receive from ${this.name}: the other side announced a message of ${length} bytes, more than maxMessageSize ${this.#maxMessageSize}; the connection was closed`,
+      { length, maxLength: this.#maxMessageSize, cause: error },
+    )
   }
 
   #wake(): void {
@@ -229,15 +281,27 @@ export class SocketTransport implements Transport {
 
   // ------------------------------------------------------------ raw frames (handshake)
 
-  /** The next frame's payload; rejects with EOFError when the other side closes first. */
+  /**
+   * Handshake mode: the next frame's payload, parsed with `maxLength` as its
+   * limit. Rejects with MessageTooLongError (the socket is then destroyed)
+   * for a longer header, EOFError when the other side closes first.
+   */
   async readFrame(maxLength: number, timeout: number, signal: AbortSignal | undefined, what: string): Promise<Buffer> {
-    const r = await this.#waitFor(() => this.#readyState(), timeout, signal)
+    if (!this.#handshaking) throw new Error('readFrame() after beginMessages()')
+    this.reader.maxLength = maxLength
+    const r = await this.#waitFor(
+      () => {
+        this.#pullOne()
+        return this.#readyState()
+      },
+      timeout,
+      signal,
+    )
     if (r === 'timed-out') throw new TimeoutError(`${what}: no answer within the timeout`)
     const f = this.reader.shift()
-    if (f === undefined) throw new EOFError(`${what}: the other side closed the connection`)
-    if (f.byteLength > maxLength)
-      throw new IpcError(`${what}: the other side sent ${f.byteLength} bytes, expected at most ${maxLength}`)
-    return f
+    if (f !== undefined) return f
+    if (this.#failure !== undefined) throw this.#failure
+    throw new EOFError(`${what}: the other side closed the connection`)
   }
 
   writeFrame(payload: Uint8Array): void {
@@ -246,7 +310,17 @@ export class SocketTransport implements Transport {
 
   // ------------------------------------------------------------ sending
 
+  /** A message over our own `maxMessageSize` is refused before sending: the other side would likely refuse it too. */
+  #checkSize(encoded: Encoded): void {
+    if (encoded.size > this.#maxMessageSize)
+      throw new MessageTooLongError(
+        `Cannot send: the message has ${encoded.size} bytes, more than maxMessageSize ${this.#maxMessageSize}; nothing was sent`,
+        { length: encoded.size, maxLength: this.#maxMessageSize },
+      )
+  }
+
   #frameOf(encoded: Encoded): Buffer {
+    this.#checkSize(encoded)
     const header = frameHeader(encoded.size + 1)
     const out = Buffer.allocUnsafe(header.byteLength + 1 + encoded.size)
     header.copy(out, 0)
@@ -298,6 +372,7 @@ export class SocketTransport implements Transport {
   }
 
   async send(encoded: Encoded, deadline: number, signal: AbortSignal): Promise<void> {
+    this.#checkSize(encoded)
     for (;;) {
       this.#checkSendable()
       if (!this.socket.writableNeedDrain) break
