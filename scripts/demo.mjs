@@ -18,13 +18,14 @@ export async function echo(conn) {
   for await (const msg of conn) conn.send(`echo: ${msg}`)
 }
 
-export async function count(counter, squares, n) {
+export async function count(counter, squares, n, part) {
   for (let i = 0; i < n; i++) {
     await counter.withLock(() => {
       counter.value += 1
     })
   }
-  for (let i = 0; i < squares.length; i++) if (i % 2 === 0) squares.set(i, i * i)
+  // Child 0 writes the squares at even places, child 1 at odd ones.
+  for (let i = part; i < squares.length; i += 2) squares.set(i, i * i)
 }
 
 export async function worker(sem, active, id) {
@@ -61,14 +62,16 @@ async function main() {
   await echoer.join()
   there.close()
 
-  console.log('3. Shared memory: 2 children add 1000 each to a Value under its lock, and fill an Array')
+  console.log('3. Shared memory: 2 children add 1000 each to a Value under its lock; each fills half of an Array')
   const counter = new SharedValue('int32', 0)
   const squares = new SharedArray('float64', 6)
-  const counters = [1, 2].map(() => new Process(self, { exportName: 'count', args: [counter, squares, 1000] }))
+  const counters = [0, 1].map(
+    (part) => new Process(self, { exportName: 'count', args: [counter, squares, 1000, part] }),
+  )
   for (const p of counters) p.start()
   for (const p of counters) await p.join()
   console.log(`  counter = ${counter.value}`)
-  console.log(`  squares = [${squares.toArray().join(', ')}]`)
+  console.log(`  squares = [${squares.toArray().join(', ')}] (even places by child 1, odd by child 2)`)
   counter.close()
   squares.close()
 
