@@ -79,6 +79,20 @@
  *   counter, so reclaiming a dead slot's share never makes the global counter
  *   smaller than the number of live sleepers (too large only costs a syscall).
  *
+ * Range checks (any process can scribble on these words; one helper each,
+ * used by every path): `#span` checks HEAD and TAIL (multiples of 8 below
+ * 2·CAPACITY, at most CAPACITY apart) wherever they are read (a cached copy
+ * that fails is reloaded instead); `#getLocked`
+ * checks a message header (size from 0 with the whole message within what
+ * was published, tag known); `#lockSync` checks a lock word (slot 1…128, bit
+ * 31 clear, not this attachment's own); `#putLocked` checks the item count
+ * when it enforces MAX_ITEMS; the constructor checks the whole header once
+ * (`#checkHeader`). A violation, or a payload the codec cannot revive, throws
+ * CorruptError and makes this attachment refuse every later put and get (a
+ * message that could be delimited was first dropped, so other processes go
+ * on); `detach` and closing the segment still work. Sleeps last at most
+ * RECHECK_MS, so a corrupt WAITERS count costs a late wake-up, never a hang.
+ *
  * What a SIGKILL can lose: a producer killed inside `put` loses only the item
  * of that call, which is then either wholly in the ring or not at all (never
  * partial). A consumer killed inside `get` before it committed HEAD loses
@@ -88,7 +102,7 @@
  */
 import { existsSync } from 'node:fs'
 import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_MAX, writePayload } from './codec.js'
-import { ClosedError, IpcError, outOfRange } from './errors.js'
+import { ClosedError, CorruptError, IncompatibleError, outOfRange } from './errors.js'
 import { notifyWord, waitWord, waitWordSync } from './futex.js'
 import type { Segment } from './segment.js'
 import { deadlineOf, remaining } from './signal.js'
@@ -156,6 +170,8 @@ const PAUSE_MIN = 32
 const PAUSE_MAX = 2048
 /** How often a sleeper on a lock checks whether the owner died, in ms. */
 const LOCK_POLL_MS = 5
+/** Longest single sleep of a waiting put or get before it looks again, in ms. */
+const RECHECK_MS = 1000
 /** After this many wakes that woke nobody, look for dead waiters. */
 const FUTILE_WAKES = 256
 const ALL = 0x7fffffff
@@ -322,6 +338,8 @@ export class MpmcRing {
   readonly #label: string
   #scratch: Buffer | undefined
   #futile = 0
+  /** The first corruption found; every later put and get throws it. */
+  #fault: CorruptError | undefined
 
   /** Writes a fresh ring header at byte `offset` of the segment (in Segment.create's `init`). */
   static init(segment: Segment, offset: number, options: MpmcRingInit): void {
@@ -354,18 +372,127 @@ export class MpmcRing {
     this.#label = label
     const i32 = this.#i32
     const w = this.#w
-    if (Atomics.load(i32, w + MAGIC_WORD) !== MAGIC || i32[w + VERSION_WORD] !== MPMC_RING_VERSION)
-      throw new IpcError(`Cannot attach to the ${label} "${segment.name}": its ring header is not initialised`)
+    if (Atomics.load(i32, w + MAGIC_WORD) !== MAGIC)
+      throw this.corrupt(`its ring header has magic ${i32[w + MAGIC_WORD]}, not ${MAGIC}`)
+    if (i32[w + VERSION_WORD] !== MPMC_RING_VERSION)
+      throw new IncompatibleError(
+        `Cannot attach to the ${label} "${segment.name}": its ring has layout version ${i32[w + VERSION_WORD]}, this process knows ${MPMC_RING_VERSION}`,
+      )
     this.capacity = i32[w + CAPACITY] as number
     this.maxItems = i32[w + MAX_ITEMS] as number
     this.#cap2 = this.capacity * 2
     this.#data = offset + MPMC_RING_HEADER_BYTES
+    this.#checkHeader()
     this.#slot = segment.slot
     const epoch = (Atomics.add(i32, w + SLOT_EPOCH + this.#slot, 1) + 1) & EPOCH_MASK
     this.#me = (this.#slot + 1) | (epoch << EPOCH_SHIFT)
     // A fresh attachment has no sleepers: whatever its slot still counts was
     // left by an earlier occupant that died without leaving.
     this.#reclaimShares(this.#slot)
+  }
+
+  // ---------------------------------------------------------------- soundness
+
+  /**
+   * Records a layout violation (or a payload that cannot be revived) and
+   * returns the CorruptError to throw; every later put and get of this
+   * attachment throws the first one.
+   */
+  corrupt(detail: string, cause?: unknown): CorruptError {
+    const error = new CorruptError(
+      `Cannot use the ${this.#label} "${this.#segment.name}": its shared memory is corrupt (${detail})`,
+      cause === undefined ? undefined : { cause },
+    )
+    this.#fault ??= error
+    return error
+  }
+
+  /** Throws the corruption found earlier, if any (users of the ring call it before their own reads). */
+  assertSound(): void {
+    if (this.#fault !== undefined) throw this.#fault
+  }
+
+  /** Checks every header word once, at attach: sizes, positions, states, lock owners, the item count. */
+  #checkHeader(): void {
+    const i32 = this.#i32
+    const w = this.#w
+    const cap = this.capacity
+    if (
+      !Number.isInteger(cap) ||
+      cap < MPMC_RING_MIN_CAPACITY ||
+      cap > MPMC_RING_MAX_CAPACITY ||
+      cap % 8 !== 0 ||
+      this.#data + cap > this.#u8.byteLength
+    )
+      throw this.corrupt(
+        `capacity ${cap} is not a multiple of 8 from 64 to ${MPMC_RING_MAX_CAPACITY} that fits the segment`,
+      )
+    if (this.maxItems < 0) throw this.corrupt(`maxItems ${this.maxItems} is negative`)
+    if (((i32[w + FLAGS] as number) & ~FLAG_SHUTDOWN) !== 0) throw this.corrupt(`flags ${i32[w + FLAGS]} are unknown`)
+    for (const phase of [P_PHASE, C_PHASE])
+      if (((i32[w + phase] as number) & ~1) !== 0) throw this.corrupt(`a commit phase is ${i32[w + phase]}`)
+    for (const lock of [P_LOCK, C_LOCK]) {
+      const owner = Atomics.load(i32, w + lock)
+      if (owner !== 0) this.#checkOwner(owner)
+    }
+    // Positions and counts move while we look: check how they relate on a
+    // snapshot read twice alike; a ring too busy to catch still gets each
+    // position's range checked (the per-message checks do the rest). The
+    // cached copies need no check: a bad one is reloaded where it is used.
+    const words = [HEAD, TAIL, HEAD_COUNT, TAIL_COUNT]
+    const read = () => words.map((word) => Atomics.load(i32, w + word))
+    for (let tries = 0; tries < 64; tries++) {
+      const seen = read()
+      if (read().some((value, k) => value !== seen[k])) continue
+      const [head, tail, headCount, tailCount] = seen as [number, number, number, number]
+      this.#span(head, tail)
+      this.#checkCount(tailCount, headCount)
+      return
+    }
+    for (const word of [HEAD, TAIL]) {
+      const position = Atomics.load(i32, w + word)
+      this.#span(position, position)
+    }
+  }
+
+  /**
+   * Bytes from `head` to `tail` (positions run modulo 2·capacity), after
+   * checking both are multiples of 8 below 2·capacity and at most capacity apart.
+   */
+  #span(head: number, tail: number): number {
+    const used = this.#spanOf(head, tail)
+    if (used < 0)
+      throw this.corrupt(
+        `head ${head} and tail ${tail} must be multiples of 8 below ${this.#cap2} at most ${this.capacity} apart`,
+      )
+    return used
+  }
+
+  /** `#span` without the throw: -1 when the pair breaks the rules (a cached copy is then reloaded). */
+  #spanOf(head: number, tail: number): number {
+    let used = tail - head
+    if (used < 0) used += this.#cap2
+    if (((head | tail) & 7) !== 0 || head >>> 0 >= this.#cap2 || tail >>> 0 >= this.#cap2 || used > this.capacity)
+      return -1
+    return used
+  }
+
+  /**
+   * Checks messages put minus messages taken: each message takes at least 8
+   * bytes, and a put and a get in progress may each count one more.
+   */
+  #checkCount(putCount: number, takenCount: number): number {
+    const count = (putCount - takenCount) | 0
+    if (count < -2 || count > this.capacity / MESSAGE_HEADER + 2)
+      throw this.corrupt(`${putCount} messages put and ${takenCount} taken do not fit ${this.capacity} bytes`)
+    return count
+  }
+
+  /** Checks a non-zero lock word: slot 1…128, bit 31 clear, and not ours (we never wait for ourselves). */
+  #checkOwner(owner: number): void {
+    const slot = owner & OWNER_SLOT_MASK
+    if (owner < 0 || slot === 0 || slot > SLOTS || (owner & ~WAITERS_BIT) === this.#me)
+      throw this.corrupt(`a lock word is ${owner}`)
   }
 
   /** Largest payload (encoded bytes) one message may have. */
@@ -375,17 +502,20 @@ export class MpmcRing {
 
   /** Messages in the ring now (a put in progress may count already). */
   count(): number {
+    this.assertSound()
     const i32 = this.#i32
     const w = this.#w
     // HEAD_COUNT first: it never passes TAIL_COUNT, so the difference is never negative.
+    // Both move while we read them, so a bad pair is clamped (to what the bytes can hold), not thrown.
     const head = Atomics.load(i32, w + HEAD_COUNT)
     const tail = Atomics.load(i32, w + TAIL_COUNT)
     const count = (tail - head) | 0
-    return Math.max(count, 0)
+    return Math.min(Math.max(count, 0), this.capacity / MESSAGE_HEADER)
   }
 
   /** Messages ever put (an int32 that wraps). */
   putCount(): number {
+    this.assertSound()
     return Atomics.load(this.#i32, this.#w + TAIL_COUNT)
   }
 
@@ -428,6 +558,7 @@ export class MpmcRing {
    * (microseconds).
    */
   tryPut(value: unknown, encoded: Encoded | undefined): MpmcPutStatus {
+    this.assertSound()
     if (Atomics.compareExchange(this.#i32, this.#w + P_LOCK, 0, this.#me) !== 0) this.#lockSync(P_LOCK)
     return this.#putLocked(value, encoded)
   }
@@ -487,17 +618,16 @@ export class MpmcRing {
       if (this.maxItems > 0 && ((count - (i32[w + P_CACHED_HCOUNT] as number)) | 0) >= this.maxItems) {
         const headCount = Atomics.load(i32, w + HEAD_COUNT)
         i32[w + P_CACHED_HCOUNT] = headCount
-        if (((count - headCount) | 0) >= this.maxItems) return status
+        if (this.#checkCount(count, headCount) >= this.maxItems) return status
       }
       let size = encoded === undefined ? (value as string).length : encoded.size
       let total = MESSAGE_HEADER + ((size + 7) & ~7)
-      let used = tail - (i32[w + P_CACHED_HEAD] as number)
-      if (used < 0) used += this.#cap2
-      if (cap - used < total) {
+      // A cached head that breaks the rules (-1) is reloaded like one that leaves too little room.
+      let used = this.#spanOf(i32[w + P_CACHED_HEAD] as number, tail)
+      if (used < 0 || cap - used < total) {
         const head = Atomics.load(i32, w + HEAD)
         i32[w + P_CACHED_HEAD] = head
-        used = tail - head
-        if (used < 0) used += this.#cap2
+        used = this.#span(head, tail)
         if (cap - used < total) return status
       }
       const index = tail >= cap ? tail - cap : tail
@@ -527,8 +657,7 @@ export class MpmcRing {
           if (cap - used < total) {
             const head = Atomics.load(i32, w + HEAD)
             i32[w + P_CACHED_HEAD] = head
-            used = tail - head
-            if (used < 0) used += this.#cap2
+            used = this.#span(head, tail)
             if (cap - used < total) return status
           }
           if (payload + size <= cap) writePayload(encoded, this.#buf, this.#data + payload)
@@ -587,6 +716,7 @@ export class MpmcRing {
    * lock (microseconds).
    */
   tryGet(): Taken {
+    this.assertSound()
     if (Atomics.compareExchange(this.#i32, this.#w + C_LOCK, 0, this.#me) !== 0) this.#lockSync(C_LOCK)
     return this.#getLocked(true)
   }
@@ -646,7 +776,7 @@ export class MpmcRing {
         if (result !== side.none) return result
         const left = remaining(deadline)
         if (left <= 0) return side.none
-        waitWordSync(i32, w + side.event, event, left)
+        waitWordSync(i32, w + side.event, event, Math.min(left, RECHECK_MS))
       } finally {
         this.#leave(side.waiters, side.slotWaiters)
       }
@@ -683,7 +813,7 @@ export class MpmcRing {
         if (result !== side.none) return result
         const left = remaining(deadline)
         if (left <= 0) return side.none
-        await waitWord(i32, w + side.event, event, left, signal)
+        await waitWord(i32, w + side.event, event, Math.min(left, RECHECK_MS), signal)
       } finally {
         if (!this.#segment.closed) this.#leave(side.waiters, side.slotWaiters)
       }
@@ -714,19 +844,21 @@ export class MpmcRing {
     try {
       const head = i32[w + HEAD] as number
       let tail = i32[w + C_CACHED_TAIL] as number
-      if (head === tail) {
+      // Nothing cached (0), or a cached tail that breaks the rules (-1): reload it.
+      let used = this.#spanOf(head, tail)
+      if (used <= 0) {
         tail = Atomics.load(i32, w + TAIL)
         i32[w + C_CACHED_TAIL] = tail
         if (head === tail) return (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0 ? MPMC_SHUTDOWN : MPMC_EMPTY
+        used = this.#span(head, tail)
       }
       const index = head >= cap ? head - cap : head
       const at = (this.#data + index) >> 2
       const size = i32[at] as number
       const tag = i32[at + 1] as number
-      if (!(size >= 0 && size <= cap - MESSAGE_HEADER && tag >= TAG_LATIN1 && tag <= TAG_MAX))
-        throw new IpcError(
-          `The ${this.#label} "${this.#segment.name}" holds a corrupt message (size ${size}, tag ${tag}) at position ${head}`,
-        )
+      // The message must lie within what was published (which also keeps it within the area).
+      if (!(size >= 0 && MESSAGE_HEADER + ((size + 7) & ~7) <= used && tag >= TAG_LATIN1 && tag <= TAG_MAX))
+        throw this.corrupt(`a message of size ${size} and tag ${tag} at position ${head}, ${used} bytes published`)
       if (decode) {
         let payload = index + MESSAGE_HEADER
         if (payload === cap) payload = 0
@@ -744,8 +876,8 @@ export class MpmcRing {
             value = decodePayload(tag, scratch, 0, size)
           }
         } catch (error) {
-          // A message that cannot be revived is dropped, not left to wedge the ring.
-          failure = error
+          // A message that cannot be revived is dropped, not left to wedge the ring for others.
+          failure = this.corrupt(`the message at position ${head} cannot be revived`, error)
         }
       }
       let newHead = head + MESSAGE_HEADER + ((size + 7) & ~7)
@@ -776,6 +908,7 @@ export class MpmcRing {
    * in the ring and returns how many it dropped.
    */
   shutdown(immediate: boolean): number {
+    this.assertSound()
     const i32 = this.#i32
     const w = this.#w
     Atomics.or(i32, w + FLAGS, FLAG_SHUTDOWN)
@@ -822,6 +955,7 @@ export class MpmcRing {
         if (Atomics.compareExchange(i32, index, 0, mine) === 0) return
         continue
       }
+      this.#checkOwner(owner)
       if ((owner & WAITERS_BIT) === 0) {
         if (Atomics.compareExchange(i32, index, owner, owner | WAITERS_BIT) !== owner) continue
         owner |= WAITERS_BIT

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { encode } from './codec.js'
+import { CorruptError } from './errors.js'
 import { Segment } from './segment.js'
 import { initSpscRing, RING_CLOSED, RING_EMPTY, SPSC_HEADER_BYTES, SpscRing, spscRingBytes } from './spsc-ring.js'
 
@@ -37,7 +38,8 @@ describe('SpscRing', () => {
 
   it('refuses to attach where no ring was initialised', () => {
     const sab = new SharedArrayBuffer(spscRingBytes(64))
-    expect(() => new SpscRing(sab, 0)).toThrow(/No ring is initialised at offset 0/)
+    expect(() => new SpscRing(sab, 0)).toThrow(/no ring is initialised at offset 0/)
+    expect(() => new SpscRing(sab, 0)).toThrow(CorruptError)
     expect(() => new SpscRing(sab, 4)).toThrow(/multiple of 8/)
   })
 

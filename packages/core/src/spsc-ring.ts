@@ -32,6 +32,16 @@
  * when it does not fit before the end, the producer writes a padding record
  * and starts at 0. So a payload may have up to `capacity / 2 - 8` bytes.
  *
+ * Range checks (words any process can scribble on; all in `#distance` and
+ * `peek`, which every read and write path goes through): head and tail are
+ * multiples of 8 at most `capacity` apart; a record's length is -1 (padding,
+ * never at offset 0, and the skip stays within what was published) or from 0
+ * to `maxPayload`, and the whole record lies before both the end of the area
+ * and `head`. A violation throws CorruptError and leaves the ring (and every
+ * ring sharing its `fault`) refusing all further reads, writes and waits;
+ * `closeReader`/`closeWriter` still work. So a bad word costs one throw,
+ * never a spin, a hang, or a read outside the record area.
+ *
  * Ordering: the producer writes the payload and the record header with plain
  * stores, then publishes with `Atomics.store(head)`; the consumer reads
  * `head` with `Atomics.load` before reading the record (release/acquire).
@@ -53,7 +63,7 @@
  * most `checkInterval` ms, after which `check` runs (dead-peer detection).
  */
 import { decodePayload, type Encoded, writePayload } from './codec.js'
-import { invalidArgType, outOfRange } from './errors.js'
+import { CorruptError, invalidArgType, outOfRange } from './errors.js'
 import { notifyWord, waitWord, waitWordSync } from './futex.js'
 import { deadlineOf, remaining, throwIfAborted } from './signal.js'
 
@@ -123,6 +133,19 @@ export interface SpscRingOptions {
   checkInterval?: number
   /** Called after every sleep that timed out: may close the ring (a dead peer). */
   check?: () => void
+  /**
+   * Shared by the rings of one primitive: the first corruption any of them
+   * finds is stored here, and from then on all of them throw it.
+   * @default a box of this ring's own
+   */
+  fault?: RingFault
+  /** What error messages call the ring's owner, e.g. `pipe "jobs"`. @default `the ring at offset <n>` */
+  label?: string
+}
+
+/** Where the rings of one primitive keep the first CorruptError one of them found. */
+export interface RingFault {
+  error: CorruptError | undefined
 }
 
 /**
@@ -173,13 +196,17 @@ export function spscRingBytes(capacity: number): number {
   return SPSC_HEADER_BYTES + capacity
 }
 
-function checkCapacity(capacity: number): void {
-  if (
-    !Number.isInteger(capacity) ||
-    capacity < MIN_CAPACITY ||
-    capacity > MAX_CAPACITY ||
-    (capacity & (capacity - 1)) !== 0
+function validCapacity(capacity: number): boolean {
+  return (
+    Number.isInteger(capacity) &&
+    capacity >= MIN_CAPACITY &&
+    capacity <= MAX_CAPACITY &&
+    (capacity & (capacity - 1)) === 0
   )
+}
+
+function checkCapacity(capacity: number): void {
+  if (!validCapacity(capacity))
     throw outOfRange(`The ring capacity must be a power of two from 64 to 2^30 bytes, received ${capacity}`)
 }
 
@@ -242,6 +269,8 @@ export class SpscRing {
   readonly #asyncBlock: number
   readonly #checkInterval: number
   readonly #check: (() => void) | undefined
+  readonly #fault: RingFault
+  readonly #label: string
   /** The producer's wait: on `writerWake`, counted in `writerWaiters`. */
   readonly #writer: Side
   /** The consumer's wait: on `readerWake`, counted in `readerWaiters`. */
@@ -261,12 +290,17 @@ export class SpscRing {
   constructor(buffer: ArrayBufferLike, byteOffset: number, options: SpscRingOptions = {}) {
     const i32 = viewOf(buffer, byteOffset)
     const base = byteOffset / 4
+    this.#label = options.label ?? `the ring at offset ${byteOffset}`
+    this.#fault = options.fault ?? { error: undefined }
     if (i32.length < base + SPSC_HEADER_BYTES / 4 || Atomics.load(i32, base + W_MAGIC) !== SPSC_MAGIC)
-      throw outOfRange(`No ring is initialised at offset ${byteOffset} of the buffer`)
+      throw this.corrupt(`no ring is initialised at offset ${byteOffset} of the buffer`)
     const capacity = Atomics.load(i32, base + W_CAPACITY)
-    checkCapacity(capacity)
+    if (!validCapacity(capacity))
+      throw this.corrupt(`the ring capacity ${capacity} is not a power of two from 64 to 2^30 bytes`)
     if (byteOffset + SPSC_HEADER_BYTES + capacity > buffer.byteLength)
-      throw outOfRange(`The ring at offset ${byteOffset} does not fit in the buffer of ${buffer.byteLength} bytes`)
+      throw this.corrupt(
+        `the ring of ${capacity} bytes at offset ${byteOffset} does not fit in the buffer of ${buffer.byteLength} bytes`,
+      )
     this.capacity = capacity
     this.maxPayload = capacity / 2 - RECORD_HEADER
     this.#mask = capacity - 1
@@ -288,6 +322,60 @@ export class SpscRing {
     this.#check = options.check
     this.#writer = { reader: false, wake: this.#iWriterWake, waiters: this.#iWriterWaiters, policy: new SpinPolicy() }
     this.#reader = { reader: true, wake: this.#iReaderWake, waiters: this.#iReaderWaiters, policy: new SpinPolicy() }
+    this.#checkPositions()
+    const flags = Atomics.load(i32, this.#iWriterClosed) | Atomics.load(i32, this.#iReaderClosed)
+    if ((flags & ~1) !== 0) throw this.corrupt(`a closed flag holds ${flags}, not 0 or 1`)
+  }
+
+  // ------------------------------------------------------------ soundness
+
+  /**
+   * Records a layout violation found in this ring (or, by its user, in what
+   * the ring carries) and returns the CorruptError to throw. From then on
+   * every read, write and wait on the rings sharing this ring's `fault`
+   * throws the first such error.
+   */
+  corrupt(detail: string, cause?: unknown): CorruptError {
+    const error = new CorruptError(
+      `Cannot use ${this.#label}: its shared memory is corrupt (${detail})`,
+      cause === undefined ? undefined : { cause },
+    )
+    this.#fault.error ??= error
+    return error
+  }
+
+  /** Throws the corruption found earlier, if any. */
+  #assertSound(): void {
+    const error = this.#fault.error
+    if (error !== undefined) throw error
+  }
+
+  /**
+   * Checks head and tail at attach, while the two sides may be moving them:
+   * tail, head, tail again; equal tails mean the pair was consistent. A ring
+   * too busy to catch still gets both words' alignment checked.
+   */
+  #checkPositions(): void {
+    const i32 = this.#i32
+    for (let tries = 0; tries < 64; tries++) {
+      const tail = Atomics.load(i32, this.#iTail)
+      const head = Atomics.load(i32, this.#iHead)
+      if (Atomics.load(i32, this.#iTail) !== tail) continue
+      this.#distance(head, tail)
+      return
+    }
+    this.#distance(Atomics.load(i32, this.#iHead), Atomics.load(i32, this.#iHead))
+    this.#distance(Atomics.load(i32, this.#iTail), Atomics.load(i32, this.#iTail))
+  }
+
+  /** `head - tail` in bytes, after checking both are 8-aligned and at most `capacity` apart. */
+  #distance(head: number, tail: number): number {
+    const used = (head - tail) >>> 0
+    if (used > this.capacity || ((head | tail) & 7) !== 0)
+      throw this.corrupt(
+        `head ${head >>> 0} and tail ${tail >>> 0} must be multiples of 8 at most ${this.capacity} bytes apart`,
+      )
+    return used
   }
 
   // ---------------------------------------------------------------- state
@@ -336,6 +424,7 @@ export class SpscRing {
    * @throws {RangeError} when `size` is over `maxPayload`.
    */
   reserve(size: number): number {
+    this.#assertSound()
     this.#checkSize(size)
     const i32 = this.#i32
     const head = Atomics.load(i32, this.#iHead)
@@ -344,9 +433,9 @@ export class SpscRing {
     let idx = head & this.#mask
     const contiguous = this.capacity - idx
     const total = need <= contiguous ? need : contiguous + need
-    if (this.capacity - ((head - this.#tailCache) >>> 0) < total) {
+    if (this.capacity - this.#distance(head, this.#tailCache) < total) {
       this.#tailCache = Atomics.load(i32, this.#iTail)
-      if (this.capacity - ((head - this.#tailCache) >>> 0) < total) return -1
+      if (this.capacity - this.#distance(head, this.#tailCache) < total) return -1
     }
     if (need > contiguous) {
       // Padding up to the end; the record starts at 0. Invisible until commit.
@@ -384,7 +473,7 @@ export class SpscRing {
     const need = RECORD_HEADER + align8(size)
     const contiguous = this.capacity - (head & this.#mask)
     const total = need <= contiguous ? need : contiguous + need
-    return this.capacity - ((head - tail) >>> 0) >= total
+    return this.capacity - this.#distance(head, tail) >= total
   }
 
   /** Writes one encoded value if it fits now. Returns false when full or the reader closed. */
@@ -433,6 +522,7 @@ export class SpscRing {
    * `timeout` ms passed. Spins briefly, then sleeps in the kernel.
    */
   waitWritableSync(size: number, timeout: number): RingWaitResult {
+    this.#assertSound()
     this.#checkSize(size)
     const deadline = deadlineOf(timeout)
     if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
@@ -442,6 +532,7 @@ export class SpscRing {
 
   /** Like `waitWritableSync`, without blocking the event loop (beyond a short spin). */
   async waitWritable(size: number, timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
+    this.#assertSound()
     this.#checkSize(size)
     const deadline = deadlineOf(timeout)
     throwIfAborted(signal)
@@ -455,33 +546,53 @@ export class SpscRing {
   /**
    * Looks at the next record without consuming it. Returns its payload
    * length (and sets `meta`, `start`, `length`), or -1 when none is there.
+   *
+   * @throws {CorruptError} when head, tail or the record header break the
+   * layout's rules (see the header comment); the ring is unusable after.
    */
   peek(): number {
+    this.#assertSound()
     const i32 = this.#i32
     let tail = Atomics.load(i32, this.#iTail)
-    if (tail !== this.#lastTail) this.#headCache = Atomics.load(i32, this.#iHead)
+    if (tail !== this.#lastTail) this.#headCache = this.#loadHead(tail)
     for (;;) {
       if (tail === this.#headCache) {
-        this.#headCache = Atomics.load(i32, this.#iHead)
+        this.#headCache = this.#loadHead(tail)
         if (tail === this.#headCache) {
           this.#lastTail = tail
           return -1
         }
       }
+      // `#headCache` was checked against a tail at or before this one, so `published` <= capacity.
+      const published = (this.#headCache - tail) >>> 0
       const idx = tail & this.#mask
       const length = this.#r32[idx >> 2] as number
       if (length === PADDING) {
-        tail = (tail + this.capacity - idx) | 0
+        // Padding fills the area's end, never its start, and is published with the record after it.
+        const skip = this.capacity - idx
+        if (idx === 0 || skip >= published)
+          throw this.corrupt(`padding at offset ${idx} with ${published} bytes published`)
+        tail = (tail + skip) | 0
         this.#storeTail(tail)
         continue
       }
+      const size = RECORD_HEADER + align8(length)
+      if (length >>> 0 > this.maxPayload || size > published || idx + size > this.capacity)
+        throw this.corrupt(`a record of length ${length} at offset ${idx} with ${published} bytes published`)
       this.meta = (this.#r32[(idx >> 2) + 1] as number) >>> 0
       this.start = idx + RECORD_HEADER
       this.length = length
-      this.#nextTail = (tail + RECORD_HEADER + align8(length)) | 0
+      this.#nextTail = (tail + size) | 0
       this.#lastTail = tail
       return length
     }
+  }
+
+  /** Loads head, checked against `tail` (see `#distance`). */
+  #loadHead(tail: number): number {
+    const head = Atomics.load(this.#i32, this.#iHead)
+    this.#distance(head, tail)
+    return head
   }
 
   /** Consumes the record returned by the last `peek` (copy its payload out first). */
@@ -537,6 +648,7 @@ export class SpscRing {
    * writer closed ('closed'), or `timeout` ms passed ('timed-out').
    */
   waitReadableSync(timeout: number): RingWaitResult {
+    this.#assertSound()
     const deadline = deadlineOf(timeout)
     const i32 = this.#i32
     if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
@@ -546,6 +658,7 @@ export class SpscRing {
 
   /** Like `waitReadableSync`, without blocking the event loop (beyond a short spin). */
   async waitReadable(timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
+    this.#assertSound()
     const deadline = deadlineOf(timeout)
     const i32 = this.#i32
     throwIfAborted(signal)
