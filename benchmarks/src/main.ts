@@ -14,6 +14,7 @@ import { pipeFamily } from './pipe.ts'
 import { ProgressLine } from './progress.ts'
 import { queueFamily } from './queue.ts'
 import { buildRows, formatNumber, type Report, writeReport } from './report.ts'
+import { segmentFamily } from './segment.ts'
 import { semaphoreFamily } from './semaphore.ts'
 import { sharedFamily } from './shared.ts'
 
@@ -82,7 +83,13 @@ async function main(): Promise<void> {
   const ctx = new RunContext({ python: options.python })
   installCleanup(ctx)
 
-  const families: Family[] = [queueFamily(ctx), pipeFamily(ctx), sharedFamily(ctx, mode), semaphoreFamily(ctx)]
+  const families: Family[] = [
+    queueFamily(ctx),
+    pipeFamily(ctx),
+    sharedFamily(ctx, mode),
+    semaphoreFamily(ctx),
+    segmentFamily(ctx),
+  ]
   const rows = families
     .flatMap((family) => family.rows)
     .filter((row) => options.only.length === 0 || options.only.some((pattern) => row.workload.includes(pattern)))

@@ -36,6 +36,9 @@ const EXPECTED_WORKLOADS = [
   'semaphore.wakeup.p99',
   'semaphore.wakeup.async.median',
   'semaphore.wakeup.async.p99',
+  'segment.create.junk1000',
+  // Needs root to plant files of another user.
+  ...(process.geteuid?.() === 0 ? ['segment.create.foreign1000'] : []),
 ]
 
 interface Figure {
