@@ -13,7 +13,7 @@ import {
   TAG_V8,
   writePayload,
 } from './codec.js'
-import { DataCloneError } from './errors.js'
+import { CorruptError, DataCloneError } from './errors.js'
 
 function roundTrip<T>(value: T): T {
   return deserialize<T>(serialize(value))
@@ -177,5 +177,15 @@ describe('writePayload() / decodePayload()', () => {
     source.fill(0)
     expect([...bytes]).toEqual([1, 2, 3, 4])
     expect([...buffer]).toEqual([1, 2, 3, 4])
+  })
+})
+
+describe('decodePayload() bounds', () => {
+  it('throws CorruptError when the payload bounds fall outside the source', () => {
+    const source = Buffer.from('hello')
+    expect(decodePayload(TAG_LATIN1, source, 1, 3)).toBe('el')
+    expect(() => decodePayload(TAG_LATIN1, source, 2, 9)).toThrow(CorruptError)
+    expect(() => decodePayload(TAG_LATIN1, source, -1, 2)).toThrow(CorruptError)
+    expect(() => decodePayload(TAG_BYTES, source, 3, 2)).toThrow(/bytes 3 to 2 are outside its 5-byte source/)
   })
 })

@@ -24,7 +24,7 @@
  * a `DataCloneError` leaves the destination unchanged.
  */
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
-import { DataCloneError, invalidArgType } from './errors.js'
+import { CorruptError, DataCloneError, invalidArgType } from './errors.js'
 
 export const TAG_LATIN1 = 1
 export const TAG_UTF8 = 2
@@ -126,8 +126,17 @@ export function writePayload(encoded: Encoded, target: Buffer, offset: number): 
   return encoded.size
 }
 
-/** Revives a value from its tag and payload `source[start, end)`. The payload is copied, never aliased. */
+/**
+ * Revives a value from its tag and payload `source[start, end)`. The payload is copied, never aliased.
+ *
+ * @throws {CorruptError} when `[start, end)` is not inside `source` (bounds read from shared memory).
+ * @throws {RangeError} for an unknown tag; the codec's own errors for a payload it cannot revive.
+ */
 export function decodePayload(tag: number, source: Buffer, start: number, end: number): unknown {
+  if (!(start >= 0 && start <= end && end <= source.length))
+    throw new CorruptError(
+      `Cannot decode a message: bytes ${start} to ${end} are outside its ${source.length}-byte source`,
+    )
   switch (tag) {
     case TAG_LATIN1:
       return (source as unknown as FastSlice).latin1Slice(start, end)
