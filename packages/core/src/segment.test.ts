@@ -93,6 +93,19 @@ describe('Segment.create()', () => {
     expect(existsSync(shmPath(failing))).toBe(false)
   })
 
+  it("marks the segment 'initialising' (magic 'IPCi') from the native create until init is done, then 'IPC2'", () => {
+    let during = 0
+    const segment = Segment.create(KIND, 64, {
+      name: uniqueName(),
+      init: (s) => {
+        during = Atomics.load(s.i32, 0)
+      },
+    })
+    onTestFinished(() => segment.close())
+    expect(during).toBe(0x69435049)
+    expect(Atomics.load(segment.i32, 0)).toBe(0x32435049)
+  })
+
   it('rejects a negative or fractional size with RangeError', () => {
     expect(thrown(() => Segment.create(KIND, -1)).code).toBe('ERR_OUT_OF_RANGE')
     expect(thrown(() => Segment.create(KIND, 1.5))).toBeInstanceOf(RangeError)
@@ -184,6 +197,18 @@ describe('Segment.open()', () => {
     expect(error.message).toMatch(new RegExp(`^Cannot open test segment "${name}": the segment is not an @ipc segment`))
     // It is still there: not ours to remove.
     expect(existsSync(shmPath(name))).toBe(true)
+  })
+
+  it('throws IncompatibleError naming the older version for a segment with the previous header (IPC1)', () => {
+    const name = uniqueName('v1')
+    const content = Buffer.alloc(HEADER_BYTES + 64)
+    content.writeInt32LE(0x31435049, 0)
+    content.writeInt32LE(1, 4)
+    writeFileSync(shmPath(name), content, { mode: 0o600 })
+    onTestFinished(() => unlinkSync(shmPath(name)))
+    const error = thrown(() => Segment.open(KIND, name))
+    expect(error).toBeInstanceOf(IncompatibleError)
+    expect(error.message).toBe(`Cannot open test segment "${name}": it was made by an older @ipc version (header 'IPC1')`)
   })
 })
 
