@@ -208,7 +208,9 @@ describe('Segment.open()', () => {
     onTestFinished(() => unlinkSync(shmPath(name)))
     const error = thrown(() => Segment.open(KIND, name))
     expect(error).toBeInstanceOf(IncompatibleError)
-    expect(error.message).toBe(`Cannot open test segment "${name}": it was made by an older @ipc version (header 'IPC1')`)
+    expect(error.message).toBe(
+      `Cannot open test segment "${name}": it was made by an older @ipc version (header 'IPC1')`,
+    )
   })
 })
 
