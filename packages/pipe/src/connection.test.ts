@@ -353,3 +353,54 @@ describe('Connection.from()', () => {
     expect(() => Connection.from(handle)).toThrow(ClosedError)
   })
 })
+
+describe('maxMessageSize', () => {
+  it('send and sendSync of a longer message throw MessageTooLongError and write nothing', async () => {
+    const [a, b] = pipe({ maxMessageSize: 1000 })
+    await expect(a.send(new Uint8Array(1001))).rejects.toThrow(MessageTooLongError)
+    expect(() => a.sendSync(new Uint8Array(100_000))).toThrow(/has 100000 bytes, more than maxMessageSize 1000/)
+    await expect(a.sendBytes(new Uint8Array(5000))).rejects.toMatchObject({ length: 5000, maxLength: 1000 })
+    expect(b.pollSync(0)).toBe(false)
+    a.sendSync(new Uint8Array(1000))
+    expect(b.recvSync({ timeout: 1000 })).toHaveLength(1000)
+  })
+
+  it('a receiver with a smaller limit drops a longer message, one record or chunked, and goes on', async () => {
+    const name = uniqueName('pipe-limit')
+    const [a, b] = pipe({ name, capacity: 4096 })
+    const small = Connection.open(name, 1, { maxMessageSize: 500 })
+    open.push(small as Connection<unknown>)
+    b.close() // `small` holds end 1 now
+    a.sendSync(new Uint8Array(600)) // one record
+    a.sendSync('ok-1')
+    const chunked = a.send(new Uint8Array(100_000)) // chunked: waits for the receiver to skip its pieces
+    const last = a.send('ok-2')
+    expect(() => small.recvSync({ timeout: 1000 })).toThrow(MessageTooLongError)
+    expect(small.recvSync({ timeout: 1000 })).toBe('ok-1')
+    const rss = process.memoryUsage().rss
+    await expect(small.recv({ timeout: 1000 })).rejects.toMatchObject({ length: 100_000, maxLength: 500 })
+    expect(await small.recv({ timeout: 5000 })).toBe('ok-2')
+    await chunked
+    await last
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 1024 * 1024)
+  })
+
+  it('travels with the handle; an explicit option wins', () => {
+    const [a, b] = pipe({ maxMessageSize: 2048 })
+    expect(a.handle).toMatchObject({ maxMessageSize: 2048 })
+    const again = Connection.from<Uint8Array>(b.handle)
+    open.push(again as Connection<unknown>)
+    expect(() => again.sendSync(new Uint8Array(2049))).toThrow(MessageTooLongError)
+    const wider = Connection.from<Uint8Array>(b.handle, { maxMessageSize: 4096 })
+    open.push(wider as Connection<unknown>)
+    wider.sendSync(new Uint8Array(2049))
+    expect(pipe()[0].handle).not.toHaveProperty('maxMessageSize')
+  })
+
+  it('rejects a maxMessageSize that is not an integer from 1 to 2^32', () => {
+    for (const bad of [0, -1, 1.5, 2 ** 32 + 1, '10'])
+      expect(() => Pipe({ maxMessageSize: bad as number }), String(bad)).toThrow(RangeError)
+    const [a] = pipe()
+    expect(() => Connection.open(a.name, 1, { maxMessageSize: 0 })).toThrow(RangeError)
+  })
+})

@@ -3,7 +3,7 @@
  * connection (shared memory locally, a socket over TCP). Python's
  * `multiprocessing.connection.Connection`.
  */
-import { ClosedError, ValueError } from '@ipc/core'
+import { ClosedError, IpcError, ValueError } from '@ipc/core'
 import {
   checkHandle,
   checkWaitOptions,
@@ -22,8 +22,8 @@ import {
   throwIfAborted,
 } from '@ipc/core/internal'
 import { BufferTooShort, EOFError, MessageTooLongError, TimeoutError } from './errors.js'
-import type { RecvBytesOptions, RecvOptions, SendOptions } from './options.js'
-import { PipeEnd } from './pipe-end.js'
+import type { OpenOptions, RecvBytesOptions, RecvOptions, SendOptions } from './options.js'
+import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SerialQueue } from './serial-queue.js'
 import { SocketTransport } from './socket-transport.js'
 import { END, type Message, NOTHING, type PipeHandle, RETRY, type Transport } from './transport.js'
@@ -72,12 +72,18 @@ function bytesOf(msg: Message): Uint8Array {
   return out
 }
 
-function messageValue(msg: Message): unknown {
+/** Revives a message. A payload the codec cannot revive is corrupt (CorruptError from a pipe end). */
+function messageValue(msg: Message, t: Transport): unknown {
   if (msg.owned && msg.start === 0 && msg.end === msg.source.byteLength) {
     if (msg.tag === TAG_BUFFER) return msg.source
     if (msg.tag === TAG_BYTES) return new Uint8Array(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength)
   }
-  return decodePayload(msg.tag, msg.source, msg.start, msg.end)
+  try {
+    return decodePayload(msg.tag, msg.source, msg.start, msg.end)
+  } catch (error) {
+    if (t.corrupt === undefined || error instanceof IpcError) throw error
+    throw t.corrupt(`a message of ${msg.end - msg.start} bytes with tag ${msg.tag} cannot be revived`, error)
+  }
 }
 
 /** A byte view of `buf` (any ArrayBufferView or ArrayBuffer), for sendBytes/recvBytesInto. */
@@ -151,35 +157,44 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   /**
    * Attaches to the end a handle describes (from `.handle`, in another
    * thread or process). Close the original only once this one is open, or
-   * the end counts as closed in between.
+   * the end counts as closed in between. The end's `maxMessageSize` is
+   * `options.maxMessageSize`, else the handle's, else the default (128 MiB).
    *
    * @throws {NotFoundError} when the pipe no longer exists.
    * @throws {ClosedError} when that end was closed already.
+   * @throws {CorruptError} when the pipe's shared memory breaks its layout.
    * @example
    * ```ts
    * const [a, b] = Pipe()
    * const again = Connection.from(b.handle)
    * ```
    */
-  static from<T = unknown>(handle: PipeHandle | { kind: string; name: string; [k: string]: unknown }): Connection<T> {
+  static from<T = unknown>(
+    handle: PipeHandle | { kind: string; name: string; [k: string]: unknown },
+    options?: OpenOptions,
+  ): Connection<T> {
     const h = checkHandle<PipeHandle>(handle, 'pipe')
     if (h.end !== 0 && h.end !== 1) throw outOfRange(`The handle's "end" must be 0 or 1, received ${String(h.end)}`)
     const token = typeof h.token === 'number' && h.token > 0 ? h.token : undefined
-    return new Connection<T>(PipeEnd.open(h.name, h.end, token))
+    const maxMessageSize = checkMaxMessageSize(options?.maxMessageSize ?? h.maxMessageSize)
+    return new Connection<T>(PipeEnd.open(h.name, h.end, token, maxMessageSize))
   }
 
   /**
    * Attaches to `end` (0 or 1) of the pipe created with `Pipe({ name })`.
+   * This end accepts and sends messages up to `options.maxMessageSize`
+   * bytes (default 128 MiB), whatever the creator chose.
    *
    * @throws {NotFoundError} when no pipe has that name.
+   * @throws {CorruptError} when the pipe's shared memory breaks its layout.
    * @example
    * ```ts
    * const [a, b] = Pipe({ name: 'jobs-pipe' })
-   * const other = Connection.open('jobs-pipe', 1)
+   * const other = Connection.open('jobs-pipe', 1, { maxMessageSize: 1024 * 1024 })
    * ```
    */
-  static open<T = unknown>(name: string, end: 0 | 1): Connection<T> {
-    return Connection.from<T>({ kind: 'pipe', name, end })
+  static open<T = unknown>(name: string, end: 0 | 1, options?: OpenOptions): Connection<T> {
+    return Connection.from<T>({ kind: 'pipe', name, end }, options)
   }
 
   /** The pipe's name, or `tcp://host:port` of the other side. */
@@ -251,7 +266,9 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    *
    * @throws {BrokenPipeError} when the other end was closed.
    * @throws {DataCloneError} when the value cannot be cloned (nothing is sent).
+   * @throws {MessageTooLongError} when the encoded value is over `maxMessageSize` (nothing is sent).
    * @throws {TimeoutError} when `timeout` passes while the pipe is full.
+   * @throws {CorruptError} when the pipe's shared memory breaks its layout; the connection is unusable after.
    * @example
    * ```ts
    * await conn.send({ id: 1, tags: new Set(['a']) })
@@ -361,7 +378,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
       if (msg === RETRY) continue
       if (msg === null) return NONE
       try {
-        if (mode === AS_VALUE) return messageValue(msg)
+        if (mode === AS_VALUE) return messageValue(msg, t)
         if (mode === AS_BYTES) return bytesOf(msg)
         const n = bytesLength(msg.end - msg.start, msg.tag)
         const room = (into as Uint8Array).byteLength - intoOffset
@@ -449,6 +466,9 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    *
    * @throws {EOFError} when the other end closed and every message was read.
    * @throws {TimeoutError} when `timeout` passes first (nothing is taken).
+   * @throws {MessageTooLongError} when the next message is over `maxMessageSize`: it is dropped unread.
+   * @throws {CorruptError} when the pipe's shared memory breaks its layout (within the timeout, never
+   * a hang); the connection is unusable after, `close()` still works.
    * @example
    * ```ts
    * const msg = await conn.recv({ timeout: 1000 })
@@ -541,12 +561,21 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     return this.#t.nextLength() !== NOTHING
   }
 
-  /** Waits until `[READY_NOW]()` may be true; false at the timeout. */
+  /**
+   * Waits until `[READY_NOW]()` is true; false at the timeout. Looks at what
+   * woke it (so a corrupt record throws here, and skipped leftovers do not
+   * count as a message); each look that finds nothing left means the ring
+   * is empty, so the next wait sleeps.
+   */
   async [WAIT_READABLE](timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
     if (this[READY_NOW]()) return true
+    const deadline = deadlineOf(timeout)
     const link = this.#signal(signal)
     try {
-      return (await this.#t.waitReadable(timeout, link.signal)) !== 'timed-out'
+      for (;;) {
+        if ((await this.#t.waitReadable(remaining(deadline), link.signal)) === 'timed-out') return false
+        if (this[READY_NOW]()) return true
+      }
     } finally {
       link.dispose()
     }
@@ -578,8 +607,11 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   pollSync(timeout?: number | null): boolean {
     const ms = this.#pollTimeout(timeout)
     if (this[READY_NOW]()) return true
-    if (this.#t.waitReadableSync(ms) === 'timed-out') return false
-    return true
+    const deadline = deadlineOf(ms)
+    for (;;) {
+      if (this.#t.waitReadableSync(remaining(deadline)) === 'timed-out') return false
+      if (this[READY_NOW]()) return true
+    }
   }
 
   // ------------------------------------------------------------ lifecycle

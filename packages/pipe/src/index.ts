@@ -28,6 +28,7 @@ export type {
   ClientOptions,
   ConnectionWaitOptions,
   ListenerOptions,
+  OpenOptions,
   PipeOptions,
   RecvBytesOptions,
   RecvOptions,

@@ -42,16 +42,29 @@
  * the claimer first stores its `slotEnd`, then CASes the token to 0, so the
  * end never looks unheld in between.
  *
- * Records in the rings (meta word of an spsc-ring record): bits 0-7 the codec
- * tag; HEAD (a chunked message starts: the payload is its total length, f64),
- * CHUNK (the next piece of the chunked message), CANCEL (drop the chunked
- * message begun: its sender gave up mid-way).
+ * Records in the rings (the meta word of an spsc-ring record; the ring checks
+ * lengths and positions, pipe-end.ts `#checkRecord` checks the rest):
+ *
+ * | record  | meta                                       | length          | payload                           |
+ * |---------|--------------------------------------------|-----------------|-----------------------------------|
+ * | message | tag (1…TAG_MAX)                            | payload bytes   | the codec payload                 |
+ * | HEAD    | tag + META_HEAD                            | 8               | f64 total: an integer over one record's maxPayload |
+ * | CHUNK   | tag + META_CHUNK + sequence << CHUNK_SHIFT | chunkSize, or the rest for the last | the next piece     |
+ * | CANCEL  | META_CANCEL                                | 0               | none: drop the chunked message begun (its sender gave up) |
+ *
+ * A chunked message is HEAD, then CHUNKs numbered 0, 1, 2… (mod 2^21) of
+ * `capacity / 4` bytes, the last one shorter. Anything else (an unknown tag
+ * or flag, a wrong length, a sequence gap, a total that is not an integer)
+ * is corrupt. A total over the receiver's `maxMessageSize` is refused with
+ * MessageTooLongError before anything is allocated, and its chunks are
+ * skipped. CHUNKs with no HEAD before them (what is left of a message its
+ * receiver refused or gave up on) are skipped.
  */
 
 /** 'PIPE' */
 export const MAGIC = 0x45504950
 /** Layout version; opening a pipe of another version throws IncompatibleError. */
-export const LAYOUT_VERSION = 1
+export const LAYOUT_VERSION = 2
 /** The segment kind of a pipe. */
 export const PIPE_KIND = { kind: 'pipe', version: LAYOUT_VERSION, label: 'pipe' } as const
 
@@ -76,6 +89,9 @@ export const META_TAG = 0xff
 export const META_HEAD = 0x100
 export const META_CHUNK = 0x200
 export const META_CANCEL = 0x400
+/** A CHUNK's sequence number sits in meta bits 11…31. */
+export const CHUNK_SHIFT = 11
+export const CHUNK_SEQUENCE_MASK = 0x1fffff
 
 export const DEFAULT_CAPACITY = 256 * 1024
 export const MIN_CAPACITY = 4096

@@ -30,6 +30,37 @@ export interface PipeOptions {
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * The longest message either end sends or accepts, in bytes of its
+   * encoded form (a byte message's length; for other values, what
+   * `serialize()` returns minus its one tag byte). From 1 to 2^32.
+   *
+   * - `send` of a longer message throws `MessageTooLongError` before
+   *   anything is written.
+   * - A receiver refuses a longer message at its header, before allocating
+   *   anything: the receive throws `MessageTooLongError`, the message is
+   *   dropped (its remaining pieces are skipped as they arrive), and the
+   *   next receive returns the message after it.
+   *
+   * Each end keeps its own limit: `Connection.open(name, end, { maxMessageSize })`
+   * sets it for an end opened by name, and a `.handle` carries it to
+   * `Connection.from(handle)` (and to `Process` children).
+   * @default DEFAULT_MAX_MESSAGE_SIZE (134217728, 128 MiB)
+   * @example
+   * ```ts
+   * const [a, b] = Pipe<Uint8Array>({ maxMessageSize: 1024 * 1024 })
+   * ```
+   */
+  maxMessageSize?: number
+}
+
+/** Options of `Connection.open(name, end, options)` and `Connection.from(handle, options)`. */
+export interface OpenOptions {
+  /**
+   * The longest message this end sends or accepts (see `PipeOptions.maxMessageSize`).
+   * @default the handle's, else DEFAULT_MAX_MESSAGE_SIZE (128 MiB)
+   */
+  maxMessageSize?: number
 }
 
 /** Options of every call that can wait. */

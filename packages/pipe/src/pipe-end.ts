@@ -2,10 +2,17 @@
  * One end of a pipe in shared memory: its own Segment object (its own slot),
  * the ring it receives on and the ring it sends on, chunking of messages
  * larger than a ring record, and the liveness rules of layout.ts.
+ *
+ * Range checks of the pipe's own words live here: the header at attach
+ * (`#checkHeader`), each record's meta, length and chunk sequence
+ * (`#checkRecord`), slot bytes and reservations (`#endHeld`). The rings
+ * check their own words. The first violation anywhere makes both rings of
+ * this end throw that CorruptError for every later call (they share one
+ * `fault`); `close()` still works.
  */
 import { randomInt } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { ClosedError, IncompatibleError } from '@ipc/core'
+import { ClosedError, CorruptError, IncompatibleError } from '@ipc/core'
 import {
   type Encoded,
   initSpscRing,
@@ -18,11 +25,14 @@ import {
   SpscRing,
   selfIdentity,
   spscRingBytes,
+  TAG_MAX,
   writePayload,
 } from '@ipc/core/internal'
-import { BrokenPipeError, TimeoutError } from './errors.js'
+import { BrokenPipeError, MessageTooLongError, TimeoutError } from './errors.js'
 import {
   CHECK_INTERVAL,
+  CHUNK_SEQUENCE_MASK,
+  CHUNK_SHIFT,
   DEFAULT_CAPACITY,
   FLAG_DUPLEX,
   MAGIC,
@@ -44,7 +54,7 @@ import {
   W_FLAGS,
   W_MAGIC,
 } from './layout.js'
-import type { PipeOptions } from './options.js'
+import { DEFAULT_MAX_MESSAGE_SIZE, type PipeOptions } from './options.js'
 import { END, type Message, NOTHING, type PipeHandle, RETRY, type Transport } from './transport.js'
 
 /** A chunked message being assembled. */
@@ -53,6 +63,26 @@ interface Partial {
   total: number
   buf: Buffer | undefined
   filled: number
+  /** Sequence number the next CHUNK must carry. */
+  next: number
+}
+
+/** The largest `maxMessageSize`: the largest Buffer. */
+const MAX_MESSAGE_SIZE_LIMIT = 2 ** 32
+
+/** Checks a `maxMessageSize` option: an integer from 1 to 2^32 (bytes). */
+export function checkMaxMessageSize(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_MESSAGE_SIZE
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_MESSAGE_SIZE_LIMIT)
+    throw outOfRange(`The "maxMessageSize" option must be an integer from 1 to 2^32 bytes, received ${String(value)}`)
+  return value
+}
+
+function tooLong(length: number, maxMessageSize: number, doing: string): MessageTooLongError {
+  return new MessageTooLongError(
+    `Cannot ${doing}: the message has ${length} bytes, more than maxMessageSize ${maxMessageSize}`,
+    { length, maxLength: maxMessageSize },
+  )
 }
 
 // Ends open in this thread, closed at exit so the peer sees EOF at once.
@@ -103,11 +133,17 @@ export class PipeEnd implements Transport {
   readonly tx: SpscRing | undefined
   /** Payload bytes per chunk of a chunked message. */
   readonly chunkSize: number
+  /** The longest message this end sends or accepts, in encoded bytes. */
+  readonly maxMessageSize: number
   nextTag = 0
   readonly #i32: Int32Array
   readonly #f64: Float64Array
   readonly #base: number
   #partial: Partial | undefined
+  /** Shared by both rings: the first corruption found (see the file comment). */
+  readonly #fault: { error: CorruptError | undefined } = { error: undefined }
+  /** Largest payload `trySend` writes as one record: min(maxPayload, maxMessageSize). */
+  readonly #oneRecord: number
   #cancelPending = false
   #closed = false
   #tokens: number[] = []
@@ -118,9 +154,10 @@ export class PipeEnd implements Transport {
   #waiting = 0
   #unmapWhenIdle = false
 
-  private constructor(segment: Segment, end: 0 | 1) {
+  private constructor(segment: Segment, end: 0 | 1, maxMessageSize: number) {
     this.segment = segment
     this.end = end
+    this.maxMessageSize = maxMessageSize
     this.#i32 = segment.i32
     this.#base = segment.dataOffset / 4
     this.#f64 = new Float64Array(
@@ -128,18 +165,41 @@ export class PipeEnd implements Transport {
       segment.dataOffset + RESERVATIONS_OFFSET,
       (RESERVATION_COUNT * RESERVATION_BYTES) / 8,
     )
-    const flags = Atomics.load(this.#i32, this.#base + W_FLAGS)
-    const capacity = Atomics.load(this.#i32, this.#base + W_CAPACITY)
-    this.duplex = (flags & FLAG_DUPLEX) !== 0
+    const { duplex, capacity } = checkHeader(segment)
+    this.duplex = duplex
     this.readable = this.duplex || end === 0
     this.writable = this.duplex || end === 1
-    const ringOptions = { checkInterval: CHECK_INTERVAL, check: () => this.checkPeer() }
+    const ringOptions = {
+      checkInterval: CHECK_INTERVAL,
+      check: () => this.checkPeer(),
+      fault: this.#fault,
+      label: `pipe "${segment.name}"`,
+    }
     const ringAt = (r: number) => segment.dataOffset + RINGS_OFFSET + r * spscRingBytes(capacity)
     this.rx = this.readable ? new SpscRing(segment.buffer, ringAt(end), ringOptions) : undefined
     this.tx = this.writable ? new SpscRing(segment.buffer, ringAt(this.duplex ? 1 - end : 0), ringOptions) : undefined
+    for (const ring of [this.rx, this.tx])
+      if (ring !== undefined && ring.capacity !== capacity)
+        throw this.corrupt(`a ring holds ${ring.capacity} bytes, the pipe header says ${capacity}`)
     this.chunkSize = capacity / 4
+    this.#oneRecord = Math.min(this.tx?.maxPayload ?? 0, maxMessageSize)
     openEnds.add(this)
     installExitHook()
+  }
+
+  /**
+   * Records a layout violation of this pipe and returns the CorruptError to
+   * throw; from then on every call on this end throws the first one.
+   */
+  corrupt(detail: string, cause?: unknown): CorruptError {
+    const ring = this.rx ?? this.tx
+    if (ring !== undefined) return ring.corrupt(detail, cause)
+    const error = new CorruptError(
+      `Cannot use pipe "${this.segment.name}": its shared memory is corrupt (${detail})`,
+      cause === undefined ? undefined : { cause },
+    )
+    this.#fault.error ??= error
+    return error
   }
 
   /** Creates a pipe: a new segment, and one PipeEnd (one segment slot) per end. */
@@ -150,6 +210,7 @@ export class PipeEnd implements Transport {
         code: 'ERR_INVALID_ARG_TYPE',
       })
     const capacity = ringCapacity(options.capacity)
+    const maxMessageSize = checkMaxMessageSize(options.maxMessageSize)
     const dataBytes = RINGS_OFFSET + (duplex ? 2 : 1) * spscRingBytes(capacity)
     const first = Segment.create(PIPE_KIND, dataBytes, {
       name: options.name,
@@ -172,11 +233,15 @@ export class PipeEnd implements Transport {
       throw error
     }
     Atomics.store(second.u8, second.dataOffset + SLOT_END_OFFSET + second.slot, 2)
-    return [new PipeEnd(first, 0), new PipeEnd(second, 1)]
+    return [new PipeEnd(first, 0, maxMessageSize), new PipeEnd(second, 1, maxMessageSize)]
   }
 
-  /** Attaches to `end` of the pipe called `name`, claiming the reservation `token` if given. */
-  static open(name: string, end: 0 | 1, token?: number): PipeEnd {
+  /**
+   * Attaches to `end` of the pipe called `name`, claiming the reservation
+   * `token` if given. `maxMessageSize` is this end's own limit (see PipeOptions).
+   */
+  static open(name: string, end: 0 | 1, token?: number, maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE): PipeEnd {
+    checkMaxMessageSize(maxMessageSize)
     const segment = Segment.open(PIPE_KIND, name)
     const slotEnd = segment.dataOffset + SLOT_END_OFFSET + segment.slot
     try {
@@ -187,12 +252,12 @@ export class PipeEnd implements Transport {
       if (token !== undefined) claimReservation(segment, token, end)
       if ((Atomics.load(segment.i32, segment.dataOffset / 4 + W_CLOSED_ENDS) & (1 << end)) !== 0)
         throw new ClosedError(`Cannot open end ${end} of pipe "${name}": that end was closed`)
+      return new PipeEnd(segment, end, maxMessageSize)
     } catch (error) {
       Atomics.store(segment.u8, slotEnd, 0)
       segment.close()
       throw error
     }
-    return new PipeEnd(segment, end)
   }
 
   get name(): string {
@@ -203,15 +268,18 @@ export class PipeEnd implements Transport {
     return this.#closed
   }
 
+  /** The handle carries `maxMessageSize` when it is not the default, so `from(handle)` keeps it. */
   handle(): PipeHandle {
-    return { kind: 'pipe', name: this.segment.name, end: this.end }
+    const handle: PipeHandle = { kind: 'pipe', name: this.segment.name, end: this.end }
+    if (this.maxMessageSize !== DEFAULT_MAX_MESSAGE_SIZE) handle.maxMessageSize = this.maxMessageSize
+    return handle
   }
 
   transferHandle(): PipeHandle {
     const token = this.#reserve()
     if (token === undefined) return this.handle()
     this.#tokens.push(token)
-    return { kind: 'pipe', name: this.segment.name, end: this.end, token }
+    return { ...this.handle(), token }
   }
 
   // ------------------------------------------------------------ liveness
@@ -221,15 +289,20 @@ export class PipeEnd implements Transport {
     this.#lastCheck = performance.now()
     if (this.#closed) return
     const peer = 1 - this.end
-    if ((Atomics.load(this.#i32, this.#base + W_CLOSED_ENDS) & (1 << peer)) !== 0) return
+    const closedEnds = Atomics.load(this.#i32, this.#base + W_CLOSED_ENDS)
+    if ((closedEnds & ~3) !== 0) throw this.corrupt(`closedEnds is ${closedEnds}`)
+    if ((closedEnds & (1 << peer)) !== 0) return
     if (!this.#endHeld(peer)) this.#markClosed(peer)
   }
 
+  /** @throws {CorruptError} when a slot byte or a reservation is out of range. */
   #endHeld(end: number): boolean {
     const u8 = this.segment.u8
     const at = this.segment.dataOffset + SLOT_END_OFFSET
     for (let s = 0; s < 128; s++) {
-      if (Atomics.load(u8, at + s) === end + 1 && this.#holderAlive(s)) return true
+      const held = Atomics.load(u8, at + s)
+      if (held > 2) throw this.corrupt(`slot ${s} holds end ${held - 1}`)
+      if (held === end + 1 && this.#holderAlive(s)) return true
     }
     return this.#reservationHeld(end)
   }
@@ -250,10 +323,9 @@ export class PipeEnd implements Transport {
 
   #markClosed(end: number): void {
     Atomics.or(this.#i32, this.#base + W_CLOSED_ENDS, 1 << end)
-    const capacity = Atomics.load(this.#i32, this.#base + W_CAPACITY)
-    const ring = (r: number) =>
-      new SpscRing(this.segment.buffer, this.segment.dataOffset + RINGS_OFFSET + r * spscRingBytes(capacity))
-    // Ring `end` carries messages to `end`; ring `1 - end` (or 0, one-way) carries its messages.
+    // Ring `end` carries messages to `end`; ring `1 - end` (or 0, one-way) carries its
+    // messages. This end holds both rings it touches: rx is ring `this.end`, tx the other.
+    const ring = (r: number) => (this.rx !== undefined && r === this.end ? this.rx : (this.tx as SpscRing))
     if (this.duplex || end === 0) ring(end).closeReader()
     if (this.duplex || end === 1) ring(this.duplex ? 1 - end : 0).closeWriter()
   }
@@ -287,14 +359,19 @@ export class PipeEnd implements Transport {
       if (token === 0) continue
       if (token < 0) {
         // Being written by process -token.
+        if (token === -0x80000000) throw this.corrupt(`reservation ${k} has token ${token}`)
         if (isProcessAlive(-token, 0)) held = true
         else Atomics.compareExchange(this.#i32, w, token, 0)
         continue
       }
-      if (this.#i32[w + 1] !== end) continue
-      const alive =
-        Date.now() < (this.#f64[k * 4 + 3] as number) &&
-        isProcessAlive(this.#i32[w + 2] as number, this.#f64[k * 4 + 2] as number)
+      const holder = this.#i32[w + 1] as number
+      const pid = this.#i32[w + 2] as number
+      const expiresAt = this.#f64[k * 4 + 3] as number
+      // An expiry further off than a TTL would keep the end open for good.
+      if ((holder !== 0 && holder !== 1) || pid <= 0 || !(expiresAt <= Date.now() + RESERVATION_TTL))
+        throw this.corrupt(`reservation ${k} holds end ${holder} for pid ${pid} until ${expiresAt}`)
+      if (holder !== end) continue
+      const alive = Date.now() < expiresAt && isProcessAlive(pid, this.#f64[k * 4 + 2] as number)
       if (alive) held = true
       else Atomics.compareExchange(this.#i32, w, token, 0)
     }
@@ -318,17 +395,32 @@ export class PipeEnd implements Transport {
     if (this.#closed) return
     this.#closed = true
     openEnds.delete(this)
-    if (this.#cancelPending) this.#tryWriteCancel()
     Atomics.store(this.segment.u8, this.segment.dataOffset + SLOT_END_OFFSET + this.segment.slot, 0)
-    if (!this.#endHeld(this.end)) this.#markClosed(this.end)
+    if (this.#fault.error !== undefined) {
+      // Corrupt: nothing here can be trusted; just let go (the peer's own checks see the rest).
+      this.#unmap(exiting)
+      return
+    }
+    try {
+      if (this.#cancelPending) this.#tryWriteCancel()
+      if (!this.#endHeld(this.end)) this.#markClosed(this.end)
+    } catch (error) {
+      if (!(error instanceof CorruptError)) throw error
+      this.#unmap(exiting)
+      return
+    }
     if (exiting || !this.#tokensPending()) {
       this.#unmap(exiting)
       return
     }
     const timer = setInterval(() => {
-      if (this.#tokensPending()) return
+      try {
+        if (this.#tokensPending()) return
+        if (!this.#endHeld(this.end)) this.#markClosed(this.end)
+      } catch (error) {
+        if (!(error instanceof CorruptError)) throw error
+      }
       clearInterval(timer)
-      if (!this.#endHeld(this.end)) this.#markClosed(this.end)
       this.#unmap(false)
     }, 20)
     timer.unref()
@@ -354,7 +446,34 @@ export class PipeEnd implements Transport {
 
   // ------------------------------------------------------------ receiving
 
+  /**
+   * Checks the record `rx.peek()` just found (its length and position were
+   * checked by the ring): a known tag and flags, and the length and sequence
+   * the kind of record requires. Messages take the first test only.
+   */
+  #checkRecord(rx: SpscRing, length: number): void {
+    const meta = rx.meta
+    if ((meta - 1) >>> 0 < TAG_MAX) return // a whole message: tag 1…TAG_MAX, no flag
+    const tag = meta & META_TAG
+    const p = this.#partial
+    let valid: boolean
+    if ((meta & META_CHUNK) !== 0) {
+      valid =
+        (meta & (META_HEAD | META_CANCEL)) === 0 &&
+        (p === undefined ||
+          (tag === p.tag && meta >>> CHUNK_SHIFT === p.next && length === Math.min(this.chunkSize, p.total - p.filled)))
+    } else if (meta === META_CANCEL) valid = length === 0
+    else valid = (meta & ~META_TAG) === META_HEAD && length === 8
+    if (!valid || (meta !== META_CANCEL && (tag === 0 || tag > TAG_MAX)))
+      throw this.corrupt(
+        p === undefined
+          ? `a record with meta ${meta} and length ${length}`
+          : `a record with meta ${meta} and length ${length} after ${p.filled} of ${p.total} bytes of a chunked message`,
+      )
+  }
+
   nextLength(): number {
+    if (this.#fault.error !== undefined) throw this.#fault.error
     const p = this.#partial
     if (p !== undefined) {
       this.nextTag = p.tag
@@ -366,17 +485,21 @@ export class PipeEnd implements Transport {
       const closed = rx.writerClosed
       const length = rx.peek()
       if (length < 0) return closed ? END : NOTHING
+      this.#checkRecord(rx, length)
       const meta = rx.meta
       if ((meta & (META_CANCEL | META_CHUNK)) !== 0) {
-        // What is left of a message whose sender gave up.
+        // What is left of a message whose sender (or receiver) gave up.
         rx.consume()
         continue
       }
       this.nextTag = meta & META_TAG
       if ((meta & META_HEAD) !== 0) {
         const total = rx.bytes.readDoubleLE(rx.start)
+        // A message of one record's size or less would not have been chunked.
+        if (!Number.isSafeInteger(total) || total <= rx.maxPayload)
+          throw this.corrupt(`a chunked message announces ${total} bytes`)
         rx.consume()
-        this.#partial = { tag: this.nextTag, total, buf: undefined, filled: 0 }
+        this.#partial = { tag: this.nextTag, total, buf: undefined, filled: 0, next: 0 }
         return total
       }
       return length
@@ -386,9 +509,21 @@ export class PipeEnd implements Transport {
   takeMessage(): Message | null | typeof RETRY {
     const rx = this.rx as SpscRing
     const p = this.#partial
-    if (p === undefined)
+    if (p === undefined) {
+      if (rx.length > this.maxMessageSize) {
+        rx.consume()
+        throw tooLong(rx.length, this.maxMessageSize, 'receive')
+      }
       return { tag: this.nextTag, source: rx.bytes, start: rx.start, end: rx.start + rx.length, owned: false }
-    if (p.buf === undefined) p.buf = Buffer.allocUnsafe(p.total)
+    }
+    if (p.buf === undefined) {
+      if (p.total > this.maxMessageSize) {
+        // Refused before allocating; nextLength skips its chunks as they come.
+        this.#partial = undefined
+        throw tooLong(p.total, this.maxMessageSize, 'receive')
+      }
+      p.buf = Buffer.allocUnsafe(p.total)
+    }
     while (p.filled < p.total) {
       const closed = rx.writerClosed
       const length = rx.peek()
@@ -397,10 +532,12 @@ export class PipeEnd implements Transport {
         this.#partial = undefined // the sender closed mid-message
         return RETRY
       }
+      this.#checkRecord(rx, length)
       const meta = rx.meta
-      if ((meta & META_CHUNK) !== 0 && p.filled + length <= p.total) {
+      if ((meta & META_CHUNK) !== 0) {
         rx.bytes.copy(p.buf, p.filled, rx.start, rx.start + length)
         p.filled += length
+        p.next = (p.next + 1) & CHUNK_SEQUENCE_MASK
         rx.consume()
         continue
       }
@@ -444,7 +581,7 @@ export class PipeEnd implements Transport {
     if (tx.readerClosed) throw broken()
     this.#periodicCheck()
     if (this.#cancelPending && !this.#tryWriteCancel()) return false
-    if (encoded.size > tx.maxPayload) return false
+    if (encoded.size > this.#oneRecord) return false
     const at = tx.reserve(encoded.size)
     if (at < 0) return false
     writeFast(encoded, tx.bytes, at)
@@ -501,6 +638,7 @@ export class PipeEnd implements Transport {
   sendSync(encoded: Encoded, deadline: number): void {
     if (this.trySend(encoded)) return
     const tx = this.tx as SpscRing
+    if (encoded.size > this.maxMessageSize) throw tooLong(encoded.size, this.maxMessageSize, 'send')
     if (encoded.size <= tx.maxPayload) {
       this.#writeRecordSync(encoded.size, encoded.tag, (at) => writePayload(encoded, tx.bytes, at), deadline)
       return
@@ -509,9 +647,10 @@ export class PipeEnd implements Transport {
     const total = bytes.byteLength
     this.#writeRecordSync(8, encoded.tag | META_HEAD, (at) => tx.bytes.writeDoubleLE(total, at), deadline)
     try {
-      for (let off = 0; off < total; off += this.chunkSize) {
+      for (let off = 0, sequence = 0; off < total; off += this.chunkSize, sequence++) {
         const piece = bytes.subarray(off, Math.min(total, off + this.chunkSize))
-        this.#writeRecordSync(piece.byteLength, encoded.tag | META_CHUNK, (at) => tx.bytes.set(piece, at), deadline)
+        const meta = chunkMeta(encoded.tag, sequence)
+        this.#writeRecordSync(piece.byteLength, meta, (at) => tx.bytes.set(piece, at), deadline)
       }
     } catch (error) {
       this.#cancelPending = true
@@ -522,6 +661,7 @@ export class PipeEnd implements Transport {
 
   async send(encoded: Encoded, deadline: number, signal: AbortSignal): Promise<void> {
     const tx = this.tx as SpscRing
+    if (encoded.size > this.maxMessageSize) throw tooLong(encoded.size, this.maxMessageSize, 'send')
     if (encoded.size <= tx.maxPayload) {
       await this.#writeRecord(encoded.size, encoded.tag, (at) => writePayload(encoded, tx.bytes, at), deadline, signal)
       return
@@ -530,15 +670,10 @@ export class PipeEnd implements Transport {
     const total = bytes.byteLength
     await this.#writeRecord(8, encoded.tag | META_HEAD, (at) => tx.bytes.writeDoubleLE(total, at), deadline, signal)
     try {
-      for (let off = 0; off < total; off += this.chunkSize) {
+      for (let off = 0, sequence = 0; off < total; off += this.chunkSize, sequence++) {
         const piece = bytes.subarray(off, Math.min(total, off + this.chunkSize))
-        await this.#writeRecord(
-          piece.byteLength,
-          encoded.tag | META_CHUNK,
-          (at) => tx.bytes.set(piece, at),
-          deadline,
-          signal,
-        )
+        const meta = chunkMeta(encoded.tag, sequence)
+        await this.#writeRecord(piece.byteLength, meta, (at) => tx.bytes.set(piece, at), deadline, signal)
       }
     } catch (error) {
       this.#cancelPending = true
@@ -546,6 +681,34 @@ export class PipeEnd implements Transport {
       throw error
     }
   }
+}
+
+/** The meta word of chunk number `sequence` of a message with codec tag `tag`. */
+function chunkMeta(tag: number, sequence: number): number {
+  return tag | META_CHUNK | ((sequence & CHUNK_SEQUENCE_MASK) << CHUNK_SHIFT)
+}
+
+/**
+ * Checks the pipe header at attach: a known flag, a ring capacity that is a
+ * power of two in range, both rings inside the segment, known closed bits.
+ * (The magic was checked by `open`; the rings check their own headers.)
+ */
+function checkHeader(segment: Segment): { duplex: boolean; capacity: number } {
+  const base = segment.dataOffset / 4
+  const flags = Atomics.load(segment.i32, base + W_FLAGS)
+  const capacity = Atomics.load(segment.i32, base + W_CAPACITY)
+  const closedEnds = Atomics.load(segment.i32, base + W_CLOSED_ENDS)
+  const duplex = (flags & FLAG_DUPLEX) !== 0
+  const fits =
+    capacity >= MIN_CAPACITY &&
+    capacity <= MAX_CAPACITY &&
+    (capacity & (capacity - 1)) === 0 &&
+    segment.dataOffset + RINGS_OFFSET + (duplex ? 2 : 1) * spscRingBytes(capacity) <= segment.u8.byteLength
+  if ((flags & ~FLAG_DUPLEX) !== 0 || (closedEnds & ~3) !== 0 || !fits)
+    throw new CorruptError(
+      `Cannot use pipe "${segment.name}": its shared memory is corrupt (flags ${flags}, capacity ${capacity}, closedEnds ${closedEnds})`,
+    )
+  return { duplex, capacity }
 }
 
 /** Buffer's own string writers (present on every Buffer, missing from its types). */

@@ -13,8 +13,13 @@ import { PipeEnd } from './pipe-end.js'
  * Pass an end to a child through `Process` (it stays open until the child
  * attaches), or pass `.handle` anywhere and call `Connection.from(handle)`.
  *
+ * Each end sends and accepts messages up to `maxMessageSize` bytes (default
+ * 128 MiB): a longer `send` throws `MessageTooLongError` and writes nothing,
+ * and a receiver refuses a longer message before allocating anything.
+ *
  * @throws {ExistsError} when `name` is taken.
- * @throws {RangeError} when `capacity` is not an integer from 1 to 2^30.
+ * @throws {RangeError} when `capacity` is not an integer from 1 to 2^30, or
+ * `maxMessageSize` not an integer from 1 to 2^32.
  * @example
  * ```ts
  * const [receiver, sender] = Pipe<number>({ duplex: false })

@@ -3,6 +3,7 @@
  * shared memory (pipe-end.ts) or a socket (socket-transport.ts). Messages are
  * codec values: a tag and a payload.
  */
+import type { CorruptError } from '@ipc/core'
 import type { Encoded, RingWaitResult } from '@ipc/core/internal'
 
 /** `nextLength()`: no message has started to arrive. */
@@ -58,4 +59,6 @@ export interface Transport {
   /** A handle with a reservation, for `Process`. */
   transferHandle(): PipeHandle
   close(): void
+  /** Records that what arrived breaks the layout (makes the transport unusable); returns the CorruptError to throw. */
+  corrupt?(detail: string, cause?: unknown): CorruptError
 }

@@ -1,0 +1,158 @@
+/**
+ * A pipe whose shared memory another process scribbles on: every receive
+ * (async, sync with a timeout, poll) throws CorruptError promptly, never
+ * hangs, spins or allocates what a bad length announces; the event loop runs
+ * meanwhile; the connection refuses everything after; close() works.
+ */
+import { spawnChild } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { CorruptError, MessageTooLongError } from '../src/errors.js'
+import { Pipe } from '../src/pipe.js'
+
+const corrupter = new URL('./fixtures/corrupter.mjs', import.meta.url)
+const fuzzer = new URL('./fixtures/fuzz-pipe.mjs', import.meta.url)
+
+/** Counts event-loop ticks (every 5 ms) until the returned function is called. */
+function ticker(): () => number {
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 5)
+  onTestFinished(() => clearInterval(timer))
+  return () => {
+    clearInterval(timer)
+    return ticks
+  }
+}
+
+function onewayPipe(): ReturnType<typeof Pipe> {
+  const [receiver, sender] = Pipe({ duplex: false, capacity: 4096 })
+  onTestFinished(() => {
+    receiver.close()
+    sender.close()
+  })
+  return [receiver, sender]
+}
+
+const CORRUPT_CASES = [
+  'negative length',
+  'length beyond capacity',
+  'padding at offset 0',
+  'unknown tag',
+  'chunk total -1',
+  'chunk total 1.5 records',
+  'chunk sequence gap',
+  'chunk of the wrong length',
+]
+/** Cases whose first record (a HEAD) is sound: only reading the chunks finds the damage. */
+const CHUNK_CASES = ['chunk sequence gap', 'chunk of the wrong length']
+
+describe('a pipe whose ring another process corrupts', () => {
+  for (const kase of CORRUPT_CASES) {
+    it(`${kase}: a waiting recv() rejects with CorruptError, the event loop ticking`, { timeout: 20_000 }, async () => {
+      const [receiver, sender] = onewayPipe()
+      const child = spawnChild(corrupter, [receiver.name, kase, '200'])
+      const stop = ticker()
+      const started = performance.now()
+      await expect(receiver.recv({ timeout: 10_000 })).rejects.toThrow(CorruptError)
+      const elapsed = performance.now() - started
+      expect(stop()).toBeGreaterThanOrEqual(10)
+      expect(elapsed).toBeLessThan(8000)
+      expect(await child.exited).toBe(0)
+      // Unusable from now on, at once; close still works.
+      const again = performance.now()
+      expect(() => receiver.recvSync({ timeout: 5000 })).toThrow(CorruptError)
+      await expect(receiver.poll(1000)).rejects.toThrow(CorruptError)
+      expect(performance.now() - again).toBeLessThan(500)
+      receiver.close()
+      sender.close()
+      expect(receiver.closed).toBe(true)
+    })
+
+    it(`${kase}: a blocked recvSync({ timeout }) throws CorruptError promptly`, { timeout: 20_000 }, async () => {
+      const [receiver] = onewayPipe()
+      const child = spawnChild(corrupter, [receiver.name, kase, '300'])
+      await child.waitFor('ready')
+      const started = performance.now()
+      expect(() => receiver.recvSync({ timeout: 10_000 })).toThrow(CorruptError)
+      expect(performance.now() - started).toBeLessThan(5000)
+      expect(await child.exited).toBe(0)
+    })
+
+    it(`${kase}: a waiting poll() rejects with CorruptError, the event loop ticking`, { timeout: 20_000 }, async () => {
+      const [receiver] = onewayPipe()
+      const child = spawnChild(corrupter, [receiver.name, kase, '200'])
+      const stop = ticker()
+      const started = performance.now()
+      if (CHUNK_CASES.includes(kase)) {
+        // The message starts well (its HEAD is sound): poll says a receive would not wait,
+        // and that receive meets the bad chunk.
+        expect(await receiver.poll(10_000)).toBe(true)
+        await expect(receiver.recv({ timeout: 1000 })).rejects.toThrow(CorruptError)
+        await expect(receiver.poll(0)).rejects.toThrow(CorruptError)
+      } else await expect(receiver.poll(10_000)).rejects.toThrow(CorruptError)
+      expect(performance.now() - started).toBeLessThan(8000)
+      expect(stop()).toBeGreaterThanOrEqual(10)
+      expect(() => receiver.pollSync(0)).toThrow(CorruptError)
+      expect(await child.exited).toBe(0)
+    })
+  }
+
+  it('chunk total 2^31: refused with MessageTooLongError before any allocation; the pipe goes on', {
+    timeout: 20_000,
+  }, async () => {
+    const [receiver, sender] = onewayPipe()
+    const child = spawnChild(corrupter, [receiver.name, 'chunk total 2^31', '200'])
+    const rss = process.memoryUsage().rss
+    const stop = ticker()
+    const error = await receiver.recv({ timeout: 10_000 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(MessageTooLongError)
+    expect(error).toMatchObject({ length: 2 ** 31, maxLength: 128 * 1024 * 1024 })
+    expect(stop()).toBeGreaterThanOrEqual(10)
+    expect(process.memoryUsage().rss - rss).toBeLessThan(256 * 1024 * 1024)
+    expect(await child.exited).toBe(0)
+    sender.sendSync('after')
+    expect(receiver.recvSync({ timeout: 1000 })).toBe('after')
+  })
+
+  it('a corrupt record found while sending back: the whole connection is unusable, close() works', {
+    timeout: 20_000,
+  }, async () => {
+    const [a, b] = Pipe({ capacity: 4096 })
+    onTestFinished(() => {
+      a.close()
+      b.close()
+    })
+    // Ring 0 carries messages to end 0 (a).
+    const child = spawnChild(corrupter, [a.name, 'negative length', '0'])
+    await child.waitFor('written')
+    await expect(a.recv({ timeout: 1000 })).rejects.toThrow(CorruptError)
+    // a's sending ring is intact, but a is unusable as a whole.
+    await expect(a.send('x')).rejects.toThrow(CorruptError)
+    expect(() => a.sendSync('x')).toThrow(CorruptError)
+    a.close()
+    a.close()
+  })
+})
+
+describe('random words scribbled on a pipe while attached (fuzz, in a child process)', () => {
+  it('every call works or throws CorruptError/TimeoutError/MessageTooLongError in bound; the child never hangs or crashes', {
+    timeout: 120_000,
+  }, async () => {
+    const seed = Number(process.env.IPC_FUZZ_SEED ?? Date.now() % 2 ** 31)
+    const rounds = 400
+    console.log(`pipe fuzz seed: ${seed} (rerun with IPC_FUZZ_SEED=${seed})`)
+    const child = spawnChild(fuzzer, [String(seed), String(rounds)])
+    // Each round has a hard deadline: the child reports every round, and must not go quiet.
+    let last = ''
+    for (let round = 0; round < rounds; round++) {
+      await child.waitFor(`round ${round} `, 10_000).catch((error: unknown) => {
+        throw new Error(`seed ${seed}: round ${round} missed its deadline (last: ${last}): ${String(error)}`)
+      })
+      last = `round ${round}`
+    }
+    await child.waitFor('done', 10_000)
+    expect(await child.exited, `seed ${seed}: ${child.stderr()}`).toBe(0)
+    const summary = child.stdout().match(/done (.*)/)?.[1]
+    console.log(`pipe fuzz: ${summary}`)
+    expect(child.stdout()).not.toMatch(/unexpected/)
+  })
+})
