@@ -989,7 +989,8 @@ export class MpmcRing {
   #threadGone(slot: number): boolean {
     if (!canSeeThreads()) return false
     const owner = this.#segment.slotOwner(slot)
-    if (owner === undefined || owner.tid <= 0) return false
+    // A holder in another PID namespace (not visible): its pid and tid name nothing in our /proc.
+    if (owner === undefined || owner.tid <= 0 || !owner.visible) return false
     return !existsSync(`/proc/${owner.pid}/task/${owner.tid}`)
   }
 
