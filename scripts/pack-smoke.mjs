@@ -2,13 +2,24 @@
 // with `npm install --ignore-scripts` (as users with scripts disabled do), and
 // checks that both `import` and `require` work and that the native addon loads
 // from the bundled prebuild, with no compiler involved.
+//
+// Before that, what `changeset publish` would publish: each tarball's
+// package.json has the metadata npm shows and provenance checks (name,
+// version, license, repository with its directory, homepage on the docs site,
+// bugs, keywords, no `workspace:` range, no install script); each tarball holds
+// LICENSE, README.md and dist (core: the linux-x64 prebuild);
+// `pnpm publish --dry-run` and `changeset status` succeed. Nothing is
+// published and nobody logs in. (That each README stands alone on the npm
+// page is apps/docs/test/readme-sync.test.ts's job.)
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+/** Where apps/docs is published (GitHub Pages of the repository); homepage and README links point there. */
+const DOCS_URL = 'https://ipc-js.github.io/ipc/'
 const packages = ['core', 'queue', 'pipe', 'shared', 'semaphore']
 const work = mkdtempSync(join(tmpdir(), 'ipc-pack-'))
 const sh = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
@@ -20,6 +31,7 @@ try {
     sh('pnpm', ['pack', '--pack-destination', work], dir)
   }
   for (const f of readdirSync(work)) if (f.endsWith('.tgz')) tarballs.push(join(work, f))
+  checkPublishable(tarballs)
   const core = tarballs.find((t) => t.includes('ipc-core-'))
   const listing = sh('tar', ['-tzf', core])
   if (!/native\/prebuilds\/linux-x64\/.*\.node/.test(listing))
@@ -64,4 +76,100 @@ try {
   console.log('pack smoke: all packages install with --ignore-scripts and load in ESM and CJS')
 } finally {
   rmSync(work, { recursive: true, force: true })
+}
+
+/** The metadata, contents and README of each tarball, then the publish dry run. */
+function checkPublishable(tarballs) {
+  const problems = []
+  const license = readFileSync(join(root, 'LICENSE'), 'utf8')
+  for (const p of packages) {
+    const tarball = tarballs.find((t) => t.includes(`ipc-${p}-`))
+    if (!tarball) {
+      problems.push(`@ipc/${p}: no tarball`)
+      continue
+    }
+    const listing = sh('tar', ['-tzf', tarball]).split('\n').filter(Boolean)
+    const read = (file) => sh('tar', ['-xzOf', tarball, `package/${file}`])
+    const manifest = JSON.parse(read('package.json'))
+    const where = `@ipc/${p} (${tarball.split('/').pop()})`
+    const expect = (ok, what) => ok || problems.push(`${where}: ${what}`)
+
+    expect(manifest.name === `@ipc/${p}`, `name is ${manifest.name}`)
+    expect(/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(manifest.version ?? ''), `version is ${manifest.version}`)
+    expect(manifest.license === 'MIT', `license is ${manifest.license}`)
+    expect(typeof manifest.description === 'string' && manifest.description.length > 20, 'no description')
+    expect(
+      manifest.repository?.type === 'git' &&
+        manifest.repository?.url === 'git+https://github.com/ipc-js/ipc.git' &&
+        manifest.repository?.directory === `packages/${p}`,
+      `repository is ${JSON.stringify(manifest.repository)} (provenance needs the GitHub URL and directory)`,
+    )
+    expect(manifest.bugs?.url === 'https://github.com/ipc-js/ipc/issues', `bugs is ${JSON.stringify(manifest.bugs)}`)
+    expect(
+      typeof manifest.homepage === 'string' && docsPageExists(manifest.homepage),
+      `homepage ${manifest.homepage} is not a page of the docs site (apps/docs)`,
+    )
+    expect(Array.isArray(manifest.keywords) && manifest.keywords.length >= 3, 'fewer than 3 keywords')
+    expect(
+      manifest.publishConfig?.access === 'public' && manifest.publishConfig?.provenance === true,
+      `publishConfig is ${JSON.stringify(manifest.publishConfig)}`,
+    )
+    for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+      for (const [name, range] of Object.entries(manifest[field] ?? {})) {
+        expect(!String(range).startsWith('workspace:'), `${field}.${name} is ${range}`)
+      }
+    }
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) {
+      expect(manifest.scripts?.[hook] === undefined, `has a "${hook}" script`)
+    }
+
+    for (const file of [
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'dist/index.js',
+      'dist/index.cjs',
+      'dist/index.d.ts',
+      'dist/index.d.cts',
+    ]) {
+      expect(listing.includes(`package/${file}`), `${file} is not in the tarball`)
+    }
+    if (listing.includes('package/LICENSE'))
+      expect(read('LICENSE') === license, 'LICENSE differs from the root LICENSE')
+    if (p === 'core') {
+      expect(
+        listing.some((file) => /^package\/native\/prebuilds\/linux-x64\/[^/]+\.glibc\.node$/.test(file)),
+        'no native/prebuilds/linux-x64/*.glibc.node',
+      )
+    }
+  }
+
+  for (const p of packages) {
+    try {
+      const out = sh('pnpm', ['publish', '--dry-run', '--no-git-checks', '--json'], join(root, 'packages', p))
+      const report = JSON.parse(out.slice(out.indexOf('{')))
+      const files = (report[`@ipc/${p}`] ?? report).files?.map((f) => f.path) ?? []
+      if (!files.includes('LICENSE') || !files.includes('README.md'))
+        problems.push(`@ipc/${p}: pnpm publish --dry-run would publish ${files.join(', ')}`)
+    } catch (error) {
+      problems.push(`@ipc/${p}: pnpm publish --dry-run failed: ${error.message}`)
+    }
+  }
+  try {
+    sh('pnpm', ['exec', 'changeset', 'status'], root)
+  } catch (error) {
+    problems.push(`changeset status failed: ${error.message}`)
+  }
+
+  if (problems.length > 0) throw new Error(`not ready to publish:\n  ${problems.join('\n  ')}`)
+  console.log(`publish check: ${packages.length} packages have their metadata, LICENSE, README and dist; dry runs pass`)
+}
+
+/** True if `url`, under the docs site's base, is a page of apps/docs (clean URLs, `#anchor` ignored). */
+function docsPageExists(url) {
+  if (!url.startsWith(DOCS_URL)) return false
+  const path = url.slice(DOCS_URL.length).replace(/#.*$/, '')
+  const docs = join(root, 'apps', 'docs')
+  if (path === '' || path.endsWith('/')) return existsSync(join(docs, path, 'index.md'))
+  return existsSync(join(docs, `${path}.md`))
 }

@@ -22,14 +22,25 @@ export function listFiles(dir: string, keep: (path: string) => boolean): string[
   return found.sort()
 }
 
-/** Every example program: `examples/<way>/<name>.ts`. */
+/**
+ * Every example program: `examples/<way>/<name>.ts`, and `examples/<way>/<name>.mjs`,
+ * the plain JavaScript twin of a quick start (same output file, runs without a loader).
+ */
 export function listExamples(): string[] {
-  return listFiles(examplesRoot, (path) => path.endsWith('.ts') && !path.endsWith('.d.ts'))
+  return listFiles(examplesRoot, (path) => (path.endsWith('.ts') && !path.endsWith('.d.ts')) || path.endsWith('.mjs'))
 }
 
-/** The expected output of an example: `.out` (exact) or `.out.unordered` (compared after sorting lines). */
+/** True for a JavaScript example, which runs with plain `node`; TypeScript runs with `node --import tsx`. */
+export function isJavaScript(example: string): boolean {
+  return example.endsWith('.mjs')
+}
+
+/**
+ * The expected output of an example: `.out` (exact) or `.out.unordered` (compared after sorting lines).
+ * A `.ts` example and its `.mjs` twin share one.
+ */
 export function expectedOutputOf(example: string): { path: string; unordered: boolean } | undefined {
-  const base = example.replace(/\.ts$/, '')
+  const base = example.replace(/\.(ts|mjs)$/, '')
   if (existsSync(join(docsRoot, `${base}.out`))) return { path: `${base}.out`, unordered: false }
   if (existsSync(join(docsRoot, `${base}.out.unordered`))) return { path: `${base}.out.unordered`, unordered: true }
   return undefined

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { docsRoot, expectedOutputOf, listExamples, readDocsFile } from './examples-on-disk'
+import { docsRoot, expectedOutputOf, isJavaScript, listExamples, readDocsFile } from './examples-on-disk'
 
 // Go's testable examples: every program shown in the docs runs here, in real
 // processes, against the built @ipc packages, and must print what its .out
@@ -82,11 +82,15 @@ function killGroup(pid: number): void {
   }
 }
 
-/** Runs `node --import tsx <example>` from apps/docs, in its own process group. */
+/**
+ * Runs the example from apps/docs, in its own process group: `node <example>.mjs`
+ * (plain Node, no loader, as a JavaScript user runs it) or `node --import tsx <example>.ts`.
+ */
 function runExample(example: string): Promise<Run> {
   const env = { ...process.env }
   delete env.NODE_OPTIONS // run as a user would, not under the test runner's flags
-  const child = spawn(process.execPath, ['--import', 'tsx', example], {
+  const args = isJavaScript(example) ? [example] : ['--import', 'tsx', example]
+  const child = spawn(process.execPath, args, {
     cwd: docsRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -122,6 +126,13 @@ const examples = listExamples()
 describe('docs examples', () => {
   it('exist', () => {
     expect(examples.length).toBeGreaterThan(0)
+  })
+
+  it('have a TypeScript original beside each JavaScript twin', () => {
+    const orphans = examples.filter(
+      (example) => isJavaScript(example) && !examples.includes(example.replace(/\.mjs$/, '.ts')),
+    )
+    expect(orphans).toEqual([])
   })
 
   for (const example of examples) {

@@ -15,8 +15,16 @@ import { docsRoot, examplesRoot } from './examples-on-disk'
 //
 // To update a README, copy the region's lines (without `// #region` /
 // `// #endregion` lines, indentation removed) into the block.
+//
+// A `.ts` example with a `.mjs` twin is shown twice: the ```js block of the
+// twin (plain `node`, no loader) and the ```ts block. And since npm shows the
+// README without the repository around it, every link must be absolute, and
+// a link into the docs site must name a page that exists.
 
 const packagesRoot = join(docsRoot, '..', '..', 'packages')
+
+/** Where apps/docs is published (GitHub Pages, `DOCS_BASE=/ipc/`). */
+const DOCS_URL = 'https://ipc-js.github.io/ipc/'
 
 /**
  * Packages whose README has no quick start taken from an example yet. core's
@@ -53,13 +61,14 @@ function markersOf(readme: string): Marker[] {
     let open = i + 1
     while (open < lines.length && (lines[open] ?? '').trim() === '') open++
     const fence = /^(`{3,})(\w*)\s*$/.exec(lines[open] ?? '')
-    if (!fence?.[1] || !['ts', 'typescript'].includes(fence[2] ?? '')) {
-      found.push({ ...marker, block: { problem: 'no ```ts block follows the marker' } })
+    const languages = marker.file.endsWith('.mjs') ? ['js', 'javascript'] : ['ts', 'typescript']
+    if (!fence?.[1] || !languages.includes(fence[2] ?? '')) {
+      found.push({ ...marker, block: { problem: `no \`\`\`${languages[0]} block follows the marker` } })
       continue
     }
     const close = lines.findIndex((line, k) => k > open && line.trim() === fence[1])
     if (close < 0) {
-      found.push({ ...marker, block: { problem: 'the ```ts block after the marker is never closed' } })
+      found.push({ ...marker, block: { problem: 'the code block after the marker is never closed' } })
       continue
     }
     found.push({ ...marker, block: lines.slice(open + 1, close).join('\n') })
@@ -101,6 +110,13 @@ function regionOf(file: string, region: string | undefined): string | { problem:
   )
 }
 
+/** True if `url` (under DOCS_URL, clean URLs, `#anchor` ignored) is a page of apps/docs. */
+function docsPageExists(url: string): boolean {
+  const path = url.slice(DOCS_URL.length).replace(/#.*$/, '')
+  if (path === '' || path.endsWith('/')) return existsSync(join(docsRoot, path, 'index.md'))
+  return existsSync(join(docsRoot, `${path}.md`))
+}
+
 const readmes = readdirSync(packagesRoot, { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && existsSync(join(packagesRoot, entry.name, 'README.md')))
   .map((entry) => `${entry.name}/README.md`)
@@ -120,6 +136,35 @@ describe('package READMEs', () => {
       if (!has && !WITHOUT_EXAMPLE.has(pkg)) problems.push(`packages/${readme} has no <!-- example: … --> marker`)
       if (has && WITHOUT_EXAMPLE.has(pkg))
         problems.push(`packages/${readme} has a marker: remove "${pkg}" from WITHOUT_EXAMPLE`)
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('show the JavaScript twin of each TypeScript quick start that has one, with the same region', () => {
+    const problems: string[] = []
+    for (const marker of markers) {
+      if (!marker.file.endsWith('.ts')) continue
+      const twin = marker.file.replace(/\.ts$/, '.mjs')
+      if (!existsSync(join(examplesRoot, twin))) continue
+      const shown = markers.some((m) => m.readme === marker.readme && m.file === twin && m.region === marker.region)
+      if (!shown) problems.push(`packages/${marker.readme}:${marker.line} shows ${marker.file} but not ${twin}`)
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('stand alone on the npm page: absolute links, and docs links to pages that exist', () => {
+    const problems: string[] = []
+    for (const readme of readmes) {
+      // Links in prose only: code blocks and code spans may hold `](`.
+      const prose = readText(join(packagesRoot, readme))
+        .replace(/^```[\s\S]*?^```/gm, '')
+        .replace(/`[^`\n]*`/g, '')
+      for (const [, target = ''] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (target.startsWith('#')) continue
+        if (!target.startsWith('https://')) problems.push(`packages/${readme} links to ${target}, which breaks on npm`)
+        else if (target.startsWith(DOCS_URL) && !docsPageExists(target))
+          problems.push(`packages/${readme} links to ${target}, which is no page of apps/docs`)
+      }
     }
     expect(problems).toEqual([])
   })

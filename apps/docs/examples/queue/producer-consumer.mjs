@@ -1,0 +1,38 @@
+// Way 1, a Queue: one process puts jobs in, another takes them out.
+// The JavaScript twin of producer-consumer.ts: runs with plain `node`.
+// #region quick-start
+import { currentProcess, Process } from '@ipc/core'
+import { Queue } from '@ipc/queue'
+
+// #region main
+/** Runs in the child process: puts three jobs, then shuts the queue down. */
+export async function producer(queue) {
+  for (const job of ['A', 'B', 'C']) {
+    await queue.put(job)
+  }
+  queue.shutdown() // the consumer still gets A, B and C; then its loop ends
+}
+
+async function main() {
+  const queue = new Queue({ maxsize: 10 })
+  const child = new Process(new URL(import.meta.url), { exportName: 'producer', args: [queue] })
+  child.start()
+
+  // This process is the consumer. Each step of `for await` is a `get()`: it
+  // waits for the next job without blocking the event loop, and the loop ends
+  // once the queue is shut down and empty.
+  for await (const job of queue) {
+    console.log(`got ${job} from the queue`)
+  }
+
+  console.log(`producer exited with code ${await child.join()}`)
+  queue.close()
+}
+// #endregion main
+
+// Only the parent runs main(): the child imports this file too, to find
+// `producer` (Python's `if __name__ == '__main__':`).
+if (!currentProcess().isChild) {
+  await main()
+}
+// #endregion quick-start
