@@ -26,12 +26,8 @@ const packagesRoot = join(docsRoot, '..', '..', 'packages')
 /** Where apps/docs is published (GitHub Pages, `DOCS_BASE=/ipc/`). */
 const DOCS_URL = 'https://ipc-js.github.io/ipc/'
 
-/**
- * Packages whose README has no quick start taken from an example yet. core's
- * README opens with a two-file (worker.mjs + main.mjs) sketch; give it a docs
- * example to drop it from this list.
- */
-const WITHOUT_EXAMPLE = new Set(['core'])
+/** Packages whose README has no quick start taken from an example yet (none now: keep it that way). */
+const WITHOUT_EXAMPLE = new Set<string>()
 
 const MARKER = /^<!--\s*example:\s*(\S+?)(?:#([\w*-]+))?\s*-->$/
 /** A `// #region name` / `// #endregion name` line, as VitePress matches it (after trim). */
