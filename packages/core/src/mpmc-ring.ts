@@ -91,7 +91,8 @@
  * CorruptError and makes this attachment refuse every later put and get (a
  * message that could be delimited was first dropped, so other processes go
  * on); `detach` and closing the segment still work. Sleeps last at most
- * RECHECK_MS, so a corrupt WAITERS count costs a late wake-up, never a hang.
+ * RECHECK_MS, so a corrupt WAITERS count costs a late wake-up, never a hang;
+ * a lock that one live owner holds for LOCK_STALL_MS gives TimeoutError.
  *
  * What a SIGKILL can lose: a producer killed inside `put` loses only the item
  * of that call, which is then either wholly in the ring or not at all (never
@@ -102,7 +103,7 @@
  */
 import { existsSync } from 'node:fs'
 import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_MAX, writePayload } from './codec.js'
-import { ClosedError, CorruptError, IncompatibleError, outOfRange } from './errors.js'
+import { ClosedError, CorruptError, IncompatibleError, outOfRange, TimeoutError } from './errors.js'
 import { notifyWord, waitWord, waitWordSync } from './futex.js'
 import type { Segment } from './segment.js'
 import { deadlineOf, remaining } from './signal.js'
@@ -170,6 +171,8 @@ const PAUSE_MIN = 32
 const PAUSE_MAX = 2048
 /** How often a sleeper on a lock checks whether the owner died, in ms. */
 const LOCK_POLL_MS = 5
+/** How long one live owner may hold a lock (normally microseconds) before a waiter gives up. */
+const LOCK_STALL_MS = 2000
 /** Longest single sleep of a waiting put or get before it looks again, in ms. */
 const RECHECK_MS = 1000
 /** After this many wakes that woke nobody, look for dead waiters. */
@@ -942,13 +945,20 @@ export class MpmcRing {
     return false
   }
 
-  /** Takes a lock, sleeping while a live owner holds it and taking it over from a dead one. */
+  /**
+   * Takes a lock, sleeping while a live owner holds it and taking it over
+   * from a dead one. A lock is held for microseconds: one live owner holding
+   * it for LOCK_STALL_MS (a stopped process, or a lock word scribbled to name
+   * a live one) makes this throw TimeoutError, with nothing taken or changed.
+   */
   #lockSync(lock: number): void {
     if (this.#tryLock(lock)) return
     const i32 = this.#i32
     const index = this.#w + lock
     // Having slept, we take the lock with WAITERS set: others may still sleep.
     const mine = this.#me | WAITERS_BIT
+    let holder = 0
+    let since = 0
     for (;;) {
       let owner = Atomics.load(i32, index)
       if (owner === 0) {
@@ -956,6 +966,14 @@ export class MpmcRing {
         continue
       }
       this.#checkOwner(owner)
+      if ((owner | WAITERS_BIT) !== holder) {
+        holder = owner | WAITERS_BIT
+        since = performance.now()
+      } else if (performance.now() - since > LOCK_STALL_MS)
+        throw new TimeoutError(
+          `Cannot use the ${this.#label} "${this.#segment.name}": its ${lock === P_LOCK ? 'producer' : 'consumer'} lock ` +
+            `has been held by slot ${(owner & OWNER_SLOT_MASK) - 1} for ${LOCK_STALL_MS} ms`,
+        )
       if ((owner & WAITERS_BIT) === 0) {
         if (Atomics.compareExchange(i32, index, owner, owner | WAITERS_BIT) !== owner) continue
         owner |= WAITERS_BIT

@@ -7,7 +7,7 @@
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { encode, TAG_JSON_LATIN1, TAG_LATIN1 } from '../src/codec.js'
-import { CorruptError, IncompatibleError } from '../src/errors.js'
+import { CorruptError, IncompatibleError, TimeoutError } from '../src/errors.js'
 import { MPMC_EMPTY, MPMC_RING_HEADER_BYTES, MPMC_RING_VERSION, MpmcRing, mpmcRingBytes } from '../src/mpmc-ring.js'
 import { Segment } from '../src/segment.js'
 import { initSpscRing, SPSC_HEADER_BYTES, SpscRing, spscRingBytes } from '../src/spsc-ring.js'
@@ -264,6 +264,24 @@ describe('MpmcRing with corrupt words', () => {
     const started = performance.now()
     expect(() => ring.tryGet()).toThrow(CorruptError)
     expect(performance.now() - started).toBeLessThan(1000)
+  })
+
+  it('a lock word naming another live attachment for 2 s gives TimeoutError, taking nothing', () => {
+    const { segment, ring, i32 } = makeRing()
+    ring.tryPut('kept', undefined)
+    const other = Segment.open(KIND, segment.name)
+    const otherRing = new MpmcRing(other, other.dataOffset, 'queue')
+    onTestFinished(() => {
+      otherRing.detach()
+      other.close()
+    })
+    const epoch = Atomics.load(i32, SLOT_EPOCH + other.slot) & 0x3fffff
+    i32[C_LOCK] = (other.slot + 1) | (epoch << 9)
+    const started = performance.now()
+    expect(() => ring.tryGet()).toThrow(TimeoutError)
+    expect(performance.now() - started).toBeLessThan(4000)
+    i32[C_LOCK] = 0
+    expect(ring.tryGet()).toBe('kept')
   })
 
   it('a consumer asleep with infinite timeout still gets an item when WAITERS was zeroed (bounded sleeps)', async () => {
