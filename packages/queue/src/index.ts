@@ -11,6 +11,7 @@ export {
   IpcError,
   NotFoundError,
   PermissionError,
+  TimeoutError,
   ValueError,
 } from '@ipc/core'
 export { Empty, Full, ShutDown, type ShutDownOptions } from './errors.js'

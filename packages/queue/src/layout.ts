@@ -20,8 +20,15 @@
  * a producer that dies after its put still counts its item, and one that dies
  * before publishing does not: `join` can neither return early nor hang
  * because of a crash.
+ *
+ * Checked at attach (`attachRing`, CorruptError): MAGIC, MAXSIZE equal to the
+ * ring's MAX_ITEMS, JOIN_WAITERS not negative; the ring checks its own header
+ * (capacity within the segment, positions, counts, states, lock owners). The
+ * segment header's kind and version are checked before (IncompatibleError).
+ * TASKS_DONE may be any int32 (it wraps); a joiner sleeps at most
+ * JOIN_RECHECK_MS at a time, so a wrong JOIN_WAITERS costs a late wake-up.
  */
-import { IncompatibleError } from '@ipc/core'
+import { CorruptError } from '@ipc/core'
 import { MpmcRing, mpmcRingBytes, Segment, type SegmentKind } from '@ipc/core/internal'
 
 /** Layout version of queue segments; bump when the table above or the ring's layout changes. */
@@ -36,6 +43,8 @@ export const W_JOIN_EVENT = 3
 export const W_JOIN_WAITERS = 4
 /** Byte offset of the ring from the data area (64-byte aligned). */
 export const RING_OFFSET = 64
+/** Longest single sleep of `join`/`joinSync` before it looks again, in ms. */
+export const JOIN_RECHECK_MS = 1000
 
 /** What distinguishes Queue, JoinableQueue and SimpleQueue. */
 export interface Flavor {
@@ -64,11 +73,19 @@ export interface Attached {
 }
 
 function attachRing(segment: Segment, flavor: Flavor, holder: { ring?: MpmcRing }): Attached {
-  if (Atomics.load(segment.i32, segment.dataOffset / 4 + W_MAGIC) !== MAGIC)
-    throw new IncompatibleError(`Cannot open ${flavor.label} "${segment.name}": the segment does not hold a queue`)
+  const base = segment.dataOffset / 4
+  const corrupt = (detail: string) =>
+    new CorruptError(`Cannot open ${flavor.label} "${segment.name}": its shared memory is corrupt (${detail})`)
+  // The segment's kind and version matched, so a wrong magic is damage, not another layout.
+  const magic = Atomics.load(segment.i32, base + W_MAGIC)
+  if (magic !== MAGIC) throw corrupt(`magic ${magic}, not ${MAGIC}`)
   const ring = new MpmcRing(segment, segment.dataOffset + RING_OFFSET, flavor.label)
+  const maxsize = Atomics.load(segment.i32, base + W_MAXSIZE)
+  if (maxsize !== ring.maxItems) throw corrupt(`maxsize ${maxsize}, its ring says ${ring.maxItems}`)
+  const joinWaiters = Atomics.load(segment.i32, base + W_JOIN_WAITERS)
+  if (joinWaiters < 0) throw corrupt(`${joinWaiters} join waiters`)
   holder.ring = ring
-  return { segment, ring, base: segment.dataOffset / 4 }
+  return { segment, ring, base }
 }
 
 /** Creates a queue segment (capacity already validated). */

@@ -5,7 +5,7 @@
  * process exits right after `put`.
  */
 import { inspect } from 'node:util'
-import { ClosedError } from '@ipc/core'
+import { ClosedError, CorruptError } from '@ipc/core'
 import {
   checkHandle,
   checkMpmcCapacity,
@@ -35,6 +35,7 @@ import {
   type Attached,
   createQueue,
   type Flavor,
+  JOIN_RECHECK_MS,
   JOINABLE_QUEUE,
   openQueue,
   QUEUE,
@@ -154,6 +155,9 @@ function waited(timeout: number): string {
  *   `put` leaves that item wholly queued or not at all, a consumer killed in
  *   `get` loses at most the one item it was taking. Others go on.
  * - `qsize()` works on every platform.
+ * - Memory scribbled on by another process never hangs, spins or crashes
+ *   this one: a word out of range makes the call throw `CorruptError` (within
+ *   its timeout), and this object is unusable from then on; `close()` works.
  *
  * @throws {Full} `putNowait` on a full queue, or `put` when `timeout` expires.
  * @throws {Empty} `getNowait` on an empty queue, or `get` when `timeout` expires.
@@ -206,6 +210,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
    *
    * @throws {NotFoundError} when no queue has that name.
    * @throws {IncompatibleError} when `name` is another kind of primitive, or another layout version.
+   * @throws {CorruptError} when the queue's shared memory breaks its layout (capacity, positions, counts, states).
    * @example
    * ```ts
    * const queue = Queue.open<string>('jobs')
@@ -367,6 +372,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
    * @throws {Empty} when `timeout` ms pass and the queue is still empty.
    * @throws {ShutDown} when the queue was shut down and is empty.
    * @throws {ClosedError} after `close()` in this process.
+   * @throws {CorruptError} when a word of the queue's shared memory is out of range, or the item
+   * cannot be revived (it is dropped so other processes go on); every later call throws it too.
+   * @throws {TimeoutError} when one live process has held the queue's consumer lock (normally held for
+   * microseconds) for 2 s: it is stopped, or a lock word was scribbled on. Nothing was taken.
    * @example
    * ```ts
    * const queue = new Queue<string>()
@@ -558,7 +567,16 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
 
   /** Live state, e.g. `Queue { name: 'jobs', size: 2, maxsize: 10, capacity: 1048576, shutdown: false }`. */
   [inspect.custom](_depth: number, options: object): string {
-    const fields = this.#segment.closed ? { name: this.name, closed: true } : this.inspectState()
+    let fields: Record<string, unknown>
+    if (this.#segment.closed) fields = { name: this.name, closed: true }
+    else {
+      try {
+        fields = this.inspectState()
+      } catch (error) {
+        if (!(error instanceof CorruptError)) throw error
+        fields = { name: this.name, corrupt: true }
+      }
+    }
     return inspect(inspected(this.#state.flavor.className, fields), options)
   }
 
@@ -585,7 +603,7 @@ export function joinSync(state: QueueState, timeout: number): boolean {
       if (unfinished(state) === 0) return true
       const left = remaining(deadline)
       if (left <= 0) return false
-      waitWordSync(i32, state.base + W_JOIN_EVENT, event, left)
+      waitWordSync(i32, state.base + W_JOIN_EVENT, event, Math.min(left, JOIN_RECHECK_MS))
     } finally {
       Atomics.sub(i32, state.base + W_JOIN_WAITERS, 1)
     }
@@ -604,7 +622,7 @@ export async function join(state: QueueState, timeout: number, signal: AbortSign
       if (unfinished(state) === 0) return true
       const left = remaining(deadline)
       if (left <= 0) return false
-      await waitWord(i32, state.base + W_JOIN_EVENT, event, left, signal)
+      await waitWord(i32, state.base + W_JOIN_EVENT, event, Math.min(left, JOIN_RECHECK_MS), signal)
     } finally {
       if (!state.segment.closed) Atomics.sub(i32, state.base + W_JOIN_WAITERS, 1)
     }
