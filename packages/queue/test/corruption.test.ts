@@ -62,7 +62,13 @@ describe('Queue.open() of damaged metadata', () => {
     ['a size (items counted) larger than the bytes can hold', (w) => (w[TAIL_COUNT] = 5000)],
     ['a size below zero', (w) => (w[HEAD_COUNT] = 100)],
     ['a maxsize that disagrees with the ring', (w) => (w[W_MAXSIZE] = 3)],
-    ['a negative maxsize in the ring', (w) => ((w[MAX_ITEMS] = -1), (w[W_MAXSIZE] = -1))],
+    [
+      'a negative maxsize in the ring',
+      (w) => {
+        w[MAX_ITEMS] = -1
+        w[W_MAXSIZE] = -1
+      },
+    ],
     ['an unknown state flag', (w) => (w[FLAGS] = 6)],
     ['a commit phase other than 0 or 1', (w) => (w[C_PHASE] = 7)],
     ['a lock word naming no slot', (w) => (w[C_LOCK] = 0x300)],
