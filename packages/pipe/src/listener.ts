@@ -12,7 +12,6 @@
  * `backlog` counts only them.
  */
 
-import { lstatSync, unlinkSync } from 'node:fs'
 import { createServer, isIP, type Server, type Socket } from 'node:net'
 import { ClosedError, ExistsError, IpcError } from '@ipc/core'
 import {
@@ -27,7 +26,16 @@ import { type Address, formatTcp, isLoopback, parseAddress } from './address.js'
 import { authkeyBytes, checkHandshakeTimeout, handshake } from './auth.js'
 import { Connection } from './connection.js'
 import { TimeoutError } from './errors.js'
-import { checkPrivateDir, localSocketDir, localSocketPath, probeSocket, statSocket } from './local-name.js'
+import {
+  checkPrivateDir,
+  localSocketDir,
+  localSocketPath,
+  probeSocket,
+  removeSocketFile,
+  type SocketFile,
+  statSocket,
+  trackSocketFile,
+} from './local-name.js'
 import type { AcceptOptions, ListenerOptions } from './options.js'
 import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SocketTransport } from './socket-transport.js'
@@ -46,13 +54,6 @@ interface Acceptor {
 /** Node's synchronous bind (the engine of `listen()` once an address is resolved). */
 interface SyncListen {
   _listen2?: (address: string, port: number, addressType: number, backlog: number) => void
-}
-
-/** The socket file a local listener bound, to remove it at close only if it is still that file. */
-interface SocketFile {
-  path: string
-  dev: number
-  ino: number
 }
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
@@ -184,22 +185,19 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     const path = localSocketPath(name, dir)
     for (let attempt = 1; ; attempt++) {
       this.#server.listen({ path, backlog: KERNEL_BACKLOG })
-      if (this.#server.listening) {
-        const st = lstatSync(path)
-        return { path, dev: st.dev, ino: st.ino }
-      }
+      if (this.#server.listening) return trackSocketFile(path)
       this.#staleBindErrors++
       const st = statSocket(path, what)
-      if (attempt >= 3) break
+      if (attempt >= 3) {
+        if (st === undefined) throw new IpcError(`${what}: cannot bind the socket ${path}`)
+        break
+      }
       if (st === undefined) continue // the file went away in between: bind again
       if (!st.isSocket()) throw new ExistsError(`${what}: ${path} exists and is not a socket; remove it`)
       const verdict = probeSocket(path)
       if (verdict === 'live' || verdict === 'unknown') throw new ExistsError(`${what}: another listener has that name`)
       // 'dead' or 'gone': remove the stale file, unless another listener replaced it meanwhile.
-      try {
-        const now = lstatSync(path)
-        if (now.dev === st.dev && now.ino === st.ino) unlinkSync(path)
-      } catch {}
+      removeSocketFile({ path, dev: st.dev, ino: st.ino })
     }
     throw new ExistsError(`${what}: the name stayed taken while this listener tried to bind ${path}`)
   }
@@ -396,13 +394,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     if (this.#closed) return
     this.#closed = true
     this.#server.close()
-    const file = this.#socketFile
-    if (file !== undefined) {
-      try {
-        const st = lstatSync(file.path)
-        if (st.dev === file.dev && st.ino === file.ino) unlinkSync(file.path)
-      } catch {}
-    }
+    if (this.#socketFile !== undefined) removeSocketFile(this.#socketFile)
     const closed = new ClosedError('The listener was closed')
     for (const [ch, controller] of this.#handshakes) {
       controller.abort(closed)

@@ -18,12 +18,16 @@
  *   same file. A plain name's file ends in ".sock" and a hashed one in
  *   ".hsock", so the two never collide.
  *
+ * - A listener's socket file is removed at `close()`, or when its process
+ *   exits without closing (not after SIGKILL: the next Listener of the name
+ *   finds that connecting is refused, and replaces the stale file).
+ *
  * Why a path checked once stays ours: only the owner (and root) can create,
  * rename or remove entries of a 0700 directory, and the temp directory is
  * sticky (`/tmp`), so nobody else can rename the directory itself.
  */
 import { createHash } from 'node:crypto'
-import { chmodSync, lstatSync, mkdirSync, type Stats } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, type Stats, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -148,4 +152,38 @@ export function probeSocket(path: string): (typeof PROBE_VERDICTS)[number] {
   const verdict = PROBE_VERDICTS[Atomics.load(cell, 0)] ?? 'unknown'
   if (verdict === 'unknown') void worker.terminate()
   return verdict
+}
+
+/** The socket file a listener bound: removed at close only while it is still that file. */
+export interface SocketFile {
+  path: string
+  dev: number
+  ino: number
+}
+
+// Socket files of listeners not yet closed in this thread, removed when it exits.
+const boundFiles = new Set<SocketFile>()
+let exitHookInstalled = false
+
+/** Records the socket file just bound at `path`, to remove it at close or exit. */
+export function trackSocketFile(path: string): SocketFile {
+  const st = lstatSync(path)
+  const file = { path, dev: st.dev, ino: st.ino }
+  boundFiles.add(file)
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.on('exit', () => {
+      for (const f of [...boundFiles]) removeSocketFile(f)
+    })
+  }
+  return file
+}
+
+/** Removes the socket file unless another listener replaced it meanwhile. Idempotent. */
+export function removeSocketFile(file: SocketFile): void {
+  boundFiles.delete(file)
+  try {
+    const st = lstatSync(file.path)
+    if (st.dev === file.dev && st.ino === file.ino) unlinkSync(file.path)
+  } catch {}
 }
