@@ -31,7 +31,12 @@ export class BrokenPipeError extends IpcError {
   override name = 'BrokenPipeError'
 }
 
-/** `recvBytes({ maxLength })` met a longer message. The message was not taken: the next receive returns it. */
+/**
+ * `recvBytes({ maxLength })` met a longer message: it was not taken, the next
+ * receive returns it. Also a message over `maxMessageSize`: refused at its
+ * header before anything is allocated (on a `tcp://` connection the
+ * connection is then closed), or a send over it (nothing sent).
+ */
 export class MessageTooLongError extends IpcError {
   static override readonly code: string = 'IPC_MESSAGE_TOO_LONG'
   override name = 'MessageTooLongError'
