@@ -143,7 +143,7 @@ describe('random words scribbled on a queue while attached (fuzz, in a child pro
     const child = spawnChild(fuzzer, [String(seed), String(rounds)])
     // Each round has a hard deadline: the child reports every round, and must not go quiet.
     for (let round = 0; round < rounds; round++) {
-      await child.waitFor(`round ${round} `, 10_000).catch((error: unknown) => {
+      await child.waitFor(`round ${round} `, 20_000).catch((error: unknown) => {
         throw new Error(`seed ${seed}: round ${round} missed its deadline: ${String(error)}`)
       })
     }
