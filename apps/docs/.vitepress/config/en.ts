@@ -48,6 +48,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
       items: [
         { text: 'Choosing between them', link: 'choosing' },
         { text: 'Waiting, sync twins and errors', link: 'waiting-and-errors' },
+        { text: 'Security model', link: 'security' },
         { text: 'Coming from Python', link: 'python' },
       ],
     },

@@ -14,7 +14,7 @@ export async function client(address: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // A local name (no port, no file); use 'tcp://127.0.0.1:0' to reach other machines.
+  // A local name (a socket only this user can reach); 'tcp://127.0.0.1:0' for other machines.
   const listener = new Listener(`docs-greeter-${process.pid}`)
   const child = new Process(new URL(import.meta.url), {
     exportName: 'client',
