@@ -6,7 +6,7 @@
 export interface SemaphoreOptions {
   /**
    * The name other processes open it by (`Semaphore.open(name)`): 1 to 200
-   * characters, no `/`. Creating a name that exists throws `ExistsError`.
+   * bytes of UTF-8, no `/`. Creating a name that exists throws `ExistsError`.
    * @default a random, unguessable name
    */
   name?: string
