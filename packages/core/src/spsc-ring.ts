@@ -428,12 +428,16 @@ export class SpscRing {
     this.#checkSize(size)
     const i32 = this.#i32
     const head = Atomics.load(i32, this.#iHead)
-    if (head !== this.#lastHead) this.#tailCache = Atomics.load(i32, this.#iTail)
+    // Our own last head with the tail checked against it needs no new check: our commits keep them in range.
+    if (head !== this.#lastHead) {
+      this.#tailCache = Atomics.load(i32, this.#iTail)
+      this.#distance(head, this.#tailCache)
+    }
     const need = RECORD_HEADER + align8(size)
     let idx = head & this.#mask
     const contiguous = this.capacity - idx
     const total = need <= contiguous ? need : contiguous + need
-    if (this.capacity - this.#distance(head, this.#tailCache) < total) {
+    if (this.capacity - ((head - this.#tailCache) >>> 0) < total) {
       this.#tailCache = Atomics.load(i32, this.#iTail)
       if (this.capacity - this.#distance(head, this.#tailCache) < total) return -1
     }
