@@ -396,20 +396,17 @@ export class PipeEnd implements Transport {
     this.#closed = true
     openEnds.delete(this)
     Atomics.store(this.segment.u8, this.segment.dataOffset + SLOT_END_OFFSET + this.segment.slot, 0)
-    if (this.#fault.error !== undefined) {
-      // Corrupt: nothing here can be trusted; just let go (the peer's own checks see the rest).
-      this.#unmap(exiting)
-      return
-    }
+    // Corrupt memory (found now or before) never makes close throw: the end just lets go,
+    // and the peer's own liveness check sees that nobody holds it.
+    let waitForTokens = false
     try {
-      if (this.#cancelPending) this.#tryWriteCancel()
+      if (this.#cancelPending && this.#fault.error === undefined) this.#tryWriteCancel()
       if (!this.#endHeld(this.end)) this.#markClosed(this.end)
+      waitForTokens = !exiting && this.#tokensPending()
     } catch (error) {
       if (!(error instanceof CorruptError)) throw error
-      this.#unmap(exiting)
-      return
     }
-    if (exiting || !this.#tokensPending()) {
+    if (!waitForTokens) {
       this.#unmap(exiting)
       return
     }
