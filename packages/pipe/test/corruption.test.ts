@@ -4,9 +4,12 @@
  * hangs, spins or allocates what a bad length announces; the event loop runs
  * meanwhile; the connection refuses everything after; close() works.
  */
+
+import { Segment } from '@ipc/core/internal'
 import { spawnChild } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { CorruptError, MessageTooLongError } from '../src/errors.js'
+import { PIPE_KIND, W_CLOSED_ENDS } from '../src/layout.js'
 import { Pipe } from '../src/pipe.js'
 
 const corrupter = new URL('./fixtures/corrupter.mjs', import.meta.url)
@@ -130,6 +133,25 @@ describe('a pipe whose ring another process corrupts', () => {
     expect(() => a.sendSync('x')).toThrow(CorruptError)
     a.close()
     a.close()
+  })
+})
+
+describe('a pipe whose own words another process corrupts', () => {
+  it('closedEnds out of range: the peer check in a waiting recv() throws CorruptError; close() works', {
+    timeout: 20_000,
+  }, async () => {
+    const [receiver, sender] = onewayPipe()
+    const segment = Segment.open(PIPE_KIND, receiver.name)
+    onTestFinished(() => segment.close())
+    const stop = ticker()
+    const started = performance.now()
+    const pending = receiver.recv({ timeout: 10_000 })
+    setTimeout(() => Atomics.store(segment.i32, segment.dataOffset / 4 + W_CLOSED_ENDS, 0x10), 50)
+    await expect(pending).rejects.toThrow(/closedEnds is 16/)
+    expect(performance.now() - started).toBeLessThan(3000)
+    expect(stop()).toBeGreaterThanOrEqual(5)
+    receiver.close()
+    sender.close()
   })
 })
 
