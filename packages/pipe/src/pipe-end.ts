@@ -187,6 +187,12 @@ export class PipeEnd implements Transport {
     installExitHook()
   }
 
+  /** Throws the corruption found earlier, if any: before a closed flag could say otherwise. */
+  #assertSound(): void {
+    const error = this.#fault.error
+    if (error !== undefined) throw error
+  }
+
   /**
    * Records a layout violation of this pipe and returns the CorruptError to
    * throw; from then on every call on this end throws the first one.
@@ -470,7 +476,7 @@ export class PipeEnd implements Transport {
   }
 
   nextLength(): number {
-    if (this.#fault.error !== undefined) throw this.#fault.error
+    this.#assertSound()
     const p = this.#partial
     if (p !== undefined) {
       this.nextTag = p.tag
@@ -574,6 +580,7 @@ export class PipeEnd implements Transport {
   }
 
   trySend(encoded: Encoded): boolean {
+    this.#assertSound()
     const tx = this.tx as SpscRing
     if (tx.readerClosed) throw broken()
     this.#periodicCheck()
@@ -593,6 +600,7 @@ export class PipeEnd implements Transport {
    * @throws {BrokenPipeError} when the reader closed.
    */
   #tryWriteRecord(size: number, meta: number, fill: (at: number) => void): number {
+    this.#assertSound()
     const tx = this.tx as SpscRing
     if (tx.readerClosed) throw broken()
     const need = this.#cancelPending ? 0 : size
@@ -687,7 +695,8 @@ function chunkMeta(tag: number, sequence: number): number {
 
 /**
  * Checks the pipe header at attach: a known flag, a ring capacity that is a
- * power of two in range, both rings inside the segment, known closed bits.
+ * power of two in range, both rings inside the segment, known closed bits,
+ * slot bytes 0…2 (a cheap first look; `#endHeld` checks each byte it reads).
  * (The magic was checked by `open`; the rings check their own headers.)
  */
 function checkHeader(segment: Segment): { duplex: boolean; capacity: number } {
@@ -701,9 +710,12 @@ function checkHeader(segment: Segment): { duplex: boolean; capacity: number } {
     capacity <= MAX_CAPACITY &&
     (capacity & (capacity - 1)) === 0 &&
     segment.dataOffset + RINGS_OFFSET + (duplex ? 2 : 1) * spscRingBytes(capacity) <= segment.u8.byteLength
-  if ((flags & ~FLAG_DUPLEX) !== 0 || (closedEnds & ~3) !== 0 || !fits)
+  let highestSlotByte = 0
+  for (let s = 0; s < 128; s++)
+    highestSlotByte = Math.max(highestSlotByte, Atomics.load(segment.u8, segment.dataOffset + SLOT_END_OFFSET + s))
+  if ((flags & ~FLAG_DUPLEX) !== 0 || (closedEnds & ~3) !== 0 || highestSlotByte > 2 || !fits)
     throw new CorruptError(
-      `Cannot use pipe "${segment.name}": its shared memory is corrupt (flags ${flags}, capacity ${capacity}, closedEnds ${closedEnds})`,
+      `Cannot use pipe "${segment.name}": its shared memory is corrupt (flags ${flags}, capacity ${capacity}, closedEnds ${closedEnds}, a slot byte ${highestSlotByte})`,
     )
   return { duplex, capacity }
 }

@@ -6,10 +6,11 @@
  */
 
 import { Segment } from '@ipc/core/internal'
-import { spawnChild } from '@ipc/test-utils'
+import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { Connection } from '../src/connection.js'
 import { CorruptError, MessageTooLongError } from '../src/errors.js'
-import { PIPE_KIND, W_CLOSED_ENDS } from '../src/layout.js'
+import { PIPE_KIND, RINGS_OFFSET, SLOT_END_OFFSET, W_CAPACITY, W_CLOSED_ENDS, W_FLAGS } from '../src/layout.js'
 import { Pipe } from '../src/pipe.js'
 
 const corrupter = new URL('./fixtures/corrupter.mjs', import.meta.url)
@@ -137,6 +138,31 @@ describe('a pipe whose ring another process corrupts', () => {
 })
 
 describe('a pipe whose own words another process corrupts', () => {
+  it('Connection.open() of damaged pipe or ring metadata throws CorruptError', () => {
+    const cases: [string, (i32: Int32Array, u8: Uint8Array) => void][] = [
+      ['a capacity that is not a power of two', (i32) => (i32[W_CAPACITY] = 5000)],
+      ['a capacity larger than the segment', (i32) => (i32[W_CAPACITY] = 1 << 24)],
+      ['unknown flags', (i32) => (i32[W_FLAGS] = 6)],
+      ['closedEnds out of range', (i32) => (i32[W_CLOSED_ENDS] = 4)],
+      ['a slot byte naming end 6', (_, u8) => (u8[SLOT_END_OFFSET + 100] = 7)],
+      ["ring 0's head far past its tail", (i32) => (i32[RINGS_OFFSET / 4 + 16] = 1 << 20)],
+      ["ring 0's capacity unlike the pipe's", (i32) => (i32[RINGS_OFFSET / 4 + 1] = 8192)],
+    ]
+    for (const [what, scribble] of cases) {
+      const name = uniqueName('pipe-corrupt')
+      const [a, b] = Pipe({ name, capacity: 4096 })
+      const segment = Segment.open(PIPE_KIND, name)
+      try {
+        scribble(new Int32Array(segment.buffer, segment.dataOffset), new Uint8Array(segment.buffer, segment.dataOffset))
+        expect(() => Connection.open(name, 1), what).toThrow(CorruptError)
+      } finally {
+        a.close()
+        b.close()
+        segment.close()
+      }
+    }
+  })
+
   it('closedEnds out of range: the peer check in a waiting recv() throws CorruptError; close() works', {
     timeout: 20_000,
   }, async () => {
