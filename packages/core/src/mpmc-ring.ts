@@ -816,7 +816,16 @@ export class MpmcRing {
         if (result !== side.none) return result
         const left = remaining(deadline)
         if (left <= 0) return side.none
-        await waitWord(i32, w + side.event, event, Math.min(left, RECHECK_MS), signal)
+        try {
+          await waitWord(i32, w + side.event, event, Math.min(left, RECHECK_MS), signal)
+        } catch (error) {
+          // close() in this process cancels the wait: say so in the ring's own words.
+          if (this.#segment.closed)
+            throw new ClosedError(
+              `Cannot use ${this.#label} "${this.#segment.name}": it was closed while the call waited`,
+            )
+          throw error
+        }
       } finally {
         if (!this.#segment.closed) this.#leave(side.waiters, side.slotWaiters)
       }

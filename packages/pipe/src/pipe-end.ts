@@ -323,7 +323,8 @@ export class PipeEnd implements Transport {
     if (process.platform !== 'linux') return true
     const owner = this.segment.slotOwner(slot)
     if (owner === undefined) return false
-    if (owner.tid === owner.pid || owner.tid <= 0) return true
+    // A holder in another PID namespace is not in our /proc: slotAlive counted it alive.
+    if (!owner.visible || owner.tid === owner.pid || owner.tid <= 0) return true
     return existsSync(`/proc/${owner.pid}/task/${owner.tid}`)
   }
 

@@ -86,6 +86,15 @@ describe('JoinableQueue#join()', () => {
     expect(() => q.taskDone()).toThrow(ValueError)
   })
 
+  it('rejects a pending join with ClosedError that says the queue was closed while it waited', async () => {
+    const q = new JoinableQueue<number>({ name: uniqueName('joinable') })
+    await q.put(1)
+    const pending = q.join()
+    await new Promise((r) => setTimeout(r, 10))
+    q.close()
+    await expect(pending).rejects.toThrow(`Cannot use joinable queue "${q.name}": it was closed while join() waited`)
+  })
+
   it('throws ClosedError after close', async () => {
     const q = new JoinableQueue({ name: uniqueName('joinable') })
     q.close()

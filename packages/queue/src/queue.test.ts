@@ -337,12 +337,14 @@ describe('Queue#close()', () => {
     expect(shmSegments()).not.toContain(`ipc-${name}`)
   })
 
-  it('rejects a pending get with ClosedError', async () => {
-    const q = new Queue<number>({ name: uniqueName('closing') })
+  it('rejects a pending get with ClosedError that says the queue was closed while it waited', async () => {
+    const name = uniqueName('closing')
+    const q = new Queue<number>({ name })
     const pending = q.get()
     await new Promise((r) => setTimeout(r, 10))
     q.close()
     await expect(pending).rejects.toThrow(ClosedError)
+    await expect(pending).rejects.toThrow(`Cannot use queue "${name}": it was closed while the call waited`)
   })
 
   it('[Symbol.dispose] closes', () => {

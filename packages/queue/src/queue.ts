@@ -622,7 +622,13 @@ export async function join(state: QueueState, timeout: number, signal: AbortSign
       if (unfinished(state) === 0) return true
       const left = remaining(deadline)
       if (left <= 0) return false
-      await waitWord(i32, state.base + W_JOIN_EVENT, event, Math.min(left, JOIN_RECHECK_MS), signal)
+      try {
+        await waitWord(i32, state.base + W_JOIN_EVENT, event, Math.min(left, JOIN_RECHECK_MS), signal)
+      } catch (error) {
+        // close() in this process cancels the wait: say so in the queue's own words.
+        if (state.segment.closed) throw new ClosedError(`Cannot use ${state.what}: it was closed while join() waited`)
+        throw error
+      }
     } finally {
       if (!state.segment.closed) Atomics.sub(i32, state.base + W_JOIN_WAITERS, 1)
     }
