@@ -4,28 +4,48 @@
 // FUTEX_PRIVATE, so the key is the page's backing object and works across
 // processes that map the same segment).
 //
-// Async: each JS thread (napi_env) owns a few waiter threads, never the libuv
-// pool. A waiter thread sleeps in futex_waitv on up to 127 registered words
-// plus its own `control` word; registering or cancelling a wait bumps
-// `control` and wakes it so it rebuilds its list. Completions go back to JS
-// through one thread-safe function per env, in batches.
+// Async: each JS thread (napi_env) owns its waiter threads, never the libuv
+// pool. Completions go back to JS through one thread-safe function per env,
+// in batches. Two modes, chosen once per process (waitMode()):
+//
+// - 'waitv' (Linux 5.16+): a waiter thread sleeps in futex_waitv on up to 127
+//   registered words plus its own `control` word; registering or cancelling
+//   a wait bumps `control` and wakes it so it rebuilds its list.
+// - 'threads' (kernels without futex_waitv, or IPC_NO_FUTEX_WAITV=1): one
+//   thread per pending wait (64 KiB stack) in plain FUTEX_WAIT on its word.
+//   Cancel sets the wait's `cancelled` flag under the env mutex, then wakes
+//   every sleeper of the word: the other sleepers see a spurious wake-up
+//   ('ok'; every caller re-checks its state). A cancel that lands between the
+//   thread's flag check and its entry into the kernel is missed by that wake,
+//   so the thread sleeps with a timeout (2 ms, doubling to 1 s) and re-checks
+//   the flag; a cancelled thread that consumed a real wake passes it on
+//   (FUTEX_WAKE 1), so a notify(count) never loses one to a cancelled wait.
 //
 // Safety: a registered address stays mapped until its wait completes or is
 // cancelled (the TypeScript layer cancels every wait on a segment before it
-// unmaps it), so the waiter thread may read it under the env mutex.
+// unmaps it), so a waitv thread may read it under the env mutex. A 'threads'
+// thread never reads the word itself: only the kernel does (EFAULT if it was
+// unmapped after a cancel).
 #include "futex.h"
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <memory>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <thread>
 #include <vector>
 
@@ -145,6 +165,18 @@ struct Entry {
 
 struct AsyncWaiters;
 
+// One pending wait in 'threads' mode. Its thread owns it and deletes it on
+// exit. `registered` is guarded by AsyncWaiters::mu; `cancelled` is also
+// read by the thread without the lock, before each sleep.
+struct ThreadWait {
+  double id;
+  std::atomic<int32_t>* word;
+  int32_t expected;
+  bool registered = true;
+  std::atomic<bool> cancelled{false};
+  std::shared_ptr<AsyncWaiters> owner;  // keeps the env's state alive until the thread exits
+};
+
 struct WaiterThread {
   std::atomic<uint32_t> control{0};
   std::vector<Entry> entries;  // guarded by AsyncWaiters::mu
@@ -163,6 +195,7 @@ struct AsyncWaiters {
   napi_threadsafe_function tsfn = nullptr;
   uint32_t pending = 0;  // registered or undelivered; touched only on the JS thread
   bool refed = false;
+  std::unordered_map<double, ThreadWait*> thread_waits;  // 'threads' mode: every live thread
 
   // Called with mu held.
   void Complete(double id, int result) {
@@ -219,11 +252,20 @@ struct AsyncWaiters {
   // Stops and joins the waiter threads. Idempotent; runs from the TSFN's
   // finalizer or the env's instance-data finalizer, whichever comes first.
   void StopThreads() {
+    std::vector<std::atomic<int32_t>*> words;
     {
       std::lock_guard<std::mutex> lock(mu);
       stop = true;
       tsfn = nullptr;  // never call a TSFN that is being torn down
+      for (auto& entry : thread_waits) {
+        entry.second->registered = false;
+        entry.second->cancelled = true;
+        words.push_back(entry.second->word);
+      }
     }
+    // 'threads' mode: not joined; each exits at the wake or its next timeout
+    // (at most 1 s) and frees itself. The shared_ptr keeps `this` alive.
+    for (std::atomic<int32_t>* word : words) Futex(word, FUTEX_WAKE, INT_MAX, nullptr);
     for (WaiterThread* t : threads) {
       t->Kick();
       t->thread.join();
@@ -288,14 +330,86 @@ Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
-// futex_waitv exists from Linux 5.16; older kernels answer ENOSYS.
+// futex_waitv exists from Linux 5.16; older kernels (or a seccomp filter)
+// answer ENOSYS.
 bool HaveWaitv() {
   static const bool have = syscall(SYS_futex_waitv, nullptr, 0, 0, nullptr, CLOCK_MONOTONIC) != -1 || errno != ENOSYS;
   return have;
 }
 
+// The async mode, chosen once per process: IPC_NO_FUTEX_WAITV set (and not
+// "0") forces 'threads'; otherwise the probe decides.
+bool UseWaitv() {
+  static const bool use = [] {
+    const char* forced = getenv("IPC_NO_FUTEX_WAITV");
+    return !(forced != nullptr && forced[0] != 0 && strcmp(forced, "0") != 0) && HaveWaitv();
+  }();
+  return use;
+}
+
+constexpr size_t kThreadStack = 64 * 1024;
+constexpr long kRecheckMaxMs = 1000;
+
+void* RunThreadWait(void* arg) {
+  ThreadWait* t = static_cast<ThreadWait*>(arg);
+  std::shared_ptr<AsyncWaiters> owner = std::move(t->owner);
+  AsyncWaiters* w = owner.get();
+  long ms = 2;
+  bool forward = false;
+  for (;;) {
+    if (t->cancelled.load()) break;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    long rc = Futex(t->word, FUTEX_WAIT, static_cast<uint32_t>(t->expected), &ts);
+    int err = rc < 0 ? errno : 0;
+    if (rc < 0 && (err == ETIMEDOUT || err == EINTR)) {
+      if (ms < kRecheckMaxMs) ms = ms * 2 < kRecheckMaxMs ? ms * 2 : kRecheckMaxMs;
+      continue;
+    }
+    // Woken (0), the word no longer holds expected (EAGAIN), or any other
+    // error (EFAULT): the wait is over, unless it was cancelled meanwhile.
+    std::lock_guard<std::mutex> lock(w->mu);
+    if (t->registered) {
+      t->registered = false;
+      w->Complete(t->id, kOk);
+    } else {
+      forward = rc == 0;
+    }
+    break;
+  }
+  // A cancelled wait took a wake meant for a sleeper of the word: pass it on.
+  if (forward) Futex(t->word, FUTEX_WAKE, 1, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    w->thread_waits.erase(t->id);
+  }
+  delete t;
+  return nullptr;
+}
+
+// Starts the detached thread of `t` with a small stack and every signal
+// blocked (signals for the process go to other threads). Returns 0 or an errno.
+int StartThreadWait(ThreadWait* t) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return ENOMEM;
+  pthread_attr_setstacksize(&attr, kThreadStack);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t thread;
+  int rc = pthread_create(&thread, &attr, RunThreadWait, t);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  return rc;
+}
+
+// waitMode() -> 'waitv' | 'threads': how async waits sleep in this process.
+Napi::Value WaitMode(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), UseWaitv() ? "waitv" : "threads");
+}
+
 // waitAsync(i32, index, expected, id) -> 0 registered | 1 not-equal | -errno
-// (-ENOSYS on kernels without futex_waitv).
+// (-EAGAIN when a 'threads' wait cannot get a thread).
 Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AsyncWaiters* w = Waiters(env);
@@ -305,9 +419,23 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
       !info[3].IsNumber())
     return Napi::Number::New(env, -EINVAL);
   double id = info[3].As<Napi::Number>().DoubleValue();
-  if (!HaveWaitv()) return Napi::Number::New(env, -ENOSYS);
   if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
-  {
+  if (!UseWaitv()) {
+    ThreadWait* t = new ThreadWait();
+    t->id = id;
+    t->word = word;
+    t->expected = expected;
+    t->owner = *env.GetInstanceData<WaitersRef>();
+    // Under mu, so the thread cannot end and erase itself before it is listed.
+    std::lock_guard<std::mutex> lock(w->mu);
+    w->thread_waits.emplace(id, t);
+    int rc = StartThreadWait(t);
+    if (rc != 0) {
+      w->thread_waits.erase(id);
+      delete t;
+      return Napi::Number::New(env, -rc);
+    }
+  } else {
     std::lock_guard<std::mutex> lock(w->mu);
     WaiterThread* target = nullptr;
     for (WaiterThread* t : w->threads) {
@@ -339,9 +467,18 @@ Napi::Value CancelWait(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
   double id = info[0].As<Napi::Number>().DoubleValue();
   bool found = false;
+  std::atomic<int32_t>* wake = nullptr;
   {
     std::lock_guard<std::mutex> lock(w->mu);
+    auto it = w->thread_waits.find(id);
+    if (it != w->thread_waits.end() && it->second->registered) {
+      it->second->registered = false;
+      it->second->cancelled = true;
+      wake = it->second->word;
+      found = true;
+    }
     for (WaiterThread* t : w->threads) {
+      if (found) break;
       for (size_t i = 0; i < t->entries.size(); i++) {
         if (t->entries[i].id == id) {
           t->entries.erase(t->entries.begin() + i);
@@ -353,6 +490,8 @@ Napi::Value CancelWait(const Napi::CallbackInfo& info) {
       if (found) break;
     }
   }
+  // Wakes the cancelled thread, and every other sleeper of the word (spuriously).
+  if (wake != nullptr) Futex(wake, FUTEX_WAKE, INT_MAX, nullptr);
   if (found && --w->pending == 0 && w->refed && w->tsfn != nullptr) {
     napi_unref_threadsafe_function(env, w->tsfn);
     w->refed = false;
@@ -369,6 +508,7 @@ void InitFutex(Napi::Env env, Napi::Object exports) {
   exports.Set("onWaitComplete", Napi::Function::New(env, OnWaitComplete, "onWaitComplete"));
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync, "waitAsync"));
   exports.Set("cancelWait", Napi::Function::New(env, CancelWait, "cancelWait"));
+  exports.Set("waitMode", Napi::Function::New(env, WaitMode, "waitMode"));
 }
 
 }  // namespace ipc

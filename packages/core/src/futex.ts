@@ -5,7 +5,11 @@
  *
  * Async waits are served by native waiter threads (see native/futex.cc), not
  * by the libuv pool, so they never starve fs or dns and never block the event
- * loop. A pending async wait keeps the event loop alive, like a timer.
+ * loop. A pending async wait keeps the event loop alive, like a timer. On
+ * kernels without futex_waitv (before 5.16), or with IPC_NO_FUTEX_WAITV=1,
+ * each pending wait gets its own small thread ('threads' mode); a cancel there
+ * wakes the word's other sleepers spuriously, so every caller re-checks its
+ * state after 'ok'.
  */
 import { types } from 'node:util'
 import { ClosedError, invalidArgType, outOfRange, systemError } from './errors.js'
@@ -71,7 +75,7 @@ export function waitWord(
   const id = rt.nextWaitId++
   const rc = bin.waitAsync(i32, index, expected, id)
   if (rc === 1) return Promise.resolve('not-equal')
-  if (rc < 0) return Promise.reject(systemError(-rc, 'futex_waitv'))
+  if (rc < 0) return Promise.reject(systemError(-rc, asyncWaitMode() === 'waitv' ? 'futex_waitv' : 'pthread_create'))
   return new Promise<WaitResult>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined
     let removeAbort = () => {}
@@ -114,6 +118,16 @@ export function waitWord(
       }
     })
   })
+}
+
+/**
+ * How async waits sleep in this process, chosen once at first use:
+ * `'waitv'` (futex_waitv, Linux 5.16+: a few threads serve many waits) or
+ * `'threads'` (a thread per pending wait in plain FUTEX_WAIT: older kernels,
+ * or forced by the environment variable IPC_NO_FUTEX_WAITV=1). For @ipc packages and tests.
+ */
+export function asyncWaitMode(): 'waitv' | 'threads' {
+  return native().waitMode()
 }
 
 /** Ends every pending async wait on `buffer` with ClosedError; call before unmapping it. */

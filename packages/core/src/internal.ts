@@ -19,7 +19,7 @@ export {
   writePayload,
 } from './codec.js'
 export { invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js'
-export { cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './futex.js'
+export { asyncWaitMode, cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './futex.js'
 export {
   checkHandle,
   type Handle,

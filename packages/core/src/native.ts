@@ -31,6 +31,8 @@ export interface NativeBinding {
   onWaitComplete(callback: (batch: number[]) => void): number
   waitAsync(i32: Int32Array, index: number, expected: number, id: number): number
   cancelWait(id: number): boolean
+  /** How async waits sleep in this process: futex_waitv, or a thread per wait (see native/futex.cc). */
+  waitMode(): 'waitv' | 'threads'
   processStartTime(pid: number): number
   processAlive(pid: number, startTime: number): boolean
   threadId(): number
