@@ -18,8 +18,12 @@
 //   ('ok'; every caller re-checks its state). A cancel that lands between the
 //   thread's flag check and its entry into the kernel is missed by that wake,
 //   so the thread sleeps with a timeout (2 ms, doubling to 1 s) and re-checks
-//   the flag; a cancelled thread that consumed a real wake passes it on
-//   (FUTEX_WAKE 1), so a notify(count) never loses one to a cancelled wait.
+//   the flag. A cancelled thread never touches the word again (the segment
+//   may be unmapped, its address reused): it does not pass on a wake it took.
+//   A notify(count < all) that picks a cancelled thread is covered by the
+//   cancel's own wake-all, except for a thread that missed it: that one may
+//   spend a wake (as a cancelled entry can in 'waitv' mode); every caller
+//   sleeps in slices and re-checks.
 //
 // Safety: a registered address stays mapped until its wait completes or is
 // cancelled (the TypeScript layer cancels every wait on a segment before it
@@ -355,7 +359,6 @@ void* RunThreadWait(void* arg) {
   std::shared_ptr<AsyncWaiters> owner = std::move(t->owner);
   AsyncWaiters* w = owner.get();
   long ms = 2;
-  bool forward = false;
   for (;;) {
     if (t->cancelled.load()) break;
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -371,13 +374,9 @@ void* RunThreadWait(void* arg) {
     if (t->registered) {
       t->registered = false;
       w->Complete(t->id, kOk);
-    } else {
-      forward = rc == 0;
     }
     break;
   }
-  // A cancelled wait took a wake meant for a sleeper of the word: pass it on.
-  if (forward) Futex(t->word, FUTEX_WAKE, 1, nullptr);
   {
     std::lock_guard<std::mutex> lock(w->mu);
     w->thread_waits.erase(t->id);
