@@ -17,9 +17,15 @@ namespace {
 
 // Returns the start time of pid, or -1 when no such process exists.
 double StartTime(long pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  // "<pid>/stat" relative to a /proc fd, never the absolute path: qemu-user
+  // fakes /proc/<its own pid>/stat with its own start time (a tick or more
+  // late), and every other process would then see this one as dead.
+  int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (proc < 0) return -1;
+  char path[32];
+  snprintf(path, sizeof path, "%ld/stat", pid);
+  int fd = openat(proc, path, O_RDONLY | O_CLOEXEC);
+  close(proc);
   if (fd < 0) return -1;
   char buf[1024];
   ssize_t n = read(fd, buf, sizeof buf - 1);
