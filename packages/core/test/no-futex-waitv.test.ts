@@ -1,0 +1,179 @@
+/**
+ * Async waits on kernels without futex_waitv (before Linux 5.16): the 'threads'
+ * mode, forced with IPC_NO_FUTEX_WAITV=1 or chosen by the run-time probe.
+ * The probe is tested under test/seccomp/deny-futex-waitv.c, a launcher whose
+ * seccomp filter makes futex_waitv fail with ENOSYS, as an old kernel does.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { notify, wait } from '@ipc/core'
+import { Segment } from '@ipc/core/internal'
+import { spawnChild, uniqueName } from '@ipc/test-utils'
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
+
+const KIND = { kind: 'test-xproc', version: 1 }
+const participant = fileURLToPath(new URL('./fixtures/participant.mjs', import.meta.url))
+const launcherSource = fileURLToPath(new URL('./seccomp/deny-futex-waitv.c', import.meta.url))
+
+function shared(words: number): { segment: Segment; i32: Int32Array } {
+  const segment = Segment.create(KIND, words * 4, { name: uniqueName('nowaitv') })
+  onTestFinished(() => segment.close())
+  return { segment, i32: new Int32Array(segment.buffer, segment.dataOffset, words) }
+}
+
+/** The environment without the switch, so only the probe can choose 'threads'. */
+function probeEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.IPC_NO_FUTEX_WAITV
+  return env
+}
+
+/** Compiles the launcher once with `cc`; undefined (tests skipped) when there is no C compiler. */
+const launcher = ((): string | undefined => {
+  try {
+    execFileSync('cc', ['--version'], { stdio: 'ignore' })
+  } catch {
+    return undefined
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ipc-seccomp-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const binary = join(dir, 'deny-futex-waitv')
+  execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', binary, launcherSource], { stdio: 'inherit' })
+  return binary
+})()
+
+interface Launched {
+  child: ChildProcess
+  exited: Promise<number>
+  stdout(): string
+  waitFor(text: string): Promise<void>
+}
+
+/** Runs participant.mjs under the launcher; killed and awaited when the test finishes. */
+function underLauncher(args: string[]): Launched {
+  const child = spawn(launcher as string, [process.execPath, participant, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: probeEnv(),
+  })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (d) => {
+    out += d
+  })
+  child.stderr?.on('data', (d) => {
+    err += d
+  })
+  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  return {
+    child,
+    exited,
+    stdout: () => out,
+    async waitFor(text) {
+      const deadline = performance.now() + 10_000
+      while (!out.includes(text)) {
+        if (child.exitCode !== null || performance.now() > deadline)
+          throw new Error(`No "${text}" from the child; stdout: ${out}; stderr: ${err}`)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+    },
+  }
+}
+
+/** Notifies word `index` until one sleeper is woken (the child may not be asleep yet). */
+async function wakeOne(i32: Int32Array, index: number): Promise<number> {
+  for (;;) {
+    const woken = notify(i32, index, 1)
+    if (woken > 0) return woken
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+describe('IPC_NO_FUTEX_WAITV=1', () => {
+  it("forces the 'threads' mode; without it this kernel uses 'waitv' (or 'threads' when it lacks the syscall)", {
+    timeout: 20_000,
+  }, async () => {
+    const forced = spawnChild(participant, ['mode', 'unused'], { env: { ...process.env, IPC_NO_FUTEX_WAITV: '1' } })
+    expect(await forced.exited).toBe(0)
+    expect(forced.stdout()).toContain('MODE threads')
+    const probed = spawnChild(participant, ['mode', 'unused'], { env: probeEnv() })
+    expect(await probed.exited).toBe(0)
+    expect(probed.stdout()).toMatch(/MODE (waitv|threads)/)
+  })
+
+  it('serves 1,000 pending waits in one process without the libuv pool (UV_THREADPOOL_SIZE=1)', {
+    timeout: 40_000,
+  }, async () => {
+    const { segment, i32 } = shared(1000)
+    const child = spawnChild(participant, ['pool', segment.name, '1000'], {
+      env: { ...process.env, IPC_NO_FUTEX_WAITV: '1', UV_THREADPOOL_SIZE: '1' },
+    })
+    await child.waitFor('READS DONE', 30_000)
+    expect(child.stdout()).toContain('MODE threads')
+    expect(child.stdout()).toContain('READS DONE 20 true')
+    for (let i = 0; i < 1000; i++) {
+      Atomics.store(i32, i, 1)
+      notify(i32, i)
+    }
+    expect(await child.exited).toBe(0)
+    expect(child.stdout()).toContain('WAITS DONE 1000')
+  })
+})
+
+describe.skipIf(launcher === undefined)('with futex_waitv denied by seccomp (ENOSYS, as before Linux 5.16)', () => {
+  it("the probe picks the 'threads' mode, not the environment", { timeout: 20_000 }, async () => {
+    const child = underLauncher(['mode', 'unused'])
+    expect(await child.exited).toBe(0)
+    expect(child.stdout()).toContain('MODE threads')
+  })
+
+  it("a child's wait resolves 'ok' when the parent notifies; notify counts it", { timeout: 20_000 }, async () => {
+    const { segment, i32 } = shared(4)
+    const child = underLauncher(['wait-async', segment.name, '0', '15000'])
+    await child.waitFor('WAITING')
+    expect(await wakeOne(i32, 0)).toBe(1)
+    await child.waitFor('RESULT')
+    expect(child.stdout()).toContain('RESULT ok 0')
+    expect(await child.exited).toBe(0)
+  })
+
+  it("a child's wait resolves 'timed-out' after its timeout", { timeout: 20_000 }, async () => {
+    const { segment } = shared(4)
+    const started = performance.now()
+    const child = underLauncher(['wait-async', segment.name, '0', '300'])
+    expect(await child.exited).toBe(0)
+    expect(child.stdout()).toContain('RESULT timed-out 0')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300)
+  })
+
+  it("a child's aborted wait rejects with the signal's reason and leaves no sleeper", { timeout: 20_000 }, async () => {
+    const { segment, i32 } = shared(4)
+    const child = underLauncher(['wait-abort', segment.name, '100'])
+    expect(await child.exited).toBe(0)
+    expect(child.stdout()).toContain('RESULT rejected TimeoutError')
+    expect(notify(i32, 0)).toBe(0)
+  })
+
+  it('hands turns back and forth 300 times with both sides waiting async', { timeout: 30_000 }, async () => {
+    const { segment, i32 } = shared(4)
+    const child = underLauncher(['ping-pong-async', segment.name, '300'])
+    await child.waitFor('READY')
+    for (let round = 0; round < 300; round++) {
+      Atomics.store(i32, 0, 2 * round + 1)
+      notify(i32, 0)
+      let value = Atomics.load(i32, 0)
+      while (value !== 2 * round + 2) {
+        await wait(i32, 0, value, { timeout: 10_000 })
+        value = Atomics.load(i32, 0)
+      }
+    }
+    expect(await child.exited).toBe(0)
+    expect(Atomics.load(i32, 0)).toBe(600)
+  })
+})
