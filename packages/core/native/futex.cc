@@ -334,10 +334,11 @@ Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
-// futex_waitv exists from Linux 5.16; older kernels (or a seccomp filter)
-// answer ENOSYS.
+// futex_waitv exists from Linux 5.16: it answers this empty call with EINVAL.
+// Older kernels answer ENOSYS; a seccomp filter ENOSYS or EPERM (older Docker
+// profiles): anything but EINVAL means it cannot be used.
 bool HaveWaitv() {
-  static const bool have = syscall(SYS_futex_waitv, nullptr, 0, 0, nullptr, CLOCK_MONOTONIC) != -1 || errno != ENOSYS;
+  static const bool have = syscall(SYS_futex_waitv, nullptr, 0, 0, nullptr, CLOCK_MONOTONIC) == -1 && errno == EINVAL;
   return have;
 }
 

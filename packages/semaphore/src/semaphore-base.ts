@@ -523,8 +523,17 @@ export abstract class SemaphoreBase implements Disposable {
         let result: string = 'aborted'
         try {
           result = await waitWord(i32, counter.wakeIndex, wake, backOff ? 1 : REAP_MS, controller.signal)
-        } catch {
+        } catch (error) {
           // Aborted because the first waiter left, or ClosedError: the loop re-checks.
+          // Any other error means the wait itself failed (no thread for it), and
+          // would fail again at once: the pending acquires reject with it, never spin.
+          if (!controller.signal.aborted && !(error instanceof ClosedError)) {
+            for (const waiter of this.#queue.splice(0)) {
+              waiter.cleanup()
+              waiter.reject(error)
+            }
+            return
+          }
         } finally {
           this.#wakeWait = undefined
         }
