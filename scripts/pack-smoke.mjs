@@ -7,7 +7,8 @@
 // package.json has the metadata npm shows and provenance checks (name,
 // version, license, repository with its directory, homepage on the docs site,
 // bugs, keywords, no `workspace:` range, no install script); each tarball holds
-// LICENSE, README.md and dist (core: the linux-x64 prebuild);
+// LICENSE, README.md and dist (core: the linux-x64 and linux-arm64 glibc
+// prebuilds, one file each, and no other);
 // `pnpm publish --dry-run` and `changeset status` succeed. Nothing is
 // published and nobody logs in. (That each README stands alone on the npm
 // page is apps/docs/test/readme-sync.test.ts's job.)
@@ -21,6 +22,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 /** Where apps/docs is published (GitHub Pages of the repository); homepage and README links point there. */
 const DOCS_URL = 'https://ipc-js.github.io/ipc/'
 const packages = ['core', 'queue', 'pipe', 'shared', 'semaphore']
+/** The prebuilds every @ipc/core tarball bundles (scripts/arm64-smoke.mjs runs the arm64 one under qemu). */
+const CORE_PREBUILDS = ['linux-x64', 'linux-arm64']
 const work = mkdtempSync(join(tmpdir(), 'ipc-pack-'))
 const sh = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
 
@@ -34,8 +37,6 @@ try {
   checkPublishable(tarballs)
   const core = tarballs.find((t) => t.includes('ipc-core-'))
   const listing = sh('tar', ['-tzf', core])
-  if (!/native\/prebuilds\/linux-x64\/.*\.node/.test(listing))
-    throw new Error('@ipc/core tarball has no linux-x64 prebuild')
   if (/native\/build\//.test(listing) || /\.cc$/m.test(listing))
     throw new Error('@ipc/core tarball ships build output or C++ sources')
 
@@ -137,10 +138,20 @@ function checkPublishable(tarballs) {
     if (listing.includes('package/LICENSE'))
       expect(read('LICENSE') === license, 'LICENSE differs from the root LICENSE')
     if (p === 'core') {
-      expect(
-        listing.some((file) => /^package\/native\/prebuilds\/linux-x64\/[^/]+\.glibc\.node$/.test(file)),
-        'no native/prebuilds/linux-x64/*.glibc.node',
+      for (const platform of CORE_PREBUILDS) {
+        const prefix = `package/native/prebuilds/${platform}/`
+        const files = listing.filter((file) => file.startsWith(prefix))
+        expect(
+          files.length === 1 && /^[^/]+\.glibc\.node$/.test(files[0].slice(prefix.length)),
+          `native/prebuilds/${platform}/ holds ${files.map((file) => file.slice(prefix.length)).join(', ') || 'nothing'}, not one *.glibc.node (packing needs CI=true or the cross compiler: scripts/prepack.mjs)`,
+        )
+      }
+      const others = listing.filter(
+        (file) =>
+          file.startsWith('package/native/prebuilds/') &&
+          !CORE_PREBUILDS.some((platform) => file.startsWith(`package/native/prebuilds/${platform}/`)),
       )
+      expect(others.length === 0, `ships prebuilds no release plans: ${others.join(', ')}`)
     }
   }
 

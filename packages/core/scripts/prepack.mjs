@@ -1,24 +1,32 @@
 // `prepack` of @ipc/core (npm pack, pnpm pack, pnpm publish, changeset publish):
-// the tarball must carry the built JavaScript and the linux-x64 glibc prebuild,
-// or packing fails here. Users never compile: there is no install script, and
-// the C++ sources are not shipped.
+// the tarball must carry the built JavaScript and the glibc prebuilds, or
+// packing fails here. Users never compile: there is no install script, and the
+// C++ sources are not shipped.
 //
 //   - dist/ must exist (this script does not run tsup: `pnpm build` first);
-//   - native/prebuilds/linux-x64/*.glibc.node is (re)built with prebuildify when
-//     it is missing or older than a file in native/, which only works on
-//     linux-x64 glibc with python3, make and a C++ compiler;
-//   - the prebuild must then load in this Node and export the addon's functions.
-import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+//   - each prebuild in PREBUILDS, native/prebuilds/<platform>-<arch>/*.glibc.node,
+//     is (re)built with prebuildify when it is missing or older than a file in
+//     native/: linux-x64 natively (python3, make, g++), linux-arm64 with the
+//     cross compiler (Debian's g++-aarch64-linux-gnu) on linux-x64;
+//   - linux-x64 is always required. linux-arm64 is required when CI is set
+//     (CI=true: CI and the release job); elsewhere, without the cross
+//     compiler, the tarball is packed without it and a warning says so;
+//   - every shipped prebuild must be an ELF shared object for its CPU, and the
+//     one for this machine must load in this Node and export the addon's functions.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildPrebuild, CROSS, hasCrossCompiler } from './build-native.mjs'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const nativeDir = join(packageDir, 'native')
-/** Phase 1 ships one prebuild. Add a platform here when CI builds it. */
-const EXPECTED = { platformArch: 'linux-x64', libc: 'glibc' }
-const prebuildDir = join(nativeDir, 'prebuilds', EXPECTED.platformArch)
+/** What a release ships. `elfMachine` is e_machine of the ELF header (x86-64: 62, AArch64: 183). */
+const PREBUILDS = [
+  { arch: 'x64', elfMachine: 62, required: true },
+  { arch: 'arm64', elfMachine: 183, required: Boolean(process.env.CI) && process.env.CI !== 'false' },
+]
+const LIBC = 'glibc'
 
 function refuse(lines) {
   console.error(`@ipc/core prepack: refusing to pack.\n${lines.join('\n')}`)
@@ -43,45 +51,60 @@ function newestSource() {
   return newest
 }
 
-function expectedPrebuild() {
-  if (!existsSync(prebuildDir)) return undefined
-  const file = readdirSync(prebuildDir).find((name) => name.endsWith(`.${EXPECTED.libc}.node`))
-  return file === undefined ? undefined : join(prebuildDir, file)
+function findPrebuild(arch) {
+  const dir = join(nativeDir, 'prebuilds', `linux-${arch}`)
+  if (!existsSync(dir)) return undefined
+  const file = readdirSync(dir).find((name) => name.endsWith(`.${LIBC}.node`))
+  return file === undefined ? undefined : join(dir, file)
 }
 
-const here = `${process.platform}-${process.arch}`
-const hereLibc = process.report?.getReport().header.glibcVersionRuntime ? 'glibc' : 'other'
-let prebuild = expectedPrebuild()
-const stale = prebuild !== undefined && statSync(prebuild).mtimeMs < newestSource()
-if (prebuild === undefined || stale) {
-  const why = prebuild === undefined ? 'is missing' : 'is older than the sources in native/'
-  if (here !== EXPECTED.platformArch || hereLibc !== EXPECTED.libc) {
-    refuse([
-      `The ${EXPECTED.platformArch} ${EXPECTED.libc} prebuild (native/prebuilds/${EXPECTED.platformArch}/*.${EXPECTED.libc}.node) ${why},`,
-      `and this machine (${here}, ${hereLibc === 'glibc' ? 'glibc' : 'not glibc'}) cannot build it.`,
-      `Fix: pack on ${EXPECTED.platformArch} ${EXPECTED.libc}, or copy a fresh prebuild there first.`,
-    ])
-  }
-  console.error(`@ipc/core prepack: the ${EXPECTED.platformArch} prebuild ${why}; building it with prebuildify`)
-  const result = spawnSync(process.execPath, [join(packageDir, 'scripts', 'build-native.mjs'), '--prebuildify'], {
-    cwd: packageDir,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  prebuild = expectedPrebuild()
-  if (result.status !== 0 || prebuild === undefined) {
-    refuse([
-      `Building the ${EXPECTED.platformArch} prebuild failed (exit ${result.status ?? result.signal}); see the output above.`,
-      'It needs python3, make and a C++ compiler (Debian: apt-get install python3 make g++).',
-    ])
-  }
+/** e_machine of a 64-bit little-endian ELF shared object (e_type 3), or undefined. */
+function elfMachine(file) {
+  const header = readFileSync(file).subarray(0, 20)
+  const isElf64Le = header.length === 20 && header.readUInt32BE(0) === 0x7f454c46 && header[4] === 2 && header[5] === 1
+  return isElf64Le && header.readUInt16LE(16) === 3 ? header.readUInt16LE(18) : undefined
 }
 
-if (here === EXPECTED.platformArch && hereLibc === EXPECTED.libc) {
-  try {
-    const addon = createRequire(import.meta.url)(prebuild)
-    if (typeof addon.shmOpen !== 'function') throw new Error('it does not export shmOpen()')
-  } catch (error) {
-    refuse([`${relative(packageDir, prebuild)} does not load: ${error.message}`])
+const herePlatform = `${process.platform}-${process.arch}`
+const hereGlibc = Boolean(process.report?.getReport().header.glibcVersionRuntime)
+const newest = newestSource()
+const shipped = []
+for (const { arch, elfMachine: machine, required } of PREBUILDS) {
+  const target = `linux-${arch}`
+  let prebuild = findPrebuild(arch)
+  const stale = prebuild !== undefined && statSync(prebuild).mtimeMs < newest
+  if (prebuild === undefined || stale) {
+    const why = prebuild === undefined ? 'is missing' : 'is older than the sources in native/'
+    const native = herePlatform === target && hereGlibc
+    const cross = herePlatform === 'linux-x64' && hereGlibc && arch in CROSS
+    if (!native && !(cross && hasCrossCompiler(arch))) {
+      const lines = [
+        `The ${target} ${LIBC} prebuild (native/prebuilds/${target}/*.${LIBC}.node) ${why},`,
+        `and this machine (${herePlatform}, ${hereGlibc ? 'glibc' : 'not glibc'}) cannot build it.`,
+        cross
+          ? `Fix: install the cross compiler (Debian: apt-get install ${CROSS[arch].debianPackage}), then pack again.`
+          : `Fix: pack on linux-x64 with glibc, or copy a fresh prebuild there first.`,
+      ]
+      if (required) refuse(lines)
+      console.error(`@ipc/core prepack: WARNING, packing without ${target}. ${lines.join(' ')}`)
+      continue
+    }
+    console.error(`@ipc/core prepack: the ${target} prebuild ${why}; building it with prebuildify`)
+    buildPrebuild(arch)
+    prebuild = findPrebuild(arch)
+    if (prebuild === undefined) refuse([`Building the ${target} prebuild left no file; see the output above.`])
   }
+  if (elfMachine(prebuild) !== machine) {
+    refuse([`${relative(packageDir, prebuild)} is not an ELF shared object for ${arch} (e_machine ${machine}).`])
+  }
+  if (herePlatform === target && hereGlibc) {
+    try {
+      const addon = createRequire(import.meta.url)(prebuild)
+      if (typeof addon.shmOpen !== 'function') throw new Error('it does not export shmOpen()')
+    } catch (error) {
+      refuse([`${relative(packageDir, prebuild)} does not load: ${error.message}`])
+    }
+  }
+  shipped.push(relative(packageDir, prebuild))
 }
-console.error(`@ipc/core prepack: shipping ${relative(packageDir, prebuild)}`)
+console.error(`@ipc/core prepack: shipping ${shipped.join(', ')}`)
