@@ -72,9 +72,6 @@ function load(): NativeBinding {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding
     return nodeGypBuild(dir)
   } catch (error) {
-    // Say what is missing, as seen from an installed copy (node_modules/@ipc/core),
-    // and fixes that work from there: the package ships no C++ sources, so
-    // `npm rebuild` cannot help; a binary built in a clone can be copied in.
     const { readdirSync } = require('node:fs') as typeof import('node:fs')
     const list = (path: string): string[] => {
       try {
@@ -83,45 +80,147 @@ function load(): NativeBinding {
         return []
       }
     }
-    const reason = (error as Error).message.trim()
-    const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
-      ?.glibcVersionRuntime
-    const here = `${process.platform}-${process.arch}`
-    const target = `${here} ${glibc ? `glibc ${glibc}` : 'without glibc'}, Node ${process.version}, napi ${process.versions.napi}`
-    const prebuilds = list(join(dir, 'prebuilds')).flatMap((tuple) =>
-      list(join(dir, 'prebuilds', tuple)).map((file) => `${tuple}/${file}`),
-    )
-    const builds = list(join(dir, 'build', 'Release')).filter((file) => file.endsWith('.node'))
-    let missing: string
-    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && reason.includes("'node-gyp-build'")) {
-      missing = 'its dependency node-gyp-build is not installed'
-    } else if (reason.startsWith('No native build was found')) {
-      missing =
-        prebuilds.length === 0
-          ? `this copy of @ipc/core has no prebuilt binary (${join(dir, 'prebuilds')} is empty or missing: the package was packed without its prebuilds) and no local build in ${join(dir, 'build', 'Release')}`
-          : `no bundled prebuild matches ${here}${glibc ? ' glibc' : ''}; this copy bundles ${prebuilds.join(', ')}`
-    } else {
-      let file = 'the binary node-gyp-build picked'
-      try {
-        file = (require('node-gyp-build') as { path(dir: string): string }).path(dir)
-      } catch {}
-      missing = `${file} failed to load: ${reason}`
+    let picked: string | undefined
+    try {
+      picked = (require('node-gyp-build') as { path(dir: string): string }).path(dir)
+    } catch {}
+    const failure: LoadFailure = {
+      platform: process.platform,
+      arch: process.arch,
+      glibc: (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+        ?.glibcVersionRuntime,
+      node: process.version,
+      napi: process.versions.napi,
+      dir,
+      prebuilds: list(join(dir, 'prebuilds')).flatMap((tuple) =>
+        list(join(dir, 'prebuilds', tuple)).map((file) => `${tuple}/${file}`),
+      ),
+      builds: list(join(dir, 'build', 'Release')).filter((file) => file.endsWith('.node')),
+      reason: (error as Error).message.trim(),
+      code: (error as NodeJS.ErrnoException).code,
+      picked,
     }
-    throw new NativeUnavailableError(
+    const { message, supported } = nativeLoadErrorMessage(failure)
+    // On a platform without prebuilds the message says all there is: no cause, no second stack.
+    throw new NativeUnavailableError(message, supported ? { cause: error } : {})
+  }
+}
+
+/** The page that says which platforms @ipc supports, and the plans for the others. */
+export const PLATFORMS_URL = 'https://ipc-js.github.io/ipc/guide/platforms'
+/** The prebuilds a release bundles (packages/core/scripts/prepack.mjs), for glibc only. */
+const PREBUILT = ['linux-x64', 'linux-arm64']
+/** The oldest glibc the prebuilds load on (they link shm_open@GLIBC_2.34 and pthread_create@GLIBC_2.34). */
+const MIN_GLIBC = [2, 34] as const
+
+/** What `load()` saw when the addon did not load: the input of nativeLoadErrorMessage. */
+export interface LoadFailure {
+  /** `process.platform`. */
+  platform: string
+  /** `process.arch`. */
+  arch: string
+  /** glibc's version at run time; undefined on musl and off Linux. */
+  glibc: string | undefined
+  /** `process.version`. */
+  node: string
+  /** `process.versions.napi`. */
+  napi: string | undefined
+  /** The package's native/ directory. */
+  dir: string
+  /** The files under native/prebuilds, as `<platform>-<arch>/<file>`. */
+  prebuilds: readonly string[]
+  /** The .node files in native/build/Release. */
+  builds: readonly string[]
+  /** The error's message. */
+  reason: string
+  /** The error's code (MODULE_NOT_FOUND, ...). */
+  code: string | undefined
+  /** The binary node-gyp-build picked, when it found one. */
+  picked: string | undefined
+}
+
+const OS_NAMES: Record<string, string> = { darwin: 'macOS', win32: 'Windows', linux: 'Linux' }
+
+function olderGlibc(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number)
+  return major < MIN_GLIBC[0] || (major === MIN_GLIBC[0] && minor < MIN_GLIBC[1])
+}
+
+/**
+ * The message of the NativeUnavailableError thrown when the addon does not
+ * load, from the facts alone (tests pass any platform). `supported` is false
+ * on a platform no release bundles a prebuild for: another OS, musl, another
+ * CPU or a glibc older than 2.34; the message then names the platform, says
+ * that it is not supported yet and links PLATFORMS_URL.
+ */
+export function nativeLoadErrorMessage(failure: LoadFailure): { message: string; supported: boolean } {
+  const { platform, arch, glibc, dir } = failure
+  const here = `${platform}-${arch}`
+  const libc = platform !== 'linux' ? '' : glibc ? ` glibc ${glibc}` : ' musl (no glibc)'
+  const target = `${here}${libc}, Node ${failure.node}, napi ${failure.napi ?? 'unknown'}`
+  const supportedList = `${PREBUILT.join(' and ')} with glibc ${MIN_GLIBC.join('.')} or later`
+  const release = join(dir, 'build', 'Release')
+  const lookedIn = `Looked in: ${release} (${failure.builds.join(', ') || 'nothing'}), then ${join(dir, 'prebuilds')} (${failure.prebuilds.join(', ') || 'nothing'})`
+  const buildFromClone =
+    'build the addon in a clone (needs git, pnpm, python3, make and a C++17 compiler) and copy it into this package:\n' +
+    '    git clone https://github.com/ipc-js/ipc && cd ipc && pnpm install && pnpm --filter @ipc/core build:native\n' +
+    `    mkdir -p ${release} && cp packages/core/native/build/Release/ipc_core.node ${release}/\n` +
+    '  (a reinstall of @ipc/core removes the copy; repeat it after one)'
+
+  if (platform !== 'linux') {
+    const name = OS_NAMES[platform] ?? platform
+    return {
+      supported: false,
+      message:
+        `Cannot load the @ipc/core native addon: ${name} (${here}) is not supported yet. ` +
+        `@ipc runs on Linux (${supportedList}): it needs /dev/shm and futexes. ` +
+        `The platforms page says what macOS and Windows would need and where that stands: ${PLATFORMS_URL}`,
+    }
+  }
+  const unsupported = !glibc
+    ? `Linux with musl libc (${here}, no glibc found, as on Alpine) is not supported yet: the bundled prebuilds need glibc`
+    : !PREBUILT.includes(here)
+      ? `${here} is not supported yet: prebuilds exist for ${PREBUILT.join(' and ')} only`
+      : olderGlibc(glibc)
+        ? `glibc ${glibc} is older than ${MIN_GLIBC.join('.')}, which the bundled ${here} prebuild needs: not supported yet`
+        : undefined
+  if (unsupported !== undefined) {
+    const failed = failure.picked === undefined ? '' : `\n${failure.picked} failed to load: ${failure.reason}`
+    return {
+      supported: false,
+      message:
+        `Cannot load the @ipc/core native addon for ${target}: ${unsupported}${failed}\n` +
+        `${lookedIn}\n` +
+        `Supported: ${supportedList}. Status and plans: ${PLATFORMS_URL}\n` +
+        `To try it anyway (untested here), ${buildFromClone}`,
+    }
+  }
+
+  // A supported platform: say what is missing, as seen from an installed copy
+  // (node_modules/@ipc/core), and fixes that work from there. The package ships
+  // no C++ sources, so `npm rebuild` cannot help; a binary built in a clone can be copied in.
+  let missing: string
+  if (failure.code === 'MODULE_NOT_FOUND' && failure.reason.includes("'node-gyp-build'")) {
+    missing = 'its dependency node-gyp-build is not installed'
+  } else if (failure.reason.startsWith('No native build was found')) {
+    missing =
+      failure.prebuilds.length === 0
+        ? `this copy of @ipc/core has no prebuilt binary (${join(dir, 'prebuilds')} is empty or missing: the package was packed without its prebuilds) and no local build in ${release}`
+        : `no bundled prebuild matches ${here} glibc; this copy bundles ${failure.prebuilds.join(', ')}`
+  } else {
+    missing = `${failure.picked ?? 'the binary node-gyp-build picked'} failed to load: ${failure.reason}`
+  }
+  return {
+    supported: true,
+    message:
       `Cannot load the @ipc/core native addon for ${target}: ${missing}\n` +
-        `Looked in: ${join(dir, 'build', 'Release')} (${builds.join(', ') || 'nothing'}), then ${join(dir, 'prebuilds')} (${prebuilds.join(', ') || 'nothing'})\n` +
-        'Possible solutions:\n' +
-        '- Released @ipc/core tarballs bundle one prebuild: linux-x64 with glibc (it serves every Node 20 or later: N-API). ' +
-        'On that platform, reinstall @ipc/core from a complete tarball (npm install @ipc/core once it is published, ' +
-        'or a tarball made with `pnpm pack` in packages/core of https://github.com/ipc-js/ipc, which builds the prebuild first)\n' +
-        '- Elsewhere on Linux (another CPU, musl, a glibc older than the prebuild needs), build the addon in a clone ' +
-        `(needs git, pnpm, python3, make and a C++17 compiler) and copy it into this package:\n` +
-        '    git clone https://github.com/ipc-js/ipc && cd ipc && pnpm install && pnpm --filter @ipc/core build:native\n' +
-        `    mkdir -p ${join(dir, 'build', 'Release')} && cp packages/core/native/build/Release/ipc_core.node ${join(dir, 'build', 'Release')}/\n` +
-        '  (a reinstall of @ipc/core removes the copy; repeat it after one)\n' +
-        '- Other operating systems are not supported yet: @ipc needs Linux (/dev/shm and futexes)',
-      { cause: error },
-    )
+      `${lookedIn}\n` +
+      'Possible solutions:\n' +
+      `- Released @ipc/core tarballs bundle two prebuilds: ${supportedList} (they serve every Node 20 or later: N-API). ` +
+      'Reinstall @ipc/core from a complete tarball (npm install @ipc/core once it is published, ' +
+      'or a tarball made with `pnpm pack` in packages/core of https://github.com/ipc-js/ipc, which builds the prebuilds first)\n' +
+      `- Or ${buildFromClone}\n` +
+      `- Platforms: ${PLATFORMS_URL}`,
   }
 }
 

@@ -54,7 +54,7 @@ describe.skipIf(!linuxX64)('NativeUnavailableError of an installed copy (linux-x
     expect(message).toContain(`this copy of @ipc/core has no prebuilt binary (${join(nativeDir, 'prebuilds')}`)
     expect(message).toContain('the package was packed without its prebuilds')
     expect(message).toContain('Possible solutions:')
-    expect(message).toContain('bundle one prebuild: linux-x64 with glibc')
+    expect(message).toContain('bundle two prebuilds: linux-x64 and linux-arm64 with glibc')
     expect(message).toContain('pnpm --filter @ipc/core build:native')
     expect(message).toContain(
       `cp packages/core/native/build/Release/ipc_core.node ${join(nativeDir, 'build', 'Release')}/`,
