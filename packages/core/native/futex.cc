@@ -13,6 +13,8 @@
 //   a wait bumps `control` and wakes it so it rebuilds its list.
 // - 'threads' (kernels without futex_waitv, or IPC_NO_FUTEX_WAITV=1): one
 //   thread per pending wait (64 KiB stack) in plain FUTEX_WAIT on its word.
+//   A thread whose wait ended parks on its private `go` word (up to 16 per
+//   env, for 1 s) and takes the next wait, which skips pthread_create.
 //   Cancel sets the wait's `cancelled` flag under the env mutex, then wakes
 //   every sleeper of the word: the other sleepers see a spurious wake-up
 //   ('ok'; every caller re-checks its state). A cancel that lands between the
@@ -169,15 +171,18 @@ struct Entry {
 
 struct AsyncWaiters;
 
-// One pending wait in 'threads' mode. Its thread owns it and deletes it on
-// exit. `registered` is guarded by AsyncWaiters::mu; `cancelled` is also
-// read by the thread without the lock, before each sleep.
-struct ThreadWait {
-  double id;
-  std::atomic<int32_t>* word;
-  int32_t expected;
-  bool registered = true;
+// A 'threads' mode thread and its current wait. The thread owns it and
+// deletes it on exit. The wait's fields are written under AsyncWaiters::mu
+// while the thread is parked (before `go` is bumped); `registered` is guarded
+// by mu; `cancelled` is also read by the thread without the lock, before
+// each sleep.
+struct Sleeper {
+  double id = 0;
+  std::atomic<int32_t>* word = nullptr;
+  int32_t expected = 0;
+  bool registered = false;
   std::atomic<bool> cancelled{false};
+  std::atomic<uint32_t> go{0};          // parked: bumped (and woken) to hand over a wait, or to stop
   std::shared_ptr<AsyncWaiters> owner;  // keeps the env's state alive until the thread exits
 };
 
@@ -199,7 +204,8 @@ struct AsyncWaiters {
   napi_threadsafe_function tsfn = nullptr;
   uint32_t pending = 0;  // registered or undelivered; touched only on the JS thread
   bool refed = false;
-  std::unordered_map<double, ThreadWait*> thread_waits;  // 'threads' mode: every live thread
+  std::unordered_map<double, Sleeper*> thread_waits;  // 'threads' mode: busy threads, by wait id
+  std::vector<Sleeper*> idle;                          // 'threads' mode: parked threads
 
   // Called with mu held.
   void Complete(double id, int result) {
@@ -265,6 +271,10 @@ struct AsyncWaiters {
         entry.second->registered = false;
         entry.second->cancelled = true;
         words.push_back(entry.second->word);
+      }
+      for (Sleeper* s : idle) {
+        s->go.fetch_add(1);
+        Futex(&s->go, FUTEX_WAKE_PRIVATE, 1, nullptr);
       }
     }
     // 'threads' mode: not joined; each exits at the wake or its next timeout
@@ -355,15 +365,17 @@ bool UseWaitv() {
 constexpr size_t kThreadStack = 64 * 1024;
 constexpr long kRecheckMaxMs = 1000;
 
-void* RunThreadWait(void* arg) {
-  ThreadWait* t = static_cast<ThreadWait*>(arg);
-  std::shared_ptr<AsyncWaiters> owner = std::move(t->owner);
-  AsyncWaiters* w = owner.get();
+constexpr size_t kIdleMax = 16;   // parked threads kept per env
+constexpr long kIdleMs = 1000;     // a parked thread exits after this long without a wait
+
+// Sleeps on the current wait's word until it is woken, the word changes, or
+// the wait is cancelled.
+void SleepOnWord(AsyncWaiters* w, Sleeper* s) {
   long ms = 2;
   for (;;) {
-    if (t->cancelled.load()) break;
+    if (s->cancelled.load()) return;
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    long rc = Futex(t->word, FUTEX_WAIT, static_cast<uint32_t>(t->expected), &ts);
+    long rc = Futex(s->word, FUTEX_WAIT, static_cast<uint32_t>(s->expected), &ts);
     int err = rc < 0 ? errno : 0;
     if (rc < 0 && (err == ETIMEDOUT || err == EINTR)) {
       if (ms < kRecheckMaxMs) ms = ms * 2 < kRecheckMaxMs ? ms * 2 : kRecheckMaxMs;
@@ -372,23 +384,60 @@ void* RunThreadWait(void* arg) {
     // Woken (0), the word no longer holds expected (EAGAIN), or any other
     // error (EFAULT): the wait is over, unless it was cancelled meanwhile.
     std::lock_guard<std::mutex> lock(w->mu);
-    if (t->registered) {
-      t->registered = false;
-      w->Complete(t->id, kOk);
+    if (s->registered) {
+      s->registered = false;
+      w->Complete(s->id, kOk);
     }
-    break;
+    return;
   }
-  {
-    std::lock_guard<std::mutex> lock(w->mu);
-    w->thread_waits.erase(t->id);
+}
+
+// A 'threads' mode thread: serves a wait, then parks (up to kIdleMax per env,
+// for kIdleMs) so the next wait skips pthread_create.
+void* RunSleeper(void* arg) {
+  Sleeper* s = static_cast<Sleeper*>(arg);
+  std::shared_ptr<AsyncWaiters> owner = std::move(s->owner);
+  AsyncWaiters* w = owner.get();
+  std::unique_lock<std::mutex> lock(w->mu, std::defer_lock);
+  for (;;) {
+    SleepOnWord(w, s);
+    lock.lock();
+    w->thread_waits.erase(s->id);
+    if (w->stop || w->idle.size() >= kIdleMax) break;
+    uint32_t seen = s->go.load();
+    w->idle.push_back(s);
+    bool assigned = false;
+    for (;;) {
+      lock.unlock();
+      struct timespec ts = {kIdleMs / 1000, (kIdleMs % 1000) * 1000000L};
+      long rc = Futex(&s->go, FUTEX_WAIT_PRIVATE, seen, &ts);
+      int err = rc < 0 ? errno : 0;
+      lock.lock();
+      // WaitAsync pops us from `idle` and fills in the wait before bumping `go`.
+      if (s->go.load() != seen) {
+        assigned = !w->stop;
+        break;
+      }
+      if (w->stop || (rc < 0 && err == ETIMEDOUT)) break;
+    }
+    if (!assigned) break;
+    lock.unlock();
   }
-  delete t;
+  // Held here: leave `idle` (if still listed) and exit.
+  for (size_t i = 0; i < w->idle.size(); i++) {
+    if (w->idle[i] == s) {
+      w->idle.erase(w->idle.begin() + i);
+      break;
+    }
+  }
+  lock.unlock();
+  delete s;
   return nullptr;
 }
 
-// Starts the detached thread of `t` with a small stack and every signal
+// Starts the detached thread of `s` with a small stack and every signal
 // blocked (signals for the process go to other threads). Returns 0 or an errno.
-int StartThreadWait(ThreadWait* t) {
+int StartSleeper(Sleeper* s) {
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return ENOMEM;
   pthread_attr_setstacksize(&attr, kThreadStack);
@@ -397,7 +446,7 @@ int StartThreadWait(ThreadWait* t) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_t thread;
-  int rc = pthread_create(&thread, &attr, RunThreadWait, t);
+  int rc = pthread_create(&thread, &attr, RunSleeper, s);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
   return rc;
@@ -421,18 +470,29 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   double id = info[3].As<Napi::Number>().DoubleValue();
   if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
   if (!UseWaitv()) {
-    ThreadWait* t = new ThreadWait();
-    t->id = id;
-    t->word = word;
-    t->expected = expected;
-    t->owner = *env.GetInstanceData<WaitersRef>();
     // Under mu, so the thread cannot end and erase itself before it is listed.
     std::lock_guard<std::mutex> lock(w->mu);
-    w->thread_waits.emplace(id, t);
-    int rc = StartThreadWait(t);
-    if (rc != 0) {
+    bool fresh = w->idle.empty();
+    Sleeper* s;
+    if (fresh) {
+      s = new Sleeper();
+      s->owner = *env.GetInstanceData<WaitersRef>();
+    } else {
+      s = w->idle.back();
+      w->idle.pop_back();
+    }
+    s->id = id;
+    s->word = word;
+    s->expected = expected;
+    s->registered = true;
+    s->cancelled = false;
+    w->thread_waits.emplace(id, s);
+    if (!fresh) {
+      s->go.fetch_add(1);
+      Futex(&s->go, FUTEX_WAKE_PRIVATE, 1, nullptr);
+    } else if (int rc = StartSleeper(s); rc != 0) {
       w->thread_waits.erase(id);
-      delete t;
+      delete s;
       return Napi::Number::New(env, -rc);
     }
   } else {
