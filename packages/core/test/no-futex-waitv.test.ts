@@ -124,6 +124,23 @@ describe('IPC_NO_FUTEX_WAITV=1', () => {
     expect(await child.exited).toBe(0)
     expect(child.stdout()).toContain('WAITS DONE 1000')
   })
+
+  it('gives each pending wait a thread, and none outlives its wait by more than 2 s (woken or timed out)', {
+    timeout: 30_000,
+  }, async () => {
+    const { segment } = shared(200)
+    const child = spawnChild(participant, ['thread-census', segment.name, '200'], {
+      env: { ...process.env, IPC_NO_FUTEX_WAITV: '1' },
+    })
+    expect(await child.exited, child.stderr()).toBe(0)
+    const census = /CENSUS (\d+) (\d+) (\d+) ok (\d+) timed-out (\d+)/.exec(child.stdout())
+    expect(census, child.stdout()).not.toBeNull()
+    const [before, pending, after, ok, timedOut] = (census as RegExpExecArray).slice(1).map(Number)
+    expect([ok, timedOut]).toEqual([100, 100])
+    expect(pending).toBeGreaterThanOrEqual((before as number) + 200)
+    // Parked threads leave after 1 s idle; a few threads of Node's own may come and go.
+    expect(after).toBeLessThanOrEqual((before as number) + 2)
+  })
 })
 
 describe.skipIf(launcher === undefined)('with futex_waitv denied by seccomp (ENOSYS, as before Linux 5.16)', () => {

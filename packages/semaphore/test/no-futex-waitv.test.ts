@@ -13,9 +13,7 @@ import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import { Semaphore } from '../src/semaphore.js'
 
 const fixture = fileURLToPath(new URL('./fixtures/timed-acquire.mjs', import.meta.url))
-const launcherSource = fileURLToPath(
-  new URL('../../core/test/seccomp/deny-futex-waitv.c', import.meta.url),
-)
+const launcherSource = fileURLToPath(new URL('../../core/test/seccomp/deny-futex-waitv.c', import.meta.url))
 
 /** Compiles the launcher once with `cc`; undefined (tests skipped) when there is no C compiler. */
 const launcher = ((): string | undefined => {
@@ -35,7 +33,10 @@ const launcher = ((): string | undefined => {
 function underLauncher(args: string[]): { child: ChildProcess; exited: Promise<number>; out: () => string } {
   const env = { ...process.env }
   delete env.IPC_NO_FUTEX_WAITV
-  const child = spawn(launcher as string, [process.execPath, fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  const child = spawn(launcher as string, [process.execPath, fixture, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  })
   let out = ''
   child.stdout?.on('data', (d) => {
     out += d
