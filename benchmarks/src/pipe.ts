@@ -16,19 +16,24 @@ import {
   nodeChannelJobs,
 } from './queue.ts'
 import { type FlowReport, latencyRep, throughputRep } from './rep.ts'
+import { THREADS_PEER } from './semaphore.ts'
 
 const script = join(childrenDir, 'ours-pipe.mjs')
 
 type Latency = { elapsedNs: number; median: number; p99: number }
 
-/** Two processes on the two ends of one `Pipe()`; one creates it, the other attaches. */
-function oursPipe(ctx: RunContext, body: (a: ChildHandle, b: ChildHandle, n: number) => Promise<Rep>): Runner {
+/** Two processes on the two ends of one `Pipe()`; one creates it, the other attaches. `env` goes to both. */
+function oursPipe(
+  ctx: RunContext,
+  body: (a: ChildHandle, b: ChildHandle, n: number) => Promise<Rep>,
+  env: Record<string, string> = {},
+): Runner {
   let a: ChildHandle | undefined
   let b: ChildHandle | undefined
   return {
     async setup() {
-      a = ChildHandle.fork('ours pipe end a', script)
-      b = ChildHandle.fork('ours pipe end b', script)
+      a = ChildHandle.fork('ours pipe end a', script, [], env)
+      b = ChildHandle.fork('ours pipe end b', script, [], env)
       const created = await a.request<{ handle: unknown; names: unknown[] }>('create')
       for (const name of created.names ?? []) ctx.rememberSegment(name)
       await b.request('attach', { handle: created.handle })
@@ -43,13 +48,17 @@ function oursPipe(ctx: RunContext, body: (a: ChildHandle, b: ChildHandle, n: num
   }
 }
 
-function oursRtt(ctx: RunContext, useAsync: boolean): Runner {
-  return oursPipe(ctx, async (a, b, n) => {
-    const echoed = b.request('echo', { n, async: useAsync }, 600_000)
-    const result = await a.request<Latency>('ping', { n, async: useAsync }, 600_000)
-    await echoed
-    return latencyRep(result)
-  })
+function oursRtt(ctx: RunContext, useAsync: boolean, env: Record<string, string> = {}): Runner {
+  return oursPipe(
+    ctx,
+    async (a, b, n) => {
+      const echoed = b.request('echo', { n, async: useAsync }, 600_000)
+      const result = await a.request<Latency>('ping', { n, async: useAsync }, 600_000)
+      await echoed
+      return latencyRep(result)
+    },
+    env,
+  )
 }
 
 function oursOneway(ctx: RunContext, p: Payload): Runner {
@@ -71,6 +80,13 @@ export function pipeFamily(ctx: RunContext): Family {
       impl: 'ours',
       size: RTT_SIZE,
       create: () => oursRtt(ctx, true),
+    },
+    {
+      key: 'pipe.rtt-async-threads/ours',
+      workload: 'pipe.rtt.async',
+      impl: THREADS_PEER,
+      size: RTT_SIZE,
+      create: () => oursRtt(ctx, true, { IPC_NO_FUTEX_WAITV: '1' }),
     },
     {
       key: 'pipe.rtt/process.send(json)',
@@ -116,7 +132,12 @@ export function pipeFamily(ctx: RunContext): Family {
     return values.every((v) => ours < (v as number))
   }
   // Median and p99 rows of one ours round-trip job; the median carries the target.
-  const rttRows = (workload: string, how: string, job: string): RowSpec[] =>
+  const rttRows = (
+    workload: string,
+    how: string,
+    job: string,
+    extra: (metric: string) => Record<string, Ref>,
+  ): RowSpec[] =>
     (['median', 'p99'] as const).map((metric) => ({
       workload: `${workload}.${metric}`,
       title: `Pipe ping-pong round trip, ${metric} (${how})`,
@@ -130,11 +151,14 @@ export function pipeFamily(ctx: RunContext): Family {
             }
           : undefined,
       ours: { job, metric },
-      peers: rttPeers(metric),
+      peers: { ...rttPeers(metric), ...extra(metric) },
     }))
   const rows: RowSpec[] = [
-    ...rttRows('pipe.rtt', 'sendSync/recvSync', 'pipe.rtt/ours'),
-    ...rttRows('pipe.rtt.async', 'await send/recv', 'pipe.rtt-async/ours'),
+    ...rttRows('pipe.rtt', 'sendSync/recvSync', 'pipe.rtt/ours', () => ({})),
+    // The same ping-pong with async waits on the fallback for kernels without futex_waitv.
+    ...rttRows('pipe.rtt.async', 'await send/recv', 'pipe.rtt-async/ours', (metric) => ({
+      [THREADS_PEER]: { job: 'pipe.rtt-async-threads/ours', metric },
+    })),
   ]
   for (const kind of ['string', 'buffer64k'] as const) {
     const p = payload(kind)

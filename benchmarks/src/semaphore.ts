@@ -59,14 +59,21 @@ function oursContended(ctx: RunContext, processes: number): Runner {
   }
 }
 
-/** A waiter blocks on Semaphore(0); a releaser times each release; latency = wake − release. */
-function oursWakeup(ctx: RunContext, useAsync: boolean): Runner {
+/** Async waits forced onto the fallback for kernels without futex_waitv: a thread per pending wait. */
+export const THREADS_PEER = 'ours, IPC_NO_FUTEX_WAITV=1'
+const THREADS_ENV = { IPC_NO_FUTEX_WAITV: '1' }
+
+/**
+ * A waiter blocks on Semaphore(0); a releaser times each release; latency = wake − release.
+ * `env` goes to both children (THREADS_ENV: the 'threads' fallback of async waits).
+ */
+function oursWakeup(ctx: RunContext, useAsync: boolean, env: Record<string, string> = {}): Runner {
   let releaser: ChildHandle | undefined
   let waiter: ChildHandle | undefined
   return {
     async setup() {
-      releaser = ChildHandle.fork('ours releaser', script)
-      waiter = ChildHandle.fork('ours waiter', script)
+      releaser = ChildHandle.fork('ours releaser', script, [], env)
+      waiter = ChildHandle.fork('ours waiter', script, [], env)
       const created = await releaser.request<{ semaphore: unknown; ready: unknown; names: unknown[] }>('create', {
         name: ctx.uniqueName('sem'),
         value: 0,
@@ -152,6 +159,13 @@ export function semaphoreFamily(ctx: RunContext): Family {
       create: () => oursWakeup(ctx, true),
     },
     {
+      key: 'semaphore.wakeup-async-threads/ours',
+      workload: 'semaphore.wakeup.async',
+      impl: THREADS_PEER,
+      size: wakeupSize,
+      create: () => oursWakeup(ctx, true, THREADS_ENV),
+    },
+    {
       key: 'semaphore.wakeup/python',
       workload: 'semaphore.wakeup',
       impl: 'python mp.Semaphore',
@@ -218,16 +232,24 @@ export function semaphoreFamily(ctx: RunContext): Family {
       title: 'Wake-up latency, release → pending await acquire() resolves, median',
       unit: 'µs',
       higherIsBetter: false,
+      note: `${THREADS_PEER}: the same with async waits on the fallback for kernels without futex_waitv (a thread per pending wait).`,
       ours: { job: 'semaphore.wakeup-async/ours', metric: 'median' },
-      peers: pythonPeer('semaphore.wakeup/python', 'median'),
+      peers: {
+        ...pythonPeer('semaphore.wakeup/python', 'median'),
+        [THREADS_PEER]: { job: 'semaphore.wakeup-async-threads/ours', metric: 'median' },
+      },
     },
     {
       workload: 'semaphore.wakeup.async.p99',
       title: 'Wake-up latency, release → pending await acquire() resolves, p99',
       unit: 'µs',
       higherIsBetter: false,
+      note: `${THREADS_PEER}: the same with async waits on the fallback for kernels without futex_waitv (a thread per pending wait).`,
       ours: { job: 'semaphore.wakeup-async/ours', metric: 'p99' },
-      peers: pythonPeer('semaphore.wakeup/python', 'p99'),
+      peers: {
+        ...pythonPeer('semaphore.wakeup/python', 'p99'),
+        [THREADS_PEER]: { job: 'semaphore.wakeup-async-threads/ours', metric: 'p99' },
+      },
     },
   ]
   return { name: 'semaphore', title: 'Semaphore', jobs, rows }
