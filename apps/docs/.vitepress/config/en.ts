@@ -49,6 +49,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
         { text: 'Choosing between them', link: 'choosing' },
         { text: 'Waiting, sync twins and errors', link: 'waiting-and-errors' },
         { text: 'Security model', link: 'security' },
+        { text: 'Platforms', link: 'platforms' },
         { text: 'Coming from Python', link: 'python' },
       ],
     },

@@ -65,6 +65,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
         { text: '如何选择', link: 'choosing' },
         { text: '等待、同步版本与错误', link: 'waiting-and-errors' },
         { text: '安全模型', link: 'security' },
+        { text: '平台', link: 'platforms' },
         { text: '从 Python 过来', link: 'python' },
       ],
     },
