@@ -143,7 +143,7 @@ function checkPublishable(tarballs) {
         const files = listing.filter((file) => file.startsWith(prefix))
         expect(
           files.length === 1 && /^[^/]+\.glibc\.node$/.test(files[0].slice(prefix.length)),
-          `native/prebuilds/${platform}/ holds ${files.map((file) => file.slice(prefix.length)).join(', ') || 'nothing'}, not one *.glibc.node (packing needs CI=true or the cross compiler: scripts/prepack.mjs)`,
+          `native/prebuilds/${platform}/ holds ${files.map((file) => file.slice(prefix.length)).join(', ') || 'nothing'}, not one *.glibc.node (pack where the aarch64 cross compiler is installed: packages/core/scripts/prepack.mjs)`,
         )
       }
       const others = listing.filter(
