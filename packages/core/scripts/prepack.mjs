@@ -10,7 +10,8 @@
 //     cross compiler (Debian's g++-aarch64-linux-gnu) on linux-x64;
 //   - linux-x64 is always required. linux-arm64 is required when CI is set
 //     (CI=true: CI and the release job); elsewhere, without the cross
-//     compiler, the tarball is packed without it and a warning says so;
+//     compiler, a missing one is left out with a warning, and a stale one
+//     refuses (it would be packed);
 //   - every shipped prebuild must be an ELF shared object for its CPU, and the
 //     one for this machine must load in this Node and export the addon's functions.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -86,6 +87,8 @@ for (const { arch, elfMachine: machine, required } of PREBUILDS) {
           : `Fix: pack on linux-x64 with glibc, or copy a fresh prebuild there first.`,
       ]
       if (required) refuse(lines)
+      // A stale file would still be packed (`files` ships native/prebuilds): never ship one.
+      if (prebuild !== undefined) refuse([...lines, `Or delete native/prebuilds/${target}/ to pack without it.`])
       console.error(`@ipc/core prepack: WARNING, packing without ${target}. ${lines.join(' ')}`)
       continue
     }
