@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ClosedError, ValueError } from './errors.js'
+import { ClosedError, CorruptError, ValueError } from './errors.js'
 import { ROBUST_LOCK_BYTES, RobustLock } from './robust-lock.js'
 import { Segment } from './segment.js'
 
@@ -357,5 +357,18 @@ describe('RobustLock [inspect.custom]', () => {
       `RobustLock { held: true, locked: true, owner: { pid: ${process.pid}, tid: ${lock.owner?.tid} } }`,
     )
     lock.release()
+  })
+})
+
+describe('RobustLock with a corrupt owner word', () => {
+  it('throws CorruptError when the owner names a slot outside the table, on every way in', async () => {
+    const seg = segment()
+    const lock = new RobustLock(seg, seg.dataOffset)
+    // Owner code = ((slot + 1) << 22) | tid: slot 499 does not exist (128 slots).
+    Atomics.store(seg.i32, seg.dataOffset / 4, (500 << 22) | 12345)
+    expect(thrown(() => lock.acquireSync({ timeout: 100 }))).toBeInstanceOf(CorruptError)
+    await expect(lock.acquire({ timeout: 100 })).rejects.toThrow(CorruptError)
+    expect(thrown(() => seg.slotOwner(128))).toBeInstanceOf(CorruptError)
+    expect(thrown(() => seg.slotAlive(-1))).toBeInstanceOf(CorruptError)
   })
 })

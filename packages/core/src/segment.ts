@@ -58,9 +58,10 @@
  * against the file's owner, and we are that owner.
  */
 import { randomBytes } from 'node:crypto'
-import { readdirSync } from 'node:fs'
+import { type Dir, type Dirent, opendirSync } from 'node:fs'
 import {
   ClosedError,
+  CorruptError,
   ExistsError,
   IncompatibleError,
   IpcError,
@@ -102,6 +103,8 @@ const INITIALISING_GRACE_MS = 30_000
 const SCAN_MIN_NAMES = 64
 /** How long one cleanup scan may examine names beyond SCAN_MIN_NAMES before it leaves the rest to the next call. */
 const SCAN_BUDGET_MS = 0.5
+/** One cleanup scan reads at most this many directory entries (ours or not). */
+const SCAN_MAX_ENTRIES = 4096
 const ENOENT = 2
 const EACCES = 13
 const EEXIST = 17
@@ -360,6 +363,7 @@ export class Segment {
    * in /proc); `slotAlive` counts such a holder alive.
    */
   slotOwner(slot: number): { pid: number; tid: number; startTime: number; visible: boolean } | undefined {
+    this.#checkSlot(slot)
     const base = (SLOTS_OFFSET + slot * SLOT_BYTES) / 4
     const pid = Atomics.load(this.i32, base + S_PID)
     if (pid <= 0) return undefined
@@ -375,7 +379,20 @@ export class Segment {
 
   /** True while the object attached at `slot` may still use the segment. */
   slotAlive(slot: number): boolean {
+    this.#checkSlot(slot)
     return slotAliveIn(this.i32, this.#f64, slot)
+  }
+
+  /**
+   * Slots come from words of shared memory (a lock's owner, a ring's holder):
+   * one outside the table would read the data area as a slot record.
+   * @throws {CorruptError} when `slot` is not an integer in [0, SLOT_COUNT).
+   */
+  #checkSlot(slot: number): void {
+    if (!(slot >= 0 && slot < SLOT_COUNT && Number.isInteger(slot)))
+      throw new CorruptError(
+        `The shared memory of ${this.kind} "${this.name}" is corrupt: it names attachment slot ${slot}, outside 0 to ${SLOT_COUNT - 1}`,
+      )
   }
 
   /**
@@ -515,38 +532,49 @@ function reapSlots(i32: Int32Array, f64: Float64Array, onReap: ((slot: number) =
  * ours without a magic) is never touched. The verdict is read twice, and the
  * name is unlinked only if it still names the same inode.
  *
- * Bounded cost: one directory read, then names in sorted order: at least
- * `SCAN_MIN_NAMES` (64), then more until `SCAN_BUDGET_MS` (0.5 ms) has
- * passed; the next call resumes after the last name examined (a per-process
- * cursor). Up to 64 names, every call covers them all; with 1,000 junk
- * `ipc-*` files a call costs under 1 ms more and a full pass takes a few calls. Linux only; elsewhere a no-op. Returns how many
- * segments were removed.
+ * Bounded cost, whatever is in /dev/shm: the directory is read through a
+ * handle kept open between calls (a per-process cursor), so a call reads
+ * at most SCAN_MAX_ENTRIES entries and examines at least SCAN_MIN_NAMES
+ * `ipc-*` names, then more until SCAN_BUDGET_MS (0.5 ms) has passed. At the
+ * end of the directory the handle is closed and the next read starts over;
+ * a call that reaches the end early starts over at once, and stops at the
+ * first name it examined already. So with up to 64 names every call covers
+ * them all, and a million junk files cost a call no more than a few
+ * milliseconds. Linux only; elsewhere a no-op. Returns how many segments
+ * were removed.
  */
 export function reclaimDeadSegments(): number {
-  let names: string[]
-  try {
-    names = readdirSync('/dev/shm')
-      .filter((n) => n.startsWith(SHM_PREFIX))
-      .sort()
-  } catch {
-    return 0
-  }
+  const rt = runtime() as { scanDir?: Dir }
   const bin = native()
-  const rt = runtime() as { scanCursor?: string }
   const header = new Uint8Array(HEADER_BYTES)
   const deadline = performance.now() + SCAN_BUDGET_MS
-  // Resume at the first name after the cursor (names are sorted).
-  const cursor = rt.scanCursor
-  let start = cursor === undefined ? 0 : names.findIndex((n) => n > cursor)
-  if (start < 0) start = 0
-  rt.scanCursor = undefined
+  const examined = new Set<string>()
+  let entries = 0
+  let restarted = false
   let reclaimed = 0
-  for (let k = 0; k < names.length; k++) {
-    const file = names[(start + k) % names.length] as string
-    if (k >= SCAN_MIN_NAMES && performance.now() > deadline) {
-      rt.scanCursor = names[(start + k - 1) % names.length]
-      break
+  for (;;) {
+    if (entries >= SCAN_MAX_ENTRIES) break
+    if (examined.size >= SCAN_MIN_NAMES && (entries & 63) === 0 && performance.now() > deadline) break
+    let entry: Dirent | null
+    try {
+      rt.scanDir ??= opendirSync('/dev/shm', { bufferSize: 128 })
+      entry = rt.scanDir.readSync()
+    } catch {
+      closeScanDir(rt)
+      return reclaimed
     }
+    if (entry === null) {
+      // The end of the directory: start over next time, or now if this call is young.
+      closeScanDir(rt)
+      if (restarted || examined.size >= SCAN_MIN_NAMES) break
+      restarted = true
+      continue
+    }
+    entries++
+    const file = entry.name
+    if (!file.startsWith(SHM_PREFIX)) continue
+    if (examined.has(file)) break // came round to where this call began
+    examined.add(file)
     const shm = `/${file}`
     const first = bin.shmStat(shm, header)
     if (!isDeadSegment(first, header)) continue
@@ -557,6 +585,15 @@ export function reclaimDeadSegments(): number {
     if (bin.shmUnlink(shm) === 0) reclaimed++
   }
   return reclaimed
+}
+
+function closeScanDir(rt: { scanDir?: Dir }): void {
+  try {
+    rt.scanDir?.closeSync()
+  } catch {
+    // already closed
+  }
+  rt.scanDir = undefined
 }
 
 /** The scan's verdict on one name, from its shmStat and the header bytes read into `header`. */
