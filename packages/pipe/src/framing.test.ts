@@ -49,6 +49,25 @@ describe('FrameReader', () => {
     expect(() => new FrameReader(256).push(Buffer.from([0xff, 0xff, 0xff, 0xfe]))).toThrow(RangeError)
   })
 
+  it('grows a payload as its bytes arrive: a header alone reserves 64 KiB, not what it announces', () => {
+    const reader = new FrameReader(128 * 1024 * 1024)
+    const header = Buffer.alloc(4)
+    header.writeInt32BE(100 * 1024 * 1024)
+    const before = process.memoryUsage().arrayBuffers
+    // 200 readers, each told of a 100 MiB frame: 20 GB if the header reserved it.
+    const readers = Array.from({ length: 200 }, () => new FrameReader(128 * 1024 * 1024))
+    for (const r of readers) r.push(header)
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024)
+    // A frame that does arrive is whole, however it is cut.
+    const payload = Buffer.alloc(300 * 1024, 7)
+    payload.writeUInt32BE(0xdeadbeef, payload.byteLength - 4)
+    const small = Buffer.alloc(4)
+    small.writeInt32BE(payload.byteLength)
+    reader.push(small)
+    for (let off = 0; off < payload.byteLength; off += 10_000) reader.push(payload.subarray(off, off + 10_000))
+    expect(reader.shift()?.equals(payload)).toBe(true)
+  })
+
   it('stops after maxFrames frames and says how many bytes it used', () => {
     const stream = Buffer.concat([frame(Buffer.from('one')), frame(Buffer.from('two'))])
     const reader = new FrameReader(16)

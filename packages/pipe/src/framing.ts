@@ -46,7 +46,13 @@ export function frame(payload: Uint8Array): Buffer {
  * A header that announces more than `maxLength` payload bytes throws
  * MessageTooLongError as soon as the header is complete, before anything is
  * allocated for the payload; the stream cannot be resynchronised after it.
+ * A payload's buffer grows as its bytes arrive (from 64 KiB, doubling), so a
+ * header alone never reserves memory: a peer that announces 128 MiB and
+ * sends nothing more costs 64 KiB, not 128 MiB.
  */
+/** The first buffer of a frame's payload; it doubles as bytes arrive, up to the announced length. */
+const FIRST_BODY_BYTES = 64 * 1024
+
 export class FrameReader {
   /** Complete frames, oldest first (payloads only). */
   readonly frames: Buffer[] = []
@@ -58,6 +64,8 @@ export class FrameReader {
   #headerFilled = 0
   #body: Buffer | undefined
   #bodyFilled = 0
+  /** The announced payload length of the frame in `#body`. */
+  #bodyLength = 0
 
   constructor(maxLength: number) {
     this.maxLength = maxLength
@@ -91,16 +99,25 @@ export class FrameReader {
           })
         const length = Number(big)
         this.#headerFilled = 0
-        this.#body = Buffer.allocUnsafe(length)
+        this.#body = Buffer.allocUnsafe(Math.min(length, FIRST_BODY_BYTES))
+        this.#bodyLength = length
         this.#bodyFilled = 0
         if (length === 0) this.#finish()
         continue
       }
-      const n = Math.min(this.#body.byteLength - this.#bodyFilled, chunk.byteLength - off)
+      const n = Math.min(this.#bodyLength - this.#bodyFilled, chunk.byteLength - off)
+      if (this.#bodyFilled + n > this.#body.byteLength) {
+        // Grow to what has arrived, at least doubling, at most the announced length.
+        const grown = Buffer.allocUnsafe(
+          Math.min(this.#bodyLength, Math.max(this.#body.byteLength * 2, this.#bodyFilled + n)),
+        )
+        grown.set(this.#body.subarray(0, this.#bodyFilled))
+        this.#body = grown
+      }
       this.#body.set(chunk.subarray(off, off + n), this.#bodyFilled)
       this.#bodyFilled += n
       off += n
-      if (this.#bodyFilled === this.#body.byteLength) this.#finish()
+      if (this.#bodyFilled === this.#bodyLength) this.#finish()
     }
     return off
   }

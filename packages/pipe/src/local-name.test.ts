@@ -79,6 +79,19 @@ describe('checkPrivateDir()', () => {
     expect(() => checkPrivateDir(file, 'Cannot connect', true)).toThrow(PermissionError)
   })
 
+  it('refuses a parent that others may write without the sticky bit, and accepts a sticky one', () => {
+    const parent = tempBase()
+    const dir = join(parent, 'ipc-me')
+    chmodSync(parent, 0o777)
+    expect(() => checkPrivateDir(dir, 'Cannot listen', true)).toThrow(PermissionError)
+    expect(() => checkPrivateDir(dir, 'Cannot listen', true)).toThrow(
+      /writable by others without the sticky bit \(mode 0777\)/,
+    )
+    chmodSync(parent, 0o1777) // as /tmp
+    checkPrivateDir(dir, 'Cannot listen', true)
+    expect(lstatSync(dir).mode & 0o777).toBe(0o700)
+  })
+
   it.skipIf(uid !== 0)('refuses a directory of another user, naming its owner (as root)', () => {
     const dir = join(tempBase(), 'theirs')
     mkdirSync(dir, { mode: 0o700 })

@@ -29,7 +29,7 @@
 import { createHash } from 'node:crypto'
 import { chmodSync, lstatSync, mkdirSync, type Stats, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { NotFoundError, PermissionError } from '@ipc/core'
 
@@ -83,6 +83,7 @@ function checkOwner(st: Stats, path: string, what: string, kind: string): void {
  * @throws {NotFoundError} when it is missing and `create` is false.
  */
 export function checkPrivateDir(dir: string, what: string, create: boolean): void {
+  checkParentDir(dirname(dir), what)
   let st = lstatOrUndefined(dir)
   if (st === undefined) {
     if (!create) throw new NotFoundError(`${what}: no listener with that name exists (no directory ${dir})`)
@@ -103,6 +104,23 @@ export function checkPrivateDir(dir: string, what: string, create: boolean): voi
   if ((st.mode & 0o077) !== 0)
     throw new PermissionError(
       `${what}: the directory ${dir} is open to group or other (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run "chmod 700 ${dir}" or remove it`,
+    )
+}
+
+/**
+ * The private directory is only as safe as its parent: in a directory that
+ * others may write without the sticky bit (as `/tmp` has), another user could
+ * rename ours away and put a link in its place between our check and our
+ * bind or connect.
+ *
+ * @throws {PermissionError} when `parent` is writable by group or other and not sticky.
+ */
+function checkParentDir(parent: string, what: string): void {
+  const st = lstatOrUndefined(parent)
+  if (st === undefined) return // mkdir fails below with ENOENT
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)
+    throw new PermissionError(
+      `${what}: the temporary directory ${parent} is writable by others without the sticky bit (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}), so another user could swap this user's private directory of local names; run "chmod +t ${parent}" or set TMPDIR to a directory only you can write`,
     )
 }
 
