@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import { Semaphore } from '../src/semaphore.js'
 
 const fixture = fileURLToPath(new URL('./fixtures/timed-acquire.mjs', import.meta.url))
+const noThread = fileURLToPath(new URL('./fixtures/no-thread.mjs', import.meta.url))
 const launcherSource = fileURLToPath(new URL('../../core/test/seccomp/deny-futex-waitv.c', import.meta.url))
 
 /** Compiles the launcher once with `cc`; undefined (tests skipped) when there is no C compiler. */
@@ -73,5 +74,56 @@ describe.skipIf(launcher === undefined)('Semaphore#acquire() with futex_waitv de
     sem.release()
     expect(await child.exited, child.out()).toBe(0)
     expect(child.out()).toMatch(/SECOND true wall \d+/)
+  })
+})
+
+// A uid no other test uses: RLIMIT_NPROC counts every thread of that user.
+const LONELY_UID = '48213'
+const isRoot = process.geteuid?.() === 0
+
+describe.skipIf(!isRoot)('Semaphore#acquire() when no waiter thread can start (needs root: setpriv, prlimit)', () => {
+  it('rejects with the EAGAIN of pthread_create instead of retrying at 100 % CPU past its timeout', {
+    timeout: 30_000,
+  }, async () => {
+    const name = `nothread-${process.pid}-${Date.now()}`
+    // The child's segment belongs to that uid; remove it if the child had to be killed.
+    onTestFinished(() => rmSync(`/dev/shm/ipc-${name}`, { force: true }))
+    const env = { ...process.env, IPC_NO_FUTEX_WAITV: '1' }
+    const child = spawn(
+      'prlimit',
+      [
+        '--nproc=40:40',
+        'setpriv',
+        `--reuid=${LONELY_UID}`,
+        `--regid=${LONELY_UID}`,
+        '--clear-groups',
+        process.execPath,
+        noThread,
+        name,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env },
+    )
+    let out = ''
+    child.stdout?.on('data', (d) => {
+      out += d
+    })
+    child.stderr?.on('data', (d) => {
+      out += d
+    })
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
+    onTestFinished(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    onTestFinished(() => clearTimeout(timer))
+    expect(await exited, out).toBe(0)
+    // Some wait found no thread (so the acquire below cannot get one either)...
+    expect(out).toContain('WAIT rejected EAGAIN pthread_create')
+    // ...and the acquire said so at once, well before its 1 s timeout.
+    const acquire = /ACQUIRE rejected EAGAIN after (\d+) ms/.exec(out)
+    expect(acquire, out).not.toBeNull()
+    expect(Number(acquire?.[1])).toBeLessThan(900)
+    expect(out).toContain('DONE')
   })
 })
