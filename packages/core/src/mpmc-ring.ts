@@ -68,7 +68,19 @@
  *   wakes one sleeper. A woken sleeper takes the lock with WAITERS set again
  *   (others may sleep), so a dead sleeper costs at most one extra wake. A
  *   sleeper checks every LOCK_POLL_MS whether the owner is gone: its slot
- *   re-attached (epoch changed), its process dead, or (Linux) its thread gone.
+ *   re-attached (epoch changed), freed or its process dead, or (Linux) its
+ *   thread gone; so does a caller about to give up. A word naming a free or
+ *   re-attached slot is a dead owner, not corruption: a holder that died and
+ *   whose slot was reaped by a process with no ring attached leaves exactly
+ *   that. Only words no attachment could write are corrupt (`#checkOwner`).
+ * - Waiting for a lock is bounded by the call's deadline: an async call spins
+ *   for microseconds, then awaits a futex wait on the lock word (at most
+ *   LOCK_POLL_MS at a time, so a dead owner is still found); a sync call
+ *   sleeps on it until its own deadline; a call that does not wait (timeout
+ *   0) gives up after the spin and reports "empty" / "full". A call with no
+ *   timeout waits while a live owner holds the lock (a stopped process may
+ *   hold it for as long as it stays stopped). The lock is never held across
+ *   an await: the attempt that takes it also releases it.
  * - Journal: only the lock holder writes the journal, PHASE and the counts,
  *   with plain stores in this order: old position, old count, PHASE = 1, new
  *   count, then the position with Atomics.store (the commit), then PHASE = 0.
@@ -84,15 +96,16 @@
  * 2·CAPACITY, at most CAPACITY apart) wherever they are read (a cached copy
  * that fails is reloaded instead); `#getLocked`
  * checks a message header (size from 0 with the whole message within what
- * was published, tag known); `#lockSync` checks a lock word (slot 1…128, bit
- * 31 clear, not this attachment's own); `#putLocked` checks the item count
+ * was published, tag known); `#checkOwner` checks a lock word (slot 1…128,
+ * bit 31 clear, not this attachment's own); `#putLocked` checks the item count
  * when it enforces MAX_ITEMS; the constructor checks the whole header once
  * (`#checkHeader`). A violation, or a payload the codec cannot revive, throws
  * CorruptError and makes this attachment refuse every later put and get (a
  * message that could be delimited was first dropped, so other processes go
  * on); `detach` and closing the segment still work. Sleeps last at most
- * RECHECK_MS, so a corrupt WAITERS count costs a late wake-up, never a hang;
- * a lock that one live owner holds for LOCK_STALL_MS gives TimeoutError.
+ * RECHECK_MS, so a corrupt WAITERS count costs a late wake-up, never a hang.
+ * A lock word scribbled to name a live attachment looks like a stopped
+ * holder: calls wait for it up to their deadline, as above.
  *
  * What a SIGKILL can lose: a producer killed inside `put` loses only the item
  * of that call, which is then either wholly in the ring or not at all (never
@@ -171,8 +184,10 @@ const PAUSE_MIN = 32
 const PAUSE_MAX = 2048
 /** How often a sleeper on a lock checks whether the owner died, in ms. */
 const LOCK_POLL_MS = 5
-/** How long one live owner may hold a lock (normally microseconds) before a waiter gives up. */
-const LOCK_STALL_MS = 2000
+/** How long `shutdown({ immediate })` waits for a lock that one live owner holds (normally for microseconds). */
+const SHUTDOWN_LOCK_MS = 2000
+/** A deadline already passed: the attempt does not sleep for a lock. */
+const NO_WAIT = 0
 /** Longest single sleep of a waiting put or get before it looks again, in ms. */
 const RECHECK_MS = 1000
 /** After this many wakes that woke nobody, look for dead waiters. */
@@ -191,6 +206,8 @@ export type MpmcPutStatus = typeof MPMC_PUT_OK | typeof MPMC_PUT_FULL | typeof M
 export const MPMC_EMPTY: unique symbol = Symbol('ring-empty')
 /** Returned by get attempts when no message is there and the ring was shut down. */
 export const MPMC_SHUTDOWN: unique symbol = Symbol('ring-shutdown')
+/** Internal: a live owner held the lock at the attempt's deadline; nothing was done. */
+const LOCKED: unique symbol = Symbol('ring-locked')
 type Taken = unknown
 
 /** Options fixed when the ring is created. */
@@ -273,6 +290,8 @@ interface WaitSide {
   readonly event: number
   readonly waiters: number
   readonly slotWaiters: number
+  /** The lock the attempt takes: P_LOCK or C_LOCK. */
+  readonly lock: number
   /** Whether an async wait spins before it sleeps (only get does). */
   readonly spinsAsync: boolean
 }
@@ -283,6 +302,7 @@ const PUT_SIDE: WaitSide = {
   event: P_EVENT,
   waiters: P_WAITERS,
   slotWaiters: SLOT_P_WAITERS,
+  lock: P_LOCK,
   spinsAsync: false,
 }
 const GET_SIDE: WaitSide = {
@@ -291,6 +311,7 @@ const GET_SIDE: WaitSide = {
   event: C_EVENT,
   waiters: C_WAITERS,
   slotWaiters: SLOT_C_WAITERS,
+  lock: C_LOCK,
   spinsAsync: true,
 }
 
@@ -341,6 +362,8 @@ export class MpmcRing {
   readonly #label: string
   #scratch: Buffer | undefined
   #futile = 0
+  /** The owner word (WAITERS set) of the lock the last LOCKED attempt found held: what to sleep on. */
+  #held = 0
   /** The first corruption found; every later put and get throws it. */
   #fault: CorruptError | undefined
 
@@ -556,25 +579,35 @@ export class MpmcRing {
   // ---------------------------------------------------------------- put
 
   /**
-   * One put attempt that does not wait for room. `encoded` comes from
-   * `prepare(value)`. Blocks only while another live producer holds the lock
-   * (microseconds).
+   * One put attempt that waits neither for room nor for the producer lock.
+   * `encoded` comes from `prepare(value)`. MPMC_PUT_FULL also when another
+   * live producer holds the lock beyond a brief spin (it is stopped, or was
+   * descheduled mid-copy): the item could not be put now, and was not.
    */
   tryPut(value: unknown, encoded: Encoded | undefined): MpmcPutStatus {
+    const status = this.#putBy(value, encoded, NO_WAIT)
+    return status === LOCKED ? MPMC_PUT_FULL : status
+  }
+
+  /** One put attempt, waiting for the producer lock until `deadline` (not for room). */
+  #putBy(value: unknown, encoded: Encoded | undefined, deadline: number): MpmcPutStatus | typeof LOCKED {
     this.assertSound()
-    if (Atomics.compareExchange(this.#i32, this.#w + P_LOCK, 0, this.#me) !== 0) this.#lockSync(P_LOCK)
+    if (Atomics.compareExchange(this.#i32, this.#w + P_LOCK, 0, this.#me) !== 0 && !this.#lock(P_LOCK, deadline))
+      return LOCKED
     return this.#putLocked(value, encoded)
   }
 
-  /** Waits up to `timeout` ms for room, blocking the thread. */
+  /** Waits up to `timeout` ms for room (and for the producer lock), blocking the thread. */
   putSync(value: unknown, encoded: Encoded | undefined, timeout: number): MpmcPutStatus {
-    const first = this.tryPut(value, encoded)
-    if (first !== MPMC_PUT_FULL || timeout <= 0) return first
-    return this.#waitSync(PUT_SIDE, value, encoded, timeout) as MpmcPutStatus
+    const first = this.#putBy(value, encoded, NO_WAIT)
+    if (first === MPMC_PUT_OK || first === MPMC_PUT_SHUTDOWN) return first
+    if (timeout <= 0) return MPMC_PUT_FULL
+    return this.#waitSync(PUT_SIDE, value, encoded, deadlineOf(timeout)) as MpmcPutStatus
   }
 
   /**
-   * Waits up to `timeout` ms for room without blocking the event loop.
+   * Waits up to `timeout` ms for room (and for the producer lock) without
+   * blocking the event loop: beyond a brief spin, a held lock is awaited.
    * Returns the status synchronously when it is known at once. An aborted
    * `signal` rejects with its reason and nothing is put.
    */
@@ -584,9 +617,17 @@ export class MpmcRing {
     timeout: number,
     signal?: AbortSignal,
   ): MpmcPutStatus | Promise<MpmcPutStatus> {
-    const first = this.tryPut(value, encoded)
-    if (first !== MPMC_PUT_FULL || timeout <= 0) return first
-    return this.#waitAsync(PUT_SIDE, value, encoded, timeout, signal) as Promise<MpmcPutStatus>
+    const first = this.#putBy(value, encoded, NO_WAIT)
+    if (first === MPMC_PUT_OK || first === MPMC_PUT_SHUTDOWN) return first
+    if (timeout <= 0) return MPMC_PUT_FULL
+    return this.#waitAsync(
+      PUT_SIDE,
+      value,
+      encoded,
+      deadlineOf(timeout),
+      signal,
+      first === LOCKED,
+    ) as Promise<MpmcPutStatus>
   }
 
   /** An async wait may resume after the segment was closed (and unmapped). */
@@ -715,31 +756,42 @@ export class MpmcRing {
 
   /**
    * Takes one message if there is one: the value, MPMC_EMPTY, or MPMC_SHUTDOWN
-   * (empty and shut down). Blocks only while another live consumer holds the
-   * lock (microseconds).
+   * (empty and shut down). Waits for nothing: MPMC_EMPTY also when another
+   * live consumer holds the lock beyond a brief spin (it is stopped, or was
+   * descheduled mid-copy), and then nothing was taken.
    */
   tryGet(): Taken {
+    const taken = this.#getBy(NO_WAIT)
+    return taken === LOCKED ? MPMC_EMPTY : taken
+  }
+
+  /** One get attempt, waiting for the consumer lock until `deadline` (not for a message). */
+  #getBy(deadline: number): Taken {
     this.assertSound()
-    if (Atomics.compareExchange(this.#i32, this.#w + C_LOCK, 0, this.#me) !== 0) this.#lockSync(C_LOCK)
+    if (Atomics.compareExchange(this.#i32, this.#w + C_LOCK, 0, this.#me) !== 0 && !this.#lock(C_LOCK, deadline))
+      return LOCKED
     return this.#getLocked(true)
   }
 
-  /** Waits up to `timeout` ms for a message, blocking the thread. */
+  /** Waits up to `timeout` ms for a message (and for the consumer lock), blocking the thread. */
   getSync(timeout: number): Taken {
-    const first = this.tryGet()
-    if (first !== MPMC_EMPTY || timeout <= 0) return first
-    return this.#waitSync(GET_SIDE, undefined, undefined, timeout)
+    const first = this.#getBy(NO_WAIT)
+    if (first !== MPMC_EMPTY && first !== LOCKED) return first
+    if (timeout <= 0) return MPMC_EMPTY
+    return this.#waitSync(GET_SIDE, undefined, undefined, deadlineOf(timeout))
   }
 
   /**
-   * Waits up to `timeout` ms for a message without blocking the event loop.
-   * Returns the value synchronously when one is there (no promise, no timer).
-   * An aborted `signal` rejects with its reason and nothing is taken.
+   * Waits up to `timeout` ms for a message (and for the consumer lock)
+   * without blocking the event loop: beyond a brief spin, a held lock is
+   * awaited. Returns the value synchronously when one is there (no promise,
+   * no timer). An aborted `signal` rejects with its reason and nothing is taken.
    */
   get(timeout: number, signal?: AbortSignal): Taken | Promise<Taken> {
-    const first = this.tryGet()
-    if (first !== MPMC_EMPTY || timeout <= 0) return first
-    return this.#waitAsync(GET_SIDE, undefined, undefined, timeout, signal)
+    const first = this.#getBy(NO_WAIT)
+    if (first !== MPMC_EMPTY && first !== LOCKED) return first
+    if (timeout <= 0) return MPMC_EMPTY
+    return this.#waitAsync(GET_SIDE, undefined, undefined, deadlineOf(timeout), signal, first === LOCKED)
   }
 
   // ---------------------------------------------------------------- waiting
@@ -748,9 +800,12 @@ export class MpmcRing {
   // of `value`/`encoded`, or tryGet), on which EVENT to sleep and in which
   // WAITERS counters to count ourselves. The caller's first attempt failed.
 
-  /** One attempt of `side`: a put status or a taken value (`side.none` = try again later). */
-  #attempt(side: WaitSide, value: unknown, encoded: Encoded | undefined): unknown {
-    return side.put ? this.tryPut(value, encoded) : this.tryGet()
+  /**
+   * One attempt of `side`, waiting for its lock until `deadline`: a put
+   * status or a taken value (`side.none` = try again later), or LOCKED.
+   */
+  #attempt(side: WaitSide, value: unknown, encoded: Encoded | undefined, deadline: number): unknown {
+    return side.put ? this.#putBy(value, encoded, deadline) : this.#getBy(deadline)
   }
 
   /** True when the other side moved since we last looked, or the ring was shut down. */
@@ -758,15 +813,15 @@ export class MpmcRing {
     return side.put ? this.#roomChanged() : this.#dataChanged()
   }
 
-  /** Repeats `side`'s attempt for up to `timeout` ms, blocking the thread. */
-  #waitSync(side: WaitSide, value: unknown, encoded: Encoded | undefined, timeout: number): unknown {
+  /** Repeats `side`'s attempt until `deadline`, blocking the thread (for the lock too). */
+  #waitSync(side: WaitSide, value: unknown, encoded: Encoded | undefined, deadline: number): unknown {
     const i32 = this.#i32
     const w = this.#w
-    const deadline = deadlineOf(timeout)
     for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
       idle(pause)
       if (this.#changed(side)) {
-        const result = this.#attempt(side, value, encoded)
+        const result = this.#attempt(side, value, encoded, deadline)
+        if (result === LOCKED) return side.none
         if (result !== side.none) return result
       }
     }
@@ -775,7 +830,9 @@ export class MpmcRing {
       const event = Atomics.load(i32, w + side.event)
       this.#enter(side.waiters, side.slotWaiters)
       try {
-        const result = this.#attempt(side, value, encoded)
+        const result = this.#attempt(side, value, encoded, deadline)
+        // LOCKED: a live owner still held the lock at our deadline.
+        if (result === LOCKED) return side.none
         if (result !== side.none) return result
         const left = remaining(deadline)
         if (left <= 0) return side.none
@@ -786,18 +843,22 @@ export class MpmcRing {
     }
   }
 
-  /** Like `#waitSync`, without blocking the event loop. */
+  /**
+   * Like `#waitSync`, without blocking the event loop: each attempt only
+   * spins for the lock, and a lock held beyond the spin (`locked`: the
+   * caller's first attempt found it so) is awaited on its word.
+   */
   async #waitAsync(
     side: WaitSide,
     value: unknown,
     encoded: Encoded | undefined,
-    timeout: number,
+    deadline: number,
     signal: AbortSignal | undefined,
+    locked: boolean,
   ): Promise<unknown> {
     const i32 = this.#i32
     const w = this.#w
-    const deadline = deadlineOf(timeout)
-    if (side.spinsAsync) {
+    if (side.spinsAsync && !locked) {
       // A short spin catches a producer that is about to publish, saving a
       // futex round trip through the waiter thread.
       for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
@@ -806,29 +867,43 @@ export class MpmcRing {
       }
     }
     for (;;) {
+      if (locked) {
+        // Sleep on the lock word (not counted as a waiter for EVENT), then look again.
+        const left = remaining(deadline)
+        if (left <= 0) return side.none
+        await this.#sleep(w + side.lock, this.#held, Math.min(left, LOCK_POLL_MS), signal)
+        locked = false
+      }
       if (signal?.aborted) throw signal.reason
       this.#assertOpen()
       // Read EVENT, count ourselves in, re-try, sleep (see the header comment).
       const event = Atomics.load(i32, w + side.event)
       this.#enter(side.waiters, side.slotWaiters)
       try {
-        const result = this.#attempt(side, value, encoded)
+        const result = this.#attempt(side, value, encoded, NO_WAIT)
+        if (result === LOCKED) {
+          locked = true
+          continue
+        }
         if (result !== side.none) return result
         const left = remaining(deadline)
         if (left <= 0) return side.none
-        try {
-          await waitWord(i32, w + side.event, event, Math.min(left, RECHECK_MS), signal)
-        } catch (error) {
-          // close() in this process cancels the wait: say so in the ring's own words.
-          if (this.#segment.closed)
-            throw new ClosedError(
-              `Cannot use ${this.#label} "${this.#segment.name}": it was closed while the call waited`,
-            )
-          throw error
-        }
+        await this.#sleep(w + side.event, event, Math.min(left, RECHECK_MS), signal)
       } finally {
         if (!this.#segment.closed) this.#leave(side.waiters, side.slotWaiters)
       }
+    }
+  }
+
+  /** An async futex wait on word `index` of the ring's memory; close() in this process ends it with ClosedError. */
+  async #sleep(index: number, expected: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await waitWord(this.#i32, index, expected, timeout, signal)
+    } catch (error) {
+      // close() in this process cancels the wait: say so in the ring's own words.
+      if (this.#segment.closed)
+        throw new ClosedError(`Cannot use ${this.#label} "${this.#segment.name}": it was closed while the call waited`)
+      throw error
     }
   }
 
@@ -927,10 +1002,10 @@ export class MpmcRing {
     let dropped = 0
     if (immediate) {
       // Taking the producer lock once waits out any put that read the flag before it was set.
-      if (Atomics.compareExchange(i32, w + P_LOCK, 0, this.#me) !== 0) this.#lockSync(P_LOCK)
+      this.#lockForShutdown(P_LOCK)
       this.#unlock(P_LOCK)
       for (;;) {
-        if (Atomics.compareExchange(i32, w + C_LOCK, 0, this.#me) !== 0) this.#lockSync(C_LOCK)
+        this.#lockForShutdown(C_LOCK)
         const taken = this.#getLocked(false)
         if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) break
         dropped++
@@ -955,52 +1030,72 @@ export class MpmcRing {
   }
 
   /**
-   * Takes a lock, sleeping while a live owner holds it and taking it over
-   * from a dead one. A lock is held for microseconds: one live owner holding
-   * it for LOCK_STALL_MS (a stopped process, or a lock word scribbled to name
-   * a live one) makes this throw TimeoutError, with nothing taken or changed.
+   * Takes `lock` by `deadline` (a performance.now() time; NO_WAIT: only spin),
+   * sleeping (blocking the thread) while a live owner holds it and taking it
+   * over from a dead one. False when a live owner still holds it at the
+   * deadline: nothing was taken or changed, and `#held` is its word.
    */
-  #lockSync(lock: number): void {
-    if (this.#tryLock(lock)) return
-    const i32 = this.#i32
+  #lock(lock: number, deadline: number): boolean {
+    if (this.#tryLock(lock)) return true
     const index = this.#w + lock
-    // Having slept, we take the lock with WAITERS set: others may still sleep.
-    const mine = this.#me | WAITERS_BIT
-    let holder = 0
-    let since = 0
+    let timedOut = false
     for (;;) {
-      let owner = Atomics.load(i32, index)
-      if (owner === 0) {
-        if (Atomics.compareExchange(i32, index, 0, mine) === 0) return
-        continue
+      const left = remaining(deadline)
+      // Liveness costs system calls: look only after a sleep timed out, or before giving up.
+      const owner = this.#lockStep(lock, timedOut || left <= 0)
+      if (owner === 0) return true
+      if (left <= 0) {
+        this.#held = owner
+        return false
       }
-      this.#checkOwner(owner)
-      if ((owner | WAITERS_BIT) !== holder) {
-        holder = owner | WAITERS_BIT
-        since = performance.now()
-      } else if (performance.now() - since > LOCK_STALL_MS)
-        throw new TimeoutError(
-          `Cannot use the ${this.#label} "${this.#segment.name}": its ${lock === P_LOCK ? 'producer' : 'consumer'} lock ` +
-            `has been held by slot ${(owner & OWNER_SLOT_MASK) - 1} for ${LOCK_STALL_MS} ms`,
-        )
-      if ((owner & WAITERS_BIT) === 0) {
-        if (Atomics.compareExchange(i32, index, owner, owner | WAITERS_BIT) !== owner) continue
-        owner |= WAITERS_BIT
-      }
-      if (waitWordSync(i32, index, owner, LOCK_POLL_MS) === 'timed-out' && this.#takeOverIfDead(lock, owner)) return
+      timedOut = waitWordSync(this.#i32, index, owner, Math.min(left, LOCK_POLL_MS)) === 'timed-out'
     }
   }
 
   /**
-   * If `owner` (a lock word seen on `lock`) belongs to a dead attachment,
-   * takes the lock, repairs its half-done commit and returns true (the caller
-   * now holds the lock).
+   * One look at `lock`, which the caller could not take at once: takes it
+   * when free, or (with `checkLiveness`) from a dead owner, repairing its
+   * half-done commit, and returns 0; else returns the live owner's word with
+   * WAITERS set, to sleep on. Throws CorruptError for a word no attachment
+   * could write.
    */
-  #takeOverIfDead(lock: number, owner: number): boolean {
-    if (!this.#ownerGone(owner)) return false
-    if (Atomics.compareExchange(this.#i32, this.#w + lock, owner, this.#me | WAITERS_BIT) !== owner) return false
-    this.#repair(lock)
-    return true
+  #lockStep(lock: number, checkLiveness: boolean): number {
+    const i32 = this.#i32
+    const index = this.#w + lock
+    // Having waited, we take the lock with WAITERS set: others may still sleep.
+    const mine = this.#me | WAITERS_BIT
+    for (;;) {
+      let owner = Atomics.load(i32, index)
+      if (owner === 0) {
+        if (Atomics.compareExchange(i32, index, 0, mine) === 0) return 0
+        continue
+      }
+      this.#checkOwner(owner)
+      if (checkLiveness && this.#ownerGone(owner)) {
+        if (Atomics.compareExchange(i32, index, owner, mine) !== owner) continue
+        this.#repair(lock)
+        return 0
+      }
+      if ((owner & WAITERS_BIT) === 0) {
+        if (Atomics.compareExchange(i32, index, owner, owner | WAITERS_BIT) !== owner) continue
+        owner |= WAITERS_BIT
+      }
+      return owner
+    }
+  }
+
+  /**
+   * Takes `lock` for `shutdown({ immediate })`, which has no timeout: waits
+   * SHUTDOWN_LOCK_MS for a live owner, then throws TimeoutError (the ring is
+   * shut down; what is left was not dropped).
+   */
+  #lockForShutdown(lock: number): void {
+    if (Atomics.compareExchange(this.#i32, this.#w + lock, 0, this.#me) === 0) return
+    if (this.#lock(lock, deadlineOf(SHUTDOWN_LOCK_MS))) return
+    throw new TimeoutError(
+      `Cannot drop the items of the ${this.#label} "${this.#segment.name}": its ${lock === P_LOCK ? 'producer' : 'consumer'} lock ` +
+        `has been held by slot ${(this.#held & OWNER_SLOT_MASK) - 1} for ${SHUTDOWN_LOCK_MS} ms (it is shut down; shutting it down again drops them)`,
+    )
   }
 
   /** True when the attachment that wrote `owner` can no longer run. */

@@ -7,7 +7,7 @@
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { encode, TAG_JSON_LATIN1, TAG_LATIN1 } from '../src/codec.js'
-import { CorruptError, IncompatibleError, TimeoutError } from '../src/errors.js'
+import { CorruptError, IncompatibleError } from '../src/errors.js'
 import { MPMC_EMPTY, MPMC_RING_HEADER_BYTES, MPMC_RING_VERSION, MpmcRing, mpmcRingBytes } from '../src/mpmc-ring.js'
 import { Segment } from '../src/segment.js'
 import { initSpscRing, SPSC_HEADER_BYTES, SpscRing, spscRingBytes } from '../src/spsc-ring.js'
@@ -266,7 +266,7 @@ describe('MpmcRing with corrupt words', () => {
     expect(performance.now() - started).toBeLessThan(1000)
   })
 
-  it('a lock word naming another live attachment for 2 s gives TimeoutError, taking nothing', () => {
+  it('a lock word naming another live attachment is waited for up to the deadline only, taking nothing', () => {
     const { segment, ring, i32 } = makeRing()
     ring.tryPut('kept', undefined)
     const other = Segment.open(KIND, segment.name)
@@ -277,9 +277,15 @@ describe('MpmcRing with corrupt words', () => {
     })
     const epoch = Atomics.load(i32, SLOT_EPOCH + other.slot) & 0x3fffff
     i32[C_LOCK] = (other.slot + 1) | (epoch << 9)
-    const started = performance.now()
-    expect(() => ring.tryGet()).toThrow(TimeoutError)
-    expect(performance.now() - started).toBeLessThan(4000)
+    // Indistinguishable from a stopped holder: not corrupt, and no call waits past its deadline
+    // (test/mpmc-lock.test.ts covers the async calls and the event loop).
+    let started = performance.now()
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+    expect(performance.now() - started).toBeLessThan(50)
+    started = performance.now()
+    expect(ring.getSync(30)).toBe(MPMC_EMPTY)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25)
+    expect(performance.now() - started).toBeLessThan(1000)
     i32[C_LOCK] = 0
     expect(ring.tryGet()).toBe('kept')
   })

@@ -1,0 +1,186 @@
+/**
+ * Waiting for an MpmcRing lock that a live attachment holds (a stopped
+ * process, or a lock word scribbled to name a live one): async calls await
+ * it without blocking the event loop and end at their timeout or abort;
+ * sync calls wait until their own deadline; calls that do not wait give up
+ * at once; calls without a timeout wait until the lock is released; a dead
+ * holder is still taken over. Each waiter runs in a child that the test
+ * kills after a hard deadline, so a regression fails instead of hanging.
+ */
+import { MPMC_EMPTY, MPMC_PUT_OK, MpmcRing, mpmcRingBytes, notifyWord, Segment } from '@ipc/core/internal'
+import { spawnChild, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
+
+const KIND = { kind: 'mpmc-lock', version: 1 }
+const waiter = new URL('./fixtures/mpmc-lock-waiter.mjs', import.meta.url)
+const holder = new URL('./fixtures/mpmc-holder.mjs', import.meta.url)
+// Word indexes from the layout table in src/mpmc-ring.ts (white box).
+const P_LOCK = 0
+const C_LOCK = 16
+const SLOT_EPOCH = 64
+/** A child that has not reported by then is killed and the test fails. */
+const HARD_DEADLINE_MS = 5000
+
+/** A ring holding one item, 'kept', and the lock word naming this (live) attachment. */
+function ringWithItem(kind = KIND): { segment: Segment; ring: MpmcRing; i32: Int32Array; me: number } {
+  const box: { ring?: MpmcRing } = {}
+  const segment = Segment.create(kind, mpmcRingBytes(1024), {
+    name: uniqueName('mpmc-lock'),
+    init: (s) => MpmcRing.init(s, s.dataOffset, { capacity: 1024, maxItems: 0 }),
+    onReap: (slot) => box.ring?.reclaimSlot(slot),
+  })
+  const ring = new MpmcRing(segment, segment.dataOffset, 'queue')
+  box.ring = ring
+  onTestFinished(() => {
+    ring.detach()
+    segment.close()
+  })
+  expect(ring.tryPut('kept', undefined)).toBe(MPMC_PUT_OK)
+  const i32 = new Int32Array(segment.buffer, segment.dataOffset)
+  const epoch = Atomics.load(i32, SLOT_EPOCH + segment.slot) & 0x3fffff
+  return { segment, ring, i32, me: (segment.slot + 1) | (epoch << 9) }
+}
+
+interface Result {
+  outcome: string
+  elapsed: number
+  ticks: number
+}
+
+/** Runs `call` in a child against `name`; kills it at the hard deadline. */
+function runWaiter(name: string, call: string): { result: Promise<Result>; waiting: () => Promise<void> } {
+  const child = spawnChild(waiter, [name, call])
+  const kill = setTimeout(() => child.child.kill('SIGKILL'), HARD_DEADLINE_MS)
+  onTestFinished(() => clearTimeout(kill))
+  const result = child.exited.then((code) => {
+    clearTimeout(kill)
+    const line = child.stdout().match(/RESULT (.*)/)
+    if (code !== 0 || line === null)
+      throw new Error(`The waiter "${call}" ended with ${code} and no result: ${child.stderr()}`)
+    return JSON.parse(line[1] as string) as Result
+  })
+  return { result, waiting: () => child.waitFor('waiting', HARD_DEADLINE_MS) }
+}
+
+describe('MpmcRing lock held by a live attachment in another process', () => {
+  it('get(50) resolves empty at ~50 ms while the event loop ticks, taking nothing', { timeout: 10_000 }, async () => {
+    const { segment, ring, i32, me } = ringWithItem()
+    i32[C_LOCK] = me
+    const { outcome, elapsed, ticks } = await runWaiter(segment.name, 'get-timeout').result
+    expect(outcome).toBe('empty')
+    expect(elapsed).toBeGreaterThanOrEqual(45)
+    expect(elapsed).toBeLessThan(1000)
+    expect(ticks).toBeGreaterThanOrEqual(2)
+    i32[C_LOCK] = 0
+    expect(ring.tryGet()).toBe('kept')
+  })
+
+  it('get() with a signal aborted at 20 ms rejects with signal.reason while the event loop ticks', {
+    timeout: 10_000,
+  }, async () => {
+    const { segment, ring, i32, me } = ringWithItem()
+    i32[C_LOCK] = me
+    const { outcome, elapsed, ticks } = await runWaiter(segment.name, 'get-abort').result
+    // AbortSignal.timeout's reason is a DOMException named TimeoutError.
+    expect(outcome).toBe('threw TimeoutError')
+    expect(elapsed).toBeGreaterThanOrEqual(15)
+    expect(elapsed).toBeLessThan(1000)
+    expect(ticks).toBeGreaterThanOrEqual(1)
+    i32[C_LOCK] = 0
+    expect(ring.tryGet()).toBe('kept')
+  })
+
+  it('getSync(50) returns empty at its deadline, ~50 ms', { timeout: 10_000 }, async () => {
+    const { segment, ring, i32, me } = ringWithItem()
+    i32[C_LOCK] = me
+    const { outcome, elapsed } = await runWaiter(segment.name, 'get-sync').result
+    expect(outcome).toBe('empty')
+    expect(elapsed).toBeGreaterThanOrEqual(45)
+    expect(elapsed).toBeLessThan(1000)
+    i32[C_LOCK] = 0
+    expect(ring.tryGet()).toBe('kept')
+  })
+
+  it('tryGet() (getNowait) returns empty at once', { timeout: 10_000 }, async () => {
+    const { segment, ring, i32, me } = ringWithItem()
+    i32[C_LOCK] = me
+    const { outcome, elapsed } = await runWaiter(segment.name, 'try-get').result
+    expect(outcome).toBe('empty')
+    expect(elapsed).toBeLessThan(20)
+    i32[C_LOCK] = 0
+    expect(ring.tryGet()).toBe('kept')
+  })
+
+  it('get() without a timeout waits, event loop ticking, and takes the item once the holder releases', {
+    timeout: 10_000,
+  }, async () => {
+    const { segment, i32, me } = ringWithItem()
+    i32[C_LOCK] = me
+    const { result, waiting } = runWaiter(segment.name, 'get-forever')
+    await waiting()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    // Release as the owner's unlock does: clear the word, wake a sleeper.
+    Atomics.store(i32, C_LOCK, 0)
+    notifyWord(segment.i32, segment.dataOffset / 4 + C_LOCK, 1)
+    const { outcome, elapsed, ticks } = await result
+    expect(outcome).toBe('value kept')
+    expect(elapsed).toBeGreaterThanOrEqual(250)
+    expect(ticks).toBeGreaterThanOrEqual(15)
+  })
+
+  it('put(50), putSync(50) and tryPut() report full at their deadlines, putting nothing', {
+    timeout: 15_000,
+  }, async () => {
+    const { segment, ring, i32, me } = ringWithItem()
+    i32[P_LOCK] = me
+    const async = await runWaiter(segment.name, 'put-timeout').result
+    expect(async.outcome).toBe('full')
+    expect(async.elapsed).toBeGreaterThanOrEqual(45)
+    expect(async.elapsed).toBeLessThan(1000)
+    expect(async.ticks).toBeGreaterThanOrEqual(2)
+    const sync = await runWaiter(segment.name, 'put-sync').result
+    expect(sync.outcome).toBe('full')
+    expect(sync.elapsed).toBeGreaterThanOrEqual(45)
+    expect(sync.elapsed).toBeLessThan(1000)
+    const now = await runWaiter(segment.name, 'try-put').result
+    expect(now.outcome).toBe('full')
+    expect(now.elapsed).toBeLessThan(20)
+    i32[P_LOCK] = 0
+    expect(ring.count()).toBe(1)
+    expect(ring.tryGet()).toBe('kept')
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+  })
+})
+
+describe('MpmcRing lock held by a SIGSTOPped process', () => {
+  it('a get(50) ends at its timeout; a get() without one waits, then takes over once the holder is killed', {
+    timeout: 15_000,
+  }, async () => {
+    const { segment, ring } = ringWithItem({ kind: 'mpmc-xproc', version: 1 })
+    // The holder takes the consumer lock as its own attachment, journals a get it never commits, and is stopped.
+    const child = spawnChild(holder, [segment.name, 'consumer-uncommitted'])
+    await child.waitFor('holding')
+    child.child.kill('SIGSTOP')
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 10)
+    onTestFinished(() => clearInterval(timer))
+    let started = performance.now()
+    expect(await ring.get(50)).toBe(MPMC_EMPTY)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45)
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+    const pending = ring.get(Number.POSITIVE_INFINITY)
+    expect(pending).toBeInstanceOf(Promise)
+    let settled = false
+    void (pending as Promise<unknown>).finally(() => (settled = true))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(settled).toBe(false)
+    ticks = 0
+    started = performance.now()
+    child.child.kill('SIGKILL')
+    await child.exited
+    expect(await pending).toBe('kept')
+    // Found dead within a lock poll or so (5 ms), not after a stall.
+    expect(performance.now() - started).toBeLessThan(1000)
+  })
+})
