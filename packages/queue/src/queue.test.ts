@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { TRANSFER } from '@ipc/core/internal'
+import { notifyWord, TRANSFER } from '@ipc/core/internal'
 import { shmSegments, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
@@ -15,6 +15,8 @@ import {
   Queue,
   ShutDown,
 } from './index.js'
+import { RING_OFFSET } from './layout.js'
+import { queueState } from './queue.js'
 
 function queue<T>(options: ConstructorParameters<typeof Queue>[0] = {}): Queue<T> {
   const q = new Queue<T>({ name: uniqueName('queue'), ...options })
@@ -255,6 +257,101 @@ describe('Queue#putNowait() and #getNowait()', () => {
     expect(q.full()).toBe(true)
     expect(() => q.putNowait('b')).toThrow(`Cannot put to queue "${q.name}": it is full`)
     expect(q.getNowait()).toBe('a')
+  })
+})
+
+describe('Queue calls while a live attachment holds the lock', () => {
+  // Ring words from @ipc/core's mpmc-ring.ts layout table (white box).
+  const P_LOCK = 0
+  const C_LOCK = 16
+  const SLOT_EPOCH = 64
+
+  /** A queue holding 'kept', and a lock word that names a second, live attachment of it (as a stopped holder would). */
+  function held(lock: number): { q: Queue<string>; release: () => void } {
+    const q = queue<string>()
+    q.putSync('kept')
+    const other = Queue.open<string>(q.name)
+    onTestFinished(() => other.close())
+    const { segment } = queueState(other as Queue<unknown>)
+    const ring = (segment.dataOffset + RING_OFFSET) / 4
+    const epoch = Atomics.load(segment.i32, ring + SLOT_EPOCH + segment.slot) & 0x3fffff
+    Atomics.store(segment.i32, ring + lock, (segment.slot + 1) | (epoch << 9))
+    const release = () => {
+      // As the holder's unlock does: clear the word, wake a sleeper.
+      Atomics.store(segment.i32, ring + lock, 0)
+      notifyWord(segment.i32, ring + lock, 1)
+    }
+    onTestFinished(release)
+    return { q, release }
+  }
+
+  function ticker(): () => number {
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 10)
+    onTestFinished(() => clearInterval(timer))
+    return () => ticks
+  }
+
+  it('get({ timeout: 50 }) rejects with Empty at ~50 ms while the event loop ticks, taking nothing', async () => {
+    const { q, release } = held(C_LOCK)
+    const ticks = ticker()
+    const started = performance.now()
+    await expect(q.get({ timeout: 50 })).rejects.toBeInstanceOf(Empty)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45)
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(ticks()).toBeGreaterThanOrEqual(2)
+    release()
+    expect(q.getNowait()).toBe('kept')
+  })
+
+  it('get({ signal }) aborted at 20 ms rejects with signal.reason while the event loop ticks', async () => {
+    const { q, release } = held(C_LOCK)
+    const ticks = ticker()
+    const started = performance.now()
+    await expect(q.get({ signal: AbortSignal.timeout(20) })).rejects.toMatchObject({ name: 'TimeoutError' })
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(ticks()).toBeGreaterThanOrEqual(1)
+    release()
+    expect(q.getNowait()).toBe('kept')
+  })
+
+  it('getSync({ timeout: 50 }) throws Empty at its deadline, and getNowait() at once', () => {
+    const { q, release } = held(C_LOCK)
+    let started = performance.now()
+    expect(() => q.getSync({ timeout: 50 })).toThrow(Empty)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45)
+    expect(performance.now() - started).toBeLessThan(1000)
+    started = performance.now()
+    expect(() => q.getNowait()).toThrow(Empty)
+    expect(performance.now() - started).toBeLessThan(50)
+    release()
+    expect(q.getNowait()).toBe('kept')
+  })
+
+  it('get() without a timeout waits, event loop ticking, and resolves once the holder releases', async () => {
+    const { q, release } = held(C_LOCK)
+    const ticks = ticker()
+    const pending = q.get()
+    setTimeout(release, 200)
+    expect(await pending).toBe('kept')
+    expect(ticks()).toBeGreaterThanOrEqual(10)
+  })
+
+  it('put({ timeout: 50 }) rejects with Full at ~50 ms and putNowait() throws Full at once, putting nothing', async () => {
+    const { q, release } = held(P_LOCK)
+    const ticks = ticker()
+    let started = performance.now()
+    await expect(q.put('late', { timeout: 50 })).rejects.toBeInstanceOf(Full)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45)
+    expect(ticks()).toBeGreaterThanOrEqual(2)
+    started = performance.now()
+    expect(() => q.putNowait('now')).toThrow(Full)
+    expect(performance.now() - started).toBeLessThan(50)
+    release()
+    expect(q.qsize()).toBe(1)
+    await q.put('after')
+    expect(q.getSync()).toBe('kept')
+    expect(q.getSync()).toBe('after')
   })
 })
 

@@ -278,8 +278,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
 
   /**
    * Puts `item`, waiting (without blocking the event loop) while the queue is
-   * full. The item is copied into shared memory before the promise settles;
-   * when there is room it is copied before `put` even returns.
+   * full, or while another process holds the queue's producer lock (within
+   * the same `timeout` and `signal`). The item is copied into shared memory
+   * before the promise settles; when there is room it is copied before `put`
+   * even returns.
    *
    * Aborting `signal` rejects with `signal.reason` and puts nothing; if the
    * item was already put, the signal is ignored.
@@ -316,7 +318,8 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
   }
 
   /**
-   * Puts `item`, blocking the calling thread while the queue is full. For
+   * Puts `item`, blocking the calling thread while the queue is full or
+   * another process holds its producer lock, at most `timeout` ms in all. For
    * worker threads and scripts; prefer `put` on an event loop. `signal` is
    * checked once, on entry.
    *
@@ -345,9 +348,11 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
 
   /**
    * Puts `item` if there is room now, else throws `Full`. Same as
-   * `putSync(item, { timeout: 0 })`.
+   * `putSync(item, { timeout: 0 })`. Waits for nothing, not even the
+   * producer lock beyond a spin of microseconds: as in Python, "now" fails
+   * when another process holds it (stopped, or descheduled mid-copy).
    *
-   * @throws {Full} when the queue is full.
+   * @throws {Full} when the queue is full, or its producer lock is held now (nothing was put).
    * @throws {ShutDown} after `shutdown()`, carrying the item in `.item`.
    * @example
    * ```ts
@@ -365,7 +370,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
   /**
    * Removes and returns the oldest item, waiting (without blocking the event
    * loop) while the queue is empty. When an item is there, the promise is
-   * already settled with it (no timer, no thread hop).
+   * already settled with it (no timer, no thread hop). While another process
+   * holds the queue's consumer lock (for microseconds; for as long as it is
+   * stopped, if it was stopped holding it) the call waits for the lock the
+   * same way, within the same `timeout` and `signal`.
    *
    * Aborting `signal` rejects with `signal.reason` and takes nothing.
    *
@@ -374,8 +382,6 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
    * @throws {ClosedError} after `close()` in this process.
    * @throws {CorruptError} when a word of the queue's shared memory is out of range, or the item
    * cannot be revived (it is dropped so other processes go on); every later call throws it too.
-   * @throws {TimeoutError} when one live process has held the queue's consumer lock (normally held for
-   * microseconds) for 2 s: it is stopped, or a lock word was scribbled on. Nothing was taken.
    * @example
    * ```ts
    * const queue = new Queue<string>()
@@ -406,7 +412,8 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
 
   /**
    * Removes and returns the oldest item, blocking the calling thread while
-   * the queue is empty. `signal` is checked once, on entry.
+   * the queue is empty or another process holds its consumer lock, at most
+   * `timeout` ms in all. `signal` is checked once, on entry.
    *
    * @throws {Empty} when `timeout` ms pass and the queue is still empty.
    * @throws {ShutDown} when the queue was shut down and is empty.
@@ -433,9 +440,12 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
 
   /**
    * Removes and returns the oldest item if there is one, else throws `Empty`.
-   * Same as `getSync({ timeout: 0 })`.
+   * Same as `getSync({ timeout: 0 })`. Waits for nothing, not even the
+   * consumer lock beyond a spin of microseconds: as in Python's `get_nowait`,
+   * "now" fails when another process holds it (stopped, or descheduled
+   * mid-copy).
    *
-   * @throws {Empty} when the queue is empty.
+   * @throws {Empty} when the queue is empty, or its consumer lock is held now (nothing was taken).
    * @throws {ShutDown} when the queue was shut down and is empty.
    * @example
    * ```ts
@@ -489,6 +499,8 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
    * still queued are dropped (a JoinableQueue counts each as done, releasing
    * `join`). Idempotent.
    *
+   * @throws {TimeoutError} with `immediate: true`, when another process has held a lock of the
+   * queue for 2 s (it is stopped): the queue is shut down, but its items were not dropped.
    * @example
    * ```ts
    * const queue = new Queue<string>()
