@@ -38,13 +38,41 @@
  * - Crashes: waiters wake at least every REAP_MS and call segment.reap(); it
  *   calls `reapSlot` once for each slot whose process died, which finishes the
  *   dead object's tagged operation, drops its ticket and gives back its HELD.
+ *
+ * Range checks (any same-user process can scribble on these words). Each word
+ * is checked where it is decoded, and a violation throws CorruptError and
+ * makes this attachment refuse every later call (`fault`); `close()` works:
+ * - At attach (`#checkLayout`): BOUND 0..MAX_VALUE; FLAGS only RECLAIM;
+ *   MAX_SLOT 0..SLOT_COUNT; reserved header words 0; STATE's tag 0..SLOT_COUNT
+ *   and count <= BOUND (when bounded); each slot's HELD 0..MAX_VALUE and SLEEP
+ *   0 or 1.
+ * - A tagged STATE (`#checkTag`, on the slow path only): the tag must be
+ *   1..SLOT_COUNT and not our own (we never leave ours set outside a call).
+ *   A tag that stays past TAG_LIVENESS_MS must name an attached slot: a dead
+ *   owner is reaped, a free one is corruption (`#checkOwner`).
+ * - Waiting for a tag to go (`untagIn`) ends at the caller's deadline, and
+ *   throws TimeoutError once the same tagged STATE has stayed TAG_STALL_MS
+ *   (a live object that never finishes): never a hang.
+ * - give: a count above BOUND (checked only when the give would pass it).
+ * - MAX_SLOT, wherever a scan reads it (`scanLimitIn`): 0..SLOT_COUNT.
+ * - SLEEP, when we flip our own (`prepareSleep`): 0 or 1.
+ * - reapSlot: JOURNAL and HELD of the dead slot 0..MAX_VALUE, BOUND again.
+ * - Hints where every value is safe, so nothing to check: WAITERS (only
+ *   decides whether to clear HANDOFF or pass a wake-up on), SLEEPERS (> 0
+ *   makes a giver scan; a wrong value costs a scan or a wake-up late by at
+ *   most REAP_MS), NEXT_TICKET and TICKET (wrapping numbers, compared by
+ *   difference), WAKE (a futex word), HANDOFF (cleared by the next leaver).
+ * The uncontended take and give check nothing more than before: a tagged
+ * STATE already sent them to the slow path.
  */
+import { CorruptError, TimeoutError } from '@ipc/core'
 import { notifyWord, type Segment, waitWordSync } from '@ipc/core/internal'
 import {
   COUNT_SHIFT,
   countOf,
   FLAG_RECLAIM,
   HANDOFF,
+  HEADER_WORDS,
   headerIndex,
   MAX_VALUE,
   ONE,
@@ -77,6 +105,24 @@ export const MAX_BACK_OFF_MS = 0.4
 const TAG_SPINS = 200
 /** After a tag has been set this long, check whether its owner died. */
 const TAG_LIVENESS_MS = 50
+/** A tagged STATE that stays unchanged this long (its owner alive) ends the wait with TimeoutError. */
+export const TAG_STALL_MS = 2000
+
+/** What waiting for a tag to go needs: the segment, who we are, and the stall we are in. */
+interface TagWatcher {
+  readonly segment: Segment
+  /** Our own tag (slot + 1), or 0 when not attached yet. */
+  readonly ownTag: number
+  /** The tagged STATE value being waited out, its first and last sighting (performance.now()). */
+  stalled: number
+  stalledSince: number
+  stalledLast: number
+  corrupt(detail: string): CorruptError
+  stall(state: number): TimeoutError
+}
+
+/** Counters by segment, so that reapSlot (called by @ipc/core) reports corruption to the right attachment. */
+const counters = new WeakMap<Segment, PermitCounter>()
 
 /** The result of one attempt to take a permit. */
 export const TAKEN = 0
@@ -87,7 +133,7 @@ export const BUSY = 2
 export type Attempt = typeof TAKEN | typeof NONE | typeof BUSY
 
 /** One attached object's view of a semaphore segment. */
-export class PermitCounter {
+export class PermitCounter implements TagWatcher {
   readonly segment: Segment
   readonly i32: Int32Array
   readonly slot: number
@@ -103,6 +149,15 @@ export class PermitCounter {
   #seen = 0
   /** How many waiting loops (sync and async) share the ticket. */
   #registrations = 0
+  /** The first corruption found; every later call throws it. */
+  fault: CorruptError | undefined
+  /** Called once, when the first corruption is found (the owning object stops being usable). */
+  onFault: () => void = () => {}
+  stalled = 0
+  stalledSince = 0
+  stalledLast = 0
+  readonly ownTag: number
+  readonly #label: string
   readonly #tag: number
   readonly #state: number
   readonly #waiters: number
@@ -118,13 +173,15 @@ export class PermitCounter {
   readonly sleepIndex: number
   readonly #base: number
 
-  constructor(segment: Segment) {
+  constructor(segment: Segment, label: string) {
     this.segment = segment
+    this.#label = label
     this.i32 = segment.i32
     this.slot = segment.slot
     const offset = segment.dataOffset
     this.#base = offset
     this.#tag = segment.slot + 1
+    this.ownTag = this.#tag
     this.#state = headerIndex(offset, W_STATE)
     this.#waiters = headerIndex(offset, W_WAITERS)
     this.#nextTicket = headerIndex(offset, W_NEXT_TICKET)
@@ -136,6 +193,8 @@ export class PermitCounter {
     this.wakeIndex = slotIndex(offset, segment.slot, S_WAKE)
     this.sleepIndex = slotIndex(offset, segment.slot, S_SLEEP)
     this.bound = Atomics.load(this.i32, headerIndex(offset, W_BOUND))
+    this.#checkLayout()
+    counters.set(segment, this)
     // Let scans reach this slot.
     for (;;) {
       const max = Atomics.load(this.i32, this.#maxSlot)
@@ -145,6 +204,52 @@ export class PermitCounter {
     // permits back and left the line: close(), or reapSlot (the segment's
     // onReap, which @ipc/core runs for every dead slot it frees, also when a
     // full table makes Segment.open take over a dead slot).
+  }
+
+  /**
+   * Records a layout violation and returns the CorruptError to throw; every
+   * later call of this attachment throws the first one.
+   */
+  corrupt(detail: string): CorruptError {
+    const error = new CorruptError(
+      `Cannot use the ${this.#label} "${this.segment.name}": its shared memory is corrupt (${detail})`,
+    )
+    if (this.fault === undefined) {
+      this.fault = error
+      this.onFault()
+    }
+    return error
+  }
+
+  /** The TimeoutError of a STATE that a live object keeps tagged. */
+  stall(state: number): TimeoutError {
+    const owner = (state & TAG_MASK) - 1
+    return new TimeoutError(
+      `Cannot use the ${this.#label} "${this.segment.name}": the object in slot ${owner} (process ${this.segment.slotOwner(owner)?.pid}) kept its state word busy for ${TAG_STALL_MS} ms`,
+    )
+  }
+
+  /** Checks every header and slot word once, at attach (see "Range checks" above). */
+  #checkLayout(): void {
+    const i32 = this.i32
+    const base = this.#base
+    const bound = this.bound
+    if (bound < 0 || bound > MAX_VALUE) throw this.corrupt(`BOUND is ${bound}, not 0..${MAX_VALUE}`)
+    const flags = Atomics.load(i32, headerIndex(base, W_FLAGS))
+    if ((flags & ~FLAG_RECLAIM) !== 0) throw this.corrupt(`FLAGS ${flags} has unknown bits`)
+    scanLimitIn(i32, base, this)
+    for (let w = W_SLEEPERS + 1; w < HEADER_WORDS; w++)
+      if (Atomics.load(i32, headerIndex(base, w)) !== 0) throw this.corrupt(`reserved header word ${w} is not 0`)
+    const state = Atomics.load(i32, this.#state)
+    if ((state & TAG_MASK) > SLOT_COUNT) throw this.corrupt(`STATE has tag ${state & TAG_MASK}, above ${SLOT_COUNT}`)
+    if (bound !== 0 && countOf(state) > bound)
+      throw this.corrupt(`STATE has count ${countOf(state)}, above BOUND ${bound}`)
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      const held = Atomics.load(i32, slotIndex(base, s, S_HELD))
+      if (held < 0 || held > MAX_VALUE) throw this.corrupt(`slot ${s} has HELD ${held}, not 0..${MAX_VALUE}`)
+      const sleep = Atomics.load(i32, slotIndex(base, s, S_SLEEP))
+      if ((sleep & ~1) !== 0) throw this.corrupt(`slot ${s} has SLEEP ${sleep}, not 0 or 1`)
+    }
   }
 
   /** Permits available now. */
@@ -174,6 +279,7 @@ export class PermitCounter {
         if ((state & TAG_MASK) !== 0) {
           if (++spins < TAG_SPINS) continue
           this.#seen = 0
+          // The tag is range-checked by untagIn, which every caller runs on BUSY.
           return BUSY
         }
         if (state >>> COUNT_SHIFT === 0 || ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest()))) {
@@ -205,9 +311,14 @@ export class PermitCounter {
   /**
    * Gives `n` permits back (the first `held` of them leave this object's
    * HELD) and wakes that many waiters. Checks `bound` atomically: returns
-   * false, changing nothing, when the count would pass it.
+   * false, changing nothing, when the count would pass it. Waits for
+   * another object's tag until `deadline` (performance.now() ms; 0: do not
+   * sleep) and returns BUSY after it.
+   *
+   * @throws {TimeoutError} A live object kept STATE tagged TAG_STALL_MS.
+   * @throws {CorruptError} A word breaks the layout's rules.
    */
-  give(n: number): boolean {
+  give(n: number, deadline: number): Attempt {
     const i32 = this.i32
     const index = this.#state
     const limit = this.bound === 0 ? MAX_VALUE : this.bound
@@ -216,7 +327,7 @@ export class PermitCounter {
       if ((state & TAG_MASK) !== 0) {
         state = Atomics.load(i32, index)
         if ((state & TAG_MASK) !== 0) {
-          this.#waitUntagged(state)
+          if (!untagIn(this, state, deadline)) return BUSY
           state = Atomics.load(i32, index)
           continue
         }
@@ -228,7 +339,7 @@ export class PermitCounter {
           state = real
           continue
         }
-        return false
+        return this.#overLimit(state, limit)
       }
       const next = (state + n * ONE) | 0
       const fromHeld = Math.min(n, this.held)
@@ -257,7 +368,13 @@ export class PermitCounter {
     // Seq-cst CAS on STATE, then this load; a waiter adds to SLEEPERS, then
     // reads STATE. So either it sees our permits or we see it asleep.
     if (Atomics.load(i32, this.#sleepers) > 0) this.wakeOldest(n)
-    return true
+    return TAKEN
+  }
+
+  /** NONE for a give that would pass `limit`; CorruptError when the count is past it already. */
+  #overLimit(state: number, limit: number): Attempt {
+    if (countOf(state) > limit) throw this.corrupt(`STATE has count ${countOf(state)}, above ${limit}`)
+    return NONE
   }
 
   /**
@@ -267,7 +384,9 @@ export class PermitCounter {
    */
   prepareSleep(): number {
     const wake = Atomics.load(this.i32, this.wakeIndex)
-    if (Atomics.compareExchange(this.i32, this.sleepIndex, 0, 1) === 0) Atomics.add(this.i32, this.#sleepers, 1)
+    const sleep = Atomics.compareExchange(this.i32, this.sleepIndex, 0, 1)
+    if (sleep === 0) Atomics.add(this.i32, this.#sleepers, 1)
+    else if (sleep !== 1) throw this.corrupt(`slot ${this.slot} has SLEEP ${sleep}, not 0 or 1`)
     return wake
   }
 
@@ -282,11 +401,11 @@ export class PermitCounter {
     if (Atomics.compareExchange(this.i32, this.sleepIndex, 1, 0) === 1) Atomics.sub(this.i32, this.#sleepers, 1)
   }
 
-  /** Gives back every permit this object holds (close, exit). */
+  /** Gives back every permit this object holds (close, exit); nothing when corrupt. */
   giveBackHeld(): void {
-    if (this.held === 0) return
+    if (this.held === 0 || this.fault !== undefined) return
     const n = this.held
-    if (!this.give(n)) {
+    if (this.give(n, Number.POSITIVE_INFINITY) !== TAKEN) {
       // Only possible when more was given than taken elsewhere; drop our claim.
       Atomics.store(this.i32, this.#heldIndex, 0)
       this.held = 0
@@ -331,16 +450,19 @@ export class PermitCounter {
     this.leave(false)
   }
 
-  /** Blocks briefly while another object's tag is in STATE (see waitUntagged). */
-  waitWhileTagged(): void {
+  /**
+   * Blocks while another object's tag is in STATE, until `deadline`
+   * (performance.now() ms; 0: no sleep, one liveness check). Returns false
+   * when STATE is still tagged then (see untagIn).
+   */
+  waitWhileTagged(deadline: number): boolean {
     const state = Atomics.load(this.i32, this.#state)
-    if ((state & TAG_MASK) !== 0) waitUntagged(this.segment, this.#state, state)
+    return (state & TAG_MASK) === 0 || untagIn(this, state, deadline)
   }
 
-  /** For async waiters: reaps the owner of the tag in STATE if its process died. */
-  reapTagOwnerIfDead(): void {
-    const tag = Atomics.load(this.i32, this.#state) & TAG_MASK
-    if (tag !== 0 && !this.segment.slotAlive(tag - 1)) this.segment.reap()
+  /** True while STATE carries a tag. */
+  get tagged(): boolean {
+    return (Atomics.load(this.i32, this.#state) & TAG_MASK) !== 0
   }
 
   /** Sets HANDOFF once this object's wait passed STARVE_MS. */
@@ -365,12 +487,12 @@ export class PermitCounter {
    * `tryAcquire()` semantics for an object that is not waiting: one attempt,
    * plus repair of a HANDOFF left behind with nobody waiting.
    */
-  tryOnce(): boolean {
+  tryOnce(deadline: number): boolean {
     for (let round = 0; round < 2; round++) {
       const attempt = this.tryTake(this.ticket !== 0)
       if (attempt === TAKEN) return true
       if (attempt === BUSY) {
-        this.#waitUntagged(Atomics.load(this.i32, this.#state))
+        if (!this.waitWhileTagged(deadline)) return false
         continue
       }
       if (!this.handoff || this.#oldestTicketSlot() !== -1) return false
@@ -384,7 +506,7 @@ export class PermitCounter {
     const mine = this.ticket
     if (mine === 0) return false
     const i32 = this.i32
-    const max = Math.min(Atomics.load(i32, this.#maxSlot), SLOT_COUNT)
+    const max = scanLimitIn(i32, this.#base, this)
     for (let s = 0; s < max; s++) {
       if (s === this.slot) continue
       const ticket = Atomics.load(i32, slotIndex(this.#base, s, S_TICKET))
@@ -396,7 +518,7 @@ export class PermitCounter {
   /** The slot with the smallest ticket, or -1 when nobody waits. */
   #oldestTicketSlot(): number {
     const i32 = this.i32
-    const max = Math.min(Atomics.load(i32, this.#maxSlot), SLOT_COUNT)
+    const max = scanLimitIn(i32, this.#base, this)
     let best = -1
     let bestTicket = 0
     for (let s = 0; s < max; s++) {
@@ -412,21 +534,79 @@ export class PermitCounter {
 
   /** Wakes the `n` waiting objects with the smallest tickets (those asleep; awake ones retry anyway). */
   wakeOldest(n: number): void {
-    wakeOldestIn(this.i32, this.#base, n)
+    wakeOldestIn(this.i32, this.#base, n, this)
   }
+}
 
-  /**
-   * Waits (blocking the thread, briefly) until STATE no longer holds the tag
-   * in `state`. Reaps the tag's owner when its process died.
-   */
-  #waitUntagged(state: number): void {
-    if ((state & TAG_MASK) !== 0) waitUntagged(this.segment, this.#state, state)
+/** MAX_SLOT, the scan limit: 0..SLOT_COUNT, else CorruptError. */
+function scanLimitIn(i32: Int32Array, base: number, watcher: TagWatcher): number {
+  const max = Atomics.load(i32, headerIndex(base, W_MAX_SLOT))
+  if (max < 0 || max > SLOT_COUNT) throw watcher.corrupt(`MAX_SLOT is ${max}, not 0..${SLOT_COUNT}`)
+  return max
+}
+
+/** The tag of a tagged STATE must be 1..SLOT_COUNT and not our own; else CorruptError. */
+function checkTagIn(watcher: TagWatcher, state: number): void {
+  const tag = state & TAG_MASK
+  if (tag > SLOT_COUNT) throw watcher.corrupt(`STATE has tag ${tag}, above ${SLOT_COUNT}`)
+  if (tag === watcher.ownTag) throw watcher.corrupt(`STATE carries this object's own tag ${tag} outside its operations`)
+}
+
+/**
+ * A tag that stays: reaps its owner when that died (which finishes its
+ * operation). A tag still there whose slot no object holds is corruption: a
+ * reaper clears the tag before it frees the slot.
+ */
+function checkOwnerIn(watcher: TagWatcher, index: number, state: number): void {
+  const segment = watcher.segment
+  const owner = (state & TAG_MASK) - 1
+  if (segment.slotAlive(owner)) return
+  segment.reap()
+  if (Atomics.load(segment.i32, index) === state && !segment.slotAlive(owner))
+    throw watcher.corrupt(`STATE carries the tag of slot ${owner}, which no object holds`)
+}
+
+/**
+ * Waits until STATE (at `index`) changes from the tagged value `state`.
+ * Spins first; then sleeps in 50 µs steps. A tag is held for nanoseconds
+ * unless its owner was preempted or died; after TAG_LIVENESS_MS (and before
+ * giving up) the owner's liveness is checked and a dead owner is reaped,
+ * which finishes its operation. Returns false at `deadline` (performance.now()
+ * ms; 0 means spin only). Bounded whatever the memory holds: an impossible tag
+ * throws CorruptError at once, and the same tagged value seen for TAG_STALL_MS
+ * (across calls: `stalled*`) throws TimeoutError.
+ */
+function untagIn(watcher: TagWatcher, state: number, deadline: number): boolean {
+  checkTagIn(watcher, state)
+  const i32 = watcher.segment.i32
+  const index = headerIndex(watcher.segment.dataOffset, W_STATE)
+  for (let spins = 0; spins < TAG_SPINS; spins++) if (Atomics.load(i32, index) !== state) return true
+  const start = performance.now()
+  // The same value seen again soon after continues the stall; else a new one starts.
+  if (watcher.stalled !== state || start - watcher.stalledLast > TAG_LIVENESS_MS) {
+    watcher.stalled = state
+    watcher.stalledSince = start
+  }
+  const giveUp = watcher.stalledSince + TAG_STALL_MS
+  let checked = start
+  for (;;) {
+    const now = performance.now()
+    watcher.stalledLast = now
+    if (now >= deadline || now >= giveUp || now - checked >= TAG_LIVENESS_MS) {
+      checked = now
+      checkOwnerIn(watcher, index, state)
+      if (Atomics.load(i32, index) !== state) return true
+      if (now >= giveUp) throw watcher.stall(state)
+      if (now >= deadline) return false
+    }
+    waitWordSync(i32, index, state, Math.min(0.05, deadline - now, giveUp - now))
+    if (Atomics.load(i32, index) !== state) return true
   }
 }
 
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
-function wakeOldestIn(i32: Int32Array, base: number, n: number): void {
-  const max = Math.min(Atomics.load(i32, headerIndex(base, W_MAX_SLOT)), SLOT_COUNT)
+function wakeOldestIn(i32: Int32Array, base: number, n: number, watcher: TagWatcher): void {
+  const max = scanLimitIn(i32, base, watcher)
   if (n === 1) {
     let best = -1
     let bestTicket = 0
@@ -460,32 +640,12 @@ function wakeSlot(i32: Int32Array, base: number, slot: number): void {
 }
 
 /**
- * Waits until STATE (at `index`) changes from the tagged value `state`.
- * Spins first; then sleeps in 50 µs steps. A tag is held for nanoseconds
- * unless its owner was preempted or died; every TAG_LIVENESS_MS the owner's
- * liveness is checked and a dead owner is reaped, which finishes its operation.
- */
-function waitUntagged(segment: Segment, index: number, state: number): void {
-  const i32 = segment.i32
-  for (let spins = 0; spins < TAG_SPINS; spins++) if (Atomics.load(i32, index) !== state) return
-  let checked = performance.now()
-  while (Atomics.load(i32, index) === state) {
-    waitWordSync(i32, index, state, 0.05)
-    const now = performance.now()
-    if (now - checked >= TAG_LIVENESS_MS) {
-      checked = now
-      const owner = (state & TAG_MASK) - 1
-      if (!segment.slotAlive(owner)) segment.reap()
-    }
-  }
-}
-
-/**
  * `onReap` of every semaphore segment: `slot`'s process died. Runs once per
  * dead slot across all processes (or again, if the reaper itself dies midway;
  * every step is safe to repeat).
  */
 export function reapSlot(segment: Segment, slot: number): void {
+  const watcher = counters.get(segment) ?? detachedWatcher(segment)
   const i32 = segment.i32
   const base = segment.dataOffset
   const stateIndex = headerIndex(base, W_STATE)
@@ -495,7 +655,10 @@ export function reapSlot(segment: Segment, slot: number): void {
   // 1. Finish the operation it died in: its CAS took effect, HELD may lag.
   const state = Atomics.load(i32, stateIndex)
   if ((state & TAG_MASK) === tag) {
-    Atomics.store(i32, heldIndex, Atomics.load(i32, journal))
+    const journaled = Atomics.load(i32, journal)
+    if (journaled < 0 || journaled > MAX_VALUE)
+      throw watcher.corrupt(`slot ${slot} has JOURNAL ${journaled}, not 0..${MAX_VALUE}`)
+    Atomics.store(i32, heldIndex, journaled)
     Atomics.store(i32, stateIndex, state & ~TAG_MASK)
   }
   // 2. Leave the line of waiters.
@@ -508,9 +671,12 @@ export function reapSlot(segment: Segment, slot: number): void {
   // 3. Give back what it held, tagged as the dead slot so that a reaper that
   //    dies here is repaired by the next one (step 1).
   const held = Atomics.load(i32, heldIndex)
-  if (held <= 0) return
+  if (held < 0 || held > MAX_VALUE) throw watcher.corrupt(`slot ${slot} has HELD ${held}, not 0..${MAX_VALUE}`)
+  if (held === 0) return
   const reclaim = (Atomics.load(i32, headerIndex(base, W_FLAGS)) & FLAG_RECLAIM) !== 0
-  const limit = Atomics.load(i32, headerIndex(base, W_BOUND)) || MAX_VALUE
+  const bound = Atomics.load(i32, headerIndex(base, W_BOUND))
+  if (bound < 0 || bound > MAX_VALUE) throw watcher.corrupt(`BOUND is ${bound}, not 0..${MAX_VALUE}`)
+  const limit = bound || MAX_VALUE
   if (!reclaim) {
     Atomics.store(i32, heldIndex, 0)
     return
@@ -519,7 +685,7 @@ export function reapSlot(segment: Segment, slot: number): void {
   for (;;) {
     const current = Atomics.load(i32, stateIndex)
     if ((current & TAG_MASK) !== 0) {
-      waitUntagged(segment, stateIndex, current)
+      untagIn(watcher, current, Number.POSITIVE_INFINITY)
       continue
     }
     // Never past the bound: a BoundedSemaphore released by a non-holder may be full already.
@@ -531,7 +697,24 @@ export function reapSlot(segment: Segment, slot: number): void {
     Atomics.store(i32, stateIndex, next)
     break
   }
-  if (given > 0 && Atomics.load(i32, headerIndex(base, W_SLEEPERS)) > 0) wakeOldestIn(i32, base, given)
+  if (given > 0 && Atomics.load(i32, headerIndex(base, W_SLEEPERS)) > 0) wakeOldestIn(i32, base, given, watcher)
+}
+
+/** The watcher of a reap that runs before any counter is attached (Segment.open taking over a dead slot). */
+function detachedWatcher(segment: Segment): TagWatcher {
+  return {
+    segment,
+    ownTag: 0,
+    stalled: 0,
+    stalledSince: 0,
+    stalledLast: 0,
+    corrupt: (detail) =>
+      new CorruptError(`Cannot use the semaphore "${segment.name}": its shared memory is corrupt (${detail})`),
+    stall: (state) =>
+      new TimeoutError(
+        `Cannot use the semaphore "${segment.name}": the object in slot ${(state & TAG_MASK) - 1} kept its state word busy for ${TAG_STALL_MS} ms`,
+      ),
+  }
 }
 
 function clearHandoffIn(i32: Int32Array, stateIndex: number): void {

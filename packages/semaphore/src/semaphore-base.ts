@@ -19,7 +19,7 @@ import {
   waitWord,
   waitWordSync,
 } from '@ipc/core/internal'
-import { TimeoutError } from './errors.js'
+import { CorruptError, TimeoutError } from './errors.js'
 import {
   DATA_BYTES,
   FLAG_RECLAIM,
@@ -39,7 +39,7 @@ import {
 import { trackOpen, untrackOpen } from './open-objects.js'
 import type { AcquireOptions, AcquireSyncOptions } from './options.js'
 import { Permit } from './permit.js'
-import { BACK_OFF_MS, BUSY, MAX_BACK_OFF_MS, PermitCounter, REAP_MS, reapSlot, TAKEN } from './permit-counter.js'
+import { BACK_OFF_MS, BUSY, MAX_BACK_OFF_MS, NONE, PermitCounter, REAP_MS, reapSlot, TAKEN } from './permit-counter.js'
 
 /** What distinguishes the three classes. */
 export interface Flavor {
@@ -131,6 +131,8 @@ export abstract class SemaphoreBase implements Disposable {
   /** Aborts the pump's current futex wait (when the first waiter is cancelled). */
   #wakeWait: AbortController | undefined
   #closed = false
+  /** False once closed or corrupt: checked before every call (one compare on the fast paths). */
+  #usable = true
 
   static {
     counterOfObject = (object) => object.#counter
@@ -156,7 +158,16 @@ export abstract class SemaphoreBase implements Disposable {
     }
     this.#segment = segment
     this.name = segment.name
-    this.#counter = new PermitCounter(segment)
+    try {
+      // Checks the layout: a corrupt segment throws CorruptError here.
+      this.#counter = new PermitCounter(segment, flavor.label)
+    } catch (error) {
+      segment.close()
+      throw error
+    }
+    this.#counter.onFault = () => {
+      this.#usable = false
+    }
     trackOpen(this)
   }
 
@@ -184,6 +195,8 @@ export abstract class SemaphoreBase implements Disposable {
    *
    * @throws {ClosedError} The object was closed (also rejects pending acquires).
    * @throws {RangeError} `timeout` is negative.
+   * @throws {CorruptError} The semaphore's shared memory breaks its layout's rules; this object is then unusable.
+   * @throws {TimeoutError} Another live object kept the semaphore's state word busy for 2 s (it is stuck).
    * @example
    * ```ts
    * const sem = new Semaphore(1)
@@ -209,8 +222,13 @@ export abstract class SemaphoreBase implements Disposable {
     if (signal?.aborted) return Promise.reject(signal.reason)
     const counter = this.#counter
     if (this.#queue.length === 0) {
-      if (counter.tryTake(false) === TAKEN) return RESOLVED_TRUE
-      if (timeout === 0) return Promise.resolve(counter.tryOnce())
+      try {
+        if (counter.tryTake(false) === TAKEN) return RESOLVED_TRUE
+        // No sleeping here: a tag still set after the spins means "not now".
+        if (timeout === 0) return Promise.resolve(counter.tryOnce(0))
+      } catch (error) {
+        return Promise.reject(error)
+      }
     }
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
@@ -240,6 +258,8 @@ export abstract class SemaphoreBase implements Disposable {
    *
    * @throws {ClosedError} The object was closed.
    * @throws {RangeError} `timeout` is negative.
+   * @throws {CorruptError} The semaphore's shared memory breaks its layout's rules; this object is then unusable.
+   * @throws {TimeoutError} Another live object kept the semaphore's state word busy for 2 s (it is stuck).
    * @example
    * ```ts
    * const lock = new Lock()
@@ -250,12 +270,12 @@ export abstract class SemaphoreBase implements Disposable {
   acquireSync(options?: AcquireSyncOptions): boolean {
     const counter = this.#counter
     // The uncontended call: no options to check, one CAS.
-    if (options === undefined && !this.#closed && counter.tryTake(false) === TAKEN) return true
+    if (options === undefined && this.#usable && counter.tryTake(false) === TAKEN) return true
     const { timeout, signal } = checkWaitOptions(options)
     this.#assertOpen('acquire')
     if (signal?.aborted) throw signal.reason
     if (counter.tryTake(false) === TAKEN) return true
-    if (timeout === 0) return counter.tryOnce()
+    if (timeout === 0) return counter.tryOnce(Number.POSITIVE_INFINITY)
     const i32 = counter.i32
     const deadline = deadlineOf(timeout)
     let took = false
@@ -286,7 +306,7 @@ export abstract class SemaphoreBase implements Disposable {
         const left = remaining(deadline)
         if (left === 0) return false
         if (attempt === BUSY) {
-          counter.waitWhileTagged()
+          counter.waitWhileTagged(deadline)
           continue
         }
         if (backOff) backOffMs = backOffMs === 0 ? BACK_OFF_MS : Math.min(backOffMs * 2, MAX_BACK_OFF_MS)
@@ -306,6 +326,8 @@ export abstract class SemaphoreBase implements Disposable {
    * are reserved for the waiters, and this returns `false`.
    *
    * @throws {ClosedError} The object was closed.
+   * @throws {CorruptError} The semaphore's shared memory breaks its layout's rules; this object is then unusable.
+   * @throws {TimeoutError} Another live object kept the semaphore's state word busy for 2 s (it is stuck).
    * @example
    * ```ts
    * const sem = new Semaphore(1)
@@ -317,7 +339,7 @@ export abstract class SemaphoreBase implements Disposable {
    */
   tryAcquire(): boolean {
     this.#assertOpen('acquire')
-    return this.#counter.tryOnce()
+    return this.#counter.tryOnce(Number.POSITIVE_INFINITY)
   }
 
   /**
@@ -335,11 +357,28 @@ export abstract class SemaphoreBase implements Disposable {
    */
   async withPermit<R>(fn: () => R | PromiseLike<R>, options?: AcquireOptions): Promise<Awaited<R>> {
     if (typeof fn !== 'function') throw invalidArgType(`The "fn" argument must be a function, received ${typeof fn}`)
-    const permit = await this.permit(options)
+    await this.#acquireOrThrow(options)
     try {
       return await fn()
     } finally {
-      permit.release()
+      await this.#releaseAsync()
+    }
+  }
+
+  async #acquireOrThrow(options: AcquireOptions | undefined): Promise<void> {
+    if (!(await this.acquire(options))) {
+      throw new TimeoutError(
+        `Cannot get a permit of ${this.#flavor.label} "${this.name}": none was free within ${options?.timeout} ms`,
+      )
+    }
+  }
+
+  /** `release()` for async callers: while another object's tag is set, it yields instead of blocking. */
+  async #releaseAsync(): Promise<void> {
+    while (!this.#closed) {
+      this.#assertOpen('release')
+      if (this.#release(1, 0)) return
+      await new Promise((resolve) => setTimeout(resolve, 1))
     }
   }
 
@@ -367,13 +406,11 @@ export abstract class SemaphoreBase implements Disposable {
    * ```
    */
   async permit(options?: AcquireOptions): Promise<Permit> {
-    if (!(await this.acquire(options))) {
-      throw new TimeoutError(
-        `Cannot get a permit of ${this.#flavor.label} "${this.name}": none was free within ${options?.timeout} ms`,
-      )
-    }
+    await this.#acquireOrThrow(options)
     return new Permit(() => {
-      if (!this.#closed) this.#release(1)
+      if (this.#closed) return
+      this.#assertOpen('release')
+      this.#release(1, Number.POSITIVE_INFINITY)
     })
   }
 
@@ -389,8 +426,14 @@ export abstract class SemaphoreBase implements Disposable {
     untrackOpen(this)
     this.#wakeWait?.abort()
     const counter = this.#counter
-    counter.leaveAll()
-    counter.giveBackHeld()
+    this.#usable = false
+    try {
+      counter.leaveAll()
+      counter.giveBackHeld()
+    } catch (error) {
+      // Corrupt memory or a stuck tag: the permits stay unreturned, but close still detaches.
+      if (!(error instanceof CorruptError || error instanceof TimeoutError)) throw error
+    }
     const pending = this.#queue.splice(0)
     for (const waiter of pending) {
       waiter.cleanup()
@@ -436,30 +479,49 @@ export abstract class SemaphoreBase implements Disposable {
   /** Releases `n` permits (the shared checks of the three classes). */
   protected releasePermits(n: number): void {
     this.#assertOpen('release')
-    this.#release(n)
+    this.#release(n, Number.POSITIVE_INFINITY)
   }
 
-  #release(n: number): void {
+  /**
+   * Gives `n` permits back. Waits for another object's tag until `deadline`
+   * (performance.now() ms; 0: no sleeping) and returns false when it is still set.
+   */
+  #release(n: number, deadline: number): boolean {
     const counter = this.#counter
-    if (counter.held === 0 && this.#flavor.kind === 'lock') {
-      const owner = this.holderPid()
-      throw new ValueError(
-        owner === undefined
-          ? `Cannot release lock "${this.name}": it is not locked`
-          : `Cannot release lock "${this.name}": it is held by another object (process ${owner}), not this one`,
-      )
-    }
-    if (counter.give(n)) return
+    if (counter.held === 0 && this.#flavor.kind === 'lock') this.#throwNotHolder()
+    const result = counter.give(n, deadline)
+    if (result === TAKEN) return true
+    if (result === BUSY) return false
+    return this.#throwOverflow(n)
+  }
+
+  #throwNotHolder(): never {
+    const owner = this.holderPid()
+    throw new ValueError(
+      owner === undefined
+        ? `Cannot release lock "${this.name}": it is not locked`
+        : `Cannot release lock "${this.name}": it is held by another object (process ${owner}), not this one`,
+    )
+  }
+
+  #throwOverflow(n: number): never {
     const { label } = this.#flavor
-    if (counter.bound !== 0)
+    const bound = this.#counter.bound
+    if (bound !== 0)
       throw new ValueError(
-        `Cannot release ${label} "${this.name}": it would exceed its initial value ${counter.bound} (released more times than acquired)`,
+        `Cannot release ${label} "${this.name}": it would exceed its initial value ${bound} (released more times than acquired)`,
       )
     throw new ValueError(`Cannot release ${label} "${this.name}" by ${n}: its value would exceed ${MAX_VALUE}`)
   }
 
+  /** Throws ClosedError after close(), and the first corruption found after one (one compare when usable). */
   #assertOpen(what: string): void {
+    if (!this.#usable) this.#throwUnusable(what)
+  }
+
+  #throwUnusable(what: string): never {
     if (this.#closed) throw new ClosedError(`Cannot ${what} ${this.#flavor.label} "${this.name}": it was closed`)
+    throw this.#counter.fault
   }
 
   /** Removes a pending acquire (timeout or abort) and settles it. */
@@ -488,6 +550,7 @@ export abstract class SemaphoreBase implements Disposable {
     let lastReap = performance.now()
     try {
       while (this.#queue.length > 0 && !this.#closed) {
+        if (!this.#usable) throw counter.fault
         if (!registered) {
           counter.register()
           registered = true
@@ -500,14 +563,15 @@ export abstract class SemaphoreBase implements Disposable {
           const waiter = this.#queue.shift() as Waiter
           registered = false
           wasted = false
-          counter.leave(true)
           waiter.cleanup()
           waiter.resolve(true)
+          counter.leave(true)
           continue
         }
         const now = performance.now()
         counter.maybeStarve(now)
-        if (now - lastReap >= REAP_MS) {
+        // Not while a tag is set: reaping waits for it, and must not block the event loop.
+        if (now - lastReap >= REAP_MS && !counter.tagged) {
           lastReap = now
           this.#segment.reap()
           continue
@@ -515,7 +579,8 @@ export abstract class SemaphoreBase implements Disposable {
         if (attempt === BUSY) {
           // A tag is held for nanoseconds unless its owner is descheduled or dead.
           await new Promise((resolve) => setTimeout(resolve, 1))
-          if (!this.#closed) counter.reapTagOwnerIfDead()
+          // No sleeping: reaps a dead owner; CorruptError or TimeoutError (stuck tag) end the pump below.
+          if (!this.#closed) counter.waitWhileTagged(0)
           continue
         }
         const controller = new AbortController()
@@ -539,8 +604,18 @@ export abstract class SemaphoreBase implements Disposable {
         }
         wasted = !backOff && result === 'ok'
       }
+    } catch (error) {
+      // Corrupt memory (or a stuck tag): every pending acquire rejects with it; nothing spins.
+      for (const waiter of this.#queue.splice(0)) {
+        waiter.cleanup()
+        waiter.reject(error)
+      }
     } finally {
-      if (registered && !this.#closed) counter.leave(false)
+      try {
+        if (registered && !this.#closed) counter.leave(false)
+      } catch {
+        // A corruption found here is recorded in counter.fault; later calls throw it.
+      }
       this.#pumping = false
     }
   }
