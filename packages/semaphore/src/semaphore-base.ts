@@ -39,7 +39,7 @@ import {
 import { trackOpen, untrackOpen } from './open-objects.js'
 import type { AcquireOptions, AcquireSyncOptions } from './options.js'
 import { Permit } from './permit.js'
-import { BACK_OFF_MS, BUSY, MAX_BACK_OFF_MS, NONE, PermitCounter, REAP_MS, reapSlot, TAKEN } from './permit-counter.js'
+import { BACK_OFF_MS, BUSY, MAX_BACK_OFF_MS, PermitCounter, REAP_MS, reapSlot, TAKEN } from './permit-counter.js'
 
 /** What distinguishes the three classes. */
 export interface Flavor {
