@@ -45,6 +45,13 @@
  * its reaper finishes the operation from JOURNAL: so HELD is always exact and a
  * dead holder's permits come back exactly once. The reaper gives them back with
  * the same tagged protocol, so a reaper that dies midway is itself repaired.
+ *
+ * Valid values (any other is corruption; permit-counter.ts checks each where it
+ * is decoded, see "Range checks" there): tag 0..128 and never the reader's own
+ * outside its operation; count <= BOUND when BOUND > 0; BOUND 0..MAX_VALUE;
+ * FLAGS only RECLAIM; MAX_SLOT 0..128; reserved words 0; HELD and JOURNAL
+ * 0..MAX_VALUE; SLEEP 0 or 1. WAITERS, SLEEPERS, NEXT_TICKET, TICKET and WAKE
+ * are hints or wrapping numbers: every value is safe.
  */
 
 /** 'SEMA' */

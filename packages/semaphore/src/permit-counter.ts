@@ -457,7 +457,7 @@ export class PermitCounter implements TagWatcher {
    */
   waitWhileTagged(deadline: number): boolean {
     const state = Atomics.load(this.i32, this.#state)
-    return (state & TAG_MASK) === 0 || untagIn(this, state, deadline)
+    return (state & TAG_MASK) === 0 ? untagged(this) : untagIn(this, state, deadline)
   }
 
   /** True while STATE carries a tag. */
@@ -580,10 +580,11 @@ function untagIn(watcher: TagWatcher, state: number, deadline: number): boolean 
   checkTagIn(watcher, state)
   const i32 = watcher.segment.i32
   const index = headerIndex(watcher.segment.dataOffset, W_STATE)
-  for (let spins = 0; spins < TAG_SPINS; spins++) if (Atomics.load(i32, index) !== state) return true
+  for (let spins = 0; spins < TAG_SPINS; spins++) if (Atomics.load(i32, index) !== state) return untagged(watcher)
   const start = performance.now()
-  // The same value seen again soon after continues the stall; else a new one starts.
-  if (watcher.stalled !== state || start - watcher.stalledLast > TAG_LIVENESS_MS) {
+  // A call that gave up at its deadline left `stalled` set: the same value
+  // seen again soon after continues that stall; anything else starts one.
+  if (watcher.stalled !== state || start - watcher.stalledLast > REAP_MS) {
     watcher.stalled = state
     watcher.stalledSince = start
   }
@@ -595,13 +596,19 @@ function untagIn(watcher: TagWatcher, state: number, deadline: number): boolean 
     if (now >= deadline || now >= giveUp || now - checked >= TAG_LIVENESS_MS) {
       checked = now
       checkOwnerIn(watcher, index, state)
-      if (Atomics.load(i32, index) !== state) return true
+      if (Atomics.load(i32, index) !== state) return untagged(watcher)
       if (now >= giveUp) throw watcher.stall(state)
       if (now >= deadline) return false
     }
     waitWordSync(i32, index, state, Math.min(0.05, deadline - now, giveUp - now))
-    if (Atomics.load(i32, index) !== state) return true
+    if (Atomics.load(i32, index) !== state) return untagged(watcher)
   }
+}
+
+/** The tag went: the stall (if any) is over. */
+function untagged(watcher: TagWatcher): true {
+  watcher.stalled = 0
+  return true
 }
 
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
