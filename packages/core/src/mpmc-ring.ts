@@ -80,7 +80,10 @@
  *   0) gives up after the spin and reports "empty" / "full". A call with no
  *   timeout waits while a live owner holds the lock (a stopped process may
  *   hold it for as long as it stays stopped). The lock is never held across
- *   an await: the attempt that takes it also releases it.
+ *   an await: the attempt that takes it also releases it. An async put still
+ *   waiting when its thread exits gets one last attempt in an exit hook
+ *   (waiting up to LOCK_BOUND_MS for the lock), so `put(); process.exit()`
+ *   keeps the item even when the lock was busy.
  * - Journal: only the lock holder writes the journal, PHASE and the counts,
  *   with plain stores in this order: old position, old count, PHASE = 1, new
  *   count, then the position with Atomics.store (the commit), then PHASE = 0.
@@ -119,7 +122,7 @@ import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_MAX, writePayload 
 import { ClosedError, CorruptError, IncompatibleError, outOfRange, TimeoutError } from './errors.js'
 import { notifyWord, waitWord, waitWordSync } from './futex.js'
 import type { Segment } from './segment.js'
-import { deadlineOf, remaining } from './signal.js'
+import { deadlineOf, onAbort, remaining } from './signal.js'
 
 /** Layout version of the ring; bump when the table above changes. */
 export const MPMC_RING_VERSION = 1
@@ -184,8 +187,12 @@ const PAUSE_MIN = 32
 const PAUSE_MAX = 2048
 /** How often a sleeper on a lock checks whether the owner died, in ms. */
 const LOCK_POLL_MS = 5
-/** How long `shutdown({ immediate })` waits for a lock that one live owner holds (normally for microseconds). */
-const SHUTDOWN_LOCK_MS = 2000
+/**
+ * How long the calls that have no timeout of their own and must not hang wait
+ * for a lock that one live owner holds (normally for microseconds):
+ * `shutdown(true)`, and the exit hook that finishes pending async puts.
+ */
+const LOCK_BOUND_MS = 2000
 /** A deadline already passed: the attempt does not sleep for a lock. */
 const NO_WAIT = 0
 /** Longest single sleep of a waiting put or get before it looks again, in ms. */
@@ -325,6 +332,17 @@ function idle(iterations: number): void {
   idleWord[0] = x
 }
 
+/** An async put still waiting (for room or the lock) in this thread. */
+interface PendingPut {
+  readonly ring: MpmcRing
+  readonly value: unknown
+  readonly encoded: Encoded | undefined
+}
+
+/** This thread's pending async puts, oldest first: the exit hook finishes them. */
+const pendingPuts = new Set<PendingPut>()
+let exitHookInstalled = false
+
 let threadsVisible: boolean | undefined
 
 /**
@@ -362,6 +380,10 @@ export class MpmcRing {
   readonly #label: string
   #scratch: Buffer | undefined
   #futile = 0
+  /** Async puts of this object still waiting; while there are any, later puts queue behind them. */
+  #putsWaiting = 0
+  /** Settles when the latest of those puts settles. */
+  #lastPut: Promise<void> | undefined
   /** The owner word (WAITERS set) of the lock the last LOCKED attempt found held: what to sleep on. */
   #held = 0
   /** The first corruption found; every later put and get throws it. */
@@ -608,8 +630,10 @@ export class MpmcRing {
   /**
    * Waits up to `timeout` ms for room (and for the producer lock) without
    * blocking the event loop: beyond a brief spin, a held lock is awaited.
-   * Returns the status synchronously when it is known at once. An aborted
-   * `signal` rejects with its reason and nothing is put.
+   * Returns the status synchronously when it is known at once. While an
+   * earlier put of this object still waits, this one waits behind it (so
+   * one producer's items keep their order), or with timeout 0 reports full.
+   * An aborted `signal` rejects with its reason and nothing is put.
    */
   put(
     value: unknown,
@@ -617,17 +641,93 @@ export class MpmcRing {
     timeout: number,
     signal?: AbortSignal,
   ): MpmcPutStatus | Promise<MpmcPutStatus> {
-    const first = this.#putBy(value, encoded, NO_WAIT)
-    if (first === MPMC_PUT_OK || first === MPMC_PUT_SHUTDOWN) return first
+    let locked = false
+    if (this.#putsWaiting === 0) {
+      const first = this.#putBy(value, encoded, NO_WAIT)
+      if (first === MPMC_PUT_OK || first === MPMC_PUT_SHUTDOWN) return first
+      locked = first === LOCKED
+    }
     if (timeout <= 0) return MPMC_PUT_FULL
-    return this.#waitAsync(
-      PUT_SIDE,
-      value,
-      encoded,
-      deadlineOf(timeout),
-      signal,
-      first === LOCKED,
-    ) as Promise<MpmcPutStatus>
+    return this.#putAsync(value, encoded, deadlineOf(timeout), signal, locked)
+  }
+
+  /**
+   * The waiting part of `put`, listed in `pendingPuts` while it waits: a
+   * process that exits meanwhile (`process.exit()` right after an un-awaited
+   * put) still puts the item, as it would have had the lock been free.
+   */
+  async #putAsync(
+    value: unknown,
+    encoded: Encoded | undefined,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    locked: boolean,
+  ): Promise<MpmcPutStatus> {
+    const pending: PendingPut = { ring: this, value, encoded }
+    pendingPuts.add(pending)
+    if (!exitHookInstalled) {
+      exitHookInstalled = true
+      // Before the segments' own exit hook, which closes them.
+      process.prependListener('exit', () => MpmcRing.#finishPendingPuts())
+    }
+    const previous = this.#lastPut
+    let settled = () => {}
+    const mine = new Promise<void>((resolve) => {
+      settled = resolve
+    })
+    this.#lastPut = mine
+    this.#putsWaiting++
+    try {
+      if (previous !== undefined && !(await this.#after(previous, deadline, signal))) return MPMC_PUT_FULL
+      return (await this.#waitAsync(PUT_SIDE, value, encoded, deadline, signal, locked)) as MpmcPutStatus
+    } finally {
+      this.#putsWaiting--
+      if (this.#lastPut === mine) this.#lastPut = undefined
+      settled()
+      pendingPuts.delete(pending)
+    }
+  }
+
+  /** True once `previous` settles; false at `deadline`; rejects with `signal.reason` on abort. */
+  #after(previous: Promise<void>, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    return new Promise<boolean>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const removeAbort = onAbort(signal, () => {
+        clearTimeout(timer)
+        reject(signal?.reason)
+      })
+      const left = remaining(deadline)
+      // setTimeout cannot wait past 2 ** 31 - 1 ms (~24.8 days): longer is forever here.
+      if (left <= 0x7fffffff)
+        timer = setTimeout(() => {
+          removeAbort()
+          resolve(false)
+        }, left)
+      void previous.then(() => {
+        clearTimeout(timer)
+        removeAbort()
+        resolve(true)
+      })
+    })
+  }
+
+  /**
+   * At exit: one last attempt for each pending put, oldest first, waiting up
+   * to LOCK_BOUND_MS in all for a lock that a live owner holds (not for room:
+   * a put that found the ring full still needs a consumer).
+   */
+  static #finishPendingPuts(): void {
+    const deadline = deadlineOf(LOCK_BOUND_MS)
+    for (const { ring, value, encoded } of pendingPuts) {
+      if (ring.#segment.closed) continue
+      try {
+        ring.#putBy(value, encoded, deadline)
+      } catch {
+        // Corrupt memory: exiting anyway, with nothing more to do.
+      }
+    }
+    pendingPuts.clear()
   }
 
   /** An async wait may resume after the segment was closed (and unmapped). */
@@ -1086,15 +1186,15 @@ export class MpmcRing {
 
   /**
    * Takes `lock` for `shutdown({ immediate })`, which has no timeout: waits
-   * SHUTDOWN_LOCK_MS for a live owner, then throws TimeoutError (the ring is
+   * LOCK_BOUND_MS for a live owner, then throws TimeoutError (the ring is
    * shut down; what is left was not dropped).
    */
   #lockForShutdown(lock: number): void {
     if (Atomics.compareExchange(this.#i32, this.#w + lock, 0, this.#me) === 0) return
-    if (this.#lock(lock, deadlineOf(SHUTDOWN_LOCK_MS))) return
+    if (this.#lock(lock, deadlineOf(LOCK_BOUND_MS))) return
     throw new TimeoutError(
       `Cannot drop the items of the ${this.#label} "${this.#segment.name}": its ${lock === P_LOCK ? 'producer' : 'consumer'} lock ` +
-        `has been held by slot ${(this.#held & OWNER_SLOT_MASK) - 1} for ${SHUTDOWN_LOCK_MS} ms (it is shut down; shutting it down again drops them)`,
+        `has been held by slot ${(this.#held & OWNER_SLOT_MASK) - 1} for ${LOCK_BOUND_MS} ms (it is shut down; shutting it down again drops them)`,
     )
   }
 

@@ -7,7 +7,15 @@
  * holder is still taken over. Each waiter runs in a child that the test
  * kills after a hard deadline, so a regression fails instead of hanging.
  */
-import { MPMC_EMPTY, MPMC_PUT_OK, MpmcRing, mpmcRingBytes, notifyWord, Segment } from '@ipc/core/internal'
+import {
+  MPMC_EMPTY,
+  MPMC_PUT_FULL,
+  MPMC_PUT_OK,
+  MpmcRing,
+  mpmcRingBytes,
+  notifyWord,
+  Segment,
+} from '@ipc/core/internal'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
@@ -149,6 +157,71 @@ describe('MpmcRing lock held by a live attachment in another process', () => {
     expect(ring.count()).toBe(1)
     expect(ring.tryGet()).toBe('kept')
     expect(ring.tryGet()).toBe(MPMC_EMPTY)
+  })
+})
+
+describe('MpmcRing puts queued behind a put that waits for the lock', () => {
+  /** The lock word naming a second, live attachment of the ring in this process. */
+  function heldBySecond(ring: { segment: Segment; i32: Int32Array }): void {
+    const other = Segment.open(KIND, ring.segment.name)
+    const otherRing = new MpmcRing(other, other.dataOffset, 'queue')
+    onTestFinished(() => {
+      otherRing.detach()
+      other.close()
+    })
+    const epoch = Atomics.load(ring.i32, SLOT_EPOCH + other.slot) & 0x3fffff
+    ring.i32[P_LOCK] = (other.slot + 1) | (epoch << 9)
+  }
+
+  it('a later put of the same object does not overtake it, even when the lock frees in between', async () => {
+    const fixture = ringWithItem()
+    const { ring, i32 } = fixture
+    heldBySecond(fixture)
+    const first = ring.put('a', undefined, Number.POSITIVE_INFINITY)
+    expect(first).toBeInstanceOf(Promise)
+    // Free the lock without a wake-up: a put that tried now would get it at once.
+    Atomics.store(i32, P_LOCK, 0)
+    const second = ring.put('b', undefined, Number.POSITIVE_INFINITY)
+    expect(second).toBeInstanceOf(Promise)
+    expect(await Promise.all([first, second])).toEqual([MPMC_PUT_OK, MPMC_PUT_OK])
+    expect([ring.tryGet(), ring.tryGet(), ring.tryGet()]).toEqual(['kept', 'a', 'b'])
+  })
+
+  it('a queued put still ends at its own timeout or abort while the one ahead waits on', async () => {
+    const fixture = ringWithItem()
+    const { ring, segment, i32 } = fixture
+    heldBySecond(fixture)
+    const first = ring.put('a', undefined, Number.POSITIVE_INFINITY)
+    const started = performance.now()
+    expect(await ring.put('b', undefined, 30)).toBe(MPMC_PUT_FULL)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25)
+    expect(performance.now() - started).toBeLessThan(1000)
+    const aborted = ring.put('c', undefined, Number.POSITIVE_INFINITY, AbortSignal.timeout(20))
+    await expect(aborted).rejects.toMatchObject({ name: 'TimeoutError' })
+    Atomics.store(i32, P_LOCK, 0)
+    notifyWord(segment.i32, segment.dataOffset / 4 + P_LOCK, 1)
+    expect(await first).toBe(MPMC_PUT_OK)
+    expect([ring.tryGet(), ring.tryGet(), ring.tryGet()]).toEqual(['kept', 'a', MPMC_EMPTY])
+  })
+})
+
+describe('MpmcRing pending puts at exit', () => {
+  it('a put still waiting for the lock when its process exits is finished by the exit hook', {
+    timeout: 10_000,
+  }, async () => {
+    const { segment, ring, i32, me } = ringWithItem()
+    i32[P_LOCK] = me
+    const child = spawnChild(waiter, [segment.name, 'put-exit'])
+    const kill = setTimeout(() => child.child.kill('SIGKILL'), HARD_DEADLINE_MS)
+    onTestFinished(() => clearTimeout(kill))
+    // The child called process.exit() right after put(): its exit hook now waits for the lock.
+    await child.waitFor('waiting')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    Atomics.store(i32, P_LOCK, 0)
+    notifyWord(segment.i32, segment.dataOffset / 4 + P_LOCK, 1)
+    expect(await child.exited).toBe(0)
+    expect(ring.tryGet()).toBe('kept')
+    expect(ring.tryGet()).toBe('flushed')
   })
 })
 
