@@ -280,8 +280,11 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
    * Puts `item`, waiting (without blocking the event loop) while the queue is
    * full, or while another process holds the queue's producer lock (within
    * the same `timeout` and `signal`). The item is copied into shared memory
-   * before the promise settles; when there is room it is copied before `put`
-   * even returns.
+   * before the promise settles; when there is room (and the lock is free) it
+   * is copied before `put` even returns. A put that still waits when the
+   * process exits gets one last try at exit (up to 2 s for the lock). A
+   * `put` waits behind an earlier `put` of the same object that still waits,
+   * so puts that are not awaited keep their order.
    *
    * Aborting `signal` rejects with `signal.reason` and puts nothing; if the
    * item was already put, the signal is ignored.
