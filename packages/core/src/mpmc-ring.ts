@@ -83,7 +83,9 @@
  *   an await: the attempt that takes it also releases it. An async put still
  *   waiting when its thread exits gets one last attempt in an exit hook
  *   (waiting up to LOCK_BOUND_MS for the lock), so `put(); process.exit()`
- *   keeps the item even when the lock was busy.
+ *   keeps the item even when the lock was busy. An async put waits behind an
+ *   earlier async put of the same object that still waits, so un-awaited
+ *   puts keep one producer's order.
  * - Journal: only the lock holder writes the journal, PHASE and the counts,
  *   with plain stores in this order: old position, old count, PHASE = 1, new
  *   count, then the position with Atomics.store (the commit), then PHASE = 0.
