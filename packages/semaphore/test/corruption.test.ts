@@ -8,6 +8,7 @@ import {
   headerIndex,
   ONE,
   S_HELD,
+  S_JOURNAL,
   S_SLEEP,
   slotIndex,
   W_BOUND,
@@ -34,7 +35,11 @@ interface Outcome {
 
 const open: SemaphoreBase[] = []
 afterEach(() => {
-  for (const sem of open.splice(0)) sem.close()
+  // Unlink first: a victim still alive when a test failed keeps the segment mapped, not named.
+  for (const sem of open.splice(0)) {
+    sem.unlink()
+    sem.close()
+  }
 })
 
 function track<T extends SemaphoreBase>(sem: T): T {
@@ -207,6 +212,59 @@ describe('a corrupt layout at attach', () => {
       expect(result.outcome, JSON.stringify(result)).toBe('CorruptError')
       expect(result.ms).toBeLessThan(1_000)
       expect(await victim.exited).toBe(0)
+    })
+  }
+})
+
+describe('corrupt words of a dead holder, read when it is reaped', () => {
+  const HOLD = new URL('./fixtures/hold.mjs', import.meta.url)
+
+  async function deadHolder(sem: SemaphoreBase): Promise<{ slot: number; pid: number }> {
+    const holder = spawnChild(HOLD, [JSON.stringify(sem.handle), '1'])
+    await holder.waitFor('holding')
+    const { segment } = words(sem)
+    let slot = -1
+    for (let s = 0; s < 128; s++) if (segment.slotOwner(s)?.pid === holder.child.pid) slot = s
+    expect(slot).not.toBe(-1)
+    return { slot, pid: holder.child.pid as number }
+  }
+
+  for (const call of ['acquireSync', 'acquire500']) {
+    it(`HELD -5: the reap inside ${call} throws CorruptError`, { timeout: 20_000 }, async () => {
+      const sem = track(new Semaphore(1))
+      const holder = await deadHolder(sem)
+      const { result } = await attack(
+        sem,
+        call,
+        () => {
+          const { i32, base } = words(sem)
+          Atomics.store(i32, slotIndex(base, holder.slot, S_HELD), -5)
+          process.kill(holder.pid, 'SIGKILL')
+        },
+        3_000,
+      )
+      expect(result.outcome, JSON.stringify(result)).toBe('CorruptError')
+      expect(result.message).toContain('HELD -5')
+      if (ASYNC_CALLS.has(call)) expect(result.maxGapMs).toBeLessThan(250)
+    })
+
+    it(`JOURNAL -1 under the dead holder's tag: ${call} throws CorruptError`, { timeout: 20_000 }, async () => {
+      const sem = track(new Semaphore(1))
+      const holder = await deadHolder(sem)
+      const { result } = await attack(
+        sem,
+        call,
+        () => {
+          const { i32, base } = words(sem)
+          Atomics.store(i32, slotIndex(base, holder.slot, S_JOURNAL), -1)
+          Atomics.store(i32, headerIndex(base, W_STATE), holder.slot + 1)
+          process.kill(holder.pid, 'SIGKILL')
+        },
+        3_000,
+      )
+      expect(result.outcome, JSON.stringify(result)).toBe('CorruptError')
+      expect(result.message).toContain('JOURNAL -1')
+      if (ASYNC_CALLS.has(call)) expect(result.maxGapMs).toBeLessThan(250)
     })
   }
 })
