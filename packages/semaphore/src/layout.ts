@@ -50,8 +50,9 @@
  * is decoded, see "Range checks" there): tag 0..128 and never the reader's own
  * outside its operation; count <= BOUND when BOUND > 0; BOUND 0..MAX_VALUE;
  * FLAGS only RECLAIM; MAX_SLOT 0..128; reserved words 0; HELD and JOURNAL
- * 0..MAX_VALUE; SLEEP 0 or 1. WAITERS, SLEEPERS, NEXT_TICKET, TICKET and WAKE
- * are hints or wrapping numbers: every value is safe.
+ * 0..MAX_VALUE; SLEEP 0 or 1; TICKET 0 in a slot no object holds. WAITERS,
+ * SLEEPERS, NEXT_TICKET, WAKE and the value of a TICKET are hints or wrapping
+ * numbers: every value is safe.
  */
 
 /** 'SEMA' */

@@ -35,7 +35,7 @@
  *   the smallest ticket may take; newcomers queue behind it. The waiter that
  *   takes clears HANDOFF when it waited less than STARVE_MS or was the last
  *   one (Go's sync.Mutex starvation mode).
- * - Crashes: waiters wake at least every REAP_MS and call segment.reap(); it
+ * - Crashes: waiters wake at least every REAP_MS and call reap(); it
  *   calls `reapSlot` once for each slot whose process died, which finishes the
  *   dead object's tagged operation, drops its ticket and gives back its HELD.
  *
@@ -57,11 +57,14 @@
  * - MAX_SLOT, wherever a scan reads it (`scanLimitIn`): 0..SLOT_COUNT.
  * - SLEEP, when we flip our own (`prepareSleep`): 0 or 1.
  * - reapSlot: JOURNAL and HELD of the dead slot 0..MAX_VALUE, BOUND again.
+ * - Every REAP_MS of waiting (`reap`): a TICKET set in a slot no object
+ *   holds (it would stall HANDOFF forever; close and reapSlot clear it first).
  * - Hints where every value is safe, so nothing to check: WAITERS (only
  *   decides whether to clear HANDOFF or pass a wake-up on), SLEEPERS (> 0
  *   makes a giver scan; a wrong value costs a scan or a wake-up late by at
- *   most REAP_MS), NEXT_TICKET and TICKET (wrapping numbers, compared by
- *   difference), WAKE (a futex word), HANDOFF (cleared by the next leaver).
+ *   most REAP_MS), NEXT_TICKET and a held slot's TICKET (wrapping numbers,
+ *   compared by difference), WAKE (a futex word), HANDOFF (cleared by the
+ *   next leaver).
  * The uncontended take and give check nothing more than before: a tagged
  * STATE already sent them to the slow path.
  */
@@ -394,6 +397,25 @@ export class PermitCounter implements TagWatcher {
   awakeWake(): number {
     this.awake()
     return Atomics.load(this.i32, this.wakeIndex)
+  }
+
+  /**
+   * For waiters, every REAP_MS: frees the slots of dead processes (reapSlot),
+   * then checks that every ticket belongs to an attached object: a leftover
+   * ticket would make HANDOFF wait for a waiter that never comes.
+   */
+  reap(): void {
+    const segment = this.segment
+    segment.reap()
+    const i32 = this.i32
+    const max = scanLimitIn(i32, this.#base, this)
+    for (let s = 0; s < max; s++) {
+      const index = slotIndex(this.#base, s, S_TICKET)
+      const ticket = Atomics.load(i32, index)
+      // Re-read after the liveness check: a closing object clears its ticket before it frees its slot.
+      if (ticket !== 0 && !segment.slotAlive(s) && Atomics.load(i32, index) === ticket)
+        throw this.corrupt(`slot ${s} has TICKET ${ticket} but no object`)
+    }
   }
 
   /** Marks this slot as awake (unless a waker did already). */

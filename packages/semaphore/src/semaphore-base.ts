@@ -300,7 +300,7 @@ export abstract class SemaphoreBase implements Disposable {
         counter.maybeStarve(now)
         if (now - lastReap >= REAP_MS) {
           lastReap = now
-          this.#segment.reap()
+          counter.reap()
           continue
         }
         const left = remaining(deadline)
@@ -573,7 +573,7 @@ export abstract class SemaphoreBase implements Disposable {
         // Not while a tag is set: reaping waits for it, and must not block the event loop.
         if (now - lastReap >= REAP_MS && !counter.tagged) {
           lastReap = now
-          this.#segment.reap()
+          counter.reap()
           continue
         }
         if (attempt === BUSY) {

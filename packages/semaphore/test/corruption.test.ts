@@ -10,10 +10,12 @@ import {
   S_HELD,
   S_JOURNAL,
   S_SLEEP,
+  S_TICKET,
   slotIndex,
   W_BOUND,
   W_FLAGS,
   W_MAX_SLOT,
+  W_NEXT_TICKET,
   W_STATE,
 } from '../src/layout.js'
 import { Semaphore } from '../src/semaphore.js'
@@ -264,6 +266,33 @@ describe('corrupt words of a dead holder, read when it is reaped', () => {
       )
       expect(result.outcome, JSON.stringify(result)).toBe('CorruptError')
       expect(result.message).toContain('JOURNAL -1')
+      if (ASYNC_CALLS.has(call)) expect(result.maxGapMs).toBeLessThan(250)
+    })
+  }
+})
+
+describe('a TICKET in a slot no object holds, under HANDOFF', () => {
+  // Under HANDOFF only the oldest waiter may take; a leftover ticket older
+  // than every real one would keep them all waiting. The periodic reap finds it.
+  for (const call of ['acquireSync', 'acquireForever']) {
+    it(`${call} throws CorruptError instead of waiting for a waiter that never comes`, {
+      timeout: 20_000,
+    }, async () => {
+      const sem = track(new Semaphore(1))
+      const { result } = await attack(
+        sem,
+        call,
+        () => {
+          const { i32, base } = words(sem)
+          const next = Atomics.load(i32, headerIndex(base, W_NEXT_TICKET))
+          Atomics.store(i32, slotIndex(base, 60, S_TICKET), (next - 1000) | 0 || 1)
+          Atomics.store(i32, headerIndex(base, W_MAX_SLOT), 61) // so that scans reach slot 60
+          Atomics.store(i32, headerIndex(base, W_STATE), ONE | HANDOFF)
+        },
+        3_000,
+      )
+      expect(result.outcome, JSON.stringify(result)).toBe('CorruptError')
+      expect(result.message).toContain('TICKET')
       if (ASYNC_CALLS.has(call)) expect(result.maxGapMs).toBeLessThan(250)
     })
   }
