@@ -13,7 +13,8 @@ const producer = new URL('./fixtures/producer.mjs', import.meta.url)
 const consumer = new URL('./fixtures/consumer.mjs', import.meta.url)
 
 function worker(file: URL, args: string[]): { done: Promise<string> } {
-  const w = new Worker(file, { workerData: args })
+  // stdout: true keeps the fixtures' progress lines out of the test output.
+  const w = new Worker(file, { workerData: args, stdout: true })
   onTestFinished(async () => {
     await w.terminate()
   })
