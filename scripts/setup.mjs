@@ -12,6 +12,9 @@ const PNPM = '10.34.9'
 function run(cmd, args, options = {}) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32', ...options })
   if (r.status !== 0) {
+    // Output that was held back (stdio 'pipe') is shown now, with the failure.
+    if (r.stdout) process.stdout.write(r.stdout)
+    if (r.stderr) process.stderr.write(r.stderr)
     console.error(`setup: ${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`)
     process.exit(r.status ?? 1)
   }
@@ -32,5 +35,11 @@ if (have === undefined || !have.startsWith('10.')) {
 }
 
 if (!existsSync(join(root, 'node_modules', '.modules.yaml')) || process.env.CI) {
-  run('pnpm', ['install', '--frozen-lockfile'], { env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } })
+  // Its output is shown only when it fails: a person wants the tests, not the install log.
+  const started = Date.now()
+  run('pnpm', ['install', '--frozen-lockfile'], {
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  console.log(`setup: the workspace's dependencies are installed (pnpm install, ${Date.now() - started} ms)`)
 }
