@@ -409,14 +409,22 @@ export class PermitCounter implements TagWatcher {
     segment.reap()
     const i32 = this.i32
     const max = scanLimitIn(i32, this.#base, this)
+    const suspects = new Map<number, number>()
     for (let s = 0; s < max; s++) {
       const index = slotIndex(this.#base, s, S_TICKET)
       const ticket = Atomics.load(i32, index)
       // Re-read after the liveness check: a closing object clears its ticket before it frees its slot.
-      if (ticket !== 0 && !segment.slotAlive(s) && Atomics.load(i32, index) === ticket)
-        throw this.corrupt(`slot ${s} has TICKET ${ticket} but no object`)
+      if (ticket === 0 || segment.slotAlive(s) || Atomics.load(i32, index) !== ticket) continue
+      // A holder that died after segment.reap() above still has its ticket until the
+      // next round reaps it: only the same ticket seen on two rounds in a row is corrupt.
+      if (this.#staleTickets.get(s) === ticket) throw this.corrupt(`slot ${s} has TICKET ${ticket} but no object`)
+      suspects.set(s, ticket)
     }
+    this.#staleTickets = suspects
   }
+
+  /** Tickets of slots without a live object seen by the last reap(), by slot. */
+  #staleTickets = new Map<number, number>()
 
   /** Marks this slot as awake (unless a waker did already). */
   awake(): void {
