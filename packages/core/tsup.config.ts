@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/internal.ts', 'src/child-entry.ts'],
+  // Named entries: dist/ stays flat (dist/child-entry.js is what Process forks).
+  entry: { index: 'src/index.ts', internal: 'src/internal.ts', 'child-entry': 'src/process/child-entry.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

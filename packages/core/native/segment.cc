@@ -1,7 +1,7 @@
 // shm_open / ftruncate / mmap / munmap / shm_unlink.
 //
 // Every function returns a negative errno on failure instead of throwing; the
-// TypeScript layer (src/segment.ts) turns errnos into typed errors. A mapping is
+// TypeScript layer (src/memory/segment.ts) turns errnos into typed errors. A mapping is
 // exposed as an external ArrayBuffer. `unmap` detaches the buffer first (views
 // then read as length 0, never as freed memory) and only then calls munmap.
 //
@@ -210,7 +210,7 @@ bool ArgName(const Napi::CallbackInfo& info, size_t i, std::string* out) {
 
 // shmCreate(name, size, mode[, firstWord = 0]) -> { buffer, size, inode } | -errno.
 // Fails with -EEXIST. Writes the int32 firstWord at offset 0 before the file
-// gets its size (src/segment.ts passes its "initialising" magic), so a creator
+// gets its size (src/memory/segment.ts passes its "initialising" magic), so a creator
 // that dies any time after that leaves a file the cleanup scan knows as ours.
 Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

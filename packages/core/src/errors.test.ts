@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { serialize } from './codec.js'
+import { serialize } from './codec/codec.js'
 import {
   ClosedError,
   CorruptError,
@@ -20,10 +20,10 @@ import {
   TimeoutError,
   ValueError,
 } from './errors.js'
-import { notify, wait, waitSync } from './futex.js'
-import { Process } from './process.js'
-import { Segment } from './segment.js'
-import { checkTimeout } from './signal.js'
+import { Segment } from './memory/segment.js'
+import { Process } from './process/process.js'
+import { notify, wait, waitSync } from './waiting/futex.js'
+import { checkTimeout } from './waiting/signal.js'
 
 const CLASSES = [
   [IpcError, 'IpcError', 'IPC_ERROR'],

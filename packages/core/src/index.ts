@@ -2,7 +2,7 @@
  * @ipc/core: the transport layer of @ipc. Public surface: Process, cross-process
  * wait/notify, the codec, handles and the error classes.
  */
-export { deserialize, serialize } from './codec.js'
+export { deserialize, serialize } from './codec/codec.js'
 export {
   ClosedError,
   CorruptError,
@@ -19,7 +19,13 @@ export {
   TimeoutError,
   ValueError,
 } from './errors.js'
-export { notify, type WaitResult, wait, waitSync } from './futex.js'
-export type { Handle } from './handle.js'
-export { type CurrentProcess, currentProcess, Process, type ProcessMode, type ProcessOptions } from './process.js'
-export type { WaitOptions } from './signal.js'
+export type { Handle } from './primitive/handle.js'
+export {
+  type CurrentProcess,
+  currentProcess,
+  Process,
+  type ProcessMode,
+  type ProcessOptions,
+} from './process/process.js'
+export { notify, type WaitResult, wait, waitSync } from './waiting/futex.js'
+export type { WaitOptions } from './waiting/signal.js'

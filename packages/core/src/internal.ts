@@ -17,9 +17,21 @@ export {
   TAG_UTF8,
   TAG_V8,
   writePayload,
-} from './codec.js'
+} from './codec/codec.js'
 export { invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js'
-export { asyncWaitMode, cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './futex.js'
+export {
+  type CreateOptions,
+  checkName,
+  HEADER_BYTES,
+  randomName,
+  reclaimDeadSegments,
+  Segment,
+  type SegmentKind,
+  type SegmentOptions,
+  SHM_PREFIX,
+} from './memory/segment.js'
+export { isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
+export { ROBUST_LOCK_BYTES, RobustLock, type RobustLockOptions, type SyncWaitOptions } from './ownership/robust-lock.js'
 export {
   checkHandle,
   type Handle,
@@ -28,8 +40,7 @@ export {
   TRANSFER,
   type Transferable,
   type TransferDescriptor,
-} from './handle.js'
-export { isProcessAlive, processStartTime, selfIdentity, threadId } from './liveness.js'
+} from './primitive/handle.js'
 export {
   checkMpmcCapacity,
   MPMC_EMPTY,
@@ -45,20 +56,7 @@ export {
   MpmcRing,
   type MpmcRingInit,
   mpmcRingBytes,
-} from './mpmc-ring.js'
-export { ROBUST_LOCK_BYTES, RobustLock, type RobustLockOptions, type SyncWaitOptions } from './robust-lock.js'
-export {
-  type CreateOptions,
-  checkName,
-  HEADER_BYTES,
-  randomName,
-  reclaimDeadSegments,
-  Segment,
-  type SegmentKind,
-  type SegmentOptions,
-  SHM_PREFIX,
-} from './segment.js'
-export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './signal.js'
+} from './rings/mpmc-ring.js'
 export {
   initSpscRing,
   RING_CLOSED,
@@ -69,4 +67,6 @@ export {
   SpscRing,
   type SpscRingOptions,
   spscRingBytes,
-} from './spsc-ring.js'
+} from './rings/spsc-ring.js'
+export { asyncWaitMode, cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './waiting/futex.js'
+export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './waiting/signal.js'

@@ -4,8 +4,9 @@
  * them: one native handle, one table of pending async waits, one set of open
  * segments per JS thread.
  */
-import type { Identity } from './liveness.js'
+
 import type { NativeBinding } from './native.js'
+import type { Identity } from './ownership/liveness.js'
 
 /** An async futex wait registered with the native waiter threads. */
 export interface PendingWait {

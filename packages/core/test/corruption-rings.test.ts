@@ -6,11 +6,17 @@
  */
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { encode, TAG_JSON_LATIN1, TAG_LATIN1 } from '../src/codec.js'
+import { encode, TAG_JSON_LATIN1, TAG_LATIN1 } from '../src/codec/codec.js'
 import { CorruptError, IncompatibleError } from '../src/errors.js'
-import { MPMC_EMPTY, MPMC_RING_HEADER_BYTES, MPMC_RING_VERSION, MpmcRing, mpmcRingBytes } from '../src/mpmc-ring.js'
-import { Segment } from '../src/segment.js'
-import { initSpscRing, SPSC_HEADER_BYTES, SpscRing, spscRingBytes } from '../src/spsc-ring.js'
+import { Segment } from '../src/memory/segment.js'
+import {
+  MPMC_EMPTY,
+  MPMC_RING_HEADER_BYTES,
+  MPMC_RING_VERSION,
+  MpmcRing,
+  mpmcRingBytes,
+} from '../src/rings/mpmc-ring.js'
+import { initSpscRing, SPSC_HEADER_BYTES, SpscRing, spscRingBytes } from '../src/rings/spsc-ring.js'
 
 // Word indexes from the layout tables (white-box tests only).
 const SPSC_CAPACITY = 1

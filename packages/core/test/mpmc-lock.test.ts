@@ -22,7 +22,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 const KIND = { kind: 'mpmc-lock', version: 1 }
 const waiter = new URL('./fixtures/mpmc-lock-waiter.mjs', import.meta.url)
 const holder = new URL('./fixtures/mpmc-holder.mjs', import.meta.url)
-// Word indexes from the layout table in src/mpmc-ring.ts (white box).
+// Word indexes from the layout table in src/rings/mpmc-ring.ts (white box).
 const P_LOCK = 0
 const C_LOCK = 16
 const SLOT_EPOCH = 64

@@ -1,8 +1,8 @@
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
-import { encode } from '../src/codec.js'
-import { Segment } from '../src/segment.js'
-import { initSpscRing, RING_CLOSED, SpscRing, spscRingBytes } from '../src/spsc-ring.js'
+import { encode } from '../src/codec/codec.js'
+import { Segment } from '../src/memory/segment.js'
+import { initSpscRing, RING_CLOSED, SpscRing, spscRingBytes } from '../src/rings/spsc-ring.js'
 
 const kind = { kind: 'spsc-test', version: 1 }
 const echo = new URL('./fixtures/spsc-echo.mjs', import.meta.url)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { encode } from './codec.js'
-import { CorruptError } from './errors.js'
-import { Segment } from './segment.js'
+import { encode } from '../codec/codec.js'
+import { CorruptError } from '../errors.js'
+import { Segment } from '../memory/segment.js'
 import { initSpscRing, RING_CLOSED, RING_EMPTY, SPSC_HEADER_BYTES, SpscRing, spscRingBytes } from './spsc-ring.js'
 
 function makeRing(capacity: number, offset = 0): SpscRing {

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { DataCloneError, ProcessError, ValueError } from './errors.js'
-import { TRANSFER } from './handle.js'
+import { DataCloneError, ProcessError, ValueError } from '../errors.js'
+import { TRANSFER } from '../primitive/handle.js'
 import { extractTransfers, Process, type ProcessOptions } from './process.js'
 
-const functions = new URL('../test/fixtures/process-functions.mjs', import.meta.url)
+const functions = new URL('../../test/fixtures/process-functions.mjs', import.meta.url)
 
 /** A started Process that is killed at the end of the test if it still runs. */
 function started(options: ProcessOptions): Process {

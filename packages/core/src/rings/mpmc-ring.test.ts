@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { DataCloneError } from './errors.js'
+import { DataCloneError } from '../errors.js'
+import { Segment } from '../memory/segment.js'
 import {
   MPMC_EMPTY,
   MPMC_PUT_FULL,
@@ -12,7 +13,6 @@ import {
   MpmcRing,
   mpmcRingBytes,
 } from './mpmc-ring.js'
-import { Segment } from './segment.js'
 
 const KIND = { kind: 'mpmc-test', version: 1, label: 'test ring' }
 
@@ -337,7 +337,7 @@ describe('MpmcRing dead-owner recovery', () => {
       `,
       {
         eval: true,
-        workerData: { name: segment.name, internal: new URL('../dist/internal.js', import.meta.url).href },
+        workerData: { name: segment.name, internal: new URL('../../dist/internal.js', import.meta.url).href },
       },
     )
     // A terminated worker never detaches: its slot stays taken, so remove the name ourselves.

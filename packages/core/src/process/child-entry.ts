@@ -9,9 +9,10 @@
  * Loaded any other way (imported), it does nothing.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { deserialize } from './codec.js'
-import { ProcessError } from './errors.js'
-import { revive } from './handle.js'
+import { deserialize } from '../codec/codec.js'
+import { ProcessError } from '../errors.js'
+import { revive } from '../primitive/handle.js'
+import { runtime } from '../runtime.js'
 import {
   CHILD_MARK,
   errorFields,
@@ -20,7 +21,6 @@ import {
   type ProcessResultMessage,
   RESULT_TYPE,
 } from './process.js'
-import { runtime } from './runtime.js'
 
 interface StartMessage {
   type: '@ipc/process-start'

@@ -12,9 +12,9 @@
  * state after 'ok'.
  */
 import { types } from 'node:util'
-import { ClosedError, invalidArgType, outOfRange, systemError } from './errors.js'
-import { native } from './native.js'
-import { runtime } from './runtime.js'
+import { ClosedError, invalidArgType, outOfRange, systemError } from '../errors.js'
+import { native } from '../native.js'
+import { runtime } from '../runtime.js'
 import { checkTimeout, checkWaitOptions, onAbort, type WaitOptions } from './signal.js'
 
 /** How a wait ended: woken by `notify`, the word did not hold `expected`, or the timeout passed. */

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ClosedError } from './errors.js'
+import { ClosedError } from '../errors.js'
+import { Segment } from '../memory/segment.js'
 import { notify, wait, waitSync } from './futex.js'
-import { Segment } from './segment.js'
 
 const KIND = { kind: 'test-futex', version: 1 }
 
@@ -27,7 +27,7 @@ function worker(source: string, i32: Int32Array): Worker {
   return w
 }
 
-const FUTEX = JSON.stringify(new URL('../dist/index.cjs', import.meta.url).pathname)
+const FUTEX = JSON.stringify(new URL('../../dist/index.cjs', import.meta.url).pathname)
 
 describe('waitSync()', () => {
   it("returns 'not-equal' at once when the word does not hold expected", () => {

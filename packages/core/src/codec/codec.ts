@@ -24,7 +24,7 @@
  * a `DataCloneError` leaves the destination unchanged.
  */
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
-import { CorruptError, DataCloneError, invalidArgType } from './errors.js'
+import { CorruptError, DataCloneError, invalidArgType } from '../errors.js'
 
 export const TAG_LATIN1 = 1
 export const TAG_UTF8 = 2

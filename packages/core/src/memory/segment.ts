@@ -71,11 +71,11 @@ import {
   outOfRange,
   PermissionError,
   systemError,
-} from './errors.js'
-import { cancelWaitsOn, notifyWord, waitWordSync } from './futex.js'
-import { type Identity, isRecordedProcessAlive, selfIdentity } from './liveness.js'
-import { type MappedSegment, native, type ShmStat } from './native.js'
-import { runtime } from './runtime.js'
+} from '../errors.js'
+import { type MappedSegment, native, type ShmStat } from '../native.js'
+import { type Identity, isRecordedProcessAlive, selfIdentity } from '../ownership/liveness.js'
+import { runtime } from '../runtime.js'
+import { cancelWaitsOn, notifyWord, waitWordSync } from '../waiting/futex.js'
 
 /** The header's first word once the creator has finished: 'IPC2'. */
 export const MAGIC = 0x32435049

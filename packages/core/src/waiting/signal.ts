@@ -3,7 +3,7 @@
  * milliseconds (`undefined` waits forever, `0` does not wait), and an aborted
  * signal rejects with `signal.reason`.
  */
-import { invalidArgType, outOfRange } from './errors.js'
+import { invalidArgType, outOfRange } from '../errors.js'
 
 /** The options of every call that can wait. */
 export interface WaitOptions {

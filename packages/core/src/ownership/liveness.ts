@@ -5,8 +5,8 @@
  * of one boot.
  */
 import { readFileSync, statSync } from 'node:fs'
-import { native } from './native.js'
-import { runtime } from './runtime.js'
+import { native } from '../native.js'
+import { runtime } from '../runtime.js'
 
 /** What a process records about itself where others judge its liveness (a segment slot). */
 export interface Identity {

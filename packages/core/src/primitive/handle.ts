@@ -4,7 +4,7 @@
  * `Process` goes further: it finds the class itself (the TRANSFER protocol),
  * so a child needs no import of the primitive's package.
  */
-import { invalidArgType } from './errors.js'
+import { invalidArgType } from '../errors.js'
 
 /** The plain JSON description of a primitive; pass it anywhere and call `X.from(handle)`. */
 export interface Handle {

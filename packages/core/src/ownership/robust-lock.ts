@@ -35,11 +35,11 @@
  */
 import { existsSync } from 'node:fs'
 import { inspect } from 'node:util'
-import { invalidArgType, ValueError } from './errors.js'
-import { notifyWord, waitWord, waitWordSync } from './futex.js'
+import { invalidArgType, ValueError } from '../errors.js'
+import type { Segment } from '../memory/segment.js'
+import { notifyWord, waitWord, waitWordSync } from '../waiting/futex.js'
+import { checkTimeout, checkWaitOptions, deadlineOf, remaining, type WaitOptions } from '../waiting/signal.js'
 import { threadId } from './liveness.js'
-import type { Segment } from './segment.js'
-import { checkTimeout, checkWaitOptions, deadlineOf, remaining, type WaitOptions } from './signal.js'
 
 /** Bytes a RobustLock occupies (four i32 words). */
 export const ROBUST_LOCK_BYTES = 16

@@ -120,11 +120,11 @@
  * no other participant waits more than LOCK_POLL_MS longer than it would.
  */
 import { existsSync } from 'node:fs'
-import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_MAX, writePayload } from './codec.js'
-import { ClosedError, CorruptError, IncompatibleError, outOfRange, TimeoutError } from './errors.js'
-import { notifyWord, waitWord, waitWordSync } from './futex.js'
-import type { Segment } from './segment.js'
-import { deadlineOf, onAbort, remaining } from './signal.js'
+import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_MAX, writePayload } from '../codec/codec.js'
+import { ClosedError, CorruptError, IncompatibleError, outOfRange, TimeoutError } from '../errors.js'
+import type { Segment } from '../memory/segment.js'
+import { notifyWord, waitWord, waitWordSync } from '../waiting/futex.js'
+import { deadlineOf, onAbort, remaining } from '../waiting/signal.js'
 
 /** Layout version of the ring; bump when the table above changes. */
 export const MPMC_RING_VERSION = 1

@@ -1,9 +1,9 @@
 import { inspect } from 'node:util'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ClosedError, CorruptError, ValueError } from './errors.js'
+import { ClosedError, CorruptError, ValueError } from '../errors.js'
+import { Segment } from '../memory/segment.js'
 import { ROBUST_LOCK_BYTES, RobustLock } from './robust-lock.js'
-import { Segment } from './segment.js'
 
 const KIND = { kind: 'test-lock', version: 1, label: 'test lock' }
 

@@ -25,15 +25,15 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { serialize } from './codec.js'
-import { IpcError, invalidArgType, invalidArgValue, ProcessError, ValueError } from './errors.js'
-import { isTransferable, TRANSFER, type TransferDescriptor } from './handle.js'
-import { runtime } from './runtime.js'
-import { checkWaitOptions, onAbort, throwIfAborted, type WaitOptions } from './signal.js'
+import { serialize } from '../codec/codec.js'
+import { IpcError, invalidArgType, invalidArgValue, ProcessError, ValueError } from '../errors.js'
+import { isTransferable, TRANSFER, type TransferDescriptor } from '../primitive/handle.js'
+import { runtime } from '../runtime.js'
+import { checkWaitOptions, onAbort, throwIfAborted, type WaitOptions } from '../waiting/signal.js'
 
 /** Where a `Process` runs its function. */
 export type ProcessMode = 'process' | 'thread'
@@ -130,7 +130,9 @@ function processRuntime(): ProcessRuntime {
 
 /** dist/child-entry.js of this package (also when this file runs from src/ under a test runner). */
 function childEntryPath(): string {
-  const root = dirname(dirname(fileURLToPath(import.meta.url)))
+  // dist/index.js holds this code one level below the root; src/process/process.ts two levels.
+  const here = dirname(fileURLToPath(import.meta.url))
+  const root = basename(here) === 'process' ? dirname(dirname(here)) : dirname(here)
   return join(root, 'dist', 'child-entry.js')
 }
 

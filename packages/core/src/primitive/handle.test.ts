@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { checkHandle, isTransferable, revive, TRANSFER } from './handle.js'
 
-const counterModule = new URL('../test/fixtures/counter.mjs', import.meta.url).href
+const counterModule = new URL('../../test/fixtures/counter.mjs', import.meta.url).href
 
 describe('checkHandle()', () => {
   it('returns a handle of the expected kind', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { CorruptError, DataCloneError } from '../errors.js'
 import {
   decodePayload,
   deserialize,
@@ -13,7 +14,6 @@ import {
   TAG_V8,
   writePayload,
 } from './codec.js'
-import { CorruptError, DataCloneError } from './errors.js'
 
 function roundTrip<T>(value: T): T {
   return deserialize<T>(serialize(value))

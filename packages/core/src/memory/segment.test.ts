@@ -3,8 +3,8 @@ import { existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ClosedError, ExistsError, IncompatibleError, IpcError, NotFoundError } from './errors.js'
-import { processStartTime, selfIdentity } from './liveness.js'
+import { ClosedError, ExistsError, IncompatibleError, IpcError, NotFoundError } from '../errors.js'
+import { processStartTime, selfIdentity } from '../ownership/liveness.js'
 import { checkName, HEADER_BYTES, randomName, Segment, SHM_PREFIX } from './segment.js'
 
 const KIND = { kind: 'test-seg', version: 1, label: 'test segment' }
@@ -375,7 +375,7 @@ describe('Segment.open() on a full table', () => {
 describe('segments of a worker thread', () => {
   it('are closed (and unlinked) when the thread exits without closing them', { timeout: 10_000 }, async () => {
     const name = uniqueName()
-    const worker = new Worker(new URL('../test/fixtures/thread-segment.mjs', import.meta.url), { workerData: name })
+    const worker = new Worker(new URL('../../test/fixtures/thread-segment.mjs', import.meta.url), { workerData: name })
     onTestFinished(async () => {
       await worker.terminate()
     })

@@ -34,7 +34,7 @@ describe('threadId()', () => {
     const main = threadId()
     expect(main).toBe(process.pid)
     const worker = new Worker(
-      `const { parentPort } = require('node:worker_threads'); import(${JSON.stringify(new URL('../dist/internal.js', import.meta.url).href)}).then((m) => parentPort.postMessage(m.threadId()))`,
+      `const { parentPort } = require('node:worker_threads'); import(${JSON.stringify(new URL('../../dist/internal.js', import.meta.url).href)}).then((m) => parentPort.postMessage(m.threadId()))`,
       { eval: true },
     )
     const other = await new Promise((resolve) => worker.once('message', resolve))

@@ -62,10 +62,10 @@
  * async one on a native waiter thread (the event loop runs). Sleeps last at
  * most `checkInterval` ms, after which `check` runs (dead-peer detection).
  */
-import { decodePayload, type Encoded, writePayload } from './codec.js'
-import { CorruptError, invalidArgType, outOfRange } from './errors.js'
-import { notifyWord, waitWord, waitWordSync } from './futex.js'
-import { deadlineOf, remaining, throwIfAborted } from './signal.js'
+import { decodePayload, type Encoded, writePayload } from '../codec/codec.js'
+import { CorruptError, invalidArgType, outOfRange } from '../errors.js'
+import { notifyWord, waitWord, waitWordSync } from '../waiting/futex.js'
+import { deadlineOf, remaining, throwIfAborted } from '../waiting/signal.js'
 
 /** 'SPSC' in little-endian ASCII. */
 export const SPSC_MAGIC = 0x43535053
