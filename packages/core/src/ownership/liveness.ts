@@ -4,7 +4,8 @@
  * and boot id, because a pid names a process only inside one PID namespace
  * of one boot.
  */
-import { readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import type { Segment } from '../memory/segment.js'
 import { native } from '../native.js'
 import { runtime } from '../runtime.js'
 
@@ -90,4 +91,44 @@ export function processStartTime(pid: number): number {
 /** The kernel id of the calling thread (unique among live threads of the machine). */
 export function threadId(): number {
   return native().threadId()
+}
+
+let threadsVisible: boolean | undefined
+
+/** True unless /proc proves that thread `tid` of process `pid` has ended (where /proc lists threads). */
+function threadMayRun(pid: number, tid: number): boolean {
+  if (tid === pid || tid <= 0) return true // the main thread lives as long as its process
+  threadsVisible ??= existsSync(`/proc/${process.pid}/task/${process.pid}`)
+  return !threadsVisible || existsSync(`/proc/${pid}/task/${tid}`)
+}
+
+/**
+ * The one liveness rule for an attachment of a segment (the object attached
+ * at `slot`): alive while the slot is claimed (by the thread `tid`, when the
+ * caller recorded one, compared on its low `tidBits` bits), its process runs
+ * (`Segment.slotAlive`: pid + start time, namespace and boot rules above),
+ * and the thread that attached it still exists: a worker stopped by
+ * `worker.terminate()` never detaches its objects. A holder in another PID
+ * namespace is alive (its tid names no thread in our /proc).
+ *
+ * With `thorough` false, only memory is read (no syscall): a freed or
+ * re-claimed slot is seen, a killed process is not.
+ * @throws {CorruptError} when `slot` (a word read from shared memory) is out of range.
+ */
+export function attachmentAlive(
+  segment: Segment,
+  slot: number,
+  thorough: boolean,
+  tid?: number,
+  tidBits = 32,
+): boolean {
+  const owner = segment.slotOwner(slot)
+  if (owner === undefined) return false
+  if (tid !== undefined) {
+    const mask = tidBits >= 32 ? -1 : (1 << tidBits) - 1
+    if ((owner.tid & mask) !== (tid & mask)) return false
+  }
+  if (!thorough) return true
+  if (!segment.slotAlive(slot)) return false
+  return !owner.visible || threadMayRun(owner.pid, owner.tid)
 }
