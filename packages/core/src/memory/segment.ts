@@ -15,6 +15,9 @@
  * | 12     | 4    | dataOffset | creator                     | where the kind's data starts (= HEADER_BYTES)      |
  * | 16     | 8    | dataBytes  | creator                     | float64: size of the data area                     |
  * | 24     | 32   | kind       | creator                     | ASCII, NUL-padded ('queue', 'semaphore', …)        |
+ * | 56     | 4    | flags      | creator                     | bit 0 PERSISTENT: never unlinked by a last close   |
+ * |        |      |            |                             | or the cleanup scan, only by unlink(); other bits 0|
+ * | 60     | 4    | (reserved) | nobody                      | 0                                                  |
  * | 64     | 4096 | slots      | each attacher its own       | 128 × 32-byte slot, below                          |
  * | 4160   | …    | data       | the kind                    | see the kind's layout table                        |
  *
@@ -44,7 +47,12 @@
  *
  * The segment is unlinked when its last live attacher detaches; a segment
  * whose attachers all died is unlinked by the next create/open in any process
- * (`reclaimDeadSegments`).
+ * (`reclaimDeadSegments`). A PERSISTENT segment is neither: it stays until
+ * `unlink()` (its dead attachers' slots are still reaped).
+ *
+ * Create-or-open (`Segment.openOrCreate`) is atomic because the native create
+ * is O_CREAT|O_EXCL: of racing processes exactly one creates the name; the
+ * others open it and wait (2 s at most) for its creator to mark it ready.
  *
  * Trust: a segment is opened only when its file is a regular file of this
  * process's effective uid with no group/other permission bits, at least
@@ -123,6 +131,10 @@ const I_MAGIC = 0
 const I_STATE = 1
 const I_VERSION = 2
 const I_DATA_OFFSET = 3
+const I_FLAGS = 14
+const FLAG_PERSISTENT = 1
+/** How many create-then-open rounds openOrCreate makes while the name keeps appearing and vanishing. */
+const OPEN_OR_CREATE_ROUNDS = 64
 
 /** What a kind of primitive declares about its segments. */
 export interface SegmentKind {
@@ -144,6 +156,11 @@ export interface CreateOptions extends SegmentOptions {
   name?: string | undefined
   /** Initialises the data area before any other process can open the segment. */
   init?: (segment: Segment) => void
+  /**
+   * Keep the segment after its last attacher detaches or dies, until `unlink()`.
+   * @default false
+   */
+  persistent?: boolean | undefined
 }
 
 /** Validates a user-given name: a non-empty string without '/' or NUL, at most 200 bytes in UTF-8. */
@@ -259,6 +276,7 @@ export class Segment {
     segment.#f64[2] = segment.dataBytes
     const ascii = Buffer.from(kind.kind, 'latin1')
     segment.u8.set(ascii.subarray(0, KIND_BYTES - 1), KIND_OFFSET)
+    if (options.persistent === true) i32[I_FLAGS] = FLAG_PERSISTENT
     try {
       options.init?.(segment)
     } catch (error) {
@@ -347,6 +365,39 @@ export class Segment {
     return segment
   }
 
+  /**
+   * Attaches to the segment called `name`, or creates it with `options` when
+   * no such name exists: atomic under races (exactly one process creates it,
+   * all attach to that one). `created` tells which happened. Opening a
+   * segment of another kind or version throws IncompatibleError, as `open` does.
+   */
+  static openOrCreate(
+    kind: SegmentKind,
+    name: string,
+    dataBytes: number,
+    options: CreateOptions = {},
+  ): { segment: Segment; created: boolean } {
+    checkName(name)
+    for (let round = 0; ; round++) {
+      try {
+        return { segment: Segment.open(kind, name, options), created: false }
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error
+      }
+      try {
+        return { segment: Segment.create(kind, dataBytes, { ...options, name }), created: true }
+      } catch (error) {
+        // Another process created it between our open and our create: open it.
+        if (!(error instanceof ExistsError) || round >= OPEN_OR_CREATE_ROUNDS) throw error
+      }
+    }
+  }
+
+  /** True when the segment outlives its attachers until `unlink()` (created with `persistent: true`). */
+  get persistent(): boolean {
+    return (Atomics.load(this.i32, I_FLAGS) & FLAG_PERSISTENT) !== 0
+  }
+
   get closed(): boolean {
     return this.#closed
   }
@@ -419,7 +470,7 @@ export class Segment {
     const base = (SLOTS_OFFSET + this.slot * SLOT_BYTES) / 4
     native().disarmStore(this.#armId)
     Atomics.store(this.i32, base, 0)
-    let anyAlive = false
+    let anyAlive = this.persistent
     for (let s = 0; s < SLOT_COUNT && !anyAlive; s++) anyAlive = slotAliveIn(this.i32, this.#f64, s)
     if (!anyAlive) this.unlink()
     cancelWaitsOn(this.buffer)
@@ -603,6 +654,7 @@ function isDeadSegment(stat: ShmStat | number, header: Uint8Array): boolean {
   const f64 = new Float64Array(header.buffer, header.byteOffset, HEADER_BYTES / 8)
   const magic = i32[I_MAGIC]
   if (magic !== MAGIC && magic !== MAGIC_INITIALISING) return false
+  if (magic === MAGIC && ((i32[I_FLAGS] as number) & FLAG_PERSISTENT) !== 0) return false
   let occupied = false
   for (let s = 0; s < SLOT_COUNT; s++) {
     if (i32[(SLOTS_OFFSET + s * SLOT_BYTES) / 4 + S_PID] === 0) continue
