@@ -1,0 +1,160 @@
+import { Worker } from 'node:worker_threads'
+import { describe, expect, it } from 'vitest'
+import { ClosedError } from '../errors.js'
+import {
+  closedWhileWaiting,
+  EventCount,
+  NOT_YET,
+  PEER_CHECK_MS,
+  TIMED_OUT,
+  type WaitHost,
+  type WaitRules,
+} from './event-count.js'
+import { deadlineOf } from './signal.js'
+
+const EVENT = 0
+const WAITERS = 1
+const FLAG = 2
+const SHARES = 3
+
+function words(): { i32: Int32Array; host: { closed: boolean } } {
+  return { i32: new Int32Array(new SharedArrayBuffer(64)), host: { closed: false } }
+}
+
+function rules(timeout: number, extra: Partial<WaitRules> = {}): WaitRules {
+  return { deadline: deadlineOf(timeout), sliceMs: PEER_CHECK_MS, label: 'the test word', ...extra }
+}
+
+const flagSet = (i32: Int32Array) => () => (Atomics.load(i32, FLAG) !== 0 ? Atomics.load(i32, FLAG) : NOT_YET)
+
+/** Sets FLAG to `value` and notifies from another thread after `ms`. */
+function setFromWorker(i32: Int32Array, value: number, ms: number): Worker {
+  return new Worker(
+    `const { workerData: { i32, value, ms } } = require('node:worker_threads')
+     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+     Atomics.store(i32, ${FLAG}, value)
+     Atomics.add(i32, ${EVENT}, 1)
+     Atomics.notify(i32, ${EVENT})`,
+    { eval: true, workerData: { i32, value, ms } },
+  )
+}
+
+describe('EventCount#waitSync()', () => {
+  it('returns what attempt returns once another thread changes the state and notifies; leaves waiters at 0', async () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    const worker = setFromWorker(i32, 7, 30)
+    expect(ec.waitSync(flagSet(i32), rules(5000))).toBe(7)
+    expect(ec.waiting).toBe(0)
+    await worker.terminate()
+  })
+
+  it('returns TIMED_OUT at the deadline, calling onSlice after each slice that timed out', () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    let slices = 0
+    const started = performance.now()
+    expect(ec.waitSync(flagSet(i32), rules(120, { sliceMs: 25, onSlice: () => slices++ }))).toBe(TIMED_OUT)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(119)
+    expect(slices).toBeGreaterThanOrEqual(3)
+    expect(ec.waiting).toBe(0)
+  })
+
+  it('runs the spin policy once, before registering, and tries again at once when it says so', () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    let spins = 0
+    const spin = () => {
+      spins++
+      expect(Atomics.load(i32, WAITERS)).toBe(0)
+      Atomics.store(i32, FLAG, 3)
+      return true
+    }
+    expect(ec.waitSync(flagSet(i32), rules(1000, { spin }))).toBe(3)
+    expect(spins).toBe(1)
+  })
+
+  it('counts itself in the per-slot share while registered, and gives it back', () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS, { base: SHARES, slot: 2 })
+    const seen: number[] = []
+    const attempt = () => {
+      seen.push(Atomics.load(i32, WAITERS), Atomics.load(i32, SHARES + 2))
+      return seen.length >= 4 ? 1 : NOT_YET
+    }
+    expect(ec.waitSync(attempt, rules(1000, { sliceMs: 1 }))).toBe(1)
+    expect(seen).toEqual([1, 1, 1, 1])
+    expect([Atomics.load(i32, WAITERS), Atomics.load(i32, SHARES + 2)]).toEqual([0, 0])
+  })
+
+  it('propagates what attempt throws, unregistered', () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    expect(() =>
+      ec.waitSync(() => {
+        throw new RangeError('corrupt')
+      }, rules(1000)),
+    ).toThrow(RangeError)
+    expect(ec.waiting).toBe(0)
+  })
+})
+
+describe('EventCount#wait()', () => {
+  it('wakes on notify from another thread without blocking the event loop', async () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 5)
+    const worker = setFromWorker(i32, 9, 60)
+    expect(await ec.wait(flagSet(i32), rules(5000))).toBe(9)
+    clearInterval(timer)
+    expect(ticks).toBeGreaterThan(2)
+    expect(ec.waiting).toBe(0)
+    await worker.terminate()
+  })
+
+  it('a notify in this thread wakes it (notify bumps the event and wakes registered sleepers)', async () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    const waiting = ec.wait(flagSet(i32), rules(5000))
+    await new Promise((r) => setTimeout(r, 20))
+    expect(ec.waiting).toBe(1)
+    Atomics.store(i32, FLAG, 5)
+    expect(ec.notify()).toBe(1)
+    expect(await waiting).toBe(5)
+  })
+
+  it('rejects with signal.reason on abort and leaves waiters at 0', async () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    const controller = new AbortController()
+    const waiting = ec.wait(flagSet(i32), rules(5000, { signal: controller.signal }))
+    setTimeout(() => controller.abort(new Error('stop')), 20)
+    await expect(waiting).rejects.toThrow('stop')
+    expect(ec.waiting).toBe(0)
+  })
+
+  it('rejects with ClosedError when the host is closed while it waits', async () => {
+    const { i32 } = words()
+    const host: WaitHost & { closed: boolean } = { closed: false }
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    const waiting = ec.wait(flagSet(i32), rules(5000, { sliceMs: 10 }))
+    setTimeout(() => {
+      host.closed = true
+    }, 20)
+    const error = await waiting.catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ClosedError)
+    expect((error as Error).message).toBe(closedWhileWaiting('the test word').message)
+  })
+})
+
+describe('EventCount#notify()', () => {
+  it('makes no wake when nobody is registered, but always bumps the event', () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    expect(ec.notify()).toBe(0)
+    expect(Atomics.load(i32, EVENT)).toBe(1)
+    expect(ec.notifyAll()).toBe(0)
+    expect(Atomics.load(i32, EVENT)).toBe(2)
+  })
+})

@@ -1,0 +1,95 @@
+/**
+ * Segment.openOrCreate is atomic across racing processes (exactly one
+ * creates, all attach to that one), and a persistent segment outlives its
+ * processes (normal exit, SIGKILL, the cleanup scan) until unlink().
+ */
+import { existsSync } from 'node:fs'
+import { IncompatibleError } from '@ipc/core'
+import { reclaimDeadSegments, Segment } from '@ipc/core/internal'
+import { spawnChild, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
+
+const KIND = { kind: 'test-ooc', version: 1 }
+const racer = new URL('./fixtures/open-or-create.mjs', import.meta.url)
+
+function exists(name: string): boolean {
+  return existsSync(`/dev/shm/ipc-${name}`)
+}
+
+function unlinkAtEnd(name: string): void {
+  onTestFinished(() => {
+    try {
+      const s = Segment.open(KIND, name)
+      s.unlink()
+      s.close()
+    } catch {}
+  })
+}
+
+describe('Segment.openOrCreate()', () => {
+  it('of 8 processes racing on one name, exactly one creates and all attach to its segment', {
+    timeout: 30_000,
+  }, async () => {
+    const name = uniqueName('race')
+    unlinkAtEnd(name)
+    const startAt = String(Date.now() + 1500)
+    const racers = Array.from({ length: 8 }, () => spawnChild(racer, [name, startAt, '8']))
+    const codes = await Promise.all(racers.map((r) => r.exited))
+    expect(codes).toEqual(Array(8).fill(0))
+    const reports = racers.map((r) => JSON.parse(r.stdout().trim()) as { created: boolean; init: number })
+    expect(reports.filter((r) => r.created)).toHaveLength(1)
+    // Every racer saw the creator's init: none attached to a second, uninitialised segment.
+    expect(reports.every((r) => r.init === 42)).toBe(true)
+    expect(exists(name)).toBe(false) // the last close removed it
+  })
+
+  it('opens an existing segment without running init, and refuses another kind', () => {
+    const name = uniqueName('ooc')
+    const first = Segment.openOrCreate(KIND, name, 64, { init: (s) => Atomics.store(s.i32, s.dataOffset / 4, 7) })
+    onTestFinished(() => first.segment.close())
+    expect(first.created).toBe(true)
+    const second = Segment.openOrCreate(KIND, name, 4096, { init: () => expect.unreachable('init ran twice') })
+    onTestFinished(() => second.segment.close())
+    expect(second.created).toBe(false)
+    expect(second.segment.dataBytes).toBe(first.segment.dataBytes)
+    expect(Atomics.load(second.segment.i32, second.segment.dataOffset / 4)).toBe(7)
+    expect(() => Segment.openOrCreate({ kind: 'other', version: 1 }, name, 64)).toThrow(IncompatibleError)
+  })
+})
+
+describe('persistent segments', () => {
+  it('outlive a normal exit, a SIGKILL and the cleanup scan, until unlink()', { timeout: 30_000 }, async () => {
+    const name = uniqueName('persist')
+    unlinkAtEnd(name)
+    // A normal exit: the racer closes its (only) attachment.
+    const one = spawnChild(racer, [name, '0', '1', 'persistent'])
+    expect(await one.exited).toBe(0)
+    expect(JSON.parse(one.stdout().trim())).toMatchObject({ created: true, persistent: true })
+    expect(exists(name)).toBe(true)
+    // A SIGKILLed attacher: its slot is dead, the segment stays.
+    const holder = spawnChild(racer, [name, 'hold'])
+    await holder.waitFor('READY')
+    holder.child.kill('SIGKILL')
+    expect(await holder.exited).toBe(-9)
+    reclaimDeadSegments()
+    Segment.create(KIND, 8).close() // a create runs the scan too
+    expect(exists(name)).toBe(true)
+    const again = Segment.open(KIND, name)
+    expect(again.persistent).toBe(true)
+    expect(Atomics.load(again.i32, again.dataOffset / 4)).toBe(42)
+    again.close()
+    expect(exists(name)).toBe(true)
+    const last = Segment.open(KIND, name)
+    last.unlink()
+    last.close()
+    expect(exists(name)).toBe(false)
+  })
+
+  it('a non-persistent segment is still removed by its last close', () => {
+    const { segment } = Segment.openOrCreate(KIND, uniqueName('plain'), 8)
+    expect(segment.persistent).toBe(false)
+    const name = segment.name
+    segment.close()
+    expect(exists(name)).toBe(false)
+  })
+})
