@@ -29,6 +29,7 @@ export {
   type SegmentKind,
   type SegmentOptions,
   SHM_PREFIX,
+  SLOT_COUNT,
 } from './memory/segment.js'
 export { isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
 export { ROBUST_LOCK_BYTES, RobustLock, type RobustLockOptions, type SyncWaitOptions } from './ownership/robust-lock.js'

@@ -55,6 +55,8 @@
  * numbers: every value is safe.
  */
 
+import { SLOT_COUNT } from '@ipc/core/internal'
+
 /** 'SEMA' */
 export const MAGIC = 0x414d4553
 /** Layout version of this table; opening a segment of another version throws IncompatibleError. */
@@ -62,7 +64,11 @@ export const LAYOUT_VERSION = 1
 
 export const HEADER_WORDS = 16
 export const SLOT_WORDS = 16
-export const SLOT_COUNT = 128
+/**
+ * One record per attachment slot of the segment: core's SLOT_COUNT (128), so
+ * a tag (slot + 1) fits the 8 tag bits of STATE (layout.test.ts checks it).
+ */
+export { SLOT_COUNT }
 /** Bytes of the data area. */
 export const DATA_BYTES = (HEADER_WORDS + SLOT_COUNT * SLOT_WORDS) * 4
 
