@@ -69,5 +69,13 @@ export {
   type SpscRingOptions,
   spscRingBytes,
 } from './rings/spsc-ring.js'
+export {
+  EventCount,
+  NOT_YET,
+  type NotYet,
+  PEER_CHECK_MS,
+  TIMED_OUT,
+  type WaitRules,
+} from './waiting/event-count.js'
 export { asyncWaitMode, cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './waiting/futex.js'
 export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './waiting/signal.js'

@@ -46,7 +46,7 @@ export function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefi
  * - No waiter starves: a waiter that has waited 2 ms switches the semaphore to
  *   handoff mode, where free permits go to waiters oldest first.
  * - The permits an object holds come back when its process dies, even by
- *   SIGKILL (unless `reclaim: false`); waiters see them within about 200 ms.
+ *   SIGKILL (unless `reclaim: false`); waiters see them within about 100 ms.
  *
  * @throws {RangeError} `value` is not an integer from 0 to 8388607.
  * @throws {ExistsError} `options.name` is taken.
