@@ -31,6 +31,9 @@
  * |      |         | the slot itself (CAS 1 → 0)                        | whoever flips it also moves SLEEPERS                       |
  * | 5-15 | —       | —                                                  | reserved, zero                                             |
  *
+ * WAKE, SLEEP and SLEEPERS are the words of each slot's EventCount (@ipc/core's
+ * one wait loop): its event word, its claimed share and the total of waiters.
+ *
  * STATE, the one word every acquire and release changes:
  * - `count` (bits 9-31, unsigned): permits available now, 0..MAX_VALUE.
  * - `HANDOFF` (bit 8): a waiter has waited longer than STARVE_MS; until it is

@@ -119,7 +119,7 @@ import {
 } from './layout.js'
 
 /** A waiter that has waited this long switches the semaphore to strict FIFO handoff. */
-export const STARVE_MS = 2
+const STARVE_MS = 2
 
 /**
  * How a semaphore's waiters sleep: the parameters of their EventCount waits,
@@ -146,7 +146,7 @@ const TAG_SPINS = 200
 /** After a tag has been set this long, check whether its owner died. */
 const TAG_LIVENESS_MS = 50
 /** A tagged STATE that stays unchanged this long (its owner alive) ends the wait with TimeoutError. */
-export const TAG_STALL_MS = 2000
+const TAG_STALL_MS = 2000
 
 /** What waiting for a tag to go needs: the segment, who we are, and the stall we are in. */
 interface TagWatcher {
@@ -175,16 +175,25 @@ function eventsOfSlot(segment: Segment, slot: number): EventCount {
   })
 }
 
+/** A wait of one object for a permit: what its EventCount runs (see PermitCounter#waitFor). */
+export interface PermitWait {
+  readonly attempt: () => true | NotYet
+  readonly rules: WaitRules
+  onTaken: (() => void) | undefined
+  /** performance.now() of the last reap (the call's start at first). */
+  lastReap: number
+}
+
 /** Counters by segment, so that reapSlot (called by @ipc/core) reports corruption to the right attachment. */
 const counters = new WeakMap<Segment, PermitCounter>()
 
 /** The result of one attempt to take a permit. */
 export const TAKEN = 0
 /** No permit is free for us (count 0, or HANDOFF and we are not the oldest waiter). */
-export const NONE = 1
+const NONE = 1
 /** Another object is in the middle of an operation (a tag is set); try again soon. */
 export const BUSY = 2
-export type Attempt = typeof TAKEN | typeof NONE | typeof BUSY
+type Attempt = typeof TAKEN | typeof NONE | typeof BUSY
 
 /** One attached object's view of a semaphore segment. */
 export class PermitCounter implements TagWatcher {
@@ -213,6 +222,8 @@ export class PermitCounter implements TagWatcher {
   stalledChecked = 0
   readonly ownTag: number
   readonly #label: string
+  /** Names the semaphore in "closed while the call waited". */
+  readonly #waitLabel: string
   readonly #tag: number
   readonly #state: number
   readonly #waiters: number
@@ -233,6 +244,7 @@ export class PermitCounter implements TagWatcher {
   constructor(segment: Segment, label: string) {
     this.segment = segment
     this.#label = label
+    this.#waitLabel = `the ${label} "${segment.name}"`
     this.i32 = segment.i32
     this.slot = segment.slot
     const offset = segment.dataOffset
@@ -477,47 +489,66 @@ export class PermitCounter implements TagWatcher {
    * the rules to hand to `events.waitSync` / `events.wait`. Call after
    * `register()` and after a failed try of its own. `onTaken` runs
    * synchronously with a successful take (the async runner resolves its
-   * first pending acquire there, so no abort can come in between).
+   * first pending acquire there, so no abort can come in between). One set
+   * per runner, reused by every wait of this object: the sync runner blocks
+   * the thread and the async one runs one wait at a time (the pump), so
+   * neither is reentered.
    */
-  waitFor(
-    policy: WaitPolicy,
-    deadline: number,
-    signal?: AbortSignal,
-    onTaken?: () => void,
-  ): { attempt: () => true | NotYet; rules: WaitRules } {
-    let lastReap = performance.now()
-    const rules: WaitRules = {
-      deadline,
-      signal,
-      sliceMs: PEER_CHECK_MS,
-      label: `the ${this.#label} "${this.segment.name}"`,
-      backOff: { firstMs: policy.backOffMs, maxMs: policy.maxBackOffMs, when: () => !this.handoff },
-      onSlice: () => {
-        const now = performance.now()
-        // Busy-tag polls end their slices more often than the dead-peer policy asks.
-        if (now - lastReap < PEER_CHECK_MS) return
-        if (policy.async && this.tagged) return
-        lastReap = now
-        this.reap()
+  waitFor(policy: WaitPolicy, deadline: number, signal?: AbortSignal, onTaken?: () => void): PermitWait {
+    let wait = policy.async ? this.#asyncWait : this.#syncWait
+    if (wait === undefined) {
+      wait = this.#newWait(policy)
+      if (policy.async) this.#asyncWait = wait
+      else this.#syncWait = wait
+    }
+    wait.rules.deadline = deadline
+    wait.rules.signal = signal
+    wait.rules.sliceMs = PEER_CHECK_MS
+    wait.onTaken = onTaken
+    wait.lastReap = performance.now()
+    return wait
+  }
+
+  #syncWait: PermitWait | undefined
+  #asyncWait: PermitWait | undefined
+
+  #newWait(policy: WaitPolicy): PermitWait {
+    const wait: PermitWait = {
+      rules: {
+        deadline: 0,
+        signal: undefined,
+        sliceMs: PEER_CHECK_MS,
+        label: this.#waitLabel,
+        backOff: { firstMs: policy.backOffMs, maxMs: policy.maxBackOffMs, when: () => !this.handoff },
+        onSlice: () => {
+          const now = performance.now()
+          // Busy-tag polls end their slices more often than the dead-peer policy asks.
+          if (now - wait.lastReap < PEER_CHECK_MS) return
+          if (policy.async && this.tagged) return
+          wait.lastReap = now
+          this.reap()
+        },
+      },
+      onTaken: undefined,
+      lastReap: 0,
+      attempt: () => {
+        let result = this.tryTake(true)
+        // A tag still set after the spins: look once without sleeping (a dead
+        // owner is reaped, a stuck one ends the wait with TimeoutError), then
+        // try again; if it stays, poll: its untagging notifies nobody.
+        if (result === BUSY && this.waitWhileTagged(0, true)) result = this.tryTake(true)
+        if (result === TAKEN) {
+          wait.onTaken?.()
+          return true
+        }
+        const sleep = Atomics.load(this.i32, this.#sleepIndex)
+        if ((sleep & ~1) !== 0) throw this.corrupt(`slot ${this.slot} has SLEEP ${sleep}, not 0 or 1`)
+        this.maybeStarve(performance.now())
+        wait.rules.sliceMs = result === BUSY ? policy.busyPollMs : PEER_CHECK_MS
+        return NOT_YET
       },
     }
-    const attempt = (): true | NotYet => {
-      let result = this.tryTake(true)
-      // A tag still set after the spins: look once without sleeping (a dead
-      // owner is reaped, a stuck one ends the wait with TimeoutError), then
-      // try again; if it stays, poll: its untagging notifies nobody.
-      if (result === BUSY && this.waitWhileTagged(0, true)) result = this.tryTake(true)
-      if (result === TAKEN) {
-        onTaken?.()
-        return true
-      }
-      const sleep = Atomics.load(this.i32, this.#sleepIndex)
-      if ((sleep & ~1) !== 0) throw this.corrupt(`slot ${this.slot} has SLEEP ${sleep}, not 0 or 1`)
-      this.maybeStarve(performance.now())
-      rules.sliceMs = result === BUSY ? policy.busyPollMs : PEER_CHECK_MS
-      return NOT_YET
-    }
-    return { attempt, rules }
+    return wait
   }
 
   /** Gives back every permit this object holds (close, exit); nothing when corrupt. */
@@ -597,12 +628,7 @@ export class PermitCounter implements TagWatcher {
 
   /** Clears HANDOFF (best effort: a HANDOFF left without waiters is cleared by the next waiter that leaves). */
   clearHandoff(): void {
-    for (let tries = 0; tries < TAG_SPINS; tries++) {
-      const state = Atomics.load(this.i32, this.#state)
-      if ((state & HANDOFF) === 0) return
-      if ((state & TAG_MASK) !== 0) continue
-      if (Atomics.compareExchange(this.i32, this.#state, state, state & ~HANDOFF) === state) return
-    }
+    clearHandoffIn(this.i32, this.#state)
   }
 
   /**
@@ -617,7 +643,7 @@ export class PermitCounter implements TagWatcher {
         if (!this.waitWhileTagged(deadline)) return false
         continue
       }
-      if (!this.handoff || this.#oldestTicketSlot() !== -1) return false
+      if (!this.handoff || oldestTicketSlotIn(this.i32, this.#base, this) !== -1) return false
       this.clearHandoff()
     }
     return false
@@ -635,23 +661,6 @@ export class PermitCounter implements TagWatcher {
       if (ticket !== 0 && ((ticket - mine) | 0) < 0) return false
     }
     return true
-  }
-
-  /** The slot with the smallest ticket, or -1 when nobody waits. */
-  #oldestTicketSlot(): number {
-    const i32 = this.i32
-    const max = scanLimitIn(i32, this.#base, this)
-    let best = -1
-    let bestTicket = 0
-    for (let s = 0; s < max; s++) {
-      const ticket = Atomics.load(i32, slotIndex(this.#base, s, S_TICKET))
-      if (ticket === 0) continue
-      if (best === -1 || ((ticket - bestTicket) | 0) < 0) {
-        best = s
-        bestTicket = ticket
-      }
-    }
-    return best
   }
 
   /** Wakes the `n` waiting objects with the smallest tickets (those asleep; awake ones retry anyway). */
@@ -745,23 +754,30 @@ function untagged(watcher: TagWatcher): true {
   return true
 }
 
+/** The slot with the smallest ticket (tickets wrap: compared by difference), or -1 when nobody waits. */
+function oldestTicketSlotIn(i32: Int32Array, base: number, watcher: TagWatcher): number {
+  const max = scanLimitIn(i32, base, watcher)
+  let best = -1
+  let bestTicket = 0
+  for (let s = 0; s < max; s++) {
+    const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
+    if (ticket === 0) continue
+    if (best === -1 || ((ticket - bestTicket) | 0) < 0) {
+      best = s
+      bestTicket = ticket
+    }
+  }
+  return best
+}
+
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
 function wakeOldestIn(i32: Int32Array, base: number, n: number, watcher: TagWatcher): void {
-  const max = scanLimitIn(i32, base, watcher)
   if (n === 1) {
-    let best = -1
-    let bestTicket = 0
-    for (let s = 0; s < max; s++) {
-      const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
-      if (ticket === 0) continue
-      if (best === -1 || ((ticket - bestTicket) | 0) < 0) {
-        best = s
-        bestTicket = ticket
-      }
-    }
+    const best = oldestTicketSlotIn(i32, base, watcher)
     if (best !== -1) watcher.slotEvents(best).notify()
     return
   }
+  const max = scanLimitIn(i32, base, watcher)
   const waiting: [number, number][] = []
   for (let s = 0; s < max; s++) {
     const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))

@@ -14,7 +14,7 @@ export interface SemaphoreHandle extends Handle {
 }
 
 /** Validates the `n` of `release(n)`. */
-export function checkReleaseCount(n: unknown): number {
+function checkReleaseCount(n: unknown): number {
   if (typeof n !== 'number') throw invalidArgType(`The "n" argument must be a number, received ${typeof n}`)
   if (!Number.isInteger(n) || n < 1 || n > MAX_VALUE)
     throw outOfRange(`The "n" argument must be an integer from 1 to ${MAX_VALUE}, received ${n}`)
@@ -22,7 +22,7 @@ export function checkReleaseCount(n: unknown): number {
 }
 
 /** Validates the options of a Semaphore or BoundedSemaphore and builds the creation spec. */
-export function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefined, bounded: boolean): CreateSpec {
+function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefined, bounded: boolean): CreateSpec {
   const checked = checkValue(value)
   if (options !== undefined && (typeof options !== 'object' || options === null))
     throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
