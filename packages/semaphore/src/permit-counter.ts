@@ -382,12 +382,12 @@ export class PermitCounter implements TagWatcher {
    * HELD) and wakes that many waiters. Checks `bound` atomically: returns
    * false, changing nothing, when the count would pass it. Waits for
    * another object's tag until `deadline` (performance.now() ms; 0: do not
-   * sleep) and returns BUSY after it.
+   * sleep) and returns BUSY after it; `poll`: never sleeps (see untagIn).
    *
    * @throws {TimeoutError} A live object kept STATE tagged TAG_STALL_MS.
    * @throws {CorruptError} A word breaks the layout's rules.
    */
-  give(n: number, deadline: number): Attempt {
+  give(n: number, deadline: number, poll = false): Attempt {
     const i32 = this.i32
     const index = this.#state
     const limit = this.bound === 0 ? MAX_VALUE : this.bound
@@ -396,7 +396,7 @@ export class PermitCounter implements TagWatcher {
       if ((state & TAG_MASK) !== 0) {
         state = Atomics.load(i32, index)
         if ((state & TAG_MASK) !== 0) {
-          if (!untagIn(this, state, deadline)) return BUSY
+          if (!untagIn(this, state, deadline, poll)) return BUSY
           state = Atomics.load(i32, index)
           continue
         }
@@ -507,6 +507,15 @@ export class PermitCounter implements TagWatcher {
     wait.onTaken = onTaken
     wait.lastReap = performance.now()
     return wait
+  }
+
+  /**
+   * Rules for an async call that polls a tagged STATE on this object's
+   * EventCount (a release from `withPermit`): no deadline, `busyPollMs`
+   * slices; a dead or stuck owner is handled by the poll (untagIn).
+   */
+  busyRules(policy: WaitPolicy): WaitRules {
+    return { deadline: Number.POSITIVE_INFINITY, sliceMs: policy.busyPollMs, label: this.#waitLabel }
   }
 
   #syncWait: PermitWait | undefined

@@ -10,6 +10,7 @@ import {
   deadlineOf,
   type Handle,
   invalidArgType,
+  NOT_YET,
   outOfRange,
   Segment,
   type SegmentKind,
@@ -340,12 +341,24 @@ export abstract class SemaphoreBase implements Disposable {
     }
   }
 
-  /** `release()` for async callers: while another object's tag is set, it yields instead of blocking. */
+  /**
+   * `release()` for async callers: while another object's tag is set, it
+   * polls on the async runner of this object's EventCount instead of
+   * blocking the thread. Closed meanwhile: close gave the permit back.
+   */
   async #releaseAsync(): Promise<void> {
-    while (!this.#closed) {
-      this.#assertOpen('release')
-      if (this.#release(1, 0)) return
-      await new Promise((resolve) => setTimeout(resolve, 1))
+    if (this.#closed) return
+    this.#assertOpen('release')
+    if (this.#release(1, 0, true)) return
+    const counter = this.#counter
+    try {
+      await counter.events.wait(() => {
+        if (this.#closed) return true
+        this.#assertOpen('release')
+        return this.#release(1, 0, true) ? true : NOT_YET
+      }, counter.busyRules(ASYNC_WAIT))
+    } catch (error) {
+      if (!this.#closed) throw error
     }
   }
 
@@ -451,12 +464,12 @@ export abstract class SemaphoreBase implements Disposable {
 
   /**
    * Gives `n` permits back. Waits for another object's tag until `deadline`
-   * (performance.now() ms; 0: no sleeping) and returns false when it is still set.
+   * (performance.now() ms; 0: no sleeping; `poll`: see untagIn) and returns false when it is still set.
    */
-  #release(n: number, deadline: number): boolean {
+  #release(n: number, deadline: number, poll = false): boolean {
     const counter = this.#counter
     if (counter.held === 0 && this.#flavor.kind === 'lock') this.#throwNotHolder()
-    const result = counter.give(n, deadline)
+    const result = counter.give(n, deadline, poll)
     if (result === TAKEN) return true
     if (result === BUSY) return false
     return this.#throwOverflow(n)
