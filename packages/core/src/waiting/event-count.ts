@@ -182,6 +182,7 @@ export class EventCount {
    * (close) and for the reaper of a dead slot. True when the flag was set.
    */
   withdraw(): boolean {
+    if (!this.#claim) return false
     if (Atomics.compareExchange(this.#i32, this.#share, 1, 0) !== 1) return false
     Atomics.sub(this.#i32, this.#waiters, 1)
     return true
