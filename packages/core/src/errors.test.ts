@@ -188,6 +188,26 @@ describe('argument errors', () => {
       message: "ENOENT: shm_open '/ipc-x' failed (errno 2)",
     })
     expect(systemError(999, 'futex').code).toBe('E999')
+    // The errnos the native layer reports keep the names they always had.
+    const names: Record<number, string> = {
+      1: 'EPERM',
+      2: 'ENOENT',
+      4: 'EINTR',
+      9: 'EBADF',
+      11: 'EAGAIN',
+      12: 'ENOMEM',
+      13: 'EACCES',
+      14: 'EFAULT',
+      17: 'EEXIST',
+      22: 'EINVAL',
+      24: 'EMFILE',
+      28: 'ENOSPC',
+      36: 'ENAMETOOLONG',
+      38: 'ENOSYS',
+      110: 'ETIMEDOUT',
+    }
+    for (const [errno, code] of Object.entries(names)) expect(systemError(Number(errno), 'x').code).toBe(code)
+    expect(systemError(0, 'x').code).toBe('E0')
   })
 })
 

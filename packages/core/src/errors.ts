@@ -4,6 +4,7 @@
  * two installed versions): membership is decided by a global marker and the
  * `code`, not by prototype identity.
  */
+import { getSystemErrorName } from 'node:util'
 
 const MARK = Symbol.for('@ipc/error')
 
@@ -165,27 +166,17 @@ export function systemError(
   syscall: string,
   path?: string,
 ): Error & { code: string; errno: number; syscall: string; path: string | undefined } {
-  const code = ERRNO_NAMES[errno] ?? `E${errno}`
+  const code = errnoName(errno)
   const where = path === undefined ? '' : ` '${path}'`
   return Object.assign(new Error(`${code}: ${syscall}${where} failed (errno ${errno})`), { code, errno, syscall, path })
 }
 
-const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM',
-  2: 'ENOENT',
-  4: 'EINTR',
-  9: 'EBADF',
-  11: 'EAGAIN',
-  12: 'ENOMEM',
-  13: 'EACCES',
-  14: 'EFAULT',
-  17: 'EEXIST',
-  22: 'EINVAL',
-  24: 'EMFILE',
-  28: 'ENOSPC',
-  36: 'ENAMETOOLONG',
-  38: 'ENOSYS',
-  110: 'ETIMEDOUT',
+/** The symbolic name of an errno (`2` → `'ENOENT'`), as libuv knows it; `E<n>` for one it does not. */
+function errnoName(errno: number): string {
+  if (!Number.isInteger(errno) || errno <= 0) return `E${errno}`
+  const name = getSystemErrorName(-errno)
+  // Unknown numbers come back as "Unknown system error -n".
+  return name.startsWith('E') ? name : `E${errno}`
 }
 
 /** A `TypeError` with a Node-style `code`, for argument values that are not allowed. */

@@ -31,6 +31,9 @@
  * |      |         | the slot itself (CAS 1 → 0)                        | whoever flips it also moves SLEEPERS                       |
  * | 5-15 | —       | —                                                  | reserved, zero                                             |
  *
+ * WAKE, SLEEP and SLEEPERS are the words of each slot's EventCount (@ipc/core's
+ * one wait loop): its event word, its claimed share and the total of waiters.
+ *
  * STATE, the one word every acquire and release changes:
  * - `count` (bits 9-31, unsigned): permits available now, 0..MAX_VALUE.
  * - `HANDOFF` (bit 8): a waiter has waited longer than STARVE_MS; until it is
@@ -55,6 +58,8 @@
  * numbers: every value is safe.
  */
 
+import { SLOT_COUNT } from '@ipc/core/internal'
+
 /** 'SEMA' */
 export const MAGIC = 0x414d4553
 /** Layout version of this table; opening a segment of another version throws IncompatibleError. */
@@ -62,7 +67,11 @@ export const LAYOUT_VERSION = 1
 
 export const HEADER_WORDS = 16
 export const SLOT_WORDS = 16
-export const SLOT_COUNT = 128
+/**
+ * One record per attachment slot of the segment: core's SLOT_COUNT (128), so
+ * a tag (slot + 1) fits the 8 tag bits of STATE (layout.test.ts checks it).
+ */
+export { SLOT_COUNT }
 /** Bytes of the data area. */
 export const DATA_BYTES = (HEADER_WORDS + SLOT_COUNT * SLOT_WORDS) * 4
 

@@ -13,30 +13,42 @@
  * - give(n): CAS STATE count + n (tagged the same way when we hold permits,
  *   so HELD goes down with it); then, only if SLEEPERS > 0, wake the oldest.
  *
- * Waiting (the slow path):
+ * Waiting (the slow path) runs on @ipc/core's one wait loop, an EventCount
+ * per slot with a claimed share (see event-count.ts): event = the slot's
+ * WAKE, share = its SLEEP flag, waiters = SLEEPERS.
  * - A waiting object takes a ticket (NEXT_TICKET fetch-add) into its TICKET
- *   word and counts itself in WAITERS, then loops: read WAKE, set SLEEP = 1,
- *   try to take, and if that fails sleep on WAKE (futex) for at most REAP_MS.
- *   It does not spin first: measured, a spinning loser steals the permit back
- *   and forth and bounces the cache line; sleeping lets the holder run alone.
- * - After a wasted wake-up (woken, but a barging taker was first) it sleeps
- *   BACK_OFF_MS (doubling to MAX_BACK_OFF_MS) with SLEEP = 0, where no giver
- *   wakes it: else a busy holder would pay a futex syscall on every release.
- * - A giver wakes the waiter with the smallest ticket: CAS its SLEEP 1 → 0 and
- *   only on success bump WAKE and notify (a waiter that is awake will try
- *   again before it sleeps, so it needs no syscall). Ordering: the giver CASes
- *   STATE then reads SLEEPERS and SLEEP; the waiter sets SLEEP and SLEEPERS,
- *   then reads STATE (all seq-cst), so one of them sees the other: no lost
- *   wake-up. The waiter reads WAKE before all that and sleeps only while WAKE
- *   still holds that value, so a wake between its try and its sleep counts.
+ *   word and counts itself in WAITERS, then runs the loop: read WAKE, set
+ *   SLEEP = 1 (SLEEPERS + 1), try to take, and if that fails sleep on WAKE
+ *   for at most PEER_CHECK_MS. It does not spin first: measured, a spinning
+ *   loser steals the permit back and forth and bounces the cache line;
+ *   sleeping lets the holder run alone.
+ * - After a wasted wake-up (woken, but a barging taker was first) its next
+ *   sleep is a nap of `backOffMs` (doubling to `maxBackOffMs`, see WaitPolicy)
+ *   with SLEEP = 0, where no giver wakes it: else a busy holder would pay a
+ *   futex syscall on every release. Not under HANDOFF: the oldest waiter must
+ *   stay wakeable.
+ * - A giver wakes the waiter with the smallest ticket: the notify of that
+ *   slot's EventCount CASes its SLEEP 1 → 0 and only on success bumps WAKE
+ *   and makes the syscall (a waiter that is awake will try again before it
+ *   sleeps, so it needs no syscall). Ordering: the giver CASes STATE then
+ *   reads SLEEPERS and SLEEP; the waiter sets SLEEP and SLEEPERS, then reads
+ *   STATE (all seq-cst), so one of them sees the other: no lost wake-up. The
+ *   waiter reads WAKE before all that and sleeps only while WAKE still holds
+ *   that value, so a wake between its try and its sleep counts.
+ * - A tag still set after the spins (its owner descheduled or dead): the
+ *   waiter looks once without sleeping (`untagIn` in poll mode: range check,
+ *   a dead owner reaped after TAG_LIVENESS_MS, TimeoutError after
+ *   TAG_STALL_MS) and its next sleep is `busyPollMs` long: nobody notifies the
+ *   untagging (the fast path pays no wake for it).
  * - Fairness: anyone may take a free permit (barging, as Python's and Go's
  *   locks do: much faster under contention) until a waiter has waited
  *   STARVE_MS. That waiter sets HANDOFF, and from then on only the waiter with
  *   the smallest ticket may take; newcomers queue behind it. The waiter that
  *   takes clears HANDOFF when it waited less than STARVE_MS or was the last
  *   one (Go's sync.Mutex starvation mode).
- * - Crashes: waiters wake at least every REAP_MS and call reap(); it
- *   calls `reapSlot` once for each slot whose process died, which finishes the
+ * - Crashes: waiters wake at least every PEER_CHECK_MS (the kernel's one
+ *   dead-peer policy) and call reap() from the loop's `onSlice`; it calls
+ *   `reapSlot` once for each slot whose process died, which finishes the
  *   dead object's tagged operation, drops its ticket and gives back its HELD.
  *
  * Range checks (any same-user process can scribble on these words). Each word
@@ -55,21 +67,31 @@
  *   (a live object that never finishes): never a hang.
  * - give: a count above BOUND (checked only when the give would pass it).
  * - MAX_SLOT, wherever a scan reads it (`scanLimitIn`): 0..SLOT_COUNT.
- * - SLEEP, when we flip our own (`prepareSleep`): 0 or 1.
+ * - Our own SLEEP, after every failed try of a wait: 0 or 1 (a corrupt one
+ *   keeps the flag CASes from matching, so the wait ends at its next look).
  * - reapSlot: JOURNAL and HELD of the dead slot 0..MAX_VALUE, BOUND again.
- * - Every REAP_MS of waiting (`reap`): a TICKET set in a slot no object
+ * - Every PEER_CHECK_MS of waiting (`reap`): a TICKET set in a slot no object
  *   holds (it would stall HANDOFF forever; close and reapSlot clear it first).
  * - Hints where every value is safe, so nothing to check: WAITERS (only
  *   decides whether to clear HANDOFF or pass a wake-up on), SLEEPERS (> 0
  *   makes a giver scan; a wrong value costs a scan or a wake-up late by at
- *   most REAP_MS), NEXT_TICKET and a held slot's TICKET (wrapping numbers,
+ *   most PEER_CHECK_MS), NEXT_TICKET and a held slot's TICKET (wrapping numbers,
  *   compared by difference), WAKE (a futex word), HANDOFF (cleared by the
  *   next leaver).
  * The uncontended take and give check nothing more than before: a tagged
  * STATE already sent them to the slow path.
  */
 import { CorruptError, TimeoutError } from '@ipc/core'
-import { notifyWord, type Segment, waitWordSync } from '@ipc/core/internal'
+import {
+  EventCount,
+  NOT_YET,
+  type NotYet,
+  PEER_CHECK_MS,
+  type Segment,
+  SLOT_COUNT,
+  type WaitRules,
+  waitWordSync,
+} from '@ipc/core/internal'
 import {
   COUNT_SHIFT,
   countOf,
@@ -84,7 +106,7 @@ import {
   S_SLEEP,
   S_TICKET,
   S_WAKE,
-  SLOT_COUNT,
+  SLOT_WORDS,
   slotIndex,
   TAG_MASK,
   W_BOUND,
@@ -97,31 +119,69 @@ import {
 } from './layout.js'
 
 /** A waiter that has waited this long switches the semaphore to strict FIFO handoff. */
-export const STARVE_MS = 2
-/** Waiters wake at least this often to reap the permits of dead processes. */
-export const REAP_MS = 200
-/** How long a waiter sleeps, unwakeable, after its first wasted wake-up (ms); doubled after each. */
-export const BACK_OFF_MS = 0.05
-/** The longest such sleep (ms). */
-export const MAX_BACK_OFF_MS = 0.4
+const STARVE_MS = 2
+
+/**
+ * How a semaphore's waiters sleep: the parameters of their EventCount waits,
+ * one set per runner. Dead holders are looked for at the kernel's
+ * PEER_CHECK_MS whatever these say; they only tune fairness and tag polling.
+ */
+export interface WaitPolicy {
+  /** The sleep between two looks at a STATE that another object keeps tagged (its untagging notifies nobody), ms. */
+  readonly busyPollMs: number
+  /** The first nap after a wasted wake-up (see WaitRules.backOff), ms; doubled after each nap of the call. */
+  readonly backOffMs: number
+  /** The longest such nap, ms. */
+  readonly maxBackOffMs: number
+  /** The async runner never reaps while a tag is set: a reap waits for the tag, which would block the event loop. */
+  readonly async: boolean
+}
+
+/** `acquireSync`: measured, naps of 50 µs to 0.4 ms keep contended throughput up without starving anyone. */
+export const SYNC_WAIT: WaitPolicy = { busyPollMs: 0.05, backOffMs: 0.05, maxBackOffMs: 0.4, async: false }
+/** `acquire`: the same steps, rounded to the 1 ms that a timer-driven wake-up costs anyway. */
+export const ASYNC_WAIT: WaitPolicy = { busyPollMs: 1, backOffMs: 1, maxBackOffMs: 1, async: true }
 /** How many times to re-read a tagged STATE before calling it busy. */
 const TAG_SPINS = 200
 /** After a tag has been set this long, check whether its owner died. */
 const TAG_LIVENESS_MS = 50
 /** A tagged STATE that stays unchanged this long (its owner alive) ends the wait with TimeoutError. */
-export const TAG_STALL_MS = 2000
+const TAG_STALL_MS = 2000
 
 /** What waiting for a tag to go needs: the segment, who we are, and the stall we are in. */
 interface TagWatcher {
   readonly segment: Segment
   /** Our own tag (slot + 1), or 0 when not attached yet. */
   readonly ownTag: number
-  /** The tagged STATE value being waited out, its first and last sighting (performance.now()). */
+  /** The tagged STATE value being waited out, its first and last sighting, its owner's last liveness check (performance.now()). */
   stalled: number
   stalledSince: number
   stalledLast: number
+  stalledChecked: number
   corrupt(detail: string): CorruptError
   stall(state: number): TimeoutError
+  /** The EventCount of `slot`'s waiters (its WAKE word and SLEEP flag): what a giver notifies. */
+  slotEvents(slot: number): EventCount
+}
+
+/** The EventCount of the waiters of `slot` in a semaphore segment (see "Waiting" above). */
+function eventsOfSlot(segment: Segment, slot: number): EventCount {
+  const base = segment.dataOffset
+  return new EventCount(segment, segment.i32, slotIndex(base, slot, S_WAKE), headerIndex(base, W_SLEEPERS), {
+    base: slotIndex(base, 0, S_SLEEP),
+    slot,
+    stride: SLOT_WORDS,
+    claim: true,
+  })
+}
+
+/** A wait of one object for a permit: what its EventCount runs (see PermitCounter#waitFor). */
+export interface PermitWait {
+  readonly attempt: () => true | NotYet
+  readonly rules: WaitRules
+  onTaken: (() => void) | undefined
+  /** performance.now() of the last reap (the call's start at first). */
+  lastReap: number
 }
 
 /** Counters by segment, so that reapSlot (called by @ipc/core) reports corruption to the right attachment. */
@@ -130,10 +190,10 @@ const counters = new WeakMap<Segment, PermitCounter>()
 /** The result of one attempt to take a permit. */
 export const TAKEN = 0
 /** No permit is free for us (count 0, or HANDOFF and we are not the oldest waiter). */
-export const NONE = 1
+const NONE = 1
 /** Another object is in the middle of an operation (a tag is set); try again soon. */
 export const BUSY = 2
-export type Attempt = typeof TAKEN | typeof NONE | typeof BUSY
+type Attempt = typeof TAKEN | typeof NONE | typeof BUSY
 
 /** One attached object's view of a semaphore segment. */
 export class PermitCounter implements TagWatcher {
@@ -159,8 +219,11 @@ export class PermitCounter implements TagWatcher {
   stalled = 0
   stalledSince = 0
   stalledLast = 0
+  stalledChecked = 0
   readonly ownTag: number
   readonly #label: string
+  /** Names the semaphore in "closed while the call waited". */
+  readonly #waitLabel: string
   readonly #tag: number
   readonly #state: number
   readonly #waiters: number
@@ -170,15 +233,18 @@ export class PermitCounter implements TagWatcher {
   readonly #heldIndex: number
   readonly #journal: number
   readonly #ticketIndex: number
-  /** Index of this slot's WAKE word. */
-  readonly wakeIndex: number
   /** Index of this slot's SLEEP word. */
-  readonly sleepIndex: number
+  readonly #sleepIndex: number
+  /** This slot's waiters: the one wait loop of @ipc/core, on WAKE and SLEEP. */
+  readonly events: EventCount
+  /** Other slots' EventCounts, made on first wake. */
+  readonly #slotEvents: (EventCount | undefined)[] = []
   readonly #base: number
 
   constructor(segment: Segment, label: string) {
     this.segment = segment
     this.#label = label
+    this.#waitLabel = `the ${label} "${segment.name}"`
     this.i32 = segment.i32
     this.slot = segment.slot
     const offset = segment.dataOffset
@@ -193,8 +259,8 @@ export class PermitCounter implements TagWatcher {
     this.#heldIndex = slotIndex(offset, segment.slot, S_HELD)
     this.#journal = slotIndex(offset, segment.slot, S_JOURNAL)
     this.#ticketIndex = slotIndex(offset, segment.slot, S_TICKET)
-    this.wakeIndex = slotIndex(offset, segment.slot, S_WAKE)
-    this.sleepIndex = slotIndex(offset, segment.slot, S_SLEEP)
+    this.#sleepIndex = slotIndex(offset, segment.slot, S_SLEEP)
+    this.events = eventsOfSlot(segment, segment.slot)
     this.bound = Atomics.load(this.i32, headerIndex(offset, W_BOUND))
     this.#checkLayout()
     counters.set(segment, this)
@@ -316,12 +382,12 @@ export class PermitCounter implements TagWatcher {
    * HELD) and wakes that many waiters. Checks `bound` atomically: returns
    * false, changing nothing, when the count would pass it. Waits for
    * another object's tag until `deadline` (performance.now() ms; 0: do not
-   * sleep) and returns BUSY after it.
+   * sleep) and returns BUSY after it; `poll`: never sleeps (see untagIn).
    *
    * @throws {TimeoutError} A live object kept STATE tagged TAG_STALL_MS.
    * @throws {CorruptError} A word breaks the layout's rules.
    */
-  give(n: number, deadline: number): Attempt {
+  give(n: number, deadline: number, poll = false): Attempt {
     const i32 = this.i32
     const index = this.#state
     const limit = this.bound === 0 ? MAX_VALUE : this.bound
@@ -330,7 +396,7 @@ export class PermitCounter implements TagWatcher {
       if ((state & TAG_MASK) !== 0) {
         state = Atomics.load(i32, index)
         if ((state & TAG_MASK) !== 0) {
-          if (!untagIn(this, state, deadline)) return BUSY
+          if (!untagIn(this, state, deadline, poll)) return BUSY
           state = Atomics.load(i32, index)
           continue
         }
@@ -381,26 +447,7 @@ export class PermitCounter implements TagWatcher {
   }
 
   /**
-   * Marks this slot as about to sleep and returns the WAKE value to sleep on.
-   * Call it before the last try to take: a giver that comes after that try
-   * sees SLEEP = 1 and wakes us.
-   */
-  prepareSleep(): number {
-    const wake = Atomics.load(this.i32, this.wakeIndex)
-    const sleep = Atomics.compareExchange(this.i32, this.sleepIndex, 0, 1)
-    if (sleep === 0) Atomics.add(this.i32, this.#sleepers, 1)
-    else if (sleep !== 1) throw this.corrupt(`slot ${this.slot} has SLEEP ${sleep}, not 0 or 1`)
-    return wake
-  }
-
-  /** Marks this slot as awake and returns the WAKE value to sleep on (a sleep no giver wakes). */
-  awakeWake(): number {
-    this.awake()
-    return Atomics.load(this.i32, this.wakeIndex)
-  }
-
-  /**
-   * For waiters, every REAP_MS: frees the slots of dead processes (reapSlot),
+   * For waiters, every PEER_CHECK_MS (their `onSlice`): frees the slots of dead processes (reapSlot),
    * then checks that every ticket belongs to an attached object: a leftover
    * ticket would make HANDOFF wait for a waiter that never comes.
    */
@@ -426,9 +473,91 @@ export class PermitCounter implements TagWatcher {
   /** Tickets of slots without a live object seen by the last reap(), by slot. */
   #staleTickets = new Map<number, number>()
 
-  /** Marks this slot as awake (unless a waker did already). */
-  awake(): void {
-    if (Atomics.compareExchange(this.i32, this.sleepIndex, 1, 0) === 1) Atomics.sub(this.i32, this.#sleepers, 1)
+  /** The EventCount of `slot`'s waiters (TagWatcher). */
+  slotEvents(slot: number): EventCount {
+    if (slot === this.slot) return this.events
+    let events = this.#slotEvents[slot]
+    if (events === undefined) {
+      events = eventsOfSlot(this.segment, slot)
+      this.#slotEvents[slot] = events
+    }
+    return events
+  }
+
+  /**
+   * One wait of this object for a permit, on its EventCount: the attempt and
+   * the rules to hand to `events.waitSync` / `events.wait`. Call after
+   * `register()` and after a failed try of its own. `onTaken` runs
+   * synchronously with a successful take (the async runner resolves its
+   * first pending acquire there, so no abort can come in between). One set
+   * per runner, reused by every wait of this object: the sync runner blocks
+   * the thread and the async one runs one wait at a time (the pump), so
+   * neither is reentered.
+   */
+  waitFor(policy: WaitPolicy, deadline: number, signal?: AbortSignal, onTaken?: () => void): PermitWait {
+    let wait = policy.async ? this.#asyncWait : this.#syncWait
+    if (wait === undefined) {
+      wait = this.#newWait(policy)
+      if (policy.async) this.#asyncWait = wait
+      else this.#syncWait = wait
+    }
+    wait.rules.deadline = deadline
+    wait.rules.signal = signal
+    wait.rules.sliceMs = PEER_CHECK_MS
+    wait.onTaken = onTaken
+    wait.lastReap = performance.now()
+    return wait
+  }
+
+  /**
+   * Rules for an async call that polls a tagged STATE on this object's
+   * EventCount (a release from `withPermit`): no deadline, `busyPollMs`
+   * slices; a dead or stuck owner is handled by the poll (untagIn).
+   */
+  busyRules(policy: WaitPolicy): WaitRules {
+    return { deadline: Number.POSITIVE_INFINITY, sliceMs: policy.busyPollMs, label: this.#waitLabel }
+  }
+
+  #syncWait: PermitWait | undefined
+  #asyncWait: PermitWait | undefined
+
+  #newWait(policy: WaitPolicy): PermitWait {
+    const wait: PermitWait = {
+      rules: {
+        deadline: 0,
+        signal: undefined,
+        sliceMs: PEER_CHECK_MS,
+        label: this.#waitLabel,
+        backOff: { firstMs: policy.backOffMs, maxMs: policy.maxBackOffMs, when: () => !this.handoff },
+        onSlice: () => {
+          const now = performance.now()
+          // Busy-tag polls end their slices more often than the dead-peer policy asks.
+          if (now - wait.lastReap < PEER_CHECK_MS) return
+          if (policy.async && this.tagged) return
+          wait.lastReap = now
+          this.reap()
+        },
+      },
+      onTaken: undefined,
+      lastReap: 0,
+      attempt: () => {
+        let result = this.tryTake(true)
+        // A tag still set after the spins: look once without sleeping (a dead
+        // owner is reaped, a stuck one ends the wait with TimeoutError), then
+        // try again; if it stays, poll: its untagging notifies nobody.
+        if (result === BUSY && this.waitWhileTagged(0, true)) result = this.tryTake(true)
+        if (result === TAKEN) {
+          wait.onTaken?.()
+          return true
+        }
+        const sleep = Atomics.load(this.i32, this.#sleepIndex)
+        if ((sleep & ~1) !== 0) throw this.corrupt(`slot ${this.slot} has SLEEP ${sleep}, not 0 or 1`)
+        this.maybeStarve(performance.now())
+        wait.rules.sliceMs = result === BUSY ? policy.busyPollMs : PEER_CHECK_MS
+        return NOT_YET
+      },
+    }
+    return wait
   }
 
   /** Gives back every permit this object holds (close, exit); nothing when corrupt. */
@@ -463,7 +592,8 @@ export class PermitCounter implements TagWatcher {
     if (this.#registrations === 0 || --this.#registrations > 0) return
     const i32 = this.i32
     Atomics.store(i32, this.#ticketIndex, 0)
-    this.awake()
+    // A loop still registered (the async one, when close comes first) leaves no SLEEP behind.
+    this.events.withdraw()
     const left = Atomics.sub(i32, this.#waiters, 1) - 1
     const waited = performance.now() - this.waitingSince
     this.ticket = 0
@@ -482,12 +612,14 @@ export class PermitCounter implements TagWatcher {
 
   /**
    * Blocks while another object's tag is in STATE, until `deadline`
-   * (performance.now() ms; 0: no sleep, one liveness check). Returns false
-   * when STATE is still tagged then (see untagIn).
+   * (performance.now() ms; 0: no sleep, one liveness check). `poll` (for
+   * waiting loops, which call it every few µs to ms): no sleep, and the
+   * owner's liveness is checked only every TAG_LIVENESS_MS of the stall.
+   * Returns false when STATE is still tagged then (see untagIn).
    */
-  waitWhileTagged(deadline: number): boolean {
+  waitWhileTagged(deadline: number, poll = false): boolean {
     const state = Atomics.load(this.i32, this.#state)
-    return (state & TAG_MASK) === 0 ? untagged(this) : untagIn(this, state, deadline)
+    return (state & TAG_MASK) === 0 ? untagged(this) : untagIn(this, state, deadline, poll)
   }
 
   /** True while STATE carries a tag. */
@@ -505,12 +637,7 @@ export class PermitCounter implements TagWatcher {
 
   /** Clears HANDOFF (best effort: a HANDOFF left without waiters is cleared by the next waiter that leaves). */
   clearHandoff(): void {
-    for (let tries = 0; tries < TAG_SPINS; tries++) {
-      const state = Atomics.load(this.i32, this.#state)
-      if ((state & HANDOFF) === 0) return
-      if ((state & TAG_MASK) !== 0) continue
-      if (Atomics.compareExchange(this.i32, this.#state, state, state & ~HANDOFF) === state) return
-    }
+    clearHandoffIn(this.i32, this.#state)
   }
 
   /**
@@ -525,7 +652,7 @@ export class PermitCounter implements TagWatcher {
         if (!this.waitWhileTagged(deadline)) return false
         continue
       }
-      if (!this.handoff || this.#oldestTicketSlot() !== -1) return false
+      if (!this.handoff || oldestTicketSlotIn(this.i32, this.#base, this) !== -1) return false
       this.clearHandoff()
     }
     return false
@@ -543,23 +670,6 @@ export class PermitCounter implements TagWatcher {
       if (ticket !== 0 && ((ticket - mine) | 0) < 0) return false
     }
     return true
-  }
-
-  /** The slot with the smallest ticket, or -1 when nobody waits. */
-  #oldestTicketSlot(): number {
-    const i32 = this.i32
-    const max = scanLimitIn(i32, this.#base, this)
-    let best = -1
-    let bestTicket = 0
-    for (let s = 0; s < max; s++) {
-      const ticket = Atomics.load(i32, slotIndex(this.#base, s, S_TICKET))
-      if (ticket === 0) continue
-      if (best === -1 || ((ticket - bestTicket) | 0) < 0) {
-        best = s
-        bestTicket = ticket
-      }
-    }
-    return best
   }
 
   /** Wakes the `n` waiting objects with the smallest tickets (those asleep; awake ones retry anyway). */
@@ -598,7 +708,8 @@ function checkOwnerIn(watcher: TagWatcher, index: number, state: number): void {
 
 /**
  * Waits until STATE (at `index`) changes from the tagged value `state`.
- * Spins first; then sleeps in 50 µs steps. A tag is held for nanoseconds
+ * Spins first; then sleeps in 50 µs steps (`poll`: returns instead; the
+ * caller's wait loop sleeps between polls). A tag is held for nanoseconds
  * unless its owner was preempted or died; after TAG_LIVENESS_MS (and before
  * giving up) the owner's liveness is checked and a dead owner is reaped,
  * which finishes its operation. Returns false at `deadline` (performance.now()
@@ -606,7 +717,7 @@ function checkOwnerIn(watcher: TagWatcher, index: number, state: number): void {
  * throws CorruptError at once, and the same tagged value seen for TAG_STALL_MS
  * (across calls: `stalled*`) throws TimeoutError.
  */
-function untagIn(watcher: TagWatcher, state: number, deadline: number): boolean {
+function untagIn(watcher: TagWatcher, state: number, deadline: number, poll = false): boolean {
   checkTagIn(watcher, state)
   const i32 = watcher.segment.i32
   const index = headerIndex(watcher.segment.dataOffset, W_STATE)
@@ -614,17 +725,28 @@ function untagIn(watcher: TagWatcher, state: number, deadline: number): boolean 
   const start = performance.now()
   // A call that gave up at its deadline left `stalled` set: the same value
   // seen again soon after continues that stall; anything else starts one.
-  if (watcher.stalled !== state || start - watcher.stalledLast > REAP_MS) {
+  if (watcher.stalled !== state || start - watcher.stalledLast > PEER_CHECK_MS) {
     watcher.stalled = state
     watcher.stalledSince = start
+    watcher.stalledChecked = start
   }
   const giveUp = watcher.stalledSince + TAG_STALL_MS
-  let checked = start
+  if (!poll) watcher.stalledChecked = start
   for (;;) {
     const now = performance.now()
     watcher.stalledLast = now
-    if (now >= deadline || now >= giveUp || now - checked >= TAG_LIVENESS_MS) {
-      checked = now
+    const due = now >= giveUp || now - watcher.stalledChecked >= TAG_LIVENESS_MS
+    if (poll) {
+      if (due) {
+        watcher.stalledChecked = now
+        checkOwnerIn(watcher, index, state)
+        if (Atomics.load(i32, index) !== state) return untagged(watcher)
+        if (now >= giveUp) throw watcher.stall(state)
+      }
+      return false
+    }
+    if (due || now >= deadline) {
+      watcher.stalledChecked = now
       checkOwnerIn(watcher, index, state)
       if (Atomics.load(i32, index) !== state) return untagged(watcher)
       if (now >= giveUp) throw watcher.stall(state)
@@ -641,39 +763,37 @@ function untagged(watcher: TagWatcher): true {
   return true
 }
 
+/** The slot with the smallest ticket (tickets wrap: compared by difference), or -1 when nobody waits. */
+function oldestTicketSlotIn(i32: Int32Array, base: number, watcher: TagWatcher): number {
+  const max = scanLimitIn(i32, base, watcher)
+  let best = -1
+  let bestTicket = 0
+  for (let s = 0; s < max; s++) {
+    const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
+    if (ticket === 0) continue
+    if (best === -1 || ((ticket - bestTicket) | 0) < 0) {
+      best = s
+      bestTicket = ticket
+    }
+  }
+  return best
+}
+
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
 function wakeOldestIn(i32: Int32Array, base: number, n: number, watcher: TagWatcher): void {
-  const max = scanLimitIn(i32, base, watcher)
   if (n === 1) {
-    let best = -1
-    let bestTicket = 0
-    for (let s = 0; s < max; s++) {
-      const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
-      if (ticket === 0) continue
-      if (best === -1 || ((ticket - bestTicket) | 0) < 0) {
-        best = s
-        bestTicket = ticket
-      }
-    }
-    if (best !== -1) wakeSlot(i32, base, best)
+    const best = oldestTicketSlotIn(i32, base, watcher)
+    if (best !== -1) watcher.slotEvents(best).notify()
     return
   }
+  const max = scanLimitIn(i32, base, watcher)
   const waiting: [number, number][] = []
   for (let s = 0; s < max; s++) {
     const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
     if (ticket !== 0) waiting.push([ticket, s])
   }
   waiting.sort((a, b) => (a[0] - b[0]) | 0)
-  for (let k = 0; k < waiting.length && k < n; k++) wakeSlot(i32, base, (waiting[k] as [number, number])[1])
-}
-
-/** Wakes `slot` when it may be asleep: only the waker that flips SLEEP 1 → 0 makes the syscall. */
-function wakeSlot(i32: Int32Array, base: number, slot: number): void {
-  if (Atomics.compareExchange(i32, slotIndex(base, slot, S_SLEEP), 1, 0) !== 1) return
-  Atomics.sub(i32, headerIndex(base, W_SLEEPERS), 1)
-  const wake = slotIndex(base, slot, S_WAKE)
-  Atomics.add(i32, wake, 1)
-  notifyWord(i32, wake)
+  for (let k = 0; k < waiting.length && k < n; k++) watcher.slotEvents((waiting[k] as [number, number])[1]).notify()
 }
 
 /**
@@ -703,8 +823,8 @@ export function reapSlot(segment: Segment, slot: number): void {
     const left = Atomics.sub(i32, headerIndex(base, W_WAITERS), 1) - 1
     if (left <= 0) clearHandoffIn(i32, stateIndex)
   }
-  if (Atomics.compareExchange(i32, slotIndex(base, slot, S_SLEEP), 1, 0) === 1)
-    Atomics.sub(i32, headerIndex(base, W_SLEEPERS), 1)
+  // Its SLEEP flag, if a wait of it was registered: given back, so givers stop scanning for it.
+  watcher.slotEvents(slot).withdraw()
   // 3. Give back what it held, tagged as the dead slot so that a reaper that
   //    dies here is repaired by the next one (step 1).
   const held = Atomics.load(i32, heldIndex)
@@ -745,6 +865,8 @@ function detachedWatcher(segment: Segment): TagWatcher {
     stalled: 0,
     stalledSince: 0,
     stalledLast: 0,
+    stalledChecked: 0,
+    slotEvents: (slot) => eventsOfSlot(segment, slot),
     corrupt: (detail) =>
       new CorruptError(`Cannot use the semaphore "${segment.name}": its shared memory is corrupt (${detail})`),
     stall: (state) =>

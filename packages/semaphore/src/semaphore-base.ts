@@ -10,14 +10,12 @@ import {
   deadlineOf,
   type Handle,
   invalidArgType,
+  NOT_YET,
   outOfRange,
-  remaining,
   Segment,
   type SegmentKind,
   TRANSFER,
   type TransferDescriptor,
-  waitWord,
-  waitWordSync,
 } from '@ipc/core/internal'
 import { CorruptError, TimeoutError } from './errors.js'
 import {
@@ -39,7 +37,7 @@ import {
 import { trackOpen, untrackOpen } from './open-objects.js'
 import type { AcquireOptions, AcquireSyncOptions } from './options.js'
 import { Permit } from './permit.js'
-import { BACK_OFF_MS, BUSY, MAX_BACK_OFF_MS, PermitCounter, REAP_MS, reapSlot, TAKEN } from './permit-counter.js'
+import { ASYNC_WAIT, BUSY, PermitCounter, reapSlot, SYNC_WAIT, TAKEN } from './permit-counter.js'
 
 /** What distinguishes the three classes. */
 export interface Flavor {
@@ -276,43 +274,13 @@ export abstract class SemaphoreBase implements Disposable {
     if (signal?.aborted) throw signal.reason
     if (counter.tryTake(false) === TAKEN) return true
     if (timeout === 0) return counter.tryOnce(Number.POSITIVE_INFINITY)
-    const i32 = counter.i32
-    const deadline = deadlineOf(timeout)
     let took = false
-    let lastReap = performance.now()
     counter.register()
-    let wasted = false
-    let backOffMs = 0
     try {
-      for (;;) {
-        // SLEEP before trying: a giver that comes after our try sees it and wakes us.
-        // After a wasted wake-up (woken, but another object took the permit
-        // first) sleep briefly where givers cannot wake us: otherwise a busy
-        // giver would pay a system call on every release to wake us in vain.
-        const backOff: boolean = wasted && !counter.handoff
-        const wake = backOff ? counter.awakeWake() : counter.prepareSleep()
-        const attempt = counter.tryTake(true)
-        if (attempt === TAKEN) {
-          took = true
-          return true
-        }
-        const now = performance.now()
-        counter.maybeStarve(now)
-        if (now - lastReap >= REAP_MS) {
-          lastReap = now
-          counter.reap()
-          continue
-        }
-        const left = remaining(deadline)
-        if (left === 0) return false
-        if (attempt === BUSY) {
-          counter.waitWhileTagged(deadline)
-          continue
-        }
-        if (backOff) backOffMs = backOffMs === 0 ? BACK_OFF_MS : Math.min(backOffMs * 2, MAX_BACK_OFF_MS)
-        const result = waitWordSync(i32, counter.wakeIndex, wake, Math.min(left, backOff ? backOffMs : REAP_MS))
-        wasted = !backOff && result !== 'timed-out'
-      }
+      // The one wait loop (see permit-counter.ts, "Waiting").
+      const { attempt, rules } = counter.waitFor(SYNC_WAIT, deadlineOf(timeout))
+      took = counter.events.waitSync(attempt, rules) === true
+      return took
     } finally {
       counter.leave(took)
     }
@@ -373,12 +341,24 @@ export abstract class SemaphoreBase implements Disposable {
     }
   }
 
-  /** `release()` for async callers: while another object's tag is set, it yields instead of blocking. */
+  /**
+   * `release()` for async callers: while another object's tag is set, it
+   * polls on the async runner of this object's EventCount instead of
+   * blocking the thread. Closed meanwhile: close gave the permit back.
+   */
   async #releaseAsync(): Promise<void> {
-    while (!this.#closed) {
-      this.#assertOpen('release')
-      if (this.#release(1, 0)) return
-      await new Promise((resolve) => setTimeout(resolve, 1))
+    if (this.#closed) return
+    this.#assertOpen('release')
+    if (this.#release(1, 0, true)) return
+    const counter = this.#counter
+    try {
+      await counter.events.wait(() => {
+        if (this.#closed) return true
+        this.#assertOpen('release')
+        return this.#release(1, 0, true) ? true : NOT_YET
+      }, counter.busyRules(ASYNC_WAIT))
+    } catch (error) {
+      if (!this.#closed) throw error
     }
   }
 
@@ -484,12 +464,12 @@ export abstract class SemaphoreBase implements Disposable {
 
   /**
    * Gives `n` permits back. Waits for another object's tag until `deadline`
-   * (performance.now() ms; 0: no sleeping) and returns false when it is still set.
+   * (performance.now() ms; 0: no sleeping; `poll`: see untagIn) and returns false when it is still set.
    */
-  #release(n: number, deadline: number): boolean {
+  #release(n: number, deadline: number, poll = false): boolean {
     const counter = this.#counter
     if (counter.held === 0 && this.#flavor.kind === 'lock') this.#throwNotHolder()
-    const result = counter.give(n, deadline)
+    const result = counter.give(n, deadline, poll)
     if (result === TAKEN) return true
     if (result === BUSY) return false
     return this.#throwOverflow(n)
@@ -537,17 +517,15 @@ export abstract class SemaphoreBase implements Disposable {
 
   /**
    * Serves the queue of async acquires, first to last: the first waiter holds
-   * this object's ticket and sleeps on its WAKE word (an async futex wait).
+   * this object's ticket and waits on its EventCount (the async runner).
    * Every acquire gets a fresh ticket, so one object's many acquires take
-   * turns with other objects' instead of jumping ahead of them.
+   * turns with other objects' instead of jumping ahead of them. A cancelled
+   * first waiter aborts the wait; the next one keeps the ticket.
    */
   async #pump(): Promise<void> {
     this.#pumping = true
     const counter = this.#counter
-    const i32 = counter.i32
     let registered = false
-    let wasted = false
-    let lastReap = performance.now()
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         if (!this.#usable) throw counter.fault
@@ -555,57 +533,32 @@ export abstract class SemaphoreBase implements Disposable {
           counter.register()
           registered = true
         }
-        // As in acquireSync: back off after a wasted wake-up (timers make it 1 ms here).
-        const backOff: boolean = wasted && !counter.handoff
-        const wake = backOff ? counter.awakeWake() : counter.prepareSleep()
-        const attempt = counter.tryTake(true)
-        if (attempt === TAKEN) {
-          const waiter = this.#queue.shift() as Waiter
-          registered = false
-          wasted = false
-          waiter.cleanup()
-          waiter.resolve(true)
-          counter.leave(true)
-          continue
-        }
-        const now = performance.now()
-        counter.maybeStarve(now)
-        // Not while a tag is set: reaping waits for it, and must not block the event loop.
-        if (now - lastReap >= REAP_MS && !counter.tagged) {
-          lastReap = now
-          counter.reap()
-          continue
-        }
-        if (attempt === BUSY) {
-          // A tag is held for nanoseconds unless its owner is descheduled or dead.
-          await new Promise((resolve) => setTimeout(resolve, 1))
-          // No sleeping: reaps a dead owner; CorruptError or TimeoutError (stuck tag) end the pump below.
-          if (!this.#closed) counter.waitWhileTagged(0)
-          continue
-        }
         const controller = new AbortController()
         this.#wakeWait = controller
-        let result: string = 'aborted'
+        // Resolved in the same synchronous step as the take: no cancel can come in between.
+        const { attempt, rules } = counter.waitFor(ASYNC_WAIT, Number.POSITIVE_INFINITY, controller.signal, () => {
+          const waiter = this.#queue.shift() as Waiter
+          waiter.cleanup()
+          waiter.resolve(true)
+        })
+        let took = false
         try {
-          result = await waitWord(i32, counter.wakeIndex, wake, backOff ? 1 : REAP_MS, controller.signal)
+          took = (await counter.events.wait(attempt, rules)) === true
         } catch (error) {
-          // Aborted because the first waiter left, or ClosedError: the loop re-checks.
-          // Any other error means the wait itself failed (no thread for it), and
-          // would fail again at once: the pending acquires reject with it, never spin.
-          if (!controller.signal.aborted && !(error instanceof ClosedError)) {
-            for (const waiter of this.#queue.splice(0)) {
-              waiter.cleanup()
-              waiter.reject(error)
-            }
-            return
-          }
+          // Aborted because the first waiter left, or closed: the loop re-checks.
+          // Any other error (corrupt memory, a stuck tag, a wait that failed
+          // for want of a thread) would come again at once: the pending
+          // acquires reject with it below, never spin.
+          if (!controller.signal.aborted && !(error instanceof ClosedError)) throw error
         } finally {
           this.#wakeWait = undefined
         }
-        wasted = !backOff && result === 'ok'
+        if (took) {
+          registered = false
+          counter.leave(true)
+        }
       }
     } catch (error) {
-      // Corrupt memory (or a stuck tag): every pending acquire rejects with it; nothing spins.
       for (const waiter of this.#queue.splice(0)) {
         waiter.cleanup()
         waiter.reject(error)

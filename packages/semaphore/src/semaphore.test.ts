@@ -4,7 +4,7 @@ import { TRANSFER } from '@ipc/core/internal'
 import { expectNoSegment, sleep, uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ClosedError, ExistsError, IncompatibleError, NotFoundError, TimeoutError, ValueError } from './errors.js'
-import { MAX_VALUE } from './layout.js'
+import { MAX_VALUE, W_STATE } from './layout.js'
 import { Lock } from './lock.js'
 import { Semaphore } from './semaphore.js'
 import { counterOf } from './semaphore-base.js'
@@ -325,6 +325,28 @@ describe('Semaphore#withPermit()', () => {
       ),
     ).rejects.toThrow(TimeoutError)
     expect(ran).toBe(false)
+  })
+
+  it('gives the permit back once another object untags the state word, without blocking the event loop', async () => {
+    const sem = track(new Semaphore(1))
+    const other = track(Semaphore.open(sem.name))
+    const { i32, segment } = counterOf(sem)
+    const stateIndex = segment.dataOffset / 4 + W_STATE
+    let ticks = 0
+    const ticker = setInterval(() => ticks++, 1)
+    try {
+      await sem.withPermit(async () => {
+        // `other` (alive, in this process) is "in the middle of an operation": its tag stays 30 ms.
+        const state = Atomics.load(i32, stateIndex)
+        Atomics.store(i32, stateIndex, state | (counterOf(other).slot + 1))
+        setTimeout(() => Atomics.store(i32, stateIndex, state), 30)
+      })
+    } finally {
+      clearInterval(ticker)
+    }
+    expect(sem.value).toBe(1)
+    expect(counterOf(sem).held).toBe(0)
+    expect(ticks).toBeGreaterThan(5)
   })
 })
 

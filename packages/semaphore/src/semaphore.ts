@@ -14,7 +14,7 @@ export interface SemaphoreHandle extends Handle {
 }
 
 /** Validates the `n` of `release(n)`. */
-export function checkReleaseCount(n: unknown): number {
+function checkReleaseCount(n: unknown): number {
   if (typeof n !== 'number') throw invalidArgType(`The "n" argument must be a number, received ${typeof n}`)
   if (!Number.isInteger(n) || n < 1 || n > MAX_VALUE)
     throw outOfRange(`The "n" argument must be an integer from 1 to ${MAX_VALUE}, received ${n}`)
@@ -22,7 +22,7 @@ export function checkReleaseCount(n: unknown): number {
 }
 
 /** Validates the options of a Semaphore or BoundedSemaphore and builds the creation spec. */
-export function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefined, bounded: boolean): CreateSpec {
+function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefined, bounded: boolean): CreateSpec {
   const checked = checkValue(value)
   if (options !== undefined && (typeof options !== 'object' || options === null))
     throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
@@ -46,7 +46,7 @@ export function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefi
  * - No waiter starves: a waiter that has waited 2 ms switches the semaphore to
  *   handoff mode, where free permits go to waiters oldest first.
  * - The permits an object holds come back when its process dies, even by
- *   SIGKILL (unless `reclaim: false`); waiters see them within about 200 ms.
+ *   SIGKILL (unless `reclaim: false`); waiters see them within about 100 ms.
  *
  * @throws {RangeError} `value` is not an integer from 0 to 8388607.
  * @throws {ExistsError} `options.name` is taken.

@@ -23,6 +23,16 @@
  * one too high. Notifiers then make one wake syscall each that wakes nobody
  * (slower, never wrong); rings that care count per-slot shares and give them
  * back (see `shares`).
+ *
+ * Claimed shares (`shares.claim`, the semaphore's per-slot wake-ups): each
+ * slot has its own `event` word and its share is a flag, 0 or 1. A waiter
+ * registers by CAS 0 → 1 (then `waiters` + 1); `notify()` wakes only when
+ * its CAS 1 → 0 wins (then `waiters` - 1, `event` + 1, wake), and the
+ * waiter's leave does the same CAS, so whoever flips the flag moves
+ * `waiters`. A sleeper is woken by one syscall however many notifiers come
+ * before it runs. No lost wake-up: a notifier whose CAS comes before the
+ * waiter's registration made its change before the waiter's re-check; one
+ * after it bumps `event` after the waiter read it.
  */
 import { ClosedError } from '../errors.js'
 import { notifyWord, waitWord, waitWordSync } from './futex.js'
@@ -66,12 +76,27 @@ export interface WaitRules {
    * on (the runner tries again at once), false to go to sleep.
    */
   spin?: (() => boolean) | undefined
-  /** The longest single sleep, ms: PEER_CHECK_MS or RECHECK_MS. */
+  /**
+   * The longest single sleep, ms: PEER_CHECK_MS or RECHECK_MS. Read before
+   * every sleep, so an `attempt` may shorten the next one (a semaphore polls
+   * a state word that a descheduled peer keeps busy, which nobody notifies).
+   */
   sliceMs: number
   /** Runs when a sleep ended by its slice (not by a wake): look for dead peers. May throw. */
   onSlice?: (() => void) | undefined
   /** Names the object in "closed while the call waited". */
   label: string
+  /**
+   * Back-off after a wasted wake-up (optional): when a registered sleep
+   * ended by a notify (or the event moved before it) and the next `attempt`
+   * still failed (another taker was first), the following sleep is a nap of
+   * `firstMs`, doubling on each later nap of the call up to `maxMs`, taken
+   * unregistered: notifiers skip the wake syscall meanwhile (else a busy
+   * notifier pays one on every change to wake a waiter in vain). After a
+   * nap the waiter registers again. `when()` false skips the nap (the
+   * waiter is next in line and must stay wakeable). Naps never run `onSlice`.
+   */
+  backOff?: { firstMs: number; maxMs: number; when?: (() => boolean) | undefined } | undefined
 }
 
 /** Per-slot shares of `waiters`, so a dead waiter's registration can be given back (see MPMC rings). */
@@ -80,6 +105,15 @@ export interface WaiterShares {
   base: number
   /** This attachment's slot. */
   slot: number
+  /** Words from one slot's share to the next. @default 1 */
+  stride?: number
+  /**
+   * The share is a flag (0 or 1) that `notify()` claims: the EventCount is
+   * this slot's alone (its `event` word is the slot's), and a notify wakes
+   * the slot only when the flag is set. See "Claimed shares" above.
+   * @default false
+   */
+  claim?: boolean
 }
 
 /**
@@ -102,14 +136,17 @@ export class EventCount {
   readonly #i32: Int32Array
   readonly #event: number
   readonly #waiters: number
-  readonly #shares: WaiterShares | undefined
+  /** Word index of this slot's share, or -1 without shares. */
+  readonly #share: number
+  readonly #claim: boolean
 
   constructor(host: WaitHost, i32: Int32Array, event: number, waiters: number, shares?: WaiterShares) {
     this.#host = host
     this.#i32 = i32
     this.#event = event
     this.#waiters = waiters
-    this.#shares = shares
+    this.#share = shares === undefined ? -1 : shares.base + shares.slot * (shares.stride ?? 1)
+    this.#claim = shares?.claim === true
   }
 
   /** The word sleepers sleep on (for tests and inspection). */
@@ -128,9 +165,27 @@ export class EventCount {
    * the change is stored.
    */
   notify(count = Number.POSITIVE_INFINITY): number {
+    if (this.#claim) {
+      // Only the notifier that flips the flag wakes: later ones find 0 and skip the syscall.
+      if (!this.withdraw()) return 0
+      Atomics.add(this.#i32, this.#event, 1)
+      return notifyWord(this.#i32, this.#event, Math.min(count, 0x7fffffff))
+    }
     Atomics.add(this.#i32, this.#event, 1)
     if (Atomics.load(this.#i32, this.#waiters) === 0) return 0
     return notifyWord(this.#i32, this.#event, Math.min(count, 0x7fffffff))
+  }
+
+  /**
+   * Claimed shares only: takes this slot's registration off without waking
+   * it (CAS 1 → 0, then `waiters` - 1). For a waiter that leaves for good
+   * (close) and for the reaper of a dead slot. True when the flag was set.
+   */
+  withdraw(): boolean {
+    if (!this.#claim) return false
+    if (Atomics.compareExchange(this.#i32, this.#share, 1, 0) !== 1) return false
+    Atomics.sub(this.#i32, this.#waiters, 1)
+    return true
   }
 
   /** Bumps `event` and wakes every sleeper, registered or not (close, shutdown, corrupt-memory paths). */
@@ -150,20 +205,25 @@ export class EventCount {
       if (r !== NOT_YET) return r
     }
     const i32 = this.#i32
+    let wasted = false
+    let napMs = 0
     for (;;) {
       const seq = Atomics.load(i32, this.#event)
-      this.#enter()
+      const nap: boolean = wasted && napping(rules)
+      if (nap) napMs = nextNap(napMs, rules)
+      else this.#enter()
       let slept: 'ok' | 'not-equal' | 'timed-out' = 'not-equal'
       try {
         const r = attempt()
         if (r !== NOT_YET) return r
         const left = remaining(rules.deadline)
         if (left <= 0) return TIMED_OUT
-        slept = waitWordSync(i32, this.#event, seq, Math.min(left, rules.sliceMs))
+        slept = waitWordSync(i32, this.#event, seq, Math.min(left, nap ? napMs : rules.sliceMs))
       } finally {
-        this.#leave()
+        if (!nap) this.#leave()
       }
-      if (slept === 'timed-out') rules.onSlice?.()
+      wasted = !nap && slept !== 'timed-out'
+      if (slept === 'timed-out' && !nap) rules.onSlice?.()
     }
   }
 
@@ -178,41 +238,67 @@ export class EventCount {
       if (r !== NOT_YET) return r
     }
     const i32 = this.#i32
+    let wasted = false
+    let napMs = 0
     for (;;) {
       if (rules.signal?.aborted) throw rules.signal.reason
       this.#assertOpen(rules.label)
       const seq = Atomics.load(i32, this.#event)
-      this.#enter()
+      const nap: boolean = wasted && napping(rules)
+      if (nap) napMs = nextNap(napMs, rules)
+      else this.#enter()
       let slept: 'ok' | 'not-equal' | 'timed-out' = 'not-equal'
       try {
         const r = attempt()
         if (r !== NOT_YET) return r
         const left = remaining(rules.deadline)
         if (left <= 0) return TIMED_OUT
-        slept = await sleep(this.#host, i32, this.#event, seq, Math.min(left, rules.sliceMs), rules)
+        slept = await sleep(this.#host, i32, this.#event, seq, Math.min(left, nap ? napMs : rules.sliceMs), rules)
       } finally {
-        this.#leave()
+        if (!nap) this.#leave()
       }
-      if (slept === 'timed-out') rules.onSlice?.()
+      wasted = !nap && slept !== 'timed-out'
+      if (slept === 'timed-out' && !nap) rules.onSlice?.()
     }
   }
 
   #enter(): void {
+    if (this.#claim) {
+      // Registered already (another loop of this slot): that registration serves both.
+      if (Atomics.compareExchange(this.#i32, this.#share, 0, 1) === 0) Atomics.add(this.#i32, this.#waiters, 1)
+      return
+    }
     Atomics.add(this.#i32, this.#waiters, 1)
-    if (this.#shares !== undefined) Atomics.add(this.#i32, this.#shares.base + this.#shares.slot, 1)
+    if (this.#share !== -1) Atomics.add(this.#i32, this.#share, 1)
   }
 
   // In the reverse order of #enter, so a share never exceeds what it added to the total.
   #leave(): void {
     // Closed while we waited: the memory may be unmapped (a detached buffer has length 0).
     if (this.#host.closed || this.#i32.length === 0) return
-    if (this.#shares !== undefined) Atomics.sub(this.#i32, this.#shares.base + this.#shares.slot, 1)
+    if (this.#claim) {
+      // A notifier that woke us flipped the flag and moved `waiters` already.
+      this.withdraw()
+      return
+    }
+    if (this.#share !== -1) Atomics.sub(this.#i32, this.#share, 1)
     Atomics.sub(this.#i32, this.#waiters, 1)
   }
 
   #assertOpen(label: string): void {
     if (this.#host.closed) throw closedWhileWaiting(label)
   }
+}
+
+/** True when the rules ask for a nap after a wasted wake-up now. */
+function napping(rules: WaitRules): boolean {
+  return rules.backOff !== undefined && (rules.backOff.when?.() ?? true)
+}
+
+/** The next nap: `firstMs`, then doubled up to `maxMs`. */
+function nextNap(napMs: number, rules: WaitRules): number {
+  const backOff = rules.backOff as NonNullable<WaitRules['backOff']>
+  return napMs === 0 ? backOff.firstMs : Math.min(napMs * 2, backOff.maxMs)
 }
 
 /** The one answer to "the memory was closed in this process while the call waited". */
