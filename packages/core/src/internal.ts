@@ -42,6 +42,21 @@ export {
   type TransferDescriptor,
 } from './primitive/handle.js'
 export {
+  type Attachment,
+  attachTo,
+  type CreationSpec,
+  checkOptionsObject,
+  checkPersistent,
+  createAttachment,
+  fromHandle,
+  type OpenOptions,
+  openAttachment,
+  openOrCreateAttachment,
+  openPrimitive,
+  Primitive,
+  type PrimitiveKind,
+} from './primitive/primitive.js'
+export {
   checkMpmcCapacity,
   MPMC_EMPTY,
   MPMC_PUT_FULL,
@@ -68,5 +83,6 @@ export {
   type SpscRingOptions,
   spscRingBytes,
 } from './rings/spsc-ring.js'
+export { closeAtExit, EXIT_PRIMITIVES, EXIT_SEGMENTS, forgetAtExit } from './runtime.js'
 export { asyncWaitMode, cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './waiting/futex.js'
 export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './waiting/signal.js'
