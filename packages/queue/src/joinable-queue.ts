@@ -61,7 +61,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @throws {IncompatibleError} when `name` is another kind of primitive (a plain queue too).
    */
   static override open<T = unknown>(name: string, options?: QueueOpenOptions): JoinableQueue<T> {
-    return openPrimitive(JoinableQueue<T>, JOINABLE_QUEUE, name, options, checkQueueOptions)
+    return openPrimitive(() => new JoinableQueue<T>(), JOINABLE_QUEUE, name, options, checkQueueOptions)
   }
 
   /**
@@ -70,7 +70,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @throws {TypeError} when `handle` is not a joinable queue handle.
    */
   static override from<T = unknown>(handle: QueueHandle | Handle): JoinableQueue<T> {
-    return fromHandle(JoinableQueue<T>, JOINABLE_QUEUE, handle)
+    return fromHandle(() => new JoinableQueue<T>(), JOINABLE_QUEUE, handle)
   }
 
   /**

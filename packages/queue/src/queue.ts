@@ -170,7 +170,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * ```
    */
   static open<T = unknown>(name: string, options?: QueueOpenOptions): Queue<T> {
-    return openPrimitive(Queue<T>, QUEUE, name, options, checkQueueOptions)
+    return openPrimitive(() => new Queue<T>(), QUEUE, name, options, checkQueueOptions)
   }
 
   /**
@@ -181,7 +181,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * @throws {NotFoundError} when the queue no longer exists.
    */
   static from<T = unknown>(handle: QueueHandle | Handle): Queue<T> {
-    return fromHandle(Queue<T>, QUEUE, handle)
+    return fromHandle(() => new Queue<T>(), QUEUE, handle)
   }
 
   /** The most items the queue holds (0 = no limit but `capacity`). */

@@ -37,7 +37,7 @@ export class SimpleQueue<T = unknown> extends Primitive<Attached, QueueHandle> i
    */
   constructor(options?: SimpleQueueOptions) {
     super(SIMPLE_QUEUE, () => checkSimpleOptions(options))
-    this.#queue = attachTo(Queue<T>, SIMPLE_QUEUE, this.attachment, { owned: true })
+    this.#queue = attachTo(() => new Queue<T>(), SIMPLE_QUEUE, this.attachment, { owned: true })
   }
 
   /**
@@ -48,7 +48,7 @@ export class SimpleQueue<T = unknown> extends Primitive<Attached, QueueHandle> i
    * @throws {IncompatibleError} when `name` is another kind of primitive.
    */
   static open<T = unknown>(name: string, options?: SimpleQueueOpenOptions): SimpleQueue<T> {
-    return openPrimitive(SimpleQueue<T>, SIMPLE_QUEUE, name, options, checkSimpleOptions)
+    return openPrimitive(() => new SimpleQueue<T>(), SIMPLE_QUEUE, name, options, checkSimpleOptions)
   }
 
   /**
@@ -57,7 +57,7 @@ export class SimpleQueue<T = unknown> extends Primitive<Attached, QueueHandle> i
    * @throws {TypeError} when `handle` is not a simple queue handle.
    */
   static from<T = unknown>(handle: QueueHandle | Handle): SimpleQueue<T> {
-    return fromHandle(SimpleQueue<T>, SIMPLE_QUEUE, handle)
+    return fromHandle(() => new SimpleQueue<T>(), SIMPLE_QUEUE, handle)
   }
 
   /**

@@ -162,13 +162,14 @@ export function openOrCreateAttachment<A extends Attachment, S extends CreationS
 }
 
 /**
- * Constructs `Class` attached to `attached` (the one private path from a
- * public constructor to an existing segment). `owned`: another primitive
- * owns the new object and closes it (SimpleQueue's inner Queue). Closes the
- * attachment's segment when the constructor throws.
+ * Runs `construct` (a `new X()` of a Primitive subclass) attached to
+ * `attached`: the one private path from a public constructor to an existing
+ * segment. `owned`: another primitive owns the new object and closes it
+ * (SimpleQueue's inner Queue). Closes the attachment's segment when the
+ * constructor throws.
  */
 export function attachTo<P, A extends Attachment>(
-  Class: new () => P,
+  construct: () => P,
   kind: PrimitiveKind<A, never>,
   attached: A,
   options: { created?: boolean; owned?: boolean } = {},
@@ -181,7 +182,7 @@ export function attachTo<P, A extends Attachment>(
     owned: options.owned ?? false,
   }
   try {
-    return new Class()
+    return construct()
   } catch (error) {
     attached.segment.close()
     throw error
@@ -211,7 +212,7 @@ export function checkOptionsObject(options: unknown, what = 'options'): void {
  * before any segment is touched.
  */
 export function openPrimitive<P, A extends Attachment, S extends CreationSpec, C extends object>(
-  Class: new () => P,
+  construct: () => P,
   kind: PrimitiveKind<A, S>,
   name: string,
   options: OpenOptions<C> | undefined,
@@ -220,7 +221,7 @@ export function openPrimitive<P, A extends Attachment, S extends CreationSpec, C
   checkName(name)
   checkOptionsObject(options)
   const create = options?.create ?? false
-  if (create === false) return attachTo(Class, kind as never, openAttachment(kind as never, name))
+  if (create === false) return attachTo(construct, kind as never, openAttachment(kind as never, name))
   if (create !== true) checkOptionsObject(create, '"create" option')
   const given = (create === true ? {} : create) as C & { name?: unknown }
   if (given.name !== undefined && given.name !== name)
@@ -229,29 +230,17 @@ export function openPrimitive<P, A extends Attachment, S extends CreationSpec, C
     )
   const spec = checkCreate({ ...given, name } as C & { name: string })
   const { attached, created } = openOrCreateAttachment(kind, name, spec)
-  return attachTo(Class, kind as never, attached, { created })
+  return attachTo(construct, kind as never, attached, { created })
 }
 
 /** `X.from(handle)`: checks the handle's kind and opens its name. */
 export function fromHandle<P, A extends Attachment>(
-  Class: new () => P,
+  construct: () => P,
   kind: PrimitiveKind<A, never>,
   handle: unknown,
 ): P {
   const checked = checkHandle(handle, kind.segment.kind)
-  return attachTo(Class, kind as never, openAttachment(kind, checked.name))
-}
-
-const shapes = new Map<string, new () => object>()
-
-/** An object that `util.inspect` prints as `ClassName { ...fields }`. */
-function inspected(className: string, fields: Record<string, unknown>): object {
-  let Shape = shapes.get(className)
-  if (Shape === undefined) {
-    Shape = { [className]: class {} }[className] as new () => object
-    shapes.set(className, Shape)
-  }
-  return Object.assign(new Shape(), fields)
+  return attachTo(construct, kind as never, openAttachment(kind, checked.name))
 }
 
 /**
@@ -375,7 +364,7 @@ export abstract class Primitive<A extends Attachment = Attachment, H extends Han
         fields = { name: this.name, corrupt: true }
       }
     }
-    return inspect(inspected(this.#kind.className, fields), options)
+    return `${this.#kind.className} ${inspect(fields, options)}`
   }
 
   /** The kind's own detach, run once by `close()` before the segment is closed (give back permits, leave a ring). */
