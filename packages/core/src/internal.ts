@@ -47,11 +47,9 @@ export {
   type CreationSpec,
   checkOptionsObject,
   checkPersistent,
-  createAttachment,
   fromHandle,
   type OpenOptions,
   openAttachment,
-  openOrCreateAttachment,
   openPrimitive,
   Primitive,
   type PrimitiveKind,
@@ -83,6 +81,6 @@ export {
   type SpscRingOptions,
   spscRingBytes,
 } from './rings/spsc-ring.js'
-export { closeAtExit, EXIT_PRIMITIVES, EXIT_SEGMENTS, forgetAtExit } from './runtime.js'
+export { closeAtExit, EXIT_PRIMITIVES, forgetAtExit } from './runtime.js'
 export { asyncWaitMode, cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './waiting/futex.js'
 export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './waiting/signal.js'

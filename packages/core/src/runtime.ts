@@ -39,6 +39,11 @@ export interface Runtime {
   atExit: [Set<Closable>, Set<Closable>]
   /** True once the one `exit` listener is installed in this thread. */
   exitHooked: boolean
+  /**
+   * The attachment `attachTo` (primitive/primitive.ts) hands to the
+   * Primitive constructor it calls: set and taken within one synchronous call.
+   */
+  attaching: unknown
   identity: Identity | undefined
   /** Set in a child started by Process: its name. */
   childName: string | undefined
@@ -63,6 +68,7 @@ export function runtime(): Runtime {
       callbackInstalled: false,
       atExit: [new Set(), new Set()],
       exitHooked: false,
+      attaching: undefined,
       identity: undefined,
       childName: undefined,
       importingModule: false,

@@ -96,8 +96,8 @@ interface Pending {
   owned: boolean
 }
 
-function pendingSlot(): { pending?: Pending | undefined } {
-  return runtime() as { pending?: Pending | undefined }
+function pendingSlot(): { attaching: Pending | undefined } {
+  return runtime() as { attaching: Pending | undefined }
 }
 
 /** The options of the segment calls: persistence, and onReap wired to the attachment once it exists. */
@@ -175,7 +175,7 @@ export function attachTo<P, A extends Attachment>(
   options: { created?: boolean; owned?: boolean } = {},
 ): P {
   const slot = pendingSlot()
-  slot.pending = {
+  slot.attaching = {
     kind: kind as unknown as Pending['kind'],
     attached,
     created: options.created ?? false,
@@ -187,7 +187,7 @@ export function attachTo<P, A extends Attachment>(
     attached.segment.close()
     throw error
   } finally {
-    slot.pending = undefined
+    slot.attaching = undefined
   }
 }
 
@@ -264,8 +264,8 @@ export abstract class Primitive<A extends Attachment = Attachment, H extends Han
    */
   protected constructor(kind: PrimitiveKind<A, never>, create: () => CreationSpec) {
     const slot = pendingSlot()
-    const pending = slot.pending
-    slot.pending = undefined
+    const pending = slot.attaching
+    slot.attaching = undefined
     if (pending !== undefined) {
       this.#kind = pending.kind as unknown as PrimitiveKind<A, never>
       this.#attached = pending.attached as A
