@@ -11,7 +11,6 @@ import {
   attachTo,
   checkWaitOptions,
   deadlineOf,
-  type Handle,
   invalidArgType,
   openAttachment,
   outOfRange,
