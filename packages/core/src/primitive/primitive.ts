@@ -19,10 +19,13 @@
  *   `corrupt: true` handled here) and the exit registration (runtime.ts:
  *   primitives close before their segments at a normal exit).
  * - The one private path to attach from a public constructor: `attachTo`
- *   (below) leaves the attachment in this thread's runtime and calls
- *   `new Class()`; the `Primitive` constructor takes it from there instead
- *   of calling its `create` callback. JS runs the constructor synchronously,
- *   so the slot is set and taken in one call, never seen by another.
+ *   (below) leaves the attachment in this thread's runtime
+ *   (`runtime().attaching`) and runs `construct()` (a `new X()`); the
+ *   `Primitive` constructor takes it from there instead of calling its
+ *   `create` callback. JS runs the constructor synchronously, so the slot is
+ *   set and taken within one call, never seen by another.
+ * - `openPrimitive` (`X.open(name, options)`) and `fromHandle` (`X.from`)
+ *   put these together; a class's statics are one line each.
  *
  * A subclass constructor must call `super(kind, create)` before anything
  * that can throw: its validation goes in `create` (not called when
@@ -100,7 +103,7 @@ function pendingSlot(): { attaching: Pending | undefined } {
   return runtime() as { attaching: Pending | undefined }
 }
 
-/** The options of the segment calls: persistence, and onReap wired to the attachment once it exists. */
+/** The segment calls' `onReap`, wired to the kind's with the attachment once it exists (undefined before). */
 function segmentOptions<A extends Attachment>(
   kind: PrimitiveKind<A, never>,
   holder: { attached?: A },
