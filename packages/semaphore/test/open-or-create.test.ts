@@ -125,4 +125,20 @@ describe.each(['Semaphore', 'BoundedSemaphore'] as const)('%s with persistent: t
       expect(segmentExists(name)).toBe(false)
     }
   })
+
+  it('gives back the permits of a killed holder to a later opener (reclaim)', { timeout: 30_000 }, async () => {
+    const name = uniqueName('keep')
+    const child = spawnChild(owner, [className, name, 'wait', 'reclaim'])
+    await child.waitFor('ready')
+    child.child.kill('SIGKILL')
+    expect(await child.exited).toBe(-9)
+    const sem = classes[className].open(name)
+    onTestFinished(() => {
+      sem.unlink()
+      sem.close()
+    })
+    // 3 free now; the 4th and 5th come back from the dead holder (a waiting acquire reaps it).
+    for (let i = 0; i < 5; i++) expect(await sem.acquire({ timeout: 5000 })).toBe(true)
+    expect(sem.value).toBe(0)
+  })
 })
