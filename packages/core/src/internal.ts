@@ -43,6 +43,19 @@ export {
   type TransferDescriptor,
 } from './primitive/handle.js'
 export {
+  type Attachment,
+  attachTo,
+  type CreationSpec,
+  checkOptionsObject,
+  checkPersistent,
+  fromHandle,
+  type OpenOptions,
+  openAttachment,
+  openPrimitive,
+  Primitive,
+  type PrimitiveKind,
+} from './primitive/primitive.js'
+export {
   checkMpmcCapacity,
   MPMC_EMPTY,
   MPMC_PUT_FULL,
@@ -69,6 +82,7 @@ export {
   type SpscRingOptions,
   spscRingBytes,
 } from './rings/spsc-ring.js'
+export { closeAtExit, EXIT_PRIMITIVES, forgetAtExit } from './runtime.js'
 export {
   EventCount,
   NOT_YET,

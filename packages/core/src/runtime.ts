@@ -1,8 +1,9 @@
 /**
  * Per-thread singletons, kept on globalThis under a registered symbol so that
  * the ESM and CJS copies of this package (and two installed versions) share
- * them: one native handle, one table of pending async waits, one set of open
- * segments per JS thread.
+ * them: one native handle, one table of pending async waits, and the one
+ * registry of what a normal exit closes (open primitives, then their
+ * segments) per JS thread.
  */
 
 import type { NativeBinding } from './native.js'
@@ -14,17 +15,35 @@ export interface PendingWait {
   settle(result: 'ok' | 'closed'): void
 }
 
-/** Something that must be closed when the thread exits (a mapped segment). */
+/** Something that must be closed when the thread exits (a primitive, a mapped segment). */
 export interface Closable {
   close(): void
 }
+
+/**
+ * What a normal exit of this thread closes, in this order: the open
+ * primitives first (each gives back what it holds: permits, ring sleeper
+ * shares, a pipe end), then every segment still mapped (frees its slot,
+ * unlinks it when it was the last attacher). One `exit` listener runs both.
+ */
+export const EXIT_PRIMITIVES = 0
+export const EXIT_SEGMENTS = 1
+export type ExitPhase = typeof EXIT_PRIMITIVES | typeof EXIT_SEGMENTS
 
 export interface Runtime {
   native: NativeBinding | undefined
   waits: Map<number, PendingWait>
   nextWaitId: number
   callbackInstalled: boolean
-  openSegments: Set<Closable>
+  /** Indexed by ExitPhase: closed at a normal exit, phase by phase (see closeAtExit). */
+  atExit: [Set<Closable>, Set<Closable>]
+  /** True once the one `exit` listener is installed in this thread. */
+  exitHooked: boolean
+  /**
+   * The attachment `attachTo` (primitive/primitive.ts) hands to the
+   * Primitive constructor it calls: set and taken within one synchronous call.
+   */
+  attaching: unknown
   identity: Identity | undefined
   /** Set in a child started by Process: its name. */
   childName: string | undefined
@@ -47,7 +66,9 @@ export function runtime(): Runtime {
       waits: new Map(),
       nextWaitId: 1,
       callbackInstalled: false,
-      openSegments: new Set(),
+      atExit: [new Set(), new Set()],
+      exitHooked: false,
+      attaching: undefined,
       identity: undefined,
       childName: undefined,
       importingModule: false,
@@ -55,4 +76,26 @@ export function runtime(): Runtime {
     holder[KEY] = rt
   }
   return rt
+}
+
+/**
+ * Registers `object` to be closed at a normal exit of this thread (`exit`
+ * event; a SIGKILL runs nothing, and the segments' slot table covers it).
+ * Primitives (EXIT_PRIMITIVES) close before segments (EXIT_SEGMENTS), so a
+ * primitive's own close (giving back permits, detaching from a ring) still
+ * finds its segment mapped. Call `forgetAtExit` from `close()`.
+ */
+export function closeAtExit(object: Closable, phase: ExitPhase): void {
+  const rt = runtime()
+  rt.atExit[phase].add(object)
+  if (rt.exitHooked) return
+  rt.exitHooked = true
+  process.on('exit', () => {
+    for (const set of rt.atExit) for (const each of [...set]) each.close()
+  })
+}
+
+/** Undoes `closeAtExit` (the object was closed). */
+export function forgetAtExit(object: Closable, phase: ExitPhase): void {
+  runtime().atExit[phase].delete(object)
 }

@@ -14,7 +14,10 @@ import { randomInt } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { ClosedError, CorruptError, IncompatibleError } from '@ipc/core'
 import {
+  closeAtExit,
   type Encoded,
+  EXIT_PRIMITIVES,
+  forgetAtExit,
   initSpscRing,
   isLatin1Tag,
   isProcessAlive,
@@ -85,19 +88,6 @@ function tooLong(length: number, maxMessageSize: number, doing: string): Message
   )
 }
 
-// Ends open in this thread, closed at exit so the peer sees EOF at once.
-const openEnds = new Set<PipeEnd>()
-let exitHookInstalled = false
-
-function installExitHook(): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  // Before @ipc/core's own hook, which unmaps the segments.
-  process.prependListener('exit', () => {
-    for (const end of [...openEnds]) end.close(true)
-  })
-}
-
 /** Rounds a capacity option up to a power of two in [4096, 2^30]. */
 export function ringCapacity(capacity: number | undefined): number {
   if (capacity === undefined) return DEFAULT_CAPACITY
@@ -153,6 +143,8 @@ export class PipeEnd implements Transport {
   // (their rings decrement the shared waiters counts on the way out).
   #waiting = 0
   #unmapWhenIdle = false
+  /** Registered with core's exit registry: an end open at exit closes (the peer sees EOF at once) before segments unmap. */
+  readonly #atExit = { close: () => this.close(true) }
 
   private constructor(segment: Segment, end: 0 | 1, maxMessageSize: number) {
     this.segment = segment
@@ -183,8 +175,7 @@ export class PipeEnd implements Transport {
         throw this.corrupt(`a ring holds ${ring.capacity} bytes, the pipe header says ${capacity}`)
     this.chunkSize = capacity / 4
     this.#oneRecord = Math.min(this.tx?.maxPayload ?? 0, maxMessageSize)
-    openEnds.add(this)
-    installExitHook()
+    closeAtExit(this.#atExit, EXIT_PRIMITIVES)
   }
 
   /** Throws the corruption found earlier, if any: before a closed flag could say otherwise. */
@@ -401,7 +392,7 @@ export class PipeEnd implements Transport {
   close(exiting = false): void {
     if (this.#closed) return
     this.#closed = true
-    openEnds.delete(this)
+    forgetAtExit(this.#atExit, EXIT_PRIMITIVES)
     Atomics.store(this.segment.u8, this.segment.dataOffset + SLOT_END_OFFSET + this.segment.slot, 0)
     // Corrupt memory (found now or before) never makes close throw: the end just lets go,
     // and the peer's own liveness check sees that nobody holds it.

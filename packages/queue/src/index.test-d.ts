@@ -25,6 +25,16 @@ describe('@ipc/queue types', () => {
     expectTypeOf(simple.getSync()).toEqualTypeOf<number>()
   })
 
+  it('types open with create, created and persistent', () => {
+    expectTypeOf(Queue.open<string>('x', { create: { maxsize: 1, persistent: true } })).toEqualTypeOf<Queue<string>>()
+    expectTypeOf(JoinableQueue.open<number>('x', { create: true })).toEqualTypeOf<JoinableQueue<number>>()
+    expectTypeOf(SimpleQueue.open('x', { create: { capacity: 64 } })).toEqualTypeOf<SimpleQueue<unknown>>()
+    expectTypeOf(new Queue().created).toEqualTypeOf<boolean>()
+    expectTypeOf(new SimpleQueue({ persistent: true }).persistent).toEqualTypeOf<boolean>()
+    // @ts-expect-error the name is open's first argument, not a create option
+    Queue.open('x', { create: { name: 'y' } })
+  })
+
   it('errors extend IpcError', () => {
     expectTypeOf<Empty>().toMatchTypeOf<IpcError>()
     expectTypeOf<ShutDown['item']>().toEqualTypeOf<unknown>()

@@ -20,8 +20,10 @@ export type {
   GetOptions,
   JoinOptions,
   PutOptions,
+  QueueOpenOptions,
   QueueOptions,
   ShutdownOptions,
+  SimpleQueueOpenOptions,
   SimpleQueueOptions,
   WaitOptions,
 } from './options.js'

@@ -4,18 +4,17 @@
  * they finished; `join()` waits until every item put has been marked done.
  */
 import { ValueError } from '@ipc/core'
-import { checkHandle, checkWaitOptions, type Handle, notifyWord } from '@ipc/core/internal'
-import { JOINABLE_QUEUE, openQueue, W_JOIN_EVENT, W_JOIN_WAITERS, W_TASKS_DONE } from './layout.js'
-import type { JoinOptions, QueueOptions } from './options.js'
+import { checkWaitOptions, fromHandle, type Handle, notifyWord, openPrimitive } from '@ipc/core/internal'
+import { type Flavor, JOINABLE_QUEUE, W_JOIN_EVENT, W_JOIN_WAITERS, W_TASKS_DONE } from './layout.js'
+import type { JoinOptions, QueueOpenOptions, QueueOptions } from './options.js'
 import {
   assertOpen,
-  attachAs,
+  checkQueueOptions,
   join,
   joinSync,
   Queue,
   type QueueHandle,
   queueState,
-  registerFlavor,
   unfinished,
 } from './queue.js'
 
@@ -42,9 +41,7 @@ import {
  * ```
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
-  static {
-    registerFlavor(JoinableQueue, JOINABLE_QUEUE)
-  }
+  protected static override readonly flavor: Flavor = JOINABLE_QUEUE
 
   /**
    * Creates a joinable queue in shared memory.
@@ -57,13 +54,14 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   }
 
   /**
-   * Attaches to the joinable queue called `name`.
+   * Attaches to the joinable queue called `name`; with `{ create }`, creates
+   * it when the name does not exist (atomically, as `Queue.open`).
    *
-   * @throws {NotFoundError} when no joinable queue has that name.
+   * @throws {NotFoundError} when no joinable queue has that name (and `create` is not given).
    * @throws {IncompatibleError} when `name` is another kind of primitive (a plain queue too).
    */
-  static override open<T = unknown>(name: string): JoinableQueue<T> {
-    return attachAs(JoinableQueue<T>, JOINABLE_QUEUE, openQueue(JOINABLE_QUEUE, name))
+  static override open<T = unknown>(name: string, options?: QueueOpenOptions): JoinableQueue<T> {
+    return openPrimitive(() => new JoinableQueue<T>(), JOINABLE_QUEUE, name, options, checkQueueOptions)
   }
 
   /**
@@ -72,8 +70,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @throws {TypeError} when `handle` is not a joinable queue handle.
    */
   static override from<T = unknown>(handle: QueueHandle | Handle): JoinableQueue<T> {
-    const h = checkHandle<QueueHandle>(handle, 'joinable-queue')
-    return JoinableQueue.open<T>(h.name)
+    return fromHandle(() => new JoinableQueue<T>(), JOINABLE_QUEUE, handle)
   }
 
   /**
@@ -153,7 +150,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     return joinSync(state, timeout)
   }
 
-  protected override inspectState(): Record<string, unknown> {
-    return { ...super.inspectState(), unfinished: unfinished(queueState(this)) }
+  protected override inspectFields(): Record<string, unknown> {
+    return { ...super.inspectFields(), unfinished: unfinished(queueState(this)) }
   }
 }

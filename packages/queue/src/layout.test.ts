@@ -27,7 +27,7 @@ describe('queue layout', () => {
   })
 
   it('gives each class its own segment kind', () => {
-    expect(new Set([QUEUE.kind, JOINABLE_QUEUE.kind, SIMPLE_QUEUE.kind]).size).toBe(3)
+    expect(new Set([QUEUE.segment.kind, JOINABLE_QUEUE.segment.kind, SIMPLE_QUEUE.segment.kind]).size).toBe(3)
     expect(LAYOUT_VERSION).toBe(1)
   })
 })

@@ -29,7 +29,14 @@
  * JOIN_RECHECK_MS at a time, so a wrong JOIN_WAITERS costs a late wake-up.
  */
 import { CorruptError } from '@ipc/core'
-import { MpmcRing, mpmcRingBytes, Segment, type SegmentKind } from '@ipc/core/internal'
+import {
+  type Attachment,
+  type CreationSpec,
+  MpmcRing,
+  mpmcRingBytes,
+  type PrimitiveKind,
+  type Segment,
+} from '@ipc/core/internal'
 
 /** Layout version of queue segments; bump when the table above or the ring's layout changes. */
 export const LAYOUT_VERSION = 1
@@ -46,83 +53,71 @@ export const RING_OFFSET = 64
 /** Longest single sleep of `join`/`joinSync` before it looks again, in ms. */
 export const JOIN_RECHECK_MS = 1000
 
-/** What distinguishes Queue, JoinableQueue and SimpleQueue. */
-export interface Flavor {
-  /** Segment kind and handle kind. */
-  kind: 'queue' | 'joinable-queue' | 'simple-queue'
-  /** Name in messages. */
-  label: string
-  /** Class name, for inspect and the transfer descriptor. */
-  className: 'Queue' | 'JoinableQueue' | 'SimpleQueue'
+/** A queue's validated creation options. */
+export interface QueueSpec extends CreationSpec {
+  capacity: number
+  maxsize: number
 }
 
-export const QUEUE: Flavor = { kind: 'queue', label: 'queue', className: 'Queue' }
-export const JOINABLE_QUEUE: Flavor = { kind: 'joinable-queue', label: 'joinable queue', className: 'JoinableQueue' }
-export const SIMPLE_QUEUE: Flavor = { kind: 'simple-queue', label: 'simple queue', className: 'SimpleQueue' }
-
-function segmentKind(flavor: Flavor): SegmentKind {
-  return { kind: flavor.kind, version: LAYOUT_VERSION, label: flavor.label }
-}
-
-/** An attached queue segment: the segment, its ring, and the word index of the data area. */
-export interface Attached {
+/** An attached queue segment: the segment, its ring, the word index of the data area, and which flavor it is. */
+export interface Attached extends Attachment {
   segment: Segment
   ring: MpmcRing
   /** i32 index of the data area's first word. */
   base: number
+  flavor: Flavor
 }
 
-function attachRing(segment: Segment, flavor: Flavor, holder: { ring?: MpmcRing }): Attached {
+/**
+ * What distinguishes Queue, JoinableQueue and SimpleQueue: the segment kind
+ * ('queue', 'joinable-queue', 'simple-queue'; also the handle's kind), the
+ * label in messages and the class name (inspect, `Process`).
+ */
+export type Flavor = PrimitiveKind<Attached, QueueSpec> & {
+  readonly segment: { kind: 'queue' | 'joinable-queue' | 'simple-queue'; label: string }
+  readonly className: 'Queue' | 'JoinableQueue' | 'SimpleQueue'
+}
+
+function attachRing(segment: Segment, flavor: Flavor): Attached {
+  const label = flavor.segment.label
   const base = segment.dataOffset / 4
   const corrupt = (detail: string) =>
-    new CorruptError(`Cannot open ${flavor.label} "${segment.name}": its shared memory is corrupt (${detail})`)
+    new CorruptError(`Cannot open ${label} "${segment.name}": its shared memory is corrupt (${detail})`)
   // The segment's kind and version matched, so a wrong magic is damage, not another layout.
   const magic = Atomics.load(segment.i32, base + W_MAGIC)
   if (magic !== MAGIC) throw corrupt(`magic ${magic}, not ${MAGIC}`)
-  const ring = new MpmcRing(segment, segment.dataOffset + RING_OFFSET, flavor.label)
+  const ring = new MpmcRing(segment, segment.dataOffset + RING_OFFSET, label)
   const maxsize = Atomics.load(segment.i32, base + W_MAXSIZE)
   if (maxsize !== ring.maxItems) throw corrupt(`maxsize ${maxsize}, its ring says ${ring.maxItems}`)
   const joinWaiters = Atomics.load(segment.i32, base + W_JOIN_WAITERS)
   if (joinWaiters < 0) throw corrupt(`${joinWaiters} join waiters`)
-  holder.ring = ring
-  return { segment, ring, base }
+  return { segment, ring, base, flavor }
 }
 
-/** Creates a queue segment (capacity already validated). */
-export function createQueue(
-  flavor: Flavor,
-  options: { capacity: number; maxsize: number; name: string | undefined },
-): Attached {
-  const holder: { ring?: MpmcRing } = {}
-  const segment = Segment.create(segmentKind(flavor), RING_OFFSET + mpmcRingBytes(options.capacity), {
-    name: options.name,
-    init(created) {
+function flavor(kind: Flavor['segment']['kind'], label: string, className: Flavor['className']): Flavor {
+  const self: Flavor = {
+    segment: { kind, version: LAYOUT_VERSION, label },
+    className,
+    // Every class is bundled into the package's one entry file, which exports them all.
+    module: import.meta.url,
+    dataBytes: (spec) => RING_OFFSET + mpmcRingBytes(spec.capacity),
+    init(created, spec) {
       const base = created.dataOffset / 4
-      created.i32[base + W_MAXSIZE] = options.maxsize
-      MpmcRing.init(created, created.dataOffset + RING_OFFSET, {
-        capacity: options.capacity,
-        maxItems: options.maxsize,
-      })
+      created.i32[base + W_MAXSIZE] = spec.maxsize
+      MpmcRing.init(created, created.dataOffset + RING_OFFSET, { capacity: spec.capacity, maxItems: spec.maxsize })
       created.i32[base + W_MAGIC] = MAGIC
     },
+    attach: (segment) => attachRing(segment, self),
     // A dead attacher's locks and sleeper counts are released before its slot is freed.
-    onReap: (slot) => holder.ring?.reclaimSlot(slot),
-  })
-  return attachRing(segment, flavor, holder)
+    // When a full table makes an open take over a dead slot, this runs before the ring
+    // is attached and does nothing for it: the attach then bumps the slot's epoch (the
+    // dead owner's lock words become stale, so waiters take the locks over) and
+    // reclaims the slot's sleeper shares.
+    onReap: (slot, _segment, attached) => attached?.ring.reclaimSlot(slot),
+  }
+  return self
 }
 
-/** Attaches to the queue segment `name` (NotFoundError, IncompatibleError). */
-export function openQueue(flavor: Flavor, name: string): Attached {
-  const holder: { ring?: MpmcRing } = {}
-  // When a full table makes this open take over a dead slot, onReap runs before the ring
-  // is attached and does nothing for it: the attach then bumps the slot's epoch (the dead
-  // owner's lock words become stale, so waiters take the locks over) and reclaims the
-  // slot's sleeper shares.
-  const segment = Segment.open(segmentKind(flavor), name, { onReap: (slot) => holder.ring?.reclaimSlot(slot) })
-  try {
-    return attachRing(segment, flavor, holder)
-  } catch (error) {
-    segment.close()
-    throw error
-  }
-}
+export const QUEUE: Flavor = flavor('queue', 'queue', 'Queue')
+export const JOINABLE_QUEUE: Flavor = flavor('joinable-queue', 'joinable queue', 'JoinableQueue')
+export const SIMPLE_QUEUE: Flavor = flavor('simple-queue', 'simple queue', 'SimpleQueue')

@@ -23,10 +23,31 @@ export interface QueueOptions {
   capacity?: number
   /**
    * The queue's name, for `Queue.open(name)` from unrelated processes. A name
-   * that exists throws `ExistsError`.
+   * that exists throws `ExistsError` (`Queue.open(name, { create })` attaches
+   * to it instead).
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * Keep the queue and the items in it after its last process detaches or
+   * dies (even by SIGKILL), until `unlink()`: a later `Queue.open(name)` finds
+   * it, items included. By default a queue is removed with its last process.
+   * @default false
+   */
+  persistent?: boolean
+}
+
+/** Options of `Queue.open(name, options)` and `JoinableQueue.open(name, options)`. */
+export interface QueueOpenOptions {
+  /**
+   * Create the queue when no object has this name: `true` with the default
+   * options, or the options of `new Queue()` (`name` aside). Atomic: of
+   * processes racing on one name exactly one creates it (its `created` is
+   * true) and all attach to that one. A name held by another kind of
+   * primitive still throws `IncompatibleError`.
+   * @default false (attach only; `NotFoundError` when the name does not exist)
+   */
+  create?: boolean | Omit<QueueOptions, 'name'>
 }
 
 /** Options of `new SimpleQueue()`. */
@@ -41,6 +62,23 @@ export interface SimpleQueueOptions {
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * Keep the queue and its items after its last process detaches or dies,
+   * until `unlink()` (see `QueueOptions.persistent`).
+   * @default false
+   */
+  persistent?: boolean
+}
+
+/** Options of `SimpleQueue.open(name, options)`. */
+export interface SimpleQueueOpenOptions {
+  /**
+   * Create the queue when no object has this name: `true` with the default
+   * options, or the options of `new SimpleQueue()` (`name` aside); atomic
+   * under races (see `QueueOpenOptions.create`).
+   * @default false (attach only)
+   */
+  create?: boolean | Omit<SimpleQueueOptions, 'name'>
 }
 
 /** Options of every call that can wait (`put`, `get`, `join`). */

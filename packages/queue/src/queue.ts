@@ -4,15 +4,16 @@
  * returns, so there is no feeder thread to flush and nothing is lost when a
  * process exits right after `put`.
  */
-import { inspect } from 'node:util'
-import { ClosedError, CorruptError } from '@ipc/core'
+import { ClosedError } from '@ipc/core'
 import {
-  checkHandle,
   checkMpmcCapacity,
   checkName,
+  checkOptionsObject,
+  checkPersistent,
   checkWaitOptions,
   deadlineOf,
   type Encoded,
+  fromHandle,
   type Handle,
   invalidArgType,
   MPMC_EMPTY,
@@ -22,23 +23,22 @@ import {
   type MpmcPutStatus,
   type MpmcRing,
   notifyWord,
+  openPrimitive,
   outOfRange,
+  Primitive,
   remaining,
   type Segment,
-  TRANSFER,
-  type TransferDescriptor,
   waitWord,
   waitWordSync,
 } from '@ipc/core/internal'
 import { Empty, Full, ShutDown } from './errors.js'
 import {
   type Attached,
-  createQueue,
   type Flavor,
   JOIN_RECHECK_MS,
   JOINABLE_QUEUE,
-  openQueue,
   QUEUE,
+  type QueueSpec,
   W_JOIN_EVENT,
   W_JOIN_WAITERS,
   W_TASKS_DONE,
@@ -47,6 +47,7 @@ import {
   DEFAULT_CAPACITY,
   type GetOptions,
   type PutOptions,
+  type QueueOpenOptions,
   type QueueOptions,
   type ShutdownOptions,
 } from './options.js'
@@ -70,52 +71,16 @@ export interface QueueState {
 
 const RESOLVED = Promise.resolve()
 
-/** Set for the one constructor call that attaches instead of creating (JS runs it synchronously). */
-let attaching: { attached: Attached; flavor: Flavor } | undefined
 let stateOfQueue: (queue: Queue<unknown>) => QueueState
-/** Which flavor each class creates (subclasses inherit their parent's). */
-const flavors = new WeakMap<object, Flavor>()
-
-/** Makes `new Class()` create segments of `flavor` (JoinableQueue). */
-export function registerFlavor(Class: object, flavor: Flavor): void {
-  flavors.set(Class, flavor)
-}
-
-function flavorOf(Class: object): Flavor {
-  for (let c: object | null = Class; c !== null; c = Object.getPrototypeOf(c)) {
-    const flavor = flavors.get(c)
-    if (flavor !== undefined) return flavor
-  }
-  return QUEUE
-}
 
 /** The internal state of a queue object. */
 export function queueState(queue: Queue<unknown>): QueueState {
   return stateOfQueue(queue)
 }
 
-/** Constructs `Class` attached to an existing segment (open, from, SimpleQueue). */
-export function attachAs<Q>(Class: new () => Q, flavor: Flavor, attached: Attached): Q {
-  attaching = { attached, flavor }
-  try {
-    return new Class()
-  } catch (error) {
-    attached.ring.detach()
-    attached.segment.close()
-    throw error
-  } finally {
-    attaching = undefined
-  }
-}
-
-/** Validates the constructor options of a queue. */
-export function checkQueueOptions(options: QueueOptions | undefined): {
-  maxsize: number
-  capacity: number
-  name: string | undefined
-} {
-  if (options !== undefined && (typeof options !== 'object' || options === null))
-    throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+/** Validates the creation options of a queue (constructor, or `open`'s `create`). */
+export function checkQueueOptions(options: QueueOptions | undefined): QueueSpec {
+  checkOptionsObject(options)
   const maxsize = options?.maxsize ?? 0
   if (typeof maxsize !== 'number' || !Number.isInteger(maxsize) || maxsize < 0 || maxsize > 0x7fffffff)
     throw outOfRange(`The "maxsize" option must be a non-negative integer, received ${String(maxsize)}`)
@@ -123,19 +88,8 @@ export function checkQueueOptions(options: QueueOptions | undefined): {
   if (typeof capacity !== 'number')
     throw invalidArgType(`The "capacity" option must be a number, received ${typeof capacity}`)
   const name = options?.name === undefined ? undefined : checkName(options.name, 'name')
-  return { maxsize, capacity: checkMpmcCapacity(capacity), name }
-}
-
-const shapes = new Map<string, new () => object>()
-
-/** An object that `util.inspect` prints as `ClassName { ...fields }`. */
-export function inspected(className: string, fields: Record<string, unknown>): object {
-  let Shape = shapes.get(className)
-  if (Shape === undefined) {
-    Shape = { [className]: class {} }[className] as new () => object
-    shapes.set(className, Shape)
-  }
-  return Object.assign(new Shape(), fields)
+  const persistent = checkPersistent(options?.persistent)
+  return { maxsize, capacity: checkMpmcCapacity(capacity), name, persistent }
 }
 
 function waited(timeout: number): string {
@@ -170,7 +124,9 @@ function waited(timeout: number): string {
  * queue.close()
  * ```
  */
-export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
+export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> implements AsyncIterable<T>, Disposable {
+  /** The flavor `new` creates (JoinableQueue overrides it). */
+  protected static readonly flavor: Flavor = QUEUE
   readonly #state: QueueState
   readonly #segment: Segment
   readonly #ring: MpmcRing
@@ -188,36 +144,33 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
    * @throws {RangeError} when `maxsize` or `capacity` is out of range.
    */
   constructor(options?: QueueOptions) {
-    let attached: Attached
-    let flavor: Flavor
-    if (attaching !== undefined) {
-      attached = attaching.attached
-      flavor = attaching.flavor
-      attaching = undefined
-    } else {
-      flavor = flavorOf(new.target)
-      attached = createQueue(flavor, checkQueueOptions(options))
-    }
+    super((new.target as typeof Queue).flavor, () => checkQueueOptions(options))
+    const attached = this.attachment
+    const flavor = attached.flavor
     this.#segment = attached.segment
     this.#ring = attached.ring
-    this.#what = `${flavor.label} "${attached.segment.name}"`
+    this.#what = `${flavor.segment.label} "${attached.segment.name}"`
     this.#maxsize = attached.ring.maxItems
     this.#state = { flavor, segment: attached.segment, ring: attached.ring, base: attached.base, what: this.#what }
   }
 
   /**
-   * Attaches to the queue called `name`, created by any process.
+   * Attaches to the queue called `name`, created by any process. With
+   * `{ create }`, creates it when no object has that name (atomically: of
+   * processes racing on one name exactly one creates it; `created` tells
+   * which), with the options in `create` (`true` for the defaults).
    *
-   * @throws {NotFoundError} when no queue has that name.
+   * @throws {NotFoundError} when no queue has that name (and `create` is not given).
    * @throws {IncompatibleError} when `name` is another kind of primitive, or another layout version.
    * @throws {CorruptError} when the queue's shared memory breaks its layout (capacity, positions, counts, states).
+   * @throws {RangeError} when an option in `create` is out of range (nothing is created).
    * @example
    * ```ts
-   * const queue = Queue.open<string>('jobs')
+   * const queue = Queue.open<string>('jobs', { create: { maxsize: 100, persistent: true } })
    * ```
    */
-  static open<T = unknown>(name: string): Queue<T> {
-    return attachAs(Queue<T>, QUEUE, openQueue(QUEUE, name))
+  static open<T = unknown>(name: string, options?: QueueOpenOptions): Queue<T> {
+    return openPrimitive(() => new Queue<T>(), QUEUE, name, options, checkQueueOptions)
   }
 
   /**
@@ -228,18 +181,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
    * @throws {NotFoundError} when the queue no longer exists.
    */
   static from<T = unknown>(handle: QueueHandle | Handle): Queue<T> {
-    const h = checkHandle<QueueHandle>(handle, 'queue')
-    return Queue.open<T>(h.name)
-  }
-
-  /** The queue's name (for `Queue.open`). */
-  get name(): string {
-    return this.#segment.name
-  }
-
-  /** A small plain JSON object; `Queue.from(handle)` attaches to the same queue anywhere. */
-  get handle(): QueueHandle {
-    return { kind: this.#state.flavor.kind, name: this.#segment.name }
+    return fromHandle(() => new Queue<T>(), QUEUE, handle)
   }
 
   /** The most items the queue holds (0 = no limit but `capacity`). */
@@ -250,11 +192,6 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
   /** Size of the shared ring in bytes. */
   get capacity(): number {
     return this.#ring.capacity
-  }
-
-  /** True after `close()` in this process. */
-  get closed(): boolean {
-    return this.#segment.closed
   }
 
   #assertOpen(): void {
@@ -531,22 +468,15 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
    * Detaches this process from the queue (idempotent). Calls waiting in this
    * process reject with `ClosedError` (a waiting `put` puts nothing). The
    * queue itself lives on while another process has it open, and is removed
-   * when the last one closes or dies.
+   * when the last one closes or dies (unless it is `persistent`).
    */
-  close(): void {
-    if (this.#segment.closed) return
+  override close(): void {
+    super.close()
+  }
+
+  /** Leaves the ring (its sleeper shares) before the segment slot is freed. */
+  protected override detach(): void {
     this.#ring.detach()
-    this.#segment.close()
-  }
-
-  /** Removes the name now: later `Queue.open(name)` fail; attached objects keep working. */
-  unlink(): void {
-    this.#segment.unlink()
-  }
-
-  /** Alias of `close()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.close()
   }
 
   /**
@@ -575,30 +505,9 @@ export class Queue<T = unknown> implements AsyncIterable<T>, Disposable {
     }
   }
 
-  /** How `Process` revives this queue in a child. */
-  [TRANSFER](): TransferDescriptor {
-    return { module: import.meta.url, export: this.#state.flavor.className, handle: this.handle }
-  }
-
   /** Live state, e.g. `Queue { name: 'jobs', size: 2, maxsize: 10, capacity: 1048576, shutdown: false }`. */
-  [inspect.custom](_depth: number, options: object): string {
-    let fields: Record<string, unknown>
-    if (this.#segment.closed) fields = { name: this.name, closed: true }
-    else {
-      try {
-        fields = this.inspectState()
-      } catch (error) {
-        if (!(error instanceof CorruptError)) throw error
-        fields = { name: this.name, corrupt: true }
-      }
-    }
-    return inspect(inspected(this.#state.flavor.className, fields), options)
-  }
-
-  /** The fields `inspect` shows; JoinableQueue adds its unfinished tasks. */
-  protected inspectState(): Record<string, unknown> {
+  protected inspectFields(): Record<string, unknown> {
     return {
-      name: this.name,
       size: this.#ring.count(),
       maxsize: this.#maxsize,
       capacity: this.#ring.capacity,

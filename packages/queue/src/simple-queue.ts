@@ -2,14 +2,14 @@
  * SimpleQueue: the small unbounded queue (Python's multiprocessing.SimpleQueue):
  * put, get, getSync, empty, close. Bounded only by its ring's bytes.
  */
-import { inspect } from 'node:util'
-import { checkHandle, type Handle, TRANSFER, type TransferDescriptor } from '@ipc/core/internal'
-import { createQueue, openQueue, SIMPLE_QUEUE } from './layout.js'
-import type { GetOptions, PutOptions, SimpleQueueOptions } from './options.js'
-import { attachAs, checkQueueOptions, inspected, Queue, type QueueHandle } from './queue.js'
+import { attachTo, fromHandle, type Handle, openPrimitive, Primitive } from '@ipc/core/internal'
+import { type Attached, SIMPLE_QUEUE } from './layout.js'
+import type { GetOptions, PutOptions, SimpleQueueOpenOptions, SimpleQueueOptions } from './options.js'
+import { checkQueueOptions, Queue, type QueueHandle } from './queue.js'
 
-/** Set for the one constructor call made by `open` (JS runs it synchronously). */
-let wrapping: Queue<unknown> | undefined
+function checkSimpleOptions(options: SimpleQueueOptions | undefined) {
+  return checkQueueOptions({ ...options, maxsize: 0 })
+}
 
 /**
  * An unbounded FIFO queue shared by processes and threads, with the small
@@ -25,7 +25,8 @@ let wrapping: Queue<unknown> | undefined
  * queue.close()
  * ```
  */
-export class SimpleQueue<T = unknown> implements Disposable {
+export class SimpleQueue<T = unknown> extends Primitive<Attached, QueueHandle> implements Disposable {
+  /** The Queue that does the work, on the same attachment; closed by this object's close(). */
   readonly #queue: Queue<T>
 
   /**
@@ -35,28 +36,19 @@ export class SimpleQueue<T = unknown> implements Disposable {
    * @throws {RangeError} when `capacity` is out of range.
    */
   constructor(options?: SimpleQueueOptions) {
-    if (wrapping !== undefined) {
-      this.#queue = wrapping as Queue<T>
-      wrapping = undefined
-      return
-    }
-    const checked = checkQueueOptions({ ...options, maxsize: 0 })
-    this.#queue = attachAs(Queue<T>, SIMPLE_QUEUE, createQueue(SIMPLE_QUEUE, checked))
+    super(SIMPLE_QUEUE, () => checkSimpleOptions(options))
+    this.#queue = attachTo(() => new Queue<T>(), SIMPLE_QUEUE, this.attachment, { owned: true })
   }
 
   /**
-   * Attaches to the simple queue called `name`.
+   * Attaches to the simple queue called `name`; with `{ create }`, creates it
+   * when the name does not exist (atomically, as `Queue.open`).
    *
-   * @throws {NotFoundError} when no simple queue has that name.
+   * @throws {NotFoundError} when no simple queue has that name (and `create` is not given).
    * @throws {IncompatibleError} when `name` is another kind of primitive.
    */
-  static open<T = unknown>(name: string): SimpleQueue<T> {
-    wrapping = attachAs(Queue<T>, SIMPLE_QUEUE, openQueue(SIMPLE_QUEUE, name))
-    try {
-      return new SimpleQueue<T>()
-    } finally {
-      wrapping = undefined
-    }
+  static open<T = unknown>(name: string, options?: SimpleQueueOpenOptions): SimpleQueue<T> {
+    return openPrimitive(() => new SimpleQueue<T>(), SIMPLE_QUEUE, name, options, checkSimpleOptions)
   }
 
   /**
@@ -65,23 +57,7 @@ export class SimpleQueue<T = unknown> implements Disposable {
    * @throws {TypeError} when `handle` is not a simple queue handle.
    */
   static from<T = unknown>(handle: QueueHandle | Handle): SimpleQueue<T> {
-    const h = checkHandle<QueueHandle>(handle, 'simple-queue')
-    return SimpleQueue.open<T>(h.name)
-  }
-
-  /** The queue's name (for `SimpleQueue.open`). */
-  get name(): string {
-    return this.#queue.name
-  }
-
-  /** A small plain JSON object; `SimpleQueue.from(handle)` attaches to the same queue anywhere. */
-  get handle(): QueueHandle {
-    return this.#queue.handle
-  }
-
-  /** True after `close()` in this process. */
-  get closed(): boolean {
-    return this.#queue.closed
+    return fromHandle(() => new SimpleQueue<T>(), SIMPLE_QUEUE, handle)
   }
 
   /**
@@ -120,31 +96,13 @@ export class SimpleQueue<T = unknown> implements Disposable {
     return this.#queue.empty()
   }
 
-  /** Detaches this process (idempotent); the queue is removed when the last process detaches or dies. */
-  close(): void {
+  /** Closes the inner Queue: it leaves the ring and frees the segment slot they share. */
+  protected override detach(): void {
     this.#queue.close()
   }
 
-  /** Removes the name now; attached objects keep working. */
-  unlink(): void {
-    this.#queue.unlink()
-  }
-
-  /** Alias of `close()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  /** How `Process` revives this queue in a child. */
-  [TRANSFER](): TransferDescriptor {
-    return { module: import.meta.url, export: 'SimpleQueue', handle: this.handle }
-  }
-
   /** Live state, e.g. `SimpleQueue { name: 'jobs', size: 2, capacity: 1048576 }`. */
-  [inspect.custom](_depth: number, options: object): string {
-    const fields = this.closed
-      ? { name: this.name, closed: true }
-      : { name: this.name, size: this.#queue.qsize(), capacity: this.#queue.capacity }
-    return inspect(inspected('SimpleQueue', fields), options)
+  protected inspectFields(): Record<string, unknown> {
+    return { size: this.#queue.qsize(), capacity: this.#queue.capacity }
   }
 }

@@ -1,10 +1,10 @@
 /**
  * BoundedSemaphore: Python's multiprocessing.BoundedSemaphore.
  */
-import { checkHandle, type Handle } from '@ipc/core/internal'
-import type { SemaphoreOptions } from './options.js'
-import { Semaphore } from './semaphore.js'
-import { attach, counterOf, type Flavor } from './semaphore-base.js'
+import { fromHandle, type Handle, openPrimitive } from '@ipc/core/internal'
+import type { SemaphoreOpenOptions, SemaphoreOptions } from './options.js'
+import { createSpec, Semaphore } from './semaphore.js'
+import { counterOf, type Flavor, kindOf } from './semaphore-base.js'
 
 const BOUNDED: Flavor = {
   kind: 'bounded-semaphore',
@@ -45,16 +45,23 @@ export class BoundedSemaphore extends Semaphore {
   }
 
   /**
-   * Attaches to the bounded semaphore called `name`.
-   * @throws {NotFoundError} No bounded semaphore has that name.
+   * Attaches to the bounded semaphore called `name`; with `{ create }`,
+   * creates it when the name does not exist (atomically, as `Semaphore.open`).
+   * @throws {NotFoundError} No bounded semaphore has that name (and `create` is not given).
    * @throws {IncompatibleError} It is not a BoundedSemaphore.
    * @example
    * ```ts
-   * const pool = BoundedSemaphore.open('pool')
+   * const pool = BoundedSemaphore.open('pool', { create: { value: 2 } })
    * ```
    */
-  static override open(name: string): BoundedSemaphore {
-    return attach(BOUNDED, name, () => new BoundedSemaphore())
+  static override open(name: string, options?: SemaphoreOpenOptions): BoundedSemaphore {
+    return openPrimitive(
+      () => new BoundedSemaphore(),
+      kindOf(BOUNDED),
+      name,
+      options,
+      (c) => createSpec(c, true),
+    )
   }
 
   /**
@@ -66,7 +73,7 @@ export class BoundedSemaphore extends Semaphore {
    * ```
    */
   static override from(handle: BoundedSemaphoreHandle | Handle): BoundedSemaphore {
-    return BoundedSemaphore.open(checkHandle<BoundedSemaphoreHandle>(handle, 'bounded-semaphore').name)
+    return fromHandle(() => new BoundedSemaphore(), kindOf(BOUNDED), handle)
   }
 
   /** The initial value, which `release` never lets the value exceed. */

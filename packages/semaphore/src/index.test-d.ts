@@ -30,6 +30,10 @@ describe('public types', () => {
     expectTypeOf(BoundedSemaphore.open('x')).toEqualTypeOf<BoundedSemaphore>()
     expectTypeOf(Lock.from({ kind: 'lock', name: 'x' })).toEqualTypeOf<Lock>()
     expectTypeOf<SemaphoreHandle['kind']>().toEqualTypeOf<'semaphore'>()
+    expectTypeOf(Semaphore.open('x', { create: { value: 2, persistent: true } })).toEqualTypeOf<Semaphore>()
+    expectTypeOf(BoundedSemaphore.open('x', { create: true })).toEqualTypeOf<BoundedSemaphore>()
+    expectTypeOf(new Semaphore(1, { persistent: true }).created).toEqualTypeOf<boolean>()
+    expectTypeOf(new Semaphore().persistent).toEqualTypeOf<boolean>()
   })
 
   it('makes Lock.release take no count and permits disposable', () => {

@@ -16,6 +16,13 @@ export {
   ValueError,
 } from './errors.js'
 export { Lock, type LockHandle } from './lock.js'
-export type { AcquireOptions, AcquireSyncOptions, LockOptions, SemaphoreOptions } from './options.js'
+export type {
+  AcquireOptions,
+  AcquireSyncOptions,
+  LockOptions,
+  SemaphoreCreateOptions,
+  SemaphoreOpenOptions,
+  SemaphoreOptions,
+} from './options.js'
 export { Permit } from './permit.js'
 export { Semaphore, type SemaphoreHandle } from './semaphore.js'

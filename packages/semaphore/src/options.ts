@@ -20,6 +20,35 @@ export interface SemaphoreOptions {
    * @default true
    */
   reclaim?: boolean
+  /**
+   * Keep the semaphore (and its count) after its last process detaches or
+   * dies, until `unlink()`: a later `Semaphore.open(name)` finds it. By
+   * default it is removed with its last process. Permits held by a process
+   * that died still come back (`reclaim`).
+   * @default false
+   */
+  persistent?: boolean
+}
+
+/** What `create` of `Semaphore.open(name, { create })` takes: the constructor's arguments as options. */
+export interface SemaphoreCreateOptions extends Omit<SemaphoreOptions, 'name'> {
+  /**
+   * The initial value (the constructor's first argument).
+   * @default 1
+   */
+  value?: number
+}
+
+/** Options of `Semaphore.open(name, options)` and `BoundedSemaphore.open(name, options)`. */
+export interface SemaphoreOpenOptions {
+  /**
+   * Create the semaphore when no object has this name: `true` with the
+   * defaults (value 1), or its options. Atomic: of processes racing on one
+   * name exactly one creates it and all attach to that one. A name held by
+   * another kind of primitive still throws `IncompatibleError`.
+   * @default false (attach only; `NotFoundError` when the name does not exist)
+   */
+  create?: boolean | SemaphoreCreateOptions
 }
 
 /** Options of `new Lock(options)`. A Lock always gives back the lock of a dead holder. */

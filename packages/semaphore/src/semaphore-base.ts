@@ -1,21 +1,26 @@
 /**
- * SemaphoreBase: what Semaphore, BoundedSemaphore and Lock share: creating
- * and opening the segment, sync and async waiting on the permit counter
- * (permit-counter.ts), permits, closing, handles and inspection.
+ * SemaphoreBase: what Semaphore, BoundedSemaphore and Lock share: their
+ * primitive kind (segment layout, attach, reaping), sync and async waiting on
+ * the permit counter (permit-counter.ts), permits and giving permits back at
+ * close. The shell (handle, open/from, close/dispose, unlink, revival,
+ * inspect, exit registration) is @ipc/core's Primitive.
  */
-import { inspect } from 'node:util'
 import { ClosedError, IncompatibleError, ValueError } from '@ipc/core'
 import {
+  type Attachment,
+  attachTo,
   checkWaitOptions,
   deadlineOf,
-  type Handle,
   invalidArgType,
   NOT_YET,
+  openAttachment,
   outOfRange,
-  Segment,
-  type SegmentKind,
-  TRANSFER,
-  type TransferDescriptor,
+  Primitive,
+  type PrimitiveKind,
+  remaining,
+  type Segment,
+  waitWord,
+  waitWordSync,
 } from '@ipc/core/internal'
 import { CorruptError, TimeoutError } from './errors.js'
 import {
@@ -34,7 +39,6 @@ import {
   W_MAGIC,
   W_STATE,
 } from './layout.js'
-import { trackOpen, untrackOpen } from './open-objects.js'
 import type { AcquireOptions, AcquireSyncOptions } from './options.js'
 import { Permit } from './permit.js'
 import { ASYNC_WAIT, BUSY, PermitCounter, reapSlot, SYNC_WAIT, TAKEN } from './permit-counter.js'
@@ -58,7 +62,16 @@ export interface CreateSpec {
   bound: number
   reclaim: boolean
   name: string | undefined
+  /** Keep the semaphore (and its count) after its last process, until `unlink()`. */
+  persistent?: boolean
 }
+
+/** An attached semaphore segment: the segment and its permit counter. */
+export interface SemaphoreAttachment extends Attachment {
+  readonly counter: PermitCounter
+}
+
+type SemaphoreKind = PrimitiveKind<SemaphoreAttachment, CreateSpec & { persistent: boolean }>
 
 /** A pending async acquire of this object. */
 interface Waiter {
@@ -70,13 +83,36 @@ interface Waiter {
 
 const RESOLVED_TRUE = Promise.resolve(true)
 
-/** Set by `attach()` for the one constructor call it makes (JS runs it synchronously). */
-let attaching: Segment | undefined
-
 let counterOfObject: (object: SemaphoreBase) => PermitCounter
 
-function segmentKind(flavor: Flavor): SegmentKind {
-  return { kind: flavor.kind, version: LAYOUT_VERSION, label: flavor.label }
+const kinds = new WeakMap<Flavor, SemaphoreKind>()
+
+/** The primitive kind of a flavor (made once per flavor). */
+export function kindOf(flavor: Flavor): SemaphoreKind {
+  let kind = kinds.get(flavor)
+  if (kind !== undefined) return kind
+  kind = {
+    segment: { kind: flavor.kind, version: LAYOUT_VERSION, label: flavor.label },
+    className: flavor.className,
+    module: flavor.module,
+    dataBytes: () => DATA_BYTES,
+    init(segment, spec) {
+      const base = segment.dataOffset
+      Atomics.store(segment.i32, headerIndex(base, W_STATE), spec.value * ONE)
+      Atomics.store(segment.i32, headerIndex(base, W_BOUND), spec.bound)
+      Atomics.store(segment.i32, headerIndex(base, W_FLAGS), spec.reclaim ? FLAG_RECLAIM : 0)
+      Atomics.store(segment.i32, headerIndex(base, W_MAGIC), MAGIC)
+    },
+    attach(segment: Segment): SemaphoreAttachment {
+      if (Atomics.load(segment.i32, headerIndex(segment.dataOffset, W_MAGIC)) !== MAGIC)
+        throw new IncompatibleError(`Cannot open ${flavor.label} "${segment.name}": its data is not a semaphore's`)
+      // Checks the layout: a corrupt segment throws CorruptError here.
+      return { segment, counter: new PermitCounter(segment, flavor.label) }
+    },
+    onReap: (slot, segment) => reapSlot(segment, slot),
+  }
+  kinds.set(flavor, kind)
+  return kind
 }
 
 /** Validates a semaphore's initial value. */
@@ -89,23 +125,11 @@ export function checkValue(value: unknown): number {
 
 /**
  * Opens the segment called `name` and runs `construct` (a `new X()` call)
- * while it is set as the segment to attach to.
+ * attached to it (`X.open(name)` without options).
  */
 export function attach<T>(flavor: Flavor, name: string, construct: () => T): T {
-  const segment = Segment.open(segmentKind(flavor), name, { onReap: (slot, seg) => reapSlot(seg, slot) })
-  if (Atomics.load(segment.i32, headerIndex(segment.dataOffset, W_MAGIC)) !== MAGIC) {
-    segment.close()
-    throw new IncompatibleError(`Cannot open ${flavor.label} "${name}": its data is not a semaphore's`)
-  }
-  attaching = segment
-  try {
-    return construct()
-  } catch (error) {
-    segment.close()
-    throw error
-  } finally {
-    attaching = undefined
-  }
+  const kind = kindOf(flavor)
+  return attachTo(construct, kind, openAttachment(kind, name))
 }
 
 /** The permit counter of an object (for the subclasses in this package). */
@@ -117,9 +141,7 @@ export function counterOf(object: SemaphoreBase): PermitCounter {
  * The part of Semaphore, BoundedSemaphore and Lock they have in common. Not
  * exported from the package; use the three classes.
  */
-export abstract class SemaphoreBase implements Disposable {
-  /** The name other processes open it by. */
-  readonly name: string
+export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> implements Disposable {
   readonly #flavor: Flavor
   readonly #segment: Segment
   readonly #counter: PermitCounter
@@ -137,46 +159,17 @@ export abstract class SemaphoreBase implements Disposable {
   }
 
   protected constructor(flavor: Flavor, create: () => CreateSpec) {
-    this.#flavor = flavor
-    let segment = attaching
-    attaching = undefined
-    if (segment === undefined) {
+    super(kindOf(flavor), () => {
       const spec = create()
-      segment = Segment.create(segmentKind(flavor), DATA_BYTES, {
-        name: spec.name,
-        init: (seg) => {
-          const base = seg.dataOffset
-          Atomics.store(seg.i32, headerIndex(base, W_STATE), spec.value * ONE)
-          Atomics.store(seg.i32, headerIndex(base, W_BOUND), spec.bound)
-          Atomics.store(seg.i32, headerIndex(base, W_FLAGS), spec.reclaim ? FLAG_RECLAIM : 0)
-          Atomics.store(seg.i32, headerIndex(base, W_MAGIC), MAGIC)
-        },
-        onReap: (slot, seg) => reapSlot(seg, slot),
-      })
-    }
+      return { ...spec, persistent: spec.persistent ?? false }
+    })
+    this.#flavor = flavor
+    const { segment, counter } = this.attachment
     this.#segment = segment
-    this.name = segment.name
-    try {
-      // Checks the layout: a corrupt segment throws CorruptError here.
-      this.#counter = new PermitCounter(segment, flavor.label)
-    } catch (error) {
-      segment.close()
-      throw error
-    }
+    this.#counter = counter
     this.#counter.onFault = () => {
       this.#usable = false
     }
-    trackOpen(this)
-  }
-
-  /** A plain JSON description; pass it anywhere and call `X.from(handle)` there. */
-  get handle(): Handle {
-    return { kind: this.#flavor.kind, name: this.name }
-  }
-
-  /** True once `close()` ran. */
-  get closed(): boolean {
-    return this.#closed
   }
 
   /**
@@ -397,13 +390,16 @@ export abstract class SemaphoreBase implements Disposable {
   /**
    * Detaches this object: gives back the permits it holds (a held Lock is
    * released), rejects its pending acquires with `ClosedError`, and frees its
-   * slot. The semaphore is removed when the last object detaches or dies.
-   * Idempotent.
+   * slot. The semaphore is removed when the last object detaches or dies
+   * (unless it is persistent). Idempotent.
    */
-  close(): void {
-    if (this.#closed) return
+  override close(): void {
+    super.close()
+  }
+
+  /** Run once by `close()`, before the segment slot is freed. */
+  protected override detach(): void {
     this.#closed = true
-    untrackOpen(this)
     this.#wakeWait?.abort()
     const counter = this.#counter
     this.#usable = false
@@ -419,33 +415,7 @@ export abstract class SemaphoreBase implements Disposable {
       waiter.cleanup()
       waiter.reject(new ClosedError(`Cannot acquire ${this.#flavor.label} "${this.name}": it was closed`))
     }
-    this.#segment.close()
   }
-
-  /** Alias of `close()`. */
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  /** Removes the name now; objects attached to it keep working until they close. */
-  unlink(): void {
-    this.#segment.unlink()
-  }
-
-  /** For `Process`: how a child attaches to this primitive. */
-  [TRANSFER](): TransferDescriptor {
-    return { module: this.#flavor.module, export: this.#flavor.className, handle: this.handle }
-  }
-
-  [inspect.custom](_depth: number, options: object): string {
-    const fields: Record<string, unknown> = { name: this.name }
-    if (this.#closed) fields.closed = true
-    else Object.assign(fields, this.inspectFields())
-    return `${this.#flavor.className} ${inspect(fields, options)}`
-  }
-
-  /** The live fields `inspect` shows after the name. */
-  protected abstract inspectFields(): Record<string, unknown>
 
   /** The pid of a process that holds a permit of this semaphore now, if any (first slot found). */
   protected holderPid(): number | undefined {

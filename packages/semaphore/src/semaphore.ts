@@ -1,10 +1,18 @@
 /**
  * Semaphore: Python's multiprocessing.Semaphore, shared by processes and threads.
  */
-import { checkHandle, type Handle, invalidArgType, outOfRange } from '@ipc/core/internal'
+import {
+  checkOptionsObject,
+  checkPersistent,
+  fromHandle,
+  type Handle,
+  invalidArgType,
+  openPrimitive,
+  outOfRange,
+} from '@ipc/core/internal'
 import { MAX_VALUE } from './layout.js'
-import type { SemaphoreOptions } from './options.js'
-import { attach, type CreateSpec, checkValue, counterOf, type Flavor, SemaphoreBase } from './semaphore-base.js'
+import type { SemaphoreCreateOptions, SemaphoreOpenOptions, SemaphoreOptions } from './options.js'
+import { type CreateSpec, checkValue, counterOf, type Flavor, kindOf, SemaphoreBase } from './semaphore-base.js'
 
 const SEMAPHORE: Flavor = { kind: 'semaphore', label: 'semaphore', className: 'Semaphore', module: import.meta.url }
 
@@ -24,14 +32,23 @@ function checkReleaseCount(n: unknown): number {
 /** Validates the options of a Semaphore or BoundedSemaphore and builds the creation spec. */
 function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefined, bounded: boolean): CreateSpec {
   const checked = checkValue(value)
-  if (options !== undefined && (typeof options !== 'object' || options === null))
-    throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+  checkOptionsObject(options)
   const reclaim = options?.reclaim ?? true
   if (typeof reclaim !== 'boolean')
     throw invalidArgType(`The "reclaim" option must be a boolean, received ${typeof reclaim}`)
   if (bounded && checked === 0)
     throw outOfRange('The "value" argument of a BoundedSemaphore must be at least 1, received 0')
-  return { value: checked, bound: bounded ? checked : 0, reclaim, name: options?.name }
+  const persistent = checkPersistent(options?.persistent)
+  return { value: checked, bound: bounded ? checked : 0, reclaim, name: options?.name, persistent }
+}
+
+/** The creation spec of `open(name, { create })`: `value` (default 1) travels in the options. */
+export function createSpec(
+  create: SemaphoreCreateOptions & { name: string },
+  bounded: boolean,
+): CreateSpec & { persistent: boolean } {
+  const spec = semaphoreSpec(create.value ?? 1, create, bounded)
+  return { ...spec, persistent: spec.persistent ?? false }
 }
 
 /**
@@ -70,15 +87,25 @@ export class Semaphore extends SemaphoreBase {
 
   /**
    * Attaches to the semaphore called `name`, created in this or any process.
-   * @throws {NotFoundError} No semaphore has that name.
+   * With `{ create }`, creates it when no object has that name, from the
+   * options in `create` (`true`: value 1), atomically: of processes racing on
+   * one name exactly one creates it (its `created` is true) and all share it.
+   * @throws {NotFoundError} No semaphore has that name (and `create` is not given).
    * @throws {IncompatibleError} It is not a Semaphore (a Lock, a queue…) or has another layout version.
+   * @throws {RangeError} An option in `create` is out of range (nothing is created).
    * @example
    * ```ts
-   * const sem = Semaphore.open('jobs')
+   * const sem = Semaphore.open('jobs', { create: { value: 4 } })
    * ```
    */
-  static open(name: string): Semaphore {
-    return attach(SEMAPHORE, name, () => new Semaphore())
+  static open(name: string, options?: SemaphoreOpenOptions): Semaphore {
+    return openPrimitive(
+      () => new Semaphore(),
+      kindOf(SEMAPHORE),
+      name,
+      options,
+      (c) => createSpec(c, false),
+    )
   }
 
   /**
@@ -92,7 +119,7 @@ export class Semaphore extends SemaphoreBase {
    * ```
    */
   static from(handle: SemaphoreHandle | Handle): Semaphore {
-    return Semaphore.open(checkHandle<SemaphoreHandle>(handle, 'semaphore').name)
+    return fromHandle(() => new Semaphore(), kindOf(SEMAPHORE), handle)
   }
 
   /** The number of permits free now (Python's `get_value()`). */

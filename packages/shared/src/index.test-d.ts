@@ -64,6 +64,10 @@ describe('@ipc/shared types', () => {
     expectTypeOf(new SharedValue('int32').withLock(async () => 'x')).toEqualTypeOf<Promise<string>>()
     expectTypeOf(new SharedValue('int32').handle).toEqualTypeOf<SharedValueHandle>()
     expectTypeOf(SharedMemory.create({ size: 1 }).buf).toEqualTypeOf<Uint8Array>()
+    expectTypeOf(SharedMemory.open('x', { create: { size: 8, persistent: true } })).toEqualTypeOf<SharedMemory>()
+    expectTypeOf(SharedMemory.create({ size: 1 }).created).toEqualTypeOf<boolean>()
+    // @ts-expect-error a block cannot be created without its size
+    SharedMemory.open('x', { create: true })
     expectTypeOf(new NotFoundError('x')).toMatchTypeOf<IpcError>()
     expectTypeOf(new ValueError('x')).toMatchTypeOf<IpcError>()
     expectTypeOf<typeof ClosedError | typeof ExistsError | typeof IncompatibleError>().not.toBeNever()

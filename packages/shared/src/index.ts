@@ -21,7 +21,7 @@ export type {
   TypeName,
   ValueType,
 } from './element-types.js'
-export type { RawOptions, SharedMemoryOptions, SharedOptions } from './options.js'
+export type { RawOptions, SharedMemoryOpenOptions, SharedMemoryOptions, SharedOptions } from './options.js'
 export { RawArray, SharedArray, type SharedArrayHandle } from './shared-array.js'
 export type { LockWaitOptions, SharedLock, SyncWaitOptions } from './shared-lock.js'
 export { SharedMemory, type SharedMemoryHandle } from './shared-memory.js'

@@ -38,4 +38,23 @@ export interface SharedMemoryOptions {
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * Keep the block (and its bytes) after its last process detaches or dies,
+   * until `unlink()` (Python's `SharedMemory(track=False)`). By default it is
+   * removed with its last process.
+   * @default false
+   */
+  persistent?: boolean
+}
+
+/** Options of `SharedMemory.open(name, options)`. */
+export interface SharedMemoryOpenOptions {
+  /**
+   * Create the block when no object has this name, with these options
+   * (`size` required; `name` aside). Atomic: of processes racing on one name
+   * exactly one creates it and all attach to that one. A block that exists
+   * keeps its own size.
+   * @default undefined (attach only; `NotFoundError` when the name does not exist)
+   */
+  create?: false | Omit<SharedMemoryOptions, 'name'>
 }

@@ -2,19 +2,22 @@
  * SharedMemory: Python's multiprocessing.shared_memory.SharedMemory, a named
  * block of bytes that processes and threads map and use in place.
  */
-import { inspect } from 'node:util'
 import { ClosedError, IncompatibleError } from '@ipc/core'
 import {
-  checkHandle,
+  type Attachment,
+  type CreationSpec,
+  checkPersistent,
+  fromHandle,
   type Handle,
   invalidArgType,
+  openPrimitive,
   outOfRange,
-  Segment,
-  TRANSFER,
-  type TransferDescriptor,
+  Primitive,
+  type PrimitiveKind,
+  type Segment,
 } from '@ipc/core/internal'
 import { MEMORY_KIND, MEMORY_MAGIC, OFFSET_DATA, OFFSET_MAGIC, OFFSET_SIZE } from './layout.js'
-import type { SharedMemoryOptions } from './options.js'
+import type { SharedMemoryOpenOptions, SharedMemoryOptions } from './options.js'
 
 /** The plain JSON handle of a SharedMemory: pass it anywhere, then `SharedMemory.from(handle)`. */
 export interface SharedMemoryHandle extends Handle {
@@ -24,7 +27,14 @@ export interface SharedMemoryHandle extends Handle {
   size: number
 }
 
-const ATTACH: unique symbol = Symbol('attach')
+interface MemorySpec extends CreationSpec {
+  size: number
+}
+
+interface MemoryAttachment extends Attachment {
+  /** Bytes of `buf`, from the header. */
+  size: number
+}
 
 function checkSize(size: unknown): number {
   if (typeof size !== 'number')
@@ -32,6 +42,40 @@ function checkSize(size: unknown): number {
   if (!Number.isSafeInteger(size) || size <= 0)
     throw outOfRange(`The "size" option must be a positive integer, received ${size}`)
   return size
+}
+
+function checkMemoryOptions(options: SharedMemoryOptions): MemorySpec {
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgType(
+      `The options must be an object with a "size", received ${options === null ? 'null' : typeof options}`,
+    )
+  return { size: checkSize(options.size), name: options.name, persistent: checkPersistent(options.persistent) }
+}
+
+const MEMORY: PrimitiveKind<MemoryAttachment, MemorySpec> = {
+  segment: MEMORY_KIND,
+  className: 'SharedMemory',
+  module: import.meta.url,
+  // Rounded up to 8 bytes: core's Int32Array view of the mapping needs a multiple of 4.
+  dataBytes: (spec) => OFFSET_DATA + Math.ceil(spec.size / 8) * 8,
+  init(created, spec) {
+    const view = new DataView(created.buffer, created.dataOffset, OFFSET_DATA)
+    view.setFloat64(OFFSET_SIZE, spec.size, true)
+    view.setUint32(OFFSET_MAGIC, MEMORY_MAGIC, true)
+  },
+  attach(segment: Segment): MemoryAttachment {
+    const view = new DataView(segment.buffer, segment.dataOffset, Math.min(OFFSET_DATA, segment.dataBytes))
+    const size = view.byteLength >= OFFSET_DATA ? view.getFloat64(OFFSET_SIZE, true) : -1
+    if (
+      view.byteLength < OFFSET_DATA ||
+      view.getUint32(OFFSET_MAGIC, true) !== MEMORY_MAGIC ||
+      !(Number.isSafeInteger(size) && size > 0 && OFFSET_DATA + size <= segment.dataBytes)
+    )
+      throw new IncompatibleError(
+        `Cannot open shared memory "${segment.name}": its header is not a shared memory block's`,
+      )
+    return { segment, size }
+  },
 }
 
 /**
@@ -60,42 +104,17 @@ function checkSize(size: unknown): number {
  * shm.close()
  * ```
  */
-export class SharedMemory {
-  /** The name other processes open it by. */
-  readonly name: string
+export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle> implements Disposable {
   /** Bytes of `buf`. */
   readonly size: number
-  readonly #segment: Segment
   readonly #buf: Uint8Array
-  #closed = false
 
   /** Creates a block of `size` zeroed bytes; the same as `SharedMemory.create(options)`. */
   constructor(options: SharedMemoryOptions) {
-    let segment: Segment
-    const attached = (options as { [ATTACH]?: Segment } | null)?.[ATTACH]
-    if (attached !== undefined) {
-      segment = attached
-    } else {
-      if (typeof options !== 'object' || options === null)
-        throw invalidArgType(
-          `The options must be an object with a "size", received ${options === null ? 'null' : typeof options}`,
-        )
-      const size = checkSize(options.size)
-      // Rounded up to 8 bytes: core's Int32Array view of the mapping needs a multiple of 4.
-      segment = Segment.create(MEMORY_KIND, OFFSET_DATA + Math.ceil(size / 8) * 8, {
-        name: options.name,
-        init(created) {
-          const view = new DataView(created.buffer, created.dataOffset, OFFSET_DATA)
-          view.setFloat64(OFFSET_SIZE, size, true)
-          view.setUint32(OFFSET_MAGIC, MEMORY_MAGIC, true)
-        },
-      })
-    }
-    const view = new DataView(segment.buffer, segment.dataOffset, OFFSET_DATA)
-    this.name = segment.name
-    this.size = view.getFloat64(OFFSET_SIZE, true)
-    this.#segment = segment
-    this.#buf = new Uint8Array(segment.buffer, segment.dataOffset + OFFSET_DATA, this.size)
+    super(MEMORY, () => checkMemoryOptions(options))
+    const { segment, size } = this.attachment
+    this.size = size
+    this.#buf = new Uint8Array(segment.buffer, segment.dataOffset + OFFSET_DATA, size)
   }
 
   /**
@@ -112,35 +131,35 @@ export class SharedMemory {
   }
 
   /**
-   * Attaches to the block called `name` from any process or thread.
-   * @throws {NotFoundError} when no block has that name.
+   * Attaches to the block called `name` from any process or thread. With
+   * `{ create: { size } }`, creates it when no object has that name,
+   * atomically: of processes racing on one name exactly one creates it (its
+   * `created` is true) and all map the same bytes. The block opened keeps
+   * its own size, whatever `create.size` says.
+   * @throws {NotFoundError} when no block has that name (and `create` is not given).
    * @throws {IncompatibleError} when `name` is another kind of primitive.
+   * @throws {RangeError} when `create.size` is not a positive integer (nothing is created).
    * @example
    * ```ts
-   * const shm = SharedMemory.open('frame')
+   * const shm = SharedMemory.open('frame', { create: { size: 1024 } })
    * ```
    */
-  static open(name: string): SharedMemory {
-    const segment = Segment.open(MEMORY_KIND, name)
-    const view = new DataView(segment.buffer, segment.dataOffset, Math.min(OFFSET_DATA, segment.dataBytes))
-    const size = view.byteLength >= OFFSET_DATA ? view.getFloat64(OFFSET_SIZE, true) : -1
-    if (
-      view.byteLength < OFFSET_DATA ||
-      view.getUint32(OFFSET_MAGIC, true) !== MEMORY_MAGIC ||
-      !(size > 0 && OFFSET_DATA + size <= segment.dataBytes)
-    ) {
-      segment.close()
-      throw new IncompatibleError(`Cannot open shared memory "${name}": its header is not a shared memory block's`)
-    }
-    return new SharedMemory({ [ATTACH]: segment } as never)
+  static open(name: string, options?: SharedMemoryOpenOptions): SharedMemory {
+    return openPrimitive(
+      () => new SharedMemory(undefined as never),
+      MEMORY,
+      name,
+      options as SharedMemoryOpenOptions | undefined,
+      (create) => checkMemoryOptions(create as SharedMemoryOptions),
+    )
   }
 
   /**
    * Attaches to the block a `.handle` describes.
    * @throws {TypeError} when `handle` is not a shared memory handle.
    */
-  static from(handle: SharedMemoryHandle): SharedMemory {
-    return SharedMemory.open(checkHandle<SharedMemoryHandle>(handle, 'shared-memory').name)
+  static from(handle: SharedMemoryHandle | Handle): SharedMemory {
+    return fromHandle(() => new SharedMemory(undefined as never), MEMORY, handle)
   }
 
   /**
@@ -148,46 +167,15 @@ export class SharedMemory {
    * @throws {ClosedError} after `close()`.
    */
   get buf(): Uint8Array {
-    if (this.#closed) throw new ClosedError(`Cannot use shared memory "${this.name}": it was closed`)
+    if (this.closed) throw new ClosedError(`Cannot use shared memory "${this.name}": it was closed`)
     return this.#buf
   }
 
-  /** True once `close()` ran. */
-  get closed(): boolean {
-    return this.#closed
+  protected override handleFields(): Record<string, unknown> {
+    return { size: this.size }
   }
 
-  /** A small plain JSON object; `SharedMemory.from(handle)` attaches to the same block. */
-  get handle(): SharedMemoryHandle {
-    return { kind: 'shared-memory', name: this.name, size: this.size }
-  }
-
-  /**
-   * Detaches this object (idempotent): `buf` then throws ClosedError. The memory
-   * is removed when the last attached object closes or its process dies.
-   */
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#segment.close()
-  }
-
-  /** Alias of `close()`. */
-  [Symbol.dispose](): void {
-    this.close()
-  }
-
-  /** Removes the name now (Python's `unlink()`); attached objects keep working until they close. */
-  unlink(): void {
-    this.#segment.unlink()
-  }
-
-  /** For `Process`: how to attach to this block in a child. */
-  [TRANSFER](): TransferDescriptor {
-    return { module: import.meta.url, export: 'SharedMemory', handle: this.handle }
-  }
-
-  [inspect.custom](): string {
-    return `SharedMemory { name: '${this.name}', size: ${this.size}${this.#closed ? ', closed: true' : ''} }`
+  protected inspectFields(): Record<string, unknown> {
+    return { size: this.size }
   }
 }

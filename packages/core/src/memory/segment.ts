@@ -82,7 +82,7 @@ import {
 } from '../errors.js'
 import { type MappedSegment, native, type ShmStat } from '../native.js'
 import { type Identity, isRecordedProcessAlive, selfIdentity } from '../ownership/liveness.js'
-import { runtime } from '../runtime.js'
+import { closeAtExit, EXIT_SEGMENTS, forgetAtExit, runtime } from '../runtime.js'
 import { cancelWaitsOn, notifyWord, waitWordSync } from '../waiting/futex.js'
 
 /** The header's first word once the creator has finished: 'IPC2'. */
@@ -246,8 +246,7 @@ export class Segment {
     // If this JS thread ends without close() (worker.terminate() runs no JS),
     // the addon marks the slot's tid word THREAD_GONE, so others reap it.
     this.#armId = native().armStore(this.buffer, SLOTS_OFFSET + slot * SLOT_BYTES + 4, THREAD_GONE)
-    runtime().openSegments.add(this)
-    installExitHook()
+    closeAtExit(this, EXIT_SEGMENTS)
   }
 
   /** Creates a segment of `kind` with `dataBytes` of zeroed data. Throws ExistsError if the name is taken. */
@@ -466,7 +465,7 @@ export class Segment {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    runtime().openSegments.delete(this)
+    forgetAtExit(this, EXIT_SEGMENTS)
     const base = (SLOTS_OFFSET + this.slot * SLOT_BYTES) / 4
     native().disarmStore(this.#armId)
     Atomics.store(this.i32, base, 0)
@@ -675,14 +674,4 @@ function isDeadSegment(stat: ShmStat | number, header: Uint8Array): boolean {
  */
 function releaseMapping(buffer: ArrayBuffer): void {
   native().unmap(buffer)
-}
-
-/** Closes this thread's open segments when it exits, so normal exits leak nothing. */
-function installExitHook(): void {
-  const rt = runtime() as { exitHook?: boolean }
-  if (rt.exitHook) return
-  rt.exitHook = true
-  process.on('exit', () => {
-    for (const segment of [...runtime().openSegments]) segment.close()
-  })
 }
