@@ -17,10 +17,7 @@ import {
   outOfRange,
   Primitive,
   type PrimitiveKind,
-  remaining,
   type Segment,
-  waitWord,
-  waitWordSync,
 } from '@ipc/core/internal'
 import { CorruptError, TimeoutError } from './errors.js'
 import {
