@@ -176,6 +176,18 @@ interface Side {
   /** On `readerWake`/`readerWaiters` (consumer) or `writerWake`/`writerWaiters` (producer). */
   readonly events: EventCount
   readonly spin: AdaptiveSpin
+  /** The room the producer waits for (0 for the consumer); set by each wait before it starts. */
+  size: number
+  /** This side's re-check, for the event count (reads `size`). */
+  readonly attempt: () => RingWaitResult | NotYet
+  /** True when `attempt` would not say NOT_YET: the spin's condition. */
+  readonly settled: () => boolean
+  /**
+   * The rules of this side's sync waits, made once and reused: a thread runs
+   * one sync wait at a time (nothing a wait calls starts another), so a sync
+   * wait allocates nothing. Async waits, which may overlap, get their own.
+   */
+  readonly syncRules: WaitRules
 }
 
 function align8(n: number): number {
@@ -266,9 +278,6 @@ export class SpscRing {
   readonly #writer: Side
   /** The consumer's wait: on `readerWake`, counted in `readerWaiters`. */
   readonly #reader: Side
-  /** The consumer's re-check, made once (it takes no argument). */
-  readonly #readState = (): RingWaitResult | NotYet => this.#pollReader()
-  readonly #readSettled = (): boolean => this.#pollReader() !== NOT_YET
   // Producer-side caches. `#lastHead` is the head this object last stored:
   // when head differs, another object produced and `#tailCache` is reloaded.
   #lastHead = -1
@@ -314,14 +323,12 @@ export class SpscRing {
     this.#asyncBlock = (options.asyncBlockMicros ?? 50) / 1000
     this.#check = options.check
     const host = options.host ?? NEVER_CLOSED
-    this.#writer = {
-      events: new EventCount(host, i32, this.#iWriterWake, this.#iWriterWaiters),
-      spin: new AdaptiveSpin(),
-    }
-    this.#reader = {
-      events: new EventCount(host, i32, this.#iReaderWake, this.#iReaderWaiters),
-      spin: new AdaptiveSpin(),
-    }
+    this.#writer = this.#side(new EventCount(host, i32, this.#iWriterWake, this.#iWriterWaiters), () =>
+      this.#pollWriter(this.#writer.size),
+    )
+    this.#reader = this.#side(new EventCount(host, i32, this.#iReaderWake, this.#iReaderWaiters), () =>
+      this.#pollReader(),
+    )
     this.#checkPositions()
     const flags = Atomics.load(i32, this.#iWriterClosed) | Atomics.load(i32, this.#iReaderClosed)
     if ((flags & ~1) !== 0) throw this.corrupt(`a closed flag holds ${flags}, not 0 or 1`)
@@ -526,9 +533,10 @@ export class SpscRing {
     const deadline = deadlineOf(timeout)
     if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
     if (this.hasRoomFor(size)) return 'ready'
-    const settled = () => this.#pollWriter(size) !== NOT_YET
-    const rules = this.#rules(deadline, undefined, () => this.#writer.spin.spin(settled, this.#spin, deadline))
-    return outcome(this.#writer.events.waitSync(() => this.#pollWriter(size), rules))
+    const side = this.#writer
+    side.size = size
+    side.syncRules.deadline = deadline
+    return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
 
   /** Like `waitWritableSync`, without blocking the event loop (beyond a short spin). */
@@ -652,10 +660,9 @@ export class SpscRing {
     const deadline = deadlineOf(timeout)
     const now = this.#pollReader()
     if (now !== NOT_YET) return now
-    const rules = this.#rules(deadline, undefined, () =>
-      this.#reader.spin.spin(this.#readSettled, this.#spin, deadline),
-    )
-    return outcome(this.#reader.events.waitSync(this.#readState, rules))
+    const side = this.#reader
+    side.syncRules.deadline = deadline
+    return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
 
   /** Like `waitReadableSync`, without blocking the event loop (beyond a short spin). */
@@ -665,8 +672,9 @@ export class SpscRing {
     throwIfAborted(signal)
     const now = this.#pollReader()
     if (now !== NOT_YET) return now
-    const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(this.#reader, this.#readSettled, deadline))
-    return outcome(await this.#reader.events.wait(this.#readState, rules))
+    const side = this.#reader
+    const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(side, side.settled, deadline))
+    return outcome(await side.events.wait(side.attempt, rules))
   }
 
   // -------------------------------------------------------------- waiting
@@ -687,6 +695,22 @@ export class SpscRing {
     if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
     if (this.hasRoomFor(size)) return 'ready'
     return NOT_YET
+  }
+
+  /** One side's waiting state; `attempt` is its re-check. */
+  #side(events: EventCount, attempt: () => RingWaitResult | NotYet): Side {
+    const settled = () => attempt() !== NOT_YET
+    const side: Side = {
+      events,
+      spin: new AdaptiveSpin(),
+      size: 0,
+      attempt,
+      settled,
+      syncRules: this.#rules(Number.POSITIVE_INFINITY, undefined, () =>
+        side.spin.spin(settled, this.#spin, side.syncRules.deadline),
+      ),
+    }
+    return side
   }
 
   /** The rules of one wait: peer checks every PEER_CHECK_MS, `spin` before the first sleep. */
