@@ -31,7 +31,7 @@ export {
   SHM_PREFIX,
   SLOT_COUNT,
 } from './memory/segment.js'
-export { isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
+export { attachmentAlive, isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
 export { ROBUST_LOCK_BYTES, RobustLock, type RobustLockOptions, type SyncWaitOptions } from './ownership/robust-lock.js'
 export {
   checkHandle,
@@ -88,7 +88,10 @@ export {
   NOT_YET,
   type NotYet,
   PEER_CHECK_MS,
+  RECHECK_MS,
   TIMED_OUT,
+  type TimedOut,
+  type WaitHost,
   type WaitRules,
 } from './waiting/event-count.js'
 export { asyncWaitMode, cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './waiting/futex.js'

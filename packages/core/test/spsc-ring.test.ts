@@ -92,7 +92,6 @@ describe('SpscRing across processes', () => {
       await child.waitFor('slot ')
       const slot = Number(child.stdout().match(/slot (\d+)/)?.[1])
       const out = new SpscRing(segment.buffer, segment.dataOffset, {
-        checkInterval: 20,
         check: () => {
           if (!segment.slotAlive(slot)) out.closeReader()
         },

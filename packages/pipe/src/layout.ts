@@ -24,7 +24,9 @@
  * `closedEnds`, then closes ring e's reader and ring 1 - e's writer, which
  * wakes the peer: it reads what is left, then gets EOFError / BrokenPipeError.
  * A slot is live while its process runs (pid + start time), so a SIGKILLed
- * holder stops holding at once; the survivor notices within CHECK_INTERVAL.
+ * holder stops holding at once; the survivor notices within PEER_CHECK_MS
+ * (100 ms, @ipc/core's one dead-peer policy: its waits sleep at most that
+ * long before they look).
  *
  * A reservation keeps an end open while it travels to another process
  * (`[TRANSFER]`, used by `Process`): the sender may close its own copy right
@@ -82,8 +84,6 @@ export const RINGS_OFFSET = 1024
 
 /** How long a reservation waits to be claimed, in ms. */
 export const RESERVATION_TTL = 60_000
-/** Longest sleep before a waiting end checks that its peer is alive, in ms. */
-export const CHECK_INTERVAL = 100
 
 export const META_TAG = 0xff
 export const META_HEAD = 0x100

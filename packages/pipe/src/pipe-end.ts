@@ -11,9 +11,9 @@
  * `fault`); `close()` still works.
  */
 import { randomInt } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { ClosedError, CorruptError, IncompatibleError } from '@ipc/core'
 import {
+  attachmentAlive,
   closeAtExit,
   type Encoded,
   EXIT_PRIMITIVES,
@@ -22,9 +22,11 @@ import {
   isLatin1Tag,
   isProcessAlive,
   outOfRange,
+  PEER_CHECK_MS,
   type RingWaitResult,
   remaining,
   Segment,
+  SLOT_COUNT,
   SpscRing,
   selfIdentity,
   spscRingBytes,
@@ -33,7 +35,6 @@ import {
 } from '@ipc/core/internal'
 import { BrokenPipeError, MessageTooLongError, TimeoutError } from './errors.js'
 import {
-  CHECK_INTERVAL,
   CHUNK_SEQUENCE_MASK,
   CHUNK_SHIFT,
   DEFAULT_CAPACITY,
@@ -162,8 +163,8 @@ export class PipeEnd implements Transport {
     this.readable = this.duplex || end === 0
     this.writable = this.duplex || end === 1
     const ringOptions = {
-      checkInterval: CHECK_INTERVAL,
       check: () => this.checkPeer(),
+      host: segment,
       fault: this.#fault,
       label: `pipe "${segment.name}"`,
     }
@@ -296,27 +297,15 @@ export class PipeEnd implements Transport {
   #endHeld(end: number): boolean {
     const u8 = this.segment.u8
     const at = this.segment.dataOffset + SLOT_END_OFFSET
-    for (let s = 0; s < 128; s++) {
+    for (let s = 0; s < SLOT_COUNT; s++) {
       const held = Atomics.load(u8, at + s)
       if (held > 2) throw this.corrupt(`slot ${s} holds end ${held - 1}`)
-      if (held === end + 1 && this.#holderAlive(s)) return true
+      // A slot holds its end while the object attached there lives: its process and,
+      // where /proc lists threads, the thread that attached it (a worker stopped by
+      // `worker.terminate()` never closes its objects). The one rule: core's liveness.ts.
+      if (held === end + 1 && attachmentAlive(this.segment, s, true)) return true
     }
     return this.#reservationHeld(end)
-  }
-
-  /**
-   * A slot holds its end while its process runs and, on Linux, while the
-   * thread that attached it runs: a worker thread stopped by
-   * `worker.terminate()` never closes its objects.
-   */
-  #holderAlive(slot: number): boolean {
-    if (!this.segment.slotAlive(slot)) return false
-    if (process.platform !== 'linux') return true
-    const owner = this.segment.slotOwner(slot)
-    if (owner === undefined) return false
-    // A holder in another PID namespace is not in our /proc: slotAlive counted it alive.
-    if (!owner.visible || owner.tid === owner.pid || owner.tid <= 0) return true
-    return existsSync(`/proc/${owner.pid}/task/${owner.tid}`)
   }
 
   #markClosed(end: number): void {
@@ -560,7 +549,7 @@ export class PipeEnd implements Transport {
   // ------------------------------------------------------------ sending
 
   #periodicCheck(): void {
-    if ((++this.#sends & 15) === 0 && performance.now() - this.#lastCheck > CHECK_INTERVAL) this.checkPeer()
+    if ((++this.#sends & 15) === 0 && performance.now() - this.#lastCheck > PEER_CHECK_MS) this.checkPeer()
   }
 
   #tryWriteCancel(): boolean {
@@ -703,7 +692,7 @@ function checkHeader(segment: Segment): { duplex: boolean; capacity: number } {
     (capacity & (capacity - 1)) === 0 &&
     segment.dataOffset + RINGS_OFFSET + (duplex ? 2 : 1) * spscRingBytes(capacity) <= segment.u8.byteLength
   let highestSlotByte = 0
-  for (let s = 0; s < 128; s++)
+  for (let s = 0; s < SLOT_COUNT; s++)
     highestSlotByte = Math.max(highestSlotByte, Atomics.load(segment.u8, segment.dataOffset + SLOT_END_OFFSET + s))
   if ((flags & ~FLAG_DUPLEX) !== 0 || (closedEnds & ~3) !== 0 || highestSlotByte > 2 || !fits)
     throw new CorruptError(

@@ -92,7 +92,7 @@ describe('JoinableQueue#join()', () => {
     const pending = q.join()
     await new Promise((r) => setTimeout(r, 10))
     q.close()
-    await expect(pending).rejects.toThrow(`Cannot use joinable queue "${q.name}": it was closed while join() waited`)
+    await expect(pending).rejects.toThrow(`Cannot use joinable queue "${q.name}": it was closed while the call waited`)
   })
 
   it('throws ClosedError after close', async () => {

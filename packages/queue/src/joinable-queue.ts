@@ -2,21 +2,111 @@
  * JoinableQueue: a Queue that also counts unfinished tasks (Python's
  * multiprocessing.JoinableQueue). Consumers call `taskDone()` for each item
  * they finished; `join()` waits until every item put has been marked done.
+ *
+ * The task count lives in three words of the queue's data area (layout.ts)
+ * and the ring's TAIL_COUNT:
+ *
+ * | word         | written by                                   | meaning                                        |
+ * |--------------|----------------------------------------------|------------------------------------------------|
+ * | TASKS_DONE   | taskDone (CAS +1), shutdown (+ items dropped) | tasks done ever (int32, wraps)                 |
+ * | JOIN_EVENT   | taskDone, shutdown (`EventCount.notify`)      | the joiners' event count: bumped when unfinished tasks may have reached 0 |
+ * | JOIN_WAITERS | join/joinSync (the kernel's runners)          | joiners registered to sleep on JOIN_EVENT      |
+ *
+ * unfinished = TAIL_COUNT (items ever put, counted before each item is
+ * published) − TASKS_DONE, read as int32 and never below 0.
+ *
+ * Why no join misses the last taskDone: joiners wait on @ipc/core's
+ * EventCount (register in JOIN_WAITERS, re-check unfinished, sleep on
+ * JOIN_EVENT); `taskDone` stores TASKS_DONE (seq-cst CAS), then `notify`
+ * bumps JOIN_EVENT and reads JOIN_WAITERS. Either the joiner's re-check sees
+ * the store, or the notifier sees the joiner and wakes it.
+ *
+ * What a SIGKILL can lose: a consumer killed between its CAS and its notify
+ * leaves joiners asleep until their next look (RECHECK_MS, 1 s); a joiner
+ * killed while registered leaves JOIN_WAITERS one too high, so each later
+ * notify makes one wake syscall that wakes nobody. Never a wrong answer.
  */
-import { ValueError } from '@ipc/core'
-import { checkWaitOptions, fromHandle, type Handle, notifyWord, openPrimitive } from '@ipc/core/internal'
+import { ClosedError, ValueError } from '@ipc/core'
+import {
+  checkWaitOptions,
+  deadlineOf,
+  EventCount,
+  fromHandle,
+  type Handle,
+  NOT_YET,
+  openPrimitive,
+  RECHECK_MS,
+  TIMED_OUT,
+  type WaitRules,
+} from '@ipc/core/internal'
 import { type Flavor, JOINABLE_QUEUE, W_JOIN_EVENT, W_JOIN_WAITERS, W_TASKS_DONE } from './layout.js'
 import type { JoinOptions, QueueOpenOptions, QueueOptions } from './options.js'
-import {
-  assertOpen,
-  checkQueueOptions,
-  join,
-  joinSync,
-  Queue,
-  type QueueHandle,
-  queueState,
-  unfinished,
-} from './queue.js'
+import { checkQueueOptions, Queue, type QueueHandle, type QueueState, queueState } from './queue.js'
+
+/** The task count of one JoinableQueue object (see the file comment). */
+class TaskCount {
+  readonly #state: QueueState
+  readonly #i32: Int32Array
+  readonly #done: number
+  /** Joiners wait here until `unfinished()` is 0. */
+  readonly #joiners: EventCount
+
+  constructor(state: QueueState) {
+    this.#state = state
+    this.#i32 = state.segment.i32
+    this.#done = state.base + W_TASKS_DONE
+    this.#joiners = new EventCount(state.segment, this.#i32, state.base + W_JOIN_EVENT, state.base + W_JOIN_WAITERS)
+  }
+
+  /** Items put and not yet marked done (never negative). */
+  unfinished(): number {
+    const count = (this.#state.ring.putCount() - Atomics.load(this.#i32, this.#done)) | 0
+    return Math.max(count, 0)
+  }
+
+  /** Marks one task done; wakes the joiners when none is left. */
+  taskDone(): void {
+    this.#assertOpen()
+    for (;;) {
+      const done = Atomics.load(this.#i32, this.#done)
+      if (((this.#state.ring.putCount() - done) | 0) <= 0)
+        throw new ValueError(
+          `Cannot call taskDone() on ${this.#state.what}: it was called more times than items were put`,
+        )
+      if (Atomics.compareExchange(this.#i32, this.#done, done, (done + 1) | 0) === done) break
+    }
+    if (this.unfinished() === 0) this.#joiners.notify()
+  }
+
+  /** After a shutdown by this object: the items it dropped count as done. */
+  shutDown(dropped: number): void {
+    if (dropped > 0) Atomics.add(this.#i32, this.#done, dropped)
+    this.#joiners.notify()
+  }
+
+  joinSync(timeout: number): boolean {
+    this.#assertOpen()
+    if (this.unfinished() === 0) return true
+    return this.#joiners.waitSync(this.#allDone, this.#rules(timeout, undefined)) !== TIMED_OUT
+  }
+
+  async join(timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
+    this.#assertOpen()
+    if (this.unfinished() === 0) return true
+    return (await this.#joiners.wait(this.#allDone, this.#rules(timeout, signal))) !== TIMED_OUT
+  }
+
+  readonly #allDone = (): true | typeof NOT_YET => (this.unfinished() === 0 ? true : NOT_YET)
+
+  /** No spin (a join waits for whole tasks); no peer owes the wake-up, so RECHECK_MS slices. */
+  #rules(timeout: number, signal: AbortSignal | undefined): WaitRules {
+    return { deadline: deadlineOf(timeout), signal, sliceMs: RECHECK_MS, label: this.#state.what }
+  }
+
+  #assertOpen(): void {
+    if (this.#state.segment.closed) throw new ClosedError(`Cannot use ${this.#state.what}: it was closed`)
+  }
+}
 
 /**
  * A FIFO queue whose consumers report each item done, so that a producer can
@@ -42,6 +132,7 @@ import {
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
   protected static override readonly flavor: Flavor = JOINABLE_QUEUE
+  readonly #tasks: TaskCount
 
   /**
    * Creates a joinable queue in shared memory.
@@ -51,6 +142,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    */
   constructor(options?: QueueOptions) {
     super(options)
+    const state = queueState(this)
+    const tasks = new TaskCount(state)
+    this.#tasks = tasks
+    state.onShutdown = (dropped) => tasks.shutDown(dropped)
   }
 
   /**
@@ -88,21 +183,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * ```
    */
   taskDone(): void {
-    const state = queueState(this)
-    assertOpen(state)
-    const i32 = state.segment.i32
-    const index = state.base + W_TASKS_DONE
-    for (;;) {
-      const done = Atomics.load(i32, index)
-      if (((state.ring.putCount() - done) | 0) <= 0)
-        throw new ValueError(`Cannot call taskDone() on ${state.what}: it was called more times than items were put`)
-      if (Atomics.compareExchange(i32, index, done, (done + 1) | 0) === done) break
-    }
-    // Dekker with join(): we wrote TASKS_DONE, then read JOIN_WAITERS; a joiner does the reverse.
-    if (unfinished(state) === 0 && Atomics.load(i32, state.base + W_JOIN_WAITERS) > 0) {
-      Atomics.add(i32, state.base + W_JOIN_EVENT, 1)
-      notifyWord(i32, state.base + W_JOIN_EVENT)
-    }
+    this.#tasks.taskDone()
   }
 
   /**
@@ -122,9 +203,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     try {
       const { timeout, signal } = checkWaitOptions(options)
       if (signal?.aborted) return Promise.reject(signal.reason)
-      const state = queueState(this)
-      assertOpen(state)
-      return join(state, timeout, signal)
+      return this.#tasks.join(timeout, signal)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -145,12 +224,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   joinSync(options?: JoinOptions): boolean {
     const { timeout, signal } = checkWaitOptions(options)
     if (signal?.aborted) throw signal.reason
-    const state = queueState(this)
-    assertOpen(state)
-    return joinSync(state, timeout)
+    return this.#tasks.joinSync(timeout)
   }
 
   protected override inspectFields(): Record<string, unknown> {
-    return { ...super.inspectFields(), unfinished: unfinished(queueState(this)) }
+    return { ...super.inspectFields(), unfinished: this.#tasks.unfinished() }
   }
 }

@@ -9,13 +9,12 @@ import {
   W_JOIN_EVENT,
   W_JOIN_WAITERS,
   W_MAGIC,
-  W_MAXSIZE,
   W_TASKS_DONE,
 } from './layout.js'
 
 describe('queue layout', () => {
   it('keeps the header words apart and inside the first 64 bytes', () => {
-    const words = [W_MAGIC, W_MAXSIZE, W_TASKS_DONE, W_JOIN_EVENT, W_JOIN_WAITERS]
+    const words = [W_MAGIC, W_TASKS_DONE, W_JOIN_EVENT, W_JOIN_WAITERS]
     expect(new Set(words).size).toBe(words.length)
     for (const word of words) expect(word * 4).toBeLessThan(RING_OFFSET)
   })
@@ -28,6 +27,6 @@ describe('queue layout', () => {
 
   it('gives each class its own segment kind', () => {
     expect(new Set([QUEUE.segment.kind, JOINABLE_QUEUE.segment.kind, SIMPLE_QUEUE.segment.kind]).size).toBe(3)
-    expect(LAYOUT_VERSION).toBe(1)
+    expect(LAYOUT_VERSION).toBe(2)
   })
 })

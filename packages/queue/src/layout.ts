@@ -9,10 +9,10 @@
  * | offset | size | name         | written by                | meaning                                            |
  * |--------|------|--------------|---------------------------|----------------------------------------------------|
  * | 0      | 4    | MAGIC        | creator                   | 0x51435049 ('IPCQ')                                |
- * | 4      | 4    | MAXSIZE      | creator                   | maxsize (0 = no limit); the ring enforces it       |
+ * | 4      | 4    | (reserved)   | nobody                    | 0; layout 1 kept maxsize here (the ring's MAX_ITEMS holds it) |
  * | 8      | 4    | TASKS_DONE   | taskDone() (CAS), shutdown| JoinableQueue: tasks done ever (int32, wraps)      |
- * | 12     | 4    | JOIN_EVENT   | taskDone(), shutdown()    | bumped when unfinished tasks reach 0               |
- * | 16     | 4    | JOIN_WAITERS | join()/joinSync()         | how many sleep on JOIN_EVENT                       |
+ * | 12     | 4    | JOIN_EVENT   | taskDone(), shutdown()    | event of an @ipc/core EventCount: bumped when unfinished tasks reach 0 |
+ * | 16     | 4    | JOIN_WAITERS | join()/joinSync()         | its waiters: joiners registered to sleep on JOIN_EVENT |
  * | 64     | …    | ring         | see @ipc/core mpmc-ring   | MpmcRing header, then `capacity` bytes of items    |
  *
  * Unfinished tasks = the ring's TAIL_COUNT (items ever put, counted before
@@ -21,12 +21,14 @@
  * before publishing does not: `join` can neither return early nor hang
  * because of a crash.
  *
- * Checked at attach (`attachRing`, CorruptError): MAGIC, MAXSIZE equal to the
- * ring's MAX_ITEMS, JOIN_WAITERS not negative; the ring checks its own header
- * (capacity within the segment, positions, counts, states, lock owners). The
- * segment header's kind and version are checked before (IncompatibleError).
- * TASKS_DONE may be any int32 (it wraps); a joiner sleeps at most
- * JOIN_RECHECK_MS at a time, so a wrong JOIN_WAITERS costs a late wake-up.
+ * Checked at attach (`attachRing`, CorruptError): MAGIC, JOIN_WAITERS not
+ * negative; the ring checks its own header (capacity within the segment,
+ * positions, counts, states, lock owners). The segment header's kind and
+ * version are checked before (IncompatibleError). TASKS_DONE may be any
+ * int32 (it wraps); a joiner sleeps at most the kernel's RECHECK_MS at a
+ * time, so a wrong JOIN_WAITERS (or a notifier killed between its change and
+ * its wake) costs a late wake-up, never a hang. joinable-queue.ts holds the
+ * protocol of the three JoinableQueue words.
  */
 import { CorruptError } from '@ipc/core'
 import {
@@ -38,20 +40,20 @@ import {
   type Segment,
 } from '@ipc/core/internal'
 
-/** Layout version of queue segments; bump when the table above or the ring's layout changes. */
-export const LAYOUT_VERSION = 1
+/**
+ * Layout version of queue segments; bump when the table above or the ring's layout changes.
+ * 2: word 1 no longer holds maxsize (layout 1 checked it against the ring at attach).
+ */
+export const LAYOUT_VERSION = 2
 export const MAGIC = 0x51435049
 
 /** i32 indexes from the data area's first word. */
 export const W_MAGIC = 0
-export const W_MAXSIZE = 1
 export const W_TASKS_DONE = 2
 export const W_JOIN_EVENT = 3
 export const W_JOIN_WAITERS = 4
 /** Byte offset of the ring from the data area (64-byte aligned). */
 export const RING_OFFSET = 64
-/** Longest single sleep of `join`/`joinSync` before it looks again, in ms. */
-export const JOIN_RECHECK_MS = 1000
 
 /** A queue's validated creation options. */
 export interface QueueSpec extends CreationSpec {
@@ -87,8 +89,6 @@ function attachRing(segment: Segment, flavor: Flavor): Attached {
   const magic = Atomics.load(segment.i32, base + W_MAGIC)
   if (magic !== MAGIC) throw corrupt(`magic ${magic}, not ${MAGIC}`)
   const ring = new MpmcRing(segment, segment.dataOffset + RING_OFFSET, label)
-  const maxsize = Atomics.load(segment.i32, base + W_MAXSIZE)
-  if (maxsize !== ring.maxItems) throw corrupt(`maxsize ${maxsize}, its ring says ${ring.maxItems}`)
   const joinWaiters = Atomics.load(segment.i32, base + W_JOIN_WAITERS)
   if (joinWaiters < 0) throw corrupt(`${joinWaiters} join waiters`)
   return { segment, ring, base, flavor }
@@ -103,7 +103,6 @@ function flavor(kind: Flavor['segment']['kind'], label: string, className: Flavo
     dataBytes: (spec) => RING_OFFSET + mpmcRingBytes(spec.capacity),
     init(created, spec) {
       const base = created.dataOffset / 4
-      created.i32[base + W_MAXSIZE] = spec.maxsize
       MpmcRing.init(created, created.dataOffset + RING_OFFSET, { capacity: spec.capacity, maxItems: spec.maxsize })
       created.i32[base + W_MAGIC] = MAGIC
     },

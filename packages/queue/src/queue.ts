@@ -11,7 +11,6 @@ import {
   checkOptionsObject,
   checkPersistent,
   checkWaitOptions,
-  deadlineOf,
   type Encoded,
   fromHandle,
   type Handle,
@@ -22,27 +21,13 @@ import {
   MPMC_SHUTDOWN,
   type MpmcPutStatus,
   type MpmcRing,
-  notifyWord,
   openPrimitive,
   outOfRange,
   Primitive,
-  remaining,
   type Segment,
-  waitWord,
-  waitWordSync,
 } from '@ipc/core/internal'
 import { Empty, Full, ShutDown } from './errors.js'
-import {
-  type Attached,
-  type Flavor,
-  JOIN_RECHECK_MS,
-  JOINABLE_QUEUE,
-  QUEUE,
-  type QueueSpec,
-  W_JOIN_EVENT,
-  W_JOIN_WAITERS,
-  W_TASKS_DONE,
-} from './layout.js'
+import { type Attached, type Flavor, QUEUE, type QueueSpec } from './layout.js'
 import {
   DEFAULT_CAPACITY,
   type GetOptions,
@@ -67,6 +52,11 @@ export interface QueueState {
   readonly base: number
   /** `joinable queue "jobs"`, for messages. */
   readonly what: string
+  /**
+   * Runs after this object shut the queue down, with the number of items
+   * it dropped: JoinableQueue counts them done and wakes its joiners.
+   */
+  onShutdown?: ((dropped: number) => void) | undefined
 }
 
 const RESOLVED = Promise.resolve()
@@ -458,10 +448,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
       throw invalidArgType(`The "immediate" option must be a boolean, received ${typeof immediate}`)
     this.#assertOpen()
     const dropped = this.#ring.shutdown(immediate)
-    const { segment, base } = this.#state
-    if (dropped > 0 && this.#state.flavor === JOINABLE_QUEUE) Atomics.add(segment.i32, base + W_TASKS_DONE, dropped)
-    Atomics.add(segment.i32, base + W_JOIN_EVENT, 1)
-    notifyWord(segment.i32, base + W_JOIN_EVENT)
+    this.#state.onShutdown?.(dropped)
   }
 
   /**
@@ -514,60 +501,4 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
       shutdown: this.#ring.isShutdown(),
     }
   }
-}
-
-/** Sleeps until unfinished tasks reach 0 (JoinableQueue.joinSync). */
-export function joinSync(state: QueueState, timeout: number): boolean {
-  const i32 = state.segment.i32
-  const deadline = deadlineOf(timeout)
-  for (;;) {
-    const event = Atomics.load(i32, state.base + W_JOIN_EVENT)
-    Atomics.add(i32, state.base + W_JOIN_WAITERS, 1)
-    try {
-      if (unfinished(state) === 0) return true
-      const left = remaining(deadline)
-      if (left <= 0) return false
-      waitWordSync(i32, state.base + W_JOIN_EVENT, event, Math.min(left, JOIN_RECHECK_MS))
-    } finally {
-      Atomics.sub(i32, state.base + W_JOIN_WAITERS, 1)
-    }
-  }
-}
-
-/** Waits (async) until unfinished tasks reach 0 (JoinableQueue.join). */
-export async function join(state: QueueState, timeout: number, signal: AbortSignal | undefined): Promise<boolean> {
-  const i32 = state.segment.i32
-  const deadline = deadlineOf(timeout)
-  for (;;) {
-    if (signal?.aborted) throw signal.reason
-    const event = Atomics.load(i32, state.base + W_JOIN_EVENT)
-    Atomics.add(i32, state.base + W_JOIN_WAITERS, 1)
-    try {
-      if (unfinished(state) === 0) return true
-      const left = remaining(deadline)
-      if (left <= 0) return false
-      try {
-        await waitWord(i32, state.base + W_JOIN_EVENT, event, Math.min(left, JOIN_RECHECK_MS), signal)
-      } catch (error) {
-        // close() in this process cancels the wait: say so in the queue's own words.
-        if (state.segment.closed) throw new ClosedError(`Cannot use ${state.what}: it was closed while join() waited`)
-        throw error
-      }
-    } finally {
-      if (!state.segment.closed) Atomics.sub(i32, state.base + W_JOIN_WAITERS, 1)
-    }
-    if (state.segment.closed) throw new ClosedError(`Cannot use ${state.what}: it was closed`)
-  }
-}
-
-/** Throws ClosedError when the queue object was closed. */
-export function assertOpen(state: QueueState): void {
-  if (state.segment.closed) throw new ClosedError(`Cannot use ${state.what}: it was closed`)
-}
-
-/** Items put and not yet marked done (never negative). */
-export function unfinished(state: QueueState): number {
-  const done = Atomics.load(state.segment.i32, state.base + W_TASKS_DONE)
-  const count = (state.ring.putCount() - done) | 0
-  return Math.max(count, 0)
 }

@@ -188,7 +188,6 @@ describe('SpscRing', () => {
     initSpscRing(sab, 0, 64)
     let checks = 0
     const consumer = new SpscRing(sab, 0, {
-      checkInterval: 5,
       check: () => {
         if (++checks === 3) new SpscRing(sab, 0).closeWriter()
       },

@@ -47,24 +47,44 @@
  * `head` with `Atomics.load` before reading the record (release/acquire).
  * The consumer copies the payload out, then stores `tail`.
  *
- * Sleeping without lost wake-ups (Dekker with seq-cst atomics): a sleeper
- * reads the wake sequence, increments its waiters count, re-checks the
- * condition, then futex-waits on the sequence. The other side changes
- * head/tail (or a closed flag), then reads the waiters count; when it is
- * non-zero it bumps the sequence and notifies. Either the sleeper's re-check
- * sees the change, or the waker sees the sleeper and changes the sequence
- * before waking it. No syscall is made while the other side is awake.
+ * Waiting: each side waits on an event count of the kernel
+ * (waiting/event-count.ts, the one wait loop: register, re-check, sleep):
  *
- * How a side waits: (1) it spins on the shared words for up to `spinMicros`
- * (adaptive: see SpinPolicy); (2) an async wait then blocks the thread in a
- * bounded futex wait of up to `asyncBlockMicros`, so that a quick answer
- * wakes it directly; (3) then it sleeps: a sync wait in a futex wait, an
- * async one on a native waiter thread (the event loop runs). Sleeps last at
- * most `checkInterval` ms, after which `check` runs (dead-peer detection).
+ * | side     | waits for                  | event word   | waiters word   | notified by                  |
+ * |----------|----------------------------|--------------|----------------|------------------------------|
+ * | consumer | a record, or writerClosed  | readerWake   | readerWaiters  | `commit`, `closeWriter`      |
+ * | producer | room, or readerClosed      | writerWake   | writerWaiters  | consume (`#storeTail`), `closeReader` |
+ *
+ * `commit` and `#storeTail` use `notifyIfWaiting`: one load of the waiters
+ * word after the store of head/tail, no atomic add and no syscall while the
+ * other side is awake (a waiter registers before its re-check, so it sees
+ * the store or is seen). The closers bump and wake unconditionally.
+ *
+ * How a side waits (`rules.spin` of the event count): (1) it spins on the
+ * shared words for up to `spinMicros` (adaptive: waiting/adaptive-spin.ts);
+ * (2) an async wait then blocks the thread in one bounded futex wait of up
+ * to `asyncBlockMicros` (`EventCount.pauseSync`), so that a quick answer
+ * wakes it directly; (3) then the event count sleeps: a sync wait in a futex
+ * wait, an async one on a native waiter thread (the event loop runs). Sleeps
+ * last at most PEER_CHECK_MS, after which `check` runs (dead-peer detection).
+ *
+ * What a SIGKILL can lose: a side killed while registered leaves its waiters
+ * word one too high; the other side then makes one futex wake per publish
+ * that wakes nobody (slower, never wrong). Nothing else: head and tail move
+ * by single stores.
  */
 import { decodePayload, type Encoded, writePayload } from '../codec/codec.js'
 import { CorruptError, invalidArgType, outOfRange } from '../errors.js'
-import { notifyWord, waitWord, waitWordSync } from '../waiting/futex.js'
+import { AdaptiveSpin } from '../waiting/adaptive-spin.js'
+import {
+  EventCount,
+  NOT_YET,
+  type NotYet,
+  PEER_CHECK_MS,
+  TIMED_OUT,
+  type WaitHost,
+  type WaitRules,
+} from '../waiting/event-count.js'
 import { deadlineOf, remaining, throwIfAborted } from '../waiting/signal.js'
 
 /** 'SPSC' in little-endian ASCII. */
@@ -75,8 +95,8 @@ const RECORD_HEADER = 8
 const PADDING = -1
 const MIN_CAPACITY = 64
 const MAX_CAPACITY = 2 ** 30
-const SPIN_FLOOR = 1 / 64
-const PROBE_EVERY = 7
+/** The host of a ring in memory nobody closes (a SharedArrayBuffer). */
+const NEVER_CLOSED: WaitHost = { closed: false }
 
 // i32 indexes relative to the region start.
 const W_MAGIC = 0
@@ -126,13 +146,16 @@ export interface SpscRingOptions {
    */
   asyncBlockMicros?: number
   /**
-   * Longest single sleep, in milliseconds; after each, `check` runs. Bounds
-   * how long a dead peer goes unnoticed.
-   * @default 100
+   * Called after every sleep that lasted its whole slice (PEER_CHECK_MS,
+   * 100 ms): may close the ring (a dead peer). May throw (CorruptError).
    */
-  checkInterval?: number
-  /** Called after every sleep that timed out: may close the ring (a dead peer). */
   check?: () => void
+  /**
+   * What the ring's memory belongs to (a Segment): once `host.closed` is
+   * true in this process, an async wait ends with ClosedError.
+   * @default never closed (a SharedArrayBuffer)
+   */
+  host?: WaitHost
   /**
    * Shared by the rings of one primitive: the first corruption any of them
    * finds is stored here, and from then on all of them throw it.
@@ -148,42 +171,23 @@ export interface RingFault {
   error: CorruptError | undefined
 }
 
-/**
- * Adaptive spinning for one side of a ring. A spin that finds the condition
- * restores the whole budget; a spin that misses halves it (down to 1/64):
- * either the peer is slow, or it shares our CPU and cannot run while we
- * spin. Every 8th wait spins the whole budget, to learn when spinning pays
- * again.
- */
-class SpinPolicy {
-  #scale = 1
-  #count = 0
-
-  /** How long to spin now, in ms (0: do not). */
-  budget(max: number, left: number): number {
-    if (max <= 0 || left <= 0) return 0
-    const scale = (++this.#count & PROBE_EVERY) === 0 ? 1 : this.#scale
-    return Math.min(max * scale, left)
-  }
-
-  hit(): void {
-    this.#scale = 1
-  }
-
-  missed(): void {
-    this.#scale = Math.max(SPIN_FLOOR, this.#scale / 2)
-  }
-}
-
-/** The words and spin state one side of the ring waits with. */
+/** The event count and spin state one side of the ring waits with. */
 interface Side {
-  /** True for the consumer (waits for a record), false for the producer (waits for room). */
-  readonly reader: boolean
-  /** i32 index of the sequence this side sleeps on. */
-  readonly wake: number
-  /** i32 index of the count of this side's sleepers. */
-  readonly waiters: number
-  readonly policy: SpinPolicy
+  /** On `readerWake`/`readerWaiters` (consumer) or `writerWake`/`writerWaiters` (producer). */
+  readonly events: EventCount
+  readonly spin: AdaptiveSpin
+  /** The room the producer waits for (0 for the consumer); set by each wait before it starts. */
+  size: number
+  /** This side's re-check, for the event count (reads `size`). */
+  readonly attempt: () => RingWaitResult | NotYet
+  /** True when `attempt` would not say NOT_YET: the spin's condition. */
+  readonly settled: () => boolean
+  /**
+   * The rules of this side's sync waits, made once and reused: a thread runs
+   * one sync wait at a time (nothing a wait calls starts another), so a sync
+   * wait allocates nothing. Async waits, which may overlap, get their own.
+   */
+  readonly syncRules: WaitRules
 }
 
 function align8(n: number): number {
@@ -267,7 +271,6 @@ export class SpscRing {
   readonly #spin: number
   readonly #asyncSpin: number
   readonly #asyncBlock: number
-  readonly #checkInterval: number
   readonly #check: (() => void) | undefined
   readonly #fault: RingFault
   readonly #label: string
@@ -318,10 +321,14 @@ export class SpscRing {
     this.#spin = (options.spinMicros ?? 50) / 1000
     this.#asyncSpin = (options.asyncSpinMicros ?? 50) / 1000
     this.#asyncBlock = (options.asyncBlockMicros ?? 50) / 1000
-    this.#checkInterval = options.checkInterval ?? 100
     this.#check = options.check
-    this.#writer = { reader: false, wake: this.#iWriterWake, waiters: this.#iWriterWaiters, policy: new SpinPolicy() }
-    this.#reader = { reader: true, wake: this.#iReaderWake, waiters: this.#iReaderWaiters, policy: new SpinPolicy() }
+    const host = options.host ?? NEVER_CLOSED
+    this.#writer = this.#side(new EventCount(host, i32, this.#iWriterWake, this.#iWriterWaiters), () =>
+      this.#pollWriter(this.#writer.size),
+    )
+    this.#reader = this.#side(new EventCount(host, i32, this.#iReaderWake, this.#iReaderWaiters), () =>
+      this.#pollReader(),
+    )
     this.#checkPositions()
     const flags = Atomics.load(i32, this.#iWriterClosed) | Atomics.load(i32, this.#iReaderClosed)
     if ((flags & ~1) !== 0) throw this.corrupt(`a closed flag holds ${flags}, not 0 or 1`)
@@ -403,15 +410,13 @@ export class SpscRing {
   /** Marks the producing side closed and wakes the consumer. Idempotent; any process may call it. */
   closeWriter(): void {
     Atomics.store(this.#i32, this.#iWriterClosed, 1)
-    Atomics.add(this.#i32, this.#iReaderWake, 1)
-    notifyWord(this.#i32, this.#iReaderWake)
+    this.#reader.events.notifyAll()
   }
 
   /** Marks the consuming side closed and wakes the producer. Idempotent; any process may call it. */
   closeReader(): void {
     Atomics.store(this.#i32, this.#iReaderClosed, 1)
-    Atomics.add(this.#i32, this.#iWriterWake, 1)
-    notifyWord(this.#i32, this.#iWriterWake)
+    this.#writer.events.notifyAll()
   }
 
   // ------------------------------------------------------------- producer
@@ -464,10 +469,7 @@ export class SpscRing {
     this.#r32[w + 1] = meta | 0
     Atomics.store(i32, this.#iHead, this.#pendingHead)
     this.#lastHead = this.#pendingHead
-    if (Atomics.load(i32, this.#iReaderWaiters) !== 0) {
-      Atomics.add(i32, this.#iReaderWake, 1)
-      notifyWord(i32, this.#iReaderWake)
-    }
+    this.#reader.events.notifyIfWaiting()
   }
 
   /** True when a payload of `size` bytes fits now (no side effects). */
@@ -531,7 +533,10 @@ export class SpscRing {
     const deadline = deadlineOf(timeout)
     if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
     if (this.hasRoomFor(size)) return 'ready'
-    return this.#sleepSync(this.#writer, size, deadline)
+    const side = this.#writer
+    side.size = size
+    side.syncRules.deadline = deadline
+    return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
 
   /** Like `waitWritableSync`, without blocking the event loop (beyond a short spin). */
@@ -542,7 +547,9 @@ export class SpscRing {
     throwIfAborted(signal)
     if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
     if (this.hasRoomFor(size)) return 'ready'
-    return await this.#sleep(this.#writer, size, deadline, signal)
+    const settled = () => this.#pollWriter(size) !== NOT_YET
+    const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(this.#writer, settled, deadline))
+    return outcome(await this.#writer.events.wait(() => this.#pollWriter(size), rules))
   }
 
   // ------------------------------------------------------------- consumer
@@ -608,10 +615,7 @@ export class SpscRing {
     const i32 = this.#i32
     Atomics.store(i32, this.#iTail, tail)
     this.#lastTail = tail
-    if (Atomics.load(i32, this.#iWriterWaiters) !== 0) {
-      Atomics.add(i32, this.#iWriterWake, 1)
-      notifyWord(i32, this.#iWriterWake)
-    }
+    this.#writer.events.notifyIfWaiting()
   }
 
   /** Reads and decodes one value (tag = low byte of meta), or returns RING_EMPTY. */
@@ -654,155 +658,80 @@ export class SpscRing {
   waitReadableSync(timeout: number): RingWaitResult {
     this.#assertSound()
     const deadline = deadlineOf(timeout)
-    const i32 = this.#i32
-    if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
-    if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
-    return this.#sleepSync(this.#reader, 0, deadline)
+    const now = this.#pollReader()
+    if (now !== NOT_YET) return now
+    const side = this.#reader
+    side.syncRules.deadline = deadline
+    return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
 
   /** Like `waitReadableSync`, without blocking the event loop (beyond a short spin). */
   async waitReadable(timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
     this.#assertSound()
     const deadline = deadlineOf(timeout)
-    const i32 = this.#i32
     throwIfAborted(signal)
-    if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
-    if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
-    return await this.#sleep(this.#reader, 0, deadline, signal)
+    const now = this.#pollReader()
+    if (now !== NOT_YET) return now
+    const side = this.#reader
+    const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(side, side.settled, deadline))
+    return outcome(await side.events.wait(side.attempt, rules))
   }
 
   // -------------------------------------------------------------- waiting
   //
-  // One wait serves both sides: the producer waits for room for `size` bytes
-  // (or the reader closing), the consumer for a record (or the writer closing;
-  // `size` unused). The caller has already found its condition false once.
+  // The caller found its condition false once; the kernel's event count
+  // (see the file comment) runs the rest with these re-checks and rules.
 
-  /** Where `side` stands now: 'ready', 'closed', or undefined (keep waiting). */
-  #poll(side: Side, size: number): RingWaitResult | undefined {
+  /** The consumer's re-check: 'ready' (a record), 'closed' (empty, writer closed), or NOT_YET. */
+  #pollReader(): RingWaitResult | NotYet {
     const i32 = this.#i32
-    if (side.reader) {
-      if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
-      if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
-      return undefined
-    }
-    if (Atomics.load(i32, this.#iReaderClosed) !== 0) return 'closed'
+    if (Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail)) return 'ready'
+    if (Atomics.load(i32, this.#iWriterClosed) !== 0) return this.isEmpty ? 'closed' : 'ready'
+    return NOT_YET
+  }
+
+  /** The producer's re-check: 'closed' (reader closed), 'ready' (room for `size`), or NOT_YET. */
+  #pollWriter(size: number): RingWaitResult | NotYet {
+    if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
     if (this.hasRoomFor(size)) return 'ready'
-    return undefined
+    return NOT_YET
   }
 
-  /** True when `side` need not sleep: its condition holds or the other side closed. */
-  #settled(side: Side, size: number): boolean {
-    const i32 = this.#i32
-    if (side.reader)
-      return (
-        Atomics.load(i32, this.#iHead) !== Atomics.load(i32, this.#iTail) ||
-        Atomics.load(i32, this.#iWriterClosed) !== 0
-      )
-    return this.hasRoomFor(size) || Atomics.load(i32, this.#iReaderClosed) !== 0
+  /** One side's waiting state; `attempt` is its re-check. */
+  #side(events: EventCount, attempt: () => RingWaitResult | NotYet): Side {
+    const settled = () => attempt() !== NOT_YET
+    const side: Side = {
+      events,
+      spin: new AdaptiveSpin(),
+      size: 0,
+      attempt,
+      settled,
+      syncRules: this.#rules(Number.POSITIVE_INFINITY, undefined, () =>
+        side.spin.spin(settled, this.#spin, side.syncRules.deadline),
+      ),
+    }
+    return side
+  }
+
+  /** The rules of one wait: peer checks every PEER_CHECK_MS, `spin` before the first sleep. */
+  #rules(deadline: number, signal: AbortSignal | undefined, spin: () => boolean): WaitRules {
+    return { deadline, signal, spin, sliceMs: PEER_CHECK_MS, onSlice: this.#check, label: this.#label }
   }
 
   /**
-   * The sync wait after its first check failed: spins (first pass only),
-   * then sleeps in a futex wait of at most `checkInterval` ms, re-checking
-   * after each.
+   * The async spin policy: the adaptive spin, then (when it missed) one
+   * short blocking futex wait, registered, so a quick answer wakes this
+   * thread directly. True when `settled` holds after either.
    */
-  #sleepSync(side: Side, size: number, deadline: number): RingWaitResult {
-    const i32 = this.#i32
-    let spun = false
-    for (;;) {
-      if (spun) {
-        const r = this.#poll(side, size)
-        if (r !== undefined) return r
-      } else {
-        spun = true
-        if (this.#spinFor(side, size, this.#spin, deadline)) continue
-      }
-      const left = remaining(deadline)
-      if (left <= 0) return 'timed-out'
-      // Read the sequence, count ourselves in, re-check, sleep (see the header).
-      const seq = Atomics.load(i32, side.wake)
-      Atomics.add(i32, side.waiters, 1)
-      let result = 'not-equal'
-      try {
-        if (!this.#settled(side, size)) result = waitWordSync(i32, side.wake, seq, Math.min(left, this.#checkInterval))
-      } finally {
-        // The buffer is detached when its segment was closed during the wait.
-        if (i32.length !== 0) Atomics.sub(i32, side.waiters, 1)
-      }
-      if (result === 'timed-out') this.#check?.()
-    }
+  #asyncSpinFor(side: Side, settled: () => boolean, deadline: number): boolean {
+    if (side.spin.spin(settled, this.#asyncSpin, deadline)) return true
+    return side.events.pauseSync(settled, Math.min(this.#asyncBlock, remaining(deadline)))
   }
+}
 
-  /**
-   * The async wait after its first check failed: like `#sleepSync`, with a
-   * short blocking phase after the spin and the sleep on a native waiter
-   * thread.
-   */
-  async #sleep(side: Side, size: number, deadline: number, signal: AbortSignal | undefined): Promise<RingWaitResult> {
-    const i32 = this.#i32
-    let spun = false
-    for (;;) {
-      if (spun) {
-        throwIfAborted(signal)
-        const r = this.#poll(side, size)
-        if (r !== undefined) return r
-      } else {
-        spun = true
-        // After a spin that found the condition, no blocking phase.
-        if (this.#spinFor(side, size, this.#asyncSpin, deadline) || this.#block(side, size, remaining(deadline)))
-          continue
-      }
-      const left = remaining(deadline)
-      if (left <= 0) return 'timed-out'
-      // Read the sequence, count ourselves in, re-check, sleep (see the header).
-      const seq = Atomics.load(i32, side.wake)
-      Atomics.add(i32, side.waiters, 1)
-      let result = 'not-equal'
-      try {
-        if (!this.#settled(side, size))
-          result = await waitWord(i32, side.wake, seq, Math.min(left, this.#checkInterval), signal)
-      } finally {
-        // The buffer is detached when its segment was closed during the wait.
-        if (i32.length !== 0) Atomics.sub(i32, side.waiters, 1)
-      }
-      if (result === 'timed-out') this.#check?.()
-    }
-  }
-
-  /** The async wait's short blocking phase: true when `side` is settled (see `#settled`). */
-  #block(side: Side, size: number, left: number): boolean {
-    const ms = Math.min(this.#asyncBlock, left)
-    if (ms <= 0) return false
-    const i32 = this.#i32
-    const seq = Atomics.load(i32, side.wake)
-    Atomics.add(i32, side.waiters, 1)
-    try {
-      if (!this.#settled(side, size)) waitWordSync(i32, side.wake, seq, ms)
-    } finally {
-      Atomics.sub(i32, side.waiters, 1)
-    }
-    return this.#settled(side, size)
-  }
-
-  /**
-   * Spins on the shared words for `side.policy`'s budget (at most `max` ms,
-   * never past `deadline`): true when `side` became settled. Adapts the policy.
-   */
-  #spinFor(side: Side, size: number, max: number, deadline: number): boolean {
-    const ms = side.policy.budget(max, remaining(deadline))
-    if (ms <= 0) return false
-    const end = performance.now() + ms
-    do {
-      for (let i = 0; i < 64; i++) {
-        if (this.#settled(side, size)) {
-          side.policy.hit()
-          return true
-        }
-      }
-    } while (performance.now() < end)
-    side.policy.missed()
-    return false
-  }
+/** A ring wait's result from the event count's. */
+function outcome(result: RingWaitResult | typeof TIMED_OUT): RingWaitResult {
+  return result === TIMED_OUT ? 'timed-out' : result
 }
 
 /**

@@ -195,6 +195,40 @@ export class EventCount {
   }
 
   /**
+   * `notify` for hot paths (a ring's every publish): reads `waiters` first
+   * and, when nobody is registered, does nothing, not even the bump (one
+   * load instead of an atomic add). Safe because every waiter registers
+   * before its re-check of the state: a waiter registered after this load
+   * finds the change stored before it. Use it only when no spin policy
+   * watches `event` itself. Returns how many were woken.
+   */
+  notifyIfWaiting(count = Number.POSITIVE_INFINITY): number {
+    if (Atomics.load(this.#i32, this.#waiters) === 0) return 0
+    Atomics.add(this.#i32, this.#event, 1)
+    return notifyWord(this.#i32, this.#event, Math.min(count, 0x7fffffff))
+  }
+
+  /**
+   * For spin policies: one bounded sleep that blocks the thread (even under
+   * the async runner), registered like a waiter so that a notifier wakes it
+   * at once. Registers, sleeps up to `ms` unless `ready()`, leaves; returns
+   * `ready()` after. A peer that answers within `ms` wakes this thread
+   * directly, several times faster than through a native waiter thread and
+   * the event loop.
+   */
+  pauseSync(ready: () => boolean, ms: number): boolean {
+    if (ms <= 0) return false
+    const seq = Atomics.load(this.#i32, this.#event)
+    this.#enter()
+    try {
+      if (!ready()) waitWordSync(this.#i32, this.#event, seq, ms)
+    } finally {
+      this.#leave()
+    }
+    return ready()
+  }
+
+  /**
    * Blocks the thread until `attempt` returns something other than NOT_YET
    * (returned), or the deadline passes (TIMED_OUT). The caller's own first
    * try failed already; `attempt` may throw (CorruptError, ClosedError).

@@ -1,0 +1,60 @@
+/**
+ * Adaptive spinning: the spin policy of the SPSC ring's waits (a `rules.spin`
+ * of the event count, see event-count.ts). Before a waiter registers and
+ * sleeps, it polls the shared words for a short budget; when the peer answers
+ * within it, the round trip makes no syscall at all.
+ *
+ * The budget adapts per waiting side (one AdaptiveSpin per side of a ring
+ * object, never shared between processes): a spin that finds the condition
+ * restores the whole budget; a spin that misses halves it (down to 1/64),
+ * because either the peer is slow, or it shares our CPU and cannot run while
+ * we spin. Every 8th spin gets the whole budget, to learn when spinning pays
+ * again.
+ */
+import { remaining } from './signal.js'
+
+/** The smallest share of the budget a spin gets after misses. */
+const SPIN_FLOOR = 1 / 64
+/** Spins numbered 8, 16, … (count & PROBE_EVERY === 0) get the whole budget. */
+const PROBE_EVERY = 7
+/** Polls between two clock reads. */
+const POLLS_PER_CLOCK = 64
+
+/**
+ * The adapting budget of one waiting side.
+ *
+ * @example
+ * ```ts
+ * const spin = new AdaptiveSpin()
+ * // poll for up to 50 µs (less after misses), never past `deadline`
+ * if (spin.spin(() => ring.hasRoomFor(size), 0.05, deadline)) tryAgain()
+ * ```
+ */
+export class AdaptiveSpin {
+  #scale = 1
+  #count = 0
+
+  /**
+   * Polls `settled` for the current share of `maxMs` milliseconds, never
+   * past `deadline` (a `performance.now()` time). True as soon as it returns
+   * true (the budget is restored); false after a spin that found nothing
+   * (the budget is halved), or at once when `maxMs` or the time left is 0.
+   */
+  spin(settled: () => boolean, maxMs: number, deadline: number): boolean {
+    if (maxMs <= 0) return false
+    const left = remaining(deadline)
+    if (left <= 0) return false
+    const scale = (++this.#count & PROBE_EVERY) === 0 ? 1 : this.#scale
+    const end = performance.now() + Math.min(maxMs * scale, left)
+    do {
+      for (let i = 0; i < POLLS_PER_CLOCK; i++) {
+        if (settled()) {
+          this.#scale = 1
+          return true
+        }
+      }
+    } while (performance.now() < end)
+    this.#scale = Math.max(SPIN_FLOOR, this.#scale / 2)
+    return false
+  }
+}
