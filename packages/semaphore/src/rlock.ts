@@ -1,0 +1,78 @@
+/**
+ * RLock: Python's multiprocessing.RLock, the re-entrant twin of Lock (same
+ * segment layout, documented in lock.ts; segment kind 'rlock').
+ */
+import { checkHandle, type Handle } from '@ipc/core/internal'
+import { LockBase, type LockFlavor, openLock } from './lock.js'
+import type { LockOpenOptions, LockOptions } from './options.js'
+
+const RLOCK: LockFlavor = {
+  segment: { kind: 'rlock', version: 2, label: 'rlock' },
+  className: 'RLock',
+  recursive: true,
+  module: import.meta.url,
+}
+
+/** The `.handle` of an RLock. */
+export interface RLockHandle extends Handle {
+  kind: 'rlock'
+}
+
+/**
+ * A re-entrant lock shared by processes and threads: Python's
+ * `multiprocessing.RLock`. The object and thread that hold it may acquire it
+ * again (`acquire`, `acquireSync`, `tryAcquire` succeed at once) and must
+ * release it as many times; the last release frees it. It is the lock
+ * behind `SharedValue.getLock()` by default.
+ *
+ * Guarantees: those of `Lock` (one holder at a time, only the holder
+ * releases, a dead or closed holder is taken over with `previousOwnerDied`,
+ * not FIFO), with re-entrance instead of `ValueError`.
+ *
+ * @throws {ExistsError} `options.name` is taken.
+ * @example
+ * ```ts
+ * const lock = new RLock()
+ * lock.acquireSync()
+ * lock.acquireSync() // => true: the holder enters again
+ * lock.release()
+ * lock.locked // => true: released once of twice
+ * lock.release()
+ * lock.close()
+ * ```
+ */
+export class RLock extends LockBase {
+  constructor(options?: LockOptions) {
+    super(RLOCK, options)
+  }
+
+  /**
+   * Attaches to the RLock called `name`; with `create`, creates it when the
+   * name does not exist (atomically), with the options in `create` (`true`: the defaults).
+   * @throws {NotFoundError} No RLock has that name (and `create` is not set).
+   * @throws {IncompatibleError} It is not an RLock (a Lock, a Semaphore…).
+   * @example
+   * ```ts
+   * const lock = RLock.open('config', { create: true })
+   * ```
+   */
+  static open(name: string, options?: LockOpenOptions): RLock {
+    return openLock(RLOCK, name, options, () => new RLock())
+  }
+
+  /**
+   * Attaches to the RLock a `.handle` describes.
+   * @throws {TypeError} `handle` is not an RLock's handle.
+   * @example
+   * ```ts
+   * const lock = RLock.from(workerData.lock)
+   * ```
+   */
+  static from(handle: RLockHandle | Handle): RLock {
+    return RLock.open(checkHandle<RLockHandle>(handle, 'rlock').name)
+  }
+
+  override get handle(): RLockHandle {
+    return { kind: 'rlock', name: this.name }
+  }
+}
