@@ -121,7 +121,7 @@ describe('RLock', () => {
     expect(lock.acquireSync()).toBe(true)
     expect(lock.acquireSync()).toBe(true)
     expect(lock.tryAcquire()).toBe(true)
-    await expect(lock.acquire()).resolves.toBe(true)
+    expect(lock.withLockSync(() => lock.acquireSync())).toBe(true)
     for (let i = 0; i < 3; i++) {
       lock.release()
       expect(lock.locked).toBe(true)
@@ -135,10 +135,35 @@ describe('RLock', () => {
     other.release()
   })
 
-  it('nests withLock calls of the same object', async () => {
+  it('nests withLock calls of the same object, and an acquire inside them enters again', async () => {
     const lock = track(new RLock())
-    const inner = await lock.withLock(() => lock.withLock(() => lock.withLockSync(() => lock.owned)))
+    const inner = await lock.withLock(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      expect(await lock.acquire({ timeout: 0 })).toBe(true)
+      lock.release()
+      return lock.withLock(() => lock.withLockSync(() => lock.owned))
+    })
     expect(inner).toBe(true)
+    expect(lock.locked).toBe(false)
+  })
+
+  it('makes another task of this thread wait: concurrent withLock calls run one at a time', async () => {
+    const lock = track(new RLock())
+    let inside = 0
+    let most = 0
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        lock.withLock(async () => {
+          most = Math.max(most, ++inside)
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          inside--
+        }),
+      ),
+    )
+    expect(most).toBe(1)
+    await lock.acquire()
+    await expect(lock.acquire({ timeout: 20 })).resolves.toBe(false)
+    lock.release()
     expect(lock.locked).toBe(false)
   })
 

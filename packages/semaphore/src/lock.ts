@@ -21,11 +21,13 @@
  * Every word RobustLock reads (an owner's slot) is range-checked there
  * (CorruptError).
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { inspect } from 'node:util'
 import { IncompatibleError, TimeoutError, ValueError } from '@ipc/core'
 import {
   checkHandle,
   checkTimeout,
+  checkWaitOptions,
   type Handle,
   invalidArgType,
   ROBUST_LOCK_BYTES,
@@ -62,6 +64,18 @@ export interface LockHandle extends Handle {
 
 /** Set by `openLock()` for the one constructor call it makes (JS runs it synchronously). */
 let attaching: Segment | undefined
+
+/**
+ * The RLocks whose `withLock`/`withLockSync` scope the current async call
+ * chain runs in: an async acquire re-enters an RLock only from inside such a
+ * scope, so that other tasks of the same thread wait for it instead.
+ */
+const scopes = new AsyncLocalStorage<ReadonlySet<LockBase>>()
+
+function scopeWith(lock: LockBase): ReadonlySet<LockBase> {
+  const outer = scopes.getStore()
+  return outer === undefined ? new Set([lock]) : new Set([...outer, lock])
+}
 
 function checkOptions(options: unknown, what: string): void {
   if (options !== undefined && (typeof options !== 'object' || options === null))
@@ -123,7 +137,11 @@ export abstract class LockBase implements Disposable {
   readonly name: string
   readonly #flavor: LockFlavor
   readonly #segment: Segment
+  /** Always non-recursive: RLock's re-entrance is counted here (`#depth`), see `acquire`. */
   readonly #lock: RobustLock
+  readonly #recursive: boolean
+  /** Acquisitions not yet released by this object (0 or 1 for a Lock). */
+  #depth = 0
   #closed = false
 
   protected constructor(flavor: LockFlavor, options: LockOptions | undefined) {
@@ -137,8 +155,8 @@ export abstract class LockBase implements Disposable {
     }
     this.#segment = segment
     this.name = segment.name
+    this.#recursive = flavor.recursive
     this.#lock = new RobustLock(segment, segment.dataOffset + OFFSET_LOCK, {
-      recursive: flavor.recursive,
       label: `${flavor.segment.label} "${segment.name}"`,
     })
   }
@@ -185,14 +203,17 @@ export abstract class LockBase implements Disposable {
 
   /** Whether a holder may acquire again (RLock) or not (Lock). */
   get recursive(): boolean {
-    return this.#flavor.recursive
+    return this.#recursive
   }
 
   /**
    * Waits for the lock without blocking the event loop. Resolves `true`
    * holding it, or `false` when `timeout` ms pass first (Python's
    * `acquire(timeout=…)`). A Lock this object already holds is waited for
-   * (another task of this thread may release it); an RLock is entered again.
+   * (another task of this thread may release it). An RLock this object holds
+   * is entered again from inside its own `withLock` (the same async call
+   * chain); any other task of this thread waits for it, so concurrent tasks
+   * are kept apart as concurrent threads are.
    *
    * Guarantees:
    * - At most one holder at a time, across every process and thread; a
@@ -221,13 +242,29 @@ export abstract class LockBase implements Disposable {
    * ```
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
-    return this.#lock.acquire(options)
+    if (this.#recursive && this.#lock.held && scopes.getStore()?.has(this) === true) {
+      try {
+        const { signal } = checkWaitOptions(options)
+        if (signal?.aborted) return Promise.reject(signal.reason)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      this.#depth++
+      return Promise.resolve(true)
+    }
+    return this.#lock.acquire(options).then(this.#acquired)
+  }
+
+  readonly #acquired = (got: boolean): boolean => {
+    if (got) this.#depth++
+    return got
   }
 
   /**
    * Blocks the calling thread until it holds the lock; `false` when `timeout`
    * ms pass first. For worker threads and scripts. The `signal` is checked
-   * on entry only. Guarantees as `acquire()`.
+   * on entry only. Guarantees as `acquire()`. An RLock that this object
+   * holds is entered again at once (the thread is its holder, as in Python).
    * @throws {ValueError} A Lock that this object already holds: it could never be acquired (an RLock is entered again).
    * @throws {ClosedError} The object was closed.
    * @throws {RangeError} `timeout` is negative.
@@ -239,12 +276,20 @@ export abstract class LockBase implements Disposable {
    * ```
    */
   acquireSync(options?: AcquireSyncOptions): boolean {
-    return this.#lock.acquireSync(options)
+    if (this.#recursive && this.#lock.held) {
+      if (options?.signal?.aborted) throw options.signal.reason
+      this.#depth++
+      return true
+    }
+    const got = this.#lock.acquireSync(options)
+    if (got) this.#depth++
+    return got
   }
 
   /**
    * Takes the lock if it is free (or its holder died) now, without waiting.
-   * Python's `acquire(block=False)`. A Lock this object holds already: `false`.
+   * Python's `acquire(block=False)`. A Lock this object holds already:
+   * `false`; an RLock this object holds is entered again (`true`).
    * @throws {ClosedError} The object was closed.
    * @example
    * ```ts
@@ -256,7 +301,13 @@ export abstract class LockBase implements Disposable {
    * ```
    */
   tryAcquire(): boolean {
-    return this.#lock.tryAcquire()
+    if (this.#recursive && this.#lock.held) {
+      this.#depth++
+      return true
+    }
+    const got = this.#lock.tryAcquire()
+    if (got) this.#depth++
+    return got
   }
 
   /**
@@ -273,11 +324,16 @@ export abstract class LockBase implements Disposable {
    * ```
    */
   release(): void {
+    if (this.#depth > 1 && this.#lock.held) {
+      this.#depth--
+      return
+    }
     try {
       this.#lock.release()
     } catch (error) {
       throw this.#releaseError(error)
     }
+    this.#depth = 0
   }
 
   /** The ValueError of a release by a non-holder, saying who holds the lock. */
@@ -307,11 +363,11 @@ export abstract class LockBase implements Disposable {
    */
   async withLock<R>(fn: (lock: this) => R | PromiseLike<R>, options?: AcquireOptions): Promise<Awaited<R>> {
     if (typeof fn !== 'function') throw invalidArgType(`The "fn" argument must be a function, received ${typeof fn}`)
-    if (!(await this.#lock.acquire(options))) throw this.#timeoutError(options?.timeout)
+    if (!(await this.acquire(options))) throw this.#timeoutError(options?.timeout)
     try {
-      return await fn(this)
+      return await (this.#recursive ? scopes.run(scopeWith(this), fn, this) : fn(this))
     } finally {
-      if (this.#lock.held) this.#lock.release()
+      if (this.#lock.held) this.release()
     }
   }
 
@@ -331,20 +387,20 @@ export abstract class LockBase implements Disposable {
    */
   withLockSync<R>(fn: (lock: this) => R, options?: AcquireSyncOptions): R {
     if (typeof fn !== 'function') throw invalidArgType(`The "fn" argument must be a function, received ${typeof fn}`)
-    if (!this.#lock.acquireSync(options)) throw this.#timeoutError(options?.timeout)
+    if (!this.acquireSync(options)) throw this.#timeoutError(options?.timeout)
     let result: R
     try {
-      result = fn(this)
+      result = this.#recursive ? scopes.run(scopeWith(this), fn, this) : fn(this)
     } catch (error) {
-      if (this.#lock.held) this.#lock.release()
+      if (this.#lock.held) this.release()
       throw error
     }
     if (result !== null && typeof (result as { then?: unknown } | undefined)?.then === 'function') {
       return Promise.resolve(result).finally(() => {
-        if (this.#lock.held) this.#lock.release()
+        if (this.#lock.held) this.release()
       }) as R
     }
-    if (this.#lock.held) this.#lock.release()
+    if (this.#lock.held) this.release()
     return result
   }
 
@@ -378,7 +434,7 @@ export abstract class LockBase implements Disposable {
    * ```
    */
   async permit(options?: AcquireOptions): Promise<Permit> {
-    if (!(await this.#lock.acquire(options))) throw this.#timeoutError(options?.timeout)
+    if (!(await this.acquire(options))) throw this.#timeoutError(options?.timeout)
     return new Permit(() => {
       if (!this.#closed) this.release()
     })
@@ -400,6 +456,7 @@ export abstract class LockBase implements Disposable {
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    this.#depth = 0
     this.#lock.abandon()
     this.#segment.close()
   }

@@ -20,10 +20,13 @@ export interface RLockHandle extends Handle {
 
 /**
  * A re-entrant lock shared by processes and threads: Python's
- * `multiprocessing.RLock`. The object and thread that hold it may acquire it
- * again (`acquire`, `acquireSync`, `tryAcquire` succeed at once) and must
- * release it as many times; the last release frees it. It is the lock
- * behind `SharedValue.getLock()` by default.
+ * `multiprocessing.RLock`. Its holder may acquire it again and must release
+ * it as many times; the last release frees it. The holder is the object in
+ * its thread for the blocking calls (`acquireSync`, `tryAcquire`,
+ * `withLockSync` enter again at once, as in Python), and the async call chain
+ * inside its `withLock` for the async ones: another task of the same thread
+ * that calls `acquire()` or `withLock()` waits, so concurrent tasks are kept
+ * apart. It is the lock behind `SharedValue.getLock()` by default.
  *
  * Guarantees: those of `Lock` (one holder at a time, only the holder
  * releases, a dead or closed holder is taken over with `previousOwnerDied`,

@@ -23,7 +23,7 @@ import {
   type TypeName,
   type ValueType,
 } from './element-types.js'
-import { ARRAY_KIND, OFFSET_DATA } from './layout.js'
+import { ARRAY_KIND, OFFSET_ELEMENTS } from './layout.js'
 import type { RawOptions, SharedOptions } from './options.js'
 import { ATTACH, type Attached, SharedKind, SharedObject, withoutLock } from './shared-object.js'
 
@@ -42,7 +42,7 @@ export interface SharedArrayHandle extends Handle {
 const ARRAY = new SharedKind(
   ARRAY_KIND,
   'shared array',
-  (length, type, segment) => OFFSET_DATA + length * type.bytes <= segment.dataBytes,
+  (length, type, segment) => OFFSET_ELEMENTS + length * type.bytes <= segment.dataBytes,
 )
 
 /** Most elements `inspect` shows. */
@@ -80,7 +80,7 @@ function createArray(type: unknown, lengthOrValues: unknown, options: SharedOpti
       dataBytes: Math.ceil((length * elementTypeOf.bytes) / 8) * 8,
       fill(created) {
         if (values === undefined || length === 0) return
-        const view = new elementTypeOf.View(created.buffer, created.dataOffset + OFFSET_DATA, length)
+        const view = new elementTypeOf.View(created.buffer, created.dataOffset + OFFSET_ELEMENTS, length)
         ;(view as { set(values: ArrayLike<number | bigint>): void }).set(values)
       },
     }
@@ -139,11 +139,11 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
     const { segment, type: elementTypeOf, length } = attached
     this.length = length
     this.#type = elementTypeOf
-    this.#view = new elementTypeOf.View(segment.buffer, segment.dataOffset + OFFSET_DATA, length)
+    this.#view = new elementTypeOf.View(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, length)
     this.#atomic =
       elementTypeOf.View === elementTypeOf.AtomicView
         ? this.#view
-        : new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, length)
+        : new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, length)
     // `arr[0] = 99` (the Python habit) must not make a property that only this
     // process sees: with no new properties allowed it throws a TypeError in
     // strict code (every ES module, TypeScript's output). Costs nothing on

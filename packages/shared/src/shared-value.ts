@@ -15,7 +15,7 @@ import {
   type TypeName,
   type ValueType,
 } from './element-types.js'
-import { OFFSET_DATA, VALUE_KIND } from './layout.js'
+import { OFFSET_ELEMENTS, VALUE_KIND } from './layout.js'
 import type { RawOptions, SharedOptions } from './options.js'
 import { ATTACH, type Attached, SharedKind, SharedObject, withoutLock } from './shared-object.js'
 
@@ -50,7 +50,7 @@ function createValue(type: unknown, initial: unknown, options: SharedOptions | u
       length: 1,
       dataBytes: 8,
       fill(created) {
-        const atomic = new elementTypeOf.AtomicView(created.buffer, created.dataOffset + OFFSET_DATA, 1)
+        const atomic = new elementTypeOf.AtomicView(created.buffer, created.dataOffset + OFFSET_ELEMENTS, 1)
         storeElement(elementTypeOf, atomic, 0, first)
       },
     }
@@ -105,7 +105,9 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
     super(attached, VALUE)
     const { segment, type: elementTypeOf } = attached
     this.#type = elementTypeOf
-    this.#atomic = new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, 1) as AnyInt | AnyBig
+    this.#atomic = new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, 1) as
+      | AnyInt
+      | AnyBig
     this.#ints = elementTypeOf.family === 'int' ? (this.#atomic as AnyInt) : undefined
     this.#min = elementTypeOf.family === 'int' ? (elementTypeOf.min as number) : 0
     this.#max = elementTypeOf.family === 'int' ? (elementTypeOf.max as number) : -1
