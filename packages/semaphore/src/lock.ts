@@ -62,7 +62,7 @@ export interface LockHandle extends Handle {
   kind: 'lock'
 }
 
-/** Set by `openLock()` for the one constructor call it makes (JS runs it synchronously). */
+/** Set by `attachLock()` for the one constructor call it makes (JS runs it synchronously). */
 let attaching: Segment | undefined
 
 /**
@@ -98,7 +98,7 @@ function writeMagic(segment: Segment): void {
  * creates it atomically when the name does not exist) and runs `construct`
  * (a `new Lock()` or `new RLock()` call) while it is the segment to attach to.
  */
-export function openLock<T>(
+export function attachLock<T>(
   flavor: LockFlavor,
   name: string,
   options: LockOpenOptions | undefined,
@@ -537,7 +537,7 @@ export class Lock extends LockBase {
    * ```
    */
   static open(name: string, options?: LockOpenOptions): Lock {
-    return openLock(LOCK, name, options, () => new Lock())
+    return openLock(name, options)
   }
 
   /**
@@ -549,10 +549,16 @@ export class Lock extends LockBase {
    * ```
    */
   static from(handle: LockHandle | Handle): Lock {
-    return Lock.open(checkHandle<LockHandle>(handle, 'lock').name)
+    return openLock(checkHandle<LockHandle>(handle, 'lock').name, undefined)
   }
 
   override get handle(): LockHandle {
     return { kind: 'lock', name: this.name }
   }
+}
+
+// Outside the class body: a class that names itself inside its body is renamed
+// by esbuild (`_Lock`), and `Lock.name` would print that.
+function openLock(name: string, options: LockOpenOptions | undefined): Lock {
+  return attachLock(LOCK, name, options, () => new Lock())
 }

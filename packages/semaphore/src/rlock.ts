@@ -3,7 +3,7 @@
  * segment layout, documented in lock.ts; segment kind 'rlock').
  */
 import { checkHandle, type Handle } from '@ipc/core/internal'
-import { LockBase, type LockFlavor, openLock } from './lock.js'
+import { attachLock, LockBase, type LockFlavor } from './lock.js'
 import type { LockOpenOptions, LockOptions } from './options.js'
 
 const RLOCK: LockFlavor = {
@@ -60,7 +60,7 @@ export class RLock extends LockBase {
    * ```
    */
   static open(name: string, options?: LockOpenOptions): RLock {
-    return openLock(RLOCK, name, options, () => new RLock())
+    return openRLock(name, options)
   }
 
   /**
@@ -72,10 +72,16 @@ export class RLock extends LockBase {
    * ```
    */
   static from(handle: RLockHandle | Handle): RLock {
-    return RLock.open(checkHandle<RLockHandle>(handle, 'rlock').name)
+    return openRLock(checkHandle<RLockHandle>(handle, 'rlock').name, undefined)
   }
 
   override get handle(): RLockHandle {
     return { kind: 'rlock', name: this.name }
   }
+}
+
+// Outside the class body: a class that names itself inside its body is renamed
+// by esbuild (`_RLock`), and `RLock.name` would print that.
+function openRLock(name: string, options: LockOpenOptions | undefined): RLock {
+  return attachLock(RLOCK, name, options, () => new RLock())
 }
