@@ -37,6 +37,7 @@ import {
   TRANSFER,
   type TransferDescriptor,
 } from '@ipc/core/internal'
+import { trackOpen, untrackOpen } from './open-objects.js'
 import type { AcquireOptions, AcquireSyncOptions, LockOpenOptions, LockOptions } from './options.js'
 import { Permit } from './permit.js'
 
@@ -159,6 +160,10 @@ export abstract class LockBase implements Disposable {
     this.#lock = new RobustLock(segment, segment.dataOffset + OFFSET_LOCK, {
       label: `${flavor.segment.label} "${segment.name}"`,
     })
+    // A normal exit (of the process or worker thread) closes it, so a lock
+    // still held is given up at once (ABANDONED) instead of waiting for a
+    // sleeper to find its holder gone.
+    trackOpen(this)
   }
 
   /** A plain JSON description; pass it anywhere and call `Lock.from(handle)` / `RLock.from(handle)` there. */
@@ -456,6 +461,7 @@ export abstract class LockBase implements Disposable {
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    untrackOpen(this)
     this.#depth = 0
     this.#lock.abandon()
     this.#segment.close()
