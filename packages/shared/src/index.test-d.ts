@@ -1,3 +1,4 @@
+import { Lock, RLock } from '@ipc/semaphore'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   type ClosedError,
@@ -59,6 +60,11 @@ describe('@ipc/shared types', () => {
 
   it('exposes the lock, handles, shared memory and errors', () => {
     expectTypeOf(new SharedValue('int32').getLock()).toEqualTypeOf<SharedLock>()
+    expectTypeOf<SharedLock>().toEqualTypeOf<Lock | RLock>()
+    expectTypeOf(new SharedValue('int32', 0, { lock: new Lock() }).value).toEqualTypeOf<number>()
+    expectTypeOf(new SharedArray('int32', 2, { lock: new RLock(), name: 'x' }).length).toEqualTypeOf<number>()
+    // @ts-expect-error a lock option is true, false, a Lock or an RLock
+    new SharedValue('int32', 0, { lock: 'yes' })
     expectTypeOf(new SharedValue('int32').getLock().acquire()).toEqualTypeOf<Promise<boolean>>()
     expectTypeOf(new SharedValue('int32').withLock(() => 1)).toEqualTypeOf<Promise<number>>()
     expectTypeOf(new SharedValue('int32').withLock(async () => 'x')).toEqualTypeOf<Promise<string>>()
