@@ -20,6 +20,12 @@
  * loses nothing but the holder itself; the data it guarded may be half-updated.
  * Every word RobustLock reads (an owner's slot) is range-checked there
  * (CorruptError).
+ *
+ * Re-entrance is not in shared memory: the RobustLock is always used
+ * non-recursively, and an RLock counts its holder's extra acquisitions in the
+ * object (`#depth`, this thread only). Only the first acquisition and the
+ * last release touch the owner word, so other processes see one holder, and
+ * the count dies with its holder, which is what takeover needs.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { inspect } from 'node:util'
