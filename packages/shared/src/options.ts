@@ -30,6 +30,13 @@ export interface SharedOptions {
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * Keep the memory (and the lock made for it with `lock: true`) after the
+   * last process detaches or dies, until `unlink()` (Python's
+   * `SharedMemory(track=False)`). A lock given as `lock` keeps its own lifetime.
+   * @default false (removed with its last process)
+   */
+  persistent?: boolean
 }
 
 /** Options of `RawValue`/`RawArray`: no lock. */
@@ -39,6 +46,11 @@ export interface RawOptions {
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * Keep the memory after the last process detaches or dies, until `unlink()`.
+   * @default false (removed with its last process)
+   */
+  persistent?: boolean
 }
 
 /** Options of `SharedMemory.create()`. */

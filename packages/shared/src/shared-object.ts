@@ -6,7 +6,7 @@
  * segments; SharedObject, the base of both classes, holds the lock and the
  * lifetime (`close`, `unlink`) and status members.
  */
-import { ClosedError, CorruptError, IncompatibleError, ValueError } from '@ipc/core'
+import { ClosedError, CorruptError, IncompatibleError, NotFoundError, ValueError } from '@ipc/core'
 import { invalidArgType, Segment, type SegmentKind } from '@ipc/core/internal'
 import { type AcquireOptions, type AcquireSyncOptions, Lock, RLock } from '@ipc/semaphore'
 import { type ElementType, elementType, elementTypeById, type TypeName, type ValueType } from './element-types.js'
@@ -156,7 +156,7 @@ export function withoutLock(
     return undefined
   }
   checkOptionsObject(options)
-  return { name: options?.name as string, lock: false }
+  return { name: options?.name as string, persistent: options?.persistent as boolean, lock: false }
 }
 
 /**
@@ -193,10 +193,13 @@ export class SharedKind {
     checkOptionsObject(options)
     const option = options?.lock ?? true
     const given = typeof option === 'boolean' ? undefined : givenLock(option)
+    const persistent = options?.persistent
+    if (persistent !== undefined && typeof persistent !== 'boolean')
+      throw invalidArgType(`The "persistent" option must be a boolean, received ${typeof persistent}`)
     const { length, dataBytes, fill } = contents(elementTypeOf)
     // lock: true makes an RLock for this object (as Python's Value), before
     // the segment that names it; it is closed again if the segment is not made.
-    const made = option === true ? new RLock() : undefined
+    const made = option === true ? new RLock({ persistent: persistent === true }) : undefined
     const lockObject = made ?? given
     const record: LockRecord | undefined =
       lockObject === undefined
@@ -206,6 +209,7 @@ export class SharedKind {
     try {
       segment = Segment.create(this.segment, OFFSET_ELEMENTS + dataBytes, {
         name: options?.name,
+        persistent: persistent === true,
         init(created) {
           writeSharedHeader(created, { typeId: elementTypeOf.id, length, lock: record })
           fill(created)
@@ -421,6 +425,21 @@ export abstract class SharedObject {
    */
   unlink(): void {
     this.#segment.unlink()
-    if (this.#record?.owned) this.#lock?.unlink()
+    const record = this.#record
+    if (record?.owned !== true) return
+    if (this.#lock !== undefined) {
+      this.#lock.unlink()
+      return
+    }
+    // A RawValue/RawArray does not use the lock, but must not strand a persistent one.
+    let lock: SharedLock
+    try {
+      lock = record.kind === 'lock' ? Lock.open(record.name) : RLock.open(record.name)
+    } catch (error) {
+      if (error instanceof NotFoundError) return
+      throw error
+    }
+    lock.unlink()
+    lock.close()
   }
 }

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { Segment } from '@ipc/core/internal'
 import { Lock, RLock } from '@ipc/semaphore'
-import { CorruptError, NotFoundError, SharedArray, SharedValue, TimeoutError } from '@ipc/shared'
+import { CorruptError, NotFoundError, RawValue, SharedArray, SharedValue, TimeoutError } from '@ipc/shared'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
@@ -128,6 +128,30 @@ describe('the lock made for a value (lock: true)', () => {
     expect(again.getLock().name).toBe(name)
     expect(again.getLock().tryAcquire()).toBe(true)
     again.getLock().release()
+  })
+})
+
+describe('a persistent value', () => {
+  it('outlives its SIGKILLed creator with its lock, until unlink (also through a RawValue)', {
+    timeout: 30_000,
+  }, async () => {
+    const name = uniqueName('persistent')
+    const creator = spawnChild(participant, ['persistent', name])
+    await creator.waitFor('CREATED')
+    const lockName = creator.stdout().trim().split(' ')[1] as string
+    creator.child.kill('SIGKILL')
+    await creator.exited
+    const value = SharedValue.open(name, 'int32')
+    expect(value.getLock().name).toBe(lockName)
+    expect(value.withLockSync(() => ++value.value)).toBe(7)
+    value.close()
+    expect(existsSync(`/dev/shm/ipc-${name}`)).toBe(true)
+    expect(existsSync(`/dev/shm/ipc-${lockName}`)).toBe(true)
+    const raw = RawValue.open(name)
+    raw.unlink()
+    raw.close()
+    expect(existsSync(`/dev/shm/ipc-${name}`)).toBe(false)
+    expect(existsSync(`/dev/shm/ipc-${lockName}`)).toBe(false)
   })
 })
 
