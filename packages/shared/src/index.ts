@@ -22,7 +22,15 @@ export type {
   TypeName,
   ValueType,
 } from './element-types.js'
-export type { RawOptions, SharedMemoryOptions, SharedOptions } from './options.js'
+export type {
+  RawOptions,
+  SharedArrayCreation,
+  SharedArrayOpenOptions,
+  SharedMemoryOptions,
+  SharedOptions,
+  SharedValueCreation,
+  SharedValueOpenOptions,
+} from './options.js'
 export { RawArray, SharedArray, type SharedArrayHandle } from './shared-array.js'
 export { SharedMemory, type SharedMemoryHandle } from './shared-memory.js'
 export type { SharedLock } from './shared-object.js'

@@ -2,6 +2,7 @@
  * Options of @ipc/shared. Times are milliseconds.
  */
 import type { Lock, RLock } from '@ipc/semaphore'
+import type { ElementOf, ValueType } from './element-types.js'
 
 /** Options of `new SharedValue()` and `new SharedArray()`. */
 export interface SharedOptions {
@@ -37,6 +38,39 @@ export interface SharedOptions {
    * @default false (removed with its last process)
    */
   persistent?: boolean
+}
+
+/** The creation options of `SharedValue.open(name, type, { create })`: the constructor's, and the initial value. */
+export interface SharedValueCreation<T extends ValueType = ValueType> extends Omit<SharedOptions, 'name'> {
+  /** The value to start with. @default 0, 0n or false */
+  initial?: ElementOf<T>
+}
+
+/** Options of `SharedValue.open(name, type?, options)`. */
+export interface SharedValueOpenOptions<T extends ValueType = ValueType> {
+  /**
+   * Create the value when no value has that name (`type` is then required),
+   * atomically: of processes racing on one name exactly one creates it and
+   * all attach to it. `true` creates it with the defaults.
+   * @default false (throw NotFoundError when the name does not exist)
+   */
+  create?: boolean | SharedValueCreation<T>
+}
+
+/** The creation options of `SharedArray.open(name, type, { create })`: the constructor's, and the length or values. */
+export interface SharedArrayCreation<T extends ValueType = ValueType> extends Omit<SharedOptions, 'name'> {
+  /** A length (elements start at 0, 0n or false) or the initial values. Required. */
+  lengthOrValues: number | Iterable<ElementOf<T>>
+}
+
+/** Options of `SharedArray.open(name, type?, options)`. */
+export interface SharedArrayOpenOptions<T extends ValueType = ValueType> {
+  /**
+   * Create the array when no array has that name (`type` is then required),
+   * atomically under races, with these options (`lengthOrValues` required).
+   * @default undefined (throw NotFoundError when the name does not exist)
+   */
+  create?: SharedArrayCreation<T>
 }
 
 /** Options of `RawValue`/`RawArray`: no lock. */

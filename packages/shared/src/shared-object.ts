@@ -141,6 +141,13 @@ function detachLock(lock: SharedLock, record: LockRecord): void {
   if (entry.close) lock.close()
 }
 
+/** Removes a lock made for an object that was not made after all (it may be persistent: unlink it). */
+function discard(made: RLock | undefined): void {
+  if (made === undefined) return
+  made.unlink()
+  made.close()
+}
+
 /**
  * The options a RawValue/RawArray constructor passes to its parent: the same
  * object without the lock. When attaching (`type` is ATTACH), marks `attached`
@@ -189,6 +196,39 @@ export class SharedKind {
    * @throws {ExistsError} when the name is taken.
    */
   create(type: unknown, options: SharedOptions | undefined, contents: (type: ElementType) => SharedContents): Attached {
+    return this.#make(type, options, contents, undefined)
+  }
+
+  /**
+   * `open(name, type)`, or when no segment has that name, `create` with
+   * `options` and `contents`: atomic under races (exactly one process creates
+   * the name, all attach to it). A lock made for a creation that lost the
+   * race is closed again.
+   * @throws {TypeError} for an unknown type or bad options.
+   * @throws {IncompatibleError} when the name holds another kind or type.
+   */
+  openOrCreate(
+    name: string,
+    type: unknown,
+    options: SharedOptions | undefined,
+    contents: (type: ElementType) => SharedContents,
+  ): Attached {
+    // Most calls find the name: open without making a lock that would be thrown away.
+    try {
+      return this.open(name, type as ValueType)
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error
+    }
+    return this.#make(type, options, contents, name)
+  }
+
+  /** `create` (`openName` undefined) or `openOrCreate` (the name to open or create). */
+  #make(
+    type: unknown,
+    options: SharedOptions | undefined,
+    contents: (type: ElementType) => SharedContents,
+    openName: string | undefined,
+  ): Attached {
     const elementTypeOf = elementType(type)
     checkOptionsObject(options)
     const option = options?.lock ?? true
@@ -198,25 +238,34 @@ export class SharedKind {
       throw invalidArgType(`The "persistent" option must be a boolean, received ${typeof persistent}`)
     const { length, dataBytes, fill } = contents(elementTypeOf)
     // lock: true makes an RLock for this object (as Python's Value), before
-    // the segment that names it; it is closed again if the segment is not made.
+    // the segment that names it; it is removed again if the segment is not made.
     const made = option === true ? new RLock({ persistent: persistent === true }) : undefined
     const lockObject = made ?? given
     const record: LockRecord | undefined =
       lockObject === undefined
         ? undefined
         : { kind: lockObject.handle.kind, name: lockObject.name, owned: made !== undefined }
+    const creation = {
+      name: openName ?? options?.name,
+      persistent: persistent === true,
+      init(created: Segment) {
+        writeSharedHeader(created, { typeId: elementTypeOf.id, length, lock: record })
+        fill(created)
+      },
+    }
     let segment: Segment
     try {
-      segment = Segment.create(this.segment, OFFSET_ELEMENTS + dataBytes, {
-        name: options?.name,
-        persistent: persistent === true,
-        init(created) {
-          writeSharedHeader(created, { typeId: elementTypeOf.id, length, lock: record })
-          fill(created)
-        },
-      })
+      if (openName === undefined) segment = Segment.create(this.segment, OFFSET_ELEMENTS + dataBytes, creation)
+      else {
+        const result = Segment.openOrCreate(this.segment, openName, OFFSET_ELEMENTS + dataBytes, creation)
+        if (!result.created) {
+          discard(made)
+          return this.#attach(result.segment, openName, elementTypeOf)
+        }
+        segment = result.segment
+      }
     } catch (error) {
-      made?.close()
+      discard(made)
       throw error
     }
     const attached: Attached = { segment, type: elementTypeOf, length, record, lock: record !== undefined }
@@ -232,7 +281,11 @@ export class SharedKind {
    */
   open(name: string, type: ValueType | undefined): Attached {
     const expected = type === undefined ? undefined : elementType(type)
-    const segment = Segment.open(this.segment, name)
+    return this.#attach(Segment.open(this.segment, name), name, expected)
+  }
+
+  /** Checks the header of an opened `segment` (and its type, when `expected`); closes it on error. */
+  #attach(segment: Segment, name: string, expected: ElementType | undefined): Attached {
     try {
       const header = readSharedHeader(
         segment,

@@ -155,6 +155,42 @@ describe('a persistent value', () => {
   })
 })
 
+describe('SharedValue.open(name, type, { create })', () => {
+  it('attaches 6 racing processes to one value and one lock: no increment is lost', { timeout: 60_000 }, async () => {
+    const name = uniqueName('race')
+    const children = Array.from({ length: 6 }, () => spawnChild(participant, ['race-open', name, '5000']))
+    const codes = await Promise.all(children.map((child) => child.exited))
+    expect(codes, children.map((child) => child.stderr()).join('\n')).toEqual([0, 0, 0, 0, 0, 0])
+    const value = SharedValue.open(name, 'int32')
+    try {
+      expect(value.value).toBe(30_000)
+    } finally {
+      value.unlink()
+      value.close()
+    }
+    expect(existsSync(`/dev/shm/ipc-${name}`)).toBe(false)
+  })
+
+  it('creates with the options in create, attaches when the name exists, and needs the type to create', () => {
+    const name = uniqueName('value')
+    expect(() => SharedValue.open(name)).toThrow(NotFoundError)
+    expect(() => SharedValue.open(name, undefined, { create: true })).toThrow(TypeError)
+    const made = track(SharedValue.open(name, 'float64', { create: { initial: 1.5, lock: false } }))
+    expect(made.value).toBe(1.5)
+    expect(made.hasLock).toBe(false)
+    const again = track(SharedValue.open(name, 'float64', { create: { initial: 9 } }))
+    expect(again.value).toBe(1.5)
+    expect(() => SharedValue.open(name, 'int32', { create: true })).toThrow('it holds float64')
+    const arrayName = uniqueName('array')
+    expect(() => SharedArray.open(arrayName, 'int32', { create: true as never })).toThrow(TypeError)
+    const array = track(SharedArray.open(arrayName, 'int32', { create: { lengthOrValues: [1, 2, 3] } }))
+    expect(array.toArray()).toEqual([1, 2, 3])
+    const same = track(SharedArray.open(arrayName, 'int32', { create: { lengthOrValues: 1 } }))
+    expect(same.length).toBe(3)
+    expect(same.getLock().name).toBe(array.getLock().name)
+  })
+})
+
 describe('a corrupt lock record', () => {
   it('makes open throw CorruptError', () => {
     const value = track(new SharedValue('int32', 0, { name: uniqueName('value') }))
