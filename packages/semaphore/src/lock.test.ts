@@ -147,6 +147,17 @@ describe('RLock', () => {
     expect(lock.locked).toBe(false)
   })
 
+  it('counts a sync re-entry made while its own async acquire is still resolving', async () => {
+    const lock = track(new RLock())
+    const pending = lock.acquire()
+    expect(lock.acquireSync()).toBe(true)
+    await expect(pending).resolves.toBe(true)
+    lock.release()
+    expect(lock.locked).toBe(true)
+    lock.release()
+    expect(lock.locked).toBe(false)
+  })
+
   it('makes another task of this thread wait: concurrent withLock calls run one at a time', async () => {
     const lock = track(new RLock())
     let inside = 0

@@ -287,14 +287,25 @@ export abstract class LockBase implements Disposable {
    * ```
    */
   acquireSync(options?: AcquireSyncOptions): boolean {
-    if (this.#recursive && this.#lock.held) {
-      if (options?.signal?.aborted) throw options.signal.reason
-      this.#depth++
-      return true
+    // `#depth` first: the uncontended path reads no shared word here.
+    if (this.#depth !== 0 && this.#recursive && this.#lock.held) return this.#reenter(options)
+    let got: boolean
+    try {
+      got = this.#lock.acquireSync(options)
+    } catch (error) {
+      // An RLock taken by an async acquire whose `#acquired` has not run yet
+      // (one microtask): the non-recursive RobustLock calls that re-entry.
+      if (this.#recursive && this.#lock.held) return this.#reenter(options)
+      throw error
     }
-    const got = this.#lock.acquireSync(options)
     if (got) this.#depth++
     return got
+  }
+
+  #reenter(options: AcquireSyncOptions | undefined): true {
+    if (options?.signal?.aborted) throw options.signal.reason
+    this.#depth++
+    return true
   }
 
   /**
