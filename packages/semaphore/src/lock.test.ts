@@ -1,7 +1,16 @@
 import { inspect } from 'node:util'
+import { Segment } from '@ipc/core/internal'
 import { uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ClosedError, ExistsError, IncompatibleError, NotFoundError, TimeoutError, ValueError } from './errors.js'
+import {
+  ClosedError,
+  CorruptError,
+  ExistsError,
+  IncompatibleError,
+  NotFoundError,
+  TimeoutError,
+  ValueError,
+} from './errors.js'
 import { Lock } from './lock.js'
 import { RLock } from './rlock.js'
 
@@ -258,6 +267,24 @@ describe('Lock#permit()', () => {
       expect(lock.owned).toBe(true)
     }
     expect(lock.locked).toBe(false)
+  })
+})
+
+describe('a corrupt lock', () => {
+  it('throws CorruptError when its owner word names a slot outside the table, and IncompatibleError without its magic', () => {
+    const lock = track(new Lock({ name: uniqueName() }))
+    const segment = Segment.open({ kind: 'lock', version: 2 }, lock.name)
+    try {
+      const state = segment.dataOffset / 4
+      Atomics.store(segment.i32, state, (201 << 22) | 1234) // slot 200: the table has 128
+      expect(() => lock.tryAcquire()).toThrow(CorruptError)
+      expect(() => lock.acquireSync({ timeout: 10 })).toThrow(CorruptError)
+      Atomics.store(segment.i32, state, 0)
+      Atomics.store(segment.i32, state + 4, 0) // the magic
+      expect(() => Lock.open(lock.name)).toThrow(IncompatibleError)
+    } finally {
+      segment.close()
+    }
   })
 })
 
