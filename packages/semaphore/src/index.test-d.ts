@@ -4,7 +4,10 @@ import {
   ClosedError,
   type IpcError,
   Lock,
+  type LockHandle,
   type Permit,
+  RLock,
+  type RLockHandle,
   Semaphore,
   type SemaphoreHandle,
   TimeoutError,
@@ -40,6 +43,20 @@ describe('public types', () => {
     const lock = new Lock()
     expectTypeOf(lock.release).parameters.toEqualTypeOf<[]>()
     expectTypeOf<Permit>().toMatchTypeOf<Disposable & AsyncDisposable>()
+  })
+
+  it('types Lock and RLock alike, with open-or-create and previousOwnerDied', () => {
+    const lock = Lock.open('x', { create: { persistent: true } })
+    const rlock = new RLock({ name: 'y', persistent: false })
+    expectTypeOf(RLock.open('y', { create: true })).toEqualTypeOf<RLock>()
+    expectTypeOf(lock.handle).toEqualTypeOf<LockHandle>()
+    expectTypeOf(rlock.handle).toEqualTypeOf<RLockHandle>()
+    expectTypeOf(rlock.acquire()).toEqualTypeOf<Promise<boolean>>()
+    expectTypeOf(rlock.acquireSync({ timeout: 1 })).toEqualTypeOf<boolean>()
+    expectTypeOf(lock.previousOwnerDied).toEqualTypeOf<boolean>()
+    expectTypeOf(lock.withLock(async () => 1)).toEqualTypeOf<Promise<number>>()
+    expectTypeOf(rlock.withLockSync(() => 'a')).toEqualTypeOf<string>()
+    expectTypeOf(lock.withLock).parameter(0).parameter(0).toEqualTypeOf<Lock>()
   })
 
   it('exports the error classes', () => {

@@ -1,6 +1,6 @@
 /**
- * @ipc/semaphore: Python's multiprocessing Semaphore, BoundedSemaphore and
- * Lock for Node.js processes and worker threads, fair and safe when a holder
+ * @ipc/semaphore: Python's multiprocessing Semaphore, BoundedSemaphore, Lock
+ * and RLock for Node.js processes and worker threads, safe when a holder
  * crashes.
  */
 export { BoundedSemaphore, type BoundedSemaphoreHandle } from './bounded-semaphore.js'
@@ -19,10 +19,12 @@ export { Lock, type LockHandle } from './lock.js'
 export type {
   AcquireOptions,
   AcquireSyncOptions,
+  LockOpenOptions,
   LockOptions,
   SemaphoreCreateOptions,
   SemaphoreOpenOptions,
   SemaphoreOptions,
 } from './options.js'
 export { Permit } from './permit.js'
+export { RLock, type RLockHandle } from './rlock.js'
 export { Semaphore, type SemaphoreHandle } from './semaphore.js'

@@ -1,8 +1,18 @@
 import { inspect } from 'node:util'
+import { Segment } from '@ipc/core/internal'
 import { uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ClosedError, ValueError } from './errors.js'
+import {
+  ClosedError,
+  CorruptError,
+  ExistsError,
+  IncompatibleError,
+  NotFoundError,
+  TimeoutError,
+  ValueError,
+} from './errors.js'
 import { Lock } from './lock.js'
+import { RLock } from './rlock.js'
 
 const open: { close(): void }[] = []
 function track<T extends { close(): void }>(object: T): T {
@@ -30,10 +40,42 @@ describe('Lock#acquire() and Lock#release()', () => {
     expect(other.owned).toBe(true)
   })
 
-  it('is not reentrant: the holder waits for itself (as in Python)', () => {
+  it('is not reentrant: acquireSync by the holder throws ValueError at once, tryAcquire returns false', () => {
     const lock = track(new Lock())
     expect(lock.acquireSync()).toBe(true)
-    expect(lock.acquireSync({ timeout: 10 })).toBe(false)
+    const started = performance.now()
+    expect(() => lock.acquireSync({ timeout: 5000 })).toThrow(ValueError)
+    expect(() => lock.acquireSync()).toThrow(`Cannot acquire lock "${lock.name}": this thread holds it already`)
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(lock.tryAcquire()).toBe(false)
+    expect(lock.owned).toBe(true)
+    lock.release()
+    expect(lock.locked).toBe(false)
+  })
+
+  it('makes an async acquire by the holder wait until another task of this thread releases it', async () => {
+    const lock = track(new Lock())
+    await lock.acquire()
+    let settled = false
+    const again = lock.acquire({ timeout: 5000 }).then((got) => {
+      settled = true
+      return got
+    })
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(settled).toBe(false)
+    lock.release()
+    await expect(again).resolves.toBe(true)
+    expect(lock.owned).toBe(true)
+    lock.release()
+  })
+
+  it('resolves false when the timeout passes while another object holds it', async () => {
+    const lock = track(new Lock({ name: uniqueName() }))
+    const other = track(Lock.open(lock.name))
+    lock.acquireSync()
+    await expect(other.acquire({ timeout: 0 })).resolves.toBe(false)
+    expect(other.acquireSync({ timeout: 20 })).toBe(false)
+    lock.release()
   })
 
   it('throws ValueError when released unlocked', () => {
@@ -53,17 +95,158 @@ describe('Lock#acquire() and Lock#release()', () => {
     expect(lock.locked).toBe(false)
   })
 
-  it('is released when its holder closes', () => {
+  it('is taken over with previousOwnerDied when its holder closes holding it', () => {
     const lock = new Lock({ name: uniqueName() })
     const other = track(Lock.open(lock.name))
     lock.acquireSync()
     lock.close()
     expect(other.locked).toBe(false)
     expect(() => lock.release()).toThrow(ClosedError)
+    expect(other.tryAcquire()).toBe(true)
+    expect(other.previousOwnerDied).toBe(true)
+    other.release()
+    expect(other.previousOwnerDied).toBe(false)
+    expect(other.acquireSync()).toBe(true)
+    expect(other.previousOwnerDied).toBe(false)
+    other.release()
+  })
+
+  it('rejects a pending acquire with ClosedError when the object closes', async () => {
+    const lock = track(new Lock({ name: uniqueName() }))
+    const other = Lock.open(lock.name)
+    lock.acquireSync()
+    const waiting = other.acquire()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    other.close()
+    await expect(waiting).rejects.toThrow(ClosedError)
+    lock.release()
+  })
+})
+
+describe('RLock', () => {
+  it('lets its holder acquire again and needs as many releases', async () => {
+    const lock = track(new RLock({ name: uniqueName() }))
+    const other = track(RLock.open(lock.name))
+    expect(lock.acquireSync()).toBe(true)
+    expect(lock.acquireSync()).toBe(true)
+    expect(lock.tryAcquire()).toBe(true)
+    expect(lock.withLockSync(() => lock.acquireSync())).toBe(true)
+    for (let i = 0; i < 3; i++) {
+      lock.release()
+      expect(lock.locked).toBe(true)
+      expect(other.tryAcquire()).toBe(false)
+    }
+    lock.release()
+    expect(lock.locked).toBe(false)
+    expect(() => lock.release()).toThrow(`Cannot release rlock "${lock.name}": it is not locked`)
+    expect(other.tryAcquire()).toBe(true)
+    expect(() => lock.release()).toThrow(ValueError)
+    other.release()
+  })
+
+  it('nests withLock calls of the same object, and an acquire inside them enters again', async () => {
+    const lock = track(new RLock())
+    const inner = await lock.withLock(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      expect(await lock.acquire({ timeout: 0 })).toBe(true)
+      lock.release()
+      return lock.withLock(() => lock.withLockSync(() => lock.owned))
+    })
+    expect(inner).toBe(true)
+    expect(lock.locked).toBe(false)
+  })
+
+  it('counts a sync re-entry made while its own async acquire is still resolving', async () => {
+    const lock = track(new RLock())
+    const pending = lock.acquire()
+    expect(lock.acquireSync()).toBe(true)
+    await expect(pending).resolves.toBe(true)
+    lock.release()
+    expect(lock.locked).toBe(true)
+    lock.release()
+    expect(lock.locked).toBe(false)
+  })
+
+  it('makes another task of this thread wait: concurrent withLock calls run one at a time', async () => {
+    const lock = track(new RLock())
+    let inside = 0
+    let most = 0
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        lock.withLock(async () => {
+          most = Math.max(most, ++inside)
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          inside--
+        }),
+      ),
+    )
+    expect(most).toBe(1)
+    await lock.acquire()
+    await expect(lock.acquire({ timeout: 20 })).resolves.toBe(false)
+    lock.release()
+    expect(lock.locked).toBe(false)
+  })
+
+  it('is another kind than Lock', () => {
+    const rlock = track(new RLock({ name: uniqueName() }))
+    expect(() => Lock.open(rlock.name)).toThrow(IncompatibleError)
+    expect(() => Lock.from(rlock.handle)).toThrow(TypeError)
+    const lock = track(new Lock({ name: uniqueName() }))
+    expect(() => RLock.open(lock.name)).toThrow(IncompatibleError)
+    expect(rlock.handle).toEqual({ kind: 'rlock', name: rlock.name })
+    expect(RLock.from(rlock.handle).close()).toBeUndefined()
+  })
+})
+
+describe('Lock.open(name, { create })', () => {
+  it('creates the lock when the name is free and attaches when it exists', () => {
+    const name = uniqueName()
+    expect(() => Lock.open(name)).toThrow(NotFoundError)
+    const first = track(Lock.open(name, { create: true }))
+    const second = track(Lock.open(name, { create: { persistent: true } }))
+    expect(first.acquireSync()).toBe(true)
+    expect(second.tryAcquire()).toBe(false)
+    expect(() => new Lock({ name })).toThrow(ExistsError)
+    expect(() => RLock.open(name, { create: true })).toThrow(IncompatibleError)
+    first.release()
+  })
+
+  it('keeps a persistent lock after its last object closes, until unlink', () => {
+    const name = uniqueName()
+    const lock = new Lock({ name, persistent: true })
+    lock.close()
+    const again = Lock.open(name)
+    expect(again.tryAcquire()).toBe(true)
+    again.release()
+    again.unlink()
+    again.close()
+    expect(() => Lock.open(name)).toThrow(NotFoundError)
+  })
+
+  it('rejects options of the wrong type', () => {
+    expect(() => Lock.open(uniqueName(), { create: 'yes' as never })).toThrow(TypeError)
+    expect(() => new RLock({ persistent: 1 as never })).toThrow(TypeError)
   })
 })
 
 describe('Lock#withLock()', () => {
+  it("throws core's TimeoutError when the lock is not free in time, and does not run fn", async () => {
+    const lock = track(new Lock({ name: uniqueName() }))
+    const other = track(Lock.open(lock.name))
+    lock.acquireSync()
+    let ran = false
+    const run = () => {
+      ran = true
+    }
+    await expect(other.withLock(run, { timeout: 20 })).rejects.toBeInstanceOf(TimeoutError)
+    expect(() => other.withLockSync(run, { timeout: 20 })).toThrow(TimeoutError)
+    await expect(other.permit({ timeout: 0 })).rejects.toThrow(
+      `Cannot acquire lock "${lock.name}": it was not free within 0 ms`,
+    )
+    expect(ran).toBe(false)
+    lock.release()
+  })
+
   it('holds the lock while the function runs and releases it after a throw', async () => {
     const lock = track(new Lock())
     await expect(lock.withLock(async () => (lock.owned ? 'held' : 'free'))).resolves.toBe('held')
@@ -87,11 +270,31 @@ describe('Lock#permit()', () => {
   })
 })
 
+describe('a corrupt lock', () => {
+  it('throws CorruptError when its owner word names a slot outside the table, and IncompatibleError without its magic', () => {
+    const lock = track(new Lock({ name: uniqueName() }))
+    const segment = Segment.open({ kind: 'lock', version: 2 }, lock.name)
+    try {
+      const state = segment.dataOffset / 4
+      Atomics.store(segment.i32, state, (201 << 22) | 1234) // slot 200: the table has 128
+      expect(() => lock.tryAcquire()).toThrow(CorruptError)
+      expect(() => lock.acquireSync({ timeout: 10 })).toThrow(CorruptError)
+      Atomics.store(segment.i32, state, 0)
+      Atomics.store(segment.i32, state + 4, 0) // the magic
+      expect(() => Lock.open(lock.name)).toThrow(IncompatibleError)
+    } finally {
+      segment.close()
+    }
+  })
+})
+
 describe('Lock inspection', () => {
   it('shows the owner pid, or null', () => {
     const lock = track(new Lock({ name: uniqueName() }))
     expect(inspect(lock)).toBe(`Lock { name: '${lock.name}', owner: null }`)
     lock.acquireSync()
     expect(inspect(lock)).toBe(`Lock { name: '${lock.name}', owner: ${process.pid} }`)
+    lock.close()
+    expect(inspect(lock)).toBe(`Lock { name: '${lock.name}', closed: true }`)
   })
 })

@@ -1,5 +1,5 @@
 /**
- * Options of Semaphore, BoundedSemaphore and Lock, and of their waiting calls.
+ * Options of Semaphore, BoundedSemaphore, Lock and RLock, and of their waiting calls.
  */
 
 /** Options of `new Semaphore(value, options)` and `new BoundedSemaphore(value, options)`. */
@@ -51,13 +51,32 @@ export interface SemaphoreOpenOptions {
   create?: boolean | SemaphoreCreateOptions
 }
 
-/** Options of `new Lock(options)`. A Lock always gives back the lock of a dead holder. */
+/** Options of `new Lock(options)` and `new RLock(options)`. A lock is always taken over from a dead holder. */
 export interface LockOptions {
   /**
-   * The name other processes open it by (`Lock.open(name)`).
+   * The name other processes open it by (`Lock.open(name)`). Creating a name
+   * that exists throws `ExistsError`.
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * Keep the lock after its last object detaches or its last process dies,
+   * until `unlink()` (a holder that died is still taken over).
+   * @default false (removed with its last process)
+   */
+  persistent?: boolean
+}
+
+/** Options of `Lock.open(name, options)` and `RLock.open(name, options)`. */
+export interface LockOpenOptions {
+  /**
+   * Create the lock when no lock has that name, atomically (of racing
+   * processes exactly one creates it; all attach to it), with these options
+   * (`true`: the defaults). Opening an object of another kind still throws
+   * `IncompatibleError`.
+   * @default false (throw NotFoundError when the name does not exist)
+   */
+  create?: boolean | Omit<LockOptions, 'name'>
 }
 
 /** Options of `acquire()`, `permit()` and `withPermit()`. */

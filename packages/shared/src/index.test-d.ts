@@ -1,3 +1,4 @@
+import { Lock, RLock } from '@ipc/semaphore'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   type ClosedError,
@@ -59,6 +60,19 @@ describe('@ipc/shared types', () => {
 
   it('exposes the lock, handles, shared memory and errors', () => {
     expectTypeOf(new SharedValue('int32').getLock()).toEqualTypeOf<SharedLock>()
+    expectTypeOf<SharedLock>().toEqualTypeOf<Lock | RLock>()
+    expectTypeOf(new SharedValue('int32', 0, { lock: new Lock() }).value).toEqualTypeOf<number>()
+    expectTypeOf(new SharedArray('int32', 2, { lock: new RLock(), name: 'x' }).length).toEqualTypeOf<number>()
+    // @ts-expect-error a lock option is true, false, a Lock or an RLock
+    new SharedValue('int32', 0, { lock: 'yes' })
+    expectTypeOf(
+      SharedValue.open('x', 'int64', { create: { initial: 1n, persistent: true } }).value,
+    ).toEqualTypeOf<bigint>()
+    expectTypeOf(
+      SharedArray.open('x', 'float64', { create: { lengthOrValues: [1.5] } }).array,
+    ).toEqualTypeOf<Float64Array>()
+    // @ts-expect-error an int64 value starts from a bigint
+    SharedValue.open('x', 'int64', { create: { initial: 1 } })
     expectTypeOf(new SharedValue('int32').getLock().acquire()).toEqualTypeOf<Promise<boolean>>()
     expectTypeOf(new SharedValue('int32').withLock(() => 1)).toEqualTypeOf<Promise<number>>()
     expectTypeOf(new SharedValue('int32').withLock(async () => 'x')).toEqualTypeOf<Promise<string>>()

@@ -10,6 +10,7 @@ export {
   IpcError,
   NotFoundError,
   PermissionError,
+  TimeoutError,
   ValueError,
 } from '@ipc/core'
 export type {
@@ -21,8 +22,17 @@ export type {
   TypeName,
   ValueType,
 } from './element-types.js'
-export type { RawOptions, SharedMemoryOpenOptions, SharedMemoryOptions, SharedOptions } from './options.js'
+export type {
+  RawOptions,
+  SharedArrayCreation,
+  SharedArrayOpenOptions,
+  SharedMemoryOpenOptions,
+  SharedMemoryOptions,
+  SharedOptions,
+  SharedValueCreation,
+  SharedValueOpenOptions,
+} from './options.js'
 export { RawArray, SharedArray, type SharedArrayHandle } from './shared-array.js'
-export type { LockWaitOptions, SharedLock, SyncWaitOptions } from './shared-lock.js'
 export { SharedMemory, type SharedMemoryHandle } from './shared-memory.js'
+export type { SharedLock } from './shared-object.js'
 export { RawValue, SharedValue, type SharedValueHandle } from './shared-value.js'

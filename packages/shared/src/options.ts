@@ -1,23 +1,76 @@
 /**
  * Options of @ipc/shared. Times are milliseconds.
  */
+import type { Lock, RLock } from '@ipc/semaphore'
+import type { ElementOf, ValueType } from './element-types.js'
 
 /** Options of `new SharedValue()` and `new SharedArray()`. */
 export interface SharedOptions {
   /**
-   * Whether the object gets a robust cross-process lock (`getLock()`,
-   * `withLock()`). Single reads and writes are whole either way; the lock is
-   * for read-modify-write sequences (Python's `with v.get_lock(): v.value += 1`).
-   * `RawValue`/`RawArray` are the same with `false`.
+   * The lock of `getLock()` and `withLock()`: `true` makes an `RLock` for
+   * this object (as Python's `Value`), which lives and dies with it; a `Lock`
+   * or `RLock` of `@ipc/semaphore` puts several values under one lock (this
+   * object uses it, and does not close it); `false` gives no lock
+   * (`RawValue`/`RawArray` are the same). Single reads and writes are whole
+   * either way; the lock is for read-modify-write sequences (Python's
+   * `with v.get_lock(): v.value += 1`). Every process that opens the object
+   * by name or handle gets the same lock.
    * @default true
+   * @example
+   * ```ts
+   * const lock = new Lock()
+   * const a = new SharedValue('int32', 0, { lock })
+   * const b = new SharedValue('int32', 0, { lock })
+   * a.getLock() === lock // => true
+   * ```
    */
-  lock?: boolean
+  lock?: boolean | Lock | RLock
   /**
    * The name other processes open it by (`SharedValue.open(name)`). Creating
    * a name that exists throws `ExistsError`.
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * Keep the memory (and the lock made for it with `lock: true`) after the
+   * last process detaches or dies, until `unlink()` (Python's
+   * `SharedMemory(track=False)`). A lock given as `lock` keeps its own lifetime.
+   * @default false (removed with its last process)
+   */
+  persistent?: boolean
+}
+
+/** The creation options of `SharedValue.open(name, type, { create })`: the constructor's, and the initial value. */
+export interface SharedValueCreation<T extends ValueType = ValueType> extends Omit<SharedOptions, 'name'> {
+  /** The value to start with. @default 0, 0n or false */
+  initial?: ElementOf<T>
+}
+
+/** Options of `SharedValue.open(name, type?, options)`. */
+export interface SharedValueOpenOptions<T extends ValueType = ValueType> {
+  /**
+   * Create the value when no value has that name (`type` is then required),
+   * atomically: of processes racing on one name exactly one creates it and
+   * all attach to it. `true` creates it with the defaults.
+   * @default false (throw NotFoundError when the name does not exist)
+   */
+  create?: boolean | SharedValueCreation<T>
+}
+
+/** The creation options of `SharedArray.open(name, type, { create })`: the constructor's, and the length or values. */
+export interface SharedArrayCreation<T extends ValueType = ValueType> extends Omit<SharedOptions, 'name'> {
+  /** A length (elements start at 0, 0n or false) or the initial values. Required. */
+  lengthOrValues: number | Iterable<ElementOf<T>>
+}
+
+/** Options of `SharedArray.open(name, type?, options)`. */
+export interface SharedArrayOpenOptions<T extends ValueType = ValueType> {
+  /**
+   * Create the array when no array has that name (`type` is then required),
+   * atomically under races, with these options (`lengthOrValues` required).
+   * @default undefined (throw NotFoundError when the name does not exist)
+   */
+  create?: SharedArrayCreation<T>
 }
 
 /** Options of `RawValue`/`RawArray`: no lock. */
@@ -27,6 +80,11 @@ export interface RawOptions {
    * @default a random, unguessable name
    */
   name?: string
+  /**
+   * Keep the memory after the last process detaches or dies, until `unlink()`.
+   * @default false (removed with its last process)
+   */
+  persistent?: boolean
 }
 
 /** Options of `SharedMemory.create()`. */

@@ -23,9 +23,9 @@ import {
   type TypeName,
   type ValueType,
 } from './element-types.js'
-import { ARRAY_KIND, OFFSET_DATA } from './layout.js'
-import type { RawOptions, SharedOptions } from './options.js'
-import { ATTACH, type Attached, SharedKind, SharedObject, withoutLock } from './shared-object.js'
+import { ARRAY_KIND, OFFSET_ELEMENTS } from './layout.js'
+import type { RawOptions, SharedArrayOpenOptions, SharedOptions } from './options.js'
+import { ATTACH, type Attached, type SharedContents, SharedKind, SharedObject, withoutLock } from './shared-object.js'
 
 /** The plain JSON handle of a SharedArray: pass it anywhere, then `SharedArray.from(handle)`. */
 export interface SharedArrayHandle extends Handle {
@@ -42,7 +42,7 @@ export interface SharedArrayHandle extends Handle {
 const ARRAY = new SharedKind(
   ARRAY_KIND,
   'shared array',
-  (length, type, segment) => OFFSET_DATA + length * type.bytes <= segment.dataBytes,
+  (length, type, segment) => OFFSET_ELEMENTS + length * type.bytes <= segment.dataBytes,
 )
 
 /** Most elements `inspect` shows. */
@@ -73,18 +73,38 @@ function initialValues(
 
 /** Validates the arguments of `new SharedArray()`, then creates the segment holding the initial values. */
 function createArray(type: unknown, lengthOrValues: unknown, options: SharedOptions | undefined): Attached {
-  return ARRAY.create(type, options, (elementTypeOf) => {
+  return ARRAY.create(type, options, arrayContents(lengthOrValues))
+}
+
+/** `SharedArray.open(name, type, options)`: open, or with `options.create`, open or create atomically. */
+function openArray(name: string, type: unknown, options: SharedArrayOpenOptions | undefined): Attached {
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+  const create = options?.create
+  if (create === undefined) return ARRAY.open(name, type as ValueType | undefined)
+  if (typeof create !== 'object' || create === null || !('lengthOrValues' in create))
+    throw invalidArgType(
+      `The "create" option must be an object with "lengthOrValues" (an array has no default length), received ${create === null ? 'null' : typeof create}`,
+    )
+  if (type === undefined)
+    throw invalidArgType(`Cannot create shared array "${name}": pass its type, as in open(name, 'int32', { create })`)
+  return ARRAY.openOrCreate(name, type, create, arrayContents(create.lengthOrValues))
+}
+
+/** What a new array's segment holds: `lengthOrValues` elements, validated against the type. */
+function arrayContents(lengthOrValues: unknown): (elementTypeOf: ElementType) => SharedContents {
+  return (elementTypeOf) => {
     const { length, values } = initialValues(elementTypeOf, lengthOrValues)
     return {
       length,
       dataBytes: Math.ceil((length * elementTypeOf.bytes) / 8) * 8,
       fill(created) {
         if (values === undefined || length === 0) return
-        const view = new elementTypeOf.View(created.buffer, created.dataOffset + OFFSET_DATA, length)
+        const view = new elementTypeOf.View(created.buffer, created.dataOffset + OFFSET_ELEMENTS, length)
         ;(view as { set(values: ArrayLike<number | bigint>): void }).set(values)
       },
     }
-  })
+  }
 }
 
 /**
@@ -139,11 +159,11 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
     const { segment, type: elementTypeOf, length } = attached
     this.length = length
     this.#type = elementTypeOf
-    this.#view = new elementTypeOf.View(segment.buffer, segment.dataOffset + OFFSET_DATA, length)
+    this.#view = new elementTypeOf.View(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, length)
     this.#atomic =
       elementTypeOf.View === elementTypeOf.AtomicView
         ? this.#view
-        : new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, length)
+        : new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, length)
     // `arr[0] = 99` (the Python habit) must not make a property that only this
     // process sees: with no new properties allowed it throws a TypeError in
     // strict code (every ES module, TypeScript's output). Costs nothing on
@@ -154,15 +174,24 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
   /**
    * Attaches to the array called `name` from any process or thread. With
    * `type`, also checks that it holds that type.
-   * @throws {NotFoundError} when no array has that name.
+   * With `{ create: { lengthOrValues, … } }`, creates it (of `type`) when the
+   * name does not exist, atomically: of processes racing on one name exactly
+   * one creates it and all attach to it.
+   * @throws {NotFoundError} when no array has that name (and `create` is not set).
    * @throws {IncompatibleError} when `name` is not a shared array (a SharedValue, a queue…) or holds another type.
+   * @throws {TypeError} with `create` but no `type` or no `lengthOrValues`.
    * @example
    * ```ts
    * const pixels = SharedArray.open('frame', 'uint8')
+   * const slots = SharedArray.open('slots', 'int32', { create: { lengthOrValues: 8 } })
    * ```
    */
-  static open<T extends ValueType = ValueType>(name: string, type?: T): SharedArray<T> {
-    return new SharedArray<T>(ATTACH as never, ARRAY.open(name, type) as never)
+  static open<T extends ValueType = ValueType>(
+    name: string,
+    type?: T,
+    options?: SharedArrayOpenOptions<T>,
+  ): SharedArray<T> {
+    return new SharedArray<T>(ATTACH as never, openArray(name, type, options as SharedArrayOpenOptions) as never)
   }
 
   /**

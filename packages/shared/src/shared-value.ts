@@ -15,9 +15,9 @@ import {
   type TypeName,
   type ValueType,
 } from './element-types.js'
-import { OFFSET_DATA, VALUE_KIND } from './layout.js'
-import type { RawOptions, SharedOptions } from './options.js'
-import { ATTACH, type Attached, SharedKind, SharedObject, withoutLock } from './shared-object.js'
+import { OFFSET_ELEMENTS, VALUE_KIND } from './layout.js'
+import type { RawOptions, SharedOptions, SharedValueCreation, SharedValueOpenOptions } from './options.js'
+import { ATTACH, type Attached, type SharedContents, SharedKind, SharedObject, withoutLock } from './shared-object.js'
 
 /** The plain JSON handle of a SharedValue: pass it anywhere, then `SharedValue.from(handle)`. */
 export interface SharedValueHandle extends Handle {
@@ -39,7 +39,26 @@ const OP_SUB = 1
 
 /** Validates the arguments of `new SharedValue()`, then creates the segment holding `initial`. */
 function createValue(type: unknown, initial: unknown, options: SharedOptions | undefined): Attached {
-  return VALUE.create(type, options, (elementTypeOf) => {
+  return VALUE.create(type, options, valueContents(initial))
+}
+
+/** `SharedValue.open(name, type, options)`: open, or with `options.create`, open or create atomically. */
+function openValue(name: string, type: unknown, options: SharedValueOpenOptions | undefined): Attached {
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+  const create = options?.create
+  if (create === undefined || create === false) return VALUE.open(name, type as ValueType | undefined)
+  if (create !== true && (typeof create !== 'object' || create === null))
+    throw invalidArgType(`The "create" option must be a boolean or an object, received ${typeof create}`)
+  if (type === undefined)
+    throw invalidArgType(`Cannot create shared value "${name}": pass its type, as in open(name, 'int32', { create })`)
+  const creation: SharedValueCreation = create === true ? {} : create
+  return VALUE.openOrCreate(name, type, creation, valueContents(creation.initial))
+}
+
+/** What a new value's segment holds: `initial` (checked against the type), or 0, 0n or false. */
+function valueContents(initial: unknown): (elementTypeOf: ElementType) => SharedContents {
+  return (elementTypeOf) => {
     const first =
       initial === undefined
         ? elementTypeOf.family === 'bigint'
@@ -50,11 +69,11 @@ function createValue(type: unknown, initial: unknown, options: SharedOptions | u
       length: 1,
       dataBytes: 8,
       fill(created) {
-        const atomic = new elementTypeOf.AtomicView(created.buffer, created.dataOffset + OFFSET_DATA, 1)
+        const atomic = new elementTypeOf.AtomicView(created.buffer, created.dataOffset + OFFSET_ELEMENTS, 1)
         storeElement(elementTypeOf, atomic, 0, first)
       },
     }
-  })
+  }
 }
 
 /**
@@ -105,7 +124,9 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
     super(attached, VALUE)
     const { segment, type: elementTypeOf } = attached
     this.#type = elementTypeOf
-    this.#atomic = new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_DATA, 1) as AnyInt | AnyBig
+    this.#atomic = new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, 1) as
+      | AnyInt
+      | AnyBig
     this.#ints = elementTypeOf.family === 'int' ? (this.#atomic as AnyInt) : undefined
     this.#min = elementTypeOf.family === 'int' ? (elementTypeOf.min as number) : 0
     this.#max = elementTypeOf.family === 'int' ? (elementTypeOf.max as number) : -1
@@ -113,16 +134,25 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
 
   /**
    * Attaches to the value called `name` from any process or thread. With
-   * `type`, also checks that it holds that type.
-   * @throws {NotFoundError} when no value has that name.
+   * `type`, also checks that it holds that type. With `{ create }`, creates
+   * it (of `type`, with the options in `create`) when the name does not
+   * exist, atomically: of processes racing on one name exactly one creates
+   * it and all attach to it.
+   * @throws {NotFoundError} when no value has that name (and `create` is not set).
    * @throws {IncompatibleError} when `name` is not a shared value (an array, a queue…) or holds another type.
+   * @throws {TypeError} with `create` but no `type`.
    * @example
    * ```ts
    * const counter = SharedValue.open('jobs-done', 'int32')
+   * const total = SharedValue.open('total', 'float64', { create: { initial: 0, persistent: true } })
    * ```
    */
-  static open<T extends ValueType = ValueType>(name: string, type?: T): SharedValue<T> {
-    return new SharedValue<T>(ATTACH as never, VALUE.open(name, type) as never)
+  static open<T extends ValueType = ValueType>(
+    name: string,
+    type?: T,
+    options?: SharedValueOpenOptions<T>,
+  ): SharedValue<T> {
+    return new SharedValue<T>(ATTACH as never, openValue(name, type, options as SharedValueOpenOptions) as never)
   }
 
   /**

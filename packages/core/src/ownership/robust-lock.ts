@@ -35,7 +35,7 @@
  */
 import { existsSync } from 'node:fs'
 import { inspect } from 'node:util'
-import { invalidArgType, ValueError } from '../errors.js'
+import { invalidArgType, TimeoutError, ValueError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
 import { notifyWord, waitWord, waitWordSync } from '../waiting/futex.js'
 import { checkTimeout, checkWaitOptions, deadlineOf, remaining, type WaitOptions } from '../waiting/signal.js'
@@ -359,7 +359,7 @@ export class RobustLock {
    * Runs `fn` holding the lock and releases it when `fn` returns, throws, or
    * (for an async `fn`) settles. Waits without blocking the event loop. `fn`
    * receives the lock, so it can check `previousOwnerDied`.
-   * @throws {DOMException} named TimeoutError when `timeout` ms pass before the lock is taken.
+   * @throws {TimeoutError} when `timeout` ms pass before the lock is taken.
    * @example
    * ```ts
    * await lock.withLock(async () => { await update() })
@@ -379,7 +379,7 @@ export class RobustLock {
    * Blocks the thread until it holds the lock, runs `fn`, and releases when
    * `fn` returns or throws. If `fn` returns a promise, the lock is held until
    * it settles and that promise (chained) is returned.
-   * @throws {DOMException} named TimeoutError when `timeout` ms pass before the lock is taken.
+   * @throws {TimeoutError} when `timeout` ms pass before the lock is taken.
    * @throws {ValueError} when this thread holds a non-recursive lock already.
    * @example
    * ```ts
@@ -424,11 +424,8 @@ export class RobustLock {
     if (this.held) this.release()
   }
 
-  #timeoutError(timeout: number | undefined): DOMException {
-    return new DOMException(
-      `Cannot take ${this.#label}: the timeout of ${checkTimeout(timeout)} ms passed`,
-      'TimeoutError',
-    )
+  #timeoutError(timeout: number | undefined): TimeoutError {
+    return new TimeoutError(`Cannot take ${this.#label}: the timeout of ${checkTimeout(timeout)} ms passed`)
   }
 
   #enter(died: boolean): true {
