@@ -1,17 +1,13 @@
 /**
- * RLock: Python's multiprocessing.RLock, the re-entrant twin of Lock (same
- * segment layout, documented in lock.ts; segment kind 'rlock').
+ * RLock: Python's multiprocessing.RLock, the re-entrant twin of Lock
+ * (segment kind 'rlock'; the layout and what it shares with Lock are in
+ * lock-base.ts).
  */
-import { checkHandle, type Handle } from '@ipc/core/internal'
-import { attachLock, LockBase, type LockFlavor } from './lock.js'
+import { fromHandle, type Handle, openPrimitive } from '@ipc/core/internal'
+import { LOCK_VERSION, LockBase, lockKind, lockSpec } from './lock-base.js'
 import type { LockOpenOptions, LockOptions } from './options.js'
 
-const RLOCK: LockFlavor = {
-  segment: { kind: 'rlock', version: 2, label: 'rlock' },
-  className: 'RLock',
-  recursive: true,
-  module: import.meta.url,
-}
+const RLOCK = lockKind({ kind: 'rlock', version: LOCK_VERSION, label: 'rlock' }, 'RLock', import.meta.url)
 
 /** The `.handle` of an RLock. */
 export interface RLockHandle extends Handle {
@@ -44,9 +40,9 @@ export interface RLockHandle extends Handle {
  * lock.close()
  * ```
  */
-export class RLock extends LockBase {
+export class RLock extends LockBase<RLockHandle> {
   constructor(options?: LockOptions) {
-    super(RLOCK, options)
+    super(RLOCK, true, options)
   }
 
   /**
@@ -60,7 +56,7 @@ export class RLock extends LockBase {
    * ```
    */
   static open(name: string, options?: LockOpenOptions): RLock {
-    return openRLock(name, options)
+    return openPrimitive(newRLock, RLOCK, name, options, lockSpec)
   }
 
   /**
@@ -72,16 +68,11 @@ export class RLock extends LockBase {
    * ```
    */
   static from(handle: RLockHandle | Handle): RLock {
-    return openRLock(checkHandle<RLockHandle>(handle, 'rlock').name, undefined)
-  }
-
-  override get handle(): RLockHandle {
-    return { kind: 'rlock', name: this.name }
+    return fromHandle(newRLock, RLOCK, handle)
   }
 }
 
-// Outside the class body: a class that names itself inside its body is renamed
-// by esbuild (`_RLock`), and `RLock.name` would print that.
-function openRLock(name: string, options: LockOpenOptions | undefined): RLock {
-  return attachLock(RLOCK, name, options, () => new RLock())
+// Outside the class body, as Lock's (esbuild would rename a self-naming class).
+function newRLock(): RLock {
+  return new RLock()
 }
