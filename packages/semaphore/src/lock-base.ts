@@ -38,8 +38,10 @@ import {
   checkPersistent,
   checkTimeout,
   checkWaitOptions,
+  fromHandle,
   type Handle,
   invalidArgType,
+  openPrimitive,
   Primitive,
   type PrimitiveKind,
   ROBUST_LOCK_BYTES,
@@ -47,7 +49,7 @@ import {
   type Segment,
   type SegmentKind,
 } from '@ipc/core/internal'
-import type { AcquireOptions, AcquireSyncOptions, LockOptions } from './options.js'
+import type { AcquireOptions, AcquireSyncOptions, LockOpenOptions, LockOptions } from './options.js'
 import { Permit } from './permit.js'
 
 /** Layout version of 'lock' and 'rlock' segments (see the table above). */
@@ -63,7 +65,13 @@ export interface LockAttachment extends Attachment {
 }
 
 /** The primitive kind of Lock or of RLock. */
-export type LockKind = PrimitiveKind<LockAttachment, CreationSpec>
+export interface LockKind extends PrimitiveKind<LockAttachment, CreationSpec> {
+  /** Whether a holder may acquire again (RLock) or not (Lock). */
+  readonly recursive: boolean
+}
+
+/** Lock or RLock, for the statics they share (`this` is the class called). */
+type LockClass = new () => LockBase
 
 /**
  * Declares the primitive kind of Lock or RLock: `segment` is its segment kind
@@ -71,11 +79,17 @@ export type LockKind = PrimitiveKind<LockAttachment, CreationSpec>
  * `className`. Opening checks the magic (IncompatibleError when the data is
  * not a lock's); RobustLock range-checks the owner word it reads.
  */
-export function lockKind(segment: SegmentKind, className: 'Lock' | 'RLock', module: string): LockKind {
+export function lockKind(
+  segment: SegmentKind,
+  className: 'Lock' | 'RLock',
+  module: string,
+  recursive: boolean,
+): LockKind {
   return {
     segment,
     className,
     module,
+    recursive,
     dataBytes: () => DATA_BYTES,
     init(created) {
       Atomics.store(created.i32, (created.dataOffset + OFFSET_MAGIC) / 4, LOCK_MAGIC)
@@ -118,17 +132,56 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
   /** Acquisitions not yet released by this object (0 or 1 for a Lock). */
   #depth = 0
 
+  /** The kind of the class: Lock's or RLock's (set by each). */
+  declare protected static readonly lockKind: LockKind
+
   /**
-   * Creates a lock of `kind` from `options`, or attaches to the one
-   * `Lock.open`/`Lock.from` opened (Primitive's `attachTo`). Registered for
-   * exit by Primitive: a normal exit (of the process or worker thread)
-   * closes it, so a lock still held is given up at once (ABANDONED) instead
-   * of waiting for a sleeper to find its holder gone.
+   * Creates a lock of the class's kind from `options`, or attaches to the one
+   * `open`/`from` opened (Primitive's `attachTo`). Registered for exit by
+   * Primitive: a normal exit (of the process or worker thread) closes it, so
+   * a lock still held is given up at once (ABANDONED) instead of waiting for
+   * a sleeper to find its holder gone.
    */
-  protected constructor(kind: LockKind, recursive: boolean, options: LockOptions | undefined) {
+  constructor(options?: LockOptions) {
+    const kind = (new.target as unknown as typeof LockBase).lockKind
     super(kind, () => lockSpec(options))
     this.#lock = this.attachment.lock
-    this.#recursive = recursive
+    this.#recursive = kind.recursive
+  }
+
+  /**
+   * Attaches to the lock called `name`, of the class called (`Lock.open`,
+   * `RLock.open`); with `create`, creates it when the name does not exist
+   * (atomically: of racing processes exactly one creates it and all attach
+   * to it), with the options in `create` (`true`: the defaults).
+   * @throws {NotFoundError} No lock of this class has that name (and `create` is not set).
+   * @throws {IncompatibleError} It is not of this class (a Lock opened as an RLock, a Semaphore…).
+   * @example
+   * ```ts
+   * const lock = Lock.open('db', { create: true })
+   * const config = RLock.open('config', { create: { persistent: true } })
+   * ```
+   */
+  static open<C extends LockClass>(this: C, name: string, options?: LockOpenOptions): InstanceType<C> {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class called, Lock or RLock
+    const kind = (this as unknown as typeof LockBase).lockKind
+    return openPrimitive(() => new this() as InstanceType<C>, kind, name, options, lockSpec)
+  }
+
+  /**
+   * Attaches to the lock a `.handle` describes (`Lock.from` a Lock's,
+   * `RLock.from` an RLock's).
+   * @throws {TypeError} `handle` is not a handle of this class.
+   * @throws {NotFoundError} The lock no longer exists.
+   * @example
+   * ```ts
+   * const lock = Lock.from(workerData.lock)
+   * ```
+   */
+  static from<C extends LockClass>(this: C, handle: Handle): InstanceType<C> {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class called, Lock or RLock
+    const kind = (this as unknown as typeof LockBase).lockKind
+    return fromHandle(() => new this() as InstanceType<C>, kind, handle)
   }
 
   /** True while some object (here or in another process or thread) holds the lock. A snapshot. */

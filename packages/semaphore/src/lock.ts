@@ -1,16 +1,22 @@
 /**
- * Lock: Python's multiprocessing.Lock (segment kind 'lock'; the layout and
- * everything Lock shares with RLock are in lock-base.ts).
+ * Lock and RLock: Python's multiprocessing.Lock and RLock (segment kinds
+ * 'lock' and 'rlock'; the layout and everything but re-entrance are in
+ * lock-base.ts).
  */
-import { fromHandle, type Handle, openPrimitive } from '@ipc/core/internal'
-import { LOCK_VERSION, LockBase, lockKind, lockSpec } from './lock-base.js'
-import type { LockOpenOptions, LockOptions } from './options.js'
+import type { Handle } from '@ipc/core/internal'
+import { LOCK_VERSION, LockBase, lockKind } from './lock-base.js'
 
-const LOCK = lockKind({ kind: 'lock', version: LOCK_VERSION, label: 'lock' }, 'Lock', import.meta.url)
+const LOCK = lockKind({ kind: 'lock', version: LOCK_VERSION, label: 'lock' }, 'Lock', import.meta.url, false)
+const RLOCK = lockKind({ kind: 'rlock', version: LOCK_VERSION, label: 'rlock' }, 'RLock', import.meta.url, true)
 
 /** The `.handle` of a Lock. */
 export interface LockHandle extends Handle {
   kind: 'lock'
+}
+
+/** The `.handle` of an RLock. */
+export interface RLockHandle extends Handle {
+  kind: 'rlock'
 }
 
 /**
@@ -40,40 +46,35 @@ export interface LockHandle extends Handle {
  * ```
  */
 export class Lock extends LockBase<LockHandle> {
-  constructor(options?: LockOptions) {
-    super(LOCK, false, options)
-  }
-
-  /**
-   * Attaches to the lock called `name`; with `create`, creates it when the
-   * name does not exist (atomically: of racing processes exactly one creates
-   * it and all attach to it), with the options in `create` (`true`: the defaults).
-   * @throws {NotFoundError} No lock has that name (and `create` is not set).
-   * @throws {IncompatibleError} It is not a Lock (an RLock, a Semaphore…).
-   * @example
-   * ```ts
-   * const lock = Lock.open('db', { create: true })
-   * ```
-   */
-  static open(name: string, options?: LockOpenOptions): Lock {
-    return openPrimitive(newLock, LOCK, name, options, lockSpec)
-  }
-
-  /**
-   * Attaches to the lock a `.handle` describes.
-   * @throws {TypeError} `handle` is not a Lock's handle.
-   * @example
-   * ```ts
-   * const lock = Lock.from(workerData.lock)
-   * ```
-   */
-  static from(handle: LockHandle | Handle): Lock {
-    return fromHandle(newLock, LOCK, handle)
-  }
+  protected static override readonly lockKind = LOCK
 }
 
-// Outside the class body: a class that names itself inside its body is renamed
-// by esbuild (`_Lock`), and `Lock.name` would print that.
-function newLock(): Lock {
-  return new Lock()
+/**
+ * A re-entrant lock shared by processes and threads: Python's
+ * `multiprocessing.RLock`. Its holder may acquire it again and must release
+ * it as many times; the last release frees it. The holder is the object in
+ * its thread for the blocking calls (`acquireSync`, `tryAcquire`,
+ * `withLockSync` enter again at once, as in Python), and the async call chain
+ * inside its `withLock` for the async ones: another task of the same thread
+ * that calls `acquire()` or `withLock()` waits, so concurrent tasks are kept
+ * apart. It is the lock behind `SharedValue.getLock()` by default.
+ *
+ * Guarantees: those of `Lock` (one holder at a time, only the holder
+ * releases, a dead or closed holder is taken over with `previousOwnerDied`,
+ * not FIFO), with re-entrance instead of `ValueError`.
+ *
+ * @throws {ExistsError} `options.name` is taken.
+ * @example
+ * ```ts
+ * const lock = new RLock()
+ * lock.acquireSync()
+ * lock.acquireSync() // => true: the holder enters again
+ * lock.release()
+ * lock.locked // => true: released once of twice
+ * lock.release()
+ * lock.close()
+ * ```
+ */
+export class RLock extends LockBase<RLockHandle> {
+  protected static override readonly lockKind = RLOCK
 }
