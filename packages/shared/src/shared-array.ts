@@ -137,12 +137,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject<S
    */
   constructor(type: T, lengthOrValues: number | Iterable<ElementOf<T>>, options?: SharedOptions)
   constructor(type: T, lengthOrValues: unknown, options?: SharedOptions) {
-    super(
-      new.target === RawArray || new.target.prototype instanceof RawArray ? RAW_ARRAY : ARRAY,
-      type,
-      options,
-      arrayContents(lengthOrValues),
-    )
+    super(isRaw(new.target) ? RAW_ARRAY : ARRAY, type, options, arrayContents(lengthOrValues))
     const { segment, type: elementTypeOf, length } = this.attachment
     this.length = length
     this.#type = elementTypeOf
@@ -155,7 +150,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject<S
     // process sees: with no new properties allowed it throws a TypeError in
     // strict code (every ES module, TypeScript's output). Costs nothing on
     // get/set (measured). Subclasses of users keep their own fields.
-    if (new.target === SharedArray || new.target === RawArray) Object.preventExtensions(this)
+    if (isOwnClass(new.target)) Object.preventExtensions(this)
   }
 
   /**
@@ -178,7 +173,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject<S
     type?: T,
     options?: SharedArrayOpenOptions<T>,
   ): SharedArray<T> {
-    return openShared(() => new SharedArray<T>(undefined as never, 0), ARRAY, name, type, options, arrayCreation)
+    return openShared(() => newSharedArray<T>(), ARRAY, name, type, options, arrayCreation)
   }
 
   /**
@@ -191,8 +186,8 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject<S
    */
   static from<T extends ValueType = ValueType>(handle: SharedArrayHandle): SharedArray<T> {
     if ((handle as { lock?: unknown } | undefined)?.lock === false)
-      return fromSharedHandle(() => new RawArray<T>(undefined as never, 0), RAW_ARRAY, handle)
-    return fromSharedHandle(() => new SharedArray<T>(undefined as never, 0), ARRAY, handle)
+      return fromSharedHandle(() => newRawArray<T>(), RAW_ARRAY, handle)
+    return fromSharedHandle(() => newSharedArray<T>(), ARRAY, handle)
   }
 
   /**
@@ -281,7 +276,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject<S
     const more = this.length > INSPECT_MAX ? ` (and ${this.length - INSPECT_MAX} more)` : ''
     const values = {
       [inspect.custom]: (_depth: number, options: InspectOptionsStylized) =>
-        `${inspect(shown, { ...options, depth: 0, maxArrayLength: INSPECT_MAX, breakLength: Number.POSITIVE_INFINITY })}${more}`,
+        `${inspect(shown, { ...options, depth: 0, maxArrayLength: INSPECT_MAX, compact: true, breakLength: Number.POSITIVE_INFINITY })}${more}`,
     }
     return { type: this.#type.name, length: this.length, values }
   }
@@ -312,11 +307,31 @@ export class RawArray<T extends ValueType = ValueType> extends SharedArray<T> {
    * @throws {IncompatibleError} when `name` is not a shared array or holds another type.
    */
   static override open<T extends ValueType = ValueType>(name: string, type?: T): RawArray<T> {
-    return openShared(() => new RawArray<T>(undefined as never, 0), RAW_ARRAY, name, type)
+    return openShared(() => newRawArray<T>(), RAW_ARRAY, name, type)
   }
 
   /** Attaches to the array a `.handle` describes, without its lock. */
   static override from<T extends ValueType = ValueType>(handle: SharedArrayHandle): RawArray<T> {
-    return fromSharedHandle(() => new RawArray<T>(undefined as never, 0), RAW_ARRAY, handle)
+    return fromSharedHandle(() => newRawArray<T>(), RAW_ARRAY, handle)
   }
+}
+
+// Outside the class bodies: a class that names itself inside its body is
+// renamed by esbuild (`_SharedArray`), and `SharedArray.name` would print that.
+function newSharedArray<T extends ValueType>(): SharedArray<T> {
+  return new SharedArray<T>(undefined as never, 0)
+}
+
+function newRawArray<T extends ValueType>(): RawArray<T> {
+  return new RawArray<T>(undefined as never, 0)
+}
+
+/** Whether the class constructed is RawArray or a subclass of it (no lock). */
+function isRaw(target: unknown): boolean {
+  return target === RawArray || (target as { prototype?: unknown }).prototype instanceof RawArray
+}
+
+/** SharedArray or RawArray itself, not a user's subclass (which may add its own fields). */
+function isOwnClass(target: unknown): boolean {
+  return target === SharedArray || target === RawArray
 }

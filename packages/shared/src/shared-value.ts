@@ -112,12 +112,7 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject<S
    */
   constructor(type: T, initial?: ElementOf<T>, options?: SharedOptions)
   constructor(type: T, initial?: unknown, options?: SharedOptions) {
-    super(
-      new.target === RawValue || new.target.prototype instanceof RawValue ? RAW_VALUE : VALUE,
-      type,
-      options,
-      valueContents(initial),
-    )
+    super(isRaw(new.target) ? RAW_VALUE : VALUE, type, options, valueContents(initial))
     const { segment, type: elementTypeOf } = this.attachment
     this.#type = elementTypeOf
     this.#atomic = new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, 1) as
@@ -148,7 +143,7 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject<S
     type?: T,
     options?: SharedValueOpenOptions<T>,
   ): SharedValue<T> {
-    return openShared(() => new SharedValue<T>(undefined as never), VALUE, name, type, options, valueCreation)
+    return openShared(() => newSharedValue<T>(), VALUE, name, type, options, valueCreation)
   }
 
   /**
@@ -162,8 +157,8 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject<S
    */
   static from<T extends ValueType = ValueType>(handle: SharedValueHandle): SharedValue<T> {
     if ((handle as { lock?: unknown } | undefined)?.lock === false)
-      return fromSharedHandle(() => new RawValue<T>(undefined as never), RAW_VALUE, handle)
-    return fromSharedHandle(() => new SharedValue<T>(undefined as never), VALUE, handle)
+      return fromSharedHandle(() => newRawValue<T>(), RAW_VALUE, handle)
+    return fromSharedHandle(() => newSharedValue<T>(), VALUE, handle)
   }
 
   /**
@@ -318,11 +313,26 @@ export class RawValue<T extends ValueType = ValueType> extends SharedValue<T> {
    * @throws {IncompatibleError} when `name` is not a shared value or holds another type.
    */
   static override open<T extends ValueType = ValueType>(name: string, type?: T): RawValue<T> {
-    return openShared(() => new RawValue<T>(undefined as never), RAW_VALUE, name, type)
+    return openShared(() => newRawValue<T>(), RAW_VALUE, name, type)
   }
 
   /** Attaches to the value a `.handle` describes, without its lock. */
   static override from<T extends ValueType = ValueType>(handle: SharedValueHandle): RawValue<T> {
-    return fromSharedHandle(() => new RawValue<T>(undefined as never), RAW_VALUE, handle)
+    return fromSharedHandle(() => newRawValue<T>(), RAW_VALUE, handle)
   }
+}
+
+// Outside the class bodies: a class that names itself inside its body is
+// renamed by esbuild (`_SharedValue`), and `SharedValue.name` would print that.
+function newSharedValue<T extends ValueType>(): SharedValue<T> {
+  return new SharedValue<T>(undefined as never)
+}
+
+function newRawValue<T extends ValueType>(): RawValue<T> {
+  return new RawValue<T>(undefined as never)
+}
+
+/** Whether the class constructed is RawValue or a subclass of it (no lock). */
+function isRaw(target: unknown): boolean {
+  return target === RawValue || (target as { prototype?: unknown }).prototype instanceof RawValue
 }
