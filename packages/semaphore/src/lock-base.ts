@@ -476,7 +476,18 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
    * guarded may be half-updated). Pending acquires reject with `ClosedError`.
    * The lock is removed when the last object detaches or dies, unless it was
    * created `persistent`.
+   * @example
+   * ```ts
+   * const lock = new Lock()
+   * lock.close()
+   * lock.closed // => true
+   * ```
    */
+  override close(): void {
+    super.close()
+  }
+
+  /** Run once by `close()`: forgets this object's re-entrance count and gives up the lock if it holds it. */
   protected override detach(): void {
     this.#depth = 0
     this.#lock.abandon()

@@ -438,12 +438,23 @@ export abstract class SharedObject<H extends Handle = Handle> extends Primitive<
   }
 
   /**
-   * Run once by `close()`: closes the lock object this object opened or made
-   * (a lock it still holds is given up: the next holder sees
-   * `previousOwnerDied`); a lock given as `options.lock` stays open for its
-   * owner. The shared memory is removed when the last attached object closes
-   * or its process dies (unless it is persistent).
+   * Detaches this object (idempotent); later calls throw ClosedError. It
+   * closes the lock object it opened or made (a lock it still holds is given
+   * up: the next holder sees `previousOwnerDied`); a lock given as
+   * `options.lock` stays open for its owner. The shared memory is removed
+   * when the last attached object closes or its process dies, unless it is
+   * persistent.
+   * @example
+   * ```ts
+   * const flag = new SharedValue('bool', false)
+   * flag.close()
+   * ```
    */
+  override close(): void {
+    super.close()
+  }
+
+  /** Run once by `close()`: lets go of the lock (see `close()`). */
   protected override detach(): void {
     const record = this.attachment.record
     if (this.#lock !== undefined && record !== undefined) detachLock(this.#lock, record)
