@@ -51,6 +51,7 @@ export {
   fromHandle,
   type OpenOptions,
   openAttachment,
+  openOrCreateAttachment,
   openPrimitive,
   Primitive,
   type PrimitiveKind,

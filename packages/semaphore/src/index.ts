@@ -15,7 +15,7 @@ export {
   TimeoutError,
   ValueError,
 } from './errors.js'
-export { Lock, type LockHandle } from './lock.js'
+export { Lock, type LockHandle, RLock, type RLockHandle } from './lock.js'
 export type {
   AcquireOptions,
   AcquireSyncOptions,
@@ -26,5 +26,4 @@ export type {
   SemaphoreOptions,
 } from './options.js'
 export { Permit } from './permit.js'
-export { RLock, type RLockHandle } from './rlock.js'
 export { Semaphore, type SemaphoreHandle } from './semaphore.js'

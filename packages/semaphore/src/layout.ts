@@ -1,5 +1,5 @@
 /**
- * The shared-memory layout of a Semaphore, BoundedSemaphore or Lock: the data
+ * The shared-memory layout of a Semaphore or BoundedSemaphore: the data
  * area of an @ipc/core segment (it starts at `segment.dataOffset`). All words
  * are Int32, little-endian, read and written with Atomics.
  *
@@ -12,7 +12,7 @@
  * | 2    | 8     | WAITERS     | waiters (+1 / -1), reapers (-1)     | how many objects have a ticket (a hint: only ever too high) |
  * | 3    | 12    | NEXT_TICKET | waiters (fetch-add)                 | the next waiting ticket; wraps; 0 is skipped                |
  * | 4    | 16    | BOUND       | creator (init)                      | the highest value release may reach: the initial value for  |
- * |      |       |             |                                     | BoundedSemaphore and Lock, 0 (no bound) for Semaphore       |
+ * |      |       |             |                                     | BoundedSemaphore, 0 (no bound) for Semaphore                |
  * | 5    | 20    | FLAGS       | creator (init)                      | bit 0: RECLAIM (give back the permits of dead holders)     |
  * | 6    | 24    | MAX_SLOT    | attachers (CAS, only grows)         | 1 + the highest segment slot ever attached: scan limit      |
  * | 7    | 28    | SLEEPERS    | whoever flips a SLEEP word (±1)     | how many slots have SLEEP = 1; a giver scans only if > 0    |

@@ -11,8 +11,7 @@ import {
   TimeoutError,
   ValueError,
 } from './errors.js'
-import { Lock } from './lock.js'
-import { RLock } from './rlock.js'
+import { Lock, RLock } from './lock.js'
 
 const open: { close(): void }[] = []
 function track<T extends { close(): void }>(object: T): T {

@@ -1,5 +1,5 @@
 /**
- * The shared-memory protocol behind Semaphore, BoundedSemaphore and Lock: a
+ * The shared-memory protocol behind Semaphore and BoundedSemaphore: a
  * counting semaphore in one segment (see layout.ts for the words), used by one
  * attached object (one segment slot). Everything here is synchronous; the
  * classes build sync and async waiting on top of it.

@@ -1,5 +1,5 @@
 /**
- * SemaphoreBase: what Semaphore, BoundedSemaphore and Lock share: their
+ * SemaphoreBase: what Semaphore and BoundedSemaphore share: their
  * primitive kind (segment layout, attach, reaping), sync and async waiting on
  * the permit counter (permit-counter.ts), permits and giving permits back at
  * close. The shell (handle, open/from, close/dispose, unlink, revival,
@@ -8,12 +8,10 @@
 import { ClosedError, IncompatibleError, ValueError } from '@ipc/core'
 import {
   type Attachment,
-  attachTo,
   checkWaitOptions,
   deadlineOf,
   invalidArgType,
   NOT_YET,
-  openAttachment,
   outOfRange,
   Primitive,
   type PrimitiveKind,
@@ -28,9 +26,6 @@ import {
   MAGIC,
   MAX_VALUE,
   ONE,
-  S_HELD,
-  SLOT_COUNT,
-  slotIndex,
   W_BOUND,
   W_FLAGS,
   W_MAGIC,
@@ -40,14 +35,14 @@ import type { AcquireOptions, AcquireSyncOptions } from './options.js'
 import { Permit } from './permit.js'
 import { ASYNC_WAIT, BUSY, PermitCounter, reapSlot, SYNC_WAIT, TAKEN } from './permit-counter.js'
 
-/** What distinguishes the three classes. */
+/** What distinguishes the two classes. */
 export interface Flavor {
   /** Segment kind, also the handle's `kind`. */
-  kind: 'semaphore' | 'bounded-semaphore' | 'lock'
-  /** Name in messages: 'semaphore', 'bounded semaphore', 'lock'. */
+  kind: 'semaphore' | 'bounded-semaphore'
+  /** Name in messages: 'semaphore', 'bounded semaphore'. */
   label: string
   /** Class name, for inspect and the transfer descriptor. */
-  className: 'Semaphore' | 'BoundedSemaphore' | 'Lock'
+  className: 'Semaphore' | 'BoundedSemaphore'
   /** URL of the module that exports the class (`import.meta.url` of its file; dist/index.js once built). */
   module: string
 }
@@ -120,27 +115,17 @@ export function checkValue(value: unknown): number {
   return value
 }
 
-/**
- * Opens the segment called `name` and runs `construct` (a `new X()` call)
- * attached to it (`X.open(name)` without options).
- */
-export function attach<T>(flavor: Flavor, name: string, construct: () => T): T {
-  const kind = kindOf(flavor)
-  return attachTo(construct, kind, openAttachment(kind, name))
-}
-
 /** The permit counter of an object (for the subclasses in this package). */
 export function counterOf(object: SemaphoreBase): PermitCounter {
   return counterOfObject(object)
 }
 
 /**
- * The part of Semaphore, BoundedSemaphore and Lock they have in common. Not
- * exported from the package; use the three classes.
+ * The part of Semaphore and BoundedSemaphore they have in common. Not
+ * exported from the package; use the two classes.
  */
 export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> implements Disposable {
   readonly #flavor: Flavor
-  readonly #segment: Segment
   readonly #counter: PermitCounter
   /** Pending async acquires of this object, oldest first; only the first waits in shared memory. */
   readonly #queue: Waiter[] = []
@@ -161,9 +146,7 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
       return { ...spec, persistent: spec.persistent ?? false }
     })
     this.#flavor = flavor
-    const { segment, counter } = this.attachment
-    this.#segment = segment
-    this.#counter = counter
+    this.#counter = this.attachment.counter
     this.#counter.onFault = () => {
       this.#usable = false
     }
@@ -250,9 +233,9 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
    * @throws {TimeoutError} Another live object kept the semaphore's state word busy for 2 s (it is stuck).
    * @example
    * ```ts
-   * const lock = new Lock()
-   * if (lock.acquireSync({ timeout: 50 })) lock.release()
-   * lock.close()
+   * const sem = new Semaphore(1)
+   * if (sem.acquireSync({ timeout: 50 })) sem.release()
+   * sem.close()
    * ```
    */
   acquireSync(options?: AcquireSyncOptions): boolean {
@@ -385,8 +368,7 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
   }
 
   /**
-   * Detaches this object: gives back the permits it holds (a held Lock is
-   * released), rejects its pending acquires with `ClosedError`, and frees its
+   * Detaches this object: gives back the permits it holds, rejects its pending acquires with `ClosedError`, and frees its
    * slot. The semaphore is removed when the last object detaches or dies
    * (unless it is persistent). Idempotent.
    */
@@ -414,16 +396,7 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
     }
   }
 
-  /** The pid of a process that holds a permit of this semaphore now, if any (first slot found). */
-  protected holderPid(): number | undefined {
-    const segment = this.#segment
-    for (let s = 0; s < SLOT_COUNT; s++) {
-      if (Atomics.load(segment.i32, slotIndex(segment.dataOffset, s, S_HELD)) > 0) return segment.slotOwner(s)?.pid
-    }
-    return undefined
-  }
-
-  /** Releases `n` permits (the shared checks of the three classes). */
+  /** Releases `n` permits (the checks both classes share). */
   protected releasePermits(n: number): void {
     this.#assertOpen('release')
     this.#release(n, Number.POSITIVE_INFINITY)
@@ -435,20 +408,10 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
    */
   #release(n: number, deadline: number, poll = false): boolean {
     const counter = this.#counter
-    if (counter.held === 0 && this.#flavor.kind === 'lock') this.#throwNotHolder()
     const result = counter.give(n, deadline, poll)
     if (result === TAKEN) return true
     if (result === BUSY) return false
     return this.#throwOverflow(n)
-  }
-
-  #throwNotHolder(): never {
-    const owner = this.holderPid()
-    throw new ValueError(
-      owner === undefined
-        ? `Cannot release lock "${this.name}": it is not locked`
-        : `Cannot release lock "${this.name}": it is held by another object (process ${owner}), not this one`,
-    )
   }
 
   #throwOverflow(n: number): never {

@@ -6,8 +6,7 @@
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { NotFoundError } from '../src/errors.js'
-import { Lock } from '../src/lock.js'
-import { RLock } from '../src/rlock.js'
+import { Lock, RLock } from '../src/lock.js'
 import { createBoard, GO, MAX_INSIDE, OPS, READY, VIOLATIONS } from './board.js'
 
 const CHILD = new URL('./fixtures/lock-child.mjs', import.meta.url)

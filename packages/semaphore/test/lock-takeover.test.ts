@@ -8,8 +8,7 @@ import { Worker } from 'node:worker_threads'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { ValueError } from '../src/errors.js'
-import { Lock } from '../src/lock.js'
-import { RLock } from '../src/rlock.js'
+import { Lock, RLock } from '../src/lock.js'
 
 const CHILD = new URL('./fixtures/lock-child.mjs', import.meta.url)
 const WORKER = new URL('./fixtures/lock-worker.mjs', import.meta.url)

@@ -4,14 +4,7 @@
  * with a live typed-array view (zero copy).
  */
 import { type InspectOptionsStylized, inspect } from 'node:util'
-import {
-  checkHandle,
-  type Handle,
-  invalidArgType,
-  outOfRange,
-  TRANSFER,
-  type TransferDescriptor,
-} from '@ipc/core/internal'
+import { type Handle, invalidArgType, outOfRange, type Segment } from '@ipc/core/internal'
 import {
   type AnyTypedArray,
   checkElement,
@@ -24,8 +17,8 @@ import {
   type ValueType,
 } from './element-types.js'
 import { ARRAY_KIND, OFFSET_ELEMENTS } from './layout.js'
-import type { RawOptions, SharedArrayOpenOptions, SharedOptions } from './options.js'
-import { ATTACH, type Attached, type SharedContents, SharedKind, SharedObject, withoutLock } from './shared-object.js'
+import type { RawOptions, SharedArrayCreation, SharedArrayOpenOptions, SharedOptions } from './options.js'
+import { fromSharedHandle, openShared, type SharedCreation, SharedObject, sharedKind } from './shared-object.js'
 
 /** The plain JSON handle of a SharedArray: pass it anywhere, then `SharedArray.from(handle)`. */
 export interface SharedArrayHandle extends Handle {
@@ -39,11 +32,11 @@ export interface SharedArrayHandle extends Handle {
   lock: boolean
 }
 
-const ARRAY = new SharedKind(
-  ARRAY_KIND,
-  'shared array',
-  (length, type, segment) => OFFSET_ELEMENTS + length * type.bytes <= segment.dataBytes,
-)
+/** An array's header holds a length whose elements fit the segment. */
+const fitsArray = (length: number, type: ElementType, segment: Segment): boolean =>
+  OFFSET_ELEMENTS + length * type.bytes <= segment.dataBytes
+const ARRAY = sharedKind(ARRAY_KIND, 'SharedArray', import.meta.url, true, fitsArray)
+const RAW_ARRAY = sharedKind(ARRAY_KIND, 'RawArray', import.meta.url, false, fitsArray)
 
 /** Most elements `inspect` shows. */
 const INSPECT_MAX = 20
@@ -71,28 +64,18 @@ function initialValues(
   return { length: values.length, values }
 }
 
-/** Validates the arguments of `new SharedArray()`, then creates the segment holding the initial values. */
-function createArray(type: unknown, lengthOrValues: unknown, options: SharedOptions | undefined): Attached {
-  return ARRAY.create(type, options, arrayContents(lengthOrValues))
-}
-
-/** `SharedArray.open(name, type, options)`: open, or with `options.create`, open or create atomically. */
-function openArray(name: string, type: unknown, options: SharedArrayOpenOptions | undefined): Attached {
-  if (options !== undefined && (typeof options !== 'object' || options === null))
-    throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
-  const create = options?.create
-  if (create === undefined) return ARRAY.open(name, type as ValueType | undefined)
+/** Validates the `create` option of `SharedArray.open`: `lengthOrValues` is required (an array has no default length). */
+function arrayCreation(create: unknown): SharedCreation {
   if (typeof create !== 'object' || create === null || !('lengthOrValues' in create))
     throw invalidArgType(
       `The "create" option must be an object with "lengthOrValues" (an array has no default length), received ${create === null ? 'null' : typeof create}`,
     )
-  if (type === undefined)
-    throw invalidArgType(`Cannot create shared array "${name}": pass its type, as in open(name, 'int32', { create })`)
-  return ARRAY.openOrCreate(name, type, create, arrayContents(create.lengthOrValues))
+  const options = create as SharedArrayCreation
+  return { options, contents: arrayContents(options.lengthOrValues) }
 }
 
 /** What a new array's segment holds: `lengthOrValues` elements, validated against the type. */
-function arrayContents(lengthOrValues: unknown): (elementTypeOf: ElementType) => SharedContents {
+function arrayContents(lengthOrValues: unknown): SharedCreation['contents'] {
   return (elementTypeOf) => {
     const { length, values } = initialValues(elementTypeOf, lengthOrValues)
     return {
@@ -139,7 +122,7 @@ function arrayContents(lengthOrValues: unknown): (elementTypeOf: ElementType) =>
  * scores.toArray() // => [10, 2.5, 3.5]
  * ```
  */
-export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
+export class SharedArray<T extends ValueType = ValueType> extends SharedObject<SharedArrayHandle> {
   /** Not elements: use `get(i)`/`set(i, v)` or `array[i]`. `arr[i] = v` throws a TypeError. */
   readonly [index: number]: never
   /** The number of elements (fixed). */
@@ -153,10 +136,9 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
    * at 0, 0n or false) or the initial values (any iterable).
    */
   constructor(type: T, lengthOrValues: number | Iterable<ElementOf<T>>, options?: SharedOptions)
-  constructor(type: T | typeof ATTACH, lengthOrValues: unknown, options?: SharedOptions) {
-    const attached = type === ATTACH ? (lengthOrValues as Attached) : createArray(type, lengthOrValues, options)
-    super(attached, ARRAY)
-    const { segment, type: elementTypeOf, length } = attached
+  constructor(type: T, lengthOrValues: unknown, options?: SharedOptions) {
+    super(isRaw(new.target) ? RAW_ARRAY : ARRAY, type, options, arrayContents(lengthOrValues))
+    const { segment, type: elementTypeOf, length } = this.attachment
     this.length = length
     this.#type = elementTypeOf
     this.#view = new elementTypeOf.View(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, length)
@@ -168,7 +150,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
     // process sees: with no new properties allowed it throws a TypeError in
     // strict code (every ES module, TypeScript's output). Costs nothing on
     // get/set (measured). Subclasses of users keep their own fields.
-    if (new.target === SharedArray || new.target === RawArray) Object.preventExtensions(this)
+    if (isOwnClass(new.target)) Object.preventExtensions(this)
   }
 
   /**
@@ -191,7 +173,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
     type?: T,
     options?: SharedArrayOpenOptions<T>,
   ): SharedArray<T> {
-    return new SharedArray<T>(ATTACH as never, openArray(name, type, options as SharedArrayOpenOptions) as never)
+    return openShared(() => newSharedArray<T>(), ARRAY, name, type, options, arrayCreation)
   }
 
   /**
@@ -203,21 +185,9 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
    * ```
    */
   static from<T extends ValueType = ValueType>(handle: SharedArrayHandle): SharedArray<T> {
-    const h = checkHandle<SharedArrayHandle>(handle, 'shared-array')
-    const attached = ARRAY.open(h.name, h.type)
-    if (h.lock === false) return new RawArray<T>(ATTACH as never, attached as never)
-    return new SharedArray<T>(ATTACH as never, attached as never)
-  }
-
-  /** A small plain JSON object; `SharedArray.from(handle)` attaches to the same array. */
-  get handle(): SharedArrayHandle {
-    return {
-      kind: 'shared-array',
-      name: this.name,
-      type: this.#type.name,
-      length: this.length,
-      lock: this.hasLock,
-    }
+    if ((handle as { lock?: unknown } | undefined)?.lock === false)
+      return fromSharedHandle(() => newRawArray<T>(), RAW_ARRAY, handle)
+    return fromSharedHandle(() => newSharedArray<T>(), ARRAY, handle)
   }
 
   /**
@@ -230,7 +200,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
    * @throws {ClosedError} after `close()`.
    */
   get array(): TypedArrayOf<T> {
-    if (this.closed) throw ARRAY.closedError(this.name)
+    if (this.closed) throw this.closedError()
     return this.#view as TypedArrayOf<T>
   }
 
@@ -244,7 +214,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
    */
   get(index: number): ElementOf<T> {
     if (!(index >= 0 && index < this.length && Math.trunc(index) === index)) throw this.#badIndex(index)
-    if (this.closed) throw ARRAY.closedError(this.name)
+    if (this.closed) throw this.closedError()
     return loadElement(this.#type, this.#atomic, index) as ElementOf<T>
   }
 
@@ -261,7 +231,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
   set(index: number, value: ElementOf<T>): void {
     if (!(index >= 0 && index < this.length && Math.trunc(index) === index)) throw this.#badIndex(index)
     const stored = checkElement(this.#type, value, 'The value')
-    if (this.closed) throw ARRAY.closedError(this.name)
+    if (this.closed) throw this.closedError()
     storeElement(this.#type, this.#atomic, index, stored)
   }
 
@@ -280,7 +250,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
    * ```
    */
   toArray(): ElementOf<T>[] {
-    if (this.closed) throw ARRAY.closedError(this.name)
+    if (this.closed) throw this.closedError()
     const type = this.#type
     // Integer reads of a typed array are whole (tear-free) by the JS memory model.
     if (type.family === 'int') return Array.from(this.#view as Int32Array) as ElementOf<T>[]
@@ -295,29 +265,24 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
     for (let i = 0; i < this.length; i++) yield this.get(i)
   }
 
-  /** For `Process`: how to attach to this array in a child. */
-  [TRANSFER](): TransferDescriptor {
-    return {
-      module: import.meta.url,
-      export: this instanceof RawArray ? 'RawArray' : 'SharedArray',
-      handle: this.handle,
-    }
+  /** `type`, `length` and `lock` (whether this object uses the lock) join `kind` and `name`. */
+  protected override handleFields(): Record<string, unknown> {
+    return { type: this.#type.name, length: this.length, lock: this.hasLock }
   }
 
-  [inspect.custom](depth: number, options: InspectOptionsStylized, nested: typeof inspect): string {
-    const kind = this instanceof RawArray ? 'RawArray' : 'SharedArray'
-    const head = `${kind} { name: ${options.stylize(`'${this.name}'`, 'string')}, type: '${this.#type.name}', length: ${this.length}`
-    if (this.closed) return `${head}, closed: true }`
-    if (depth < 0) return `${head} }`
+  /** The first INSPECT_MAX values, on one line, and how many more there are. */
+  protected inspectFields(): Record<string, unknown> {
     const shown = this.length > INSPECT_MAX ? this.toArray().slice(0, INSPECT_MAX) : this.toArray()
     const more = this.length > INSPECT_MAX ? ` (and ${this.length - INSPECT_MAX} more)` : ''
-    const body = (nested ?? inspect)(shown, {
-      ...options,
-      depth: 0,
-      maxArrayLength: INSPECT_MAX,
-      breakLength: Number.POSITIVE_INFINITY,
-    })
-    return `${head}, values: ${body}${more} }`
+    const values = {
+      [inspect.custom]: (_depth: number, options: InspectOptionsStylized) =>
+        `${inspect(shown, { ...options, depth: 0, maxArrayLength: INSPECT_MAX, compact: true, breakLength: Number.POSITIVE_INFINITY })}${more}`,
+    }
+    return { type: this.#type.name, length: this.length, values }
+  }
+
+  protected override closedFields(): Record<string, unknown> {
+    return { type: this.#type.name, length: this.length }
   }
 }
 
@@ -333,7 +298,7 @@ export class SharedArray<T extends ValueType = ValueType> extends SharedObject {
 export class RawArray<T extends ValueType = ValueType> extends SharedArray<T> {
   constructor(type: T, lengthOrValues: number | Iterable<ElementOf<T>>, options?: RawOptions)
   constructor(type: T, lengthOrValues: unknown, options?: RawOptions) {
-    super(type, lengthOrValues as never, withoutLock(type, lengthOrValues, options))
+    super(type, lengthOrValues as never, options)
   }
 
   /**
@@ -342,12 +307,31 @@ export class RawArray<T extends ValueType = ValueType> extends SharedArray<T> {
    * @throws {IncompatibleError} when `name` is not a shared array or holds another type.
    */
   static override open<T extends ValueType = ValueType>(name: string, type?: T): RawArray<T> {
-    return new RawArray<T>(ATTACH as never, ARRAY.open(name, type) as never)
+    return openShared(() => newRawArray<T>(), RAW_ARRAY, name, type)
   }
 
   /** Attaches to the array a `.handle` describes, without its lock. */
   static override from<T extends ValueType = ValueType>(handle: SharedArrayHandle): RawArray<T> {
-    const h = checkHandle<SharedArrayHandle>(handle, 'shared-array')
-    return new RawArray<T>(ATTACH as never, ARRAY.open(h.name, h.type) as never)
+    return fromSharedHandle(() => newRawArray<T>(), RAW_ARRAY, handle)
   }
+}
+
+// Outside the class bodies: a class that names itself inside its body is
+// renamed by esbuild (`_SharedArray`), and `SharedArray.name` would print that.
+function newSharedArray<T extends ValueType>(): SharedArray<T> {
+  return new SharedArray<T>(undefined as never, 0)
+}
+
+function newRawArray<T extends ValueType>(): RawArray<T> {
+  return new RawArray<T>(undefined as never, 0)
+}
+
+/** Whether the class constructed is RawArray or a subclass of it (no lock). */
+function isRaw(target: unknown): boolean {
+  return target === RawArray || (target as { prototype?: unknown }).prototype instanceof RawArray
+}
+
+/** SharedArray or RawArray itself, not a user's subclass (which may add its own fields). */
+function isOwnClass(target: unknown): boolean {
+  return target === SharedArray || target === RawArray
 }

@@ -1,13 +1,30 @@
 /**
- * What SharedValue and SharedArray have in common. Both are a segment with
- * the shared header of layout.ts (element type, length, the lock's kind and
- * name) and elements after it; the lock is a Lock or RLock of
- * @ipc/semaphore in a segment of its own. SharedKind creates and opens such
- * segments; SharedObject, the base of both classes, holds the lock and the
- * lifetime (`close`, `unlink`) and status members.
+ * What SharedValue, SharedArray, RawValue and RawArray have in common. Each
+ * is a segment with the shared header of layout.ts (element type, length,
+ * the lock's kind and name) and elements after it; the lock is a Lock or
+ * RLock of @ipc/semaphore in a segment of its own. `sharedKind` declares the
+ * four primitive kinds (the shell is @ipc/core's Primitive), `sharedSpec`
+ * validates creation options, `openShared` is every `open(name, type?,
+ * options)`, and SharedObject, the base class, holds the lock.
  */
+import { inspect } from 'node:util'
 import { ClosedError, CorruptError, IncompatibleError, NotFoundError, ValueError } from '@ipc/core'
-import { invalidArgType, Segment, type SegmentKind } from '@ipc/core/internal'
+import {
+  type Attachment,
+  attachTo,
+  type CreationSpec,
+  checkHandle,
+  checkOptionsObject,
+  checkPersistent,
+  type Handle,
+  invalidArgType,
+  openAttachment,
+  openOrCreateAttachment,
+  Primitive,
+  type PrimitiveKind,
+  type Segment,
+  type SegmentKind,
+} from '@ipc/core/internal'
 import { type AcquireOptions, type AcquireSyncOptions, Lock, RLock } from '@ipc/semaphore'
 import { type ElementType, elementType, elementTypeById, type TypeName, type ValueType } from './element-types.js'
 import { type LockRecord, OFFSET_ELEMENTS, readSharedHeader, writeSharedHeader } from './layout.js'
@@ -16,20 +33,14 @@ import type { RawOptions, SharedOptions } from './options.js'
 /** The lock of a SharedValue or SharedArray: an RLock by default (as in Python), or the Lock or RLock given. */
 export type SharedLock = Lock | RLock
 
-/** Passed as the type to a constructor: attach to the opened segment in the next argument instead of creating one. */
-export const ATTACH: unique symbol = Symbol('attach')
-
-/** A created or opened segment and what its header says. */
-export interface Attached {
-  segment: Segment
-  type: ElementType
-  length: number
+/** An attached shared value or array: the segment and what its header says. */
+export interface SharedAttachment extends Attachment {
+  readonly type: ElementType
+  readonly length: number
   /** The lock the header names, if any. */
-  record: LockRecord | undefined
-  /** Whether this object uses the lock (false for RawValue/RawArray even when the segment has one). */
-  lock: boolean
-  /** At creation: the lock object to use (made for the object, or given by the user). */
-  lockObject?: SharedLock
+  readonly record: LockRecord | undefined
+  /** Set when this call created the segment: the lock object to use (made for it, or given by the user). */
+  readonly lockAtCreation: SharedLock | undefined
 }
 
 /** What a new object's segment holds after the header: `length` elements in `dataBytes`, written by `fill`. */
@@ -40,9 +51,17 @@ export interface SharedContents {
   fill(created: Segment): void
 }
 
-function checkOptionsObject(options: unknown): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null))
-    throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+/** The validated creation options of a shared value or array. */
+export interface SharedSpec extends CreationSpec, SharedContents {
+  type: ElementType
+  /** `true`: make an RLock for the object; `false`: none; else the lock given. */
+  lock: boolean | SharedLock
+}
+
+/** The primitive kind of one of the four classes: which lengths its header may hold, and whether it uses the lock. */
+export interface SharedKind extends PrimitiveKind<SharedAttachment, SharedSpec> {
+  /** False for RawValue and RawArray: the lock the header may name is not opened. */
+  readonly usesLock: boolean
 }
 
 /** The kind and name of a lock given as `options.lock` (a Lock or RLock of any copy of @ipc/semaphore). */
@@ -148,165 +167,145 @@ function discard(made: RLock | undefined): void {
   made.close()
 }
 
-/**
- * The options a RawValue/RawArray constructor passes to its parent: the same
- * object without the lock. When attaching (`type` is ATTACH), marks `attached`
- * lock-free instead.
- */
-export function withoutLock(
-  type: unknown,
-  attached: unknown,
-  options: RawOptions | undefined,
-): SharedOptions | undefined {
-  if (type === ATTACH) {
-    ;(attached as Attached).lock = false
-    return undefined
-  }
+/** The options of a RawValue/RawArray: the same object without the lock. */
+function withoutLock(options: RawOptions | undefined): SharedOptions | undefined {
+  if (options === undefined) return { lock: false }
   checkOptionsObject(options)
-  return { name: options?.name as string, persistent: options?.persistent as boolean, lock: false }
+  return { name: options.name as string, persistent: options.persistent as boolean, lock: false }
 }
 
 /**
- * One kind of shared object (value or array): its segment kind, its name in
- * messages and the lengths its header may hold. Creates and opens segments
- * of that kind.
+ * The lock objects `init` made or was given, for the `attach` of the same
+ * Segment.create call (JS runs it synchronously, so an entry is set and
+ * taken within one call).
  */
-export class SharedKind {
-  readonly segment: SegmentKind
-  /** 'shared value' or 'shared array', as error messages name it. */
-  readonly label: string
-  readonly #fits: (length: number, type: ElementType, segment: Segment) => boolean
+const creating = new WeakMap<Segment, SharedLock>()
 
-  /** `fits` tells whether `length` elements of `type` are a valid header for this kind in `segment`. */
-  constructor(
-    segment: SegmentKind,
-    label: string,
-    fits: (length: number, type: ElementType, segment: Segment) => boolean,
-  ) {
-    this.segment = segment
-    this.label = label
-    this.#fits = fits
-  }
-
-  /**
-   * Validates `type`, then `options`, then (through `contents`) the initial
-   * elements, and creates the segment: header first, then `contents.fill`,
-   * all before the segment is published.
-   * @throws {TypeError} for an unknown type or bad options.
-   * @throws {ExistsError} when the name is taken.
-   */
-  create(type: unknown, options: SharedOptions | undefined, contents: (type: ElementType) => SharedContents): Attached {
-    return this.#make(type, options, contents, undefined)
-  }
-
-  /**
-   * `open(name, type)`, or when no segment has that name, `create` with
-   * `options` and `contents`: atomic under races (exactly one process creates
-   * the name, all attach to it). A lock made for a creation that lost the
-   * race is closed again.
-   * @throws {TypeError} for an unknown type or bad options.
-   * @throws {IncompatibleError} when the name holds another kind or type.
-   */
-  openOrCreate(
-    name: string,
-    type: unknown,
-    options: SharedOptions | undefined,
-    contents: (type: ElementType) => SharedContents,
-  ): Attached {
-    // Most calls find the name: open without making a lock that would be thrown away.
-    try {
-      return this.open(name, type as ValueType)
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error
-    }
-    return this.#make(type, options, contents, name)
-  }
-
-  /** `create` (`openName` undefined) or `openOrCreate` (the name to open or create). */
-  #make(
-    type: unknown,
-    options: SharedOptions | undefined,
-    contents: (type: ElementType) => SharedContents,
-    openName: string | undefined,
-  ): Attached {
-    const elementTypeOf = elementType(type)
-    checkOptionsObject(options)
-    const option = options?.lock ?? true
-    const given = typeof option === 'boolean' ? undefined : givenLock(option)
-    const persistent = options?.persistent
-    if (persistent !== undefined && typeof persistent !== 'boolean')
-      throw invalidArgType(`The "persistent" option must be a boolean, received ${typeof persistent}`)
-    const { length, dataBytes, fill } = contents(elementTypeOf)
-    // lock: true makes an RLock for this object (as Python's Value), before
-    // the segment that names it; it is removed again if the segment is not made.
-    const made = option === true ? new RLock({ persistent: persistent === true }) : undefined
-    const lockObject = made ?? given
-    const record: LockRecord | undefined =
-      lockObject === undefined
-        ? undefined
-        : { kind: lockObject.handle.kind, name: lockObject.name, owned: made !== undefined }
-    const creation = {
-      name: openName ?? options?.name,
-      persistent: persistent === true,
-      init(created: Segment) {
-        writeSharedHeader(created, { typeId: elementTypeOf.id, length, lock: record })
-        fill(created)
-      },
-    }
-    let segment: Segment
-    try {
-      if (openName === undefined) segment = Segment.create(this.segment, OFFSET_ELEMENTS + dataBytes, creation)
-      else {
-        const result = Segment.openOrCreate(this.segment, openName, OFFSET_ELEMENTS + dataBytes, creation)
-        if (!result.created) {
-          discard(made)
-          return this.#attach(result.segment, openName, elementTypeOf)
-        }
-        segment = result.segment
+/**
+ * Declares one of the four kinds: `segment` (VALUE_KIND or ARRAY_KIND),
+ * the class's export name and module, whether it uses the lock, and `fits`:
+ * whether `length` elements of `type` are a valid header in `segment`.
+ * Opening checks the header (CorruptError for a word out of range,
+ * IncompatibleError for another kind's header).
+ */
+export function sharedKind(
+  segment: SegmentKind,
+  className: string,
+  module: string,
+  usesLock: boolean,
+  fits: (length: number, type: ElementType, segment: Segment) => boolean,
+): SharedKind {
+  return {
+    segment,
+    className,
+    module,
+    usesLock,
+    dataBytes: (spec) => OFFSET_ELEMENTS + spec.dataBytes,
+    init(created, spec) {
+      // lock: true makes an RLock for this object (as Python's Value) before
+      // the segment that names it is published; Segment.create removes the
+      // segment if init throws, and the lock is removed with it.
+      const made = spec.lock === true ? new RLock({ persistent: spec.persistent }) : undefined
+      const lock = made ?? (typeof spec.lock === 'boolean' ? undefined : spec.lock)
+      try {
+        const record =
+          lock === undefined ? undefined : { kind: lock.handle.kind, name: lock.name, owned: made !== undefined }
+        writeSharedHeader(created, { typeId: spec.type.id, length: spec.length, lock: record })
+        spec.fill(created)
+      } catch (error) {
+        discard(made)
+        throw error
       }
-    } catch (error) {
-      discard(made)
-      throw error
-    }
-    const attached: Attached = { segment, type: elementTypeOf, length, record, lock: record !== undefined }
-    if (lockObject !== undefined) attached.lockObject = lockObject
-    return attached
-  }
-
-  /**
-   * Opens the segment called `name` and checks its header (and its type, when given).
-   * @throws {NotFoundError} when no segment has that name.
-   * @throws {IncompatibleError} when it is not of this kind or holds another type.
-   * @throws {CorruptError} when its header breaks the layout's rules.
-   */
-  open(name: string, type: ValueType | undefined): Attached {
-    const expected = type === undefined ? undefined : elementType(type)
-    return this.#attach(Segment.open(this.segment, name), name, expected)
-  }
-
-  /** Checks the header of an opened `segment` (and its type, when `expected`); closes it on error. */
-  #attach(segment: Segment, name: string, expected: ElementType | undefined): Attached {
-    try {
+      if (lock !== undefined) creating.set(created, lock)
+    },
+    attach(opened) {
+      const lock = creating.get(opened)
+      creating.delete(opened)
       const header = readSharedHeader(
-        segment,
-        (what) => new CorruptError(`Cannot open ${this.label} "${name}": its shared memory is corrupt: ${what}`),
+        opened,
+        (what) =>
+          new CorruptError(`Cannot open ${segment.label} "${opened.name}": its shared memory is corrupt: ${what}`),
       )
       const stored = header === undefined ? undefined : elementTypeById(header.typeId)
-      if (header === undefined || stored === undefined || !this.#fits(header.length, stored, segment))
-        throw new IncompatibleError(`Cannot open ${this.label} "${name}": its header is not a ${this.label}'s`)
-      if (expected !== undefined && expected !== stored)
-        throw new IncompatibleError(`Cannot open ${this.label} "${name}" as ${expected.name}: it holds ${stored.name}`)
-      return { segment, type: stored, length: header.length, record: header.lock, lock: header.lock !== undefined }
-    } catch (error) {
-      segment.close()
-      throw error
-    }
+      if (header === undefined || stored === undefined || !fits(header.length, stored, opened))
+        throw new IncompatibleError(
+          `Cannot open ${segment.label} "${opened.name}": its header is not a ${segment.label}'s`,
+        )
+      return { segment: opened, type: stored, length: header.length, record: header.lock, lockAtCreation: lock }
+    },
   }
+}
 
-  /** The error every member of a closed object of this kind throws. */
-  closedError(name: string): ClosedError {
-    return new ClosedError(`Cannot use ${this.label} "${name}": it was closed`)
-  }
+/**
+ * Validates the creation options of a value or array: `type`, then
+ * `options`, then (through `contents`) the initial elements.
+ * @throws {TypeError} for an unknown type or bad options.
+ */
+export function sharedSpec(
+  type: unknown,
+  options: SharedOptions | undefined,
+  contents: (type: ElementType) => SharedContents,
+  name?: string,
+): SharedSpec {
+  const elementTypeOf = elementType(type)
+  checkOptionsObject(options)
+  const option = options?.lock ?? true
+  const lock = typeof option === 'boolean' ? option : givenLock(option)
+  const persistent = checkPersistent(options?.persistent)
+  const { length, dataBytes, fill } = contents(elementTypeOf)
+  return { name: name ?? options?.name, persistent, type: elementTypeOf, lock, length, dataBytes, fill }
+}
+
+/** Throws IncompatibleError (closing the segment) when `expected` is given and the segment holds another type. */
+function checkType(kind: SharedKind, attached: SharedAttachment, expected: ElementType | undefined): SharedAttachment {
+  if (expected === undefined || expected === attached.type) return attached
+  attached.segment.close()
+  throw new IncompatibleError(
+    `Cannot open ${kind.segment.label} "${attached.segment.name}" as ${expected.name}: it holds ${attached.type.name}`,
+  )
+}
+
+/** The validated `create` option of `open(name, type, { create })`: the creation options and the initial contents. */
+export interface SharedCreation {
+  options: SharedOptions
+  contents: (type: ElementType) => SharedContents
+}
+
+/**
+ * `open(name, type?, options)` of every class: attaches to `name` (checking
+ * its type, when given); with `options.create` (validated by `creation`),
+ * creates it of `type` when the name does not exist, atomically under races
+ * (Segment.openOrCreate: exactly one process creates it, all attach to it).
+ * @throws {NotFoundError} when no segment has that name (and no `create`).
+ * @throws {IncompatibleError} when it is not of this kind or holds another type.
+ * @throws {CorruptError} when its header breaks the layout's rules.
+ * @throws {TypeError} with `create` but no `type`.
+ */
+export function openShared<P>(
+  construct: () => P,
+  kind: SharedKind,
+  name: string,
+  type: ValueType | undefined,
+  options?: { create?: unknown } | undefined,
+  creation?: (create: unknown) => SharedCreation | undefined,
+): P {
+  checkOptionsObject(options)
+  const expected = type === undefined ? undefined : elementType(type)
+  const create = options?.create === undefined ? undefined : creation?.(options.create)
+  if (create === undefined) return attachTo(construct, kind, checkType(kind, openAttachment(kind, name), expected))
+  if (type === undefined)
+    throw invalidArgType(
+      `Cannot create ${kind.segment.label} "${name}": pass its type, as in open(name, 'int32', { create })`,
+    )
+  const spec = sharedSpec(type, create.options, create.contents, name)
+  const { attached, created } = openOrCreateAttachment(kind, name, spec)
+  return attachTo(construct, kind, checkType(kind, attached, expected), { created })
+}
+
+/** `from(handle)` of every class: opens the handle's name, checking its type. */
+export function fromSharedHandle<P>(construct: () => P, kind: SharedKind, handle: unknown): P {
+  const checked = checkHandle<Handle & { type: ValueType }>(handle, kind.segment.kind)
+  return openShared(construct, kind, checked.name, checked.type)
 }
 
 /** Lock and RLock have the same withLock/withLockSync; this type calls them on the union. */
@@ -318,48 +317,42 @@ interface LockLike {
 /**
  * The base of SharedValue and SharedArray: a name, an element type, an
  * optional Lock or RLock that every object attached to the same memory uses,
- * and the object's lifetime.
+ * and the lifetime (Primitive's, plus the lock).
  */
-export abstract class SharedObject {
-  /** The name other processes open it by. */
-  readonly name: string
-  readonly #kind: SharedKind
-  readonly #segment: Segment
-  readonly #type: ElementType
+export abstract class SharedObject<H extends Handle = Handle> extends Primitive<SharedAttachment, H> {
   readonly #lock: SharedLock | undefined
-  readonly #record: LockRecord | undefined
-  #closed = false
 
   /**
-   * For SharedValue and SharedArray: wraps a segment that `kind.create` or
-   * `kind.open` returned, and attaches to the lock its header names (closing
-   * the segment if that fails).
+   * Creates an object of `kind` from `type`, `options` (without the lock
+   * for RawValue/RawArray) and `contents`, all validated first, or attaches
+   * to the one `openShared` opened; then takes the lock: the one made or
+   * given at creation, or else (a lock-using kind) the one the header names.
    */
-  protected constructor(attached: Attached, kind: SharedKind) {
-    const { segment, record } = attached
-    this.name = segment.name
-    this.#kind = kind
-    this.#segment = segment
-    this.#type = attached.type
-    this.#record = record
-    let lock: SharedLock | undefined
-    if (attached.lockObject !== undefined) {
-      lock = attached.lockObject
-      if (!record?.owned) useGivenLock(lock)
-    } else if (attached.lock && record !== undefined) {
+  protected constructor(
+    kind: SharedKind,
+    type: unknown,
+    options: SharedOptions | RawOptions | undefined,
+    contents: SharedCreation['contents'],
+  ) {
+    super(kind, () => sharedSpec(type, kind.usesLock ? options : withoutLock(options), contents))
+    const { record, lockAtCreation } = this.attachment
+    if (!(this.kind as SharedKind).usesLock) return
+    if (lockAtCreation !== undefined) {
+      this.#lock = lockAtCreation
+      if (!record?.owned) useGivenLock(lockAtCreation)
+    } else if (record !== undefined) {
       try {
-        lock = attachLock(record)
+        this.#lock = attachLock(record)
       } catch (error) {
-        segment.close()
+        this.close()
         throw error
       }
     }
-    this.#lock = lock
   }
 
   /** The element type's name ('int32', …; typecodes are resolved). */
   get type(): TypeName {
-    return this.#type.name
+    return this.attachment.type.name
   }
 
   /** Whether this object has a lock (false for RawValue, RawArray and `lock: false`). */
@@ -367,9 +360,9 @@ export abstract class SharedObject {
     return this.#lock !== undefined
   }
 
-  /** True once `close()` ran. */
-  get closed(): boolean {
-    return this.#closed
+  /** The error every member of a closed object throws. */
+  protected closedError(): ClosedError {
+    return new ClosedError(`Cannot use ${this.kind.segment.label} "${this.name}": it was closed`)
   }
 
   /**
@@ -395,9 +388,9 @@ export abstract class SharedObject {
   getLock(): SharedLock {
     if (this.#lock === undefined)
       throw new ValueError(
-        `Cannot get the lock of ${this.#kind.label} "${this.name}": it was opened without a lock (lock: false)`,
+        `Cannot get the lock of ${this.kind.segment.label} "${this.name}": it was opened without a lock (lock: false)`,
       )
-    if (this.#closed) throw this.#kind.closedError(this.name)
+    if (this.closed) throw this.closedError()
     return this.#lock
   }
 
@@ -449,26 +442,22 @@ export abstract class SharedObject {
    * closes the lock object it opened or made (a lock it still holds is given
    * up: the next holder sees `previousOwnerDied`); a lock given as
    * `options.lock` stays open for its owner. The shared memory is removed
-   * when the last attached object closes or its process dies.
+   * when the last attached object closes or its process dies, unless it is
+   * persistent.
    * @example
    * ```ts
    * const flag = new SharedValue('bool', false)
    * flag.close()
    * ```
    */
-  close(): void {
-    if (this.#closed) return
-    this.#closed = true
-    try {
-      if (this.#lock !== undefined && this.#record !== undefined) detachLock(this.#lock, this.#record)
-    } finally {
-      this.#segment.close()
-    }
+  override close(): void {
+    super.close()
   }
 
-  /** Alias of `close()`. */
-  [Symbol.dispose](): void {
-    this.close()
+  /** Run once by `close()`: lets go of the lock (see `close()`). */
+  protected override detach(): void {
+    const record = this.attachment.record
+    if (this.#lock !== undefined && record !== undefined) detachLock(this.#lock, record)
   }
 
   /**
@@ -476,9 +465,9 @@ export abstract class SharedObject {
    * attached objects keep working until they close. A lock made for the
    * object (`lock: true`) is unlinked with it; a given lock is not.
    */
-  unlink(): void {
-    this.#segment.unlink()
-    const record = this.#record
+  override unlink(): void {
+    super.unlink()
+    const record = this.attachment.record
     if (record?.owned !== true) return
     if (this.#lock !== undefined) {
       this.#lock.unlink()
@@ -494,5 +483,14 @@ export abstract class SharedObject {
     }
     lock.unlink()
     lock.close()
+  }
+
+  protected override closedFields(): Record<string, unknown> {
+    return { type: this.type }
+  }
+
+  /** Primitive's, on one line however long the name and values are (as Python's repr). */
+  override [inspect.custom](depth: number, options: object): string {
+    return super[inspect.custom](depth, { ...options, breakLength: Number.POSITIVE_INFINITY })
   }
 }

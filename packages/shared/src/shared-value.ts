@@ -3,8 +3,7 @@
  * number (or bigint, or boolean) in shared memory that every attached process
  * and thread reads and writes in place.
  */
-import { inspect } from 'node:util'
-import { checkHandle, type Handle, invalidArgType, TRANSFER, type TransferDescriptor } from '@ipc/core/internal'
+import { type Handle, invalidArgType } from '@ipc/core/internal'
 import {
   checkElement,
   type ElementOf,
@@ -17,7 +16,7 @@ import {
 } from './element-types.js'
 import { OFFSET_ELEMENTS, VALUE_KIND } from './layout.js'
 import type { RawOptions, SharedOptions, SharedValueCreation, SharedValueOpenOptions } from './options.js'
-import { ATTACH, type Attached, type SharedContents, SharedKind, SharedObject, withoutLock } from './shared-object.js'
+import { fromSharedHandle, openShared, type SharedCreation, SharedObject, sharedKind } from './shared-object.js'
 
 /** The plain JSON handle of a SharedValue: pass it anywhere, then `SharedValue.from(handle)`. */
 export interface SharedValueHandle extends Handle {
@@ -29,7 +28,10 @@ export interface SharedValueHandle extends Handle {
   lock: boolean
 }
 
-const VALUE = new SharedKind(VALUE_KIND, 'shared value', (length) => length === 1)
+/** A value's header holds one element. */
+const fitsValue = (length: number): boolean => length === 1
+const VALUE = sharedKind(VALUE_KIND, 'SharedValue', import.meta.url, true, fitsValue)
+const RAW_VALUE = sharedKind(VALUE_KIND, 'RawValue', import.meta.url, false, fitsValue)
 
 type AnyInt = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
 type AnyBig = BigInt64Array | BigUint64Array
@@ -37,27 +39,17 @@ type AnyBig = BigInt64Array | BigUint64Array
 const OP_ADD = 0
 const OP_SUB = 1
 
-/** Validates the arguments of `new SharedValue()`, then creates the segment holding `initial`. */
-function createValue(type: unknown, initial: unknown, options: SharedOptions | undefined): Attached {
-  return VALUE.create(type, options, valueContents(initial))
-}
-
-/** `SharedValue.open(name, type, options)`: open, or with `options.create`, open or create atomically. */
-function openValue(name: string, type: unknown, options: SharedValueOpenOptions | undefined): Attached {
-  if (options !== undefined && (typeof options !== 'object' || options === null))
-    throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
-  const create = options?.create
-  if (create === undefined || create === false) return VALUE.open(name, type as ValueType | undefined)
+/** Validates the `create` option of `SharedValue.open` (`true`: the defaults; `false`: open only). */
+function valueCreation(create: unknown): SharedCreation | undefined {
+  if (create === false) return undefined
   if (create !== true && (typeof create !== 'object' || create === null))
     throw invalidArgType(`The "create" option must be a boolean or an object, received ${typeof create}`)
-  if (type === undefined)
-    throw invalidArgType(`Cannot create shared value "${name}": pass its type, as in open(name, 'int32', { create })`)
-  const creation: SharedValueCreation = create === true ? {} : create
-  return VALUE.openOrCreate(name, type, creation, valueContents(creation.initial))
+  const options: SharedValueCreation = create === true ? {} : create
+  return { options, contents: valueContents(options.initial) }
 }
 
 /** What a new value's segment holds: `initial` (checked against the type), or 0, 0n or false. */
-function valueContents(initial: unknown): (elementTypeOf: ElementType) => SharedContents {
+function valueContents(initial: unknown): SharedCreation['contents'] {
   return (elementTypeOf) => {
     const first =
       initial === undefined
@@ -104,7 +96,7 @@ function valueContents(initial: unknown): (elementTypeOf: ElementType) => Shared
  * counter.value // => 2
  * ```
  */
-export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
+export class SharedValue<T extends ValueType = ValueType> extends SharedObject<SharedValueHandle> {
   readonly #type: ElementType
   /** The view Atomics work on: the element's own type, or its bit pattern for floats. */
   readonly #atomic: AnyInt | AnyBig
@@ -119,10 +111,9 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
    * ('i', 'd', …).
    */
   constructor(type: T, initial?: ElementOf<T>, options?: SharedOptions)
-  constructor(type: T | typeof ATTACH, initial?: unknown, options?: SharedOptions) {
-    const attached = type === ATTACH ? (initial as Attached) : createValue(type, initial, options)
-    super(attached, VALUE)
-    const { segment, type: elementTypeOf } = attached
+  constructor(type: T, initial?: unknown, options?: SharedOptions) {
+    super(isRaw(new.target) ? RAW_VALUE : VALUE, type, options, valueContents(initial))
+    const { segment, type: elementTypeOf } = this.attachment
     this.#type = elementTypeOf
     this.#atomic = new elementTypeOf.AtomicView(segment.buffer, segment.dataOffset + OFFSET_ELEMENTS, 1) as
       | AnyInt
@@ -152,7 +143,7 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
     type?: T,
     options?: SharedValueOpenOptions<T>,
   ): SharedValue<T> {
-    return new SharedValue<T>(ATTACH as never, openValue(name, type, options as SharedValueOpenOptions) as never)
+    return openShared(() => newSharedValue<T>(), VALUE, name, type, options, valueCreation)
   }
 
   /**
@@ -165,16 +156,9 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
    * ```
    */
   static from<T extends ValueType = ValueType>(handle: SharedValueHandle): SharedValue<T> {
-    const h = checkHandle<SharedValueHandle>(handle, 'shared-value')
-    const attached = VALUE.open(h.name, h.type)
-    return h.lock === false
-      ? (new RawValue<T>(ATTACH as never, attached as never) as SharedValue<T>)
-      : new SharedValue<T>(ATTACH as never, attached as never)
-  }
-
-  /** A small plain JSON object; `SharedValue.from(handle)` attaches to the same value. */
-  get handle(): SharedValueHandle {
-    return { kind: 'shared-value', name: this.name, type: this.#type.name, lock: this.hasLock }
+    if ((handle as { lock?: unknown } | undefined)?.lock === false)
+      return fromSharedHandle(() => newRawValue<T>(), RAW_VALUE, handle)
+    return fromSharedHandle(() => newSharedValue<T>(), VALUE, handle)
   }
 
   /**
@@ -185,12 +169,12 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
    * @throws {ClosedError} after `close()`.
    */
   get value(): ElementOf<T> {
-    if (this.closed) throw VALUE.closedError(this.name)
+    if (this.closed) throw this.closedError()
     return loadElement(this.#type, this.#atomic, 0) as ElementOf<T>
   }
 
   set value(value: ElementOf<T>) {
-    if (this.closed) throw VALUE.closedError(this.name)
+    if (this.closed) throw this.closedError()
     storeElement(this.#type, this.#atomic, 0, checkElement(this.#type, value, 'The value'))
   }
 
@@ -241,7 +225,7 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
         `Cannot ${op === OP_ADD ? 'add to' : 'subtract from'} shared value "${this.name}": it holds ${type.name}, not an integer type`,
       )
     const operand = checkElement(type, n, 'The operand')
-    if (this.closed) throw VALUE.closedError(this.name)
+    if (this.closed) throw this.closedError()
     if (type.family === 'bigint') {
       const big = this.#atomic as AnyBig
       return op === OP_ADD ? Atomics.add(big, 0, operand as bigint) : Atomics.sub(big, 0, operand as bigint)
@@ -292,24 +276,17 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
     if (type.family !== 'int' && type.family !== 'bigint')
       throw invalidArgType(`Cannot ${method} shared value "${this.name}": it holds ${type.name}, not an integer type`)
     const checked = checkElement(type, value, what)
-    if (this.closed) throw VALUE.closedError(this.name)
+    if (this.closed) throw this.closedError()
     return checked
   }
 
-  /** For `Process`: how to attach to this value in a child. */
-  [TRANSFER](): TransferDescriptor {
-    return { module: import.meta.url, export: 'SharedValue', handle: this.handle }
+  /** `type` and `lock` (whether this object uses the lock) join `kind` and `name`. */
+  protected override handleFields(): Record<string, unknown> {
+    return { type: this.#type.name, lock: this.hasLock }
   }
 
-  [inspect.custom](_depth: number, options: { stylize(text: string, style: string): string }): string {
-    const stylize = options?.stylize ?? ((text: string) => text)
-    const name = stylize(`'${this.name}'`, 'string')
-    const kind = this instanceof RawValue ? 'RawValue' : 'SharedValue'
-    if (this.closed) return `${kind} { name: ${name}, type: '${this.#type.name}', closed: true }`
-    const value = this.value
-    const shown = typeof value === 'bigint' ? `${value}n` : Object.is(value, -0) ? '-0' : String(value)
-    const style = typeof value === 'bigint' ? 'bigint' : typeof value === 'boolean' ? 'boolean' : 'number'
-    return `${kind} { name: ${name}, type: '${this.#type.name}', value: ${stylize(shown, style)}, lock: ${this.hasLock} }`
+  protected inspectFields(): Record<string, unknown> {
+    return { type: this.#type.name, value: this.value, lock: this.hasLock }
   }
 }
 
@@ -327,7 +304,7 @@ export class SharedValue<T extends ValueType = ValueType> extends SharedObject {
 export class RawValue<T extends ValueType = ValueType> extends SharedValue<T> {
   constructor(type: T, initial?: ElementOf<T>, options?: RawOptions)
   constructor(type: T, initial?: unknown, options?: RawOptions) {
-    super(type, initial as never, withoutLock(type, initial, options))
+    super(type, initial as never, options)
   }
 
   /**
@@ -336,16 +313,26 @@ export class RawValue<T extends ValueType = ValueType> extends SharedValue<T> {
    * @throws {IncompatibleError} when `name` is not a shared value or holds another type.
    */
   static override open<T extends ValueType = ValueType>(name: string, type?: T): RawValue<T> {
-    return new RawValue<T>(ATTACH as never, VALUE.open(name, type) as never)
+    return openShared(() => newRawValue<T>(), RAW_VALUE, name, type)
   }
 
   /** Attaches to the value a `.handle` describes, without its lock. */
   static override from<T extends ValueType = ValueType>(handle: SharedValueHandle): RawValue<T> {
-    const h = checkHandle<SharedValueHandle>(handle, 'shared-value')
-    return new RawValue<T>(ATTACH as never, VALUE.open(h.name, h.type) as never)
+    return fromSharedHandle(() => newRawValue<T>(), RAW_VALUE, handle)
   }
+}
 
-  override [TRANSFER](): TransferDescriptor {
-    return { module: import.meta.url, export: 'RawValue', handle: this.handle }
-  }
+// Outside the class bodies: a class that names itself inside its body is
+// renamed by esbuild (`_SharedValue`), and `SharedValue.name` would print that.
+function newSharedValue<T extends ValueType>(): SharedValue<T> {
+  return new SharedValue<T>(undefined as never)
+}
+
+function newRawValue<T extends ValueType>(): RawValue<T> {
+  return new RawValue<T>(undefined as never)
+}
+
+/** Whether the class constructed is RawValue or a subclass of it (no lock). */
+function isRaw(target: unknown): boolean {
+  return target === RawValue || (target as { prototype?: unknown }).prototype instanceof RawValue
 }

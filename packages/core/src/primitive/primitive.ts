@@ -357,7 +357,7 @@ export abstract class Primitive<A extends Attachment = Attachment, H extends Han
   /** Live state, e.g. `Queue { name: 'jobs', size: 2, … }`; `closed: true` or `corrupt: true` instead when so. */
   [inspect.custom](_depth: number, options: object): string {
     let fields: Record<string, unknown>
-    if (this.#closed) fields = { name: this.name, closed: true }
+    if (this.#closed) fields = { name: this.name, ...this.closedFields(), closed: true }
     else {
       try {
         fields = { name: this.name, ...this.inspectFields() }
@@ -375,6 +375,11 @@ export abstract class Primitive<A extends Attachment = Attachment, H extends Han
 
   /** Kind-specific fields of `handle` beyond `kind` and `name`. */
   protected handleFields(): Record<string, unknown> {
+    return {}
+  }
+
+  /** Fields `inspect` still shows after the name of a closed object (read from the object, never from shared memory). */
+  protected closedFields(): Record<string, unknown> {
     return {}
   }
 
