@@ -3,6 +3,7 @@ import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { DataCloneError } from '../errors.js'
 import { Segment } from '../memory/segment.js'
+import { ownerCode } from '../ownership/owner-word.js'
 import {
   MPMC_EMPTY,
   MPMC_PUT_FULL,
@@ -29,7 +30,6 @@ const HEAD_COUNT = 18
 const C_OLD_HEAD = 19
 const C_OLD_COUNT = 20
 const C_PHASE = 22
-const SLOT_EPOCH = 64
 
 function makeRing(capacity: number, maxItems = 0): { segment: Segment; ring: MpmcRing } {
   const holder: { ring?: MpmcRing } = {}
@@ -273,11 +273,10 @@ describe('MpmcRing#shutdown()', () => {
 })
 
 describe('MpmcRing dead-owner recovery', () => {
-  // An owner word naming slot 100 with an epoch that slot never had: its owner is gone.
+  // An owner word naming slot 100, which nobody holds: its owner is gone.
   const deadOwner = (segment: Segment) => {
-    const w = segment.dataOffset / 4
-    const epoch = (Atomics.load(segment.i32, w + SLOT_EPOCH + 100) + 7) & 0x3fffff
-    return 101 | (epoch << 9)
+    expect(segment.slotOwner(100)).toBeUndefined()
+    return ownerCode(100, 12345)
   }
 
   it('takes over a producer lock from a dead owner and rolls back its uncommitted count', () => {
@@ -324,13 +323,12 @@ describe('MpmcRing dead-owner recovery', () => {
     const worker = new Worker(
       `
       const { parentPort, workerData } = require('node:worker_threads')
-      import(workerData.internal).then(({ Segment, MpmcRing }) => {
+      import(workerData.internal).then(({ Segment, MpmcRing, threadId }) => {
         const segment = Segment.open({ kind: 'mpmc-test', version: 1 }, workerData.name)
         const ring = new MpmcRing(segment, segment.dataOffset)
         const w = segment.dataOffset / 4
-        const epoch = Atomics.load(segment.i32, w + ${SLOT_EPOCH} + segment.slot) & 0x3fffff
-        // Hold the producer lock as this attachment, then spin forever.
-        Atomics.store(segment.i32, w + ${P_LOCK}, (segment.slot + 1) | (epoch << 9))
+        // Hold the producer lock as this attachment and thread (the owner word), then spin forever.
+        Atomics.store(segment.i32, w + ${P_LOCK}, ((segment.slot + 1) << 22) | (threadId() & 0x3fffff))
         parentPort.postMessage('holding')
         for (;;) {}
       })

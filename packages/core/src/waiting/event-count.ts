@@ -61,11 +61,18 @@ export interface WaitRules {
   /** Ends an async wait with `signal.reason`. */
   signal?: AbortSignal | undefined
   /**
-   * The spin policy, run once before the first registration: spins (or
-   * blocks briefly) and returns true when the state may let the caller go
-   * on (the runner tries again at once), false to go to sleep.
+   * The spin policy, run before the first registration: spins (or blocks
+   * briefly) and returns true when the state may let the caller go on (the
+   * runner tries again at once), false to go to sleep. See `respin`.
    */
   spin?: (() => boolean) | undefined
+  /**
+   * With true, `spin` runs again after each try that followed a true return,
+   * until it returns false: a policy with a budget of its own (BackoffSpin)
+   * keeps spinning after a try that lost a race instead of going to sleep.
+   * @default false (spin once)
+   */
+  respin?: boolean | undefined
   /** The longest single sleep, ms: PEER_CHECK_MS or RECHECK_MS. */
   sliceMs: number
   /** Runs when a sleep ended by its slice (not by a wake): look for dead peers. May throw. */
@@ -145,9 +152,12 @@ export class EventCount {
    * try failed already; `attempt` may throw (CorruptError, ClosedError).
    */
   waitSync<R>(attempt: () => R | NotYet, rules: WaitRules): R | TimedOut {
-    if (rules.spin?.()) {
-      const r = attempt()
-      if (r !== NOT_YET) return r
+    if (rules.spin !== undefined) {
+      do {
+        if (!rules.spin()) break
+        const r = attempt()
+        if (r !== NOT_YET) return r
+      } while (rules.respin === true)
     }
     const i32 = this.#i32
     for (;;) {
@@ -173,9 +183,12 @@ export class EventCount {
    * the host while the call waits.
    */
   async wait<R>(attempt: () => R | NotYet, rules: WaitRules): Promise<R | TimedOut> {
-    if (rules.spin?.()) {
-      const r = attempt()
-      if (r !== NOT_YET) return r
+    if (rules.spin !== undefined) {
+      do {
+        if (!rules.spin()) break
+        const r = attempt()
+        if (r !== NOT_YET) return r
+      } while (rules.respin === true)
     }
     const i32 = this.#i32
     for (;;) {
