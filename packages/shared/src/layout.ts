@@ -3,7 +3,9 @@
  * data area (`segment.dataOffset`, 64-byte aligned); the segment header before
  * it (kind, layout version, attached objects) belongs to @ipc/core.
  *
- * SharedValue ('shared-value') and SharedArray ('shared-array'), version 1:
+ * SharedValue ('shared-value') and SharedArray ('shared-array'), version 2
+ * (version 1 had the lock's sleeper count in its second word; the owner
+ * word's WAITERS bit replaced it, so the two cannot share a lock):
  *
  * | offset | size        | field    | written by                 | meaning                                        |
  * |--------|-------------|----------|----------------------------|------------------------------------------------|
@@ -13,7 +15,7 @@
  * | 12     | 4           | reserved | —                          | 0                                              |
  * | 16     | 8           | length   | creator, in init           | float64: number of elements (1 for a value)    |
  * | 24     | 8           | reserved | —                          | 0                                              |
- * | 32     | 16          | lock     | RobustLock (see @ipc/core) | state, waiters, abandoned, reserved            |
+ * | 32     | 16          | lock     | RobustLock (see @ipc/core) | owner word (holder, WAITERS bit), 3 reserved   |
  * | 48     | 16          | reserved | —                          | 0                                              |
  * | 64     | length × n  | data     | users: Atomics / the view  | the elements, little-endian, naturally aligned |
  *
@@ -32,8 +34,8 @@
  */
 import type { Segment, SegmentKind } from '@ipc/core/internal'
 
-export const VALUE_KIND: SegmentKind = { kind: 'shared-value', version: 1, label: 'shared value' }
-export const ARRAY_KIND: SegmentKind = { kind: 'shared-array', version: 1, label: 'shared array' }
+export const VALUE_KIND: SegmentKind = { kind: 'shared-value', version: 2, label: 'shared value' }
+export const ARRAY_KIND: SegmentKind = { kind: 'shared-array', version: 2, label: 'shared array' }
 export const MEMORY_KIND: SegmentKind = { kind: 'shared-memory', version: 1, label: 'shared memory' }
 
 export const SHARED_MAGIC = 0x31524853
