@@ -238,6 +238,7 @@ export class OwnerWord {
    * process and thread). BUSY when a live holder (this owner included) holds it.
    */
   tryAcquire(thorough: boolean): Taken {
+    this.#segment.assertOpen(this.#label)
     const seen = this.#look(thorough, false)
     return seen === LOOK_TOOK ? TOOK : seen === LOOK_TOOK_OVER ? TOOK_OVER : BUSY
   }
@@ -248,8 +249,11 @@ export class OwnerWord {
    * word, then sleeps of at most PEER_CHECK_MS, each followed by a look that
    * takes the word over from a dead holder. BUSY: a live holder still held
    * it at the deadline, and nothing changed.
+   * @throws {ClosedError} when the segment was closed in this process.
+   * @throws {CorruptError} for a word that breaks the encoding.
    */
   acquireSync(deadline: number, spins: number): Taken {
+    this.#segment.assertOpen(this.#label)
     const spun = this.#spin(spins)
     if (spun !== BUSY) return spun
     let thorough = false
@@ -275,6 +279,7 @@ export class OwnerWord {
    * leaves the word taken.
    */
   async acquire(deadline: number, spins: number, signal?: AbortSignal): Promise<Taken> {
+    this.#segment.assertOpen(this.#label)
     const spun = this.#spin(spins)
     if (spun !== BUSY) return spun
     return this.acquireThen(deadline, signal, (taken) => taken, BUSY)
