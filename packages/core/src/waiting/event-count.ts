@@ -153,11 +153,8 @@ export class EventCount {
    */
   waitSync<R>(attempt: () => R | NotYet, rules: WaitRules): R | TimedOut {
     if (rules.spin !== undefined) {
-      do {
-        if (!rules.spin()) break
-        const r = attempt()
-        if (r !== NOT_YET) return r
-      } while (rules.respin === true)
+      const r = spinThenTry(attempt, rules.spin, rules.respin === true)
+      if (r !== NOT_YET) return r
     }
     const i32 = this.#i32
     for (;;) {
@@ -184,11 +181,8 @@ export class EventCount {
    */
   async wait<R>(attempt: () => R | NotYet, rules: WaitRules): Promise<R | TimedOut> {
     if (rules.spin !== undefined) {
-      do {
-        if (!rules.spin()) break
-        const r = attempt()
-        if (r !== NOT_YET) return r
-      } while (rules.respin === true)
+      const r = spinThenTry(attempt, rules.spin, rules.respin === true)
+      if (r !== NOT_YET) return r
     }
     const i32 = this.#i32
     for (;;) {
@@ -226,6 +220,16 @@ export class EventCount {
   #assertOpen(label: string): void {
     if (this.#host.closed) throw closedWhileWaiting(label)
   }
+}
+
+/** The runners' spin: `attempt` after each true return of `spin`, once or (`respin`) until `spin` says false. */
+function spinThenTry<R>(attempt: () => R | NotYet, spin: () => boolean, respin: boolean): R | NotYet {
+  do {
+    if (!spin()) return NOT_YET
+    const r = attempt()
+    if (r !== NOT_YET) return r
+  } while (respin)
+  return NOT_YET
 }
 
 /** The one answer to "the memory was closed in this process while the call waited". */
