@@ -156,9 +156,23 @@ export class OwnerWord {
     return Atomics.compareExchange(this.#i32, this.#index, OWNER_FREE, this.code) === OWNER_FREE
   }
 
+  /**
+   * The fast path for owners that also need to know whether they hold the
+   * word already (a re-entrant lock): one CAS, FREE → this owner, returning
+   * what the word held (OWNER_FREE: taken now). See `isMine`.
+   */
+  takeOrSee(): number {
+    return Atomics.compareExchange(this.#i32, this.#index, OWNER_FREE, this.code)
+  }
+
+  /** True when `word` (a value read from the word) names this owner. */
+  isMine(word: number): boolean {
+    return (word & ~OWNER_WAITERS) === this.code
+  }
+
   /** True while this owner holds the word. */
   get held(): boolean {
-    return (Atomics.load(this.#i32, this.#index) & ~OWNER_WAITERS) === this.code
+    return this.isMine(Atomics.load(this.#i32, this.#index))
   }
 
   /**

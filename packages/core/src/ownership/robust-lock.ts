@@ -26,7 +26,7 @@ import { inspect } from 'node:util'
 import { invalidArgType, ValueError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
 import { checkTimeout, checkWaitOptions, deadlineOf, type WaitOptions } from '../waiting/signal.js'
-import { BUSY, OwnerWord, type Taken, TOOK_OVER } from './owner-word.js'
+import { BUSY, OWNER_FREE, OwnerWord, type Taken, TOOK_OVER } from './owner-word.js'
 
 /** Bytes a RobustLock occupies (four i32 words; words 1–3 reserved). */
 export const ROBUST_LOCK_BYTES = 16
@@ -159,8 +159,9 @@ export class RobustLock {
    */
   tryAcquire(): boolean {
     this.#segment.assertOpen(this.#label)
-    if (this.#word.take()) return this.#enter(false)
-    if (this.#word.held) {
+    const seen = this.#word.takeOrSee()
+    if (seen === OWNER_FREE) return this.#enter(false)
+    if (this.#word.isMine(seen)) {
       if (!this.#recursive) return false
       this.#depth++
       return true
@@ -188,8 +189,9 @@ export class RobustLock {
       timeout = checked.timeout
     }
     this.#segment.assertOpen(this.#label)
-    if (this.#word.take()) return this.#enter(false)
-    if (this.#word.held) return this.#reenter()
+    const seen = this.#word.takeOrSee()
+    if (seen === OWNER_FREE) return this.#enter(false)
+    if (this.#word.isMine(seen)) return this.#reenter()
     return this.#entered(this.#word.acquireSync(deadlineOf(timeout), SPIN_SYNC))
   }
 
@@ -209,8 +211,9 @@ export class RobustLock {
     const { timeout, signal } = checkWaitOptions(options)
     if (signal?.aborted) throw signal.reason
     this.#segment.assertOpen(this.#label)
-    if (this.#word.take()) return this.#enter(false)
-    if (this.#recursive && this.#word.held) {
+    const seen = this.#word.takeOrSee()
+    if (seen === OWNER_FREE) return this.#enter(false)
+    if (this.#recursive && this.#word.isMine(seen)) {
       this.#depth++
       return true
     }
