@@ -30,6 +30,7 @@ const HEAD_COUNT = 18
 const C_OLD_HEAD = 19
 const C_OLD_COUNT = 20
 const C_PHASE = 22
+const C_WAITERS = 37
 
 function makeRing(capacity: number, maxItems = 0): { segment: Segment; ring: MpmcRing } {
   const holder: { ring?: MpmcRing } = {}
@@ -351,6 +352,41 @@ describe('MpmcRing dead-owner recovery', () => {
     // The thread is gone but its process (this one) lives: the tid check finds it.
     expect(await ring.put('after', ring.prepare('after'), 5000)).toBe(MPMC_PUT_OK)
     expect(ring.tryGet()).toBe('after')
+  })
+})
+
+describe('MpmcRing#sweep()', () => {
+  it('drops the sleeper share of a worker thread terminated while asleep', { timeout: 20_000 }, async () => {
+    const { segment, ring } = makeRing(1024)
+    const waiters = segment.dataOffset / 4 + C_WAITERS
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads')
+      import(workerData.internal).then(({ Segment, MpmcRing }) => {
+        const segment = Segment.open({ kind: 'mpmc-test', version: 1 }, workerData.name)
+        const ring = new MpmcRing(segment, segment.dataOffset)
+        parentPort.postMessage('sleeping')
+        ring.getSync(60_000)
+      })
+      `,
+      {
+        eval: true,
+        workerData: { name: segment.name, internal: new URL('../../dist/internal.js', import.meta.url).href },
+      },
+    )
+    onTestFinished(async () => {
+      await worker.terminate()
+    })
+    await new Promise((resolve) => worker.once('message', resolve))
+    while (Atomics.load(segment.i32, waiters) === 0) await new Promise((r) => setTimeout(r, 5))
+    await worker.terminate()
+    expect(Atomics.load(segment.i32, waiters)).toBe(1)
+    // Each put wakes nobody; after a few hundred such wakes the producer sweeps.
+    for (let i = 0; i < 300 && Atomics.load(segment.i32, waiters) > 0; i++) {
+      expect(put(ring, i)).toBe(MPMC_PUT_OK)
+      expect(ring.tryGet()).toBe(i)
+    }
+    expect(Atomics.load(segment.i32, waiters)).toBe(0)
   })
 })
 
