@@ -106,11 +106,11 @@
  * Range checks (any process can scribble on these words; one helper each,
  * used by every path): `#span` checks HEAD and TAIL (multiples of 8 below
  * 2·CAPACITY, at most CAPACITY apart) wherever they are read (a cached copy
- * that fails is reloaded instead); `#getLocked`
- * checks a message header (size from 0 with the whole message within what
- * was published, tag known); the owner word checks every lock word it reads
- * (slot 1…128, bit 31 clear, not this attachment's own); `#putLocked` checks the item count
- * when it enforces MAX_ITEMS; the constructor checks the whole header once
+ * that fails is reloaded instead); `#getLocked` checks a message header (size
+ * from 0 with the whole message within what was published, tag known); the
+ * owner word checks every lock word it reads (slot 1…128, bit 31 clear, not
+ * this attachment's own); `#putLocked` checks the item count when it
+ * enforces MAX_ITEMS; the constructor checks the whole header once
  * (`#checkHeader`). A violation, or a payload the codec cannot revive, throws
  * CorruptError and makes this attachment refuse every later put and get (a
  * message that could be delimited was first dropped, so other processes go
