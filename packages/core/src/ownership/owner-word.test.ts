@@ -251,6 +251,55 @@ describe('OwnerWord#acquire() and #acquireThen()', () => {
     waiter.release()
   })
 
+  it('a sleeper that leaves without the word hands its wake on, even when a one-CAS taker holds it meanwhile', {
+    timeout: 20_000,
+  }, async () => {
+    const seg = segment()
+    const { word: holder } = word(seg)
+    const { word: leaver } = word(attach(seg))
+    const { word: barger } = word(attach(seg))
+    holder.take()
+    // The leaver sleeps first, so the release's one wake goes to it (futex wakes in queue order).
+    const controller = new AbortController()
+    const left = leaver.acquire(deadlineOf(Number.POSITIVE_INFINITY), 0, controller.signal)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    // The stayer: a blocked acquireSync in a worker thread, queued second.
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads')
+      import(workerData.internal).then(({ Segment, RobustLock }) => {
+        const segment = Segment.open({ kind: 'test-owner', version: 1 }, workerData.name)
+        const lock = new RobustLock(segment, segment.dataOffset)
+        parentPort.postMessage('waiting')
+        const took = lock.acquireSync({ timeout: 5000 })
+        parentPort.postMessage(took)
+        if (took) lock.release()
+        segment.close()
+      })
+      `,
+      { eval: true, workerData: { name: seg.name, internal: new URL('../../dist/internal.js', import.meta.url).href } },
+    )
+    onTestFinished(async () => {
+      await worker.terminate()
+    })
+    const messages: unknown[] = []
+    worker.on('message', (m) => messages.push(m))
+    while (messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    // One wake goes out; the barger takes the free word without WAITERS; the leaver gives up.
+    holder.release()
+    expect(barger.take()).toBe(true)
+    controller.abort()
+    await expect(left).rejects.toMatchObject({ name: 'AbortError' })
+    // The barger's word says a sleeper waits, so its release wakes the stayer at once (not after a 100 ms slice).
+    expect(load(seg) & OWNER_WAITERS).toBe(OWNER_WAITERS)
+    const released = performance.now()
+    barger.release()
+    while (messages.length < 2) await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(messages[1]).toBe(true)
+    expect(performance.now() - released).toBeLessThan(60)
+  })
+
   it('rejects with ClosedError (closed while the call waited) when its own segment closes', async () => {
     const seg = segment()
     const { word: holder } = word(seg)

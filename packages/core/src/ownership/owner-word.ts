@@ -39,7 +39,9 @@
  * and wakes one sleeper, whose futex either sees the changed word or is
  * woken. The woken sleeper takes the lock with WAITERS set (others may still
  * sleep), so its release wakes the next. A sleeper that leaves without the
- * lock (abort, close) passes a wake it may have used up on to the next.
+ * lock (deadline, abort, close) may have used up that wake: it passes it on,
+ * waking one when the word is free, else setting WAITERS on the word of
+ * whoever took it meanwhile by the one-CAS path, so that release wakes one.
  *
  * Dead holders: a holder is alive by `attachmentAlive` (liveness.ts) on the
  * slot and tid in its code. A sleeper sleeps at most PEER_CHECK_MS at a time;
@@ -277,7 +279,10 @@ export class OwnerWord {
       // Liveness costs syscalls: thorough only after a slice timed out, or before giving up.
       const seen = this.#look(thorough || left <= 0, slept)
       if (seen < 0) return seen === LOOK_TOOK ? TOOK : TOOK_OVER
-      if (left <= 0) return BUSY
+      if (left <= 0) {
+        if (slept) this.#passOn()
+        return BUSY
+      }
       const expected = this.#markWaiting(seen)
       if (expected === undefined) continue
       slept = true
@@ -337,11 +342,27 @@ export class OwnerWord {
         thorough = result === 'timed-out'
       }
     } finally {
-      // A wake meant for us may have been used up by a sleep we gave up: pass it on.
-      if (slept && !took && !this.#segment.closed) {
-        if ((Atomics.load(this.#i32, this.#index) & ~OWNER_WAITERS) <= OWNER_ABANDONED)
-          notifyWord(this.#i32, this.#index, 1)
+      if (slept && !took && !this.#segment.closed) this.#passOn()
+    }
+  }
+
+  /**
+   * A sleeper that leaves without the word (deadline, abort, close) may have
+   * used up the one wake meant for the next sleeper: hand it on. A free word
+   * gets a wake; a held word gets WAITERS, so its holder's release wakes one
+   * (a holder that took it by the one-CAS path did not set it).
+   */
+  #passOn(): void {
+    const i32 = this.#i32
+    const index = this.#index
+    for (;;) {
+      const seen = Atomics.load(i32, index)
+      if ((seen & ~OWNER_WAITERS) <= OWNER_ABANDONED) {
+        notifyWord(i32, index, 1)
+        return
       }
+      if ((seen & OWNER_WAITERS) !== 0 || Atomics.compareExchange(i32, index, seen, seen | OWNER_WAITERS) === seen)
+        return
     }
   }
 
