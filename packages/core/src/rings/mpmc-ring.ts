@@ -1087,7 +1087,10 @@ export class MpmcRing {
     if (this.#segment.closed) return
     this.#segment.reap()
     for (let slot = 0; slot < SLOTS; slot++) {
-      if (slot === this.#slot || this.#segment.slotOwner(slot) === undefined) continue
+      if (slot === this.#slot) continue
+      const owner = this.#segment.slotOwner(slot)
+      // reap() just judged every process; what it cannot see is a worker thread gone without detaching.
+      if (owner === undefined || owner.tid === owner.pid) continue
       if (!attachmentAlive(this.#segment, slot, true)) this.reclaimSlot(slot)
     }
   }
