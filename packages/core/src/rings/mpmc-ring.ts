@@ -759,7 +759,8 @@ export class MpmcRing {
       return status
     } finally {
       this.#pLock.release()
-      if (status === MPMC_PUT_OK && this.#getSide.events.waiting > 0) this.#wake(this.#getSide.events)
+      // The event count's own waiters word, read in place: the common no-sleeper case costs one load.
+      if (status === MPMC_PUT_OK && Atomics.load(i32, w + C_WAITERS) > 0) this.#wake(this.#getSide.events)
     }
   }
 
@@ -978,7 +979,7 @@ export class MpmcRing {
       moved = true
     } finally {
       this.#cLock.release()
-      if (moved && this.#putSide.events.waiting > 0) this.#wake(this.#putSide.events)
+      if (moved && Atomics.load(i32, w + P_WAITERS) > 0) this.#wake(this.#putSide.events)
     }
     if (failure !== undefined) throw failure
     return value
