@@ -9,6 +9,8 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { encode, TAG_JSON_LATIN1, TAG_LATIN1 } from '../src/codec/codec.js'
 import { CorruptError, IncompatibleError } from '../src/errors.js'
 import { Segment } from '../src/memory/segment.js'
+import { threadId } from '../src/ownership/liveness.js'
+import { ownerCode } from '../src/ownership/owner-word.js'
 import {
   MPMC_EMPTY,
   MPMC_RING_HEADER_BYTES,
@@ -30,7 +32,6 @@ const HEAD = 17
 const VERSION_WORD = 33
 const CAPACITY = 34
 const C_WAITERS = 37
-const SLOT_EPOCH = 64
 
 /** A ring in a SharedArrayBuffer with a producer object and a consumer object. */
 function spscPair(capacity = 1024): { sab: SharedArrayBuffer; producer: SpscRing; consumer: SpscRing } {
@@ -257,7 +258,7 @@ describe('MpmcRing with corrupt words', () => {
 
   it('a lock word naming no slot, or this attachment itself, throws instead of waiting', () => {
     const { ring, i32 } = makeRing()
-    i32[C_LOCK] = 0x200 // slot byte 0: nobody
+    i32[C_LOCK] = 0x200 // slot field (bits 22-29) 0: nobody, yet not FREE or ABANDONED
     const started = performance.now()
     expect(() => ring.tryGet()).toThrow(/a lock word is 512/)
     expect(performance.now() - started).toBeLessThan(1000)
@@ -265,8 +266,7 @@ describe('MpmcRing with corrupt words', () => {
 
   it('a lock word naming this attachment itself (it never waits for itself) throws', () => {
     const { segment, ring, i32 } = makeRing()
-    const epoch = Atomics.load(i32, SLOT_EPOCH + segment.slot) & 0x3fffff
-    i32[C_LOCK] = (segment.slot + 1) | (epoch << 9)
+    i32[C_LOCK] = ownerCode(segment.slot, threadId())
     const started = performance.now()
     expect(() => ring.tryGet()).toThrow(CorruptError)
     expect(performance.now() - started).toBeLessThan(1000)
@@ -281,8 +281,7 @@ describe('MpmcRing with corrupt words', () => {
       otherRing.detach()
       other.close()
     })
-    const epoch = Atomics.load(i32, SLOT_EPOCH + other.slot) & 0x3fffff
-    i32[C_LOCK] = (other.slot + 1) | (epoch << 9)
+    i32[C_LOCK] = ownerCode(other.slot, threadId())
     // Indistinguishable from a stopped holder: not corrupt, and no call waits past its deadline
     // (test/mpmc-lock.test.ts covers the async calls and the event loop).
     let started = performance.now()

@@ -15,6 +15,7 @@ import {
   mpmcRingBytes,
   notifyWord,
   Segment,
+  threadId,
 } from '@ipc/core/internal'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -25,7 +26,8 @@ const holder = new URL('./fixtures/mpmc-holder.mjs', import.meta.url)
 // Word indexes from the layout table in src/rings/mpmc-ring.ts (white box).
 const P_LOCK = 0
 const C_LOCK = 16
-const SLOT_EPOCH = 64
+/** An owner word (src/ownership/owner-word.ts): the attachment at `slot`, used by this thread. */
+const ownerCode = (slot: number) => ((slot + 1) << 22) | (threadId() & 0x3fffff)
 /** A child that has not reported by then is killed and the test fails. */
 const HARD_DEADLINE_MS = 5000
 
@@ -45,8 +47,7 @@ function ringWithItem(kind = KIND): { segment: Segment; ring: MpmcRing; i32: Int
   })
   expect(ring.tryPut('kept', undefined)).toBe(MPMC_PUT_OK)
   const i32 = new Int32Array(segment.buffer, segment.dataOffset)
-  const epoch = Atomics.load(i32, SLOT_EPOCH + segment.slot) & 0x3fffff
-  return { segment, ring, i32, me: (segment.slot + 1) | (epoch << 9) }
+  return { segment, ring, i32, me: ownerCode(segment.slot) }
 }
 
 interface Result {
@@ -169,8 +170,7 @@ describe('MpmcRing puts queued behind a put that waits for the lock', () => {
       otherRing.detach()
       other.close()
     })
-    const epoch = Atomics.load(ring.i32, SLOT_EPOCH + other.slot) & 0x3fffff
-    ring.i32[P_LOCK] = (other.slot + 1) | (epoch << 9)
+    ring.i32[P_LOCK] = ownerCode(other.slot)
   }
 
   it('a later put of the same object does not overtake it, even when the lock frees in between', async () => {
@@ -253,7 +253,7 @@ describe('MpmcRing lock held by a SIGSTOPped process', () => {
     child.child.kill('SIGKILL')
     await child.exited
     expect(await pending).toBe('kept')
-    // Found dead within a lock poll or so (5 ms), not after a stall.
+    // Found dead within a peer check or so (PEER_CHECK_MS, 100 ms), not after a stall.
     expect(performance.now() - started).toBeLessThan(1000)
   })
 })

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { notifyWord, TRANSFER } from '@ipc/core/internal'
+import { notifyWord, TRANSFER, threadId } from '@ipc/core/internal'
 import { shmSegments, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
@@ -264,7 +264,6 @@ describe('Queue calls while a live attachment holds the lock', () => {
   // Ring words from @ipc/core's mpmc-ring.ts layout table (white box).
   const P_LOCK = 0
   const C_LOCK = 16
-  const SLOT_EPOCH = 64
 
   /** A queue holding 'kept', and a lock word that names a second, live attachment of it (as a stopped holder would). */
   function held(lock: number): { q: Queue<string>; release: () => void } {
@@ -274,8 +273,8 @@ describe('Queue calls while a live attachment holds the lock', () => {
     onTestFinished(() => other.close())
     const { segment } = queueState(other as Queue<unknown>)
     const ring = (segment.dataOffset + RING_OFFSET) / 4
-    const epoch = Atomics.load(segment.i32, ring + SLOT_EPOCH + segment.slot) & 0x3fffff
-    Atomics.store(segment.i32, ring + lock, (segment.slot + 1) | (epoch << 9))
+    // The owner word (core's ownership/owner-word.ts): that attachment's slot + 1, this thread's id.
+    Atomics.store(segment.i32, ring + lock, ((segment.slot + 1) << 22) | (threadId() & 0x3fffff))
     const release = () => {
       // As the holder's unlock does: clear the word, wake a sleeper.
       Atomics.store(segment.i32, ring + lock, 0)

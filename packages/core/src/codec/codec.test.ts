@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CorruptError, DataCloneError } from '../errors.js'
 import {
+  decodeLatin1,
   decodePayload,
   deserialize,
   encode,
@@ -12,6 +13,7 @@ import {
   TAG_LATIN1,
   TAG_UTF8,
   TAG_V8,
+  writeLatin1Prefix,
   writePayload,
 } from './codec.js'
 
@@ -187,5 +189,21 @@ describe('decodePayload() bounds', () => {
     expect(() => decodePayload(TAG_LATIN1, source, 2, 9)).toThrow(CorruptError)
     expect(() => decodePayload(TAG_LATIN1, source, -1, 2)).toThrow(CorruptError)
     expect(() => decodePayload(TAG_BYTES, source, 3, 2)).toThrow(/bytes 3 to 2 are outside its 5-byte source/)
+  })
+})
+
+describe('writeLatin1Prefix() and decodeLatin1()', () => {
+  it('copies a Latin-1 string byte for byte and decodes it back, short and long', () => {
+    const buf = Buffer.alloc(512)
+    for (const text of ['', 'a', 'msg-12345', 'héllo wörld ÿ', 'x'.repeat(16), 'y'.repeat(17), 'z'.repeat(300)]) {
+      expect(writeLatin1Prefix(text, buf, 7)).toBe(text.length)
+      expect(decodeLatin1(buf, 7, text.length)).toBe(text)
+    }
+  })
+
+  it('stops at the first char above 0xff and writes nothing past it', () => {
+    const buf = Buffer.alloc(16, 0x2e)
+    expect(writeLatin1Prefix('ab€cd', buf, 2)).toBe(2)
+    expect(buf.toString('latin1', 0, 6)).toBe('..ab..')
   })
 })

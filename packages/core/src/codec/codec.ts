@@ -53,6 +53,13 @@ interface FastSlice {
   utf8Slice(start: number, end: number): string
 }
 
+/**
+ * Strings up to this length try the Latin-1 forms (tags 1, 6) by a JS scan;
+ * longer ones are written as UTF-8 unless a writer copies them itself with
+ * `writeLatin1Prefix` (a ring's fast path).
+ */
+export const SHORT_STRING = 256
+
 function isLatin1(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
   return true
@@ -84,7 +91,8 @@ function isJsonSafe(value: unknown, depth: number): boolean {
 }
 
 function textTags(text: string, latin1: number, utf8: number): Encoded {
-  if (text.length <= 256 ? isLatin1(text) : false) return { tag: latin1, size: text.length, bytes: undefined, text }
+  if (text.length <= SHORT_STRING ? isLatin1(text) : false)
+    return { tag: latin1, size: text.length, bytes: undefined, text }
   return { tag: utf8, size: Buffer.byteLength(text, 'utf8'), bytes: undefined, text }
 }
 
@@ -115,6 +123,79 @@ export function encode(value: unknown): Encoded {
 /** True for the tags whose text payload is written as Latin-1 (one byte per char). */
 export function isLatin1Tag(tag: number): boolean {
   return tag === TAG_LATIN1 || tag === TAG_JSON_LATIN1
+}
+
+/**
+ * The Latin-1 fast path of a writer that skips `encode`: copies `text` to
+ * `target` from `start`, one byte per char, and stops at the first char above
+ * 0xff. Returns how many chars it copied (`text.length` when the whole string
+ * is Latin-1: its payload for tag 1 is then in place). Writes nothing beyond
+ * `start + text.length`; the caller checked that it fits.
+ */
+export function writeLatin1Prefix(text: string, target: Uint8Array, start: number): number {
+  const size = text.length
+  let k = 0
+  for (; k < size; k++) {
+    const c = text.charCodeAt(k)
+    if (c > 0xff) break
+    target[start + k] = c
+  }
+  return k
+}
+
+/** Strings up to this length are decoded by String.fromCharCode (no native call). */
+const SHORT_DECODE = 16
+const fromCharCode = String.fromCharCode
+
+/**
+ * Revives a tag-1 (Latin-1) payload of `size` bytes at `start` of `source`:
+ * short ones in JS (one flat one-byte string, no native call), longer ones by
+ * Buffer's own slicing. No bounds check: the caller (a ring) checked the
+ * message against what was published.
+ */
+export function decodeLatin1(source: Buffer, start: number, size: number): string {
+  if (size <= SHORT_DECODE) return shortLatin1(source, start, size)
+  return (source as unknown as FastSlice).latin1Slice(start, start + size)
+}
+
+/** Decodes a Latin-1 string of at most SHORT_DECODE bytes: one call, a flat one-byte string. */
+function shortLatin1(u: Uint8Array, s: number, n: number): string {
+  // biome-ignore format: one case per length reads best in columns
+  switch (n) {
+    case 0: return ''
+    case 1: return fromCharCode(u[s] as number)
+    case 2: return fromCharCode(u[s] as number, u[s + 1] as number)
+    case 3: return fromCharCode(u[s] as number, u[s + 1] as number, u[s + 2] as number)
+    case 4: return fromCharCode(u[s] as number, u[s + 1] as number, u[s + 2] as number, u[s + 3] as number)
+    default: {
+      const a = u[s] as number, b = u[s + 1] as number, c = u[s + 2] as number, d = u[s + 3] as number
+      const e = u[s + 4] as number
+      switch (n) {
+        case 5: return fromCharCode(a, b, c, d, e)
+        case 6: return fromCharCode(a, b, c, d, e, u[s + 5] as number)
+        case 7: return fromCharCode(a, b, c, d, e, u[s + 5] as number, u[s + 6] as number)
+        case 8: return fromCharCode(a, b, c, d, e, u[s + 5] as number, u[s + 6] as number, u[s + 7] as number)
+        default: {
+          const f = u[s + 5] as number, g = u[s + 6] as number, h = u[s + 7] as number, i = u[s + 8] as number
+          switch (n) {
+            case 9: return fromCharCode(a, b, c, d, e, f, g, h, i)
+            case 10: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number)
+            case 11: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number, u[s + 10] as number)
+            case 12: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number, u[s + 10] as number, u[s + 11] as number)
+            default: {
+              const j = u[s + 9] as number, k = u[s + 10] as number, l = u[s + 11] as number, m = u[s + 12] as number
+              switch (n) {
+                case 13: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m)
+                case 14: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number)
+                case 15: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number, u[s + 14] as number)
+                default: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number, u[s + 14] as number, u[s + 15] as number)
+              }
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 /** Writes the payload of `encoded` at `offset` of `target`; returns the bytes written (= encoded.size). */

@@ -3,6 +3,7 @@ import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ClosedError, CorruptError, TimeoutError, ValueError } from '../errors.js'
 import { Segment } from '../memory/segment.js'
+import { OWNER_WAITERS } from './owner-word.js'
 import { ROBUST_LOCK_BYTES, RobustLock } from './robust-lock.js'
 
 const KIND = { kind: 'test-lock', version: 1, label: 'test lock' }
@@ -24,8 +25,14 @@ function attach(to: Segment): Segment {
   return opened
 }
 
-function waitersOf(seg: Segment): number {
-  return Atomics.load(seg.i32, seg.dataOffset / 4 + 1)
+/** The lock's owner word (word 0; see owner-word.ts). */
+function wordOf(seg: Segment): number {
+  return Atomics.load(seg.i32, seg.dataOffset / 4)
+}
+
+/** Whether a sleeper marked the owner word (its WAITERS bit, 1 << 30). */
+function waitersMarked(seg: Segment): boolean {
+  return (wordOf(seg) & OWNER_WAITERS) !== 0
 }
 
 function thrown(fn: () => unknown): Error & { code?: string } {
@@ -131,11 +138,14 @@ describe('RobustLock#acquireSync()', () => {
     const waiter = new RobustLock(attach(seg), seg.dataOffset)
     holder.acquireSync()
     expect(waiter.acquireSync({ timeout: 0 })).toBe(false)
+    expect(waitersMarked(seg)).toBe(false) // a call that does not wait never marks the word
     expect(waiter.acquireSync({ timeout: 30 })).toBe(false)
-    expect(waitersOf(seg)).toBe(0)
+    // The sleeper's mark stays until the next release, which wakes nobody once and leaves the word clean.
     holder.release()
+    expect(wordOf(seg)).toBe(0)
     expect(waiter.acquireSync({ timeout: 0 })).toBe(true)
     waiter.release()
+    expect(wordOf(seg)).toBe(0)
   })
 
   it('validates options and throws the reason of an already aborted signal', () => {
@@ -171,12 +181,12 @@ describe('RobustLock#acquire()', () => {
     })
     await new Promise((resolve) => setTimeout(resolve, 30))
     expect(settled).toBe(false)
-    expect(waitersOf(seg)).toBe(1)
+    expect(waitersMarked(seg)).toBe(true)
     holder.release()
     expect(await pending).toBe(true)
     expect(waiter.held).toBe(true)
-    expect(waitersOf(seg)).toBe(0)
     waiter.release()
+    expect(wordOf(seg)).toBe(0)
   })
 
   it('waits for another task of the same thread to release a non-recursive lock', async () => {
@@ -198,8 +208,8 @@ describe('RobustLock#acquire()', () => {
     expect(await waiter.acquire({ timeout: 0 })).toBe(false)
     expect(await waiter.acquire({ timeout: 40 })).toBe(false)
     expect(holder.held).toBe(true)
-    expect(waitersOf(seg)).toBe(0)
     holder.release()
+    expect(wordOf(seg)).toBe(0)
   })
 
   it('rejects with signal.reason on abort, before or while waiting, and changes nothing', async () => {
@@ -216,8 +226,8 @@ describe('RobustLock#acquire()', () => {
     setTimeout(() => controller.abort(), 20)
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' })
     expect(holder.held).toBe(true)
-    expect(waitersOf(seg)).toBe(0)
     holder.release()
+    expect(wordOf(seg)).toBe(0)
     expect(waiter.tryAcquire()).toBe(true)
     waiter.release()
   })

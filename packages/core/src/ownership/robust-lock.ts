@@ -1,70 +1,40 @@
 /**
- * A robust mutex kept in four 32-bit words of any Segment: no syscall when
- * uncontended, futex sleep when contended, and a holder that dies (process
- * killed, thread ended, object closed) never deadlocks the others: the next
- * acquirer takes the lock over and learns it through `previousOwnerDied`.
+ * A robust mutex kept in 16 bytes of any Segment: an owner word
+ * (owner-word.ts) with the lock's own recursion count and "previous owner
+ * died" flag kept per object. No syscall when uncontended, futex sleep when
+ * contended, and a holder that dies (process killed, thread ended, object
+ * closed) never deadlocks the others: the next acquirer takes the lock over
+ * and learns it through `previousOwnerDied`.
  *
  * Layout (i32 words from `byteOffset`, which must be 4-byte aligned):
  *
- * | word | name     | written by (always CAS for `state`)                | meaning                                   |
- * |------|----------|-----------------------------------------------------|-------------------------------------------|
- * | 0    | state    | acquirer: FREE or ABANDONED → its code             | FREE (0): free                            |
- * |      |          | holder: its code → FREE (release) / ABANDONED      | ABANDONED (1): free, the last holder gave |
- * |      |          | taker of a dead holder: that code → its own code   | it up mid-update; else the owner code     |
- * | 1    | waiters  | each sleeper: +1 before its first sleep, -1 after  | threads asleep (or about to) on `state`   |
- * | 2, 3 | reserved | nobody                                             | 0                                         |
+ * | word | name     | written by                              | meaning                                         |
+ * |------|----------|-----------------------------------------|-------------------------------------------------|
+ * | 0    | owner    | the owner-word protocol (CAS only)      | FREE, ABANDONED, or the holder's owner code     |
+ * |      |          |                                         | (slot + 1, tid) with the WAITERS bit            |
+ * | 1–3  | reserved | nobody                                  | 0 (word 1 counted sleepers before layout 2 of   |
+ * |      |          |                                         | the lock; the WAITERS bit of word 0 replaces it)|
  *
- * Owner code = ((slot + 1) << 22) | (tid & 0x3fffff): the holder's Segment
- * slot (one per attached object; objects live in one thread) and its kernel
- * thread id (Linux tids are below 2^22). The code is never 0 and fits in 30 bits.
- *
- * The holder is alive while its slot still belongs to the same thread
- * (slotOwner(slot).tid), its process is alive (slotAlive: pid + start time),
- * and that thread still exists (/proc/<pid>/task/<tid>). A free or re-claimed
- * slot is seen at once, from memory; a killed process or a terminated worker
- * is seen by a sleeper when its bounded sleep (SLICE_MS) times out.
- *
- * Why no wakeup is lost: a sleeper adds itself to `waiters` (seq-cst) before
- * it re-reads `state` and sleeps with FUTEX_WAIT on the value it read; the
- * releaser sets `state` to FREE (seq-cst CAS) before it reads `waiters`. So
- * either the releaser sees the sleeper and wakes one, or the sleeper sees
- * FREE (or a new code, and the futex refuses to sleep on a changed word).
- * A sleeper that gives up (timeout, abort, close) passes on a wake it may
- * have consumed. A sleeper killed while asleep leaves `waiters` one too high:
- * later releases then make one futex-wake syscall each (harmless, slower).
+ * The holder is alive while `attachmentAlive` says so (its slot still
+ * belongs to the same thread, its process runs, the thread exists). A free or
+ * re-claimed slot is seen at once, from memory; a killed process or a
+ * terminated worker is seen by a sleeper when its bounded sleep
+ * (PEER_CHECK_MS) times out, or by any acquirer at its deadline. Why no
+ * wake-up is lost and what a SIGKILL can lose: see owner-word.ts.
  */
-import { existsSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { invalidArgType, TimeoutError, ValueError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
-import { notifyWord, waitWord, waitWordSync } from '../waiting/futex.js'
-import { checkTimeout, checkWaitOptions, deadlineOf, remaining, type WaitOptions } from '../waiting/signal.js'
-import { threadId } from './liveness.js'
+import { checkTimeout, checkWaitOptions, deadlineOf, type WaitOptions } from '../waiting/signal.js'
+import { BUSY, OWNER_FREE, OwnerWord, type Taken, TOOK_OVER } from './owner-word.js'
 
-/** Bytes a RobustLock occupies (four i32 words). */
+/** Bytes a RobustLock occupies (four i32 words; words 1–3 reserved). */
 export const ROBUST_LOCK_BYTES = 16
 
-const STATE = 0
-const WAITERS = 1
-/** `state` values that mean "free"; owner codes are >= 1 << 22. */
-const FREE = 0
-const ABANDONED = 1
-const TID_BITS = 22
-const TID_MASK = (1 << TID_BITS) - 1
-/** A sleeper wakes at least this often to check whether the holder died (ms). */
-const SLICE_MS = 100
-/** Loads of `state` before a sync acquirer sleeps (about 10–40 µs when the line bounces). */
+/** Loads of the word before a sync acquirer sleeps (about 10–40 µs when the line bounces). */
 const SPIN_SYNC = 400
-/** Loads of `state` before an async acquirer sleeps: short, it runs on the event loop. */
+/** Loads of the word before an async acquirer sleeps: short, it runs on the event loop. */
 const SPIN_ASYNC = 40
-/** What #look returns instead of an owner code (owner codes are > ABANDONED). */
-const TOOK = -1
-const GAVE_UP = -2
-
-/** How long a sleeper sleeps: until `deadline`, at most SLICE_MS. */
-function sliceOf(deadline: number): number {
-  return Math.min(remaining(deadline), SLICE_MS)
-}
 
 /** Options of `new RobustLock()`. */
 export interface RobustLockOptions {
@@ -87,15 +57,6 @@ export interface SyncWaitOptions {
   timeout?: number
   /** Checked once on entry: an aborted signal throws `signal.reason`. */
   signal?: AbortSignal
-}
-
-let procTasks: boolean | undefined
-
-/** True unless /proc proves that thread `tid` of process `pid` has ended. */
-function threadAlive(pid: number, tid: number): boolean {
-  if (tid === pid) return true // the main thread lives as long as the process
-  procTasks ??= existsSync('/proc/self/task')
-  return !procTasks || existsSync(`/proc/${pid}/task/${tid}`)
 }
 
 /**
@@ -132,10 +93,7 @@ function threadAlive(pid: number, tid: number): boolean {
  */
 export class RobustLock {
   readonly #segment: Segment
-  readonly #i32: Int32Array
-  readonly #state: number
-  readonly #waiters: number
-  readonly #code: number
+  readonly #word: OwnerWord
   readonly #recursive: boolean
   readonly #label: string
   #depth = 0
@@ -151,23 +109,20 @@ export class RobustLock {
     if (byteOffset + ROBUST_LOCK_BYTES > segment.dataOffset + segment.dataBytes)
       throw invalidArgType(`The lock at offset ${byteOffset} does not fit in the segment`)
     this.#segment = segment
-    this.#i32 = segment.i32
-    this.#state = byteOffset / 4 + STATE
-    this.#waiters = byteOffset / 4 + WAITERS
-    this.#code = ((segment.slot + 1) << TID_BITS) | (threadId() & TID_MASK)
     this.#recursive = options.recursive === true
     this.#label = options.label ?? 'the lock'
+    this.#word = new OwnerWord(segment, byteOffset / 4, { label: this.#label })
   }
 
   /** True while this object, in this thread, holds the lock. */
   get held(): boolean {
-    return !this.#segment.closed && Atomics.load(this.#i32, this.#state) === this.#code
+    return !this.#segment.closed && this.#word.held
   }
 
   /** True while anyone holds the lock (a snapshot). */
   get locked(): boolean {
     this.#segment.assertOpen(this.#label)
-    return Atomics.load(this.#i32, this.#state) > ABANDONED
+    return this.#word.holder() !== undefined
   }
 
   /** Whether the lock is recursive (RLock semantics). */
@@ -187,11 +142,9 @@ export class RobustLock {
   /** The holder (process id, thread id, segment slot), or undefined when free. A snapshot. */
   get owner(): { pid: number; tid: number; slot: number } | undefined {
     this.#segment.assertOpen(this.#label)
-    const code = Atomics.load(this.#i32, this.#state)
-    if (code <= ABANDONED) return undefined
-    const slot = (code >>> TID_BITS) - 1
-    const holder = this.#segment.slotOwner(slot)
-    return { pid: holder?.pid ?? 0, tid: code & TID_MASK, slot }
+    const holder = this.#word.holder()
+    if (holder === undefined) return undefined
+    return { pid: this.#segment.slotOwner(holder.slot)?.pid ?? 0, tid: holder.tid, slot: holder.slot }
   }
 
   /**
@@ -206,14 +159,14 @@ export class RobustLock {
    */
   tryAcquire(): boolean {
     this.#segment.assertOpen(this.#label)
-    const seen = Atomics.compareExchange(this.#i32, this.#state, FREE, this.#code)
-    if (seen === FREE) return this.#enter(false)
-    if (seen === this.#code) {
+    const seen = this.#word.takeOrSee()
+    if (seen === OWNER_FREE) return this.#enter(false)
+    if (this.#word.isMine(seen)) {
       if (!this.#recursive) return false
       this.#depth++
       return true
     }
-    return this.#take(seen, true)
+    return this.#entered(this.#word.tryAcquire(true))
   }
 
   /**
@@ -236,25 +189,10 @@ export class RobustLock {
       timeout = checked.timeout
     }
     this.#segment.assertOpen(this.#label)
-    const seen = Atomics.compareExchange(this.#i32, this.#state, FREE, this.#code)
-    if (seen === FREE) return this.#enter(false)
-    if (seen === this.#code) return this.#reenter()
-    return this.#spin(SPIN_SYNC, timeout) ?? this.#sleepSync(deadlineOf(timeout))
-  }
-
-  /** Sleeps until this thread takes the lock (true) or `deadline` passes (false). Called registered in `waiters`. */
-  #sleepSync(deadline: number): boolean {
-    let acquired = false
-    try {
-      for (;;) {
-        const seen = this.#look(deadline)
-        if (seen <= ABANDONED) return (acquired = seen === TOOK) // TOOK or GAVE_UP
-        const result = waitWordSync(this.#i32, this.#state, seen, sliceOf(deadline))
-        if (result === 'timed-out' && this.#take(seen, true)) return (acquired = true)
-      }
-    } finally {
-      this.#leaveWaiters(acquired)
-    }
+    const seen = this.#word.takeOrSee()
+    if (seen === OWNER_FREE) return this.#enter(false)
+    if (this.#word.isMine(seen)) return this.#reenter()
+    return this.#entered(this.#word.acquireSync(deadlineOf(timeout), SPIN_SYNC))
   }
 
   /**
@@ -273,61 +211,14 @@ export class RobustLock {
     const { timeout, signal } = checkWaitOptions(options)
     if (signal?.aborted) throw signal.reason
     this.#segment.assertOpen(this.#label)
-    const seen = Atomics.compareExchange(this.#i32, this.#state, FREE, this.#code)
-    if (seen === FREE) return this.#enter(false)
-    if (seen === this.#code && this.#recursive) {
+    const seen = this.#word.takeOrSee()
+    if (seen === OWNER_FREE) return this.#enter(false)
+    if (this.#recursive && this.#word.isMine(seen)) {
       this.#depth++
       return true
     }
-    return this.#spin(SPIN_ASYNC, timeout) ?? this.#sleep(deadlineOf(timeout), signal)
-  }
-
-  /** `#sleepSync` without blocking the event loop: rejects with `signal.reason` on abort, ClosedError on close. */
-  async #sleep(deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
-    let acquired = false
-    try {
-      for (;;) {
-        const seen = this.#look(deadline)
-        if (seen <= ABANDONED) return (acquired = seen === TOOK) // TOOK or GAVE_UP
-        const result = await waitWord(this.#i32, this.#state, seen, sliceOf(deadline), signal)
-        this.#segment.assertOpen(this.#label) // closed while the wake was on its way
-        if (result === 'timed-out' && this.#take(seen, true)) return (acquired = true)
-      }
-    } finally {
-      this.#leaveWaiters(acquired)
-    }
-  }
-
-  /**
-   * The start of both contended paths: `spins` loads of `state`, taking the lock
-   * if it is free or abandoned; with `timeout` 0, one more try that also
-   * checks the holder's process and thread. Returns true or false when that
-   * decides; else adds this thread to `waiters` and returns undefined: the
-   * caller sleeps (#sleepSync, #sleep), which ends with #leaveWaiters.
-   */
-  #spin(spins: number, timeout: number): boolean | undefined {
-    const i32 = this.#i32
-    const state = this.#state
-    for (let i = 0; i < spins; i++) {
-      const seen = Atomics.load(i32, state)
-      if (seen <= ABANDONED && this.#take(seen, false)) return true
-    }
-    if (timeout === 0) return this.#take(Atomics.load(i32, state), true)
-    Atomics.add(i32, this.#waiters, 1)
-    return undefined
-  }
-
-  /**
-   * One look of a registered waiter at `state`: TOOK when it took the lock,
-   * GAVE_UP when `deadline` passed, else the owner code to sleep on.
-   */
-  #look(deadline: number): number {
-    for (;;) {
-      const seen = Atomics.load(this.#i32, this.#state)
-      if (this.#take(seen, false)) return TOOK
-      if (seen <= ABANDONED) continue // lost the race for a free lock: look again
-      return remaining(deadline) <= 0 ? GAVE_UP : seen
-    }
+    // A non-recursive lock this thread holds: wait for the task of this thread that holds it.
+    return this.#entered(await this.#word.acquire(deadlineOf(timeout), SPIN_ASYNC, signal))
   }
 
   /**
@@ -342,17 +233,13 @@ export class RobustLock {
    */
   release(): void {
     this.#segment.assertOpen(this.#label)
-    const i32 = this.#i32
-    if (this.#depth > 1 && Atomics.load(i32, this.#state) === this.#code) {
+    if (this.#depth > 1 && this.#word.held) {
       this.#depth--
       return
     }
-    if (Atomics.compareExchange(i32, this.#state, this.#code, FREE) !== this.#code)
-      throw new ValueError(`Cannot release ${this.#label}: this thread does not hold it`)
+    if (!this.#word.release()) throw new ValueError(`Cannot release ${this.#label}: this thread does not hold it`)
     this.#depth = 0
     this.#died = false
-    // The CAS above is seq-cst, so a sleeper that registered before it is seen here.
-    if (Atomics.load(i32, this.#waiters) !== 0) notifyWord(i32, this.#state, 1)
   }
 
   /**
@@ -410,14 +297,9 @@ export class RobustLock {
    */
   abandon(): void {
     if (!this.held) return
-    const i32 = this.#i32
     this.#depth = 0
     this.#died = false
-    if (
-      Atomics.compareExchange(i32, this.#state, this.#code, ABANDONED) === this.#code &&
-      Atomics.load(i32, this.#waiters) !== 0
-    )
-      notifyWord(i32, this.#state, 1)
+    this.#word.abandon()
   }
 
   #releaseIfHeld(): void {
@@ -434,6 +316,12 @@ export class RobustLock {
     return true
   }
 
+  /** What an owner-word acquire returned, as the lock's answer. */
+  #entered(taken: Taken): boolean {
+    if (taken === BUSY) return false
+    return this.#enter(taken === TOOK_OVER)
+  }
+
   #reenter(): boolean {
     if (!this.#recursive)
       throw new ValueError(
@@ -441,45 +329,6 @@ export class RobustLock {
       )
     this.#depth++
     return true
-  }
-
-  /**
-   * Takes the lock if `seen` (a value just read from `state`) is free, was
-   * abandoned, or names a dead holder. With `thorough` false only memory is
-   * read to judge the holder (its slot freed or claimed by another thread);
-   * with true its process and thread are checked too (syscalls). Only one
-   * taker wins: the CAS fails if `state` changed since `seen`.
-   */
-  #take(seen: number, thorough: boolean): boolean {
-    if (seen === this.#code) return false
-    if (seen > ABANDONED && this.#holderAlive(seen, thorough)) return false
-    if (Atomics.compareExchange(this.#i32, this.#state, seen, this.#code) !== seen) return false
-    return this.#enter(seen !== FREE)
-  }
-
-  #holderAlive(code: number, thorough: boolean): boolean {
-    const slot = (code >>> TID_BITS) - 1
-    const tid = code & TID_MASK
-    const holder = this.#segment.slotOwner(slot)
-    if (holder === undefined || (holder.tid & TID_MASK) !== tid) return false
-    if (!thorough) return true
-    // A holder in another PID namespace (not visible): its tid names no thread here.
-    return this.#segment.slotAlive(slot) && (!holder.visible || threadAlive(holder.pid, holder.tid))
-  }
-
-  #leaveWaiters(acquired: boolean): void {
-    const i32 = this.#i32
-    if (this.#segment.closed) {
-      // Other objects still use the lock: keep the count right if the memory is still mapped here.
-      try {
-        Atomics.sub(i32, this.#waiters, 1)
-      } catch {}
-      return
-    }
-    Atomics.sub(i32, this.#waiters, 1)
-    // A wake meant for us may have been used up by a wait we gave up: pass it on.
-    if (!acquired && Atomics.load(i32, this.#state) <= ABANDONED && Atomics.load(i32, this.#waiters) !== 0)
-      notifyWord(i32, this.#state, 1)
   }
 
   [inspect.custom](): string {

@@ -3,6 +3,7 @@ import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { DataCloneError } from '../errors.js'
 import { Segment } from '../memory/segment.js'
+import { ownerCode } from '../ownership/owner-word.js'
 import {
   MPMC_EMPTY,
   MPMC_PUT_FULL,
@@ -29,7 +30,7 @@ const HEAD_COUNT = 18
 const C_OLD_HEAD = 19
 const C_OLD_COUNT = 20
 const C_PHASE = 22
-const SLOT_EPOCH = 64
+const C_WAITERS = 37
 
 function makeRing(capacity: number, maxItems = 0): { segment: Segment; ring: MpmcRing } {
   const holder: { ring?: MpmcRing } = {}
@@ -273,11 +274,10 @@ describe('MpmcRing#shutdown()', () => {
 })
 
 describe('MpmcRing dead-owner recovery', () => {
-  // An owner word naming slot 100 with an epoch that slot never had: its owner is gone.
+  // An owner word naming slot 100, which nobody holds: its owner is gone.
   const deadOwner = (segment: Segment) => {
-    const w = segment.dataOffset / 4
-    const epoch = (Atomics.load(segment.i32, w + SLOT_EPOCH + 100) + 7) & 0x3fffff
-    return 101 | (epoch << 9)
+    expect(segment.slotOwner(100)).toBeUndefined()
+    return ownerCode(100, 12345)
   }
 
   it('takes over a producer lock from a dead owner and rolls back its uncommitted count', () => {
@@ -324,13 +324,12 @@ describe('MpmcRing dead-owner recovery', () => {
     const worker = new Worker(
       `
       const { parentPort, workerData } = require('node:worker_threads')
-      import(workerData.internal).then(({ Segment, MpmcRing }) => {
+      import(workerData.internal).then(({ Segment, MpmcRing, threadId }) => {
         const segment = Segment.open({ kind: 'mpmc-test', version: 1 }, workerData.name)
         const ring = new MpmcRing(segment, segment.dataOffset)
         const w = segment.dataOffset / 4
-        const epoch = Atomics.load(segment.i32, w + ${SLOT_EPOCH} + segment.slot) & 0x3fffff
-        // Hold the producer lock as this attachment, then spin forever.
-        Atomics.store(segment.i32, w + ${P_LOCK}, (segment.slot + 1) | (epoch << 9))
+        // Hold the producer lock as this attachment and thread (the owner word), then spin forever.
+        Atomics.store(segment.i32, w + ${P_LOCK}, ((segment.slot + 1) << 22) | (threadId() & 0x3fffff))
         parentPort.postMessage('holding')
         for (;;) {}
       })
@@ -353,6 +352,41 @@ describe('MpmcRing dead-owner recovery', () => {
     // The thread is gone but its process (this one) lives: the tid check finds it.
     expect(await ring.put('after', ring.prepare('after'), 5000)).toBe(MPMC_PUT_OK)
     expect(ring.tryGet()).toBe('after')
+  })
+})
+
+describe('MpmcRing#sweep()', () => {
+  it('drops the sleeper share of a worker thread terminated while asleep', { timeout: 20_000 }, async () => {
+    const { segment, ring } = makeRing(1024)
+    const waiters = segment.dataOffset / 4 + C_WAITERS
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads')
+      import(workerData.internal).then(({ Segment, MpmcRing }) => {
+        const segment = Segment.open({ kind: 'mpmc-test', version: 1 }, workerData.name)
+        const ring = new MpmcRing(segment, segment.dataOffset)
+        parentPort.postMessage('sleeping')
+        ring.getSync(60_000)
+      })
+      `,
+      {
+        eval: true,
+        workerData: { name: segment.name, internal: new URL('../../dist/internal.js', import.meta.url).href },
+      },
+    )
+    onTestFinished(async () => {
+      await worker.terminate()
+    })
+    await new Promise((resolve) => worker.once('message', resolve))
+    while (Atomics.load(segment.i32, waiters) === 0) await new Promise((r) => setTimeout(r, 5))
+    await worker.terminate()
+    expect(Atomics.load(segment.i32, waiters)).toBe(1)
+    // Each put wakes nobody; after a few hundred such wakes the producer sweeps.
+    for (let i = 0; i < 300 && Atomics.load(segment.i32, waiters) > 0; i++) {
+      expect(put(ring, i)).toBe(MPMC_PUT_OK)
+      expect(ring.tryGet()).toBe(i)
+    }
+    expect(Atomics.load(segment.i32, waiters)).toBe(0)
   })
 })
 

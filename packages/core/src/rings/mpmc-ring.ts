@@ -7,16 +7,19 @@
  * Design: one producer lock and one consumer lock. The holder of the producer
  * lock appends at `tail`, the holder of the consumer lock takes at `head`;
  * the two sides run in parallel like a single-producer/single-consumer ring.
- * A lock word names its owner (segment slot + attach epoch), so a waiter that
- * finds the owner dead (SIGKILL, or a terminated worker thread) takes the lock
- * over and repairs the one counter its owner may have left half-updated.
+ * Each lock is an owner word (ownership/owner-word.ts: segment slot + thread
+ * id, a WAITERS bit), so a waiter that finds the owner dead (SIGKILL, or a
+ * terminated worker thread) takes the lock over and repairs the one counter
+ * its owner may have left half-updated. Waiting for a message or for room is
+ * the kernel's event count (waiting/event-count.ts) on C_EVENT / P_EVENT,
+ * with per-slot waiter shares and the backoff spin (waiting/backoff-spin.ts).
  *
  * Ring header (i32 words from the ring's start, which is 64-byte aligned; each
  * group sits on its own cache line so the two sides do not false-share):
  *
  * | word    | name              | written by                 | meaning                                              |
  * |---------|-------------------|----------------------------|------------------------------------------------------|
- * | 0       | P_LOCK            | producers (CAS)            | 0 free; else owner word: slot+1, WAITERS bit, epoch  |
+ * | 0       | P_LOCK            | producers (CAS)            | owner word (owner-word.ts): 0 free, else slot+1, tid |
  * | 1       | TAIL              | producer-lock holder       | byte position where the next message goes, mod 2·cap |
  * | 2       | TAIL_COUNT        | producer-lock holder       | messages ever put (u32, wraps); bumped before TAIL   |
  * | 3       | P_OLD_TAIL        | producer-lock holder       | journal: TAIL before the commit in progress          |
@@ -40,7 +43,7 @@
  * | 38      | C_EVENT           | producers, shutdown()      | bumped to wake consumers waiting for a message       |
  * | 39      | P_WAITERS         | producers about to sleep   | how many sleep on P_EVENT                            |
  * | 40      | P_EVENT           | consumers, shutdown()      | bumped to wake producers waiting for room            |
- * | 64+s    | SLOT_EPOCH[s]     | the object attaching at s  | bumped at each attach; makes owner words unique      |
+ * | 64+s    | (reserved)        | nobody                     | 0; attach epochs of layout version 1                 |
  * | 192+s   | SLOT_C_WAITERS[s] | the object at slot s       | its share of C_WAITERS (reclaimed when it dies)      |
  * | 320+s   | SLOT_P_WAITERS[s] | the object at slot s       | its share of P_WAITERS                               |
  * | 448     | data              | producer-lock holder       | CAPACITY bytes of messages                           |
@@ -57,25 +60,29 @@
  * - A consumer copies the message out, then stores HEAD. A producer loads HEAD
  *   before overwriting, so it never overwrites an unread message; a consumer
  *   killed before the store leaves the message to the next consumer.
- * - Sleeping: a waiter reads the EVENT word, adds itself to WAITERS, re-checks
- *   the condition, then futex-waits on EVENT with the value it read. The other
- *   side changes the condition, then reads WAITERS and, if non-zero, bumps
- *   EVENT and wakes. Seq-cst order makes one of them see the other, so no
- *   wake is lost; when nobody sleeps no syscall is made.
- * - Locks: the owner word holds slot+1, a WAITERS bit and the attach epoch.
- *   A sleeper sets WAITERS before it sleeps. Unlock CASes the owner's own word
- *   to 0; when that fails (WAITERS was set) it exchanges the word with 0 and
- *   wakes one sleeper. A woken sleeper takes the lock with WAITERS set again
- *   (others may sleep), so a dead sleeper costs at most one extra wake. A
- *   sleeper checks every LOCK_POLL_MS whether the owner is gone: its slot
- *   re-attached (epoch changed), freed or its process dead, or (Linux) its
- *   thread gone; so does a caller about to give up. A word naming a free or
- *   re-attached slot is a dead owner, not corruption: a holder that died and
- *   whose slot was reaped by a process with no ring attached leaves exactly
- *   that. Only words no attachment could write are corrupt (`#checkOwner`).
+ * - Sleeping (the event count): a waiter reads the EVENT word, adds itself
+ *   to WAITERS (and its slot's share), re-checks the condition, then
+ *   futex-waits on EVENT with the value it read. The other side changes the
+ *   condition (a seq-cst store of TAIL or HEAD), then reads WAITERS and, if
+ *   non-zero, bumps EVENT and wakes. Seq-cst order makes one of them see the
+ *   other, so no wake is lost; when nobody sleeps no syscall is made (the
+ *   bump too is skipped: a waiter that registers after the read of WAITERS
+ *   sees the change in its re-check).
+ * - Locks (the owner word): uncontended, lock and unlock are one CAS each.
+ *   A sleeper sets WAITERS before it sleeps; the unlock that finds it wakes
+ *   one; a woken sleeper takes the lock with WAITERS set again, so a dead
+ *   sleeper costs at most one extra wake. A sleeper looks for a dead owner
+ *   after each PEER_CHECK_MS slice (its slot freed or re-claimed, its process
+ *   dead, its thread gone: `attachmentAlive`); so does a caller about to give
+ *   up. A word naming a free or re-claimed slot is a dead owner, not
+ *   corruption: a holder that died and whose slot was reaped by a process
+ *   with no ring attached leaves exactly that. Only words no attachment could
+ *   write, or naming this very attachment (it never waits for itself), are
+ *   corrupt.
  * - Waiting for a lock is bounded by the call's deadline: an async call spins
- *   for microseconds, then awaits a futex wait on the lock word (at most
- *   LOCK_POLL_MS at a time, so a dead owner is still found); a sync call
+ *   for microseconds, then awaits the owner word (a futex wait of at most
+ *   PEER_CHECK_MS at a time, so a dead owner is still found), taking the lock
+ *   and running its attempt synchronously once it is free; a sync call
  *   sleeps on it until its own deadline; a call that does not wait (timeout
  *   0) gives up after the spin and reports "empty" / "full". A call with no
  *   timeout waits while a live owner holds the lock (a stopped process may
@@ -99,11 +106,11 @@
  * Range checks (any process can scribble on these words; one helper each,
  * used by every path): `#span` checks HEAD and TAIL (multiples of 8 below
  * 2·CAPACITY, at most CAPACITY apart) wherever they are read (a cached copy
- * that fails is reloaded instead); `#getLocked`
- * checks a message header (size from 0 with the whole message within what
- * was published, tag known); `#checkOwner` checks a lock word (slot 1…128,
- * bit 31 clear, not this attachment's own); `#putLocked` checks the item count
- * when it enforces MAX_ITEMS; the constructor checks the whole header once
+ * that fails is reloaded instead); `#getLocked` checks a message header (size
+ * from 0 with the whole message within what was published, tag known); the
+ * owner word checks every lock word it reads (slot 1…128, bit 31 clear, not
+ * this attachment's own); `#putLocked` checks the item count when it
+ * enforces MAX_ITEMS; the constructor checks the whole header once
  * (`#checkHeader`). A violation, or a payload the codec cannot revive, throws
  * CorruptError and makes this attachment refuse every later put and get (a
  * message that could be delimited was first dropped, so other processes go
@@ -117,17 +124,29 @@
  * partial). A consumer killed inside `get` before it committed HEAD loses
  * nothing (the next consumer gets the item); killed after the commit and before
  * its caller used the value, that one item is lost. Nothing else is lost and
- * no other participant waits more than LOCK_POLL_MS longer than it would.
+ * no other participant waits more than PEER_CHECK_MS longer than it would.
  */
-import { existsSync } from 'node:fs'
-import { decodePayload, type Encoded, encode, TAG_LATIN1, TAG_MAX, writePayload } from '../codec/codec.js'
-import { ClosedError, CorruptError, IncompatibleError, outOfRange, TimeoutError } from '../errors.js'
+import {
+  decodeLatin1,
+  decodePayload,
+  type Encoded,
+  encode,
+  SHORT_STRING,
+  TAG_LATIN1,
+  TAG_MAX,
+  writeLatin1Prefix,
+  writePayload,
+} from '../codec/codec.js'
+import { CorruptError, IncompatibleError, outOfRange, TimeoutError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
-import { notifyWord, waitWord, waitWordSync } from '../waiting/futex.js'
+import { attachmentAlive } from '../ownership/liveness.js'
+import { BUSY, OwnerWord } from '../ownership/owner-word.js'
+import { BackoffSpin } from '../waiting/backoff-spin.js'
+import { EventCount, NOT_YET, RECHECK_MS, TIMED_OUT, type WaitRules } from '../waiting/event-count.js'
 import { deadlineOf, onAbort, remaining } from '../waiting/signal.js'
 
 /** Layout version of the ring; bump when the table above changes. */
-export const MPMC_RING_VERSION = 1
+export const MPMC_RING_VERSION = 2
 const MAGIC = 0x434d504d
 
 const P_LOCK = 0
@@ -154,7 +173,6 @@ const C_WAITERS = 37
 const C_EVENT = 38
 const P_WAITERS = 39
 const P_EVENT = 40
-const SLOT_EPOCH = 64
 const SLOT_C_WAITERS = 192
 const SLOT_P_WAITERS = 320
 const HEADER_WORDS = 448
@@ -162,33 +180,14 @@ const HEADER_WORDS = 448
 export const MPMC_RING_HEADER_BYTES = HEADER_WORDS * 4
 
 const FLAG_SHUTDOWN = 1
-const OWNER_SLOT_MASK = 0xff
-const WAITERS_BIT = 0x100
-const EPOCH_SHIFT = 9
-const EPOCH_MASK = 0x3fffff
 const SLOTS = 128
 const MESSAGE_HEADER = 8
 /** Largest capacity: positions run modulo 2·capacity in a positive int32. */
 export const MPMC_RING_MAX_CAPACITY = 0x3ffffff8
 /** Smallest capacity accepted. */
 export const MPMC_RING_MIN_CAPACITY = 64
-/** Strings up to this length try the Latin-1 fast path (a JS loop, no codec call). */
-const SHORT_STRING = 256
-/** Spins on a lock before sleeping. */
+/** Loads of a lock word before sleeping on it. */
 const LOCK_SPINS = 200
-/**
- * Checks of a waiting get/put before it sleeps. Between checks it idles on
- * private memory, doubling the pause from 32 to 2048 iterations (about 70 µs
- * in all), so a consumer that caught up lets a few messages accumulate rather
- * than pulling the producer's cache lines over on every message. Measured on
- * 2 cores: a 20 µs budget sleeps (and costs futex round trips) far more often,
- * halving throughput with 2 producers and 2 consumers.
- */
-const WAIT_SPINS = 40
-const PAUSE_MIN = 32
-const PAUSE_MAX = 2048
-/** How often a sleeper on a lock checks whether the owner died, in ms. */
-const LOCK_POLL_MS = 5
 /**
  * How long the calls that have no timeout of their own and must not hang wait
  * for a lock that one live owner holds (normally for microseconds):
@@ -197,11 +196,8 @@ const LOCK_POLL_MS = 5
 const LOCK_BOUND_MS = 2000
 /** A deadline already passed: the attempt does not sleep for a lock. */
 const NO_WAIT = 0
-/** Longest single sleep of a waiting put or get before it looks again, in ms. */
-const RECHECK_MS = 1000
 /** After this many wakes that woke nobody, look for dead waiters. */
 const FUTILE_WAKES = 256
-const ALL = 0x7fffffff
 
 /** Result of a put attempt. */
 export const MPMC_PUT_OK = 0
@@ -241,97 +237,24 @@ export function checkMpmcCapacity(capacity: number): number {
   return (capacity + 7) & ~7
 }
 
-/** Buffer's own Latin-1 slicing (present on every Buffer, missing from its types). */
-interface FastSlice {
-  latin1Slice(start: number, end: number): string
-}
-
-/** Strings up to this length are decoded by String.fromCharCode (no native call). */
-const SHORT_DECODE = 16
-const fromCharCode = String.fromCharCode
-
-/** Decodes a Latin-1 string of at most SHORT_DECODE bytes: one call, a flat one-byte string. */
-function shortLatin1(u: Uint8Array, s: number, n: number): string {
-  // biome-ignore format: one case per length reads best in columns
-  switch (n) {
-    case 0: return ''
-    case 1: return fromCharCode(u[s] as number)
-    case 2: return fromCharCode(u[s] as number, u[s + 1] as number)
-    case 3: return fromCharCode(u[s] as number, u[s + 1] as number, u[s + 2] as number)
-    case 4: return fromCharCode(u[s] as number, u[s + 1] as number, u[s + 2] as number, u[s + 3] as number)
-    default: {
-      const a = u[s] as number, b = u[s + 1] as number, c = u[s + 2] as number, d = u[s + 3] as number
-      const e = u[s + 4] as number
-      switch (n) {
-        case 5: return fromCharCode(a, b, c, d, e)
-        case 6: return fromCharCode(a, b, c, d, e, u[s + 5] as number)
-        case 7: return fromCharCode(a, b, c, d, e, u[s + 5] as number, u[s + 6] as number)
-        case 8: return fromCharCode(a, b, c, d, e, u[s + 5] as number, u[s + 6] as number, u[s + 7] as number)
-        default: {
-          const f = u[s + 5] as number, g = u[s + 6] as number, h = u[s + 7] as number, i = u[s + 8] as number
-          switch (n) {
-            case 9: return fromCharCode(a, b, c, d, e, f, g, h, i)
-            case 10: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number)
-            case 11: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number, u[s + 10] as number)
-            case 12: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number, u[s + 10] as number, u[s + 11] as number)
-            default: {
-              const j = u[s + 9] as number, k = u[s + 10] as number, l = u[s + 11] as number, m = u[s + 12] as number
-              switch (n) {
-                case 13: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m)
-                case 14: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number)
-                case 15: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number, u[s + 14] as number)
-                default: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number, u[s + 14] as number, u[s + 15] as number)
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/** What a waiting put or get repeats, and the words it sleeps on (offsets from the ring start). */
+/** What a waiting put or get repeats, and what it waits on: one per side of each attachment. */
 interface WaitSide {
   /** True: tryPut (waits for room); false: tryGet (waits for a message). */
   readonly put: boolean
   /** What the attempt returns when it must wait: MPMC_PUT_FULL or MPMC_EMPTY. */
   readonly none: unknown
-  readonly event: number
-  readonly waiters: number
-  readonly slotWaiters: number
+  /** Room (P_EVENT, P_WAITERS, SLOT_P_WAITERS) or data (C_EVENT, C_WAITERS, SLOT_C_WAITERS). */
+  readonly events: EventCount
   /** The lock the attempt takes: P_LOCK or C_LOCK. */
-  readonly lock: number
+  readonly lock: OwnerWord
+  /** The backoff spin before the first sleep; its `changed` is this side's. */
+  readonly spinner: BackoffSpin
   /** Whether an async wait spins before it sleeps (only get does). */
   readonly spinsAsync: boolean
-}
-
-const PUT_SIDE: WaitSide = {
-  put: true,
-  none: MPMC_PUT_FULL,
-  event: P_EVENT,
-  waiters: P_WAITERS,
-  slotWaiters: SLOT_P_WAITERS,
-  lock: P_LOCK,
-  spinsAsync: false,
-}
-const GET_SIDE: WaitSide = {
-  put: false,
-  none: MPMC_EMPTY,
-  event: C_EVENT,
-  waiters: C_WAITERS,
-  slotWaiters: SLOT_C_WAITERS,
-  lock: C_LOCK,
-  spinsAsync: true,
-}
-
-/** Private memory to idle on: spinning here makes no cache-coherence traffic. */
-const idleWord = new Int32Array(16)
-
-/** Busy-waits about `iterations` nanoseconds without touching shared memory. */
-function idle(iterations: number): void {
-  let x = idleWord[0] as number
-  for (let i = 0; i < iterations; i++) x = (x + i) | 0
-  idleWord[0] = x
+  /** The attempt of a sync wait: reads the call's arguments from the ring (one sync wait at a time per thread). */
+  readonly attemptSync: () => unknown
+  /** The rules of a sync wait; only `deadline` changes from call to call. */
+  readonly syncRules: WaitRules
 }
 
 /** An async put still waiting (for room or the lock) in this thread. */
@@ -344,19 +267,6 @@ interface PendingPut {
 /** This thread's pending async puts, oldest first: the exit hook finishes them. */
 const pendingPuts = new Set<PendingPut>()
 let exitHookInstalled = false
-
-let threadsVisible: boolean | undefined
-
-/**
- * Whether /proc shows this process's threads, so that a missing
- * /proc/<pid>/task/<tid> means the thread is gone (checked once: without
- * /proc every thread would look gone).
- */
-function canSeeThreads(): boolean {
-  if (threadsVisible === undefined)
-    threadsVisible = process.platform === 'linux' && existsSync(`/proc/${process.pid}/task/${process.pid}`)
-  return threadsVisible
-}
 
 /**
  * One attachment to a ring (one per Segment object). Not shared between
@@ -376,8 +286,11 @@ export class MpmcRing {
   /** Byte offset of the data area in the mapping. */
   readonly #data: number
   readonly #cap2: number
-  /** This object's owner word for the locks. */
-  readonly #me: number
+  /** The producer lock (P_LOCK) and the consumer lock (C_LOCK), owned as this attachment and thread. */
+  readonly #pLock: OwnerWord
+  readonly #cLock: OwnerWord
+  readonly #putSide: WaitSide
+  readonly #getSide: WaitSide
   readonly #slot: number
   readonly #label: string
   #scratch: Buffer | undefined
@@ -386,8 +299,10 @@ export class MpmcRing {
   #putsWaiting = 0
   /** Settles when the latest of those puts settles. */
   #lastPut: Promise<void> | undefined
-  /** The owner word (WAITERS set) of the lock the last LOCKED attempt found held: what to sleep on. */
-  #held = 0
+  /** The arguments of the sync wait in progress (see WaitSide.attemptSync). */
+  #syncValue: unknown
+  #syncEncoded: Encoded | undefined
+  #syncDeadline = NO_WAIT
   /** The first corruption found; every later put and get throws it. */
   #fault: CorruptError | undefined
 
@@ -432,13 +347,51 @@ export class MpmcRing {
     this.maxItems = i32[w + MAX_ITEMS] as number
     this.#cap2 = this.capacity * 2
     this.#data = offset + MPMC_RING_HEADER_BYTES
-    this.#checkHeader()
     this.#slot = segment.slot
-    const epoch = (Atomics.add(i32, w + SLOT_EPOCH + this.#slot, 1) + 1) & EPOCH_MASK
-    this.#me = (this.#slot + 1) | (epoch << EPOCH_SHIFT)
+    const what = `${label} "${segment.name}"`
+    const lockOptions = (lock: number) => ({
+      label: what,
+      onTakeover: () => this.#repair(lock),
+      corrupt: (word: number) => this.corrupt(`a lock word is ${word}`),
+      ownCodeIsCorrupt: true,
+    })
+    this.#pLock = new OwnerWord(segment, w + P_LOCK, lockOptions(P_LOCK))
+    this.#cLock = new OwnerWord(segment, w + C_LOCK, lockOptions(C_LOCK))
+    this.#putSide = this.#side(true, what)
+    this.#getSide = this.#side(false, what)
+    this.#checkHeader()
     // A fresh attachment has no sleepers: whatever its slot still counts was
     // left by an earlier occupant that died without leaving.
     this.#reclaimShares(this.#slot)
+  }
+
+  /** The wait state of one side (put: room, get: data). */
+  #side(put: boolean, what: string): WaitSide {
+    const w = this.#w
+    const slot = this.#slot
+    const events = put
+      ? new EventCount(this.#segment, this.#i32, w + P_EVENT, w + P_WAITERS, { base: w + SLOT_P_WAITERS, slot })
+      : new EventCount(this.#segment, this.#i32, w + C_EVENT, w + C_WAITERS, { base: w + SLOT_C_WAITERS, slot })
+    const spinner = new BackoffSpin(put ? () => this.#roomChanged() : () => this.#dataChanged())
+    const attemptSync = put
+      ? () => {
+          const status = this.#putBy(this.#syncValue, this.#syncEncoded, this.#syncDeadline)
+          return status === MPMC_PUT_FULL ? NOT_YET : status
+        }
+      : () => {
+          const taken = this.#getBy(this.#syncDeadline)
+          return taken === MPMC_EMPTY ? NOT_YET : taken
+        }
+    return {
+      put,
+      none: put ? MPMC_PUT_FULL : MPMC_EMPTY,
+      events,
+      lock: put ? this.#pLock : this.#cLock,
+      spinner,
+      spinsAsync: !put,
+      attemptSync,
+      syncRules: { deadline: NO_WAIT, spin: spinner.spin, respin: true, sliceMs: RECHECK_MS, label: what },
+    }
   }
 
   // ---------------------------------------------------------------- soundness
@@ -481,10 +434,8 @@ export class MpmcRing {
     if (((i32[w + FLAGS] as number) & ~FLAG_SHUTDOWN) !== 0) throw this.corrupt(`flags ${i32[w + FLAGS]} are unknown`)
     for (const phase of [P_PHASE, C_PHASE])
       if (((i32[w + phase] as number) & ~1) !== 0) throw this.corrupt(`a commit phase is ${i32[w + phase]}`)
-    for (const lock of [P_LOCK, C_LOCK]) {
-      const owner = Atomics.load(i32, w + lock)
-      if (owner !== 0) this.#checkOwner(owner)
-    }
+    this.#pLock.read()
+    this.#cLock.read()
     // Positions and counts move while we look: check how they relate on a
     // snapshot read twice alike; a ring too busy to catch still gets each
     // position's range checked (the per-message checks do the rest). The
@@ -536,13 +487,6 @@ export class MpmcRing {
     if (count < -2 || count > this.capacity / MESSAGE_HEADER + 2)
       throw this.corrupt(`${putCount} messages put and ${takenCount} taken do not fit ${this.capacity} bytes`)
     return count
-  }
-
-  /** Checks a non-zero lock word: slot 1…128, bit 31 clear, and not ours (we never wait for ourselves). */
-  #checkOwner(owner: number): void {
-    const slot = owner & OWNER_SLOT_MASK
-    if (owner < 0 || slot === 0 || slot > SLOTS || (owner & ~WAITERS_BIT) === this.#me)
-      throw this.corrupt(`a lock word is ${owner}`)
   }
 
   /** Largest payload (encoded bytes) one message may have. */
@@ -616,8 +560,7 @@ export class MpmcRing {
   /** One put attempt, waiting for the producer lock until `deadline` (not for room). */
   #putBy(value: unknown, encoded: Encoded | undefined, deadline: number): MpmcPutStatus | typeof LOCKED {
     this.assertSound()
-    if (Atomics.compareExchange(this.#i32, this.#w + P_LOCK, 0, this.#me) !== 0 && !this.#lock(P_LOCK, deadline))
-      return LOCKED
+    if (!this.#pLock.take() && this.#pLock.acquireSync(deadline, LOCK_SPINS) === BUSY) return LOCKED
     return this.#putLocked(value, encoded)
   }
 
@@ -626,7 +569,7 @@ export class MpmcRing {
     const first = this.#putBy(value, encoded, NO_WAIT)
     if (first === MPMC_PUT_OK || first === MPMC_PUT_SHUTDOWN) return first
     if (timeout <= 0) return MPMC_PUT_FULL
-    return this.#waitSync(PUT_SIDE, value, encoded, deadlineOf(timeout)) as MpmcPutStatus
+    return this.#waitSync(this.#putSide, value, encoded, deadlineOf(timeout)) as MpmcPutStatus
   }
 
   /**
@@ -681,7 +624,7 @@ export class MpmcRing {
     this.#putsWaiting++
     try {
       if (previous !== undefined && !(await this.#after(previous, deadline, signal))) return MPMC_PUT_FULL
-      return (await this.#waitAsync(PUT_SIDE, value, encoded, deadline, signal, locked)) as MpmcPutStatus
+      return (await this.#waitAsync(this.#putSide, value, encoded, deadline, signal, locked)) as MpmcPutStatus
     } finally {
       this.#putsWaiting--
       if (this.#lastPut === mine) this.#lastPut = undefined
@@ -732,11 +675,6 @@ export class MpmcRing {
     pendingPuts.clear()
   }
 
-  /** An async wait may resume after the segment was closed (and unmapped). */
-  #assertOpen(): void {
-    if (this.#segment.closed) throw new ClosedError(`Cannot use ${this.#label} "${this.#segment.name}": it was closed`)
-  }
-
   /** True when a consumer moved HEAD since we last looked, or the ring was shut down. */
   #roomChanged(): boolean {
     const i32 = this.#i32
@@ -784,16 +722,8 @@ export class MpmcRing {
         // Latin-1 fast path, checking each char as it is copied. The bytes are
         // not published until TAIL moves, so a failed attempt leaves nothing.
         const text = value as string
-        let k = 0
-        if (payload + size <= cap) {
-          const u8 = this.#u8
-          const start = this.#data + payload
-          for (; k < size; k++) {
-            const c = text.charCodeAt(k)
-            if (c > 0xff) break
-            u8[start + k] = c
-          }
-        }
+        // A payload that would wrap goes the encode path (k = 0 < size).
+        const k = payload + size <= cap ? writeLatin1Prefix(text, this.#u8, this.#data + payload) : 0
         if (k === size) {
           i32[at + 1] = TAG_LATIN1
         } else {
@@ -828,8 +758,9 @@ export class MpmcRing {
       status = MPMC_PUT_OK
       return status
     } finally {
-      this.#unlock(P_LOCK)
-      if (status === MPMC_PUT_OK && Atomics.load(i32, w + C_WAITERS) > 0) this.#wake(C_EVENT)
+      this.#pLock.release()
+      // The event count's own waiters word, read in place: the common no-sleeper case costs one load.
+      if (status === MPMC_PUT_OK && Atomics.load(i32, w + C_WAITERS) > 0) this.#wake(this.#getSide.events)
     }
   }
 
@@ -870,8 +801,7 @@ export class MpmcRing {
   /** One get attempt, waiting for the consumer lock until `deadline` (not for a message). */
   #getBy(deadline: number): Taken {
     this.assertSound()
-    if (Atomics.compareExchange(this.#i32, this.#w + C_LOCK, 0, this.#me) !== 0 && !this.#lock(C_LOCK, deadline))
-      return LOCKED
+    if (!this.#cLock.take() && this.#cLock.acquireSync(deadline, LOCK_SPINS) === BUSY) return LOCKED
     return this.#getLocked(true)
   }
 
@@ -880,7 +810,7 @@ export class MpmcRing {
     const first = this.#getBy(NO_WAIT)
     if (first !== MPMC_EMPTY && first !== LOCKED) return first
     if (timeout <= 0) return MPMC_EMPTY
-    return this.#waitSync(GET_SIDE, undefined, undefined, deadlineOf(timeout))
+    return this.#waitSync(this.#getSide, undefined, undefined, deadlineOf(timeout))
   }
 
   /**
@@ -893,62 +823,42 @@ export class MpmcRing {
     const first = this.#getBy(NO_WAIT)
     if (first !== MPMC_EMPTY && first !== LOCKED) return first
     if (timeout <= 0) return MPMC_EMPTY
-    return this.#waitAsync(GET_SIDE, undefined, undefined, deadlineOf(timeout), signal, first === LOCKED)
+    return this.#waitAsync(this.#getSide, undefined, undefined, deadlineOf(timeout), signal, first === LOCKED)
   }
 
   // ---------------------------------------------------------------- waiting
   //
   // One wait serves put and get: `side` says which attempt to repeat (tryPut
-  // of `value`/`encoded`, or tryGet), on which EVENT to sleep and in which
-  // WAITERS counters to count ourselves. The caller's first attempt failed.
+  // of `value`/`encoded`, or tryGet), which event count to wait on (with this
+  // slot's waiter share) and which lock the attempt takes. The caller's first
+  // attempt failed. The loops themselves are the kernel's (EventCount for
+  // room and data, OwnerWord for the lock).
 
   /**
-   * One attempt of `side`, waiting for its lock until `deadline`: a put
-   * status or a taken value (`side.none` = try again later), or LOCKED.
+   * Repeats `side`'s attempt until `deadline`, blocking the thread (for the
+   * lock too: each attempt waits for it until the deadline). Spins first.
    */
-  #attempt(side: WaitSide, value: unknown, encoded: Encoded | undefined, deadline: number): unknown {
-    return side.put ? this.#putBy(value, encoded, deadline) : this.#getBy(deadline)
-  }
-
-  /** True when the other side moved since we last looked, or the ring was shut down. */
-  #changed(side: WaitSide): boolean {
-    return side.put ? this.#roomChanged() : this.#dataChanged()
-  }
-
-  /** Repeats `side`'s attempt until `deadline`, blocking the thread (for the lock too). */
   #waitSync(side: WaitSide, value: unknown, encoded: Encoded | undefined, deadline: number): unknown {
-    const i32 = this.#i32
-    const w = this.#w
-    for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
-      idle(pause)
-      if (this.#changed(side)) {
-        const result = this.#attempt(side, value, encoded, deadline)
-        if (result === LOCKED) return side.none
-        if (result !== side.none) return result
-      }
-    }
-    for (;;) {
-      // Read EVENT, count ourselves in, re-try, sleep (see the header comment).
-      const event = Atomics.load(i32, w + side.event)
-      this.#enter(side.waiters, side.slotWaiters)
-      try {
-        const result = this.#attempt(side, value, encoded, deadline)
-        // LOCKED: a live owner still held the lock at our deadline.
-        if (result === LOCKED) return side.none
-        if (result !== side.none) return result
-        const left = remaining(deadline)
-        if (left <= 0) return side.none
-        waitWordSync(i32, w + side.event, event, Math.min(left, RECHECK_MS))
-      } finally {
-        this.#leave(side.waiters, side.slotWaiters)
-      }
+    this.#syncValue = value
+    this.#syncEncoded = encoded
+    this.#syncDeadline = deadline
+    side.syncRules.deadline = deadline
+    side.spinner.reset()
+    try {
+      const result = side.events.waitSync(side.attemptSync, side.syncRules)
+      // LOCKED: a live owner still held the lock at our deadline.
+      return result === TIMED_OUT || result === LOCKED ? side.none : result
+    } finally {
+      this.#syncValue = undefined
+      this.#syncEncoded = undefined
     }
   }
 
   /**
    * Like `#waitSync`, without blocking the event loop: each attempt only
    * spins for the lock, and a lock held beyond the spin (`locked`: the
-   * caller's first attempt found it so) is awaited on its word.
+   * caller's first attempt found it so) is awaited on its owner word, which
+   * runs the attempt holding it as soon as it is taken (never across an await).
    */
   async #waitAsync(
     side: WaitSide,
@@ -958,54 +868,40 @@ export class MpmcRing {
     signal: AbortSignal | undefined,
     locked: boolean,
   ): Promise<unknown> {
-    const i32 = this.#i32
-    const w = this.#w
-    if (side.spinsAsync && !locked) {
-      // A short spin catches a producer that is about to publish, saving a
-      // futex round trip through the waiter thread.
-      for (let spin = 0, pause = PAUSE_MIN; spin < WAIT_SPINS; spin++, pause = Math.min(pause * 2, PAUSE_MAX)) {
-        idle(pause)
-        if (this.#changed(side)) break
-      }
+    const attempt = side.put
+      ? (): unknown => {
+          const status = this.#putBy(value, encoded, NO_WAIT)
+          return status === MPMC_PUT_FULL ? NOT_YET : status
+        }
+      : (): unknown => {
+          const taken = this.#getBy(NO_WAIT)
+          return taken === MPMC_EMPTY ? NOT_YET : taken
+        }
+    const holding = side.put ? () => this.#putLocked(value, encoded) : () => this.#getLocked(true)
+    // A short spin catches a producer that is about to publish, saving a
+    // futex round trip through the waiter thread.
+    const rules: WaitRules = {
+      deadline,
+      signal,
+      spin: side.spinsAsync && !locked ? side.spinner.reset().spin : undefined,
+      respin: true,
+      sliceMs: RECHECK_MS,
+      label: `${this.#label} "${this.#segment.name}"`,
     }
     for (;;) {
       if (locked) {
-        // Sleep on the lock word (not counted as a waiter for EVENT), then look again.
-        const left = remaining(deadline)
-        if (left <= 0) return side.none
-        await this.#sleep(w + side.lock, this.#held, Math.min(left, LOCK_POLL_MS), signal)
+        // Not counted as a waiter for the event meanwhile: only the lock's release concerns us.
+        this.assertSound()
+        const result = await side.lock.acquireThen(deadline, signal, holding, LOCKED)
+        if (result === LOCKED) return side.none
+        if (result !== side.none) return result
         locked = false
       }
-      if (signal?.aborted) throw signal.reason
-      this.#assertOpen()
-      // Read EVENT, count ourselves in, re-try, sleep (see the header comment).
-      const event = Atomics.load(i32, w + side.event)
-      this.#enter(side.waiters, side.slotWaiters)
-      try {
-        const result = this.#attempt(side, value, encoded, NO_WAIT)
-        if (result === LOCKED) {
-          locked = true
-          continue
-        }
-        if (result !== side.none) return result
-        const left = remaining(deadline)
-        if (left <= 0) return side.none
-        await this.#sleep(w + side.event, event, Math.min(left, RECHECK_MS), signal)
-      } finally {
-        if (!this.#segment.closed) this.#leave(side.waiters, side.slotWaiters)
-      }
-    }
-  }
-
-  /** An async futex wait on word `index` of the ring's memory; close() in this process ends it with ClosedError. */
-  async #sleep(index: number, expected: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-    try {
-      await waitWord(this.#i32, index, expected, timeout, signal)
-    } catch (error) {
-      // close() in this process cancels the wait: say so in the ring's own words.
-      if (this.#segment.closed)
-        throw new ClosedError(`Cannot use ${this.#label} "${this.#segment.name}": it was closed while the call waited`)
-      throw error
+      const result: unknown = await side.events.wait<unknown>(attempt, rules)
+      if (result === TIMED_OUT) return side.none
+      if (result !== LOCKED) return result
+      locked = true
+      rules.spin = undefined
     }
   }
 
@@ -1054,9 +950,10 @@ export class MpmcRing {
         try {
           if (payload + size <= cap) {
             const start = this.#data + payload
-            if (tag !== TAG_LATIN1) value = decodePayload(tag, this.#buf, start, start + size)
-            else if (size <= SHORT_DECODE) value = shortLatin1(this.#u8, start, size)
-            else value = (this.#buf as unknown as FastSlice).latin1Slice(start, start + size)
+            value =
+              tag === TAG_LATIN1
+                ? decodeLatin1(this.#buf, start, size)
+                : decodePayload(tag, this.#buf, start, start + size)
           } else {
             const scratch = this.#scratchOf(size)
             const first = cap - payload
@@ -1081,8 +978,8 @@ export class MpmcRing {
       i32[w + C_PHASE] = 0
       moved = true
     } finally {
-      this.#unlock(C_LOCK)
-      if (moved && Atomics.load(i32, w + P_WAITERS) > 0) this.#wake(P_EVENT)
+      this.#cLock.release()
+      if (moved && Atomics.load(i32, w + P_WAITERS) > 0) this.#wake(this.#putSide.events)
     }
     if (failure !== undefined) throw failure
     return value
@@ -1104,121 +1001,36 @@ export class MpmcRing {
     let dropped = 0
     if (immediate) {
       // Taking the producer lock once waits out any put that read the flag before it was set.
-      this.#lockForShutdown(P_LOCK)
-      this.#unlock(P_LOCK)
+      this.#lockForShutdown(this.#pLock, 'producer')
+      this.#pLock.release()
       for (;;) {
-        this.#lockForShutdown(C_LOCK)
+        this.#lockForShutdown(this.#cLock, 'consumer')
         const taken = this.#getLocked(false)
         if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) break
         dropped++
       }
     }
-    this.#wake(C_EVENT)
-    this.#wake(P_EVENT)
+    this.#getSide.events.notifyAll()
+    this.#putSide.events.notifyAll()
     return dropped
   }
 
   // ---------------------------------------------------------------- locks
-
-  /** One CAS, then a short spin; false when a live owner still holds the lock. */
-  #tryLock(lock: number): boolean {
-    const i32 = this.#i32
-    const index = this.#w + lock
-    if (Atomics.compareExchange(i32, index, 0, this.#me) === 0) return true
-    for (let spin = 0; spin < LOCK_SPINS; spin++) {
-      if (Atomics.load(i32, index) === 0 && Atomics.compareExchange(i32, index, 0, this.#me) === 0) return true
-    }
-    return false
-  }
-
-  /**
-   * Takes `lock` by `deadline` (a performance.now() time; NO_WAIT: only spin),
-   * sleeping (blocking the thread) while a live owner holds it and taking it
-   * over from a dead one. False when a live owner still holds it at the
-   * deadline: nothing was taken or changed, and `#held` is its word.
-   */
-  #lock(lock: number, deadline: number): boolean {
-    if (this.#tryLock(lock)) return true
-    const index = this.#w + lock
-    let timedOut = false
-    for (;;) {
-      const left = remaining(deadline)
-      // Liveness costs system calls: look only after a sleep timed out, or before giving up.
-      const owner = this.#lockStep(lock, timedOut || left <= 0)
-      if (owner === 0) return true
-      if (left <= 0) {
-        this.#held = owner
-        return false
-      }
-      timedOut = waitWordSync(this.#i32, index, owner, Math.min(left, LOCK_POLL_MS)) === 'timed-out'
-    }
-  }
-
-  /**
-   * One look at `lock`, which the caller could not take at once: takes it
-   * when free, or (with `checkLiveness`) from a dead owner, repairing its
-   * half-done commit, and returns 0; else returns the live owner's word with
-   * WAITERS set, to sleep on. Throws CorruptError for a word no attachment
-   * could write.
-   */
-  #lockStep(lock: number, checkLiveness: boolean): number {
-    const i32 = this.#i32
-    const index = this.#w + lock
-    // Having waited, we take the lock with WAITERS set: others may still sleep.
-    const mine = this.#me | WAITERS_BIT
-    for (;;) {
-      let owner = Atomics.load(i32, index)
-      if (owner === 0) {
-        if (Atomics.compareExchange(i32, index, 0, mine) === 0) return 0
-        continue
-      }
-      this.#checkOwner(owner)
-      if (checkLiveness && this.#ownerGone(owner)) {
-        if (Atomics.compareExchange(i32, index, owner, mine) !== owner) continue
-        this.#repair(lock)
-        return 0
-      }
-      if ((owner & WAITERS_BIT) === 0) {
-        if (Atomics.compareExchange(i32, index, owner, owner | WAITERS_BIT) !== owner) continue
-        owner |= WAITERS_BIT
-      }
-      return owner
-    }
-  }
 
   /**
    * Takes `lock` for `shutdown({ immediate })`, which has no timeout: waits
    * LOCK_BOUND_MS for a live owner, then throws TimeoutError (the ring is
    * shut down; what is left was not dropped).
    */
-  #lockForShutdown(lock: number): void {
-    if (Atomics.compareExchange(this.#i32, this.#w + lock, 0, this.#me) === 0) return
-    if (this.#lock(lock, deadlineOf(LOCK_BOUND_MS))) return
+  #lockForShutdown(lock: OwnerWord, side: string): void {
+    if (lock.take() || lock.acquireSync(deadlineOf(LOCK_BOUND_MS), LOCK_SPINS) !== BUSY) return
     throw new TimeoutError(
-      `Cannot drop the items of the ${this.#label} "${this.#segment.name}": its ${lock === P_LOCK ? 'producer' : 'consumer'} lock ` +
-        `has been held by slot ${(this.#held & OWNER_SLOT_MASK) - 1} for ${LOCK_BOUND_MS} ms (it is shut down; shutting it down again drops them)`,
+      `Cannot drop the items of the ${this.#label} "${this.#segment.name}": its ${side} lock ` +
+        `has been held by slot ${lock.holder()?.slot} for ${LOCK_BOUND_MS} ms (it is shut down; shutting it down again drops them)`,
     )
   }
 
-  /** True when the attachment that wrote `owner` can no longer run. */
-  #ownerGone(owner: number): boolean {
-    const slot = (owner & OWNER_SLOT_MASK) - 1
-    const epoch = (owner >>> EPOCH_SHIFT) & EPOCH_MASK
-    if ((Atomics.load(this.#i32, this.#w + SLOT_EPOCH + slot) & EPOCH_MASK) !== epoch) return true
-    if (!this.#segment.slotAlive(slot)) return true
-    return this.#threadGone(slot)
-  }
-
-  /** A worker thread ended without detaching (worker.terminate() runs no exit hooks). */
-  #threadGone(slot: number): boolean {
-    if (!canSeeThreads()) return false
-    const owner = this.#segment.slotOwner(slot)
-    // A holder in another PID namespace (not visible): its pid and tid name nothing in our /proc.
-    if (owner === undefined || owner.tid <= 0 || !owner.visible) return false
-    return !existsSync(`/proc/${owner.pid}/task/${owner.tid}`)
-  }
-
-  /** Finishes or rolls back the count update of a dead lock owner. The caller holds `lock`. */
+  /** Finishes or rolls back the count update of a dead lock owner (the owner word's onTakeover). The caller holds `lock`. */
   #repair(lock: number): void {
     const i32 = this.#i32
     const w = this.#w
@@ -1235,32 +1047,11 @@ export class MpmcRing {
     }
   }
 
-  #unlock(lock: number): void {
-    const index = this.#w + lock
-    // Fast path: nobody marked the word (a CAS is cheaper than an exchange in V8).
-    if (Atomics.compareExchange(this.#i32, index, this.#me, 0) === this.#me) return
-    if ((Atomics.exchange(this.#i32, index, 0) & WAITERS_BIT) !== 0) notifyWord(this.#i32, index, 1)
-  }
-
   // ---------------------------------------------------------------- sleepers
 
-  // A sleeper adds itself to the global counter first and to its slot's share
-  // second, and leaves in the reverse order, so a share never exceeds what it
-  // added to the global counter.
-  #enter(global: number, perSlot: number): void {
-    Atomics.add(this.#i32, this.#w + global, 1)
-    Atomics.add(this.#i32, this.#w + perSlot + this.#slot, 1)
-  }
-
-  #leave(global: number, perSlot: number): void {
-    Atomics.sub(this.#i32, this.#w + perSlot + this.#slot, 1)
-    Atomics.sub(this.#i32, this.#w + global, 1)
-  }
-
-  /** Bumps an EVENT word and wakes all its sleepers; looks for dead sleepers when wakes keep finding nobody. */
-  #wake(event: number): void {
-    Atomics.add(this.#i32, this.#w + event, 1)
-    if (notifyWord(this.#i32, this.#w + event, ALL) === 0 && ++this.#futile >= FUTILE_WAKES) {
+  /** Wakes the sleepers of `events`; looks for dead sleepers when wakes keep finding nobody. */
+  #wake(events: EventCount): void {
+    if (events.notify() === 0 && ++this.#futile >= FUTILE_WAKES) {
       this.#futile = 0
       this.sweep()
     }
@@ -1283,16 +1074,8 @@ export class MpmcRing {
    */
   reclaimSlot(slot: number): void {
     if (this.#segment.closed || slot === this.#slot) return
-    const i32 = this.#i32
-    for (const lock of [P_LOCK, C_LOCK]) {
-      const owner = Atomics.load(i32, this.#w + lock)
-      if (owner !== 0 && (owner & OWNER_SLOT_MASK) - 1 === slot) {
-        if (Atomics.compareExchange(i32, this.#w + lock, owner, this.#me | WAITERS_BIT) === owner) {
-          this.#repair(lock)
-          this.#unlock(lock)
-        }
-      }
-    }
+    this.#pLock.reclaim(slot)
+    this.#cLock.reclaim(slot)
     this.#reclaimShares(slot)
   }
 
@@ -1304,10 +1087,12 @@ export class MpmcRing {
   sweep(): void {
     if (this.#segment.closed) return
     this.#segment.reap()
-    if (!canSeeThreads()) return
     for (let slot = 0; slot < SLOTS; slot++) {
-      if (slot === this.#slot || this.#segment.slotOwner(slot) === undefined) continue
-      if (this.#threadGone(slot)) this.reclaimSlot(slot)
+      if (slot === this.#slot) continue
+      const owner = this.#segment.slotOwner(slot)
+      // reap() just judged every process; what it cannot see is a worker thread gone without detaching.
+      if (owner === undefined || owner.tid === owner.pid) continue
+      if (!attachmentAlive(this.#segment, slot, true)) this.reclaimSlot(slot)
     }
   }
 

@@ -71,11 +71,18 @@ export interface WaitRules {
   /** Ends an async wait with `signal.reason`. */
   signal?: AbortSignal | undefined
   /**
-   * The spin policy, run once before the first registration: spins (or
-   * blocks briefly) and returns true when the state may let the caller go
-   * on (the runner tries again at once), false to go to sleep.
+   * The spin policy, run before the first registration: spins (or blocks
+   * briefly) and returns true when the state may let the caller go on (the
+   * runner tries again at once), false to go to sleep. See `respin`.
    */
   spin?: (() => boolean) | undefined
+  /**
+   * With true, `spin` runs again after each try that followed a true return,
+   * until it returns false: a policy with a budget of its own (BackoffSpin)
+   * keeps spinning after a try that lost a race instead of going to sleep.
+   * @default false (spin once)
+   */
+  respin?: boolean | undefined
   /**
    * The longest single sleep, ms: PEER_CHECK_MS or RECHECK_MS. Read before
    * every sleep, so an `attempt` may shorten the next one (a semaphore polls
@@ -234,30 +241,19 @@ export class EventCount {
    * try failed already; `attempt` may throw (CorruptError, ClosedError).
    */
   waitSync<R>(attempt: () => R | NotYet, rules: WaitRules): R | TimedOut {
-    if (rules.spin?.()) {
-      const r = attempt()
-      if (r !== NOT_YET) return r
-    }
-    const i32 = this.#i32
-    let wasted = false
-    let napMs = 0
+    const spun = spinFirst(attempt, rules)
+    if (spun !== NOT_YET) return spun
+    const pass = newPass()
     for (;;) {
-      const seq = Atomics.load(i32, this.#event)
-      const nap: boolean = wasted && napping(rules)
-      if (nap) napMs = nextNap(napMs, rules)
-      else this.#enter()
-      let slept: 'ok' | 'not-equal' | 'timed-out' = 'not-equal'
+      const r = this.#try(attempt, rules, pass)
+      if (r !== NOT_YET) return r
+      let slept: SleepResult = 'not-equal'
       try {
-        const r = attempt()
-        if (r !== NOT_YET) return r
-        const left = remaining(rules.deadline)
-        if (left <= 0) return TIMED_OUT
-        slept = waitWordSync(i32, this.#event, seq, Math.min(left, nap ? napMs : rules.sliceMs))
+        slept = waitWordSync(this.#i32, this.#event, pass.seq, pass.ms)
       } finally {
-        if (!nap) this.#leave()
+        this.#woke(pass, slept)
       }
-      wasted = !nap && slept !== 'timed-out'
-      if (slept === 'timed-out' && !nap) rules.onSlice?.()
+      if (slept === 'timed-out' && !pass.nap) rules.onSlice?.()
     }
   }
 
@@ -267,33 +263,53 @@ export class EventCount {
    * the host while the call waits.
    */
   async wait<R>(attempt: () => R | NotYet, rules: WaitRules): Promise<R | TimedOut> {
-    if (rules.spin?.()) {
-      const r = attempt()
-      if (r !== NOT_YET) return r
-    }
-    const i32 = this.#i32
-    let wasted = false
-    let napMs = 0
+    const spun = spinFirst(attempt, rules)
+    if (spun !== NOT_YET) return spun
+    const pass = newPass()
     for (;;) {
       if (rules.signal?.aborted) throw rules.signal.reason
       this.#assertOpen(rules.label)
-      const seq = Atomics.load(i32, this.#event)
-      const nap: boolean = wasted && napping(rules)
-      if (nap) napMs = nextNap(napMs, rules)
-      else this.#enter()
-      let slept: 'ok' | 'not-equal' | 'timed-out' = 'not-equal'
+      const r = this.#try(attempt, rules, pass)
+      if (r !== NOT_YET) return r
+      let slept: SleepResult = 'not-equal'
       try {
-        const r = attempt()
-        if (r !== NOT_YET) return r
-        const left = remaining(rules.deadline)
-        if (left <= 0) return TIMED_OUT
-        slept = await sleep(this.#host, i32, this.#event, seq, Math.min(left, nap ? napMs : rules.sliceMs), rules)
+        slept = await sleep(this.#host, this.#i32, this.#event, pass.seq, pass.ms, rules)
       } finally {
-        if (!nap) this.#leave()
+        this.#woke(pass, slept)
       }
-      wasted = !nap && slept !== 'timed-out'
-      if (slept === 'timed-out' && !nap) rules.onSlice?.()
+      if (slept === 'timed-out' && !pass.nap) rules.onSlice?.()
     }
+  }
+
+  /**
+   * One pass of either runner before its sleep: read `event`, register (or,
+   * after a wasted wake-up with `backOff`, nap unregistered), try. Returns
+   * the result (unregistered again), TIMED_OUT, or NOT_YET with `pass.seq`
+   * and `pass.ms` set for the sleep; the caller then sleeps and calls #woke.
+   */
+  #try<R>(attempt: () => R | NotYet, rules: WaitRules, pass: Pass): R | TimedOut | NotYet {
+    pass.seq = Atomics.load(this.#i32, this.#event)
+    pass.nap = pass.wasted && napping(rules)
+    if (pass.nap) pass.napMs = nextNap(pass.napMs, rules)
+    else this.#enter()
+    let done = true
+    try {
+      const r = attempt()
+      if (r !== NOT_YET) return r
+      const left = remaining(rules.deadline)
+      if (left <= 0) return TIMED_OUT
+      pass.ms = Math.min(left, pass.nap ? pass.napMs : rules.sliceMs)
+      done = false
+      return NOT_YET
+    } finally {
+      if (done && !pass.nap) this.#leave()
+    }
+  }
+
+  /** After a pass's sleep (also when it threw): leave, and remember whether the wake was wasted. */
+  #woke(pass: Pass, slept: SleepResult): void {
+    if (!pass.nap) this.#leave()
+    pass.wasted = !pass.nap && slept !== 'timed-out'
   }
 
   #enter(): void {
@@ -322,6 +338,37 @@ export class EventCount {
   #assertOpen(label: string): void {
     if (this.#host.closed) throw closedWhileWaiting(label)
   }
+}
+
+type SleepResult = 'ok' | 'not-equal' | 'timed-out'
+
+/** What one waiting call's passes share (one object per call). */
+interface Pass {
+  /** The value of `event` read before this pass's try: the sleep's expected value. */
+  seq: number
+  /** How long this pass sleeps. */
+  ms: number
+  /** This pass naps unregistered (back-off after a wasted wake-up). */
+  nap: boolean
+  napMs: number
+  /** The last registered sleep ended by a wake, yet the try after it failed. */
+  wasted: boolean
+}
+
+function newPass(): Pass {
+  return { seq: 0, ms: 0, nap: false, napMs: 0, wasted: false }
+}
+
+/** Both runners' start, the spin policy: `attempt` after each true return of `spin`, once or (`respin`) until `spin` says false. */
+function spinFirst<R>(attempt: () => R | NotYet, rules: WaitRules): R | NotYet {
+  const spin = rules.spin
+  if (spin === undefined) return NOT_YET
+  do {
+    if (!spin()) return NOT_YET
+    const r = attempt()
+    if (r !== NOT_YET) return r
+  } while (rules.respin === true)
+  return NOT_YET
 }
 
 /** True when the rules ask for a nap after a wasted wake-up now. */

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { BACKOFF_CHECKS, BackoffSpin } from './backoff-spin.js'
+import { EventCount, NOT_YET, TIMED_OUT } from './event-count.js'
+import { deadlineOf } from './signal.js'
+
+describe('BackoffSpin#spin', () => {
+  it('returns true at the first check that sees a change, and false once its budget is spent', () => {
+    let checks = 0
+    const spinner = new BackoffSpin(() => ++checks === 3, 10)
+    expect(spinner.spin()).toBe(true)
+    expect(checks).toBe(3)
+    // Resumes where it stopped: 7 checks are left of the budget.
+    expect(spinner.spin()).toBe(false)
+    expect(checks).toBe(10)
+    expect(spinner.spin()).toBe(false)
+    expect(checks).toBe(10)
+    spinner.reset()
+    checks = 100
+    expect(spinner.spin()).toBe(false)
+    expect(checks).toBe(110)
+  })
+
+  it('makes its default 40 checks and returns within milliseconds (about 70 µs of pauses)', () => {
+    let checks = 0
+    const spinner = new BackoffSpin(() => {
+      checks++
+      return false
+    })
+    const started = performance.now()
+    expect(spinner.spin()).toBe(false)
+    expect(checks).toBe(BACKOFF_CHECKS)
+    expect(performance.now() - started).toBeLessThan(50)
+  })
+})
+
+describe('EventCount with a BackoffSpin (respin: true)', () => {
+  it('tries again after each change within one budget, without registering as a waiter', () => {
+    const i32 = new Int32Array(new SharedArrayBuffer(16))
+    const host = { closed: false }
+    const events = new EventCount(host, i32, 0, 1)
+    let version = 0
+    let seen = 0
+    let tries = 0
+    // Every check sees a change; the first two tries lose the race, the third wins.
+    const spinner = new BackoffSpin(() => ++version > seen, 10)
+    const result = events.waitSync(
+      () => {
+        seen = version
+        tries++
+        return tries === 3 ? 'won' : NOT_YET
+      },
+      { deadline: deadlineOf(1000), spin: spinner.reset().spin, respin: true, sliceMs: 100, label: 'test' },
+    )
+    expect(result).toBe('won')
+    expect(tries).toBe(3)
+    expect(Atomics.load(i32, 1)).toBe(0)
+  })
+
+  it('spins once without respin, then registers and sleeps until the deadline', () => {
+    const i32 = new Int32Array(new SharedArrayBuffer(16))
+    const events = new EventCount({ closed: false }, i32, 0, 1)
+    let tries = 0
+    const spinner = new BackoffSpin(() => true, 10)
+    const result = events.waitSync(
+      () => {
+        tries++
+        return NOT_YET
+      },
+      { deadline: deadlineOf(20), spin: spinner.spin, sliceMs: 100, label: 'test' },
+    )
+    expect(result).toBe(TIMED_OUT)
+    // One try after the spin, then one per registration (the first, and one after the sleep timed out).
+    expect(tries).toBe(3)
+    expect(Atomics.load(i32, 1)).toBe(0)
+  })
+})

@@ -1,0 +1,73 @@
+/**
+ * The exponential-pause spin: a spin policy (`WaitRules.spin` of the event
+ * count) for waits where the other side usually acts within microseconds,
+ * such as a ring's consumer that caught up with its producer.
+ *
+ * It checks whether the state changed up to `checks` times; between checks
+ * it idles on private memory (no cache-coherence traffic), the pause
+ * doubling from 32 to 2048 iterations: about 70 µs for the default 40
+ * checks. So a consumer that caught up lets a few messages accumulate rather
+ * than pulling the producer's cache lines over on every message. Measured on
+ * 2 cores (the MPMC ring): a 20 µs budget sleeps (and costs futex round
+ * trips) far more often, halving throughput with 2 producers and 2 consumers.
+ */
+
+/** Checks of the default budget. */
+export const BACKOFF_CHECKS = 40
+const PAUSE_MIN = 32
+const PAUSE_MAX = 2048
+
+/** Private memory to idle on: spinning here makes no cache-coherence traffic. */
+const idleWord = new Int32Array(16)
+
+/** Busy-waits about `iterations` nanoseconds without touching shared memory. */
+function idle(iterations: number): void {
+  let x = idleWord[0] as number
+  for (let i = 0; i < iterations; i++) x = (x + i) | 0
+  idleWord[0] = x
+}
+
+/**
+ * One budget of backoff spinning. Pass `spin` as `WaitRules.spin` with
+ * `respin: true`: each call resumes where the last one stopped, so a try
+ * that lost a race spins on within the same budget. `reset()` before each
+ * wait; one object may serve many waits of one thread, one at a time (the
+ * runners spin synchronously, before their first sleep).
+ *
+ * @example
+ * ```ts
+ * const spinner = new BackoffSpin(() => Atomics.load(i32, TAIL) !== head)
+ * events.waitSync(attempt, { deadline, spin: spinner.reset().spin, respin: true, sliceMs: RECHECK_MS, label })
+ * ```
+ */
+export class BackoffSpin {
+  /** The policy: idles and checks until `changed()` (true) or the budget is spent (false). */
+  readonly spin: () => boolean
+  readonly #changed: () => boolean
+  readonly #checks: number
+  #done = 0
+  #pause = PAUSE_MIN
+
+  constructor(changed: () => boolean, checks = BACKOFF_CHECKS) {
+    this.#changed = changed
+    this.#checks = checks
+    this.spin = () => this.#next()
+  }
+
+  /** Starts a new budget. */
+  reset(): this {
+    this.#done = 0
+    this.#pause = PAUSE_MIN
+    return this
+  }
+
+  #next(): boolean {
+    while (this.#done < this.#checks) {
+      idle(this.#pause)
+      this.#done++
+      this.#pause = Math.min(this.#pause * 2, PAUSE_MAX)
+      if (this.#changed()) return true
+    }
+    return false
+  }
+}
