@@ -362,19 +362,31 @@ export class PermitCounter implements TagWatcher {
       // untagging store: nobody else writes STATE while our tag is in it, other
       // objects only wait for the tag to go, and the reaper reads JOURNAL and
       // HELD only after our process died (its stores all landed by then).
-      i32[this.#journal] = held
-      const next = (state - ONE) | 0
-      const seen = Atomics.compareExchange(i32, index, state, next | this.#tag)
+      const seen = this.#commit(state, (state - ONE) | 0, held)
       if (seen !== state) {
         state = seen
         continue
       }
-      i32[this.#heldIndex] = held
-      this.held = held
-      i32[index] = next
-      this.#seen = next
       return TAKEN
     }
+  }
+
+  /**
+   * Commits a count change of STATE from `state` to `next`, with this
+   * object's holding becoming `held`, journaled (see the comment in the take
+   * above): JOURNAL, then the tagged CAS, then HELD and the untagged store.
+   * Returns what STATE held: `state` when committed, else the value to retry from.
+   */
+  #commit(state: number, next: number, held: number): number {
+    const i32 = this.i32
+    i32[this.#journal] = held
+    const seen = Atomics.compareExchange(i32, this.#state, state, next | this.#tag)
+    if (seen !== state) return seen
+    i32[this.#heldIndex] = held
+    this.held = held
+    i32[this.#state] = next
+    this.#seen = next
+    return state
   }
 
   /**
@@ -421,17 +433,11 @@ export class PermitCounter implements TagWatcher {
         this.#seen = next
         break
       }
-      const held = this.held - fromHeld
-      i32[this.#journal] = held
-      const seen = Atomics.compareExchange(i32, index, state, next | this.#tag)
+      const seen = this.#commit(state, next, this.held - fromHeld)
       if (seen !== state) {
         state = seen
         continue
       }
-      i32[this.#heldIndex] = held
-      this.held = held
-      i32[index] = next
-      this.#seen = next
       break
     }
     // Seq-cst CAS on STATE, then this load; a waiter adds to SLEEPERS, then
