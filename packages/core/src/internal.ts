@@ -11,37 +11,24 @@ export {
   TAG_BUFFER,
   TAG_BYTES,
   TAG_JSON_LATIN1,
-  TAG_JSON_UTF8,
   TAG_LATIN1,
   TAG_MAX,
-  TAG_UTF8,
   TAG_V8,
   writePayload,
 } from './codec/codec.js'
-export { invalidArgType, invalidArgValue, outOfRange, systemError } from './errors.js'
+export { invalidArgType, invalidArgValue, outOfRange } from './errors.js'
 export {
-  type CreateOptions,
   checkName,
   HEADER_BYTES,
-  randomName,
   reclaimDeadSegments,
   Segment,
   type SegmentKind,
-  type SegmentOptions,
   SHM_PREFIX,
   SLOT_COUNT,
 } from './memory/segment.js'
-export { attachmentAlive, isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
-export { ROBUST_LOCK_BYTES, RobustLock, type RobustLockOptions, type SyncWaitOptions } from './ownership/robust-lock.js'
-export {
-  checkHandle,
-  type Handle,
-  isTransferable,
-  revive,
-  TRANSFER,
-  type Transferable,
-  type TransferDescriptor,
-} from './primitive/handle.js'
+export { attachmentAlive, isProcessAlive, selfIdentity, threadId } from './ownership/liveness.js'
+export { ROBUST_LOCK_BYTES, RobustLock } from './ownership/robust-lock.js'
+export { checkHandle, type Handle, revive, TRANSFER, type TransferDescriptor } from './primitive/handle.js'
 export {
   type Attachment,
   attachTo,
@@ -61,26 +48,19 @@ export {
   MPMC_EMPTY,
   MPMC_PUT_FULL,
   MPMC_PUT_OK,
-  MPMC_PUT_SHUTDOWN,
   MPMC_RING_HEADER_BYTES,
-  MPMC_RING_MAX_CAPACITY,
-  MPMC_RING_MIN_CAPACITY,
   MPMC_RING_VERSION,
   MPMC_SHUTDOWN,
   type MpmcPutStatus,
   MpmcRing,
-  type MpmcRingInit,
   mpmcRingBytes,
 } from './rings/mpmc-ring.js'
 export {
   initSpscRing,
   RING_CLOSED,
-  RING_EMPTY,
   type RingWaitResult,
   SPSC_HEADER_BYTES,
-  SPSC_MAGIC,
   SpscRing,
-  type SpscRingOptions,
   spscRingBytes,
 } from './rings/spsc-ring.js'
 export { closeAtExit, EXIT_PRIMITIVES, forgetAtExit } from './runtime.js'
@@ -91,9 +71,7 @@ export {
   PEER_CHECK_MS,
   RECHECK_MS,
   TIMED_OUT,
-  type TimedOut,
-  type WaitHost,
   type WaitRules,
 } from './waiting/event-count.js'
-export { asyncWaitMode, cancelWaitsOn, notifyWord, waitWord, waitWordSync } from './waiting/futex.js'
+export { asyncWaitMode, notifyWord, waitWordSync } from './waiting/futex.js'
 export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './waiting/signal.js'
