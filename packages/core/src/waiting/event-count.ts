@@ -243,17 +243,26 @@ export class EventCount {
   waitSync<R>(attempt: () => R | NotYet, rules: WaitRules): R | TimedOut {
     const spun = spinFirst(attempt, rules)
     if (spun !== NOT_YET) return spun
-    const pass = newPass()
+    const i32 = this.#i32
+    let wasted = false
+    let napMs = 0
     for (;;) {
-      const r = this.#try(attempt, rules, pass)
-      if (r !== NOT_YET) return r
+      const seq = Atomics.load(i32, this.#event)
+      const nap: boolean = wasted && napping(rules)
+      if (nap) napMs = nextNap(napMs, rules)
+      else this.#enter()
       let slept: SleepResult = 'not-equal'
       try {
-        slept = waitWordSync(this.#i32, this.#event, pass.seq, pass.ms)
+        const r = attempt()
+        if (r !== NOT_YET) return r
+        const left = remaining(rules.deadline)
+        if (left <= 0) return TIMED_OUT
+        slept = waitWordSync(i32, this.#event, seq, Math.min(left, nap ? napMs : rules.sliceMs))
       } finally {
-        this.#woke(pass, slept)
+        if (!nap) this.#leave()
       }
-      if (slept === 'timed-out' && !pass.nap) rules.onSlice?.()
+      wasted = !nap && slept !== 'timed-out'
+      if (slept === 'timed-out' && !nap) rules.onSlice?.()
     }
   }
 
@@ -265,51 +274,29 @@ export class EventCount {
   async wait<R>(attempt: () => R | NotYet, rules: WaitRules): Promise<R | TimedOut> {
     const spun = spinFirst(attempt, rules)
     if (spun !== NOT_YET) return spun
-    const pass = newPass()
+    const i32 = this.#i32
+    let wasted = false
+    let napMs = 0
     for (;;) {
       if (rules.signal?.aborted) throw rules.signal.reason
       this.#assertOpen(rules.label)
-      const r = this.#try(attempt, rules, pass)
-      if (r !== NOT_YET) return r
+      const seq = Atomics.load(i32, this.#event)
+      const nap: boolean = wasted && napping(rules)
+      if (nap) napMs = nextNap(napMs, rules)
+      else this.#enter()
       let slept: SleepResult = 'not-equal'
       try {
-        slept = await sleep(this.#host, this.#i32, this.#event, pass.seq, pass.ms, rules)
+        const r = attempt()
+        if (r !== NOT_YET) return r
+        const left = remaining(rules.deadline)
+        if (left <= 0) return TIMED_OUT
+        slept = await sleep(this.#host, i32, this.#event, seq, Math.min(left, nap ? napMs : rules.sliceMs), rules)
       } finally {
-        this.#woke(pass, slept)
+        if (!nap) this.#leave()
       }
-      if (slept === 'timed-out' && !pass.nap) rules.onSlice?.()
+      wasted = !nap && slept !== 'timed-out'
+      if (slept === 'timed-out' && !nap) rules.onSlice?.()
     }
-  }
-
-  /**
-   * One pass of either runner before its sleep: read `event`, register (or,
-   * after a wasted wake-up with `backOff`, nap unregistered), try. Returns
-   * the result (unregistered again), TIMED_OUT, or NOT_YET with `pass.seq`
-   * and `pass.ms` set for the sleep; the caller then sleeps and calls #woke.
-   */
-  #try<R>(attempt: () => R | NotYet, rules: WaitRules, pass: Pass): R | TimedOut | NotYet {
-    pass.seq = Atomics.load(this.#i32, this.#event)
-    pass.nap = pass.wasted && napping(rules)
-    if (pass.nap) pass.napMs = nextNap(pass.napMs, rules)
-    else this.#enter()
-    let done = true
-    try {
-      const r = attempt()
-      if (r !== NOT_YET) return r
-      const left = remaining(rules.deadline)
-      if (left <= 0) return TIMED_OUT
-      pass.ms = Math.min(left, pass.nap ? pass.napMs : rules.sliceMs)
-      done = false
-      return NOT_YET
-    } finally {
-      if (done && !pass.nap) this.#leave()
-    }
-  }
-
-  /** After a pass's sleep (also when it threw): leave, and remember whether the wake was wasted. */
-  #woke(pass: Pass, slept: SleepResult): void {
-    if (!pass.nap) this.#leave()
-    pass.wasted = !pass.nap && slept !== 'timed-out'
   }
 
   #enter(): void {
@@ -341,23 +328,6 @@ export class EventCount {
 }
 
 type SleepResult = 'ok' | 'not-equal' | 'timed-out'
-
-/** What one waiting call's passes share (one object per call). */
-interface Pass {
-  /** The value of `event` read before this pass's try: the sleep's expected value. */
-  seq: number
-  /** How long this pass sleeps. */
-  ms: number
-  /** This pass naps unregistered (back-off after a wasted wake-up). */
-  nap: boolean
-  napMs: number
-  /** The last registered sleep ended by a wake, yet the try after it failed. */
-  wasted: boolean
-}
-
-function newPass(): Pass {
-  return { seq: 0, ms: 0, nap: false, napMs: 0, wasted: false }
-}
 
 /** Both runners' start, the spin policy: `attempt` after each true return of `spin`, once or (`respin`) until `spin` says false. */
 function spinFirst<R>(attempt: () => R | NotYet, rules: WaitRules): R | NotYet {
