@@ -624,7 +624,7 @@ export class MpmcRing {
     this.#putsWaiting++
     try {
       if (previous !== undefined && !(await this.#after(previous, deadline, signal))) return MPMC_PUT_FULL
-      return (await this.#waitAsync(this.#putSide, value, encoded, deadline, signal, locked)) as MpmcPutStatus
+      return (await this.#waitAsync(this.#putSide, value, encoded, deadline, signal, locked, pending)) as MpmcPutStatus
     } finally {
       this.#putsWaiting--
       if (this.#lastPut === mine) this.#lastPut = undefined
@@ -867,17 +867,26 @@ export class MpmcRing {
     deadline: number,
     signal: AbortSignal | undefined,
     locked: boolean,
+    pending?: PendingPut,
   ): Promise<unknown> {
+    // A put that lands leaves `pendingPuts` at once, in the same synchronous
+    // step: an attempt can run before the first await (the lock or the room
+    // was free by then), and a process.exit() that follows must not put it again.
+    const landed = (status: MpmcPutStatus): MpmcPutStatus => {
+      if (status !== MPMC_PUT_FULL && pending !== undefined) pendingPuts.delete(pending)
+      return status
+    }
     const attempt = side.put
       ? (): unknown => {
           const status = this.#putBy(value, encoded, NO_WAIT)
-          return status === MPMC_PUT_FULL ? NOT_YET : status
+          if (status === LOCKED) return status
+          return landed(status as MpmcPutStatus) === MPMC_PUT_FULL ? NOT_YET : status
         }
       : (): unknown => {
           const taken = this.#getBy(NO_WAIT)
           return taken === MPMC_EMPTY ? NOT_YET : taken
         }
-    const holding = side.put ? () => this.#putLocked(value, encoded) : () => this.#getLocked(true)
+    const holding = side.put ? () => landed(this.#putLocked(value, encoded)) : () => this.#getLocked(true)
     // A short spin catches a producer that is about to publish, saving a
     // futex round trip through the waiter thread.
     const rules: WaitRules = {
