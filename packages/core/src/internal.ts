@@ -74,4 +74,12 @@ export {
   type WaitRules,
 } from './waiting/event-count.js'
 export { asyncWaitMode, notifyWord, waitWordSync } from './waiting/futex.js'
-export { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './waiting/signal.js'
+export {
+  checkTimeout,
+  checkWaitOptions,
+  deadlineOf,
+  onAbort,
+  remaining,
+  syncTimeoutOf,
+  throwIfAborted,
+} from './waiting/signal.js'

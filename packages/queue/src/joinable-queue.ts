@@ -36,6 +36,7 @@ import {
   NOT_YET,
   openPrimitive,
   RECHECK_MS,
+  syncTimeoutOf,
   TIMED_OUT,
   type WaitRules,
 } from '@ipc/core/internal'
@@ -222,9 +223,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * ```
    */
   joinSync(options?: JoinOptions): boolean {
-    const { timeout, signal } = checkWaitOptions(options)
-    if (signal?.aborted) throw signal.reason
-    return this.#tasks.joinSync(timeout)
+    return this.#tasks.joinSync(syncTimeoutOf(options))
   }
 
   protected override inspectFields(): Record<string, unknown> {

@@ -25,6 +25,7 @@ import {
   outOfRange,
   Primitive,
   type Segment,
+  syncTimeoutOf,
 } from '@ipc/core/internal'
 import { Empty, Full, ShutDown } from './errors.js'
 import { type Attached, type Flavor, QUEUE, type QueueSpec } from './layout.js'
@@ -265,12 +266,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * ```
    */
   putSync(item: T, options?: PutOptions): void {
-    let timeout = Number.POSITIVE_INFINITY
-    if (options !== undefined) {
-      const checked = checkWaitOptions(options)
-      if (checked.signal?.aborted) throw checked.signal.reason
-      timeout = checked.timeout
-    }
+    const timeout = syncTimeoutOf(options)
     const encoded = this.#prepare(item)
     const status = this.#ring.putSync(item, encoded, timeout)
     if (status !== MPMC_PUT_OK) throw this.#putError(status, item, timeout)
@@ -356,12 +352,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * ```
    */
   getSync(options?: GetOptions): T {
-    let timeout = Number.POSITIVE_INFINITY
-    if (options !== undefined) {
-      const checked = checkWaitOptions(options)
-      if (checked.signal?.aborted) throw checked.signal.reason
-      timeout = checked.timeout
-    }
+    const timeout = syncTimeoutOf(options)
     this.#assertOpen()
     const taken = this.#ring.getSync(timeout)
     if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) throw this.#getError(taken, timeout)

@@ -25,7 +25,7 @@
 import { inspect } from 'node:util'
 import { invalidArgType, TimeoutError, ValueError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
-import { checkTimeout, checkWaitOptions, deadlineOf, type WaitOptions } from '../waiting/signal.js'
+import { checkTimeout, checkWaitOptions, deadlineOf, syncTimeoutOf, type WaitOptions } from '../waiting/signal.js'
 import { BUSY, OWNER_FREE, OwnerWord, type Taken, TOOK_OVER } from './owner-word.js'
 
 /** Bytes a RobustLock occupies (four i32 words; words 1–3 reserved). */
@@ -182,12 +182,7 @@ export class RobustLock {
    * ```
    */
   acquireSync(options?: SyncWaitOptions): boolean {
-    let timeout = Number.POSITIVE_INFINITY
-    if (options !== undefined) {
-      const checked = checkWaitOptions(options)
-      if (checked.signal?.aborted) throw checked.signal.reason
-      timeout = checked.timeout
-    }
+    const timeout = syncTimeoutOf(options)
     this.#segment.assertOpen(this.#label)
     const seen = this.#word.takeOrSee()
     if (seen === OWNER_FREE) return this.#enter(false)

@@ -42,6 +42,18 @@ export function checkWaitOptions(options: WaitOptions | undefined): {
   return { timeout: checkTimeout(options.timeout), signal }
 }
 
+/**
+ * The timeout of a blocking (`…Sync`) call's options, in ms (Infinity for
+ * none). Its signal is checked once, here: nothing can abort a blocked thread
+ * later, so an aborted signal throws its reason now.
+ */
+export function syncTimeoutOf(options: WaitOptions | undefined): number {
+  if (options === undefined) return Number.POSITIVE_INFINITY
+  const { timeout, signal } = checkWaitOptions(options)
+  if (signal?.aborted) throw signal.reason
+  return timeout
+}
+
 /** Throws `signal.reason` when the signal is aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason
