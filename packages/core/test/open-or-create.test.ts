@@ -3,7 +3,7 @@
  * creates, all attach to that one), and a persistent segment outlives its
  * processes (normal exit, SIGKILL, the cleanup scan) until unlink().
  */
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { IncompatibleError } from '@ipc/core'
 import { reclaimDeadSegments, Segment } from '@ipc/core/internal'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
@@ -54,6 +54,47 @@ describe('Segment.openOrCreate()', () => {
     expect(second.segment.dataBytes).toBe(first.segment.dataBytes)
     expect(Atomics.load(second.segment.i32, second.segment.dataOffset / 4)).toBe(7)
     expect(() => Segment.openOrCreate({ kind: 'other', version: 1 }, name, 64)).toThrow(IncompatibleError)
+  })
+})
+
+describe('Segment.openOrCreate() against creators and closers', () => {
+  it('two processes opening-or-creating and closing one name for 1.5 s never see IncompatibleError', {
+    timeout: 30_000,
+  }, async () => {
+    const name = uniqueName('churn')
+    unlinkAtEnd(name)
+    const loops = [0, 1].map(() => spawnChild(racer, [name, 'loop', '1500']))
+    expect(await Promise.all(loops.map((l) => l.exited))).toEqual([0, 0])
+    for (const l of loops) {
+      const report = JSON.parse(l.stdout().trim()) as { rounds: number; errors: Record<string, number> }
+      expect(report.rounds).toBeGreaterThan(100)
+      expect(report.errors).toEqual({})
+    }
+  })
+
+  it('the scan removes a stale file of a creator killed inside the native create; an unmarked empty file stays', () => {
+    const killed = uniqueName('killed-create')
+    const empty = uniqueName('empty')
+    const magic = Buffer.alloc(4)
+    magic.writeInt32LE(0x69435049) // 'IPCi', written before the file gets its size
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    for (const [name, bytes] of [
+      [killed, magic],
+      [empty, Buffer.alloc(0)],
+    ] as const) {
+      writeFileSync(`/dev/shm/ipc-${name}`, bytes, { mode: 0o600 })
+      utimesSync(`/dev/shm/ipc-${name}`, hourAgo, hourAgo)
+    }
+    onTestFinished(() => rmSync(`/dev/shm/ipc-${empty}`, { force: true }))
+    onTestFinished(() => rmSync(`/dev/shm/ipc-${killed}`, { force: true }))
+    // Each call examines a bounded number of names: enough calls cover them all.
+    for (let i = 0; i < 64 && exists(killed); i++) reclaimDeadSegments()
+    expect(exists(killed)).toBe(false)
+    expect(exists(empty)).toBe(true)
+    // The name works again.
+    const { segment, created } = Segment.openOrCreate(KIND, killed, 8)
+    expect(created).toBe(true)
+    segment.close()
   })
 })
 

@@ -114,11 +114,18 @@ export function lockSpec(options: LockOptions | undefined): CreationSpec {
  * chain runs in: an async acquire re-enters an RLock only from inside such a
  * scope, so that other tasks of the same thread wait for it instead.
  */
-const scopes = new AsyncLocalStorage<ReadonlySet<LockBase>>()
+const scopes = new AsyncLocalStorage<ReadonlyMap<LockBase, object>>()
 
-function scopeWith(lock: LockBase): ReadonlySet<LockBase> {
-  const outer = scopes.getStore()
-  return outer === undefined ? new Set([lock]) : new Set([...outer, lock])
+/**
+ * The scope of `withLock` of `lock`'s current hold: each outermost acquisition
+ * gets a token (`hold`), and only the scope of that hold re-enters. A timer or
+ * listener set up inside `fn` keeps the scope after `fn` ended; once the hold
+ * is released, its token no longer matches, so it waits like any other task.
+ */
+function scopeWith(lock: LockBase, hold: object): ReadonlyMap<LockBase, object> {
+  const scope = new Map(scopes.getStore())
+  scope.set(lock, hold)
+  return scope
 }
 
 /**
@@ -131,6 +138,8 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
   readonly #recursive: boolean
   /** Acquisitions not yet released by this object (0 or 1 for a Lock). */
   #depth = 0
+  /** A token of the current hold (from the acquisition that took the lock until the last release). */
+  #hold: object | undefined
 
   /** The kind of the class: Lock's or RLock's (set by each). */
   declare protected static readonly lockKind: LockKind
@@ -255,22 +264,42 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
    * ```
    */
   acquire(options?: AcquireOptions): Promise<boolean> {
-    if (this.#recursive && this.#lock.held && scopes.getStore()?.has(this) === true) {
+    if (this.#recursive && this.#lock.held && this.#hold !== undefined && scopes.getStore()?.get(this) === this.#hold) {
       try {
         const { signal } = checkWaitOptions(options)
         if (signal?.aborted) return Promise.reject(signal.reason)
       } catch (error) {
         return Promise.reject(error)
       }
-      this.#depth++
+      this.#count()
       return Promise.resolve(true)
     }
-    return this.#lock.acquire(options).then(this.#acquired)
+    const wasHeld = this.#lock.held
+    const acquiring = this.#lock.acquire(options)
+    // An uncontended acquire takes the word inside that call, before its
+    // promise settles: count it now, so a release() in between finds it counted.
+    if (!wasHeld && this.#lock.held) {
+      this.#count()
+      return acquiring
+    }
+    return acquiring.then(this.#acquired)
   }
 
+  /** Taken later, in a callback: counted only while still held (a release() may have come in between). */
   readonly #acquired = (got: boolean): boolean => {
-    if (got) this.#depth++
+    if (got && this.#lock.held) this.#count()
     return got
+  }
+
+  /** One more level held; the first one starts a new hold. */
+  #count(): void {
+    if (this.#depth++ === 0) this.#hold = {}
+  }
+
+  /** Not held any more. */
+  #uncount(): void {
+    this.#depth = 0
+    this.#hold = undefined
   }
 
   /**
@@ -300,13 +329,13 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
       if (this.#recursive && this.#lock.held) return this.#reenter(options)
       throw error
     }
-    if (got) this.#depth++
+    if (got) this.#count()
     return got
   }
 
   #reenter(options: AcquireSyncOptions | undefined): true {
     if (options?.signal?.aborted) throw options.signal.reason
-    this.#depth++
+    this.#count()
     return true
   }
 
@@ -326,11 +355,11 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
    */
   tryAcquire(): boolean {
     if (this.#recursive && this.#lock.held) {
-      this.#depth++
+      this.#count()
       return true
     }
     const got = this.#lock.tryAcquire()
-    if (got) this.#depth++
+    if (got) this.#count()
     return got
   }
 
@@ -348,7 +377,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
    * ```
    */
   release(): void {
-    if (this.#depth > 1 && this.#lock.held) {
+    if (this.#recursive && this.#depth > 1 && this.#lock.held) {
       this.#depth--
       return
     }
@@ -357,7 +386,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
     } catch (error) {
       throw this.#releaseError(error)
     }
-    this.#depth = 0
+    this.#uncount()
   }
 
   /** The ValueError of a release by a non-holder, saying who holds the lock. */
@@ -389,7 +418,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
     if (typeof fn !== 'function') throw invalidArgType(`The "fn" argument must be a function, received ${typeof fn}`)
     if (!(await this.acquire(options))) throw this.#timeoutError(options?.timeout)
     try {
-      return await (this.#recursive ? scopes.run(scopeWith(this), fn, this) : fn(this))
+      return await (this.#recursive ? scopes.run(scopeWith(this, this.#hold ?? {}), fn, this) : fn(this))
     } finally {
       if (this.#lock.held) this.release()
     }
@@ -414,7 +443,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
     if (!this.acquireSync(options)) throw this.#timeoutError(options?.timeout)
     let result: R
     try {
-      result = this.#recursive ? scopes.run(scopeWith(this), fn, this) : fn(this)
+      result = this.#recursive ? scopes.run(scopeWith(this, this.#hold ?? {}), fn, this) : fn(this)
     } catch (error) {
       if (this.#lock.held) this.release()
       throw error
@@ -489,7 +518,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
 
   /** Run once by `close()`: forgets this object's re-entrance count and gives up the lock if it holds it. */
   protected override detach(): void {
-    this.#depth = 0
+    this.#uncount()
     this.#lock.abandon()
   }
 

@@ -297,3 +297,49 @@ describe('Lock inspection', () => {
     expect(inspect(lock)).toBe(`Lock { name: '${lock.name}', closed: true }`)
   })
 })
+
+describe('acquire() and release() in one synchronous step', () => {
+  it.each([Lock, RLock])('%o: a release before the acquire settles leaves %o free for others', async (Class) => {
+    const lock = track(new Class())
+    const other = track(Class.from(lock.handle))
+    // The uncontended acquire takes the word inside the call; the release comes before its promise settles.
+    const acquiring = lock.acquire()
+    lock.release()
+    expect(await acquiring).toBe(true)
+    expect(lock.locked).toBe(false)
+    expect(other.tryAcquire()).toBe(true)
+    other.release()
+  })
+})
+
+describe('RLock#withLock() re-entry', () => {
+  it('is for the hold that made the scope: a timer set inside it waits for a later holder', async () => {
+    const rlock = track(new RLock())
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+    let inside = 0
+    let most = 0
+    const enter = () => {
+      inside++
+      most = Math.max(most, inside)
+    }
+    let late: Promise<void> | undefined
+    await rlock.withLock(() => {
+      // Runs after this hold ended, still inside its async scope.
+      setTimeout(() => {
+        late = rlock.withLock(async () => {
+          enter()
+          await sleep(30)
+          inside--
+        })
+      }, 20)
+    })
+    await rlock.withLock(async () => {
+      enter()
+      await sleep(80)
+      inside--
+    })
+    await sleep(10)
+    await late
+    expect(most).toBe(1)
+  })
+})

@@ -440,3 +440,21 @@ describe('Semaphore inspection', () => {
     expect(inspect(sem)).toBe(`Semaphore { name: '${sem.name}', closed: true }`)
   })
 })
+
+describe('Semaphore: two waits of one object', () => {
+  it('a sync acquire that times out beside a pending async acquire does not take its wake-up away', async () => {
+    const sem = new Semaphore(0)
+    open.push(sem)
+    const giver = Semaphore.from(sem.handle)
+    open.push(giver)
+    const waiting = sem.acquire()
+    await sleep(20)
+    expect(sem.acquireSync({ timeout: 5 })).toBe(false)
+    await sleep(5)
+    const started = performance.now()
+    giver.release()
+    expect(await waiting).toBe(true)
+    // Woken by the release, not found by the next 100 ms dead-peer look.
+    expect(performance.now() - started).toBeLessThan(50)
+  })
+})

@@ -208,6 +208,27 @@ function refused(shm: string, what: string): PermissionError {
   )
 }
 
+/** A private word to nap on (Atomics.wait with a timeout). */
+const napWord = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * True when the short file `shm` may be one a creator is still making (so an
+ * open should look again): ours (trusted) and empty, or starting with one of
+ * our magics, or no longer short (its creator has just given it its size),
+ * or gone (the next open reports it missing).
+ * The native create writes the initialising magic before the size.
+ */
+function beingCreated(shm: string): boolean {
+  const head = new Uint8Array(4)
+  const stat = native().shmStat(shm, head)
+  // Gone meanwhile (its last attacher unlinked it): look again, to report it missing.
+  if (stat === -ENOENT) return true
+  if (typeof stat === 'number' || !stat.trusted) return false
+  if (stat.size === 0 || stat.size >= HEADER_BYTES) return true
+  const magic = stat.bytesRead === 4 ? new DataView(head.buffer).getInt32(0, true) : 0
+  return magic === MAGIC_INITIALISING || magic === MAGIC
+}
+
 /** A mapped, attached segment. Internal to @ipc packages. */
 export class Segment {
   /** The name users see (without the /dev/shm prefix). */
@@ -297,7 +318,16 @@ export class Segment {
     const what = `${labelOf(kind)} "${name}"`
     // Checked natively on the fd before mmap: ours, mode 0600 (no group/other
     // bits), a regular file, at least a header long.
-    const mapped = native().shmOpen(shm, HEADER_BYTES)
+    let mapped = native().shmOpen(shm, HEADER_BYTES)
+    // Too short (EINVAL): a creator between its O_EXCL create and its
+    // ftruncate. Give it the same 2 s as one that is initialising.
+    for (
+      const until = performance.now() + 2000;
+      mapped === -EINVAL && beingCreated(shm) && performance.now() < until;
+    ) {
+      Atomics.wait(napWord, 0, 0, 1)
+      mapped = native().shmOpen(shm, HEADER_BYTES)
+    }
     if (typeof mapped === 'number') {
       if (mapped === -ENOENT) throw new NotFoundError(`Cannot open ${what}: no segment with that name exists`)
       if (mapped === -EACCES) throw refused(shm, what)
@@ -648,7 +678,18 @@ function closeScanDir(rt: { scanDir?: Dir }): void {
 
 /** The scan's verdict on one name, from its shmStat and the header bytes read into `header`. */
 function isDeadSegment(stat: ShmStat | number, header: Uint8Array): boolean {
-  if (typeof stat === 'number' || !stat.trusted || stat.bytesRead < HEADER_BYTES) return false
+  if (typeof stat === 'number' || !stat.trusted) return false
+  if (stat.bytesRead < HEADER_BYTES) {
+    // A creator killed inside the native create, after it wrote the
+    // initialising magic and before the file got its size: ours (by the
+    // magic), and dead once the grace has passed. An empty file carries no
+    // mark, so it is not ours to remove.
+    const initialising =
+      stat.size < HEADER_BYTES &&
+      stat.bytesRead >= 4 &&
+      new DataView(header.buffer, header.byteOffset, 4).getInt32(0, true) === MAGIC_INITIALISING
+    return initialising && Date.now() - stat.mtimeMs > INITIALISING_GRACE_MS
+  }
   const i32 = new Int32Array(header.buffer, header.byteOffset, HEADER_BYTES / 4)
   const f64 = new Float64Array(header.buffer, header.byteOffset, HEADER_BYTES / 8)
   const magic = i32[I_MAGIC]

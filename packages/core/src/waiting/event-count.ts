@@ -146,6 +146,8 @@ export class EventCount {
   /** Word index of this slot's share, or -1 without shares. */
   readonly #share: number
   readonly #claim: boolean
+  /** Claimed shares: the loops of this object (this thread) registered on the flag now. */
+  #loops = 0
 
   constructor(host: WaitHost, i32: Int32Array, event: number, waiters: number, shares?: WaiterShares) {
     this.#host = host
@@ -302,7 +304,8 @@ export class EventCount {
   #enter(): void {
     if (this.#claim) {
       // Registered already (another loop of this slot): that registration serves both.
-      if (Atomics.compareExchange(this.#i32, this.#share, 0, 1) === 0) Atomics.add(this.#i32, this.#waiters, 1)
+      this.#loops++
+      this.#arm()
       return
     }
     Atomics.add(this.#i32, this.#waiters, 1)
@@ -314,12 +317,21 @@ export class EventCount {
     // Closed while we waited: the memory may be unmapped (a detached buffer has length 0).
     if (this.#host.closed || this.#i32.length === 0) return
     if (this.#claim) {
+      // The flag serves every loop of this slot: only the last one to leave
+      // takes it off; while others still wait, it stays (or is set again
+      // after a notifier claimed it), so their wake-ups are not lost.
       // A notifier that woke us flipped the flag and moved `waiters` already.
-      this.withdraw()
+      if (--this.#loops === 0) this.withdraw()
+      else this.#arm()
       return
     }
     if (this.#share !== -1) Atomics.sub(this.#i32, this.#share, 1)
     Atomics.sub(this.#i32, this.#waiters, 1)
+  }
+
+  /** Claimed shares: sets this slot's flag (and counts it in `waiters`) unless it is set. */
+  #arm(): void {
+    if (Atomics.compareExchange(this.#i32, this.#share, 0, 1) === 0) Atomics.add(this.#i32, this.#waiters, 1)
   }
 
   #assertOpen(label: string): void {
