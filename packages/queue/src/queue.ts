@@ -432,8 +432,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * ```
    */
   shutdown(options?: ShutdownOptions): void {
-    if (options !== undefined && (typeof options !== 'object' || options === null))
-      throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+    checkOptionsObject(options)
     const immediate = options?.immediate ?? false
     if (typeof immediate !== 'boolean')
       throw invalidArgType(`The "immediate" option must be a boolean, received ${typeof immediate}`)

@@ -62,7 +62,7 @@
  * out leaves the same. Nothing else is lost.
  */
 import { CorruptError } from '../errors.js'
-import type { Segment } from '../memory/segment.js'
+import { type Segment, SLOT_COUNT } from '../memory/segment.js'
 import { closedWhileWaiting, PEER_CHECK_MS, sleep } from '../waiting/event-count.js'
 import { notifyWord, waitWordSync } from '../waiting/futex.js'
 import { remaining } from '../waiting/signal.js'
@@ -76,8 +76,6 @@ export const OWNER_ABANDONED = 1
 export const OWNER_WAITERS = 1 << 30
 const TID_BITS = 22
 const TID_MASK = (1 << TID_BITS) - 1
-/** slot + 1 runs 1…128. */
-const SLOTS = 128
 
 /** How an acquire ended: a live holder still held the word at the deadline (nothing was taken). */
 export const BUSY = 0
@@ -430,7 +428,7 @@ export class OwnerWord {
     const slotPlus1 = code >>> TID_BITS
     const bad =
       word < 0 ||
-      (slotPlus1 === 0 ? code > OWNER_ABANDONED : slotPlus1 > SLOTS) ||
+      (slotPlus1 === 0 ? code > OWNER_ABANDONED : slotPlus1 > SLOT_COUNT) ||
       (this.#ownCodeIsCorrupt && code === this.code)
     if (!bad) return
     throw (
