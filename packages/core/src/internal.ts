@@ -55,6 +55,7 @@ export {
   type MpmcPutStatus,
   MpmcRing,
   mpmcRingBytes,
+  PutBatch,
 } from './rings/mpmc-ring.js'
 export {
   initSpscRing,

@@ -11,22 +11,37 @@ export class Empty extends IpcError {
   override name = 'Empty'
 }
 
-/** `putNowait()` found the queue full, or `put(item, { timeout })` waited in vain. */
+/** Options of Full and ShutDown. */
+export interface ShutDownOptions extends IpcErrorOptions {
+  /** The item a `put` could not deliver; for `putMany`, the array of items it did not put. */
+  item?: unknown
+}
+
+/** Options of Full. */
+export type FullOptions = ShutDownOptions
+
+/**
+ * `putNowait()` found the queue full, or `put(item, { timeout })` waited in
+ * vain. The item that was not put is in `.item` (for `putMany`, the array
+ * of the items it did not put: the ones before them are in the queue).
+ */
 export class Full extends IpcError {
   static override readonly code: string = 'IPC_FULL'
   override name = 'Full'
-}
+  /** What a failed put did not deliver (see the class comment). */
+  readonly item: unknown
 
-/** Options of ShutDown. */
-export interface ShutDownOptions extends IpcErrorOptions {
-  /** The item a `put` could not deliver. */
-  item?: unknown
+  constructor(message: string, options: FullOptions = {}) {
+    super(message, options)
+    this.item = options.item
+  }
 }
 
 /**
  * The queue was shut down: `put` after `shutdown()`, or `get` once a shut
  * down queue is empty. A `put` that fails this way hands its item back in
- * `.item`, so nothing is lost silently.
+ * `.item` (`putMany`: the array of items it did not put), so nothing is
+ * lost silently.
  */
 export class ShutDown extends IpcError {
   static override readonly code: string = 'IPC_SHUTDOWN'

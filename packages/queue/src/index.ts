@@ -14,11 +14,13 @@ export {
   TimeoutError,
   ValueError,
 } from '@ipc/core'
-export { Empty, Full, ShutDown, type ShutDownOptions } from './errors.js'
+export { Empty, Full, type FullOptions, ShutDown, type ShutDownOptions } from './errors.js'
 export { JoinableQueue } from './joinable-queue.js'
 export type {
+  GetManyOptions,
   GetOptions,
   JoinOptions,
+  PutManyOptions,
   PutOptions,
   QueueOpenOptions,
   QueueOptions,

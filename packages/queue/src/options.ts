@@ -103,6 +103,19 @@ export type PutOptions = WaitOptions
 /** Options of `get`, `getSync`. */
 export type GetOptions = WaitOptions
 
+/** Options of `putMany`, `putManySync`. */
+export type PutManyOptions = WaitOptions
+
+/** Options of `getMany`, `getManySync`. */
+export interface GetManyOptions extends WaitOptions {
+  /**
+   * The most items to return: a positive integer, or `Infinity` for all that
+   * are there.
+   * @default Infinity
+   */
+  max?: number
+}
+
 /** Options of `join`, `joinSync`. */
 export type JoinOptions = WaitOptions
 

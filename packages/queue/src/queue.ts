@@ -24,6 +24,7 @@ import {
   openPrimitive,
   outOfRange,
   Primitive,
+  PutBatch,
   type Segment,
   syncTimeoutOf,
 } from '@ipc/core/internal'
@@ -31,7 +32,9 @@ import { Empty, Full, ShutDown } from './errors.js'
 import { type Attached, type Flavor, QUEUE, type QueueSpec } from './layout.js'
 import {
   DEFAULT_CAPACITY,
+  type GetManyOptions,
   type GetOptions,
+  type PutManyOptions,
   type PutOptions,
   type QueueOpenOptions,
   type QueueOptions,
@@ -81,6 +84,15 @@ export function checkQueueOptions(options: QueueOptions | undefined): QueueSpec 
   const name = options?.name === undefined ? undefined : checkName(options.name, 'name')
   const persistent = checkPersistent(options?.persistent)
   return { maxsize, capacity: checkMpmcCapacity(capacity), name, persistent }
+}
+
+/** getMany's `max`: a positive integer or Infinity (the default). */
+function checkMax(max: unknown): number {
+  if (max === undefined) return Number.POSITIVE_INFINITY
+  if (typeof max !== 'number') throw invalidArgType(`The "max" option must be a number, received ${typeof max}`)
+  if (!(max === Number.POSITIVE_INFINITY || (Number.isInteger(max) && max >= 1)))
+    throw outOfRange(`The "max" option must be a positive integer or Infinity, received ${max}`)
+  return max
 }
 
 function waited(timeout: number): string {
@@ -190,8 +202,29 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
   }
 
   #putError(status: MpmcPutStatus, item: unknown, timeout: number): Error {
-    if (status === MPMC_PUT_FULL) return new Full(`Cannot put to ${this.#what}: it is full${waited(timeout)}`)
+    if (status === MPMC_PUT_FULL) return new Full(`Cannot put to ${this.#what}: it is full${waited(timeout)}`, { item })
     return new ShutDown(`Cannot put to ${this.#what}: it was shut down`, { item })
+  }
+
+  /** The error of a putMany that ended before all its items were put; `.item` holds the ones it did not put. */
+  #batchError(status: MpmcPutStatus, batch: PutBatch, timeout: number): Error {
+    const item = batch.values.slice(batch.done)
+    const done = `; the first ${batch.done} of its ${batch.values.length} items were put, the rest are in .item`
+    if (status === MPMC_PUT_FULL)
+      return new Full(`Cannot put to ${this.#what}: it is full${waited(timeout)}${done}`, { item })
+    return new ShutDown(`Cannot put to ${this.#what}: it was shut down${done}`, { item })
+  }
+
+  /** Encodes every item (so a bad one throws before any is put) into one batch. */
+  #batchOf(items: Iterable<T>): PutBatch {
+    this.#assertOpen()
+    if (items === null || typeof (items as Iterable<T>)?.[Symbol.iterator] !== 'function')
+      throw invalidArgType(`The items must be an array or another iterable, received ${typeof items}`)
+    const values = Array.from(items)
+    return new PutBatch(
+      values,
+      values.map((value) => this.#ring.prepare(value)),
+    )
   }
 
   #getError(taken: unknown, timeout: number): Error {
@@ -294,6 +327,69 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
   }
 
   /**
+   * Puts `items` in order, as many at a time as there is room for: each
+   * batch is copied in with one publish and at most one wake-up of the
+   * consumers, so a producer with many items pays those once per batch
+   * instead of once per item. Waits (without blocking the event loop) while
+   * the queue is full, like `put`; each item counts toward `maxsize`. Items
+   * of one `putMany` stay in order, and after the items of earlier `put`s of
+   * this object that still wait.
+   *
+   * Every item is encoded before any is put: one that cannot be cloned, or
+   * is larger than the queue's capacity, throws and nothing is put. When the
+   * call ends early (timeout, shutdown, abort), the items put so far are
+   * the first ones and stay in the queue; `Full` and `ShutDown` hand back
+   * the others in `.item` (an array).
+   *
+   * @throws {Full} when `timeout` ms pass before all are put (`.item`: the items not put).
+   * @throws {ShutDown} after `shutdown()` (`.item`: the items not put).
+   * @throws {DataCloneError} when an item cannot be cloned (nothing is put).
+   * @throws {RangeError} when an item is larger than the queue's capacity (nothing is put).
+   * @example
+   * ```ts
+   * const queue = new Queue<number>()
+   * await queue.putMany([1, 2, 3])
+   * await queue.getMany({ max: 10 }) // => [1, 2, 3]
+   * queue.close()
+   * ```
+   */
+  putMany(items: Iterable<T>, options?: PutManyOptions): Promise<void> {
+    try {
+      let timeout = Number.POSITIVE_INFINITY
+      let signal: AbortSignal | undefined
+      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      const batch = this.#batchOf(items)
+      if (batch.values.length === 0) return RESOLVED
+      const result = this.#ring.putBatch(batch, timeout, signal)
+      if (typeof result === 'number')
+        return result === MPMC_PUT_OK ? RESOLVED : Promise.reject(this.#batchError(result, batch, timeout))
+      return result.then((status) => {
+        if (status !== MPMC_PUT_OK) throw this.#batchError(status, batch, timeout)
+      })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * `putMany`, blocking the calling thread while the queue is full, at most
+   * `timeout` ms in all. `signal` is checked once, on entry.
+   *
+   * @throws {Full} when `timeout` ms pass before all are put (`.item`: the items not put).
+   * @throws {ShutDown} after `shutdown()` (`.item`: the items not put).
+   * @throws {DataCloneError} when an item cannot be cloned (nothing is put).
+   * @throws {RangeError} when an item is larger than the queue's capacity (nothing is put).
+   */
+  putManySync(items: Iterable<T>, options?: PutManyOptions): void {
+    const timeout = syncTimeoutOf(options)
+    const batch = this.#batchOf(items)
+    if (batch.values.length === 0) return
+    const status = this.#ring.putBatchSync(batch, timeout)
+    if (status !== MPMC_PUT_OK) throw this.#batchError(status, batch, timeout)
+  }
+
+  /**
    * Removes and returns the oldest item, waiting (without blocking the event
    * loop) while the queue is empty. When an item is there, the promise is
    * already settled with it (no timer, no thread hop). While another process
@@ -380,6 +476,63 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
     const taken = this.#ring.tryGet()
     if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) throw this.#getError(taken, 0)
     return taken as T
+  }
+
+  /**
+   * Removes and returns the oldest items: waits (without blocking the event
+   * loop) while the queue is empty, like `get`, then returns every item that
+   * is there, up to `max`, taken with one publish (one wake-up of waiting
+   * producers). Always at least one item; in the order they were put.
+   *
+   * @throws {Empty} when `timeout` ms pass and the queue is still empty.
+   * @throws {ShutDown} when the queue was shut down and is empty.
+   * @throws {RangeError} when `max` is not a positive integer or Infinity.
+   * @throws {CorruptError} as `get`; an item that cannot be revived ends the batch (it is dropped) and
+   * the items before it are returned; every later call throws.
+   * @example
+   * ```ts
+   * const queue = new Queue<string>()
+   * await queue.putMany(['a', 'b', 'c'])
+   * await queue.getMany({ max: 2 }) // => ['a', 'b']
+   * queue.close()
+   * ```
+   */
+  getMany(options?: GetManyOptions): Promise<T[]> {
+    try {
+      let timeout = Number.POSITIVE_INFINITY
+      let signal: AbortSignal | undefined
+      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
+      const max = checkMax(options?.max)
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      this.#assertOpen()
+      const taken = this.#ring.getMany(max, timeout, signal)
+      if (taken instanceof Promise)
+        return taken.then((value) => {
+          if (value === MPMC_EMPTY || value === MPMC_SHUTDOWN) throw this.#getError(value, timeout)
+          return value as T[]
+        })
+      if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) return Promise.reject(this.#getError(taken, timeout))
+      return Promise.resolve(taken as T[])
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * `getMany`, blocking the calling thread while the queue is empty, at most
+   * `timeout` ms. `signal` is checked once, on entry.
+   *
+   * @throws {Empty} when `timeout` ms pass and the queue is still empty.
+   * @throws {ShutDown} when the queue was shut down and is empty.
+   * @throws {RangeError} when `max` is not a positive integer or Infinity.
+   */
+  getManySync(options?: GetManyOptions): T[] {
+    const timeout = syncTimeoutOf(options)
+    const max = checkMax(options?.max)
+    this.#assertOpen()
+    const taken = this.#ring.getManySync(max, timeout)
+    if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) throw this.#getError(taken, timeout)
+    return taken as T[]
   }
 
   /**

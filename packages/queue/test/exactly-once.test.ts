@@ -59,6 +59,36 @@ describe('Queue across processes', () => {
     expect(queue.qsize()).toBe(0)
   })
 
+  it('putMany and getMany: 3 producers × 30,000 items in batches, 3 consumers (one taking singly), exactly once and in order', {
+    timeout: 60_000,
+  }, async () => {
+    const producers = 3
+    const count = 30_000
+    const queue = new Queue({ name: uniqueName('batches'), capacity: 32 * 1024, maxsize: 500 })
+    onTestFinished(() => queue.close())
+    const handle = JSON.stringify(queue.handle)
+    const tally = makeTally(producers, count)
+    const consumers = ['many-sync', 'many-async', 'sync'].map((mode) =>
+      spawnChild(consumer, [handle, tally.name, String(producers), String(count), mode]),
+    )
+    const children = ['many-sync', 'many-async', 'sync'].map((mode, id) =>
+      spawnChild(producer, [handle, String(id), String(count), mode]),
+    )
+    expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0, 0])
+    queue.shutdown()
+    expect(await Promise.all(consumers.map((c) => c.exited))).toEqual([0, 0, 0])
+    const reports = consumers.map((c) => reportOf(c.stdout()))
+    expect(reports.map((r) => [r.outOfOrder, r.corrupt])).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ])
+    expect(reports.reduce((sum, r) => sum + r.got, 0)).toBe(producers * count)
+    const wrong = tally.counts.findIndex((n) => n !== 1)
+    expect(wrong, `item ${wrong} was delivered ${tally.counts[wrong]} times`).toBe(-1)
+    expect(queue.qsize()).toBe(0)
+  })
+
   it('serves worker threads and processes mixed on one queue', { timeout: 60_000 }, async () => {
     const producers = 4
     const count = 5_000

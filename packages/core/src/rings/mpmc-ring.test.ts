@@ -24,12 +24,14 @@ const TAIL_COUNT = 2
 const P_OLD_TAIL = 3
 const P_OLD_COUNT = 4
 const P_PHASE = 7
+const P_BATCH = 8
 const C_LOCK = 16
 const HEAD = 17
 const HEAD_COUNT = 18
 const C_OLD_HEAD = 19
 const C_OLD_COUNT = 20
 const C_PHASE = 22
+const C_BATCH = 23
 const C_WAITERS = 37
 
 function makeRing(capacity: number, maxItems = 0): { segment: Segment; ring: MpmcRing } {
@@ -288,6 +290,7 @@ describe('MpmcRing dead-owner recovery', () => {
     // The dead producer journaled, bumped the count, then died before moving TAIL.
     i32[w + P_OLD_TAIL] = i32[w + TAIL] as number
     i32[w + P_OLD_COUNT] = 1
+    i32[w + P_BATCH] = 1
     i32[w + P_PHASE] = 1
     i32[w + TAIL_COUNT] = 2
     Atomics.store(i32, w + P_LOCK, deadOwner(segment))
@@ -310,6 +313,7 @@ describe('MpmcRing dead-owner recovery', () => {
     const head = i32[w + HEAD] as number
     i32[w + C_OLD_HEAD] = head
     i32[w + C_OLD_COUNT] = 0
+    i32[w + C_BATCH] = 1
     i32[w + C_PHASE] = 1
     Atomics.store(i32, w + HEAD, head + 8 + 24)
     Atomics.store(i32, w + C_LOCK, deadOwner(segment))
@@ -317,6 +321,39 @@ describe('MpmcRing dead-owner recovery', () => {
     expect(ring.tryGet()).toBe('next')
     expect(ring.count()).toBe(0)
     expect(Atomics.load(i32, w + HEAD_COUNT)).toBe(2)
+  })
+
+  it('completes the count of a dead consumer that committed a batch of 3 (getMany)', () => {
+    const { segment, ring } = makeRing(1024)
+    const w = segment.dataOffset / 4
+    const i32 = segment.i32
+    for (const item of ['a', 'b', 'c', 'd']) put(ring, item)
+    // The dead consumer journaled a batch of 3, moved HEAD past them, then died before the count.
+    const head = i32[w + HEAD] as number
+    i32[w + C_OLD_HEAD] = head
+    i32[w + C_OLD_COUNT] = 0
+    i32[w + C_BATCH] = 3
+    i32[w + C_PHASE] = 1
+    Atomics.store(i32, w + HEAD, head + 3 * 16)
+    Atomics.store(i32, w + C_LOCK, deadOwner(segment))
+    expect(ring.tryGetMany(10)).toEqual(['d'])
+    expect(Atomics.load(i32, w + HEAD_COUNT)).toBe(4)
+    expect(ring.count()).toBe(0)
+  })
+
+  it('refuses a journal whose batch is out of range with CorruptError', () => {
+    const { segment, ring } = makeRing(1024)
+    const w = segment.dataOffset / 4
+    const i32 = segment.i32
+    put(ring, 'a')
+    put(ring, 'b')
+    const head = i32[w + HEAD] as number
+    i32[w + C_OLD_HEAD] = head
+    i32[w + C_BATCH] = 1000 // a 1024-byte ring holds at most 128 messages
+    i32[w + C_PHASE] = 1
+    Atomics.store(i32, w + HEAD, head + 16) // committed: the batch is what counts
+    Atomics.store(i32, w + C_LOCK, deadOwner(segment))
+    expect(() => ring.tryGet()).toThrow(/a journal's batch is 1000 messages/)
   })
 
   it('takes over a lock held by a worker thread that was terminated', async () => {
