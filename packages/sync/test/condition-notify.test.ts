@@ -32,6 +32,8 @@ describe('Condition#notify() across processes', () => {
       expect(notified()).toHaveLength(1)
       await condition.withLock(() => condition.notifyAll())
       await Promise.all(children.map((child) => child.waitFor('notified true owned true')))
+      // Each held its RLock twice when it waited: once released, it still holds it.
+      await Promise.all(children.map((child) => child.waitFor('depth true')))
       for (const child of children) child.child.send('exit')
       expect(await Promise.all(children.map((child) => child.exited))).toEqual([0, 0, 0])
     } finally {
