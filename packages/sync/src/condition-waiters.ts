@@ -13,7 +13,8 @@
  * - A notifier, holding the lock: CAS STATE WAITING → NOTIFIED, then bumps
  *   the entry's EVENT and wakes its sleeper (EventCount.notify). A dead
  *   waiter's entry (SIGKILL, ended thread, closed object) is freed by CAS
- *   WAITING → FREE instead: a notification never goes to a corpse.
+ *   (WAITING or NOTIFIED) → FREE and not counted: a notify(n) reaches n live
+ *   waiters, never a corpse.
  * - The waiter's own object, when it closes (without the lock): CAS of its
  *   entries WAITING or NOTIFIED → FREE. The CASes make this safe against a
  *   notifier; a notification it takes that way is lost with the closing waiter.
@@ -196,15 +197,24 @@ export class ConditionWaiters {
     let freed = false
     for (const entry of waiting) {
       if (notified >= n) break
-      // Everyone is woken by notifyAll, so memory suffices there; a notify(n)
-      // must not spend one of its n on a dead waiter, so it looks thoroughly.
-      if (!this.#alive(entry, !all)) {
+      // Memory first (a closed object, an ended thread): its entry is freed unwoken.
+      if (!this.#alive(entry, false)) {
         Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, FREE)
         freed = true
         continue
       }
       if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, NOTIFIED) !== WAITING) continue
       this.#eventsOf(entry).notify()
+      // A notify(n) must not spend one of its n on a dead waiter (SIGKILL): the
+      // thorough look (syscalls) runs after the wake, off the woken waiter's
+      // path. A dead one's entry is freed and not counted; nobody can have
+      // read its NOTIFIED (its owner is dead, and the rest wait for this
+      // lock). notifyAll wakes everyone anyway, so memory suffices there.
+      if (!all && !this.#alive(entry, true)) {
+        Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), NOTIFIED, FREE)
+        freed = true
+        continue
+      }
       notified++
     }
     if (freed) this.#lower()
