@@ -1,5 +1,6 @@
 // Ours: @ipc/sync. Event set() → 3 waiters wake-up latency (two Events used in turn, so
-// one can be cleared while the other wakes its waiters); Barrier round time for 3
+// one can be cleared while the other wakes its waiters; the turn carries over from one
+// repetition to the next, so no repetition starts on an Event the last one left set); Barrier round time for 3
 // processes; Condition notify() → a waiter's wait() returns.
 import { importOurs, now, serve, sleepSync, waitUntil } from './lib.mjs'
 
@@ -8,6 +9,8 @@ let barrier
 let condition
 let ready
 let creator = false
+/** Rounds of the Event workload so far: setter and waiters count the same rounds, across repetitions too. */
+let round = 0
 
 serve({
   async create({ kind, names, parties }) {
@@ -47,7 +50,7 @@ serve({
     const woken = new Array(n)
     for (let i = 0; i < n; i++) {
       ready.release()
-      const event = events[i % 2]
+      const event = events[round++ % 2]
       if (useAsync) await event.wait()
       else event.waitSync()
       woken[i] = now()
@@ -57,13 +60,14 @@ serve({
   'event.setter'({ n, waiters, gapMs }) {
     const released = new Array(n)
     for (let i = 0; i < n; i++) {
+      const r = round++
       for (let w = 0; w < waiters; w++) ready.acquireSync()
       // The other Event: no waiter waits on it now (each waits on this round's).
-      events[(i + 1) % 2].clear()
+      events[(r + 1) % 2].clear()
       // Let the waiters reach their futex wait before the set being timed.
       sleepSync(gapMs)
       released[i] = now()
-      events[i % 2].set()
+      events[r % 2].set()
     }
     return { released }
   },
