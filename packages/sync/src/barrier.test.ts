@@ -124,6 +124,19 @@ describe('Barrier: names, handles and inspect', () => {
     expect(barrier.handle).toEqual({ kind: 'barrier', name })
   })
 
+  it('keeps a persistent barrier (broken or not) until unlink()', () => {
+    const name = uniqueName()
+    const barrier = new Barrier(2, { name, persistent: true })
+    barrier.abort()
+    barrier.close()
+    const again = Barrier.open(name)
+    expect(again.broken).toBe(true)
+    expect(again.parties).toBe(2)
+    again.unlink()
+    again.close()
+    expect(() => Barrier.open(name)).toThrow(NotFoundError)
+  })
+
   it('prints its state', async () => {
     const barrier = track(new Barrier(2, { name: uniqueName('inspect') }))
     expect(inspect(barrier, { breakLength: Number.POSITIVE_INFINITY })).toBe(

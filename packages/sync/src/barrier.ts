@@ -242,7 +242,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    */
   static open(name: string, options?: BarrierOpenOptions): Barrier {
     return openPrimitive(
-      () => new Barrier(1),
+      attachableBarrier,
       BARRIER,
       name,
       options as { create?: boolean | BarrierCreateOptions } | undefined,
@@ -264,7 +264,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * ```
    */
   static from(handle: BarrierHandle | Handle): Barrier {
-    return fromHandle(() => new Barrier(1), BARRIER, handle)
+    return fromHandle(attachableBarrier, BARRIER, handle)
   }
 
   /** The number of parties a generation needs. */
@@ -644,4 +644,13 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
     const broken = this.#broken()
     return { parties: this.#parties, nWaiting: broken ? 0 : this.#count(), broken }
   }
+}
+
+/**
+ * A Barrier for Primitive's `attachTo` (which supplies the attachment; no
+ * creation argument is read). Outside the class body, so that the bundler
+ * keeps the class's name (Barrier, not _Barrier).
+ */
+function attachableBarrier(): Barrier {
+  return new Barrier(1)
 }

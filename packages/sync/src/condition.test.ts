@@ -168,6 +168,20 @@ describe('Condition: names, handles and lifetime', () => {
     expect(() => RLock.open(lockName)).toThrow(NotFoundError)
   })
 
+  it('keeps a persistent condition and its own RLock until unlink()', () => {
+    const name = uniqueName()
+    const condition = Condition.open(name, { create: { persistent: true } })
+    const lockName = condition.lock.name
+    expect(condition.lock.persistent).toBe(true)
+    condition.close()
+    const again = Condition.open(name)
+    expect(again.lock.name).toBe(lockName)
+    again.unlink()
+    again.close()
+    expect(() => Condition.open(name)).toThrow(NotFoundError)
+    expect(() => RLock.open(lockName)).toThrow(NotFoundError)
+  })
+
   it('rejects a pending wait with ClosedError when closed', async () => {
     const condition = new Condition()
     await condition.acquire()

@@ -309,7 +309,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    */
   static open(name: string, options?: ConditionOpenOptions): Condition {
     return openPrimitive(
-      () => new Condition(),
+      attachableCondition,
       CONDITION,
       name,
       options,
@@ -328,7 +328,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    * ```
    */
   static from(handle: ConditionHandle | Handle): Condition {
-    return fromHandle(() => new Condition(), CONDITION, handle)
+    return fromHandle(attachableCondition, CONDITION, handle)
   }
 
   /** The condition's lock: the same object `acquire`/`release` use. */
@@ -657,4 +657,13 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
     const { kind, name } = this.attachment.record
     return { lock: `${kind === 'lock' ? 'Lock' : 'RLock'} "${name}"`, waiting: this.#waiters.waiting() }
   }
+}
+
+/**
+ * A Condition for Primitive's `attachTo` (which supplies the attachment; no
+ * creation argument is read). Outside the class body, so that the bundler
+ * keeps the class's name (Condition, not _Condition).
+ */
+function attachableCondition(): Condition {
+  return new Condition()
 }

@@ -108,6 +108,19 @@ describe('Event: names, handles and inspect', () => {
     expect(inspect(closed)).toContain('closed: true')
   })
 
+  it('keeps a persistent event and its flag after its last object closes, until unlink()', () => {
+    const name = uniqueName()
+    const event = new Event({ name, persistent: true })
+    event.set()
+    event.close()
+    const again = Event.open(name)
+    expect(again.persistent).toBe(true)
+    expect(again.isSet()).toBe(true)
+    again.unlink()
+    again.close()
+    expect(() => Event.open(name)).toThrow(NotFoundError)
+  })
+
   it('works with using', () => {
     let name: string
     {

@@ -124,7 +124,7 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
    * ```
    */
   static open(name: string, options?: EventOpenOptions): Event {
-    return openPrimitive(() => new Event(), EVENT, name, options, eventSpec)
+    return openPrimitive(attachableEvent, EVENT, name, options, eventSpec)
   }
 
   /**
@@ -138,7 +138,7 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
    * ```
    */
   static from(handle: EventHandle | Handle): Event {
-    return fromHandle(() => new Event(), EVENT, handle)
+    return fromHandle(attachableEvent, EVENT, handle)
   }
 
   /**
@@ -285,4 +285,13 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
   protected inspectFields(): Record<string, unknown> {
     return { isSet: this.#read() === 1 }
   }
+}
+
+/**
+ * A Event for Primitive's `attachTo` (which supplies the attachment; no
+ * creation argument is read). Outside the class body, so that the bundler
+ * keeps the class's name (Event, not _Event).
+ */
+function attachableEvent(): Event {
+  return new Event()
 }

@@ -4,11 +4,13 @@
  * breaks the barrier for the others within about a second; reset() and
  * abort() from another process break the waiters.
  */
+import { Worker } from 'node:worker_threads'
 import { Barrier, BrokenBarrierError } from '@ipc/sync'
 import { spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 
 const PARTY = new URL('./fixtures/barrier-party.mjs', import.meta.url)
+const THREAD = new URL('./fixtures/barrier-thread.mjs', import.meta.url)
 
 type Report = { indexes: number[]; error?: string; at?: number }
 
@@ -63,6 +65,22 @@ describe('Barrier across processes', () => {
       // reset() mends it: a fresh generation works.
       barrier.reset()
       expect(barrier.broken).toBe(false)
+    } finally {
+      barrier.close()
+    }
+  })
+
+  it('breaks for the others when a waiting worker thread is terminated', { timeout: 30_000 }, async () => {
+    const barrier = new Barrier(3)
+    try {
+      const worker = new Worker(THREAD, { workerData: barrier.handle })
+      await new Promise((resolve) => worker.once('message', resolve))
+      const mine = barrier.wait({ timeout: 10_000 }).catch((error: unknown) => error)
+      while (barrier.nWaiting < 2) await sleep(5)
+      const terminatedAt = performance.now()
+      await worker.terminate()
+      expect(await mine).toBeInstanceOf(BrokenBarrierError)
+      expect(performance.now() - terminatedAt).toBeLessThan(1000)
     } finally {
       barrier.close()
     }
