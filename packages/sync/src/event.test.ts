@@ -131,3 +131,16 @@ describe('Event: names, handles and inspect', () => {
     expect(() => Event.open(name)).toThrow(NotFoundError)
   })
 })
+
+describe('Event: a pulse', () => {
+  it('wakes a pending wait with true even when clear() follows set() at once', async () => {
+    const event = track(new Event())
+    const waiting = event.wait({ timeout: 5000 })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    event.set()
+    event.clear()
+    await expect(waiting).resolves.toBe(true)
+    expect(event.isSet()).toBe(false)
+    await expect(event.wait({ timeout: 10 })).resolves.toBe(false)
+  })
+})

@@ -82,6 +82,8 @@ function eventSpec(options: SyncOptions | undefined): CreationSpec {
  *
  * Guarantees:
  * - `set()` happens-before every `wait()` that returns `true` because of it.
+ * - A wait in progress when `set()` runs returns `true`, even if `clear()`
+ *   follows before the waiter runs again (a pulse is never missed).
  * - Every waiter asleep when `set()` runs wakes up (no lost wake-up); one
  *   that calls `wait()` on a set Event returns at once, without a system call.
  * - A process that dies, even by SIGKILL, cannot leave a waiter asleep on a
@@ -214,9 +216,10 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
     const { timeout, signal } = checkWaitOptions(options)
     if (signal?.aborted) throw signal.reason
     this.#assertOpen()
+    const seq = Atomics.load(this.#i32, this.#events.eventIndex)
     if (this.#read() === 1) return true
     if (timeout === 0) return false
-    const result = await this.#events.wait(this.#attempt, {
+    const result = await this.#events.wait(this.#attemptSince(seq), {
       deadline: deadlineOf(timeout),
       signal,
       sliceMs: RECHECK_MS,
@@ -240,9 +243,10 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
   waitSync(options?: WaitSyncOptions): boolean {
     const timeout = syncTimeoutOf(options)
     this.#assertOpen()
+    const seq = Atomics.load(this.#i32, this.#events.eventIndex)
     if (this.#read() === 1) return true
     if (timeout === 0) return false
-    const result = this.#events.waitSync(this.#attempt, {
+    const result = this.#events.waitSync(this.#attemptSince(seq), {
       deadline: deadlineOf(timeout),
       sliceMs: RECHECK_MS,
       label: this.#label,
@@ -250,7 +254,15 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
     return result !== TIMED_OUT
   }
 
-  readonly #attempt = (): true | typeof NOT_YET => (this.#read() === 1 ? true : NOT_YET)
+  /**
+   * Set now, or set since the call read EVENT (`seq`): only a set() that
+   * found the flag clear bumps EVENT, so a change means the flag was set
+   * during the wait, even if clear() came before this waiter ran (Python's
+   * threading.Event returns true for such a pulse too).
+   */
+  #attemptSince(seq: number): () => true | typeof NOT_YET {
+    return () => (this.#read() === 1 || Atomics.load(this.#i32, this.#events.eventIndex) !== seq ? true : NOT_YET)
+  }
 
   /** The flag, range-checked. */
   #read(): number {
