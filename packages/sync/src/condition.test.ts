@@ -38,27 +38,30 @@ describe('Condition#wait() and Condition#notify()', () => {
 
   it('wakes exactly n waiters, oldest first; notifyAll wakes the rest', async () => {
     const condition = track(new Condition({ name: uniqueName() }))
+    const arrived: number[] = []
     const woken: number[] = []
     const waiters = [0, 1, 2, 3].map(async (i) => {
       const mine = track(Condition.open(condition.name))
       await mine.acquire()
-      await tick(i * 5)
+      // Holding the lock: the order of these pushes is the order of the waits.
+      arrived.push(i)
       const notified = await mine.wait({ timeout: 5000 })
       woken.push(i)
       mine.release()
       return notified
     })
-    await tick(80)
+    while (arrived.length < 4) await tick(5)
+    await tick(50)
     expect(inspect(condition)).toContain('waiting: 4')
     await condition.withLock(() => condition.notify(1))
     await tick(50)
-    expect(woken).toEqual([0])
+    expect(woken).toEqual([arrived[0]])
     await condition.withLock(() => condition.notify(2))
     await tick(50)
-    expect([...woken].sort()).toEqual([0, 1, 2])
+    expect([...woken].sort()).toEqual([arrived[0], arrived[1], arrived[2]].sort())
     await condition.withLock(() => condition.notifyAll())
     await expect(Promise.all(waiters)).resolves.toEqual([true, true, true, true])
-    expect(woken[3]).toBe(3)
+    expect(woken[3]).toBe(arrived[3])
   })
 
   it('restores an RLock to the depth it was held at, and keeps withLock re-entrant after the wait', async () => {
