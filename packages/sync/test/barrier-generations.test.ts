@@ -6,11 +6,12 @@
  */
 import { Worker } from 'node:worker_threads'
 import { Barrier, BrokenBarrierError } from '@ipc/sync'
-import { spawnChild } from '@ipc/test-utils'
+import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 
 const PARTY = new URL('./fixtures/barrier-party.mjs', import.meta.url)
 const THREAD = new URL('./fixtures/barrier-thread.mjs', import.meta.url)
+const LOCK_HOLDER = new URL('./fixtures/barrier-lock-holder.mjs', import.meta.url)
 
 type Report = { indexes: number[]; error?: string; at?: number }
 
@@ -81,6 +82,29 @@ describe('Barrier across processes', () => {
       await worker.terminate()
       expect(await mine).toBeInstanceOf(BrokenBarrierError)
       expect(performance.now() - terminatedAt).toBeLessThan(1000)
+    } finally {
+      barrier.close()
+    }
+  })
+
+  it("breaks when a party is SIGKILLed holding the barrier's internal lock (mid-arrival)", {
+    timeout: 30_000,
+  }, async () => {
+    const barrier = new Barrier(3, { name: uniqueName() })
+    try {
+      const waiting = barrier.wait({ timeout: 10_000 }).catch((error: unknown) => error)
+      while (barrier.nWaiting < 1) await sleep(5)
+      const holder = spawnChild(LOCK_HOLDER, [barrier.name])
+      await holder.waitFor('holding')
+      holder.child.kill('SIGKILL')
+      const killedAt = performance.now()
+      expect(await holder.exited).toBe(-9)
+      // The waiter's next slice takes the dead holder's lock over and breaks the barrier.
+      expect(await waiting).toBeInstanceOf(BrokenBarrierError)
+      expect(performance.now() - killedAt).toBeLessThan(1000)
+      expect(barrier.broken).toBe(true)
+      barrier.reset()
+      await expect(Promise.all([barrier.wait(), barrier.wait(), barrier.wait()])).resolves.toEqual([0, 1, 2])
     } finally {
       barrier.close()
     }
