@@ -98,7 +98,7 @@ function eventSpec(options: SyncOptions | undefined): CreationSpec {
  * await ready.wait() // => true
  * ready.close()
  * ```
- * @see The tested walkthrough: apps/docs/examples/sync/start-together.ts
+ * @see The tested walkthrough: apps/docs/examples/sync/stop-now.ts
  */
 export class Event extends Primitive<EventAttachment, EventHandle> {
   readonly #i32: Int32Array
