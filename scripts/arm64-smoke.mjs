@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const packages = ['core', 'queue', 'pipe', 'shared', 'semaphore']
+const packages = ['core', 'queue', 'pipe', 'shared', 'semaphore', 'sync']
 const SYSROOT = '/usr/aarch64-linux-gnu'
 const QEMU = 'qemu-aarch64-static'
 const BINFMT = '/proc/sys/fs/binfmt_misc'

@@ -17,6 +17,7 @@ import { buildRows, formatNumber, type Report, writeReport } from './report.ts'
 import { segmentFamily } from './segment.ts'
 import { semaphoreFamily } from './semaphore.ts'
 import { sharedFamily } from './shared.ts'
+import { syncFamily } from './sync.ts'
 
 const USAGE = `Usage: pnpm bench [options]
 
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
     pipeFamily(ctx),
     sharedFamily(ctx, mode),
     semaphoreFamily(ctx),
+    syncFamily(ctx),
     segmentFamily(ctx),
   ]
   const rows = families

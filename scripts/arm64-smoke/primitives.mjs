@@ -20,6 +20,7 @@ import { Pipe } from '@ipc/pipe'
 import { Queue } from '@ipc/queue'
 import { Semaphore } from '@ipc/semaphore'
 import { SharedValue } from '@ipc/shared'
+import { Barrier, Condition, Event } from '@ipc/sync'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
@@ -194,6 +195,41 @@ try {
       semaphore.close()
     }
   })
+
+  await section(
+    'sync: Event set() wakes async and sync waiters, a Condition notify, a Barrier of 3 over 3 rounds',
+    async () => {
+      const event = make(new Event())
+      const condition = make(new Condition())
+      const barrier = make(new Barrier(3))
+      try {
+        const waiting = [event.wait({ timeout: 30_000 }), event.wait({ timeout: 30_000 })]
+        setTimeout(() => event.set(), 50)
+        check((await Promise.all(waiting)).every(Boolean), 'an Event waiter was not woken')
+        check(event.waitSync({ timeout: 0 }) === true, 'the Event is not set')
+        let ready = false
+        setTimeout(() => {
+          condition.withLockSync(() => {
+            ready = true
+            condition.notifyAll()
+          })
+        }, 50)
+        check(
+          (await condition.withLock(() => condition.waitFor(() => ready, { timeout: 30_000 }))) === true,
+          'no notify',
+        )
+        for (let round = 0; round < 3; round++) {
+          const indexes = await Promise.all([0, 1, 2].map(() => barrier.wait({ timeout: 30_000 })))
+          check(indexes.join() === '0,1,2', `round ${round}: indexes ${indexes.join()}`)
+        }
+      } finally {
+        event.close()
+        condition.unlink()
+        condition.close()
+        barrier.close()
+      }
+    },
+  )
 
   const left = created.filter((name) => existsSync(`/dev/shm/ipc-${name}`))
   check(left.length === 0, `segments left in /dev/shm: ${left.map((name) => `ipc-${name}`).join(', ')}`)

@@ -52,6 +52,23 @@ import {
 import type { AcquireOptions, AcquireSyncOptions, LockOpenOptions, LockOptions } from './options.js'
 import { Permit } from './permit.js'
 
+/**
+ * Keys of the two methods a Condition (@ipc/sync) uses to wait on a lock
+ * (Python's `RLock._release_save` and `_acquire_restore`): release every
+ * level this object holds, and later take the lock back at that depth, in
+ * the same hold (an RLock's `withLock` scope still re-enters after it).
+ * `Symbol.for` keys, so every copy of both packages agrees on them; not part
+ * of the public API.
+ */
+export const RELEASE_SAVE: unique symbol = Symbol.for('@ipc/semaphore/release-save')
+export const ACQUIRE_RESTORE: unique symbol = Symbol.for('@ipc/semaphore/acquire-restore')
+
+/** What `[RELEASE_SAVE]()` returns and `[ACQUIRE_RESTORE]` takes: the depth and hold token given up. */
+export interface SavedHold {
+  readonly depth: number
+  readonly hold: object
+}
+
 /** Layout version of 'lock' and 'rlock' segments (see the table above). */
 export const LOCK_VERSION = 2
 const OFFSET_LOCK = 0
@@ -387,6 +404,43 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
       throw this.#releaseError(error)
     }
     this.#uncount()
+  }
+
+  /**
+   * For a Condition's wait: releases every level this object (in this
+   * thread) holds, in one release of the owner word, and returns the depth
+   * and hold token to restore. A waiter sleeping on the lock is woken as
+   * by `release()`.
+   * @throws {ValueError} This object, in this thread, does not hold it.
+   */
+  [RELEASE_SAVE](): SavedHold {
+    if (!this.#lock.held) throw this.#releaseError(new ValueError('not held'))
+    const saved: SavedHold = { depth: Math.max(this.#depth, 1), hold: this.#hold ?? {} }
+    this.#lock.release()
+    this.#uncount()
+    return saved
+  }
+
+  /**
+   * For a Condition's wait: takes the lock again (no timeout, no signal: a
+   * wait returns holding the lock, as in Python) and restores the depth and
+   * hold `[RELEASE_SAVE]()` gave up. `sync`: block the thread; else
+   * resolves once held.
+   * @throws {ClosedError} The object was closed.
+   */
+  [ACQUIRE_RESTORE](saved: SavedHold, sync: true): void
+  [ACQUIRE_RESTORE](saved: SavedHold, sync: false): Promise<void>
+  [ACQUIRE_RESTORE](saved: SavedHold, sync: boolean): void | Promise<void> {
+    const restore = (): void => {
+      this.#depth = saved.depth
+      this.#hold = saved.hold
+    }
+    if (sync) {
+      this.#lock.acquireSync()
+      restore()
+      return
+    }
+    return this.#lock.acquire().then(restore)
   }
 
   /** The ValueError of a release by a non-holder, saying who holds the lock. */

@@ -343,3 +343,39 @@ describe('RLock#withLock() re-entry', () => {
     expect(most).toBe(1)
   })
 })
+
+describe('LockBase#[RELEASE_SAVE]() and #[ACQUIRE_RESTORE]() (for a Condition)', () => {
+  const RELEASE_SAVE = Symbol.for('@ipc/semaphore/release-save')
+  const ACQUIRE_RESTORE = Symbol.for('@ipc/semaphore/acquire-restore')
+  interface Restorable {
+    [RELEASE_SAVE](): object
+    [ACQUIRE_RESTORE](saved: object, sync: boolean): void | Promise<void>
+  }
+
+  it('releases every level of an RLock at once and restores the depth, sync and async', async () => {
+    const lock = track(new RLock({ name: uniqueName() }))
+    const other = track(RLock.open(lock.name))
+    const restorable = lock as unknown as Restorable
+    lock.acquireSync()
+    lock.acquireSync()
+    lock.acquireSync()
+    let saved = restorable[RELEASE_SAVE]()
+    expect(lock.locked).toBe(false)
+    expect(other.tryAcquire()).toBe(true)
+    other.release()
+    restorable[ACQUIRE_RESTORE](saved, true)
+    lock.release()
+    lock.release()
+    expect(lock.owned).toBe(true)
+    saved = restorable[RELEASE_SAVE]()
+    await restorable[ACQUIRE_RESTORE](saved, false)
+    expect(lock.owned).toBe(true)
+    lock.release()
+    expect(lock.locked).toBe(false)
+  })
+
+  it('throws ValueError when the object does not hold the lock', () => {
+    const lock = track(new Lock())
+    expect(() => (lock as unknown as Restorable)[RELEASE_SAVE]()).toThrow(ValueError)
+  })
+})

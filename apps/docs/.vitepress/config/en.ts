@@ -35,12 +35,13 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
       ],
     },
     {
-      text: 'The four ways',
+      text: 'The ways',
       items: [
         { text: '1. Queue', link: 'queue' },
         { text: '2. Pipe', link: 'pipe' },
         { text: '3. Shared memory: Value and Array', link: 'shared-memory' },
         { text: '4. Semaphore', link: 'semaphore' },
+        { text: '5. Event, Condition, Barrier', link: 'sync' },
       ],
     },
     {
@@ -68,6 +69,7 @@ function sidebarReference(): DefaultTheme.SidebarItem[] {
         { text: '@ipc/pipe', link: 'pipe' },
         { text: '@ipc/shared', link: 'shared' },
         { text: '@ipc/semaphore', link: 'semaphore' },
+        { text: '@ipc/sync', link: 'sync' },
       ],
     },
     { text: 'Tutorial', base: '/guide/', link: '/' },

@@ -51,12 +51,13 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
       ],
     },
     {
-      text: '四种方式',
+      text: '各种方式',
       items: [
         { text: '1. 队列 Queue', link: 'queue' },
         { text: '2. 管道 Pipe', link: 'pipe' },
         { text: '3. 共享内存：Value 与 Array', link: 'shared-memory' },
         { text: '4. 信号量 Semaphore', link: 'semaphore' },
+        { text: '5. 协调进程：Event、Condition、Barrier', link: 'sync' },
       ],
     },
     {
@@ -84,6 +85,7 @@ function sidebarReference(): DefaultTheme.SidebarItem[] {
         { text: '@ipc/pipe', link: 'pipe' },
         { text: '@ipc/shared', link: 'shared' },
         { text: '@ipc/semaphore', link: 'semaphore' },
+        { text: '@ipc/sync', link: 'sync' },
       ],
     },
     { text: '教程', base: '/zh/guide/', link: '/' },

@@ -1,0 +1,656 @@
+/**
+ * Barrier: Python's multiprocessing.Barrier across processes and threads,
+ * which breaks instead of hanging when a party dies. Layout in layout.ts.
+ *
+ * Why a RobustLock-guarded record rather than one CAS-packed word: a waiter
+ * must learn how *its* generation ended (released, or broken by reset,
+ * abort, a timeout or a dead party), also when later generations have come
+ * and gone before it runs again. A packed word says only how the current
+ * generation stands. So each waiting call has an entry, and whoever ends a
+ * generation writes its fate into every entry of that generation, holding
+ * the lock, before anyone can start the next one. The entries also record
+ * who waits (slot and thread), which the dead-party rule needs. The lock is
+ * held only inside short synchronous sections (never across an await): an
+ * arrival is one acquire, a few stores and one release.
+ *
+ * Protocol (all under the lock unless said):
+ * - arrive: BROKEN set → BrokenBarrierError. index = COUNT. If index + 1 =
+ *   PARTIES: mark every PENDING entry RELEASED, GENERATION + 1, COUNT = 0,
+ *   release the lock, bump EVENT and wake all; return index. Else write an
+ *   entry (GEN, SLOT, TID, then STATE = PENDING), COUNT + 1, release, and
+ *   sleep on EVENT (EventCount) until the entry's STATE is not PENDING.
+ * - its fate, read without the lock: RELEASED → return index; BROKEN →
+ *   BrokenBarrierError. Either way the waiter then stores STATE = FREE.
+ * - timeout or abort: take the lock; if the entry is still PENDING, break
+ *   (below) and throw BrokenBarrierError (or `signal.reason`); if it was
+ *   released meanwhile, return its index.
+ * - break (abort(), a timeout, a dead party): every PENDING entry → BROKEN,
+ *   BROKEN = 1, COUNT = 0, wake all. reset(): the same with BROKEN = 0 and
+ *   GENERATION + 1, so arrivals after it start afresh.
+ *
+ * Why generations in a row work: a fast party that re-enters before the
+ * slow ones have woken arrives in GENERATION + 1 and gets a new entry; the
+ * slow ones read the fate already written into their own entries, which
+ * nothing of a later generation touches (only PENDING entries are marked,
+ * and theirs are not PENDING any more). No draining phase is needed.
+ *
+ * Dead parties: a waiter sleeps at most PEER_CHECK_MS at a time; after a
+ * slice it tries the lock without waiting (RobustLock takes over a dead
+ * holder), and looks at the PENDING entries: one whose object is no longer
+ * attached (`attachmentAlive`: SIGKILL, ended thread, closed) breaks the
+ * barrier. So a party that dies while waiting, or while holding the lock,
+ * breaks the barrier for everyone within about PEER_CHECK_MS. A lock taken
+ * over from a dead holder (`previousOwnerDied`) breaks it too: the dead
+ * holder may have been half-way through a release.
+ *
+ * What a SIGKILL can lose: a waiter killed after its fate was written
+ * leaves its entry not FREE; it is swept when the table fills (the owner's
+ * liveness is checked). A party killed between its arrival and the release
+ * it made (the last arriver) is caught by the lock takeover. Nothing else.
+ */
+import { CorruptError, IncompatibleError, IpcError } from '@ipc/core'
+import {
+  type Attachment,
+  attachmentAlive,
+  type CreationSpec,
+  checkOptionsObject,
+  checkPersistent,
+  checkWaitOptions,
+  deadlineOf,
+  EventCount,
+  fromHandle,
+  type Handle,
+  invalidArgType,
+  NOT_YET,
+  openPrimitive,
+  outOfRange,
+  PEER_CHECK_MS,
+  Primitive,
+  type PrimitiveKind,
+  RobustLock,
+  type Segment,
+  syncTimeoutOf,
+  TIMED_OUT,
+  threadId,
+  type WaitRules,
+} from '@ipc/core/internal'
+import { BrokenBarrierError } from './errors.js'
+import {
+  B_BROKEN,
+  B_CAPACITY,
+  B_COUNT,
+  B_ENTRIES,
+  B_ENTRY_WORDS,
+  B_EVENT,
+  B_GENERATION,
+  B_LOCK,
+  B_MAGIC,
+  B_PARTIES,
+  B_WAITERS,
+  BARRIER_KIND,
+  BARRIER_MAGIC,
+  BE_GEN,
+  BE_SLOT,
+  BE_STATE,
+  BE_TID,
+  BROKEN,
+  barrierBytes,
+  barrierCapacity,
+  FREE,
+  MAX_PARTIES,
+  PENDING,
+  RELEASED,
+} from './layout.js'
+import type { BarrierCreateOptions, BarrierOpenOptions, SyncOptions, WaitOptions, WaitSyncOptions } from './options.js'
+
+/** The `.handle` of a Barrier. */
+export interface BarrierHandle extends Handle {
+  kind: 'barrier'
+}
+
+interface BarrierAttachment extends Attachment {
+  readonly parties: number
+  readonly capacity: number
+  readonly lock: RobustLock
+  readonly events: EventCount
+}
+
+interface BarrierSpec extends CreationSpec {
+  parties: number
+}
+
+const BARRIER: PrimitiveKind<BarrierAttachment, BarrierSpec> = {
+  segment: BARRIER_KIND,
+  className: 'Barrier',
+  module: import.meta.url,
+  dataBytes: (spec) => barrierBytes(spec.parties),
+  init(created, spec) {
+    const base = created.dataOffset / 4
+    Atomics.store(created.i32, base + B_PARTIES, spec.parties)
+    Atomics.store(created.i32, base + B_CAPACITY, barrierCapacity(spec.parties))
+    Atomics.store(created.i32, base + B_MAGIC, BARRIER_MAGIC)
+  },
+  attach(opened: Segment): BarrierAttachment {
+    const base = opened.dataOffset / 4
+    const i32 = opened.i32
+    if (Atomics.load(i32, base + B_MAGIC) !== BARRIER_MAGIC)
+      throw new IncompatibleError(`Cannot open barrier "${opened.name}": its data is not a barrier's`)
+    const parties = Atomics.load(i32, base + B_PARTIES)
+    const capacity = Atomics.load(i32, base + B_CAPACITY)
+    if (
+      !(parties >= 1 && parties <= MAX_PARTIES) ||
+      capacity !== barrierCapacity(parties) ||
+      barrierBytes(parties) > opened.dataBytes
+    )
+      throw new CorruptError(
+        `Cannot open barrier "${opened.name}": its shared memory is corrupt (parties ${parties}, capacity ${capacity})`,
+      )
+    const label = `barrier "${opened.name}"`
+    return {
+      segment: opened,
+      parties,
+      capacity,
+      lock: new RobustLock(opened, opened.dataOffset + B_LOCK * 4, { label: `the lock of ${label}` }),
+      events: new EventCount(opened, i32, base + B_EVENT, base + B_WAITERS),
+    }
+  },
+}
+
+function checkParties(parties: unknown): number {
+  if (typeof parties !== 'number')
+    throw invalidArgType(`The "parties" argument must be a number, received ${typeof parties}`)
+  if (!Number.isInteger(parties) || parties < 1 || parties > MAX_PARTIES)
+    throw outOfRange(`The "parties" argument must be an integer from 1 to ${MAX_PARTIES}, received ${parties}`)
+  return parties
+}
+
+function barrierSpec(parties: unknown, options: SyncOptions | undefined, name?: string): BarrierSpec {
+  const checked = checkParties(parties)
+  checkOptionsObject(options)
+  return { parties: checked, name: name ?? options?.name, persistent: checkPersistent(options?.persistent) }
+}
+
+/** How a wait ended, once its entry has a fate. */
+type Fate = typeof RELEASED | typeof BROKEN
+
+/**
+ * A barrier for a fixed number of parties in processes and threads:
+ * Python's `multiprocessing.Barrier`. Each party calls `wait()`; once
+ * `parties` have called it, all of them return together, each with a
+ * distinct index from `0` (the first to arrive) to `parties - 1` (the last,
+ * which released the others), and the barrier is ready for the next round.
+ *
+ * Guarantees:
+ * - Each generation releases exactly `parties` calls, with the indexes
+ *   `0 … parties-1` once each, in arrival order (as Python's).
+ * - Generations in a row: a party that comes back before the others woke
+ *   up waits in the next generation and never confuses the last one.
+ * - It breaks instead of hanging: a timeout, an aborted `signal`, `abort()`,
+ *   `reset()` while parties wait, or a party that dies (even by SIGKILL), whose
+ *   worker thread ends, or that closes its Barrier while it waits makes every
+ *   waiter of that generation throw `BrokenBarrierError`, within about 100 ms
+ *   for a dead party. Python's Barrier hangs on a dead party.
+ * - A broken barrier stays broken (every `wait()` throws at once) until `reset()`.
+ *
+ * @throws {RangeError} `parties` is not an integer from 1 to 1000.
+ * @throws {ExistsError} `options.name` is taken.
+ * @example
+ * ```ts
+ * const barrier = new Barrier(2)
+ * const [a, b] = await Promise.all([barrier.wait(), barrier.wait()])
+ * a + b // => 1: one got 0, the other 1
+ * barrier.close()
+ * ```
+ * @see The tested walkthrough: apps/docs/examples/sync/rounds.ts
+ */
+export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
+  readonly #i32: Int32Array
+  readonly #base: number
+  readonly #parties: number
+  readonly #capacity: number
+  readonly #lock: RobustLock
+  readonly #events: EventCount
+  readonly #label: string
+  readonly #tid: number
+  /** Entries this object made and has not freed (its waits in progress). */
+  readonly #mine = new Set<number>()
+
+  constructor(parties: number, options?: SyncOptions) {
+    super(BARRIER, () => barrierSpec(parties, options))
+    const attached = this.attachment
+    this.#i32 = attached.segment.i32
+    this.#base = attached.segment.dataOffset / 4
+    this.#parties = attached.parties
+    this.#capacity = attached.capacity
+    this.#lock = attached.lock
+    this.#events = attached.events
+    this.#label = `barrier "${this.name}"`
+    this.#tid = threadId()
+  }
+
+  /**
+   * Attaches to the barrier called `name`; with `create: { parties }`,
+   * creates it when the name does not exist (atomically: of racing
+   * processes exactly one creates it; all attach to it, whatever `parties`
+   * the others gave).
+   * @throws {NotFoundError} No barrier has that name (and `create` is not given).
+   * @throws {IncompatibleError} It is not a Barrier.
+   * @example
+   * ```ts
+   * const start = Barrier.open('start', { create: { parties: 3 } })
+   * ```
+   */
+  static open(name: string, options?: BarrierOpenOptions): Barrier {
+    return openPrimitive(
+      attachableBarrier,
+      BARRIER,
+      name,
+      options as { create?: boolean | BarrierCreateOptions } | undefined,
+      (create: Partial<BarrierCreateOptions> & { name: string }) => {
+        if (create.parties === undefined)
+          throw invalidArgType(`Cannot create barrier "${name}": pass its parties, as in { create: { parties: 3 } }`)
+        return barrierSpec(create.parties, { persistent: create.persistent as boolean }, create.name)
+      },
+    )
+  }
+
+  /**
+   * Attaches to the barrier a `.handle` describes.
+   * @throws {TypeError} `handle` is not a Barrier's handle.
+   * @throws {NotFoundError} The barrier no longer exists.
+   * @example
+   * ```ts
+   * const start = Barrier.from(workerData.start)
+   * ```
+   */
+  static from(handle: BarrierHandle | Handle): Barrier {
+    return fromHandle(attachableBarrier, BARRIER, handle)
+  }
+
+  /** The number of parties a generation needs. */
+  get parties(): number {
+    return this.#parties
+  }
+
+  /** Parties waiting in the current generation now (0 while broken). A snapshot. */
+  get nWaiting(): number {
+    this.#assertOpen()
+    return this.#broken() ? 0 : this.#count()
+  }
+
+  /** True while the barrier is broken (until `reset()`). A snapshot. */
+  get broken(): boolean {
+    this.#assertOpen()
+    return this.#broken()
+  }
+
+  /**
+   * Waits until `parties` calls have arrived, without blocking the event
+   * loop; resolves with this call's index (`0` for the first arrival,
+   * `parties - 1` for the last). A timeout or an aborted signal breaks the
+   * barrier (every waiter throws `BrokenBarrierError`, as a timeout does in
+   * Python); the aborted call itself rejects with `signal.reason`.
+   * @throws {BrokenBarrierError} The barrier is or became broken.
+   * @throws {ClosedError} The object was closed (also while waiting).
+   * @throws {CorruptError} The barrier's shared memory breaks its layout.
+   * @example
+   * ```ts
+   * const barrier = new Barrier(1)
+   * await barrier.wait() // => 0
+   * barrier.close()
+   * ```
+   */
+  async wait(options?: WaitOptions): Promise<number> {
+    const { timeout, signal } = checkWaitOptions(options)
+    if (signal?.aborted) throw signal.reason
+    this.#assertOpen()
+    const deadline = deadlineOf(timeout)
+    // No timeout: the lock is held only inside short synchronous sections.
+    if (!this.#lock.tryAcquire()) await this.#lock.acquire({ signal })
+    const arrived = this.#arriveLocked()
+    if (arrived.entry < 0) return arrived.index
+    let fate: Fate | typeof TIMED_OUT
+    try {
+      fate = await this.#events.wait(this.#attemptOf(arrived.entry), this.#rules(deadline, signal))
+    } catch (error) {
+      if (this.closed) throw error
+      // Aborted (or failed): break the barrier unless the generation was released meanwhile.
+      this.#lock.acquireSync()
+      fate = this.#giveUpLocked(arrived.entry)
+      if (fate !== RELEASED) throw error
+    }
+    return this.#finish(arrived, fate)
+  }
+
+  /**
+   * `wait()` blocking the thread, for worker threads and scripts. The
+   * signal is checked on entry only; a timeout breaks the barrier.
+   * @throws {BrokenBarrierError} The barrier is or became broken.
+   * @throws {ClosedError} The object was closed.
+   * @example
+   * ```ts
+   * const barrier = new Barrier(1)
+   * barrier.waitSync() // => 0
+   * barrier.close()
+   * ```
+   */
+  waitSync(options?: WaitSyncOptions): number {
+    const deadline = deadlineOf(syncTimeoutOf(options))
+    this.#assertOpen()
+    this.#lock.acquireSync()
+    const arrived = this.#arriveLocked()
+    if (arrived.entry < 0) return arrived.index
+    const fate = this.#events.waitSync(this.#attemptOf(arrived.entry), this.#rules(deadline, undefined))
+    return this.#finish(arrived, fate)
+  }
+
+  /** The end of a wait that arrived and slept: its index, or BrokenBarrierError; a timeout breaks the barrier first. */
+  #finish(arrived: { index: number; entry: number }, slept: Fate | typeof TIMED_OUT): number {
+    let fate = slept
+    if (fate === TIMED_OUT) {
+      this.#lock.acquireSync()
+      fate = this.#giveUpLocked(arrived.entry)
+    } else this.#free(arrived.entry)
+    if (fate === RELEASED) return arrived.index
+    throw new BrokenBarrierError(
+      slept === TIMED_OUT
+        ? `Cannot pass ${this.#label}: the timeout passed before ${this.#parties} parties arrived, so it broke the barrier`
+        : `Cannot pass ${this.#label}: it was broken while this call waited`,
+    )
+  }
+
+  /**
+   * Holding the lock: arrives. Returns the index and, when this call must
+   * wait, its entry (-1 when it released the generation). Releases the lock.
+   */
+  #arriveLocked(): { index: number; entry: number } {
+    let locked = true
+    try {
+      this.#repairLocked()
+      if (this.#broken()) throw new BrokenBarrierError(`Cannot pass ${this.#label}: it is broken (reset() mends it)`)
+      const index = this.#count()
+      if (index + 1 === this.#parties) {
+        this.#endLocked(RELEASED)
+        Atomics.add(this.#i32, this.#base + B_GENERATION, 1)
+        this.#lock.release()
+        locked = false
+        this.#events.notify()
+        return { index, entry: -1 }
+      }
+      const entry = this.#enterLocked()
+      Atomics.store(this.#i32, this.#base + B_COUNT, index + 1)
+      return { index, entry }
+    } finally {
+      if (locked) this.#lock.release()
+    }
+  }
+
+  /** Holding the lock: a PENDING entry of this call in the current generation. */
+  #enterLocked(): number {
+    let entry = this.#findFree()
+    if (entry < 0) {
+      this.#sweepLocked()
+      entry = this.#findFree()
+    }
+    if (entry < 0)
+      throw new IpcError(
+        `Cannot wait on ${this.#label}: ${this.#capacity} calls wait on it already, the most it holds (2 × parties + 8)`,
+      )
+    const i32 = this.#i32
+    Atomics.store(i32, this.#at(entry, BE_GEN), Atomics.load(i32, this.#base + B_GENERATION))
+    Atomics.store(i32, this.#at(entry, BE_SLOT), this.attachment.segment.slot)
+    Atomics.store(i32, this.#at(entry, BE_TID), this.#tid)
+    Atomics.store(i32, this.#at(entry, BE_STATE), PENDING)
+    this.#mine.add(entry)
+    return entry
+  }
+
+  #findFree(): number {
+    for (let entry = 0; entry < this.#capacity; entry++) if (this.#state(entry) === FREE) return entry
+    return -1
+  }
+
+  /** Holding the lock, on a full table: frees the fates nobody will read (their waiters died). */
+  #sweepLocked(): void {
+    for (let entry = 0; entry < this.#capacity; entry++) {
+      const state = this.#state(entry)
+      if ((state === RELEASED || state === BROKEN) && !this.#alive(entry, true))
+        Atomics.store(this.#i32, this.#at(entry, BE_STATE), FREE)
+    }
+  }
+
+  /**
+   * Holding the lock: writes `fate` into every PENDING entry (the current
+   * generation's waiters) and empties the generation. The caller then bumps
+   * EVENT (after releasing the lock is fine: the fates are stored).
+   */
+  #endLocked(fate: Fate): void {
+    for (let entry = 0; entry < this.#capacity; entry++)
+      if (this.#state(entry) === PENDING) Atomics.store(this.#i32, this.#at(entry, BE_STATE), fate)
+    Atomics.store(this.#i32, this.#base + B_COUNT, 0)
+  }
+
+  /** Holding the lock: breaks the barrier (fates BROKEN, BROKEN = 1), releases the lock and wakes everyone. */
+  #breakLocked(): void {
+    try {
+      this.#endLocked(BROKEN)
+      Atomics.store(this.#i32, this.#base + B_BROKEN, 1)
+    } finally {
+      this.#lock.release()
+    }
+    this.#events.notify()
+  }
+
+  /**
+   * Holding the lock: a wait that gave up (timeout, abort). Its entry still
+   * PENDING breaks the barrier; returns the entry's fate and frees it.
+   * Releases the lock.
+   */
+  #giveUpLocked(entry: number): Fate {
+    let state: number
+    try {
+      this.#repairLocked()
+      state = this.#state(entry)
+    } catch (error) {
+      this.#lock.release()
+      throw error
+    }
+    if (state === PENDING) this.#breakLocked()
+    else this.#lock.release()
+    this.#free(entry)
+    return state === RELEASED ? RELEASED : BROKEN
+  }
+
+  /** Holding the lock: a lock taken over from a dead holder (half-way through a release, maybe) breaks the barrier. */
+  #repairLocked(): void {
+    if (!this.#lock.previousOwnerDied) return
+    this.#endLocked(BROKEN)
+    Atomics.store(this.#i32, this.#base + B_BROKEN, 1)
+    this.#events.notify()
+  }
+
+  /** This call read its fate: its entry is free again (a plain store; nobody else writes a non-PENDING entry). */
+  #free(entry: number): void {
+    if (this.attachment.segment.closed) return
+    Atomics.store(this.#i32, this.#at(entry, BE_STATE), FREE)
+    this.#mine.delete(entry)
+  }
+
+  #attemptOf(entry: number): () => Fate | typeof NOT_YET {
+    return () => {
+      const state = this.#state(entry)
+      if (state === PENDING) return NOT_YET
+      if (state === RELEASED || state === BROKEN) return state
+      throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
+    }
+  }
+
+  #rules(deadline: number, signal: AbortSignal | undefined): WaitRules {
+    return { deadline, signal, sliceMs: PEER_CHECK_MS, onSlice: this.#checkParties, label: this.#label }
+  }
+
+  /**
+   * After a sleep slice: takes the lock if it is free now (taking it over
+   * from a dead holder, which breaks the barrier), and breaks the barrier
+   * if a waiting party's object is no longer attached. Busy lock: next slice.
+   */
+  readonly #checkParties = (): void => {
+    if (!this.#lock.tryAcquire()) return
+    let dead = false
+    try {
+      this.#repairLocked()
+      for (let entry = 0; entry < this.#capacity && !dead; entry++)
+        dead = this.#state(entry) === PENDING && !this.#alive(entry, true)
+    } catch (error) {
+      this.#lock.release()
+      throw error
+    }
+    if (dead) this.#breakLocked()
+    else this.#lock.release()
+  }
+
+  /**
+   * Breaks the barrier: every waiting call throws `BrokenBarrierError`, and
+   * so does every later `wait()` until `reset()` (Python's `abort()`).
+   * @throws {ClosedError} The object was closed.
+   * @example
+   * ```ts
+   * const barrier = new Barrier(2)
+   * barrier.abort()
+   * barrier.broken // => true
+   * barrier.close()
+   * ```
+   */
+  abort(): void {
+    this.#assertOpen()
+    this.#lock.acquireSync()
+    try {
+      this.#repairLocked()
+    } catch (error) {
+      this.#lock.release()
+      throw error
+    }
+    this.#breakLocked()
+  }
+
+  /**
+   * Returns the barrier to its first state: calls waiting now throw
+   * `BrokenBarrierError`, and later calls start a fresh generation (also
+   * after `abort()` or a break). Python's `reset()`.
+   * @throws {ClosedError} The object was closed.
+   * @example
+   * ```ts
+   * const barrier = new Barrier(2)
+   * barrier.abort()
+   * barrier.reset()
+   * barrier.broken // => false
+   * barrier.close()
+   * ```
+   */
+  reset(): void {
+    this.#assertOpen()
+    this.#lock.acquireSync()
+    try {
+      this.#repairLocked()
+      this.#endLocked(BROKEN)
+      Atomics.store(this.#i32, this.#base + B_BROKEN, 0)
+      Atomics.add(this.#i32, this.#base + B_GENERATION, 1)
+    } finally {
+      this.#lock.release()
+    }
+    this.#events.notify()
+  }
+
+  /** Word index of word `word` of entry `entry`. */
+  #at(entry: number, word: number): number {
+    return this.#base + B_ENTRIES + entry * B_ENTRY_WORDS + word
+  }
+
+  #state(entry: number): number {
+    const state = Atomics.load(this.#i32, this.#at(entry, BE_STATE))
+    if (!(state >= FREE && state <= BROKEN)) throw this.#corrupt(`waiter entry ${entry} has state ${state}`)
+    return state
+  }
+
+  #count(): number {
+    const count = Atomics.load(this.#i32, this.#base + B_COUNT)
+    if (!(count >= 0 && count < this.#parties))
+      throw this.#corrupt(`${count} parties are waiting, outside 0 to ${this.#parties - 1}`)
+    return count
+  }
+
+  #broken(): boolean {
+    const broken = Atomics.load(this.#i32, this.#base + B_BROKEN)
+    if (broken !== 0 && broken !== 1) throw this.#corrupt(`its broken word is ${broken}`)
+    return broken === 1
+  }
+
+  /** Whether the object that made `entry` is still attached (slot, thread; `thorough`: process and thread exist). */
+  #alive(entry: number, thorough: boolean): boolean {
+    const slot = Atomics.load(this.#i32, this.#at(entry, BE_SLOT))
+    const tid = Atomics.load(this.#i32, this.#at(entry, BE_TID))
+    return attachmentAlive(this.attachment.segment, slot, thorough, tid)
+  }
+
+  #corrupt(what: string): CorruptError {
+    return new CorruptError(`Cannot use ${this.#label}: its shared memory is corrupt (${what})`)
+  }
+
+  #assertOpen(): void {
+    this.attachment.segment.assertOpen(this.#label)
+  }
+
+  /**
+   * Detaches this object (idempotent). A wait of this object in progress
+   * rejects with `ClosedError` and breaks the barrier for the other parties
+   * (a party that left). The barrier is removed when its last object closes
+   * or its last process dies, unless it is persistent.
+   * @example
+   * ```ts
+   * const barrier = new Barrier(2)
+   * barrier.close()
+   * barrier.closed // => true
+   * ```
+   */
+  override close(): void {
+    super.close()
+  }
+
+  /**
+   * Run once by `close()`: a party that leaves while waiting breaks the
+   * barrier; its entries are freed. An entry still PENDING because the lock
+   * could not be had within a second is left: once this slot is free, the
+   * other waiters' dead-party check finds it and breaks the barrier.
+   */
+  protected override detach(): void {
+    if (this.#mine.size === 0) return
+    const pending = () =>
+      [...this.#mine].some((entry) => Atomics.load(this.#i32, this.#at(entry, BE_STATE)) === PENDING)
+    if (pending() && this.#lock.acquireSync({ timeout: 1000 })) {
+      if (pending()) this.#breakLocked()
+      else this.#lock.release()
+    }
+    for (const entry of this.#mine)
+      if (Atomics.load(this.#i32, this.#at(entry, BE_STATE)) !== PENDING)
+        Atomics.store(this.#i32, this.#at(entry, BE_STATE), FREE)
+    this.#mine.clear()
+  }
+
+  protected override closedFields(): Record<string, unknown> {
+    return { parties: this.#parties }
+  }
+
+  protected inspectFields(): Record<string, unknown> {
+    const broken = this.#broken()
+    return { parties: this.#parties, nWaiting: broken ? 0 : this.#count(), broken }
+  }
+}
+
+/**
+ * A Barrier for Primitive's `attachTo` (which supplies the attachment; no
+ * creation argument is read). Outside the class body, so that the bundler
+ * keeps the class's name (Barrier, not _Barrier).
+ */
+function attachableBarrier(): Barrier {
+  return new Barrier(1)
+}

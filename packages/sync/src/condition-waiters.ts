@@ -1,0 +1,262 @@
+/**
+ * The waiter table of a Condition: one entry per waiting call, in its
+ * segment (layout.ts, "Condition entry"). A waiter makes its entry while it
+ * holds the condition's lock, then releases the lock and sleeps on the
+ * entry's own EventCount; `notify(n)` (lock held) marks the n oldest live
+ * entries NOTIFIED and wakes exactly those.
+ *
+ * Who writes which word:
+ * - The waiter, holding the lock: SEQ, SLOT, TID, then STATE FREE → WAITING
+ *   (a plain store: entries are made only under the lock, and an entry at or
+ *   above HIGH, or FREE below it, belongs to nobody). After it took the lock
+ *   back: STATE → FREE.
+ * - A notifier, holding the lock: CAS STATE WAITING → NOTIFIED, then bumps
+ *   the entry's EVENT and wakes its sleeper (EventCount.notify). A dead
+ *   waiter's entry (SIGKILL, ended thread, closed object) is freed by CAS
+ *   (WAITING or NOTIFIED) → FREE and not counted: a notify(n) reaches n live
+ *   waiters, never a corpse.
+ * - The waiter's own object, when it closes (without the lock): CAS of its
+ *   entries WAITING or NOTIFIED → FREE. The CASes make this safe against a
+ *   notifier; a notification it takes that way is lost with the closing waiter.
+ * - HIGH, holding the lock: raised before an entry above it is written,
+ *   lowered past FREE entries after one is freed.
+ *
+ * Why no wake-up is lost: the entry is WAITING before the waiter releases
+ * the lock, and a notifier holds the lock, so every notify after the wait
+ * call sees it. The waiter sleeps on its EVENT through EventCount: it
+ * registers, reads STATE again, and sleeps only on the EVENT value it read
+ * before; the notifier changes STATE before it bumps EVENT.
+ *
+ * What a SIGKILL can lose: a notifier killed between its CAS and its wake
+ * leaves a NOTIFIED waiter asleep until its next RECHECK_MS slice (late, not
+ * lost). A waiter killed while waiting leaves its entry WAITING until a
+ * notify finds its owner dead and frees it, or until a full table is swept.
+ * A lock holder killed mid-update leaves entries that are each either
+ * complete or FREE (STATE is written last), and HIGH only too high.
+ */
+import { CorruptError, IpcError } from '@ipc/core'
+import { attachmentAlive, EventCount, NOT_YET, type Segment, threadId, type WaitRules } from '@ipc/core/internal'
+import {
+  C_ENTRIES,
+  C_ENTRY_WORDS,
+  C_HIGH,
+  C_NEXT_SEQ,
+  CE_EVENT,
+  CE_SEQ,
+  CE_SLEEPS,
+  CE_SLOT,
+  CE_STATE,
+  CE_TID,
+  CONDITION_CAPACITY,
+  FREE,
+  NOTIFIED,
+  WAITING,
+} from './layout.js'
+
+/** The waiter table of one Condition object (one attachment, in one thread). */
+export class ConditionWaiters {
+  readonly #segment: Segment
+  readonly #i32: Int32Array
+  /** Word index of the data area. */
+  readonly #base: number
+  readonly #label: string
+  readonly #tid: number
+  /** Entries this object made and has not freed (its waits in progress). */
+  readonly #mine = new Set<number>()
+  readonly #events = new Map<number, EventCount>()
+
+  constructor(segment: Segment, label: string) {
+    this.#segment = segment
+    this.#i32 = segment.i32
+    this.#base = segment.dataOffset / 4
+    this.#label = label
+    this.#tid = threadId()
+  }
+
+  /** Word index of word `word` of entry `entry`. */
+  #at(entry: number, word: number): number {
+    return this.#base + C_ENTRIES + entry * C_ENTRY_WORDS + word
+  }
+
+  /** An entry's STATE, range-checked. */
+  state(entry: number): number {
+    const state = Atomics.load(this.#i32, this.#at(entry, CE_STATE))
+    if (state !== FREE && state !== WAITING && state !== NOTIFIED)
+      throw this.#corrupt(`waiter entry ${entry} has state ${state}`)
+    return state
+  }
+
+  /** HIGH, range-checked. */
+  #high(): number {
+    const high = Atomics.load(this.#i32, this.#base + C_HIGH)
+    if (!(high >= 0 && high <= CONDITION_CAPACITY)) throw this.#corrupt(`its waiter count bound is ${high}`)
+    return high
+  }
+
+  /**
+   * Holding the lock: makes a WAITING entry for a new wait and returns it.
+   * @throws {IpcError} CONDITION_CAPACITY waits are in progress already.
+   */
+  enter(): number {
+    let entry = this.#findFree()
+    if (entry < 0) {
+      this.#sweep()
+      entry = this.#findFree()
+    }
+    if (entry < 0)
+      throw new IpcError(
+        `Cannot wait on ${this.#label}: ${CONDITION_CAPACITY} waits are in progress on it already, the most it holds`,
+      )
+    const i32 = this.#i32
+    Atomics.store(i32, this.#at(entry, CE_SEQ), Atomics.add(i32, this.#base + C_NEXT_SEQ, 1))
+    Atomics.store(i32, this.#at(entry, CE_SLOT), this.#segment.slot)
+    Atomics.store(i32, this.#at(entry, CE_TID), this.#tid)
+    Atomics.store(i32, this.#at(entry, CE_STATE), WAITING)
+    this.#mine.add(entry)
+    return entry
+  }
+
+  /** A FREE entry (raising HIGH when it takes the one at HIGH), or -1. */
+  #findFree(): number {
+    const high = this.#high()
+    for (let entry = 0; entry < high; entry++) if (this.state(entry) === FREE) return entry
+    if (high === CONDITION_CAPACITY) return -1
+    if (this.state(high) !== FREE) throw this.#corrupt(`waiter entry ${high} is in use above the bound ${high}`)
+    Atomics.store(this.#i32, this.#base + C_HIGH, high + 1)
+    return high
+  }
+
+  /** A full table: frees the entries of dead waiters (checked thoroughly), holding the lock. */
+  #sweep(): void {
+    const high = this.#high()
+    for (let entry = 0; entry < high; entry++) {
+      const state = this.state(entry)
+      if (state !== FREE && !this.#alive(entry, true))
+        Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), state, FREE)
+    }
+    this.#lower()
+  }
+
+  /** Lowers HIGH past FREE entries at its top, holding the lock. */
+  #lower(): void {
+    let high = this.#high()
+    const was = high
+    while (high > 0 && this.state(high - 1) === FREE) high--
+    if (high !== was) Atomics.store(this.#i32, this.#base + C_HIGH, high)
+  }
+
+  /**
+   * Sleeps until `entry` is NOTIFIED (`true`) or the rules' deadline
+   * (TIMED_OUT), on the entry's EventCount.
+   */
+  sleep(entry: number, rules: WaitRules, sync: true): true | symbol
+  sleep(entry: number, rules: WaitRules, sync: false): Promise<true | symbol>
+  sleep(entry: number, rules: WaitRules, sync: boolean): (true | symbol) | Promise<true | symbol> {
+    const attempt = (): true | typeof NOT_YET => {
+      const state = this.state(entry)
+      if (state === NOTIFIED) return true
+      if (state === WAITING) return NOT_YET
+      throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
+    }
+    const events = this.#eventsOf(entry)
+    return sync ? events.waitSync(attempt, rules) : events.wait(attempt, rules)
+  }
+
+  /**
+   * Holding the lock again after a wait: frees `entry` and returns whether
+   * it was notified.
+   * @throws {CorruptError} The entry was freed or changed under its waiter.
+   */
+  leave(entry: number): boolean {
+    const state = this.state(entry)
+    if (state === FREE) throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
+    Atomics.store(this.#i32, this.#at(entry, CE_STATE), FREE)
+    this.#mine.delete(entry)
+    this.#lower()
+    return state === NOTIFIED
+  }
+
+  /**
+   * Holding the lock: notifies the `n` oldest live waiters (all with
+   * Infinity) and wakes exactly those; frees the entries of dead waiters met
+   * on the way. Returns how many were notified.
+   */
+  notify(n: number): number {
+    const high = this.#high()
+    const waiting: number[] = []
+    for (let entry = 0; entry < high; entry++) if (this.state(entry) === WAITING) waiting.push(entry)
+    if (waiting.length === 0) return 0
+    const all = n >= waiting.length
+    if (!all) {
+      // Oldest first: arrival numbers wrap, so compare their distance from NEXT_SEQ.
+      const next = Atomics.load(this.#i32, this.#base + C_NEXT_SEQ)
+      const age = (entry: number): number => (Atomics.load(this.#i32, this.#at(entry, CE_SEQ)) - next) | 0
+      waiting.sort((a, b) => age(a) - age(b))
+    }
+    let notified = 0
+    let freed = false
+    for (const entry of waiting) {
+      if (notified >= n) break
+      // Memory first (a closed object, an ended thread): its entry is freed unwoken.
+      if (!this.#alive(entry, false)) {
+        Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, FREE)
+        freed = true
+        continue
+      }
+      if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, NOTIFIED) !== WAITING) continue
+      this.#eventsOf(entry).notify()
+      // A notify(n) must not spend one of its n on a dead waiter (SIGKILL): the
+      // thorough look (syscalls) runs after the wake, off the woken waiter's
+      // path. A dead one's entry is freed and not counted; nobody can have
+      // read its NOTIFIED (its owner is dead, and the rest wait for this
+      // lock). notifyAll wakes everyone anyway, so memory suffices there.
+      if (!all && !this.#alive(entry, true)) {
+        Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), NOTIFIED, FREE)
+        freed = true
+        continue
+      }
+      notified++
+    }
+    if (freed) this.#lower()
+    return notified
+  }
+
+  /** Waits in progress now (WAITING entries), a snapshot. */
+  waiting(): number {
+    const high = this.#high()
+    let count = 0
+    for (let entry = 0; entry < high; entry++) if (this.state(entry) === WAITING) count++
+    return count
+  }
+
+  /** This object closes: frees its entries (see the table above). */
+  detach(): void {
+    for (const entry of this.#mine) {
+      const at = this.#at(entry, CE_STATE)
+      if (Atomics.compareExchange(this.#i32, at, WAITING, FREE) !== WAITING)
+        Atomics.compareExchange(this.#i32, at, NOTIFIED, FREE)
+    }
+    this.#mine.clear()
+  }
+
+  /** Whether the object that made `entry` is still attached (its slot and thread; `thorough`: also its process and thread exist). */
+  #alive(entry: number, thorough: boolean): boolean {
+    const slot = Atomics.load(this.#i32, this.#at(entry, CE_SLOT))
+    const tid = Atomics.load(this.#i32, this.#at(entry, CE_TID))
+    // slotOwner (inside) range-checks the slot: CorruptError outside the table.
+    return attachmentAlive(this.#segment, slot, thorough, tid)
+  }
+
+  #eventsOf(entry: number): EventCount {
+    let events = this.#events.get(entry)
+    if (events === undefined) {
+      events = new EventCount(this.#segment, this.#i32, this.#at(entry, CE_EVENT), this.#at(entry, CE_SLEEPS))
+      this.#events.set(entry, events)
+    }
+    return events
+  }
+
+  #corrupt(what: string): CorruptError {
+    return new CorruptError(`Cannot use ${this.#label}: its shared memory is corrupt (${what})`)
+  }
+}

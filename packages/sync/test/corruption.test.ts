@@ -1,0 +1,156 @@
+/**
+ * Corrupt shared memory: a word out of its layout's range makes the call
+ * throw CorruptError within its timeout (never a hang or a spin), and
+ * close() still works. Each test writes the words through a second mapping
+ * of the same segment, as another process would.
+ */
+import { Segment, type SegmentKind } from '@ipc/core/internal'
+import { describe, expect, it } from 'vitest'
+import { Barrier } from '../src/barrier.js'
+import { Condition } from '../src/condition.js'
+import { CorruptError } from '../src/errors.js'
+import { Event } from '../src/event.js'
+import {
+  B_BROKEN,
+  B_COUNT,
+  B_ENTRIES,
+  B_LOCK,
+  B_PARTIES,
+  BARRIER_KIND,
+  C_ENTRIES,
+  C_ENTRY_WORDS,
+  C_HIGH,
+  C_LOCK_KIND,
+  C_LOCK_LEN,
+  CE_SLOT,
+  CE_STATE,
+  CONDITION_KIND,
+  E_FLAG,
+  EVENT_KIND,
+} from '../src/layout.js'
+
+/** A second mapping of `name`'s segment: `poke(word, value)` writes a data word. */
+function raw(kind: SegmentKind, name: string) {
+  const segment = Segment.open(kind, name)
+  const base = segment.dataOffset / 4
+  return {
+    poke: (word: number, value: number) => Atomics.store(segment.i32, base + word, value),
+    peek: (word: number) => Atomics.load(segment.i32, base + word),
+    close: () => segment.close(),
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('Event with corrupt memory', () => {
+  it('throws CorruptError from every call, and from a wait already asleep within its timeout', async () => {
+    const event = new Event()
+    const memory = raw(EVENT_KIND, event.name)
+    try {
+      const asleep = event.wait({ timeout: 5000 })
+      await sleep(20)
+      memory.poke(E_FLAG, 7)
+      const started = performance.now()
+      await expect(asleep).rejects.toBeInstanceOf(CorruptError)
+      expect(performance.now() - started).toBeLessThan(2500)
+      expect(() => event.isSet()).toThrow(CorruptError)
+      expect(() => event.waitSync({ timeout: 1000 })).toThrow(CorruptError)
+      await expect(event.wait({ timeout: 1000 })).rejects.toBeInstanceOf(CorruptError)
+      expect(() => event.set()).toThrow(CorruptError)
+      // set() stored 1: the flag is valid again.
+      expect(event.isSet()).toBe(true)
+    } finally {
+      memory.close()
+      event.close()
+    }
+  })
+})
+
+describe('Condition with corrupt memory', () => {
+  it('refuses to open a header naming no valid lock', () => {
+    const condition = new Condition()
+    const memory = raw(CONDITION_KIND, condition.name)
+    try {
+      memory.poke(C_LOCK_KIND, 7)
+      expect(() => Condition.open(condition.name)).toThrow(CorruptError)
+      memory.poke(C_LOCK_KIND, 2)
+      memory.poke(C_LOCK_LEN, 100_000)
+      expect(() => Condition.open(condition.name)).toThrow(CorruptError)
+    } finally {
+      memory.close()
+      condition.close()
+    }
+  })
+
+  it('throws CorruptError for a bad table bound, entry state or entry slot, also to a waiter asleep', async () => {
+    const condition = new Condition()
+    const memory = raw(CONDITION_KIND, condition.name)
+    try {
+      await condition.acquire()
+      memory.poke(C_HIGH, 5000)
+      await expect(condition.wait({ timeout: 1000 })).rejects.toBeInstanceOf(CorruptError)
+      expect(() => condition.notify()).toThrow(CorruptError)
+      memory.poke(C_HIGH, 0)
+      // A waiter asleep whose entry turns into garbage.
+      const asleep = condition.wait({ timeout: 5000 })
+      await sleep(20)
+      memory.poke(C_ENTRIES + CE_STATE, 9)
+      const started = performance.now()
+      await expect(asleep).rejects.toBeInstanceOf(CorruptError)
+      expect(performance.now() - started).toBeLessThan(2500)
+      // An entry naming a slot outside the table.
+      memory.poke(C_ENTRIES + CE_STATE, 1)
+      memory.poke(C_ENTRIES + CE_SLOT, 500)
+      expect(() => condition.notify()).toThrow(CorruptError)
+      memory.poke(C_ENTRIES + C_ENTRY_WORDS + CE_STATE, 0)
+    } finally {
+      memory.close()
+      condition.close()
+    }
+  })
+})
+
+describe('Barrier with corrupt memory', () => {
+  it('refuses to open a barrier whose parties are out of range', () => {
+    const barrier = new Barrier(3)
+    const memory = raw(BARRIER_KIND, barrier.name)
+    try {
+      memory.poke(B_PARTIES, 0)
+      expect(() => Barrier.open(barrier.name)).toThrow(CorruptError)
+      memory.poke(B_PARTIES, 5)
+      expect(() => Barrier.open(barrier.name)).toThrow(CorruptError)
+    } finally {
+      memory.close()
+      barrier.close()
+    }
+  })
+
+  it('throws CorruptError for a bad count, broken word, lock word or entry, also to a waiter asleep', async () => {
+    const barrier = new Barrier(3)
+    const memory = raw(BARRIER_KIND, barrier.name)
+    try {
+      memory.poke(B_COUNT, 99)
+      await expect(barrier.wait({ timeout: 1000 })).rejects.toBeInstanceOf(CorruptError)
+      expect(() => barrier.nWaiting).toThrow(CorruptError)
+      memory.poke(B_COUNT, 0)
+      memory.poke(B_BROKEN, 3)
+      expect(() => barrier.broken).toThrow(CorruptError)
+      expect(() => barrier.waitSync({ timeout: 1000 })).toThrow(CorruptError)
+      memory.poke(B_BROKEN, 0)
+      // The lock's owner word names slot 200 (outside the table of 128).
+      memory.poke(B_LOCK, (201 << 22) | 1)
+      expect(() => barrier.waitSync({ timeout: 1000 })).toThrow(CorruptError)
+      memory.poke(B_LOCK, 0)
+      const asleep = barrier.wait({ timeout: 5000 })
+      await sleep(20)
+      expect(memory.peek(B_ENTRIES)).toBe(1)
+      memory.poke(B_ENTRIES, 8)
+      const started = performance.now()
+      await expect(asleep).rejects.toBeInstanceOf(CorruptError)
+      expect(performance.now() - started).toBeLessThan(1000)
+    } finally {
+      memory.close()
+      barrier.close()
+    }
+  })
+})
