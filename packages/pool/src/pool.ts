@@ -11,10 +11,13 @@
  * same path. Worker deaths are seen through `Process` exit events, never by
  * polling.
  *
- * Pipelining: a worker holds at most `DEPTH` tasks, so it finds its next
- * request in its queue while the parent handles the last reply. A task that
- * can be cancelled (a `signal` or `timeout`) goes only to an idle worker:
- * it starts at once, so cancelling it never kills another task.
+ * Pipelining: a worker holds up to about `QUEUED_WORK_MS` of work (by the
+ * measured time per task, between 2 and `MAX_DEPTH` tasks), so it finds its
+ * next request in its queue while the parent handles replies, and the
+ * parent handles many replies per wake-up when tasks are tiny; long tasks
+ * stay 2 deep, so the work stays balanced between workers. A task that can
+ * be cancelled (a `signal` or `timeout`) goes only to an idle worker: it
+ * starts at once, so cancelling it never kills another task.
  */
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -48,8 +51,12 @@ import {
   type Transfers,
 } from './protocol.js'
 
-/** Tasks a worker holds at most (one running, the rest waiting in its request queue). */
-const DEPTH = 2
+/** Tasks a worker holds at least when it has any to hold (one running, one waiting). */
+const MIN_DEPTH = 2
+/** Tasks a worker holds at most. */
+const MAX_DEPTH = 64
+/** How much work (ms, by the measured time per task) a worker may hold. */
+const QUEUED_WORK_MS = 1
 
 /** Chunks an `imap` keeps submitted or finished-but-not-yet-consumed, per worker. */
 const IMAP_AHEAD_PER_WORKER = 2
@@ -68,6 +75,8 @@ interface Task {
   /** Called once, with the result or the error. */
   readonly settle: (error: Error | undefined, result: unknown) => void
   worker: Worker | undefined
+  /** `performance.now()` when it was sent to its worker. */
+  sentAt: number
   done: boolean
 }
 
@@ -79,6 +88,8 @@ interface Worker {
   /** Tasks sent and not answered, oldest (running) first. */
   readonly held: Task[]
   given: number
+  /** `performance.now()` of its last reply. */
+  lastReplyAt: number
   /** Sent its stop message: takes no more tasks and exits when done. */
   retiring: boolean
   /** Imported the module (its ready reply was read): a failure from now on is a crash, not a failed start. */
@@ -173,6 +184,9 @@ export class Pool {
   #pending = 0
   #state: State = 'running'
   #pumping = false
+  /** Moving average of the time a worker spends per task, in ms (sets the pipelining depth). */
+  #taskMs = QUEUED_WORK_MS / 10
+  #depth = 10
   #keepAlive: NodeJS.Timeout | undefined
   #joiners: (() => void)[] = []
   #freed = false
@@ -250,7 +264,7 @@ export class Pool {
     const { timeout, signal } = checkWaitOptions(options)
     this.#assertRunning('run')
     if (signal?.aborted) return Promise.reject(signal.reason)
-    const { args: copied, transfers } = extractTransfers(args)
+    const { args: copied, transfers } = transfersOf(args)
     return new Promise<R>((resolve, reject) => {
       let removeAbort = () => {}
       let timer: NodeJS.Timeout | undefined
@@ -308,7 +322,8 @@ export class Pool {
     const signal = checkSignal(options.signal)
     this.#assertRunning('map')
     if (signal?.aborted) return Promise.reject(signal.reason)
-    const items = Array.from(iterable)
+    // An array is only read (sliced into chunks), never changed: no copy.
+    const items: readonly unknown[] = Array.isArray(iterable) ? iterable : Array.from(iterable)
     const chunksize =
       options.chunksize === undefined
         ? autoChunksize(items.length, this.#size)
@@ -328,7 +343,7 @@ export class Pool {
       }
       for (let start = 0; start < items.length; start += chunksize) {
         const chunk = items.slice(start, start + chunksize)
-        const { args, transfers } = extractTransfers(chunk)
+        const { args, transfers } = transfersOf(chunk)
         left++
         tasks.push(
           this.#makeTask(exportName, MAP, args, transfers, chunk.length, signal !== undefined, (error, result) => {
@@ -441,7 +456,7 @@ export class Pool {
           if (chunk.length === 0) break
           const index = submitted++
           outstanding++
-          const { args, transfers } = extractTransfers(chunk)
+          const { args, transfers } = transfersOf(chunk)
           const task = this.#makeTask(
             exportName,
             MAP,
@@ -593,6 +608,7 @@ export class Pool {
       cancellable,
       settle,
       worker: undefined,
+      sentAt: 0,
       done: false,
     }
   }
@@ -667,6 +683,7 @@ export class Pool {
       requests,
       held: [],
       given: 0,
+      lastReplyAt: 0,
       retiring: false,
       ready: false,
       idleTimer: undefined,
@@ -725,7 +742,7 @@ export class Pool {
       if (worker.retiring) continue
       const load = worker.held.length
       if (load === 0) return worker
-      if (task.cancellable || load >= DEPTH) continue
+      if (task.cancellable || load >= this.#depth || (worker.held[0] as Task).cancellable) continue
       if (best === undefined || load < best.held.length) best = worker
     }
     // Prefer starting a new worker (below `size`) to queueing behind a running task.
@@ -748,6 +765,7 @@ export class Pool {
       return true
     }
     task.worker = worker
+    task.sentAt = performance.now()
     worker.held.push(task)
     this.#held.set(task.id, task)
     worker.given++
@@ -813,8 +831,13 @@ export class Pool {
     if (task === undefined) return
     this.#held.delete(id)
     const worker = task.worker as Worker
-    const at = worker.held.indexOf(task)
-    if (at >= 0) worker.held.splice(at, 1)
+    if (worker.held[0] === task) worker.held.shift()
+    else worker.held.splice(worker.held.indexOf(task), 1)
+    // The worker began this task when it was sent or when the previous reply came, whichever is later.
+    const now = performance.now()
+    this.#taskMs += (now - Math.max(task.sentAt, worker.lastReplyAt) - this.#taskMs) / 8
+    worker.lastReplyAt = now
+    this.#depth = Math.max(MIN_DEPTH, Math.min(MAX_DEPTH, Math.floor(QUEUED_WORK_MS / this.#taskMs)))
     if (status === OK) this.#finish(task, undefined, value)
     else if (status === NO_EXPORT)
       this.#finish(
@@ -932,6 +955,21 @@ export class Pool {
     }
     this.#replies.close()
   }
+}
+
+const NO_TRANSFERS: Transfers = []
+
+/**
+ * The primitives among `values` (see core's `extractTransfers`); values with
+ * no object among them (numbers, strings, …) are passed as they are, without
+ * the walk.
+ */
+function transfersOf(values: readonly unknown[]): { args: unknown[]; transfers: Transfers } {
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
+    if (typeof value === 'object' && value !== null) return extractTransfers(values)
+  }
+  return { args: values as unknown[], transfers: NO_TRANSFERS }
 }
 
 function taskError(exportName: string, error: ErrorFields): ProcessError {
