@@ -46,6 +46,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
     {
       text: 'Using them well',
       items: [
+        { text: 'A pool of workers', link: 'pool' },
         { text: 'Choosing between them', link: 'choosing' },
         { text: 'Waiting, sync twins and errors', link: 'waiting-and-errors' },
         { text: 'Security model', link: 'security' },

@@ -62,6 +62,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
     {
       text: '用好它们',
       items: [
+        { text: '工作进程池 Pool', link: 'pool' },
         { text: '如何选择', link: 'choosing' },
         { text: '等待、同步版本与错误', link: 'waiting-and-errors' },
         { text: '安全模型', link: 'security' },
