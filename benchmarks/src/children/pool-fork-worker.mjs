@@ -1,6 +1,8 @@
 // The hand-written child_process.fork pool's worker: answers { id, fn, items } with
 // { id, results }, one message per chunk (the same chunking as ours and Python).
-import * as tasks from './pool-tasks.mjs'
+import { identity, spin1ms } from './pool-tasks.mjs'
+
+const tasks = { identity, spin1ms }
 
 process.on('message', ({ id, fn, items }) => {
   const task = tasks[fn]
