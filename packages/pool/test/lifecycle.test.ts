@@ -91,6 +91,26 @@ describe('Pool lifetime', () => {
     expect(pool[Symbol.for('nodejs.util.inspect.custom') as never]).toBeTypeOf('function')
   })
 
+  it('thread mode: terminating workers that wait for requests does not abort this process', {
+    timeout: 60_000,
+  }, async () => {
+    // Regression: a wait completion delivered to a worker thread being terminated made the
+    // native addon throw into a dead environment, which aborted the whole process.
+    for (let round = 0; round < 10; round++) {
+      const pool = new Pool(TASKS, { size: 2, mode: 'thread' })
+      await pool.map(
+        'identity',
+        Array.from({ length: 5000 }, (_, i) => i),
+        { chunksize: 1 },
+      )
+      const running = pool.map('spin', [1, 1, 1, 1], { chunksize: 1 }).catch(() => {})
+      if (round % 2) await new Promise((resolve) => setTimeout(resolve, 5))
+      await pool.terminate()
+      await running
+    }
+    expect(childPids()).toEqual([])
+  })
+
   it('inspect shows the live state', async () => {
     const { inspect } = await import('node:util')
     await using pool = new Pool(TASKS, { size: 1, mode: 'thread' })
