@@ -49,6 +49,10 @@ describe('Pool#run()', () => {
     expect(() => pool.run('add', 1 as never)).toThrow(TypeError)
     expect(() => pool.run('add', [], { timeout: -1 })).toThrow(RangeError)
     expect(() => pool.map('add', 3 as never)).toThrow(TypeError)
+    async function* later() {
+      yield 1
+    }
+    expect(() => pool.map('add', later() as never)).toThrow(/use imap for an async iterable/)
     expect(() => pool.map('add', [1], { chunksize: 0 })).toThrow(RangeError)
     expect(() => pool.imap('add', [1], { ordered: 'yes' as never })).toThrow(TypeError)
     expect(pool.pending).toBe(0)

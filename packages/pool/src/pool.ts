@@ -27,7 +27,10 @@ import { ClosedError, Process, ProcessError, TimeoutError, ValueError, WorkerExi
 import {
   checkOptionsObject,
   checkWaitOptions,
+  closeAtExit,
+  EXIT_PRIMITIVES,
   extractTransfers,
+  forgetAtExit,
   invalidArgType,
   invalidArgValue,
   moduleUrl,
@@ -190,6 +193,16 @@ export class Pool {
   #keepAlive: NodeJS.Timeout | undefined
   #joiners: (() => void)[] = []
   #freed = false
+  /** What runs at a normal exit of this process if the pool was not closed: see the constructor. */
+  readonly #atExit = {
+    close: () => {
+      for (const worker of this.#workers) {
+        worker.process.kill('SIGKILL')
+        unlinkQuietly(worker.requests)
+      }
+      unlinkQuietly(this.#replies)
+    },
+  }
 
   constructor(module: string | URL, options: PoolOptions = {}) {
     this.module = moduleUrl(module)
@@ -214,6 +227,10 @@ export class Pool {
       throw invalidArgType('The "execArgv" option must be an array of strings')
     this.#env = env
     this.#execArgv = execArgv
+    // Registered before the queues, so at exit it runs before they close: the
+    // workers (daemons) are killed and the queues' names removed, rather than
+    // left for a later process's cleanup scan.
+    closeAtExit(this.#atExit, EXIT_PRIMITIVES)
     this.#replies = new Queue<Reply | null>({ capacity: RING_BYTES })
     try {
       for (let i = 0; i < this.#size; i++) this.#spawn()
@@ -317,7 +334,7 @@ export class Pool {
    */
   map<R = unknown>(exportName: string, iterable: Iterable<unknown>, options: MapOptions = {}): Promise<R[]> {
     checkExportName(exportName)
-    checkIterable(iterable)
+    checkIterable(iterable, false)
     checkOptionsObject(options)
     const signal = checkSignal(options.signal)
     this.#assertRunning('map')
@@ -393,7 +410,7 @@ export class Pool {
     options: ImapOptions = {},
   ): AsyncIterableIterator<R> {
     checkExportName(exportName)
-    checkIterable(iterable)
+    checkIterable(iterable, true)
     checkOptionsObject(options)
     const signal = checkSignal(options.signal)
     const ordered = options.ordered ?? true
@@ -673,7 +690,7 @@ export class Pool {
         ...(this.#execArgv === undefined ? {} : { execArgv: this.#execArgv }),
       }).start()
     } catch (error) {
-      requests.unlink()
+      unlinkQuietly(requests)
       requests.close()
       throw error
     }
@@ -862,11 +879,7 @@ export class Pool {
       this.#held.delete(task.id)
       task.worker = undefined
     }
-    try {
-      worker.requests.unlink()
-    } catch {
-      // Unlinked already.
-    }
+    unlinkQuietly(worker.requests)
     worker.requests.close()
     if (failure !== undefined && !worker.ready && this.#state !== 'terminated') {
       // The worker loop itself failed: the module cannot be imported (or
@@ -948,12 +961,18 @@ export class Pool {
   #free(): void {
     if (this.#freed) return
     this.#freed = true
-    try {
-      this.#replies.unlink()
-    } catch {
-      // Unlinked already.
-    }
+    forgetAtExit(this.#atExit, EXIT_PRIMITIVES)
+    unlinkQuietly(this.#replies)
     this.#replies.close()
+  }
+}
+
+/** Removes a queue's name; it may be gone already. */
+function unlinkQuietly(queue: Queue<unknown> | undefined): void {
+  try {
+    queue?.unlink()
+  } catch {
+    // Unlinked or closed already.
   }
 }
 
@@ -980,14 +999,13 @@ function taskError(exportName: string, error: ErrorFields): ProcessError {
   })
 }
 
-function checkIterable(iterable: unknown): void {
-  if (
-    typeof iterable !== 'object' ||
-    iterable === null ||
-    (typeof (iterable as Iterable<unknown>)[Symbol.iterator] !== 'function' &&
-      typeof (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')
-  )
-    throw invalidArgType(`The "iterable" argument must be iterable, received ${inspect(iterable)}`)
+/** `map` takes a sync iterable (it reads it whole); `imap` an async one too. */
+function checkIterable(iterable: unknown, allowAsync: boolean): void {
+  const isObject = typeof iterable === 'object' && iterable !== null
+  if (isObject && typeof (iterable as Iterable<unknown>)[Symbol.iterator] === 'function') return
+  if (isObject && allowAsync && typeof (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return
+  const what = allowAsync ? 'iterable or async iterable' : 'iterable (use imap for an async iterable)'
+  throw invalidArgType(`The "iterable" argument must be ${what}, received ${inspect(iterable)}`)
 }
 
 function checkSignal(signal: unknown): AbortSignal | undefined {

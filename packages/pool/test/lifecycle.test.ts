@@ -1,5 +1,5 @@
 import { ClosedError, Pool, ValueError } from '@ipc/pool'
-import { shmSegments } from '@ipc/test-utils'
+import { shmSegments, spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { alive, childPids } from './children.js'
 
@@ -110,6 +110,18 @@ describe('Pool lifetime', () => {
     }
     expect(childPids()).toEqual([])
   })
+
+  for (const mode of ['process', 'thread'] as const)
+    it(`a program that never closes its pool still exits, leaving no segment (${mode})`, {
+      timeout: 30_000,
+    }, async () => {
+      const child = spawnChild(new URL('./fixtures/forgets-close.mjs', import.meta.url), [mode])
+      expect(await child.exited).toBe(0)
+      expect(child.stdout()).toBe('[ 2, 4, 6 ]\n')
+      const mapped = JSON.parse(child.stderr().trim().split('\n').pop() ?? '[]') as string[]
+      expect(mapped.length).toBeGreaterThanOrEqual(3) // the reply queue and a request queue per worker
+      expect(shmSegments().filter((name) => mapped.includes(name))).toEqual([])
+    })
 
   it('inspect shows the live state', async () => {
     const { inspect } = await import('node:util')
