@@ -5,7 +5,7 @@
  * The parent assigns every task (a `run`, or a chunk of `map`/`imap`) to one
  * worker, so it always knows which tasks a worker holds, oldest first; the
  * oldest is the one running. When a worker exits, the parent first reads the
- * replies already in the reply queue, then fails the task the worker was
+ * replies already in its reply queue, then fails the task the worker was
  * running with `WorkerExitError` and gives the ones behind it (never started)
  * to other workers. Aborting a running task kills its worker, which is the
  * same path. Worker deaths are seen through `Process` exit events, never by
@@ -88,6 +88,11 @@ interface Worker {
   readonly number: number
   readonly process: Process
   readonly requests: Queue<Request | null>
+  /** Its replies (only it puts, only the parent gets). */
+  readonly replies: Queue<Reply | null>
+  /** A `get()` of its replies is pending. */
+  pumping: boolean
+  exited: boolean
   /** Tasks sent and not answered, oldest (running) first. */
   readonly held: Task[]
   given: number
@@ -174,9 +179,7 @@ export class Pool {
   readonly #idleTimeout: number | undefined
   readonly #env: NodeJS.ProcessEnv | undefined
   readonly #execArgv: readonly string[] | undefined
-  readonly #replies: Queue<Reply | null>
   readonly #workers = new Set<Worker>()
-  readonly #byNumber = new Map<number, Worker>()
   /** Tasks waiting for a worker, in order; done ones are skipped. */
   #queue: Task[] = []
   #queueHead = 0
@@ -186,7 +189,6 @@ export class Pool {
   #workerCount = 0
   #pending = 0
   #state: State = 'running'
-  #pumping = false
   /** Moving average of the time a worker spends per task, in ms (sets the pipelining depth). */
   #taskMs = QUEUED_WORK_MS / 10
   #depth = 10
@@ -199,8 +201,8 @@ export class Pool {
       for (const worker of this.#workers) {
         worker.process.kill('SIGKILL')
         unlinkQuietly(worker.requests)
+        unlinkQuietly(worker.replies)
       }
-      unlinkQuietly(this.#replies)
     },
   }
 
@@ -231,7 +233,6 @@ export class Pool {
     // workers (daemons) are killed and the queues' names removed, rather than
     // left for a later process's cleanup scan.
     closeAtExit(this.#atExit, EXIT_PRIMITIVES)
-    this.#replies = new Queue<Reply | null>({ capacity: RING_BYTES })
     try {
       for (let i = 0; i < this.#size; i++) this.#spawn()
     } catch (error) {
@@ -678,11 +679,12 @@ export class Pool {
   #spawn(): Worker {
     const number = ++this.#workerCount
     const requests = new Queue<Request | null>({ capacity: RING_BYTES })
+    const replies = new Queue<Reply | null>({ capacity: RING_BYTES })
     let process: Process
     try {
       process = new Process(workerUrl(), {
         exportName: 'poolWorker',
-        args: [this.module, number, requests, this.#replies],
+        args: [this.module, number, requests, replies],
         mode: this.mode,
         name: `PoolWorker-${number}`,
         daemon: true,
@@ -690,14 +692,19 @@ export class Pool {
         ...(this.#execArgv === undefined ? {} : { execArgv: this.#execArgv }),
       }).start()
     } catch (error) {
-      unlinkQuietly(requests)
-      requests.close()
+      for (const queue of [requests, replies]) {
+        unlinkQuietly(queue)
+        queue.close()
+      }
       throw error
     }
     const worker: Worker = {
       number,
       process,
       requests,
+      replies,
+      pumping: false,
+      exited: false,
       held: [],
       given: 0,
       lastReplyAt: 0,
@@ -705,7 +712,6 @@ export class Pool {
       ready: false,
       idleTimer: undefined,
     }
-    this.#byNumber.set(number, worker)
     this.#workers.add(worker)
     process.join().then(
       (code) => this.#onExit(worker, code, undefined),
@@ -791,7 +797,7 @@ export class Pool {
       worker.idleTimer = undefined
     }
     if (this.#maxTasksPerChild !== undefined && worker.given >= this.#maxTasksPerChild) this.#retire(worker)
-    if (!this.#pumping) void this.#pump()
+    if (!worker.pumping) void this.#pump(worker)
     return true
   }
 
@@ -817,37 +823,36 @@ export class Pool {
     worker.idleTimer.unref()
   }
 
-  /** Reads replies while workers hold tasks; one pending `get()` at a time. */
-  async #pump(): Promise<void> {
-    this.#pumping = true
+  /** Reads `worker`'s replies while it holds tasks; one pending `get()` at a time. */
+  async #pump(worker: Worker): Promise<void> {
+    worker.pumping = true
     try {
-      while (this.#held.size > 0) {
-        const reply = await this.#replies.get()
-        if (reply !== null) this.#onReply(reply)
+      while (worker.held.length > 0 && !worker.exited) {
+        const reply = await worker.replies.get()
+        if (reply !== null) this.#onReply(worker, reply)
       }
     } catch (error) {
-      // The reply queue is unusable (corrupt, or freed by terminate): nothing more can be answered.
-      if (this.#state !== 'terminated' || this.#workers.size > 0) {
-        for (const task of this.#held.values()) this.#finish(task, error as Error)
-        this.#killAll()
+      // Closed because the worker exited (its tasks are handled there), or
+      // corrupt: then nothing more can be answered by this worker.
+      if (!worker.exited) {
+        for (const task of worker.held) this.#finish(task, error as Error)
+        worker.process.kill('SIGKILL')
       }
     } finally {
-      this.#pumping = false
+      worker.pumping = false
     }
   }
 
-  #onReply(reply: Reply): void {
+  #onReply(worker: Worker, reply: Reply): void {
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') return
     const [id, status, value] = reply
     if (id < 0) {
-      const worker = this.#byNumber.get(-id)
-      if (worker !== undefined) worker.ready = true
+      worker.ready = true
       return
     }
     const task = this.#held.get(id)
-    if (task === undefined) return
+    if (task === undefined || task.worker !== worker) return
     this.#held.delete(id)
-    const worker = task.worker as Worker
     if (worker.held[0] === task) worker.held.shift()
     else worker.held.splice(worker.held.indexOf(task), 1)
     // The worker began this task when it was sent or when the previous reply came, whichever is later.
@@ -870,17 +875,20 @@ export class Pool {
 
   #onExit(worker: Worker, code: number | null, failure: Error | undefined): void {
     // Replies the worker put before it died are results, not losses: read them first.
-    this.#drainReplies()
+    this.#drainReplies(worker)
+    worker.exited = true
     this.#workers.delete(worker)
-    this.#byNumber.delete(worker.number)
     if (worker.idleTimer !== undefined) clearTimeout(worker.idleTimer)
     const held = worker.held.splice(0)
     for (const task of held) {
       this.#held.delete(task.id)
       task.worker = undefined
     }
-    unlinkQuietly(worker.requests)
-    worker.requests.close()
+    // Closing the reply queue also ends the pump's pending get() (ClosedError, ignored there).
+    for (const queue of [worker.requests, worker.replies]) {
+      unlinkQuietly(queue)
+      queue.close()
+    }
     if (failure !== undefined && !worker.ready && this.#state !== 'terminated') {
       // The worker loop itself failed: the module cannot be imported (or
       // starts processes at its top level). Every waiting task would meet
@@ -918,27 +926,19 @@ export class Pool {
         this.#queueHead = 0
       }
     }
-    if (this.#held.size === 0 && this.#pumping) {
-      // End the pump's pending get(): nobody else will answer it.
-      try {
-        this.#replies.putNowait(null)
-      } catch {
-        // Full or freed: the pump ends on its own.
-      }
-    }
     if (this.#state !== 'terminated') this.#dispatch()
     this.#maybeFinish()
   }
 
-  #drainReplies(): void {
+  #drainReplies(worker: Worker): void {
     for (;;) {
       let reply: Reply | null
       try {
-        reply = this.#replies.getNowait()
+        reply = worker.replies.getNowait()
       } catch {
         return
       }
-      if (reply !== null) this.#onReply(reply)
+      if (reply !== null) this.#onReply(worker, reply)
     }
   }
 
@@ -957,13 +957,11 @@ export class Pool {
     for (const worker of this.#workers) worker.process.kill('SIGKILL')
   }
 
-  /** Frees the reply queue once every worker is gone. */
+  /** Once every worker is gone (each took its queues with it): nothing is left to do at exit. */
   #free(): void {
     if (this.#freed) return
     this.#freed = true
     forgetAtExit(this.#atExit, EXIT_PRIMITIVES)
-    unlinkQuietly(this.#replies)
-    this.#replies.close()
   }
 }
 

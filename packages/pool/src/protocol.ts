@@ -1,9 +1,11 @@
 /**
  * The messages between a Pool and its workers. Each worker has its own
- * request queue (only the parent puts, only that worker gets); all workers
- * share one reply queue (they put, only the parent gets). Both are
+ * request queue (only the parent puts, only that worker gets) and its own
+ * reply queue (only that worker puts, only the parent gets). Both are
  * @ipc/queue `Queue`s in shared memory, so a message is copied once into the
- * ring and once out, with no pipe or serialization thread in between.
+ * ring and once out, with no pipe or serialization thread in between. No
+ * queue is shared by two workers, so a worker killed inside a queue's lock
+ * can delay no other worker's messages.
  *
  * | message | shape                                        | written by | meaning                                            |
  * | ------- | -------------------------------------------- | ---------- | -------------------------------------------------- |
@@ -14,14 +16,14 @@
  * | reply   | `[id, OK, result]`                           | worker     | the result (for MAP, the array of results)         |
  * | reply   | `[id, FAILED, { name, message, stack, code }]` | worker   | the function threw or rejected                     |
  * | reply   | `[id, NO_EXPORT, typeofFound]`               | worker     | `module[exportName]` is not a function             |
- * | wake    | `null` (reply queue)                         | parent     | ends the parent's pending `get()` when it must stop |
  *
  * Order: a worker takes its requests in order and replies to each before it
  * takes the next, so the parent knows which request a dead worker was running
  * (the oldest one it has not answered) and that the ones behind it never
  * started. A worker killed mid-`put` leaves no partial reply (the queue's
  * guarantee); a reply that was put before the worker died is read before the
- * parent decides what the death means (it drains the reply queue first).
+ * parent decides what the death means (it drains the worker's reply queue,
+ * then closes it, which also ends its pending `get()`).
  */
 import type { ProcessPayload } from '@ipc/core/internal'
 
@@ -47,5 +49,5 @@ export type Reply =
   | [id: number, status: typeof FAILED, error: ErrorFields]
   | [id: number, status: typeof NO_EXPORT, found: string]
 
-/** Bytes of each worker's request ring and of the shared reply ring (4 MiB; pages are touched only as used). */
+/** Bytes of each worker's request ring and of its reply ring (4 MiB; pages are touched only as used). */
 export const RING_BYTES = 4 * 1024 * 1024
