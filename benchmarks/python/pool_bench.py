@@ -1,6 +1,7 @@
 """Python peer of the pool workloads: multiprocessing.Pool.map as documented.
 
-setup: {"size": 2, "task": "identity" | "spin1ms", "chunksize": 1 | "auto"}; run: {"n": ...}.
+setup: {"size": 2, "task": "identity" | "spin1ms", "chunksize": 1 | "auto", "mapLength": ...};
+run: {"n": ...}: n inputs, as maps of at most mapLength inputs each.
 "auto" passes no chunksize, so Pool.map applies its own rule (ceil(n / (4 * size))).
 """
 
@@ -31,7 +32,7 @@ TASKS = {"identity": identity, "spin1ms": spin1ms}
 def setup(message):
     global pool, size
     size = message.get("size", 2)
-    settings.update(task=message["task"], chunksize=message.get("chunksize", 1))
+    settings.update(task=message["task"], chunksize=message.get("chunksize", 1), map_length=message["mapLength"])
     pool = multiprocessing.Pool(size)
     pool.map(identity, range(size * 2), chunksize=1)
 
@@ -40,14 +41,17 @@ def run(message):
     n = message["n"]
     task = TASKS[settings["task"]]
     chunksize = settings["chunksize"]
-    items = list(range(n))
+    map_length = settings["map_length"]
+    batches = [list(range(min(map_length, n - start))) for start in range(0, n, map_length)]
+    results = []
     t0 = now()
-    if chunksize == "auto":
-        results = pool.map(task, items)
-    else:
-        results = pool.map(task, items, chunksize=chunksize)
+    for items in batches:
+        if chunksize == "auto":
+            results.append(pool.map(task, items))
+        else:
+            results.append(pool.map(task, items, chunksize=chunksize))
     elapsed = now() - t0
-    return {"elapsedNs": elapsed, "ok": results == items}
+    return {"elapsedNs": elapsed, "ok": results == batches}
 
 
 def close(message):

@@ -7,6 +7,8 @@ import { ChildHandle } from './process-handle.ts'
 const script = join(childrenDir, 'pool-bench.mjs')
 /** Workers in every pool (the benchmark machine has 2 cores). */
 const SIZE = 2
+/** The longest single map: the issue's 100,000 tasks; a repetition runs as many maps as its `n` needs. */
+const MAP_LENGTH = 100_000
 
 type Which = 'ours' | 'ours-thread' | 'workerpool' | 'piscina' | 'tinypool' | 'fork'
 type Chunksize = 1 | 'auto'
@@ -36,7 +38,7 @@ function nodePool(which: Which, task: Task, chunksize: Chunksize): Runner {
     async run(n) {
       const report = await (child as ChildHandle).request<PoolReport>(
         'run',
-        { n, task, chunksize, size: SIZE },
+        { n, task, chunksize, size: SIZE, mapLength: MAP_LENGTH },
         600_000,
       )
       return poolRep(report, n)
@@ -74,7 +76,7 @@ export function poolFamily(ctx: RunContext): Family {
         title: "Pool, tiny tasks (identity), chunksize auto (Python's rule)",
         task: 'identity',
         chunksize: 'auto',
-        size: { n0: 100_000, smoke: 1000, min: 100_000, max: 100_000 },
+        size: { n0: 100_000, smoke: 1000, min: 100_000, max: 10_000_000, multipleOf: 100_000 },
         peers: ['ours-thread', 'fork'],
       },
       {
@@ -115,8 +117,11 @@ export function poolFamily(ctx: RunContext): Family {
       size,
       skipped: pythonSkip(ctx),
       create: () =>
-        pythonRunner<PoolReport>(ctx, 'pool_bench.py', { size: SIZE, task, chunksize }, (result, n) =>
-          poolRep(result, n),
+        pythonRunner<PoolReport>(
+          ctx,
+          'pool_bench.py',
+          { size: SIZE, task, chunksize, mapLength: MAP_LENGTH },
+          (result, n) => poolRep(result, n),
         ),
     })
     peers[PYTHON] = { job: pythonKey, metric: 'rate' }
@@ -146,7 +151,7 @@ export function poolFamily(ctx: RunContext): Family {
               met: (ours, others) => (others[PYTHON] === undefined ? undefined : ours >= (others[PYTHON] as number)),
             },
       note:
-        `${SIZE} workers each; a repetition maps n inputs (0..n−1) and checks every result, timed from the first submission to the last result, in a child of the benchmark. ` +
+        `${SIZE} workers each; a repetition maps n inputs (as maps of at most 100,000 inputs 0..length−1) and checks every result, timed from the first submission to the last result, in a child of the benchmark. ` +
         (chunksize === 'auto'
           ? 'Chunk size ceil(n / (4 × 2)) for ours, Python (its default) and the fork pool; piscina, tinypool and workerpool have no chunking and are in the chunksize-1 row.'
           : 'piscina, tinypool and workerpool run one task per message (they have no chunking); the fork pool sends chunks round-robin over process.send (advanced serialization).'),

@@ -37,11 +37,11 @@ const EXPECTED_WORKLOADS = [
   'semaphore.wakeup.async.median',
   'semaphore.wakeup.async.p99',
   'segment.create.junk1000',
+  // Needs root to plant files of another user.
+  ...(process.geteuid?.() === 0 ? ['segment.create.foreign1000'] : []),
   'pool.tiny.chunk1',
   'pool.tiny.auto',
   'pool.cpu1ms',
-  // Needs root to plant files of another user.
-  ...(process.geteuid?.() === 0 ? ['segment.create.foreign1000'] : []),
 ]
 
 interface Figure {

@@ -1,6 +1,7 @@
 // One pool implementation per child: `setup` starts a pool of `size` workers, each `run`
-// maps `n` inputs (0..n-1) through one task and checks every result, timed from the first
-// submission to the last result. The benchmark process never runs a task.
+// maps `n` inputs through one task, as maps of at most `mapLength` inputs (0..length-1),
+// and checks every result, timed from the first submission to the last result. The
+// benchmark process never runs a task.
 import { fork } from 'node:child_process'
 import { now, serve } from './lib.mjs'
 
@@ -73,19 +74,28 @@ serve({
     } else throw new Error(`Unknown pool ${which}`)
     return {}
   },
-  async run({ n, task, chunksize, size }) {
-    const items = Array.from({ length: n }, (_, i) => i)
-    const chunk = chunksize === 'auto' ? autoChunksize(n, size) : chunksize
+  async run({ n, task, chunksize, size, mapLength }) {
+    // n inputs, as maps of at most mapLength inputs each (the workload's "100,000 tasks").
+    const chunk = (length) => (chunksize === 'auto' ? autoChunksize(length, size) : chunksize)
+    const mapOnce = (items) => {
+      if (impl === 'ours' || impl === 'ours-thread') return pool.map(task, items, { chunksize: chunk(items.length) })
+      if (impl === 'workerpool') return Promise.all(items.map((x) => pool.exec(task, [x])))
+      if (impl === 'piscina' || impl === 'tinypool') return Promise.all(items.map((x) => pool.run(x, { name: task })))
+      return pool.map(task, items, chunk(items.length))
+    }
+    const batches = []
+    for (let start = 0; start < n; start += mapLength)
+      batches.push(Array.from({ length: Math.min(mapLength, n - start) }, (_, i) => i))
     const t0 = now()
-    let results
-    if (impl === 'ours' || impl === 'ours-thread') results = await pool.map(task, items, { chunksize: chunk })
-    else if (impl === 'workerpool') results = await Promise.all(items.map((x) => pool.exec(task, [x])))
-    else if (impl === 'piscina' || impl === 'tinypool')
-      results = await Promise.all(items.map((x) => pool.run(x, { name: task })))
-    else results = await pool.map(task, items, chunk)
+    const results = []
+    for (const items of batches) results.push(await mapOnce(items))
     const elapsedNs = now() - t0
-    let ok = results.length === n
-    for (let i = 0; ok && i < n; i++) ok = results[i] === i
+    let ok = batches.length > 0 && results.length === batches.length
+    for (let b = 0; ok && b < batches.length; b++) {
+      const got = results[b]
+      ok = got.length === batches[b].length
+      for (let i = 0; ok && i < got.length; i++) ok = got[i] === i
+    }
     return { elapsedNs, ok }
   },
   async close() {
