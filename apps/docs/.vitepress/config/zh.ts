@@ -85,6 +85,7 @@ function sidebarReference(): DefaultTheme.SidebarItem[] {
         { text: '@ipc/pipe', link: 'pipe' },
         { text: '@ipc/shared', link: 'shared' },
         { text: '@ipc/semaphore', link: 'semaphore' },
+        { text: '@ipc/pool', link: 'pool' },
       ],
     },
     { text: '教程', base: '/zh/guide/', link: '/' },
