@@ -529,7 +529,9 @@ export class Pool {
   /**
    * Stops taking tasks (Python's `close()`): `run`, `map` and `imap` throw
    * `ValueError` from now on. Tasks already submitted finish, then the
-   * workers exit. Idempotent. Call `join()` to wait for that.
+   * workers exit. Idempotent. Call `join()` to wait for that. An `imap` still
+   * being read submits nothing more: it throws `ValueError` when it would
+   * next read its input.
    *
    * @example
    * ```ts
