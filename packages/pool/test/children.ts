@@ -27,3 +27,13 @@ export function alive(pid: number): boolean {
     return false
   }
 }
+
+/** The @ipc segments (names in /dev/shm) this process maps now. */
+export function mappedSegments(): string[] {
+  const names = new Set<string>()
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const at = line.indexOf('/dev/shm/ipc-')
+    if (at >= 0) names.add(line.slice(at + '/dev/shm/'.length).replace(/ \(deleted\)$/, ''))
+  }
+  return [...names]
+}

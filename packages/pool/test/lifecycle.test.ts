@@ -1,7 +1,7 @@
 import { ClosedError, Pool, ValueError } from '@ipc/pool'
 import { shmSegments, spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
-import { alive, childPids } from './children.js'
+import { alive, childPids, mappedSegments } from './children.js'
 
 const TASKS = new URL('./fixtures/tasks.mjs', import.meta.url)
 
@@ -40,9 +40,11 @@ describe('Pool lifetime', () => {
   })
 
   it('close() lets queued tasks finish; join() leaves no process and no segment', { timeout: 30_000 }, async () => {
-    const segmentsBefore = shmSegments()
+    const mappedBefore = mappedSegments()
     const pool = new Pool(TASKS, { size: 2 })
-    expect(shmSegments().length).toBeGreaterThan(segmentsBefore.length)
+    // Only the pool's own segments: other processes may create and remove theirs meanwhile.
+    const ours = mappedSegments().filter((name) => !mappedBefore.includes(name))
+    expect(ours.length).toBe(4) // a request and a reply queue per worker
     const pids = await workerPids(pool, 2)
     const results = Array.from({ length: 10 }, (_, i) => pool.run('slowSquare', [i, 20]))
     pool.close()
@@ -52,15 +54,17 @@ describe('Pool lifetime', () => {
     expect(await Promise.all(results)).toEqual(Array.from({ length: 10 }, (_, i) => i * i))
     for (const pid of pids) expect(alive(pid)).toBe(false)
     expect(childPids()).toEqual([])
-    expect(shmSegments()).toEqual(segmentsBefore)
+    expect(shmSegments().filter((name) => ours.includes(name))).toEqual([])
     await pool.join()
   })
 
   it('terminate() kills the workers, rejects unsettled tasks, leaves no process and no segment', {
     timeout: 30_000,
   }, async () => {
-    const segmentsBefore = shmSegments()
+    const mappedBefore = mappedSegments()
     const pool = new Pool(TASKS, { size: 2 })
+    const ours = mappedSegments().filter((name) => !mappedBefore.includes(name))
+    expect(ours.length).toBe(4)
     const pids = await workerPids(pool, 2)
     const running = Array.from({ length: 6 }, () => pool.run('sleep', [10_000]).catch((e: unknown) => e))
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -68,7 +72,7 @@ describe('Pool lifetime', () => {
     for (const error of await Promise.all(running)) expect(error).toBeInstanceOf(ClosedError)
     for (const pid of pids) expect(alive(pid)).toBe(false)
     expect(childPids()).toEqual([])
-    expect(shmSegments()).toEqual(segmentsBefore)
+    expect(shmSegments().filter((name) => ours.includes(name))).toEqual([])
     expect(pool.pending).toBe(0)
     await pool.terminate()
   })
@@ -79,15 +83,17 @@ describe('Pool lifetime', () => {
   })
 
   it('thread mode: terminate and join leave no worker thread and no segment', { timeout: 30_000 }, async () => {
-    const segmentsBefore = shmSegments()
+    const mappedBefore = mappedSegments()
     const pool = new Pool(TASKS, { size: 2, mode: 'thread' })
+    const ours = mappedSegments().filter((name) => !mappedBefore.includes(name))
     expect(await pool.run('pid')).toBe(process.pid)
     expect(await pool.map('square', [1, 2, 3])).toEqual([1, 4, 9])
     const stuck = pool.run('spin', [10_000]).catch((e: unknown) => e)
     await new Promise((resolve) => setTimeout(resolve, 50))
     await pool.terminate()
     expect(await stuck).toBeInstanceOf(ClosedError)
-    expect(shmSegments()).toEqual(segmentsBefore)
+    expect(ours.length).toBe(4)
+    expect(shmSegments().filter((name) => ours.includes(name))).toEqual([])
     expect(pool[Symbol.for('nodejs.util.inspect.custom') as never]).toBeTypeOf('function')
   })
 
