@@ -15,7 +15,8 @@
  * measured time per task, between 2 and `MAX_DEPTH` tasks), so it finds its
  * next request in its queue while the parent handles replies, and the
  * parent handles many replies per wake-up when tasks are tiny; long tasks
- * stay 2 deep, so the work stays balanced between workers. A task that can
+ * stay 2 deep, so the work stays balanced between workers. A worker is
+ * refilled when it is down to half its depth, in one burst. A task that can
  * be cancelled (a `signal` or `timeout`) goes only to an idle worker: it
  * starts at once, so cancelling it never kills another task.
  */
@@ -872,7 +873,10 @@ export class Pool {
       )
     else if (status === FAILED) this.#finish(task, taskError(task.exportName, value as ErrorFields))
     if (worker.held.length === 0) this.#startIdleTimer(worker)
-    this.#dispatch()
+    // Refill in bursts: only once the worker is down to half its depth. The
+    // first request of a burst may wake it (a futex wake); the rest find it
+    // awake and cost no system call, and its replies come back in bursts too.
+    if (worker.held.length <= this.#depth >> 1 || this.#queueHead >= this.#queue.length) this.#dispatch()
   }
 
   #onExit(worker: Worker, code: number | null, failure: Error | undefined): void {
