@@ -7,13 +7,16 @@ sender's first send to the script's last receive.
 """
 
 import multiprocessing as mp
+import os
 
 from common import is_payload, latency_summary, now, payload, serve
 
 state = {}
 
 
-def echo(conn):
+def echo(conn, cpu=None):
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     while True:
         message = conn.recv()
         if message is None:
@@ -38,8 +41,12 @@ def setup(message):
     state["payload"] = message.get("payload", "string")
     if state["mode"] == "rtt":
         mine, theirs = mp.Pipe()
-        process = mp.Process(target=echo, args=(theirs,), daemon=True)
+        # With "cpus": [a, b], this process runs on CPU a and the echo on CPU b.
+        cpus = message.get("cpus")
+        process = mp.Process(target=echo, args=(theirs, cpus[1] if cpus else None), daemon=True)
         process.start()
+        if cpus:
+            os.sched_setaffinity(0, {cpus[0]})
         state.update(conn=mine, echo=process)
     return {}
 

@@ -2,10 +2,12 @@ import { join } from 'node:path'
 import { childrenDir, type RunContext } from './context.ts'
 import type { Family, Job, Ref, Rep, RowSpec, Runner, Size } from './harness.ts'
 import { type Payload, payload } from './payloads.ts'
+import { cPingPong, cSkip } from './peers/c.ts'
 import { processSendRtt } from './peers/process-send.ts'
 import { pythonRunner, pythonSkip } from './peers/python.ts'
 import { udsRtt } from './peers/uds.ts'
 import { workerThreadsRtt } from './peers/worker-threads.ts'
+import { PLACEMENTS, pinProcess, placementSkip } from './pinning.ts'
 import { ChildHandle } from './process-handle.ts'
 import {
   channelJobKey,
@@ -22,11 +24,16 @@ const script = join(childrenDir, 'ours-pipe.mjs')
 
 type Latency = { elapsedNs: number; median: number; p99: number }
 
-/** Two processes on the two ends of one `Pipe()`; one creates it, the other attaches. `env` goes to both. */
+/**
+ * Two processes on the two ends of one `Pipe()`; one creates it, the other
+ * attaches. `env` goes to both; with `cpus`, end a is pinned to the first
+ * CPU and end b to the second.
+ */
 function oursPipe(
   ctx: RunContext,
   body: (a: ChildHandle, b: ChildHandle, n: number) => Promise<Rep>,
   env: Record<string, string> = {},
+  cpus?: readonly [number, number],
 ): Runner {
   let a: ChildHandle | undefined
   let b: ChildHandle | undefined
@@ -37,6 +44,10 @@ function oursPipe(
       const created = await a.request<{ handle: unknown; names: unknown[] }>('create')
       for (const name of created.names ?? []) ctx.rememberSegment(name)
       await b.request('attach', { handle: created.handle })
+      if (cpus) {
+        pinProcess(a.pid, cpus[0])
+        pinProcess(b.pid, cpus[1])
+      }
     },
     async run(n) {
       return body(a as ChildHandle, b as ChildHandle, n)
@@ -48,7 +59,12 @@ function oursPipe(
   }
 }
 
-function oursRtt(ctx: RunContext, useAsync: boolean, env: Record<string, string> = {}): Runner {
+function oursRtt(
+  ctx: RunContext,
+  useAsync: boolean,
+  env: Record<string, string> = {},
+  cpus?: readonly [number, number],
+): Runner {
   return oursPipe(
     ctx,
     async (a, b, n) => {
@@ -58,6 +74,7 @@ function oursRtt(ctx: RunContext, useAsync: boolean, env: Record<string, string>
       return latencyRep(result)
     },
     env,
+    cpus,
   )
 }
 
@@ -160,6 +177,71 @@ export function pipeFamily(ctx: RunContext): Family {
       [THREADS_PEER]: { job: 'pipe.rtt-async-threads/ours', metric },
     })),
   ]
+  // Pinned round trips: the same ping-pong with both ends placed by taskset,
+  // beside Python's pinned the same way and the C floors in that placement.
+  for (const placement of PLACEMENTS) {
+    const skipped = placementSkip(placement)
+    const { key, cpus, title } = placement
+    const floors = { 'C futex (floor)': 'futex', 'C spin (floor)': 'spin' } as const
+    for (const [peer, floor] of Object.entries(floors)) {
+      jobs.push({
+        key: `pipe.rtt.${key}/${floor}`,
+        workload: `pipe.rtt.${key}`,
+        impl: peer,
+        size: RTT_SIZE,
+        skipped: skipped ?? cSkip(ctx),
+        create: () => cPingPong(ctx, floor, cpus),
+      })
+    }
+    jobs.push({
+      key: `pipe.rtt.${key}/python`,
+      workload: `pipe.rtt.${key}`,
+      impl: 'python mp.Pipe',
+      size: RTT_SIZE,
+      skipped: skipped ?? pythonSkip(ctx),
+      create: () => pythonRunner<Latency>(ctx, 'pipe_bench.py', { mode: 'rtt', cpus }, (result) => latencyRep(result)),
+    })
+    for (const useAsync of [false, true]) {
+      const workload = useAsync ? `pipe.rtt.async.${key}` : `pipe.rtt.${key}`
+      const job = `${workload}/ours`
+      jobs.push({
+        key: job,
+        workload,
+        impl: 'ours',
+        size: RTT_SIZE,
+        skipped,
+        create: () => oursRtt(ctx, useAsync, {}, cpus),
+      })
+      for (const metric of ['median', 'p99'] as const) {
+        const peers: Record<string, Ref> = {
+          'python mp.Pipe': { job: `pipe.rtt.${key}/python`, metric },
+        }
+        for (const [peer, floor] of Object.entries(floors)) peers[peer] = { job: `pipe.rtt.${key}/${floor}`, metric }
+        rows.push({
+          workload: `${workload}.${metric}`,
+          title: `Pipe round trip, ${title}, ${metric} (${useAsync ? 'await send/recv' : 'sendSync/recvSync'})`,
+          unit: 'µs',
+          higherIsBetter: false,
+          target:
+            metric === 'median'
+              ? {
+                  text: '≤ Python and ≤ 2× the lower C floor',
+                  met: (ours, values) => {
+                    const python = values['python mp.Pipe']
+                    const futex = values['C futex (floor)']
+                    const spin = values['C spin (floor)']
+                    if (python === undefined || futex === undefined || spin === undefined) return undefined
+                    return ours <= python && ours <= 2 * Math.min(futex, spin)
+                  },
+                }
+              : undefined,
+          note: 'Both processes pinned with taskset -a (every thread). The C floors ping-pong one word of shared memory between two processes pinned the same way: futex sleeps on it, spin re-reads it (yielding the CPU between looks).',
+          ours: { job, metric },
+          peers,
+        })
+      }
+    }
+  }
   for (const kind of ['string', 'buffer64k'] as const) {
     const p = payload(kind)
     const workload = `pipe.oneway.${kind}`

@@ -23,6 +23,10 @@ const EXPECTED_WORKLOADS = [
   'pipe.rtt.p99',
   'pipe.rtt.async.median',
   'pipe.rtt.async.p99',
+  // Pinned round trips: per placement, sync then async, median then p99.
+  ...['cpu1', 'cpu2'].flatMap((p) =>
+    ['pipe.rtt', 'pipe.rtt.async'].flatMap((w) => [`${w}.${p}.median`, `${w}.${p}.p99`]),
+  ),
   'pipe.oneway.string',
   'pipe.oneway.buffer64k',
   'shared.counter.locked',

@@ -4,7 +4,7 @@
  * processes (normal exit, SIGKILL, the cleanup scan) until unlink().
  */
 import { existsSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
-import { IncompatibleError } from '@ipc/core'
+import { IncompatibleError, NotFoundError } from '@ipc/core'
 import { reclaimDeadSegments, Segment } from '@ipc/core/internal'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -58,12 +58,12 @@ describe('Segment.openOrCreate()', () => {
 })
 
 describe('Segment.openOrCreate() against creators and closers', () => {
-  it('two processes opening-or-creating and closing one name for 1.5 s never see IncompatibleError', {
+  it('two processes opening-or-creating and closing one name for 1.5 s never see an error, nor a name that a closer unlinked under them', {
     timeout: 30_000,
   }, async () => {
     const name = uniqueName('churn')
     unlinkAtEnd(name)
-    const loops = [0, 1].map(() => spawnChild(racer, [name, 'loop', '1500']))
+    const loops = [0, 1].map((id) => spawnChild(racer, [name, 'loop', '1500', String(id)]))
     expect(await Promise.all(loops.map((l) => l.exited))).toEqual([0, 0])
     for (const l of loops) {
       const report = JSON.parse(l.stdout().trim()) as { rounds: number; errors: Record<string, number> }
@@ -93,6 +93,40 @@ describe('Segment.openOrCreate() against creators and closers', () => {
     expect(exists(empty)).toBe(true)
     // The name works again.
     const { segment, created } = Segment.openOrCreate(KIND, killed, 8)
+    expect(created).toBe(true)
+    segment.close()
+  })
+})
+
+describe('a last closer killed while it decides to unlink (its life word left behind)', () => {
+  // Header word 15 is `life`: bits 0-1 the phase (0 OPEN, 1 CLOSING, 2 GONE,
+  // 3 UNLINKED), the rest an epoch. A closer SIGKILLed between two of its
+  // stores leaves one of these phases; storing it here puts the segment in
+  // the state that kill would leave.
+  const LIFE = 15
+
+  it('CLOSING: the next opener reopens the segment (next epoch) and stays attached', () => {
+    const first = Segment.create(KIND, 8, { name: uniqueName('closing') })
+    onTestFinished(() => first.close())
+    Atomics.store(first.i32, LIFE, 1)
+    const second = Segment.open(KIND, first.name)
+    expect(Atomics.load(second.i32, LIFE)).toBe(4) // OPEN, epoch 1
+    first.close()
+    expect(exists(second.name)).toBe(true) // second is attached: the name stays
+    second.close()
+    expect(exists(second.name)).toBe(false)
+  })
+
+  it('GONE with its name still there: an opener waits for the unlink, then removes the name itself', () => {
+    const first = Segment.create(KIND, 8, { name: uniqueName('gone') })
+    onTestFinished(() => first.close())
+    Atomics.store(first.i32, LIFE, 2)
+    const started = performance.now()
+    expect(() => Segment.open(KIND, first.name)).toThrow(NotFoundError)
+    expect(performance.now() - started).toBeGreaterThan(1500)
+    expect(exists(first.name)).toBe(false)
+    // The name works again.
+    const { created, segment } = Segment.openOrCreate(KIND, first.name, 8)
     expect(created).toBe(true)
     segment.close()
   })

@@ -36,7 +36,7 @@
  *   waiter reads WAKE before all that and sleeps only while WAKE still holds
  *   that value, so a wake between its try and its sleep counts.
  * - A tag still set after the spins (its owner descheduled or dead): the
- *   waiter looks once without sleeping (`untagIn` in poll mode: range check,
+ *   waiter looks once without sleeping (`SlotTagWatch.awaitUntag` in poll mode: range check,
  *   a dead owner reaped after TAG_LIVENESS_MS, TimeoutError after
  *   TAG_STALL_MS) and its next sleep is `busyPollMs` long: nobody notifies the
  *   untagging (the fast path pays no wake for it).
@@ -62,7 +62,7 @@
  *   1..SLOT_COUNT and not our own (we never leave ours set outside a call).
  *   A tag that stays past TAG_LIVENESS_MS must name an attached slot: a dead
  *   owner is reaped, a free one is corruption (`#checkOwner`).
- * - Waiting for a tag to go (`untagIn`) ends at the caller's deadline, and
+ * - Waiting for a tag to go (`awaitUntag`, core's slot-tag.ts) ends at the caller's deadline, and
  *   throws TimeoutError once the same tagged STATE has stayed TAG_STALL_MS
  *   (a live object that never finishes): never a hang.
  * - give: a count above BOUND (checked only when the give would pass it).
@@ -89,8 +89,10 @@ import {
   PEER_CHECK_MS,
   type Segment,
   SLOT_COUNT,
+  SlotTagWatch,
+  TAG_SPINS,
+  TAG_STALL_MS,
   type WaitRules,
-  waitWordSync,
 } from '@ipc/core/internal'
 import {
   COUNT_SHIFT,
@@ -141,27 +143,27 @@ export interface WaitPolicy {
 export const SYNC_WAIT: WaitPolicy = { busyPollMs: 0.05, backOffMs: 0.05, maxBackOffMs: 0.4, async: false }
 /** `acquire`: the same steps, rounded to the 1 ms that a timer-driven wake-up costs anyway. */
 export const ASYNC_WAIT: WaitPolicy = { busyPollMs: 1, backOffMs: 1, maxBackOffMs: 1, async: true }
-/** How many times to re-read a tagged STATE before calling it busy. */
-const TAG_SPINS = 200
-/** After a tag has been set this long, check whether its owner died. */
-const TAG_LIVENESS_MS = 50
-/** A tagged STATE that stays unchanged this long (its owner alive) ends the wait with TimeoutError. */
-const TAG_STALL_MS = 2000
-
-/** What waiting for a tag to go needs: the segment, who we are, and the stall we are in. */
+/**
+ * What the scans, wakes and reaps below need of an attachment: its
+ * corruption report, the wait-out of STATE's tag (core's slot-tag rules,
+ * see slot-tag.ts), and the EventCounts of other slots.
+ */
 interface TagWatcher {
-  readonly segment: Segment
-  /** Our own tag (slot + 1), or 0 when not attached yet. */
-  readonly ownTag: number
-  /** The tagged STATE value being waited out, its first and last sighting, its owner's last liveness check (performance.now()). */
-  stalled: number
-  stalledSince: number
-  stalledLast: number
-  stalledChecked: number
   corrupt(detail: string): CorruptError
-  stall(state: number): TimeoutError
+  readonly tags: SlotTagWatch
   /** The EventCount of `slot`'s waiters (its WAKE word and SLEEP flag): what a giver notifies. */
   slotEvents(slot: number): EventCount
+}
+
+/** STATE's slot-tag watch for an attachment with tag `ownTag` (0: none yet), reporting corruption through `corrupt`. */
+function stateTags(segment: Segment, ownTag: number, label: string, corrupt: TagWatcher['corrupt']): SlotTagWatch {
+  return new SlotTagWatch(segment, headerIndex(segment.dataOffset, W_STATE), TAG_MASK, ownTag, 'STATE', {
+    corrupt,
+    stall: (slot) =>
+      new TimeoutError(
+        `Cannot use the ${label} "${segment.name}": the object in slot ${slot} (process ${segment.slotOwner(slot)?.pid}) kept its state word busy for ${TAG_STALL_MS} ms`,
+      ),
+  })
 }
 
 /** The EventCount of the waiters of `slot` in a semaphore segment (see "Waiting" above). */
@@ -216,11 +218,8 @@ export class PermitCounter implements TagWatcher {
   fault: CorruptError | undefined
   /** Called once, when the first corruption is found (the owning object stops being usable). */
   onFault: () => void = () => {}
-  stalled = 0
-  stalledSince = 0
-  stalledLast = 0
-  stalledChecked = 0
-  readonly ownTag: number
+  /** STATE's slot tag, as this object waits it out. */
+  readonly tags: SlotTagWatch
   readonly #label: string
   /** Names the semaphore in "closed while the call waited". */
   readonly #waitLabel: string
@@ -250,7 +249,7 @@ export class PermitCounter implements TagWatcher {
     const offset = segment.dataOffset
     this.#base = offset
     this.#tag = segment.slot + 1
-    this.ownTag = this.#tag
+    this.tags = stateTags(segment, this.#tag, label, (detail) => this.corrupt(detail))
     this.#state = headerIndex(offset, W_STATE)
     this.#waiters = headerIndex(offset, W_WAITERS)
     this.#nextTicket = headerIndex(offset, W_NEXT_TICKET)
@@ -288,14 +287,6 @@ export class PermitCounter implements TagWatcher {
       this.onFault()
     }
     return error
-  }
-
-  /** The TimeoutError of a STATE that a live object keeps tagged. */
-  stall(state: number): TimeoutError {
-    const owner = (state & TAG_MASK) - 1
-    return new TimeoutError(
-      `Cannot use the ${this.#label} "${this.segment.name}": the object in slot ${owner} (process ${this.segment.slotOwner(owner)?.pid}) kept its state word busy for ${TAG_STALL_MS} ms`,
-    )
   }
 
   /** Checks every header and slot word once, at attach (see "Range checks" above). */
@@ -348,7 +339,7 @@ export class PermitCounter implements TagWatcher {
         if ((state & TAG_MASK) !== 0) {
           if (++spins < TAG_SPINS) continue
           this.#seen = 0
-          // The tag is range-checked by untagIn, which every caller runs on BUSY.
+          // The tag is range-checked by tags.awaitUntag, which every caller runs on BUSY.
           return BUSY
         }
         if (state >>> COUNT_SHIFT === 0 || ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest()))) {
@@ -394,7 +385,7 @@ export class PermitCounter implements TagWatcher {
    * HELD) and wakes that many waiters. Checks `bound` atomically: returns
    * false, changing nothing, when the count would pass it. Waits for
    * another object's tag until `deadline` (performance.now() ms; 0: do not
-   * sleep) and returns BUSY after it; `poll`: never sleeps (see untagIn).
+   * sleep) and returns BUSY after it; `poll`: never sleeps (see SlotTagWatch.awaitUntag).
    *
    * @throws {TimeoutError} A live object kept STATE tagged TAG_STALL_MS.
    * @throws {CorruptError} A word breaks the layout's rules.
@@ -408,7 +399,7 @@ export class PermitCounter implements TagWatcher {
       if ((state & TAG_MASK) !== 0) {
         state = Atomics.load(i32, index)
         if ((state & TAG_MASK) !== 0) {
-          if (!untagIn(this, state, deadline, poll)) return BUSY
+          if (!this.tags.awaitUntag(state, deadline, poll)) return BUSY
           state = Atomics.load(i32, index)
           continue
         }
@@ -518,7 +509,7 @@ export class PermitCounter implements TagWatcher {
   /**
    * Rules for an async call that polls a tagged STATE on this object's
    * EventCount (a release from `withPermit`): no deadline, `busyPollMs`
-   * slices; a dead or stuck owner is handled by the poll (untagIn).
+   * slices; a dead or stuck owner is handled by the poll (SlotTagWatch.awaitUntag).
    */
   busyRules(policy: WaitPolicy): WaitRules {
     return { deadline: Number.POSITIVE_INFINITY, sliceMs: policy.busyPollMs, label: this.#waitLabel }
@@ -621,11 +612,11 @@ export class PermitCounter implements TagWatcher {
    * (performance.now() ms; 0: no sleep, one liveness check). `poll` (for
    * waiting loops, which call it every few µs to ms): no sleep, and the
    * owner's liveness is checked only every TAG_LIVENESS_MS of the stall.
-   * Returns false when STATE is still tagged then (see untagIn).
+   * Returns false when STATE is still tagged then (see SlotTagWatch.awaitUntag).
    */
   waitWhileTagged(deadline: number, poll = false): boolean {
     const state = Atomics.load(this.i32, this.#state)
-    return (state & TAG_MASK) === 0 ? untagged(this) : untagIn(this, state, deadline, poll)
+    return (state & TAG_MASK) === 0 ? this.tags.untagged() : this.tags.awaitUntag(state, deadline, poll)
   }
 
   /** True while STATE carries a tag. */
@@ -689,84 +680,6 @@ function scanLimitIn(i32: Int32Array, base: number, watcher: TagWatcher): number
   const max = Atomics.load(i32, headerIndex(base, W_MAX_SLOT))
   if (max < 0 || max > SLOT_COUNT) throw watcher.corrupt(`MAX_SLOT is ${max}, not 0..${SLOT_COUNT}`)
   return max
-}
-
-/** The tag of a tagged STATE must be 1..SLOT_COUNT and not our own; else CorruptError. */
-function checkTagIn(watcher: TagWatcher, state: number): void {
-  const tag = state & TAG_MASK
-  if (tag > SLOT_COUNT) throw watcher.corrupt(`STATE has tag ${tag}, above ${SLOT_COUNT}`)
-  if (tag === watcher.ownTag) throw watcher.corrupt(`STATE carries this object's own tag ${tag} outside its operations`)
-}
-
-/**
- * A tag that stays: reaps its owner when that died (which finishes its
- * operation). A tag still there whose slot no object holds is corruption: a
- * reaper clears the tag before it frees the slot.
- */
-function checkOwnerIn(watcher: TagWatcher, index: number, state: number): void {
-  const segment = watcher.segment
-  const owner = (state & TAG_MASK) - 1
-  if (segment.slotAlive(owner)) return
-  segment.reap()
-  if (Atomics.load(segment.i32, index) === state && !segment.slotAlive(owner))
-    throw watcher.corrupt(`STATE carries the tag of slot ${owner}, which no object holds`)
-}
-
-/**
- * Waits until STATE (at `index`) changes from the tagged value `state`.
- * Spins first; then sleeps in 50 µs steps (`poll`: returns instead; the
- * caller's wait loop sleeps between polls). A tag is held for nanoseconds
- * unless its owner was preempted or died; after TAG_LIVENESS_MS (and before
- * giving up) the owner's liveness is checked and a dead owner is reaped,
- * which finishes its operation. Returns false at `deadline` (performance.now()
- * ms; 0 means spin only). Bounded whatever the memory holds: an impossible tag
- * throws CorruptError at once, and the same tagged value seen for TAG_STALL_MS
- * (across calls: `stalled*`) throws TimeoutError.
- */
-function untagIn(watcher: TagWatcher, state: number, deadline: number, poll = false): boolean {
-  checkTagIn(watcher, state)
-  const i32 = watcher.segment.i32
-  const index = headerIndex(watcher.segment.dataOffset, W_STATE)
-  for (let spins = 0; spins < TAG_SPINS; spins++) if (Atomics.load(i32, index) !== state) return untagged(watcher)
-  const start = performance.now()
-  // A call that gave up at its deadline left `stalled` set: the same value
-  // seen again soon after continues that stall; anything else starts one.
-  if (watcher.stalled !== state || start - watcher.stalledLast > PEER_CHECK_MS) {
-    watcher.stalled = state
-    watcher.stalledSince = start
-    watcher.stalledChecked = start
-  }
-  const giveUp = watcher.stalledSince + TAG_STALL_MS
-  if (!poll) watcher.stalledChecked = start
-  for (;;) {
-    const now = performance.now()
-    watcher.stalledLast = now
-    const due = now >= giveUp || now - watcher.stalledChecked >= TAG_LIVENESS_MS
-    if (poll) {
-      if (due) {
-        watcher.stalledChecked = now
-        checkOwnerIn(watcher, index, state)
-        if (Atomics.load(i32, index) !== state) return untagged(watcher)
-        if (now >= giveUp) throw watcher.stall(state)
-      }
-      return false
-    }
-    if (due || now >= deadline) {
-      watcher.stalledChecked = now
-      checkOwnerIn(watcher, index, state)
-      if (Atomics.load(i32, index) !== state) return untagged(watcher)
-      if (now >= giveUp) throw watcher.stall(state)
-      if (now >= deadline) return false
-    }
-    waitWordSync(i32, index, state, Math.min(0.05, deadline - now, giveUp - now))
-    if (Atomics.load(i32, index) !== state) return untagged(watcher)
-  }
-}
-
-/** The tag went: the stall (if any) is over. */
-function untagged(watcher: TagWatcher): true {
-  watcher.stalled = 0
-  return true
 }
 
 /** The slot with the smallest ticket (tickets wrap: compared by difference), or -1 when nobody waits. */
@@ -848,7 +761,7 @@ export function reapSlot(segment: Segment, slot: number): void {
   for (;;) {
     const current = Atomics.load(i32, stateIndex)
     if ((current & TAG_MASK) !== 0) {
-      untagIn(watcher, current, Number.POSITIVE_INFINITY)
+      watcher.tags.awaitUntag(current, Number.POSITIVE_INFINITY)
       continue
     }
     // Never past the bound: a BoundedSemaphore released by a non-holder may be full already.
@@ -865,20 +778,12 @@ export function reapSlot(segment: Segment, slot: number): void {
 
 /** The watcher of a reap that runs before any counter is attached (Segment.open taking over a dead slot). */
 function detachedWatcher(segment: Segment): TagWatcher {
+  const corrupt = (detail: string) =>
+    new CorruptError(`Cannot use the semaphore "${segment.name}": its shared memory is corrupt (${detail})`)
   return {
-    segment,
-    ownTag: 0,
-    stalled: 0,
-    stalledSince: 0,
-    stalledLast: 0,
-    stalledChecked: 0,
+    corrupt,
+    tags: stateTags(segment, 0, 'semaphore', corrupt),
     slotEvents: (slot) => eventsOfSlot(segment, slot),
-    corrupt: (detail) =>
-      new CorruptError(`Cannot use the semaphore "${segment.name}": its shared memory is corrupt (${detail})`),
-    stall: (state) =>
-      new TimeoutError(
-        `Cannot use the semaphore "${segment.name}": the object in slot ${(state & TAG_MASK) - 1} kept its state word busy for ${TAG_STALL_MS} ms`,
-      ),
   }
 }
 

@@ -404,7 +404,7 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
 
   /**
    * Gives `n` permits back. Waits for another object's tag until `deadline`
-   * (performance.now() ms; 0: no sleeping; `poll`: see untagIn) and returns false when it is still set.
+   * (performance.now() ms; 0: no sleeping; `poll`: see SlotTagWatch.awaitUntag) and returns false when it is still set.
    */
   #release(n: number, deadline: number, poll = false): boolean {
     const counter = this.#counter

@@ -17,7 +17,9 @@
  * | 24     | 32   | kind       | creator                     | ASCII, NUL-padded ('queue', 'semaphore', …)        |
  * | 56     | 4    | flags      | creator                     | bit 0 PERSISTENT: never unlinked by a last close   |
  * |        |      |            |                             | or the cleanup scan, only by unlink(); other bits 0|
- * | 60     | 4    | (reserved) | nobody                      | 0                                                  |
+ * | 60     | 4    | life       | last closer, openers (CAS)  | lifecycle: bits 0-1 phase (0 OPEN, 1 CLOSING,     |
+ * |        |      |            |                             | 2 GONE, 3 UNLINKED), bits 2-31 an epoch; see      |
+ * |        |      |            |                             | "Last close"                                      |
  * | 64     | 4096 | slots      | each attacher its own       | 128 × 32-byte slot, below                          |
  * | 4160   | …    | data       | the kind                    | see the kind's layout table                        |
  *
@@ -52,7 +54,32 @@
  *
  * Create-or-open (`Segment.openOrCreate`) is atomic because the native create
  * is O_CREAT|O_EXCL: of racing processes exactly one creates the name; the
- * others open it and wait (2 s at most) for its creator to mark it ready.
+ * others open it and wait for its creator to mark it ready (20 slices of
+ * 100 ms while the creator lives: a stalled machine costs a slice, not the
+ * whole wait).
+ *
+ * Last close: a closer that finds no live slot must not unlink a name that an
+ * opener is attaching to at that moment (the opener would keep a segment
+ * nobody else can find, and the next open would create a second one). The
+ * `life` word settles it, Dekker-style, with sequentially consistent atomics:
+ * - the closer CASes OPEN(e) → CLOSING(e), then looks at the slots again: a
+ *   live slot (an opener's, even in transition) → CAS back to OPEN(e+1);
+ *   none → CAS CLOSING(e) → GONE(e), and only if that CAS wins, unlink,
+ *   then store UNLINKED(e) and wake the word;
+ * - an opener claims its slot, then reads `life`: OPEN → attached for good
+ *   (any later closer's rescan sees the slot); CLOSING → it CASes to OPEN(e+1)
+ *   itself, which makes the closer's GONE CAS fail; GONE → the closer
+ *   decided first: the opener waits for UNLINKED (so it does not find the
+ *   dying name again and again), leaves, and reports the name missing.
+ * The epoch stops a stale closer's CAS from hitting a later CLOSING (ABA).
+ * Only one closer decides at a time (the one whose OPEN → CLOSING CAS won),
+ * so the name is unlinked once. A closer SIGKILLed while CLOSING leaves the
+ * segment for the next opener (which reopens it) or, with nobody attached,
+ * in /dev/shm, as a closer killed between freeing its slot and unlinking
+ * does; one killed while GONE leaves it to the next opener, which waits 2 s
+ * for it and then unlinks it. The cleanup scan leaves both alone: it cannot
+ * tell a killed closer from a live one mid-decision (whose segment an opener
+ * may be reopening at that moment).
  *
  * Trust: a segment is opened only when its file is a regular file of this
  * process's effective uid with no group/other permission bits, at least
@@ -133,6 +160,16 @@ const I_VERSION = 2
 const I_DATA_OFFSET = 3
 const I_FLAGS = 14
 const FLAG_PERSISTENT = 1
+const I_LIFE = 15
+// Phases of the life word (its low 2 bits; the rest is the epoch).
+const LIFE_PHASE = 3
+const LIFE_OPEN = 0
+const LIFE_CLOSING = 1
+const LIFE_GONE = 2
+const LIFE_UNLINKED = 3
+/** How long one wait for a creator to finish lasts, and how many such waits an open makes. */
+const CREATOR_SLICE_MS = 100
+const CREATOR_SLICES = 20
 /** How many create-then-open rounds openOrCreate makes while the name keeps appearing and vanishing. */
 const OPEN_OR_CREATE_ROUNDS = 64
 
@@ -320,18 +357,17 @@ export class Segment {
     // bits), a regular file, at least a header long.
     let mapped = native().shmOpen(shm, HEADER_BYTES)
     // Too short (EINVAL): a creator between its O_EXCL create and its
-    // ftruncate. Give it the same 2 s as one that is initialising.
-    for (
-      const until = performance.now() + 2000;
-      mapped === -EINVAL && beingCreated(shm) && performance.now() < until;
-    ) {
+    // ftruncate. Give it the same 2 s as one that is initialising, counted
+    // in 1 ms naps (a stalled machine costs one nap).
+    for (let nap = 0; mapped === -EINVAL && nap < CREATOR_SLICES * CREATOR_SLICE_MS && beingCreated(shm); nap++) {
       Atomics.wait(napWord, 0, 0, 1)
       mapped = native().shmOpen(shm, HEADER_BYTES)
     }
     if (typeof mapped === 'number') {
       if (mapped === -ENOENT) throw new NotFoundError(`Cannot open ${what}: no segment with that name exists`)
       if (mapped === -EACCES) throw refused(shm, what)
-      if (mapped === -EINVAL) throw new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment`)
+      if (mapped === -EINVAL)
+        throw new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment (shorter than a header)`)
       throw new IpcError(`Cannot open ${what}: shared memory is not available`, {
         cause: systemError(-mapped, 'shm_open', shm),
       })
@@ -341,14 +377,19 @@ export class Segment {
       throw error
     }
     const i32 = new Int32Array(mapped.buffer)
-    // A creator still initialising: give it 2 s to finish (it stores the magic, then the state).
-    if (Atomics.load(i32, I_MAGIC) === MAGIC_INITIALISING && Atomics.load(i32, I_STATE) !== STATE_READY)
-      waitWordSync(i32, I_STATE, 0, 2000)
+    const f64 = new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8)
+    const unfinished = awaitCreator(i32, f64)
+    if (unfinished !== undefined) fail(new IncompatibleError(`Cannot open ${what}: ${unfinished}`))
     const magic = Atomics.load(i32, I_MAGIC)
     if (magic === MAGIC_V1)
       fail(new IncompatibleError(`Cannot open ${what}: it was made by an older @ipc version (header 'IPC1')`))
-    if (Atomics.load(i32, I_STATE) !== STATE_READY || magic !== MAGIC)
-      fail(new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment, or was never initialised`))
+    const state = Atomics.load(i32, I_STATE)
+    if (magic !== MAGIC || state !== STATE_READY)
+      fail(
+        new IncompatibleError(
+          `Cannot open ${what}: the segment is not an @ipc segment (magic 0x${(magic >>> 0).toString(16)}, state ${state})`,
+        ),
+      )
     const u8 = new Uint8Array(mapped.buffer)
     const stored = Buffer.from(u8.subarray(KIND_OFFSET, KIND_OFFSET + KIND_BYTES))
       .toString('latin1')
@@ -361,7 +402,6 @@ export class Segment {
           `Cannot open ${what}: its layout version is ${version}, this package reads version ${kind.version}`,
         ),
       )
-    const f64 = new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8)
     let slot = claimSlot(i32, f64)
     let inherited = false
     if (slot < 0) {
@@ -385,7 +425,14 @@ export class Segment {
       finishClaim(i32, f64, slot)
       segment.reap()
     }
-    // The last attacher may have unlinked the name while we were opening it.
+    // A last closer deciding to unlink it: make it keep the segment, or leave
+    // once its name is gone if it already decided (see "Last close" above).
+    if (!stayOpen(i32)) {
+      awaitUnlinked(segment)
+      segment.close()
+      throw new NotFoundError(`Cannot open ${what}: no segment with that name exists`)
+    }
+    // unlink() (or the scan) may have removed the name while we were opening it.
     const stat = native().shmStat(shm)
     if (typeof stat === 'number' || stat.inode !== mapped.inode) {
       segment.close()
@@ -499,16 +546,103 @@ export class Segment {
     const base = (SLOTS_OFFSET + this.slot * SLOT_BYTES) / 4
     native().disarmStore(this.#armId)
     Atomics.store(this.i32, base, 0)
-    let anyAlive = this.persistent
-    for (let s = 0; s < SLOT_COUNT && !anyAlive; s++) anyAlive = slotAliveIn(this.i32, this.#f64, s)
-    if (!anyAlive) this.unlink()
+    if (!this.persistent) this.#unlinkIfLast()
     cancelWaitsOn(this.buffer)
     releaseMapping(this.buffer)
+  }
+
+  /** The last close's decision (see "Last close" above); this object's slot is already free. */
+  #unlinkIfLast(): void {
+    if (this.#anyAlive()) return
+    const life = Atomics.load(this.i32, I_LIFE)
+    // CLOSING: another last closer decides. GONE: decided. Out of range: leave it.
+    if ((life & LIFE_PHASE) !== LIFE_OPEN) return
+    const closing = life | LIFE_CLOSING
+    if (Atomics.compareExchange(this.i32, I_LIFE, life, closing) !== life) return
+    // An opener that claimed its slot before our CAS is seen here; one that
+    // claims after it sees CLOSING and reopens.
+    if (this.#anyAlive()) Atomics.compareExchange(this.i32, I_LIFE, closing, nextEpoch(life))
+    else if (Atomics.compareExchange(this.i32, I_LIFE, closing, life | LIFE_GONE) === closing) {
+      this.unlink()
+      Atomics.store(this.i32, I_LIFE, life | LIFE_UNLINKED)
+      notifyWord(this.i32, I_LIFE)
+    }
+  }
+
+  #anyAlive(): boolean {
+    for (let s = 0; s < SLOT_COUNT; s++) if (slotAliveIn(this.i32, this.#f64, s)) return true
+    return false
   }
 
   [Symbol.dispose](): void {
     this.close()
   }
+}
+
+/** OPEN in the epoch after `life`'s. */
+function nextEpoch(life: number): number {
+  return ((life >>> 2) + 1) << 2
+}
+
+/**
+ * Called by an opener after it claimed its slot: true when the segment stays
+ * (OPEN, or CLOSING reopened by our CAS), false when a last closer has
+ * decided to unlink it (GONE).
+ */
+function stayOpen(i32: Int32Array): boolean {
+  for (;;) {
+    const life = Atomics.load(i32, I_LIFE)
+    const phase = life & LIFE_PHASE
+    if (phase === LIFE_OPEN) return true
+    if (phase !== LIFE_CLOSING) return false
+    if (Atomics.compareExchange(i32, I_LIFE, life, nextEpoch(life)) === life) return true
+  }
+}
+
+/**
+ * Waits (20 slices of 100 ms at most) until the last closer that decided to
+ * unlink `segment` has done so; unlinks it here if that closer died first.
+ */
+function awaitUnlinked(segment: Segment): void {
+  const { i32 } = segment
+  for (let slice = 0; slice < CREATOR_SLICES; slice++) {
+    const life = Atomics.load(i32, I_LIFE)
+    if ((life & LIFE_PHASE) !== LIFE_GONE) return
+    waitWordSync(i32, I_LIFE, life, CREATOR_SLICE_MS)
+  }
+  segment.unlink()
+}
+
+/**
+ * Waits while the segment's creator is still initialising it: undefined once
+ * it is ready (or it was never an initialising segment), else why it is not.
+ * The wait is counted in slices, so a stall of the whole machine (a paused
+ * VM, a loaded CI runner) uses up one slice, not the creator's whole grace.
+ */
+function awaitCreator(i32: Int32Array, f64: Float64Array): string | undefined {
+  for (let slice = 0; ; slice++) {
+    // The creator stores the magic, then the state: 'IPC2' with state 0 is a
+    // creator between those two stores, still to wait for.
+    if (Atomics.load(i32, I_STATE) === STATE_READY) return undefined
+    const magic = Atomics.load(i32, I_MAGIC)
+    if (magic !== MAGIC_INITIALISING && magic !== MAGIC) return undefined
+    if (slice === CREATOR_SLICES)
+      return `its creator has not finished making it after ${(CREATOR_SLICES * CREATOR_SLICE_MS) / 1000} s`
+    // The creator claims a slot right after the native create: a claimed slot
+    // and none alive means it died before it finished.
+    if (slice > 0 && creatorDied(i32, f64)) return 'its creator died before it finished making it'
+    waitWordSync(i32, I_STATE, 0, CREATOR_SLICE_MS)
+  }
+}
+
+function creatorDied(i32: Int32Array, f64: Float64Array): boolean {
+  let claimed = false
+  for (let s = 0; s < SLOT_COUNT; s++) {
+    if (Atomics.load(i32, (SLOTS_OFFSET + s * SLOT_BYTES) / 4 + S_PID) === 0) continue
+    if (slotAliveIn(i32, f64, s)) return false
+    claimed = true
+  }
+  return claimed
 }
 
 function claimSlot(i32: Int32Array, f64: Float64Array): number {

@@ -21,18 +21,26 @@ describe('AdaptiveSpin#spin()', () => {
     expect(polls).toBe(0)
   })
 
-  it('spins its whole budget on a miss, a share of it after misses, and the whole of it every 8th spin', () => {
+  it('spins its whole budget on a miss, a share of it after misses, and the whole of it in probes that grow rarer while they miss', () => {
     const spin = new AdaptiveSpin()
-    const never = () => false
+    let hit = false
     const timed = () => {
       const started = performance.now()
-      expect(spin.spin(never, 40, Number.POSITIVE_INFINITY)).toBe(false)
+      expect(spin.spin(() => hit, 20, Number.POSITIVE_INFINITY)).toBe(hit)
       return performance.now() - started
     }
-    expect(timed()).toBeGreaterThanOrEqual(40) // spin 1: the whole budget
-    for (let i = 2; i <= 6; i++) timed()
-    expect(timed()).toBeLessThan(20) // spin 7: 1/64 of it (0.6 ms) after six misses
-    expect(timed()).toBeGreaterThanOrEqual(40) // spin 8: a probe gets the whole budget
+    const full = (ms: number) => ms >= 20
+    expect(full(timed())).toBe(true) // spin 1: the whole budget
+    const misses = Array.from({ length: 30 }, timed) // spins 2..31
+    // Spin 8 probes; it misses, so the next probe is 16 spins later (24), then 32 later.
+    const probes = misses.flatMap((ms, i) => (full(ms) ? [i + 2] : []))
+    expect(probes.filter((n) => n > 6)).toEqual([8, 24])
+    expect(misses[5]).toBeLessThan(10) // spin 7: 1/64 of the budget after six misses
+    // A hit restores the whole budget and the 8-spin gap.
+    hit = true
+    timed()
+    hit = false
+    expect(full(timed())).toBe(true)
   })
 
   it('never spins past the deadline', () => {
