@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 /** Where apps/docs is published (GitHub Pages of the repository); homepage and README links point there. */
 const DOCS_URL = 'https://ipc-js.github.io/ipc/'
-const packages = ['core', 'queue', 'pipe', 'shared', 'semaphore', 'sync']
+const packages = ['core', 'queue', 'pipe', 'shared', 'semaphore', 'sync', 'pool']
 /** The prebuilds every @ipc/core tarball bundles (scripts/arm64-smoke.mjs runs the arm64 one under qemu). */
 const CORE_PREBUILDS = ['linux-x64', 'linux-arm64']
 const work = mkdtempSync(join(tmpdir(), 'ipc-pack-'))
@@ -52,6 +52,7 @@ try {
     import { SharedValue } from '@ipc/shared'
     import { Semaphore } from '@ipc/semaphore'
     import { Barrier, Condition, Event } from '@ipc/sync'
+    import { Pool } from '@ipc/pool'
     if (deserialize(serialize({ a: 1 })).a !== 1) throw new Error('codec')
     if (waitSync(new Int32Array(new SharedArrayBuffer(4)), 0, 0, { timeout: 1 }) !== 'timed-out') throw new Error('futex')
     const q = new Queue(); q.putSync('x'); if (q.getSync() !== 'x') throw new Error('queue'); q.close()
@@ -61,6 +62,8 @@ try {
     const e = new Event(); e.set(); if (!(await e.wait({ timeout: 0 }))) throw new Error('event'); e.close()
     const c = new Condition(); c.acquireSync(); if (c.waitSync({ timeout: 0 })) throw new Error('condition'); c.release(); c.close()
     const br = new Barrier(1); if (br.waitSync() !== 0) throw new Error('barrier'); br.close()
+    const pool = new Pool('data:text/javascript,export const twice = (x) => 2 * x', { size: 1 })
+    if ((await pool.map('twice', [1, 2])).join() !== '2,4') throw new Error('pool'); pool.close(); await pool.join()
     console.log('esm ok')
   `
   const cjs = `
@@ -72,7 +75,9 @@ try {
     const v = new SharedValue('int64', 7n); if (v.value !== 7n) throw new Error('value'); v.close()
     const { Event } = require('@ipc/sync')
     const e = new Event(); e.set(); if (!e.isSet()) throw new Error('event'); e.close()
-    console.log('cjs ok')
+    const { Pool } = require('@ipc/pool')
+    const pool = new Pool('data:text/javascript,export const twice = (x) => 2 * x', { size: 1 })
+    pool.run('twice', [21]).then(async (x) => { if (x !== 42) throw new Error('pool'); await pool.terminate(); console.log('cjs ok') })
   `
   writeFileSync(join(app, 'esm.mjs'), esm)
   writeFileSync(join(app, 'cjs.cjs'), cjs)

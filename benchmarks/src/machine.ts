@@ -22,7 +22,7 @@ export interface Machine {
   packages: Record<string, { version: string; built: boolean } | null>
 }
 
-const PACKAGES = ['@ipc/core', '@ipc/queue', '@ipc/pipe', '@ipc/shared', '@ipc/semaphore']
+const PACKAGES = ['@ipc/core', '@ipc/queue', '@ipc/pipe', '@ipc/shared', '@ipc/semaphore', '@ipc/pool']
 
 export function describeMachine(ctx: RunContext, date: Date): Machine {
   const require = createRequire(import.meta.url)

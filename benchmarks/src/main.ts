@@ -11,6 +11,7 @@ import { type Family, type Job, type Measured, measure } from './harness.ts'
 import { describeMachine } from './machine.ts'
 import { MODES, type Mode } from './modes.ts'
 import { pipeFamily } from './pipe.ts'
+import { poolFamily } from './pool.ts'
 import { ProgressLine } from './progress.ts'
 import { queueFamily } from './queue.ts'
 import { buildRows, formatNumber, type Report, writeReport } from './report.ts'
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     semaphoreFamily(ctx),
     syncFamily(ctx),
     segmentFamily(ctx),
+    poolFamily(ctx),
   ]
   const rows = families
     .flatMap((family) => family.rows)

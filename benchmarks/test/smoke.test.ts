@@ -51,6 +51,9 @@ const EXPECTED_WORKLOADS = [
   'segment.create.junk1000',
   // Needs root to plant files of another user.
   ...(process.geteuid?.() === 0 ? ['segment.create.foreign1000'] : []),
+  'pool.tiny.chunk1',
+  'pool.tiny.auto',
+  'pool.cpu1ms',
 ]
 
 interface Figure {

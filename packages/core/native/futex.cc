@@ -318,12 +318,19 @@ void Deliver(napi_env env, napi_value js_cb, void* context, void*) {
     napi_unref_threadsafe_function(env, w->tsfn);
     w->refed = false;
   }
-  Napi::Env e(env);
-  Napi::Array arr = Napi::Array::New(e, batch.size());
-  for (size_t i = 0; i < batch.size(); i++) arr.Set(static_cast<uint32_t>(i), batch[i]);
+  // Plain N-API calls whose failure ends the delivery: in a worker thread
+  // being terminated they fail (JS can no longer run), and node-addon-api's
+  // wrappers would answer that failure with a throw that aborts the process.
+  napi_value arr;
+  if (napi_create_array_with_length(env, batch.size(), &arr) != napi_ok) return;
+  for (size_t i = 0; i < batch.size(); i++) {
+    napi_value value;
+    if (napi_create_double(env, batch[i], &value) != napi_ok) return;
+    if (napi_set_element(env, arr, static_cast<uint32_t>(i), value) != napi_ok) return;
+  }
   napi_value argv[] = {arr};
   napi_value undefined;
-  napi_get_undefined(env, &undefined);
+  if (napi_get_undefined(env, &undefined) != napi_ok) return;
   napi_call_function(env, undefined, js_cb, 1, argv, nullptr);
 }
 

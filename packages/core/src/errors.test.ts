@@ -19,6 +19,7 @@ import {
   systemError,
   TimeoutError,
   ValueError,
+  WorkerExitError,
 } from './errors.js'
 import { Segment } from './memory/segment.js'
 import { Process } from './process/process.js'
@@ -38,6 +39,7 @@ const CLASSES = [
   [ProcessError, 'ProcessError', 'IPC_PROCESS'],
   [PermissionError, 'PermissionError', 'IPC_PERMISSION'],
   [CorruptError, 'CorruptError', 'IPC_CORRUPT'],
+  [WorkerExitError, 'WorkerExitError', 'IPC_WORKER_EXIT'],
 ] as const
 
 describe('error classes', () => {
@@ -166,6 +168,18 @@ describe('ProcessError', () => {
       'ProcessError: Process "p" failed: TypeError: bad\n--- in the child process ---\nTypeError: bad\n    at f (file:///w.mjs:1:1)',
     )
     expect(new ProcessError('x').exitCode).toBeNull()
+  })
+})
+
+describe('WorkerExitError', () => {
+  it('carries the exit code or the signal of the worker', () => {
+    const killed = new WorkerExitError('killed', { exitCode: null, signal: 'SIGKILL' })
+    expect(killed.exitCode).toBeNull()
+    expect(killed.signal).toBe('SIGKILL')
+    const exited = new WorkerExitError('exited', { exitCode: 3 })
+    expect(exited.exitCode).toBe(3)
+    expect(exited.signal).toBeNull()
+    expect(exited).toBeInstanceOf(IpcError)
   })
 })
 

@@ -150,6 +150,34 @@ export class ProcessError extends IpcError {
   }
 }
 
+/** How a worker ended: its exit code, or the signal that killed it. */
+export interface WorkerExitDetails extends IpcErrorOptions {
+  /** The worker's exit code, or `null` when a signal ended it. */
+  exitCode?: number | null
+  /** The signal that ended the worker (`'SIGKILL'`, …), or `null` when it exited by itself. */
+  signal?: NodeJS.Signals | null
+}
+
+/**
+ * The worker running a task died before it answered (it exited, crashed or
+ * was killed, even by SIGKILL): only that task fails with this error; the
+ * pool replaces the worker and goes on.
+ */
+export class WorkerExitError extends IpcError {
+  static override readonly code: string = 'IPC_WORKER_EXIT'
+  override name = 'WorkerExitError'
+  /** The worker's exit code, or `null` when a signal ended it. */
+  readonly exitCode: number | null
+  /** The signal that ended the worker, or `null` when it exited by itself. */
+  readonly signal: NodeJS.Signals | null
+
+  constructor(message: string, details: WorkerExitDetails = {}) {
+    super(message, details)
+    this.exitCode = details.exitCode ?? null
+    this.signal = details.signal ?? null
+  }
+}
+
 /** A `TypeError` with a Node-style `code`, for arguments of the wrong type. */
 export function invalidArgType(message: string): TypeError & { code: string } {
   return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' })

@@ -18,6 +18,8 @@ export {
   type ProcessErrorDetails,
   TimeoutError,
   ValueError,
+  type WorkerExitDetails,
+  WorkerExitError,
 } from './errors.js'
 export type { Handle } from './primitive/handle.js'
 export {

@@ -45,6 +45,16 @@ export {
   type PrimitiveKind,
 } from './primitive/primitive.js'
 export {
+  errorFields,
+  extractTransfers,
+  importModule,
+  moduleUrl,
+  type ProcessPayload,
+  type ProcessResultMessage,
+  placeTransfer,
+  signalName,
+} from './process/process.js'
+export {
   checkMpmcCapacity,
   MPMC_EMPTY,
   MPMC_PUT_FULL,

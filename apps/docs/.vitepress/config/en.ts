@@ -47,6 +47,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
     {
       text: 'Using them well',
       items: [
+        { text: 'A pool of workers', link: 'pool' },
         { text: 'Choosing between them', link: 'choosing' },
         { text: 'Waiting, sync twins and errors', link: 'waiting-and-errors' },
         { text: 'Security model', link: 'security' },
@@ -70,6 +71,7 @@ function sidebarReference(): DefaultTheme.SidebarItem[] {
         { text: '@ipc/shared', link: 'shared' },
         { text: '@ipc/semaphore', link: 'semaphore' },
         { text: '@ipc/sync', link: 'sync' },
+        { text: '@ipc/pool', link: 'pool' },
       ],
     },
     { text: 'Tutorial', base: '/guide/', link: '/' },

@@ -63,6 +63,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
     {
       text: '用好它们',
       items: [
+        { text: '工作进程池 Pool', link: 'pool' },
         { text: '如何选择', link: 'choosing' },
         { text: '等待、同步版本与错误', link: 'waiting-and-errors' },
         { text: '安全模型', link: 'security' },
@@ -86,6 +87,7 @@ function sidebarReference(): DefaultTheme.SidebarItem[] {
         { text: '@ipc/shared', link: 'shared' },
         { text: '@ipc/semaphore', link: 'semaphore' },
         { text: '@ipc/sync', link: 'sync' },
+        { text: '@ipc/pool', link: 'pool' },
       ],
     },
     { text: '教程', base: '/zh/guide/', link: '/' },

@@ -10,15 +10,15 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { deserialize } from '../codec/codec.js'
-import { ProcessError } from '../errors.js'
 import { revive } from '../primitive/handle.js'
 import { runtime } from '../runtime.js'
 import {
   CHILD_MARK,
   errorFields,
-  MAIN_GUARD_HINT,
+  importModule,
   type ProcessPayload,
   type ProcessResultMessage,
+  placeTransfer,
   RESULT_TYPE,
 } from './process.js'
 
@@ -67,7 +67,7 @@ async function run(bytes: Uint8Array): Promise<void> {
     for (const { descriptor, paths } of payload.transfers) {
       const value = await revive(descriptor)
       revived.push(value)
-      for (const path of paths) place(payload.args, path, value)
+      for (const path of paths) placeTransfer(payload.args, path, value)
     }
     const module = await importModule(payload.module)
     const fn = module[payload.exportName]
@@ -83,25 +83,6 @@ async function run(bytes: Uint8Array): Promise<void> {
 }
 
 /**
- * Imports the child's module with `importingModule` set, so a `start()` at
- * its top level (a missing main guard) throws instead of starting a child
- * that imports the module again, without end. The refusal is printed too:
- * the parent may never join this child to see it.
- */
-async function importModule(module: string): Promise<Record<string, unknown>> {
-  const rt = runtime()
-  rt.importingModule = true
-  try {
-    return (await import(module)) as Record<string, unknown>
-  } catch (error) {
-    if (error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)) console.error(error.message)
-    throw error
-  } finally {
-    rt.importingModule = false
-  }
-}
-
-/**
  * The function returned: report it, then live on like any Node program while
  * work it started is pending (as Python joins a child's non-daemon threads),
  * and exit 0 when the event loop empties. Revived primitives close at exit.
@@ -110,14 +91,6 @@ async function succeed(): Promise<void> {
   if (finished) return
   finished = true
   await report({ type: RESULT_TYPE, ok: true })
-}
-
-/** Puts `value` at `path` (indexes and keys) inside `root`. */
-function place(root: unknown[], path: (string | number)[], value: unknown): void {
-  let target = root as unknown as Record<string | number, unknown>
-  for (let i = 0; i < path.length - 1; i++)
-    target = target[path[i] as string | number] as Record<string | number, unknown>
-  target[path[path.length - 1] as string | number] = value
 }
 
 async function finish(error: unknown, code = error === undefined ? 0 : 1): Promise<void> {

@@ -137,7 +137,7 @@ function childEntryPath(): string {
 }
 
 /** A module given as a path (relative to the working directory or absolute) or a URL, as a URL string. */
-function moduleUrl(module: string | URL): string {
+export function moduleUrl(module: string | URL): string {
   if (module instanceof URL) return module.href
   if (typeof module === 'function')
     throw invalidArgType(
@@ -151,6 +151,12 @@ function moduleUrl(module: string | URL): string {
   if (module.length === 0) throw invalidArgValue('The "module" argument must be a path or a URL, received ""')
   if (/^(file|data):/i.test(module)) return new URL(module).href
   return pathToFileURL(isAbsolute(module) ? module : resolve(process.cwd(), module)).href
+}
+
+/** The name of signal `number` (`9` → `'SIGKILL'`), or `null` for a number no signal has. */
+export function signalName(number: number): NodeJS.Signals | null {
+  for (const [name, value] of Object.entries(constants.signals)) if (value === number) return name as NodeJS.Signals
+  return null
 }
 
 function signalNumber(signal: NodeJS.Signals | number): number {
@@ -210,6 +216,34 @@ export function extractTransfers(args: readonly unknown[]): Pick<ProcessPayload,
   }
   const out = args.map((arg, i) => walk(arg, [i]))
   return { args: out, transfers }
+}
+
+/** Puts a revived primitive `value` at `path` (indexes and keys, from `extractTransfers`) inside `root`. */
+export function placeTransfer(root: unknown[], path: readonly (string | number)[], value: unknown): void {
+  let target = root as unknown as Record<string | number, unknown>
+  for (let i = 0; i < path.length - 1; i++)
+    target = target[path[i] as string | number] as Record<string | number, unknown>
+  target[path[path.length - 1] as string | number] = value
+}
+
+/**
+ * Imports a child's module with `importingModule` set, so a `start()` at
+ * its top level (a missing main guard) throws instead of starting a child
+ * that imports the module again, without end. The refusal is printed too:
+ * the parent may never join this child to see it. Used by child-entry and by
+ * other runners of user modules in a child (@ipc/pool's workers).
+ */
+export async function importModule(module: string): Promise<Record<string, unknown>> {
+  const rt = runtime()
+  rt.importingModule = true
+  try {
+    return (await import(module)) as Record<string, unknown>
+  } catch (error) {
+    if (error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)) console.error(error.message)
+    throw error
+  } finally {
+    rt.importingModule = false
+  }
 }
 
 function checkDescriptor(descriptor: TransferDescriptor): TransferDescriptor {

@@ -1,0 +1,81 @@
+import { Pool, ProcessError } from '@ipc/pool'
+import { describe, expect, it } from 'vitest'
+
+const TASKS = new URL('../test/fixtures/tasks.mjs', import.meta.url)
+
+describe('new Pool()', () => {
+  it('rejects bad options with TypeError or RangeError', () => {
+    expect(() => new Pool(42 as never)).toThrow(TypeError)
+    expect(() => new Pool('')).toThrow(TypeError)
+    expect(() => new Pool(TASKS, { size: 0 })).toThrow(RangeError)
+    expect(() => new Pool(TASKS, { size: 1.5 })).toThrow(RangeError)
+    expect(() => new Pool(TASKS, { mode: 'fiber' as never })).toThrow(TypeError)
+    expect(() => new Pool(TASKS, { maxTasksPerChild: 0 })).toThrow(RangeError)
+    expect(() => new Pool(TASKS, { idleTimeout: -1 })).toThrow(RangeError)
+    expect(() => new Pool(TASKS, { execArgv: [1] as never })).toThrow(TypeError)
+    expect(() => new Pool(TASKS, 5 as never)).toThrow(TypeError)
+  })
+
+  it('has size and defaults to os.availableParallelism()', async () => {
+    const { availableParallelism } = await import('node:os')
+    await using pool = new Pool(TASKS, { mode: 'thread' })
+    expect(pool.size).toBe(availableParallelism())
+    expect(pool.mode).toBe('thread')
+  })
+})
+
+describe('Pool#run()', () => {
+  it('rejects a task that throws with ProcessError carrying the worker stack', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1 })
+    const error = (await pool.run('fail', ['boom']).catch((e: unknown) => e)) as ProcessError
+    expect(error).toBeInstanceOf(ProcessError)
+    expect(error.message).toBe('Task "fail" failed: TypeError: boom')
+    expect(error.childName).toBe('TypeError')
+    expect(error.childStack).toContain('tasks.mjs')
+    // The worker goes on.
+    expect(await pool.run('add', [1, 2])).toBe(3)
+  })
+
+  it('rejects an unknown or non-function export with a clear TypeError', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1 })
+    await expect(pool.run('nope')).rejects.toThrow(/has no export "nope" that is a function \(found undefined\)/)
+    await expect(pool.run('notAFunction')).rejects.toThrow(/\(found number\)/)
+    await expect(pool.map('nope', [1])).rejects.toBeInstanceOf(TypeError)
+  })
+
+  it('throws on bad arguments before queueing anything', async () => {
+    await using pool = new Pool(TASKS, { size: 1, mode: 'thread' })
+    expect(() => pool.run('' as never)).toThrow(TypeError)
+    expect(() => pool.run('add', 1 as never)).toThrow(TypeError)
+    expect(() => pool.run('add', [], { timeout: -1 })).toThrow(RangeError)
+    expect(() => pool.map('add', 3 as never)).toThrow(TypeError)
+    async function* later() {
+      yield 1
+    }
+    expect(() => pool.map('add', later() as never)).toThrow(/use imap for an async iterable/)
+    expect(() => pool.map('add', [1], { chunksize: 0 })).toThrow(RangeError)
+    expect(() => pool.imap('add', [1], { ordered: 'yes' as never })).toThrow(TypeError)
+    expect(pool.pending).toBe(0)
+  })
+
+  it('rejects arguments and results that cannot be cloned with DataCloneError', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1, mode: 'thread' })
+    await expect(pool.run('identity', [() => 1])).rejects.toMatchObject({ name: 'DataCloneError' })
+    await expect(pool.run('unclonable')).rejects.toMatchObject({ childName: 'DataCloneError' })
+    expect(await pool.run('add', [1, 1])).toBe(2)
+  })
+
+  it('fails every task with ProcessError when the module cannot be imported', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(new URL('../test/fixtures/broken.mjs', import.meta.url), { size: 2 })
+    const error = (await pool.run('anything').catch((e: unknown) => e)) as ProcessError
+    expect(error).toBeInstanceOf(ProcessError)
+    expect(error.message).toMatch(/could not start.*broken module/)
+  })
+
+  it('names the missing main guard when the module creates a pool at its top level', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(new URL('../test/fixtures/unguarded.mjs', import.meta.url), { size: 1 })
+    const error = (await pool.run('one').catch((e: unknown) => e)) as ProcessError
+    expect(error).toBeInstanceOf(ProcessError)
+    expect(error.message).toContain('main guard')
+  })
+})

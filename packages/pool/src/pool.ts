@@ -1,0 +1,1019 @@
+/**
+ * Pool: Python's `multiprocessing.Pool` for Node.js, on @ipc/core's `Process`
+ * and @ipc/queue's `Queue` (protocol.ts describes the messages).
+ *
+ * The parent assigns every task (a `run`, or a chunk of `map`/`imap`) to one
+ * worker, so it always knows which tasks a worker holds, oldest first; the
+ * oldest is the one running. When a worker exits, the parent first reads the
+ * replies already in its reply queue, then fails the task the worker was
+ * running with `WorkerExitError` and gives the ones behind it (never started)
+ * to other workers. Aborting a running task kills its worker, which is the
+ * same path. Worker deaths are seen through `Process` exit events, never by
+ * polling.
+ *
+ * Pipelining: a worker holds up to about `QUEUED_WORK_MS` of work (by the
+ * measured time per task, between 2 and `MAX_DEPTH` tasks), so it finds its
+ * next request in its queue while the parent handles replies, and the
+ * parent handles many replies per wake-up when tasks are tiny; long tasks
+ * stay 2 deep, so the work stays balanced between workers. A worker is
+ * refilled when it is down to half its depth, in one burst. A task that can
+ * be cancelled (a `signal` or `timeout`) goes only to an idle worker: it
+ * starts at once, so cancelling it never kills another task.
+ */
+import { availableParallelism } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { inspect } from 'node:util'
+import { ClosedError, Process, ProcessError, TimeoutError, ValueError, WorkerExitError } from '@ipc/core'
+import {
+  checkOptionsObject,
+  checkWaitOptions,
+  closeAtExit,
+  EXIT_PRIMITIVES,
+  extractTransfers,
+  forgetAtExit,
+  invalidArgType,
+  invalidArgValue,
+  moduleUrl,
+  onAbort,
+  outOfRange,
+  signalName,
+} from '@ipc/core/internal'
+import { Queue } from '@ipc/queue'
+import type { ImapOptions, MapOptions, PoolOptions, RunOptions } from './options.js'
+import {
+  type ErrorFields,
+  FAILED,
+  MAP,
+  NO_EXPORT,
+  OK,
+  type Reply,
+  type Request,
+  type RequestKind,
+  RING_BYTES,
+  RUN,
+  type Transfers,
+} from './protocol.js'
+
+/** Tasks a worker holds at least when it has any to hold (one running, one waiting). */
+const MIN_DEPTH = 2
+/** Tasks a worker holds at most. */
+const MAX_DEPTH = 64
+/** How much work (ms, by the measured time per task) a worker may hold. */
+const QUEUED_WORK_MS = 1
+
+/** Chunks an `imap` keeps submitted or finished-but-not-yet-consumed, per worker. */
+const IMAP_AHEAD_PER_WORKER = 2
+
+/** One task: a `run`, or a chunk of a `map`/`imap`. */
+interface Task {
+  readonly id: number
+  readonly exportName: string
+  readonly kind: RequestKind
+  readonly payload: unknown[]
+  readonly transfers: Transfers | undefined
+  /** Inputs this task counts in `pool.pending` (1 for a run, the chunk's length). */
+  readonly count: number
+  /** Sent only to an idle worker (it has a signal or timeout). */
+  readonly cancellable: boolean
+  /** Called once, with the result or the error. */
+  readonly settle: (error: Error | undefined, result: unknown) => void
+  worker: Worker | undefined
+  /** `performance.now()` when it was sent to its worker. */
+  sentAt: number
+  done: boolean
+}
+
+/** One worker and the tasks it holds. */
+interface Worker {
+  readonly number: number
+  readonly process: Process
+  readonly requests: Queue<Request | null>
+  /** Its replies (only it puts, only the parent gets). */
+  readonly replies: Queue<Reply | null>
+  /** A `get()` of its replies is pending. */
+  pumping: boolean
+  exited: boolean
+  /** Tasks sent and not answered, oldest (running) first. */
+  readonly held: Task[]
+  given: number
+  /** `performance.now()` of its last reply. */
+  lastReplyAt: number
+  /** Sent its stop message: takes no more tasks and exits when done. */
+  retiring: boolean
+  /** Imported the module (its ready reply was read): a failure from now on is a crash, not a failed start. */
+  ready: boolean
+  idleTimer: NodeJS.Timeout | undefined
+}
+
+type State = 'running' | 'closed' | 'terminated'
+
+const MODES = ['process', 'thread'] as const
+
+/** dist/worker.js of this package (also when this file runs from src/ under a test runner). */
+function workerUrl(): string {
+  const here = dirname(fileURLToPath(import.meta.url))
+  // dist/index.js and src/pool.ts both sit one level below the package root.
+  return pathToFileURL(join(dirname(here), 'dist', 'worker.js')).href
+}
+
+function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw outOfRange(`The "${name}" option must be a positive integer, received ${inspect(value)}`)
+  return value
+}
+
+function checkExportName(exportName: unknown): string {
+  if (typeof exportName !== 'string' || exportName.length === 0)
+    throw invalidArgType(`The "exportName" argument must be a non-empty string, received ${inspect(exportName)}`)
+  return exportName
+}
+
+/** Python's `Pool.map` rule: ceil(length / (4 × size)), at least 1. */
+export function autoChunksize(length: number, size: number): number {
+  return Math.max(1, Math.ceil(length / (4 * size)))
+}
+
+/** The length of an input that knows it (an array, a typed array, a Set, a Map), else undefined. */
+function knownLength(iterable: object): number | undefined {
+  if (Array.isArray(iterable) || ArrayBuffer.isView(iterable)) return (iterable as { length: number }).length
+  if (iterable instanceof Set || iterable instanceof Map) return iterable.size
+  return undefined
+}
+
+/**
+ * A pool of worker processes (or threads) that run the exports of one
+ * module: Python's `multiprocessing.Pool`, without its hangs.
+ *
+ * Guarantees:
+ * - Each task runs once, in one worker; `map` results come in input order,
+ *   as do `imap`'s unless `ordered: false`.
+ * - A task that throws or rejects fails with `ProcessError` (the worker's
+ *   error name, message and stack); the worker goes on.
+ * - A worker that dies while running a task (it exits, crashes, or is
+ *   killed, even by SIGKILL) fails that task only, with `WorkerExitError`;
+ *   the tasks queued behind it run in other workers, and a new worker takes
+ *   its place.
+ * - After `terminate()`, or `close()` and `join()`, no worker process or
+ *   thread is left and the pool's shared memory is freed.
+ *
+ * Workers import `module` under the main-guard rule of `Process`: guard the
+ * code that creates pools (`if (!currentProcess().isChild)`).
+ *
+ * @throws {RangeError} when `size`, `maxTasksPerChild` or `idleTimeout` is out of range.
+ * @throws {TypeError} when `module` or an option has the wrong type.
+ * @throws {ProcessError} when created at the top level of a module a worker is importing (a missing main guard).
+ * @example
+ * ```ts
+ * await using pool = new Pool(new URL('./tasks.mjs', import.meta.url), { size: 4 })
+ * await pool.run('add', [1, 2]) // => 3
+ * await pool.map('square', [1, 2, 3]) // => [1, 4, 9]
+ * ```
+ */
+export class Pool {
+  /** The module's URL (a path is resolved against the working directory). */
+  readonly module: string
+  /** Where the workers run. */
+  readonly mode: 'process' | 'thread'
+  readonly #size: number
+  readonly #maxTasksPerChild: number | undefined
+  readonly #idleTimeout: number | undefined
+  readonly #env: NodeJS.ProcessEnv | undefined
+  readonly #execArgv: readonly string[] | undefined
+  readonly #workers = new Set<Worker>()
+  /** Tasks waiting for a worker, in order; done ones are skipped. */
+  #queue: Task[] = []
+  #queueHead = 0
+  /** Tasks held by workers, by id. */
+  readonly #held = new Map<number, Task>()
+  #nextId = 1
+  #workerCount = 0
+  #pending = 0
+  #state: State = 'running'
+  /** Moving average of the time a worker spends per task, in ms (sets the pipelining depth). */
+  #taskMs = QUEUED_WORK_MS / 10
+  #depth = 10
+  #keepAlive: NodeJS.Timeout | undefined
+  #joiners: (() => void)[] = []
+  #freed = false
+  /** What runs at a normal exit of this process if the pool was not closed: see the constructor. */
+  readonly #atExit = {
+    close: () => {
+      for (const worker of this.#workers) {
+        worker.process.kill('SIGKILL')
+        unlinkQuietly(worker.requests)
+        unlinkQuietly(worker.replies)
+      }
+    },
+  }
+
+  constructor(module: string | URL, options: PoolOptions = {}) {
+    this.module = moduleUrl(module)
+    checkOptionsObject(options)
+    const { size = availableParallelism(), mode = 'process', maxTasksPerChild, idleTimeout, env, execArgv } = options
+    this.#size = positiveInteger('size', size)
+    if (!MODES.includes(mode))
+      throw invalidArgValue(`The "mode" option must be 'process' or 'thread', received ${inspect(mode)}`)
+    this.mode = mode
+    this.#maxTasksPerChild =
+      maxTasksPerChild === undefined ? undefined : positiveInteger('maxTasksPerChild', maxTasksPerChild)
+    if (idleTimeout !== undefined) {
+      if (typeof idleTimeout !== 'number' || Number.isNaN(idleTimeout) || idleTimeout < 0)
+        throw outOfRange(
+          `The "idleTimeout" option must be a non-negative number of ms, received ${inspect(idleTimeout)}`,
+        )
+      this.#idleTimeout = idleTimeout === Number.POSITIVE_INFINITY ? undefined : idleTimeout
+    }
+    if (env !== undefined && (typeof env !== 'object' || env === null))
+      throw invalidArgType(`The "env" option must be an object, received ${env === null ? 'null' : typeof env}`)
+    if (execArgv !== undefined && (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string')))
+      throw invalidArgType('The "execArgv" option must be an array of strings')
+    this.#env = env
+    this.#execArgv = execArgv
+    // Registered before the queues, so at exit it runs before they close: the
+    // workers (daemons) are killed and the queues' names removed, rather than
+    // left for a later process's cleanup scan.
+    closeAtExit(this.#atExit, EXIT_PRIMITIVES)
+    try {
+      for (let i = 0; i < this.#size; i++) this.#spawn()
+    } catch (error) {
+      this.#killAll()
+      this.#free()
+      throw error
+    }
+  }
+
+  /** The most workers the pool runs at once (the `size` option). */
+  get size(): number {
+    return this.#size
+  }
+
+  /**
+   * Inputs submitted and not yet settled, queued or running: a `run` counts
+   * 1, a `map`/`imap` counts each input. Drives a progress bar.
+   */
+  get pending(): number {
+    return this.#pending
+  }
+
+  /**
+   * Runs `module[exportName](...args)` in a worker and resolves its result
+   * (awaited when it returns a promise). @ipc primitives in `args` arrive
+   * attached (at the top level or nested in arrays and plain objects), and are
+   * closed in the worker when the task ends; everything else is copied with
+   * structured-clone semantics, and so is the result.
+   *
+   * Aborting `signal` (or `timeout` passing) drops a queued task, or kills
+   * and replaces the worker running it, and rejects with `signal.reason`
+   * (with `TimeoutError`).
+   *
+   * @throws {ProcessError} (rejects) when the function throws or rejects in the worker.
+   * @throws {WorkerExitError} (rejects) when the worker dies while running the task.
+   * @throws {TypeError} (rejects) when the module has no such export, or it is not a function.
+   * @throws {DataCloneError} (rejects) when an argument or the result cannot be cloned.
+   * @throws {ValueError} when the pool was closed or terminated.
+   * @example
+   * ```ts
+   * const sum = await pool.run('add', [1, 2], { timeout: 1000 })
+   * ```
+   */
+  run<R = unknown>(exportName: string, args: readonly unknown[] = [], options?: RunOptions): Promise<R> {
+    checkExportName(exportName)
+    if (!Array.isArray(args)) throw invalidArgType(`The "args" argument must be an array, received ${typeof args}`)
+    const { timeout, signal } = checkWaitOptions(options)
+    this.#assertRunning('run')
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const { args: copied, transfers } = transfersOf(args)
+    return new Promise<R>((resolve, reject) => {
+      let removeAbort = () => {}
+      let timer: NodeJS.Timeout | undefined
+      const task = this.#makeTask(
+        exportName,
+        RUN,
+        copied,
+        transfers,
+        1,
+        signal !== undefined || timeout !== Number.POSITIVE_INFINITY,
+        (error, result) => {
+          removeAbort()
+          if (timer !== undefined) clearTimeout(timer)
+          if (error === undefined) resolve(result as R)
+          else reject(error)
+        },
+      )
+      removeAbort = onAbort(signal, () => this.#cancel(task, signal?.reason))
+      if (timeout !== Number.POSITIVE_INFINITY)
+        timer = setTimeout(
+          () =>
+            this.#cancel(
+              task,
+              new TimeoutError(`Task "${exportName}" did not finish within ${timeout} ms (its worker was stopped)`),
+            ),
+          timeout,
+        )
+      this.#submit(task)
+    })
+  }
+
+  /**
+   * Calls `module[exportName](item)` for each item of `iterable` in the
+   * workers, `chunksize` items per message, and resolves the results in
+   * input order (Python's `Pool.map`). The input is read into an array first;
+   * use `imap` for long or endless inputs.
+   *
+   * If a call fails, the promise rejects with its error (`ProcessError`, or
+   * `WorkerExitError` when a worker died running its chunk); chunks still
+   * queued are dropped. Aborting `signal` rejects with `signal.reason`, drops
+   * the queued chunks and kills the workers running chunks of this call.
+   *
+   * @throws {ProcessError} (rejects) when a call throws or rejects in a worker.
+   * @throws {WorkerExitError} (rejects) when a worker dies while running a chunk.
+   * @throws {ValueError} when the pool was closed or terminated.
+   * @example
+   * ```ts
+   * await pool.map('square', [1, 2, 3], { chunksize: 2 }) // => [1, 4, 9]
+   * ```
+   */
+  map<R = unknown>(exportName: string, iterable: Iterable<unknown>, options: MapOptions = {}): Promise<R[]> {
+    checkExportName(exportName)
+    checkIterable(iterable, false)
+    checkOptionsObject(options)
+    const signal = checkSignal(options.signal)
+    this.#assertRunning('map')
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    // An array is only read (sliced into chunks), never changed: no copy.
+    const items: readonly unknown[] = Array.isArray(iterable) ? iterable : Array.from(iterable)
+    const chunksize =
+      options.chunksize === undefined
+        ? autoChunksize(items.length, this.#size)
+        : positiveInteger('chunksize', options.chunksize)
+    const results = new Array<R>(items.length)
+    if (items.length === 0) return Promise.resolve(results)
+    return new Promise<R[]>((resolve, reject) => {
+      const tasks: Task[] = []
+      let left = 0
+      let failed = false
+      const fail = (error: unknown, kill: boolean) => {
+        if (failed) return
+        failed = true
+        removeAbort()
+        for (const task of tasks) if (!task.done) this.#drop(task, kill)
+        reject(error)
+      }
+      for (let start = 0; start < items.length; start += chunksize) {
+        const chunk = items.slice(start, start + chunksize)
+        const { args, transfers } = transfersOf(chunk)
+        left++
+        tasks.push(
+          this.#makeTask(exportName, MAP, args, transfers, chunk.length, signal !== undefined, (error, result) => {
+            if (failed) return
+            if (error !== undefined) return fail(error, false)
+            const values = result as R[]
+            for (let i = 0; i < values.length; i++) results[start + i] = values[i] as R
+            if (--left === 0) {
+              removeAbort()
+              resolve(results)
+            }
+          }),
+        )
+      }
+      const removeAbort = onAbort(signal, () => fail(signal?.reason, true))
+      for (const task of tasks) this.#enqueue(task)
+      this.#dispatch()
+    })
+  }
+
+  /**
+   * Calls `module[exportName](item)` for each item of `iterable` in the
+   * workers and yields the results as they are ready: in input order, or
+   * in completion order with `ordered: false` (Python's `imap` and
+   * `imap_unordered`). Works with endless inputs, sync or async: the input is
+   * read only as workers free up, so at most `2 × size` chunks are read
+   * ahead of what the loop has consumed.
+   *
+   * A failed call makes the iteration throw its error there (`ProcessError`
+   * or `WorkerExitError`). Leaving the loop early drops the chunks still
+   * queued (the running ones finish). Aborting `signal` makes the iteration
+   * throw `signal.reason` and kills the workers running chunks of this call.
+   *
+   * @throws {ProcessError} when a call throws or rejects in a worker.
+   * @throws {WorkerExitError} when a worker dies while running a chunk.
+   * @throws {ValueError} when the pool was closed or terminated.
+   * @example
+   * ```ts
+   * for await (const square of pool.imap('square', naturals(), { ordered: false })) {
+   *   if (square > 100) break
+   * }
+   * ```
+   */
+  imap<R = unknown>(
+    exportName: string,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    options: ImapOptions = {},
+  ): AsyncIterableIterator<R> {
+    checkExportName(exportName)
+    checkIterable(iterable, true)
+    checkOptionsObject(options)
+    const signal = checkSignal(options.signal)
+    const ordered = options.ordered ?? true
+    if (typeof ordered !== 'boolean')
+      throw invalidArgType(`The "ordered" option must be a boolean, received ${typeof ordered}`)
+    const length = knownLength(iterable)
+    const chunksize =
+      options.chunksize === undefined
+        ? length === undefined
+          ? 1
+          : autoChunksize(length, this.#size)
+        : positiveInteger('chunksize', options.chunksize)
+    this.#assertRunning('imap')
+    return this.#imap<R>(exportName, iterable, ordered, chunksize, signal)
+  }
+
+  async *#imap<R>(
+    exportName: string,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    ordered: boolean,
+    chunksize: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<R, void, undefined> {
+    const source =
+      Symbol.asyncIterator in iterable
+        ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        : (iterable as Iterable<unknown>)[Symbol.iterator]()
+    const limit = IMAP_AHEAD_PER_WORKER * this.#size
+    const tasks = new Set<Task>()
+    // Finished chunks not yet yielded: by chunk index (ordered), or in completion order.
+    const finished = new Map<number, { error: Error | undefined; values: R[] }>()
+    const arrived: { error: Error | undefined; values: R[] }[] = []
+    let submitted = 0
+    let nextToYield = 0
+    let outstanding = 0
+    let exhausted = false
+    let aborted = false
+    let wake: (() => void) | undefined
+    const removeAbort = onAbort(signal, () => {
+      aborted = true
+      for (const task of tasks) this.#drop(task, true)
+      wake?.()
+    })
+    try {
+      if (signal?.aborted) throw signal.reason
+      for (;;) {
+        while (!exhausted && outstanding < limit) {
+          this.#assertRunning('imap')
+          const chunk: unknown[] = []
+          while (chunk.length < chunksize) {
+            let step = source.next()
+            if (step instanceof Promise) step = await step
+            if ((step as IteratorResult<unknown>).done) {
+              exhausted = true
+              break
+            }
+            chunk.push((step as IteratorResult<unknown>).value)
+          }
+          if (aborted) throw signal?.reason
+          if (chunk.length === 0) break
+          const index = submitted++
+          outstanding++
+          const { args, transfers } = transfersOf(chunk)
+          const task = this.#makeTask(
+            exportName,
+            MAP,
+            args,
+            transfers,
+            chunk.length,
+            signal !== undefined,
+            (error, result) => {
+              tasks.delete(task)
+              const entry = { error, values: result as R[] }
+              if (ordered) finished.set(index, entry)
+              else arrived.push(entry)
+              wake?.()
+            },
+          )
+          tasks.add(task)
+          this.#submit(task)
+        }
+        for (;;) {
+          if (aborted) throw signal?.reason
+          let entry: { error: Error | undefined; values: R[] } | undefined
+          if (ordered) {
+            entry = finished.get(nextToYield)
+            if (entry !== undefined) {
+              finished.delete(nextToYield)
+              nextToYield++
+            }
+          } else entry = arrived.shift()
+          if (entry === undefined) break
+          outstanding--
+          if (entry.error !== undefined) throw entry.error
+          for (const value of entry.values) yield value
+        }
+        if (aborted) throw signal?.reason
+        if (exhausted && outstanding === 0) return
+        if (outstanding < limit && !exhausted) continue
+        await new Promise<void>((resolve) => {
+          wake = resolve
+        })
+        wake = undefined
+      }
+    } finally {
+      removeAbort()
+      for (const task of tasks) this.#drop(task, false)
+      if (!exhausted) {
+        const closing = source.return?.()
+        if (closing instanceof Promise) await closing.catch(() => {})
+      }
+    }
+  }
+
+  /**
+   * Stops taking tasks (Python's `close()`): `run`, `map` and `imap` throw
+   * `ValueError` from now on. Tasks already submitted finish, then the
+   * workers exit. Idempotent. Call `join()` to wait for that. An `imap` still
+   * being read submits nothing more: it throws `ValueError` when it would
+   * next read its input.
+   *
+   * @example
+   * ```ts
+   * pool.close()
+   * await pool.join()
+   * ```
+   */
+  close(): void {
+    if (this.#state !== 'running') return
+    this.#state = 'closed'
+    this.#maybeFinish()
+  }
+
+  /**
+   * Stops every worker now (SIGKILL; a thread is terminated) and rejects the
+   * tasks not yet settled with `ClosedError`. Resolves when the workers are
+   * gone and the pool's shared memory is freed. Idempotent.
+   *
+   * @example
+   * ```ts
+   * await pool.terminate()
+   * ```
+   */
+  async terminate(): Promise<void> {
+    if (this.#state !== 'terminated') {
+      this.#state = 'terminated'
+      const error = new ClosedError('The pool was terminated before the task finished')
+      for (const task of [...this.#held.values(), ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
+      this.#queue = []
+      this.#queueHead = 0
+      this.#killAll()
+    }
+    await this.join()
+  }
+
+  /**
+   * Waits until every worker has exited after `close()` or `terminate()`
+   * (Python's `join()`), then frees the pool's shared memory.
+   *
+   * @throws {ValueError} (rejects) when the pool is still running (call `close()` first).
+   * @example
+   * ```ts
+   * pool.close()
+   * await pool.join()
+   * ```
+   */
+  async join(): Promise<void> {
+    if (this.#state === 'running') throw new ValueError('Cannot join a running pool: call close() or terminate() first')
+    if (this.#workers.size > 0) {
+      this.#refKeepAlive(true)
+      await new Promise<void>((resolve) => this.#joiners.push(resolve))
+    }
+    this.#free()
+  }
+
+  /** `close()` then `join()`: `await using pool = new Pool(…)` lets queued tasks finish (ProcessPoolExecutor's `with`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close()
+    await this.join()
+  }
+
+  [inspect.custom](): string {
+    const fields = {
+      module: this.module,
+      mode: this.mode,
+      size: this.#size,
+      workers: this.#workers.size,
+      pending: this.#pending,
+      state: this.#state,
+    }
+    return `Pool ${inspect(fields, { breakLength: Number.POSITIVE_INFINITY })}`
+  }
+
+  #assertRunning(what: string): void {
+    if (this.#state !== 'running') throw new ValueError(`Cannot ${what}: the pool is ${this.#state} (Pool not running)`)
+  }
+
+  #makeTask(
+    exportName: string,
+    kind: RequestKind,
+    payload: unknown[],
+    transfers: Transfers,
+    count: number,
+    cancellable: boolean,
+    settle: Task['settle'],
+  ): Task {
+    return {
+      id: this.#nextId++,
+      exportName,
+      kind,
+      payload,
+      transfers: transfers.length === 0 ? undefined : transfers,
+      count,
+      cancellable,
+      settle,
+      worker: undefined,
+      sentAt: 0,
+      done: false,
+    }
+  }
+
+  #submit(task: Task): void {
+    this.#enqueue(task)
+    this.#dispatch()
+  }
+
+  #enqueue(task: Task): void {
+    this.#queue.push(task)
+    this.#pending += task.count
+    this.#refKeepAlive(true)
+  }
+
+  /** Settles `task` once and takes it out of the count; it stays where it is (queue or worker) until passed over. */
+  #finish(task: Task, error: Error | undefined, result?: unknown): void {
+    if (task.done) return
+    task.done = true
+    this.#pending -= task.count
+    if (this.#pending === 0) this.#refKeepAlive(false)
+    task.settle(error, result)
+  }
+
+  /** Aborted or timed out: a queued task is dropped, a running one's worker killed. */
+  #cancel(task: Task, reason: unknown): void {
+    if (task.done) return
+    this.#finish(task, reason as Error)
+    if (task.worker !== undefined) task.worker.process.kill('SIGKILL')
+  }
+
+  /** A task no longer wanted (its map failed, or its imap ended): dropped if queued; killed if running and `kill`. */
+  #drop(task: Task, kill: boolean): void {
+    if (task.done) return
+    if (task.worker !== undefined && !kill) return
+    this.#finish(task, new ClosedError('The task was dropped'))
+    if (task.worker !== undefined) task.worker.process.kill('SIGKILL')
+  }
+
+  #refKeepAlive(on: boolean): void {
+    // Workers are daemons (unreferenced): this interval keeps the process
+    // alive while tasks are pending or a join waits, and only then.
+    if (on && this.#keepAlive === undefined) this.#keepAlive = setInterval(() => {}, 1 << 30)
+    else if (!on && this.#keepAlive !== undefined && this.#joiners.length === 0) {
+      clearInterval(this.#keepAlive)
+      this.#keepAlive = undefined
+    }
+  }
+
+  #spawn(): Worker {
+    const number = ++this.#workerCount
+    const requests = new Queue<Request | null>({ capacity: RING_BYTES })
+    const replies = new Queue<Reply | null>({ capacity: RING_BYTES })
+    let process: Process
+    try {
+      process = new Process(workerUrl(), {
+        exportName: 'poolWorker',
+        args: [this.module, number, requests, replies],
+        mode: this.mode,
+        name: `PoolWorker-${number}`,
+        daemon: true,
+        ...(this.#env === undefined ? {} : { env: this.#env }),
+        ...(this.#execArgv === undefined ? {} : { execArgv: this.#execArgv }),
+      }).start()
+    } catch (error) {
+      for (const queue of [requests, replies]) {
+        unlinkQuietly(queue)
+        queue.close()
+      }
+      throw error
+    }
+    const worker: Worker = {
+      number,
+      process,
+      requests,
+      replies,
+      pumping: false,
+      exited: false,
+      held: [],
+      given: 0,
+      lastReplyAt: 0,
+      retiring: false,
+      ready: false,
+      idleTimer: undefined,
+    }
+    this.#workers.add(worker)
+    process.join().then(
+      (code) => this.#onExit(worker, code, undefined),
+      (error: unknown) => this.#onExit(worker, (error as ProcessError).exitCode ?? null, error as Error),
+    )
+    this.#startIdleTimer(worker)
+    return worker
+  }
+
+  /** Sends queued tasks to workers: idle ones first, then new ones (up to `size`), then behind a running task. */
+  #dispatch(): void {
+    while (this.#queueHead < this.#queue.length) {
+      const task = this.#queue[this.#queueHead] as Task
+      if (task.done) {
+        this.#queueHead++
+        continue
+      }
+      let worker = this.#pick(task)
+      if (worker === undefined) {
+        if (this.#liveWorkers() >= this.#size || this.#state === 'terminated') break
+        try {
+          worker = this.#spawn()
+        } catch (error) {
+          this.#queueHead++
+          this.#finish(task, error as Error)
+          continue
+        }
+      }
+      if (!this.#send(worker, task)) break
+      this.#queueHead++
+    }
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = []
+      this.#queueHead = 0
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead)
+      this.#queueHead = 0
+    }
+    this.#maybeFinish()
+  }
+
+  #liveWorkers(): number {
+    let live = 0
+    for (const worker of this.#workers) if (!worker.retiring) live++
+    return live
+  }
+
+  #pick(task: Task): Worker | undefined {
+    let best: Worker | undefined
+    for (const worker of this.#workers) {
+      if (worker.retiring) continue
+      const load = worker.held.length
+      if (load === 0) return worker
+      if (task.cancellable || load >= this.#depth || (worker.held[0] as Task).cancellable) continue
+      if (best === undefined || load < best.held.length) best = worker
+    }
+    // Prefer starting a new worker (below `size`) to queueing behind a running task.
+    if (best !== undefined && this.#liveWorkers() < this.#size) return undefined
+    return best
+  }
+
+  /** Puts `task` in `worker`'s request queue; false when the queue is full now (the task stays queued). */
+  #send(worker: Worker, task: Task): boolean {
+    const request: Request =
+      task.transfers === undefined
+        ? [task.id, task.exportName, task.kind, task.payload]
+        : [task.id, task.exportName, task.kind, task.payload, task.transfers]
+    try {
+      worker.requests.putNowait(request)
+    } catch (error) {
+      if ((error as Error).name === 'Full' && worker.held.length > 0) return false
+      // Cannot be cloned, or larger than the ring: this task fails, nothing was sent.
+      this.#finish(task, error as Error)
+      return true
+    }
+    task.worker = worker
+    task.sentAt = performance.now()
+    worker.held.push(task)
+    this.#held.set(task.id, task)
+    worker.given++
+    if (worker.idleTimer !== undefined) {
+      clearTimeout(worker.idleTimer)
+      worker.idleTimer = undefined
+    }
+    if (this.#maxTasksPerChild !== undefined && worker.given >= this.#maxTasksPerChild) this.#retire(worker)
+    if (!worker.pumping) void this.#pump(worker)
+    return true
+  }
+
+  /** Tells `worker` to exit after the tasks it holds. */
+  #retire(worker: Worker): void {
+    if (worker.retiring) return
+    worker.retiring = true
+    if (worker.idleTimer !== undefined) clearTimeout(worker.idleTimer)
+    worker.idleTimer = undefined
+    try {
+      worker.requests.putSync(null, { timeout: 1000 })
+    } catch {
+      worker.process.kill('SIGKILL')
+    }
+  }
+
+  #startIdleTimer(worker: Worker): void {
+    if (this.#idleTimeout === undefined || worker.retiring) return
+    worker.idleTimer = setTimeout(() => {
+      worker.idleTimer = undefined
+      if (worker.held.length === 0) this.#retire(worker)
+    }, this.#idleTimeout)
+    worker.idleTimer.unref()
+  }
+
+  /** Reads `worker`'s replies while it holds tasks; one pending `get()` at a time. */
+  async #pump(worker: Worker): Promise<void> {
+    worker.pumping = true
+    try {
+      while (worker.held.length > 0 && !worker.exited) {
+        const reply = await worker.replies.get()
+        if (reply !== null) this.#onReply(worker, reply)
+      }
+    } catch (error) {
+      // Closed because the worker exited (its tasks are handled there), or
+      // corrupt: then nothing more can be answered by this worker.
+      if (!worker.exited) {
+        for (const task of worker.held) this.#finish(task, error as Error)
+        worker.process.kill('SIGKILL')
+      }
+    } finally {
+      worker.pumping = false
+    }
+  }
+
+  #onReply(worker: Worker, reply: Reply): void {
+    if (!Array.isArray(reply) || typeof reply[0] !== 'number') return
+    const [id, status, value] = reply
+    if (id < 0) {
+      worker.ready = true
+      return
+    }
+    const task = this.#held.get(id)
+    if (task === undefined || task.worker !== worker) return
+    this.#held.delete(id)
+    if (worker.held[0] === task) worker.held.shift()
+    else worker.held.splice(worker.held.indexOf(task), 1)
+    // The worker began this task when it was sent or when the previous reply came, whichever is later.
+    const now = performance.now()
+    this.#taskMs += (now - Math.max(task.sentAt, worker.lastReplyAt) - this.#taskMs) / 8
+    worker.lastReplyAt = now
+    this.#depth = Math.max(MIN_DEPTH, Math.min(MAX_DEPTH, Math.floor(QUEUED_WORK_MS / this.#taskMs)))
+    if (status === OK) this.#finish(task, undefined, value)
+    else if (status === NO_EXPORT)
+      this.#finish(
+        task,
+        invalidArgValue(
+          `Cannot run "${task.exportName}": ${this.module} has no export "${task.exportName}" that is a function (found ${String(value)})`,
+        ),
+      )
+    else if (status === FAILED) this.#finish(task, taskError(task.exportName, value as ErrorFields))
+    if (worker.held.length === 0) this.#startIdleTimer(worker)
+    // Refill in bursts: only once the worker is down to half its depth. The
+    // first request of a burst may wake it (a futex wake); the rest find it
+    // awake and cost no system call, and its replies come back in bursts too.
+    if (worker.held.length <= this.#depth >> 1 || this.#queueHead >= this.#queue.length) this.#dispatch()
+  }
+
+  #onExit(worker: Worker, code: number | null, failure: Error | undefined): void {
+    // Replies the worker put before it died are results, not losses: read them first.
+    this.#drainReplies(worker)
+    worker.exited = true
+    this.#workers.delete(worker)
+    if (worker.idleTimer !== undefined) clearTimeout(worker.idleTimer)
+    const held = worker.held.splice(0)
+    for (const task of held) {
+      this.#held.delete(task.id)
+      task.worker = undefined
+    }
+    // Closing the reply queue also ends the pump's pending get() (ClosedError, ignored there).
+    for (const queue of [worker.requests, worker.replies]) {
+      unlinkQuietly(queue)
+      queue.close()
+    }
+    if (failure !== undefined && !worker.ready && this.#state !== 'terminated') {
+      // The worker loop itself failed: the module cannot be imported (or
+      // starts processes at its top level). Every waiting task would meet
+      // the same fate, so they all fail with it.
+      const error = new ProcessError(`Pool worker "${worker.process.name}" could not start: ${failure.message}`, {
+        exitCode: code,
+        ...((failure as ProcessError).childName === undefined
+          ? {}
+          : { childName: (failure as ProcessError).childName as string }),
+        ...((failure as ProcessError).childStack === undefined
+          ? {}
+          : { childStack: (failure as ProcessError).childStack as string }),
+        cause: failure,
+      })
+      for (const task of [...held, ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
+      this.#queue = []
+      this.#queueHead = 0
+    } else {
+      const running = held[0]
+      if (running !== undefined && !running.done) {
+        const signal = code !== null && code < 0 ? signalName(-code) : null
+        const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
+        this.#finish(
+          running,
+          new WorkerExitError(
+            `Pool worker "${worker.process.name}" (pid ${worker.process.pid}) ${how} while running task "${running.exportName}"`,
+            { exitCode: signal === null ? code : null, signal, ...(failure === undefined ? {} : { cause: failure }) },
+          ),
+        )
+      }
+      // The rest never started: back to the front of the queue, in order.
+      const waiting = held.slice(1).filter((task) => !task.done)
+      if (waiting.length > 0) {
+        this.#queue = [...waiting, ...this.#queue.slice(this.#queueHead)]
+        this.#queueHead = 0
+      }
+    }
+    if (this.#state !== 'terminated') this.#dispatch()
+    this.#maybeFinish()
+  }
+
+  #drainReplies(worker: Worker): void {
+    for (;;) {
+      let reply: Reply | null
+      try {
+        reply = worker.replies.getNowait()
+      } catch {
+        return
+      }
+      if (reply !== null) this.#onReply(worker, reply)
+    }
+  }
+
+  /** After close(): retire idle workers once nothing is queued; wake joiners when all are gone. */
+  #maybeFinish(): void {
+    if (this.#state === 'running') return
+    if (this.#queueHead >= this.#queue.length)
+      for (const worker of this.#workers) if (worker.held.length === 0) this.#retire(worker)
+    if (this.#workers.size === 0) {
+      for (const joiner of this.#joiners.splice(0)) joiner()
+      this.#refKeepAlive(false)
+    }
+  }
+
+  #killAll(): void {
+    for (const worker of this.#workers) worker.process.kill('SIGKILL')
+  }
+
+  /** Once every worker is gone (each took its queues with it): nothing is left to do at exit. */
+  #free(): void {
+    if (this.#freed) return
+    this.#freed = true
+    forgetAtExit(this.#atExit, EXIT_PRIMITIVES)
+  }
+}
+
+/** Removes a queue's name; it may be gone already. */
+function unlinkQuietly(queue: Queue<unknown> | undefined): void {
+  try {
+    queue?.unlink()
+  } catch {
+    // Unlinked or closed already.
+  }
+}
+
+const NO_TRANSFERS: Transfers = []
+
+/**
+ * The primitives among `values` (see core's `extractTransfers`); values with
+ * no object among them (numbers, strings, …) are passed as they are, without
+ * the walk.
+ */
+function transfersOf(values: readonly unknown[]): { args: unknown[]; transfers: Transfers } {
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
+    if (typeof value === 'object' && value !== null) return extractTransfers(values)
+  }
+  return { args: values as unknown[], transfers: NO_TRANSFERS }
+}
+
+function taskError(exportName: string, error: ErrorFields): ProcessError {
+  const what = error.name === undefined ? `threw ${error.message}` : `${error.name}: ${error.message}`
+  return new ProcessError(`Task "${exportName}" failed: ${what}`, {
+    ...(error.name === undefined ? {} : { childName: error.name }),
+    ...(error.stack === undefined ? {} : { childStack: error.stack }),
+  })
+}
+
+/** `map` takes a sync iterable (it reads it whole); `imap` an async one too. */
+function checkIterable(iterable: unknown, allowAsync: boolean): void {
+  const isObject = typeof iterable === 'object' && iterable !== null
+  if (isObject && typeof (iterable as Iterable<unknown>)[Symbol.iterator] === 'function') return
+  if (isObject && allowAsync && typeof (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return
+  const what = allowAsync ? 'iterable or async iterable' : 'iterable (use imap for an async iterable)'
+  throw invalidArgType(`The "iterable" argument must be ${what}, received ${inspect(iterable)}`)
+}
+
+function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidArgType('The "signal" option must be an AbortSignal')
+  return signal
+}

@@ -1,0 +1,53 @@
+/**
+ * The messages between a Pool and its workers. Each worker has its own
+ * request queue (only the parent puts, only that worker gets) and its own
+ * reply queue (only that worker puts, only the parent gets). Both are
+ * @ipc/queue `Queue`s in shared memory, so a message is copied once into the
+ * ring and once out, with no pipe or serialization thread in between. No
+ * queue is shared by two workers, so a worker killed inside a queue's lock
+ * can delay no other worker's messages.
+ *
+ * | message | shape                                        | written by | meaning                                            |
+ * | ------- | -------------------------------------------- | ---------- | -------------------------------------------------- |
+ * | request | `[id, exportName, RUN, args, transfers?]`    | parent     | call `module[exportName](...args)`                 |
+ * | request | `[id, exportName, MAP, items, transfers?]`   | parent     | call `module[exportName](item)` for each item      |
+ * | stop    | `null` (request queue)                       | parent     | return from the worker loop; the worker exits      |
+ * | ready   | `[-workerNumber, OK, null]`                  | worker     | the module was imported; the loop starts           |
+ * | reply   | `[id, OK, result]`                           | worker     | the result (for MAP, the array of results)         |
+ * | reply   | `[id, FAILED, { name, message, stack, code }]` | worker   | the function threw or rejected                     |
+ * | reply   | `[id, NO_EXPORT, typeofFound]`               | worker     | `module[exportName]` is not a function             |
+ *
+ * Order: a worker takes its requests in order and replies to each before it
+ * takes the next, so the parent knows which request a dead worker was running
+ * (the oldest one it has not answered) and that the ones behind it never
+ * started. A worker killed mid-`put` leaves no partial reply (the queue's
+ * guarantee); a reply that was put before the worker died is read before the
+ * parent decides what the death means (it drains the worker's reply queue,
+ * then closes it, which also ends its pending `get()`).
+ */
+import type { ProcessPayload } from '@ipc/core/internal'
+
+export const RUN = 0
+export const MAP = 1
+export type RequestKind = typeof RUN | typeof MAP
+
+export const OK = 0
+export const FAILED = 1
+export const NO_EXPORT = 2
+export type ReplyStatus = typeof OK | typeof FAILED | typeof NO_EXPORT
+
+export type Transfers = ProcessPayload['transfers']
+
+export type Request =
+  | [id: number, exportName: string, kind: RequestKind, payload: unknown[]]
+  | [id: number, exportName: string, kind: RequestKind, payload: unknown[], transfers: Transfers]
+
+export type ErrorFields = { name: string | undefined; message: string; stack: string | undefined; code: unknown }
+
+export type Reply =
+  | [id: number, status: typeof OK, result: unknown]
+  | [id: number, status: typeof FAILED, error: ErrorFields]
+  | [id: number, status: typeof NO_EXPORT, found: string]
+
+/** Bytes of each worker's request ring and of its reply ring (4 MiB; pages are touched only as used). */
+export const RING_BYTES = 4 * 1024 * 1024

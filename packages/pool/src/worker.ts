@@ -1,0 +1,82 @@
+/**
+ * The loop each pool worker runs (built as dist/worker.js; @ipc/core's
+ * `Process` starts it in a child process or a worker thread with the user's
+ * module URL and the worker's two queues, revived attached). protocol.ts
+ * describes the messages.
+ *
+ * The user's module is imported once, under `Process`'s main-guard rule: a
+ * module that starts processes or pools at its top level fails the worker at
+ * once instead of starting workers without end.
+ */
+import { errorFields, importModule, placeTransfer, revive } from '@ipc/core/internal'
+import type { Queue } from '@ipc/queue'
+import { FAILED, MAP, NO_EXPORT, OK, type Reply, type Request } from './protocol.js'
+
+/**
+ * Imports `moduleUrl`, then answers requests until the stop message.
+ * Errors of a task go back in its reply; an error here (the module cannot be
+ * imported) fails the worker, and the pool reports it to the tasks.
+ */
+export async function poolWorker(
+  moduleUrl: string,
+  number: number,
+  requests: Queue<Request | null>,
+  replies: Queue<Reply>,
+): Promise<void> {
+  const module = await importModule(moduleUrl)
+  // Ready: from now on a failure of this worker is a crash, not a module that cannot be imported.
+  replies.putSync([-number, OK, null])
+  for (;;) {
+    const request = await requests.get()
+    if (request === null) return
+    const [id, exportName, kind, payload, transfers] = request
+    const fn = module[exportName]
+    if (typeof fn !== 'function') {
+      replies.putSync([id, NO_EXPORT, typeof fn])
+      continue
+    }
+    let reply: Reply
+    const revived: { close?: () => void }[] = []
+    try {
+      if (transfers !== undefined)
+        for (const { descriptor, paths } of transfers) {
+          const value = (await revive(descriptor)) as { close?: () => void }
+          revived.push(value)
+          for (const path of paths) placeTransfer(payload, path, value)
+        }
+      if (kind === MAP) {
+        const results = new Array(payload.length)
+        for (let i = 0; i < payload.length; i++) {
+          let result = fn(payload[i])
+          if (isThenable(result)) result = await result
+          results[i] = result
+        }
+        reply = [id, OK, results]
+      } else {
+        let result = fn(...payload)
+        if (isThenable(result)) result = await result
+        reply = [id, OK, result]
+      }
+    } catch (error) {
+      reply = [id, FAILED, errorFields(error)]
+    } finally {
+      for (const value of revived) {
+        try {
+          value.close?.()
+        } catch {
+          // Best effort: what a task was given closes at exit anyway.
+        }
+      }
+    }
+    try {
+      replies.putSync(reply)
+    } catch (error) {
+      // The result cannot be cloned, or does not fit in the reply ring: the task fails with that.
+      replies.putSync([id, FAILED, errorFields(error)])
+    }
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}

@@ -1,0 +1,93 @@
+import { Pool, WorkerExitError } from '@ipc/pool'
+import { describe, expect, it } from 'vitest'
+import { childPids } from './children.js'
+
+const TASKS = new URL('./fixtures/tasks.mjs', import.meta.url)
+
+describe('a worker that dies mid-task', () => {
+  it('SIGKILL from outside at random points fails only the tasks it was running', { timeout: 60_000 }, async () => {
+    const seed = Date.now() % 100_000
+    console.log(`crash-recovery seed ${seed}`)
+    let state = seed
+    const random = () => {
+      state = (state * 1103515245 + 12345) % 2 ** 31
+      return state / 2 ** 31
+    }
+    await using pool = new Pool(TASKS, { size: 2 })
+    const count = 300
+    const settled = Array.from({ length: count }, (_, i) =>
+      pool.run<[number, number]>('squareAfter', [i, 1 + Math.floor(random() * 4)]).then(
+        ([square]) => ({ ok: true as const, i, square }),
+        (error: unknown) => ({ ok: false as const, i, error }),
+      ),
+    )
+    const killed: number[] = []
+    for (let k = 0; k < 6; k++) {
+      await new Promise((resolve) => setTimeout(resolve, 20 + random() * 60))
+      const pids = childPids()
+      const victim = pids[Math.floor(random() * pids.length)]
+      if (victim === undefined) continue
+      process.kill(victim, 'SIGKILL')
+      killed.push(victim)
+    }
+    const results = await Promise.all(settled)
+    const failures = results.filter((r) => !r.ok)
+    for (const r of results) if (r.ok) expect(r.square).toBe(r.i * r.i)
+    for (const f of failures) {
+      expect(f.error).toBeInstanceOf(WorkerExitError)
+      expect((f.error as WorkerExitError).signal).toBe('SIGKILL')
+      expect((f.error as WorkerExitError).exitCode).toBeNull()
+    }
+    // Each kill fails at most the one task its victim was running.
+    expect(failures.length).toBeLessThanOrEqual(killed.length)
+    expect(results.filter((r) => r.ok).length).toBeGreaterThanOrEqual(count - killed.length)
+    // The pool goes on with fresh workers.
+    expect(await pool.map('square', [1, 2, 3])).toEqual([1, 4, 9])
+  })
+
+  for (const mode of ['process', 'thread'] as const)
+    it(`process.exit() inside a task fails that task with its exit code (${mode})`, { timeout: 30_000 }, async () => {
+      await using pool = new Pool(TASKS, { size: 2, mode })
+      const others = Array.from({ length: 20 }, (_, i) => pool.run('slowSquare', [i, 2]))
+      const exit = pool.run('exitNow', [7])
+      const more = Array.from({ length: 20 }, (_, i) => pool.run('slowSquare', [i, 2]))
+      const error = await exit.catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(WorkerExitError)
+      expect((error as WorkerExitError).exitCode).toBe(7)
+      expect((error as WorkerExitError).signal).toBeNull()
+      expect(await Promise.all([...others, ...more])).toEqual([
+        ...Array.from({ length: 20 }, (_, i) => i * i),
+        ...Array.from({ length: 20 }, (_, i) => i * i),
+      ])
+    })
+
+  it('a task that kills its own worker fails only its map chunk; imap goes on around it', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 2 })
+    const input = Array.from({ length: 10 }, (_, i) => i)
+    const error = await pool.map('squareDieAt5', input, { chunksize: 1 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(WorkerExitError)
+    expect((error as WorkerExitError).signal).toBe('SIGKILL')
+    const seen: (number | string)[] = []
+    for await (const value of pool.imap<number>('square', input, { chunksize: 2 })) seen.push(value)
+    expect(seen).toEqual(input.map((x) => x * x))
+    const iterator = pool.imap<number>('squareDieAt5', input, { chunksize: 1 })
+    for (let i = 0; i < 5; i++) expect((await iterator.next()).value).toBe(i * i)
+    await expect(iterator.next()).rejects.toBeInstanceOf(WorkerExitError)
+    // Tasks run one at a time per worker: the others all come back.
+    const runs = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => pool.run('squareOrDie', [i, [3, 7]])))
+    expect(runs.map((r) => (r.status === 'fulfilled' ? r.value : 'died'))).toEqual([
+      0,
+      1,
+      4,
+      'died',
+      16,
+      25,
+      36,
+      'died',
+      64,
+      81,
+    ])
+  })
+})
