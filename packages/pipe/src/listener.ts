@@ -69,7 +69,12 @@ function positiveInteger(name: string, value: unknown, fallback: number): number
  *
  * Guarantees:
  * - With an `authkey`, a client is accepted only after both sides proved they
- *   know the key (HMAC-SHA256 challenge both ways); no message passes before.
+ *   know the key (HMAC-SHA256 challenge both ways; with `protocol: 'python'`,
+ *   CPython's challenge, HMAC-MD5 or a negotiated digest); no message passes
+ *   before.
+ * - With `codec: 'pickle'` (or `protocol: 'python'`) on `tcp://`, Python's
+ *   `multiprocessing.connection.Client` is the client: CPython's framing and
+ *   handshake exactly, pickles of plain data for `send`/`recv`.
  * - A failed handshake (wrong or missing key, garbage, a frame over 256 bytes,
  *   `handshakeTimeout`) never rejects `accept()` nor ends
  *   `for await (… of listener)`: the stranger is dropped and reported to
