@@ -25,6 +25,8 @@ const EXPECTED_WORKLOADS = [
   'pipe.rtt.async.p99',
   'pipe.oneway.string',
   'pipe.oneway.buffer64k',
+  'pipe.python.rtt.median',
+  'pipe.python.rtt.p99',
   'shared.counter.locked',
   'shared.add.lockfree',
   'shared.array.write',
