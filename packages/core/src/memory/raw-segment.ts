@@ -75,14 +75,17 @@ export class RawSegment {
   }
 
   /**
-   * Creates `/name` (O_EXCL, mode 0600) of `size` zeroed bytes; a random
+   * Creates `/name` (O_EXCL, mode 0600) of `size` zeroed bytes (the object
+   * is at least 4 bytes long, what the native create needs); a random
    * `psm_…` name when `name` is undefined (Python's own prefix).
    * @throws {ExistsError} when the name is taken.
    */
   static create(name: string | undefined, size: number, persistent: boolean): RawSegment {
     const chosen = name === undefined ? `psm_${randomBytes(8).toString('hex')}` : checkRawName(name)
     const shm = shmNameOf(chosen)
-    const mapped = native().shmCreate(shm, size, 0o600)
+    // The native create writes a first int32 (0 here: the bytes start zeroed
+    // anyway), so the object has at least 4 bytes; `dataBytes` stays `size`.
+    const mapped = native().shmCreate(shm, Math.max(size, 4), 0o600)
     if (typeof mapped === 'number') {
       if (mapped === -EEXIST)
         throw new ExistsError(`Cannot create raw shared memory "${chosen}": an object with that name exists`)
@@ -90,7 +93,7 @@ export class RawSegment {
         cause: systemError(-mapped, 'shm_open', shm),
       })
     }
-    return new RawSegment(chosen, mapped.buffer, mapped.size, mapped.inode, true, persistent)
+    return new RawSegment(chosen, mapped.buffer, size, mapped.inode, true, persistent)
   }
 
   /**
