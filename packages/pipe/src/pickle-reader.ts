@@ -141,6 +141,10 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** UTF-8 with lone surrogates encoded as 3-byte sequences (Python's 'surrogatepass'); CorruptError for anything else invalid. */
 function decodeText(bytes: Uint8Array): string {
+  // Node's UTF-8 decoder replaces what is invalid with U+FFFD: without one the
+  // input was valid. With one (a real U+FFFD, or a replacement), decode strictly.
+  const fast = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  if (!fast.includes('\ufffd')) return fast
   try {
     return strictUtf8.decode(bytes)
   } catch {
@@ -197,6 +201,364 @@ function refused(op: number, detail: string): DataCloneError {
   )
 }
 
+/** The state of one `unpickle` call (a class, so a call allocates no closures). */
+class Unpickler {
+  readonly source: Uint8Array
+  readonly view: DataView
+  readonly start: number
+  readonly end: number
+  pos: number
+  readonly stack: unknown[] = []
+  /** Stack lengths at each MARK; the innermost is `fence`. */
+  readonly marks: number[] = []
+  fence = 0
+  readonly memo = new Map<number, unknown>()
+  /** Builtins pushed (by GLOBAL, STACK_GLOBAL or a memo get) minus those REDUCE consumed: must be 0 at STOP. */
+  loose = 0
+  /**
+   * Dicts start as plain objects; the first key that is not a str moves the
+   * dict's items to a Map (recorded here), which then takes its SETITEMs. At
+   * STOP every reference to a promoted object is replaced by its Map.
+   */
+  promoted: Map<object, Map<unknown, unknown>> | undefined
+
+  constructor(source: Uint8Array, start: number, end: number) {
+    this.source = source
+    this.view = new DataView(source.buffer, source.byteOffset, source.byteLength)
+    this.start = start
+    this.end = end
+    this.pos = start
+  }
+
+  corrupt(detail: string): CorruptError {
+    return new CorruptError(`Cannot read the pickle: ${detail}`)
+  }
+
+  need(n: number, what: string): number {
+    if (n > this.end - this.pos)
+      throw this.corrupt(`${what} needs ${n} bytes at offset ${this.pos - this.start}, ${this.end - this.pos} are left`)
+    const at = this.pos
+    this.pos += n
+    return at
+  }
+
+  u8(what: string): number {
+    return this.source[this.need(1, what)] as number
+  }
+
+  u32(what: string): number {
+    return this.view.getUint32(this.need(4, what), true)
+  }
+
+  u64(what: string): number {
+    const at = this.need(8, what)
+    const high = this.view.getUint32(at + 4, true)
+    // Anything at or past 2^32 * 2^21 is past any frame: fail the length check that follows.
+    return high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 2 ** 32 + this.view.getUint32(at, true)
+  }
+
+  bytes(n: number, what: string): Uint8Array {
+    const at = this.need(n, what)
+    return this.source.subarray(at, at + n)
+  }
+
+  push(v: unknown): void {
+    this.stack.push(v)
+    if (v instanceof Builtin) this.loose++
+  }
+
+  pop(op: number): unknown {
+    if (this.stack.length <= this.fence) throw this.corrupt(`${OPCODE_NAMES.get(op)} finds the stack empty`)
+    return this.stack.pop()
+  }
+
+  top(op: number): unknown {
+    if (this.stack.length <= this.fence) throw this.corrupt(`${OPCODE_NAMES.get(op)} finds the stack empty`)
+    return this.stack[this.stack.length - 1]
+  }
+
+  popMark(op: number): unknown[] {
+    const at = this.marks.pop()
+    if (at === undefined) throw this.corrupt(`${OPCODE_NAMES.get(op)} finds no MARK`)
+    this.fence = this.marks.length > 0 ? (this.marks[this.marks.length - 1] as number) : 0
+    return this.stack.splice(at)
+  }
+
+  listAt(op: number, v: unknown): unknown[] {
+    if (!Array.isArray(v)) throw this.corrupt(`${OPCODE_NAMES.get(op)} on something that is not a list`)
+    return v
+  }
+
+  setAt(op: number, v: unknown): Set<unknown> {
+    if (!(v instanceof Set)) throw this.corrupt(`${OPCODE_NAMES.get(op)} on something that is not a set`)
+    return v
+  }
+
+  /** `dict[k] = v` on a dict of this pickle: a plain object until a key is not a str, then its Map. */
+  setItem(op: number, dict: unknown, k: unknown, v: unknown): void {
+    if (dict instanceof Map) {
+      dict.set(k, v)
+      return
+    }
+    if (typeof dict !== 'object' || dict === null || Object.getPrototypeOf(dict) !== Object.prototype)
+      throw this.corrupt(`${OPCODE_NAMES.get(op)} on something that is not a dict`)
+    const map = this.promoted?.get(dict)
+    if (map !== undefined) map.set(k, v)
+    else if (typeof k !== 'string') {
+      const moved = new Map<unknown, unknown>(Object.entries(dict))
+      moved.set(k, v)
+      this.promoted ??= new Map()
+      this.promoted.set(dict, moved)
+    } else if (k === '__proto__')
+      // '__proto__' would set the prototype: define it as an own property.
+      Object.defineProperty(dict, k, { value: v, writable: true, enumerable: true, configurable: true })
+    else (dict as Record<string, unknown>)[k] = v
+  }
+
+  memoGet(op: number, index: number): void {
+    if (!this.memo.has(index)) throw this.corrupt(`${OPCODE_NAMES.get(op)} ${index} names no memo entry`)
+    this.push(this.memo.get(index))
+  }
+
+  memoPut(op: number, index: number): void {
+    this.memo.set(index, this.top(op))
+  }
+
+  global(op: number, module: string, name: string): void {
+    const builtin = BUILTINS.get(`${module} ${name}`)
+    if (builtin === undefined) throw refused(op, `names the global ${module}.${name}`)
+    this.push(new Builtin(builtin))
+  }
+
+  line(op: number): string {
+    const at = this.pos
+    const nl = this.source.subarray(this.pos, this.end).indexOf(0x0a)
+    if (nl < 0) throw this.corrupt(`${OPCODE_NAMES.get(op)} has no end of line`)
+    this.pos += nl + 1
+    return Buffer.from(this.source.buffer, this.source.byteOffset + at, nl).toString('latin1')
+  }
+
+  run(): unknown {
+    for (;;) {
+      const op = this.u8('an opcode')
+      switch (op) {
+        case 0x80: {
+          // PROTO
+          const protocol = this.u8('PROTO')
+          if (protocol > HIGHEST_PROTOCOL)
+            throw new DataCloneError(
+              `Cannot read the pickle: protocol ${protocol} is newer than the highest this reader knows (${HIGHEST_PROTOCOL})`,
+            )
+          break
+        }
+        case 0x95: {
+          // FRAME: a length to check, nothing to do (the frame is all in memory).
+          const n = this.u64('FRAME')
+          if (n > this.end - this.pos) throw this.corrupt(`FRAME announces ${n} bytes, ${this.end - this.pos} are left`)
+          break
+        }
+        case 0x2e: {
+          // STOP
+          const value = this.pop(op)
+          if (this.loose !== 0 || value instanceof Builtin)
+            throw refused(0x63, 'leaves a class or function in the value (only data is accepted)')
+          return this.promoted === undefined ? value : replacePromoted(value, this.promoted)
+        }
+        case 0x28: // MARK
+          this.marks.push(this.stack.length)
+          this.fence = this.stack.length
+          break
+        case 0x30: // POP: a value, or the MARK right above the values
+          if (this.marks.length > 0 && this.stack.length === this.fence) this.popMark(op)
+          else if (this.pop(op) instanceof Builtin) this.loose--
+          break
+        case 0x31: // POP_MARK
+          for (const v of this.popMark(op)) if (v instanceof Builtin) this.loose--
+          break
+        case 0x32: // DUP
+          this.push(this.top(op))
+          break
+        case 0x4e: // NONE
+          this.push(null)
+          break
+        case 0x88: // NEWTRUE
+          this.push(true)
+          break
+        case 0x89: // NEWFALSE
+          this.push(false)
+          break
+        case 0x4a: // BININT
+          this.push(this.view.getInt32(this.need(4, 'BININT'), true))
+          break
+        case 0x4b: // BININT1
+          this.push(this.u8('BININT1'))
+          break
+        case 0x4d: // BININT2
+          this.push(this.view.getUint16(this.need(2, 'BININT2'), true))
+          break
+        case 0x8a: // LONG1
+          this.push(decodeLong(this.bytes(this.u8('LONG1'), 'LONG1')))
+          break
+        case 0x8b: {
+          // LONG4
+          const n = this.view.getInt32(this.need(4, 'LONG4'), true)
+          if (n < 0) throw this.corrupt(`LONG4 has the negative length ${n}`)
+          this.push(decodeLong(this.bytes(n, 'LONG4')))
+          break
+        }
+        case 0x47: // BINFLOAT
+          this.push(this.view.getFloat64(this.need(8, 'BINFLOAT'), false))
+          break
+        case 0x8c: // SHORT_BINUNICODE
+          this.push(decodeText(this.bytes(this.u8('SHORT_BINUNICODE'), 'SHORT_BINUNICODE')))
+          break
+        case 0x58: // BINUNICODE
+          this.push(decodeText(this.bytes(this.u32('BINUNICODE'), 'BINUNICODE')))
+          break
+        case 0x8d: // BINUNICODE8
+          this.push(decodeText(this.bytes(this.u64('BINUNICODE8'), 'BINUNICODE8')))
+          break
+        case 0x43: // SHORT_BINBYTES
+          this.push(new Uint8Array(this.bytes(this.u8('SHORT_BINBYTES'), 'SHORT_BINBYTES')))
+          break
+        case 0x42: // BINBYTES
+          this.push(new Uint8Array(this.bytes(this.u32('BINBYTES'), 'BINBYTES')))
+          break
+        case 0x8e: // BINBYTES8
+          this.push(new Uint8Array(this.bytes(this.u64('BINBYTES8'), 'BINBYTES8')))
+          break
+        case 0x96: // BYTEARRAY8
+          this.push(new Uint8Array(this.bytes(this.u64('BYTEARRAY8'), 'BYTEARRAY8')))
+          break
+        case 0x5d: // EMPTY_LIST
+          this.push([])
+          break
+        case 0x29: // EMPTY_TUPLE
+          this.push([])
+          break
+        case 0x7d: // EMPTY_DICT
+          this.push({})
+          break
+        case 0x8f: // EMPTY_SET
+          this.push(new Set())
+          break
+        case 0x85: // TUPLE1
+          this.push([this.pop(op)])
+          break
+        case 0x86: {
+          // TUPLE2
+          const b = this.pop(op)
+          this.push([this.pop(op), b])
+          break
+        }
+        case 0x87: {
+          // TUPLE3
+          const c = this.pop(op)
+          const b = this.pop(op)
+          this.push([this.pop(op), b, c])
+          break
+        }
+        case 0x74: // TUPLE
+        case 0x6c: // LIST
+          this.push(this.popMark(op))
+          break
+        case 0x91: // FROZENSET
+          this.push(new Set(this.popMark(op)))
+          break
+        case 0x64: {
+          // DICT
+          const items = this.popMark(op)
+          if (items.length % 2 !== 0) throw this.corrupt('DICT has an odd number of items')
+          const d = {}
+          for (let i = 0; i < items.length; i += 2) this.setItem(op, d, items[i], items[i + 1])
+          this.push(this.promoted?.get(d) ?? d)
+          break
+        }
+        case 0x61: {
+          // APPEND
+          const v = this.pop(op)
+          this.listAt(op, this.top(op)).push(v)
+          break
+        }
+        case 0x65: {
+          // APPENDS
+          const items = this.popMark(op)
+          const list = this.listAt(op, this.top(op))
+          for (const v of items) list.push(v)
+          break
+        }
+        case 0x73: {
+          // SETITEM
+          const v = this.pop(op)
+          const k = this.pop(op)
+          this.setItem(op, this.top(op), k, v)
+          break
+        }
+        case 0x75: {
+          // SETITEMS
+          const items = this.popMark(op)
+          if (items.length % 2 !== 0) throw this.corrupt('SETITEMS has an odd number of items')
+          const d = this.top(op)
+          for (let i = 0; i < items.length; i += 2) this.setItem(op, d, items[i], items[i + 1])
+          break
+        }
+        case 0x90: {
+          // ADDITEMS
+          const items = this.popMark(op)
+          const s = this.setAt(op, this.top(op))
+          for (const v of items) s.add(v)
+          break
+        }
+        case 0x68: // BINGET
+          this.memoGet(op, this.u8('BINGET'))
+          break
+        case 0x6a: // LONG_BINGET
+          this.memoGet(op, this.u32('LONG_BINGET'))
+          break
+        case 0x71: // BINPUT
+          this.memoPut(op, this.u8('BINPUT'))
+          break
+        case 0x72: // LONG_BINPUT
+          this.memoPut(op, this.u32('LONG_BINPUT'))
+          break
+        case 0x94: // MEMOIZE
+          this.memoPut(op, this.memo.size)
+          break
+        case 0x63: {
+          // GLOBAL: module and name on two text lines
+          const module = this.line(op)
+          this.global(op, module, this.line(op))
+          break
+        }
+        case 0x93: {
+          // STACK_GLOBAL
+          const name = this.pop(op)
+          const module = this.pop(op)
+          if (typeof module !== 'string' || typeof name !== 'string')
+            throw this.corrupt('STACK_GLOBAL needs a module and a name (two str)')
+          this.global(op, module, name)
+          break
+        }
+        case 0x52: {
+          // REDUCE: only on the five builtins
+          const args = this.pop(op)
+          const callable = this.pop(op)
+          if (!(callable instanceof Builtin)) throw refused(op, 'calls something that is not a known builtin')
+          this.loose--
+          this.push(callBuiltin(callable.name, args, (detail) => this.corrupt(detail)))
+          break
+        }
+        default: {
+          const name = OPCODE_NAMES.get(op)
+          if (name === undefined)
+            throw this.corrupt(`unknown opcode 0x${op.toString(16)} at offset ${this.pos - 1 - this.start}`)
+          throw refused(op, 'builds something that is not plain data (or is a protocol 0 or Python 2 form)')
+        }
+      }
+    }
+  }
+}
+
 /**
  * Revives the pickle in `source[start, end)`.
  *
@@ -208,306 +570,7 @@ export function unpickle(source: Uint8Array, start = 0, end = source.byteLength)
     throw new CorruptError(
       `Cannot read the pickle: bytes ${start} to ${end} are outside its ${source.byteLength}-byte source`,
     )
-  const view = new DataView(source.buffer, source.byteOffset, source.byteLength)
-  const stack: unknown[] = []
-  /** Stack lengths at each MARK; the innermost is `fence`. */
-  const marks: number[] = []
-  let fence = 0
-  const memo = new Map<number, unknown>()
-  /** Builtins pushed (by GLOBAL, STACK_GLOBAL or a memo get) minus those REDUCE consumed: must be 0 at STOP. */
-  let loose = 0
-  let maps = 0
-  let pos = start
-
-  const corrupt = (detail: string) => new CorruptError(`Cannot read the pickle: ${detail}`)
-  const need = (n: number, what: string): number => {
-    if (n > end - pos) throw corrupt(`${what} needs ${n} bytes at offset ${pos - start}, ${end - pos} are left`)
-    const at = pos
-    pos += n
-    return at
-  }
-  const u8 = (what: string) => source[need(1, what)] as number
-  const u32 = (what: string) => view.getUint32(need(4, what), true)
-  const u64 = (what: string): number => {
-    const at = need(8, what)
-    const high = view.getUint32(at + 4, true)
-    // Anything at or past 2^32 * 2^21 is past any frame: fail the length check below.
-    return high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 2 ** 32 + view.getUint32(at, true)
-  }
-  const bytes = (n: number, what: string) => {
-    const at = need(n, what)
-    return source.subarray(at, at + n)
-  }
-  const push = (v: unknown) => {
-    stack.push(v)
-    if (v instanceof Builtin) loose++
-  }
-  const pop = (op: number): unknown => {
-    if (stack.length <= fence) throw corrupt(`${OPCODE_NAMES.get(op)} finds the stack empty`)
-    return stack.pop()
-  }
-  const top = (op: number): unknown => {
-    if (stack.length <= fence) throw corrupt(`${OPCODE_NAMES.get(op)} finds the stack empty`)
-    return stack[stack.length - 1]
-  }
-  const popMark = (op: number): unknown[] => {
-    const at = marks.pop()
-    if (at === undefined) throw corrupt(`${OPCODE_NAMES.get(op)} finds no MARK`)
-    fence = marks.length > 0 ? (marks[marks.length - 1] as number) : 0
-    return stack.splice(at)
-  }
-  const listAt = (op: number, v: unknown): unknown[] => {
-    if (!Array.isArray(v)) throw corrupt(`${OPCODE_NAMES.get(op)} on something that is not a list`)
-    return v
-  }
-  const dictAt = (op: number, v: unknown): Map<unknown, unknown> => {
-    if (!(v instanceof Map)) throw corrupt(`${OPCODE_NAMES.get(op)} on something that is not a dict`)
-    return v
-  }
-  const setAt = (op: number, v: unknown): Set<unknown> => {
-    if (!(v instanceof Set)) throw corrupt(`${OPCODE_NAMES.get(op)} on something that is not a set`)
-    return v
-  }
-  const newDict = () => {
-    maps++
-    return new Map<unknown, unknown>()
-  }
-  const memoGet = (op: number, index: number) => {
-    if (!memo.has(index)) throw corrupt(`${OPCODE_NAMES.get(op)} ${index} names no memo entry`)
-    push(memo.get(index))
-  }
-  const memoPut = (op: number, index: number) => {
-    memo.set(index, top(op))
-  }
-  const global = (op: number, module: string, name: string) => {
-    const builtin = BUILTINS.get(`${module} ${name}`)
-    if (builtin === undefined) throw refused(op, `names the global ${module}.${name}`)
-    push(new Builtin(builtin))
-  }
-  const line = (op: number): string => {
-    const at = pos
-    const nl = source.subarray(pos, end).indexOf(0x0a)
-    if (nl < 0) throw corrupt(`${OPCODE_NAMES.get(op)} has no end of line`)
-    pos += nl + 1
-    return Buffer.from(source.buffer, source.byteOffset + at, nl).toString('latin1')
-  }
-
-  for (;;) {
-    const op = u8('an opcode')
-    switch (op) {
-      case 0x80: {
-        // PROTO
-        const protocol = u8('PROTO')
-        if (protocol > HIGHEST_PROTOCOL)
-          throw new DataCloneError(
-            `Cannot read the pickle: protocol ${protocol} is newer than the highest this reader knows (${HIGHEST_PROTOCOL})`,
-          )
-        break
-      }
-      case 0x95: {
-        // FRAME: a length to check, nothing to do (the frame is all in memory).
-        const n = u64('FRAME')
-        if (n > end - pos) throw corrupt(`FRAME announces ${n} bytes, ${end - pos} are left`)
-        break
-      }
-      case 0x2e: {
-        // STOP
-        const value = pop(op)
-        if (loose !== 0 || value instanceof Builtin)
-          throw refused(0x63, 'leaves a class or function in the value (only data is accepted)')
-        return maps === 0 ? value : dictsToObjects(value)
-      }
-      case 0x28: // MARK
-        marks.push(stack.length)
-        fence = stack.length
-        break
-      case 0x30: // POP: a value, or the MARK right above the values
-        if (marks.length > 0 && stack.length === fence) popMark(op)
-        else if (pop(op) instanceof Builtin) loose--
-        break
-      case 0x31: // POP_MARK
-        for (const v of popMark(op)) if (v instanceof Builtin) loose--
-        break
-      case 0x32: // DUP
-        push(top(op))
-        break
-      case 0x4e: // NONE
-        push(null)
-        break
-      case 0x88: // NEWTRUE
-        push(true)
-        break
-      case 0x89: // NEWFALSE
-        push(false)
-        break
-      case 0x4a: // BININT
-        push(view.getInt32(need(4, 'BININT'), true))
-        break
-      case 0x4b: // BININT1
-        push(u8('BININT1'))
-        break
-      case 0x4d: // BININT2
-        push(view.getUint16(need(2, 'BININT2'), true))
-        break
-      case 0x8a: // LONG1
-        push(decodeLong(bytes(u8('LONG1'), 'LONG1')))
-        break
-      case 0x8b: {
-        // LONG4
-        const n = view.getInt32(need(4, 'LONG4'), true)
-        if (n < 0) throw corrupt(`LONG4 has the negative length ${n}`)
-        push(decodeLong(bytes(n, 'LONG4')))
-        break
-      }
-      case 0x47: // BINFLOAT
-        push(view.getFloat64(need(8, 'BINFLOAT'), false))
-        break
-      case 0x8c: // SHORT_BINUNICODE
-        push(decodeText(bytes(u8('SHORT_BINUNICODE'), 'SHORT_BINUNICODE')))
-        break
-      case 0x58: // BINUNICODE
-        push(decodeText(bytes(u32('BINUNICODE'), 'BINUNICODE')))
-        break
-      case 0x8d: // BINUNICODE8
-        push(decodeText(bytes(u64('BINUNICODE8'), 'BINUNICODE8')))
-        break
-      case 0x43: // SHORT_BINBYTES
-        push(new Uint8Array(bytes(u8('SHORT_BINBYTES'), 'SHORT_BINBYTES')))
-        break
-      case 0x42: // BINBYTES
-        push(new Uint8Array(bytes(u32('BINBYTES'), 'BINBYTES')))
-        break
-      case 0x8e: // BINBYTES8
-        push(new Uint8Array(bytes(u64('BINBYTES8'), 'BINBYTES8')))
-        break
-      case 0x96: // BYTEARRAY8
-        push(new Uint8Array(bytes(u64('BYTEARRAY8'), 'BYTEARRAY8')))
-        break
-      case 0x5d: // EMPTY_LIST
-        push([])
-        break
-      case 0x29: // EMPTY_TUPLE
-        push([])
-        break
-      case 0x7d: // EMPTY_DICT
-        push(newDict())
-        break
-      case 0x8f: // EMPTY_SET
-        push(new Set())
-        break
-      case 0x85: // TUPLE1
-        push([pop(op)])
-        break
-      case 0x86: {
-        // TUPLE2
-        const b = pop(op)
-        push([pop(op), b])
-        break
-      }
-      case 0x87: {
-        // TUPLE3
-        const c = pop(op)
-        const b = pop(op)
-        push([pop(op), b, c])
-        break
-      }
-      case 0x74: // TUPLE
-      case 0x6c: // LIST
-        push(popMark(op))
-        break
-      case 0x91: // FROZENSET
-        push(new Set(popMark(op)))
-        break
-      case 0x64: {
-        // DICT
-        const items = popMark(op)
-        if (items.length % 2 !== 0) throw corrupt('DICT has an odd number of items')
-        const d = newDict()
-        for (let i = 0; i < items.length; i += 2) d.set(items[i], items[i + 1])
-        push(d)
-        break
-      }
-      case 0x61: {
-        // APPEND
-        const v = pop(op)
-        listAt(op, top(op)).push(v)
-        break
-      }
-      case 0x65: {
-        // APPENDS
-        const items = popMark(op)
-        const list = listAt(op, top(op))
-        for (const v of items) list.push(v)
-        break
-      }
-      case 0x73: {
-        // SETITEM
-        const v = pop(op)
-        const k = pop(op)
-        dictAt(op, top(op)).set(k, v)
-        break
-      }
-      case 0x75: {
-        // SETITEMS
-        const items = popMark(op)
-        if (items.length % 2 !== 0) throw corrupt('SETITEMS has an odd number of items')
-        const d = dictAt(op, top(op))
-        for (let i = 0; i < items.length; i += 2) d.set(items[i], items[i + 1])
-        break
-      }
-      case 0x90: {
-        // ADDITEMS
-        const items = popMark(op)
-        const s = setAt(op, top(op))
-        for (const v of items) s.add(v)
-        break
-      }
-      case 0x68: // BINGET
-        memoGet(op, u8('BINGET'))
-        break
-      case 0x6a: // LONG_BINGET
-        memoGet(op, u32('LONG_BINGET'))
-        break
-      case 0x71: // BINPUT
-        memoPut(op, u8('BINPUT'))
-        break
-      case 0x72: // LONG_BINPUT
-        memoPut(op, u32('LONG_BINPUT'))
-        break
-      case 0x94: // MEMOIZE
-        memoPut(op, memo.size)
-        break
-      case 0x63: {
-        // GLOBAL: module and name on two text lines
-        const module = line(op)
-        global(op, module, line(op))
-        break
-      }
-      case 0x93: {
-        // STACK_GLOBAL
-        const name = pop(op)
-        const module = pop(op)
-        if (typeof module !== 'string' || typeof name !== 'string')
-          throw corrupt('STACK_GLOBAL needs a module and a name (two str)')
-        global(op, module, name)
-        break
-      }
-      case 0x52: {
-        // REDUCE: only on the five builtins
-        const args = pop(op)
-        const callable = pop(op)
-        if (!(callable instanceof Builtin)) throw refused(op, 'calls something that is not a known builtin')
-        loose--
-        push(callBuiltin(callable.name, args, corrupt))
-        break
-      }
-      default: {
-        const name = OPCODE_NAMES.get(op)
-        if (name === undefined) throw corrupt(`unknown opcode 0x${op.toString(16)} at offset ${pos - 1 - start}`)
-        throw refused(op, 'builds something that is not plain data (or is a protocol 0 or Python 2 form)')
-      }
-    }
-  }
+  return new Unpickler(source, start, end).run()
 }
 
 /** What CPython's protocols 2 and 3 write as calls: set, frozenset, bytes, bytearray, `_codecs.encode`. */
@@ -540,49 +603,40 @@ function callBuiltin(name: string, args: unknown, corrupt: (detail: string) => C
 }
 
 /**
- * Replaces every dict whose keys are all strings with a plain object, in
- * place (array slots, dict values, object values), keeping shared and self
- * references. Iterative: any depth.
+ * Replaces every reference to a promoted dict object (see Unpickler.promoted)
+ * with its Map: in array slots, object values and Map values, keeping shared
+ * and self references. Iterative: any depth. (A dict cannot be a set item or
+ * a dict key in Python, so those are not searched.)
  */
-function dictsToObjects(root: unknown): unknown {
-  const objects = new Map<Map<unknown, unknown>, Record<string, unknown>>()
-  const plain = (m: Map<unknown, unknown>): boolean => {
-    for (const k of m.keys()) if (typeof k !== 'string') return false
-    return true
-  }
-  /** The value to store in place of `v`: its object when it is a dict of str keys. */
-  const replace = (v: unknown): unknown => {
-    if (!(v instanceof Map) || !plain(v)) return v
-    let o = objects.get(v)
-    if (o === undefined) {
-      o = {}
-      objects.set(v, o)
-    }
-    return o
-  }
+function replacePromoted(root: unknown, promoted: Map<object, Map<unknown, unknown>>): unknown {
+  const swap = (v: unknown): unknown => (typeof v === 'object' && v !== null ? (promoted.get(v) ?? v) : v)
   const seen = new Set<unknown>()
-  const todo: unknown[] = [root]
+  const todo: unknown[] = [swap(root)]
   while (todo.length > 0) {
     const v = todo.pop()
     if (typeof v !== 'object' || v === null || v instanceof Uint8Array || seen.has(v)) continue
     seen.add(v)
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
+        v[i] = swap(v[i])
         todo.push(v[i])
-        v[i] = replace(v[i])
       }
     } else if (v instanceof Map) {
-      const r = replace(v)
-      const o = r === v ? undefined : (r as Record<string, unknown>)
       for (const [k, value] of v) {
-        todo.push(k, value)
-        const r = replace(value)
-        if (o === undefined) v.set(k, r)
-        else Object.defineProperty(o, k as string, { value: r, writable: true, enumerable: true, configurable: true })
+        const r = swap(value)
+        if (r !== value) v.set(k, r)
+        todo.push(k, r)
       }
     } else if (v instanceof Set) {
       for (const item of v) todo.push(item)
+    } else {
+      const o = v as Record<string, unknown>
+      for (const k of Object.keys(o)) {
+        const r = swap(o[k])
+        if (r !== o[k]) Object.defineProperty(o, k, { value: r, writable: true, enumerable: true, configurable: true })
+        todo.push(r)
+      }
     }
   }
-  return replace(root)
+  return swap(root)
 }

@@ -19,6 +19,8 @@ function corpus(): Record<string, unknown> {
   meList.push(meList)
   const meDict: Record<string, unknown> = {}
   meDict.me = meDict
+  const meDictInt = new Map<unknown, unknown>([[1, null]])
+  meDictInt.set(2, meDictInt)
   let deep: unknown = null
   for (let i = 0; i < 200; i++) deep = [deep]
   const dictStr: Record<string, unknown> = { a: 1, b: [1, 2] }
@@ -53,6 +55,12 @@ function corpus(): Record<string, unknown> {
     shared: [shared, shared],
     me_list: meList,
     me_dict: meDict,
+    me_dict_int: meDictInt,
+    dict_mixed: new Map<unknown, unknown>([
+      ['a', 1],
+      [2, 'b'],
+      ['c', [{ d: 4 }]],
+    ]),
     deep,
     many: Array.from({ length: 2500 }, (_, i) => i),
     big_dict: bigDict,
@@ -79,6 +87,8 @@ describe('unpickle()', () => {
         expect(Array.isArray(got) && (got as unknown[])[0] === got, where).toBe(true)
       } else if (name === 'me_dict') {
         expect((got as { me?: unknown }).me === got, where).toBe(true)
+      } else if (name === 'me_dict_int') {
+        expect(got instanceof Map && got.get(1) === null && got.get(2) === got, where).toBe(true)
       } else if (name === 'shared') {
         expect(got, where).toEqual(want[name])
         expect((got as unknown[])[0] === (got as unknown[])[1], where).toBe(true)
