@@ -185,6 +185,32 @@ describe("limits on CPython's wire", () => {
       .toEqual(['MessageTooLongError', 'TimeoutError'])
   })
 
+  it.skipIf(!hasPython())('silent strangers cannot lock a Python client out (maxPendingHandshakes)', async () => {
+    const dropped: Error[] = []
+    const listener = new Listener('tcp://127.0.0.1:0', {
+      codec: 'pickle',
+      authkey: 'secret',
+      maxPendingHandshakes: 2,
+      onHandshakeError: (error) => dropped.push(error),
+    })
+    onTestFinished(() => listener.close())
+    for (let i = 0; i < 3; i++) {
+      const silent = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+      onTestFinished(() => {
+        silent.destroy()
+      })
+      silent.on('error', () => {})
+      silent.resume()
+      await new Promise((resolve) => silent.once('connect', resolve))
+    }
+    const python = spawnPython(peer, ['client', portOf(listener), 'secret', 'stdlib'])
+    const conn = await listener.accept({ timeout: 10_000 })
+    await python.waitFor('authenticated')
+    await talk(conn, python)
+    expect(dropped.length).toBeGreaterThanOrEqual(2)
+    expect(dropped.every((e) => /maxPendingHandshakes/.test(e.message))).toBe(true)
+  })
+
   it('refuses codec pickle on a local name and with protocol ipc', () => {
     expect(() => new Listener('jobs', { codec: 'pickle' })).toThrow(/tcp:\/\/host:port/)
     expect(() => new Listener('tcp://127.0.0.1:0', { protocol: 'ipc', codec: 'pickle' })).toThrow(TypeError)
