@@ -110,6 +110,9 @@ function connectSocket(
  * - With an `authkey`, no message passes before both sides proved they know it.
  * - Until authenticated, only the handshake's small frames are read; then a
  *   frame over `maxMessageSize` is refused at its header.
+ * - With `codec: 'pickle'` (or `protocol: 'python'`) on `tcp://`, a Python
+ *   `multiprocessing.connection.Listener` is the other side: CPython's framing
+ *   and challenge, pickles of plain data for `send`/`recv`.
  *
  * @throws {AuthenticationError} when the listener has another authkey, or only one side has one.
  * @throws {NotFoundError} when no listener is at the address.
