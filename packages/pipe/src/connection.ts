@@ -288,7 +288,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * value is in the pipe; waits while the pipe is full.
    *
    * @throws {BrokenPipeError} when the other end was closed.
-   * @throws {DataCloneError} when the value cannot be cloned (nothing is sent).
+   * @throws {DataCloneError} when the value cannot be cloned, or on CPython's wire is not plain data (nothing is sent).
    * @throws {MessageTooLongError} when the encoded value is over `maxMessageSize` (nothing is sent).
    * @throws {TimeoutError} when `timeout` passes while the pipe is full.
    * @throws {CorruptError} when the pipe's shared memory breaks its layout; the connection is unusable after.
@@ -489,6 +489,9 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * @throws {EOFError} when the other end closed and every message was read.
    * @throws {TimeoutError} when `timeout` passes first (nothing is taken).
    * @throws {MessageTooLongError} when the next message is over `maxMessageSize`: it is dropped unread.
+   * @throws {DataCloneError} on CPython's wire (`codec: 'pickle'`), for a pickle holding more than plain
+   * data (a class, a global, a reduce); `CorruptError` for one that is malformed. Only that message is
+   * dropped: the next `recv` returns the next one.
    * @throws {CorruptError} when the pipe's shared memory breaks its layout (within the timeout, never
    * a hang); the connection is unusable after, `close()` still works.
    * @example
