@@ -75,7 +75,6 @@ const SURROGATE = /[\uD800-\uDFFF]/
 
 /** UTF-8 of `text`, lone surrogates as 3-byte sequences (Python's 'surrogatepass'). */
 function encodeText(text: string): Buffer {
-  if (!SURROGATE.test(text)) return Buffer.from(text, 'utf8')
   const out: number[] = []
   for (const ch of text) {
     const cp = ch.codePointAt(0) as number
@@ -168,6 +167,25 @@ class Writer {
     this.#len += n
   }
 
+  /** A str: UTF-8 written in place when the text has no lone surrogate (Buffer's encoder would replace them). */
+  #text(text: string): void {
+    if (SURROGATE.test(text)) {
+      this.#sized(SHORT_BINUNICODE, BINUNICODE, BINUNICODE8, encodeText(text))
+      return
+    }
+    const n = Buffer.byteLength(text, 'utf8')
+    if (n <= 0xff) this.#opU8(SHORT_BINUNICODE, n)
+    else if (n <= 0xffffffff) this.#opU32(BINUNICODE, n)
+    else {
+      this.#room(9)
+      this.#buf[this.#len] = BINUNICODE8
+      this.#buf.writeBigUInt64LE(BigInt(n), this.#len + 1)
+      this.#len += 9
+    }
+    this.#room(n)
+    this.#len += this.#buf.write(text, this.#len, n, 'utf8')
+  }
+
   #memoize(table: Map<object, number>, value: object): void {
     this.#op(MEMOIZE)
     table.set(value, this.#memoSize++)
@@ -226,7 +244,7 @@ class Writer {
         this.#int(value)
         return
       case 'string':
-        this.#sized(SHORT_BINUNICODE, BINUNICODE, BINUNICODE8, encodeText(value))
+        this.#text(value)
         return
       case 'object':
         break
@@ -258,17 +276,8 @@ class Writer {
       throw new DataCloneError(
         `Cannot pickle ${where}: a dict key or set item must be hashable in Python, and ${typeName(value)} becomes a dict`,
       )
-    if (value instanceof Map) {
-      this.#dict(value.entries(), value, next, where)
-      return
-    }
-    if (isPlainObject(value)) {
-      this.#dict(
-        Object.keys(value).map((k) => [k, (value as Record<string, unknown>)[k]] as [unknown, unknown]),
-        value,
-        next,
-        where,
-      )
+    if (value instanceof Map || isPlainObject(value)) {
+      this.#dict(value as Map<unknown, unknown> | Record<string, unknown>, next, where)
       return
     }
     throw new DataCloneError(
@@ -329,12 +338,13 @@ class Writer {
     this.#memoize(this.#keyMemo, set)
   }
 
-  #dict(entries: Iterable<[unknown, unknown]>, dict: object, depth: number, where: string): void {
+  /** A Map, or a plain object (its own enumerable string keys), as a dict. */
+  #dict(dict: Map<unknown, unknown> | Record<string, unknown>, depth: number, where: string): void {
     if (this.#get(this.#memo, dict)) return
     this.#op(EMPTY_DICT)
     this.#memoize(this.#memo, dict)
     let inBatch = 0
-    for (const [k, v] of entries) {
+    const item = (k: unknown, v: unknown) => {
       if (inBatch === 0) this.#op(MARK)
       this.write(k, true, depth, where)
       this.write(v, false, depth, where)
@@ -343,6 +353,8 @@ class Writer {
         inBatch = 0
       }
     }
+    if (dict instanceof Map) for (const [k, v] of dict) item(k, v)
+    else for (const k of Object.keys(dict)) item(k, dict[k])
     if (inBatch > 0) this.#op(SETITEMS)
   }
 
