@@ -1,13 +1,20 @@
-"""Peer: multiprocessing.Pipe.
+"""Peer: multiprocessing.Pipe, and multiprocessing.connection over TCP.
 
 rtt: the script pings an echo process over a duplex Pipe and times each round trip.
 oneway: a sender process sends n messages (``send``, or ``send_bytes`` for buffers) to
 the script, which receives them (``recv`` / ``recv_bytes``); the clock runs from the
 sender's first send to the script's last receive.
+tcp-rtt: the script listens with multiprocessing.connection.Listener on 127.0.0.1 (with an
+authkey), an echo peer connects with Client, and the script times each send/recv round
+trip of the string payload, as in rtt. The echo peer is a Python process
+(multiprocessing.connection.Client) or, with echo "node", a Node process running ours
+(``src/children/python-echo.mjs``: @ipc/pipe's Client with codec "pickle").
 """
 
 import multiprocessing as mp
 import os
+import subprocess
+from multiprocessing.connection import Client, Listener
 
 from common import is_payload, latency_summary, now, payload, serve
 
@@ -36,9 +43,36 @@ def sender(conn, n, kind):
     conn.send(("started", started))
 
 
+TCP_AUTHKEY = b"ipc-bench-key"
+
+
+def tcp_echo(port):
+    with Client(("127.0.0.1", port), authkey=TCP_AUTHKEY) as conn:
+        while True:
+            try:
+                conn.send(conn.recv())
+            except EOFError:
+                return
+
+
 def setup(message):
     state["mode"] = message["mode"]
     state["payload"] = message.get("payload", "string")
+    if state["mode"] == "tcp-rtt":
+        listener = Listener(("127.0.0.1", 0), authkey=TCP_AUTHKEY)
+        port = listener.address[1]
+        if message["echo"] == "node":
+            env = dict(os.environ, IPC_BENCH_AUTHKEY=TCP_AUTHKEY.decode())
+            peer = subprocess.Popen(
+                [message["node"], message["script"], str(port)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+            )
+        else:
+            peer = mp.Process(target=tcp_echo, args=(port,), daemon=True)
+            peer.start()
+        conn = listener.accept()
+        listener.close()
+        state.update(conn=conn, echo=peer)
+        return {}
     if state["mode"] == "rtt":
         mine, theirs = mp.Pipe()
         # With "cpus": [a, b], this process runs on CPU a and the echo on CPU b.
@@ -53,7 +87,7 @@ def setup(message):
 
 def run(message):
     n = message["n"]
-    if state["mode"] == "rtt":
+    if state["mode"] in ("rtt", "tcp-rtt"):
         conn = state["conn"]
         item = payload("string")
         latencies = [0] * n
@@ -84,9 +118,22 @@ def run(message):
 
 
 def close(_message):
-    if "echo" in state:
-        state["conn"].send(None)
-        state["echo"].join(2)
+    if "echo" not in state:
+        return
+    if state["mode"] == "tcp-rtt":
+        # EOF ends either echo peer.
+        state["conn"].close()
+        peer = state["echo"]
+        if isinstance(peer, subprocess.Popen):
+            try:
+                peer.wait(5)
+            except subprocess.TimeoutExpired:
+                peer.kill()
+        else:
+            peer.join(2)
+        return
+    state["conn"].send(None)
+    state["echo"].join(2)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import { type FlowReport, latencyRep, throughputRep } from './rep.ts'
 import { THREADS_PEER } from './semaphore.ts'
 
 const script = join(childrenDir, 'ours-pipe.mjs')
+/** Ours as the echo peer of a Python process (started by python/pipe_bench.py). */
+const pythonEchoScript = join(childrenDir, 'python-echo.mjs')
 
 type Latency = { elapsedNs: number; median: number; p99: number }
 
@@ -86,6 +88,9 @@ function oursOneway(ctx: RunContext, p: Payload): Runner {
   })
 }
 
+/** The peer of the Python ↔ Node row: the same Python pinger with a Python echo peer. */
+const PYTHON_TCP_PEER = 'python ↔ python'
+
 const RTT_SIZE: Size = { n0: 200, smoke: 20, max: 200_000 }
 
 export function pipeFamily(ctx: RunContext): Family {
@@ -136,6 +141,24 @@ export function pipeFamily(ctx: RunContext): Family {
       create: () => pythonRunner<Latency>(ctx, 'pipe_bench.py', { mode: 'rtt' }, (result) => latencyRep(result)),
     },
   ]
+  // Python pings over multiprocessing.connection on TCP (pickles, an authkey); the echo peer
+  // is ours (@ipc/pipe Client with codec 'pickle') or a Python process, in the same run.
+  for (const echo of ['node', 'python'] as const) {
+    jobs.push({
+      key: `pipe.python-rtt/${echo}`,
+      workload: 'pipe.python.rtt',
+      impl: echo === 'node' ? 'ours' : PYTHON_TCP_PEER,
+      size: RTT_SIZE,
+      skipped: pythonSkip(ctx),
+      create: () =>
+        pythonRunner<Latency>(
+          ctx,
+          'pipe_bench.py',
+          { mode: 'tcp-rtt', echo, node: process.execPath, script: pythonEchoScript },
+          (result) => latencyRep(result),
+        ),
+    })
+  }
   const rttPeers = (metric: string): Record<string, Ref> => ({
     'process.send(json)': { job: 'pipe.rtt/process.send(json)', metric },
     'process.send(advanced)': { job: 'pipe.rtt/process.send(advanced)', metric },
@@ -295,5 +318,18 @@ export function pipeFamily(ctx: RunContext): Family {
       peers,
     })
   }
+  rows.push(
+    ...(['median', 'p99'] as const).map(
+      (metric): RowSpec => ({
+        workload: `pipe.python.rtt.${metric}`,
+        title: `Python ↔ Node round trip over multiprocessing.connection (TCP, pickle), ${metric}`,
+        unit: 'µs',
+        higherIsBetter: false,
+        note: "Python times send()/recv() of the string payload to an echo peer over multiprocessing.connection on 127.0.0.1 (authkey, pickles). Ours: the echo peer is Node (@ipc/pipe Client with codec 'pickle'); the peer: the echo peer is Python.",
+        ours: { job: 'pipe.python-rtt/node', metric },
+        peers: { [PYTHON_TCP_PEER]: { job: 'pipe.python-rtt/python', metric } },
+      }),
+    ),
+  )
   return { name: 'pipe', title: 'Pipe', jobs, rows }
 }

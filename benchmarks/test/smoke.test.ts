@@ -29,6 +29,8 @@ const EXPECTED_WORKLOADS = [
   ),
   'pipe.oneway.string',
   'pipe.oneway.buffer64k',
+  'pipe.python.rtt.median',
+  'pipe.python.rtt.p99',
   'shared.counter.locked',
   'shared.add.lockfree',
   'shared.array.write',

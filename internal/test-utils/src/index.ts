@@ -2,7 +2,7 @@
  * Test helpers shared by the @ipc packages: real child processes that are
  * always killed, unique names, and the /dev/shm leak check.
  */
-import { type ChildProcess, fork } from 'node:child_process'
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { onTestFinished } from 'vitest'
@@ -53,6 +53,30 @@ export function spawnChild(
     env: options.env ?? process.env,
     execArgv: [],
   })
+  return watchChild(child)
+}
+
+/**
+ * Starts the Python script `script` with the machine's `python3` and `args`
+ * as argv; killed and awaited when the current test finishes, as spawnChild.
+ * Its stdin is a pipe (`child.stdin`); stdout is unbuffered (`-u`).
+ */
+export function spawnPython(script: string | URL, args: string[] = []): SpawnedChild {
+  const path = typeof script === 'string' ? script : script.pathname
+  const child = spawn('python3', ['-u', path, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  return watchChild(child)
+}
+
+/** True when `python3` runs on this machine (the Python interop tests skip without it). */
+export function hasPython(): boolean {
+  try {
+    return execFileSync('python3', ['-c', 'print(1)'], { encoding: 'utf8', timeout: 10_000 }).trim() === '1'
+  } catch {
+    return false
+  }
+}
+
+function watchChild(child: ChildProcess): SpawnedChild {
   let out = ''
   let err = ''
   const listeners = new Set<() => void>()

@@ -17,6 +17,7 @@ export {
   writePayload,
 } from './codec/codec.js'
 export { invalidArgType, invalidArgValue, outOfRange } from './errors.js'
+export { RawSegment } from './memory/raw-segment.js'
 export {
   checkName,
   HEADER_BYTES,

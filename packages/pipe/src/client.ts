@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net'
 import { IpcError, NotFoundError, PermissionError } from '@ipc/core'
 import { checkWaitOptions, deadlineOf, remaining, throwIfAborted } from '@ipc/core/internal'
 import { formatTcp, parseAddress } from './address.js'
-import { authkeyBytes, checkHandshakeTimeout, handshake } from './auth.js'
+import { authkeyBytes, checkHandshakeTimeout, checkWire, handshake, pythonHandshake } from './auth.js'
 import { Connection } from './connection.js'
 import { TimeoutError } from './errors.js'
 import { LOCAL_ACK } from './listener.js'
@@ -110,6 +110,9 @@ function connectSocket(
  * - With an `authkey`, no message passes before both sides proved they know it.
  * - Until authenticated, only the handshake's small frames are read; then a
  *   frame over `maxMessageSize` is refused at its header.
+ * - With `codec: 'pickle'` (or `protocol: 'python'`) on `tcp://`, a Python
+ *   `multiprocessing.connection.Listener` is the other side: CPython's framing
+ *   and challenge, pickles of plain data for `send`/`recv`.
  *
  * @throws {AuthenticationError} when the listener has another authkey, or only one side has one.
  * @throws {NotFoundError} when no listener is at the address.
@@ -124,6 +127,7 @@ function connectSocket(
  */
 export async function Client<T = unknown>(address: string, options: ClientOptions = {}): Promise<Connection<T>> {
   const parsed = parseAddress(address)
+  const python = checkWire(options, parsed.kind)
   const key = authkeyBytes(options.authkey)
   const maxMessageSize = checkMaxMessageSize(options.maxMessageSize)
   const handshakeTimeout = checkHandshakeTimeout(options.handshakeTimeout)
@@ -147,7 +151,7 @@ export async function Client<T = unknown>(address: string, options: ClientOption
   let handshakeTimer: NodeJS.Timeout | undefined
   try {
     const socket = await connectSocket(target, display, deadline, stop.signal)
-    ch = new SocketTransport(socket, display, maxMessageSize)
+    ch = new SocketTransport(socket, display, maxMessageSize, python)
     if (handshakeTimeout !== Number.POSITIVE_INFINITY)
       handshakeTimer = setTimeout(
         () =>
@@ -156,7 +160,8 @@ export async function Client<T = unknown>(address: string, options: ClientOption
           ),
         handshakeTimeout,
       )
-    await handshake(ch, 'client', key, what, stop.signal)
+    if (python) await pythonHandshake(ch, 'client', key, what, stop.signal)
+    else await handshake(ch, 'client', key, what, stop.signal)
     if (parsed.kind === 'tcp') {
       ch.beginMessages()
       return new Connection<T>(ch)

@@ -23,9 +23,11 @@ import {
 } from '@ipc/core/internal'
 import { BufferTooShort, EOFError, MessageTooLongError, TimeoutError } from './errors.js'
 import type { OpenOptions, RecvBytesOptions, RecvOptions, SendOptions } from './options.js'
+import { unpickle } from './pickle-reader.js'
+import { pickle } from './pickle-writer.js'
 import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SerialQueue } from './serial-queue.js'
-import { SocketTransport } from './socket-transport.js'
+import { SocketTransport, TAG_PYTHON } from './socket-transport.js'
 import { END, type Message, NOTHING, type PipeHandle, RETRY, type Transport } from './transport.js'
 
 /** Internal: how `wait()` looks into a connection. */
@@ -54,15 +56,20 @@ function sendTimeoutInLine(): TimeoutError {
   return new TimeoutError('Cannot send: earlier sends on this connection were still waiting at the timeout')
 }
 
+/** True for a message whose bytes are handed out as they are: sendBytes data, or a frame of CPython's wire. */
+function isRaw(tag: number): boolean {
+  return tag === TAG_BYTES || tag === TAG_BUFFER || tag === TAG_PYTHON
+}
+
 /** Length of a message as `recvBytes` returns it: raw bytes, or the `serialize()` form (tag + payload). */
 function bytesLength(length: number, tag: number): number {
-  return tag === TAG_BYTES || tag === TAG_BUFFER ? length : length + 1
+  return isRaw(tag) ? length : length + 1
 }
 
 /** The message as bytes: the payload of a byte message, else its `serialize()` form. Copies unless `owned`. */
 function bytesOf(msg: Message): Uint8Array {
   const length = msg.end - msg.start
-  if (msg.tag === TAG_BYTES || msg.tag === TAG_BUFFER) {
+  if (isRaw(msg.tag)) {
     if (msg.owned) return new Uint8Array(msg.source.buffer, msg.source.byteOffset + msg.start, length)
     return new Uint8Array(msg.source.subarray(msg.start, msg.end))
   }
@@ -72,8 +79,13 @@ function bytesOf(msg: Message): Uint8Array {
   return out
 }
 
-/** Revives a message. A payload the codec cannot revive is corrupt (CorruptError from a pipe end). */
+/**
+ * Revives a message. A payload the codec cannot revive is corrupt (CorruptError
+ * from a pipe end). A frame of CPython's wire is a pickle: DataCloneError or
+ * CorruptError when it is not plain data, and the connection goes on.
+ */
 function messageValue(msg: Message, t: Transport): unknown {
+  if (msg.tag === TAG_PYTHON) return unpickle(msg.source, msg.start, msg.end)
   if (msg.owned && msg.start === 0 && msg.end === msg.source.byteLength) {
     if (msg.tag === TAG_BUFFER) return msg.source
     if (msg.tag === TAG_BYTES) return new Uint8Array(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength)
@@ -104,7 +116,8 @@ function checkOffset(offset: unknown, length: number, name: string): number {
 
 /** A snapshot of bytes the caller may change after the call returns. */
 function snapshot(encoded: Encoded): Encoded {
-  if (encoded.bytes === undefined || encoded.tag === TAG_V8) return encoded // strings are immutable, v8 output is ours
+  // Strings are immutable; v8 and pickle output is ours.
+  if (encoded.bytes === undefined || encoded.tag === TAG_V8 || encoded.tag === TAG_PYTHON) return encoded
   return { ...encoded, bytes: Uint8Array.prototype.slice.call(encoded.bytes) as Uint8Array }
 }
 
@@ -144,6 +157,8 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   readonly #rx = new SerialQueue()
   readonly #tx = new SerialQueue()
   readonly #closing = new AbortController()
+  /** CPython's wire: `send` pickles (see ClientOptions.codec). */
+  readonly #pickle: boolean
 
   /** @internal Use `Pipe()`, `Client()`, `listener.accept()` or `Connection.from()`. */
   constructor(transport: Transport) {
@@ -152,6 +167,14 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
         'Connection cannot be constructed directly: use Pipe(), Client(), listener.accept() or Connection.from(handle)',
       )
     this.#t = transport
+    this.#pickle = transport instanceof SocketTransport && transport.python
+  }
+
+  /** A value ready for the transport: the codec's form, or a pickle on CPython's wire. */
+  #encode(obj: unknown): Encoded {
+    if (!this.#pickle) return encode(obj)
+    const bytes = pickle(obj)
+    return { tag: TAG_PYTHON, size: bytes.byteLength, bytes, text: undefined }
   }
 
   /**
@@ -265,7 +288,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * value is in the pipe; waits while the pipe is full.
    *
    * @throws {BrokenPipeError} when the other end was closed.
-   * @throws {DataCloneError} when the value cannot be cloned (nothing is sent).
+   * @throws {DataCloneError} when the value cannot be cloned, or on CPython's wire is not plain data (nothing is sent).
    * @throws {MessageTooLongError} when the encoded value is over `maxMessageSize` (nothing is sent).
    * @throws {TimeoutError} when `timeout` passes while the pipe is full.
    * @throws {CorruptError} when the pipe's shared memory breaks its layout; the connection is unusable after.
@@ -279,7 +302,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
       this.#checkWritable('send')
       const { timeout, signal } = checkWaitOptions(options)
       throwIfAborted(signal)
-      return this.#send(encode(obj), timeout, signal)
+      return this.#send(this.#encode(obj), timeout, signal)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -309,7 +332,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     this.#checkWritable('send')
     const { timeout, signal } = checkWaitOptions(options)
     throwIfAborted(signal)
-    const encoded = encode(obj)
+    const encoded = this.#encode(obj)
     this.#t.sendSync(encoded, deadlineOf(timeout))
   }
 
@@ -389,8 +412,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
           )
         }
         const target = into as Uint8Array
-        if (msg.tag === TAG_BYTES || msg.tag === TAG_BUFFER)
-          target.set(msg.source.subarray(msg.start, msg.end), intoOffset)
+        if (isRaw(msg.tag)) target.set(msg.source.subarray(msg.start, msg.end), intoOffset)
         else {
           target[intoOffset] = msg.tag
           target.set(msg.source.subarray(msg.start, msg.end), intoOffset + 1)
@@ -467,6 +489,9 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * @throws {EOFError} when the other end closed and every message was read.
    * @throws {TimeoutError} when `timeout` passes first (nothing is taken).
    * @throws {MessageTooLongError} when the next message is over `maxMessageSize`: it is dropped unread.
+   * @throws {DataCloneError} on CPython's wire (`codec: 'pickle'`), for a pickle holding more than plain
+   * data (a class, a global, a reduce); `CorruptError` for one that is malformed. Only that message is
+   * dropped: the next `recv` returns the next one.
    * @throws {CorruptError} when the pipe's shared memory breaks its layout (within the timeout, never
    * a hang); the connection is unusable after, `close()` still works.
    * @example

@@ -7,6 +7,8 @@ import {
   Listener,
   Pipe,
   type PipeHandle,
+  type WireCodec,
+  type WireProtocol,
   wait,
 } from './index.js'
 
@@ -29,5 +31,14 @@ describe('public types', () => {
     expectTypeOf(new Listener('x').accept()).toEqualTypeOf<Promise<Connection<unknown>>>()
     expectTypeOf(Client<number>('x')).toEqualTypeOf<Promise<Connection<number>>>()
     expectTypeOf<EOFError>().toExtend<IpcError>()
+  })
+
+  it("types CPython's wire options", () => {
+    expectTypeOf<WireProtocol>().toEqualTypeOf<'ipc' | 'python'>()
+    expectTypeOf<WireCodec>().toEqualTypeOf<'pickle'>()
+    expectTypeOf(new Listener('tcp://127.0.0.1:0', { codec: 'pickle', authkey: 'k' })).toEqualTypeOf<Listener>()
+    expectTypeOf(Client('tcp://127.0.0.1:1', { protocol: 'python' })).toEqualTypeOf<Promise<Connection<unknown>>>()
+    // @ts-expect-error: pickle is the only codec
+    new Listener('tcp://127.0.0.1:0', { codec: 'json' })
   })
 })

@@ -30,10 +30,13 @@ export type {
   ListenerOptions,
   OpenOptions,
   PipeOptions,
+  PythonWireOptions,
   RecvBytesOptions,
   RecvOptions,
   SendOptions,
   WaitOptions,
+  WireCodec,
+  WireProtocol,
 } from './options.js'
 export { Pipe } from './pipe.js'
 export type { PipeHandle } from './transport.js'

@@ -23,7 +23,7 @@ import {
   throwIfAborted,
 } from '@ipc/core/internal'
 import { type Address, formatTcp, isLoopback, parseAddress } from './address.js'
-import { authkeyBytes, checkHandshakeTimeout, handshake } from './auth.js'
+import { authkeyBytes, checkHandshakeTimeout, checkWire, handshake, pythonHandshake } from './auth.js'
 import { Connection } from './connection.js'
 import { TimeoutError } from './errors.js'
 import {
@@ -69,7 +69,12 @@ function positiveInteger(name: string, value: unknown, fallback: number): number
  *
  * Guarantees:
  * - With an `authkey`, a client is accepted only after both sides proved they
- *   know the key (HMAC-SHA256 challenge both ways); no message passes before.
+ *   know the key (HMAC-SHA256 challenge both ways; with `protocol: 'python'`,
+ *   CPython's challenge, HMAC-MD5 or a negotiated digest); no message passes
+ *   before.
+ * - With `codec: 'pickle'` (or `protocol: 'python'`) on `tcp://`, Python's
+ *   `multiprocessing.connection.Client` is the client: CPython's framing and
+ *   handshake exactly, pickles of plain data for `send`/`recv`.
  * - A failed handshake (wrong or missing key, garbage, a frame over 256 bytes,
  *   `handshakeTimeout`) never rejects `accept()` nor ends
  *   `for await (… of listener)`: the stranger is dropped and reported to
@@ -99,6 +104,8 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   readonly #handshakeTimeout: number
   readonly #maxPendingHandshakes: number
   readonly #onHandshakeError: ((error: Error) => void) | undefined
+  /** CPython's wire (`protocol: 'python'`). */
+  readonly #python: boolean
   /** Authenticated connections waiting for `accept()`. */
   readonly #queue: Connection[] = []
   readonly #acceptors: Acceptor[] = []
@@ -113,6 +120,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
 
   constructor(address?: string, options: ListenerOptions = {}) {
     this.#address = parseAddress(address ?? `anon-${process.pid}-${Math.random().toString(36).slice(2, 12)}`)
+    this.#python = checkWire(options, this.#address.kind)
     this.#key = authkeyBytes(options.authkey)
     this.#backlog = positiveInteger('backlog', options.backlog, 128)
     this.#maxMessageSize = checkMaxMessageSize(options.maxMessageSize)
@@ -270,7 +278,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
         ),
       )
     }
-    const ch = new SocketTransport(socket, peer, this.#maxMessageSize)
+    const ch = new SocketTransport(socket, peer, this.#maxMessageSize, this.#python)
     const controller = new AbortController()
     this.#handshakes.set(ch, controller)
     const ms = this.#handshakeTimeout
@@ -294,7 +302,8 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   /** The handshake of one client: its Connection, the reason it was dropped, or undefined when the listener closed. */
   async #serve(ch: SocketTransport, what: string, signal: AbortSignal): Promise<Connection | Error | undefined> {
     try {
-      await handshake(ch, 'listener', this.#key, what, signal)
+      if (this.#python) await pythonHandshake(ch, 'listener', this.#key, what, signal)
+      else await handshake(ch, 'listener', this.#key, what, signal)
       if (this.#address.kind === 'tcp') {
         ch.beginMessages()
         return new Connection(ch)

@@ -106,11 +106,54 @@ export interface ConnectionWaitOptions {
 /** A shared secret: a string (UTF-8) or bytes. */
 export type Authkey = string | Uint8Array
 
+/**
+ * What a `tcp://` connection speaks. `'ipc'`: the @ipc protocol (a hello
+ * frame, HMAC-SHA256 both ways, tagged frames; Node to Node). `'python'`:
+ * CPython's `multiprocessing.connection` wire, byte for byte, so a Python
+ * `Listener`/`Client` is the other side.
+ */
+export type WireProtocol = 'ipc' | 'python'
+
+/**
+ * How `send`/`recv` turn values into bytes on a `protocol: 'python'`
+ * connection. `'pickle'`: Python's pickle, plain data only (see the README:
+ * None, bool, int, float, str, bytes, list, tuple, dict, set, frozenset).
+ */
+export type WireCodec = 'pickle'
+
+/** The options shared by `Listener` and `Client` that choose CPython's wire. */
+export interface PythonWireOptions {
+  /**
+   * `'python'` speaks CPython's `multiprocessing.connection` protocol on a
+   * `tcp://` address: its framing (4-byte big-endian length, or -1 and an
+   * 8-byte length), its authentication both ways (the HMAC-MD5 of Python
+   * <= 3.11 and the `{sha256}` digests of 3.12+), no @ipc hello or tag byte.
+   * `send`/`recv` then exchange pickles and `sendBytes`/`recvBytes` Python's
+   * `send_bytes`/`recv_bytes` frames. Both ends must agree: an @ipc peer
+   * and a Python peer cannot tell each other's handshake apart from a
+   * message. A local name with `'python'` throws `TypeError`.
+   * @default 'ipc', or 'python' when `codec` is 'pickle'
+   * @example Client('tcp://127.0.0.1:6000', { protocol: 'python', authkey: 'secret' })
+   */
+  protocol?: WireProtocol
+  /**
+   * `'pickle'`: `send`/`recv` exchange Python's `send(obj)`/`recv()` for
+   * plain data; it implies `protocol: 'python'`. A received pickle that
+   * holds anything else (a class instance, a global, a reduce) is refused
+   * with `DataCloneError` and the connection goes on. The only codec of
+   * `protocol: 'python'`.
+   * @default undefined ('pickle' when `protocol` is 'python')
+   * @example new Listener('tcp://127.0.0.1:6000', { codec: 'pickle', authkey: 'secret' })
+   */
+  codec?: WireCodec
+}
+
 /** Options of `new Listener(address, options)`. */
-export interface ListenerOptions {
+export interface ListenerOptions extends PythonWireOptions {
   /**
    * The shared secret. Each side proves it knows the key with an HMAC-SHA256
-   * challenge, as Python's `multiprocessing.connection`; a client with another
+   * challenge, as Python's `multiprocessing.connection` (with `protocol:
+   * 'python'`, exactly CPython's challenge, see `protocol`); a client with another
    * key, or none, is dropped (see `onHandshakeError`) and gets
    * `AuthenticationError`. An empty key throws `TypeError`. A `tcp://`
    * listener on an address that is not loopback requires one, unless
@@ -175,7 +218,7 @@ export interface ListenerOptions {
 export interface AcceptOptions extends WaitOptions {}
 
 /** Options of `Client(address, options)`. */
-export interface ClientOptions extends WaitOptions {
+export interface ClientOptions extends WaitOptions, PythonWireOptions {
   /**
    * The shared secret; it must equal the listener's (both or neither have one).
    * An empty key throws `TypeError`.

@@ -12,6 +12,11 @@
  * handshake's. After `beginMessages()` frames are parsed as they arrive, up to
  * `maxMessageSize` (+1 byte for the codec tag) each.
  *
+ * With `python: true` (CPython's `multiprocessing.connection` wire) a frame's
+ * payload is the message itself, with no codec tag: such messages report tag
+ * TAG_PYTHON, sends write the payload alone, and the limit after the
+ * handshake is `maxMessageSize` exactly.
+ *
  * Async calls use Node's socket events. The `…Sync` calls cannot wait for
  * the event loop, so they read and write the socket's file descriptor
  * directly, polling every millisecond while the kernel has nothing (Linux and
@@ -24,6 +29,13 @@ import { type Encoded, onAbort, type RingWaitResult, remaining, writePayload } f
 import { BrokenPipeError, EOFError, MessageTooLongError, TimeoutError } from './errors.js'
 import { FrameReader, frameHeader } from './framing.js'
 import { END, type Message, NOTHING, type PipeHandle, type RETRY, type Transport } from './transport.js'
+
+/**
+ * The tag of a message that came on CPython's wire: the frame's bytes as
+ * Python sent them (`send_bytes` data, or a pickle from `send`). Outside the
+ * codec's tags (1..TAG_MAX), so no core codec path takes it for its own.
+ */
+export const TAG_PYTHON = 0x80
 
 /** Stop reading from the kernel while this many bytes of whole frames wait to be received. */
 const HIGH_WATER = 16 * 1024 * 1024
@@ -53,6 +65,8 @@ export class SocketTransport implements Transport {
   readonly reader = new FrameReader(0)
   nextTag = 0
   readonly #maxMessageSize: number
+  /** CPython's wire: frames carry no codec tag (see the file comment). */
+  readonly python: boolean
   /** Parse only what `readFrame` asks for (see the file comment). */
   #handshaking = true
   /** No frame will arrive after those buffered. */
@@ -64,11 +78,15 @@ export class SocketTransport implements Transport {
   readonly #wakers = new Set<() => void>()
   #scratch: Buffer | undefined
 
-  /** `maxMessageSize`: the longest message accepted after `beginMessages()`, in bytes. */
-  constructor(socket: Socket, name: string, maxMessageSize: number) {
+  /**
+   * `maxMessageSize`: the longest message accepted after `beginMessages()`,
+   * in bytes. `python`: CPython's wire (untagged frames).
+   */
+  constructor(socket: Socket, name: string, maxMessageSize: number, python = false) {
     this.socket = socket
     this.name = name
     this.#maxMessageSize = maxMessageSize
+    this.python = python
     socket.setNoDelay?.(true)
     socket.on('readable', () => {
       if (this.#handshaking) this.#wake()
@@ -95,7 +113,7 @@ export class SocketTransport implements Transport {
   /** Ends handshake mode: from now on frames are messages of at most `maxMessageSize` bytes. */
   beginMessages(): void {
     this.#handshaking = false
-    this.reader.maxLength = this.#maxMessageSize + 1
+    this.reader.maxLength = this.python ? this.#maxMessageSize : this.#maxMessageSize + 1
     this.#pull()
   }
 
@@ -136,13 +154,16 @@ export class SocketTransport implements Transport {
 
   #readError(error: unknown): Error {
     if (!(error instanceof MessageTooLongError))
-      return new IpcError(`Cannot receive from ${this.name}: the stream is not an @ipc connection`, { cause: error })
+      return new IpcError(
+        `Cannot receive from ${this.name}: the stream is not ${this.python ? 'a multiprocessing.connection' : 'an @ipc'} connection`,
+        { cause: error },
+      )
     if (this.#handshaking)
       return new MessageTooLongError(
         `Cannot receive from ${this.name}: the other side announced a frame of ${error.length} bytes during the handshake, where at most ${error.maxLength} are expected; the connection was closed`,
         { length: error.length, maxLength: error.maxLength, cause: error },
       )
-    const length = error.length - 1
+    const length = this.python ? error.length : error.length - 1
     return new MessageTooLongError(
       `Cannot receive from ${this.name}: the other side announced a message of ${length} bytes, more than maxMessageSize ${this.#maxMessageSize}; the connection was closed`,
       { length, maxLength: this.#maxMessageSize, cause: error },
@@ -180,6 +201,10 @@ export class SocketTransport implements Transport {
   nextLength(): number {
     const f = this.reader.frames[0]
     if (f !== undefined) {
+      if (this.python) {
+        this.nextTag = TAG_PYTHON
+        return f.byteLength
+      }
       this.nextTag = f.byteLength > 0 ? (f[0] as number) : 0
       return Math.max(0, f.byteLength - 1)
     }
@@ -189,7 +214,8 @@ export class SocketTransport implements Transport {
 
   takeMessage(): Message | null | typeof RETRY {
     const f = this.reader.frames[0] as Buffer
-    return { tag: this.nextTag, source: f, start: Math.min(1, f.byteLength), end: f.byteLength, owned: false }
+    const start = this.python ? 0 : Math.min(1, f.byteLength)
+    return { tag: this.nextTag, source: f, start, end: f.byteLength, owned: false }
   }
 
   drop(): void {
@@ -321,6 +347,14 @@ export class SocketTransport implements Transport {
 
   #frameOf(encoded: Encoded): Buffer {
     this.#checkSize(encoded)
+    if (this.python) {
+      // CPython's wire: the payload alone (sendBytes data, or the pickle `send` made).
+      const header = frameHeader(encoded.size)
+      const out = Buffer.allocUnsafe(header.byteLength + encoded.size)
+      header.copy(out, 0)
+      writePayload(encoded, out, header.byteLength)
+      return out
+    }
     const header = frameHeader(encoded.size + 1)
     const out = Buffer.allocUnsafe(header.byteLength + 1 + encoded.size)
     header.copy(out, 0)

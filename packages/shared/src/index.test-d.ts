@@ -80,6 +80,10 @@ describe('@ipc/shared types', () => {
     expectTypeOf(SharedMemory.create({ size: 1 }).buf).toEqualTypeOf<Uint8Array>()
     expectTypeOf(SharedMemory.open('x', { create: { size: 8, persistent: true } })).toEqualTypeOf<SharedMemory>()
     expectTypeOf(SharedMemory.create({ size: 1 }).created).toEqualTypeOf<boolean>()
+    expectTypeOf(SharedMemory.create({ size: 8, name: 'x', raw: true }).raw).toEqualTypeOf<boolean>()
+    expectTypeOf(SharedMemory.open('x', { raw: true })).toEqualTypeOf<SharedMemory>()
+    // @ts-expect-error: a raw block is created with create(), not through open's create
+    SharedMemory.open('x', { create: { size: 8, raw: true } })
     // @ts-expect-error a block cannot be created without its size
     SharedMemory.open('x', { create: true })
     expectTypeOf(new NotFoundError('x')).toMatchTypeOf<IpcError>()

@@ -99,14 +99,35 @@ export interface SharedMemoryOptions {
   /**
    * Keep the block (and its bytes) after its last process detaches or dies,
    * until `unlink()` (Python's `SharedMemory(track=False)`). By default it is
-   * removed with its last process.
+   * removed with its last process. For a `raw` block: not unlinked when
+   * this creator closes it or exits.
    * @default false
    */
   persistent?: boolean
+  /**
+   * `true` makes a block with no @ipc header whose name is used as is, the
+   * way Python's `shared_memory.SharedMemory(name=…)` opens it: `buf` is the
+   * whole object. Same user only (mode 0600). Names starting with `ipc-`
+   * are refused. No attach table: the creator's `close()` (or normal exit)
+   * unlinks it unless `persistent`; a SIGKILLed creator leaves the name.
+   * @default false
+   * @example SharedMemory.create({ size: 1024, name: 'frames', raw: true }) // Python: SharedMemory(name='frames')
+   */
+  raw?: boolean
 }
 
 /** Options of `SharedMemory.open(name, options)`. */
 export interface SharedMemoryOpenOptions {
+  /**
+   * `true` attaches to a block with no @ipc header by its exact name, such
+   * as one Python made with `shared_memory.SharedMemory(create=True, …)`:
+   * `buf` is the whole object, `size` its size. Only a regular file of this
+   * user with mode 0600 is mapped (else `PermissionError`). Closing never
+   * unlinks it; `unlink()` does. Cannot be combined with `create`.
+   * @default false
+   * @example SharedMemory.open('psm_3f2a', { raw: true })
+   */
+  raw?: boolean
   /**
    * Create the block when no object has this name, with these options
    * (`size` required; `name` aside). Atomic: of processes racing on one name
@@ -114,5 +135,5 @@ export interface SharedMemoryOpenOptions {
    * keeps its own size.
    * @default undefined (attach only; `NotFoundError` when the name does not exist)
    */
-  create?: false | Omit<SharedMemoryOptions, 'name'>
+  create?: false | Omit<SharedMemoryOptions, 'name' | 'raw'>
 }

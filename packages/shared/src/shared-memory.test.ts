@@ -98,3 +98,34 @@ describe('SharedMemory handle, transfer and inspect', () => {
     expect(inspect(shm)).toBe(`SharedMemory { name: '${shm.name}', size: 8 }`)
   })
 })
+
+describe('SharedMemory with raw: true', () => {
+  it('maps the whole object by its exact name: handle, from, inspect and transfer carry raw', () => {
+    const name = uniqueName('raw')
+    const shm = track(SharedMemory.create({ size: 12, name, raw: true }))
+    expect(existsSync(`/dev/shm/${name}`)).toBe(true)
+    expect(shm.raw).toBe(true)
+    expect(shm.created).toBe(true)
+    expect(shm.buf.byteLength).toBe(12)
+    expect(shm.handle).toEqual({ kind: 'shared-memory', name, size: 12, raw: true })
+    expect(shm[TRANSFER]().handle).toEqual(shm.handle)
+    expect(inspect(shm)).toBe(`SharedMemory { name: '${name}', size: 12, raw: true }`)
+    shm.buf[11] = 7
+    const other = track(SharedMemory.from(shm.handle))
+    expect(other.raw).toBe(true)
+    expect(other.created).toBe(false)
+    expect(other.buf[11]).toBe(7)
+    other.close()
+    expect(existsSync(`/dev/shm/${name}`)).toBe(true) // an opener's close leaves the name
+    shm.close()
+    expect(existsSync(`/dev/shm/${name}`)).toBe(false) // the creator's close unlinks it
+    expect(() => shm.buf).toThrow(ClosedError)
+  })
+
+  it('gives a random psm_ name when none is given, and refuses a bad raw option', () => {
+    const shm = track(SharedMemory.create({ size: 1, raw: true }))
+    expect(shm.name).toMatch(/^psm_[0-9a-f]{16}$/)
+    expect(() => SharedMemory.create({ size: 1, raw: 'yes' as never })).toThrow(TypeError)
+    expect(() => SharedMemory.open(shm.name)).toThrow(NotFoundError) // not an @ipc segment of that name
+  })
+})

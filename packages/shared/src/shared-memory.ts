@@ -5,7 +5,9 @@
 import { ClosedError, IncompatibleError } from '@ipc/core'
 import {
   type Attachment,
+  attachTo,
   type CreationSpec,
+  checkOptionsObject,
   checkPersistent,
   fromHandle,
   type Handle,
@@ -14,6 +16,7 @@ import {
   outOfRange,
   Primitive,
   type PrimitiveKind,
+  RawSegment,
   type Segment,
 } from '@ipc/core/internal'
 import { MEMORY_KIND, MEMORY_MAGIC, OFFSET_DATA, OFFSET_MAGIC, OFFSET_SIZE } from './layout.js'
@@ -25,6 +28,8 @@ export interface SharedMemoryHandle extends Handle {
   name: string
   /** Bytes of `buf`. */
   size: number
+  /** A raw block (no @ipc header, the name used as is); `SharedMemory.from` opens it raw. */
+  raw?: boolean
 }
 
 interface MemorySpec extends CreationSpec {
@@ -32,8 +37,11 @@ interface MemorySpec extends CreationSpec {
 }
 
 interface MemoryAttachment extends Attachment {
-  /** Bytes of `buf`, from the header. */
+  /** Bytes of `buf`, from the header (a raw block: its size). */
   size: number
+  /** Where `buf` starts in the mapping. */
+  offset: number
+  raw: boolean
 }
 
 function checkSize(size: unknown): number {
@@ -50,6 +58,21 @@ function checkMemoryOptions(options: SharedMemoryOptions): MemorySpec {
       `The options must be an object with a "size", received ${options === null ? 'null' : typeof options}`,
     )
   return { size: checkSize(options.size), name: options.name, persistent: checkPersistent(options.persistent) }
+}
+
+function checkRaw(value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') throw invalidArgType(`The "raw" option must be a boolean, received ${typeof value}`)
+  return value
+}
+
+/**
+ * A raw block as the shell's attachment: the RawSegment stands in for the
+ * segment (the shell calls only its name, persistent, close and unlink), and
+ * `buf` is the whole mapping.
+ */
+function rawAttachment(raw: RawSegment): MemoryAttachment {
+  return { segment: raw as unknown as Segment, size: raw.dataBytes, offset: 0, raw: true }
 }
 
 const MEMORY: PrimitiveKind<MemoryAttachment, MemorySpec> = {
@@ -74,7 +97,7 @@ const MEMORY: PrimitiveKind<MemoryAttachment, MemorySpec> = {
       throw new IncompatibleError(
         `Cannot open shared memory "${segment.name}": its header is not a shared memory block's`,
       )
-    return { segment, size }
+    return { segment, size, offset: OFFSET_DATA, raw: false }
   },
 }
 
@@ -112,9 +135,9 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
   /** Creates a block of `size` zeroed bytes; the same as `SharedMemory.create(options)`. */
   constructor(options: SharedMemoryOptions) {
     super(MEMORY, () => checkMemoryOptions(options))
-    const { segment, size } = this.attachment
+    const { segment, size, offset } = this.attachment
     this.size = size
-    this.#buf = new Uint8Array(segment.buffer, segment.dataOffset + OFFSET_DATA, size)
+    this.#buf = new Uint8Array(segment.buffer, segment.dataOffset + offset, size)
   }
 
   /**
@@ -127,6 +150,11 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
    * ```
    */
   static create(options: SharedMemoryOptions): SharedMemory {
+    if (typeof options === 'object' && options !== null && checkRaw(options.raw)) {
+      const spec = checkMemoryOptions(options)
+      const raw = RawSegment.create(spec.name, spec.size, spec.persistent)
+      return attachTo(() => new SharedMemory(undefined as never), MEMORY, rawAttachment(raw), { created: true })
+    }
     return new SharedMemory(options)
   }
 
@@ -145,6 +173,19 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
    * ```
    */
   static open(name: string, options?: SharedMemoryOpenOptions): SharedMemory {
+    checkOptionsObject(options)
+    if (checkRaw(options?.raw)) {
+      if (options?.create !== undefined && options.create !== false)
+        throw invalidArgType(
+          'The "create" option cannot be combined with "raw": create a raw block with SharedMemory.create({ size, name, raw: true })',
+        )
+      return attachTo(() => new SharedMemory(undefined as never), MEMORY, rawAttachment(RawSegment.open(name)))
+    }
+    const create = options?.create
+    if (typeof create === 'object' && create !== null && (create as { raw?: unknown }).raw !== undefined)
+      throw invalidArgType(
+        'The "create" option cannot hold "raw": create a raw block with SharedMemory.create({ size, name, raw: true })',
+      )
     return openPrimitive(
       () => new SharedMemory(undefined as never),
       MEMORY,
@@ -159,7 +200,14 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
    * @throws {TypeError} when `handle` is not a shared memory handle.
    */
   static from(handle: SharedMemoryHandle | Handle): SharedMemory {
+    if (typeof handle === 'object' && handle !== null && (handle as SharedMemoryHandle).raw === true)
+      return SharedMemory.open((handle as SharedMemoryHandle).name, { raw: true })
     return fromHandle(() => new SharedMemory(undefined as never), MEMORY, handle)
+  }
+
+  /** True for a raw block (`raw: true`): no @ipc header, the name used as is, as Python names it. */
+  get raw(): boolean {
+    return this.attachment.raw
   }
 
   /**
@@ -172,10 +220,10 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
   }
 
   protected override handleFields(): Record<string, unknown> {
-    return { size: this.size }
+    return this.raw ? { size: this.size, raw: true } : { size: this.size }
   }
 
   protected inspectFields(): Record<string, unknown> {
-    return { size: this.size }
+    return this.raw ? { size: this.size, raw: true } : { size: this.size }
   }
 }

@@ -53,6 +53,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
         { text: 'Security model', link: 'security' },
         { text: 'Platforms', link: 'platforms' },
         { text: 'Coming from Python', link: 'python' },
+        { text: 'Node and Python together', link: 'node-and-python' },
       ],
     },
     { text: 'API reference', base: '/reference/', link: '/' },

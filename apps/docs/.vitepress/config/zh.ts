@@ -69,6 +69,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
         { text: '安全模型', link: 'security' },
         { text: '平台', link: 'platforms' },
         { text: '从 Python 过来', link: 'python' },
+        { text: 'Node 与 Python 协同', link: 'node-and-python' },
       ],
     },
     { text: 'API 参考', base: '/zh/reference/', link: '/' },

@@ -229,7 +229,7 @@ function octal(mode: number): string {
 }
 
 /** The PermissionError for a name that shmOpen refused: whose file it is, its mode, and what to do. */
-function refused(shm: string, what: string): PermissionError {
+export function refused(shm: string, what: string): PermissionError {
   const stat = native().shmStat(shm)
   const me = native().effectiveUid()
   const file = process.platform === 'linux' ? `the file /dev/shm${shm}` : `the shared-memory object "${shm}"`
@@ -847,6 +847,6 @@ function isDeadSegment(stat: ShmStat | number, header: Uint8Array): boolean {
  * mapping record, not to the address, so a later collection of the buffer
  * never unmaps a new mapping placed at the same address.
  */
-function releaseMapping(buffer: ArrayBuffer): void {
+export function releaseMapping(buffer: ArrayBuffer): void {
   native().unmap(buffer)
 }

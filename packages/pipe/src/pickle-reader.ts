@@ -1,0 +1,642 @@
+/**
+ * A pickle reader for plain data: what Python's `pickle.dumps` (protocols 2
+ * to 5) makes of None, bool, int, float, str, bytes, bytearray, list, tuple,
+ * dict, set and frozenset, with its memo (shared and self references).
+ * Nothing in a pickle is ever executed: the reader interprets opcodes, and
+ * an opcode that would build anything else is refused.
+ *
+ * | Python                 | JavaScript                                          |
+ * |------------------------|-----------------------------------------------------|
+ * | None                   | null                                                |
+ * | bool                   | boolean                                             |
+ * | int                    | number when a safe integer (abs < 2^53), else bigint |
+ * | float                  | number                                              |
+ * | str                    | string (lone surrogates kept, as Python's surrogatepass) |
+ * | bytes, bytearray       | Uint8Array (a copy)                                 |
+ * | list, tuple            | Array                                               |
+ * | dict                   | a plain object when every key is a str, else a Map  |
+ * | set, frozenset         | Set                                                 |
+ *
+ * Refused with DataCloneError naming the opcode (the message is dropped and
+ * the connection goes on): GLOBAL and STACK_GLOBAL (except the five builtins
+ * below), REDUCE (except on them), BUILD, INST, OBJ, NEWOBJ, NEWOBJ_EX,
+ * PERSID, BINPERSID, EXT1/2/4, NEXT_BUFFER, READONLY_BUFFER, and the text
+ * opcodes of protocol 0 (INT, LONG, FLOAT, STRING, UNICODE, GET, PUT) and
+ * Python 2's str (BINSTRING, SHORT_BINSTRING).
+ *
+ * The five builtins: protocols 2 and 3 have no opcode for sets, and protocol
+ * 2 none for bytes, so CPython writes them as a call: `builtins.set(list)`,
+ * `builtins.frozenset(list)`, `builtins.bytearray(bytes)`, `builtins.bytes()`
+ * and `_codecs.encode(str, 'latin1')`. The reader recognises exactly these
+ * names (also as Python 2's `__builtin__`) and builds the value itself; a
+ * global left over anywhere else in the value (a class or a function as
+ * data) is refused.
+ *
+ * Malformed input (truncated, a length past the end, an unknown opcode, an
+ * opcode on the wrong kind of value, an empty stack) throws CorruptError.
+ *
+ * Bounds: every length is checked against the bytes left in the frame before
+ * anything is sliced or allocated, and every opcode consumes at least one
+ * byte, so the stack, the marks and the memo each hold at most as many
+ * entries as the frame has bytes. The reader loops, never recurses.
+ */
+import { CorruptError, DataCloneError } from '@ipc/core'
+
+/** Every opcode of pickle protocols 0 to 5, by byte: its name in Python's `pickletools`. */
+export const OPCODE_NAMES: ReadonlyMap<number, string> = new Map([
+  [0x28, 'MARK'],
+  [0x2e, 'STOP'],
+  [0x30, 'POP'],
+  [0x31, 'POP_MARK'],
+  [0x32, 'DUP'],
+  [0x46, 'FLOAT'],
+  [0x49, 'INT'],
+  [0x4a, 'BININT'],
+  [0x4b, 'BININT1'],
+  [0x4c, 'LONG'],
+  [0x4d, 'BININT2'],
+  [0x4e, 'NONE'],
+  [0x50, 'PERSID'],
+  [0x51, 'BINPERSID'],
+  [0x52, 'REDUCE'],
+  [0x53, 'STRING'],
+  [0x54, 'BINSTRING'],
+  [0x55, 'SHORT_BINSTRING'],
+  [0x56, 'UNICODE'],
+  [0x58, 'BINUNICODE'],
+  [0x61, 'APPEND'],
+  [0x62, 'BUILD'],
+  [0x63, 'GLOBAL'],
+  [0x64, 'DICT'],
+  [0x7d, 'EMPTY_DICT'],
+  [0x65, 'APPENDS'],
+  [0x67, 'GET'],
+  [0x68, 'BINGET'],
+  [0x69, 'INST'],
+  [0x6a, 'LONG_BINGET'],
+  [0x6c, 'LIST'],
+  [0x5d, 'EMPTY_LIST'],
+  [0x6f, 'OBJ'],
+  [0x70, 'PUT'],
+  [0x71, 'BINPUT'],
+  [0x72, 'LONG_BINPUT'],
+  [0x73, 'SETITEM'],
+  [0x74, 'TUPLE'],
+  [0x29, 'EMPTY_TUPLE'],
+  [0x75, 'SETITEMS'],
+  [0x47, 'BINFLOAT'],
+  [0x80, 'PROTO'],
+  [0x81, 'NEWOBJ'],
+  [0x82, 'EXT1'],
+  [0x83, 'EXT2'],
+  [0x84, 'EXT4'],
+  [0x85, 'TUPLE1'],
+  [0x86, 'TUPLE2'],
+  [0x87, 'TUPLE3'],
+  [0x88, 'NEWTRUE'],
+  [0x89, 'NEWFALSE'],
+  [0x8a, 'LONG1'],
+  [0x8b, 'LONG4'],
+  [0x42, 'BINBYTES'],
+  [0x43, 'SHORT_BINBYTES'],
+  [0x8c, 'SHORT_BINUNICODE'],
+  [0x8d, 'BINUNICODE8'],
+  [0x8e, 'BINBYTES8'],
+  [0x8f, 'EMPTY_SET'],
+  [0x90, 'ADDITEMS'],
+  [0x91, 'FROZENSET'],
+  [0x92, 'NEWOBJ_EX'],
+  [0x93, 'STACK_GLOBAL'],
+  [0x94, 'MEMOIZE'],
+  [0x95, 'FRAME'],
+  [0x96, 'BYTEARRAY8'],
+  [0x97, 'NEXT_BUFFER'],
+  [0x98, 'READONLY_BUFFER'],
+])
+
+/** The highest pickle protocol this reader knows. */
+export const HIGHEST_PROTOCOL = 5
+
+/** A global the reader recognises (see the file comment); only REDUCE may consume it. */
+class Builtin {
+  readonly name: string
+  constructor(name: string) {
+    this.name = name
+  }
+}
+
+const BUILTINS: ReadonlyMap<string, string> = new Map([
+  ['builtins set', 'set'],
+  ['__builtin__ set', 'set'],
+  ['builtins frozenset', 'frozenset'],
+  ['__builtin__ frozenset', 'frozenset'],
+  ['builtins bytes', 'bytes'],
+  ['__builtin__ bytes', 'bytes'],
+  ['builtins bytearray', 'bytearray'],
+  ['__builtin__ bytearray', 'bytearray'],
+  ['_codecs encode', 'encode'],
+])
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** UTF-8 with lone surrogates encoded as 3-byte sequences (Python's 'surrogatepass'); CorruptError for anything else invalid. */
+function decodeText(bytes: Uint8Array): string {
+  // Node's UTF-8 decoder replaces what is invalid with U+FFFD: without one the
+  // input was valid. With one (a real U+FFFD, or a replacement), decode strictly.
+  const fast = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  if (!fast.includes('\ufffd')) return fast
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    let out = ''
+    let i = 0
+    while (i < bytes.byteLength) {
+      const b = bytes[i] as number
+      let cp: number
+      let n: number
+      if (b < 0x80) {
+        cp = b
+        n = 1
+      } else if (b >= 0xc2 && b < 0xe0) {
+        cp = b & 0x1f
+        n = 2
+      } else if (b >= 0xe0 && b < 0xf0) {
+        cp = b & 0x0f
+        n = 3
+      } else if (b >= 0xf0 && b < 0xf5) {
+        cp = b & 0x07
+        n = 4
+      } else throw new CorruptError(`Cannot read the pickle: a string holds the invalid UTF-8 byte 0x${b.toString(16)}`)
+      if (i + n > bytes.byteLength)
+        throw new CorruptError('Cannot read the pickle: a string ends inside a UTF-8 sequence')
+      for (let k = 1; k < n; k++) {
+        const c = bytes[i + k] as number
+        if ((c & 0xc0) !== 0x80) throw new CorruptError('Cannot read the pickle: a string holds invalid UTF-8')
+        cp = (cp << 6) | (c & 0x3f)
+      }
+      const min = n === 1 ? 0 : n === 2 ? 0x80 : n === 3 ? 0x800 : 0x10000
+      if (cp < min || cp > 0x10ffff) throw new CorruptError('Cannot read the pickle: a string holds invalid UTF-8')
+      out += String.fromCodePoint(cp)
+      i += n
+    }
+    return out
+  }
+}
+
+/** A little-endian two's-complement integer of `bytes` (LONG1, LONG4): a number when safe, else a bigint. */
+function decodeLong(bytes: Uint8Array): number | bigint {
+  const n = bytes.byteLength
+  if (n === 0) return 0
+  let hex = ''
+  for (let i = n - 1; i >= 0; i--) hex += (bytes[i] as number).toString(16).padStart(2, '0')
+  let value = BigInt(`0x${hex}`)
+  if (((bytes[n - 1] as number) & 0x80) !== 0) value -= 1n << BigInt(8 * n)
+  if (value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value)
+  return value
+}
+
+function refused(op: number, detail: string): DataCloneError {
+  return new DataCloneError(
+    `Cannot read the pickle: opcode ${OPCODE_NAMES.get(op) ?? op} ${detail}; only plain data (None, bool, int, float, str, bytes, list, tuple, dict, set, frozenset) is accepted, nothing from the peer is executed`,
+  )
+}
+
+/** The state of one `unpickle` call (a class, so a call allocates no closures). */
+class Unpickler {
+  readonly source: Uint8Array
+  readonly view: DataView
+  readonly start: number
+  readonly end: number
+  pos: number
+  readonly stack: unknown[] = []
+  /** Stack lengths at each MARK; the innermost is `fence`. */
+  readonly marks: number[] = []
+  fence = 0
+  readonly memo = new Map<number, unknown>()
+  /** Builtins pushed (by GLOBAL, STACK_GLOBAL or a memo get) minus those REDUCE consumed: must be 0 at STOP. */
+  loose = 0
+  /**
+   * Dicts start as plain objects; the first key that is not a str moves the
+   * dict's items to a Map (recorded here), which then takes its SETITEMs. At
+   * STOP every reference to a promoted object is replaced by its Map.
+   */
+  promoted: Map<object, Map<unknown, unknown>> | undefined
+
+  constructor(source: Uint8Array, start: number, end: number) {
+    this.source = source
+    this.view = new DataView(source.buffer, source.byteOffset, source.byteLength)
+    this.start = start
+    this.end = end
+    this.pos = start
+  }
+
+  corrupt(detail: string): CorruptError {
+    return new CorruptError(`Cannot read the pickle: ${detail}`)
+  }
+
+  need(n: number, what: string): number {
+    if (n > this.end - this.pos)
+      throw this.corrupt(`${what} needs ${n} bytes at offset ${this.pos - this.start}, ${this.end - this.pos} are left`)
+    const at = this.pos
+    this.pos += n
+    return at
+  }
+
+  u8(what: string): number {
+    return this.source[this.need(1, what)] as number
+  }
+
+  u32(what: string): number {
+    return this.view.getUint32(this.need(4, what), true)
+  }
+
+  u64(what: string): number {
+    const at = this.need(8, what)
+    const high = this.view.getUint32(at + 4, true)
+    // Anything at or past 2^32 * 2^21 is past any frame: fail the length check that follows.
+    return high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 2 ** 32 + this.view.getUint32(at, true)
+  }
+
+  bytes(n: number, what: string): Uint8Array {
+    const at = this.need(n, what)
+    return this.source.subarray(at, at + n)
+  }
+
+  push(v: unknown): void {
+    this.stack.push(v)
+    if (v instanceof Builtin) this.loose++
+  }
+
+  pop(op: number): unknown {
+    if (this.stack.length <= this.fence) throw this.corrupt(`${OPCODE_NAMES.get(op)} finds the stack empty`)
+    return this.stack.pop()
+  }
+
+  top(op: number): unknown {
+    if (this.stack.length <= this.fence) throw this.corrupt(`${OPCODE_NAMES.get(op)} finds the stack empty`)
+    return this.stack[this.stack.length - 1]
+  }
+
+  popMark(op: number): unknown[] {
+    const at = this.marks.pop()
+    if (at === undefined) throw this.corrupt(`${OPCODE_NAMES.get(op)} finds no MARK`)
+    this.fence = this.marks.length > 0 ? (this.marks[this.marks.length - 1] as number) : 0
+    return this.stack.splice(at)
+  }
+
+  listAt(op: number, v: unknown): unknown[] {
+    if (!Array.isArray(v)) throw this.corrupt(`${OPCODE_NAMES.get(op)} on something that is not a list`)
+    return v
+  }
+
+  setAt(op: number, v: unknown): Set<unknown> {
+    if (!(v instanceof Set)) throw this.corrupt(`${OPCODE_NAMES.get(op)} on something that is not a set`)
+    return v
+  }
+
+  /** `dict[k] = v` on a dict of this pickle: a plain object until a key is not a str, then its Map. */
+  setItem(op: number, dict: unknown, k: unknown, v: unknown): void {
+    if (dict instanceof Map) {
+      dict.set(k, v)
+      return
+    }
+    if (typeof dict !== 'object' || dict === null || Object.getPrototypeOf(dict) !== Object.prototype)
+      throw this.corrupt(`${OPCODE_NAMES.get(op)} on something that is not a dict`)
+    const map = this.promoted?.get(dict)
+    if (map !== undefined) map.set(k, v)
+    else if (typeof k !== 'string') {
+      const moved = new Map<unknown, unknown>(Object.entries(dict))
+      moved.set(k, v)
+      this.promoted ??= new Map()
+      this.promoted.set(dict, moved)
+    } else if (k === '__proto__')
+      // '__proto__' would set the prototype: define it as an own property.
+      Object.defineProperty(dict, k, { value: v, writable: true, enumerable: true, configurable: true })
+    else (dict as Record<string, unknown>)[k] = v
+  }
+
+  memoGet(op: number, index: number): void {
+    if (!this.memo.has(index)) throw this.corrupt(`${OPCODE_NAMES.get(op)} ${index} names no memo entry`)
+    this.push(this.memo.get(index))
+  }
+
+  memoPut(op: number, index: number): void {
+    this.memo.set(index, this.top(op))
+  }
+
+  global(op: number, module: string, name: string): void {
+    const builtin = BUILTINS.get(`${module} ${name}`)
+    if (builtin === undefined) throw refused(op, `names the global ${module}.${name}`)
+    this.push(new Builtin(builtin))
+  }
+
+  line(op: number): string {
+    const at = this.pos
+    const nl = this.source.subarray(this.pos, this.end).indexOf(0x0a)
+    if (nl < 0) throw this.corrupt(`${OPCODE_NAMES.get(op)} has no end of line`)
+    this.pos += nl + 1
+    return Buffer.from(this.source.buffer, this.source.byteOffset + at, nl).toString('latin1')
+  }
+
+  run(): unknown {
+    for (;;) {
+      const op = this.u8('an opcode')
+      switch (op) {
+        case 0x80: {
+          // PROTO
+          const protocol = this.u8('PROTO')
+          if (protocol > HIGHEST_PROTOCOL)
+            throw new DataCloneError(
+              `Cannot read the pickle: protocol ${protocol} is newer than the highest this reader knows (${HIGHEST_PROTOCOL})`,
+            )
+          break
+        }
+        case 0x95: {
+          // FRAME: a length to check, nothing to do (the frame is all in memory).
+          const n = this.u64('FRAME')
+          if (n > this.end - this.pos) throw this.corrupt(`FRAME announces ${n} bytes, ${this.end - this.pos} are left`)
+          break
+        }
+        case 0x2e: {
+          // STOP
+          const value = this.pop(op)
+          if (this.loose !== 0 || value instanceof Builtin)
+            throw refused(0x63, 'leaves a class or function in the value (only data is accepted)')
+          return this.promoted === undefined ? value : replacePromoted(value, this.promoted)
+        }
+        case 0x28: // MARK
+          this.marks.push(this.stack.length)
+          this.fence = this.stack.length
+          break
+        case 0x30: // POP: a value, or the MARK right above the values
+          if (this.marks.length > 0 && this.stack.length === this.fence) this.popMark(op)
+          else if (this.pop(op) instanceof Builtin) this.loose--
+          break
+        case 0x31: // POP_MARK
+          for (const v of this.popMark(op)) if (v instanceof Builtin) this.loose--
+          break
+        case 0x32: // DUP
+          this.push(this.top(op))
+          break
+        case 0x4e: // NONE
+          this.push(null)
+          break
+        case 0x88: // NEWTRUE
+          this.push(true)
+          break
+        case 0x89: // NEWFALSE
+          this.push(false)
+          break
+        case 0x4a: // BININT
+          this.push(this.view.getInt32(this.need(4, 'BININT'), true))
+          break
+        case 0x4b: // BININT1
+          this.push(this.u8('BININT1'))
+          break
+        case 0x4d: // BININT2
+          this.push(this.view.getUint16(this.need(2, 'BININT2'), true))
+          break
+        case 0x8a: // LONG1
+          this.push(decodeLong(this.bytes(this.u8('LONG1'), 'LONG1')))
+          break
+        case 0x8b: {
+          // LONG4
+          const n = this.view.getInt32(this.need(4, 'LONG4'), true)
+          if (n < 0) throw this.corrupt(`LONG4 has the negative length ${n}`)
+          this.push(decodeLong(this.bytes(n, 'LONG4')))
+          break
+        }
+        case 0x47: // BINFLOAT
+          this.push(this.view.getFloat64(this.need(8, 'BINFLOAT'), false))
+          break
+        case 0x8c: // SHORT_BINUNICODE
+          this.push(decodeText(this.bytes(this.u8('SHORT_BINUNICODE'), 'SHORT_BINUNICODE')))
+          break
+        case 0x58: // BINUNICODE
+          this.push(decodeText(this.bytes(this.u32('BINUNICODE'), 'BINUNICODE')))
+          break
+        case 0x8d: // BINUNICODE8
+          this.push(decodeText(this.bytes(this.u64('BINUNICODE8'), 'BINUNICODE8')))
+          break
+        case 0x43: // SHORT_BINBYTES
+          this.push(new Uint8Array(this.bytes(this.u8('SHORT_BINBYTES'), 'SHORT_BINBYTES')))
+          break
+        case 0x42: // BINBYTES
+          this.push(new Uint8Array(this.bytes(this.u32('BINBYTES'), 'BINBYTES')))
+          break
+        case 0x8e: // BINBYTES8
+          this.push(new Uint8Array(this.bytes(this.u64('BINBYTES8'), 'BINBYTES8')))
+          break
+        case 0x96: // BYTEARRAY8
+          this.push(new Uint8Array(this.bytes(this.u64('BYTEARRAY8'), 'BYTEARRAY8')))
+          break
+        case 0x5d: // EMPTY_LIST
+          this.push([])
+          break
+        case 0x29: // EMPTY_TUPLE
+          this.push([])
+          break
+        case 0x7d: // EMPTY_DICT
+          this.push({})
+          break
+        case 0x8f: // EMPTY_SET
+          this.push(new Set())
+          break
+        case 0x85: // TUPLE1
+          this.push([this.pop(op)])
+          break
+        case 0x86: {
+          // TUPLE2
+          const b = this.pop(op)
+          this.push([this.pop(op), b])
+          break
+        }
+        case 0x87: {
+          // TUPLE3
+          const c = this.pop(op)
+          const b = this.pop(op)
+          this.push([this.pop(op), b, c])
+          break
+        }
+        case 0x74: // TUPLE
+        case 0x6c: // LIST
+          this.push(this.popMark(op))
+          break
+        case 0x91: // FROZENSET
+          this.push(new Set(this.popMark(op)))
+          break
+        case 0x64: {
+          // DICT
+          const items = this.popMark(op)
+          if (items.length % 2 !== 0) throw this.corrupt('DICT has an odd number of items')
+          const d = {}
+          for (let i = 0; i < items.length; i += 2) this.setItem(op, d, items[i], items[i + 1])
+          this.push(this.promoted?.get(d) ?? d)
+          break
+        }
+        case 0x61: {
+          // APPEND
+          const v = this.pop(op)
+          this.listAt(op, this.top(op)).push(v)
+          break
+        }
+        case 0x65: {
+          // APPENDS
+          const items = this.popMark(op)
+          const list = this.listAt(op, this.top(op))
+          for (const v of items) list.push(v)
+          break
+        }
+        case 0x73: {
+          // SETITEM
+          const v = this.pop(op)
+          const k = this.pop(op)
+          this.setItem(op, this.top(op), k, v)
+          break
+        }
+        case 0x75: {
+          // SETITEMS
+          const items = this.popMark(op)
+          if (items.length % 2 !== 0) throw this.corrupt('SETITEMS has an odd number of items')
+          const d = this.top(op)
+          for (let i = 0; i < items.length; i += 2) this.setItem(op, d, items[i], items[i + 1])
+          break
+        }
+        case 0x90: {
+          // ADDITEMS
+          const items = this.popMark(op)
+          const s = this.setAt(op, this.top(op))
+          for (const v of items) s.add(v)
+          break
+        }
+        case 0x68: // BINGET
+          this.memoGet(op, this.u8('BINGET'))
+          break
+        case 0x6a: // LONG_BINGET
+          this.memoGet(op, this.u32('LONG_BINGET'))
+          break
+        case 0x71: // BINPUT
+          this.memoPut(op, this.u8('BINPUT'))
+          break
+        case 0x72: // LONG_BINPUT
+          this.memoPut(op, this.u32('LONG_BINPUT'))
+          break
+        case 0x94: // MEMOIZE
+          this.memoPut(op, this.memo.size)
+          break
+        case 0x63: {
+          // GLOBAL: module and name on two text lines
+          const module = this.line(op)
+          this.global(op, module, this.line(op))
+          break
+        }
+        case 0x93: {
+          // STACK_GLOBAL
+          const name = this.pop(op)
+          const module = this.pop(op)
+          if (typeof module !== 'string' || typeof name !== 'string')
+            throw this.corrupt('STACK_GLOBAL needs a module and a name (two str)')
+          this.global(op, module, name)
+          break
+        }
+        case 0x52: {
+          // REDUCE: only on the five builtins
+          const args = this.pop(op)
+          const callable = this.pop(op)
+          if (!(callable instanceof Builtin)) throw refused(op, 'calls something that is not a known builtin')
+          this.loose--
+          this.push(callBuiltin(callable.name, args, (detail) => this.corrupt(detail)))
+          break
+        }
+        default: {
+          const name = OPCODE_NAMES.get(op)
+          if (name === undefined)
+            throw this.corrupt(`unknown opcode 0x${op.toString(16)} at offset ${this.pos - 1 - this.start}`)
+          throw refused(op, 'builds something that is not plain data (or is a protocol 0 or Python 2 form)')
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Revives the pickle in `source[start, end)`.
+ *
+ * @throws {DataCloneError} when the pickle holds anything but plain data (the opcode is named).
+ * @throws {CorruptError} when it is not a well-formed pickle.
+ */
+export function unpickle(source: Uint8Array, start = 0, end = source.byteLength): unknown {
+  if (!(start >= 0 && start <= end && end <= source.byteLength))
+    throw new CorruptError(
+      `Cannot read the pickle: bytes ${start} to ${end} are outside its ${source.byteLength}-byte source`,
+    )
+  return new Unpickler(source, start, end).run()
+}
+
+/** What CPython's protocols 2 and 3 write as calls: set, frozenset, bytes, bytearray, `_codecs.encode`. */
+function callBuiltin(name: string, args: unknown, corrupt: (detail: string) => CorruptError): unknown {
+  if (!Array.isArray(args)) throw corrupt(`REDUCE of ${name} without an argument tuple`)
+  if (args.length === 0) {
+    if (name === 'set' || name === 'frozenset') return new Set()
+    if (name === 'bytes' || name === 'bytearray') return new Uint8Array(0)
+  }
+  const [first, second] = args as [unknown, unknown]
+  if (args.length === 1 && (name === 'set' || name === 'frozenset') && Array.isArray(first)) return new Set(first)
+  if (args.length === 1 && name === 'bytearray' && first instanceof Uint8Array) return first.slice()
+  if (
+    args.length === 2 &&
+    name === 'encode' &&
+    typeof first === 'string' &&
+    (second === 'latin1' || second === 'latin-1')
+  ) {
+    const out = new Uint8Array(first.length)
+    for (let i = 0; i < first.length; i++) {
+      const c = first.charCodeAt(i)
+      if (c > 0xff) throw corrupt('REDUCE of _codecs.encode with a char above latin1')
+      out[i] = c
+    }
+    return out
+  }
+  throw new DataCloneError(
+    `Cannot read the pickle: opcode REDUCE calls ${name} with arguments other than the ones CPython writes for plain data`,
+  )
+}
+
+/**
+ * Replaces every reference to a promoted dict object (see Unpickler.promoted)
+ * with its Map: in array slots, object values and Map values, keeping shared
+ * and self references. Iterative: any depth. (A dict cannot be a set item or
+ * a dict key in Python, so those are not searched.)
+ */
+function replacePromoted(root: unknown, promoted: Map<object, Map<unknown, unknown>>): unknown {
+  const swap = (v: unknown): unknown => (typeof v === 'object' && v !== null ? (promoted.get(v) ?? v) : v)
+  const seen = new Set<unknown>()
+  const todo: unknown[] = [swap(root)]
+  while (todo.length > 0) {
+    const v = todo.pop()
+    if (typeof v !== 'object' || v === null || v instanceof Uint8Array || seen.has(v)) continue
+    seen.add(v)
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        v[i] = swap(v[i])
+        todo.push(v[i])
+      }
+    } else if (v instanceof Map) {
+      for (const [k, value] of v) {
+        const r = swap(value)
+        if (r !== value) v.set(k, r)
+        todo.push(k, r)
+      }
+    } else if (v instanceof Set) {
+      for (const item of v) todo.push(item)
+    } else {
+      const o = v as Record<string, unknown>
+      for (const k of Object.keys(o)) {
+        const r = swap(o[k])
+        if (r !== o[k]) Object.defineProperty(o, k, { value: r, writable: true, enumerable: true, configurable: true })
+        todo.push(r)
+      }
+    }
+  }
+  return swap(root)
+}

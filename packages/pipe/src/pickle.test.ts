@@ -1,0 +1,252 @@
+// The pickle reader and writer against real python3: Python's pickles at protocols 2..5 of a
+// corpus of plain data -> unpickle; our pickle() of the same values -> pickle.loads in Python.
+import { execFileSync } from 'node:child_process'
+import { CorruptError, DataCloneError } from '@ipc/core'
+import { describe, expect, it } from 'vitest'
+import { unpickle } from './pickle-reader.js'
+import { pickle } from './pickle-writer.js'
+
+const corpusScript = new URL('../test/fixtures/pickle_corpus.py', import.meta.url).pathname
+
+function python(args: string[], input?: string): string {
+  return execFileSync('python3', [corpusScript, ...args], { input, encoding: 'utf8', timeout: 20_000 })
+}
+
+/** The corpus as JavaScript sees it (the names of pickle_corpus.py). */
+function corpus(): Record<string, unknown> {
+  const shared = [1, 2]
+  const meList: unknown[] = []
+  meList.push(meList)
+  const meDict: Record<string, unknown> = {}
+  meDict.me = meDict
+  const meDictInt = new Map<unknown, unknown>([[1, null]])
+  meDictInt.set(2, meDictInt)
+  let deep: unknown = null
+  for (let i = 0; i < 200; i++) deep = [deep]
+  const dictStr: Record<string, unknown> = { a: 1, b: [1, 2] }
+  Object.defineProperty(dictStr, '__proto__', { value: 'kept', enumerable: true, writable: true, configurable: true })
+  const bigDict: Record<string, number> = {}
+  for (let i = 0; i < 1500; i++) bigDict[String(i)] = i
+  return {
+    none: null,
+    true: true,
+    false: false,
+    ints: [0, 1, 255, 256, 65535, 65536, -1, -256, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, 2 ** 53 - 1, -(2 ** 53 - 1)],
+    big_ints: [2n ** 53n, -(2n ** 53n), 2n ** 64n, -(2n ** 100n), 10n ** 40n, 2n ** 63n - 1n, -(2n ** 63n)],
+    floats: [3.5, -0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e300, 5e-324],
+    strings: ['', 'hello', 'h\u00e9llo \u00fcn\u00efcode \u{1f389}', 'a'.repeat(300), 'lone \ud800 surrogate'],
+    bytes: [new Uint8Array(0), new Uint8Array([0, 255]), new Uint8Array(300).fill(0x78)],
+    bytearray: new Uint8Array([0x61, 0x62]),
+    list: [1, 'a', null, true, 2.5],
+    tuple: [1, 'two', null],
+    empty_tuple: [],
+    long_tuple: [1, 2, 3, 4, 5],
+    dict_str: dictStr,
+    dict_int: new Map([
+      [1, 'one'],
+      [2, 'two'],
+    ]),
+    dict_tuple_key: new Map([[[1, 2], 'pair']]),
+    empty_dict: {},
+    set: new Set([1, 2, 3]),
+    frozenset: new Set(['a', 'b']),
+    empty_set: new Set(),
+    set_of_tuples: new Set([[1, 2], ['a']]),
+    shared: [shared, shared],
+    me_list: meList,
+    me_dict: meDict,
+    me_dict_int: meDictInt,
+    dict_mixed: new Map<unknown, unknown>([
+      ['a', 1],
+      [2, 'b'],
+      ['c', [{ d: 4 }]],
+    ]),
+    deep,
+    many: Array.from({ length: 2500 }, (_, i) => i),
+    big_dict: bigDict,
+    nested: {
+      users: [
+        { id: 1, tags: new Set(['x']) },
+        { id: 2, tags: new Set() },
+      ],
+      ok: true,
+    },
+  }
+}
+
+describe('unpickle()', () => {
+  it("reads Python's pickles of every plain type at protocols 2, 3, 4 and 5", { timeout: 30_000 }, () => {
+    const want = corpus()
+    const lines = python(['dump']).trim().split('\n')
+    expect(lines.length).toBe(4 * Object.keys(want).length)
+    for (const line of lines) {
+      const { protocol, name, hex } = JSON.parse(line) as { protocol: number; name: string; hex: string }
+      const got = unpickle(Buffer.from(hex, 'hex'))
+      const where = `${name} at protocol ${protocol}`
+      if (name === 'me_list') {
+        expect(Array.isArray(got) && (got as unknown[])[0] === got, where).toBe(true)
+      } else if (name === 'me_dict') {
+        expect((got as { me?: unknown }).me === got, where).toBe(true)
+      } else if (name === 'me_dict_int') {
+        expect(got instanceof Map && got.get(1) === null && got.get(2) === got, where).toBe(true)
+      } else if (name === 'shared') {
+        expect(got, where).toEqual(want[name])
+        expect((got as unknown[])[0] === (got as unknown[])[1], where).toBe(true)
+      } else if (name === 'dict_str') {
+        expect(Object.getPrototypeOf(got), where).toBe(Object.prototype)
+        expect(Object.entries(got as object), where).toEqual([
+          ['a', 1],
+          ['b', [1, 2]],
+          ['__proto__', 'kept'],
+        ])
+      } else if (name === 'floats') {
+        expect(
+          (got as number[]).map((x) => (Object.is(x, -0) ? '-0' : String(x))),
+          where,
+        ).toEqual((want[name] as number[]).map((x) => (Object.is(x, -0) ? '-0' : String(x))))
+      } else {
+        expect(got, where).toEqual(want[name])
+      }
+    }
+  })
+
+  it('refuses a class instance, a global and a reduce with DataCloneError naming the opcode', () => {
+    const out = execFileSync(
+      'python3',
+      [
+        '-c',
+        `
+import pickle, os, collections
+class Point:
+    def __init__(self): self.x = 1
+print(pickle.dumps(Point(), protocol=2).hex())
+print(pickle.dumps(Point(), protocol=4).hex())
+print(pickle.dumps(os.system, protocol=4).hex())
+print(pickle.dumps(collections.OrderedDict(a=1), protocol=2).hex())
+print(pickle.dumps(set, protocol=2).hex())
+print(pickle.dumps(complex(1, 2), protocol=4).hex())
+`,
+      ],
+      { encoding: 'utf8', cwd: '/tmp', timeout: 20_000 },
+    )
+    const [p2, p4, system, ordered, setType, cplx] = out.trim().split('\n') as [string, ...string[]]
+    expect(() => unpickle(Buffer.from(p2, 'hex'))).toThrow(/GLOBAL names the global __main__\.Point/)
+    expect(() => unpickle(Buffer.from(p4 as string, 'hex'))).toThrow(/STACK_GLOBAL names the global __main__\.Point/)
+    expect(() => unpickle(Buffer.from(system as string, 'hex'))).toThrow(/STACK_GLOBAL names the global posix\.system/)
+    expect(() => unpickle(Buffer.from(ordered as string, 'hex'))).toThrow(DataCloneError)
+    expect(() => unpickle(Buffer.from(setType as string, 'hex'))).toThrow(/leaves a class or function/)
+    expect(() => unpickle(Buffer.from(cplx as string, 'hex'))).toThrow(/builtins\.complex/)
+  })
+
+  it('throws CorruptError for a truncated pickle, an unknown opcode and a length past the end', () => {
+    const good = pickle({ a: [1, 2, 'three'] })
+    for (let n = 0; n < good.byteLength; n++) expect(() => unpickle(good.subarray(0, n))).toThrow(CorruptError)
+    expect(() => unpickle(Uint8Array.of(0x80, 4, 0xff, 0x2e))).toThrow(/unknown opcode 0xff/)
+    // BINUNICODE announcing 4 GiB - 1 in a 10-byte frame: refused before any slice.
+    expect(() => unpickle(Uint8Array.of(0x58, 0xff, 0xff, 0xff, 0xff, 0x61, 0x2e))).toThrow(/needs 4294967295 bytes/)
+    expect(() => unpickle(Uint8Array.of(0x8e, 0, 0, 0, 0, 0, 0, 0, 0x7f, 0x2e))).toThrow(CorruptError)
+    expect(() => unpickle(Uint8Array.of(0x61, 0x2e))).toThrow(/APPEND finds the stack empty/)
+  })
+})
+
+describe('pickle()', () => {
+  it("writes protocol 4 that Python's pickle.loads reads as the same plain data", { timeout: 30_000 }, () => {
+    const values = corpus()
+    const input = Object.entries(values)
+      .map(([name, value]) => JSON.stringify({ name, hex: Buffer.from(pickle(value)).toString('hex') }))
+      .join('\n')
+    const lines = python(['check'], `${input}\n`).trim().split('\n')
+    expect(lines.filter((l) => !l.startsWith('ok '))).toEqual([])
+    expect(lines.length).toBe(Object.keys(values).length)
+  })
+
+  it('round-trips through its own reader: safe integers as numbers, larger ones as bigint', () => {
+    expect(unpickle(pickle([2 ** 53 - 1, 2n ** 53n, -3n, 1.5]))).toEqual([2 ** 53 - 1, 2n ** 53n, -3, 1.5])
+    expect(unpickle(pickle(new Map<unknown, unknown>([[1, 'a']])))).toEqual(new Map([[1, 'a']]))
+  })
+
+  it('refuses values that are not plain data with DataCloneError', () => {
+    expect(() => pickle(new Date())).toThrow(/it is a Date/)
+    expect(() => pickle({ f: () => 1 })).toThrow(/it is a function/)
+    expect(() => pickle(Symbol('s'))).toThrow(DataCloneError)
+    expect(() => pickle(new Float64Array(2))).toThrow(/Float64Array/)
+    expect(() => pickle(new Map([[{}, 1]]))).toThrow(/hashable/)
+    const loop: unknown[] = []
+    loop.push(loop)
+    expect(() => pickle(new Set([loop]))).toThrow(/holds itself/)
+    let deep: unknown = 1
+    for (let i = 0; i < 1001; i++) deep = [deep]
+    expect(() => pickle(deep)).toThrow(/nested more than 1000 deep/)
+  })
+})
+
+describe('unpickle() under fuzzing', () => {
+  /** mulberry32: a small seeded PRNG, so a failure replays. */
+  function random(seed: number): () => number {
+    let a = seed >>> 0
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0
+      let t = a
+      t = Math.imul(t ^ (t >>> 15), t | 1)
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+  }
+
+  /** Runs the reader on `input`: a value, or one of the two typed errors; never anything else. */
+  function attempt(input: Uint8Array): void {
+    const started = performance.now()
+    try {
+      unpickle(input)
+    } catch (error) {
+      if (!(error instanceof CorruptError) && !(error instanceof DataCloneError)) {
+        throw new Error(`untyped error for ${Buffer.from(input).toString('hex')}: ${String(error)}`)
+      }
+    }
+    // Linear in the input: a few hundred bytes never take long.
+    expect(performance.now() - started).toBeLessThan(200)
+  }
+
+  it('throws only DataCloneError or CorruptError for random, truncated and mutated pickles (seed 20)', () => {
+    const seed = 20
+    console.log(`pickle fuzz seed ${seed}`)
+    const next = random(seed)
+    const byte = () => Math.floor(next() * 256)
+    const valid = [
+      pickle(corpus().nested),
+      pickle([1, 2n ** 70n, 'x', new Uint8Array([1, 2]), new Set([1]), new Map([[[1, 2], { a: null }]])]),
+      Buffer.from(python(['dump']).split('\n')[20] as string, 'utf8'), // not a pickle at all: JSON text
+    ]
+    for (let i = 0; i < 3000; i++) {
+      const input = new Uint8Array(Math.floor(next() * 64))
+      for (let j = 0; j < input.byteLength; j++) input[j] = byte()
+      // Half of them start like a real pickle, to get past the first opcode.
+      if (i % 2 === 0 && input.byteLength > 2) input.set([0x80, 4], 0)
+      attempt(input)
+    }
+    for (const good of valid) {
+      for (let n = 0; n <= good.byteLength; n++) attempt(good.subarray(0, n))
+      for (let i = 0; i < 1000; i++) {
+        const input = Uint8Array.from(good)
+        const flips = 1 + Math.floor(next() * 4)
+        for (let f = 0; f < flips; f++) input[Math.floor(next() * input.byteLength)] = byte()
+        attempt(input)
+      }
+    }
+  })
+
+  it('refuses a length field larger than the frame before allocating it', () => {
+    // Every sized opcode announcing more than is left: CorruptError naming the bytes needed.
+    const cases = [
+      [0x58, 0xff, 0xff, 0xff, 0x7f], // BINUNICODE 2 GiB
+      [0x42, 0xff, 0xff, 0xff, 0xff], // BINBYTES 4 GiB
+      [0x8d, 0, 0, 0, 0, 0, 0, 0x10, 0], // BINUNICODE8 2^52
+      [0x96, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // BYTEARRAY8 2^64 - 1
+      [0x8b, 0xff, 0xff, 0xff, 0x7f], // LONG4 2 GiB
+      [0x95, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0], // FRAME 4 GiB
+    ]
+    const before = process.memoryUsage().arrayBuffers
+    for (const c of cases) expect(() => unpickle(Uint8Array.from([0x80, 5, ...c, 0x2e]))).toThrow(CorruptError)
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024)
+  })
+})

@@ -1,0 +1,219 @@
+// Listener and Client with { codec: 'pickle' } against real python3 peers on 127.0.0.1:
+// CPython's own multiprocessing.connection (3.11: HMAC-MD5) and, for 3.12+'s negotiated
+// digests, the handshake written out in fixtures/python_peer.py.
+import { connect } from 'node:net'
+import { hasPython, type SpawnedChild, spawnPython } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { Client } from '../src/client.js'
+import type { Connection } from '../src/connection.js'
+import { AuthenticationError, DataCloneError, MessageTooLongError, TimeoutError } from '../src/errors.js'
+import { frame } from '../src/framing.js'
+import { Listener } from '../src/listener.js'
+
+const peer = new URL('./fixtures/python_peer.py', import.meta.url)
+
+function portOf(listener: Listener): string {
+  return listener.address.split(':').at(-1) as string
+}
+
+/** Our half of python_peer.py's talk(). */
+async function talk(conn: Connection, python: SpawnedChild): Promise<void> {
+  await conn.send(await conn.recv())
+  await python.waitFor('echo ok')
+  await conn.sendBytes(await conn.recvBytes())
+  await python.waitFor('bytes ok')
+  // A pickled class instance is refused, and the next message still arrives.
+  await expect(conn.recv()).rejects.toThrow(DataCloneError)
+  expect(await conn.recv()).toBe('after the instance')
+  await conn.send({
+    from: 'node',
+    big: 2n ** 64n,
+    tags: new Set(['a']),
+    pairs: new Map([[[1, 2], 'x']]),
+    raw: new Uint8Array([1]),
+  })
+  await python.waitFor('node value ok')
+  await conn.sendBytes(Buffer.from('cafe', 'hex'))
+  await python.waitFor('node bytes cafe')
+  conn.close()
+  expect(await python.exited).toBe(0)
+}
+
+async function pythonListener(key: string, scheme: 'stdlib' | 'modern', digest?: string) {
+  const python = spawnPython(peer, ['listener', key, scheme, ...(digest === undefined ? [] : [digest])])
+  await python.waitFor('port ')
+  const port = /port (\d+)/.exec(python.stdout())?.[1]
+  return { python, address: `tcp://127.0.0.1:${port}` }
+}
+
+describe.skipIf(!hasPython())("CPython's multiprocessing.connection on tcp://", () => {
+  it('a Python Client with the right key talks to our Listener (send/recv, send_bytes/recv_bytes)', async () => {
+    const listener = new Listener('tcp://127.0.0.1:0', { codec: 'pickle', authkey: 'secret' })
+    onTestFinished(() => listener.close())
+    const python = spawnPython(peer, ['client', portOf(listener), 'secret', 'stdlib'])
+    const conn = await listener.accept({ timeout: 10_000 })
+    await python.waitFor('authenticated')
+    await talk(conn, python)
+  })
+
+  it('our Client with the right key talks to a Python Listener', async () => {
+    const { python, address } = await pythonListener('secret', 'stdlib')
+    const conn = await Client(address, { codec: 'pickle', authkey: 'secret' })
+    await python.waitFor('authenticated')
+    await talk(conn, python)
+  })
+
+  it('without keys on either side, nothing is exchanged before the first message', async () => {
+    const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python' })
+    onTestFinished(() => listener.close())
+    const python = spawnPython(peer, ['client', portOf(listener), '-', 'stdlib'])
+    const conn = await listener.accept({ timeout: 10_000 })
+    await talk(conn, python)
+  })
+
+  it('a Python Client with a wrong key is dropped: AuthenticationError on both sides, nothing accepted', async () => {
+    const dropped: Error[] = []
+    const listener = new Listener('tcp://127.0.0.1:0', {
+      codec: 'pickle',
+      authkey: 'secret',
+      onHandshakeError: (error) => dropped.push(error),
+    })
+    onTestFinished(() => listener.close())
+    const python = spawnPython(peer, ['client', portOf(listener), 'wrong', 'stdlib'])
+    await python.waitFor('auth failed AuthenticationError')
+    expect(python.stdout()).not.toContain('authenticated')
+    await expect(listener.accept({ timeout: 300 })).rejects.toThrow(TimeoutError)
+    expect(dropped.length).toBe(1)
+    expect(dropped[0]).toBeInstanceOf(AuthenticationError)
+  })
+
+  it('our Client with a wrong key gets AuthenticationError from a Python Listener, which accepts nothing', async () => {
+    const { python } = await pythonListener('secret', 'stdlib').then(async (p) => {
+      await expect(Client(p.address, { codec: 'pickle', authkey: 'wrong' })).rejects.toThrow(AuthenticationError)
+      return p
+    })
+    await python.waitFor('auth failed AuthenticationError')
+    expect(python.stdout()).not.toContain('authenticated')
+  })
+
+  it("speaks 3.12+'s negotiated digests: {sha256} and {sha3_384} challenges, both directions", async () => {
+    for (const digest of ['sha256', 'sha3_384']) {
+      const { python, address } = await pythonListener('secret', 'modern', digest)
+      const conn = await Client(address, { codec: 'pickle', authkey: 'secret' })
+      await python.waitFor('authenticated')
+      await talk(conn, python)
+    }
+    const listener = new Listener('tcp://127.0.0.1:0', { codec: 'pickle', authkey: 'secret' })
+    onTestFinished(() => listener.close())
+    const python = spawnPython(peer, ['client', portOf(listener), 'secret', 'modern'])
+    const conn = await listener.accept({ timeout: 10_000 })
+    await python.waitFor('authenticated')
+    await talk(conn, python)
+  })
+
+  it('refuses a wrong key in the 3.12+ scheme too, both directions', async () => {
+    const { python, address } = await pythonListener('secret', 'modern')
+    await expect(Client(address, { codec: 'pickle', authkey: 'wrong' })).rejects.toThrow(AuthenticationError)
+    await python.waitFor('auth failed AuthenticationError')
+    const dropped: Error[] = []
+    const listener = new Listener('tcp://127.0.0.1:0', {
+      codec: 'pickle',
+      authkey: 'secret',
+      onHandshakeError: (error) => dropped.push(error),
+    })
+    onTestFinished(() => listener.close())
+    const client = spawnPython(peer, ['client', portOf(listener), 'wrong', 'modern'])
+    await client.waitFor('auth failed AuthenticationError')
+    expect(dropped[0]).toBeInstanceOf(AuthenticationError)
+  })
+})
+
+describe("limits on CPython's wire", () => {
+  it('refuses a message over maxMessageSize at its header, with no tag byte counted', async () => {
+    const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python', maxMessageSize: 16 })
+    onTestFinished(() => listener.close())
+    const conn = await Client(listener.address, { protocol: 'python', maxMessageSize: 16 })
+    const server = await listener.accept({ timeout: 5000 })
+    onTestFinished(() => {
+      conn.close()
+      server.close()
+    })
+    await conn.sendBytes(new Uint8Array(16))
+    expect((await server.recvBytes()).byteLength).toBe(16)
+    await expect(conn.sendBytes(new Uint8Array(17))).rejects.toThrow(MessageTooLongError)
+    // A raw frame of 17 bytes from a peer that ignores the limit.
+    const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+    onTestFinished(() => {
+      socket.destroy()
+    })
+    socket.on('error', () => {})
+    const raw = await listener.accept({ timeout: 5000 })
+    socket.write(frame(new Uint8Array(17)))
+    await expect(raw.recvBytes()).rejects.toThrow(MessageTooLongError)
+  })
+
+  it('drops a stranger sending a large frame during the handshake; the accept loop goes on', async () => {
+    const dropped: Error[] = []
+    const listener = new Listener('tcp://127.0.0.1:0', {
+      codec: 'pickle',
+      authkey: 'secret',
+      handshakeTimeout: 2000,
+      onHandshakeError: (error) => dropped.push(error),
+    })
+    onTestFinished(() => listener.close())
+    const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+    onTestFinished(() => {
+      socket.destroy()
+    })
+    socket.on('error', () => {})
+    socket.resume()
+    socket.write(frame(new Uint8Array(100_000)))
+    const silent = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+    onTestFinished(() => {
+      silent.destroy()
+    })
+    silent.on('error', () => {})
+    silent.resume()
+    const conn = await Client(listener.address, { codec: 'pickle', authkey: 'secret' })
+    const accepted = await listener.accept({ timeout: 5000 })
+    await conn.send([1, 'two'])
+    expect(await accepted.recv()).toEqual([1, 'two'])
+    conn.close()
+    accepted.close()
+    await expect
+      .poll(() => dropped.map((e) => e.name).sort(), { timeout: 5000 })
+      .toEqual(['MessageTooLongError', 'TimeoutError'])
+  })
+
+  it.skipIf(!hasPython())('silent strangers cannot lock a Python client out (maxPendingHandshakes)', async () => {
+    const dropped: Error[] = []
+    const listener = new Listener('tcp://127.0.0.1:0', {
+      codec: 'pickle',
+      authkey: 'secret',
+      maxPendingHandshakes: 2,
+      onHandshakeError: (error) => dropped.push(error),
+    })
+    onTestFinished(() => listener.close())
+    for (let i = 0; i < 3; i++) {
+      const silent = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+      onTestFinished(() => {
+        silent.destroy()
+      })
+      silent.on('error', () => {})
+      silent.resume()
+      await new Promise((resolve) => silent.once('connect', resolve))
+    }
+    const python = spawnPython(peer, ['client', portOf(listener), 'secret', 'stdlib'])
+    const conn = await listener.accept({ timeout: 10_000 })
+    await python.waitFor('authenticated')
+    await talk(conn, python)
+    expect(dropped.length).toBeGreaterThanOrEqual(2)
+    expect(dropped.every((e) => /maxPendingHandshakes/.test(e.message))).toBe(true)
+  })
+
+  it('refuses codec pickle on a local name and with protocol ipc', () => {
+    expect(() => new Listener('jobs', { codec: 'pickle' })).toThrow(/tcp:\/\/host:port/)
+    expect(() => new Listener('tcp://127.0.0.1:0', { protocol: 'ipc', codec: 'pickle' })).toThrow(TypeError)
+    expect(() => new Listener('tcp://127.0.0.1:0', { protocol: 'pyhton' as never })).toThrow(TypeError)
+  })
+})
