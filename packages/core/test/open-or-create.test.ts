@@ -132,6 +132,42 @@ describe('a last closer killed while it decides to unlink (its life word left be
   })
 })
 
+describe('last closes and failed creators', () => {
+  const LIFE = 15
+
+  it('a closer that finds CLOSING (a closer killed mid-decision) takes the decision over and removes the name', () => {
+    const first = Segment.create(KIND, 8, { name: uniqueName('takeover') })
+    const second = Segment.open(KIND, first.name)
+    Atomics.store(first.i32, LIFE, 1) // a third closer died while CLOSING
+    first.close() // second is alive: the name stays
+    expect(exists(second.name)).toBe(true)
+    second.close() // the last one: reopens the stale decision, then removes the name
+    expect(exists(second.name)).toBe(false)
+  })
+
+  it('an open waiting for a creator whose init throws reports the name missing at once, not after 2 s', {
+    timeout: 20_000,
+  }, async () => {
+    const name = uniqueName('init-throws')
+    unlinkAtEnd(name)
+    const creator = spawnChild(racer, [name, 'init-throws'])
+    while (!exists(name)) await new Promise((r) => setTimeout(r, 5))
+    const started = performance.now()
+    let error: unknown
+    for (;;) {
+      try {
+        Segment.open(KIND, name).close()
+      } catch (caught) {
+        error = caught
+        break
+      }
+    }
+    expect(error).toBeInstanceOf(NotFoundError)
+    expect(performance.now() - started).toBeLessThan(1500)
+    expect(await creator.exited).toBe(0)
+  })
+})
+
 describe('persistent segments', () => {
   it('outlive a normal exit, a SIGKILL and the cleanup scan, until unlink()', { timeout: 30_000 }, async () => {
     const name = uniqueName('persist')

@@ -18,6 +18,7 @@ import {
   MPMC_EMPTY,
   MPMC_PUT_FULL,
   MPMC_PUT_OK,
+  MPMC_PUT_SHUTDOWN,
   MPMC_SHUTDOWN,
   type MpmcPutStatus,
   type MpmcRing,
@@ -215,6 +216,12 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
     return new ShutDown(`Cannot put to ${this.#what}: it was shut down${done}`, { item })
   }
 
+  /** putMany of no items: nothing to put, but a shut down queue still refuses it. */
+  #emptyBatch(): Promise<void> {
+    if (!this.#ring.isShutdown()) return RESOLVED
+    return Promise.reject(this.#batchError(MPMC_PUT_SHUTDOWN, new PutBatch([], []), 0))
+  }
+
   /** Encodes every item (so a bad one throws before any is put) into one batch. */
   #batchOf(items: Iterable<T>): PutBatch {
     this.#assertOpen()
@@ -339,7 +346,9 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * is larger than the queue's capacity, throws and nothing is put. When the
    * call ends early (timeout, shutdown, abort), the items put so far are
    * the first ones and stay in the queue; `Full` and `ShutDown` hand back
-   * the others in `.item` (an array).
+   * the others in `.item` (an array). An abort before any item was put
+   * rejects with `signal.reason`; after some were, with `Full` (its `.item`
+   * the rest, its `cause` the reason).
    *
    * @throws {Full} when `timeout` ms pass before all are put (`.item`: the items not put).
    * @throws {ShutDown} after `shutdown()` (`.item`: the items not put).
@@ -360,13 +369,24 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
       if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
       if (signal?.aborted) return Promise.reject(signal.reason)
       const batch = this.#batchOf(items)
-      if (batch.values.length === 0) return RESOLVED
+      if (batch.values.length === 0) return this.#emptyBatch()
       const result = this.#ring.putBatch(batch, timeout, signal)
       if (typeof result === 'number')
         return result === MPMC_PUT_OK ? RESOLVED : Promise.reject(this.#batchError(result, batch, timeout))
-      return result.then((status) => {
-        if (status !== MPMC_PUT_OK) throw this.#batchError(status, batch, timeout)
-      })
+      return result.then(
+        (status) => {
+          if (status !== MPMC_PUT_OK) throw this.#batchError(status, batch, timeout)
+        },
+        (error) => {
+          // Aborted after some items went in: say which (the reason is the cause).
+          if (batch.done > 0 && error === signal?.reason)
+            throw new Full(
+              `Cannot put to ${this.#what}: the wait for room was aborted; the first ${batch.done} of its ${batch.values.length} items were put, the rest are in .item`,
+              { item: batch.values.slice(batch.done), cause: error },
+            )
+          throw error
+        },
+      )
     } catch (error) {
       return Promise.reject(error)
     }
@@ -384,7 +404,10 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
   putManySync(items: Iterable<T>, options?: PutManyOptions): void {
     const timeout = syncTimeoutOf(options)
     const batch = this.#batchOf(items)
-    if (batch.values.length === 0) return
+    if (batch.values.length === 0) {
+      if (this.#ring.isShutdown()) throw this.#batchError(MPMC_PUT_SHUTDOWN, batch, timeout)
+      return
+    }
     const status = this.#ring.putBatchSync(batch, timeout)
     if (status !== MPMC_PUT_OK) throw this.#batchError(status, batch, timeout)
   }

@@ -73,10 +73,11 @@
  *   dying name again and again), leaves, and reports the name missing.
  * The epoch stops a stale closer's CAS from hitting a later CLOSING (ABA).
  * Only one closer decides at a time (the one whose OPEN → CLOSING CAS won),
- * so the name is unlinked once. A closer SIGKILLed while CLOSING leaves the
- * segment for the next opener (which reopens it) or, with nobody attached,
- * in /dev/shm, as a closer killed between freeing its slot and unlinking
- * does; one killed while GONE leaves it to the next opener, which waits 2 s
+ * so the name is unlinked once. A closer that finds CLOSING takes the
+ * decision over (CAS to OPEN(e+1), then decides itself). A closer SIGKILLed
+ * while CLOSING leaves the segment for the next opener (which reopens it)
+ * or the next closer (which takes over) or, with nobody attached, in
+ * /dev/shm, as a closer killed between freeing its slot and unlinking does; one killed while GONE leaves it to the next opener, which waits 2 s
  * for it and then unlinks it. The cleanup scan leaves both alone: it cannot
  * tell a killed closer from a live one mid-decision (whose segment an opener
  * may be reopening at that moment).
@@ -379,7 +380,8 @@ export class Segment {
     const i32 = new Int32Array(mapped.buffer)
     const f64 = new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8)
     const unfinished = awaitCreator(i32, f64)
-    if (unfinished !== undefined) fail(new IncompatibleError(`Cannot open ${what}: ${unfinished}`))
+    if (unfinished === CREATOR_GAVE_UP) fail(new NotFoundError(`Cannot open ${what}: no segment with that name exists`))
+    if (typeof unfinished === 'string') fail(new IncompatibleError(`Cannot open ${what}: ${unfinished}`))
     const magic = Atomics.load(i32, I_MAGIC)
     if (magic === MAGIC_V1)
       fail(new IncompatibleError(`Cannot open ${what}: it was made by an older @ipc version (header 'IPC1')`))
@@ -553,19 +555,35 @@ export class Segment {
 
   /** The last close's decision (see "Last close" above); this object's slot is already free. */
   #unlinkIfLast(): void {
-    if (this.#anyAlive()) return
-    const life = Atomics.load(this.i32, I_LIFE)
-    // CLOSING: another last closer decides. GONE: decided. Out of range: leave it.
-    if ((life & LIFE_PHASE) !== LIFE_OPEN) return
-    const closing = life | LIFE_CLOSING
-    if (Atomics.compareExchange(this.i32, I_LIFE, life, closing) !== life) return
-    // An opener that claimed its slot before our CAS is seen here; one that
-    // claims after it sees CLOSING and reopens.
-    if (this.#anyAlive()) Atomics.compareExchange(this.i32, I_LIFE, closing, nextEpoch(life))
-    else if (Atomics.compareExchange(this.i32, I_LIFE, closing, life | LIFE_GONE) === closing) {
+    const i32 = this.i32
+    // A few rounds at most: each one either decides, or sees someone alive,
+    // or moves the epoch on (a closer that finds CLOSING takes the decision
+    // over, so a closer killed mid-decision cannot leave the name behind).
+    for (let round = 0; round < 8; round++) {
+      if (this.#anyAlive()) return
+      const life = Atomics.load(i32, I_LIFE)
+      const phase = life & LIFE_PHASE
+      if (phase === LIFE_GONE || phase === LIFE_UNLINKED) return // decided
+      if (phase === LIFE_CLOSING) {
+        // Another closer's decision (live or killed): reopen it, then decide ourselves.
+        Atomics.compareExchange(i32, I_LIFE, life, nextEpoch(life))
+        continue
+      }
+      const closing = life | LIFE_CLOSING
+      if (Atomics.compareExchange(i32, I_LIFE, life, closing) !== life) continue
+      // An opener that claimed its slot before our CAS is seen here; one that
+      // claims after it sees CLOSING and reopens.
+      if (this.#anyAlive()) {
+        Atomics.compareExchange(i32, I_LIFE, closing, nextEpoch(life))
+        return
+      }
+      if (Atomics.compareExchange(i32, I_LIFE, closing, life | LIFE_GONE) !== closing) continue
       this.unlink()
-      Atomics.store(this.i32, I_LIFE, life | LIFE_UNLINKED)
-      notifyWord(this.i32, I_LIFE)
+      Atomics.store(i32, I_LIFE, life | LIFE_UNLINKED)
+      notifyWord(i32, I_LIFE)
+      // Openers waiting for a creator that gave up (its init threw) look again at once.
+      notifyWord(i32, I_STATE)
+      return
     }
   }
 
@@ -619,13 +637,15 @@ function awaitUnlinked(segment: Segment): void {
  * The wait is counted in slices, so a stall of the whole machine (a paused
  * VM, a loaded CI runner) uses up one slice, not the creator's whole grace.
  */
-function awaitCreator(i32: Int32Array, f64: Float64Array): string | undefined {
+function awaitCreator(i32: Int32Array, f64: Float64Array): string | typeof CREATOR_GAVE_UP | undefined {
   for (let slice = 0; ; slice++) {
     // The creator stores the magic, then the state: 'IPC2' with state 0 is a
     // creator between those two stores, still to wait for.
     if (Atomics.load(i32, I_STATE) === STATE_READY) return undefined
     const magic = Atomics.load(i32, I_MAGIC)
     if (magic !== MAGIC_INITIALISING && magic !== MAGIC) return undefined
+    // Its init threw: it unlinked the name and closed (its last close ends GONE or UNLINKED).
+    if ((Atomics.load(i32, I_LIFE) & LIFE_PHASE) >= LIFE_GONE) return CREATOR_GAVE_UP
     if (slice === CREATOR_SLICES)
       return `its creator has not finished making it after ${(CREATOR_SLICES * CREATOR_SLICE_MS) / 1000} s`
     // The creator claims a slot right after the native create: a claimed slot
@@ -634,6 +654,9 @@ function awaitCreator(i32: Int32Array, f64: Float64Array): string | undefined {
     waitWordSync(i32, I_STATE, 0, CREATOR_SLICE_MS)
   }
 }
+
+/** What awaitCreator returns when the creator gave up (its init threw): the name is gone. */
+const CREATOR_GAVE_UP: unique symbol = Symbol('creator-gave-up')
 
 function creatorDied(i32: Int32Array, f64: Float64Array): boolean {
   let claimed = false
@@ -743,8 +766,13 @@ function reapSlots(i32: Int32Array, f64: Float64Array, onReap: ((slot: number) =
  *   was taken (the creator claimed it, then died) or, with no slot taken,
  *   the file is older than 30 s (the creator died inside the native create).
  * Anything else (another user's file, a file open to group/other, a file of
- * ours without a magic) is never touched. The verdict is read twice, and the
- * name is unlinked only if it still names the same inode.
+ * ours without a magic) is never touched. The verdict is read twice, from
+ * slot tables that must be byte-for-byte the same (a torn read is not a
+ * verdict), and the name is unlinked only if it still names the same inode.
+ * A newcomer that attaches between the second read and the unlink is still
+ * left on a removed name (it sees the name gone only if the unlink comes
+ * before its own final check): the one race left, and only with dead
+ * attachers, since a segment with a live one is never judged dead.
  *
  * Bounded cost, whatever is in /dev/shm: the directory is read through a
  * handle kept open between calls (a per-process cursor), so a call reads
@@ -793,9 +821,14 @@ export function reclaimDeadSegments(): number {
     const first = bin.shmStat(shm, header)
     if (!isDeadSegment(first, header)) continue
     // Once more, from a fresh read: a newcomer may have attached meanwhile.
+    // The slot table must read the same both times: pread is not atomic, so
+    // one read can tear a slot being re-claimed (one holder's pid with the
+    // next one's start time looks dead); two identical tears do not happen.
+    const slotsBefore = header.slice(SLOTS_OFFSET, HEADER_BYTES)
     const again = bin.shmStat(shm, header)
     if (typeof first === 'number' || typeof again === 'number' || again.inode !== first.inode) continue
     if (!isDeadSegment(again, header)) continue
+    if (Buffer.compare(slotsBefore, header.subarray(SLOTS_OFFSET, HEADER_BYTES)) !== 0) continue
     if (bin.shmUnlink(shm) === 0) reclaimed++
   }
   return reclaimed

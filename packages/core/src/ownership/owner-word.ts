@@ -384,8 +384,22 @@ export class OwnerWord {
     const mine = waiters || (seen & OWNER_WAITERS) !== 0 ? this.code | OWNER_WAITERS : this.code
     if (Atomics.compareExchange(this.#i32, this.#index, seen, mine) !== seen) return BUSY
     if ((seen & ~OWNER_WAITERS) === OWNER_FREE) return TOOK
-    this.#onTakeover?.()
+    this.#repair()
     return TOOK_OVER
+  }
+
+  /**
+   * Runs `onTakeover` for a word just taken over. If the repair throws
+   * (corrupt memory), the word is abandoned before the error goes on: a
+   * live attachment must not keep a lock it will never release.
+   */
+  #repair(): void {
+    try {
+      this.#onTakeover?.()
+    } catch (error) {
+      this.abandon()
+      throw error
+    }
   }
 
   /**
@@ -410,7 +424,7 @@ export class OwnerWord {
       if (attachmentAlive(this.#segment, (code >>> TID_BITS) - 1, thorough, code & TID_MASK, TID_BITS)) return seen
       // Dead: one CAS decides the one taker. Others may sleep on the word, so keep WAITERS.
       if (Atomics.compareExchange(i32, index, seen, this.code | OWNER_WAITERS) !== seen) continue
-      this.#onTakeover?.()
+      this.#repair()
       return LOOK_TOOK_OVER
     }
   }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { DataCloneError } from '../errors.js'
+import { CorruptError, DataCloneError } from '../errors.js'
 import { Segment } from '../memory/segment.js'
 import { ownerCode } from '../ownership/owner-word.js'
 import {
@@ -354,6 +354,40 @@ describe('MpmcRing dead-owner recovery', () => {
     Atomics.store(i32, w + HEAD, head + 16) // committed: the batch is what counts
     Atomics.store(i32, w + C_LOCK, deadOwner(segment))
     expect(() => ring.tryGet()).toThrow(/a journal's batch is 1000 messages/)
+  })
+
+  it('a corrupt journal batch found at takeover throws CorruptError and leaves the lock free for others', () => {
+    const { segment, ring } = makeRing(1024)
+    const w = segment.dataOffset / 4
+    const i32 = segment.i32
+    put(ring, 'a')
+    // A dead producer's committed put of 'a' (TAIL moved from 0), its batch word scribbled.
+    i32[w + P_OLD_TAIL] = 0
+    i32[w + P_OLD_COUNT] = 0
+    i32[w + P_BATCH] = 0 // never written by a live producer
+    i32[w + P_PHASE] = 1
+    Atomics.store(i32, w + P_LOCK, deadOwner(segment))
+    expect(() => put(ring, 'b')).toThrow(/a journal's batch is 0 messages/)
+    expect(Atomics.load(i32, w + P_LOCK)).toBe(0) // released, not kept by a live attachment
+    const attached = Segment.open(KIND, segment.name)
+    onTestFinished(() => attached.close())
+    const other = new MpmcRing(attached, segment.dataOffset, 'test ring')
+    expect(other.tryPut('c', other.prepare('c'))).toBe(MPMC_PUT_OK)
+    expect(other.tryGet()).toBe('a')
+  })
+
+  it('a message size near 2^31 is CorruptError, and HEAD stays where it was', () => {
+    const { segment, ring } = makeRing(4096)
+    const w = segment.dataOffset / 4
+    const i32 = segment.i32
+    put(ring, 'first')
+    put(ring, 'second')
+    const head = i32[w + HEAD] as number
+    const data = segment.dataOffset + 448 * 4
+    i32[(data + head) >> 2] = 0x7ffffffc // (size + 7) & ~7 would overflow to -2^31
+    expect(() => ring.tryGet()).toThrow(/a message of size 2147483644/)
+    expect(i32[w + HEAD]).toBe(head)
+    expect(() => ring.tryGetMany(10)).toThrow(CorruptError)
   })
 
   it('takes over a lock held by a worker thread that was terminated', async () => {

@@ -154,7 +154,7 @@ import { EventCount, NOT_YET, RECHECK_MS, TIMED_OUT, type WaitRules } from '../w
 import { deadlineOf, onAbort, remaining } from '../waiting/signal.js'
 
 /** Layout version of the ring; bump when the table above changes. */
-export const MPMC_RING_VERSION = 2
+export const MPMC_RING_VERSION = 3
 const MAGIC = 0x434d504d
 
 const P_LOCK = 0
@@ -735,6 +735,8 @@ export class MpmcRing {
     const cap = this.capacity
     let status: MpmcPutStatus = MPMC_PUT_FULL
     try {
+      // A takeover's repair that found the journal corrupt: throw once the lock is released.
+      if (this.#fault !== undefined) throw this.#fault
       // Plain read: whoever set the flag then took this lock (shutdown) is ordered before us.
       if (((i32[w + FLAGS] as number) & FLAG_SHUTDOWN) !== 0) {
         status = MPMC_PUT_SHUTDOWN
@@ -819,6 +821,8 @@ export class MpmcRing {
     const w = this.#w
     let put = 0
     try {
+      // A takeover's repair that found the journal corrupt: throw once the lock is released.
+      if (this.#fault !== undefined) throw this.#fault
       if (((i32[w + FLAGS] as number) & FLAG_SHUTDOWN) !== 0) return MPMC_PUT_SHUTDOWN
       const { values, encodeds } = batch
       const from = batch.done
@@ -1150,6 +1154,8 @@ export class MpmcRing {
     let failure: unknown
     let value: unknown
     try {
+      // A takeover's repair that found the journal corrupt: throw once the lock is released.
+      if (this.#fault !== undefined) throw this.#fault
       const head = i32[w + HEAD] as number
       let tail = i32[w + C_CACHED_TAIL] as number
       // Nothing cached (0), or a cached tail that breaks the rules (-1): reload it.
@@ -1165,7 +1171,10 @@ export class MpmcRing {
       const size = i32[at] as number
       const tag = i32[at + 1] as number
       // The message must lie within what was published (which also keeps it within the area).
-      if (!(size >= 0 && MESSAGE_HEADER + ((size + 7) & ~7) <= used && tag >= TAG_LATIN1 && tag <= TAG_MAX))
+      // `size <= used - 8` first: a size near 2^31 would overflow the padded sum.
+      if (!(size >= 0 && size <= used - MESSAGE_HEADER && MESSAGE_HEADER + ((size + 7) & ~7) <= used))
+        throw this.corrupt(`a message of size ${size} and tag ${tag} at position ${head}, ${used} bytes published`)
+      if (!(tag >= TAG_LATIN1 && tag <= TAG_MAX))
         throw this.corrupt(`a message of size ${size} and tag ${tag} at position ${head}, ${used} bytes published`)
       if (decode) {
         let payload = index + MESSAGE_HEADER
@@ -1222,6 +1231,8 @@ export class MpmcRing {
     const values: unknown[] = []
     let taken = 0
     try {
+      // A takeover's repair that found the journal corrupt: throw once the lock is released.
+      if (this.#fault !== undefined) throw this.#fault
       const first = i32[w + HEAD] as number
       // One fresh TAIL for the whole batch: what is there now.
       const tail = Atomics.load(i32, w + TAIL)
@@ -1268,7 +1279,16 @@ export class MpmcRing {
     const tag = i32[at + 1] as number
     this.#readFailure = undefined
     // The message must lie within what was published (which also keeps it within the area).
-    if (!(size >= 0 && MESSAGE_HEADER + ((size + 7) & ~7) <= used && tag >= TAG_LATIN1 && tag <= TAG_MAX))
+    // `size <= used - 8` first: a size near 2^31 would overflow the padded sum.
+    if (
+      !(
+        size >= 0 &&
+        size <= used - MESSAGE_HEADER &&
+        MESSAGE_HEADER + ((size + 7) & ~7) <= used &&
+        tag >= TAG_LATIN1 &&
+        tag <= TAG_MAX
+      )
+    )
       throw this.corrupt(`a message of size ${size} and tag ${tag} at position ${head}, ${used} bytes published`)
     this.#readBytes = MESSAGE_HEADER + ((size + 7) & ~7)
     if (!decode) return undefined
@@ -1368,12 +1388,17 @@ export class MpmcRing {
     }
   }
 
-  /** A journal's BATCH word: 1 to the most messages the ring holds, else CorruptError. */
+  /**
+   * A journal's BATCH word: 1 to the most messages the ring holds. Out of
+   * range, it records the corruption (the caller's attempt, which holds the
+   * lock, throws it once it has released the lock) and counts 0: the repair
+   * must not throw, or the lock would stay with this live attachment.
+   */
   #batchOf(word: number): number {
     const batch = this.#i32[this.#w + word] as number
-    if (!(batch >= 1 && batch <= this.capacity / MESSAGE_HEADER))
-      throw this.corrupt(`a journal's batch is ${batch} messages`)
-    return batch
+    if (batch >= 1 && batch <= this.capacity / MESSAGE_HEADER) return batch
+    this.corrupt(`a journal's batch is ${batch} messages`)
+    return 0
   }
 
   // ---------------------------------------------------------------- sleepers

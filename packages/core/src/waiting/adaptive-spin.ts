@@ -50,7 +50,7 @@ export class AdaptiveSpin {
     if (maxMs <= 0) return false
     const left = remaining(deadline)
     if (left <= 0) return false
-    const probe = --this.#untilProbe === 0
+    const probe = --this.#untilProbe <= 0
     const end = performance.now() + Math.min(maxMs * (probe ? 1 : this.#scale), left)
     do {
       for (let i = 0; i < POLLS_PER_CLOCK; i++) {
