@@ -490,7 +490,8 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * @throws {TimeoutError} when `timeout` passes first (nothing is taken).
    * @throws {MessageTooLongError} when the next message is over `maxMessageSize`: it is dropped unread.
    * @throws {DataCloneError} on CPython's wire (`codec: 'pickle'`), for a pickle holding more than plain
-   * data (a class, a global, a reduce); `CorruptError` for one that is malformed. Only that message is
+   * data (a class, a global, a reduce), whose builtin calls copy more than 4 values or bytes per byte
+   * of it, or with an int over 64 KiB; `CorruptError` for one that is malformed. Only that message is
    * dropped: the next `recv` returns the next one.
    * @throws {CorruptError} when the pipe's shared memory breaks its layout (within the timeout, never
    * a hang); the connection is unusable after, `close()` still works.

@@ -139,8 +139,10 @@ export interface PythonWireOptions {
   /**
    * `'pickle'`: `send`/`recv` exchange Python's `send(obj)`/`recv()` for
    * plain data; it implies `protocol: 'python'`. A received pickle that
-   * holds anything else (a class instance, a global, a reduce) is refused
-   * with `DataCloneError` and the connection goes on. The only codec of
+   * holds anything else (a class instance, a global, a reduce), or would
+   * copy more than 4 values or bytes per byte of it, or holds an int over
+   * 64 KiB, is refused with `DataCloneError` and the connection goes on.
+   * The only codec of
    * `protocol: 'python'`.
    * @default undefined ('pickle' when `protocol` is 'python')
    * @example new Listener('tcp://127.0.0.1:6000', { codec: 'pickle', authkey: 'secret' })

@@ -38,7 +38,15 @@
  * Bounds: every length is checked against the bytes left in the frame before
  * anything is sliced or allocated, and every opcode consumes at least one
  * byte, so the stack, the marks and the memo each hold at most as many
- * entries as the frame has bytes. The reader loops, never recurses.
+ * entries as the frame has bytes (a memo get pushes a reference, not a copy;
+ * a dict moves to a Map at most once). Only the builtin calls copy: a memo
+ * get can hand one a large value many times, so each unpickle has a budget
+ * of COPY_BUDGET_PER_BYTE values or bytes per byte of the pickle, charged
+ * before each copy (a Set's entries, bytearray's and encode's bytes).
+ * CPython's own pickles spend at most two per byte (protocol 2 writes a
+ * bytearray as `bytearray(_codecs.encode(str, 'latin1'))`). Past the budget, or for
+ * an integer longer than MAX_LONG_BYTES, DataCloneError. The reader loops,
+ * never recurses.
  */
 import { CorruptError, DataCloneError } from '@ipc/core'
 
@@ -117,6 +125,15 @@ export const OPCODE_NAMES: ReadonlyMap<number, string> = new Map([
 /** The highest pickle protocol this reader knows. */
 export const HIGHEST_PROTOCOL = 5
 
+/** Values or bytes the builtin calls may copy, per byte of the pickle (see the file comment). */
+export const COPY_BUDGET_PER_BYTE = 4
+
+/**
+ * The longest LONG4 integer accepted: 64 KiB, 524,288 bits (157,826
+ * decimal digits). Printing one takes about 30 ms; one of 1 MiB, a second.
+ */
+export const MAX_LONG_BYTES = 64 * 1024
+
 /** A global the reader recognises (see the file comment); only REDUCE may consume it. */
 class Builtin {
   readonly name: string
@@ -187,12 +204,16 @@ function decodeText(bytes: Uint8Array): string {
 function decodeLong(bytes: Uint8Array): number | bigint {
   const n = bytes.byteLength
   if (n === 0) return 0
-  let hex = ''
-  for (let i = n - 1; i >= 0; i--) hex += (bytes[i] as number).toString(16).padStart(2, '0')
-  let value = BigInt(`0x${hex}`)
+  // Buffer.from copies, so reverse() leaves the source alone.
+  let value = BigInt(`0x${Buffer.from(bytes).reverse().toString('hex')}`)
   if (((bytes[n - 1] as number) & 0x80) !== 0) value -= 1n << BigInt(8 * n)
   if (value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value)
   return value
+}
+
+/** `text` for an error message: at most 50 chars. */
+function clip(text: string): string {
+  return text.length > 50 ? `${text.slice(0, 50)}… (${text.length} chars)` : text
 }
 
 function refused(op: number, detail: string): DataCloneError {
@@ -221,6 +242,8 @@ class Unpickler {
    * STOP every reference to a promoted object is replaced by its Map.
    */
   promoted: Map<object, Map<unknown, unknown>> | undefined
+  /** Values or bytes the builtin calls may still copy (see COPY_BUDGET_PER_BYTE). */
+  budget: number
 
   constructor(source: Uint8Array, start: number, end: number) {
     this.source = source
@@ -228,6 +251,7 @@ class Unpickler {
     this.start = start
     this.end = end
     this.pos = start
+    this.budget = COPY_BUDGET_PER_BYTE * (end - start)
   }
 
   corrupt(detail: string): CorruptError {
@@ -315,6 +339,24 @@ class Unpickler {
     else (dict as Record<string, unknown>)[k] = v
   }
 
+  /** Spends `n` of the copy budget before a builtin call copies `n` values or bytes. */
+  charge(name: string, n: number): void {
+    if (n > this.budget) {
+      const size = this.end - this.start
+      throw new DataCloneError(
+        `Cannot read the pickle: REDUCE of ${name} would copy ${n} values or bytes, past what is left of the ${COPY_BUDGET_PER_BYTE * size} allowed for its ${size} bytes (${COPY_BUDGET_PER_BYTE} per byte; CPython's pickles copy at most 2 per byte)`,
+      )
+    }
+    this.budget -= n
+  }
+
+  long(op: number, n: number): number | bigint {
+    const bytes = this.bytes(n, OPCODE_NAMES.get(op) as string)
+    if (n > MAX_LONG_BYTES)
+      throw refused(op, `holds an integer of ${n} bytes, more than the ${MAX_LONG_BYTES} accepted`)
+    return decodeLong(bytes)
+  }
+
   memoGet(op: number, index: number): void {
     if (!this.memo.has(index)) throw this.corrupt(`${OPCODE_NAMES.get(op)} ${index} names no memo entry`)
     this.push(this.memo.get(index))
@@ -325,8 +367,9 @@ class Unpickler {
   }
 
   global(op: number, module: string, name: string): void {
-    const builtin = BUILTINS.get(`${module} ${name}`)
-    if (builtin === undefined) throw refused(op, `names the global ${module}.${name}`)
+    // Known names are short: a long one (a memoised str, maybe) is neither joined nor echoed whole.
+    const builtin = module.length + name.length < 64 ? BUILTINS.get(`${module} ${name}`) : undefined
+    if (builtin === undefined) throw refused(op, `names the global ${clip(module)}.${clip(name)}`)
     this.push(new Builtin(builtin))
   }
 
@@ -336,6 +379,42 @@ class Unpickler {
     if (nl < 0) throw this.corrupt(`${OPCODE_NAMES.get(op)} has no end of line`)
     this.pos += nl + 1
     return Buffer.from(this.source.buffer, this.source.byteOffset + at, nl).toString('latin1')
+  }
+
+  /** What CPython's protocols 2 and 3 write as calls: set, frozenset, bytes, bytearray, `_codecs.encode`. */
+  call(name: string, args: unknown): unknown {
+    if (!Array.isArray(args)) throw this.corrupt(`REDUCE of ${name} without an argument tuple`)
+    if (args.length === 0) {
+      if (name === 'set' || name === 'frozenset') return new Set()
+      if (name === 'bytes' || name === 'bytearray') return new Uint8Array(0)
+    }
+    const [first, second] = args as [unknown, unknown]
+    if (args.length === 1 && (name === 'set' || name === 'frozenset') && Array.isArray(first)) {
+      this.charge(name, first.length)
+      return new Set(first)
+    }
+    if (args.length === 1 && name === 'bytearray' && first instanceof Uint8Array) {
+      this.charge(name, first.byteLength)
+      return first.slice()
+    }
+    if (
+      args.length === 2 &&
+      name === 'encode' &&
+      typeof first === 'string' &&
+      (second === 'latin1' || second === 'latin-1')
+    ) {
+      this.charge('_codecs.encode', first.length)
+      const out = new Uint8Array(first.length)
+      for (let i = 0; i < first.length; i++) {
+        const c = first.charCodeAt(i)
+        if (c > 0xff) throw this.corrupt('REDUCE of _codecs.encode with a char above latin1')
+        out[i] = c
+      }
+      return out
+    }
+    throw new DataCloneError(
+      `Cannot read the pickle: opcode REDUCE calls ${name} with arguments other than the ones CPython writes for plain data`,
+    )
   }
 
   run(): unknown {
@@ -403,7 +482,7 @@ class Unpickler {
           // LONG4
           const n = this.view.getInt32(this.need(4, 'LONG4'), true)
           if (n < 0) throw this.corrupt(`LONG4 has the negative length ${n}`)
-          this.push(decodeLong(this.bytes(n, 'LONG4')))
+          this.push(this.long(op, n))
           break
         }
         case 0x47: // BINFLOAT
@@ -545,7 +624,7 @@ class Unpickler {
           const callable = this.pop(op)
           if (!(callable instanceof Builtin)) throw refused(op, 'calls something that is not a known builtin')
           this.loose--
-          this.push(callBuiltin(callable.name, args, (detail) => this.corrupt(detail)))
+          this.push(this.call(callable.name, args))
           break
         }
         default: {
@@ -571,35 +650,6 @@ export function unpickle(source: Uint8Array, start = 0, end = source.byteLength)
       `Cannot read the pickle: bytes ${start} to ${end} are outside its ${source.byteLength}-byte source`,
     )
   return new Unpickler(source, start, end).run()
-}
-
-/** What CPython's protocols 2 and 3 write as calls: set, frozenset, bytes, bytearray, `_codecs.encode`. */
-function callBuiltin(name: string, args: unknown, corrupt: (detail: string) => CorruptError): unknown {
-  if (!Array.isArray(args)) throw corrupt(`REDUCE of ${name} without an argument tuple`)
-  if (args.length === 0) {
-    if (name === 'set' || name === 'frozenset') return new Set()
-    if (name === 'bytes' || name === 'bytearray') return new Uint8Array(0)
-  }
-  const [first, second] = args as [unknown, unknown]
-  if (args.length === 1 && (name === 'set' || name === 'frozenset') && Array.isArray(first)) return new Set(first)
-  if (args.length === 1 && name === 'bytearray' && first instanceof Uint8Array) return first.slice()
-  if (
-    args.length === 2 &&
-    name === 'encode' &&
-    typeof first === 'string' &&
-    (second === 'latin1' || second === 'latin-1')
-  ) {
-    const out = new Uint8Array(first.length)
-    for (let i = 0; i < first.length; i++) {
-      const c = first.charCodeAt(i)
-      if (c > 0xff) throw corrupt('REDUCE of _codecs.encode with a char above latin1')
-      out[i] = c
-    }
-    return out
-  }
-  throw new DataCloneError(
-    `Cannot read the pickle: opcode REDUCE calls ${name} with arguments other than the ones CPython writes for plain data`,
-  )
 }
 
 /**

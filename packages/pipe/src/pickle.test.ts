@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process'
 import { CorruptError, DataCloneError } from '@ipc/core'
 import { describe, expect, it } from 'vitest'
-import { unpickle } from './pickle-reader.js'
+import { MAX_LONG_BYTES, unpickle } from './pickle-reader.js'
 import { pickle } from './pickle-writer.js'
 
 const corpusScript = new URL('../test/fixtures/pickle_corpus.py', import.meta.url).pathname
@@ -248,5 +248,120 @@ describe('unpickle() under fuzzing', () => {
     const before = process.memoryUsage().arrayBuffers
     for (const c of cases) expect(() => unpickle(Uint8Array.from([0x80, 5, ...c, 0x2e]))).toThrow(CorruptError)
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024)
+  })
+})
+
+/** STACK_GLOBAL of a builtin, MEMOIZE (entry 0), POP: the attack pickles below start so. */
+function stackGlobal(module: string, name: string): number[] {
+  return [0x8c, module.length, ...Buffer.from(module), 0x8c, name.length, ...Buffer.from(name), 0x93, 0x94, 0x30]
+}
+
+/** A 4-byte little-endian length. */
+function u32(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]
+}
+
+/** PROTO 4, `head`, `argument` (memoised by the caller), `times` × `call`, STOP: a valid pickle of plain data. */
+function attack(head: number[], argument: Uint8Array, call: number[], times: number): Uint8Array {
+  const calls = new Uint8Array(call.length * times)
+  for (let i = 0; i < times; i++) calls.set(call, i * call.length)
+  return Buffer.concat([Buffer.from([0x80, 4, ...head]), argument, calls, Buffer.from([0x2e])])
+}
+
+describe('unpickle() copy budget', () => {
+  // BINGET 0 (the builtin), BINGET 1 (the argument), TUPLE1, REDUCE: 6 bytes per full copy.
+  const copyOfOne = [0x68, 0, 0x68, 1, 0x85, 0x52]
+  const memoizeAndPop = Buffer.from([0x94, 0x30])
+
+  it('refuses repeated bytearray(bytes) of a memoised 256 KiB bytes with DataCloneError, allocating little', () => {
+    const big = Buffer.concat([Buffer.from([0x42, ...u32(256 * 1024)]), Buffer.alloc(256 * 1024, 0x78), memoizeAndPop])
+    const input = attack(stackGlobal('builtins', 'bytearray'), big, copyOfOne, 400) // 100 MiB of copies unchecked
+    const before = process.memoryUsage().arrayBuffers
+    const started = performance.now()
+    expect(() => unpickle(input)).toThrow(DataCloneError)
+    expect(() => unpickle(input)).toThrow(/REDUCE of bytearray would copy 262144 values or bytes/)
+    expect(performance.now() - started).toBeLessThan(500)
+    // At most 4 bytes per byte of the pickle, twice: about 2 MiB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024)
+  })
+
+  it('refuses repeated set(list) and frozenset(list) of a memoised 50,000-item list quickly', () => {
+    const items = [0x28] // MARK, 50,000 × BININT, LIST
+    for (let i = 0; i < 50_000; i++) items.push(0x4a, ...u32(i))
+    items.push(0x6c, 0x94, 0x30)
+    for (const name of ['set', 'frozenset']) {
+      const input = attack(stackGlobal('builtins', name), Uint8Array.from(items), copyOfOne, 200) // 10M entries unchecked
+      const before = process.memoryUsage().heapUsed
+      const started = performance.now()
+      expect(() => unpickle(input)).toThrow(DataCloneError)
+      expect(performance.now() - started).toBeLessThan(500)
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 1024 * 1024)
+    }
+  })
+
+  it('refuses repeated _codecs.encode of a memoised 256 KiB str quickly', () => {
+    // Entry 1 the str, entry 2 'latin1'; each call: BINGET 0, BINGET 1, BINGET 2, TUPLE2, REDUCE.
+    const argument = Buffer.concat([
+      Buffer.from([0x58, ...u32(256 * 1024)]),
+      Buffer.alloc(256 * 1024, 0x61),
+      memoizeAndPop,
+      Buffer.from([0x8c, 6, ...Buffer.from('latin1')]),
+      memoizeAndPop,
+    ])
+    const input = attack(stackGlobal('_codecs', 'encode'), argument, [0x68, 0, 0x68, 1, 0x68, 2, 0x86, 0x52], 400)
+    const before = process.memoryUsage().arrayBuffers
+    const started = performance.now()
+    expect(() => unpickle(input)).toThrow(DataCloneError)
+    expect(() => unpickle(input)).toThrow(/REDUCE of _codecs.encode would copy/)
+    expect(performance.now() - started).toBeLessThan(500)
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024)
+  })
+
+  it("reads CPython's protocol 2 and 3 pickles of a large set, bytes and bytearray within the budget", {
+    timeout: 30_000,
+  }, () => {
+    for (const protocol of [2, 3]) {
+      const input = execFileSync(
+        'python3',
+        [
+          '-c',
+          `import pickle, sys; sys.stdout.buffer.write(pickle.dumps([set(range(100000)), frozenset(range(5)), b'x' * 100000, bytearray(b'y' * 100000)], protocol=${protocol}))`,
+        ],
+        { timeout: 20_000, maxBuffer: 64 * 1024 * 1024 },
+      )
+      const [set, frozen, bytes, bytearray] = unpickle(input) as [Set<number>, Set<number>, Uint8Array, Uint8Array]
+      expect(set.size).toBe(100_000)
+      expect(frozen.size).toBe(5)
+      expect(bytes).toEqual(new Uint8Array(100_000).fill(0x78))
+      expect(bytearray).toEqual(new Uint8Array(100_000).fill(0x79))
+    }
+  })
+})
+
+describe('unpickle() of large integers', () => {
+  it('reads a LONG4 of 64 KiB (MAX_LONG_BYTES), positive and negative, in milliseconds', () => {
+    for (const top of [0x7f, 0x80]) {
+      const digits = Buffer.alloc(MAX_LONG_BYTES, 0)
+      digits[MAX_LONG_BYTES - 1] = top
+      const input = Buffer.concat([Buffer.from([0x80, 4, 0x8b, ...u32(MAX_LONG_BYTES)]), digits, Buffer.from([0x2e])])
+      const started = performance.now()
+      const value = unpickle(input)
+      expect(performance.now() - started).toBeLessThan(100)
+      const bits = BigInt(8 * MAX_LONG_BYTES)
+      expect(value).toBe(top === 0x7f ? 0x7fn << (bits - 8n) : (0x80n << (bits - 8n)) - (1n << bits))
+    }
+    // Little-endian two's complement at the edges of a number.
+    expect(unpickle(Uint8Array.from([0x80, 4, 0x8a, 2, 0xff, 0x7f, 0x2e]))).toBe(32767)
+    expect(unpickle(Uint8Array.from([0x80, 4, 0x8a, 2, 0x00, 0x80, 0x2e]))).toBe(-32768)
+    expect(unpickle(Uint8Array.from([0x80, 4, 0x8a, 1, 0xff, 0x2e]))).toBe(-1)
+  })
+
+  it('refuses a LONG4 of 1 MiB with DataCloneError in milliseconds', () => {
+    const n = 1024 * 1024
+    const input = Buffer.concat([Buffer.from([0x80, 4, 0x8b, ...u32(n)]), Buffer.alloc(n, 0x5a), Buffer.from([0x2e])])
+    const started = performance.now()
+    expect(() => unpickle(input)).toThrow(DataCloneError)
+    expect(() => unpickle(input)).toThrow(/LONG4 holds an integer of 1048576 bytes, more than the 65536 accepted/)
+    expect(performance.now() - started).toBeLessThan(100)
   })
 })

@@ -9,6 +9,7 @@ import type { Connection } from '../src/connection.js'
 import { AuthenticationError, DataCloneError, MessageTooLongError, TimeoutError } from '../src/errors.js'
 import { frame } from '../src/framing.js'
 import { Listener } from '../src/listener.js'
+import { pickle } from '../src/pickle-writer.js'
 
 const peer = new URL('./fixtures/python_peer.py', import.meta.url)
 
@@ -209,6 +210,48 @@ describe("limits on CPython's wire", () => {
     await talk(conn, python)
     expect(dropped.length).toBeGreaterThanOrEqual(2)
     expect(dropped.every((e) => /maxPendingHandshakes/.test(e.message))).toBe(true)
+  })
+
+  it('refuses pickles whose builtin calls copy a memoised value again and again; the next message arrives', async () => {
+    const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python' })
+    onTestFinished(() => listener.close())
+    const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+    onTestFinished(() => {
+      socket.destroy()
+    })
+    socket.on('error', () => {})
+    const server = await listener.accept({ timeout: 5000 })
+    onTestFinished(() => server.close())
+    const u32 = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]
+    // builtins.bytearray as memo 0, 256 KiB of bytes as memo 1 (both popped), then 400 copies of
+    // 6 bytes each (BINGET 0, BINGET 1, TUPLE1, REDUCE): 100 MiB unchecked, from a 265 KB message.
+    const head = [0x80, 4, 0x8c, 8, ...Buffer.from('builtins'), 0x8c, 9, ...Buffer.from('bytearray'), 0x93, 0x94, 0x30]
+    const bytes = Buffer.concat([
+      Buffer.from([0x42, ...u32(256 * 1024)]),
+      Buffer.alloc(256 * 1024),
+      Buffer.from([0x94, 0x30]),
+    ])
+    const copies = Buffer.from(Array.from({ length: 400 }, () => [0x68, 0, 0x68, 1, 0x85, 0x52]).flat())
+    // set(list) of a memoised 20,000-int list, 200 times: 4M Set entries unchecked, from 100 KB.
+    const list = [0x28, ...Array.from({ length: 20_000 }, (_, i) => [0x4a, ...u32(i)]).flat(), 0x6c, 0x94, 0x30]
+    const sets = Buffer.from(Array.from({ length: 200 }, () => [0x68, 0, 0x68, 1, 0x85, 0x52]).flat())
+    const setHead = [0x80, 4, 0x8c, 8, ...Buffer.from('builtins'), 0x8c, 3, ...Buffer.from('set'), 0x93, 0x94, 0x30]
+    const attacks = [
+      Buffer.concat([Buffer.from(head), bytes, copies, Buffer.from([0x2e])]),
+      Buffer.concat([Buffer.from(setHead), Buffer.from(list), sets, Buffer.from([0x2e])]),
+    ]
+    for (const attack of attacks) {
+      socket.write(frame(attack))
+      socket.write(frame(pickle('after the attack')))
+      const before = process.memoryUsage()
+      const started = performance.now()
+      await expect(server.recv()).rejects.toThrow(DataCloneError)
+      const after = process.memoryUsage()
+      expect(performance.now() - started).toBeLessThan(2000)
+      expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(16 * 1024 * 1024)
+      expect(after.heapUsed - before.heapUsed).toBeLessThan(64 * 1024 * 1024)
+      expect(await server.recv()).toBe('after the attack')
+    }
   })
 
   it('refuses codec pickle on a local name and with protocol ipc', () => {

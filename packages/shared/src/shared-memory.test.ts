@@ -122,6 +122,28 @@ describe('SharedMemory with raw: true', () => {
     expect(() => shm.buf).toThrow(ClosedError)
   })
 
+  it('from() refuses a raw handle of another kind or shape with TypeError, mapping nothing', () => {
+    const name = uniqueName('raw')
+    const shm = track(SharedMemory.create({ size: 4, name, raw: true }))
+    for (const handle of [
+      { kind: 'shared-value', name, raw: true },
+      { kind: 'shared-array', name, size: 4, raw: true },
+      { name, raw: true },
+    ]) {
+      const error = thrown(() => SharedMemory.from(handle as never))
+      expect(error).toBeInstanceOf(TypeError)
+      expect(error.code).toBe('ERR_INVALID_ARG_TYPE')
+    }
+    expect(thrown(() => SharedMemory.from({ kind: 'shared-value', name, raw: true } as never)).message).toBe(
+      'The handle is of a shared-value, expected a shared-memory',
+    )
+    expect(() => SharedMemory.from({ kind: 'shared-memory', name: 5, raw: true } as never)).toThrow(TypeError)
+    expect(() => SharedMemory.from({ kind: 'shared-memory', name, raw: 'yes' } as never)).toThrow(TypeError)
+    expect(() => SharedMemory.from(null as never)).toThrow(TypeError)
+    // The right kind still opens it.
+    expect(track(SharedMemory.from(shm.handle)).buf.byteLength).toBe(4)
+  })
+
   it('gives a random psm_ name when none is given, and refuses a bad raw option', () => {
     const shm = track(SharedMemory.create({ size: 1, raw: true }))
     expect(shm.name).toMatch(/^psm_[0-9a-f]{16}$/)

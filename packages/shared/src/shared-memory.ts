@@ -7,6 +7,7 @@ import {
   type Attachment,
   attachTo,
   type CreationSpec,
+  checkHandle,
   checkOptionsObject,
   checkPersistent,
   fromHandle,
@@ -196,13 +197,14 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
   }
 
   /**
-   * Attaches to the block a `.handle` describes.
-   * @throws {TypeError} when `handle` is not a shared memory handle.
+   * Attaches to the block a `.handle` describes (raw when its `raw` is true).
+   * @throws {TypeError} when `handle` is not a shared memory handle, or its `raw` is not a boolean.
    */
   static from(handle: SharedMemoryHandle | Handle): SharedMemory {
-    if (typeof handle === 'object' && handle !== null && (handle as SharedMemoryHandle).raw === true)
-      return SharedMemory.open((handle as SharedMemoryHandle).name, { raw: true })
-    return fromHandle(() => new SharedMemory(undefined as never), MEMORY, handle)
+    // The same kind and shape checks as every handle, raw or not.
+    const checked = checkHandle<SharedMemoryHandle>(handle, MEMORY_KIND.kind)
+    if (checkRaw(checked.raw)) return SharedMemory.open(checked.name, { raw: true })
+    return fromHandle(() => new SharedMemory(undefined as never), MEMORY, checked)
   }
 
   /** True for a raw block (`raw: true`): no @ipc header, the name used as is, as Python names it. */
