@@ -40,8 +40,10 @@
  * attached (`attachmentAlive`: SIGKILL, ended thread, closed) breaks the
  * barrier. So a party that dies while waiting, or while holding the lock,
  * breaks the barrier for everyone within about PEER_CHECK_MS. A lock taken
- * over from a dead holder (`previousOwnerDied`) breaks it too: the dead
- * holder may have been half-way through a release.
+ * over from a dead holder (`previousOwnerDied`) breaks it too when anyone
+ * waits: the dead holder may have been half-way through a release. With
+ * nobody waiting it does not (a last arriver killed after its release, before
+ * its unlock, leaves a finished generation).
  *
  * What a SIGKILL can lose: a waiter killed after its fate was written
  * leaves its entry not FREE; it is swept when the table fills (the owner's
@@ -405,6 +407,11 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
     return entry
   }
 
+  #anyPending(): boolean {
+    for (let entry = 0; entry < this.#capacity; entry++) if (this.#state(entry) === PENDING) return true
+    return false
+  }
+
   #findFree(): number {
     for (let entry = 0; entry < this.#capacity; entry++) if (this.#state(entry) === FREE) return entry
     return -1
@@ -461,9 +468,16 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
     return state === RELEASED ? RELEASED : BROKEN
   }
 
-  /** Holding the lock: a lock taken over from a dead holder (half-way through a release, maybe) breaks the barrier. */
+  /**
+   * Holding the lock: a lock taken over from a dead holder (half-way through
+   * a release, maybe) breaks the barrier, unless nobody waits (COUNT 0 and no
+   * PENDING entry): then the dead holder either finished releasing a
+   * generation (killed before its unlock) or had not arrived yet, and
+   * breaking would only fail the next generation for nothing.
+   */
   #repairLocked(): void {
     if (!this.#lock.previousOwnerDied) return
+    if (this.#count() === 0 && !this.#anyPending()) return
     this.#endLocked(BROKEN)
     Atomics.store(this.#i32, this.#base + B_BROKEN, 1)
     this.#events.notify()

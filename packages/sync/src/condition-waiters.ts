@@ -177,6 +177,21 @@ export class ConditionWaiters {
   }
 
   /**
+   * Without the lock (the wait could not take it back): frees `entry` by
+   * CAS, so no later notify is spent on it; returns whether it had been
+   * notified. The high-water mark is left alone (lowering it needs the lock).
+   */
+  drop(entry: number): boolean {
+    for (;;) {
+      const state = this.state(entry)
+      if (state === FREE) return false
+      if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), state, FREE) !== state) continue
+      this.#mine.delete(entry)
+      return state === NOTIFIED
+    }
+  }
+
+  /**
    * Holding the lock: notifies the `n` oldest live waiters (all with
    * Infinity) and wakes exactly those; frees the entries of dead waiters met
    * on the way. Returns how many were notified.

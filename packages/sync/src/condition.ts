@@ -470,7 +470,12 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
       }
     }
     if (this.closed) throw failed ? failure : this.#closedError()
-    await this.#restorable[ACQUIRE_RESTORE](saved, false)
+    try {
+      await this.#restorable[ACQUIRE_RESTORE](saved, false)
+    } catch (error) {
+      this.#abandon(entry)
+      throw error
+    }
     return this.#after(entry, failed, failure)
   }
 
@@ -504,8 +509,22 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
         failure = error
       }
     }
-    this.#restorable[ACQUIRE_RESTORE](saved, true)
+    try {
+      this.#restorable[ACQUIRE_RESTORE](saved, true)
+    } catch (error) {
+      this.#abandon(entry)
+      throw error
+    }
     return this.#after(entry, failed, failure)
+  }
+
+  /**
+   * The lock could not be taken back (it was closed, or its memory is
+   * corrupt): the entry goes without it, and a notification it had received
+   * is passed on, so no other waiter misses it.
+   */
+  #abandon(entry: number): void {
+    if (this.#waiters.drop(entry)) this.#waiters.notify(1)
   }
 
   /** Holding the lock again: frees the entry; passes a notification on when the wait failed. */

@@ -110,6 +110,24 @@ describe('Barrier across processes', () => {
     }
   })
 
+  it('a holder of the internal lock SIGKILLed while nobody waits does not break the next generation', {
+    timeout: 30_000,
+  }, async () => {
+    const barrier = new Barrier(2, { name: uniqueName() })
+    try {
+      const holder = spawnChild(LOCK_HOLDER, [barrier.name])
+      await holder.waitFor('holding')
+      holder.child.kill('SIGKILL')
+      expect(await holder.exited).toBe(-9)
+      await expect(Promise.all([barrier.wait({ timeout: 5000 }), barrier.wait({ timeout: 5000 })])).resolves.toEqual([
+        0, 1,
+      ])
+      expect(barrier.broken).toBe(false)
+    } finally {
+      barrier.close()
+    }
+  })
+
   it('breaks the waiting processes on abort() and on reset() from another process', { timeout: 30_000 }, async () => {
     for (const action of ['abort', 'reset'] as const) {
       const barrier = new Barrier(3)
