@@ -1,4 +1,7 @@
-import { Pool, WorkerExitError } from '@ipc/pool'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Pool, ProcessError, WorkerExitError } from '@ipc/pool'
 import { describe, expect, it } from 'vitest'
 import { childPids } from './children.js'
 
@@ -89,5 +92,63 @@ describe('a worker that dies mid-task', () => {
       64,
       81,
     ])
+  })
+})
+
+function busyWait(ms: number): void {
+  const end = Date.now() + ms
+  while (Date.now() < end) {}
+}
+
+describe('a worker that dies between tasks', () => {
+  it('a task sent to a worker that had already died runs on its replacement', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1 })
+    const pid = await pool.run<number>('returnThenThrow', [20])
+    // The worker dies while this process is busy, before its exit is seen here.
+    busyWait(300)
+    const task = pool.run<number>('pid')
+    const ran = await task
+    expect(ran).not.toBe(pid)
+  })
+
+  it('a task queued behind the last reply of a dying worker runs on its replacement', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1 })
+    await pool.run('pid')
+    const first = pool.run<number>('returnThenThrow', [0])
+    // With a timeout it waits in the pool for an idle worker.
+    const second = pool.run<number>('square', [5], { timeout: 20_000 })
+    busyWait(300)
+    expect(typeof (await first)).toBe('number')
+    expect(await second).toBe(25)
+  })
+})
+
+describe('a worker that fails before it is ready', () => {
+  it('after another worker was ready, fails only its own tasks; the pool starts another', {
+    timeout: 30_000,
+  }, async () => {
+    const flag = join(tmpdir(), `pool-fail-once-${process.pid}-${Date.now()}`)
+    await using pool = new Pool(new URL('./fixtures/flaky-start.mjs', import.meta.url), {
+      size: 2,
+      env: { ...process.env, POOL_FAIL_ONCE: flag },
+    })
+    try {
+      const pids = new Set(await Promise.all([pool.run<number>('sleep', [150]), pool.run<number>('sleep', [150])]))
+      expect(pids.size).toBe(2)
+      // The next worker to start fails to import the module, once.
+      writeFileSync(flag, '')
+      process.kill([...pids][0] as number, 'SIGKILL')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      // Long enough that tasks are still queued when the new worker fails.
+      const results = await Promise.allSettled(Array.from({ length: 16 }, () => pool.run<number>('sleep', [100])))
+      const failed = results.filter((r) => r.status === 'rejected')
+      for (const f of failed) expect((f as PromiseRejectedResult).reason).toBeInstanceOf(ProcessError)
+      // Only what that worker held fails; before, every queued task did.
+      expect(failed.length).toBeLessThanOrEqual(4)
+      expect(existsSync(flag)).toBe(false)
+      expect(await pool.map('square', [1, 2, 3], { chunksize: 1 })).toEqual([1, 4, 9])
+    } finally {
+      rmSync(flag, { force: true })
+    }
   })
 })
