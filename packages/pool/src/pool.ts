@@ -552,7 +552,8 @@ export class Pool {
   /**
    * Stops taking tasks (Python's `close()`): `run`, `map` and `imap` throw
    * `ValueError` from now on. Tasks already submitted finish, then the
-   * workers exit. Idempotent. Call `join()` to wait for that. An `imap` still
+   * workers exit, even if the module keeps their event loop alive (one still
+   * alive 5 s after its stop message is killed). Idempotent. Call `join()` to wait for that. An `imap` still
    * being read submits nothing more: it throws `ValueError` when it would
    * next read its input.
    *
