@@ -586,6 +586,8 @@ export class Pool {
       for (const task of [...this.#held.values(), ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
       this.#queue = []
       this.#queueHead = 0
+      if (this.#respawnTimer !== undefined) clearTimeout(this.#respawnTimer)
+      this.#respawnTimer = undefined
       this.#killAll()
     }
     await this.join()
