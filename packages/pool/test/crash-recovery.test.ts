@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Pool, ProcessError, WorkerExitError } from '@ipc/pool'
 import { describe, expect, it } from 'vitest'
-import { childPids } from './children.js'
+import { alive, childPids } from './children.js'
 
 const TASKS = new URL('./fixtures/tasks.mjs', import.meta.url)
 
@@ -95,17 +95,19 @@ describe('a worker that dies mid-task', () => {
   })
 })
 
-function busyWait(ms: number): void {
-  const end = Date.now() + ms
-  while (Date.now() < end) {}
+/** Blocks this thread until `pid` has died (a zombie: its exit is not seen here until the event loop runs). */
+function blockUntilDead(pid: number): void {
+  const end = Date.now() + 10_000
+  while (alive(pid) && Date.now() < end) {}
 }
 
 describe('a worker that dies between tasks', () => {
   it('a task sent to a worker that had already died runs on its replacement', { timeout: 30_000 }, async () => {
     await using pool = new Pool(TASKS, { size: 1 })
     const pid = await pool.run<number>('returnThenThrow', [20])
-    // The worker dies while this process is busy, before its exit is seen here.
-    busyWait(300)
+    expect(alive(pid)).toBe(true)
+    blockUntilDead(pid)
+    // Sent to the dead worker (its exit is not seen yet): it never starts there.
     const task = pool.run<number>('pid')
     const ran = await task
     expect(ran).not.toBe(pid)
@@ -113,12 +115,13 @@ describe('a worker that dies between tasks', () => {
 
   it('a task queued behind the last reply of a dying worker runs on its replacement', { timeout: 30_000 }, async () => {
     await using pool = new Pool(TASKS, { size: 1 })
-    await pool.run('pid')
+    const pid = await pool.run<number>('pid')
     const first = pool.run<number>('returnThenThrow', [0])
     // With a timeout it waits in the pool for an idle worker.
     const second = pool.run<number>('square', [5], { timeout: 20_000 })
-    busyWait(300)
-    expect(typeof (await first)).toBe('number')
+    // Its last reply and its exit are both waiting when this process looks again.
+    blockUntilDead(pid)
+    expect(await first).toBe(pid)
     expect(await second).toBe(25)
   })
 })
