@@ -11,12 +11,12 @@
  * | ------- | -------------------------------------------- | ---------- | -------------------------------------------------- |
  * | request | `[id, exportName, RUN, args, transfers?]`    | parent     | call `module[exportName](...args)`                 |
  * | request | `[id, exportName, MAP, items, transfers?]`   | parent     | call `module[exportName](item)` for each item      |
- * | stop    | `null` (request queue)                       | parent     | the worker closes its queues and exits (`process.exit(0)`) |
+ * | stop    | `null` (request queue)                       | parent     | close both queues, `process.exit(0)`               |
  * | ready   | `[-workerNumber, OK, null]`                  | worker     | the module was imported; the loop starts           |
  * | reply   | `[id, OK, result]`                           | worker     | the result (for MAP, the array of results)         |
  * | reply   | `[id, FAILED, { name, message, stack, code }]` | worker   | the function threw or rejected                     |
  * | reply   | `[id, NO_EXPORT, typeofFound]`               | worker     | `module[exportName]` is not a function             |
- * | reply   | `[id, PART, results]`                        | worker     | MAP results that come before the final reply (OK appends its own) |
+ * | reply   | `[id, PART, results]`                        | worker     | MAP results ahead of the final OK (appended to)    |
  * | reply   | `[id, TOO_LARGE, null]`                      | worker     | one result does not fit in the reply ring          |
  *
  * Order: a worker takes its requests in order and replies to each before it
