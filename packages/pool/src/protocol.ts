@@ -16,7 +16,7 @@
  * | reply   | `[id, OK, result]`                           | worker     | the result (for MAP, the array of results)         |
  * | reply   | `[id, FAILED, { name, message, stack, code }]` | worker   | the function threw or rejected                     |
  * | reply   | `[id, NO_EXPORT, typeofFound]`               | worker     | `module[exportName]` is not a function             |
- * | reply   | `[id, PART, results]`                        | worker     | MAP results ahead of the final OK (appended to)    |
+ * | reply   | `[id, PART, results]`                        | worker     | first MAP results; the final OK holds the rest     |
  * | reply   | `[id, TOO_LARGE, null]`                      | worker     | one result does not fit in the reply ring          |
  *
  * Order: a worker takes its requests in order and replies to each before it
