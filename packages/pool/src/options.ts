@@ -66,7 +66,8 @@ export interface RunOptions {
 export interface MapOptions {
   /**
    * Inputs sent to a worker in one message. Larger chunks cost less per
-   * input; smaller ones balance uneven tasks better.
+   * input; smaller ones balance uneven tasks better. A chunk too large for
+   * one message (4 MiB encoded) is split in halves until each part fits.
    * @default Python's rule: ceil(length / (4 × size))
    */
   chunksize?: number
@@ -87,7 +88,7 @@ export interface ImapOptions {
    */
   ordered?: boolean
   /**
-   * Inputs sent to a worker in one message.
+   * Inputs sent to a worker in one message; split as in `map` when too large.
    * @default Python's rule, ceil(length / (4 × size)), when the input has a
    * `length` or `size` (an array, a Set, …); else 1
    */

@@ -3,11 +3,11 @@
  * and @ipc/queue's `Queue` (protocol.ts describes the messages).
  *
  * The parent assigns every task (a `run`, or a chunk of `map`/`imap`) to one
- * worker, so it always knows which tasks a worker holds, oldest first; the
- * oldest is the one running. When a worker exits, the parent first reads the
- * replies already in its reply queue, then fails the task the worker was
- * running with `WorkerExitError` and gives the ones behind it (never started)
- * to other workers. Aborting a running task kills its worker, which is the
+ * worker, so it always knows which tasks a worker holds, oldest first. When a
+ * worker exits, the parent first reads the replies already in its reply
+ * queue, then the requests still in its request queue (those never started),
+ * fails the one task the worker had taken and not answered with
+ * `WorkerExitError`, and gives the others to other workers. Aborting a running task kills its worker, which is the
  * same path. Worker deaths are seen through `Process` exit events, never by
  * polling.
  *
@@ -47,11 +47,13 @@ import {
   MAP,
   NO_EXPORT,
   OK,
+  PART,
   type Reply,
   type Request,
   type RequestKind,
   RING_BYTES,
   RUN,
+  TOO_LARGE,
   type Transfers,
 } from './protocol.js'
 
@@ -61,6 +63,13 @@ const MIN_DEPTH = 2
 const MAX_DEPTH = 64
 /** How much work (ms, by the measured time per task) a worker may hold. */
 const QUEUED_WORK_MS = 1
+
+/** How long (ms) a worker sent its stop message may take to exit once idle before it is killed. */
+const STOP_GRACE_MS = 5000
+/** The first delay (ms) before replacing a worker that failed before it was ready; doubles per failure in a row. */
+const RESPAWN_MS = 100
+/** The longest such delay (ms). */
+const RESPAWN_MAX_MS = 5000
 
 /** Chunks an `imap` keeps submitted or finished-but-not-yet-consumed, per worker. */
 const IMAP_AHEAD_PER_WORKER = 2
@@ -82,6 +91,10 @@ interface Task {
   /** `performance.now()` when it was sent to its worker. */
   sentAt: number
   done: boolean
+  /** The halves it was split into (it was too large to send); they settle it. */
+  parts: Task[] | undefined
+  /** Results of a chunk that came in PART replies before its final one. */
+  partial: unknown[] | undefined
 }
 
 /** One worker and the tasks it holds. */
@@ -99,8 +112,11 @@ interface Worker {
   given: number
   /** `performance.now()` of its last reply. */
   lastReplyAt: number
-  /** Sent its stop message: takes no more tasks and exits when done. */
+  /** Takes no more tasks; gets its stop message (`stopSent`) as soon as its request queue has room. */
   retiring: boolean
+  stopSent: boolean
+  /** Kills it if it has not exited `STOP_GRACE_MS` after its stop message and last reply. */
+  stopTimer: NodeJS.Timeout | undefined
   /** Imported the module (its ready reply was read): a failure from now on is a crash, not a failed start. */
   ready: boolean
   idleTimer: NodeJS.Timeout | undefined
@@ -196,6 +212,12 @@ export class Pool {
   #keepAlive: NodeJS.Timeout | undefined
   #joiners: (() => void)[] = []
   #freed = false
+  /** Some worker has imported the module: a worker failing before it is ready is not the module's fault. */
+  #everReady = false
+  /** Workers in a row that failed before they were ready (sets the respawn delay). */
+  #startFailures = 0
+  /** Set while no worker may be started (the delay after a failed start). */
+  #respawnTimer: NodeJS.Timeout | undefined
   /** What runs at a normal exit of this process if the pool was not closed: see the constructor. */
   readonly #atExit = {
     close: () => {
@@ -530,7 +552,8 @@ export class Pool {
   /**
    * Stops taking tasks (Python's `close()`): `run`, `map` and `imap` throw
    * `ValueError` from now on. Tasks already submitted finish, then the
-   * workers exit. Idempotent. Call `join()` to wait for that. An `imap` still
+   * workers exit, even if the module keeps their event loop alive (one still
+   * alive 5 s after its stop message is killed). Idempotent. Call `join()` to wait for that. An `imap` still
    * being read submits nothing more: it throws `ValueError` when it would
    * next read its input.
    *
@@ -563,6 +586,8 @@ export class Pool {
       for (const task of [...this.#held.values(), ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
       this.#queue = []
       this.#queueHead = 0
+      if (this.#respawnTimer !== undefined) clearTimeout(this.#respawnTimer)
+      this.#respawnTimer = undefined
       this.#killAll()
     }
     await this.join()
@@ -631,6 +656,8 @@ export class Pool {
       worker: undefined,
       sentAt: 0,
       done: false,
+      parts: undefined,
+      partial: undefined,
     }
   }
 
@@ -656,17 +683,28 @@ export class Pool {
 
   /** Aborted or timed out: a queued task is dropped, a running one's worker killed. */
   #cancel(task: Task, reason: unknown): void {
-    if (task.done) return
+    if (task.done || this.#settledByReply(task)) return
     this.#finish(task, reason as Error)
     if (task.worker !== undefined) task.worker.process.kill('SIGKILL')
   }
 
   /** A task no longer wanted (its map failed, or its imap ended): dropped if queued; killed if running and `kill`. */
   #drop(task: Task, kill: boolean): void {
+    if (task.parts !== undefined) {
+      for (const part of task.parts) this.#drop(part, kill)
+      return
+    }
     if (task.done) return
-    if (task.worker !== undefined && !kill) return
+    if (task.worker !== undefined && (!kill || this.#settledByReply(task))) return
     this.#finish(task, new ClosedError('The task was dropped'))
     if (task.worker !== undefined) task.worker.process.kill('SIGKILL')
+  }
+
+  /** Reads the replies waiting from `task`'s worker: true if that settled `task` (then its worker is not killed). */
+  #settledByReply(task: Task): boolean {
+    if (task.worker === undefined || task.worker.exited) return false
+    this.#drainReplies(task.worker)
+    return task.done
   }
 
   #refKeepAlive(on: boolean): void {
@@ -712,6 +750,8 @@ export class Pool {
       given: 0,
       lastReplyAt: 0,
       retiring: false,
+      stopSent: false,
+      stopTimer: undefined,
       ready: false,
       idleTimer: undefined,
     }
@@ -734,7 +774,7 @@ export class Pool {
       }
       let worker = this.#pick(task)
       if (worker === undefined) {
-        if (this.#liveWorkers() >= this.#size || this.#state === 'terminated') break
+        if (this.#liveWorkers() >= this.#size || this.#state === 'terminated' || this.#respawnTimer !== undefined) break
         try {
           worker = this.#spawn()
         } catch (error) {
@@ -786,8 +826,10 @@ export class Pool {
       worker.requests.putNowait(request)
     } catch (error) {
       if ((error as Error).name === 'Full' && worker.held.length > 0) return false
-      // Cannot be cloned, or larger than the ring: this task fails, nothing was sent.
-      this.#finish(task, error as Error)
+      if (error instanceof RangeError && task.kind === MAP && task.payload.length > 1) this.#split(task)
+      else if (error instanceof RangeError) this.#finish(task, tooLarge(task, 'arguments', error))
+      // Cannot be cloned: this task fails, nothing was sent.
+      else this.#finish(task, error as Error)
       return true
     }
     task.worker = worker
@@ -804,17 +846,67 @@ export class Pool {
     return true
   }
 
-  /** Tells `worker` to exit after the tasks it holds. */
+  /**
+   * Replaces a chunk too large for a request by its two halves, queued right
+   * after it (the dispatch loop passes over `task`); they settle it together.
+   */
+  #split(task: Task): void {
+    const length = task.payload.length
+    const values = new Array<unknown>(length)
+    let left = 2
+    const half = (start: number, end: number): Task =>
+      this.#makeTask(
+        task.exportName,
+        MAP,
+        task.payload.slice(start, end),
+        sliceTransfers(task.transfers, start, end),
+        0, // `task` counts the inputs in `pending`.
+        task.cancellable,
+        (error, result) => {
+          if (task.done) return
+          if (error !== undefined) {
+            this.#finish(task, error)
+            for (const part of parts) this.#drop(part, false)
+            return
+          }
+          const results = result as unknown[]
+          for (let i = 0; i < results.length; i++) values[start + i] = results[i]
+          if (--left === 0) this.#finish(task, undefined, values)
+        },
+      )
+    const parts = [half(0, length >>> 1), half(length >>> 1, length)]
+    task.parts = parts
+    this.#queue.splice(this.#queueHead + 1, 0, ...parts)
+  }
+
+  /** Tells `worker` to exit after the tasks it holds. Never blocks, never kills a healthy worker. */
   #retire(worker: Worker): void {
     if (worker.retiring) return
     worker.retiring = true
     if (worker.idleTimer !== undefined) clearTimeout(worker.idleTimer)
     worker.idleTimer = undefined
+    this.#sendStop(worker)
+  }
+
+  /** Puts the stop message if there is room now; else `#onReply` tries again (each reply frees a request's room). */
+  #sendStop(worker: Worker): void {
+    if (worker.stopSent || worker.exited) return
     try {
-      worker.requests.putSync(null, { timeout: 1000 })
-    } catch {
-      worker.process.kill('SIGKILL')
+      worker.requests.putNowait(null)
+    } catch (error) {
+      // Full: later. Anything else (closed, corrupt): the worker cannot be told, so it is stopped.
+      if ((error as Error).name !== 'Full') worker.process.kill('SIGKILL')
+      return
     }
+    worker.stopSent = true
+    this.#armStopTimer(worker)
+  }
+
+  /** Backstop for a module that keeps its worker alive after the stop message. */
+  #armStopTimer(worker: Worker): void {
+    if (!worker.stopSent || worker.exited || worker.held.length > 0 || worker.stopTimer !== undefined) return
+    worker.stopTimer = setTimeout(() => worker.process.kill('SIGKILL'), STOP_GRACE_MS)
+    worker.stopTimer.unref()
   }
 
   #startIdleTimer(worker: Worker): void {
@@ -851,10 +943,17 @@ export class Pool {
     const [id, status, value] = reply
     if (id < 0) {
       worker.ready = true
+      this.#everReady = true
+      this.#startFailures = 0
       return
     }
     const task = this.#held.get(id)
     if (task === undefined || task.worker !== worker) return
+    if (status === PART) {
+      task.partial ??= []
+      for (const result of value as unknown[]) task.partial.push(result)
+      return
+    }
     this.#held.delete(id)
     if (worker.held[0] === task) worker.held.shift()
     else worker.held.splice(worker.held.indexOf(task), 1)
@@ -863,7 +962,8 @@ export class Pool {
     this.#taskMs += (now - Math.max(task.sentAt, worker.lastReplyAt) - this.#taskMs) / 8
     worker.lastReplyAt = now
     this.#depth = Math.max(MIN_DEPTH, Math.min(MAX_DEPTH, Math.floor(QUEUED_WORK_MS / this.#taskMs)))
-    if (status === OK) this.#finish(task, undefined, value)
+    if (status === OK) this.#finish(task, undefined, task.partial === undefined ? value : task.partial)
+    else if (status === TOO_LARGE) this.#finish(task, tooLarge(task, 'result', undefined))
     else if (status === NO_EXPORT)
       this.#finish(
         task,
@@ -872,7 +972,10 @@ export class Pool {
         ),
       )
     else if (status === FAILED) this.#finish(task, taskError(task.exportName, value as ErrorFields))
-    if (worker.held.length === 0) this.#startIdleTimer(worker)
+    if (worker.retiring) {
+      this.#sendStop(worker)
+      this.#armStopTimer(worker)
+    } else if (worker.held.length === 0) this.#startIdleTimer(worker)
     // Refill in bursts: only once the worker is down to half its depth. The
     // first request of a burst may wake it (a futex wake); the rest find it
     // awake and cost no system call, and its replies come back in bursts too.
@@ -880,11 +983,15 @@ export class Pool {
   }
 
   #onExit(worker: Worker, code: number | null, failure: Error | undefined): void {
+    // Out of service first: dispatching from the replies read below must not pick it.
+    worker.exited = true
+    worker.retiring = true
+    if (worker.idleTimer !== undefined) clearTimeout(worker.idleTimer)
+    if (worker.stopTimer !== undefined) clearTimeout(worker.stopTimer)
     // Replies the worker put before it died are results, not losses: read them first.
     this.#drainReplies(worker)
-    worker.exited = true
+    const notStarted = this.#takeRequests(worker)
     this.#workers.delete(worker)
-    if (worker.idleTimer !== undefined) clearTimeout(worker.idleTimer)
     const held = worker.held.splice(0)
     for (const task of held) {
       this.#held.delete(task.id)
@@ -896,9 +1003,7 @@ export class Pool {
       queue.close()
     }
     if (failure !== undefined && !worker.ready && this.#state !== 'terminated') {
-      // The worker loop itself failed: the module cannot be imported (or
-      // starts processes at its top level). Every waiting task would meet
-      // the same fate, so they all fail with it.
+      // The worker loop itself failed before the module was imported.
       const error = new ProcessError(`Pool worker "${worker.process.name}" could not start: ${failure.message}`, {
         exitCode: code,
         ...((failure as ProcessError).childName === undefined
@@ -909,11 +1014,25 @@ export class Pool {
           : { childStack: (failure as ProcessError).childStack as string }),
         cause: failure,
       })
-      for (const task of [...held, ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
-      this.#queue = []
-      this.#queueHead = 0
+      if (!this.#everReady) {
+        // No worker could ever import it (or it starts processes at its top
+        // level): every waiting task would meet the same fate.
+        for (const task of [...held, ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
+        this.#queue = []
+        this.#queueHead = 0
+      } else {
+        // Others could: this start failed alone. Its tasks fail; the next start waits a little.
+        for (const task of held) this.#finish(task, error)
+        const delay = Math.min(RESPAWN_MAX_MS, RESPAWN_MS * 2 ** this.#startFailures++)
+        this.#respawnTimer = setTimeout(() => {
+          this.#respawnTimer = undefined
+          if (this.#state !== 'terminated') this.#dispatch()
+        }, delay)
+        this.#respawnTimer.unref()
+      }
     } else {
-      const running = held[0]
+      // Held, not answered, and no longer in its request queue: the one it had taken.
+      const running = held.find((task) => !notStarted.has(task.id))
       if (running !== undefined && !running.done) {
         const signal = code !== null && code < 0 ? signalName(-code) : null
         const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
@@ -926,7 +1045,7 @@ export class Pool {
         )
       }
       // The rest never started: back to the front of the queue, in order.
-      const waiting = held.slice(1).filter((task) => !task.done)
+      const waiting = held.filter((task) => task !== running && !task.done)
       if (waiting.length > 0) {
         this.#queue = [...waiting, ...this.#queue.slice(this.#queueHead)]
         this.#queueHead = 0
@@ -948,12 +1067,26 @@ export class Pool {
     }
   }
 
+  /** The ids of the requests left in a dead worker's request queue: it never took them. */
+  #takeRequests(worker: Worker): Set<number> {
+    const ids = new Set<number>()
+    for (;;) {
+      let request: Request | null
+      try {
+        request = worker.requests.getNowait()
+      } catch {
+        return ids
+      }
+      if (Array.isArray(request) && typeof request[0] === 'number') ids.add(request[0])
+    }
+  }
+
   /** After close(): retire idle workers once nothing is queued; wake joiners when all are gone. */
   #maybeFinish(): void {
     if (this.#state === 'running') return
     if (this.#queueHead >= this.#queue.length)
       for (const worker of this.#workers) if (worker.held.length === 0) this.#retire(worker)
-    if (this.#workers.size === 0) {
+    if (this.#workers.size === 0 && this.#queueHead >= this.#queue.length) {
       for (const joiner of this.#joiners.splice(0)) joiner()
       this.#refKeepAlive(false)
     }
@@ -993,6 +1126,29 @@ function transfersOf(values: readonly unknown[]): { args: unknown[]; transfers: 
     if (typeof value === 'object' && value !== null) return extractTransfers(values)
   }
   return { args: values as unknown[], transfers: NO_TRANSFERS }
+}
+
+/** The task's arguments (or result) do not fit in one message, even alone. */
+function tooLarge(task: Task, what: 'arguments' | 'result', cause: Error | undefined): RangeError {
+  const error = outOfRange(
+    what === 'arguments'
+      ? `Task "${task.exportName}" cannot be sent: its arguments take more than the ${RING_BYTES} bytes a pool message may hold (encoded)`
+      : `Task "${task.exportName}" cannot reply: its result takes more than the ${RING_BYTES} bytes a pool message may hold (encoded)`,
+  )
+  if (cause !== undefined) error.cause = cause
+  return error
+}
+
+/** The transfers of `payload.slice(start, end)`, their paths re-indexed. */
+function sliceTransfers(transfers: Transfers | undefined, start: number, end: number): Transfers {
+  const sliced: Transfers = []
+  for (const { descriptor, paths } of transfers ?? []) {
+    const inside = paths
+      .filter((path) => (path[0] as number) >= start && (path[0] as number) < end)
+      .map((path) => [(path[0] as number) - start, ...path.slice(1)])
+    if (inside.length > 0) sliced.push({ descriptor, paths: inside })
+  }
+  return sliced
 }
 
 function taskError(exportName: string, error: ErrorFields): ProcessError {

@@ -11,19 +11,26 @@
  * | ------- | -------------------------------------------- | ---------- | -------------------------------------------------- |
  * | request | `[id, exportName, RUN, args, transfers?]`    | parent     | call `module[exportName](...args)`                 |
  * | request | `[id, exportName, MAP, items, transfers?]`   | parent     | call `module[exportName](item)` for each item      |
- * | stop    | `null` (request queue)                       | parent     | return from the worker loop; the worker exits      |
+ * | stop    | `null` (request queue)                       | parent     | close both queues, `process.exit(0)`               |
  * | ready   | `[-workerNumber, OK, null]`                  | worker     | the module was imported; the loop starts           |
  * | reply   | `[id, OK, result]`                           | worker     | the result (for MAP, the array of results)         |
  * | reply   | `[id, FAILED, { name, message, stack, code }]` | worker   | the function threw or rejected                     |
  * | reply   | `[id, NO_EXPORT, typeofFound]`               | worker     | `module[exportName]` is not a function             |
+ * | reply   | `[id, PART, results]`                        | worker     | first MAP results; the final OK holds the rest     |
+ * | reply   | `[id, TOO_LARGE, null]`                      | worker     | one result does not fit in the reply ring          |
  *
  * Order: a worker takes its requests in order and replies to each before it
- * takes the next, so the parent knows which request a dead worker was running
- * (the oldest one it has not answered) and that the ones behind it never
- * started. A worker killed mid-`put` leaves no partial reply (the queue's
- * guarantee); a reply that was put before the worker died is read before the
- * parent decides what the death means (it drains the worker's reply queue,
- * then closes it, which also ends its pending `get()`).
+ * takes the next. When a worker dies, the requests still in its request queue
+ * never started (the parent reads them out); of the unanswered ones, the one
+ * it took is the one it was running. A worker killed mid-`put` leaves no
+ * partial reply (the queue's guarantee); a reply that was put before the
+ * worker died is read before the parent decides what the death means (it
+ * drains the worker's reply queue, then closes it, which also ends its
+ * pending `get()`).
+ *
+ * Size: a chunk too large for the request ring is halved by the parent until
+ * each part fits; a chunk's results too large for the reply ring come back in
+ * PART replies. One task whose arguments or result alone do not fit fails.
  */
 import type { ProcessPayload } from '@ipc/core/internal'
 
@@ -34,7 +41,9 @@ export type RequestKind = typeof RUN | typeof MAP
 export const OK = 0
 export const FAILED = 1
 export const NO_EXPORT = 2
-export type ReplyStatus = typeof OK | typeof FAILED | typeof NO_EXPORT
+export const PART = 3
+export const TOO_LARGE = 4
+export type ReplyStatus = typeof OK | typeof FAILED | typeof NO_EXPORT | typeof PART | typeof TOO_LARGE
 
 export type Transfers = ProcessPayload['transfers']
 
@@ -48,6 +57,8 @@ export type Reply =
   | [id: number, status: typeof OK, result: unknown]
   | [id: number, status: typeof FAILED, error: ErrorFields]
   | [id: number, status: typeof NO_EXPORT, found: string]
+  | [id: number, status: typeof PART, results: unknown[]]
+  | [id: number, status: typeof TOO_LARGE, nothing: null]
 
 /** Bytes of each worker's request ring and of its reply ring (4 MiB; pages are touched only as used). */
 export const RING_BYTES = 4 * 1024 * 1024

@@ -10,10 +10,11 @@
  */
 import { errorFields, importModule, placeTransfer, revive } from '@ipc/core/internal'
 import type { Queue } from '@ipc/queue'
-import { FAILED, MAP, NO_EXPORT, OK, type Reply, type Request } from './protocol.js'
+import { FAILED, MAP, NO_EXPORT, OK, PART, type Reply, type Request, TOO_LARGE } from './protocol.js'
 
 /**
- * Imports `moduleUrl`, then answers requests until the stop message.
+ * Imports `moduleUrl`, then answers requests until the stop message, then
+ * exits (even if the module keeps the event loop alive with a timer).
  * Errors of a task go back in its reply; an error here (the module cannot be
  * imported) fails the worker, and the pool reports it to the tasks.
  */
@@ -28,7 +29,7 @@ export async function poolWorker(
   replies.putSync([-number, OK, null])
   for (;;) {
     const request = await requests.get()
-    if (request === null) return
+    if (request === null) return stop(requests, replies)
     const [id, exportName, kind, payload, transfers] = request
     const fn = module[exportName]
     if (typeof fn !== 'function') {
@@ -71,10 +72,56 @@ export async function poolWorker(
     try {
       replies.putSync(reply)
     } catch (error) {
-      // The result cannot be cloned, or does not fit in the reply ring: the task fails with that.
-      replies.putSync([id, FAILED, errorFields(error)])
+      if (!(error instanceof RangeError)) {
+        // The result cannot be cloned: the task fails with that.
+        replies.putSync([id, FAILED, errorFields(error)])
+      } else if (kind === MAP && reply[1] === OK && (reply[2] as unknown[]).length > 1) {
+        // A chunk's results that do not fit in the ring go back in parts.
+        putInParts(replies, id, reply[2] as unknown[])
+      } else replies.putSync([id, TOO_LARGE, null])
     }
   }
+}
+
+/** Puts `results` as PART replies, halving until each fits, then an empty OK; TOO_LARGE if one result alone does not fit. */
+function putInParts(replies: Queue<Reply>, id: number, results: unknown[]): void {
+  const put = (start: number, end: number): boolean => {
+    try {
+      replies.putSync([id, PART, results.slice(start, end)])
+      return true
+    } catch (error) {
+      if (!(error instanceof RangeError)) {
+        replies.putSync([id, FAILED, errorFields(error)])
+        return false
+      }
+      if (end - start === 1) {
+        replies.putSync([id, TOO_LARGE, null])
+        return false
+      }
+      const middle = (start + end) >>> 1
+      return put(start, middle) && put(middle, end)
+    }
+  }
+  if (put(0, results.length)) replies.putSync([id, OK, []])
+}
+
+/**
+ * The stop message: close the queues and end this process (or thread; there
+ * `process.exit` ends only the thread), whatever the module left running.
+ */
+async function stop(requests: Queue<Request | null>, replies: Queue<Reply>): Promise<never> {
+  requests.close()
+  replies.close()
+  await flush(process.stdout)
+  await flush(process.stderr)
+  process.exit(0)
+}
+
+function flush(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stream.writableEnded) return resolve()
+    stream.write('', () => resolve())
+  })
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

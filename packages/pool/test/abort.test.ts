@@ -70,4 +70,19 @@ describe.each(['process', 'thread'] as const)('aborting tasks (%s mode)', (mode)
       for (const pid of pids) expect(alive(pid)).toBe(false)
     }
   })
+
+  it('aborting a task whose result has already arrived resolves it and keeps the worker', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 1, mode })
+    const pid = await pool.run<number>('pid')
+    const controller = new AbortController()
+    const task = pool.run<number>('add', [2, 3], { signal: controller.signal })
+    // The reply arrives while this process is busy; the abort comes before it is read.
+    const end = Date.now() + 300
+    while (Date.now() < end) {}
+    controller.abort()
+    expect(await task).toBe(5)
+    expect(await pool.run('pid')).toBe(pid)
+  })
 })

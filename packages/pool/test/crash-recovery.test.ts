@@ -1,6 +1,9 @@
-import { Pool, WorkerExitError } from '@ipc/pool'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Pool, ProcessError, WorkerExitError } from '@ipc/pool'
 import { describe, expect, it } from 'vitest'
-import { childPids } from './children.js'
+import { alive, childPids } from './children.js'
 
 const TASKS = new URL('./fixtures/tasks.mjs', import.meta.url)
 
@@ -89,5 +92,66 @@ describe('a worker that dies mid-task', () => {
       64,
       81,
     ])
+  })
+})
+
+/** Blocks this thread until `pid` has died (a zombie: its exit is not seen here until the event loop runs). */
+function blockUntilDead(pid: number): void {
+  const end = Date.now() + 10_000
+  while (alive(pid) && Date.now() < end) {}
+}
+
+describe('a worker that dies between tasks', () => {
+  it('a task sent to a worker that had already died runs on its replacement', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1 })
+    const pid = await pool.run<number>('returnThenThrow', [20])
+    expect(alive(pid)).toBe(true)
+    blockUntilDead(pid)
+    // Sent to the dead worker (its exit is not seen yet): it never starts there.
+    const task = pool.run<number>('pid')
+    const ran = await task
+    expect(ran).not.toBe(pid)
+  })
+
+  it('a task queued behind the last reply of a dying worker runs on its replacement', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1 })
+    const pid = await pool.run<number>('pid')
+    const first = pool.run<number>('returnThenThrow', [0])
+    // With a timeout it waits in the pool for an idle worker.
+    const second = pool.run<number>('square', [5], { timeout: 20_000 })
+    // Its last reply and its exit are both waiting when this process looks again.
+    blockUntilDead(pid)
+    expect(await first).toBe(pid)
+    expect(await second).toBe(25)
+  })
+})
+
+describe('a worker that fails before it is ready', () => {
+  it('after another worker was ready, fails only its own tasks; the pool starts another', {
+    timeout: 30_000,
+  }, async () => {
+    const flag = join(tmpdir(), `pool-fail-once-${process.pid}-${Date.now()}`)
+    await using pool = new Pool(new URL('./fixtures/flaky-start.mjs', import.meta.url), {
+      size: 2,
+      env: { ...process.env, POOL_FAIL_ONCE: flag },
+    })
+    try {
+      const pids = new Set(await Promise.all([pool.run<number>('sleep', [150]), pool.run<number>('sleep', [150])]))
+      expect(pids.size).toBe(2)
+      // The next worker to start fails to import the module, once.
+      writeFileSync(flag, '')
+      process.kill([...pids][0] as number, 'SIGKILL')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      // Long enough that tasks are still queued when the new worker fails.
+      const results = await Promise.allSettled(Array.from({ length: 16 }, () => pool.run<number>('sleep', [100])))
+      const failed = results.filter((r) => r.status === 'rejected')
+      for (const f of failed) expect((f as PromiseRejectedResult).reason).toBeInstanceOf(ProcessError)
+      // Only what that worker held fails; before, every queued task did.
+      expect(failed.length).toBeLessThanOrEqual(4)
+      expect(existsSync(flag)).toBe(false)
+      expect(await pool.map('square', [1, 2, 3], { chunksize: 1 })).toEqual([1, 4, 9])
+    } finally {
+      rmSync(flag, { force: true })
+    }
   })
 })
