@@ -1,0 +1,313 @@
+/**
+ * The server side of @ipc/semaphore/redis: one Redis Functions library.
+ *
+ * Keys of semaphore `name` (all in hash slot `{name}`; KEYS in this order):
+ *
+ * | KEYS | key                  | type | member / field → value                 | meaning                                   |
+ * |------|----------------------|------|----------------------------------------|-------------------------------------------|
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version, free, bound, token, depth, persistent, reclaim | the state; `token` = last grant |
+ * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms)          | permits out, one member per grant         |
+ * | 3    | `ipc:{name}:owners`  | hash | token → "<object>\|<waiter or empty>"  | who holds each grant                      |
+ * | 4    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
+ * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>"     | live waiters (a missing one was cancelled) |
+ * | 6    | `ipc:{name}:grants`  | hash | waiter → token                         | grants handed to a waiter (for a lost wake-up) |
+ * | 7    | `ipc:{name}:objects` | zset | object id → lease end                  | attached objects (last close removes all) |
+ *
+ * Ids: an object is "<clientId>/<n>" (clientId: the process's connection),
+ * a waiter "<object>/<m>". A grant PUBLISHes "<waiter> <token>" on
+ * `ipc:wake:<clientId>`, so a waiter sleeps on its socket, never polls.
+ *
+ * Why the count is never exceeded: every function runs atomically on the
+ * server; `free + |holders|` only grows by `release` (bounded by `bound`, or
+ * 8388607) and a lapsed lease moves one holder back to `free`. A holder
+ * whose lease lapsed is told so by its next renew (`lost`), and its release
+ * does not add a permit (`lost`), so a late release cannot create one.
+ *
+ * Leases: a holder's object renews its tokens every lease/3; a process that
+ * dies or is cut off stops renewing, and `settle` (run first by every
+ * function) gives its permits back once the lease ends, by the server's
+ * clock (TIME). Waiters renew their queue entries the same way, so a dead
+ * waiter never blocks the queue. Keys of a non-persistent semaphore carry a
+ * TTL of `idle` ms, renewed by every call, so a semaphore whose processes all
+ * died disappears.
+ */
+import { defineLibrary } from '@ipc/core/redis'
+
+/** Number of keys every function takes. */
+export const KEY_COUNT = 7
+
+/** The parts of the key names, in KEYS order. */
+export const KEY_PARTS = ['meta', 'holders', 'owners', 'queue', 'waiters', 'grants', 'objects'] as const
+
+export const SEMAPHORE_LIBRARY = defineLibrary(
+  'ipc_semaphore_1',
+  String.raw`
+local MAX = 8388607
+
+local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
+local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
+local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') end
+
+-- The state, or nil and the reply for a missing or foreign key.
+local function open(keys, kind)
+  local m = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth')
+  if not m[1] then return nil, {'missing'} end
+  if m[1] ~= kind then return nil, {'incompatible', m[1]} end
+  return { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
+           reclaim = m[5] == '1', depth = tonumber(m[6]) or 0 }, nil
+end
+
+local function save(keys, state)
+  redis.call('HSET', keys[1], 'free', state.free, 'depth', state.depth)
+end
+
+local function grant(keys, state, now, object, w, lease)
+  local token = redis.call('HINCRBY', keys[1], 'token', 1)
+  redis.call('ZADD', keys[2], now + lease, token)
+  redis.call('HSET', keys[3], token, object .. '|' .. w)
+  state.free = state.free - 1
+  if is_lock(state) then state.depth = 1 end
+  return token
+end
+
+local function drop_holder(keys, token)
+  local owner = redis.call('HGET', keys[3], token)
+  redis.call('ZREM', keys[2], token)
+  redis.call('HDEL', keys[3], token)
+  if owner then
+    local w = string.match(owner, '|(.+)$')
+    if w then redis.call('HDEL', keys[6], w) end
+  end
+end
+
+-- Lapsed leases give their permits back; free permits go to the queue, oldest first.
+local function settle(keys, state, now)
+  local lapsed = redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)
+  for _, token in ipairs(lapsed) do
+    drop_holder(keys, token)
+    if is_lock(state) then state.free = 1; state.depth = 0
+    elseif state.reclaim then state.free = state.free + 1 end
+  end
+  if state.bound > 0 and state.free > state.bound then state.free = state.bound end
+  while state.free > 0 do
+    local w = redis.call('LPOP', keys[4])
+    if not w then break end
+    local entry = redis.call('HGET', keys[5], w)
+    if entry then
+      redis.call('HDEL', keys[5], w)
+      local ends, lease = string.match(entry, '^(%d+)|(%d+)$')
+      if ends and tonumber(ends) > now then
+        local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
+        redis.call('HSET', keys[6], w, token)
+        redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
+      end
+    end
+  end
+  save(keys, state)
+  redis.call('ZREMRANGEBYSCORE', keys[7], '-inf', now)
+end
+
+local function touch(keys, state, idle)
+  if state.persistent then return end
+  for i = 1, 7 do redis.call('PEXPIRE', keys[i], idle) end
+end
+
+local function holds(keys, token, object)
+  if token == '' or not redis.call('ZSCORE', keys[2], token) then return false end
+  local owner = redis.call('HGET', keys[3], token)
+  return owner ~= false and string.match(owner, '^([^|]*)') == object
+end
+
+-- args: kind, object, idle, mode ('new' | 'open' | 'create'), free, bound, persistent, reclaim
+redis.register_function('ipc_sem_create', function(keys, args)
+  local kind, object, idle, mode = args[1], args[2], tonumber(args[3]), args[4]
+  local existing = redis.call('HGET', keys[1], 'kind')
+  local status = 'opened'
+  if existing then
+    if mode == 'new' then return {'exists', existing} end
+    if existing ~= kind then return {'incompatible', existing} end
+  else
+    if mode == 'open' then return {'missing'} end
+    redis.call('HSET', keys[1], 'kind', kind, 'version', '1', 'free', args[5], 'bound', args[6],
+      'persistent', args[7], 'reclaim', args[8], 'token', 0, 'depth', 0)
+    status = 'created'
+  end
+  local state = open(keys, kind)
+  local now = ipc_now()
+  settle(keys, state, now)
+  redis.call('ZADD', keys[7], now + idle, object)
+  touch(keys, state, idle)
+  return {status, state.persistent and 1 or 0}
+end)
+
+-- args: kind, object, idle, waiter, lease, mode ('try' | 'wait')
+redis.register_function('ipc_sem_acquire', function(keys, args)
+  local state, err = open(keys, args[1])
+  if not state then return err end
+  local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
+  local now = ipc_now()
+  settle(keys, state, now)
+  redis.call('ZADD', keys[7], now + idle, object)
+  if state.kind == 'rlock' and state.free == 0 then
+    local held = redis.call('ZRANGE', keys[2], 0, 0)
+    if held[1] and holds(keys, held[1], object) then
+      state.depth = state.depth + 1
+      save(keys, state)
+      redis.call('ZADD', keys[2], now + lease, held[1])
+      touch(keys, state, idle)
+      return {'reentered', tonumber(held[1])}
+    end
+  end
+  if state.free > 0 and redis.call('LLEN', keys[4]) == 0 then
+    local token = grant(keys, state, now, object, '', lease)
+    save(keys, state)
+    touch(keys, state, idle)
+    return {'granted', token}
+  end
+  if args[6] == 'try' then
+    touch(keys, state, idle)
+    return {'busy'}
+  end
+  redis.call('RPUSH', keys[4], w)
+  redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease)
+  touch(keys, state, idle)
+  return {'queued'}
+end)
+
+-- args: kind, object, idle, token ('' = none held), n
+redis.register_function('ipc_sem_release', function(keys, args)
+  local state, err = open(keys, args[1])
+  if not state then return err end
+  local object, idle, token, n = args[2], tonumber(args[3]), args[4], tonumber(args[5])
+  local now = ipc_now()
+  settle(keys, state, now)
+  if is_lock(state) then
+    if not holds(keys, token, object) then
+      touch(keys, state, idle)
+      return {token == '' and 'not-owner' or 'lost'}
+    end
+    if state.kind == 'rlock' and state.depth > 1 then
+      state.depth = state.depth - 1
+      save(keys, state)
+      touch(keys, state, idle)
+      return {'ok', state.depth}
+    end
+    drop_holder(keys, token)
+    state.free = 1
+    state.depth = 0
+  else
+    if token ~= '' and not redis.call('ZSCORE', keys[2], token) then
+      touch(keys, state, idle)
+      return {'lost'}
+    end
+    if state.bound > 0 and state.free + n > state.bound then
+      touch(keys, state, idle)
+      return {'over-bound', state.bound}
+    end
+    if state.free + n > MAX then
+      touch(keys, state, idle)
+      return {'over-max', MAX}
+    end
+    if token ~= '' then drop_holder(keys, token) end
+    state.free = state.free + n
+  end
+  settle(keys, state, now)
+  touch(keys, state, idle)
+  return {'ok', 0}
+end)
+
+-- Renews this object's leases and queue entries.
+-- args: kind, object, idle, lease, waiter count, waiters..., tokens...
+-- Reply: {granted (waiter, token, ...), lost tokens, gone waiters, ms to the next lease end or -1, free}
+redis.register_function('ipc_sem_renew', function(keys, args)
+  local state, err = open(keys, args[1])
+  if not state then return err end
+  local object, idle, lease, count = args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
+  local now = ipc_now()
+  settle(keys, state, now)
+  local granted, lost, gone = {}, {}, {}
+  for i = 6, 5 + count do
+    local w = args[i]
+    if redis.call('HEXISTS', keys[5], w) == 1 then
+      redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease)
+    else
+      local token = redis.call('HGET', keys[6], w)
+      if token then
+        granted[#granted + 1] = w
+        granted[#granted + 1] = tonumber(token)
+      else
+        gone[#gone + 1] = w
+      end
+    end
+  end
+  for i = 6 + count, #args do
+    if holds(keys, args[i], object) then
+      redis.call('ZADD', keys[2], now + lease, args[i])
+    else
+      lost[#lost + 1] = args[i]
+    end
+  end
+  redis.call('ZADD', keys[7], now + idle, object)
+  local first = redis.call('ZRANGE', keys[2], 0, 0, 'WITHSCORES')
+  local next_end = -1
+  if first[2] then next_end = math.max(0, tonumber(first[2]) - now) end
+  touch(keys, state, idle)
+  return {granted, lost, gone, next_end, state.free}
+end)
+
+-- args: kind, object, idle, waiter
+redis.register_function('ipc_sem_cancel', function(keys, args)
+  local state, err = open(keys, args[1])
+  if not state then return err end
+  local w = args[4]
+  if redis.call('HDEL', keys[5], w) == 1 then
+    redis.call('LREM', keys[4], 0, w)
+    return {'cancelled'}
+  end
+  local token = redis.call('HGET', keys[6], w)
+  if token then return {'granted', tonumber(token)} end
+  return {'gone'}
+end)
+
+-- args: kind, object, idle
+redis.register_function('ipc_sem_value', function(keys, args)
+  local state, err = open(keys, args[1])
+  if not state then return err end
+  local now = ipc_now()
+  settle(keys, state, now)
+  touch(keys, state, tonumber(args[3]))
+  return {'ok', state.free, state.depth, redis.call('ZCARD', keys[2]), redis.call('LLEN', keys[4])}
+end)
+
+-- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
+-- args: kind, object, idle, waiter count, waiters..., tokens...
+redis.register_function('ipc_sem_close', function(keys, args)
+  local state, err = open(keys, args[1])
+  if not state then return err end
+  local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
+  local now = ipc_now()
+  for i = 5, 4 + count do
+    if redis.call('HDEL', keys[5], args[i]) == 1 then redis.call('LREM', keys[4], 0, args[i]) end
+  end
+  for i = 5 + count, #args do
+    if holds(keys, args[i], object) then
+      drop_holder(keys, args[i])
+      if is_lock(state) then state.free = 1; state.depth = 0
+      elseif state.reclaim then state.free = state.free + 1 end
+    end
+  end
+  redis.call('ZREM', keys[7], object)
+  settle(keys, state, now)
+  if not state.persistent and redis.call('ZCARD', keys[7]) == 0 then
+    redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7])
+    return {'removed'}
+  end
+  touch(keys, state, idle)
+  return {'ok'}
+end)
+
+redis.register_function('ipc_sem_unlink', function(keys, args)
+  return redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7])
+end)
+`,
+)
