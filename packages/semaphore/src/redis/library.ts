@@ -41,7 +41,7 @@ export const KEY_PARTS = ['meta', 'holders', 'owners', 'queue', 'waiters', 'gran
 
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'ipc_semaphore_1',
-  String.raw`
+  `
 local MAX = 8388607
 
 local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
@@ -140,7 +140,7 @@ redis.register_function('ipc_sem_create', function(keys, args)
   return {status, state.persistent and 1 or 0}
 end)
 
--- args: kind, object, idle, waiter, lease, mode ('try' | 'wait')
+-- args: kind, object, idle, waiter, lease, mode ('try' | 'wait'), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
 redis.register_function('ipc_sem_acquire', function(keys, args)
   local state, err = open(keys, args[1])
   if not state then return err end
@@ -149,13 +149,13 @@ redis.register_function('ipc_sem_acquire', function(keys, args)
   settle(keys, state, now)
   redis.call('ZADD', keys[7], now + idle, object)
   if state.kind == 'rlock' and state.free == 0 then
-    local held = redis.call('ZRANGE', keys[2], 0, 0)
-    if held[1] and holds(keys, held[1], object) then
+    local token = args[7] or ''
+    if holds(keys, token, object) then
       state.depth = state.depth + 1
       save(keys, state)
-      redis.call('ZADD', keys[2], now + lease, held[1])
+      redis.call('ZADD', keys[2], now + lease, token)
       touch(keys, state, idle)
-      return {'reentered', tonumber(held[1])}
+      return {'reentered', tonumber(token)}
     end
   end
   if state.free > 0 and redis.call('LLEN', keys[4]) == 0 then
@@ -174,14 +174,16 @@ redis.register_function('ipc_sem_acquire', function(keys, args)
   return {'queued'}
 end)
 
--- args: kind, object, idle, token ('' = none held), n
+-- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
+-- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 redis.register_function('ipc_sem_release', function(keys, args)
   local state, err = open(keys, args[1])
   if not state then return err end
-  local object, idle, token, n = args[2], tonumber(args[3]), args[4], tonumber(args[5])
+  local object, idle, n = args[2], tonumber(args[3]), tonumber(args[4])
   local now = ipc_now()
   settle(keys, state, now)
   if is_lock(state) then
+    local token = args[5] or ''
     if not holds(keys, token, object) then
       touch(keys, state, idle)
       return {token == '' and 'not-owner' or 'lost'}
@@ -190,30 +192,34 @@ redis.register_function('ipc_sem_release', function(keys, args)
       state.depth = state.depth - 1
       save(keys, state)
       touch(keys, state, idle)
-      return {'ok', state.depth}
+      return {'ok', state.depth, 0}
     end
     drop_holder(keys, token)
     state.free = 1
     state.depth = 0
-  else
-    if token ~= '' and not redis.call('ZSCORE', keys[2], token) then
-      touch(keys, state, idle)
-      return {'lost'}
-    end
-    if state.bound > 0 and state.free + n > state.bound then
-      touch(keys, state, idle)
-      return {'over-bound', state.bound}
-    end
-    if state.free + n > MAX then
-      touch(keys, state, idle)
-      return {'over-max', MAX}
-    end
-    if token ~= '' then drop_holder(keys, token) end
-    state.free = state.free + n
+    settle(keys, state, now)
+    touch(keys, state, idle)
+    return {'ok', 0, 0}
   end
+  -- A token whose lease lapsed was given back then: it adds nothing now.
+  local live, lapsed = {}, 0
+  for i = 5, #args do
+    if redis.call('ZSCORE', keys[2], args[i]) then live[#live + 1] = args[i] else lapsed = lapsed + 1 end
+  end
+  local add = n - lapsed
+  if state.bound > 0 and state.free + add > state.bound then
+    touch(keys, state, idle)
+    return {'over-bound', state.bound}
+  end
+  if state.free + add > MAX then
+    touch(keys, state, idle)
+    return {'over-max', MAX}
+  end
+  for _, token in ipairs(live) do drop_holder(keys, token) end
+  state.free = state.free + add
   settle(keys, state, now)
   touch(keys, state, idle)
-  return {'ok', 0}
+  return {'ok', 0, lapsed}
 end)
 
 -- Renews this object's leases and queue entries.

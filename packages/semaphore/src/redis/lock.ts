@@ -2,6 +2,7 @@
  * Lock and RLock on Redis: the same classes as @ipc/semaphore's, held by one
  * object at a time across machines.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { checkOptionsObject, checkPersistent } from '@ipc/core/internal'
 import { checkRedisName } from '@ipc/core/redis'
 import type { RedisAcquireOptions, RedisLockOpenOptions, RedisLockOptions } from './options.js'
@@ -14,6 +15,13 @@ import {
   RedisSemaphoreBase,
   type RedisSemaphoreHandle,
 } from './semaphore-base.js'
+
+/**
+ * The RLocks whose `withLock` scope the current async task runs in. An RLock
+ * is entered again only from inside its own scope (as the shared-memory
+ * RLock): any other task of this process waits for it like another holder.
+ */
+const scopes = new AsyncLocalStorage<ReadonlySet<Lock>>()
 
 function newLockSpec(options: RedisLockOptions | undefined): AttachSpec {
   checkOptionsObject(options)
@@ -118,12 +126,18 @@ export class Lock extends RedisSemaphoreBase {
    * @throws {ClosedError} The object was closed.
    */
   async acquire(options?: RedisAcquireOptions): Promise<boolean> {
-    return (await this.takeToken(options, false)) !== false
+    return (await this.takeToken(options, false, this.#reentry())) !== false
   }
 
   /** Takes the lock if it is free now (one round trip). */
   async tryAcquire(): Promise<boolean> {
-    return (await this.takeToken(undefined, true)) !== false
+    return (await this.takeToken(undefined, true, this.#reentry())) !== false
+  }
+
+  /** The token to enter an RLock again with: only inside this object's own `withLock` scope. */
+  #reentry(): number | undefined {
+    if (!(this instanceof RLock) || scopes.getStore()?.has(this) !== true) return undefined
+    return this.heldTokens[0]
   }
 
   /**
@@ -132,7 +146,8 @@ export class Lock extends RedisSemaphoreBase {
    * @throws {ConnectionError} The server cannot be reached (the lock then lapses after `lease`).
    */
   async release(): Promise<void> {
-    await this.releaseToken(this.heldTokens[0], 1)
+    const token = this.heldTokens[0]
+    await this.releaseTokens(token === undefined ? [] : [token], 1)
   }
 
   /**
@@ -152,7 +167,9 @@ export class Lock extends RedisSemaphoreBase {
   async withLock<R>(fn: (lock: this) => R | PromiseLike<R>, options?: RedisAcquireOptions): Promise<Awaited<R>> {
     if (!(await this.acquire(options))) throw this.timeoutError(options)
     try {
-      return await fn(this)
+      const inside = new Set(scopes.getStore())
+      inside.add(this)
+      return await scopes.run(inside, () => fn(this))
     } finally {
       await this.release()
     }
@@ -166,7 +183,9 @@ export class Lock extends RedisSemaphoreBase {
 
 /**
  * A re-entrant Redis lock: the object that holds it may acquire again and
- * must release as many times (Python's `RLock`).
+ * must release as many times (Python's `RLock`). As the shared-memory RLock,
+ * it is entered again from inside its own `withLock` scope; another task of
+ * this process that calls `acquire()` waits for it like another holder.
  * @example
  * ```ts
  * const lock = new RLock()

@@ -279,7 +279,11 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
    * passed or (`try`) none was free. The waiter is registered before the
    * call, since the wake-up may come before the reply.
    */
-  protected async takeToken(options: RedisAcquireOptions | undefined, tryOnly: boolean): Promise<number | false> {
+  protected async takeToken(
+    options: RedisAcquireOptions | undefined,
+    tryOnly: boolean,
+    reenter?: number,
+  ): Promise<number | false> {
     const { timeout, signal } = checkWaitOptions(options)
     this.#assertOpen('acquire')
     if (signal?.aborted) throw signal.reason
@@ -328,7 +332,7 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
       if (timeout !== Number.POSITIVE_INFINITY && timeout !== 0)
         timer = setTimeout(() => giveUp(() => resolve(false)), Math.max(0, deadline - performance.now()))
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.#call('ipc_sem_acquire', [waiterId, this.#lease, mode]).then(
+      this.#call('ipc_sem_acquire', [waiterId, this.#lease, mode, reenter ?? '']).then(
         (raw) => {
           const reply = asArray(raw, 'acquire')
           try {
@@ -383,7 +387,7 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
   async #giveBack(token: number): Promise<void> {
     if (this.#held.includes(token)) return
     try {
-      await this.#call('ipc_sem_release', [token, 1])
+      await this.#call('ipc_sem_release', [1, token])
     } catch {
       // The lease lapses by itself.
     }
@@ -468,29 +472,28 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
   }
 
   /**
-   * Gives back a permit: `token` (held by this object) or, with none, `n`
-   * new permits (Semaphore). Returns the RLock depth left.
+   * Gives back `n` permits: `tokens` (held by this object, at most `n`)
+   * first, then new ones (Semaphore), in one atomic call. Returns the RLock
+   * depth left.
    */
-  protected async releaseToken(token: number | undefined, n: number): Promise<number> {
+  protected async releaseTokens(tokens: readonly number[], n: number): Promise<number> {
     this.#assertOpen('release')
     await this.#ready
-    const reply = asArray(await this.#call('ipc_sem_release', [token ?? '', n]), 'release')
+    const reply = asArray(await this.#call('ipc_sem_release', [n, ...tokens]), 'release')
     this.#checkGone(reply, 'release')
     const isLock = this.#kind === 'lock' || this.#kind === 'rlock'
     switch (reply[0]) {
       case 'ok': {
         const depth = typeof reply[1] === 'number' ? reply[1] : corrupt('release', reply)
-        if (token !== undefined && depth === 0) this.#forget(token)
+        if (depth === 0) for (const token of tokens) this.#forget(token)
         if (isLock) this.#depth = depth
         return depth
       }
       case 'lost':
-        if (token !== undefined) this.#lose(token)
-        if (isLock)
-          throw new ValueError(
-            `Cannot release ${this.#label} "${this.#name}": its lease lapsed (this process was cut off from Redis for longer than ${this.#lease} ms) and another holder may have it`,
-          )
-        return 0
+        for (const token of tokens) this.#lose(token)
+        throw new ValueError(
+          `Cannot release ${this.#label} "${this.#name}": its lease lapsed (this process was cut off from Redis for longer than ${this.#lease} ms) and another holder may have it`,
+        )
       case 'not-owner':
         throw new ValueError(`Cannot release ${this.#label} "${this.#name}": this object does not hold it`)
       case 'over-bound':
@@ -526,7 +529,7 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
   protected makePermit(token: number): Permit {
     const permit = new Permit(token, async () => {
       if (this.#closed) return
-      await this.releaseToken(token, 1)
+      await this.releaseTokens([token], 1)
     })
     this.#permits.set(token, permit)
     return permit

@@ -220,12 +220,8 @@ export class Semaphore extends RedisSemaphoreBase {
     if (typeof n !== 'number') throw invalidArgType(`The "n" argument must be a number, received ${typeof n}`)
     if (!Number.isInteger(n) || n < 1 || n > MAX_VALUE)
       throw outOfRange(`The "n" argument must be an integer from 1 to ${MAX_VALUE}, received ${n}`)
-    let left = n
-    while (left > 0 && this.heldTokens.length > 0) {
-      await this.releaseToken(this.heldTokens[this.heldTokens.length - 1], 1)
-      left--
-    }
-    if (left > 0) await this.releaseToken(undefined, left)
+    const held = this.heldTokens
+    await this.releaseTokens(held.slice(Math.max(0, held.length - n)), n)
   }
 
   /** The number of permits free now, on the server (Python's `get_value()`). */
