@@ -28,8 +28,6 @@ describe('new BoundedSemaphore()', () => {
   })
 })
 
-describe('BoundedSemaphore#release()', () => {})
-
 describe('BoundedSemaphore.open() and .from()', () => {
   it('attaches by name or handle and refuses a plain Semaphore', () => {
     const pool = track(new BoundedSemaphore(2, { name: uniqueName() }))

@@ -91,8 +91,6 @@ describe('Semaphore.open() and Semaphore.from()', () => {
   })
 })
 
-describe('Semaphore#tryAcquire()', () => {})
-
 describe('Semaphore#acquire()', () => {
   it('ignores an abort after the permit was granted', async () => {
     const sem = track(new Semaphore(1))
