@@ -40,6 +40,32 @@ export interface RedisServer {
   start(): Promise<void>
   /** Stops the server and removes its directory. Idempotent. */
   stop(): Promise<void>
+  /** Sends one command on a fresh socket; resolves with the first line of the reply (`+OK`, `:3`, `-ERR …`). */
+  command(...args: string[]): Promise<string>
+}
+
+/** One command in RESP, the first line of its reply. */
+function sendCommand(port: number, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    let reply = ''
+    socket.setTimeout(5000, () => {
+      socket.destroy()
+      reject(new Error(`redis-server did not answer ${args[0]} within 5 s`))
+    })
+    socket.on('connect', () =>
+      socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`),
+    )
+    socket.on('data', (data) => {
+      reply += data
+      const end = reply.indexOf('\r\n')
+      if (end !== -1) {
+        socket.destroy()
+        resolve(reply.slice(0, end))
+      }
+    })
+    socket.on('error', reject)
+  })
 }
 
 /** A TCP port nothing listens on now. */
@@ -154,5 +180,6 @@ export async function startRedisServer(): Promise<RedisServer> {
       await kill()
       rmSync(dir, { recursive: true, force: true })
     },
+    command: (...args) => sendCommand(port, args),
   }
 }
