@@ -235,7 +235,8 @@ export class RedisConnection {
     if (error instanceof Error && error.constructor.name.endsWith('ErrorReply')) return error
     if (error instanceof Error && /^(ERR|WRONGTYPE|NOSCRIPT|BUSY|OOM|NOPERM|LOADING)\b/.test(error.message))
       return error
-    if (error instanceof ConnectionError) return error
+    // ConnectionError, or the IpcError of a missing @redis/client: as they are.
+    if (error instanceof IpcError) return error
     return new ConnectionError(
       `Cannot reach Redis at ${redactUrl(this.url)}: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },

@@ -580,11 +580,15 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
     this.#permits.clear()
     this.#held.length = 0
     try {
-      await this.#ready
-      await this.#call('ipc_sem_close', [waiterIds.length, ...waiterIds, ...tokens])
+      // Never attached (the attach failed): nothing to give back.
+      const attached = await this.#ready.then(
+        () => true,
+        () => false,
+      )
+      if (attached) await this.#call('ipc_sem_close', [waiterIds.length, ...waiterIds, ...tokens])
     } catch (error) {
       if (error instanceof ConnectionError) throw error
-      // Not attached (the attach failed) or already gone: nothing to give back.
+      // Already gone from the server (unlinked): nothing to give back.
     } finally {
       this.#closeLocally()
     }
