@@ -220,16 +220,19 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
     )
     const status = reply[0]
     if (status === 'exists' || status === 'incompatible' || status === 'missing') {
-      this.#closeLocally()
-      if (status === 'missing')
-        throw new NotFoundError(
-          `Cannot open ${this.#label} "${this.#name}": no object with that name exists on the server`,
-        )
-      if (status === 'exists')
-        throw new ExistsError(`Cannot create ${this.#label} "${this.#name}": the name is taken on the server`)
-      throw new IncompatibleError(
-        `Cannot open ${this.#label} "${this.#name}": it is a ${String(reply[1])} on the server, not a ${this.#label}`,
-      )
+      // Every later call rejects with this error; close() still works.
+      this.#fault =
+        status === 'missing'
+          ? new NotFoundError(
+              `Cannot open ${this.#label} "${this.#name}": no object with that name exists on the server`,
+            )
+          : status === 'exists'
+            ? new ExistsError(`Cannot create ${this.#label} "${this.#name}": the name is taken on the server`)
+            : new IncompatibleError(
+                `Cannot open ${this.#label} "${this.#name}": it is a ${String(reply[1])} on the server, not a ${this.#label}`,
+              )
+      this.#releaseConnection()
+      throw this.#fault
     }
     if (status !== 'created' && status !== 'opened') corrupt('create', reply)
     this.#created = status === 'created'
@@ -403,7 +406,7 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
   }
 
   /** A lost socket: pending acquires reject (the server drops their entries within a lease). */
-  #failWaiters(error: ConnectionError): void {
+  #failWaiters(error: Error): void {
     for (const waiter of [...this.#waiters.values()]) waiter.fail(error)
   }
 
@@ -431,7 +434,7 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
       this.#checkGone(reply, 'renew')
     } catch (error) {
       if (error instanceof NotFoundError || error instanceof IncompatibleError || error instanceof CorruptError)
-        this.#failWaiters(error as ConnectionError)
+        this.#failWaiters(error)
       return
     }
     const [granted, lost, gone, nextEnd] = reply
@@ -596,6 +599,11 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
 
   #closeLocally(): void {
     this.#closed = true
+    this.#releaseConnection()
+  }
+
+  /** Stops renewing and gives the shared connection back (idempotent). */
+  #releaseConnection(): void {
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat)
     if (this.#settleTimer !== undefined) clearTimeout(this.#settleTimer)
     this.#heartbeat = undefined
