@@ -9,13 +9,20 @@
  * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms)          | permits out, one member per grant         |
  * | 3    | `ipc:{name}:owners`  | hash | token → "<object>\|<waiter or empty>"  | who holds each grant                      |
  * | 4    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
- * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>"     | live waiters (a missing one was cancelled) |
+ * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<queued at>" | live waiters (a missing one was cancelled) |
  * | 6    | `ipc:{name}:grants`  | hash | waiter → token                         | grants handed to a waiter (for a lost wake-up) |
- * | 7    | `ipc:{name}:objects` | zset | object id → lease end                  | attached objects (last close removes all) |
+ * | 7    | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew | attached objects (last close removes all) |
  *
  * Ids: an object is "<clientId>/<n>" (clientId: the process's connection),
  * a waiter "<object>/<m>". A grant PUBLISHes "<waiter> <token>" on
  * `ipc:wake:<clientId>`, so a waiter sleeps on its socket, never polls.
+ *
+ * Fairness (as the shared-memory Semaphore): a free permit is handed to the
+ * oldest live waiter once it has waited HANDOFF_MS (2 ms); before that, the
+ * head is only nudged ("<waiter> 0": come and claim it) and a newcomer may
+ * take the permit first. So a holder that releases and acquires again in a
+ * loop keeps going for at most 2 ms while others wait, and waiters are
+ * served oldest first.
  *
  * Why the count is never exceeded: every function runs atomically on the
  * server; `free + |holders|` only grows by `release` (bounded by `bound`, or
@@ -43,6 +50,8 @@ export const SEMAPHORE_LIBRARY = defineLibrary(
   'ipc_semaphore_1',
   `
 local MAX = 8388607
+-- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
+local HANDOFF_MS = 2
 
 local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
 local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
@@ -53,12 +62,16 @@ local function open(keys, kind)
   local m = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth')
   if not m[1] then return nil, {'missing'} end
   if m[1] ~= kind then return nil, {'incompatible', m[1]} end
-  return { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
-           reclaim = m[5] == '1', depth = tonumber(m[6]) or 0 }, nil
+  local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
+                  reclaim = m[5] == '1', depth = tonumber(m[6]) or 0 }
+  state.saved_free, state.saved_depth = state.free, state.depth
+  return state, nil
 end
 
 local function save(keys, state)
+  if state.free == state.saved_free and state.depth == state.saved_depth then return end
   redis.call('HSET', keys[1], 'free', state.free, 'depth', state.depth)
+  state.saved_free, state.saved_depth = state.free, state.depth
 end
 
 local function grant(keys, state, now, object, w, lease)
@@ -80,9 +93,12 @@ local function drop_holder(keys, token)
   end
 end
 
--- Lapsed leases give their permits back; free permits go to the queue, oldest first.
-local function settle(keys, state, now)
+-- Lapsed leases give their permits back; free permits go to the queue, oldest first:
+-- handed to a waiter that has waited HANDOFF_MS or more; a younger head is only
+-- nudged ('<waiter> 0') to come and claim it, and a newcomer may take it first.
+local function settle(keys, state, now, nudge)
   local lapsed = redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)
+  if #lapsed > 0 then nudge = true end
   for _, token in ipairs(lapsed) do
     drop_holder(keys, token)
     if is_lock(state) then state.free = 1; state.depth = 0
@@ -90,21 +106,27 @@ local function settle(keys, state, now)
   end
   if state.bound > 0 and state.free > state.bound then state.free = state.bound end
   while state.free > 0 do
-    local w = redis.call('LPOP', keys[4])
+    local w = redis.call('LINDEX', keys[4], 0)
     if not w then break end
     local entry = redis.call('HGET', keys[5], w)
-    if entry then
+    local ends, lease, since
+    if entry then ends, lease, since = string.match(entry, '^(%d+)|(%d+)|(%d+)$') end
+    if not ends or tonumber(ends) <= now then
+      -- Cancelled, or its object stopped renewing: drop it.
+      redis.call('LPOP', keys[4])
+      if entry then redis.call('HDEL', keys[5], w) end
+    elseif now - tonumber(since) >= HANDOFF_MS then
+      redis.call('LPOP', keys[4])
       redis.call('HDEL', keys[5], w)
-      local ends, lease = string.match(entry, '^(%d+)|(%d+)$')
-      if ends and tonumber(ends) > now then
-        local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
-        redis.call('HSET', keys[6], w, token)
-        redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
-      end
+      local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
+      redis.call('HSET', keys[6], w, token)
+      redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
+    else
+      if nudge then redis.call('PUBLISH', channel_of(w), w .. ' 0') end
+      break
     end
   end
   save(keys, state)
-  redis.call('ZREMRANGEBYSCORE', keys[7], '-inf', now)
 end
 
 local function touch(keys, state, idle)
@@ -140,14 +162,13 @@ redis.register_function('ipc_sem_create', function(keys, args)
   return {status, state.persistent and 1 or 0}
 end)
 
--- args: kind, object, idle, waiter, lease, mode ('try' | 'wait'), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
+-- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
 redis.register_function('ipc_sem_acquire', function(keys, args)
   local state, err = open(keys, args[1])
   if not state then return err end
   local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
   local now = ipc_now()
   settle(keys, state, now)
-  redis.call('ZADD', keys[7], now + idle, object)
   if state.kind == 'rlock' and state.free == 0 then
     local token = args[7] or ''
     if holds(keys, token, object) then
@@ -158,7 +179,26 @@ redis.register_function('ipc_sem_acquire', function(keys, args)
       return {'reentered', tonumber(token)}
     end
   end
-  if state.free > 0 and redis.call('LLEN', keys[4]) == 0 then
+  if args[6] == 'claim' then
+    local entry = redis.call('HGET', keys[5], w)
+    if not entry then
+      local granted = redis.call('HGET', keys[6], w)
+      if granted then return {'granted', tonumber(granted)} end
+      return {'gone'}
+    end
+    if state.free == 0 then
+      touch(keys, state, idle)
+      return {'queued'}
+    end
+    redis.call('HDEL', keys[5], w)
+    redis.call('LREM', keys[4], 0, w)
+    local token = grant(keys, state, now, object, w, lease)
+    settle(keys, state, now, true)
+    touch(keys, state, idle)
+    return {'granted', token}
+  end
+  -- Permits still free after settle: the queue is empty or its head is young (barging allowed).
+  if state.free > 0 then
     local token = grant(keys, state, now, object, '', lease)
     save(keys, state)
     touch(keys, state, idle)
@@ -169,7 +209,7 @@ redis.register_function('ipc_sem_acquire', function(keys, args)
     return {'busy'}
   end
   redis.call('RPUSH', keys[4], w)
-  redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease)
+  redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease .. '|' .. now)
   touch(keys, state, idle)
   return {'queued'}
 end)
@@ -197,7 +237,7 @@ redis.register_function('ipc_sem_release', function(keys, args)
     drop_holder(keys, token)
     state.free = 1
     state.depth = 0
-    settle(keys, state, now)
+    settle(keys, state, now, true)
     touch(keys, state, idle)
     return {'ok', 0, 0}
   end
@@ -217,7 +257,7 @@ redis.register_function('ipc_sem_release', function(keys, args)
   end
   for _, token in ipairs(live) do drop_holder(keys, token) end
   state.free = state.free + add
-  settle(keys, state, now)
+  settle(keys, state, now, true)
   touch(keys, state, idle)
   return {'ok', 0, lapsed}
 end)
@@ -234,8 +274,10 @@ redis.register_function('ipc_sem_renew', function(keys, args)
   local granted, lost, gone = {}, {}, {}
   for i = 6, 5 + count do
     local w = args[i]
-    if redis.call('HEXISTS', keys[5], w) == 1 then
-      redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease)
+    local entry = redis.call('HGET', keys[5], w)
+    if entry then
+      local since = string.match(entry, '|(%d+)$') or now
+      redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease .. '|' .. since)
     else
       local token = redis.call('HGET', keys[6], w)
       if token then
@@ -303,7 +345,9 @@ redis.register_function('ipc_sem_close', function(keys, args)
     end
   end
   redis.call('ZREM', keys[7], object)
-  settle(keys, state, now)
+  -- Objects whose process stopped renewing for 3 leases are gone.
+  redis.call('ZREMRANGEBYSCORE', keys[7], '-inf', now)
+  settle(keys, state, now, true)
   if not state.persistent and redis.call('ZCARD', keys[7]) == 0 then
     redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7])
     return {'removed'}

@@ -399,10 +399,27 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
   #onWake(message: string): void {
     const [waiterId, tokenText] = message.split(' ')
     const token = Number(tokenText)
-    if (waiterId === undefined || !Number.isSafeInteger(token) || token < 1) return
+    if (waiterId === undefined || !Number.isSafeInteger(token) || token < 0) return
     const waiter = this.#waiters.get(waiterId)
+    if (token === 0) {
+      // A nudge: a permit is free and this waiter is first in the queue; claim it.
+      if (waiter !== undefined) void this.#claim(waiterId, waiter)
+      return
+    }
     if (waiter !== undefined) waiter.settle(token)
     else if (!this.#closed) void this.#giveBack(token)
+  }
+
+  /** Takes the free permit a nudge announced (a newcomer may have taken it first: then wait on). */
+  async #claim(waiterId: string, waiter: Waiter): Promise<void> {
+    try {
+      const reply = asArray(await this.#call('ipc_sem_acquire', [waiterId, this.#lease, 'claim', '']), 'claim')
+      this.#checkGone(reply, 'acquire')
+      if (reply[0] === 'granted') waiter.settle(asToken(reply[1], 'claim'))
+      else if (reply[0] !== 'queued' && reply[0] !== 'gone') corrupt('claim', reply)
+    } catch (error) {
+      waiter.fail(error)
+    }
   }
 
   /** A lost socket: pending acquires reject (the server drops their entries within a lease). */
