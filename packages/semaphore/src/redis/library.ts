@@ -64,6 +64,11 @@ local function open(keys, kind)
   if m[1] ~= kind then return nil, {'incompatible', m[1]} end
   local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
                   reclaim = m[5] == '1', depth = tonumber(m[6]) or 0 }
+  -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
+  if not state.free or not state.bound or state.free < 0 or state.free > MAX or state.bound < 0
+    or state.bound > MAX or state.depth < 0 then
+    return nil, {'corrupt', 'meta'}
+  end
   state.saved_free, state.saved_depth = state.free, state.depth
   return state, nil
 end
@@ -154,7 +159,8 @@ redis.register_function('ipc_sem_create', function(keys, args)
       'persistent', args[7], 'reclaim', args[8], 'token', 0, 'depth', 0)
     status = 'created'
   end
-  local state = open(keys, kind)
+  local state, err = open(keys, kind)
+  if not state then return err end
   local now = ipc_now()
   settle(keys, state, now)
   redis.call('ZADD', keys[7], now + idle, object)

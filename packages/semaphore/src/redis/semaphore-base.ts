@@ -219,6 +219,10 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
       'create',
     )
     const status = reply[0]
+    if (status === 'corrupt') {
+      this.#releaseConnection()
+      this.#checkGone(reply, 'open')
+    }
     if (status === 'exists' || status === 'incompatible' || status === 'missing') {
       // Every later call rejects with this error; close() still works.
       this.#fault =
@@ -261,6 +265,12 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
     if (reply[0] === 'missing') {
       this.#fault ??= new NotFoundError(
         `Cannot ${what} ${this.#label} "${this.#name}": it no longer exists on the server (unlinked, or every object was gone for longer than 3 leases)`,
+      )
+      throw this.#fault
+    }
+    if (reply[0] === 'corrupt') {
+      this.#fault ??= new CorruptError(
+        `Cannot ${what} ${this.#label} "${this.#name}": its state on the server breaks its layout's rules (${String(reply[1])})`,
       )
       throw this.#fault
     }
@@ -440,20 +450,26 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
   /** Renews this object's leases and queue entries, and learns of grants whose wake-up was lost. */
   async #renew(): Promise<void> {
     if (this.#closed || this.#fault !== undefined) return
+    try {
+      await this.#renewOnce()
+    } catch (error) {
+      // Unreachable, or a passing server error (LOADING after a restart): the next renewal tries again.
+      if (!(error instanceof NotFoundError || error instanceof IncompatibleError || error instanceof CorruptError))
+        return
+      // Gone, replaced or garbled: this object is unusable from now on (close() still works).
+      this.#fault ??= error
+      this.#failWaiters(error)
+    }
+  }
+
+  async #renewOnce(): Promise<void> {
     const waiterIds = [...this.#waiters.keys()]
     const tokens = [...this.#held]
-    let reply: unknown[]
-    try {
-      reply = asArray(
-        await this.#call('ipc_sem_renew', [this.#lease, waiterIds.length, ...waiterIds, ...tokens]),
-        'renew',
-      )
-      this.#checkGone(reply, 'renew')
-    } catch (error) {
-      if (error instanceof NotFoundError || error instanceof IncompatibleError || error instanceof CorruptError)
-        this.#failWaiters(error)
-      return
-    }
+    const reply = asArray(
+      await this.#call('ipc_sem_renew', [this.#lease, waiterIds.length, ...waiterIds, ...tokens]),
+      'renew',
+    )
+    this.#checkGone(reply, 'renew')
     const [granted, lost, gone, nextEnd] = reply
     const pairs = asArray(granted, 'renew')
     for (let i = 0; i + 1 < pairs.length; i += 2) {
@@ -643,9 +659,15 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
    */
   async unlink(): Promise<void> {
     await this.#ready.catch(() => {})
-    await this.#connection.call(SEMAPHORE_LIBRARY, 'ipc_sem_unlink', this.#keys, [], {
-      deadline: Number.POSITIVE_INFINITY,
-    })
+    // Its own reference: unlink() also works after close().
+    const connection = RedisConnection.acquire(this.#url)
+    try {
+      await connection.call(SEMAPHORE_LIBRARY, 'ipc_sem_unlink', this.#keys, [], {
+        deadline: Number.POSITIVE_INFINITY,
+      })
+    } finally {
+      connection.release()
+    }
   }
 
   /** How `Process` revives this object in a child (the class is found by module and export name). */

@@ -93,4 +93,13 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await again.close()
     await expect(Semaphore.open(name, { url: server.url })).rejects.toMatchObject({ name: 'NotFoundError' })
   })
+
+  it('throws CorruptError when the state on the server breaks its rules, and close() still works', async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    expect(await server.command('HSET', `ipc:{${sem.name}}:meta`, 'free', 'many')).toBe(':0')
+    await expect(sem.acquire()).rejects.toMatchObject({ name: 'CorruptError', code: 'IPC_CORRUPT' })
+    await expect(sem.getValue()).rejects.toMatchObject({ name: 'CorruptError' })
+    await sem.close()
+    await sem.unlink()
+  })
 })
