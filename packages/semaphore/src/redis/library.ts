@@ -35,7 +35,8 @@
  * function) gives its permits back once the lease ends, by the server's
  * clock (TIME). Waiters renew their queue entries the same way, so a dead
  * waiter never blocks the queue. Keys of a non-persistent semaphore carry a
- * TTL of `idle` ms, renewed by every call, so a semaphore whose processes all
+ * TTL of `idle` ms (3 leases), set when a key is made and renewed by every
+ * object's renew (every lease/3), so a semaphore whose processes all
  * died disappears.
  */
 import { defineLibrary } from '@ipc/core/redis'
@@ -58,7 +59,7 @@ local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
 local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') end
 
 -- The state, or nil and the reply for a missing or foreign key.
-local function open(keys, kind)
+local function open(keys, kind, idle)
   local m = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth')
   if not m[1] then return nil, {'missing'} end
   if m[1] ~= kind then return nil, {'incompatible', m[1]} end
@@ -70,6 +71,7 @@ local function open(keys, kind)
     return nil, {'corrupt', 'meta'}
   end
   state.saved_free, state.saved_depth = state.free, state.depth
+  state.idle = tonumber(idle) or 0
   return state, nil
 end
 
@@ -79,10 +81,19 @@ local function save(keys, state)
   state.saved_free, state.saved_depth = state.free, state.depth
 end
 
+-- A TTL on keys[a] and keys[b] (not persistent): a key whose last member went was deleted, and
+-- is made again now. (create, renew and close renew the TTL of every key; see touch.)
+local function expire(keys, state, a, b)
+  if state.persistent then return end
+  redis.call('PEXPIRE', keys[a], state.idle)
+  redis.call('PEXPIRE', keys[b], state.idle)
+end
+
 local function grant(keys, state, now, object, w, lease)
   local token = redis.call('HINCRBY', keys[1], 'token', 1)
   redis.call('ZADD', keys[2], now + lease, token)
   redis.call('HSET', keys[3], token, object .. '|' .. w)
+  expire(keys, state, 2, 3)
   state.free = state.free - 1
   if is_lock(state) then state.depth = 1 end
   return token
@@ -125,6 +136,7 @@ local function settle(keys, state, now, nudge)
       redis.call('HDEL', keys[5], w)
       local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
       redis.call('HSET', keys[6], w, token)
+      expire(keys, state, 6, 6)
       redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
     else
       if nudge then redis.call('PUBLISH', channel_of(w), w .. ' 0') end
@@ -134,6 +146,8 @@ local function settle(keys, state, now, nudge)
   save(keys, state)
 end
 
+-- Every key's TTL (not persistent): idle ms (3 leases), renewed by each object's renew; so a
+-- semaphore whose processes all died disappears.
 local function touch(keys, state, idle)
   if state.persistent then return end
   for i = 1, 7 do redis.call('PEXPIRE', keys[i], idle) end
@@ -159,7 +173,7 @@ redis.register_function('ipc_sem_create', function(keys, args)
       'persistent', args[7], 'reclaim', args[8], 'token', 0, 'depth', 0)
     status = 'created'
   end
-  local state, err = open(keys, kind)
+  local state, err = open(keys, kind, idle)
   if not state then return err end
   local now = ipc_now()
   settle(keys, state, now)
@@ -170,7 +184,7 @@ end)
 
 -- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
 redis.register_function('ipc_sem_acquire', function(keys, args)
-  local state, err = open(keys, args[1])
+  local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
   local now = ipc_now()
@@ -181,7 +195,6 @@ redis.register_function('ipc_sem_acquire', function(keys, args)
       state.depth = state.depth + 1
       save(keys, state)
       redis.call('ZADD', keys[2], now + lease, token)
-      touch(keys, state, idle)
       return {'reentered', tonumber(token)}
     end
   end
@@ -193,37 +206,33 @@ redis.register_function('ipc_sem_acquire', function(keys, args)
       return {'gone'}
     end
     if state.free == 0 then
-      touch(keys, state, idle)
       return {'queued'}
     end
     redis.call('HDEL', keys[5], w)
     redis.call('LREM', keys[4], 0, w)
     local token = grant(keys, state, now, object, w, lease)
     settle(keys, state, now, true)
-    touch(keys, state, idle)
     return {'granted', token}
   end
   -- Permits still free after settle: the queue is empty or its head is young (barging allowed).
   if state.free > 0 then
     local token = grant(keys, state, now, object, '', lease)
     save(keys, state)
-    touch(keys, state, idle)
     return {'granted', token}
   end
   if args[6] == 'try' then
-    touch(keys, state, idle)
     return {'busy'}
   end
   redis.call('RPUSH', keys[4], w)
   redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease .. '|' .. now)
-  touch(keys, state, idle)
+  expire(keys, state, 4, 5)
   return {'queued'}
 end)
 
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 redis.register_function('ipc_sem_release', function(keys, args)
-  local state, err = open(keys, args[1])
+  local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, n = args[2], tonumber(args[3]), tonumber(args[4])
   local now = ipc_now()
@@ -231,20 +240,17 @@ redis.register_function('ipc_sem_release', function(keys, args)
   if is_lock(state) then
     local token = args[5] or ''
     if not holds(keys, token, object) then
-      touch(keys, state, idle)
       return {token == '' and 'not-owner' or 'lost'}
     end
     if state.kind == 'rlock' and state.depth > 1 then
       state.depth = state.depth - 1
       save(keys, state)
-      touch(keys, state, idle)
       return {'ok', state.depth, 0}
     end
     drop_holder(keys, token)
     state.free = 1
     state.depth = 0
     settle(keys, state, now, true)
-    touch(keys, state, idle)
     return {'ok', 0, 0}
   end
   -- A token whose lease lapsed was given back then: it adds nothing now.
@@ -254,17 +260,14 @@ redis.register_function('ipc_sem_release', function(keys, args)
   end
   local add = n - lapsed
   if state.bound > 0 and state.free + add > state.bound then
-    touch(keys, state, idle)
     return {'over-bound', state.bound}
   end
   if state.free + add > MAX then
-    touch(keys, state, idle)
     return {'over-max', MAX}
   end
   for _, token in ipairs(live) do drop_holder(keys, token) end
   state.free = state.free + add
   settle(keys, state, now, true)
-  touch(keys, state, idle)
   return {'ok', 0, lapsed}
 end)
 
@@ -272,7 +275,7 @@ end)
 -- args: kind, object, idle, lease, waiter count, waiters..., tokens...
 -- Reply: {granted (waiter, token, ...), lost tokens, gone waiters, ms to the next lease end or -1, free}
 redis.register_function('ipc_sem_renew', function(keys, args)
-  local state, err = open(keys, args[1])
+  local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, lease, count = args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
   local now = ipc_now()
@@ -311,7 +314,7 @@ end)
 
 -- args: kind, object, idle, waiter
 redis.register_function('ipc_sem_cancel', function(keys, args)
-  local state, err = open(keys, args[1])
+  local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local w = args[4]
   if redis.call('HDEL', keys[5], w) == 1 then
@@ -325,7 +328,7 @@ end)
 
 -- args: kind, object, idle
 redis.register_function('ipc_sem_value', function(keys, args)
-  local state, err = open(keys, args[1])
+  local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local now = ipc_now()
   settle(keys, state, now)
@@ -336,7 +339,7 @@ end)
 -- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
 -- args: kind, object, idle, waiter count, waiters..., tokens...
 redis.register_function('ipc_sem_close', function(keys, args)
-  local state, err = open(keys, args[1])
+  local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
   local now = ipc_now()

@@ -102,4 +102,21 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await sem.close()
     await sem.unlink()
   })
+
+  it('gives every key of a non-persistent semaphore a TTL of 3 leases, so one whose processes all died goes away', async () => {
+    const sem = await new Semaphore(1, { url: server.url, lease: 1000 }).ready()
+    const other = await Semaphore.open(sem.name, { url: server.url, lease: 1000 })
+    expect(await sem.acquire()).toBe(true)
+    const waiting = other.acquire()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    for (const part of ['meta', 'holders', 'owners', 'queue', 'waiters', 'objects']) {
+      const ttl = Number((await server.command('PTTL', `ipc:{${sem.name}}:${part}`)).slice(1))
+      expect(ttl, part).toBeGreaterThan(0)
+      expect(ttl, part).toBeLessThanOrEqual(3000)
+    }
+    await sem.release()
+    expect(await waiting).toBe(true)
+    await other.close()
+    await sem.close()
+  })
 })
