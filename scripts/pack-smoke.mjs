@@ -64,6 +64,12 @@ try {
     const br = new Barrier(1); if (br.waitSync() !== 0) throw new Error('barrier'); br.close()
     const pool = new Pool('data:text/javascript,export const twice = (x) => 2 * x', { size: 1 })
     if ((await pool.map('twice', [1, 2])).join() !== '2,4') throw new Error('pool'); pool.close(); await pool.join()
+    // The /redis subpath loads without its optional peer @redis/client, and says what to install when used.
+    const { Semaphore: RedisSemaphore } = await import('@ipc/semaphore/redis')
+    const remote = new RedisSemaphore(1, { url: 'redis://127.0.0.1:1' })
+    const missing = await remote.ready().then(() => undefined, (error) => error)
+    if (!String(missing?.message).includes('npm install @redis/client')) throw new Error('redis subpath: ' + missing)
+    await remote.close()
     console.log('esm ok')
   `
   const cjs = `
@@ -75,6 +81,8 @@ try {
     const v = new SharedValue('int64', 7n); if (v.value !== 7n) throw new Error('value'); v.close()
     const { Event } = require('@ipc/sync')
     const e = new Event(); e.set(); if (!e.isSet()) throw new Error('event'); e.close()
+    const { Lock: RedisLock } = require('@ipc/semaphore/redis')
+    if (typeof RedisLock.open !== 'function') throw new Error('redis subpath (CJS)')
     const { Pool } = require('@ipc/pool')
     const pool = new Pool('data:text/javascript,export const twice = (x) => 2 * x', { size: 1 })
     pool.run('twice', [21]).then(async (x) => { if (x !== 42) throw new Error('pool'); await pool.terminate(); console.log('cjs ok') })

@@ -2,7 +2,12 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig({
   // Named entries: dist/ stays flat (dist/child-entry.js is what Process forks).
-  entry: { index: 'src/index.ts', internal: 'src/internal.ts', 'child-entry': 'src/process/child-entry.ts' },
+  entry: {
+    index: 'src/index.ts',
+    internal: 'src/internal.ts',
+    'child-entry': 'src/process/child-entry.ts',
+    redis: 'src/redis/index.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

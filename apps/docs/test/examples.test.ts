@@ -1,7 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describe, expect, it } from 'vitest'
+import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from '@ipc/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { docsRoot, expectedOutputOf, isJavaScript, listExamples, readDocsFile } from './examples-on-disk'
 
 // Go's testable examples: every program shown in the docs runs here, in real
@@ -86,8 +87,8 @@ function killGroup(pid: number): void {
  * Runs the example from apps/docs, in its own process group: `node <example>.mjs`
  * (plain Node, no loader, as a JavaScript user runs it) or `node --import tsx <example>.ts`.
  */
-function runExample(example: string): Promise<Run> {
-  const env = { ...process.env }
+function runExample(example: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const env = { ...process.env, ...extraEnv }
   delete env.NODE_OPTIONS // run as a user would, not under the test runner's flags
   const args = isJavaScript(example) ? [example] : ['--import', 'tsx', example]
   const child = spawn(process.execPath, args, {
@@ -138,6 +139,21 @@ function hasPython3(): boolean {
 }
 const python3 = hasPython3()
 
+/**
+ * The examples under examples/redis/ talk to a private redis-server that this
+ * file starts on a free port (their IPC_REDIS_URL); without redis-server
+ * they are skipped, and the skip says why. CI installs it.
+ */
+const REDIS_EXAMPLES = 'examples/redis/'
+const redisInstalled = hasRedisServer()
+let redis: RedisServer | undefined
+beforeAll(async () => {
+  if (redisInstalled && examples.some((example) => example.startsWith(REDIS_EXAMPLES))) redis = await startRedisServer()
+})
+afterAll(async () => {
+  await redis?.stop()
+})
+
 describe('docs examples', () => {
   it('exist', () => {
     expect(examples.length).toBeGreaterThan(0)
@@ -152,14 +168,16 @@ describe('docs examples', () => {
 
   for (const example of examples) {
     const noPython = example.startsWith(PYTHON_EXAMPLES) && !python3
-    it.skipIf(noPython)(
-      `${example} exits 0, prints its expected output and leaves no segment or process behind${noPython ? ' (skipped: no python3 on this machine)' : ''}`,
+    const onRedis = example.startsWith(REDIS_EXAMPLES)
+    const noRedis = onRedis && !redisInstalled
+    it.skipIf(noPython || noRedis)(
+      `${example} exits 0, prints its expected output and leaves no segment or process behind${noPython ? ' (skipped: no python3 on this machine)' : ''}${noRedis ? ` (skipped: ${NO_REDIS_NOTE})` : ''}`,
       async () => {
         const expected = expectedOutputOf(example)
         if (!expected) throw new Error(`${example} has no .out or .out.unordered file beside it`)
 
         const segmentsBefore = listSegments()
-        const run = await runExample(example)
+        const run = await runExample(example, onRedis && redis !== undefined ? { IPC_REDIS_URL: redis.url } : {})
         const context = `${example}\n--- stderr ---\n${run.stderr}\n--- stdout ---\n${run.stdout}`
 
         // Children of the example, and segments it created, must be gone soon after it exits.

@@ -2,7 +2,8 @@
  * Vitest globalSetup: fails the run when the suite leaves @ipc segments in
  * /dev/shm or child processes behind. CI runs the same check over the whole run.
  */
-import { readdirSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 
 function segments(): Set<string> {
   try {
@@ -14,11 +15,32 @@ function segments(): Set<string> {
 
 let before = new Set<string>()
 
+/** Marks the processes this run starts (inherited by the test workers and their redis-servers). */
+const RUN_ID = randomBytes(8).toString('hex')
+
 export function setup(): void {
   before = segments()
+  process.env.IPC_TEST_RUN_ID = RUN_ID
+}
+
+/**
+ * Kills a redis-server of this run that outlived its test file (a worker
+ * that crashed before its afterAll): nothing the suite started may outlive it.
+ */
+function killStrayRedisServers(): void {
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('redis-server')) continue
+      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`IPC_TEST_RUN_ID=${RUN_ID}`)) continue
+      process.kill(Number(pid), 'SIGKILL')
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
 }
 
 export async function teardown(): Promise<void> {
+  killStrayRedisServers()
   // Give children killed in the last test a moment to be reaped.
   let left: string[] = []
   for (let i = 0; i < 20; i++) {

@@ -130,3 +130,5 @@ function watchChild(child: ChildProcess): SpawnedChild {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }
+
+export { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from './redis-server.js'

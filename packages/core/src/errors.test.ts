@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { serialize } from './codec/codec.js'
 import {
   ClosedError,
+  ConnectionError,
   CorruptError,
   DataCloneError,
   ExistsError,
@@ -40,6 +41,7 @@ const CLASSES = [
   [PermissionError, 'PermissionError', 'IPC_PERMISSION'],
   [CorruptError, 'CorruptError', 'IPC_CORRUPT'],
   [WorkerExitError, 'WorkerExitError', 'IPC_WORKER_EXIT'],
+  [ConnectionError, 'ConnectionError', 'IPC_CONNECTION'],
 ] as const
 
 describe('error classes', () => {

@@ -114,6 +114,18 @@ export class CorruptError extends IpcError {
   override name = 'CorruptError'
 }
 
+/**
+ * The connection to a server (Redis, for the `/redis` subpaths) was lost or
+ * could not be made, or the server did not answer within the call's timeout.
+ * The call had no effect that outlives the connection: a permit granted in
+ * the meantime is a lease that lapses. Calls work again once the server is
+ * back; the client reconnects by itself.
+ */
+export class ConnectionError extends IpcError {
+  static override readonly code: string = 'IPC_CONNECTION'
+  override name = 'ConnectionError'
+}
+
 /** The native addon could not be loaded; the message lists what was tried. */
 export class NativeUnavailableError extends IpcError {
   static override readonly code: string = 'IPC_NATIVE_UNAVAILABLE'

@@ -5,6 +5,7 @@
 export { deserialize, serialize } from './codec/codec.js'
 export {
   ClosedError,
+  ConnectionError,
   CorruptError,
   DataCloneError,
   ExistsError,

@@ -2,7 +2,7 @@ import { inspect } from 'node:util'
 import { uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BoundedSemaphore } from './bounded-semaphore.js'
-import { IncompatibleError, ValueError } from './errors.js'
+import { IncompatibleError } from './errors.js'
 import { Semaphore } from './semaphore.js'
 
 const open: { close(): void }[] = []
@@ -25,31 +25,6 @@ describe('new BoundedSemaphore()', () => {
 
   it('rejects 0, negative and fractional values with RangeError', () => {
     for (const value of [0, -1, 2.5]) expect(() => new BoundedSemaphore(value)).toThrow(RangeError)
-  })
-})
-
-describe('BoundedSemaphore#release()', () => {
-  it('throws ValueError past the initial value and changes nothing', () => {
-    const pool = track(new BoundedSemaphore(2))
-    expect(() => pool.release()).toThrow(ValueError)
-    expect(() => pool.release()).toThrow(
-      `Cannot release bounded semaphore "${pool.name}": it would exceed its initial value 2 (released more times than acquired)`,
-    )
-    expect(pool.value).toBe(2)
-    expect(pool.tryAcquire()).toBe(true)
-    expect(() => pool.release(2)).toThrow(ValueError)
-    expect(pool.value).toBe(1)
-    pool.release()
-    expect(pool.value).toBe(2)
-  })
-
-  it('checks the bound for releases from another object too', () => {
-    const pool = track(new BoundedSemaphore(1, { name: uniqueName() }))
-    const other = track(BoundedSemaphore.open(pool.name))
-    expect(pool.tryAcquire()).toBe(true)
-    other.release()
-    expect(() => pool.release()).toThrow(ValueError)
-    expect(other.value).toBe(1)
   })
 })
 

@@ -54,6 +54,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
         { text: 'Platforms', link: 'platforms' },
         { text: 'Coming from Python', link: 'python' },
         { text: 'Node and Python together', link: 'node-and-python' },
+        { text: 'Beyond one machine (Redis)', link: 'beyond-one-machine' },
       ],
     },
     { text: 'API reference', base: '/reference/', link: '/' },

@@ -70,6 +70,7 @@ function sidebarGuide(): DefaultTheme.SidebarItem[] {
         { text: '平台', link: 'platforms' },
         { text: '从 Python 过来', link: 'python' },
         { text: 'Node 与 Python 协同', link: 'node-and-python' },
+        { text: '跨越单台机器（Redis）', link: 'beyond-one-machine' },
       ],
     },
     { text: 'API 参考', base: '/zh/reference/', link: '/' },

@@ -1,0 +1,85 @@
+/**
+ * `pnpm --filter @ipc/benchmarks bench:redis`: @ipc/semaphore/redis against
+ * redis-semaphore (with ioredis), on one private redis-server started here,
+ * in the same run: acquire + release uncontended (µs per pair, lower is
+ * better) and 4 processes contending on a Semaphore(1) (pairs per second,
+ * higher is better). Both libraries with their default options.
+ */
+import { fork } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
+import { Semaphore } from '@ipc/semaphore/redis'
+import { startRedisServer } from '@ipc/test-utils'
+import { Redis } from 'ioredis'
+import { Semaphore as PeerSemaphore } from 'redis-semaphore'
+
+const CONTENDER = new URL('./children/redis-contender.mjs', import.meta.url)
+const quick = process.argv.includes('--quick')
+const UNCONTENDED_PAIRS = quick ? 2000 : 10_000
+const CONTENDED_MS = quick ? 2000 : 5000
+const PROCESSES = 4
+
+async function uncontended(label: string, pair: () => Promise<void>): Promise<number> {
+  for (let i = 0; i < 200; i++) await pair()
+  const started = performance.now()
+  for (let i = 0; i < UNCONTENDED_PAIRS; i++) await pair()
+  const perPair = ((performance.now() - started) * 1000) / UNCONTENDED_PAIRS
+  console.log(`uncontended acquire + release, ${label}: ${perPair.toFixed(1)} µs per pair`)
+  return perPair
+}
+
+async function contended(label: string, impl: string, url: string, name: string): Promise<number> {
+  const startAt = Date.now() + 1500
+  const children = Array.from({ length: PROCESSES }, () =>
+    fork(CONTENDER, [impl, url, name, String(startAt), String(CONTENDED_MS)], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    }),
+  )
+  const counts = await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<number>((resolve, reject) => {
+          let out = ''
+          child.stdout?.on('data', (data) => {
+            out += data
+          })
+          child.on('exit', (code) =>
+            code === 0 ? resolve(JSON.parse(out).ops) : reject(new Error(`${impl} exited ${code}`)),
+          )
+        }),
+    ),
+  )
+  const perSecond = counts.reduce((a, b) => a + b, 0) / (CONTENDED_MS / 1000)
+  console.log(
+    `${PROCESSES} processes on Semaphore(1), ${label}: ${Math.round(perSecond)} pairs/s (per process: ${counts.join(', ')})`,
+  )
+  return perSecond
+}
+
+const server = await startRedisServer()
+try {
+  console.log(`redis-server ${server.url}, ${quick ? 'quick' : 'full'} run`)
+  const ours = new Semaphore(1, { url: server.url, name: 'bench-uncontended' })
+  const oursUncontended = await uncontended('@ipc/semaphore/redis', async () => {
+    await ours.acquire()
+    await ours.release()
+  })
+  await ours.close()
+  const client = new Redis(server.url)
+  const peerUncontended = await uncontended('redis-semaphore', async () => {
+    const sem = new PeerSemaphore(client, 'bench-peer-uncontended', 1)
+    await sem.acquire()
+    await sem.release()
+  })
+  await client.quit()
+  const holder = new Semaphore(1, { url: server.url, name: 'bench-contended', persistent: true })
+  await holder.ready()
+  const oursContended = await contended('@ipc/semaphore/redis', 'ours', server.url, 'bench-contended')
+  await holder.unlink()
+  await holder.close()
+  const peerContended = await contended('redis-semaphore', 'redis-semaphore', server.url, 'bench-peer-contended')
+  console.log(
+    `\nours vs redis-semaphore: uncontended ${(peerUncontended / oursUncontended).toFixed(2)}× faster, contended ${(oursContended / peerContended).toFixed(2)}× the throughput`,
+  )
+} finally {
+  await server.stop()
+}

@@ -1,0 +1,185 @@
+/**
+ * A private Redis server for one test file: Debian's `redis-server` on a free
+ * port, in a temp dir, without persistence; started by `startRedisServer()`,
+ * stopped by `stop()` (call it in `afterAll`) or, as a last resort, when the
+ * test process exits. The Redis tests skip when `redis-server` is missing
+ * locally (`hasRedisServer()`); CI installs it, so there they run.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** True when `redis-server` runs on this machine. */
+export function hasRedisServer(): boolean {
+  try {
+    return execFileSync('redis-server', ['--version'], { encoding: 'utf8', timeout: 10_000 }).startsWith('Redis server')
+  } catch {
+    return false
+  }
+}
+
+/** Why the Redis tests skipped (for `describe.skipIf(...)` names). */
+export const NO_REDIS_NOTE = 'redis-server is not installed (apt-get install redis-server); CI installs it'
+
+export interface RedisServer {
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string
+  readonly port: number
+  /** The server's pid (changes after `restart()`). */
+  readonly pid: number
+  /** SIGSTOP: the socket stays open, nothing answers. */
+  pause(): void
+  /** SIGCONT. */
+  resume(): void
+  /** Kills the server (SIGKILL) and starts a new one on the same port: everything in memory is lost. */
+  restart(): Promise<void>
+  /** Kills the server only (for tests of a server that is down); `start()` brings it back on the same port. */
+  kill(): Promise<void>
+  start(): Promise<void>
+  /** Stops the server and removes its directory. Idempotent. */
+  stop(): Promise<void>
+  /** Sends one command on a fresh socket; resolves with the first line of the reply (`+OK`, `:3`, `-ERR …`). */
+  command(...args: string[]): Promise<string>
+}
+
+/** One command in RESP, the first line of its reply. */
+function sendCommand(port: number, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    let reply = ''
+    socket.setTimeout(5000, () => {
+      socket.destroy()
+      reject(new Error(`redis-server did not answer ${args[0]} within 5 s`))
+    })
+    socket.on('connect', () =>
+      socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`),
+    )
+    socket.on('data', (data) => {
+      reply += data
+      const end = reply.indexOf('\r\n')
+      if (end !== -1) {
+        socket.destroy()
+        resolve(reply.slice(0, end))
+      }
+    })
+    socket.on('error', reject)
+  })
+}
+
+/** A TCP port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject()))
+    })
+  })
+}
+
+/** Resolves once the server answers PING with PONG. */
+async function waitForPong(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`redis-server exited (${child.exitCode ?? child.signalCode})`)
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ port, host: '127.0.0.1' })
+      let reply = ''
+      socket.setTimeout(500, () => {
+        socket.destroy()
+        resolve(false)
+      })
+      socket.on('connect', () => socket.write('PING\r\n'))
+      socket.on('data', (data) => {
+        reply += data
+        if (reply.includes('\r\n')) {
+          socket.destroy()
+          resolve(reply.startsWith('+PONG'))
+        }
+      })
+      socket.on('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const running = new Set<ChildProcess>()
+let exitHook = false
+
+/** Starts a private redis-server (see the module comment). */
+export async function startRedisServer(): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'ipc-redis-'))
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  if (!exitHook) {
+    exitHook = true
+    process.on('exit', () => {
+      for (const c of running) c.kill('SIGKILL')
+    })
+  }
+  const exitOf = (c: ChildProcess) =>
+    c.exitCode !== null || c.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((r) => c.once('exit', () => r()))
+  const start = async () => {
+    const c = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
+      { stdio: 'ignore' },
+    )
+    running.add(c)
+    c.once('exit', () => running.delete(c))
+    child = c
+    await waitForPong(port, c)
+  }
+  const kill = async () => {
+    const c = child
+    if (c === undefined) return
+    child = undefined
+    c.kill('SIGCONT')
+    c.kill('SIGKILL')
+    await exitOf(c)
+  }
+  await start()
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return child?.pid ?? -1
+    },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+    async restart() {
+      await kill()
+      await start()
+    },
+    kill,
+    start,
+    async stop() {
+      await kill()
+      rmSync(dir, { recursive: true, force: true })
+    },
+    command: (...args) => sendCommand(port, args),
+  }
+}

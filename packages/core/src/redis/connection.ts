@@ -1,0 +1,371 @@
+/**
+ * RedisConnection: the connections of one process to one Redis server, shared
+ * by every `/redis` primitive that names the same URL.
+ *
+ * Two sockets per server and process:
+ * - `commands`: every FCALL, pipelined by @redis/client. Its offline queue is
+ *   off, so a call made while the server is unreachable rejects at once
+ *   (ConnectionError) instead of waiting for a reconnect nobody asked for.
+ * - `wakeups`: a subscriber on this process's own channel
+ *   (`ipc:wake:<clientId>`). Server-side functions PUBLISH there to wake a
+ *   waiter (a queued acquire, a blocked get) instead of it polling. A message
+ *   lost while the socket was down is made up for by `onReady` listeners,
+ *   which re-ask the server after every reconnect.
+ *
+ * Both reconnect by themselves (50 ms doubling to 1 s between tries). A call
+ * never waits past its deadline: `call()` races the reply against it and
+ * hands a reply that comes later to `late` (a permit granted after the caller
+ * gave up must be given back).
+ *
+ * The process is not kept alive by these sockets while no call is pending
+ * (they are unref'd when idle), so a script ends when its work does; leases
+ * lapse on the server as they would after a crash.
+ */
+import { randomBytes } from 'node:crypto'
+import { ConnectionError, IpcError } from '../errors.js'
+import type { RedisLibrary } from './library.js'
+
+/** The default server: `process.env.IPC_REDIS_URL`, else the local default port. */
+export function defaultRedisUrl(): string {
+  return process.env.IPC_REDIS_URL ?? 'redis://127.0.0.1:6379'
+}
+
+/** The part of @redis/client's client this module uses. */
+interface Client {
+  connect(): Promise<unknown>
+  destroy(): void
+  sendCommand<T = unknown>(args: readonly string[]): Promise<T>
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>
+  on(event: string, listener: (...args: unknown[]) => void): unknown
+  ref(): void
+  unref(): void
+  readonly isReady: boolean
+}
+
+interface ClientModule {
+  createClient(options: object): Client
+}
+
+/** Connections by URL, one per process (kept on globalThis: ESM and CJS copies share it). */
+function registry(): Map<string, RedisConnection> {
+  const key = Symbol.for('@ipc/core/redis-connections')
+  const holder = globalThis as { [key]?: Map<string, RedisConnection> }
+  holder[key] ??= new Map()
+  return holder[key]
+}
+
+/** Retry delay after `retries` failed reconnects: 50 ms doubling, at most 1 s. */
+function reconnectDelay(retries: number): number {
+  return Math.min(50 * 2 ** retries, 1000)
+}
+
+let clientModule: Promise<ClientModule> | undefined
+
+function loadClientModule(): Promise<ClientModule> {
+  clientModule ??= import('@redis/client').then(
+    (module) => module as unknown as ClientModule,
+    (error: unknown) => {
+      clientModule = undefined
+      throw new IpcError(
+        'Cannot use the Redis classes: the package "@redis/client" is not installed. Install it next to @ipc (npm install @redis/client), it is an optional peer dependency',
+        { cause: error },
+      )
+    },
+  )
+  return clientModule
+}
+
+/** A reply that came after its caller stopped waiting, handed over so nothing it granted is lost. */
+export type LateReply = (reply: unknown) => void
+
+/** Options of `RedisConnection.call`. */
+export interface CallOptions {
+  /** performance.now() time after which the call rejects (or resolves `onTimeout`); Infinity: none. */
+  deadline: number
+  /** Runs with the reply when it comes after the deadline. */
+  late?: LateReply
+}
+
+/** Returned by `call()` when the deadline passed before the reply came (the server may still run it). */
+export const NO_REPLY: unique symbol = Symbol('no reply') as never
+
+/**
+ * The connections of this process to one Redis server. Get one with
+ * `RedisConnection.acquire(url)` and give it back with `release()`; the last
+ * release closes the sockets.
+ */
+export class RedisConnection {
+  /** This process's random id: the prefix of its waiter ids and the name of its wake-up channel. */
+  readonly clientId: string = randomBytes(9).toString('base64url')
+  readonly url: string
+  #users = 0
+  #pending = 0
+  #commands: Client | undefined
+  #wakeups: Client | undefined
+  #opening: Promise<void> | undefined
+  /** Libraries loaded since the last (re)connect. */
+  readonly #loaded = new Set<RedisLibrary>()
+  readonly #wakeListeners = new Map<string, (message: string) => void>()
+  readonly #readyListeners = new Set<() => void>()
+  readonly #lostListeners = new Set<(error: ConnectionError) => void>()
+  #lastError: unknown
+
+  private constructor(url: string) {
+    this.url = url
+  }
+
+  /** The shared connection to `url` (counted: call `release()` once per acquire). */
+  static acquire(url: string): RedisConnection {
+    const connections = registry()
+    let connection = connections.get(url)
+    if (connection === undefined) {
+      connection = new RedisConnection(url)
+      connections.set(url, connection)
+    }
+    connection.#users++
+    return connection
+  }
+
+  /** The channel this process's waiters are woken on. */
+  get wakeChannel(): string {
+    return `ipc:wake:${this.clientId}`
+  }
+
+  /** Gives the connection back; the last user closes its sockets. */
+  release(): void {
+    if (--this.#users > 0) return
+    registry().delete(this.url)
+    this.#commands?.destroy()
+    this.#wakeups?.destroy()
+    this.#commands = undefined
+    this.#wakeups = undefined
+    this.#opening = undefined
+  }
+
+  /** Runs `listener(message)` for messages to this process's channel that start with `prefix` + ' '. */
+  onWake(prefix: string, listener: (message: string) => void): () => void {
+    this.#wakeListeners.set(prefix, listener)
+    return () => this.#wakeListeners.delete(prefix)
+  }
+
+  /** Runs `listener` after every reconnect (messages may have been lost meanwhile). */
+  onReady(listener: () => void): () => void {
+    this.#readyListeners.add(listener)
+    return () => this.#readyListeners.delete(listener)
+  }
+
+  /** Runs `listener` when a socket is lost (pending waits must reject with ConnectionError). */
+  onLost(listener: (error: ConnectionError) => void): () => void {
+    this.#lostListeners.add(listener)
+    return () => this.#lostListeners.delete(listener)
+  }
+
+  /** Keeps the process alive (the sockets ref'd) until the returned function runs: for a waiter between calls. */
+  keepAlive(): () => void {
+    this.#pending++
+    if (this.#pending === 1) this.#ref()
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.#pending--
+      if (this.#pending === 0) this.#unref()
+    }
+  }
+
+  /**
+   * Calls function `fn` of `library` with `keys` and `args` (FCALL), loading
+   * the library first when the server does not have it (first use, or a
+   * server that restarted). Resolves with the reply, or `NO_REPLY` when the
+   * deadline passed first (the reply, if any, then goes to `options.late`).
+   * @throws {ConnectionError} The server cannot be reached, or the connection was lost before the reply.
+   */
+  async call(
+    library: RedisLibrary,
+    fn: string,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    options: CallOptions,
+  ): Promise<unknown> {
+    this.#pending++
+    if (this.#pending === 1) this.#ref()
+    try {
+      return await this.#withDeadline(this.#call(library, fn, keys, args), options)
+    } finally {
+      this.#pending--
+      if (this.#pending === 0) this.#unref()
+    }
+  }
+
+  async #call(
+    library: RedisLibrary,
+    fn: string,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    const client = await this.#open()
+    const command = ['FCALL', fn, String(keys.length), ...keys, ...args.map(String)]
+    if (!this.#loaded.has(library)) await this.#load(client, library)
+    try {
+      return await this.#send(client, command)
+    } catch (error) {
+      if (!isFunctionMissing(error)) throw error
+      // The server restarted (or failed over) without our functions: load, then run once more.
+      this.#loaded.delete(library)
+      await this.#load(client, library)
+      return await this.#send(client, command)
+    }
+  }
+
+  async #load(client: Client, library: RedisLibrary): Promise<void> {
+    await this.#send(client, ['FUNCTION', 'LOAD', 'REPLACE', library.code])
+    this.#loaded.add(library)
+  }
+
+  async #send(client: Client, command: readonly string[]): Promise<unknown> {
+    try {
+      return await client.sendCommand(command)
+    } catch (error) {
+      throw this.#mapError(error)
+    }
+  }
+
+  /** A server's error reply stays as it is; anything else (socket, offline, closed) is a ConnectionError. */
+  #mapError(error: unknown): unknown {
+    if (error instanceof Error && error.constructor.name.endsWith('ErrorReply')) return error
+    if (error instanceof Error && /^(ERR|WRONGTYPE|NOSCRIPT|BUSY|OOM|NOPERM|LOADING)\b/.test(error.message))
+      return error
+    // ConnectionError, or the IpcError of a missing @redis/client: as they are.
+    if (error instanceof IpcError) return error
+    return new ConnectionError(
+      `Cannot reach Redis at ${redactUrl(this.url)}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    )
+  }
+
+  #withDeadline(work: Promise<unknown>, options: CallOptions): Promise<unknown> {
+    if (options.deadline === Number.POSITIVE_INFINITY) return work
+    return new Promise((resolve, reject) => {
+      let settled = false
+      const timer = setTimeout(
+        () => {
+          settled = true
+          resolve(NO_REPLY)
+        },
+        Math.max(0, options.deadline - performance.now()),
+      )
+      work.then(
+        (reply) => {
+          if (!settled) {
+            clearTimeout(timer)
+            resolve(reply)
+          } else options.late?.(reply)
+        },
+        (error: unknown) => {
+          if (!settled) {
+            clearTimeout(timer)
+            reject(error)
+          }
+        },
+      )
+    })
+  }
+
+  /** Connects both sockets (once; reconnects are the client's). */
+  #open(): Promise<Client> {
+    const commands = this.#commands
+    if (commands !== undefined && this.#opening === undefined) {
+      if (commands.isReady) return Promise.resolve(commands)
+      return Promise.reject(this.#mapError(this.#lastError ?? new Error('the connection is down, reconnecting')))
+    }
+    this.#opening ??= this.#connect().then(
+      () => {
+        this.#opening = undefined
+      },
+      (error: unknown) => {
+        this.#opening = undefined
+        this.#commands?.destroy()
+        this.#wakeups?.destroy()
+        this.#commands = undefined
+        this.#wakeups = undefined
+        throw this.#mapError(error)
+      },
+    )
+    return this.#opening.then(() => this.#commands as Client)
+  }
+
+  async #connect(): Promise<void> {
+    const { createClient } = await loadClientModule()
+    // The first connect fails fast (no retries): a wrong URL or a server that
+    // is down is reported to the call; reconnects after that are patient.
+    let connected = false
+    const make = (): Client =>
+      createClient({
+        url: this.url,
+        disableOfflineQueue: true,
+        socket: {
+          connectTimeout: 5000,
+          reconnectStrategy: (retries: number, cause: Error) => (connected ? reconnectDelay(retries) : cause),
+        },
+      })
+    const commands = make()
+    const wakeups = make()
+    this.#commands = commands
+    this.#wakeups = wakeups
+    for (const client of [commands, wakeups]) {
+      client.on('error', (error) => {
+        this.#lastError = error
+      })
+      client.on('reconnecting', () => {
+        this.#loaded.clear()
+        const lost = new ConnectionError(`Lost the connection to Redis at ${redactUrl(this.url)}; reconnecting`, {
+          cause: this.#lastError,
+        })
+        for (const listener of this.#lostListeners) listener(lost)
+      })
+    }
+    await Promise.all([commands.connect(), wakeups.connect()])
+    await wakeups.subscribe(this.wakeChannel, (message) => this.#dispatch(message))
+    connected = true
+    // After a reconnect the subscriber has re-subscribed once it is ready; then ask again.
+    wakeups.on('ready', () => {
+      for (const listener of this.#readyListeners) listener()
+    })
+    if (this.#pending === 0) this.#unref()
+  }
+
+  #dispatch(message: string): void {
+    const space = message.indexOf(' ')
+    const prefix = message.slice(0, space === -1 ? message.length : space)
+    // Waiter ids are "<clientId>/<object>/<n>": the object part routes the message.
+    const slash = prefix.lastIndexOf('/')
+    const listener = this.#wakeListeners.get(slash === -1 ? prefix : prefix.slice(0, slash))
+    listener?.(message)
+  }
+
+  #ref(): void {
+    this.#commands?.ref()
+    this.#wakeups?.ref()
+  }
+
+  #unref(): void {
+    this.#commands?.unref()
+    this.#wakeups?.unref()
+  }
+}
+
+/** "ERR Function not found": the server has not (or no longer has) the library. */
+function isFunctionMissing(error: unknown): boolean {
+  return error instanceof Error && /function not found/i.test(error.message)
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== '') parsed.password = '***'
+    return parsed.toString().replace(/\/$/, '')
+  } catch {
+    return '(an invalid URL)'
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * @ipc/core/redis: the plumbing of the `/redis` subpaths (@ipc/semaphore/redis,
+ * and later @ipc/queue/redis and @ipc/shared/redis): one connection pair per
+ * server and process, Redis Functions libraries, key naming, server-clock
+ * leases. For @ipc packages only; covered by semver like the rest of
+ * @ipc/core. Loads the optional peer dependency `@redis/client` on first use.
+ */
+export {
+  type CallOptions,
+  defaultRedisUrl,
+  type LateReply,
+  NO_REPLY,
+  RedisConnection,
+  redactUrl,
+} from './connection.js'
+export { checkRedisName, MAX_REDIS_NAME_BYTES, redisKey } from './keys.js'
+export { defineLibrary, LUA_PRELUDE, type RedisLibrary } from './library.js'

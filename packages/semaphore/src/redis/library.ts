@@ -1,0 +1,372 @@
+/**
+ * The server side of @ipc/semaphore/redis: one Redis Functions library.
+ *
+ * Keys of semaphore `name` (all in hash slot `{name}`; KEYS in this order):
+ *
+ * | KEYS | key                  | type | member / field → value                 | meaning                                   |
+ * |------|----------------------|------|----------------------------------------|-------------------------------------------|
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version, free, bound, token, depth, persistent, reclaim | the state; `token` = last grant |
+ * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms)          | permits out, one member per grant         |
+ * | 3    | `ipc:{name}:owners`  | hash | token → "<object>\|<waiter or empty>"  | who holds each grant                      |
+ * | 4    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
+ * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<queued at>" | live waiters (a missing one was cancelled) |
+ * | 6    | `ipc:{name}:grants`  | hash | waiter → token                         | grants handed to a waiter (for a lost wake-up) |
+ * | 7    | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew | attached objects (last close removes all) |
+ *
+ * Ids: an object is "<clientId>/<n>" (clientId: the process's connection),
+ * a waiter "<object>/<m>". A grant PUBLISHes "<waiter> <token>" on
+ * `ipc:wake:<clientId>`, so a waiter sleeps on its socket, never polls.
+ *
+ * Fairness (as the shared-memory Semaphore): a free permit is handed to the
+ * oldest live waiter once it has waited HANDOFF_MS (2 ms); before that, the
+ * head is only nudged ("<waiter> 0": come and claim it) and a newcomer may
+ * take the permit first. So a holder that releases and acquires again in a
+ * loop keeps going for at most 2 ms while others wait, and waiters are
+ * served oldest first.
+ *
+ * Why the count is never exceeded: every function runs atomically on the
+ * server; `free + |holders|` only grows by `release` (bounded by `bound`, or
+ * 8388607) and a lapsed lease moves one holder back to `free`. A holder
+ * whose lease lapsed is told so by its next renew (`lost`), and its release
+ * does not add a permit (`lost`), so a late release cannot create one.
+ *
+ * Leases: a holder's object renews its tokens every lease/3; a process that
+ * dies or is cut off stops renewing, and `settle` (run first by every
+ * function) gives its permits back once the lease ends, by the server's
+ * clock (TIME). Waiters renew their queue entries the same way, so a dead
+ * waiter never blocks the queue. Keys of a non-persistent semaphore carry a
+ * TTL of `idle` ms (3 leases), set when a key is made and renewed by every
+ * object's renew (every lease/3), so a semaphore whose processes all
+ * died disappears.
+ */
+import { defineLibrary } from '@ipc/core/redis'
+
+/** Number of keys every function takes. */
+export const KEY_COUNT = 7
+
+/** The parts of the key names, in KEYS order. */
+export const KEY_PARTS = ['meta', 'holders', 'owners', 'queue', 'waiters', 'grants', 'objects'] as const
+
+export const SEMAPHORE_LIBRARY = defineLibrary(
+  'ipc_semaphore_1',
+  `
+local MAX = 8388607
+-- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
+local HANDOFF_MS = 2
+
+local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
+local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
+local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') end
+
+-- The state, or nil and the reply for a missing or foreign key.
+local function open(keys, kind, idle)
+  local m = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth')
+  if not m[1] then return nil, {'missing'} end
+  if m[1] ~= kind then return nil, {'incompatible', m[1]} end
+  local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
+                  reclaim = m[5] == '1', depth = tonumber(m[6]) or 0 }
+  -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
+  if not state.free or not state.bound or state.free < 0 or state.free > MAX or state.bound < 0
+    or state.bound > MAX or state.depth < 0 then
+    return nil, {'corrupt', 'meta'}
+  end
+  state.saved_free, state.saved_depth = state.free, state.depth
+  state.idle = tonumber(idle) or 0
+  return state, nil
+end
+
+local function save(keys, state)
+  if state.free == state.saved_free and state.depth == state.saved_depth then return end
+  redis.call('HSET', keys[1], 'free', state.free, 'depth', state.depth)
+  state.saved_free, state.saved_depth = state.free, state.depth
+end
+
+-- A TTL on keys[a] and keys[b] (not persistent): a key whose last member went was deleted, and
+-- is made again now. (create, renew and close renew the TTL of every key; see touch.)
+local function expire(keys, state, a, b)
+  if state.persistent then return end
+  redis.call('PEXPIRE', keys[a], state.idle)
+  redis.call('PEXPIRE', keys[b], state.idle)
+end
+
+local function grant(keys, state, now, object, w, lease)
+  local token = redis.call('HINCRBY', keys[1], 'token', 1)
+  redis.call('ZADD', keys[2], now + lease, token)
+  redis.call('HSET', keys[3], token, object .. '|' .. w)
+  expire(keys, state, 2, 3)
+  state.free = state.free - 1
+  if is_lock(state) then state.depth = 1 end
+  return token
+end
+
+local function drop_holder(keys, token)
+  local owner = redis.call('HGET', keys[3], token)
+  redis.call('ZREM', keys[2], token)
+  redis.call('HDEL', keys[3], token)
+  if owner then
+    local w = string.match(owner, '|(.+)$')
+    if w then redis.call('HDEL', keys[6], w) end
+  end
+end
+
+-- Lapsed leases give their permits back; free permits go to the queue, oldest first:
+-- handed to a waiter that has waited HANDOFF_MS or more; a younger head is only
+-- nudged ('<waiter> 0') to come and claim it, and a newcomer may take it first.
+local function settle(keys, state, now, nudge)
+  local lapsed = redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)
+  if #lapsed > 0 then nudge = true end
+  for _, token in ipairs(lapsed) do
+    drop_holder(keys, token)
+    if is_lock(state) then state.free = 1; state.depth = 0
+    elseif state.reclaim then state.free = state.free + 1 end
+  end
+  if state.bound > 0 and state.free > state.bound then state.free = state.bound end
+  while state.free > 0 do
+    local w = redis.call('LINDEX', keys[4], 0)
+    if not w then break end
+    local entry = redis.call('HGET', keys[5], w)
+    local ends, lease, since
+    if entry then ends, lease, since = string.match(entry, '^(%d+)|(%d+)|(%d+)$') end
+    if not ends or tonumber(ends) <= now then
+      -- Cancelled, or its object stopped renewing: drop it.
+      redis.call('LPOP', keys[4])
+      if entry then redis.call('HDEL', keys[5], w) end
+    elseif now - tonumber(since) >= HANDOFF_MS then
+      redis.call('LPOP', keys[4])
+      redis.call('HDEL', keys[5], w)
+      local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
+      redis.call('HSET', keys[6], w, token)
+      expire(keys, state, 6, 6)
+      redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
+    else
+      if nudge then redis.call('PUBLISH', channel_of(w), w .. ' 0') end
+      break
+    end
+  end
+  save(keys, state)
+end
+
+-- Every key's TTL (not persistent): idle ms (3 leases), renewed by each object's renew; so a
+-- semaphore whose processes all died disappears.
+local function touch(keys, state, idle)
+  if state.persistent then return end
+  for i = 1, 7 do redis.call('PEXPIRE', keys[i], idle) end
+end
+
+local function holds(keys, token, object)
+  if token == '' or not redis.call('ZSCORE', keys[2], token) then return false end
+  local owner = redis.call('HGET', keys[3], token)
+  return owner ~= false and string.match(owner, '^([^|]*)') == object
+end
+
+-- args: kind, object, idle, mode ('new' | 'open' | 'create'), free, bound, persistent, reclaim
+redis.register_function('ipc_sem_create', function(keys, args)
+  local kind, object, idle, mode = args[1], args[2], tonumber(args[3]), args[4]
+  local existing = redis.call('HGET', keys[1], 'kind')
+  local status = 'opened'
+  if existing then
+    if mode == 'new' then return {'exists', existing} end
+    if existing ~= kind then return {'incompatible', existing} end
+  else
+    if mode == 'open' then return {'missing'} end
+    redis.call('HSET', keys[1], 'kind', kind, 'version', '1', 'free', args[5], 'bound', args[6],
+      'persistent', args[7], 'reclaim', args[8], 'token', 0, 'depth', 0)
+    status = 'created'
+  end
+  local state, err = open(keys, kind, idle)
+  if not state then return err end
+  local now = ipc_now()
+  settle(keys, state, now)
+  redis.call('ZADD', keys[7], now + idle, object)
+  touch(keys, state, idle)
+  return {status, state.persistent and 1 or 0}
+end)
+
+-- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
+redis.register_function('ipc_sem_acquire', function(keys, args)
+  local state, err = open(keys, args[1], args[3])
+  if not state then return err end
+  local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
+  local now = ipc_now()
+  settle(keys, state, now)
+  if state.kind == 'rlock' and state.free == 0 then
+    local token = args[7] or ''
+    if holds(keys, token, object) then
+      state.depth = state.depth + 1
+      save(keys, state)
+      redis.call('ZADD', keys[2], now + lease, token)
+      return {'reentered', tonumber(token)}
+    end
+  end
+  if args[6] == 'claim' then
+    local entry = redis.call('HGET', keys[5], w)
+    if not entry then
+      local granted = redis.call('HGET', keys[6], w)
+      if granted then return {'granted', tonumber(granted)} end
+      return {'gone'}
+    end
+    if state.free == 0 then
+      return {'queued'}
+    end
+    redis.call('HDEL', keys[5], w)
+    redis.call('LREM', keys[4], 0, w)
+    local token = grant(keys, state, now, object, w, lease)
+    settle(keys, state, now, true)
+    return {'granted', token}
+  end
+  -- Permits still free after settle: the queue is empty or its head is young (barging allowed).
+  if state.free > 0 then
+    local token = grant(keys, state, now, object, '', lease)
+    save(keys, state)
+    return {'granted', token}
+  end
+  if args[6] == 'try' then
+    return {'busy'}
+  end
+  redis.call('RPUSH', keys[4], w)
+  redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease .. '|' .. now)
+  expire(keys, state, 4, 5)
+  return {'queued'}
+end)
+
+-- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
+-- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
+redis.register_function('ipc_sem_release', function(keys, args)
+  local state, err = open(keys, args[1], args[3])
+  if not state then return err end
+  local object, idle, n = args[2], tonumber(args[3]), tonumber(args[4])
+  local now = ipc_now()
+  settle(keys, state, now)
+  if is_lock(state) then
+    local token = args[5] or ''
+    if not holds(keys, token, object) then
+      return {token == '' and 'not-owner' or 'lost'}
+    end
+    if state.kind == 'rlock' and state.depth > 1 then
+      state.depth = state.depth - 1
+      save(keys, state)
+      return {'ok', state.depth, 0}
+    end
+    drop_holder(keys, token)
+    state.free = 1
+    state.depth = 0
+    settle(keys, state, now, true)
+    return {'ok', 0, 0}
+  end
+  -- A token whose lease lapsed was given back then: it adds nothing now.
+  local live, lapsed = {}, 0
+  for i = 5, #args do
+    if redis.call('ZSCORE', keys[2], args[i]) then live[#live + 1] = args[i] else lapsed = lapsed + 1 end
+  end
+  local add = n - lapsed
+  if state.bound > 0 and state.free + add > state.bound then
+    return {'over-bound', state.bound}
+  end
+  if state.free + add > MAX then
+    return {'over-max', MAX}
+  end
+  for _, token in ipairs(live) do drop_holder(keys, token) end
+  state.free = state.free + add
+  settle(keys, state, now, true)
+  return {'ok', 0, lapsed}
+end)
+
+-- Renews this object's leases and queue entries.
+-- args: kind, object, idle, lease, waiter count, waiters..., tokens...
+-- Reply: {granted (waiter, token, ...), lost tokens, gone waiters, ms to the next lease end or -1, free}
+redis.register_function('ipc_sem_renew', function(keys, args)
+  local state, err = open(keys, args[1], args[3])
+  if not state then return err end
+  local object, idle, lease, count = args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
+  local now = ipc_now()
+  settle(keys, state, now)
+  local granted, lost, gone = {}, {}, {}
+  for i = 6, 5 + count do
+    local w = args[i]
+    local entry = redis.call('HGET', keys[5], w)
+    if entry then
+      local since = string.match(entry, '|(%d+)$') or now
+      redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease .. '|' .. since)
+    else
+      local token = redis.call('HGET', keys[6], w)
+      if token then
+        granted[#granted + 1] = w
+        granted[#granted + 1] = tonumber(token)
+      else
+        gone[#gone + 1] = w
+      end
+    end
+  end
+  for i = 6 + count, #args do
+    if holds(keys, args[i], object) then
+      redis.call('ZADD', keys[2], now + lease, args[i])
+    else
+      lost[#lost + 1] = args[i]
+    end
+  end
+  redis.call('ZADD', keys[7], now + idle, object)
+  local first = redis.call('ZRANGE', keys[2], 0, 0, 'WITHSCORES')
+  local next_end = -1
+  if first[2] then next_end = math.max(0, tonumber(first[2]) - now) end
+  touch(keys, state, idle)
+  return {granted, lost, gone, next_end, state.free}
+end)
+
+-- args: kind, object, idle, waiter
+redis.register_function('ipc_sem_cancel', function(keys, args)
+  local state, err = open(keys, args[1], args[3])
+  if not state then return err end
+  local w = args[4]
+  if redis.call('HDEL', keys[5], w) == 1 then
+    redis.call('LREM', keys[4], 0, w)
+    return {'cancelled'}
+  end
+  local token = redis.call('HGET', keys[6], w)
+  if token then return {'granted', tonumber(token)} end
+  return {'gone'}
+end)
+
+-- args: kind, object, idle
+redis.register_function('ipc_sem_value', function(keys, args)
+  local state, err = open(keys, args[1], args[3])
+  if not state then return err end
+  local now = ipc_now()
+  settle(keys, state, now)
+  touch(keys, state, tonumber(args[3]))
+  return {'ok', state.free, state.depth, redis.call('ZCARD', keys[2]), redis.call('LLEN', keys[4])}
+end)
+
+-- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
+-- args: kind, object, idle, waiter count, waiters..., tokens...
+redis.register_function('ipc_sem_close', function(keys, args)
+  local state, err = open(keys, args[1], args[3])
+  if not state then return err end
+  local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
+  local now = ipc_now()
+  for i = 5, 4 + count do
+    if redis.call('HDEL', keys[5], args[i]) == 1 then redis.call('LREM', keys[4], 0, args[i]) end
+  end
+  for i = 5 + count, #args do
+    if holds(keys, args[i], object) then
+      drop_holder(keys, args[i])
+      if is_lock(state) then state.free = 1; state.depth = 0
+      elseif state.reclaim then state.free = state.free + 1 end
+    end
+  end
+  redis.call('ZREM', keys[7], object)
+  -- Objects whose process stopped renewing for 3 leases are gone.
+  redis.call('ZREMRANGEBYSCORE', keys[7], '-inf', now)
+  settle(keys, state, now, true)
+  if not state.persistent and redis.call('ZCARD', keys[7]) == 0 then
+    redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7])
+    return {'removed'}
+  end
+  touch(keys, state, idle)
+  return {'ok'}
+end)
+
+redis.register_function('ipc_sem_unlink', function(keys, args)
+  return redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7])
+end)
+`,
+)

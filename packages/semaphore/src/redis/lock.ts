@@ -1,0 +1,221 @@
+/**
+ * Lock and RLock on Redis: the same classes as @ipc/semaphore's, held by one
+ * object at a time across machines.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { checkOptionsObject, checkPersistent } from '@ipc/core/internal'
+import { checkRedisName } from '@ipc/core/redis'
+import type { RedisAcquireOptions, RedisLockOpenOptions, RedisLockOptions } from './options.js'
+import type { Permit } from './permit.js'
+import { attachWith, handleSpec, randomRedisName, takePending } from './semaphore.js'
+import {
+  type AttachSpec,
+  checkLease,
+  checkUrl,
+  RedisSemaphoreBase,
+  type RedisSemaphoreHandle,
+} from './semaphore-base.js'
+
+/**
+ * The RLocks whose `withLock` scope the current async task runs in. An RLock
+ * is entered again only from inside its own scope (as the shared-memory
+ * RLock): any other task of this process waits for it like another holder.
+ */
+const scopes = new AsyncLocalStorage<ReadonlySet<Lock>>()
+
+function newLockSpec(options: RedisLockOptions | undefined): AttachSpec {
+  checkOptionsObject(options)
+  return {
+    mode: 'new',
+    name: options?.name === undefined ? randomRedisName() : checkRedisName(options.name),
+    url: checkUrl(options?.url),
+    lease: checkLease(options?.lease),
+    value: 1,
+    bound: 0,
+    persistent: checkPersistent(options?.persistent),
+    reclaim: true,
+  }
+}
+
+function openLockSpec(name: string, options: RedisLockOpenOptions | undefined): AttachSpec {
+  checkOptionsObject(options)
+  const create = options?.create ?? false
+  const createOptions = typeof create === 'object' && create !== null ? create : {}
+  checkOptionsObject(createOptions, 'create')
+  return {
+    mode: create === false ? 'open' : 'create',
+    name: checkRedisName(name),
+    url: checkUrl(options?.url),
+    lease: checkLease(options?.lease),
+    value: 1,
+    bound: 0,
+    persistent: checkPersistent(createOptions.persistent),
+    reclaim: true,
+  }
+}
+
+/**
+ * A lock on a Redis server: held by one object at a time, on any machine
+ * (`@ipc/semaphore`'s `Lock` with every call async). The holder is this
+ * object; `release()` by another object throws `ValueError`.
+ *
+ * Guarantees (while the server is up): at most one holder; waiters served
+ * FIFO without polling; a holder that dies or is cut off loses the lock when
+ * its lease ends; every grant's `token` (from `permit()`) is larger than the
+ * ones before (fencing).
+ *
+ * @example
+ * ```ts
+ * import { Lock } from '@ipc/semaphore/redis'
+ * const lock = await Lock.open('deploy', { create: true })
+ * await lock.withLock(async () => {
+ *   // one holder on every machine
+ * })
+ * await lock.close()
+ * ```
+ */
+export class Lock extends RedisSemaphoreBase {
+  constructor(options?: RedisLockOptions) {
+    const recursive = new.target === RLock
+    super(
+      recursive ? 'rlock' : 'lock',
+      recursive ? 'RLock' : 'Lock',
+      import.meta.url,
+      takePending() ?? newLockSpec(options),
+    )
+  }
+
+  /**
+   * Attaches to the lock called `name`; with `{ create }`, creates it when no object has that name (atomically).
+   * @throws {NotFoundError} No object has that name.
+   * @throws {IncompatibleError} The name holds another kind.
+   * @throws {ConnectionError} The server cannot be reached.
+   */
+  static open(name: string, options?: RedisLockOpenOptions): Promise<Lock> {
+    try {
+      return attachWith(openLockSpec(name, options), () => new Lock())
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** Attaches to the lock a `.handle` describes. */
+  static from(handle: RedisSemaphoreHandle): Promise<Lock> {
+    try {
+      return attachWith(handleSpec(handle, 'lock'), () => new Lock())
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** True while this object holds the lock (as far as it knows: a lapsed lease is learnt at the next renewal). */
+  get owned(): boolean {
+    return this.heldTokens.length > 0
+  }
+
+  /** True when some object holds the lock now (asks the server). */
+  async locked(): Promise<boolean> {
+    return (await this.readState()).free === 0
+  }
+
+  /**
+   * Waits for the lock. Resolves `true` holding it, or `false` when
+   * `timeout` passed. A `Lock` this object holds is not re-entered: the call
+   * waits (another task may release it); an `RLock` is.
+   * @throws {ConnectionError} The connection is down or was lost while waiting.
+   * @throws {ClosedError} The object was closed.
+   */
+  async acquire(options?: RedisAcquireOptions): Promise<boolean> {
+    return (await this.takeToken(options, false, this.#reentry())) !== false
+  }
+
+  /** Takes the lock if it is free now (one round trip). */
+  async tryAcquire(): Promise<boolean> {
+    return (await this.takeToken(undefined, true, this.#reentry())) !== false
+  }
+
+  /** The token to enter an RLock again with: only inside this object's own `withLock` scope. */
+  #reentry(): number | undefined {
+    if (!(this instanceof RLock) || scopes.getStore()?.has(this) !== true) return undefined
+    return this.heldTokens[0]
+  }
+
+  /**
+   * Releases the lock (an RLock: one level of it).
+   * @throws {ValueError} This object does not hold it, or its lease lapsed (another holder may have it).
+   * @throws {ConnectionError} The server cannot be reached (the lock then lapses after `lease`).
+   */
+  async release(): Promise<void> {
+    const token = this.heldTokens[0]
+    await this.releaseTokens(token === undefined ? [] : [token], 1)
+  }
+
+  /**
+   * Waits for the lock and returns it as a `Permit` with its fencing `token`.
+   * @throws {TimeoutError} Not acquired within `timeout` ms.
+   */
+  async permit(options?: RedisAcquireOptions): Promise<Permit> {
+    const token = await this.takeToken(options, false)
+    if (token === false) throw this.timeoutError(options)
+    return this.makePermit(token)
+  }
+
+  /**
+   * Runs `fn` holding the lock and releases it afterwards, also when `fn` throws.
+   * @throws {TimeoutError} Not acquired within `timeout` ms.
+   */
+  async withLock<R>(fn: (lock: this) => R | PromiseLike<R>, options?: RedisAcquireOptions): Promise<Awaited<R>> {
+    if (!(await this.acquire(options))) throw this.timeoutError(options)
+    try {
+      const inside = new Set(scopes.getStore())
+      inside.add(this)
+      return await scopes.run(inside, () => fn(this))
+    } finally {
+      await this.release()
+    }
+  }
+
+  /** Alias of `withLock` (the name the semaphores use). */
+  withPermit<R>(fn: (lock: this) => R | PromiseLike<R>, options?: RedisAcquireOptions): Promise<Awaited<R>> {
+    return this.withLock(fn, options)
+  }
+}
+
+/**
+ * A re-entrant Redis lock: the object that holds it may acquire again and
+ * must release as many times (Python's `RLock`). As the shared-memory RLock,
+ * it is entered again from inside its own `withLock` scope; another task of
+ * this process that calls `acquire()` waits for it like another holder.
+ * @example
+ * ```ts
+ * const lock = new RLock()
+ * await lock.acquire()
+ * await lock.acquire() // re-entered
+ * await lock.release()
+ * await lock.release()
+ * ```
+ */
+export class RLock extends Lock {
+  /** @see Lock.open */
+  static override open(name: string, options?: RedisLockOpenOptions): Promise<RLock> {
+    try {
+      return attachWith(openLockSpec(name, options), () => new RLock())
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** @see Lock.from */
+  static override from(handle: RedisSemaphoreHandle): Promise<RLock> {
+    try {
+      return attachWith(handleSpec(handle, 'rlock'), () => new RLock())
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** How many times this object holds it (0: not held). */
+  get level(): number {
+    return this.depth
+  }
+}

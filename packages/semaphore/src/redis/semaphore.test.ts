@@ -1,0 +1,122 @@
+import { inspect } from 'node:util'
+import { TRANSFER } from '@ipc/core/internal'
+import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer, uniqueName } from '@ipc/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BoundedSemaphore, ConnectionError, Lock, Semaphore } from './index.js'
+
+describe('Redis classes without a server', () => {
+  it('reject a bad url or lease before connecting', () => {
+    expect(() => new Semaphore(1, { url: 'http://x' })).toThrow(TypeError)
+    expect(() => new Semaphore(1, { lease: 5 })).toThrow(RangeError)
+    expect(() => new Semaphore(1, { name: 'a{b}' })).toThrow(TypeError)
+    expect(() => new BoundedSemaphore(0)).toThrow(RangeError)
+  })
+
+  it('reject calls with ConnectionError when nothing listens at the url', async () => {
+    const sem = new Semaphore(1, { url: 'redis://127.0.0.1:1' })
+    const error = await sem.acquire({ timeout: 5000 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectionError)
+    expect(error).toMatchObject({ code: 'IPC_CONNECTION' })
+    expect(String((error as Error).message)).toMatch(/^Cannot reach Redis at redis:\/\/127\.0\.0\.1:1/)
+    await sem.close()
+  })
+})
+
+describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`, () => {
+  let server: RedisServer
+  beforeAll(async () => {
+    server = await startRedisServer()
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it('rejects ready() with ExistsError when the name is taken, and leaves the first one working', async () => {
+    const name = uniqueName()
+    const first = await new Semaphore(2, { name, url: server.url }).ready()
+    const second = new Semaphore(1, { name, url: server.url })
+    await expect(second.ready()).rejects.toMatchObject({ name: 'ExistsError' })
+    await expect(second.acquire()).rejects.toMatchObject({ name: 'ExistsError' })
+    await second.close()
+    expect(await first.getValue()).toBe(2)
+    await first.close()
+  })
+
+  it('open() throws NotFoundError for a missing name and IncompatibleError for another kind', async () => {
+    await expect(Semaphore.open(uniqueName(), { url: server.url })).rejects.toMatchObject({ name: 'NotFoundError' })
+    const lock = await Lock.open(uniqueName(), { url: server.url, create: true })
+    await expect(Semaphore.open(lock.name, { url: server.url })).rejects.toMatchObject({ name: 'IncompatibleError' })
+    await expect(BoundedSemaphore.open(lock.name, { url: server.url })).rejects.toMatchObject({
+      name: 'IncompatibleError',
+    })
+    await lock.close()
+  })
+
+  it('open(name, { create }) creates once: of racing objects exactly one creates', async () => {
+    const name = uniqueName()
+    const all = await Promise.all(
+      Array.from({ length: 5 }, () => Semaphore.open(name, { url: server.url, create: { value: 3 } })),
+    )
+    expect(all.filter((sem) => sem.created)).toHaveLength(1)
+    expect(await all[0]?.getValue()).toBe(3)
+    for (const sem of all) await sem.close()
+  })
+
+  it('attaches by handle, describes itself for Process, and removes the keys at the last close', async () => {
+    const sem = await new Semaphore(1, { url: server.url, lease: 2000 }).ready()
+    expect(sem.handle).toEqual({ kind: 'semaphore', name: sem.name, url: server.url, lease: 2000 })
+    const other = await Semaphore.from(JSON.parse(JSON.stringify(sem.handle)))
+    expect(await other.tryAcquire()).toBe(true)
+    expect(await sem.getValue()).toBe(0)
+    const descriptor = sem[TRANSFER]()
+    expect(descriptor.export).toBe('Semaphore')
+    expect(descriptor.module).toMatch(/redis/)
+    expect(inspect(other, { breakLength: Number.POSITIVE_INFINITY })).toBe(
+      `Semaphore (Redis) { name: '${sem.name}', url: '${server.url}', held: 1, waiting: 0 }`,
+    )
+    await other.close()
+    expect(await sem.getValue()).toBe(1)
+    await sem.close()
+    expect(await server.command('EXISTS', `ipc:{${sem.name}}:meta`)).toBe(':0')
+    await expect(sem.acquire()).rejects.toMatchObject({ name: 'ClosedError' })
+  })
+
+  it('keeps a persistent semaphore after the last close, until unlink()', async () => {
+    const name = uniqueName()
+    const sem = await new Semaphore(4, { name, url: server.url, persistent: true }).ready()
+    await sem.close()
+    const again = await Semaphore.open(name, { url: server.url })
+    expect(again.persistent).toBe(true)
+    expect(await again.getValue()).toBe(4)
+    await again.unlink()
+    await expect(again.getValue()).rejects.toMatchObject({ name: 'NotFoundError' })
+    await again.close()
+    await expect(Semaphore.open(name, { url: server.url })).rejects.toMatchObject({ name: 'NotFoundError' })
+  })
+
+  it('throws CorruptError when the state on the server breaks its rules, and close() still works', async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    expect(await server.command('HSET', `ipc:{${sem.name}}:meta`, 'free', 'many')).toBe(':0')
+    await expect(sem.acquire()).rejects.toMatchObject({ name: 'CorruptError', code: 'IPC_CORRUPT' })
+    await expect(sem.getValue()).rejects.toMatchObject({ name: 'CorruptError' })
+    await sem.close()
+    await sem.unlink()
+  })
+
+  it('gives every key of a non-persistent semaphore a TTL of 3 leases, so one whose processes all died goes away', async () => {
+    const sem = await new Semaphore(1, { url: server.url, lease: 1000 }).ready()
+    const other = await Semaphore.open(sem.name, { url: server.url, lease: 1000 })
+    expect(await sem.acquire()).toBe(true)
+    const waiting = other.acquire()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    for (const part of ['meta', 'holders', 'owners', 'queue', 'waiters', 'objects']) {
+      const ttl = Number((await server.command('PTTL', `ipc:{${sem.name}}:${part}`)).slice(1))
+      expect(ttl, part).toBeGreaterThan(0)
+      expect(ttl, part).toBeLessThanOrEqual(3000)
+    }
+    await sem.release()
+    expect(await waiting).toBe(true)
+    await other.close()
+    await sem.close()
+  })
+})

@@ -1,0 +1,154 @@
+/**
+ * Redis-only behaviour of @ipc/semaphore/redis: leases (a SIGKILLed or
+ * stopped holder loses its permit within `lease`), fencing tokens, and a
+ * server that stops (SIGSTOP) or restarts. The behaviour both backends share
+ * is in conformance.test.ts.
+ */
+import {
+  hasRedisServer,
+  NO_REDIS_NOTE,
+  type RedisServer,
+  spawnChild,
+  startRedisServer,
+  uniqueName,
+} from '@ipc/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
+
+const HOLD = new URL('./fixtures/redis-hold.mjs', import.meta.url)
+const LEASE = 600
+/** How late a lapsed lease may be noticed beyond `lease` on a loaded machine. */
+const SLACK = 1000
+
+describe.skipIf(!hasRedisServer())(
+  `@ipc/semaphore/redis leases${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`,
+  () => {
+    let server: RedisServer
+    beforeAll(async () => {
+      server = await startRedisServer()
+    })
+    afterAll(async () => {
+      await server?.stop()
+    })
+
+    for (const kind of ['semaphore', 'lock'] as const) {
+      it(`gives the ${kind} of a SIGKILLed holder to a waiter within its lease`, { timeout: 20_000 }, async () => {
+        const name = uniqueName()
+        const object =
+          kind === 'lock'
+            ? await Lock.open(name, { url: server.url, lease: LEASE, create: true })
+            : await Semaphore.open(name, { url: server.url, lease: LEASE, create: { value: 1 } })
+        const holder = spawnChild(HOLD, [server.url, name, String(LEASE), kind])
+        await holder.waitFor('holding')
+        expect(await object.tryAcquire()).toBe(false)
+        const waiting = object.acquire({ timeout: 10_000 })
+        const killedAt = performance.now()
+        holder.child.kill('SIGKILL')
+        await holder.exited
+        expect(await waiting).toBe(true)
+        expect(performance.now() - killedAt).toBeLessThan(LEASE + SLACK)
+        await object.release()
+        await object.close()
+      })
+    }
+
+    it('takes the permit from a holder cut off for longer than its lease, and tells the holder (permit.signal)', {
+      timeout: 20_000,
+    }, async () => {
+      const name = uniqueName()
+      const sem = await Semaphore.open(name, { url: server.url, lease: LEASE, create: { value: 1 } })
+      const holder = spawnChild(HOLD, [server.url, name, String(LEASE), 'semaphore'])
+      await holder.waitFor('holding')
+      const token = Number(holder.stdout().match(/holding (\d+)/)?.[1])
+      holder.child.kill('SIGSTOP')
+      try {
+        const permit = await sem.permit({ timeout: LEASE + SLACK + 1000 })
+        expect(permit.token).toBeGreaterThan(token)
+        holder.child.kill('SIGCONT')
+        await holder.waitFor(`lost ${token}`)
+        await permit.release()
+      } finally {
+        holder.child.kill('SIGCONT')
+      }
+      await sem.close()
+    })
+
+    it('grants tokens that strictly increase, across objects and processes (fencing)', {
+      timeout: 20_000,
+    }, async () => {
+      const name = uniqueName()
+      const sem = await Semaphore.open(name, { url: server.url, create: { value: 2 } })
+      const other = await Semaphore.open(name, { url: server.url })
+      const tokens: number[] = []
+      for (let i = 0; i < 10; i++) {
+        const permit = await (i % 2 === 0 ? sem : other).permit()
+        tokens.push(permit.token)
+        await permit.release()
+      }
+      const holder = spawnChild(HOLD, [server.url, name, '10000', 'semaphore'])
+      await holder.waitFor('holding')
+      tokens.push(Number(holder.stdout().match(/holding (\d+)/)?.[1]))
+      const [a, b] = await Promise.all([sem.permit(), other.permit({ timeout: 300 }).catch(() => undefined)])
+      tokens.push(a.token)
+      for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number)
+      expect(b).toBeUndefined()
+      await a.release()
+      await other.close()
+      await sem.close()
+    })
+
+    it('ends acquire({ timeout }) with false within its timeout on a stopped server (SIGSTOP), and works after SIGCONT', {
+      timeout: 20_000,
+    }, async () => {
+      const sem = await Semaphore.open(uniqueName(), { url: server.url, create: { value: 1 } })
+      server.pause()
+      try {
+        const started = performance.now()
+        await expect(sem.acquire({ timeout: 300 })).resolves.toBe(false)
+        expect(performance.now() - started).toBeLessThan(300 + SLACK)
+      } finally {
+        server.resume()
+      }
+      // The grant the server made after SIGCONT went back: the permit is free for the next acquire.
+      await expect(sem.acquire({ timeout: 5000 })).resolves.toBe(true)
+      expect(await sem.getValue()).toBe(0)
+      await sem.release()
+      await sem.close()
+    })
+
+    it('rejects calls with ConnectionError while the server is down, and works again after it restarts', {
+      timeout: 30_000,
+    }, async () => {
+      const name = uniqueName()
+      const sem = await Semaphore.open(name, { url: server.url, create: { value: 1, persistent: true } })
+      const other = await Semaphore.open(name, { url: server.url })
+      expect(await sem.acquire()).toBe(true)
+      const waiting = expect(other.acquire()).rejects.toBeInstanceOf(ConnectionError)
+      // Keep the data across the restart (the test server does not save by itself).
+      expect(await server.command('SAVE')).toBe('+OK')
+      await server.kill()
+      await waiting
+      await expect(other.acquire({ timeout: 1000 })).rejects.toMatchObject({
+        name: 'ConnectionError',
+        code: 'IPC_CONNECTION',
+      })
+      await server.start()
+      // The client reconnects by itself; its functions are loaded again when the server lacks them.
+      expect(await server.command('FUNCTION', 'FLUSH')).toBe('+OK')
+      let value: number | undefined
+      for (let i = 0; i < 100 && value === undefined; i++) {
+        value = await other.getValue().catch((error: unknown) => {
+          if (!(error instanceof ConnectionError)) throw error
+          return new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 50))
+        })
+      }
+      expect(value).toBe(0)
+      await sem.release()
+      expect(await other.acquire({ timeout: 1000 })).toBe(true)
+      await other.release()
+      await sem.unlink()
+      await other.close()
+      await sem.close()
+    })
+  },
+)
