@@ -30,7 +30,14 @@ export {
 export { attachmentAlive, isProcessAlive, selfIdentity, threadId } from './ownership/liveness.js'
 export { ROBUST_LOCK_BYTES, RobustLock } from './ownership/robust-lock.js'
 export { type SlotTagErrors, SlotTagWatch, TAG_SPINS, TAG_STALL_MS } from './ownership/slot-tag.js'
-export { checkHandle, type Handle, revive, TRANSFER, type TransferDescriptor } from './primitive/handle.js'
+export {
+  checkHandle,
+  type Handle,
+  lockHandleOf,
+  revive,
+  TRANSFER,
+  type TransferDescriptor,
+} from './primitive/handle.js'
 export {
   type Attachment,
   attachTo,

@@ -18,6 +18,7 @@ import {
   checkPersistent,
   type Handle,
   invalidArgType,
+  lockHandleOf,
   openAttachment,
   openOrCreateAttachment,
   Primitive,
@@ -66,16 +67,7 @@ export interface SharedKind extends PrimitiveKind<SharedAttachment, SharedSpec> 
 
 /** The kind and name of a lock given as `options.lock` (a Lock or RLock of any copy of @ipc/semaphore). */
 function givenLock(lock: unknown): SharedLock {
-  const handle = (lock as { handle?: { kind?: unknown; name?: unknown } } | null)?.handle
-  if (
-    typeof lock !== 'object' ||
-    lock === null ||
-    (handle?.kind !== 'lock' && handle?.kind !== 'rlock') ||
-    typeof handle.name !== 'string'
-  )
-    throw invalidArgType(
-      `The "lock" option must be true, false, a Lock or an RLock, received ${lock === null ? 'null' : typeof lock}`,
-    )
+  const handle = lockHandleOf(lock, 'The "lock" option must be true, false, a Lock or an RLock')
   const given = lock as SharedLock
   if (given.closed) throw new ClosedError(`Cannot use ${handle.kind} "${handle.name}" as the lock: it was closed`)
   return given

@@ -23,6 +23,7 @@ import {
   fromHandle,
   type Handle,
   invalidArgType,
+  lockHandleOf,
   openPrimitive,
   outOfRange,
   Primitive,
@@ -178,16 +179,7 @@ const CONDITION: PrimitiveKind<ConditionAttachment, ConditionSpec> = {
 
 /** Validates a lock given to a Condition (a Lock or RLock of any copy of @ipc/semaphore). */
 function givenLock(lock: unknown): ConditionLock {
-  const handle = (lock as { handle?: { kind?: unknown; name?: unknown } } | null)?.handle
-  if (
-    typeof lock !== 'object' ||
-    lock === null ||
-    (handle?.kind !== 'lock' && handle?.kind !== 'rlock') ||
-    typeof handle.name !== 'string'
-  )
-    throw invalidArgType(
-      `The "lock" argument must be a Lock or an RLock, received ${lock === null ? 'null' : typeof lock}`,
-    )
+  const handle = lockHandleOf(lock, 'The "lock" argument must be a Lock or an RLock')
   if (typeof (lock as Partial<RestorableLock>)[RELEASE_SAVE] !== 'function')
     throw invalidArgType('The "lock" argument comes from a copy of @ipc/semaphore too old for a Condition')
   const given = lock as ConditionLock

@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto'
 import { ExistsError, IncompatibleError, IpcError, invalidArgValue, NotFoundError, systemError } from '../errors.js'
 import { native } from '../native.js'
-import { checkName, refused, releaseMapping, SHM_PREFIX } from './segment.js'
+import { checkName, refused, releaseMapping, SHM_PREFIX, unlinkIfSame } from './segment.js'
 
 const ENOENT = 2
 const EACCES = 13
@@ -124,9 +124,7 @@ export class RawSegment {
 
   /** Removes the name now, if it still names this object; mappings stay valid until closed. */
   unlink(): void {
-    const shm = shmNameOf(this.name)
-    const stat = native().shmStat(shm)
-    if (typeof stat !== 'number' && stat.inode === this.#inode) native().shmUnlink(shm)
+    unlinkIfSame(shmNameOf(this.name), this.#inode)
   }
 
   /** Unmaps (idempotent); a creator that is not persistent unlinks the name first. */

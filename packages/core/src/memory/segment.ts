@@ -535,9 +535,7 @@ export class Segment {
 
   /** Removes the name now; attached objects keep working until they close. */
   unlink(): void {
-    const shm = shmNameOf(this.name)
-    const stat = native().shmStat(shm)
-    if (typeof stat !== 'number' && stat.inode === this.#inode) native().shmUnlink(shm)
+    unlinkIfSame(shmNameOf(this.name), this.#inode)
   }
 
   /** Detaches: frees the slot, unlinks when no live object is left attached, releases the mapping. Idempotent. */
@@ -595,6 +593,15 @@ export class Segment {
   [Symbol.dispose](): void {
     this.close()
   }
+}
+
+/**
+ * Unlinks the shared-memory name `shm` if it still names the file with
+ * `inode` (another object of that name made since is left alone).
+ */
+export function unlinkIfSame(shm: string, inode: number): void {
+  const stat = native().shmStat(shm)
+  if (typeof stat !== 'number' && stat.inode === inode) native().shmUnlink(shm)
 }
 
 /** OPEN in the epoch after `life`'s. */

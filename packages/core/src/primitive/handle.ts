@@ -47,6 +47,23 @@ export async function revive(descriptor: TransferDescriptor): Promise<unknown> {
   return cls.from(descriptor.handle)
 }
 
+/**
+ * The handle of a Lock or RLock given as an argument. A lock of any copy of
+ * @ipc/semaphore (ESM or CJS, another version) is recognised by its handle,
+ * not its class. Throws TypeError `${must}, received …` for anything else.
+ */
+export function lockHandleOf(lock: unknown, must: string): { kind: 'lock' | 'rlock'; name: string } {
+  const handle = (lock as { handle?: { kind?: unknown; name?: unknown } } | null)?.handle
+  if (
+    typeof lock !== 'object' ||
+    lock === null ||
+    (handle?.kind !== 'lock' && handle?.kind !== 'rlock') ||
+    typeof handle.name !== 'string'
+  )
+    throw invalidArgType(`${must}, received ${lock === null ? 'null' : typeof lock}`)
+  return handle as { kind: 'lock' | 'rlock'; name: string }
+}
+
 /** Validates a handle given to `X.from()`: a plain object of the expected kind with a string name. */
 export function checkHandle<H extends Handle>(handle: unknown, kind: string | readonly string[]): H {
   const kinds = typeof kind === 'string' ? [kind] : kind
