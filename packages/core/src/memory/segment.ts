@@ -657,7 +657,7 @@ function awaitCreator(i32: Int32Array, f64: Float64Array): string | typeof CREAT
       return `its creator has not finished making it after ${(CREATOR_SLICES * CREATOR_SLICE_MS) / 1000} s`
     // The creator claims a slot right after the native create: a claimed slot
     // and none alive means it died before it finished.
-    if (slice > 0 && creatorDied(i32, f64)) return 'its creator died before it finished making it'
+    if (slice > 0 && holdersOf(i32, f64) === 'dead') return 'its creator died before it finished making it'
     waitWordSync(i32, I_STATE, 0, CREATOR_SLICE_MS)
   }
 }
@@ -665,14 +665,19 @@ function awaitCreator(i32: Int32Array, f64: Float64Array): string | typeof CREAT
 /** What awaitCreator returns when the creator gave up (its init threw): the name is gone. */
 const CREATOR_GAVE_UP: unique symbol = Symbol('creator-gave-up')
 
-function creatorDied(i32: Int32Array, f64: Float64Array): boolean {
+/**
+ * The holders of a segment's slots: 'alive' when one lives, 'dead' when some
+ * slot is claimed and none lives, 'none' when no slot is claimed (an open's
+ * creator check, and the scan's verdict).
+ */
+function holdersOf(i32: Int32Array, f64: Float64Array): 'alive' | 'dead' | 'none' {
   let claimed = false
   for (let s = 0; s < SLOT_COUNT; s++) {
     if (Atomics.load(i32, (SLOTS_OFFSET + s * SLOT_BYTES) / 4 + S_PID) === 0) continue
-    if (slotAliveIn(i32, f64, s)) return false
+    if (slotAliveIn(i32, f64, s)) return 'alive'
     claimed = true
   }
-  return claimed
+  return claimed ? 'dead' : 'none'
 }
 
 function claimSlot(i32: Int32Array, f64: Float64Array): number {
@@ -869,13 +874,8 @@ function isDeadSegment(stat: ShmStat | number, header: Uint8Array): boolean {
   const magic = i32[I_MAGIC]
   if (magic !== MAGIC && magic !== MAGIC_INITIALISING) return false
   if (magic === MAGIC && ((i32[I_FLAGS] as number) & FLAG_PERSISTENT) !== 0) return false
-  let occupied = false
-  for (let s = 0; s < SLOT_COUNT; s++) {
-    if (i32[(SLOTS_OFFSET + s * SLOT_BYTES) / 4 + S_PID] === 0) continue
-    if (slotAliveIn(i32, f64, s)) return false
-    occupied = true
-  }
-  if (occupied) return true
+  const holders = holdersOf(i32, f64)
+  if (holders !== 'none') return holders === 'dead'
   // No slot taken: a ready segment nobody attached (not ours to judge); an
   // initialising one whose creator may still be inside the native create.
   return magic === MAGIC_INITIALISING && Date.now() - stat.mtimeMs > INITIALISING_GRACE_MS
