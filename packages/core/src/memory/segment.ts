@@ -586,8 +586,7 @@ export class Segment {
   }
 
   #anyAlive(): boolean {
-    for (let s = 0; s < SLOT_COUNT; s++) if (slotAliveIn(this.i32, this.#f64, s)) return true
-    return false
+    return holdersOf(this.i32, this.#f64) === 'alive'
   }
 
   [Symbol.dispose](): void {
