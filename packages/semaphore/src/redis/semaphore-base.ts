@@ -12,6 +12,7 @@
  * twice (a token already held is ignored). A grant for a waiter that gave up
  * (timeout, abort) is released at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { inspect } from 'node:util'
 import {
   ClosedError,
@@ -40,6 +41,12 @@ export interface RedisSemaphoreHandle {
   url: string
   /** Lease of this object's permits, ms. */
   lease: number
+  /**
+   * Present (true) when the handle was taken before its creator's create
+   * reached the server: `from()` then waits up to 5 s for the name to appear
+   * instead of reporting it missing at once.
+   */
+  creating?: boolean
   [field: string]: unknown
 }
 
@@ -54,7 +61,16 @@ export interface AttachSpec {
   bound: number
   persistent: boolean
   reclaim: boolean
+  /** `from()` a handle taken while its creator was still creating: a missing name is waited for (CREATOR_WAIT_MS). */
+  awaitCreator?: boolean
 }
+
+/**
+ * How long `from()` waits for a name its handle says is being created. The
+ * creator's first call loads the Redis client and connects, so a child it
+ * started at once can reach the server first.
+ */
+export const CREATOR_WAIT_MS = 5000
 
 interface Waiter {
   /** Resolves with the token, or false (timeout, try). */
@@ -126,6 +142,9 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
   readonly #ready: Promise<void>
   #created = false
   #persistent = false
+  /** False until this object's create or open reached the server (see `handle`). */
+  #attached = false
+  readonly #creating: boolean
   /** Tokens this object holds, oldest first. */
   readonly #held: number[] = []
   readonly #permits = new Map<number, Permit>()
@@ -148,6 +167,7 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
     this.#url = spec.url
     this.#lease = spec.lease
     this.#keys = KEY_PARTS.map((part) => redisKey(spec.name, part))
+    this.#creating = spec.mode !== 'open'
     this.#connection = RedisConnection.acquire(spec.url)
     this.#objectId = `${this.#connection.clientId}/${++objectCount}`
     const connection = this.#connection
@@ -178,7 +198,9 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
 
   /** A small plain JSON object; `X.from(handle)` attaches to the same semaphore in any process, on any machine. */
   get handle(): RedisSemaphoreHandle {
-    return { kind: this.#kind, name: this.#name, url: this.#url, lease: this.#lease }
+    const handle: RedisSemaphoreHandle = { kind: this.#kind, name: this.#name, url: this.#url, lease: this.#lease }
+    if (this.#creating && !this.#attached) handle.creating = true
+    return handle
   }
 
   /** True when this object created the semaphore (known once `ready()` resolved). */
@@ -208,16 +230,16 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
   }
 
   async #attach(spec: AttachSpec): Promise<void> {
-    const reply = asArray(
-      await this.#call('ipc_sem_create', [
-        spec.mode,
-        spec.value,
-        spec.bound,
-        spec.persistent ? 1 : 0,
-        spec.reclaim ? 1 : 0,
-      ]),
-      'create',
-    )
+    const args = [spec.mode, spec.value, spec.bound, spec.persistent ? 1 : 0, spec.reclaim ? 1 : 0]
+    let reply = asArray(await this.#call('ipc_sem_create', args), 'create')
+    if (spec.awaitCreator === true && reply[0] === 'missing') {
+      // The handle was taken before its creator's create landed: give it CREATOR_WAIT_MS to land.
+      const deadline = Date.now() + CREATOR_WAIT_MS
+      for (let nap = 5; reply[0] === 'missing' && Date.now() < deadline; nap = Math.min(nap * 2, 100)) {
+        await sleep(Math.min(nap, Math.max(1, deadline - Date.now())))
+        reply = asArray(await this.#call('ipc_sem_create', args), 'create')
+      }
+    }
     const status = reply[0]
     if (status === 'corrupt') {
       this.#releaseConnection()
@@ -240,6 +262,7 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
     }
     if (status !== 'created' && status !== 'opened') corrupt('create', reply)
     this.#created = status === 'created'
+    this.#attached = true
     this.#persistent = reply[1] === 1
     this.#heartbeat = setInterval(() => void this.#renew(), Math.max(10, Math.floor(this.#lease / 3)))
     this.#heartbeat.unref()

@@ -81,6 +81,39 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await expect(sem.acquire()).rejects.toMatchObject({ name: 'ClosedError' })
   })
 
+  it('marks a handle taken before the create landed, and from() of such a handle waits for its creator', async () => {
+    const name = uniqueName()
+    const url = server.url
+    // A handle a creator hands out at once (Process.start right after the constructor).
+    const early = new Semaphore(2, { name, url })
+    expect(early.handle).toEqual({ kind: 'semaphore', name, url, lease: 10_000, creating: true })
+    await early.ready()
+    expect(early.handle).not.toHaveProperty('creating')
+    await early.close()
+
+    // The opener reaches the server first: it waits until the creator's create lands.
+    const opening = Semaphore.from({ kind: 'semaphore', name, url, lease: 10_000, creating: true })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const creator = await new Semaphore(3, { name, url }).ready()
+    const opened = await opening
+    expect(opened.created).toBe(false)
+    expect(await opened.getValue()).toBe(3)
+    await opened.close()
+    await creator.close()
+
+    // Without the mark a missing name fails at once; with it, after the wait (5 s).
+    let started = Date.now()
+    await expect(Semaphore.from({ kind: 'semaphore', name: uniqueName(), url, lease: 10_000 })).rejects.toMatchObject({
+      name: 'NotFoundError',
+    })
+    expect(Date.now() - started).toBeLessThan(1000)
+    started = Date.now()
+    await expect(
+      Semaphore.from({ kind: 'semaphore', name: uniqueName(), url, lease: 10_000, creating: true }),
+    ).rejects.toMatchObject({ name: 'NotFoundError' })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4900)
+  }, 15_000)
+
   it('keeps a persistent semaphore after the last close, until unlink()', async () => {
     const name = uniqueName()
     const sem = await new Semaphore(4, { name, url: server.url, persistent: true }).ready()

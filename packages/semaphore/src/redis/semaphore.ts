@@ -112,6 +112,7 @@ export function handleSpec(handle: unknown, kind: string): AttachSpec {
     bound: 0,
     persistent: false,
     reclaim: true,
+    awaitCreator: checked.creating === true,
   }
 }
 
