@@ -15,8 +15,14 @@
  * measured time per task, between 2 and `MAX_DEPTH` tasks), so it finds its
  * next request in its queue while the parent handles replies, and the
  * parent handles many replies per wake-up when tasks are tiny; long tasks
- * stay 2 deep, so the work stays balanced between workers. A worker is
- * refilled when it is down to half its depth, in one burst. A task that can
+ * stay 2 deep, so the work stays balanced between workers. Tiny tasks
+ * (under `TOP_UP_MS`) refill a worker when it is down to half its depth, in
+ * one burst (one wake-up for many); longer ones top it up at every reply, so
+ * it always holds about `QUEUED_WORK_MS` of work: that is the time the parent
+ * has to be scheduled and answer before the worker would idle, and on busy
+ * cores a woken process can wait a scheduler slice (1.5 ms or more) for a
+ * CPU. Topping up also keeps the workers' loads within one task of each
+ * other at the end of a map. A task that can
  * be cancelled (a `signal` or `timeout`) goes only to an idle worker: it
  * starts at once, so cancelling it never kills another task.
  */
@@ -48,6 +54,7 @@ import {
   NO_EXPORT,
   OK,
   PART,
+  packNumbers,
   type Reply,
   type Request,
   type RequestKind,
@@ -62,7 +69,9 @@ const MIN_DEPTH = 2
 /** Tasks a worker holds at most. */
 const MAX_DEPTH = 64
 /** How much work (ms, by the measured time per task) a worker may hold. */
-const QUEUED_WORK_MS = 1
+const QUEUED_WORK_MS = Number(process.env.XQW ?? 3)
+/** Tasks at least this long (ms) top their worker up at every reply instead of refilling it in bursts. */
+const TOP_UP_MS = Number(process.env.XTOP ?? 0.2)
 
 /** How long (ms) a worker sent its stop message may take to exit once idle before it is killed. */
 const STOP_GRACE_MS = 5000
@@ -820,7 +829,7 @@ export class Pool {
   #send(worker: Worker, task: Task): boolean {
     const request: Request =
       task.transfers === undefined
-        ? [task.id, task.exportName, task.kind, task.payload]
+        ? [task.id, task.exportName, task.kind, task.kind === MAP ? packNumbers(task.payload) : task.payload]
         : [task.id, task.exportName, task.kind, task.payload, task.transfers]
     try {
       worker.requests.putNowait(request)
@@ -976,10 +985,12 @@ export class Pool {
       this.#sendStop(worker)
       this.#armStopTimer(worker)
     } else if (worker.held.length === 0) this.#startIdleTimer(worker)
-    // Refill in bursts: only once the worker is down to half its depth. The
-    // first request of a burst may wake it (a futex wake); the rest find it
-    // awake and cost no system call, and its replies come back in bursts too.
-    if (worker.held.length <= this.#depth >> 1 || this.#queueHead >= this.#queue.length) this.#dispatch()
+    // Tiny tasks refill in bursts: only once the worker is down to half its
+    // depth. The first request of a burst may wake it (a futex wake); the rest
+    // find it awake and cost no system call, and its replies come back in
+    // bursts too. Longer tasks top up at once (see the module comment).
+    const refillAt = this.#taskMs >= TOP_UP_MS ? this.#depth - 1 : this.#depth >> 1
+    if (worker.held.length <= refillAt || this.#queueHead >= this.#queue.length) this.#dispatch()
   }
 
   #onExit(worker: Worker, code: number | null, failure: Error | undefined): void {

@@ -10,7 +10,7 @@
  */
 import { errorFields, importModule, placeTransfer, revive } from '@ipc/core/internal'
 import type { Queue } from '@ipc/queue'
-import { FAILED, MAP, NO_EXPORT, OK, PART, type Reply, type Request, TOO_LARGE } from './protocol.js'
+import { FAILED, MAP, NO_EXPORT, OK, PART, packNumbers, type Reply, type Request, TOO_LARGE } from './protocol.js'
 
 /**
  * Imports `moduleUrl`, then answers requests until the stop message, then
@@ -43,7 +43,8 @@ export async function poolWorker(
         for (const { descriptor, paths } of transfers) {
           const value = (await revive(descriptor)) as { close?: () => void }
           revived.push(value)
-          for (const path of paths) placeTransfer(payload, path, value)
+          // Requests with transfers are never packed (pool.ts packs only those without).
+          for (const path of paths) placeTransfer(payload as unknown[], path, value)
         }
       if (kind === MAP) {
         const results = new Array(payload.length)
@@ -52,7 +53,7 @@ export async function poolWorker(
           if (isThenable(result)) result = await result
           results[i] = result
         }
-        reply = [id, OK, results]
+        reply = [id, OK, packNumbers(results)]
       } else {
         let result = fn(...payload)
         if (isThenable(result)) result = await result
@@ -75,16 +76,16 @@ export async function poolWorker(
       if (!(error instanceof RangeError)) {
         // The result cannot be cloned: the task fails with that.
         replies.putSync([id, FAILED, errorFields(error)])
-      } else if (kind === MAP && reply[1] === OK && (reply[2] as unknown[]).length > 1) {
+      } else if (kind === MAP && reply[1] === OK && (reply[2] as ArrayLike<unknown>).length > 1) {
         // A chunk's results that do not fit in the ring go back in parts.
-        putInParts(replies, id, reply[2] as unknown[])
+        putInParts(replies, id, reply[2] as unknown[] | Float64Array)
       } else replies.putSync([id, TOO_LARGE, null])
     }
   }
 }
 
 /** Puts `results` as PART replies, halving until each fits, then an empty OK; TOO_LARGE if one result alone does not fit. */
-function putInParts(replies: Queue<Reply>, id: number, results: unknown[]): void {
+function putInParts(replies: Queue<Reply>, id: number, results: unknown[] | Float64Array): void {
   const put = (start: number, end: number): boolean => {
     try {
       replies.putSync([id, PART, results.slice(start, end)])

@@ -14,6 +14,27 @@ describe.each(['process', 'thread'] as const)('Pool ordering and chunking (%s mo
     expect(await pool.map('square', new Set([2, 3]))).toEqual([4, 9])
   })
 
+  it('map keeps every number exactly (chunks of numbers travel packed) and mixed chunks as they were', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 2, mode })
+    const odd = [Number.NaN, -0, 0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1.5, 2 ** 53, -1e308, 5e-324]
+    const input = Array.from({ length: 300 }, (_, i) => odd[i % odd.length] as number)
+    for (const chunksize of [1, 31, 32, 100, 300]) {
+      const out = await pool.map<number>('identity', input, { chunksize })
+      expect(Array.isArray(out)).toBe(true)
+      expect(out.length).toBe(input.length)
+      expect(out.every((value, i) => Object.is(value, input[i]))).toBe(true)
+      const ordered: number[] = []
+      for await (const value of pool.imap<number>('identity', input, { chunksize })) ordered.push(value)
+      expect(ordered.every((value, i) => Object.is(value, input[i]))).toBe(true)
+    }
+    // Numbers in, arrays out; a string among numbers: nothing is packed, nothing changes.
+    expect(await pool.map('box', input.slice(0, 64), { chunksize: 64 })).toEqual(input.slice(0, 64).map((x) => [x]))
+    const mixed = [...Array.from({ length: 40 }, (_, i) => i), 'x', 1n, null]
+    expect(await pool.map('identity', mixed, { chunksize: mixed.length })).toEqual(mixed)
+  })
+
   it('imap yields in input order; unordered yields every result once', { timeout: 30_000 }, async () => {
     await using pool = new Pool(TASKS, { size: 2, mode })
     const input = Array.from({ length: 60 }, (_, i) => i)
