@@ -30,6 +30,13 @@ export interface Size {
   min?: number
   /** Keep `n` a multiple of this (e.g. the number of producers). */
   multipleOf?: number
+  /**
+   * At most this many warm-up repetitions (default: the mode's). For jobs whose `n` is a
+   * fixed duration (`min` = `max`), where a warm-up sizes nothing and only costs time.
+   */
+  warmup?: number
+  /** At most this many measured repetitions (default: the mode's). */
+  repetitions?: number
 }
 
 export interface Job {
@@ -140,15 +147,17 @@ async function measureInScope(job: Job, mode: Mode, progress: Progress, started:
     await withTimeout(runner.setup(), mode.setupTimeoutMs, 'setup')
     let n = roundTo(mode.name === 'smoke' ? job.size.smoke : job.size.n0, job.size.multipleOf ?? 1)
     const problems: string[] = []
-    for (let i = 0; i < mode.warmup; i++) {
-      progress.phase(`warm-up ${i + 1}/${mode.warmup}`)
+    const warmup = Math.min(mode.warmup, job.size.warmup ?? mode.warmup)
+    const repetitions = Math.min(mode.repetitions, job.size.repetitions ?? mode.repetitions)
+    for (let i = 0; i < warmup; i++) {
+      progress.phase(`warm-up ${i + 1}/${warmup}`)
       const rep = await withTimeout(runner.run(n), mode.repTimeoutMs, `warm-up of ${n}`)
       problems.push(...(rep.problems ?? []))
       n = calibrate(n, rep.elapsedNs, mode.targetMs, job.size)
     }
     const reps: Rep[] = []
-    for (let i = 0; i < mode.repetitions; i++) {
-      progress.phase(`rep ${i + 1}/${mode.repetitions}`)
+    for (let i = 0; i < repetitions; i++) {
+      progress.phase(`rep ${i + 1}/${repetitions}`)
       const rep = await withTimeout(runner.run(n), mode.repTimeoutMs, `repetition of ${n}`)
       problems.push(...(rep.problems ?? []))
       reps.push(rep)

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { cleanupNow, installCleanup, sweepSegments, sweepStaleRuns } from './cleanup.ts'
 import { RunContext } from './context.ts'
 import { type Family, type Job, type Measured, measure } from './harness.ts'
+import { idleFamily } from './idle.ts'
 import { describeMachine } from './machine.ts'
 import { MODES, type Mode } from './modes.ts'
 import { pipeFamily } from './pipe.ts'
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
     syncFamily(ctx),
     segmentFamily(ctx),
     poolFamily(ctx),
+    idleFamily(ctx),
   ]
   const rows = families
     .flatMap((family) => family.rows)

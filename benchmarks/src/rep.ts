@@ -78,3 +78,23 @@ export function wakeupRep(released: number[], woken: number[]): Rep {
     problems,
   }
 }
+
+/** What an idle child measured while its waits were pending (see `idleWindow` in children/lib.mjs). */
+export interface IdleReport {
+  elapsedNs: number
+  /** CPU time (user + system, all threads) in ms per second of waiting. */
+  cpuMsPerS: number
+  /** p99 of how late a 10 ms timer fired (Node: the event loop; Python: the main thread), ms. */
+  delayP99Ms: number
+}
+
+/**
+ * An idle-cost repetition: the figures measured while `waiters` waits were pending, and
+ * what they returned once woken (`count` of them, `ok` if each returned the payload).
+ */
+export function idleRep(idle: IdleReport, woken: FlowReport, waiters: number): Rep {
+  const problems: string[] = []
+  if (woken.count !== waiters) problems.push(`${woken.count} of ${waiters} waits returned after the wake-up`)
+  if (woken.ok === false) problems.push('a woken wait returned something other than the payload')
+  return { elapsedNs: idle.elapsedNs, metrics: { cpu: idle.cpuMsPerS, delay: idle.delayP99Ms }, problems }
+}

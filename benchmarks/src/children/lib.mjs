@@ -1,6 +1,8 @@
 // Shared by every Node benchmark child: the control protocol, the clock and the payloads.
 // Children are plain ESM so they start fast and run exactly what users install.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import process from 'node:process'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Monotonic nanoseconds (CLOCK_MONOTONIC: comparable between processes on one machine). */
 export const now = () => Number(process.hrtime.bigint())
@@ -79,6 +81,32 @@ export function waitUntil(startAt) {
   const ms = (startAt - now()) / 1e6
   if (ms > 1) sleepSync(ms - 1)
   while (now() < startAt) {}
+}
+
+/** The event-loop delay monitor's sampling interval (ms): it fires this often while idle. */
+const DELAY_RESOLUTION_MS = 10
+/** Time given to fresh waits to settle (threads started, fds registered) before measuring. */
+const SETTLE_MS = 100
+
+/**
+ * Measures an idle process for `ms` while its waits are pending: the CPU time the whole
+ * process used (user + system, every thread) per second of wall time, and the p99 of the
+ * event-loop delay: how late `monitorEventLoopDelay`'s 10 ms timer fired (its histogram
+ * holds the intervals between firings, so 10 ms is subtracted). Python's peer measures
+ * the same two things (python/idle_bench.py).
+ */
+export async function idleWindow(ms) {
+  await sleep(SETTLE_MS)
+  const histogram = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS })
+  histogram.enable()
+  const cpu0 = process.cpuUsage()
+  const t0 = now()
+  await sleep(ms)
+  const cpu = process.cpuUsage(cpu0)
+  const elapsedNs = now() - t0
+  histogram.disable()
+  const lateNs = Math.max(0, histogram.percentile(99) - DELAY_RESOLUTION_MS * 1e6)
+  return { elapsedNs, cpuMsPerS: (cpu.user + cpu.system) / 1e3 / (elapsedNs / 1e9), delayP99Ms: lateNs / 1e6 }
 }
 
 /** Sleeps the thread for `ms` without spinning (Atomics.wait on a private word). */

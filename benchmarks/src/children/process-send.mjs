@@ -2,7 +2,10 @@
 // serialization 'json' (the default) or 'advanced' (the structured clone algorithm).
 //
 // Roles (argv[2]):
-//   sink    forked by the benchmark; forks its own `source` and counts what it sends.
+//   sink    forked by the benchmark; forks its own `source` (or `sources` of them: fan-in)
+//           and counts what they send.
+//   hub     forked by the benchmark; forks `leaves` children and sends item i to leaf
+//           i mod k (fan-out), with the same flow control per leaf; each leaf counts.
 //   source  sends n messages to its parent with flow control: when send() returns false
 //           (the backlog passed Node's threshold), it waits for the next send's callback.
 //   pinger  forked by the benchmark; forks an `echo` and times round trips.
@@ -27,53 +30,143 @@ function forkPeer(childRole, serialization) {
 }
 
 if (role === 'sink') {
-  let source
+  let sources = []
   let kind
   let decode = false
   let expected = 0
+  let each = 0
+  let counts = []
   let count = 0
   let tEnd = 0
   let ok = true
-  let onReport
+  const onReports = []
   serve({
-    async setup({ payload, serialization }) {
+    async setup({ payload, serialization, sources: k = 1 }) {
       kind = payload
       decode = serialization === 'json' && payload === 'buffer64k'
-      const peer = forkPeer('source', serialization)
-      source = peer.child
-      await peer.ready
-      source.on('message', (message) => {
-        if (count < expected) {
-          const item = decode ? Buffer.from(message, 'base64') : message
-          count++
-          if (count === expected) {
-            tEnd = now()
-            ok = isPayload(kind, item)
+      const peers = Array.from({ length: k }, () => forkPeer('source', serialization))
+      sources = peers.map((peer) => peer.child)
+      counts = sources.map(() => 0)
+      await Promise.all(peers.map((peer) => peer.ready))
+      const reports = sources.map((source, j) => {
+        // Items come first, then the source's report: each source sends `each` items.
+        source.on('message', (message) => {
+          if (counts[j] < each) {
+            const item = decode ? Buffer.from(message, 'base64') : message
+            counts[j]++
+            count++
+            if (count === expected) {
+              tEnd = now()
+              ok = isPayload(kind, item)
+            }
+            return
           }
-          return
-        }
-        onReport?.(message)
+          onReports[j]?.(message)
+        })
+        const set = new Promise((resolve) => {
+          onReports[j] = resolve
+        })
+        source.send({ cmd: 'setup', payload, serialization })
+        return set
       })
-      source.send({ cmd: 'setup', payload, serialization })
-      await new Promise((resolve) => {
-        onReport = resolve
-      })
+      await Promise.all(reports)
       return {}
     },
     async run({ n }) {
       expected = n
+      each = n / sources.length
       count = 0
+      counts.fill(0)
       ok = true
-      const report = await new Promise((resolve) => {
-        onReport = resolve
-        source.send({ cmd: 'go', n })
-      })
-      return { tStart: report.tStart, tEnd, count, ok }
+      const reports = await Promise.all(
+        sources.map(
+          (source, j) =>
+            new Promise((resolve) => {
+              onReports[j] = resolve
+              source.send({ cmd: 'go', n: each })
+            }),
+        ),
+      )
+      return { tStart: Math.min(...reports.map((report) => report.tStart)), tEnd, count, ok }
     },
     close() {
-      source?.kill('SIGKILL')
+      for (const source of sources) source.kill('SIGKILL')
     },
   })
+} else if (role === 'hub') {
+  let leaves = []
+  let sendItem
+  serve({
+    async setup({ payload, serialization, leaves: k }) {
+      const peers = Array.from({ length: k }, () => forkPeer('leaf', serialization))
+      leaves = peers.map((peer) => peer.child)
+      await Promise.all(peers.map((peer) => peer.ready))
+      const item = makePayload(payload)
+      const base64 = serialization === 'json' && payload === 'buffer64k'
+      sendItem = base64 ? () => item.toString('base64') : () => item
+      await Promise.all(
+        leaves.map((leaf) => {
+          const set = new Promise((resolve) => leaf.once('message', resolve))
+          leaf.send({ cmd: 'setup', payload, serialization })
+          return set
+        }),
+      )
+      return {}
+    },
+    async run({ n }) {
+      const k = leaves.length
+      // Arm every leaf (the channel keeps order: the arm arrives before the items).
+      const reports = leaves.map((leaf) => {
+        const report = new Promise((resolve) => leaf.once('message', resolve))
+        leaf.send({ cmd: 'arm', n: n / k })
+        return report
+      })
+      // A leaf whose send() returned false gets its next item with a callback, awaited.
+      const backlogged = leaves.map(() => false)
+      const tStart = now()
+      for (let i = 0; i < n; i++) {
+        const j = i % k
+        const leaf = leaves[j]
+        if (backlogged[j]) {
+          backlogged[j] = false
+          await new Promise((resolve, reject) => leaf.send(sendItem(), (error) => (error ? reject(error) : resolve())))
+        } else if (!leaf.send(sendItem())) backlogged[j] = true
+      }
+      const ends = await Promise.all(reports)
+      return {
+        tStart,
+        tEnd: Math.max(...ends.map((end) => end.tEnd)),
+        count: ends.reduce((sum, end) => sum + end.count, 0),
+        ok: ends.every((end) => end.ok),
+      }
+    },
+    close() {
+      for (const leaf of leaves) leaf.kill('SIGKILL')
+    },
+  })
+} else if (role === 'leaf') {
+  let kind
+  let decode = false
+  let expected = 0
+  let count = 0
+  process.on('disconnect', () => process.exit(0))
+  process.on('message', (message) => {
+    if (count < expected) {
+      const item = decode ? Buffer.from(message, 'base64') : message
+      count++
+      if (count === expected) process.send({ tEnd: now(), count, ok: isPayload(kind, item) })
+      return
+    }
+    if (message.cmd === 'setup') {
+      kind = message.payload
+      decode = message.serialization === 'json' && message.payload === 'buffer64k'
+      process.send({ type: 'set' })
+    } else if (message.cmd === 'arm') {
+      expected = message.n
+      count = 0
+    }
+  })
+  process.send({ type: 'ready' })
 } else if (role === 'source') {
   let sendItem
   process.on('disconnect', () => process.exit(0))

@@ -6,11 +6,16 @@
 // Frame: u32 little-endian length, then the bytes: UTF-8 for strings, JSON for objects,
 // raw for buffers. Every message is encoded by the sender and decoded by the receiver.
 //
-// Roles (argv[2]): sink (server, counts), source (client, sends), echo (server), pinger (client).
+// Roles (argv[2]): sink (server, counts), source (client, sends), echo (server), pinger (client),
+// idle (client: one pending read on each of many connections) and idle-waker (its server).
+//
+// Fan-in (4→1): one sink accepts a connection from each of 4 sources and counts them all.
+// Fan-out (1→4): one source connects to 4 sinks and writes item i to connection i mod 4,
+// each connection with its own 64 KiB batch.
 
 import { once } from 'node:events'
 import { createConnection, createServer } from 'node:net'
-import { isPayload, latencySummary, makePayload, now, serve } from './lib.mjs'
+import { idleWindow, isPayload, latencySummary, makePayload, now, serve } from './lib.mjs'
 
 const BATCH = 64 * 1024
 
@@ -127,47 +132,46 @@ const role = process.argv[2]
 
 if (role === 'sink' || role === 'echo') {
   let server
-  let socket
+  const sockets = []
   let expected = 0
   let count = 0
   let last
   let finished
-  let connected
+  let onConnection
   let done
   serve({
     async setup({ path, payload }) {
       const decode = decoder(payload ?? 'string')
-      connected = new Promise((resolve) => {
-        server = createServer((s) => {
-          socket = s
-          if (role === 'echo') {
-            // Echo each frame back as it was framed.
-            const read = frameReader((bytes, start, end) => {
-              const header = Buffer.allocUnsafe(4)
-              header.writeUInt32LE(end - start, 0)
-              s.cork()
-              s.write(header)
-              s.write(bytes.subarray(start, end))
-              s.uncork()
-            })
-            s.on('data', read)
-          } else {
-            const read = frameReader((bytes, start, end) => {
-              last = decode(bytes, start, end)
-              count++
-              if (count === expected) finished?.({ tEnd: now(), count, ok: isPayload(payload, last) })
-            })
-            s.on('data', read)
-          }
-          resolve()
-        })
+      server = createServer((s) => {
+        sockets.push(s)
+        if (role === 'echo') {
+          // Echo each frame back as it was framed.
+          const read = frameReader((bytes, start, end) => {
+            const header = Buffer.allocUnsafe(4)
+            header.writeUInt32LE(end - start, 0)
+            s.cork()
+            s.write(header)
+            s.write(bytes.subarray(start, end))
+            s.uncork()
+          })
+          s.on('data', read)
+        } else {
+          const read = frameReader((bytes, start, end) => {
+            last = decode(bytes, start, end)
+            count++
+            if (count === expected) finished?.({ tEnd: now(), count, ok: isPayload(payload, last) })
+          })
+          s.on('data', read)
+        }
+        onConnection?.()
       })
       server.listen(path)
       await once(server, 'listening')
       return {}
     },
-    async accepted() {
-      await connected
+    /** Resolves once `connections` clients (default 1) have connected. */
+    async accepted({ connections = 1 }) {
+      while (sockets.length < connections) await new Promise((resolve) => (onConnection = resolve))
       return {}
     },
     arm({ n }) {
@@ -182,18 +186,21 @@ if (role === 'sink' || role === 'echo') {
       return await done
     },
     close() {
-      socket?.destroy()
+      for (const s of sockets) s.destroy()
       server?.close()
     },
   })
 } else if (role === 'source' || role === 'pinger') {
   let socket
+  let sockets = []
   let kind
   serve({
-    async setup({ path, payload }) {
+    /** Connects to `path`, or to each of `paths` (fan-out: items go round-robin). */
+    async setup({ path, paths = [path], payload }) {
       kind = payload ?? 'string'
-      socket = createConnection(path)
-      await once(socket, 'connect')
+      sockets = paths.map((p) => createConnection(p))
+      await Promise.all(sockets.map((s) => once(s, 'connect')))
+      socket = sockets[0]
       return {}
     },
     async run({ n }) {
@@ -219,6 +226,21 @@ if (role === 'sink' || role === 'echo') {
         return { elapsedNs, ...latencySummary(latencies) }
       }
       const item = makePayload(kind)
+      if (sockets.length > 1) {
+        // Fan-out: item i goes to connection i mod k, each with its own batch.
+        const writers = sockets.map((s) => frameWriter(s, kind))
+        const k = writers.length
+        const tStart = now()
+        for (let i = 0; i < n; i++) {
+          const pending = writers[i % k].write(item)
+          if (pending) await pending
+        }
+        for (const writer of writers) {
+          const pending = writer.flush()
+          if (pending) await pending
+        }
+        return { tStart }
+      }
       const writer = frameWriter(socket, kind)
       const tStart = now()
       for (let i = 0; i < n; i++) {
@@ -230,7 +252,72 @@ if (role === 'sink' || role === 'echo') {
       return { tStart }
     },
     close() {
-      socket?.destroy()
+      for (const s of sockets) s.destroy()
+    },
+  })
+} else if (role === 'idle') {
+  // Idle cost: one pending read on each of `count` connections to the idle-waker.
+  let sockets = []
+  let pending = []
+  serve({
+    async setup({ path, count }) {
+      sockets = Array.from({ length: count }, () => createConnection(path))
+      await Promise.all(sockets.map((s) => once(s, 'connect')))
+      return {}
+    },
+    async idle({ ms }) {
+      // Each read resolves with the first frame that arrives on its connection.
+      pending = sockets.map(
+        (s) =>
+          new Promise((resolve) => {
+            const read = frameReader((bytes, start, end) => {
+              s.off('data', read)
+              resolve(bytes.toString('utf8', start, end))
+            })
+            s.on('data', read)
+          }),
+      )
+      return await idleWindow(ms)
+    },
+    async collect() {
+      const items = await Promise.all(pending)
+      pending = []
+      return { count: items.length, ok: items.every((item) => isPayload('string', item)) }
+    },
+    close() {
+      for (const s of sockets) s.destroy()
+    },
+  })
+} else if (role === 'idle-waker') {
+  let server
+  const sockets = []
+  let onConnection
+  serve({
+    async setup({ path }) {
+      server = createServer((s) => {
+        sockets.push(s)
+        onConnection?.()
+      })
+      server.listen(path)
+      await once(server, 'listening')
+      return {}
+    },
+    async accepted({ connections }) {
+      while (sockets.length < connections) await new Promise((resolve) => (onConnection = resolve))
+      return {}
+    },
+    /** Writes one framed string payload to every connection. */
+    wake() {
+      const text = makePayload('string')
+      const frame = Buffer.allocUnsafe(4 + Buffer.byteLength(text))
+      frame.writeUInt32LE(frame.length - 4, 0)
+      frame.write(text, 4)
+      for (const s of sockets) s.write(frame)
+      return {}
+    },
+    close() {
+      for (const s of sockets) s.destroy()
+      server?.close()
     },
   })
 } else {

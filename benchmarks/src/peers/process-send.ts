@@ -34,6 +34,42 @@ export function processSendChannel(options: { serialization: Serialization; payl
   }
 }
 
+/**
+ * Fan-in: one sink child forks `producers` sources and counts what they all send. Fan-out:
+ * one hub child forks `consumers` leaves and sends item i to the i mod k-th leaf (a child
+ * can only talk to its parent, so the one side of the fan is the parent).
+ */
+export function processSendFan(options: {
+  serialization: Serialization
+  payload: string
+  producers: number
+  consumers: number
+}): Runner {
+  let parent: ChildHandle | undefined
+  const fanIn = options.consumers === 1
+  return {
+    async setup() {
+      const { serialization, payload } = options
+      parent = ChildHandle.fork(`process.send(${serialization}) ${fanIn ? 'sink' : 'hub'}`, script, [
+        fanIn ? 'sink' : 'hub',
+      ])
+      await parent.request(
+        'setup',
+        fanIn
+          ? { serialization, payload, sources: options.producers }
+          : { serialization, payload, leaves: options.consumers },
+      )
+    },
+    async run(n) {
+      const report = await (parent as ChildHandle).request<FlowReport>('run', { n }, 600_000)
+      return throughputRep([report], n)
+    },
+    async teardown() {
+      await parent?.stop()
+    },
+  }
+}
+
 /** Round trips: a pinger child forks an echo child and times `send` → reply. */
 export function processSendRtt(options: { serialization: Serialization }): Runner {
   let pinger: ChildHandle | undefined
