@@ -59,7 +59,7 @@ const atMostBestPeer: Target = {
 }
 
 const NOTE =
-  `One process with ${WAITERS} pending waits for 5 s (after 100 ms to settle); lower is better. Ours: ${WAITERS} pending \`await queue.get()\`, one on each of ${WAITERS} queues (the case a process serving many queues meets, and the one that cannot share one futex word), woken afterwards by a second process that puts one item into each. ` +
+  `One process with ${WAITERS} pending waits for 5 s (after 100 ms to settle); lower is better. Ours: ${WAITERS} pending \`await queue.get()\`, one on each of ${WAITERS} queues (100 getters of one queue would all sleep on its one event word; 100 queues give 100 distinct words, each with its own timed re-check: the harder case, and the one a process serving many queues meets), woken afterwards by a second process that puts one item into each. ` +
   `uds: ${WAITERS} net sockets with a pending read, connected to a second process that then writes one frame to each. worker_threads: ${WAITERS} MessagePorts with a pending once('message') on the main thread; the other ends live in a worker thread of the same process (its idle cost counts). ` +
   `Python: ${WAITERS} threads, each blocked in get() on its own mp.Queue, woken by a waker process. CPU is user + system time of the whole idle process (process.cpuUsage(), Python time.process_time()) per second of waiting. ` +
   'The delay is the p99 of how late a 10 ms timer fired: Node’s perf_hooks.monitorEventLoopDelay (its intervals minus 10 ms), Python’s time.sleep(0.01) in the main thread. Every wait must return the item after the wake-up. Numbers this small are noisy on a shared machine.'

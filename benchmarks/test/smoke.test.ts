@@ -19,6 +19,10 @@ const EXPECTED_WORKLOADS = [
   'queue.2to2.string',
   'queue.2to2.object',
   'queue.2to2.buffer64k',
+  'queue.4to1.string',
+  'queue.1to4.string',
+  'queue.1to1.string.batch64',
+  'queue.4to1.string.batch64',
   'pipe.rtt.median',
   'pipe.rtt.p99',
   'pipe.rtt.async.median',
@@ -56,6 +60,8 @@ const EXPECTED_WORKLOADS = [
   'pool.tiny.chunk1',
   'pool.tiny.auto',
   'pool.cpu1ms',
+  'idle.getters.cpu',
+  'idle.getters.delay.p99',
 ]
 
 interface Figure {
