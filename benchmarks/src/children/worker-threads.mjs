@@ -34,7 +34,7 @@ if (isMainThread) {
       worker.once('error', reject)
     })
   serve({
-    async setup({ mode, pairs = 1, producers: p = 1, consumers: c = 1, payload, count }) {
+    async setup({ mode, pairs = 1, producers: fanProducers = 1, consumers: fanConsumers = 1, payload, count }) {
       const url = new URL(import.meta.url)
       if (mode === 'rtt') {
         echo = new Worker(url, { workerData: { role: 'echo' } })
@@ -54,10 +54,13 @@ if (isMainThread) {
       // channel: `pairs` independent producer → consumer channels; fan: every producer to every consumer.
       const links =
         mode === 'fan'
-          ? Array.from({ length: p * c }, (_, i) => [Math.floor(i / c), i % c])
+          ? Array.from({ length: fanProducers * fanConsumers }, (_, i) => [
+              Math.floor(i / fanConsumers),
+              i % fanConsumers,
+            ])
           : Array.from({ length: pairs }, (_, i) => [i, i])
-      const producerCount = mode === 'fan' ? p : pairs
-      const consumerCount = mode === 'fan' ? c : pairs
+      const producerCount = mode === 'fan' ? fanProducers : pairs
+      const consumerCount = mode === 'fan' ? fanConsumers : pairs
       const producerPorts = Array.from({ length: producerCount }, () => [])
       const consumerPorts = Array.from({ length: consumerCount }, () => [])
       for (const [from, to] of links) {
