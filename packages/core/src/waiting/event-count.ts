@@ -35,7 +35,7 @@
  * after it bumps `event` after the waiter read it.
  */
 import { ClosedError } from '../errors.js'
-import { notifyWord, waitWord, waitWordSync } from './futex.js'
+import { notifyWord, type WaitTick, waitWord, waitWordSync } from './futex.js'
 import { remaining } from './signal.js'
 
 /** What `attempt` returns while the caller must go on waiting. */
@@ -279,10 +279,38 @@ export class EventCount {
     const i32 = this.#i32
     let wasted = false
     let napMs = 0
+    // What a slice's tick found (see below): a result, or an error to throw.
+    let found: R | NotYet = NOT_YET
+    let failed = false
+    let failure: unknown
+    let seq = 0
+    // A registered sleep stays one native wait across its slices: at each
+    // slice end, `onSlice` and `attempt` run while the waiter stays
+    // registered, and the sleep ends only when one of them has news or the
+    // event moved (then the loop runs as after a wake-up).
+    const tick: WaitTick = {
+      ms: () => rules.sliceMs,
+      run: () => {
+        try {
+          this.#assertOpen(rules.label)
+          rules.onSlice?.()
+          const r = attempt()
+          if (r !== NOT_YET) {
+            found = r
+            return true
+          }
+        } catch (error) {
+          failed = true
+          failure = error
+          return true
+        }
+        return Atomics.load(i32, this.#event) !== seq
+      },
+    }
     for (;;) {
       if (rules.signal?.aborted) throw rules.signal.reason
       this.#assertOpen(rules.label)
-      const seq = Atomics.load(i32, this.#event)
+      seq = Atomics.load(i32, this.#event)
       const nap: boolean = wasted && napping(rules)
       if (nap) napMs = nextNap(napMs, rules)
       else this.#enter()
@@ -292,12 +320,15 @@ export class EventCount {
         if (r !== NOT_YET) return r
         const left = remaining(rules.deadline)
         if (left <= 0) return TIMED_OUT
-        slept = await sleep(this.#host, i32, this.#event, seq, Math.min(left, nap ? napMs : rules.sliceMs), rules)
+        slept = nap
+          ? await sleep(this.#host, i32, this.#event, seq, Math.min(left, napMs), rules)
+          : await sleep(this.#host, i32, this.#event, seq, left, rules, tick)
+        if (failed) throw failure
+        if (found !== NOT_YET) return found
       } finally {
         if (!nap) this.#leave()
       }
       wasted = !nap && slept !== 'timed-out'
-      if (slept === 'timed-out' && !nap) rules.onSlice?.()
     }
   }
 
@@ -339,7 +370,7 @@ export class EventCount {
   }
 }
 
-type SleepResult = 'ok' | 'not-equal' | 'timed-out'
+type SleepResult = 'ok' | 'not-equal' | 'timed-out' | 'ticked'
 
 /** Both runners' start, the spin policy: `attempt` after each true return of `spin`, once or (`respin`) until `spin` says false. */
 function spinFirst<R>(attempt: () => R | NotYet, rules: WaitRules): R | NotYet {
@@ -381,9 +412,10 @@ export async function sleep(
   expected: number,
   ms: number,
   rules: { signal?: AbortSignal | undefined; label: string },
-): Promise<'ok' | 'not-equal' | 'timed-out'> {
+  tick?: WaitTick,
+): Promise<'ok' | 'not-equal' | 'timed-out' | 'ticked'> {
   try {
-    const result = await waitWord(i32, index, expected, ms, rules.signal)
+    const result = await waitWord(i32, index, expected, ms, rules.signal, tick)
     if (host.closed) throw closedWhileWaiting(rules.label)
     return result
   } catch (error) {

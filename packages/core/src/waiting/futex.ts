@@ -56,8 +56,36 @@ function installCallback(): void {
 }
 
 /**
+ * A look at the state every `ms()` ms while an async wait stays registered
+ * (see `waitWord`): `run()` returns true to end the wait ('ticked'). It must
+ * not throw.
+ */
+export interface WaitTick {
+  ms(): number
+  run(): boolean
+}
+
+/**
+ * The delay to the next tick of period `ms`: to the next multiple of `ms / 2`
+ * on the `performance.now()` clock that is at least `ms / 2` away, so between
+ * `ms / 2` and `ms`. Every wait of a process with the same period ticks at the
+ * same instants: one timer wake-up serves them all.
+ */
+function tickDelay(ms: number): number {
+  if (!(ms >= 2)) return 1
+  const half = ms / 2
+  return 2 * half - (performance.now() % half)
+}
+
+/**
  * Waits without blocking the event loop, without validating arguments. For @ipc
  * packages. Rejects with ClosedError when the segment holding the word is closed.
+ *
+ * With `tick`, the native wait stays registered across ticks (no cancel and
+ * re-register per look: an idle waiter's periodic re-check costs a timer
+ * callback, not two wake-ups of the waiter thread), and the wait ends
+ * 'ticked' when `tick.run()` returns true. A tick that finds the wake-up
+ * already queued leaves it to settle the wait ('ok').
  */
 export function waitWord(
   i32: Int32Array,
@@ -65,7 +93,8 @@ export function waitWord(
   expected: number,
   timeout: number,
   signal?: AbortSignal,
-): Promise<WaitResult> {
+  tick?: WaitTick,
+): Promise<WaitResult | 'ticked'> {
   if (signal?.aborted) return Promise.reject(signal.reason)
   if (Atomics.load(i32, index) !== expected) return Promise.resolve('not-equal')
   if (timeout <= 0) return Promise.resolve('timed-out')
@@ -76,7 +105,7 @@ export function waitWord(
   const rc = bin.waitAsync(i32, index, expected, id)
   if (rc === 1) return Promise.resolve('not-equal')
   if (rc < 0) return Promise.reject(systemError(-rc, asyncWaitMode() === 'waitv' ? 'futex_waitv' : 'pthread_create'))
-  return new Promise<WaitResult>((resolve, reject) => {
+  return new Promise<WaitResult | 'ticked'>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined
     let removeAbort = () => {}
     const finish = () => {
@@ -94,22 +123,25 @@ export function waitWord(
     })
     // If cancelWait returns false, the wake already happened and its
     // completion is queued: it settles the promise with 'ok'.
-    if (timeout !== Number.POSITIVE_INFINITY) {
-      const expire = () => {
+    if (timeout !== Number.POSITIVE_INFINITY || tick !== undefined) {
+      const end = (result: 'timed-out' | 'ticked') => {
         if (bin.cancelWait(id)) {
           finish()
-          resolve('timed-out')
+          resolve(result)
         }
       }
-      // setTimeout fires at once for a delay above 2 ** 31 - 1 ms (~24.8 days): step towards the deadline.
       const deadline = performance.now() + timeout
-      const arm = (left: number) => {
+      // setTimeout fires at once for a delay above 2 ** 31 - 1 ms (~24.8 days): step towards the deadline.
+      const arm = () => {
+        const left = deadline - performance.now()
+        if (left <= 0) return end('timed-out')
+        const next = tick === undefined ? left : Math.min(left, tickDelay(tick.ms()))
         timer = setTimeout(
-          left > INT32_MAX ? () => arm(deadline - performance.now()) : expire,
-          Math.min(left, INT32_MAX),
+          next < left ? () => (tick?.run() ? end('ticked') : arm()) : left > INT32_MAX ? arm : () => end('timed-out'),
+          Math.min(next, INT32_MAX),
         )
       }
-      arm(timeout)
+      arm()
     }
     removeAbort = onAbort(signal, () => {
       if (bin.cancelWait(id)) {
@@ -209,7 +241,7 @@ export function wait(i32: Int32Array, index: number, expected: number, options?:
     checkWord(i32, index)
     const value = checkExpected(expected)
     const { timeout, signal } = checkWaitOptions(options)
-    return waitWord(i32, index, value, timeout, signal)
+    return waitWord(i32, index, value, timeout, signal) as Promise<WaitResult>
   } catch (error) {
     return Promise.reject(error)
   }
