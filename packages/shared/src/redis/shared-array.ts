@@ -148,6 +148,11 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
     }
   }
 
+  /** A small plain JSON object; `SharedArray.from(handle)` attaches to the same array in any process, on any machine. */
+  override get handle(): RedisSharedArrayHandle {
+    return super.handle as RedisSharedArrayHandle
+  }
+
   /** The number of elements (fixed; known once `ready()` resolved when opened by name). */
   get length(): number {
     return this.elementCount

@@ -138,6 +138,11 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
     }
   }
 
+  /** A small plain JSON object; `SharedValue.from(handle)` attaches to the same value in any process, on any machine. */
+  override get handle(): RedisSharedValueHandle {
+    return super.handle as RedisSharedValueHandle
+  }
+
   /**
    * The current value (one round trip).
    * @throws {CorruptError} The server holds something that is not a value of the type.
