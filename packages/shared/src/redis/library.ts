@@ -36,8 +36,14 @@
  * 3 leases, set at create and renewed by each renew (SET keeps it with
  * KEEPTTL, HSET keeps it anyway), so a value whose processes all died
  * disappears. `close` removes the object; the last one removes the keys
- * unless persistent. What a SIGKILL loses: nothing written (each write is
- * one function); its object's entry lapses after 3 leases.
+ * unless persistent.
+ *
+ * What a SIGKILL or a dropped connection can lose: nothing half-written
+ * (each write is one function, run whole or not at all). A call whose
+ * connection drops, or whose reply comes after the client stopped waiting,
+ * may have run: the client reports ConnectionError and says so. A killed
+ * process's object stays in `objects` until 3 leases after its last renew,
+ * and so keeps a non-persistent value on the server that long.
  */
 import { defineLibrary } from '@ipc/core/redis'
 

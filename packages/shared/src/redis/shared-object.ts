@@ -254,9 +254,13 @@ export abstract class RedisSharedObject implements AsyncDisposable {
     return this.#lease
   }
 
-  /** The element type's name ('int32', …; typecodes are resolved). Known once `ready()` resolved when opened without a type. */
+  /**
+   * The element type's name ('int32', …; typecodes are resolved). An object
+   * opened without a type learns it at attach, before `open()`/`from()`
+   * resolve, so user code always sees the real one.
+   */
   get type(): TypeName {
-    return (this.#type?.name ?? 'int32') as TypeName
+    return this.#type?.name ?? ('' as TypeName)
   }
 
   /** True when this object created it (known once `ready()` resolved). */
