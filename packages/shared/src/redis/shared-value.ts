@@ -171,17 +171,37 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
    * 64-bit types); the sum wraps around on overflow, as `Atomics.add` does.
    * @throws {TypeError} A non-integer type, or an `n` of the wrong kind.
    * @throws {RangeError} `n` is outside the type's range.
+   * @throws {CorruptError} The server holds something that is not a value of the type (nothing is written).
+   * @example
+   * ```ts
+   * const hits = new SharedValue('int32', 2147483647)
+   * await hits.add(1) // => 2147483647; the value is now -2147483648
+   * ```
    */
   add<U extends IntegerType>(this: SharedValue<U>, n: ElementOf<U>): Promise<ElementOf<U>> {
     return this.#update('add', n) as Promise<ElementOf<U>>
   }
 
-  /** Atomically subtracts `n` and returns the previous value; wraps like `add`. */
+  /**
+   * Atomically subtracts `n` on the server and returns the previous value;
+   * wraps around like `add` (as `Atomics.sub`).
+   * @throws {TypeError} A non-integer type, or an `n` of the wrong kind.
+   * @throws {RangeError} `n` is outside the type's range.
+   * @example
+   * ```ts
+   * const left = new SharedValue('uint8', 0)
+   * await left.sub(1) // => 0; the value is now 255
+   * ```
+   */
   sub<U extends IntegerType>(this: SharedValue<U>, n: ElementOf<U>): Promise<ElementOf<U>> {
     return this.#update('sub', n) as Promise<ElementOf<U>>
   }
 
-  /** Atomically stores `value` and returns the previous value. */
+  /**
+   * Atomically stores `value` on the server and returns the previous value.
+   * @throws {TypeError} A non-integer type, or a value of the wrong kind.
+   * @throws {RangeError} `value` is outside the type's range.
+   */
   exchange<U extends IntegerType>(this: SharedValue<U>, value: ElementOf<U>): Promise<ElementOf<U>> {
     return this.#update('exchange', value) as Promise<ElementOf<U>>
   }
@@ -189,6 +209,15 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
   /**
    * Atomically stores `value` if the current value equals `expected`;
    * returns the previous value either way (it equals `expected` on success).
+   * Of processes racing `compareExchange(0, id)` on any machines, exactly one
+   * sees 0 and stores its id.
+   * @throws {TypeError} A non-integer type, or arguments of the wrong kind.
+   * @throws {RangeError} An argument is outside the type's range.
+   * @example
+   * ```ts
+   * const owner = await SharedValue.open('owner', 'int32', { create: true })
+   * const won = (await owner.compareExchange(0, process.pid)) === 0
+   * ```
    */
   compareExchange<U extends IntegerType>(
     this: SharedValue<U>,
