@@ -41,7 +41,7 @@ import {
 } from '@ipc/core/redis'
 import { RLock } from '@ipc/semaphore/redis'
 import { type ElementType, elementType, type TypeName } from '../element-types.js'
-import { ARRAY_KEY_PARTS, SHARED_LIBRARY, VALUE_KEY_PARTS } from './library.js'
+import { ARRAY_KEY_PARTS, MAX_REDIS_ARRAY_LENGTH, SHARED_LIBRARY, VALUE_KEY_PARTS } from './library.js'
 import type { RedisLockOptions } from './options.js'
 
 /** The two kinds (the `kind` field of the meta hash and of the handle). */
@@ -80,6 +80,21 @@ export interface AttachSpec {
   persistent: boolean
   awaitCreator: boolean
 }
+
+/** The type names the server may report. */
+const TYPE_NAMES: ReadonlySet<string> = new Set<TypeName>([
+  'int8',
+  'uint8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'uint64',
+  'float32',
+  'float64',
+  'bool',
+])
 
 const LABELS: Record<RedisSharedKind, string> = { 'shared-value': 'shared value', 'shared-array': 'shared array' }
 
@@ -372,10 +387,16 @@ export abstract class RedisSharedObject implements AsyncDisposable {
         ),
       )
     const [, typeName, length, lock, persistent] = reply
+    // The function checked the meta hash; the reply is checked again (a reply is never trusted).
     if (
       (status !== 'created' && status !== 'opened') ||
       typeof typeName !== 'string' ||
+      !TYPE_NAMES.has(typeName) ||
       typeof length !== 'number' ||
+      !Number.isSafeInteger(length) ||
+      length < 0 ||
+      length > MAX_REDIS_ARRAY_LENGTH ||
+      (this.#kind === 'shared-value' && length !== 1) ||
       typeof lock !== 'string'
     )
       this.#fail(
