@@ -5,6 +5,8 @@
  * leases. For @ipc packages only; covered by semver like the rest of
  * @ipc/core. Loads the optional peer dependency `@redis/client` on first use.
  */
+
+export { attachReply, CREATOR_WAIT_MS, checkLease, checkUrl, DEFAULT_LEASE_MS } from './attach.js'
 export {
   type CallOptions,
   defaultRedisUrl,

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { checkHandle, checkOptionsObject, checkPersistent, invalidArgType, outOfRange } from '@ipc/core/internal'
-import { checkRedisName } from '@ipc/core/redis'
+import { checkLease, checkRedisName, checkUrl } from '@ipc/core/redis'
 import type {
   RedisAcquireOptions,
   RedisSemaphoreCreateOptions,
@@ -12,14 +12,7 @@ import type {
   RedisSemaphoreOptions,
 } from './options.js'
 import type { Permit } from './permit.js'
-import {
-  type AttachSpec,
-  checkLease,
-  checkUrl,
-  MAX_VALUE,
-  RedisSemaphoreBase,
-  type RedisSemaphoreHandle,
-} from './semaphore-base.js'
+import { type AttachSpec, MAX_VALUE, RedisSemaphoreBase, type RedisSemaphoreHandle } from './semaphore-base.js'
 
 /** Set by `open()`/`from()` for the constructor it calls (no await in between). */
 let pending: AttachSpec | undefined
