@@ -68,6 +68,34 @@ function sendCommand(port: number, args: string[]): Promise<string> {
   })
 }
 
+/** The port of a starting server answers for another server (see `start`). */
+class PortTakenError extends Error {}
+
+/** `INFO server` on a fresh socket: the whole bulk reply. */
+function sendInfo(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    let reply = ''
+    socket.setTimeout(5000, () => {
+      socket.destroy()
+      reject(new Error('redis-server did not answer INFO within 5 s'))
+    })
+    socket.on('connect', () => socket.write('*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n'))
+    socket.on('data', (data) => {
+      reply += data
+      const header = /^\$(\d+)\r\n/.exec(reply)
+      if (header !== null && Buffer.byteLength(reply) >= header[0].length + Number(header[1]) + 2) {
+        socket.destroy()
+        resolve(reply)
+      } else if (reply.startsWith('-')) {
+        socket.destroy()
+        reject(new Error(`redis-server refused INFO: ${reply.trim()}`))
+      }
+    })
+    socket.on('error', reject)
+  })
+}
+
 /** A TCP port nothing listens on now. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -115,7 +143,7 @@ let exitHook = false
 /** Starts a private redis-server (see the module comment). */
 export async function startRedisServer(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ipc-redis-'))
-  const port = await freePort()
+  let port = await freePort()
   let child: ChildProcess | undefined
   if (!exitHook) {
     exitHook = true
@@ -152,6 +180,19 @@ export async function startRedisServer(): Promise<RedisServer> {
     c.once('exit', () => running.delete(c))
     child = c
     await waitForPong(port, c)
+    // PONG proves a server listens on the port, not that it is ours: another
+    // test file's server may have taken the port (between freePort() and this
+    // spawn, or while ours was down for a restart). Then ours exits.
+    const info = await sendInfo(port)
+    const pid = /process_id:(\d+)/.exec(info)?.[1]
+    if (pid !== String(c.pid)) {
+      c.kill('SIGKILL')
+      await exitOf(c)
+      child = undefined
+      throw new PortTakenError(
+        `port ${port} is served by another redis-server (pid ${pid ?? '?'}), not ours (pid ${c.pid})`,
+      )
+    }
   }
   const kill = async () => {
     const c = child
@@ -161,7 +202,15 @@ export async function startRedisServer(): Promise<RedisServer> {
     c.kill('SIGKILL')
     await exitOf(c)
   }
-  await start()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start()
+      break
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 5) throw error
+      port = await freePort()
+    }
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
