@@ -1,10 +1,20 @@
 /**
  * @ipc/core/redis: the plumbing of the `/redis` subpaths (@ipc/semaphore/redis,
- * and later @ipc/queue/redis and @ipc/shared/redis): one connection pair per
+ * @ipc/queue/redis, and later @ipc/shared/redis): one connection pair per
  * server and process, Redis Functions libraries, key naming, server-clock
  * leases. For @ipc packages only; covered by semver like the rest of
  * @ipc/core. Loads the optional peer dependency `@redis/client` on first use.
  */
+export {
+  attachWith,
+  CREATOR_WAIT_MS,
+  checkLease,
+  checkUrl,
+  createOrAwaitCreator,
+  DEFAULT_LEASE_MS,
+  randomRedisName,
+  takePending,
+} from './attach.js'
 export {
   type CallOptions,
   defaultRedisUrl,

@@ -12,7 +12,6 @@
  * twice (a token already held is ignored). A grant for a waiter that gave up
  * (timeout, abort) is released at once.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { inspect } from 'node:util'
 import {
   ClosedError,
@@ -24,8 +23,8 @@ import {
   TimeoutError,
   ValueError,
 } from '@ipc/core'
-import { checkWaitOptions, deadlineOf, invalidArgType, outOfRange, TRANSFER } from '@ipc/core/internal'
-import { defaultRedisUrl, RedisConnection, redactUrl, redisKey } from '@ipc/core/redis'
+import { checkWaitOptions, deadlineOf, TRANSFER } from '@ipc/core/internal'
+import { createOrAwaitCreator, RedisConnection, redactUrl, redisKey } from '@ipc/core/redis'
 import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
 import type { RedisAcquireOptions } from './options.js'
 import { Permit } from './permit.js'
@@ -61,16 +60,9 @@ export interface AttachSpec {
   bound: number
   persistent: boolean
   reclaim: boolean
-  /** `from()` a handle taken while its creator was still creating: a missing name is waited for (CREATOR_WAIT_MS). */
+  /** `from()` a handle taken while its creator was still creating: a missing name is waited for (CREATOR_WAIT_MS of @ipc/core/redis). */
   awaitCreator?: boolean
 }
-
-/**
- * How long `from()` waits for a name its handle says is being created. The
- * creator's first call loads the Redis client and connects, so a child it
- * started at once can reach the server first.
- */
-export const CREATOR_WAIT_MS = 5000
 
 interface Waiter {
   /** Resolves with the token, or false (timeout, try). */
@@ -81,32 +73,11 @@ interface Waiter {
 /** Largest value and release count (as for the shared-memory classes). */
 export const MAX_VALUE = 8388607
 
-/** Default lease of a permit, ms. */
-export const DEFAULT_LEASE_MS = 10_000
-
 const LABELS: Record<RedisKind, string> = {
   semaphore: 'semaphore',
   'bounded-semaphore': 'bounded semaphore',
   lock: 'lock',
   rlock: 'rlock',
-}
-
-/** Validates `lease` (ms). */
-export function checkLease(lease: unknown): number {
-  if (lease === undefined) return DEFAULT_LEASE_MS
-  if (typeof lease !== 'number') throw invalidArgType(`The "lease" option must be a number, received ${typeof lease}`)
-  if (!Number.isInteger(lease) || lease < 30 || lease > 3_600_000)
-    throw outOfRange(`The "lease" option must be an integer from 30 to 3600000 ms, received ${lease}`)
-  return lease
-}
-
-/** Validates `url`. */
-export function checkUrl(url: unknown): string {
-  if (url === undefined) return defaultRedisUrl()
-  if (typeof url !== 'string') throw invalidArgType(`The "url" option must be a string, received ${typeof url}`)
-  if (!/^rediss?:\/\//.test(url))
-    throw invalidArgType(`The "url" option must start with redis:// or rediss://, received ${redactUrl(url)}`)
-  return url
 }
 
 let objectCount = 0
@@ -231,15 +202,10 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
 
   async #attach(spec: AttachSpec): Promise<void> {
     const args = [spec.mode, spec.value, spec.bound, spec.persistent ? 1 : 0, spec.reclaim ? 1 : 0]
-    let reply = asArray(await this.#call('ipc_sem_create', args), 'create')
-    if (spec.awaitCreator === true && reply[0] === 'missing') {
-      // The handle was taken before its creator's create landed: give it CREATOR_WAIT_MS to land.
-      const deadline = Date.now() + CREATOR_WAIT_MS
-      for (let nap = 5; reply[0] === 'missing' && Date.now() < deadline; nap = Math.min(nap * 2, 100)) {
-        await sleep(Math.min(nap, Math.max(1, deadline - Date.now())))
-        reply = asArray(await this.#call('ipc_sem_create', args), 'create')
-      }
-    }
+    const reply = await createOrAwaitCreator(
+      async () => asArray(await this.#call('ipc_sem_create', args), 'create'),
+      spec.awaitCreator === true,
+    )
     const status = reply[0]
     if (status === 'corrupt') {
       this.#releaseConnection()
