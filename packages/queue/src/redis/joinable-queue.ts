@@ -48,7 +48,6 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * Creates a joinable queue on the server.
    * @throws {RangeError} `maxsize` or `lease` is out of range.
    */
-  // biome-ignore lint/complexity/noUselessConstructor: documents the constructor of the class
   constructor(options?: RedisQueueOptions) {
     super(options)
   }
