@@ -9,18 +9,20 @@
  * | 2    | `ipc:{name}:items`   | list | wire items (item.ts), oldest first             | put, settle, cancel (head) | the queue                                 |
  * | 3    | `ipc:{name}:getters` | list | waiter ids, oldest first                       | get (tail), settle (head)  | FIFO of blocked gets                      |
  * | 4    | `ipc:{name}:putters` | list | waiter ids, oldest first                       | put (tail), settle (head)  | FIFO of blocked puts (queue full)         |
- * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<max>"      | get, put, join, renew      | live waiters (a missing one was cancelled or lapsed) |
+ * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<n>" (get: its max; put: items of the call put before it waited) | get, put, join, renew | live waiters (a missing one was cancelled or lapsed) |
  * | 6    | `ipc:{name}:payloads`| hash | putter → its wire item                         | put, settle, cancel        | the item a blocked put puts when room appears |
- * | 7    | `ipc:{name}:handed`  | hash | waiter → JSON array: ["i", items…] \| ["p"] \| ["s"] \| ["j"] | get, settle, shutdown, task_done | what a call was given, kept until its caller acks it |
+ * | 7    | `ipc:{name}:handed`  | hash | waiter → JSON array: ["i", items…] \| ["p", n] \| ["s"(, n)] \| ["j"] | get, settle, shutdown, task_done | what a call was given, kept until its caller acks it |
  * | 8    | `ipc:{name}:ends`    | zset | waiter → lease end (server ms) of its `handed` entry | with `handed`       | when an unacked entry is dropped          |
  * | 9    | `ipc:{name}:joiners` | set  | waiter ids                                     | join, task_done, shutdown  | blocked joins                             |
  * | 10   | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew      | create, renew, close       | attached objects (last close removes all) |
  *
  * Ids: an object is "<clientId>/<n>" (clientId: its process's connection), a
  * call "<object>/<m>". Waking a call PUBLISHes "<waiter> <JSON array>" on
- * `ipc:wake:<clientId>`: the items themselves (["i", …]), a put done (["p"]),
- * a shutdown (["s"]) or a join done (["j"]); the caller sleeps on its socket,
- * never polls.
+ * `ipc:wake:<clientId>`: the items themselves (["i", …]), a put done (["p", n]:
+ * n items of its call are in), a shutdown (["s"], a put's ["s", n]) or a join
+ * done (["j"]); the caller sleeps on its socket, never polls. The wake-up may
+ * reach the client before the reply of the call it wakes (two sockets), so
+ * it carries everything the caller needs.
  *
  * Why each item is delivered exactly once: every function runs atomically.
  * An item leaves `items` only into one `handed` entry (a get's reply, or a
@@ -132,7 +134,8 @@ local function hand(keys, state, w, ends, what)
   redis.call('PUBLISH', channel_of(w), w .. ' ' .. message)
 end
 
--- The lease and max of live waiter w; a lapsed one is dropped (nil).
+-- The lease and the last field of live waiter w (a get's max; a put's items put before it waited);
+-- a lapsed one is dropped (nil).
 local function live(keys, w, now)
   local entry = redis.call('HGET', keys[5], w)
   if not entry then return nil end
@@ -160,14 +163,14 @@ local function settle(keys, state, now)
     while not state.shutdown and room(keys, state) do
       local w = redis.call('LPOP', keys[4])
       if not w then break end
-      local lease = live(keys, w, now)
+      local lease, before = live(keys, w, now)
       local item = redis.call('HGET', keys[6], w)
       redis.call('HDEL', keys[6], w)
       if lease and item then
         redis.call('RPUSH', keys[2], item)
         expire(keys, state, 2)
         if state.joinable then state.unfinished = state.unfinished + 1 end
-        hand(keys, state, w, now + lease, {'p'})
+        hand(keys, state, w, now + lease, {'p', before + 1})
         moved = true
       end
     end
@@ -227,7 +230,7 @@ local function cancel(keys, state, w, now)
     settle(keys, state, now)
     return {'returned', #what - 1}
   end
-  return {'handed', tostring(what[1])}
+  return {'handed', message}
 end
 
 -- args: kind, object, idle, acks (none), mode ('new' | 'open' | 'create'), maxsize, persistent
@@ -282,8 +285,9 @@ redis.register_function('ipc_queue_put', function(keys, args)
   end
   if k == n then return {'ok', k} end
   if mode ~= 'wait' then return {'full', k} end
+  -- The waiter entry's last field keeps k: the wake-up may reach the client before this reply.
   redis.call('RPUSH', keys[4], w)
-  redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease .. '|0')
+  redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease .. '|' .. k)
   redis.call('HSET', keys[6], w, args[first + k])
   expire(keys, state, 4)
   expire(keys, state, 5)
@@ -335,7 +339,7 @@ end)
 
 -- args: kind, object, idle, acks…, waiter
 -- Reply: {'cancelled'} (it was waiting) | {'returned', n} (its items went back to the head)
---      | {'handed', 'p' | 's' | 'j'} (its put, shutdown or join had happened) | {'gone'}
+--      | {'handed', JSON} (its put, shutdown or join had happened: the wake-up it was sent) | {'gone'}
 redis.register_function('ipc_queue_cancel', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
@@ -399,8 +403,8 @@ redis.register_function('ipc_queue_shutdown', function(keys, args)
   local w = redis.call('LPOP', keys[4])
   while w do
     redis.call('HDEL', keys[6], w)
-    local lease = live(keys, w, now)
-    if lease then hand(keys, state, w, now + lease, {'s'}) end
+    local lease, before = live(keys, w, now)
+    if lease then hand(keys, state, w, now + lease, {'s', before}) end
     w = redis.call('LPOP', keys[4])
   end
   if redis.call('LLEN', keys[2]) == 0 then

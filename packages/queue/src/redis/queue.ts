@@ -585,8 +585,15 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         return reply[0]
       case 'returned':
         return ['r']
-      case 'handed':
-        return [reply[1]]
+      case 'handed': {
+        let what: unknown
+        try {
+          what = JSON.parse(String(reply[1]))
+        } catch {
+          return corrupt('cancel', reply)
+        }
+        return Array.isArray(what) ? what : corrupt('cancel', reply)
+      }
       default:
         this.#checkGone(reply, 'cancel')
         return corrupt('cancel', reply)
@@ -710,9 +717,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
             return corrupt('put', reply)
         }
       },
+      // The wake-up may come before the reply: it says itself how many items of the call are in.
       onWake: (what) => {
-        if (what[0] === 'p') return { value: { status: 'ok', put: put + 1 } }
-        if (what[0] === 's') return { value: { status: 'shutdown', put } }
+        if (what[0] === 'p') return { value: { status: 'ok', put: asCount(what[1], 'put', wires.length) } }
+        if (what[0] === 's') return { value: { status: 'shutdown', put: asCount(what[1], 'put', wires.length) } }
         return corrupt('put', what)
       },
       onGiveUp: (reason) => (reason === 'abort' ? { error: signal?.reason } : { value: { status: 'timeout', put } }),
