@@ -36,10 +36,11 @@ interface Result {
   taken: number
 }
 
-function side(impl: string, role: string, url: string, name: string, count: number, startAt: number) {
-  const child = fork(SIDE, [impl, role, url, name, String(count), String(startAt)], {
+function side(impl: string, role: string, url: string, name: string, count: number) {
+  const child = fork(SIDE, [impl, role, url, name, String(count)], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   })
+  const ready = new Promise<void>((resolve) => child.once('message', () => resolve()))
   const result = new Promise<Result>((resolve, reject) => {
     let out = ''
     child.stdout?.on('data', (data) => {
@@ -49,7 +50,7 @@ function side(impl: string, role: string, url: string, name: string, count: numb
       code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${impl} ${role} exited ${code}`)),
     )
   })
-  return { child, result }
+  return { child, ready, result }
 }
 
 async function run(impl: string, url: string, sides: number): Promise<number> {
@@ -59,11 +60,14 @@ async function run(impl: string, url: string, sides: number): Promise<number> {
   let ours: Queue<string> | undefined
   if (impl.startsWith('ours')) ours = new Queue<string>({ url, name, persistent: true })
   await ours?.ready()
-  const startAt = Date.now() + 2000
-  const consumers = Array.from({ length: sides }, () => side(impl, 'consumer', url, name, 0, startAt))
+  const consumers = Array.from({ length: sides }, () => side(impl, 'consumer', url, name, 0))
   // BullMQ workers run until killed: their exit is not a failure.
   if (impl === 'bullmq') for (const consumer of consumers) consumer.result.catch(() => {})
-  const producers = Array.from({ length: sides }, () => side(impl, 'producer', url, name, perProducer, startAt))
+  const producers = Array.from({ length: sides }, () => side(impl, 'producer', url, name, perProducer))
+  // Every side connected and warm first, then one common start.
+  await Promise.all([...consumers, ...producers].map((s) => s.ready))
+  const startAt = Date.now() + 50
+  for (const s of [...consumers, ...producers]) s.child.send({ startAt })
   await Promise.all(producers.map((p) => p.result))
   let endedAt: number
   if (impl === 'bullmq') {

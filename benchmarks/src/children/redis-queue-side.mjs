@@ -1,17 +1,24 @@
-// One side of the Redis queue benchmark. From `startAt` (epoch ms), a
+// One side of the Redis queue benchmark. Once connected it sends 'ready' to
+// the parent, which answers with the common start time. From then, a
 // producer puts `count` small messages; a consumer takes messages until the
 // end (ShutDown for ours, a 'stop' sentinel for the raw loop; BullMQ workers
 // run until killed), then prints {"endedAt": epoch ms, "taken": n}.
-// argv: impl ('ours-batch' | 'ours' | 'raw' | 'bullmq'), role ('producer' | 'consumer'), url, name, count, startAt
+// argv: impl ('ours-batch' | 'ours' | 'raw' | 'bullmq'), role ('producer' | 'consumer'), url, name, count
 import { setTimeout as sleep } from 'node:timers/promises'
 
-const [impl, role, url, name, countText, startAt] = process.argv.slice(2)
+const [impl, role, url, name, countText] = process.argv.slice(2)
 const count = Number(countText)
 const BATCH = 512
 const message = (i) => `msg-${String(i % 100000).padStart(5, '0')}`
 
+/** Tells the parent this side is connected and warm, and waits for the common start. */
 async function atStart() {
-  await sleep(Math.max(0, Number(startAt) - Date.now()))
+  const startAt = await new Promise((resolve) => {
+    process.once('message', (message) => resolve(message.startAt))
+    process.send('ready')
+  })
+  process.disconnect()
+  await sleep(Math.max(0, startAt - Date.now()))
 }
 
 function done(taken) {
