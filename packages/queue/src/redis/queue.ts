@@ -116,6 +116,15 @@ interface Waiter {
  */
 const CANCEL_GRACE_MS = 1000
 
+/** Runs `decide`; a throw (a reply the library never sends) becomes the call's error. */
+function attempt<R>(decide: () => Outcome<R>): Outcome<R> {
+  try {
+    return decide()
+  } catch (error) {
+    return { error }
+  }
+}
+
 const LABELS: Record<RedisQueueKind, string> = { queue: 'queue', 'joinable-queue': 'joinable queue' }
 
 let objectCount = 0
@@ -524,7 +533,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         this.#cancel(waiterId).then(
           (answer) => {
             if (answer === 'cancelled' || answer === 'gone') finish(givenUp)
-            else if (Array.isArray(answer)) finish(spec.onWake(answer, waiterId))
+            else finish(attempt(() => spec.onWake(answer, waiterId)))
           },
           (error: unknown) => finish({ error }),
         )
@@ -534,7 +543,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         wake: (what) => {
           if (done || givenUp !== undefined) return
           // Kept: the server may forget it (the next call carries the ack).
-          if (finish(spec.onWake(what, waiterId))) this.#acks.push(waiterId)
+          if (finish(attempt(() => spec.onWake(what, waiterId)))) this.#acks.push(waiterId)
         },
         fail: (error) => {
           if (finish({ error })) this.#orphans.push(waiterId)
@@ -545,14 +554,11 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
       this.#call(spec.fn, spec.args(waiterId)).then(
         (raw) => {
           if (done) return
-          let outcome: Outcome<R>
-          try {
+          const outcome = attempt(() => {
             const reply = asArray(raw, spec.what)
             this.#checkGone(reply, spec.what)
-            outcome = spec.onReply(reply, waiterId)
-          } catch (error) {
-            outcome = { error }
-          }
+            return spec.onReply(reply, waiterId)
+          })
           // A put that gave up but went in: it took effect, the signal is ignored.
           if (givenUp !== undefined && (outcome === undefined || !('value' in outcome))) return
           finish(outcome)
@@ -647,8 +653,16 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
       this.#failWaiters(error)
       return
     }
-    const [handed, gone] = reply
-    const pairs = asArray(handed, 'renew')
+    let pairs: unknown[]
+    let gone: unknown[]
+    try {
+      pairs = asArray(reply[0], 'renew')
+      gone = asArray(reply[1], 'renew')
+    } catch (error) {
+      this.#fault ??= error as Error
+      this.#failWaiters(error as Error)
+      return
+    }
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const waiter = this.#waiters.get(String(pairs[i]))
       if (waiter === undefined) continue
@@ -659,7 +673,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         // Garbled: the entry lapses; the call goes on waiting until its timeout.
       }
     }
-    for (const entry of asArray(gone, 'renew'))
+    for (const entry of gone)
       this.#waiters
         .get(String(entry))
         ?.fail(
