@@ -756,6 +756,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * @throws {RangeError} `item` is larger than 8 MiB encoded (nothing is put).
    * @throws {ConnectionError} The server cannot be reached, or the connection was lost (the item may or may not be in the queue).
    * @throws {ClosedError} after `close()`.
+   * @example
+   * ```ts
+   * await queue.put('job-1', { timeout: 1000 })
+   * ```
    */
   async put(item: T, options?: PutOptions): Promise<void> {
     const { timeout, signal } = checkWaitOptions(options)
@@ -771,6 +775,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * Puts `item` if there is room now (one round trip), else rejects with `Full`.
    * @throws {Full} The queue is full (nothing was put).
    * @throws {ShutDown} after `shutdown()` (`.item`: the item).
+   * @example
+   * ```ts
+   * await queue.putNowait('job-1').catch((error) => error.name) // 'Full' when there is no room
+   * ```
    */
   async putNowait(item: T): Promise<void> {
     const wire = toWire(item)
@@ -893,6 +901,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * @throws {CorruptError} The item from the server cannot be decoded (it is dropped; the queue goes on).
    * @throws {ConnectionError} The server cannot be reached, or the connection was lost while waiting.
    * @throws {ClosedError} after `close()` (also rejects pending gets).
+   * @example
+   * ```ts
+   * const job = await queue.get({ timeout: 1000 })
+   * ```
    */
   async get(options?: GetOptions): Promise<T> {
     const { timeout, signal } = checkWaitOptions(options)
@@ -904,6 +916,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * Removes and returns the oldest item if there is one now (one round trip), else rejects with `Empty`.
    * @throws {Empty} The queue is empty.
    * @throws {ShutDown} The queue was shut down and is empty.
+   * @example
+   * ```ts
+   * await queue.getNowait().catch((error) => error.name) // 'Empty' when there is no item
+   * ```
    */
   async getNowait(): Promise<T> {
     await this.#enter('get from')
@@ -945,7 +961,13 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     }
   }
 
-  /** The number of items in the queue now, on the server. */
+  /**
+   * The number of items in the queue now, on the server.
+   * @example
+   * ```ts
+   * await queue.qsize() // => 0
+   * ```
+   */
   async qsize(): Promise<number> {
     return (await this.#state()).size
   }
@@ -969,6 +991,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * the items still queued are dropped (a JoinableQueue counts each as done,
    * releasing `join`). Idempotent.
    * @throws {ConnectionError} The server cannot be reached.
+   * @example
+   * ```ts
+   * await queue.shutdown() // consumers drain what is left, then their loops end
+   * ```
    */
   async shutdown(options?: { immediate?: boolean }): Promise<void> {
     checkOptionsObject(options)
@@ -1024,6 +1050,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * puts nothing), and it stops renewing. The last object to close removes a
    * non-persistent queue, items included, from the server. Idempotent.
    * @throws {ConnectionError} The server cannot be reached (this object's state then lapses after `lease`).
+   * @example
+   * ```ts
+   * await queue.close()
+   * ```
    */
   async close(): Promise<void> {
     if (this.#closed) return
