@@ -75,6 +75,11 @@ try {
     const missingToo = await remoteValue.get().then(() => undefined, (error) => error)
     if (!String(missingToo?.message).includes('npm install @redis/client')) throw new Error('shared redis subpath: ' + missingToo)
     await remoteValue.close()
+    const { Queue: RedisQueue } = await import('@ipc/queue/redis')
+    const remoteQueue = new RedisQueue({ url: 'redis://127.0.0.1:1' })
+    const missingQueue = await remoteQueue.ready().then(() => undefined, (error) => error)
+    if (!String(missingQueue?.message).includes('npm install @redis/client')) throw new Error('redis queue subpath: ' + missingQueue)
+    await remoteQueue.close()
     console.log('esm ok')
   `
   const cjs = `
@@ -90,6 +95,8 @@ try {
     if (typeof RedisLock.open !== 'function') throw new Error('redis subpath (CJS)')
     const { SharedArray: RedisArray } = require('@ipc/shared/redis')
     if (typeof RedisArray.open !== 'function') throw new Error('shared redis subpath (CJS)')
+    const { JoinableQueue: RedisJoinableQueue } = require('@ipc/queue/redis')
+    if (typeof RedisJoinableQueue.open !== 'function') throw new Error('redis queue subpath (CJS)')
     const { Pool } = require('@ipc/pool')
     const pool = new Pool('data:text/javascript,export const twice = (x) => 2 * x', { size: 1 })
     pool.run('twice', [21]).then(async (x) => { if (x !== 42) throw new Error('pool'); await pool.terminate(); console.log('cjs ok') })

@@ -131,4 +131,10 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }
 
-export { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from './redis-server.js'
+export {
+  hasRedisServer,
+  NO_REDIS_NOTE,
+  type RedisServer,
+  type RedisServerOptions,
+  startRedisServer,
+} from './redis-server.js'

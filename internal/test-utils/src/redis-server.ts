@@ -1,6 +1,6 @@
 /**
  * A private Redis server for one test file: Debian's `redis-server` on a free
- * port, in a temp dir, without persistence; started by `startRedisServer()`,
+ * port, in a temp dir, without persistence unless asked (`appendonly`); started by `startRedisServer()`,
  * stopped by `stop()` (call it in `afterAll`) or, as a last resort, when the
  * test process exits. The Redis tests skip when `redis-server` is missing
  * locally (`hasRedisServer()`); CI installs it, so there they run.
@@ -140,8 +140,18 @@ async function waitForPong(port: number, child: ChildProcess, timeoutMs = 10_000
 const running = new Set<ChildProcess>()
 let exitHook = false
 
+/** Options of `startRedisServer`. */
+export interface RedisServerOptions {
+  /**
+   * Persist every write before answering it (`appendonly yes`, `appendfsync
+   * always`), so that `restart()` and `kill()` + `start()` keep what the
+   * server acknowledged. Default: no persistence.
+   */
+  appendonly?: boolean
+}
+
 /** Starts a private redis-server (see the module comment). */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ipc-redis-'))
   let port = await freePort()
   let child: ChildProcess | undefined
@@ -165,8 +175,7 @@ export async function startRedisServer(): Promise<RedisServer> {
         '127.0.0.1',
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...(options.appendonly === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
         '--dir',
         dir,
         '--daemonize',

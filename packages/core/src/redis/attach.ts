@@ -1,9 +1,10 @@
 /**
- * The attach rules every `/redis` primitive shares: its `url` and `lease`
- * options, and how `from(handle)` treats a handle taken while its creator's
- * create was still on its way to the server.
+ * The attach rules every `/redis` primitive shares: validating its `url` and
+ * `lease` options, random names, passing an `open()`/`from()` spec to a
+ * constructor (`attachWith`/`takePending`), and how `from(handle)` treats a
+ * handle taken while its creator's create was still on its way to the server.
  *
- * Why the wait: `new X({ name })` returns at once and creates on the server
+ * Why that wait: `new X({ name })` returns at once and creates on the server
  * in the background (a constructor cannot await), and its first call loads
  * the Redis client and connects. A child that `Process` started right after
  * can reach the server first and find no such name. Such a handle carries
@@ -11,17 +12,22 @@
  * before it reports the name missing. A handle without it (taken after the
  * create landed) fails at once, as `open(name)` does.
  */
+import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { invalidArgType, outOfRange } from '../errors.js'
 import { defaultRedisUrl, redactUrl } from './connection.js'
 
-/** Default lease (ms): how long an object's claims outlive its last renewal. */
+/** Default lease, ms: how long a primitive's server state outlives its holder's last renewal. */
 export const DEFAULT_LEASE_MS = 10_000
 
-/** How long `from()` waits for a name its handle says is being created, ms. */
+/**
+ * How long `from()` waits for a name its handle says is being created. The
+ * creator's first call loads the Redis client and connects, so a child it
+ * started at once can reach the server first.
+ */
 export const CREATOR_WAIT_MS = 5000
 
-/** Validates the `lease` option (ms): an integer from 30 to 3600000, default DEFAULT_LEASE_MS. */
+/** Validates `lease` (ms, 30 to 3600000; undefined: DEFAULT_LEASE_MS). */
 export function checkLease(lease: unknown): number {
   if (lease === undefined) return DEFAULT_LEASE_MS
   if (typeof lease !== 'number') throw invalidArgType(`The "lease" option must be a number, received ${typeof lease}`)
@@ -30,13 +36,44 @@ export function checkLease(lease: unknown): number {
   return lease
 }
 
-/** Validates the `url` option: redis:// or rediss://, default `defaultRedisUrl()`. */
+/** Validates `url` (undefined: `defaultRedisUrl()`). */
 export function checkUrl(url: unknown): string {
   if (url === undefined) return defaultRedisUrl()
   if (typeof url !== 'string') throw invalidArgType(`The "url" option must be a string, received ${typeof url}`)
   if (!/^rediss?:\/\//.test(url))
     throw invalidArgType(`The "url" option must start with redis:// or rediss://, received ${redactUrl(url)}`)
   return url
+}
+
+/** A random, unguessable name. */
+export function randomRedisName(): string {
+  return randomBytes(12).toString('base64url')
+}
+
+/** Set by `attachWith` for the constructor it calls (no await in between). */
+let pending: unknown
+
+/**
+ * Runs `make` with `spec` as the pending attach (the constructor takes it
+ * with `takePending()`), and waits until the object is attached.
+ */
+export async function attachWith<T extends { ready(): Promise<unknown> }>(spec: unknown, make: () => T): Promise<T> {
+  pending = spec
+  let object: T
+  try {
+    object = make()
+  } finally {
+    pending = undefined
+  }
+  await object.ready()
+  return object
+}
+
+/** The pending attach spec of `open()`/`from()`, once (undefined for `new`). */
+export function takePending<Spec>(): Spec | undefined {
+  const spec = pending as Spec | undefined
+  pending = undefined
+  return spec
 }
 
 /**

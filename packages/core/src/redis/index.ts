@@ -1,12 +1,21 @@
 /**
  * @ipc/core/redis: the plumbing of the `/redis` subpaths (@ipc/semaphore/redis,
- * and later @ipc/queue/redis and @ipc/shared/redis): one connection pair per
+ * @ipc/queue/redis, @ipc/shared/redis): one connection pair per
  * server and process, Redis Functions libraries, key naming, server-clock
  * leases. For @ipc packages only; covered by semver like the rest of
  * @ipc/core. Loads the optional peer dependency `@redis/client` on first use.
  */
 
-export { attachReply, CREATOR_WAIT_MS, checkLease, checkUrl, DEFAULT_LEASE_MS } from './attach.js'
+export {
+  attachReply,
+  attachWith,
+  CREATOR_WAIT_MS,
+  checkLease,
+  checkUrl,
+  DEFAULT_LEASE_MS,
+  randomRedisName,
+  takePending,
+} from './attach.js'
 export {
   type CallOptions,
   defaultRedisUrl,

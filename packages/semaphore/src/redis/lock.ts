@@ -4,10 +4,10 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { checkOptionsObject, checkPersistent } from '@ipc/core/internal'
-import { checkLease, checkRedisName, checkUrl } from '@ipc/core/redis'
+import { attachWith, checkLease, checkRedisName, checkUrl, randomRedisName, takePending } from '@ipc/core/redis'
 import type { RedisAcquireOptions, RedisLockOpenOptions, RedisLockOptions } from './options.js'
 import type { Permit } from './permit.js'
-import { attachWith, handleSpec, randomRedisName, takePending } from './semaphore.js'
+import { handleSpec } from './semaphore.js'
 import { type AttachSpec, RedisSemaphoreBase, type RedisSemaphoreHandle } from './semaphore-base.js'
 
 /**
@@ -75,7 +75,7 @@ export class Lock extends RedisSemaphoreBase {
       recursive ? 'rlock' : 'lock',
       recursive ? 'RLock' : 'Lock',
       import.meta.url,
-      takePending() ?? newLockSpec(options),
+      takePending<AttachSpec>() ?? newLockSpec(options),
     )
   }
 

@@ -2,9 +2,8 @@
  * Semaphore and BoundedSemaphore on Redis: the same classes as
  * @ipc/semaphore's, shared by processes on many machines.
  */
-import { randomBytes } from 'node:crypto'
 import { checkHandle, checkOptionsObject, checkPersistent, invalidArgType, outOfRange } from '@ipc/core/internal'
-import { checkLease, checkRedisName, checkUrl } from '@ipc/core/redis'
+import { attachWith, checkLease, checkRedisName, checkUrl, randomRedisName, takePending } from '@ipc/core/redis'
 import type {
   RedisAcquireOptions,
   RedisSemaphoreCreateOptions,
@@ -13,34 +12,6 @@ import type {
 } from './options.js'
 import type { Permit } from './permit.js'
 import { type AttachSpec, MAX_VALUE, RedisSemaphoreBase, type RedisSemaphoreHandle } from './semaphore-base.js'
-
-/** Set by `open()`/`from()` for the constructor it calls (no await in between). */
-let pending: AttachSpec | undefined
-
-/** Runs `make` with `spec` as the pending attach, and waits until it is attached. */
-export async function attachWith<T extends { ready(): Promise<unknown> }>(spec: AttachSpec, make: () => T): Promise<T> {
-  pending = spec
-  let object: T
-  try {
-    object = make()
-  } finally {
-    pending = undefined
-  }
-  await object.ready()
-  return object
-}
-
-/** The pending attach spec of `open()`/`from()`, once. */
-export function takePending(): AttachSpec | undefined {
-  const spec = pending
-  pending = undefined
-  return spec
-}
-
-/** A random, unguessable name. */
-export function randomRedisName(): string {
-  return randomBytes(12).toString('base64url')
-}
 
 function checkValue(value: unknown, bounded: boolean): number {
   if (typeof value !== 'number') throw invalidArgType(`The "value" argument must be a number, received ${typeof value}`)
@@ -142,7 +113,7 @@ export function handleSpec(handle: unknown, kind: string): AttachSpec {
 export class Semaphore extends RedisSemaphoreBase {
   constructor(value = 1, options?: RedisSemaphoreOptions) {
     const bounded = new.target === BoundedSemaphore
-    const spec = takePending() ?? newSpec(value, options, bounded)
+    const spec = takePending<AttachSpec>() ?? newSpec(value, options, bounded)
     super(
       bounded ? 'bounded-semaphore' : 'semaphore',
       bounded ? 'BoundedSemaphore' : 'Semaphore',

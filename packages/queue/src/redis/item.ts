@@ -1,0 +1,85 @@
+/**
+ * One item on the wire to Redis: @ipc/core's codec (the same values the
+ * shared-memory queue accepts), as a string the Redis client carries as is.
+ *
+ * | wire             | tag (codec)          | payload                  |
+ * |------------------|----------------------|--------------------------|
+ * | "1" + text       | 1 Latin-1, 2 UTF-8   | the string itself        |
+ * | "6" + JSON text  | 6, 7 JSON            | the JSON text            |
+ * | "3" + base64     | 3 Uint8Array         | the bytes, base64        |
+ * | "4" + base64     | 4 Buffer             | the bytes, base64        |
+ * | "5" + base64     | 5 v8 serializer      | the bytes, base64        |
+ *
+ * Text goes as text (UTF-8 on the wire, no copy into a Buffer); bytes go as
+ * base64, since @redis/client hands replies back as UTF-8 strings and would
+ * mangle raw bytes.
+ *
+ * Size cap: an item's codec payload may be at most MAX_ITEM_BYTES (8 MiB);
+ * `put` throws RangeError above it (nothing is put), and the server refuses
+ * a wire string longer than MAX_WIRE_CHARS. A string coming back from the
+ * server is checked against the same bound and its tag before it is decoded:
+ * anything else is CorruptError (the item is dropped, the queue goes on).
+ */
+import { CorruptError } from '@ipc/core'
+import {
+  decodePayload,
+  encode,
+  outOfRange,
+  TAG_BUFFER,
+  TAG_BYTES,
+  TAG_JSON_LATIN1,
+  TAG_LATIN1,
+  TAG_V8,
+} from '@ipc/core/internal'
+
+/** Largest codec payload of one item, bytes (8 MiB). */
+export const MAX_ITEM_BYTES = 8 * 1024 * 1024
+
+/** Longest wire string of one item: a tag char and the base64 of MAX_ITEM_BYTES. */
+export const MAX_WIRE_CHARS = 1 + 4 * Math.ceil(MAX_ITEM_BYTES / 3)
+
+/** Encodes `value` for the server. @throws {DataCloneError} @throws {RangeError} larger than MAX_ITEM_BYTES. */
+export function toWire(value: unknown): string {
+  const encoded = encode(value)
+  if (encoded.size > MAX_ITEM_BYTES)
+    throw outOfRange(
+      `Cannot put an item of ${encoded.size} bytes to a Redis queue: an item may have at most ${MAX_ITEM_BYTES} bytes (8 MiB) once encoded`,
+    )
+  // Text (tags 1, 2: a string; 6, 7: JSON) goes as it is; the JSON tags are 6 and 7.
+  if (encoded.text !== undefined) return `${encoded.tag >= TAG_JSON_LATIN1 ? 6 : 1}${encoded.text}`
+  const bytes = encoded.bytes as Uint8Array
+  return `${encoded.tag}${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`
+}
+
+/** Decodes a wire string from the server. @throws {CorruptError} not a wire item, or a payload the codec refuses. */
+export function fromWire(wire: unknown, what: string): unknown {
+  if (typeof wire !== 'string' || wire.length < 1 || wire.length > MAX_WIRE_CHARS)
+    throw new CorruptError(
+      `Cannot decode an item of ${what}: the server sent ${typeof wire === 'string' ? `a string of ${wire.length} chars` : `a ${typeof wire}`}, not an item`,
+    )
+  const tag = wire.charCodeAt(0) - 48
+  try {
+    switch (tag) {
+      case TAG_LATIN1:
+        return wire.slice(1)
+      case TAG_JSON_LATIN1:
+        return JSON.parse(wire.slice(1))
+      case TAG_BYTES:
+      case TAG_BUFFER:
+      case TAG_V8: {
+        const payload = wire.slice(1)
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload) || payload.length % 4 !== 0)
+          throw new Error('its payload is not base64')
+        const bytes = Buffer.from(payload, 'base64')
+        return decodePayload(tag, bytes, 0, bytes.length)
+      }
+      default:
+        throw new Error(`its tag ${JSON.stringify(wire[0])} is not one the queue writes`)
+    }
+  } catch (error) {
+    throw new CorruptError(
+      `Cannot decode an item of ${what}: ${error instanceof Error ? error.message : String(error)}; it was dropped`,
+      { cause: error },
+    )
+  }
+}

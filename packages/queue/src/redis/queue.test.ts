@@ -1,0 +1,128 @@
+import { inspect } from 'node:util'
+import { TRANSFER } from '@ipc/core/internal'
+import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer, uniqueName } from '@ipc/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConnectionError, JoinableQueue, MAX_ITEM_BYTES, Queue } from './index.js'
+import { fromWire, MAX_WIRE_CHARS, toWire } from './item.js'
+
+describe('Redis queue items (item.ts)', () => {
+  it('round-trip through the wire form the values the shared-memory queue accepts', () => {
+    const values = ['text', 'ünï ☃', { a: [1, null] }, Buffer.from('b'), new Uint8Array([0, 255]), new Map([[1, 2]])]
+    for (const value of values) expect(fromWire(toWire(value), 'a test')).toEqual(value)
+    expect(Buffer.isBuffer(fromWire(toWire(Buffer.from('x')), 'a test'))).toBe(true)
+  })
+
+  it('refuse what the queue never writes with CorruptError', () => {
+    for (const wire of ['', '9x', '5@@@', '3abc', 'x'.repeat(MAX_WIRE_CHARS + 1), 42])
+      expect(() => fromWire(wire, 'a test')).toThrow(expect.objectContaining({ name: 'CorruptError' }))
+  })
+
+  it('refuse an item larger than MAX_ITEM_BYTES with RangeError', () => {
+    expect(() => toWire(new Uint8Array(MAX_ITEM_BYTES + 1))).toThrow(RangeError)
+  })
+})
+
+describe('Redis queues without a server', () => {
+  it('reject a bad url, lease, name or maxsize before connecting', () => {
+    expect(() => new Queue({ url: 'http://x' })).toThrow(TypeError)
+    expect(() => new Queue({ lease: 5 })).toThrow(RangeError)
+    expect(() => new Queue({ name: 'a{b}' })).toThrow(TypeError)
+    expect(() => new Queue({ maxsize: -1 })).toThrow(RangeError)
+  })
+
+  it('reject calls with ConnectionError when nothing listens at the url', async () => {
+    const queue = new Queue({ url: 'redis://127.0.0.1:1' })
+    const error = await queue.get({ timeout: 5000 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectionError)
+    expect(String((error as Error).message)).toMatch(/^Cannot reach Redis at redis:\/\/127\.0\.0\.1:1/)
+    await queue.close()
+  })
+})
+
+describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`, () => {
+  let server: RedisServer
+  beforeAll(async () => {
+    server = await startRedisServer()
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it('rejects ready() with ExistsError when the name is taken, and leaves the first one working', async () => {
+    const name = uniqueName()
+    const first = await new Queue<string>({ name, url: server.url, maxsize: 3 }).ready()
+    const second = new Queue<string>({ name, url: server.url })
+    await expect(second.ready()).rejects.toMatchObject({ name: 'ExistsError' })
+    await expect(second.put('x')).rejects.toMatchObject({ name: 'ExistsError' })
+    await second.close()
+    await first.put('kept')
+    expect(await first.get()).toBe('kept')
+    await first.close()
+  })
+
+  it('open(name, { create }) creates once: of racing objects exactly one creates, all see its maxsize', async () => {
+    const name = uniqueName()
+    const all = await Promise.all(
+      Array.from({ length: 5 }, () => Queue.open(name, { url: server.url, create: { maxsize: 4 } })),
+    )
+    expect(all.filter((queue) => queue.created)).toHaveLength(1)
+    expect(all.map((queue) => queue.maxsize)).toEqual([4, 4, 4, 4, 4])
+    for (const queue of all) await queue.close()
+  })
+
+  it('from(handle) attaches to the same queue; the handle is plain JSON', async () => {
+    const queue = new JoinableQueue<number>({ url: server.url })
+    const early = queue.handle
+    expect(early.creating).toBe(true)
+    await queue.ready()
+    expect(queue.handle).toEqual({ kind: 'joinable-queue', name: queue.name, url: server.url, lease: 10_000 })
+    const other = await JoinableQueue.from<number>(JSON.parse(JSON.stringify(early)))
+    await other.put(7)
+    expect(await queue.get()).toBe(7)
+    await expect(Queue.from(queue.handle as never)).rejects.toThrow(TypeError)
+    await other.close()
+    await queue.close()
+  })
+
+  it('removes the queue and its items with the last close, unless persistent; unlink removes it at once', async () => {
+    const name = uniqueName()
+    const queue = await Queue.open<string>(name, { url: server.url, create: true })
+    const other = await Queue.open<string>(name, { url: server.url })
+    await queue.put('a')
+    await queue.close()
+    await queue.close()
+    expect(await other.qsize()).toBe(1)
+    await other.close()
+    await expect(Queue.open(name, { url: server.url })).rejects.toMatchObject({ name: 'NotFoundError' })
+    expect(await server.command('EXISTS', `ipc:{${name}}:items`, `ipc:{${name}}:meta`)).toBe(':0')
+
+    const kept = await Queue.open<string>(name, { url: server.url, create: { persistent: true } })
+    await kept.put('b')
+    await kept.close()
+    const again = await Queue.open<string>(name, { url: server.url })
+    expect(again.persistent).toBe(true)
+    expect(await again.get()).toBe('b')
+    await again.unlink()
+    await expect(again.qsize()).rejects.toMatchObject({ name: 'NotFoundError' })
+    await again.close()
+  })
+
+  it('rejects calls after close() with ClosedError', async () => {
+    const queue = new Queue({ url: server.url })
+    await queue.close()
+    await expect(queue.put(1)).rejects.toMatchObject({ name: 'ClosedError', code: 'IPC_CLOSED' })
+    expect(queue.closed).toBe(true)
+  })
+
+  it('describes itself for Process and util.inspect', async () => {
+    const queue = await new Queue({ url: server.url, maxsize: 2 }).ready()
+    const descriptor = queue[TRANSFER]()
+    expect(descriptor.export).toBe('Queue')
+    expect(descriptor.handle).toEqual(queue.handle)
+    const shown = inspect(queue, { breakLength: Number.POSITIVE_INFINITY })
+    expect(shown).toMatch(
+      /^Queue \(Redis\) \{ name: '.+', url: 'redis:\/\/127\.0\.0\.1:\d+', maxsize: 2, waiting: 0 \}$/,
+    )
+    await queue.close()
+  })
+})
