@@ -5,22 +5,22 @@
  * write is a round trip, so `get(i)`, `set(i, v)` and `toArray()` are async
  * and there is no `.array` view.
  */
+
 import { CorruptError } from '@ipc/core'
 import { invalidArgType, outOfRange } from '@ipc/core/internal'
+import { attachWith, takePending } from '@ipc/core/redis'
 import { checkElement, type ElementOf, type ElementType, type ValueType } from '../element-types.js'
 import { decodeElement, encodeElement } from './encoding.js'
 import { MAX_REDIS_ARRAY_LENGTH } from './library.js'
 import type { RedisSharedArrayCreation, RedisSharedArrayOpenOptions, RedisSharedOptions } from './options.js'
 import {
   type AttachSpec,
-  attachWith,
   checkIndex,
   createSpec,
   handleSpec,
   openSpec,
   type RedisSharedHandle,
   RedisSharedObject,
-  takePending,
 } from './shared-object.js'
 
 /** The plain JSON handle of a Redis SharedArray: pass it anywhere, then `SharedArray.from(handle)`. */
@@ -115,7 +115,7 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
       'shared-array',
       'SharedArray',
       import.meta.url,
-      takePending() ?? createSpec('new', type, options, arrayContents(lengthOrValues)),
+      takePending<AttachSpec>() ?? createSpec('new', type, options, arrayContents(lengthOrValues)),
     )
   }
 

@@ -10,7 +10,6 @@
  * the name the server keeps in the meta hash). Nothing else is cached: every
  * read asks the server.
  */
-import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import {
   ClosedError,
@@ -36,6 +35,7 @@ import {
   checkUrl,
   NO_REPLY,
   RedisConnection,
+  randomRedisName,
   redactUrl,
   redisKey,
 } from '@ipc/core/redis'
@@ -98,34 +98,6 @@ const TYPE_NAMES: ReadonlySet<string> = new Set<TypeName>([
 
 const LABELS: Record<RedisSharedKind, string> = { 'shared-value': 'shared value', 'shared-array': 'shared array' }
 
-/** Set by `open()`/`from()` for the constructor it calls (no await in between). */
-let pending: AttachSpec | undefined
-
-/** Runs `make` with `spec` as the pending attach, and waits until it is attached. */
-export async function attachWith<T extends { ready(): Promise<unknown> }>(spec: AttachSpec, make: () => T): Promise<T> {
-  pending = spec
-  let object: T
-  try {
-    object = make()
-  } finally {
-    pending = undefined
-  }
-  await object.ready()
-  return object
-}
-
-/** The pending attach spec of `open()`/`from()`, once. */
-export function takePending(): AttachSpec | undefined {
-  const spec = pending
-  pending = undefined
-  return spec
-}
-
-/** A random, unguessable name. */
-function randomName(): string {
-  return randomBytes(12).toString('base64url')
-}
-
 function checkLockOption(lock: unknown): boolean {
   if (lock === undefined) return true
   if (typeof lock !== 'boolean')
@@ -149,7 +121,7 @@ export function createSpec(
   const persistent = checkPersistent(options?.persistent)
   const url = checkUrl(options?.url)
   const lease = checkLease(options?.lease)
-  const givenName = name ?? (options?.name === undefined ? randomName() : options.name)
+  const givenName = name ?? (options?.name === undefined ? randomRedisName() : options.name)
   const { length, values } = contents(checkedType)
   return {
     mode,
@@ -341,7 +313,7 @@ export abstract class RedisSharedObject implements AsyncDisposable {
   }
 
   async #attach(spec: AttachSpec): Promise<void> {
-    const lockName = spec.lock ? randomName() : ''
+    const lockName = spec.lock ? randomRedisName() : ''
     const args = [
       spec.mode,
       spec.type?.name ?? '',

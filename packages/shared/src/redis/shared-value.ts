@@ -5,19 +5,19 @@
  * becomes `get()`/`set(v)`; `add`, `sub`, `exchange` and `compareExchange`
  * run atomically on the server.
  */
+
 import { invalidArgType } from '@ipc/core/internal'
+import { attachWith, takePending } from '@ipc/core/redis'
 import { checkElement, type ElementOf, type ElementType, type IntegerType, type ValueType } from '../element-types.js'
 import { decodeElement, encodeElement } from './encoding.js'
 import type { RedisSharedOptions, RedisSharedValueCreation, RedisSharedValueOpenOptions } from './options.js'
 import {
   type AttachSpec,
-  attachWith,
   createSpec,
   handleSpec,
   openSpec,
   type RedisSharedHandle,
   RedisSharedObject,
-  takePending,
 } from './shared-object.js'
 
 /** The plain JSON handle of a Redis SharedValue: pass it anywhere, then `SharedValue.from(handle)`. */
@@ -96,7 +96,7 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
       'shared-value',
       'SharedValue',
       import.meta.url,
-      takePending() ?? createSpec('new', type, options, valueContents(initial)),
+      takePending<AttachSpec>() ?? createSpec('new', type, options, valueContents(initial)),
     )
   }
 
