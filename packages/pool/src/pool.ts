@@ -69,9 +69,9 @@ const MIN_DEPTH = 2
 /** Tasks a worker holds at most. */
 const MAX_DEPTH = 64
 /** How much work (ms, by the measured time per task) a worker may hold. */
-const QUEUED_WORK_MS = Number(process.env.XQW ?? 3)
+const QUEUED_WORK_MS = 3
 /** Tasks at least this long (ms) top their worker up at every reply instead of refilling it in bursts. */
-const TOP_UP_MS = Number(process.env.XTOP ?? 0.2)
+const TOP_UP_MS = 0.2
 
 /** How long (ms) a worker sent its stop message may take to exit once idle before it is killed. */
 const STOP_GRACE_MS = 5000

@@ -73,7 +73,7 @@ export type Reply =
 export const RING_BYTES = 4 * 1024 * 1024
 
 /** Fewer values than this stay an array: below it JSON costs less than the v8 serializer's fixed cost. */
-export const PACK_MIN = Number(process.env.XPACK ?? 32)
+export const PACK_MIN = 32
 
 /** `values` as a Float64Array when there are PACK_MIN or more and every one is a number; else `values`. */
 export function packNumbers(values: unknown[]): Values {
