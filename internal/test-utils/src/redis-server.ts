@@ -188,7 +188,16 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     running.add(c)
     c.once('exit', () => running.delete(c))
     child = c
-    await waitForPong(port, c)
+    try {
+      await waitForPong(port, c)
+    } catch (error) {
+      // Exited before answering: most likely it could not bind the port (another server took it).
+      if (c.exitCode !== null || c.signalCode !== null) {
+        child = undefined
+        throw new PortTakenError(`redis-server could not start on port ${port}: ${(error as Error).message}`)
+      }
+      throw error
+    }
     // PONG proves a server listens on the port, not that it is ours: another
     // test file's server may have taken the port (between freePort() and this
     // spawn, or while ours was down for a restart). Then ours exits.

@@ -30,7 +30,8 @@
  *
  * Size: a chunk too large for the request ring is halved by the parent until
  * each part fits; a chunk's results too large for the reply ring come back in
- * PART replies. One task whose arguments or result alone do not fit fails. *
+ * PART replies. One task whose arguments or result alone do not fit fails.
+ *
  * Packed numbers: a MAP's `items`, or its `results` in an OK or PART reply,
  * of at least PACK_MIN values that are all numbers travel as one
  * `Float64Array` (the codec copies it as raw bytes) instead of an array (JSON,

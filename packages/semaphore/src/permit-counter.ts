@@ -528,8 +528,10 @@ export class PermitCounter implements TagWatcher {
         backOff: { firstMs: policy.backOffMs, maxMs: policy.maxBackOffMs, when: () => !this.handoff },
         onSlice: () => {
           const now = performance.now()
-          // Busy-tag polls end their slices more often than the dead-peer policy asks.
-          if (now - wait.lastReap < PEER_CHECK_MS) return
+          // Busy-tag polls end their slices more often than the dead-peer policy
+          // asks. Half the period: an async wait's ticks come PEER_CHECK_MS / 2
+          // to PEER_CHECK_MS apart (a shared grid), and its first must reap.
+          if (now - wait.lastReap < PEER_CHECK_MS / 2) return
           if (policy.async && this.tagged) return
           wait.lastReap = now
           this.reap()

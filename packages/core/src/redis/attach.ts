@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { invalidArgType, outOfRange } from '../errors.js'
+import { CorruptError, ExistsError, IncompatibleError, invalidArgType, NotFoundError, outOfRange } from '../errors.js'
 import { defaultRedisUrl, redactUrl } from './connection.js'
 
 /** Default lease, ms: how long a primitive's server state outlives its holder's last renewal. */
@@ -95,4 +95,28 @@ export async function attachReply<R>(
     reply = await ask()
   }
   return reply
+}
+
+/**
+ * The error a create function's failed status stands for (one wording for
+ * every `/redis` primitive), or undefined for any other status. `label` names
+ * the kind ('semaphore'), `detail` is the reply's second field (the kind
+ * found, or what broke the layout).
+ */
+export function attachFailure(status: unknown, detail: unknown, label: string, name: string): Error | undefined {
+  const what = `${label} "${name}"`
+  switch (status) {
+    case 'missing':
+      return new NotFoundError(`Cannot open ${what}: no object with that name exists on the server`)
+    case 'exists':
+      return new ExistsError(`Cannot create ${what}: the name is taken on the server`)
+    case 'incompatible':
+      return new IncompatibleError(`Cannot open ${what}: it is a ${String(detail)} on the server, not a ${label}`)
+    case 'corrupt':
+      return new CorruptError(
+        `Cannot open ${what}: its state on the server breaks its layout's rules (${String(detail)})`,
+      )
+    default:
+      return undefined
+  }
 }

@@ -7,6 +7,7 @@
  */
 
 export {
+  attachFailure,
   attachReply,
   attachWith,
   CREATOR_WAIT_MS,

@@ -146,6 +146,91 @@ describe('EventCount#wait()', () => {
     expect(error).toBeInstanceOf(ClosedError)
     expect((error as Error).message).toBe(closedWhileWaiting('the test word').message)
   })
+
+  it('ticks while registered: a change nobody notified is found by attempt within a slice', async () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    let registeredAtTick = -1
+    const waiting = ec.wait(flagSet(i32), rules(5000, { sliceMs: 40, onSlice: () => (registeredAtTick = ec.waiting) }))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const changed = performance.now()
+    Atomics.store(i32, FLAG, 4) // no event bump, no notify: only a tick can see it
+    expect(await waiting).toBe(4)
+    expect(performance.now() - changed).toBeLessThan(40 + 30)
+    expect(registeredAtTick).toBe(1) // onSlice ran with the waiter still registered
+    expect(ec.waiting).toBe(0)
+  })
+
+  it('ends with what onSlice throws at a tick, unregistered', async () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    const failure = new Error('the peer died')
+    const waiting = ec.wait(
+      flagSet(i32),
+      rules(5000, {
+        sliceMs: 20,
+        onSlice: () => {
+          throw failure
+        },
+      }),
+    )
+    expect(await waiting.catch((e: unknown) => e)).toBe(failure)
+    expect(ec.waiting).toBe(0)
+  })
+
+  it('runs onSlice at the deadline too, and returns TIMED_OUT', async () => {
+    const { i32, host } = words()
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    let slices = 0
+    const started = performance.now()
+    expect(await ec.wait(flagSet(i32), rules(130, { sliceMs: 40, onSlice: () => slices++ }))).toBe(TIMED_OUT)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(129)
+    expect(slices).toBeGreaterThanOrEqual(3) // ticks every 20 to 40 ms, then the deadline's own
+    expect(ec.waiting).toBe(0)
+  })
+
+  it('returns a result a tick took even when the host closes before the queued wake-up settles', async () => {
+    // Three due timers run in one timers phase (the event loop lags): A publishes and notifies
+    // (the native wait completes; its settle is queued), the tick takes the item (its cancel
+    // finds the wake-up queued), C closes the host. The item must come back, not ClosedError.
+    const { i32 } = words()
+    const host = { closed: false }
+    const ec = new EventCount(host, i32, EVENT, WAITERS)
+    let taken = 0
+    const attempt = () => {
+      if (Atomics.load(i32, FLAG) === 0) return NOT_YET
+      Atomics.sub(i32, FLAG, 1)
+      taken++
+      return 'item'
+    }
+    const waiting = ec.wait(attempt, rules(Number.POSITIVE_INFINITY, { sliceMs: 100 }))
+    const now = performance.now()
+    const tick = now + 100 - (now % 50) // the wait's first tick (futex.ts tickDelay)
+    setTimeout(
+      () => {
+        Atomics.add(i32, FLAG, 1)
+        ec.notify()
+        const until = performance.now() + 5
+        while (performance.now() < until) {} // the native waiter completes meanwhile
+      },
+      tick - 20 - now,
+    )
+    setTimeout(
+      () => {
+        host.closed = true
+      },
+      tick + 5 - now,
+    )
+    setTimeout(() => {
+      const until = tick + 30
+      while (performance.now() < until) {} // lag past A, the tick and C
+    }, 1)
+    const outcome = await waiting.catch((e: unknown) => e)
+    // Whichever way the race went, an item taken is returned.
+    if (taken === 1) expect(outcome).toBe('item')
+    else expect(outcome).toBeInstanceOf(ClosedError)
+    expect(taken).toBeLessThanOrEqual(1)
+  })
 })
 
 describe('EventCount#notify()', () => {

@@ -85,11 +85,19 @@ export interface WaitRules {
   respin?: boolean | undefined
   /**
    * The longest single sleep, ms: PEER_CHECK_MS or RECHECK_MS. Read before
-   * every sleep, so an `attempt` may shorten the next one (a semaphore polls
-   * a state word that a descheduled peer keeps busy, which nobody notifies).
+   * every sleep (and, async, before every tick), so an `attempt` may shorten
+   * the next one (a semaphore polls a state word that a descheduled peer
+   * keeps busy, which nobody notifies). The async runner does not end its
+   * sleep at a slice's end: it ticks (runs `onSlice`, then `attempt`, while
+   * the waiter stays registered) every `sliceMs / 2` to `sliceMs` ms, on a
+   * grid shared by the process's waits (see futex.ts, `WaitTick`).
    */
   sliceMs: number
-  /** Runs when a sleep ended by its slice (not by a wake): look for dead peers. May throw. */
+  /**
+   * Runs when a slice ended without a wake (sync: after the sleep; async: at
+   * each tick, the waiter still registered; both: at the deadline): look for
+   * dead peers. May throw: the wait ends with that error.
+   */
   onSlice?: (() => void) | undefined
   /** Names the object in "closed while the call waited". */
   label: string
@@ -320,15 +328,25 @@ export class EventCount {
         if (r !== NOT_YET) return r
         const left = remaining(rules.deadline)
         if (left <= 0) return TIMED_OUT
-        slept = nap
-          ? await sleep(this.#host, i32, this.#event, seq, Math.min(left, napMs), rules)
-          : await sleep(this.#host, i32, this.#event, seq, left, rules, tick)
-        if (failed) throw failure
+        try {
+          slept = nap
+            ? await sleep(this.#host, i32, this.#event, seq, Math.min(left, napMs), rules)
+            : await sleep(this.#host, i32, this.#event, seq, left, rules, tick)
+        } catch (error) {
+          // A tick took a result, then the sleep ended otherwise (the host
+          // closed before the wake-up that was already queued settled): the
+          // result is the caller's, never lost.
+          if (found !== NOT_YET) return found
+          throw error
+        }
         if (found !== NOT_YET) return found
+        if (failed) throw failure
       } finally {
         if (!nap) this.#leave()
       }
       wasted = !nap && slept !== 'timed-out'
+      // The deadline's own slice end: the last dead-peer check, as at every tick.
+      if (slept === 'timed-out' && !nap) rules.onSlice?.()
     }
   }
 

@@ -137,9 +137,16 @@ export function waitWord(
         if (left <= 0) return end('timed-out')
         const next = tick === undefined ? left : Math.min(left, tickDelay(tick.ms()))
         timer = setTimeout(
-          next < left ? () => (tick?.run() ? end('ticked') : arm()) : left > INT32_MAX ? arm : () => end('timed-out'),
+          next < left ? onTick : left > INT32_MAX ? arm : () => end('timed-out'),
           Math.min(next, INT32_MAX),
         )
+      }
+      const onTick = () => {
+        const done = tick?.run() === true
+        // run() may have settled the wait itself (an abort, a close reaching cancelWaitsOn).
+        if (!rt.waits.has(id)) return
+        if (done) end('ticked')
+        else arm()
       }
       arm()
     }

@@ -25,7 +25,6 @@ import {
   ClosedError,
   ConnectionError,
   CorruptError,
-  ExistsError,
   IncompatibleError,
   NotFoundError,
   TimeoutError,
@@ -41,6 +40,7 @@ import {
   TRANSFER,
 } from '@ipc/core/internal'
 import {
+  attachFailure,
   attachReply,
   attachWith,
   checkLease,
@@ -392,22 +392,12 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
       spec.awaitCreator === true,
     )
     const status = reply[0]
-    if (status === 'corrupt') {
-      this.#releaseConnection()
-      this.#checkGone(reply, 'open')
-    }
-    if (status === 'exists' || status === 'incompatible' || status === 'missing') {
+    const failure = attachFailure(status, reply[1], this.#label, this.#name)
+    if (failure !== undefined) {
       // Every later call rejects with this error; close() still works.
-      this.#fault =
-        status === 'missing'
-          ? new NotFoundError(`Cannot open ${this.#what}: no object with that name exists on the server`)
-          : status === 'exists'
-            ? new ExistsError(`Cannot create ${this.#what}: the name is taken on the server`)
-            : new IncompatibleError(
-                `Cannot open ${this.#what}: it is a ${String(reply[1])} on the server, not a ${this.#label}`,
-              )
+      this.#fault = failure
       this.#releaseConnection()
-      throw this.#fault
+      throw failure
     }
     if (status !== 'created' && status !== 'opened') corrupt('create', reply)
     this.#created = status === 'created'

@@ -17,14 +17,13 @@ import {
   ClosedError,
   ConnectionError,
   CorruptError,
-  ExistsError,
   IncompatibleError,
   NotFoundError,
   TimeoutError,
   ValueError,
 } from '@ipc/core'
 import { checkWaitOptions, deadlineOf, TRANSFER } from '@ipc/core/internal'
-import { attachReply, RedisConnection, redactUrl, redisKey } from '@ipc/core/redis'
+import { attachFailure, attachReply, RedisConnection, redactUrl, redisKey } from '@ipc/core/redis'
 import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
 import type { RedisAcquireOptions } from './options.js'
 import { Permit } from './permit.js'
@@ -209,24 +208,12 @@ export abstract class RedisSemaphoreBase implements AsyncDisposable {
       spec.awaitCreator === true,
     )
     const status = reply[0]
-    if (status === 'corrupt') {
-      this.#releaseConnection()
-      this.#checkGone(reply, 'open')
-    }
-    if (status === 'exists' || status === 'incompatible' || status === 'missing') {
+    const failure = attachFailure(status, reply[1], this.#label, this.#name)
+    if (failure !== undefined) {
       // Every later call rejects with this error; close() still works.
-      this.#fault =
-        status === 'missing'
-          ? new NotFoundError(
-              `Cannot open ${this.#label} "${this.#name}": no object with that name exists on the server`,
-            )
-          : status === 'exists'
-            ? new ExistsError(`Cannot create ${this.#label} "${this.#name}": the name is taken on the server`)
-            : new IncompatibleError(
-                `Cannot open ${this.#label} "${this.#name}": it is a ${String(reply[1])} on the server, not a ${this.#label}`,
-              )
+      this.#fault = failure
       this.#releaseConnection()
-      throw this.#fault
+      throw failure
     }
     if (status !== 'created' && status !== 'opened') corrupt('create', reply)
     this.#created = status === 'created'

@@ -13,11 +13,11 @@ export interface RedisConnectionOptions {
    */
   url?: string
   /**
-   * How long, in ms, this object's attachment (and its lock's permit) outlives
-   * its last renewal. The object renews every `lease / 3` ms while its
-   * process runs and reaches the server; a non-persistent value whose
-   * objects all stopped renewing (their processes died) expires 3 leases
-   * later. It is also the longest a call waits for the server's reply
+   * How long, in ms, its lock's permit outlives the holder's last renewal;
+   * this object's registration outlives it by 3 leases. The object renews
+   * every `lease / 3` ms while its process runs and reaches the server; a
+   * non-persistent value whose objects all stopped renewing (their processes
+   * died) expires 3 leases later. It is also the longest a call waits for the server's reply
    * before it rejects with `ConnectionError`. 30 to 3600000.
    * @default 10000
    */

@@ -11,15 +11,7 @@
  * read asks the server.
  */
 import { inspect } from 'node:util'
-import {
-  ClosedError,
-  ConnectionError,
-  CorruptError,
-  ExistsError,
-  IncompatibleError,
-  NotFoundError,
-  ValueError,
-} from '@ipc/core'
+import { ClosedError, ConnectionError, CorruptError, IncompatibleError, NotFoundError, ValueError } from '@ipc/core'
 import {
   checkHandle,
   checkOptionsObject,
@@ -29,6 +21,7 @@ import {
   TRANSFER,
 } from '@ipc/core/internal'
 import {
+  attachFailure,
   attachReply,
   checkLease,
   checkRedisName,
@@ -334,28 +327,12 @@ export abstract class RedisSharedObject implements AsyncDisposable {
       this.#fail(error)
     }
     const status = reply[0]
-    if (status === 'exists')
-      this.#fail(new ExistsError(`Cannot create ${this.#label} "${this.#name}": the name is taken on the server`))
-    if (status === 'missing')
-      this.#fail(
-        new NotFoundError(`Cannot open ${this.#label} "${this.#name}": no object with that name exists on the server`),
-      )
-    if (status === 'incompatible')
-      this.#fail(
-        new IncompatibleError(
-          `Cannot open ${this.#label} "${this.#name}": it is a ${String(reply[1])} on the server, not a ${this.#label}`,
-        ),
-      )
+    const failure = attachFailure(status, reply[1], this.#label, this.#name)
+    if (failure !== undefined) this.#fail(failure)
     if (status === 'other-type')
       this.#fail(
         new IncompatibleError(
           `Cannot open ${this.#label} "${this.#name}" as ${spec.type?.name}: it holds ${String(reply[1])}`,
-        ),
-      )
-    if (status === 'corrupt')
-      this.#fail(
-        new CorruptError(
-          `Cannot open ${this.#label} "${this.#name}": its state on the server breaks its layout's rules (${String(reply[1])})`,
         ),
       )
     const [, typeName, length, lock, persistent] = reply
@@ -533,7 +510,6 @@ export abstract class RedisSharedObject implements AsyncDisposable {
     this.#closed = true
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat)
     this.#heartbeat = undefined
-    const lock = this.#lock
     try {
       const attached = await this.#ready.then(
         () => true,
@@ -547,7 +523,8 @@ export abstract class RedisSharedObject implements AsyncDisposable {
       }
     } finally {
       this.#releaseConnection()
-      await lock?.close().catch(() => {})
+      // Read after the attach settled: an attach still running when close() came opens the lock.
+      await this.#lock?.close().catch(() => {})
     }
   }
 
@@ -578,8 +555,12 @@ export abstract class RedisSharedObject implements AsyncDisposable {
     const connection = RedisConnection.acquire(this.#url)
     try {
       const reply = await connection.call(SHARED_LIBRARY, 'ipc_shared_unlink', this.#keys, [this.#kind], {
-        deadline: Number.POSITIVE_INFINITY,
+        deadline: performance.now() + this.#lease,
       })
+      if (reply === NO_REPLY)
+        throw new ConnectionError(
+          `Redis at ${this.url} did not answer unlink within ${this.#lease} ms (the lease); it may still take effect`,
+        )
       const lockName = Array.isArray(reply) && reply[0] === 'ok' ? reply[1] : undefined
       if (typeof lockName === 'string' && lockName !== '') {
         if (this.#lock !== undefined && this.#lock.name === lockName) await this.#lock.unlink()

@@ -50,6 +50,17 @@ describe.skipIf(!hasRedisServer())(`Redis SharedValue${hasRedisServer() ? '' : `
     await value.close()
   })
 
+  it('close() right after the constructor (attach still running) closes the lock it makes too: no key stays', async () => {
+    const name = uniqueName()
+    const value = new SharedValue('int32', 0, { name, url: server.url })
+    await value.close()
+    // Nothing of the value or of its lock: the server has no key with this name in it.
+    const left = await server.command('EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', `*${name}*`)
+    expect(left).toBe(':0')
+    const locks = await server.command('EVAL', `return #redis.call('KEYS', 'ipc:*')`, '0')
+    expect(locks).toBe(':0')
+  })
+
   it('wraps int32 add and sub exactly as Atomics.add on an Int32Array', async () => {
     const value = new SharedValue('int32', 2147483647, { url: server.url })
     const reference = new Int32Array([2147483647])
