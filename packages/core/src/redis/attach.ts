@@ -54,11 +54,16 @@ export function randomRedisName(): string {
 let pending: unknown
 
 /**
- * Runs `make` with `spec` as the pending attach (the constructor takes it
- * with `takePending()`), and waits until the object is attached.
+ * Runs `make` with `spec()` as the pending attach (the constructor takes it
+ * with `takePending()`), and waits until the object is attached. The spec is
+ * made here, so what its checks throw rejects the promise (callers need no
+ * try/catch of their own).
  */
-export async function attachWith<T extends { ready(): Promise<unknown> }>(spec: unknown, make: () => T): Promise<T> {
-  pending = spec
+export async function attachWith<T extends { ready(): Promise<unknown> }>(
+  spec: () => unknown,
+  make: () => T,
+): Promise<T> {
+  pending = spec()
   let object: T
   try {
     object = make()

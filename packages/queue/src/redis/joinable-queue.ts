@@ -59,11 +59,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @throws {IncompatibleError} The name holds another kind (a plain Queue too).
    */
   static override open<T = unknown>(name: string, options?: RedisQueueOpenOptions): Promise<JoinableQueue<T>> {
-    try {
-      return attachWith(openSpec(name, options), () => new JoinableQueue<T>())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => openSpec(name, options),
+      () => new JoinableQueue<T>(),
+    )
   }
 
   /**
@@ -71,11 +70,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @throws {TypeError} `handle` is not a Redis JoinableQueue's handle.
    */
   static override from<T = unknown>(handle: RedisQueueHandle): Promise<JoinableQueue<T>> {
-    try {
-      return attachWith(handleSpec(handle, 'joinable-queue'), () => new JoinableQueue<T>())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => handleSpec(handle, 'joinable-queue'),
+      () => new JoinableQueue<T>(),
+    )
   }
 
   /**

@@ -303,11 +303,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * ```
    */
   static open<T = unknown>(name: string, options?: RedisQueueOpenOptions): Promise<Queue<T>> {
-    try {
-      return attachWith(openSpec(name, options), () => new Queue<T>())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => openSpec(name, options),
+      () => new Queue<T>(),
+    )
   }
 
   /**
@@ -316,11 +315,10 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * @throws {NotFoundError} The queue no longer exists.
    */
   static from<T = unknown>(handle: RedisQueueHandle): Promise<Queue<T>> {
-    try {
-      return attachWith(handleSpec(handle, 'queue'), () => new Queue<T>())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => handleSpec(handle, 'queue'),
+      () => new Queue<T>(),
+    )
   }
 
   /** The name any process opens it by. */

@@ -86,20 +86,18 @@ export class Lock extends RedisSemaphoreBase {
    * @throws {ConnectionError} The server cannot be reached.
    */
   static open(name: string, options?: RedisLockOpenOptions): Promise<Lock> {
-    try {
-      return attachWith(openLockSpec(name, options), () => new Lock())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => openLockSpec(name, options),
+      () => new Lock(),
+    )
   }
 
   /** Attaches to the lock a `.handle` describes. */
   static from(handle: RedisSemaphoreHandle): Promise<Lock> {
-    try {
-      return attachWith(handleSpec(handle, 'lock'), () => new Lock())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => handleSpec(handle, 'lock'),
+      () => new Lock(),
+    )
   }
 
   /** True while this object holds the lock (as far as it knows: a lapsed lease is learnt at the next renewal). */
@@ -192,20 +190,18 @@ export class Lock extends RedisSemaphoreBase {
 export class RLock extends Lock {
   /** @see Lock.open */
   static override open(name: string, options?: RedisLockOpenOptions): Promise<RLock> {
-    try {
-      return attachWith(openLockSpec(name, options), () => new RLock())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => openLockSpec(name, options),
+      () => new RLock(),
+    )
   }
 
   /** @see Lock.from */
   static override from(handle: RedisSemaphoreHandle): Promise<RLock> {
-    try {
-      return attachWith(handleSpec(handle, 'rlock'), () => new RLock())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => handleSpec(handle, 'rlock'),
+      () => new RLock(),
+    )
   }
 
   /** How many times this object holds it (0: not held). */

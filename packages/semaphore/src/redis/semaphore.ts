@@ -134,11 +134,10 @@ export class Semaphore extends RedisSemaphoreBase {
    * ```
    */
   static open(name: string, options?: RedisSemaphoreOpenOptions): Promise<Semaphore> {
-    try {
-      return attachWith(openSpec(name, options, false), () => new Semaphore())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => openSpec(name, options, false),
+      () => new Semaphore(),
+    )
   }
 
   /**
@@ -147,11 +146,10 @@ export class Semaphore extends RedisSemaphoreBase {
    * @throws {NotFoundError} The semaphore no longer exists.
    */
   static from(handle: RedisSemaphoreHandle): Promise<Semaphore> {
-    try {
-      return attachWith(handleSpec(handle, 'semaphore'), () => new Semaphore())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => handleSpec(handle, 'semaphore'),
+      () => new Semaphore(),
+    )
   }
 
   /**
@@ -235,19 +233,17 @@ export class Semaphore extends RedisSemaphoreBase {
 export class BoundedSemaphore extends Semaphore {
   /** @see Semaphore.open */
   static override open(name: string, options?: RedisSemaphoreOpenOptions): Promise<BoundedSemaphore> {
-    try {
-      return attachWith(openSpec(name, options, true), () => new BoundedSemaphore())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => openSpec(name, options, true),
+      () => new BoundedSemaphore(),
+    )
   }
 
   /** @see Semaphore.from */
   static override from(handle: RedisSemaphoreHandle): Promise<BoundedSemaphore> {
-    try {
-      return attachWith(handleSpec(handle, 'bounded-semaphore'), () => new BoundedSemaphore())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => handleSpec(handle, 'bounded-semaphore'),
+      () => new BoundedSemaphore(),
+    )
   }
 }

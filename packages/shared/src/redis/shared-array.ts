@@ -132,20 +132,18 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
     type?: T,
     options?: RedisSharedArrayOpenOptions<T>,
   ): Promise<SharedArray<T>> {
-    try {
-      return attachWith(arrayCreateSpec(name, type, options as RedisSharedArrayOpenOptions), () => newArray<T>())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => arrayCreateSpec(name, type, options as RedisSharedArrayOpenOptions),
+      () => newArray<T>(),
+    )
   }
 
   /** Attaches to the array a `.handle` describes, in any process on any machine. */
   static from<T extends ValueType = ValueType>(handle: RedisSharedArrayHandle): Promise<SharedArray<T>> {
-    try {
-      return attachWith(handleSpec(handle, 'shared-array'), () => newArray<T>())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => handleSpec(handle, 'shared-array'),
+      () => newArray<T>(),
+    )
   }
 
   /** A small plain JSON object; `SharedArray.from(handle)` attaches to the same array in any process, on any machine. */

@@ -119,11 +119,10 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
     type?: T,
     options?: RedisSharedValueOpenOptions<T>,
   ): Promise<SharedValue<T>> {
-    try {
-      return attachWith(valueCreateSpec(name, type, options as RedisSharedValueOpenOptions), () => newValue<T>())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => valueCreateSpec(name, type, options as RedisSharedValueOpenOptions),
+      () => newValue<T>(),
+    )
   }
 
   /**
@@ -131,11 +130,10 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
    * @throws {TypeError} `handle` is not a shared value's handle.
    */
   static from<T extends ValueType = ValueType>(handle: RedisSharedValueHandle): Promise<SharedValue<T>> {
-    try {
-      return attachWith(handleSpec(handle, 'shared-value'), () => newValue<T>())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return attachWith(
+      () => handleSpec(handle, 'shared-value'),
+      () => newValue<T>(),
+    )
   }
 
   /** A small plain JSON object; `SharedValue.from(handle)` attaches to the same value in any process, on any machine. */
