@@ -24,8 +24,9 @@
 //   may be unmapped, its address reused): it does not pass on a wake it took.
 //   A notify(count < all) that picks a cancelled thread is covered by the
 //   cancel's own wake-all, except for a thread that missed it: that one may
-//   spend a wake (as a cancelled entry can in 'waitv' mode); every caller
-//   sleeps in slices and re-checks.
+//   spend a wake; every caller sleeps in slices and re-checks. ('waitv' mode
+//   passes such a wake on: a cancelled entry stays queued in the kernel
+//   until its thread rebuilds its list, and a wake it takes is re-issued.)
 //
 // Safety: a registered address stays mapped until its wait completes or is
 // cancelled (the TypeScript layer cancels every wait on a segment before it
@@ -237,13 +238,21 @@ struct AsyncWaiters {
       auto& es = self->entries;
       if (rc > 0) {
         double id = ids[rc - 1];
+        bool live = false;
         for (size_t i = 0; i < es.size(); i++) {
           if (es[i].id == id) {
             es.erase(es.begin() + i);
             Complete(id, kOk);
+            live = true;
             break;
           }
         }
+        // The wake landed on a wait cancelled while we slept (its entry is
+        // gone): a notify(1) meant for another sleeper of that word was spent
+        // here, so pass it on. The word may be unmapped by now: the kernel
+        // answers EFAULT, and a reused address gets one spurious wake, which
+        // every futex user must tolerate.
+        if (!live) Futex(reinterpret_cast<void*>(v[rc].uaddr), FUTEX_WAKE, 1, nullptr);
       } else if (rc < 0 && err != EINTR) {
         // EAGAIN: some word no longer holds its expected value: those waits
         // are over. Any other error (EFAULT): end them all rather than hang.

@@ -245,3 +245,37 @@ describe('notify()', () => {
     expect(await Promise.all(results)).toEqual(['ok', 'ok', 'ok'])
   })
 })
+
+describe('a cancelled async wait', () => {
+  it('never spends a notify(1) meant for another sleeper of the word', { timeout: 20_000 }, async () => {
+    const i32 = shared(2)
+    // The worker sleeps on word 0 each round (its value then), after this thread's async wait queued first.
+    const w = worker(
+      `const { workerData, parentPort } = require('node:worker_threads')
+       const { waitSync } = require(${FUTEX})
+       parentPort.on('message', (expected) => {
+         Atomics.store(workerData.i32, 1, 1)
+         parentPort.postMessage(waitSync(workerData.i32, 0, expected, { timeout: 2000 }))
+       })`,
+      i32,
+    )
+    for (let round = 0; round < 30; round++) {
+      const value = Atomics.load(i32, 0)
+      const controller = new AbortController()
+      const mine = wait(i32, 0, value, { signal: controller.signal }).catch(() => 'aborted')
+      Atomics.store(i32, 1, 0)
+      const result = new Promise((resolve) => w.once('message', resolve))
+      w.postMessage(value)
+      while (Atomics.load(i32, 1) === 0) await new Promise((r) => setTimeout(r, 1))
+      await new Promise((r) => setTimeout(r, 5))
+      // Cancel, then at once change the word and wake one: the wake must reach the worker, not the cancelled wait.
+      const started = performance.now()
+      controller.abort()
+      Atomics.add(i32, 0, 1)
+      notify(i32, 0, 1)
+      expect(await result).toBe('ok')
+      expect(performance.now() - started).toBeLessThan(1000)
+      expect(await mine).toBe('aborted')
+    }
+  })
+})

@@ -131,15 +131,14 @@ export function waitWord(
         }
       }
       const deadline = performance.now() + timeout
-      // setTimeout fires at once for a delay above 2 ** 31 - 1 ms (~24.8 days): step towards the deadline.
+      // setTimeout fires at once for a delay above 2 ** 31 - 1 ms (~24.8 days), and up to
+      // a millisecond early by performance.now() (libuv's loop clock lags it): step towards
+      // the deadline, re-armed until it has really passed.
       const arm = () => {
         const left = deadline - performance.now()
         if (left <= 0) return end('timed-out')
         const next = tick === undefined ? left : Math.min(left, tickDelay(tick.ms()))
-        timer = setTimeout(
-          next < left ? onTick : left > INT32_MAX ? arm : () => end('timed-out'),
-          Math.min(next, INT32_MAX),
-        )
+        timer = setTimeout(next < left ? onTick : arm, Math.min(next, INT32_MAX))
       }
       const onTick = () => {
         const done = tick?.run() === true
