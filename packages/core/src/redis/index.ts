@@ -1,9 +1,10 @@
 /**
  * @ipc/core/redis: the plumbing of the `/redis` subpaths (@ipc/semaphore/redis,
- * @ipc/queue/redis, @ipc/shared/redis): one connection pair per
- * server and process, Redis Functions libraries, key naming, server-clock
- * leases. For @ipc packages only; covered by semver like the rest of
- * @ipc/core. Loads the optional peer dependency `@redis/client` on first use.
+ * @ipc/queue/redis, @ipc/shared/redis): one connection pair per server and
+ * process, Redis Functions libraries, key naming, server-clock leases, and
+ * `RedisObject`, the shell every `/redis` class is built on. For @ipc
+ * packages only; covered by semver like the rest of @ipc/core. Loads the
+ * optional peer dependency `@redis/client` on first use.
  */
 
 export {
@@ -27,3 +28,5 @@ export {
 } from './connection.js'
 export { checkRedisName, MAX_REDIS_NAME_BYTES, redisKey } from './keys.js'
 export { defineLibrary, LUA_PRELUDE, type RedisLibrary } from './library.js'
+export { type RedisAttachSpec, type RedisHandle, RedisObject, type RedisObjectKind } from './redis-object.js'
+export { replyArray, unexpectedReply } from './reply.js'
