@@ -20,16 +20,7 @@
  * the next renew (their items go back to the head of the queue). One `done`
  * flag per call decides between keeping (ack) and giving up (cancel).
  */
-import { inspect } from 'node:util'
-import {
-  ClosedError,
-  ConnectionError,
-  CorruptError,
-  IncompatibleError,
-  NotFoundError,
-  TimeoutError,
-  ValueError,
-} from '@ipc/core'
+import { ClosedError, ConnectionError, CorruptError, TimeoutError, ValueError } from '@ipc/core'
 import {
   checkHandle,
   checkOptionsObject,
@@ -37,20 +28,19 @@ import {
   checkWaitOptions,
   invalidArgType,
   outOfRange,
-  TRANSFER,
 } from '@ipc/core/internal'
 import {
-  attachFailure,
-  attachReply,
   attachWith,
   checkLease,
   checkRedisName,
   checkUrl,
-  RedisConnection,
+  type RedisAttachSpec,
+  type RedisHandle,
+  RedisObject,
   randomRedisName,
-  redactUrl,
-  redisKey,
+  replyArray,
   takePending,
+  unexpectedReply,
 } from '@ipc/core/redis'
 import { Empty, Full, ShutDown } from '../errors.js'
 import { fromWire, toWire } from './item.js'
@@ -69,30 +59,14 @@ import type {
 export type RedisQueueKind = 'queue' | 'joinable-queue'
 
 /** The `.handle` of a Redis queue: JSON; `Queue.from(handle)` attaches anywhere. */
-export interface RedisQueueHandle {
+export interface RedisQueueHandle extends RedisHandle {
   kind: RedisQueueKind
-  name: string
-  /** The server's URL (as given, credentials included: treat the handle as a secret when it has any). */
-  url: string
-  /** Lease of this object's calls and unconfirmed items, ms. */
-  lease: number
-  /**
-   * Present (true) when the handle was taken before its creator's create
-   * reached the server: `from()` then waits up to 5 s for the name to appear.
-   */
-  creating?: boolean
-  [field: string]: unknown
 }
 
 /** How an object attaches. */
-export interface AttachSpec {
-  mode: 'new' | 'open' | 'create'
-  name: string
-  url: string
-  lease: number
+export interface AttachSpec extends RedisAttachSpec {
   maxsize: number
   persistent: boolean
-  awaitCreator?: boolean
 }
 
 /** How a put call ended: its status, and how many of its items went in. */
@@ -127,20 +101,9 @@ function attempt<R>(decide: () => Outcome<R>): Outcome<R> {
 
 const LABELS: Record<RedisQueueKind, string> = { queue: 'queue', 'joinable-queue': 'joinable queue' }
 
-let objectCount = 0
-
-/** Guards the reply of a function against anything the library never sends. */
-function corrupt(what: string, reply: unknown): never {
-  throw new CorruptError(`Redis sent an unexpected reply to ${what}: ${inspect(reply, { depth: 2 }).slice(0, 200)}`)
-}
-
-function asArray(value: unknown, what: string): unknown[] {
-  if (!Array.isArray(value)) corrupt(what, value)
-  return value
-}
-
 function asCount(value: unknown, what: string, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) corrupt(what, value)
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max)
+    unexpectedReply(what, value)
   return value
 }
 
@@ -233,22 +196,9 @@ export function handleSpec(handle: unknown, kind: RedisQueueKind): AttachSpec {
  * await queue.close()
  * ```
  */
-export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
+export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> {
   /** The kind `new` creates (JoinableQueue overrides it). */
   protected static readonly kind: RedisQueueKind = 'queue'
-  readonly #kind: RedisQueueKind
-  readonly #className: string
-  readonly #name: string
-  readonly #url: string
-  readonly #lease: number
-  readonly #keys: string[]
-  readonly #objectId: string
-  readonly #connection: RedisConnection
-  readonly #ready: Promise<void>
-  readonly #creating: boolean
-  #attached = false
-  #created = false
-  #persistent = false
   #maxsize: number
   readonly #waiters = new Map<string, Waiter>()
   #waiterCount = 0
@@ -256,11 +206,6 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
   #acks: string[] = []
   /** Calls given up while the server may have handed them something: cancelled by the next renew. */
   #orphans: string[] = []
-  #heartbeat: NodeJS.Timeout | undefined
-  #closed = false
-  #fault: Error | undefined
-  readonly #unsubscribe: (() => void)[] = []
-  #connectionHeld = true
 
   /**
    * Creates a queue on the server (the first call, or `ready()`, rejects
@@ -270,25 +215,24 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
   constructor(options?: RedisQueueOptions) {
     const kind = (new.target as typeof Queue).kind
     const spec = takePending<AttachSpec>() ?? newSpec(options)
-    this.#kind = kind
-    this.#className = kind === 'queue' ? 'Queue' : 'JoinableQueue'
-    this.#name = spec.name
-    this.#url = spec.url
-    this.#lease = spec.lease
-    this.#maxsize = spec.maxsize
-    this.#keys = KEY_PARTS.map((part) => redisKey(spec.name, part))
-    this.#creating = spec.mode !== 'open'
-    this.#connection = RedisConnection.acquire(spec.url)
-    this.#objectId = `${this.#connection.clientId}/q${++objectCount}`
-    const connection = this.#connection
-    this.#unsubscribe.push(
-      connection.onWake(this.#objectId, (message) => this.#onWake(message)),
-      connection.onReady(() => void this.#renew()),
-      connection.onLost((error) => this.#failWaiters(error)),
+    super(
+      {
+        kind,
+        label: LABELS[kind],
+        className: kind === 'queue' ? 'Queue' : 'JoinableQueue',
+        module: import.meta.url,
+        library: QUEUE_LIBRARY,
+        keyParts: KEY_PARTS,
+        idPrefix: 'q',
+        functions: { create: 'ipc_queue_create', close: 'ipc_queue_close', unlink: 'ipc_queue_unlink' },
+        replyWithinLease: false,
+        waits: true,
+      },
+      spec,
+      // No acks yet (every call carries its acks first), then the create's own arguments.
+      [0, spec.mode, spec.maxsize, spec.persistent ? 1 : 0],
     )
-    this.#ready = this.#attach(spec)
-    // A constructor cannot await: the first call rejects with the attach error.
-    this.#ready.catch(() => {})
+    this.#maxsize = spec.maxsize
   }
 
   /**
@@ -321,141 +265,32 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     )
   }
 
-  /** The name any process opens it by. */
-  get name(): string {
-    return this.#name
-  }
-
-  /** The server's URL, without its password. */
-  get url(): string {
-    return redactUrl(this.#url)
-  }
-
-  /** How long this object's calls and unconfirmed items outlive its last renewal, ms. */
-  get lease(): number {
-    return this.#lease
-  }
-
   /** The most items the queue holds (0 = no limit); known once `ready()` resolved. */
   get maxsize(): number {
     return this.#maxsize
   }
 
   /** A small plain JSON object; `Queue.from(handle)` attaches to the same queue in any process, on any machine. */
-  get handle(): RedisQueueHandle {
-    const handle: RedisQueueHandle = { kind: this.#kind, name: this.#name, url: this.#url, lease: this.#lease }
-    if (this.#creating && !this.#attached) handle.creating = true
-    return handle
+  override get handle(): RedisQueueHandle {
+    return super.handle as RedisQueueHandle
   }
 
-  /** True when this object created the queue (known once `ready()` resolved). */
-  get created(): boolean {
-    return this.#created
-  }
-
-  /** True when the queue stays on the server until `unlink()` (known once `ready()` resolved). */
-  get persistent(): boolean {
-    return this.#persistent
-  }
-
-  /** True after `close()`. */
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  /**
-   * Resolves once the object is attached on the server (created, or
-   * opened). Every call waits for it; call it to see an attach error early.
-   * @throws {ExistsError} `new Queue({ name })` found the name taken.
-   * @throws {ConnectionError} The server cannot be reached.
-   */
-  async ready(): Promise<this> {
-    await this.#ready
-    return this
-  }
-
-  get #label(): string {
-    return LABELS[this.#kind]
-  }
-
-  get #what(): string {
-    return `${this.#label} "${this.#name}"`
-  }
-
-  async #attach(spec: AttachSpec): Promise<void> {
-    const args = [spec.mode, spec.maxsize, spec.persistent ? 1 : 0]
-    const reply = await attachReply(
-      async () => asArray(await this.#send('ipc_queue_create', args), 'create'),
-      (answer) => answer[0] === 'missing',
-      spec.awaitCreator === true,
-    )
-    const status = reply[0]
-    const failure = attachFailure(status, reply[1], this.#label, this.#name)
-    if (failure !== undefined) {
-      // Every later call rejects with this error; close() still works.
-      this.#fault = failure
-      this.#releaseConnection()
-      throw failure
-    }
-    if (status !== 'created' && status !== 'opened') corrupt('create', reply)
-    this.#created = status === 'created'
-    this.#attached = true
-    this.#persistent = reply[1] === 1
+  /** Create reply: `[status, persistent, maxsize]`. */
+  protected override readAttach(reply: unknown[]): boolean {
     this.#maxsize = asCount(reply[2], 'create', MAX_MAXSIZE)
-    this.#heartbeat = setInterval(() => void this.#renew(), Math.max(10, Math.floor(this.#lease / 3)))
-    this.#heartbeat.unref()
+    return reply[1] === 1
   }
 
-  /** Sends a library function with this queue's keys, the arguments every function takes, and the pending acks. */
-  #send(fn: string, args: readonly (string | number)[], acks: readonly string[] = []): Promise<unknown> {
-    return this.#connection.call(
-      QUEUE_LIBRARY,
-      fn,
-      this.#keys,
-      [this.#kind, this.#objectId, this.#lease * 3, acks.length, ...acks, ...args],
-      { deadline: Number.POSITIVE_INFINITY },
-    )
-  }
-
-  /** `#send` with the acks gathered since the last call (they are dropped if the call fails: the entries lapse). */
-  #call(fn: string, args: readonly (string | number)[]): Promise<unknown> {
+  /** The acks gathered since the last call, taken: every call sends them first (they are dropped if it fails: the entries lapse). */
+  #takeAcks(): (string | number)[] {
     const acks = this.#acks
     if (acks.length > 0) this.#acks = []
-    return this.#send(fn, args, acks)
+    return [acks.length, ...acks]
   }
 
-  /** Throws the error a reply of 'missing', 'corrupt' or 'incompatible' stands for. */
-  #checkGone(reply: unknown[], what: string): void {
-    if (reply[0] === 'missing') {
-      this.#fault ??= new NotFoundError(
-        `Cannot ${what} ${this.#what}: it no longer exists on the server (unlinked, or every object was gone for longer than 3 leases)`,
-      )
-      throw this.#fault
-    }
-    if (reply[0] === 'corrupt') {
-      this.#fault ??= new CorruptError(
-        `Cannot ${what} ${this.#what}: its state on the server breaks its layout's rules (${String(reply[1])})`,
-      )
-      throw this.#fault
-    }
-    if (reply[0] === 'incompatible') {
-      this.#fault ??= new IncompatibleError(`Cannot ${what} ${this.#what}: its name now holds a ${String(reply[1])}`)
-      throw this.#fault
-    }
-  }
-
-  #assertOpen(what: string): void {
-    if (this.#closed) throw new ClosedError(`Cannot ${what} ${this.#what}: it was closed`)
-    if (this.#fault !== undefined) throw this.#fault
-  }
-
-  /** Checks the object and waits for the attach; rejects as the call must. */
-  async #enter(what: string, signal?: AbortSignal): Promise<void> {
-    this.#assertOpen(what)
-    if (signal?.aborted) throw signal.reason
-    await this.#ready
-    this.#assertOpen(what)
-    if (signal?.aborted) throw signal.reason
+  /** Calls a library function with the pending acks before `args`. */
+  #call(fn: string, args: readonly (string | number)[]): Promise<unknown> {
+    return this.call(fn, [...this.#takeAcks(), ...args])
   }
 
   /**
@@ -479,8 +314,8 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     onWake(what: unknown[], waiterId: string): Outcome<R>
     onGiveUp(reason: 'timeout' | 'abort'): Outcome<R>
   }): Promise<R> {
-    const waiterId = `${this.#objectId}/${++this.#waiterCount}`
-    const keepAlive = this.#connection.keepAlive()
+    const waiterId = `${this.objectId}/${++this.#waiterCount}`
+    const keepAlive = this.keepAlive()
     const { timeout, signal } = spec
     return new Promise<R>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
@@ -514,7 +349,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
           () =>
             finish({
               error: new TimeoutError(
-                `Cannot ${spec.what} ${this.#what}: the server did not answer within ${timeout === Number.POSITIVE_INFINITY ? CANCEL_GRACE_MS : timeout + CANCEL_GRACE_MS} ms, so it is unknown whether the item was put`,
+                `Cannot ${spec.what} ${this.what}: the server did not answer within ${timeout === Number.POSITIVE_INFINITY ? CANCEL_GRACE_MS : timeout + CANCEL_GRACE_MS} ms, so it is unknown whether the item was put`,
               ),
             }),
           CANCEL_GRACE_MS,
@@ -544,8 +379,8 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         (raw) => {
           if (done) return
           const outcome = attempt(() => {
-            const reply = asArray(raw, spec.what)
-            this.#checkGone(reply, spec.what)
+            const reply = replyArray(raw, spec.what)
+            this.checkGone(reply, spec.what)
             return spec.onReply(reply, waiterId)
           })
           // A put that gave up but went in: it took effect, the signal is ignored.
@@ -568,7 +403,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
   async #cancel(waiterId: string): Promise<'cancelled' | 'gone' | unknown[]> {
     let reply: unknown[]
     try {
-      reply = asArray(await this.#call('ipc_queue_cancel', [waiterId]), 'cancel')
+      reply = replyArray(await this.#call('ipc_queue_cancel', [waiterId]), 'cancel')
     } catch (error) {
       // Unreachable: the next renew (after the reconnect) cancels it.
       if (error instanceof ConnectionError) this.#orphans.push(waiterId)
@@ -585,17 +420,17 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         try {
           what = JSON.parse(String(reply[1]))
         } catch {
-          return corrupt('cancel', reply)
+          return unexpectedReply('cancel', reply)
         }
-        return Array.isArray(what) ? what : corrupt('cancel', reply)
+        return Array.isArray(what) ? what : unexpectedReply('cancel', reply)
       }
       default:
-        this.#checkGone(reply, 'cancel')
-        return corrupt('cancel', reply)
+        this.checkGone(reply, 'cancel')
+        return unexpectedReply('cancel', reply)
     }
   }
 
-  #onWake(message: string): void {
+  protected override onWake(message: string): void {
     const space = message.indexOf(' ')
     if (space === -1) return
     const waiter = this.#waiters.get(message.slice(0, space))
@@ -604,54 +439,41 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     try {
       what = JSON.parse(message.slice(space + 1))
     } catch (error) {
-      waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.#what}`, { cause: error }))
+      waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.what}`, { cause: error }))
       return
     }
     if (!Array.isArray(what)) {
-      waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.#what}`))
+      waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.what}`))
       return
     }
     waiter.wake(what)
   }
 
-  /** A lost socket: pending calls reject; their ids are cancelled after the reconnect. */
-  #failWaiters(error: Error): void {
+  /** A lost socket, or the queue is gone: pending calls reject; their ids are cancelled after the reconnect. */
+  protected override failWaiters(error: Error): void {
     for (const waiter of [...this.#waiters.values()]) waiter.fail(error)
   }
 
   /** Renews this object's lease and its calls' entries; cancels orphans; learns of lost wake-ups. */
-  async #renew(): Promise<void> {
-    if (this.#closed || this.#fault !== undefined || !this.#attached) return
+  protected override async renew(): Promise<void> {
+    if (!this.attached) return
     const orphans = this.#orphans
     this.#orphans = []
     const waiterIds = [...this.#waiters.keys()]
     let reply: unknown[]
     try {
-      reply = asArray(
-        await this.#call('ipc_queue_renew', [this.#lease, orphans.length, ...orphans, ...waiterIds]),
+      reply = replyArray(
+        await this.#call('ipc_queue_renew', [this.lease, orphans.length, ...orphans, ...waiterIds]),
         'renew',
       )
-      this.#checkGone(reply, 'renew')
+      this.checkGone(reply, 'renew')
     } catch (error) {
+      // Not cancelled: the next renewal sends them again.
       this.#orphans.push(...orphans)
-      // Unreachable, or a passing server error (LOADING after a restart): the next renewal tries again.
-      if (!(error instanceof NotFoundError || error instanceof IncompatibleError || error instanceof CorruptError))
-        return
-      // Gone, replaced or garbled: this object is unusable from now on (close() still works).
-      this.#fault ??= error
-      this.#failWaiters(error)
-      return
+      throw error
     }
-    let pairs: unknown[]
-    let gone: unknown[]
-    try {
-      pairs = asArray(reply[0], 'renew')
-      gone = asArray(reply[1], 'renew')
-    } catch (error) {
-      this.#fault ??= error as Error
-      this.#failWaiters(error as Error)
-      return
-    }
+    const pairs = replyArray(reply[0], 'renew')
+    const gone = replyArray(reply[1], 'renew')
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const waiter = this.#waiters.get(String(pairs[i]))
       if (waiter === undefined) continue
@@ -667,7 +489,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         .get(String(entry))
         ?.fail(
           new ConnectionError(
-            `Cannot finish a call on ${this.#what}: its wait lapsed on the server while this process was cut off for longer than ${this.#lease} ms`,
+            `Cannot finish a call on ${this.what}: its wait lapsed on the server while this process was cut off for longer than ${this.lease} ms`,
           ),
         )
   }
@@ -677,7 +499,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     const items: T[] = []
     for (let i = 0; i < wires.length; i++) {
       try {
-        items.push(fromWire(wires[i], this.#what) as T)
+        items.push(fromWire(wires[i], this.what) as T)
       } catch (error) {
         const rest = wires.slice(i + 1)
         if (rest.length > 0) await this.#call('ipc_queue_unget', rest as string[]).catch(() => {})
@@ -699,7 +521,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     return this.#wait<PutResult>({
       what: 'put to',
       fn: 'ipc_queue_put',
-      args: (waiterId) => [waiterId, this.#lease, tryOnly || timeout === 0 ? 'try' : 'wait', ...wires],
+      args: (waiterId) => [waiterId, this.lease, tryOnly || timeout === 0 ? 'try' : 'wait', ...wires],
       timeout,
       signal,
       confirm: true,
@@ -715,16 +537,16 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
           case 'queued':
             return undefined
           case 'too-big':
-            return { error: new CorruptError(`Redis refused item ${put} of a put to ${this.#what} as too large`) }
+            return { error: new CorruptError(`Redis refused item ${put} of a put to ${this.what} as too large`) }
           default:
-            return corrupt('put', reply)
+            return unexpectedReply('put', reply)
         }
       },
       // The wake-up may come before the reply: it says itself how many items of the call are in.
       onWake: (what) => {
         if (what[0] === 'p') return { value: { status: 'ok', put: asCount(what[1], 'put', wires.length) } }
         if (what[0] === 's') return { value: { status: 'shutdown', put: asCount(what[1], 'put', wires.length) } }
-        return corrupt('put', what)
+        return unexpectedReply('put', what)
       },
       onGiveUp: (reason) => (reason === 'abort' ? { error: signal?.reason } : { value: { status: 'timeout', put } }),
     })
@@ -753,11 +575,11 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
   async put(item: T, options?: PutOptions): Promise<void> {
     const { timeout, signal } = checkWaitOptions(options)
     const wire = toWire(item)
-    await this.#enter('put to', signal)
+    await this.enter('put to', signal)
     const result = await this.#putWires([wire], timeout, signal, false)
     if (result.status === 'ok') return
-    if (result.status === 'shutdown') throw new ShutDown(`Cannot put to ${this.#what}: it was shut down`, { item })
-    throw new Full(`Cannot put to ${this.#what}: it is full${waited(timeout)}`, { item })
+    if (result.status === 'shutdown') throw new ShutDown(`Cannot put to ${this.what}: it was shut down`, { item })
+    throw new Full(`Cannot put to ${this.what}: it is full${waited(timeout)}`, { item })
   }
 
   /**
@@ -771,11 +593,11 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    */
   async putNowait(item: T): Promise<void> {
     const wire = toWire(item)
-    await this.#enter('put to')
+    await this.enter('put to')
     const result = await this.#putWires([wire], 0, undefined, true)
     if (result.status === 'ok') return
-    if (result.status === 'shutdown') throw new ShutDown(`Cannot put to ${this.#what}: it was shut down`, { item })
-    throw new Full(`Cannot put to ${this.#what}: it is full`, { item })
+    if (result.status === 'shutdown') throw new ShutDown(`Cannot put to ${this.what}: it was shut down`, { item })
+    throw new Full(`Cannot put to ${this.what}: it is full`, { item })
   }
 
   /**
@@ -802,14 +624,14 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
       throw invalidArgType(`The items must be an array or another iterable, received ${typeof items}`)
     const values = Array.from(items)
     const wires = values.map((value) => toWire(value))
-    await this.#enter('put to', signal)
+    await this.enter('put to', signal)
     const deadline = timeout === Number.POSITIVE_INFINITY ? timeout : performance.now() + timeout
     let done = 0
     const rest = (why: string) =>
       `${why}; the first ${done} of its ${values.length} items were put, the rest are in .item`
     if (values.length === 0) {
       const state = await this.#state()
-      if (state.shutdown) throw new ShutDown(rest(`Cannot put to ${this.#what}: it was shut down`), { item: [] })
+      if (state.shutdown) throw new ShutDown(rest(`Cannot put to ${this.what}: it was shut down`), { item: [] })
       return
     }
     while (done < wires.length) {
@@ -819,7 +641,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         result = await this.#putWires(wires.slice(done, done + MAX_BATCH), left, signal, false)
       } catch (error) {
         if (done > 0 && error === signal?.reason)
-          throw new Full(rest(`Cannot put to ${this.#what}: the wait for room was aborted`), {
+          throw new Full(rest(`Cannot put to ${this.what}: the wait for room was aborted`), {
             item: values.slice(done),
             cause: error,
           })
@@ -827,9 +649,9 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
       }
       done += result.put
       if (result.status === 'shutdown')
-        throw new ShutDown(rest(`Cannot put to ${this.#what}: it was shut down`), { item: values.slice(done) })
+        throw new ShutDown(rest(`Cannot put to ${this.what}: it was shut down`), { item: values.slice(done) })
       if (result.status !== 'ok')
-        throw new Full(rest(`Cannot put to ${this.#what}: it is full${waited(timeout)}`), {
+        throw new Full(rest(`Cannot put to ${this.what}: it is full${waited(timeout)}`), {
           item: values.slice(done),
         })
     }
@@ -841,15 +663,15 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     return this.#wait<unknown[] | 'empty' | 'shutdown'>({
       what: 'get from',
       fn: 'ipc_queue_get',
-      args: (waiterId) => [waiterId, this.#lease, timeout === 0 ? 'try' : 'wait', count],
+      args: (waiterId) => [waiterId, this.lease, timeout === 0 ? 'try' : 'wait', count],
       timeout,
       signal,
       confirm: false,
       onReply: (reply, waiterId) => {
         switch (reply[0]) {
           case 'items': {
-            const wires = asArray(reply[1], 'get')
-            if (wires.length < 1 || wires.length > count) corrupt('get', reply)
+            const wires = replyArray(reply[1], 'get')
+            if (wires.length < 1 || wires.length > count) unexpectedReply('get', reply)
             // Kept: the server may forget the handed entry.
             this.#acks.push(waiterId)
             return { value: wires }
@@ -861,18 +683,18 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
           case 'shutdown':
             return { value: 'shutdown' }
           default:
-            return corrupt('get', reply)
+            return unexpectedReply('get', reply)
         }
       },
       onWake: (what) => {
         if (what[0] === 's') return { value: 'shutdown' }
-        if (what[0] !== 'i' || what.length < 2 || what.length > count + 1) return corrupt('get', what)
+        if (what[0] !== 'i' || what.length < 2 || what.length > count + 1) return unexpectedReply('get', what)
         return { value: what.slice(1) }
       },
       onGiveUp: (reason) => (reason === 'abort' ? { error: signal?.reason } : { value: 'empty' }),
     }).then((taken) => {
-      if (taken === 'empty') throw new Empty(`Cannot get from ${this.#what}: it is empty${waited(timeout)}`)
-      if (taken === 'shutdown') throw new ShutDown(`Cannot get from ${this.#what}: it was shut down and is empty`)
+      if (taken === 'empty') throw new Empty(`Cannot get from ${this.what}: it is empty${waited(timeout)}`)
+      if (taken === 'shutdown') throw new ShutDown(`Cannot get from ${this.what}: it was shut down and is empty`)
       return this.#decode(taken)
     })
   }
@@ -897,7 +719,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    */
   async get(options?: GetOptions): Promise<T> {
     const { timeout, signal } = checkWaitOptions(options)
-    await this.#enter('get from', signal)
+    await this.enter('get from', signal)
     return (await this.#take(1, timeout, signal))[0] as T
   }
 
@@ -911,7 +733,7 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
    * ```
    */
   async getNowait(): Promise<T> {
-    await this.#enter('get from')
+    await this.enter('get from')
     return (await this.#take(1, 0, undefined))[0] as T
   }
 
@@ -933,15 +755,15 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
   async getMany(options?: GetManyOptions): Promise<T[]> {
     const { timeout, signal } = checkWaitOptions(options)
     const max = checkMax(options?.max)
-    await this.#enter('get from', signal)
+    await this.enter('get from', signal)
     return this.#take(max, timeout, signal)
   }
 
   async #state(): Promise<{ size: number; shutdown: boolean; unfinished: number; maxsize: number }> {
-    await this.#enter('read')
-    const reply = asArray(await this.#call('ipc_queue_state', []), 'state')
-    this.#checkGone(reply, 'read')
-    if (reply[0] !== 'ok') corrupt('state', reply)
+    await this.enter('read')
+    const reply = replyArray(await this.#call('ipc_queue_state', []), 'state')
+    this.checkGone(reply, 'read')
+    if (reply[0] !== 'ok') unexpectedReply('state', reply)
     return {
       size: asCount(reply[1], 'state', Number.MAX_SAFE_INTEGER),
       shutdown: reply[2] === 1,
@@ -990,30 +812,30 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     const immediate = options?.immediate ?? false
     if (typeof immediate !== 'boolean')
       throw invalidArgType(`The "immediate" option must be a boolean, received ${typeof immediate}`)
-    await this.#enter('shut down')
-    const reply = asArray(await this.#call('ipc_queue_shutdown', [immediate ? 1 : 0]), 'shutdown')
-    this.#checkGone(reply, 'shut down')
-    if (reply[0] !== 'ok') corrupt('shutdown', reply)
+    await this.enter('shut down')
+    const reply = replyArray(await this.#call('ipc_queue_shutdown', [immediate ? 1 : 0]), 'shutdown')
+    this.checkGone(reply, 'shut down')
+    if (reply[0] !== 'ok') unexpectedReply('shutdown', reply)
   }
 
   /** JoinableQueue: marks one task done on the server. */
   protected async taskDoneCall(): Promise<void> {
-    await this.#enter('mark a task done on')
-    const reply = asArray(await this.#call('ipc_queue_task_done', []), 'taskDone')
-    this.#checkGone(reply, 'mark a task done on')
+    await this.enter('mark a task done on')
+    const reply = replyArray(await this.#call('ipc_queue_task_done', []), 'taskDone')
+    this.checkGone(reply, 'mark a task done on')
     if (reply[0] === 'over')
-      throw new ValueError(`Cannot call taskDone() on ${this.#what}: it was called more times than items were put`)
-    if (reply[0] !== 'ok') corrupt('taskDone', reply)
+      throw new ValueError(`Cannot call taskDone() on ${this.what}: it was called more times than items were put`)
+    if (reply[0] !== 'ok') unexpectedReply('taskDone', reply)
   }
 
   /** JoinableQueue: waits until no task is unfinished. */
   protected async joinCall(options: JoinOptions | undefined): Promise<boolean> {
     const { timeout, signal } = checkWaitOptions(options)
-    await this.#enter('join', signal)
+    await this.enter('join', signal)
     return this.#wait<boolean>({
       what: 'join',
       fn: 'ipc_queue_join',
-      args: (waiterId) => [waiterId, this.#lease, timeout === 0 ? 'try' : 'wait'],
+      args: (waiterId) => [waiterId, this.lease, timeout === 0 ? 'try' : 'wait'],
       timeout,
       signal,
       confirm: false,
@@ -1021,9 +843,9 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
         if (reply[0] === 'done') return { value: true }
         if (reply[0] === 'pending') return { value: false }
         if (reply[0] === 'queued') return undefined
-        return corrupt('join', reply)
+        return unexpectedReply('join', reply)
       },
-      onWake: (what) => (what[0] === 'j' ? { value: true } : corrupt('join', what)),
+      onWake: (what) => (what[0] === 'j' ? { value: true } : unexpectedReply('join', what)),
       onGiveUp: (reason) => (reason === 'abort' ? { error: signal?.reason } : { value: false }),
     })
   }
@@ -1034,70 +856,14 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
   }
 
   /**
-   * Detaches this object: its pending calls reject with `ClosedError` (an
-   * item a pending get had been handed goes back to the head; a waiting put
-   * puts nothing), and it stops renewing. The last object to close removes a
-   * non-persistent queue, items included, from the server. Idempotent.
-   * @throws {ConnectionError} The server cannot be reached (this object's state then lapses after `lease`).
-   * @example
-   * ```ts
-   * await queue.close()
-   * ```
+   * As `close()` begins: pending calls reject with `ClosedError` (an item a
+   * pending get had been handed goes back to the head; a waiting put puts
+   * nothing). The close function cancels them and the orphans on the server.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  protected override beginClose(): (string | number)[] {
     for (const waiter of [...this.#waiters.values()])
-      waiter.fail(new ClosedError(`Cannot finish a call on ${this.#what}: it was closed`))
-    this.#closed = true
-    const cancels = this.#orphans.splice(0)
-    try {
-      // Never attached (the attach failed): nothing to give back.
-      const attached = await this.#ready.then(
-        () => true,
-        () => false,
-      )
-      if (attached) await this.#call('ipc_queue_close', cancels)
-    } catch (error) {
-      if (error instanceof ConnectionError) throw error
-      // Already gone from the server (unlinked): nothing to give back.
-    } finally {
-      this.#releaseConnection()
-    }
-  }
-
-  /** Stops renewing and gives the shared connection back (idempotent). */
-  #releaseConnection(): void {
-    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat)
-    this.#heartbeat = undefined
-    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe()
-    if (this.#connectionHeld) {
-      this.#connectionHeld = false
-      this.#connection.release()
-    }
-  }
-
-  /** Alias of `close()`, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-
-  /**
-   * Removes the queue and its items from the server now: later
-   * `Queue.open(name)` fail (or create anew), and objects still attached
-   * fail with `NotFoundError`.
-   * @throws {ConnectionError} The server cannot be reached.
-   */
-  async unlink(): Promise<void> {
-    await this.#ready.catch(() => {})
-    // Its own reference: unlink() also works after close().
-    const connection = RedisConnection.acquire(this.#url)
-    try {
-      await connection.call(QUEUE_LIBRARY, 'ipc_queue_unlink', this.#keys, [], {
-        deadline: Number.POSITIVE_INFINITY,
-      })
-    } finally {
-      connection.release()
-    }
+      waiter.fail(new ClosedError(`Cannot finish a call on ${this.what}: it was closed`))
+    return [...this.#takeAcks(), ...this.#orphans.splice(0)]
   }
 
   /**
@@ -1120,16 +886,8 @@ export class Queue<T = unknown> implements AsyncIterable<T>, AsyncDisposable {
     }
   }
 
-  /** How `Process` revives this object in a child (the class is found by module and export name). */
-  [TRANSFER](): { module: string; export: string; handle: RedisQueueHandle } {
-    return { module: import.meta.url, export: this.#className, handle: this.handle }
-  }
-
-  /** `Queue (Redis) { name: 'jobs', url: 'redis://…', maxsize: 10, waiting: 0 }`: local state (the server's needs `qsize()`). */
-  [inspect.custom](_depth: number, options: object): string {
-    const fields: Record<string, unknown> = { name: this.#name, url: this.url, maxsize: this.#maxsize }
-    if (this.#closed) fields.closed = true
-    else fields.waiting = this.#waiters.size
-    return `${this.#className} (Redis) ${inspect(fields, options)}`
+  /** `maxsize`, and `waiting`: this object's pending calls (the server's counts need `qsize()`). */
+  protected override inspectFields(): Record<string, unknown> {
+    return this.closed ? { maxsize: this.#maxsize } : { maxsize: this.#maxsize, waiting: this.#waiters.size }
   }
 }
