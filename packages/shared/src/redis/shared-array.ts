@@ -200,9 +200,9 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
     yield* await this.toArray()
   }
 
-  /** `type`, `length` and `lock` join `kind` and `name`. */
+  /** `length` joins `type` and `lock`. */
   protected override handleFields(): Record<string, unknown> {
-    return { length: this.length }
+    return { ...super.handleFields(), length: this.length }
   }
 }
 
