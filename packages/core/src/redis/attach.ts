@@ -16,6 +16,8 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CorruptError, ExistsError, IncompatibleError, invalidArgType, NotFoundError, outOfRange } from '../errors.js'
 import { defaultRedisUrl, redactUrl } from './connection.js'
+import { checkRedisName } from './keys.js'
+import type { RedisAttachSpec } from './redis-object.js'
 
 /** Default lease, ms: how long a primitive's server state outlives its holder's last renewal. */
 export const DEFAULT_LEASE_MS = 10_000
@@ -48,6 +50,23 @@ export function checkUrl(url: unknown): string {
 /** A random, unguessable name. */
 export function randomRedisName(): string {
   return randomBytes(12).toString('base64url')
+}
+
+/**
+ * The fields every attach spec has, validated in this order: `name`
+ * (undefined: a random one), `url`, `lease`.
+ */
+export function attachSpec(
+  mode: RedisAttachSpec['mode'],
+  name: unknown,
+  options: { url?: unknown; lease?: unknown } | undefined,
+): RedisAttachSpec {
+  return {
+    mode,
+    name: name === undefined ? randomRedisName() : checkRedisName(name),
+    url: checkUrl(options?.url),
+    lease: checkLease(options?.lease),
+  }
 }
 
 /** Set by `attachWith` for the constructor it calls (no await in between). */

@@ -10,6 +10,7 @@
 export {
   attachFailure,
   attachReply,
+  attachSpec,
   attachWith,
   CREATOR_WAIT_MS,
   checkLease,

@@ -30,14 +30,12 @@ import {
   outOfRange,
 } from '@ipc/core/internal'
 import {
+  attachSpec,
   attachWith,
-  checkLease,
   checkRedisName,
-  checkUrl,
   type RedisAttachSpec,
   type RedisHandle,
   RedisObject,
-  randomRedisName,
   replyArray,
   takePending,
   unexpectedReply,
@@ -130,10 +128,7 @@ function waited(timeout: number): string {
 export function newSpec(options: RedisQueueOptions | undefined): AttachSpec {
   checkOptionsObject(options)
   return {
-    mode: 'new',
-    name: options?.name === undefined ? randomRedisName() : checkRedisName(options.name),
-    url: checkUrl(options?.url),
-    lease: checkLease(options?.lease),
+    ...attachSpec('new', options?.name, options),
     maxsize: checkMaxsize(options?.maxsize),
     persistent: checkPersistent(options?.persistent),
   }
@@ -145,10 +140,7 @@ export function openSpec(name: string, options: RedisQueueOpenOptions | undefine
   const createOptions = typeof create === 'object' && create !== null ? create : {}
   checkOptionsObject(createOptions, 'create')
   return {
-    mode: create === false ? 'open' : 'create',
-    name: checkRedisName(name),
-    url: checkUrl(options?.url),
-    lease: checkLease(options?.lease),
+    ...attachSpec(create === false ? 'open' : 'create', checkRedisName(name), options),
     maxsize: checkMaxsize(createOptions.maxsize),
     persistent: checkPersistent(createOptions.persistent),
   }
@@ -157,10 +149,7 @@ export function openSpec(name: string, options: RedisQueueOpenOptions | undefine
 export function handleSpec(handle: unknown, kind: RedisQueueKind): AttachSpec {
   const checked = checkHandle<RedisQueueHandle>(handle, kind)
   return {
-    mode: 'open',
-    name: checkRedisName(checked.name),
-    url: checkUrl(checked.url),
-    lease: checkLease(checked.lease),
+    ...attachSpec('open', checkRedisName(checked.name), checked),
     maxsize: 0,
     persistent: false,
     awaitCreator: checked.creating === true,

@@ -4,7 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { checkOptionsObject, checkPersistent } from '@ipc/core/internal'
-import { attachWith, checkLease, checkRedisName, checkUrl, randomRedisName, takePending } from '@ipc/core/redis'
+import { attachSpec, attachWith, checkRedisName, takePending } from '@ipc/core/redis'
 import type { RedisAcquireOptions, RedisLockOpenOptions, RedisLockOptions } from './options.js'
 import type { Permit } from './permit.js'
 import { handleSpec } from './semaphore.js'
@@ -20,10 +20,7 @@ const scopes = new AsyncLocalStorage<ReadonlySet<Lock>>()
 function newLockSpec(options: RedisLockOptions | undefined): AttachSpec {
   checkOptionsObject(options)
   return {
-    mode: 'new',
-    name: options?.name === undefined ? randomRedisName() : checkRedisName(options.name),
-    url: checkUrl(options?.url),
-    lease: checkLease(options?.lease),
+    ...attachSpec('new', options?.name, options),
     value: 1,
     bound: 0,
     persistent: checkPersistent(options?.persistent),
@@ -37,10 +34,7 @@ function openLockSpec(name: string, options: RedisLockOpenOptions | undefined): 
   const createOptions = typeof create === 'object' && create !== null ? create : {}
   checkOptionsObject(createOptions, 'create')
   return {
-    mode: create === false ? 'open' : 'create',
-    name: checkRedisName(name),
-    url: checkUrl(options?.url),
-    lease: checkLease(options?.lease),
+    ...attachSpec(create === false ? 'open' : 'create', checkRedisName(name), options),
     value: 1,
     bound: 0,
     persistent: checkPersistent(createOptions.persistent),

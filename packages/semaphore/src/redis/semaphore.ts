@@ -3,7 +3,7 @@
  * @ipc/semaphore's, shared by processes on many machines.
  */
 import { checkHandle, checkOptionsObject, checkPersistent, invalidArgType, outOfRange } from '@ipc/core/internal'
-import { attachWith, checkLease, checkRedisName, checkUrl, randomRedisName, takePending } from '@ipc/core/redis'
+import { attachSpec, attachWith, checkRedisName, takePending } from '@ipc/core/redis'
 import type {
   RedisAcquireOptions,
   RedisSemaphoreCreateOptions,
@@ -34,10 +34,7 @@ function newSpec(value: unknown, options: RedisSemaphoreOptions | undefined, bou
   checkOptionsObject(options)
   const checked = checkValue(value, bounded)
   return {
-    mode: 'new',
-    name: options?.name === undefined ? randomRedisName() : checkRedisName(options.name),
-    url: checkUrl(options?.url),
-    lease: checkLease(options?.lease),
+    ...attachSpec('new', options?.name, options),
     value: checked,
     bound: bounded ? checked : 0,
     persistent: checkPersistent(options?.persistent),
@@ -53,10 +50,7 @@ function openSpec(name: string, options: RedisSemaphoreOpenOptions | undefined, 
   checkOptionsObject(createOptions, 'create')
   const value = checkValue(createOptions.value ?? 1, bounded)
   return {
-    mode: create === false ? 'open' : 'create',
-    name: checkRedisName(name),
-    url: checkUrl(options?.url),
-    lease: checkLease(options?.lease),
+    ...attachSpec(create === false ? 'open' : 'create', checkRedisName(name), options),
     value,
     bound: bounded ? value : 0,
     persistent: checkPersistent(createOptions.persistent),
@@ -68,10 +62,7 @@ function openSpec(name: string, options: RedisSemaphoreOpenOptions | undefined, 
 export function handleSpec(handle: unknown, kind: string): AttachSpec {
   const checked = checkHandle<RedisSemaphoreHandle>(handle, kind)
   return {
-    mode: 'open',
-    name: checkRedisName(checked.name),
-    url: checkUrl(checked.url),
-    lease: checkLease(checked.lease),
+    ...attachSpec('open', checkRedisName(checked.name), checked),
     value: 1,
     bound: 0,
     persistent: false,
