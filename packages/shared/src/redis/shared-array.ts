@@ -9,7 +9,7 @@
 import { CorruptError } from '@ipc/core'
 import { invalidArgType, outOfRange } from '@ipc/core/internal'
 import { attachWith, takePending } from '@ipc/core/redis'
-import { checkElement, type ElementOf, type ElementType, type ValueType } from '../element-types.js'
+import { checkElement, type ElementOf, type ValueType } from '../element-types.js'
 import { decodeElement, encodeElement } from './encoding.js'
 import { MAX_REDIS_ARRAY_LENGTH } from './library.js'
 import type { RedisSharedArrayCreation, RedisSharedArrayOpenOptions, RedisSharedOptions } from './options.js'
@@ -18,9 +18,10 @@ import {
   checkIndex,
   createSpec,
   handleSpec,
-  openSpec,
+  openOrCreateSpec,
   type RedisSharedHandle,
   RedisSharedObject,
+  type SharedKind,
 } from './shared-object.js'
 
 /** The plain JSON handle of a Redis SharedArray: pass it anywhere, then `SharedArray.from(handle)`. */
@@ -30,11 +31,21 @@ export interface RedisSharedArrayHandle extends RedisSharedHandle {
   length: number
 }
 
-/** What a new array holds: a length (zeros) or values, each checked against the type before anything is sent. */
-function arrayContents(
-  lengthOrValues: unknown,
-): (type: ElementType) => { length: number; values: string[] | undefined } {
-  return (type) => {
+/** SharedArray's kind: a length (zeros) or values, each checked against the type before anything is sent. */
+const ARRAY: SharedKind = {
+  kind: 'shared-array',
+  className: 'SharedArray',
+  module: import.meta.url,
+  creation(create) {
+    if (create === undefined) return undefined
+    if (typeof create !== 'object' || create === null || !('lengthOrValues' in create))
+      throw invalidArgType(
+        `The "create" option must be an object with "lengthOrValues" (an array has no default length), received ${create === null ? 'null' : typeof create}`,
+      )
+    const creation = create as RedisSharedArrayCreation
+    return { lock: creation.lock, persistent: creation.persistent, contents: creation.lengthOrValues }
+  },
+  contents: (lengthOrValues) => (type) => {
     if (typeof lengthOrValues === 'number') {
       if (!Number.isSafeInteger(lengthOrValues) || lengthOrValues < 0 || lengthOrValues > MAX_REDIS_ARRAY_LENGTH)
         throw outOfRange(
@@ -57,26 +68,7 @@ function arrayContents(
       values.push(encodeElement(type, checkElement(type, value, `The value at index ${values.length}`)))
     }
     return { length: values.length, values: values.length === 0 ? undefined : values }
-  }
-}
-
-function arrayCreateSpec(name: string, type: unknown, options: RedisSharedArrayOpenOptions | undefined): AttachSpec {
-  const create = options?.create
-  if (create === undefined) return openSpec(name, type, options)
-  if (typeof create !== 'object' || create === null || !('lengthOrValues' in create))
-    throw invalidArgType(
-      `The "create" option must be an object with "lengthOrValues" (an array has no default length), received ${create === null ? 'null' : typeof create}`,
-    )
-  if (type === undefined)
-    throw invalidArgType(`Cannot create shared array "${name}": pass its type, as in open(name, 'int32', { create })`)
-  const creation = create as RedisSharedArrayCreation
-  return createSpec(
-    'create',
-    type,
-    { url: options?.url, lease: options?.lease, lock: creation.lock, persistent: creation.persistent },
-    arrayContents(creation.lengthOrValues),
-    name,
-  )
+  },
 }
 
 /**
@@ -111,12 +103,7 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
    */
   constructor(type: T, lengthOrValues: number | Iterable<ElementOf<T>>, options?: RedisSharedOptions)
   constructor(type: T, lengthOrValues: unknown, options?: RedisSharedOptions) {
-    super(
-      'shared-array',
-      'SharedArray',
-      import.meta.url,
-      takePending<AttachSpec>() ?? createSpec('new', type, options, arrayContents(lengthOrValues)),
-    )
+    super(ARRAY, takePending<AttachSpec>() ?? createSpec('new', type, options, ARRAY.contents(lengthOrValues)))
   }
 
   /**
@@ -133,7 +120,7 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
     options?: RedisSharedArrayOpenOptions<T>,
   ): Promise<SharedArray<T>> {
     return attachWith(
-      () => arrayCreateSpec(name, type, options as RedisSharedArrayOpenOptions),
+      () => openOrCreateSpec(ARRAY, name, type, options),
       () => newArray<T>(),
     )
   }
@@ -141,7 +128,7 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
   /** Attaches to the array a `.handle` describes, in any process on any machine. */
   static from<T extends ValueType = ValueType>(handle: RedisSharedArrayHandle): Promise<SharedArray<T>> {
     return attachWith(
-      () => handleSpec(handle, 'shared-array'),
+      () => handleSpec(handle, ARRAY.kind),
       () => newArray<T>(),
     )
   }

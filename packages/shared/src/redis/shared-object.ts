@@ -110,6 +110,44 @@ export function createSpec(
   }
 }
 
+/** What SharedValue and SharedArray each declare once: the kind, its class, and how a new one's contents are given. */
+export interface SharedKind {
+  readonly kind: RedisSharedKind
+  readonly className: string
+  /** File URL of the module that exports the class. */
+  readonly module: string
+  /**
+   * Reads `open()`'s `create` option: undefined to open only, else the
+   * creation options and the argument that gives the contents (`initial`,
+   * `lengthOrValues`). Throws TypeError on a bad option.
+   */
+  creation(create: unknown): { lock?: unknown; persistent?: unknown; contents: unknown } | undefined
+  /** Checks a new object's contents against its type (before anything is sent) and encodes them. */
+  contents(given: unknown): (type: ElementType) => { length: number; values: string[] | undefined }
+}
+
+/** The spec of `X.open(name, type?, options)`: with `create`, create-or-open (atomic on the server). */
+export function openOrCreateSpec(
+  kind: SharedKind,
+  name: string,
+  type: unknown,
+  options: { url?: unknown; lease?: unknown; create?: unknown } | undefined,
+): AttachSpec {
+  const creation = kind.creation(options?.create)
+  if (creation === undefined) return openSpec(name, type, options)
+  if (type === undefined)
+    throw invalidArgType(
+      `Cannot create ${LABELS[kind.kind]} "${name}": pass its type, as in open(name, 'int32', { create })`,
+    )
+  return createSpec(
+    'create',
+    type,
+    { url: options?.url, lease: options?.lease, lock: creation.lock, persistent: creation.persistent },
+    kind.contents(creation.contents),
+    name,
+  )
+}
+
 /** The spec of `X.open(name, type?, { url, lease })` (no create). */
 export function openSpec(
   name: string,
@@ -152,7 +190,7 @@ export abstract class RedisSharedObject extends RedisObject {
   #lockName = ''
   #lock: RLock | undefined
 
-  protected constructor(kind: RedisSharedKind, className: string, module: string, spec: AttachSpec) {
+  protected constructor({ kind, className, module }: SharedKind, spec: AttachSpec) {
     super(
       {
         kind,

@@ -8,16 +8,17 @@
 
 import { invalidArgType } from '@ipc/core/internal'
 import { attachWith, takePending } from '@ipc/core/redis'
-import { checkElement, type ElementOf, type ElementType, type IntegerType, type ValueType } from '../element-types.js'
+import { checkElement, type ElementOf, type IntegerType, type ValueType } from '../element-types.js'
 import { decodeElement, encodeElement } from './encoding.js'
 import type { RedisSharedOptions, RedisSharedValueCreation, RedisSharedValueOpenOptions } from './options.js'
 import {
   type AttachSpec,
   createSpec,
   handleSpec,
-  openSpec,
+  openOrCreateSpec,
   type RedisSharedHandle,
   RedisSharedObject,
+  type SharedKind,
 } from './shared-object.js'
 
 /** The plain JSON handle of a Redis SharedValue: pass it anywhere, then `SharedValue.from(handle)`. */
@@ -25,29 +26,22 @@ export interface RedisSharedValueHandle extends RedisSharedHandle {
   kind: 'shared-value'
 }
 
-/** What a new value holds: `initial` checked against the type (undefined: 0, 0n or false on the server). */
-function valueContents(initial: unknown): (type: ElementType) => { length: number; values: string[] | undefined } {
-  return (type) => ({
+/** SharedValue's kind: `initial` checked against the type (undefined: 0, 0n or false on the server). */
+const VALUE: SharedKind = {
+  kind: 'shared-value',
+  className: 'SharedValue',
+  module: import.meta.url,
+  creation(create) {
+    if (create === undefined || create === false) return undefined
+    if (create !== true && (typeof create !== 'object' || create === null))
+      throw invalidArgType(`The "create" option must be a boolean or an object, received ${typeof create}`)
+    const creation: RedisSharedValueCreation = create === true ? {} : create
+    return { lock: creation.lock, persistent: creation.persistent, contents: creation.initial }
+  },
+  contents: (initial) => (type) => ({
     length: 1,
     values: initial === undefined ? undefined : [encodeElement(type, checkElement(type, initial, 'The initial value'))],
-  })
-}
-
-function valueCreateSpec(name: string, type: unknown, options: RedisSharedValueOpenOptions | undefined): AttachSpec {
-  const create = options?.create
-  if (create === undefined || create === false) return openSpec(name, type, options)
-  if (create !== true && (typeof create !== 'object' || create === null))
-    throw invalidArgType(`The "create" option must be a boolean or an object, received ${typeof create}`)
-  if (type === undefined)
-    throw invalidArgType(`Cannot create shared value "${name}": pass its type, as in open(name, 'int32', { create })`)
-  const creation: RedisSharedValueCreation = create === true ? {} : create
-  return createSpec(
-    'create',
-    type,
-    { url: options?.url, lease: options?.lease, lock: creation.lock, persistent: creation.persistent },
-    valueContents(creation.initial),
-    name,
-  )
+  }),
 }
 
 /**
@@ -92,12 +86,7 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
    */
   constructor(type: T, initial?: ElementOf<T>, options?: RedisSharedOptions)
   constructor(type: T, initial?: unknown, options?: RedisSharedOptions) {
-    super(
-      'shared-value',
-      'SharedValue',
-      import.meta.url,
-      takePending<AttachSpec>() ?? createSpec('new', type, options, valueContents(initial)),
-    )
+    super(VALUE, takePending<AttachSpec>() ?? createSpec('new', type, options, VALUE.contents(initial)))
   }
 
   /**
@@ -120,7 +109,7 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
     options?: RedisSharedValueOpenOptions<T>,
   ): Promise<SharedValue<T>> {
     return attachWith(
-      () => valueCreateSpec(name, type, options as RedisSharedValueOpenOptions),
+      () => openOrCreateSpec(VALUE, name, type, options),
       () => newValue<T>(),
     )
   }
@@ -131,7 +120,7 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
    */
   static from<T extends ValueType = ValueType>(handle: RedisSharedValueHandle): Promise<SharedValue<T>> {
     return attachWith(
-      () => handleSpec(handle, 'shared-value'),
+      () => handleSpec(handle, VALUE.kind),
       () => newValue<T>(),
     )
   }
