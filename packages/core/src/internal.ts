@@ -8,12 +8,14 @@ export {
   type Encoded,
   encode,
   isLatin1Tag,
+  SHORT_STRING,
   TAG_BUFFER,
   TAG_BYTES,
   TAG_JSON_LATIN1,
   TAG_LATIN1,
   TAG_MAX,
   TAG_V8,
+  writeLatin1Prefix,
   writePayload,
 } from './codec/codec.js'
 export { invalidArgType, invalidArgValue, outOfRange } from './errors.js'

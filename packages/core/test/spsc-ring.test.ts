@@ -1,8 +1,9 @@
+import { Worker } from 'node:worker_threads'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { encode } from '../src/codec/codec.js'
 import { Segment } from '../src/memory/segment.js'
-import { initSpscRing, RING_CLOSED, SpscRing, spscRingBytes } from '../src/rings/spsc-ring.js'
+import { initSpscRing, RING_CLOSED, RING_EMPTY, SpscRing, spscRingBytes } from '../src/rings/spsc-ring.js'
 
 const kind = { kind: 'spsc-test', version: 1 }
 const echo = new URL('./fixtures/spsc-echo.mjs', import.meta.url)
@@ -106,4 +107,90 @@ describe('SpscRing across processes', () => {
       segment.close()
     }
   })
+})
+
+describe('SpscRing: a producer waiting on a full ring', () => {
+  const internal = new URL('../dist/internal.js', import.meta.url).href
+  /** W_WRITER_WAKE and W_WRITER_NEED (the layout table of spsc-ring.ts): the producer's event word and its announced need. */
+  const WRITER_WAKE = 136 / 4
+  const WRITER_NEED = 24 / 4
+
+  /** A worker thread that writes `count` 8-byte messages with writeSync, then posts how long the last write took. */
+  function producer(sab: SharedArrayBuffer, count: number): Worker {
+    const w = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads')
+       import(workerData.internal).then(({ SpscRing, encode }) => {
+         const ring = new SpscRing(workerData.sab, 0)
+         const item = encode(new Uint8Array(8))
+         let last = 0
+         for (let i = 0; i < workerData.count; i++) {
+           const start = performance.now()
+           if (ring.writeSync(item, 10_000) !== 'ok') throw new Error('write failed')
+           last = performance.now() - start
+         }
+         parentPort.postMessage(last)
+       })`,
+      { eval: true, workerData: { sab, count, internal } },
+    )
+    onTestFinished(async () => {
+      await w.terminate()
+    })
+    return w
+  }
+
+  it('is woken about once per half ring drained, not once per message', { timeout: 30_000 }, async () => {
+    const capacity = 4096 // 256 records of 16 bytes
+    const sab = new SharedArrayBuffer(spscRingBytes(capacity))
+    initSpscRing(sab, 0, capacity)
+    const i32 = new Int32Array(sab)
+    const consumer = new SpscRing(sab, 0)
+    const count = 20_000
+    const done = new Promise((resolve) => producer(sab, count).once('message', resolve))
+    // Bursts of 64 reads with pauses between: the producer fills the ring and sleeps in each pause.
+    for (let read = 0; read < count; ) {
+      for (let k = 0; k < 64 && read < count; k++, read++) expect(consumer.readSync(10_000)).toBeInstanceOf(Uint8Array)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    await done
+    // One wake per message consumed while the producer slept was about `count` bumps; now a few per half ring.
+    expect(Atomics.load(i32, WRITER_WAKE)).toBeLessThan(count / 20)
+  })
+
+  it('goes on within milliseconds when its consumer takes one message and stops', { timeout: 30_000 }, async () => {
+    const capacity = 4096
+    const sab = new SharedArrayBuffer(spscRingBytes(capacity))
+    initSpscRing(sab, 0, capacity)
+    const consumer = new SpscRing(sab, 0)
+    const w = producer(sab, 257) // one more than fits
+    const last = new Promise<number>((resolve) => w.once('message', resolve))
+    while (consumer.usedBytes < capacity) await new Promise((resolve) => setTimeout(resolve, 1))
+    await new Promise((resolve) => setTimeout(resolve, 20)) // asleep by now
+    const freed = performance.now()
+    expect(consumer.tryRead()).toBeInstanceOf(Uint8Array)
+    await last
+    expect(performance.now() - freed).toBeLessThan(50)
+  })
+
+  for (const need of [0x7fffffff, -1]) {
+    it(`goes on, never hangs, when its announced need is corrupt (${need})`, { timeout: 30_000 }, async () => {
+      const capacity = 4096
+      const sab = new SharedArrayBuffer(spscRingBytes(capacity))
+      initSpscRing(sab, 0, capacity)
+      const i32 = new Int32Array(sab)
+      const consumer = new SpscRing(sab, 0)
+      const w = producer(sab, 300)
+      const last = new Promise<number>((resolve) => w.once('message', resolve))
+      while (consumer.usedBytes < capacity) await new Promise((resolve) => setTimeout(resolve, 1))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      Atomics.store(i32, WRITER_NEED, need)
+      const started = performance.now()
+      let read = 0
+      while (read < 300) {
+        if (consumer.tryRead() !== RING_EMPTY) read++
+        else await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+      await last
+      expect(performance.now() - started).toBeLessThan(2000)
+    })
+  }
 })

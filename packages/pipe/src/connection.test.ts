@@ -91,6 +91,30 @@ describe('Pipe()', () => {
     expect(Buffer.isBuffer(values[6])).toBe(true)
   })
 
+  it('keeps every string exact, through the short Latin-1 path and around it, sync and async', async () => {
+    const [a, b] = pipe({ capacity: 4096 })
+    const strings = [
+      '',
+      'a',
+      'msg-12345',
+      '\u00ff\u00e9\u0080',
+      '\u00ff'.repeat(256), // the longest the short path takes
+      'y'.repeat(257),
+      'Latin-1 then €uro', // a char past Latin-1 after a copied prefix
+      '\u{1f600}',
+      '\ud800', // a lone surrogate
+      '\u0000 nul',
+    ]
+    for (let round = 0; round < 40; round++) {
+      // 40 rounds through a 4 KiB ring: records wrap around its end, and a round fills it.
+      for (const s of strings) {
+        if (round % 2 === 0) a.sendSync(s)
+        else await a.send(s)
+      }
+      for (const s of strings) expect(round % 2 === 0 ? b.recvSync() : await b.recv()).toBe(s)
+    }
+  })
+
   it('rejects bad options with TypeError / RangeError', () => {
     expect(() => Pipe({ duplex: 'yes' as never })).toThrow(TypeError)
     expect(() => Pipe({ capacity: 0 })).toThrow(RangeError)

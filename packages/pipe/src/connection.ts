@@ -28,7 +28,7 @@ import { pickle } from './pickle-writer.js'
 import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SerialQueue } from './serial-queue.js'
 import { SocketTransport, TAG_PYTHON } from './socket-transport.js'
-import { END, type Message, NOTHING, type PipeHandle, RETRY, type Transport } from './transport.js'
+import { END, type Message, NOTHING, type PipeHandle, RETRY, TAKE_GENERAL, type Transport } from './transport.js'
 
 /** Internal: how `wait()` looks into a connection. */
 export const READY_NOW: unique symbol = Symbol('readyNow') as never
@@ -302,6 +302,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
       this.#checkWritable('send')
       const { timeout, signal } = checkWaitOptions(options)
       throwIfAborted(signal)
+      if (typeof obj === 'string' && !this.#pickle && this.#tx.idle && this.#t.trySendText?.(obj)) return RESOLVED
       return this.#send(this.#encode(obj), timeout, signal)
     } catch (error) {
       return Promise.reject(error)
@@ -332,8 +333,8 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     this.#checkWritable('send')
     const { timeout, signal } = checkWaitOptions(options)
     throwIfAborted(signal)
-    const encoded = this.#encode(obj)
-    this.#t.sendSync(encoded, deadlineOf(timeout))
+    if (typeof obj === 'string' && !this.#pickle && this.#t.trySendText?.(obj)) return
+    this.#t.sendSync(this.#encode(obj), deadlineOf(timeout))
   }
 
   #bytesMessage(buf: unknown, offset: unknown, size: unknown): Encoded {
@@ -385,6 +386,10 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   /** Takes the next message if it is all here. Returns NONE or EOF otherwise. */
   #take(mode: number, maxLength: number, into: Uint8Array | undefined, intoOffset: number): unknown {
     const t = this.#t
+    if (mode === AS_VALUE && t.takeValue !== undefined) {
+      const v = t.takeValue()
+      if (v !== TAKE_GENERAL) return v
+    }
     for (;;) {
       const length = t.nextLength()
       if (length === END) return EOF

@@ -66,7 +66,7 @@
 /** 'PIPE' */
 export const MAGIC = 0x45504950
 /** Layout version; opening a pipe of another version throws IncompatibleError. */
-export const LAYOUT_VERSION = 2
+export const LAYOUT_VERSION = 3
 /** The segment kind of a pipe. */
 export const PIPE_KIND = { kind: 'pipe', version: LAYOUT_VERSION, label: 'pipe' } as const
 

@@ -15,6 +15,7 @@ import { ClosedError, CorruptError, IncompatibleError } from '@ipc/core'
 import {
   attachmentAlive,
   closeAtExit,
+  decodePayload,
   type Encoded,
   EXIT_PRIMITIVES,
   forgetAtExit,
@@ -26,11 +27,14 @@ import {
   type RingWaitResult,
   remaining,
   Segment,
+  SHORT_STRING,
   SLOT_COUNT,
   SpscRing,
   selfIdentity,
   spscRingBytes,
+  TAG_LATIN1,
   TAG_MAX,
+  writeLatin1Prefix,
   writePayload,
 } from '@ipc/core/internal'
 import { BrokenPipeError, MessageTooLongError, TimeoutError } from './errors.js'
@@ -59,7 +63,7 @@ import {
   W_MAGIC,
 } from './layout.js'
 import { DEFAULT_MAX_MESSAGE_SIZE, type PipeOptions } from './options.js'
-import { END, type Message, NOTHING, type PipeHandle, RETRY, type Transport } from './transport.js'
+import { END, type Message, NOTHING, type PipeHandle, RETRY, TAKE_GENERAL, type Transport } from './transport.js'
 
 /** A chunked message being assembled. */
 interface Partial {
@@ -105,6 +109,7 @@ function broken(): BrokenPipeError {
 
 /** What #tryWriteRecord returns once the record is written (else the room to wait for, >= 0). */
 const WRITTEN = -1
+const EMPTY = Buffer.alloc(0)
 
 /** Throws what a wait for room that did not end in room means: the reader closed, or the timeout passed. */
 function throwUnlessWritable(result: RingWaitResult): void {
@@ -135,6 +140,8 @@ export class PipeEnd implements Transport {
   readonly #fault: { error: CorruptError | undefined } = { error: undefined }
   /** Largest payload `trySend` writes as one record: min(maxPayload, maxMessageSize). */
   readonly #oneRecord: number
+  /** What takeMessage returns for a message in one record (see there). */
+  readonly #message: Message = { tag: 0, source: EMPTY, start: 0, end: 0, owned: false }
   #cancelPending = false
   #closed = false
   #tokens: number[] = []
@@ -498,7 +505,13 @@ export class PipeEnd implements Transport {
         rx.consume()
         throw tooLong(rx.length, this.maxMessageSize, 'receive')
       }
-      return { tag: this.nextTag, source: rx.bytes, start: rx.start, end: rx.start + rx.length, owned: false }
+      // One Message object per end, reused: it is valid only until drop().
+      const m = this.#message
+      m.tag = this.nextTag
+      m.source = rx.bytes
+      m.start = rx.start
+      m.end = rx.start + rx.length
+      return m
     }
     if (p.buf === undefined) {
       if (p.total > this.maxMessageSize) {
@@ -538,6 +551,22 @@ export class PipeEnd implements Transport {
     else this.rx?.consume()
   }
 
+  takeValue(): unknown {
+    const rx = this.rx
+    if (rx === undefined || this.#partial !== undefined) return TAKE_GENERAL
+    const length = rx.peek()
+    // Nothing, or the general path's cases: over maxMessageSize; a chunk, HEAD or CANCEL record (flags set).
+    if (length < 0 || length > this.maxMessageSize || (rx.meta - 1) >>> 0 >= TAG_MAX) return TAKE_GENERAL
+    let value: unknown
+    try {
+      value = decodePayload(rx.meta, rx.bytes, rx.start, rx.start + length)
+    } catch {
+      return TAKE_GENERAL // the general path decodes it again and reports the error its way
+    }
+    rx.consume()
+    return value
+  }
+
   waitReadableSync(timeout: number): RingWaitResult {
     return (this.rx as SpscRing).waitReadableSync(timeout)
   }
@@ -560,17 +589,38 @@ export class PipeEnd implements Transport {
     return true
   }
 
-  trySend(encoded: Encoded): boolean {
+  /** The ring a send may write one record of `size` bytes to now, or undefined (nothing written). */
+  #sendRing(size: number): SpscRing | undefined {
     this.#assertSound()
     const tx = this.tx as SpscRing
     if (tx.readerClosed) throw broken()
     this.#periodicCheck()
-    if (this.#cancelPending && !this.#tryWriteCancel()) return false
-    if (encoded.size > this.#oneRecord) return false
-    const at = tx.reserve(encoded.size)
+    if (this.#cancelPending && !this.#tryWriteCancel()) return undefined
+    return size > this.#oneRecord ? undefined : tx
+  }
+
+  trySend(encoded: Encoded): boolean {
+    const tx = this.#sendRing(encoded.size)
+    const at = tx === undefined ? -1 : tx.reserve(encoded.size)
     if (at < 0) return false
-    writeFast(encoded, tx.bytes, at)
-    tx.commit(encoded.size, encoded.tag)
+    writePayload(encoded, (tx as SpscRing).bytes, at)
+    ;(tx as SpscRing).commit(encoded.size, encoded.tag)
+    return true
+  }
+
+  /**
+   * `trySend` of a short string, skipping `encode`: copies it straight into
+   * the ring as Latin-1, checking each char as it goes. False (nothing
+   * published: the reserved room is simply not committed) when the string
+   * is long, has a char past Latin-1, or would wait.
+   */
+  trySendText(text: string): boolean {
+    const size = text.length
+    if (size > SHORT_STRING) return false
+    const tx = this.#sendRing(size)
+    const at = tx === undefined ? -1 : tx.reserve(size)
+    if (at < 0 || writeLatin1Prefix(text, (tx as SpscRing).bytes, at) !== size) return false
+    ;(tx as SpscRing).commit(size, TAG_LATIN1)
     return true
   }
 
@@ -699,20 +749,6 @@ function checkHeader(segment: Segment): { duplex: boolean; capacity: number } {
       `Cannot use pipe "${segment.name}": its shared memory is corrupt (flags ${flags}, capacity ${capacity}, closedEnds ${closedEnds}, a slot byte ${highestSlotByte})`,
     )
   return { duplex, capacity }
-}
-
-/** Buffer's own string writers (present on every Buffer, missing from its types). */
-interface FastWrite {
-  latin1Write(text: string, offset: number, length: number): number
-  utf8Write(text: string, offset: number, length: number): number
-}
-
-/** `writePayload` without Buffer#write's argument parsing (the hot path of small strings). */
-function writeFast(encoded: Encoded, target: Buffer, at: number): void {
-  const text = encoded.text
-  if (text === undefined) target.set(encoded.bytes as Uint8Array, at)
-  else if (isLatin1Tag(encoded.tag)) (target as unknown as FastWrite).latin1Write(text, at, encoded.size)
-  else (target as unknown as FastWrite).utf8Write(text, at, encoded.size)
 }
 
 /** The payload of an encoded value as bytes (strings are encoded here). */

@@ -10,6 +10,8 @@ import type { Encoded, RingWaitResult } from '@ipc/core/internal'
 export const NOTHING = -1
 /** `nextLength()`: the other side closed and every message was read. */
 export const END = -2
+/** `takeValue()`: no fast answer; the general path (nextLength, takeMessage, drop) must run. */
+export const TAKE_GENERAL: unique symbol = Symbol('take-general') as never
 /** `takeMessage()`: the message began was dropped (its sender gave up); look again. */
 export const RETRY: unique symbol = Symbol('retry') as never
 
@@ -48,10 +50,17 @@ export interface Transport {
   takeMessage(): Message | null | typeof RETRY
   /** Drops the message `takeMessage` returned. */
   drop(): void
+  /**
+   * The common receive in one step: the next message, decoded and consumed,
+   * when it is whole in one record; else TAKE_GENERAL, with nothing consumed.
+   */
+  takeValue?(): unknown
   waitReadableSync(timeout: number): RingWaitResult
   waitReadable(timeout: number, signal: AbortSignal): Promise<RingWaitResult>
   /** Sends now when that needs no wait; false when it would wait (nothing sent). */
   trySend(encoded: Encoded): boolean
+  /** `trySend` of a short Latin-1 string without encoding it first; false when it cannot (nothing sent). */
+  trySendText?(text: string): boolean
   sendSync(encoded: Encoded, deadline: number): void
   send(encoded: Encoded, deadline: number, signal: AbortSignal): Promise<void>
   /** The plain handle; throws TypeError when this transport cannot travel. */

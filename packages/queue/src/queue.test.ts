@@ -97,6 +97,7 @@ describe('Queue#put() and #get()', () => {
     const values = [
       'msg-12345',
       'ünïcode ☃',
+      'a lone surrogate \ud800 kept',
       { id: 1, tags: new Set(['a']) },
       Buffer.from('b'),
       new Uint8Array([1]),

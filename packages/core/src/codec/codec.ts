@@ -47,6 +47,11 @@ export interface Encoded {
   text: string | undefined
 }
 
+/** String#isWellFormed (Node 20+; missing from the ES2022 types): false when the string has a lone surrogate. */
+interface WellFormed {
+  isWellFormed(): boolean
+}
+
 /** Buffer's own fast slicing methods (present on every Buffer, missing from its types). */
 interface FastSlice {
   latin1Slice(start: number, end: number): string
@@ -98,7 +103,11 @@ function textTags(text: string, latin1: number, utf8: number): Encoded {
 
 /** Prepares `value` for writing. Throws DataCloneError (and nothing is written) if it cannot be cloned. */
 export function encode(value: unknown): Encoded {
-  if (typeof value === 'string') return textTags(value, TAG_LATIN1, TAG_UTF8)
+  if (typeof value === 'string') {
+    const text = textTags(value, TAG_LATIN1, TAG_UTF8)
+    // UTF-8 cannot carry a lone surrogate (it would arrive as U+FFFD); JSON escapes it, so such a string goes on to the JSON path.
+    if (text.tag === TAG_LATIN1 || (value as unknown as WellFormed).isWellFormed()) return text
+  }
   if (value instanceof Uint8Array && value.constructor !== Uint8Array && Buffer.isBuffer(value))
     return { tag: TAG_BUFFER, size: value.byteLength, bytes: value, text: undefined }
   if (value instanceof Uint8Array && value.constructor === Uint8Array)
@@ -198,13 +207,27 @@ function shortLatin1(u: Uint8Array, s: number, n: number): string {
   }
 }
 
-/** Writes the payload of `encoded` at `offset` of `target`; returns the bytes written (= encoded.size). */
+/** Buffer's own string writers (present on every Buffer, missing from its types). */
+interface FastWrite {
+  latin1Write(text: string, offset: number, length: number): number
+  utf8Write(text: string, offset: number, length: number): number
+}
+
+/**
+ * Writes the payload of `encoded` at `offset` of `target`; returns the bytes
+ * written (= encoded.size). Short Latin-1 text is copied in JS (no native
+ * call), other text by Buffer's own writers without Buffer#write's argument
+ * parsing. The caller checked that it fits.
+ */
 export function writePayload(encoded: Encoded, target: Buffer, offset: number): number {
-  if (encoded.text !== undefined) {
-    return target.write(encoded.text, offset, encoded.size, isLatin1Tag(encoded.tag) ? 'latin1' : 'utf8')
+  const text = encoded.text
+  if (text === undefined) {
+    target.set(encoded.bytes as Uint8Array, offset)
+    return encoded.size
   }
-  target.set(encoded.bytes as Uint8Array, offset)
-  return encoded.size
+  if (!isLatin1Tag(encoded.tag)) return (target as unknown as FastWrite).utf8Write(text, offset, encoded.size)
+  if (text.length <= SHORT_DECODE) return writeLatin1Prefix(text, target, offset)
+  return (target as unknown as FastWrite).latin1Write(text, offset, encoded.size)
 }
 
 /**
@@ -220,7 +243,7 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
     )
   switch (tag) {
     case TAG_LATIN1:
-      return (source as unknown as FastSlice).latin1Slice(start, end)
+      return decodeLatin1(source, start, end - start)
     case TAG_UTF8:
       return (source as unknown as FastSlice).utf8Slice(start, end)
     case TAG_BYTES:

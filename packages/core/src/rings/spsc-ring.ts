@@ -15,15 +15,25 @@
  * |--------|------|---------------|---------------------|--------------------------------------------------------|
  * | 0      | 4    | magic         | init                | 0x43535053 ('SPSC')                                     |
  * | 4      | 4    | capacity      | init                | bytes of the record area: a power of two, 64 … 2^30     |
+ * | 8      | 4    | readerWaiters | consumer            | consumer threads asleep on `readerWake`                |
+ * | 12     | 4    | writerWaiters | producer            | producer threads asleep on `writerWake`                |
+ * | 16     | 4    | writerClosed  | closers             | 1 once the producing side is closed (EOF after drain)  |
+ * | 20     | 4    | readerClosed  | closers             | 1 once the consuming side is closed (writes fail)      |
+ * | 24     | 4    | writerNeed    | producer            | free bytes a sleeping producer is woken at (below)     |
  * | 64     | 4    | head          | producer            | u32 count of bytes published (wraps at 2^32)           |
- * | 68     | 4    | writerWaiters | producer            | producer threads asleep on `writerWake`                |
  * | 72     | 4    | readerWake    | producer, closers   | sequence the consumer sleeps on; bumped to wake it      |
- * | 76     | 4    | writerClosed  | closers             | 1 once the producing side is closed (EOF after drain)  |
  * | 128    | 4    | tail          | consumer            | u32 count of bytes consumed (wraps at 2^32)            |
- * | 132    | 4    | readerWaiters | consumer            | consumer threads asleep on `readerWake`                |
  * | 136    | 4    | writerWake    | consumer, closers   | sequence the producer sleeps on; bumped to wake it      |
- * | 140    | 4    | readerClosed  | closers             | 1 once the consuming side is closed (writes fail)      |
  * | 192    | cap  | records       | producer            | records, see below                                     |
+ *
+ * Cache lines: head is stored by every commit and tail by every consume, so
+ * each sits on a line of its own side. The words the other side reads on
+ * every call (the waiters counts, read after each publish, and the closed
+ * flags, read by every send and receive) sit on the first line, which
+ * changes only when a side registers to sleep or closes: a store of head
+ * never evicts the consumer's copy of them, nor a store of tail the
+ * producer's. (On a 2-core VM, one-way small strings through a pipe went
+ * from about 3.3 M/s to 5.5 M/s when the flags moved here.)
  *
  * A record starts at an 8-aligned position `p = count & (cap - 1)`:
  * `i32 length` (payload bytes, or -1 = padding: skip to the ring start),
@@ -60,6 +70,18 @@
  * other side is awake (a waiter registers before its re-check, so it sees
  * the store or is seen). The closers bump and wake unconditionally.
  *
+ * Hysteresis on a full ring: a producer about to sleep for room stores
+ * `writerNeed` = the larger of its record and half the ring before it
+ * registers, and the consumer wakes it only once that much is free (it
+ * reads `writerNeed` after seeing the waiters count, so it sees the value
+ * stored before the registration). Without it, a producer faster than its
+ * consumer was woken for every record consumed: a wake syscall and two
+ * context switches per message. A producer that sleeps for more than its
+ * record needs sleeps in slices of FULL_RING_SLICE_MS and re-checks for its
+ * record alone, so a consumer that stops reading with less than half the
+ * ring free delays it by that much at most. A corrupt `writerNeed` costs
+ * the same delay, never a hang: the consumer caps it at the capacity.
+ *
  * How a side waits (`rules.spin` of the event count): (1) it spins on the
  * shared words for up to `spinMicros` (adaptive: waiting/adaptive-spin.ts);
  * (2) an async wait then blocks the thread in one bounded futex wait of up
@@ -95,20 +117,23 @@ const RECORD_HEADER = 8
 const PADDING = -1
 const MIN_CAPACITY = 64
 const MAX_CAPACITY = 2 ** 30
+/** The longest sleep of a producer waiting for more room than its record needs (see the header). */
+const FULL_RING_SLICE_MS = 2
 /** The host of a ring in memory nobody closes (a SharedArrayBuffer). */
 const NEVER_CLOSED: WaitHost = { closed: false }
 
 // i32 indexes relative to the region start.
 const W_MAGIC = 0
 const W_CAPACITY = 1
+const W_READER_WAITERS = 2
+const W_WRITER_WAITERS = 3
+const W_WRITER_CLOSED = 4
+const W_READER_CLOSED = 5
+const W_WRITER_NEED = 6
 const W_HEAD = 16
-const W_WRITER_WAITERS = 17
 const W_READER_WAKE = 18
-const W_WRITER_CLOSED = 19
 const W_TAIL = 32
-const W_READER_WAITERS = 33
 const W_WRITER_WAKE = 34
-const W_READER_CLOSED = 35
 
 /** Returned by `tryRead`/`read`/`readSync` when no record is there (yet). */
 export const RING_EMPTY: unique symbol = Symbol('ring-empty') as never
@@ -263,6 +288,7 @@ export class SpscRing {
   readonly #iHead: number
   readonly #iTail: number
   readonly #iWriterWaiters: number
+  readonly #iWriterNeed: number
   readonly #iReaderWaiters: number
   readonly #iReaderWake: number
   readonly #iWriterWake: number
@@ -313,6 +339,7 @@ export class SpscRing {
     this.#iHead = base + W_HEAD
     this.#iTail = base + W_TAIL
     this.#iWriterWaiters = base + W_WRITER_WAITERS
+    this.#iWriterNeed = base + W_WRITER_NEED
     this.#iReaderWaiters = base + W_READER_WAITERS
     this.#iReaderWake = base + W_READER_WAKE
     this.#iWriterWake = base + W_WRITER_WAKE
@@ -476,10 +503,26 @@ export class SpscRing {
   hasRoomFor(size: number): boolean {
     const head = Atomics.load(this.#i32, this.#iHead)
     const tail = Atomics.load(this.#i32, this.#iTail)
+    return this.capacity - this.#distance(head, tail) >= this.#recordBytes(head, size)
+  }
+
+  /** The ring bytes a record of `size` bytes takes when written at `head`: header, payload, padding before it. */
+  #recordBytes(head: number, size: number): number {
     const need = RECORD_HEADER + align8(size)
     const contiguous = this.capacity - (head & this.#mask)
-    const total = need <= contiguous ? need : contiguous + need
-    return this.capacity - this.#distance(head, tail) >= total
+    return need <= contiguous ? need : contiguous + need
+  }
+
+  /**
+   * Before a producer's wait: stores the room it is to be woken at (its
+   * record, or half the ring if more) and returns its sleep slice (see the
+   * header, "Hysteresis").
+   */
+  #announceNeed(size: number): number {
+    const record = this.#recordBytes(Atomics.load(this.#i32, this.#iHead), size)
+    const need = Math.max(record, this.capacity / 2)
+    Atomics.store(this.#i32, this.#iWriterNeed, need)
+    return need > record ? FULL_RING_SLICE_MS : PEER_CHECK_MS
   }
 
   /** Writes one encoded value if it fits now. Returns false when full or the reader closed. */
@@ -536,6 +579,7 @@ export class SpscRing {
     const side = this.#writer
     side.size = size
     side.syncRules.deadline = deadline
+    side.syncRules.sliceMs = this.#announceNeed(size)
     return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
 
@@ -549,6 +593,7 @@ export class SpscRing {
     if (this.hasRoomFor(size)) return 'ready'
     const settled = () => this.#pollWriter(size) !== NOT_YET
     const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(this.#writer, settled, deadline))
+    rules.sliceMs = this.#announceNeed(size)
     return outcome(await this.#writer.events.wait(() => this.#pollWriter(size), rules))
   }
 
@@ -615,7 +660,10 @@ export class SpscRing {
     const i32 = this.#i32
     Atomics.store(i32, this.#iTail, tail)
     this.#lastTail = tail
-    this.#writer.events.notifyIfWaiting()
+    // A sleeping producer is woken once the room it announced is free (see the header, "Hysteresis").
+    if (Atomics.load(i32, this.#iWriterWaiters) === 0) return
+    const free = this.capacity - ((Atomics.load(i32, this.#iHead) - tail) >>> 0)
+    if (free >= Math.min(Atomics.load(i32, this.#iWriterNeed), this.capacity)) this.#writer.events.notifyIfWaiting()
   }
 
   /** Reads and decodes one value (tag = low byte of meta), or returns RING_EMPTY. */

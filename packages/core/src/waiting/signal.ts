@@ -25,12 +25,18 @@ export function checkTimeout(timeout: number | undefined): number {
   return timeout
 }
 
+/** What no options mean: wait forever, no signal (one frozen object: the hot paths pass none). */
+const NO_WAIT_OPTIONS: { readonly timeout: number; readonly signal: AbortSignal | undefined } = Object.freeze({
+  timeout: Number.POSITIVE_INFINITY,
+  signal: undefined,
+})
+
 /** Validates the options object of a waiting call. */
 export function checkWaitOptions(options: WaitOptions | undefined): {
   timeout: number
   signal: AbortSignal | undefined
 } {
-  if (options === undefined || options === null) return { timeout: Number.POSITIVE_INFINITY, signal: undefined }
+  if (options === undefined || options === null) return NO_WAIT_OPTIONS
   if (typeof options === 'number')
     throw invalidArgType(
       `The options must be an object, received the number ${options}. Times are milliseconds in an options object: { timeout: ${Number.isFinite(options) ? options * 1000 : 'ms'} } waits ${Number.isFinite(options) ? `${options} s` : 'that long'}`,
