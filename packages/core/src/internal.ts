@@ -15,7 +15,7 @@ export {
   TAG_LATIN1,
   TAG_MAX,
   TAG_V8,
-  writeLatin1Prefix,
+  writeLatin1,
   writePayload,
 } from './codec/codec.js'
 export { invalidArgType, invalidArgValue, outOfRange } from './errors.js'

@@ -34,7 +34,7 @@ import {
   spscRingBytes,
   TAG_LATIN1,
   TAG_MAX,
-  writeLatin1Prefix,
+  writeLatin1,
   writePayload,
 } from '@ipc/core/internal'
 import { BrokenPipeError, MessageTooLongError, TimeoutError } from './errors.js'
@@ -619,7 +619,7 @@ export class PipeEnd implements Transport {
     if (size > SHORT_STRING) return false
     const tx = this.#sendRing(size)
     const at = tx === undefined ? -1 : tx.reserve(size)
-    if (at < 0 || writeLatin1Prefix(text, (tx as SpscRing).bytes, at) !== size) return false
+    if (at < 0 || !writeLatin1(text, (tx as SpscRing).bytes, at)) return false
     ;(tx as SpscRing).commit(size, TAG_LATIN1)
     return true
   }

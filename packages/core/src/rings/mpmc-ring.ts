@@ -142,7 +142,7 @@ import {
   SHORT_STRING,
   TAG_LATIN1,
   TAG_MAX,
-  writeLatin1Prefix,
+  writeLatin1,
   writePayload,
 } from '../codec/codec.js'
 import { CorruptError, IncompatibleError, outOfRange, TimeoutError } from '../errors.js'
@@ -765,12 +765,11 @@ export class MpmcRing {
       let payload = index + MESSAGE_HEADER
       if (payload === cap) payload = 0
       if (encoded === undefined) {
-        // Latin-1 fast path, checking each char as it is copied. The bytes are
-        // not published until TAIL moves, so a failed attempt leaves nothing.
+        // Latin-1 fast path (writeLatin1). The bytes are not published until
+        // TAIL moves, so a failed attempt leaves nothing.
         const text = value as string
-        // A payload that would wrap goes the encode path (k = 0 < size).
-        const k = payload + size <= cap ? writeLatin1Prefix(text, this.#u8, this.#data + payload) : 0
-        if (k === size) {
+        // A payload that would wrap, or a char past Latin-1, goes the encode path.
+        if (payload + size <= cap && writeLatin1(text, this.#buf, this.#data + payload)) {
           i32[at + 1] = TAG_LATIN1
         } else {
           encoded = encode(text)
@@ -888,9 +887,9 @@ export class MpmcRing {
       const index = tail >= cap ? tail - cap : tail
       let payload = index + MESSAGE_HEADER
       if (payload === cap) payload = 0
-      // Latin-1 fast path, checking each char as it is copied; a payload
-      // that would wrap, or a char past Latin-1, goes the encode path.
-      if (payload + size <= cap && writeLatin1Prefix(value as string, this.#u8, this.#data + payload) === size) {
+      // Latin-1 fast path (writeLatin1); a payload that would wrap, or a char
+      // past Latin-1, goes the encode path.
+      if (payload + size <= cap && writeLatin1(value as string, this.#buf, this.#data + payload)) {
         const at = (this.#data + index) >> 2
         this.#i32[at + 1] = TAG_LATIN1
         this.#i32[at] = size
