@@ -14,10 +14,11 @@ export {
   TAG_JSON_LATIN1,
   TAG_LATIN1,
   TAG_MAX,
+  TAG_PACKED,
   TAG_V8,
-  writeLatin1,
   writePayload,
 } from './codec/codec.js'
+export { writeLatin1 } from './codec/latin1.js'
 export { invalidArgType, invalidArgValue, outOfRange } from './errors.js'
 export { RawSegment } from './memory/raw-segment.js'
 export {

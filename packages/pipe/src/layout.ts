@@ -65,7 +65,11 @@
 
 /** 'PIPE' */
 export const MAGIC = 0x45504950
-/** Layout version; opening a pipe of another version throws IncompatibleError. */
+/**
+ * Layout version; opening a pipe of another version throws IncompatibleError.
+ * 3: the rings' waiters counts and closed flags moved to their first cache line, with writerNeed
+ * (core's spsc-ring.ts), and messages may carry codec tag 8 (packed plain data).
+ */
 export const LAYOUT_VERSION = 3
 /** The segment kind of a pipe. */
 export const PIPE_KIND = { kind: 'pipe', version: LAYOUT_VERSION, label: 'pipe' } as const

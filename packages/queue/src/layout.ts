@@ -43,8 +43,9 @@ import {
 /**
  * Layout version of queue segments; bump when the table above or the ring's layout changes.
  * 2: word 1 no longer holds maxsize (layout 1 checked it against the ring at attach).
+ * 3: items may carry codec tag 8 (packed plain data), which layout-2 readers refuse.
  */
-export const LAYOUT_VERSION = 2
+export const LAYOUT_VERSION = 3
 export const MAGIC = 0x51435049
 
 /** i32 indexes from the data area's first word. */

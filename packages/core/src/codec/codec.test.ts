@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { CorruptError, DataCloneError } from '../errors.js'
 import {
-  decodeLatin1,
   decodePayload,
   deserialize,
   encode,
@@ -11,9 +10,9 @@ import {
   TAG_JSON_LATIN1,
   TAG_JSON_UTF8,
   TAG_LATIN1,
+  TAG_PACKED,
   TAG_UTF8,
   TAG_V8,
-  writeLatin1,
   writePayload,
 } from './codec.js'
 
@@ -126,30 +125,38 @@ describe('serialize() / deserialize()', () => {
 })
 
 describe('encode()', () => {
-  it('picks the fast paths: latin1, utf8, bytes, Buffer; v8 for the rest', () => {
+  it('picks the fast paths: latin1, utf8, bytes, Buffer, packed plain data; v8 for the rest', () => {
     expect(encode('abc')).toMatchObject({ tag: TAG_LATIN1, size: 3 })
     expect(encode('é')).toMatchObject({ tag: TAG_LATIN1, size: 1 })
     expect(encode('€')).toMatchObject({ tag: TAG_UTF8, size: 3 })
     expect(encode('😀')).toMatchObject({ tag: TAG_UTF8, size: 4 })
     expect(encode(new Uint8Array(5))).toMatchObject({ tag: TAG_BYTES, size: 5 })
     expect(encode(Buffer.alloc(6))).toMatchObject({ tag: TAG_BUFFER, size: 6 })
-    expect(encode({ a: 1 }).tag).toBe(TAG_JSON_LATIN1)
-    expect(encode({ a: '€' }).tag).toBe(TAG_JSON_UTF8)
-    expect(encode(7).tag).toBe(TAG_JSON_LATIN1)
-    for (const notJson of [
-      undefined,
+    // Plain data is packed, including what JSON would lose (undefined, NaN, -0, ±Infinity, lone surrogates).
+    for (const plain of [
+      { a: 1 },
+      { a: '€' },
+      7,
       -0,
       Number.NaN,
       Number.POSITIVE_INFINITY,
+      undefined,
+      { a: undefined },
+      '\ud800',
+      [1, 'x', null, true],
+      Object.create(null),
+    ])
+      expect(encode(plain).tag).toBe(TAG_PACKED)
+    for (const notPlain of [
       1n,
       new Date(0),
       new Map(),
       Object.assign(new Array(3), { 0: 1, 2: 3 }), // a hole at index 1
-      { a: undefined },
       { d: new Date(0) },
       Object.create({ inherited: 1 }),
+      new (class Point {})(),
     ])
-      expect(encode(notJson).tag).toBe(TAG_V8)
+      expect(encode(notPlain).tag).toBe(TAG_V8)
   })
 
   it('throws DataCloneError before anything is written to the target', () => {
@@ -192,6 +199,15 @@ describe('writePayload() / decodePayload()', () => {
   })
 })
 
+describe('decodePayload() of JSON text (tags 6 and 7: read, no longer written)', () => {
+  it('revives JSON text in Latin-1 and in UTF-8', () => {
+    const latin1 = Buffer.from('{"a":[1,"é"]}', 'latin1')
+    expect(decodePayload(TAG_JSON_LATIN1, latin1, 0, latin1.length)).toEqual({ a: [1, 'é'] })
+    const utf8 = Buffer.from('{"a":"€"}', 'utf8')
+    expect(decodePayload(TAG_JSON_UTF8, utf8, 0, utf8.length)).toEqual({ a: '€' })
+  })
+})
+
 describe('decodePayload() bounds', () => {
   it('throws CorruptError when the payload bounds fall outside the source', () => {
     const source = Buffer.from('hello')
@@ -199,25 +215,5 @@ describe('decodePayload() bounds', () => {
     expect(() => decodePayload(TAG_LATIN1, source, 2, 9)).toThrow(CorruptError)
     expect(() => decodePayload(TAG_LATIN1, source, -1, 2)).toThrow(CorruptError)
     expect(() => decodePayload(TAG_BYTES, source, 3, 2)).toThrow(/bytes 3 to 2 are outside its 5-byte source/)
-  })
-})
-
-describe('writeLatin1() and decodeLatin1()', () => {
-  it('copies a Latin-1 string byte for byte and decodes it back, short and long', () => {
-    const buf = Buffer.alloc(512)
-    const twoByte = `${'\u00e9'.repeat(40)}\u20ac`.slice(0, 40) // Latin-1 chars in a string V8 may store two bytes a char
-    for (const text of ['', 'a', 'msg-12345', 'héllo wörld ÿ', 'x'.repeat(16), 'y'.repeat(17), 'z'.repeat(300), twoByte]) {
-      expect(writeLatin1(text, buf, 7)).toBe(true)
-      expect(decodeLatin1(buf, 7, text.length)).toBe(text)
-    }
-  })
-
-  it('refuses text with a char above 0xff and writes nothing past its length', () => {
-    for (const text of ['ab€cd', `${'a'.repeat(30)}€`, '\ud800']) {
-      const buf = Buffer.alloc(text.length + 4, 0x2e)
-      expect(writeLatin1(text, buf, 2)).toBe(false)
-      expect(buf.subarray(2 + text.length).toString('latin1')).toBe('..')
-      expect(buf.subarray(0, 2).toString('latin1')).toBe('..')
-    }
   })
 })

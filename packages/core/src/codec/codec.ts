@@ -11,20 +11,24 @@
  * | 3   | raw bytes                             | Uint8Array      |
  * | 4   | raw bytes                             | Buffer          |
  * | 5   | v8.serialize() output                 | anything else   |
- * | 6   | JSON text, Latin-1                    | JSON-safe value |
- * | 7   | JSON text, UTF-8                      | JSON-safe value |
+ * | 6   | JSON text, Latin-1                    | JSON value      |
+ * | 7   | JSON text, UTF-8                      | JSON value      |
+ * | 8   | the packed form (packed.ts)           | plain data      |
  *
- * "JSON-safe" (tags 6, 7) means the value round-trips through JSON exactly as
- * through structured clone: finite numbers other than -0, strings, booleans,
- * null, dense arrays and plain objects of those, nested at most 64 deep. JSON
- * is several times faster than the v8 serializer for such values; anything
- * else (undefined, NaN, Date, Map, class instances, …) goes through v8.
+ * Plain data (tag 8: numbers, booleans, null, undefined, strings, arrays
+ * without holes and plain objects of those, nested at most 64 deep) is
+ * written and read in JS, several times faster than the v8 serializer and
+ * than JSON; anything else (Date, Map, class instances, bigint, cycles, …)
+ * goes through v8. Tags 6 and 7 are read, not written (a Redis queue keeps
+ * JSON text).
  *
  * Encoding never writes anything before it knows the value can be cloned, so
  * a `DataCloneError` leaves the destination unchanged.
  */
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
 import { CorruptError, DataCloneError, invalidArgType } from '../errors.js'
+import { decodeLatin1, type FastText, isLatin1, writeLatin1 } from './latin1.js'
+import { pack, unpack } from './packed.js'
 
 export const TAG_LATIN1 = 1
 export const TAG_UTF8 = 2
@@ -33,8 +37,9 @@ export const TAG_BUFFER = 4
 export const TAG_V8 = 5
 export const TAG_JSON_LATIN1 = 6
 export const TAG_JSON_UTF8 = 7
+export const TAG_PACKED = 8
 /** The highest tag; a reader rejects anything above it. */
-export const TAG_MAX = TAG_JSON_UTF8
+export const TAG_MAX = TAG_PACKED
 
 /** A value ready to be written: its tag, its payload size, and what to copy. */
 export interface Encoded {
@@ -52,56 +57,11 @@ interface WellFormed {
   isWellFormed(): boolean
 }
 
-/** Buffer's own fast slicing methods (present on every Buffer, missing from its types). */
-interface FastSlice {
-  latin1Slice(start: number, end: number): string
-  utf8Slice(start: number, end: number): string
-}
-
 /** Strings up to this length take a ring's fast path: `writeLatin1` straight into the ring, no `encode`. */
 export const SHORT_STRING = 256
 
-/**
- * Latin-1 text up to this length is copied in JS, both ways: a native call
- * costs about 45 ns, a char copied in JS about 2.
- */
-const SHORT_TEXT = 16
-
-/** A char past Latin-1. V8 answers at once for a string it stores one byte per char. */
-const NOT_LATIN1 = /[^\u0000-\u00ff]/
-
-function isLatin1(s: string): boolean {
-  return !NOT_LATIN1.test(s)
-}
-
-/** True when `value` survives JSON exactly as it survives structured clone (see the table above). */
-function isJsonSafe(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0)
-    case 'object': {
-      if (value === null) return true
-      if (depth >= 64) return false
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!(i in value) || !isJsonSafe(value[i], depth + 1)) return false
-        return Object.getPrototypeOf(value) === Array.prototype
-      }
-      const proto = Object.getPrototypeOf(value)
-      if (proto !== Object.prototype && proto !== null) return false
-      for (const key in value) if (!isJsonSafe((value as Record<string, unknown>)[key], depth + 1)) return false
-      return true
-    }
-    default:
-      return false
-  }
-}
-
 function textTags(text: string, latin1: number, utf8: number): Encoded {
-  if (isLatin1(text))
-    return { tag: latin1, size: text.length, bytes: undefined, text }
+  if (isLatin1(text)) return { tag: latin1, size: text.length, bytes: undefined, text }
   return { tag: utf8, size: Buffer.byteLength(text, 'utf8'), bytes: undefined, text }
 }
 
@@ -109,7 +69,7 @@ function textTags(text: string, latin1: number, utf8: number): Encoded {
 export function encode(value: unknown): Encoded {
   if (typeof value === 'string') {
     const text = textTags(value, TAG_LATIN1, TAG_UTF8)
-    // UTF-8 cannot carry a lone surrogate (it would arrive as U+FFFD); JSON escapes it, so such a string goes on to the JSON path.
+    // UTF-8 cannot carry a lone surrogate (it would arrive as U+FFFD): such a string is packed (UTF-16, exact).
     if (text.tag === TAG_LATIN1 || (value as unknown as WellFormed).isWellFormed()) return text
   }
   if (value instanceof Uint8Array && value.constructor !== Uint8Array && Buffer.isBuffer(value))
@@ -117,7 +77,8 @@ export function encode(value: unknown): Encoded {
   if (value instanceof Uint8Array && value.constructor === Uint8Array)
     return { tag: TAG_BYTES, size: value.byteLength, bytes: value, text: undefined }
   if (typeof value !== 'object' || !ArrayBuffer.isView(value)) {
-    if (isJsonSafe(value, 0)) return textTags(JSON.stringify(value), TAG_JSON_LATIN1, TAG_JSON_UTF8)
+    const packed = pack(value)
+    if (packed !== undefined) return { tag: TAG_PACKED, size: packed.byteLength, bytes: packed, text: undefined }
   }
   let bytes: Uint8Array
   try {
@@ -139,87 +100,6 @@ export function isLatin1Tag(tag: number): boolean {
 }
 
 /**
- * The Latin-1 fast path of a writer that skips `encode`: when every char of
- * `text` is at most 0xff, copies it to `target` from `start`, one byte per
- * char, and returns true (its payload for tag 1 is then in place). Else
- * false, having written at most `text.length` bytes from `start` (which the
- * caller does not publish). The caller checked that `text.length` bytes fit.
- */
-export function writeLatin1(text: string, target: Buffer, start: number): boolean {
-  const size = text.length
-  if (size > SHORT_TEXT) {
-    if (!isLatin1(text)) return false
-    ;(target as unknown as FastWrite).latin1Write(text, start, size)
-    return true
-  }
-  for (let k = 0; k < size; k++) {
-    const c = text.charCodeAt(k)
-    if (c > 0xff) return false
-    target[start + k] = c
-  }
-  return true
-}
-
-const fromCharCode = String.fromCharCode
-
-/**
- * Revives a tag-1 (Latin-1) payload of `size` bytes at `start` of `source`:
- * short ones in JS (one flat one-byte string, no native call), longer ones by
- * Buffer's own slicing. No bounds check: the caller (a ring) checked the
- * message against what was published.
- */
-export function decodeLatin1(source: Buffer, start: number, size: number): string {
-  if (size <= SHORT_TEXT) return shortLatin1(source, start, size)
-  return (source as unknown as FastSlice).latin1Slice(start, start + size)
-}
-
-/** Decodes a Latin-1 string of at most SHORT_TEXT bytes: one call, a flat one-byte string. */
-function shortLatin1(u: Uint8Array, s: number, n: number): string {
-  // biome-ignore format: one case per length reads best in columns
-  switch (n) {
-    case 0: return ''
-    case 1: return fromCharCode(u[s] as number)
-    case 2: return fromCharCode(u[s] as number, u[s + 1] as number)
-    case 3: return fromCharCode(u[s] as number, u[s + 1] as number, u[s + 2] as number)
-    case 4: return fromCharCode(u[s] as number, u[s + 1] as number, u[s + 2] as number, u[s + 3] as number)
-    default: {
-      const a = u[s] as number, b = u[s + 1] as number, c = u[s + 2] as number, d = u[s + 3] as number
-      const e = u[s + 4] as number
-      switch (n) {
-        case 5: return fromCharCode(a, b, c, d, e)
-        case 6: return fromCharCode(a, b, c, d, e, u[s + 5] as number)
-        case 7: return fromCharCode(a, b, c, d, e, u[s + 5] as number, u[s + 6] as number)
-        case 8: return fromCharCode(a, b, c, d, e, u[s + 5] as number, u[s + 6] as number, u[s + 7] as number)
-        default: {
-          const f = u[s + 5] as number, g = u[s + 6] as number, h = u[s + 7] as number, i = u[s + 8] as number
-          switch (n) {
-            case 9: return fromCharCode(a, b, c, d, e, f, g, h, i)
-            case 10: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number)
-            case 11: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number, u[s + 10] as number)
-            case 12: return fromCharCode(a, b, c, d, e, f, g, h, i, u[s + 9] as number, u[s + 10] as number, u[s + 11] as number)
-            default: {
-              const j = u[s + 9] as number, k = u[s + 10] as number, l = u[s + 11] as number, m = u[s + 12] as number
-              switch (n) {
-                case 13: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m)
-                case 14: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number)
-                case 15: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number, u[s + 14] as number)
-                default: return fromCharCode(a, b, c, d, e, f, g, h, i, j, k, l, m, u[s + 13] as number, u[s + 14] as number, u[s + 15] as number)
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/** Buffer's own string writers (present on every Buffer, missing from its types). */
-interface FastWrite {
-  latin1Write(text: string, offset: number, length: number): number
-  utf8Write(text: string, offset: number, length: number): number
-}
-
-/**
  * Writes the payload of `encoded` at `offset` of `target`; returns the bytes
  * written (= encoded.size). Short Latin-1 text is copied in JS (no native
  * call), other text by Buffer's own writers without Buffer#write's argument
@@ -231,7 +111,7 @@ export function writePayload(encoded: Encoded, target: Buffer, offset: number): 
     target.set(encoded.bytes as Uint8Array, offset)
     return encoded.size
   }
-  if (!isLatin1Tag(encoded.tag)) return (target as unknown as FastWrite).utf8Write(text, offset, encoded.size)
+  if (!isLatin1Tag(encoded.tag)) return (target as unknown as FastText).utf8Write(text, offset, encoded.size)
   writeLatin1(text, target, offset)
   return encoded.size
 }
@@ -251,7 +131,7 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
     case TAG_LATIN1:
       return decodeLatin1(source, start, end - start)
     case TAG_UTF8:
-      return (source as unknown as FastSlice).utf8Slice(start, end)
+      return (source as unknown as FastText).utf8Slice(start, end)
     case TAG_BYTES:
       return new Uint8Array(source.subarray(start, end))
     case TAG_BUFFER:
@@ -261,9 +141,11 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
       // give it a private copy, never shared memory or a pooled slab.
       return v8Deserialize(Buffer.from(source.buffer.slice(source.byteOffset + start, source.byteOffset + end)))
     case TAG_JSON_LATIN1:
-      return JSON.parse((source as unknown as FastSlice).latin1Slice(start, end))
+      return JSON.parse((source as unknown as FastText).latin1Slice(start, end))
     case TAG_JSON_UTF8:
-      return JSON.parse((source as unknown as FastSlice).utf8Slice(start, end))
+      return JSON.parse((source as unknown as FastText).utf8Slice(start, end))
+    case TAG_PACKED:
+      return unpack(source, start, end)
     default:
       throw new RangeError(`Cannot decode a message: unknown tag ${tag}`)
   }

@@ -134,17 +134,8 @@
  * its caller used the value, that one item is lost. Nothing else is lost and
  * no other participant waits more than PEER_CHECK_MS longer than it would.
  */
-import {
-  decodeLatin1,
-  decodePayload,
-  type Encoded,
-  encode,
-  SHORT_STRING,
-  TAG_LATIN1,
-  TAG_MAX,
-  writeLatin1,
-  writePayload,
-} from '../codec/codec.js'
+import { decodePayload, type Encoded, encode, SHORT_STRING, TAG_LATIN1, TAG_MAX, writePayload } from '../codec/codec.js'
+import { decodeLatin1, writeLatin1 } from '../codec/latin1.js'
 import { CorruptError, IncompatibleError, outOfRange, TimeoutError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
 import { attachmentAlive } from '../ownership/liveness.js'

@@ -9,6 +9,7 @@
  * | "3" + base64     | 3 Uint8Array         | the bytes, base64        |
  * | "4" + base64     | 4 Buffer             | the bytes, base64        |
  * | "5" + base64     | 5 v8 serializer      | the bytes, base64        |
+ * | "8" + base64     | 8 packed plain data  | the bytes, base64        |
  *
  * Text goes as text (UTF-8 on the wire, no copy into a Buffer); bytes go as
  * base64, since @redis/client hands replies back as UTF-8 strings and would
@@ -29,6 +30,7 @@ import {
   TAG_BYTES,
   TAG_JSON_LATIN1,
   TAG_LATIN1,
+  TAG_PACKED,
   TAG_V8,
 } from '@ipc/core/internal'
 
@@ -66,7 +68,8 @@ export function fromWire(wire: unknown, what: string): unknown {
         return JSON.parse(wire.slice(1))
       case TAG_BYTES:
       case TAG_BUFFER:
-      case TAG_V8: {
+      case TAG_V8:
+      case TAG_PACKED: {
         const payload = wire.slice(1)
         if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload) || payload.length % 4 !== 0)
           throw new Error('its payload is not base64')

@@ -1,0 +1,185 @@
+import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
+import { describe, expect, it } from 'vitest'
+import { CorruptError } from '../errors.js'
+import { pack, unpack } from './packed.js'
+
+function roundTrip(value: unknown): unknown {
+  const bytes = pack(value)
+  if (bytes === undefined) throw new Error('did not pack')
+  return unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length)
+}
+
+function packed(value: unknown): Buffer {
+  const bytes = pack(value) as Uint8Array
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** What structured clone makes of `value`: the reference every packed value must equal. */
+function cloned(value: unknown): unknown {
+  return v8Deserialize(v8Serialize(value))
+}
+
+/** mulberry32: reproducible from the printed seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+describe('pack() / unpack()', () => {
+  it('gives back what structured clone gives, exactly', () => {
+    const values = [
+      null,
+      undefined,
+      true,
+      false,
+      0,
+      -0,
+      1,
+      -1,
+      2 ** 31 - 1,
+      -(2 ** 31),
+      2 ** 31,
+      0.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      Number.MAX_VALUE,
+      Number.MIN_VALUE,
+      '',
+      'msg-12345',
+      'é'.repeat(32),
+      'é'.repeat(33),
+      'x'.repeat(300),
+      '€uro',
+      `${'a'.repeat(40)}€`,
+      '😀',
+      '\ud800',
+      'a\udfffb',
+      '\u0000',
+      [],
+      [1, 'two', null, undefined, [3, [4]]],
+      {},
+      { id: 1, name: 'x', values: [1, 2, 3] },
+      { a: undefined, b: { c: { d: [Number.NaN, -0] } } },
+      { 'key with spaces': 1, é: 2, '€': 3, '': 4, 12: 'numeric key' },
+      Object.assign(Object.create(null), { x: 1 }),
+      { __proto__: null, y: 2 },
+      JSON.parse('{"__proto__": {"polluted": true}, "z": 3}'),
+    ]
+    for (const value of values) {
+      const back = roundTrip(value)
+      expect(back).toStrictEqual(cloned(value))
+      if (typeof value === 'number') expect(Object.is(back, value)).toBe(true)
+    }
+  })
+
+  it('keeps a "__proto__" key an own property, never the prototype', () => {
+    const back = roundTrip(JSON.parse('{"__proto__": {"polluted": true}}')) as Record<string, unknown>
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype)
+    expect(Object.hasOwn(back, '__proto__')).toBe(true)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
+  it('refuses (undefined) what it cannot pack exactly, so the codec uses v8', () => {
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    let deep: unknown = 1
+    for (let i = 0; i < 70; i++) deep = [deep]
+    for (const value of [
+      1n,
+      Symbol('s'),
+      () => 1,
+      new Date(0),
+      new Map(),
+      Object.assign(new Array(3), { 0: 1, 2: 3 }),
+      { d: new Date(0) },
+      cycle,
+      deep,
+    ])
+      expect(pack(value)).toBeUndefined()
+  })
+
+  it('reads each property once and packs what the getter returned', () => {
+    let reads = 0
+    const value = {
+      get n() {
+        reads++
+        return reads
+      },
+    }
+    expect(roundTrip(value)).toEqual({ n: 1 })
+    expect(reads).toBe(1)
+  })
+
+  it('packs a value from a getter of a value being packed (re-entry) without corrupting the outer one', () => {
+    let inner: Uint8Array | undefined
+    const value = {
+      a: 'outer',
+      get b() {
+        inner = pack({ inner: true })
+        return 2
+      },
+    }
+    expect(roundTrip(value)).toEqual({ a: 'outer', b: 2 })
+    expect(inner).toBeUndefined() // refused while packing: the codec sends it through v8
+  })
+
+  it('packs a value larger than its scratch buffer, and the next small one', () => {
+    const big = Array.from({ length: 20_000 }, (_, i) => ({ i, s: `item-${i}` }))
+    expect(roundTrip(big)).toEqual(big)
+    expect(roundTrip({ small: 1 })).toEqual({ small: 1 })
+  })
+
+  it('throws CorruptError, never anything else, for bytes it did not write (fuzzed, seeded)', () => {
+    const seed = Date.now() >>> 0
+    const rand = prng(seed)
+    const samples = [
+      packed({ id: 1, name: 'x', values: [1, 2, 3], nested: { s: 'é€', u: undefined, f: 0.25 } }),
+      packed(['a'.repeat(40), '😀'.repeat(5), [[[]]]]),
+    ]
+    for (let round = 0; round < 20_000; round++) {
+      const base = samples[round % samples.length] as Buffer
+      const bytes = Buffer.from(base)
+      const mode = round % 3
+      let length = bytes.length
+      if (mode === 0)
+        length = Math.floor(rand() * bytes.length) // truncated
+      else if (mode === 1)
+        for (let k = 0; k < 3; k++) bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256)
+      else for (let k = 0; k < bytes.length; k++) bytes[k] = Math.floor(rand() * 256)
+      try {
+        unpack(bytes, 0, length)
+      } catch (error) {
+        if (!(error instanceof CorruptError)) throw new Error(`seed ${seed}, round ${round}: ${String(error)}`)
+      }
+    }
+  })
+
+  it('refuses a count larger than the bytes left, and a nesting bomb, before allocating or recursing', () => {
+    const hugeArray = Buffer.from([9, 0xff, 0xff, 0xff, 0x7f])
+    expect(() => unpack(hugeArray, 0, hugeArray.length)).toThrow(/a count of 2147483647 with 0 bytes left/)
+    const hugeString = Buffer.from([8, 0xff, 0xff, 0xff, 0x7f, 0x41])
+    expect(() => unpack(hugeString, 0, hugeString.length)).toThrow(CorruptError)
+    const bomb = Buffer.alloc(5 * 100_000)
+    for (let i = 0; i < 100_000; i++) bomb.set([9, 1, 0, 0, 0], 5 * i)
+    expect(() => unpack(bomb, 0, bomb.length)).toThrow(/nested deeper than 64/)
+    const trailing = Buffer.from([1, 1])
+    expect(() => unpack(trailing, 0, 2)).toThrow(/1 bytes after the value/)
+    const key = Buffer.from([10, 1, 0, 0, 0, 4, 0, 0, 0, 0, 1])
+    expect(() => unpack(key, 0, key.length)).toThrow(/where a key was expected/)
+  })
+
+  it('reads only inside [start, end) of a larger buffer', () => {
+    const bytes = packed({ a: [1, 2] })
+    const big = Buffer.alloc(bytes.length + 20, 0xee)
+    bytes.copy(big, 10)
+    expect(unpack(big, 10, 10 + bytes.length)).toEqual({ a: [1, 2] })
+    expect(() => unpack(big, 10, 10 + bytes.length - 1)).toThrow(CorruptError)
+  })
+})
