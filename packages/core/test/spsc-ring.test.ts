@@ -171,6 +171,37 @@ describe('SpscRing: a producer waiting on a full ring', () => {
     expect(performance.now() - freed).toBeLessThan(50)
   })
 
+  it('polls no faster than every 100 ms once its consumer stalls (sync and async)', { timeout: 30_000 }, async () => {
+    const capacity = 4096
+    for (const mode of ['sync', 'async'] as const) {
+      const sab = new SharedArrayBuffer(spscRingBytes(capacity))
+      initSpscRing(sab, 0, capacity)
+      let checks = 0
+      const writer = new SpscRing(sab, 0, { check: () => checks++ })
+      const item = encode(new Uint8Array(8))
+      while (writer.tryWrite(item)) {}
+      // Nobody reads: after one short slice the writer sleeps in PEER_CHECK_MS slices (check runs after each).
+      const result = mode === 'sync' ? writer.writeSync(item, 600) : await writer.write(item, { timeout: 600 })
+      expect(result).toBe('timed-out')
+      expect(checks, mode).toBeLessThan(15) // 2 ms slices would be about 300
+    }
+  })
+
+  it("after a stall, goes on within milliseconds of its consumer's first read", { timeout: 30_000 }, async () => {
+    const capacity = 4096
+    const sab = new SharedArrayBuffer(spscRingBytes(capacity))
+    initSpscRing(sab, 0, capacity)
+    const consumer = new SpscRing(sab, 0)
+    const w = producer(sab, 257)
+    const last = new Promise<number>((resolve) => w.once('message', resolve))
+    while (consumer.usedBytes < capacity) await new Promise((resolve) => setTimeout(resolve, 1))
+    await new Promise((resolve) => setTimeout(resolve, 300)) // long enough to be sleeping in long slices
+    const freed = performance.now()
+    expect(consumer.tryRead()).toBeInstanceOf(Uint8Array)
+    await last
+    expect(performance.now() - freed).toBeLessThan(50)
+  })
+
   for (const need of [0x7fffffff, -1]) {
     it(`goes on, never hangs, when its announced need is corrupt (${need})`, { timeout: 30_000 }, async () => {
       const capacity = 4096

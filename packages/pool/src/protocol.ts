@@ -34,8 +34,9 @@
  *
  * Packed numbers: a MAP's `items`, or its `results` in an OK or PART reply,
  * of at least PACK_MIN values that are all numbers travel as one
- * `Float64Array` (the codec copies it as raw bytes) instead of an array (JSON,
- * about ten times the cost per number each way). Float64 keeps every number
+ * `Float64Array` (the codec copies it as raw bytes) instead of an array (the
+ * codec's packed form, which writes and reads each number in JS: about 1.7
+ * times the cost per number). Float64 keeps every number
  * exactly, NaN, -0 and the infinities included. Readers only index and
  * iterate them, so a packed array never needs unpacking.
  */

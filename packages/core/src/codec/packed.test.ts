@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
 import { describe, expect, it } from 'vitest'
 import { CorruptError } from '../errors.js'
@@ -84,6 +85,29 @@ describe('pack() / unpack()', () => {
     expect(Object.getPrototypeOf(back)).toBe(Object.prototype)
     expect(Object.hasOwn(back, '__proto__')).toBe(true)
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
+  it('defines keys Object.prototype has, so no setter runs and a frozen prototype does not refuse them', () => {
+    // In a child: freezing Object.prototype or adding an accessor to it here would change the test runner.
+    const script = `
+      const { encode, decodePayload } = await import(${JSON.stringify(new URL('../../dist/internal.js', import.meta.url).href)})
+      const seen = []
+      Object.defineProperty(Object.prototype, 'trap', { set(v) { seen.push(v) }, get() { return 'inherited' }, configurable: true })
+      const { tag, bytes } = encode({ trap: 1, toString: 'x', hasOwnProperty: 2 })
+      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      const back = decodePayload(tag, buf, 0, buf.length)
+      Object.freeze(Object.prototype)
+      const again = decodePayload(tag, buf, 0, buf.length)
+      console.log(JSON.stringify({ tag, seen, own: Object.getOwnPropertyNames(back), trap: back.trap, toString: again.toString }))
+    `
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+    expect(JSON.parse(out)).toEqual({
+      tag: 8,
+      seen: [],
+      own: ['trap', 'toString', 'hasOwnProperty'],
+      trap: 1,
+      toString: 'x',
+    })
   })
 
   it('refuses (undefined) what it cannot pack exactly, so the codec uses v8', () => {

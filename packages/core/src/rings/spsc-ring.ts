@@ -79,8 +79,13 @@
  * context switches per message. A producer that sleeps for more than its
  * record needs sleeps in slices of FULL_RING_SLICE_MS and re-checks for its
  * record alone, so a consumer that stops reading with less than half the
- * ring free delays it by that much at most. A corrupt `writerNeed` costs
- * the same delay, never a hang: the consumer caps it at the capacity.
+ * ring free delays it by that much at most. A consumer that took nothing
+ * for a whole such slice has stalled: the producer then announces its
+ * record alone (and re-checks after the store, so a consume in between is
+ * seen by one side or the other) and sleeps in PEER_CHECK_MS slices, so a
+ * stalled reader costs no polling, and its first read wakes the producer.
+ * A corrupt `writerNeed` costs a late wake-up, never a hang: the consumer
+ * caps it at the capacity, and the producer's sleeps are slices.
  *
  * How a side waits (`rules.spin` of the event count): (1) it spins on the
  * shared words for up to `spinMicros` (adaptive: waiting/adaptive-spin.ts);
@@ -196,6 +201,17 @@ export interface RingFault {
   error: CorruptError | undefined
 }
 
+/** One producer wait for room (see the header, "Hysteresis"). */
+interface RoomWait {
+  /** Its rules; `sliceMs` changes as the wait goes on. */
+  readonly rules: WaitRules
+  /** The room in bytes its record takes. */
+  record: number
+  /** The tail it last saw move, and when. */
+  tail: number
+  since: number
+}
+
 /** The event count and spin state one side of the ring waits with. */
 interface Side {
   /** On `readerWake`/`readerWaiters` (consumer) or `writerWake`/`writerWaiters` (producer). */
@@ -203,6 +219,8 @@ interface Side {
   readonly spin: AdaptiveSpin
   /** The room the producer waits for (0 for the consumer); set by each wait before it starts. */
   size: number
+  /** The producer's sync wait for room (unused by the consumer). */
+  readonly room: RoomWait
   /** This side's re-check, for the event count (reads `size`). */
   readonly attempt: () => RingWaitResult | NotYet
   /** True when `attempt` would not say NOT_YET: the spin's condition. */
@@ -350,8 +368,10 @@ export class SpscRing {
     this.#asyncBlock = (options.asyncBlockMicros ?? 50) / 1000
     this.#check = options.check
     const host = options.host ?? NEVER_CLOSED
-    this.#writer = this.#side(new EventCount(host, i32, this.#iWriterWake, this.#iWriterWaiters), () =>
-      this.#pollWriter(this.#writer.size),
+    this.#writer = this.#side(
+      new EventCount(host, i32, this.#iWriterWake, this.#iWriterWaiters),
+      () => this.#pollRoom(this.#writer.size, this.#writer.room),
+      () => this.#pollWriter(this.#writer.size) !== NOT_YET,
     )
     this.#reader = this.#side(new EventCount(host, i32, this.#iReaderWake, this.#iReaderWaiters), () =>
       this.#pollReader(),
@@ -515,14 +535,39 @@ export class SpscRing {
 
   /**
    * Before a producer's wait: stores the room it is to be woken at (its
-   * record, or half the ring if more) and returns its sleep slice (see the
+   * record, or half the ring if more) and sets its sleep slice (see the
    * header, "Hysteresis").
    */
-  #announceNeed(size: number): number {
-    const record = this.#recordBytes(Atomics.load(this.#i32, this.#iHead), size)
-    const need = Math.max(record, this.capacity / 2)
-    Atomics.store(this.#i32, this.#iWriterNeed, need)
-    return need > record ? FULL_RING_SLICE_MS : PEER_CHECK_MS
+  #announceNeed(size: number, wait: RoomWait): void {
+    const i32 = this.#i32
+    wait.record = this.#recordBytes(Atomics.load(i32, this.#iHead), size)
+    wait.tail = Atomics.load(i32, this.#iTail)
+    wait.since = performance.now()
+    const need = Math.max(wait.record, this.capacity / 2)
+    Atomics.store(i32, this.#iWriterNeed, need)
+    wait.rules.sliceMs = need > wait.record ? FULL_RING_SLICE_MS : PEER_CHECK_MS
+  }
+
+  /**
+   * The producer's look while it waits for room. When it finds none: a
+   * consumer that took nothing for a whole short slice has stalled, so the
+   * producer announces its record alone, sleeps in long slices, and looks
+   * once more (a consume that read the old need is seen here).
+   */
+  #pollRoom(size: number, wait: RoomWait): RingWaitResult | NotYet {
+    const polled = this.#pollWriter(size)
+    if (polled !== NOT_YET || wait.rules.sliceMs === PEER_CHECK_MS) return polled
+    const tail = Atomics.load(this.#i32, this.#iTail)
+    const now = performance.now()
+    if (tail !== wait.tail) {
+      wait.tail = tail
+      wait.since = now
+      return NOT_YET
+    }
+    if (now - wait.since < FULL_RING_SLICE_MS) return NOT_YET
+    Atomics.store(this.#i32, this.#iWriterNeed, wait.record)
+    wait.rules.sliceMs = PEER_CHECK_MS
+    return this.#pollWriter(size)
   }
 
   /** Writes one encoded value if it fits now. Returns false when full or the reader closed. */
@@ -579,7 +624,7 @@ export class SpscRing {
     const side = this.#writer
     side.size = size
     side.syncRules.deadline = deadline
-    side.syncRules.sliceMs = this.#announceNeed(size)
+    this.#announceNeed(size, side.room)
     return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
 
@@ -593,8 +638,9 @@ export class SpscRing {
     if (this.hasRoomFor(size)) return 'ready'
     const settled = () => this.#pollWriter(size) !== NOT_YET
     const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(this.#writer, settled, deadline))
-    rules.sliceMs = this.#announceNeed(size)
-    return outcome(await this.#writer.events.wait(() => this.#pollWriter(size), rules))
+    const wait: RoomWait = { rules, record: 0, tail: 0, since: 0 }
+    this.#announceNeed(size, wait)
+    return outcome(await this.#writer.events.wait(() => this.#pollRoom(size, wait), rules))
   }
 
   // ------------------------------------------------------------- consumer
@@ -746,19 +792,18 @@ export class SpscRing {
   }
 
   /** One side's waiting state; `attempt` is its re-check. */
-  #side(events: EventCount, attempt: () => RingWaitResult | NotYet): Side {
-    const settled = () => attempt() !== NOT_YET
-    const side: Side = {
-      events,
-      spin: new AdaptiveSpin(),
-      size: 0,
-      attempt,
-      settled,
-      syncRules: this.#rules(Number.POSITIVE_INFINITY, undefined, () =>
-        side.spin.spin(settled, this.#spin, side.syncRules.deadline),
-      ),
-    }
-    return side
+  /** `settled` defaults to `attempt` finding the wait over; the producer's spin looks for room only. */
+  #side(
+    events: EventCount,
+    attempt: () => RingWaitResult | NotYet,
+    settled: () => boolean = () => attempt() !== NOT_YET,
+  ): Side {
+    const spin = new AdaptiveSpin()
+    const syncRules = this.#rules(Number.POSITIVE_INFINITY, undefined, () =>
+      spin.spin(settled, this.#spin, syncRules.deadline),
+    )
+    const room: RoomWait = { rules: syncRules, record: 0, tail: 0, since: 0 }
+    return { events, spin, size: 0, room, attempt, settled, syncRules }
   }
 
   /** The rules of one wait: peer checks every PEER_CHECK_MS, `spin` before the first sleep. */

@@ -33,8 +33,8 @@ const NO_WAIT_OPTIONS: { readonly timeout: number; readonly signal: AbortSignal 
 
 /** Validates the options object of a waiting call. */
 export function checkWaitOptions(options: WaitOptions | undefined): {
-  timeout: number
-  signal: AbortSignal | undefined
+  readonly timeout: number
+  readonly signal: AbortSignal | undefined
 } {
   if (options === undefined || options === null) return NO_WAIT_OPTIONS
   if (typeof options === 'number')

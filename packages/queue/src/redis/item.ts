@@ -5,7 +5,7 @@
  * | wire             | tag (codec)          | payload                  |
  * |------------------|----------------------|--------------------------|
  * | "1" + text       | 1 Latin-1, 2 UTF-8   | the string itself        |
- * | "6" + JSON text  | 6, 7 JSON            | the JSON text            |
+ * | "6" + JSON text  | 6, 7 JSON            | the JSON text (read only)|
  * | "3" + base64     | 3 Uint8Array         | the bytes, base64        |
  * | "4" + base64     | 4 Buffer             | the bytes, base64        |
  * | "5" + base64     | 5 v8 serializer      | the bytes, base64        |
@@ -47,8 +47,8 @@ export function toWire(value: unknown): string {
     throw outOfRange(
       `Cannot put an item of ${encoded.size} bytes to a Redis queue: an item may have at most ${MAX_ITEM_BYTES} bytes (8 MiB) once encoded`,
     )
-  // Text (tags 1, 2: a string; 6, 7: JSON) goes as it is; the JSON tags are 6 and 7.
-  if (encoded.text !== undefined) return `${encoded.tag >= TAG_JSON_LATIN1 ? 6 : 1}${encoded.text}`
+  // Text (tags 1, 2: a string) goes as it is; the codec writes no other text (JSON text, "6", is only read).
+  if (encoded.text !== undefined) return `1${encoded.text}`
   const bytes = encoded.bytes as Uint8Array
   return `${encoded.tag}${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`
 }
