@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import { spawnChild, uniqueName } from '@ipc/test-utils'
+import { prng, spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { encode } from '../src/codec/codec.js'
 import { Segment } from '../src/memory/segment.js'
@@ -17,18 +17,6 @@ function createRings(capacity: number): Segment {
       initSpscRing(seg.buffer, seg.dataOffset + spscRingBytes(capacity), capacity)
     },
   })
-}
-
-/** mulberry32: reproducible from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function same(a: unknown, b: unknown): boolean {

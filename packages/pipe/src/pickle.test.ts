@@ -2,6 +2,7 @@
 // corpus of plain data -> unpickle; our pickle() of the same values -> pickle.loads in Python.
 import { execFileSync } from 'node:child_process'
 import { CorruptError, DataCloneError } from '@ipc/core'
+import { prng } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { MAX_LONG_BYTES, unpickle } from './pickle-reader.js'
 import { pickle } from './pickle-writer.js'
@@ -181,18 +182,6 @@ describe('pickle()', () => {
 })
 
 describe('unpickle() under fuzzing', () => {
-  /** mulberry32: a small seeded PRNG, so a failure replays. */
-  function random(seed: number): () => number {
-    let a = seed >>> 0
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0
-      let t = a
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
-  }
-
   /** Runs the reader on `input`: a value, or one of the two typed errors; never anything else. */
   function attempt(input: Uint8Array): void {
     const started = performance.now()
@@ -210,7 +199,7 @@ describe('unpickle() under fuzzing', () => {
   it('throws only DataCloneError or CorruptError for random, truncated and mutated pickles (seed 20)', () => {
     const seed = 20
     console.log(`pickle fuzz seed ${seed}`)
-    const next = random(seed)
+    const next = prng(seed)
     const byte = () => Math.floor(next() * 256)
     const valid = [
       pickle(corpus().nested),

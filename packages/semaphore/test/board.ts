@@ -4,6 +4,9 @@
  * stop flag. Word indexes (Int32, from the data area): see below.
  */
 import { Segment } from '@ipc/core/internal'
+import { prng } from '@ipc/test-utils'
+
+export { prng }
 
 export const BOARD_KIND = { kind: 'semaphore-test-board', version: 1 }
 /** Holders inside the guarded section now. */
@@ -38,17 +41,5 @@ export function createBoard(): Board {
     get: (word) => Atomics.load(segment.i32, base + word),
     set: (word, value) => void Atomics.store(segment.i32, base + word, value),
     close: () => segment.close(),
-  }
-}
-
-/** mulberry32: a small seeded PRNG, so a failing stress run can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
+import { prng } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { CorruptError } from '../errors.js'
 import { pack, unpack } from './packed.js'
@@ -18,18 +19,6 @@ function packed(value: unknown): Buffer {
 /** What structured clone makes of `value`: the reference every packed value must equal. */
 function cloned(value: unknown): unknown {
   return v8Deserialize(v8Serialize(value))
-}
-
-/** mulberry32: reproducible from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe('pack() / unpack()', () => {

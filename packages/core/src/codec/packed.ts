@@ -116,10 +116,16 @@ function putString(s: string): void {
   }
   // A char past Latin-1: UTF-16 code units, exact (lone surrogates too).
   pos = start
-  scratch[pos] = K_UTF16
-  view.setUint32(pos + 1, n, true)
-  pos += 5
+  putHeader(K_UTF16, n)
   pos += (scratch as unknown as FastText).ucs2Write(s, pos, 2 * n)
+}
+
+/** Writes a kind byte and a u32 count. */
+function putHeader(kind: number, count: number): void {
+  room(5)
+  scratch[pos] = kind
+  view.setUint32(pos + 1, count, true)
+  pos += 5
 }
 
 /** Writes `value` at `pos`; false when it (or a part) does not pack. */
@@ -159,10 +165,7 @@ function putValue(value: unknown, depth: number): boolean {
       if (proto === Array.prototype) {
         if (!Array.isArray(value)) return false
         const n = value.length
-        room(5)
-        scratch[pos] = K_ARRAY
-        view.setUint32(pos + 1, n, true)
-        pos += 5
+        putHeader(K_ARRAY, n)
         for (let i = 0; i < n; i++) {
           const item = value[i]
           if (item === undefined && !(i in value)) return false // a hole: v8 keeps it
@@ -173,10 +176,7 @@ function putValue(value: unknown, depth: number): boolean {
       if (proto !== Object.prototype && proto !== null) return false
       const keys = Object.keys(value)
       const n = keys.length
-      room(5)
-      scratch[pos] = K_OBJECT
-      view.setUint32(pos + 1, n, true)
-      pos += 5
+      putHeader(K_OBJECT, n)
       for (let i = 0; i < n; i++) {
         const key = keys[i] as string
         putString(key)

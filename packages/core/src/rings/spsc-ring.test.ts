@@ -1,3 +1,4 @@
+import { prng } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { encode } from '../codec/codec.js'
 import { CorruptError } from '../errors.js'
@@ -15,18 +16,6 @@ function makePair(capacity: number): { producer: SpscRing; consumer: SpscRing } 
   const sab = new SharedArrayBuffer(spscRingBytes(capacity))
   initSpscRing(sab, 0, capacity)
   return { producer: new SpscRing(sab, 0), consumer: new SpscRing(sab, 0) }
-}
-
-/** Small deterministic PRNG (mulberry32) so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe('SpscRing', () => {
