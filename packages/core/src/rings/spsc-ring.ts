@@ -71,20 +71,22 @@
  * the store or is seen). The closers bump and wake unconditionally.
  *
  * Hysteresis on a full ring: a producer about to sleep for room stores
- * `writerNeed` = the larger of its record and half the ring before it
- * registers, and the consumer wakes it only once that much is free (it
- * reads `writerNeed` after seeing the waiters count, so it sees the value
- * stored before the registration). Without it, a producer faster than its
- * consumer was woken for every record consumed: a wake syscall and two
- * context switches per message. A producer that sleeps for more than its
+ * `writerNeed` = the larger of its record and WAKE_ROOM (16 KiB, or half a
+ * smaller ring) before it registers, and the consumer wakes it only once
+ * that much is free (it reads `writerNeed` after seeing the waiters count,
+ * so it sees the value stored before the registration). Without it, a
+ * producer faster than its consumer was woken for every record consumed: a
+ * wake syscall and two context switches per small message. (A record of
+ * WAKE_ROOM or more is woken for alone, so a ring of large records keeps
+ * as many in flight as fit.) A producer that sleeps for more than its
  * record needs sleeps in slices of FULL_RING_SLICE_MS and re-checks for its
- * record alone, so a consumer that stops reading with less than half the
- * ring free delays it by that much at most. A consumer that took nothing
- * for a whole such slice has stalled: the producer then announces its
- * record alone (and re-checks after the store, so a consume in between is
- * seen by one side or the other) and sleeps in PEER_CHECK_MS slices, so a
- * stalled reader costs no polling, and its first read wakes the producer.
- * A corrupt `writerNeed` costs a late wake-up, never a hang: the consumer
+ * record alone, so a consumer that stops reading with less than WAKE_ROOM
+ * free delays it by that much at most. A consumer that took nothing for a
+ * whole such slice has stalled: the producer then announces its record
+ * alone (and re-checks after the store, so a consume in between is seen by
+ * one side or the other) and sleeps in PEER_CHECK_MS slices, so a stalled
+ * reader costs no polling, and its first read wakes the producer. A
+ * corrupt `writerNeed` costs a late wake-up, never a hang: the consumer
  * caps it at the capacity, and the producer's sleeps are slices.
  *
  * How a side waits (`rules.spin` of the event count): (1) it spins on the
@@ -122,6 +124,8 @@ const RECORD_HEADER = 8
 const PADDING = -1
 const MIN_CAPACITY = 64
 const MAX_CAPACITY = 2 ** 30
+/** The room a producer waiting on a full ring is woken at, at least (see the header, "Hysteresis"). */
+const WAKE_ROOM = 16 * 1024
 /** The longest sleep of a producer waiting for more room than its record needs (see the header). */
 const FULL_RING_SLICE_MS = 2
 /** The host of a ring in memory nobody closes (a SharedArrayBuffer). */
@@ -535,7 +539,7 @@ export class SpscRing {
 
   /**
    * Before a producer's wait: stores the room it is to be woken at (its
-   * record, or half the ring if more) and sets its sleep slice (see the
+   * record, or WAKE_ROOM if more) and sets its sleep slice (see the
    * header, "Hysteresis").
    */
   #announceNeed(size: number, wait: RoomWait): void {
@@ -543,7 +547,7 @@ export class SpscRing {
     wait.record = this.#recordBytes(Atomics.load(i32, this.#iHead), size)
     wait.tail = Atomics.load(i32, this.#iTail)
     wait.since = performance.now()
-    const need = Math.max(wait.record, this.capacity / 2)
+    const need = Math.max(wait.record, Math.min(WAKE_ROOM, this.capacity / 2))
     Atomics.store(i32, this.#iWriterNeed, need)
     wait.rules.sliceMs = need > wait.record ? FULL_RING_SLICE_MS : PEER_CHECK_MS
   }
