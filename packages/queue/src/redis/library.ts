@@ -483,7 +483,10 @@ redis.register_function('ipc_queue_close', function(keys, args)
   return {'ok'}
 end)
 
+-- args: kind. A name unlinked and reused since by another kind is not this object's to delete.
 redis.register_function('ipc_queue_unlink', function(keys, args)
+  local kind = redis.call('HGET', keys[1], 'kind')
+  if kind and kind ~= args[1] then return 0 end
   return redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7], keys[8], keys[9], keys[10])
 end)
 `,

@@ -107,6 +107,19 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
     await again.close()
   })
 
+  it('unlink() of a stale object leaves alone another kind that took the name since', async () => {
+    const name = uniqueName()
+    const stale = await Queue.open<string>(name, { url: server.url, create: { persistent: true } })
+    await stale.unlink()
+    const joinable = await JoinableQueue.open<string>(name, { url: server.url, create: true })
+    await joinable.put('kept')
+    await stale.unlink()
+    expect(await joinable.qsize()).toBe(1)
+    expect(await joinable.get()).toBe('kept')
+    await stale.close()
+    await joinable.close()
+  })
+
   it('rejects calls after close() with ClosedError', async () => {
     const queue = new Queue({ url: server.url })
     await queue.close()

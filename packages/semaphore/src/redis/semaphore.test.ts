@@ -127,6 +127,17 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await expect(Semaphore.open(name, { url: server.url })).rejects.toMatchObject({ name: 'NotFoundError' })
   })
 
+  it('unlink() of a stale object leaves alone another kind that took the name since', async () => {
+    const name = uniqueName()
+    const stale = await new Semaphore(2, { name, url: server.url, persistent: true }).ready()
+    await stale.unlink()
+    const bounded = await new BoundedSemaphore(3, { name, url: server.url }).ready()
+    await stale.unlink()
+    expect(await bounded.getValue()).toBe(3)
+    await stale.close()
+    await bounded.close()
+  })
+
   it('throws CorruptError when the state on the server breaks its rules, and close() still works', async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
     expect(await server.command('HSET', `ipc:{${sem.name}}:meta`, 'free', 'many')).toBe(':0')
