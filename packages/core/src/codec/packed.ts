@@ -42,7 +42,7 @@
  * Object.prototype runs (so decoding runs no code but ours).
  */
 import { CorruptError } from '../errors.js'
-import { decodeLatin1, type FastText, isLatin1 } from './latin1.js'
+import { decodeLatin1, type FastText, writeLatin1 } from './latin1.js'
 
 const K_UNDEFINED = 0
 const K_NULL = 1
@@ -58,8 +58,6 @@ const K_OBJECT = 10
 
 /** Deeper values take the v8 serializer (a cycle among them). */
 const MAX_DEPTH = 64
-/** Strings up to this length are copied in JS; longer ones by Buffer's own writers. */
-const SHORT_TEXT = 32
 /** The scratch buffer kept between calls; a larger one grown for one big value is dropped after it. */
 const SCRATCH_KEEP = 64 * 1024
 
@@ -87,35 +85,20 @@ function useScratch(buffer: Buffer): void {
 function putString(s: string): void {
   const n = s.length
   room(5 + 2 * n)
-  const start = pos
-  if (n <= SHORT_TEXT) {
-    scratch[pos] = K_LATIN1_8
-    scratch[pos + 1] = n
-    let at = pos + 2
-    let k = 0
-    for (; k < n; k++) {
-      const c = s.charCodeAt(k)
-      if (c > 0xff) break
-      scratch[at++] = c
-    }
-    if (k === n) {
-      pos = at
-      return
-    }
-  } else if (isLatin1(s)) {
-    scratch[pos] = n <= 0xff ? K_LATIN1_8 : K_LATIN1_32
-    if (n <= 0xff) {
+  const short = n <= 0xff
+  if (writeLatin1(s, scratch, pos + (short ? 2 : 5))) {
+    if (short) {
+      scratch[pos] = K_LATIN1_8
       scratch[pos + 1] = n
-      pos += 2
+      pos += 2 + n
     } else {
+      scratch[pos] = K_LATIN1_32
       view.setUint32(pos + 1, n, true)
-      pos += 5
+      pos += 5 + n
     }
-    pos += (scratch as unknown as FastText).latin1Write(s, pos, n)
     return
   }
   // A char past Latin-1: UTF-16 code units, exact (lone surrogates too).
-  pos = start
   putHeader(K_UTF16, n)
   pos += (scratch as unknown as FastText).ucs2Write(s, pos, 2 * n)
 }
