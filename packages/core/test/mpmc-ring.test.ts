@@ -13,6 +13,7 @@ const consumer = new URL('./fixtures/mpmc-consumer.mjs', import.meta.url)
 const holder = new URL('./fixtures/mpmc-holder.mjs', import.meta.url)
 const sleeper = new URL('./fixtures/mpmc-sleeper.mjs', import.meta.url)
 const C_WAITERS = 37
+const C_EVENT = 38
 
 function makeRing(capacity: number): { segment: Segment; ring: MpmcRing } {
   const box: { ring?: MpmcRing } = {}
@@ -111,6 +112,31 @@ describe('MpmcRing across processes', () => {
     expect(ring.tryGet()).toBe('c')
   })
 
+  it('wakes a consumer once, not per put, while it is woken but cannot run yet (SIGSTOP)', {
+    timeout: 30_000,
+  }, async () => {
+    const { segment, ring } = makeRing(64 * 1024)
+    const w = segment.dataOffset / 4
+    const child = spawnChild(sleeper, [segment.name, 'sync'])
+    await child.waitFor('sleeping')
+    while (Atomics.load(segment.i32, w + C_WAITERS) === 0) await new Promise((r) => setTimeout(r, 5))
+    await new Promise((r) => setTimeout(r, 20)) // asleep by now
+    child.child.kill('SIGSTOP')
+    try {
+      const before = Atomics.load(segment.i32, w + C_EVENT)
+      for (let i = 0; i < 1000; i++) expect(put(ring, i)).toBe(MPMC_PUT_OK)
+      // The first put wakes it; it stays registered until it runs, and later puts skip the syscall.
+      expect(Atomics.load(segment.i32, w + C_EVENT) - before).toBe(1)
+      expect(Atomics.load(segment.i32, w + C_WAITERS)).toBe(1)
+    } finally {
+      child.child.kill('SIGCONT')
+    }
+    // Once it runs it takes the first item and exits; the rest are all there, in order.
+    await child.exited
+    for (let i = 1; i < 1000; i++) expect(ring.tryGet()).toBe(i)
+    expect(ring.tryGet()).toBe(MPMC_EMPTY)
+  })
+
   it('reclaims the lock and sleeper counts of a dead process through reap', { timeout: 30_000 }, async () => {
     const { segment, ring } = makeRing(4096)
     put(ring, 'a')
@@ -138,11 +164,13 @@ describe('MpmcRing across processes', () => {
       child.child.kill('SIGKILL')
       await child.exited
       expect(Atomics.load(segment.i32, waiters)).toBe(1)
-      // Each put now wakes nobody; after a few hundred such wakes the producer
-      // looks for dead sleepers and drops their share.
-      for (let i = 0; i < 300 && Atomics.load(segment.i32, waiters) > 0; i++) {
+      // The first put wakes nobody; later ones skip the wake (the sleep epoch
+      // says it was woken). After skipping for a while (a few hundred puts,
+      // PEER_CHECK_MS) the producer looks for dead sleepers and drops their share.
+      for (let i = 0; i < 5000 && Atomics.load(segment.i32, waiters) > 0; i++) {
         expect(put(ring, i)).toBe(MPMC_PUT_OK)
         expect(ring.tryGet()).toBe(i)
+        if (i % 20 === 19) await new Promise((r) => setTimeout(r, 1))
       }
       expect(Atomics.load(segment.i32, waiters)).toBe(0)
     },

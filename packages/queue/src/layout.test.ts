@@ -27,6 +27,6 @@ describe('queue layout', () => {
 
   it('gives each class its own segment kind', () => {
     expect(new Set([QUEUE.segment.kind, JOINABLE_QUEUE.segment.kind, SIMPLE_QUEUE.segment.kind]).size).toBe(3)
-    expect(LAYOUT_VERSION).toBe(3)
+    expect(LAYOUT_VERSION).toBe(4)
   })
 })

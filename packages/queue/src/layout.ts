@@ -44,8 +44,9 @@ import {
  * Layout version of queue segments; bump when the table above or the ring's layout changes.
  * 2: word 1 no longer holds maxsize (layout 1 checked it against the ring at attach).
  * 3: items may carry codec tag 8 (packed plain data), which layout-2 readers refuse.
+ * 4: the ring's producers announce the room they wait for (ring layout 4, words 41-42).
  */
-export const LAYOUT_VERSION = 3
+export const LAYOUT_VERSION = 4
 export const MAGIC = 0x51435049
 
 /** i32 indexes from the data area's first word. */

@@ -13,7 +13,7 @@ const corrupter = new URL('./fixtures/queue-corrupter.mjs', import.meta.url)
 const fuzzer = new URL('./fixtures/fuzz-queue.mjs', import.meta.url)
 
 // From src/layout.ts and core's mpmc-ring.ts (white box): word indexes in the data area.
-const QUEUE_KIND = { kind: 'queue', version: 3, label: 'queue' }
+const QUEUE_KIND = { kind: 'queue', version: 4, label: 'queue' }
 const W_MAGIC = 0
 const RING = 64 / 4
 const TAIL = RING + 1

@@ -452,13 +452,140 @@ describe('MpmcRing#sweep()', () => {
     while (Atomics.load(segment.i32, waiters) === 0) await new Promise((r) => setTimeout(r, 5))
     await worker.terminate()
     expect(Atomics.load(segment.i32, waiters)).toBe(1)
-    // Each put wakes nobody; after a few hundred such wakes the producer sweeps.
-    for (let i = 0; i < 300 && Atomics.load(segment.i32, waiters) > 0; i++) {
+    // The first put wakes nobody; later ones skip the wake (the sleep epoch says
+    // it was woken). After skipping for a while (a few hundred puts,
+    // PEER_CHECK_MS) the producer sweeps.
+    for (let i = 0; i < 5000 && Atomics.load(segment.i32, waiters) > 0; i++) {
       expect(put(ring, i)).toBe(MPMC_PUT_OK)
       expect(ring.tryGet()).toBe(i)
+      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 1))
     }
     expect(Atomics.load(segment.i32, waiters)).toBe(0)
   })
+})
+
+describe('MpmcRing: producers waiting on a full ring', () => {
+  const internal = new URL('../../dist/internal.js', import.meta.url).href
+  // Word indexes from the layout table in mpmc-ring.ts.
+  const P_EVENT = 40
+  const P_NEED = 41
+  const P_NEED_ITEMS = 42
+
+  /**
+   * A worker thread that puts `count` numbers (16-byte records) into the ring
+   * (putSync, or await put with `mode` 'async'), then posts how long the last
+   * put took.
+   */
+  function producer(segment: Segment, count: number, mode: 'sync' | 'async' = 'sync'): Promise<number> {
+    const w = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads')
+       import(workerData.internal).then(async ({ Segment, MpmcRing, MPMC_PUT_OK }) => {
+         const segment = Segment.open({ kind: 'mpmc-test', version: 1 }, workerData.name)
+         const ring = new MpmcRing(segment, segment.dataOffset)
+         let last = 0
+         for (let i = 0; i < workerData.count; i++) {
+           const start = performance.now()
+           const status = workerData.mode === 'sync'
+             ? ring.putSync(i, ring.prepare(i), 10_000)
+             : await ring.put(i, ring.prepare(i), 10_000)
+           if (status !== MPMC_PUT_OK) throw new Error('put failed: ' + status)
+           last = performance.now() - start
+         }
+         ring.detach()
+         segment.close()
+         parentPort.postMessage(last)
+       })`,
+      { eval: true, workerData: { name: segment.name, count, mode, internal } },
+    )
+    onTestFinished(async () => {
+      await w.terminate()
+    })
+    return new Promise((resolve, reject) => {
+      w.once('message', resolve)
+      w.once('error', reject)
+    })
+  }
+
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  /** Waits until the ring holds `items` messages (the producers filled it). */
+  async function filled(ring: MpmcRing, items: number): Promise<void> {
+    while (ring.count() < items) await pause(1)
+  }
+
+  for (const maxItems of [0, 64]) {
+    it(`wakes producers about once per half ${maxItems ? 'maxItems' : 'ring'} drained, not once per message`, {
+      timeout: 30_000,
+    }, async () => {
+      const { segment, ring } = makeRing(4096, maxItems) // 256 records of 16 bytes
+      const count = 10_000
+      const done = Promise.all([producer(segment, count), producer(segment, count, 'async')])
+      // Bursts of 32 takes with pauses between: the producers fill the ring and sleep in each pause.
+      for (let taken = 0; taken < 2 * count; ) {
+        for (let k = 0; k < 32 && taken < 2 * count; k++, taken++) expect(ring.getSync(10_000)).not.toBe(MPMC_EMPTY)
+        await pause(1)
+      }
+      await done
+      // Waking them on every take while they slept bumped P_EVENT about 2 * count times.
+      expect(Atomics.load(segment.i32, segment.dataOffset / 4 + P_EVENT)).toBeLessThan(count / 10)
+    })
+  }
+
+  for (const [mode, maxItems] of [
+    ['sync', 0],
+    ['async', 0],
+    ['sync', 64],
+  ] as const) {
+    it(`a ${mode} put goes on within milliseconds when a consumer takes one message and stops (maxItems ${maxItems})`, {
+      timeout: 30_000,
+    }, async () => {
+      const { segment, ring } = makeRing(4096, maxItems)
+      const fits = maxItems || 256
+      const last = producer(segment, fits + 1, mode)
+      await filled(ring, fits)
+      await pause(20) // asleep by now, for more room than one record
+      const freed = performance.now()
+      expect(ring.tryGet()).toBe(0)
+      await last
+      expect(performance.now() - freed).toBeLessThan(50)
+    })
+  }
+
+  it('announces its record alone once the consumers stall, and goes on at their first take', {
+    timeout: 30_000,
+  }, async () => {
+    const { segment, ring } = makeRing(4096, 64)
+    const w = segment.dataOffset / 4
+    const last = producer(segment, 65)
+    await filled(ring, 64)
+    // It announced half the ring (2048 bytes, 32 places); a whole short slice with nothing taken: stalled.
+    await pause(300)
+    expect(Atomics.load(segment.i32, w + P_NEED)).toBe(16)
+    expect(Atomics.load(segment.i32, w + P_NEED_ITEMS)).toBe(1)
+    const freed = performance.now()
+    expect(ring.tryGet()).toBe(0)
+    await last
+    expect(performance.now() - freed).toBeLessThan(50)
+  })
+
+  for (const need of [0x7fffffff, -1]) {
+    it(`producers go on, never hang, when the announced needs are corrupt (${need})`, { timeout: 30_000 }, async () => {
+      const { segment, ring } = makeRing(4096, 64)
+      const w = segment.dataOffset / 4
+      const last = producer(segment, 300)
+      await filled(ring, 64)
+      await pause(20)
+      Atomics.store(segment.i32, w + P_NEED, need)
+      Atomics.store(segment.i32, w + P_NEED_ITEMS, need)
+      const started = performance.now()
+      for (let taken = 0; taken < 300; ) {
+        if (ring.tryGet() !== MPMC_EMPTY) taken++
+        else await pause(1)
+      }
+      await last
+      expect(performance.now() - started).toBeLessThan(2000)
+    })
+  }
 })
 
 describe('mpmcRingBytes()', () => {

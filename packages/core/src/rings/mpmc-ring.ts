@@ -45,6 +45,10 @@
  * | 38      | C_EVENT           | producers, shutdown()      | bumped to wake consumers waiting for a message       |
  * | 39      | P_WAITERS         | producers about to sleep   | how many sleep on P_EVENT                            |
  * | 40      | P_EVENT           | consumers, shutdown()      | bumped to wake producers waiting for room            |
+ * | 41      | P_NEED            | producers about to sleep   | free bytes sleeping producers are woken at (below)   |
+ * | 42      | P_NEED_ITEMS      | producers about to sleep   | free item places they are woken at (MAX_ITEMS > 0)   |
+ * | 43      | C_EPOCH           | consumers about to sleep   | sleep epoch of C_EVENT (event-count.ts)              |
+ * | 44      | P_EPOCH           | producers about to sleep   | sleep epoch of P_EVENT                               |
  * | 64+s    | (reserved)        | nobody                     | 0; attach epochs of layout version 1                 |
  * | 192+s   | SLOT_C_WAITERS[s] | the object at slot s       | its share of C_WAITERS (reclaimed when it dies)      |
  * | 320+s   | SLOT_P_WAITERS[s] | the object at slot s       | its share of P_WAITERS                               |
@@ -69,7 +73,11 @@
  *   non-zero, bumps EVENT and wakes. Seq-cst order makes one of them see the
  *   other, so no wake is lost; when nobody sleeps no syscall is made (the
  *   bump too is skipped: a waiter that registers after the read of WAITERS
- *   sees the change in its re-check).
+ *   sees the change in its re-check). Nor when every sleeper was woken
+ *   already and has not run yet: each side has a sleep epoch (C_EPOCH,
+ *   P_EPOCH; event-count.ts, "The sleep epoch"), so a consumer descheduled
+ *   between its wake-up and its leave no longer costs the producer a wake
+ *   syscall per message (over a million per 4 million messages, 1 to 1).
  * - Locks (the owner word): uncontended, lock and unlock are one CAS each.
  *   A sleeper sets WAITERS before it sleeps; the unlock that finds it wakes
  *   one; a woken sleeper takes the lock with WAITERS set again, so a dead
@@ -107,6 +115,26 @@
  *   program order, so whoever takes the lock over from it and finds PHASE = 1
  *   decides from the position whether the commit happened and sets the count
  *   to the old count + BATCH, or back to the old count.
+ * - Hysteresis on a full ring: a producer about to sleep for room stores
+ *   P_NEED = the larger of its record and WAKE_ROOM (16 KiB, or half a
+ *   smaller ring), and P_NEED_ITEMS (half of MAX_ITEMS, at most
+ *   WAKE_ITEMS), before it registers; a consumer that moved HEAD wakes the
+ *   producers only once that much is free (it reads the needs after seeing
+ *   P_WAITERS, so it sees what was stored before the registration; the
+ *   producer's re-check after registering sees an earlier HEAD). Without
+ *   it, producers faster than the consumers were all woken for every
+ *   message taken: a wake syscall and a context switch per small message
+ *   (4 producers into 1 consumer ran at a fifth of the speed). The needs
+ *   are one pair of words for all producers, the last sleeper's: another
+ *   producer's larger need only delays a wake-up, bounded as follows. A
+ *   producer that sleeps for more than its record needs sleeps in slices
+ *   of FULL_RING_SLICE_MS and re-checks for its record alone; when no
+ *   consumer took anything for a whole such slice, they have stalled: it
+ *   announces its record alone (and one item; it re-checks after the store,
+ *   so a take in between is seen by one side or the other) and sleeps in
+ *   RECHECK_MS slices, so stalled consumers cost no polling and their first
+ *   take wakes it. Corrupt needs cost a late wake-up, never a hang: the
+ *   consumer caps them at the capacity and MAX_ITEMS, and sleeps are slices.
  * - Per-slot waiter shares are added before and subtracted after the global
  *   counter, so reclaiming a dead slot's share never makes the global counter
  *   smaller than the number of live sleepers (too large only costs a syscall).
@@ -141,11 +169,11 @@ import type { Segment } from '../memory/segment.js'
 import { attachmentAlive } from '../ownership/liveness.js'
 import { BUSY, OwnerWord } from '../ownership/owner-word.js'
 import { BackoffSpin } from '../waiting/backoff-spin.js'
-import { EventCount, NOT_YET, RECHECK_MS, TIMED_OUT, type WaitRules } from '../waiting/event-count.js'
+import { EventCount, NOT_YET, PEER_CHECK_MS, RECHECK_MS, TIMED_OUT, type WaitRules } from '../waiting/event-count.js'
 import { deadlineOf, onAbort, remaining } from '../waiting/signal.js'
 
 /** Layout version of the ring; bump when the table above changes. */
-export const MPMC_RING_VERSION = 3
+export const MPMC_RING_VERSION = 4
 const MAGIC = 0x434d504d
 
 const P_LOCK = 0
@@ -174,6 +202,10 @@ const C_WAITERS = 37
 const C_EVENT = 38
 const P_WAITERS = 39
 const P_EVENT = 40
+const P_NEED = 41
+const P_NEED_ITEMS = 42
+const C_EPOCH = 43
+const P_EPOCH = 44
 const SLOT_C_WAITERS = 192
 const SLOT_P_WAITERS = 320
 const HEADER_WORDS = 448
@@ -187,6 +219,12 @@ const MESSAGE_HEADER = 8
 export const MPMC_RING_MAX_CAPACITY = 0x3ffffff8
 /** Smallest capacity accepted. */
 export const MPMC_RING_MIN_CAPACITY = 64
+/** The room a producer waiting on a full ring is woken at, at least (see the header, "Hysteresis"). */
+const WAKE_ROOM = 16 * 1024
+/** The most free item places a producer waiting on MAX_ITEMS is woken at. */
+const WAKE_ITEMS = 1024
+/** The longest sleep of a producer waiting for more room than its record needs (see the header). */
+const FULL_RING_SLICE_MS = 2
 /** Loads of a lock word before sleeping on it. */
 const LOCK_SPINS = 200
 /**
@@ -199,6 +237,12 @@ const LOCK_BOUND_MS = 2000
 const NO_WAIT = 0
 /** After this many wakes that woke nobody, look for dead waiters. */
 const FUTILE_WAKES = 256
+/**
+ * After wakes skipped for this long (every counted sleeper woken already,
+ * none left since: dead, or stopped), look for dead waiters. A live woken
+ * sleeper leaves within a scheduling delay.
+ */
+const SKIPPED_WAKES_MS = PEER_CHECK_MS
 
 /** Result of a put attempt. */
 export const MPMC_PUT_OK = 0
@@ -248,14 +292,27 @@ interface WaitSide {
   readonly events: EventCount
   /** The lock the attempt takes: P_LOCK or C_LOCK. */
   readonly lock: OwnerWord
-  /** The backoff spin before the first sleep; its `changed` is this side's. */
-  readonly spinner: BackoffSpin
-  /** Whether an async wait spins before it sleeps (only get does). */
-  readonly spinsAsync: boolean
+  /**
+   * The backoff spin of a get before its first sleep (a put does not spin:
+   * it waits for WAKE_ROOM, which takes a consumer longer than a spin).
+   */
+  readonly spinner: BackoffSpin | undefined
   /** The attempt of a sync wait: reads the call's arguments from the ring (one sync wait at a time per thread). */
   readonly attemptSync: () => unknown
   /** The rules of a sync wait; only `deadline` changes from call to call. */
   readonly syncRules: WaitRules
+}
+
+/** A put's wait for room: what it announced and when (see the header, "Hysteresis"). */
+interface RoomWait {
+  /** The rules of the wait; the stall check lengthens `sliceMs`. */
+  readonly rules: WaitRules
+  /** Ring bytes of the record to put (the batch's next one). */
+  record: number
+  /** HEAD_COUNT when the wait last saw a consumer take something. */
+  headCount: number
+  /** performance.now() then. */
+  since: number
 }
 
 /**
@@ -318,6 +375,9 @@ export class MpmcRing {
   readonly #label: string
   #scratch: Buffer | undefined
   #futile = 0
+  /** Wakes skipped in a row (the sleep epoch), and when the first of them was. */
+  #skipped = 0
+  #skippedSince = 0
   /** Async puts of this object still waiting; while there are any, later puts queue behind them. */
   #putsWaiting = 0
   /** Settles when the latest of those puts settles. */
@@ -328,6 +388,8 @@ export class MpmcRing {
   #syncDeadline = NO_WAIT
   /** Of a sync getMany in progress: its `max` (0: a plain get). */
   #syncMax = 0
+  /** The room wait of this thread's sync put (one at a time). */
+  readonly #syncRoom: RoomWait
   /** The first corruption found; every later put and get throws it. */
   #fault: CorruptError | undefined
   /** What the last `#read` found: the message's bytes (header and padding included), and why its payload could not be revived. */
@@ -387,6 +449,7 @@ export class MpmcRing {
     this.#cLock = new OwnerWord(segment, w + C_LOCK, lockOptions(C_LOCK))
     this.#putSide = this.#side(true, what)
     this.#getSide = this.#side(false, what)
+    this.#syncRoom = { rules: this.#putSide.syncRules, record: 0, headCount: 0, since: 0 }
     this.#checkHeader()
     // A fresh attachment has no sleepers: whatever its slot still counts was
     // left by an earlier occupant that died without leaving.
@@ -398,12 +461,29 @@ export class MpmcRing {
     const w = this.#w
     const slot = this.#slot
     const events = put
-      ? new EventCount(this.#segment, this.#i32, w + P_EVENT, w + P_WAITERS, { base: w + SLOT_P_WAITERS, slot })
-      : new EventCount(this.#segment, this.#i32, w + C_EVENT, w + C_WAITERS, { base: w + SLOT_C_WAITERS, slot })
-    const spinner = new BackoffSpin(put ? () => this.#roomChanged() : () => this.#dataChanged())
+      ? new EventCount(
+          this.#segment,
+          this.#i32,
+          w + P_EVENT,
+          w + P_WAITERS,
+          { base: w + SLOT_P_WAITERS, slot },
+          w + P_EPOCH,
+        )
+      : new EventCount(
+          this.#segment,
+          this.#i32,
+          w + C_EVENT,
+          w + C_WAITERS,
+          { base: w + SLOT_C_WAITERS, slot },
+          w + C_EPOCH,
+        )
+    const spinner = put ? undefined : new BackoffSpin(() => this.#dataChanged())
     const attemptSync = put
       ? () => {
-          const status = this.#putBy(this.#syncValue, this.#syncEncoded, this.#syncDeadline)
+          let status = this.#putBy(this.#syncValue, this.#syncEncoded, this.#syncDeadline)
+          // Consumers that stalled: the need was lowered to the record alone; look once more.
+          if (status === MPMC_PUT_FULL && this.#stalled(this.#syncRoom))
+            status = this.#putBy(this.#syncValue, this.#syncEncoded, this.#syncDeadline)
           return status === MPMC_PUT_FULL ? NOT_YET : status
         }
       : () => {
@@ -416,9 +496,8 @@ export class MpmcRing {
       events,
       lock: put ? this.#pLock : this.#cLock,
       spinner,
-      spinsAsync: !put,
       attemptSync,
-      syncRules: { deadline: NO_WAIT, spin: spinner.spin, respin: true, sliceMs: RECHECK_MS, label: what },
+      syncRules: { deadline: NO_WAIT, spin: spinner?.spin, respin: true, sliceMs: RECHECK_MS, label: what },
     }
   }
 
@@ -701,15 +780,6 @@ export class MpmcRing {
       }
     }
     pendingPuts.clear()
-  }
-
-  /** True when a consumer moved HEAD since we last looked, or the ring was shut down. */
-  #roomChanged(): boolean {
-    const i32 = this.#i32
-    const w = this.#w
-    return (
-      Atomics.load(i32, w + HEAD) !== i32[w + P_CACHED_HEAD] || (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0
-    )
   }
 
   /**
@@ -1045,7 +1115,8 @@ export class MpmcRing {
     this.#syncEncoded = encoded
     this.#syncDeadline = deadline
     side.syncRules.deadline = deadline
-    side.spinner.reset()
+    side.spinner?.reset()
+    if (side.put) this.#announceNeed(value, encoded, this.#syncRoom)
     try {
       const result = side.events.waitSync(side.attemptSync, side.syncRules)
       // LOCKED: a live owner still held the lock at our deadline.
@@ -1080,9 +1151,23 @@ export class MpmcRing {
       if (status !== MPMC_PUT_FULL && pending !== undefined) pendingPuts.delete(pending)
       return status
     }
+    // A short spin catches a producer that is about to publish, saving a
+    // futex round trip through the waiter thread.
+    const rules: WaitRules = {
+      deadline,
+      signal,
+      spin: locked ? undefined : side.spinner?.reset().spin,
+      respin: true,
+      sliceMs: RECHECK_MS,
+      label: `${this.#label} "${this.#segment.name}"`,
+    }
+    const room: RoomWait | undefined = side.put ? { rules, record: 0, headCount: 0, since: 0 } : undefined
+    if (room !== undefined) this.#announceNeed(value, encoded, room)
     const attempt = side.put
       ? (): unknown => {
-          const status = this.#putBy(value, encoded, NO_WAIT)
+          let status = this.#putBy(value, encoded, NO_WAIT)
+          // Consumers that stalled: the need was lowered to the record alone; look once more.
+          if (status === MPMC_PUT_FULL && this.#stalled(room as RoomWait)) status = this.#putBy(value, encoded, NO_WAIT)
           if (status === LOCKED) return status
           return landed(status as MpmcPutStatus) === MPMC_PUT_FULL ? NOT_YET : status
         }
@@ -1093,16 +1178,6 @@ export class MpmcRing {
     const holding = side.put
       ? () => landed(this.#putLocked(value, encoded))
       : () => (max > 0 ? this.#getManyLocked(max) : this.#getLocked(true))
-    // A short spin catches a producer that is about to publish, saving a
-    // futex round trip through the waiter thread.
-    const rules: WaitRules = {
-      deadline,
-      signal,
-      spin: side.spinsAsync && !locked ? side.spinner.reset().spin : undefined,
-      respin: true,
-      sliceMs: RECHECK_MS,
-      label: `${this.#label} "${this.#segment.name}"`,
-    }
     for (;;) {
       if (locked) {
         // Not counted as a waiter for the event meanwhile: only the lock's release concerns us.
@@ -1118,6 +1193,79 @@ export class MpmcRing {
       locked = true
       rules.spin = undefined
     }
+  }
+
+  /**
+   * Before a put's wait for room: stores the room it is to be woken at (its
+   * record, or WAKE_ROOM if more; and WAKE_ITEMS places) and sets its sleep
+   * slice (see the header, "Hysteresis").
+   */
+  #announceNeed(value: unknown, encoded: Encoded | undefined, wait: RoomWait): void {
+    const i32 = this.#i32
+    const w = this.#w
+    wait.record = this.#recordOf(value, encoded)
+    wait.headCount = Atomics.load(i32, w + HEAD_COUNT)
+    wait.since = performance.now()
+    const need = Math.max(wait.record, Math.min(WAKE_ROOM, this.capacity >> 1))
+    Atomics.store(i32, w + P_NEED, need)
+    Atomics.store(i32, w + P_NEED_ITEMS, Math.max(1, Math.min(WAKE_ITEMS, this.maxItems >> 1)))
+    wait.rules.sliceMs = need > wait.record || this.maxItems > 1 ? FULL_RING_SLICE_MS : RECHECK_MS
+  }
+
+  /**
+   * After a put attempt found no room: true when the consumers took nothing
+   * for a whole FULL_RING_SLICE_MS, in which case the needs are now the
+   * record alone and one place, the slices long, and the caller looks once
+   * more (a take that read the old needs is seen then).
+   */
+  #stalled(wait: RoomWait): boolean {
+    if (wait.rules.sliceMs !== FULL_RING_SLICE_MS) return false
+    const i32 = this.#i32
+    const w = this.#w
+    const headCount = Atomics.load(i32, w + HEAD_COUNT)
+    const now = performance.now()
+    if (headCount !== wait.headCount) {
+      wait.headCount = headCount
+      wait.since = now
+      return false
+    }
+    if (now - wait.since < FULL_RING_SLICE_MS) return false
+    Atomics.store(i32, w + P_NEED, wait.record)
+    Atomics.store(i32, w + P_NEED_ITEMS, 1)
+    wait.rules.sliceMs = RECHECK_MS
+    return true
+  }
+
+  /** Ring bytes of the record a put of `value` writes (a batch: its next item's); an estimate for unencoded text. */
+  #recordOf(value: unknown, encoded: Encoded | undefined): number {
+    let size: number
+    if (encoded === BATCH) {
+      const batch = value as PutBatch
+      const next = batch.encodeds[batch.done]
+      size = next === undefined ? (batch.values[batch.done] as string).length : next.size
+    } else size = encoded === undefined ? (value as string).length : encoded.size
+    return Math.min(MESSAGE_HEADER + ((size + 7) & ~7), this.capacity)
+  }
+
+  /**
+   * After a take moved HEAD (the lock released): wakes the producers
+   * waiting for room once the room they announced is free (see the header,
+   * "Hysteresis"). Needs and positions that break the rules wake them.
+   */
+  #wakeProducers(): void {
+    const i32 = this.#i32
+    const w = this.#w
+    if (Atomics.load(i32, w + P_WAITERS) <= 0) return
+    // Read after P_WAITERS: the needs of every registered sleeper are stored.
+    const need = Atomics.load(i32, w + P_NEED)
+    const used = this.#spanOf(Atomics.load(i32, w + HEAD), Atomics.load(i32, w + TAIL))
+    if (used >= 0 && this.capacity - used < Math.min(need, this.capacity)) return
+    if (this.maxItems > 0) {
+      const needItems = Math.min(Atomics.load(i32, w + P_NEED_ITEMS), this.maxItems)
+      const items = (Atomics.load(i32, w + TAIL_COUNT) - Atomics.load(i32, w + HEAD_COUNT)) | 0
+      if (items >= 0 && items <= this.maxItems && this.maxItems - items < needItems) return
+    }
+    this.#wake(this.#putSide.events)
   }
 
   /** True when a producer moved TAIL past HEAD, or the ring was shut down. */
@@ -1202,7 +1350,7 @@ export class MpmcRing {
       moved = true
     } finally {
       this.#cLock.release()
-      if (moved && Atomics.load(i32, w + P_WAITERS) > 0) this.#wake(this.#putSide.events)
+      if (moved) this.#wakeProducers()
     }
     if (failure !== undefined) throw failure
     return value
@@ -1241,7 +1389,7 @@ export class MpmcRing {
       this.#publishHead(first, head, taken)
     } finally {
       this.#cLock.release()
-      if (taken > 0 && Atomics.load(i32, w + P_WAITERS) > 0) this.#wake(this.#putSide.events)
+      if (taken > 0) this.#wakeProducers()
     }
     if (values.length === 0 && this.#readFailure !== undefined) throw this.#readFailure
     return values
@@ -1393,12 +1541,26 @@ export class MpmcRing {
 
   // ---------------------------------------------------------------- sleepers
 
-  /** Wakes the sleepers of `events`; looks for dead sleepers when wakes keep finding nobody. */
+  /**
+   * Wakes the sleepers of `events` that were not woken yet (the sleep epoch);
+   * looks for dead sleepers when wake syscalls keep finding nobody.
+   */
   #wake(events: EventCount): void {
-    if (events.notify() === 0 && ++this.#futile >= FUTILE_WAKES) {
-      this.#futile = 0
-      this.sweep()
+    const woken = events.notifyUnwoken()
+    if (woken > 0) {
+      this.#skipped = 0
+      return
     }
+    if (woken === 0) {
+      if (++this.#futile < FUTILE_WAKES) return
+    } else {
+      // Skipped: the registered sleepers were all woken already and not one has left since.
+      if (this.#skipped++ === 0) this.#skippedSince = performance.now()
+      if ((this.#skipped & 255) !== 0 || performance.now() - this.#skippedSince < SKIPPED_WAKES_MS) return
+    }
+    this.#futile = 0
+    this.#skipped = 0
+    this.sweep()
   }
 
   /** Subtracts slot `slot`'s sleeper shares from the global counters. */

@@ -264,6 +264,81 @@ describe('EventCount#notifyIfWaiting()', () => {
   })
 })
 
+describe('EventCount#notifyUnwoken() (the sleep epoch)', () => {
+  const EPOCH = 4
+
+  function withEpoch(): { i32: Int32Array; events: EventCount } {
+    const { i32, host } = words()
+    return { i32, events: new EventCount(host, i32, EVENT, WAITERS, undefined, EPOCH) }
+  }
+
+  it('a registered waiter raises the epoch to the value it sleeps on', () => {
+    const { i32, events } = withEpoch()
+    Atomics.store(i32, EVENT, 7)
+    let epochAtAttempt = -1
+    const attempt = () => {
+      epochAtAttempt = Atomics.load(i32, EPOCH)
+      return NOT_YET
+    }
+    expect(events.waitSync(attempt, rules(30))).toBe(TIMED_OUT)
+    expect(epochAtAttempt).toBe(7)
+  })
+
+  it('wakes once per registration: skips (-1, no bump) while every waiter was woken already', () => {
+    const { i32, events } = withEpoch()
+    expect(events.notifyUnwoken()).toBe(-1) // nobody registered
+    // One waiter registered on event value 0 (as its #enter leaves the words), not yet run since.
+    Atomics.store(i32, WAITERS, 1)
+    expect(events.notifyUnwoken()).toBe(0) // the bump and the wake syscall (no thread sleeps here)
+    expect(Atomics.load(i32, EVENT)).toBe(1)
+    for (let i = 0; i < 100; i++) expect(events.notifyUnwoken()).toBe(-1)
+    expect(Atomics.load(i32, EVENT)).toBe(1)
+    // A registration on the new value is woken again.
+    Atomics.store(i32, EPOCH, 1)
+    expect(events.notifyUnwoken()).toBe(0)
+    expect(Atomics.load(i32, EVENT)).toBe(2)
+  })
+
+  it('wakes when the epoch is scribbled ahead of the event, and across the 2^32 wrap', () => {
+    const { i32, events } = withEpoch()
+    Atomics.store(i32, WAITERS, 1)
+    Atomics.store(i32, EPOCH, 1000)
+    expect(events.notifyUnwoken()).toBe(0)
+    expect(events.notifyUnwoken()).toBe(0)
+    Atomics.store(i32, EVENT, -1) // 2^32 - 1
+    Atomics.store(i32, EPOCH, -1)
+    expect(events.notifyUnwoken()).toBe(0) // the event wraps to 0
+    expect(Atomics.load(i32, EVENT)).toBe(0)
+    expect(events.notifyUnwoken()).toBe(-1) // 0 is after 2^32 - 1
+  })
+
+  it('a sleeper in another thread is woken by the first notify after it registered', async () => {
+    const { i32, events } = withEpoch()
+    const internal = new URL('../../dist/internal.js', import.meta.url).href
+    const w = new Worker(
+      `const { workerData: { i32, internal }, parentPort } = require('node:worker_threads')
+       import(internal).then(({ EventCount, NOT_YET }) => {
+         const events = new EventCount({ closed: false }, i32, ${EVENT}, ${WAITERS}, undefined, ${EPOCH})
+         const flag = () => (Atomics.load(i32, ${FLAG}) !== 0 ? 'woken' : NOT_YET)
+         parentPort.postMessage(events.waitSync(flag, { deadline: performance.now() + 10000, sliceMs: 10000, label: 'w' }))
+       })`,
+      { eval: true, workerData: { i32, internal } },
+    )
+    try {
+      while (Atomics.load(i32, WAITERS) === 0) await new Promise((r) => setTimeout(r, 1))
+      await new Promise((r) => setTimeout(r, 20)) // asleep by now
+      const started = performance.now()
+      const woke = new Promise((resolve) => w.once('message', resolve))
+      Atomics.store(i32, FLAG, 1)
+      expect(events.notifyUnwoken()).toBe(1)
+      expect(await woke).toBe('woken')
+      expect(performance.now() - started).toBeLessThan(1000)
+    } finally {
+      await w.terminate()
+    }
+  })
+})
+
 describe('EventCount#pauseSync()', () => {
   it('returns true at once when ready, without sleeping', () => {
     const { i32, events } = pair()

@@ -33,6 +33,21 @@
  * before it runs. No lost wake-up: a notifier whose CAS comes before the
  * waiter's registration made its change before the waiter's re-check; one
  * after it bumps `event` after the waiter read it.
+ *
+ * The sleep epoch (optional third word, `notifyUnwoken`): each waiter
+ * raises `epoch` to the `event` value it will sleep on (a modular max)
+ * before its re-check. A notifier whose bump-and-wake-all came after every
+ * registration finds `epoch` behind `event`: every registered waiter read an
+ * older value, so it was woken already or returns from its sleep at once,
+ * and the notifier skips the bump and the syscall. Without it, a waiter
+ * that was woken but had not yet run (a descheduled process) stayed
+ * counted, and every change until it ran paid a wake syscall: a ring's
+ * producer made one per message. No wake-up is lost: a notifier that loads
+ * `epoch` before a waiter raised it made its change before that waiter's
+ * re-check; one that loads it after sees `epoch` = `event` (a waiter's value
+ * never exceeds `event`) unless `event` moved, which woke or will wake the
+ * waiter. A scribbled `epoch` ahead of `event` makes notifiers wake (as
+ * without it); one behind costs a late wake-up (sleeps are slices).
  */
 import { ClosedError } from '../errors.js'
 import { notifyWord, type WaitTick, waitWord, waitWordSync } from './futex.js'
@@ -154,16 +169,20 @@ export class EventCount {
   /** Word index of this slot's share, or -1 without shares. */
   readonly #share: number
   readonly #claim: boolean
+  /** Word index of the sleep epoch, or -1 without one (see the header, "The sleep epoch"). */
+  readonly #epoch: number
   /** Claimed shares: the loops of this object (this thread) registered on the flag now. */
   #loops = 0
 
-  constructor(host: WaitHost, i32: Int32Array, event: number, waiters: number, shares?: WaiterShares) {
+  /** `epoch`: the word index of a sleep epoch, for `notifyUnwoken` (see the header). */
+  constructor(host: WaitHost, i32: Int32Array, event: number, waiters: number, shares?: WaiterShares, epoch = -1) {
     this.#host = host
     this.#i32 = i32
     this.#event = event
     this.#waiters = waiters
     this.#share = shares === undefined ? -1 : shares.base + shares.slot * (shares.stride ?? 1)
     this.#claim = shares?.claim === true
+    this.#epoch = epoch
   }
 
   /** The word sleepers sleep on (for tests and inspection). */
@@ -226,6 +245,23 @@ export class EventCount {
   }
 
   /**
+   * `notify()` of every sleeper for an event count with a sleep epoch: wakes
+   * all sleepers when one registered since the last such wake-up, else does
+   * nothing (no bump, no syscall) and returns -1. Else returns how many
+   * were woken. Every notifier of such an event count must wake all (this,
+   * `notifyAll`): a waiter whose value was bumped past must have been woken.
+   */
+  notifyUnwoken(): number {
+    const i32 = this.#i32
+    if (Atomics.load(i32, this.#waiters) === 0) return -1
+    const event = Atomics.load(i32, this.#event)
+    // Read after `waiters`: a registered waiter's epoch is stored (see the header).
+    if (((event - Atomics.load(i32, this.#epoch)) | 0) > 0) return -1
+    Atomics.add(i32, this.#event, 1)
+    return notifyWord(i32, this.#event)
+  }
+
+  /**
    * For spin policies: one bounded sleep that blocks the thread (even under
    * the async runner), registered like a waiter so that a notifier wakes it
    * at once. Registers, sleeps up to `ms` unless `ready()`, leaves; returns
@@ -236,7 +272,7 @@ export class EventCount {
   pauseSync(ready: () => boolean, ms: number): boolean {
     if (ms <= 0) return false
     const seq = Atomics.load(this.#i32, this.#event)
-    this.#enter()
+    this.#enter(seq)
     try {
       if (!ready()) waitWordSync(this.#i32, this.#event, seq, ms)
     } finally {
@@ -260,7 +296,7 @@ export class EventCount {
       const seq = Atomics.load(i32, this.#event)
       const nap: boolean = wasted && napping(rules)
       if (nap) napMs = nextNap(napMs, rules)
-      else this.#enter()
+      else this.#enter(seq)
       let slept: SleepResult = 'not-equal'
       try {
         const r = attempt()
@@ -321,7 +357,7 @@ export class EventCount {
       seq = Atomics.load(i32, this.#event)
       const nap: boolean = wasted && napping(rules)
       if (nap) napMs = nextNap(napMs, rules)
-      else this.#enter()
+      else this.#enter(seq)
       let slept: SleepResult = 'not-equal'
       try {
         const r = attempt()
@@ -350,7 +386,9 @@ export class EventCount {
     }
   }
 
-  #enter(): void {
+  /** Registers a waiter that will sleep on `seq`. */
+  #enter(seq: number): void {
+    if (this.#epoch !== -1) this.#raiseEpoch(seq)
     if (this.#claim) {
       // Registered already (another loop of this slot): that registration serves both.
       this.#loops++
@@ -376,6 +414,15 @@ export class EventCount {
     }
     if (this.#share !== -1) Atomics.sub(this.#i32, this.#share, 1)
     Atomics.sub(this.#i32, this.#waiters, 1)
+  }
+
+  /** Raises the sleep epoch to `seq` unless it is there or ahead (modular: values wrap at 2^32). */
+  #raiseEpoch(seq: number): void {
+    const i32 = this.#i32
+    for (;;) {
+      const epoch = Atomics.load(i32, this.#epoch)
+      if (((seq - epoch) | 0) <= 0 || Atomics.compareExchange(i32, this.#epoch, epoch, seq) === epoch) return
+    }
   }
 
   /** Claimed shares: sets this slot's flag (and counts it in `waiters`) unless it is set. */
