@@ -35,12 +35,28 @@ describe('AdaptiveSpin#spin()', () => {
     // Spin 8 probes; it misses, so the next probe is 16 spins later (24), then 32 later.
     const probes = misses.flatMap((ms, i) => (full(ms) ? [i + 2] : []))
     expect(probes.filter((n) => n > 6)).toEqual([8, 24])
-    expect(misses[5]).toBeLessThan(10) // spin 7: 1/64 of the budget after six misses
-    // A hit restores the whole budget and the 8-spin gap.
+    expect(misses[3]).toBeLessThan(10) // spin 5: 1/16 of the budget after four misses
+    expect(misses[5]).toBeLessThan(1) // spin 7: none after six misses (not a probe)
+    // Not spinning, a spin looks once: it finds the condition, but that restores nothing.
+    hit = true
+    expect(timed()).toBeLessThan(1)
+    hit = false
+    expect(timed()).toBeLessThan(1)
+  })
+
+  it('restores the whole budget when a spin finds the condition', () => {
+    const spin = new AdaptiveSpin()
+    let hit = false
+    const timed = () => {
+      const started = performance.now()
+      expect(spin.spin(() => hit, 20, Number.POSITIVE_INFINITY)).toBe(hit)
+      return performance.now() - started
+    }
+    timed() // a miss: half the budget next
     hit = true
     timed()
     hit = false
-    expect(full(timed())).toBe(true)
+    expect(timed()).toBeGreaterThanOrEqual(20)
   })
 
   it('never spins past the deadline', () => {
