@@ -128,6 +128,8 @@ const MAX_CAPACITY = 2 ** 30
 const WAKE_ROOM = 16 * 1024
 /** The longest sleep of a producer waiting for more room than its record needs (see the header). */
 const FULL_RING_SLICE_MS = 2
+/** The longest async block while the peer keeps answering quickly (see `#asyncSpinFor`). */
+const ASYNC_BLOCK_LONG_MS = 1
 /** The host of a ring in memory nobody closes (a SharedArrayBuffer). */
 const NEVER_CLOSED: WaitHost = { closed: false }
 
@@ -157,7 +159,8 @@ export interface SpscRingOptions {
    * How long a blocking (`…Sync`) wait spins before it sleeps in the kernel,
    * in microseconds. Spinning keeps the round trip free of syscalls while
    * the other side answers quickly. Adaptive: halved after each spin that
-   * found nothing (down to 1/64), restored by one that succeeded.
+   * found nothing (below 1/32, no spin at all; probes now and then),
+   * restored by one that succeeded.
    * @default 50
    */
   spinMicros?: number
@@ -174,8 +177,11 @@ export interface SpscRingOptions {
    * the wait to a native waiter thread, in microseconds. A peer that answers
    * within it wakes this thread directly, which is several times faster than
    * going through the waiter thread and the event loop. Unlike spinning it
-   * costs no CPU, so it is not adaptive: each async wait that has to sleep
-   * blocks the event loop this long at most, once.
+   * costs no CPU. While the peer keeps answering within it, the next block
+   * may last up to ASYNC_BLOCK_LONG_MS (1 ms) instead (see `#asyncSpinFor`);
+   * a block that ends later, or not answered, goes back to this. So an async
+   * wait that has to sleep blocks the event loop this long at most, once,
+   * and 1 ms at most right after a run of quick answers.
    * @default 50
    */
   asyncBlockMicros?: number
@@ -221,6 +227,8 @@ interface Side {
   /** On `readerWake`/`readerWaiters` (consumer) or `writerWake`/`writerWaiters` (producer). */
   readonly events: EventCount
   readonly spin: AdaptiveSpin
+  /** The peer answered the last async block within `asyncBlockMicros`: the next may last ASYNC_BLOCK_LONG_MS. */
+  blockLong: boolean
   /** The room the producer waits for (0 for the consumer); set by each wait before it starts. */
   size: number
   /** The producer's sync wait for room (unused by the consumer). */
@@ -807,7 +815,7 @@ export class SpscRing {
       spin.spin(settled, this.#spin, syncRules.deadline),
     )
     const room: RoomWait = { rules: syncRules, record: 0, tail: 0, since: 0 }
-    return { events, spin, size: 0, room, attempt, settled, syncRules }
+    return { events, spin, blockLong: false, size: 0, room, attempt, settled, syncRules }
   }
 
   /** The rules of one wait: peer checks every PEER_CHECK_MS, `spin` before the first sleep. */
@@ -819,10 +827,24 @@ export class SpscRing {
    * The async spin policy: the adaptive spin, then (when it missed) one
    * short blocking futex wait, registered, so a quick answer wakes this
    * thread directly. True when `settled` holds after either.
+   *
+   * The block lasts `asyncBlockMicros`, or ASYNC_BLOCK_LONG_MS while the
+   * peer answered the last one within `asyncBlockMicros`. A timed futex
+   * wait whose timeout comes before the kernel's next timer event makes it
+   * program its timer, and again when the wake-up cancels it: on a virtual
+   * machine each is a trap to the hypervisor, and with both ends on one CPU
+   * (no spin then) a 50 µs block made an async round trip 22–27 µs; a 1 ms
+   * one, 7–9 µs. A peer that answers as fast keeps the block that short;
+   * one that stops answering costs one long block, then short ones again.
    */
   #asyncSpinFor(side: Side, settled: () => boolean, deadline: number): boolean {
     if (side.spin.spin(settled, this.#asyncSpin, deadline)) return true
-    return side.events.pauseSync(settled, Math.min(this.#asyncBlock, remaining(deadline)))
+    if (this.#asyncBlock <= 0) return false
+    const started = performance.now()
+    const block = side.blockLong ? Math.max(this.#asyncBlock, ASYNC_BLOCK_LONG_MS) : this.#asyncBlock
+    const answered = side.events.pauseSync(settled, Math.min(block, remaining(deadline)))
+    side.blockLong = answered && performance.now() - started <= this.#asyncBlock
+    return answered
   }
 }
 
