@@ -13,6 +13,7 @@ import {
   MPMC_SHUTDOWN,
   MpmcRing,
   mpmcRingBytes,
+  PutBatch,
 } from './mpmc-ring.js'
 
 const KIND = { kind: 'mpmc-test', version: 1, label: 'test ring' }
@@ -33,6 +34,7 @@ const C_OLD_COUNT = 20
 const C_PHASE = 22
 const C_BATCH = 23
 const C_WAITERS = 37
+const C_EVENT = 38
 
 function makeRing(capacity: number, maxItems = 0): { segment: Segment; ring: MpmcRing } {
   const holder: { ring?: MpmcRing } = {}
@@ -426,6 +428,30 @@ describe('MpmcRing dead-owner recovery', () => {
   })
 })
 
+describe('MpmcRing: a producer killed between its bump and its wake-up', () => {
+  it('delays a sleeping consumer by about PEER_CHECK_MS at most while other producers put', async () => {
+    const { segment, ring } = makeRing(4096)
+    const w = segment.dataOffset / 4
+    const got = ring.get(10_000) as Promise<unknown>
+    while (Atomics.load(segment.i32, w + C_WAITERS) === 0) await new Promise((r) => setTimeout(r, 1))
+    await new Promise((r) => setTimeout(r, 200)) // the native waiter thread sleeps by now
+    Atomics.add(segment.i32, w + C_EVENT, 1) // the killed producer's bump, with no wake-up after it
+    const started = performance.now()
+    let n = 0
+    const producing = setInterval(() => {
+      const v = n++
+      ring.tryPut(v, ring.prepare(v))
+    }, 1)
+    try {
+      expect(await got).toBe(0)
+    } finally {
+      clearInterval(producing)
+    }
+    // Skipped wakes (the epoch says it was woken) for SKIPPED_WAKES_MS, then a wake of all.
+    expect(performance.now() - started).toBeLessThan(250)
+  })
+})
+
 describe('MpmcRing#sweep()', () => {
   it('drops the sleeper share of a worker thread terminated while asleep', { timeout: 20_000 }, async () => {
     const { segment, ring } = makeRing(1024)
@@ -565,6 +591,52 @@ describe('MpmcRing: producers waiting on a full ring', () => {
     const freed = performance.now()
     expect(ring.tryGet()).toBe(0)
     await last
+    expect(performance.now() - freed).toBeLessThan(50)
+  })
+
+  it('a putMany whose large first item went in goes on at the next take (its next item is small)', async () => {
+    const { ring } = makeRing(4096) // half of it, 2048, is the need of small records here
+    const small = 'x'.repeat(64) // 72-byte records
+    for (let i = 0; i < 40; i++) expect(put(ring, small)).toBe(MPMC_PUT_OK)
+    const values = ['b'.repeat(2992), ...Array.from({ length: 100 }, (_, i) => i)] // 3000 bytes, then 16 each
+    const batch = new PutBatch(
+      values,
+      values.map((v) => ring.prepare(v)),
+    )
+    const putting = ring.putBatch(batch, 10_000)
+    expect(batch.done).toBe(0)
+    for (let i = 0; i < 25; i++) expect(ring.tryGet()).toBe(small) // 3016 free: the large item fits
+    while (batch.done === 0) await pause(1)
+    await pause(20) // full again, asleep
+    const done = batch.done
+    const freed = performance.now()
+    expect(ring.tryGet()).toBe(small) // 72 bytes free: four more items fit
+    while (batch.done === done) await pause(1)
+    expect(performance.now() - freed).toBeLessThan(50)
+    while (batch.done < values.length) {
+      ring.tryGet()
+      await pause(1)
+    }
+    expect(await putting).toBe(MPMC_PUT_OK)
+  })
+
+  it('a producer is woken when its record fits, though another announced a larger need and gave up', async () => {
+    const { segment, ring } = makeRing(65536)
+    const other = new MpmcRing(segment, segment.dataOffset, 'test ring') // a second producer
+    onTestFinished(() => other.detach())
+    const small = 'x'.repeat(64) // 72-byte records
+    while (put(ring, small) === MPMC_PUT_OK) {}
+    const b = 'b'.repeat(20_000) // a 20,008-byte record: it waits for its record alone
+    const c = 'c'.repeat(30_000)
+    const putB = ring.put(b, ring.prepare(b), 10_000)
+    expect(await other.put(c, other.prepare(c), 30)).toBe(MPMC_PUT_FULL) // announced 30,008, then gave up
+    let free = 65536 - ring.count() * 72
+    while (free < 20_008) {
+      expect(ring.tryGet()).toBe(small)
+      free += 72
+    }
+    const freed = performance.now()
+    expect(await putB).toBe(MPMC_PUT_OK)
     expect(performance.now() - freed).toBeLessThan(50)
   })
 

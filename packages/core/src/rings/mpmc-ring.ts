@@ -115,26 +115,25 @@
  *   program order, so whoever takes the lock over from it and finds PHASE = 1
  *   decides from the position whether the commit happened and sets the count
  *   to the old count + BATCH, or back to the old count.
- * - Hysteresis on a full ring: a producer about to sleep for room stores
- *   P_NEED = the larger of its record and WAKE_ROOM (16 KiB, or half a
- *   smaller ring), and P_NEED_ITEMS (half of MAX_ITEMS, at most
- *   WAKE_ITEMS), before it registers; a consumer that moved HEAD wakes the
- *   producers only once that much is free (it reads the needs after seeing
- *   P_WAITERS, so it sees what was stored before the registration; the
- *   producer's re-check after registering sees an earlier HEAD). Without
- *   it, producers faster than the consumers were all woken for every
- *   message taken: a wake syscall and a context switch per small message
- *   (4 producers into 1 consumer ran at a fifth of the speed). The needs
- *   are one pair of words for all producers, the last sleeper's: another
- *   producer's larger need only delays a wake-up, bounded as follows. A
- *   producer that sleeps for more than its record needs sleeps in slices
- *   of FULL_RING_SLICE_MS and re-checks for its record alone; when no
- *   consumer took anything for a whole such slice, they have stalled: it
- *   announces its record alone (and one item; it re-checks after the store,
- *   so a take in between is seen by one side or the other) and sleeps in
- *   RECHECK_MS slices, so stalled consumers cost no polling and their first
- *   take wakes it. Corrupt needs cost a late wake-up, never a hang: the
- *   consumer caps them at the capacity and MAX_ITEMS, and sleeps are slices.
+ * - Hysteresis on a full ring (room-wait.ts, the rule of both rings): a
+ *   put whose look found no room announces the room it is to be woken at,
+ *   then looks once more: P_NEED = the larger of its record and WAKE_ROOM
+ *   (its record alone once the consumers stalled), P_NEED_ITEMS = half of
+ *   MAX_ITEMS, at most WAKE_ITEMS (1 once stalled). Both are the smallest
+ *   need announced since the last wake-up (an atomic min; 0 = none), so no
+ *   sleeper waits for another's larger need. A consumer that moved HEAD
+ *   wakes the producers once that much is free (or when none is announced),
+ *   setting both to 0 first: every woken producer that still finds no room
+ *   announces again. A consumer stores HEAD, then reads P_WAITERS, then the
+ *   needs; a producer registers, announces, then looks: a consumer that read
+ *   older needs stored HEAD before the producer's second look, which sees
+ *   the room. Without it, producers faster than the consumers were all woken
+ *   for every message taken: a wake syscall and a context switch per small
+ *   message (4 producers into 1 consumer ran at a fifth of the speed).
+ *   Corrupt needs cost a late wake-up, never a hang: the consumer caps them
+ *   at the capacity and MAX_ITEMS, a wake-up resets them, and sleeps are
+ *   slices (FULL_RING_SLICE_MS while a producer waits for more than its
+ *   record).
  * - Per-slot waiter shares are added before and subtracted after the global
  *   counter, so reclaiming a dead slot's share never makes the global counter
  *   smaller than the number of live sleepers (too large only costs a syscall).
@@ -171,6 +170,7 @@ import { BUSY, OwnerWord } from '../ownership/owner-word.js'
 import { BackoffSpin } from '../waiting/backoff-spin.js'
 import { EventCount, NOT_YET, PEER_CHECK_MS, RECHECK_MS, TIMED_OUT, type WaitRules } from '../waiting/event-count.js'
 import { deadlineOf, onAbort, remaining } from '../waiting/signal.js'
+import { FULL_RING_SLICE_MS, RoomWait } from './room-wait.js'
 
 /** Layout version of the ring; bump when the table above changes. */
 export const MPMC_RING_VERSION = 4
@@ -219,12 +219,8 @@ const MESSAGE_HEADER = 8
 export const MPMC_RING_MAX_CAPACITY = 0x3ffffff8
 /** Smallest capacity accepted. */
 export const MPMC_RING_MIN_CAPACITY = 64
-/** The room a producer waiting on a full ring is woken at, at least (see the header, "Hysteresis"). */
-const WAKE_ROOM = 16 * 1024
-/** The most free item places a producer waiting on MAX_ITEMS is woken at. */
+/** The most free item places a producer waiting on MAX_ITEMS is woken at (see the header, "Hysteresis"). */
 const WAKE_ITEMS = 1024
-/** The longest sleep of a producer waiting for more room than its record needs (see the header). */
-const FULL_RING_SLICE_MS = 2
 /** Loads of a lock word before sleeping on it. */
 const LOCK_SPINS = 200
 /**
@@ -239,10 +235,19 @@ const NO_WAIT = 0
 const FUTILE_WAKES = 256
 /**
  * After wakes skipped for this long (every counted sleeper woken already,
- * none left since: dead, or stopped), look for dead waiters. A live woken
- * sleeper leaves within a scheduling delay.
+ * none left since: dead, stopped, or left asleep by a notifier killed
+ * between its bump and its wake-up), wake them all and look for dead
+ * waiters. A live woken sleeper leaves within a scheduling delay.
  */
 const SKIPPED_WAKES_MS = PEER_CHECK_MS
+
+/** Lowers a need word to `value` unless it holds a smaller positive need (an atomic min; 0 or less: none). */
+function lowerNeed(i32: Int32Array, index: number, value: number): void {
+  for (;;) {
+    const seen = Atomics.load(i32, index)
+    if ((seen > 0 && seen <= value) || Atomics.compareExchange(i32, index, seen, value) === seen) return
+  }
+}
 
 /** Result of a put attempt. */
 export const MPMC_PUT_OK = 0
@@ -297,22 +302,13 @@ interface WaitSide {
    * it waits for WAKE_ROOM, which takes a consumer longer than a spin).
    */
   readonly spinner: BackoffSpin | undefined
+  /** Wakes of this side skipped in a row (the sleep epoch; see `#wake`), and when the first of them was. */
+  skipped: number
+  skippedSince: number
   /** The attempt of a sync wait: reads the call's arguments from the ring (one sync wait at a time per thread). */
   readonly attemptSync: () => unknown
   /** The rules of a sync wait; only `deadline` changes from call to call. */
   readonly syncRules: WaitRules
-}
-
-/** A put's wait for room: what it announced and when (see the header, "Hysteresis"). */
-interface RoomWait {
-  /** The rules of the wait; the stall check lengthens `sliceMs`. */
-  readonly rules: WaitRules
-  /** Ring bytes of the record to put (the batch's next one). */
-  record: number
-  /** HEAD_COUNT when the wait last saw a consumer take something. */
-  headCount: number
-  /** performance.now() then. */
-  since: number
 }
 
 /**
@@ -375,9 +371,6 @@ export class MpmcRing {
   readonly #label: string
   #scratch: Buffer | undefined
   #futile = 0
-  /** Wakes skipped in a row (the sleep epoch), and when the first of them was. */
-  #skipped = 0
-  #skippedSince = 0
   /** Async puts of this object still waiting; while there are any, later puts queue behind them. */
   #putsWaiting = 0
   /** Settles when the latest of those puts settles. */
@@ -449,7 +442,7 @@ export class MpmcRing {
     this.#cLock = new OwnerWord(segment, w + C_LOCK, lockOptions(C_LOCK))
     this.#putSide = this.#side(true, what)
     this.#getSide = this.#side(false, what)
-    this.#syncRoom = { rules: this.#putSide.syncRules, record: 0, headCount: 0, since: 0 }
+    this.#syncRoom = new RoomWait(this.#putSide.syncRules, RECHECK_MS)
     this.#checkHeader()
     // A fresh attachment has no sleepers: whatever its slot still counts was
     // left by an earlier occupant that died without leaving.
@@ -481,9 +474,11 @@ export class MpmcRing {
     const attemptSync = put
       ? () => {
           let status = this.#putBy(this.#syncValue, this.#syncEncoded, this.#syncDeadline)
-          // Consumers that stalled: the need was lowered to the record alone; look once more.
-          if (status === MPMC_PUT_FULL && this.#stalled(this.#syncRoom))
+          if (status === MPMC_PUT_FULL) {
+            // Announce, then look once more (see the header, "Hysteresis").
+            this.#announceNeed(this.#syncValue, this.#syncEncoded, this.#syncRoom)
             status = this.#putBy(this.#syncValue, this.#syncEncoded, this.#syncDeadline)
+          }
           return status === MPMC_PUT_FULL ? NOT_YET : status
         }
       : () => {
@@ -496,6 +491,8 @@ export class MpmcRing {
       events,
       lock: put ? this.#pLock : this.#cLock,
       spinner,
+      skipped: 0,
+      skippedSince: 0,
       attemptSync,
       syncRules: { deadline: NO_WAIT, spin: spinner?.spin, respin: true, sliceMs: RECHECK_MS, label: what },
     }
@@ -867,7 +864,7 @@ export class MpmcRing {
     } finally {
       this.#pLock.release()
       // The event count's own waiters word, read in place: the common no-sleeper case costs one load.
-      if (status === MPMC_PUT_OK && Atomics.load(i32, w + C_WAITERS) > 0) this.#wake(this.#getSide.events)
+      if (status === MPMC_PUT_OK && Atomics.load(i32, w + C_WAITERS) > 0) this.#wake(this.#getSide)
     }
   }
 
@@ -902,7 +899,7 @@ export class MpmcRing {
       return batch.done === values.length ? MPMC_PUT_OK : MPMC_PUT_FULL
     } finally {
       this.#pLock.release()
-      if (put > 0 && Atomics.load(i32, w + C_WAITERS) > 0) this.#wake(this.#getSide.events)
+      if (put > 0 && Atomics.load(i32, w + C_WAITERS) > 0) this.#wake(this.#getSide)
     }
   }
 
@@ -1116,7 +1113,7 @@ export class MpmcRing {
     this.#syncDeadline = deadline
     side.syncRules.deadline = deadline
     side.spinner?.reset()
-    if (side.put) this.#announceNeed(value, encoded, this.#syncRoom)
+    if (side.put) this.#syncRoom.begin(Atomics.load(this.#i32, this.#w + HEAD_COUNT))
     try {
       const result = side.events.waitSync(side.attemptSync, side.syncRules)
       // LOCKED: a live owner still held the lock at our deadline.
@@ -1161,13 +1158,16 @@ export class MpmcRing {
       sliceMs: RECHECK_MS,
       label: `${this.#label} "${this.#segment.name}"`,
     }
-    const room: RoomWait | undefined = side.put ? { rules, record: 0, headCount: 0, since: 0 } : undefined
-    if (room !== undefined) this.#announceNeed(value, encoded, room)
+    const room = new RoomWait(rules, RECHECK_MS)
+    if (side.put) room.begin(Atomics.load(this.#i32, this.#w + HEAD_COUNT))
     const attempt = side.put
       ? (): unknown => {
           let status = this.#putBy(value, encoded, NO_WAIT)
-          // Consumers that stalled: the need was lowered to the record alone; look once more.
-          if (status === MPMC_PUT_FULL && this.#stalled(room as RoomWait)) status = this.#putBy(value, encoded, NO_WAIT)
+          if (status === MPMC_PUT_FULL) {
+            // Announce, then look once more (see the header, "Hysteresis").
+            this.#announceNeed(value, encoded, room)
+            status = this.#putBy(value, encoded, NO_WAIT)
+          }
           if (status === LOCKED) return status
           return landed(status as MpmcPutStatus) === MPMC_PUT_FULL ? NOT_YET : status
         }
@@ -1196,44 +1196,19 @@ export class MpmcRing {
   }
 
   /**
-   * Before a put's wait for room: stores the room it is to be woken at (its
-   * record, or WAKE_ROOM if more; and WAKE_ITEMS places) and sets its sleep
-   * slice (see the header, "Hysteresis").
+   * After a put's look found no room: announces the room it is to be woken
+   * at (P_NEED, P_NEED_ITEMS: an atomic min; see the header, "Hysteresis")
+   * and sets its next sleep's slice.
    */
   #announceNeed(value: unknown, encoded: Encoded | undefined, wait: RoomWait): void {
     const i32 = this.#i32
     const w = this.#w
-    wait.record = this.#recordOf(value, encoded)
-    wait.headCount = Atomics.load(i32, w + HEAD_COUNT)
-    wait.since = performance.now()
-    const need = Math.max(wait.record, Math.min(WAKE_ROOM, this.capacity >> 1))
-    Atomics.store(i32, w + P_NEED, need)
-    Atomics.store(i32, w + P_NEED_ITEMS, Math.max(1, Math.min(WAKE_ITEMS, this.maxItems >> 1)))
-    wait.rules.sliceMs = need > wait.record || this.maxItems > 1 ? FULL_RING_SLICE_MS : RECHECK_MS
-  }
-
-  /**
-   * After a put attempt found no room: true when the consumers took nothing
-   * for a whole FULL_RING_SLICE_MS, in which case the needs are now the
-   * record alone and one place, the slices long, and the caller looks once
-   * more (a take that read the old needs is seen then).
-   */
-  #stalled(wait: RoomWait): boolean {
-    if (wait.rules.sliceMs !== FULL_RING_SLICE_MS) return false
-    const i32 = this.#i32
-    const w = this.#w
-    const headCount = Atomics.load(i32, w + HEAD_COUNT)
-    const now = performance.now()
-    if (headCount !== wait.headCount) {
-      wait.headCount = headCount
-      wait.since = now
-      return false
-    }
-    if (now - wait.since < FULL_RING_SLICE_MS) return false
-    Atomics.store(i32, w + P_NEED, wait.record)
-    Atomics.store(i32, w + P_NEED_ITEMS, 1)
-    wait.rules.sliceMs = RECHECK_MS
-    return true
+    const record = this.#recordOf(value, encoded)
+    lowerNeed(i32, w + P_NEED, wait.need(record, Atomics.load(i32, w + HEAD_COUNT), this.capacity))
+    if (this.maxItems === 0) return
+    const items = wait.stalled ? 1 : Math.max(1, Math.min(WAKE_ITEMS, this.maxItems >> 1))
+    lowerNeed(i32, w + P_NEED_ITEMS, items)
+    if (items > 1) wait.rules.sliceMs = FULL_RING_SLICE_MS
   }
 
   /** Ring bytes of the record a put of `value` writes (a batch: its next item's); an estimate for unencoded text. */
@@ -1256,7 +1231,7 @@ export class MpmcRing {
     const i32 = this.#i32
     const w = this.#w
     if (Atomics.load(i32, w + P_WAITERS) <= 0) return
-    // Read after P_WAITERS: the needs of every registered sleeper are stored.
+    // Read after P_WAITERS (see the header, "Hysteresis"); 0 or less: none announced, wake.
     const need = Atomics.load(i32, w + P_NEED)
     const used = this.#spanOf(Atomics.load(i32, w + HEAD), Atomics.load(i32, w + TAIL))
     if (used >= 0 && this.capacity - used < Math.min(need, this.capacity)) return
@@ -1265,7 +1240,10 @@ export class MpmcRing {
       const items = (Atomics.load(i32, w + TAIL_COUNT) - Atomics.load(i32, w + HEAD_COUNT)) | 0
       if (items >= 0 && items <= this.maxItems && this.maxItems - items < needItems) return
     }
-    this.#wake(this.#putSide.events)
+    // The woken producers that still find no room announce again.
+    Atomics.store(i32, w + P_NEED, 0)
+    Atomics.store(i32, w + P_NEED_ITEMS, 0)
+    this.#wake(this.#putSide)
   }
 
   /** True when a producer moved TAIL past HEAD, or the ring was shut down. */
@@ -1542,24 +1520,28 @@ export class MpmcRing {
   // ---------------------------------------------------------------- sleepers
 
   /**
-   * Wakes the sleepers of `events` that were not woken yet (the sleep epoch);
-   * looks for dead sleepers when wake syscalls keep finding nobody.
+   * Wakes the sleepers of `side` that were not woken yet (the sleep epoch);
+   * looks for dead sleepers when wake syscalls keep finding nobody, or when
+   * wakes were skipped for SKIPPED_WAKES_MS (then also wakes every sleeper:
+   * a notifier killed between its bump and its wake-up left one asleep on
+   * the bumped value, which the epoch calls woken).
    */
-  #wake(events: EventCount): void {
-    const woken = events.notifyUnwoken()
+  #wake(side: WaitSide): void {
+    const woken = side.events.notifyUnwoken()
     if (woken > 0) {
-      this.#skipped = 0
+      side.skipped = 0
       return
     }
     if (woken === 0) {
       if (++this.#futile < FUTILE_WAKES) return
+      this.#futile = 0
     } else {
       // Skipped: the registered sleepers were all woken already and not one has left since.
-      if (this.#skipped++ === 0) this.#skippedSince = performance.now()
-      if ((this.#skipped & 255) !== 0 || performance.now() - this.#skippedSince < SKIPPED_WAKES_MS) return
+      if (side.skipped++ === 0) side.skippedSince = performance.now()
+      if ((side.skipped & 15) !== 0 || performance.now() - side.skippedSince < SKIPPED_WAKES_MS) return
+      side.skipped = 0
+      side.events.notifyAll()
     }
-    this.#futile = 0
-    this.#skipped = 0
     this.sweep()
   }
 

@@ -70,24 +70,17 @@
  * other side is awake (a waiter registers before its re-check, so it sees
  * the store or is seen). The closers bump and wake unconditionally.
  *
- * Hysteresis on a full ring: a producer about to sleep for room stores
- * `writerNeed` = the larger of its record and WAKE_ROOM (16 KiB, or half a
- * smaller ring) before it registers, and the consumer wakes it only once
- * that much is free (it reads `writerNeed` after seeing the waiters count,
- * so it sees the value stored before the registration). Without it, a
- * producer faster than its consumer was woken for every record consumed: a
- * wake syscall and two context switches per small message. (A record of
- * WAKE_ROOM or more is woken for alone, so a ring of large records keeps
- * as many in flight as fit.) A producer that sleeps for more than its
- * record needs sleeps in slices of FULL_RING_SLICE_MS and re-checks for its
- * record alone, so a consumer that stops reading with less than WAKE_ROOM
- * free delays it by that much at most. A consumer that took nothing for a
- * whole such slice has stalled: the producer then announces its record
- * alone (and re-checks after the store, so a consume in between is seen by
- * one side or the other) and sleeps in PEER_CHECK_MS slices, so a stalled
- * reader costs no polling, and its first read wakes the producer. A
- * corrupt `writerNeed` costs a late wake-up, never a hang: the consumer
- * caps it at the capacity, and the producer's sleeps are slices.
+ * Hysteresis on a full ring (room-wait.ts, the rule of both rings): a
+ * producer whose look found no room stores the room it is to be woken at in
+ * `writerNeed` (the larger of its record and WAKE_ROOM, or its record alone
+ * once the consumer stalled), then looks once more; the consumer wakes it
+ * only once that much is free. The consumer stores `tail`, then reads the
+ * waiters count, then `writerNeed`; the producer registers, stores the need,
+ * then looks: a consumer that read an older need stored its tail before the
+ * producer's second look, which sees the room. Its sleeps are slices of
+ * FULL_RING_SLICE_MS while it waits for more than its record, else of
+ * PEER_CHECK_MS. A corrupt `writerNeed` costs a late wake-up, never a hang:
+ * the consumer caps it at the capacity, and the producer's sleeps are slices.
  *
  * How a side waits (`rules.spin` of the event count): (1) it spins on the
  * shared words for up to `spinMicros` (adaptive: waiting/adaptive-spin.ts);
@@ -104,7 +97,9 @@
  */
 import { decodePayload, type Encoded, writePayload } from '../codec/codec.js'
 import { CorruptError, invalidArgType, outOfRange } from '../errors.js'
+import { runtime } from '../runtime.js'
 import { AdaptiveSpin } from '../waiting/adaptive-spin.js'
+import { AsyncBlock } from '../waiting/async-block.js'
 import {
   EventCount,
   NOT_YET,
@@ -115,6 +110,7 @@ import {
   type WaitRules,
 } from '../waiting/event-count.js'
 import { deadlineOf, remaining, throwIfAborted } from '../waiting/signal.js'
+import { RoomWait } from './room-wait.js'
 
 /** 'SPSC' in little-endian ASCII. */
 export const SPSC_MAGIC = 0x43535053
@@ -124,12 +120,6 @@ const RECORD_HEADER = 8
 const PADDING = -1
 const MIN_CAPACITY = 64
 const MAX_CAPACITY = 2 ** 30
-/** The room a producer waiting on a full ring is woken at, at least (see the header, "Hysteresis"). */
-const WAKE_ROOM = 16 * 1024
-/** The longest sleep of a producer waiting for more room than its record needs (see the header). */
-const FULL_RING_SLICE_MS = 2
-/** The longest async block while the peer keeps answering quickly (see `#asyncSpinFor`). */
-const ASYNC_BLOCK_LONG_MS = 1
 /** The host of a ring in memory nobody closes (a SharedArrayBuffer). */
 const NEVER_CLOSED: WaitHost = { closed: false }
 
@@ -177,11 +167,11 @@ export interface SpscRingOptions {
    * the wait to a native waiter thread, in microseconds. A peer that answers
    * within it wakes this thread directly, which is several times faster than
    * going through the waiter thread and the event loop. Unlike spinning it
-   * costs no CPU. While the peer keeps answering within it, the next block
-   * may last up to ASYNC_BLOCK_LONG_MS (1 ms) instead (see `#asyncSpinFor`);
-   * a block that ends later, or not answered, goes back to this. So an async
-   * wait that has to sleep blocks the event loop this long at most, once,
-   * and 1 ms at most right after a run of quick answers.
+   * costs no CPU. While the peer keeps answering within it and no other
+   * async wait of the thread is pending, the next block may last up to 1 ms
+   * instead (waiting/async-block.ts); a block that ends later, or not
+   * answered, goes back to this. So an async wait that has to sleep blocks
+   * the event loop this long at most, once, or 1 ms right after quick answers.
    * @default 50
    */
   asyncBlockMicros?: number
@@ -211,24 +201,13 @@ export interface RingFault {
   error: CorruptError | undefined
 }
 
-/** One producer wait for room (see the header, "Hysteresis"). */
-interface RoomWait {
-  /** Its rules; `sliceMs` changes as the wait goes on. */
-  readonly rules: WaitRules
-  /** The room in bytes its record takes. */
-  record: number
-  /** The tail it last saw move, and when. */
-  tail: number
-  since: number
-}
-
 /** The event count and spin state one side of the ring waits with. */
 interface Side {
   /** On `readerWake`/`readerWaiters` (consumer) or `writerWake`/`writerWaiters` (producer). */
   readonly events: EventCount
   readonly spin: AdaptiveSpin
-  /** The peer answered the last async block within `asyncBlockMicros`: the next may last ASYNC_BLOCK_LONG_MS. */
-  blockLong: boolean
+  /** How long an async wait of this side may block after its spin. */
+  readonly block: AsyncBlock
   /** The room the producer waits for (0 for the consumer); set by each wait before it starts. */
   size: number
   /** The producer's sync wait for room (unused by the consumer). */
@@ -546,39 +525,16 @@ export class SpscRing {
   }
 
   /**
-   * Before a producer's wait: stores the room it is to be woken at (its
-   * record, or WAKE_ROOM if more) and sets its sleep slice (see the
-   * header, "Hysteresis").
-   */
-  #announceNeed(size: number, wait: RoomWait): void {
-    const i32 = this.#i32
-    wait.record = this.#recordBytes(Atomics.load(i32, this.#iHead), size)
-    wait.tail = Atomics.load(i32, this.#iTail)
-    wait.since = performance.now()
-    const need = Math.max(wait.record, Math.min(WAKE_ROOM, this.capacity / 2))
-    Atomics.store(i32, this.#iWriterNeed, need)
-    wait.rules.sliceMs = need > wait.record ? FULL_RING_SLICE_MS : PEER_CHECK_MS
-  }
-
-  /**
-   * The producer's look while it waits for room. When it finds none: a
-   * consumer that took nothing for a whole short slice has stalled, so the
-   * producer announces its record alone, sleeps in long slices, and looks
-   * once more (a consume that read the old need is seen here).
+   * The producer's look while it waits for room. When it finds none, it
+   * stores the room it is to be woken at and looks once more (a consume that
+   * read the old need is seen then; see the header, "Hysteresis").
    */
   #pollRoom(size: number, wait: RoomWait): RingWaitResult | NotYet {
     const polled = this.#pollWriter(size)
-    if (polled !== NOT_YET || wait.rules.sliceMs === PEER_CHECK_MS) return polled
-    const tail = Atomics.load(this.#i32, this.#iTail)
-    const now = performance.now()
-    if (tail !== wait.tail) {
-      wait.tail = tail
-      wait.since = now
-      return NOT_YET
-    }
-    if (now - wait.since < FULL_RING_SLICE_MS) return NOT_YET
-    Atomics.store(this.#i32, this.#iWriterNeed, wait.record)
-    wait.rules.sliceMs = PEER_CHECK_MS
+    if (polled !== NOT_YET) return polled
+    const i32 = this.#i32
+    const record = this.#recordBytes(Atomics.load(i32, this.#iHead), size)
+    Atomics.store(i32, this.#iWriterNeed, wait.need(record, Atomics.load(i32, this.#iTail), this.capacity))
     return this.#pollWriter(size)
   }
 
@@ -636,7 +592,7 @@ export class SpscRing {
     const side = this.#writer
     side.size = size
     side.syncRules.deadline = deadline
-    this.#announceNeed(size, side.room)
+    side.room.begin(Atomics.load(this.#i32, this.#iTail))
     return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
 
@@ -650,8 +606,8 @@ export class SpscRing {
     if (this.hasRoomFor(size)) return 'ready'
     const settled = () => this.#pollWriter(size) !== NOT_YET
     const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(this.#writer, settled, deadline))
-    const wait: RoomWait = { rules, record: 0, tail: 0, since: 0 }
-    this.#announceNeed(size, wait)
+    const wait = new RoomWait(rules, PEER_CHECK_MS)
+    wait.begin(Atomics.load(this.#i32, this.#iTail))
     return outcome(await this.#writer.events.wait(() => this.#pollRoom(size, wait), rules))
   }
 
@@ -814,8 +770,8 @@ export class SpscRing {
     const syncRules = this.#rules(Number.POSITIVE_INFINITY, undefined, () =>
       spin.spin(settled, this.#spin, syncRules.deadline),
     )
-    const room: RoomWait = { rules: syncRules, record: 0, tail: 0, since: 0 }
-    return { events, spin, blockLong: false, size: 0, room, attempt, settled, syncRules }
+    const room = new RoomWait(syncRules, PEER_CHECK_MS)
+    return { events, spin, block: new AsyncBlock(this.#asyncBlock), size: 0, room, attempt, settled, syncRules }
   }
 
   /** The rules of one wait: peer checks every PEER_CHECK_MS, `spin` before the first sleep. */
@@ -826,24 +782,16 @@ export class SpscRing {
   /**
    * The async spin policy: the adaptive spin, then (when it missed) one
    * short blocking futex wait, registered, so a quick answer wakes this
-   * thread directly. True when `settled` holds after either.
-   *
-   * The block lasts `asyncBlockMicros`, or ASYNC_BLOCK_LONG_MS while the
-   * peer answered the last one within `asyncBlockMicros`. A timed futex
-   * wait whose timeout comes before the kernel's next timer event makes it
-   * program its timer, and again when the wake-up cancels it: on a virtual
-   * machine each is a trap to the hypervisor, and with both ends on one CPU
-   * (no spin then) a 50 µs block made an async round trip 22–27 µs; a 1 ms
-   * one, 7–9 µs. A peer that answers as fast keeps the block that short;
-   * one that stops answering costs one long block, then short ones again.
+   * thread directly (its length: waiting/async-block.ts). True when
+   * `settled` holds after either.
    */
   #asyncSpinFor(side: Side, settled: () => boolean, deadline: number): boolean {
     if (side.spin.spin(settled, this.#asyncSpin, deadline)) return true
-    if (this.#asyncBlock <= 0) return false
+    const ms = Math.min(side.block.next(runtime().waits.size > 0), remaining(deadline))
+    if (ms <= 0) return false
     const started = performance.now()
-    const block = side.blockLong ? Math.max(this.#asyncBlock, ASYNC_BLOCK_LONG_MS) : this.#asyncBlock
-    const answered = side.events.pauseSync(settled, Math.min(block, remaining(deadline)))
-    side.blockLong = answered && performance.now() - started <= this.#asyncBlock
+    const answered = side.events.pauseSync(settled, ms)
+    side.block.record(answered, performance.now() - started)
     return answered
   }
 }
