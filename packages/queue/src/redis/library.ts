@@ -80,7 +80,8 @@ export const MAX_BATCH = 1024
 export const MAX_MAXSIZE = 0x7fffffff
 
 export const QUEUE_LIBRARY = defineLibrary(
-  'ipc_queue_1',
+  'queue',
+  2,
   `
 local MAX_WIRE = ${MAX_WIRE_CHARS}
 local MAX_BATCH = ${MAX_BATCH}
@@ -234,7 +235,7 @@ local function cancel(keys, state, w, now)
 end
 
 -- args: kind, object, idle, acks (none), mode ('new' | 'open' | 'create'), maxsize, persistent
-redis.register_function('ipc_queue_create', function(keys, args)
+register('create', function(keys, args)
   local kind, object, idle, mode = args[1], args[2], tonumber(args[3]), args[5]
   local existing = redis.call('HGET', keys[1], 'kind')
   local status = 'opened'
@@ -259,7 +260,7 @@ end)
 -- args: kind, object, idle, acks…, waiter, lease, mode ('try' | 'wait'), items…
 -- Puts as many items as there is room for; with 'wait', the next one waits for room (queued).
 -- Reply: {'ok', n} | {'full', n} | {'queued', n} | {'shutdown', 0} | {'too-big', i}
-redis.register_function('ipc_queue_put', function(keys, args)
+register('put', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -297,7 +298,7 @@ end)
 
 -- args: kind, object, idle, acks…, waiter, lease, mode ('try' | 'wait'), max
 -- Reply: {'items', {items…}} (handed to waiter: ack or cancel it) | {'queued'} | {'empty'} | {'shutdown'}
-redis.register_function('ipc_queue_get', function(keys, args)
+register('get', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -327,7 +328,7 @@ end)
 
 -- Gives items back to the head, in order (the items after one the client could not decode).
 -- args: kind, object, idle, acks…, items…
-redis.register_function('ipc_queue_unget', function(keys, args)
+register('unget', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -340,7 +341,7 @@ end)
 -- args: kind, object, idle, acks…, waiter
 -- Reply: {'cancelled'} (it was waiting) | {'returned', n} (its items went back to the head)
 --      | {'handed', JSON} (its put, shutdown or join had happened: the wake-up it was sent) | {'gone'}
-redis.register_function('ipc_queue_cancel', function(keys, args)
+register('cancel', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -351,7 +352,7 @@ end)
 
 -- args: kind, object, idle, acks…, waiter, lease, mode ('try' | 'wait')
 -- Reply: {'done'} | {'pending'} | {'queued'}
-redis.register_function('ipc_queue_join', function(keys, args)
+register('join', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -369,7 +370,7 @@ end)
 
 -- args: kind, object, idle, acks…
 -- Reply: {'ok', unfinished} | {'over'} (more task_done calls than items put)
-redis.register_function('ipc_queue_task_done', function(keys, args)
+register('task_done', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   ack(keys, args)
@@ -383,7 +384,7 @@ end)
 -- args: kind, object, idle, acks…, immediate ('1' | '0')
 -- Blocked puts are woken with ['s'] (their items are not put); blocked gets too when no item is left.
 -- Reply: {'ok', dropped}
-redis.register_function('ipc_queue_shutdown', function(keys, args)
+register('shutdown', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -421,7 +422,7 @@ end)
 
 -- args: kind, object, idle, acks…
 -- Reply: {'ok', size, shutdown (0 | 1), unfinished, maxsize}
-redis.register_function('ipc_queue_state', function(keys, args)
+register('state', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   ack(keys, args)
@@ -432,7 +433,7 @@ end)
 -- Renews this object and its waiting calls; cancels the calls its process gave up while cut off.
 -- args: kind, object, idle, acks…, lease, cancel count, cancels…, waiters…
 -- Reply: {handed (waiter, JSON, …), gone waiters, unfinished}
-redis.register_function('ipc_queue_renew', function(keys, args)
+register('renew', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -465,7 +466,7 @@ end)
 
 -- Detaches an object: cancels its calls (their handed items go back); the last object removes a
 -- non-persistent queue. args: kind, object, idle, acks…, cancels…
-redis.register_function('ipc_queue_close', function(keys, args)
+register('close', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -484,7 +485,7 @@ redis.register_function('ipc_queue_close', function(keys, args)
 end)
 
 -- args: kind. A name unlinked and reused since by another kind is not this object's to delete.
-redis.register_function('ipc_queue_unlink', function(keys, args)
+register('unlink', function(keys, args)
   local kind = redis.call('HGET', keys[1], 'kind')
   if kind and kind ~= args[1] then return 0 end
   return redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7], keys[8], keys[9], keys[10])

@@ -48,7 +48,8 @@ export const KEY_COUNT = 7
 export const KEY_PARTS = ['meta', 'holders', 'owners', 'queue', 'waiters', 'grants', 'objects'] as const
 
 export const SEMAPHORE_LIBRARY = defineLibrary(
-  'ipc_semaphore_1',
+  'semaphore',
+  2,
   `
 local MAX = 8388607
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
@@ -160,7 +161,7 @@ local function holds(keys, token, object)
 end
 
 -- args: kind, object, idle, mode ('new' | 'open' | 'create'), free, bound, persistent, reclaim
-redis.register_function('ipc_sem_create', function(keys, args)
+register('create', function(keys, args)
   local kind, object, idle, mode = args[1], args[2], tonumber(args[3]), args[4]
   local existing = redis.call('HGET', keys[1], 'kind')
   local status = 'opened'
@@ -183,7 +184,7 @@ redis.register_function('ipc_sem_create', function(keys, args)
 end)
 
 -- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
-redis.register_function('ipc_sem_acquire', function(keys, args)
+register('acquire', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
@@ -231,7 +232,7 @@ end)
 
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
-redis.register_function('ipc_sem_release', function(keys, args)
+register('release', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, n = args[2], tonumber(args[3]), tonumber(args[4])
@@ -274,7 +275,7 @@ end)
 -- Renews this object's leases and queue entries.
 -- args: kind, object, idle, lease, waiter count, waiters..., tokens...
 -- Reply: {granted (waiter, token, ...), lost tokens, gone waiters, ms to the next lease end or -1, free}
-redis.register_function('ipc_sem_renew', function(keys, args)
+register('renew', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, lease, count = args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
@@ -313,7 +314,7 @@ redis.register_function('ipc_sem_renew', function(keys, args)
 end)
 
 -- args: kind, object, idle, waiter
-redis.register_function('ipc_sem_cancel', function(keys, args)
+register('cancel', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local w = args[4]
@@ -327,7 +328,7 @@ redis.register_function('ipc_sem_cancel', function(keys, args)
 end)
 
 -- args: kind, object, idle
-redis.register_function('ipc_sem_value', function(keys, args)
+register('value', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local now = ipc_now()
@@ -338,7 +339,7 @@ end)
 
 -- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
 -- args: kind, object, idle, waiter count, waiters..., tokens...
-redis.register_function('ipc_sem_close', function(keys, args)
+register('close', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
@@ -366,7 +367,7 @@ redis.register_function('ipc_sem_close', function(keys, args)
 end)
 
 -- args: kind. A name unlinked and reused since by another kind is not this object's to delete.
-redis.register_function('ipc_sem_unlink', function(keys, args)
+register('unlink', function(keys, args)
   local kind = redis.call('HGET', keys[1], 'kind')
   if kind and kind ~= args[1] then return 0 end
   return redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7])

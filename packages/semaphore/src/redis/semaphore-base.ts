@@ -80,7 +80,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         library: SEMAPHORE_LIBRARY,
         keyParts: KEY_PARTS,
         idPrefix: '',
-        functions: { create: 'ipc_sem_create', close: 'ipc_sem_close', unlink: 'ipc_sem_unlink' },
+        functions: { create: 'create', close: 'close', unlink: 'unlink' },
         replyWithinLease: false,
         waits: true,
       },
@@ -157,7 +157,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       if (timeout !== Number.POSITIVE_INFINITY && timeout !== 0)
         timer = setTimeout(() => giveUp(() => resolve(false)), Math.max(0, deadline - performance.now()))
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.call('ipc_sem_acquire', [waiterId, this.lease, mode, reenter ?? '']).then(
+      this.call('acquire', [waiterId, this.lease, mode, reenter ?? '']).then(
         (raw) => {
           const reply = replyArray(raw, 'acquire')
           try {
@@ -201,7 +201,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Cancels a waiter on the server; a grant that came meanwhile is given back. */
   async #cancel(waiterId: string): Promise<void> {
     try {
-      const reply = replyArray(await this.call('ipc_sem_cancel', [waiterId]), 'cancel')
+      const reply = replyArray(await this.call('cancel', [waiterId]), 'cancel')
       if (reply[0] === 'granted') await this.#giveBack(asToken(reply[1], 'cancel'))
     } catch {
       // Unreachable server: the queue entry and any grant lapse within one lease.
@@ -212,7 +212,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   async #giveBack(token: number): Promise<void> {
     if (this.#held.includes(token)) return
     try {
-      await this.call('ipc_sem_release', [1, token])
+      await this.call('release', [1, token])
     } catch {
       // The lease lapses by itself.
     }
@@ -235,7 +235,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Takes the free permit a nudge announced (a newcomer may have taken it first: then wait on). */
   async #claim(waiterId: string, waiter: Waiter): Promise<void> {
     try {
-      const reply = replyArray(await this.call('ipc_sem_acquire', [waiterId, this.lease, 'claim', '']), 'claim')
+      const reply = replyArray(await this.call('acquire', [waiterId, this.lease, 'claim', '']), 'claim')
       this.checkGone(reply, 'acquire')
       if (reply[0] === 'granted') waiter.settle(asToken(reply[1], 'claim'))
       else if (reply[0] !== 'queued' && reply[0] !== 'gone') unexpectedReply('claim', reply)
@@ -257,10 +257,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected override async renew(): Promise<void> {
     const waiterIds = [...this.#waiters.keys()]
     const tokens = [...this.#held]
-    const reply = replyArray(
-      await this.call('ipc_sem_renew', [this.lease, waiterIds.length, ...waiterIds, ...tokens]),
-      'renew',
-    )
+    const reply = replyArray(await this.call('renew', [this.lease, waiterIds.length, ...waiterIds, ...tokens]), 'renew')
     this.checkGone(reply, 'renew')
     const [granted, lost, gone, nextEnd] = reply
     const pairs = replyArray(granted, 'renew')
@@ -307,7 +304,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected async releaseTokens(tokens: readonly number[], n: number): Promise<number> {
     this.assertOpen('release')
     await this.ready()
-    const reply = replyArray(await this.call('ipc_sem_release', [n, ...tokens]), 'release')
+    const reply = replyArray(await this.call('release', [n, ...tokens]), 'release')
     this.checkGone(reply, 'release')
     switch (reply[0]) {
       case 'ok': {
@@ -364,7 +361,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected async readState(): Promise<{ free: number; depth: number; holders: number; waiting: number }> {
     this.assertOpen('read')
     await this.ready()
-    const reply = replyArray(await this.call('ipc_sem_value', []), 'value')
+    const reply = replyArray(await this.call('value', []), 'value')
     this.checkGone(reply, 'read')
     const [status, free, depth, holders, waiting] = reply
     if (
