@@ -41,6 +41,8 @@ interface Waiter {
   /** Resolves with the token, or false (timeout, try). */
   settle(token: number | false): void
   fail(error: unknown): void
+  /** A claim planned for when this waiter's 2 ms of barging are up (see library.ts, Fairness). */
+  claimTimer?: NodeJS.Timeout
 }
 
 /** Largest value and release count (as for the shared-memory classes). */
@@ -126,6 +128,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         done = true
         this.#waiters.delete(waiterId)
         if (timer !== undefined) clearTimeout(timer)
+        if (waiter.claimTimer !== undefined) clearTimeout(waiter.claimTimer)
         signal?.removeEventListener('abort', onAbort)
         keepAlive()
       }
@@ -232,13 +235,27 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     else if (!this.closed) void this.#giveBack(token)
   }
 
-  /** Takes the free permit a nudge announced (a newcomer may have taken it first: then wait on). */
+  /**
+   * Takes the free permit a nudge announced. A newcomer may have taken it
+   * first: then this waiter waits on, and claims again when the reply says
+   * its barging window ends (a release after that hands the permit over; the
+   * planned claim covers a holder that does not release again).
+   */
   async #claim(waiterId: string, waiter: Waiter): Promise<void> {
     try {
       const reply = replyArray(await this.call('acquire', [waiterId, this.lease, 'claim', '']), 'claim')
       this.checkGone(reply, 'acquire')
       if (reply[0] === 'granted') waiter.settle(asToken(reply[1], 'claim'))
-      else if (reply[0] !== 'queued' && reply[0] !== 'gone') unexpectedReply('claim', reply)
+      else if (reply[0] === 'queued') {
+        const left = reply[1]
+        if (typeof left === 'number' && left > 0 && this.#waiters.get(waiterId) === waiter) {
+          if (waiter.claimTimer !== undefined) clearTimeout(waiter.claimTimer)
+          waiter.claimTimer = setTimeout(() => {
+            waiter.claimTimer = undefined
+            if (this.#waiters.get(waiterId) === waiter) void this.#claim(waiterId, waiter)
+          }, left + 1)
+        }
+      } else if (reply[0] !== 'gone') unexpectedReply('claim', reply)
     } catch (error) {
       waiter.fail(error)
     }
