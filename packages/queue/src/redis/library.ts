@@ -222,9 +222,11 @@ end
 -- Returns the index of the first argument after them.
 local function ack(keys, args)
   local count = tonumber(args[4]) or 0
-  if count > 0 then
-    redis.call('HDEL', keys[7], unpack(args, 5, 4 + count))
-    redis.call('ZREM', keys[8], unpack(args, 5, 4 + count))
+  -- In chunks: unpack has a limit (a process may ack thousands of calls at once).
+  for first = 5, 4 + count, 512 do
+    local last = math.min(first + 511, 4 + count)
+    redis.call('HDEL', keys[7], unpack(args, first, last))
+    redis.call('ZREM', keys[8], unpack(args, first, last))
   end
   return 5 + count
 end

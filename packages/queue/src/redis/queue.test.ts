@@ -169,4 +169,20 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
       await queue.close()
     }
   })
+
+  it('sends the acks of 10,000 gets that resolved together with its next call', { timeout: 60_000 }, async () => {
+    const queue = await new Queue<number>({ url: server.url }).ready()
+    const count = 10_000
+    try {
+      await queue.putMany(Array.from({ length: count }, (_, i) => i))
+      // All sent in one tick: every get is handed its item before any ack can go out.
+      const items = await Promise.all(Array.from({ length: count }, () => queue.get()))
+      expect(new Set(items).size).toBe(count)
+      // The next call carries the 10,000 acks (more than Lua's unpack takes at once).
+      expect(await queue.qsize()).toBe(0)
+      expect(await server.command('HLEN', `ipc:{${queue.name}}:handed`)).toBe(':0')
+    } finally {
+      await queue.close()
+    }
+  })
 })
