@@ -5,10 +5,7 @@ import { defaultRedisUrl, NO_REPLY, RedisConnection, redactUrl } from './connect
 import { checkRedisName, redisKey } from './keys.js'
 import { defineLibrary } from './library.js'
 
-const LIBRARY = defineLibrary(
-  'ipc_test_1',
-  "redis.register_function('ipc_test_now', function(keys, args) return ipc_now() end)",
-)
+const LIBRARY = defineLibrary('test', 1, "register('now', function(keys, args) return ipc_now() end)")
 
 describe('redis keys and urls', () => {
   it('puts every key of a primitive in the hash slot of its name', () => {
@@ -46,23 +43,44 @@ describe.skipIf(!hasRedisServer())(`RedisConnection${hasRedisServer() ? '' : ` (
     const connection = RedisConnection.acquire(server.url)
     expect(RedisConnection.acquire(server.url)).toBe(connection)
     connection.release()
-    const now = await connection.call(LIBRARY, 'ipc_test_now', [], [], { deadline: Number.POSITIVE_INFINITY })
+    const now = await connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })
     expect(typeof now).toBe('number')
     expect(Math.abs((now as number) - Date.now())).toBeLessThan(60_000)
     expect(await server.command('FUNCTION', 'FLUSH')).toBe('+OK')
-    await expect(
-      connection.call(LIBRARY, 'ipc_test_now', [], [], { deadline: Number.POSITIVE_INFINITY }),
-    ).resolves.toBeTypeOf('number')
+    await expect(connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })).resolves.toBeTypeOf(
+      'number',
+    )
     connection.release()
+  })
+
+  it('keeps two versions of one library on one server: neither replaces the other', async () => {
+    // Two releases of @ipc with different code for the same functions, as an old and a new client.
+    const older = defineLibrary('test_versions', 1, "register('which', function(keys, args) return 1 end)")
+    const newer = defineLibrary('test_versions', 2, "register('which', function(keys, args) return 2 end)")
+    expect(newer.name).toBe('ipc_v2_test_versions')
+    expect(newer.functionName('which')).toBe('ipc_v2_test_versions_which')
+    const connection = RedisConnection.acquire(server.url)
+    const forever = { deadline: Number.POSITIVE_INFINITY }
+    try {
+      expect(await connection.call(older, 'which', [], [], forever)).toBe(1)
+      expect(await connection.call(newer, 'which', [], [], forever)).toBe(2)
+      // The newer load left the older library in place (FUNCTION LOAD REPLACE replaces by library name).
+      expect(await connection.call(older, 'which', [], [], forever)).toBe(1)
+      // Both under their versioned names, as any other client sees them.
+      expect(await server.command('FCALL', 'ipc_v1_test_versions_which', '0')).toBe(':1')
+      expect(await server.command('FCALL', 'ipc_v2_test_versions_which', '0')).toBe(':2')
+    } finally {
+      connection.release()
+    }
   })
 
   it('resolves NO_REPLY at the deadline when the server does not answer, and hands the late reply over', async () => {
     const connection = RedisConnection.acquire(server.url)
-    await connection.call(LIBRARY, 'ipc_test_now', [], [], { deadline: Number.POSITIVE_INFINITY })
+    await connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })
     let late: unknown
     server.pause()
     try {
-      const reply = await connection.call(LIBRARY, 'ipc_test_now', [], [], {
+      const reply = await connection.call(LIBRARY, 'now', [], [], {
         deadline: performance.now() + 100,
         late: (value) => {
           late = value
@@ -79,16 +97,16 @@ describe.skipIf(!hasRedisServer())(`RedisConnection${hasRedisServer() ? '' : ` (
 
   it('rejects with ConnectionError while the server is down, and works again when it is back', async () => {
     const connection = RedisConnection.acquire(server.url)
-    await connection.call(LIBRARY, 'ipc_test_now', [], [], { deadline: Number.POSITIVE_INFINITY })
+    await connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })
     await server.kill()
     await expect(
-      connection.call(LIBRARY, 'ipc_test_now', [], [], { deadline: Number.POSITIVE_INFINITY }),
+      connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY }),
     ).rejects.toBeInstanceOf(ConnectionError)
     await server.start()
     let reply: unknown
     for (let i = 0; i < 100 && reply === undefined; i++) {
       reply = await connection
-        .call(LIBRARY, 'ipc_test_now', [], [], { deadline: Number.POSITIVE_INFINITY })
+        .call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })
         .catch(async (error: unknown) => {
           if (!(error instanceof ConnectionError)) throw error
           await new Promise((resolve) => setTimeout(resolve, 50))

@@ -174,13 +174,15 @@ export class RedisConnection {
   }
 
   /**
-   * Calls function `fn` of `library` with `keys` and `args` (FCALL), loading
-   * the library first when the server does not have it (first use, or a
-   * server that restarted). Resolves with the reply, or `NO_REPLY` when the
-   * deadline passed first (the reply, if any, then goes to `options.late`).
+   * Calls function `fn` of `library` (its short name: `put`) with `keys` and
+   * `args` (FCALL), loading the library first when the server does not have
+   * it (first use, or a server that restarted). Resolves with the reply, or
+   * `NO_REPLY` when the deadline passed first (the reply, if any, then goes
+   * to `options.late`). Calls made in the same tick go out together (the
+   * client writes its queue once per tick), in the order they were made.
    * @throws {ConnectionError} The server cannot be reached, or the connection was lost before the reply.
    */
-  async call(
+  call(
     library: RedisLibrary,
     fn: string,
     keys: readonly string[],
@@ -189,32 +191,44 @@ export class RedisConnection {
   ): Promise<unknown> {
     this.#pending++
     if (this.#pending === 1) this.#ref()
+    const command = ['FCALL', library.functionName(fn), String(keys.length), ...keys]
+    for (const arg of args) command.push(typeof arg === 'string' ? arg : String(arg))
+    const work = this.#call(library, command)
+    const reply = options.deadline === Number.POSITIVE_INFINITY ? work : this.#withDeadline(work, options)
+    reply.then(this.#settled, this.#settled)
+    return reply
+  }
+
+  /** One call fewer pending: the last one lets the process exit. */
+  readonly #settled = (): void => {
+    this.#pending--
+    if (this.#pending === 0) this.#unref()
+  }
+
+  #call(library: RedisLibrary, command: string[]): Promise<unknown> {
+    const client = this.#commands
+    // Connected, the library loaded: the command goes straight to the client (no await of ours first).
+    if (client !== undefined && this.#opening === undefined && client.isReady && this.#loaded.has(library))
+      return client.sendCommand(command).catch((error: unknown) => this.#retry(client, library, command, error))
+    return this.#openAndCall(library, command)
+  }
+
+  async #openAndCall(library: RedisLibrary, command: string[]): Promise<unknown> {
+    const client = await this.#open()
+    if (!this.#loaded.has(library)) await this.#load(client, library)
     try {
-      return await this.#withDeadline(this.#call(library, fn, keys, args), options)
-    } finally {
-      this.#pending--
-      if (this.#pending === 0) this.#unref()
+      return await client.sendCommand(command)
+    } catch (error) {
+      return await this.#retry(client, library, command, error)
     }
   }
 
-  async #call(
-    library: RedisLibrary,
-    fn: string,
-    keys: readonly string[],
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    const client = await this.#open()
-    const command = ['FCALL', fn, String(keys.length), ...keys, ...args.map(String)]
-    if (!this.#loaded.has(library)) await this.#load(client, library)
-    try {
-      return await this.#send(client, command)
-    } catch (error) {
-      if (!isFunctionMissing(error)) throw error
-      // The server restarted (or failed over) without our functions: load, then run once more.
-      this.#loaded.delete(library)
-      await this.#load(client, library)
-      return await this.#send(client, command)
-    }
+  /** After a failed send: a server without our functions (restarted, failed over) gets them, and the call runs once more. */
+  async #retry(client: Client, library: RedisLibrary, command: string[], error: unknown): Promise<unknown> {
+    if (!isFunctionMissing(error)) throw this.#mapError(error)
+    this.#loaded.delete(library)
+    await this.#load(client, library)
+    return await this.#send(client, command)
   }
 
   async #load(client: Client, library: RedisLibrary): Promise<void> {

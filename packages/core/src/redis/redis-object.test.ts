@@ -8,25 +8,26 @@ import { type RedisAttachSpec, RedisObject } from './redis-object.js'
 
 /** A counter kind: the least a library needs to run on RedisObject (one key; args: kind, object id, ttl, …). */
 const COUNTER_LIBRARY = defineLibrary(
-  'ipc_test_object_1',
+  'test_object',
+  1,
   `
-redis.register_function('ipc_test_create', function(keys, args)
+register('create', function(keys, args)
   local exists = redis.call('EXISTS', keys[1]) == 1
   if args[4] == 'new' and exists then return {'exists'} end
   if args[4] == 'open' and not exists then return {'missing'} end
   if not exists then redis.call('SET', keys[1], 0) end
   return {exists and 'opened' or 'created', 0}
 end)
-redis.register_function('ipc_test_incr', function(keys, args)
+register('incr', function(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return {'missing'} end
   return {'ok', redis.call('INCR', keys[1])}
 end)
-redis.register_function('ipc_test_renew', function(keys, args)
+register('renew', function(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return {'missing'} end
   return {'ok'}
 end)
-redis.register_function('ipc_test_close', function(keys, args) return {'ok'} end)
-redis.register_function('ipc_test_unlink', function(keys, args) return redis.call('DEL', keys[1]) end)
+register('close', function(keys, args) return {'ok'} end)
+register('unlink', function(keys, args) return redis.call('DEL', keys[1]) end)
 `,
 )
 
@@ -43,7 +44,7 @@ class Counter extends RedisObject {
         library: COUNTER_LIBRARY,
         keyParts: ['count'],
         idPrefix: 't',
-        functions: { create: 'ipc_test_create', close: 'ipc_test_close', unlink: 'ipc_test_unlink' },
+        functions: { create: 'create', close: 'close', unlink: 'unlink' },
         replyWithinLease: true,
         waits: false,
       },
@@ -58,13 +59,13 @@ class Counter extends RedisObject {
 
   protected override async renew(): Promise<void> {
     this.renewals++
-    const reply = (await this.call('ipc_test_renew', [])) as unknown[]
+    const reply = (await this.call('renew', [])) as unknown[]
     this.checkGone(reply, 'renew')
   }
 
   async increment(): Promise<number> {
     await this.enter('increment')
-    const reply = (await this.call('ipc_test_incr', [])) as unknown[]
+    const reply = (await this.call('incr', [])) as unknown[]
     this.checkGone(reply, 'increment')
     return reply[1] as number
   }

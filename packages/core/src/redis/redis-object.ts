@@ -52,9 +52,10 @@ export interface RedisObjectKind {
   /** Put before the object's number in its id (`q` makes `<clientId>/q7`). */
   readonly idPrefix: string
   /**
-   * The functions that attach (args: the kind's create arguments; reply
-   * `[status, …]`), detach (args: `beginClose()`'s) and remove (args: the
-   * kind; reply: `onUnlinked`'s) an object.
+   * The functions of `library`, by short name (`create`; the server's name
+   * carries the library's version), that attach (args: the kind's create
+   * arguments; reply `[status, …]`), detach (args: `beginClose()`'s) and
+   * remove (args: the kind; reply: `onUnlinked`'s) an object.
    */
   readonly functions: { readonly create: string; readonly close: string; readonly unlink: string }
   /**
@@ -286,7 +287,7 @@ export abstract class RedisObject implements AsyncDisposable {
   }
 
   /**
-   * Calls library function `fn` with this object's keys and, before `args`,
+   * Calls library function `fn` (its short name) with this object's keys and, before `args`,
    * the arguments every function takes: kind, object id, and how long the
    * server keeps this object's entries after a renewal (3 leases).
    * @throws {ConnectionError} The server cannot be reached (or, with `replyWithinLease`, did not answer within a lease).

@@ -16,6 +16,10 @@
  * | 9    | `ipc:{name}:joiners` | set  | waiter ids                                     | join, task_done, shutdown  | blocked joins                             |
  * | 10   | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew      | create, renew, close       | attached objects (last close removes all) |
  *
+ * Cost: a put that finds room and a get that finds items or queues are one
+ * call each, and with nobody waiting a put runs 3 commands (HMGET, EXISTS,
+ * RPUSH), a get 6 (HMGET, LPOP, TIME, HSET, ZADD, EXISTS; 2 more with acks).
+ *
  * Ids: an object is "<clientId>/<n>" (clientId: its process's connection), a
  * call "<object>/<m>". Waking a call PUBLISHes "<waiter> <JSON array>" on
  * `ipc:wake:<clientId>`: the items themselves (["i", …]), a put done (["p", n]:
@@ -36,14 +40,16 @@
  * after the call it cancels, so the server always runs it second.
  *
  * Order: puts append at the tail, gets take from the head; blocked puts and
- * gets are served oldest first (`settle`, run first by every function), and
- * a newcomer finds room or items only when nobody waits before it, so the
- * items of one producer stay in order. An item given back after a timeout
+ * gets are served oldest first (`settle`, run by every function that adds
+ * items or room, so none is left waiting for what is there), and a newcomer
+ * finds room or items only when nobody waits before it, so the items of one
+ * producer stay in order. An item given back after a timeout
  * goes to the head; a get that ran meanwhile may have taken the one after it.
  *
  * What a crash or a cut-off loses: a `handed` entry not acked within its
- * lease (the caller died or was cut off that long) is dropped, never given
- * again: at most the items a consumer had taken (exactly once, never at least
+ * lease (the caller died or was cut off that long) is dropped by the next
+ * create, renew or close (`sweep`; a live object renews every lease/3), never
+ * given again: at most the items a consumer had taken (exactly once, never at least
  * once). A blocked put whose object stopped renewing is dropped with its
  * payload (that put never resolved). Keys of a non-persistent queue carry a
  * TTL of `idle` ms (3 leases), renewed by every object's renew, so a queue
@@ -80,7 +86,8 @@ export const MAX_BATCH = 1024
 export const MAX_MAXSIZE = 0x7fffffff
 
 export const QUEUE_LIBRARY = defineLibrary(
-  'ipc_queue_1',
+  'queue',
+  2,
   `
 local MAX_WIRE = ${MAX_WIRE_CHARS}
 local MAX_BATCH = ${MAX_BATCH}
@@ -149,14 +156,27 @@ local function room(keys, state)
   return state.maxsize == 0 or redis.call('LLEN', keys[2]) < state.maxsize
 end
 
--- Serves the waiters: blocked puts while there is room, blocked gets while there are items,
--- each oldest first, until neither can move. Lapsed handed entries are dropped first.
-local function settle(keys, state, now)
-  local lapsed = redis.call('ZRANGEBYSCORE', keys[8], '-inf', now, 'LIMIT', 0, 64)
-  for _, w in ipairs(lapsed) do
-    redis.call('HDEL', keys[7], w)
-    redis.call('ZREM', keys[8], w)
+-- Drops handed entries whose lease ended (their callers died or were cut off): run by
+-- create, renew and close, so an entry outlives its lease by at most lease/3 of a live object.
+local function sweep(keys, now)
+  local lapsed = redis.call('ZRANGEBYSCORE', keys[8], '-inf', now, 'LIMIT', 0, 256)
+  if #lapsed > 0 then
+    redis.call('HDEL', keys[7], unpack(lapsed))
+    redis.call('ZREM', keys[8], unpack(lapsed))
   end
+end
+
+-- Serves the waiters: blocked puts while there is room, blocked gets while there are items,
+-- each oldest first, until neither can move. Every function that adds items or room runs it,
+-- so between two functions no live get waits while items are queued, and no put waits
+-- while there is room (unless shut down). When nobody waits (one EXISTS), it does nothing.
+-- now: the server time, or nil (read here when needed).
+local function settle(keys, state, now)
+  if redis.call('EXISTS', keys[3], keys[4]) == 0 then
+    save(keys, state)
+    return
+  end
+  now = now or ipc_now()
   local moved = true
   while moved do
     moved = false
@@ -202,9 +222,11 @@ end
 -- Returns the index of the first argument after them.
 local function ack(keys, args)
   local count = tonumber(args[4]) or 0
-  for i = 5, 4 + count do
-    redis.call('HDEL', keys[7], args[i])
-    redis.call('ZREM', keys[8], args[i])
+  -- In chunks: unpack has a limit (a process may ack thousands of calls at once).
+  for first = 5, 4 + count, 512 do
+    local last = math.min(first + 511, 4 + count)
+    redis.call('HDEL', keys[7], unpack(args, first, last))
+    redis.call('ZREM', keys[8], unpack(args, first, last))
   end
   return 5 + count
 end
@@ -234,7 +256,7 @@ local function cancel(keys, state, w, now)
 end
 
 -- args: kind, object, idle, acks (none), mode ('new' | 'open' | 'create'), maxsize, persistent
-redis.register_function('ipc_queue_create', function(keys, args)
+register('create', function(keys, args)
   local kind, object, idle, mode = args[1], args[2], tonumber(args[3]), args[5]
   local existing = redis.call('HGET', keys[1], 'kind')
   local status = 'opened'
@@ -250,6 +272,7 @@ redis.register_function('ipc_queue_create', function(keys, args)
   local state, err = open(keys, kind, idle)
   if not state then return err end
   local now = ipc_now()
+  sweep(keys, now)
   settle(keys, state, now)
   redis.call('ZADD', keys[10], now + idle, object)
   touch(keys, state)
@@ -259,14 +282,13 @@ end)
 -- args: kind, object, idle, acks…, waiter, lease, mode ('try' | 'wait'), items…
 -- Puts as many items as there is room for; with 'wait', the next one waits for room (queued).
 -- Reply: {'ok', n} | {'full', n} | {'queued', n} | {'shutdown', 0} | {'too-big', i}
-redis.register_function('ipc_queue_put', function(keys, args)
+-- No settle first: the last function left no put waiting while there was room (see settle).
+register('put', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
   local w, lease, mode = args[at], tonumber(args[at + 1]), args[at + 2]
   local first = at + 3
-  local now = ipc_now()
-  settle(keys, state, now)
   if state.shutdown then return {'shutdown', 0} end
   for i = first, #args do
     if #args[i] > MAX_WIRE or #args[i] < 1 then return {'too-big', i - first} end
@@ -281,10 +303,11 @@ redis.register_function('ipc_queue_put', function(keys, args)
     redis.call('RPUSH', keys[2], unpack(args, first, first + k - 1))
     expire(keys, state, 2)
     if state.joinable then state.unfinished = state.unfinished + k end
-    settle(keys, state, now)
+    settle(keys, state, nil)
   end
   if k == n then return {'ok', k} end
   if mode ~= 'wait' then return {'full', k} end
+  local now = ipc_now()
   -- The waiter entry's last field keeps k: the wake-up may reach the client before this reply.
   redis.call('RPUSH', keys[4], w)
   redis.call('HSET', keys[5], w, (now + lease) .. '|' .. lease .. '|' .. k)
@@ -297,22 +320,23 @@ end)
 
 -- args: kind, object, idle, acks…, waiter, lease, mode ('try' | 'wait'), max
 -- Reply: {'items', {items…}} (handed to waiter: ack or cancel it) | {'queued'} | {'empty'} | {'shutdown'}
-redis.register_function('ipc_queue_get', function(keys, args)
+-- No settle first: the last function left no live get waiting while items were queued (see settle).
+register('get', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
   local w, lease, mode = args[at], tonumber(args[at + 1]), args[at + 2]
   local max = math.max(1, math.min(tonumber(args[at + 3]) or 1, MAX_BATCH))
+  local items = redis.call('LPOP', keys[2], max)
   local now = ipc_now()
-  settle(keys, state, now)
-  if redis.call('LLEN', keys[2]) > 0 then
-    local items = redis.call('LPOP', keys[2], max)
+  if items then
     local what = {'i'}
     for i = 1, #items do what[i + 1] = items[i] end
     redis.call('HSET', keys[7], w, cjson.encode(what))
     redis.call('ZADD', keys[8], now + lease, w)
     expire(keys, state, 7)
     expire(keys, state, 8)
+    -- Room now: blocked puts go in.
     settle(keys, state, now)
     return {'items', items}
   end
@@ -327,7 +351,7 @@ end)
 
 -- Gives items back to the head, in order (the items after one the client could not decode).
 -- args: kind, object, idle, acks…, items…
-redis.register_function('ipc_queue_unget', function(keys, args)
+register('unget', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -340,7 +364,7 @@ end)
 -- args: kind, object, idle, acks…, waiter
 -- Reply: {'cancelled'} (it was waiting) | {'returned', n} (its items went back to the head)
 --      | {'handed', JSON} (its put, shutdown or join had happened: the wake-up it was sent) | {'gone'}
-redis.register_function('ipc_queue_cancel', function(keys, args)
+register('cancel', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -351,7 +375,7 @@ end)
 
 -- args: kind, object, idle, acks…, waiter, lease, mode ('try' | 'wait')
 -- Reply: {'done'} | {'pending'} | {'queued'}
-redis.register_function('ipc_queue_join', function(keys, args)
+register('join', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -369,7 +393,7 @@ end)
 
 -- args: kind, object, idle, acks…
 -- Reply: {'ok', unfinished} | {'over'} (more task_done calls than items put)
-redis.register_function('ipc_queue_task_done', function(keys, args)
+register('task_done', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   ack(keys, args)
@@ -383,7 +407,7 @@ end)
 -- args: kind, object, idle, acks…, immediate ('1' | '0')
 -- Blocked puts are woken with ['s'] (their items are not put); blocked gets too when no item is left.
 -- Reply: {'ok', dropped}
-redis.register_function('ipc_queue_shutdown', function(keys, args)
+register('shutdown', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -421,7 +445,7 @@ end)
 
 -- args: kind, object, idle, acks…
 -- Reply: {'ok', size, shutdown (0 | 1), unfinished, maxsize}
-redis.register_function('ipc_queue_state', function(keys, args)
+register('state', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   ack(keys, args)
@@ -432,12 +456,13 @@ end)
 -- Renews this object and its waiting calls; cancels the calls its process gave up while cut off.
 -- args: kind, object, idle, acks…, lease, cancel count, cancels…, waiters…
 -- Reply: {handed (waiter, JSON, …), gone waiters, unfinished}
-redis.register_function('ipc_queue_renew', function(keys, args)
+register('renew', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
   local object, lease, count = args[2], tonumber(args[at]), tonumber(args[at + 1])
   local now = ipc_now()
+  sweep(keys, now)
   settle(keys, state, now)
   for i = at + 2, at + 1 + count do cancel(keys, state, args[i], now) end
   local handed, gone = {}, {}
@@ -465,7 +490,7 @@ end)
 
 -- Detaches an object: cancels its calls (their handed items go back); the last object removes a
 -- non-persistent queue. args: kind, object, idle, acks…, cancels…
-redis.register_function('ipc_queue_close', function(keys, args)
+register('close', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local at = ack(keys, args)
@@ -474,6 +499,7 @@ redis.register_function('ipc_queue_close', function(keys, args)
   redis.call('ZREM', keys[10], args[2])
   -- Objects whose process stopped renewing for 3 leases are gone.
   redis.call('ZREMRANGEBYSCORE', keys[10], '-inf', now)
+  sweep(keys, now)
   settle(keys, state, now)
   if not state.persistent and redis.call('ZCARD', keys[10]) == 0 then
     redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7], keys[8], keys[9], keys[10])
@@ -484,7 +510,7 @@ redis.register_function('ipc_queue_close', function(keys, args)
 end)
 
 -- args: kind. A name unlinked and reused since by another kind is not this object's to delete.
-redis.register_function('ipc_queue_unlink', function(keys, args)
+register('unlink', function(keys, args)
   local kind = redis.call('HGET', keys[1], 'kind')
   if kind and kind ~= args[1] then return 0 end
   return redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7], keys[8], keys[9], keys[10])

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
 import { TRANSFER } from '@ipc/core/internal'
 import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer, uniqueName } from '@ipc/test-utils'
+import { createClient } from '@redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionError, JoinableQueue, MAX_ITEM_BYTES, Queue } from './index.js'
 import { fromWire, MAX_WIRE_CHARS, toWire } from './item.js'
@@ -137,5 +138,51 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
       /^Queue \(Redis\) \{ name: '.+', url: 'redis:\/\/127\.0\.0\.1:\d+', maxsize: 2, waiting: 0 \}$/,
     )
     await queue.close()
+  })
+
+  it('makes one round trip per put and per get that finds an item, and one call and its wake-up per blocked get', async () => {
+    const queue = await new Queue<string>({ url: server.url }).ready()
+    const client = createClient({ url: server.url })
+    await client.connect()
+    /** FCALLs and PUBLISHes the server ran since the last look (INFO commandstats, reset each time). */
+    const calls = async () => {
+      const info = String(await client.sendCommand(['INFO', 'commandstats']))
+      await client.sendCommand(['CONFIG', 'RESETSTAT'])
+      const count = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0)
+      return { fcall: count('fcall'), publish: count('publish') }
+    }
+    try {
+      await calls()
+      await queue.put('a')
+      expect(await calls()).toEqual({ fcall: 1, publish: 0 })
+      expect(await queue.get()).toBe('a')
+      expect(await calls()).toEqual({ fcall: 1, publish: 0 })
+      const blocked = queue.get()
+      for (let i = 0; i < 100 && (await calls()).fcall === 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      // The get is queued on the server (one call); the put hands it the item with one wake-up.
+      await queue.put('b')
+      expect(await blocked).toBe('b')
+      expect(await calls()).toEqual({ fcall: 1, publish: 1 })
+    } finally {
+      client.destroy()
+      await queue.close()
+    }
+  })
+
+  it('sends the acks of 10,000 gets that resolved together with its next call', { timeout: 60_000 }, async () => {
+    const queue = await new Queue<number>({ url: server.url }).ready()
+    const count = 10_000
+    try {
+      await queue.putMany(Array.from({ length: count }, (_, i) => i))
+      // All sent in one tick: every get is handed its item before any ack can go out.
+      const items = await Promise.all(Array.from({ length: count }, () => queue.get()))
+      expect(new Set(items).size).toBe(count)
+      // The next call carries the 10,000 acks (more than Lua's unpack takes at once).
+      expect(await queue.qsize()).toBe(0)
+      expect(await server.command('HLEN', `ipc:{${queue.name}}:handed`)).toBe(':0')
+    } finally {
+      await queue.close()
+    }
   })
 })

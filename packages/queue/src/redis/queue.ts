@@ -213,7 +213,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         library: QUEUE_LIBRARY,
         keyParts: KEY_PARTS,
         idPrefix: 'q',
-        functions: { create: 'ipc_queue_create', close: 'ipc_queue_close', unlink: 'ipc_queue_unlink' },
+        functions: { create: 'create', close: 'close', unlink: 'unlink' },
         replyWithinLease: false,
         waits: true,
       },
@@ -392,7 +392,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   async #cancel(waiterId: string): Promise<'cancelled' | 'gone' | unknown[]> {
     let reply: unknown[]
     try {
-      reply = replyArray(await this.#call('ipc_queue_cancel', [waiterId]), 'cancel')
+      reply = replyArray(await this.#call('cancel', [waiterId]), 'cancel')
     } catch (error) {
       // Unreachable: the next renew (after the reconnect) cancels it.
       if (error instanceof ConnectionError) this.#orphans.push(waiterId)
@@ -451,10 +451,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     const waiterIds = [...this.#waiters.keys()]
     let reply: unknown[]
     try {
-      reply = replyArray(
-        await this.#call('ipc_queue_renew', [this.lease, orphans.length, ...orphans, ...waiterIds]),
-        'renew',
-      )
+      reply = replyArray(await this.#call('renew', [this.lease, orphans.length, ...orphans, ...waiterIds]), 'renew')
       this.checkGone(reply, 'renew')
     } catch (error) {
       // Not cancelled: the next renewal sends them again.
@@ -491,7 +488,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         items.push(fromWire(wires[i], this.what) as T)
       } catch (error) {
         const rest = wires.slice(i + 1)
-        if (rest.length > 0) await this.#call('ipc_queue_unget', rest as string[]).catch(() => {})
+        if (rest.length > 0) await this.#call('unget', rest as string[]).catch(() => {})
         if (items.length > 0) return items
         throw error
       }
@@ -509,7 +506,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     let put = 0
     return this.#wait<PutResult>({
       what: 'put to',
-      fn: 'ipc_queue_put',
+      fn: 'put',
       args: (waiterId) => [waiterId, this.lease, tryOnly || timeout === 0 ? 'try' : 'wait', ...wires],
       timeout,
       signal,
@@ -651,7 +648,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     const count = Math.min(max, MAX_BATCH)
     return this.#wait<unknown[] | 'empty' | 'shutdown'>({
       what: 'get from',
-      fn: 'ipc_queue_get',
+      fn: 'get',
       args: (waiterId) => [waiterId, this.lease, timeout === 0 ? 'try' : 'wait', count],
       timeout,
       signal,
@@ -750,7 +747,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
 
   async #state(): Promise<{ size: number; shutdown: boolean; unfinished: number; maxsize: number }> {
     await this.enter('read')
-    const reply = replyArray(await this.#call('ipc_queue_state', []), 'state')
+    const reply = replyArray(await this.#call('state', []), 'state')
     this.checkGone(reply, 'read')
     if (reply[0] !== 'ok') unexpectedReply('state', reply)
     return {
@@ -802,7 +799,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     if (typeof immediate !== 'boolean')
       throw invalidArgType(`The "immediate" option must be a boolean, received ${typeof immediate}`)
     await this.enter('shut down')
-    const reply = replyArray(await this.#call('ipc_queue_shutdown', [immediate ? 1 : 0]), 'shutdown')
+    const reply = replyArray(await this.#call('shutdown', [immediate ? 1 : 0]), 'shutdown')
     this.checkGone(reply, 'shut down')
     if (reply[0] !== 'ok') unexpectedReply('shutdown', reply)
   }
@@ -810,7 +807,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   /** JoinableQueue: marks one task done on the server. */
   protected async taskDoneCall(): Promise<void> {
     await this.enter('mark a task done on')
-    const reply = replyArray(await this.#call('ipc_queue_task_done', []), 'taskDone')
+    const reply = replyArray(await this.#call('task_done', []), 'taskDone')
     this.checkGone(reply, 'mark a task done on')
     if (reply[0] === 'over')
       throw new ValueError(`Cannot call taskDone() on ${this.what}: it was called more times than items were put`)
@@ -823,7 +820,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     await this.enter('join', signal)
     return this.#wait<boolean>({
       what: 'join',
-      fn: 'ipc_queue_join',
+      fn: 'join',
       args: (waiterId) => [waiterId, this.lease, timeout === 0 ? 'try' : 'wait'],
       timeout,
       signal,

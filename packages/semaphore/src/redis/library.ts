@@ -5,7 +5,7 @@
  *
  * | KEYS | key                  | type | member / field → value                 | meaning                                   |
  * |------|----------------------|------|----------------------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version, free, bound, token, depth, persistent, reclaim | the state; `token` = last grant |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version, free, bound, token, depth, persistent, reclaim, window, nudged | the state; `token` = last grant; `window`: when the last waiter was served (server ms); `nudged`: the waiter nudged since |
  * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms)          | permits out, one member per grant         |
  * | 3    | `ipc:{name}:owners`  | hash | token → "<object>\|<waiter or empty>"  | who holds each grant                      |
  * | 4    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
@@ -17,12 +17,19 @@
  * a waiter "<object>/<m>". A grant PUBLISHes "<waiter> <token>" on
  * `ipc:wake:<clientId>`, so a waiter sleeps on its socket, never polls.
  *
- * Fairness (as the shared-memory Semaphore): a free permit is handed to the
- * oldest live waiter once it has waited HANDOFF_MS (2 ms); before that, the
- * head is only nudged ("<waiter> 0": come and claim it) and a newcomer may
- * take the permit first. So a holder that releases and acquires again in a
- * loop keeps going for at most 2 ms while others wait, and waiters are
- * served oldest first.
+ * Fairness (as the shared-memory Semaphore, where anyone may take a free
+ * permit until a waiter has waited 2 ms): a free permit is handed to the
+ * oldest live waiter once it has waited HANDOFF_MS (2 ms), counted from when
+ * it queued or from when the waiter before it was served, whichever is
+ * later (`window`). Before that, the head is nudged once ("<waiter> 0":
+ * come and claim it; `nudged` remembers it) and a newcomer may take the
+ * permit first; a head whose claim found the permit taken claims again when
+ * its 2 ms are up (the claim's reply says when), and is otherwise handed the
+ * permit by the first release after that. So each served waiter starts a
+ * barging window of 2 ms: a holder that releases and acquires again in a
+ * loop keeps going for at most 2 ms while others wait (a release costs no
+ * wake-up then), and waiters are served oldest first, each within 2 ms per
+ * waiter before it plus their holding times.
  *
  * Why the count is never exceeded: every function runs atomically on the
  * server; `free + |holders|` only grows by `release` (bounded by `bound`, or
@@ -48,7 +55,8 @@ export const KEY_COUNT = 7
 export const KEY_PARTS = ['meta', 'holders', 'owners', 'queue', 'waiters', 'grants', 'objects'] as const
 
 export const SEMAPHORE_LIBRARY = defineLibrary(
-  'ipc_semaphore_1',
+  'semaphore',
+  2,
   `
 local MAX = 8388607
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
@@ -60,25 +68,35 @@ local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') 
 
 -- The state, or nil and the reply for a missing or foreign key.
 local function open(keys, kind, idle)
-  local m = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth')
+  local m = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token',
+    'window', 'nudged')
   if not m[1] then return nil, {'missing'} end
   if m[1] ~= kind then return nil, {'incompatible', m[1]} end
   local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
-                  reclaim = m[5] == '1', depth = tonumber(m[6]) or 0 }
+                  reclaim = m[5] == '1', depth = tonumber(m[6]) or 0, token = tonumber(m[7]) or 0,
+                  window = tonumber(m[8]) or 0, nudged = m[9] or '' }
   -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
   if not state.free or not state.bound or state.free < 0 or state.free > MAX or state.bound < 0
-    or state.bound > MAX or state.depth < 0 then
+    or state.bound > MAX or state.depth < 0 or state.token < 0 or state.token % 1 ~= 0 then
     return nil, {'corrupt', 'meta'}
   end
-  state.saved_free, state.saved_depth = state.free, state.depth
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged }
   state.idle = tonumber(idle) or 0
   return state, nil
 end
 
+-- Writes back what changed, in one HSET.
 local function save(keys, state)
-  if state.free == state.saved_free and state.depth == state.saved_depth then return end
-  redis.call('HSET', keys[1], 'free', state.free, 'depth', state.depth)
-  state.saved_free, state.saved_depth = state.free, state.depth
+  local saved = state.saved
+  local fields = {}
+  if state.free ~= saved[1] then fields[#fields + 1] = 'free'; fields[#fields + 1] = state.free end
+  if state.depth ~= saved[2] then fields[#fields + 1] = 'depth'; fields[#fields + 1] = state.depth end
+  if state.token ~= saved[3] then fields[#fields + 1] = 'token'; fields[#fields + 1] = state.token end
+  if state.window ~= saved[4] then fields[#fields + 1] = 'window'; fields[#fields + 1] = state.window end
+  if state.nudged ~= saved[5] then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = state.nudged end
+  if #fields == 0 then return end
+  redis.call('HSET', keys[1], unpack(fields))
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged }
 end
 
 -- A TTL on keys[a] and keys[b] (not persistent): a key whose last member went was deleted, and
@@ -90,7 +108,8 @@ local function expire(keys, state, a, b)
 end
 
 local function grant(keys, state, now, object, w, lease)
-  local token = redis.call('HINCRBY', keys[1], 'token', 1)
+  state.token = state.token + 1
+  local token = state.token
   redis.call('ZADD', keys[2], now + lease, token)
   redis.call('HSET', keys[3], token, object .. '|' .. w)
   expire(keys, state, 2, 3)
@@ -109,9 +128,15 @@ local function drop_holder(keys, token)
   end
 end
 
+-- How long head w (queued at since) has waited, by the fairness rule: from when it queued or
+-- from when the last waiter was served, whichever is later.
+local function waited(state, now, since)
+  return now - math.max(tonumber(since), state.window)
+end
+
 -- Lapsed leases give their permits back; free permits go to the queue, oldest first:
--- handed to a waiter that has waited HANDOFF_MS or more; a younger head is only
--- nudged ('<waiter> 0') to come and claim it, and a newcomer may take it first.
+-- handed to a waiter that has waited HANDOFF_MS or more (see waited); a younger head is
+-- only nudged ('<waiter> 0', once) to come and claim it, and a newcomer may take it first.
 local function settle(keys, state, now, nudge)
   local lapsed = redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)
   if #lapsed > 0 then nudge = true end
@@ -131,15 +156,19 @@ local function settle(keys, state, now, nudge)
       -- Cancelled, or its object stopped renewing: drop it.
       redis.call('LPOP', keys[4])
       if entry then redis.call('HDEL', keys[5], w) end
-    elseif now - tonumber(since) >= HANDOFF_MS then
+    elseif waited(state, now, since) >= HANDOFF_MS then
       redis.call('LPOP', keys[4])
       redis.call('HDEL', keys[5], w)
       local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
       redis.call('HSET', keys[6], w, token)
       expire(keys, state, 6, 6)
+      state.window, state.nudged = now, ''
       redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
     else
-      if nudge then redis.call('PUBLISH', channel_of(w), w .. ' 0') end
+      if nudge and state.nudged ~= w then
+        state.nudged = w
+        redis.call('PUBLISH', channel_of(w), w .. ' 0')
+      end
       break
     end
   end
@@ -153,6 +182,12 @@ local function touch(keys, state, idle)
   for i = 1, 7 do redis.call('PEXPIRE', keys[i], idle) end
 end
 
+-- After a release: the queue gets the permit (settle, with a nudge) when someone waits; else
+-- the state is saved and lapsed leases are left for a call that needs a permit (no TIME, no sweep).
+local function released(keys, state)
+  if redis.call('LINDEX', keys[4], 0) then settle(keys, state, ipc_now(), true) else save(keys, state) end
+end
+
 local function holds(keys, token, object)
   if token == '' or not redis.call('ZSCORE', keys[2], token) then return false end
   local owner = redis.call('HGET', keys[3], token)
@@ -160,7 +195,7 @@ local function holds(keys, token, object)
 end
 
 -- args: kind, object, idle, mode ('new' | 'open' | 'create'), free, bound, persistent, reclaim
-redis.register_function('ipc_sem_create', function(keys, args)
+register('create', function(keys, args)
   local kind, object, idle, mode = args[1], args[2], tonumber(args[3]), args[4]
   local existing = redis.call('HGET', keys[1], 'kind')
   local status = 'opened'
@@ -183,12 +218,13 @@ redis.register_function('ipc_sem_create', function(keys, args)
 end)
 
 -- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
-redis.register_function('ipc_sem_acquire', function(keys, args)
+register('acquire', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
   local now = ipc_now()
-  settle(keys, state, now)
+  -- A free permit and nobody queued (uncontended): lapsed leases can wait for a call that needs them.
+  if state.free == 0 or redis.call('LINDEX', keys[4], 0) then settle(keys, state, now) end
   if state.kind == 'rlock' and state.free == 0 then
     local token = args[7] or ''
     if holds(keys, token, object) then
@@ -206,11 +242,15 @@ redis.register_function('ipc_sem_acquire', function(keys, args)
       return {'gone'}
     end
     if state.free == 0 then
-      return {'queued'}
+      -- Taken by a newcomer: claim again when its HANDOFF_MS are up (a release then hands it over).
+      local since = string.match(entry, '|(%d+)$') or now
+      return {'queued', math.max(0, HANDOFF_MS - waited(state, now, since))}
     end
     redis.call('HDEL', keys[5], w)
     redis.call('LREM', keys[4], 0, w)
     local token = grant(keys, state, now, object, w, lease)
+    -- A waiter was served: the next one's HANDOFF_MS start now.
+    state.window, state.nudged = now, ''
     settle(keys, state, now, true)
     return {'granted', token}
   end
@@ -231,12 +271,12 @@ end)
 
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
-redis.register_function('ipc_sem_release', function(keys, args)
+register('release', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, n = args[2], tonumber(args[3]), tonumber(args[4])
-  local now = ipc_now()
-  settle(keys, state, now)
+  -- No settle first: a token whose lease lapsed but that no call took back yet was given to
+  -- nobody, so releasing it is what the lapse would have done; see released.
   if is_lock(state) then
     local token = args[5] or ''
     if not holds(keys, token, object) then
@@ -250,7 +290,7 @@ redis.register_function('ipc_sem_release', function(keys, args)
     drop_holder(keys, token)
     state.free = 1
     state.depth = 0
-    settle(keys, state, now, true)
+    released(keys, state)
     return {'ok', 0, 0}
   end
   -- A token whose lease lapsed was given back then: it adds nothing now.
@@ -267,14 +307,14 @@ redis.register_function('ipc_sem_release', function(keys, args)
   end
   for _, token in ipairs(live) do drop_holder(keys, token) end
   state.free = state.free + add
-  settle(keys, state, now, true)
+  released(keys, state)
   return {'ok', 0, lapsed}
 end)
 
 -- Renews this object's leases and queue entries.
 -- args: kind, object, idle, lease, waiter count, waiters..., tokens...
 -- Reply: {granted (waiter, token, ...), lost tokens, gone waiters, ms to the next lease end or -1, free}
-redis.register_function('ipc_sem_renew', function(keys, args)
+register('renew', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, lease, count = args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
@@ -313,7 +353,7 @@ redis.register_function('ipc_sem_renew', function(keys, args)
 end)
 
 -- args: kind, object, idle, waiter
-redis.register_function('ipc_sem_cancel', function(keys, args)
+register('cancel', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local w = args[4]
@@ -327,7 +367,7 @@ redis.register_function('ipc_sem_cancel', function(keys, args)
 end)
 
 -- args: kind, object, idle
-redis.register_function('ipc_sem_value', function(keys, args)
+register('value', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local now = ipc_now()
@@ -338,7 +378,7 @@ end)
 
 -- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
 -- args: kind, object, idle, waiter count, waiters..., tokens...
-redis.register_function('ipc_sem_close', function(keys, args)
+register('close', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
   local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
@@ -366,7 +406,7 @@ redis.register_function('ipc_sem_close', function(keys, args)
 end)
 
 -- args: kind. A name unlinked and reused since by another kind is not this object's to delete.
-redis.register_function('ipc_sem_unlink', function(keys, args)
+register('unlink', function(keys, args)
   local kind = redis.call('HGET', keys[1], 'kind')
   if kind and kind ~= args[1] then return 0 end
   return redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7])

@@ -41,6 +41,8 @@ interface Waiter {
   /** Resolves with the token, or false (timeout, try). */
   settle(token: number | false): void
   fail(error: unknown): void
+  /** A claim planned for when this waiter's 2 ms of barging are up (see library.ts, Fairness). */
+  claimTimer?: NodeJS.Timeout
 }
 
 /** Largest value and release count (as for the shared-memory classes). */
@@ -80,7 +82,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         library: SEMAPHORE_LIBRARY,
         keyParts: KEY_PARTS,
         idPrefix: '',
-        functions: { create: 'ipc_sem_create', close: 'ipc_sem_close', unlink: 'ipc_sem_unlink' },
+        functions: { create: 'create', close: 'close', unlink: 'unlink' },
         replyWithinLease: false,
         waits: true,
       },
@@ -126,6 +128,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         done = true
         this.#waiters.delete(waiterId)
         if (timer !== undefined) clearTimeout(timer)
+        if (waiter.claimTimer !== undefined) clearTimeout(waiter.claimTimer)
         signal?.removeEventListener('abort', onAbort)
         keepAlive()
       }
@@ -157,7 +160,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       if (timeout !== Number.POSITIVE_INFINITY && timeout !== 0)
         timer = setTimeout(() => giveUp(() => resolve(false)), Math.max(0, deadline - performance.now()))
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.call('ipc_sem_acquire', [waiterId, this.lease, mode, reenter ?? '']).then(
+      this.call('acquire', [waiterId, this.lease, mode, reenter ?? '']).then(
         (raw) => {
           const reply = replyArray(raw, 'acquire')
           try {
@@ -201,7 +204,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Cancels a waiter on the server; a grant that came meanwhile is given back. */
   async #cancel(waiterId: string): Promise<void> {
     try {
-      const reply = replyArray(await this.call('ipc_sem_cancel', [waiterId]), 'cancel')
+      const reply = replyArray(await this.call('cancel', [waiterId]), 'cancel')
       if (reply[0] === 'granted') await this.#giveBack(asToken(reply[1], 'cancel'))
     } catch {
       // Unreachable server: the queue entry and any grant lapse within one lease.
@@ -212,7 +215,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   async #giveBack(token: number): Promise<void> {
     if (this.#held.includes(token)) return
     try {
-      await this.call('ipc_sem_release', [1, token])
+      await this.call('release', [1, token])
     } catch {
       // The lease lapses by itself.
     }
@@ -232,13 +235,27 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     else if (!this.closed) void this.#giveBack(token)
   }
 
-  /** Takes the free permit a nudge announced (a newcomer may have taken it first: then wait on). */
+  /**
+   * Takes the free permit a nudge announced. A newcomer may have taken it
+   * first: then this waiter waits on, and claims again when the reply says
+   * its barging window ends (a release after that hands the permit over; the
+   * planned claim covers a holder that does not release again).
+   */
   async #claim(waiterId: string, waiter: Waiter): Promise<void> {
     try {
-      const reply = replyArray(await this.call('ipc_sem_acquire', [waiterId, this.lease, 'claim', '']), 'claim')
+      const reply = replyArray(await this.call('acquire', [waiterId, this.lease, 'claim', '']), 'claim')
       this.checkGone(reply, 'acquire')
       if (reply[0] === 'granted') waiter.settle(asToken(reply[1], 'claim'))
-      else if (reply[0] !== 'queued' && reply[0] !== 'gone') unexpectedReply('claim', reply)
+      else if (reply[0] === 'queued') {
+        const left = reply[1]
+        if (typeof left === 'number' && left > 0 && this.#waiters.get(waiterId) === waiter) {
+          if (waiter.claimTimer !== undefined) clearTimeout(waiter.claimTimer)
+          waiter.claimTimer = setTimeout(() => {
+            waiter.claimTimer = undefined
+            if (this.#waiters.get(waiterId) === waiter) void this.#claim(waiterId, waiter)
+          }, left + 1)
+        }
+      } else if (reply[0] !== 'gone') unexpectedReply('claim', reply)
     } catch (error) {
       waiter.fail(error)
     }
@@ -257,10 +274,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected override async renew(): Promise<void> {
     const waiterIds = [...this.#waiters.keys()]
     const tokens = [...this.#held]
-    const reply = replyArray(
-      await this.call('ipc_sem_renew', [this.lease, waiterIds.length, ...waiterIds, ...tokens]),
-      'renew',
-    )
+    const reply = replyArray(await this.call('renew', [this.lease, waiterIds.length, ...waiterIds, ...tokens]), 'renew')
     this.checkGone(reply, 'renew')
     const [granted, lost, gone, nextEnd] = reply
     const pairs = replyArray(granted, 'renew')
@@ -307,7 +321,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected async releaseTokens(tokens: readonly number[], n: number): Promise<number> {
     this.assertOpen('release')
     await this.ready()
-    const reply = replyArray(await this.call('ipc_sem_release', [n, ...tokens]), 'release')
+    const reply = replyArray(await this.call('release', [n, ...tokens]), 'release')
     this.checkGone(reply, 'release')
     switch (reply[0]) {
       case 'ok': {
@@ -364,7 +378,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected async readState(): Promise<{ free: number; depth: number; holders: number; waiting: number }> {
     this.assertOpen('read')
     await this.ready()
-    const reply = replyArray(await this.call('ipc_sem_value', []), 'value')
+    const reply = replyArray(await this.call('value', []), 'value')
     this.checkGone(reply, 'read')
     const [status, free, depth, holders, waiting] = reply
     if (

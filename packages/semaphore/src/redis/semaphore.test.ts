@@ -1,8 +1,10 @@
 import { inspect } from 'node:util'
 import { TRANSFER } from '@ipc/core/internal'
+import { RedisConnection, redisKey } from '@ipc/core/redis'
 import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer, uniqueName } from '@ipc/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BoundedSemaphore, ConnectionError, Lock, Semaphore } from './index.js'
+import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
 
 describe('Redis classes without a server', () => {
   it('reject a bad url or lease before connecting', () => {
@@ -162,5 +164,40 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     expect(await waiting).toBe(true)
     await other.close()
     await sem.close()
+  })
+
+  it('lets a newcomer take a permit while the head is young, nudges the head once, and tells it when to claim again', async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const connection = RedisConnection.acquire(server.url)
+    const keys = KEY_PARTS.map((part) => redisKey(sem.name, part))
+    // The library's own calls, made in one tick so they reach the server together, in this order.
+    const call = (fn: string, args: (string | number)[]) =>
+      connection.call(SEMAPHORE_LIBRARY, fn, keys, ['semaphore', 'x/1', 30_000, ...args], {
+        deadline: Number.POSITIVE_INFINITY,
+      }) as Promise<unknown[]>
+    try {
+      await call('value', [])
+      const replies = await Promise.all([
+        call('acquire', ['x/1/a', 10_000, 'wait', '']),
+        call('acquire', ['x/1/b', 10_000, 'wait', '']),
+        call('release', [1, 1]),
+        call('acquire', ['x/1/c', 10_000, 'wait', '']),
+        call('acquire', ['x/1/b', 10_000, 'claim', '']),
+      ])
+      expect(replies.slice(0, 4)).toEqual([['granted', 1], ['queued'], ['ok', 0, 0], ['granted', 2]])
+      // b was nudged by the release, and c took the permit first: b learns when its 2 ms are up.
+      const [status, left] = replies[4] as [string, number]
+      expect(status).toBe('queued')
+      expect(left).toBeGreaterThan(0)
+      expect(left).toBeLessThanOrEqual(2)
+      expect(await server.command('HGET', keys[0] as string, 'nudged')).toBe('$5')
+      // c gives it back within b's window and goes away: no second nudge; b's own claim after its 2 ms takes it.
+      expect(await call('release', [1, 2])).toEqual(['ok', 0, 0])
+      await new Promise((resolve) => setTimeout(resolve, left + 2))
+      expect(await call('acquire', ['x/1/b', 10_000, 'claim', ''])).toEqual(['granted', 3])
+    } finally {
+      connection.release()
+      await sem.close()
+    }
   })
 })

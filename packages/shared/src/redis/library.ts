@@ -55,7 +55,8 @@ export const ARRAY_KEY_PARTS = ['meta', 'items', 'objects'] as const
 export const MAX_REDIS_ARRAY_LENGTH = 1_048_576
 
 export const SHARED_LIBRARY = defineLibrary(
-  'ipc_shared_1',
+  'shared',
+  2,
   `
 local MAX_LENGTH = ${MAX_REDIS_ARRAY_LENGTH}
 local TWO32 = 4294967296
@@ -211,7 +212,7 @@ end
 --       persistent, lock name, then the initial elements (none: zeros)
 -- Reply: {'created' | 'opened', type, length, lock, persistent} | {'exists', kind} | {'missing'}
 --        | {'incompatible', kind} | {'other-type', type} | {'corrupt', what}
-redis.register_function('ipc_shared_create', function(keys, args)
+register('create', function(keys, args)
   local kind, object, idle, mode, want = args[1], args[2], tonumber(args[3]), args[4], args[5]
   local existing = redis.call('HGET', keys[1], 'kind')
   local status = 'opened'
@@ -252,7 +253,7 @@ end)
 
 -- args: kind, object, idle, type, index ('' for a value)
 -- Reply: {'ok', text} | {'index'} | errors as above
-redis.register_function('ipc_shared_get', function(keys, args)
+register('get', function(keys, args)
   local state, err = open(keys, args[1], args[4])
   if not state then return err end
   local f = field(state, args[5])
@@ -266,7 +267,7 @@ end)
 
 -- args: kind, object, idle, type
 -- Reply: {'ok', texts...}
-redis.register_function('ipc_shared_all', function(keys, args)
+register('all', function(keys, args)
   local state, err = open(keys, args[1], args[4])
   if not state then return err end
   local out = {'ok'}
@@ -285,7 +286,7 @@ redis.register_function('ipc_shared_all', function(keys, args)
 end)
 
 -- args: kind, object, idle, type, index, text (checked by the client; checked again)
-redis.register_function('ipc_shared_set', function(keys, args)
+register('set', function(keys, args)
   local state, err = open(keys, args[1], args[4])
   if not state then return err end
   local f = field(state, args[5])
@@ -298,7 +299,7 @@ end)
 -- Atomic read-modify-write of one integer element.
 -- args: kind, object, idle, type, index, op ('add' | 'sub' | 'exchange' | 'compare-exchange'), operand[, value]
 -- Reply: {'ok', previous text}
-redis.register_function('ipc_shared_update', function(keys, args)
+register('update', function(keys, args)
   local state, err = open(keys, args[1], args[4])
   if not state then return err end
   local t = state.type
@@ -323,7 +324,7 @@ redis.register_function('ipc_shared_update', function(keys, args)
 end)
 
 -- args: kind, object, idle
-redis.register_function('ipc_shared_renew', function(keys, args)
+register('renew', function(keys, args)
   local state, err = open(keys, args[1], '')
   if not state then return err end
   local idle = tonumber(args[3])
@@ -334,7 +335,7 @@ end)
 
 -- Detaches an object; the last one removes a non-persistent value.
 -- args: kind, object, idle
-redis.register_function('ipc_shared_close', function(keys, args)
+register('close', function(keys, args)
   local state, err = open(keys, args[1], '')
   if not state then return err end
   redis.call('ZREM', keys[3], args[2])
@@ -350,7 +351,7 @@ end)
 
 -- Removes the value now. Reply: its lock's name ('' for none), or nil when it did not exist.
 -- args: kind
-redis.register_function('ipc_shared_unlink', function(keys, args)
+register('unlink', function(keys, args)
   local m = redis.call('HMGET', keys[1], 'kind', 'lock')
   if m[1] ~= args[1] then return {'missing'} end
   redis.call('DEL', keys[1], keys[2], keys[3])

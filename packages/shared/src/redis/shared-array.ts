@@ -151,7 +151,7 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
   async get(index: number): Promise<ElementOf<T>> {
     await this.ready()
     checkIndex(index, this.length)
-    const [text] = await this.request('ipc_shared_get', 'read', [index])
+    const [text] = await this.request('get', 'read', [index])
     return decodeElement(this.elementType, text, this.where(index)) as ElementOf<T>
   }
 
@@ -164,7 +164,7 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
     await this.ready()
     checkIndex(index, this.length)
     const text = encodeElement(this.elementType, checkElement(this.elementType, value, 'The value'))
-    await this.request('ipc_shared_set', 'write', [index, text])
+    await this.request('set', 'write', [index, text])
   }
 
   /**
@@ -174,7 +174,7 @@ export class SharedArray<T extends ValueType = ValueType> extends RedisSharedObj
    */
   async toArray(): Promise<ElementOf<T>[]> {
     await this.ready()
-    const texts = await this.request('ipc_shared_all', 'read', [])
+    const texts = await this.request('all', 'read', [])
     if (texts.length !== this.length)
       throw new CorruptError(
         `Cannot read shared array "${this.name}": the server sent ${texts.length} elements, not ${this.length}`,

@@ -200,7 +200,7 @@ export abstract class RedisSharedObject extends RedisObject {
         library: SHARED_LIBRARY,
         keyParts: kind === 'shared-value' ? VALUE_KEY_PARTS : ARRAY_KEY_PARTS,
         idPrefix: 'v',
-        functions: { create: 'ipc_shared_create', close: 'ipc_shared_close', unlink: 'ipc_shared_unlink' },
+        functions: { create: 'create', close: 'close', unlink: 'unlink' },
         replyWithinLease: true,
         waits: false,
       },
@@ -294,7 +294,7 @@ export abstract class RedisSharedObject extends RedisObject {
       })
     } catch (error) {
       // Detach again (close() would wait for this attach).
-      await this.call('ipc_shared_close', []).catch(() => {})
+      await this.call('close', []).catch(() => {})
       throw error
     }
   }
@@ -325,7 +325,7 @@ export abstract class RedisSharedObject extends RedisObject {
   /** Renews this object's attachment (every lease/3). */
   protected override async renew(): Promise<void> {
     try {
-      const reply = replyArray(await this.call('ipc_shared_renew', []), 'renew')
+      const reply = replyArray(await this.call('renew', []), 'renew')
       if (reply[0] === 'missing' || reply[0] === 'incompatible') {
         // Gone or replaced (the server lost it while this process was cut off): unusable from now on.
         this.setFault(

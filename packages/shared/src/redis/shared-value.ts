@@ -136,7 +136,7 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
    * @throws {ClosedError} after `close()`.
    */
   async get(): Promise<ElementOf<T>> {
-    const [text] = await this.request('ipc_shared_get', 'read', [''])
+    const [text] = await this.request('get', 'read', [''])
     return decodeElement(this.elementType, text, this.where()) as ElementOf<T>
   }
 
@@ -149,7 +149,7 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
   async set(value: ElementOf<T>): Promise<void> {
     await this.ready()
     const text = encodeElement(this.elementType, checkElement(this.elementType, value, 'The value'))
-    await this.request('ipc_shared_set', 'write', ['', text])
+    await this.request('set', 'write', ['', text])
   }
 
   /**
@@ -235,7 +235,7 @@ export class SharedValue<T extends ValueType = ValueType> extends RedisSharedObj
     ]
     if (value !== undefined || op === 'compare-exchange')
       args.push(encodeElement(type, checkElement(type, value, 'The value')))
-    const [previous] = await this.request('ipc_shared_update', 'update', args)
+    const [previous] = await this.request('update', 'update', args)
     return decodeElement(type, previous, this.where()) as number | bigint
   }
 }
