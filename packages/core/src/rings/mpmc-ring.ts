@@ -170,7 +170,7 @@ import { BUSY, OwnerWord } from '../ownership/owner-word.js'
 import { BackoffSpin } from '../waiting/backoff-spin.js'
 import { EventCount, NOT_YET, PEER_CHECK_MS, RECHECK_MS, TIMED_OUT, type WaitRules } from '../waiting/event-count.js'
 import { deadlineOf, onAbort, remaining } from '../waiting/signal.js'
-import { FULL_RING_SLICE_MS, RoomWait } from './room-wait.js'
+import { FULL_RING_SLICE_MS, RoomWait, wokenForRecordAlone } from './room-wait.js'
 
 /** Layout version of the ring; bump when the table above changes. */
 export const MPMC_RING_VERSION = 4
@@ -298,10 +298,11 @@ interface WaitSide {
   /** The lock the attempt takes: P_LOCK or C_LOCK. */
   readonly lock: OwnerWord
   /**
-   * The backoff spin of a get before its first sleep (a put does not spin:
-   * it waits for WAKE_ROOM, which takes a consumer longer than a spin).
+   * The backoff spin before the first sleep: of a get, and of a sync put
+   * woken for its record alone (a large one; see `#waitSync`). An async put
+   * does not spin.
    */
-  readonly spinner: BackoffSpin | undefined
+  readonly spinner: BackoffSpin
   /** Wakes of this side skipped in a row (the sleep epoch; see `#wake`), and when the first of them was. */
   skipped: number
   skippedSince: number
@@ -381,6 +382,8 @@ export class MpmcRing {
   #syncDeadline = NO_WAIT
   /** Of a sync getMany in progress: its `max` (0: a plain get). */
   #syncMax = 0
+  /** Ring bytes of the record of this thread's sync put (what its spin waits for). */
+  #syncRecord = 0
   /** The room wait of this thread's sync put (one at a time). */
   readonly #syncRoom: RoomWait
   /** The first corruption found; every later put and get throws it. */
@@ -470,7 +473,7 @@ export class MpmcRing {
           { base: w + SLOT_C_WAITERS, slot },
           w + C_EPOCH,
         )
-    const spinner = put ? undefined : new BackoffSpin(() => this.#dataChanged())
+    const spinner = new BackoffSpin(put ? () => this.#roomForSyncPut() : () => this.#dataChanged())
     const attemptSync = put
       ? () => {
           let status = this.#putBy(this.#syncValue, this.#syncEncoded, this.#syncDeadline)
@@ -494,7 +497,7 @@ export class MpmcRing {
       skipped: 0,
       skippedSince: 0,
       attemptSync,
-      syncRules: { deadline: NO_WAIT, spin: spinner?.spin, respin: true, sliceMs: RECHECK_MS, label: what },
+      syncRules: { deadline: NO_WAIT, spin: spinner.spin, respin: true, sliceMs: RECHECK_MS, label: what },
     }
   }
 
@@ -1112,8 +1115,14 @@ export class MpmcRing {
     this.#syncEncoded = encoded
     this.#syncDeadline = deadline
     side.syncRules.deadline = deadline
-    side.spinner?.reset()
-    if (side.put) this.#syncRoom.begin(Atomics.load(this.#i32, this.#w + HEAD_COUNT))
+    side.spinner.reset()
+    if (side.put) {
+      this.#syncRoom.begin(Atomics.load(this.#i32, this.#w + HEAD_COUNT))
+      // A put woken for more than its record is woken after a consumer took
+      // WAKE_ROOM, which takes longer than a spin: it sleeps at once.
+      this.#syncRecord = this.#recordOf(value, encoded)
+      side.syncRules.spin = wokenForRecordAlone(this.#syncRecord, this.capacity) ? side.spinner.spin : undefined
+    }
     try {
       const result = side.events.waitSync(side.attemptSync, side.syncRules)
       // LOCKED: a live owner still held the lock at our deadline.
@@ -1153,7 +1162,7 @@ export class MpmcRing {
     const rules: WaitRules = {
       deadline,
       signal,
-      spin: locked ? undefined : side.spinner?.reset().spin,
+      spin: locked || side.put ? undefined : side.spinner.reset().spin,
       respin: true,
       sliceMs: RECHECK_MS,
       label: `${this.#label} "${this.#segment.name}"`,
@@ -1244,6 +1253,15 @@ export class MpmcRing {
     Atomics.store(i32, w + P_NEED, 0)
     Atomics.store(i32, w + P_NEED_ITEMS, 0)
     this.#wake(this.#putSide)
+  }
+
+  /** True when the record of this thread's sync put fits now (bytes only), or the ring was shut down. */
+  #roomForSyncPut(): boolean {
+    const i32 = this.#i32
+    const w = this.#w
+    if ((Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0) return true
+    const used = this.#spanOf(Atomics.load(i32, w + HEAD), Atomics.load(i32, w + TAIL))
+    return used < 0 || this.capacity - used >= this.#syncRecord
   }
 
   /** True when a producer moved TAIL past HEAD, or the ring was shut down. */

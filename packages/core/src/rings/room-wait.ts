@@ -26,6 +26,11 @@ export const WAKE_ROOM = 16 * 1024
 /** The longest sleep of a producer waiting for more room than its record needs. */
 export const FULL_RING_SLICE_MS = 2
 
+/** True when a producer whose record takes `record` bytes is woken for it alone (see the header). */
+export function wokenForRecordAlone(record: number, capacity: number): boolean {
+  return record >= Math.min(WAKE_ROOM, capacity / 2)
+}
+
 /**
  * One producer's wait for room: its state between looks. The ring calls
  * `begin` when the wait starts and `need` after every look that found no
@@ -74,7 +79,7 @@ export class RoomWait {
       this.stalled = false
     } else if (now - this.#since >= FULL_RING_SLICE_MS) this.stalled = true
     this.record = record
-    const need = this.stalled ? record : Math.max(record, Math.min(WAKE_ROOM, capacity / 2))
+    const need = this.stalled || wokenForRecordAlone(record, capacity) ? record : Math.min(WAKE_ROOM, capacity / 2)
     this.rules.sliceMs = need > record ? FULL_RING_SLICE_MS : this.stalledSliceMs
     return need
   }
