@@ -1167,14 +1167,15 @@ export class MpmcRing {
       sliceMs: RECHECK_MS,
       label: `${this.#label} "${this.#segment.name}"`,
     }
-    const room = new RoomWait(rules, RECHECK_MS)
-    if (side.put) room.begin(Atomics.load(this.#i32, this.#w + HEAD_COUNT))
+    // A put's wait for room (see the header, "Hysteresis"); a get has none.
+    const room = side.put ? new RoomWait(rules, RECHECK_MS) : undefined
+    room?.begin(Atomics.load(this.#i32, this.#w + HEAD_COUNT))
     const attempt = side.put
       ? (): unknown => {
           let status = this.#putBy(value, encoded, NO_WAIT)
           if (status === MPMC_PUT_FULL) {
             // Announce, then look once more (see the header, "Hysteresis").
-            this.#announceNeed(value, encoded, room)
+            this.#announceNeed(value, encoded, room as RoomWait)
             status = this.#putBy(value, encoded, NO_WAIT)
           }
           if (status === LOCKED) return status
@@ -1242,8 +1243,7 @@ export class MpmcRing {
     if (Atomics.load(i32, w + P_WAITERS) <= 0) return
     // Read after P_WAITERS (see the header, "Hysteresis"); 0 or less: none announced, wake.
     const need = Atomics.load(i32, w + P_NEED)
-    const used = this.#spanOf(Atomics.load(i32, w + HEAD), Atomics.load(i32, w + TAIL))
-    if (used >= 0 && this.capacity - used < Math.min(need, this.capacity)) return
+    if (this.#freeBytes() < Math.min(need, this.capacity)) return
     if (this.maxItems > 0) {
       const needItems = Math.min(Atomics.load(i32, w + P_NEED_ITEMS), this.maxItems)
       const items = (Atomics.load(i32, w + TAIL_COUNT) - Atomics.load(i32, w + HEAD_COUNT)) | 0
@@ -1257,11 +1257,18 @@ export class MpmcRing {
 
   /** True when the record of this thread's sync put fits now (bytes only), or the ring was shut down. */
   #roomForSyncPut(): boolean {
-    const i32 = this.#i32
-    const w = this.#w
-    if ((Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) !== 0) return true
-    const used = this.#spanOf(Atomics.load(i32, w + HEAD), Atomics.load(i32, w + TAIL))
-    return used < 0 || this.capacity - used >= this.#syncRecord
+    if ((Atomics.load(this.#i32, this.#w + FLAGS) & FLAG_SHUTDOWN) !== 0) return true
+    return this.#freeBytes() >= this.#syncRecord
+  }
+
+  /**
+   * Free bytes now, from fresh HEAD and TAIL; the whole capacity when they
+   * break the rules (the caller's look then finds the corruption, a waiter
+   * is not kept waiting for it).
+   */
+  #freeBytes(): number {
+    const used = this.#spanOf(Atomics.load(this.#i32, this.#w + HEAD), Atomics.load(this.#i32, this.#w + TAIL))
+    return used < 0 ? this.capacity : this.capacity - used
   }
 
   /** True when a producer moved TAIL past HEAD, or the ring was shut down. */

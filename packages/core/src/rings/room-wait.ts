@@ -45,8 +45,6 @@ export function wokenForRecordAlone(record: number, capacity: number): boolean {
  * ```
  */
 export class RoomWait {
-  /** Ring bytes of the record to put, as of the last `need`. */
-  record = 0
   /** True while the consumers count as stalled (see the header). */
   stalled = false
   /** The consumers' progress counter when it last moved, and when that was seen. */
@@ -78,7 +76,6 @@ export class RoomWait {
       this.#since = now
       this.stalled = false
     } else if (now - this.#since >= FULL_RING_SLICE_MS) this.stalled = true
-    this.record = record
     const need = this.stalled || wokenForRecordAlone(record, capacity) ? record : Math.min(WAKE_ROOM, capacity / 2)
     this.rules.sliceMs = need > record ? FULL_RING_SLICE_MS : this.stalledSliceMs
     return need

@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import { AdaptiveSpin } from './adaptive-spin.js'
 
+/**
+ * A fresh AdaptiveSpin with a 20 ms budget, and a function that runs one
+ * spin on `hit`, checks it returns what `hit` says, and returns its duration (ms).
+ */
+function timedSpins(hit: () => boolean): () => number {
+  const spin = new AdaptiveSpin()
+  return () => {
+    const started = performance.now()
+    expect(spin.spin(hit, 20, Number.POSITIVE_INFINITY)).toBe(hit())
+    return performance.now() - started
+  }
+}
+
 describe('AdaptiveSpin#spin()', () => {
   it('returns true at the first poll that finds the condition', () => {
     const spin = new AdaptiveSpin()
@@ -22,13 +35,8 @@ describe('AdaptiveSpin#spin()', () => {
   })
 
   it('spins its whole budget on a miss, a share of it after misses, and the whole of it in probes that grow rarer while they miss', () => {
-    const spin = new AdaptiveSpin()
     let hit = false
-    const timed = () => {
-      const started = performance.now()
-      expect(spin.spin(() => hit, 20, Number.POSITIVE_INFINITY)).toBe(hit)
-      return performance.now() - started
-    }
+    const timed = timedSpins(() => hit)
     const full = (ms: number) => ms >= 20
     expect(full(timed())).toBe(true) // spin 1: the whole budget
     const misses = Array.from({ length: 30 }, timed) // spins 2..31
@@ -45,13 +53,8 @@ describe('AdaptiveSpin#spin()', () => {
   })
 
   it('restores the whole budget when a spin finds the condition', () => {
-    const spin = new AdaptiveSpin()
     let hit = false
-    const timed = () => {
-      const started = performance.now()
-      expect(spin.spin(() => hit, 20, Number.POSITIVE_INFINITY)).toBe(hit)
-      return performance.now() - started
-    }
+    const timed = timedSpins(() => hit)
     timed() // a miss: half the budget next
     hit = true
     timed()
