@@ -693,6 +693,17 @@ export class Pool {
   /** Aborted or timed out: a queued task is dropped, a running one's worker killed. */
   #cancel(task: Task, reason: unknown): void {
     if (task.done || this.#settledByReply(task)) return
+    // The pump's get() may hold this task's reply already, taken by its spin
+    // inside the call that sent the task (run() itself) and handed over by
+    // continuations queued then: look again once they ran (all microtasks run
+    // before setImmediate). A reply taken by a wake-up is handed over in the
+    // same turn, before any user code can abort.
+    if (task.worker?.pumping === true) setImmediate(() => this.#cancelNow(task, reason))
+    else this.#cancelNow(task, reason)
+  }
+
+  #cancelNow(task: Task, reason: unknown): void {
+    if (task.done || this.#settledByReply(task)) return
     this.#finish(task, reason as Error)
     if (task.worker !== undefined) task.worker.process.kill('SIGKILL')
   }
