@@ -31,6 +31,9 @@ const threadData = workerData as { [CHILD_MARK]?: boolean; payload?: Uint8Array 
 const inThread = parentPort !== null && threadData?.[CHILD_MARK] === true
 const inProcess = !inThread && process.argv[2] === CHILD_MARK && typeof process.send === 'function'
 
+/** How long a child waits for its primitives' async closes (a Redis server that does not answer) before it exits, ms. */
+const CLOSE_BOUND_MS = 2000
+
 /** Set once the outcome is known; later errors (during exit) are ignored. */
 let finished = false
 const revived: unknown[] = []
@@ -85,24 +88,41 @@ async function run(bytes: Uint8Array): Promise<void> {
 /**
  * The function returned: report it, then live on like any Node program while
  * work it started is pending (as Python joins a child's non-daemon threads),
- * and exit 0 when the event loop empties. Revived primitives close at exit.
+ * and exit 0 when the event loop empties. Then, nothing left to use them, the
+ * revived primitives close (a Redis one leaves the server now, not 3 leases
+ * later); their closing may keep the loop busy, and the next empty loop exits.
  */
 async function succeed(): Promise<void> {
   if (finished) return
   finished = true
   await report({ type: RESULT_TYPE, ok: true })
+  process.once('beforeExit', () => void closeRevived())
+}
+
+/** Closes what was revived for the function, each once; waits at most CLOSE_BOUND_MS for async closes. */
+async function closeRevived(): Promise<void> {
+  const closing: Promise<unknown>[] = []
+  for (const value of revived.splice(0)) {
+    try {
+      const result = (value as { close?: () => unknown }).close?.()
+      if (result instanceof Promise) closing.push(result.catch(() => {}))
+    } catch {
+      // Closing is best effort: shared memory is released at exit anyway, a Redis object lapses after its lease.
+    }
+  }
+  if (closing.length === 0) return
+  let timer: NodeJS.Timeout | undefined
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_BOUND_MS)
+  })
+  await Promise.race([Promise.all(closing), bound])
+  clearTimeout(timer)
 }
 
 async function finish(error: unknown, code = error === undefined ? 0 : 1): Promise<void> {
   if (finished) return
   finished = true
-  for (const value of revived) {
-    try {
-      ;(value as { close?: () => void }).close?.()
-    } catch {
-      // Closing is best effort: the segments close on exit anyway.
-    }
-  }
+  await closeRevived()
   const result: ProcessResultMessage =
     error === undefined && code === 0
       ? { type: RESULT_TYPE, ok: true }

@@ -1,0 +1,39 @@
+/**
+ * A Redis semaphore passed to `Process`: the child closes its copy once its
+ * function has returned (and its work is done), so the semaphore leaves the
+ * server at the parent's close, not 3 leases after the child's exit.
+ */
+import { Process } from '@ipc/core'
+import { Semaphore } from '@ipc/semaphore/redis'
+import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from '@ipc/test-utils'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const fixture = new URL('./fixtures/redis-take-one.mjs', import.meta.url)
+
+describe.skipIf(!hasRedisServer())(
+  `Redis Semaphore passed to Process${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`,
+  () => {
+    let server: RedisServer
+    beforeAll(async () => {
+      server = await startRedisServer()
+    })
+    afterAll(async () => {
+      await server?.stop()
+    })
+
+    it.each(['process', 'thread'] as const)(
+      'is closed in a %s whose function returned',
+      { timeout: 30_000 },
+      async (mode) => {
+        // A lease far longer than the test: a copy left open would keep the keys for 3 of them.
+        const sem = await new Semaphore(1, { url: server.url, lease: 60_000 }).ready()
+        const child = new Process(fixture, { args: [sem], exportName: 'takeOne', mode })
+        child.start()
+        expect(await child.join()).toBe(0)
+        expect(await sem.getValue()).toBe(1)
+        await sem.close()
+        expect(await server.command('EXISTS', `ipc:{${sem.name}}:meta`)).toBe(':0')
+      },
+    )
+  },
+)
