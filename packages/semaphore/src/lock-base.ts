@@ -62,6 +62,14 @@ import { Permit } from './permit.js'
  */
 export const RELEASE_SAVE: unique symbol = Symbol.for('@ipc/semaphore/release-save')
 export const ACQUIRE_RESTORE: unique symbol = Symbol.for('@ipc/semaphore/acquire-restore')
+/**
+ * The key of the third: `[WAKE_AFTER_RELEASE](wake)` runs `wake` once this
+ * object gives the lock up (its last `release()`, `[RELEASE_SAVE]()` or
+ * `close()`), at once if it does not hold it. A Condition's `notify()` hands
+ * its wake-ups here, so the waiters it chose wake to a free lock instead of
+ * waking to find the notifier still holding it and sleeping once more.
+ */
+export const WAKE_AFTER_RELEASE: unique symbol = Symbol.for('@ipc/semaphore/wake-after-release')
 
 /** What `[RELEASE_SAVE]()` returns and `[ACQUIRE_RESTORE]` takes: the depth and hold token given up. */
 export interface SavedHold {
@@ -157,6 +165,8 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
   #depth = 0
   /** A token of the current hold (from the acquisition that took the lock until the last release). */
   #hold: object | undefined
+  /** Wake-ups to run once this hold ends (see WAKE_AFTER_RELEASE). */
+  #afterRelease: (() => void)[] = []
 
   /** The kind of the class: Lock's or RLock's (set by each). */
   declare protected static readonly lockKind: LockKind
@@ -402,8 +412,27 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
       this.#lock.release()
     } catch (error) {
       throw this.#releaseError(error)
+    } finally {
+      this.#wakeAfterRelease()
     }
     this.#uncount()
+  }
+
+  /**
+   * For a Condition's notify: runs `wake` once this object gives the lock
+   * up, or now when it does not hold it (see WAKE_AFTER_RELEASE). A holder
+   * that dies first never runs it: its waiters wake at their next slice.
+   */
+  [WAKE_AFTER_RELEASE](wake: () => void): void {
+    if (this.#lock.held) this.#afterRelease.push(wake)
+    else wake()
+  }
+
+  #wakeAfterRelease(): void {
+    if (this.#afterRelease.length === 0) return
+    const wakes = this.#afterRelease
+    this.#afterRelease = []
+    for (const wake of wakes) wake()
   }
 
   /**
@@ -418,6 +447,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
     const saved: SavedHold = { depth: Math.max(this.#depth, 1), hold: this.#hold ?? {} }
     this.#lock.release()
     this.#uncount()
+    this.#wakeAfterRelease()
     return saved
   }
 
@@ -574,6 +604,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
   protected override detach(): void {
     this.#uncount()
     this.#lock.abandon()
+    this.#wakeAfterRelease()
   }
 
   protected inspectFields(): Record<string, unknown> {

@@ -194,9 +194,12 @@ export class ConditionWaiters {
   /**
    * Holding the lock: notifies the `n` oldest live waiters (all with
    * Infinity) and wakes exactly those; frees the entries of dead waiters met
-   * on the way. Returns how many were notified.
+   * on the way. Returns how many were notified. With `later`, the wake-ups
+   * are handed to it (the lock runs them once released); the entries are
+   * NOTIFIED at once either way, so a waiter whose slice or deadline ends
+   * first finds its notification.
    */
-  notify(n: number): number {
+  notify(n: number, later?: (wake: () => void) => void): number {
     const high = this.#high()
     const waiting: number[] = []
     for (let entry = 0; entry < high; entry++) if (this.state(entry) === WAITING) waiting.push(entry)
@@ -210,6 +213,7 @@ export class ConditionWaiters {
     }
     let notified = 0
     let freed = false
+    const wakes: EventCount[] = []
     for (const entry of waiting) {
       if (notified >= n) break
       // Memory first (a closed object, an ended thread): its entry is freed unwoken.
@@ -219,7 +223,9 @@ export class ConditionWaiters {
         continue
       }
       if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, NOTIFIED) !== WAITING) continue
-      this.#eventsOf(entry).notify()
+      const events = this.#eventsOf(entry)
+      if (later === undefined) events.notify()
+      else wakes.push(events)
       // A notify(n) must not spend one of its n on a dead waiter (SIGKILL): the
       // thorough look (syscalls) runs after the wake, off the woken waiter's
       // path. A dead one's entry is freed and not counted; nobody can have
@@ -233,6 +239,11 @@ export class ConditionWaiters {
       notified++
     }
     if (freed) this.#lower()
+    // Waking a freed entry's event (its waiter died) wakes nobody; a closed segment is not touched.
+    if (wakes.length > 0)
+      (later as (wake: () => void) => void)(() => {
+        if (!this.#segment.closed) for (const events of wakes) events.notify()
+      })
     return notified
   }
 

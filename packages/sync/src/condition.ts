@@ -71,6 +71,11 @@ export interface ConditionHandle extends Handle {
  */
 const RELEASE_SAVE = Symbol.for('@ipc/semaphore/release-save')
 const ACQUIRE_RESTORE = Symbol.for('@ipc/semaphore/acquire-restore')
+/**
+ * And the key of the lock's "run this once you give the lock up", where a
+ * notify leaves its wake-ups (an older @ipc/semaphore without it: they run at once).
+ */
+const WAKE_AFTER_RELEASE = Symbol.for('@ipc/semaphore/wake-after-release')
 
 interface SavedHold {
   readonly depth: number
@@ -82,6 +87,7 @@ interface RestorableLock {
   [RELEASE_SAVE](): SavedHold
   [ACQUIRE_RESTORE](saved: SavedHold, sync: true): void
   [ACQUIRE_RESTORE](saved: SavedHold, sync: false): Promise<void>
+  [WAKE_AFTER_RELEASE]?: (wake: () => void) => void
 }
 
 /** The lock a condition header names: its kind and name, and whether it was made for the condition. */
@@ -600,7 +606,20 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
   notify(n = 1): void {
     const count = checkCount(n)
     this.#assertOwned('notify')
-    if (count > 0) this.#waiters.notify(count)
+    if (count > 0) this.#waiters.notify(count, this.#wakeLater())
+  }
+
+  /**
+   * Where a notify leaves its wake-ups: with the lock, which runs them once
+   * this object gives it up, so a chosen waiter wakes to a free lock rather
+   * than to the notifier still holding it (one wake-up, not two). The
+   * entries are NOTIFIED at once; a notifier that dies holding the lock
+   * leaves its waiters to their next slice (late, never lost).
+   */
+  #wakeLater(): ((wake: () => void) => void) | undefined {
+    const lock = this.#restorable
+    const later = lock[WAKE_AFTER_RELEASE]
+    return typeof later === 'function' ? (wake) => later.call(lock, wake) : undefined
   }
 
   /**
@@ -615,7 +634,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    */
   notifyAll(): void {
     this.#assertOwned('notify')
-    this.#waiters.notify(Number.POSITIVE_INFINITY)
+    this.#waiters.notify(Number.POSITIVE_INFINITY, this.#wakeLater())
   }
 
   #assertOwned(what: string): void {
