@@ -56,7 +56,7 @@ export const KEY_PARTS = ['meta', 'holders', 'owners', 'queue', 'waiters', 'gran
 
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  2,
+  3,
   `
 local MAX = 8388607
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
@@ -66,10 +66,16 @@ local function is_lock(state) return state.kind == 'lock' or state.kind == 'rloc
 local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
 local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') end
 
--- The state, or nil and the reply for a missing or foreign key.
-local function open(keys, kind, idle)
-  local m = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token',
+-- The meta hash's fields, in the order open() reads them.
+local function read_meta(keys)
+  return redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token',
     'window', 'nudged')
+end
+
+-- The state, or nil and the reply for a missing or foreign key. m: read_meta(keys), when the
+-- caller read it already.
+local function open(keys, kind, idle, m)
+  m = m or read_meta(keys)
   if not m[1] then return nil, {'missing'} end
   if m[1] ~= kind then return nil, {'incompatible', m[1]} end
   local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
@@ -182,10 +188,11 @@ local function touch(keys, state, idle)
   for i = 1, 7 do redis.call('PEXPIRE', keys[i], idle) end
 end
 
--- After a release: the queue gets the permit (settle, with a nudge) when someone waits; else
--- the state is saved and lapsed leases are left for a call that needs a permit (no TIME, no sweep).
-local function released(keys, state)
-  if redis.call('LINDEX', keys[4], 0) then settle(keys, state, ipc_now(), true) else save(keys, state) end
+-- After a release: the queue gets the permit (settle, with a nudge) when someone waits (head: the
+-- queue's first entry, read by the release before it changed anything); else the state is saved
+-- and lapsed leases are left for a call that needs a permit (no TIME, no sweep).
+local function released(keys, state, head)
+  if head then settle(keys, state, ipc_now(), true) else save(keys, state) end
 end
 
 local function holds(keys, token, object)
@@ -217,14 +224,45 @@ register('create', function(keys, args)
   return {status, state.persistent and 1 or 0}
 end)
 
+-- The uncontended acquire (nobody queued; m: read_meta), without open()'s state table: with a
+-- permit free, the general path would grant at once, skipping settle (lapsed leases wait for a
+-- call that needs a permit). Writes the same keys as grant + save. Returns nil when the general
+-- path is needed (a claim, an RLock, nothing free, or a missing, foreign or garbled meta hash).
+local function acquire_free(keys, args, m)
+  if args[6] == 'claim' or args[1] == 'rlock' then return nil end
+  local free, token = tonumber(m[2]), tonumber(m[7])
+  if m[1] ~= args[1] or not free or not token or free < 1 or free > MAX or token < 0 or token % 1 ~= 0 then
+    return nil
+  end
+  token = token + 1
+  redis.call('ZADD', keys[2], ipc_now() + tonumber(args[5]), token)
+  redis.call('HSET', keys[3], token, args[2] .. '|')
+  if m[4] ~= '1' then
+    redis.call('PEXPIRE', keys[2], tonumber(args[3]))
+    redis.call('PEXPIRE', keys[3], tonumber(args[3]))
+  end
+  if args[1] == 'lock' then
+    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1)
+  else
+    redis.call('HSET', keys[1], 'free', free - 1, 'token', token)
+  end
+  return {'granted', token}
+end
+
 -- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
 register('acquire', function(keys, args)
-  local state, err = open(keys, args[1], args[3])
+  local m = read_meta(keys)
+  local head = redis.call('LINDEX', keys[4], 0)
+  if not head then
+    local fast = acquire_free(keys, args, m)
+    if fast then return fast end
+  end
+  local state, err = open(keys, args[1], args[3], m)
   if not state then return err end
   local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
   local now = ipc_now()
   -- A free permit and nobody queued (uncontended): lapsed leases can wait for a call that needs them.
-  if state.free == 0 or redis.call('LINDEX', keys[4], 0) then settle(keys, state, now) end
+  if state.free == 0 or head then settle(keys, state, now) end
   if state.kind == 'rlock' and state.free == 0 then
     local token = args[7] or ''
     if holds(keys, token, object) then
@@ -269,10 +307,47 @@ register('acquire', function(keys, args)
   return {'queued'}
 end)
 
+-- A semaphore's release when nobody is queued (m: read_meta), without open()'s state table: the
+-- general path would only drop the live tokens, add n minus the lapsed ones, and save (no
+-- settle). A token is live while its owners entry is (grant writes it with the holders member,
+-- drop_holder deletes both). Returns nil when the general path is needed (a lock, or a missing,
+-- foreign or garbled meta hash).
+local function release_unqueued(keys, args, m)
+  if args[1] ~= 'semaphore' and args[1] ~= 'bounded-semaphore' then return nil end
+  local free, bound, n = tonumber(m[2]), tonumber(m[3]), tonumber(args[4])
+  if m[1] ~= args[1] or not free or not bound or not n or free < 0 or free > MAX or bound < 0 or bound > MAX then
+    return nil
+  end
+  local owners, lapsed = {}, 0
+  for i = 5, #args do
+    owners[i] = redis.call('HGET', keys[3], args[i])
+    if not owners[i] then lapsed = lapsed + 1 end
+  end
+  local add = n - lapsed
+  if bound > 0 and free + add > bound then return {'over-bound', bound} end
+  if free + add > MAX then return {'over-max', MAX} end
+  for i = 5, #args do
+    if owners[i] then
+      redis.call('ZREM', keys[2], args[i])
+      redis.call('HDEL', keys[3], args[i])
+      local w = string.match(owners[i], '|(.+)$')
+      if w then redis.call('HDEL', keys[6], w) end
+    end
+  end
+  if add ~= 0 then redis.call('HSET', keys[1], 'free', free + add) end
+  return {'ok', 0, lapsed}
+end
+
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 register('release', function(keys, args)
-  local state, err = open(keys, args[1], args[3])
+  local m = read_meta(keys)
+  local head = redis.call('LINDEX', keys[4], 0)
+  if not head then
+    local fast = release_unqueued(keys, args, m)
+    if fast then return fast end
+  end
+  local state, err = open(keys, args[1], args[3], m)
   if not state then return err end
   local object, idle, n = args[2], tonumber(args[3]), tonumber(args[4])
   -- No settle first: a token whose lease lapsed but that no call took back yet was given to
@@ -290,7 +365,7 @@ register('release', function(keys, args)
     drop_holder(keys, token)
     state.free = 1
     state.depth = 0
-    released(keys, state)
+    released(keys, state, head)
     return {'ok', 0, 0}
   end
   -- A token whose lease lapsed was given back then: it adds nothing now.
@@ -307,7 +382,7 @@ register('release', function(keys, args)
   end
   for _, token in ipairs(live) do drop_holder(keys, token) end
   state.free = state.free + add
-  released(keys, state)
+  released(keys, state, head)
   return {'ok', 0, lapsed}
 end)
 
