@@ -224,18 +224,33 @@ register('create', function(keys, args)
   return {status, state.persistent and 1 or 0}
 end)
 
--- The uncontended acquire (nobody queued; m: read_meta), without open()'s state table: with a
--- permit free, the general path would grant at once, skipping settle (lapsed leases wait for a
--- call that needs a permit). Writes the same keys as grant + save. Returns nil when the general
--- path is needed (a claim, an RLock, nothing free, or a missing, foreign or garbled meta hash).
-local function acquire_free(keys, args, m)
+-- True when head (the queue's first entry; m: read_meta) is live and has waited less than
+-- HANDOFF_MS (see waited): settle would leave a free permit to a newcomer and at most nudge it.
+-- False when settle has to decide: the entry was cancelled or lapsed, or the head is due a permit.
+local function young_head(keys, m, head, now)
+  local entry = redis.call('HGET', keys[5], head)
+  if not entry then return false end
+  local ends, since = string.match(entry, '^(%d+)|%d+|(%d+)$')
+  if not ends or tonumber(ends) <= now then return false end
+  return now - math.max(tonumber(since), tonumber(m[8]) or 0) < HANDOFF_MS
+end
+
+-- The acquire that takes a free permit at once (m: read_meta; head: the queue's first entry or
+-- false), without open()'s state table: nobody is queued, or the head is young (barging). The
+-- general path would settle first, then grant: with nobody queued it skips settle; with a young
+-- head, settle's sweep of lapsed leases is skipped here (they are still counted as held, so no
+-- permit is created; the next call that needs a permit, or a renew, sweeps them). Writes the
+-- same keys as grant + save. Returns nil when the general path is needed (a claim, an RLock,
+-- nothing free, a head settle must serve or drop, or a missing, foreign or garbled meta hash).
+local function acquire_free(keys, args, m, head, now)
   if args[6] == 'claim' or args[1] == 'rlock' then return nil end
   local free, token = tonumber(m[2]), tonumber(m[7])
   if m[1] ~= args[1] or not free or not token or free < 1 or free > MAX or token < 0 or token % 1 ~= 0 then
     return nil
   end
+  if head and not young_head(keys, m, head, now) then return nil end
   token = token + 1
-  redis.call('ZADD', keys[2], ipc_now() + tonumber(args[5]), token)
+  redis.call('ZADD', keys[2], now + tonumber(args[5]), token)
   redis.call('HSET', keys[3], token, args[2] .. '|')
   if m[4] ~= '1' then
     redis.call('PEXPIRE', keys[2], tonumber(args[3]))
@@ -253,14 +268,12 @@ end
 register('acquire', function(keys, args)
   local m = read_meta(keys)
   local head = redis.call('LINDEX', keys[4], 0)
-  if not head then
-    local fast = acquire_free(keys, args, m)
-    if fast then return fast end
-  end
+  local now = ipc_now()
+  local fast = acquire_free(keys, args, m, head, now)
+  if fast then return fast end
   local state, err = open(keys, args[1], args[3], m)
   if not state then return err end
   local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
-  local now = ipc_now()
   -- A free permit and nobody queued (uncontended): lapsed leases can wait for a call that needs them.
   if state.free == 0 or head then settle(keys, state, now) end
   if state.kind == 'rlock' and state.free == 0 then
@@ -307,17 +320,20 @@ register('acquire', function(keys, args)
   return {'queued'}
 end)
 
--- A semaphore's release when nobody is queued (m: read_meta), without open()'s state table: the
--- general path would only drop the live tokens, add n minus the lapsed ones, and save (no
--- settle). A token is live while its owners entry is (grant writes it with the holders member,
--- drop_holder deletes both). Returns nil when the general path is needed (a lock, or a missing,
--- foreign or garbled meta hash).
-local function release_unqueued(keys, args, m)
+-- A semaphore's release when nobody is queued or the head is young (m: read_meta; head: the
+-- queue's first entry or false), without open()'s state table: the general path would drop the
+-- live tokens, add n minus the lapsed ones, then save (nobody queued) or settle, which with a
+-- young head only nudges it once (skipped here: its sweep of lapsed leases, as in acquire_free).
+-- A token is live while its owners entry is (grant writes it with the holders member,
+-- drop_holder deletes both). Returns nil when the general path is needed (a lock, a head settle
+-- must serve or drop, or a missing, foreign or garbled meta hash).
+local function release_free(keys, args, m, head)
   if args[1] ~= 'semaphore' and args[1] ~= 'bounded-semaphore' then return nil end
   local free, bound, n = tonumber(m[2]), tonumber(m[3]), tonumber(args[4])
   if m[1] ~= args[1] or not free or not bound or not n or free < 0 or free > MAX or bound < 0 or bound > MAX then
     return nil
   end
+  if head and not young_head(keys, m, head, ipc_now()) then return nil end
   local owners, lapsed = {}, 0
   for i = 5, #args do
     owners[i] = redis.call('HGET', keys[3], args[i])
@@ -334,7 +350,13 @@ local function release_unqueued(keys, args, m)
       if w then redis.call('HDEL', keys[6], w) end
     end
   end
-  if add ~= 0 then redis.call('HSET', keys[1], 'free', free + add) end
+  if head and free + add > 0 and m[9] ~= head then
+    -- settle's nudge: once per head, and only while a permit is free.
+    redis.call('HSET', keys[1], 'free', free + add, 'nudged', head)
+    redis.call('PUBLISH', channel_of(head), head .. ' 0')
+  elseif add ~= 0 then
+    redis.call('HSET', keys[1], 'free', free + add)
+  end
   return {'ok', 0, lapsed}
 end
 
@@ -343,10 +365,8 @@ end
 register('release', function(keys, args)
   local m = read_meta(keys)
   local head = redis.call('LINDEX', keys[4], 0)
-  if not head then
-    local fast = release_unqueued(keys, args, m)
-    if fast then return fast end
-  end
+  local fast = release_free(keys, args, m, head)
+  if fast then return fast end
   local state, err = open(keys, args[1], args[3], m)
   if not state then return err end
   local object, idle, n = args[2], tonumber(args[3]), tonumber(args[4])
