@@ -5,7 +5,7 @@
  *
  * | KEYS | key                  | type | member / field → value                 | meaning                                   |
  * |------|----------------------|------|----------------------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version, free, bound, token, depth, persistent, reclaim, window, nudged | the state; `token` = last grant; `window`: when the last waiter was served (server ms); `nudged`: the waiter nudged since |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version, free, bound, token, depth, persistent, reclaim, window, nudged, served | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back |
  * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms)          | permits out, one member per grant         |
  * | 3    | `ipc:{name}:owners`  | hash | token → "<object>\|<waiter or empty>"  | who holds each grant                      |
  * | 4    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
@@ -20,16 +20,19 @@
  * Fairness (as the shared-memory Semaphore, where anyone may take a free
  * permit until a waiter has waited 2 ms): a free permit is handed to the
  * oldest live waiter once it has waited HANDOFF_MS (2 ms), counted from when
- * it queued or from when the waiter before it was served, whichever is
- * later (`window`). Before that, the head is nudged once ("<waiter> 0":
+ * it queued or from when the waiter before it gave back the permit it was
+ * served (until then: from when it was served), whichever is later
+ * (`window`, `served`): the served waiter's wake-up and first hold count as
+ * its holding time, not as its barging. Before that, the head is nudged once ("<waiter> 0":
  * come and claim it; `nudged` remembers it) and a newcomer may take the
  * permit first; a head whose claim found the permit taken claims again when
  * its 2 ms are up (the claim's reply says when), and is otherwise handed the
- * permit by the first release after that. So each served waiter starts a
- * barging window of 2 ms: a holder that releases and acquires again in a
- * loop keeps going for at most 2 ms while others wait (a release costs no
- * wake-up then), and waiters are served oldest first, each within 2 ms per
- * waiter before it plus their holding times.
+ * permit by the first release after that. So each served waiter, once it
+ * gives back its first permit, starts a barging window of 2 ms: a holder
+ * that releases and acquires again in a loop keeps going for at most 2 ms
+ * while others wait (a release costs no wake-up then), and waiters are
+ * served oldest first, each within 2 ms per waiter before it plus their
+ * holding times.
  *
  * Why the count is never exceeded: every function runs atomically on the
  * server; `free + |holders|` only grows by `release` (bounded by `bound`, or
@@ -69,7 +72,7 @@ local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') 
 -- The meta hash's fields, in the order open() reads them.
 local function read_meta(keys)
   return redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token',
-    'window', 'nudged')
+    'window', 'nudged', 'served')
 end
 
 -- The state, or nil and the reply for a missing or foreign key. m: read_meta(keys), when the
@@ -80,13 +83,13 @@ local function open(keys, kind, idle, m)
   if m[1] ~= kind then return nil, {'incompatible', m[1]} end
   local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
                   reclaim = m[5] == '1', depth = tonumber(m[6]) or 0, token = tonumber(m[7]) or 0,
-                  window = tonumber(m[8]) or 0, nudged = m[9] or '' }
+                  window = tonumber(m[8]) or 0, nudged = m[9] or '', served = m[10] or '' }
   -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
   if not state.free or not state.bound or state.free < 0 or state.free > MAX or state.bound < 0
     or state.bound > MAX or state.depth < 0 or state.token < 0 or state.token % 1 ~= 0 then
     return nil, {'corrupt', 'meta'}
   end
-  state.saved = { state.free, state.depth, state.token, state.window, state.nudged }
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
   state.idle = tonumber(idle) or 0
   return state, nil
 end
@@ -100,9 +103,10 @@ local function save(keys, state)
   if state.token ~= saved[3] then fields[#fields + 1] = 'token'; fields[#fields + 1] = state.token end
   if state.window ~= saved[4] then fields[#fields + 1] = 'window'; fields[#fields + 1] = state.window end
   if state.nudged ~= saved[5] then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = state.nudged end
+  if state.served ~= saved[6] then fields[#fields + 1] = 'served'; fields[#fields + 1] = state.served end
   if #fields == 0 then return end
   redis.call('HSET', keys[1], unpack(fields))
-  state.saved = { state.free, state.depth, state.token, state.window, state.nudged }
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
 end
 
 -- A TTL on keys[a] and keys[b] (not persistent): a key whose last member went was deleted, and
@@ -135,9 +139,16 @@ local function drop_holder(keys, token)
 end
 
 -- How long head w (queued at since) has waited, by the fairness rule: from when it queued or
--- from when the last waiter was served, whichever is later.
+-- from when the last waiter served gave back the permit it was served (until then: from when it
+-- was served), whichever is later.
 local function waited(state, now, since)
   return now - math.max(tonumber(since), state.window)
+end
+
+-- A release drops token: if it is the permit the last waiter was served, that waiter's barging
+-- window starts now (see waited).
+local function restart_window(state, token)
+  if state.served ~= '' and token == state.served then state.window, state.served = ipc_now(), '' end
 end
 
 -- Lapsed leases give their permits back; free permits go to the queue, oldest first:
@@ -168,7 +179,7 @@ local function settle(keys, state, now, nudge)
       local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
       redis.call('HSET', keys[6], w, token)
       expire(keys, state, 6, 6)
-      state.window, state.nudged = now, ''
+      state.window, state.nudged, state.served = now, '', tostring(token)
       redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
     else
       if nudge and state.nudged ~= w then
@@ -300,8 +311,8 @@ register('acquire', function(keys, args)
     redis.call('HDEL', keys[5], w)
     redis.call('LREM', keys[4], 0, w)
     local token = grant(keys, state, now, object, w, lease)
-    -- A waiter was served: the next one's HANDOFF_MS start now.
-    state.window, state.nudged = now, ''
+    -- A waiter was served: the next one's HANDOFF_MS start now, and again when it gives this permit back.
+    state.window, state.nudged, state.served = now, '', tostring(token)
     settle(keys, state, now, true)
     return {'granted', token}
   end
@@ -333,7 +344,8 @@ local function release_free(keys, args, m, head)
   if m[1] ~= args[1] or not free or not bound or not n or free < 0 or free > MAX or bound < 0 or bound > MAX then
     return nil
   end
-  if head and not young_head(keys, m, head, ipc_now()) then return nil end
+  local now = head and ipc_now()
+  if head and not young_head(keys, m, head, now) then return nil end
   local owners, lapsed = {}, 0
   for i = 5, #args do
     owners[i] = redis.call('HGET', keys[3], args[i])
@@ -342,21 +354,25 @@ local function release_free(keys, args, m, head)
   local add = n - lapsed
   if bound > 0 and free + add > bound then return {'over-bound', bound} end
   if free + add > MAX then return {'over-max', MAX} end
+  local fields = {'free', free + add}
   for i = 5, #args do
     if owners[i] then
       redis.call('ZREM', keys[2], args[i])
       redis.call('HDEL', keys[3], args[i])
       local w = string.match(owners[i], '|(.+)$')
       if w then redis.call('HDEL', keys[6], w) end
+      -- restart_window (with nobody queued the window matters to nobody, and is left as it is).
+      if head and args[i] == m[10] then
+        fields[#fields + 1] = 'window'; fields[#fields + 1] = now
+        fields[#fields + 1] = 'served'; fields[#fields + 1] = ''
+      end
     end
   end
-  if head and free + add > 0 and m[9] ~= head then
-    -- settle's nudge: once per head, and only while a permit is free.
-    redis.call('HSET', keys[1], 'free', free + add, 'nudged', head)
-    redis.call('PUBLISH', channel_of(head), head .. ' 0')
-  elseif add ~= 0 then
-    redis.call('HSET', keys[1], 'free', free + add)
-  end
+  local nudge = head and free + add > 0 and m[9] ~= head
+  -- settle's nudge: once per head, and only while a permit is free.
+  if nudge then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = head end
+  if add ~= 0 or #fields > 2 then redis.call('HSET', keys[1], unpack(fields)) end
+  if nudge then redis.call('PUBLISH', channel_of(head), head .. ' 0') end
   return {'ok', 0, lapsed}
 end
 
@@ -383,6 +399,7 @@ register('release', function(keys, args)
       return {'ok', state.depth, 0}
     end
     drop_holder(keys, token)
+    restart_window(state, token)
     state.free = 1
     state.depth = 0
     released(keys, state, head)
@@ -400,7 +417,10 @@ register('release', function(keys, args)
   if state.free + add > MAX then
     return {'over-max', MAX}
   end
-  for _, token in ipairs(live) do drop_holder(keys, token) end
+  for _, token in ipairs(live) do
+    drop_holder(keys, token)
+    restart_window(state, token)
+  end
   state.free = state.free + add
   released(keys, state, head)
   return {'ok', 0, lapsed}

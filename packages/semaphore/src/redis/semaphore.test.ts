@@ -185,6 +185,35 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await sem.close()
   })
 
+  it("starts a served waiter's 2 ms of barging when it gives back the permit it was served, not when it was served", async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const connection = RedisConnection.acquire(server.url)
+    const keys = KEY_PARTS.map((part) => redisKey(sem.name, part))
+    const call = (fn: string, args: (string | number)[]) =>
+      connection.call(SEMAPHORE_LIBRARY, fn, keys, ['semaphore', 'x/1', 30_000, ...args], {
+        deadline: Number.POSITIVE_INFINITY,
+      }) as Promise<unknown[]>
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    try {
+      expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/b', 10_000, 'wait', ''])).toEqual(['queued'])
+      await pause(5)
+      // b has waited 2 ms: the release hands it the permit (token 2; the wake-up goes to a client that is not there).
+      expect(await call('release', [1, 1])).toEqual(['ok', 0, 0])
+      expect(await call('cancel', ['x/1/b'])).toEqual(['granted', 2])
+      expect(await call('acquire', ['x/1/c', 10_000, 'wait', ''])).toEqual(['queued'])
+      // b's first hold (its wake-up included) lasts longer than 2 ms: c has waited that long, but
+      // b's window starts when b gives token 2 back, so b may take the permit again at once.
+      await pause(5)
+      expect(await call('release', [1, 2])).toEqual(['ok', 0, 0])
+      expect(await call('acquire', ['x/1/b2', 10_000, 'wait', ''])).toEqual(['granted', 3])
+      expect(await server.command('HGET', keys[0] as string, 'nudged')).toBe('$5')
+    } finally {
+      connection.release()
+      await sem.close()
+    }
+  })
+
   it('lets a newcomer take a permit while the head is young, nudges the head once, and tells it when to claim again', async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
     const connection = RedisConnection.acquire(server.url)
