@@ -41,9 +41,14 @@
  * does not add a permit (`lost`), so a late release cannot create one.
  *
  * Leases: a holder's object renews its tokens every lease/3; a process that
- * dies or is cut off stops renewing, and `settle` (run first by every
- * function) gives its permits back once the lease ends, by the server's
- * clock (TIME). Waiters renew their queue entries the same way, so a dead
+ * dies or is cut off stops renewing, and `settle` gives its permits back
+ * once the lease ends, by the server's clock (TIME). settle runs in every
+ * call that needs a permit (an acquire finding none free, a claim), every
+ * hand-off to a waiter, and every renew; a waiter's object renews again at
+ * the next lease end (renew's reply), so a lapsed lease is swept within
+ * about one lease even when the calls in between take free permits and skip
+ * it (acquire_free, release_free: until then the lapsed holder still counts
+ * as held, so no permit is created early). Waiters renew their queue entries the same way, so a dead
  * waiter never blocks the queue. Keys of a non-persistent semaphore carry a
  * TTL of `idle` ms (3 leases), set when a key is made and renewed by every
  * object's renew (every lease/3), so a semaphore whose processes all

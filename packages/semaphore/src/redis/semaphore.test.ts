@@ -185,14 +185,20 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await sem.close()
   })
 
-  it("starts a served waiter's 2 ms of barging when it gives back the permit it was served, not when it was served", async () => {
-    const sem = await new Semaphore(1, { url: server.url }).ready()
+  /** The library's own calls on semaphore `name`, as object `x/1` (whose wake-ups nobody reads); release the connection. */
+  function libraryCalls(name: string) {
     const connection = RedisConnection.acquire(server.url)
-    const keys = KEY_PARTS.map((part) => redisKey(sem.name, part))
+    const keys = KEY_PARTS.map((part) => redisKey(name, part))
     const call = (fn: string, args: (string | number)[]) =>
       connection.call(SEMAPHORE_LIBRARY, fn, keys, ['semaphore', 'x/1', 30_000, ...args], {
         deadline: Number.POSITIVE_INFINITY,
       }) as Promise<unknown[]>
+    return { connection, keys, call }
+  }
+
+  it("starts a served waiter's 2 ms of barging when it gives back the permit it was served, not when it was served", async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const { connection, keys, call } = libraryCalls(sem.name)
     const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
     try {
       expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
@@ -216,13 +222,8 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
 
   it('lets a newcomer take a permit while the head is young, nudges the head once, and tells it when to claim again', async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
-    const connection = RedisConnection.acquire(server.url)
-    const keys = KEY_PARTS.map((part) => redisKey(sem.name, part))
     // The library's own calls, made in one tick so they reach the server together, in this order.
-    const call = (fn: string, args: (string | number)[]) =>
-      connection.call(SEMAPHORE_LIBRARY, fn, keys, ['semaphore', 'x/1', 30_000, ...args], {
-        deadline: Number.POSITIVE_INFINITY,
-      }) as Promise<unknown[]>
+    const { connection, keys, call } = libraryCalls(sem.name)
     try {
       await call('value', [])
       const replies = await Promise.all([
