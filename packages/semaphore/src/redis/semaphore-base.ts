@@ -71,7 +71,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   #depth = 0
   readonly #waiters = new Map<string, Waiter>()
   #waiterCount = 0
-  /** The failure of a release sent without waiting (`releaseBehind`), thrown by this object's next call. */
+  /** The failure of a release sent without waiting (`releaseBehind`), thrown by the first call of this object made after it came. */
   #releaseFailure: { error: unknown } | undefined
 
   protected constructor(kind: RedisKind, className: string, module: string, spec: AttachSpec) {
