@@ -15,11 +15,21 @@ import { Semaphore as PeerSemaphore } from 'redis-semaphore'
 const CONTENDER = new URL('./children/redis-contender.mjs', import.meta.url)
 const quick = process.argv.includes('--quick')
 const UNCONTENDED_PAIRS = quick ? 2000 : 10_000
+/**
+ * Pairs each library runs before either is timed: V8 tiers the loop up in
+ * background threads that share the 2 cores, and a process starts cold, so
+ * without this the library timed first ran its first few thousand pairs
+ * 2 to 3 times slower than later ones (measured 2026-12-04).
+ */
+const WARMUP_PAIRS = quick ? 2000 : 5000
 const CONTENDED_MS = quick ? 2000 : 5000
 const PROCESSES = 4
 
+async function warmUp(pair: () => Promise<void>): Promise<void> {
+  for (let i = 0; i < WARMUP_PAIRS; i++) await pair()
+}
+
 async function uncontended(label: string, pair: () => Promise<void>): Promise<number> {
-  for (let i = 0; i < 200; i++) await pair()
   const started = performance.now()
   for (let i = 0; i < UNCONTENDED_PAIRS; i++) await pair()
   const perPair = ((performance.now() - started) * 1000) / UNCONTENDED_PAIRS
@@ -59,17 +69,21 @@ const server = await startRedisServer()
 try {
   console.log(`redis-server ${server.url}, ${quick ? 'quick' : 'full'} run`)
   const ours = new Semaphore(1, { url: server.url, name: 'bench-uncontended' })
-  const oursUncontended = await uncontended('@ipc/semaphore/redis', async () => {
+  const oursPair = async () => {
     await ours.acquire()
     await ours.release()
-  })
-  await ours.close()
+  }
   const client = new Redis(server.url)
-  const peerUncontended = await uncontended('redis-semaphore', async () => {
+  const peerPair = async () => {
     const sem = new PeerSemaphore(client, 'bench-peer-uncontended', 1)
     await sem.acquire()
     await sem.release()
-  })
+  }
+  await warmUp(oursPair)
+  await warmUp(peerPair)
+  const oursUncontended = await uncontended('@ipc/semaphore/redis', oursPair)
+  const peerUncontended = await uncontended('redis-semaphore', peerPair)
+  await ours.close()
   await client.quit()
   const holder = new Semaphore(1, { url: server.url, name: 'bench-contended', persistent: true })
   await holder.ready()

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
 
 const HOLD = new URL('./fixtures/redis-hold.mjs', import.meta.url)
+const RELEASE_EXIT = new URL('./fixtures/redis-release-exit.mjs', import.meta.url)
 const LEASE = 600
 /** How late a lapsed lease may be noticed beyond `lease` on a loaded machine. */
 const SLACK = 1000
@@ -51,6 +52,20 @@ describe.skipIf(!hasRedisServer())(
         await object.close()
       })
     }
+
+    it('gives the permit back at once when the process exits right after Semaphore#release() resolved', {
+      timeout: 20_000,
+    }, async () => {
+      const name = uniqueName()
+      const sem = await Semaphore.open(name, { url: server.url, create: { value: 1 } })
+      const child = spawnChild(RELEASE_EXIT, [server.url, name])
+      await child.exited
+      // The default lease is 10 s: a release that never left the process would keep the permit that long.
+      expect(await sem.getValue()).toBe(1)
+      expect(await sem.acquire({ timeout: 0 })).toBe(true)
+      await sem.release()
+      await sem.close()
+    })
 
     it('takes the permit from a holder cut off for longer than its lease, and tells the holder (permit.signal)', {
       timeout: 20_000,

@@ -5,7 +5,7 @@
  *
  * | KEYS | key                  | type | member / field → value                 | meaning                                   |
  * |------|----------------------|------|----------------------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version, free, bound, token, depth, persistent, reclaim, window, nudged | the state; `token` = last grant; `window`: when the last waiter was served (server ms); `nudged`: the waiter nudged since |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version, free, bound, token, depth, persistent, reclaim, window, nudged, served | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back |
  * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms)          | permits out, one member per grant         |
  * | 3    | `ipc:{name}:owners`  | hash | token → "<object>\|<waiter or empty>"  | who holds each grant                      |
  * | 4    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
@@ -20,16 +20,19 @@
  * Fairness (as the shared-memory Semaphore, where anyone may take a free
  * permit until a waiter has waited 2 ms): a free permit is handed to the
  * oldest live waiter once it has waited HANDOFF_MS (2 ms), counted from when
- * it queued or from when the waiter before it was served, whichever is
- * later (`window`). Before that, the head is nudged once ("<waiter> 0":
+ * it queued or from when the waiter before it gave back the permit it was
+ * served (until then: from when it was served), whichever is later
+ * (`window`, `served`): the served waiter's wake-up and first hold count as
+ * its holding time, not as its barging. Before that, the head is nudged once ("<waiter> 0":
  * come and claim it; `nudged` remembers it) and a newcomer may take the
  * permit first; a head whose claim found the permit taken claims again when
  * its 2 ms are up (the claim's reply says when), and is otherwise handed the
- * permit by the first release after that. So each served waiter starts a
- * barging window of 2 ms: a holder that releases and acquires again in a
- * loop keeps going for at most 2 ms while others wait (a release costs no
- * wake-up then), and waiters are served oldest first, each within 2 ms per
- * waiter before it plus their holding times.
+ * permit by the first release after that. So each served waiter, once it
+ * gives back its first permit, starts a barging window of 2 ms: a holder
+ * that releases and acquires again in a loop keeps going for at most 2 ms
+ * while others wait (a release costs no wake-up then), and waiters are
+ * served oldest first, each within 2 ms per waiter before it plus their
+ * holding times.
  *
  * Why the count is never exceeded: every function runs atomically on the
  * server; `free + |holders|` only grows by `release` (bounded by `bound`, or
@@ -38,9 +41,14 @@
  * does not add a permit (`lost`), so a late release cannot create one.
  *
  * Leases: a holder's object renews its tokens every lease/3; a process that
- * dies or is cut off stops renewing, and `settle` (run first by every
- * function) gives its permits back once the lease ends, by the server's
- * clock (TIME). Waiters renew their queue entries the same way, so a dead
+ * dies or is cut off stops renewing, and `settle` gives its permits back
+ * once the lease ends, by the server's clock (TIME). settle runs in every
+ * call that needs a permit (an acquire finding none free, a claim), every
+ * hand-off to a waiter, and every renew; a waiter's object renews again at
+ * the next lease end (renew's reply), so a lapsed lease is swept within
+ * about one lease even when the calls in between take free permits and skip
+ * it (acquire_free, release_free: until then the lapsed holder still counts
+ * as held, so no permit is created early). Waiters renew their queue entries the same way, so a dead
  * waiter never blocks the queue. Keys of a non-persistent semaphore carry a
  * TTL of `idle` ms (3 leases), set when a key is made and renewed by every
  * object's renew (every lease/3), so a semaphore whose processes all
@@ -56,7 +64,7 @@ export const KEY_PARTS = ['meta', 'holders', 'owners', 'queue', 'waiters', 'gran
 
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  2,
+  3,
   `
 local MAX = 8388607
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
@@ -66,21 +74,27 @@ local function is_lock(state) return state.kind == 'lock' or state.kind == 'rloc
 local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
 local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') end
 
--- The state, or nil and the reply for a missing or foreign key.
-local function open(keys, kind, idle)
-  local m = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token',
-    'window', 'nudged')
+-- The meta hash's fields, in the order open() reads them.
+local function read_meta(keys)
+  return redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token',
+    'window', 'nudged', 'served')
+end
+
+-- The state, or nil and the reply for a missing or foreign key. m: read_meta(keys), when the
+-- caller read it already.
+local function open(keys, kind, idle, m)
+  m = m or read_meta(keys)
   if not m[1] then return nil, {'missing'} end
   if m[1] ~= kind then return nil, {'incompatible', m[1]} end
   local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
                   reclaim = m[5] == '1', depth = tonumber(m[6]) or 0, token = tonumber(m[7]) or 0,
-                  window = tonumber(m[8]) or 0, nudged = m[9] or '' }
+                  window = tonumber(m[8]) or 0, nudged = m[9] or '', served = m[10] or '' }
   -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
   if not state.free or not state.bound or state.free < 0 or state.free > MAX or state.bound < 0
     or state.bound > MAX or state.depth < 0 or state.token < 0 or state.token % 1 ~= 0 then
     return nil, {'corrupt', 'meta'}
   end
-  state.saved = { state.free, state.depth, state.token, state.window, state.nudged }
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
   state.idle = tonumber(idle) or 0
   return state, nil
 end
@@ -94,9 +108,10 @@ local function save(keys, state)
   if state.token ~= saved[3] then fields[#fields + 1] = 'token'; fields[#fields + 1] = state.token end
   if state.window ~= saved[4] then fields[#fields + 1] = 'window'; fields[#fields + 1] = state.window end
   if state.nudged ~= saved[5] then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = state.nudged end
+  if state.served ~= saved[6] then fields[#fields + 1] = 'served'; fields[#fields + 1] = state.served end
   if #fields == 0 then return end
   redis.call('HSET', keys[1], unpack(fields))
-  state.saved = { state.free, state.depth, state.token, state.window, state.nudged }
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
 end
 
 -- A TTL on keys[a] and keys[b] (not persistent): a key whose last member went was deleted, and
@@ -129,9 +144,16 @@ local function drop_holder(keys, token)
 end
 
 -- How long head w (queued at since) has waited, by the fairness rule: from when it queued or
--- from when the last waiter was served, whichever is later.
+-- from when the last waiter served gave back the permit it was served (until then: from when it
+-- was served), whichever is later.
 local function waited(state, now, since)
   return now - math.max(tonumber(since), state.window)
+end
+
+-- A release drops token: if it is the permit the last waiter was served, that waiter's barging
+-- window starts now (see waited).
+local function restart_window(state, token)
+  if state.served ~= '' and token == state.served then state.window, state.served = ipc_now(), '' end
 end
 
 -- Lapsed leases give their permits back; free permits go to the queue, oldest first:
@@ -162,7 +184,7 @@ local function settle(keys, state, now, nudge)
       local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
       redis.call('HSET', keys[6], w, token)
       expire(keys, state, 6, 6)
-      state.window, state.nudged = now, ''
+      state.window, state.nudged, state.served = now, '', tostring(token)
       redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
     else
       if nudge and state.nudged ~= w then
@@ -182,10 +204,11 @@ local function touch(keys, state, idle)
   for i = 1, 7 do redis.call('PEXPIRE', keys[i], idle) end
 end
 
--- After a release: the queue gets the permit (settle, with a nudge) when someone waits; else
--- the state is saved and lapsed leases are left for a call that needs a permit (no TIME, no sweep).
-local function released(keys, state)
-  if redis.call('LINDEX', keys[4], 0) then settle(keys, state, ipc_now(), true) else save(keys, state) end
+-- After a release: the queue gets the permit (settle, with a nudge) when someone waits (head: the
+-- queue's first entry, read by the release before it changed anything); else the state is saved
+-- and lapsed leases are left for a call that needs a permit (no TIME, no sweep).
+local function released(keys, state, head)
+  if head then settle(keys, state, ipc_now(), true) else save(keys, state) end
 end
 
 local function holds(keys, token, object)
@@ -217,14 +240,58 @@ register('create', function(keys, args)
   return {status, state.persistent and 1 or 0}
 end)
 
+-- True when head (the queue's first entry; m: read_meta) is live and has waited less than
+-- HANDOFF_MS (see waited): settle would leave a free permit to a newcomer and at most nudge it.
+-- False when settle has to decide: the entry was cancelled or lapsed, or the head is due a permit.
+local function young_head(keys, m, head, now)
+  local entry = redis.call('HGET', keys[5], head)
+  if not entry then return false end
+  local ends, since = string.match(entry, '^(%d+)|%d+|(%d+)$')
+  if not ends or tonumber(ends) <= now then return false end
+  return now - math.max(tonumber(since), tonumber(m[8]) or 0) < HANDOFF_MS
+end
+
+-- The acquire that takes a free permit at once (m: read_meta; head: the queue's first entry or
+-- false), without open()'s state table: nobody is queued, or the head is young (barging). The
+-- general path would settle first, then grant: with nobody queued it skips settle; with a young
+-- head, settle's sweep of lapsed leases is skipped here (they are still counted as held, so no
+-- permit is created; the next call that needs a permit, or a renew, sweeps them). Writes the
+-- same keys as grant + save. Returns nil when the general path is needed (a claim, an RLock,
+-- nothing free, a head settle must serve or drop, or a missing, foreign or garbled meta hash).
+local function acquire_free(keys, args, m, head, now)
+  if args[6] == 'claim' or args[1] == 'rlock' then return nil end
+  local free, token = tonumber(m[2]), tonumber(m[7])
+  if m[1] ~= args[1] or not free or not token or free < 1 or free > MAX or token < 0 or token % 1 ~= 0 then
+    return nil
+  end
+  if head and not young_head(keys, m, head, now) then return nil end
+  token = token + 1
+  redis.call('ZADD', keys[2], now + tonumber(args[5]), token)
+  redis.call('HSET', keys[3], token, args[2] .. '|')
+  if m[4] ~= '1' then
+    redis.call('PEXPIRE', keys[2], tonumber(args[3]))
+    redis.call('PEXPIRE', keys[3], tonumber(args[3]))
+  end
+  if args[1] == 'lock' then
+    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1)
+  else
+    redis.call('HSET', keys[1], 'free', free - 1, 'token', token)
+  end
+  return {'granted', token}
+end
+
 -- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
 register('acquire', function(keys, args)
-  local state, err = open(keys, args[1], args[3])
+  local m = read_meta(keys)
+  local head = redis.call('LINDEX', keys[4], 0)
+  local now = ipc_now()
+  local fast = acquire_free(keys, args, m, head, now)
+  if fast then return fast end
+  local state, err = open(keys, args[1], args[3], m)
   if not state then return err end
   local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
-  local now = ipc_now()
   -- A free permit and nobody queued (uncontended): lapsed leases can wait for a call that needs them.
-  if state.free == 0 or redis.call('LINDEX', keys[4], 0) then settle(keys, state, now) end
+  if state.free == 0 or head then settle(keys, state, now) end
   if state.kind == 'rlock' and state.free == 0 then
     local token = args[7] or ''
     if holds(keys, token, object) then
@@ -249,8 +316,8 @@ register('acquire', function(keys, args)
     redis.call('HDEL', keys[5], w)
     redis.call('LREM', keys[4], 0, w)
     local token = grant(keys, state, now, object, w, lease)
-    -- A waiter was served: the next one's HANDOFF_MS start now.
-    state.window, state.nudged = now, ''
+    -- A waiter was served: the next one's HANDOFF_MS start now, and again when it gives this permit back.
+    state.window, state.nudged, state.served = now, '', tostring(token)
     settle(keys, state, now, true)
     return {'granted', token}
   end
@@ -269,10 +336,59 @@ register('acquire', function(keys, args)
   return {'queued'}
 end)
 
+-- A semaphore's release when nobody is queued or the head is young (m: read_meta; head: the
+-- queue's first entry or false), without open()'s state table: the general path would drop the
+-- live tokens, add n minus the lapsed ones, then save (nobody queued) or settle, which with a
+-- young head only nudges it once (skipped here: its sweep of lapsed leases, as in acquire_free).
+-- A token is live while its owners entry is (grant writes it with the holders member,
+-- drop_holder deletes both). Returns nil when the general path is needed (a lock, a head settle
+-- must serve or drop, or a missing, foreign or garbled meta hash).
+local function release_free(keys, args, m, head)
+  if args[1] ~= 'semaphore' and args[1] ~= 'bounded-semaphore' then return nil end
+  local free, bound, n = tonumber(m[2]), tonumber(m[3]), tonumber(args[4])
+  if m[1] ~= args[1] or not free or not bound or not n or free < 0 or free > MAX or bound < 0 or bound > MAX then
+    return nil
+  end
+  local now = head and ipc_now()
+  if head and not young_head(keys, m, head, now) then return nil end
+  local owners, lapsed = {}, 0
+  for i = 5, #args do
+    owners[i] = redis.call('HGET', keys[3], args[i])
+    if not owners[i] then lapsed = lapsed + 1 end
+  end
+  local add = n - lapsed
+  if bound > 0 and free + add > bound then return {'over-bound', bound} end
+  if free + add > MAX then return {'over-max', MAX} end
+  local fields = {'free', free + add}
+  for i = 5, #args do
+    if owners[i] then
+      redis.call('ZREM', keys[2], args[i])
+      redis.call('HDEL', keys[3], args[i])
+      local w = string.match(owners[i], '|(.+)$')
+      if w then redis.call('HDEL', keys[6], w) end
+      -- restart_window (with nobody queued the window matters to nobody, and is left as it is).
+      if head and args[i] == m[10] then
+        fields[#fields + 1] = 'window'; fields[#fields + 1] = now
+        fields[#fields + 1] = 'served'; fields[#fields + 1] = ''
+      end
+    end
+  end
+  local nudge = head and free + add > 0 and m[9] ~= head
+  -- settle's nudge: once per head, and only while a permit is free.
+  if nudge then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = head end
+  if add ~= 0 or #fields > 2 then redis.call('HSET', keys[1], unpack(fields)) end
+  if nudge then redis.call('PUBLISH', channel_of(head), head .. ' 0') end
+  return {'ok', 0, lapsed}
+end
+
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 register('release', function(keys, args)
-  local state, err = open(keys, args[1], args[3])
+  local m = read_meta(keys)
+  local head = redis.call('LINDEX', keys[4], 0)
+  local fast = release_free(keys, args, m, head)
+  if fast then return fast end
+  local state, err = open(keys, args[1], args[3], m)
   if not state then return err end
   local object, idle, n = args[2], tonumber(args[3]), tonumber(args[4])
   -- No settle first: a token whose lease lapsed but that no call took back yet was given to
@@ -288,9 +404,10 @@ register('release', function(keys, args)
       return {'ok', state.depth, 0}
     end
     drop_holder(keys, token)
+    restart_window(state, token)
     state.free = 1
     state.depth = 0
-    released(keys, state)
+    released(keys, state, head)
     return {'ok', 0, 0}
   end
   -- A token whose lease lapsed was given back then: it adds nothing now.
@@ -305,9 +422,12 @@ register('release', function(keys, args)
   if state.free + add > MAX then
     return {'over-max', MAX}
   end
-  for _, token in ipairs(live) do drop_holder(keys, token) end
+  for _, token in ipairs(live) do
+    drop_holder(keys, token)
+    restart_window(state, token)
+  end
   state.free = state.free + add
-  released(keys, state)
+  released(keys, state, head)
   return {'ok', 0, lapsed}
 end)
 

@@ -140,6 +140,25 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await bounded.close()
   })
 
+  it('rejects the next call with the error of a release the server refused (Semaphore#release does not wait for the reply)', async () => {
+    const sem = await new Semaphore(8388607, { url: server.url }).ready()
+    const other = await Semaphore.open(sem.name, { url: server.url })
+    expect(await sem.acquire()).toBe(true)
+    await other.release()
+    // Giving back its own permit now would make 8388608: the server refuses, after release() resolved.
+    await sem.release()
+    // Another call's reply on the shared connection comes after the refusal: it is known now.
+    expect(await other.getValue()).toBe(8388607)
+    await expect(sem.getValue()).rejects.toThrow(
+      `Cannot release semaphore "${sem.name}" by 1: its value would exceed 8388607`,
+    )
+    // Reported once; the permit the refused release held lapses with its lease.
+    expect(await sem.getValue()).toBe(8388607)
+    expect(await other.getValue()).toBe(8388607)
+    await other.close()
+    await sem.close()
+  })
+
   it('throws CorruptError when the state on the server breaks its rules, and close() still works', async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
     expect(await server.command('HSET', `ipc:{${sem.name}}:meta`, 'free', 'many')).toBe(':0')
@@ -166,15 +185,45 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await sem.close()
   })
 
-  it('lets a newcomer take a permit while the head is young, nudges the head once, and tells it when to claim again', async () => {
-    const sem = await new Semaphore(1, { url: server.url }).ready()
+  /** The library's own calls on semaphore `name`, as object `x/1` (whose wake-ups nobody reads); release the connection. */
+  function libraryCalls(name: string) {
     const connection = RedisConnection.acquire(server.url)
-    const keys = KEY_PARTS.map((part) => redisKey(sem.name, part))
-    // The library's own calls, made in one tick so they reach the server together, in this order.
+    const keys = KEY_PARTS.map((part) => redisKey(name, part))
     const call = (fn: string, args: (string | number)[]) =>
       connection.call(SEMAPHORE_LIBRARY, fn, keys, ['semaphore', 'x/1', 30_000, ...args], {
         deadline: Number.POSITIVE_INFINITY,
       }) as Promise<unknown[]>
+    return { connection, keys, call }
+  }
+
+  it("starts a served waiter's 2 ms of barging when it gives back the permit it was served, not when it was served", async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const { connection, keys, call } = libraryCalls(sem.name)
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    try {
+      expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/b', 10_000, 'wait', ''])).toEqual(['queued'])
+      await pause(5)
+      // b has waited 2 ms: the release hands it the permit (token 2; the wake-up goes to a client that is not there).
+      expect(await call('release', [1, 1])).toEqual(['ok', 0, 0])
+      expect(await call('cancel', ['x/1/b'])).toEqual(['granted', 2])
+      expect(await call('acquire', ['x/1/c', 10_000, 'wait', ''])).toEqual(['queued'])
+      // b's first hold (its wake-up included) lasts longer than 2 ms: c has waited that long, but
+      // b's window starts when b gives token 2 back, so b may take the permit again at once.
+      await pause(5)
+      expect(await call('release', [1, 2])).toEqual(['ok', 0, 0])
+      expect(await call('acquire', ['x/1/b2', 10_000, 'wait', ''])).toEqual(['granted', 3])
+      expect(await server.command('HGET', keys[0] as string, 'nudged')).toBe('$5')
+    } finally {
+      connection.release()
+      await sem.close()
+    }
+  })
+
+  it('lets a newcomer take a permit while the head is young, nudges the head once, and tells it when to claim again', async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    // The library's own calls, made in one tick so they reach the server together, in this order.
+    const { connection, keys, call } = libraryCalls(sem.name)
     try {
       await call('value', [])
       const replies = await Promise.all([
