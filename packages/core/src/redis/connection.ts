@@ -205,21 +205,10 @@ export class RedisConnection {
     if (this.#pending === 0) this.#unref()
   }
 
-  /**
-   * True when a call of `library` made now goes straight to the client's
-   * write queue (connected, the library loaded): the client writes that
-   * queue from a `setImmediate` callback, so the command is on the socket
-   * once a `setImmediate` callback scheduled after the call runs.
-   */
-  callsGoOutNow(library: RedisLibrary): boolean {
-    const client = this.#commands
-    return client !== undefined && this.#opening === undefined && client.isReady && this.#loaded.has(library)
-  }
-
   #call(library: RedisLibrary, command: string[]): Promise<unknown> {
     const client = this.#commands
     // Connected, the library loaded: the command goes straight to the client (no await of ours first).
-    if (client !== undefined && this.callsGoOutNow(library))
+    if (client !== undefined && this.#opening === undefined && client.isReady && this.#loaded.has(library))
       return client.sendCommand(command).catch((error: unknown) => this.#retry(client, library, command, error))
     return this.#openAndCall(library, command)
   }

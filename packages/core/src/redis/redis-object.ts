@@ -374,11 +374,6 @@ export abstract class RedisObject implements AsyncDisposable {
    */
   protected abstract renew(): Promise<void>
 
-  /** True when a `call()` made now is written to the socket by the next `setImmediate` turn (see `RedisConnection.callsGoOutNow`). */
-  protected get callsGoOutNow(): boolean {
-    return this.#connection.callsGoOutNow(this.#kind.library)
-  }
-
   /** Keeps the process alive (the connection's sockets ref'd) until the returned function runs: for a call between its request and its wake-up. */
   protected keepAlive(): () => void {
     return this.#connection.keepAlive()

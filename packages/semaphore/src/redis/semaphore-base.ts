@@ -71,8 +71,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   #depth = 0
   readonly #waiters = new Map<string, Waiter>()
   #waiterCount = 0
-  /** The failure of a release sent without waiting (`releaseBehind`), thrown by the first call of this object made after it came. */
-  #releaseFailure: { error: unknown } | undefined
 
   protected constructor(kind: RedisKind, className: string, module: string, spec: AttachSpec) {
     super(
@@ -119,7 +117,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   ): Promise<number | false> {
     const { timeout, signal } = checkWaitOptions(options)
     await this.enter('acquire', signal)
-    this.#throwReleaseFailure()
     const deadline = deadlineOf(timeout)
     const waiterId = `${this.objectId}/${++this.#waiterCount}`
     const mode = tryOnly || timeout === 0 ? 'try' : 'wait'
@@ -323,60 +320,8 @@ export abstract class RedisSemaphoreBase extends RedisObject {
    */
   protected async releaseTokens(tokens: readonly number[], n: number): Promise<number> {
     this.assertOpen('release')
-    this.#throwReleaseFailure()
     await this.ready()
-    return this.#readRelease(await this.call('release', [n, ...tokens]), tokens, n)
-  }
-
-  /**
-   * `releaseTokens` without waiting for the reply (Semaphore#release): the
-   * tokens are forgotten at once, the call goes out, and the promise
-   * resolves once the client has written it to the socket (a `setImmediate`
-   * after the client's own), so a process that exits right after still
-   * gives the permits back. Calls on one connection run in order on the
-   * server, so every later call of any object of this process on this
-   * server sees the release. A release the server refuses (the value would
-   * pass 8388607, the semaphore is gone) or that a lost connection drops
-   * rejects instead the first call of this object made after that answer
-   * came (`#throwReleaseFailure`; calls made before it went out already);
-   * its held tokens then lapse after `lease`, as after a crash. Before the
-   * attach landed, or while the connection is down or reloading the
-   * library, it waits for the reply like `releaseTokens`.
-   */
-  protected async releaseBehind(tokens: readonly number[], n: number): Promise<void> {
-    this.assertOpen('release')
-    this.#throwReleaseFailure()
-    if (!this.attached || !this.callsGoOutNow) {
-      await this.releaseTokens(tokens, n)
-      return
-    }
-    for (const token of tokens) this.#forget(token)
-    this.call('release', [n, ...tokens]).then(
-      (raw) => {
-        try {
-          this.#readRelease(raw, tokens, n)
-        } catch (error) {
-          this.#releaseFailure ??= { error }
-        }
-      },
-      (error: unknown) => {
-        this.#releaseFailure ??= { error }
-      },
-    )
-    await new Promise<void>((resolve) => setImmediate(resolve))
-  }
-
-  /** Throws (once) the failure of a release sent by `releaseBehind`. */
-  #throwReleaseFailure(): void {
-    const failure = this.#releaseFailure
-    if (failure === undefined) return
-    this.#releaseFailure = undefined
-    throw failure.error
-  }
-
-  /** Reads a release reply: the RLock depth left, or the error the reply stands for. */
-  #readRelease(raw: unknown, tokens: readonly number[], n: number): number {
-    const reply = replyArray(raw, 'release')
+    const reply = replyArray(await this.call('release', [n, ...tokens]), 'release')
     this.checkGone(reply, 'release')
     switch (reply[0]) {
       case 'ok': {
@@ -432,7 +377,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** The server's counters: free permits, RLock depth, holders, waiters. */
   protected async readState(): Promise<{ free: number; depth: number; holders: number; waiting: number }> {
     this.assertOpen('read')
-    this.#throwReleaseFailure()
     await this.ready()
     const reply = replyArray(await this.call('value', []), 'value')
     this.checkGone(reply, 'read')

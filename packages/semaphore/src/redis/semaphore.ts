@@ -166,16 +166,8 @@ export class Semaphore extends RedisSemaphoreBase {
   /**
    * Gives back `n` permits: the ones this object holds first, then new ones
    * (any object may release, as in Python). A permit whose lease lapsed
-   * was given back already and is not given twice.
-   *
-   * A `Semaphore` does not wait for the server's reply: the call resolves
-   * once the release is written to the server's socket (so a process may
-   * exit right after), and the server applies it before any later call of
-   * this process on that server. A release the server refuses, or that a
-   * lost connection drops, rejects with the error below the first call of
-   * this object made after the server's answer came (the permits it held
-   * then lapse after `lease`). A
-   * `BoundedSemaphore` waits for the reply and rejects with the error itself.
+   * was given back already and is not given twice. Resolves once the
+   * server applied it: another process's acquire made after that finds the permits.
    * @throws {ValueError} The value would pass 8388607 (a BoundedSemaphore: its initial value).
    * @throws {ConnectionError} The server cannot be reached (a held permit then lapses after `lease`).
    */
@@ -184,10 +176,7 @@ export class Semaphore extends RedisSemaphoreBase {
     if (!Number.isInteger(n) || n < 1 || n > MAX_VALUE)
       throw outOfRange(`The "n" argument must be an integer from 1 to ${MAX_VALUE}, received ${n}`)
     const held = this.heldTokens
-    const tokens = held.slice(Math.max(0, held.length - n))
-    // A BoundedSemaphore's bound depends on releases by other objects: only the server knows it.
-    if (this.kind === 'bounded-semaphore') await this.releaseTokens(tokens, n)
-    else await this.releaseBehind(tokens, n)
+    await this.releaseTokens(held.slice(Math.max(0, held.length - n)), n)
   }
 
   /** The number of permits free now, on the server (Python's `get_value()`). */
