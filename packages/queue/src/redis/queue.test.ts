@@ -183,9 +183,10 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
           counts[command as string] = Number(calls)
       return counts
     }
-    // Persistent: no PEXPIRE after each write, so the counts are the queue's own.
-    const unbounded = await new Queue<string>({ url: server.url, persistent: true }).ready()
-    const bounded = await new Queue<string>({ url: server.url, persistent: true, maxsize: 10 }).ready()
+    // Persistent: no PEXPIRE after each write, so the counts are the queue's own; a lease of a
+    // minute: no heartbeat renew (every lease/3) runs during the test.
+    const unbounded = await new Queue<string>({ url: server.url, persistent: true, lease: 60_000 }).ready()
+    const bounded = await new Queue<string>({ url: server.url, persistent: true, lease: 60_000, maxsize: 10 }).ready()
     try {
       await commands()
       await unbounded.put('a')
