@@ -7,7 +7,10 @@
  * messages ('msg-12345'), each side a separate process; messages per second
  * from the common start to the last message taken (higher is better).
  * Ours twice: batched (`putMany` / `getMany({ max: 512 })`) and one message
- * per call (`put` / `get`).
+ * per call (`put` / `get`). For the sides that end by themselves (not
+ * BullMQ's workers) it also prints the CPU time per message of the producers,
+ * the consumers and redis-server (INFO cpu), from the start to the last
+ * message taken: a steadier figure than msg/s on a shared machine.
  */
 import { fork } from 'node:child_process'
 import { Queue } from '@ipc/queue/redis'
@@ -34,6 +37,19 @@ const LABELS: Record<string, string> = {
 interface Result {
   endedAt: number
   taken: number
+  /** CPU ms this side used from the common start to its end. */
+  cpu: number
+}
+
+/** redis-server's CPU time so far, ms (INFO cpu: used_cpu_sys + used_cpu_user, the whole process). */
+async function serverCpu(url: string): Promise<number> {
+  const client = createClient({ url })
+  await client.connect()
+  const info = String(await client.sendCommand(['INFO', 'cpu']))
+  client.destroy()
+  let seconds = 0
+  for (const [, value] of info.matchAll(/^used_cpu_(?:sys|user):([\d.]+)/gm)) seconds += Number(value)
+  return seconds * 1000
 }
 
 function side(impl: string, role: string, url: string, name: string, count: number) {
@@ -66,10 +82,12 @@ async function run(impl: string, url: string, sides: number): Promise<number> {
   const producers = Array.from({ length: sides }, () => side(impl, 'producer', url, name, perProducer))
   // Every side connected and warm first, then one common start.
   await Promise.all([...consumers, ...producers].map((s) => s.ready))
+  const cpuBefore = await serverCpu(url)
   const startAt = Date.now() + 50
   for (const s of [...consumers, ...producers]) s.child.send({ startAt })
   await Promise.all(producers.map((p) => p.result))
   let endedAt: number
+  let cpu = ''
   if (impl === 'bullmq') {
     const queue = new BullQueue(name, { connection: { host: new URL(url).hostname, port: Number(new URL(url).port) } })
     while ((await queue.getCompletedCount()) < perProducer * sides) await new Promise((r) => setTimeout(r, 5))
@@ -92,11 +110,17 @@ async function run(impl: string, url: string, sides: number): Promise<number> {
     const taken = results.reduce((sum, r) => sum + r.taken, 0)
     if (taken !== perProducer * sides) throw new Error(`${impl}: took ${taken} of ${perProducer * sides} messages`)
     endedAt = Math.max(...results.map((r) => r.endedAt))
+    const server = (await serverCpu(url)) - cpuBefore
+    const produced = await Promise.all(producers.map((p) => p.result))
+    const perMessage = (ms: number) => ((ms * 1000) / taken).toFixed(0)
+    cpu = `CPU per message: producers ${perMessage(produced.reduce((sum, r) => sum + r.cpu, 0))} µs, consumers ${perMessage(results.reduce((sum, r) => sum + r.cpu, 0))} µs, redis-server ${perMessage(server)} µs`
   }
   await ours?.unlink()
   await ours?.close()
   const perSecond = (perProducer * sides) / ((endedAt - startAt) / 1000)
-  console.log(`${sides} → ${sides}, ${LABELS[impl]}: ${Math.round(perSecond)} msg/s (${perProducer * sides} messages)`)
+  console.log(
+    `${sides} → ${sides}, ${LABELS[impl]}: ${Math.round(perSecond)} msg/s (${perProducer * sides} messages)${cpu === '' ? '' : `; ${cpu}`}`,
+  )
   return perSecond
 }
 

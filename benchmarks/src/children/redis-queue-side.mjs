@@ -2,7 +2,8 @@
 // the parent, which answers with the common start time. From then, a
 // producer puts `count` small messages; a consumer takes messages until the
 // end (ShutDown for ours, a 'stop' sentinel for the raw loop; BullMQ workers
-// run until killed), then prints {"endedAt": epoch ms, "taken": n}.
+// run until killed), then prints {"endedAt": epoch ms, "taken": n, "cpu": ms of
+// CPU (user + system) this process used since the start}.
 // argv: impl ('ours-batch' | 'ours' | 'raw' | 'bullmq'), role ('producer' | 'consumer'), url, name, count
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -10,6 +11,9 @@ const [impl, role, url, name, countText] = process.argv.slice(2)
 const count = Number(countText)
 const BATCH = 512
 const message = (i) => `msg-${String(i % 100000).padStart(5, '0')}`
+
+/** process.cpuUsage() at the common start. */
+let cpuAtStart
 
 /** Tells the parent this side is connected and warm, and waits for the common start. */
 async function atStart() {
@@ -19,10 +23,12 @@ async function atStart() {
   })
   process.disconnect()
   await sleep(Math.max(0, startAt - Date.now()))
+  cpuAtStart = process.cpuUsage()
 }
 
 function done(taken) {
-  process.stdout.write(`${JSON.stringify({ endedAt: Date.now(), taken })}\n`)
+  const cpu = process.cpuUsage(cpuAtStart)
+  process.stdout.write(`${JSON.stringify({ endedAt: Date.now(), taken, cpu: (cpu.user + cpu.system) / 1000 })}\n`)
 }
 
 if (impl === 'ours-batch' || impl === 'ours') {

@@ -6,7 +6,7 @@
  * found" (a restarted server without persistence).
  *
  * Versions: a library is `ipc_v<version>_<family>` and each of its functions
- * `ipc_v<version>_<family>_<fn>` (`ipc_v2_queue_put`). Redis keeps function
+ * `ipc_v<version>_<family>_<fn>` (`ipc_v3_queue_put`). Redis keeps function
  * names unique across libraries, and FUNCTION LOAD REPLACE replaces a
  * library by name, so two versions of @ipc on one server each load their own
  * library and call their own functions: an old client never runs new code
@@ -33,11 +33,11 @@ end
 
 /** A library of Redis Functions: its versioned name, its source, and the names of its functions. */
 export interface RedisLibrary {
-  /** The library name, including its version (`ipc_v2_queue`): a changed library gets a new version. */
+  /** The library name, including its version (`ipc_v3_queue`): a changed library gets a new version. */
   readonly name: string
   /** The full source, starting with the `#!lua name=…` shebang. */
   readonly code: string
-  /** The server's name of function `fn` of this library (`put` → `ipc_v2_queue_put`). */
+  /** The server's name of function `fn` of this library (`put` → `ipc_v3_queue_put`). */
   functionName(fn: string): string
 }
 

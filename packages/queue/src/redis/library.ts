@@ -17,8 +17,9 @@
  * | 10   | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew      | create, renew, close       | attached objects (last close removes all) |
  *
  * Cost: a put that finds room and a get that finds items or queues are one
- * call each, and with nobody waiting a put runs 3 commands (HMGET, EXISTS,
- * RPUSH), a get 6 (HMGET, LPOP, TIME, HSET, ZADD, EXISTS; 2 more with acks).
+ * call each. With nobody waiting and no maxsize, a put runs 3 commands
+ * (HMGET, RPUSH, EXISTS), a get 5 (HMGET, LPOP, TIME, HSET, ZADD; 2 more
+ * with acks: HDEL, ZREM); a maxsize adds LLEN to a put and EXISTS to a get.
  *
  * Ids: an object is "<clientId>/<n>" (clientId: its process's connection), a
  * call "<object>/<m>". Waking a call PUBLISHes "<waiter> <JSON array>" on
@@ -87,7 +88,7 @@ export const MAX_MAXSIZE = 0x7fffffff
 
 export const QUEUE_LIBRARY = defineLibrary(
   'queue',
-  2,
+  3,
   `
 local MAX_WIRE = ${MAX_WIRE_CHARS}
 local MAX_BATCH = ${MAX_BATCH}
@@ -296,8 +297,11 @@ register('put', function(keys, args)
   local n = #args - first + 1
   if n < 1 or n > MAX_BATCH then return {'too-many', n} end
   local free = n
-  if redis.call('LLEN', keys[4]) > 0 then free = 0
-  elseif state.maxsize > 0 then free = math.max(0, state.maxsize - redis.call('LLEN', keys[2])) end
+  -- Without a maxsize no put ever waits (a put waits only for room), so putters is empty: no LLEN.
+  if state.maxsize > 0 then
+    if redis.call('LLEN', keys[4]) > 0 then free = 0
+    else free = math.max(0, state.maxsize - redis.call('LLEN', keys[2])) end
+  end
   local k = math.min(n, free)
   if k > 0 then
     redis.call('RPUSH', keys[2], unpack(args, first, first + k - 1))
@@ -336,8 +340,9 @@ register('get', function(keys, args)
     redis.call('ZADD', keys[8], now + lease, w)
     expire(keys, state, 7)
     expire(keys, state, 8)
-    -- Room now: blocked puts go in.
-    settle(keys, state, now)
+    -- Room now: blocked puts go in. Without a maxsize no put waits, and no get waits while
+    -- items are queued (settle's rule), so there is nothing to settle.
+    if state.maxsize > 0 then settle(keys, state, now) end
     return {'items', items}
   end
   if state.shutdown then return {'shutdown'} end

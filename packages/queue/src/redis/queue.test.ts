@@ -170,6 +170,57 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
     }
   })
 
+  it('runs 3 commands in the function of a put and 5 in that of a get without a maxsize (an ack adds 2); a maxsize adds 2 to a put and 1 to a get', async () => {
+    const client = createClient({ url: server.url })
+    await client.connect()
+    /** Commands the server ran since the last look, by name, without FCALL and the test's own (reset each time). */
+    const commands = async () => {
+      const info = String(await client.sendCommand(['INFO', 'commandstats']))
+      await client.sendCommand(['CONFIG', 'RESETSTAT'])
+      const counts: Record<string, number> = {}
+      for (const [, command, calls] of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g))
+        if (command !== 'fcall' && command !== 'info' && !command?.startsWith('config'))
+          counts[command as string] = Number(calls)
+      return counts
+    }
+    // Persistent: no PEXPIRE after each write, so the counts are the queue's own; a lease of a
+    // minute: no heartbeat renew (every lease/3) runs during the test.
+    const unbounded = await new Queue<string>({ url: server.url, persistent: true, lease: 60_000 }).ready()
+    const bounded = await new Queue<string>({ url: server.url, persistent: true, lease: 60_000, maxsize: 10 }).ready()
+    try {
+      await commands()
+      await unbounded.put('a')
+      expect(await commands()).toEqual({ hmget: 1, rpush: 1, exists: 1 })
+      expect(await unbounded.get()).toBe('a')
+      expect(await commands()).toEqual({ hmget: 1, lpop: 1, time: 1, hset: 1, zadd: 1 })
+      // The next call carries the ack of that get.
+      await unbounded.put('b')
+      expect(await unbounded.get()).toBe('b')
+      expect(await commands()).toEqual({
+        hmget: 2,
+        rpush: 1,
+        exists: 1,
+        hdel: 1,
+        zrem: 1,
+        lpop: 1,
+        time: 1,
+        hset: 1,
+        zadd: 1,
+      })
+      // A maxsize: the put reads the putters' and the items' lengths, the get serves blocked puts.
+      await bounded.put('c')
+      expect(await commands()).toEqual({ hmget: 1, llen: 2, rpush: 1, exists: 1 })
+      expect(await bounded.get()).toBe('c')
+      expect(await commands()).toEqual({ hmget: 1, lpop: 1, time: 1, hset: 1, zadd: 1, exists: 1 })
+    } finally {
+      client.destroy()
+      await unbounded.unlink()
+      await bounded.unlink()
+      await unbounded.close()
+      await bounded.close()
+    }
+  })
+
   it('sends the acks of 10,000 gets that resolved together with its next call', { timeout: 60_000 }, async () => {
     const queue = await new Queue<number>({ url: server.url }).ready()
     const count = 10_000
