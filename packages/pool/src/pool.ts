@@ -104,6 +104,8 @@ interface Task {
   parts: Task[] | undefined
   /** Results of a chunk that came in PART replies before its final one. */
   partial: unknown[] | undefined
+  /** Aborted or timed out while its reply may be on its way (see #cancel): a failure settles it with this reason. */
+  cancelled: { reason: unknown } | undefined
 }
 
 /** One worker and the tasks it holds. */
@@ -667,6 +669,7 @@ export class Pool {
       done: false,
       parts: undefined,
       partial: undefined,
+      cancelled: undefined,
     }
   }
 
@@ -685,6 +688,8 @@ export class Pool {
   #finish(task: Task, error: Error | undefined, result?: unknown): void {
     if (task.done) return
     task.done = true
+    // Whatever ends a cancelled task otherwise (terminate, its worker's exit) rejects it with the cancel's reason.
+    if (error !== undefined && task.cancelled !== undefined) error = task.cancelled.reason as Error
     this.#pending -= task.count
     if (this.#pending === 0) this.#refKeepAlive(false)
     task.settle(error, result)
@@ -698,8 +703,10 @@ export class Pool {
     // continuations queued then: look again once they ran (all microtasks run
     // before setImmediate). A reply taken by a wake-up is handed over in the
     // same turn, before any user code can abort.
-    if (task.worker?.pumping === true) setImmediate(() => this.#cancelNow(task, reason))
-    else this.#cancelNow(task, reason)
+    if (task.worker?.pumping === true) {
+      task.cancelled = { reason }
+      setImmediate(() => this.#cancelNow(task, reason))
+    } else this.#cancelNow(task, reason)
   }
 
   #cancelNow(task: Task, reason: unknown): void {
@@ -982,6 +989,8 @@ export class Pool {
     this.#taskMs += (now - Math.max(task.sentAt, worker.lastReplyAt) - this.#taskMs) / 8
     worker.lastReplyAt = now
     this.#depth = Math.max(MIN_DEPTH, Math.min(MAX_DEPTH, Math.floor(QUEUED_WORK_MS / this.#taskMs)))
+    // Its own reply settles it, whatever it says, also after a cancel that looked too early.
+    task.cancelled = undefined
     if (status === OK) this.#finish(task, undefined, task.partial === undefined ? value : task.partial)
     else if (status === TOO_LARGE) this.#finish(task, tooLarge(task, 'result', undefined))
     else if (status === NO_EXPORT)

@@ -32,6 +32,17 @@ describe.each(['process', 'thread'] as const)('aborting tasks (%s mode)', (mode)
     expect(await pool.run('add', [2, 2])).toBe(4)
   })
 
+  it('an abort followed at once by terminate() rejects with the abort reason', { timeout: 30_000 }, async () => {
+    const pool = new Pool(TASKS, { size: 1, mode })
+    await pool.run('pid')
+    const controller = new AbortController()
+    const task = pool.run('sleep', [10_000], { signal: controller.signal })
+    const reason = new Error('stop it')
+    controller.abort(reason)
+    await pool.terminate()
+    await expect(task).rejects.toBe(reason)
+  })
+
   it('an already aborted signal rejects before anything is queued', async () => {
     await using pool = new Pool(TASKS, { size: 1, mode })
     const reason = new Error('no')

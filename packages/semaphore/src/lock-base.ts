@@ -411,11 +411,11 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
     try {
       this.#lock.release()
     } catch (error) {
-      throw this.#releaseError(error)
-    } finally {
       this.#wakeAfterRelease()
+      throw this.#releaseError(error)
     }
     this.#uncount()
+    this.#wakeAfterRelease()
   }
 
   /**
@@ -428,11 +428,18 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
     else wake()
   }
 
+  /** Runs the wake-ups left by `[WAKE_AFTER_RELEASE]`, each on its own: one that throws costs its waiters a slice, not the others. */
   #wakeAfterRelease(): void {
     if (this.#afterRelease.length === 0) return
     const wakes = this.#afterRelease
     this.#afterRelease = []
-    for (const wake of wakes) wake()
+    for (const wake of wakes) {
+      try {
+        wake()
+      } catch {
+        // Its waiters find their notification at their next slice.
+      }
+    }
   }
 
   /**

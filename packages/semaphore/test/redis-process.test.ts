@@ -27,12 +27,52 @@ describe.skipIf(!hasRedisServer())(
       async (mode) => {
         // A lease far longer than the test: a copy left open would keep the keys for 3 of them.
         const sem = await new Semaphore(1, { url: server.url, lease: 60_000 }).ready()
-        const child = new Process(fixture, { args: [sem], exportName: 'takeOne', mode })
-        child.start()
-        expect(await child.join()).toBe(0)
-        expect(await sem.getValue()).toBe(1)
-        await sem.close()
+        try {
+          const child = new Process(fixture, { args: [sem], exportName: 'takeOne', mode })
+          child.start()
+          expect(await child.join()).toBe(0)
+          expect(await sem.getValue()).toBe(1)
+        } finally {
+          await sem.close()
+        }
         expect(await server.command('EXISTS', `ipc:{${sem.name}}:meta`)).toBe(':0')
+      },
+    )
+
+    it.each(['process', 'thread'] as const)(
+      'a failing %s reports its error before it closes (server stopped, a later error on the way)',
+      {
+        timeout: 30_000,
+      },
+      async (mode) => {
+        const sem = await new Semaphore(1, { url: server.url }).ready()
+        try {
+          const child = new Process(fixture, { args: [sem, server.pid], exportName: 'failWithServerStopped', mode })
+          child.start()
+          await expect(child.join()).rejects.toMatchObject({
+            name: 'ProcessError',
+            message: expect.stringMatching(/the first error/),
+          })
+        } finally {
+          server.resume()
+          await sem.close()
+        }
+      },
+    )
+
+    it.each(['process', 'thread'] as const)(
+      "stays open for a %s's own 'beforeExit' work",
+      { timeout: 30_000 },
+      async (mode) => {
+        const sem = await new Semaphore(0, { url: server.url }).ready()
+        try {
+          const child = new Process(fixture, { args: [sem], exportName: 'useAtBeforeExit', mode })
+          child.start()
+          expect(await child.join()).toBe(0)
+          expect(await sem.getValue()).toBe(1)
+        } finally {
+          await sem.close()
+        }
       },
     )
   },

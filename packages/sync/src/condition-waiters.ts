@@ -64,6 +64,8 @@ export class ConditionWaiters {
   /** Entries this object made and has not freed (its waits in progress). */
   readonly #mine = new Set<number>()
   readonly #events = new Map<number, EventCount>()
+  /** Wake-ups of notifies handed to the lock that have not run yet (see `#handOver`). */
+  readonly #handedOver = new Set<() => void>()
 
   constructor(segment: Segment, label: string) {
     this.#segment = segment
@@ -212,8 +214,23 @@ export class ConditionWaiters {
       waiting.sort((a, b) => age(a) - age(b))
     }
     let notified = 0
-    let freed = false
     const wakes: EventCount[] = []
+    try {
+      notified = this.#mark(waiting, n, all, later === undefined ? undefined : wakes)
+    } finally {
+      // Handed over even when a look threw: the entries marked so far must wake.
+      if (wakes.length > 0) this.#handOver(wakes, later as (wake: () => void) => void)
+    }
+    return notified
+  }
+
+  /**
+   * The marking loop of `notify`: NOTIFIED and woken (or, with `wakes`,
+   * collected to wake later), dead entries freed. Returns how many were notified.
+   */
+  #mark(waiting: readonly number[], n: number, all: boolean, wakes: EventCount[] | undefined): number {
+    let notified = 0
+    let freed = false
     for (const entry of waiting) {
       if (notified >= n) break
       // Memory first (a closed object, an ended thread): its entry is freed unwoken.
@@ -224,7 +241,7 @@ export class ConditionWaiters {
       }
       if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, NOTIFIED) !== WAITING) continue
       const events = this.#eventsOf(entry)
-      if (later === undefined) events.notify()
+      if (wakes === undefined) events.notify()
       else wakes.push(events)
       // A notify(n) must not spend one of its n on a dead waiter (SIGKILL): the
       // thorough look (syscalls) runs after the wake, off the woken waiter's
@@ -239,12 +256,23 @@ export class ConditionWaiters {
       notified++
     }
     if (freed) this.#lower()
-    // Waking a freed entry's event (its waiter died) wakes nobody; a closed segment is not touched.
-    if (wakes.length > 0)
-      (later as (wake: () => void) => void)(() => {
-        if (!this.#segment.closed) for (const events of wakes) events.notify()
-      })
     return notified
+  }
+
+  /**
+   * Gives `later` one wake-up of `wakes`, kept in `#handedOver` until it
+   * runs: a close of this object before the lock is given up (a lock the
+   * user gave, released after the close) runs it first, so the waiters
+   * are not left to their next slice. Waking a freed entry's event (its
+   * waiter died) wakes nobody.
+   */
+  #handOver(wakes: readonly EventCount[], later: (wake: () => void) => void): void {
+    const wake = (): void => {
+      if (!this.#handedOver.delete(wake) || this.#segment.closed) return
+      for (const events of wakes) events.notify()
+    }
+    this.#handedOver.add(wake)
+    later(wake)
   }
 
   /** Waits in progress now (WAITING entries), a snapshot. */
@@ -255,8 +283,9 @@ export class ConditionWaiters {
     return count
   }
 
-  /** This object closes: frees its entries (see the table above). */
+  /** This object closes: runs the wake-ups still handed over to the lock, frees its entries (see the table above). */
   detach(): void {
+    for (const wake of [...this.#handedOver]) wake()
     for (const entry of this.#mine) {
       const at = this.#at(entry, CE_STATE)
       if (Atomics.compareExchange(this.#i32, at, WAITING, FREE) !== WAITING)

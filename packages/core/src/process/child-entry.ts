@@ -36,6 +36,10 @@ const CLOSE_BOUND_MS = 2000
 
 /** Set once the outcome is known; later errors (during exit) are ignored. */
 let finished = false
+/** Set while a failure is reported: the child then exits with its code, whatever else fails meanwhile. */
+let failing = false
+/** The 'beforeExit' listeners of this file (run's); more means the program has its own. */
+const OWN_BEFORE_EXIT_LISTENERS = 1
 const revived: unknown[] = []
 
 if (inThread) void run(threadData?.payload as Uint8Array)
@@ -52,7 +56,7 @@ async function run(bytes: Uint8Array): Promise<void> {
   // An exception that nothing catches fails the function, unless the module
   // installed its own handler (then it is the module's business).
   process.on('uncaughtException', (error) => {
-    if (process.listenerCount('uncaughtException') > 1) return
+    if (process.listenerCount('uncaughtException') > 1 || failing) return
     if (!finished) return void finish(error)
     // After the function succeeded, work it left running failed: die as Node would.
     console.error(error)
@@ -91,12 +95,16 @@ async function run(bytes: Uint8Array): Promise<void> {
  * and exit 0 when the event loop empties. Then, nothing left to use them, the
  * revived primitives close (a Redis one leaves the server now, not 3 leases
  * later); their closing may keep the loop busy, and the next empty loop exits.
+ * A program with 'beforeExit' listeners of its own may do more work there
+ * with them: then they stay open, closed at exit as Node leaves them.
  */
 async function succeed(): Promise<void> {
   if (finished) return
   finished = true
   await report({ type: RESULT_TYPE, ok: true })
-  process.once('beforeExit', () => void closeRevived())
+  process.once('beforeExit', () => {
+    if (process.listenerCount('beforeExit') <= OWN_BEFORE_EXIT_LISTENERS) void closeRevived()
+  })
 }
 
 /** Closes what was revived for the function, each once; waits at most CLOSE_BOUND_MS for async closes. */
@@ -122,12 +130,14 @@ async function closeRevived(): Promise<void> {
 async function finish(error: unknown, code = error === undefined ? 0 : 1): Promise<void> {
   if (finished) return
   finished = true
-  await closeRevived()
+  failing = true
   const result: ProcessResultMessage =
     error === undefined && code === 0
       ? { type: RESULT_TYPE, ok: true }
       : { type: RESULT_TYPE, ok: false, error: errorFields(error) }
+  // The outcome first: a close that waits on a server must not hold it back.
   await report(result)
+  await closeRevived()
   await flush(process.stdout)
   await flush(process.stderr)
   process.exit(code)
