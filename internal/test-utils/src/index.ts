@@ -5,7 +5,8 @@
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
-import { onTestFinished } from 'vitest'
+import { afterAll, beforeAll, describe, onTestFinished } from 'vitest'
+import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from './redis-server.js'
 
 /** A name no other test uses. */
 export function uniqueName(prefix = 't'): string {
@@ -141,6 +142,25 @@ export function prng(seed: number): () => number {
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
+}
+
+/**
+ * `describe` for tests that need Redis: skipped (its title says why) when no
+ * redis-server is installed; else one private server runs from before the
+ * block's first test to after its last. `server()` reads it inside a test.
+ */
+export function describeWithRedis(title: string, body: (server: () => RedisServer) => void): void {
+  const missing = !hasRedisServer()
+  describe.skipIf(missing)(`${title}${missing ? ` (skipped: ${NO_REDIS_NOTE})` : ''}`, () => {
+    let server: RedisServer | undefined
+    beforeAll(async () => {
+      server = await startRedisServer()
+    })
+    afterAll(async () => {
+      await server?.stop()
+    })
+    body(() => server as RedisServer)
+  })
 }
 
 export {

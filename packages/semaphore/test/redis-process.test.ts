@@ -1,79 +1,70 @@
 /**
  * A Redis semaphore passed to `Process`: the child closes its copy once its
  * function has returned (and its work is done), so the semaphore leaves the
- * server at the parent's close, not 3 leases after the child's exit.
+ * server at the parent's close, not 3 leases after the child's exit; a
+ * failing child reports its error before it waits on that close; a child
+ * with 'beforeExit' work of its own keeps the semaphore open for it.
  */
 import { Process } from '@ipc/core'
 import { Semaphore } from '@ipc/semaphore/redis'
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeWithRedis } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
 
 const fixture = new URL('./fixtures/redis-take-one.mjs', import.meta.url)
 
-describe.skipIf(!hasRedisServer())(
-  `Redis Semaphore passed to Process${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`,
-  () => {
-    let server: RedisServer
-    beforeAll(async () => {
-      server = await startRedisServer()
-    })
-    afterAll(async () => {
-      await server?.stop()
-    })
+describeWithRedis('Redis Semaphore passed to Process', (server) => {
+  it.each(['process', 'thread'] as const)(
+    'is closed in a %s whose function returned',
+    { timeout: 30_000 },
+    async (mode) => {
+      // A lease far longer than the test: a copy left open would keep the keys for 3 of them.
+      const sem = await new Semaphore(1, { url: server().url, lease: 60_000 }).ready()
+      try {
+        const child = new Process(fixture, { args: [sem], exportName: 'takeOne', mode })
+        child.start()
+        expect(await child.join()).toBe(0)
+        expect(await sem.getValue()).toBe(1)
+      } finally {
+        await sem.close()
+      }
+      expect(await server().command('EXISTS', `ipc:{${sem.name}}:meta`)).toBe(':0')
+    },
+  )
 
-    it.each(['process', 'thread'] as const)(
-      'is closed in a %s whose function returned',
-      { timeout: 30_000 },
-      async (mode) => {
-        // A lease far longer than the test: a copy left open would keep the keys for 3 of them.
-        const sem = await new Semaphore(1, { url: server.url, lease: 60_000 }).ready()
-        try {
-          const child = new Process(fixture, { args: [sem], exportName: 'takeOne', mode })
-          child.start()
-          expect(await child.join()).toBe(0)
-          expect(await sem.getValue()).toBe(1)
-        } finally {
-          await sem.close()
-        }
-        expect(await server.command('EXISTS', `ipc:{${sem.name}}:meta`)).toBe(':0')
-      },
-    )
+  it.each(['process', 'thread'] as const)(
+    'a failing %s reports its error before it closes (server stopped, a later error on the way)',
+    {
+      timeout: 30_000,
+    },
+    async (mode) => {
+      const sem = await new Semaphore(1, { url: server().url }).ready()
+      try {
+        const child = new Process(fixture, { args: [sem, server().pid], exportName: 'failWithServerStopped', mode })
+        child.start()
+        await expect(child.join()).rejects.toMatchObject({
+          name: 'ProcessError',
+          message: expect.stringMatching(/the first error/),
+        })
+      } finally {
+        server().resume()
+        await sem.close()
+      }
+    },
+  )
 
-    it.each(['process', 'thread'] as const)(
-      'a failing %s reports its error before it closes (server stopped, a later error on the way)',
-      {
-        timeout: 30_000,
-      },
-      async (mode) => {
-        const sem = await new Semaphore(1, { url: server.url }).ready()
-        try {
-          const child = new Process(fixture, { args: [sem, server.pid], exportName: 'failWithServerStopped', mode })
-          child.start()
-          await expect(child.join()).rejects.toMatchObject({
-            name: 'ProcessError',
-            message: expect.stringMatching(/the first error/),
-          })
-        } finally {
-          server.resume()
-          await sem.close()
-        }
-      },
-    )
-
-    it.each(['process', 'thread'] as const)(
-      "stays open for a %s's own 'beforeExit' work",
-      { timeout: 30_000 },
-      async (mode) => {
-        const sem = await new Semaphore(0, { url: server.url }).ready()
-        try {
-          const child = new Process(fixture, { args: [sem], exportName: 'useAtBeforeExit', mode })
-          child.start()
-          expect(await child.join()).toBe(0)
-          expect(await sem.getValue()).toBe(1)
-        } finally {
-          await sem.close()
-        }
-      },
-    )
-  },
-)
+  it.each(['process', 'thread'] as const)(
+    "stays open for a %s's own 'beforeExit' work",
+    { timeout: 30_000 },
+    async (mode) => {
+      const sem = await new Semaphore(0, { url: server().url }).ready()
+      try {
+        const child = new Process(fixture, { args: [sem], exportName: 'useAtBeforeExit', mode })
+        child.start()
+        expect(await child.join()).toBe(0)
+        expect(await sem.getValue()).toBe(1)
+      } finally {
+        await sem.close()
+      }
+    },
+  )
+})
