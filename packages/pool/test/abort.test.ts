@@ -38,9 +38,10 @@ describe.each(['process', 'thread'] as const)('aborting tasks (%s mode)', (mode)
     const controller = new AbortController()
     const task = pool.run('sleep', [10_000], { signal: controller.signal })
     const reason = new Error('stop it')
+    const rejected = expect(task).rejects.toBe(reason)
     controller.abort(reason)
     await pool.terminate()
-    await expect(task).rejects.toBe(reason)
+    await rejected
   })
 
   it('an already aborted signal rejects before anything is queued', async () => {
