@@ -12,6 +12,13 @@ import { expect, it } from 'vitest'
 
 const fixture = new URL('./fixtures/redis-take-one.mjs', import.meta.url)
 
+/** Runs `exportName` of the fixture in a child of `mode` with `args`, and joins it. */
+function runChild(exportName: string, mode: 'process' | 'thread', args: unknown[]): Promise<number | null> {
+  const child = new Process(fixture, { args, exportName, mode })
+  child.start()
+  return child.join()
+}
+
 describeWithRedis('Redis Semaphore passed to Process', (server) => {
   it.each(['process', 'thread'] as const)(
     'is closed in a %s whose function returned',
@@ -20,9 +27,7 @@ describeWithRedis('Redis Semaphore passed to Process', (server) => {
       // A lease far longer than the test: a copy left open would keep the keys for 3 of them.
       const sem = await new Semaphore(1, { url: server().url, lease: 60_000 }).ready()
       try {
-        const child = new Process(fixture, { args: [sem], exportName: 'takeOne', mode })
-        child.start()
-        expect(await child.join()).toBe(0)
+        expect(await runChild('takeOne', mode, [sem])).toBe(0)
         expect(await sem.getValue()).toBe(1)
       } finally {
         await sem.close()
@@ -39,9 +44,7 @@ describeWithRedis('Redis Semaphore passed to Process', (server) => {
     async (mode) => {
       const sem = await new Semaphore(1, { url: server().url }).ready()
       try {
-        const child = new Process(fixture, { args: [sem, server().pid], exportName: 'failWithServerStopped', mode })
-        child.start()
-        await expect(child.join()).rejects.toMatchObject({
+        await expect(runChild('failWithServerStopped', mode, [sem, server().pid])).rejects.toMatchObject({
           name: 'ProcessError',
           message: expect.stringMatching(/the first error/),
         })
@@ -58,9 +61,7 @@ describeWithRedis('Redis Semaphore passed to Process', (server) => {
     async (mode) => {
       const sem = await new Semaphore(0, { url: server().url }).ready()
       try {
-        const child = new Process(fixture, { args: [sem], exportName: 'useAtBeforeExit', mode })
-        child.start()
-        expect(await child.join()).toBe(0)
+        expect(await runChild('useAtBeforeExit', mode, [sem])).toBe(0)
         expect(await sem.getValue()).toBe(1)
       } finally {
         await sem.close()

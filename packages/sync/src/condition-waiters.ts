@@ -244,8 +244,8 @@ export class ConditionWaiters {
       if (wakes === undefined) events.notify()
       else wakes.push(events)
       // A notify(n) must not spend one of its n on a dead waiter (SIGKILL): the
-      // thorough look (syscalls) runs after the wake, off the woken waiter's
-      // path. A dead one's entry is freed and not counted; nobody can have
+      // thorough look (syscalls) runs after the wake (or its hand-over), off
+      // the woken waiter's path. A dead one's entry is freed and not counted; nobody can have
       // read its NOTIFIED (its owner is dead, and the rest wait for this
       // lock). notifyAll wakes everyone anyway, so memory suffices there.
       if (!all && !this.#alive(entry, true)) {

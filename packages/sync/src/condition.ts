@@ -258,6 +258,15 @@ function checkCount(n: unknown): number {
 export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
   readonly #lock: ConditionLock
   readonly #restorable: RestorableLock
+  /**
+   * Where a notify leaves its wake-ups: with the lock, which runs them once
+   * this object gives it up, so a chosen waiter wakes to a free lock rather
+   * than to the notifier still holding it (one wake-up, not two). The
+   * entries are NOTIFIED at once; a notifier that dies holding the lock
+   * leaves its waiters to their next slice (late, never lost). Undefined
+   * with an older @ipc/semaphore: the wake-ups run at once.
+   */
+  readonly #wakeLater: ((wake: () => void) => void) | undefined
   /** Whether close() closes the lock object (made or opened here, not given by the user). */
   readonly #closesLock: boolean
   readonly #waiters: ConditionWaiters
@@ -289,7 +298,10 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
       throw error
     }
     this.#lock = chosen
-    this.#restorable = chosen as unknown as RestorableLock
+    const restorable = chosen as unknown as RestorableLock
+    this.#restorable = restorable
+    const later = restorable[WAKE_AFTER_RELEASE]
+    this.#wakeLater = typeof later === 'function' ? (wake) => later.call(restorable, wake) : undefined
     this.#closesLock = lockAtCreation === undefined || record.owned
   }
 
@@ -606,20 +618,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
   notify(n = 1): void {
     const count = checkCount(n)
     this.#assertOwned('notify')
-    if (count > 0) this.#waiters.notify(count, this.#wakeLater())
-  }
-
-  /**
-   * Where a notify leaves its wake-ups: with the lock, which runs them once
-   * this object gives it up, so a chosen waiter wakes to a free lock rather
-   * than to the notifier still holding it (one wake-up, not two). The
-   * entries are NOTIFIED at once; a notifier that dies holding the lock
-   * leaves its waiters to their next slice (late, never lost).
-   */
-  #wakeLater(): ((wake: () => void) => void) | undefined {
-    const lock = this.#restorable
-    const later = lock[WAKE_AFTER_RELEASE]
-    return typeof later === 'function' ? (wake) => later.call(lock, wake) : undefined
+    if (count > 0) this.#waiters.notify(count, this.#wakeLater)
   }
 
   /**
@@ -634,7 +633,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    */
   notifyAll(): void {
     this.#assertOwned('notify')
-    this.#waiters.notify(Number.POSITIVE_INFINITY, this.#wakeLater())
+    this.#waiters.notify(Number.POSITIVE_INFINITY, this.#wakeLater)
   }
 
   #assertOwned(what: string): void {

@@ -133,8 +133,9 @@ local function grant(keys, state, now, object, w, lease)
   return token
 end
 
-local function drop_holder(keys, token)
-  local owner = redis.call('HGET', keys[3], token)
+-- owner: the token's owners entry, when the caller read it already.
+local function drop_holder(keys, token, owner)
+  owner = owner or redis.call('HGET', keys[3], token)
   redis.call('ZREM', keys[2], token)
   redis.call('HDEL', keys[3], token)
   if owner then
@@ -265,19 +266,15 @@ local function acquire_free(keys, args, m, head, now)
     return nil
   end
   if head and not young_head(keys, m, head, now) then return nil end
-  token = token + 1
-  redis.call('ZADD', keys[2], now + tonumber(args[5]), token)
-  redis.call('HSET', keys[3], token, args[2] .. '|')
-  if m[4] ~= '1' then
-    redis.call('PEXPIRE', keys[2], tonumber(args[3]))
-    redis.call('PEXPIRE', keys[3], tonumber(args[3]))
-  end
-  if args[1] == 'lock' then
-    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1)
+  -- grant's part of the state table only; the meta fields it changes are written here.
+  local state = { kind = args[1], free = free, token = token, persistent = m[4] == '1', idle = tonumber(args[3]) }
+  grant(keys, state, now, args[2], '', tonumber(args[5]))
+  if state.depth then
+    redis.call('HSET', keys[1], 'free', state.free, 'token', state.token, 'depth', state.depth)
   else
-    redis.call('HSET', keys[1], 'free', free - 1, 'token', token)
+    redis.call('HSET', keys[1], 'free', state.free, 'token', state.token)
   end
-  return {'granted', token}
+  return {'granted', state.token}
 end
 
 -- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
@@ -362,10 +359,7 @@ local function release_free(keys, args, m, head)
   local fields = {'free', free + add}
   for i = 5, #args do
     if owners[i] then
-      redis.call('ZREM', keys[2], args[i])
-      redis.call('HDEL', keys[3], args[i])
-      local w = string.match(owners[i], '|(.+)$')
-      if w then redis.call('HDEL', keys[6], w) end
+      drop_holder(keys, args[i], owners[i])
       -- restart_window (with nobody queued the window matters to nobody, and is left as it is).
       if head and args[i] == m[10] then
         fields[#fields + 1] = 'window'; fields[#fields + 1] = now
