@@ -459,12 +459,21 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
       this.#checkReadable('receive')
       const { timeout, signal } = checkWaitOptions(options)
       throwIfAborted(signal)
+      const deadline = deadlineOf(timeout)
+      // Spun already: the wait below sleeps at once (spinning twice would double the
+      // time the event loop is held).
+      let spun = false
       if (this.#rx.idle) {
-        const v = this.#take(mode, maxLength, into, offset)
+        let v = this.#take(mode, maxLength, into, offset)
+        // The async wait's spin, before any promise exists: a reply within it costs no
+        // promise hop (most of an async round trip's time otherwise).
+        if (v === NONE && this.#t.spinReadable !== undefined) {
+          spun = true
+          if (this.#t.spinReadable(remaining(deadline))) v = this.#take(mode, maxLength, into, offset)
+        }
         if (v === EOF) throw eofError()
         if (v !== NONE) return Promise.resolve(v)
       }
-      const deadline = deadlineOf(timeout)
       const link = this.#signal(signal)
       const all = link.signal
       return this.#rx
@@ -475,7 +484,9 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
               const v = this.#take(mode, maxLength, into, offset)
               if (v === EOF) throw eofError()
               if (v !== NONE) return v
-              if ((await this.#t.waitReadable(remaining(deadline), all)) === 'timed-out') throw recvTimeout()
+              const waited = await this.#t.waitReadable(remaining(deadline), all, spun)
+              if (waited === 'timed-out') throw recvTimeout()
+              spun = false
             }
           },
           all,

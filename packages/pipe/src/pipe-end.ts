@@ -571,8 +571,12 @@ export class PipeEnd implements Transport {
     return (this.rx as SpscRing).waitReadableSync(timeout)
   }
 
-  waitReadable(timeout: number, signal: AbortSignal): Promise<RingWaitResult> {
-    return this.#tracked((this.rx as SpscRing).waitReadable(timeout, signal))
+  waitReadable(timeout: number, signal: AbortSignal, spun = false): Promise<RingWaitResult> {
+    return this.#tracked((this.rx as SpscRing).waitReadable(timeout, signal, spun))
+  }
+
+  spinReadable(timeout: number): boolean {
+    return (this.rx as SpscRing).spinReadable(timeout)
   }
 
   // ------------------------------------------------------------ sending

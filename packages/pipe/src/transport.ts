@@ -56,7 +56,10 @@ export interface Transport {
    */
   takeValue?(): unknown
   waitReadableSync(timeout: number): RingWaitResult
-  waitReadable(timeout: number, signal: AbortSignal): Promise<RingWaitResult>
+  /** `spun`: `spinReadable` ran just before and missed (the wait does not spin again). */
+  waitReadable(timeout: number, signal: AbortSignal, spun?: boolean): Promise<RingWaitResult>
+  /** An async wait's spin, run before any promise: true when something is there to read. */
+  spinReadable?(timeout: number): boolean
   /** Sends now when that needs no wait; false when it would wait (nothing sent). */
   trySend(encoded: Encoded): boolean
   /** `trySend` of a short Latin-1 string without encoding it first; false when it cannot (nothing sent). */

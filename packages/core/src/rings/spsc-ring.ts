@@ -727,16 +727,38 @@ export class SpscRing {
     return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
 
-  /** Like `waitReadableSync`, without blocking the event loop (beyond a short spin). */
-  async waitReadable(timeout: number, signal?: AbortSignal): Promise<RingWaitResult> {
+  /**
+   * Like `waitReadableSync`, without blocking the event loop (beyond a short
+   * spin). `spun`: the caller ran `spinReadable` just before and it missed,
+   * so the wait sleeps without spinning again.
+   */
+  async waitReadable(timeout: number, signal?: AbortSignal, spun = false): Promise<RingWaitResult> {
     this.#assertSound()
     const deadline = deadlineOf(timeout)
     throwIfAborted(signal)
     const now = this.#pollReader()
     if (now !== NOT_YET) return now
     const side = this.#reader
-    const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(side, side.settled, deadline))
+    const rules = this.#rules(
+      deadline,
+      signal,
+      spun ? undefined : () => this.#asyncSpinFor(side, side.settled, deadline),
+    )
     return outcome(await side.events.wait(side.attempt, rules))
+  }
+
+  /**
+   * The spin (and short block) an async `waitReadable` starts with, run by a
+   * caller that has not built its wait yet: true when a record, or the
+   * writer's close, is there. A reply that comes within the spin is then
+   * taken with no promise at all (an async round trip is mostly promise
+   * hops otherwise); on false, `waitReadable(…, spun = true)` sleeps at once.
+   */
+  spinReadable(timeout: number): boolean {
+    this.#assertSound()
+    if (this.#pollReader() !== NOT_YET) return true
+    const side = this.#reader
+    return this.#asyncSpinFor(side, side.settled, deadlineOf(timeout))
   }
 
   // -------------------------------------------------------------- waiting
@@ -775,7 +797,7 @@ export class SpscRing {
   }
 
   /** The rules of one wait: peer checks every PEER_CHECK_MS, `spin` before the first sleep. */
-  #rules(deadline: number, signal: AbortSignal | undefined, spin: () => boolean): WaitRules {
+  #rules(deadline: number, signal: AbortSignal | undefined, spin: (() => boolean) | undefined): WaitRules {
     return { deadline, signal, spin, sliceMs: PEER_CHECK_MS, onSlice: this.#check, label: this.#label }
   }
 

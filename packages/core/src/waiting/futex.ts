@@ -16,6 +16,7 @@ import { ClosedError, invalidArgType, outOfRange, systemError } from '../errors.
 import { native } from '../native.js'
 import { runtime } from '../runtime.js'
 import { checkTimeout, checkWaitOptions, onAbort, type WaitOptions } from './signal.js'
+import { fileTick, type GridTick, unfileTick } from './tick-grid.js'
 
 /** How a wait ended: woken by `notify`, the word did not hold `expected`, or the timeout passed. */
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out'
@@ -66,18 +67,6 @@ export interface WaitTick {
 }
 
 /**
- * The delay to the next tick of period `ms`: to the next multiple of `ms / 2`
- * on the `performance.now()` clock that is at least `ms / 2` away, so between
- * `ms / 2` and `ms`. Every wait of a process with the same period ticks at the
- * same instants: one timer wake-up serves them all.
- */
-function tickDelay(ms: number): number {
-  if (!(ms >= 2)) return 1
-  const half = ms / 2
-  return 2 * half - (performance.now() % half)
-}
-
-/**
  * Waits without blocking the event loop, without validating arguments. For @ipc
  * packages. Rejects with ClosedError when the segment holding the word is closed.
  *
@@ -108,10 +97,32 @@ export function waitWord(
   return new Promise<WaitResult | 'ticked'>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined
     let removeAbort = () => {}
+    // The wait's periodic look, on the process's shared grid (tick-grid.ts).
+    const look: GridTick | undefined =
+      tick === undefined
+        ? undefined
+        : {
+            run: () => {
+              const done = tick.run()
+              // run() may have settled the wait itself (an abort, a close reaching cancelWaitsOn).
+              if (!rt.waits.has(id)) return
+              if (done) end('ticked')
+              else fileTick(look as GridTick, tick.ms())
+            },
+          }
     const finish = () => {
       rt.waits.delete(id)
       if (timer !== undefined) clearTimeout(timer)
+      if (look !== undefined) unfileTick(look)
       removeAbort()
+    }
+    // If cancelWait returns false, the wake already happened and its
+    // completion is queued: it settles the promise with 'ok'.
+    const end = (result: 'timed-out' | 'ticked') => {
+      if (bin.cancelWait(id)) {
+        finish()
+        resolve(result)
+      }
     }
     rt.waits.set(id, {
       buffer: i32.buffer,
@@ -121,34 +132,19 @@ export function waitWord(
         else reject(new ClosedError('Cannot wait: the shared memory holding the word was closed'))
       },
     })
-    // If cancelWait returns false, the wake already happened and its
-    // completion is queued: it settles the promise with 'ok'.
-    if (timeout !== Number.POSITIVE_INFINITY || tick !== undefined) {
-      const end = (result: 'timed-out' | 'ticked') => {
-        if (bin.cancelWait(id)) {
-          finish()
-          resolve(result)
-        }
-      }
+    if (timeout !== Number.POSITIVE_INFINITY) {
       const deadline = performance.now() + timeout
       // setTimeout fires at once for a delay above 2 ** 31 - 1 ms (~24.8 days), and up to
       // a millisecond early by performance.now() (libuv's loop clock lags it): step towards
       // the deadline, re-armed until it has really passed.
       const arm = () => {
         const left = deadline - performance.now()
-        if (left <= 0) return end('timed-out')
-        const next = tick === undefined ? left : Math.min(left, tickDelay(tick.ms()))
-        timer = setTimeout(next < left ? onTick : arm, Math.min(next, INT32_MAX))
-      }
-      const onTick = () => {
-        const done = tick?.run() === true
-        // run() may have settled the wait itself (an abort, a close reaching cancelWaitsOn).
-        if (!rt.waits.has(id)) return
-        if (done) end('ticked')
-        else arm()
+        if (left <= 0) end('timed-out')
+        else timer = setTimeout(arm, Math.min(left, INT32_MAX))
       }
       arm()
     }
+    if (look !== undefined && tick !== undefined) fileTick(look, tick.ms())
     removeAbort = onAbort(signal, () => {
       if (bin.cancelWait(id)) {
         finish()
