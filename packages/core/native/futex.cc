@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -469,6 +470,13 @@ int StartSleeper(Sleeper* s) {
 }
 
 // waitMode() -> 'waitv' | 'threads': how async waits sleep in this process.
+// yieldThread(): sched_yield(). A spinning waiter gives its CPU to a peer
+// that shares it, so both ends of a pipe on one CPU answer within a spin.
+Napi::Value YieldThread(const Napi::CallbackInfo& info) {
+  sched_yield();
+  return info.Env().Undefined();
+}
+
 Napi::Value WaitMode(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), UseWaitv() ? "waitv" : "threads");
 }
@@ -585,6 +593,7 @@ void InitFutex(Napi::Env env, Napi::Object exports) {
   exports.Set("waitAsync", Napi::Function::New(env, WaitAsync, "waitAsync"));
   exports.Set("cancelWait", Napi::Function::New(env, CancelWait, "cancelWait"));
   exports.Set("waitMode", Napi::Function::New(env, WaitMode, "waitMode"));
+  exports.Set("yieldThread", Napi::Function::New(env, YieldThread, "yieldThread"));
 }
 
 }  // namespace ipc

@@ -33,6 +33,8 @@ export interface NativeBinding {
   cancelWait(id: number): boolean
   /** How async waits sleep in this process: futex_waitv, or a thread per wait (see native/futex.cc). */
   waitMode(): 'waitv' | 'threads'
+  /** sched_yield(): lets another runnable thread on this CPU run (a spinning waiter's peer). */
+  yieldThread(): void
   processStartTime(pid: number): number
   processAlive(pid: number, startTime: number): boolean
   threadId(): number
