@@ -49,11 +49,41 @@ function oursIdle(ctx: RunContext): Runner {
   }
 }
 
-/** Lower is better, so ours meets it when it is at or below every peer that has a number. */
+/**
+ * The floor: the same child process with nothing pending (no queue, no socket, no
+ * thread), measured the same way. What any Node process spends while it idles with the
+ * delay monitor on, so the part of each row that waiting itself costs is the rest.
+ */
+function nodeFloor(): Runner {
+  let idle: ChildHandle | undefined
+  return {
+    async setup() {
+      idle = ChildHandle.fork('node idle floor', script)
+    },
+    async run(ms) {
+      const measured = await (idle as ChildHandle).request<IdleReport>('idle', { ms }, ms + 30_000)
+      return {
+        elapsedNs: measured.elapsedNs,
+        metrics: { cpu: measured.cpuMsPerS, delay: measured.delayP99Ms },
+        problems: [],
+      }
+    },
+    async teardown() {
+      await idle?.stop()
+    },
+  }
+}
+
+const FLOOR = 'Node, nothing pending (floor)'
+
+/** Lower is better, so ours meets it when it is at or below every peer that has a number (the floor is not a peer). */
 const atMostBestPeer: Target = {
   text: '≤ the best (lowest) peer',
   met: (ours, peers) => {
-    const values = Object.values(peers).filter((v): v is number => v !== undefined)
+    const values = Object.entries(peers)
+      .filter(([name]) => name !== FLOOR)
+      .map(([, v]) => v)
+      .filter((v): v is number => v !== undefined)
     return values.length === 0 ? undefined : ours <= Math.min(...values)
   },
 }
@@ -62,6 +92,7 @@ const NOTE =
   `One process with ${WAITERS} pending waits for 5 s (after 100 ms to settle); lower is better. Ours: ${WAITERS} pending \`await queue.get()\`, one on each of ${WAITERS} queues (100 getters of one queue would all sleep on its one event word; 100 queues give 100 distinct words, each with its own timed re-check: the harder case, and the one a process serving many queues meets), woken afterwards by a second process that puts one item into each. ` +
   `uds: ${WAITERS} net sockets with a pending read, connected to a second process that then writes one frame to each. worker_threads: ${WAITERS} MessagePorts with a pending once('message') on the main thread; the other ends live in a worker thread of the same process (its idle cost counts). ` +
   `Python: ${WAITERS} threads, each blocked in get() on its own mp.Queue, woken by a waker process. CPU is user + system time of the whole idle process (process.cpuUsage(), Python time.process_time()) per second of waiting. ` +
+  `The floor: the same Node child with nothing pending, measured the same way (what any Node process costs while it idles with the delay monitor on; not a peer, so not in the target). ` +
   'The delay is the p99 of how late a 10 ms timer fired: Node’s perf_hooks.monitorEventLoopDelay (its intervals minus 10 ms), Python’s time.sleep(0.01) in the main thread. Every wait must return the item after the wake-up. Numbers this small are noisy on a shared machine.'
 
 export function idleFamily(ctx: RunContext): Family {
@@ -92,11 +123,13 @@ export function idleFamily(ctx: RunContext): Family {
           idleRep(result, result, WAITERS),
         ),
     },
+    { key: 'idle.getters/floor', workload: 'idle.getters', impl: FLOOR, size: IDLE_SIZE, create: () => nodeFloor() },
   ]
   const peers = (metric: string): Record<string, Ref> => ({
     uds: { job: 'idle.getters/uds', metric },
     worker_threads: { job: 'idle.getters/worker_threads', metric },
     'python mp.Queue': { job: 'idle.getters/python', metric },
+    [FLOOR]: { job: 'idle.getters/floor', metric },
   })
   const rows: RowSpec[] = [
     {

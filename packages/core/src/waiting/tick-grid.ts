@@ -43,13 +43,13 @@ function toNextMultiple(half: number, now: number): number {
 function fire(period: Period): void {
   period.timer = undefined
   // setTimeout may fire up to a millisecond early by performance.now(): due
-  // times are multiples of `half`, so anything within half / 2 is this one's.
-  const now = performance.now()
-  const ready: GridTick[] = []
-  for (const [tick, due] of period.due) if (due <= now + period.half / 2) ready.push(tick)
-  for (const tick of ready) {
-    // A tick run earlier in this loop may have ended (unfiled) this one.
-    if (filedIn.get(tick) !== period) continue
+  // times are multiples of `half`, so anything within half / 2 is this fire's.
+  const ready = performance.now() + period.half / 2
+  // A Map's iteration skips entries deleted before they are reached (a tick run
+  // earlier may end another wait) and visits those set during it: a tick that
+  // files itself again is due a period later, so it is passed over.
+  for (const [tick, due] of period.due) {
+    if (due > ready) continue
     period.due.delete(tick)
     filedIn.delete(tick)
     try {
