@@ -185,6 +185,20 @@ describe('normalize() of a reference peer ("… (ceiling)")', () => {
     ])
   })
 
+  it('treats a "… (floor)" peer as a reference too, and a peer merely named like one as an alternative', () => {
+    const floor = 'C spin (floor)'
+    const data = normalize(
+      {
+        schemaVersion: 1,
+        results: [row('pipe.rtt', { uds: { median: 50 }, [floor]: { median: 1 }, 'floor (ours)': { median: 2 } })],
+      },
+      'latest.json',
+    )
+    const columns = data.tables[0]?.columns ?? []
+    expect(columns.find((column) => column.label === floor)?.reference).toBe(true)
+    expect(columns.find((column) => column.label === 'floor (ours)')?.reference).toBeUndefined()
+  })
+
   it('reads a file from before the reference existed', () => {
     const data = normalize(
       { schemaVersion: 1, results: [row('queue.1to1.buffer64k', { uds: { median: 50 } })] },

@@ -22,7 +22,7 @@ export interface Column {
   /** Shown as the header; `''` means the page's own word for `key` ('unit', 'target', '@ipc'). */
   label: string
   numeric: boolean
-  /** A reference peer ("… (ceiling)"), not an alternative: see `isCeiling`. */
+  /** A reference peer ("… (ceiling)", "… (floor)"), not an alternative: see `isReference`. */
   reference?: boolean
 }
 
@@ -40,7 +40,7 @@ export interface Bar {
   text: string
   /** The @ipc figure, drawn in the brand colour. */
   ours: boolean
-  /** A reference peer ("… (ceiling)"), drawn as an outline. */
+  /** A reference peer ("… (ceiling)", "… (floor)"), drawn as an outline. */
   reference?: boolean
 }
 
@@ -271,13 +271,14 @@ export function normalize(json: unknown, source: string): BenchmarkData {
 // --- schemaVersion 1 (benchmarks/README.md) -------------------------------
 
 /**
- * A peer whose name ends in "(ceiling)" is not an alternative but a reference
- * measured alone in the same run: the least work any implementation must do
- * (e.g. "one process: new Buffer + copy (ceiling)" beside the 64 KiB rows).
- * Files from before it existed simply have no such peer.
+ * A peer whose name ends in "(ceiling)" or "(floor)" is not an alternative but
+ * a reference measured in the same run: the least work any implementation must
+ * do (e.g. "one process: new Buffer + copy (ceiling)" beside the 64 KiB rows,
+ * "C spin (floor)" beside the pinned round trips, "Node, nothing pending
+ * (floor)" beside the idle rows). Files from before they existed have none.
  */
-export function isCeiling(peer: string): boolean {
-  return peer.endsWith('(ceiling)')
+export function isReference(peer: string): boolean {
+  return peer.endsWith('(ceiling)') || peer.endsWith('(floor)')
 }
 
 interface FigureV1 {
@@ -344,7 +345,7 @@ function normalizeV1(json: { results: ResultV1[] } & JsonObject, source: string)
         key: `peer:${peer}`,
         label: peer,
         numeric: true,
-        ...(isCeiling(peer) ? { reference: true } : {}),
+        ...(isReference(peer) ? { reference: true } : {}),
       })),
       { key: 'target', label: '', numeric: false },
     ]
@@ -373,7 +374,7 @@ function normalizeV1(json: { results: ResultV1[] } & JsonObject, source: string)
             value: figure.median,
             text: formatNumber(figure.median),
             ours: false,
-            ...(isCeiling(peer) ? { reference: true } : {}),
+            ...(isReference(peer) ? { reference: true } : {}),
           })
         }
       }
