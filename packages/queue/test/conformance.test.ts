@@ -5,8 +5,8 @@
  * the Redis-only ones (a stopped, killed or restarted server, leases,
  * undecodable items) in redis-*.test.ts.
  */
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer, uniqueName } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe } from 'vitest'
+import { describeWithRedis, uniqueName } from '@ipc/test-utils'
+import { describe } from 'vitest'
 import * as local from '../src/index.js'
 import * as redis from '../src/redis/index.js'
 import { type Backend, type JoinableQueueLike, type QueueLike, queueBehaviour } from './conformance/queue-behaviour.js'
@@ -25,15 +25,8 @@ describe('shared memory', () => {
   queueBehaviour(sharedMemory)
 })
 
-describe.skipIf(!hasRedisServer())(`Redis${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`, () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await startRedisServer()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
-  const url = () => server.url
+describeWithRedis('Redis', (server) => {
+  const url = () => server().url
   const onRedis: Backend = {
     label: 'Redis',
     queue: <T>(options?: { maxsize?: number; name?: string }) => new redis.Queue<T>({ ...options, url: url() }),

@@ -6,53 +6,35 @@
  */
 
 import { Queue } from '@ipc/queue/redis'
-import {
-  hasRedisServer,
-  NO_REDIS_NOTE,
-  type RedisServer,
-  spawnChild,
-  startRedisServer,
-  uniqueName,
-} from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeWithRedis, spawnChild, uniqueName } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
 
 const STRESS = new URL('./fixtures/redis-stress.mjs', import.meta.url)
 
-describe.skipIf(!hasRedisServer())(
-  `@ipc/queue/redis exactly once${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`,
-  () => {
-    let server: RedisServer
-    beforeAll(async () => {
-      server = await startRedisServer()
-    })
-    afterAll(async () => {
-      await server?.stop()
-    })
-
-    it('delivers 3 producers × 2,000 items to 3 consumers that keep giving up, exactly once', {
-      timeout: 60_000,
-    }, async () => {
-      const name = uniqueName('stress')
-      const count = 2000
-      const queue = await Queue.open<string>(name, { url: server.url, create: { maxsize: 20 } })
-      const consumers = ['timeouts', 'aborts', 'plain'].map((mode, c) =>
-        spawnChild(STRESS, [server.url, name, 'consumer', String(c), mode]),
-      )
-      const producers = [0, 1, 2].map((p) =>
-        spawnChild(STRESS, [server.url, name, 'producer', String(p), String(count)]),
-      )
-      for (const producer of producers) await producer.waitFor('done', 50_000)
-      await queue.shutdown()
-      const got: string[] = []
-      for (const consumer of consumers) {
-        await consumer.waitFor('got ', 20_000)
-        expect(await consumer.exited).toBe(0)
-        got.push(...(JSON.parse(consumer.stdout().match(/^got (.*)$/m)?.[1] ?? '[]') as string[]))
-      }
-      expect(new Set(got).size).toBe(got.length)
-      expect(got.length).toBe(3 * count)
-      expect(await queue.qsize()).toBe(0)
-      await queue.close()
-    })
-  },
-)
+describeWithRedis('@ipc/queue/redis exactly once', (server) => {
+  it('delivers 3 producers × 2,000 items to 3 consumers that keep giving up, exactly once', {
+    timeout: 60_000,
+  }, async () => {
+    const name = uniqueName('stress')
+    const count = 2000
+    const queue = await Queue.open<string>(name, { url: server().url, create: { maxsize: 20 } })
+    const consumers = ['timeouts', 'aborts', 'plain'].map((mode, c) =>
+      spawnChild(STRESS, [server().url, name, 'consumer', String(c), mode]),
+    )
+    const producers = [0, 1, 2].map((p) =>
+      spawnChild(STRESS, [server().url, name, 'producer', String(p), String(count)]),
+    )
+    for (const producer of producers) await producer.waitFor('done', 50_000)
+    await queue.shutdown()
+    const got: string[] = []
+    for (const consumer of consumers) {
+      await consumer.waitFor('got ', 20_000)
+      expect(await consumer.exited).toBe(0)
+      got.push(...(JSON.parse(consumer.stdout().match(/^got (.*)$/m)?.[1] ?? '[]') as string[]))
+    }
+    expect(new Set(got).size).toBe(got.length)
+    expect(got.length).toBe(3 * count)
+    expect(await queue.qsize()).toBe(0)
+    await queue.close()
+  })
+})

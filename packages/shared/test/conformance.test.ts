@@ -5,8 +5,8 @@
  * the Redis-only ones (text on the server, garbled values, leases, a stopped
  * or restarted server) in src/redis/shared-value.test.ts and redis-*.test.ts.
  */
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe } from 'vitest'
+import { describeWithRedis } from '@ipc/test-utils'
+import { describe } from 'vitest'
 import * as local from '../src/index.js'
 import * as redis from '../src/redis/index.js'
 import { type ArrayLike, type Backend, sharedBehaviour, type ValueLike } from './conformance/shared-behaviour.js'
@@ -84,15 +84,8 @@ function redisArray(array: redis.SharedArray): ArrayLike {
   }
 }
 
-describe.skipIf(!hasRedisServer())(`Redis${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`, () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await startRedisServer()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
-  const url = () => server.url
+describeWithRedis('Redis', (server) => {
+  const url = () => server().url
   const onRedis: Backend = {
     label: 'Redis',
     value: async (type, initial, options) =>

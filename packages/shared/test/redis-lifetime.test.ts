@@ -3,72 +3,55 @@
  * leases after the last renewal of its last object (the keys' TTL), its
  * lock with it, unless it is persistent.
  */
-import {
-  hasRedisServer,
-  NO_REDIS_NOTE,
-  type RedisServer,
-  spawnChild,
-  startRedisServer,
-  uniqueName,
-} from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeWithRedis, spawnChild, uniqueName } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
 import { SharedValue } from '../src/redis/index.js'
 
 const OWNER = new URL('./fixtures/redis-owner.mjs', import.meta.url)
 const LEASE = 200
 
-describe.skipIf(!hasRedisServer())(
-  `@ipc/shared/redis lifetime${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`,
-  () => {
-    let server: RedisServer
-    beforeAll(async () => {
-      server = await startRedisServer()
-    })
-    afterAll(async () => {
-      await server?.stop()
-    })
-    const exists = async (name: string) =>
-      server.command('EXISTS', `ipc:{${name}}:meta`, `ipc:{${name}}:value`, `ipc:{${name}}:objects`)
+describeWithRedis('@ipc/shared/redis lifetime', (server) => {
+  const exists = async (name: string) =>
+    server().command('EXISTS', `ipc:{${name}}:meta`, `ipc:{${name}}:value`, `ipc:{${name}}:objects`)
 
-    it('a value whose only process was SIGKILLed expires 3 leases later', { timeout: 20_000 }, async () => {
-      const name = uniqueName()
-      const owner = spawnChild(OWNER, [server.url, name, String(LEASE), '0'])
-      await owner.waitFor('READY')
-      expect(await exists(name)).toBe(':3')
-      owner.child.kill('SIGKILL')
-      await owner.exited
-      // Renewed every lease/3, so gone between 2 and 3 leases after the kill (plus slack for a loaded machine).
-      let gone = false
-      const deadline = performance.now() + 3 * LEASE + 3000
-      while (!gone && performance.now() < deadline) {
-        gone = (await exists(name)) === ':0'
-        if (!gone) await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      expect(gone).toBe(true)
-      await expect(SharedValue.open(name, 'int32', { url: server.url })).rejects.toMatchObject({
-        name: 'NotFoundError',
-      })
+  it('a value whose only process was SIGKILLed expires 3 leases later', { timeout: 20_000 }, async () => {
+    const name = uniqueName()
+    const owner = spawnChild(OWNER, [server().url, name, String(LEASE), '0'])
+    await owner.waitFor('READY')
+    expect(await exists(name)).toBe(':3')
+    owner.child.kill('SIGKILL')
+    await owner.exited
+    // Renewed every lease/3, so gone between 2 and 3 leases after the kill (plus slack for a loaded machine).
+    let gone = false
+    const deadline = performance.now() + 3 * LEASE + 3000
+    while (!gone && performance.now() < deadline) {
+      gone = (await exists(name)) === ':0'
+      if (!gone) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(gone).toBe(true)
+    await expect(SharedValue.open(name, 'int32', { url: server().url })).rejects.toMatchObject({
+      name: 'NotFoundError',
     })
+  })
 
-    it('a persistent value outlives its SIGKILLed creator, with its value, until unlink()', {
-      timeout: 20_000,
-    }, async () => {
-      const name = uniqueName()
-      const owner = spawnChild(OWNER, [server.url, name, String(LEASE), '1'])
-      await owner.waitFor('READY')
-      owner.child.kill('SIGKILL')
-      await owner.exited
-      await new Promise((resolve) => setTimeout(resolve, 4 * LEASE))
-      const value = await SharedValue.open(name, 'int32', { url: server.url })
-      expect(await value.get()).toBe(7)
-      await value.withLock(async () => value.add(1))
-      expect(await value.get()).toBe(8)
-      const lockName = value.getLock().name
-      expect(await server.command('EXISTS', `ipc:{${lockName}}:meta`)).toBe(':1')
-      await value.unlink()
-      await value.close()
-      expect(await exists(name)).toBe(':0')
-      expect(await server.command('EXISTS', `ipc:{${lockName}}:meta`)).toBe(':0')
-    })
-  },
-)
+  it('a persistent value outlives its SIGKILLed creator, with its value, until unlink()', {
+    timeout: 20_000,
+  }, async () => {
+    const name = uniqueName()
+    const owner = spawnChild(OWNER, [server().url, name, String(LEASE), '1'])
+    await owner.waitFor('READY')
+    owner.child.kill('SIGKILL')
+    await owner.exited
+    await new Promise((resolve) => setTimeout(resolve, 4 * LEASE))
+    const value = await SharedValue.open(name, 'int32', { url: server().url })
+    expect(await value.get()).toBe(7)
+    await value.withLock(async () => value.add(1))
+    expect(await value.get()).toBe(8)
+    const lockName = value.getLock().name
+    expect(await server().command('EXISTS', `ipc:{${lockName}}:meta`)).toBe(':1')
+    await value.unlink()
+    await value.close()
+    expect(await exists(name)).toBe(':0')
+    expect(await server().command('EXISTS', `ipc:{${lockName}}:meta`)).toBe(':0')
+  })
+})

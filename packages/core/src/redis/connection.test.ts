@@ -1,5 +1,5 @@
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeWithRedis } from '@ipc/test-utils'
+import { describe, expect, it } from 'vitest'
 import { ConnectionError } from '../errors.js'
 import { defaultRedisUrl, NO_REPLY, RedisConnection, redactUrl } from './connection.js'
 import { checkRedisName, redisKey } from './keys.js'
@@ -30,23 +30,15 @@ describe('redis keys and urls', () => {
   })
 })
 
-describe.skipIf(!hasRedisServer())(`RedisConnection${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`, () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await startRedisServer()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
-
+describeWithRedis('RedisConnection', (server) => {
   it('is shared by URL, loads a library on first use and again when the server lost it', async () => {
-    const connection = RedisConnection.acquire(server.url)
-    expect(RedisConnection.acquire(server.url)).toBe(connection)
+    const connection = RedisConnection.acquire(server().url)
+    expect(RedisConnection.acquire(server().url)).toBe(connection)
     connection.release()
     const now = await connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })
     expect(typeof now).toBe('number')
     expect(Math.abs((now as number) - Date.now())).toBeLessThan(60_000)
-    expect(await server.command('FUNCTION', 'FLUSH')).toBe('+OK')
+    expect(await server().command('FUNCTION', 'FLUSH')).toBe('+OK')
     await expect(connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })).resolves.toBeTypeOf(
       'number',
     )
@@ -59,7 +51,7 @@ describe.skipIf(!hasRedisServer())(`RedisConnection${hasRedisServer() ? '' : ` (
     const newer = defineLibrary('test_versions', 2, "register('which', function(keys, args) return 2 end)")
     expect(newer.name).toBe('ipc_v2_test_versions')
     expect(newer.functionName('which')).toBe('ipc_v2_test_versions_which')
-    const connection = RedisConnection.acquire(server.url)
+    const connection = RedisConnection.acquire(server().url)
     const forever = { deadline: Number.POSITIVE_INFINITY }
     try {
       expect(await connection.call(older, 'which', [], [], forever)).toBe(1)
@@ -67,18 +59,18 @@ describe.skipIf(!hasRedisServer())(`RedisConnection${hasRedisServer() ? '' : ` (
       // The newer load left the older library in place (FUNCTION LOAD REPLACE replaces by library name).
       expect(await connection.call(older, 'which', [], [], forever)).toBe(1)
       // Both under their versioned names, as any other client sees them.
-      expect(await server.command('FCALL', 'ipc_v1_test_versions_which', '0')).toBe(':1')
-      expect(await server.command('FCALL', 'ipc_v2_test_versions_which', '0')).toBe(':2')
+      expect(await server().command('FCALL', 'ipc_v1_test_versions_which', '0')).toBe(':1')
+      expect(await server().command('FCALL', 'ipc_v2_test_versions_which', '0')).toBe(':2')
     } finally {
       connection.release()
     }
   })
 
   it('resolves NO_REPLY at the deadline when the server does not answer, and hands the late reply over', async () => {
-    const connection = RedisConnection.acquire(server.url)
+    const connection = RedisConnection.acquire(server().url)
     await connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })
     let late: unknown
-    server.pause()
+    server().pause()
     try {
       const reply = await connection.call(LIBRARY, 'now', [], [], {
         deadline: performance.now() + 100,
@@ -88,7 +80,7 @@ describe.skipIf(!hasRedisServer())(`RedisConnection${hasRedisServer() ? '' : ` (
       })
       expect(reply).toBe(NO_REPLY)
     } finally {
-      server.resume()
+      server().resume()
     }
     for (let i = 0; i < 100 && late === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20))
     expect(typeof late).toBe('number')
@@ -96,13 +88,13 @@ describe.skipIf(!hasRedisServer())(`RedisConnection${hasRedisServer() ? '' : ` (
   })
 
   it('rejects with ConnectionError while the server is down, and works again when it is back', async () => {
-    const connection = RedisConnection.acquire(server.url)
+    const connection = RedisConnection.acquire(server().url)
     await connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })
-    await server.kill()
+    await server().kill()
     await expect(
       connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY }),
     ).rejects.toBeInstanceOf(ConnectionError)
-    await server.start()
+    await server().start()
     let reply: unknown
     for (let i = 0; i < 100 && reply === undefined; i++) {
       reply = await connection

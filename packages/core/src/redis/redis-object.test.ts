@@ -1,6 +1,6 @@
 import { inspect } from 'node:util'
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer, uniqueName } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeWithRedis, uniqueName } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
 import { ClosedError, ExistsError, NotFoundError } from '../errors.js'
 import { TRANSFER } from '../primitive/handle.js'
 import { defineLibrary } from './library.js'
@@ -71,29 +71,22 @@ class Counter extends RedisObject {
   }
 }
 
-describe.skipIf(!hasRedisServer())(`RedisObject${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`, () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await startRedisServer()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
+describeWithRedis('RedisObject', (server) => {
   const spec = (mode: RedisAttachSpec['mode'], name: string, lease = 10_000): RedisAttachSpec => ({
     mode,
     name,
-    url: server.url,
+    url: server().url,
     lease,
   })
 
   it('attaches in the background: created, handle (creating until the attach lands), inspect and TRANSFER', async () => {
     const name = uniqueName()
     const counter = new Counter(spec('new', name))
-    expect(counter.handle).toEqual({ kind: 'test-counter', name, url: server.url, lease: 10_000, creating: true })
+    expect(counter.handle).toEqual({ kind: 'test-counter', name, url: server().url, lease: 10_000, creating: true })
     await counter.ready()
     expect(counter.created).toBe(true)
     expect(counter.persistent).toBe(false)
-    expect(counter.handle).toEqual({ kind: 'test-counter', name, url: server.url, lease: 10_000 })
+    expect(counter.handle).toEqual({ kind: 'test-counter', name, url: server().url, lease: 10_000 })
     expect(counter[TRANSFER]()).toEqual({ module: import.meta.url, export: 'Counter', handle: counter.handle })
     expect(inspect(counter)).toContain(`Counter (Redis) { name: '${name}'`)
     const other = await new Counter(spec('open', name)).ready()
@@ -123,9 +116,9 @@ describe.skipIf(!hasRedisServer())(`RedisObject${hasRedisServer() ? '' : ` (skip
     await expect(counter.increment()).rejects.toBeInstanceOf(ClosedError)
     expect(inspect(counter)).toContain('closed: true')
     // The attach landed before the detach: the key is there until unlink(), which works after close().
-    expect(await server.command('EXISTS', `ipc:{${name}}:count`)).toBe(':1')
+    expect(await server().command('EXISTS', `ipc:{${name}}:count`)).toBe(':1')
     await counter.unlink()
-    expect(await server.command('EXISTS', `ipc:{${name}}:count`)).toBe(':0')
+    expect(await server().command('EXISTS', `ipc:{${name}}:count`)).toBe(':0')
   })
 
   it('renews every lease/3 ms, and a renew that finds the object gone makes every later call reject', async () => {
@@ -133,7 +126,7 @@ describe.skipIf(!hasRedisServer())(`RedisObject${hasRedisServer() ? '' : ` (skip
     const counter = await new Counter(spec('new', name, 60)).ready()
     await new Promise((resolve) => setTimeout(resolve, 100))
     expect(counter.renewals).toBeGreaterThanOrEqual(2)
-    await server.command('DEL', `ipc:{${name}}:count`)
+    await server().command('DEL', `ipc:{${name}}:count`)
     await new Promise((resolve) => setTimeout(resolve, 60))
     const seen = counter.renewals
     await expect(counter.increment()).rejects.toThrow(/Cannot (renew|increment) counter .*no longer exists/)

@@ -1,8 +1,8 @@
 import { inspect } from 'node:util'
 import { TRANSFER } from '@ipc/core/internal'
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer, uniqueName } from '@ipc/test-utils'
+import { describeWithRedis, uniqueName } from '@ipc/test-utils'
 import { createClient } from '@redis/client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConnectionError, JoinableQueue, MAX_ITEM_BYTES, Queue } from './index.js'
 import { fromWire, MAX_WIRE_CHARS, toWire } from './item.js'
 
@@ -40,19 +40,11 @@ describe('Redis queues without a server', () => {
   })
 })
 
-describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`, () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await startRedisServer()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
-
+describeWithRedis('Redis queues', (server) => {
   it('rejects ready() with ExistsError when the name is taken, and leaves the first one working', async () => {
     const name = uniqueName()
-    const first = await new Queue<string>({ name, url: server.url, maxsize: 3 }).ready()
-    const second = new Queue<string>({ name, url: server.url })
+    const first = await new Queue<string>({ name, url: server().url, maxsize: 3 }).ready()
+    const second = new Queue<string>({ name, url: server().url })
     await expect(second.ready()).rejects.toMatchObject({ name: 'ExistsError' })
     await expect(second.put('x')).rejects.toMatchObject({ name: 'ExistsError' })
     await second.close()
@@ -64,7 +56,7 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
   it('open(name, { create }) creates once: of racing objects exactly one creates, all see its maxsize', async () => {
     const name = uniqueName()
     const all = await Promise.all(
-      Array.from({ length: 5 }, () => Queue.open(name, { url: server.url, create: { maxsize: 4 } })),
+      Array.from({ length: 5 }, () => Queue.open(name, { url: server().url, create: { maxsize: 4 } })),
     )
     expect(all.filter((queue) => queue.created)).toHaveLength(1)
     expect(all.map((queue) => queue.maxsize)).toEqual([4, 4, 4, 4, 4])
@@ -72,11 +64,11 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
   })
 
   it('from(handle) attaches to the same queue; the handle is plain JSON', async () => {
-    const queue = new JoinableQueue<number>({ url: server.url })
+    const queue = new JoinableQueue<number>({ url: server().url })
     const early = queue.handle
     expect(early.creating).toBe(true)
     await queue.ready()
-    expect(queue.handle).toEqual({ kind: 'joinable-queue', name: queue.name, url: server.url, lease: 10_000 })
+    expect(queue.handle).toEqual({ kind: 'joinable-queue', name: queue.name, url: server().url, lease: 10_000 })
     const other = await JoinableQueue.from<number>(JSON.parse(JSON.stringify(early)))
     await other.put(7)
     expect(await queue.get()).toBe(7)
@@ -87,20 +79,20 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
 
   it('removes the queue and its items with the last close, unless persistent; unlink removes it at once', async () => {
     const name = uniqueName()
-    const queue = await Queue.open<string>(name, { url: server.url, create: true })
-    const other = await Queue.open<string>(name, { url: server.url })
+    const queue = await Queue.open<string>(name, { url: server().url, create: true })
+    const other = await Queue.open<string>(name, { url: server().url })
     await queue.put('a')
     await queue.close()
     await queue.close()
     expect(await other.qsize()).toBe(1)
     await other.close()
-    await expect(Queue.open(name, { url: server.url })).rejects.toMatchObject({ name: 'NotFoundError' })
-    expect(await server.command('EXISTS', `ipc:{${name}}:items`, `ipc:{${name}}:meta`)).toBe(':0')
+    await expect(Queue.open(name, { url: server().url })).rejects.toMatchObject({ name: 'NotFoundError' })
+    expect(await server().command('EXISTS', `ipc:{${name}}:items`, `ipc:{${name}}:meta`)).toBe(':0')
 
-    const kept = await Queue.open<string>(name, { url: server.url, create: { persistent: true } })
+    const kept = await Queue.open<string>(name, { url: server().url, create: { persistent: true } })
     await kept.put('b')
     await kept.close()
-    const again = await Queue.open<string>(name, { url: server.url })
+    const again = await Queue.open<string>(name, { url: server().url })
     expect(again.persistent).toBe(true)
     expect(await again.get()).toBe('b')
     await again.unlink()
@@ -110,9 +102,9 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
 
   it('unlink() of a stale object leaves alone another kind that took the name since', async () => {
     const name = uniqueName()
-    const stale = await Queue.open<string>(name, { url: server.url, create: { persistent: true } })
+    const stale = await Queue.open<string>(name, { url: server().url, create: { persistent: true } })
     await stale.unlink()
-    const joinable = await JoinableQueue.open<string>(name, { url: server.url, create: true })
+    const joinable = await JoinableQueue.open<string>(name, { url: server().url, create: true })
     await joinable.put('kept')
     await stale.unlink()
     expect(await joinable.qsize()).toBe(1)
@@ -122,14 +114,14 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
   })
 
   it('rejects calls after close() with ClosedError', async () => {
-    const queue = new Queue({ url: server.url })
+    const queue = new Queue({ url: server().url })
     await queue.close()
     await expect(queue.put(1)).rejects.toMatchObject({ name: 'ClosedError', code: 'IPC_CLOSED' })
     expect(queue.closed).toBe(true)
   })
 
   it('describes itself for Process and util.inspect', async () => {
-    const queue = await new Queue({ url: server.url, maxsize: 2 }).ready()
+    const queue = await new Queue({ url: server().url, maxsize: 2 }).ready()
     const descriptor = queue[TRANSFER]()
     expect(descriptor.export).toBe('Queue')
     expect(descriptor.handle).toEqual(queue.handle)
@@ -141,8 +133,8 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
   })
 
   it('makes one round trip per put and per get that finds an item, and one call and its wake-up per blocked get', async () => {
-    const queue = await new Queue<string>({ url: server.url }).ready()
-    const client = createClient({ url: server.url })
+    const queue = await new Queue<string>({ url: server().url }).ready()
+    const client = createClient({ url: server().url })
     await client.connect()
     /** FCALLs and PUBLISHes the server ran since the last look (INFO commandstats, reset each time). */
     const calls = async () => {
@@ -171,7 +163,7 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
   })
 
   it('runs 3 commands in the function of a put and 5 in that of a get without a maxsize (an ack adds 2); a maxsize adds 2 to a put and 1 to a get', async () => {
-    const client = createClient({ url: server.url })
+    const client = createClient({ url: server().url })
     await client.connect()
     /** Commands the server ran since the last look, by name, without FCALL and the test's own (reset each time). */
     const commands = async () => {
@@ -185,8 +177,8 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
     }
     // Persistent: no PEXPIRE after each write, so the counts are the queue's own; a lease of a
     // minute: no heartbeat renew (every lease/3) runs during the test.
-    const unbounded = await new Queue<string>({ url: server.url, persistent: true, lease: 60_000 }).ready()
-    const bounded = await new Queue<string>({ url: server.url, persistent: true, lease: 60_000, maxsize: 10 }).ready()
+    const unbounded = await new Queue<string>({ url: server().url, persistent: true, lease: 60_000 }).ready()
+    const bounded = await new Queue<string>({ url: server().url, persistent: true, lease: 60_000, maxsize: 10 }).ready()
     try {
       await commands()
       await unbounded.put('a')
@@ -222,7 +214,7 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
   })
 
   it('sends the acks of 10,000 gets that resolved together with its next call', { timeout: 60_000 }, async () => {
-    const queue = await new Queue<number>({ url: server.url }).ready()
+    const queue = await new Queue<number>({ url: server().url }).ready()
     const count = 10_000
     try {
       await queue.putMany(Array.from({ length: count }, (_, i) => i))
@@ -231,7 +223,7 @@ describe.skipIf(!hasRedisServer())(`Redis queues${hasRedisServer() ? '' : ` (ski
       expect(new Set(items).size).toBe(count)
       // The next call carries the 10,000 acks (more than Lua's unpack takes at once).
       expect(await queue.qsize()).toBe(0)
-      expect(await server.command('HLEN', `ipc:{${queue.name}}:handed`)).toBe(':0')
+      expect(await server().command('HLEN', `ipc:{${queue.name}}:handed`)).toBe(':0')
     } finally {
       await queue.close()
     }
