@@ -6,7 +6,13 @@ import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process
 import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, onTestFinished } from 'vitest'
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from './redis-server.js'
+import {
+  hasRedisServer,
+  NO_REDIS_NOTE,
+  type RedisServer,
+  type RedisServerOptions,
+  startRedisServer,
+} from './redis-server.js'
 
 /** A name no other test uses. */
 export function uniqueName(prefix = 't'): string {
@@ -146,15 +152,20 @@ export function sleep(ms: number): Promise<void> {
 
 /**
  * `describe` for tests that need Redis: skipped (its title says why) when no
- * redis-server is installed; else one private server runs from before the
- * block's first test to after its last. `server()` reads it inside a test.
+ * redis-server is installed; else one private server, started with `options`
+ * (as `startRedisServer(options)`), runs from before the block's first test
+ * to after its last. `server()` reads it inside a test.
  */
-export function describeWithRedis(title: string, body: (server: () => RedisServer) => void): void {
+export function describeWithRedis(
+  title: string,
+  body: (server: () => RedisServer) => void,
+  options?: RedisServerOptions,
+): void {
   const missing = !hasRedisServer()
   describe.skipIf(missing)(`${title}${missing ? ` (skipped: ${NO_REDIS_NOTE})` : ''}`, () => {
     let server: RedisServer | undefined
     beforeAll(async () => {
-      server = await startRedisServer()
+      server = await startRedisServer(options)
     })
     afterAll(async () => {
       await server?.stop()

@@ -7,15 +7,8 @@
  */
 import { Process } from '@ipc/core'
 import { ConnectionError, CorruptError, JoinableQueue, Queue, TimeoutError } from '@ipc/queue/redis'
-import {
-  hasRedisServer,
-  NO_REDIS_NOTE,
-  type RedisServer,
-  spawnChild,
-  startRedisServer,
-  uniqueName,
-} from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeWithRedis, spawnChild, uniqueName } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
 
 const TAKER = new URL('./fixtures/redis-taker.mjs', import.meta.url)
 const WORK = new URL('./fixtures/redis-work.mjs', import.meta.url)
@@ -34,29 +27,21 @@ async function whenBack<R>(call: () => Promise<R>): Promise<R> {
   }
 }
 
-describe.skipIf(!hasRedisServer())(
-  `@ipc/queue/redis failures${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`,
-  () => {
-    let server: RedisServer
-    beforeAll(async () => {
-      server = await startRedisServer({ appendonly: true })
-    })
-    afterAll(async () => {
-      await server?.stop()
-    })
-
+describeWithRedis(
+  '@ipc/queue/redis failures',
+  (server) => {
     it('rejects a waiting get with ConnectionError when the server dies, within its timeout, and works again once it is back', {
       timeout: 30_000,
     }, async () => {
-      const queue = await Queue.open<string>(uniqueName('down'), { url: server.url, create: { persistent: true } })
+      const queue = await Queue.open<string>(uniqueName('down'), { url: server().url, create: { persistent: true } })
       const started = performance.now()
       const waiting = queue.get({ timeout: 10_000 }).catch((error: unknown) => error)
       await new Promise((resolve) => setTimeout(resolve, 50))
-      await server.kill()
+      await server().kill()
       expect(await waiting).toBeInstanceOf(ConnectionError)
       expect(performance.now() - started).toBeLessThan(10_000)
       await expect(queue.put('while down', { timeout: 1000 })).rejects.toMatchObject({ code: 'IPC_CONNECTION' })
-      await server.start()
+      await server().start()
       await whenBack(() => queue.put('back'))
       expect(await queue.get({ timeout: 5000 })).toBe('back')
       await queue.unlink()
@@ -66,15 +51,15 @@ describe.skipIf(!hasRedisServer())(
     it('makes get({ timeout }) end with Empty on a stopped server (SIGSTOP); the item it was handed late goes back to the head', {
       timeout: 30_000,
     }, async () => {
-      const queue = await Queue.open<string>(uniqueName('paused'), { url: server.url, create: true })
+      const queue = await Queue.open<string>(uniqueName('paused'), { url: server().url, create: true })
       await queue.putMany(['first', 'second'])
-      server.pause()
+      server().pause()
       try {
         const started = performance.now()
         await expect(queue.get({ timeout: 300 })).rejects.toMatchObject({ name: 'Empty' })
         expect(performance.now() - started).toBeLessThan(300 + SLACK)
       } finally {
-        server.resume()
+        server().resume()
       }
       // The server ran the get after SIGCONT and handed it 'first'; the cancel that followed gave it back.
       expect(await queue.get({ timeout: 5000 })).toBe('first')
@@ -86,15 +71,15 @@ describe.skipIf(!hasRedisServer())(
     it('makes put({ timeout }) end on a stopped server: TimeoutError when the server could not say whether the item went in, never a duplicate', {
       timeout: 30_000,
     }, async () => {
-      const queue = await Queue.open<string>(uniqueName('paused-put'), { url: server.url, create: true })
-      server.pause()
+      const queue = await Queue.open<string>(uniqueName('paused-put'), { url: server().url, create: true })
+      server().pause()
       try {
         const started = performance.now()
         const error = await queue.put('maybe', { timeout: 300 }).catch((e: unknown) => e)
         expect(error).toBeInstanceOf(TimeoutError)
         expect(performance.now() - started).toBeLessThan(300 + 1000 + SLACK)
       } finally {
-        server.resume()
+        server().resume()
       }
       // The server ran the put after SIGCONT: the item is there once.
       expect(await queue.getMany({ timeout: 5000 })).toEqual(['maybe'])
@@ -105,11 +90,11 @@ describe.skipIf(!hasRedisServer())(
       timeout: 30_000,
     }, async () => {
       const name = uniqueName('durable')
-      const queue = await Queue.open<number>(name, { url: server.url, create: { persistent: true } })
+      const queue = await Queue.open<number>(name, { url: server().url, create: { persistent: true } })
       for (let i = 0; i < 50; i++) await queue.put(i)
-      await server.restart()
+      await server().restart()
       expect(await whenBack(() => queue.qsize())).toBe(50)
-      const other = await Queue.open<number>(name, { url: server.url })
+      const other = await Queue.open<number>(name, { url: server().url })
       const got: number[] = []
       while (got.length < 50) got.push(...(await other.getMany({ timeout: 5000 })))
       expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i))
@@ -123,9 +108,9 @@ describe.skipIf(!hasRedisServer())(
     }, async () => {
       const name = uniqueName('killed')
       const lease = 300
-      const queue = await Queue.open<string>(name, { url: server.url, lease, create: true })
+      const queue = await Queue.open<string>(name, { url: server().url, lease, create: true })
       await queue.putMany(['a', 'b', 'c'])
-      const taker = spawnChild(TAKER, [server.url, name, String(lease), '1'])
+      const taker = spawnChild(TAKER, [server().url, name, String(lease), '1'])
       await taker.waitFor('holding')
       expect(taker.stdout()).toContain('took a')
       taker.child.kill('SIGKILL')
@@ -141,23 +126,23 @@ describe.skipIf(!hasRedisServer())(
       timeout: 30_000,
     }, async () => {
       const name = uniqueName('garbled')
-      const queue = await Queue.open<string>(name, { url: server.url, create: true })
+      const queue = await Queue.open<string>(name, { url: server().url, create: true })
       await queue.put('good')
-      expect(await server.command('LPUSH', `ipc:{${name}}:items`, '9not an item')).toBe(':2')
+      expect(await server().command('LPUSH', `ipc:{${name}}:items`, '9not an item')).toBe(':2')
       await expect(queue.get()).rejects.toBeInstanceOf(CorruptError)
       expect(await queue.get()).toBe('good')
-      await server.command('RPUSH', `ipc:{${name}}:items`, '5@@@')
+      await server().command('RPUSH', `ipc:{${name}}:items`, '5@@@')
       await queue.put('after')
       await expect(queue.get()).rejects.toMatchObject({ code: 'IPC_CORRUPT' })
       expect(await queue.get()).toBe('after')
       // A garbled meta hash is reported, never computed with.
-      await server.command('HSET', `ipc:{${name}}:meta`, 'maxsize', '-3')
+      await server().command('HSET', `ipc:{${name}}:meta`, 'maxsize', '-3')
       await expect(queue.qsize()).rejects.toBeInstanceOf(CorruptError)
       await queue.close()
     })
 
     it('refuses an item larger than 8 MiB encoded with RangeError, putting nothing', async () => {
-      const queue = new Queue<Uint8Array>({ url: server.url })
+      const queue = new Queue<Uint8Array>({ url: server().url })
       await expect(queue.put(new Uint8Array(8 * 1024 * 1024 + 1))).rejects.toBeInstanceOf(RangeError)
       expect(await queue.qsize()).toBe(0)
       await queue.close()
@@ -166,8 +151,8 @@ describe.skipIf(!hasRedisServer())(
     it('is revived attached in a child by Process, a JoinableQueue joined by the parent', {
       timeout: 30_000,
     }, async () => {
-      const tasks = new JoinableQueue<string>({ url: server.url })
-      const results = new Queue<string>({ url: server.url })
+      const tasks = new JoinableQueue<string>({ url: server().url })
+      const results = new Queue<string>({ url: server().url })
       const producer = new Process(WORK, { args: [results, 20], exportName: 'produce' })
       producer.start()
       expect(await producer.join()).toBe(0)
@@ -184,4 +169,5 @@ describe.skipIf(!hasRedisServer())(
       await results.close()
     })
   },
+  { appendonly: true },
 )
