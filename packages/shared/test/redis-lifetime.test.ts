@@ -8,11 +8,23 @@ import { expect, it } from 'vitest'
 import { SharedValue } from '../src/redis/index.js'
 
 const OWNER = new URL('./fixtures/redis-owner.mjs', import.meta.url)
+const FIRST_CALL = new URL('./fixtures/redis-first-call.mjs', import.meta.url)
 const LEASE = 200
 
 describeWithRedis('@ipc/shared/redis lifetime', (server) => {
   const exists = async (name: string) =>
     server().command('EXISTS', `ipc:{${name}}:meta`, `ipc:{${name}}:value`, `ipc:{${name}}:objects`)
+
+  // Loading @redis/client (its import and its first client's command table) took about
+  // 360 ms on a 2-core VM: when the first call's lease counted it, a process with a lease
+  // under that could not even create a value.
+  it('the first call of a fresh process has its whole lease for the server: loading the client does not count', {
+    timeout: 20_000,
+  }, async () => {
+    const child = spawnChild(FIRST_CALL, [server().url, uniqueName(), '100'])
+    expect(await child.exited).toBe(0)
+    expect(child.stdout()).toMatch(/^READY \d+/)
+  })
 
   it('a value whose only process was SIGKILLed expires 3 leases later', { timeout: 20_000 }, async () => {
     const name = uniqueName()

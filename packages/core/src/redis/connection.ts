@@ -60,10 +60,24 @@ function reconnectDelay(retries: number): number {
 }
 
 let clientModule: Promise<ClientModule> | undefined
+/** True once `clientModule` resolved: from then on a call's deadline runs from the call. */
+let clientModuleLoaded = false
 
+/**
+ * Imports @redis/client, once per process. Loading it is local work, not
+ * the server's answer, and it is slow the first time (its import and the
+ * command table its first client builds took about 360 ms on a 2-core VM),
+ * so no call's deadline counts it (see `#withDeadline`). The throwaway
+ * client built here (no socket: it never connects) pays for that table.
+ */
 function loadClientModule(): Promise<ClientModule> {
   clientModule ??= import('@redis/client').then(
-    (module) => module as unknown as ClientModule,
+    (module) => {
+      const loaded = module as unknown as ClientModule
+      loaded.createClient({})
+      clientModuleLoaded = true
+      return loaded
+    },
     (error: unknown) => {
       clientModule = undefined
       throw new IpcError(
@@ -259,6 +273,14 @@ export class RedisConnection {
 
   #withDeadline(work: Promise<unknown>, options: CallOptions): Promise<unknown> {
     if (options.deadline === Number.POSITIVE_INFINITY) return work
+    // The first call of the process: its time starts once the client is loaded.
+    if (!clientModuleLoaded) {
+      const budget = options.deadline - performance.now()
+      return loadClientModule().then(
+        () => this.#withDeadline(work, { ...options, deadline: performance.now() + budget }),
+        () => work,
+      )
+    }
     return new Promise((resolve, reject) => {
       let settled = false
       const timer = setTimeout(
