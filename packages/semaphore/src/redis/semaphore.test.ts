@@ -163,6 +163,15 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await sem.unlink()
   })
 
+  it('refuses a semaphore whose keys have another layout (an earlier release) with IncompatibleError, and close() still works', async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    expect(await server.command('HSET', `ipc:{${sem.name}}:meta`, 'version', '1')).toBe(':0')
+    await expect(sem.acquire()).rejects.toMatchObject({ name: 'IncompatibleError', code: 'IPC_INCOMPATIBLE' })
+    await expect(Semaphore.open(sem.name, { url: server.url })).rejects.toMatchObject({ name: 'IncompatibleError' })
+    await sem.close()
+    await sem.unlink()
+  })
+
   it('gives every key of a non-persistent semaphore a TTL of 3 leases, so one whose processes all died goes away', async () => {
     const sem = await new Semaphore(1, { url: server.url, lease: 1000 }).ready()
     const other = await Semaphore.open(sem.name, { url: server.url, lease: 1000 })
