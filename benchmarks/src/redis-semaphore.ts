@@ -4,6 +4,13 @@
  * in the same run: acquire + release uncontended (µs per pair, lower is
  * better) and 4 processes contending on a Semaphore(1) (pairs per second,
  * higher is better). Both libraries with their default options.
+ *
+ * `--stats` adds, after the timed phases, the server's time per call, in two
+ * untimed passes of STATS_PAIRS uncontended pairs per library: INFO
+ * commandstats (the µs of the commands a client sends: FCALL, EVALSHA,
+ * ZREM), then SLOWLOG logging every command (threshold 0), which splits the
+ * FCALLs by function and counts the commands run inside them but adds its
+ * own cost to every logged command (so its figures are higher).
  */
 import { fork } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
@@ -24,6 +31,62 @@ const UNCONTENDED_PAIRS = quick ? 2000 : 10_000
 const WARMUP_PAIRS = quick ? 2000 : 5000
 const CONTENDED_MS = quick ? 2000 : 5000
 const PROCESSES = 4
+const stats = process.argv.includes('--stats')
+const STATS_PAIRS = 1000
+
+/** Runs STATS_PAIRS pairs and prints the server's µs per pair and per call of the commands `names` (INFO commandstats). */
+async function commandTime(label: string, admin: Redis, pair: () => Promise<void>, names: string[]): Promise<void> {
+  await admin.config('RESETSTAT')
+  for (let i = 0; i < STATS_PAIRS; i++) await pair()
+  const info = await admin.info('commandstats')
+  let total = 0
+  const parts: string[] = []
+  for (const name of names) {
+    const match = new RegExp(`cmdstat_${name}:calls=(\\d+),usec=(\\d+)`).exec(info)
+    if (match === null) continue
+    const calls = Number(match[1])
+    const micros = Number(match[2])
+    total += micros
+    parts.push(`${name.toUpperCase()} ${(micros / calls).toFixed(1)} µs × ${calls}`)
+  }
+  console.log(`server time, ${label}: ${(total / STATS_PAIRS).toFixed(1)} µs per pair (${parts.join(', ')})`)
+}
+
+/**
+ * Runs STATS_PAIRS pairs with every command logged, and prints the server's mean µs per pair and per
+ * command a client sent, and how many commands per pair ran inside scripts and functions (logged
+ * with the address "?:0").
+ */
+async function serverTime(label: string, admin: Redis, pair: () => Promise<void>): Promise<void> {
+  const room = STATS_PAIRS * 40
+  await admin.config('SET', 'slowlog-max-len', String(room))
+  await admin.slowlog('RESET')
+  await admin.config('SET', 'slowlog-log-slower-than', '0')
+  for (let i = 0; i < STATS_PAIRS; i++) await pair()
+  await admin.config('SET', 'slowlog-log-slower-than', '-1')
+  const entries = (await admin.slowlog('GET', String(room))) as [number, number, number, string[], string][]
+  const byCommand = new Map<string, { count: number; micros: number }>()
+  let total = 0
+  let inner = 0
+  for (const [, , micros, args, address] of entries) {
+    const command = (args[0] ?? '').toUpperCase()
+    if (command === 'SLOWLOG' || command === 'CONFIG') continue
+    if (address === '?:0') {
+      inner++
+      continue
+    }
+    const key = command === 'FCALL' ? `FCALL ${args[1]?.replace(/^ipc_v\d+_semaphore_/, '')}` : command
+    const entry = byCommand.get(key) ?? { count: 0, micros: 0 }
+    entry.count++
+    entry.micros += micros
+    byCommand.set(key, entry)
+    total += micros
+  }
+  const parts = [...byCommand].map(([key, { count, micros }]) => `${key} ${(micros / count).toFixed(1)} µs × ${count}`)
+  console.log(
+    `slowlog, ${label}: ${(total / STATS_PAIRS).toFixed(1)} µs per pair (${parts.join(', ')}; ${(inner / STATS_PAIRS).toFixed(1)} inner calls per pair)`,
+  )
+}
 
 async function warmUp(pair: () => Promise<void>): Promise<void> {
   for (let i = 0; i < WARMUP_PAIRS; i++) await pair()
@@ -83,6 +146,15 @@ try {
   await warmUp(peerPair)
   const oursUncontended = await uncontended('@ipc/semaphore/redis', oursPair)
   const peerUncontended = await uncontended('redis-semaphore', peerPair)
+  if (stats) {
+    const admin = new Redis(server.url)
+    await commandTime('@ipc/semaphore/redis', admin, oursPair, ['fcall'])
+    // redis-semaphore's release is a ZREM sent by the client; its acquire script runs none.
+    await commandTime('redis-semaphore', admin, peerPair, ['evalsha', 'zrem'])
+    await serverTime('@ipc/semaphore/redis', admin, oursPair)
+    await serverTime('redis-semaphore', admin, peerPair)
+    await admin.quit()
+  }
   await ours.close()
   await client.quit()
   const holder = new Semaphore(1, { url: server.url, name: 'bench-contended', persistent: true })

@@ -100,6 +100,23 @@ export interface CallOptions {
   late?: LateReply
 }
 
+/**
+ * The FCALL of function `fn` (its short name) of `library` with `keys` and
+ * `args` (numbers as decimal strings). A caller that makes the same call
+ * often builds the part that does not change once and passes `send` a copy
+ * with the rest pushed on.
+ */
+export function fcallCommand(
+  library: RedisLibrary,
+  fn: string,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): string[] {
+  const command = ['FCALL', library.functionName(fn), String(keys.length), ...keys]
+  for (const arg of args) command.push(typeof arg === 'string' ? arg : String(arg))
+  return command
+}
+
 /** Returned by `call()` when the deadline passed before the reply came (the server may still run it). */
 export const NO_REPLY: unique symbol = Symbol('no reply') as never
 
@@ -203,10 +220,33 @@ export class RedisConnection {
     args: readonly (string | number)[],
     options: CallOptions,
   ): Promise<unknown> {
+    return this.send(library, fcallCommand(library, fn, keys, args), options)
+  }
+
+  /**
+   * `call()` with the command built already (`fcallCommand`, a function of
+   * `library`). The command is the call's from now on: do not change it or
+   * send it again.
+   * @throws {ConnectionError} The server cannot be reached, or the connection was lost before the reply.
+   */
+  send(library: RedisLibrary, command: string[], options: CallOptions): Promise<unknown> {
     this.#pending++
     if (this.#pending === 1) this.#ref()
-    const command = ['FCALL', library.functionName(fn), String(keys.length), ...keys]
-    for (const arg of args) command.push(typeof arg === 'string' ? arg : String(arg))
+    const client = this.#commands
+    // Connected, the library loaded, no deadline: the command goes straight to the client (no
+    // await of ours first), and one reaction both counts the call done and maps a failure.
+    if (
+      options.deadline === Number.POSITIVE_INFINITY &&
+      client !== undefined &&
+      this.#opening === undefined &&
+      client.isReady &&
+      this.#loaded.has(library)
+    )
+      return client.sendCommand(command).then(this.#replied, (error: unknown) => {
+        const retried = this.#retry(client, library, command, error)
+        retried.then(this.#settled, this.#settled)
+        return retried
+      })
     const work = this.#call(library, command)
     const reply = options.deadline === Number.POSITIVE_INFINITY ? work : this.#withDeadline(work, options)
     reply.then(this.#settled, this.#settled)
@@ -217,6 +257,12 @@ export class RedisConnection {
   readonly #settled = (): void => {
     this.#pending--
     if (this.#pending === 0) this.#unref()
+  }
+
+  /** `#settled`, passing the reply on. */
+  readonly #replied = (reply: unknown): unknown => {
+    this.#settled()
+    return reply
   }
 
   #call(library: RedisLibrary, command: string[]): Promise<unknown> {

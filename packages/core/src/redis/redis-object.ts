@@ -30,7 +30,7 @@ import { inspect } from 'node:util'
 import { ClosedError, ConnectionError, CorruptError, IncompatibleError, NotFoundError } from '../errors.js'
 import { TRANSFER, type TransferDescriptor } from '../primitive/handle.js'
 import { attachFailure, attachReply } from './attach.js'
-import { NO_REPLY, RedisConnection, redactUrl } from './connection.js'
+import { fcallCommand, NO_REPLY, RedisConnection, redactUrl } from './connection.js'
 import { redisKey } from './keys.js'
 import type { RedisLibrary } from './library.js'
 import { replyArray, unexpectedReply } from './reply.js'
@@ -128,6 +128,8 @@ export abstract class RedisObject implements AsyncDisposable {
   #heartbeat: NodeJS.Timeout | undefined
   #renewTimer: NodeJS.Timeout | undefined
   #connectionHeld = true
+  /** The FCALL of each function up to this object's own arguments (kind, id, idle), built on first use. */
+  readonly #commands = new Map<string, readonly string[]>()
 
   /**
    * Starts attaching (in the background: a constructor cannot await). The
@@ -293,20 +295,22 @@ export abstract class RedisObject implements AsyncDisposable {
    * @throws {ConnectionError} The server cannot be reached (or, with `replyWithinLease`, did not answer within a lease).
    */
   protected call(fn: string, args: readonly (string | number)[]): Promise<unknown> {
-    return this.#send(this.#connection, fn, [this.#kind.kind, this.objectId, this.#lease * 3, ...args], undefined)
+    let prefix = this.#commands.get(fn)
+    if (prefix === undefined) {
+      prefix = fcallCommand(this.#kind.library, fn, this.#keys, [this.#kind.kind, this.objectId, this.#lease * 3])
+      this.#commands.set(fn, prefix)
+    }
+    const command = prefix.slice()
+    for (const arg of args) command.push(typeof arg === 'string' ? arg : String(arg))
+    return this.#send(this.#connection, command, undefined)
   }
 
-  /** One FCALL with this object's keys on `connection`; `what` names the call in a no-answer message (undefined: any call). */
-  #send(
-    connection: RedisConnection,
-    fn: string,
-    args: readonly (string | number)[],
-    what: string | undefined,
-  ): Promise<unknown> {
+  /** One FCALL (`fcallCommand` with this object's keys) on `connection`; `what` names the call in a no-answer message (undefined: any call). */
+  #send(connection: RedisConnection, command: string[], what: string | undefined): Promise<unknown> {
     if (!this.#kind.replyWithinLease)
-      return connection.call(this.#kind.library, fn, this.#keys, args, { deadline: Number.POSITIVE_INFINITY })
+      return connection.send(this.#kind.library, command, { deadline: Number.POSITIVE_INFINITY })
     const deadline = performance.now() + this.#lease
-    return connection.call(this.#kind.library, fn, this.#keys, args, { deadline }).then((reply) => {
+    return connection.send(this.#kind.library, command, { deadline }).then((reply) => {
       if (reply === NO_REPLY)
         throw new ConnectionError(
           what === undefined
@@ -357,13 +361,20 @@ export abstract class RedisObject implements AsyncDisposable {
     if (this.#fault !== undefined) throw this.#fault
   }
 
-  /** Checks the object (and `signal`) before and after waiting for the attach; rejects as the call must. */
-  protected async enter(what: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Checks the object (and `signal`) before and after waiting for the attach;
+   * throws as the call must. Returns undefined when the object is attached
+   * already (nothing to wait for: the call goes on in the same tick), else a
+   * promise of the attach and the checks after it.
+   */
+  protected enter(what: string, signal?: AbortSignal): Promise<void> | undefined {
     this.assertOpen(what)
     if (signal?.aborted) throw signal.reason
-    await this.#ready
-    this.assertOpen(what)
-    if (signal?.aborted) throw signal.reason
+    if (this.#attached) return undefined
+    return this.#ready.then(() => {
+      this.assertOpen(what)
+      if (signal?.aborted) throw signal.reason
+    })
   }
 
   /**
@@ -472,7 +483,8 @@ export abstract class RedisObject implements AsyncDisposable {
     // Its own reference: unlink() also works after close().
     const connection = RedisConnection.acquire(this.#url)
     try {
-      await this.onUnlinked(await this.#send(connection, this.#kind.functions.unlink, [this.#kind.kind], 'unlink'))
+      const command = fcallCommand(this.#kind.library, this.#kind.functions.unlink, this.#keys, [this.#kind.kind])
+      await this.onUnlinked(await this.#send(connection, command, 'unlink'))
     } finally {
       connection.release()
     }

@@ -116,7 +116,8 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     reenter?: number,
   ): Promise<number | false> {
     const { timeout, signal } = checkWaitOptions(options)
-    await this.enter('acquire', signal)
+    const attaching = this.enter('acquire', signal)
+    if (attaching !== undefined) await attaching
     const deadline = deadlineOf(timeout)
     const waiterId = `${this.objectId}/${++this.#waiterCount}`
     const mode = tryOnly || timeout === 0 ? 'try' : 'wait'
@@ -320,7 +321,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
    */
   protected async releaseTokens(tokens: readonly number[], n: number): Promise<number> {
     this.assertOpen('release')
-    await this.ready()
+    if (!this.attached) await this.ready()
     const reply = replyArray(await this.call('release', [n, ...tokens]), 'release')
     this.checkGone(reply, 'release')
     switch (reply[0]) {
