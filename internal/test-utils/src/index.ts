@@ -174,10 +174,4 @@ export function describeWithRedis(
   })
 }
 
-export {
-  hasRedisServer,
-  NO_REDIS_NOTE,
-  type RedisServer,
-  type RedisServerOptions,
-  startRedisServer,
-} from './redis-server.js'
+export * from './redis-server.js'
