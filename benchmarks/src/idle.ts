@@ -6,6 +6,7 @@ import { udsIdle } from './peers/uds.ts'
 import { workerThreadsIdle } from './peers/worker-threads.ts'
 import { ChildHandle } from './process-handle.ts'
 import { type FlowReport, type IdleReport, idleRep } from './rep.ts'
+import { isFloor } from './report.ts'
 
 /** Pending waits in the idle process. */
 const WAITERS = 100
@@ -81,7 +82,7 @@ const atMostBestPeer: Target = {
   text: '≤ the best (lowest) peer',
   met: (ours, peers) => {
     const values = Object.entries(peers)
-      .filter(([name]) => name !== FLOOR)
+      .filter(([name]) => !isFloor(name))
       .map(([, v]) => v)
       .filter((v): v is number => v !== undefined)
     return values.length === 0 ? undefined : ours <= Math.min(...values)

@@ -103,6 +103,15 @@ export function isCeiling(peer: string): boolean {
   return peer.endsWith('(ceiling)')
 }
 
+/**
+ * A peer whose name ends in "(floor)" is a reference too: what the hardware or the
+ * runtime costs before any library does anything (the C ping-pongs, an idle Node
+ * process). Never a target to beat.
+ */
+export function isFloor(peer: string): boolean {
+  return peer.endsWith('(floor)')
+}
+
 function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 }
@@ -165,6 +174,15 @@ export function renderMarkdown(report: Report, families: Family[]): string {
       `A peer named “… (ceiling)” (${ceilings.map((name) => `“${escapeCell(name)}”`).join(', ')}) is not an ` +
         'alternative but a reference: the work any implementation must do for that row, measured alone (one ' +
         'process, no IPC) in the same run. **ours / ceiling** near 1 means ours is at that limit.',
+      '',
+    )
+  }
+  const floors = [...new Set(report.results.flatMap((row) => Object.keys(row.peers).filter(isFloor)))]
+  if (floors.length > 0) {
+    lines.push(
+      `A peer named “… (floor)” (${floors.map((name) => `“${escapeCell(name)}”`).join(', ')}) is a reference ` +
+        'too: what the hardware, the kernel or the runtime costs before any library does anything, measured in ' +
+        'the same run. It is not an alternative and not a target to beat; a row’s target says how it is used.',
       '',
     )
   }

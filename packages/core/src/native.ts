@@ -33,8 +33,12 @@ export interface NativeBinding {
   cancelWait(id: number): boolean
   /** How async waits sleep in this process: futex_waitv, or a thread per wait (see native/futex.cc). */
   waitMode(): 'waitv' | 'threads'
-  /** sched_yield(): lets another runnable thread on this CPU run (a spinning waiter's peer). */
-  yieldThread(): void
+  /**
+   * sched_yield(): lets another runnable thread on this CPU run (a spinning
+   * waiter's peer). Optional: the binding of an older @ipc/core, loaded first
+   * by that copy and shared through the runtime, has none.
+   */
+  yieldThread?(): void
   processStartTime(pid: number): number
   processAlive(pid: number, startTime: number): boolean
   threadId(): number

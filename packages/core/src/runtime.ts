@@ -53,6 +53,11 @@ export interface Runtime {
    * main guard, and `start()` refuses.
    */
   importingModule: boolean
+  /**
+   * The periodic looks of pending async waits (waiting/tick-grid.ts), made
+   * on first use (a runtime made by an older copy of this package has none).
+   */
+  tickGrid?: unknown
 }
 
 const KEY = Symbol.for('@ipc/core/runtime')

@@ -460,16 +460,16 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
       const { timeout, signal } = checkWaitOptions(options)
       throwIfAborted(signal)
       const deadline = deadlineOf(timeout)
-      // Spun already: the wait below sleeps at once (spinning twice would double the
-      // time the event loop is held).
+      // Spun and missed already: the wait below sleeps at once (spinning twice would
+      // double the time the event loop is held).
       let spun = false
       if (this.#rx.idle) {
         let v = this.#take(mode, maxLength, into, offset)
         // The async wait's spin, before any promise exists: a reply within it costs no
         // promise hop (most of an async round trip's time otherwise).
         if (v === NONE && this.#t.spinReadable !== undefined) {
-          spun = true
           if (this.#t.spinReadable(remaining(deadline))) v = this.#take(mode, maxLength, into, offset)
+          else spun = true
         }
         if (v === EOF) throw eofError()
         if (v !== NONE) return Promise.resolve(v)

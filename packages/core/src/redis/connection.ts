@@ -74,7 +74,12 @@ function loadClientModule(): Promise<ClientModule> {
   clientModule ??= import('@redis/client').then(
     (module) => {
       const loaded = module as unknown as ClientModule
-      loaded.createClient({})
+      try {
+        // Never connected; destroy() takes it out of the client's registries again.
+        loaded.createClient({}).destroy()
+      } catch {
+        // Only a warm-up: a client that refuses to be built here is reported by the real call.
+      }
       clientModuleLoaded = true
       return loaded
     },
@@ -324,6 +329,7 @@ export class RedisConnection {
       const budget = options.deadline - performance.now()
       return loadClientModule().then(
         () => this.#withDeadline(work, { ...options, deadline: performance.now() + budget }),
+        // `work` awaits the same load, so it rejects with the same error at once.
         () => work,
       )
     }

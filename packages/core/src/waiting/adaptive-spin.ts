@@ -20,9 +20,10 @@
  * Between batches of polls the spinner yields its CPU (sched_yield): a peer
  * that shares the CPU runs then, so it can answer within the spin instead of
  * only after the waiter sleeps (its futex wake-up and, for an async wait,
- * the timer of a bounded block cost more than the answer). A peer on
- * another CPU is seen by the first batch, before any yield; with nothing
- * else runnable here a yield returns at once.
+ * the timer of a bounded block cost more than the answer). With nothing
+ * else runnable on this CPU a yield returns at once (a fraction of a µs:
+ * the round trip between two CPUs did not change). A yield to a busy
+ * thread can end the spin later than its budget, as a preemption can.
  */
 import { native } from '../native.js'
 import { remaining } from './signal.js'
@@ -75,7 +76,8 @@ export class AdaptiveSpin {
         }
       }
       if (performance.now() >= end) break
-      bin.yieldThread()
+      // Optional: a binding loaded by an older copy of @ipc/core has none.
+      bin.yieldThread?.()
     }
     this.#scale = this.#scale / 2 < SPIN_FLOOR ? 0 : this.#scale / 2
     if (probe) {

@@ -132,6 +132,15 @@ export function waitWord(
         else reject(new ClosedError('Cannot wait: the shared memory holding the word was closed'))
       },
     })
+    // The look and the abort listener first: a deadline that has passed already ends the
+    // wait in `arm()` below, and `finish()` must find them to take them back.
+    if (look !== undefined && tick !== undefined) fileTick(look, tick.ms())
+    removeAbort = onAbort(signal, () => {
+      if (bin.cancelWait(id)) {
+        finish()
+        reject(signal?.reason)
+      }
+    })
     if (timeout !== Number.POSITIVE_INFINITY) {
       const deadline = performance.now() + timeout
       // setTimeout fires at once for a delay above 2 ** 31 - 1 ms (~24.8 days), and up to
@@ -144,13 +153,6 @@ export function waitWord(
       }
       arm()
     }
-    if (look !== undefined && tick !== undefined) fileTick(look, tick.ms())
-    removeAbort = onAbort(signal, () => {
-      if (bin.cancelWait(id)) {
-        finish()
-        reject(signal?.reason)
-      }
-    })
   })
 }
 

@@ -14,6 +14,7 @@
  * ended keeps its timer until the next fire (no clearTimeout per wait: a
  * busy loop of short waits re-uses it), which then finds nothing and stops.
  */
+import { runtime } from '../runtime.js'
 
 /** One wait's look, filed by `fileTick`. */
 export interface GridTick {
@@ -26,12 +27,22 @@ interface Period {
   /** Filed ticks and when each is due (`performance.now()` ms). */
   readonly due: Map<GridTick, number>
   timer: NodeJS.Timeout | undefined
+  /** The multiple of `half` the timer is armed for: its fire runs the ticks due by then. */
+  at: number
 }
 
-const periods = new Map<number, Period>()
+/** The grid of this thread, on the runtime: the ESM and CJS copies of @ipc/core share one. */
+interface Grid {
+  readonly periods: Map<number, Period>
+  /** Where each filed tick is, so `unfileTick` needs no period. */
+  readonly filedIn: Map<GridTick, Period>
+}
 
-/** Where each filed tick is, so `unfileTick` needs no period. */
-const filedIn = new Map<GridTick, Period>()
+function grid(): Grid {
+  const rt = runtime()
+  rt.tickGrid ??= { periods: new Map(), filedIn: new Map() } satisfies Grid
+  return rt.tickGrid as Grid
+}
 
 /** ms from `now` to the next multiple of `half` at least `half / 2` away (1 for periods below 2 ms). */
 function toNextMultiple(half: number, now: number): number {
@@ -41,10 +52,15 @@ function toNextMultiple(half: number, now: number): number {
 }
 
 function fire(period: Period): void {
-  period.timer = undefined
-  // setTimeout may fire up to a millisecond early by performance.now(): due
-  // times are multiples of `half`, so anything within half / 2 is this fire's.
-  const ready = performance.now() + period.half / 2
+  const { filedIn } = grid()
+  // `period.timer` stays set while the ticks run, so one that files itself
+  // again does not arm a second timer (each fire would add one).
+  // Due times are multiples of `half`: this fire runs those up to the one it
+  // was armed for (setTimeout may fire up to a millisecond early by
+  // performance.now(), or late: neither moves a tick to another fire).
+  // (A quarter of `half` of slack absorbs rounding: both are sums of floats.)
+  // Periods below 2 ms run what is due by now.
+  const ready = period.half === 0 ? performance.now() : period.at + period.half / 4
   // A Map's iteration skips entries deleted before they are reached (a tick run
   // earlier may end another wait) and visits those set during it: a tick that
   // files itself again is due a period later, so it is passed over.
@@ -61,21 +77,29 @@ function fire(period: Period): void {
       })
     }
   }
+  period.timer = undefined
   if (period.due.size > 0) arm(period)
 }
 
 function arm(period: Period): void {
-  period.timer = setTimeout(fire, toNextMultiple(period.half, performance.now()), period)
+  const now = performance.now()
+  const delay = toNextMultiple(period.half, now)
+  period.at = now + delay
+  period.timer = setTimeout(fire, delay, period)
   period.timer.unref()
 }
 
-/** Files `tick` to run once, between `ms / 2` and `ms` from now (1 ms for `ms` below 2). */
+/**
+ * Files `tick` to run once, between `ms / 2` and `ms` from now (1 to 2 ms
+ * for `ms` below 2; later when the event loop is busy).
+ */
 export function fileTick(tick: GridTick, ms: number): void {
   unfileTick(tick)
+  const { periods, filedIn } = grid()
   const half = ms >= 2 ? ms / 2 : 0
   let period = periods.get(half)
   if (period === undefined) {
-    period = { half, due: new Map(), timer: undefined }
+    period = { half, due: new Map(), timer: undefined, at: 0 }
     periods.set(half, period)
   }
   const now = performance.now()
@@ -88,6 +112,7 @@ export function fileTick(tick: GridTick, ms: number): void {
 
 /** Takes `tick` off the grid (nothing when it is not filed). */
 export function unfileTick(tick: GridTick): void {
+  const { filedIn } = grid()
   const period = filedIn.get(tick)
   if (period === undefined) return
   period.due.delete(tick)
