@@ -168,23 +168,26 @@ export function renderMarkdown(report: Report, families: Family[]): string {
       '[benchmarks/README.md](../README.md).',
     '',
   )
-  const ceilings = [...new Set(report.results.flatMap((row) => Object.keys(row.peers).filter(isCeiling)))]
-  if (ceilings.length > 0) {
-    lines.push(
-      `A peer named “… (ceiling)” (${ceilings.map((name) => `“${escapeCell(name)}”`).join(', ')}) is not an ` +
-        'alternative but a reference: the work any implementation must do for that row, measured alone (one ' +
-        'process, no IPC) in the same run. **ours / ceiling** near 1 means ours is at that limit.',
-      '',
-    )
-  }
-  const floors = [...new Set(report.results.flatMap((row) => Object.keys(row.peers).filter(isFloor)))]
-  if (floors.length > 0) {
-    lines.push(
-      `A peer named “… (floor)” (${floors.map((name) => `“${escapeCell(name)}”`).join(', ')}) is a reference ` +
-        'too: what the hardware, the kernel or the runtime costs before any library does anything, measured in ' +
-        'the same run. It is not an alternative and not a target to beat; a row’s target says how it is used.',
-      '',
-    )
+  // The reference peers of the run, each kind explained once: its names, then `text`.
+  const references: [(peer: string) => boolean, string, string][] = [
+    [
+      isCeiling,
+      '(ceiling)',
+      'is not an alternative but a reference: the work any implementation must do for that row, measured ' +
+        'alone (one process, no IPC) in the same run. **ours / ceiling** near 1 means ours is at that limit.',
+    ],
+    [
+      isFloor,
+      '(floor)',
+      'is a reference too: what the hardware, the kernel or the runtime costs before any library does ' +
+        'anything, measured in the same run. It is not an alternative and not a target to beat; a row’s ' +
+        'target says how it is used.',
+    ],
+  ]
+  for (const [is, suffix, text] of references) {
+    const names = [...new Set(report.results.flatMap((row) => Object.keys(row.peers).filter(is)))]
+    if (names.length === 0) continue
+    lines.push(`A peer named “… ${suffix}” (${names.map((name) => `“${escapeCell(name)}”`).join(', ')}) ${text}`, '')
   }
   const footnotes: string[] = []
   for (const family of families) {
