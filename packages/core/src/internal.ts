@@ -90,6 +90,7 @@ export {
 export { closeAtExit, EXIT_PRIMITIVES, forgetAtExit } from './runtime.js'
 export {
   EventCount,
+  type EventCountOptions,
   NOT_YET,
   type NotYet,
   PEER_CHECK_MS,

@@ -39,6 +39,10 @@ export interface NativeBinding {
    * by that copy and shared through the runtime, has none.
    */
   yieldThread?(): void
+  /** Registers this process for remote fences (membarrier); 0 or -errno. Optional, as `yieldThread`. */
+  fenceRegister?(): number
+  /** A full barrier on every running thread of every registered process; 0 or -errno. See waiting/remote-fence.ts. */
+  fenceRemote?(): number
   processStartTime(pid: number): number
   processAlive(pid: number, startTime: number): boolean
   threadId(): number

@@ -22,6 +22,8 @@ import { initSpscRing, SPSC_HEADER_BYTES, SpscRing, spscRingBytes } from '../src
 
 // Word indexes from the layout tables (white-box tests only).
 const SPSC_CAPACITY = 1
+const SPSC_WRITER_CLOSED = 4
+const SPSC_ATOMIC_PUBLISH = 7
 const SPSC_HEAD = 16
 const SPSC_TAIL = 32
 const P_LOCK = 0
@@ -110,6 +112,14 @@ describe('SpscRing with corrupt words', () => {
     i32[SPSC_HEAD] = 4096
     expect(() => new SpscRing(sab, 0)).toThrow(/head 4096 and tail 0 must be multiples of 8 at most 1024 bytes apart/)
     expect(() => producer.reserve(8)).toThrow(CorruptError)
+  })
+
+  it('a flag word that is not 0 or 1 (a closed flag, atomicPublish) throws on attach', () => {
+    for (const word of [SPSC_WRITER_CLOSED, SPSC_ATOMIC_PUBLISH]) {
+      const { sab } = spscPair(1024)
+      new Int32Array(sab)[word] = 2
+      expect(() => new SpscRing(sab, 0)).toThrow(/a flag word holds 2, not 0 or 1/)
+    }
   })
 
   it('a misaligned tail throws on attach and in a waiting writer', async () => {

@@ -69,8 +69,11 @@ export const MAGIC = 0x45504950
  * Layout version; opening a pipe of another version throws IncompatibleError.
  * 3: the rings' waiters counts and closed flags moved to their first cache line, with writerNeed
  * (core's spsc-ring.ts), and messages may carry codec tag 8 (packed plain data).
+ * 4: a ring's producer may publish head with a plain store and its consumer fences remotely
+ * before it sleeps, unless the ring's `fencedPublish` word is set (core's spsc-ring.ts): a
+ * version-3 consumer would not fence.
  */
-export const LAYOUT_VERSION = 3
+export const LAYOUT_VERSION = 4
 /** The segment kind of a pipe. */
 export const PIPE_KIND = { kind: 'pipe', version: LAYOUT_VERSION, label: 'pipe' } as const
 

@@ -170,10 +170,7 @@ function stateTags(segment: Segment, ownTag: number, label: string, corrupt: Tag
 function eventsOfSlot(segment: Segment, slot: number): EventCount {
   const base = segment.dataOffset
   return new EventCount(segment, segment.i32, slotIndex(base, slot, S_WAKE), headerIndex(base, W_SLEEPERS), {
-    base: slotIndex(base, 0, S_SLEEP),
-    slot,
-    stride: SLOT_WORDS,
-    claim: true,
+    shares: { base: slotIndex(base, 0, S_SLEEP), slot, stride: SLOT_WORDS, claim: true },
   })
 }
 

@@ -457,22 +457,14 @@ export class MpmcRing {
     const w = this.#w
     const slot = this.#slot
     const events = put
-      ? new EventCount(
-          this.#segment,
-          this.#i32,
-          w + P_EVENT,
-          w + P_WAITERS,
-          { base: w + SLOT_P_WAITERS, slot },
-          w + P_EPOCH,
-        )
-      : new EventCount(
-          this.#segment,
-          this.#i32,
-          w + C_EVENT,
-          w + C_WAITERS,
-          { base: w + SLOT_C_WAITERS, slot },
-          w + C_EPOCH,
-        )
+      ? new EventCount(this.#segment, this.#i32, w + P_EVENT, w + P_WAITERS, {
+          shares: { base: w + SLOT_P_WAITERS, slot },
+          epoch: w + P_EPOCH,
+        })
+      : new EventCount(this.#segment, this.#i32, w + C_EVENT, w + C_WAITERS, {
+          shares: { base: w + SLOT_C_WAITERS, slot },
+          epoch: w + C_EPOCH,
+        })
     const spinner = new BackoffSpin(put ? () => this.#roomForSyncPut() : () => this.#dataChanged())
     const attemptSync = put
       ? () => {

@@ -20,6 +20,7 @@
  * | 16     | 4    | writerClosed  | closers             | 1 once the producing side is closed (EOF after drain)  |
  * | 20     | 4    | readerClosed  | closers             | 1 once the consuming side is closed (writes fail)      |
  * | 24     | 4    | writerNeed    | producer            | free bytes a sleeping producer is woken at (below)     |
+ * | 28     | 4    | atomicPublish | attachers           | 1 (never cleared) once a process that does not publish plainly attached |
  * | 64     | 4    | head          | producer            | u32 count of bytes published (wraps at 2^32)           |
  * | 72     | 4    | readerWake    | producer, closers   | sequence the consumer sleeps on; bumped to wake it      |
  * | 128    | 4    | tail          | consumer            | u32 count of bytes consumed (wraps at 2^32)            |
@@ -53,9 +54,25 @@
  * never a spin, a hang, or a read outside the record area.
  *
  * Ordering: the producer writes the payload and the record header with plain
- * stores, then publishes with `Atomics.store(head)`; the consumer reads
- * `head` with `Atomics.load` before reading the record (release/acquire).
- * The consumer copies the payload out, then stores `tail`.
+ * stores, then publishes with a store of `head`; the consumer reads `head`
+ * with `Atomics.load` before reading the record (release/acquire). The
+ * consumer copies the payload out, then stores `tail` (`Atomics.store`).
+ *
+ * The store of head is a plain one while every process of the ring takes
+ * part in plain publishing (x64 with remote fences: waiting/remote-fence.ts):
+ * `Atomics.store` there is an XCHG that waits for the store buffer, a
+ * cross-core round trip whenever the consumer has just read the line (the
+ * pipe README gives the measurements). A plain store stays after the
+ * record's stores (x86 keeps store order), but the load of `readerWaiters`
+ * after it may pass it, so the consumer fences remotely after it registers
+ * and before its re-check (the event count's `afterRegister`): either the
+ * head is visible to the re-check or the producer's load sees the
+ * registration. A process that takes no part stores 1 in `atomicPublish`
+ * when it attaches, and from then on every producer publishes with
+ * `Atomics.store`. A commit that loaded 0 just before that store may still
+ * publish plainly, and the new process's next sleep, unfenced, may miss its
+ * wake-up: that costs one wake-up up to a sleep slice (PEER_CHECK_MS) late,
+ * never a hang, as sleeps are slices.
  *
  * Waiting: each side waits on an event count of the kernel
  * (waiting/event-count.ts, the one wait loop: register, re-check, sleep):
@@ -68,7 +85,8 @@
  * `commit` and `#storeTail` use `notifyIfWaiting`: one load of the waiters
  * word after the store of head/tail, no atomic add and no syscall while the
  * other side is awake (a waiter registers before its re-check, so it sees
- * the store or is seen). The closers bump and wake unconditionally.
+ * the store or is seen; for a plain store of head, through the consumer's
+ * remote fence, see "Ordering"). The closers bump and wake unconditionally.
  *
  * Hysteresis on a full ring (room-wait.ts, the rule of both rings): a
  * producer whose look found no room stores the room it is to be woken at in
@@ -85,7 +103,8 @@
  * How a side waits (`rules.spin` of the event count): (1) it spins on the
  * shared words for up to `spinMicros` (adaptive: waiting/adaptive-spin.ts);
  * (2) an async wait then blocks the thread in one bounded futex wait of up
- * to `asyncBlockMicros` (`EventCount.pauseSync`), so that a quick answer
+ * to `asyncBlockMicros` (`EventCount.pauseSync`, registered, so a consumer
+ * fences first like every registration), so that a quick answer
  * wakes it directly; (3) then the event count sleeps: a sync wait in a futex
  * wait, an async one on a native waiter thread (the event loop runs). Sleeps
  * last at most PEER_CHECK_MS, after which `check` runs (dead-peer detection).
@@ -109,6 +128,7 @@ import {
   type WaitHost,
   type WaitRules,
 } from '../waiting/event-count.js'
+import { fenceRemote, plainPublishing } from '../waiting/remote-fence.js'
 import { deadlineOf, remaining, throwIfAborted } from '../waiting/signal.js'
 import { RoomWait } from './room-wait.js'
 
@@ -131,6 +151,7 @@ const W_WRITER_WAITERS = 3
 const W_WRITER_CLOSED = 4
 const W_READER_CLOSED = 5
 const W_WRITER_NEED = 6
+const W_ATOMIC_PUBLISH = 7
 const W_HEAD = 16
 const W_READER_WAKE = 18
 const W_TAIL = 32
@@ -303,6 +324,9 @@ export class SpscRing {
   readonly #iWriterWake: number
   readonly #iWriterClosed: number
   readonly #iReaderClosed: number
+  readonly #iAtomicPublish: number
+  /** True when this process publishes head plainly (unless `atomicPublish` is set: `publishesPlainly`). */
+  readonly #plainPublish: boolean
   readonly #spin: number
   readonly #asyncSpin: number
   readonly #asyncBlock: number
@@ -354,6 +378,7 @@ export class SpscRing {
     this.#iWriterWake = base + W_WRITER_WAKE
     this.#iWriterClosed = base + W_WRITER_CLOSED
     this.#iReaderClosed = base + W_READER_CLOSED
+    this.#iAtomicPublish = base + W_ATOMIC_PUBLISH
     this.#spin = (options.spinMicros ?? 50) / 1000
     this.#asyncSpin = (options.asyncSpinMicros ?? 50) / 1000
     this.#asyncBlock = (options.asyncBlockMicros ?? 50) / 1000
@@ -364,12 +389,21 @@ export class SpscRing {
       () => this.#pollRoom(this.#writer.size, this.#writer.room),
       () => this.#pollWriter(this.#writer.size) !== NOT_YET,
     )
-    this.#reader = this.#side(new EventCount(host, i32, this.#iReaderWake, this.#iReaderWaiters), () =>
-      this.#pollReader(),
+    const plain = plainPublishing()
+    this.#reader = this.#side(
+      new EventCount(host, i32, this.#iReaderWake, this.#iReaderWaiters, {
+        afterRegister: plain ? fenceRemote : undefined,
+      }),
+      () => this.#pollReader(),
     )
     this.#checkPositions()
-    const flags = Atomics.load(i32, this.#iWriterClosed) | Atomics.load(i32, this.#iReaderClosed)
-    if ((flags & ~1) !== 0) throw this.corrupt(`a closed flag holds ${flags}, not 0 or 1`)
+    const flags =
+      Atomics.load(i32, this.#iWriterClosed) |
+      Atomics.load(i32, this.#iReaderClosed) |
+      Atomics.load(i32, this.#iAtomicPublish)
+    if ((flags & ~1) !== 0) throw this.corrupt(`a flag word holds ${flags}, not 0 or 1`)
+    if (!plain) Atomics.store(i32, this.#iAtomicPublish, 1)
+    this.#plainPublish = plain
   }
 
   // ------------------------------------------------------------ soundness
@@ -440,6 +474,15 @@ export class SpscRing {
     return Atomics.load(this.#i32, this.#iWriterClosed) !== 0
   }
 
+  /**
+   * True when this object's next commit stores head with a plain store (see
+   * the header, "Ordering"): this process publishes plainly, and no process
+   * that does not has attached to the ring.
+   */
+  get publishesPlainly(): boolean {
+    return this.#plainPublish && Atomics.load(this.#i32, this.#iAtomicPublish) === 0
+  }
+
   /** True once the consuming side was closed. */
   get readerClosed(): boolean {
     return Atomics.load(this.#i32, this.#iReaderClosed) !== 0
@@ -505,7 +548,9 @@ export class SpscRing {
     const w = this.#pendingIdx >> 2
     this.#r32[w] = size
     this.#r32[w + 1] = meta | 0
-    Atomics.store(i32, this.#iHead, this.#pendingHead)
+    // See the header, "Ordering".
+    if (this.publishesPlainly) i32[this.#iHead] = this.#pendingHead
+    else Atomics.store(i32, this.#iHead, this.#pendingHead)
     this.#lastHead = this.#pendingHead
     this.#reader.events.notifyIfWaiting()
   }

@@ -12,10 +12,7 @@ const share = (slot: number) => SHARE_BASE + slot * STRIDE
 
 function claimed(i32: Int32Array, slot: number): EventCount {
   return new EventCount({ closed: false }, i32, EVENT[slot] as number, WAITERS, {
-    base: SHARE_BASE,
-    slot,
-    stride: STRIDE,
-    claim: true,
+    shares: { base: SHARE_BASE, slot, stride: STRIDE, claim: true },
   })
 }
 
@@ -85,7 +82,7 @@ describe('EventCount with claimed shares', () => {
       const { workerData, parentPort } = require('node:worker_threads')
       import(workerData.url).then(({ EventCount, NOT_YET }) => {
         const i32 = new Int32Array(workerData.sab)
-        const events = new EventCount({ closed: false }, i32, 8, 0, { base: 16, slot: 0, stride: 4, claim: true })
+        const events = new EventCount({ closed: false }, i32, 8, 0, { shares: { base: 16, slot: 0, stride: 4, claim: true } })
         parentPort.postMessage('waiting')
         const started = performance.now()
         const result = events.waitSync(() => (Atomics.load(i32, 30) === 1 ? 'woken' : NOT_YET), {

@@ -49,6 +49,39 @@ describe('EventCount#waitSync()', () => {
     await worker.terminate()
   })
 
+  it('runs afterRegister after each registration, before the re-check that follows it', async () => {
+    const { i32, host } = words()
+    const log: string[] = []
+    const ec = new EventCount(host, i32, EVENT, WAITERS, {
+      afterRegister: () => log.push(`registered ${Atomics.load(i32, WAITERS)}`),
+    })
+    const attempt = flagSet(i32)
+    const logged = () => {
+      log.push('re-check')
+      return attempt()
+    }
+    const worker = setFromWorker(i32, 7, 30)
+    expect(ec.waitSync(logged, rules(5000))).toBe(7)
+    await worker.terminate()
+    // One registration per sleep: each re-check right after its registration, never before it.
+    expect(log.length).toBeGreaterThanOrEqual(4)
+    for (let i = 0; i < log.length; i += 2) expect(log.slice(i, i + 2)).toEqual(['registered 1', 're-check'])
+    Atomics.store(i32, FLAG, 0)
+    log.length = 0
+    const later = setFromWorker(i32, 8, 30)
+    await expect(ec.wait(logged, rules(5000))).resolves.toBe(8)
+    await later.terminate()
+    expect(log.slice(0, 2)).toEqual(['registered 1', 're-check'])
+    log.length = 0
+    const notReady = () => {
+      log.push('re-check')
+      return false
+    }
+    expect(ec.pauseSync(notReady, 1)).toBe(false)
+    expect(log).toEqual(['registered 1', 're-check', 're-check'])
+    expect(ec.waiting).toBe(0)
+  })
+
   it('returns TIMED_OUT at the deadline, calling onSlice after each slice that timed out', () => {
     const { i32, host } = words()
     const ec = new EventCount(host, i32, EVENT, WAITERS)
@@ -76,7 +109,7 @@ describe('EventCount#waitSync()', () => {
 
   it('counts itself in the per-slot share while registered, and gives it back', () => {
     const { i32, host } = words()
-    const ec = new EventCount(host, i32, EVENT, WAITERS, { base: SHARES, slot: 2 })
+    const ec = new EventCount(host, i32, EVENT, WAITERS, { shares: { base: SHARES, slot: 2 } })
     const seen: number[] = []
     const attempt = () => {
       seen.push(Atomics.load(i32, WAITERS), Atomics.load(i32, SHARES + 2))
@@ -269,7 +302,7 @@ describe('EventCount#notifyUnwoken() (the sleep epoch)', () => {
 
   function withEpoch(): { i32: Int32Array; events: EventCount } {
     const { i32, host } = words()
-    return { i32, events: new EventCount(host, i32, EVENT, WAITERS, undefined, EPOCH) }
+    return { i32, events: new EventCount(host, i32, EVENT, WAITERS, { epoch: EPOCH }) }
   }
 
   it('a registered waiter raises the epoch to the value it sleeps on', () => {
@@ -318,7 +351,7 @@ describe('EventCount#notifyUnwoken() (the sleep epoch)', () => {
     const w = new Worker(
       `const { workerData: { i32, internal }, parentPort } = require('node:worker_threads')
        import(internal).then(({ EventCount, NOT_YET }) => {
-         const events = new EventCount({ closed: false }, i32, ${EVENT}, ${WAITERS}, undefined, ${EPOCH})
+         const events = new EventCount({ closed: false }, i32, ${EVENT}, ${WAITERS}, { epoch: ${EPOCH} })
          const flag = () => (Atomics.load(i32, ${FLAG}) !== 0 ? 'woken' : NOT_YET)
          parentPort.postMessage(events.waitSync(flag, { deadline: performance.now() + 10000, sliceMs: 10000, label: 'w' }))
        })`,

@@ -11,7 +11,9 @@
  * | waiters | each waiter: +1 before its re-check, -1 after     | waiters that may sleep; 0 lets notify skip   |
  * |         |                                                   | the wake syscall                             |
  *
- * Why no wake-up is lost (all operations seq-cst): a waiter reads `event`,
+ * Why no wake-up is lost (all operations seq-cst; a state stored with a
+ * plain store instead needs the waiter's `afterRegister` fence, see
+ * EventCountOptions): a waiter reads `event`,
  * adds itself to `waiters`, tries once more, then sleeps while `event` still
  * holds what it read. A notifier changes the state, adds 1 to `event`, then
  * reads `waiters`. If the change came after the waiter's try, the bump
@@ -146,6 +148,21 @@ export interface WaiterShares {
   claim?: boolean
 }
 
+/** How an event count's words are shared, beyond `event` and `waiters`. */
+export interface EventCountOptions {
+  /** Per-slot shares of `waiters` (see WaiterShares). @default none */
+  shares?: WaiterShares | undefined
+  /** The word index of a sleep epoch, for `notifyUnwoken` (see the header, "The sleep epoch"). @default none */
+  epoch?: number | undefined
+  /**
+   * Runs after each registration, before the re-check that follows it: a
+   * remote fence (remote-fence.ts), for state whose notifier publishes
+   * with a plain store and then reads `waiters` (a ring's head).
+   * @default nothing
+   */
+  afterRegister?: (() => void) | undefined
+}
+
 /**
  * An event count: `notify()` after changing shared state; `waitSync`/`wait`
  * to wait until `attempt` succeeds. Cheap to construct; holds no state of its
@@ -173,16 +190,18 @@ export class EventCount {
   readonly #epoch: number
   /** Claimed shares: the loops of this object (this thread) registered on the flag now. */
   #loops = 0
+  readonly #afterRegister: (() => void) | undefined
 
-  /** `epoch`: the word index of a sleep epoch, for `notifyUnwoken` (see the header). */
-  constructor(host: WaitHost, i32: Int32Array, event: number, waiters: number, shares?: WaiterShares, epoch = -1) {
+  constructor(host: WaitHost, i32: Int32Array, event: number, waiters: number, options: EventCountOptions = {}) {
+    const shares = options.shares
     this.#host = host
     this.#i32 = i32
     this.#event = event
     this.#waiters = waiters
     this.#share = shares === undefined ? -1 : shares.base + shares.slot * (shares.stride ?? 1)
     this.#claim = shares?.claim === true
-    this.#epoch = epoch
+    this.#epoch = options.epoch ?? -1
+    this.#afterRegister = options.afterRegister
   }
 
   /** The word sleepers sleep on (for tests and inspection). */
@@ -235,7 +254,8 @@ export class EventCount {
    * and, when nobody is registered, does nothing, not even the bump (one
    * load instead of an atomic add). Safe because every waiter registers
    * before its re-check of the state: a waiter registered after this load
-   * finds the change stored before it. Use it only when no spin policy
+   * finds the change stored before it (a change stored plainly: once the
+   * waiter's `afterRegister` fence ran). Use it only when no spin policy
    * watches `event` itself. Returns how many were woken.
    */
   notifyIfWaiting(count = Number.POSITIVE_INFINITY): number {
@@ -393,10 +413,11 @@ export class EventCount {
       // Registered already (another loop of this slot): that registration serves both.
       this.#loops++
       this.#arm()
-      return
+    } else {
+      Atomics.add(this.#i32, this.#waiters, 1)
+      if (this.#share !== -1) Atomics.add(this.#i32, this.#share, 1)
     }
-    Atomics.add(this.#i32, this.#waiters, 1)
-    if (this.#share !== -1) Atomics.add(this.#i32, this.#share, 1)
+    this.#afterRegister?.()
   }
 
   // In the reverse order of #enter, so a share never exceeds what it added to the total.
