@@ -60,7 +60,7 @@ describe('remote fences', () => {
   )
 })
 
-describe.skipIf(!plainPublishing())('a consumer that publishes plainly fences after it registers, before its re-check', () => {
+describe.skipIf(!plainPublishing())('a consumer fences after it registers, before its re-check', () => {
   const bin = native()
   const fence = bin.fenceRemote
   afterEach(() => {
