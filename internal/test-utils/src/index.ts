@@ -175,3 +175,4 @@ export function describeWithRedis(
 }
 
 export * from './redis-server.js'
+export * from './seccomp.js'

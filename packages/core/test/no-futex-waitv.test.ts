@@ -1,22 +1,18 @@
 /**
  * Async waits on kernels without futex_waitv (before Linux 5.16): the 'threads'
  * mode, forced with IPC_NO_FUTEX_WAITV=1 or chosen by the run-time probe.
- * The probe is tested under test/seccomp/deny-futex-waitv.c, a launcher whose
- * seccomp filter makes futex_waitv fail with ENOSYS, as an old kernel does.
+ * The probe is tested under @ipc/test-utils' seccomp launcher, whose filter
+ * makes futex_waitv fail with ENOSYS, as an old kernel does.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { notify, wait } from '@ipc/core'
 import { Segment } from '@ipc/core/internal'
-import { spawnChild, uniqueName } from '@ipc/test-utils'
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
+import { seccompLauncher, spawnChild, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
 
 const KIND = { kind: 'test-xproc', version: 1 }
 const participant = fileURLToPath(new URL('./fixtures/participant.mjs', import.meta.url))
-const launcherSource = fileURLToPath(new URL('./seccomp/deny-futex-waitv.c', import.meta.url))
 
 function shared(words: number): { segment: Segment; i32: Int32Array } {
   const segment = Segment.create(KIND, words * 4, { name: uniqueName('nowaitv') })
@@ -31,19 +27,8 @@ function probeEnv(): NodeJS.ProcessEnv {
   return env
 }
 
-/** Compiles the launcher once with `cc`; undefined (tests skipped) when there is no C compiler. */
-const launcher = ((): string | undefined => {
-  try {
-    execFileSync('cc', ['--version'], { stdio: 'ignore' })
-  } catch {
-    return undefined
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'ipc-seccomp-'))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  const binary = join(dir, 'deny-futex-waitv')
-  execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', binary, launcherSource], { stdio: 'inherit' })
-  return binary
-})()
+/** Undefined (tests skipped) when there is no C compiler. */
+const launcher = seccompLauncher()
 
 interface Launched {
   child: ChildProcess
@@ -54,7 +39,12 @@ interface Launched {
 
 /** Runs participant.mjs under the launcher; killed and awaited when the test finishes. */
 function underLauncher(args: string[]): Launched {
-  const child = spawn(launcher as string, [process.execPath, participant, ...args], {
+  const [file, ...command] = (launcher as NonNullable<typeof launcher>)('futex_waitv', [
+    process.execPath,
+    participant,
+    ...args,
+  ])
+  const child = spawn(file as string, command, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: probeEnv(),
   })

@@ -5,10 +5,13 @@
  * and before its re-check; a process that takes no part sets the ring's
  * `atomicPublish` word when it attaches, and everyone publishes atomically.
  */
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
-import { afterEach, describe, expect, it } from 'vitest'
+import { seccompLauncher, uniqueName } from '@ipc/test-utils'
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import { encode } from '../src/codec/codec.js'
+import { Segment } from '../src/memory/segment.js'
 import { native } from '../src/native.js'
 import { initSpscRing, RING_EMPTY, SpscRing, spscRingBytes } from '../src/rings/spsc-ring.js'
 import { plainPublishing } from '../src/waiting/remote-fence.js'
@@ -20,6 +23,8 @@ const consumerFixture = new URL('./fixtures/ring-consumer.mjs', import.meta.url)
 /** CI runs this suite once more with fences turned off in every thread (`IPC_NO_REMOTE_FENCE=1`). */
 const fencesOff = process.env.IPC_NO_REMOTE_FENCE === '1'
 const registration = native().fenceRegister?.() ?? -1
+/** Undefined (the seccomp test skipped) when there is no C compiler. */
+const launcher = seccompLauncher()
 
 function ring(): { sab: SharedArrayBuffer; producer: SpscRing } {
   const sab = new SharedArrayBuffer(spscRingBytes(1024))
@@ -128,5 +133,45 @@ describe('atomicPublish', () => {
     expect(flag).toBe(1)
     expect(producer.publishesPlainly).toBe(false)
     expect(inOrder).toBe(COUNT)
+  })
+})
+
+describe.skipIf(launcher === undefined)('a consumer process with membarrier denied by seccomp (EPERM)', () => {
+  it('takes no part: it sets atomicPublish, the producer publishes atomically, every value arrives in order', {
+    timeout: 60_000,
+  }, async () => {
+    const segment = Segment.create({ kind: 'test-ring', version: 1 }, spscRingBytes(1024), {
+      name: uniqueName('fence'),
+    })
+    onTestFinished(() => segment.close())
+    initSpscRing(segment.buffer, segment.dataOffset, 1024)
+    const producer = new SpscRing(segment.buffer, segment.dataOffset, { host: segment })
+    const [file, ...command] = (launcher as NonNullable<typeof launcher>)('membarrier', [
+      process.execPath,
+      consumerFixture.pathname,
+      segment.name,
+      String(COUNT),
+    ])
+    const child = spawn(file as string, command, { stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = once(child, 'exit')
+    onTestFinished(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    while (!out.includes('ATTACHED')) {
+      expect(child.exitCode, out).toBeNull()
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(out).toContain('ATTACHED false')
+    expect(Atomics.load(new Int32Array(segment.buffer, segment.dataOffset, 8), ATOMIC_PUBLISH)).toBe(1)
+    expect(producer.publishesPlainly).toBe(false)
+    for (let i = 0; i < COUNT; i++) expect(producer.writeSync(encode(i), 10_000)).toBe('ok')
+    const [code] = await exited
+    expect(code).toBe(0)
+    expect(out).toContain(`READ ${COUNT}`)
   })
 })

@@ -1,40 +1,32 @@
 /**
  * Semaphore across processes on a kernel without futex_waitv (before Linux
- * 5.16), simulated by core's seccomp launcher (test/seccomp/deny-futex-waitv.c
- * in @ipc/core): futex_waitv fails with ENOSYS, the probe picks the 'threads'
+ * 5.16), simulated by @ipc/test-utils' seccomp launcher: futex_waitv fails
+ * with ENOSYS, the probe picks the 'threads'
  * mode. Before the fallback, the child's acquire with a timeout spun at 100 % CPU.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
+import { seccompLauncher } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { Semaphore } from '../src/semaphore.js'
 
 const fixture = fileURLToPath(new URL('./fixtures/timed-acquire.mjs', import.meta.url))
 const noThread = fileURLToPath(new URL('./fixtures/no-thread.mjs', import.meta.url))
-const launcherSource = fileURLToPath(new URL('../../core/test/seccomp/deny-futex-waitv.c', import.meta.url))
 
-/** Compiles the launcher once with `cc`; undefined (tests skipped) when there is no C compiler. */
-const launcher = ((): string | undefined => {
-  try {
-    execFileSync('cc', ['--version'], { stdio: 'ignore' })
-  } catch {
-    return undefined
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'ipc-seccomp-'))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  const binary = join(dir, 'deny-futex-waitv')
-  execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', binary, launcherSource], { stdio: 'inherit' })
-  return binary
-})()
+/** Undefined (tests skipped) when there is no C compiler. */
+const launcher = seccompLauncher()
 
 /** Runs `fixture` under the launcher, without IPC_NO_FUTEX_WAITV; killed and awaited when the test finishes. */
 function underLauncher(args: string[]): { child: ChildProcess; exited: Promise<number>; out: () => string } {
   const env = { ...process.env }
   delete env.IPC_NO_FUTEX_WAITV
-  const child = spawn(launcher as string, [process.execPath, fixture, ...args], {
+  const [file, ...command] = (launcher as NonNullable<typeof launcher>)('futex_waitv', [
+    process.execPath,
+    fixture,
+    ...args,
+  ])
+  const child = spawn(file as string, command, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
   })
