@@ -26,6 +26,19 @@ describeWithRedis('@ipc/shared/redis lifetime', (server) => {
     expect(child.stdout()).toMatch(/^READY \d+/)
   })
 
+  // A loader hook whose import never settles: the call ends once the load's own bound (5 s)
+  // passes, as a call whose server never answers, instead of waiting forever.
+  it('the first call ends, with an error, when loading the client never finishes', { timeout: 30_000 }, async () => {
+    const child = spawnChild(FIRST_CALL, [server().url, uniqueName(), '100', 'hang-import'])
+    expect(await child.exited).toBe(0)
+    const failed = /^FAILED (\w+) (\d+)/.exec(child.stdout())
+    expect(failed, child.stdout() + child.stderr()).not.toBeNull()
+    const [name, ms] = [failed?.[1], Number(failed?.[2])]
+    expect(['TimeoutError', 'ConnectionError']).toContain(name)
+    expect(ms).toBeGreaterThanOrEqual(4900)
+    expect(ms).toBeLessThan(15_000)
+  })
+
   it('a value whose only process was SIGKILLed expires 3 leases later', { timeout: 20_000 }, async () => {
     const name = uniqueName()
     const owner = spawnChild(OWNER, [server().url, name, String(LEASE), '0'])

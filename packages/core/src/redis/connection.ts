@@ -59,6 +59,9 @@ function reconnectDelay(retries: number): number {
   return Math.min(50 * 2 ** retries, 1000)
 }
 
+/** The longest a call waits for @redis/client to load before it ends as unanswered (at least its own budget). */
+const CLIENT_LOAD_LIMIT_MS = 5000
+
 let clientModule: Promise<ClientModule> | undefined
 /** True once `clientModule` resolved: from then on a call's deadline runs from the call. */
 let clientModuleLoaded = false
@@ -324,13 +327,27 @@ export class RedisConnection {
 
   #withDeadline(work: Promise<unknown>, options: CallOptions): Promise<unknown> {
     if (options.deadline === Number.POSITIVE_INFINITY) return work
-    // The first call of the process: its time starts once the client is loaded.
+    // The first call of the process: its time starts once the client is loaded. The load has
+    // a bound of its own (a loader hook that never settles): past it the call ends as if the
+    // server never answered, and a reply that still comes is handed over as late.
     if (!clientModuleLoaded) {
       const budget = options.deadline - performance.now()
-      return loadClientModule().then(
-        () => this.#withDeadline(work, { ...options, deadline: performance.now() + budget }),
+      let timer: NodeJS.Timeout | undefined
+      const limit = new Promise<typeof NO_REPLY>((resolve) => {
+        timer = setTimeout(resolve, Math.max(budget, CLIENT_LOAD_LIMIT_MS), NO_REPLY)
+      })
+      return Promise.race([loadClientModule(), limit]).then(
+        (loaded) => {
+          clearTimeout(timer)
+          if (loaded !== NO_REPLY) return this.#withDeadline(work, { ...options, deadline: performance.now() + budget })
+          work.then(options.late, () => {})
+          return NO_REPLY
+        },
         // `work` awaits the same load, so it rejects with the same error at once.
-        () => work,
+        () => {
+          clearTimeout(timer)
+          return work
+        },
       )
     }
     return new Promise((resolve, reject) => {
