@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { seccompLauncher, uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
@@ -20,7 +21,7 @@ import { plainPublishing } from '../src/waiting/remote-fence.js'
 const ATOMIC_PUBLISH = 7
 const COUNT = 3000
 const consumerFixture = new URL('./fixtures/ring-consumer.mjs', import.meta.url)
-/** CI runs this suite once more with fences turned off in every thread (`IPC_NO_REMOTE_FENCE=1`). */
+/** CI runs this file once more with `IPC_NO_REMOTE_FENCE=1`: no thread then takes part. */
 const fencesOff = process.env.IPC_NO_REMOTE_FENCE === '1'
 const registration = native().fenceRegister?.() ?? -1
 /** Undefined (the seccomp test skipped) when there is no C compiler. */
@@ -148,7 +149,7 @@ describe.skipIf(launcher === undefined)('a consumer process with membarrier deni
     const producer = new SpscRing(segment.buffer, segment.dataOffset, { host: segment })
     const [file, ...command] = (launcher as NonNullable<typeof launcher>)('membarrier', [
       process.execPath,
-      consumerFixture.pathname,
+      fileURLToPath(consumerFixture),
       segment.name,
       String(COUNT),
     ])

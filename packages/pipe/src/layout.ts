@@ -70,7 +70,7 @@ export const MAGIC = 0x45504950
  * 3: the rings' waiters counts and closed flags moved to their first cache line, with writerNeed
  * (core's spsc-ring.ts), and messages may carry codec tag 8 (packed plain data).
  * 4: a ring's producer may publish head with a plain store and its consumer fences remotely
- * before it sleeps, unless the ring's `fencedPublish` word is set (core's spsc-ring.ts): a
+ * before it sleeps, unless the ring's `atomicPublish` word is set (core's spsc-ring.ts): a
  * version-3 consumer would not fence.
  */
 export const LAYOUT_VERSION = 4

@@ -59,7 +59,7 @@ function reconnectDelay(retries: number): number {
   return Math.min(50 * 2 ** retries, 1000)
 }
 
-/** The longest a call waits for @redis/client to load before it ends as unanswered (at least its own budget). */
+/** How long loading @redis/client may take (normally a few hundred ms) before every waiting call fails. */
 const CLIENT_LOAD_LIMIT_MS = 5000
 
 let clientModule: Promise<ClientModule> | undefined
@@ -72,29 +72,50 @@ let clientModuleLoaded = false
  * command table its first client builds took about 360 ms on a 2-core VM),
  * so no call's deadline counts it (see `#withDeadline`). The throwaway
  * client built here (no socket: it never connects) pays for that table.
+ * The load has a bound of its own, CLIENT_LOAD_LIMIT_MS, whatever the
+ * calls' deadlines (a loader hook that never settles must not hang them);
+ * a later call tries again.
  */
 function loadClientModule(): Promise<ClientModule> {
-  clientModule ??= import('@redis/client').then(
-    (module) => {
-      const loaded = module as unknown as ClientModule
-      try {
-        // Never connected; destroy() takes it out of the client's registries again.
-        loaded.createClient({}).destroy()
-      } catch {
-        // Only a warm-up: a client that refuses to be built here is reported by the real call.
-      }
-      clientModuleLoaded = true
-      return loaded
-    },
-    (error: unknown) => {
-      clientModule = undefined
-      throw new IpcError(
-        'Cannot use the Redis classes: the package "@redis/client" is not installed. Install it next to @ipc (npm install @redis/client), it is an optional peer dependency',
-        { cause: error },
-      )
-    },
+  clientModule ??= boundLoad(
+    import('@redis/client').then(
+      (module) => {
+        const loaded = module as unknown as ClientModule
+        try {
+          // Never connected; destroy() takes it out of the client's registries again.
+          loaded.createClient({}).destroy()
+        } catch {
+          // Only a warm-up: a client that refuses to be built here is reported by the real call.
+        }
+        clientModuleLoaded = true
+        return loaded
+      },
+      (error: unknown) => {
+        clientModule = undefined
+        throw new IpcError(
+          'Cannot use the Redis classes: the package "@redis/client" is not installed. Install it next to @ipc (npm install @redis/client), it is an optional peer dependency',
+          { cause: error },
+        )
+      },
+    ),
   )
   return clientModule
+}
+
+/** `load`, or an IpcError once it has taken CLIENT_LOAD_LIMIT_MS (the next load starts afresh). */
+function boundLoad(load: Promise<ClientModule>): Promise<ClientModule> {
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      clientModule = undefined
+      reject(
+        new IpcError(
+          `Cannot use the Redis classes: loading the package "@redis/client" did not finish within ${CLIENT_LOAD_LIMIT_MS} ms (a module loader hook that never settles?)`,
+        ),
+      )
+    }, CLIENT_LOAD_LIMIT_MS)
+  })
+  return Promise.race([load, limit]).finally(() => clearTimeout(timer))
 }
 
 /** A reply that came after its caller stopped waiting, handed over so nothing it granted is lost. */
@@ -327,27 +348,14 @@ export class RedisConnection {
 
   #withDeadline(work: Promise<unknown>, options: CallOptions): Promise<unknown> {
     if (options.deadline === Number.POSITIVE_INFINITY) return work
-    // The first call of the process: its time starts once the client is loaded. The load has
-    // a bound of its own (a loader hook that never settles): past it the call ends as if the
-    // server never answered, and a reply that still comes is handed over as late.
+    // The first call of the process: its time starts once the client is loaded (a load that
+    // does not finish fails on its own bound, see loadClientModule).
     if (!clientModuleLoaded) {
       const budget = options.deadline - performance.now()
-      let timer: NodeJS.Timeout | undefined
-      const limit = new Promise<typeof NO_REPLY>((resolve) => {
-        timer = setTimeout(resolve, Math.max(budget, CLIENT_LOAD_LIMIT_MS), NO_REPLY)
-      })
-      return Promise.race([loadClientModule(), limit]).then(
-        (loaded) => {
-          clearTimeout(timer)
-          if (loaded !== NO_REPLY) return this.#withDeadline(work, { ...options, deadline: performance.now() + budget })
-          work.then(options.late, () => {})
-          return NO_REPLY
-        },
+      return loadClientModule().then(
+        () => this.#withDeadline(work, { ...options, deadline: performance.now() + budget }),
         // `work` awaits the same load, so it rejects with the same error at once.
-        () => {
-          clearTimeout(timer)
-          return work
-        },
+        () => work,
       )
     }
     return new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@
  * | 16     | 4    | writerClosed  | closers             | 1 once the producing side is closed (EOF after drain)  |
  * | 20     | 4    | readerClosed  | closers             | 1 once the consuming side is closed (writes fail)      |
  * | 24     | 4    | writerNeed    | producer            | free bytes a sleeping producer is woken at (below)     |
- * | 28     | 4    | atomicPublish | attachers           | 1 (never cleared) once a process that does not publish plainly attached |
+ * | 28     | 4    | atomicPublish | attachers           | 1 (never cleared): an attacher publishes atomically    |
  * | 64     | 4    | head          | producer            | u32 count of bytes published (wraps at 2^32)           |
  * | 72     | 4    | readerWake    | producer, closers   | sequence the consumer sleeps on; bumped to wake it      |
  * | 128    | 4    | tail          | consumer            | u32 count of bytes consumed (wraps at 2^32)            |
@@ -72,7 +72,9 @@
  * `Atomics.store`. A commit that loaded 0 just before that store may still
  * publish plainly, and the new process's next sleep, unfenced, may miss its
  * wake-up: that costs one wake-up up to a sleep slice (PEER_CHECK_MS) late,
- * never a hang, as sleeps are slices.
+ * never a hang, as sleeps are slices. A consumer skips its fence once the
+ * word is set. This protocol is part of every layout that holds a ring: its
+ * user (the pipe) bumps its own layout version when the protocol changes.
  *
  * Waiting: each side waits on an event count of the kernel
  * (waiting/event-count.ts, the one wait loop: register, re-check, sleep):
@@ -392,7 +394,7 @@ export class SpscRing {
     const plain = plainPublishing()
     this.#reader = this.#side(
       new EventCount(host, i32, this.#iReaderWake, this.#iReaderWaiters, {
-        afterRegister: plain ? fenceRemote : undefined,
+        afterRegister: plain ? () => this.#fenceUnlessAtomic() : undefined,
       }),
       () => this.#pollReader(),
     )
@@ -481,6 +483,11 @@ export class SpscRing {
    */
   get publishesPlainly(): boolean {
     return this.#plainPublish && Atomics.load(this.#i32, this.#iAtomicPublish) === 0
+  }
+
+  /** The consumer's fence after it registers: none once every producer publishes atomically. */
+  #fenceUnlessAtomic(): void {
+    if (Atomics.load(this.#i32, this.#iAtomicPublish) === 0) fenceRemote()
   }
 
   /** True once the consuming side was closed. */
