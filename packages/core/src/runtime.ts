@@ -58,6 +58,11 @@ export interface Runtime {
    * on first use (a runtime made by an older copy of this package has none).
    */
   tickGrid?: unknown
+  /**
+   * Whether this process publishes ring heads plainly (waiting/remote-fence.ts),
+   * decided on first use (a runtime made by an older copy of this package has none).
+   */
+  plainPublishing?: boolean
 }
 
 const KEY = Symbol.for('@ipc/core/runtime')

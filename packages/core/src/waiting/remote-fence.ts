@@ -31,8 +31,7 @@
  * `Atomics.store`.
  */
 import { native } from '../native.js'
-
-let registered: boolean | undefined
+import { runtime } from '../runtime.js'
 
 /**
  * True when this process publishes plainly and fences before it sleeps:
@@ -40,18 +39,19 @@ let registered: boolean | undefined
  * fence, so a filter that allows only the registration counts as none).
  */
 export function plainPublishing(): boolean {
-  if (registered === undefined) {
-    registered = false
+  const rt = runtime()
+  if (rt.plainPublishing === undefined) {
+    rt.plainPublishing = false
     if (process.arch === 'x64' && process.env.IPC_NO_REMOTE_FENCE !== '1') {
       try {
         // Optional: the binding of an older @ipc/core, loaded first by that copy, has none.
-        registered = (native().fenceRegister?.() ?? -1) === 0
+        rt.plainPublishing = (native().fenceRegister?.() ?? -1) === 0
       } catch {
         // No addon (a ring on a SharedArrayBuffer without it): keep the atomic stores.
       }
     }
   }
-  return registered
+  return rt.plainPublishing
 }
 
 /**
