@@ -62,6 +62,10 @@ function oursContended(ctx: RunContext, processes: number): Runner {
 /** Async waits forced onto the fallback for kernels without futex_waitv: a thread per pending wait. */
 export const THREADS_PEER = 'ours, IPC_NO_FUTEX_WAITV=1'
 const THREADS_ENV = { IPC_NO_FUTEX_WAITV: '1' }
+/** Async waits without io_uring (kernels 5.16 to 6.6): waiter threads in futex_waitv. */
+const WAITV_PEER = 'ours, IPC_NO_IO_URING=1'
+const WAITV_ENV = { IPC_NO_IO_URING: '1' }
+const ASYNC_MODES_NOTE = `Ours: async waits on io_uring where the kernel has its futex waits (Linux 6.7+): the release wakes the waiting process's event loop itself. ${WAITV_PEER}: the same with waiter threads in futex_waitv (kernels 5.16 to 6.6), one more thread hop per wake-up. ${THREADS_PEER}: a thread per pending wait (kernels before 5.16).`
 
 /**
  * A waiter blocks on Semaphore(0); a releaser times each release; latency = wake − release.
@@ -159,6 +163,13 @@ export function semaphoreFamily(ctx: RunContext): Family {
       create: () => oursWakeup(ctx, true),
     },
     {
+      key: 'semaphore.wakeup-async-waitv/ours',
+      workload: 'semaphore.wakeup.async',
+      impl: WAITV_PEER,
+      size: wakeupSize,
+      create: () => oursWakeup(ctx, true, WAITV_ENV),
+    },
+    {
       key: 'semaphore.wakeup-async-threads/ours',
       workload: 'semaphore.wakeup.async',
       impl: THREADS_PEER,
@@ -232,10 +243,11 @@ export function semaphoreFamily(ctx: RunContext): Family {
       title: 'Wake-up latency, release → pending await acquire() resolves, median',
       unit: 'µs',
       higherIsBetter: false,
-      note: `${THREADS_PEER}: the same with async waits on the fallback for kernels without futex_waitv (a thread per pending wait).`,
+      note: ASYNC_MODES_NOTE,
       ours: { job: 'semaphore.wakeup-async/ours', metric: 'median' },
       peers: {
         ...pythonPeer('semaphore.wakeup/python', 'median'),
+        [WAITV_PEER]: { job: 'semaphore.wakeup-async-waitv/ours', metric: 'median' },
         [THREADS_PEER]: { job: 'semaphore.wakeup-async-threads/ours', metric: 'median' },
       },
     },
@@ -244,10 +256,11 @@ export function semaphoreFamily(ctx: RunContext): Family {
       title: 'Wake-up latency, release → pending await acquire() resolves, p99',
       unit: 'µs',
       higherIsBetter: false,
-      note: `${THREADS_PEER}: the same with async waits on the fallback for kernels without futex_waitv (a thread per pending wait).`,
+      note: ASYNC_MODES_NOTE,
       ours: { job: 'semaphore.wakeup-async/ours', metric: 'p99' },
       peers: {
         ...pythonPeer('semaphore.wakeup/python', 'p99'),
+        [WAITV_PEER]: { job: 'semaphore.wakeup-async-waitv/ours', metric: 'p99' },
         [THREADS_PEER]: { job: 'semaphore.wakeup-async-threads/ours', metric: 'p99' },
       },
     },

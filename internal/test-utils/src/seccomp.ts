@@ -1,6 +1,6 @@
 /**
- * The seccomp launcher (seccomp/deny-syscall.c): runs a command in which one
- * system call fails, as on an older kernel or under a container's profile.
+ * The seccomp launcher (seccomp/deny-syscall.c): runs a command in which some
+ * system calls fail, as on an older kernel or under a container's profile.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -9,15 +9,18 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll } from 'vitest'
 
-/** The system calls the launcher can deny: futex_waitv with ENOSYS (Linux before 5.16), membarrier with EPERM. */
-export type DeniableSyscall = 'futex_waitv' | 'membarrier'
+/**
+ * The system calls the launcher can deny: futex_waitv with ENOSYS (Linux
+ * before 5.16), membarrier and io_uring_setup with EPERM (container profiles).
+ */
+export type DeniableSyscall = 'futex_waitv' | 'membarrier' | 'io_uring_setup'
 
 const source = fileURLToPath(new URL('../seccomp/deny-syscall.c', import.meta.url))
 
 /**
  * Compiles the launcher with `cc` into a temporary directory, removed after
  * the test file. Returns a function giving the command line that runs
- * `command` with `syscall` denied, or undefined (skip the tests) when there
+ * `command` with `syscalls` denied (one, or several), or undefined (skip the tests) when there
  * is no C compiler. Call at a test file's top level.
  *
  * @example
@@ -26,7 +29,9 @@ const source = fileURLToPath(new URL('../seccomp/deny-syscall.c', import.meta.ur
  * const [file, ...args] = denying('membarrier', [process.execPath, fixture])
  * ```
  */
-export function seccompLauncher(): ((syscall: DeniableSyscall, command: string[]) => string[]) | undefined {
+export function seccompLauncher():
+  | ((syscalls: DeniableSyscall | readonly DeniableSyscall[], command: string[]) => string[])
+  | undefined {
   try {
     execFileSync('cc', ['--version'], { stdio: 'ignore' })
   } catch {
@@ -36,5 +41,5 @@ export function seccompLauncher(): ((syscall: DeniableSyscall, command: string[]
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
   const binary = join(dir, 'deny-syscall')
   execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', binary, source], { stdio: 'inherit' })
-  return (syscall, command) => [binary, syscall, ...command]
+  return (syscalls, command) => [binary, typeof syscalls === 'string' ? syscalls : syscalls.join(','), ...command]
 }

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "ipc_core",
-      "sources": ["addon.cc", "segment.cc", "futex.cc", "fence.cc", "liveness.cc"],
+      "sources": ["addon.cc", "segment.cc", "futex.cc", "uring-waits.cc", "fence.cc", "liveness.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-O2", "-Wall", "-Wextra"],

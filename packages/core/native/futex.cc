@@ -4,9 +4,17 @@
 // FUTEX_PRIVATE, so the key is the page's backing object and works across
 // processes that map the same segment).
 //
-// Async: each JS thread (napi_env) owns its waiter threads, never the libuv
-// pool. Completions go back to JS through one thread-safe function per env,
-// in batches. Two modes, chosen once per process (waitMode()):
+// Async: three modes, chosen once per process (waitMode()); never the libuv
+// pool. Completions reach JS in batches.
+//
+// - 'uring' (Linux 6.7+, io_uring allowed): no waiter thread. Each JS thread
+//   (napi_env) has an io_uring whose IORING_OP_FUTEX_WAITs the notify
+//   completes in the kernel; the ring's fd is a libuv poll handle of that
+//   thread's loop, which delivers (uring-waits.cc). One wake-up instead of
+//   two. A thread whose ring cannot be set up uses the next mode.
+//
+// In the two other modes each JS thread owns its waiter threads, and
+// completions go back to JS through one thread-safe function per env:
 //
 // - 'waitv' (Linux 5.16+): a waiter thread sleeps in futex_waitv on up to 127
 //   registered words plus its own `control` word; registering or cancelling
@@ -35,6 +43,8 @@
 // unmapped after a cancel).
 #include "futex.h"
 
+#include <uv.h>
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -56,6 +66,8 @@
 #include <unordered_map>
 #include <thread>
 #include <vector>
+
+#include "uring-waits.h"
 
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
@@ -198,9 +210,19 @@ struct WaiterThread {
   }
 };
 
+enum class Mode { kUring, kWaitv, kThreads };
+
+Mode ProcessMode();
+
 struct AsyncWaiters {
+  AsyncWaiters() : mode(ProcessMode()) {}
   std::mutex mu;
   bool stop = false;
+  Mode mode;  // this env's: the process's, or the next one if its ring could not be set up
+  UringWaits* uring = nullptr;  // 'uring' mode: the ring, and the JS callback it delivers to
+  napi_env env = nullptr;
+  napi_ref callback = nullptr;
+  napi_async_context async_context = nullptr;
   std::vector<WaiterThread*> threads;
   std::vector<double> done;  // flat (id, result) pairs awaiting delivery to JS
   napi_threadsafe_function tsfn = nullptr;
@@ -273,6 +295,11 @@ struct AsyncWaiters {
   // finalizer or the env's instance-data finalizer, whichever comes first.
   void StopThreads() {
     std::vector<std::atomic<int32_t>*> words;
+    if (uring != nullptr) {
+      // 'uring' mode has no threads, and this runs on the env's own thread.
+      uring->Close();
+      uring = nullptr;
+    }
     {
       std::lock_guard<std::mutex> lock(mu);
       stop = true;
@@ -313,6 +340,33 @@ void TsfnFinalize(napi_env, void* data, void*) {
   delete ref;
 }
 
+// Counts `n` waits as delivered; after the last one the event loop may exit again.
+void CountDelivered(napi_env env, AsyncWaiters* w, uint32_t n) {
+  w->pending = w->pending > n ? w->pending - n : 0;
+  if (w->pending != 0 || !w->refed) return;
+  if (w->uring != nullptr)
+    w->uring->Ref(false);
+  else if (w->tsfn != nullptr)
+    napi_unref_threadsafe_function(env, w->tsfn);
+  w->refed = false;
+}
+
+// A flat [id, result, id, result, ...] batch as a JS array; nullptr when JS
+// can no longer run. Plain N-API calls whose failure ends the delivery: in a
+// worker thread being terminated they fail, and node-addon-api's wrappers
+// would answer that failure with a throw that aborts the process.
+napi_value BatchArray(napi_env env, const std::vector<double>& batch) {
+  napi_value arr;
+  if (napi_create_array_with_length(env, batch.size(), &arr) != napi_ok) return nullptr;
+  for (size_t i = 0; i < batch.size(); i++) {
+    napi_value value;
+    if (napi_create_double(env, batch[i], &value) != napi_ok) return nullptr;
+    if (napi_set_element(env, arr, static_cast<uint32_t>(i), value) != napi_ok) return nullptr;
+  }
+  return arr;
+}
+
+// The thread-safe function's call: the batch the waiter threads collected.
 void Deliver(napi_env env, napi_value js_cb, void* context, void*) {
   if (env == nullptr) return;
   AsyncWaiters* w = static_cast<AsyncWaiters*>(context);
@@ -322,44 +376,40 @@ void Deliver(napi_env env, napi_value js_cb, void* context, void*) {
     batch.swap(w->done);
   }
   if (batch.empty()) return;
-  uint32_t delivered = static_cast<uint32_t>(batch.size() / 2);
-  w->pending = w->pending > delivered ? w->pending - delivered : 0;
-  if (w->pending == 0 && w->refed && w->tsfn != nullptr) {
-    napi_unref_threadsafe_function(env, w->tsfn);
-    w->refed = false;
-  }
-  // Plain N-API calls whose failure ends the delivery: in a worker thread
-  // being terminated they fail (JS can no longer run), and node-addon-api's
-  // wrappers would answer that failure with a throw that aborts the process.
-  napi_value arr;
-  if (napi_create_array_with_length(env, batch.size(), &arr) != napi_ok) return;
-  for (size_t i = 0; i < batch.size(); i++) {
-    napi_value value;
-    if (napi_create_double(env, batch[i], &value) != napi_ok) return;
-    if (napi_set_element(env, arr, static_cast<uint32_t>(i), value) != napi_ok) return;
-  }
-  napi_value argv[] = {arr};
+  CountDelivered(env, w, static_cast<uint32_t>(batch.size() / 2));
+  napi_value arr = BatchArray(env, batch);
   napi_value undefined;
-  if (napi_get_undefined(env, &undefined) != napi_ok) return;
-  napi_call_function(env, undefined, js_cb, 1, argv, nullptr);
+  if (arr == nullptr || napi_get_undefined(env, &undefined) != napi_ok) return;
+  napi_call_function(env, undefined, js_cb, 1, &arr, nullptr);
+}
+
+// 'uring' mode: the ring's completions, on the env's thread from its libuv
+// poll callback, so the call goes through a callback scope (microtasks run
+// after it, as after any I/O callback).
+void DeliverUring(void* context, const std::vector<double>& ids) {
+  AsyncWaiters* w = static_cast<AsyncWaiters*>(context);
+  napi_env env = w->env;
+  CountDelivered(env, w, static_cast<uint32_t>(ids.size()));
+  std::vector<double> batch;
+  batch.reserve(ids.size() * 2);
+  for (double id : ids) {
+    batch.push_back(id);
+    batch.push_back(kOk);
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, arr = nullptr;
+  if (napi_get_reference_value(env, w->callback, &fn) == napi_ok && fn != nullptr &&
+      napi_get_global(env, &recv) == napi_ok && (arr = BatchArray(env, batch)) != nullptr) {
+    if (napi_make_callback(env, w->async_context, recv, fn, 1, &arr, nullptr) == napi_pending_exception) {
+      napi_value error;
+      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+    }
+  }
+  napi_close_handle_scope(env, scope);
 }
 
 AsyncWaiters* Waiters(Napi::Env env) { return env.GetInstanceData<WaitersRef>()->get(); }
-
-// onWaitComplete(fn): fn receives flat [id, result, id, result, ...] batches.
-Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  AsyncWaiters* w = Waiters(env);
-  if (w->tsfn != nullptr || info.Length() < 1 || !info[0].IsFunction()) return Napi::Number::New(env, -EINVAL);
-  napi_value name = Napi::String::New(env, "ipc-futex-wait");
-  if (napi_create_threadsafe_function(env, info[0], nullptr, name, 0, 1,
-                                      new WaitersRef(*env.GetInstanceData<WaitersRef>()), TsfnFinalize, w, Deliver,
-                                      &w->tsfn) !=
-      napi_ok)
-    return Napi::Number::New(env, -ENOMEM);
-  napi_unref_threadsafe_function(env, w->tsfn);
-  return Napi::Number::New(env, 0);
-}
 
 // futex_waitv exists from Linux 5.16: it answers this empty call with EINVAL.
 // Older kernels answer ENOSYS; a seccomp filter ENOSYS or EPERM (older Docker
@@ -369,14 +419,56 @@ bool HaveWaitv() {
   return have;
 }
 
+bool Forced(const char* name) {
+  const char* value = getenv(name);
+  return value != nullptr && value[0] != 0 && strcmp(value, "0") != 0;
+}
+
 // The async mode, chosen once per process: IPC_NO_FUTEX_WAITV set (and not
-// "0") forces 'threads'; otherwise the probe decides.
-bool UseWaitv() {
-  static const bool use = [] {
-    const char* forced = getenv("IPC_NO_FUTEX_WAITV");
-    return !(forced != nullptr && forced[0] != 0 && strcmp(forced, "0") != 0) && HaveWaitv();
+// "0") forces 'threads'; IPC_NO_IO_URING skips 'uring'; otherwise the probes
+// decide, best first.
+Mode ProcessMode() {
+  static const Mode mode = [] {
+    if (Forced("IPC_NO_FUTEX_WAITV")) return Mode::kThreads;
+    if (!Forced("IPC_NO_IO_URING") && UringWaits::Supported()) return Mode::kUring;
+    return HaveWaitv() ? Mode::kWaitv : Mode::kThreads;
   }();
-  return use;
+  return mode;
+}
+
+// onWaitComplete(fn): fn receives flat [id, result, id, result, ...] batches.
+// Sets up this env's mode: its ring, or the thread-safe function the waiter
+// threads deliver through.
+Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AsyncWaiters* w = Waiters(env);
+  if (w->tsfn != nullptr || w->uring != nullptr || info.Length() < 1 || !info[0].IsFunction())
+    return Napi::Number::New(env, -EINVAL);
+  if (w->mode == Mode::kUring) {
+    uv_loop_t* loop = nullptr;
+    napi_value name = Napi::String::New(env, "ipc-futex-wait");
+    if (napi_get_uv_event_loop(env, &loop) == napi_ok &&
+        napi_async_init(env, nullptr, name, &w->async_context) == napi_ok &&
+        napi_create_reference(env, info[0], 1, &w->callback) == napi_ok)
+      w->uring = UringWaits::Open(loop, DeliverUring, w);
+    if (w->uring != nullptr) {
+      w->env = env;
+      return Napi::Number::New(env, 0);
+    }
+    if (w->callback != nullptr) napi_delete_reference(env, w->callback);
+    if (w->async_context != nullptr) napi_async_destroy(env, w->async_context);
+    w->callback = nullptr;
+    w->async_context = nullptr;
+    w->mode = HaveWaitv() ? Mode::kWaitv : Mode::kThreads;
+  }
+  napi_value name = Napi::String::New(env, "ipc-futex-wait");
+  if (napi_create_threadsafe_function(env, info[0], nullptr, name, 0, 1,
+                                      new WaitersRef(*env.GetInstanceData<WaitersRef>()), TsfnFinalize, w, Deliver,
+                                      &w->tsfn) !=
+      napi_ok)
+    return Napi::Number::New(env, -ENOMEM);
+  napi_unref_threadsafe_function(env, w->tsfn);
+  return Napi::Number::New(env, 0);
 }
 
 constexpr size_t kThreadStack = 64 * 1024;
@@ -478,7 +570,8 @@ Napi::Value YieldThread(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value WaitMode(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), UseWaitv() ? "waitv" : "threads");
+  static const char* const kNames[] = {"uring", "waitv", "threads"};
+  return Napi::String::New(info.Env(), kNames[static_cast<int>(Waiters(info.Env())->mode)]);
 }
 
 // waitAsync(i32, index, expected, id) -> 0 registered | 1 not-equal | -errno
@@ -488,12 +581,14 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   AsyncWaiters* w = Waiters(env);
   std::atomic<int32_t>* word = WordAt(info);
   int32_t expected;
-  if (w->tsfn == nullptr || w->stop || word == nullptr || !ArgInt32(info, 2, &expected) || info.Length() < 4 ||
-      !info[3].IsNumber())
+  if ((w->tsfn == nullptr && w->uring == nullptr) || w->stop || word == nullptr || !ArgInt32(info, 2, &expected) ||
+      info.Length() < 4 || !info[3].IsNumber())
     return Napi::Number::New(env, -EINVAL);
   double id = info[3].As<Napi::Number>().DoubleValue();
   if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
-  if (!UseWaitv()) {
+  if (w->uring != nullptr) {
+    if (int rc = w->uring->Wait(id, word, expected); rc < 0) return Napi::Number::New(env, rc);
+  } else if (w->mode == Mode::kThreads) {
     // Under mu, so the thread cannot end and erase itself before it is listed.
     std::lock_guard<std::mutex> lock(w->mu);
     bool fresh = w->idle.empty();
@@ -537,7 +632,10 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
     target->Kick();
   }
   if (w->pending++ == 0 && !w->refed) {
-    napi_ref_threadsafe_function(env, w->tsfn);
+    if (w->uring != nullptr)
+      w->uring->Ref(true);
+    else
+      napi_ref_threadsafe_function(env, w->tsfn);
     w->refed = true;
   }
   return Napi::Number::New(env, 0);
@@ -552,7 +650,9 @@ Napi::Value CancelWait(const Napi::CallbackInfo& info) {
   double id = info[0].As<Napi::Number>().DoubleValue();
   bool found = false;
   std::atomic<int32_t>* wake = nullptr;
-  {
+  if (w->uring != nullptr) {
+    found = w->uring->Cancel(id);
+  } else {
     std::lock_guard<std::mutex> lock(w->mu);
     auto it = w->thread_waits.find(id);
     if (it != w->thread_waits.end() && it->second->registered) {
@@ -576,10 +676,7 @@ Napi::Value CancelWait(const Napi::CallbackInfo& info) {
   }
   // Wakes the cancelled thread, and every other sleeper of the word (spuriously).
   if (wake != nullptr) Futex(wake, FUTEX_WAKE, INT_MAX, nullptr);
-  if (found && --w->pending == 0 && w->refed && w->tsfn != nullptr) {
-    napi_unref_threadsafe_function(env, w->tsfn);
-    w->refed = false;
-  }
+  if (found) CountDelivered(env, w, 1);
   return Napi::Boolean::New(env, found);
 }
 

@@ -31,8 +31,8 @@ export interface NativeBinding {
   onWaitComplete(callback: (batch: number[]) => void): number
   waitAsync(i32: Int32Array, index: number, expected: number, id: number): number
   cancelWait(id: number): boolean
-  /** How async waits sleep in this process: futex_waitv, or a thread per wait (see native/futex.cc). */
-  waitMode(): 'waitv' | 'threads'
+  /** How async waits sleep in this thread: io_uring, futex_waitv, or a thread per wait (see native/futex.cc). */
+  waitMode(): 'uring' | 'waitv' | 'threads'
   /**
    * sched_yield(): lets another runnable thread on this CPU run (a spinning
    * waiter's peer). Optional: the binding of an older @ipc/core, loaded first

@@ -2,7 +2,8 @@
  * Async waits on kernels without futex_waitv (before Linux 5.16): the 'threads'
  * mode, forced with IPC_NO_FUTEX_WAITV=1 or chosen by the run-time probe.
  * The probe is tested under @ipc/test-utils' seccomp launcher, whose filter
- * makes futex_waitv fail with ENOSYS, as an old kernel does.
+ * makes futex_waitv fail with ENOSYS, as an old kernel does, and denies
+ * io_uring_setup (an old kernel has no io_uring futex waits either).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -20,10 +21,11 @@ function shared(words: number): { segment: Segment; i32: Int32Array } {
   return { segment, i32: new Int32Array(segment.buffer, segment.dataOffset, words) }
 }
 
-/** The environment without the switch, so only the probe can choose 'threads'. */
+/** The environment without the switches, so only the probe can choose 'threads'. */
 function probeEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env }
   delete env.IPC_NO_FUTEX_WAITV
+  delete env.IPC_NO_IO_URING
   return env
 }
 
@@ -39,11 +41,10 @@ interface Launched {
 
 /** Runs participant.mjs under the launcher; killed and awaited when the test finishes. */
 function underLauncher(args: string[]): Launched {
-  const [file, ...command] = (launcher as NonNullable<typeof launcher>)('futex_waitv', [
-    process.execPath,
-    participant,
-    ...args,
-  ])
+  const [file, ...command] = (launcher as NonNullable<typeof launcher>)(
+    ['futex_waitv', 'io_uring_setup'],
+    [process.execPath, participant, ...args],
+  )
   const child = spawn(file as string, command, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: probeEnv(),
@@ -86,7 +87,7 @@ async function wakeOne(i32: Int32Array, index: number): Promise<number> {
 }
 
 describe('IPC_NO_FUTEX_WAITV=1', () => {
-  it("forces the 'threads' mode; without it this kernel uses 'waitv' (or 'threads' when it lacks the syscall)", {
+  it("forces the 'threads' mode; without it this kernel uses 'uring', 'waitv' or 'threads' (what it has)", {
     timeout: 20_000,
   }, async () => {
     const forced = spawnChild(participant, ['mode', 'unused'], { env: { ...process.env, IPC_NO_FUTEX_WAITV: '1' } })
@@ -94,7 +95,7 @@ describe('IPC_NO_FUTEX_WAITV=1', () => {
     expect(forced.stdout()).toContain('MODE threads')
     const probed = spawnChild(participant, ['mode', 'unused'], { env: probeEnv() })
     expect(await probed.exited).toBe(0)
-    expect(probed.stdout()).toMatch(/MODE (waitv|threads)/)
+    expect(probed.stdout()).toMatch(/MODE (uring|waitv|threads)/)
   })
 
   it('serves 1,000 pending waits in one process without the libuv pool (UV_THREADPOOL_SIZE=1)', {
@@ -133,7 +134,7 @@ describe('IPC_NO_FUTEX_WAITV=1', () => {
   })
 })
 
-describe.skipIf(launcher === undefined)('with futex_waitv denied by seccomp (ENOSYS, as before Linux 5.16)', () => {
+describe.skipIf(launcher === undefined)('with futex_waitv and io_uring denied by seccomp, as before Linux 5.16', () => {
   it("the probe picks the 'threads' mode, not the environment", { timeout: 20_000 }, async () => {
     const child = underLauncher(['mode', 'unused'])
     expect(await child.exited).toBe(0)

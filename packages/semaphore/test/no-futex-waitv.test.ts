@@ -1,7 +1,7 @@
 /**
  * Semaphore across processes on a kernel without futex_waitv (before Linux
  * 5.16), simulated by @ipc/test-utils' seccomp launcher: futex_waitv fails
- * with ENOSYS, the probe picks the 'threads'
+ * with ENOSYS and io_uring_setup with EPERM, the probe picks the 'threads'
  * mode. Before the fallback, the child's acquire with a timeout spun at 100 % CPU.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -21,11 +21,12 @@ const launcher = seccompLauncher()
 function underLauncher(args: string[]): { child: ChildProcess; exited: Promise<number>; out: () => string } {
   const env = { ...process.env }
   delete env.IPC_NO_FUTEX_WAITV
-  const [file, ...command] = (launcher as NonNullable<typeof launcher>)('futex_waitv', [
-    process.execPath,
-    fixture,
-    ...args,
-  ])
+  delete env.IPC_NO_IO_URING
+  // An old kernel has neither futex_waitv nor io_uring futex waits.
+  const [file, ...command] = (launcher as NonNullable<typeof launcher>)(
+    ['futex_waitv', 'io_uring_setup'],
+    [process.execPath, fixture, ...args],
+  )
   const child = spawn(file as string, command, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
@@ -45,7 +46,7 @@ function underLauncher(args: string[]): { child: ChildProcess; exited: Promise<n
   return { child, exited, out: () => out }
 }
 
-describe.skipIf(launcher === undefined)('Semaphore#acquire() with futex_waitv denied by seccomp', () => {
+describe.skipIf(launcher === undefined)('Semaphore#acquire() with futex_waitv and io_uring denied by seccomp', () => {
   it("times out without spinning, then gets the permit the parent releases ('threads' mode from the probe)", {
     timeout: 30_000,
   }, async () => {

@@ -22,6 +22,16 @@ import { fileTick, type GridTick, unfileTick } from './tick-grid.js'
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out'
 
 const RESULTS: readonly WaitResult[] = ['ok', 'not-equal', 'timed-out']
+
+/** How async waits sleep (see `asyncWaitMode`). */
+export type AsyncWaitMode = 'uring' | 'waitv' | 'threads'
+
+/** The call whose failure a `waitAsync` error reports, by mode. */
+const SYSCALL_OF_MODE: Record<AsyncWaitMode, string> = {
+  uring: 'io_uring_enter',
+  waitv: 'futex_waitv',
+  threads: 'pthread_create',
+}
 const INT32_MAX = 0x7fffffff
 
 function checkWord(i32: Int32Array, index: number): void {
@@ -93,7 +103,7 @@ export function waitWord(
   const id = rt.nextWaitId++
   const rc = bin.waitAsync(i32, index, expected, id)
   if (rc === 1) return Promise.resolve('not-equal')
-  if (rc < 0) return Promise.reject(systemError(-rc, asyncWaitMode() === 'waitv' ? 'futex_waitv' : 'pthread_create'))
+  if (rc < 0) return Promise.reject(systemError(-rc, SYSCALL_OF_MODE[asyncWaitMode()]))
   return new Promise<WaitResult | 'ticked'>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined
     let removeAbort = () => {}
@@ -157,12 +167,16 @@ export function waitWord(
 }
 
 /**
- * How async waits sleep in this process, chosen once at first use:
- * `'waitv'` (futex_waitv, Linux 5.16+: a few threads serve many waits) or
+ * How async waits sleep in this thread, chosen once per process when the
+ * addon loads: `'uring'` (io_uring futex waits, Linux 6.7+: the notify wakes
+ * this thread's event loop itself, no waiter thread; skipped with
+ * IPC_NO_IO_URING=1 or where io_uring is denied), else `'waitv'`
+ * (futex_waitv, Linux 5.16+: a few threads serve many waits), else
  * `'threads'` (a thread per pending wait in plain FUTEX_WAIT: older kernels,
- * or forced by the environment variable IPC_NO_FUTEX_WAITV=1). For @ipc packages and tests.
+ * or forced by IPC_NO_FUTEX_WAITV=1). A thread whose ring cannot be set up
+ * at its first async wait uses the next mode. For @ipc packages and tests.
  */
-export function asyncWaitMode(): 'waitv' | 'threads' {
+export function asyncWaitMode(): AsyncWaitMode {
   return native().waitMode()
 }
 

@@ -1,0 +1,189 @@
+/**
+ * Async waits on io_uring ('uring' mode, native/uring-waits.cc): the probe
+ * that picks it, the fallback when io_uring is denied, and what only this
+ * mode promises: a wake-up is delivered exactly once even when it races a
+ * cancel, completions beyond the ring's 1,024 places are not lost, and each
+ * worker thread has its own ring, closed with the thread.
+ */
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { release } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { notify } from '@ipc/core'
+import { asyncWaitMode, Segment } from '@ipc/core/internal'
+import { seccompLauncher, spawnChild, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it, onTestFinished } from 'vitest'
+
+const KIND = { kind: 'test-xproc', version: 1 }
+const participant = fileURLToPath(new URL('./fixtures/participant.mjs', import.meta.url))
+const threadWait = new URL('./fixtures/thread-wait.mjs', import.meta.url)
+/** Undefined (those tests skipped) when there is no C compiler. */
+const launcher = seccompLauncher()
+
+/** Linux 6.7+ with io_uring enabled and no seccomp filter on this process: where the probe must pick 'uring'. */
+function kernelHasUringFutex(): boolean {
+  const [major = 0, minor = 0] = release().split('.').map(Number)
+  const read = (path: string, fallback: string) => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch {
+      return fallback
+    }
+  }
+  const disabled = read('/proc/sys/kernel/io_uring_disabled', '0').trim()
+  const filtered = !/^Seccomp:\s+0$/m.test(read('/proc/self/status', 'Seccomp:\t0'))
+  return (major > 6 || (major === 6 && minor >= 7)) && disabled === '0' && !filtered
+}
+
+/** The environment without the switches, so the probe decides. */
+function probeEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.IPC_NO_FUTEX_WAITV
+  delete env.IPC_NO_IO_URING
+  return env
+}
+
+function shared(words: number): { segment: Segment; i32: Int32Array } {
+  const segment = Segment.create(KIND, words * 4, { name: uniqueName('uring') })
+  onTestFinished(() => segment.close())
+  return { segment, i32: new Int32Array(segment.buffer, segment.dataOffset, words) }
+}
+
+const uring = kernelHasUringFutex() && asyncWaitMode() === 'uring'
+
+describe('the probe', () => {
+  it.skipIf(!kernelHasUringFutex())(
+    "picks 'uring' on this kernel; IPC_NO_IO_URING=1 skips it",
+    {
+      timeout: 20_000,
+    },
+    async () => {
+      const probed = spawnChild(participant, ['mode', 'unused'], { env: probeEnv() })
+      expect(await probed.exited).toBe(0)
+      expect(probed.stdout()).toContain('MODE uring')
+      const skipped = spawnChild(participant, ['mode', 'unused'], { env: { ...probeEnv(), IPC_NO_IO_URING: '1' } })
+      expect(await skipped.exited).toBe(0)
+      expect(skipped.stdout()).toMatch(/MODE (waitv|threads)/)
+      expect(skipped.stdout()).not.toContain('uring')
+    },
+  )
+
+  it.skipIf(launcher === undefined)(
+    "falls back to 'waitv' where io_uring_setup is denied (EPERM, as under Docker's default profile), and waits still work",
+    { timeout: 20_000 },
+    async () => {
+      const { segment, i32 } = shared(4)
+      const denied = (args: string[]) => {
+        const [file, ...command] = (launcher as NonNullable<typeof launcher>)('io_uring_setup', [
+          process.execPath,
+          participant,
+          ...args,
+        ])
+        const child = spawn(file as string, command, { stdio: ['ignore', 'pipe', 'inherit'], env: probeEnv() })
+        let out = ''
+        child.stdout?.on('data', (d) => {
+          out += d
+        })
+        const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
+        onTestFinished(async () => {
+          if (child.exitCode === null) child.kill('SIGKILL')
+          await exited
+        })
+        return { exited, out: () => out }
+      }
+      const probed = denied(['mode', 'unused'])
+      expect(await probed.exited).toBe(0)
+      expect(probed.out()).toMatch(/MODE (waitv|threads)/)
+      const child = denied(['wait-async', segment.name, '0', '15000'])
+      while (Atomics.load(i32, 3) !== 1 || notify(i32, 0, 1) === 0) await new Promise((r) => setTimeout(r, 5))
+      expect(await child.exited).toBe(0)
+      expect(child.out()).toContain('RESULT ok 0')
+    },
+  )
+})
+
+describe.skipIf(!uring)("'uring' mode", () => {
+  it("delivers each wake-up exactly once while waits time out around it: notify's count equals the 'ok' results", {
+    timeout: 60_000,
+  }, async () => {
+    const { segment, i32 } = shared(4)
+    const child = spawnChild(participant, ['wait-race', segment.name, '3000'], { env: probeEnv() })
+    await child.waitFor('MODE', 10_000)
+    let woken = 0
+    const deadline = performance.now() + 45_000
+    // Wake one sleeper at a time, as often as we can, until the child is done.
+    while (Atomics.load(i32, 1) !== 1 && performance.now() < deadline) {
+      woken += notify(i32, 0, 1)
+      if (woken % 64 === 0) await new Promise((r) => setImmediate(r))
+    }
+    expect(await child.exited, child.stderr()).toBe(0)
+    const race = /RACE ok (\d+) timed-out (\d+)/.exec(child.stdout())
+    expect(race, child.stdout()).not.toBeNull()
+    const [ok, timedOut] = (race as RegExpExecArray).slice(1).map(Number)
+    expect(child.stdout()).toContain('MODE uring')
+    expect((ok as number) + (timedOut as number)).toBe(3000)
+    // Both endings happened, so the race between a wake-up and a timeout's cancel was run.
+    expect(ok).toBeGreaterThan(0)
+    expect(timedOut).toBeGreaterThan(0)
+    expect(woken).toBe(ok)
+  })
+
+  it('resolves 3,000 pending waits of one process woken at once (more than the 1,024 completions its ring holds)', {
+    timeout: 40_000,
+  }, async () => {
+    const { segment, i32 } = shared(3000)
+    const child = spawnChild(participant, ['pool', segment.name, '3000'], { env: probeEnv() })
+    await child.waitFor('READS DONE', 30_000)
+    expect(child.stdout()).toContain('MODE uring')
+    for (let i = 0; i < 3000; i++) Atomics.store(i32, i, 1)
+    let woken = 0
+    for (let i = 0; i < 3000; i++) woken += notify(i32, i)
+    expect(woken).toBe(3000)
+    expect(await child.exited).toBe(0)
+    expect(child.stdout()).toContain('WAITS DONE 3000')
+  })
+
+  it('lets a process exit once its last wait timed out (the ring stops keeping the event loop alive)', {
+    timeout: 20_000,
+  }, async () => {
+    const { segment } = shared(4)
+    const started = performance.now()
+    const child = spawnChild(participant, ['wait-async', segment.name, '0', '200'], { env: probeEnv() })
+    expect(await child.exited).toBe(0)
+    expect(child.stdout()).toContain('RESULT timed-out 0')
+    expect(performance.now() - started).toBeLessThan(10_000)
+  })
+
+  it("gives each worker thread its own ring: one is woken, a terminated one's wait is gone", {
+    timeout: 20_000,
+  }, async () => {
+    const { segment, i32 } = shared(4)
+    const started = (index: number) => {
+      const worker = new Worker(threadWait, { workerData: { name: segment.name, index } })
+      const messages: string[] = []
+      worker.on('message', (m) => messages.push(m))
+      onTestFinished(async () => {
+        await worker.terminate()
+      })
+      const until = async (prefix: string) => {
+        const deadline = performance.now() + 10_000
+        while (!messages.some((m) => m.startsWith(prefix)) && performance.now() < deadline)
+          await new Promise((r) => setTimeout(r, 5))
+        return messages.find((m) => m.startsWith(prefix))
+      }
+      return { worker, until }
+    }
+    const woken = started(0)
+    const killed = started(1)
+    expect(await woken.until('waiting')).toBe('waiting uring')
+    expect(await killed.until('waiting')).toBe('waiting uring')
+    Atomics.store(i32, 0, 1)
+    expect(notify(i32, 0)).toBe(1)
+    expect(await woken.until('result')).toBe('result ok')
+    await killed.worker.terminate()
+    // The terminated thread's ring was closed with it: nobody sleeps on word 1 any more.
+    Atomics.store(i32, 1, 1)
+    expect(notify(i32, 1)).toBe(0)
+  })
+})
