@@ -8,10 +8,10 @@
 // pool. Completions reach JS in batches.
 //
 // - 'uring' (Linux 6.7+, io_uring allowed): no waiter thread. Each JS thread
-//   (napi_env) has an io_uring whose IORING_OP_FUTEX_WAITs the notify
-//   completes in the kernel; the ring's fd is a libuv poll handle of that
-//   thread's loop, which delivers (uring-waits.cc). One wake-up instead of
-//   two. A thread whose ring cannot be set up uses the next mode.
+//   (napi_env) has an io_uring; a wait is an IORING_OP_FUTEX_WAIT that the
+//   notify completes in the kernel, and the ring's fd, a libuv poll handle
+//   of that thread's loop, delivers it (uring-waits.cc): one thread wake-up
+//   instead of two. A thread whose ring cannot be set up uses the next mode.
 //
 // In the two other modes each JS thread owns its waiter threads, and
 // completions go back to JS through one thread-safe function per env:
