@@ -3,8 +3,8 @@
 // the linux-arm64 prebuild. Children (child.mjs) run under the same node.
 //
 // Each primitive is used with both sync and async waits. Debian 12's qemu-user
-// (7.2) has no futex_waitv, so the async waits run in the addon's 'threads'
-// mode there (a waiter thread per pending async wait), which this also proves;
+// (7.2) has neither io_uring nor futex_waitv, so the async waits run in the
+// addon's 'threads' mode there (a waiter thread per pending async wait), which this also proves;
 // the mode in use is printed.
 //
 // argv: the command words put before process.execPath to start a child

@@ -212,13 +212,13 @@ struct WaiterThread {
 
 enum class Mode { kUring, kWaitv, kThreads };
 
-Mode ProcessMode();
-
 struct AsyncWaiters {
-  AsyncWaiters() : mode(ProcessMode()) {}
   std::mutex mu;
   bool stop = false;
-  Mode mode;  // this env's: the process's, or the next one if its ring could not be set up
+  // This env's mode: the process's (probed at the first waitMode() or
+  // onWaitComplete(), not at load), or the next one if its ring could not be set up.
+  Mode mode = Mode::kThreads;
+  bool mode_known = false;
   UringWaits* uring = nullptr;  // 'uring' mode: the ring, and the JS callback it delivers to
   napi_env env = nullptr;
   napi_ref callback = nullptr;
@@ -296,7 +296,9 @@ struct AsyncWaiters {
   void StopThreads() {
     std::vector<std::atomic<int32_t>*> words;
     if (uring != nullptr) {
-      // 'uring' mode has no threads, and this runs on the env's own thread.
+      // Normally closed already by UringCleanup (an env cleanup hook, which
+      // runs before this finalizer). Closed here without a close callback:
+      // the library may be unloaded before libuv would run it.
       uring->Close();
       uring = nullptr;
     }
@@ -436,6 +438,34 @@ Mode ProcessMode() {
   return mode;
 }
 
+Mode EnvMode(AsyncWaiters* w) {
+  if (!w->mode_known) {
+    w->mode = ProcessMode();
+    w->mode_known = true;
+  }
+  return w->mode;
+}
+
+void RemoveCleanupHook(void* hook) { napi_remove_async_cleanup_hook(static_cast<napi_async_cleanup_hook_handle>(hook)); }
+
+// Env teardown ('uring' mode): closes the ring while this library is still
+// loaded. A worker's env unloads the addon before its loop runs close
+// callbacks, so the close callback must run first: Node waits for an async
+// cleanup hook to remove itself, which the poll handle's close callback does.
+void UringCleanup(napi_async_cleanup_hook_handle hook, void* arg) {
+  AsyncWaiters* w = static_cast<AsyncWaiters*>(arg);
+  if (w->callback != nullptr) napi_delete_reference(w->env, w->callback);
+  if (w->async_context != nullptr) napi_async_destroy(w->env, w->async_context);
+  w->callback = nullptr;
+  w->async_context = nullptr;
+  UringWaits* uring = w->uring;
+  w->uring = nullptr;
+  if (uring != nullptr)
+    uring->Close(RemoveCleanupHook, hook);
+  else
+    napi_remove_async_cleanup_hook(hook);
+}
+
 // onWaitComplete(fn): fn receives flat [id, result, id, result, ...] batches.
 // Sets up this env's mode: its ring, or the thread-safe function the waiter
 // threads deliver through.
@@ -444,7 +474,7 @@ Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
   AsyncWaiters* w = Waiters(env);
   if (w->tsfn != nullptr || w->uring != nullptr || info.Length() < 1 || !info[0].IsFunction())
     return Napi::Number::New(env, -EINVAL);
-  if (w->mode == Mode::kUring) {
+  if (EnvMode(w) == Mode::kUring) {
     uv_loop_t* loop = nullptr;
     napi_value name = Napi::String::New(env, "ipc-futex-wait");
     if (napi_get_uv_event_loop(env, &loop) == napi_ok &&
@@ -453,7 +483,10 @@ Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
       w->uring = UringWaits::Open(loop, DeliverUring, w);
     if (w->uring != nullptr) {
       w->env = env;
-      return Napi::Number::New(env, 0);
+      napi_async_cleanup_hook_handle hook;
+      if (napi_add_async_cleanup_hook(env, UringCleanup, w, &hook) == napi_ok) return Napi::Number::New(env, 0);
+      w->uring->Close();
+      w->uring = nullptr;
     }
     if (w->callback != nullptr) napi_delete_reference(env, w->callback);
     if (w->async_context != nullptr) napi_async_destroy(env, w->async_context);
@@ -571,7 +604,7 @@ Napi::Value YieldThread(const Napi::CallbackInfo& info) {
 
 Napi::Value WaitMode(const Napi::CallbackInfo& info) {
   static const char* const kNames[] = {"uring", "waitv", "threads"};
-  return Napi::String::New(info.Env(), kNames[static_cast<int>(Waiters(info.Env())->mode)]);
+  return Napi::String::New(info.Env(), kNames[static_cast<int>(EnvMode(Waiters(info.Env())))]);
 }
 
 // waitAsync(i32, index, expected, id) -> 0 registered | 1 not-equal | -errno
@@ -588,7 +621,7 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
   if (w->uring != nullptr) {
     if (int rc = w->uring->Wait(id, word, expected); rc < 0) return Napi::Number::New(env, rc);
-  } else if (w->mode == Mode::kThreads) {
+  } else if (EnvMode(w) == Mode::kThreads) {
     // Under mu, so the thread cannot end and erase itself before it is listed.
     std::lock_guard<std::mutex> lock(w->mu);
     bool fresh = w->idle.empty();

@@ -188,7 +188,10 @@ bool UringWaits::Cancel(double id) {
   c.tv_nsec = -1;
   for (;;) {
     long rc = syscall(__NR_io_uring_register, fd_, kRegisterSyncCancel, &c, 1);
-    if (rc >= 0) return true;  // how many it cancelled (1), or 0 for some request kinds
+    if (rc >= 0) {  // how many it cancelled (1), or 0 for some request kinds
+      cancelled_.insert(c.addr);
+      return true;
+    }
     // ENOENT: a wake-up took it first; its completion is queued. Anything
     // else (not expected once Supported() passed): it stays registered and
     // ends at its next wake-up, which the caller's slices bound.
@@ -212,26 +215,53 @@ void UringWaits::Reap() {
     const Cqe* cqes = static_cast<const Cqe*>(cqes_);
     for (; head != tail; head++) {
       const Cqe& c = cqes[head & cq_mask_];
-      // 0: woken. -EAGAIN: the word no longer held `expected`. Any other
-      // error (-EFAULT): end the wait rather than hang; every caller re-checks.
-      if (c.res != -ECANCELED) ids_.push_back(static_cast<double>(c.user_data));
+      // 0: woken. -EAGAIN: the word no longer held `expected`. -ECANCELED of
+      // a wait we cancelled: skipped (Cancel told the caller). Any other
+      // result, -ECANCELED from the kernel's own cancel included: end the
+      // wait rather than hang; every caller re-checks.
+      if (c.res == -ECANCELED && cancelled_.erase(c.user_data) == 1) continue;
+      ids_.push_back(static_cast<double>(c.user_data));
     }
     cq_head_->store(head, std::memory_order_release);
     if ((sq_flags_->load(std::memory_order_acquire) & kSqCqOverflow) == 0) break;
-    Enter(fd_, 0, 0, kEnterGetEvents);  // moves overflowed completions into the ring
+    // Moves overflowed completions into the ring. (The kernel allocates an
+    // overflow entry with GFP_ATOMIC; if that fails under memory pressure
+    // the completion is dropped and its wait ends only with its process.
+    // It takes more than 1,024 completions unread at once.)
+    if (Enter(fd_, 0, 0, kEnterGetEvents) < 0 && errno != EINTR) break;
   }
   if (!ids_.empty() && ready_ != nullptr) ready_(context_, ids_);
 }
 
 void UringWaits::OnReadable(uv_poll_t* handle, int status, int) {
-  UringWaits* u = static_cast<UringWaits*>(handle->data);
-  if (u != nullptr && status == 0) u->Reap();
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(handle)) || status != 0) return;
+  static_cast<UringWaits*>(handle->data)->Reap();
 }
 
-void UringWaits::Close() {
+namespace {
+struct Closing {
+  void (*closed)(void*);
+  void* arg;
+};
+
+void OnClosed(uv_handle_t* handle) {
+  Closing* closing = static_cast<Closing*>(handle->data);
+  delete reinterpret_cast<uv_poll_t*>(handle);
+  closing->closed(closing->arg);
+  delete closing;
+}
+}  // namespace
+
+void UringWaits::Close(void (*closed)(void*), void* arg) {
   if (poll_ != nullptr) {
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(poll_);
+    if (closed != nullptr) {
+      handle->data = new Closing{closed, arg};
+      uv_close(handle, OnClosed);
+    } else {
+      handle->data = nullptr;
+      uv_close(handle, nullptr);
+    }
     poll_ = nullptr;
   }
   if (sqes_ != nullptr) munmap(sqes_, sqes_bytes_);

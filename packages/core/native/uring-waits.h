@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <unordered_set>
 #include <vector>
 
 namespace ipc {
@@ -29,7 +30,11 @@ class UringWaits {
   // Whether the ring keeps the event loop alive (while waits are pending).
   void Ref(bool on);
   // Closes the ring (the kernel drops pending waits) and frees this object.
-  void Close();
+  // The poll handle's memory is freed by libuv's close callback, which then
+  // runs `closed(arg)`; with `closed` null there is no callback (the handle's
+  // few bytes stay allocated): for a teardown after which this library may
+  // be unloaded before libuv runs close callbacks.
+  void Close(void (*closed)(void* arg) = nullptr, void* arg = nullptr);
 
  private:
   UringWaits() = default;
@@ -53,6 +58,7 @@ class UringWaits {
   Ready ready_ = nullptr;
   void* context_ = nullptr;
   std::vector<double> ids_;
+  std::unordered_set<uint64_t> cancelled_;  // cancelled by us; their -ECANCELED completion is skipped
 };
 
 }  // namespace ipc

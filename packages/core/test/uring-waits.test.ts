@@ -3,7 +3,8 @@
  * that picks it, the fallback when io_uring is denied, and what only this
  * mode promises: a wake-up is delivered exactly once even when it races a
  * cancel, completions beyond the ring's 1,024 places are not lost, and each
- * worker thread has its own ring, closed with the thread.
+ * worker thread has its own ring, closed with the thread (before the thread
+ * unloads the addon).
  */
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -18,6 +19,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 const KIND = { kind: 'test-xproc', version: 1 }
 const participant = fileURLToPath(new URL('./fixtures/participant.mjs', import.meta.url))
 const threadWait = new URL('./fixtures/thread-wait.mjs', import.meta.url)
+const workerOnly = fileURLToPath(new URL('./fixtures/worker-only-wait.mjs', import.meta.url))
 /** Undefined (those tests skipped) when there is no C compiler. */
 const launcher = seccompLauncher()
 
@@ -129,17 +131,31 @@ describe.skipIf(!uring)("'uring' mode", () => {
     expect(woken).toBe(ok)
   })
 
-  it('resolves 3,000 pending waits of one process woken at once (more than the 1,024 completions its ring holds)', {
+  it('resolves 3,000 waits woken while their thread was blocked (more completions than the 1,024 its ring holds)', {
     timeout: 40_000,
   }, async () => {
-    const { segment, i32 } = shared(3000)
-    const child = spawnChild(participant, ['pool', segment.name, '3000'], { env: probeEnv() })
-    await child.waitFor('READS DONE', 30_000)
+    const { segment, i32 } = shared(3001)
+    const child = spawnChild(participant, ['pool-blocked', segment.name, '3000'], { env: probeEnv() })
+    await child.waitFor('WAITING', 30_000)
     expect(child.stdout()).toContain('MODE uring')
     for (let i = 0; i < 3000; i++) Atomics.store(i32, i, 1)
     let woken = 0
-    for (let i = 0; i < 3000; i++) woken += notify(i32, i)
+    // The child may not have registered them all yet: notify until each was woken once.
+    const deadline = performance.now() + 20_000
+    const done = new Uint8Array(3000)
+    while (woken < 3000 && performance.now() < deadline) {
+      for (let i = 0; i < 3000; i++) {
+        if (done[i] === 1) continue
+        if (notify(i32, i) === 1) {
+          done[i] = 1
+          woken++
+        }
+      }
+    }
     expect(woken).toBe(3000)
+    // Only now may the child's thread read its ring: 3,000 completions wait there (1,024) and in the kernel's overflow list.
+    Atomics.store(i32, 3000, 1)
+    notify(i32, 3000)
     expect(await child.exited).toBe(0)
     expect(child.stdout()).toContain('WAITS DONE 3000')
   })
@@ -153,6 +169,19 @@ describe.skipIf(!uring)("'uring' mode", () => {
     expect(await child.exited).toBe(0)
     expect(child.stdout()).toContain('RESULT timed-out 0')
     expect(performance.now() - started).toBeLessThan(10_000)
+  })
+
+  it('lets a program whose only async wait was in a worker thread exit cleanly when that worker ends', {
+    timeout: 20_000,
+  }, async () => {
+    // The ring's poll handle is closed from an async cleanup hook: before, libuv ran its close
+    // callback after the worker had unloaded the addon, a segfault (exit 139) every time.
+    for (let run = 0; run < 2; run++) {
+      const child = spawnChild(workerOnly, [], { env: probeEnv() })
+      expect(await child.exited, child.stderr()).toBe(0)
+      expect(child.stdout()).toContain('RESULT timed-out')
+      expect(child.stdout()).toContain('WORKER EXIT 0')
+    }
   })
 
   it("gives each worker thread its own ring: one is woken, a terminated one's wait is gone", {

@@ -3,13 +3,14 @@
  * and processes (Linux futexes; V8's own Atomics.wait/notify only reach
  * threads of one process).
  *
- * Async waits are served by native waiter threads (see native/futex.cc), not
- * by the libuv pool, so they never starve fs or dns and never block the event
- * loop. A pending async wait keeps the event loop alive, like a timer. On
- * kernels without futex_waitv (before 5.16), or with IPC_NO_FUTEX_WAITV=1,
- * each pending wait gets its own small thread ('threads' mode); a cancel there
- * wakes the word's other sleepers spuriously, so every caller re-checks its
- * state after 'ok'.
+ * Async waits never use the libuv pool, so they never starve fs or dns and
+ * never block the event loop. On Linux 6.7+ they are io_uring futex waits
+ * whose completion wakes this thread's event loop ('uring' mode); otherwise
+ * native waiter threads serve them (see native/futex.cc): 'waitv' (Linux
+ * 5.16+, or IPC_NO_IO_URING=1), or one small thread per pending wait on older
+ * kernels or with IPC_NO_FUTEX_WAITV=1 ('threads' mode), where a cancel wakes
+ * the word's other sleepers spuriously. Every caller re-checks its state
+ * after 'ok'. A pending async wait keeps the event loop alive, like a timer.
  */
 import { types } from 'node:util'
 import { ClosedError, invalidArgType, outOfRange, systemError } from '../errors.js'
