@@ -51,7 +51,12 @@
  * and `head`. A violation throws CorruptError and leaves the ring (and every
  * ring sharing its `fault`) refusing all further reads, writes and waits;
  * `closeReader`/`closeWriter` still work. So a bad word costs one throw,
- * never a spin, a hang, or a read outside the record area.
+ * never a spin, a hang, or a read outside the record area. `atomicPublish`
+ * is checked at attach (0 or 1, else CorruptError). Scribbled later: to
+ * another non-zero value, every side publishes atomically and skips its
+ * fence, which is safe; back to 0 under a process that cannot fence, that
+ * process's sleeps may miss a wake-up by up to one slice (PEER_CHECK_MS),
+ * never hang (as for the attach race under "Ordering"; not tested).
  *
  * Ordering: the producer writes the payload and the record header with plain
  * stores, then publishes with a store of `head`; the consumer reads `head`
