@@ -342,15 +342,23 @@ void TsfnFinalize(napi_env, void* data, void*) {
   delete ref;
 }
 
+// Whether this env's pending waits keep its event loop alive: the ring's poll
+// handle, or the thread-safe function the waiter threads deliver through.
+void KeepLoopAlive(napi_env env, AsyncWaiters* w, bool on) {
+  if (w->refed == on) return;
+  if (w->uring != nullptr)
+    w->uring->Ref(on);
+  else if (w->tsfn != nullptr && on)
+    napi_ref_threadsafe_function(env, w->tsfn);
+  else if (w->tsfn != nullptr)
+    napi_unref_threadsafe_function(env, w->tsfn);
+  w->refed = on;
+}
+
 // Counts `n` waits as delivered; after the last one the event loop may exit again.
 void CountDelivered(napi_env env, AsyncWaiters* w, uint32_t n) {
   w->pending = w->pending > n ? w->pending - n : 0;
-  if (w->pending != 0 || !w->refed) return;
-  if (w->uring != nullptr)
-    w->uring->Ref(false);
-  else if (w->tsfn != nullptr)
-    napi_unref_threadsafe_function(env, w->tsfn);
-  w->refed = false;
+  if (w->pending == 0) KeepLoopAlive(env, w, false);
 }
 
 // A flat [id, result, id, result, ...] batch as a JS array; nullptr when JS
@@ -421,6 +429,9 @@ bool HaveWaitv() {
   return have;
 }
 
+// The best mode with waiter threads: where there is no io_uring, or a thread's ring failed.
+Mode ThreadMode() { return HaveWaitv() ? Mode::kWaitv : Mode::kThreads; }
+
 bool Forced(const char* name) {
   const char* value = getenv(name);
   return value != nullptr && value[0] != 0 && strcmp(value, "0") != 0;
@@ -433,7 +444,7 @@ Mode ProcessMode() {
   static const Mode mode = [] {
     if (Forced("IPC_NO_FUTEX_WAITV")) return Mode::kThreads;
     if (!Forced("IPC_NO_IO_URING") && UringWaits::Supported()) return Mode::kUring;
-    return HaveWaitv() ? Mode::kWaitv : Mode::kThreads;
+    return ThreadMode();
   }();
   return mode;
 }
@@ -492,7 +503,7 @@ Napi::Value OnWaitComplete(const Napi::CallbackInfo& info) {
     if (w->async_context != nullptr) napi_async_destroy(env, w->async_context);
     w->callback = nullptr;
     w->async_context = nullptr;
-    w->mode = HaveWaitv() ? Mode::kWaitv : Mode::kThreads;
+    w->mode = ThreadMode();
   }
   napi_value name = Napi::String::New(env, "ipc-futex-wait");
   if (napi_create_threadsafe_function(env, info[0], nullptr, name, 0, 1,
@@ -664,13 +675,7 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
     target->entries.push_back({id, word, expected});
     target->Kick();
   }
-  if (w->pending++ == 0 && !w->refed) {
-    if (w->uring != nullptr)
-      w->uring->Ref(true);
-    else
-      napi_ref_threadsafe_function(env, w->tsfn);
-    w->refed = true;
-  }
+  if (w->pending++ == 0) KeepLoopAlive(env, w, true);
   return Napi::Number::New(env, 0);
 }
 

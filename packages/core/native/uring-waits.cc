@@ -99,6 +99,18 @@ long Enter(int fd, unsigned submit, unsigned complete, unsigned flags) {
   return syscall(__NR_io_uring_enter, fd, submit, complete, flags, nullptr, 0);
 }
 
+// IORING_REGISTER_SYNC_CANCEL of the request whose user_data is `user_data`:
+// the syscall's result (how many it cancelled, or -1 with errno).
+long SyncCancelOf(int fd, uint64_t user_data) {
+  SyncCancel c;
+  memset(&c, 0, sizeof c);
+  c.addr = user_data;
+  c.fd = -1;
+  c.tv_sec = -1;
+  c.tv_nsec = -1;
+  return syscall(__NR_io_uring_register, fd, kRegisterSyncCancel, &c, 1);
+}
+
 template <typename T>
 T* At(void* base, uint32_t offset) {
   return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
@@ -180,16 +192,10 @@ int UringWaits::Wait(double id, std::atomic<int32_t>* word, int32_t expected) {
 }
 
 bool UringWaits::Cancel(double id) {
-  SyncCancel c;
-  memset(&c, 0, sizeof c);
-  c.addr = static_cast<uint64_t>(id);
-  c.fd = -1;
-  c.tv_sec = -1;
-  c.tv_nsec = -1;
+  uint64_t user_data = static_cast<uint64_t>(id);
   for (;;) {
-    long rc = syscall(__NR_io_uring_register, fd_, kRegisterSyncCancel, &c, 1);
-    if (rc >= 0) {  // how many it cancelled (1), or 0 for some request kinds
-      cancelled_.insert(c.addr);
+    if (SyncCancelOf(fd_, user_data) >= 0) {  // how many it cancelled (1), or 0 for some request kinds
+      cancelled_.insert(user_data);
       return true;
     }
     // ENOENT: a wake-up took it first; its completion is queued. Anything
@@ -284,15 +290,7 @@ bool UringWaits::Supported() {
       u->cq_head_->store(head + 1);
     }
     // Nothing to cancel: ENOENT where the register opcode exists (EINVAL before 6.0).
-    if (ok) {
-      SyncCancel c;
-      memset(&c, 0, sizeof c);
-      c.addr = 2;
-      c.fd = -1;
-      c.tv_sec = -1;
-      c.tv_nsec = -1;
-      ok = syscall(__NR_io_uring_register, u->fd_, kRegisterSyncCancel, &c, 1) == -1 && errno == ENOENT;
-    }
+    if (ok) ok = SyncCancelOf(u->fd_, 2) == -1 && errno == ENOENT;
     u->Close();
     return ok;
   }();
