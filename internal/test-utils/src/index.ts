@@ -64,6 +64,17 @@ export function spawnChild(
 }
 
 /**
+ * Starts `command` (an argv: the program, then its arguments), as the seccomp
+ * launcher builds it; killed and awaited when the current test finishes, as
+ * spawnChild. No IPC channel; stdin is closed.
+ */
+export function spawnCommand(command: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): SpawnedChild {
+  const [file, ...args] = command
+  const child = spawn(file as string, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env })
+  return watchChild(child)
+}
+
+/**
  * Starts the Python script `script` with the machine's `python3` and `args`
  * as argv; killed and awaited when the current test finishes, as spawnChild.
  * Its stdin is a pipe (`child.stdin`); stdout is unbuffered (`-u`).

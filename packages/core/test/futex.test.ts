@@ -2,27 +2,11 @@
  * wait / waitSync / notify and Atomics between real processes sharing a segment.
  */
 import { notify, wait } from '@ipc/core'
-import { Segment } from '@ipc/core/internal'
-import { spawnChild, uniqueName } from '@ipc/test-utils'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { spawnChild } from '@ipc/test-utils'
+import { describe, expect, it } from 'vitest'
+import { participant, participantWords, wakeOne } from './cross-process-waits.js'
 
-const KIND = { kind: 'test-xproc', version: 1 }
-const participant = new URL('./fixtures/participant.mjs', import.meta.url)
-
-function shared(words: number): { segment: Segment; i32: Int32Array } {
-  const segment = Segment.create(KIND, words * 4, { name: uniqueName('futex') })
-  onTestFinished(() => segment.close())
-  return { segment, i32: new Int32Array(segment.buffer, segment.dataOffset, words) }
-}
-
-/** Notifies word `index` until one sleeper is woken (the child may not be asleep yet). */
-async function wakeOne(i32: Int32Array, index: number): Promise<number> {
-  for (;;) {
-    const woken = notify(i32, index, 1)
-    if (woken > 0) return woken
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
+const shared = (words: number) => participantWords(words, 'futex')
 
 describe('Atomics on a segment', () => {
   it('counts exactly with 3 child processes and the parent adding at once', { timeout: 30_000 }, async () => {

@@ -5,85 +5,19 @@
  * makes futex_waitv fail with ENOSYS, as an old kernel does, and denies
  * io_uring_setup (an old kernel has no io_uring futex waits either).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { notify, wait } from '@ipc/core'
-import { Segment } from '@ipc/core/internal'
-import { seccompLauncher, spawnChild, uniqueName } from '@ipc/test-utils'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { seccompLauncher, spawnChild } from '@ipc/test-utils'
+import { describe, expect, it } from 'vitest'
+import { participant, participantWords, probeEnv, underLauncher, wakeOne } from './cross-process-waits.js'
 
-const KIND = { kind: 'test-xproc', version: 1 }
-const participant = fileURLToPath(new URL('./fixtures/participant.mjs', import.meta.url))
-
-function shared(words: number): { segment: Segment; i32: Int32Array } {
-  const segment = Segment.create(KIND, words * 4, { name: uniqueName('nowaitv') })
-  onTestFinished(() => segment.close())
-  return { segment, i32: new Int32Array(segment.buffer, segment.dataOffset, words) }
-}
-
-/** The environment without the switches, so only the probe can choose 'threads'. */
-function probeEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  delete env.IPC_NO_FUTEX_WAITV
-  delete env.IPC_NO_IO_URING
-  return env
-}
+const shared = (words: number) => participantWords(words, 'nowaitv')
 
 /** Undefined (tests skipped) when there is no C compiler. */
 const launcher = seccompLauncher()
 
-interface Launched {
-  child: ChildProcess
-  exited: Promise<number>
-  stdout(): string
-  waitFor(text: string): Promise<void>
-}
-
-/** Runs participant.mjs under the launcher; killed and awaited when the test finishes. */
-function underLauncher(args: string[]): Launched {
-  const [file, ...command] = (launcher as NonNullable<typeof launcher>)(
-    ['futex_waitv', 'io_uring_setup'],
-    [process.execPath, participant, ...args],
-  )
-  const child = spawn(file as string, command, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: probeEnv(),
-  })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (d) => {
-    out += d
-  })
-  child.stderr?.on('data', (d) => {
-    err += d
-  })
-  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  return {
-    child,
-    exited,
-    stdout: () => out,
-    async waitFor(text) {
-      const deadline = performance.now() + 10_000
-      while (!out.includes(text)) {
-        if (child.exitCode !== null || performance.now() > deadline)
-          throw new Error(`No "${text}" from the child; stdout: ${out}; stderr: ${err}`)
-        await new Promise((r) => setTimeout(r, 5))
-      }
-    },
-  }
-}
-
-/** Notifies word `index` until one sleeper is woken (the child may not be asleep yet). */
-async function wakeOne(i32: Int32Array, index: number): Promise<number> {
-  for (;;) {
-    const woken = notify(i32, index, 1)
-    if (woken > 0) return woken
-    await new Promise((r) => setTimeout(r, 5))
-  }
+/** participant.mjs with neither futex_waitv nor io_uring: an old kernel has neither. */
+function onOldKernel(args: string[]) {
+  return underLauncher(launcher as NonNullable<typeof launcher>, ['futex_waitv', 'io_uring_setup'], args)
 }
 
 describe('IPC_NO_FUTEX_WAITV=1', () => {
@@ -136,14 +70,14 @@ describe('IPC_NO_FUTEX_WAITV=1', () => {
 
 describe.skipIf(launcher === undefined)('with futex_waitv and io_uring denied by seccomp, as before Linux 5.16', () => {
   it("the probe picks the 'threads' mode, not the environment", { timeout: 20_000 }, async () => {
-    const child = underLauncher(['mode', 'unused'])
+    const child = onOldKernel(['mode', 'unused'])
     expect(await child.exited).toBe(0)
     expect(child.stdout()).toContain('MODE threads')
   })
 
   it("a child's wait resolves 'ok' when the parent notifies; notify counts it", { timeout: 20_000 }, async () => {
     const { segment, i32 } = shared(4)
-    const child = underLauncher(['wait-async', segment.name, '0', '15000'])
+    const child = onOldKernel(['wait-async', segment.name, '0', '15000'])
     await child.waitFor('WAITING')
     expect(await wakeOne(i32, 0)).toBe(1)
     await child.waitFor('RESULT')
@@ -154,7 +88,7 @@ describe.skipIf(launcher === undefined)('with futex_waitv and io_uring denied by
   it("a child's wait resolves 'timed-out' after its timeout", { timeout: 20_000 }, async () => {
     const { segment } = shared(4)
     const started = performance.now()
-    const child = underLauncher(['wait-async', segment.name, '0', '300'])
+    const child = onOldKernel(['wait-async', segment.name, '0', '300'])
     expect(await child.exited).toBe(0)
     expect(child.stdout()).toContain('RESULT timed-out 0')
     expect(performance.now() - started).toBeGreaterThanOrEqual(300)
@@ -162,7 +96,7 @@ describe.skipIf(launcher === undefined)('with futex_waitv and io_uring denied by
 
   it("a child's aborted wait rejects with the signal's reason and leaves no sleeper", { timeout: 20_000 }, async () => {
     const { segment, i32 } = shared(4)
-    const child = underLauncher(['wait-abort', segment.name, '100'])
+    const child = onOldKernel(['wait-abort', segment.name, '100'])
     expect(await child.exited).toBe(0)
     expect(child.stdout()).toContain('RESULT rejected TimeoutError')
     expect(notify(i32, 0)).toBe(0)
@@ -170,7 +104,7 @@ describe.skipIf(launcher === undefined)('with futex_waitv and io_uring denied by
 
   it('hands turns back and forth 300 times with both sides waiting async', { timeout: 30_000 }, async () => {
     const { segment, i32 } = shared(4)
-    const child = underLauncher(['ping-pong-async', segment.name, '300'])
+    const child = onOldKernel(['ping-pong-async', segment.name, '300'])
     await child.waitFor('READY')
     for (let round = 0; round < 300; round++) {
       Atomics.store(i32, 0, 2 * round + 1)

@@ -6,18 +6,16 @@
  * worker thread has its own ring, closed with the thread (before the thread
  * unloads the addon).
  */
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { release } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { notify } from '@ipc/core'
-import { asyncWaitMode, Segment } from '@ipc/core/internal'
-import { seccompLauncher, spawnChild, uniqueName } from '@ipc/test-utils'
+import { asyncWaitMode } from '@ipc/core/internal'
+import { seccompLauncher, spawnChild } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { participant, participantWords, probeEnv, underLauncher } from './cross-process-waits.js'
 
-const KIND = { kind: 'test-xproc', version: 1 }
-const participant = fileURLToPath(new URL('./fixtures/participant.mjs', import.meta.url))
 const threadWait = new URL('./fixtures/thread-wait.mjs', import.meta.url)
 const workerOnly = fileURLToPath(new URL('./fixtures/worker-only-wait.mjs', import.meta.url))
 /** Undefined (those tests skipped) when there is no C compiler. */
@@ -38,19 +36,7 @@ function kernelHasUringFutex(): boolean {
   return (major > 6 || (major === 6 && minor >= 7)) && disabled === '0' && !filtered
 }
 
-/** The environment without the switches, so the probe decides. */
-function probeEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  delete env.IPC_NO_FUTEX_WAITV
-  delete env.IPC_NO_IO_URING
-  return env
-}
-
-function shared(words: number): { segment: Segment; i32: Int32Array } {
-  const segment = Segment.create(KIND, words * 4, { name: uniqueName('uring') })
-  onTestFinished(() => segment.close())
-  return { segment, i32: new Int32Array(segment.buffer, segment.dataOffset, words) }
-}
+const shared = (words: number) => participantWords(words, 'uring')
 
 const uring = kernelHasUringFutex() && asyncWaitMode() === 'uring'
 
@@ -76,31 +62,14 @@ describe('the probe', () => {
     { timeout: 20_000 },
     async () => {
       const { segment, i32 } = shared(4)
-      const denied = (args: string[]) => {
-        const [file, ...command] = (launcher as NonNullable<typeof launcher>)('io_uring_setup', [
-          process.execPath,
-          participant,
-          ...args,
-        ])
-        const child = spawn(file as string, command, { stdio: ['ignore', 'pipe', 'inherit'], env: probeEnv() })
-        let out = ''
-        child.stdout?.on('data', (d) => {
-          out += d
-        })
-        const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
-        onTestFinished(async () => {
-          if (child.exitCode === null) child.kill('SIGKILL')
-          await exited
-        })
-        return { exited, out: () => out }
-      }
+      const denied = (args: string[]) => underLauncher(launcher as NonNullable<typeof launcher>, 'io_uring_setup', args)
       const probed = denied(['mode', 'unused'])
       expect(await probed.exited).toBe(0)
-      expect(probed.out()).toMatch(/MODE (waitv|threads)/)
+      expect(probed.stdout()).toMatch(/MODE (waitv|threads)/)
       const child = denied(['wait-async', segment.name, '0', '15000'])
       while (Atomics.load(i32, 3) !== 1 || notify(i32, 0, 1) === 0) await new Promise((r) => setTimeout(r, 5))
       expect(await child.exited).toBe(0)
-      expect(child.out()).toContain('RESULT ok 0')
+      expect(child.stdout()).toContain('RESULT ok 0')
     },
   )
 })
@@ -158,17 +127,6 @@ describe.skipIf(!uring)("'uring' mode", () => {
     notify(i32, 3000)
     expect(await child.exited).toBe(0)
     expect(child.stdout()).toContain('WAITS DONE 3000')
-  })
-
-  it('lets a process exit once its last wait timed out (the ring stops keeping the event loop alive)', {
-    timeout: 20_000,
-  }, async () => {
-    const { segment } = shared(4)
-    const started = performance.now()
-    const child = spawnChild(participant, ['wait-async', segment.name, '0', '200'], { env: probeEnv() })
-    expect(await child.exited).toBe(0)
-    expect(child.stdout()).toContain('RESULT timed-out 0')
-    expect(performance.now() - started).toBeLessThan(10_000)
   })
 
   it('lets a program whose only async wait was in a worker thread exit cleanly when that worker ends', {

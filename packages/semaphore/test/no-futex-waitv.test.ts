@@ -4,46 +4,32 @@
  * with ENOSYS and io_uring_setup with EPERM, the probe picks the 'threads'
  * mode. Before the fallback, the child's acquire with a timeout spun at 100 % CPU.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { seccompLauncher } from '@ipc/test-utils'
+import { type SpawnedChild, seccompLauncher, spawnCommand } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Semaphore } from '../src/semaphore.js'
 
 const fixture = fileURLToPath(new URL('./fixtures/timed-acquire.mjs', import.meta.url))
 const noThread = fileURLToPath(new URL('./fixtures/no-thread.mjs', import.meta.url))
 
+/** What a child wrote, stdout then stderr. */
+const output = (child: SpawnedChild) => child.stdout() + child.stderr()
+
 /** Undefined (tests skipped) when there is no C compiler. */
 const launcher = seccompLauncher()
 
-/** Runs `fixture` under the launcher, without IPC_NO_FUTEX_WAITV; killed and awaited when the test finishes. */
-function underLauncher(args: string[]): { child: ChildProcess; exited: Promise<number>; out: () => string } {
+/** Runs `fixture` under the launcher, without IPC_NO_FUTEX_WAITV or IPC_NO_IO_URING; killed and awaited when the test finishes. */
+function underLauncher(args: string[]): SpawnedChild {
   const env = { ...process.env }
   delete env.IPC_NO_FUTEX_WAITV
   delete env.IPC_NO_IO_URING
   // An old kernel has neither futex_waitv nor io_uring futex waits.
-  const [file, ...command] = (launcher as NonNullable<typeof launcher>)(
+  const command = (launcher as NonNullable<typeof launcher>)(
     ['futex_waitv', 'io_uring_setup'],
     [process.execPath, fixture, ...args],
   )
-  const child = spawn(file as string, command, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  })
-  let out = ''
-  child.stdout?.on('data', (d) => {
-    out += d
-  })
-  child.stderr?.on('data', (d) => {
-    out += d
-  })
-  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  return { child, exited, out: () => out }
+  return spawnCommand(command, { env })
 }
 
 describe.skipIf(launcher === undefined)('Semaphore#acquire() with futex_waitv and io_uring denied by seccomp', () => {
@@ -55,18 +41,18 @@ describe.skipIf(launcher === undefined)('Semaphore#acquire() with futex_waitv an
     expect(sem.tryAcquire()).toBe(true)
     const child = underLauncher([JSON.stringify(sem.handle), '500'])
     const deadline = performance.now() + 20_000
-    while (!child.out().includes('released?') && performance.now() < deadline && child.child.exitCode === null)
+    while (!output(child).includes('released?') && performance.now() < deadline && child.child.exitCode === null)
       await new Promise((r) => setTimeout(r, 10))
-    expect(child.out()).toContain('MODE threads')
-    const first = /FIRST false wall (\d+) cpu (\d+)/.exec(child.out())
-    expect(first, child.out()).not.toBeNull()
+    expect(output(child)).toContain('MODE threads')
+    const first = /FIRST false wall (\d+) cpu (\d+)/.exec(output(child))
+    expect(first, output(child)).not.toBeNull()
     const [wall, cpu] = [Number(first?.[1]), Number(first?.[2])]
     expect(wall).toBeGreaterThanOrEqual(495)
     // A spinning wait burns about as much CPU as it waits; a sleeping one a few ms.
     expect(cpu).toBeLessThan(wall / 2)
     sem.release()
-    expect(await child.exited, child.out()).toBe(0)
-    expect(child.out()).toMatch(/SECOND true wall \d+/)
+    expect(await child.exited, output(child)).toBe(0)
+    expect(output(child)).toMatch(/SECOND true wall \d+/)
   })
 })
 
@@ -82,9 +68,9 @@ describe.skipIf(!isRoot)('Semaphore#acquire() when no waiter thread can start (n
     // The child's segment belongs to that uid; remove it if the child had to be killed.
     onTestFinished(() => rmSync(`/dev/shm/ipc-${name}`, { force: true }))
     const env = { ...process.env, IPC_NO_FUTEX_WAITV: '1' }
-    const child = spawn(
-      'prlimit',
+    const spawned = spawnCommand(
       [
+        'prlimit',
         '--nproc=40:40',
         'setpriv',
         `--reuid=${LONELY_UID}`,
@@ -94,23 +80,13 @@ describe.skipIf(!isRoot)('Semaphore#acquire() when no waiter thread can start (n
         noThread,
         name,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env },
+      { env },
     )
-    let out = ''
-    child.stdout?.on('data', (d) => {
-      out += d
-    })
-    child.stderr?.on('data', (d) => {
-      out += d
-    })
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
-    onTestFinished(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    })
+    const { child, exited } = spawned
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
     onTestFinished(() => clearTimeout(timer))
-    expect(await exited, out).toBe(0)
+    expect(await exited, output(spawned)).toBe(0)
+    const out = output(spawned)
     // Some wait found no thread (so the acquire below cannot get one either)...
     expect(out).toContain('WAIT rejected EAGAIN pthread_create')
     // ...and the acquire said so at once, well before its 1 s timeout.
