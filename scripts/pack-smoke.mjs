@@ -101,10 +101,39 @@ try {
     const pool = new Pool('data:text/javascript,export const twice = (x) => 2 * x', { size: 1 })
     pool.run('twice', [21]).then(async (x) => { if (x !== 42) throw new Error('pool'); await pool.terminate(); console.log('cjs ok') })
   `
+  // Every subpath's CommonJS build exports what its ES module build does, as plain read-only
+  // values (scripts/package-build.mts says why: esbuild's getters cost a megamorphic load per use).
+  const exportsCheck = `
+    import { readFileSync } from 'node:fs'
+    import { createRequire } from 'node:module'
+    const require = createRequire(import.meta.url)
+    const problems = []
+    for (const name of ${JSON.stringify(packages)}) {
+      const manifest = JSON.parse(readFileSync('node_modules/@ipc/' + name + '/package.json', 'utf8'))
+      for (const [subpath, target] of Object.entries(manifest.exports)) {
+        if (typeof target !== 'object' || target.require === undefined) continue
+        const spec = '@ipc/' + name + subpath.slice(1)
+        const cjs = require(spec)
+        const esm = await import(spec)
+        const cjsKeys = Object.keys(cjs).sort().join()
+        const esmKeys = Object.keys(esm).sort().join()
+        if (cjsKeys !== esmKeys) problems.push(spec + ': CommonJS exports ' + cjsKeys + ', the ES module ' + esmKeys)
+        if (cjs.__esModule !== true) problems.push(spec + ': CommonJS exports lack __esModule')
+        for (const key of Object.keys(cjs)) {
+          const property = Object.getOwnPropertyDescriptor(cjs, key)
+          if (!('value' in property) || property.writable) problems.push(spec + ': CommonJS export ' + key + ' is not a plain read-only value')
+        }
+      }
+    }
+    if (problems.length > 0) throw new Error(problems.join('\\n'))
+    console.log('exports ok')
+  `
   writeFileSync(join(app, 'esm.mjs'), esm)
   writeFileSync(join(app, 'cjs.cjs'), cjs)
+  writeFileSync(join(app, 'exports.mjs'), exportsCheck)
   process.stdout.write(sh('node', ['esm.mjs'], app))
   process.stdout.write(sh('node', ['cjs.cjs'], app))
+  process.stdout.write(sh('node', ['exports.mjs'], app))
   const built = readdirSync(join(app, 'node_modules', '@ipc', 'core', 'native'))
   if (built.includes('build')) throw new Error('the addon was compiled at install time; it must load the prebuild')
   console.log('pack smoke: all packages install with --ignore-scripts and load in ESM and CJS')
@@ -115,6 +144,12 @@ try {
 /** The metadata, contents and README of each tarball, then the publish dry run. */
 function checkPublishable(tarballs) {
   const problems = []
+  // The CommonJS build exports values read once the module has run (scripts/package-build.mts):
+  // a binding reassigned later would go stale there.
+  for (const p of packages)
+    for (const file of sourceFiles(join(root, 'packages', p, 'src')))
+      if (/^export (let|var)\b/m.test(readFileSync(file, 'utf8')))
+        problems.push(`${file}: exports a reassignable binding (export let/var)`)
   const license = readFileSync(join(root, 'LICENSE'), 'utf8')
   for (const p of packages) {
     const tarball = tarballs.find((t) => t.includes(`ipc-${p}-`))
@@ -216,4 +251,11 @@ function docsPageExists(url) {
   const docs = join(root, 'apps', 'docs')
   if (path === '' || path.endsWith('/')) return existsSync(join(docs, path, 'index.md'))
   return existsSync(join(docs, `${path}.md`))
+}
+
+/** The TypeScript files under `dir`, tests excluded. */
+function sourceFiles(dir) {
+  return readdirSync(dir, { recursive: true })
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts') && !file.endsWith('.test-d.ts'))
+    .map((file) => join(dir, file))
 }

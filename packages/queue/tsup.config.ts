@@ -1,15 +1,6 @@
 import { defineConfig } from 'tsup'
+import { packageBuild } from '../../scripts/package-build.mjs'
 
-export default defineConfig({
-  // Named entries: dist/index.* is the shared-memory package, dist/redis.* the
-  // `@ipc/queue/redis` subpath (the only one that loads @redis/client).
-  entry: { index: 'src/index.ts', redis: 'src/redis/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  platform: 'node',
-  target: 'node20',
-  shims: true,
-  splitting: false,
-})
+// Named entries: dist/index.* is the shared-memory package, dist/redis.* the
+// `@ipc/queue/redis` subpath (the only one that loads @redis/client).
+export default defineConfig(packageBuild({ index: 'src/index.ts', redis: 'src/redis/index.ts' }))

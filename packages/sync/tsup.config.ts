@@ -1,13 +1,4 @@
 import { defineConfig } from 'tsup'
+import { packageBuild } from '../../scripts/package-build.mjs'
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  platform: 'node',
-  target: 'node20',
-  shims: true,
-  splitting: false,
-})
+export default defineConfig(packageBuild({ index: 'src/index.ts' }))
