@@ -120,6 +120,16 @@ bool ArgInt32(const Napi::CallbackInfo& info, size_t i, int32_t* out) {
   return true;
 }
 
+// A wait id (JS numbers them 1, 2, ...): an integer from 0 to 2^53 - 1, so that
+// it survives the uint64 of io_uring's user_data and comes back the same.
+bool ArgWaitId(const Napi::CallbackInfo& info, size_t i, double* out) {
+  if (info.Length() <= i || !info[i].IsNumber()) return false;
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d))) return false;
+  *out = d;
+  return true;
+}
+
 // futexWait(i32, index, expected, timeoutMs) -> 0 ok | 1 not-equal | 2 timed-out | -errno.
 // timeoutMs < 0 waits forever.
 Napi::Value FutexWait(const Napi::CallbackInfo& info) {
@@ -625,10 +635,10 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   AsyncWaiters* w = Waiters(env);
   std::atomic<int32_t>* word = WordAt(info);
   int32_t expected;
+  double id;
   if ((w->tsfn == nullptr && w->uring == nullptr) || w->stop || word == nullptr || !ArgInt32(info, 2, &expected) ||
-      info.Length() < 4 || !info[3].IsNumber())
+      !ArgWaitId(info, 3, &id))
     return Napi::Number::New(env, -EINVAL);
-  double id = info[3].As<Napi::Number>().DoubleValue();
   if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
   if (w->uring != nullptr) {
     if (int rc = w->uring->Wait(id, word, expected); rc < 0) return Napi::Number::New(env, rc);
@@ -684,8 +694,8 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
 Napi::Value CancelWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AsyncWaiters* w = Waiters(env);
-  if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Boolean::New(env, false);
-  double id = info[0].As<Napi::Number>().DoubleValue();
+  double id;
+  if (!ArgWaitId(info, 0, &id)) return Napi::Boolean::New(env, false);
   bool found = false;
   std::atomic<int32_t>* wake = nullptr;
   if (w->uring != nullptr) {

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ClosedError } from '../errors.js'
 import { Segment } from '../memory/segment.js'
+import { native } from '../native.js'
 import { notify, wait, waitSync } from './futex.js'
 
 const KIND = { kind: 'test-futex', version: 1 }
@@ -210,6 +211,22 @@ describe('wait()', () => {
     await expect(wait(i32, 0, 1.5)).rejects.toBeInstanceOf(TypeError)
     await expect(wait(i32, 0, 0, { timeout: -1 })).rejects.toBeInstanceOf(RangeError)
     await expect(wait(i32, 0, 0, { signal: 'x' as never })).rejects.toBeInstanceOf(TypeError)
+  })
+})
+
+describe('the binding under wait()', () => {
+  it('refuses a wait id that is not an integer from 0 to 2^53 - 1 (it would not come back the same)', async () => {
+    // One wait first, so that this thread's completion callback is installed.
+    expect(await wait(shared(), 0, 0, { timeout: 1 })).toBe('timed-out')
+    const bin = native()
+    const i32 = shared()
+    for (const id of [-1, 1.5, Number.NaN, 2 ** 53, Number.POSITIVE_INFINITY]) {
+      expect(bin.waitAsync(i32, 0, 0, id), String(id)).toBe(-22) // -EINVAL, nothing registered
+      expect(bin.cancelWait(id), String(id)).toBe(false)
+    }
+    // The largest id is taken, and cancelled like any other.
+    expect(bin.waitAsync(i32, 0, 0, 2 ** 53 - 1)).toBe(0)
+    expect(bin.cancelWait(2 ** 53 - 1)).toBe(true)
   })
 })
 
