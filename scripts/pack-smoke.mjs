@@ -213,6 +213,13 @@ function checkPublishable(tarballs) {
           files.length === 1 && /^[^/]+\.glibc\.node$/.test(files[0].slice(prefix.length)),
           `native/prebuilds/${platform}/ holds ${files.map((file) => file.slice(prefix.length)).join(', ') || 'nothing'}, not one *.glibc.node (pack where the aarch64 cross compiler is installed: packages/core/scripts/prepack.mjs)`,
         )
+        // Linked to stay loaded (native/binding.gyp, -z nodelete): unloaded with a worker, the
+        // addon crashed the process while that worker's waiter threads still ran its code.
+        for (const file of files) {
+          const addon = join(work, `${platform}.node`)
+          writeFileSync(addon, execFileSync('tar', ['-xzOf', tarball, file]))
+          expect(/\bNODELETE\b/.test(sh('readelf', ['-d', addon])), `${file} is not linked with -z nodelete`)
+        }
       }
       const others = listing.filter(
         (file) =>

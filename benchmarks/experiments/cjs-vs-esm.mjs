@@ -8,6 +8,8 @@
 // Each round runs a child per build (alternating which goes first); a child
 // puts and gets a short string in one process, `pairs` times after as many
 // for warm-up, and reports ns per pair. Prints the median over the rounds.
+// On 2026-12-04 (2-core VM): 216 ns from CommonJS against 137 from the ES
+// module while the CommonJS exports were getters; 131 against 145 after.
 import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 

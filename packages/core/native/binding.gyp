@@ -7,10 +7,17 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-O2", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
-      # Loaded for good (-z nodelete): Node unloads an addon with the last thread that loaded it,
-      # while the native threads of that thread's async waits may still be running its code
-      # (test/worker-teardown.test.ts).
-      "ldflags": ["-Wl,-z,nodelete"],
+      "conditions": [
+        [
+          "OS=='linux'",
+          {
+            # Loaded for good (-z nodelete, GNU ld): Node unloads an addon with the last thread that
+            # loaded it, while the native threads of that thread's async waits may still be running
+            # its code (test/worker-teardown.test.ts).
+            "ldflags": ["-Wl,-z,nodelete"]
+          }
+        ]
+      ],
       "xcode_settings": { "GCC_SYMBOLS_PRIVATE_EXTERN": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "c++17" }
     }
   ]

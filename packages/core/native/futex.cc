@@ -308,7 +308,7 @@ struct AsyncWaiters {
     if (uring != nullptr) {
       // Normally closed already by UringCleanup (an env cleanup hook, which
       // runs before this finalizer). Closed here without a close callback:
-      // the library may be unloaded before libuv would run it.
+      // the env's loop may not run one any more.
       uring->Close();
       uring = nullptr;
     }
@@ -469,10 +469,11 @@ Mode EnvMode(AsyncWaiters* w) {
 
 void RemoveCleanupHook(void* hook) { napi_remove_async_cleanup_hook(static_cast<napi_async_cleanup_hook_handle>(hook)); }
 
-// Env teardown ('uring' mode): closes the ring while this library is still
-// loaded. A worker's env unloads the addon before its loop runs close
-// callbacks, so the close callback must run first: Node waits for an async
-// cleanup hook to remove itself, which the poll handle's close callback does.
+// Env teardown ('uring' mode): closes the ring while the env is alive. A
+// worker's env is torn down before its loop runs close callbacks (and, before
+// the addon was linked to stay loaded, unloaded the addon then), so the close
+// callback must run first: Node waits for an async cleanup hook to remove
+// itself, which the poll handle's close callback does.
 void UringCleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   AsyncWaiters* w = static_cast<AsyncWaiters*>(arg);
   if (w->callback != nullptr) napi_delete_reference(w->env, w->callback);

@@ -83,8 +83,9 @@ describe.skipIf(!uring)("'uring' mode", () => {
     await child.waitFor('MODE', 10_000)
     let woken = 0
     const deadline = performance.now() + 45_000
-    // Wake one sleeper at a time, as often as we can, until the child is done; every 256
-    // tries, pause for 0 to 3 ms, so that some waits time out (1 to 3 ms) whatever the speeds.
+    // Wake one sleeper at a time, as often as we can, until the child is done: between the
+    // pauses the wake-ups race the timeouts' cancels. Every 256 tries, a pause of 1 to 3 ms
+    // (setTimeout's 0 is 1), so that some waits time out (1 to 3 ms) whatever the speeds.
     for (let tries = 1; Atomics.load(i32, 1) !== 1 && performance.now() < deadline; tries++) {
       woken += notify(i32, 0, 1)
       if (tries % 256 === 0) await new Promise((r) => setTimeout(r, (tries / 256) % 4))
@@ -95,7 +96,7 @@ describe.skipIf(!uring)("'uring' mode", () => {
     const [ok, timedOut] = (race as RegExpExecArray).slice(1).map(Number)
     expect(child.stdout()).toContain('MODE uring')
     expect((ok as number) + (timedOut as number)).toBe(3000)
-    // Both endings happened, so the race between a wake-up and a timeout's cancel was run.
+    // Both endings happened (the pauses make sure of timeouts); exactly once is the count below.
     expect(ok, child.stdout()).toBeGreaterThan(0)
     expect(timedOut, child.stdout()).toBeGreaterThan(0)
     expect(woken).toBe(ok)

@@ -109,6 +109,25 @@ export const CHILD_MARK = '@ipc/process'
 export const MAIN_GUARD_HINT = 'if (!currentProcess().isChild)'
 
 const MODES: readonly ProcessMode[] = ['process', 'thread']
+/**
+ * How long a thread's end waits for its last stdout and stderr output to flow
+ * out of the parent-side streams (they end a few ms after the 'exit' event).
+ */
+const STDIO_DRAIN_MS = 1000
+
+/** Resolves once `stream` has ended (its data all emitted) or closed, or after `ms`. */
+function drained(stream: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }, ms: number) {
+  return new Promise<void>((resolve) => {
+    if (stream.readableEnded || stream.destroyed) return resolve()
+    const timer = setTimeout(resolve, ms)
+    const done = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    stream.once('end', done)
+    stream.once('close', done)
+  })
+}
 
 /** Per-thread state, on globalThis so that the ESM and CJS copies share it. */
 interface ProcessRuntime {
@@ -444,7 +463,12 @@ export class Process {
       if (this.#result === undefined) this.#result = { type: RESULT_TYPE, ok: false, error: errorFields(error) }
     })
     worker.on('exit', (code) => {
-      this.#end(this.#killedBy === undefined ? code : -this.#killedBy)
+      const exitCode = this.#killedBy === undefined ? code : -this.#killedBy
+      // Node emits 'exit' before the worker's last output has flowed out of its parent-side
+      // stdout and stderr: join() resolves after that output, as it does for a child process.
+      void Promise.all([drained(worker.stdout, STDIO_DRAIN_MS), drained(worker.stderr, STDIO_DRAIN_MS)]).then(() =>
+        this.#end(exitCode),
+      )
     })
     if (this.daemon) worker.unref()
   }
