@@ -26,6 +26,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { constants } from 'node:os'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
+import { finished, type Readable } from 'node:stream'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
@@ -115,17 +116,14 @@ const MODES: readonly ProcessMode[] = ['process', 'thread']
  */
 const STDIO_DRAIN_MS = 1000
 
-/** Resolves once `stream` has ended (its data all emitted) or closed, or after `ms`. */
-function drained(stream: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }, ms: number) {
+/** Resolves once `stream` has ended (its data all emitted), failed or closed (`finished`), or after `ms`. */
+function drained(stream: Readable, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    if (stream.readableEnded || stream.destroyed) return resolve()
     const timer = setTimeout(resolve, ms)
-    const done = () => {
+    finished(stream, () => {
       clearTimeout(timer)
       resolve()
-    }
-    stream.once('end', done)
-    stream.once('close', done)
+    })
   })
 }
 
