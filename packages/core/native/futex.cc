@@ -38,7 +38,12 @@
 //
 // Safety: a registered address stays mapped until its wait completes or is
 // cancelled (the TypeScript layer cancels every wait on a segment before it
-// unmaps it), so a waitv thread may read it under the env mutex. A 'threads'
+// unmaps it, and keeps the waited buffer reachable), so a waitv thread may
+// read it under the env mutex. That holds only for memory no script can free
+// while the wait is pending: a SharedArrayBuffer (never detached) or a live
+// segment mapping (unmapped only by its close, which cancels first). A plain
+// ArrayBuffer can be transferred and its memory freed under a pending wait,
+// so waitAsync refuses it (kNotShared), as Atomics.waitAsync does. A 'threads'
 // thread never reads the word itself: only the kernel does (EFAULT if it was
 // unmapped after a cancel).
 #include "futex.h"
@@ -67,6 +72,7 @@
 #include <thread>
 #include <vector>
 
+#include "segment.h"
 #include "uring-waits.h"
 
 #ifndef SYS_futex_waitv
@@ -87,14 +93,18 @@ namespace {
 
 constexpr size_t kPerThread = 127;  // FUTEX_WAITV_MAX (128) minus the control word.
 enum Result { kOk = 0, kNotEqual = 1, kTimedOut = 2 };
+// waitAsync's answer for a word in memory that may be freed under the wait (see Safety).
+constexpr int kNotShared = 2;
 
 long Futex(void* addr, int op, uint32_t val, const struct timespec* ts) {
   return syscall(SYS_futex, addr, op, val, ts, nullptr, 0);
 }
 
 // Reads (typedArray, index) and returns the word's address, or nullptr if the
-// argument is not an Int32Array or the index is not inside it.
-std::atomic<int32_t>* WordAt(const Napi::CallbackInfo& info) {
+// argument is not an Int32Array or the index is not inside it. With `shared`,
+// also says whether the word lies in memory that cannot be freed while the
+// array is reachable: a SharedArrayBuffer or a live segment mapping.
+std::atomic<int32_t>* WordAt(const Napi::CallbackInfo& info, bool* shared = nullptr) {
   if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) return nullptr;
   Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
   if (ta.TypedArrayType() != napi_int32_array) return nullptr;
@@ -109,6 +119,15 @@ std::atomic<int32_t>* WordAt(const Napi::CallbackInfo& info) {
   size_t offset;
   if (napi_get_typedarray_info(info.Env(), ta, &type, &len, &data, &ab, &offset) != napi_ok || data == nullptr)
     return nullptr;
+  if (shared != nullptr) {
+    // napi_is_arraybuffer is false for a SharedArrayBuffer.
+    bool plain = true;
+    void* base = nullptr;
+    size_t bytes = 0;
+    if (napi_is_arraybuffer(info.Env(), ab, &plain) != napi_ok) return nullptr;
+    *shared = !plain || (napi_get_arraybuffer_info(info.Env(), ab, &base, &bytes) == napi_ok &&
+                         IsLiveMapping(base, bytes));
+  }
   return reinterpret_cast<std::atomic<int32_t>*>(static_cast<int32_t*>(data) + static_cast<size_t>(index));
 }
 
@@ -629,17 +648,19 @@ Napi::Value WaitMode(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), kNames[static_cast<int>(EnvMode(Waiters(info.Env())))]);
 }
 
-// waitAsync(i32, index, expected, id) -> 0 registered | 1 not-equal | -errno
+// waitAsync(i32, index, expected, id) -> 0 registered | 1 not-equal | 2 not shared memory | -errno
 // (-EAGAIN when a 'threads' wait cannot get a thread).
 Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AsyncWaiters* w = Waiters(env);
-  std::atomic<int32_t>* word = WordAt(info);
+  bool shared = false;
+  std::atomic<int32_t>* word = WordAt(info, &shared);
   int32_t expected;
   double id;
   if ((w->tsfn == nullptr && w->uring == nullptr) || w->stop || word == nullptr || !ArgInt32(info, 2, &expected) ||
       !ArgWaitId(info, 3, &id))
     return Napi::Number::New(env, -EINVAL);
+  if (!shared) return Napi::Number::New(env, kNotShared);
   if (word->load() != expected) return Napi::Number::New(env, kNotEqual);
   if (w->uring != nullptr) {
     if (int rc = w->uring->Wait(id, word, expected); rc < 0) return Napi::Number::New(env, rc);

@@ -352,7 +352,21 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, munmap(m->addr, m->len) == 0 ? 0 : -errno);
 }
 
+// isMapping(buffer) -> true while buffer is a live mapping of ours (not unmapped).
+Napi::Value IsMapping(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) return Napi::Boolean::New(env, false);
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  return Napi::Boolean::New(env, ab.Data() != nullptr && IsLiveMapping(ab.Data(), ab.ByteLength()));
+}
+
 }  // namespace
+
+bool IsLiveMapping(const void* data, size_t len) {
+  std::lock_guard<std::mutex> lock(g_maps_mu);
+  auto it = g_maps.find(const_cast<void*>(data));
+  return it != g_maps.end() && !it->second->unmapped && it->second->len == len;
+}
 
 void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("shmCreate", Napi::Function::New(env, ShmCreate, "shmCreate"));
@@ -361,6 +375,7 @@ void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("effectiveUid", Napi::Function::New(env, EffectiveUid, "effectiveUid"));
   exports.Set("shmUnlink", Napi::Function::New(env, ShmUnlink, "shmUnlink"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+  exports.Set("isMapping", Napi::Function::New(env, IsMapping, "isMapping"));
   napi_add_env_cleanup_hook(env, RunExitStores, static_cast<napi_env>(env));
   exports.Set("armStore", Napi::Function::New(env, ArmStore, "armStore"));
   exports.Set("disarmStore", Napi::Function::New(env, DisarmStore, "disarmStore"));

@@ -18,8 +18,9 @@
 // ends exactly once: the kernel's cancel succeeds only while the futex entry
 // is still queued (then the wait completes -ECANCELED, which is skipped), and
 // fails (ENOENT) once a wake-up took it (then it completes 0 and is
-// delivered). After a successful cancel the kernel no longer reads the word,
-// so the segment may be unmapped at once.
+// delivered). A cancel failing otherwise counts as done (see Cancel). After
+// a successful cancel the kernel no longer reads the word, so the segment may
+// be unmapped at once.
 //
 // Completions beyond the CQ ring's 1024 places go to the kernel's overflow
 // list (IORING_FEAT_NODROP, required), which Reap() flushes.
@@ -160,7 +161,11 @@ UringWaits* UringWaits::Open(uv_loop_t* loop, Ready ready, void* context) {
       return nullptr;
     }
     u->poll_->data = u;
-    uv_poll_start(u->poll_, UV_READABLE, OnReadable);
+    // Without the poll, completions would never be read: the thread uses the next mode.
+    if (uv_poll_start(u->poll_, UV_READABLE, OnReadable) != 0) {
+      u->Close();
+      return nullptr;
+    }
     uv_unref(reinterpret_cast<uv_handle_t*>(u->poll_));
   }
   u->ready_ = ready;
@@ -183,12 +188,25 @@ int UringWaits::Wait(double id, std::atomic<int32_t>* word, int32_t expected) {
   sqe->user_data = static_cast<uint64_t>(id);
   sq_array_[index] = index;
   sq_tail_->store(tail + 1, std::memory_order_release);
-  long rc = Enter(fd_, 1, 0, 0);
-  if (rc == 1) return 0;
-  // Not consumed (the kernel moves the SQ head only for what it took): take it back.
-  int err = rc < 0 ? errno : EAGAIN;
-  sq_tail_->store(tail, std::memory_order_release);
-  return -err;
+  // EINTR: again. EAGAIN (no memory for the request) or EBUSY (older kernels
+  // refuse submissions while completions overflow the CQ ring): once more,
+  // after asking the kernel to flush its overflow list (GETEVENTS without
+  // waiting; the completions stay unread for Reap, no JS runs here).
+  bool flushed = false;
+  for (;;) {
+    long rc = Enter(fd_, 1, 0, 0);
+    if (rc == 1) return 0;
+    int err = rc < 0 ? errno : EAGAIN;
+    if (err == EINTR) continue;
+    if ((err == EAGAIN || err == EBUSY) && !flushed) {
+      flushed = true;
+      Enter(fd_, 0, 0, kEnterGetEvents);
+      continue;
+    }
+    // Not consumed (the kernel moves the SQ head only for what it took): take it back.
+    sq_tail_->store(tail, std::memory_order_release);
+    return -err;
+  }
 }
 
 bool UringWaits::Cancel(double id) {
@@ -198,10 +216,20 @@ bool UringWaits::Cancel(double id) {
       cancelled_.insert(user_data);
       return true;
     }
-    // ENOENT: a wake-up took it first; its completion is queued. Anything
-    // else (not expected once Supported() passed): it stays registered and
-    // ends at its next wake-up, which the caller's slices bound.
-    if (errno != EINTR) return false;
+    // ENOENT: a wake-up took it first; its completion is queued.
+    if (errno == ENOENT) return false;
+    // Anything else (not expected once Supported() passed): the caller must
+    // not wait for a completion that may never come (a timed-out wait would
+    // outlive its timeout), so the wait counts as cancelled. A later
+    // completion is skipped (-ECANCELED, via cancelled_) or delivered for an
+    // id nobody waits on any more, which JS ignores. Until then the kernel
+    // may spend one notify(1) on it: a late wake-up for another waiter of the
+    // word, which every caller's slices bound. Unmapping the word meanwhile
+    // is safe: only the kernel reads it.
+    if (errno != EINTR) {
+      cancelled_.insert(user_data);
+      return true;
+    }
   }
 }
 
@@ -221,11 +249,11 @@ void UringWaits::Reap() {
     const Cqe* cqes = static_cast<const Cqe*>(cqes_);
     for (; head != tail; head++) {
       const Cqe& c = cqes[head & cq_mask_];
-      // 0: woken. -EAGAIN: the word no longer held `expected`. -ECANCELED of
-      // a wait we cancelled: skipped (Cancel told the caller). Any other
-      // result, -ECANCELED from the kernel's own cancel included: end the
-      // wait rather than hang; every caller re-checks.
-      if (c.res == -ECANCELED && cancelled_.erase(c.user_data) == 1) continue;
+      // 0: woken. -EAGAIN: the word no longer held `expected`. Any result of
+      // a wait we cancelled: skipped (Cancel told the caller it ended). Any
+      // other result, -ECANCELED from the kernel's own cancel included: end
+      // the wait rather than hang; every caller re-checks.
+      if (cancelled_.erase(c.user_data) == 1) continue;
       ids_.push_back(static_cast<double>(c.user_data));
     }
     cq_head_->store(head, std::memory_order_release);

@@ -58,7 +58,7 @@ class UringWaits {
   Ready ready_ = nullptr;
   void* context_ = nullptr;
   std::vector<double> ids_;
-  std::unordered_set<uint64_t> cancelled_;  // cancelled by us; their -ECANCELED completion is skipped
+  std::unordered_set<uint64_t> cancelled_;  // cancelled by us; their completion is skipped
 };
 
 }  // namespace ipc

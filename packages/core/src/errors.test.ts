@@ -253,8 +253,10 @@ describe('error messages', () => {
     collect(() => new Process(42 as never))
     collect(() => new Process('x.mjs', { mode: 'fiber' as never }))
     collect(() => new Process('x.mjs').kill())
-    await wait(new Int32Array(1), 0, 0, { signal: 'x' as never }).catch((e: Error) => messages.push(e.message))
-    expect(messages).toHaveLength(16)
+    const shared = new Int32Array(new SharedArrayBuffer(4))
+    await wait(shared, 0, 0, { signal: 'x' as never }).catch((e: Error) => messages.push(e.message))
+    await wait(new Int32Array(1), 0, 0).catch((e: Error) => messages.push(e.message))
+    expect(messages).toHaveLength(17)
     for (const message of messages) {
       expect(message, message).toMatch(/^[A-Z]/)
       expect(message, message).not.toMatch(/\.$/)

@@ -24,11 +24,14 @@ export interface NativeBinding {
   shmUnlink(name: string): number
   effectiveUid(): number
   unmap(buffer: ArrayBuffer): number
+  /** True while `buffer` is a mapping of shmCreate/shmOpen not yet unmapped. Optional, as `yieldThread`. */
+  isMapping?(buffer: ArrayBuffer): boolean
   armStore(buffer: ArrayBuffer, byteOffset: number, value: number): number
   disarmStore(id: number): boolean
   futexWait(i32: Int32Array, index: number, expected: number, timeoutMs: number): number
   futexWake(i32: Int32Array, index: number, count: number): number
   onWaitComplete(callback: (batch: number[]) => void): number
+  /** 0 registered, 1 not-equal, 2 the array is not over a SharedArrayBuffer or a live mapping, or -errno. */
   waitAsync(i32: Int32Array, index: number, expected: number, id: number): number
   cancelWait(id: number): boolean
   /** How async waits sleep in this thread: io_uring, futex_waitv, or a thread per wait (see native/futex.cc). */

@@ -212,6 +212,24 @@ describe('wait()', () => {
     await expect(wait(i32, 0, 0, { timeout: -1 })).rejects.toBeInstanceOf(RangeError)
     await expect(wait(i32, 0, 0, { signal: 'x' as never })).rejects.toBeInstanceOf(TypeError)
   })
+
+  it('refuses a view of a plain ArrayBuffer, which could be transferred and freed while the wait is pending', async () => {
+    const plain = new Int32Array(2)
+    const refused = {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: expect.stringContaining('SharedArrayBuffer'),
+    }
+    // Whatever the wait would do: sleep, see another value, or not wait at all.
+    await expect(wait(plain, 0, 0, { timeout: 50 })).rejects.toMatchObject(refused)
+    await expect(wait(plain, 1, 7)).rejects.toMatchObject(refused)
+    await expect(wait(plain, 0, 0, { timeout: 0 })).rejects.toMatchObject(refused)
+    // A segment's memory is accepted (closing it detaches its buffer: views then have length 0).
+    const { i32 } = segmentWords(2)
+    expect(await wait(i32, 0, 0, { timeout: 1 })).toBe('timed-out')
+    // waitSync blocks its own thread, so nothing can free the memory under it: allowed.
+    expect(waitSync(plain, 0, 0, { timeout: 1 })).toBe('timed-out')
+  })
 })
 
 describe('the binding under wait()', () => {
@@ -227,6 +245,14 @@ describe('the binding under wait()', () => {
     // The largest id is taken, and cancelled like any other.
     expect(bin.waitAsync(i32, 0, 0, 2 ** 53 - 1)).toBe(0)
     expect(bin.cancelWait(2 ** 53 - 1)).toBe(true)
+  })
+
+  it('refuses a word in a plain ArrayBuffer (2), checked before its value', async () => {
+    expect(await wait(shared(), 0, 0, { timeout: 1 })).toBe('timed-out')
+    const bin = native()
+    expect(bin.waitAsync(new Int32Array(1), 0, 0, 1e9)).toBe(2)
+    expect(bin.waitAsync(new Int32Array(1), 0, 5, 1e9 + 1)).toBe(2)
+    expect(bin.cancelWait(1e9)).toBe(false)
   })
 })
 

@@ -50,6 +50,26 @@ function checkExpected(expected: number): number {
   return expected
 }
 
+/**
+ * What an async wait on a plain ArrayBuffer gets. Its memory could be
+ * transferred to another thread and freed while the wait is pending (the
+ * native waiter would then read freed memory), so only memory that stays
+ * mapped while the array is reachable is accepted, as by Atomics.waitAsync.
+ */
+function notSharedMemory(): TypeError {
+  return invalidArgType(
+    'The "i32" argument of wait() must be a view of a SharedArrayBuffer or of @ipc shared memory (a segment), not of an ArrayBuffer',
+  )
+}
+
+/** Throws unless `i32` is over a SharedArrayBuffer or a live segment mapping (see notSharedMemory). */
+function checkSharedMemory(i32: Int32Array): void {
+  const buffer = i32.buffer
+  // An older binding (loaded first by an older copy of @ipc/core) cannot tell: its waitAsync decides.
+  if (!types.isSharedArrayBuffer(buffer) && native().isMapping?.(buffer as ArrayBuffer) === false)
+    throw notSharedMemory()
+}
+
 /** Blocks until notified, without validating arguments. For @ipc packages. */
 export function waitWordSync(i32: Int32Array, index: number, expected: number, timeout: number): WaitResult {
   const r = native().futexWait(i32, index, expected, timeout === Number.POSITIVE_INFINITY ? -1 : timeout)
@@ -104,6 +124,7 @@ export function waitWord(
   const id = rt.nextWaitId++
   const rc = bin.waitAsync(i32, index, expected, id)
   if (rc === 1) return Promise.resolve('not-equal')
+  if (rc === 2) return Promise.reject(notSharedMemory())
   if (rc < 0) return Promise.reject(systemError(-rc, SYSCALL_OF_MODE[asyncWaitMode()]))
   return new Promise<WaitResult | 'ticked'>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined
@@ -258,6 +279,7 @@ export function waitSync(i32: Int32Array, index: number, expected: number, optio
 export function wait(i32: Int32Array, index: number, expected: number, options?: WaitOptions): Promise<WaitResult> {
   try {
     checkWord(i32, index)
+    checkSharedMemory(i32)
     const value = checkExpected(expected)
     const { timeout, signal } = checkWaitOptions(options)
     return waitWord(i32, index, value, timeout, signal) as Promise<WaitResult>
