@@ -100,6 +100,7 @@ export {
 } from './waiting/event-count.js'
 export { asyncWaitMode, notifyWord, waitWordSync } from './waiting/futex.js'
 export {
+  afterTimeout,
   checkTimeout,
   checkWaitOptions,
   deadlineOf,

@@ -32,6 +32,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
 import { ClosedError, Process, ProcessError, TimeoutError, ValueError, WorkerExitError } from '@ipc/core'
 import {
+  afterTimeout,
   checkOptionsObject,
   checkWaitOptions,
   closeAtExit,
@@ -62,6 +63,7 @@ import {
   RUN,
   TOO_LARGE,
   type Transfers,
+  type Values,
 } from './protocol.js'
 
 /** Tasks a worker holds at least when it has any to hold (one running, one waiting). */
@@ -130,7 +132,10 @@ interface Worker {
   stopTimer: NodeJS.Timeout | undefined
   /** Imported the module (its ready reply was read): a failure from now on is a crash, not a failed start. */
   ready: boolean
-  idleTimer: NodeJS.Timeout | undefined
+  /** Cancels its idle timer (`idleTimeout`), while one is armed. */
+  cancelIdle: (() => void) | undefined
+  /** Sent a reply that breaks the protocol: killed, and nothing more it sent is read. */
+  broken: boolean
 }
 
 type State = 'running' | 'closed' | 'terminated'
@@ -319,7 +324,7 @@ export class Pool {
     const { args: copied, transfers } = transfersOf(args)
     return new Promise<R>((resolve, reject) => {
       let removeAbort = () => {}
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer = () => {}
       const task = this.#makeTask(
         exportName,
         RUN,
@@ -329,21 +334,18 @@ export class Pool {
         signal !== undefined || timeout !== Number.POSITIVE_INFINITY,
         (error, result) => {
           removeAbort()
-          if (timer !== undefined) clearTimeout(timer)
+          cancelTimer()
           if (error === undefined) resolve(result as R)
           else reject(error)
         },
       )
       removeAbort = onAbort(signal, () => this.#cancel(task, signal?.reason))
-      if (timeout !== Number.POSITIVE_INFINITY)
-        timer = setTimeout(
-          () =>
-            this.#cancel(
-              task,
-              new TimeoutError(`Task "${exportName}" did not finish within ${timeout} ms (its worker was stopped)`),
-            ),
-          timeout,
-        )
+      cancelTimer = afterTimeout(timeout, () =>
+        this.#cancel(
+          task,
+          new TimeoutError(`Task "${exportName}" did not finish within ${timeout} ms (its worker was stopped)`),
+        ),
+      )
       this.#submit(task)
     })
   }
@@ -780,7 +782,8 @@ export class Pool {
       stopSent: false,
       stopTimer: undefined,
       ready: false,
-      idleTimer: undefined,
+      broken: false,
+      cancelIdle: undefined,
     }
     this.#workers.add(worker)
     process.join().then(
@@ -864,10 +867,8 @@ export class Pool {
     worker.held.push(task)
     this.#held.set(task.id, task)
     worker.given++
-    if (worker.idleTimer !== undefined) {
-      clearTimeout(worker.idleTimer)
-      worker.idleTimer = undefined
-    }
+    worker.cancelIdle?.()
+    worker.cancelIdle = undefined
     if (this.#maxTasksPerChild !== undefined && worker.given >= this.#maxTasksPerChild) this.#retire(worker)
     if (!worker.pumping) void this.#pump(worker)
     return true
@@ -910,8 +911,8 @@ export class Pool {
   #retire(worker: Worker): void {
     if (worker.retiring) return
     worker.retiring = true
-    if (worker.idleTimer !== undefined) clearTimeout(worker.idleTimer)
-    worker.idleTimer = undefined
+    worker.cancelIdle?.()
+    worker.cancelIdle = undefined
     this.#sendStop(worker)
   }
 
@@ -938,11 +939,14 @@ export class Pool {
 
   #startIdleTimer(worker: Worker): void {
     if (this.#idleTimeout === undefined || worker.retiring) return
-    worker.idleTimer = setTimeout(() => {
-      worker.idleTimer = undefined
-      if (worker.held.length === 0) this.#retire(worker)
-    }, this.#idleTimeout)
-    worker.idleTimer.unref()
+    worker.cancelIdle = afterTimeout(
+      this.#idleTimeout,
+      () => {
+        worker.cancelIdle = undefined
+        if (worker.held.length === 0) this.#retire(worker)
+      },
+      true,
+    )
   }
 
   /** Reads `worker`'s replies while it holds tasks; one pending `get()` at a time. */
@@ -966,7 +970,11 @@ export class Pool {
   }
 
   #onReply(worker: Worker, reply: Reply): void {
-    if (!Array.isArray(reply) || typeof reply[0] !== 'number') return
+    if (worker.broken) return
+    if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[0] !== 'number') {
+      this.#brokeProtocol(worker, `a reply that is not [id, status, value]: ${inspect(reply, { depth: 1 })}`)
+      return
+    }
     const [id, status, value] = reply
     if (id < 0) {
       worker.ready = true
@@ -975,10 +983,16 @@ export class Pool {
       return
     }
     const task = this.#held.get(id)
+    // A reply to a task it no longer holds (dropped when cancelled) is ignored.
     if (task === undefined || task.worker !== worker) return
+    const problem = replyProblem(task, status, value)
+    if (problem !== undefined) {
+      this.#brokeProtocol(worker, problem)
+      return
+    }
     if (status === PART) {
       task.partial ??= []
-      for (const result of value as unknown[]) task.partial.push(result)
+      for (const result of value as Values) task.partial.push(result)
       return
     }
     this.#held.delete(id)
@@ -991,6 +1005,7 @@ export class Pool {
     this.#depth = Math.max(MIN_DEPTH, Math.min(MAX_DEPTH, Math.floor(QUEUED_WORK_MS / this.#taskMs)))
     // Its own reply settles it, whatever it says, also after a cancel that looked too early.
     task.cancelled = undefined
+    if (status === OK && task.partial !== undefined) for (const result of value as Values) task.partial.push(result)
     if (status === OK) this.#finish(task, undefined, task.partial === undefined ? value : task.partial)
     else if (status === TOO_LARGE) this.#finish(task, tooLarge(task, 'result', undefined))
     else if (status === NO_EXPORT)
@@ -1013,11 +1028,24 @@ export class Pool {
     if (worker.held.length <= refillAt || this.#queueHead >= this.#queue.length) this.#dispatch()
   }
 
+  /**
+   * A reply that breaks the protocol (a bug or corruption in the worker): its
+   * tasks fail with ProcessError and it is killed; `#onExit` replaces it.
+   */
+  #brokeProtocol(worker: Worker, problem: string): void {
+    worker.broken = true
+    const error = new ProcessError(
+      `Pool worker "${worker.process.name}" sent a malformed reply (${problem}); it was killed`,
+    )
+    for (const task of worker.held) this.#finish(task, error)
+    worker.process.kill('SIGKILL')
+  }
+
   #onExit(worker: Worker, code: number | null, failure: Error | undefined): void {
     // Out of service first: dispatching from the replies read below must not pick it.
     worker.exited = true
     worker.retiring = true
-    if (worker.idleTimer !== undefined) clearTimeout(worker.idleTimer)
+    worker.cancelIdle?.()
     if (worker.stopTimer !== undefined) clearTimeout(worker.stopTimer)
     // Replies the worker put before it died are results, not losses: read them first.
     this.#drainReplies(worker)
@@ -1180,6 +1208,52 @@ function sliceTransfers(transfers: Transfers | undefined, start: number, end: nu
     if (inside.length > 0) sliced.push({ descriptor, paths: inside })
   }
   return sliced
+}
+
+/** A MAP's items or results as sent: an array, or packed numbers. */
+function isValues(value: unknown): value is Values {
+  return Array.isArray(value) || value instanceof Float64Array
+}
+
+/**
+ * Why a worker's reply to `task` breaks the protocol (protocol.ts), or
+ * undefined when it does not. Replies come from another process: a bad one
+ * must fail its task, not throw in the reply loop or leave the task unsettled.
+ */
+function replyProblem(task: Task, status: unknown, value: unknown): string | undefined {
+  const had = task.partial?.length ?? 0
+  // A MAP's items (`count` is 0 for the halves of a split chunk: the chunk counts them).
+  const items = task.payload.length
+  switch (status) {
+    case OK:
+      if (task.kind !== MAP) return undefined
+      if (!isValues(value)) return `results of a map chunk that are not an array: ${inspect(value, { depth: 0 })}`
+      if (had + value.length !== items) return `${had + value.length} results for a chunk of ${items} items`
+      return undefined
+    case PART:
+      if (task.kind !== MAP) return 'partial results of a task that is not a map chunk'
+      if (!isValues(value)) return `partial results that are not an array: ${inspect(value, { depth: 0 })}`
+      if (had + value.length > items) return `more than ${items} results for a chunk of ${items} items`
+      return undefined
+    case FAILED: {
+      const error = value as Partial<ErrorFields> | null
+      if (
+        typeof error !== 'object' ||
+        error === null ||
+        typeof error.message !== 'string' ||
+        !(error.name === undefined || typeof error.name === 'string') ||
+        !(error.stack === undefined || typeof error.stack === 'string')
+      )
+        return `a failure without an error: ${inspect(value, { depth: 0 })}`
+      return undefined
+    }
+    case NO_EXPORT:
+      return typeof value === 'string' ? undefined : `a missing export described by ${inspect(value, { depth: 0 })}`
+    case TOO_LARGE:
+      return undefined
+    default:
+      return `an unknown status ${inspect(status, { depth: 0 })}`
+  }
 }
 
 function taskError(exportName: string, error: ErrorFields): ProcessError {

@@ -52,6 +52,11 @@ describe.each(['process', 'thread'] as const)('aborting tasks (%s mode)', (mode)
     expect(pool.pending).toBe(0)
   })
 
+  it("a timeout above setTimeout's limit (2 ** 31 - 1 ms) lets the task finish", { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1, mode })
+    expect(await pool.run('slowSquare', [6, 100], { timeout: 2 ** 31 + 5 })).toBe(36)
+  })
+
   it('timeout stops a running task with TimeoutError and the pool goes on', { timeout: 30_000 }, async () => {
     await using pool = new Pool(TASKS, { size: 1, mode })
     const started = Date.now()

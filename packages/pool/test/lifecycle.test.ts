@@ -39,6 +39,14 @@ describe('Pool lifetime', () => {
     expect(after.some((pid) => before.includes(pid))).toBe(false)
   })
 
+  it("an idleTimeout above setTimeout's limit (2 ** 31 - 1 ms) keeps idle workers", { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 2, idleTimeout: 3e9 })
+    const before = await workerPids(pool, 2)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(before.every((pid) => alive(pid))).toBe(true)
+    expect(await workerPids(pool, 2)).toEqual(expect.arrayContaining(before))
+  })
+
   it('close() lets queued tasks finish; join() leaves no process and no segment', { timeout: 30_000 }, async () => {
     const mappedBefore = mappedSegments()
     const pool = new Pool(TASKS, { size: 2 })

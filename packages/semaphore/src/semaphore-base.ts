@@ -8,6 +8,7 @@
 import { ClosedError, IncompatibleError, ValueError } from '@ipc/core'
 import {
   type Attachment,
+  afterTimeout,
   checkWaitOptions,
   deadlineOf,
   invalidArgType,
@@ -202,18 +203,17 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
       }
     }
     return new Promise<boolean>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer = () => {}
       const onAbort = () => this.#cancel(waiter, () => reject(signal?.reason))
       const waiter: Waiter = {
         resolve,
         reject,
         cleanup() {
-          if (timer !== undefined) clearTimeout(timer)
+          cancelTimer()
           signal?.removeEventListener('abort', onAbort)
         },
       }
-      if (timeout !== Number.POSITIVE_INFINITY)
-        timer = setTimeout(() => this.#cancel(waiter, () => resolve(false)), timeout)
+      cancelTimer = afterTimeout(timeout, () => this.#cancel(waiter, () => resolve(false)))
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#queue.push(waiter)
       if (!this.#pumping) void this.#pump()

@@ -92,6 +92,23 @@ describe('Semaphore.open() and Semaphore.from()', () => {
 })
 
 describe('Semaphore#acquire()', () => {
+  it("waits for a timeout above setTimeout's limit (2 ** 31 - 1 ms) instead of giving up after 1 ms", async () => {
+    const sem = track(new Semaphore(0))
+    const controller = new AbortController()
+    let settled: unknown = 'pending'
+    const pending = sem.acquire({ timeout: 2 ** 31 + 5, signal: controller.signal }).then(
+      (took) => {
+        settled = took
+      },
+      () => {},
+    )
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(settled).toBe('pending')
+    sem.release()
+    await pending
+    expect(settled).toBe(true)
+  })
+
   it('ignores an abort after the permit was granted', async () => {
     const sem = track(new Semaphore(1))
     const controller = new AbortController()

@@ -34,7 +34,7 @@ import { serialize } from '../codec/codec.js'
 import { IpcError, invalidArgType, invalidArgValue, ProcessError, ValueError } from '../errors.js'
 import { isTransferable, TRANSFER, type TransferDescriptor } from '../primitive/handle.js'
 import { runtime } from '../runtime.js'
-import { checkWaitOptions, onAbort, throwIfAborted, type WaitOptions } from '../waiting/signal.js'
+import { afterTimeout, checkWaitOptions, onAbort, throwIfAborted, type WaitOptions } from '../waiting/signal.js'
 
 /** Where a `Process` runs its function. */
 export type ProcessMode = 'process' | 'thread'
@@ -520,10 +520,10 @@ export class Process {
     if (!this.#ended) {
       if (timeout === 0) return null
       const ended = await new Promise<boolean>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined
+        let cancelTimer = () => {}
         let removeAbort = () => {}
         const cleanUp = () => {
-          if (timer !== undefined) clearTimeout(timer)
+          cancelTimer()
           removeAbort()
           const i = this.#onEnd.indexOf(listener)
           if (i >= 0) this.#onEnd.splice(i, 1)
@@ -533,11 +533,10 @@ export class Process {
           resolve(true)
         }
         this.#onEnd.push(listener)
-        if (timeout !== Number.POSITIVE_INFINITY)
-          timer = setTimeout(() => {
-            cleanUp()
-            resolve(false)
-          }, timeout)
+        cancelTimer = afterTimeout(timeout, () => {
+          cleanUp()
+          resolve(false)
+        })
         removeAbort = onAbort(signal, () => {
           cleanUp()
           reject(signal?.reason)

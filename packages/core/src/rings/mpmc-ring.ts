@@ -169,7 +169,7 @@ import { attachmentAlive } from '../ownership/liveness.js'
 import { BUSY, OwnerWord } from '../ownership/owner-word.js'
 import { BackoffSpin } from '../waiting/backoff-spin.js'
 import { EventCount, NOT_YET, PEER_CHECK_MS, RECHECK_MS, TIMED_OUT, type WaitRules } from '../waiting/event-count.js'
-import { deadlineOf, onAbort, remaining } from '../waiting/signal.js'
+import { afterTimeout, deadlineOf, onAbort, remaining } from '../waiting/signal.js'
 import { FULL_RING_SLICE_MS, RoomWait, wokenForRecordAlone } from './room-wait.js'
 
 /** Layout version of the ring; bump when the table above changes. */
@@ -736,20 +736,16 @@ export class MpmcRing {
   #after(previous: Promise<void>, deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
     if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise<boolean>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
       const removeAbort = onAbort(signal, () => {
-        clearTimeout(timer)
+        cancelTimer()
         reject(signal?.reason)
       })
-      const left = remaining(deadline)
-      // setTimeout cannot wait past 2 ** 31 - 1 ms (~24.8 days): longer is forever here.
-      if (left <= 0x7fffffff)
-        timer = setTimeout(() => {
-          removeAbort()
-          resolve(false)
-        }, left)
+      const cancelTimer = afterTimeout(remaining(deadline), () => {
+        removeAbort()
+        resolve(false)
+      })
       void previous.then(() => {
-        clearTimeout(timer)
+        cancelTimer()
         removeAbort()
         resolve(true)
       })

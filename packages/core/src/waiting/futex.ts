@@ -16,7 +16,7 @@ import { types } from 'node:util'
 import { ClosedError, invalidArgType, outOfRange, systemError } from '../errors.js'
 import { native } from '../native.js'
 import { runtime } from '../runtime.js'
-import { checkTimeout, checkWaitOptions, onAbort, type WaitOptions } from './signal.js'
+import { afterTimeout, checkTimeout, checkWaitOptions, onAbort, type WaitOptions } from './signal.js'
 import { fileTick, type GridTick, unfileTick } from './tick-grid.js'
 
 /** How a wait ended: woken by `notify`, the word did not hold `expected`, or the timeout passed. */
@@ -127,7 +127,7 @@ export function waitWord(
   if (rc === 2) return Promise.reject(notSharedMemory())
   if (rc < 0) return Promise.reject(systemError(-rc, SYSCALL_OF_MODE[asyncWaitMode()]))
   return new Promise<WaitResult | 'ticked'>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined
+    let cancelTimer = () => {}
     let removeAbort = () => {}
     // The wait's periodic look, on the process's shared grid (tick-grid.ts).
     const look: GridTick | undefined =
@@ -144,7 +144,7 @@ export function waitWord(
           }
     const finish = () => {
       rt.waits.delete(id)
-      if (timer !== undefined) clearTimeout(timer)
+      cancelTimer()
       if (look !== undefined) unfileTick(look)
       removeAbort()
     }
@@ -164,8 +164,7 @@ export function waitWord(
         else reject(new ClosedError('Cannot wait: the shared memory holding the word was closed'))
       },
     })
-    // The look and the abort listener first: a deadline that has passed already ends the
-    // wait in `arm()` below, and `finish()` must find them to take them back.
+    // The timer is armed last: `finish()` takes back all three.
     if (look !== undefined && tick !== undefined) fileTick(look, tick.ms())
     removeAbort = onAbort(signal, () => {
       if (bin.cancelWait(id)) {
@@ -173,18 +172,7 @@ export function waitWord(
         reject(signal?.reason)
       }
     })
-    if (timeout !== Number.POSITIVE_INFINITY) {
-      const deadline = performance.now() + timeout
-      // setTimeout fires at once for a delay above 2 ** 31 - 1 ms (~24.8 days), and up to
-      // a millisecond early by performance.now() (libuv's loop clock lags it): step towards
-      // the deadline, re-armed until it has really passed.
-      const arm = () => {
-        const left = deadline - performance.now()
-        if (left <= 0) end('timed-out')
-        else timer = setTimeout(arm, Math.min(left, INT32_MAX))
-      }
-      arm()
-    }
+    cancelTimer = afterTimeout(timeout, () => end('timed-out'))
   })
 }
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { checkTimeout, checkWaitOptions, deadlineOf, onAbort, remaining, throwIfAborted } from './signal.js'
+import {
+  afterTimeout,
+  checkTimeout,
+  checkWaitOptions,
+  deadlineOf,
+  onAbort,
+  remaining,
+  throwIfAborted,
+} from './signal.js'
 
 function thrown(fn: () => unknown): Error & { code?: string } {
   try {
@@ -102,5 +110,37 @@ describe('deadlineOf() / remaining()', () => {
     const soon = deadlineOf(5)
     await new Promise((r) => setTimeout(r, 20))
     expect(remaining(soon)).toBe(0)
+  })
+})
+
+describe('afterTimeout()', () => {
+  it('fires once the time has passed, never before, and not once cancelled', async () => {
+    const started = performance.now()
+    const fired = await new Promise<number>((resolve) => afterTimeout(30, () => resolve(performance.now())))
+    expect(fired - started).toBeGreaterThanOrEqual(30)
+    let late = false
+    const cancel = afterTimeout(10, () => {
+      late = true
+    })
+    cancel()
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    expect(late).toBe(false)
+  })
+
+  it("waits for a delay above setTimeout's limit (2 ** 31 - 1 ms), which setTimeout fires after 1 ms", async () => {
+    let fired = false
+    const cancels = [2 ** 31, 2 ** 31 + 5, 1e10].map((ms) =>
+      afterTimeout(ms, () => {
+        fired = true
+      }),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    for (const cancel of cancels) cancel()
+    expect(fired).toBe(false)
+    // Infinity: never, nothing armed.
+    afterTimeout(Number.POSITIVE_INFINITY, () => {
+      fired = true
+    })()
+    expect(fired).toBe(false)
   })
 })

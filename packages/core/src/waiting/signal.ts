@@ -81,3 +81,32 @@ export function remaining(deadline: number): number {
 export function deadlineOf(timeout: number): number {
   return timeout === Number.POSITIVE_INFINITY ? timeout : performance.now() + timeout
 }
+
+/** setTimeout's longest delay: it fires a longer one after 1 ms instead. */
+const MAX_TIMER_MS = 0x7fffffff
+
+/**
+ * Calls `fn` once `ms` milliseconds have passed, for any `ms` up to Infinity
+ * (never): setTimeout fires a delay above 2 ** 31 - 1 ms (about 24.8 days)
+ * after 1 ms instead, so a long one is armed in steps. Each step checks
+ * `performance.now()`, so an early fire (libuv's loop clock lags it by up to a
+ * millisecond) re-arms rather than ending a wait before its deadline. Always
+ * asynchronous. With `unref`, the timer does not keep the event loop alive.
+ * Returns what cancels it.
+ */
+export function afterTimeout(ms: number, fn: () => void, unref = false): () => void {
+  if (ms === Number.POSITIVE_INFINITY) return () => {}
+  const deadline = performance.now() + ms
+  let timer: NodeJS.Timeout | undefined
+  const arm = (delay: number) => {
+    timer = setTimeout(step, Math.min(Math.max(delay, 0), MAX_TIMER_MS))
+    if (unref) timer.unref()
+  }
+  const step = () => {
+    const left = deadline - performance.now()
+    if (left > 0) arm(left)
+    else fn()
+  }
+  arm(ms)
+  return () => clearTimeout(timer)
+}

@@ -1,0 +1,52 @@
+import { Pool, ProcessError } from '@ipc/pool'
+import { describe, expect, it } from 'vitest'
+
+const MODULE = new URL('./fixtures/malformed-replies.mjs', import.meta.url)
+const OK = 0
+const FAILED = 1
+const PART = 3
+
+// A worker's replies come from another process: a malformed one fails its
+// task with ProcessError, the worker is killed and replaced, and nothing
+// throws in the parent (an unhandled rejection here fails the run).
+describe('a worker that sends a malformed reply', () => {
+  const runs: [string, unknown[]][] = [
+    ['a failure without an error', [['ID', FAILED, null]]],
+    ['an unknown status', [['ID', 99, 'x']]],
+    ['a reply that is not [id, status, value]', [['ID', OK]]],
+    ['partial results for a run', [['ID', PART, [1]]]],
+  ]
+  for (const [what, replies] of runs)
+    it(`fails a run() on ${what}, and the pool goes on`, { timeout: 20_000 }, async () => {
+      await using pool = new Pool(MODULE, { size: 1 })
+      const error = await pool.run('send', [replies]).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ProcessError)
+      expect((error as Error).message).toMatch(/sent a malformed reply/)
+      expect(await pool.run('square', [7])).toBe(49)
+    })
+
+  const maps: [string, unknown[]][] = [
+    ['results that are not an array', [['ID', OK, null]]],
+    ['too few results', [['ID', OK, [1]]]],
+    [
+      'partial results that are not an array, twice',
+      [
+        ['ID', PART, 5],
+        ['ID', PART, 5],
+      ],
+    ],
+    ['more partial results than items', [['ID', PART, [1, 2, 3]]]],
+  ]
+  for (const [what, replies] of maps)
+    it(`fails a map() on ${what}, and the pool goes on`, { timeout: 20_000 }, async () => {
+      await using pool = new Pool(MODULE, { size: 1 })
+      const settled = pool.map('sendOnce', [replies, replies], { chunksize: 2 }).catch((e: unknown) => e)
+      // Busy, so that every reply is queued before the parent reads the first (they are then read at the worker's exit).
+      const until = performance.now() + 300
+      while (performance.now() < until) {}
+      const error = await settled
+      expect(error).toBeInstanceOf(ProcessError)
+      expect((error as Error).message).toMatch(/sent a malformed reply/)
+      expect(await pool.map('square', [1, 2, 3])).toEqual([1, 4, 9])
+    })
+})
