@@ -26,7 +26,23 @@
  *   released meanwhile, return its index.
  * - break (abort(), a timeout, a dead party): every PENDING entry → BROKEN,
  *   BROKEN = 1, COUNT = 0, wake all. reset(): the same with BROKEN = 0 and
- *   GENERATION + 1, so arrivals after it start afresh.
+ *   GENERATION + 1, so arrivals after it start afresh. Entries are marked by
+ *   CAS PENDING → fate (see the next point).
+ * - a live holder keeps the lock past a call's deadline (a stopped process,
+ *   a scribbled lock word): every lock wait of a call with a timeout ends at
+ *   its deadline (at least LOCK_SLICE_MS after it), and the call breaks the
+ *   barrier without the lock: CAS its own entry PENDING → BROKEN (if it
+ *   arrived), BROKEN = 1, wake all; it throws BrokenBarrierError. A waiter
+ *   that finds BROKEN = 1 beside its PENDING entry takes BROKEN by the same
+ *   CAS (under the lock BROKEN = 1 is stored only after every PENDING entry
+ *   was marked, so nothing else shows that pair). The one race it adds: a
+ *   last arriver that held the lock all along and resumes then releases the
+ *   other waiters while the timed-out call throws (the barrier stays broken
+ *   for the next generation). abort() and reset() wait for the lock at most
+ *   TAG_STALL_MS, then throw TimeoutError.
+ * - a waiter's checks (each wake-up and PEER_CHECK_MS slice) range-check
+ *   its entry's STATE, COUNT and BROKEN: a corrupt word fails the wait with
+ *   CorruptError, which breaks the barrier as a failed wait does.
  *
  * Why generations in a row work: a fast party that re-enters before the
  * slow ones have woken arrives in GENERATION + 1 and gets a new entry; the
@@ -50,7 +66,7 @@
  * liveness is checked). A party killed between its arrival and the release
  * it made (the last arriver) is caught by the lock takeover. Nothing else.
  */
-import { CorruptError, IncompatibleError, IpcError } from '@ipc/core'
+import { CorruptError, IncompatibleError, IpcError, TimeoutError } from '@ipc/core'
 import {
   type Attachment,
   attachmentAlive,
@@ -70,8 +86,10 @@ import {
   Primitive,
   type PrimitiveKind,
   RobustLock,
+  remaining,
   type Segment,
   syncTimeoutOf,
+  TAG_STALL_MS,
   TIMED_OUT,
   threadId,
   type WaitRules,
@@ -104,6 +122,19 @@ import {
   RELEASED,
 } from './layout.js'
 import type { BarrierCreateOptions, BarrierOpenOptions, SyncOptions, WaitOptions, WaitSyncOptions } from './options.js'
+
+/**
+ * The least time a call whose deadline has passed (or that gives up) still
+ * waits for the barrier's lock: a free lock, or one in a normal section
+ * (microseconds), is taken; a live holder that keeps it longer ends the call
+ * without it.
+ */
+const LOCK_SLICE_MS = 5
+
+/** How long a call with `deadline` may wait for the lock: what is left, at least LOCK_SLICE_MS (Infinity without a deadline). */
+function lockTimeout(deadline: number): number {
+  return Math.max(remaining(deadline), LOCK_SLICE_MS)
+}
 
 /** The `.handle` of a Barrier. */
 export interface BarrierHandle extends Handle {
@@ -291,8 +322,11 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * loop; resolves with this call's index (`0` for the first arrival,
    * `parties - 1` for the last). A timeout or an aborted signal breaks the
    * barrier (every waiter throws `BrokenBarrierError`, as a timeout does in
-   * Python); the aborted call itself rejects with `signal.reason`.
-   * @throws {BrokenBarrierError} The barrier is or became broken.
+   * Python); the aborted call itself rejects with `signal.reason`. The
+   * timeout also bounds the wait for the barrier's internal lock: a process
+   * that keeps it past the timeout (stopped, or corrupt memory) makes the
+   * call break the barrier and throw `BrokenBarrierError` all the same.
+   * @throws {BrokenBarrierError} The barrier is or became broken, or the timeout passed.
    * @throws {ClosedError} The object was closed (also while waiting).
    * @throws {CorruptError} The barrier's shared memory breaks its layout.
    * @example
@@ -307,8 +341,9 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
     if (signal?.aborted) throw signal.reason
     this.#assertOpen()
     const deadline = deadlineOf(timeout)
-    // No timeout: the lock is held only inside short synchronous sections.
-    if (!this.#lock.tryAcquire()) await this.#lock.acquire({ signal })
+    // The lock is held only inside short sections; a live holder that keeps it past the deadline breaks the barrier without it.
+    if (!this.#lock.tryAcquire() && !(await this.#lock.acquire({ signal, timeout: lockTimeout(deadline) })))
+      throw this.#lockedOut()
     const arrived = this.#arriveLocked()
     if (arrived.entry < 0) return arrived.index
     let fate: Fate | typeof TIMED_OUT
@@ -317,11 +352,11 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
     } catch (error) {
       if (this.closed) throw error
       // Aborted (or failed): break the barrier unless the generation was released meanwhile.
-      this.#lock.acquireSync()
-      fate = this.#giveUpLocked(arrived.entry)
-      if (fate !== RELEASED) throw error
+      if ((await this.#giveUp(arrived.entry)) !== RELEASED) throw error
+      return arrived.index
     }
-    return this.#finish(arrived, fate)
+    if (fate !== TIMED_OUT) return this.#finish(arrived, fate, false)
+    return this.#finish(arrived, await this.#giveUp(arrived.entry), true)
   }
 
   /**
@@ -329,6 +364,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * signal is checked on entry only; a timeout breaks the barrier.
    * @throws {BrokenBarrierError} The barrier is or became broken.
    * @throws {ClosedError} The object was closed.
+   * @throws {CorruptError} The barrier's shared memory breaks its layout.
    * @example
    * ```ts
    * const barrier = new Barrier(1)
@@ -339,26 +375,90 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
   waitSync(options?: WaitSyncOptions): number {
     const deadline = deadlineOf(syncTimeoutOf(options))
     this.#assertOpen()
-    this.#lock.acquireSync()
+    if (!this.#lock.acquireSync({ timeout: lockTimeout(deadline) })) throw this.#lockedOut()
     const arrived = this.#arriveLocked()
     if (arrived.entry < 0) return arrived.index
-    const fate = this.#events.waitSync(this.#attemptOf(arrived.entry), this.#rules(deadline, undefined))
-    return this.#finish(arrived, fate)
+    let fate: Fate | typeof TIMED_OUT
+    try {
+      fate = this.#events.waitSync(this.#attemptOf(arrived.entry), this.#rules(deadline, undefined))
+    } catch (error) {
+      if (this.closed) throw error
+      // Failed (corrupt memory): break the barrier unless the generation was released meanwhile.
+      if (this.#giveUpSync(arrived.entry) !== RELEASED) throw error
+      return arrived.index
+    }
+    if (fate !== TIMED_OUT) return this.#finish(arrived, fate, false)
+    return this.#finish(arrived, this.#giveUpSync(arrived.entry), true)
   }
 
-  /** The end of a wait that arrived and slept: its index, or BrokenBarrierError; a timeout breaks the barrier first. */
-  #finish(arrived: { index: number; entry: number }, slept: Fate | typeof TIMED_OUT): number {
-    let fate = slept
-    if (fate === TIMED_OUT) {
-      this.#lock.acquireSync()
-      fate = this.#giveUpLocked(arrived.entry)
-    } else this.#free(arrived.entry)
+  /** The end of a wait that arrived and slept (its entry freed already when `timedOut`): its index, or BrokenBarrierError. */
+  #finish(arrived: { index: number; entry: number }, fate: Fate, timedOut: boolean): number {
+    if (!timedOut) this.#free(arrived.entry)
     if (fate === RELEASED) return arrived.index
     throw new BrokenBarrierError(
-      slept === TIMED_OUT
+      timedOut
         ? `Cannot pass ${this.#label}: the timeout passed before ${this.#parties} parties arrived, so it broke the barrier`
         : `Cannot pass ${this.#label}: it was broken while this call waited`,
     )
+  }
+
+  /**
+   * A wait that gives up (timeout, abort, failure) after it arrived: takes
+   * the lock within LOCK_SLICE_MS and gives up holding it, else without it.
+   * Returns the entry's fate (the entry is freed).
+   */
+  async #giveUp(entry: number): Promise<Fate> {
+    if (this.#lock.tryAcquire() || (await this.#lock.acquire({ timeout: LOCK_SLICE_MS })))
+      return this.#giveUpLocked(entry)
+    return this.#giveUpUnlocked(entry)
+  }
+
+  /** `#giveUp` blocking the thread (at most LOCK_SLICE_MS for the lock). */
+  #giveUpSync(entry: number): Fate {
+    if (this.#lock.acquireSync({ timeout: LOCK_SLICE_MS })) return this.#giveUpLocked(entry)
+    return this.#giveUpUnlocked(entry)
+  }
+
+  /**
+   * A wait that gives up while a live holder keeps the lock (a stopped
+   * process, or a scribbled lock word): CAS its own entry PENDING → BROKEN,
+   * then BROKEN = 1 and wake all, without the lock. The other waiters read
+   * BROKEN = 1 beside their PENDING entry as their break (`#attemptOf`);
+   * holders CAS PENDING entries, so none overwrites this fate. Returns the
+   * entry's fate (a release or break that came first wins) and frees it.
+   */
+  #giveUpUnlocked(entry: number): Fate {
+    const state = Atomics.compareExchange(this.#i32, this.#at(entry, BE_STATE), PENDING, BROKEN)
+    if (state === PENDING) {
+      Atomics.store(this.#i32, this.#base + B_BROKEN, 1)
+      this.#events.notify()
+    } else if (state !== RELEASED && state !== BROKEN)
+      throw this.#corrupt(`waiter entry ${entry} has state ${state} while its waiter waited`)
+    this.#free(entry)
+    return state === RELEASED ? RELEASED : BROKEN
+  }
+
+  /**
+   * A call that could not take the lock before its deadline (a live holder
+   * keeps it): it has not arrived; it breaks the barrier without the lock
+   * (BROKEN = 1, wake all; see `#giveUpUnlocked`), as a timeout does.
+   */
+  #lockedOut(): BrokenBarrierError {
+    Atomics.store(this.#i32, this.#base + B_BROKEN, 1)
+    this.#events.notify()
+    return new BrokenBarrierError(
+      `Cannot pass ${this.#label}: the timeout passed while ${this.#holderText()} held its lock, so it broke the barrier`,
+    )
+  }
+
+  /** Who holds the lock, for messages. */
+  #holderText(): string {
+    try {
+      const owner = this.#lock.owner
+      return owner === undefined ? 'another party' : `process ${owner.pid} (slot ${owner.slot})`
+    } catch {
+      return 'another party'
+    }
   }
 
   /**
@@ -432,8 +532,9 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * EVENT (after releasing the lock is fine: the fates are stored).
    */
   #endLocked(fate: Fate): void {
+    // CAS: a waiter giving up without the lock may turn its own PENDING entry BROKEN meanwhile.
     for (let entry = 0; entry < this.#capacity; entry++)
-      if (this.#state(entry) === PENDING) Atomics.store(this.#i32, this.#at(entry, BE_STATE), fate)
+      if (this.#state(entry) === PENDING) Atomics.compareExchange(this.#i32, this.#at(entry, BE_STATE), PENDING, fate)
     Atomics.store(this.#i32, this.#base + B_COUNT, 0)
   }
 
@@ -490,12 +591,24 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
     this.#mine.delete(entry)
   }
 
+  /**
+   * The check of a waiting call, at each wake-up and slice: its entry's
+   * fate, else NOT_YET. While PENDING it also range-checks COUNT and BROKEN
+   * (CorruptError), and BROKEN = 1 is a break made without the lock
+   * (`#giveUpUnlocked`; a break under the lock marks the entries first):
+   * it takes BROKEN for its entry by CAS.
+   */
   #attemptOf(entry: number): () => Fate | typeof NOT_YET {
     return () => {
-      const state = this.#state(entry)
-      if (state === PENDING) return NOT_YET
+      let state = this.#state(entry)
+      if (state === PENDING) {
+        this.#count()
+        if (!this.#broken()) return NOT_YET
+        state = Atomics.compareExchange(this.#i32, this.#at(entry, BE_STATE), PENDING, BROKEN)
+        if (state === PENDING) return BROKEN
+      }
       if (state === RELEASED || state === BROKEN) return state
-      throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
+      throw this.#corrupt(`waiter entry ${entry} has state ${state} while its waiter waited`)
     }
   }
 
@@ -526,7 +639,9 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
   /**
    * Breaks the barrier: every waiting call throws `BrokenBarrierError`, and
    * so does every later `wait()` until `reset()` (Python's `abort()`).
+   * Blocks the thread for the barrier's internal lock, at most 2 s.
    * @throws {ClosedError} The object was closed.
+   * @throws {TimeoutError} A live process kept the barrier's internal lock 2 s (stopped, or corrupt memory).
    * @example
    * ```ts
    * const barrier = new Barrier(2)
@@ -537,7 +652,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    */
   abort(): void {
     this.#assertOpen()
-    this.#lock.acquireSync()
+    this.#acquireBounded('abort')
     try {
       this.#repairLocked()
     } catch (error) {
@@ -550,8 +665,10 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
   /**
    * Returns the barrier to its first state: calls waiting now throw
    * `BrokenBarrierError`, and later calls start a fresh generation (also
-   * after `abort()` or a break). Python's `reset()`.
+   * after `abort()` or a break). Python's `reset()`. Blocks the thread for
+   * the barrier's internal lock, at most 2 s.
    * @throws {ClosedError} The object was closed.
+   * @throws {TimeoutError} A live process kept the barrier's internal lock 2 s (stopped, or corrupt memory).
    * @example
    * ```ts
    * const barrier = new Barrier(2)
@@ -563,7 +680,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    */
   reset(): void {
     this.#assertOpen()
-    this.#lock.acquireSync()
+    this.#acquireBounded('reset')
     try {
       this.#repairLocked()
       this.#endLocked(BROKEN)
@@ -573,6 +690,19 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
       this.#lock.release()
     }
     this.#events.notify()
+  }
+
+  /**
+   * Takes the lock for a call without a timeout (abort, reset), blocking
+   * the thread at most TAG_STALL_MS: the bound of @ipc on a live object that
+   * keeps a short section busy (a stopped process, a scribbled lock word).
+   * @throws {TimeoutError} The lock stayed held that long.
+   */
+  #acquireBounded(call: string): void {
+    if (this.#lock.acquireSync({ timeout: TAG_STALL_MS })) return
+    throw new TimeoutError(
+      `Cannot ${call} ${this.#label}: ${this.#holderText()} has held its lock for ${TAG_STALL_MS} ms without releasing it`,
+    )
   }
 
   /** Word index of word `word` of entry `entry`. */

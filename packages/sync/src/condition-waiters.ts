@@ -149,7 +149,10 @@ export class ConditionWaiters {
 
   /**
    * Sleeps until `entry` is NOTIFIED (`true`) or the rules' deadline
-   * (TIMED_OUT), on the entry's EventCount.
+   * (TIMED_OUT), on the entry's EventCount. Each wake-up and slice also
+   * checks that the entry still names this waiter (SLOT, TID): a scribbled
+   * one makes every notify throw, so the wait fails too (CorruptError)
+   * instead of sleeping forever.
    */
   sleep(entry: number, rules: WaitRules, sync: true): true | symbol
   sleep(entry: number, rules: WaitRules, sync: false): Promise<true | symbol>
@@ -157,11 +160,22 @@ export class ConditionWaiters {
     const attempt = (): true | typeof NOT_YET => {
       const state = this.state(entry)
       if (state === NOTIFIED) return true
-      if (state === WAITING) return NOT_YET
-      throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
+      if (state !== WAITING) throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
+      this.#assertMine(entry)
+      return NOT_YET
     }
     const events = this.#eventsOf(entry)
     return sync ? events.waitSync(attempt, rules) : events.wait(attempt, rules)
+  }
+
+  /** The entry names this object and thread, as its waiter wrote it (else CorruptError). */
+  #assertMine(entry: number): void {
+    const slot = Atomics.load(this.#i32, this.#at(entry, CE_SLOT))
+    const tid = Atomics.load(this.#i32, this.#at(entry, CE_TID))
+    if (slot !== this.#segment.slot || tid !== this.#tid)
+      throw this.#corrupt(
+        `waiter entry ${entry} names slot ${slot} and thread ${tid}, not its waiter's slot ${this.#segment.slot} and thread ${this.#tid}`,
+      )
   }
 
   /**
@@ -234,7 +248,7 @@ export class ConditionWaiters {
     for (const entry of waiting) {
       if (notified >= n) break
       // Memory first (a closed object, an ended thread): its entry is freed unwoken.
-      if (!this.#alive(entry, false)) {
+      if (!this.#aliveOrWake(entry)) {
         Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, FREE)
         freed = true
         continue
@@ -292,6 +306,19 @@ export class ConditionWaiters {
         Atomics.compareExchange(this.#i32, at, NOTIFIED, FREE)
     }
     this.#mine.clear()
+  }
+
+  /**
+   * `#alive(entry, false)`; a corrupt SLOT (CorruptError) first wakes the
+   * entry's waiter, whose own check then fails its wait too, at once.
+   */
+  #aliveOrWake(entry: number): boolean {
+    try {
+      return this.#alive(entry, false)
+    } catch (error) {
+      this.#eventsOf(entry).notify()
+      throw error
+    }
   }
 
   /** Whether the object that made `entry` is still attached (its slot and thread; `thorough`: also its process and thread exist). */

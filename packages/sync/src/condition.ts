@@ -443,7 +443,9 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    * Releases the lock, waits until notified or until `timeout` ms pass,
    * and takes the lock back (at the depth it was held) before it resolves:
    * `true` when notified, `false` at the timeout. Never blocks the event
-   * loop. Must be called holding the lock.
+   * loop. Must be called holding the lock. `timeout` bounds the wait for a
+   * notify, not the taking back of the lock, which waits like `acquire()`
+   * with no timeout (as in Python).
    *
    * Aborting `signal` takes the lock back, then rejects with `signal.reason`;
    * a notification that came meanwhile goes on to another waiter.
@@ -491,8 +493,8 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
 
   /**
    * `wait()` blocking the thread: releases the lock, sleeps until notified
-   * (`true`) or `timeout` ms pass (`false`), takes the lock back. The signal
-   * is checked on entry only.
+   * (`true`) or `timeout` ms pass (`false`), takes the lock back (with no
+   * timeout, as `wait()`). The signal is checked on entry only.
    * @throws {ValueError} The lock is not held by this object in this thread.
    * @throws {ClosedError} The condition was closed.
    * @example

@@ -48,7 +48,9 @@
  * | 6-7  | —       | nobody                                                      | reserved, 0                          |
  *
  * Barrier ('barrier', version 1): a RobustLock guards every word below it
- * but the entries' FREE stores and the EventCount.
+ * but the entries' FREE stores, the EventCount, and the break of a call
+ * that gives up while a live holder keeps the lock past its deadline
+ * (its own entry PENDING → BROKEN by CAS, then BROKEN → 1; barrier.ts).
  *
  * | word    | name       | written by                        | meaning                                                 |
  * |---------|------------|-----------------------------------|---------------------------------------------------------|
@@ -59,7 +61,8 @@
  * | 4-7     | LOCK       | RobustLock (@ipc/core)            | the lock of the words below (its own table)             |
  * | 8       | GENERATION | the releaser, reset (+1)          | the generation now filling; wraps                       |
  * | 9       | COUNT      | arrivers (+1), release/break (→0) | parties arrived in this generation: 0 to PARTIES - 1    |
- * | 10      | BROKEN     | a breaker (→1), reset (→0)        | 0 or 1                                                  |
+ * | 10      | BROKEN     | a breaker (→1; also without the   | 0 or 1                                                  |
+ * |         |            | lock, see above), reset (→0)      |                                                         |
  * | 11      | EVENT      | whoever ends a generation or      | EventCount's event: every waiter sleeps on it           |
  * |         |            | breaks it (after the entries)     |                                                         |
  * | 12      | WAITERS    | waiters (EventCount's waiters)    | a hint                                                  |
@@ -71,7 +74,8 @@
  * | word | name  | written by                                                   | meaning                                     |
  * |------|-------|--------------------------------------------------------------|---------------------------------------------|
  * | 0    | STATE | its waiter (FREE → PENDING holding the lock; → FREE after it | FREE 0, PENDING 1 (arrived, waiting),       |
- * |      |       | read its fate), the releaser or a breaker (PENDING → fate,   | RELEASED 2, BROKEN 3                        |
+ * |      |       | read its fate; CAS PENDING → BROKEN when it gives up without | RELEASED 2, BROKEN 3                        |
+ * |      |       | the lock), the releaser or a breaker (CAS PENDING → fate,    |                                             |
  * |      |       | holding the lock)                                            |                                             |
  * | 1    | GEN   | its waiter, before STATE                                     | the generation it arrived in                |
  * | 2    | SLOT  | its waiter, before STATE                                     | the waiting object's segment slot           |

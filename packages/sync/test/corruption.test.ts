@@ -8,7 +8,7 @@ import { Segment, type SegmentKind } from '@ipc/core/internal'
 import { describe, expect, it } from 'vitest'
 import { Barrier } from '../src/barrier.js'
 import { Condition } from '../src/condition.js'
-import { CorruptError } from '../src/errors.js'
+import { BrokenBarrierError, CorruptError } from '../src/errors.js'
 import { Event } from '../src/event.js'
 import {
   B_BROKEN,
@@ -41,6 +41,15 @@ function raw(kind: SegmentKind, name: string) {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** `promise`, or a rejection naming `what` after `ms` (a wait that never ends fails the test instead of hanging it). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
 
 describe('Event with corrupt memory', () => {
   it('throws CorruptError from every call, and from a wait already asleep within its timeout', async () => {
@@ -108,6 +117,33 @@ describe('Condition with corrupt memory', () => {
       condition.close()
     }
   })
+
+  it('fails a wait without a timeout whose entry slot turns into garbage, as notify() does', async () => {
+    const condition = new Condition()
+    const notifier = Condition.open(condition.name)
+    const memory = raw(CONDITION_KIND, condition.name)
+    try {
+      await condition.acquire()
+      const asleep = condition.wait()
+      await sleep(20)
+      expect(memory.peek(C_ENTRIES + CE_STATE)).toBe(1)
+      memory.poke(C_ENTRIES + CE_SLOT, 5000)
+      await notifier.acquire()
+      expect(() => notifier.notify()).toThrow(CorruptError)
+      notifier.release()
+      const started = performance.now()
+      await expect(within(asleep, 2000, 'the wait')).rejects.toBeInstanceOf(CorruptError)
+      expect(performance.now() - started).toBeLessThan(500)
+      // It took the lock back and freed its entry, as every failed wait does.
+      expect(condition.owned).toBe(true)
+      expect(memory.peek(C_ENTRIES + CE_STATE)).toBe(0)
+      condition.release()
+    } finally {
+      memory.close()
+      notifier.close()
+      condition.close()
+    }
+  })
 })
 
 describe('Barrier with corrupt memory', () => {
@@ -153,4 +189,38 @@ describe('Barrier with corrupt memory', () => {
       barrier.close()
     }
   })
+
+  for (const [word, value] of [
+    ['COUNT', 77],
+    ['BROKEN', 2],
+  ] as const) {
+    it(`fails a wait without a timeout when ${word} turns into ${value} while it sleeps, and breaks the barrier`, async () => {
+      const barrier = new Barrier(3)
+      const other = Barrier.open(barrier.name)
+      const memory = raw(BARRIER_KIND, barrier.name)
+      try {
+        const asleep = barrier.wait()
+        const also = other.wait().catch((error: unknown) => error)
+        await sleep(20)
+        expect(memory.peek(B_COUNT)).toBe(2)
+        memory.poke(word === 'COUNT' ? B_COUNT : B_BROKEN, value)
+        const started = performance.now()
+        // Its next look (a slice of about 100 ms) reads the word.
+        await expect(within(asleep, 2000, 'the wait')).rejects.toBeInstanceOf(CorruptError)
+        expect(performance.now() - started).toBeLessThan(1000)
+        // The other waiter fails too: it reads the word itself (CorruptError), or the failed wait broke the barrier first.
+        const error = await within(also, 2000, 'the other wait')
+        expect(error instanceof CorruptError || error instanceof BrokenBarrierError).toBe(true)
+        // The failed waits broke the barrier, repairing the words.
+        expect(barrier.broken).toBe(true)
+        expect(barrier.nWaiting).toBe(0)
+        barrier.reset()
+        await expect(Promise.all([barrier.wait(), barrier.wait(), other.wait()])).resolves.toEqual([0, 1, 2])
+      } finally {
+        memory.close()
+        other.close()
+        barrier.close()
+      }
+    })
+  }
 })
