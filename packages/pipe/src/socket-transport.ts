@@ -24,7 +24,7 @@
  */
 import { readSync, writeSync } from 'node:fs'
 import type { Socket } from 'node:net'
-import { ClosedError, IpcError } from '@ipc/core'
+import { ClosedError, CorruptError, IpcError } from '@ipc/core'
 import { type Encoded, onAbort, type RingWaitResult, remaining, writePayload } from '@ipc/core/internal'
 import { BrokenPipeError, EOFError, MessageTooLongError, TimeoutError } from './errors.js'
 import { FrameReader, frameHeader } from './framing.js'
@@ -317,6 +317,18 @@ export class SocketTransport implements Transport {
     }
     this.#push(Buffer.from(this.#scratch.subarray(0, n)))
     return true
+  }
+
+  /**
+   * A message the codec cannot revive (no tag, an unknown tag, a value too
+   * deep to decode): CorruptError. The frames around it are whole, so only
+   * that message is lost; the connection goes on.
+   */
+  corrupt(detail: string, cause?: unknown): CorruptError {
+    return new CorruptError(
+      `Cannot receive from ${this.name}: ${detail}; the message was dropped`,
+      cause === undefined ? undefined : { cause },
+    )
   }
 
   // ------------------------------------------------------------ raw frames (handshake)

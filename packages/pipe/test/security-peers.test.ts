@@ -1,6 +1,7 @@
 // Peers past the handshake (or a keyless loopback listener's): what their bytes can make a
 // Listener hold or spend. Real sockets on 127.0.0.1; each peer is a raw node:net socket.
 import { connect, type Socket } from 'node:net'
+import { TAG_BYTES, TAG_V8 } from '@ipc/core/internal'
 import { sleep } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { CorruptError, DataCloneError } from '../src/errors.js'
@@ -188,5 +189,21 @@ describe('strings of lone surrogates', () => {
     expect(await conn.recv({ timeout: 2000 })).toBe('a\udc00\u{1f389}\u00e9z')
     await expect(conn.recv({ timeout: 2000 })).rejects.toThrow(CorruptError)
     await expect(conn.recv({ timeout: 2000 })).rejects.toThrow(CorruptError)
+  })
+})
+
+describe('messages of the @ipc wire the codec cannot revive', () => {
+  it('an empty frame, an unknown tag and a v8 value nested 200,000 deep: CorruptError each, then the next message', async () => {
+    const listener = new Listener('tcp://127.0.0.1:0')
+    onTestFinished(() => listener.close())
+    const peer = await rawSocket(listener)
+    peer.write(frame(Buffer.from('#IPC-HELLO#{"v":1,"auth":false}')))
+    const conn = await listener.accept({ timeout: 2000 })
+    onTestFinished(() => conn.close())
+    const nested = Buffer.concat([Buffer.from([TAG_V8, 0xff, 0x0f]), Buffer.alloc(200_000, 0x6f)]) // '{' 200,000 times
+    peer.write(Buffer.concat([frame(Buffer.alloc(0)), frame(Buffer.from([0x63, 1])), frame(nested)]))
+    peer.write(frame(Buffer.from([TAG_BYTES, 1, 2, 3])))
+    for (let i = 0; i < 3; i++) await expect(conn.recv({ timeout: 2000 })).rejects.toThrow(CorruptError)
+    expect(await conn.recv({ timeout: 2000 })).toEqual(new Uint8Array([1, 2, 3]))
   })
 })
