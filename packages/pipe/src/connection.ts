@@ -510,7 +510,9 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * of it, or with an int over 64 KiB; `CorruptError` for one that is malformed. Only that message is
    * dropped: the next `recv` returns the next one.
    * @throws {CorruptError} when the pipe's shared memory breaks its layout (within the timeout, never
-   * a hang); the connection is unusable after, `close()` still works.
+   * a hang); the connection is unusable after, `close()` still works. On a `tcp://` connection, for a
+   * message the codec cannot revive (empty, an unknown tag, nested too deep): only that message is
+   * dropped.
    * @example
    * ```ts
    * const msg = await conn.recv({ timeout: 1000 })

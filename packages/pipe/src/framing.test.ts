@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { MessageTooLongError } from './errors.js'
-import { FrameReader, frame, frameHeader } from './framing.js'
+import { FRAME_COST, FrameReader, frame, frameHeader } from './framing.js'
 
 describe('FrameReader', () => {
   it('splits a stream into frames whatever the chunk boundaries', () => {
@@ -9,10 +9,15 @@ describe('FrameReader', () => {
     for (const step of [1, 3, 4, 5, 1000, stream.byteLength]) {
       const reader = new FrameReader(1 << 20)
       for (let i = 0; i < stream.byteLength; i += step) reader.push(stream.subarray(i, i + step))
-      expect(reader.frames.map((f) => Buffer.from(f))).toEqual(payloads)
-      expect(reader.bufferedBytes).toBe(7_005)
+      expect(reader.length).toBe(payloads.length)
+      expect(reader.bufferedBytes).toBe(7_005 + payloads.length * FRAME_COST)
+      const got: Buffer[] = []
+      for (let f = reader.shift(); f !== undefined; f = reader.shift()) got.push(Buffer.from(f))
+      expect(got).toEqual(payloads)
+      expect(reader.bufferedBytes).toBe(0)
+      for (let i = 0; i < stream.byteLength; i += step) reader.push(stream.subarray(i, i + step))
       expect(reader.shift()?.toString()).toBe('a')
-      expect(reader.bufferedBytes).toBe(7_004)
+      expect(reader.bufferedBytes).toBe(7_004 + (payloads.length - 1) * FRAME_COST)
     }
   })
 
@@ -72,7 +77,7 @@ describe('FrameReader', () => {
     const stream = Buffer.concat([frame(Buffer.from('one')), frame(Buffer.from('two'))])
     const reader = new FrameReader(16)
     expect(reader.push(stream, 1)).toBe(7)
-    expect(reader.frames).toHaveLength(1)
+    expect(reader.length).toBe(1)
     // The caller sets a new limit before the next frame is parsed.
     reader.maxLength = 2
     reader.shift()

@@ -40,6 +40,20 @@ export function frame(payload: Uint8Array): Buffer {
   return out
 }
 
+/** The first buffer of a frame's payload; it doubles as bytes arrive, up to the announced length. */
+const FIRST_BODY_BYTES = 64 * 1024
+
+/**
+ * What a queued frame costs beyond its payload, in `bufferedBytes`: about
+ * what V8 spends on a Buffer object and its slot in `frames` (~116 bytes).
+ * Without it, empty frames would cost nothing and a reader that stops at a
+ * byte count would queue them without bound.
+ */
+export const FRAME_COST = 128
+
+/** The payload of every empty frame: nothing is allocated for one. */
+const EMPTY = Buffer.alloc(0)
+
 /**
  * Splits a byte stream into frames.
  *
@@ -48,15 +62,19 @@ export function frame(payload: Uint8Array): Buffer {
  * allocated for the payload; the stream cannot be resynchronised after it.
  * A payload's buffer grows as its bytes arrive (from 64 KiB, doubling), so a
  * header alone never reserves memory: a peer that announces 128 MiB and
- * sends nothing more costs 64 KiB, not 128 MiB.
+ * sends nothing more costs 64 KiB, not 128 MiB. `bufferedBytes` counts
+ * FRAME_COST per queued frame besides its payload, so a reader that stops
+ * at a byte count also stops for a flood of empty frames.
  */
-/** The first buffer of a frame's payload; it doubles as bytes arrive, up to the announced length. */
-const FIRST_BODY_BYTES = 64 * 1024
-
 export class FrameReader {
-  /** Complete frames, oldest first (payloads only). */
-  readonly frames: Buffer[] = []
-  /** Payload bytes held in `frames`. */
+  /**
+   * Complete frames (payloads only) from `#head` on, oldest first. A head
+   * index, not `Array#shift`: shifting an array of 100,000 frames copies it
+   * each time.
+   */
+  #frames: Buffer[] = []
+  #head = 0
+  /** What `frames` holds, in bytes: its payloads plus FRAME_COST per frame. */
   bufferedBytes = 0
   /** The longest payload accepted, in bytes; applies to headers not yet complete. */
   maxLength: number
@@ -80,7 +98,7 @@ export class FrameReader {
    */
   push(chunk: Uint8Array, maxFrames = Number.POSITIVE_INFINITY): number {
     let off = 0
-    while (off < chunk.byteLength && this.frames.length < maxFrames) {
+    while (off < chunk.byteLength && this.length < maxFrames) {
       if (this.#body === undefined) {
         const want = this.#headerFilled >= 4 && this.#header.readInt32BE(0) === -1 ? 12 : 4
         const n = Math.min(want - this.#headerFilled, chunk.byteLength - off)
@@ -99,7 +117,7 @@ export class FrameReader {
           })
         const length = Number(big)
         this.#headerFilled = 0
-        this.#body = Buffer.allocUnsafe(Math.min(length, FIRST_BODY_BYTES))
+        this.#body = length === 0 ? EMPTY : Buffer.allocUnsafe(Math.min(length, FIRST_BODY_BYTES))
         this.#bodyLength = length
         this.#bodyFilled = 0
         if (length === 0) this.#finish()
@@ -125,14 +143,34 @@ export class FrameReader {
   #finish(): void {
     const body = this.#body as Buffer
     this.#body = undefined
-    this.frames.push(body)
-    this.bufferedBytes += body.byteLength
+    this.#frames.push(body)
+    this.bufferedBytes += body.byteLength + FRAME_COST
+  }
+
+  /** How many complete frames wait. */
+  get length(): number {
+    return this.#frames.length - this.#head
+  }
+
+  /** The oldest complete frame, left in place. */
+  first(): Buffer | undefined {
+    return this.#frames[this.#head]
   }
 
   /** Removes and returns the oldest complete frame. */
   shift(): Buffer | undefined {
-    const f = this.frames.shift()
-    if (f !== undefined) this.bufferedBytes -= f.byteLength
+    if (this.#head === this.#frames.length) return undefined
+    const f = this.#frames[this.#head] as Buffer
+    this.#frames[this.#head++] = EMPTY
+    this.bufferedBytes -= f.byteLength + FRAME_COST
+    if (this.#head === this.#frames.length) {
+      this.#frames = []
+      this.#head = 0
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#frames.length) {
+      // Drop the taken slots once they are half the array: amortised O(1) per frame.
+      this.#frames = this.#frames.slice(this.#head)
+      this.#head = 0
+    }
     return f
   }
 }

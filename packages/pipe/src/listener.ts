@@ -46,6 +46,12 @@ export const LOCAL_ACK = '#OK#'
 /** The kernel's queue of connections not yet taken by Node (which takes them at once). */
 const KERNEL_BACKLOG = 511
 
+/** A client past its handshake; `transport` (tcp://) reads no message before `accept()` hands it out. */
+interface Authenticated {
+  conn: Connection
+  transport: SocketTransport | undefined
+}
+
 interface Acceptor {
   resolve(conn: Connection): void
   reject(error: unknown): void
@@ -106,8 +112,8 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   readonly #onHandshakeError: ((error: Error) => void) | undefined
   /** CPython's wire (`protocol: 'python'`). */
   readonly #python: boolean
-  /** Authenticated connections waiting for `accept()`. */
-  readonly #queue: Connection[] = []
+  /** Authenticated connections waiting for `accept()` (see `#handOut`). */
+  readonly #queue: Authenticated[] = []
   readonly #acceptors: Acceptor[] = []
   /** Handshakes in flight, oldest first; aborting the controller drops the client. */
   readonly #handshakes = new Map<SocketTransport, AbortController>()
@@ -294,7 +300,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     this.#serve(ch, what, controller.signal).then((result) => {
       if (timer !== undefined) clearTimeout(timer)
       this.#handshakes.delete(ch)
-      if (result instanceof Connection) this.#deliver(result, what)
+      if (result instanceof Connection) this.#deliver({ conn: result, transport: tcp ? ch : undefined }, what)
       else if (result !== undefined) this.#report(result)
     })
   }
@@ -304,10 +310,8 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     try {
       if (this.#python) await pythonHandshake(ch, 'listener', this.#key, what, signal)
       else await handshake(ch, 'listener', this.#key, what, signal)
-      if (this.#address.kind === 'tcp') {
-        ch.beginMessages()
-        return new Connection(ch)
-      }
+      // tcp://: messages are read from `accept()` on (`#handOut`).
+      if (this.#address.kind === 'tcp') return new Connection(ch)
       const [mine, theirs] = PipeEnd.create({ maxMessageSize: this.#maxMessageSize })
       try {
         ch.writeFrame(Buffer.from(JSON.stringify(theirs.handle())))
@@ -329,18 +333,29 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     }
   }
 
-  #deliver(conn: Connection, what: string): void {
+  #deliver(client: Authenticated, what: string): void {
     if (this.#closed) {
-      conn.close()
+      client.conn.close()
       return
     }
     const acceptor = this.#acceptors.shift()
-    if (acceptor !== undefined) acceptor.resolve(conn)
-    else if (this.#queue.length < this.#backlog) this.#queue.push(conn)
+    if (acceptor !== undefined) acceptor.resolve(this.#handOut(client))
+    else if (this.#queue.length < this.#backlog) this.#queue.push(client)
     else {
-      conn.close()
+      client.conn.close()
       this.#report(new IpcError(`${what}: ${this.#backlog} clients already wait for accept() (backlog)`))
     }
+  }
+
+  /**
+   * The client's connection, reading messages from now on. Until then a
+   * tcp:// socket stays in handshake mode: it parses nothing, so Node stops
+   * reading it once its stream buffer is full, and the clients waiting in the
+   * backlog hold that much each, not HIGH_WATER (socket-transport.ts).
+   */
+  #handOut(client: Authenticated): Connection {
+    client.transport?.beginMessages()
+    return client.conn
   }
 
   /**
@@ -363,7 +378,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     await this.#bound
     if (this.#closed) throw new ClosedError('Cannot accept: the listener was closed')
     const next = this.#queue.shift()
-    if (next !== undefined) return next
+    if (next !== undefined) return this.#handOut(next)
     if (timeout === 0) throw new TimeoutError('Cannot accept: no client is waiting')
     return new Promise<Connection>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
@@ -410,7 +425,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
       ch.destroy()
     }
     this.#handshakes.clear()
-    for (const conn of this.#queue.splice(0)) conn.close()
+    for (const client of this.#queue.splice(0)) client.conn.close()
     for (const a of this.#acceptors.splice(0)) a.reject(new ClosedError('Cannot accept: the listener was closed'))
   }
 

@@ -47,7 +47,14 @@
  * bytearray as `bytearray(_codecs.encode(str, 'latin1'))`). Past the budget, or for
  * an integer longer than MAX_LONG_BYTES, DataCloneError. The reader loops,
  * never recurses.
+ *
+ * Hashing: V8 hashes numbers in a Set or Map without a random seed, so a
+ * peer can choose numbers that all collide and make building a set of n of
+ * them take n^2 steps. One unpickle puts at most MAX_HASHED_NUMBERS numbers
+ * (set items, non-str dict keys) into Sets and Maps, else DataCloneError;
+ * the memo is an object, whose integer keys V8 hashes with its seed.
  */
+import { isUtf8 } from 'node:buffer'
 import { CorruptError, DataCloneError } from '@ipc/core'
 
 /** Every opcode of pickle protocols 0 to 5, by byte: its name in Python's `pickletools`. */
@@ -134,6 +141,15 @@ export const COPY_BUDGET_PER_BYTE = 4
  */
 export const MAX_LONG_BYTES = 64 * 1024
 
+/**
+ * The most numbers (int, float) one unpickle puts into Sets and Maps (set
+ * items, non-str dict keys). V8 hashes numbers there without a random seed,
+ * so a peer can pick thousands that share a hash and make each insertion
+ * scan all the others: 65,536 colliding floats take seconds, 4,096 a few
+ * milliseconds.
+ */
+export const MAX_HASHED_NUMBERS = 4096
+
 /** A global the reader recognises (see the file comment); only REDUCE may consume it. */
 class Builtin {
   readonly name: string
@@ -154,50 +170,62 @@ const BUILTINS: ReadonlyMap<string, string> = new Map([
   ['_codecs encode', 'encode'],
 ])
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
-
 /** UTF-8 with lone surrogates encoded as 3-byte sequences (Python's 'surrogatepass'); CorruptError for anything else invalid. */
 function decodeText(bytes: Uint8Array): string {
-  // Node's UTF-8 decoder replaces what is invalid with U+FFFD: without one the
-  // input was valid. With one (a real U+FFFD, or a replacement), decode strictly.
-  const fast = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
-  if (!fast.includes('\ufffd')) return fast
-  try {
-    return strictUtf8.decode(bytes)
-  } catch {
-    let out = ''
-    let i = 0
-    while (i < bytes.byteLength) {
-      const b = bytes[i] as number
-      let cp: number
-      let n: number
-      if (b < 0x80) {
-        cp = b
-        n = 1
-      } else if (b >= 0xc2 && b < 0xe0) {
-        cp = b & 0x1f
-        n = 2
-      } else if (b >= 0xe0 && b < 0xf0) {
-        cp = b & 0x0f
-        n = 3
-      } else if (b >= 0xf0 && b < 0xf5) {
-        cp = b & 0x07
-        n = 4
-      } else throw new CorruptError(`Cannot read the pickle: a string holds the invalid UTF-8 byte 0x${b.toString(16)}`)
-      if (i + n > bytes.byteLength)
-        throw new CorruptError('Cannot read the pickle: a string ends inside a UTF-8 sequence')
-      for (let k = 1; k < n; k++) {
-        const c = bytes[i + k] as number
-        if ((c & 0xc0) !== 0x80) throw new CorruptError('Cannot read the pickle: a string holds invalid UTF-8')
-        cp = (cp << 6) | (c & 0x3f)
-      }
-      const min = n === 1 ? 0 : n === 2 ? 0x80 : n === 3 ? 0x800 : 0x10000
-      if (cp < min || cp > 0x10ffff) throw new CorruptError('Cannot read the pickle: a string holds invalid UTF-8')
-      out += String.fromCodePoint(cp)
-      i += n
+  // Validating allocates nothing; only a string that is not strict UTF-8 takes the slow path.
+  if (isUtf8(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  return decodeSurrogatepass(bytes)
+}
+
+/** UTF-16 code units turned into a string per call of String.fromCharCode (its arguments go on the stack). */
+const CHARS_PER_CALL = 8192
+
+/**
+ * decodeText's slow path: UTF-8 that may encode lone surrogates. The code
+ * units go into one array (at most one per input byte), then into the string
+ * in slices: appending char by char would build a rope of ~19x the input.
+ */
+function decodeSurrogatepass(bytes: Uint8Array): string {
+  const units = new Uint16Array(bytes.byteLength)
+  let count = 0
+  let i = 0
+  while (i < bytes.byteLength) {
+    const b = bytes[i] as number
+    let cp: number
+    let n: number
+    if (b < 0x80) {
+      cp = b
+      n = 1
+    } else if (b >= 0xc2 && b < 0xe0) {
+      cp = b & 0x1f
+      n = 2
+    } else if (b >= 0xe0 && b < 0xf0) {
+      cp = b & 0x0f
+      n = 3
+    } else if (b >= 0xf0 && b < 0xf5) {
+      cp = b & 0x07
+      n = 4
+    } else throw new CorruptError(`Cannot read the pickle: a string holds the invalid UTF-8 byte 0x${b.toString(16)}`)
+    if (i + n > bytes.byteLength)
+      throw new CorruptError('Cannot read the pickle: a string ends inside a UTF-8 sequence')
+    for (let k = 1; k < n; k++) {
+      const c = bytes[i + k] as number
+      if ((c & 0xc0) !== 0x80) throw new CorruptError('Cannot read the pickle: a string holds invalid UTF-8')
+      cp = (cp << 6) | (c & 0x3f)
     }
-    return out
+    const min = n === 1 ? 0 : n === 2 ? 0x80 : n === 3 ? 0x800 : 0x10000
+    if (cp < min || cp > 0x10ffff) throw new CorruptError('Cannot read the pickle: a string holds invalid UTF-8')
+    if (cp >= 0x10000) {
+      // A 4-byte sequence: two units, a surrogate pair.
+      units[count++] = 0xd800 + ((cp - 0x10000) >> 10)
+      units[count++] = 0xdc00 + ((cp - 0x10000) & 0x3ff)
+    } else units[count++] = cp
+    i += n
   }
+  const parts: string[] = []
+  for (let at = 0; at < count; at += CHARS_PER_CALL)
+    parts.push(String.fromCharCode.apply(null, units.subarray(at, Math.min(count, at + CHARS_PER_CALL)) as never))
+  return parts.join('')
 }
 
 /** A little-endian two's-complement integer of `bytes` (LONG1, LONG4): a number when safe, else a bigint. */
@@ -233,7 +261,16 @@ class Unpickler {
   /** Stack lengths at each MARK; the innermost is `fence`. */
   readonly marks: number[] = []
   fence = 0
-  readonly memo = new Map<number, unknown>()
+  /**
+   * Memo entries by index. An object without prototype, not a Map: V8 keys a
+   * Map's numbers by an unseeded hash (indices a peer picks could all
+   * collide), an object's integer keys by its seeded one.
+   */
+  readonly memo: Record<number, unknown> = Object.create(null)
+  /** Entries in `memo`: the index MEMOIZE uses next. */
+  memoSize = 0
+  /** Numbers that may still go into Sets and Maps (see MAX_HASHED_NUMBERS). */
+  hashable = MAX_HASHED_NUMBERS
   /** Builtins pushed (by GLOBAL, STACK_GLOBAL or a memo get) minus those REDUCE consumed: must be 0 at STOP. */
   loose = 0
   /**
@@ -318,17 +355,36 @@ class Unpickler {
     return v
   }
 
+  /** Counts a key or item about to go into a Set or Map (see MAX_HASHED_NUMBERS). */
+  hashing(op: number, key: unknown): void {
+    if (typeof key !== 'number' && typeof key !== 'bigint') return
+    if (--this.hashable < 0)
+      throw new DataCloneError(
+        `Cannot read the pickle: opcode ${OPCODE_NAMES.get(op)} puts more than ${MAX_HASHED_NUMBERS} numbers into sets and non-str dict keys, the most one message may (numbers are hashed without a seed: a peer could choose colliding ones to stall this process)`,
+      )
+  }
+
+  /** `new Set(items)`, counting its numbers first. */
+  newSet(op: number, items: unknown[]): Set<unknown> {
+    for (const v of items) this.hashing(op, v)
+    return new Set(items)
+  }
+
   /** `dict[k] = v` on a dict of this pickle: a plain object until a key is not a str, then its Map. */
   setItem(op: number, dict: unknown, k: unknown, v: unknown): void {
     if (dict instanceof Map) {
+      this.hashing(op, k)
       dict.set(k, v)
       return
     }
     if (typeof dict !== 'object' || dict === null || Object.getPrototypeOf(dict) !== Object.prototype)
       throw this.corrupt(`${OPCODE_NAMES.get(op)} on something that is not a dict`)
     const map = this.promoted?.get(dict)
-    if (map !== undefined) map.set(k, v)
-    else if (typeof k !== 'string') {
+    if (map !== undefined) {
+      this.hashing(op, k)
+      map.set(k, v)
+    } else if (typeof k !== 'string') {
+      this.hashing(op, k)
       const moved = new Map<unknown, unknown>(Object.entries(dict))
       moved.set(k, v)
       this.promoted ??= new Map()
@@ -358,12 +414,14 @@ class Unpickler {
   }
 
   memoGet(op: number, index: number): void {
-    if (!this.memo.has(index)) throw this.corrupt(`${OPCODE_NAMES.get(op)} ${index} names no memo entry`)
-    this.push(this.memo.get(index))
+    if (!(index in this.memo)) throw this.corrupt(`${OPCODE_NAMES.get(op)} ${index} names no memo entry`)
+    this.push(this.memo[index])
   }
 
   memoPut(op: number, index: number): void {
-    this.memo.set(index, this.top(op))
+    const v = this.top(op)
+    if (!(index in this.memo)) this.memoSize++
+    this.memo[index] = v
   }
 
   global(op: number, module: string, name: string): void {
@@ -391,7 +449,7 @@ class Unpickler {
     const [first, second] = args as [unknown, unknown]
     if (args.length === 1 && (name === 'set' || name === 'frozenset') && Array.isArray(first)) {
       this.charge(name, first.length)
-      return new Set(first)
+      return this.newSet(0x52, first)
     }
     if (args.length === 1 && name === 'bytearray' && first instanceof Uint8Array) {
       this.charge(name, first.byteLength)
@@ -542,7 +600,7 @@ class Unpickler {
           this.push(this.popMark(op))
           break
         case 0x91: // FROZENSET
-          this.push(new Set(this.popMark(op)))
+          this.push(this.newSet(op, this.popMark(op)))
           break
         case 0x64: {
           // DICT
@@ -585,7 +643,10 @@ class Unpickler {
           // ADDITEMS
           const items = this.popMark(op)
           const s = this.setAt(op, this.top(op))
-          for (const v of items) s.add(v)
+          for (const v of items) {
+            this.hashing(op, v)
+            s.add(v)
+          }
           break
         }
         case 0x68: // BINGET
@@ -601,7 +662,7 @@ class Unpickler {
           this.memoPut(op, this.u32('LONG_BINPUT'))
           break
         case 0x94: // MEMOIZE
-          this.memoPut(op, this.memo.size)
+          this.memoPut(op, this.memoSize)
           break
         case 0x63: {
           // GLOBAL: module and name on two text lines

@@ -24,7 +24,7 @@
  */
 import { readSync, writeSync } from 'node:fs'
 import type { Socket } from 'node:net'
-import { ClosedError, IpcError } from '@ipc/core'
+import { ClosedError, CorruptError, IpcError } from '@ipc/core'
 import { type Encoded, onAbort, type RingWaitResult, remaining, writePayload } from '@ipc/core/internal'
 import { BrokenPipeError, EOFError, MessageTooLongError, TimeoutError } from './errors.js'
 import { FrameReader, frameHeader } from './framing.js'
@@ -37,8 +37,13 @@ import { END, type Message, NOTHING, type PipeHandle, type RETRY, type Transport
  */
 export const TAG_PYTHON = 0x80
 
-/** Stop reading from the kernel while this many bytes of whole frames wait to be received. */
-const HIGH_WATER = 16 * 1024 * 1024
+/**
+ * Stop reading from the socket while whole frames worth this many bytes wait
+ * to be received (payloads plus FRAME_COST each: 131,072 empty frames at
+ * most). The socket then stops reading from the kernel, and the peer's
+ * writes wait: back-pressure.
+ */
+export const HIGH_WATER = 16 * 1024 * 1024
 const sleepCell = new Int32Array(new SharedArrayBuffer(4))
 
 function sleepMs(ms: number): void {
@@ -67,6 +72,8 @@ export class SocketTransport implements Transport {
   readonly #maxMessageSize: number
   /** CPython's wire: frames carry no codec tag (see the file comment). */
   readonly python: boolean
+  /** `#pull` stopped at HIGH_WATER with the socket not read to its end. */
+  #throttled = false
   /** Parse only what `readFrame` asks for (see the file comment). */
   #handshaking = true
   /** No frame will arrive after those buffered. */
@@ -120,17 +127,23 @@ export class SocketTransport implements Transport {
   /** Moves what the socket has read into frames, up to HIGH_WATER. */
   #pull(): void {
     if (this.#handshaking) return
-    while (this.reader.bufferedBytes < HIGH_WATER || this.reader.frames.length === 0) {
+    this.#throttled = false
+    for (;;) {
+      if (this.reader.bufferedBytes >= HIGH_WATER && this.reader.length > 0) {
+        // Not read to the end: no 'readable' event comes until `drop` pulls again.
+        this.#throttled = true
+        break
+      }
       const chunk = this.socket.read() as Buffer | null
       if (chunk === null) break
       this.#push(chunk)
     }
-    if (this.reader.frames.length > 0) this.#wake()
+    if (this.reader.length > 0) this.#wake()
   }
 
   /** Handshake mode: parses at most one frame, and puts the bytes after it back. */
   #pullOne(): void {
-    while (this.reader.frames.length === 0 && this.#failure === undefined) {
+    while (this.reader.length === 0 && this.#failure === undefined) {
       const chunk = this.socket.read() as Buffer | null
       if (chunk === null) return
       const used = this.#push(chunk, 1)
@@ -199,7 +212,7 @@ export class SocketTransport implements Transport {
   // ------------------------------------------------------------ receiving
 
   nextLength(): number {
-    const f = this.reader.frames[0]
+    const f = this.reader.first()
     if (f !== undefined) {
       if (this.python) {
         this.nextTag = TAG_PYTHON
@@ -213,18 +226,19 @@ export class SocketTransport implements Transport {
   }
 
   takeMessage(): Message | null | typeof RETRY {
-    const f = this.reader.frames[0] as Buffer
+    const f = this.reader.first() as Buffer
     const start = this.python ? 0 : Math.min(1, f.byteLength)
     return { tag: this.nextTag, source: f, start, end: f.byteLength, owned: false }
   }
 
   drop(): void {
     this.reader.shift()
-    if (this.reader.bufferedBytes < HIGH_WATER) this.#pull()
+    // Half the mark: one read per many frames taken, not one per frame.
+    if (this.#throttled && this.reader.bufferedBytes < HIGH_WATER / 2) this.#pull()
   }
 
   #readyState(): RingWaitResult | undefined {
-    if (this.reader.frames.length > 0) return 'ready'
+    if (this.reader.length > 0) return 'ready'
     if (this.#ended) return 'closed'
     return undefined
   }
@@ -270,9 +284,9 @@ export class SocketTransport implements Transport {
       const state = this.#readyState()
       if (state !== undefined) return state
       // Data the stream read already, then the kernel's.
-      const before = this.reader.frames.length
+      const before = this.reader.length
       this.#pull()
-      if (this.reader.frames.length > before) continue
+      if (this.reader.length > before) continue
       if (this.#closed) return 'closed'
       if (this.#readFd()) continue
       const left = remaining(deadline)
@@ -303,6 +317,18 @@ export class SocketTransport implements Transport {
     }
     this.#push(Buffer.from(this.#scratch.subarray(0, n)))
     return true
+  }
+
+  /**
+   * A message the codec cannot revive (no tag, an unknown tag, a value too
+   * deep to decode): CorruptError. The frames around it are whole, so only
+   * that message is lost; the connection goes on.
+   */
+  corrupt(detail: string, cause?: unknown): CorruptError {
+    return new CorruptError(
+      `Cannot receive from ${this.name}: ${detail}; the message was dropped`,
+      cause === undefined ? undefined : { cause },
+    )
   }
 
   // ------------------------------------------------------------ raw frames (handshake)
