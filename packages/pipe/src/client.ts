@@ -3,7 +3,7 @@
  */
 import { connect, type Socket } from 'node:net'
 import { IpcError, NotFoundError, PermissionError } from '@ipc/core'
-import { checkWaitOptions, deadlineOf, remaining, throwIfAborted } from '@ipc/core/internal'
+import { afterTimeout, checkWaitOptions, deadlineOf, remaining, throwIfAborted } from '@ipc/core/internal'
 import { formatTcp, parseAddress } from './address.js'
 import { authkeyBytes, checkHandshakeTimeout, checkWire, handshake, pythonHandshake } from './auth.js'
 import { Connection } from './connection.js'
@@ -55,16 +55,12 @@ function connectSocket(
   const local = 'path' in target
   return new Promise<Socket>((resolve, reject) => {
     const socket = connect(target)
-    const timer =
-      deadline === Number.POSITIVE_INFINITY
-        ? undefined
-        : setTimeout(
-            () => fail(new TimeoutError(`Cannot connect to ${display}: no answer before the timeout`)),
-            remaining(deadline),
-          )
+    const cancelTimer = afterTimeout(remaining(deadline), () =>
+      fail(new TimeoutError(`Cannot connect to ${display}: no answer before the timeout`)),
+    )
     const onAbort = () => fail(signal.reason)
     const cleanup = () => {
-      if (timer !== undefined) clearTimeout(timer)
+      cancelTimer()
       signal.removeEventListener('abort', onAbort)
       socket.off('error', onError)
     }
@@ -138,28 +134,21 @@ export async function Client<T = unknown>(address: string, options: ClientOption
   const target = parsed.kind === 'local' ? { path: localPath(parsed.name, what) } : parsed
   const deadline = deadlineOf(timeout)
   const stop = new AbortController()
-  const timer =
-    timeout === Number.POSITIVE_INFINITY
-      ? undefined
-      : setTimeout(
-          () => stop.abort(new TimeoutError(`${what}: the connection was not ready before the timeout`)),
-          timeout,
-        )
+  const cancelTimer = afterTimeout(timeout, () =>
+    stop.abort(new TimeoutError(`${what}: the connection was not ready before the timeout`)),
+  )
   const onAbort = () => stop.abort(callerSignal?.reason)
   callerSignal?.addEventListener('abort', onAbort, { once: true })
   let ch: SocketTransport | undefined
-  let handshakeTimer: NodeJS.Timeout | undefined
+  let cancelHandshakeTimer = () => {}
   try {
     const socket = await connectSocket(target, display, deadline, stop.signal)
     ch = new SocketTransport(socket, display, maxMessageSize, python)
-    if (handshakeTimeout !== Number.POSITIVE_INFINITY)
-      handshakeTimer = setTimeout(
-        () =>
-          stop.abort(
-            new TimeoutError(`${what}: the listener did not complete the handshake within ${handshakeTimeout} ms`),
-          ),
-        handshakeTimeout,
-      )
+    cancelHandshakeTimer = afterTimeout(handshakeTimeout, () =>
+      stop.abort(
+        new TimeoutError(`${what}: the listener did not complete the handshake within ${handshakeTimeout} ms`),
+      ),
+    )
     if (python) await pythonHandshake(ch, 'client', key, what, stop.signal)
     else await handshake(ch, 'client', key, what, stop.signal)
     if (parsed.kind === 'tcp') {
@@ -175,8 +164,8 @@ export async function Client<T = unknown>(address: string, options: ClientOption
     ch?.destroy()
     throw error
   } finally {
-    if (timer !== undefined) clearTimeout(timer)
-    if (handshakeTimer !== undefined) clearTimeout(handshakeTimer)
+    cancelTimer()
+    cancelHandshakeTimer()
     callerSignal?.removeEventListener('abort', onAbort)
   }
 }

@@ -144,10 +144,19 @@ describe('Listener / Client in one process', () => {
     const listener = new Listener(uniqueName('l'))
     await expect(listener.accept({ timeout: 0 })).rejects.toThrow(TimeoutError)
     await expect(listener.accept({ timeout: 20 })).rejects.toThrow(TimeoutError)
+    // Above setTimeout's limit (2 ** 31 - 1 ms), which alone fires after 1 ms: still waiting.
+    let long: unknown = 'pending'
+    const waiting = listener.accept({ timeout: 2 ** 31 + 5 }).catch((error: unknown) => {
+      long = error
+    })
     await expect(listener.accept({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(long).toBe('pending')
     const pending = listener.accept()
     listener.close()
     listener.close()
+    await waiting
+    expect(long).toBeInstanceOf(ClosedError)
     await expect(pending).rejects.toThrow(ClosedError)
     await expect(listener.accept()).rejects.toThrow(ClosedError)
     expect(listener.closed).toBe(true)

@@ -15,6 +15,7 @@
 import { createServer, isIP, type Server, type Socket } from 'node:net'
 import { ClosedError, ExistsError, IpcError } from '@ipc/core'
 import {
+  afterTimeout,
   checkWaitOptions,
   invalidArgType,
   invalidArgValue,
@@ -288,17 +289,13 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     const controller = new AbortController()
     this.#handshakes.set(ch, controller)
     const ms = this.#handshakeTimeout
-    const timer =
-      ms === Number.POSITIVE_INFINITY
-        ? undefined
-        : setTimeout(
-            () =>
-              controller.abort(new TimeoutError(`${what}: the client did not complete the handshake within ${ms} ms`)),
-            ms,
-          )
-    timer?.unref()
+    const cancelTimer = afterTimeout(
+      ms,
+      () => controller.abort(new TimeoutError(`${what}: the client did not complete the handshake within ${ms} ms`)),
+      true,
+    )
     this.#serve(ch, what, controller.signal).then((result) => {
-      if (timer !== undefined) clearTimeout(timer)
+      cancelTimer()
       this.#handshakes.delete(ch)
       if (result instanceof Connection) this.#deliver({ conn: result, transport: tcp ? ch : undefined }, what)
       else if (result !== undefined) this.#report(result)
@@ -381,11 +378,11 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     if (next !== undefined) return this.#handOut(next)
     if (timeout === 0) throw new TimeoutError('Cannot accept: no client is waiting')
     return new Promise<Connection>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer = () => {}
       const done = () => {
         const i = this.#acceptors.indexOf(acceptor)
         if (i >= 0) this.#acceptors.splice(i, 1)
-        if (timer !== undefined) clearTimeout(timer)
+        cancelTimer()
         removeAbort()
       }
       const acceptor: Acceptor = {
@@ -399,11 +396,9 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
         },
       }
       const removeAbort = onAbort(signal, () => acceptor.reject(signal?.reason))
-      if (timeout !== Number.POSITIVE_INFINITY)
-        timer = setTimeout(
-          () => acceptor.reject(new TimeoutError('Cannot accept: no client connected before the timeout')),
-          timeout,
-        )
+      cancelTimer = afterTimeout(timeout, () =>
+        acceptor.reject(new TimeoutError('Cannot accept: no client connected before the timeout')),
+      )
       this.#acceptors.push(acceptor)
     })
   }

@@ -3,7 +3,7 @@
  * `recv()` calls must not interleave the chunks of one message). A call that
  * is aborted or times out while it waits for its turn leaves the line at once.
  */
-import { onAbort } from '@ipc/core/internal'
+import { afterTimeout, onAbort, remaining } from '@ipc/core/internal'
 
 interface Turn {
   start(): void
@@ -38,24 +38,23 @@ export class SerialQueue {
 
   #turn(signal: AbortSignal | undefined, deadline: number, onTimeout: () => Error): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer = () => {}
       const leave = (error: unknown) => {
         const i = this.#line.indexOf(turn)
         if (i >= 0) this.#line.splice(i, 1)
-        if (timer !== undefined) clearTimeout(timer)
+        cancelTimer()
         removeAbort()
         reject(error)
       }
       const turn: Turn = {
         start() {
-          if (timer !== undefined) clearTimeout(timer)
+          cancelTimer()
           removeAbort()
           resolve()
         },
       }
       const removeAbort = onAbort(signal, () => leave(signal?.reason))
-      if (deadline !== Number.POSITIVE_INFINITY)
-        timer = setTimeout(() => leave(onTimeout()), Math.max(0, deadline - performance.now()))
+      cancelTimer = afterTimeout(remaining(deadline), () => leave(onTimeout()))
       this.#line.push(turn)
     })
   }

@@ -25,7 +25,7 @@
 import { readSync, writeSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { ClosedError, CorruptError, IpcError } from '@ipc/core'
-import { type Encoded, onAbort, type RingWaitResult, remaining, writePayload } from '@ipc/core/internal'
+import { afterTimeout, type Encoded, onAbort, type RingWaitResult, remaining, writePayload } from '@ipc/core/internal'
 import { BrokenPipeError, EOFError, MessageTooLongError, TimeoutError } from './errors.js'
 import { FrameReader, frameHeader } from './framing.js'
 import { END, type Message, NOTHING, type PipeHandle, type RETRY, type Transport } from './transport.js'
@@ -253,10 +253,10 @@ export class SocketTransport implements Transport {
     if (now !== undefined) return Promise.resolve(now)
     if (timeout <= 0) return Promise.resolve('timed-out')
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer = () => {}
       const done = () => {
         this.#wakers.delete(wake)
-        if (timer !== undefined) clearTimeout(timer)
+        cancelTimer()
         removeAbort()
       }
       const wake = () => {
@@ -269,11 +269,10 @@ export class SocketTransport implements Transport {
         done()
         reject(signal?.reason)
       })
-      if (timeout !== Number.POSITIVE_INFINITY)
-        timer = setTimeout(() => {
-          done()
-          resolve('timed-out')
-        }, timeout)
+      cancelTimer = afterTimeout(timeout, () => {
+        done()
+        resolve('timed-out')
+      })
       this.#wakers.add(wake)
     })
   }
@@ -448,15 +447,14 @@ export class SocketTransport implements Transport {
         reject(signal.reason)
         return
       }
-      const timer =
-        timeout === Number.POSITIVE_INFINITY ? undefined : setTimeout(() => finish('timed-out'), Math.max(0, timeout))
+      const cancelTimer = afterTimeout(timeout, () => finish('timed-out'))
       const onEvent = () => finish('ready')
       const removeAbort = onAbort(signal, () => {
         cleanup()
         reject(signal.reason)
       })
       const cleanup = () => {
-        if (timer !== undefined) clearTimeout(timer)
+        cancelTimer()
         this.socket.off('drain', onEvent)
         this.socket.off('close', onEvent)
         removeAbort()

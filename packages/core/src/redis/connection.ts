@@ -23,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { ConnectionError, IpcError } from '../errors.js'
+import { afterTimeout } from '../waiting/signal.js'
 import type { RedisLibrary } from './library.js'
 
 /** The default server: `process.env.IPC_REDIS_URL`, else the local default port. */
@@ -360,23 +361,20 @@ export class RedisConnection {
     }
     return new Promise((resolve, reject) => {
       let settled = false
-      const timer = setTimeout(
-        () => {
-          settled = true
-          resolve(NO_REPLY)
-        },
-        Math.max(0, options.deadline - performance.now()),
-      )
+      const cancelTimer = afterTimeout(options.deadline - performance.now(), () => {
+        settled = true
+        resolve(NO_REPLY)
+      })
       work.then(
         (reply) => {
           if (!settled) {
-            clearTimeout(timer)
+            cancelTimer()
             resolve(reply)
           } else options.late?.(reply)
         },
         (error: unknown) => {
           if (!settled) {
-            clearTimeout(timer)
+            cancelTimer()
             reject(error)
           }
         },
