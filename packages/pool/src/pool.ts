@@ -972,7 +972,12 @@ export class Pool {
   #onReply(worker: Worker, reply: Reply): void {
     if (worker.broken) return
     if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[0] !== 'number') {
-      this.#brokeProtocol(worker, `a reply that is not [id, status, value]: ${inspect(reply, { depth: 1 })}`)
+      const named = Array.isArray(reply) ? this.#held.get(reply[0] as number) : undefined
+      this.#brokeProtocol(
+        worker,
+        `a reply that is not [id, status, value]: ${inspect(reply, { depth: 1 })}`,
+        named?.worker === worker ? named : undefined,
+      )
       return
     }
     const [id, status, value] = reply
@@ -987,7 +992,7 @@ export class Pool {
     if (task === undefined || task.worker !== worker) return
     const problem = replyProblem(task, status, value)
     if (problem !== undefined) {
-      this.#brokeProtocol(worker, problem)
+      this.#brokeProtocol(worker, problem, task)
       return
     }
     if (status === PART) {
@@ -1029,15 +1034,27 @@ export class Pool {
   }
 
   /**
-   * A reply that breaks the protocol (a bug or corruption in the worker): its
-   * tasks fail with ProcessError and it is killed; `#onExit` replaces it.
+   * A reply that breaks the protocol (a bug or corruption in the worker):
+   * the task it answered (`task`, when the reply named one) fails with
+   * ProcessError, and the worker takes no more work (`retiring`, so a new
+   * one can start), is killed, and nothing more it sent is read. Its other
+   * tasks are then handled as after any crash (`#onExit`): the one it had
+   * taken fails with WorkerExitError, the ones it never took run elsewhere.
    */
-  #brokeProtocol(worker: Worker, problem: string): void {
+  #brokeProtocol(worker: Worker, problem: string, task?: Task): void {
     worker.broken = true
-    const error = new ProcessError(
-      `Pool worker "${worker.process.name}" sent a malformed reply (${problem}); it was killed`,
-    )
-    for (const task of worker.held) this.#finish(task, error)
+    worker.retiring = true
+    worker.cancelIdle?.()
+    worker.cancelIdle = undefined
+    if (task !== undefined) {
+      // Out of `held` first: `#onExit` must not take it for the task the worker was running.
+      this.#held.delete(task.id)
+      worker.held.splice(worker.held.indexOf(task), 1)
+      this.#finish(
+        task,
+        new ProcessError(`Pool worker "${worker.process.name}" sent a malformed reply (${problem}); it was killed`),
+      )
+    }
     worker.process.kill('SIGKILL')
   }
 

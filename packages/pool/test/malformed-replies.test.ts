@@ -1,5 +1,8 @@
-import { Pool, ProcessError } from '@ipc/pool'
-import { describe, expect, it } from 'vitest'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Pool, ProcessError, WorkerExitError } from '@ipc/pool'
+import { describe, expect, it, onTestFinished } from 'vitest'
 
 const MODULE = new URL('./fixtures/malformed-replies.mjs', import.meta.url)
 const OK = 0
@@ -49,4 +52,25 @@ describe('a worker that sends a malformed reply', () => {
       expect((error as Error).message).toMatch(/sent a malformed reply/)
       expect(await pool.map('square', [1, 2, 3])).toEqual([1, 4, 9])
     })
+
+  it('runs a task queued behind the bad reply at most once, and not on the killed worker', {
+    timeout: 20_000,
+  }, async () => {
+    const path = join(tmpdir(), `ipc-pool-once-${process.pid}-${Date.now()}`)
+    onTestFinished(() => rmSync(path, { force: true }))
+    await using pool = new Pool(MODULE, { size: 1 })
+    expect(await pool.run('square', [2])).toBe(4)
+    // Both go to the one worker; it answers the first badly, then takes the second before the parent reads anything.
+    const bad = pool.run('sendThenReturn', [[['ID', FAILED, null]]]).catch((e: unknown) => e)
+    const next = pool.run('appendLine', [path]).catch((e: unknown) => e)
+    const until = performance.now() + 300
+    while (performance.now() < until) {}
+    expect(await bad).toBeInstanceOf(ProcessError)
+    const result = await next
+    // It ran in the killed worker (its answer is not trusted: WorkerExitError) or, never taken, in a new one.
+    if (result !== 'appended') expect(result).toBeInstanceOf(WorkerExitError)
+    const runs = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0
+    expect(runs).toBe(1)
+    expect(await pool.run('square', [3])).toBe(9)
+  })
 })

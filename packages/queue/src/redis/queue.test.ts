@@ -41,6 +41,26 @@ describe('Redis queues without a server', () => {
 })
 
 describeWithRedis('Redis queues', (server) => {
+  it("get() waits for a timeout above setTimeout's limit (2 ** 31 - 1 ms) instead of giving up after 1 ms", async () => {
+    const queue = await new Queue<string>({ url: server().url }).ready()
+    let settled: unknown = 'pending'
+    const pending = queue.get({ timeout: 2 ** 31 + 5 }).then(
+      (item) => {
+        settled = item
+      },
+      (error: unknown) => {
+        settled = error
+      },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(settled).toBe('pending')
+    await queue.put('late')
+    await pending
+    expect(settled).toBe('late')
+    await queue.unlink?.()
+    await queue.close()
+  })
+
   it('rejects ready() with ExistsError when the name is taken, and leaves the first one working', async () => {
     const name = uniqueName()
     const first = await new Queue<string>({ name, url: server().url, maxsize: 3 }).ready()

@@ -22,6 +22,7 @@
  */
 import { ClosedError, ConnectionError, CorruptError, TimeoutError, ValueError } from '@ipc/core'
 import {
+  afterTimeout,
   checkHandle,
   checkOptionsObject,
   checkPersistent,
@@ -307,7 +308,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     const keepAlive = this.keepAlive()
     const { timeout, signal } = spec
     return new Promise<R>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer = () => {}
       let done = false
       /** Set once the caller gave up and a confirming cancel is on its way. */
       let givenUp: Outcome<R>
@@ -315,7 +316,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         if (done || outcome === undefined) return false
         done = true
         this.#waiters.delete(waiterId)
-        if (timer !== undefined) clearTimeout(timer)
+        cancelTimer()
         signal?.removeEventListener('abort', onAbort)
         keepAlive()
         if ('value' in outcome) resolve(outcome.value)
@@ -333,8 +334,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         }
         givenUp = outcome
         this.#waiters.delete(waiterId)
-        if (timer !== undefined) clearTimeout(timer)
-        timer = setTimeout(
+        cancelTimer()
+        const grace = setTimeout(
           () =>
             finish({
               error: new TimeoutError(
@@ -343,6 +344,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
             }),
           CANCEL_GRACE_MS,
         )
+        cancelTimer = () => clearTimeout(grace)
         this.#cancel(waiterId).then(
           (answer) => {
             if (answer === 'cancelled' || answer === 'gone') finish(givenUp)
@@ -362,7 +364,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
           if (finish({ error })) this.#orphans.push(waiterId)
         },
       })
-      if (timeout !== Number.POSITIVE_INFINITY && timeout !== 0) timer = setTimeout(() => giveUp('timeout'), timeout)
+      if (timeout !== 0) cancelTimer = afterTimeout(timeout, () => giveUp('timeout'))
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#call(spec.fn, spec.args(waiterId)).then(
         (raw) => {

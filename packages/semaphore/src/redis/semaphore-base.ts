@@ -14,7 +14,7 @@
  * (timeout, abort) is released at once.
  */
 import { ClosedError, ConnectionError, TimeoutError, ValueError } from '@ipc/core'
-import { checkWaitOptions, deadlineOf } from '@ipc/core/internal'
+import { afterTimeout, checkWaitOptions, deadlineOf } from '@ipc/core/internal'
 import { type RedisAttachSpec, type RedisHandle, RedisObject, replyArray, unexpectedReply } from '@ipc/core/redis'
 import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
 import type { RedisAcquireOptions } from './options.js'
@@ -123,12 +123,12 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     const mode = tryOnly || timeout === 0 ? 'try' : 'wait'
     const keepAlive = this.keepAlive()
     return new Promise<number | false>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer = () => {}
       let done = false
       const finish = () => {
         done = true
         this.#waiters.delete(waiterId)
-        if (timer !== undefined) clearTimeout(timer)
+        cancelTimer()
         if (waiter.claimTimer !== undefined) clearTimeout(waiter.claimTimer)
         signal?.removeEventListener('abort', onAbort)
         keepAlive()
@@ -158,8 +158,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         },
       }
       this.#waiters.set(waiterId, waiter)
-      if (timeout !== Number.POSITIVE_INFINITY && timeout !== 0)
-        timer = setTimeout(() => giveUp(() => resolve(false)), Math.max(0, deadline - performance.now()))
+      if (timeout !== 0) cancelTimer = afterTimeout(deadline - performance.now(), () => giveUp(() => resolve(false)))
       signal?.addEventListener('abort', onAbort, { once: true })
       this.call('acquire', [waiterId, this.lease, mode, reenter ?? '']).then(
         (raw) => {

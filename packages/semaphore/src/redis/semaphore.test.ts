@@ -33,6 +33,21 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await server?.stop()
   })
 
+  it("waits for a timeout above setTimeout's limit (2 ** 31 - 1 ms) instead of giving up after 1 ms", async () => {
+    const sem = await new Semaphore(0, { url: server.url }).ready()
+    let settled: unknown = 'pending'
+    const pending = sem.acquire({ timeout: 2 ** 31 + 5 }).then((token) => {
+      settled = token
+    })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(settled).toBe('pending')
+    await sem.release()
+    await pending
+    expect(settled).toBe(true)
+    await sem.release()
+    await sem.close()
+  })
+
   it('rejects ready() with ExistsError when the name is taken, and leaves the first one working', async () => {
     const name = uniqueName()
     const first = await new Semaphore(2, { name, url: server.url }).ready()
