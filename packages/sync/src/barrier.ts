@@ -30,16 +30,21 @@
  *   CAS PENDING → fate (see the next point).
  * - a live holder keeps the lock past a call's deadline (a stopped process,
  *   a scribbled lock word): every lock wait of a call with a timeout ends at
- *   its deadline (at least LOCK_SLICE_MS after it), and the call breaks the
- *   barrier without the lock: CAS its own entry PENDING → BROKEN (if it
- *   arrived), BROKEN = 1, wake all; it throws BrokenBarrierError. A waiter
- *   that finds BROKEN = 1 beside its PENDING entry takes BROKEN by the same
- *   CAS (under the lock BROKEN = 1 is stored only after every PENDING entry
- *   was marked, so nothing else shows that pair). The one race it adds: a
- *   last arriver that held the lock all along and resumes then releases the
- *   other waiters while the timed-out call throws (the barrier stays broken
- *   for the next generation). abort() and reset() wait for the lock at most
- *   TAG_STALL_MS, then throw TimeoutError.
+ *   the later of its deadline and LOCK_SLICE_MS after the wait began (a
+ *   holder merely descheduled releases well within that), and the call
+ *   breaks the barrier without the lock: CAS its own entry PENDING → BROKEN
+ *   (if it arrived), BROKEN = 1, wake all; it throws BrokenBarrierError. A
+ *   waiter that finds BROKEN = 1 beside its PENDING entry takes BROKEN by
+ *   the same CAS (under the lock BROKEN = 1 is stored only after every
+ *   PENDING entry was marked, so nothing else shows that pair). The races it
+ *   adds, both only with a holder stopped past LOCK_SLICE_MS: the holder,
+ *   if it was the last arriver, resumes and releases whichever waiters have
+ *   not yet taken BROKEN (a generation then ends with some parties passed
+ *   and some broken) and returns its index itself; and a break without the
+ *   lock that overlaps a reset() may store BROKEN = 1 after it, so the
+ *   barrier is broken again after reset() returned. Either way the barrier
+ *   stays broken until the next reset(). abort() and reset() wait for the
+ *   lock at most TAG_STALL_MS, then throw TimeoutError.
  * - a waiter's checks (each wake-up and PEER_CHECK_MS slice) range-check
  *   its entry's STATE, COUNT and BROKEN: a corrupt word fails the wait with
  *   CorruptError, which breaks the barrier as a failed wait does.
@@ -126,10 +131,12 @@ import type { BarrierCreateOptions, BarrierOpenOptions, SyncOptions, WaitOptions
 /**
  * The least time a call whose deadline has passed (or that gives up) still
  * waits for the barrier's lock: a free lock, or one in a normal section
- * (microseconds), is taken; a live holder that keeps it longer ends the call
- * without it.
+ * (microseconds, plus a scheduler delay if its holder was descheduled), is
+ * taken; a live holder that keeps it longer ends the call without it. The
+ * kernel's peer-check slice: long beside any preemption, short beside a
+ * stopped process.
  */
-const LOCK_SLICE_MS = 5
+const LOCK_SLICE_MS = PEER_CHECK_MS
 
 /** How long a call with `deadline` may wait for the lock: what is left, at least LOCK_SLICE_MS (Infinity without a deadline). */
 function lockTimeout(deadline: number): number {
