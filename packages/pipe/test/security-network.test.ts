@@ -1,6 +1,6 @@
 // Strangers on the network: what they can make a Listener allocate, wait for, or end.
 // Real sockets on 127.0.0.1 only; nothing is ever sent to a non-loopback address.
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { TAG_BYTES } from '@ipc/core/internal'
 import { sleep, spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -8,28 +8,9 @@ import { Client } from '../src/client.js'
 import { AuthenticationError, IpcError, MessageTooLongError, TimeoutError } from '../src/errors.js'
 import { frame } from '../src/framing.js'
 import { Listener } from '../src/listener.js'
+import { portOf, rawSocket } from './raw-peer.js'
 
 const floodFixture = new URL('./fixtures/flood.mjs', import.meta.url)
-
-function portOf(listener: Listener): number {
-  return Number(listener.address.split(':').at(-1))
-}
-
-/** A raw TCP socket to the listener that reads nothing, destroyed when the test finishes. */
-async function rawSocket(listener: Listener): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port: portOf(listener) })
-  socket.on('error', () => {})
-  // Read and discard what the listener says, so its close reaches 'close'.
-  socket.resume()
-  onTestFinished(() => {
-    socket.destroy()
-  })
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('error', reject)
-  })
-  return socket
-}
 
 function closed(socket: Socket): Promise<void> {
   return new Promise((resolve) => {

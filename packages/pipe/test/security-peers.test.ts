@@ -1,6 +1,6 @@
 // Peers past the handshake (or a keyless loopback listener's): what their bytes can make a
 // Listener hold or spend. Real sockets on 127.0.0.1; each peer is a raw node:net socket.
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { TAG_BYTES, TAG_V8 } from '@ipc/core/internal'
 import { sleep } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -9,25 +9,7 @@ import { frame } from '../src/framing.js'
 import { Listener } from '../src/listener.js'
 import { MAX_HASHED_NUMBERS } from '../src/pickle-reader.js'
 import { collidingIntegers } from './fixtures/hash-collisions.js'
-
-function portOf(listener: Listener): number {
-  return Number(listener.address.split(':').at(-1))
-}
-
-/** A raw TCP socket to the listener, destroyed when the test finishes. */
-async function rawSocket(listener: Listener): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port: portOf(listener) })
-  socket.on('error', () => {})
-  socket.resume()
-  onTestFinished(() => {
-    socket.destroy()
-  })
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('error', reject)
-  })
-  return socket
-}
+import { rawSocket } from './raw-peer.js'
 
 /** A keyless listener of CPython's wire on loopback: no handshake, a raw socket is a client at once. */
 function pickleListener(): Listener {
