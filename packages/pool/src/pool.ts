@@ -51,6 +51,7 @@ import type { ImapOptions, MapOptions, PoolOptions, RunOptions } from './options
 import {
   type ErrorFields,
   FAILED,
+  isValues,
   MAP,
   NO_EXPORT,
   OK,
@@ -1225,11 +1226,6 @@ function sliceTransfers(transfers: Transfers | undefined, start: number, end: nu
     if (inside.length > 0) sliced.push({ descriptor, paths: inside })
   }
   return sliced
-}
-
-/** A MAP's items or results as sent: an array, or packed numbers. */
-function isValues(value: unknown): value is Values {
-  return Array.isArray(value) || value instanceof Float64Array
 }
 
 /**

@@ -58,6 +58,11 @@ export type Transfers = ProcessPayload['transfers']
 /** A MAP's items or results as sent: an array, or packed numbers. */
 export type Values = unknown[] | Float64Array
 
+/** Whether a value read from a reply has the shape of `Values`. */
+export function isValues(value: unknown): value is Values {
+  return Array.isArray(value) || value instanceof Float64Array
+}
+
 export type Request =
   | [id: number, exportName: string, kind: RequestKind, payload: Values]
   | [id: number, exportName: string, kind: RequestKind, payload: Values, transfers: Transfers]

@@ -436,10 +436,8 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    */
   #giveUpUnlocked(entry: number): Fate {
     const state = Atomics.compareExchange(this.#i32, this.#at(entry, BE_STATE), PENDING, BROKEN)
-    if (state === PENDING) {
-      Atomics.store(this.#i32, this.#base + B_BROKEN, 1)
-      this.#events.notify()
-    } else if (state !== RELEASED && state !== BROKEN)
+    if (state === PENDING) this.#breakUnlocked()
+    else if (state !== RELEASED && state !== BROKEN)
       throw this.#corrupt(`waiter entry ${entry} has state ${state} while its waiter waited`)
     this.#free(entry)
     return state === RELEASED ? RELEASED : BROKEN
@@ -451,11 +449,20 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * (BROKEN = 1, wake all; see `#giveUpUnlocked`), as a timeout does.
    */
   #lockedOut(): BrokenBarrierError {
-    Atomics.store(this.#i32, this.#base + B_BROKEN, 1)
-    this.#events.notify()
+    this.#breakUnlocked()
     return new BrokenBarrierError(
       `Cannot pass ${this.#label}: the timeout passed while ${this.#holderText()} held its lock, so it broke the barrier`,
     )
+  }
+
+  /**
+   * The break of a call that gives up without the lock: BROKEN = 1, then
+   * wake all. Waiters whose entry is still PENDING take it as their break
+   * (`#attemptOf`); see the file comment for the races it allows.
+   */
+  #breakUnlocked(): void {
+    Atomics.store(this.#i32, this.#base + B_BROKEN, 1)
+    this.#events.notify()
   }
 
   /** Who holds the lock, for messages. */
