@@ -158,10 +158,30 @@ Napi::Value DisarmStore(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// The largest buffer this Node.js can make (buffer.constants.MAX_LENGTH: 4 GiB
+// on Node 20), used when a caller passes none. JS passes the real one.
+constexpr double kDefaultMaxBytes = 4294967296.0;
+
+// Reads the optional maxBytes argument i: a positive integer, else the default.
+// False for anything else (the caller answers -EINVAL).
+bool ArgMaxBytes(const Napi::CallbackInfo& info, size_t i, double* out) {
+  *out = kDefaultMaxBytes;
+  if (info.Length() <= i || info[i].IsUndefined()) return true;
+  if (!info[i].IsNumber()) return false;
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= 1) || d != static_cast<double>(static_cast<int64_t>(d))) return false;
+  *out = d;
+  return true;
+}
+
 // Maps the first `size` bytes of fd (whose fstat is st) and returns
-// { buffer, size, inode } or a negative errno.
-Napi::Value MapFd(Napi::Env env, int fd, const struct stat& st, size_t size) {
+// { buffer, size, inode } or a negative errno: -EFBIG when size is above
+// max_bytes, the largest buffer Node can wrap around it. That check comes
+// first because Node's own failure there is unsafe to clean up after: it runs
+// the finalizer (Finalize: unmap, delete) and then reports the failure.
+Napi::Value MapFd(Napi::Env env, int fd, const struct stat& st, size_t size, double max_bytes) {
   if (size == 0 || static_cast<off_t>(size) > st.st_size) return Napi::Number::New(env, -EINVAL);
+  if (static_cast<double>(size) > max_bytes) return Napi::Number::New(env, -EFBIG);
   void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) return Napi::Number::New(env, -errno);
   Mapping* m = new Mapping{addr, size, false, {}};
@@ -171,10 +191,13 @@ Napi::Value MapFd(Napi::Env env, int fd, const struct stat& st, size_t size) {
   }
   napi_value ab;
   if (napi_create_external_arraybuffer(env, addr, size, Finalize, m, &ab) != napi_ok) {
-    std::lock_guard<std::mutex> lock(g_maps_mu);
-    g_maps.erase(addr);
-    munmap(addr, size);
-    delete m;
+    // Not expected after the size check (an out-of-memory or a dying env).
+    // Node may or may not have run Finalize on m already, so neither m nor the
+    // mapping is touched here: a leak on this path, never a double free. The
+    // JS exception it may have left is dropped for our own answer.
+    bool pending = false;
+    napi_value ignored;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &ignored);
     return Napi::Number::New(env, -ENOMEM);
   }
   Napi::Object out = Napi::Object::New(env);
@@ -198,7 +221,9 @@ int OpenExisting(const std::string& name, int access) {
   int fd = shm_open(name.c_str(), access | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd >= 0) return fd;
   int err = errno;
-  if (err == ELOOP || err == EISDIR || err == ENXIO || err == EPERM) err = EACCES;
+  // glibc's shm_open reports a directory as EINVAL (its names are checked
+  // before: ValidName), so EINVAL here is a directory too.
+  if (err == ELOOP || err == EISDIR || err == EINVAL || err == ENXIO || err == EPERM) err = EACCES;
   return -err;
 }
 
@@ -208,8 +233,9 @@ bool ArgName(const Napi::CallbackInfo& info, size_t i, std::string* out) {
   return ValidName(*out);
 }
 
-// shmCreate(name, size, mode[, firstWord = 0]) -> { buffer, size, inode } | -errno.
-// Fails with -EEXIST. Writes the int32 firstWord at offset 0 before the file
+// shmCreate(name, size, mode[, firstWord = 0[, maxBytes]]) -> { buffer, size, inode } | -errno.
+// Fails with -EEXIST, and with -EFBIG before creating anything when size is
+// above maxBytes (see MapFd). Writes the int32 firstWord at offset 0 before the file
 // gets its size (src/memory/segment.ts passes its "initialising" magic), so a creator
 // that dies any time after that leaves a file the cleanup scan knows as ours.
 Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
@@ -221,10 +247,12 @@ Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   double size = info[1].As<Napi::Number>().DoubleValue();
   double mode = info[2].As<Napi::Number>().DoubleValue();
   double first = info.Length() > 3 ? info[3].As<Napi::Number>().DoubleValue() : 0;
+  double max_bytes;
   if (!(size >= 4 && size <= kMaxSize) || size != static_cast<double>(static_cast<int64_t>(size)) ||
       !(mode >= 0 && mode <= 0700) || !(first >= INT32_MIN && first <= INT32_MAX) ||
-      first != static_cast<double>(static_cast<int32_t>(first)))
+      first != static_cast<double>(static_cast<int32_t>(first)) || !ArgMaxBytes(info, 4, &max_bytes))
     return Napi::Number::New(env, -EINVAL);
+  if (size > max_bytes) return Napi::Number::New(env, -EFBIG);
   int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) return Napi::Number::New(env, -errno);
   // shm_open applies the umask; fchmod sets exactly the mode asked for.
@@ -246,22 +274,25 @@ Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   }
   struct stat st;
   Napi::Value out =
-      fstat(fd, &st) == 0 ? MapFd(env, fd, st, static_cast<size_t>(size)) : Napi::Number::New(env, -errno);
+      fstat(fd, &st) == 0 ? MapFd(env, fd, st, static_cast<size_t>(size), max_bytes) : Napi::Number::New(env, -errno);
   close(fd);
   if (out.IsNumber()) shm_unlink(name.c_str());
   return out;
 }
 
-// shmOpen(name, minBytes) -> { buffer, size, inode } | -errno. Maps the whole
-// object after the checks on its fd: -EACCES when Trusted refuses it (or it
-// cannot be a segment at all), -EINVAL when it is smaller than minBytes. So
-// nothing another user can write or truncate is ever mapped.
+// shmOpen(name, minBytes[, maxBytes]) -> { buffer, size, inode } | -errno. Maps
+// the whole object after the checks on its fd: -EACCES when Trusted refuses it
+// (or it cannot be a segment at all), -EINVAL when it is smaller than
+// minBytes, -EFBIG when it is larger than maxBytes (see MapFd). So nothing
+// another user can write or truncate is ever mapped.
 Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
   if (!ArgName(info, 0, &name) || info.Length() < 2 || !info[1].IsNumber()) return Napi::Number::New(env, -EINVAL);
   double min = info[1].As<Napi::Number>().DoubleValue();
-  if (!(min >= 0 && min <= kMaxSize) || min != static_cast<double>(static_cast<int64_t>(min)))
+  double max_bytes;
+  if (!(min >= 0 && min <= kMaxSize) || min != static_cast<double>(static_cast<int64_t>(min)) ||
+      !ArgMaxBytes(info, 2, &max_bytes))
     return Napi::Number::New(env, -EINVAL);
   int fd = OpenExisting(name, O_RDWR);
   if (fd < 0) return Napi::Number::New(env, fd);
@@ -270,7 +301,8 @@ Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   if (rc == 0 && (st.st_size < static_cast<off_t>(min) || st.st_size == 0 ||
                   static_cast<double>(st.st_size) > kMaxSize))
     rc = -EINVAL;
-  Napi::Value out = rc == 0 ? MapFd(env, fd, st, static_cast<size_t>(st.st_size)) : Napi::Number::New(env, rc);
+  Napi::Value out =
+      rc == 0 ? MapFd(env, fd, st, static_cast<size_t>(st.st_size), max_bytes) : Napi::Number::New(env, rc);
   close(fd);
   return out;
 }

@@ -24,6 +24,7 @@ export { RawSegment } from './memory/raw-segment.js'
 export {
   checkName,
   HEADER_BYTES,
+  MAX_MAPPED_BYTES,
   reclaimDeadSegments,
   Segment,
   type SegmentKind,

@@ -11,14 +11,19 @@ import { runtime } from './runtime.js'
 
 /** The functions of the addon. Failures come back as negative errnos, never as throws. */
 export interface NativeBinding {
-  /** Creates (O_EXCL) and maps; writes `firstWord` at offset 0 before the file gets its size. */
-  shmCreate(name: string, size: number, mode: number, firstWord?: number): MappedSegment | number
+  /**
+   * Creates (O_EXCL) and maps; writes `firstWord` at offset 0 before the file
+   * gets its size. -EFBIG, before creating anything, when `size` is above
+   * `maxBytes` (default 4 GiB): Node cannot wrap a larger mapping in a buffer.
+   */
+  shmCreate(name: string, size: number, mode: number, firstWord?: number, maxBytes?: number): MappedSegment | number
   /**
    * Maps the whole object after checking its fd: -EACCES when it is not a
    * regular file of our euid without group/other bits, -EINVAL when it is
-   * smaller than `minBytes`.
+   * smaller than `minBytes`, -EFBIG when it is larger than `maxBytes`
+   * (default 4 GiB), unmapped.
    */
-  shmOpen(name: string, minBytes: number): MappedSegment | number
+  shmOpen(name: string, minBytes: number, maxBytes?: number): MappedSegment | number
   /** Never maps; reads the first bytes into `into` with pread when the file is trusted. */
   shmStat(name: string, into?: Uint8Array): ShmStat | number
   shmUnlink(name: string): number

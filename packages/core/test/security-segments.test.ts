@@ -13,15 +13,25 @@ import {
   chownSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   readFileSync,
+  rmdirSync,
   symlinkSync,
+  truncateSync,
   unlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { IncompatibleError, PermissionError } from '@ipc/core'
-import { HEADER_BYTES, reclaimDeadSegments, Segment, SHM_PREFIX } from '@ipc/core/internal'
+import {
+  HEADER_BYTES,
+  MAX_MAPPED_BYTES,
+  RawSegment,
+  reclaimDeadSegments,
+  Segment,
+  SHM_PREFIX,
+} from '@ipc/core/internal'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
@@ -155,6 +165,63 @@ describe('Segment.open() on a file that is not ours', () => {
     fullScan()
     expect(existsSync(shmPath(fifo))).toBe(true)
     expect(lstatSync(shmPath(link)).isSymbolicLink()).toBe(true)
+  })
+
+  it('refuses a directory with PermissionError (glibc reports it as EINVAL, not EISDIR)', () => {
+    const name = uniqueName('dir')
+    mkdirSync(shmPath(name), { mode: 0o700 })
+    onTestFinished(() => rmdirSync(shmPath(name)))
+    const error = thrown(() => Segment.open(KIND, name))
+    expect(error).toBeInstanceOf(PermissionError)
+    expect(error.message).toContain('is not a regular file')
+    const raw = uniqueName('rawdir')
+    mkdirSync(`/dev/shm/${raw}`, { mode: 0o700 })
+    onTestFinished(() => rmdirSync(`/dev/shm/${raw}`))
+    expect(thrown(() => RawSegment.open(raw))).toBeInstanceOf(PermissionError)
+  })
+
+  it('refuses a file of ours whose size is not a multiple of 8 with IncompatibleError, not a RangeError', () => {
+    const name = uniqueName('odd')
+    const path = shmPath(name)
+    writeFileSync(path, Buffer.concat([header(MAGIC_READY, []), Buffer.from([0])]), { mode: 0o600 })
+    removeLater(path)
+    const error = thrown(() => Segment.open(KIND, name))
+    expect(error).toBeInstanceOf(IncompatibleError)
+    expect(error.message).toContain(`its size, ${HEADER_BYTES + 65} bytes, is not a multiple of 8`)
+  })
+
+  // Node 20 wraps at most 4 GiB in a buffer; the addon used to free such a mapping twice
+  // (SIGABRT). A sparse file costs no memory. Newer Node versions wrap far more: skipped there.
+  it.skipIf(MAX_MAPPED_BYTES >= 2 ** 40)(
+    'refuses a file of ours larger than this Node.js can map with IncompatibleError, without mapping it',
+    () => {
+      const name = uniqueName('huge')
+      const path = shmPath(name)
+      writeFileSync(path, header(MAGIC_READY, []), { mode: 0o600 })
+      removeLater(path)
+      truncateSync(path, MAX_MAPPED_BYTES + 8)
+      const error = thrown(() => Segment.open(KIND, name))
+      expect(error).toBeInstanceOf(IncompatibleError)
+      expect(error.message).toContain(`larger than the ${MAX_MAPPED_BYTES} bytes this Node.js can map`)
+      const raw = uniqueName('rawhuge')
+      writeFileSync(`/dev/shm/${raw}`, '', { mode: 0o600 })
+      removeLater(`/dev/shm/${raw}`)
+      truncateSync(`/dev/shm/${raw}`, MAX_MAPPED_BYTES + 1)
+      const rawError = thrown(() => RawSegment.open(raw))
+      expect(rawError).toBeInstanceOf(IncompatibleError)
+      expect(rawError.message).toContain(`larger than the ${MAX_MAPPED_BYTES} bytes`)
+    },
+  )
+
+  it('refuses to create a segment larger than this Node.js can map with RangeError, creating nothing', () => {
+    const name = uniqueName('huge')
+    const error = thrown(() => Segment.create(KIND, MAX_MAPPED_BYTES, { name }))
+    expect(error).toBeInstanceOf(RangeError)
+    expect((error as RangeError & { code?: string }).code).toBe('ERR_OUT_OF_RANGE')
+    expect(existsSync(shmPath(name))).toBe(false)
+    const raw = uniqueName('rawhuge')
+    expect(thrown(() => RawSegment.create(raw, MAX_MAPPED_BYTES + 1, false))).toBeInstanceOf(RangeError)
+    expect(existsSync(`/dev/shm/${raw}`)).toBe(false)
   })
 
   it('refuses a file of ours shorter than a header with IncompatibleError, before mapping it', () => {

@@ -34,6 +34,7 @@ import { CorruptError } from '@ipc/core'
 import {
   type Attachment,
   type CreationSpec,
+  MPMC_RING_HEADER_BYTES,
   MpmcRing,
   mpmcRingBytes,
   type PrimitiveKind,
@@ -87,7 +88,10 @@ function attachRing(segment: Segment, flavor: Flavor): Attached {
   const base = segment.dataOffset / 4
   const corrupt = (detail: string) =>
     new CorruptError(`Cannot open ${label} "${segment.name}": its shared memory is corrupt (${detail})`)
-  // The segment's kind and version matched, so a wrong magic is damage, not another layout.
+  // The segment's kind and version matched, so a wrong magic or a data area too
+  // short for the words below and the ring's header is damage, not another layout.
+  if (segment.dataBytes < RING_OFFSET + MPMC_RING_HEADER_BYTES)
+    throw corrupt(`a data area of ${segment.dataBytes} bytes, too short for the ring's header`)
   const magic = Atomics.load(segment.i32, base + W_MAGIC)
   if (magic !== MAGIC) throw corrupt(`magic ${magic}, not ${MAGIC}`)
   const ring = new MpmcRing(segment, segment.dataOffset + RING_OFFSET, label)

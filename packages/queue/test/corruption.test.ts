@@ -4,7 +4,8 @@
  * get throw CorruptError within its timeout (the event loop running) instead
  * of wedging; the queue object is unusable after, close() works.
  */
-import { Segment } from '@ipc/core/internal'
+import { truncateSync } from 'node:fs'
+import { HEADER_BYTES, Segment } from '@ipc/core/internal'
 import { CorruptError, IncompatibleError, JoinableQueue, Queue } from '@ipc/queue'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -72,6 +73,24 @@ describe('Queue.open() of damaged metadata', () => {
       queue.putSync('before')
       scribble(scribbler(queue.name))
       expect(() => Queue.open(queue.name)).toThrow(CorruptError)
+    })
+  }
+
+  // The file cut short by its owner (header intact): nothing is read past the end.
+  for (const [bytes, what] of [
+    [0, 'no data area'],
+    [64, 'the queue words but no ring header'],
+    [192, 'part of the ring header'],
+  ] as const) {
+    it(`throws CorruptError, not a RangeError, for a file cut short to ${what}`, () => {
+      const queue = new Queue({ name: uniqueName('short'), capacity: 64, persistent: true })
+      onTestFinished(() => {
+        queue.unlink()
+        queue.close()
+      })
+      truncateSync(`/dev/shm/ipc-${queue.name}`, HEADER_BYTES + bytes)
+      expect(() => Queue.open(queue.name)).toThrow(CorruptError)
+      expect(() => Queue.open(queue.name)).toThrow(`a data area of ${bytes} bytes, too short for the ring's header`)
     })
   }
 

@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { ClosedError, IncompatibleError, NotFoundError, ValueError } from '@ipc/core'
-import { TRANSFER } from '@ipc/core/internal'
+import { HEADER_BYTES, TRANSFER } from '@ipc/core/internal'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { OFFSET_LENGTH } from './layout.js'
 import { RawArray, SharedArray } from './shared-array.js'
 import { SharedValue } from './shared-value.js'
 
@@ -175,6 +176,19 @@ describe('SharedArray.open()', () => {
     expect(kind).toBeInstanceOf(IncompatibleError)
     expect(kind.message).toContain('it is a shared-value, not a shared-array')
     expect(thrown(() => SharedArray.open(uniqueName('missing')))).toBeInstanceOf(NotFoundError)
+  })
+  it('throws IncompatibleError, not a RangeError, for a length word that is negative, fractional or too large', () => {
+    for (const length of [-1, 2.5, 5, 1e300, Number.NaN]) {
+      const array = track(new RawArray('int32', 4, { name: uniqueName('length') }))
+      const fd = openSync(`/dev/shm/ipc-${array.name}`, 'r+')
+      const word = Buffer.alloc(8)
+      word.writeDoubleLE(length)
+      writeSync(fd, word, 0, 8, HEADER_BYTES + OFFSET_LENGTH)
+      closeSync(fd)
+      const error = thrown(() => RawArray.open(array.name))
+      expect(error, `length ${length}`).toBeInstanceOf(IncompatibleError)
+      expect(error.message).toContain("its header is not a shared array's")
+    }
   })
 })
 

@@ -4,7 +4,7 @@
  * with a live typed-array view (zero copy).
  */
 import { type InspectOptionsStylized, inspect } from 'node:util'
-import { type Handle, invalidArgType, outOfRange, type Segment } from '@ipc/core/internal'
+import { type Handle, invalidArgType, outOfRange } from '@ipc/core/internal'
 import {
   type AnyTypedArray,
   checkElement,
@@ -18,7 +18,14 @@ import {
 } from './element-types.js'
 import { ARRAY_KIND, OFFSET_ELEMENTS } from './layout.js'
 import type { RawOptions, SharedArrayCreation, SharedArrayOpenOptions, SharedOptions } from './options.js'
-import { fromSharedHandle, openShared, type SharedCreation, SharedObject, sharedKind } from './shared-object.js'
+import {
+  elementsFit,
+  fromSharedHandle,
+  openShared,
+  type SharedCreation,
+  SharedObject,
+  sharedKind,
+} from './shared-object.js'
 
 /** The plain JSON handle of a SharedArray: pass it anywhere, then `SharedArray.from(handle)`. */
 export interface SharedArrayHandle extends Handle {
@@ -33,10 +40,8 @@ export interface SharedArrayHandle extends Handle {
 }
 
 /** An array's header holds a length whose elements fit the segment. */
-const fitsArray = (length: number, type: ElementType, segment: Segment): boolean =>
-  OFFSET_ELEMENTS + length * type.bytes <= segment.dataBytes
-const ARRAY = sharedKind(ARRAY_KIND, 'SharedArray', import.meta.url, true, fitsArray)
-const RAW_ARRAY = sharedKind(ARRAY_KIND, 'RawArray', import.meta.url, false, fitsArray)
+const ARRAY = sharedKind(ARRAY_KIND, 'SharedArray', import.meta.url, true, elementsFit)
+const RAW_ARRAY = sharedKind(ARRAY_KIND, 'RawArray', import.meta.url, false, elementsFit)
 
 /** Most elements `inspect` shows. */
 const INSPECT_MAX = 20

@@ -174,6 +174,14 @@ function withoutLock(options: RawOptions | undefined): SharedOptions | undefined
 const creating = new WeakMap<Segment, SharedLock>()
 
 /**
+ * Whether a header's `length` (a float64 anyone can scribble) is a count of
+ * `type` elements that fit the segment's data area after the header.
+ */
+export function elementsFit(length: number, type: ElementType, segment: Segment): boolean {
+  return Number.isSafeInteger(length) && length >= 0 && OFFSET_ELEMENTS + length * type.bytes <= segment.dataBytes
+}
+
+/**
  * Declares one of the four kinds: `segment` (VALUE_KIND or ARRAY_KIND),
  * the class's export name and module, whether it uses the lock, and `fits`:
  * whether `length` elements of `type` are a valid header in `segment`.

@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs'
+import { existsSync, truncateSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { ClosedError, ExistsError, IncompatibleError, NotFoundError, ValueError } from '@ipc/core'
-import { TRANSFER } from '@ipc/core/internal'
+import { HEADER_BYTES, TRANSFER } from '@ipc/core/internal'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { ValueType } from './element-types.js'
+import { OFFSET_ELEMENTS } from './layout.js'
 import { SharedArray } from './shared-array.js'
 import { RawValue, SharedValue } from './shared-value.js'
 
@@ -230,6 +231,13 @@ describe('SharedValue.open()', () => {
     const array = track(new SharedArray('int32', 1, { name: uniqueName('array') }))
     expect(thrown(() => SharedValue.open(array.name))).toBeInstanceOf(IncompatibleError)
     expect(thrown(() => SharedValue.open(uniqueName('missing')))).toBeInstanceOf(NotFoundError)
+  })
+  it('throws IncompatibleError, not a RangeError, for a file cut short before its element', () => {
+    const value = track(new RawValue('float64', 1.5, { name: uniqueName('short') }))
+    truncateSync(`/dev/shm/ipc-${value.name}`, HEADER_BYTES + OFFSET_ELEMENTS)
+    const error = thrown(() => RawValue.open(value.name))
+    expect(error).toBeInstanceOf(IncompatibleError)
+    expect(error.message).toContain("its header is not a shared value's")
   })
 })
 

@@ -3,7 +3,7 @@
  * number (or bigint, or boolean) in shared memory that every attached process
  * and thread reads and writes in place.
  */
-import { type Handle, invalidArgType } from '@ipc/core/internal'
+import { type Handle, invalidArgType, type Segment } from '@ipc/core/internal'
 import {
   checkElement,
   type ElementOf,
@@ -16,7 +16,14 @@ import {
 } from './element-types.js'
 import { OFFSET_ELEMENTS, VALUE_KIND } from './layout.js'
 import type { RawOptions, SharedOptions, SharedValueCreation, SharedValueOpenOptions } from './options.js'
-import { fromSharedHandle, openShared, type SharedCreation, SharedObject, sharedKind } from './shared-object.js'
+import {
+  elementsFit,
+  fromSharedHandle,
+  openShared,
+  type SharedCreation,
+  SharedObject,
+  sharedKind,
+} from './shared-object.js'
 
 /** The plain JSON handle of a SharedValue: pass it anywhere, then `SharedValue.from(handle)`. */
 export interface SharedValueHandle extends Handle {
@@ -28,8 +35,9 @@ export interface SharedValueHandle extends Handle {
   lock: boolean
 }
 
-/** A value's header holds one element. */
-const fitsValue = (length: number): boolean => length === 1
+/** A value's header holds one element, and the segment has room for it. */
+const fitsValue = (length: number, type: ElementType, segment: Segment): boolean =>
+  length === 1 && elementsFit(length, type, segment)
 const VALUE = sharedKind(VALUE_KIND, 'SharedValue', import.meta.url, true, fitsValue)
 const RAW_VALUE = sharedKind(VALUE_KIND, 'RawValue', import.meta.url, false, fitsValue)
 

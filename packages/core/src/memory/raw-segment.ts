@@ -23,12 +23,22 @@
 import { randomBytes } from 'node:crypto'
 import { ExistsError, IncompatibleError, IpcError, invalidArgValue, NotFoundError, systemError } from '../errors.js'
 import { native } from '../native.js'
-import { checkName, refused, releaseMapping, SHM_PREFIX, unlinkIfSame } from './segment.js'
+import {
+  checkMappable,
+  checkName,
+  MAX_MAPPED_BYTES,
+  refused,
+  releaseMapping,
+  SHM_PREFIX,
+  tooLargeToMap,
+  unlinkIfSame,
+} from './segment.js'
 
 const ENOENT = 2
 const EACCES = 13
 const EEXIST = 17
 const EINVAL = 22
+const EFBIG = 27
 
 function shmNameOf(name: string): string {
   return `/${name}`
@@ -79,13 +89,15 @@ export class RawSegment {
    * is at least 4 bytes long, what the native create needs); a random
    * `psm_…` name when `name` is undefined (Python's own prefix).
    * @throws {ExistsError} when the name is taken.
+   * @throws {RangeError} when `size` is more than this Node.js can map (MAX_MAPPED_BYTES).
    */
   static create(name: string | undefined, size: number, persistent: boolean): RawSegment {
     const chosen = name === undefined ? `psm_${randomBytes(8).toString('hex')}` : checkRawName(name)
     const shm = shmNameOf(chosen)
     // The native create writes a first int32 (0 here: the bytes start zeroed
     // anyway), so the object has at least 4 bytes; `dataBytes` stays `size`.
-    const mapped = native().shmCreate(shm, Math.max(size, 4), 0o600)
+    checkMappable(size, `raw shared memory "${chosen}"`)
+    const mapped = native().shmCreate(shm, Math.max(size, 4), 0o600, 0, MAX_MAPPED_BYTES)
     if (typeof mapped === 'number') {
       if (mapped === -EEXIST)
         throw new ExistsError(`Cannot create raw shared memory "${chosen}": an object with that name exists`)
@@ -100,17 +112,18 @@ export class RawSegment {
    * Maps all of the existing object `/name`.
    * @throws {NotFoundError} when no object has that name.
    * @throws {PermissionError} when it is not a regular file of this user with mode 0600 (nothing is mapped).
-   * @throws {IncompatibleError} when it is empty (nothing to map).
+   * @throws {IncompatibleError} when it is empty (nothing to map), or larger than this Node.js can map.
    */
   static open(name: string): RawSegment {
     const checked = checkRawName(name)
     const shm = shmNameOf(checked)
     const what = `raw shared memory "${checked}"`
-    const mapped = native().shmOpen(shm, 1)
+    const mapped = native().shmOpen(shm, 1, MAX_MAPPED_BYTES)
     if (typeof mapped === 'number') {
       if (mapped === -ENOENT) throw new NotFoundError(`Cannot open ${what}: no object with that name exists`)
       if (mapped === -EACCES) throw refused(shm, what)
       if (mapped === -EINVAL) throw new IncompatibleError(`Cannot open ${what}: it is empty (0 bytes)`)
+      if (mapped === -EFBIG) throw tooLargeToMap(what)
       throw new IpcError(`Cannot open ${what}: shared memory is not available`, {
         cause: systemError(-mapped, 'shm_open', shm),
       })

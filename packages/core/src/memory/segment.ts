@@ -93,6 +93,7 @@
  * can still crash us with SIGBUS at the next access: mmap offers no defence
  * against the file's owner, and we are that owner.
  */
+import { constants as bufferConstants } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { type Dir, type Dirent, opendirSync } from 'node:fs'
 import {
@@ -145,6 +146,29 @@ const ENOENT = 2
 const EACCES = 13
 const EEXIST = 17
 const EINVAL = 22
+const EFBIG = 27
+
+/**
+ * The largest object this Node.js can map: its largest buffer
+ * (buffer.constants.MAX_LENGTH, 4 GiB on Node 20). The native create and
+ * open refuse anything larger (-EFBIG) before they map it.
+ */
+export const MAX_MAPPED_BYTES = bufferConstants.MAX_LENGTH
+
+/** Throws the RangeError for a create of `bytes`, above MAX_MAPPED_BYTES, before anything is created. */
+export function checkMappable(bytes: number, what: string): void {
+  if (bytes > MAX_MAPPED_BYTES)
+    throw outOfRange(
+      `Cannot create ${what}: it needs ${bytes} bytes, more than the ${MAX_MAPPED_BYTES} this Node.js can map (its largest buffer)`,
+    )
+}
+
+/** The error for an open that the native side refused with -EFBIG (nothing was mapped). */
+export function tooLargeToMap(what: string): IncompatibleError {
+  return new IncompatibleError(
+    `Cannot open ${what}: it is larger than the ${MAX_MAPPED_BYTES} bytes this Node.js can map (its largest buffer)`,
+  )
+}
 
 // Slot words, as i32 indexes from the slot's first word (the f64 startTime is at i32 index 2).
 const S_PID = 0
@@ -316,7 +340,8 @@ export class Segment {
     reclaimDeadSegments()
     const shm = shmNameOf(name)
     const size = HEADER_BYTES + Math.ceil(Math.max(dataBytes, 8) / 8) * 8
-    const mapped = native().shmCreate(shm, size, 0o600, MAGIC_INITIALISING)
+    checkMappable(size, `${labelOf(kind)} "${name}"`)
+    const mapped = native().shmCreate(shm, size, 0o600, MAGIC_INITIALISING, MAX_MAPPED_BYTES)
     if (typeof mapped === 'number') {
       if (mapped === -EEXIST)
         throw new ExistsError(`Cannot create ${labelOf(kind)} "${name}": a segment with that name exists`)
@@ -356,19 +381,20 @@ export class Segment {
     const what = `${labelOf(kind)} "${name}"`
     // Checked natively on the fd before mmap: ours, mode 0600 (no group/other
     // bits), a regular file, at least a header long.
-    let mapped = native().shmOpen(shm, HEADER_BYTES)
+    let mapped = native().shmOpen(shm, HEADER_BYTES, MAX_MAPPED_BYTES)
     // Too short (EINVAL): a creator between its O_EXCL create and its
     // ftruncate. Give it the same 2 s as one that is initialising, counted
     // in 1 ms naps (a stalled machine costs one nap).
     for (let nap = 0; mapped === -EINVAL && nap < CREATOR_SLICES * CREATOR_SLICE_MS && beingCreated(shm); nap++) {
       Atomics.wait(napWord, 0, 0, 1)
-      mapped = native().shmOpen(shm, HEADER_BYTES)
+      mapped = native().shmOpen(shm, HEADER_BYTES, MAX_MAPPED_BYTES)
     }
     if (typeof mapped === 'number') {
       if (mapped === -ENOENT) throw new NotFoundError(`Cannot open ${what}: no segment with that name exists`)
       if (mapped === -EACCES) throw refused(shm, what)
       if (mapped === -EINVAL)
         throw new IncompatibleError(`Cannot open ${what}: the segment is not an @ipc segment (shorter than a header)`)
+      if (mapped === -EFBIG) throw tooLargeToMap(what)
       throw new IpcError(`Cannot open ${what}: shared memory is not available`, {
         cause: systemError(-mapped, 'shm_open', shm),
       })
@@ -377,6 +403,14 @@ export class Segment {
       releaseMapping(mapped.buffer)
       throw error
     }
+    // Every segment is a header and a multiple of 8 bytes (create rounds up);
+    // another size would not even make the word views below.
+    if (mapped.size % 8 !== 0)
+      fail(
+        new IncompatibleError(
+          `Cannot open ${what}: the segment is not an @ipc segment (its size, ${mapped.size} bytes, is not a multiple of 8)`,
+        ),
+      )
     const i32 = new Int32Array(mapped.buffer)
     const f64 = new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8)
     const unfinished = awaitCreator(i32, f64)
