@@ -91,8 +91,8 @@ local META = {'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token'
   'version'}
 -- The fields (positions in META) release_free reads when nobody is queued: each field an HMGET
 -- returns costs about 0.15 µs, a second HMGET about 0.7 µs (Redis 7.0). The commonest calls
--- (nobody queued: acquire, and release_one) read theirs with a literal HMGET instead of
--- read_meta, whose tables and loops cost about 1.5 µs of Lua per call.
+-- (acquire, and release_one: one token), queued or not, read theirs with a literal HMGET instead
+-- of read_meta, whose tables and loops cost about 1.5 µs of Lua per call.
 local RELEASE_FIELDS = {1, 2, 3, 11}
 
 -- Reads, in one HMGET, the meta fields at positions 'at' into m (a new table when nil), or with
@@ -279,18 +279,20 @@ register('create', function(keys, args)
   return {status, state.persistent and 1 or 0}
 end)
 
--- True when head (the queue's first entry; m: read_meta) is live and has waited less than
--- HANDOFF_MS (see waited): settle would leave a free permit to a newcomer and at most nudge it.
--- False when settle has to decide: the entry was cancelled or lapsed, or the head is due a permit.
-local function young_head(keys, m, head, now)
+-- True when head (the queue's first entry; window: the meta hash's window field as read) is live
+-- and has waited less than HANDOFF_MS (see waited): settle would leave a free permit to a
+-- newcomer and at most nudge it. False when settle has to decide: the entry was cancelled or
+-- lapsed, or the head is due a permit.
+local function young_head(keys, window, head, now)
   local entry = redis.call('HGET', keys[4], head)
   if not entry then return false end
   local ends, since = string.match(entry, '^(%d+)|%d+|(%d+)$')
   if not ends or tonumber(ends) <= now then return false end
-  return now - math.max(tonumber(since), tonumber(m[8]) or 0) < HANDOFF_MS
+  return now - math.max(tonumber(since), tonumber(window) or 0) < HANDOFF_MS
 end
 
--- The acquire that takes a free permit at once (m: read_meta, nobody queued: kind, free, persistent, token and version only; head: the queue's first entry or
+-- The acquire that takes a free permit at once (m: the meta fields kind, free, persistent, token
+-- and version in their read_meta places, and window when head is set; head: the queue's first entry or
 -- false), without open()'s state table: nobody is queued, or the head is young (barging). The
 -- general path would settle first, then grant: with nobody queued it skips settle; with a young
 -- head, settle's sweep of lapsed leases is skipped here (they are still counted as held, so no
@@ -305,7 +307,7 @@ local function acquire_free(keys, args, m, head, now)
     or token % 1 ~= 0 then
     return nil
   end
-  if head and not young_head(keys, m, head, now) then return nil end
+  if head and not young_head(keys, m[8], head, now) then return nil end
   token = token + 1
   redis.call('ZADD', keys[2], now + tonumber(args[5]), token)
   -- expire(keys, state, 2, 2): the holders key may have been made by this ZADD.
@@ -322,10 +324,12 @@ end
 register('acquire', function(keys, args)
   local head = redis.call('LINDEX', keys[3], 0)
   local now = ipc_now()
-  -- Nobody queued: only the fields acquire_free needs (into their places in m), the rest when it does not grant.
+  -- Only the fields acquire_free needs (into their places in m; window to tell a young head), the
+  -- rest when it does not grant: a literal HMGET costs less than read_meta's tables and loops.
   local m
   if head then
-    m = read_meta(keys)
+    local r = redis.call('HMGET', keys[1], 'kind', 'free', 'persistent', 'token', 'version', 'window')
+    m = {r[1], r[2], nil, r[3], nil, nil, r[4], r[6], nil, nil, r[5]}
   else
     local r = redis.call('HMGET', keys[1], 'kind', 'free', 'persistent', 'token', 'version')
     m = {r[1], r[2], nil, r[3], nil, nil, r[4], nil, nil, nil, r[5]}
@@ -382,7 +386,29 @@ register('acquire', function(keys, args)
   return {'queued'}
 end)
 
--- A semaphore's release when nobody is queued or the head is young (m: read_meta with the owners
+-- restart_window for the fast releases (release_free, release_one), which write the meta hash
+-- in one HSET of fields: token, given back with a young head, is the permit the last waiter was
+-- served (served: the served field as read). With nobody queued the window matters to nobody,
+-- and is left as it is.
+local function restart_fields(fields, token, served, now)
+  if token == served then
+    fields[#fields + 1] = 'window'; fields[#fields + 1] = now
+    fields[#fields + 1] = 'served'; fields[#fields + 1] = ''
+  end
+end
+
+-- The end of a fast release (release_free, release_one): fields ({'free', the new count, then
+-- any other meta fields}) in one HSET when changed (the count did) or longer, and with head (the
+-- queue's first entry, young) settle's nudge: once per head (nudged: the nudged field as read),
+-- and only while a permit is free.
+local function finish_release(keys, fields, changed, head, nudged)
+  local nudge = head and fields[2] > 0 and nudged ~= head
+  if nudge then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = head end
+  if changed or #fields > 2 then redis.call('HSET', keys[1], unpack(fields)) end
+  if nudge then redis.call('PUBLISH', channel_of(head), head .. ' 0') end
+end
+
+-- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the owners
 -- of args[5..], so m[i + 7] is the owner field of token args[i]; nobody queued: RELEASE_FIELDS only; head: the queue's first entry or false),
 -- without open()'s state table: the general path would drop the live tokens, add n minus the
 -- lapsed ones, then save (nobody queued) or settle, which with a young head only nudges it once
@@ -400,7 +426,7 @@ local function release_free(keys, args, m, head)
     return nil
   end
   local now = head and ipc_now()
-  if head and not young_head(keys, m, head, now) then return nil end
+  if head and not young_head(keys, m[8], head, now) then return nil end
   local lapsed = 0
   for i = 5, #args do
     if not m[i + 7] then lapsed = lapsed + 1 end
@@ -417,11 +443,7 @@ local function release_free(keys, args, m, head)
       owner_fields[#owner_fields + 1] = owner_field(args[i])
       local w = string.match(owner, '|(.+)$')
       if w then waiters[#waiters + 1] = w end
-      -- restart_window (with nobody queued the window matters to nobody, and is left as it is).
-      if head and args[i] == m[10] then
-        fields[#fields + 1] = 'window'; fields[#fields + 1] = now
-        fields[#fields + 1] = 'served'; fields[#fields + 1] = ''
-      end
+      if head then restart_fields(fields, args[i], m[10], now) end
     end
   end
   if #live > 0 then
@@ -429,28 +451,35 @@ local function release_free(keys, args, m, head)
     redis.call('HDEL', keys[1], unpack(owner_fields))
     if #waiters > 0 then redis.call('HDEL', keys[5], unpack(waiters)) end
   end
-  local nudge = head and free + add > 0 and m[9] ~= head
-  -- settle's nudge: once per head, and only while a permit is free.
-  if nudge then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = head end
-  if add ~= 0 or #fields > 2 then redis.call('HSET', keys[1], unpack(fields)) end
-  if nudge then redis.call('PUBLISH', channel_of(head), head .. ' 0') end
+  finish_release(keys, fields, add ~= 0, head, m[9])
   return {'ok', 0, lapsed}
 end
 
--- release_free for one token with nobody queued (the commonest release), without its tables:
--- the state and the token's owner field in one HMGET; a live token is dropped as drop_holder
--- does. Returns nil when release_free or the general path is needed (a lock, or a missing,
--- foreign or garbled meta hash).
-local function release_one(keys, args)
+-- release_free for one token (the commonest release), without its tables: the state and the
+-- token's owner field in one literal HMGET (with head, the queue's first entry: also window,
+-- nudged and served); a live token is dropped as drop_holder does. Nobody queued (uncontended)
+-- it makes no table at all; a young head (a holder that loops while others wait) is handled as
+-- release_free handles it. Returns nil when the general path is needed (a lock, a head settle
+-- must serve or drop, or a missing, foreign or garbled meta hash): release_free would return
+-- nil too.
+local function release_one(keys, args, head)
   local kind = args[1]
   if kind ~= 'semaphore' and kind ~= 'bounded-semaphore' then return nil end
   local token = args[5]
-  local r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token))
+  local r
+  if head then
+    r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token), 'window', 'nudged',
+      'served')
+  else
+    r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token))
+  end
   local free, bound, n = tonumber(r[2]), tonumber(r[3]), tonumber(args[4])
   if r[1] ~= kind or r[4] ~= LAYOUT or not free or not bound or not n or free < 0 or free > MAX or bound < 0
     or bound > MAX then
     return nil
   end
+  local now = head and ipc_now()
+  if head and not young_head(keys, r[6], head, now) then return nil end
   local owner = r[5]
   -- A token whose owner field is gone had lapsed: it was given back then and adds nothing now.
   local add = owner and n or n - 1
@@ -462,7 +491,13 @@ local function release_one(keys, args)
     -- A grant to a waiter ('<object>|<waiter>', not ending in '|'): its grants entry goes too.
     if string.byte(owner, -1) ~= 124 then redis.call('HDEL', keys[5], string.match(owner, '|(.+)$')) end
   end
-  if add ~= 0 then redis.call('HSET', keys[1], 'free', free + add) end
+  if head then
+    local fields = {'free', free + add}
+    if owner then restart_fields(fields, token, r[8], now) end
+    finish_release(keys, fields, add ~= 0, head, r[7])
+  elseif add ~= 0 then
+    redis.call('HSET', keys[1], 'free', free + add)
+  end
   return {'ok', 0, owner and 0 or 1}
 end
 
@@ -470,14 +505,17 @@ end
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 register('release', function(keys, args)
   local head = redis.call('LINDEX', keys[3], 0)
-  if not head and #args == 5 then
-    local fast = release_one(keys, args)
+  local m
+  if #args == 5 then
+    local fast = release_one(keys, args, head)
+    if fast then return fast end
+    m = {}
+  else
+    -- Nobody queued: only the fields release_free needs (and the owners), the rest when it does not apply.
+    m = read_meta(keys, not head and RELEASE_FIELDS or nil, #args - 4 <= FAST_TOKENS and args, 5)
+    local fast = release_free(keys, args, m, head)
     if fast then return fast end
   end
-  -- Nobody queued: only the fields release_free needs (and the owners), the rest when it does not apply.
-  local m = read_meta(keys, not head and RELEASE_FIELDS or nil, #args - 4 <= FAST_TOKENS and args, 5)
-  local fast = release_free(keys, args, m, head)
-  if fast then return fast end
   read_meta(keys, nil, nil, nil, m)
   local state, err = open(keys, args[1], args[3], m)
   if not state then return err end

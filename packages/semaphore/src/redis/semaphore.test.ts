@@ -274,4 +274,26 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       await sem.close()
     }
   })
+
+  it('gives back several tokens in one release while the head is young: nudges it once, counts a lapsed token as given back', async () => {
+    const sem = await new Semaphore(2, { url: server.url }).ready()
+    const { connection, keys, call } = libraryCalls(sem.name)
+    try {
+      await call('value', [])
+      // Made in one tick, so b is still young when the release of a's two tokens (and a third that
+      // lapsed: no owner) reaches the server.
+      const replies = await Promise.all([
+        call('acquire', ['x/1/a', 10_000, 'wait', '']),
+        call('acquire', ['x/1/a2', 10_000, 'wait', '']),
+        call('acquire', ['x/1/b', 10_000, 'wait', '']),
+        call('release', [3, 1, 2, 9]),
+        call('value', []),
+      ])
+      expect(replies).toEqual([['granted', 1], ['granted', 2], ['queued'], ['ok', 0, 1], ['ok', 2, 0, 0, 1]])
+      expect(await server.command('HGET', keys[0] as string, 'nudged')).toBe('$5')
+    } finally {
+      connection.release()
+      await sem.close()
+    }
+  })
 })
