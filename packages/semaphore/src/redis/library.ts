@@ -28,9 +28,17 @@
  * it queued or from when the waiter before it gave back the permit it was
  * served (until then: from when it was served), whichever is later
  * (`window`, `served`): the served waiter's wake-up and first hold count as
- * its holding time, not as its barging. Before that, the head is nudged once ("<waiter> 0":
- * come and claim it; `nudged` remembers it) and a newcomer may take the
- * permit first; a head whose claim found the permit taken claims again when
+ * its holding time, not as its barging. Before that, the head is nudged once ("<waiter> 0
+ * <token>": come and claim it; `nudged` remembers it) and a newcomer may take
+ * the permit first. The nudge carries the last grant's token, and the claim
+ * takes a free permit only if no grant came since (the token is still the
+ * last): a permit taken and given back between the nudge and the claim means
+ * a holder that loops (its next acquire reaches the server one round trip
+ * after its release, a woken claim later), and it keeps its window instead
+ * of losing the permit to the claim at a random point of it (measured: half
+ * of all claims took the permit from a looping holder within its first
+ * pairs, so a waiter was served about every 1 ms instead of every 2). A head
+ * whose claim found the permit taken, or granted since, claims again when
  * its 2 ms are up (the claim's reply says when), and is otherwise handed the
  * permit by the first release after that. So each served waiter, once it
  * gives back its first permit, starts a barging window of 2 ms: a holder
@@ -189,6 +197,12 @@ local function waited(state, now, since)
   return now - math.max(tonumber(since), state.window)
 end
 
+-- Tells head w that a permit is free: '<w> 0 <token>', token the last grant's (the claim it
+-- sends back takes the permit only if no grant came since: see Fairness).
+local function nudge_head(w, token)
+  redis.call('PUBLISH', channel_of(w), w .. ' 0 ' .. tostring(token))
+end
+
 -- A release drops token: if it is the permit the last waiter was served, that waiter's barging
 -- window starts now (see waited).
 local function restart_window(state, token)
@@ -197,7 +211,7 @@ end
 
 -- Lapsed leases give their permits back; free permits go to the queue, oldest first:
 -- handed to a waiter that has waited HANDOFF_MS or more (see waited); a younger head is
--- only nudged ('<waiter> 0', once) to come and claim it, and a newcomer may take it first.
+-- only nudged (nudge_head, once) to come and claim it, and a newcomer may take it first.
 local function settle(keys, state, now, nudge)
   local lapsed = redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)
   if #lapsed > 0 then nudge = true end
@@ -228,7 +242,7 @@ local function settle(keys, state, now, nudge)
     else
       if nudge and state.nudged ~= w then
         state.nudged = w
-        redis.call('PUBLISH', channel_of(w), w .. ' 0')
+        nudge_head(w, state.token)
       end
       break
     end
@@ -320,7 +334,7 @@ local function acquire_free(keys, args, m, head, now)
   return {'granted', token}
 end
 
--- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
+-- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes), a claim's nudge token (the last grant's token in the nudge it answers; '' or none: a claim when its 2 ms are up)
 register('acquire', function(keys, args)
   local head = redis.call('LINDEX', keys[3], 0)
   local now = ipc_now()
@@ -358,8 +372,10 @@ register('acquire', function(keys, args)
       if granted then return {'granted', tonumber(granted)} end
       return {'gone'}
     end
-    if state.free == 0 then
-      -- Taken by a newcomer: claim again when its HANDOFF_MS are up (a release then hands it over).
+    -- Taken by a newcomer, or (a claim answering a nudge: args[8], the last grant's token then)
+    -- granted since the nudge: claim again when its HANDOFF_MS are up (a release then hands it
+    -- over). A free permit here means the head is young: settle would have served it.
+    if state.free == 0 or (args[8] and args[8] ~= '' and tonumber(args[8]) ~= state.token) then
       local since = string.match(entry, '|(%d+)$') or now
       return {'queued', math.max(0, HANDOFF_MS - waited(state, now, since))}
     end
@@ -400,12 +416,12 @@ end
 -- The end of a fast release (release_free, release_one): fields ({'free', the new count, then
 -- any other meta fields}) in one HSET when changed (the count did) or longer, and with head (the
 -- queue's first entry, young) settle's nudge: once per head (nudged: the nudged field as read),
--- and only while a permit is free.
-local function finish_release(keys, fields, changed, head, nudged)
+-- and only while a permit is free (token: the token field as read, the last grant's).
+local function finish_release(keys, fields, changed, head, nudged, token)
   local nudge = head and fields[2] > 0 and nudged ~= head
   if nudge then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = head end
   if changed or #fields > 2 then redis.call('HSET', keys[1], unpack(fields)) end
-  if nudge then redis.call('PUBLISH', channel_of(head), head .. ' 0') end
+  if nudge then nudge_head(head, token) end
 end
 
 -- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the owners
@@ -451,13 +467,13 @@ local function release_free(keys, args, m, head)
     redis.call('HDEL', keys[1], unpack(owner_fields))
     if #waiters > 0 then redis.call('HDEL', keys[5], unpack(waiters)) end
   end
-  finish_release(keys, fields, add ~= 0, head, m[9])
+  finish_release(keys, fields, add ~= 0, head, m[9], m[7])
   return {'ok', 0, lapsed}
 end
 
 -- release_free for one token (the commonest release), without its tables: the state and the
 -- token's owner field in one literal HMGET (with head, the queue's first entry: also window,
--- nudged and served); a live token is dropped as drop_holder does. Nobody queued (uncontended)
+-- nudged, served and token); a live token is dropped as drop_holder does. Nobody queued (uncontended)
 -- it makes no table at all; a young head (a holder that loops while others wait) is handled as
 -- release_free handles it. Returns nil when the general path is needed (a lock, a head settle
 -- must serve or drop, or a missing, foreign or garbled meta hash): release_free would return
@@ -469,7 +485,7 @@ local function release_one(keys, args, head)
   local r
   if head then
     r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token), 'window', 'nudged',
-      'served')
+      'served', 'token')
   else
     r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token))
   end
@@ -494,7 +510,7 @@ local function release_one(keys, args, head)
   if head then
     local fields = {'free', free + add}
     if owner then restart_fields(fields, token, r[8], now) end
-    finish_release(keys, fields, add ~= 0, head, r[7])
+    finish_release(keys, fields, add ~= 0, head, r[7], r[9])
   elseif add ~= 0 then
     redis.call('HSET', keys[1], 'free', free + add)
   end

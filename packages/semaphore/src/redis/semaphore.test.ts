@@ -275,6 +275,42 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     }
   })
 
+  it("refuses a nudged head's claim when a grant came after the nudge, so a holder that loops keeps its 2 ms", async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const { connection, call } = libraryCalls(sem.name)
+    // b's wake-ups come to this process: its id starts with the connection's clientId.
+    const b = `${connection.clientId}/nudge-test/b`
+    const messages: string[] = []
+    const stop = connection.onWake(`${connection.clientId}/nudge-test`, (message) => messages.push(message))
+    try {
+      await call('value', [])
+      // Made in one tick, so they reach the server together, in this order: b is young throughout.
+      const replies = await Promise.all([
+        call('acquire', ['x/1/a', 10_000, 'wait', '']),
+        call('acquire', [b, 10_000, 'wait', '']),
+        call('release', [1, 1]),
+        call('acquire', ['x/1/a2', 10_000, 'wait', '']),
+        call('release', [1, 2]),
+        call('acquire', [b, 10_000, 'claim', '', 1]),
+      ])
+      expect(replies.slice(0, 5)).toEqual([['granted', 1], ['queued'], ['ok', 0, 0], ['granted', 2], ['ok', 0, 0]])
+      // The nudge (sent by the first release) names the last grant then, token 1; a took and gave
+      // back token 2 since: the permit is free, but the claim is refused and told when to claim again.
+      const [status, left] = replies[5] as [string, number]
+      expect(status).toBe('queued')
+      expect(left).toBeGreaterThan(0)
+      expect(left).toBeLessThanOrEqual(2)
+      for (let i = 0; i < 100 && messages.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(messages).toEqual([`${b} 0 1`])
+      // A claim with no grant since its nudge (or a claim when its 2 ms are up: no token) takes the free permit.
+      expect(await call('acquire', [b, 10_000, 'claim', '', 2])).toEqual(['granted', 3])
+    } finally {
+      stop()
+      connection.release()
+      await sem.close()
+    }
+  })
+
   it('gives back several tokens in one release while the head is young: nudges it once, counts a lapsed token as given back', async () => {
     const sem = await new Semaphore(2, { url: server.url }).ready()
     const { connection, keys, call } = libraryCalls(sem.name)
