@@ -29,16 +29,18 @@
  * served (until then: from when it was served), whichever is later
  * (`window`, `served`): the served waiter's wake-up and first hold count as
  * its holding time, not as its barging. Before that, the head is nudged once ("<waiter> 0
- * <token>": come and claim it; `nudged` remembers it) and a newcomer may take
- * the permit first. The nudge carries the last grant's token, and the claim
- * takes a free permit only if no grant came since (the token is still the
- * last): a permit taken and given back between the nudge and the claim means
- * a holder that loops (its next acquire reaches the server one round trip
- * after its release, a woken claim later), and it keeps its window instead
- * of losing the permit to the claim at a random point of it (measured: half
- * of all claims took the permit from a looping holder within its first
- * pairs, so a waiter was served about every 1 ms instead of every 2). A head
- * whose claim found the permit taken, or granted since, claims again when
+ * <bar>": come and claim it; `nudged` remembers it) and a newcomer may take
+ * the permit first. bar is the last grant's token plus the permits free at
+ * the nudge, and the claim takes a free permit only while the token is below
+ * it, that is while a permit free at the nudge was never granted since: with
+ * every one of them granted since, a permit free now was taken and given
+ * back between the nudge and the claim, by a holder that loops (its next
+ * acquire reaches the server one round trip after its release, a woken claim
+ * later), and that holder keeps its window instead of losing the permit to
+ * the claim at a random point of it (measured: half of all claims took the
+ * permit from a looping holder within its first pairs, so a waiter was
+ * served about every 1.2 ms instead of every 2). A head whose claim found
+ * the permit taken, or all of them granted since, claims again when
  * its 2 ms are up (the claim's reply says when), and is otherwise handed the
  * permit by the first release after that. So each served waiter, once it
  * gives back its first permit, starts a barging window of 2 ms: a holder
@@ -197,10 +199,10 @@ local function waited(state, now, since)
   return now - math.max(tonumber(since), state.window)
 end
 
--- Tells head w that a permit is free: '<w> 0 <token>', token the last grant's (the claim it
--- sends back takes the permit only if no grant came since: see Fairness).
-local function nudge_head(w, token)
-  redis.call('PUBLISH', channel_of(w), w .. ' 0 ' .. tostring(token))
+-- Tells head w that free (a count) permits are free: '<w> 0 <bar>', bar = token (the last grant's) + free
+-- (the claim it sends back takes a permit only while the token is below bar: see Fairness).
+local function nudge_head(w, token, free)
+  redis.call('PUBLISH', channel_of(w), w .. ' 0 ' .. ((tonumber(token) or 0) + free))
 end
 
 -- A release drops token: if it is the permit the last waiter was served, that waiter's barging
@@ -242,7 +244,7 @@ local function settle(keys, state, now, nudge)
     else
       if nudge and state.nudged ~= w then
         state.nudged = w
-        nudge_head(w, state.token)
+        nudge_head(w, state.token, state.free)
       end
       break
     end
@@ -334,7 +336,7 @@ local function acquire_free(keys, args, m, head, now)
   return {'granted', token}
 end
 
--- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes), a claim's nudge token (the last grant's token in the nudge it answers; '' or none: a claim when its 2 ms are up)
+-- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes), a claim's bar (from the nudge it answers; '' or none: a claim when its 2 ms are up)
 register('acquire', function(keys, args)
   local head = redis.call('LINDEX', keys[3], 0)
   local now = ipc_now()
@@ -372,10 +374,11 @@ register('acquire', function(keys, args)
       if granted then return {'granted', tonumber(granted)} end
       return {'gone'}
     end
-    -- Taken by a newcomer, or (a claim answering a nudge: args[8], the last grant's token then)
-    -- granted since the nudge: claim again when its HANDOFF_MS are up (a release then hands it
+    -- Taken by a newcomer, or (a claim answering a nudge, args[8] its bar) every permit free at
+    -- the nudge granted since: claim again when its HANDOFF_MS are up (a release then hands it
     -- over). A free permit here means the head is young: settle would have served it.
-    if state.free == 0 or (args[8] and args[8] ~= '' and tonumber(args[8]) ~= state.token) then
+    local bar = tonumber(args[8] or '')
+    if state.free == 0 or (bar and state.token >= bar) then
       local since = string.match(entry, '|(%d+)$') or now
       return {'queued', math.max(0, HANDOFF_MS - waited(state, now, since))}
     end
@@ -421,7 +424,7 @@ local function finish_release(keys, fields, changed, head, nudged, token)
   local nudge = head and fields[2] > 0 and nudged ~= head
   if nudge then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = head end
   if changed or #fields > 2 then redis.call('HSET', keys[1], unpack(fields)) end
-  if nudge then nudge_head(head, token) end
+  if nudge then nudge_head(head, token, fields[2]) end
 end
 
 -- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the owners
