@@ -28,9 +28,19 @@
  * it queued or from when the waiter before it gave back the permit it was
  * served (until then: from when it was served), whichever is later
  * (`window`, `served`): the served waiter's wake-up and first hold count as
- * its holding time, not as its barging. Before that, the head is nudged once ("<waiter> 0":
- * come and claim it; `nudged` remembers it) and a newcomer may take the
- * permit first; a head whose claim found the permit taken claims again when
+ * its holding time, not as its barging. Before that, the head is nudged once ("<waiter> 0
+ * <bar>": come and claim it; `nudged` remembers it) and a newcomer may take
+ * the permit first. bar is the last grant's token plus the permits free at
+ * the nudge, and the claim takes a free permit only while the token is below
+ * it, that is while a permit free at the nudge was never granted since: with
+ * every one of them granted since, a permit free now was taken and given
+ * back between the nudge and the claim, by a holder that loops (its next
+ * acquire reaches the server one round trip after its release, a woken claim
+ * later), and that holder keeps its window instead of losing the permit to
+ * the claim at a random point of it (measured: half of all claims took the
+ * permit from a looping holder within its first pairs, so a waiter was
+ * served about every 1.2 ms instead of every 2). A head whose claim found
+ * the permit taken, or all of them granted since, claims again when
  * its 2 ms are up (the claim's reply says when), and is otherwise handed the
  * permit by the first release after that. So each served waiter, once it
  * gives back its first permit, starts a barging window of 2 ms: a holder
@@ -91,8 +101,8 @@ local META = {'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token'
   'version'}
 -- The fields (positions in META) release_free reads when nobody is queued: each field an HMGET
 -- returns costs about 0.15 µs, a second HMGET about 0.7 µs (Redis 7.0). The commonest calls
--- (nobody queued: acquire, and release_one) read theirs with a literal HMGET instead of
--- read_meta, whose tables and loops cost about 1.5 µs of Lua per call.
+-- (acquire, and release_one: one token), queued or not, read theirs with a literal HMGET instead
+-- of read_meta, whose tables and loops cost about 1.5 µs of Lua per call.
 local RELEASE_FIELDS = {1, 2, 3, 11}
 
 -- Reads, in one HMGET, the meta fields at positions 'at' into m (a new table when nil), or with
@@ -189,6 +199,12 @@ local function waited(state, now, since)
   return now - math.max(tonumber(since), state.window)
 end
 
+-- Tells head w that free (a count) permits are free: '<w> 0 <bar>', bar = token (the last grant's) + free
+-- (the claim it sends back takes a permit only while the token is below bar: see Fairness).
+local function nudge_head(w, token, free)
+  redis.call('PUBLISH', channel_of(w), w .. ' 0 ' .. ((tonumber(token) or 0) + free))
+end
+
 -- A release drops token: if it is the permit the last waiter was served, that waiter's barging
 -- window starts now (see waited).
 local function restart_window(state, token)
@@ -197,7 +213,7 @@ end
 
 -- Lapsed leases give their permits back; free permits go to the queue, oldest first:
 -- handed to a waiter that has waited HANDOFF_MS or more (see waited); a younger head is
--- only nudged ('<waiter> 0', once) to come and claim it, and a newcomer may take it first.
+-- only nudged (nudge_head, once) to come and claim it, and a newcomer may take it first.
 local function settle(keys, state, now, nudge)
   local lapsed = redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)
   if #lapsed > 0 then nudge = true end
@@ -228,7 +244,7 @@ local function settle(keys, state, now, nudge)
     else
       if nudge and state.nudged ~= w then
         state.nudged = w
-        redis.call('PUBLISH', channel_of(w), w .. ' 0')
+        nudge_head(w, state.token, state.free)
       end
       break
     end
@@ -279,18 +295,20 @@ register('create', function(keys, args)
   return {status, state.persistent and 1 or 0}
 end)
 
--- True when head (the queue's first entry; m: read_meta) is live and has waited less than
--- HANDOFF_MS (see waited): settle would leave a free permit to a newcomer and at most nudge it.
--- False when settle has to decide: the entry was cancelled or lapsed, or the head is due a permit.
-local function young_head(keys, m, head, now)
+-- True when head (the queue's first entry; window: the meta hash's window field as read) is live
+-- and has waited less than HANDOFF_MS (see waited): settle would leave a free permit to a
+-- newcomer and at most nudge it. False when settle has to decide: the entry was cancelled or
+-- lapsed, or the head is due a permit.
+local function young_head(keys, window, head, now)
   local entry = redis.call('HGET', keys[4], head)
   if not entry then return false end
   local ends, since = string.match(entry, '^(%d+)|%d+|(%d+)$')
   if not ends or tonumber(ends) <= now then return false end
-  return now - math.max(tonumber(since), tonumber(m[8]) or 0) < HANDOFF_MS
+  return now - math.max(tonumber(since), tonumber(window) or 0) < HANDOFF_MS
 end
 
--- The acquire that takes a free permit at once (m: read_meta, nobody queued: kind, free, persistent, token and version only; head: the queue's first entry or
+-- The acquire that takes a free permit at once (m: the meta fields kind, free, persistent, token
+-- and version in their read_meta places, and window when head is set; head: the queue's first entry or
 -- false), without open()'s state table: nobody is queued, or the head is young (barging). The
 -- general path would settle first, then grant: with nobody queued it skips settle; with a young
 -- head, settle's sweep of lapsed leases is skipped here (they are still counted as held, so no
@@ -305,7 +323,7 @@ local function acquire_free(keys, args, m, head, now)
     or token % 1 ~= 0 then
     return nil
   end
-  if head and not young_head(keys, m, head, now) then return nil end
+  if head and not young_head(keys, m[8], head, now) then return nil end
   token = token + 1
   redis.call('ZADD', keys[2], now + tonumber(args[5]), token)
   -- expire(keys, state, 2, 2): the holders key may have been made by this ZADD.
@@ -318,14 +336,16 @@ local function acquire_free(keys, args, m, head, now)
   return {'granted', token}
 end
 
--- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes)
+-- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes), a claim's bar (from the nudge it answers; '' or none: a claim when its 2 ms are up)
 register('acquire', function(keys, args)
   local head = redis.call('LINDEX', keys[3], 0)
   local now = ipc_now()
-  -- Nobody queued: only the fields acquire_free needs (into their places in m), the rest when it does not grant.
+  -- Only the fields acquire_free needs (into their places in m; window to tell a young head), the
+  -- rest when it does not grant: a literal HMGET costs less than read_meta's tables and loops.
   local m
   if head then
-    m = read_meta(keys)
+    local r = redis.call('HMGET', keys[1], 'kind', 'free', 'persistent', 'token', 'version', 'window')
+    m = {r[1], r[2], nil, r[3], nil, nil, r[4], r[6], nil, nil, r[5]}
   else
     local r = redis.call('HMGET', keys[1], 'kind', 'free', 'persistent', 'token', 'version')
     m = {r[1], r[2], nil, r[3], nil, nil, r[4], nil, nil, nil, r[5]}
@@ -354,8 +374,11 @@ register('acquire', function(keys, args)
       if granted then return {'granted', tonumber(granted)} end
       return {'gone'}
     end
-    if state.free == 0 then
-      -- Taken by a newcomer: claim again when its HANDOFF_MS are up (a release then hands it over).
+    -- Taken by a newcomer, or (a claim answering a nudge, args[8] its bar) every permit free at
+    -- the nudge granted since: claim again when its HANDOFF_MS are up (a release then hands it
+    -- over). A free permit here means the head is young: settle would have served it.
+    local bar = tonumber(args[8] or '')
+    if state.free == 0 or (bar and state.token >= bar) then
       local since = string.match(entry, '|(%d+)$') or now
       return {'queued', math.max(0, HANDOFF_MS - waited(state, now, since))}
     end
@@ -382,7 +405,29 @@ register('acquire', function(keys, args)
   return {'queued'}
 end)
 
--- A semaphore's release when nobody is queued or the head is young (m: read_meta with the owners
+-- restart_window for the fast releases (release_free, release_one), which write the meta hash
+-- in one HSET of fields: token, given back with a young head, is the permit the last waiter was
+-- served (served: the served field as read). With nobody queued the window matters to nobody,
+-- and is left as it is.
+local function restart_fields(fields, token, served, now)
+  if token == served then
+    fields[#fields + 1] = 'window'; fields[#fields + 1] = now
+    fields[#fields + 1] = 'served'; fields[#fields + 1] = ''
+  end
+end
+
+-- The end of a fast release (release_free, release_one): fields ({'free', the new count, then
+-- any other meta fields}) in one HSET when changed (the count did) or longer, and with head (the
+-- queue's first entry, young) settle's nudge: once per head (nudged: the nudged field as read),
+-- and only while a permit is free (token: the token field as read, the last grant's).
+local function finish_release(keys, fields, changed, head, nudged, token)
+  local nudge = head and fields[2] > 0 and nudged ~= head
+  if nudge then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = head end
+  if changed or #fields > 2 then redis.call('HSET', keys[1], unpack(fields)) end
+  if nudge then nudge_head(head, token, fields[2]) end
+end
+
+-- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the owners
 -- of args[5..], so m[i + 7] is the owner field of token args[i]; nobody queued: RELEASE_FIELDS only; head: the queue's first entry or false),
 -- without open()'s state table: the general path would drop the live tokens, add n minus the
 -- lapsed ones, then save (nobody queued) or settle, which with a young head only nudges it once
@@ -400,7 +445,7 @@ local function release_free(keys, args, m, head)
     return nil
   end
   local now = head and ipc_now()
-  if head and not young_head(keys, m, head, now) then return nil end
+  if head and not young_head(keys, m[8], head, now) then return nil end
   local lapsed = 0
   for i = 5, #args do
     if not m[i + 7] then lapsed = lapsed + 1 end
@@ -417,11 +462,7 @@ local function release_free(keys, args, m, head)
       owner_fields[#owner_fields + 1] = owner_field(args[i])
       local w = string.match(owner, '|(.+)$')
       if w then waiters[#waiters + 1] = w end
-      -- restart_window (with nobody queued the window matters to nobody, and is left as it is).
-      if head and args[i] == m[10] then
-        fields[#fields + 1] = 'window'; fields[#fields + 1] = now
-        fields[#fields + 1] = 'served'; fields[#fields + 1] = ''
-      end
+      if head then restart_fields(fields, args[i], m[10], now) end
     end
   end
   if #live > 0 then
@@ -429,28 +470,35 @@ local function release_free(keys, args, m, head)
     redis.call('HDEL', keys[1], unpack(owner_fields))
     if #waiters > 0 then redis.call('HDEL', keys[5], unpack(waiters)) end
   end
-  local nudge = head and free + add > 0 and m[9] ~= head
-  -- settle's nudge: once per head, and only while a permit is free.
-  if nudge then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = head end
-  if add ~= 0 or #fields > 2 then redis.call('HSET', keys[1], unpack(fields)) end
-  if nudge then redis.call('PUBLISH', channel_of(head), head .. ' 0') end
+  finish_release(keys, fields, add ~= 0, head, m[9], m[7])
   return {'ok', 0, lapsed}
 end
 
--- release_free for one token with nobody queued (the commonest release), without its tables:
--- the state and the token's owner field in one HMGET; a live token is dropped as drop_holder
--- does. Returns nil when release_free or the general path is needed (a lock, or a missing,
--- foreign or garbled meta hash).
-local function release_one(keys, args)
+-- release_free for one token (the commonest release), without its tables: the state and the
+-- token's owner field in one literal HMGET (with head, the queue's first entry: also window,
+-- nudged, served and token); a live token is dropped as drop_holder does. Nobody queued (uncontended)
+-- it makes no table at all; a young head (a holder that loops while others wait) is handled as
+-- release_free handles it. Returns nil when the general path is needed (a lock, a head settle
+-- must serve or drop, or a missing, foreign or garbled meta hash): release_free would return
+-- nil too.
+local function release_one(keys, args, head)
   local kind = args[1]
   if kind ~= 'semaphore' and kind ~= 'bounded-semaphore' then return nil end
   local token = args[5]
-  local r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token))
+  local r
+  if head then
+    r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token), 'window', 'nudged',
+      'served', 'token')
+  else
+    r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token))
+  end
   local free, bound, n = tonumber(r[2]), tonumber(r[3]), tonumber(args[4])
   if r[1] ~= kind or r[4] ~= LAYOUT or not free or not bound or not n or free < 0 or free > MAX or bound < 0
     or bound > MAX then
     return nil
   end
+  local now = head and ipc_now()
+  if head and not young_head(keys, r[6], head, now) then return nil end
   local owner = r[5]
   -- A token whose owner field is gone had lapsed: it was given back then and adds nothing now.
   local add = owner and n or n - 1
@@ -462,7 +510,13 @@ local function release_one(keys, args)
     -- A grant to a waiter ('<object>|<waiter>', not ending in '|'): its grants entry goes too.
     if string.byte(owner, -1) ~= 124 then redis.call('HDEL', keys[5], string.match(owner, '|(.+)$')) end
   end
-  if add ~= 0 then redis.call('HSET', keys[1], 'free', free + add) end
+  if head then
+    local fields = {'free', free + add}
+    if owner then restart_fields(fields, token, r[8], now) end
+    finish_release(keys, fields, add ~= 0, head, r[7], r[9])
+  elseif add ~= 0 then
+    redis.call('HSET', keys[1], 'free', free + add)
+  end
   return {'ok', 0, owner and 0 or 1}
 end
 
@@ -470,14 +524,17 @@ end
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 register('release', function(keys, args)
   local head = redis.call('LINDEX', keys[3], 0)
-  if not head and #args == 5 then
-    local fast = release_one(keys, args)
+  local m
+  if #args == 5 then
+    local fast = release_one(keys, args, head)
+    if fast then return fast end
+    m = {}
+  else
+    -- Nobody queued: only the fields release_free needs (and the owners), the rest when it does not apply.
+    m = read_meta(keys, not head and RELEASE_FIELDS or nil, #args - 4 <= FAST_TOKENS and args, 5)
+    local fast = release_free(keys, args, m, head)
     if fast then return fast end
   end
-  -- Nobody queued: only the fields release_free needs (and the owners), the rest when it does not apply.
-  local m = read_meta(keys, not head and RELEASE_FIELDS or nil, #args - 4 <= FAST_TOKENS and args, 5)
-  local fast = release_free(keys, args, m, head)
-  if fast then return fast end
   read_meta(keys, nil, nil, nil, m)
   local state, err = open(keys, args[1], args[3], m)
   if not state then return err end

@@ -222,13 +222,14 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   }
 
   protected override onWake(message: string): void {
-    const [waiterId, tokenText] = message.split(' ')
+    const [waiterId, tokenText, bar] = message.split(' ')
     const token = Number(tokenText)
     if (waiterId === undefined || !Number.isSafeInteger(token) || token < 0) return
     const waiter = this.#waiters.get(waiterId)
     if (token === 0) {
-      // A nudge: a permit is free and this waiter is first in the queue; claim it.
-      if (waiter !== undefined) void this.#claim(waiterId, waiter)
+      // A nudge: a permit is free and this waiter is first in the queue; claim it, unless every
+      // permit free then was granted since (bar: see library.ts, Fairness).
+      if (waiter !== undefined) void this.#claim(waiterId, waiter, bar ?? '')
       return
     }
     if (waiter !== undefined) waiter.settle(token)
@@ -236,14 +237,16 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   }
 
   /**
-   * Takes the free permit a nudge announced. A newcomer may have taken it
-   * first: then this waiter waits on, and claims again when the reply says
+   * Takes the free permit a nudge announced (`bar`, from the nudge: the
+   * server refuses the claim once every permit free then was granted since,
+   * a holder that loops). A newcomer may have taken it first: then this
+   * waiter waits on, and claims again (unconditionally) when the reply says
    * its barging window ends (a release after that hands the permit over; the
    * planned claim covers a holder that does not release again).
    */
-  async #claim(waiterId: string, waiter: Waiter): Promise<void> {
+  async #claim(waiterId: string, waiter: Waiter, bar = ''): Promise<void> {
     try {
-      const reply = replyArray(await this.call('acquire', [waiterId, this.lease, 'claim', '']), 'claim')
+      const reply = replyArray(await this.call('acquire', [waiterId, this.lease, 'claim', '', bar]), 'claim')
       this.checkGone(reply, 'acquire')
       if (reply[0] === 'granted') waiter.settle(asToken(reply[1], 'claim'))
       else if (reply[0] === 'queued') {

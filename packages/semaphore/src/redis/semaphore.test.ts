@@ -274,4 +274,92 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       await sem.close()
     }
   })
+
+  it("refuses a nudged head's claim once every permit free at the nudge was granted since, so a holder that loops keeps its 2 ms", async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const { connection, call } = libraryCalls(sem.name)
+    // b's wake-ups come to this process: its id starts with the connection's clientId.
+    const b = `${connection.clientId}/nudge-test/b`
+    const messages: string[] = []
+    const stop = connection.onWake(`${connection.clientId}/nudge-test`, (message) => messages.push(message))
+    try {
+      await call('value', [])
+      // Made in one tick, so they reach the server together, in this order: b is young throughout.
+      const replies = await Promise.all([
+        call('acquire', ['x/1/a', 10_000, 'wait', '']),
+        call('acquire', [b, 10_000, 'wait', '']),
+        call('release', [1, 1]),
+        call('acquire', ['x/1/a2', 10_000, 'wait', '']),
+        call('release', [1, 2]),
+        call('acquire', [b, 10_000, 'claim', '', 2]),
+      ])
+      expect(replies.slice(0, 5)).toEqual([['granted', 1], ['queued'], ['ok', 0, 0], ['granted', 2], ['ok', 0, 0]])
+      // The nudge (sent by the first release) carries bar 2: the last grant then (token 1) + 1
+      // permit free. a took and gave back token 2 since: the permit is free, but the claim is
+      // refused and told when to claim again.
+      const [status, left] = replies[5] as [string, number]
+      expect(status).toBe('queued')
+      expect(left).toBeGreaterThan(0)
+      expect(left).toBeLessThanOrEqual(2)
+      for (let i = 0; i < 100 && messages.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(messages).toEqual([`${b} 0 2`])
+      // A claim with no grant since its nudge (bar 3 now; or a claim when its 2 ms are up: no bar) takes the free permit.
+      expect(await call('acquire', [b, 10_000, 'claim', '', 3])).toEqual(['granted', 3])
+    } finally {
+      stop()
+      connection.release()
+      await sem.close()
+    }
+  })
+
+  it("takes a permit for a nudged head's claim while one of those free at the nudge was never granted since", async () => {
+    const sem = await new Semaphore(2, { url: server.url }).ready()
+    const { connection, call } = libraryCalls(sem.name)
+    try {
+      await call('value', [])
+      // b is young throughout. The release of a's two tokens frees 2 permits (nudge bar 2 + 2 = 4);
+      // c takes one: one of them was never granted since, so b's claim takes the other.
+      const replies = await Promise.all([
+        call('acquire', ['x/1/a', 10_000, 'wait', '']),
+        call('acquire', ['x/1/a2', 10_000, 'wait', '']),
+        call('acquire', ['x/1/b', 10_000, 'wait', '']),
+        call('release', [2, 1, 2]),
+        call('acquire', ['x/1/c', 10_000, 'wait', '']),
+        call('acquire', ['x/1/b', 10_000, 'claim', '', 4]),
+      ])
+      expect(replies).toEqual([
+        ['granted', 1],
+        ['granted', 2],
+        ['queued'],
+        ['ok', 0, 0],
+        ['granted', 3],
+        ['granted', 4],
+      ])
+    } finally {
+      connection.release()
+      await sem.close()
+    }
+  })
+
+  it('gives back several tokens in one release while the head is young: nudges it once, counts a lapsed token as given back', async () => {
+    const sem = await new Semaphore(2, { url: server.url }).ready()
+    const { connection, keys, call } = libraryCalls(sem.name)
+    try {
+      await call('value', [])
+      // Made in one tick, so b is still young when the release of a's two tokens (and a third that
+      // lapsed: no owner) reaches the server.
+      const replies = await Promise.all([
+        call('acquire', ['x/1/a', 10_000, 'wait', '']),
+        call('acquire', ['x/1/a2', 10_000, 'wait', '']),
+        call('acquire', ['x/1/b', 10_000, 'wait', '']),
+        call('release', [3, 1, 2, 9]),
+        call('value', []),
+      ])
+      expect(replies).toEqual([['granted', 1], ['granted', 2], ['queued'], ['ok', 0, 1], ['ok', 2, 0, 0, 1]])
+      expect(await server.command('HGET', keys[0] as string, 'nudged')).toBe('$5')
+    } finally {
+      connection.release()
+      await sem.close()
+    }
+  })
 })
