@@ -79,9 +79,18 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
 
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  4,
+  5,
   `
 local MAX = 8388607
+-- The last token a grant may take: tokens reach clients as safe integers (below 2^53), and a
+-- double counts exactly only up to there. A meta hash holding more is corrupt.
+local MAX_TOKEN = 9007199254740990
+
+-- The range rules of the meta hash's numbers (nil: missing or not a number): a count (free,
+-- bound, depth) is an integer 0..MAX, a token an integer 0..MAX_TOKEN. A function meeting
+-- another value replies 'corrupt' (open) and changes nothing; the fast paths leave it to open.
+local function count_ok(x) return x ~= nil and x >= 0 and x <= MAX and x % 1 == 0 end
+local function token_ok(x) return x ~= nil and x >= 0 and x <= MAX_TOKEN and x % 1 == 0 end
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
 local HANDOFF_MS = 2
 -- The layout of the keys (the meta hash's version field): 2 keeps the owners in the meta hash.
@@ -92,6 +101,14 @@ local FAST_TOKENS = 64
 local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
 local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
 local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') end
+-- A waiter id as clients make them ('<clientId>/<n>/<m>'): one another program wrote into the
+-- queue is dropped as a cancelled one, before owner_of or channel_of (nil on it) is used.
+local function valid_waiter(w) return string.match(w, '^[^/|]+/[^|]+/[^/|]+$') ~= nil end
+-- Whether owner field value owner ('<object>|<waiter or empty>') names object: a release counts
+-- only tokens granted to the releasing object; another's is left alone and adds nothing.
+local function owned_by(owner, object)
+  return owner ~= nil and owner ~= false and string.sub(owner, 1, #object + 1) == object .. '|'
+end
 
 -- The owner field of token in the meta hash.
 local function owner_field(token) return 'o:' .. token end
@@ -138,8 +155,8 @@ local function open(keys, kind, idle, m)
                   reclaim = m[5] == '1', depth = tonumber(m[6]) or 0, token = tonumber(m[7]) or 0,
                   window = tonumber(m[8]) or 0, nudged = m[9] or '', served = m[10] or '' }
   -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
-  if not state.free or not state.bound or state.free < 0 or state.free > MAX or state.bound < 0
-    or state.bound > MAX or state.depth < 0 or state.token < 0 or state.token % 1 ~= 0 then
+  if not count_ok(state.free) or not count_ok(state.bound) or not count_ok(state.depth)
+    or not token_ok(state.token) then
     return nil, {'corrupt', 'meta'}
   end
   state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
@@ -229,8 +246,8 @@ local function settle(keys, state, now, nudge)
     local entry = redis.call('HGET', keys[4], w)
     local ends, lease, since
     if entry then ends, lease, since = string.match(entry, '^(%d+)|(%d+)|(%d+)$') end
-    if not ends or tonumber(ends) <= now then
-      -- Cancelled, or its object stopped renewing: drop it.
+    if not ends or tonumber(ends) <= now or not valid_waiter(w) then
+      -- Cancelled, or its object stopped renewing (or not an id we made): drop it.
       redis.call('LPOP', keys[3])
       if entry then redis.call('HDEL', keys[4], w) end
     elseif waited(state, now, since) >= HANDOFF_MS then
@@ -268,8 +285,7 @@ end
 
 local function holds(keys, token, object)
   if token == '' or not redis.call('ZSCORE', keys[2], token) then return false end
-  local owner = redis.call('HGET', keys[1], owner_field(token))
-  return owner ~= false and string.match(owner, '^([^|]*)') == object
+  return owned_by(redis.call('HGET', keys[1], owner_field(token)), object)
 end
 
 -- args: kind, object, idle, mode ('new' | 'open' | 'create'), free, bound, persistent, reclaim
@@ -300,6 +316,7 @@ end)
 -- newcomer and at most nudge it. False when settle has to decide: the entry was cancelled or
 -- lapsed, or the head is due a permit.
 local function young_head(keys, window, head, now)
+  if not valid_waiter(head) then return false end
   local entry = redis.call('HGET', keys[4], head)
   if not entry then return false end
   local ends, since = string.match(entry, '^(%d+)|%d+|(%d+)$')
@@ -319,8 +336,7 @@ end
 local function acquire_free(keys, args, m, head, now)
   if args[6] == 'claim' or args[1] == 'rlock' then return nil end
   local free, token = tonumber(m[2]), tonumber(m[7])
-  if m[1] ~= args[1] or m[11] ~= LAYOUT or not free or not token or free < 1 or free > MAX or token < 0
-    or token % 1 ~= 0 then
+  if m[1] ~= args[1] or m[11] ~= LAYOUT or not count_ok(free) or free < 1 or not token_ok(token) then
     return nil
   end
   if head and not young_head(keys, m[8], head, now) then return nil end
@@ -440,15 +456,16 @@ local function release_free(keys, args, m, head)
   if args[1] ~= 'semaphore' and args[1] ~= 'bounded-semaphore' then return nil end
   if #args - 4 > FAST_TOKENS then return nil end
   local free, bound, n = tonumber(m[2]), tonumber(m[3]), tonumber(args[4])
-  if m[1] ~= args[1] or m[11] ~= LAYOUT or not free or not bound or not n or free < 0 or free > MAX or bound < 0
-    or bound > MAX then
+  if m[1] ~= args[1] or m[11] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n then
     return nil
   end
   local now = head and ipc_now()
   if head and not young_head(keys, m[8], head, now) then return nil end
+  -- A token lapsed (its owner field is gone) or granted to another object (owned_by) adds
+  -- nothing and stays as it is.
   local lapsed = 0
   for i = 5, #args do
-    if not m[i + 7] then lapsed = lapsed + 1 end
+    if not owned_by(m[i + 7], args[2]) then m[i + 7] = nil; lapsed = lapsed + 1 end
   end
   local add = n - lapsed
   if bound > 0 and free + add > bound then return {'over-bound', bound} end
@@ -493,14 +510,14 @@ local function release_one(keys, args, head)
     r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token))
   end
   local free, bound, n = tonumber(r[2]), tonumber(r[3]), tonumber(args[4])
-  if r[1] ~= kind or r[4] ~= LAYOUT or not free or not bound or not n or free < 0 or free > MAX or bound < 0
-    or bound > MAX then
+  if r[1] ~= kind or r[4] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n then
     return nil
   end
   local now = head and ipc_now()
   if head and not young_head(keys, r[6], head, now) then return nil end
-  local owner = r[5]
   -- A token whose owner field is gone had lapsed: it was given back then and adds nothing now.
+  -- Nor does one granted to another object (owned_by): it stays that object's.
+  local owner = owned_by(r[5], args[2]) and r[5] or nil
   local add = owner and n or n - 1
   if bound > 0 and free + add > bound then return {'over-bound', bound} end
   if free + add > MAX then return {'over-max', MAX} end
@@ -558,10 +575,11 @@ register('release', function(keys, args)
     released(keys, state, head)
     return {'ok', 0, 0}
   end
-  -- A token whose lease lapsed was given back then: it adds nothing now.
+  -- A token whose lease lapsed was given back then: it adds nothing now; nor does one granted
+  -- to another object (holds), which stays that object's.
   local live, lapsed = {}, 0
   for i = 5, #args do
-    if redis.call('ZSCORE', keys[2], args[i]) then live[#live + 1] = args[i] else lapsed = lapsed + 1 end
+    if holds(keys, args[i], object) then live[#live + 1] = args[i] else lapsed = lapsed + 1 end
   end
   local add = n - lapsed
   if state.bound > 0 and state.free + add > state.bound then

@@ -162,38 +162,56 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       signal?.addEventListener('abort', onAbort, { once: true })
       this.call('acquire', [waiterId, this.lease, mode, reenter ?? '']).then(
         (raw) => {
-          const reply = replyArray(raw, 'acquire')
+          // A reply that breaks the protocol (a garbled meta hash, a hostile server) fails this
+          // acquire with CorruptError; nothing else may see the throw (an unhandled rejection).
           try {
-            this.checkGone(reply, 'acquire')
+            this.#onAcquireReply(raw, waiter, () => done, finish, resolve)
           } catch (error) {
             waiter.fail(error)
-            return
-          }
-          switch (reply[0]) {
-            case 'granted':
-              waiter.settle(asToken(reply[1], 'acquire'))
-              return
-            case 'reentered':
-              if (done) void this.#giveBack(asToken(reply[1], 'acquire'))
-              else {
-                this.#depth++
-                finish()
-                resolve(asToken(reply[1], 'acquire'))
-              }
-              return
-            case 'busy':
-              waiter.settle(false)
-              return
-            case 'queued':
-              // The grant comes as a wake-up message (or in a renew's reply if that message is lost).
-              return
-            default:
-              unexpectedReply('acquire', reply)
           }
         },
         (error: unknown) => waiter.fail(error),
       )
     })
+  }
+
+  /**
+   * The reply of an acquire call: settles `waiter` (or, for an RLock's
+   * re-entry, resolves the token); throws CorruptError for a reply outside
+   * the protocol. A token granted after the caller gave up (`isDone`) is given back.
+   */
+  #onAcquireReply(
+    raw: unknown,
+    waiter: Waiter,
+    isDone: () => boolean,
+    finish: () => void,
+    resolve: (token: number) => void,
+  ): void {
+    const reply = replyArray(raw, 'acquire')
+    this.checkGone(reply, 'acquire')
+    switch (reply[0]) {
+      case 'granted':
+        waiter.settle(asToken(reply[1], 'acquire'))
+        return
+      case 'reentered': {
+        const token = asToken(reply[1], 'acquire')
+        if (isDone()) void this.#giveBack(token)
+        else {
+          this.#depth++
+          finish()
+          resolve(token)
+        }
+        return
+      }
+      case 'busy':
+        waiter.settle(false)
+        return
+      case 'queued':
+        // The grant comes as a wake-up message (or in a renew's reply if that message is lost).
+        return
+      default:
+        unexpectedReply('acquire', reply)
+    }
   }
 
   #hold(token: number): void {

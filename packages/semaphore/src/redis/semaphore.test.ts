@@ -178,6 +178,68 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await sem.unlink()
   })
 
+  it('rejects an acquire with CorruptError (no unhandled rejection, no second holder) for a token or count out of range', async () => {
+    const outcomes: Record<string, unknown> = {}
+    for (const [field, value] of [
+      ['token', '1e20'],
+      ['token', '9007199254740993'],
+      ['free', '0.5'],
+    ] as const) {
+      const sem = await new Semaphore(1, { url: server.url }).ready()
+      const holder = await Semaphore.open(sem.name, { url: server.url })
+      if (field === 'free') expect(await holder.acquire()).toBe(true)
+      await server.command('HSET', `ipc:{${sem.name}}:meta`, field, value)
+      outcomes[`${field} ${value}`] = await sem.acquire({ timeout: 500 }).then(
+        (result) => result,
+        (error: Error) => error.name,
+      )
+      await holder.close()
+      await sem.close()
+      await sem.unlink()
+    }
+    expect(outcomes).toEqual({
+      'token 1e20': 'CorruptError',
+      'token 9007199254740993': 'CorruptError',
+      'free 0.5': 'CorruptError',
+    })
+  })
+
+  it('drops a waiter id another program pushed into the queue, instead of failing half-way through a release', async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const other = await Semaphore.open(sem.name, { url: server.url })
+    expect(await sem.acquire()).toBe(true)
+    // A live-looking entry that has waited long: the release would hand it the permit.
+    for (const id of ['garbage', 'no|bar/x/y', '/x/y']) {
+      await server.command('RPUSH', `ipc:{${sem.name}}:queue`, id)
+      await server.command('HSET', `ipc:{${sem.name}}:waiters`, id, '9999999999999|1000|0')
+    }
+    await sem.release()
+    expect(await other.acquire({ timeout: 1000 })).toBe(true)
+    expect(await server.command('LLEN', `ipc:{${sem.name}}:queue`)).toBe(':0')
+    await other.close()
+    await sem.close()
+  })
+
+  it("gives back only its own grants: a forged wake-up naming another object's token frees nothing", async () => {
+    const holder = await new Semaphore(1, { url: server.url }).ready()
+    const victim = await Semaphore.open(holder.name, { url: server.url })
+    const third = await Semaphore.open(holder.name, { url: server.url })
+    expect(await holder.acquire()).toBe(true) // token 1
+    // A wake-up for a waiter the victim does not know: it gives the token back, as for a grant
+    // that came after its acquire gave up. The server must not take token 1 from its holder.
+    const objectId = (victim as unknown as { objectId: string }).objectId
+    const clientId = objectId.slice(0, objectId.indexOf('/'))
+    await server.command('PUBLISH', `ipc:wake:${clientId}`, `${objectId}/999 1`)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(await third.acquire({ timeout: 300 })).toBe(false)
+    expect(await holder.getValue()).toBe(0)
+    await holder.release()
+    expect(await third.acquire({ timeout: 1000 })).toBe(true)
+    await third.close()
+    await victim.close()
+    await holder.close()
+  })
+
   it('refuses a semaphore whose keys have another layout (an earlier release) with IncompatibleError, and close() still works', async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
     expect(await server.command('HSET', `ipc:{${sem.name}}:meta`, 'version', '1')).toBe(':0')
