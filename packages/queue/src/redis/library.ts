@@ -5,13 +5,13 @@
  *
  * | KEYS | key                  | type | member / field → value                         | written by                 | meaning                                   |
  * |------|----------------------|------|------------------------------------------------|----------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version, maxsize, persistent, shutdown, unfinished | create, shutdown, put/get (unfinished), task_done | the state |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version, maxsize, persistent, shutdown, unfinished, tombs | create, shutdown, put/get (unfinished), task_done, cancel (tombs), sweep | the state; `tombs`: the last tombstone's end (absent: none) |
  * | 2    | `ipc:{name}:items`   | list | wire items (item.ts), oldest first             | put, settle, cancel (head) | the queue                                 |
  * | 3    | `ipc:{name}:getters` | list | waiter ids, oldest first                       | get (tail), settle (head)  | FIFO of blocked gets                      |
  * | 4    | `ipc:{name}:putters` | list | waiter ids, oldest first                       | put (tail), settle (head)  | FIFO of blocked puts (queue full)         |
  * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<n>" (get: its max; put: items of the call put before it waited) | get, put, join, renew | live waiters (a missing one was cancelled or lapsed) |
  * | 6    | `ipc:{name}:payloads`| hash | putter → its wire item                         | put, settle, cancel        | the item a blocked put puts when room appears |
- * | 7    | `ipc:{name}:handed`  | hash | waiter → JSON array: ["i", items…] \| ["p", n] \| ["s"(, n)] \| ["j"] | get, settle, shutdown, task_done | what a call was given, kept until its caller acks it |
+ * | 7    | `ipc:{name}:handed`  | hash | waiter → JSON array: ["i", items…] \| ["p", n] \| ["s"(, n)] \| ["j"] \| ["x"] (tombstone) | get, settle, shutdown, task_done, cancel | what a call was given, kept until its caller acks it; ["x"]: cancelled before it ran |
  * | 8    | `ipc:{name}:ends`    | zset | waiter → lease end (server ms) of its `handed` entry | with `handed`       | when an unacked entry is dropped          |
  * | 9    | `ipc:{name}:joiners` | set  | waiter ids                                     | join, task_done, shutdown  | blocked joins                             |
  * | 10   | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew      | create, renew, close       | attached objects (last close removes all) |
@@ -19,7 +19,9 @@
  * Cost: a put that finds room and a get that finds items or queues are one
  * call each. With nobody waiting and no maxsize, a put runs 3 commands
  * (HMGET, RPUSH, EXISTS), a get 5 (HMGET, LPOP, TIME, HSET, ZADD; 2 more
- * with acks: HDEL, ZREM); a maxsize adds LLEN to a put and EXISTS to a get.
+ * with acks: HDEL, ZREM; an ack of a wake-up: HGET, HDEL, ZREM); a maxsize
+ * adds LLEN to a put and EXISTS to a get; HEXISTS is added while a tombstone
+ * may exist (see below).
  *
  * Ids: an object is "<clientId>/<n>" (clientId: its process's connection), a
  * call "<object>/<m>". Waking a call PUBLISHes "<waiter> <JSON array>" on
@@ -37,8 +39,39 @@
  * its deadline, a lost connection, close) sends `cancel`, which puts the
  * items of its entry back at the head of `items`, in order. A call never
  * both acks and cancels (one `done` flag on the client decides), so an item
- * is never both kept and given back. The cancel goes on the same socket
- * after the call it cancels, so the server always runs it second.
+ * is never both kept and given back.
+ *
+ * A cancel may reach the server before the call it cancels: the client sends
+ * it on the same socket after the call, but a call the server refused with
+ * "Function not found" (a restart, or a co-tenant's FUNCTION FLUSH) is sent
+ * again after FUNCTION LOAD, behind the calls made meanwhile, its cancel
+ * among them. So the order is made irrelevant here: a cancel that finds
+ * neither a waiting entry nor a handed one leaves a tombstone (["x"] in
+ * `handed`, its end in `ends`, 3 leases on), and a get, put or join whose
+ * waiter id has one does nothing and replies {'cancelled'}. A call id is
+ * new for each call and only its own call hands it anything, so an entry in
+ * `handed` when the call starts can only be a tombstone. The check costs one
+ * HEXISTS, and only while meta `tombs` says a tombstone may exist (sweep
+ * clears it once the last one lapsed); a resend comes within a round trip
+ * or two, long before the tombstone lapses. A cancel that finds the call
+ * waiting or handed needs none (the call ran; it is never resent after
+ * running). A cancel may run twice (the client sends a failed one again
+ * with the next renew): the second finds nothing and leaves a tombstone.
+ *
+ * Wake-ups can be forged: anyone allowed to PUBLISH can send one. A get
+ * woken by one acks with "<waiter> <SHA-1 of the message>"; the entry is
+ * dropped only when it is that message, else the server takes back what it
+ * has for the waiter (cancel: a waiting get leaves the queue, handed items
+ * go back to the head). So a forged wake-up makes that one call return what
+ * it says, and costs no real item. Acks from replies and renews (the
+ * server's own words, on the command socket) are plain ids. Put and join
+ * wake-ups are acked plainly: a forged one ends that call early, and the
+ * put still goes in when room appears (a forged shutdown makes the caller
+ * think its item was not put).
+ *
+ * Waiter ids read back from `getters`, `putters` and `joiners` are checked
+ * ("<clientId>/…", the clientId naming the channel): one another program
+ * wrote without it is dropped before anything is written for it.
  *
  * Order: puts append at the tail, gets take from the head; blocked puts and
  * gets are served oldest first (`settle`, run by every function that adds
@@ -55,6 +88,10 @@
  * payload (that put never resolved). Keys of a non-persistent queue carry a
  * TTL of `idle` ms (3 leases), renewed by every object's renew, so a queue
  * whose processes all died disappears with its items.
+ *
+ * Versions: library `ipc_v4_queue` added tombstones and checked acks; the keys
+ * are those of v3 (meta `version` stays 1), so v3 clients share a queue
+ * with it (they neither write nor check tombstones, nor check acks).
  *
  * Everything read back is range-checked: meta fields out of range are
  * `corrupt`; an item longer than MAX_WIRE or not starting with a tag is
@@ -380,6 +417,7 @@ end)
 
 -- args: kind, object, idle, acks…, waiter, lease, mode ('try' | 'wait'), max
 -- Reply: {'items', {items…}} (handed to waiter: ack or cancel it) | {'queued'} | {'empty'} | {'shutdown'}
+--      | {'cancelled'} (cancelled before it ran: nothing done; put and join too)
 -- No settle first: the last function left no live get waiting while items were queued (see settle).
 register('get', function(keys, args)
   local state, err = open(keys, args[1], args[3])
