@@ -313,12 +313,24 @@ export class RedisConnection {
     }
   }
 
-  /** After a failed send: a server without our functions (restarted, failed over) gets them, and the call runs once more. */
+  /**
+   * After a failed send: a server without our functions (restarted, failed over, or a co-tenant's
+   * FUNCTION FLUSH) gets them, and the call runs once more, up to RELOAD_TRIES times (a flush may
+   * come again between the load and the resend). "Function not found" means the call did not run.
+   * The resend goes after calls made meanwhile: a library whose calls must keep their order on
+   * the socket (a cancel after the call it cancels) makes its server side sound against that.
+   */
   async #retry(client: Client, library: RedisLibrary, command: string[], error: unknown): Promise<unknown> {
-    if (!isFunctionMissing(error)) throw this.#mapError(error)
-    this.#loaded.delete(library)
-    await this.#load(client, library)
-    return await this.#send(client, command)
+    for (let tries = 0; isFunctionMissing(error) && tries < RELOAD_TRIES; tries++) {
+      this.#loaded.delete(library)
+      await this.#load(client, library)
+      try {
+        return await client.sendCommand(command)
+      } catch (next) {
+        error = next
+      }
+    }
+    throw this.#mapError(error)
   }
 
   async #load(client: Client, library: RedisLibrary): Promise<void> {
@@ -464,6 +476,9 @@ export class RedisConnection {
     this.#wakeups?.unref()
   }
 }
+
+/** How many times a call that found the library missing loads it and runs again. */
+const RELOAD_TRIES = 3
 
 /** "ERR Function not found": the server has not (or no longer has) the library. */
 function isFunctionMissing(error: unknown): boolean {

@@ -5,13 +5,13 @@
  *
  * | KEYS | key                  | type | member / field → value                         | written by                 | meaning                                   |
  * |------|----------------------|------|------------------------------------------------|----------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version, maxsize, persistent, shutdown, unfinished | create, shutdown, put/get (unfinished), task_done | the state |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version, maxsize, persistent, shutdown, unfinished, tombs | create, shutdown, put/get (unfinished), task_done, cancel (tombs), sweep | the state; `tombs`: the last tombstone's end (absent: none) |
  * | 2    | `ipc:{name}:items`   | list | wire items (item.ts), oldest first             | put, settle, cancel (head) | the queue                                 |
  * | 3    | `ipc:{name}:getters` | list | waiter ids, oldest first                       | get (tail), settle (head)  | FIFO of blocked gets                      |
  * | 4    | `ipc:{name}:putters` | list | waiter ids, oldest first                       | put (tail), settle (head)  | FIFO of blocked puts (queue full)         |
  * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<n>" (get: its max; put: items of the call put before it waited) | get, put, join, renew | live waiters (a missing one was cancelled or lapsed) |
  * | 6    | `ipc:{name}:payloads`| hash | putter → its wire item                         | put, settle, cancel        | the item a blocked put puts when room appears |
- * | 7    | `ipc:{name}:handed`  | hash | waiter → JSON array: ["i", items…] \| ["p", n] \| ["s"(, n)] \| ["j"] | get, settle, shutdown, task_done | what a call was given, kept until its caller acks it |
+ * | 7    | `ipc:{name}:handed`  | hash | waiter → JSON array: ["i", items…] \| ["p", n] \| ["s"(, n)] \| ["j"] \| ["x"] (tombstone) | get, settle, shutdown, task_done, cancel | what a call was given, kept until its caller acks it; ["x"]: cancelled before it ran |
  * | 8    | `ipc:{name}:ends`    | zset | waiter → lease end (server ms) of its `handed` entry | with `handed`       | when an unacked entry is dropped          |
  * | 9    | `ipc:{name}:joiners` | set  | waiter ids                                     | join, task_done, shutdown  | blocked joins                             |
  * | 10   | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew      | create, renew, close       | attached objects (last close removes all) |
@@ -19,7 +19,9 @@
  * Cost: a put that finds room and a get that finds items or queues are one
  * call each. With nobody waiting and no maxsize, a put runs 3 commands
  * (HMGET, RPUSH, EXISTS), a get 5 (HMGET, LPOP, TIME, HSET, ZADD; 2 more
- * with acks: HDEL, ZREM); a maxsize adds LLEN to a put and EXISTS to a get.
+ * with acks: HDEL, ZREM; an ack of a wake-up: HGET, HDEL, ZREM); a maxsize
+ * adds LLEN to a put and EXISTS to a get; HEXISTS is added while a tombstone
+ * may exist (see below).
  *
  * Ids: an object is "<clientId>/<n>" (clientId: its process's connection), a
  * call "<object>/<m>". Waking a call PUBLISHes "<waiter> <JSON array>" on
@@ -37,8 +39,39 @@
  * its deadline, a lost connection, close) sends `cancel`, which puts the
  * items of its entry back at the head of `items`, in order. A call never
  * both acks and cancels (one `done` flag on the client decides), so an item
- * is never both kept and given back. The cancel goes on the same socket
- * after the call it cancels, so the server always runs it second.
+ * is never both kept and given back.
+ *
+ * A cancel may reach the server before the call it cancels: the client sends
+ * it on the same socket after the call, but a call the server refused with
+ * "Function not found" (a restart, or a co-tenant's FUNCTION FLUSH) is sent
+ * again after FUNCTION LOAD, behind the calls made meanwhile, its cancel
+ * among them. So the order is made irrelevant here: a cancel that finds
+ * neither a waiting entry nor a handed one leaves a tombstone (["x"] in
+ * `handed`, its end in `ends`, 3 leases on), and a get, put or join whose
+ * waiter id has one does nothing and replies {'cancelled'}. A call id is
+ * new for each call and only its own call hands it anything, so an entry in
+ * `handed` when the call starts can only be a tombstone. The check costs one
+ * HEXISTS, and only while meta `tombs` says a tombstone may exist (sweep
+ * clears it once the last one lapsed); a resend comes within a round trip
+ * or two, long before the tombstone lapses. A cancel that finds the call
+ * waiting or handed needs none (the call ran; it is never resent after
+ * running). A cancel may run twice (the client sends a failed one again
+ * with the next renew): the second finds nothing and leaves a tombstone.
+ *
+ * Wake-ups can be forged: anyone allowed to PUBLISH can send one. A get
+ * woken by one acks with "<waiter> <SHA-1 of the message>"; the entry is
+ * dropped only when it is that message, else the server takes back what it
+ * has for the waiter (cancel: a waiting get leaves the queue, handed items
+ * go back to the head). So a forged wake-up makes that one call return what
+ * it says, and costs no real item. Acks from replies and renews (the
+ * server's own words, on the command socket) are plain ids. Put and join
+ * wake-ups are acked plainly: a forged one ends that call early, and the
+ * put still goes in when room appears (a forged shutdown makes the caller
+ * think its item was not put).
+ *
+ * Waiter ids read back from `getters`, `putters` and `joiners` are checked
+ * ("<clientId>/…", the clientId naming the channel): one another program
+ * wrote without it is dropped before anything is written for it.
  *
  * Order: puts append at the tail, gets take from the head; blocked puts and
  * gets are served oldest first (`settle`, run by every function that adds
@@ -55,6 +88,10 @@
  * payload (that put never resolved). Keys of a non-persistent queue carry a
  * TTL of `idle` ms (3 leases), renewed by every object's renew, so a queue
  * whose processes all died disappears with its items.
+ *
+ * Versions: library `ipc_v4_queue` added tombstones and checked acks; the keys
+ * are those of v3 (meta `version` stays 1), so v3 clients share a queue
+ * with it (they neither write nor check tombstones, nor check acks).
  *
  * Everything read back is range-checked: meta fields out of range are
  * `corrupt`; an item longer than MAX_WIRE or not starting with a tag is
@@ -88,21 +125,24 @@ export const MAX_MAXSIZE = 0x7fffffff
 
 export const QUEUE_LIBRARY = defineLibrary(
   'queue',
-  3,
+  4,
   `
 local MAX_WIRE = ${MAX_WIRE_CHARS}
 local MAX_BATCH = ${MAX_BATCH}
 local MAX_MAXSIZE = ${MAX_MAXSIZE}
 
-local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') end
+-- A waiter id is "<clientId>/<object>/<n>"; one without a non-empty part before a '/' (another
+-- program wrote it into a list) has no channel: it is dropped where it is read, before any write.
+local function well_formed(w) return string.find(w, '^[^/]+/') ~= nil end
+local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]+)/') end
 
 -- The state, or nil and the reply for a missing or foreign key.
 local function open(keys, kind, idle)
-  local m = redis.call('HMGET', keys[1], 'kind', 'maxsize', 'persistent', 'shutdown', 'unfinished')
+  local m = redis.call('HMGET', keys[1], 'kind', 'maxsize', 'persistent', 'shutdown', 'unfinished', 'tombs')
   if not m[1] then return nil, {'missing'} end
   if m[1] ~= kind then return nil, {'incompatible', m[1]} end
   local state = { kind = m[1], maxsize = tonumber(m[2]), persistent = m[3] == '1', shutdown = m[4] == '1',
-                  unfinished = tonumber(m[5]), idle = tonumber(idle) or 0 }
+                  unfinished = tonumber(m[5]), idle = tonumber(idle) or 0, tombs = m[6] ~= false }
   -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
   if not state.maxsize or state.maxsize < 0 or state.maxsize > MAX_MAXSIZE or state.maxsize % 1 ~= 0
     or not state.unfinished or state.unfinished < 0 or state.unfinished % 1 ~= 0
@@ -165,6 +205,17 @@ local function sweep(keys, now)
     redis.call('HDEL', keys[7], unpack(lapsed))
     redis.call('ZREM', keys[8], unpack(lapsed))
   end
+  -- Every tombstone has lapsed: calls stop looking for them.
+  local tombs = redis.call('HGET', keys[1], 'tombs')
+  if tombs and (tonumber(tombs) or 0) <= now then redis.call('HDEL', keys[1], 'tombs') end
+end
+
+local TOMBSTONE = '["x"]'
+
+-- True when call w was cancelled before it ran (a tombstone in handed): it must do nothing.
+-- One HEXISTS, and only while a tombstone may exist (meta 'tombs').
+local function refused(keys, state, w)
+  return state.tombs and redis.call('HEXISTS', keys[7], w) == 1
 end
 
 -- Serves the waiters: blocked puts while there is room, blocked gets while there are items,
@@ -187,7 +238,7 @@ local function settle(keys, state, now)
       local lease, before = live(keys, w, now)
       local item = redis.call('HGET', keys[6], w)
       redis.call('HDEL', keys[6], w)
-      if lease and item then
+      if lease and item and well_formed(w) then
         redis.call('RPUSH', keys[2], item)
         expire(keys, state, 2)
         if state.joinable then state.unfinished = state.unfinished + 1 end
@@ -199,7 +250,7 @@ local function settle(keys, state, now)
       local w = redis.call('LPOP', keys[3])
       if not w then break end
       local lease, max = live(keys, w, now)
-      if lease then
+      if lease and well_formed(w) then
         local what = redis.call('LPOP', keys[2], math.max(1, math.min(max, MAX_BATCH)))
         table.insert(what, 1, 'i')
         hand(keys, state, w, now + lease, what)
@@ -214,22 +265,9 @@ end
 local function wake_joiners(keys, state, now)
   for _, w in ipairs(redis.call('SMEMBERS', keys[9])) do
     local lease = live(keys, w, now)
-    if lease then hand(keys, state, w, now + lease, {'j'}) end
+    if lease and well_formed(w) then hand(keys, state, w, now + lease, {'j'}) end
   end
   redis.call('DEL', keys[9])
-end
-
--- Acks: args[4] = count, then that many waiter ids whose handed entries their callers kept.
--- Returns the index of the first argument after them.
-local function ack(keys, args)
-  local count = tonumber(args[4]) or 0
-  -- In chunks: unpack has a limit (a process may ack thousands of calls at once).
-  for first = 5, 4 + count, 512 do
-    local last = math.min(first + 511, 4 + count)
-    redis.call('HDEL', keys[7], unpack(args, first, last))
-    redis.call('ZREM', keys[8], unpack(args, first, last))
-  end
-  return 5 + count
 end
 
 -- Cancels call w: a waiting one leaves its queue; what it was handed and not acked goes back.
@@ -242,7 +280,21 @@ local function cancel(keys, state, w, now)
     return {'cancelled'}
   end
   local message = redis.call('HGET', keys[7], w)
-  if not message then return {'gone'} end
+  if message == TOMBSTONE then return {'gone'} end
+  if not message then
+    -- The call may not have run yet (a client resends a call the server refused with "Function
+    -- not found" after reloading the library, after calls made meanwhile): it must find this
+    -- tombstone and do nothing. Dropped like a handed entry, state.idle (3 leases) from now.
+    local ends = now + state.idle
+    redis.call('HSET', keys[7], w, TOMBSTONE)
+    redis.call('ZADD', keys[8], ends, w)
+    expire(keys, state, 7)
+    expire(keys, state, 8)
+    local tombs = tonumber(redis.call('HGET', keys[1], 'tombs')) or 0
+    if ends > tombs then redis.call('HSET', keys[1], 'tombs', ends) end
+    state.tombs = true
+    return {'gone'}
+  end
   redis.call('HDEL', keys[7], w)
   redis.call('ZREM', keys[8], w)
   local ok, what = pcall(cjson.decode, message)
@@ -254,6 +306,46 @@ local function cancel(keys, state, w, now)
     return {'returned', #what - 1}
   end
   return {'handed', message}
+end
+
+-- Acks: args[4] = count, then that many entries, each the id of a call whose handed entry its
+-- caller kept (from a reply or a renew: the server's own word), or "<waiter> <SHA-1 hex>" for one
+-- kept from a wake-up message, which anyone who may PUBLISH can forge: that entry is dropped only
+-- when it is the message the caller took (same SHA-1); else the caller took something the server
+-- never handed it, and what the server has for it goes back (cancel: a queued get leaves the
+-- queue, handed items go back to the head), so a forged wake-up never costs a real item.
+-- Returns the index of the first argument after them.
+local function ack(keys, state, args)
+  local last = 4 + (tonumber(args[4]) or 0)
+  local checked = false
+  for i = 5, last do
+    if string.find(args[i], ' ', 1, true) then checked = true break end
+  end
+  if not checked then
+    -- In chunks: unpack has a limit (a process may ack thousands of calls at once).
+    for first = 5, last, 512 do
+      local to = math.min(first + 511, last)
+      redis.call('HDEL', keys[7], unpack(args, first, to))
+      redis.call('ZREM', keys[8], unpack(args, first, to))
+    end
+    return last + 1
+  end
+  local now
+  for i = 5, last do
+    local w, digest = string.match(args[i], '^(%S+) (%x+)$')
+    local message = w and redis.call('HGET', keys[7], w)
+    if not w then
+      redis.call('HDEL', keys[7], args[i])
+      redis.call('ZREM', keys[8], args[i])
+    elseif message and message ~= TOMBSTONE and redis.sha1hex(message) == digest then
+      redis.call('HDEL', keys[7], w)
+      redis.call('ZREM', keys[8], w)
+    else
+      now = now or ipc_now()
+      cancel(keys, state, w, now)
+    end
+  end
+  return last + 1
 end
 
 -- args: kind, object, idle, acks (none), mode ('new' | 'open' | 'create'), maxsize, persistent
@@ -287,9 +379,10 @@ end)
 register('put', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, args)
+  local at = ack(keys, state, args)
   local w, lease, mode = args[at], tonumber(args[at + 1]), args[at + 2]
   local first = at + 3
+  if refused(keys, state, w) then return {'cancelled'} end
   if state.shutdown then return {'shutdown', 0} end
   for i = first, #args do
     if #args[i] > MAX_WIRE or #args[i] < 1 then return {'too-big', i - first} end
@@ -324,13 +417,15 @@ end)
 
 -- args: kind, object, idle, acks…, waiter, lease, mode ('try' | 'wait'), max
 -- Reply: {'items', {items…}} (handed to waiter: ack or cancel it) | {'queued'} | {'empty'} | {'shutdown'}
+--      | {'cancelled'} (cancelled before it ran: nothing done; put and join too)
 -- No settle first: the last function left no live get waiting while items were queued (see settle).
 register('get', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, args)
+  local at = ack(keys, state, args)
   local w, lease, mode = args[at], tonumber(args[at + 1]), args[at + 2]
   local max = math.max(1, math.min(tonumber(args[at + 3]) or 1, MAX_BATCH))
+  if refused(keys, state, w) then return {'cancelled'} end
   local items = redis.call('LPOP', keys[2], max)
   local now = ipc_now()
   if items then
@@ -359,7 +454,7 @@ end)
 register('unget', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, args)
+  local at = ack(keys, state, args)
   for i = #args, at, -1 do redis.call('LPUSH', keys[2], args[i]) end
   expire(keys, state, 2)
   settle(keys, state, ipc_now())
@@ -372,7 +467,7 @@ end)
 register('cancel', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, args)
+  local at = ack(keys, state, args)
   local reply = cancel(keys, state, args[at], ipc_now())
   save(keys, state)
   return reply
@@ -383,8 +478,9 @@ end)
 register('join', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, args)
+  local at = ack(keys, state, args)
   local w, lease, mode = args[at], tonumber(args[at + 1]), args[at + 2]
+  if refused(keys, state, w) then return {'cancelled'} end
   local now = ipc_now()
   settle(keys, state, now)
   if state.unfinished == 0 then return {'done'} end
@@ -401,7 +497,7 @@ end)
 register('task_done', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  ack(keys, args)
+  ack(keys, state, args)
   if state.unfinished <= 0 then return {'over'} end
   state.unfinished = state.unfinished - 1
   if state.unfinished == 0 then wake_joiners(keys, state, ipc_now()) end
@@ -415,7 +511,7 @@ end)
 register('shutdown', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, args)
+  local at = ack(keys, state, args)
   local now = ipc_now()
   settle(keys, state, now)
   redis.call('HSET', keys[1], 'shutdown', '1')
@@ -433,14 +529,14 @@ register('shutdown', function(keys, args)
   while w do
     redis.call('HDEL', keys[6], w)
     local lease, before = live(keys, w, now)
-    if lease then hand(keys, state, w, now + lease, {'s', before}) end
+    if lease and well_formed(w) then hand(keys, state, w, now + lease, {'s', before}) end
     w = redis.call('LPOP', keys[4])
   end
   if redis.call('LLEN', keys[2]) == 0 then
     w = redis.call('LPOP', keys[3])
     while w do
       local lease = live(keys, w, now)
-      if lease then hand(keys, state, w, now + lease, {'s'}) end
+      if lease and well_formed(w) then hand(keys, state, w, now + lease, {'s'}) end
       w = redis.call('LPOP', keys[3])
     end
   end
@@ -453,7 +549,7 @@ end)
 register('state', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  ack(keys, args)
+  ack(keys, state, args)
   settle(keys, state, ipc_now())
   return {'ok', redis.call('LLEN', keys[2]), state.shutdown and 1 or 0, state.unfinished, state.maxsize}
 end)
@@ -464,7 +560,7 @@ end)
 register('renew', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, args)
+  local at = ack(keys, state, args)
   local object, lease, count = args[2], tonumber(args[at]), tonumber(args[at + 1])
   local now = ipc_now()
   sweep(keys, now)
@@ -498,7 +594,7 @@ end)
 register('close', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, args)
+  local at = ack(keys, state, args)
   local now = ipc_now()
   for i = at, #args do cancel(keys, state, args[i], now) end
   redis.call('ZREM', keys[10], args[2])

@@ -20,6 +20,7 @@
  * the next renew (their items go back to the head of the queue). One `done`
  * flag per call decides between keeping (ack) and giving up (cancel).
  */
+import { createHash } from 'node:crypto'
 import { ClosedError, ConnectionError, CorruptError, TimeoutError, ValueError } from '@ipc/core'
 import {
   afterTimeout,
@@ -78,8 +79,11 @@ interface PutResult {
 type Outcome<R> = { value: R } | { error: unknown } | undefined
 
 interface Waiter {
-  /** A wake-up (or a renew's report of one): the server's JSON array. */
-  wake(what: unknown[]): void
+  /**
+   * A wake-up (or a renew's report of one): the server's JSON array, and the
+   * message's JSON text when it came by pub/sub (which anyone may publish to).
+   */
+  wake(what: unknown[], message?: string): void
   fail(error: unknown): void
 }
 
@@ -300,6 +304,12 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     timeout: number
     signal: AbortSignal | undefined
     confirm: boolean
+    /**
+     * True (get): a wake-up by pub/sub is acked with the SHA-1 of its text, and
+     * the server drops its handed entry only when that matches (else it takes
+     * back what it has for the call): a forged message cannot cost a real item.
+     */
+    verifyWake?: boolean
     onReply(reply: unknown[], waiterId: string): Outcome<R>
     onWake(what: unknown[], waiterId: string): Outcome<R>
     onGiveUp(reason: 'timeout' | 'abort'): Outcome<R>
@@ -350,15 +360,30 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
             if (answer === 'cancelled' || answer === 'gone') finish(givenUp)
             else finish(attempt(() => spec.onWake(answer, waiterId)))
           },
-          (error: unknown) => finish({ error }),
+          // The cancel is an orphan now (the next renew sends it again): whether the item went in is unknown.
+          (error: unknown) =>
+            finish({
+              error:
+                error instanceof ConnectionError
+                  ? error
+                  : new TimeoutError(
+                      `Cannot ${spec.what} ${this.what}: the server refused to cancel the wait (${error instanceof Error ? error.message : String(error)}), so it is unknown whether the item was put`,
+                      { cause: error },
+                    ),
+            }),
         )
       }
       const onAbort = () => giveUp('abort')
       this.#waiters.set(waiterId, {
-        wake: (what) => {
+        wake: (what, message) => {
           if (done || givenUp !== undefined) return
           // Kept: the server may forget it (the next call carries the ack).
-          if (finish(attempt(() => spec.onWake(what, waiterId)))) this.#acks.push(waiterId)
+          if (finish(attempt(() => spec.onWake(what, waiterId))))
+            this.#acks.push(
+              spec.verifyWake === true && message !== undefined
+                ? `${waiterId} ${createHash('sha1').update(message).digest('hex')}`
+                : waiterId,
+            )
         },
         fail: (error) => {
           if (finish({ error })) this.#orphans.push(waiterId)
@@ -396,8 +421,9 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     try {
       reply = replyArray(await this.#call('cancel', [waiterId]), 'cancel')
     } catch (error) {
-      // Unreachable: the next renew (after the reconnect) cancels it.
-      if (error instanceof ConnectionError) this.#orphans.push(waiterId)
+      // Unreachable, or refused (a server error): the next renew cancels it. Sending it again is
+      // safe: a cancel that finds nothing leaves a tombstone, so the call never runs after it.
+      this.#orphans.push(waiterId)
       throw error
     }
     switch (reply[0]) {
@@ -437,7 +463,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.what}`))
       return
     }
-    waiter.wake(what)
+    waiter.wake(what, message.slice(space + 1))
   }
 
   /** A lost socket, or the queue is gone: pending calls reject; their ids are cancelled after the reconnect. */
@@ -655,6 +681,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       timeout,
       signal,
       confirm: false,
+      verifyWake: true,
       onReply: (reply, waiterId) => {
         switch (reply[0]) {
           case 'items': {

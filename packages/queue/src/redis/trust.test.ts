@@ -1,0 +1,180 @@
+/**
+ * What another program on the same Redis server (a co-tenant, through a
+ * client of its own) can do to a queue, and what it must not cost: it may
+ * FUNCTION FLUSH the server's functions, write garbled waiter ids into the
+ * queue's lists, or PUBLISH forged wake-ups; no item is lost or delivered
+ * twice, and calls fail with typed errors.
+ */
+import { IpcError } from '@ipc/core'
+import { redisKey } from '@ipc/core/redis'
+import { describeWithRedis, uniqueName } from '@ipc/test-utils'
+import { createClient } from '@redis/client'
+import { expect, it } from 'vitest'
+import { Queue, TimeoutError } from './index.js'
+import { KEY_PARTS, QUEUE_LIBRARY } from './library.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describeWithRedis('Redis queues and a co-tenant', (server) => {
+  async function coTenant() {
+    const client = createClient({ url: server().url })
+    client.on('error', () => {})
+    await client.connect()
+    return client
+  }
+
+  /** FCALL of the queue library's `fn` on queue `name`, as a client of object `object` would send it. */
+  function fcall(name: string, fn: string, object: string, args: string[]): string[] {
+    const keys = KEY_PARTS.map((part) => redisKey(name, part))
+    return ['FCALL', QUEUE_LIBRARY.functionName(fn), String(keys.length), ...keys, 'queue', object, '30000', ...args]
+  }
+
+  it('refuses a get or put that reaches the server after its cancel (a call resent after FUNCTION LOAD): it takes and puts nothing', async () => {
+    const name = uniqueName('late')
+    const queue = await new Queue<string>({ name, url: server().url }).ready()
+    await queue.put('a')
+    const admin = await coTenant()
+    try {
+      // The order a resend after "Function not found" can make: the cancel first, then the call.
+      expect(await admin.sendCommand(fcall(name, 'cancel', 'co/q1', ['0', 'co/q1/1']))).toEqual(['gone'])
+      expect(await admin.sendCommand(fcall(name, 'get', 'co/q1', ['0', 'co/q1/1', '1000', 'wait', '1']))).toEqual([
+        'cancelled',
+      ])
+      expect(await admin.sendCommand(fcall(name, 'cancel', 'co/q1', ['0', 'co/q1/2']))).toEqual(['gone'])
+      expect(await admin.sendCommand(fcall(name, 'put', 'co/q1', ['0', 'co/q1/2', '1000', 'wait', '1b']))).toEqual([
+        'cancelled',
+      ])
+      expect(await queue.getNowait()).toBe('a')
+      expect(await queue.qsize()).toBe(0)
+    } finally {
+      admin.destroy()
+      await queue.close()
+    }
+  })
+
+  it('loses no item while a co-tenant runs FUNCTION FLUSH every few ms and consumers keep giving up after 2 ms', {
+    timeout: 60_000,
+  }, async () => {
+    const name = uniqueName('flush')
+    const count = 600
+    const producer = await new Queue<string>({ name, url: server().url, lease: 1000, persistent: true }).ready()
+    await producer.putMany(Array.from({ length: count }, (_, i) => `item-${i}`))
+    const admin = await coTenant()
+    const seen = new Map<string, number>()
+    const errors: unknown[] = []
+    let stop = false
+    const flusher = (async () => {
+      while (!stop) {
+        await sleep(5)
+        await admin.sendCommand(['FUNCTION', 'FLUSH']).catch(() => {})
+      }
+    })()
+    const consumers = await Promise.all(
+      Array.from({ length: 4 }, () => Queue.open<string>(name, { url: server().url, lease: 1000 })),
+    )
+    const loops = consumers.map(async (consumer) => {
+      while (!stop) {
+        try {
+          const item = await consumer.get({ timeout: 2 })
+          seen.set(item, (seen.get(item) ?? 0) + 1)
+          await sleep(2)
+        } catch (error) {
+          if ((error as Error).name !== 'Empty') errors.push(error)
+          await sleep(1)
+        }
+      }
+    })
+    const started = Date.now()
+    while (seen.size < count && Date.now() - started < 20_000) await sleep(50)
+    stop = true
+    await flusher
+    await Promise.all(loops)
+    // A lapsed handed entry (an item lost) would be dropped by the renewals within a lease.
+    await sleep(1500)
+    for (const consumer of consumers) await consumer.close()
+    for (;;) {
+      const item = await producer.getNowait().catch(() => undefined)
+      if (item === undefined) break
+      seen.set(item, (seen.get(item) ?? 0) + 1)
+    }
+    admin.destroy()
+    await producer.unlink()
+    await producer.close()
+    expect([...seen.values()].filter((n) => n > 1)).toEqual([])
+    expect(seen.size).toBe(count)
+    for (const error of errors) expect(error).toBeInstanceOf(IpcError)
+  })
+
+  it('rejects a put whose cancel the server refused with TimeoutError (unknown outcome), not the bare server error', async () => {
+    const name = uniqueName('refused')
+    const queue = await new Queue<string>({ name, url: server().url, maxsize: 1 }).ready()
+    await queue.put('filler')
+    const admin = await coTenant()
+    try {
+      const put = queue.put('b', { timeout: 200 }).catch((error: unknown) => error)
+      await sleep(50)
+      // The waiters hash garbled into a string: the cancel's HDEL fails with WRONGTYPE.
+      await admin.sendCommand(['DEL', redisKey(name, 'waiters')])
+      await admin.sendCommand(['SET', redisKey(name, 'waiters'), 'garbage'])
+      const error = await put
+      expect(error).toBeInstanceOf(TimeoutError)
+      expect(String((error as Error).message)).toMatch(/unknown whether the item was put/)
+    } finally {
+      await admin.sendCommand(['DEL', redisKey(name, 'waiters')])
+      admin.destroy()
+      await queue.close()
+    }
+  })
+
+  it('drops waiter ids without a client part (written by another program) before any write: put goes in, nothing half-applied', async () => {
+    const name = uniqueName('noslash')
+    const queue = await new Queue<string>({ name, url: server().url }).ready()
+    const admin = await coTenant()
+    try {
+      await admin.sendCommand(['RPUSH', redisKey(name, 'getters'), 'noslash'])
+      await admin.sendCommand(['HSET', redisKey(name, 'waiters'), 'noslash', '99999999999999|1000|1'])
+      await queue.put('item-1')
+      expect(await admin.sendCommand(['HLEN', redisKey(name, 'handed')])).toBe(0)
+      expect(await admin.sendCommand(['LLEN', redisKey(name, 'getters')])).toBe(0)
+      expect(await queue.get({ timeout: 300 })).toBe('item-1')
+    } finally {
+      admin.destroy()
+      await queue.close()
+    }
+  })
+
+  it('makes a forged wake-up cost no real item: the server takes back what it handed the waiter the client never heard from', async () => {
+    const name = uniqueName('forged')
+    const consumer = await new Queue<string>({ name, url: server().url, lease: 3000 }).ready()
+    const producer = await Queue.open<string>(name, { url: server().url })
+    const admin = await coTenant()
+    try {
+      const waiting = consumer.get()
+      let waiter: string | undefined
+      while (waiter === undefined) {
+        await sleep(5)
+        const ids = (await admin.sendCommand(['LRANGE', redisKey(name, 'getters'), '0', '0'])) as string[]
+        waiter = ids[0]
+      }
+      const channel = `ipc:wake:${waiter.split('/')[0]}`
+      await admin.sendCommand(['PUBLISH', channel, `${waiter} ${JSON.stringify(['i', '1forged'])}`])
+      // At worst that one call returns garbage.
+      expect(await waiting).toBe('forged')
+      await producer.put('real-1')
+      // The consumer's next call carries its ack of the forged message: the server gives real-1 back.
+      expect(await consumer.qsize()).toBe(1)
+      expect(await producer.get({ timeout: 1000 })).toBe('real-1')
+      // A real wake-up is still acked (its handed entry goes) and its item not given back.
+      const real = consumer.get()
+      await sleep(50)
+      await producer.put('real-2')
+      expect(await real).toBe('real-2')
+      expect(await consumer.qsize()).toBe(0)
+      expect(await admin.sendCommand(['HLEN', redisKey(name, 'handed')])).toBe(0)
+    } finally {
+      admin.destroy()
+      await producer.close()
+      await consumer.close()
+    }
+  })
+})
