@@ -58,16 +58,13 @@
  * running). A cancel may run twice (the client sends a failed one again
  * with the next renew): the second finds nothing and leaves a tombstone.
  *
- * Wake-ups can be forged: anyone allowed to PUBLISH can send one. A get
- * woken by one acks with "<waiter> <SHA-1 of the message>"; the entry is
- * dropped only when it is that message, else the server takes back what it
- * has for the waiter (cancel: a waiting get leaves the queue, handed items
- * go back to the head). So a forged wake-up makes that one call return what
- * it says, and costs no real item. Acks from replies and renews (the
- * server's own words, on the command socket) are plain ids. Put and join
- * wake-ups are acked plainly: a forged one ends that call early, and the
- * put still goes in when room appears (a forged shutdown makes the caller
- * think its item was not put).
+ * Wake-ups are trusted: a message on a client's channel naming one of its
+ * waiting calls settles that call, and the call's next ack drops what the
+ * server handed it. Client ids are random (core's connection.ts) and object
+ * ids carry a random part, so a program that may only PUBLISH cannot name a
+ * waiter; one that may SUBSCRIBE to the channels or read these keys can,
+ * and so can anyone who may write the keys: the README tells users to keep
+ * untrusted clients off `ipc:*` (ACLs).
  *
  * Waiter ids read back from `getters`, `putters` and `joiners` are checked
  * ("<clientId>/…", the clientId naming the channel): one another program
@@ -308,44 +305,17 @@ local function cancel(keys, state, w, now)
   return {'handed', message}
 end
 
--- Acks: args[4] = count, then that many entries, each the id of a call whose handed entry its
--- caller kept (from a reply or a renew: the server's own word), or "<waiter> <SHA-1 hex>" for one
--- kept from a wake-up message, which anyone who may PUBLISH can forge: that entry is dropped only
--- when it is the message the caller took (same SHA-1); else the caller took something the server
--- never handed it, and what the server has for it goes back (cancel: a queued get leaves the
--- queue, handed items go back to the head), so a forged wake-up never costs a real item.
--- Returns the index of the first argument after them.
+-- Acks: args[4] = count, then that many call ids whose handed entries their callers kept: each
+-- entry is dropped. Returns the index of the first argument after them.
 local function ack(keys, state, args)
-  local last = 4 + (tonumber(args[4]) or 0)
-  local checked = false
-  for i = 5, last do
-    if string.find(args[i], ' ', 1, true) then checked = true break end
+  local count = tonumber(args[4]) or 0
+  -- In chunks: unpack has a limit (a process may ack thousands of calls at once).
+  for first = 5, 4 + count, 512 do
+    local last = math.min(first + 511, 4 + count)
+    redis.call('HDEL', keys[7], unpack(args, first, last))
+    redis.call('ZREM', keys[8], unpack(args, first, last))
   end
-  if not checked then
-    -- In chunks: unpack has a limit (a process may ack thousands of calls at once).
-    for first = 5, last, 512 do
-      local to = math.min(first + 511, last)
-      redis.call('HDEL', keys[7], unpack(args, first, to))
-      redis.call('ZREM', keys[8], unpack(args, first, to))
-    end
-    return last + 1
-  end
-  local now
-  for i = 5, last do
-    local w, digest = string.match(args[i], '^(%S+) (%x+)$')
-    local message = w and redis.call('HGET', keys[7], w)
-    if not w then
-      redis.call('HDEL', keys[7], args[i])
-      redis.call('ZREM', keys[8], args[i])
-    elseif message and message ~= TOMBSTONE and redis.sha1hex(message) == digest then
-      redis.call('HDEL', keys[7], w)
-      redis.call('ZREM', keys[8], w)
-    else
-      now = now or ipc_now()
-      cancel(keys, state, w, now)
-    end
-  end
-  return last + 1
+  return 5 + count
 end
 
 -- args: kind, object, idle, acks (none), mode ('new' | 'open' | 'create'), maxsize, persistent

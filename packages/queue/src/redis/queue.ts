@@ -20,7 +20,6 @@
  * the next renew (their items go back to the head of the queue). One `done`
  * flag per call decides between keeping (ack) and giving up (cancel).
  */
-import { createHash } from 'node:crypto'
 import { ClosedError, ConnectionError, CorruptError, TimeoutError, ValueError } from '@ipc/core'
 import {
   afterTimeout,
@@ -79,11 +78,8 @@ interface PutResult {
 type Outcome<R> = { value: R } | { error: unknown } | undefined
 
 interface Waiter {
-  /**
-   * A wake-up (or a renew's report of one): the server's JSON array, and the
-   * message's JSON text when it came by pub/sub (which anyone may publish to).
-   */
-  wake(what: unknown[], message?: string): void
+  /** A wake-up (or a renew's report of one): the server's JSON array. */
+  wake(what: unknown[]): void
   fail(error: unknown): void
 }
 
@@ -304,12 +300,6 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     timeout: number
     signal: AbortSignal | undefined
     confirm: boolean
-    /**
-     * True (get): a wake-up by pub/sub is acked with the SHA-1 of its text, and
-     * the server drops its handed entry only when that matches (else it takes
-     * back what it has for the call): a forged message cannot cost a real item.
-     */
-    verifyWake?: boolean
     onReply(reply: unknown[], waiterId: string): Outcome<R>
     onWake(what: unknown[], waiterId: string): Outcome<R>
     onGiveUp(reason: 'timeout' | 'abort'): Outcome<R>
@@ -375,15 +365,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       }
       const onAbort = () => giveUp('abort')
       this.#waiters.set(waiterId, {
-        wake: (what, message) => {
+        wake: (what) => {
           if (done || givenUp !== undefined) return
           // Kept: the server may forget it (the next call carries the ack).
-          if (finish(attempt(() => spec.onWake(what, waiterId))))
-            this.#acks.push(
-              spec.verifyWake === true && message !== undefined
-                ? `${waiterId} ${createHash('sha1').update(message).digest('hex')}`
-                : waiterId,
-            )
+          if (finish(attempt(() => spec.onWake(what, waiterId)))) this.#acks.push(waiterId)
         },
         fail: (error) => {
           if (finish({ error })) this.#orphans.push(waiterId)
@@ -463,7 +448,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.what}`))
       return
     }
-    waiter.wake(what, message.slice(space + 1))
+    waiter.wake(what)
   }
 
   /** A lost socket, or the queue is gone: pending calls reject; their ids are cancelled after the reconnect. */
@@ -681,7 +666,6 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       timeout,
       signal,
       confirm: false,
-      verifyWake: true,
       onReply: (reply, waiterId) => {
         switch (reply[0]) {
           case 'items': {
