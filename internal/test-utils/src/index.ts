@@ -185,5 +185,6 @@ export function describeWithRedis(
   })
 }
 
+export * from './hostile-redis.js'
 export * from './redis-server.js'
 export * from './seccomp.js'

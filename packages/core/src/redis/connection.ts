@@ -22,7 +22,7 @@
  * lapse on the server as they would after a crash.
  */
 import { randomBytes } from 'node:crypto'
-import { ConnectionError, IpcError } from '../errors.js'
+import { ConnectionError, CorruptError, IpcError } from '../errors.js'
 import { afterTimeout } from '../waiting/signal.js'
 import type { RedisLibrary } from './library.js'
 
@@ -59,6 +59,13 @@ function registry(): Map<string, RedisConnection> {
 function reconnectDelay(retries: number): number {
   return Math.min(50 * 2 ** retries, 1000)
 }
+
+/**
+ * How long connecting both sockets may take (TCP connect, handshake,
+ * SUBSCRIBE; the client's load not counted) before every call waiting for
+ * it fails with ConnectionError.
+ */
+export const CONNECT_LIMIT_MS = 5000
 
 /** How long loading @redis/client may take (normally a few hundred ms) before every waiting call fails. */
 const CLIENT_LOAD_LIMIT_MS = 5000
@@ -346,17 +353,33 @@ export class RedisConnection {
     }
   }
 
-  /** A server's error reply stays as it is; anything else (socket, offline, closed) is a ConnectionError. */
+  /**
+   * A failed command as an @ipc error (the original as `cause`). A server's
+   * error reply is untrusted input like any reply:
+   * - WRONGTYPE (a key of the object holds another type: written by someone
+   *   else), or an error the Lua of a function raised (`ERR user_function:…`,
+   *   `… on @user_function:N.`: it choked on the object's data): CorruptError.
+   * - Any other error reply (NOPERM, OOM, BUSY, LOADING, READONLY, an unknown
+   *   command, …): the server refuses to serve us now, a ConnectionError.
+   * - Anything else (socket, offline, closed): ConnectionError.
+   * IpcErrors (a ConnectionError already, the missing @redis/client) stay as they are.
+   */
   #mapError(error: unknown): unknown {
-    if (error instanceof Error && error.constructor.name.endsWith('ErrorReply')) return error
-    if (error instanceof Error && /^(ERR|WRONGTYPE|NOSCRIPT|BUSY|OOM|NOPERM|LOADING)\b/.test(error.message))
-      return error
-    // ConnectionError, or the IpcError of a missing @redis/client: as they are.
     if (error instanceof IpcError) return error
-    return new ConnectionError(
-      `Cannot reach Redis at ${redactUrl(this.url)}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    )
+    const message = error instanceof Error ? error.message : String(error)
+    if (isErrorReply(error)) {
+      if (/^WRONGTYPE\b/.test(message) || (/^ERR\b/.test(message) && LUA_ERROR.test(message)))
+        return new CorruptError(
+          `Redis at ${redactUrl(this.url)} failed a function on an object's data, which someone else wrote or garbled: ${message.slice(0, 300)}`,
+          { cause: error },
+        )
+      return new ConnectionError(`Redis at ${redactUrl(this.url)} refused the call: ${message.slice(0, 300)}`, {
+        cause: error,
+      })
+    }
+    return new ConnectionError(`Cannot reach Redis at ${redactUrl(this.url)}: ${message.slice(0, 300)}`, {
+      cause: error,
+    })
   }
 
   #withDeadline(work: Promise<unknown>, options: CallOptions): Promise<unknown> {
@@ -401,7 +424,7 @@ export class RedisConnection {
       if (commands.isReady) return Promise.resolve(commands)
       return Promise.reject(this.#mapError(this.#lastError ?? new Error('the connection is down, reconnecting')))
     }
-    this.#opening ??= this.#connect().then(
+    this.#opening ??= this.#connectWithin().then(
       () => {
         this.#opening = undefined
       },
@@ -411,10 +434,48 @@ export class RedisConnection {
         this.#wakeups?.destroy()
         this.#commands = undefined
         this.#wakeups = undefined
-        throw this.#mapError(error)
+        // Whatever failed the connect (a refused socket, a handshake the server answered with an
+        // error, NOPERM on SUBSCRIBE): the server cannot be used, a ConnectionError.
+        if (error instanceof IpcError) throw error
+        throw new ConnectionError(
+          `Cannot reach Redis at ${redactUrl(this.url)}: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`,
+          { cause: error },
+        )
       },
     )
     return this.#opening.then(() => this.#commands as Client)
+  }
+
+  /**
+   * `#connect()`, failing with ConnectionError once CONNECT_LIMIT_MS passed
+   * after @redis/client was loaded: the TCP connect, the handshake (HELLO,
+   * CLIENT SETINFO) and the SUBSCRIBE each wait for the server's answer, and
+   * a server that accepts the socket and then says nothing must not hold
+   * them (nor the calls waiting for them) forever. The sockets are then
+   * destroyed (by `#open`).
+   */
+  async #connectWithin(): Promise<void> {
+    await loadClientModule()
+    let timer: NodeJS.Timeout | undefined
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new ConnectionError(
+              `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${CONNECT_LIMIT_MS} ms`,
+            ),
+          ),
+        CONNECT_LIMIT_MS,
+      )
+    })
+    const connecting = this.#connect()
+    // Settled after the limit (the sockets were destroyed meanwhile): nobody waits for it any more.
+    connecting.catch(() => {})
+    try {
+      await Promise.race([connecting, limit])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   async #connect(): Promise<void> {
@@ -426,6 +487,10 @@ export class RedisConnection {
       createClient({
         url: this.url,
         disableOfflineQueue: true,
+        // No maintenance push notifications (CLIENT MAINT_NOTIFICATIONS ON, the default 'auto'):
+        // the client acts on a server's MOVING push (reconnects elsewhere, pauses the socket,
+        // and a malformed one throws where nothing catches it: the process exits).
+        maintNotifications: 'disabled',
         socket: {
           connectTimeout: 5000,
           reconnectStrategy: (retries: number, cause: Error) => (connected ? reconnectDelay(retries) : cause),
@@ -479,6 +544,22 @@ export class RedisConnection {
 
 /** How many times a call that found the library missing loads it and runs again. */
 const RELOAD_TRIES = 3
+
+/**
+ * An error reply of the server (@redis/client's ErrorReply: SimpleError,
+ * BlobError, …), told by its class name up the prototype chain (the module
+ * is loaded lazily, and an ESM and a CJS copy have two classes).
+ */
+function isErrorReply(error: unknown): boolean {
+  for (let proto = error instanceof Error ? Object.getPrototypeOf(error) : null; proto !== null; ) {
+    if (proto.constructor?.name === 'ErrorReply') return true
+    proto = Object.getPrototypeOf(proto)
+  }
+  return false
+}
+
+/** Where Redis 7 says a function's Lua raised an error (`… script: <fn>, on @user_function:12.`). */
+const LUA_ERROR = /^ERR user_(function|script):\d+:| on @user_(function|script):\d+/
 
 /** "ERR Function not found": the server has not (or no longer has) the library. */
 function isFunctionMissing(error: unknown): boolean {

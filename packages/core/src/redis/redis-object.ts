@@ -26,9 +26,11 @@
  * the attach starts there, before the subclass's own fields exist, so the
  * hooks it calls run only after the attach's first reply (an await later).
  */
+import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import { ClosedError, ConnectionError, CorruptError, IncompatibleError, NotFoundError } from '../errors.js'
 import { TRANSFER, type TransferDescriptor } from '../primitive/handle.js'
+import { afterTimeout } from '../waiting/signal.js'
 import { attachFailure, attachReply } from './attach.js'
 import { fcallCommand, NO_REPLY, RedisConnection, redactUrl } from './connection.js'
 import { redisKey } from './keys.js'
@@ -101,6 +103,13 @@ export interface RedisHandle {
   [field: string]: unknown
 }
 
+/**
+ * The least time a kind whose calls wait (`replyWithinLease` false) gives
+ * its attach's create call, ms (else its lease): enough for a first call
+ * that also loads the library.
+ */
+export const ATTACH_LIMIT_MS = 5000
+
 /** Objects made by this copy of @ipc/core: the number in their ids. */
 let objectCount = 0
 
@@ -143,7 +152,11 @@ export abstract class RedisObject implements AsyncDisposable {
     this.#keys = kind.keyParts.map((part) => redisKey(spec.name, part))
     this.#creating = spec.mode !== 'open'
     this.#connection = RedisConnection.acquire(spec.url)
-    this.objectId = `${this.#connection.clientId}/${kind.idPrefix}${++objectCount}`
+    // "<clientId>/<prefix><n>.<random>": the random part (72 bits) makes the ids of this object's
+    // calls ("<objectId>/<m>") unguessable, so a client that may PUBLISH but not read our keys
+    // or channels cannot forge a wake-up for one. Only base64url characters and '.': the
+    // libraries split ids at '/' and '|'.
+    this.objectId = `${this.#connection.clientId}/${kind.idPrefix}${++objectCount}.${randomBytes(9).toString('base64url')}`
     if (kind.waits) {
       const connection = this.#connection
       this.#unsubscribe.push(
@@ -242,7 +255,7 @@ export abstract class RedisObject implements AsyncDisposable {
     try {
       // A handle taken before its creator's create landed: the name may appear within CREATOR_WAIT_MS.
       const reply = await attachReply(
-        async () => replyArray(await this.call(this.#kind.functions.create, createArgs), 'create'),
+        async () => replyArray(await this.#attachCall(createArgs), 'create'),
         (answer) => answer[0] === 'missing',
         spec.awaitCreator === true,
       )
@@ -295,6 +308,11 @@ export abstract class RedisObject implements AsyncDisposable {
    * @throws {ConnectionError} The server cannot be reached (or, with `replyWithinLease`, did not answer within a lease).
    */
   protected call(fn: string, args: readonly (string | number)[]): Promise<unknown> {
+    return this.#send(this.#connection, this.#command(fn, args), undefined)
+  }
+
+  /** The FCALL of `fn` with this object's keys, the arguments every function takes, then `args`. */
+  #command(fn: string, args: readonly (string | number)[]): string[] {
     let prefix = this.#commands.get(fn)
     if (prefix === undefined) {
       prefix = fcallCommand(this.#kind.library, fn, this.#keys, [this.#kind.kind, this.objectId, this.#lease * 3])
@@ -302,7 +320,28 @@ export abstract class RedisObject implements AsyncDisposable {
     }
     const command = prefix.slice()
     for (const arg of args) command.push(typeof arg === 'string' ? arg : String(arg))
-    return this.#send(this.#connection, command, undefined)
+    return command
+  }
+
+  /**
+   * The create call of the attach. It never waits on the server, so even a
+   * kind whose calls wait for their reply (`replyWithinLease` false) bounds
+   * it: by its lease, at least ATTACH_LIMIT_MS (the first attach may also
+   * load the library). A server that accepts the call and never answers
+   * then fails the attach with ConnectionError instead of holding it, and
+   * every call waiting for it, forever.
+   */
+  #attachCall(createArgs: readonly (string | number)[]): Promise<unknown> {
+    const command = this.#command(this.#kind.functions.create, createArgs)
+    if (this.#kind.replyWithinLease) return this.#send(this.#connection, command, 'the attach')
+    const limit = Math.max(this.#lease, ATTACH_LIMIT_MS)
+    return this.#connection.send(this.#kind.library, command, { deadline: performance.now() + limit }).then((reply) => {
+      if (reply === NO_REPLY)
+        throw new ConnectionError(
+          `Redis at ${this.url} did not answer the attach of ${this.what} within ${limit} ms; it may still take effect`,
+        )
+      return reply
+    })
   }
 
   /** One FCALL (`fcallCommand` with this object's keys) on `connection`; `what` names the call in a no-answer message (undefined: any call). */
@@ -366,14 +405,53 @@ export abstract class RedisObject implements AsyncDisposable {
    * throws as the call must. Returns undefined when the object is attached
    * already (nothing to wait for: the call goes on in the same tick), else a
    * promise of the attach and the checks after it.
+   *
+   * `timeout` (ms, the call's own) bounds that wait: the promise resolves
+   * with the ms of it left once attached (at least 1), or false when it
+   * passed first; the call then ends as its timeout says, nothing sent for
+   * it. With 0 (a call that tries once: the attach is part of its one
+   * round trip) or Infinity it resolves with `timeout` once attached (the
+   * attach has a bound of its own: `#attachCall`). An abort of `signal`
+   * meanwhile rejects with its reason at once.
    */
-  protected enter(what: string, signal?: AbortSignal): Promise<void> | undefined {
+  protected enter(what: string, signal?: AbortSignal, timeout = 0): Promise<number | false> | undefined {
     this.assertOpen(what)
     if (signal?.aborted) throw signal.reason
     if (this.#attached) return undefined
-    return this.#ready.then(() => {
+    const bounded = timeout > 0 && timeout !== Number.POSITIVE_INFINITY
+    const deadline = performance.now() + timeout
+    const after = (): number => {
       this.assertOpen(what)
       if (signal?.aborted) throw signal.reason
+      return bounded ? Math.max(1, deadline - performance.now()) : timeout
+    }
+    if (!bounded && signal === undefined) return this.#ready.then(after)
+    return new Promise<number | false>((resolve, reject) => {
+      let cancelTimer = () => {}
+      const done = () => {
+        cancelTimer()
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const onAbort = () => {
+        done()
+        reject(signal?.reason)
+      }
+      if (bounded)
+        cancelTimer = afterTimeout(timeout, () => {
+          done()
+          resolve(false)
+        })
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#ready.then(after).then(
+        (left) => {
+          done()
+          resolve(left)
+        },
+        (error: unknown) => {
+          done()
+          reject(error)
+        },
+      )
     })
   }
 

@@ -574,8 +574,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   async put(item: T, options?: PutOptions): Promise<void> {
     const { timeout, signal } = checkWaitOptions(options)
     const wire = toWire(item)
-    await this.enter('put to', signal)
-    const result = await this.#putWires([wire], timeout, signal, false)
+    const left = (await this.enter('put to', signal, timeout)) ?? timeout
+    if (left === false)
+      throw new Full(`Cannot put to ${this.what}: not attached to the server${waited(timeout)}`, { item })
+    const result = await this.#putWires([wire], left, signal, false)
     if (result.status === 'ok') return
     if (result.status === 'shutdown') throw new ShutDown(`Cannot put to ${this.what}: it was shut down`, { item })
     throw new Full(`Cannot put to ${this.what}: it is full${waited(timeout)}`, { item })
@@ -623,11 +625,12 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       throw invalidArgType(`The items must be an array or another iterable, received ${typeof items}`)
     const values = Array.from(items)
     const wires = values.map((value) => toWire(value))
-    await this.enter('put to', signal)
     const deadline = timeout === Number.POSITIVE_INFINITY ? timeout : performance.now() + timeout
     let done = 0
     const rest = (why: string) =>
       `${why}; the first ${done} of its ${values.length} items were put, the rest are in .item`
+    if ((await this.enter('put to', signal, timeout)) === false)
+      throw new Full(rest(`Cannot put to ${this.what}: not attached to the server${waited(timeout)}`), { item: values })
     if (values.length === 0) {
       const state = await this.#state()
       if (state.shutdown) throw new ShutDown(rest(`Cannot put to ${this.what}: it was shut down`), { item: [] })
@@ -657,13 +660,13 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   }
 
   /** What `get`, `getNowait` and `getMany` share. */
-  #take(max: number, timeout: number, signal: AbortSignal | undefined): Promise<T[]> {
+  #take(max: number, timeout: number, signal: AbortSignal | undefined, left = timeout): Promise<T[]> {
     const count = Math.min(max, MAX_BATCH)
     return this.#wait<unknown[] | 'empty' | 'shutdown'>({
       what: 'get from',
       fn: 'get',
       args: (waiterId) => [waiterId, this.lease, timeout === 0 ? 'try' : 'wait', count],
-      timeout,
+      timeout: left,
       signal,
       confirm: false,
       onReply: (reply, waiterId) => {
@@ -718,8 +721,9 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    */
   async get(options?: GetOptions): Promise<T> {
     const { timeout, signal } = checkWaitOptions(options)
-    await this.enter('get from', signal)
-    return (await this.#take(1, timeout, signal))[0] as T
+    const left = (await this.enter('get from', signal, timeout)) ?? timeout
+    if (left === false) throw new Empty(`Cannot get from ${this.what}: not attached to the server${waited(timeout)}`)
+    return (await this.#take(1, timeout, signal, left))[0] as T
   }
 
   /**
@@ -754,8 +758,9 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   async getMany(options?: GetManyOptions): Promise<T[]> {
     const { timeout, signal } = checkWaitOptions(options)
     const max = checkMax(options?.max)
-    await this.enter('get from', signal)
-    return this.#take(max, timeout, signal)
+    const left = (await this.enter('get from', signal, timeout)) ?? timeout
+    if (left === false) throw new Empty(`Cannot get from ${this.what}: not attached to the server${waited(timeout)}`)
+    return this.#take(max, timeout, signal, left)
   }
 
   async #state(): Promise<{ size: number; shutdown: boolean; unfinished: number; maxsize: number }> {
@@ -830,12 +835,13 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   /** JoinableQueue: waits until no task is unfinished. */
   protected async joinCall(options: JoinOptions | undefined): Promise<boolean> {
     const { timeout, signal } = checkWaitOptions(options)
-    await this.enter('join', signal)
+    const left = (await this.enter('join', signal, timeout)) ?? timeout
+    if (left === false) return false
     return this.#wait<boolean>({
       what: 'join',
       fn: 'join',
       args: (waiterId) => [waiterId, this.lease, timeout === 0 ? 'try' : 'wait'],
-      timeout,
+      timeout: left,
       signal,
       confirm: false,
       onReply: (reply) => {

@@ -116,9 +116,10 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     reenter?: number,
   ): Promise<number | false> {
     const { timeout, signal } = checkWaitOptions(options)
-    const attaching = this.enter('acquire', signal)
-    if (attaching !== undefined) await attaching
     const deadline = deadlineOf(timeout)
+    const attaching = this.enter('acquire', signal, timeout)
+    // Not attached within the timeout: no acquire was sent, so none can be granted later.
+    if (attaching !== undefined && (await attaching) === false) return false
     const waiterId = `${this.objectId}/${++this.#waiterCount}`
     const mode = tryOnly || timeout === 0 ? 'try' : 'wait'
     const keepAlive = this.keepAlive()

@@ -11,7 +11,7 @@
  * the name the server keeps in the meta hash). Nothing else is cached: every
  * read asks the server.
  */
-import { ClosedError, IncompatibleError, NotFoundError, ValueError } from '@ipc/core'
+import { ClosedError, ConnectionError, IncompatibleError, NotFoundError, ValueError } from '@ipc/core'
 import { checkHandle, checkOptionsObject, checkPersistent, invalidArgType, outOfRange } from '@ipc/core/internal'
 import {
   checkLease,
@@ -179,6 +179,16 @@ export function handleSpec(handle: unknown, kind: RedisSharedKind): AttachSpec {
   }
 }
 
+/** True when `name` passes `checkRedisName` (1 to 200 bytes of UTF-8 without `{`, `}` or NUL). */
+function isRedisName(name: string): boolean {
+  try {
+    checkRedisName(name)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * The part SharedValue and SharedArray on Redis share. Not exported; use the classes.
  */
@@ -273,7 +283,10 @@ export abstract class RedisSharedObject extends RedisObject {
       length < 0 ||
       length > MAX_REDIS_ARRAY_LENGTH ||
       (this.kind === 'shared-value' && length !== 1) ||
-      typeof lock !== 'string'
+      typeof lock !== 'string' ||
+      // The lock's name comes from the meta hash, which anyone who can write the server may have
+      // set: '' (no lock) or a name by the rules of every name (checkRedisName).
+      (lock !== '' && !isRedisName(lock))
     )
       unexpectedReply('create', reply)
     this.#type = elementType(typeName)
@@ -307,7 +320,11 @@ export abstract class RedisSharedObject extends RedisObject {
    * @throws {ConnectionError} the server cannot be reached or did not answer within a lease.
    */
   protected async request(fn: string, what: string, args: (string | number)[]): Promise<unknown[]> {
-    await this.enter(what)
+    // The wait for the attach (the value's and its lock's) is bounded by a lease too.
+    if ((await this.enter(what, undefined, this.lease)) === false)
+      throw new ConnectionError(
+        `Cannot ${what} ${this.what}: Redis at ${this.url} did not finish attaching it within ${this.lease} ms (the lease); it may still attach`,
+      )
     const reply = replyArray(await this.call(fn, [this.type, ...args]), what)
     if (reply[0] === 'ok') return reply.slice(1)
     // Not a fault of the object: another write may repair the element.

@@ -1,0 +1,226 @@
+// The server is untrusted input: a hostile RESP server (an attacker, or a broken proxy) and a
+// co-tenant who writes our keys must get typed errors within bounds, never a crash or a hang.
+import { bulk, describeWithRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it } from 'vitest'
+import { ConnectionError, CorruptError } from '../errors.js'
+import { CONNECT_LIMIT_MS, RedisConnection } from './connection.js'
+import { defineLibrary } from './library.js'
+import { ATTACH_LIMIT_MS, type RedisAttachSpec, RedisObject } from './redis-object.js'
+
+const LIBRARY = defineLibrary(
+  'test_untrusted',
+  1,
+  `
+register('push', function(keys, args) return redis.call('LPUSH', keys[1], 'x') end)
+register('lua', function(keys, args) return tonumber(redis.call('GET', keys[1])) + 1 end)
+register('create', function(keys, args) return {'created', 0} end)
+register('renew', function(keys, args) return {'ok'} end)
+register('close', function(keys, args) return {'ok'} end)
+register('unlink', function(keys, args) return 1 end)
+`,
+)
+
+const forever = { deadline: Number.POSITIVE_INFINITY }
+
+/** A kind whose calls wait for their reply (as Queue and Semaphore): its attach has ATTACH_LIMIT_MS. */
+class Waiting extends RedisObject {
+  constructor(spec: RedisAttachSpec) {
+    super(
+      {
+        kind: 'test-waiting',
+        label: 'waiting thing',
+        className: 'Waiting',
+        module: import.meta.url,
+        library: LIBRARY,
+        keyParts: ['k'],
+        idPrefix: 'w',
+        functions: { create: 'create', close: 'close', unlink: 'unlink' },
+        replyWithinLease: false,
+        waits: true,
+      },
+      spec,
+      [],
+    )
+  }
+
+  get id(): string {
+    return this.objectId
+  }
+
+  protected override readAttach(): boolean {
+    return false
+  }
+
+  protected override async renew(): Promise<void> {}
+
+  /** `enter` with a timeout, as a call with one makes it. */
+  enterWithin(timeout: number): Promise<number | false> | undefined {
+    return this.enter('use', undefined, timeout)
+  }
+}
+
+async function elapsed<T>(work: Promise<T>): Promise<{ ms: number; outcome: T | unknown }> {
+  const start = performance.now()
+  const outcome = await work.catch((error: unknown) => error)
+  return { ms: performance.now() - start, outcome }
+}
+
+describe('RedisConnection against a hostile server', () => {
+  it('turns maintenance notifications off: a MOVING push neither crashes the process nor stalls the socket', async () => {
+    const hostile = await startHostileRedis((command, standard) => (command[0] === 'FCALL' ? ':7\r\n' : standard))
+    const connection = RedisConnection.acquire(hostile.url)
+    try {
+      expect(await connection.call(LIBRARY, 'lua', [], [], forever)).toBe(7)
+      // The handshake never asked for them (the client's default 'auto' sends CLIENT MAINT_NOTIFICATIONS ON).
+      expect(hostile.commands.filter((command) => command.includes('MAINT_NOTIFICATIONS'))).toEqual([])
+      // A MOVING with a null endpoint (the client's handler threw where nothing caught it: the
+      // process exited), then one to a closed port (the socket paused for good).
+      hostile.writeAll(`>4\r\n${bulk('MOVING')}:1\r\n:1\r\n_\r\n`)
+      hostile.writeAll(`>4\r\n${bulk('MOVING')}:2\r\n:1\r\n${bulk('127.0.0.1:1')}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const { ms, outcome } = await elapsed(connection.call(LIBRARY, 'lua', [], [], forever))
+      expect(outcome).toBe(7)
+      expect(ms).toBeLessThan(1000)
+    } finally {
+      connection.release()
+    }
+  })
+
+  it('fails the connect with ConnectionError when the server accepts the socket and never answers HELLO', async () => {
+    const hostile = await startHostileRedis(() => undefined)
+    const connection = RedisConnection.acquire(hostile.url)
+    try {
+      const { ms, outcome } = await elapsed(connection.call(LIBRARY, 'lua', [], [], forever))
+      expect(outcome).toBeInstanceOf(ConnectionError)
+      expect((outcome as Error).message).toMatch(/did not complete the connection .* within 5000 ms/)
+      expect(ms).toBeGreaterThan(CONNECT_LIMIT_MS - 500)
+      expect(ms).toBeLessThan(CONNECT_LIMIT_MS + 2000)
+    } finally {
+      connection.release()
+    }
+  }, 15_000)
+
+  it('fails the connect with ConnectionError when the server answers HELLO and never SUBSCRIBE', async () => {
+    const hostile = await startHostileRedis((command, standard) => (command[0] === 'SUBSCRIBE' ? undefined : standard))
+    const connection = RedisConnection.acquire(hostile.url)
+    try {
+      const { outcome } = await elapsed(connection.call(LIBRARY, 'lua', [], [], forever))
+      expect(outcome).toBeInstanceOf(ConnectionError)
+    } finally {
+      connection.release()
+    }
+  }, 15_000)
+
+  it('reports a refused handshake (ERR unknown command, NOPERM) as ConnectionError with the reply as cause', async () => {
+    for (const refusal of ["ERR unknown command 'HELLO'", 'NOPERM this user has no permissions']) {
+      const hostile = await startHostileRedis(() => `-${refusal}\r\n`)
+      const connection = RedisConnection.acquire(hostile.url)
+      try {
+        const { outcome } = await elapsed(connection.call(LIBRARY, 'lua', [], [], forever))
+        expect(outcome).toBeInstanceOf(ConnectionError)
+        expect((outcome as Error).message).toContain(refusal)
+        expect((outcome as Error).cause).toBeInstanceOf(Error)
+      } finally {
+        connection.release()
+      }
+    }
+  })
+
+  it('reports error replies to a call as typed errors: a blob error, NOPERM, a Lua error', async () => {
+    const replies: Record<string, string> = {
+      blob: '!5\r\nERR x\r\n',
+      noperm: "-NOPERM this user has no permissions to run the 'fcall' command\r\n",
+      lua: '-ERR user_function:3: attempt to index a nil value script: f, on @user_function:3.\r\n',
+      wrongtype: '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n',
+    }
+    const hostile = await startHostileRedis((command, standard) =>
+      command[0] === 'FCALL' ? replies[command.at(-1) as string] : standard,
+    )
+    const connection = RedisConnection.acquire(hostile.url)
+    try {
+      const call = (which: string) => elapsed(connection.call(LIBRARY, 'lua', [], [which], forever))
+      for (const [which, type] of [
+        ['blob', ConnectionError],
+        ['noperm', ConnectionError],
+        ['lua', CorruptError],
+        ['wrongtype', CorruptError],
+      ] as const) {
+        const { outcome } = await call(which)
+        expect(outcome, which).toBeInstanceOf(type)
+        expect((outcome as Error).cause, which).toBeInstanceOf(Error)
+      }
+    } finally {
+      connection.release()
+    }
+  })
+
+  it('bounds the attach of a kind whose calls wait: a server that never answers the create fails it with ConnectionError', async () => {
+    const hostile = await startHostileRedis((command, standard) => (command[0] === 'FCALL' ? undefined : standard))
+    const object = new Waiting({ mode: 'new', name: uniqueName(), url: hostile.url, lease: 30 })
+    // A call with a timeout stops waiting for the attach at its own deadline.
+    const { ms, outcome } = await elapsed(object.enterWithin(200) ?? Promise.resolve(0))
+    expect(outcome).toBe(false)
+    expect(ms).toBeLessThan(1000)
+    const attach = await elapsed(object.ready())
+    expect(attach.outcome).toBeInstanceOf(ConnectionError)
+    expect(attach.ms + ms).toBeLessThan(ATTACH_LIMIT_MS + 2000)
+    await object.close()
+  }, 15_000)
+})
+
+describeWithRedis('RedisConnection and RedisObject against a real server', (server) => {
+  it('reports WRONGTYPE and Lua runtime errors (a key written by someone else) as CorruptError with the reply as cause', async () => {
+    const key = `ipc:{${uniqueName()}}:k`
+    expect(await server().command('SET', key, 'not a list')).toBe('+OK')
+    const connection = RedisConnection.acquire(server().url)
+    try {
+      for (const fn of ['push', 'lua']) {
+        const { outcome } = await elapsed(connection.call(LIBRARY, fn, [key], [], forever))
+        expect(outcome, fn).toBeInstanceOf(CorruptError)
+        expect((outcome as Error).cause, fn).toBeInstanceOf(Error)
+        expect(String((outcome as Error).message), fn).toMatch(fn === 'push' ? /WRONGTYPE/ : /user_function/)
+      }
+    } finally {
+      connection.release()
+    }
+  })
+
+  it('gives every object an id with 72 random bits, so its waiters cannot be named by guessing', async () => {
+    const spec = { mode: 'new' as const, url: server().url, lease: 10_000 }
+    const one = new Waiting({ ...spec, name: uniqueName() })
+    const two = new Waiting({ ...spec, name: uniqueName() })
+    const connection = RedisConnection.acquire(server().url)
+    try {
+      const shape = /^([A-Za-z0-9_-]+)\/w(\d+)\.([A-Za-z0-9_-]{12})$/
+      const [, client1, n1, random1] = shape.exec(one.id) ?? []
+      const [, client2, n2, random2] = shape.exec(two.id) ?? []
+      expect(client1).toBe(connection.clientId)
+      expect(client2).toBe(connection.clientId)
+      expect(Number(n2)).toBe(Number(n1) + 1)
+      expect(random1).not.toBe(random2)
+    } finally {
+      connection.release()
+      await Promise.all([one.close(), two.close()])
+    }
+  })
+
+  it('bounds a call’s wait for the attach by its own timeout on a stopped server (SIGSTOP)', async () => {
+    // The connection is up (another object attached), then the server stops answering.
+    const warm = await new Waiting({ mode: 'new', name: uniqueName(), url: server().url, lease: 10_000 }).ready()
+    server().pause()
+    let object: Waiting | undefined
+    try {
+      object = new Waiting({ mode: 'new', name: uniqueName(), url: server().url, lease: 10_000 })
+      const { ms, outcome } = await elapsed(object.enterWithin(200) ?? Promise.resolve(0))
+      expect(outcome).toBe(false)
+      expect(ms).toBeGreaterThanOrEqual(190)
+      expect(ms).toBeLessThan(1000)
+    } finally {
+      server().resume()
+    }
+    await object.ready()
+    // Attached: nothing to wait for.
+    expect(object.enterWithin(200)).toBeUndefined()
+    await Promise.all([object.close(), warm.close()])
+  })
+})

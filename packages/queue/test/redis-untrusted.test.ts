@@ -1,0 +1,100 @@
+/**
+ * @ipc/queue/redis against a server that does not behave: one that stops
+ * answering (SIGSTOP) while a new queue attaches, a co-tenant who replaces
+ * a key with another type, and a client that may only PUBLISH and forges
+ * wake-ups.
+ */
+import { createConnection } from 'node:net'
+import { describeWithRedis, uniqueName } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
+import { CorruptError, Empty, Full, JoinableQueue, Queue } from '../src/redis/index.js'
+
+/** How late a timeout may end on a loaded machine. */
+const SLACK = 800
+
+async function elapsed<T>(work: Promise<T>): Promise<{ ms: number; outcome: T | unknown }> {
+  const start = performance.now()
+  const outcome = await work.catch((error: unknown) => error)
+  return { ms: performance.now() - start, outcome }
+}
+
+/** Sends RESP commands on one raw socket (the attacker's client), resolves with everything read within 200 ms. */
+function raw(port: number, ...commands: string[][]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    let reply = ''
+    socket.on('error', reject)
+    socket.on('data', (data) => {
+      reply += data
+    })
+    socket.on('connect', () => {
+      for (const args of commands)
+        socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`)
+      setTimeout(() => {
+        socket.destroy()
+        resolve(reply)
+      }, 200)
+    })
+  })
+}
+
+describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
+  it('ends get, getMany, put and join by their timeouts while the server stops answering the attach (SIGSTOP)', async () => {
+    // Connected and the library loaded (another queue attached); then the server stops.
+    const warm = await Queue.open(uniqueName(), { url: server().url, create: {} })
+    server().pause()
+    // Resumed after 1.5 s whatever happens (a call that waited for the attach ends only after that).
+    const resumed = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => server().resume())
+    const queue = new Queue({ url: server().url, maxsize: 1 })
+    const tasks = new JoinableQueue({ url: server().url })
+    const [get, getMany, put, join] = await Promise.all([
+      elapsed(queue.get({ timeout: 200 })),
+      elapsed(queue.getMany({ timeout: 200 })),
+      elapsed(queue.put('x', { timeout: 200 })),
+      elapsed(tasks.join({ timeout: 200 })),
+    ])
+    await resumed
+    expect(get.outcome).toBeInstanceOf(Empty)
+    expect(getMany.outcome).toBeInstanceOf(Empty)
+    expect(put.outcome).toBeInstanceOf(Full)
+    expect((put.outcome as Full).item).toBe('x')
+    expect(join.outcome).toBe(false)
+    for (const { ms } of [get, getMany, put, join]) expect(ms).toBeLessThan(200 + SLACK)
+    await queue.ready()
+    // The put that timed out while attaching put nothing.
+    expect(await queue.qsize()).toBe(0)
+    await Promise.all([queue.close(), tasks.close(), warm.close()])
+  })
+
+  it('reports a key replaced by another type (WRONGTYPE) as CorruptError', async () => {
+    const name = uniqueName()
+    const queue = await Queue.open<string>(name, { url: server().url, create: {} })
+    await queue.put('a')
+    expect(await server().command('DEL', `ipc:{${name}}:items`)).toBe(':1')
+    expect(await server().command('SET', `ipc:{${name}}:items`, 'garbage')).toBe('+OK')
+    await expect(queue.get({ timeout: 200 })).rejects.toBeInstanceOf(CorruptError)
+    await expect(queue.put('b', { timeout: 200 })).rejects.toBeInstanceOf(CorruptError)
+    await queue.close().catch(() => {})
+  })
+
+  it('does not take a wake-up forged by a client that may PUBLISH and guesses waiter ids', async () => {
+    const queue = new Queue<string>({ url: server().url })
+    await queue.ready()
+    const waiting = elapsed(queue.get({ timeout: 600 }))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // The attacker sees the wake-up channel (PUBSUB CHANNELS), so the client id, and tries the
+    // object numbers and call numbers a process counts up from 1.
+    const channels = await raw(server().port, ['PUBSUB', 'CHANNELS', 'ipc:wake:*'])
+    const channel = /ipc:wake:[A-Za-z0-9_-]+/.exec(channels)?.[0]
+    expect(channel).toBeDefined()
+    const clientId = (channel as string).slice('ipc:wake:'.length)
+    const forged: string[][] = []
+    for (let object = 1; object <= 40; object++)
+      for (let call = 1; call <= 5; call++)
+        forged.push(['PUBLISH', channel as string, `${clientId}/q${object}/${call} ["i","\\"forged\\""]`])
+    await raw(server().port, ...forged)
+    const { outcome } = await waiting
+    expect(outcome).toBeInstanceOf(Empty)
+    await queue.close()
+  })
+})
