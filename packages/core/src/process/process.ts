@@ -102,6 +102,16 @@ export interface ProcessPayload {
   transfers: { descriptor: TransferDescriptor; paths: (string | number)[][] }[]
 }
 
+/** The most characters the parent keeps of each string in a child's result (64 Ki). */
+export const MAX_RESULT_FIELD = 64 * 1024
+/** What `join()` reports for a result message of any other shape than `ProcessResultMessage`. */
+export const MALFORMED_RESULT = 'the child sent a malformed result'
+
+/** A child's result as the parent keeps it: checked, each string at most MAX_RESULT_FIELD characters (then marked cut). */
+export type ProcessOutcome =
+  | { ok: true }
+  | { ok: false; what: string; name: string | undefined; stack: string | undefined }
+
 /** Marks the messages between `Process` and child-entry. */
 export const RESULT_TYPE = '@ipc/process-result'
 /** The first argv of a forked child-entry; the name follows it. */
@@ -329,7 +339,7 @@ export class Process {
   #exitCode: number | null = null
   #killedBy: number | undefined
   #failure: ProcessError | undefined
-  #result: ProcessResultMessage | undefined
+  #result: ProcessOutcome | undefined
   #spawnError: Error | undefined
   #onEnd: (() => void)[] = []
 
@@ -458,7 +468,7 @@ export class Process {
     worker.on('message', (message: unknown) => this.#onMessage(message))
     worker.on('error', (error) => {
       // child-entry reports the function's errors itself; this is an error outside it.
-      if (this.#result === undefined) this.#result = { type: RESULT_TYPE, ok: false, error: errorFields(error) }
+      this.#result ??= checkResult({ type: RESULT_TYPE, ok: false, error: errorFields(error) })
     })
     worker.on('exit', (code) => {
       const exitCode = this.#killedBy === undefined ? code : -this.#killedBy
@@ -474,7 +484,7 @@ export class Process {
   #onMessage(message: unknown): void {
     if (typeof message !== 'object' || message === null || (message as ProcessResultMessage).type !== RESULT_TYPE)
       return
-    this.#result ??= message as ProcessResultMessage
+    this.#result ??= checkResult(message)
   }
 
   #end(code: number | null): void {
@@ -489,12 +499,10 @@ export class Process {
         cause: this.#spawnError,
       })
     } else if (result !== undefined && !result.ok) {
-      const error = result.error ?? { name: undefined, message: 'unknown error', stack: undefined, code: undefined }
-      const what = error.name === undefined ? `threw ${error.message}` : `${error.name}: ${error.message}`
-      this.#failure = new ProcessError(`Process "${this.name}" failed: ${what}`, {
+      this.#failure = new ProcessError(`Process "${this.name}" failed: ${result.what}`, {
         exitCode: code,
-        ...(error.name === undefined ? {} : { childName: error.name }),
-        ...(error.stack === undefined ? {} : { childStack: error.stack }),
+        ...(result.name === undefined ? {} : { childName: result.name }),
+        ...(result.stack === undefined ? {} : { childStack: result.stack }),
       })
     }
     for (const listener of this.#onEnd.splice(0)) listener()
@@ -592,6 +600,44 @@ export function errorFields(error: unknown): NonNullable<ProcessResultMessage['e
     }
   }
   return { name: undefined, message: inspect(error), stack: undefined, code: undefined }
+}
+
+/**
+ * What a child's result message reports: `ok` must be `true` or `false`,
+ * and a failure's `error` must have a string `message`, a string or no
+ * `name` and `stack`, a string, number or no `code`. Any other shape gives
+ * MALFORMED_RESULT. Strings are cut to MAX_RESULT_FIELD characters. Never
+ * throws: the message comes from the child, a peer.
+ */
+export function checkResult(message: unknown): ProcessOutcome {
+  try {
+    const { ok, error } = message as { ok?: unknown; error?: unknown }
+    if (ok === true) return { ok: true }
+    if (ok === false && typeof error === 'object' && error !== null) {
+      const { name, message: text, stack, code } = error as Record<string, unknown>
+      if (
+        (name === undefined || typeof name === 'string') &&
+        typeof text === 'string' &&
+        (stack === undefined || typeof stack === 'string') &&
+        (code === undefined || typeof code === 'string' || typeof code === 'number')
+      ) {
+        const what = name === undefined ? `threw ${cut(text)}` : `${cut(name)}: ${cut(text)}`
+        return {
+          ok: false,
+          what,
+          name: name === undefined ? undefined : cut(name),
+          stack: stack === undefined ? undefined : cut(stack),
+        }
+      }
+    }
+  } catch {
+    // Not readable as an object: malformed.
+  }
+  return { ok: false, what: MALFORMED_RESULT, name: undefined, stack: undefined }
+}
+
+function cut(text: string): string {
+  return text.length > MAX_RESULT_FIELD ? `${text.slice(0, MAX_RESULT_FIELD)}… (cut)` : text
 }
 
 /** What `currentProcess()` tells about the running process or thread. */
