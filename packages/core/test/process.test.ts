@@ -217,6 +217,25 @@ describe.each(['process', 'thread'] as const)('Process with a malformed result m
   })
 })
 
+describe.each(['process', 'thread'] as const)(
+  'Process whose function throws an unprintable value (%s mode)',
+  (mode) => {
+    it.each([
+      ['a message that cannot be turned into a string', 'message', 'Error: { toString: 0, valueOf: 0 }'],
+      ['a proxy whose traps throw', 'proxy', 'threw an unprintable error'],
+      ['an error whose name getter throws', 'getter', 'Error: x'],
+      ['undefined', 'undefined', 'threw undefined'],
+    ])('rejects with ProcessError and exit code 1 for %s', { timeout: 20_000 }, async (_, kind, what) => {
+      const child = started(hostile, { mode, exportName: 'throwUnprintable', args: [kind] })
+      await expect(child.join()).rejects.toMatchObject({
+        name: 'ProcessError',
+        message: `Process "${child.name}" failed: ${what}`,
+        exitCode: 1,
+      })
+    })
+  },
+)
+
 describe('Process daemon option', () => {
   it.each(['process', 'thread'] as const)(
     'a daemon child does not keep the parent alive and is killed at its exit (%s mode)',

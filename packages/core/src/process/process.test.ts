@@ -7,6 +7,7 @@ import { DataCloneError, ProcessError, ValueError } from '../errors.js'
 import { TRANSFER } from '../primitive/handle.js'
 import {
   checkResult,
+  errorFields,
   extractTransfers,
   MALFORMED_RESULT,
   MAX_RESULT_FIELD,
@@ -285,6 +286,36 @@ describe('extractTransfers()', () => {
 
   it('throws TypeError when [TRANSFER]() returns something else', () => {
     expect(() => extractTransfers([{ [TRANSFER]: () => ({ module: 1 }) }])).toThrow(TypeError)
+  })
+})
+
+describe('errorFields()', () => {
+  it('reads the name, message, stack and code of an error', () => {
+    const error = Object.assign(new RangeError('bad'), { code: 'E_BAD' })
+    expect(errorFields(error)).toEqual({ name: 'RangeError', message: 'bad', stack: error.stack, code: 'E_BAD' })
+    expect(errorFields('text')).toEqual({ name: undefined, message: "'text'", stack: undefined, code: undefined })
+  })
+
+  it('never throws: a field that cannot be read or printed is replaced', () => {
+    const throwing = () => {
+      throw new Error('trap')
+    }
+    const proxy = new Proxy({}, { has: throwing, get: throwing, getPrototypeOf: throwing })
+    expect(errorFields(proxy)).toEqual({
+      name: undefined,
+      message: 'an unprintable error',
+      stack: undefined,
+      code: undefined,
+    })
+    expect(errorFields({ message: { toString: 0, valueOf: 0 } }).message).toBe('{ toString: 0, valueOf: 0 }')
+    const getters = {}
+    for (const key of ['name', 'message', 'stack', 'code']) Object.defineProperty(getters, key, { get: throwing })
+    expect(errorFields(getters)).toEqual({
+      name: 'Error',
+      message: 'an unprintable error',
+      stack: undefined,
+      code: undefined,
+    })
   })
 })
 

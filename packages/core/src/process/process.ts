@@ -106,6 +106,8 @@ export interface ProcessPayload {
 export const MAX_RESULT_FIELD = 64 * 1024
 /** What `join()` reports for a result message of any other shape than `ProcessResultMessage`. */
 export const MALFORMED_RESULT = 'the child sent a malformed result'
+/** The message of a thrown value that cannot be read or turned into a string. */
+const UNPRINTABLE = 'an unprintable error'
 
 /** A child's result as the parent keeps it: checked, each string at most MAX_RESULT_FIELD characters (then marked cut). */
 export type ProcessOutcome =
@@ -588,18 +590,60 @@ export class Process {
   }
 }
 
-/** The name, message, stack and code of a thrown value, for the result message. */
+/**
+ * The name, message, stack and code of a thrown value, for the result message.
+ * Never throws: a field that cannot be read or turned into a string is
+ * replaced ('Error', 'an unprintable error', or left out).
+ */
 export function errorFields(error: unknown): NonNullable<ProcessResultMessage['error']> {
-  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
-    const e = error as Partial<Error> & { code?: unknown }
-    return {
-      name: typeof e.name === 'string' ? e.name : 'Error',
-      message: String(e.message),
-      stack: typeof e.stack === 'string' ? e.stack : undefined,
-      code: typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined,
-    }
+  const fields: NonNullable<ProcessResultMessage['error']> = {
+    name: undefined,
+    message: UNPRINTABLE,
+    stack: undefined,
+    code: undefined,
   }
-  return { name: undefined, message: inspect(error), stack: undefined, code: undefined }
+  let errorLike: boolean
+  try {
+    errorLike = error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)
+  } catch {
+    // A proxy whose traps throw.
+    return fields
+  }
+  if (!errorLike) {
+    fields.message = attempt(() => inspect(error), UNPRINTABLE)
+    return fields
+  }
+  const e = error as Partial<Error> & { code?: unknown }
+  fields.name = attempt(() => {
+    const name = e.name
+    return typeof name === 'string' ? name : 'Error'
+  }, 'Error')
+  fields.message = attempt(() => {
+    const message = e.message
+    try {
+      return String(message)
+    } catch {
+      return attempt(() => inspect(message), UNPRINTABLE)
+    }
+  }, UNPRINTABLE)
+  fields.stack = attempt(() => {
+    const stack = e.stack
+    return typeof stack === 'string' ? stack : undefined
+  }, undefined)
+  fields.code = attempt(() => {
+    const code = e.code
+    return typeof code === 'string' || typeof code === 'number' ? code : undefined
+  }, undefined)
+  return fields
+}
+
+/** `read()`, or `fallback` if it throws. */
+function attempt<T>(read: () => T, fallback: T): T {
+  try {
+    return read()
+  } catch {
+    return fallback
+  }
 }
 
 /**
