@@ -311,6 +311,10 @@ function installDaemonHook(): void {
  *   (or an exception goes uncaught), it exits with code 1 and `join()` rejects
  *   with a `ProcessError` carrying the child's error name, message and stack.
  * - A child ended by a signal has exit code `-signal` (Python's `exitcode`).
+ * - The child's result message is checked: a malformed one fails `join()`
+ *   with `ProcessError`. The channel itself is Node's IPC: a forked child
+ *   that writes raw bytes to it (fd 3) can crash this process, as any
+ *   `child_process.fork` child can.
  *
  * @throws {TypeError} when `module` or an option has the wrong type.
  * @example
