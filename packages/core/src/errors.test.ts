@@ -171,6 +171,11 @@ describe('ProcessError', () => {
     )
     expect(new ProcessError('x').exitCode).toBeNull()
   })
+
+  it('does not print a child stack that is no string', () => {
+    const childStack = { toString: 0, valueOf: 0 } as unknown as string
+    expect(new ProcessError('m', { childStack }).stack).not.toContain('--- in the child process ---')
+  })
 })
 
 describe('WorkerExitError', () => {

@@ -158,7 +158,8 @@ export class ProcessError extends IpcError {
     this.exitCode = details.exitCode ?? null
     this.childName = details.childName
     this.childStack = details.childStack
-    if (details.childStack) this.stack = `${this.name}: ${message}\n--- in the child process ---\n${details.childStack}`
+    if (typeof details.childStack === 'string' && details.childStack !== '')
+      this.stack = `${this.name}: ${message}\n--- in the child process ---\n${details.childStack}`
   }
 }
 

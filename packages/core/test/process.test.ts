@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Process, type ProcessOptions } from '@ipc/core'
+import { Process, ProcessError, type ProcessOptions } from '@ipc/core'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 // @ts-expect-error: a plain .mjs fixture without types
@@ -22,6 +22,7 @@ interface TestCounter {
 
 const functions = new URL('./fixtures/process-functions.mjs', import.meta.url)
 const parent = new URL('./fixtures/process-parent.mjs', import.meta.url)
+const hostile = new URL('./fixtures/process-hostile.mjs', import.meta.url)
 
 function counter(): TestCounter {
   const c = (Counter as { create(name?: string): TestCounter }).create(uniqueName('counter'))
@@ -178,6 +179,62 @@ describe('Process failures', () => {
     },
   )
 })
+
+describe.each(['process', 'thread'] as const)('Process with a malformed result message (%s mode)', (mode) => {
+  const RESULT = '@ipc/process-result'
+  const unprintable = { toString: 0, valueOf: 0 }
+  it.each([
+    ['a name that is no string', { ok: false, error: { name: unprintable, message: 'm' } }],
+    ['a message that is no string', { ok: false, error: { name: 'E', message: unprintable } }],
+    ['a stack that is no string', { ok: false, error: { name: 'E', message: 'm', stack: { toString: 0 } } }],
+    ['a code that is neither string nor number', { ok: false, error: { name: 'E', message: 'm', code: {} } }],
+    ['ok that is no boolean', { ok: 'no', error: 'x' }],
+    ['an error that is no object', { ok: false, error: 5 }],
+    ['no error', { ok: false }],
+  ])('rejects with ProcessError for %s, and this process goes on', { timeout: 20_000 }, async (_, fields) => {
+    const child = started(hostile, { mode, exportName: 'sendResult', args: [{ type: RESULT, ...fields }] })
+    await expect(child.join()).rejects.toMatchObject({
+      name: 'ProcessError',
+      message: expect.stringContaining('failed: the child sent a malformed result'),
+      childName: undefined,
+      childStack: undefined,
+      exitCode: 0,
+    })
+  })
+
+  it('keeps a well-formed hand-made failure, its strings cut to 64 Ki characters', { timeout: 20_000 }, async () => {
+    const long = 'x'.repeat(1_000_000)
+    const child = started(hostile, {
+      mode,
+      exportName: 'sendResult',
+      args: [{ type: RESULT, ok: false, error: { name: long, message: long, stack: long, code: 7 } }],
+    })
+    const error = (await child.join().catch((e: unknown) => e)) as ProcessError
+    expect(error).toBeInstanceOf(ProcessError)
+    expect(error.childName).toBe(`${'x'.repeat(65_536)}… (cut)`)
+    expect(error.childStack).toBe(error.childName)
+    expect(error.message).toBe(`Process "${child.name}" failed: ${error.childName}: ${error.childName}`)
+  })
+})
+
+describe.each(['process', 'thread'] as const)(
+  'Process whose function throws an unprintable value (%s mode)',
+  (mode) => {
+    it.each([
+      ['a message that cannot be turned into a string', 'message', 'Error: { toString: 0, valueOf: 0 }'],
+      ['a proxy whose traps throw', 'proxy', 'threw an unprintable error'],
+      ['an error whose name getter throws', 'getter', 'Error: x'],
+      ['undefined', 'undefined', 'threw undefined'],
+    ])('rejects with ProcessError and exit code 1 for %s', { timeout: 20_000 }, async (_, kind, what) => {
+      const child = started(hostile, { mode, exportName: 'throwUnprintable', args: [kind] })
+      await expect(child.join()).rejects.toMatchObject({
+        name: 'ProcessError',
+        message: `Process "${child.name}" failed: ${what}`,
+        exitCode: 1,
+      })
+    })
+  },
+)
 
 describe('Process daemon option', () => {
   it.each(['process', 'thread'] as const)(

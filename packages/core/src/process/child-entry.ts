@@ -127,20 +127,21 @@ async function closeRevived(): Promise<void> {
   clearTimeout(timer)
 }
 
-async function finish(error: unknown, code = error === undefined ? 0 : 1): Promise<void> {
+/** Reports that the function failed (also by throwing `undefined`), then exits with `code`. */
+async function finish(error: unknown, code = 1): Promise<void> {
   if (finished) return
   finished = true
   failing = true
-  const result: ProcessResultMessage =
-    error === undefined && code === 0
-      ? { type: RESULT_TYPE, ok: true }
-      : { type: RESULT_TYPE, ok: false, error: errorFields(error) }
-  // The outcome first: a close that waits on a server must not hold it back.
-  await report(result)
-  await closeRevived()
-  await flush(process.stdout)
-  await flush(process.stderr)
-  process.exit(code)
+  try {
+    // The outcome first: a close that waits on a server must not hold it back.
+    await report({ type: RESULT_TYPE, ok: false, error: errorFields(error) })
+    await closeRevived()
+    await flush(process.stdout)
+    await flush(process.stderr)
+  } finally {
+    // Whatever failed above, the child exits with `code`: a failure never passes for success.
+    process.exit(code)
+  }
 }
 
 function report(result: ProcessResultMessage): Promise<void> {

@@ -5,7 +5,15 @@ import { inspect } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { DataCloneError, ProcessError, ValueError } from '../errors.js'
 import { TRANSFER } from '../primitive/handle.js'
-import { extractTransfers, Process, type ProcessOptions } from './process.js'
+import {
+  checkResult,
+  errorFields,
+  extractTransfers,
+  MALFORMED_RESULT,
+  MAX_RESULT_FIELD,
+  Process,
+  type ProcessOptions,
+} from './process.js'
 
 const functions = new URL('../../test/fixtures/process-functions.mjs', import.meta.url)
 
@@ -278,5 +286,95 @@ describe('extractTransfers()', () => {
 
   it('throws TypeError when [TRANSFER]() returns something else', () => {
     expect(() => extractTransfers([{ [TRANSFER]: () => ({ module: 1 }) }])).toThrow(TypeError)
+  })
+})
+
+describe('errorFields()', () => {
+  it('reads the name, message, stack and code of an error', () => {
+    const error = Object.assign(new RangeError('bad'), { code: 'E_BAD' })
+    expect(errorFields(error)).toEqual({ name: 'RangeError', message: 'bad', stack: error.stack, code: 'E_BAD' })
+    expect(errorFields('text')).toEqual({ name: undefined, message: "'text'", stack: undefined, code: undefined })
+  })
+
+  it('never throws: a field that cannot be read or printed is replaced', () => {
+    const throwing = () => {
+      throw new Error('trap')
+    }
+    const proxy = new Proxy({}, { has: throwing, get: throwing, getPrototypeOf: throwing })
+    expect(errorFields(proxy)).toEqual({
+      name: undefined,
+      message: 'an unprintable error',
+      stack: undefined,
+      code: undefined,
+    })
+    expect(errorFields({ message: { toString: 0, valueOf: 0 } }).message).toBe('{ toString: 0, valueOf: 0 }')
+    const getters = {}
+    for (const key of ['name', 'message', 'stack', 'code']) Object.defineProperty(getters, key, { get: throwing })
+    expect(errorFields(getters)).toEqual({
+      name: 'Error',
+      message: 'an unprintable error',
+      stack: undefined,
+      code: undefined,
+    })
+  })
+})
+
+describe('checkResult()', () => {
+  const malformed = { ok: false, what: MALFORMED_RESULT, name: undefined, stack: undefined }
+
+  it('keeps a well-formed result', () => {
+    expect(checkResult({ ok: true })).toEqual({ ok: true })
+    expect(checkResult({ ok: false, error: { name: 'E', message: 'm', stack: 's', code: 3 } })).toEqual({
+      ok: false,
+      what: 'E: m',
+      name: 'E',
+      stack: 's',
+    })
+    expect(checkResult({ ok: false, error: { message: 'm' } })).toEqual({
+      ok: false,
+      what: 'threw m',
+      name: undefined,
+      stack: undefined,
+    })
+  })
+
+  it('gives MALFORMED_RESULT for any other shape, and never throws', () => {
+    const unprintable = { toString: 0, valueOf: 0 }
+    for (const message of [
+      null,
+      5,
+      {},
+      { ok: 'no', error: 'x' },
+      { ok: 1 },
+      { ok: false },
+      { ok: false, error: 5 },
+      { ok: false, error: { name: unprintable, message: 'm' } },
+      { ok: false, error: { name: 'E', message: unprintable } },
+      { ok: false, error: { name: 'E', message: 'm', stack: unprintable } },
+      { ok: false, error: { name: 'E', message: 'm', code: unprintable } },
+      { ok: false, error: { name: null, message: 'm' } },
+      new Proxy(
+        {},
+        {
+          get: () => {
+            throw new Error('trap')
+          },
+        },
+      ),
+    ])
+      expect(checkResult(message)).toEqual(malformed)
+  })
+
+  it(`cuts each string to ${MAX_RESULT_FIELD} characters`, () => {
+    const long = 'y'.repeat(MAX_RESULT_FIELD + 1)
+    const kept = `${'y'.repeat(MAX_RESULT_FIELD)}… (cut)`
+    expect(checkResult({ ok: false, error: { name: long, message: long, stack: long } })).toEqual({
+      ok: false,
+      what: `${kept}: ${kept}`,
+      name: kept,
+      stack: kept,
+    })
+    const exact = 'y'.repeat(MAX_RESULT_FIELD)
+    expect(checkResult({ ok: false, error: { message: exact } })).toMatchObject({ what: `threw ${exact}` })
   })
 })

@@ -102,6 +102,18 @@ export interface ProcessPayload {
   transfers: { descriptor: TransferDescriptor; paths: (string | number)[][] }[]
 }
 
+/** The most characters the parent keeps of each string in a child's result (64 Ki). */
+export const MAX_RESULT_FIELD = 64 * 1024
+/** What `join()` reports for a result message of any other shape than `ProcessResultMessage`. */
+export const MALFORMED_RESULT = 'the child sent a malformed result'
+/** The message of a thrown value that cannot be read or turned into a string. */
+const UNPRINTABLE = 'an unprintable error'
+
+/** A child's result as the parent keeps it: checked, each string at most MAX_RESULT_FIELD characters (then marked cut). */
+export type ProcessOutcome =
+  | { ok: true }
+  | { ok: false; what: string; name: string | undefined; stack: string | undefined }
+
 /** Marks the messages between `Process` and child-entry. */
 export const RESULT_TYPE = '@ipc/process-result'
 /** The first argv of a forked child-entry; the name follows it. */
@@ -299,6 +311,10 @@ function installDaemonHook(): void {
  *   (or an exception goes uncaught), it exits with code 1 and `join()` rejects
  *   with a `ProcessError` carrying the child's error name, message and stack.
  * - A child ended by a signal has exit code `-signal` (Python's `exitcode`).
+ * - The child's result message is checked: a malformed one fails `join()`
+ *   with `ProcessError`. The channel itself is Node's IPC: a forked child
+ *   that writes raw bytes to it (fd 3) can crash this process, as any
+ *   `child_process.fork` child can.
  *
  * @throws {TypeError} when `module` or an option has the wrong type.
  * @example
@@ -329,7 +345,7 @@ export class Process {
   #exitCode: number | null = null
   #killedBy: number | undefined
   #failure: ProcessError | undefined
-  #result: ProcessResultMessage | undefined
+  #result: ProcessOutcome | undefined
   #spawnError: Error | undefined
   #onEnd: (() => void)[] = []
 
@@ -458,7 +474,7 @@ export class Process {
     worker.on('message', (message: unknown) => this.#onMessage(message))
     worker.on('error', (error) => {
       // child-entry reports the function's errors itself; this is an error outside it.
-      if (this.#result === undefined) this.#result = { type: RESULT_TYPE, ok: false, error: errorFields(error) }
+      this.#result ??= checkResult({ type: RESULT_TYPE, ok: false, error: errorFields(error) })
     })
     worker.on('exit', (code) => {
       const exitCode = this.#killedBy === undefined ? code : -this.#killedBy
@@ -474,7 +490,7 @@ export class Process {
   #onMessage(message: unknown): void {
     if (typeof message !== 'object' || message === null || (message as ProcessResultMessage).type !== RESULT_TYPE)
       return
-    this.#result ??= message as ProcessResultMessage
+    this.#result ??= checkResult(message)
   }
 
   #end(code: number | null): void {
@@ -489,12 +505,10 @@ export class Process {
         cause: this.#spawnError,
       })
     } else if (result !== undefined && !result.ok) {
-      const error = result.error ?? { name: undefined, message: 'unknown error', stack: undefined, code: undefined }
-      const what = error.name === undefined ? `threw ${error.message}` : `${error.name}: ${error.message}`
-      this.#failure = new ProcessError(`Process "${this.name}" failed: ${what}`, {
+      this.#failure = new ProcessError(`Process "${this.name}" failed: ${result.what}`, {
         exitCode: code,
-        ...(error.name === undefined ? {} : { childName: error.name }),
-        ...(error.stack === undefined ? {} : { childStack: error.stack }),
+        ...(result.name === undefined ? {} : { childName: result.name }),
+        ...(result.stack === undefined ? {} : { childStack: result.stack }),
       })
     }
     for (const listener of this.#onEnd.splice(0)) listener()
@@ -580,18 +594,98 @@ export class Process {
   }
 }
 
-/** The name, message, stack and code of a thrown value, for the result message. */
+/**
+ * The name, message, stack and code of a thrown value, for the result message.
+ * Never throws: a field that cannot be read or turned into a string is
+ * replaced ('Error', 'an unprintable error', or left out).
+ */
 export function errorFields(error: unknown): NonNullable<ProcessResultMessage['error']> {
-  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
-    const e = error as Partial<Error> & { code?: unknown }
-    return {
-      name: typeof e.name === 'string' ? e.name : 'Error',
-      message: String(e.message),
-      stack: typeof e.stack === 'string' ? e.stack : undefined,
-      code: typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined,
-    }
+  const fields: NonNullable<ProcessResultMessage['error']> = {
+    name: undefined,
+    message: UNPRINTABLE,
+    stack: undefined,
+    code: undefined,
   }
-  return { name: undefined, message: inspect(error), stack: undefined, code: undefined }
+  let errorLike: boolean
+  try {
+    errorLike = error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)
+  } catch {
+    // A proxy whose traps throw.
+    return fields
+  }
+  if (!errorLike) {
+    fields.message = attempt(() => inspect(error), UNPRINTABLE)
+    return fields
+  }
+  const e = error as Partial<Error> & { code?: unknown }
+  fields.name = attempt(() => {
+    const name = e.name
+    return typeof name === 'string' ? name : 'Error'
+  }, 'Error')
+  fields.message = attempt(() => {
+    const message = e.message
+    try {
+      return String(message)
+    } catch {
+      return attempt(() => inspect(message), UNPRINTABLE)
+    }
+  }, UNPRINTABLE)
+  fields.stack = attempt(() => {
+    const stack = e.stack
+    return typeof stack === 'string' ? stack : undefined
+  }, undefined)
+  fields.code = attempt(() => {
+    const code = e.code
+    return typeof code === 'string' || typeof code === 'number' ? code : undefined
+  }, undefined)
+  return fields
+}
+
+/** `read()`, or `fallback` if it throws. */
+function attempt<T>(read: () => T, fallback: T): T {
+  try {
+    return read()
+  } catch {
+    return fallback
+  }
+}
+
+/**
+ * What a child's result message reports: `ok` must be `true` or `false`,
+ * and a failure's `error` must have a string `message`, a string or no
+ * `name` and `stack`, a string, number or no `code`. Any other shape gives
+ * MALFORMED_RESULT. Strings are cut to MAX_RESULT_FIELD characters. Never
+ * throws: the message comes from the child, a peer.
+ */
+export function checkResult(message: unknown): ProcessOutcome {
+  try {
+    const { ok, error } = message as { ok?: unknown; error?: unknown }
+    if (ok === true) return { ok: true }
+    if (ok === false && typeof error === 'object' && error !== null) {
+      const { name, message: text, stack, code } = error as Record<string, unknown>
+      if (
+        (name === undefined || typeof name === 'string') &&
+        typeof text === 'string' &&
+        (stack === undefined || typeof stack === 'string') &&
+        (code === undefined || typeof code === 'string' || typeof code === 'number')
+      ) {
+        const what = name === undefined ? `threw ${cut(text)}` : `${cut(name)}: ${cut(text)}`
+        return {
+          ok: false,
+          what,
+          name: name === undefined ? undefined : cut(name),
+          stack: stack === undefined ? undefined : cut(stack),
+        }
+      }
+    }
+  } catch {
+    // Not readable as an object: malformed.
+  }
+  return { ok: false, what: MALFORMED_RESULT, name: undefined, stack: undefined }
+}
+
+function cut(text: string): string {
+  return text.length > MAX_RESULT_FIELD ? `${text.slice(0, MAX_RESULT_FIELD)}… (cut)` : text
 }
 
 /** What `currentProcess()` tells about the running process or thread. */
