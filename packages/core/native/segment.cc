@@ -298,9 +298,9 @@ Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   if (fd < 0) return Napi::Number::New(env, fd);
   struct stat st;
   int rc = fstat(fd, &st) != 0 ? -errno : Trusted(st);
-  if (rc == 0 && (st.st_size < static_cast<off_t>(min) || st.st_size == 0 ||
-                  static_cast<double>(st.st_size) > kMaxSize))
-    rc = -EINVAL;
+  if (rc == 0 && (st.st_size < static_cast<off_t>(min) || st.st_size == 0)) rc = -EINVAL;
+  // Larger than anything we map: refused as too large (not as too short, which an opener retries).
+  if (rc == 0 && static_cast<double>(st.st_size) > kMaxSize) rc = -EFBIG;
   Napi::Value out =
       rc == 0 ? MapFd(env, fd, st, static_cast<size_t>(st.st_size), max_bytes) : Napi::Number::New(env, rc);
   close(fd);

@@ -213,6 +213,20 @@ describe('Segment.open() on a file that is not ours', () => {
     },
   )
 
+  it('refuses a file of ours above 1 TiB (the most the addon maps) at once, as too large, on any Node.js', () => {
+    const name = uniqueName('vast')
+    const path = shmPath(name)
+    writeFileSync(path, header(MAGIC_READY, []), { mode: 0o600 })
+    removeLater(path)
+    truncateSync(path, 2 ** 41)
+    const started = performance.now()
+    const error = thrown(() => Segment.open(KIND, name))
+    // Not taken for a creator's short file, which an open waits up to 2 s for.
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(error).toBeInstanceOf(IncompatibleError)
+    expect(error.message).toContain('larger than')
+  })
+
   it('refuses to create a segment larger than this Node.js can map with RangeError, creating nothing', () => {
     const name = uniqueName('huge')
     const error = thrown(() => Segment.create(KIND, MAX_MAPPED_BYTES, { name }))

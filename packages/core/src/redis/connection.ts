@@ -324,8 +324,10 @@ export class RedisConnection {
    * After a failed send: a server without our functions (restarted, failed over, or a co-tenant's
    * FUNCTION FLUSH) gets them, and the call runs once more, up to RELOAD_TRIES times (a flush may
    * come again between the load and the resend). "Function not found" means the call did not run.
-   * The resend goes after calls made meanwhile: a library whose calls must keep their order on
-   * the socket (a cancel after the call it cancels) makes its server side sound against that.
+   * The resend goes after calls made meanwhile, so it may run after a cancel sent later: the
+   * queue's library leaves a tombstone for a cancelled call, so such a resend does nothing; a
+   * semaphore's acquire resent that way queues an entry nobody renews, which lapses within a
+   * lease (a grant to it is given back by its object, which no longer knows the waiter).
    */
   async #retry(client: Client, library: RedisLibrary, command: string[], error: unknown): Promise<unknown> {
     for (let tries = 0; isFunctionMissing(error) && tries < RELOAD_TRIES; tries++) {

@@ -19,7 +19,7 @@
  * Cost: a put that finds room and a get that finds items or queues are one
  * call each. With nobody waiting and no maxsize, a put runs 3 commands
  * (HMGET, RPUSH, EXISTS), a get 5 (HMGET, LPOP, TIME, HSET, ZADD; 2 more
- * with acks: HDEL, ZREM; an ack of a wake-up: HGET, HDEL, ZREM); a maxsize
+ * with acks: HDEL, ZREM); a maxsize
  * adds LLEN to a put and EXISTS to a get; HEXISTS is added while a tombstone
  * may exist (see below).
  *
@@ -86,9 +86,9 @@
  * TTL of `idle` ms (3 leases), renewed by every object's renew, so a queue
  * whose processes all died disappears with its items.
  *
- * Versions: library `ipc_v4_queue` added tombstones and checked acks; the keys
- * are those of v3 (meta `version` stays 1), so v3 clients share a queue
- * with it (they neither write nor check tombstones, nor check acks).
+ * Versions: library `ipc_v4_queue` added tombstones; the keys are those of
+ * v3 (meta `version` stays 1), so v3 clients share a queue with it (they
+ * neither write nor check tombstones, and their sweep drops lapsed ones).
  *
  * Everything read back is range-checked: meta fields out of range are
  * `corrupt`; an item longer than MAX_WIRE or not starting with a tag is

@@ -20,7 +20,7 @@
  * the next renew (their items go back to the head of the queue). One `done`
  * flag per call decides between keeping (ack) and giving up (cancel).
  */
-import { ClosedError, ConnectionError, CorruptError, TimeoutError, ValueError } from '@ipc/core'
+import { ClosedError, ConnectionError, CorruptError, IpcError, TimeoutError, ValueError } from '@ipc/core'
 import {
   afterTimeout,
   checkHandle,
@@ -350,14 +350,16 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
             if (answer === 'cancelled' || answer === 'gone') finish(givenUp)
             else finish(attempt(() => spec.onWake(answer, waiterId)))
           },
-          // The cancel is an orphan now (the next renew sends it again): whether the item went in is unknown.
+          // The cancel is an orphan now (the next renew sends it again). Its typed error says why:
+          // ConnectionError (whether the item went in is unknown), NotFoundError (the queue is
+          // gone), CorruptError (its keys are garbled). Anything else is reported as unknown.
           (error: unknown) =>
             finish({
               error:
-                error instanceof ConnectionError
+                error instanceof IpcError
                   ? error
                   : new TimeoutError(
-                      `Cannot ${spec.what} ${this.what}: the server refused to cancel the wait (${error instanceof Error ? error.message : String(error)}), so it is unknown whether the item was put`,
+                      `Cannot ${spec.what} ${this.what}: the cancel of the wait failed (${error instanceof Error ? error.message : String(error)}), so it is unknown whether the item was put`,
                       { cause: error },
                     ),
             }),

@@ -5,12 +5,12 @@
  * queue's lists, or PUBLISH forged wake-ups; no item is lost or delivered
  * twice, and calls fail with typed errors.
  */
-import { IpcError } from '@ipc/core'
+import { CorruptError, IpcError } from '@ipc/core'
 import { redisKey } from '@ipc/core/redis'
 import { describeWithRedis, uniqueName } from '@ipc/test-utils'
 import { createClient } from '@redis/client'
 import { expect, it } from 'vitest'
-import { Queue, TimeoutError } from './index.js'
+import { Queue } from './index.js'
 import { KEY_PARTS, QUEUE_LIBRARY } from './library.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -105,7 +105,7 @@ describeWithRedis('Redis queues and a co-tenant', (server) => {
     for (const error of errors) expect(error).toBeInstanceOf(IpcError)
   })
 
-  it('rejects a put whose cancel the server refused with TimeoutError (unknown outcome), not the bare server error', async () => {
+  it('rejects a put whose cancel fails with its typed error (CorruptError for a garbled key), not the bare server error', async () => {
     const name = uniqueName('refused')
     const queue = await new Queue<string>({ name, url: server().url, maxsize: 1 }).ready()
     await queue.put('filler')
@@ -117,8 +117,8 @@ describeWithRedis('Redis queues and a co-tenant', (server) => {
       await admin.sendCommand(['DEL', redisKey(name, 'waiters')])
       await admin.sendCommand(['SET', redisKey(name, 'waiters'), 'garbage'])
       const error = await put
-      expect(error).toBeInstanceOf(TimeoutError)
-      expect(String((error as Error).message)).toMatch(/unknown whether the item was put/)
+      expect(error).toBeInstanceOf(CorruptError)
+      expect(String((error as Error).message)).toMatch(/WRONGTYPE|corrupt/i)
     } finally {
       await admin.sendCommand(['DEL', redisKey(name, 'waiters')])
       admin.destroy()
