@@ -29,11 +29,5 @@ export {
 } from './connection.js'
 export { checkRedisName, MAX_REDIS_NAME_BYTES, redisKey } from './keys.js'
 export { defineLibrary, LUA_PRELUDE, type RedisLibrary } from './library.js'
-export {
-  ATTACH_LIMIT_MS,
-  type RedisAttachSpec,
-  type RedisHandle,
-  RedisObject,
-  type RedisObjectKind,
-} from './redis-object.js'
+export { type RedisAttachSpec, type RedisHandle, RedisObject, type RedisObjectKind } from './redis-object.js'
 export { replyArray, unexpectedReply } from './reply.js'

@@ -14,7 +14,6 @@
 import { ClosedError, ConnectionError, IncompatibleError, NotFoundError, ValueError } from '@ipc/core'
 import { checkHandle, checkOptionsObject, checkPersistent, invalidArgType, outOfRange } from '@ipc/core/internal'
 import {
-  ATTACH_LIMIT_MS,
   checkLease,
   checkRedisName,
   checkUrl,
@@ -321,12 +320,10 @@ export abstract class RedisSharedObject extends RedisObject {
    * @throws {ConnectionError} the server cannot be reached or did not answer within a lease.
    */
   protected async request(fn: string, what: string, args: (string | number)[]): Promise<unknown[]> {
-    // The wait for the attach is bounded by the bounds of its parts: the value's create (a
-    // lease) and its lock's attach (a lease, at least ATTACH_LIMIT_MS).
-    const limit = this.lease + Math.max(this.lease, ATTACH_LIMIT_MS)
-    if ((await this.enter(what, undefined, limit)) === false)
+    // The wait for the attach (the value's and its lock's) is bounded by a lease too.
+    if ((await this.enter(what, undefined, this.lease)) === false)
       throw new ConnectionError(
-        `Cannot ${what} ${this.what}: Redis at ${this.url} did not finish attaching it within ${limit} ms; it may still attach`,
+        `Cannot ${what} ${this.what}: Redis at ${this.url} did not finish attaching it within ${this.lease} ms (the lease); it may still attach`,
       )
     const reply = replyArray(await this.call(fn, [this.type, ...args]), what)
     if (reply[0] === 'ok') return reply.slice(1)
