@@ -63,8 +63,11 @@
  *   A tag that stays past TAG_LIVENESS_MS must name an attached slot: a dead
  *   owner is reaped, a free one is corruption (`#checkOwner`).
  * - Waiting for a tag to go (`awaitUntag`, core's slot-tag.ts) ends at the caller's deadline, and
- *   throws TimeoutError once the same tagged STATE has stayed TAG_STALL_MS
- *   (a live object that never finishes): never a hang.
+ *   throws TimeoutError once the same owner's tag has stayed TAG_STALL_MS
+ *   (a live object that never finishes, or a scribbler changing the value
+ *   under its tag): never a hang. give() and reapSlot bound all the tag
+ *   waits of one call by TAG_STALL_MS together (tags passed from owner to
+ *   owner cannot stretch it); in poll mode give() looks once per call.
  * - give: a count above BOUND (checked only when the give would pass it).
  * - MAX_SLOT, wherever a scan reads it (`scanLimitIn`): 0..SLOT_COUNT.
  * - Our own SLEEP, after every failed try of a wait: 0 or 1 (a corrupt one
@@ -392,11 +395,21 @@ export class PermitCounter implements TagWatcher {
     const index = this.#state
     const limit = this.bound === 0 ? MAX_VALUE : this.bound
     let state = this.#seen
+    /** performance.now() of this call's first tag wait (0: none yet). */
+    let waitedSince = 0
     for (;;) {
       if ((state & TAG_MASK) !== 0) {
         state = Atomics.load(i32, index)
         if ((state & TAG_MASK) !== 0) {
-          if (!this.tags.awaitUntag(state, deadline, poll)) return BUSY
+          // One bound for the whole call, whatever the owners: tags passed
+          // from owner to owner (a scribbler's) cannot stretch it. `poll`: one look.
+          if (waitedSince === 0) waitedSince = performance.now()
+          else if (poll) return BUSY
+          const stallAt = waitedSince + TAG_STALL_MS
+          if (!this.tags.awaitUntag(state, Math.min(deadline, stallAt), poll)) {
+            if (poll || deadline < stallAt) return BUSY
+            throw this.tags.stallError(state)
+          }
           state = Atomics.load(i32, index)
           continue
         }
@@ -428,6 +441,8 @@ export class PermitCounter implements TagWatcher {
       }
       break
     }
+    // Our CAS met STATE untagged: a stall we waited in is over.
+    if (waitedSince !== 0) this.tags.untagged()
     // Seq-cst CAS on STATE, then this load; a waiter adds to SLEEPERS, then
     // reads STATE. So either it sees our permits or we see it asleep.
     if (Atomics.load(i32, this.#sleepers) > 0) this.wakeOldest(n)
@@ -542,6 +557,8 @@ export class PermitCounter implements TagWatcher {
         // owner is reaped, a stuck one ends the wait with TimeoutError), then
         // try again; if it stays, poll: its untagging notifies nobody.
         if (result === BUSY && this.waitWhileTagged(0, true)) result = this.tryTake(true)
+        // Seen untagged: a stall of STATE's tag (continued across looks) is over.
+        if (result !== BUSY) this.tags.untagged()
         if (result === TAKEN) {
           wait.onTaken?.()
           return true
@@ -757,10 +774,15 @@ export function reapSlot(segment: Segment, slot: number): void {
     return
   }
   let given = 0
+  let waitedSince = 0
   for (;;) {
     const current = Atomics.load(i32, stateIndex)
     if ((current & TAG_MASK) !== 0) {
-      watcher.tags.awaitUntag(current, Number.POSITIVE_INFINITY)
+      // TAG_STALL_MS for all the tags this give-back meets, as in give().
+      const now = performance.now()
+      if (waitedSince === 0) waitedSince = now
+      else if (now - waitedSince >= TAG_STALL_MS) throw watcher.tags.stallError(current)
+      watcher.tags.awaitUntag(current, waitedSince + TAG_STALL_MS)
       continue
     }
     // Never past the bound: a BoundedSemaphore released by a non-holder may be full already.
