@@ -42,10 +42,23 @@
  *   untagging (the fast path pays no wake for it).
  * - Fairness: anyone may take a free permit (barging, as Python's and Go's
  *   locks do: much faster under contention) until a waiter has waited
- *   STARVE_MS. That waiter sets HANDOFF, and from then on only the waiter with
- *   the smallest ticket may take; newcomers queue behind it. The waiter that
- *   takes clears HANDOFF when it waited less than STARVE_MS or was the last
- *   one (Go's sync.Mutex starvation mode).
+ *   STARVE_MS. That waiter sets HANDOFF, and from then on only the oldest
+ *   waiter may take; newcomers queue behind it. The waiter that takes clears
+ *   HANDOFF when it waited less than STARVE_MS or was the last one (Go's
+ *   sync.Mutex starvation mode).
+ * - Oldest: by age, `(NEXT_TICKET - ticket) >>> 0` with NEXT_TICKET read after
+ *   the tickets (so every real ticket's age is its true one), ties by slot: a
+ *   total order, so scribbled tickets cannot make a cycle with no oldest.
+ * - A reservation is bounded: a waiter that sees a free permit reserved under
+ *   HANDOFF for the same older ticket for HANDOFF_GRACE_MS (= PEER_CHECK_MS)
+ *   skips that ticket from then on (its owner is stopped, e.g. SIGSTOP, or in
+ *   another PID namespace, or the ticket is a scribble), and clears HANDOFF
+ *   when it leaves and only skipped tickets remain. A live, running oldest
+ *   waiter is woken by the giver and takes within microseconds, so it keeps
+ *   its turn. Cost of a stopped or scribbled ticket: each waiting object
+ *   loses at most one look interval (PEER_CHECK_MS, to notice the free
+ *   permit) plus HANDOFF_GRACE_MS, once per such ticket; `tryAcquire` of a
+ *   non-waiting object returns false while HANDOFF stays set.
  * - Crashes: waiters wake at least every PEER_CHECK_MS (the kernel's one
  *   dead-peer policy) and call reap() from the loop's `onSlice`; it calls
  *   `reapSlot` once for each slot whose process died, which finishes the
@@ -74,13 +87,15 @@
  *   keeps the flag CASes from matching, so the wait ends at its next look).
  * - reapSlot: JOURNAL and HELD of the dead slot 0..MAX_VALUE, BOUND again.
  * - Every PEER_CHECK_MS of waiting (`reap`): a TICKET set in a slot no object
- *   holds (it would stall HANDOFF forever; close and reapSlot clear it first).
+ *   holds (close and reapSlot clear it first). A waiter may skip it first
+ *   (see "A reservation is bounded"): either way no wait hangs on it.
  * - Hints where every value is safe, so nothing to check: WAITERS (only
  *   decides whether to clear HANDOFF or pass a wake-up on), SLEEPERS (> 0
  *   makes a giver scan; a wrong value costs a scan or a wake-up late by at
- *   most PEER_CHECK_MS), NEXT_TICKET and a held slot's TICKET (wrapping numbers,
- *   compared by difference), WAKE (a futex word), HANDOFF (cleared by the
- *   next leaver).
+ *   most PEER_CHECK_MS), NEXT_TICKET and a held slot's TICKET (ordered by
+ *   age, a total order; a ticket that sits on a free permit is skipped after
+ *   HANDOFF_GRACE_MS), WAKE (a futex word), HANDOFF (cleared by the next
+ *   leaver).
  * The uncontended take and give check nothing more than before: a tagged
  * STATE already sent them to the slow path.
  */
@@ -125,6 +140,12 @@ import {
 
 /** A waiter that has waited this long switches the semaphore to strict FIFO handoff. */
 const STARVE_MS = 2
+/**
+ * How long a waiter lets a free permit stay reserved under HANDOFF for the
+ * same older ticket before it skips that ticket (its owner is stopped, or the
+ * ticket is a scribble): the kernel's dead-peer period.
+ */
+export const HANDOFF_GRACE_MS = PEER_CHECK_MS
 
 /**
  * How a semaphore's waiters sleep: the parameters of their EventCount waits,
@@ -342,7 +363,13 @@ export class PermitCounter implements TagWatcher {
           // The tag is range-checked by tags.awaitUntag, which every caller runs on BUSY.
           return BUSY
         }
-        if (state >>> COUNT_SHIFT === 0 || ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest()))) {
+        if (state >>> COUNT_SHIFT === 0) {
+          this.#seen = state
+          // No free permit: nobody is sitting on a reservation.
+          this.#reservedSince = 0
+          return NONE
+        }
+        if ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest())) {
           this.#seen = state
           return NONE
         }
@@ -565,8 +592,9 @@ export class PermitCounter implements TagWatcher {
         }
         const sleep = Atomics.load(this.i32, this.#sleepIndex)
         if ((sleep & ~1) !== 0) throw this.corrupt(`slot ${this.slot} has SLEEP ${sleep}, not 0 or 1`)
-        this.maybeStarve(performance.now())
-        wait.rules.sliceMs = result === BUSY ? policy.busyPollMs : PEER_CHECK_MS
+        const now = performance.now()
+        this.maybeStarve(now)
+        wait.rules.sliceMs = result === BUSY ? policy.busyPollMs : this.#sliceAfterNone(now)
         return NOT_YET
       },
     }
@@ -611,7 +639,8 @@ export class PermitCounter implements TagWatcher {
     const waited = performance.now() - this.waitingSince
     this.ticket = 0
     const state = Atomics.load(i32, this.#state)
-    if ((state & HANDOFF) !== 0 && (left <= 0 || (took && waited < STARVE_MS))) this.clearHandoff()
+    // Waiters we skipped (stopped, or scribbled tickets) do not keep HANDOFF up.
+    if ((state & HANDOFF) !== 0 && (left <= this.#skippedLeft() || (took && waited < STARVE_MS))) this.clearHandoff()
     // A wake-up we consumed (or a permit left over) must reach the next waiter.
     if (left > 0 && countOf(state) > 0) this.wakeOldest(1)
   }
@@ -665,29 +694,87 @@ export class PermitCounter implements TagWatcher {
         if (!this.waitWhileTagged(deadline)) return false
         continue
       }
-      if (!this.handoff || oldestTicketSlotIn(this.i32, this.#base, this) !== -1) return false
+      if (!this.handoff || oldestTicketSlotIn(this.i32, this.#base, this, this.#skipped) !== -1) return false
       this.clearHandoff()
     }
     return false
   }
 
-  /** True when no other waiting object has an older ticket than ours. */
+  /**
+   * True when we may take under HANDOFF: no other waiting object has an
+   * older ticket (see `olderThan`), leaving out those we skipped. An older
+   * ticket that keeps a free permit reserved HANDOFF_GRACE_MS (its owner
+   * does not take it: stopped, or the ticket is a scribble) is skipped from
+   * then on, until its slot's TICKET changes. Called only when a permit is free.
+   */
   isOldest(): boolean {
     const mine = this.ticket
     if (mine === 0) return false
     const i32 = this.i32
     const max = scanLimitIn(i32, this.#base, this)
-    for (let s = 0; s < max; s++) {
-      if (s === this.slot) continue
-      const ticket = Atomics.load(i32, slotIndex(this.#base, s, S_TICKET))
-      if (ticket !== 0 && ((ticket - mine) | 0) < 0) return false
+    const tickets = this.#tickets
+    for (let s = 0; s < max; s++) tickets[s] = Atomics.load(i32, slotIndex(this.#base, s, S_TICKET))
+    // After the tickets: every ticket read was drawn before this read, so its age is its real one.
+    const next = Atomics.load(i32, this.#nextTicket)
+    const skipped = this.#skipped
+    for (;;) {
+      let oldest = this.slot
+      let oldestTicket = mine
+      for (let s = 0; s < max; s++) {
+        const ticket = tickets[s] as number
+        if (s === this.slot || ticket === 0) continue
+        if (skipped.size > 0 && skipped.has(s)) {
+          if (skipped.get(s) === ticket) continue
+          skipped.delete(s)
+        }
+        if (olderThan(next, ticket, s, oldestTicket, oldest)) {
+          oldest = s
+          oldestTicket = ticket
+        }
+      }
+      if (oldest === this.slot) return true
+      // Another ticket holds the free permit: watch how long it keeps it.
+      const now = performance.now()
+      if (this.#reservedSince === 0 || this.#reservedSlot !== oldest || this.#reservedTicket !== oldestTicket) {
+        this.#reservedSince = now
+        this.#reservedSlot = oldest
+        this.#reservedTicket = oldestTicket
+        return false
+      }
+      if (now - this.#reservedSince < HANDOFF_GRACE_MS) return false
+      skipped.set(oldest, oldestTicket)
+      this.#reservedSince = 0
     }
-    return true
   }
+
+  /** The next sleep of a wait that found no permit for it: shorter while it watches a reservation. */
+  #sliceAfterNone(now: number): number {
+    if (this.#reservedSince === 0) return PEER_CHECK_MS
+    return Math.min(PEER_CHECK_MS, Math.max(1, this.#reservedSince + HANDOFF_GRACE_MS - now))
+  }
+
+  /** How many tickets we skipped are still in their slots. */
+  #skippedLeft(): number {
+    let left = 0
+    for (const [s, ticket] of this.#skipped) {
+      if (Atomics.load(this.i32, slotIndex(this.#base, s, S_TICKET)) === ticket) left++
+      else this.#skipped.delete(s)
+    }
+    return left
+  }
+
+  /** Tickets (by slot) that kept a free permit reserved HANDOFF_GRACE_MS: this object no longer waits for them. */
+  readonly #skipped = new Map<number, number>()
+  /** The reservation being watched: the older ticket, its slot, and when a free permit was first seen reserved for it (0: none). */
+  #reservedSlot = -1
+  #reservedTicket = 0
+  #reservedSince = 0
+  /** Scratch for isOldest's scan. */
+  readonly #tickets = new Int32Array(SLOT_COUNT)
 
   /** Wakes the `n` waiting objects with the smallest tickets (those asleep; awake ones retry anyway). */
   wakeOldest(n: number): void {
-    wakeOldestIn(this.i32, this.#base, n, this)
+    wakeOldestIn(this.i32, this.#base, n, this, this.#skipped)
   }
 }
 
@@ -698,15 +785,35 @@ function scanLimitIn(i32: Int32Array, base: number, watcher: TagWatcher): number
   return max
 }
 
-/** The slot with the smallest ticket (tickets wrap: compared by difference), or -1 when nobody waits. */
-function oldestTicketSlotIn(i32: Int32Array, base: number, watcher: TagWatcher): number {
+/**
+ * Whether `ticket` (of slot `s`) is older than `than` (of slot `thanSlot`):
+ * by age, how many tickets were drawn since (`next - ticket`, unsigned),
+ * then by slot. A total order for one `next` (read after the tickets), so
+ * scribbled tickets cannot form a cycle with no oldest.
+ */
+function olderThan(next: number, ticket: number, s: number, than: number, thanSlot: number): boolean {
+  const age = (next - ticket) >>> 0
+  const thanAge = (next - than) >>> 0
+  return age > thanAge || (age === thanAge && s < thanSlot)
+}
+
+/** The slot with the oldest ticket (see olderThan), leaving out `skipped` tickets; -1 when nobody waits. */
+function oldestTicketSlotIn(
+  i32: Int32Array,
+  base: number,
+  watcher: TagWatcher,
+  skipped?: ReadonlyMap<number, number>,
+): number {
   const max = scanLimitIn(i32, base, watcher)
+  const tickets: number[] = []
+  for (let s = 0; s < max; s++) tickets.push(Atomics.load(i32, slotIndex(base, s, S_TICKET)))
+  const next = Atomics.load(i32, headerIndex(base, W_NEXT_TICKET))
   let best = -1
   let bestTicket = 0
   for (let s = 0; s < max; s++) {
-    const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
-    if (ticket === 0) continue
-    if (best === -1 || ((ticket - bestTicket) | 0) < 0) {
+    const ticket = tickets[s] as number
+    if (ticket === 0 || skipped?.get(s) === ticket) continue
+    if (best === -1 || olderThan(next, ticket, s, bestTicket, best)) {
       best = s
       bestTicket = ticket
     }
@@ -715,9 +822,15 @@ function oldestTicketSlotIn(i32: Int32Array, base: number, watcher: TagWatcher):
 }
 
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
-function wakeOldestIn(i32: Int32Array, base: number, n: number, watcher: TagWatcher): void {
+function wakeOldestIn(
+  i32: Int32Array,
+  base: number,
+  n: number,
+  watcher: TagWatcher,
+  skipped?: ReadonlyMap<number, number>,
+): void {
   if (n === 1) {
-    const best = oldestTicketSlotIn(i32, base, watcher)
+    const best = oldestTicketSlotIn(i32, base, watcher, skipped)
     if (best !== -1) watcher.slotEvents(best).notify()
     return
   }
@@ -727,7 +840,8 @@ function wakeOldestIn(i32: Int32Array, base: number, n: number, watcher: TagWatc
     const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
     if (ticket !== 0) waiting.push([ticket, s])
   }
-  waiting.sort((a, b) => (a[0] - b[0]) | 0)
+  const next = Atomics.load(i32, headerIndex(base, W_NEXT_TICKET))
+  waiting.sort((a, b) => (olderThan(next, a[0], a[1], b[0], b[1]) ? -1 : 1))
   for (let k = 0; k < waiting.length && k < n; k++) watcher.slotEvents((waiting[k] as [number, number])[1]).notify()
 }
 
