@@ -46,9 +46,11 @@
  *   waiter may take; newcomers queue behind it. The waiter that takes clears
  *   HANDOFF when it waited less than STARVE_MS or was the last one (Go's
  *   sync.Mutex starvation mode).
- * - Oldest: by age, `(NEXT_TICKET - ticket) >>> 0` with NEXT_TICKET read after
- *   the tickets (so every real ticket's age is its true one), ties by slot: a
- *   total order, so scribbled tickets cannot make a cycle with no oldest.
+ * - Oldest: the smallest ticket by wrapping difference (ties by slot), which
+ *   real tickets always have. Scribbled tickets can make a cycle with no
+ *   smallest; then the age `(NEXT_TICKET - ticket) >>> 0` decides, with
+ *   NEXT_TICKET read after the tickets: a total order (see oldestIn). The
+ *   common case reads no header word, so releases stay as cheap as before.
  * - A reservation is bounded: a waiter that sees a free permit reserved under
  *   HANDOFF for the same older ticket for HANDOFF_GRACE_MS (= PEER_CHECK_MS)
  *   skips that ticket from then on (its owner is stopped, e.g. SIGSTOP, or in
@@ -363,13 +365,7 @@ export class PermitCounter implements TagWatcher {
           // The tag is range-checked by tags.awaitUntag, which every caller runs on BUSY.
           return BUSY
         }
-        if (state >>> COUNT_SHIFT === 0) {
-          this.#seen = state
-          // No free permit: nobody is sitting on a reservation.
-          this.#reservedSince = 0
-          return NONE
-        }
-        if ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest())) {
+        if (state >>> COUNT_SHIFT === 0 || ((state & HANDOFF) !== 0 && !(asWaiter && this.isOldest()))) {
           this.#seen = state
           return NONE
         }
@@ -622,6 +618,7 @@ export class PermitCounter implements TagWatcher {
     Atomics.add(this.i32, this.#waiters, 1)
     this.ticket = ticket
     this.waitingSince = performance.now()
+    this.#reservedSince = 0
   }
 
   /**
@@ -711,28 +708,17 @@ export class PermitCounter implements TagWatcher {
     const mine = this.ticket
     if (mine === 0) return false
     const i32 = this.i32
-    const max = scanLimitIn(i32, this.#base, this)
-    const tickets = this.#tickets
-    for (let s = 0; s < max; s++) tickets[s] = Atomics.load(i32, slotIndex(this.#base, s, S_TICKET))
-    // After the tickets: every ticket read was drawn before this read, so its age is its real one.
-    const next = Atomics.load(i32, this.#nextTicket)
+    const base = this.#base
+    const max = scanLimitIn(i32, base, this)
     const skipped = this.#skipped
+    // A skipped ticket that left its slot is forgotten.
+    if (skipped.size > 0)
+      for (const [s, ticket] of skipped)
+        if (Atomics.load(i32, slotIndex(base, s, S_TICKET)) !== ticket) skipped.delete(s)
     for (;;) {
-      let oldest = this.slot
-      let oldestTicket = mine
-      for (let s = 0; s < max; s++) {
-        const ticket = tickets[s] as number
-        if (s === this.slot || ticket === 0) continue
-        if (skipped.size > 0 && skipped.has(s)) {
-          if (skipped.get(s) === ticket) continue
-          skipped.delete(s)
-        }
-        if (olderThan(next, ticket, s, oldestTicket, oldest)) {
-          oldest = s
-          oldestTicket = ticket
-        }
-      }
-      if (oldest === this.slot) return true
+      const oldest = oldestIn(i32, base, max, skipped, this.slot, mine)
+      if (oldest === this.slot || oldest === -1) return true
+      const oldestTicket = Atomics.load(i32, slotIndex(base, oldest, S_TICKET))
       // Another ticket holds the free permit: watch how long it keeps it.
       const now = performance.now()
       if (this.#reservedSince === 0 || this.#reservedSlot !== oldest || this.#reservedTicket !== oldestTicket) {
@@ -755,6 +741,7 @@ export class PermitCounter implements TagWatcher {
 
   /** How many tickets we skipped are still in their slots. */
   #skippedLeft(): number {
+    if (this.#skipped.size === 0) return 0
     let left = 0
     for (const [s, ticket] of this.#skipped) {
       if (Atomics.load(this.i32, slotIndex(this.#base, s, S_TICKET)) === ticket) left++
@@ -769,8 +756,6 @@ export class PermitCounter implements TagWatcher {
   #reservedSlot = -1
   #reservedTicket = 0
   #reservedSince = 0
-  /** Scratch for isOldest's scan. */
-  readonly #tickets = new Int32Array(SLOT_COUNT)
 
   /** Wakes the `n` waiting objects with the smallest tickets (those asleep; awake ones retry anyway). */
   wakeOldest(n: number): void {
@@ -786,10 +771,9 @@ function scanLimitIn(i32: Int32Array, base: number, watcher: TagWatcher): number
 }
 
 /**
- * Whether `ticket` (of slot `s`) is older than `than` (of slot `thanSlot`):
+ * Whether `ticket` (of slot `s`) is older than `than` (of slot `thanSlot`)
  * by age, how many tickets were drawn since (`next - ticket`, unsigned),
- * then by slot. A total order for one `next` (read after the tickets), so
- * scribbled tickets cannot form a cycle with no oldest.
+ * then by slot: a total order for one `next` (read after the tickets).
  */
 function olderThan(next: number, ticket: number, s: number, than: number, thanSlot: number): boolean {
   const age = (next - ticket) >>> 0
@@ -797,28 +781,65 @@ function olderThan(next: number, ticket: number, s: number, than: number, thanSl
   return age > thanAge || (age === thanAge && s < thanSlot)
 }
 
-/** The slot with the oldest ticket (see olderThan), leaving out `skipped` tickets; -1 when nobody waits. */
-function oldestTicketSlotIn(
+/**
+ * The slot of the oldest ticket of the semaphore at `base` (0: none; a
+ * `skipped` one left out; slot `mySlot` counts with `mine`, our own view),
+ * or -1. One pass: real tickets lie within half the range, where the
+ * wrapping difference is an exact order and its minimum the oldest (ties by
+ * slot). Only scribbled tickets spread wider (then they may form a cycle with
+ * no minimum); only then is NEXT_TICKET read and the age order used.
+ */
+function oldestIn(
   i32: Int32Array,
   base: number,
-  watcher: TagWatcher,
-  skipped?: ReadonlyMap<number, number>,
+  max: number,
+  skipped: ReadonlyMap<number, number> | undefined,
+  mySlot = -1,
+  mine = 0,
 ): number {
-  const max = scanLimitIn(i32, base, watcher)
-  const tickets: number[] = []
-  for (let s = 0; s < max; s++) tickets.push(Atomics.load(i32, slotIndex(base, s, S_TICKET)))
-  const next = Atomics.load(i32, headerIndex(base, W_NEXT_TICKET))
+  const skips = skipped !== undefined && skipped.size > 0
+  let first = 0
   let best = -1
+  let low = 0
+  let high = 0
+  for (let s = 0; s < max; s++) {
+    const ticket = s === mySlot ? mine : Atomics.load(i32, slotIndex(base, s, S_TICKET))
+    if (ticket === 0 || (skips && skipped.get(s) === ticket)) continue
+    if (best === -1) {
+      first = ticket
+      best = s
+      continue
+    }
+    // Offset from the first ticket seen, as a number (no wrap within a half range).
+    const d = (ticket - first) | 0
+    if (d < low) {
+      low = d
+      best = s
+    } else if (d > high) high = d
+  }
+  if (best === -1 || high - low < 2 ** 31) return best
+  const next = Atomics.load(i32, headerIndex(base, W_NEXT_TICKET))
+  best = -1
   let bestTicket = 0
   for (let s = 0; s < max; s++) {
-    const ticket = tickets[s] as number
-    if (ticket === 0 || skipped?.get(s) === ticket) continue
+    const ticket = s === mySlot ? mine : Atomics.load(i32, slotIndex(base, s, S_TICKET))
+    if (ticket === 0 || (skips && skipped.get(s) === ticket)) continue
     if (best === -1 || olderThan(next, ticket, s, bestTicket, best)) {
       best = s
       bestTicket = ticket
     }
   }
   return best
+}
+
+/** The slot with the oldest ticket (see oldestIn), leaving out `skipped` tickets; -1 when nobody waits. */
+function oldestTicketSlotIn(
+  i32: Int32Array,
+  base: number,
+  watcher: TagWatcher,
+  skipped?: ReadonlyMap<number, number>,
+): number {
+  return oldestIn(i32, base, scanLimitIn(i32, base, watcher), skipped)
 }
 
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
