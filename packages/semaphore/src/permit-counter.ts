@@ -714,6 +714,16 @@ export class PermitCounter implements TagWatcher {
     const i32 = this.i32
     const base = this.#base
     const max = scanLimitIn(i32, base, this)
+    // Fast path: no ticket comes before ours by wrapping difference, so all
+    // lie within half the range after ours: we are the oldest, and every
+    // other waiter's look agrees.
+    let before = false
+    for (let s = 0; s < max && !before; s++) {
+      if (s === this.slot) continue
+      const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
+      before = ticket !== 0 && ((ticket - mine) | 0) < 0
+    }
+    if (!before) return true
     const skipped = this.#skipped
     // A skipped ticket that left its slot is forgotten.
     if (skipped.size > 0)
@@ -843,7 +853,29 @@ function oldestTicketSlotIn(
   watcher: TagWatcher,
   skipped?: ReadonlyMap<number, number>,
 ): number {
-  return oldestIn(i32, base, scanLimitIn(i32, base, watcher), skipped)
+  const max = scanLimitIn(i32, base, watcher)
+  if (skipped !== undefined && skipped.size > 0) return oldestIn(i32, base, max, skipped)
+  // oldestIn's first pass, without our slot and skips (every release that wakes a waiter runs it).
+  let best = -1
+  let bestTicket = 0
+  let high = 0
+  for (let s = 0; s < max; s++) {
+    const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
+    if (ticket === 0) continue
+    if (best === -1) {
+      best = s
+      bestTicket = ticket
+      continue
+    }
+    const d = (ticket - bestTicket) | 0
+    if (d < 0) {
+      // A new minimum: the span so far is measured from it.
+      high -= d
+      best = s
+      bestTicket = ticket
+    } else if (d > high) high = d
+  }
+  return best === -1 || high < 2 ** 31 ? best : oldestIn(i32, base, max, undefined)
 }
 
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
