@@ -25,7 +25,8 @@
  * |------|---------|----------------------------------------------------|------------------------------------------------------------|
  * | 0    | HELD    | the slot's object; its reaper after it died        | permits this object holds (taken and not given back)       |
  * | 1    | JOURNAL | the slot's object (or its reaper), before tagging  | what HELD becomes when the tagged operation completes      |
- * | 2    | TICKET  | the slot's object; its reaper                      | 0: not waiting; else its place in line (older = smaller)   |
+ * | 2    | TICKET  | the slot's object; its reaper                      | 0: not waiting; else its place in line (older = smaller,   |
+ * |      |         |                                                    | by wrapping difference; see permit-counter.ts, "Oldest")   |
  * | 3    | WAKE    | anyone waking this slot (+1)                       | the futex word the slot's waiters sleep on                 |
  * | 4    | SLEEP   | the slot (CAS 0 → 1 before sleeping), a waker or   | 1: a waiter may be asleep on WAKE, so a waker must notify; |
  * |      |         | the slot itself (CAS 1 → 0)                        | whoever flips it also moves SLEEPERS                       |
@@ -37,7 +38,9 @@
  * STATE, the one word every acquire and release changes:
  * - `count` (bits 9-31, unsigned): permits available now, 0..MAX_VALUE.
  * - `HANDOFF` (bit 8): a waiter has waited longer than STARVE_MS; until it is
- *   cleared only the oldest waiter (smallest TICKET) may take a permit.
+ *   cleared only the oldest waiter (smallest TICKET; for scribbled tickets
+ *   with no smallest, largest age `NEXT_TICKET - TICKET`, see permit-counter.ts) may take a permit, and a waiter skips an older ticket
+ *   that leaves a free permit untaken HANDOFF_GRACE_MS.
  * - `tag` (bits 0-7): 0, or slot + 1 of the object whose HELD is being updated
  *   together with the count. While a tag is set nobody else changes STATE (every
  *   CAS expects tag 0), so the tagger clears it with a plain store.
@@ -55,7 +58,8 @@
  * FLAGS only RECLAIM; MAX_SLOT 0..128; reserved words 0; HELD and JOURNAL
  * 0..MAX_VALUE; SLEEP 0 or 1; TICKET 0 in a slot no object holds. WAITERS,
  * SLEEPERS, NEXT_TICKET, WAKE and the value of a TICKET are hints or wrapping
- * numbers: every value is safe.
+ * numbers: every value is safe (a ticket that never takes the permit it is
+ * offered costs each waiter at most about 2 × PEER_CHECK_MS, once).
  */
 
 import { SLOT_COUNT } from '@ipc/core/internal'

@@ -42,10 +42,25 @@
  *   untagging (the fast path pays no wake for it).
  * - Fairness: anyone may take a free permit (barging, as Python's and Go's
  *   locks do: much faster under contention) until a waiter has waited
- *   STARVE_MS. That waiter sets HANDOFF, and from then on only the waiter with
- *   the smallest ticket may take; newcomers queue behind it. The waiter that
- *   takes clears HANDOFF when it waited less than STARVE_MS or was the last
- *   one (Go's sync.Mutex starvation mode).
+ *   STARVE_MS. That waiter sets HANDOFF, and from then on only the oldest
+ *   waiter may take; newcomers queue behind it. The waiter that takes clears
+ *   HANDOFF when it waited less than STARVE_MS or was the last one (Go's
+ *   sync.Mutex starvation mode).
+ * - Oldest: the smallest ticket by wrapping difference (ties by slot), which
+ *   real tickets always have. Scribbled tickets can make a cycle with no
+ *   smallest; then the age `(NEXT_TICKET - ticket) >>> 0` decides, with
+ *   NEXT_TICKET read after the tickets: a total order (see oldestIn). The
+ *   common case reads no header word, so releases stay as cheap as before.
+ * - A reservation is bounded: a waiter that sees a free permit reserved under
+ *   HANDOFF for the same older ticket for HANDOFF_GRACE_MS (= PEER_CHECK_MS)
+ *   skips that ticket from then on (its owner is stopped, e.g. SIGSTOP, or in
+ *   another PID namespace, or the ticket is a scribble), and clears HANDOFF
+ *   when it leaves and only skipped tickets remain. A live, running oldest
+ *   waiter is woken by the giver and takes within microseconds, so it keeps
+ *   its turn. Cost of a stopped or scribbled ticket: each waiting object
+ *   loses at most one look interval (PEER_CHECK_MS, to notice the free
+ *   permit) plus HANDOFF_GRACE_MS, once per such ticket; `tryAcquire` of a
+ *   non-waiting object returns false while HANDOFF stays set.
  * - Crashes: waiters wake at least every PEER_CHECK_MS (the kernel's one
  *   dead-peer policy) and call reap() from the loop's `onSlice`; it calls
  *   `reapSlot` once for each slot whose process died, which finishes the
@@ -63,21 +78,26 @@
  *   A tag that stays past TAG_LIVENESS_MS must name an attached slot: a dead
  *   owner is reaped, a free one is corruption (`#checkOwner`).
  * - Waiting for a tag to go (`awaitUntag`, core's slot-tag.ts) ends at the caller's deadline, and
- *   throws TimeoutError once the same tagged STATE has stayed TAG_STALL_MS
- *   (a live object that never finishes): never a hang.
+ *   throws TimeoutError once the same owner's tag has stayed TAG_STALL_MS
+ *   (a live object that never finishes, or a scribbler changing the value
+ *   under its tag): never a hang. give() and reapSlot bound all the tag
+ *   waits of one call by TAG_STALL_MS together (tags passed from owner to
+ *   owner cannot stretch it); in poll mode give() looks once per call.
  * - give: a count above BOUND (checked only when the give would pass it).
  * - MAX_SLOT, wherever a scan reads it (`scanLimitIn`): 0..SLOT_COUNT.
  * - Our own SLEEP, after every failed try of a wait: 0 or 1 (a corrupt one
  *   keeps the flag CASes from matching, so the wait ends at its next look).
  * - reapSlot: JOURNAL and HELD of the dead slot 0..MAX_VALUE, BOUND again.
  * - Every PEER_CHECK_MS of waiting (`reap`): a TICKET set in a slot no object
- *   holds (it would stall HANDOFF forever; close and reapSlot clear it first).
+ *   holds (close and reapSlot clear it first). A waiter may skip it first
+ *   (see "A reservation is bounded"): either way no wait hangs on it.
  * - Hints where every value is safe, so nothing to check: WAITERS (only
  *   decides whether to clear HANDOFF or pass a wake-up on), SLEEPERS (> 0
  *   makes a giver scan; a wrong value costs a scan or a wake-up late by at
- *   most PEER_CHECK_MS), NEXT_TICKET and a held slot's TICKET (wrapping numbers,
- *   compared by difference), WAKE (a futex word), HANDOFF (cleared by the
- *   next leaver).
+ *   most PEER_CHECK_MS), NEXT_TICKET and a held slot's TICKET (ordered by
+ *   age, a total order; a ticket that sits on a free permit is skipped after
+ *   HANDOFF_GRACE_MS), WAKE (a futex word), HANDOFF (cleared by the next
+ *   leaver).
  * The uncontended take and give check nothing more than before: a tagged
  * STATE already sent them to the slow path.
  */
@@ -122,6 +142,12 @@ import {
 
 /** A waiter that has waited this long switches the semaphore to strict FIFO handoff. */
 const STARVE_MS = 2
+/**
+ * How long a waiter lets a free permit stay reserved under HANDOFF for the
+ * same older ticket before it skips that ticket (its owner is stopped, or the
+ * ticket is a scribble): the kernel's dead-peer period.
+ */
+export const HANDOFF_GRACE_MS = PEER_CHECK_MS
 
 /**
  * How a semaphore's waiters sleep: the parameters of their EventCount waits,
@@ -392,11 +418,25 @@ export class PermitCounter implements TagWatcher {
     const index = this.#state
     const limit = this.bound === 0 ? MAX_VALUE : this.bound
     let state = this.#seen
+    /** performance.now() of this call's first tag wait (0: none yet). */
+    let waitedSince = 0
     for (;;) {
       if ((state & TAG_MASK) !== 0) {
         state = Atomics.load(i32, index)
         if ((state & TAG_MASK) !== 0) {
-          if (!this.tags.awaitUntag(state, deadline, poll)) return BUSY
+          // One bound for the whole call, whatever the owners: tags passed
+          // from owner to owner (a scribbler's) cannot stretch it. `poll`: one look.
+          if (waitedSince === 0) {
+            // A tag lasts nanoseconds: spin before reading the clock (the contended release).
+            for (let spins = 0; spins < TAG_SPINS && (state & TAG_MASK) !== 0; spins++) state = Atomics.load(i32, index)
+            if ((state & TAG_MASK) === 0) continue
+            waitedSince = performance.now()
+          } else if (poll) return BUSY
+          const stallAt = waitedSince + TAG_STALL_MS
+          if (!this.tags.awaitUntag(state, Math.min(deadline, stallAt), poll)) {
+            if (poll || deadline < stallAt) return BUSY
+            throw this.tags.stallError(state)
+          }
           state = Atomics.load(i32, index)
           continue
         }
@@ -428,6 +468,8 @@ export class PermitCounter implements TagWatcher {
       }
       break
     }
+    // Our CAS met STATE untagged: a stall we waited in is over.
+    if (waitedSince !== 0) this.tags.untagged()
     // Seq-cst CAS on STATE, then this load; a waiter adds to SLEEPERS, then
     // reads STATE. So either it sees our permits or we see it asleep.
     if (Atomics.load(i32, this.#sleepers) > 0) this.wakeOldest(n)
@@ -542,14 +584,17 @@ export class PermitCounter implements TagWatcher {
         // owner is reaped, a stuck one ends the wait with TimeoutError), then
         // try again; if it stays, poll: its untagging notifies nobody.
         if (result === BUSY && this.waitWhileTagged(0, true)) result = this.tryTake(true)
+        // Seen untagged: a stall of STATE's tag (continued across looks) is over.
+        if (result !== BUSY) this.tags.untagged()
         if (result === TAKEN) {
           wait.onTaken?.()
           return true
         }
         const sleep = Atomics.load(this.i32, this.#sleepIndex)
         if ((sleep & ~1) !== 0) throw this.corrupt(`slot ${this.slot} has SLEEP ${sleep}, not 0 or 1`)
-        this.maybeStarve(performance.now())
-        wait.rules.sliceMs = result === BUSY ? policy.busyPollMs : PEER_CHECK_MS
+        const now = performance.now()
+        this.maybeStarve(now)
+        wait.rules.sliceMs = result === BUSY ? policy.busyPollMs : this.#sliceAfterNone(now)
         return NOT_YET
       },
     }
@@ -577,6 +622,7 @@ export class PermitCounter implements TagWatcher {
     Atomics.add(this.i32, this.#waiters, 1)
     this.ticket = ticket
     this.waitingSince = performance.now()
+    this.#reservedSince = 0
   }
 
   /**
@@ -594,7 +640,8 @@ export class PermitCounter implements TagWatcher {
     const waited = performance.now() - this.waitingSince
     this.ticket = 0
     const state = Atomics.load(i32, this.#state)
-    if ((state & HANDOFF) !== 0 && (left <= 0 || (took && waited < STARVE_MS))) this.clearHandoff()
+    // Waiters we skipped (stopped, or scribbled tickets) do not keep HANDOFF up.
+    if ((state & HANDOFF) !== 0 && (left <= this.#skippedLeft() || (took && waited < STARVE_MS))) this.clearHandoff()
     // A wake-up we consumed (or a permit left over) must reach the next waiter.
     if (left > 0 && countOf(state) > 0) this.wakeOldest(1)
   }
@@ -648,29 +695,85 @@ export class PermitCounter implements TagWatcher {
         if (!this.waitWhileTagged(deadline)) return false
         continue
       }
-      if (!this.handoff || oldestTicketSlotIn(this.i32, this.#base, this) !== -1) return false
+      if (!this.handoff || oldestTicketSlotIn(this.i32, this.#base, this, this.#skipped) !== -1) return false
       this.clearHandoff()
     }
     return false
   }
 
-  /** True when no other waiting object has an older ticket than ours. */
+  /**
+   * True when we may take under HANDOFF: no other waiting object has an
+   * older ticket (see `olderThan`), leaving out those we skipped. An older
+   * ticket that keeps a free permit reserved HANDOFF_GRACE_MS (its owner
+   * does not take it: stopped, or the ticket is a scribble) is skipped from
+   * then on, until its slot's TICKET changes. Called only when a permit is free.
+   */
   isOldest(): boolean {
     const mine = this.ticket
     if (mine === 0) return false
     const i32 = this.i32
-    const max = scanLimitIn(i32, this.#base, this)
-    for (let s = 0; s < max; s++) {
+    const base = this.#base
+    const max = scanLimitIn(i32, base, this)
+    // Fast path: no ticket comes before ours by wrapping difference, so all
+    // lie within half the range after ours: we are the oldest, and every
+    // other waiter's look agrees.
+    let before = false
+    for (let s = 0; s < max && !before; s++) {
       if (s === this.slot) continue
-      const ticket = Atomics.load(i32, slotIndex(this.#base, s, S_TICKET))
-      if (ticket !== 0 && ((ticket - mine) | 0) < 0) return false
+      const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
+      before = ticket !== 0 && ((ticket - mine) | 0) < 0
     }
-    return true
+    if (!before) return true
+    const skipped = this.#skipped
+    // A skipped ticket that left its slot is forgotten.
+    if (skipped.size > 0)
+      for (const [s, ticket] of skipped)
+        if (Atomics.load(i32, slotIndex(base, s, S_TICKET)) !== ticket) skipped.delete(s)
+    for (;;) {
+      const oldest = oldestIn(i32, base, max, skipped, this.slot, mine)
+      if (oldest === this.slot || oldest === -1) return true
+      const oldestTicket = Atomics.load(i32, slotIndex(base, oldest, S_TICKET))
+      // Another ticket holds the free permit: watch how long it keeps it.
+      const now = performance.now()
+      if (this.#reservedSince === 0 || this.#reservedSlot !== oldest || this.#reservedTicket !== oldestTicket) {
+        this.#reservedSince = now
+        this.#reservedSlot = oldest
+        this.#reservedTicket = oldestTicket
+        return false
+      }
+      if (now - this.#reservedSince < HANDOFF_GRACE_MS) return false
+      skipped.set(oldest, oldestTicket)
+      this.#reservedSince = 0
+    }
   }
+
+  /** The next sleep of a wait that found no permit for it: shorter while it watches a reservation. */
+  #sliceAfterNone(now: number): number {
+    if (this.#reservedSince === 0) return PEER_CHECK_MS
+    return Math.min(PEER_CHECK_MS, Math.max(1, this.#reservedSince + HANDOFF_GRACE_MS - now))
+  }
+
+  /** How many tickets we skipped are still in their slots. */
+  #skippedLeft(): number {
+    if (this.#skipped.size === 0) return 0
+    let left = 0
+    for (const [s, ticket] of this.#skipped) {
+      if (Atomics.load(this.i32, slotIndex(this.#base, s, S_TICKET)) === ticket) left++
+      else this.#skipped.delete(s)
+    }
+    return left
+  }
+
+  /** Tickets (by slot) that kept a free permit reserved HANDOFF_GRACE_MS: this object no longer waits for them. */
+  readonly #skipped = new Map<number, number>()
+  /** The reservation being watched: the older ticket, its slot, and when a free permit was first seen reserved for it (0: none). */
+  #reservedSlot = -1
+  #reservedTicket = 0
+  #reservedSince = 0
 
   /** Wakes the `n` waiting objects with the smallest tickets (those asleep; awake ones retry anyway). */
   wakeOldest(n: number): void {
-    wakeOldestIn(this.i32, this.#base, n, this)
+    wakeOldestIn(this.i32, this.#base, n, this, this.#skipped)
   }
 }
 
@@ -681,15 +784,61 @@ function scanLimitIn(i32: Int32Array, base: number, watcher: TagWatcher): number
   return max
 }
 
-/** The slot with the smallest ticket (tickets wrap: compared by difference), or -1 when nobody waits. */
-function oldestTicketSlotIn(i32: Int32Array, base: number, watcher: TagWatcher): number {
-  const max = scanLimitIn(i32, base, watcher)
+/**
+ * Whether `ticket` (of slot `s`) is older than `than` (of slot `thanSlot`)
+ * by age, how many tickets were drawn since (`next - ticket`, unsigned),
+ * then by slot: a total order for one `next` (read after the tickets).
+ */
+function olderThan(next: number, ticket: number, s: number, than: number, thanSlot: number): boolean {
+  const age = (next - ticket) >>> 0
+  const thanAge = (next - than) >>> 0
+  return age > thanAge || (age === thanAge && s < thanSlot)
+}
+
+/**
+ * The slot of the oldest ticket of the semaphore at `base` (0: none; a
+ * `skipped` one left out; slot `mySlot` counts with `mine`, our own view),
+ * or -1. One pass: real tickets lie within half the range, where the
+ * wrapping difference is an exact order and its minimum the oldest (ties by
+ * slot). Only scribbled tickets spread wider (then they may form a cycle with
+ * no minimum); only then is NEXT_TICKET read and the age order used.
+ */
+function oldestIn(
+  i32: Int32Array,
+  base: number,
+  max: number,
+  skipped: ReadonlyMap<number, number> | undefined,
+  mySlot = -1,
+  mine = 0,
+): number {
+  const skips = skipped !== undefined && skipped.size > 0
+  let first = 0
   let best = -1
+  let low = 0
+  let high = 0
+  for (let s = 0; s < max; s++) {
+    const ticket = s === mySlot ? mine : Atomics.load(i32, slotIndex(base, s, S_TICKET))
+    if (ticket === 0 || (skips && skipped.get(s) === ticket)) continue
+    if (best === -1) {
+      first = ticket
+      best = s
+      continue
+    }
+    // Offset from the first ticket seen, as a number (no wrap within a half range).
+    const d = (ticket - first) | 0
+    if (d < low) {
+      low = d
+      best = s
+    } else if (d > high) high = d
+  }
+  if (best === -1 || high - low < 2 ** 31) return best
+  const next = Atomics.load(i32, headerIndex(base, W_NEXT_TICKET))
+  best = -1
   let bestTicket = 0
   for (let s = 0; s < max; s++) {
-    const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
-    if (ticket === 0) continue
-    if (best === -1 || ((ticket - bestTicket) | 0) < 0) {
+    const ticket = s === mySlot ? mine : Atomics.load(i32, slotIndex(base, s, S_TICKET))
+    if (ticket === 0 || (skips && skipped.get(s) === ticket)) continue
+    if (best === -1 || olderThan(next, ticket, s, bestTicket, best)) {
       best = s
       bestTicket = ticket
     }
@@ -697,10 +846,48 @@ function oldestTicketSlotIn(i32: Int32Array, base: number, watcher: TagWatcher):
   return best
 }
 
+/** The slot with the oldest ticket (see oldestIn), leaving out `skipped` tickets; -1 when nobody waits. */
+function oldestTicketSlotIn(
+  i32: Int32Array,
+  base: number,
+  watcher: TagWatcher,
+  skipped?: ReadonlyMap<number, number>,
+): number {
+  const max = scanLimitIn(i32, base, watcher)
+  if (skipped !== undefined && skipped.size > 0) return oldestIn(i32, base, max, skipped)
+  // oldestIn's first pass, without our slot and skips (every release that wakes a waiter runs it).
+  let best = -1
+  let bestTicket = 0
+  let high = 0
+  for (let s = 0; s < max; s++) {
+    const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
+    if (ticket === 0) continue
+    if (best === -1) {
+      best = s
+      bestTicket = ticket
+      continue
+    }
+    const d = (ticket - bestTicket) | 0
+    if (d < 0) {
+      // A new minimum: the span so far is measured from it.
+      high -= d
+      best = s
+      bestTicket = ticket
+    } else if (d > high) high = d
+  }
+  return best === -1 || high < 2 ** 31 ? best : oldestIn(i32, base, max, undefined)
+}
+
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */
-function wakeOldestIn(i32: Int32Array, base: number, n: number, watcher: TagWatcher): void {
+function wakeOldestIn(
+  i32: Int32Array,
+  base: number,
+  n: number,
+  watcher: TagWatcher,
+  skipped?: ReadonlyMap<number, number>,
+): void {
   if (n === 1) {
-    const best = oldestTicketSlotIn(i32, base, watcher)
+    const best = oldestTicketSlotIn(i32, base, watcher, skipped)
     if (best !== -1) watcher.slotEvents(best).notify()
     return
   }
@@ -710,7 +897,8 @@ function wakeOldestIn(i32: Int32Array, base: number, n: number, watcher: TagWatc
     const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
     if (ticket !== 0) waiting.push([ticket, s])
   }
-  waiting.sort((a, b) => (a[0] - b[0]) | 0)
+  const next = Atomics.load(i32, headerIndex(base, W_NEXT_TICKET))
+  waiting.sort((a, b) => (olderThan(next, a[0], a[1], b[0], b[1]) ? -1 : 1))
   for (let k = 0; k < waiting.length && k < n; k++) watcher.slotEvents((waiting[k] as [number, number])[1]).notify()
 }
 
@@ -757,10 +945,15 @@ export function reapSlot(segment: Segment, slot: number): void {
     return
   }
   let given = 0
+  let waitedSince = 0
   for (;;) {
     const current = Atomics.load(i32, stateIndex)
     if ((current & TAG_MASK) !== 0) {
-      watcher.tags.awaitUntag(current, Number.POSITIVE_INFINITY)
+      // TAG_STALL_MS for all the tags this give-back meets, as in give().
+      const now = performance.now()
+      if (waitedSince === 0) waitedSince = now
+      else if (now - waitedSince >= TAG_STALL_MS) throw watcher.tags.stallError(current)
+      watcher.tags.awaitUntag(current, waitedSince + TAG_STALL_MS)
       continue
     }
     // Never past the bound: a BoundedSemaphore released by a non-holder may be full already.

@@ -97,6 +97,11 @@ export function kindOf(flavor: Flavor): SemaphoreKind {
       Atomics.store(segment.i32, headerIndex(base, W_MAGIC), MAGIC)
     },
     attach(segment: Segment): SemaphoreAttachment {
+      // The segment's kind and version matched, so a data area too short for the layout is damage.
+      if (segment.dataBytes < DATA_BYTES)
+        throw new CorruptError(
+          `Cannot open ${flavor.label} "${segment.name}": its shared memory is corrupt (a data area of ${segment.dataBytes} bytes, too short for the layout's ${DATA_BYTES})`,
+        )
       if (Atomics.load(segment.i32, headerIndex(segment.dataOffset, W_MAGIC)) !== MAGIC)
         throw new IncompatibleError(`Cannot open ${flavor.label} "${segment.name}": its data is not a semaphore's`)
       // Checks the layout: a corrupt segment throws CorruptError here.
@@ -394,6 +399,12 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
       waiter.cleanup()
       waiter.reject(new ClosedError(`Cannot acquire ${this.#flavor.label} "${this.name}": it was closed`))
     }
+  }
+
+  /** The number of permits free now. @throws {ClosedError} after close (its memory is unmapped). */
+  protected permitsFree(): number {
+    if (this.#closed) this.#throwUnusable('read the value of')
+    return this.#counter.value
   }
 
   /** Releases `n` permits (the checks both classes share). */

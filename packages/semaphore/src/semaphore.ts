@@ -12,7 +12,7 @@ import {
 } from '@ipc/core/internal'
 import { MAX_VALUE } from './layout.js'
 import type { SemaphoreCreateOptions, SemaphoreOpenOptions, SemaphoreOptions } from './options.js'
-import { type CreateSpec, checkValue, counterOf, type Flavor, kindOf, SemaphoreBase } from './semaphore-base.js'
+import { type CreateSpec, checkValue, type Flavor, kindOf, SemaphoreBase } from './semaphore-base.js'
 
 const SEMAPHORE: Flavor = { kind: 'semaphore', label: 'semaphore', className: 'Semaphore', module: import.meta.url }
 
@@ -122,9 +122,12 @@ export class Semaphore extends SemaphoreBase {
     return fromHandle(() => new Semaphore(), kindOf(SEMAPHORE), handle)
   }
 
-  /** The number of permits free now (Python's `get_value()`). */
+  /**
+   * The number of permits free now (Python's `get_value()`).
+   * @throws {ClosedError} The object was closed.
+   */
   get value(): number {
-    return counterOf(this).value
+    return this.permitsFree()
   }
 
   /**

@@ -273,9 +273,12 @@ describe('corrupt words of a dead holder, read when it is reaped', () => {
 
 describe('a TICKET in a slot no object holds, under HANDOFF', () => {
   // Under HANDOFF only the oldest waiter may take; a leftover ticket older
-  // than every real one would keep them all waiting. The periodic reap finds it.
+  // than every real one would keep them all waiting. Two mechanisms race,
+  // both about PEER_CHECK_MS: the waiter skips a ticket that kept a free
+  // permit reserved HANDOFF_GRACE_MS (and takes it), or the periodic reap
+  // finds the ticket in a free slot (CorruptError). Either way: no hang.
   for (const call of ['acquireSync', 'acquireForever']) {
-    it(`${call} throws CorruptError instead of waiting for a waiter that never comes`, {
+    it(`${call} takes the permit or throws CorruptError instead of waiting for a waiter that never comes`, {
       timeout: 20_000,
     }, async () => {
       const sem = track(new Semaphore(1))
@@ -291,8 +294,9 @@ describe('a TICKET in a slot no object holds, under HANDOFF', () => {
         },
         3_000,
       )
-      expect(result.outcome, JSON.stringify(result)).toBe('CorruptError')
-      expect(result.message).toContain('TICKET')
+      expect(['true', 'CorruptError'], JSON.stringify(result)).toContain(result.outcome)
+      if (result.outcome === 'CorruptError') expect(result.message).toContain('TICKET')
+      expect(result.ms).toBeLessThan(1_000)
       if (ASYNC_CALLS.has(call)) expect(result.maxGapMs).toBeLessThan(250)
     })
   }

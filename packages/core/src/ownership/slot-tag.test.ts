@@ -27,10 +27,10 @@ function setup(): { owner: Segment; reader: Segment; word: number; watch: SlotTa
 // A dead owner reaped by the watch (its journal finishing the operation):
 // packages/semaphore/test/corruption.test.ts, "under the dead holder's tag".
 describe('SlotTagWatch', () => {
-  it('returns true at once when the word no longer holds the tagged value', () => {
+  it('returns true at once when the word no longer carries the owner’s tag', () => {
     const { owner, word, watch } = setup()
-    Atomics.store(owner.i32, word, (5 << 8) | (owner.slot + 1))
-    expect(watch.awaitUntag((5 << 8) | (owner.slot + 1) | 0x100_0000, 0)).toBe(true)
+    Atomics.store(owner.i32, word, 5 << 8)
+    expect(watch.awaitUntag((5 << 8) | (owner.slot + 1), 0)).toBe(true)
   })
 
   it('waits out a live owner until the deadline, then returns false', () => {
@@ -74,5 +74,44 @@ describe('SlotTagWatch', () => {
     expect(error).toBeInstanceOf(TimeoutError)
     expect((error as Error).message).toBe(`slot ${owner.slot} stalled`)
     expect(performance.now() - started).toBeGreaterThanOrEqual(TAG_STALL_MS - 1)
+  })
+
+  it('measures the stall per owner: a value that keeps changing under one live tag still throws TimeoutError', () => {
+    const { owner, word, watch } = setup()
+    const tag = owner.slot + 1
+    const started = performance.now()
+    let error: unknown
+    let flips = 0
+    try {
+      // Polls 10 ms apart, the value changed before each (a scribbler's flips).
+      for (;;) {
+        Atomics.store(owner.i32, word, ((1 + (flips++ & 1)) << 8) | tag)
+        expect(watch.awaitUntag(Atomics.load(owner.i32, word), 0, true)).toBe(false)
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+        if (performance.now() - started > 3 * TAG_STALL_MS) break
+      }
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(performance.now() - started).toBeLessThan(TAG_STALL_MS + 500)
+  })
+
+  it('ends the wait when the word is untagged or another owner tags it, not when the same owner changes the value', () => {
+    const { owner, word, watch } = setup()
+    const tag = owner.slot + 1
+    Atomics.store(owner.i32, word, (1 << 8) | tag)
+    // Same owner, another value, before the call: still that owner's tag, the spin-only call gives up.
+    expect(watch.awaitUntag((2 << 8) | tag, 0)).toBe(false)
+    // Another owner's tag (not the reader's own: a third attachment's).
+    const third = Segment.open(KIND, owner.name)
+    try {
+      Atomics.store(owner.i32, word, (1 << 8) | (third.slot + 1))
+      expect(watch.awaitUntag((1 << 8) | tag, 0)).toBe(true)
+    } finally {
+      third.close()
+    }
+    Atomics.store(owner.i32, word, 1 << 8)
+    expect(watch.awaitUntag((1 << 8) | tag, 0)).toBe(true)
   })
 })

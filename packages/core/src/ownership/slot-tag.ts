@@ -18,15 +18,19 @@
  * - Wait: TAG_SPINS reads first (a tag lasts nanoseconds), then naps of at
  *   most 50 µs on the word until the caller's deadline; `poll` mode returns
  *   instead of napping (for a wait loop that sleeps between its polls).
- * - Liveness: once the same tagged value has stayed TAG_LIVENESS_MS, the
+ * - Owner, not value: a wait ends when the word is untagged or carries
+ *   another owner's tag. A change of the value under the same tag (only a
+ *   scribbler does that: an owner untags before its next operation) keeps
+ *   the wait, and its clock, going.
+ * - Liveness: once the same owner's tag has stayed TAG_LIVENESS_MS, the
  *   owner's slot is checked (`Segment.slotAlive`): a dead owner is reaped
  *   (`Segment.reap` runs the kind's onReap, which finishes the operation from
  *   the owner's journal and clears the tag); a tag that stays while no object
  *   holds its slot is corruption (a reaper clears the tag before it frees the
  *   slot).
- * - Stall: the same tagged value seen for TAG_STALL_MS (across calls) while
- *   its owner lives throws TimeoutError: never a hang on a live object that
- *   never finishes.
+ * - Stall: the same owner's tag seen for TAG_STALL_MS (across calls, until a
+ *   caller reports the word untagged with `untagged()`) while the owner lives
+ *   throws TimeoutError: never a hang on a live object that never finishes.
  */
 import type { CorruptError, TimeoutError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
@@ -38,7 +42,7 @@ import { waitWordSync } from '../waiting/futex.js'
 export const TAG_SPINS = 200
 /** After a tag has been set this long, check whether its owner died. */
 const TAG_LIVENESS_MS = 50
-/** A tagged value that stays unchanged this long (its owner alive) ends the wait with TimeoutError. */
+/** One owner's tag that stays this long (its owner alive) ends the wait with TimeoutError. */
 export const TAG_STALL_MS = 2000
 /** The longest nap between two looks at a tagged word. */
 const NAP_MS = 0.05
@@ -66,7 +70,7 @@ export class SlotTagWatch {
   readonly #ownTag: number
   readonly #errors: SlotTagErrors
   readonly #word: string
-  /** The tagged value being waited out (0: none), its first and last sighting, its owner's last check (performance.now()). */
+  /** The tag being waited out (0: none), its first and last sighting, its owner's last check (performance.now()). */
   #stalled = 0
   #stalledSince = 0
   #stalledLast = 0
@@ -88,21 +92,27 @@ export class SlotTagWatch {
   }
 
   /**
-   * Waits until the word changes from the tagged value `state`. Returns true
-   * when it did, false at `deadline` (performance.now() ms; 0: spin only) or,
-   * with `poll`, after one look (the owner's liveness is then checked only
-   * every TAG_LIVENESS_MS of the stall).
+   * Waits until the word no longer carries the tag of `state` (untagged, or
+   * another owner's tag). Returns true when so, false at `deadline`
+   * (performance.now() ms; 0: spin only) or, with `poll`, after one look
+   * (the owner's liveness is then checked only every TAG_LIVENESS_MS of the
+   * stall).
    * @throws {CorruptError} an impossible tag, or a tag whose slot nobody holds
-   * @throws {TimeoutError} a live owner kept the same value TAG_STALL_MS
+   * @throws {TimeoutError} a live owner kept its tag TAG_STALL_MS
    */
   awaitUntag(state: number, deadline: number, poll = false): boolean {
     this.#checkTag(state)
     const i32 = this.#i32
     const index = this.#index
-    for (let spins = 0; spins < TAG_SPINS; spins++) if (Atomics.load(i32, index) !== state) return this.untagged()
+    const mask = this.#tagMask
+    const tag = state & mask
+    for (let spins = 0; spins < TAG_SPINS; spins++) {
+      const seen = Atomics.load(i32, index)
+      if ((seen & mask) !== tag) return this.#ended(seen)
+    }
     const start = performance.now()
-    if (this.#stalled !== state || start - this.#stalledLast > PEER_CHECK_MS) {
-      this.#stalled = state
+    if (this.#stalled !== tag || start - this.#stalledLast > PEER_CHECK_MS) {
+      this.#stalled = tag
       this.#stalledSince = start
       this.#stalledChecked = start
     }
@@ -114,20 +124,35 @@ export class SlotTagWatch {
       const due = now >= giveUp || now - this.#stalledChecked >= TAG_LIVENESS_MS
       if (due || (!poll && now >= deadline)) {
         this.#stalledChecked = now
-        this.#checkOwner(state)
-        if (Atomics.load(i32, index) !== state) return this.untagged()
-        if (now >= giveUp) throw this.#errors.stall((state & this.#tagMask) - 1)
+        this.#checkOwner(tag)
+        const seen = Atomics.load(i32, index)
+        if ((seen & mask) !== tag) return this.#ended(seen)
+        if (now >= giveUp) throw this.#errors.stall(tag - 1)
         if (!poll && now >= deadline) return false
       }
       if (poll) return false
-      waitWordSync(i32, index, state, Math.min(NAP_MS, deadline - now, giveUp - now))
-      if (Atomics.load(i32, index) !== state) return this.untagged()
+      const current = Atomics.load(i32, index)
+      if ((current & mask) !== tag) return this.#ended(current)
+      waitWordSync(i32, index, current, Math.min(NAP_MS, deadline - now, giveUp - now))
+      const seen = Atomics.load(i32, index)
+      if ((seen & mask) !== tag) return this.#ended(seen)
     }
   }
 
   /** The word was seen untagged: the stall (if any) is over. */
   untagged(): true {
     this.#stalled = 0
+    return true
+  }
+
+  /** The TimeoutError of a stall of the owner of `state`'s tag (for a caller that bounds several waits in one). */
+  stallError(state: number): TimeoutError {
+    return this.#errors.stall((state & this.#tagMask) - 1)
+  }
+
+  /** The wait for one owner ended with the word at `seen`: untagged ends the stall; another owner's tag starts its own at the next wait. */
+  #ended(seen: number): true {
+    if ((seen & this.#tagMask) === 0) this.#stalled = 0
     return true
   }
 
@@ -140,12 +165,12 @@ export class SlotTagWatch {
   }
 
   /** A tag that stays: reaps its owner when that died (which finishes its operation). */
-  #checkOwner(state: number): void {
+  #checkOwner(tag: number): void {
     const segment = this.#segment
-    const owner = (state & this.#tagMask) - 1
+    const owner = tag - 1
     if (segment.slotAlive(owner)) return
     segment.reap()
-    if (Atomics.load(this.#i32, this.#index) === state && !segment.slotAlive(owner))
+    if ((Atomics.load(this.#i32, this.#index) & this.#tagMask) === tag && !segment.slotAlive(owner))
       throw this.#errors.corrupt(`${this.#word} carries the tag of slot ${owner}, which no object holds`)
   }
 }
