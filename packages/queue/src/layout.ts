@@ -79,7 +79,7 @@ export interface Attached extends Attachment {
  * label in messages and the class name (inspect, `Process`).
  */
 export type Flavor = PrimitiveKind<Attached, QueueSpec> & {
-  readonly segment: { kind: 'queue' | 'joinable-queue' | 'simple-queue'; label: string }
+  readonly segment: { kind: 'queue' | 'joinable-queue' | 'simple-queue'; label: string; minDataBytes: number }
   readonly className: 'Queue' | 'JoinableQueue' | 'SimpleQueue'
 }
 
@@ -88,10 +88,9 @@ function attachRing(segment: Segment, flavor: Flavor): Attached {
   const base = segment.dataOffset / 4
   const corrupt = (detail: string) =>
     new CorruptError(`Cannot open ${label} "${segment.name}": its shared memory is corrupt (${detail})`)
-  // The segment's kind and version matched, so a wrong magic or a data area too
-  // short for the words below and the ring's header is damage, not another layout.
-  if (segment.dataBytes < RING_OFFSET + MPMC_RING_HEADER_BYTES)
-    throw corrupt(`a data area of ${segment.dataBytes} bytes, too short for the ring's header`)
+  // The segment's kind and version matched, so a wrong magic is damage, not
+  // another layout. (A data area too short for these words and the ring's
+  // header was refused by Segment.open: minDataBytes.)
   const magic = Atomics.load(segment.i32, base + W_MAGIC)
   if (magic !== MAGIC) throw corrupt(`magic ${magic}, not ${MAGIC}`)
   const ring = new MpmcRing(segment, segment.dataOffset + RING_OFFSET, label)
@@ -102,7 +101,7 @@ function attachRing(segment: Segment, flavor: Flavor): Attached {
 
 function flavor(kind: Flavor['segment']['kind'], label: string, className: Flavor['className']): Flavor {
   const self: Flavor = {
-    segment: { kind, version: LAYOUT_VERSION, label },
+    segment: { kind, version: LAYOUT_VERSION, label, minDataBytes: RING_OFFSET + MPMC_RING_HEADER_BYTES },
     className,
     // Every class is bundled into the package's one entry file, which exports them all.
     module: import.meta.url,

@@ -5,7 +5,7 @@
  * of wedging; the queue object is unusable after, close() works.
  */
 import { truncateSync } from 'node:fs'
-import { HEADER_BYTES, Segment } from '@ipc/core/internal'
+import { HEADER_BYTES, MPMC_RING_HEADER_BYTES, Segment } from '@ipc/core/internal'
 import { CorruptError, IncompatibleError, JoinableQueue, Queue } from '@ipc/queue'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -90,7 +90,9 @@ describe('Queue.open() of damaged metadata', () => {
       })
       truncateSync(`/dev/shm/ipc-${queue.name}`, HEADER_BYTES + bytes)
       expect(() => Queue.open(queue.name)).toThrow(CorruptError)
-      expect(() => Queue.open(queue.name)).toThrow(`a data area of ${bytes} bytes, too short for the ring's header`)
+      expect(() => Queue.open(queue.name)).toThrow(
+        `a data area of ${bytes} bytes, too short for the layout's ${64 + MPMC_RING_HEADER_BYTES}`,
+      )
     })
   }
 

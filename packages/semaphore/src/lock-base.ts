@@ -30,7 +30,7 @@
  * the count dies with its holder, which is what takeover needs.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { CorruptError, IncompatibleError, TimeoutError, ValueError } from '@ipc/core'
+import { IncompatibleError, TimeoutError, ValueError } from '@ipc/core'
 import {
   type Attachment,
   type CreationSpec,
@@ -111,7 +111,7 @@ export function lockKind(
   recursive: boolean,
 ): LockKind {
   return {
-    segment,
+    segment: { ...segment, minDataBytes: DATA_BYTES },
     className,
     module,
     recursive,
@@ -120,11 +120,6 @@ export function lockKind(
       Atomics.store(created.i32, (created.dataOffset + OFFSET_MAGIC) / 4, LOCK_MAGIC)
     },
     attach(opened: Segment): LockAttachment {
-      // The segment's kind and version matched, so a data area too short for the layout is damage.
-      if (opened.dataBytes < DATA_BYTES)
-        throw new CorruptError(
-          `Cannot open ${segment.label} "${opened.name}": its shared memory is corrupt (a data area of ${opened.dataBytes} bytes, too short for the layout's ${DATA_BYTES})`,
-        )
       if (Atomics.load(opened.i32, (opened.dataOffset + OFFSET_MAGIC) / 4) !== LOCK_MAGIC)
         throw new IncompatibleError(`Cannot open ${segment.label} "${opened.name}": its data is not a lock's`)
       const label = `${segment.label} "${opened.name}"`

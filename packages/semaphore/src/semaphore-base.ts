@@ -85,7 +85,7 @@ export function kindOf(flavor: Flavor): SemaphoreKind {
   let kind = kinds.get(flavor)
   if (kind !== undefined) return kind
   kind = {
-    segment: { kind: flavor.kind, version: LAYOUT_VERSION, label: flavor.label },
+    segment: { kind: flavor.kind, version: LAYOUT_VERSION, label: flavor.label, minDataBytes: DATA_BYTES },
     className: flavor.className,
     module: flavor.module,
     dataBytes: () => DATA_BYTES,
@@ -97,11 +97,6 @@ export function kindOf(flavor: Flavor): SemaphoreKind {
       Atomics.store(segment.i32, headerIndex(base, W_MAGIC), MAGIC)
     },
     attach(segment: Segment): SemaphoreAttachment {
-      // The segment's kind and version matched, so a data area too short for the layout is damage.
-      if (segment.dataBytes < DATA_BYTES)
-        throw new CorruptError(
-          `Cannot open ${flavor.label} "${segment.name}": its shared memory is corrupt (a data area of ${segment.dataBytes} bytes, too short for the layout's ${DATA_BYTES})`,
-        )
       if (Atomics.load(segment.i32, headerIndex(segment.dataOffset, W_MAGIC)) !== MAGIC)
         throw new IncompatibleError(`Cannot open ${flavor.label} "${segment.name}": its data is not a semaphore's`)
       // Checks the layout: a corrupt segment throws CorruptError here.

@@ -206,6 +206,12 @@ export interface SegmentKind {
   version: number
   /** Human name used in error messages ("queue", "shared value"). */
   label?: string
+  /**
+   * The fewest data bytes the kind's layout reads before any of its own
+   * checks (its fixed words and headers). Opening a segment of this kind and
+   * version with a shorter data area throws CorruptError: its file was cut short.
+   */
+  minDataBytes?: number
 }
 
 export interface SegmentOptions {
@@ -436,6 +442,14 @@ export class Segment {
       fail(
         new IncompatibleError(
           `Cannot open ${what}: its layout version is ${version}, this package reads version ${kind.version}`,
+        ),
+      )
+    // Kind and version matched, so a data area too short for the layout is damage (a file cut short).
+    const dataBytes = mapped.size - HEADER_BYTES
+    if (kind.minDataBytes !== undefined && dataBytes < kind.minDataBytes)
+      fail(
+        new CorruptError(
+          `Cannot open ${what}: its shared memory is corrupt (a data area of ${dataBytes} bytes, too short for the layout's ${kind.minDataBytes})`,
         ),
       )
     let slot = claimSlot(i32, f64)

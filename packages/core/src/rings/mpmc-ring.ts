@@ -412,7 +412,9 @@ export class MpmcRing {
 
   /**
    * Attaches to the ring at byte `offset` of `segment`. `label` names the
-   * primitive in error messages ("queue").
+   * primitive in error messages ("queue"). The header must lie inside the
+   * segment: its kind declares `minDataBytes` up to the header's end, so
+   * Segment.open refuses a file cut shorter; the capacity is checked here.
    */
   constructor(segment: Segment, offset: number, label = 'ring') {
     this.#segment = segment
@@ -423,11 +425,6 @@ export class MpmcRing {
     this.#label = label
     const i32 = this.#i32
     const w = this.#w
-    // A file cut short (by its owner) may not even hold the header: no word is read before this.
-    if (offset + MPMC_RING_HEADER_BYTES > segment.u8.byteLength)
-      throw this.corrupt(
-        `the segment ends ${segment.u8.byteLength - offset} bytes into the ring's ${MPMC_RING_HEADER_BYTES}-byte header`,
-      )
     if (Atomics.load(i32, w + MAGIC_WORD) !== MAGIC)
       throw this.corrupt(`its ring header has magic ${i32[w + MAGIC_WORD]}, not ${MAGIC}`)
     if (i32[w + VERSION_WORD] !== MPMC_RING_VERSION)
