@@ -1,5 +1,5 @@
 import { spawnChild } from '@ipc/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { BoundedSemaphore } from '../src/bounded-semaphore.js'
 import {
   DATA_BYTES,
@@ -21,6 +21,7 @@ import {
 import { Semaphore } from '../src/semaphore.js'
 import type { SemaphoreBase } from '../src/semaphore-base.js'
 import { counterOf } from '../src/semaphore-base.js'
+import { closeAfterEach } from './tracked.js'
 
 // Every call runs in a child (the victim), so a call that hangs or blocks its
 // thread fails the test at the `waitFor` bound (the hard kill-timer) instead
@@ -35,19 +36,7 @@ interface Outcome {
   maxGapMs: number
 }
 
-const open: SemaphoreBase[] = []
-afterEach(() => {
-  // Unlink first: a victim still alive when a test failed keeps the segment mapped, not named.
-  for (const sem of open.splice(0)) {
-    sem.unlink()
-    sem.close()
-  }
-})
-
-function track<T extends SemaphoreBase>(sem: T): T {
-  open.push(sem)
-  return sem
-}
+const track = closeAfterEach({ unlink: true })
 
 function words(sem: SemaphoreBase) {
   const counter = counterOf(sem)

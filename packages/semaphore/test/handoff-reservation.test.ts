@@ -1,24 +1,17 @@
 import { spawnChild } from '@ipc/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { HANDOFF, headerIndex, ONE, S_TICKET, slotIndex, W_NEXT_TICKET, W_STATE } from '../src/layout.js'
 import { HANDOFF_GRACE_MS } from '../src/permit-counter.js'
 import { Semaphore } from '../src/semaphore.js'
 import type { SemaphoreBase } from '../src/semaphore-base.js'
 import { counterOf } from '../src/semaphore-base.js'
+import { closeAfterEach } from './tracked.js'
 
 // Real shared memory: a child waiter stopped by SIGSTOP, scribbled tickets,
 // and objects attached in this process.
 const WAITER = new URL('./fixtures/stoppable-waiter.mjs', import.meta.url)
 
-const open: SemaphoreBase[] = []
-afterEach(() => {
-  for (const sem of open.splice(0)) sem.close()
-})
-
-function track<T extends SemaphoreBase>(sem: T): T {
-  open.push(sem)
-  return sem
-}
+const track = closeAfterEach()
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

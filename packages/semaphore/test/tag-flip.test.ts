@@ -1,25 +1,18 @@
 import { existsSync } from 'node:fs'
 import { type SpawnedChild, spawnChild } from '@ipc/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { headerIndex, ONE, W_STATE } from '../src/layout.js'
 import { Semaphore } from '../src/semaphore.js'
 import type { SemaphoreBase } from '../src/semaphore-base.js'
 import { counterOf } from '../src/semaphore-base.js'
+import { closeAfterEach } from './tracked.js'
 
 // A real child scribbles STATE (through the segment's file in /dev/shm) while
 // a real victim process makes the call under test.
 const FLIPPER = new URL('./fixtures/state-flipper.mjs', import.meta.url)
 const VICTIM = new URL('./fixtures/corrupt-victim.mjs', import.meta.url)
 
-const open: SemaphoreBase[] = []
-afterEach(() => {
-  for (const sem of open.splice(0)) sem.close()
-})
-
-function track<T extends SemaphoreBase>(sem: T): T {
-  open.push(sem)
-  return sem
-}
+const track = closeAfterEach()
 
 function words(sem: SemaphoreBase) {
   const counter = counterOf(sem)
