@@ -333,29 +333,33 @@ export abstract class RedisObject implements AsyncDisposable {
    */
   #attachCall(createArgs: readonly (string | number)[]): Promise<unknown> {
     const command = this.#command(this.#kind.functions.create, createArgs)
-    if (this.#kind.replyWithinLease) return this.#send(this.#connection, command, 'the attach')
-    const limit = Math.max(this.#lease, ATTACH_LIMIT_MS)
-    return this.#connection.send(this.#kind.library, command, { deadline: performance.now() + limit }).then((reply) => {
-      if (reply === NO_REPLY)
-        throw new ConnectionError(
-          `Redis at ${this.url} did not answer the attach of ${this.what} within ${limit} ms; it may still take effect`,
-        )
-      return reply
-    })
+    const limit = this.#kind.replyWithinLease ? this.#lease : Math.max(this.#lease, ATTACH_LIMIT_MS)
+    return this.#send(this.#connection, command, `the attach of ${this.what}`, limit)
   }
 
-  /** One FCALL (`fcallCommand` with this object's keys) on `connection`; `what` names the call in a no-answer message (undefined: any call). */
-  #send(connection: RedisConnection, command: string[], what: string | undefined): Promise<unknown> {
-    if (!this.#kind.replyWithinLease)
+  /**
+   * One FCALL (`fcallCommand` with this object's keys) on `connection`, given
+   * `limit` ms to answer (by default a lease for a kind whose replies come
+   * within one, else no limit), then ConnectionError; `what` names the call
+   * in that message (undefined: any call).
+   */
+  #send(
+    connection: RedisConnection,
+    command: string[],
+    what: string | undefined,
+    limit = this.#kind.replyWithinLease ? this.#lease : Number.POSITIVE_INFINITY,
+  ): Promise<unknown> {
+    if (limit === Number.POSITIVE_INFINITY)
       return connection.send(this.#kind.library, command, { deadline: Number.POSITIVE_INFINITY })
-    const deadline = performance.now() + this.#lease
-    return connection.send(this.#kind.library, command, { deadline }).then((reply) => {
-      if (reply === NO_REPLY)
+    return connection.send(this.#kind.library, command, { deadline: performance.now() + limit }).then((reply) => {
+      if (reply === NO_REPLY) {
+        const within = limit === this.#lease ? `${limit} ms (the lease)` : `${limit} ms`
         throw new ConnectionError(
           what === undefined
-            ? `Redis at ${this.url} did not answer within ${this.#lease} ms (the lease); the call may still take effect`
-            : `Redis at ${this.url} did not answer ${what} within ${this.#lease} ms (the lease); it may still take effect`,
+            ? `Redis at ${this.url} did not answer within ${within}; the call may still take effect`
+            : `Redis at ${this.url} did not answer ${what} within ${within}; it may still take effect`,
         )
+      }
       return reply
     })
   }
