@@ -379,6 +379,12 @@ export class RedisConnection {
         cause: error,
       })
     }
+    return this.#unreachable(error)
+  }
+
+  /** The ConnectionError for a server that could not be reached or used (its reason, cut to 300 characters, and `cause`). */
+  #unreachable(error: unknown): ConnectionError {
+    const message = error instanceof Error ? error.message : String(error)
     return new ConnectionError(`Cannot reach Redis at ${redactUrl(this.url)}: ${message.slice(0, 300)}`, {
       cause: error,
     })
@@ -439,10 +445,7 @@ export class RedisConnection {
         // Whatever failed the connect (a refused socket, a handshake the server answered with an
         // error, NOPERM on SUBSCRIBE): the server cannot be used, a ConnectionError.
         if (error instanceof IpcError) throw error
-        throw new ConnectionError(
-          `Cannot reach Redis at ${redactUrl(this.url)}: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`,
-          { cause: error },
-        )
+        throw this.#unreachable(error)
       },
     )
     return this.#opening.then(() => this.#commands as Client)
