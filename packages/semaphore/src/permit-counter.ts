@@ -726,9 +726,7 @@ export class PermitCounter implements TagWatcher {
     if (!before) return true
     const skipped = this.#skipped
     // A skipped ticket that left its slot is forgotten.
-    if (skipped.size > 0)
-      for (const [s, ticket] of skipped)
-        if (Atomics.load(i32, slotIndex(base, s, S_TICKET)) !== ticket) skipped.delete(s)
+    this.#skippedLeft()
     for (;;) {
       const oldest = oldestIn(i32, base, max, skipped, this.slot, mine)
       if (oldest === this.slot || oldest === -1) return true
@@ -753,7 +751,7 @@ export class PermitCounter implements TagWatcher {
     return Math.min(PEER_CHECK_MS, Math.max(1, this.#reservedSince + HANDOFF_GRACE_MS - now))
   }
 
-  /** How many tickets we skipped are still in their slots. */
+  /** How many tickets we skipped are still in their slots; forgets those that left. */
   #skippedLeft(): number {
     if (this.#skipped.size === 0) return 0
     let left = 0

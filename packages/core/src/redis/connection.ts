@@ -26,6 +26,9 @@ import { ConnectionError, CorruptError, IpcError } from '../errors.js'
 import { afterTimeout } from '../waiting/signal.js'
 import type { RedisLibrary } from './library.js'
 
+/** The prefix of a process's wake-up channel: `ipc:wake:<clientId>`. */
+export const WAKE_CHANNEL_PREFIX = 'ipc:wake:'
+
 /** The default server: `process.env.IPC_REDIS_URL`, else the local default port. */
 export function defaultRedisUrl(): string {
   return process.env.IPC_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -196,7 +199,7 @@ export class RedisConnection {
 
   /** The channel this process's waiters are woken on. */
   get wakeChannel(): string {
-    return `ipc:wake:${this.clientId}`
+    return WAKE_CHANNEL_PREFIX + this.clientId
   }
 
   /** Gives the connection back; the last user closes its sockets. */

@@ -21,14 +21,26 @@
  *   primitive share one hash slot (`{name}` in `redisKey`).
  * - Time is the server's: `ipc_now()` reads TIME inside the function, so
  *   leases do not depend on the clients' clocks.
+ * - A waiter id read back from a key is checked with `ipc_waiter_ok` before
+ *   anything is written or published for it: another program may have
+ *   written it.
  */
+import { WAKE_CHANNEL_PREFIX } from './connection.js'
 
-/** Lua shared by every library: the server clock in milliseconds. */
+/**
+ * Lua shared by every library: the server clock in milliseconds, and the
+ * form of the waiter ids that `RedisObject#newWaiterId` makes
+ * ('<clientId>/<object>/<n>') with the wake-up channel of its process.
+ */
 export const LUA_PRELUDE = `
 local function ipc_now()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- Whether w is a waiter id as clients make them: three parts, none empty, no '/' or '|' inside.
+local function ipc_waiter_ok(w) return string.match(w, '^[^/|]+/[^/|]+/[^/|]+$') ~= nil end
+-- The wake-up channel of waiter w's process (w passed ipc_waiter_ok).
+local function ipc_channel_of(w) return '${WAKE_CHANNEL_PREFIX}' .. string.match(w, '^([^/]+)/') end
 `
 
 /** A library of Redis Functions: its versioned name, its source, and the names of its functions. */

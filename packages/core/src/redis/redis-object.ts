@@ -134,6 +134,7 @@ export abstract class RedisObject implements AsyncDisposable {
   #persistent = false
   #closed = false
   #fault: Error | undefined
+  #waiterCount = 0
   #heartbeat: NodeJS.Timeout | undefined
   #renewTimer: NodeJS.Timeout | undefined
   #connectionHeld = true
@@ -168,6 +169,15 @@ export abstract class RedisObject implements AsyncDisposable {
     this.#ready = this.#attach(spec, createArgs)
     // A constructor cannot await: the first call rejects with the attach error.
     this.#ready.catch(() => {})
+  }
+
+  /**
+   * A new id for one waiting call of this object: "<objectId>/<n>", so
+   * "<clientId>/<object>/<n>", the form the libraries check
+   * (`ipc_waiter_ok` in LUA_PRELUDE) and route wake-ups by.
+   */
+  protected newWaiterId(): string {
+    return `${this.objectId}/${++this.#waiterCount}`
   }
 
   /** The name any process opens it by (`X.open(name)`). */

@@ -89,6 +89,9 @@
  * Versions: library `ipc_v4_queue` added tombstones; the keys are those of
  * v3 (meta `version` stays 1), so v3 clients share a queue with it (they
  * neither write nor check tombstones, and their sweep drops lapsed ones).
+ * `ipc_v5_queue` checks waiter ids with core's `ipc_waiter_ok` (all three
+ * parts, not only the client's); same keys, so v3 and v4 clients share a
+ * queue with it.
  *
  * Everything read back is range-checked: meta fields out of range are
  * `corrupt`; an item longer than MAX_WIRE or not starting with a tag is
@@ -122,16 +125,11 @@ export const MAX_MAXSIZE = 0x7fffffff
 
 export const QUEUE_LIBRARY = defineLibrary(
   'queue',
-  4,
+  5,
   `
 local MAX_WIRE = ${MAX_WIRE_CHARS}
 local MAX_BATCH = ${MAX_BATCH}
 local MAX_MAXSIZE = ${MAX_MAXSIZE}
-
--- A waiter id is "<clientId>/<object>/<n>"; one without a non-empty part before a '/' (another
--- program wrote it into a list) has no channel: it is dropped where it is read, before any write.
-local function well_formed(w) return string.find(w, '^[^/]+/') ~= nil end
-local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]+)/') end
 
 -- The state, or nil and the reply for a missing or foreign key.
 local function open(keys, kind, idle)
@@ -176,7 +174,7 @@ local function hand(keys, state, w, ends, what)
   redis.call('ZADD', keys[8], ends, w)
   expire(keys, state, 7)
   expire(keys, state, 8)
-  redis.call('PUBLISH', channel_of(w), w .. ' ' .. message)
+  redis.call('PUBLISH', ipc_channel_of(w), w .. ' ' .. message)
 end
 
 -- The lease and the last field of live waiter w (a get's max; a put's items put before it waited);
@@ -235,7 +233,7 @@ local function settle(keys, state, now)
       local lease, before = live(keys, w, now)
       local item = redis.call('HGET', keys[6], w)
       redis.call('HDEL', keys[6], w)
-      if lease and item and well_formed(w) then
+      if lease and item and ipc_waiter_ok(w) then
         redis.call('RPUSH', keys[2], item)
         expire(keys, state, 2)
         if state.joinable then state.unfinished = state.unfinished + 1 end
@@ -247,7 +245,7 @@ local function settle(keys, state, now)
       local w = redis.call('LPOP', keys[3])
       if not w then break end
       local lease, max = live(keys, w, now)
-      if lease and well_formed(w) then
+      if lease and ipc_waiter_ok(w) then
         local what = redis.call('LPOP', keys[2], math.max(1, math.min(max, MAX_BATCH)))
         table.insert(what, 1, 'i')
         hand(keys, state, w, now + lease, what)
@@ -262,7 +260,7 @@ end
 local function wake_joiners(keys, state, now)
   for _, w in ipairs(redis.call('SMEMBERS', keys[9])) do
     local lease = live(keys, w, now)
-    if lease and well_formed(w) then hand(keys, state, w, now + lease, {'j'}) end
+    if lease and ipc_waiter_ok(w) then hand(keys, state, w, now + lease, {'j'}) end
   end
   redis.call('DEL', keys[9])
 end
@@ -307,7 +305,7 @@ end
 
 -- Acks: args[4] = count, then that many call ids whose handed entries their callers kept: each
 -- entry is dropped. Returns the index of the first argument after them.
-local function ack(keys, state, args)
+local function ack(keys, args)
   local count = tonumber(args[4]) or 0
   -- In chunks: unpack has a limit (a process may ack thousands of calls at once).
   for first = 5, 4 + count, 512 do
@@ -349,7 +347,7 @@ end)
 register('put', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, state, args)
+  local at = ack(keys, args)
   local w, lease, mode = args[at], tonumber(args[at + 1]), args[at + 2]
   local first = at + 3
   if refused(keys, state, w) then return {'cancelled'} end
@@ -392,7 +390,7 @@ end)
 register('get', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, state, args)
+  local at = ack(keys, args)
   local w, lease, mode = args[at], tonumber(args[at + 1]), args[at + 2]
   local max = math.max(1, math.min(tonumber(args[at + 3]) or 1, MAX_BATCH))
   if refused(keys, state, w) then return {'cancelled'} end
@@ -424,7 +422,7 @@ end)
 register('unget', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, state, args)
+  local at = ack(keys, args)
   for i = #args, at, -1 do redis.call('LPUSH', keys[2], args[i]) end
   expire(keys, state, 2)
   settle(keys, state, ipc_now())
@@ -437,7 +435,7 @@ end)
 register('cancel', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, state, args)
+  local at = ack(keys, args)
   local reply = cancel(keys, state, args[at], ipc_now())
   save(keys, state)
   return reply
@@ -448,7 +446,7 @@ end)
 register('join', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, state, args)
+  local at = ack(keys, args)
   local w, lease, mode = args[at], tonumber(args[at + 1]), args[at + 2]
   if refused(keys, state, w) then return {'cancelled'} end
   local now = ipc_now()
@@ -467,7 +465,7 @@ end)
 register('task_done', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  ack(keys, state, args)
+  ack(keys, args)
   if state.unfinished <= 0 then return {'over'} end
   state.unfinished = state.unfinished - 1
   if state.unfinished == 0 then wake_joiners(keys, state, ipc_now()) end
@@ -481,7 +479,7 @@ end)
 register('shutdown', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, state, args)
+  local at = ack(keys, args)
   local now = ipc_now()
   settle(keys, state, now)
   redis.call('HSET', keys[1], 'shutdown', '1')
@@ -499,14 +497,14 @@ register('shutdown', function(keys, args)
   while w do
     redis.call('HDEL', keys[6], w)
     local lease, before = live(keys, w, now)
-    if lease and well_formed(w) then hand(keys, state, w, now + lease, {'s', before}) end
+    if lease and ipc_waiter_ok(w) then hand(keys, state, w, now + lease, {'s', before}) end
     w = redis.call('LPOP', keys[4])
   end
   if redis.call('LLEN', keys[2]) == 0 then
     w = redis.call('LPOP', keys[3])
     while w do
       local lease = live(keys, w, now)
-      if lease and well_formed(w) then hand(keys, state, w, now + lease, {'s'}) end
+      if lease and ipc_waiter_ok(w) then hand(keys, state, w, now + lease, {'s'}) end
       w = redis.call('LPOP', keys[3])
     end
   end
@@ -519,7 +517,7 @@ end)
 register('state', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  ack(keys, state, args)
+  ack(keys, args)
   settle(keys, state, ipc_now())
   return {'ok', redis.call('LLEN', keys[2]), state.shutdown and 1 or 0, state.unfinished, state.maxsize}
 end)
@@ -530,7 +528,7 @@ end)
 register('renew', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, state, args)
+  local at = ack(keys, args)
   local object, lease, count = args[2], tonumber(args[at]), tonumber(args[at + 1])
   local now = ipc_now()
   sweep(keys, now)
@@ -564,7 +562,7 @@ end)
 register('close', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local at = ack(keys, state, args)
+  local at = ack(keys, args)
   local now = ipc_now()
   for i = at, #args do cancel(keys, state, args[i], now) end
   redis.call('ZREM', keys[10], args[2])

@@ -191,7 +191,6 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   protected static readonly kind: RedisQueueKind = 'queue'
   #maxsize: number
   readonly #waiters = new Map<string, Waiter>()
-  #waiterCount = 0
   /** Calls whose handed entry this object keeps: acked with its next call. */
   #acks: string[] = []
   /** Calls given up while the server may have handed them something: cancelled by the next renew. */
@@ -304,7 +303,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     onWake(what: unknown[], waiterId: string): Outcome<R>
     onGiveUp(reason: 'timeout' | 'abort'): Outcome<R>
   }): Promise<R> {
-    const waiterId = `${this.objectId}/${++this.#waiterCount}`
+    const waiterId = this.newWaiterId()
     const keepAlive = this.keepAlive()
     const { timeout, signal } = spec
     return new Promise<R>((resolve, reject) => {

@@ -126,20 +126,25 @@ describeWithRedis('Redis queues and a co-tenant', (server) => {
     }
   })
 
-  it('drops waiter ids without a client part (written by another program) before any write: put goes in, nothing half-applied', async () => {
-    const name = uniqueName('noslash')
-    const queue = await new Queue<string>({ name, url: server().url }).ready()
-    const admin = await coTenant()
-    try {
-      await admin.sendCommand(['RPUSH', redisKey(name, 'getters'), 'noslash'])
-      await admin.sendCommand(['HSET', redisKey(name, 'waiters'), 'noslash', '99999999999999|1000|1'])
-      await queue.put('item-1')
-      expect(await admin.sendCommand(['HLEN', redisKey(name, 'handed')])).toBe(0)
-      expect(await admin.sendCommand(['LLEN', redisKey(name, 'getters')])).toBe(0)
-      expect(await queue.get({ timeout: 300 })).toBe('item-1')
-    } finally {
-      admin.destroy()
-      await queue.close()
-    }
-  })
+  // Ids no client makes ('<clientId>/<object>/<n>', core's ipc_waiter_ok): no client part, one
+  // part missing, an empty part, a '|' inside.
+  it.each(['noslash', 'client/object', '/object/1', 'client//1', 'client/object/1|x'])(
+    'drops waiter id %j (written by another program) before any write: put goes in, nothing half-applied',
+    async (id) => {
+      const name = uniqueName('badid')
+      const queue = await new Queue<string>({ name, url: server().url }).ready()
+      const admin = await coTenant()
+      try {
+        await admin.sendCommand(['RPUSH', redisKey(name, 'getters'), id])
+        await admin.sendCommand(['HSET', redisKey(name, 'waiters'), id, '99999999999999|1000|1'])
+        await queue.put('item-1')
+        expect(await admin.sendCommand(['HLEN', redisKey(name, 'handed')])).toBe(0)
+        expect(await admin.sendCommand(['LLEN', redisKey(name, 'getters')])).toBe(0)
+        expect(await queue.get({ timeout: 300 })).toBe('item-1')
+      } finally {
+        admin.destroy()
+        await queue.close()
+      }
+    },
+  )
 })

@@ -77,9 +77,14 @@ export const KEY_COUNT = 6
 /** The parts of the key names, in KEYS order. */
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
+/**
+ * Version 6: waiter ids are checked and routed by core's `ipc_waiter_ok` and
+ * `ipc_channel_of` (the same rule as v5's own copies; the code changed, so
+ * the version did). Same keys as v4 and v5, which share a semaphore with it.
+ */
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  5,
+  6,
   `
 local MAX = 8388607
 -- The last token a grant may take: tokens reach clients as safe integers (below 2^53), and a
@@ -99,11 +104,8 @@ local LAYOUT = '2'
 local FAST_TOKENS = 64
 
 local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
+-- The object of waiter w, '<clientId>/<object>' (w passed ipc_waiter_ok).
 local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
-local function channel_of(w) return 'ipc:wake:' .. string.match(w, '^([^/]*)/') end
--- A waiter id as clients make them ('<clientId>/<n>/<m>'): one another program wrote into the
--- queue is dropped as a cancelled one, before owner_of or channel_of (nil on it) is used.
-local function valid_waiter(w) return string.match(w, '^[^/|]+/[^|]+/[^/|]+$') ~= nil end
 -- Whether owner field value owner ('<object>|<waiter or empty>') names object: a release counts
 -- only tokens granted to the releasing object; another's is left alone and adds nothing.
 local function owned_by(owner, object)
@@ -219,7 +221,7 @@ end
 -- Tells head w that free (a count) permits are free: '<w> 0 <bar>', bar = token (the last grant's) + free
 -- (the claim it sends back takes a permit only while the token is below bar: see Fairness).
 local function nudge_head(w, token, free)
-  redis.call('PUBLISH', channel_of(w), w .. ' 0 ' .. ((tonumber(token) or 0) + free))
+  redis.call('PUBLISH', ipc_channel_of(w), w .. ' 0 ' .. ((tonumber(token) or 0) + free))
 end
 
 -- A release drops token: if it is the permit the last waiter was served, that waiter's barging
@@ -246,7 +248,7 @@ local function settle(keys, state, now, nudge)
     local entry = redis.call('HGET', keys[4], w)
     local ends, lease, since
     if entry then ends, lease, since = string.match(entry, '^(%d+)|(%d+)|(%d+)$') end
-    if not ends or tonumber(ends) <= now or not valid_waiter(w) then
+    if not ends or tonumber(ends) <= now or not ipc_waiter_ok(w) then
       -- Cancelled, or its object stopped renewing (or not an id we made): drop it.
       redis.call('LPOP', keys[3])
       if entry then redis.call('HDEL', keys[4], w) end
@@ -257,7 +259,7 @@ local function settle(keys, state, now, nudge)
       redis.call('HSET', keys[5], w, token)
       expire(keys, state, 5, 5)
       state.window, state.nudged, state.served = now, '', tostring(token)
-      redis.call('PUBLISH', channel_of(w), w .. ' ' .. token)
+      redis.call('PUBLISH', ipc_channel_of(w), w .. ' ' .. token)
     else
       if nudge and state.nudged ~= w then
         state.nudged = w
@@ -316,7 +318,7 @@ end)
 -- newcomer and at most nudge it. False when settle has to decide: the entry was cancelled or
 -- lapsed, or the head is due a permit.
 local function young_head(keys, window, head, now)
-  if not valid_waiter(head) then return false end
+  if not ipc_waiter_ok(head) then return false end
   local entry = redis.call('HGET', keys[4], head)
   if not entry then return false end
   local ends, since = string.match(entry, '^(%d+)|%d+|(%d+)$')

@@ -70,7 +70,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** RLock: how many times this object acquired without releasing. */
   #depth = 0
   readonly #waiters = new Map<string, Waiter>()
-  #waiterCount = 0
 
   protected constructor(kind: RedisKind, className: string, module: string, spec: AttachSpec) {
     super(
@@ -120,7 +119,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     const attaching = this.enter('acquire', signal, timeout)
     // Not attached within the timeout: no acquire was sent, so none can be granted later.
     if (attaching !== undefined && (await attaching) === false) return false
-    const waiterId = `${this.objectId}/${++this.#waiterCount}`
+    const waiterId = this.newWaiterId()
     const mode = tryOnly || timeout === 0 ? 'try' : 'wait'
     const keepAlive = this.keepAlive()
     return new Promise<number | false>((resolve, reject) => {
