@@ -428,6 +428,27 @@ describe('MpmcRing dead-owner recovery', () => {
   })
 })
 
+describe('MpmcRing: a get waiting on an empty ring', () => {
+  it('looks at the counts, not the consumer lock, until a message comes', async () => {
+    const { segment, ring } = makeRing(1024)
+    const w = segment.dataOffset / 4
+    const i32 = segment.i32
+    const pending = ring.get(5000)
+    // After the get's first look: a dead owner in the consumer lock. A look that took the lock
+    // would take it over (and free it); the waiting get's looks (its re-check, its periodic
+    // ones, at most RECHECK_MS apart) see equal counts and leave it.
+    expect(segment.slotOwner(100)).toBeUndefined()
+    const dead = ownerCode(100, 12345)
+    Atomics.store(i32, w + C_LOCK, dead)
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    expect(Atomics.load(i32, w + C_LOCK)).toBe(dead)
+    // A message: the next look takes the lock over and takes it.
+    expect(put(ring, 'after the wait')).toBe(MPMC_PUT_OK)
+    await expect(pending).resolves.toBe('after the wait')
+    expect(Atomics.load(i32, w + C_LOCK)).toBe(0)
+  })
+})
+
 describe('MpmcRing: a producer killed between its bump and its wake-up', () => {
   it('delays a sleeping consumer by about PEER_CHECK_MS at most while other producers put', async () => {
     const { segment, ring } = makeRing(4096)

@@ -479,6 +479,7 @@ export class MpmcRing {
           return status === MPMC_PUT_FULL ? NOT_YET : status
         }
       : () => {
+          if (this.#emptyAndOpen()) return NOT_YET
           const taken = this.#getManyBy(this.#syncDeadline, this.#syncMax)
           return taken === MPMC_EMPTY ? NOT_YET : taken
         }
@@ -1172,6 +1173,7 @@ export class MpmcRing {
           return landed(status as MpmcPutStatus) === MPMC_PUT_FULL ? NOT_YET : status
         }
       : (): unknown => {
+          if (this.#emptyAndOpen()) return NOT_YET
           const taken = this.#getManyBy(NO_WAIT, max)
           return taken === MPMC_EMPTY ? NOT_YET : taken
         }
@@ -1262,6 +1264,26 @@ export class MpmcRing {
   }
 
   /** True when a producer moved TAIL past HEAD, or the ring was shut down. */
+  /**
+   * A waiting get's look before it takes the consumer lock: true when the
+   * ring was empty and open at the moment of the last load. HEAD_COUNT
+   * (bumped after HEAD) is loaded before TAIL_COUNT (bumped before TAIL), so
+   * equal counts mean every message published by then was taken (the counts
+   * are exact, and 2^32 messages cannot pass between two loads, which modular
+   * positions could), and FLAGS, never cleared, was 0 then too. A half-done
+   * commit of a dead holder leaves the counts unequal, so the locked path and
+   * its takeover run. So an idle getter's periodic look, and the re-check
+   * after it registers, write nothing and take no lock.
+   */
+  #emptyAndOpen(): boolean {
+    const i32 = this.#i32
+    const w = this.#w
+    return (
+      Atomics.load(i32, w + HEAD_COUNT) === Atomics.load(i32, w + TAIL_COUNT) &&
+      (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) === 0
+    )
+  }
+
   #dataChanged(): boolean {
     const i32 = this.#i32
     const w = this.#w

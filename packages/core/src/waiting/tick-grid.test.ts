@@ -60,6 +60,40 @@ describe('tick grid', () => {
     expect(timers).toBeLessThanOrEqual(300 / 10 + 3)
   })
 
+  it('runs a long fire in slices of FIRE_SLICE_MS: an immediate queued by its first tick runs before its last', async () => {
+    const busy = (ms: number) => {
+      const until = performance.now() + ms
+      while (performance.now() < until);
+    }
+    const COUNT = 400
+    let ran = 0
+    let ranBeforeImmediate = -1
+    const first: GridTick = {
+      run: () => {
+        ran++
+        setImmediate(() => {
+          ranBeforeImmediate = ran
+        })
+      },
+    }
+    fileTick(first, 40)
+    // 400 ticks of 5 µs: 2 ms in one go, many times FIRE_SLICE_MS.
+    for (let i = 1; i < COUNT; i++)
+      fileTick(
+        {
+          run: () => {
+            ran++
+            busy(0.005)
+          },
+        },
+        40,
+      )
+    for (let waited = 0; ran < COUNT && waited < 5000; waited += 20) await sleep(20)
+    expect(ran).toBe(COUNT)
+    expect(ranBeforeImmediate).toBeGreaterThan(0)
+    expect(ranBeforeImmediate).toBeLessThan(COUNT)
+  })
+
   it('never runs the look of a wait whose deadline had passed when it began', async () => {
     // The wait ends at once ('timed-out'); its look used to be filed after that, and ran
     // later for a finished wait: a queue get's look takes an item nobody receives.

@@ -8,6 +8,9 @@
  * runs the ones due. So 100 idle waits cost one timer callback per half
  * period, not 100 callbacks, 100 new timers and a timer heap of 100 lists
  * (Node keeps a list per distinct delay, and each wait's delay differed).
+ * A fire runs its ticks FIRE_SLICE_MS at a time, going on in the next turn
+ * of the event loop, so a process with thousands of waits is not held up
+ * for the whole run.
  *
  * The timers are unref'd: a pending wait keeps the event loop alive by its
  * native registration (futex.ts), not by its ticks. A period whose waits all
@@ -51,21 +54,42 @@ function toNextMultiple(half: number, now: number): number {
   return delay < half / 2 ? delay + half : delay
 }
 
+/**
+ * The longest a fire runs ticks in one go, ms. The rest run in the loop's
+ * next check phase (setImmediate), so timers and I/O due meanwhile are
+ * served between slices: 1000 idle waits of one period cost a 2–3 ms run per
+ * fire on the 2-core VM, which delayed everything else on the event loop by
+ * as much.
+ */
+export const FIRE_SLICE_MS = 0.1
+/** Ticks run between two looks at the clock. */
+const TICKS_PER_CLOCK = 16
+
 function fire(period: Period): void {
-  const { filedIn } = grid()
-  // `period.timer` stays set while the ticks run, so one that files itself
-  // again does not arm a second timer (each fire would add one).
   // Due times are multiples of `half`: this fire runs those up to the one it
   // was armed for (setTimeout may fire up to a millisecond early by
   // performance.now(), or late: neither moves a tick to another fire).
   // (A quarter of `half` of slack absorbs rounding: both are sums of floats.)
   // Periods below 2 ms run what is due by now.
-  const ready = period.half === 0 ? performance.now() : period.at + period.half / 4
+  runDue(period, period.half === 0 ? performance.now() : period.at + period.half / 4)
+}
+
+/** Runs the ticks of `period` due by `ready`, FIRE_SLICE_MS at a time; then re-arms the period's timer. */
+function runDue(period: Period, ready: number): void {
+  const { filedIn } = grid()
+  // `period.timer` stays set while the ticks run (and across slices), so one
+  // that files itself again does not arm a second timer (each fire would add one).
+  const until = performance.now() + FIRE_SLICE_MS
+  let ran = 0
   // A Map's iteration skips entries deleted before they are reached (a tick run
   // earlier may end another wait) and visits those set during it: a tick that
   // files itself again is due a period later, so it is passed over.
   for (const [tick, due] of period.due) {
     if (due > ready) continue
+    if (++ran % TICKS_PER_CLOCK === 0 && performance.now() > until) {
+      setImmediate(runDue, period, ready).unref()
+      return
+    }
     period.due.delete(tick)
     filedIn.delete(tick)
     try {
