@@ -134,6 +134,9 @@
  *   at the capacity and MAX_ITEMS, a wake-up resets them, and sleeps are
  *   slices (FULL_RING_SLICE_MS while a producer waits for more than its
  *   record).
+ * - A waiting get looks without the lock first (`#emptyAndOpen`): equal
+ *   counts and equal positions mean empty, and it takes the lock only
+ *   otherwise, so an idle wait writes nothing to the segment.
  * - Per-slot waiter shares are added before and subtracted after the global
  *   counter, so reclaiming a dead slot's share never makes the global counter
  *   smaller than the number of live sleepers (too large only costs a syscall).
@@ -1263,27 +1266,33 @@ export class MpmcRing {
     return used < 0 ? this.capacity : this.capacity - used
   }
 
-  /** True when a producer moved TAIL past HEAD, or the ring was shut down. */
   /**
    * A waiting get's look before it takes the consumer lock: true when the
-   * ring was empty and open at the moment of the last load. HEAD_COUNT
-   * (bumped after HEAD) is loaded before TAIL_COUNT (bumped before TAIL), so
-   * equal counts mean every message published by then was taken (the counts
-   * are exact, and 2^32 messages cannot pass between two loads, which modular
-   * positions could), and FLAGS, never cleared, was 0 then too. A half-done
-   * commit of a dead holder leaves the counts unequal, so the locked path and
-   * its takeover run. So an idle getter's periodic look, and the re-check
-   * after it registers, write nothing and take no lock.
+   * ring was empty and open when it looked. HEAD_COUNT (bumped after HEAD)
+   * is loaded before TAIL_COUNT (bumped before TAIL), so equal counts mean
+   * every message published by then was taken (they are exact, and 2^32
+   * messages cannot pass between two loads, while a position may come round
+   * to the same value). HEAD and TAIL must be equal too: they stay the truth
+   * when a count was scribbled (counts are range-checked only where
+   * MAX_ITEMS is enforced), and TAIL's seq-cst store is what a registered
+   * waiter's re-check must see or be seen by (see "Sleeping" in the header).
+   * FLAGS, never cleared, was 0 then too. A half-done commit of a dead
+   * holder leaves the counts unequal, so the locked path and its takeover
+   * run. So an idle getter's periodic look, and the re-check after it
+   * registers, write nothing and take no lock.
    */
   #emptyAndOpen(): boolean {
+    this.assertSound()
     const i32 = this.#i32
     const w = this.#w
     return (
       Atomics.load(i32, w + HEAD_COUNT) === Atomics.load(i32, w + TAIL_COUNT) &&
+      Atomics.load(i32, w + HEAD) === Atomics.load(i32, w + TAIL) &&
       (Atomics.load(i32, w + FLAGS) & FLAG_SHUTDOWN) === 0
     )
   }
 
+  /** True when a producer moved TAIL past HEAD, or the ring was shut down. */
   #dataChanged(): boolean {
     const i32 = this.#i32
     const w = this.#w

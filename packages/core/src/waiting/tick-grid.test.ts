@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { EventCount, NOT_YET, type WaitRules } from './event-count.js'
 import { waitWord } from './futex.js'
@@ -92,6 +94,20 @@ describe('tick grid', () => {
     expect(ran).toBe(COUNT)
     expect(ranBeforeImmediate).toBeGreaterThan(0)
     expect(ranBeforeImmediate).toBeLessThan(COUNT)
+  })
+
+  it('goes on with a sliced fire when nothing else wakes the event loop (only the waits keep it alive)', async () => {
+    // The continuation was an unref'd immediate: with nothing else to wake the loop, the rest
+    // of the fire, and every later fire of that period, waited for an unrelated event.
+    const fixture = fileURLToPath(new URL('../../test/fixtures/idle-looks.mjs', import.meta.url))
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [fixture], { timeout: 4000 }, (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      ),
+    )
+    const ms = Number(/^found after (\d+)$/m.exec(out)?.[1])
+    // The last of 400 looks of 5 µs, all due within 20–40 ms: well under a second.
+    expect(ms).toBeLessThan(1000)
   })
 
   it('never runs the look of a wait whose deadline had passed when it began', async () => {

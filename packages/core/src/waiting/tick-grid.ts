@@ -87,7 +87,10 @@ function runDue(period: Period, ready: number): void {
   for (const [tick, due] of period.due) {
     if (due > ready) continue
     if (++ran % TICKS_PER_CLOCK === 0 && performance.now() > until) {
-      setImmediate(runDue, period, ready).unref()
+      // Ref'd: an unref'd immediate does not stop the loop from blocking in its poll, and
+      // looks that find nothing make no event to end it (the rest would wait for an
+      // unrelated one). It holds the loop for one turn, then the period's timer, unref'd, is armed.
+      setImmediate(runDue, period, ready)
       return
     }
     period.due.delete(tick)

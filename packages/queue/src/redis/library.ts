@@ -67,8 +67,9 @@
  * untrusted clients off `ipc:*` (ACLs).
  *
  * Waiter ids read back from `getters`, `putters` and `joiners` are checked
- * ("<clientId>/…", the clientId naming the channel): one another program
- * wrote without it is dropped before anything is written for it.
+ * with core's `ipc_waiter_ok` ("<clientId>/<object>/<n>", the clientId
+ * naming the channel): one another program wrote otherwise is dropped
+ * before anything is written for it.
  *
  * Order: puts append at the tail, gets take from the head; blocked puts and
  * gets are served oldest first (`settle`, run by every function that adds

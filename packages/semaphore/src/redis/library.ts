@@ -79,8 +79,9 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
 
 /**
  * Version 6: waiter ids are checked and routed by core's `ipc_waiter_ok` and
- * `ipc_channel_of` (the same rule as v5's own copies; the code changed, so
- * the version did). Same keys as v4 and v5, which share a semaphore with it.
+ * `ipc_channel_of` instead of v5's own copies, which also let the object
+ * part hold a '/' (no client makes one). Same keys as v4 and v5, which share
+ * a semaphore with it.
  */
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
