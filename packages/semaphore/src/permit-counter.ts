@@ -851,29 +851,7 @@ function oldestTicketSlotIn(
   watcher: TagWatcher,
   skipped?: ReadonlyMap<number, number>,
 ): number {
-  const max = scanLimitIn(i32, base, watcher)
-  if (skipped !== undefined && skipped.size > 0) return oldestIn(i32, base, max, skipped)
-  // oldestIn's first pass, without our slot and skips (every release that wakes a waiter runs it).
-  let best = -1
-  let bestTicket = 0
-  let high = 0
-  for (let s = 0; s < max; s++) {
-    const ticket = Atomics.load(i32, slotIndex(base, s, S_TICKET))
-    if (ticket === 0) continue
-    if (best === -1) {
-      best = s
-      bestTicket = ticket
-      continue
-    }
-    const d = (ticket - bestTicket) | 0
-    if (d < 0) {
-      // A new minimum: the span so far is measured from it.
-      high -= d
-      best = s
-      bestTicket = ticket
-    } else if (d > high) high = d
-  }
-  return best === -1 || high < 2 ** 31 ? best : oldestIn(i32, base, max, undefined)
+  return oldestIn(i32, base, scanLimitIn(i32, base, watcher), skipped)
 }
 
 /** Wakes the `n` oldest waiting slots of the semaphore whose data starts at `base` (bytes). */

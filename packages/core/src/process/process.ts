@@ -669,11 +669,11 @@ export function checkResult(message: unknown): ProcessOutcome {
         (stack === undefined || typeof stack === 'string') &&
         (code === undefined || typeof code === 'string' || typeof code === 'number')
       ) {
-        const what = name === undefined ? `threw ${cut(text)}` : `${cut(name)}: ${cut(text)}`
+        const kept = name === undefined ? undefined : cut(name)
         return {
           ok: false,
-          what,
-          name: name === undefined ? undefined : cut(name),
+          what: kept === undefined ? `threw ${cut(text)}` : `${kept}: ${cut(text)}`,
+          name: kept,
           stack: stack === undefined ? undefined : cut(stack),
         }
       }

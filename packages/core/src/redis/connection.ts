@@ -464,16 +464,14 @@ export class RedisConnection {
    */
   async #connectWithin(): Promise<void> {
     await loadClientModule()
-    let timer: NodeJS.Timeout | undefined
+    let cancelLimit = () => {}
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new ConnectionError(
-              `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${CONNECT_LIMIT_MS} ms`,
-            ),
+      cancelLimit = afterTimeout(CONNECT_LIMIT_MS, () =>
+        reject(
+          new ConnectionError(
+            `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${CONNECT_LIMIT_MS} ms`,
           ),
-        CONNECT_LIMIT_MS,
+        ),
       )
     })
     const connecting = this.#connect()
@@ -482,7 +480,7 @@ export class RedisConnection {
     try {
       await Promise.race([connecting, limit])
     } finally {
-      clearTimeout(timer)
+      cancelLimit()
     }
   }
 

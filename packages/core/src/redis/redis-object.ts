@@ -30,7 +30,7 @@ import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import { ClosedError, ConnectionError, CorruptError, IncompatibleError, NotFoundError } from '../errors.js'
 import { TRANSFER, type TransferDescriptor } from '../primitive/handle.js'
-import { afterTimeout } from '../waiting/signal.js'
+import { afterTimeout, onAbort } from '../waiting/signal.js'
 import { attachFailure, attachReply } from './attach.js'
 import { fcallCommand, NO_REPLY, RedisConnection, redactUrl } from './connection.js'
 import { redisKey } from './keys.js'
@@ -442,20 +442,20 @@ export abstract class RedisObject implements AsyncDisposable {
     if (!bounded && signal === undefined) return this.#ready.then(after)
     return new Promise<number | false>((resolve, reject) => {
       let cancelTimer = () => {}
+      let removeAbort = () => {}
       const done = () => {
         cancelTimer()
-        signal?.removeEventListener('abort', onAbort)
-      }
-      const onAbort = () => {
-        done()
-        reject(signal?.reason)
+        removeAbort()
       }
       if (bounded)
         cancelTimer = afterTimeout(timeout, () => {
           done()
           resolve(false)
         })
-      signal?.addEventListener('abort', onAbort, { once: true })
+      removeAbort = onAbort(signal, () => {
+        done()
+        reject(signal?.reason)
+      })
       this.#ready.then(after).then(
         (left) => {
           done()

@@ -660,8 +660,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     }
   }
 
-  /** What `get`, `getNowait` and `getMany` share. */
-  #take(max: number, timeout: number, signal: AbortSignal | undefined, left = timeout): Promise<T[]> {
+  /** What `get`, `getNowait` and `getMany` share, from the wait for the attach on. */
+  async #take(max: number, timeout: number, signal: AbortSignal | undefined): Promise<T[]> {
+    const left = (await this.enter('get from', signal, timeout)) ?? timeout
+    if (left === false) throw new Empty(`Cannot get from ${this.what}: not attached to the server${waited(timeout)}`)
     const count = Math.min(max, MAX_BATCH)
     return this.#wait<unknown[] | 'empty' | 'shutdown'>({
       what: 'get from',
@@ -722,9 +724,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    */
   async get(options?: GetOptions): Promise<T> {
     const { timeout, signal } = checkWaitOptions(options)
-    const left = (await this.enter('get from', signal, timeout)) ?? timeout
-    if (left === false) throw new Empty(`Cannot get from ${this.what}: not attached to the server${waited(timeout)}`)
-    return (await this.#take(1, timeout, signal, left))[0] as T
+    return (await this.#take(1, timeout, signal))[0] as T
   }
 
   /**
@@ -737,7 +737,6 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * ```
    */
   async getNowait(): Promise<T> {
-    await this.enter('get from')
     return (await this.#take(1, 0, undefined))[0] as T
   }
 
@@ -759,9 +758,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   async getMany(options?: GetManyOptions): Promise<T[]> {
     const { timeout, signal } = checkWaitOptions(options)
     const max = checkMax(options?.max)
-    const left = (await this.enter('get from', signal, timeout)) ?? timeout
-    if (left === false) throw new Empty(`Cannot get from ${this.what}: not attached to the server${waited(timeout)}`)
-    return this.#take(max, timeout, signal, left)
+    return this.#take(max, timeout, signal)
   }
 
   async #state(): Promise<{ size: number; shutdown: boolean; unfinished: number; maxsize: number }> {
