@@ -159,6 +159,22 @@ describe('encode()', () => {
       expect(encode(notPlain).tag).toBe(TAG_V8)
   })
 
+  it('sends a DAG that shares its lists through v8, in linear time and with identity kept', () => {
+    // Each list holds the one below twice: packed once per path it would take 2^30 writes.
+    let dag: unknown[] = []
+    for (let level = 0; level < 30; level++) dag = [dag, dag]
+    const started = performance.now()
+    const encoded = encode(dag)
+    expect(performance.now() - started).toBeLessThan(500)
+    expect(encoded.tag).toBe(TAG_V8)
+    expect(encoded.size).toBeLessThan(1000)
+    const copy = roundTrip(dag) as unknown[][]
+    expect(copy[0]).toBe(copy[1])
+    expect((copy[0] as unknown[][])[0]).toBe((copy[0] as unknown[][])[1])
+    // Small plain data keeps the packed form (no tracking below 64 KiB).
+    expect(encode({ id: 1, name: 'x', values: [1, 2, 3] }).tag).toBe(TAG_PACKED)
+  })
+
   it('throws DataCloneError before anything is written to the target', () => {
     const target = Buffer.alloc(16, 0xaa)
     expect(() => writePayload(encode({ f: () => {} }), target, 0)).toThrow(DataCloneError)

@@ -18,8 +18,9 @@
  * Plain data (tag 8: numbers, booleans, null, undefined, strings, arrays
  * without holes and plain objects of those, nested at most 64 deep) is
  * written and read in JS, several times faster than the v8 serializer and
- * than JSON; anything else (Date, Map, class instances, bigint, cycles, …)
- * goes through v8. Tags 6 and 7 are read, not written (a Redis queue keeps
+ * than JSON; anything else (Date, Map, class instances, bigint, cycles, a
+ * large value that reaches one array or object twice, …) goes through v8,
+ * which keeps identity and writes a shared object once. Tags 6 and 7 are read, not written (a Redis queue keeps
  * JSON text).
  *
  * Encoding never writes anything before it knows the value can be cloned, so

@@ -149,6 +149,28 @@ describe('pack() / unpack()', () => {
     expect(roundTrip({ small: 1 })).toEqual({ small: 1 })
   })
 
+  it('refuses (undefined) a value that reaches a large container twice, before the work multiplies', () => {
+    // A DAG whose lists each hold the one below twice: 2^40 paths to its smallest list.
+    let dag: unknown[] = ['leaf']
+    for (let level = 0; level < 40; level++) dag = [dag, dag]
+    // One wide list shared by every entry of another: 10 000 × 5 kB if written per reference.
+    const wide = Array.from({ length: 1000 }, (_, i) => i)
+    const fan = Array.from({ length: 10_000 }, () => wide)
+    const started = performance.now()
+    expect(pack(dag)).toBeUndefined()
+    expect(pack(fan)).toBeUndefined()
+    expect(performance.now() - started).toBeLessThan(500)
+  })
+
+  it('packs a large tree of large containers, and a small value that shares one (once per reference)', () => {
+    const tree = Array.from({ length: 300 }, (_, i) => ({ i, text: 'x'.repeat(2000), list: [i, i + 1] }))
+    expect(roundTrip(tree)).toEqual(tree)
+    const shared = { n: 1 }
+    const back = roundTrip({ a: shared, b: shared }) as { a: unknown; b: unknown }
+    expect(back).toEqual({ a: { n: 1 }, b: { n: 1 } })
+    expect(back.a).not.toBe(back.b)
+  })
+
   it('throws CorruptError, never anything else, for bytes it did not write (fuzzed, seeded)', () => {
     const seed = Date.now() >>> 0
     const rand = prng(seed)

@@ -26,8 +26,12 @@
  * back with Object.prototype, as structured clone gives), nested at most
  * MAX_DEPTH deep. Anything else (Map, Date, a class instance, a bigint, a
  * cycle) returns undefined from `pack`, and the codec uses the v8
- * serializer for the whole value. Where it differs from structured clone
- * (as the JSON form before it did): a shared sub-object is packed once per
+ * serializer for the whole value. So does a large value that reaches one
+ * of its larger containers twice (see HEAVY): such a DAG is not tree data,
+ * and written once per path it can cost 2^depth (a 200-byte pickle whose
+ * lists each hold the one below twice), where v8 writes each object once
+ * and keeps identity. Where it differs from structured clone (as the JSON
+ * form before it did): a shared sub-object is otherwise packed once per
  * reference (only v8 keeps identity), an array's own non-index properties
  * are left out, and a Proxy of a plain object is packed (v8 refuses it).
  *
@@ -60,6 +64,28 @@ const K_OBJECT = 10
 const MAX_DEPTH = 64
 /** The scratch buffer kept between calls; a larger one grown for one big value is dropped after it. */
 const SCRATCH_KEEP = 64 * 1024
+/**
+ * Shared containers. Once TRACK_FROM bytes are written, a container whose
+ * packed form took HEAVY bytes or more is remembered when it ends, and
+ * entering a remembered container refuses the value (the codec then uses
+ * v8). A value under TRACK_FROM bytes, the hot path, never touches a Set.
+ *
+ * Why that bounds the work whatever the sharing: after TRACK_FROM bytes, a
+ * heavy container is written in full at most once more (every later path to
+ * it ends at its entry; a container inside itself is a cycle, cut at
+ * MAX_DEPTH). What can still be written again is a light sub-value, under
+ * HEAVY bytes each time, once per reference to it from a container written
+ * once. So the work is at most TRACK_FROM + HEAVY × the value's size as a
+ * graph, plus each string once per reference to it (neither this form nor
+ * v8 writes a shared string only once): linear. A DAG whose paths multiply
+ * is refused soon after TRACK_FROM: its first heavy shared container is
+ * reached again along the next path. A tree is never refused. Remembering
+ * only heavy containers keeps the cost on a large tree to one Set entry per
+ * HEAVY bytes at most (one per container doubled the time of a 900 kB array
+ * of small objects, past the v8 serializer's).
+ */
+const TRACK_FROM = 64 * 1024
+const HEAVY = 1024
 
 // ------------------------------------------------------------------ writing
 
@@ -68,6 +94,8 @@ let bytes: Uint8Array = new Uint8Array(scratch.buffer, scratch.byteOffset, scrat
 let view = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength)
 let pos = 0
 let packing = false
+/** The heavy containers written in the current `pack` (see HEAVY); undefined until the first, and between calls. */
+let written: Set<object> | undefined
 
 function room(n: number): void {
   if (pos + n <= scratch.length) return
@@ -111,6 +139,15 @@ function putHeader(kind: number, count: number): void {
   pos += 5
 }
 
+/** A container was written from `start` to `pos`: remembers it when heavy (see HEAVY). */
+function ended(container: object, start: number): true {
+  if (pos - start >= HEAVY && pos > TRACK_FROM) {
+    if (written === undefined) written = new Set()
+    written.add(container)
+  }
+  return true
+}
+
 /** Writes `value` at `pos`; false when it (or a part) does not pack. */
 function putValue(value: unknown, depth: number): boolean {
   switch (typeof value) {
@@ -143,7 +180,8 @@ function putValue(value: unknown, depth: number): boolean {
         scratch[pos++] = K_NULL
         return true
       }
-      if (depth >= MAX_DEPTH) return false
+      if (depth >= MAX_DEPTH || written?.has(value)) return false
+      const start = pos
       const proto = Object.getPrototypeOf(value)
       if (proto === Array.prototype) {
         if (!Array.isArray(value)) return false
@@ -154,7 +192,7 @@ function putValue(value: unknown, depth: number): boolean {
           if (item === undefined && !(i in value)) return false // a hole: v8 keeps it
           if (!putValue(item, depth + 1)) return false
         }
-        return true
+        return ended(value, start)
       }
       if (proto !== Object.prototype && proto !== null) return false
       const keys = Object.keys(value)
@@ -165,7 +203,7 @@ function putValue(value: unknown, depth: number): boolean {
         putString(key)
         if (!putValue((value as Record<string, unknown>)[key], depth + 1)) return false
       }
-      return true
+      return ended(value, start)
     }
     default:
       return false
@@ -189,6 +227,7 @@ export function pack(value: unknown): Uint8Array | undefined {
     return bytes.slice(0, pos)
   } finally {
     packing = false
+    written = undefined
     if (scratch.length > SCRATCH_KEEP) useScratch(Buffer.allocUnsafeSlow(SCRATCH_KEEP))
   }
 }
