@@ -6,6 +6,8 @@
  * segments) per JS thread.
  */
 
+import { writeSync } from 'node:fs'
+import { inspect } from 'node:util'
 import type { NativeBinding } from './native.js'
 import type { Identity } from './ownership/liveness.js'
 
@@ -93,7 +95,8 @@ export function runtime(): Runtime {
  * event; a SIGKILL runs nothing, and the segments' slot table covers it).
  * Primitives (EXIT_PRIMITIVES) close before segments (EXIT_SEGMENTS), so a
  * primitive's own close (giving back permits, detaching from a ring) still
- * finds its segment mapped. Call `forgetAtExit` from `close()`.
+ * finds its segment mapped. Call `forgetAtExit` from `close()`. Every
+ * object is closed even when one's `close()` throws (`reportAtExit`).
  */
 export function closeAtExit(object: Closable, phase: ExitPhase): void {
   const rt = runtime()
@@ -101,8 +104,31 @@ export function closeAtExit(object: Closable, phase: ExitPhase): void {
   if (rt.exitHooked) return
   rt.exitHooked = true
   process.on('exit', () => {
-    for (const set of rt.atExit) for (const each of [...set]) each.close()
+    for (const set of rt.atExit)
+      for (const each of [...set]) {
+        try {
+          each.close()
+        } catch (error) {
+          reportAtExit(error)
+        }
+      }
   })
+}
+
+/**
+ * An error thrown by a `close()` at exit: written to stderr, and the exit
+ * goes on (the other objects still close, later `exit` listeners still run,
+ * the exit code stays), as Python's atexit prints an exception of a callback
+ * and runs the others. Written synchronously: `process.emitWarning` waits for
+ * a tick that never comes at exit, and a rethrow would skip the remaining
+ * `exit` listeners and leave their objects' files in /dev/shm.
+ */
+function reportAtExit(error: unknown): void {
+  try {
+    writeSync(2, `@ipc: a close() at exit threw; the other objects were closed:\n${inspect(error)}\n`)
+  } catch {
+    // stderr is closed or full: nothing is left to report it to.
+  }
 }
 
 /** Undoes `closeAtExit` (the object was closed). */

@@ -117,6 +117,18 @@ describe('segment cleanup', () => {
     expect(exists(name)).toBe(false)
   })
 
+  it('a close() that throws at exit is reported on stderr; the other objects still close and the exit code stays', {
+    timeout: 20_000,
+  }, async () => {
+    const name = uniqueName('exit-throws')
+    const child = spawnChild(participant, ['close-throws-exit', name])
+    expect(await child.exited).toBe(0)
+    expect(child.stdout()).toBe('CREATED\nSECOND CLOSED\n')
+    expect(child.stderr()).toContain('@ipc: a close() at exit threw; the other objects were closed:')
+    expect(child.stderr()).toContain('Error: close failed on purpose')
+    expect(exists(name)).toBe(false)
+  })
+
   it('a process that exits without closing keeps a segment others still use', { timeout: 20_000 }, async () => {
     const segment = Segment.create(KIND, 64, { name: uniqueName('shared') })
     onTestFinished(() => segment.close())

@@ -762,7 +762,8 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * Detaches this object (idempotent). A wait of this object in progress
    * rejects with `ClosedError` and breaks the barrier for the other parties
    * (a party that left). The barrier is removed when its last object closes
-   * or its last process dies, unless it is persistent.
+   * or its last process dies, unless it is persistent. Corrupt shared memory
+   * does not make it throw.
    * @example
    * ```ts
    * const barrier = new Barrier(2)
@@ -778,20 +779,32 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * Run once by `close()`: a party that leaves while waiting breaks the
    * barrier; its entries are freed. An entry still PENDING because the lock
    * could not be had within a second is left: once this slot is free, the
-   * other waiters' dead-party check finds it and breaks the barrier.
+   * other waiters' dead-party check finds it and breaks the barrier. A
+   * corrupt word that stops the break under the lock (another entry's state,
+   * the lock word) makes it break without the lock, as a wait that gives up
+   * does (`#giveUpUnlocked`): its entries turn BROKEN and are freed.
    */
   protected override detach(): void {
     if (this.#mine.size === 0) return
     const pending = () =>
       [...this.#mine].some((entry) => Atomics.load(this.#i32, this.#at(entry, BE_STATE)) === PENDING)
-    if (pending() && this.#lock.acquireSync({ timeout: 1000 })) {
-      if (pending()) this.#breakLocked()
-      else this.#lock.release()
+    try {
+      if (pending() && this.#lock.acquireSync({ timeout: 1000 })) {
+        if (pending()) this.#breakLocked()
+        else this.#lock.release()
+      }
+    } catch (error) {
+      if (!(error instanceof CorruptError)) throw error
+      let left = false
+      for (const entry of this.#mine)
+        if (Atomics.compareExchange(this.#i32, this.#at(entry, BE_STATE), PENDING, BROKEN) === PENDING) left = true
+      if (left) this.#breakUnlocked()
+    } finally {
+      for (const entry of this.#mine)
+        if (Atomics.load(this.#i32, this.#at(entry, BE_STATE)) !== PENDING)
+          Atomics.store(this.#i32, this.#at(entry, BE_STATE), FREE)
+      this.#mine.clear()
     }
-    for (const entry of this.#mine)
-      if (Atomics.load(this.#i32, this.#at(entry, BE_STATE)) !== PENDING)
-        Atomics.store(this.#i32, this.#at(entry, BE_STATE), FREE)
-    this.#mine.clear()
   }
 
   protected override closedFields(): Record<string, unknown> {

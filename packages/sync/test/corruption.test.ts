@@ -1,10 +1,11 @@
 /**
  * Corrupt shared memory: a word out of its layout's range makes the call
  * throw CorruptError within its timeout (never a hang or a spin), and
- * close() still works. Each test writes the words through a second mapping
- * of the same segment, as another process would.
+ * close() still works, also at exit. Each test writes the words through a
+ * second mapping of the same segment, as another process would.
  */
 import { Segment, type SegmentKind } from '@ipc/core/internal'
+import { expectNoSegment, spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { Barrier } from '../src/barrier.js'
 import { Condition } from '../src/condition.js'
@@ -14,9 +15,11 @@ import {
   B_BROKEN,
   B_COUNT,
   B_ENTRIES,
+  B_ENTRY_WORDS,
   B_LOCK,
   B_PARTIES,
   BARRIER_KIND,
+  BE_STATE,
   C_ENTRIES,
   C_ENTRY_WORDS,
   C_HIGH,
@@ -27,7 +30,11 @@ import {
   CONDITION_KIND,
   E_FLAG,
   EVENT_KIND,
+  FREE,
+  PENDING,
 } from '../src/layout.js'
+
+const barrierHolder = new URL('./fixtures/barrier-corrupt-exit.mjs', import.meta.url)
 
 /** A second mapping of `name`'s segment: `poke(word, value)` writes a data word. */
 function raw(kind: SegmentKind, name: string) {
@@ -223,4 +230,53 @@ describe('Barrier with corrupt memory', () => {
       }
     })
   }
+
+  it('close() of a party whose break meets a scribbled entry does not throw, breaks the barrier and frees its entry', async () => {
+    const barrier = new Barrier(3)
+    const other = Barrier.open(barrier.name)
+    const memory = raw(BARRIER_KIND, barrier.name)
+    const name = barrier.name
+    const stateOf = (entry: number) => B_ENTRIES + entry * B_ENTRY_WORDS + BE_STATE
+    try {
+      const first = barrier.wait().catch((error: unknown) => error)
+      await sleep(20)
+      const second = other.wait().catch((error: unknown) => error)
+      await sleep(20)
+      expect([memory.peek(stateOf(0)), memory.peek(stateOf(1))]).toEqual([PENDING, PENDING])
+      memory.poke(stateOf(0), 9)
+      // Both waits fail; the break of the second stops at entry 0, leaving its own entry 1 PENDING.
+      expect(await within(first, 2000, 'the first wait')).toBeInstanceOf(CorruptError)
+      expect(await within(second, 2000, 'the second wait')).toBeInstanceOf(CorruptError)
+      expect(memory.peek(stateOf(1))).toBe(PENDING)
+      barrier.close()
+      memory.poke(stateOf(0), 9)
+      expect(() => other.close()).not.toThrow()
+      expect(other.closed).toBe(true)
+      expect(memory.peek(stateOf(1))).toBe(FREE)
+      expect(memory.peek(B_BROKEN)).toBe(1)
+    } finally {
+      memory.close()
+      other.close()
+      barrier.close()
+    }
+    expectNoSegment(name)
+  })
+
+  it('a process that exits holding such a party and an Event closes both: exit code 0, nothing left in /dev/shm', {
+    timeout: 20_000,
+  }, async () => {
+    const child = spawnChild(barrierHolder, [String(B_ENTRIES + BE_STATE), String(B_ENTRY_WORDS)])
+    const code = await child.exited
+    expect(child.stderr()).toBe('')
+    expect(code).toBe(0)
+    const { barrier, event, states } = JSON.parse(child.stdout()) as {
+      barrier: string
+      event: string
+      states: number[]
+    }
+    // The state the exit hook met: entry 0 scribbled, entry 1 the open party's PENDING wait.
+    expect(states).toEqual([9, PENDING, FREE])
+    expectNoSegment(barrier)
+    expectNoSegment(event)
+  })
 })

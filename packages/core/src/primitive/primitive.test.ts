@@ -53,6 +53,8 @@ function checkBox(options: { initial?: unknown; name?: string; persistent?: unkn
 class Box extends Primitive<BoxAttachment> {
   readonly word: Int32Array
   broken = false
+  /** Thrown by the next detach (as a kind's detach meeting corrupt memory would). */
+  detachError: Error | undefined
 
   constructor(options?: { initial?: number; name?: string; persistent?: boolean }) {
     super(BOX, () => checkBox(options))
@@ -69,6 +71,7 @@ class Box extends Primitive<BoxAttachment> {
 
   protected override detach(): void {
     detached.push(this.name)
+    if (this.detachError !== undefined) throw this.detachError
   }
 
   protected inspectFields(): Record<string, unknown> {
@@ -122,6 +125,20 @@ describe('Primitive', () => {
     expect(() => Box.open(name)).toThrow(CorruptError)
     bad.close()
     expect(existsSync(`/dev/shm/ipc-${name}`)).toBe(false)
+  })
+
+  it('closes without throwing when detach meets corrupt memory, and frees the segment; other errors still throw', () => {
+    const box = new Box({ name: uniqueName('box') })
+    box.detachError = new CorruptError('Cannot use box: its shared memory is corrupt')
+    expect(() => box.close()).not.toThrow()
+    expect(box.closed).toBe(true)
+    expect(existsSync(`/dev/shm/ipc-${box.name}`)).toBe(false)
+    // A bug is not hidden: it throws, after the segment was closed all the same.
+    const buggy = new Box({ name: uniqueName('box') })
+    buggy.detachError = new TypeError('a bug in detach')
+    expect(() => buggy.close()).toThrow(TypeError)
+    expect(buggy.closed).toBe(true)
+    expect(existsSync(`/dev/shm/ipc-${buggy.name}`)).toBe(false)
   })
 
   it('keeps a persistent object after its last close, until unlink()', () => {

@@ -14,10 +14,11 @@
  *   the segment when the attach fails, so a failed call leaves nothing.
  * - `Primitive`, the base class: name, handle, `created`, `persistent`,
  *   `closed`, `close()` (idempotent, with a `detach()` hook for the kind's own
- *   detach), `[Symbol.dispose]`, `unlink()`, `[TRANSFER]` for `Process`,
- *   `[inspect.custom]` (fields from `inspectFields()`; `closed: true` and
- *   `corrupt: true` handled here) and the exit registration (runtime.ts:
- *   primitives close before their segments at a normal exit).
+ *   detach; corrupt shared memory never makes it throw), `[Symbol.dispose]`,
+ *   `unlink()`, `[TRANSFER]` for `Process`, `[inspect.custom]` (fields
+ *   from `inspectFields()`; `closed: true` and `corrupt: true` handled here)
+ *   and the exit registration (runtime.ts: primitives close before their
+ *   segments at a normal exit).
  * - The one private path to attach from a public constructor: `attachTo`
  *   (below) leaves the attachment in this thread's runtime
  *   (`runtime().attaching`) and runs `construct()` (a `new X()`); the
@@ -327,6 +328,10 @@ export abstract class Primitive<A extends Attachment = Attachment, H extends Han
    * Detaches this object (idempotent): the kind's `detach()` gives back what
    * it holds, then its segment slot is freed. The primitive is removed when
    * its last object closes or its process dies, unless it is persistent.
+   * Corrupt shared memory does not make it throw: what the detach could not
+   * give back stays, and the slot is freed all the same (other attachers'
+   * liveness checks then see this object gone). A close must not fail where
+   * nothing can act on the failure, such as the exit hook.
    */
   close(): void {
     if (this.#closed) return
@@ -334,6 +339,8 @@ export abstract class Primitive<A extends Attachment = Attachment, H extends Han
     if (!this.#owned) forgetAtExit(this, EXIT_PRIMITIVES)
     try {
       this.detach()
+    } catch (error) {
+      if (!(error instanceof CorruptError)) throw error
     } finally {
       this.#attached.segment.close()
     }
@@ -370,7 +377,12 @@ export abstract class Primitive<A extends Attachment = Attachment, H extends Han
     return `${this.#kind.className} ${inspect(fields, options)}`
   }
 
-  /** The kind's own detach, run once by `close()` before the segment is closed (give back permits, leave a ring). */
+  /**
+   * The kind's own detach, run once by `close()` before the segment is
+   * closed (give back permits, leave a ring). A CorruptError it throws ends
+   * it there and `close()` goes on; a kind that has more to do after a step
+   * that can meet corrupt memory catches it around that step.
+   */
   protected detach(): void {}
 
   /** Kind-specific fields of `handle` beyond `kind` and `name`. */
