@@ -82,7 +82,8 @@ function bytesOf(msg: Message): Uint8Array {
 /**
  * Revives a message. A payload the codec cannot revive is corrupt (CorruptError
  * from a pipe end). A frame of CPython's wire is a pickle: DataCloneError or
- * CorruptError when it is not plain data, and the connection goes on.
+ * CorruptError (unpickle throws nothing else) when it is not plain data or is
+ * over a budget, and the connection goes on.
  */
 function messageValue(msg: Message, t: Transport): unknown {
   if (msg.tag === TAG_PYTHON) return unpickle(msg.source, msg.start, msg.end)
@@ -507,7 +508,8 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * @throws {MessageTooLongError} when the next message is over `maxMessageSize`: it is dropped unread.
    * @throws {DataCloneError} on CPython's wire (`codec: 'pickle'`), for a pickle holding more than plain
    * data (a class, a global, a reduce), whose builtin calls copy more than 4 values or bytes per byte
-   * of it, or with an int over 64 KiB; `CorruptError` for one that is malformed. Only that message is
+   * of it, that would build more than 32 bytes of heap per byte of it plus 1 MiB, or with an int over
+   * 64 KiB; `CorruptError` for one that is malformed. Only that message is
    * dropped: the next `recv` returns the next one.
    * @throws {CorruptError} when the pipe's shared memory breaks its layout (within the timeout, never
    * a hang); the connection is unusable after, `close()` still works. On a `tcp://` connection, for a

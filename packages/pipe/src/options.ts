@@ -140,8 +140,10 @@ export interface PythonWireOptions {
    * `'pickle'`: `send`/`recv` exchange Python's `send(obj)`/`recv()` for
    * plain data; it implies `protocol: 'python'`. A received pickle that
    * holds anything else (a class instance, a global, a reduce), or would
-   * copy more than 4 values or bytes per byte of it, or holds an int over
-   * 64 KiB, is refused with `DataCloneError` and the connection goes on.
+   * copy more than 4 values or bytes per byte of it, or would build more
+   * than 32 bytes of heap per byte of it plus 1 MiB (CPython's pickles of
+   * plain data take 4 to 20), or holds an int over 64 KiB, is refused with
+   * `DataCloneError` and the connection goes on.
    * The only codec of
    * `protocol: 'python'`.
    * @default undefined ('pickle' when `protocol` is 'python')
@@ -178,6 +180,9 @@ export interface ListenerOptions extends PythonWireOptions {
    * `MessageTooLongError` and the connection is closed. A local connection is
    * a pipe whose end here has this limit (see `PipeOptions.maxMessageSize`).
    * Sending a longer message throws `MessageTooLongError` and sends nothing.
+   * On CPython's wire, reading a pickle of n bytes builds at most 32n + 1 MiB
+   * bytes of heap (see `codec`); with its parse stack, up to about 50n: keep
+   * this limit under a 50th of the heap the process can spare.
    * @default DEFAULT_MAX_MESSAGE_SIZE (134217728, 128 MiB)
    * @example new Listener('tcp://127.0.0.1:6000', { maxMessageSize: 1024 * 1024 })
    */

@@ -48,6 +48,25 @@
  * an integer longer than MAX_LONG_BYTES, DataCloneError. The reader loops,
  * never recurses.
  *
+ * Heap budget: one byte can build an object (EMPTY_SET is 1 byte, a Set 152
+ * bytes of heap), so each unpickle may build at most HEAP_BUDGET_PER_BYTE
+ * bytes per byte of the pickle plus HEAP_BUDGET_FLOOR. Everything built is
+ * charged its estimated V8 size (see HEAP) as it is built: containers, each
+ * slot or entry put into them, strings, bytes, numbers that need a box,
+ * builtins and memo entries. Past the budget, DataCloneError; the partial
+ * value is garbage. Not charged: the parse stack (an 8-byte slot per value
+ * on it, at most one per byte of the pickle, and the stores it leaves behind
+ * as it grows: up to 12 bytes per byte) and, for a dict promoted to a Map,
+ * the walk at STOP. Over crafted pickles of one shape each (empty
+ * containers, short str and bytes, dicts with new keys, one-item lists,
+ * tuples and sets, floats, longs) the charge is within 6% of the heap the
+ * value really holds. CPython's pickles of ordinary data (protocols 2 to
+ * 5) take at most 20 bytes per byte (a list of `[[[x]]]`); lists of ints,
+ * floats, str, pairs or small dicts 4 to 18 (pickle.test.ts measures them).
+ * Over 32 only lists of thousands of distinct empty sets (88), tuples (44)
+ * or dicts (40), and of short bytearrays at protocol 4 (35): past the
+ * floor, refused.
+ *
  * Hashing: V8 hashes numbers in a Set or Map without a random seed, so a
  * peer can choose numbers that all collide and make building a set of n of
  * them take n^2 steps. One unpickle puts at most MAX_HASHED_NUMBERS numbers
@@ -55,7 +74,7 @@
  * the memo is an object, whose integer keys V8 hashes with its seed.
  */
 import { isUtf8 } from 'node:buffer'
-import { CorruptError, DataCloneError } from '@ipc/core'
+import { CorruptError, DataCloneError, IpcError } from '@ipc/core'
 
 /** Every opcode of pickle protocols 0 to 5, by byte: its name in Python's `pickletools`. */
 export const OPCODE_NAMES: ReadonlyMap<number, string> = new Map([
@@ -149,6 +168,72 @@ export const MAX_LONG_BYTES = 64 * 1024
  * milliseconds.
  */
 export const MAX_HASHED_NUMBERS = 4096
+
+/**
+ * Heap bytes each unpickle may build per byte of the pickle, on top of
+ * HEAP_BUDGET_FLOOR (see the file comment and the HEAP constants).
+ */
+export const HEAP_BUDGET_PER_BYTE = 32
+
+/** Heap bytes every unpickle may build whatever its size: small messages of costly shapes (a few thousand empty sets). */
+export const HEAP_BUDGET_FLOOR = 1024 * 1024
+
+/**
+ * Estimated V8 heap sizes (Node 20, x64, no pointer compression), measured as
+ * `process.memoryUsage().heapUsed` deltas after `gc()` over 100,000 copies:
+ * `[]` 32, `[x]` 56, `[x, y]` 64 (an array 32, its elements 16, 8 per slot;
+ * push grows a store by half, so a slot pushed onto a non-empty list may
+ * cost 12), `{}` 56 (4 properties inside; past about 10 a dict goes to
+ * dictionary mode at about 32 per property), `new Set()` 152 and 18 to 24
+ * per entry, `new Map()` 184 and about 30 per entry, a Uint8Array 184 plus
+ * its bytes, a one-byte string 16 plus its length (two-byte: twice it) in
+ * words of 8, a float or an int past 32 bits 16, a bigint 16 plus its
+ * bytes, a memo entry 10 to 12 while the indices go 0, 1, 2… (fast
+ * elements), 50 to 63 once they do not (dictionary elements), a
+ * `Unpickler.keys` entry about 20. A str key new to this pickle costs
+ * about 100 more on a plain object: V8 internalizes it (a second copy and a
+ * table entry) and, on a small object, makes a hidden class for it (dicts
+ * each with its own key: 211 bytes a dict, not 116); `newKey` covers that
+ * and the entry in `Unpickler.keys`.
+ */
+const HEAP = {
+  array: 32,
+  elements: 16,
+  slot: 8,
+  pushedSlot: 12,
+  object: 56,
+  property: 32,
+  newKey: 96,
+  set: 152,
+  setEntry: 24,
+  map: 184,
+  mapEntry: 32,
+  bytes: 184,
+  string: 16,
+  number: 16,
+  builtin: 32,
+  memoDense: 12,
+  memoSparse: 64,
+} as const
+
+/**
+ * Appends `items` to `list`. An empty list gets a store of exactly its new
+ * length: push would give it at least 16 spare slots, and CPython writes
+ * every list as EMPTY_LIST then APPEND or APPENDS (`[x]` would take 184 bytes
+ * instead of 56). Raising `length` of an empty array makes a store of that
+ * length, but of 16 at least; lowering it to at most half the store, from
+ * more than one above, trims the store (V8's JSArray::SetLength).
+ */
+function appendAll(list: unknown[], items: readonly unknown[]): void {
+  const n = items.length
+  if (list.length !== 0 || n === 0) {
+    for (const v of items) list.push(v)
+    return
+  }
+  list.length = n < 16 ? 2 * n + 16 : n
+  for (let i = 0; i < n; i++) list[i] = items[i]
+  list.length = n
+}
 
 /** A global the reader recognises (see the file comment); only REDUCE may consume it. */
 class Builtin {
@@ -281,14 +366,49 @@ class Unpickler {
   promoted: Map<object, Map<unknown, unknown>> | undefined
   /** Values or bytes the builtin calls may still copy (see COPY_BUDGET_PER_BYTE). */
   budget: number
+  /** Heap bytes the value may take in all, and still (see HEAP_BUDGET_PER_BYTE). */
+  readonly heapLimit: number
+  heap: number
+  /** Where the opcode being run starts (for error messages). */
+  opAt = 0
+  /** The str keys set on plain objects so far (see HEAP.newKey); made at the first. */
+  keys: Set<string> | undefined
+  /** True once a memo index broke the run 0, 1, 2…: the memo's elements are then a dictionary. */
+  memoSparse = false
 
-  constructor(source: Uint8Array, start: number, end: number) {
+  constructor(source: Uint8Array, start: number, end: number, heapLimit: number) {
     this.source = source
     this.view = new DataView(source.buffer, source.byteOffset, source.byteLength)
     this.start = start
     this.end = end
     this.pos = start
     this.budget = COPY_BUDGET_PER_BYTE * (end - start)
+    this.heapLimit = heapLimit
+    this.heap = heapLimit
+  }
+
+  /** Charges `bytes` of heap to the value (see HEAP_BUDGET_PER_BYTE); DataCloneError past the budget. */
+  spend(op: number, bytes: number): void {
+    this.heap -= bytes
+    if (this.heap >= 0) return
+    const size = this.end - this.start
+    throw new DataCloneError(
+      `Cannot read the pickle: the value would take more memory than its ${size} bytes allow (${this.heapLimit} bytes of heap, ${HEAP_BUDGET_PER_BYTE} per byte plus ${HEAP_BUDGET_FLOOR / 1024 / 1024} MiB), past it at opcode ${OPCODE_NAMES.get(op)} at offset ${this.opAt - this.start}`,
+    )
+  }
+
+  /** A str of the pickle, charged: one byte per char when all are ASCII, else two, in words of 8. */
+  text(op: number, n: number): string {
+    const s = decodeText(this.bytes(n, OPCODE_NAMES.get(op) as string))
+    this.spend(op, HEAP.string + 8 * Math.ceil((s.length === n ? n : 2 * s.length) / 8))
+    return s
+  }
+
+  /** A copy of `n` bytes of the pickle, charged. */
+  copy(op: number, n: number): Uint8Array {
+    const bytes = this.bytes(n, OPCODE_NAMES.get(op) as string)
+    this.spend(op, HEAP.bytes + n)
+    return new Uint8Array(bytes)
   }
 
   corrupt(detail: string): CorruptError {
@@ -367,6 +487,7 @@ class Unpickler {
   /** `new Set(items)`, counting its numbers first. */
   newSet(op: number, items: unknown[]): Set<unknown> {
     for (const v of items) this.hashing(op, v)
+    this.spend(op, HEAP.set + HEAP.setEntry * items.length)
     return new Set(items)
   }
 
@@ -374,6 +495,7 @@ class Unpickler {
   setItem(op: number, dict: unknown, k: unknown, v: unknown): void {
     if (dict instanceof Map) {
       this.hashing(op, k)
+      this.spend(op, HEAP.mapEntry)
       dict.set(k, v)
       return
     }
@@ -382,17 +504,33 @@ class Unpickler {
     const map = this.promoted?.get(dict)
     if (map !== undefined) {
       this.hashing(op, k)
+      this.spend(op, HEAP.mapEntry)
       map.set(k, v)
     } else if (typeof k !== 'string') {
       this.hashing(op, k)
+      this.spend(op, HEAP.map + HEAP.mapEntry * (Object.keys(dict).length + 1))
       const moved = new Map<unknown, unknown>(Object.entries(dict))
       moved.set(k, v)
       this.promoted ??= new Map()
       this.promoted.set(dict, moved)
-    } else if (k === '__proto__')
+    } else if (k === '__proto__') {
       // '__proto__' would set the prototype: define it as an own property.
+      this.property(op, k)
       Object.defineProperty(dict, k, { value: v, writable: true, enumerable: true, configurable: true })
-    else (dict as Record<string, unknown>)[k] = v
+    } else {
+      this.property(op, k)
+      ;(dict as Record<string, unknown>)[k] = v
+    }
+  }
+
+  /** Charges a property about to be set on a plain object, and its key the first time it is one. */
+  property(op: number, key: string): void {
+    this.keys ??= new Set()
+    if (this.keys.has(key)) this.spend(op, HEAP.property)
+    else {
+      this.spend(op, HEAP.property + HEAP.newKey)
+      this.keys.add(key)
+    }
   }
 
   /** Spends `n` of the copy budget before a builtin call copies `n` values or bytes. */
@@ -410,6 +548,7 @@ class Unpickler {
     const bytes = this.bytes(n, OPCODE_NAMES.get(op) as string)
     if (n > MAX_LONG_BYTES)
       throw refused(op, `holds an integer of ${n} bytes, more than the ${MAX_LONG_BYTES} accepted`)
+    this.spend(op, HEAP.number + n)
     return decodeLong(bytes)
   }
 
@@ -420,7 +559,11 @@ class Unpickler {
 
   memoPut(op: number, index: number): void {
     const v = this.top(op)
-    if (!(index in this.memo)) this.memoSize++
+    if (!(index in this.memo)) {
+      if (index !== this.memoSize) this.memoSparse = true
+      this.spend(op, this.memoSparse ? HEAP.memoSparse : HEAP.memoDense)
+      this.memoSize++
+    }
     this.memo[index] = v
   }
 
@@ -428,6 +571,7 @@ class Unpickler {
     // Known names are short: a long one (a memoised str, maybe) is neither joined nor echoed whole.
     const builtin = module.length + name.length < 64 ? BUILTINS.get(`${module} ${name}`) : undefined
     if (builtin === undefined) throw refused(op, `names the global ${clip(module)}.${clip(name)}`)
+    this.spend(op, HEAP.builtin)
     this.push(new Builtin(builtin))
   }
 
@@ -443,8 +587,14 @@ class Unpickler {
   call(name: string, args: unknown): unknown {
     if (!Array.isArray(args)) throw this.corrupt(`REDUCE of ${name} without an argument tuple`)
     if (args.length === 0) {
-      if (name === 'set' || name === 'frozenset') return new Set()
-      if (name === 'bytes' || name === 'bytearray') return new Uint8Array(0)
+      if (name === 'set' || name === 'frozenset') {
+        this.spend(0x52, HEAP.set)
+        return new Set()
+      }
+      if (name === 'bytes' || name === 'bytearray') {
+        this.spend(0x52, HEAP.bytes)
+        return new Uint8Array(0)
+      }
     }
     const [first, second] = args as [unknown, unknown]
     if (args.length === 1 && (name === 'set' || name === 'frozenset') && Array.isArray(first)) {
@@ -453,6 +603,7 @@ class Unpickler {
     }
     if (args.length === 1 && name === 'bytearray' && first instanceof Uint8Array) {
       this.charge(name, first.byteLength)
+      this.spend(0x52, HEAP.bytes + first.byteLength)
       return first.slice()
     }
     if (
@@ -462,6 +613,7 @@ class Unpickler {
       (second === 'latin1' || second === 'latin-1')
     ) {
       this.charge('_codecs.encode', first.length)
+      this.spend(0x52, HEAP.bytes + first.length)
       const out = new Uint8Array(first.length)
       for (let i = 0; i < first.length; i++) {
         const c = first.charCodeAt(i)
@@ -477,6 +629,7 @@ class Unpickler {
 
   run(): unknown {
     for (;;) {
+      this.opAt = this.pos
       const op = this.u8('an opcode')
       switch (op) {
         case 0x80: {
@@ -534,7 +687,7 @@ class Unpickler {
           this.push(this.view.getUint16(this.need(2, 'BININT2'), true))
           break
         case 0x8a: // LONG1
-          this.push(decodeLong(this.bytes(this.u8('LONG1'), 'LONG1')))
+          this.push(this.long(op, this.u8('LONG1')))
           break
         case 0x8b: {
           // LONG4
@@ -544,61 +697,70 @@ class Unpickler {
           break
         }
         case 0x47: // BINFLOAT
+          this.spend(op, HEAP.number)
           this.push(this.view.getFloat64(this.need(8, 'BINFLOAT'), false))
           break
         case 0x8c: // SHORT_BINUNICODE
-          this.push(decodeText(this.bytes(this.u8('SHORT_BINUNICODE'), 'SHORT_BINUNICODE')))
+          this.push(this.text(op, this.u8('SHORT_BINUNICODE')))
           break
         case 0x58: // BINUNICODE
-          this.push(decodeText(this.bytes(this.u32('BINUNICODE'), 'BINUNICODE')))
+          this.push(this.text(op, this.u32('BINUNICODE')))
           break
         case 0x8d: // BINUNICODE8
-          this.push(decodeText(this.bytes(this.u64('BINUNICODE8'), 'BINUNICODE8')))
+          this.push(this.text(op, this.u64('BINUNICODE8')))
           break
         case 0x43: // SHORT_BINBYTES
-          this.push(new Uint8Array(this.bytes(this.u8('SHORT_BINBYTES'), 'SHORT_BINBYTES')))
+          this.push(this.copy(op, this.u8('SHORT_BINBYTES')))
           break
         case 0x42: // BINBYTES
-          this.push(new Uint8Array(this.bytes(this.u32('BINBYTES'), 'BINBYTES')))
+          this.push(this.copy(op, this.u32('BINBYTES')))
           break
         case 0x8e: // BINBYTES8
-          this.push(new Uint8Array(this.bytes(this.u64('BINBYTES8'), 'BINBYTES8')))
+          this.push(this.copy(op, this.u64('BINBYTES8')))
           break
         case 0x96: // BYTEARRAY8
-          this.push(new Uint8Array(this.bytes(this.u64('BYTEARRAY8'), 'BYTEARRAY8')))
+          this.push(this.copy(op, this.u64('BYTEARRAY8')))
           break
         case 0x5d: // EMPTY_LIST
-          this.push([])
-          break
         case 0x29: // EMPTY_TUPLE
+          this.spend(op, HEAP.array)
           this.push([])
           break
         case 0x7d: // EMPTY_DICT
+          this.spend(op, HEAP.object)
           this.push({})
           break
         case 0x8f: // EMPTY_SET
+          this.spend(op, HEAP.set)
           this.push(new Set())
           break
         case 0x85: // TUPLE1
+          this.spend(op, HEAP.array + HEAP.elements + HEAP.slot)
           this.push([this.pop(op)])
           break
         case 0x86: {
           // TUPLE2
+          this.spend(op, HEAP.array + HEAP.elements + 2 * HEAP.slot)
           const b = this.pop(op)
           this.push([this.pop(op), b])
           break
         }
         case 0x87: {
           // TUPLE3
+          this.spend(op, HEAP.array + HEAP.elements + 3 * HEAP.slot)
           const c = this.pop(op)
           const b = this.pop(op)
           this.push([this.pop(op), b, c])
           break
         }
         case 0x74: // TUPLE
-        case 0x6c: // LIST
-          this.push(this.popMark(op))
+        case 0x6c: {
+          // LIST (and TUPLE): the array popMark's splice made is the value
+          const items = this.popMark(op)
+          this.spend(op, HEAP.array + (items.length === 0 ? 0 : HEAP.elements + HEAP.slot * items.length))
+          this.push(items)
           break
+        }
         case 0x91: // FROZENSET
           this.push(this.newSet(op, this.popMark(op)))
           break
@@ -606,6 +768,7 @@ class Unpickler {
           // DICT
           const items = this.popMark(op)
           if (items.length % 2 !== 0) throw this.corrupt('DICT has an odd number of items')
+          this.spend(op, HEAP.object)
           const d = {}
           for (let i = 0; i < items.length; i += 2) this.setItem(op, d, items[i], items[i + 1])
           this.push(this.promoted?.get(d) ?? d)
@@ -614,14 +777,21 @@ class Unpickler {
         case 0x61: {
           // APPEND
           const v = this.pop(op)
-          this.listAt(op, this.top(op)).push(v)
+          const list = this.listAt(op, this.top(op))
+          this.spend(op, list.length === 0 ? HEAP.elements + HEAP.slot : HEAP.pushedSlot)
+          appendAll(list, [v])
           break
         }
         case 0x65: {
           // APPENDS
           const items = this.popMark(op)
           const list = this.listAt(op, this.top(op))
-          for (const v of items) list.push(v)
+          if (items.length > 0)
+            this.spend(
+              op,
+              list.length === 0 ? HEAP.elements + HEAP.slot * items.length : HEAP.pushedSlot * items.length,
+            )
+          appendAll(list, items)
           break
         }
         case 0x73: {
@@ -645,6 +815,7 @@ class Unpickler {
           const s = this.setAt(op, this.top(op))
           for (const v of items) {
             this.hashing(op, v)
+            this.spend(op, HEAP.setEntry)
             s.add(v)
           }
           break
@@ -700,17 +871,36 @@ class Unpickler {
 }
 
 /**
- * Revives the pickle in `source[start, end)`.
+ * Revives the pickle in `source[start, end)`. Every failure is one of the two
+ * typed errors: a limit of V8's own (a Set past 2^24 entries, a string past
+ * 2^29 chars, an allocation that fails) becomes DataCloneError with the
+ * original as `cause`.
  *
- * @throws {DataCloneError} when the pickle holds anything but plain data (the opcode is named).
+ * `heapLimit` (tests only) replaces the heap budget of the file comment.
+ *
+ * @throws {DataCloneError} when the pickle holds anything but plain data (the opcode is named), or
+ * would build more than its budgets allow.
  * @throws {CorruptError} when it is not a well-formed pickle.
  */
-export function unpickle(source: Uint8Array, start = 0, end = source.byteLength): unknown {
+export function unpickle(
+  source: Uint8Array,
+  start = 0,
+  end = source.byteLength,
+  heapLimit = HEAP_BUDGET_PER_BYTE * (end - start) + HEAP_BUDGET_FLOOR,
+): unknown {
   if (!(start >= 0 && start <= end && end <= source.byteLength))
     throw new CorruptError(
       `Cannot read the pickle: bytes ${start} to ${end} are outside its ${source.byteLength}-byte source`,
     )
-  return new Unpickler(source, start, end).run()
+  try {
+    return new Unpickler(source, start, end, heapLimit).run()
+  } catch (error) {
+    if (error instanceof IpcError) throw error
+    throw new DataCloneError(
+      `Cannot read the pickle: the value of its ${end - start} bytes cannot be built here (${error instanceof Error ? error.message : String(error)})`,
+      { cause: error },
+    )
+  }
 }
 
 /**

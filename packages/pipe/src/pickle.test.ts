@@ -4,13 +4,18 @@ import { execFileSync } from 'node:child_process'
 import { CorruptError, DataCloneError } from '@ipc/core'
 import { prng } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
-import { MAX_LONG_BYTES, unpickle } from './pickle-reader.js'
+import { HEAP_BUDGET_PER_BYTE, MAX_LONG_BYTES, unpickle } from './pickle-reader.js'
 import { pickle } from './pickle-writer.js'
 
 const corpusScript = new URL('../test/fixtures/pickle_corpus.py', import.meta.url).pathname
 
 function python(args: string[], input?: string): string {
-  return execFileSync('python3', [corpusScript, ...args], { input, encoding: 'utf8', timeout: 20_000 })
+  return execFileSync('python3', [corpusScript, ...args], {
+    input,
+    encoding: 'utf8',
+    timeout: 20_000,
+    maxBuffer: 64 * 1024 * 1024,
+  })
 }
 
 /** The corpus as JavaScript sees it (the names of pickle_corpus.py). */
@@ -354,5 +359,93 @@ describe('unpickle() of large integers', () => {
     expect(() => unpickle(input)).toThrow(DataCloneError)
     expect(() => unpickle(input)).toThrow(/LONG4 holds an integer of 1048576 bytes, more than the 65536 accepted/)
     expect(performance.now() - started).toBeLessThan(100)
+  })
+})
+
+/** PROTO 4, MARK, `n` × `op`, LIST, STOP: n fresh objects in a list, one byte each. */
+function bomb(op: number, n: number): Uint8Array {
+  const input = Buffer.alloc(n + 5, op)
+  input.set([0x80, 4, 0x28], 0)
+  input.set([0x6c, 0x2e], n + 3)
+  return input
+}
+
+describe('unpickle() heap budget', () => {
+  it("reads CPython's pickles of ordinary data at protocols 2 to 5 in at most 24 bytes of heap per byte", {
+    timeout: 30_000,
+  }, () => {
+    const lines = python(['budget']).trim().split('\n')
+    let worst = { perByte: 0, where: '' }
+    for (const line of lines) {
+      const { protocol, name, hex, length, last } = JSON.parse(line) as {
+        protocol: number
+        name: string
+        hex: string
+        length: number
+        last: unknown
+      }
+      const input = Buffer.from(hex, 'hex')
+      const where = `${name} at protocol ${protocol}`
+      // No floor: the least whole number of bytes per byte the value needs.
+      let perByte = 1
+      while (perByte <= HEAP_BUDGET_PER_BYTE) {
+        try {
+          unpickle(input, 0, input.byteLength, perByte * input.byteLength)
+          break
+        } catch (error) {
+          if (!(error instanceof DataCloneError) || !/would take more memory/.test(error.message)) throw error
+          perByte++
+        }
+      }
+      if (perByte > worst.perByte) worst = { perByte, where }
+      expect(perByte, where).toBeLessThanOrEqual(24)
+      const got = unpickle(input)
+      if (got instanceof Set) expect(got.size, where).toBe(length)
+      else if (Array.isArray(got)) {
+        expect(got.length, where).toBe(length)
+        const tail = got[length - 1]
+        expect(tail instanceof Uint8Array ? Array.from(tail) : tail, where).toEqual(last)
+      } else {
+        expect(Object.keys(got as object).length, where).toBe(length)
+        expect((got as Record<string, unknown>)[`key${length - 1}`], where).toEqual(last)
+      }
+    }
+    console.log(`worst heap per byte of ordinary data: ${worst.perByte} (${worst.where})`)
+  })
+
+  it('refuses 2 MB of empty sets, dicts, lists or tuples in a list with DataCloneError, quickly', () => {
+    for (const op of [0x8f, 0x7d, 0x5d, 0x29]) {
+      const input = bomb(op, 2_000_000)
+      const before = process.memoryUsage().heapUsed
+      const started = performance.now()
+      expect(() => unpickle(input)).toThrow(DataCloneError)
+      expect(performance.now() - started).toBeLessThan(3000)
+      // The budget, 32 bytes per byte plus 1 MiB (65 MB), then the parse stack and the stores it
+      // left behind as it grew (up to 40 bytes per byte, garbage at once).
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(160 * 1024 * 1024)
+    }
+    expect(() => unpickle(bomb(0x8f, 2_000_000))).toThrow(
+      /value would take more memory than its 2000005 bytes allow \(65048736 bytes of heap, 32 per byte plus 1 MiB\), past it at opcode EMPTY_SET at offset \d+/,
+    )
+  })
+
+  it('reads a small message of costly values within the 1 MiB floor, and refuses a larger one', () => {
+    // 4,000 empty sets (152 bytes each, 608 KB) from 4 KB: within the floor.
+    expect((unpickle(bomb(0x8f, 4000)) as unknown[]).length).toBe(4000)
+    // 20,000 (3 MB) from 20 KB: past 1 MiB plus 32 per byte.
+    expect(() => unpickle(bomb(0x8f, 20_000))).toThrow(/would take more memory/)
+  })
+
+  it('charges memo entries, more once their indices are not 0, 1, 2…', () => {
+    // NONE, then 1,000,000 × MEMOIZE: a dense memo, 12 bytes each; within 32 per byte.
+    const dense = Buffer.alloc(1_000_005, 0x94)
+    dense.set([0x80, 4, 0x4e], 0)
+    dense.set([0x2e], 1_000_004)
+    expect(unpickle(dense)).toBe(null)
+    // The same after LONG_BINPUT 2^32 - 1: dictionary elements, 64 bytes each; refused.
+    const sparse = Buffer.alloc(1_000_010, 0x94)
+    sparse.set([0x80, 4, 0x4e, 0x72, 0xff, 0xff, 0xff, 0xff], 0)
+    sparse.set([0x2e], 1_000_009)
+    expect(() => unpickle(sparse)).toThrow(/would take more memory than .* at opcode MEMOIZE/)
   })
 })

@@ -254,6 +254,40 @@ describe("limits on CPython's wire", () => {
     }
   })
 
+  it('refuses a pickle of millions of empty sets, dicts or lists within its bounded heap; the next message arrives', async () => {
+    const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python' })
+    onTestFinished(() => listener.close())
+    const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+    onTestFinished(() => {
+      socket.destroy()
+    })
+    socket.on('error', () => {})
+    const server = await listener.accept({ timeout: 5000 })
+    onTestFinished(() => server.close())
+    // PROTO 4, MARK, 2,000,000 × EMPTY_SET (or EMPTY_DICT, EMPTY_LIST), LIST, STOP: 2 MB that
+    // would take 190 MB of heap (96 bytes per byte; 45 MB of them exhaust a 4 GB heap).
+    for (const op of [0x8f, 0x7d, 0x5d]) {
+      const bomb = Buffer.alloc(2_000_005, op)
+      bomb.set([0x80, 4, 0x28], 0)
+      bomb.set([0x6c, 0x2e], 2_000_003)
+      socket.write(frame(bomb))
+      socket.write(frame(pickle('after the bomb')))
+      const before = process.memoryUsage().heapUsed
+      const started = performance.now()
+      const error = await server.recv().then(
+        () => undefined,
+        (reason: unknown) => reason,
+      )
+      const after = process.memoryUsage().heapUsed
+      expect(performance.now() - started).toBeLessThan(3000)
+      // The budget, 32 bytes per byte plus 1 MiB (65 MB), then the parse stack and its garbage.
+      expect(after - before).toBeLessThan(160 * 1024 * 1024)
+      expect(error).toBeInstanceOf(DataCloneError)
+      expect((error as Error).message).toMatch(/value would take more memory than its 2000005 bytes allow/)
+      expect(await server.recv()).toBe('after the bomb')
+    }
+  })
+
   it('refuses codec pickle on a local name and with protocol ipc', () => {
     expect(() => new Listener('jobs', { codec: 'pickle' })).toThrow(/tcp:\/\/host:port/)
     expect(() => new Listener('tcp://127.0.0.1:0', { protocol: 'ipc', codec: 'pickle' })).toThrow(TypeError)
