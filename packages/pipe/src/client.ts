@@ -10,7 +10,7 @@ import { Connection } from './connection.js'
 import { TimeoutError } from './errors.js'
 import { LOCAL_ACK } from './listener.js'
 import { checkPrivateDir, localSocketDir, localSocketPath, statSocket } from './local-name.js'
-import type { ClientOptions } from './options.js'
+import { type ClientOptions, DEFAULT_PEER_MAX_MESSAGE_SIZE } from './options.js'
 import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SocketTransport } from './socket-transport.js'
 
@@ -125,7 +125,7 @@ export async function Client<T = unknown>(address: string, options: ClientOption
   const parsed = parseAddress(address)
   const python = checkWire(options, parsed.kind)
   const key = authkeyBytes(options.authkey)
-  const maxMessageSize = checkMaxMessageSize(options.maxMessageSize)
+  const maxMessageSize = checkMaxMessageSize(options.maxMessageSize, DEFAULT_PEER_MAX_MESSAGE_SIZE)
   const handshakeTimeout = checkHandshakeTimeout(options.handshakeTimeout)
   const { timeout, signal: callerSignal } = checkWaitOptions(options)
   throwIfAborted(callerSignal)

@@ -75,9 +75,28 @@ describe('Listener / Client in one process', () => {
     })
   }
 
+  it('refuses a message over 32 MiB by default on both sides, and carries one when allowed', async () => {
+    for (const address of addresses()) {
+      const listener = track(new Listener(address))
+      const [server, client] = await Promise.all([listener.accept(), Client(listener.address)])
+      track(server)
+      track(client)
+      const over = new Uint8Array(32 * 1024 * 1024 + 1)
+      for (const end of [server, client])
+        await expect(end.sendBytes(over)).rejects.toMatchObject({
+          name: 'MessageTooLongError',
+          maxLength: 32 * 1024 * 1024,
+        })
+      // At once: a local connection's sender waits for room while the receiver reads.
+      const [, got] = await Promise.all([client.sendBytes(over.subarray(1)), server.recvBytes()])
+      expect(got.byteLength).toBe(32 * 1024 * 1024)
+    }
+  })
+
   it('carries a 64 MiB message over TCP intact', async () => {
-    const listener = track(new Listener('tcp://127.0.0.1:0'))
-    const [server, client] = await Promise.all([listener.accept(), Client(listener.address)])
+    const maxMessageSize = 128 * 1024 * 1024
+    const listener = track(new Listener('tcp://127.0.0.1:0', { maxMessageSize }))
+    const [server, client] = await Promise.all([listener.accept(), Client(listener.address, { maxMessageSize })])
     track(server)
     track(client)
     const big = new Uint8Array(64 * 1024 * 1024 + 7)

@@ -37,7 +37,7 @@ import {
   statSocket,
   trackSocketFile,
 } from './local-name.js'
-import type { AcceptOptions, ListenerOptions } from './options.js'
+import { type AcceptOptions, DEFAULT_PEER_MAX_MESSAGE_SIZE, type ListenerOptions } from './options.js'
 import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SocketTransport } from './socket-transport.js'
 
@@ -130,7 +130,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     this.#python = checkWire(options, this.#address.kind)
     this.#key = authkeyBytes(options.authkey)
     this.#backlog = positiveInteger('backlog', options.backlog, 128)
-    this.#maxMessageSize = checkMaxMessageSize(options.maxMessageSize)
+    this.#maxMessageSize = checkMaxMessageSize(options.maxMessageSize, DEFAULT_PEER_MAX_MESSAGE_SIZE)
     this.#handshakeTimeout = checkHandshakeTimeout(options.handshakeTimeout)
     this.#maxPendingHandshakes = positiveInteger('maxPendingHandshakes', options.maxPendingHandshakes, 64)
     const onHandshakeError = options.onHandshakeError

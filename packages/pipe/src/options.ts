@@ -4,10 +4,21 @@
  */
 
 /**
- * The default `maxMessageSize` of `Pipe`, `Listener` and `Client`: 128 MiB. A
- * larger message is refused at its header, before anything is allocated.
+ * The default `maxMessageSize` of `Pipe()` and of ends opened by name: 128 MiB.
+ * A larger message is refused at its header, before anything is allocated.
  */
 export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024
+
+/**
+ * The default `maxMessageSize` of `Listener` and `Client`: 32 MiB. Their
+ * peer may be a stranger (any local user reaches a listener without an
+ * authkey), and decoding a message builds more heap than its bytes: up to
+ * about 50 times them for a pickle (see `ListenerOptions.maxMessageSize`),
+ * so 32 MiB keeps one message under 2 GiB of heap, where 128 MiB could
+ * exhaust Node's default heap. CPython's own documentation warns that
+ * pickles of about 32 MiB and more may fail.
+ */
+export const DEFAULT_PEER_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 
 /** Options of `Pipe()`. */
 export interface PipeOptions {
@@ -183,7 +194,7 @@ export interface ListenerOptions extends PythonWireOptions {
    * On CPython's wire, reading a pickle of n bytes builds at most 32n + 1 MiB
    * bytes of heap (see `codec`); with its parse stack, up to about 50n: keep
    * this limit under a 50th of the heap the process can spare.
-   * @default DEFAULT_MAX_MESSAGE_SIZE (134217728, 128 MiB)
+   * @default DEFAULT_PEER_MAX_MESSAGE_SIZE (33554432, 32 MiB)
    * @example new Listener('tcp://127.0.0.1:6000', { maxMessageSize: 1024 * 1024 })
    */
   maxMessageSize?: number
@@ -235,7 +246,7 @@ export interface ClientOptions extends WaitOptions, PythonWireOptions {
   /**
    * The longest message the client's end accepts or sends, in bytes; as
    * `ListenerOptions.maxMessageSize`.
-   * @default DEFAULT_MAX_MESSAGE_SIZE (134217728, 128 MiB)
+   * @default DEFAULT_PEER_MAX_MESSAGE_SIZE (33554432, 32 MiB)
    */
   maxMessageSize?: number
   /**

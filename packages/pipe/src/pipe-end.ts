@@ -78,9 +78,9 @@ interface Partial {
 /** The largest `maxMessageSize`: the largest Buffer. */
 const MAX_MESSAGE_SIZE_LIMIT = 2 ** 32
 
-/** Checks a `maxMessageSize` option: an integer from 1 to 2^32 (bytes). */
-export function checkMaxMessageSize(value: unknown): number {
-  if (value === undefined) return DEFAULT_MAX_MESSAGE_SIZE
+/** Checks a `maxMessageSize` option: an integer from 1 to 2^32 (bytes); `fallback` when undefined. */
+export function checkMaxMessageSize(value: unknown, fallback = DEFAULT_MAX_MESSAGE_SIZE): number {
+  if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_MESSAGE_SIZE_LIMIT)
     throw outOfRange(`The "maxMessageSize" option must be an integer from 1 to 2^32 bytes, received ${String(value)}`)
   return value
