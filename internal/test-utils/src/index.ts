@@ -186,5 +186,6 @@ export function describeWithRedis(
 }
 
 export * from './hostile-redis.js'
+export * from './hostile-values.js'
 export * from './redis-server.js'
 export * from './seccomp.js'

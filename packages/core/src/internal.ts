@@ -5,6 +5,7 @@
  */
 export {
   decodePayload,
+  decodeUntrusted,
   type Encoded,
   encode,
   isLatin1Tag,
@@ -19,6 +20,7 @@ export {
   writePayload,
 } from './codec/codec.js'
 export { writeLatin1 } from './codec/latin1.js'
+export { MAX_HASHED_NUMBERS } from './codec/v8-scan.js'
 export { invalidArgType, invalidArgValue, outOfRange } from './errors.js'
 export { RawSegment } from './memory/raw-segment.js'
 export {

@@ -9,6 +9,7 @@ import {
   checkWaitOptions,
   deadlineOf,
   decodePayload,
+  decodeUntrusted,
   type Encoded,
   encode,
   invalidArgType,
@@ -83,7 +84,9 @@ function bytesOf(msg: Message): Uint8Array {
  * Revives a message. A payload the codec cannot revive is corrupt (CorruptError
  * from a pipe end). A frame of CPython's wire is a pickle: DataCloneError or
  * CorruptError (unpickle throws nothing else) when it is not plain data or is
- * over a budget, and the connection goes on.
+ * over a budget, and the connection goes on. A socket's messages go through
+ * `decodeUntrusted` (a v8 payload is scanned first: CorruptError when
+ * refused, and the connection goes on).
  */
 function messageValue(msg: Message, t: Transport): unknown {
   if (msg.tag === TAG_PYTHON) return unpickle(msg.source, msg.start, msg.end)
@@ -92,6 +95,7 @@ function messageValue(msg: Message, t: Transport): unknown {
     if (msg.tag === TAG_BYTES) return new Uint8Array(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength)
   }
   try {
+    if (t.untrusted) return decodeUntrusted(msg.tag, msg.source, msg.start, msg.end)
     return decodePayload(msg.tag, msg.source, msg.start, msg.end)
   } catch (error) {
     if (t.corrupt === undefined || error instanceof IpcError) throw error

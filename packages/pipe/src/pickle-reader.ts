@@ -75,6 +75,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { CorruptError, DataCloneError, IpcError } from '@ipc/core'
+import { MAX_HASHED_NUMBERS } from '@ipc/core/internal'
 
 /** Every opcode of pickle protocols 0 to 5, by byte: its name in Python's `pickletools`. */
 export const OPCODE_NAMES: ReadonlyMap<number, string> = new Map([
@@ -162,12 +163,11 @@ export const MAX_LONG_BYTES = 64 * 1024
 
 /**
  * The most numbers (int, float) one unpickle puts into Sets and Maps (set
- * items, non-str dict keys). V8 hashes numbers there without a random seed,
- * so a peer can pick thousands that share a hash and make each insertion
- * scan all the others: 65,536 colliding floats take seconds, 4,096 a few
- * milliseconds.
+ * items, non-str dict keys): the cap @ipc/core's scan of v8 payloads applies
+ * (V8 hashes numbers there without a random seed, so a peer can pick
+ * thousands that share a hash and make each insertion scan all the others).
  */
-export const MAX_HASHED_NUMBERS = 4096
+export { MAX_HASHED_NUMBERS }
 
 /**
  * Heap bytes each unpickle may build per byte of the pickle, on top of

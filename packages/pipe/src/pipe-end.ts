@@ -123,6 +123,7 @@ export class PipeEnd implements Transport {
   readonly duplex: boolean
   readonly readable: boolean
   readonly writable: boolean
+  readonly untrusted = false
   /** Ring this end receives on (ring `end`). */
   readonly rx: SpscRing | undefined
   /** Ring this end sends on (ring `1 - end`). */

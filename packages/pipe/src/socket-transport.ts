@@ -65,6 +65,7 @@ function isGone(error: unknown): boolean {
 export class SocketTransport implements Transport {
   readonly readable = true
   readonly writable = true
+  readonly untrusted = true
   readonly name: string
   readonly socket: Socket
   readonly reader = new FrameReader(0)

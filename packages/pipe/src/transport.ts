@@ -42,6 +42,12 @@ export interface Transport {
   readonly writable: boolean
   /** The pipe name, or the socket's address. */
   readonly name: string
+  /**
+   * Messages may come from a hostile peer (a socket): they are decoded with
+   * `decodeUntrusted`, which scans a v8 payload before reviving it. A pipe
+   * end's shared memory is written by the same user: false.
+   */
+  readonly untrusted: boolean
   /** Tag of the message `nextLength` saw. */
   nextTag: number
   /** Payload size of the next message once its start is here; NOTHING; or END. */

@@ -2,13 +2,12 @@
 // Listener hold or spend. Real sockets on 127.0.0.1; each peer is a raw node:net socket.
 import type { Socket } from 'node:net'
 import { TAG_BYTES, TAG_V8 } from '@ipc/core/internal'
-import { sleep } from '@ipc/test-utils'
+import { collidingIntegers, sleep, v8EmptySets, v8SetOf } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { CorruptError, DataCloneError } from '../src/errors.js'
 import { frame } from '../src/framing.js'
 import { Listener } from '../src/listener.js'
 import { MAX_HASHED_NUMBERS } from '../src/pickle-reader.js'
-import { collidingIntegers } from './fixtures/hash-collisions.js'
 import { rawSocket } from './raw-peer.js'
 
 /** A keyless listener of CPython's wire on loopback: no handshake, a raw socket is a client at once. */
@@ -187,5 +186,43 @@ describe('messages of the @ipc wire the codec cannot revive', () => {
     peer.write(frame(Buffer.from([TAG_BYTES, 1, 2, 3])))
     for (let i = 0; i < 3; i++) await expect(conn.recv({ timeout: 2000 })).rejects.toThrow(CorruptError)
     expect(await conn.recv({ timeout: 2000 })).toEqual(new Uint8Array([1, 2, 3]))
+  })
+})
+
+describe('v8 values (codec tag 5) of the @ipc wire', () => {
+  /** A keyless loopback listener of the @ipc wire and a raw peer past its handshake. */
+  async function ipcClient() {
+    const listener = new Listener('tcp://127.0.0.1:0')
+    onTestFinished(() => listener.close())
+    const peer = await rawSocket(listener)
+    peer.write(frame(Buffer.from('#IPC-HELLO#{"v":1,"auth":false}')))
+    const conn = await listener.accept({ timeout: 2000 })
+    onTestFinished(() => conn.close())
+    return { peer, conn }
+  }
+
+  it('refuses a Set of 32,768 colliding ints within recv({ timeout: 500 }) with CorruptError, then takes the next message', async () => {
+    const { peer, conn } = await ipcClient()
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8SetOf(collidingIntegers(32_768))])))
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8SetOf(collidingIntegers(MAX_HASHED_NUMBERS))])))
+    expect(await conn.poll(2000)).toBe(true)
+    const start = performance.now()
+    await expect(conn.recv({ timeout: 500 })).rejects.toThrow(CorruptError)
+    // v8.deserialize alone spends about a second on it.
+    expect(performance.now() - start).toBeLessThan(250)
+    expect(((await conn.recv({ timeout: 2000 })) as Set<number>).size).toBe(MAX_HASHED_NUMBERS)
+  })
+
+  it('refuses 2,000,000 empty Sets (6 MB, ~340 MB once revived) within recv({ timeout: 500 }), heap unchanged', async () => {
+    const { peer, conn } = await ipcClient()
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8EmptySets(2_000_000)])))
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8EmptySets(1000)])))
+    expect(await conn.poll(5000)).toBe(true)
+    const before = process.memoryUsage().heapUsed
+    const start = performance.now()
+    await expect(conn.recv({ timeout: 500 })).rejects.toThrow(/more than 16 bytes of heap per byte/)
+    expect(performance.now() - start).toBeLessThan(500)
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 2 ** 20)
+    expect(((await conn.recv({ timeout: 2000 })) as unknown[]).length).toBe(1000)
   })
 })

@@ -1,11 +1,11 @@
 /**
  * @ipc/queue/redis against a server that does not behave: one that stops
  * answering (SIGSTOP) while a new queue attaches, a co-tenant who replaces
- * a key with another type, and a client that may only PUBLISH and forges
- * wake-ups.
+ * a key with another type or pushes hostile v8 items, and a client that may
+ * only PUBLISH and forges wake-ups.
  */
 import { createConnection } from 'node:net'
-import { describeWithRedis, uniqueName } from '@ipc/test-utils'
+import { collidingIntegers, describeWithRedis, uniqueName, v8EmptySets, v8SetOf } from '@ipc/test-utils'
 import { expect, it } from 'vitest'
 import { CorruptError, Empty, Full, JoinableQueue, Queue } from '../src/redis/index.js'
 
@@ -75,6 +75,26 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
     await expect(queue.get({ timeout: 200 })).rejects.toBeInstanceOf(CorruptError)
     await expect(queue.put('b', { timeout: 200 })).rejects.toBeInstanceOf(CorruptError)
     await queue.close().catch(() => {})
+  })
+
+  it('drops v8 items a co-tenant pushes to stall the consumer (colliding ints) or fill its heap (empty Sets) within get({ timeout: 500 }), and goes on', {
+    timeout: 30_000,
+  }, async () => {
+    const name = uniqueName('hostile')
+    const queue = await Queue.open<unknown>(name, { url: server().url, create: {} })
+    const item = (payload: Buffer) => `5${payload.toString('base64')}`
+    // 195 KB that v8.deserialize spends about a second on; 6 MB that would take ~340 MB of heap.
+    expect(await server().command('RPUSH', `ipc:{${name}}:items`, item(v8SetOf(collidingIntegers(32_768))))).toBe(':1')
+    expect(await server().command('RPUSH', `ipc:{${name}}:items`, item(v8EmptySets(2_000_000)))).toBe(':2')
+    await queue.put(new Set([1, 2, 3]))
+    for (const why of [/more than 4096 numbers/, /more than 16 bytes of heap per byte/]) {
+      const { ms, outcome } = await elapsed(queue.get({ timeout: 500 }))
+      expect(outcome).toBeInstanceOf(CorruptError)
+      expect((outcome as CorruptError).message).toMatch(why)
+      expect(ms).toBeLessThan(500)
+    }
+    expect(await queue.get({ timeout: 500 })).toEqual(new Set([1, 2, 3]))
+    await queue.close()
   })
 
   it('does not take a wake-up forged by a client that may PUBLISH and guesses waiter ids', async () => {

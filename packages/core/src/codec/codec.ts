@@ -23,6 +23,12 @@
  * which keeps identity and writes a shared object once. Tags 6 and 7 are read, not written (a Redis queue keeps
  * JSON text).
  *
+ * Untrusted bytes (a socket peer, a Redis item) are read with
+ * `decodeUntrusted`: a tag 5 payload is scanned before `v8.deserialize`
+ * (v8-scan.ts), and refused with CorruptError when it would put more than
+ * MAX_HASHED_NUMBERS numbers into Maps and Sets or cost more heap than 16
+ * bytes per payload byte plus 1 MiB.
+ *
  * Encoding never writes anything before it knows the value can be cloned, so
  * a `DataCloneError` leaves the destination unchanged.
  */
@@ -30,6 +36,7 @@ import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
 import { CorruptError, DataCloneError, invalidArgType } from '../errors.js'
 import { decodeLatin1, type FastText, isLatin1, writeLatin1 } from './latin1.js'
 import { pack, unpack } from './packed.js'
+import { scanV8 } from './v8-scan.js'
 
 export const TAG_LATIN1 = 1
 export const TAG_UTF8 = 2
@@ -150,6 +157,21 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
     default:
       throw new RangeError(`Cannot decode a message: unknown tag ${tag}`)
   }
+}
+
+/**
+ * `decodePayload` for bytes from a peer that may be hostile (a socket, a
+ * Redis item): a v8 payload (tag 5) is scanned first (v8-scan.ts), so it
+ * cannot stall the process with colliding hash keys or make the heap grow
+ * more than 16 bytes per payload byte (plus 1 MiB). The other tags are
+ * linear already. Shared memory, written by the same user, uses
+ * `decodePayload`.
+ *
+ * @throws {CorruptError} when the scan refuses the payload; as `decodePayload` otherwise.
+ */
+export function decodeUntrusted(tag: number, source: Buffer, start: number, end: number): unknown {
+  if (tag === TAG_V8 && start >= 0 && start <= end && end <= source.length) scanV8(source, start, end)
+  return decodePayload(tag, source, start, end)
 }
 
 /**

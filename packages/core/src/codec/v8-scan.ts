@@ -1,0 +1,451 @@
+/**
+ * A linear check of a v8 serializer payload (codec tag 5) from a peer that
+ * may be hostile (a socket, a Redis item), run before `v8.deserialize`. It
+ * walks the bytes once, as V8's ValueDeserializer (format version 15) and
+ * Node's DefaultDeserializer would read them, builds nothing, and refuses
+ * with CorruptError:
+ *
+ * - **numbers as Map keys and Set items past MAX_HASHED_NUMBERS.** V8 hashes
+ *   numbers and bigints there without a random seed, so a peer can choose
+ *   thousands that collide and make each insertion scan all the others (a
+ *   Set of 32,768 such ints, 195 KB, blocks the event loop 1.1 s). Object
+ *   keys are safe: integer keys go to a NumberDictionary, strings to a
+ *   NameDictionary, both hashed with the isolate's seed.
+ * - **values that would cost more heap than HEAP_BYTES_PER_BYTE per payload
+ *   byte plus HEAP_FLOOR.** An empty Set is 3 bytes on the wire and about
+ *   160 on the heap: 75 MB of them exhaust a 4 GB heap. Each object, entry,
+ *   slot and string is charged an estimate of its V8 size (x64, measured on
+ *   Node 20: see the costs below); a payload whose sum passes the budget is
+ *   refused before anything is allocated.
+ * - **anything it does not understand:** a version other than 15, an unknown
+ *   or misplaced tag, a varint over 32 bits, a length or count past the end
+ *   or not matching what was read, a reference to an object not yet read,
+ *   nesting deeper than MAX_DEPTH, bytes after the value. What V8 would
+ *   refuse anyway may be refused here first; what the scan accepts, V8 reads
+ *   the same way, so the checks cannot be stepped around.
+ *
+ * The tags (V8's `SerializationTag`, src/objects/value-serializer.cc):
+ *
+ * | tag  | value             | then                                             |
+ * |------|-------------------|--------------------------------------------------|
+ * | 0x00 | padding           | (skipped before any tag)                         |
+ * | `?`  | verify count      | varint; then a value                             |
+ * | `_ 0 T F` | undefined, null, true, false |                              |
+ * | `I`  | int32             | zigzag varint                                    |
+ * | `U`  | uint32            | varint                                           |
+ * | `N`  | double            | 8 bytes                                          |
+ * | `Z`  | bigint            | varint bitfield (byte length << 1 \| sign), digits |
+ * | `" c S` | string         | varint byte length, Latin-1 / UTF-16LE / UTF-8   |
+ * | `^`  | reference         | varint id of an object read before               |
+ * | `o`  | object            | key, value pairs; `{` varint count               |
+ * | `A`  | dense array       | varint n, n values or `-` holes; key, value pairs; `$` count, n |
+ * | `a`  | sparse array      | varint n; key, value pairs; `@` count, n         |
+ * | `D`  | Date              | 8 bytes                                          |
+ * | `y x`| Boolean object    |                                                  |
+ * | `n`  | Number object     | 8 bytes                                          |
+ * | `z`  | BigInt object     | as `Z`                                           |
+ * | `s`  | String object     | a string value                                   |
+ * | `R`  | RegExp            | a string value, varint flags                     |
+ * | `;`  | Map               | key, value, …; `:` varint 2 × entries            |
+ * | `'`  | Set               | items; `,` varint count                          |
+ * | `B`  | ArrayBuffer       | varint n, n bytes; then maybe a `V` view         |
+ * | `~`  | resizable buffer  | varint n, varint max, n bytes; then maybe `V`    |
+ * | `V`  | view of the buffer just read | subtag byte, varint offset, length, flags |
+ * | `r`  | Error             | subtags: `E R F S T U` prototype, `m` message, `s` stack, `c` cause (values), `.` end |
+ * | `\`  | host object: Node's Buffer / typed array | varint type (0 to 13), varint n, n bytes |
+ *
+ * Objects (everything from `o` on, and host objects) take the next id, in
+ * the order they start. Keys of objects and arrays are numbers or strings.
+ * Shared memory is written by the same user and is not scanned; the pickle
+ * reader (@ipc/pipe) has its own cap on the same numbers.
+ */
+import { CorruptError } from '../errors.js'
+
+/**
+ * The most numbers and bigints one message puts into Maps (as keys) and
+ * Sets. V8 hashes them without a random seed, so a peer can pick thousands
+ * that share a hash and make each insertion scan all the others: 32,768
+ * colliding ints take a second, 4,096 a few milliseconds. The pickle reader
+ * of @ipc/pipe applies the same cap.
+ */
+export const MAX_HASHED_NUMBERS = 4096
+
+/** Heap a payload may cost, in bytes per payload byte, on top of HEAP_FLOOR. */
+export const HEAP_BYTES_PER_BYTE = 16
+
+/** Heap any payload may cost, however short: 1 MiB. */
+export const HEAP_FLOOR = 1024 * 1024
+
+/** Deepest nesting accepted; `v8.serialize` itself gives up between 2,000 and 4,000 levels down. */
+export const MAX_DEPTH = 2000
+
+// Estimated V8 heap sizes (x64, no pointer compression, Node 20), bytes.
+/** A JSObject with its 4 in-object slots; the first 4 properties add IN_OBJECT each, the others PROPERTY (a dictionary entry). */
+const OBJECT = 64
+const IN_OBJECT_SLOTS = 4
+const IN_OBJECT = 16
+const PROPERTY = 80
+/** A JSArray and its elements header; each element adds 8. */
+const ARRAY = 48
+/** A JSMap or JSSet with its first hash table; each entry adds MAP_ENTRY or SET_ENTRY (the table doubles). */
+const COLLECTION = 176
+const MAP_ENTRY = 48
+const SET_ENTRY = 32
+/** A string's header (its chars are added: bytes, or 2 per UTF-8 byte at worst). */
+const STRING = 24
+/** A HeapNumber (a uint32 or double that is not a small integer) or a bigint's header. */
+const NUMBER = 16
+const DATE = 104
+const WRAPPER = 48
+const REGEXP = 160
+const ERROR = 256
+/** A JSArrayBuffer with its backing store record (its bytes are added). */
+const ARRAY_BUFFER = 256
+/** A JSTypedArray or DataView (a host object's bytes are added: Node may copy them). */
+const VIEW = 136
+
+const T_PADDING = 0x00
+const T_VERIFY_COUNT = 0x3f // ?
+const T_HOLE = 0x2d // -
+const T_UNDEFINED = 0x5f // _
+const T_NULL = 0x30 // 0
+const T_TRUE = 0x54 // T
+const T_FALSE = 0x46 // F
+const T_INT32 = 0x49 // I
+const T_UINT32 = 0x55 // U
+const T_DOUBLE = 0x4e // N
+const T_BIGINT = 0x5a // Z
+const T_UTF8 = 0x53 // S
+const T_LATIN1 = 0x22 // "
+const T_TWO_BYTE = 0x63 // c
+const T_REFERENCE = 0x5e // ^
+const T_OBJECT = 0x6f // o
+const T_END_OBJECT = 0x7b // {
+const T_SPARSE = 0x61 // a
+const T_END_SPARSE = 0x40 // @
+const T_DENSE = 0x41 // A
+const T_END_DENSE = 0x24 // $
+const T_DATE = 0x44 // D
+const T_TRUE_OBJECT = 0x79 // y
+const T_FALSE_OBJECT = 0x78 // x
+const T_NUMBER_OBJECT = 0x6e // n
+const T_BIGINT_OBJECT = 0x7a // z
+const T_STRING_OBJECT = 0x73 // s
+const T_REGEXP = 0x52 // R
+const T_MAP = 0x3b // ;
+const T_END_MAP = 0x3a // :
+const T_SET = 0x27 // '
+const T_END_SET = 0x2c // ,
+const T_ARRAY_BUFFER = 0x42 // B
+const T_RESIZABLE_BUFFER = 0x7e // ~
+const T_VIEW = 0x56 // V
+const T_ERROR = 0x72 // r
+const T_HOST = 0x5c // \
+
+/** Subtags of a view: Int8 … BigUint64, DataView (Float16, `h`, is not in Node 20). */
+const VIEW_SUBTAGS = new Set([0x62, 0x42, 0x43, 0x77, 0x57, 0x64, 0x44, 0x66, 0x46, 0x71, 0x51, 0x3f])
+/** Node's host object types: Int8Array (0) … FastBuffer (10), BigInt64Array, BigUint64Array, Float16Array (13). */
+const MAX_HOST_TYPE = 13
+
+const NO_BYTES = Buffer.alloc(0)
+
+let src: Buffer = NO_BYTES
+/** Where the payload starts in `src`: offsets in messages count from here. */
+let origin = 0
+let at = 0
+let end = 0
+let nextId = 0
+let hashable = 0
+let budget = 0
+/** Byte length of the last string read (a RegExp's pattern). */
+let lastLength = 0
+
+function refused(detail: string): CorruptError {
+  return new CorruptError(`Cannot decode a message: its v8 value is refused (${detail})`)
+}
+
+function charge(bytes: number): void {
+  budget -= bytes
+  if (budget < 0)
+    throw refused(
+      `it would take more than ${HEAP_BYTES_PER_BYTE} bytes of heap per byte of its ${end - origin}, plus ${HEAP_FLOOR}`,
+    )
+}
+
+function skip(n: number, what: string): void {
+  if (n > end - at) throw refused(`${what} of ${n} bytes at offset ${at - origin}, ${end - at} left`)
+  at += n
+}
+
+/** The next tag, past padding. */
+function tag(): number {
+  while (at < end) {
+    const t = src[at++] as number
+    if (t !== T_PADDING) return t
+  }
+  throw refused('it ends inside a value')
+}
+
+/** The next tag, past padding, without taking it. */
+function peek(): number {
+  let p = at
+  while (p < end && src[p] === T_PADDING) p++
+  if (p >= end) throw refused('it ends inside a value')
+  return src[p] as number
+}
+
+/** A varint of at most 32 bits (a fifth byte holds the top 4 bits and ends it). */
+function varint(): number {
+  let value = 0
+  for (let shift = 0; ; shift += 7) {
+    if (at >= end) throw refused('it ends inside a varint')
+    const byte = src[at++] as number
+    if (shift === 28) {
+      if (byte > 0x0f) throw refused(`a varint at offset ${at - 1 - origin} is longer than 32 bits`)
+      return value + byte * 0x10000000
+    }
+    value |= (byte & 0x7f) << shift
+    if (byte < 0x80) return value
+  }
+}
+
+function bigintBody(): void {
+  const bytes = Math.floor(varint() / 2)
+  skip(bytes, 'a bigint')
+  charge(2 * NUMBER + bytes)
+}
+
+/** A string value (a RegExp's pattern, a String object's, an Error's message or stack). */
+function stringValue(depth: number, what: string): void {
+  const t = value(depth)
+  if (t !== T_LATIN1 && t !== T_TWO_BYTE && t !== T_UTF8) throw refused(`${what} is not a string`)
+}
+
+/** Key, value pairs up to `endTag` (objects and arrays; `cheap` of them in-object slots); returns how many. */
+function properties(endTag: number, depth: number, cheap: number): number {
+  let count = 0
+  for (;;) {
+    const t = peek()
+    if (t === endTag) {
+      tag()
+      return count
+    }
+    if (t !== T_INT32 && t !== T_UINT32 && t !== T_DOUBLE && t !== T_LATIN1 && t !== T_TWO_BYTE && t !== T_UTF8)
+      throw refused(`tag 0x${t.toString(16)} where a key was expected at offset ${at - origin}`)
+    value(depth)
+    value(depth)
+    charge(count < cheap ? IN_OBJECT : PROPERTY)
+    count++
+  }
+}
+
+function expect(count: number, what: string): void {
+  const said = varint()
+  if (said !== count) throw refused(`${what} says ${said}, ${count} were read`)
+}
+
+/** One value; returns its tag (past any verify-count prefix). */
+function value(depth: number): number {
+  if (depth > MAX_DEPTH) throw refused(`it is nested deeper than ${MAX_DEPTH}`)
+  let t = tag()
+  while (t === T_VERIFY_COUNT) {
+    varint()
+    t = tag()
+  }
+  switch (t) {
+    case T_UNDEFINED:
+    case T_NULL:
+    case T_TRUE:
+    case T_FALSE:
+      return t
+    case T_INT32:
+      varint()
+      return t
+    case T_UINT32:
+      varint()
+      charge(NUMBER)
+      return t
+    case T_DOUBLE:
+      skip(8, 'a double')
+      charge(NUMBER)
+      return t
+    case T_BIGINT:
+      bigintBody()
+      return t
+    case T_LATIN1:
+    case T_TWO_BYTE:
+    case T_UTF8: {
+      const n = varint()
+      if (t === T_TWO_BYTE && n % 2 !== 0) throw refused(`a two-byte string of ${n} bytes`)
+      skip(n, 'a string')
+      lastLength = n
+      charge(STRING + (t === T_UTF8 ? 2 * n : n))
+      return t
+    }
+    case T_REFERENCE: {
+      const id = varint()
+      if (id >= nextId) throw refused(`a reference to object ${id}, only ${nextId} were read`)
+      return t
+    }
+  }
+  // Objects: each takes the next id before its contents are read.
+  nextId++
+  switch (t) {
+    case T_OBJECT:
+      charge(OBJECT)
+      expect(properties(T_END_OBJECT, depth + 1, IN_OBJECT_SLOTS), 'an object’s property count')
+      return t
+    case T_DENSE: {
+      const n = varint()
+      if (n > end - at) throw refused(`a dense array of ${n} elements with ${end - at} bytes left`)
+      charge(ARRAY + 8 * n)
+      for (let i = 0; i < n; i++) {
+        if (peek() === T_HOLE) tag()
+        else value(depth + 1)
+      }
+      expect(properties(T_END_DENSE, depth + 1, 0), 'a dense array’s property count')
+      expect(n, 'a dense array’s length')
+      return t
+    }
+    case T_SPARSE: {
+      const n = varint()
+      charge(ARRAY)
+      expect(properties(T_END_SPARSE, depth + 1, 0), 'a sparse array’s property count')
+      expect(n, 'a sparse array’s length')
+      return t
+    }
+    case T_DATE:
+      skip(8, 'a Date')
+      charge(DATE)
+      return t
+    case T_TRUE_OBJECT:
+    case T_FALSE_OBJECT:
+      charge(WRAPPER)
+      return t
+    case T_NUMBER_OBJECT:
+      skip(8, 'a Number object')
+      charge(WRAPPER + NUMBER)
+      return t
+    case T_BIGINT_OBJECT:
+      bigintBody()
+      charge(WRAPPER)
+      return t
+    case T_STRING_OBJECT:
+      stringValue(depth + 1, 'a String object’s value')
+      charge(WRAPPER)
+      return t
+    case T_REGEXP:
+      stringValue(depth + 1, 'a RegExp’s pattern')
+      charge(REGEXP + 2 * lastLength)
+      varint()
+      return t
+    case T_MAP: {
+      charge(COLLECTION)
+      let count = 0
+      while (peek() !== T_END_MAP) {
+        const key = value(depth + 1)
+        if (key === T_INT32 || key === T_UINT32 || key === T_DOUBLE || key === T_BIGINT) hashed()
+        value(depth + 1)
+        charge(MAP_ENTRY)
+        count += 2
+      }
+      tag()
+      expect(count, 'a Map’s length')
+      return t
+    }
+    case T_SET: {
+      charge(COLLECTION)
+      let count = 0
+      while (peek() !== T_END_SET) {
+        const item = value(depth + 1)
+        if (item === T_INT32 || item === T_UINT32 || item === T_DOUBLE || item === T_BIGINT) hashed()
+        charge(SET_ENTRY)
+        count++
+      }
+      tag()
+      expect(count, 'a Set’s size')
+      return t
+    }
+    case T_ARRAY_BUFFER:
+    case T_RESIZABLE_BUFFER: {
+      const n = varint()
+      const max = t === T_RESIZABLE_BUFFER ? varint() : n
+      if (n > max) throw refused(`a resizable ArrayBuffer of ${n} bytes with a maximum of ${max}`)
+      skip(n, 'an ArrayBuffer')
+      charge(ARRAY_BUFFER + max)
+      if (at < end && peek() === T_VIEW) {
+        tag()
+        nextId++
+        const subtag = at < end ? (src[at++] as number) : -1
+        if (!VIEW_SUBTAGS.has(subtag)) throw refused(`a view of subtag ${subtag}`)
+        const offset = varint()
+        const length = varint()
+        varint() // flags
+        if (offset + length > n) throw refused(`a view of bytes ${offset} to ${offset + length} of a ${n}-byte buffer`)
+        charge(VIEW)
+      }
+      return t
+    }
+    case T_ERROR: {
+      charge(ERROR)
+      for (;;) {
+        if (at >= end) throw refused('it ends inside an Error')
+        const sub = src[at++] as number
+        if (sub === 0x2e) return t // .
+        if (sub === 0x6d) stringValue(depth + 1, 'an Error’s message')
+        else if (sub === 0x73) stringValue(depth + 1, 'an Error’s stack')
+        else if (sub === 0x63) value(depth + 1)
+        else if (!(sub === 0x45 || sub === 0x52 || sub === 0x46 || sub === 0x53 || sub === 0x54 || sub === 0x55))
+          throw refused(`an Error subtag 0x${sub.toString(16)}`)
+      }
+    }
+    case T_HOST: {
+      const type = varint()
+      if (type > MAX_HOST_TYPE) throw refused(`a typed array of type ${type}`)
+      const n = varint()
+      skip(n, 'a typed array')
+      charge(VIEW + n)
+      return t
+    }
+    default:
+      throw refused(`tag 0x${t.toString(16)} at offset ${at - 1 - origin}`)
+  }
+}
+
+function hashed(): void {
+  if (--hashable < 0)
+    throw refused(
+      `it puts more than ${MAX_HASHED_NUMBERS} numbers into Maps and Sets, the most one message may: V8 hashes them without a seed, so a peer could choose colliding ones to stall this process`,
+    )
+}
+
+/**
+ * Checks the v8 serializer payload `source[start, end)` (in bounds: the
+ * caller checked) against the rules of the file comment, before
+ * `v8.deserialize` reads it. Linear in the payload; allocates nothing.
+ * Returns the heap the value is estimated to take, in bytes.
+ *
+ * @throws {CorruptError} when the payload breaks one of them.
+ */
+export function scanV8(source: Buffer, start: number, stop: number): number {
+  if (stop - start < 2 || source[start] !== 0xff || source[start + 1] !== 0x0f)
+    throw refused('it does not start with version 15 of the format')
+  src = source
+  origin = start
+  at = start + 2
+  end = stop
+  nextId = 0
+  hashable = MAX_HASHED_NUMBERS
+  const allowed = HEAP_BYTES_PER_BYTE * (stop - start) + HEAP_FLOOR
+  budget = allowed
+  try {
+    value(0)
+    if (at !== end) throw refused(`${end - at} bytes after the value`)
+    return allowed - budget
+  } catch (error) {
+    if (error instanceof RangeError) throw refused('it is nested deeper than the stack allows')
+    throw error
+  } finally {
+    src = NO_BYTES
+  }
+}
