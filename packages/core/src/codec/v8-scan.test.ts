@@ -115,6 +115,31 @@ describe('decodeUntrusted() of v8 payloads', () => {
     }
   })
 
+  it('numbers objects as V8 does: a second reference to each kind of object revives as the same object', () => {
+    const buffer = new ArrayBuffer(8)
+    const kinds: object[] = [
+      {},
+      [1, 2],
+      Object.assign([], { 5: 'sparse' }),
+      new Date(0),
+      new Number(1),
+      new String('s'),
+      Object(2n),
+      /re/g,
+      new Map([[1, 2]]),
+      new Set(['x']),
+      buffer,
+      new Uint8Array(buffer, 2, 4),
+      Buffer.from('host'),
+      new Float32Array([1]),
+      new RangeError('r'),
+    ]
+    const value = [...kinds, ...kinds.toReversed()]
+    const bytes = v8Serialize(value)
+    const revived = decodeUntrusted(TAG_V8, bytes, 0, bytes.length) as object[]
+    for (let i = 0; i < kinds.length; i++) expect(revived[i], String(i)).toBe(revived[value.length - 1 - i])
+  })
+
   it('scans a payload in the middle of a larger buffer', () => {
     const bytes = v8Serialize(new Map([[1, new Date(0)]]))
     const source = Buffer.concat([Buffer.from([9, 9, 9]), bytes, Buffer.from([7])])

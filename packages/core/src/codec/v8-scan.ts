@@ -88,7 +88,8 @@ const PROPERTY = 80
 /** A JSArray and its elements header; each element adds 8. */
 const ARRAY = 48
 /** A JSMap or JSSet with its first hash table; each entry adds MAP_ENTRY or SET_ENTRY (the table doubles). */
-const COLLECTION = 176
+const MAP = 208
+const SET = 176
 const MAP_ENTRY = 48
 const SET_ENTRY = 32
 /** A string's header (its chars are added: bytes, or 2 per UTF-8 byte at worst). */
@@ -101,8 +102,10 @@ const REGEXP = 160
 const ERROR = 256
 /** A JSArrayBuffer with its backing store record (its bytes are added). */
 const ARRAY_BUFFER = 256
-/** A JSTypedArray or DataView (a host object's bytes are added: Node may copy them). */
+/** A JSTypedArray or DataView of an ArrayBuffer read before. */
 const VIEW = 136
+/** Node's host object: a typed array, and a Buffer when it copies the bytes to align them (which are added). */
+const HOST = 192
 
 const T_PADDING = 0x00
 const T_VERIFY_COUNT = 0x3f // ?
@@ -168,7 +171,7 @@ function charge(bytes: number): void {
   budget -= bytes
   if (budget < 0)
     throw refused(
-      `it would take more than ${HEAP_BYTES_PER_BYTE} bytes of heap per byte of its ${end - origin}, plus ${HEAP_FLOOR}`,
+      `it would take more than ${HEAP_BYTES_PER_BYTE} bytes of heap per byte plus ${HEAP_FLOOR}: ${HEAP_BYTES_PER_BYTE * (end - origin) + HEAP_FLOOR} for its ${end - origin} bytes`,
     )
 }
 
@@ -340,7 +343,7 @@ function value(depth: number): number {
       varint()
       return t
     case T_MAP: {
-      charge(COLLECTION)
+      charge(MAP)
       let count = 0
       while (peek() !== T_END_MAP) {
         const key = value(depth + 1)
@@ -354,7 +357,7 @@ function value(depth: number): number {
       return t
     }
     case T_SET: {
-      charge(COLLECTION)
+      charge(SET)
       let count = 0
       while (peek() !== T_END_SET) {
         const item = value(depth + 1)
@@ -404,7 +407,7 @@ function value(depth: number): number {
       if (type > MAX_HOST_TYPE) throw refused(`a typed array of type ${type}`)
       const n = varint()
       skip(n, 'a typed array')
-      charge(VIEW + n)
+      charge(HOST + n)
       return t
     }
     default:
