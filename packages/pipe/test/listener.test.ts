@@ -9,9 +9,9 @@ const listenerFixture = new URL('./fixtures/listener.mjs', import.meta.url)
 
 describe('Listener and Client in unrelated processes', () => {
   it('receives 64 MiB from a TCP client process with the blocking calls', { timeout: 60_000 }, async () => {
-    const listener = new Listener('tcp://127.0.0.1:0')
+    const size = 64 * 1024 * 1024 + 3
+    const listener = new Listener('tcp://127.0.0.1:0', { maxMessageSize: size })
     try {
-      const size = 64 * 1024 * 1024 + 3
       const child = spawnChild(clientFixture, [listener.address, '-', `big:${size}`])
       const conn = await listener.accept({ timeout: 30_000 })
       try {
