@@ -56,16 +56,43 @@
  * builtins and memo entries. Past the budget, DataCloneError; the partial
  * value is garbage. Not charged: the parse stack (an 8-byte slot per value
  * on it, at most one per byte of the pickle, and the stores it leaves behind
- * as it grows: up to 12 bytes per byte) and, for a dict promoted to a Map,
- * the walk at STOP. Over crafted pickles of one shape each (empty
- * containers, short str and bytes, dicts with new keys, one-item lists,
- * tuples and sets, floats, longs) the charge is within 6% of the heap the
- * value really holds. CPython's pickles of ordinary data (protocols 2 to
- * 5) take at most 20 bytes per byte (a list of `[[[x]]]`); lists of ints,
- * floats, str, pairs or small dicts 4 to 18 (pickle.test.ts measures them).
- * Over 32 only lists of thousands of distinct empty sets (88), tuples (44)
- * or dicts (40), and of short bytearrays at protocol 4 (35): past the
- * floor, refused.
+ * as it grows: up to 12 bytes per byte), the stores a list or an object's
+ * elements leave behind as they grow by appends (at most twice the live
+ * one: each is at least 1.5 times the last) and, for a dict promoted to a
+ * Map, the walk at STOP.
+ *
+ * Index keys: a str key that is an array index ('0' to '4294967294', no
+ * leading zero) does not become a property: V8 keeps it in the object's
+ * elements, an array of 8-byte slots that it grows to hold any index less
+ * than 1024 past its end, so one key '1023' makes 1,552 slots (12 KB) and
+ * '2574' next 3,878 (31 KB). The reader models those elements for each dict
+ * given such a key, and for the memo, whose keys are indices (ElementStore:
+ * V8's own rules, the same slot counts V8 reports): a store that grows by an
+ * append is charged its growth, one that grows past a gap all of it (the
+ * peer picks the gap; the store it replaces stays until a GC), and
+ * dictionary elements HEAP.dictionaryEntry an entry. Where V8 picks a
+ * dictionary over a large and mostly empty store (past 500 or 5,000 slots,
+ * depending on the object's age), the reader still charges the store.
+ *
+ * Measured (heap after `gc()` with the value alive, per copy, over
+ * thousands of copies): empty containers, one-item lists and tuples,
+ * floats and short str in a list are charged 3 to 11% over their heap;
+ * dicts with index keys 0 to 45% over (the 88 bytes of their ElementStore:
+ * {'1', '2'} 41%, '0' to '99' 8%, {'404'} 0%; {'1023', '2574'} 40%, the 12
+ * KB store it replaced), a memo of 300,000 entries 0.1% under; dicts with
+ * dictionary elements ({'5000', '9000'}, ten keys 3,000 apart) 2.1 to 2.2
+ * times; small dicts with int keys (Maps) 36% over;
+ * dicts with the same two str keys 2.1 times (V8 keeps their first
+ * properties inside the object, each charged HEAP.property). CPython's
+ * pickles of ordinary data (protocols 2 to 5) take at most 20 bytes per
+ * byte (a list of
+ * `[[[x]]]`), small dicts with int keys 30 (a Map each, and the dict it
+ * replaces at STOP); lists of ints, floats, str, pairs or small dicts 4 to
+ * 18, small dicts with index keys 18 to 23 (pickle.test.ts measures them).
+ * Over 32 only lists of thousands of distinct empty sets (87), tuples (44)
+ * or dicts (39), and of short bytearrays at protocol 4 (43): past the
+ * floor, refused. So do dicts whose index keys are sparse: a list of dicts
+ * {'404': x} takes 5 KB of heap each in V8, and is charged so.
  *
  * Hashing: V8 hashes numbers in a Set or Map without a random seed, so a
  * peer can choose numbers that all collide and make building a set of n of
@@ -189,8 +216,11 @@ export const HEAP_BUDGET_FLOOR = 1024 * 1024
  * its bytes, a one-byte string 16 plus its length (two-byte: twice it) in
  * words of 8, a float or an int past 32 bits 16, a bigint 16 plus its
  * bytes, a memo entry 10 to 12 while the indices go 0, 1, 2… (fast
- * elements), 50 to 63 once they do not (dictionary elements), a
- * `Unpickler.keys` entry about 20. A str key new to this pickle costs
+ * elements: 8 per slot, 16 per store, see ElementStore), 43 to 62 once they
+ * do not (dictionary elements: 3 words an entry in a table of 1.5 to 3
+ * times the entries, 144 bytes with 1 to 3 entries), a `Unpickler.keys`
+ * entry about 20, a dict's ElementStore and its entry in `Unpickler.stores`
+ * 86 (until unpickle returns). A str key new to this pickle costs
  * about 100 more on a plain object: V8 internalizes it (a second copy and a
  * table entry) and, on a small object, makes a hidden class for it (dicts
  * each with its own key: 211 bytes a dict, not 116); `newKey` covers that
@@ -212,9 +242,68 @@ const HEAP = {
   string: 16,
   number: 16,
   builtin: 32,
-  memoDense: 12,
-  memoSparse: 64,
+  dictionaryElements: 144,
+  dictionaryEntry: 72,
+  elementStore: 88,
 } as const
+
+/** V8's JSObject::kMaxGap: an index at least this far past an object's fast elements makes them a dictionary. */
+const MAX_ELEMENTS_GAP = 1024
+
+/** V8's JSObject::NewElementsCapacity: the store V8 allocates when fast elements must hold `n` slots. */
+function newElementsCapacity(n: number): number {
+  return n + (n >> 1) + 16
+}
+
+/**
+ * An upper bound of the capacity of V8's NumberDictionary holding `n`
+ * entries: HashTable::ComputeCapacity rounds 1.5 times what it must hold up
+ * to a power of two, at least 4 (8 here); a table grows only when an entry
+ * is added. Too high a bound makes the reader expect the move back to fast
+ * elements early, and charge that store.
+ */
+function dictionaryCapacity(n: number): number {
+  let capacity = 8
+  while (capacity < n + (n >> 1)) capacity *= 2
+  return capacity
+}
+
+/**
+ * `key` as an array index (0 to 2^32 - 2, canonical: digits, no leading
+ * zero), or -1. V8 stores such keys of an object in its elements, not its
+ * properties (see ElementStore).
+ */
+function arrayIndex(key: string): number {
+  const n = key.length
+  if (n === 0 || n > 10) return -1
+  let value = key.charCodeAt(0) - 48
+  if (value < 0 || value > 9 || (value === 0 && n > 1)) return -1
+  for (let i = 1; i < n; i++) {
+    const digit = key.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return -1
+    value = value * 10 + digit
+  }
+  return value <= 4294967294 ? value : -1
+}
+
+/**
+ * V8's elements store of one object the reader fills by index (a dict with
+ * index keys, the memo), as the reader models it to charge it (see the file
+ * comment). Fast elements hold `capacity` slots of 8 bytes; V8 grows them to
+ * newElementsCapacity(k + 1) for an index k past them by less than
+ * MAX_ELEMENTS_GAP (JSObject::ShouldConvertToSlowElements), and otherwise
+ * makes them a NumberDictionary. A dictionary goes back to fast elements,
+ * exactly as many slots as its largest index + 1, once that is at most twice
+ * its size (3 words an entry: JSObject::ShouldConvertToFastElements).
+ */
+class ElementStore {
+  capacity = 0
+  dictionary = false
+  /** Indices stored. */
+  count = 0
+  /** The largest index stored, -1 while none is. */
+  max = -1
+}
 
 /**
  * Appends `items` to `list`. An empty list gets a store of exactly its new
@@ -373,8 +462,10 @@ class Unpickler {
   opAt = 0
   /** The str keys set on plain objects so far (see HEAP.newKey); made at the first. */
   keys: Set<string> | undefined
-  /** True once a memo index broke the run 0, 1, 2…: the memo's elements are then a dictionary. */
-  memoSparse = false
+  /** The memo's elements (see ElementStore). */
+  readonly memoStore = new ElementStore()
+  /** The elements of the dicts given an index key so far (see ElementStore); made at the first. */
+  stores: Map<object, ElementStore> | undefined
 
   constructor(source: Uint8Array, start: number, end: number, heapLimit: number) {
     this.source = source
@@ -518,9 +609,49 @@ class Unpickler {
       this.property(op, k)
       Object.defineProperty(dict, k, { value: v, writable: true, enumerable: true, configurable: true })
     } else {
-      this.property(op, k)
+      const index = arrayIndex(k)
+      if (index < 0) this.property(op, k)
+      else if (!Object.hasOwn(dict, k)) {
+        this.stores ??= new Map()
+        let store = this.stores.get(dict)
+        if (store === undefined) {
+          this.spend(op, HEAP.elementStore)
+          store = new ElementStore()
+          this.stores.set(dict, store)
+        }
+        this.element(op, store, index)
+      }
       ;(dict as Record<string, unknown>)[k] = v
     }
+  }
+
+  /** Charges the index `index` about to be added to an object whose elements are `store`, as V8 will store it (see ElementStore). */
+  element(op: number, store: ElementStore, index: number): void {
+    if (store.dictionary) {
+      const size = Math.max(index, store.max) + 1
+      if (size <= 6 * dictionaryCapacity(store.count)) {
+        // Back to fast elements, exactly `size` slots.
+        this.spend(op, HEAP.elements + HEAP.slot * size)
+        store.dictionary = false
+        store.capacity = size
+      } else this.spend(op, HEAP.dictionaryEntry)
+    } else if (index >= store.capacity) {
+      if (index - store.capacity < MAX_ELEMENTS_GAP) {
+        const capacity = newElementsCapacity(index + 1)
+        if (index === store.count && store.max + 1 === store.count)
+          // An append to indices 0 to count - 1: the growth only, as for a list's push.
+          this.spend(op, (store.capacity === 0 ? HEAP.elements : 0) + HEAP.slot * (capacity - store.capacity))
+        // Past a gap (its size the peer's choice): all the new store; the old one stays until a GC.
+        else this.spend(op, HEAP.elements + HEAP.slot * capacity)
+        store.capacity = capacity
+      } else {
+        // The indices held so far move into a dictionary, with this one.
+        this.spend(op, HEAP.dictionaryElements + HEAP.dictionaryEntry * (store.count + 1))
+        store.dictionary = true
+      }
+    }
+    store.count++
+    if (index > store.max) store.max = index
   }
 
   /** Charges a property about to be set on a plain object, and its key the first time it is one. */
@@ -560,8 +691,9 @@ class Unpickler {
   memoPut(op: number, index: number): void {
     const v = this.top(op)
     if (!(index in this.memo)) {
-      if (index !== this.memoSize) this.memoSparse = true
-      this.spend(op, this.memoSparse ? HEAP.memoSparse : HEAP.memoDense)
+      // 2^32 - 1 is no array index: a property of the memo, which has no prototype (dictionary properties).
+      if (index > 4294967294) this.spend(op, HEAP.dictionaryEntry)
+      else this.element(op, this.memoStore, index)
       this.memoSize++
     }
     this.memo[index] = v

@@ -288,6 +288,43 @@ describe("limits on CPython's wire", () => {
     }
   })
 
+  it('refuses a pickle of dicts whose index keys V8 would store in 31 KB each, within its budget; the next message arrives', async () => {
+    const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python' })
+    onTestFinished(() => listener.close())
+    const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+    onTestFinished(() => {
+      socket.destroy()
+    })
+    socket.on('error', () => {})
+    const server = await listener.accept({ timeout: 5000 })
+    onTestFinished(() => server.close())
+    // '1023' and '2574' memoised, then 20,000 × {'1023': None, '2574': None}: 200 KB whose dicts
+    // V8 would give 3,878 slots of elements each (620 MB in all), against a budget of 7.4 MB.
+    const key = (text: string) => Buffer.concat([Buffer.from([0x8c, text.length]), Buffer.from(text)])
+    const one = Buffer.from([0x7d, 0x68, 0, 0x4e, 0x73, 0x68, 1, 0x4e, 0x73, 0x61])
+    const input = Buffer.concat([
+      Buffer.from([0x80, 4]),
+      key('1023'),
+      Buffer.from([0x94, 0x30]),
+      key('2574'),
+      Buffer.from([0x94, 0x30, 0x5d]),
+      Buffer.alloc(one.byteLength * 20_000, one),
+      Buffer.from([0x2e]),
+    ])
+    socket.write(frame(input))
+    socket.write(frame(pickle('after the dicts')))
+    const before = process.memoryUsage().heapUsed
+    const error = await server.recv().then(
+      () => undefined,
+      (reason: unknown) => reason,
+    )
+    // The budget, 32 bytes per byte plus 1 MiB (7.4 MB), then the parse stack.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(16 * 1024 * 1024)
+    expect(error).toBeInstanceOf(DataCloneError)
+    expect((error as Error).message).toMatch(/value would take more memory than its 200020 bytes allow/)
+    expect(await server.recv()).toBe('after the dicts')
+  })
+
   it('refuses codec pickle on a local name and with protocol ipc', () => {
     expect(() => new Listener('jobs', { codec: 'pickle' })).toThrow(/tcp:\/\/host:port/)
     expect(() => new Listener('tcp://127.0.0.1:0', { protocol: 'ipc', codec: 'pickle' })).toThrow(TypeError)
