@@ -81,3 +81,59 @@ export function v8EmptySets(n: number): Buffer {
   for (let i = 0; i < n; i++) items.set([0x27, 0x2c, 0], 3 * i) // ' , 0: an empty Set
   return Buffer.concat([Buffer.from([0xff, 0x0f, 0x41, ...length]), items, Buffer.from([0x24, 0, ...length])])
 }
+
+/** A v8 payload of a dense array holding `items` (each already v8 bytes). */
+function v8ArrayOf(items: number[][]): Buffer {
+  const length: number[] = []
+  varint(items.length, length)
+  return Buffer.from([0xff, 0x0f, 0x41, ...length, ...items.flat(), 0x24, 0, ...length])
+}
+
+/**
+ * `count` empty sparse arrays of `length` (`a`, 6 to 8 bytes each), in a dense array.
+ * V8 gives each a store of `length` slots when `length` is 2^25 or less:
+ * 8 of 30,000,000 are 95 bytes on the wire and 1.9 GB on the heap.
+ */
+export function v8SparseArrays(count: number, length: number): Buffer {
+  const sparse = [0x61]
+  varint(length, sparse)
+  sparse.push(0x40, 0)
+  varint(length, sparse)
+  return v8ArrayOf(Array.from({ length: count }, () => sparse))
+}
+
+/** How a hostile peer writes an index key: as a number or as a string that names it. */
+export type IndexKeyForm = 'int32' | 'uint32' | 'double' | 'latin1' | 'two-byte' | 'utf8'
+
+/**
+ * `count` objects whose keys are the array indices `keys`, each set to
+ * `undefined`, the keys written in `form`, in a dense array. V8 stores
+ * index keys in a fast element store while each is less than 1,024 past its
+ * capacity: `{1023, 2574}` takes about 31 KB for 13 bytes.
+ */
+export function v8IndexKeyObjects(count: number, keys: number[], form: IndexKeyForm = 'uint32'): Buffer {
+  const object = [0x6f]
+  for (const key of keys) {
+    if (form === 'int32') {
+      object.push(0x49)
+      varint(2 * key, object)
+    } else if (form === 'uint32') {
+      object.push(0x55)
+      varint(key, object)
+    } else if (form === 'double') {
+      const bytes = Buffer.alloc(8)
+      bytes.writeDoubleLE(key)
+      object.push(0x4e, ...bytes)
+    } else {
+      const text = String(key)
+      const bytes = form === 'two-byte' ? Buffer.from(text, 'utf16le') : Buffer.from(text, 'latin1')
+      object.push(form === 'latin1' ? 0x22 : form === 'two-byte' ? 0x63 : 0x53)
+      varint(bytes.length, object)
+      object.push(...bytes)
+    }
+    object.push(0x5f)
+  }
+  object.push(0x7b)
+  varint(keys.length, object)
+  return v8ArrayOf(Array.from({ length: count }, () => object))
+}

@@ -16,13 +16,44 @@
  *   160 on the heap: 75 MB of them exhaust a 4 GB heap. Each object, entry,
  *   slot and string is charged an estimate of its V8 size (x64, measured on
  *   Node 20: see the costs below); a payload whose sum passes the budget is
- *   refused before anything is allocated.
+ *   refused before anything is allocated. Sizes that depend on the value
+ *   are modelled as V8 computes them: a sparse array's length (V8 makes a
+ *   store of that many slots, up to 2^25), and the element store of each
+ *   object and array, which index keys grow (see `properties`): 13 bytes
+ *   can ask for a 268 MB store, and an object of two keys, 1023 and 2574,
+ *   for 31 KB.
  * - **anything it does not understand:** a version other than 15, an unknown
  *   or misplaced tag, a varint over 32 bits, a length or count past the end
  *   or not matching what was read, a reference to an object not yet read,
- *   nesting deeper than MAX_DEPTH, bytes after the value. What V8 would
- *   refuse anyway may be refused here first; what the scan accepts, V8 reads
- *   the same way, so the checks cannot be stepped around.
+ *   nesting deeper than MAX_DEPTH, bytes after the value, index keys of one
+ *   object or array out of ascending order (`v8.serialize` never writes
+ *   them so). What V8 would refuse anyway may be refused here first.
+ *
+ * What the scan accepts, V8 reads as the scan walked it (the same tags, in
+ * the same order, with the same ids), so the count of hashed numbers is
+ * exact. The heap charge is an estimate, not a measurement: it covers the
+ * objects above at their measured sizes and the element stores as modelled
+ * (a store that grows is charged its growth, and the one it replaces is left
+ * to GC), and not V8's own bookkeeping while it reads (the table of ids,
+ * handles: tens of bytes an object, which the floor and the per-byte rate
+ * absorb at the sizes measured). What it modelled, measured (Node 20 x64,
+ * `--expose-gc`, `heapUsed` after a GC with the value kept, and before that
+ * GC, garbage included; each run in a fresh process after one warm-up
+ * `v8.deserialize`):
+ *
+ * | payload                                              | bytes   | estimate | after GC | before GC |
+ * |------------------------------------------------------|---------|----------|----------|-----------|
+ * | `{0: 0, …, 99999: 99999}`                            | 783,495 | 1.15 MB  | 0.90 MB  | 2.8 MB    |
+ * | 20 × `{0: 0, …, 9999: 9999}`                         | 1.27 MB | 2.01 MB  | 1.59 MB  | 2.9 MB    |
+ * | 20 × 10,000 keys `7 × i`                             | 1.41 MB | 17.0 MB  | 13.6 MB  | 21.4 MB   |
+ * | 20 × 10,000 keys `1e6 + 1000 × i` (a dictionary)     | 1.20 MB | 9.83 MB  | 7.8 MB   | 11.3 MB   |
+ * | 20 × keys 3000 … 9999 (a dictionary, then fast)      | 875 KB  | 2.89 MB  | 1.83 MB  | 4.1 MB    |
+ * | 10,000 `undefined` in an array, then key 2^31        | 10,016  | 572 KB   | 383 KB   | 479 KB    |
+ * | 200 × `{1023: _, 2574: _}`                           | 2,209   | 7.78 MB  | 6.20 MB  | 6.82 MB   |
+ * | `[new Array(2 ** 25)]`, and `a[1e6] = 1`             | 18, 17  | 336 MB, 10 MB | 268 MB, 8.0 MB | 268 MB, 8.0 MB |
+ *
+ * (The stores match V8's: `%DebugPrint` shows a FixedArray[84920] for the
+ * 10,000 keys `7 × i`, the model's capacity.)
  *
  * The tags (V8's `SerializationTag`, src/objects/value-serializer.cc):
  *
@@ -52,13 +83,14 @@
  * | `~`  | resizable buffer  | varint n, varint max, n bytes; then maybe `V`    |
  * | `V`  | view of the buffer just read | subtag byte, varint offset, length, flags |
  * | `r`  | Error             | subtags: `E R F S T U` prototype, `m` message, `s` stack, `c` cause (values), `.` end |
- * | `\`  | host object: Node's Buffer / typed array | varint type (0 to 13), varint n, n bytes |
+ * | `\`  | host object: Node's Buffer / typed array | varint type (0 to 12 on Node 20), varint n, n bytes |
  *
  * Objects (everything from `o` on, and host objects) take the next id, in
  * the order they start. Keys of objects and arrays are numbers or strings.
  * Shared memory is written by the same user and is not scanned; the pickle
  * reader (@ipc/pipe) has its own cap on the same numbers.
  */
+import { deserialize as v8Deserialize } from 'node:v8'
 import { CorruptError } from '../errors.js'
 
 /**
@@ -87,6 +119,14 @@ const IN_OBJECT = 16
 const PROPERTY = 80
 /** A JSArray and its elements header; each element adds 8. */
 const ARRAY = 48
+/**
+ * An element store that index keys or a sparse array's length make: a
+ * FixedArray header, and ELEMENT_SLOT a slot (8 bytes, charged 10: a margin
+ * for what V8 keeps around a store it grows; with it, every shape measured
+ * in the file comment keeps less heap after a GC than it was charged).
+ */
+const ELEMENTS = 16
+const ELEMENT_SLOT = 10
 /** A JSMap or JSSet with its first hash table; each entry adds MAP_ENTRY or SET_ENTRY (the table doubles). */
 const MAP = 208
 const SET = 176
@@ -147,8 +187,40 @@ const T_HOST = 0x5c // \
 
 /** Subtags of a view: Int8 … BigUint64, DataView (Float16, `h`, is not in Node 20). */
 const VIEW_SUBTAGS = new Set([0x62, 0x42, 0x43, 0x77, 0x57, 0x64, 0x44, 0x66, 0x46, 0x71, 0x51, 0x3f])
-/** Node's host object types: Int8Array (0) … FastBuffer (10), BigInt64Array, BigUint64Array, Float16Array (13). */
-const MAX_HOST_TYPE = 13
+/**
+ * The highest host object type Node's deserializer knows: Int8Array (0) …
+ * DataView (9), FastBuffer (10), BigInt64Array, BigUint64Array (12) on
+ * Node 20. A later Node may add types (Float16Array), so it is asked once,
+ * on first use, by reviving an empty view of each next type; a type past its
+ * table makes `_readHostObject` throw a TypeError.
+ */
+let highestHostType = -1
+
+function maxHostType(): number {
+  if (highestHostType < 0) {
+    let type = 12
+    for (; type < 32; type++) {
+      try {
+        v8Deserialize(Buffer.from([0xff, 0x0f, T_HOST, type + 1, 0]))
+      } catch {
+        break
+      }
+    }
+    highestHostType = type
+  }
+  return highestHostType
+}
+
+/** JSArray::kMaxFastArrayLength (x64): setting a longer length makes the elements a dictionary. */
+const MAX_FAST_ARRAY_LENGTH = 2 ** 25
+/** JSObject::kMaxGap: an index this far past a fast store's capacity moves the elements to a dictionary. */
+const MAX_GAP = 1024
+/** JSObject::kMaxUncheckedFastElementsLength: a larger fast store is checked against the dictionary it could be. */
+const MAX_UNCHECKED_FAST_ELEMENTS = 5000
+/** The highest array index: 2^32 − 2. */
+const MAX_INDEX = 2 ** 32 - 2
+/** The largest small integer (x64, no pointer compression). */
+const SMI_MAX = 2 ** 31 - 1
 
 const NO_BYTES = Buffer.alloc(0)
 
@@ -160,6 +232,10 @@ let end = 0
 let nextId = 0
 let hashable = 0
 let budget = 0
+/** The budget the scan started with. */
+let limit = 0
+/** The array index the last number or string read names as a key, or -1. */
+let keyIndex = -1
 /** Byte length of the last string read (a RegExp's pattern). */
 let lastLength = 0
 
@@ -171,7 +247,7 @@ function charge(bytes: number): void {
   budget -= bytes
   if (budget < 0)
     throw refused(
-      `it would take more than ${HEAP_BYTES_PER_BYTE} bytes of heap per byte plus ${HEAP_FLOOR}: ${HEAP_BYTES_PER_BYTE * (end - origin) + HEAP_FLOOR} for its ${end - origin} bytes`,
+      `it would take more than ${HEAP_BYTES_PER_BYTE} bytes of heap per byte plus ${HEAP_FLOOR}: ${limit} for its ${end - origin} bytes`,
     )
 }
 
@@ -224,9 +300,55 @@ function stringValue(depth: number, what: string): void {
   if (t !== T_LATIN1 && t !== T_TWO_BYTE && t !== T_UTF8) throw refused(`${what} is not a string`)
 }
 
-/** Key, value pairs up to `endTag` (objects and arrays; `cheap` of them in-object slots); returns how many. */
-function properties(endTag: number, depth: number, cheap: number): number {
+/**
+ * Key, value pairs up to `endTag` (objects and arrays); returns how many.
+ * Named keys cost IN_OBJECT (the first `cheap`) or PROPERTY each. Index keys
+ * (a number or a string that is an array index, below 2^32 − 1) go to the
+ * element store, which is modelled as V8 grows it (JSObject::AddDataElement,
+ * ShouldConvertToSlowElements, ShouldConvertToFastElements; x64, Node 20):
+ *
+ * - a fast store of `capacity` slots: an index below it costs nothing more;
+ *   one less than MAX_GAP past it grows the store to
+ *   `k + 1 + (k + 1) / 2 + 16` slots, unless the store would pass
+ *   MAX_UNCHECKED_FAST_ELEMENTS slots while a dictionary of `used` entries is
+ *   a third of its size or less; then, and for an index MAX_GAP or more
+ *   past it, the elements move to a dictionary;
+ * - a dictionary: each entry is a slot of the table, which V8 resizes to
+ *   1.5 × its entries rounded up to a power of two; an index turns the
+ *   elements fast again (a store of the array's length, or of index + 1)
+ *   when that store is at most twice the table's size.
+ *
+ * A store that grows is charged what it grows by: the one it replaces is
+ * garbage the next GC takes, so the charge follows the live heap (what can
+ * exhaust it), and V8 copies at most about twice what was charged. A store
+ * replaced by one of the other kind is not refunded.
+ *
+ * `used` counts every element stored so far, an upper bound of V8's count,
+ * so a store the model keeps fast may be one V8 makes slow (more charged,
+ * never less), and never the other way. The one choice V8 makes on what the
+ * scan cannot see, the heap generation of the object, for a new store of
+ * 501 to 5,000 slots, is taken as fast. Index keys must come in ascending
+ * order, as `v8.serialize` writes them: a repeated or lower index is
+ * refused, which keeps the model in step with V8.
+ */
+function properties(
+  endTag: number,
+  depth: number,
+  cheap: number,
+  isArray: boolean,
+  initialCapacity: number,
+  initialUsed: number,
+  initialLength: number,
+): number {
   let count = 0
+  let named = 0
+  let last = -1
+  /** Slots of the fast store, or -1 when the elements are a dictionary. */
+  let capacity = initialCapacity
+  /** The dictionary's capacity (entries), when there is one. */
+  let table = capacity < 0 ? dictionaryCapacity(0) : 0
+  let used = initialUsed
+  let length = initialLength
   for (;;) {
     const t = peek()
     if (t === endTag) {
@@ -236,10 +358,88 @@ function properties(endTag: number, depth: number, cheap: number): number {
     if (t !== T_INT32 && t !== T_UINT32 && t !== T_DOUBLE && t !== T_LATIN1 && t !== T_TWO_BYTE && t !== T_UTF8)
       throw refused(`tag 0x${t.toString(16)} where a key was expected at offset ${at - origin}`)
     value(depth)
+    const index = keyIndex
     value(depth)
-    charge(count < cheap ? IN_OBJECT : PROPERTY)
     count++
+    if (index < 0) {
+      charge(named < cheap ? IN_OBJECT : PROPERTY)
+      named++
+      continue
+    }
+    if (index <= last)
+      throw refused(
+        `index key ${index} after ${last} at offset ${at - origin}: v8.serialize writes them in ascending order`,
+      )
+    last = index
+    if (isArray && index >= length) length = index + 1
+    if (capacity >= 0) {
+      if (index < capacity) {
+        used++
+        continue
+      }
+      if (index - capacity < MAX_GAP) {
+        const grown = newElementsCapacity(index + 1)
+        if (grown <= MAX_UNCHECKED_FAST_ELEMENTS || 9 * dictionaryCapacity(used) > grown) {
+          charge(ELEMENTS + ELEMENT_SLOT * (grown - capacity))
+          capacity = grown
+          used++
+          continue
+        }
+      }
+      // NormalizeElements: a dictionary of the elements stored so far.
+      capacity = -1
+      table = dictionaryCapacity(used)
+      charge(dictionaryBytes(table))
+    } else {
+      const fast = isArray ? length : index + 1
+      if (fast <= SMI_MAX && 6 * table >= fast) {
+        charge(ELEMENTS + ELEMENT_SLOT * fast)
+        capacity = fast
+        used++
+        continue
+      }
+    }
+    used++
+    if (!(used < table && used + (used >>> 1) <= table)) {
+      const grown = dictionaryCapacity(used)
+      charge(dictionaryBytes(grown) - dictionaryBytes(table))
+      table = grown
+    }
+    if (index > SMI_MAX) charge(NUMBER)
   }
+}
+
+/** JSObject::NewElementsCapacity: a fast store grown to hold `n` elements. */
+function newElementsCapacity(n: number): number {
+  return n + Math.floor(n / 2) + 16
+}
+
+/** HashTable::ComputeCapacity: the table V8 makes for `n` entries. */
+function dictionaryCapacity(n: number): number {
+  const wanted = n + Math.floor(n / 2)
+  let capacity = 4
+  while (capacity < wanted) capacity *= 2
+  return capacity
+}
+
+/** A NumberDictionary of `capacity` entries: 3 slots each, and 6 of header and prefix. */
+function dictionaryBytes(capacity: number): number {
+  return ELEMENTS + ELEMENT_SLOT * (3 * capacity + 4)
+}
+
+/** The array index a key string of `n` bytes at `start` names (no sign, no leading zero, at most MAX_INDEX), or -1. */
+function stringIndex(t: number, start: number, n: number): number {
+  const step = t === T_TWO_BYTE ? 2 : 1
+  const digits = n / step
+  if (digits < 1 || digits > 10) return -1
+  let index = 0
+  for (let p = start; p < start + n; p += step) {
+    const c = src[p] as number
+    if (c < 0x30 || c > 0x39 || (step === 2 && src[p + 1] !== 0)) return -1
+    if (c === 0x30 && p === start && digits > 1) return -1
+    index = index * 10 + (c - 0x30)
+  }
+  return index <= MAX_INDEX ? index : -1
 }
 
 function expect(count: number, what: string): void {
@@ -261,17 +461,24 @@ function value(depth: number): number {
     case T_TRUE:
     case T_FALSE:
       return t
-    case T_INT32:
-      varint()
+    case T_INT32: {
+      const zigzag = varint()
+      keyIndex = zigzag & 1 ? -1 : zigzag / 2
       return t
-    case T_UINT32:
-      varint()
+    }
+    case T_UINT32: {
+      const n = varint()
+      keyIndex = n <= MAX_INDEX ? n : -1
       charge(NUMBER)
       return t
-    case T_DOUBLE:
+    }
+    case T_DOUBLE: {
       skip(8, 'a double')
+      const d = src.readDoubleLE(at - 8)
+      keyIndex = Number.isInteger(d) && d >= 0 && d <= MAX_INDEX ? d : -1
       charge(NUMBER)
       return t
+    }
     case T_BIGINT:
       bigintBody()
       return t
@@ -281,6 +488,7 @@ function value(depth: number): number {
       const n = varint()
       if (t === T_TWO_BYTE && n % 2 !== 0) throw refused(`a two-byte string of ${n} bytes`)
       skip(n, 'a string')
+      keyIndex = stringIndex(t, at - n, n)
       lastLength = n
       charge(STRING + (t === T_UTF8 ? 2 * n : n))
       return t
@@ -296,24 +504,30 @@ function value(depth: number): number {
   switch (t) {
     case T_OBJECT:
       charge(OBJECT)
-      expect(properties(T_END_OBJECT, depth + 1, IN_OBJECT_SLOTS), 'an object’s property count')
+      expect(properties(T_END_OBJECT, depth + 1, IN_OBJECT_SLOTS, false, 0, 0, 0), 'an object’s property count')
       return t
     case T_DENSE: {
       const n = varint()
       if (n > end - at) throw refused(`a dense array of ${n} elements with ${end - at} bytes left`)
       charge(ARRAY + 8 * n)
+      let used = 0
       for (let i = 0; i < n; i++) {
         if (peek() === T_HOLE) tag()
-        else value(depth + 1)
+        else {
+          value(depth + 1)
+          used++
+        }
       }
-      expect(properties(T_END_DENSE, depth + 1, 0), 'a dense array’s property count')
+      expect(properties(T_END_DENSE, depth + 1, 0, true, n, used, n), 'a dense array’s property count')
       expect(n, 'a dense array’s length')
       return t
     }
     case T_SPARSE: {
+      // JSArray::SetLength(n): a fast store of n slots (16 at least) up to MAX_FAST_ARRAY_LENGTH, a dictionary past it.
       const n = varint()
-      charge(ARRAY)
-      expect(properties(T_END_SPARSE, depth + 1, 0), 'a sparse array’s property count')
+      const capacity = n === 0 ? 0 : n <= MAX_FAST_ARRAY_LENGTH ? Math.max(n, 16) : -1
+      charge(ARRAY + (capacity < 0 ? dictionaryBytes(dictionaryCapacity(0)) : ELEMENT_SLOT * capacity))
+      expect(properties(T_END_SPARSE, depth + 1, 0, true, capacity, 0, n), 'a sparse array’s property count')
       expect(n, 'a sparse array’s length')
       return t
     }
@@ -404,7 +618,7 @@ function value(depth: number): number {
     }
     case T_HOST: {
       const type = varint()
-      if (type > MAX_HOST_TYPE) throw refused(`a typed array of type ${type}`)
+      if (type > maxHostType()) throw refused(`a typed array of type ${type}`)
       const n = varint()
       skip(n, 'a typed array')
       charge(HOST + n)
@@ -426,11 +640,18 @@ function hashed(): void {
  * Checks the v8 serializer payload `source[start, end)` (in bounds: the
  * caller checked) against the rules of the file comment, before
  * `v8.deserialize` reads it. Linear in the payload; allocates nothing.
- * Returns the heap the value is estimated to take, in bytes.
+ * Returns the heap the value is estimated to take, in bytes. `allowed` is
+ * the heap budget (tests pass a larger one to read the estimate of a
+ * payload the rule refuses).
  *
  * @throws {CorruptError} when the payload breaks one of them.
  */
-export function scanV8(source: Buffer, start: number, stop: number): number {
+export function scanV8(
+  source: Buffer,
+  start: number,
+  stop: number,
+  allowed = HEAP_BYTES_PER_BYTE * (stop - start) + HEAP_FLOOR,
+): number {
   if (stop - start < 2 || source[start] !== 0xff || source[start + 1] !== 0x0f)
     throw refused('it does not start with version 15 of the format')
   src = source
@@ -439,8 +660,8 @@ export function scanV8(source: Buffer, start: number, stop: number): number {
   end = stop
   nextId = 0
   hashable = MAX_HASHED_NUMBERS
-  const allowed = HEAP_BYTES_PER_BYTE * (stop - start) + HEAP_FLOOR
   budget = allowed
+  limit = allowed
   try {
     value(0)
     if (at !== end) throw refused(`${end - at} bytes after the value`)
