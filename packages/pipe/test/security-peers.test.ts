@@ -2,7 +2,7 @@
 // Listener hold or spend. Real sockets on 127.0.0.1; each peer is a raw node:net socket.
 import type { Socket } from 'node:net'
 import { TAG_BYTES, TAG_V8 } from '@ipc/core/internal'
-import { collidingIntegers, sleep, v8EmptySets, v8SetOf } from '@ipc/test-utils'
+import { collidingIntegers, sleep, v8EmptySets, v8IndexKeyObjects, v8SetOf, v8SparseArrays } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { CorruptError, DataCloneError } from '../src/errors.js'
 import { frame } from '../src/framing.js'
@@ -224,5 +224,25 @@ describe('v8 values (codec tag 5) of the @ipc wire', () => {
     expect(performance.now() - start).toBeLessThan(500)
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 2 ** 20)
     expect(((await conn.recv({ timeout: 2000 })) as unknown[]).length).toBe(1000)
+  })
+
+  it('refuses element-store bombs over TCP (2,000 objects of index keys 1023 and 2574: 22 KB, ~62 MB once revived; 8 sparse arrays of 30,000,000: 95 bytes, 1.9 GB), heap unchanged, then takes the next message', async () => {
+    const { peer, conn } = await ipcClient()
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8IndexKeyObjects(2000, [1023, 2574])])))
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8IndexKeyObjects(2000, [1023, 2574], 'two-byte')])))
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8SparseArrays(8, 30_000_000)])))
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8IndexKeyObjects(3, [0, 1, 2])])))
+    expect(await conn.poll(5000)).toBe(true)
+    const before = process.memoryUsage().heapUsed
+    for (let i = 0; i < 3; i++)
+      await expect(conn.recv({ timeout: 2000 })).rejects.toThrow(/more than 16 bytes of heap per byte/)
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(16 * 2 ** 20)
+    expect(await conn.recv({ timeout: 2000 })).toEqual(
+      [
+        [undefined, undefined, undefined],
+        [undefined, undefined, undefined],
+        [undefined, undefined, undefined],
+      ].map((keys) => Object.assign({}, keys)),
+    )
   })
 })
