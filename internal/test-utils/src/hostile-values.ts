@@ -137,3 +137,34 @@ export function v8IndexKeyObjects(count: number, keys: number[], form: IndexKeyF
   varint(keys.length, object)
   return v8ArrayOf(Array.from({ length: count }, () => object))
 }
+
+/**
+ * `count` objects whose keys are the array indices `keys`, each set to
+ * `null`, in the packed form (codec tag 8, without the tag byte), written
+ * byte by byte as a hostile peer would. `{1023, 2574}` is 25 bytes a copy
+ * and takes about 31 KB once revived: 20,000 copies (380 KB) took 624 MB.
+ */
+export function packedIndexKeyObjects(count: number, keys: number[]): Buffer {
+  const object = [10, ...u32(keys.length)]
+  for (const key of keys) {
+    const text = Buffer.from(String(key), 'latin1')
+    object.push(6, text.length, ...text, 1)
+  }
+  const out = Buffer.alloc(5 + count * object.length)
+  out[0] = 9
+  out.writeUInt32LE(count, 1)
+  for (let i = 0; i < count; i++) out.set(object, 5 + i * object.length)
+  return out
+}
+
+function u32(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]
+}
+
+/**
+ * JSON text of `count` copies of `item` in an array: `[{},{},…]` (3 bytes a
+ * copy) takes 64 bytes of heap each once parsed, 21 per byte.
+ */
+export function jsonArrayOf(count: number, item: string): Buffer {
+  return Buffer.from(`[${Array.from({ length: count }, () => item).join(',')}]`, 'latin1')
+}

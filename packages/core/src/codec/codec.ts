@@ -24,18 +24,21 @@
  * JSON text).
  *
  * Untrusted bytes (a socket peer, a Redis item) are read with
- * `decodeUntrusted`: a tag 5 payload is scanned before `v8.deserialize`
- * (v8-scan.ts), and refused with CorruptError when it would put more than
- * MAX_HASHED_NUMBERS numbers into Maps and Sets or cost more heap than 16
- * bytes per payload byte plus 1 MiB.
+ * `decodeUntrusted`, which holds every value to one heap budget, 16 bytes
+ * per payload byte plus 1 MiB (heap-budget.ts): a v8 payload is scanned
+ * before `v8.deserialize` (v8-scan.ts, which also refuses more than
+ * MAX_HASHED_NUMBERS numbers in Maps and Sets), JSON text before
+ * `JSON.parse` (json-scan.ts), and the packed form is charged as it is read
+ * (packed.ts `unpackUntrusted`); past the budget, CorruptError.
  *
  * Encoding never writes anything before it knows the value can be cloned, so
  * a `DataCloneError` leaves the destination unchanged.
  */
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
 import { CorruptError, DataCloneError, invalidArgType } from '../errors.js'
+import { scanJson } from './json-scan.js'
 import { decodeLatin1, type FastText, isLatin1, writeLatin1 } from './latin1.js'
-import { pack, unpack } from './packed.js'
+import { pack, unpack, unpackUntrusted } from './packed.js'
 import { scanV8 } from './v8-scan.js'
 
 export const TAG_LATIN1 = 1
@@ -161,16 +164,22 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
 
 /**
  * `decodePayload` for bytes from a peer that may be hostile (a socket, a
- * Redis item): a v8 payload (tag 5) is scanned first (v8-scan.ts), so it
- * cannot stall the process with colliding hash keys or make the heap grow
- * more than 16 bytes per payload byte (plus 1 MiB). The other tags are
- * linear already. Shared memory, written by the same user, uses
- * `decodePayload`.
+ * Redis item): no value it revives makes the heap grow more than 16 bytes
+ * per payload byte (plus 1 MiB). A v8 payload (tag 5) is scanned first
+ * (v8-scan.ts; nor can it stall the process with colliding hash keys),
+ * JSON text (tags 6, 7) too (json-scan.ts), and a packed value (tag 8) is
+ * charged as it is read (`unpackUntrusted`). Strings and bytes (tags 1 to
+ * 4) take what their payload takes. Shared memory, written by the same
+ * user, uses `decodePayload`.
  *
- * @throws {CorruptError} when the scan refuses the payload; as `decodePayload` otherwise.
+ * @throws {CorruptError} when a check refuses the payload; as `decodePayload` otherwise.
  */
 export function decodeUntrusted(tag: number, source: Buffer, start: number, end: number): unknown {
-  if (tag === TAG_V8 && start >= 0 && start <= end && end <= source.length) scanV8(source, start, end)
+  if (start >= 0 && start <= end && end <= source.length) {
+    if (tag === TAG_V8) scanV8(source, start, end)
+    else if (tag === TAG_PACKED) return unpackUntrusted(source, start, end)
+    else if (tag === TAG_JSON_LATIN1 || tag === TAG_JSON_UTF8) scanJson(source, start, end, tag === TAG_JSON_UTF8)
+  }
   return decodePayload(tag, source, start, end)
 }
 

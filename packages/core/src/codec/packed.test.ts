@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process'
-import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
-import { prng } from '@ipc/test-utils'
+import { setFlagsFromString, deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { packedIndexKeyObjects, prng } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { CorruptError } from '../errors.js'
-import { pack, unpack } from './packed.js'
+import { decodeUntrusted, TAG_PACKED } from './codec.js'
+import { HEAP_FLOOR, heapBudget } from './heap-budget.js'
+import { pack, unpack, unpackUntrusted } from './packed.js'
 
 function roundTrip(value: unknown): unknown {
   const bytes = pack(value)
@@ -216,5 +219,94 @@ describe('pack() / unpack()', () => {
     bytes.copy(big, 10)
     expect(unpack(big, 10, 10 + bytes.length)).toEqual({ a: [1, 2] })
     expect(() => unpack(big, 10, 10 + bytes.length - 1)).toThrow(CorruptError)
+  })
+})
+
+/** The V8 heap in use after a full GC (the test process gets `gc` through the flag, as `--expose-gc` would give it). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+  return process.memoryUsage().heapUsed
+}
+
+/** The least budget `unpackUntrusted` reads `bytes` within: what it charges, to 1 KB. */
+function charged(bytes: Buffer): number {
+  let lo = 0
+  let hi = 2 ** 32
+  while (hi - lo > 1024) {
+    const mid = Math.floor((lo + hi) / 2)
+    try {
+      unpackUntrusted(bytes, 0, bytes.length, mid)
+      hi = mid
+    } catch {
+      lo = mid
+    }
+  }
+  return hi
+}
+
+describe('unpackUntrusted() / decodeUntrusted() of packed values', () => {
+  it('refuses 20,000 objects of index keys 1023 and 2574 (380 KB, 624 MB once revived), heap unchanged', () => {
+    const bytes = packedIndexKeyObjects(20_000, [1023, 2574])
+    expect(bytes.length).toBe(380_005)
+    const before = heapAfterGc()
+    expect(() => decodeUntrusted(TAG_PACKED, bytes, 0, bytes.length)).toThrow(
+      /its packed value is refused \(it would take more than 16 bytes of heap per byte plus 1048576: 7128656 for its 380005 bytes\)/,
+    )
+    expect(heapAfterGc() - before).toBeLessThan(HEAP_FLOOR)
+  })
+
+  it('charges an index key past the 1,024-slot gap as a dictionary: 2,000 objects of keys 1023 then 5000 are refused too', () => {
+    const bytes = packedIndexKeyObjects(2000, [1023, 5000])
+    expect(() => decodeUntrusted(TAG_PACKED, bytes, 0, bytes.length)).toThrow(/more than 16 bytes of heap per byte/)
+  })
+
+  it('takes ordinary values: records, nested objects, objects with a few small int keys, strings, floats', () => {
+    const values: Record<string, unknown> = {
+      records: Array.from({ length: 20_000 }, (_, i) => ({ id: i, name: `user ${i}`, values: [1, 2, 3] })),
+      nested: Array.from({ length: 2000 }, (_, i) => ({ a: { b: { c: [i, i + 0.5, 'x'] } }, d: 'text value' })),
+      intKeys: Array.from({ length: 100_000 }, () => ({ 1: 'a', 2: 'b' })),
+      dense: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [i, i])),
+      strings: Array.from({ length: 50_000 }, (_, i) => `s${i}`),
+      wide: { text: 'ü€😀'.repeat(1000), empty: {}, list: [] },
+    }
+    for (const [name, value] of Object.entries(values)) {
+      const bytes = packed(value)
+      expect(decodeUntrusted(TAG_PACKED, bytes, 0, bytes.length), name).toEqual(cloned(value))
+    }
+  })
+
+  it('charges at least the heap V8 takes for the shapes it models, and less than the budget for ordinary ones', () => {
+    const shapes: Record<string, unknown> = {
+      'records {id, name, values: [1, 2, 3]}': Array.from({ length: 50_000 }, (_, i) => ({
+        id: i,
+        name: `n${i % 100}`,
+        values: [1, 2, 3],
+      })),
+      '{1: "a", 2: "b"}': Array.from({ length: 100_000 }, () => ({ 1: 'a', 2: 'b' })),
+      '{}': Array.from({ length: 100_000 }, () => ({})),
+      '{0: 0, …, 99: 99}': Array.from({ length: 2000 }, () =>
+        Object.fromEntries(Array.from({ length: 100 }, (_, i) => [i, i])),
+      ),
+      '{404: null}': Array.from({ length: 200 }, () => ({ 404: null })),
+    }
+    for (const [name, value] of Object.entries(shapes)) {
+      const bytes = packed(value)
+      const estimate = charged(bytes)
+      const before = heapAfterGc()
+      const revived = unpack(bytes, 0, bytes.length)
+      const taken = heapAfterGc() - before
+      expect(revived, name).toBeDefined()
+      expect(taken, name).toBeLessThanOrEqual(estimate)
+      expect(estimate, name).toBeLessThan(heapBudget(bytes.length))
+    }
+  })
+
+  it('leaves the trusted read as it was: it does not charge (200 of those objects are read in full)', () => {
+    const bytes = packedIndexKeyObjects(200, [1023, 2574])
+    expect(unpack(bytes, 0, bytes.length)).toHaveLength(200)
+    expect(() => unpackUntrusted(bytes, 0, bytes.length, 1024 * 1024)).toThrow(CorruptError)
+    // A refusal leaves the next trusted read unmetered.
+    expect(unpack(bytes, 0, bytes.length)).toHaveLength(200)
   })
 })

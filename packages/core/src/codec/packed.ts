@@ -39,13 +39,28 @@
  * for more elements than there are bytes), the depth, and each kind: memory
  * another process wrote cannot make it read outside the payload or recurse
  * without bound. A violation
- * throws CorruptError. Memory use is proportional to the payload (a count
- * of n needs n bytes of payload; an array of n costs about 8n bytes).
+ * throws CorruptError. Memory use is linear in the payload but not by a
+ * small factor: index keys size an object's element store (`{1023: null,
+ * 2574: null}`, 25 bytes, takes 31 KB), so bytes from a peer that may be
+ * hostile are read with `unpackUntrusted`, which charges what it builds.
  * Keys become own data properties, as with structured clone and
  * JSON.parse: "__proto__" never sets the prototype, and no setter on
  * Object.prototype runs (so decoding runs no code but ours).
  */
 import { CorruptError } from '../errors.js'
+import { arrayIndex, ElementStore } from './element-store.js'
+import {
+  ARRAY,
+  ARRAY_SLOT,
+  heapBudget,
+  IN_OBJECT,
+  IN_OBJECT_SLOTS,
+  NUMBER,
+  OBJECT,
+  overBudget,
+  PROPERTY,
+  STRING,
+} from './heap-budget.js'
 import { decodeLatin1, type FastText, writeLatin1 } from './latin1.js'
 
 const K_UNDEFINED = 0
@@ -237,6 +252,20 @@ export function pack(value: unknown): Uint8Array | undefined {
 let src: Buffer = scratch
 let at = 0
 let end = 0
+/** True while `unpackUntrusted` reads: each part is charged against `left` (see `unpackUntrusted`). */
+let metered = false
+/** Heap still allowed, while metered. */
+let left = 0
+/** The budget the untrusted read started with. */
+let limit = 0
+/** Where the untrusted payload starts. */
+let origin = 0
+
+/** Charges `bytes` of heap to an untrusted read. */
+function charge(bytes: number): void {
+  left -= bytes
+  if (left < 0) throw overBudget('packed', limit, end - origin)
+}
 
 function malformed(detail: string): CorruptError {
   return new CorruptError(`Cannot decode a message: its packed value is malformed (${detail})`)
@@ -272,6 +301,8 @@ function readString(kind: number): string {
   } else throw malformed(`kind ${kind} where a key was expected`)
   const bytes = kind === K_UTF16 ? 2 * n : n
   need(bytes)
+  // One Latin-1 char or none: V8's single-char strings and '' are shared.
+  if (metered && (n > 1 || kind === K_UTF16)) charge(STRING + bytes)
   const from = at
   at += bytes
   if (kind === K_UTF16) return (src as unknown as FastText).ucs2Slice(from, at)
@@ -306,6 +337,7 @@ function readKey(): string {
     }
     if (same) return cached
   }
+  if (metered && n > 1) charge(STRING + n)
   const key = decodeLatin1(src, from, n)
   keyCache[slot] = key
   return key
@@ -337,6 +369,7 @@ function readValue(depth: number): unknown {
       need(8)
       const v = src.readDoubleLE(at)
       at += 8
+      if (metered) charge(NUMBER)
       return v
     }
     case K_LATIN1_8:
@@ -346,6 +379,7 @@ function readValue(depth: number): unknown {
     case K_ARRAY: {
       if (depth >= MAX_DEPTH) throw malformed(`nested deeper than ${MAX_DEPTH}`)
       const n = readCount(1)
+      if (metered) charge(ARRAY + ARRAY_SLOT * n)
       const out = new Array(n)
       for (let i = 0; i < n; i++) out[i] = readValue(depth + 1)
       return out
@@ -353,9 +387,21 @@ function readValue(depth: number): unknown {
     case K_OBJECT: {
       if (depth >= MAX_DEPTH) throw malformed(`nested deeper than ${MAX_DEPTH}`)
       const n = readCount(3)
+      if (metered) charge(OBJECT)
       const out: Record<string, unknown> = {}
+      let named = 0
+      let store: ElementStore | undefined
       for (let i = 0; i < n; i++) {
         const key = readKey()
+        if (metered) {
+          // An index key goes to the elements, whose size the keys choose (element-store.ts).
+          const index = arrayIndex(key)
+          if (index < 0) charge(named++ < IN_OBJECT_SLOTS ? IN_OBJECT : PROPERTY)
+          else if (!(key in out)) {
+            store ??= new ElementStore()
+            charge(store.set(index))
+          }
+        }
         const v = readValue(depth + 1)
         // A name Object.prototype has (`__proto__`, `toString`, an accessor someone added) is defined, never
         // assigned: no setter runs and a frozen prototype does not refuse it, as with structured clone.
@@ -385,5 +431,44 @@ export function unpack(source: Buffer, start: number, stop: number): unknown {
     return value
   } finally {
     src = scratch // never keep shared memory reachable from here
+  }
+}
+
+/**
+ * `unpack` for bytes from a peer that may be hostile (a socket, a Redis
+ * item). A count is bounded by the bytes left, but what it builds is not:
+ * five bytes make an empty object (64 bytes of heap), and an object of two
+ * keys, 1023 and 2574 (25 bytes), an element store of 3,878 slots (31 KB),
+ * so 20,000 of them (380 KB) took 624 MB. Each part is charged its
+ * estimated V8 size as it is read (heap-budget.ts: containers, slots,
+ * named properties, strings, numbers that need a box, and index keys as
+ * element-store.ts grows the store), against `allowed`, by default the
+ * budget of every untrusted payload (16 bytes per byte plus 1 MiB);
+ * past it, CorruptError, and the partial value is garbage.
+ *
+ * Measured (Node 20 x64, heap after a GC with the value kept, per payload
+ * byte, 100,000 copies): records `{ id, name, values: [1, 2, 3] }` take
+ * 3.0 and are charged 4.1; `{ 1: 'a', 2: 'b' }` 13.5 and 14.1 (a first
+ * store of 19 slots each); `{}` 12.8 and 14.4; `[]` 8.0 and 11.2; short
+ * strings 4.1 and 4.8. The trusted read is unchanged: one flag tested per
+ * container, string and float (216 to 226 ns for `{ id, name, values }`
+ * before and after, alternating runs).
+ *
+ * @throws {CorruptError} when the bytes are not one packed value exactly, or it would pass the budget.
+ */
+export function unpackUntrusted(
+  source: Buffer,
+  start: number,
+  stop: number,
+  allowed = heapBudget(stop - start),
+): unknown {
+  metered = true
+  left = allowed
+  limit = allowed
+  origin = start
+  try {
+    return unpack(source, start, stop)
+  } finally {
+    metered = false
   }
 }

@@ -19,7 +19,7 @@
  *   refused before anything is allocated. Sizes that depend on the value
  *   are modelled as V8 computes them: a sparse array's length (V8 makes a
  *   store of that many slots, up to 2^25), and the element store of each
- *   object and array, which index keys grow (see `properties`): 13 bytes
+ *   object and array, which index keys grow (element-store.ts): 13 bytes
  *   can ask for a 268 MB store, and an object of two keys, 1023 and 2574,
  *   for 31 KB.
  * - **anything it does not understand:** a version other than 15, an unknown
@@ -92,6 +92,20 @@
  */
 import { deserialize as v8Deserialize } from 'node:v8'
 import { CorruptError } from '../errors.js'
+import { arrayIndexOfBytes, ElementStore, lengthCapacity, lengthStoreBytes, MAX_INDEX } from './element-store.js'
+import {
+  ARRAY,
+  ARRAY_SLOT,
+  HEAP_BYTES_PER_BYTE,
+  HEAP_FLOOR,
+  IN_OBJECT,
+  IN_OBJECT_SLOTS,
+  NUMBER,
+  OBJECT,
+  overBudget,
+  PROPERTY,
+  STRING,
+} from './heap-budget.js'
 
 /**
  * The most numbers and bigints one message puts into Maps (as keys) and
@@ -102,40 +116,17 @@ import { CorruptError } from '../errors.js'
  */
 export const MAX_HASHED_NUMBERS = 4096
 
-/** Heap a payload may cost, in bytes per payload byte, on top of HEAP_FLOOR. */
-export const HEAP_BYTES_PER_BYTE = 16
-
-/** Heap any payload may cost, however short: 1 MiB. */
-export const HEAP_FLOOR = 1024 * 1024
+export { HEAP_BYTES_PER_BYTE, HEAP_FLOOR }
 
 /** Deepest nesting accepted; `v8.serialize` itself gives up between 2,000 and 4,000 levels down. */
 export const MAX_DEPTH = 2000
 
-// Estimated V8 heap sizes (x64, no pointer compression, Node 20), bytes.
-/** A JSObject with its 4 in-object slots; the first 4 properties add IN_OBJECT each, the others PROPERTY (a dictionary entry). */
-const OBJECT = 64
-const IN_OBJECT_SLOTS = 4
-const IN_OBJECT = 16
-const PROPERTY = 80
-/** A JSArray and its elements header; each element adds 8. */
-const ARRAY = 48
-/**
- * An element store that index keys or a sparse array's length make: a
- * FixedArray header, and ELEMENT_SLOT a slot (8 bytes, charged 10: a margin
- * for what V8 keeps around a store it grows; with it, every shape measured
- * in the file comment keeps less heap after a GC than it was charged).
- */
-const ELEMENTS = 16
-const ELEMENT_SLOT = 10
+// Estimated V8 heap sizes (x64, no pointer compression, Node 20), bytes; the common ones are in heap-budget.ts.
 /** A JSMap or JSSet with its first hash table; each entry adds MAP_ENTRY or SET_ENTRY (the table doubles). */
 const MAP = 208
 const SET = 176
 const MAP_ENTRY = 48
 const SET_ENTRY = 32
-/** A string's header (its chars are added: bytes, or 2 per UTF-8 byte at worst). */
-const STRING = 24
-/** A HeapNumber (a uint32 or double that is not a small integer) or a bigint's header. */
-const NUMBER = 16
 const DATE = 104
 const WRAPPER = 48
 const REGEXP = 160
@@ -211,17 +202,6 @@ function maxHostType(): number {
   return highestHostType
 }
 
-/** JSArray::kMaxFastArrayLength (x64): setting a longer length makes the elements a dictionary. */
-const MAX_FAST_ARRAY_LENGTH = 2 ** 25
-/** JSObject::kMaxGap: an index this far past a fast store's capacity moves the elements to a dictionary. */
-const MAX_GAP = 1024
-/** JSObject::kMaxUncheckedFastElementsLength: a larger fast store is checked against the dictionary it could be. */
-const MAX_UNCHECKED_FAST_ELEMENTS = 5000
-/** The highest array index: 2^32 − 2. */
-const MAX_INDEX = 2 ** 32 - 2
-/** The largest small integer (x64, no pointer compression). */
-const SMI_MAX = 2 ** 31 - 1
-
 const NO_BYTES = Buffer.alloc(0)
 
 let src: Buffer = NO_BYTES
@@ -245,10 +225,7 @@ function refused(detail: string): CorruptError {
 
 function charge(bytes: number): void {
   budget -= bytes
-  if (budget < 0)
-    throw refused(
-      `it would take more than ${HEAP_BYTES_PER_BYTE} bytes of heap per byte plus ${HEAP_FLOOR}: ${limit} for its ${end - origin} bytes`,
-    )
+  if (budget < 0) throw overBudget('v8', limit, end - origin)
 }
 
 function skip(n: number, what: string): void {
@@ -304,51 +281,14 @@ function stringValue(depth: number, what: string): void {
  * Key, value pairs up to `endTag` (objects and arrays); returns how many.
  * Named keys cost IN_OBJECT (the first `cheap`) or PROPERTY each. Index keys
  * (a number or a string that is an array index, below 2^32 − 1) go to the
- * element store, which is modelled as V8 grows it (JSObject::AddDataElement,
- * ShouldConvertToSlowElements, ShouldConvertToFastElements; x64, Node 20):
- *
- * - a fast store of `capacity` slots: an index below it costs nothing more;
- *   one less than MAX_GAP past it grows the store to
- *   `k + 1 + (k + 1) / 2 + 16` slots, unless the store would pass
- *   MAX_UNCHECKED_FAST_ELEMENTS slots while a dictionary of `used` entries is
- *   a third of its size or less; then, and for an index MAX_GAP or more
- *   past it, the elements move to a dictionary;
- * - a dictionary: each entry is a slot of the table, which V8 resizes to
- *   1.5 × its entries rounded up to a power of two; an index turns the
- *   elements fast again (a store of the array's length, or of index + 1)
- *   when that store is at most twice the table's size.
- *
- * A store that grows is charged what it grows by: the one it replaces is
- * garbage the next GC takes, so the charge follows the live heap (what can
- * exhaust it), and V8 copies at most about twice what was charged. A store
- * replaced by one of the other kind is not refunded.
- *
- * `used` counts every element stored so far, an upper bound of V8's count,
- * so a store the model keeps fast may be one V8 makes slow (more charged,
- * never less), and never the other way. The one choice V8 makes on what the
- * scan cannot see, the heap generation of the object, for a new store of
- * 501 to 5,000 slots, is taken as fast. Index keys must come in ascending
- * order, as `v8.serialize` writes them: a repeated or lower index is
- * refused, which keeps the model in step with V8.
+ * element store, charged as V8 grows it (element-store.ts). Index keys must
+ * come in ascending order, as `v8.serialize` writes them: a repeated or
+ * lower index is refused, which keeps the model's count exact.
  */
-function properties(
-  endTag: number,
-  depth: number,
-  cheap: number,
-  isArray: boolean,
-  initialCapacity: number,
-  initialUsed: number,
-  initialLength: number,
-): number {
+function properties(endTag: number, depth: number, cheap: number, store: ElementStore): number {
   let count = 0
   let named = 0
   let last = -1
-  /** Slots of the fast store, or -1 when the elements are a dictionary. */
-  let capacity = initialCapacity
-  /** The dictionary's capacity (entries), when there is one. */
-  let table = capacity < 0 ? dictionaryCapacity(0) : 0
-  let used = initialUsed
-  let length = initialLength
   for (;;) {
     const t = peek()
     if (t === endTag) {
@@ -371,75 +311,14 @@ function properties(
         `index key ${index} after ${last} at offset ${at - origin}: v8.serialize writes them in ascending order`,
       )
     last = index
-    if (isArray && index >= length) length = index + 1
-    if (capacity >= 0) {
-      if (index < capacity) {
-        used++
-        continue
-      }
-      if (index - capacity < MAX_GAP) {
-        const grown = newElementsCapacity(index + 1)
-        if (grown <= MAX_UNCHECKED_FAST_ELEMENTS || 9 * dictionaryCapacity(used) > grown) {
-          charge(ELEMENTS + ELEMENT_SLOT * (grown - capacity))
-          capacity = grown
-          used++
-          continue
-        }
-      }
-      // NormalizeElements: a dictionary of the elements stored so far.
-      capacity = -1
-      table = dictionaryCapacity(used)
-      charge(dictionaryBytes(table))
-    } else {
-      const fast = isArray ? length : index + 1
-      if (fast <= SMI_MAX && 6 * table >= fast) {
-        charge(ELEMENTS + ELEMENT_SLOT * fast)
-        capacity = fast
-        used++
-        continue
-      }
-    }
-    used++
-    if (!(used < table && used + (used >>> 1) <= table)) {
-      const grown = dictionaryCapacity(used)
-      charge(dictionaryBytes(grown) - dictionaryBytes(table))
-      table = grown
-    }
-    if (index > SMI_MAX) charge(NUMBER)
+    charge(store.set(index))
   }
-}
-
-/** JSObject::NewElementsCapacity: a fast store grown to hold `n` elements. */
-function newElementsCapacity(n: number): number {
-  return n + Math.floor(n / 2) + 16
-}
-
-/** HashTable::ComputeCapacity: the table V8 makes for `n` entries. */
-function dictionaryCapacity(n: number): number {
-  const wanted = n + Math.floor(n / 2)
-  let capacity = 4
-  while (capacity < wanted) capacity *= 2
-  return capacity
-}
-
-/** A NumberDictionary of `capacity` entries: 3 slots each, and 6 of header and prefix. */
-function dictionaryBytes(capacity: number): number {
-  return ELEMENTS + ELEMENT_SLOT * (3 * capacity + 4)
 }
 
 /** The array index a key string of `n` bytes at `start` names (no sign, no leading zero, at most MAX_INDEX), or -1. */
 function stringIndex(t: number, start: number, n: number): number {
-  const step = t === T_TWO_BYTE ? 2 : 1
-  const digits = n / step
-  if (digits < 1 || digits > 10) return -1
-  let index = 0
-  for (let p = start; p < start + n; p += step) {
-    const c = src[p] as number
-    if (c < 0x30 || c > 0x39 || (step === 2 && src[p + 1] !== 0)) return -1
-    if (c === 0x30 && p === start && digits > 1) return -1
-    index = index * 10 + (c - 0x30)
-  }
-  return index <= MAX_INDEX ? index : -1
+  if (t === T_TWO_BYTE) return arrayIndexOfBytes(src, start, n / 2, 2)
+  return arrayIndexOfBytes(src, start, n, 1)
 }
 
 function expect(count: number, what: string): void {
@@ -504,12 +383,12 @@ function value(depth: number): number {
   switch (t) {
     case T_OBJECT:
       charge(OBJECT)
-      expect(properties(T_END_OBJECT, depth + 1, IN_OBJECT_SLOTS, false, 0, 0, 0), 'an object’s property count')
+      expect(properties(T_END_OBJECT, depth + 1, IN_OBJECT_SLOTS, new ElementStore()), 'an object’s property count')
       return t
     case T_DENSE: {
       const n = varint()
       if (n > end - at) throw refused(`a dense array of ${n} elements with ${end - at} bytes left`)
-      charge(ARRAY + 8 * n)
+      charge(ARRAY + ARRAY_SLOT * n)
       let used = 0
       for (let i = 0; i < n; i++) {
         if (peek() === T_HOLE) tag()
@@ -518,16 +397,19 @@ function value(depth: number): number {
           used++
         }
       }
-      expect(properties(T_END_DENSE, depth + 1, 0, true, n, used, n), 'a dense array’s property count')
+      expect(properties(T_END_DENSE, depth + 1, 0, new ElementStore(n, used, n)), 'a dense array’s property count')
       expect(n, 'a dense array’s length')
       return t
     }
     case T_SPARSE: {
-      // JSArray::SetLength(n): a fast store of n slots (16 at least) up to MAX_FAST_ARRAY_LENGTH, a dictionary past it.
+      // JSArray::SetLength(n): its store (element-store.ts).
       const n = varint()
-      const capacity = n === 0 ? 0 : n <= MAX_FAST_ARRAY_LENGTH ? Math.max(n, 16) : -1
-      charge(ARRAY + (capacity < 0 ? dictionaryBytes(dictionaryCapacity(0)) : ELEMENT_SLOT * capacity))
-      expect(properties(T_END_SPARSE, depth + 1, 0, true, capacity, 0, n), 'a sparse array’s property count')
+      const capacity = lengthCapacity(n)
+      charge(ARRAY + lengthStoreBytes(capacity))
+      expect(
+        properties(T_END_SPARSE, depth + 1, 0, new ElementStore(capacity, 0, n)),
+        'a sparse array’s property count',
+      )
       expect(n, 'a sparse array’s length')
       return t
     }
