@@ -1,8 +1,17 @@
 // Peers past the handshake (or a keyless loopback listener's): what their bytes can make a
 // Listener hold or spend. Real sockets on 127.0.0.1; each peer is a raw node:net socket.
 import type { Socket } from 'node:net'
-import { TAG_BYTES, TAG_V8 } from '@ipc/core/internal'
-import { collidingIntegers, sleep, v8EmptySets, v8IndexKeyObjects, v8SetOf, v8SparseArrays } from '@ipc/test-utils'
+import { TAG_BYTES, TAG_JSON_UTF8, TAG_PACKED, TAG_V8 } from '@ipc/core/internal'
+import {
+  collidingIntegers,
+  jsonArrayOf,
+  packedIndexKeyObjects,
+  sleep,
+  v8EmptySets,
+  v8IndexKeyObjects,
+  v8SetOf,
+  v8SparseArrays,
+} from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { CorruptError, DataCloneError } from '../src/errors.js'
 import { frame } from '../src/framing.js'
@@ -244,5 +253,26 @@ describe('v8 values (codec tag 5) of the @ipc wire', () => {
         [undefined, undefined, undefined],
       ].map((keys) => Object.assign({}, keys)),
     )
+  })
+
+  it('refuses packed and JSON heap bombs over TCP (20,000 objects of index keys 1023 and 2574: 380 KB packed, 624 MB once revived; 1,000,000 empty objects: 3 MB of JSON, 64 MB), heap unchanged, then takes the next message', async () => {
+    const { peer, conn } = await ipcClient()
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_PACKED]), packedIndexKeyObjects(20_000, [1023, 2574])])))
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_JSON_UTF8]), jsonArrayOf(1_000_000, '{}')])))
+    peer.write(frame(Buffer.concat([Buffer.from([TAG_PACKED]), packedIndexKeyObjects(3, [1, 2])])))
+    expect(await conn.poll(5000)).toBe(true)
+    const before = process.memoryUsage().heapUsed
+    await expect(conn.recv({ timeout: 2000 })).rejects.toThrow(
+      /its packed value is refused \(it would take more than 16 bytes/,
+    )
+    await expect(conn.recv({ timeout: 2000 })).rejects.toThrow(
+      /its JSON value is refused \(it would take more than 16 bytes/,
+    )
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(32 * 2 ** 20)
+    expect(await conn.recv({ timeout: 2000 })).toEqual([
+      { 1: null, 2: null },
+      { 1: null, 2: null },
+      { 1: null, 2: null },
+    ])
   })
 })

@@ -5,7 +5,15 @@
  * only PUBLISH and forges wake-ups.
  */
 import { createConnection } from 'node:net'
-import { collidingIntegers, describeWithRedis, uniqueName, v8EmptySets, v8SetOf } from '@ipc/test-utils'
+import {
+  collidingIntegers,
+  describeWithRedis,
+  jsonArrayOf,
+  packedIndexKeyObjects,
+  uniqueName,
+  v8EmptySets,
+  v8SetOf,
+} from '@ipc/test-utils'
 import { expect, it } from 'vitest'
 import { CorruptError, Empty, Full, JoinableQueue, Queue } from '../src/redis/index.js'
 
@@ -94,6 +102,34 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
       expect(ms).toBeLessThan(500)
     }
     expect(await queue.get({ timeout: 500 })).toEqual(new Set([1, 2, 3]))
+    await queue.close()
+  })
+
+  it('drops packed and JSON items a co-tenant pushes to fill its heap (380 KB packed: 624 MB once revived; 3 MB of JSON: 64 MB), heap unchanged, and goes on', {
+    timeout: 30_000,
+  }, async () => {
+    const name = uniqueName('hostile')
+    const queue = await Queue.open<unknown>(name, { url: server().url, create: {} })
+    const packed = `8${packedIndexKeyObjects(20_000, [1023, 2574]).toString('base64')}`
+    const json = `6${jsonArrayOf(1_000_000, '{}').toString('latin1')}`
+    expect(await server().command('RPUSH', `ipc:{${name}}:items`, packed)).toBe(':1')
+    expect(await server().command('RPUSH', `ipc:{${name}}:items`, json)).toBe(':2')
+    await queue.put([
+      { 1: 'a', 2: 'b' },
+      { id: 1, name: 'x', values: [1, 2, 3] },
+    ])
+    const before = process.memoryUsage().heapUsed
+    for (const why of [/its packed value is refused/, /its JSON value is refused/]) {
+      const { outcome } = await elapsed(queue.get({ timeout: 2000 }))
+      expect(outcome).toBeInstanceOf(CorruptError)
+      expect((outcome as CorruptError).message).toMatch(why)
+    }
+    // The replies themselves (about 4 MB of strings) may still be on the heap; a revived value would be 624 MB.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 2 ** 20)
+    expect(await queue.get({ timeout: 500 })).toEqual([
+      { 1: 'a', 2: 'b' },
+      { id: 1, name: 'x', values: [1, 2, 3] },
+    ])
     await queue.close()
   })
 

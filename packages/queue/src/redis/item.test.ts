@@ -1,6 +1,16 @@
-import { serialize as v8Serialize } from 'node:v8'
+import { setFlagsFromString, serialize as v8Serialize } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { CorruptError } from '@ipc/core'
-import { collidingIntegers, prng, v8EmptySets, v8IndexKeyObjects, v8SetOf, v8SparseArrays } from '@ipc/test-utils'
+import {
+  collidingIntegers,
+  jsonArrayOf,
+  packedIndexKeyObjects,
+  prng,
+  v8EmptySets,
+  v8IndexKeyObjects,
+  v8SetOf,
+  v8SparseArrays,
+} from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { fromWire, toWire } from './item.js'
 
@@ -68,5 +78,43 @@ describe('fromWire()', () => {
     }
     expect(refused).toBeGreaterThan(1000)
     expect(performance.now() - start).toBeLessThan(5000)
+  })
+})
+
+/** The V8 heap in use after a full GC (the test process gets `gc` through the flag, as `--expose-gc` would give it). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+  return process.memoryUsage().heapUsed
+}
+
+describe('fromWire() of packed and JSON items', () => {
+  it('drops a packed item of 20,000 objects of index keys 1023 and 2574 (380 KB, 624 MB once revived), heap unchanged', () => {
+    const wire = `8${packedIndexKeyObjects(20_000, [1023, 2574]).toString('base64')}`
+    const before = heapAfterGc()
+    expect(() => fromWire(wire, 'queue "t"')).toThrow(
+      /Cannot decode an item of queue "t": .*its packed value is refused \(it would take more than 16 bytes of heap per byte/,
+    )
+    expect(heapAfterGc() - before).toBeLessThan(2 ** 20)
+  })
+
+  it('drops JSON items past the budget ([{},…]: 3 MB of text, 64 MB once parsed), heap unchanged', () => {
+    const wire = `6${jsonArrayOf(1_000_000, '{}').toString('latin1')}`
+    const before = heapAfterGc()
+    expect(() => fromWire(wire, 'queue "t"')).toThrow(/its JSON value is refused/)
+    // The 3 MB wire string, a rope until read, is flattened once: a parsed value would be 64 MB.
+    expect(heapAfterGc() - before).toBeLessThan(8 * 2 ** 20)
+  })
+
+  it('revives ordinary packed and JSON items, and refuses malformed JSON with CorruptError', () => {
+    const records = Array.from({ length: 10_000 }, (_, i) => ({ id: i, name: `user ${i}`, values: [1, 2, 3] }))
+    const small = { 1: 'a', 2: 'b', nested: { list: [1.5, 'é€'] } }
+    for (const value of [records, small]) {
+      const wire = toWire(value)
+      expect(wire[0]).toBe('8')
+      expect(fromWire(wire, 'queue "t"')).toEqual(value)
+      expect(fromWire(`6${JSON.stringify(value)}`, 'queue "t"')).toEqual(value)
+    }
+    expect(() => fromWire('6{"a":', 'queue "t"')).toThrow(CorruptError)
   })
 })

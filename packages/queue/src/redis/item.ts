@@ -20,10 +20,12 @@
  * a wire string longer than MAX_WIRE_CHARS. A string coming back from the
  * server is checked against the same bound and its tag before it is decoded:
  * anything else is CorruptError (the item is dropped, the queue goes on).
- * Anyone who can write the queue's keys can push an item, so a v8 payload
- * (tag 5) is scanned before it is revived (`decodeUntrusted`): CorruptError
- * for one that would stall the consumer with colliding hash keys or grow its
- * heap more than 16 bytes per payload byte (plus 1 MiB).
+ * Anyone who can write the queue's keys can push an item, so every item is
+ * revived by `decodeUntrusted`, the one path for bytes from a peer: a v8,
+ * packed or JSON payload that would grow the consumer's heap more than 16
+ * bytes per payload byte (plus 1 MiB), or a v8 one that would stall it with
+ * colliding hash keys, is CorruptError. JSON text is charged as its UTF-8
+ * bytes (the server sends UTF-8).
  */
 import { CorruptError } from '@ipc/core'
 import {
@@ -33,6 +35,7 @@ import {
   TAG_BUFFER,
   TAG_BYTES,
   TAG_JSON_LATIN1,
+  TAG_JSON_UTF8,
   TAG_LATIN1,
   TAG_PACKED,
   TAG_V8,
@@ -68,8 +71,11 @@ export function fromWire(wire: unknown, what: string): unknown {
     switch (tag) {
       case TAG_LATIN1:
         return wire.slice(1)
-      case TAG_JSON_LATIN1:
-        return JSON.parse(wire.slice(1))
+      case TAG_JSON_LATIN1: {
+        // The codec's JSON path, budget included: the text as the server sent it, UTF-8, after the tag char.
+        const bytes = Buffer.from(wire, 'utf8')
+        return decodeUntrusted(TAG_JSON_UTF8, bytes, 1, bytes.length)
+      }
       case TAG_BYTES:
       case TAG_BUFFER:
       case TAG_V8:
