@@ -65,14 +65,15 @@
  * leading zero) does not become a property: V8 keeps it in the object's
  * elements, an array of 8-byte slots that it grows to hold any index less
  * than 1024 past its end, so one key '1023' makes 1,552 slots (12 KB) and
- * '2574' next 3,878 (31 KB). The reader models those elements for each dict
- * given such a key, and for the memo, whose keys are indices (ElementStore:
- * V8's own rules, the same slot counts V8 reports): a store that grows by an
- * append is charged its growth, one that grows past a gap all of it (the
- * peer picks the gap; the store it replaces stays until a GC), and
- * dictionary elements HEAP.dictionaryEntry an entry. Where V8 picks a
- * dictionary over a large and mostly empty store (past 500 or 5,000 slots,
- * depending on the object's age), the reader still charges the store.
+ * '2574' next 3,878 (31 KB). The reader charges those elements for each dict
+ * given such a key, and for the memo, whose keys are indices, with
+ * @ipc/core's element model (`ElementStore`, the one the v8 scan and the
+ * packed reader use: V8's own rules, the same slot counts V8 reports): a
+ * store is charged its growth (the live heap; the stores it replaced are
+ * garbage until a GC, at most about as much again), a dictionary its table
+ * as V8 sizes it. Where V8 picks a dictionary over a large and mostly empty
+ * store (past 500 or 5,000 slots, depending on the object's age), the
+ * model still charges the store.
  *
  * Measured (heap after `gc()` with the value alive, per copy, over
  * thousands of copies): empty containers, one-item lists and tuples,
@@ -81,7 +82,10 @@
  * {'1', '2'} 41%, '0' to '99' 8%, {'404'} 0%; {'1023', '2574'} 40%, the 12
  * KB store it replaced), a memo of 300,000 entries 0.1% under; dicts with
  * dictionary elements ({'5000', '9000'}, ten keys 3,000 apart) 2.1 to 2.2
- * times; small dicts with int keys (Maps) 36% over;
+ * times; small dicts with int keys (Maps) 36% over (measured with the
+ * reader's own element model, since replaced by core's, which charges 10
+ * bytes a grown slot, growth only, and a dictionary's table as V8 sizes it;
+ * the CPython corpus below still holds);
  * dicts with the same two str keys 2.1 times (V8 keeps their first
  * properties inside the object, each charged HEAP.property). CPython's
  * pickles of ordinary data (protocols 2 to 5) take at most 20 bytes per
@@ -102,7 +106,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { CorruptError, DataCloneError, IpcError } from '@ipc/core'
-import { MAX_HASHED_NUMBERS } from '@ipc/core/internal'
+import { arrayIndex, ElementStore, MAX_HASHED_NUMBERS } from '@ipc/core/internal'
 
 /** Every opcode of pickle protocols 0 to 5, by byte: its name in Python's `pickletools`. */
 export const OPCODE_NAMES: ReadonlyMap<number, string> = new Map([
@@ -242,68 +246,9 @@ const HEAP = {
   string: 16,
   number: 16,
   builtin: 32,
-  dictionaryElements: 144,
   dictionaryEntry: 72,
   elementStore: 88,
 } as const
-
-/** V8's JSObject::kMaxGap: an index at least this far past an object's fast elements makes them a dictionary. */
-const MAX_ELEMENTS_GAP = 1024
-
-/** V8's JSObject::NewElementsCapacity: the store V8 allocates when fast elements must hold `n` slots. */
-function newElementsCapacity(n: number): number {
-  return n + (n >> 1) + 16
-}
-
-/**
- * An upper bound of the capacity of V8's NumberDictionary holding `n`
- * entries: HashTable::ComputeCapacity rounds 1.5 times what it must hold up
- * to a power of two, at least 4 (8 here); a table grows only when an entry
- * is added. Too high a bound makes the reader expect the move back to fast
- * elements early, and charge that store.
- */
-function dictionaryCapacity(n: number): number {
-  let capacity = 8
-  while (capacity < n + (n >> 1)) capacity *= 2
-  return capacity
-}
-
-/**
- * `key` as an array index (0 to 2^32 - 2, canonical: digits, no leading
- * zero), or -1. V8 stores such keys of an object in its elements, not its
- * properties (see ElementStore).
- */
-function arrayIndex(key: string): number {
-  const n = key.length
-  if (n === 0 || n > 10) return -1
-  let value = key.charCodeAt(0) - 48
-  if (value < 0 || value > 9 || (value === 0 && n > 1)) return -1
-  for (let i = 1; i < n; i++) {
-    const digit = key.charCodeAt(i) - 48
-    if (digit < 0 || digit > 9) return -1
-    value = value * 10 + digit
-  }
-  return value <= 4294967294 ? value : -1
-}
-
-/**
- * V8's elements store of one object the reader fills by index (a dict with
- * index keys, the memo), as the reader models it to charge it (see the file
- * comment). Fast elements hold `capacity` slots of 8 bytes; V8 grows them to
- * newElementsCapacity(k + 1) for an index k past them by less than
- * MAX_ELEMENTS_GAP (JSObject::ShouldConvertToSlowElements), and otherwise
- * makes them a NumberDictionary. A dictionary goes back to fast elements,
- * exactly as many slots as its largest index + 1, once that is at most twice
- * its size (3 words an entry: JSObject::ShouldConvertToFastElements).
- */
-class ElementStore {
-  capacity = 0
-  dictionary = false
-  /** Indices stored. */
-  count = 0
-  /** The largest index stored, -1 while none is. */
-  max = -1
-}
 
 /**
  * Appends `items` to `list`. An empty list gets a store of exactly its new
@@ -625,33 +570,9 @@ class Unpickler {
     }
   }
 
-  /** Charges the index `index` about to be added to an object whose elements are `store`, as V8 will store it (see ElementStore). */
+  /** Charges the index `index` about to be added to an object whose elements are `store`, as V8 will store it (@ipc/core's element model). */
   element(op: number, store: ElementStore, index: number): void {
-    if (store.dictionary) {
-      const size = Math.max(index, store.max) + 1
-      if (size <= 6 * dictionaryCapacity(store.count)) {
-        // Back to fast elements, exactly `size` slots.
-        this.spend(op, HEAP.elements + HEAP.slot * size)
-        store.dictionary = false
-        store.capacity = size
-      } else this.spend(op, HEAP.dictionaryEntry)
-    } else if (index >= store.capacity) {
-      if (index - store.capacity < MAX_ELEMENTS_GAP) {
-        const capacity = newElementsCapacity(index + 1)
-        if (index === store.count && store.max + 1 === store.count)
-          // An append to indices 0 to count - 1: the growth only, as for a list's push.
-          this.spend(op, (store.capacity === 0 ? HEAP.elements : 0) + HEAP.slot * (capacity - store.capacity))
-        // Past a gap (its size the peer's choice): all the new store; the old one stays until a GC.
-        else this.spend(op, HEAP.elements + HEAP.slot * capacity)
-        store.capacity = capacity
-      } else {
-        // The indices held so far move into a dictionary, with this one.
-        this.spend(op, HEAP.dictionaryElements + HEAP.dictionaryEntry * (store.count + 1))
-        store.dictionary = true
-      }
-    }
-    store.count++
-    if (index > store.max) store.max = index
+    this.spend(op, store.set(index))
   }
 
   /** Charges a property about to be set on a plain object, and its key the first time it is one. */
