@@ -85,8 +85,8 @@ function bytesOf(msg: Message): Uint8Array {
  * from a pipe end). A frame of CPython's wire is a pickle: DataCloneError or
  * CorruptError (unpickle throws nothing else) when it is not plain data or is
  * over a budget, and the connection goes on. A socket's messages go through
- * `decodeUntrusted` (a v8 payload is scanned first: CorruptError when
- * refused, and the connection goes on).
+ * `decodeUntrusted` (every value is held to its heap budget, a v8 payload
+ * scanned first: CorruptError when refused, and the connection goes on).
  */
 function messageValue(msg: Message, t: Transport): unknown {
   if (msg.tag === TAG_PYTHON) return unpickle(msg.source, msg.start, msg.end)

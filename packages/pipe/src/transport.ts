@@ -44,7 +44,8 @@ export interface Transport {
   readonly name: string
   /**
    * Messages may come from a hostile peer (a socket): they are decoded with
-   * `decodeUntrusted`, which scans a v8 payload before reviving it. A pipe
+   * `decodeUntrusted`, which holds every value (v8, packed, JSON) to a heap
+   * budget and scans a v8 payload before reviving it. A pipe
    * end's shared memory is written by the same user: false.
    */
   readonly untrusted: boolean

@@ -451,8 +451,8 @@ export function unpack(source: Buffer, start: number, stop: number): unknown {
  * 3.0 and are charged 4.1; `{ 1: 'a', 2: 'b' }` 13.5 and 14.1 (a first
  * store of 19 slots each); `{}` 12.8 and 14.4; `[]` 8.0 and 11.2; short
  * strings 4.1 and 4.8. The trusted read is unchanged: one flag tested per
- * container, string and float (216 to 226 ns for `{ id, name, values }`
- * before and after, alternating runs).
+ * container, string and float (`{ id, name, values: [1, 2, 3] }`: 200.0
+ * ns before, 200.2 after, means of five alternating runs).
  *
  * @throws {CorruptError} when the bytes are not one packed value exactly, or it would pass the budget.
  */

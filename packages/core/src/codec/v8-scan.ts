@@ -49,7 +49,7 @@
  * | 20 × 10,000 keys `1e6 + 1000 × i` (a dictionary)     | 1.20 MB | 9.83 MB  | 7.8 MB   | 11.3 MB   |
  * | 20 × keys 3000 … 9999 (a dictionary, then fast)      | 875 KB  | 2.89 MB  | 1.83 MB  | 4.1 MB    |
  * | 10,000 `undefined` in an array, then key 2^31        | 10,016  | 572 KB   | 383 KB   | 479 KB    |
- * | 200 × `{1023: _, 2574: _}`                           | 2,209   | 7.78 MB  | 6.20 MB  | 6.82 MB   |
+ * | 200 × `{1023: _, 2574: _}`                           | 2,209   | 7.16 MB  | 6.20 MB  | 6.82 MB   |
  * | `[new Array(2 ** 25)]`, and `a[1e6] = 1`             | 18, 17  | 336 MB, 10 MB | 268 MB, 8.0 MB | 268 MB, 8.0 MB |
  *
  * (The stores match V8's: `%DebugPrint` shows a FixedArray[84920] for the
