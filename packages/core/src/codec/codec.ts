@@ -178,7 +178,8 @@ export function decodeUntrusted(tag: number, source: Buffer, start: number, end:
   if (start >= 0 && start <= end && end <= source.length) {
     if (tag === TAG_V8) scanV8(source, start, end)
     else if (tag === TAG_PACKED) return unpackUntrusted(source, start, end)
-    else if (tag === TAG_JSON_LATIN1 || tag === TAG_JSON_UTF8) scanJson(source, start, end, tag === TAG_JSON_UTF8)
+    else if (tag === TAG_JSON_LATIN1 || tag === TAG_JSON_UTF8)
+      scanJson(source, start, end, tag === TAG_JSON_UTF8 ? 'utf8' : 'latin1')
   }
   return decodePayload(tag, source, start, end)
 }

@@ -75,7 +75,7 @@ describe('decodeUntrusted() of JSON text', () => {
       ['strings', Buffer.from(JSON.stringify(Array.from({ length: 100_000 }, (_, i) => `string ${i} é€`))), true],
     ]
     for (const [name, bytes, ordinary] of shapes) {
-      const estimate = scanJson(bytes, 0, bytes.length, true, Number.MAX_SAFE_INTEGER)
+      const estimate = scanJson(bytes, 0, bytes.length, 'utf8', Number.MAX_SAFE_INTEGER)
       const text = bytes.toString('utf8')
       const before = heapAfterGc()
       const parsed = JSON.parse(text)
@@ -89,8 +89,8 @@ describe('decodeUntrusted() of JSON text', () => {
   it('counts a key written with escapes as the index it names', () => {
     const plain = jsonArrayOf(2000, '{"1023":0}')
     const escaped = jsonArrayOf(2000, '{"\\u0031\\u0030\\u0032\\u0033":0}')
-    const estimate = scanJson(plain, 0, plain.length, false, Number.MAX_SAFE_INTEGER)
-    expect(scanJson(escaped, 0, escaped.length, false, Number.MAX_SAFE_INTEGER)).toBe(estimate)
+    const estimate = scanJson(plain, 0, plain.length, 'latin1', Number.MAX_SAFE_INTEGER)
+    expect(scanJson(escaped, 0, escaped.length, 'latin1', Number.MAX_SAFE_INTEGER)).toBe(estimate)
   })
 
   it('refuses with CorruptError exactly the texts JSON.parse refuses', () => {
@@ -132,13 +132,13 @@ describe('decodeUntrusted() of JSON text', () => {
         valid = false
       }
       if (valid) expect(decodeUntrusted(TAG_JSON_LATIN1, bytes, 0, bytes.length), text).toEqual(JSON.parse(text))
-      else expect(() => scanJson(bytes, 0, bytes.length, false), text).toThrow(CorruptError)
+      else expect(() => scanJson(bytes, 0, bytes.length, 'latin1'), text).toThrow(CorruptError)
     }
   })
 
   it('reads nesting 1,000,000 deep without recursion, and refuses it for its heap (56 bytes a level, 2 bytes of text)', () => {
     const bytes = Buffer.from(`${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`)
-    expect(scanJson(bytes, 0, bytes.length, false, Number.MAX_SAFE_INTEGER)).toBe(56_000_000 - 8)
+    expect(scanJson(bytes, 0, bytes.length, 'latin1', Number.MAX_SAFE_INTEGER)).toBe(56_000_000 - 8)
     expect(() => decodeUntrusted(TAG_JSON_LATIN1, bytes, 0, bytes.length)).toThrow(
       /more than 16 bytes of heap per byte/,
     )

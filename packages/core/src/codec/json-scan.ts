@@ -53,7 +53,7 @@ let at = 0
 let end = 0
 let left = 0
 let limit = 0
-/** True for UTF-8 text (tag 7): a string with a byte past 0x7f may be two bytes a char. */
+/** True for UTF-8 text (tag 7): a string with a byte past 0x7f may be two bytes a char; Latin-1 (tag 6) is one. */
 let utf8 = false
 /** Set by `string()`: the token's content starts at `from`, spans `bytes` bytes, holds a backslash, may be two bytes a char. */
 let from = 0
@@ -146,7 +146,7 @@ function literal(word: string): void {
 
 /**
  * Checks the JSON text `source[start, stop)` (in bounds: the caller checked;
- * UTF-8 when `isUtf8`, else Latin-1) before `JSON.parse` reads it. Linear in
+ * in `encoding`) before `JSON.parse` reads it. Linear in
  * the text; allocates only its stack of open containers. Returns the heap
  * the value is estimated to take. `allowed` is the heap budget.
  *
@@ -156,14 +156,14 @@ export function scanJson(
   source: Uint8Array,
   start: number,
   stop: number,
-  isUtf8: boolean,
+  encoding: 'latin1' | 'utf8',
   allowed = heapBudget(stop - start),
 ): number {
   src = source
   origin = start
   at = start
   end = stop
-  utf8 = isUtf8
+  utf8 = encoding === 'utf8'
   left = allowed
   limit = allowed
   // Per open container: 0 for an array, else 1 + an object's named keys; an object's index keys, and the largest.
