@@ -133,6 +133,29 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
     await queue.close()
   })
 
+  it('fails a get with CorruptError, heap unchanged, when a client that can read the waiter ids publishes a wake-up made to fill its heap', {
+    timeout: 30_000,
+  }, async () => {
+    const name = uniqueName('hostile')
+    const queue = await Queue.open<unknown>(name, { url: server().url, create: {} })
+    const waiting = elapsed(queue.get({ timeout: 5000 }))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // "<clientId>/<object>/<call>", as HKEYS of the waiters hash shows it to anyone who may read the keys.
+    const waiter = /[^\s/]+\/[^\s/]+\/\d+/.exec(await raw(server().port, ['HKEYS', `ipc:{${name}}:waiters`]))?.[0]
+    expect(waiter).toBeDefined()
+    const channel = `ipc:wake:${(waiter as string).split('/')[0]}`
+    // 3 MB of empty objects: about 64 MB of heap if JSON.parse built it.
+    const bomb = `${waiter} ["i",${'{},'.repeat(999_999)}{}]`
+    const before = process.memoryUsage().heapUsed
+    await raw(server().port, ['PUBLISH', channel, bomb])
+    const { outcome } = await waiting
+    expect(outcome).toBeInstanceOf(CorruptError)
+    expect((outcome as CorruptError).message).toMatch(/unexpected wake-up/)
+    // The message itself (3 MB of text, twice) may still be on the heap; the value would be 64 MB.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(32 * 2 ** 20)
+    await queue.close()
+  })
+
   it('does not take a wake-up forged by a client that may PUBLISH and guesses waiter ids', async () => {
     const queue = new Queue<string>({ url: server().url })
     await queue.ready()

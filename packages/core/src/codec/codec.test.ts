@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { CorruptError, DataCloneError } from '../errors.js'
 import {
   decodePayload,
+  decodeUntrusted,
   deserialize,
   encode,
   serialize,
@@ -231,5 +232,24 @@ describe('decodePayload() bounds', () => {
     expect(() => decodePayload(TAG_LATIN1, source, 2, 9)).toThrow(CorruptError)
     expect(() => decodePayload(TAG_LATIN1, source, -1, 2)).toThrow(CorruptError)
     expect(() => decodePayload(TAG_BYTES, source, 3, 2)).toThrow(/bytes 3 to 2 are outside its 5-byte source/)
+  })
+})
+
+describe('decodeUntrusted() errors', () => {
+  it("turns every failure of a decoder into CorruptError, the decoder's own error as its cause", () => {
+    // A v8 RegExp whose pattern V8 will not compile ('(' for 'a' in /a/) passes the scan, then V8 throws SyntaxError.
+    const regexp = Buffer.from([0xff, 0x0f, 0x52, 0x22, 0x01, 0x28, 0x00])
+    let thrown: unknown
+    try {
+      decodeUntrusted(TAG_V8, regexp, 0, regexp.length)
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(CorruptError)
+    expect((thrown as CorruptError).cause).toBeInstanceOf(SyntaxError)
+    // An unknown tag, and JSON that is not JSON.
+    expect(() => decodeUntrusted(42, regexp, 0, 1)).toThrow(CorruptError)
+    const text = Buffer.from('{"a":')
+    expect(() => decodeUntrusted(TAG_JSON_UTF8, text, 0, text.length)).toThrow(CorruptError)
   })
 })

@@ -172,16 +172,23 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
  * 4) take what their payload takes. Shared memory, written by the same
  * user, uses `decodePayload`.
  *
- * @throws {CorruptError} when a check refuses the payload; as `decodePayload` otherwise.
+ * @throws {CorruptError} for every payload it cannot revive: a check refused it, or the
+ * decoder itself did (an unknown tag, a v8 RegExp V8 will not compile, bad JSON), with
+ * that error as `cause`.
  */
 export function decodeUntrusted(tag: number, source: Buffer, start: number, end: number): unknown {
-  if (start >= 0 && start <= end && end <= source.length) {
-    if (tag === TAG_V8) scanV8(source, start, end)
-    else if (tag === TAG_PACKED) return unpackUntrusted(source, start, end)
-    else if (tag === TAG_JSON_LATIN1 || tag === TAG_JSON_UTF8)
-      scanJson(source, start, end, tag === TAG_JSON_UTF8 ? 'utf8' : 'latin1')
+  try {
+    if (start >= 0 && start <= end && end <= source.length) {
+      if (tag === TAG_V8) scanV8(source, start, end)
+      else if (tag === TAG_PACKED) return unpackUntrusted(source, start, end)
+      else if (tag === TAG_JSON_LATIN1 || tag === TAG_JSON_UTF8)
+        scanJson(source, start, end, tag === TAG_JSON_UTF8 ? 'utf8' : 'latin1')
+    }
+    return decodePayload(tag, source, start, end)
+  } catch (error) {
+    if (error instanceof CorruptError) throw error
+    throw new CorruptError(`Cannot decode a message: ${(error as Error).message}`, { cause: error })
   }
-  return decodePayload(tag, source, start, end)
 }
 
 /**

@@ -74,6 +74,9 @@ export function fromWire(wire: unknown, what: string): unknown {
       case TAG_JSON_LATIN1: {
         // The codec's JSON path, budget included: the text as the server sent it, UTF-8, after the tag char.
         const bytes = Buffer.from(wire, 'utf8')
+        // The item cap holds for JSON text too (its chars alone allow about 4 times as many bytes).
+        if (bytes.length - 1 > MAX_ITEM_BYTES)
+          throw new Error(`its JSON text has ${bytes.length - 1} bytes, more than an item may have (${MAX_ITEM_BYTES})`)
         return decodeUntrusted(TAG_JSON_UTF8, bytes, 1, bytes.length)
       }
       case TAG_BYTES:
@@ -95,4 +98,18 @@ export function fromWire(wire: unknown, what: string): unknown {
       { cause: error },
     )
   }
+}
+
+/**
+ * Parses what the queue's Functions hand a call, a JSON array (`["i", wire…]`, `["p", n]`,
+ * `["s"(, n)]`, `["j"]`): a wake-up message, or an entry of the `handed` hash. Anyone who can
+ * publish on the client's channel or write the queue's keys can send one, so it takes the
+ * codec's budgeted JSON path, as a JSON item does.
+ * @throws {CorruptError} not JSON, over the budget, or not an array.
+ */
+export function handedFromServer(text: string, what: string): unknown[] {
+  const bytes = Buffer.from(text, 'utf8')
+  const value = decodeUntrusted(TAG_JSON_UTF8, bytes, 0, bytes.length)
+  if (!Array.isArray(value)) throw new CorruptError(`Redis sent ${what} that is not a JSON array`)
+  return value
 }

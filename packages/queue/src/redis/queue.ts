@@ -42,7 +42,7 @@ import {
   unexpectedReply,
 } from '@ipc/core/redis'
 import { Empty, Full, ShutDown } from '../errors.js'
-import { fromWire, toWire } from './item.js'
+import { fromWire, handedFromServer, toWire } from './item.js'
 import { KEY_PARTS, MAX_BATCH, MAX_MAXSIZE, QUEUE_LIBRARY } from './library.js'
 import type {
   GetManyOptions,
@@ -418,15 +418,12 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         return reply[0]
       case 'returned':
         return ['r']
-      case 'handed': {
-        let what: unknown
+      case 'handed':
         try {
-          what = JSON.parse(String(reply[1]))
+          return handedFromServer(String(reply[1]), `an entry for ${this.what}`)
         } catch {
           return unexpectedReply('cancel', reply)
         }
-        return Array.isArray(what) ? what : unexpectedReply('cancel', reply)
-      }
       default:
         this.checkGone(reply, 'cancel')
         return unexpectedReply('cancel', reply)
@@ -438,15 +435,11 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     if (space === -1) return
     const waiter = this.#waiters.get(message.slice(0, space))
     if (waiter === undefined) return
-    let what: unknown
+    let what: unknown[]
     try {
-      what = JSON.parse(message.slice(space + 1))
+      what = handedFromServer(message.slice(space + 1), `a wake-up to ${this.what}`)
     } catch (error) {
       waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.what}`, { cause: error }))
-      return
-    }
-    if (!Array.isArray(what)) {
-      waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.what}`))
       return
     }
     waiter.wake(what)
@@ -478,8 +471,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       const waiter = this.#waiters.get(String(pairs[i]))
       if (waiter === undefined) continue
       try {
-        const what: unknown = JSON.parse(String(pairs[i + 1]))
-        if (Array.isArray(what)) waiter.wake(what)
+        waiter.wake(handedFromServer(String(pairs[i + 1]), `an entry for ${this.what}`))
       } catch {
         // Garbled: the entry lapses; the call goes on waiting until its timeout.
       }
