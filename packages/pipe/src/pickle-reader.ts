@@ -106,7 +106,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { CorruptError, DataCloneError, IpcError } from '@ipc/core'
-import { arrayIndex, ElementStore, MAX_HASHED_NUMBERS } from '@ipc/core/internal'
+import { arrayIndex, ElementStore, MAX_HASHED_NUMBERS, NewKeys } from '@ipc/core/internal'
 
 /** Every opcode of pickle protocols 0 to 5, by byte: its name in Python's `pickletools`. */
 export const OPCODE_NAMES: ReadonlyMap<number, string> = new Map([
@@ -222,13 +222,11 @@ export const HEAP_BUDGET_FLOOR = 1024 * 1024
  * bytes, a memo entry 10 to 12 while the indices go 0, 1, 2… (fast
  * elements: 8 per slot, 16 per store, see ElementStore), 43 to 62 once they
  * do not (dictionary elements: 3 words an entry in a table of 1.5 to 3
- * times the entries, 144 bytes with 1 to 3 entries), a `Unpickler.keys`
- * entry about 20, a dict's ElementStore and its entry in `Unpickler.stores`
- * 86 (until unpickle returns). A str key new to this pickle costs
- * about 100 more on a plain object: V8 internalizes it (a second copy and a
- * table entry) and, on a small object, makes a hidden class for it (dicts
- * each with its own key: 211 bytes a dict, not 116); `newKey` covers that
- * and the entry in `Unpickler.keys`.
+ * times the entries, 144 bytes with 1 to 3 entries), a dict's
+ * ElementStore and its entry in `Unpickler.stores` 86 (until unpickle
+ * returns). A str key new to this pickle costs about 100 more on a plain
+ * object (dicts each with its own key: 211 bytes a dict, not 116): charged
+ * by @ipc/core's NewKeys, the rule every reader of untrusted values uses.
  */
 const HEAP = {
   array: 32,
@@ -237,7 +235,6 @@ const HEAP = {
   pushedSlot: 12,
   object: 56,
   property: 32,
-  newKey: 96,
   set: 152,
   setEntry: 24,
   map: 184,
@@ -405,8 +402,8 @@ class Unpickler {
   heap: number
   /** Where the opcode being run starts (for error messages). */
   opAt = 0
-  /** The str keys set on plain objects so far (see HEAP.newKey); made at the first. */
-  keys: Set<string> | undefined
+  /** The str keys set on plain objects so far (@ipc/core's NewKeys). */
+  readonly keys = new NewKeys()
   /** The memo's elements (see ElementStore). */
   readonly memoStore = new ElementStore()
   /** The elements of the dicts given an index key so far (see ElementStore); made at the first. */
@@ -577,12 +574,7 @@ class Unpickler {
 
   /** Charges a property about to be set on a plain object, and its key the first time it is one. */
   property(op: number, key: string): void {
-    this.keys ??= new Set()
-    if (this.keys.has(key)) this.spend(op, HEAP.property)
-    else {
-      this.spend(op, HEAP.property + HEAP.newKey)
-      this.keys.add(key)
-    }
+    this.spend(op, HEAP.property + this.keys.cost(key))
   }
 
   /** Spends `n` of the copy budget before a builtin call copies `n` values or bytes. */

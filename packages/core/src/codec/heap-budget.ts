@@ -3,8 +3,9 @@
  * charged against it. Every payload `decodeUntrusted` revives (v8, packed,
  * JSON) is held to one budget, HEAP_BYTES_PER_BYTE per payload byte plus
  * HEAP_FLOOR, charged by the reader of its form (v8-scan.ts, packed.ts,
- * json-scan.ts) with the sizes below, and the element stores of
- * element-store.ts, before or as the value is built; past it, CorruptError.
+ * json-scan.ts) with the sizes below, the element stores of
+ * element-store.ts, and each key the first time the value names it
+ * (NewKeys), before or as the value is built; past it, CorruptError.
  */
 import { CorruptError } from '../errors.js'
 
@@ -39,3 +40,55 @@ export const ARRAY_SLOT = 8
 export const STRING = 24
 /** A HeapNumber (a uint32 or double that is not a small integer) or a bigint's header. */
 export const NUMBER = 16
+
+/**
+ * What a property name costs the first time a value uses it, beyond its
+ * property slot and its string: V8 internalizes the string (a table entry)
+ * and, on a small object, makes a map transition for it, or, once about
+ * 1,536 transitions branch from one map, puts the object in dictionary mode
+ * (a NameDictionary of its own). Measured (Node 20 x64, heap after a GC, the
+ * value kept), 300,000 objects each `{<distinct 2- or 3-char key>: null}`:
+ * 209 bytes an object from `v8.deserialize` and the packed reader, where
+ * OBJECT + IN_OBJECT + STRING + the key's chars come to 107 to 115.
+ */
+export const NEW_KEY = 96
+/** An entry of a Set NewKeys keeps while the value is read: 2 slots of 20 bytes at the table's fullest. */
+export const KEY_ENTRY = 40
+/**
+ * The first WARM_KEYS names a value uses pay NEW_KEY once; later ones pay it
+ * at every use. V8 keeps at most 1,536 transitions from one map, and an
+ * object given a key its map has no transition for goes to dictionary mode,
+ * NEW_KEY more, each time: 100,000 objects of 48,896 two-char keys, the
+ * later ones repeated, take 24.2 bytes of heap per byte, and were charged
+ * 22.6 with NEW_KEY only once a key. Fewer than 1,536, since other values
+ * in the process may have made transitions from the same maps.
+ */
+export const WARM_KEYS = 1024
+
+/**
+ * The property names one value read so far: every reader of untrusted
+ * values (v8-scan.ts, packed.ts, json-scan.ts, and @ipc/pipe's pickle
+ * reader) charges a named property its slot, at its own sizes, plus `cost`
+ * of its key. Objects that share their keys (records) pay NEW_KEY once per
+ * key; objects that each bring new ones pay it each time. One per read,
+ * dropped after it.
+ */
+export class NewKeys {
+  /** The first WARM_KEYS names, then the others. */
+  #warm: Set<string> | undefined
+  #cold: Set<string> | undefined
+
+  /** NEW_KEY + KEY_ENTRY the first time `key` names a property of the value; then 0, or NEW_KEY past WARM_KEYS names. */
+  cost(key: string): number {
+    this.#warm ??= new Set()
+    if (this.#warm.has(key)) return 0
+    if (this.#warm.size < WARM_KEYS) {
+      this.#warm.add(key)
+      return NEW_KEY + KEY_ENTRY
+    }
+    this.#cold ??= new Set()
+    if (this.#cold.has(key)) return NEW_KEY
+    this.#cold.add(key)
+    return NEW_KEY + KEY_ENTRY
+  }
+}

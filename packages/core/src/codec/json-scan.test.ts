@@ -14,6 +14,13 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed
 }
 
+/** The `i`th three-char key of chars 'A' to '~' but the backslash (no digit: never an index). */
+function threeChars(i: number): string {
+  const chars = Array.from({ length: 0x7f - 0x41 }, (_, c) => String.fromCharCode(0x41 + c)).filter((c) => c !== '\\')
+  const n = chars.length
+  return `${chars[i % n]}${chars[Math.floor(i / n) % n]}${chars[Math.floor(i / n / n) % n]}`
+}
+
 /** Objects of index keys 0 … n - 2, then `last`: `JSON.parse` gives each a fast store of `last + 1` slots. */
 function indexKeys(n: number, last: number): string {
   return `{${[...Array.from({ length: n - 1 }, (_, i) => i), last].map((k) => `"${k}":0`).join(',')}}`
@@ -70,6 +77,25 @@ describe('decodeUntrusted() of JSON text', () => {
       [
         'distinct keys',
         Buffer.from(JSON.stringify(Array.from({ length: 50_000 }, (_, i) => ({ [`k${i}`]: i })))),
+        true,
+      ],
+      [
+        '200,000 objects of a distinct three-char key each',
+        Buffer.from(`[${Array.from({ length: 200_000 }, (_, i) => `{"${threeChars(i)}":0}`).join(',')}]`),
+        false,
+      ],
+      [
+        '100,000 records {id, name, values: [1, 2, 3]}',
+        Buffer.from(
+          JSON.stringify(
+            Array.from({ length: 100_000 }, (_, i) => ({ id: i, name: `n${i % 100}`, values: [1, 2, 3] })),
+          ),
+        ),
+        true,
+      ],
+      [
+        'one object of 10,000 distinct keys',
+        Buffer.from(JSON.stringify(Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`key${i}`, i])))),
         true,
       ],
       ['strings', Buffer.from(JSON.stringify(Array.from({ length: 100_000 }, (_, i) => `string ${i} é€`))), true],

@@ -4,6 +4,7 @@
  * the bytes once, without recursion and building nothing, validates the
  * grammar (RFC 8259), and charges each value the heap `JSON.parse` gives it
  * (heap-budget.ts: objects, array slots, named properties and their keys,
+ * each key's first use,
  * strings, numbers that need a box; an object's index keys as the parser
  * builds its elements, element-store.ts `parsedElementsBytes`) against the
  * budget of every untrusted payload: CorruptError past it, or for text that
@@ -27,12 +28,14 @@ import {
   heapBudget,
   IN_OBJECT,
   IN_OBJECT_SLOTS,
+  NewKeys,
   NUMBER,
   OBJECT,
   overBudget,
   PROPERTY,
   STRING,
 } from './heap-budget.js'
+import { decodeLatin1 } from './latin1.js'
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
@@ -170,6 +173,7 @@ export function scanJson(
   const kinds: number[] = []
   const indices: number[] = []
   const maxima: number[] = []
+  const names = new NewKeys()
   try {
     for (;;) {
       // A value.
@@ -262,14 +266,20 @@ export function scanJson(
     string()
     const depth = kinds.length
     // A key with escapes ("\u0031") is read as JSON.parse will: rare, so it may allocate.
-    const index = escaped
-      ? arrayIndex(JSON.parse(text(from - 1, from + bytes + 1)) as string)
-      : arrayIndexOfBytes(src, from, bytes, 1)
+    const name = escaped ? (JSON.parse(text(from - 1, from + bytes + 1)) as string) : undefined
+    const index = name !== undefined ? arrayIndex(name) : arrayIndexOfBytes(src, from, bytes, 1)
     if (index < 0) {
       const named = (kinds[depth - 1] as number) - 1
       kinds[depth - 1] = named + 2
-      // Keys are internalized: a second copy of each new one.
-      charge((named < IN_OBJECT_SLOTS ? IN_OBJECT : PROPERTY) + STRING + (wide ? 2 * bytes : bytes))
+      // Keys are internalized: a second copy of each new one; and a name's first use (NewKeys).
+      charge(
+        (named < IN_OBJECT_SLOTS ? IN_OBJECT : PROPERTY) +
+          STRING +
+          (wide ? 2 * bytes : bytes) +
+          names.cost(
+            name ?? (wide || !Buffer.isBuffer(src) ? text(from, from + bytes) : decodeLatin1(src, from, bytes)),
+          ),
+      )
     } else {
       indices[depth - 1] = (indices[depth - 1] as number) + 1
       if (index > (maxima[depth - 1] as number)) maxima[depth - 1] = index

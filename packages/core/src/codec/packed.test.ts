@@ -278,7 +278,7 @@ describe('unpackUntrusted() / decodeUntrusted() of packed values', () => {
 
   it('charges at least the heap V8 takes for the shapes it models, and less than the budget for ordinary ones', () => {
     const shapes: Record<string, unknown> = {
-      'records {id, name, values: [1, 2, 3]}': Array.from({ length: 50_000 }, (_, i) => ({
+      'records {id, name, values: [1, 2, 3]}': Array.from({ length: 100_000 }, (_, i) => ({
         id: i,
         name: `n${i % 100}`,
         values: [1, 2, 3],
@@ -289,6 +289,9 @@ describe('unpackUntrusted() / decodeUntrusted() of packed values', () => {
         Object.fromEntries(Array.from({ length: 100 }, (_, i) => [i, i])),
       ),
       '{404: null}': Array.from({ length: 200 }, () => ({ 404: null })),
+      'one object of 10,000 distinct keys': Object.fromEntries(
+        Array.from({ length: 10_000 }, (_, i) => [`key${i}`, i]),
+      ),
     }
     for (const [name, value] of Object.entries(shapes)) {
       const bytes = packed(value)
@@ -300,6 +303,23 @@ describe('unpackUntrusted() / decodeUntrusted() of packed values', () => {
       expect(taken, name).toBeLessThanOrEqual(estimate)
       expect(estimate, name).toBeLessThan(heapBudget(bytes.length))
     }
+  })
+
+  it('charges at least the heap V8 takes for objects that each name a new key', () => {
+    // [{<key>: null}, …] of 30,000 distinct two-char keys, written byte by byte: making the objects here would
+    // internalize their keys and make their hidden classes before the read.
+    const n = 30_000
+    const bytes = Buffer.alloc(5 + 10 * n)
+    bytes[0] = 9
+    bytes.writeUInt32LE(n, 1)
+    for (let i = 0; i < n; i++)
+      bytes.set([10, 1, 0, 0, 0, 6, 2, 0x41 + (i % 191), 0x41 + Math.floor(i / 191), 1], 5 + 10 * i)
+    const estimate = charged(bytes)
+    const before = heapAfterGc()
+    const revived = unpack(bytes, 0, bytes.length)
+    const taken = heapAfterGc() - before
+    expect(revived).toHaveLength(n)
+    expect(taken).toBeLessThanOrEqual(estimate)
   })
 
   it('leaves the trusted read as it was: it does not charge (200 of those objects are read in full)', () => {

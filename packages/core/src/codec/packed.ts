@@ -55,6 +55,7 @@ import {
   heapBudget,
   IN_OBJECT,
   IN_OBJECT_SLOTS,
+  NewKeys,
   NUMBER,
   OBJECT,
   overBudget,
@@ -260,6 +261,8 @@ let left = 0
 let limit = 0
 /** Where the untrusted payload starts. */
 let origin = 0
+/** The property names of the untrusted value read (heap-budget.ts). */
+let keys = new NewKeys()
 
 /** Charges `bytes` of heap to an untrusted read. */
 function charge(bytes: number): void {
@@ -396,7 +399,7 @@ function readValue(depth: number): unknown {
         if (metered) {
           // An index key goes to the elements, whose size the keys choose (element-store.ts).
           const index = arrayIndex(key)
-          if (index < 0) charge(named++ < IN_OBJECT_SLOTS ? IN_OBJECT : PROPERTY)
+          if (index < 0) charge((named++ < IN_OBJECT_SLOTS ? IN_OBJECT : PROPERTY) + keys.cost(key))
           else if (!(key in out)) {
             store ??= new ElementStore()
             charge(store.set(index))
@@ -442,7 +445,7 @@ export function unpack(source: Buffer, start: number, stop: number): unknown {
  * so 20,000 of them (380 KB) took 624 MB. Each part is charged its
  * estimated V8 size as it is read (heap-budget.ts: containers, slots,
  * named properties, strings, numbers that need a box, and index keys as
- * element-store.ts grows the store), against `allowed`, by default the
+ * element-store.ts grows the store, and each key's first use: NewKeys), against `allowed`, by default the
  * budget of every untrusted payload (16 bytes per byte plus 1 MiB);
  * past it, CorruptError, and the partial value is garbage.
  *
@@ -466,9 +469,11 @@ export function unpackUntrusted(
   left = allowed
   limit = allowed
   origin = start
+  keys = new NewKeys()
   try {
     return unpack(source, start, stop)
   } finally {
     metered = false
+    keys = new NewKeys()
   }
 }

@@ -348,6 +348,70 @@ describe('decodeUntrusted() of v8 payloads whose element stores V8 sizes from th
   })
 })
 
+/** A varint as the v8 serializer writes it. */
+function varint(n: number): number[] {
+  const out: number[] = []
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80)
+  out.push(n)
+  return out
+}
+
+/**
+ * `[{<key>: null}, …]`, `n` objects of two-char Latin-1 keys, all distinct
+ * up to 48,896 (then repeated), written byte by byte: making the objects
+ * here would internalize their keys and make their hidden classes before V8
+ * reads them.
+ */
+function v8NewKeyObjects(n: number): Buffer {
+  const out = [0xff, 0x0f, 0x41, ...varint(n)]
+  for (let i = 0; i < n; i++)
+    out.push(0x6f, 0x22, 2, 0x41 + (i % 191), (0x41 + Math.floor(i / 191)) & 0xff, 0x30, 0x7b, 1)
+  out.push(0x24, 0, ...varint(n))
+  return Buffer.from(out)
+}
+
+/** `[{[-1]: undefined}, {[-2]: undefined}, …]`, `n` objects, written byte by byte (int32 keys that are no index). */
+function v8NegativeKeyObjects(n: number): Buffer {
+  const out = [0xff, 0x0f, 0x41, ...varint(n)]
+  for (let i = 0; i < n; i++) out.push(0x6f, 0x49, ...varint(2 * i + 1), 0x5f, 0x7b, 1)
+  out.push(0x24, 0, ...varint(n))
+  return Buffer.from(out)
+}
+
+describe('decodeUntrusted() of v8 payloads whose objects name new keys', () => {
+  it('charges at least the heap V8 takes, and less than the budget for records, a wide object and a Map', () => {
+    const shapes: [string, Buffer, boolean][] = [
+      ['30,000 objects of a distinct key each', v8NewKeyObjects(30_000), false],
+      ['100,000 objects of 48,896 keys, the later ones repeated', v8NewKeyObjects(100_000), false],
+      ['30,000 objects of a distinct negative int32 key each', v8NegativeKeyObjects(30_000), false],
+      [
+        '100,000 records {id, name, values: [1, 2, 3]}',
+        v8Serialize(Array.from({ length: 100_000 }, (_, i) => ({ id: i, name: `n${i % 100}`, values: [1, 2, 3] }))),
+        true,
+      ],
+      [
+        'one object of 10,000 distinct keys',
+        v8Serialize(Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`key${i}`, i]))),
+        true,
+      ],
+      [
+        'a Map of 100,000 distinct string keys',
+        v8Serialize(new Map(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]))),
+        true,
+      ],
+    ]
+    for (const [name, bytes, ordinary] of shapes) {
+      const estimate = scanV8(bytes, 0, bytes.length, Number.MAX_SAFE_INTEGER)
+      const before = heapAfterGc()
+      const revived = decodePayload(TAG_V8, bytes, 0, bytes.length)
+      const taken = heapAfterGc() - before
+      expect(revived, name).toBeDefined()
+      expect(taken, name).toBeLessThanOrEqual(estimate)
+      if (ordinary) expect(estimate, name).toBeLessThan(budgetOf(bytes))
+    }
+  })
+})
+
 describe('decodeUntrusted() of Node’s host objects', () => {
   it.runIf(process.versions.node.startsWith('20.'))(
     'refuses type 13, past the end of Node 20’s table, with CorruptError and takes type 12 (BigUint64Array)',

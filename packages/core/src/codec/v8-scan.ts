@@ -100,12 +100,14 @@ import {
   HEAP_FLOOR,
   IN_OBJECT,
   IN_OBJECT_SLOTS,
+  NewKeys,
   NUMBER,
   OBJECT,
   overBudget,
   PROPERTY,
   STRING,
 } from './heap-budget.js'
+import { decodeLatin1 } from './latin1.js'
 
 /**
  * The most numbers and bigints one message puts into Maps (as keys) and
@@ -216,8 +218,12 @@ let budget = 0
 let limit = 0
 /** The array index the last number or string read names as a key, or -1. */
 let keyIndex = -1
-/** Byte length of the last string read (a RegExp's pattern). */
+/** Byte length of the last string read (a RegExp's pattern, a key). */
 let lastLength = 0
+/** The value of the last int32 or uint32 read. */
+let lastInteger = 0
+/** The property names of the value scanned (heap-budget.ts). */
+let keys = new NewKeys()
 
 function refused(detail: string): CorruptError {
   return new CorruptError(`Cannot decode a message: its v8 value is refused (${detail})`)
@@ -279,7 +285,8 @@ function stringValue(depth: number, what: string): void {
 
 /**
  * Key, value pairs up to `endTag` (objects and arrays); returns how many.
- * Named keys cost IN_OBJECT (the first `cheap`) or PROPERTY each. Index keys
+ * Named keys cost IN_OBJECT (the first `cheap`) or PROPERTY each, and their
+ * name's first use (namedKey). Index keys
  * (a number or a string that is an array index, below 2^32 − 1) go to the
  * element store, charged as V8 grows it (element-store.ts). Index keys must
  * come in ascending order, as `v8.serialize` writes them: a repeated or
@@ -297,8 +304,9 @@ function properties(endTag: number, depth: number, cheap: number, store: Element
     }
     if (t !== T_INT32 && t !== T_UINT32 && t !== T_DOUBLE && t !== T_LATIN1 && t !== T_TWO_BYTE && t !== T_UTF8)
       throw refused(`tag 0x${t.toString(16)} where a key was expected at offset ${at - origin}`)
-    value(depth)
+    const keyTag = value(depth)
     const index = keyIndex
+    if (index < 0) namedKey(keyTag)
     value(depth)
     count++
     if (index < 0) {
@@ -313,6 +321,24 @@ function properties(endTag: number, depth: number, cheap: number, store: Element
     last = index
     charge(store.set(index))
   }
+}
+
+/**
+ * Charges the name of the named key just read (tag `t`) its first use in the
+ * value (heap-budget.ts NewKeys). A number that is no array index (a
+ * negative int32, a fraction) names the string V8 makes of it, charged too.
+ */
+function namedKey(t: number): void {
+  let name: string
+  if (t === T_LATIN1) name = decodeLatin1(src, at - lastLength, lastLength)
+  else if (t === T_TWO_BYTE) name = src.toString('utf16le', at - lastLength, at)
+  else if (t === T_UTF8) name = src.toString('utf8', at - lastLength, at)
+  else {
+    if (t === T_INT32 || t === T_UINT32) name = String(lastInteger)
+    else name = String(src.readDoubleLE(at - 8))
+    charge(STRING + name.length)
+  }
+  charge(keys.cost(name))
 }
 
 /** The array index a key string of `n` bytes at `start` names (no sign, no leading zero, at most MAX_INDEX), or -1. */
@@ -342,11 +368,13 @@ function value(depth: number): number {
       return t
     case T_INT32: {
       const zigzag = varint()
-      keyIndex = zigzag & 1 ? -1 : zigzag / 2
+      lastInteger = zigzag % 2 ? -(zigzag + 1) / 2 : zigzag / 2
+      keyIndex = zigzag % 2 ? -1 : zigzag / 2
       return t
     }
     case T_UINT32: {
       const n = varint()
+      lastInteger = n
       keyIndex = n <= MAX_INDEX ? n : -1
       charge(NUMBER)
       return t
@@ -544,6 +572,7 @@ export function scanV8(
   hashable = MAX_HASHED_NUMBERS
   budget = allowed
   limit = allowed
+  keys = new NewKeys()
   try {
     value(0)
     if (at !== end) throw refused(`${end - at} bytes after the value`)
@@ -553,5 +582,6 @@ export function scanV8(
     throw error
   } finally {
     src = NO_BYTES
+    keys = new NewKeys()
   }
 }
