@@ -1,7 +1,7 @@
 // Listener and Client with { codec: 'pickle' } against real python3 peers on 127.0.0.1:
 // CPython's own multiprocessing.connection (3.11: HMAC-MD5) and, for 3.12+'s negotiated
 // digests, the handshake written out in fixtures/python_peer.py.
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { hasPython, type SpawnedChild, spawnPython } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Client } from '../src/client.js'
@@ -18,6 +18,20 @@ function portOf(listener: Listener): string {
 }
 
 /** Our half of python_peer.py's talk(). */
+/** A Python-wire listener and a raw socket to it (a peer that writes frames by hand), all closed after the test. */
+async function rawPythonPeer(): Promise<{ socket: Socket; server: Connection }> {
+  const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python' })
+  onTestFinished(() => listener.close())
+  const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
+  onTestFinished(() => {
+    socket.destroy()
+  })
+  socket.on('error', () => {})
+  const server = await listener.accept({ timeout: 5000 })
+  onTestFinished(() => server.close())
+  return { socket, server }
+}
+
 async function talk(conn: Connection, python: SpawnedChild): Promise<void> {
   await conn.send(await conn.recv())
   await python.waitFor('echo ok')
@@ -213,15 +227,7 @@ describe("limits on CPython's wire", () => {
   })
 
   it('refuses pickles whose builtin calls copy a memoised value again and again; the next message arrives', async () => {
-    const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python' })
-    onTestFinished(() => listener.close())
-    const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
-    onTestFinished(() => {
-      socket.destroy()
-    })
-    socket.on('error', () => {})
-    const server = await listener.accept({ timeout: 5000 })
-    onTestFinished(() => server.close())
+    const { socket, server } = await rawPythonPeer()
     const u32 = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]
     // builtins.bytearray as memo 0, 256 KiB of bytes as memo 1 (both popped), then 400 copies of
     // 6 bytes each (BINGET 0, BINGET 1, TUPLE1, REDUCE): 100 MiB unchecked, from a 265 KB message.
@@ -255,15 +261,7 @@ describe("limits on CPython's wire", () => {
   })
 
   it('refuses a pickle of millions of empty sets, dicts or lists within its bounded heap; the next message arrives', async () => {
-    const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python' })
-    onTestFinished(() => listener.close())
-    const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
-    onTestFinished(() => {
-      socket.destroy()
-    })
-    socket.on('error', () => {})
-    const server = await listener.accept({ timeout: 5000 })
-    onTestFinished(() => server.close())
+    const { socket, server } = await rawPythonPeer()
     // PROTO 4, MARK, 2,000,000 × EMPTY_SET (or EMPTY_DICT, EMPTY_LIST), LIST, STOP: 2 MB that
     // would take 190 MB of heap (96 bytes per byte; 45 MB of them exhaust a 4 GB heap).
     for (const op of [0x8f, 0x7d, 0x5d]) {
@@ -289,15 +287,7 @@ describe("limits on CPython's wire", () => {
   })
 
   it('refuses a pickle of dicts whose index keys V8 would store in 31 KB each, within its budget; the next message arrives', async () => {
-    const listener = new Listener('tcp://127.0.0.1:0', { protocol: 'python' })
-    onTestFinished(() => listener.close())
-    const socket = connect({ host: '127.0.0.1', port: Number(portOf(listener)) })
-    onTestFinished(() => {
-      socket.destroy()
-    })
-    socket.on('error', () => {})
-    const server = await listener.accept({ timeout: 5000 })
-    onTestFinished(() => server.close())
+    const { socket, server } = await rawPythonPeer()
     // '1023' and '2574' memoised, then 20,000 × {'1023': None, '2574': None}: 200 KB whose dicts
     // V8 would give 3,878 slots of elements each (620 MB in all), against a budget of 7.4 MB.
     const key = (text: string) => Buffer.concat([Buffer.from([0x8c, text.length]), Buffer.from(text)])
