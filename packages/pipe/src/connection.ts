@@ -3,7 +3,7 @@
  * connection (shared memory locally, a socket over TCP). Python's
  * `multiprocessing.connection.Connection`.
  */
-import { ClosedError, IpcError, ValueError } from '@ipc/core'
+import { ClosedError, CorruptError, IpcError, ValueError } from '@ipc/core'
 import {
   checkHandle,
   checkWaitOptions,
@@ -98,8 +98,12 @@ function messageValue(msg: Message, t: Transport): unknown {
     if (t.untrusted) return decodeUntrusted(msg.tag, msg.source, msg.start, msg.end)
     return decodePayload(msg.tag, msg.source, msg.start, msg.end)
   } catch (error) {
-    if (t.corrupt === undefined || error instanceof IpcError) throw error
-    throw t.corrupt(`a message of ${msg.end - msg.start} bytes with tag ${msg.tag} cannot be revived`, error)
+    // decodeUntrusted wraps a decoder's own failure (a RegExp V8 will not compile) as CorruptError
+    // with it as cause: it gets this transport's context, as on a trusted end; a refusal of a check passes as is.
+    const own = error instanceof CorruptError && error.cause !== undefined && !(error.cause instanceof IpcError)
+    const failure = own ? (error as CorruptError).cause : error
+    if (t.corrupt === undefined || failure instanceof IpcError) throw error
+    throw t.corrupt(`a message of ${msg.end - msg.start} bytes with tag ${msg.tag} cannot be revived`, failure)
   }
 }
 

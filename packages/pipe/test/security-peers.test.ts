@@ -183,7 +183,7 @@ describe('strings of lone surrogates', () => {
 })
 
 describe('messages of the @ipc wire the codec cannot revive', () => {
-  it('an empty frame, an unknown tag and a v8 value nested 200,000 deep: CorruptError each, then the next message', async () => {
+  it('an empty frame, an unknown tag, a v8 value nested 200,000 deep and a v8 RegExp V8 cannot compile: CorruptError each, then the next message', async () => {
     const listener = new Listener('tcp://127.0.0.1:0')
     onTestFinished(() => listener.close())
     const peer = await rawSocket(listener)
@@ -191,9 +191,16 @@ describe('messages of the @ipc wire the codec cannot revive', () => {
     const conn = await listener.accept({ timeout: 2000 })
     onTestFinished(() => conn.close())
     const nested = Buffer.concat([Buffer.from([TAG_V8, 0xff, 0x0f]), Buffer.alloc(200_000, 0x6f)]) // '{' 200,000 times
-    peer.write(Buffer.concat([frame(Buffer.alloc(0)), frame(Buffer.from([0x63, 1])), frame(nested)]))
+    const regexp = Buffer.from([TAG_V8, 0xff, 0x0f, 0x52, 0x22, 0x01, 0x28, 0x00]) // /(/: V8 throws SyntaxError
+    peer.write(Buffer.concat([frame(Buffer.alloc(0)), frame(Buffer.from([0x63, 1])), frame(nested), frame(regexp)]))
     peer.write(frame(Buffer.from([TAG_BYTES, 1, 2, 3])))
-    for (let i = 0; i < 3; i++) await expect(conn.recv({ timeout: 2000 })).rejects.toThrow(CorruptError)
+    const errors: unknown[] = []
+    for (let i = 0; i < 4; i++) errors.push(await conn.recv({ timeout: 2000 }).catch((error: unknown) => error))
+    for (const error of errors) expect(error).toBeInstanceOf(CorruptError)
+    // A decoder's own failure says which message, as on a trusted end, with the decoder's error as cause.
+    expect((errors[1] as Error).message).toMatch(/a message of 1 bytes with tag 99 cannot be revived/)
+    expect((errors[3] as Error).message).toMatch(/a message of 7 bytes with tag 5 cannot be revived/)
+    expect((errors[3] as Error).cause).toBeInstanceOf(SyntaxError)
     expect(await conn.recv({ timeout: 2000 })).toEqual(new Uint8Array([1, 2, 3]))
   })
 })

@@ -187,7 +187,10 @@ export function decodeUntrusted(tag: number, source: Buffer, start: number, end:
     return decodePayload(tag, source, start, end)
   } catch (error) {
     if (error instanceof CorruptError) throw error
-    throw new CorruptError(`Cannot decode a message: ${(error as Error).message}`, { cause: error })
+    const why = (error as Error).message
+    throw new CorruptError(why.startsWith('Cannot decode a message') ? why : `Cannot decode a message: ${why}`, {
+      cause: error,
+    })
   }
 }
 

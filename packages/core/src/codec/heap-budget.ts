@@ -55,40 +55,39 @@ export const NEW_KEY = 96
 /** An entry of a Set NewKeys keeps while the value is read: 2 slots of 20 bytes at the table's fullest. */
 export const KEY_ENTRY = 40
 /**
- * The first WARM_KEYS names a value uses pay NEW_KEY once; later ones pay it
- * at every use. V8 keeps at most 1,536 transitions from one map, and an
- * object given a key its map has no transition for goes to dictionary mode,
- * NEW_KEY more, each time: 100,000 objects of 48,896 two-char keys, the
- * later ones repeated, take 24.2 bytes of heap per byte, and were charged
- * 22.6 with NEW_KEY only once a key. Fewer than 1,536, since other values
- * in the process may have made transitions from the same maps.
+ * Keys longer than this are not remembered: each use pays NEW_KEY +
+ * KEY_ENTRY. V8 hashes a string of more than 16,383 chars by its length
+ * alone, so a Set of long keys that differ at the end would make each
+ * lookup compare them all; their own string charge dwarfs NEW_KEY anyway.
  */
-export const WARM_KEYS = 1024
+export const LONG_KEY = 1024
 
 /**
  * The property names one value read so far: every reader of untrusted
  * values (v8-scan.ts, packed.ts, json-scan.ts, and @ipc/pipe's pickle
  * reader) charges a named property its slot, at its own sizes, plus `cost`
- * of its key. Objects that share their keys (records) pay NEW_KEY once per
- * key; objects that each bring new ones pay it each time. One per read,
- * dropped after it.
+ * of its key: NEW_KEY once per name, so records that share their keys pay
+ * it once per key, whatever came before them. One per read, dropped after
+ * it.
+ *
+ * What this leaves under-charged: V8 keeps its transitions per map, so
+ * objects whose names were all seen before can still make new maps (names
+ * paired in new combinations) or dictionaries (a map with more than about
+ * 1,536 transitions). The worst measured: 100,000 objects over 48,896
+ * two-char names, the later ones repeated, 7 to 11 % more heap than charged
+ * (v8-scan.test.ts); 200,000 distinct pairs of 1,000 names, about 9 % over
+ * the budget. Charging on every use past a count of names refused ordinary
+ * records that followed one wide object, so the estimate stays per name.
  */
 export class NewKeys {
-  /** The first WARM_KEYS names, then the others. */
-  #warm: Set<string> | undefined
-  #cold: Set<string> | undefined
+  #seen: Set<string> | undefined
 
-  /** NEW_KEY + KEY_ENTRY the first time `key` names a property of the value; then 0, or NEW_KEY past WARM_KEYS names. */
+  /** NEW_KEY + KEY_ENTRY the first time `key` names a property of the value (every time for a key over LONG_KEY chars); then 0. */
   cost(key: string): number {
-    this.#warm ??= new Set()
-    if (this.#warm.has(key)) return 0
-    if (this.#warm.size < WARM_KEYS) {
-      this.#warm.add(key)
-      return NEW_KEY + KEY_ENTRY
-    }
-    this.#cold ??= new Set()
-    if (this.#cold.has(key)) return NEW_KEY
-    this.#cold.add(key)
+    if (key.length > LONG_KEY) return NEW_KEY + KEY_ENTRY
+    this.#seen ??= new Set()
+    if (this.#seen.has(key)) return 0
+    this.#seen.add(key)
     return NEW_KEY + KEY_ENTRY
   }
 }

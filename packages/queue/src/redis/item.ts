@@ -73,10 +73,11 @@ export function fromWire(wire: unknown, what: string): unknown {
         return wire.slice(1)
       case TAG_JSON_LATIN1: {
         // The codec's JSON path, budget included: the text as the server sent it, UTF-8, after the tag char.
-        const bytes = Buffer.from(wire, 'utf8')
         // The item cap holds for JSON text too (its chars alone allow about 4 times as many bytes).
-        if (bytes.length - 1 > MAX_ITEM_BYTES)
-          throw new Error(`its JSON text has ${bytes.length - 1} bytes, more than an item may have (${MAX_ITEM_BYTES})`)
+        const size = Buffer.byteLength(wire, 'utf8') - 1
+        if (size > MAX_ITEM_BYTES)
+          throw new Error(`its JSON text has ${size} bytes, more than an item may have (${MAX_ITEM_BYTES})`)
+        const bytes = Buffer.from(wire, 'utf8')
         return decodeUntrusted(TAG_JSON_UTF8, bytes, 1, bytes.length)
       }
       case TAG_BYTES:

@@ -421,8 +421,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       case 'handed':
         try {
           return handedFromServer(String(reply[1]), `an entry for ${this.what}`)
-        } catch {
-          return unexpectedReply('cancel', reply)
+        } catch (error) {
+          throw new CorruptError(`Redis sent an unexpected reply to cancel on ${this.what}`, { cause: error })
         }
       default:
         this.checkGone(reply, 'cancel')
@@ -470,11 +470,15 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const waiter = this.#waiters.get(String(pairs[i]))
       if (waiter === undefined) continue
+      let what: unknown[]
       try {
-        waiter.wake(handedFromServer(String(pairs[i + 1]), `an entry for ${this.what}`))
-      } catch {
-        // Garbled: the entry lapses; the call goes on waiting until its timeout.
+        what = handedFromServer(String(pairs[i + 1]), `an entry for ${this.what}`)
+      } catch (error) {
+        // Garbled or over the budget: the call fails as for such a wake-up (the entry lapses).
+        waiter.fail(new CorruptError(`Redis sent an unexpected entry to ${this.what}`, { cause: error }))
+        continue
       }
+      waiter.wake(what)
     }
     for (const entry of gone)
       this.#waiters
