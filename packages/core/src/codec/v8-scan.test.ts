@@ -12,7 +12,8 @@ import {
 import { describe, expect, it } from 'vitest'
 import { CorruptError } from '../errors.js'
 import { decodePayload, decodeUntrusted, TAG_V8 } from './codec.js'
-import { HEAP_BYTES_PER_BYTE, HEAP_FLOOR, MAX_DEPTH, MAX_HASHED_NUMBERS, scanV8 } from './v8-scan.js'
+import { HEAP_BYTES_PER_BYTE, HEAP_FLOOR, heapBudget } from './heap-budget.js'
+import { MAX_DEPTH, MAX_HASHED_NUMBERS, scanV8 } from './v8-scan.js'
 
 class Point {
   x: number
@@ -264,7 +265,7 @@ function heapAfterGc(): number {
 
 /** The budget of a payload of `bytes`. */
 function budgetOf(bytes: Buffer): number {
-  return HEAP_BYTES_PER_BYTE * bytes.length + HEAP_FLOOR
+  return heapBudget(bytes.length)
 }
 
 describe('decodeUntrusted() of v8 payloads whose element stores V8 sizes from the value', () => {

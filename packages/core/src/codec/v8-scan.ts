@@ -96,8 +96,7 @@ import { arrayIndexOfBytes, ElementStore, lengthCapacity, lengthStoreBytes, MAX_
 import {
   ARRAY,
   ARRAY_SLOT,
-  HEAP_BYTES_PER_BYTE,
-  HEAP_FLOOR,
+  heapBudget,
   IN_OBJECT,
   IN_OBJECT_SLOTS,
   NewKeys,
@@ -117,8 +116,6 @@ import { decodeLatin1 } from './latin1.js'
  * of @ipc/pipe applies the same cap.
  */
 export const MAX_HASHED_NUMBERS = 4096
-
-export { HEAP_BYTES_PER_BYTE, HEAP_FLOOR }
 
 /** Deepest nesting accepted; `v8.serialize` itself gives up between 2,000 and 4,000 levels down. */
 export const MAX_DEPTH = 2000
@@ -556,12 +553,7 @@ function hashed(): void {
  *
  * @throws {CorruptError} when the payload breaks one of them.
  */
-export function scanV8(
-  source: Buffer,
-  start: number,
-  stop: number,
-  allowed = HEAP_BYTES_PER_BYTE * (stop - start) + HEAP_FLOOR,
-): number {
+export function scanV8(source: Buffer, start: number, stop: number, allowed = heapBudget(stop - start)): number {
   if (stop - start < 2 || source[start] !== 0xff || source[start + 1] !== 0x0f)
     throw refused('it does not start with version 15 of the format')
   src = source
