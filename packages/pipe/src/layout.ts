@@ -72,8 +72,11 @@ export const MAGIC = 0x45504950
  * 4: a ring's producer may publish head with a plain store and its consumer fences remotely
  * before it sleeps, unless the ring's `atomicPublish` word is set (core's spsc-ring.ts): a
  * version-3 consumer would not fence.
+ * 5: each ring side raises a sleep epoch when it registers to sleep, and the other side skips
+ * the wake syscall for a side woken already (core's spsc-ring.ts): a version-4 side would not
+ * raise it, and would be woken only at the end of its sleep slices.
  */
-export const LAYOUT_VERSION = 4
+export const LAYOUT_VERSION = 5
 /** The segment kind of a pipe. */
 export const PIPE_KIND = { kind: 'pipe', version: LAYOUT_VERSION, label: 'pipe' } as const
 

@@ -21,6 +21,8 @@
  * | 20     | 4    | readerClosed  | closers             | 1 once the consuming side is closed (writes fail)      |
  * | 24     | 4    | writerNeed    | producer            | free bytes a sleeping producer is woken at (below)     |
  * | 28     | 4    | atomicPublish | attachers           | 1 (never cleared): an attacher publishes atomically    |
+ * | 32     | 4    | readerEpoch   | consumer            | sleep epoch of `readerWake` (below, "Waiting")         |
+ * | 36     | 4    | writerEpoch   | producer            | sleep epoch of `writerWake`                            |
  * | 64     | 4    | head          | producer            | u32 count of bytes published (wraps at 2^32)           |
  * | 72     | 4    | readerWake    | producer, closers   | sequence the consumer sleeps on; bumped to wake it      |
  * | 128    | 4    | tail          | consumer            | u32 count of bytes consumed (wraps at 2^32)            |
@@ -89,11 +91,18 @@
  * | consumer | a record, or writerClosed  | readerWake   | readerWaiters  | `commit`, `closeWriter`      |
  * | producer | room, or readerClosed      | writerWake   | writerWaiters  | consume (`#storeTail`), `closeReader` |
  *
- * `commit` and `#storeTail` use `notifyIfWaiting`: one load of the waiters
+ * `commit` and `#storeTail` use `notifyUnwoken`: one load of the waiters
  * word after the store of head/tail, no atomic add and no syscall while the
  * other side is awake (a waiter registers before its re-check, so it sees
  * the store or is seen; for a plain store of head, through the consumer's
- * remote fence, see "Ordering"). The closers bump and wake unconditionally.
+ * remote fence, see "Ordering"). Each side has a sleep epoch
+ * (event-count.ts, "The sleep epoch"; it raises it before it adds itself to
+ * the waiters word, and the notifier loads it after that word), so a side
+ * that was woken but has not run yet (its process descheduled, or stopped)
+ * costs the other one wake syscall, not one per message until it runs. The
+ * closers bump and wake unconditionally. A side killed between its bump and
+ * its wake syscall leaves the other asleep on a value the epoch calls
+ * woken: that sleeper sees the bump at its slice's end (sleeps are slices).
  *
  * Hysteresis on a full ring (room-wait.ts, the rule of both rings): a
  * producer whose look found no room stores the room it is to be woken at in
@@ -117,9 +126,10 @@
  * last at most PEER_CHECK_MS, after which `check` runs (dead-peer detection).
  *
  * What a SIGKILL can lose: a side killed while registered leaves its waiters
- * word one too high; the other side then makes one futex wake per publish
- * that wakes nobody (slower, never wrong). Nothing else: head and tail move
- * by single stores.
+ * word one too high; the other side then wakes nobody once, and skips the
+ * syscall after that (the dead side's epoch stays behind `event`): never
+ * wrong. A side killed between its bump and its wake syscall: see
+ * "Waiting". Nothing else: head and tail move by single stores.
  */
 import { decodePayload, type Encoded, writePayload } from '../codec/codec.js'
 import { CorruptError, invalidArgType, outOfRange } from '../errors.js'
@@ -159,6 +169,8 @@ const W_WRITER_CLOSED = 4
 const W_READER_CLOSED = 5
 const W_WRITER_NEED = 6
 const W_ATOMIC_PUBLISH = 7
+const W_READER_EPOCH = 8
+const W_WRITER_EPOCH = 9
 const W_HEAD = 16
 const W_READER_WAKE = 18
 const W_TAIL = 32
@@ -392,13 +404,14 @@ export class SpscRing {
     this.#check = options.check
     const host = options.host ?? NEVER_CLOSED
     this.#writer = this.#side(
-      new EventCount(host, i32, this.#iWriterWake, this.#iWriterWaiters),
+      new EventCount(host, i32, this.#iWriterWake, this.#iWriterWaiters, { epoch: base + W_WRITER_EPOCH }),
       () => this.#pollRoom(this.#writer.size, this.#writer.room),
       () => this.#pollWriter(this.#writer.size) !== NOT_YET,
     )
     const plain = plainPublishing()
     this.#reader = this.#side(
       new EventCount(host, i32, this.#iReaderWake, this.#iReaderWaiters, {
+        epoch: base + W_READER_EPOCH,
         afterRegister: plain ? () => this.#fenceUnlessAtomic() : undefined,
       }),
       () => this.#pollReader(),
@@ -564,7 +577,7 @@ export class SpscRing {
     if (this.publishesPlainly) i32[this.#iHead] = this.#pendingHead
     else Atomics.store(i32, this.#iHead, this.#pendingHead)
     this.#lastHead = this.#pendingHead
-    this.#reader.events.notifyIfWaiting()
+    this.#reader.events.notifyUnwoken()
   }
 
   /** True when a payload of `size` bytes fits now (no side effects). */
@@ -734,7 +747,7 @@ export class SpscRing {
     // A sleeping producer is woken once the room it announced is free (see the header, "Hysteresis").
     if (Atomics.load(i32, this.#iWriterWaiters) === 0) return
     const free = this.capacity - ((Atomics.load(i32, this.#iHead) - tail) >>> 0)
-    if (free >= Math.min(Atomics.load(i32, this.#iWriterNeed), this.capacity)) this.#writer.events.notifyIfWaiting()
+    if (free >= Math.min(Atomics.load(i32, this.#iWriterNeed), this.capacity)) this.#writer.events.notifyUnwoken()
   }
 
   /** Reads and decodes one value (tag = low byte of meta), or returns RING_EMPTY. */
