@@ -124,6 +124,8 @@
  * wakes it directly; (3) then the event count sleeps: a sync wait in a futex
  * wait, an async one on a native waiter thread (the event loop runs). Sleeps
  * last at most PEER_CHECK_MS, after which `check` runs (dead-peer detection).
+ * A producer waiting for more room than its record (a small record on a full
+ * ring, "Hysteresis") skips (1) and (2): it sleeps at once.
  *
  * What a SIGKILL can lose: a side killed while registered leaves its waiters
  * word one too high; the other side then wakes nobody once, and skips the
@@ -147,7 +149,7 @@ import {
 } from '../waiting/event-count.js'
 import { fenceRemote, plainPublishing } from '../waiting/remote-fence.js'
 import { deadlineOf, remaining, throwIfAborted } from '../waiting/signal.js'
-import { RoomWait } from './room-wait.js'
+import { RoomWait, wokenForRecordAlone } from './room-wait.js'
 
 /** 'SPSC' in little-endian ASCII. */
 export const SPSC_MAGIC = 0x43535053
@@ -262,6 +264,8 @@ interface Side {
    * wait allocates nothing. Async waits, which may overlap, get their own.
    */
   readonly syncRules: WaitRules
+  /** The spin of this side's sync waits (`syncRules.spin` while a wait may spin). */
+  readonly syncSpin: () => boolean
 }
 
 function align8(n: number): number {
@@ -595,6 +599,19 @@ export class SpscRing {
   }
 
   /**
+   * Whether a producer about to wait for room for `size` bytes spins first:
+   * only when it is to be woken for its record alone (a large record, see
+   * room-wait.ts). One woken at WAKE_ROOM waits for the consumer to take
+   * that much, longer than a spin; spinning for its record alone instead
+   * wrote one record per record taken, both sides trading the record's and
+   * tail's cache lines for every message, and kept a consumer that shares
+   * its CPU from running. So it sleeps at once, as the MPMC ring's put does.
+   */
+  #spinsForRoom(size: number): boolean {
+    return wokenForRecordAlone(this.#recordBytes(Atomics.load(this.#i32, this.#iHead), size), this.capacity)
+  }
+
+  /**
    * The producer's look while it waits for room. When it finds none, it
    * stores the room it is to be woken at and looks once more (a consume that
    * read the old need is seen then; see the header, "Hysteresis").
@@ -662,6 +679,7 @@ export class SpscRing {
     const side = this.#writer
     side.size = size
     side.syncRules.deadline = deadline
+    side.syncRules.spin = this.#spinsForRoom(size) ? side.syncSpin : undefined
     side.room.begin(Atomics.load(this.#i32, this.#iTail))
     return outcome(side.events.waitSync(side.attempt, side.syncRules))
   }
@@ -675,7 +693,8 @@ export class SpscRing {
     if (Atomics.load(this.#i32, this.#iReaderClosed) !== 0) return 'closed'
     if (this.hasRoomFor(size)) return 'ready'
     const settled = () => this.#pollWriter(size) !== NOT_YET
-    const rules = this.#rules(deadline, signal, () => this.#asyncSpinFor(this.#writer, settled, deadline))
+    const spin = this.#spinsForRoom(size) ? () => this.#asyncSpinFor(this.#writer, settled, deadline) : undefined
+    const rules = this.#rules(deadline, signal, spin)
     const wait = new RoomWait(rules, PEER_CHECK_MS)
     wait.begin(Atomics.load(this.#i32, this.#iTail))
     return outcome(await this.#writer.events.wait(() => this.#pollRoom(size, wait), rules))
@@ -859,11 +878,11 @@ export class SpscRing {
     settled: () => boolean = () => attempt() !== NOT_YET,
   ): Side {
     const spin = new AdaptiveSpin()
-    const syncRules = this.#rules(Number.POSITIVE_INFINITY, undefined, () =>
-      spin.spin(settled, this.#spin, syncRules.deadline),
-    )
+    const syncSpin = () => spin.spin(settled, this.#spin, syncRules.deadline)
+    const syncRules = this.#rules(Number.POSITIVE_INFINITY, undefined, syncSpin)
     const room = new RoomWait(syncRules, PEER_CHECK_MS)
-    return { events, spin, block: new AsyncBlock(this.#asyncBlock), size: 0, room, attempt, settled, syncRules }
+    const block = new AsyncBlock(this.#asyncBlock)
+    return { events, spin, block, size: 0, room, attempt, settled, syncRules, syncSpin }
   }
 
   /** The rules of one wait: peer checks every PEER_CHECK_MS, `spin` before the first sleep. */
