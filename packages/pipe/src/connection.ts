@@ -543,6 +543,11 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * ```
    */
   recvSync(options?: RecvOptions): T {
+    // The common case without `#recvSync`'s set-up: no options, and a whole message is here.
+    if (options === undefined && !this.#closed && this.#t.readable && this.#t.takeValue !== undefined) {
+      const v = this.#t.takeValue()
+      if (v !== TAKE_GENERAL) return v as T
+    }
     return this.#recvSync(AS_VALUE, Number.POSITIVE_INFINITY, undefined, 0, options) as T
   }
 

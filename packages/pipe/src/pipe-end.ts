@@ -15,6 +15,7 @@ import { ClosedError, CorruptError, IncompatibleError } from '@ipc/core'
 import {
   attachmentAlive,
   closeAtExit,
+  decodeLatin1,
   decodePayload,
   type Encoded,
   EXIT_PRIMITIVES,
@@ -559,10 +560,14 @@ export class PipeEnd implements Transport {
     // Nothing, or the general path's cases: over maxMessageSize; a chunk, HEAD or CANCEL record (flags set).
     if (length < 0 || length > this.maxMessageSize || (rx.meta - 1) >>> 0 >= TAG_MAX) return TAKE_GENERAL
     let value: unknown
-    try {
-      value = decodePayload(rx.meta, rx.bytes, rx.start, rx.start + length)
-    } catch {
-      return TAKE_GENERAL // the general path decodes it again and reports the error its way
+    // Latin-1 text cannot fail to decode, and `peek` checked that its bytes lie in the record area.
+    if (rx.meta === TAG_LATIN1) value = decodeLatin1(rx.bytes, rx.start, length)
+    else {
+      try {
+        value = decodePayload(rx.meta, rx.bytes, rx.start, rx.start + length)
+      } catch {
+        return TAKE_GENERAL // the general path decodes it again and reports the error its way
+      }
     }
     rx.consume()
     return value

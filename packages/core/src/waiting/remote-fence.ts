@@ -16,10 +16,12 @@
  * after the barrier and sees the registration.
  *
  * What this relies on beyond the hardware: V8 (TurboFan, Maglev) keeps
- * typed-array stores and `Atomics.load` in program order (their effect
- * chain), and compiles an x64 `Atomics.load` to a plain load. That is V8's
- * behaviour, not a guarantee of the JavaScript memory model, which would
- * let a compiler move a plain store after a later seq-cst load.
+ * typed-array stores, typed-array loads and `Atomics.load` in program order
+ * (their effect chain), and compiles an x64 `Atomics.load` to a plain load
+ * (inside a builtin it calls). That is V8's behaviour, not a guarantee of the
+ * JavaScript memory model, which would let a compiler move a plain store
+ * after a later load. So the notifier's load of the waiters count after a
+ * plain store may be a plain load too (the ring's "Plain loads").
  *
  * Only on x64, where the plain store is both ordered and cheaper (on arm64
  * `Atomics.store` is a store-release and does not stall). A process that is
