@@ -10,6 +10,7 @@
  * this end throw that CorruptError for every later call (they share one
  * `fault`); `close()` still works.
  */
+import { constants } from 'node:buffer'
 import { randomInt } from 'node:crypto'
 import { ClosedError, CorruptError, IncompatibleError } from '@ipc/core'
 import {
@@ -560,8 +561,10 @@ export class PipeEnd implements Transport {
     // Nothing, or the general path's cases: over maxMessageSize; a chunk, HEAD or CANCEL record (flags set).
     if (length < 0 || length > this.maxMessageSize || (rx.meta - 1) >>> 0 >= TAG_MAX) return TAKE_GENERAL
     let value: unknown
-    // Latin-1 text cannot fail to decode, and `peek` checked that its bytes lie in the record area.
-    if (rx.meta === TAG_LATIN1) value = decodeLatin1(rx.bytes, rx.start, length)
+    // Latin-1 text up to V8's longest string cannot fail to decode, and `peek` checked that its bytes
+    // lie in the record area. (A longer one, from corrupt memory, takes the general path: CorruptError.)
+    if (rx.meta === TAG_LATIN1 && length <= constants.MAX_STRING_LENGTH)
+      value = decodeLatin1(rx.bytes, rx.start, length)
     else {
       try {
         value = decodePayload(rx.meta, rx.bytes, rx.start, rx.start + length)

@@ -117,6 +117,24 @@ describe('a pipe whose ring another process corrupts', () => {
     expect(receiver.recvSync({ timeout: 1000 })).toBe('after')
   })
 
+  it('a Latin-1 record longer than V8 allows a string: recvSync() throws CorruptError, not a plain Error, and the ring refuses after', () => {
+    // A 1 GiB ring (sparse: only the pages touched are allocated) and a limit above V8's longest string.
+    const [receiver, sender] = Pipe({ duplex: false, capacity: 2 ** 30, maxMessageSize: 2 ** 32 })
+    onTestFinished(() => {
+      receiver.close()
+      sender.close()
+    })
+    const segment = Segment.open(PIPE_KIND, receiver.name)
+    onTestFinished(() => segment.close())
+    const ring = (segment.dataOffset + RINGS_OFFSET) / 4
+    const length = 536_870_900 // above 2^29 - 24, within the ring's largest record
+    segment.i32[ring + 48] = length // the record header at the area's start (SPSC_HEADER_BYTES / 4)
+    segment.i32[ring + 49] = 1 // TAG_LATIN1
+    Atomics.store(segment.i32, ring + 16, 8 + length + 4) // head: the record, padded to 8 bytes
+    expect(() => receiver.recvSync()).toThrow(CorruptError)
+    expect(() => receiver.recvSync({ timeout: 10 })).toThrow(CorruptError)
+  })
+
   it('a corrupt record found while sending back: the whole connection is unusable, close() works', {
     timeout: 20_000,
   }, async () => {

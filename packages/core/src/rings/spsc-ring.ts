@@ -125,6 +125,8 @@
  * closers bump and wake unconditionally. A side killed between its bump and
  * its wake syscall leaves the other asleep on a value the epoch calls
  * woken: that sleeper sees the bump at its slice's end (sleeps are slices).
+ * So does one whose epoch or wake word another process scribbled behind or
+ * ahead: at most a wake-up one slice late, never a hang.
  *
  * Hysteresis on a full ring (room-wait.ts, the rule of both rings): a
  * producer whose look found no room stores the room it is to be woken at in
@@ -211,7 +213,8 @@ export type RingWaitResult = 'ready' | 'closed' | 'timed-out'
 export interface SpscRingOptions {
   /**
    * How long a blocking (`…Sync`) wait spins before it sleeps in the kernel,
-   * in microseconds. Spinning keeps the round trip free of syscalls while
+   * in microseconds (not a producer's wait for more room than its record,
+   * which sleeps at once: see the header, "How a side waits"). Spinning keeps the round trip free of syscalls while
    * the other side answers quickly. Adaptive: halved after each spin that
    * found nothing (below 1/32, no spin at all; probes now and then),
    * restored by one that succeeded.
@@ -331,7 +334,9 @@ function viewOf(buffer: ArrayBufferLike, byteOffset: number): Int32Array {
  * - A record that does not fit waits (back-pressure) or fails; nothing is
  *   half-written. A payload over `maxPayload` throws RangeError at once.
  * - No syscall while the other side is awake: a side notifies only when the
- *   other sleeps, and each side spins briefly before sleeping.
+ *   other sleeps, once per sleep, and each side spins briefly before
+ *   sleeping (except a producer of a small record on a full ring, which
+ *   waits for more room than a spin lasts: see the header, "How a side waits").
  * - An aborted or timed-out wait changes nothing.
  *
  * @example

@@ -437,10 +437,15 @@ export class EventCount {
     Atomics.sub(this.#i32, this.#waiters, 1)
   }
 
-  /** Raises the sleep epoch to `seq` unless it is there or ahead (modular: values wrap at 2^32). */
+  /**
+   * Raises the sleep epoch to `seq` unless it is there or ahead (modular: values wrap at 2^32).
+   * A CAS fails only when another waiter raised it meanwhile; a process that keeps scribbling
+   * on the word cannot hold this loop: after RAISE_TRIES it gives up, and the epoch left
+   * behind costs at most a wake-up one slice late (see the header).
+   */
   #raiseEpoch(seq: number): void {
     const i32 = this.#i32
-    for (;;) {
+    for (let tries = 0; tries < RAISE_TRIES; tries++) {
       const epoch = Atomics.load(i32, this.#epoch)
       if (((seq - epoch) | 0) <= 0 || Atomics.compareExchange(i32, this.#epoch, epoch, seq) === epoch) return
     }
@@ -457,6 +462,9 @@ export class EventCount {
 }
 
 type SleepResult = 'ok' | 'not-equal' | 'timed-out' | 'ticked'
+
+/** CAS attempts of one raise of the sleep epoch (`#raiseEpoch`). */
+const RAISE_TRIES = 1024
 
 /** Both runners' start, the spin policy: `attempt` after each true return of `spin`, once or (`respin`) until `spin` says false. */
 function spinFirst<R>(attempt: () => R | NotYet, rules: WaitRules): R | NotYet {
