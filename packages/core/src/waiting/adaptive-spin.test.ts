@@ -3,15 +3,25 @@ import { AdaptiveSpin } from './adaptive-spin.js'
 
 /**
  * A fresh AdaptiveSpin with a 20 ms budget, and a function that runs one
- * spin on `hit`, checks it returns what `hit` says, and returns its duration (ms).
+ * spin on `hit`, checks it returns what `hit` says, and returns its duration
+ * (ms); `polls()` tells how many times the last spin looked at `hit`. (A spin
+ * that must not spin is told by its polls: its duration, a few µs, grows
+ * past a millisecond whenever a loaded machine deschedules the test.)
  */
-function timedSpins(hit: () => boolean): () => number {
+function timedSpins(hit: () => boolean): (() => number) & { polls: () => number } {
   const spin = new AdaptiveSpin()
-  return () => {
+  let polls = 0
+  const counted = () => {
+    polls++
+    return hit()
+  }
+  const timed = () => {
+    polls = 0
     const started = performance.now()
-    expect(spin.spin(hit, 20, Number.POSITIVE_INFINITY)).toBe(hit())
+    expect(spin.spin(counted, 20, Number.POSITIVE_INFINITY)).toBe(hit())
     return performance.now() - started
   }
+  return Object.assign(timed, { polls: () => polls })
 }
 
 describe('AdaptiveSpin#spin()', () => {
@@ -39,17 +49,24 @@ describe('AdaptiveSpin#spin()', () => {
     const timed = timedSpins(() => hit)
     const full = (ms: number) => ms >= 20
     expect(full(timed())).toBe(true) // spin 1: the whole budget
-    const misses = Array.from({ length: 30 }, timed) // spins 2..31
+    const misses: number[] = []
+    const polls: number[] = []
+    for (let i = 0; i < 30; i++) {
+      misses.push(timed()) // spins 2..31
+      polls.push(timed.polls())
+    }
     // Spin 8 probes; it misses, so the next probe is 16 spins later (24), then 32 later.
     const probes = misses.flatMap((ms, i) => (full(ms) ? [i + 2] : []))
     expect(probes.filter((n) => n > 6)).toEqual([8, 24])
     expect(misses[3]).toBeLessThan(10) // spin 5: 1/16 of the budget after four misses
-    expect(misses[5]).toBeLessThan(1) // spin 7: none after six misses (not a probe)
+    expect(polls[5]).toBe(1) // spin 7: none after six misses (not a probe): one look
     // Not spinning, a spin looks once: it finds the condition, but that restores nothing.
     hit = true
-    expect(timed()).toBeLessThan(1)
+    timed()
+    expect(timed.polls()).toBe(1)
     hit = false
-    expect(timed()).toBeLessThan(1)
+    timed()
+    expect(timed.polls()).toBe(1)
   })
 
   it('restores the whole budget when a spin finds the condition', () => {
