@@ -1112,8 +1112,7 @@ export class MpmcRing {
     side.spinner.reset()
     if (side.put) {
       this.#syncRoom.begin(Atomics.load(this.#i32, this.#w + HEAD_COUNT))
-      // A put woken for more than its record is woken after a consumer took
-      // WAKE_ROOM, which takes longer than a spin: it sleeps at once.
+      // A put woken for more than its record sleeps at once (room-wait.ts).
       this.#syncRecord = this.#recordOf(value, encoded)
       side.syncRules.spin = wokenForRecordAlone(this.#syncRecord, this.capacity) ? side.spinner.spin : undefined
     }

@@ -18,6 +18,12 @@
  * and sleeps in the ring's long slices, so stalled consumers cost no polling
  * and their first take wakes it. When they move again, it announces the
  * larger need again.
+ *
+ * A producer to be woken for more than its record does not spin before it
+ * sleeps: the consumers take WAKE_ROOM in longer than a spin lasts, and a
+ * spin for its record alone wrote one record per record taken, both sides
+ * trading the record's cache lines for every message (and a consumer on the
+ * producer's CPU kept waiting). A producer woken for its record alone spins.
  */
 import type { WaitRules } from '../waiting/event-count.js'
 

@@ -214,8 +214,9 @@ export interface SpscRingOptions {
   /**
    * How long a blocking (`…Sync`) wait spins before it sleeps in the kernel,
    * in microseconds (not a producer's wait for more room than its record,
-   * which sleeps at once: see the header, "How a side waits"). Spinning keeps the round trip free of syscalls while
-   * the other side answers quickly. Adaptive: halved after each spin that
+   * which sleeps at once: see the header, "How a side waits"). Spinning
+   * keeps the round trip free of syscalls while the other side answers
+   * quickly. Adaptive: halved after each spin that
    * found nothing (below 1/32, no spin at all; probes now and then),
    * restored by one that succeeded.
    * @default 50
@@ -637,12 +638,8 @@ export class SpscRing {
 
   /**
    * Whether a producer about to wait for room for `size` bytes spins first:
-   * only when it is to be woken for its record alone (a large record, see
-   * room-wait.ts). One woken at WAKE_ROOM waits for the consumer to take
-   * that much, longer than a spin; spinning for its record alone instead
-   * wrote one record per record taken, both sides trading the record's and
-   * tail's cache lines for every message, and kept a consumer that shares
-   * its CPU from running. So it sleeps at once, as the MPMC ring's put does.
+   * only when it is to be woken for its record alone (the rule of both
+   * rings, room-wait.ts).
    */
   #spinsForRoom(size: number): boolean {
     return wokenForRecordAlone(this.#recordBytes(Atomics.load(this.#i32, this.#iHead), size), this.capacity)

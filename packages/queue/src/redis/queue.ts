@@ -434,12 +434,22 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     const space = message.indexOf(' ')
     if (space === -1) return
     const waiter = this.#waiters.get(message.slice(0, space))
-    if (waiter === undefined) return
+    if (waiter !== undefined) this.#hand(waiter, message.slice(space + 1), `a wake-up to ${this.what}`, 'wake-up')
+  }
+
+  /**
+   * Wakes `waiter` with what the queue's Functions handed it (`text`: a
+   * wake-up message, or an entry of the `handed` hash), or, when the text is
+   * garbled or over the budget, fails its call with CorruptError (the entry
+   * lapses). `described` and `kind` name the text in the error's cause and in
+   * the error.
+   */
+  #hand(waiter: Waiter, text: string, described: string, kind: string): void {
     let what: unknown[]
     try {
-      what = handedFromServer(message.slice(space + 1), `a wake-up to ${this.what}`)
+      what = handedFromServer(text, described)
     } catch (error) {
-      waiter.fail(new CorruptError(`Redis sent an unexpected wake-up to ${this.what}`, { cause: error }))
+      waiter.fail(new CorruptError(`Redis sent an unexpected ${kind} to ${this.what}`, { cause: error }))
       return
     }
     waiter.wake(what)
@@ -469,16 +479,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     const gone = replyArray(reply[1], 'renew')
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const waiter = this.#waiters.get(String(pairs[i]))
-      if (waiter === undefined) continue
-      let what: unknown[]
-      try {
-        what = handedFromServer(String(pairs[i + 1]), `an entry for ${this.what}`)
-      } catch (error) {
-        // Garbled or over the budget: the call fails as for such a wake-up (the entry lapses).
-        waiter.fail(new CorruptError(`Redis sent an unexpected entry to ${this.what}`, { cause: error }))
-        continue
-      }
-      waiter.wake(what)
+      if (waiter !== undefined) this.#hand(waiter, String(pairs[i + 1]), `an entry for ${this.what}`, 'entry')
     }
     for (const entry of gone)
       this.#waiters
