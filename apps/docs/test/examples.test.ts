@@ -1,7 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from '@ipc/test-utils'
+import {
+  hasRedisServer,
+  NO_REDIS_NOTE,
+  type RedisCluster,
+  type RedisServer,
+  startRedisCluster,
+  startRedisServer,
+} from '@ipc/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { docsRoot, expectedOutputOf, isJavaScript, listExamples, readDocsFile } from './examples-on-disk'
 
@@ -141,17 +148,24 @@ const python3 = hasPython3()
 
 /**
  * The examples under examples/redis/ talk to a private redis-server that this
- * file starts on a free port (their IPC_REDIS_URL); without redis-server
+ * file starts on a free port (their IPC_REDIS_URL), and once more to a
+ * private three-node Redis Cluster (IPC_REDIS_URL naming one of its nodes;
+ * the JavaScript twins), as the guide says they run unchanged on either; without redis-server
  * they are skipped, and the skip says why. CI installs it.
  */
 const REDIS_EXAMPLES = 'examples/redis/'
 const redisInstalled = hasRedisServer()
 let redis: RedisServer | undefined
+let redisCluster: RedisCluster | undefined
 beforeAll(async () => {
-  if (redisInstalled && examples.some((example) => example.startsWith(REDIS_EXAMPLES))) redis = await startRedisServer()
+  if (redisInstalled && examples.some((example) => example.startsWith(REDIS_EXAMPLES))) {
+    redis = await startRedisServer()
+    redisCluster = await startRedisCluster()
+  }
 })
 afterAll(async () => {
   await redis?.stop()
+  await redisCluster?.stop()
 })
 
 describe('docs examples', () => {
@@ -166,18 +180,24 @@ describe('docs examples', () => {
     expect(orphans).toEqual([])
   })
 
-  for (const example of examples) {
+  // On a cluster too, in their JavaScript twins (the TypeScript originals run the same code).
+  const runs = examples.flatMap((example): { example: string; on?: 'server' | 'cluster' }[] =>
+    example.startsWith(REDIS_EXAMPLES)
+      ? [{ example, on: 'server' as const }, ...(isJavaScript(example) ? [{ example, on: 'cluster' as const }] : [])]
+      : [{ example }],
+  )
+  for (const { example, on } of runs) {
     const noPython = example.startsWith(PYTHON_EXAMPLES) && !python3
-    const onRedis = example.startsWith(REDIS_EXAMPLES)
-    const noRedis = onRedis && !redisInstalled
+    const noRedis = on !== undefined && !redisInstalled
     it.skipIf(noPython || noRedis)(
-      `${example} exits 0, prints its expected output and leaves no segment or process behind${noPython ? ' (skipped: no python3 on this machine)' : ''}${noRedis ? ` (skipped: ${NO_REDIS_NOTE})` : ''}`,
+      `${example}${on === 'cluster' ? ' (on a Redis Cluster)' : ''} exits 0, prints its expected output and leaves no segment or process behind${noPython ? ' (skipped: no python3 on this machine)' : ''}${noRedis ? ` (skipped: ${NO_REDIS_NOTE})` : ''}`,
       async () => {
         const expected = expectedOutputOf(example)
         if (!expected) throw new Error(`${example} has no .out or .out.unordered file beside it`)
 
         const segmentsBefore = listSegments()
-        const run = await runExample(example, onRedis && redis !== undefined ? { IPC_REDIS_URL: redis.url } : {})
+        const url = on === 'server' ? redis?.url : on === 'cluster' ? redisCluster?.url : undefined
+        const run = await runExample(example, url !== undefined ? { IPC_REDIS_URL: url } : {})
         const context = `${example}\n--- stderr ---\n${run.stderr}\n--- stdout ---\n${run.stdout}`
 
         // Children of the example, and segments it created, must be gone soon after it exits.

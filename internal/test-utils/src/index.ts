@@ -9,8 +9,10 @@ import { afterAll, beforeAll, describe, onTestFinished } from 'vitest'
 import {
   hasRedisServer,
   NO_REDIS_NOTE,
+  type RedisCluster,
   type RedisServer,
   type RedisServerOptions,
+  startRedisCluster,
   startRedisServer,
 } from './redis-server.js'
 
@@ -182,6 +184,29 @@ export function describeWithRedis(
       await server?.stop()
     })
     body(() => server as RedisServer)
+  })
+}
+
+/**
+ * `describeWithRedis` for a Redis Cluster: a private cluster of three masters
+ * (`startRedisCluster(3, replicas)`) runs from before the block's first test
+ * to after its last; skipped likewise when no redis-server is installed.
+ */
+export function describeWithRedisCluster(
+  title: string,
+  body: (cluster: () => RedisCluster) => void,
+  replicas = 0,
+): void {
+  const missing = !hasRedisServer()
+  describe.skipIf(missing)(`${title}${missing ? ` (skipped: ${NO_REDIS_NOTE})` : ''}`, () => {
+    let cluster: RedisCluster | undefined
+    beforeAll(async () => {
+      cluster = await startRedisCluster(3, replicas)
+    })
+    afterAll(async () => {
+      await cluster?.stop()
+    })
+    body(() => cluster as RedisCluster)
   })
 }
 

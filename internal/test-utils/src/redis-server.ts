@@ -42,6 +42,10 @@ export interface RedisServer {
   stop(): Promise<void>
   /** Sends one command on a fresh socket; resolves with the first line of the reply (`+OK`, `:3`, `-ERR …`). */
   command(...args: string[]): Promise<string>
+  /** `INFO <section>` on a fresh socket: the whole text. */
+  info(section: string): Promise<string>
+  /** A command whose reply is a bulk string (`CLIENT LIST`, `CLUSTER NODES`), on a fresh socket: the whole reply. */
+  bulk(...args: string[]): Promise<string>
 }
 
 /** One command in RESP, the first line of its reply. */
@@ -71,16 +75,18 @@ function sendCommand(port: number, args: string[]): Promise<string> {
 /** The port of a starting server answers for another server (see `start`). */
 class PortTakenError extends Error {}
 
-/** `INFO server` on a fresh socket: the whole bulk reply. */
-function sendInfo(port: number): Promise<string> {
+/** One command on a fresh socket whose reply is a bulk string (`INFO server`, `CLUSTER INFO`): the whole reply. */
+function sendBulk(port: number, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = createConnection({ port, host: '127.0.0.1' })
     let reply = ''
     socket.setTimeout(5000, () => {
       socket.destroy()
-      reject(new Error('redis-server did not answer INFO within 5 s'))
+      reject(new Error(`redis-server did not answer ${args.join(' ')} within 5 s`))
     })
-    socket.on('connect', () => socket.write('*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n'))
+    socket.on('connect', () =>
+      socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`),
+    )
     socket.on('data', (data) => {
       reply += data
       const header = /^\$(\d+)\r\n/.exec(reply)
@@ -89,7 +95,7 @@ function sendInfo(port: number): Promise<string> {
         resolve(reply)
       } else if (reply.startsWith('-')) {
         socket.destroy()
-        reject(new Error(`redis-server refused INFO: ${reply.trim()}`))
+        reject(new Error(`redis-server refused ${args.join(' ')}: ${reply.trim()}`))
       }
     })
     socket.on('error', reject)
@@ -148,6 +154,8 @@ export interface RedisServerOptions {
    * server acknowledged. Default: no persistence.
    */
   appendonly?: boolean
+  /** Start with `cluster-enabled yes` (a node of `startRedisCluster`). Default: a standalone server. */
+  cluster?: boolean
 }
 
 /** Starts a private redis-server (see the module comment). */
@@ -176,6 +184,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         '--save',
         '',
         ...(options.appendonly === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+        ...(options.cluster === true
+          ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']
+          : []),
         '--dir',
         dir,
         '--daemonize',
@@ -201,7 +212,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     // PONG proves a server listens on the port, not that it is ours: another
     // test file's server may have taken the port (between freePort() and this
     // spawn, or while ours was down for a restart). Then ours exits.
-    const info = await sendInfo(port)
+    const info = await sendBulk(port, ['INFO', 'server'])
     const pid = /process_id:(\d+)/.exec(info)?.[1]
     if (pid !== String(c.pid)) {
       c.kill('SIGKILL')
@@ -248,5 +259,79 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       rmSync(dir, { recursive: true, force: true })
     },
     command: (...args) => sendCommand(port, args),
+    info: (section) => sendBulk(port, ['INFO', section]),
+    bulk: (...args) => sendBulk(port, args),
   }
+}
+
+export interface RedisCluster {
+  /** The first node's `redis://127.0.0.1:<port>`: what a client is given (it finds the others). */
+  readonly url: string
+  /** The masters, in slot order: node i serves slots i·16384/n … (i+1)·16384/n - 1. */
+  readonly nodes: readonly RedisServer[]
+  /** replicas[i]: the replica of nodes[i] (`startRedisCluster`'s `replicas`), synced when the cluster was returned. */
+  readonly replicas: readonly RedisServer[]
+  /** Stops every node and removes their directories. Idempotent. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a private Redis Cluster of `size` masters on free ports: each node
+ * a `startRedisServer({ cluster: true })`, the 16384 slots split evenly in
+ * order, the nodes introduced with CLUSTER MEET; resolves once every node
+ * reports `cluster_state:ok` and knows all the others. `replicas`: the first
+ * that many masters get a replica each (synced before this resolves), which
+ * takes over when its master fails (node timeout 2 s).
+ */
+export async function startRedisCluster(size = 3, replicas = 0): Promise<RedisCluster> {
+  const nodes: RedisServer[] = []
+  const copies: RedisServer[] = []
+  const stop = async () => {
+    await Promise.all([...nodes, ...copies].map((node) => node.stop()))
+  }
+  try {
+    for (let i = 0; i < size; i++) nodes.push(await startRedisServer({ cluster: true }))
+    for (let i = 0; i < replicas; i++) copies.push(await startRedisServer({ cluster: true }))
+    for (const [i, node] of nodes.entries()) {
+      const first = Math.floor((i * 16384) / size)
+      const last = Math.floor(((i + 1) * 16384) / size) - 1
+      const reply = await node.command('CLUSTER', 'ADDSLOTSRANGE', String(first), String(last))
+      if (reply !== '+OK') throw new Error(`CLUSTER ADDSLOTSRANGE on port ${node.port}: ${reply}`)
+    }
+    for (const node of [...nodes.slice(1), ...copies]) {
+      const reply = await nodes[0]?.command('CLUSTER', 'MEET', '127.0.0.1', String(node.port))
+      if (reply !== '+OK') throw new Error(`CLUSTER MEET of port ${node.port}: ${reply}`)
+    }
+    const deadline = Date.now() + 30_000
+    const waitUntil = async (what: string, done: () => Promise<boolean>) => {
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`the cluster did not form within 30 s: ${what}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    const known = size + replicas
+    for (const node of [...nodes, ...copies]) {
+      await waitUntil(`port ${node.port} is not ok or does not know all ${known} nodes`, async () => {
+        const info = await sendBulk(node.port, ['CLUSTER', 'INFO'])
+        return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${known}`)
+      })
+    }
+    for (const [i, copy] of copies.entries()) {
+      const master = nodes[i] as RedisServer
+      // The first sync at once (diskless, no 5 s wait for more replicas), then the replica follows it.
+      await master.command('CONFIG', 'SET', 'repl-diskless-sync-delay', '0')
+      const id = /^\$\d+\r\n(\w+)/.exec(await sendBulk(master.port, ['CLUSTER', 'MYID']))?.[1] ?? ''
+      await waitUntil(
+        `port ${copy.port} does not replicate port ${master.port}`,
+        async () => (await copy.command('CLUSTER', 'REPLICATE', id)) === '+OK',
+      )
+      await waitUntil(`port ${copy.port} did not sync`, async () =>
+        (await copy.info('replication')).includes('master_link_status:up'),
+      )
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { url: (nodes[0] as RedisServer).url, nodes, replicas: copies, stop }
 }

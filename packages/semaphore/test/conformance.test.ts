@@ -1,11 +1,12 @@
 /**
  * One conformance suite, two backends: the behaviour of Semaphore,
  * BoundedSemaphore, Lock and RLock that holds both for shared memory
- * (`@ipc/semaphore`) and for Redis (`@ipc/semaphore/redis`). The tests are in
+ * (`@ipc/semaphore`) and for Redis (`@ipc/semaphore/redis`, on one server and
+ * on a cluster). The tests are in
  * conformance/semaphore-behaviour.ts; the Redis-only ones (leases, fencing
  * tokens, a stopped or restarted server) in redis-*.test.ts.
  */
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer } from '@ipc/test-utils'
+import { describeWithRedis, describeWithRedisCluster } from '@ipc/test-utils'
 import { afterAll, beforeAll, describe } from 'vitest'
 import * as local from '../src/index.js'
 import * as redis from '../src/redis/index.js'
@@ -34,17 +35,10 @@ describe('shared memory', () => {
   semaphoreBehaviour(sharedMemory)
 })
 
-describe.skipIf(!hasRedisServer())(`Redis${hasRedisServer() ? '' : ` (skipped: ${NO_REDIS_NOTE})`}`, () => {
-  let server: RedisServer
-  beforeAll(async () => {
-    server = await startRedisServer()
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
-  const url = () => server.url
-  const onRedis: Backend = {
-    label: 'Redis',
+/** The Redis backend on the server or cluster at `url()`. */
+function onRedis(label: string, url: () => string): Backend {
+  return {
+    label,
     semaphore: (value, options) => new redis.Semaphore(value, { ...options, url: url() }),
     openSemaphore: (name) => redis.Semaphore.open(name, { url: url() }),
     boundedSemaphore: (value, options) => new redis.BoundedSemaphore(value, { ...options, url: url() }),
@@ -56,5 +50,21 @@ describe.skipIf(!hasRedisServer())(`Redis${hasRedisServer() ? '' : ` (skipped: $
     value: (sem: SemaphoreLike) => (sem as redis.Semaphore).getValue(),
     locked: (lock: LockLike) => (lock as redis.Lock).locked(),
   }
-  semaphoreBehaviour(onRedis)
+}
+
+describeWithRedis('Redis', (server) => {
+  semaphoreBehaviour(onRedis('Redis', () => server().url))
+})
+
+describeWithRedisCluster('Redis Cluster', (cluster) => {
+  // Opening a cluster connection takes about 100 ms (discovery, then a socket per master), and each
+  // test's last close() closes it: one object held open keeps it for the whole block, so that the
+  // tests' 30 to 50 ms timeouts time their calls, not a connect.
+  let held: redis.Semaphore | undefined
+  beforeAll(async () => {
+    held = new redis.Semaphore(1, { url: cluster().url })
+    await held.getValue()
+  })
+  afterAll(() => held?.close())
+  semaphoreBehaviour(onRedis('Redis Cluster', () => cluster().url))
 })

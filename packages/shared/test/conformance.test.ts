@@ -1,12 +1,12 @@
 /**
  * One conformance suite, two backends: the behaviour of SharedValue and
  * SharedArray that holds both for shared memory (`@ipc/shared`) and for
- * Redis (`@ipc/shared/redis`). The tests are in conformance/shared-behaviour.ts;
+ * Redis (`@ipc/shared/redis`, on one server and on a cluster). The tests are in conformance/shared-behaviour.ts;
  * the Redis-only ones (text on the server, garbled values, leases, a stopped
  * or restarted server) in src/redis/shared-value.test.ts and redis-*.test.ts.
  */
-import { describeWithRedis } from '@ipc/test-utils'
-import { describe } from 'vitest'
+import { describeWithRedis, describeWithRedisCluster } from '@ipc/test-utils'
+import { afterAll, beforeAll, describe } from 'vitest'
 import * as local from '../src/index.js'
 import * as redis from '../src/redis/index.js'
 import { type ArrayLike, type Backend, sharedBehaviour, type ValueLike } from './conformance/shared-behaviour.js'
@@ -84,10 +84,10 @@ function redisArray(array: redis.SharedArray): ArrayLike {
   }
 }
 
-describeWithRedis('Redis', (server) => {
-  const url = () => server().url
-  const onRedis: Backend = {
-    label: 'Redis',
+/** The Redis backend on the server or cluster at `url()`. */
+function onRedis(label: string, url: () => string): Backend {
+  return {
+    label,
     value: async (type, initial, options) =>
       redisValue(await new redis.SharedValue(type as 'int32', initial as never, { ...options, url: url() }).ready()),
     openValue: async (name, type, create) =>
@@ -103,5 +103,20 @@ describeWithRedis('Redis', (server) => {
       ),
     openArray: async (name, type) => redisArray(await redis.SharedArray.open(name, type as 'int32', { url: url() })),
   }
-  sharedBehaviour(onRedis)
+}
+
+describeWithRedis('Redis', (server) => {
+  sharedBehaviour(onRedis('Redis', () => server().url))
+})
+
+describeWithRedisCluster('Redis Cluster', (cluster) => {
+  // Opening a cluster connection takes about 100 ms (discovery, then a socket per master), and each
+  // test's last close() closes it: one object held open keeps it for the whole block, so that the
+  // tests' 30 to 50 ms timeouts time their calls, not a connect.
+  let held: redis.SharedValue | undefined
+  beforeAll(async () => {
+    held = await new redis.SharedValue('int32', 0, { url: cluster().url }).ready()
+  })
+  afterAll(() => held?.close())
+  sharedBehaviour(onRedis('Redis Cluster', () => cluster().url))
 })

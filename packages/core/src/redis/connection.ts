@@ -12,6 +12,10 @@
  *   lost while the socket was down is made up for by `onReady` listeners,
  *   which re-ask the server after every reconnect.
  *
+ * On a Redis Cluster (the URL names one of its nodes: HELLO says so once both
+ * sockets connected), one cluster client does both instead (cluster-client.ts:
+ * a socket per master for the calls, one more for the wake-ups).
+ *
  * Both reconnect by themselves (50 ms doubling to 1 s between tries). A call
  * never waits past its deadline: `call()` races the reply against it and
  * hands a reply that comes later to `late` (a permit granted after the caller
@@ -24,6 +28,7 @@
 import { randomBytes } from 'node:crypto'
 import { ConnectionError, CorruptError, IpcError } from '../errors.js'
 import { afterTimeout } from '../waiting/signal.js'
+import { type ClusterClient, type ClusterModule, clusterClient } from './cluster-client.js'
 import type { RedisLibrary } from './library.js'
 
 /** The prefix of a process's wake-up channel: `ipc:wake:<clientId>`. */
@@ -34,8 +39,8 @@ export function defaultRedisUrl(): string {
   return process.env.IPC_REDIS_URL ?? 'redis://127.0.0.1:6379'
 }
 
-/** The part of @redis/client's client this module uses. */
-interface Client {
+/** The part of @redis/client's client this module uses (a cluster's: cluster-client.ts). */
+export interface Client {
   connect(): Promise<unknown>
   destroy(): void
   sendCommand<T = unknown>(args: readonly string[]): Promise<T>
@@ -46,7 +51,7 @@ interface Client {
   readonly isReady: boolean
 }
 
-interface ClientModule {
+interface ClientModule extends ClusterModule {
   createClient(options: object): Client
 }
 
@@ -207,7 +212,7 @@ export class RedisConnection {
     if (--this.#users > 0) return
     registry().delete(this.url)
     this.#commands?.destroy()
-    this.#wakeups?.destroy()
+    if (this.#wakeups !== this.#commands) this.#wakeups?.destroy()
     this.#commands = undefined
     this.#wakeups = undefined
     this.#opening = undefined
@@ -345,17 +350,15 @@ export class RedisConnection {
     throw this.#mapError(error)
   }
 
+  /** Loads `library` on the server, or on every master of a cluster. */
   async #load(client: Client, library: RedisLibrary): Promise<void> {
-    await this.#send(client, ['FUNCTION', 'LOAD', 'REPLACE', library.code])
-    this.#loaded.add(library)
-  }
-
-  async #send(client: Client, command: readonly string[]): Promise<unknown> {
+    const command = ['FUNCTION', 'LOAD', 'REPLACE', library.code]
     try {
-      return await client.sendCommand(command)
+      await ('everyMaster' in client ? (client as ClusterClient).everyMaster(command) : client.sendCommand(command))
     } catch (error) {
       throw this.#mapError(error)
     }
+    this.#loaded.add(library)
   }
 
   /**
@@ -442,7 +445,7 @@ export class RedisConnection {
       (error: unknown) => {
         this.#opening = undefined
         this.#commands?.destroy()
-        this.#wakeups?.destroy()
+        if (this.#wakeups !== this.#commands) this.#wakeups?.destroy()
         this.#commands = undefined
         this.#wakeups = undefined
         // Whatever failed the connect (a refused socket, a handshake the server answered with an
@@ -485,40 +488,38 @@ export class RedisConnection {
   }
 
   async #connect(): Promise<void> {
-    const { createClient } = await loadClientModule()
+    const module = await loadClientModule()
     // The first connect fails fast (no retries): a wrong URL or a server that
     // is down is reported to the call; reconnects after that are patient.
     let connected = false
-    const make = (): Client =>
-      createClient({
-        url: this.url,
-        disableOfflineQueue: true,
-        // No maintenance push notifications (CLIENT MAINT_NOTIFICATIONS ON, the default 'auto'):
-        // the client acts on a server's MOVING push (reconnects elsewhere, pauses the socket,
-        // and a malformed one throws where nothing catches it: the process exits).
-        maintNotifications: 'disabled',
-        socket: {
-          connectTimeout: 5000,
-          reconnectStrategy: (retries: number, cause: Error) => (connected ? reconnectDelay(retries) : cause),
-        },
-      })
-    const commands = make()
-    const wakeups = make()
+    // A new object for each client: a client keeps (and changes) the `socket` object it is given.
+    const options = () => ({
+      disableOfflineQueue: true,
+      // No maintenance push notifications (CLIENT MAINT_NOTIFICATIONS ON, the default 'auto'):
+      // the client acts on a server's MOVING push (reconnects elsewhere, pauses the socket,
+      // and a malformed one throws where nothing catches it: the process exits).
+      maintNotifications: 'disabled',
+      socket: {
+        connectTimeout: 5000,
+        reconnectStrategy: (retries: number, cause: Error) => (connected ? reconnectDelay(retries) : cause),
+      },
+    })
+    // Both sockets to the URL at once; if it names a node of a cluster, both become cluster clients.
+    let commands = this.#track(module.createClient({ url: this.url, ...options() }))
+    let wakeups = this.#track(module.createClient({ url: this.url, ...options() }))
     this.#commands = commands
     this.#wakeups = wakeups
-    for (const client of [commands, wakeups]) {
-      client.on('error', (error) => {
-        this.#lastError = error
-      })
-      client.on('reconnecting', () => {
-        this.#loaded.clear()
-        const lost = new ConnectionError(`Lost the connection to Redis at ${redactUrl(this.url)}; reconnecting`, {
-          cause: this.#lastError,
-        })
-        for (const listener of this.#lostListeners) listener(lost)
-      })
-    }
     await Promise.all([commands.connect(), wakeups.connect()])
+    if (await isClusterNode(commands)) {
+      commands.destroy()
+      wakeups.destroy()
+      // One cluster client for both: it subscribes on a socket of its own (building one costs ~15 ms).
+      commands = this.#track(clusterClient(module, this.url, options()))
+      wakeups = commands
+      this.#commands = commands
+      this.#wakeups = wakeups
+      await commands.connect()
+    }
     await wakeups.subscribe(this.wakeChannel, (message) => this.#dispatch(message))
     connected = true
     // After a reconnect the subscriber has re-subscribed once it is ready; then ask again.
@@ -526,6 +527,25 @@ export class RedisConnection {
       for (const listener of this.#readyListeners) listener()
     })
     if (this.#pending === 0) this.#unref()
+  }
+
+  /**
+   * `client`, its errors kept for the next ConnectionError, and its reconnects
+   * reported: a reconnect may have lost wake-ups (or, with the server, waiters
+   * and loaded libraries), so pending waits reject and libraries load again.
+   */
+  #track(client: Client): Client {
+    client.on('error', (error) => {
+      this.#lastError = error
+    })
+    client.on('reconnecting', () => {
+      this.#loaded.clear()
+      const lost = new ConnectionError(`Lost the connection to Redis at ${redactUrl(this.url)}; reconnecting`, {
+        cause: this.#lastError,
+      })
+      for (const listener of this.#lostListeners) listener(lost)
+    })
+    return client
   }
 
   #dispatch(message: string): void {
@@ -539,13 +559,33 @@ export class RedisConnection {
 
   #ref(): void {
     this.#commands?.ref()
-    this.#wakeups?.ref()
+    if (this.#wakeups !== this.#commands) this.#wakeups?.ref()
   }
 
   #unref(): void {
     this.#commands?.unref()
-    this.#wakeups?.unref()
+    if (this.#wakeups !== this.#commands) this.#wakeups?.unref()
   }
+}
+
+/**
+ * Whether the server behind `client` is a node of a Redis Cluster: HELLO
+ * without a protocol version (Redis 6+, any ACL user) reports `mode`. A
+ * server that refuses HELLO is taken as a single server.
+ */
+async function isClusterNode(client: Client): Promise<boolean> {
+  let hello: unknown
+  try {
+    hello = await client.sendCommand(['HELLO'])
+  } catch {
+    return false
+  }
+  if (Array.isArray(hello)) {
+    const at = hello.indexOf('mode')
+    return at % 2 === 0 && hello[at + 1] === 'cluster'
+  }
+  if (hello instanceof Map) return hello.get('mode') === 'cluster'
+  return typeof hello === 'object' && hello !== null && (hello as { mode?: unknown }).mode === 'cluster'
 }
 
 /** How many times a call that found the library missing loads it and runs again. */

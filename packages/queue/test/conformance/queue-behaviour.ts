@@ -37,7 +37,7 @@ export interface JoinableQueueLike<T = unknown> extends QueueLike<T> {
 
 /** Builds and opens the queues of one backend. */
 export interface Backend {
-  /** Shown in the test names: 'shared memory', 'Redis'. */
+  /** Shown in the test names: 'shared memory', 'Redis', 'Redis Cluster'. */
   readonly label: string
   queue<T>(options?: { maxsize?: number; name?: string }): MaybePromise<QueueLike<T>>
   openQueue<T>(name: string): Promise<QueueLike<T>>

@@ -38,7 +38,7 @@ export interface LockLike {
 
 /** Builds and opens the objects of one backend. */
 export interface Backend {
-  /** Shown in the test names: 'shared memory', 'Redis'. */
+  /** Shown in the test names: 'shared memory', 'Redis', 'Redis Cluster'. */
   readonly label: string
   semaphore(value: number, options?: { name?: string }): MaybePromise<SemaphoreLike>
   openSemaphore(name: string): Promise<SemaphoreLike>

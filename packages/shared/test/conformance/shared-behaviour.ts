@@ -34,7 +34,7 @@ export interface ArrayLike {
 
 /** Builds and opens the objects of one backend. */
 export interface Backend {
-  /** Shown in the test names: 'shared memory', 'Redis'. */
+  /** Shown in the test names: 'shared memory', 'Redis', 'Redis Cluster'. */
   readonly label: string
   value(type: string, initial?: Element, options?: { name?: string; lock?: boolean }): Promise<ValueLike>
   openValue(name: string, type?: string, create?: { initial?: Element }): Promise<ValueLike>

@@ -1,0 +1,157 @@
+/**
+ * RedisConnection on a real Redis Cluster (three masters on this machine):
+ * the URL of any node is enough. Each call goes to the master of its keys'
+ * slot, a library is loaded on every master (and again on one that lost it),
+ * wake-ups PUBLISHed by a function on any master reach the process, idle
+ * sockets do not keep a script alive, and a master's failover is survived. The primitives' own behaviour on a
+ * cluster is in each package's conformance suite.
+ */
+import { describeWithRedisCluster, type RedisCluster, type RedisServer, sleep, spawnChild } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
+import { ConnectionError } from '../src/errors.js'
+import { RedisConnection } from '../src/redis/connection.js'
+import { redisKey } from '../src/redis/keys.js'
+import { defineLibrary } from '../src/redis/library.js'
+
+const IDLE = new URL('./fixtures/redis-cluster-idle.mjs', import.meta.url)
+const FOREVER = { deadline: Number.POSITIVE_INFINITY }
+const LIBRARY = defineLibrary(
+  'test_cluster',
+  1,
+  `register('set', function(keys, args) return redis.call('SET', keys[1], args[1]) end)
+register('get', function(keys, args) return redis.call('GET', keys[1]) end)
+register('wake', function(keys, args) return redis.call('PUBLISH', args[1], args[2]) end)`,
+)
+
+/** A key of a primitive whose slot each master serves: one per node, in node order. */
+async function keyOnEachNode(cluster: RedisCluster): Promise<string[]> {
+  const keys: (string | undefined)[] = cluster.nodes.map(() => undefined)
+  for (let i = 0; keys.includes(undefined); i++) {
+    const key = redisKey(`spread-${i}`, 'meta')
+    const slot = Number((await cluster.nodes[0]?.command('CLUSTER', 'KEYSLOT', key))?.slice(1))
+    keys[Math.floor((slot * cluster.nodes.length) / 16384)] ??= key
+  }
+  return keys as string[]
+}
+
+describeWithRedisCluster('RedisConnection on a Redis Cluster', (cluster) => {
+  it('sends each call to the master of its slot, with the library loaded on every master', async () => {
+    const connection = RedisConnection.acquire(cluster().url)
+    try {
+      const keys = await keyOnEachNode(cluster())
+      for (const [i, key] of keys.entries())
+        expect(await connection.call(LIBRARY, 'set', [key], [`v${i}`], FOREVER)).toBe('OK')
+      for (const [i, node] of cluster().nodes.entries()) {
+        // Each key lives on its own node (asked directly: another node would answer MOVED).
+        expect(await node.command('GET', keys[i] as string)).toBe('$2')
+        expect(await node.command('EXISTS', keys[(i + 1) % keys.length] as string)).toMatch(/^-MOVED /)
+        expect(await node.command('FUNCTION', 'LIST', 'LIBRARYNAME', LIBRARY.name)).toBe('*1')
+      }
+    } finally {
+      connection.release()
+    }
+  })
+
+  it('loads the library again when one master lost it (a restart, a FUNCTION FLUSH)', async () => {
+    const connection = RedisConnection.acquire(cluster().url)
+    try {
+      const keys = await keyOnEachNode(cluster())
+      await connection.call(LIBRARY, 'set', [keys[0] as string], ['a'], FOREVER)
+      expect(await cluster().nodes[2]?.command('FUNCTION', 'FLUSH')).toBe('+OK')
+      expect(await connection.call(LIBRARY, 'set', [keys[2] as string], ['b'], FOREVER)).toBe('OK')
+      expect(await cluster().nodes[2]?.command('FCALL', LIBRARY.functionName('set'), '1', keys[2] as string, 'c')).toBe(
+        '+OK',
+      )
+    } finally {
+      connection.release()
+    }
+  })
+
+  it('hears a wake-up PUBLISHed by a function on any master', async () => {
+    const connection = RedisConnection.acquire(cluster().url)
+    const heard: string[] = []
+    const stop = connection.onWake('probe', (message) => heard.push(message))
+    try {
+      const keys = await keyOnEachNode(cluster())
+      // The first call connects (and subscribes): only then is the channel listened to.
+      await connection.call(LIBRARY, 'set', [keys[0] as string], ['x'], FOREVER)
+      for (const [i, key] of keys.entries())
+        await connection.call(LIBRARY, 'wake', [key], [connection.wakeChannel, `probe ${i}`], FOREVER)
+      for (let t = 0; t < 100 && heard.length < keys.length; t++) await new Promise((r) => setTimeout(r, 20))
+      expect(heard.sort()).toEqual(keys.map((_, i) => `probe ${i}`))
+    } finally {
+      stop()
+      connection.release()
+    }
+  })
+
+  it("lets a script end by itself once its calls are done (idle sockets unref'd on every node)", async () => {
+    const child = spawnChild(IDLE, [cluster().url])
+    await child.waitFor('called number', 10_000)
+    const code = await Promise.race([child.exited, new Promise((r) => setTimeout(() => r('still running'), 5000))])
+    expect(code).toBe(0)
+  })
+})
+
+/** The replication offset in `INFO replication` text. */
+function replicationOffset(info: string): number {
+  return Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? Number.NaN)
+}
+
+describeWithRedisCluster(
+  'RedisConnection on a Redis Cluster whose master fails over',
+  (cluster) => {
+    it('fails calls to the lost master with ConnectionError, serves the other masters meanwhile, and reaches the promoted replica and hears wake-ups again by itself', async () => {
+      const { nodes, replicas } = cluster()
+      const connection = RedisConnection.acquire(nodes[0]?.url as string)
+      const heard: string[] = []
+      const stopListening = connection.onWake('probe', (message) => heard.push(message))
+      try {
+        const keys = await keyOnEachNode(cluster())
+        for (const key of keys) expect(await connection.call(LIBRARY, 'set', [key], ['before'], FOREVER)).toBe('OK')
+        // The master to fail: the one this process subscribed on (its wake-ups must come back too).
+        const lostAt = (
+          await Promise.all(
+            nodes.map(async (node) => (await node.bulk('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes('cmd=')),
+          )
+        ).indexOf(true)
+        expect(lostAt).toBeGreaterThanOrEqual(0)
+        const master = nodes[lostAt] as RedisServer
+        const replica = replicas[lostAt] as RedisServer
+        const lost = keys[lostAt] as string
+        const kept = keys[(lostAt + 1) % keys.length] as string
+        // Redis replicates asynchronously: the write is on the replica before the master dies.
+        const written = replicationOffset(await master.info('replication'))
+        for (let i = 0; i < 200 && !(replicationOffset(await replica.info('replication')) >= written); i++)
+          await sleep(20)
+        await master.kill()
+
+        await expect(connection.call(LIBRARY, 'get', [lost], [], FOREVER)).rejects.toBeInstanceOf(ConnectionError)
+        // The other masters go on serving meanwhile (the library is loaded on those that answer).
+        expect(await connection.call(LIBRARY, 'get', [kept], [], FOREVER)).toBe('before')
+
+        const started = performance.now()
+        let value: unknown
+        while (value === undefined && performance.now() - started < 30_000) {
+          value = await connection.call(LIBRARY, 'get', [lost], [], FOREVER).catch(async (error: unknown) => {
+            if (!(error instanceof ConnectionError)) throw error
+            await sleep(100)
+            return undefined
+          })
+        }
+        expect(value).toBe('before')
+        expect(await replica.info('replication')).toContain('role:master')
+        // Subscribed again elsewhere: a wake-up published on any master arrives.
+        for (let i = 0; i < 100 && heard.length === 0; i++) {
+          await connection.call(LIBRARY, 'wake', [kept], [connection.wakeChannel, `probe ${i}`], FOREVER)
+          await sleep(50)
+        }
+        expect(heard.length).toBeGreaterThan(0)
+      } finally {
+        stopListening()
+        connection.release()
+      }
+    }, 60_000)
+  },
+  3,
+)
