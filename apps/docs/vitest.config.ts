@@ -6,5 +6,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The examples start real processes and share /dev/shm: one file at a time.
     fileParallelism: false,
+    // beforeAll starts a redis-server and a three-node Redis Cluster for the Redis examples.
+    hookTimeout: 60_000,
   },
 })

@@ -200,9 +200,10 @@ export function describeWithRedisCluster(
   const missing = !hasRedisServer()
   describe.skipIf(missing)(`${title}${missing ? ` (skipped: ${NO_REDIS_NOTE})` : ''}`, () => {
     let cluster: RedisCluster | undefined
+    // Up to 30 s to form (and sync its replicas) on a loaded machine.
     beforeAll(async () => {
       cluster = await startRedisCluster(3, replicas)
-    })
+    }, 60_000)
     afterAll(async () => {
       await cluster?.stop()
     })

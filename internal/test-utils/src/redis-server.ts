@@ -27,6 +27,8 @@ export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
   readonly url: string
   readonly port: number
+  /** A cluster node's bus port (`cluster-port`); 0 for a standalone server. */
+  readonly busPort: number
   /** The server's pid (changes after `restart()`). */
   readonly pid: number
   /** SIGSTOP: the socket stays open, nothing answers. */
@@ -162,6 +164,8 @@ export interface RedisServerOptions {
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ipc-redis-'))
   let port = await freePort()
+  // A cluster node's bus port: by default port + 10000, past 65535 for a port above 55535.
+  let busPort = options.cluster === true ? await freePort() : 0
   let child: ChildProcess | undefined
   if (!exitHook) {
     exitHook = true
@@ -185,7 +189,16 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         '',
         ...(options.appendonly === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
         ...(options.cluster === true
-          ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']
+          ? [
+              '--cluster-enabled',
+              'yes',
+              '--cluster-config-file',
+              'nodes.conf',
+              '--cluster-node-timeout',
+              '2000',
+              '--cluster-port',
+              String(busPort),
+            ]
           : []),
         '--dir',
         dir,
@@ -238,11 +251,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     } catch (error) {
       if (!(error instanceof PortTakenError) || attempt === 5) throw error
       port = await freePort()
+      if (options.cluster === true) busPort = await freePort()
     }
   }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    busPort,
     get pid() {
       return child?.pid ?? -1
     },
@@ -299,7 +314,7 @@ export async function startRedisCluster(size = 3, replicas = 0): Promise<RedisCl
       if (reply !== '+OK') throw new Error(`CLUSTER ADDSLOTSRANGE on port ${node.port}: ${reply}`)
     }
     for (const node of [...nodes.slice(1), ...copies]) {
-      const reply = await nodes[0]?.command('CLUSTER', 'MEET', '127.0.0.1', String(node.port))
+      const reply = await nodes[0]?.command('CLUSTER', 'MEET', '127.0.0.1', String(node.port), String(node.busPort))
       if (reply !== '+OK') throw new Error(`CLUSTER MEET of port ${node.port}: ${reply}`)
     }
     const deadline = Date.now() + 30_000

@@ -35,7 +35,7 @@ async function keyOnEachNode(cluster: RedisCluster): Promise<string[]> {
 }
 
 describeWithRedisCluster('RedisConnection on a Redis Cluster', (cluster) => {
-  it('sends each call to the master of its slot, with the library loaded on every master', async () => {
+  it('sends each call to the master of its slot, loading the library on each master it calls', async () => {
     const connection = RedisConnection.acquire(cluster().url)
     try {
       const keys = await keyOnEachNode(cluster())
@@ -154,4 +154,61 @@ describeWithRedisCluster(
     }, 60_000)
   },
   3,
+)
+
+/** Calls `get` on `key` (at most 2 s each) until it answers `expected`, for at most `limitMs`; the time it took. */
+async function servedWithin(
+  connection: RedisConnection,
+  key: string,
+  expected: string,
+  limitMs: number,
+): Promise<number> {
+  const started = performance.now()
+  for (;;) {
+    const reply = await connection
+      .call(LIBRARY, 'get', [key], [], { deadline: performance.now() + 2000 })
+      .catch((error: unknown) => {
+        if (!(error instanceof ConnectionError)) throw error
+        return undefined
+      })
+    if (reply === expected) return performance.now() - started
+    if (performance.now() - started > limitMs)
+      throw new Error(`${key} not served within ${limitMs} ms (last reply: ${String(reply)})`)
+    await sleep(100)
+  }
+}
+
+describeWithRedisCluster(
+  'RedisConnection on a Redis Cluster whose failover goes back',
+  (cluster) => {
+    it('serves every master again when the replica that took over fails too, and its old master takes over again', async () => {
+      const { nodes, replicas } = cluster()
+      const [original, other] = nodes as [RedisServer, RedisServer]
+      const replica = replicas[0] as RedisServer
+      const connection = RedisConnection.acquire(other.url)
+      try {
+        const keys = await keyOnEachNode(cluster())
+        for (const key of keys) expect(await connection.call(LIBRARY, 'set', [key], ['before'], FOREVER)).toBe('OK')
+        // A forced failover (no election to lose on a loaded machine): the replica takes over, and the
+        // old master follows it once it learns of the newer epoch.
+        expect(await replica.command('CLUSTER', 'FAILOVER', 'TAKEOVER')).toBe('+OK')
+        for (let i = 0; i < 300; i++) {
+          const roles = [await replica.info('replication'), await original.info('replication')]
+          if (roles[0]?.includes('role:master') && roles[1]?.includes('master_link_status:up')) break
+          await sleep(50)
+        }
+        expect(await original.info('replication')).toContain('master_link_status:up')
+        // The connection reaches the new master (a node it first connects after its own start).
+        await servedWithin(connection, keys[0] as string, 'before', 15_000)
+        // The new master fails: the old one takes over again. No call may wait past its deadline,
+        // and every master is served again.
+        await replica.kill()
+        for (const key of keys) await servedWithin(connection, key, 'before', 20_000)
+        expect(await original.info('replication')).toContain('role:master')
+      } finally {
+        connection.release()
+      }
+    }, 90_000)
+  },
+  1,
 )

@@ -320,7 +320,7 @@ export class RedisConnection {
 
   async #openAndCall(library: RedisLibrary, command: string[]): Promise<unknown> {
     const client = await this.#open()
-    if (!this.#loaded.has(library)) await this.#load(client, library)
+    if (!this.#loaded.has(library)) await this.#load(client, library, command)
     try {
       return await client.sendCommand(command)
     } catch (error) {
@@ -340,7 +340,7 @@ export class RedisConnection {
   async #retry(client: Client, library: RedisLibrary, command: string[], error: unknown): Promise<unknown> {
     for (let tries = 0; isFunctionMissing(error) && tries < RELOAD_TRIES; tries++) {
       this.#loaded.delete(library)
-      await this.#load(client, library)
+      await this.#load(client, library, command)
       try {
         return await client.sendCommand(command)
       } catch (next) {
@@ -350,11 +350,11 @@ export class RedisConnection {
     throw this.#mapError(error)
   }
 
-  /** Loads `library` on the server, or on every master of a cluster. */
-  async #load(client: Client, library: RedisLibrary): Promise<void> {
-    const command = ['FUNCTION', 'LOAD', 'REPLACE', library.code]
+  /** Loads `library` on the server, or on a cluster's master that runs `command` (its others load it on their first "Function not found"). */
+  async #load(client: Client, library: RedisLibrary, command: readonly string[]): Promise<void> {
+    const load = ['FUNCTION', 'LOAD', 'REPLACE', library.code]
     try {
-      await ('everyMaster' in client ? (client as ClusterClient).everyMaster(command) : client.sendCommand(command))
+      await ('load' in client ? (client as ClusterClient).load(command, load) : client.sendCommand(load))
     } catch (error) {
       throw this.#mapError(error)
     }
