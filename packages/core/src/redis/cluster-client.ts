@@ -17,14 +17,15 @@
  * start while one of them is down. (Connecting nodes when first used,
  * `minimizeConnections`, would lift that, but made a child process of
  * apps/docs/examples/redis/pool-limit.mjs find its semaphore gone in 4 runs
- * of 12; not understood yet, so not used.) A node client gives up after
- * NODE_RECONNECT_TRIES failed connects (about 5 s) and is made again by the
- * next call that needs it: a node that is gone for good (a failed master
- * whose replica took over, then failed back) never holds a call for longer,
- * nor the client's next look at the cluster's layout. Once a node has been reconnecting for TOPOLOGY_REFRESH_MS,
- * the client asks the others for the slots again, and again every
- * TOPOLOGY_REFRESH_MS, so calls reach a promoted replica by themselves (the
- * subscriber too). Writes the old master had not replicated are lost with
+ * of 12; not understood yet, so not used.) A node client reconnects for as
+ * long as its node is down, as the one-server sockets do (one that gave up
+ * would never be made again: @redis/client replaces only a client whose
+ * first connect failed). Once a node has been reconnecting for
+ * TOPOLOGY_REFRESH_MS (it refuses connections: a node that stops answering
+ * on an open socket is not noticed before the OS gives up on the socket, as
+ * with one server), the client asks the others for the slots again, and
+ * again every TOPOLOGY_REFRESH_MS, so calls reach a promoted replica by
+ * themselves (the subscriber too). Writes the old master had not replicated are lost with
  * it: Redis replicates asynchronously.
  *
  * Trust: the nodes' answers about the cluster's layout (CLUSTER SLOTS) are
@@ -72,9 +73,6 @@ export interface ClusterClient extends Client {
 /** How long a node reconnects before the client asks the cluster for its slots again (@redis/client's default: 5 s). */
 export const TOPOLOGY_REFRESH_MS = 1000
 
-/** Failed connects after which a node client gives up (50 ms doubling to 1 s between them: about 5 s). */
-export const NODE_RECONNECT_TRIES = 9
-
 /** Nodes the subscriber tries (each picked at random) before connecting fails: one in 3^12 with a third of them down. */
 const SUBSCRIBE_TRIES = 12
 
@@ -100,7 +98,6 @@ function firstKey(args: readonly string[]): string | undefined {
  */
 export function clusterClient(module: ClusterModule, url: string, defaults: NodeOptions): ClusterClient {
   const parsed = new URL(url)
-  const strategy = defaults.socket.reconnectStrategy
   const cluster = module.createCluster({
     rootNodes: [{ url }],
     defaults: {
@@ -111,8 +108,6 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
       socket: {
         ...defaults.socket,
         ...(parsed.protocol === 'rediss:' ? { tls: true } : {}),
-        reconnectStrategy: (retries: number, cause: Error) =>
-          retries >= NODE_RECONNECT_TRIES ? cause : strategy(retries, cause),
       },
     } as RedisClusterOptions['defaults'],
     useReplicas: false,

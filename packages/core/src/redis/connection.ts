@@ -320,7 +320,9 @@ export class RedisConnection {
 
   async #openAndCall(library: RedisLibrary, command: string[]): Promise<unknown> {
     const client = await this.#open()
-    if (!this.#loaded.has(library)) await this.#load(client, library, command)
+    // A cluster's call goes first, and loads the library only if its master answers "Function not found"
+    // (`#retry`): a load sent first could reach a master the call would not (a slot map one MOVED out of date).
+    if (!this.#loaded.has(library) && !('load' in client)) await this.#load(client, library, command)
     try {
       return await client.sendCommand(command)
     } catch (error) {
