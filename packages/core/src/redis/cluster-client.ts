@@ -17,10 +17,14 @@
  * start while one of them is down. (Connecting nodes when first used,
  * `minimizeConnections`, would lift that, but made a child process of
  * apps/docs/examples/redis/pool-limit.mjs find its semaphore gone in 4 runs
- * of 12; not understood yet, so not used.) A node client reconnects for as
- * long as its node is down, as the one-server sockets do (one that gave up
- * would never be made again: @redis/client replaces only a client whose
- * first connect failed). Once a node has been reconnecting for
+ * of 12; not understood yet, so not used.) A node client that has been
+ * ready reconnects for as long as its node is down, as the one-server
+ * sockets do (one that gave up would never be made again: @redis/client
+ * replaces only a client whose first connect failed). A client that never
+ * was ready (a node the cluster named after this one connected, such as a
+ * promoted replica) gives up after FIRST_CONNECT_TRIES (about 5 s): a node
+ * that never answers must not hold the calls and the layout look that wait
+ * for its connect. Once a node has been reconnecting for
  * TOPOLOGY_REFRESH_MS (it refuses connections: a node that stops answering
  * on an open socket is not noticed before the OS gives up on the socket, as
  * with one server), the client asks the others for the slots again, and
@@ -73,6 +77,9 @@ export interface ClusterClient extends Client {
 /** How long a node reconnects before the client asks the cluster for its slots again (@redis/client's default: 5 s). */
 export const TOPOLOGY_REFRESH_MS = 1000
 
+/** Failed first connects after which a node client that never was ready gives up (50 ms doubling to 1 s apart: ~5 s). */
+export const FIRST_CONNECT_TRIES = 9
+
 /** Nodes the subscriber tries (each picked at random) before connecting fails: one in 3^12 with a third of them down. */
 const SUBSCRIBE_TRIES = 12
 
@@ -98,6 +105,9 @@ function firstKey(args: readonly string[]): string | undefined {
  */
 export function clusterClient(module: ClusterModule, url: string, defaults: NodeOptions): ClusterClient {
   const parsed = new URL(url)
+  const strategy = defaults.socket.reconnectStrategy
+  // "host:port" of the nodes whose client has been ready (and not ended since).
+  const ready = new Set<string>()
   const cluster = module.createCluster({
     rootNodes: [{ url }],
     defaults: {
@@ -112,7 +122,23 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     } as RedisClusterOptions['defaults'],
     useReplicas: false,
     topologyRefreshOnReconnectionAttemptStrategy: TOPOLOGY_REFRESH_MS,
+    // Each node's socket options, merged over `defaults.socket` (a new object each time: a client keeps it).
+    nodeAddressMap: (address: string) => {
+      const colon = address.lastIndexOf(':')
+      return {
+        host: address.slice(0, colon),
+        port: Number(address.slice(colon + 1)),
+        reconnectStrategy: (retries: number, cause: Error) =>
+          !ready.has(address) && retries >= FIRST_CONNECT_TRIES ? cause : strategy(retries, cause),
+      }
+    },
   })
+  const addressOf = (info: unknown) => {
+    const { host, port } = info as { host: string; port: number }
+    return `${host}:${port}`
+  }
+  cluster.on('node-ready', (info) => ready.add(addressOf(info)))
+  cluster.on('node-disconnect', (info) => ready.delete(addressOf(info)))
   let refed = true
   const sockets = (): NodeClient[] => {
     const all = new Set<NodeClient>()

@@ -324,7 +324,10 @@ export class RedisConnection {
     // (`#retry`): a load sent first could reach a master the call would not (a slot map one MOVED out of date).
     if (!this.#loaded.has(library) && !('load' in client)) await this.#load(client, library, command)
     try {
-      return await client.sendCommand(command)
+      const reply = await client.sendCommand(command)
+      // It ran, so its master has the library (on a cluster `#loaded` is a hint: `#retry` loads it where missing).
+      this.#loaded.add(library)
+      return reply
     } catch (error) {
       return await this.#retry(client, library, command, error)
     }
