@@ -340,12 +340,19 @@ describe('decodeUntrusted() of v8 payloads whose element stores V8 sizes from th
     for (const [name, bytes] of Object.entries(shapes)) {
       const estimate = scanV8(bytes, 0, bytes.length)
       expect(estimate, name).toBeLessThanOrEqual(budgetOf(bytes))
-      const before = heapAfterGc()
-      const revived = decodeUntrusted(TAG_V8, bytes, 0, bytes.length)
+      // The least of three trials: the heap around one moves by hundreds of KB with other garbage
+      // and compiled code (a CI run under Node 24 measured 1.19 times the estimate once, where
+      // alone it takes 0.51 to 1.04), while a store the estimate does not charge shows in all three.
+      let took = Number.POSITIVE_INFINITY
+      for (let trial = 0; trial < 3; trial++) {
+        const before = heapAfterGc()
+        const revived = decodeUntrusted(TAG_V8, bytes, 0, bytes.length)
+        took = Math.min(took, heapAfterGc() - before)
+        expect(revived, name).toBeDefined()
+      }
       // Slack for what a GC leaves (a page of bookkeeping) and what the JIT may add meanwhile on a
       // loaded machine: the stores themselves are 30 KB to 1 MB, and one not charged would be all of it.
-      expect(heapAfterGc() - before, name).toBeLessThan(1.1 * estimate + 64 * 1024)
-      expect(revived, name).toBeDefined()
+      expect(took, name).toBeLessThan(1.1 * estimate + 64 * 1024)
     }
   })
 })
