@@ -211,8 +211,7 @@ export class RedisConnection {
   release(): void {
     if (--this.#users > 0) return
     registry().delete(this.url)
-    this.#commands?.destroy()
-    if (this.#wakeups !== this.#commands) this.#wakeups?.destroy()
+    this.#each(destroyClient)
     this.#commands = undefined
     this.#wakeups = undefined
     this.#opening = undefined
@@ -449,8 +448,7 @@ export class RedisConnection {
       },
       (error: unknown) => {
         this.#opening = undefined
-        this.#commands?.destroy()
-        if (this.#wakeups !== this.#commands) this.#wakeups?.destroy()
+        this.#each(destroyClient)
         this.#commands = undefined
         this.#wakeups = undefined
         // Whatever failed the connect (a refused socket, a handshake the server answered with an
@@ -562,16 +560,24 @@ export class RedisConnection {
     listener?.(message)
   }
 
+  /** Runs `act` on each client open now, once (on a cluster one client is both sockets); no allocation: `#ref` runs per call. */
+  #each(act: (client: Client) => void): void {
+    if (this.#commands !== undefined) act(this.#commands)
+    if (this.#wakeups !== undefined && this.#wakeups !== this.#commands) act(this.#wakeups)
+  }
+
   #ref(): void {
-    this.#commands?.ref()
-    if (this.#wakeups !== this.#commands) this.#wakeups?.ref()
+    this.#each(refClient)
   }
 
   #unref(): void {
-    this.#commands?.unref()
-    if (this.#wakeups !== this.#commands) this.#wakeups?.unref()
+    this.#each(unrefClient)
   }
 }
+
+const destroyClient = (client: Client): void => client.destroy()
+const refClient = (client: Client): void => client.ref()
+const unrefClient = (client: Client): void => client.unref()
 
 /**
  * Whether the server behind `client` is a node of a Redis Cluster: HELLO
