@@ -282,8 +282,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 export interface RedisCluster {
   /** The first node's `redis://127.0.0.1:<port>`: what a client is given (it finds the others). */
   readonly url: string
-  /** The masters, in slot order: node i serves slots i·16384/n … (i+1)·16384/n - 1. */
+  /** The masters, in slot order: node i serves slots ⌊i·16384/n⌋ … ⌊(i+1)·16384/n⌋ - 1 (`nodeOfSlot`). */
   readonly nodes: readonly RedisServer[]
+  /** The index in `nodes` of the master that serves `slot` (as started; a failover moves it). */
+  nodeOfSlot(slot: number): number
   /** replicas[i]: the replica of nodes[i] (`startRedisCluster`'s `replicas`), synced when the cluster was returned. */
   readonly replicas: readonly RedisServer[]
   /** Stops every node and removes their directories. Idempotent. */
@@ -308,9 +310,12 @@ export async function startRedisCluster(size = 3, replicas = 0): Promise<RedisCl
     for (let i = 0; i < size; i++) nodes.push(await startRedisServer({ cluster: true }))
     for (let i = 0; i < replicas; i++) copies.push(await startRedisServer({ cluster: true }))
     for (const [i, node] of nodes.entries()) {
-      const first = Math.floor((i * 16384) / size)
-      const last = Math.floor(((i + 1) * 16384) / size) - 1
-      const reply = await node.command('CLUSTER', 'ADDSLOTSRANGE', String(first), String(last))
+      const reply = await node.command(
+        'CLUSTER',
+        'ADDSLOTSRANGE',
+        String(firstSlot(i, size)),
+        String(firstSlot(i + 1, size) - 1),
+      )
       if (reply !== '+OK') throw new Error(`CLUSTER ADDSLOTSRANGE on port ${node.port}: ${reply}`)
     }
     for (const node of [...nodes.slice(1), ...copies]) {
@@ -348,5 +353,15 @@ export async function startRedisCluster(size = 3, replicas = 0): Promise<RedisCl
     await stop()
     throw error
   }
-  return { url: (nodes[0] as RedisServer).url, nodes, replicas: copies, stop }
+  const nodeOfSlot = (slot: number) => {
+    let i = 0
+    while (firstSlot(i + 1, size) <= slot) i++
+    return i
+  }
+  return { url: (nodes[0] as RedisServer).url, nodes, nodeOfSlot, replicas: copies, stop }
+}
+
+/** The first slot of master `i` of `size` (and one past the last of master i - 1). */
+function firstSlot(i: number, size: number): number {
+  return Math.floor((i * 16384) / size)
 }

@@ -29,7 +29,7 @@ async function keyOnEachNode(cluster: RedisCluster): Promise<string[]> {
   for (let i = 0; keys.includes(undefined); i++) {
     const key = redisKey(`spread-${i}`, 'meta')
     const slot = Number((await cluster.nodes[0]?.command('CLUSTER', 'KEYSLOT', key))?.slice(1))
-    keys[Math.floor((slot * cluster.nodes.length) / 16384)] ??= key
+    keys[cluster.nodeOfSlot(slot)] ??= key
   }
   return keys as string[]
 }

@@ -17,20 +17,21 @@
  * start while one of them is down. (Connecting nodes when first used,
  * `minimizeConnections`, would lift that, but made a child process of
  * apps/docs/examples/redis/pool-limit.mjs find its semaphore gone in 4 runs
- * of 12; not understood yet, so not used.) A node client that has been
- * ready reconnects for as long as its node is down, as the one-server
- * sockets do (one that gave up would never be made again: @redis/client
- * replaces only a client whose first connect failed). A client that never
- * was ready (a node the cluster named after this one connected, such as a
- * promoted replica) gives up after FIRST_CONNECT_TRIES (about 5 s): a node
- * that never answers must not hold the calls and the layout look that wait
- * for its connect. Once a node has been reconnecting for
- * TOPOLOGY_REFRESH_MS (it refuses connections: a node that stops answering
- * on an open socket is not noticed before the OS gives up on the socket, as
- * with one server), the client asks the others for the slots again, and
- * again every TOPOLOGY_REFRESH_MS, so calls reach a promoted replica by
- * themselves (the subscriber too). Writes the old master had not replicated are lost with
- * it: Redis replicates asynchronously.
+ * of 12; not understood yet, so not used.)
+ *
+ * Reconnects: a node client that has been ready reconnects for as long as
+ * its node is down, as the one-server sockets do (one that gave up would
+ * never be made again: @redis/client replaces only a client whose first
+ * connect failed). A client that never was ready (a node the cluster named
+ * after this one connected, such as a promoted replica) gives up after
+ * FIRST_CONNECT_TRIES (about 5 s): a node that never answers must not hold
+ * the calls and the layout look that wait for its connect. Once a node has
+ * been reconnecting for TOPOLOGY_REFRESH_MS (it refuses connections: a node
+ * that stops answering on an open socket is not noticed before the OS gives
+ * up on the socket, as with one server), the client asks the others for the
+ * slots again, and again every TOPOLOGY_REFRESH_MS, so calls reach a
+ * promoted replica by themselves (the subscriber too). Writes the old master
+ * had not replicated are lost with it: Redis replicates asynchronously.
  *
  * Trust: the nodes' answers about the cluster's layout (CLUSTER SLOTS) are
  * taken as @redis/client takes them; a cluster URL trusts every node of it.
@@ -100,8 +101,8 @@ function firstKey(args: readonly string[]): string | undefined {
 /**
  * A cluster client reached through `url` (any node), with `defaults` (the
  * options of a one-server client, minus the URL) for every node. It serves
- * both the calls (a socket per master) and the
- * wake-ups (`subscribe`, on a socket of its own to one node).
+ * both the calls (a socket per master) and the wake-ups (`subscribe`, on a
+ * socket of its own to one node).
  */
 export function clusterClient(module: ClusterModule, url: string, defaults: NodeOptions): ClusterClient {
   const parsed = new URL(url)
