@@ -111,6 +111,41 @@ describe('RedisConnection against a hostile server', () => {
     }
   }, 15_000)
 
+  it('takes a garbled answer to its cluster probe (HELLO without arguments) for a single server, and one never given as a failed connect', async () => {
+    // The handshake's own HELLO 3 gets the standard answer; only the probe is garbled.
+    const garbled = [
+      ':42\r\n',
+      '_\r\n',
+      '-ERR no\r\n',
+      '%1\r\n+mode\r\n:7\r\n',
+      '*2\r\n+x\r\n+mode\r\n',
+      '$5\r\nmode!\r\n',
+    ]
+    for (const answer of garbled) {
+      const hostile = await startHostileRedis((command, standard) =>
+        command[0] === 'HELLO' && command.length === 1 ? answer : command[0] === 'FCALL' ? ':1\r\n' : standard,
+      )
+      const connection = RedisConnection.acquire(hostile.url)
+      try {
+        expect(await connection.call(LIBRARY, 'push', ['k'], [], forever), JSON.stringify(answer)).toBe(1)
+      } finally {
+        connection.release()
+        hostile.close()
+      }
+    }
+    const silent = await startHostileRedis((command, standard) =>
+      command[0] === 'HELLO' && command.length === 1 ? undefined : standard,
+    )
+    const connection = RedisConnection.acquire(silent.url)
+    try {
+      const { ms, outcome } = await elapsed(connection.call(LIBRARY, 'push', ['k'], [], forever))
+      expect(outcome).toBeInstanceOf(ConnectionError)
+      expect(ms).toBeLessThan(CONNECT_LIMIT_MS + 2000)
+    } finally {
+      connection.release()
+    }
+  }, 20_000)
+
   it('reports a refused handshake (ERR unknown command, NOPERM) as ConnectionError with the reply as cause', async () => {
     for (const refusal of ["ERR unknown command 'HELLO'", 'NOPERM this user has no permissions']) {
       const hostile = await startHostileRedis(() => `-${refusal}\r\n`)
