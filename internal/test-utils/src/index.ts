@@ -37,7 +37,7 @@ export function expectNoSegment(name: string): void {
 
 export interface SpawnedChild {
   child: ChildProcess
-  /** Resolves with the exit code (or -signal) when the child exits. */
+  /** Resolves with the exit code (or -signal) when the child has exited and its output is read. */
   exited: Promise<number>
   /** Everything the child wrote to stdout so far. */
   stdout(): string
@@ -107,8 +107,14 @@ function watchChild(child: ChildProcess): SpawnedChild {
   child.stderr?.on('data', (d) => {
     err += d
   })
+  // 'exit' can come before the last stdout chunk is read: a child that prints and exits at once
+  // would look as if it exited silently. So this waits for its pipes to close ('close'), or 1 s
+  // after 'exit' when a grandchild still holds them.
   const exited = new Promise<number>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? -(SIGNALS[signal ?? ''] ?? 1)))
+    const settle = (code: number | null, signal: NodeJS.Signals | null) =>
+      resolve(code ?? -(SIGNALS[signal ?? ''] ?? 1))
+    child.on('close', settle)
+    child.on('exit', (code, signal) => setTimeout(() => settle(code, signal), 1000).unref())
   })
   onTestFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -138,7 +144,8 @@ function watchChild(child: ChildProcess): SpawnedChild {
           if (!out.includes(text)) {
             listeners.delete(check)
             clearTimeout(timer)
-            reject(new Error(`The child exited before printing "${text}"; stdout: ${out}; stderr: ${err}`))
+            const status = child.signalCode ?? child.exitCode
+            reject(new Error(`The child exited (${status}) before printing "${text}"; stdout: ${out}; stderr: ${err}`))
           }
         })
       })
