@@ -1,6 +1,6 @@
 // The server is untrusted input: a hostile RESP server (an attacker, or a broken proxy) and a
 // co-tenant who writes our keys must get typed errors within bounds, never a crash or a hang.
-import { bulk, describeWithRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
+import { array, bulk, describeWithRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { ConnectionError, CorruptError } from '../errors.js'
 import { CONNECT_LIMIT_MS, RedisConnection } from './connection.js'
@@ -201,6 +201,103 @@ describe('RedisConnection against a hostile server', () => {
     expect(attach.ms + ms).toBeLessThan(ATTACH_LIMIT_MS + 2000)
     await object.close()
   }, 15_000)
+})
+
+describe('RedisConnection against a hostile Redis Cluster node', () => {
+  const CLUSTER_HELLO = '%1\r\n+mode\r\n+cluster\r\n'
+  /** A CLUSTER SLOTS answer: each shard is [from, to, port] of a master on 127.0.0.1 (a string: raw RESP). */
+  const slots = (shards: readonly (readonly [number | string, number, number | string])[]) => {
+    const item = (value: number | string) => (typeof value === 'number' ? `:${value}\r\n` : value)
+    return array(
+      ...shards.map(([from, to, port]) =>
+        array(item(from), item(to), array(bulk('127.0.0.1'), item(port), bulk('id'))),
+      ),
+    )
+  }
+  /** A node that says it is one of a cluster and answers CLUSTER SLOTS with `layout()` (its own port passed in). */
+  async function clusterNode(layout: (port: number) => string, fcall: (command: string[]) => string = () => ':1\r\n') {
+    let port = 0
+    const node = await startHostileRedis((command, standard) => {
+      if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
+      if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout(port)
+      if (command[0] === 'FCALL') return fcall(command)
+      return standard
+    })
+    port = Number(new URL(node.url).port)
+    return node
+  }
+  /** The messages of `error` and its causes. */
+  const messages = (error: unknown): string => {
+    const all: string[] = []
+    for (let at = error; at instanceof Error; at = at.cause) all.push(at.message)
+    return all.join(' <- ')
+  }
+  const sockets = () => process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length
+
+  it('fails the connect with ConnectionError on a layout no cluster gives, within the connect limit and without a crash', async () => {
+    const hostile: [string, (port: number) => string, RegExp][] = [
+      // 10^11 slots: @redis/client's slot map grew until V8 ran out of memory.
+      ['a range past the last slot', (port) => slots([[0, 1e11, port]]), /names slot 16384/],
+      ['a range from below 0', (port) => slots([[-1e11, 5, port]]), /names slot -100000000000/],
+      ['a fractional slot (a RESP3 double)', (port) => slots([[',0.5\r\n', 3, port]]), /names slot 0.5/],
+      [
+        'ranges that overlap (repeated work)',
+        (port) => slots(Array.from({ length: 5000 }, () => [0, 16383, port] as const)),
+        /gives slot 0 twice/,
+      ],
+      ['a port out of range', () => slots([[0, 16383, 70000]]), /port 70000/],
+      ['a port that is no number', () => slots([[0, 16383, bulk('x')]]), /port x/],
+      // 1500 masters of no slot, each a socket @redis/client opens at once.
+      [
+        'too many nodes',
+        () => slots(Array.from({ length: 1500 }, (_, i) => [1, 0, 1 + i] as const)),
+        /more than 1000 nodes/,
+      ],
+    ]
+    const before = sockets()
+    for (const [what, layout, reason] of hostile) {
+      const node = await clusterNode(layout)
+      const connection = RedisConnection.acquire(node.url)
+      try {
+        const { ms, outcome } = await elapsed(connection.call(LIBRARY, 'push', ['k'], [], forever))
+        expect(outcome, what).toBeInstanceOf(ConnectionError)
+        expect(messages(outcome), what).toMatch(reason)
+        expect(ms, what).toBeLessThan(CONNECT_LIMIT_MS + 2000)
+      } finally {
+        connection.release()
+        node.close()
+      }
+    }
+    // Every node socket of the failed connects is gone.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(sockets()).toBeLessThanOrEqual(before)
+  }, 60_000)
+
+  it('checks the layout at every rediscovery, not only at connect: a call that moved to a hostile answer fails, the next works', async () => {
+    let hostile = false
+    let moved = false
+    const node = await clusterNode(
+      (port) => (hostile ? slots([[0, 1e11, port]]) : slots([[0, 16383, port]])),
+      () => {
+        if (!hostile) return ':1\r\n'
+        if (moved) return ':2\r\n'
+        moved = true
+        return `-MOVED 5 127.0.0.1:${Number(new URL(node.url).port)}\r\n`
+      },
+    )
+    const connection = RedisConnection.acquire(node.url)
+    try {
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      hostile = true
+      // MOVED makes @redis/client ask for the layout again, and the answer is refused.
+      const { outcome } = await elapsed(connection.call(LIBRARY, 'push', ['k'], [], forever))
+      expect(outcome).toBeInstanceOf(ConnectionError)
+      expect(moved).toBe(true)
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(2)
+    } finally {
+      connection.release()
+    }
+  }, 20_000)
 })
 
 describeWithRedis('RedisConnection and RedisObject against a real server', (server) => {
