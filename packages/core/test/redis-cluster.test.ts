@@ -6,7 +6,14 @@
  * sockets do not keep a script alive, and a master's failover is survived. The primitives' own behaviour on a
  * cluster is in each package's conformance suite.
  */
-import { describeWithRedisCluster, type RedisCluster, type RedisServer, sleep, spawnChild } from '@ipc/test-utils'
+import {
+  describeWithRedisCluster,
+  type RedisCluster,
+  type RedisServer,
+  sleep,
+  spawnChild,
+  uniqueName,
+} from '@ipc/test-utils'
 import { expect, it } from 'vitest'
 import { ConnectionError } from '../src/errors.js'
 import { RedisConnection } from '../src/redis/connection.js'
@@ -82,6 +89,35 @@ describeWithRedisCluster('RedisConnection on a Redis Cluster', (cluster) => {
     } finally {
       stop()
       connection.release()
+    }
+  })
+
+  it('runs a call where a migrating slot sends it (ASK), loading the library on that node too', async () => {
+    const [source, target] = [cluster().nodes[0] as RedisServer, cluster().nodes[1] as RedisServer]
+    // A key that does not exist yet, in a slot of node 0: node 0 answers ASK for it while the slot migrates.
+    let key = ''
+    let slot = -1
+    for (let i = 0; slot === -1 || cluster().nodeOfSlot(slot) !== 0; i++) {
+      key = redisKey(`${uniqueName('ask')}-${i}`, 'meta')
+      slot = Number((await source.command('CLUSTER', 'KEYSLOT', key)).slice(1))
+    }
+    const id = async (node: RedisServer) => (await node.bulk('CLUSTER', 'MYID')).trim().split('\r\n').at(-1) as string
+    const [sourceId, targetId] = [await id(source), await id(target)]
+    const connection = RedisConnection.acquire(cluster().url)
+    try {
+      // The library is on node 0 (a call ran there) and not on node 1.
+      expect(await connection.call(LIBRARY, 'get', [redisKey(uniqueName('warm'), 'meta')], [], FOREVER)).toBeNull()
+      await target.command('FUNCTION', 'FLUSH')
+      expect(await target.command('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId)).toBe('+OK')
+      expect(await source.command('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId)).toBe('+OK')
+      expect(await connection.call(LIBRARY, 'set', [key], ['moved'], FOREVER)).toBe('OK')
+      // It ran on node 1 (asked directly with ASKING: node 0 has no such key).
+      expect(await source.command('EXISTS', key)).toMatch(/^-ASK /)
+      expect(await connection.call(LIBRARY, 'get', [key], [], FOREVER)).toBe('moved')
+    } finally {
+      connection.release()
+      for (const node of [source, target]) await node.command('CLUSTER', 'SETSLOT', String(slot), 'NODE', sourceId)
+      await target.command('DEL', key)
     }
   })
 

@@ -8,7 +8,9 @@
  * FCALL goes to the master of its first key's slot (@redis/client follows
  * MOVED and ASK). A function library is loaded on the master of the call
  * that needs it (`load`); another master answers "Function not found" to its
- * first call of that library, and the connection loads it there and resends.
+ * first call of that library, and the connection loads it there and resends
+ * (on every connected master if the call still finds none: it was ASKed to
+ * the node its migrating slot goes to).
  * Wake-ups stay plain PUBLISH: a cluster delivers one to subscribers on every
  * node, so the one subscriber of a process hears the functions of every
  * master.
@@ -55,6 +57,7 @@ import type { Client } from './connection.js'
 
 /** The part of a node's client used here. */
 interface NodeClient {
+  readonly isReady: boolean
   sendCommand(args: readonly string[]): Promise<unknown>
   ref(): void
   unref(): void
@@ -81,8 +84,13 @@ export interface ClusterModule {
 
 /** What a client built here adds to the one-server client. */
 export interface ClusterClient extends Client {
-  /** Sends `load` (FUNCTION LOAD) to the master that runs `command` (an FCALL). */
-  load(command: readonly string[], load: readonly string[]): Promise<void>
+  /**
+   * Sends `load` (FUNCTION LOAD) to the master that owns `command`'s slot (an
+   * FCALL), or with `everywhere` to every master connected now: a call that
+   * still finds no function after a load on the owner ran elsewhere, on the
+   * node an ASK sent it to while its slot migrates.
+   */
+  load(command: readonly string[], load: readonly string[], everywhere: boolean): Promise<void>
 }
 
 /** How long a node reconnects before the client asks the cluster for its slots again (@redis/client's default: 5 s). */
@@ -274,7 +282,13 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     get isReady() {
       return cluster.isReady
     },
-    async load(command, load) {
+    async load(command, load, everywhere) {
+      if (everywhere) {
+        // Masters not connected now are left out: one that is down must not hold the call.
+        const ready = cluster.masters.flatMap((master) => (master.client?.isReady ? [master.client] : []))
+        await Promise.all(ready.map((client) => client.sendCommand(load)))
+        return
+      }
       const key = firstKey(command)
       if (key === undefined) await cluster.sendCommand(undefined, false, load)
       else await (await cluster.getNodeClientForKey(key)).sendCommand(load)

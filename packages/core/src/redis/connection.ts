@@ -344,7 +344,7 @@ export class RedisConnection {
   async #retry(client: Client, library: RedisLibrary, command: string[], error: unknown): Promise<unknown> {
     for (let tries = 0; isFunctionMissing(error) && tries < RELOAD_TRIES; tries++) {
       this.#loaded.delete(library)
-      await this.#load(client, library, command)
+      await this.#load(client, library, command, tries > 0)
       try {
         return await client.sendCommand(command)
       } catch (next) {
@@ -354,11 +354,14 @@ export class RedisConnection {
     throw this.#mapError(error)
   }
 
-  /** Loads `library` on the server, or on a cluster's master that runs `command` (its others load it on their first "Function not found"). */
-  async #load(client: Client, library: RedisLibrary, command: readonly string[]): Promise<void> {
+  /**
+   * Loads `library` on the server, or on the cluster master that owns `command`'s slot (its others
+   * load it on their first "Function not found"), or with `everywhere` on every connected master.
+   */
+  async #load(client: Client, library: RedisLibrary, command: readonly string[], everywhere = false): Promise<void> {
     const load = ['FUNCTION', 'LOAD', 'REPLACE', library.code]
     try {
-      await ('load' in client ? (client as ClusterClient).load(command, load) : client.sendCommand(load))
+      await ('load' in client ? (client as ClusterClient).load(command, load, everywhere) : client.sendCommand(load))
     } catch (error) {
       throw this.#mapError(error)
     }
