@@ -35,17 +35,9 @@
  * promoted replica by themselves (the subscriber too). Writes the old master
  * had not replicated are lost with it: Redis replicates asynchronously.
  *
- * Trust: a node's answer about the cluster's layout (CLUSTER SLOTS, asked at
- * connect and at every rediscovery) is checked as @redis/client applies it,
- * since it trusts it: its slot map (`_slots.slots`, 16384 entries) only takes
- * a slot that is an integer from 0 to 16383 and not yet given since the map
- * was reset (one range of 10^11 slots made V8 run out of memory; ranges that
- * overlap would repeat the work), and a node is only made for a port from 1
- * to 65535 while fewer than MAX_NODES are known. A violation throws inside
- * that discovery, which @redis/client then counts as failed (the connect
- * fails with ConnectionError, a refresh tries other nodes): no crash, no
- * unbounded work or sockets. The hosts the nodes name are still trusted (the
- * protocol has nothing else to go by).
+ * Trust: a node's answer about the cluster's layout is checked as
+ * @redis/client applies it (cluster-layout.ts); a refused one fails that
+ * look and leaves the layout as it was.
  *
  * Events are the node clients': `reconnecting` and `ready` of any node stand
  * for the whole cluster (a lost node may have lost wake-ups or loaded
@@ -53,6 +45,7 @@
  * opens later (on `node-connect`).
  */
 import type { RedisClusterOptions } from '@redis/client'
+import { guardLayout, LayoutError } from './cluster-layout.js'
 import type { Client } from './connection.js'
 
 /** The part of a node's client used here. */
@@ -74,7 +67,7 @@ interface Cluster {
   getNodeClientForKey(key: string): Promise<NodeClient>
   readonly isReady: boolean
   readonly masters: readonly { client?: NodeClient; pubSub?: { client: NodeClient } }[]
-  readonly nodeByAddress: Map<string, { client?: NodeClient; connectPromise?: Promise<unknown> }>
+  readonly nodeByAddress: Map<string, { client?: NodeClient }>
   readonly pubSubNode?: { client: NodeClient }
 }
 
@@ -101,65 +94,6 @@ export const FIRST_CONNECT_TRIES = 9
 
 /** Nodes the subscriber tries (each picked at random) before connecting fails: one in 3^12 with a third of them down. */
 const SUBSCRIBE_TRIES = 12
-
-/** Hash slots of a Redis Cluster. */
-const SLOTS = 16384
-
-/** Nodes a layout answer may name in all (Redis Cluster's documented size limit is about 1000 nodes). */
-export const MAX_NODES = 1000
-
-/** A layout answer that no cluster gives: thrown inside @redis/client's discovery, which then fails. */
-class LayoutError extends Error {}
-
-/**
- * The error to throw, inside @redis/client's discovery, for a layout answer
- * that `what`. The discovery stops there, before it awaits the connects of
- * the nodes it made so far: each gets a handler here, or its failure (the
- * cluster destroys them) would be an unhandled rejection, which ends the
- * process.
- */
-function refuseLayout(cluster: Cluster, what: string): LayoutError {
-  for (const node of cluster.nodeByAddress.values()) node.connectPromise?.catch(() => {})
-  return new LayoutError(`a Redis Cluster node's layout answer (CLUSTER SLOTS) ${what}`)
-}
-
-/**
- * `slots` (a fresh map, all entries empty) behind a check of every slot given
- * to it: an integer key from 0 to SLOTS - 1, not given before. A valid answer
- * gives each slot once, so a discovery does at most SLOTS + shards steps.
- */
-function checkedSlotMap(cluster: Cluster, slots: unknown[]): unknown[] {
-  return new Proxy(slots, {
-    set(target, key, value) {
-      const slot = typeof key === 'string' ? Number(key) : Number.NaN
-      if (!(Number.isInteger(slot) && slot >= 0 && slot < SLOTS && String(slot) === key))
-        throw refuseLayout(cluster, `names slot ${String(key).slice(0, 30)}, not one of 0 to ${SLOTS - 1}`)
-      if (target[slot] !== undefined) throw refuseLayout(cluster, `gives slot ${slot} twice`)
-      target[slot] = value
-      return true
-    },
-  })
-}
-
-/**
- * Puts every slot map @redis/client builds (a new one at each discovery) behind
- * `checkedSlotMap`. Returns false where its internals are not the expected
- * ones (another major version): the map then stays unchecked.
- */
-function checkSlotMaps(cluster: Cluster): boolean {
-  const holder = (cluster as { _slots?: { slots?: unknown } })._slots
-  if (holder === undefined || !Array.isArray(holder.slots) || holder.slots.length !== SLOTS) return false
-  let map = checkedSlotMap(cluster, holder.slots)
-  Object.defineProperty(holder, 'slots', {
-    configurable: true,
-    enumerable: true,
-    get: () => map,
-    set: (fresh: unknown[]) => {
-      map = checkedSlotMap(cluster, fresh)
-    },
-  })
-  return true
-}
 
 /** The node client event standing for each one-server client event. */
 const NODE_EVENTS: Record<string, string> = { reconnecting: 'node-reconnecting', ready: 'node-ready' }
@@ -201,22 +135,13 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     useReplicas: false,
     topologyRefreshOnReconnectionAttemptStrategy: TOPOLOGY_REFRESH_MS,
     // Each node's socket options, merged over `defaults.socket` (a new object each time: a client keeps it).
-    nodeAddressMap: (address: string) => {
-      const colon = address.lastIndexOf(':')
-      const port = Number(address.slice(colon + 1))
-      if (!(Number.isInteger(port) && port >= 1 && port <= 65535))
-        throw refuseLayout(cluster, `names a node at port ${address.slice(colon + 1, colon + 31)}`)
-      if (!cluster.nodeByAddress.has(address) && cluster.nodeByAddress.size >= MAX_NODES)
-        throw refuseLayout(cluster, `names more than ${MAX_NODES} nodes`)
-      return {
-        host: address.slice(0, colon),
-        port,
-        reconnectStrategy: (retries: number, cause: Error) =>
-          !ready.has(address) && retries >= FIRST_CONNECT_TRIES ? cause : strategy(retries, cause),
-      }
-    },
+    nodeAddressMap: (address: string) => ({
+      ...layout.nodeAddress(address),
+      reconnectStrategy: (retries: number, cause: Error) =>
+        !ready.has(address) && retries >= FIRST_CONNECT_TRIES ? cause : strategy(retries, cause),
+    }),
   })
-  checkSlotMaps(cluster)
+  const layout = guardLayout(cluster)
   const addressOf = (info: unknown) => {
     const { host, port } = info as { host: string; port: number }
     return `${host}:${port}`

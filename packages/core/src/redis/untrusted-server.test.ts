@@ -205,15 +205,19 @@ describe('RedisConnection against a hostile server', () => {
 
 describe('RedisConnection against a hostile Redis Cluster node', () => {
   const CLUSTER_HELLO = '%1\r\n+mode\r\n+cluster\r\n'
-  /** A CLUSTER SLOTS answer: each shard is [from, to, port] of a master on 127.0.0.1 (a string: raw RESP). */
-  const slots = (shards: readonly (readonly [number | string, number, number | string])[]) => {
+  type Shard = readonly [from: number | string, to: number, port: number | string, host?: string]
+  /** A CLUSTER SLOTS answer: each shard's master is at host (default 127.0.0.1) and port; a string is raw RESP. */
+  const slots = (shards: readonly Shard[]) => {
     const item = (value: number | string) => (typeof value === 'number' ? `:${value}\r\n` : value)
     return array(
-      ...shards.map(([from, to, port]) =>
-        array(item(from), item(to), array(bulk('127.0.0.1'), item(port), bulk('id'))),
+      ...shards.map(([from, to, port, host = '127.0.0.1']) =>
+        array(item(from), item(to), array(bulk(host), item(port), bulk('id'))),
       ),
     )
   }
+  /** `count` masters of no slot, each at its own loopback address that refuses connections (127.1.x.y). */
+  const emptyMasters = (count: number, port: number): Shard[] =>
+    Array.from({ length: count }, (_, i) => [1, 0, port, `127.1.${i >> 8}.${i & 255}`] as const)
   /** A node that says it is one of a cluster and answers CLUSTER SLOTS with `layout()` (its own port passed in). */
   async function clusterNode(layout: (port: number) => string, fcall: (command: string[]) => string = () => ':1\r\n') {
     let port = 0
@@ -248,11 +252,7 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
       ['a port out of range', () => slots([[0, 16383, 70000]]), /port 70000/],
       ['a port that is no number', () => slots([[0, 16383, bulk('x')]]), /port x/],
       // 1500 masters of no slot, each a socket @redis/client opens at once.
-      [
-        'too many nodes',
-        () => slots(Array.from({ length: 1500 }, (_, i) => [1, 0, 1 + i] as const)),
-        /more than 1000 nodes/,
-      ],
+      ['too many nodes', (port) => slots(emptyMasters(1500, port)), /more than 1000 nodes/],
     ]
     const before = sockets()
     for (const [what, layout, reason] of hostile) {
@@ -273,31 +273,87 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
     expect(sockets()).toBeLessThanOrEqual(before)
   }, 60_000)
 
-  it('checks the layout at every rediscovery, not only at connect: a call that moved to a hostile answer fails, the next works', async () => {
-    let hostile = false
+  it('checks the layout at every rediscovery, not only at connect: the call that asked fails, the layout stays as it was, the next call works', async () => {
+    // Each refused part-way through: the slots given before the refusal must not stay.
+    const hostile: [string, (port: number) => string][] = [
+      ['a range past the last slot', (port) => slots([[0, 1e11, port]])],
+      [
+        'ranges that overlap',
+        (port) =>
+          slots([
+            [0, 100, port],
+            [50, 60, port],
+          ]),
+      ],
+      [
+        'a second master at a port out of range',
+        (port) =>
+          slots([
+            [0, 8000, port],
+            [8001, 16383, 70000],
+          ]),
+      ],
+      [
+        'too many nodes, then a slot twice',
+        (port) => slots([...emptyMasters(999, port), [0, 16383, port], [0, 5, port]]),
+      ],
+    ]
+    let layout = (port: number) => slots([[0, 16383, port]])
     let moved = false
     const node = await clusterNode(
-      (port) => (hostile ? slots([[0, 1e11, port]]) : slots([[0, 16383, port]])),
-      () => {
-        if (!hostile) return ':1\r\n'
-        if (moved) return ':2\r\n'
-        moved = true
-        return `-MOVED 5 127.0.0.1:${Number(new URL(node.url).port)}\r\n`
-      },
+      (port) => layout(port),
+      () => (moved ? `-MOVED 5 127.0.0.1:${Number(new URL(node.url).port)}\r\n` : ':1\r\n'),
     )
     const connection = RedisConnection.acquire(node.url)
     try {
       expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
-      hostile = true
-      // MOVED makes @redis/client ask for the layout again, and the answer is refused.
-      const { outcome } = await elapsed(connection.call(LIBRARY, 'push', ['k'], [], forever))
-      expect(outcome).toBeInstanceOf(ConnectionError)
-      expect(moved).toBe(true)
-      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(2)
+      for (const [what, answer] of hostile) {
+        layout = answer
+        moved = true
+        // MOVED makes @redis/client ask for the layout again, and the answer is refused.
+        const { outcome } = await elapsed(connection.call(LIBRARY, 'push', ['k'], [], forever))
+        expect(outcome, what).toBeInstanceOf(ConnectionError)
+        layout = (port) => slots([[0, 16383, port]])
+        moved = false
+        // Every slot still leads to the node: 'k' is in slot 7629, 'a' in 15495 (both given before some refusal).
+        for (const key of ['k', 'a'])
+          expect(await connection.call(LIBRARY, 'push', [key], [], forever), `${what}: ${key}`).toBe(1)
+      }
     } finally {
       connection.release()
     }
-  }, 20_000)
+  }, 30_000)
+
+  it('forgets the nodes a refused layout named: a valid layout after one naming 999 nodes still gets a new master', async () => {
+    const other = await clusterNode(() => '')
+    const otherPort = Number(new URL(other.url).port)
+    let layout = (port: number) => slots([[0, 16383, port]])
+    let moved = false
+    const node = await clusterNode(
+      (port) => layout(port),
+      (command) => (moved && command[3] === 'b' ? `-MOVED 3300 127.0.0.1:${otherPort}\r\n` : ':1\r\n'),
+    )
+    const connection = RedisConnection.acquire(node.url)
+    try {
+      expect(await connection.call(LIBRARY, 'push', ['a'], [], forever)).toBe(1)
+      layout = (port) => slots([...emptyMasters(999, port), [0, 5, port], [0, 5, port]])
+      moved = true
+      expect((await elapsed(connection.call(LIBRARY, 'push', ['b'], [], forever))).outcome).toBeInstanceOf(
+        ConnectionError,
+      )
+      // Key 'b' is in slot 3300: the valid layout gives it to the other node, the 1001st if the 999 had stayed.
+      layout = (port) =>
+        slots([
+          [0, 3000, port],
+          [3001, 3500, otherPort],
+          [3501, 16383, port],
+        ])
+      expect(await connection.call(LIBRARY, 'push', ['b'], [], forever)).toBe(1)
+      expect(other.commands.some((command) => command[0] === 'FCALL')).toBe(true)
+    } finally {
+      connection.release()
+    }
+  }, 30_000)
 })
 
 describeWithRedis('RedisConnection and RedisObject against a real server', (server) => {
