@@ -248,3 +248,50 @@ describeWithRedisCluster(
   },
   1,
 )
+
+describeWithRedisCluster(
+  'RedisConnection on a Redis Cluster whose subscriber node is demoted',
+  (cluster) => {
+    it('moves its subscriber off a node that a failover made a replica (no socket dropped), asks again at once, and hears wake-ups again', async () => {
+      const { nodes, replicas } = cluster()
+      const connection = RedisConnection.acquire(nodes[0]?.url as string)
+      let asked = 0
+      const stopReady = connection.onReady(() => asked++)
+      const heard: string[] = []
+      const stopListening = connection.onWake('probe', (message) => heard.push(message))
+      try {
+        const keys = await keyOnEachNode(cluster())
+        for (const key of keys) expect(await connection.call(LIBRARY, 'set', [key], ['before'], FOREVER)).toBe('OK')
+        const subscribedOn = async (node: RedisServer) =>
+          (await node.bulk('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes('cmd=')
+        const at = (await Promise.all(nodes.map(subscribedOn))).indexOf(true)
+        expect(at).toBeGreaterThanOrEqual(0)
+        const [demoted, promoted] = [nodes[at] as RedisServer, replicas[at] as RedisServer]
+        // The replica takes over (forced: no election to lose on a loaded machine), and the old
+        // master follows it: it is a replica now, and no socket was dropped.
+        expect(await promoted.command('CLUSTER', 'FAILOVER', 'TAKEOVER')).toBe('+OK')
+        for (let i = 0; i < 300 && !(await demoted.info('replication')).includes('role:slave'); i++) await sleep(50)
+        expect(await demoted.info('replication')).toContain('role:slave')
+        // A call to the demoted node's slot: MOVED makes the client look again, and the subscriber
+        // leaves the node that is no master any more. Wake-ups published meanwhile may be lost: the
+        // objects ask the server again (their renewal hands over what such a wake-up carried).
+        const before = asked
+        await servedWithin(connection, keys[at] as string, 'before', 15_000)
+        for (let i = 0; i < 100 && (asked === before || (await subscribedOn(demoted))); i++) await sleep(50)
+        expect(await subscribedOn(demoted)).toBe(false)
+        expect(asked).toBeGreaterThan(before)
+        for (let i = 0; i < 100 && heard.length === 0; i++) {
+          const key = keys[(at + 1) % keys.length] as string
+          await connection.call(LIBRARY, 'wake', [key], [connection.wakeChannel, `probe ${i}`], FOREVER)
+          await sleep(50)
+        }
+        expect(heard.length).toBeGreaterThan(0)
+      } finally {
+        stopListening()
+        stopReady()
+        connection.release()
+      }
+    }, 60_000)
+  },
+  3,
+)
