@@ -16,10 +16,14 @@
  * master.
  *
  * Every master is connected when the client connects, so a process cannot
- * start while one of them is down. (Connecting nodes when first used,
- * `minimizeConnections`, would lift that, but made a child process of
- * apps/docs/examples/redis/pool-limit.mjs find its semaphore gone in 4 runs
- * of 12; not understood yet, so not used.)
+ * start while one of them is down. Connecting nodes when first used
+ * (`minimizeConnections`) would lift that, but is not used: a master that
+ * is down at start would then fail the calls to its slots for good, since
+ * only a node that has been ready makes @redis/client look at the layout
+ * again (and a MOVED, which never comes from a node that does not answer).
+ * (It also made a from() waiting for its creator find the name gone: a
+ * node's first connect says `ready`, which asked every object to renew before
+ * its attach; redis-object.ts no longer renews before the create reply.)
  *
  * Reconnects: a node client that has been ready reconnects for as long as
  * its node is down, as the one-server sockets do (one that gave up would

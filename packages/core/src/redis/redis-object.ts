@@ -493,7 +493,10 @@ export abstract class RedisObject implements AsyncDisposable {
   }
 
   async #renew(): Promise<void> {
-    if (this.#closed || this.#fault !== undefined) return
+    // Nothing to renew before the create reply (the heartbeat starts with it): a from() that waits for
+    // its creator would find the name missing and be marked gone for good (a reconnect's 'ready', or a
+    // cluster node's first connect, asks every object to renew).
+    if (this.#closed || this.#fault !== undefined || this.#heartbeat === undefined) return
     try {
       await this.renew()
     } catch (error) {

@@ -131,6 +131,24 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     expect(Date.now() - started).toBeGreaterThanOrEqual(4900)
   }, 15_000)
 
+  it('from() of a handle whose creator is still creating survives a reconnect during its wait (no renewal before the attach)', async () => {
+    const name = uniqueName()
+    const url = server.url
+    const warm = await new Semaphore(1, { name: uniqueName(), url }).ready()
+    const opening = Semaphore.from({ kind: 'semaphore', name, url, lease: 10_000, creating: true })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // The wake-up socket reconnects (its 'ready' asks every object to renew) while the name is still missing.
+    expect(await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub')).toMatch(/^:[1-9]/)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const creator = await new Semaphore(2, { name, url }).ready()
+    const opened = await opening
+    expect(await opened.getValue()).toBe(2)
+    await opened.acquire()
+    expect(await creator.getValue()).toBe(1)
+    await opened.release()
+    await Promise.all([opened.close(), creator.close(), warm.close()])
+  })
+
   it('keeps a persistent semaphore after the last close, until unlink()', async () => {
     const name = uniqueName()
     const sem = await new Semaphore(4, { name, url: server.url, persistent: true }).ready()
