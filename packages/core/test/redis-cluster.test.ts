@@ -17,7 +17,7 @@ import {
 import { expect, it } from 'vitest'
 import { ConnectionError } from '../src/errors.js'
 import { RedisConnection } from '../src/redis/connection.js'
-import { redisKey } from '../src/redis/keys.js'
+import { clusterSlot, redisKey } from '../src/redis/keys.js'
 import { defineLibrary } from '../src/redis/library.js'
 
 const IDLE = new URL('./fixtures/redis-cluster-idle.mjs', import.meta.url)
@@ -118,6 +118,63 @@ describeWithRedisCluster('RedisConnection on a Redis Cluster', (cluster) => {
       connection.release()
       for (const node of [source, target]) await node.command('CLUSTER', 'SETSLOT', String(slot), 'NODE', sourceId)
       await target.command('DEL', key)
+    }
+  })
+
+  it('maps keys to slots as the server does (CLUSTER KEYSLOT), hash tags included', async () => {
+    const node = cluster().nodes[0] as RedisServer
+    const keys = [
+      ...Array.from({ length: 200 }, (_, i) => redisKey(`${uniqueName('slot')}-${i}-é✓`, 'meta')),
+      'foo',
+      '123456789',
+      '{user1000}.following',
+      'foo{}{bar}',
+      'foo{{bar}}zap',
+      'foo{bar}{zap}',
+      '{',
+      '}{x}',
+    ]
+    for (const key of keys)
+      expect(clusterSlot(key), key).toBe(Number((await node.command('CLUSTER', 'KEYSLOT', key)).slice(1)))
+  })
+
+  it('rejects only the waits a lost node concerns: those on its keys, or every one when it holds the wake-up socket', async () => {
+    const { nodes } = cluster()
+    const connection = RedisConnection.acquire(cluster().url)
+    const keys = await keyOnEachNode(cluster())
+    const lost = keys.map(() => 0)
+    let lostAny = 0
+    const stops = [
+      ...keys.map((key, i) =>
+        connection.onLost(() => {
+          lost[i] = (lost[i] ?? 0) + 1
+        }, key),
+      ),
+      connection.onLost(() => lostAny++),
+    ]
+    try {
+      for (const key of keys) expect(await connection.call(LIBRARY, 'set', [key], ['x'], FOREVER)).toBe('OK')
+      const subscribedOn = async (node: RedisServer) =>
+        (await node.bulk('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes('cmd=')
+      const at = (await Promise.all(nodes.map(subscribedOn))).indexOf(true)
+      expect(at).toBeGreaterThanOrEqual(0)
+      const other = (at + 1) % nodes.length
+      const third = (at + 2) % nodes.length
+      // Another master drops this process's socket to it: only the waits on its keys are concerned.
+      expect(await (nodes[other] as RedisServer).command('CLIENT', 'KILL', 'TYPE', 'normal')).toMatch(/^:[1-9]/)
+      for (let i = 0; i < 100 && lostAny === 0; i++) await sleep(20)
+      expect(lostAny).toBeGreaterThan(0)
+      expect(lost[other]).toBeGreaterThan(0)
+      expect([lost[at], lost[third]]).toEqual([0, 0])
+      await servedWithin(connection, keys[other] as string, 'x', 10_000)
+      // The node holding the wake-up socket drops it: every wait is concerned.
+      const before = [...lost]
+      expect(await (nodes[at] as RedisServer).command('CLIENT', 'KILL', 'TYPE', 'pubsub')).toMatch(/^:[1-9]/)
+      for (let i = 0; i < 100 && lost.some((n, j) => n === before[j]); i++) await sleep(20)
+      for (const [i, n] of lost.entries()) expect(n, `node ${i}`).toBeGreaterThan(before[i] as number)
+    } finally {
+      for (const stop of stops) stop()
+      connection.release()
     }
   })
 

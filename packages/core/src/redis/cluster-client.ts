@@ -51,6 +51,7 @@
 import type { RedisClusterOptions } from '@redis/client'
 import { guardLayout, LayoutError } from './cluster-layout.js'
 import type { Client } from './connection.js'
+import { clusterSlot } from './keys.js'
 
 /** The part of a node's client used here. */
 interface NodeClient {
@@ -72,7 +73,8 @@ interface Cluster {
   readonly isReady: boolean
   readonly masters: readonly { client?: NodeClient; pubSub?: { client: NodeClient } }[]
   readonly nodeByAddress: Map<string, { client?: NodeClient }>
-  readonly pubSubNode?: { client: NodeClient }
+  readonly pubSubNode?: { address: string; client: NodeClient }
+  readonly slots: readonly ({ master: { address: string } } | undefined)[]
 }
 
 export interface ClusterModule {
@@ -88,6 +90,13 @@ export interface ClusterClient extends Client {
    * node an ASK sent it to while its slot migrates.
    */
   load(command: readonly string[], load: readonly string[], everywhere: boolean): Promise<void>
+  /**
+   * Whether a reconnect of the node at `address` ("host:port") may have cost
+   * a wait on `key` its wake-up: `key`'s master is that node (its waiter
+   * entry may be gone with it), or the wake-up socket is on that node, or the
+   * layout does not say (a look in progress).
+   */
+  affects(address: string, key: string): boolean
 }
 
 /** How long a node reconnects before the client asks the cluster for its slots again (@redis/client's default: 5 s). */
@@ -100,7 +109,7 @@ export const FIRST_CONNECT_TRIES = 9
 const SUBSCRIBE_TRIES = 12
 
 /** The node client event standing for each one-server client event. */
-const NODE_EVENTS: Record<string, string> = { reconnecting: 'node-reconnecting', ready: 'node-ready' }
+const NODE_EVENTS: Record<string, string> = { ready: 'node-ready' }
 
 /** The one-server client options connection.ts gives every client. */
 interface NodeOptions {
@@ -195,7 +204,9 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
       }
     },
     on(event, listener) {
-      cluster.on(NODE_EVENTS[event] ?? event, listener)
+      // A reconnect names its node ("host:port"): `affects` tells which waits it concerns.
+      if (event === 'reconnecting') cluster.on('node-reconnecting', (info) => listener(addressOf(info)))
+      else cluster.on(NODE_EVENTS[event] ?? event, listener)
       // A node's errors are the cluster's too (its own 'error' is only for discovery).
       if (event === 'error') cluster.on('node-error', listener)
       return this
@@ -210,6 +221,10 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     },
     get isReady() {
       return cluster.isReady
+    },
+    affects(address, key) {
+      const master = cluster.slots[clusterSlot(key)]?.master.address
+      return master === undefined || master === address || cluster.pubSubNode?.address === address
     },
     async load(command, load, everywhere) {
       if (everywhere) {

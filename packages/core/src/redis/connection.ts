@@ -183,7 +183,8 @@ export class RedisConnection {
   readonly #loaded = new Set<RedisLibrary>()
   readonly #wakeListeners = new Map<string, (message: string) => void>()
   readonly #readyListeners = new Set<() => void>()
-  readonly #lostListeners = new Set<(error: ConnectionError) => void>()
+  /** Each listener with the key whose waits it ends (undefined: every loss). */
+  readonly #lostListeners = new Map<(error: ConnectionError) => void, string | undefined>()
   #lastError: unknown
 
   private constructor(url: string) {
@@ -229,9 +230,12 @@ export class RedisConnection {
     return () => this.#readyListeners.delete(listener)
   }
 
-  /** Runs `listener` when a socket is lost (pending waits must reject with ConnectionError). */
-  onLost(listener: (error: ConnectionError) => void): () => void {
-    this.#lostListeners.add(listener)
+  /**
+   * Runs `listener` when a socket is lost (pending waits must reject with ConnectionError); with
+   * `key`, on a cluster only when the lost node serves `key` or holds the wake-up socket.
+   */
+  onLost(listener: (error: ConnectionError) => void, key?: string): () => void {
+    this.#lostListeners.set(listener, key)
     return () => this.#lostListeners.delete(listener)
   }
 
@@ -539,17 +543,22 @@ export class RedisConnection {
    * `client`, its errors kept for the next ConnectionError, and its reconnects
    * reported: a reconnect may have lost wake-ups (or, with the server, waiters
    * and loaded libraries), so pending waits reject and libraries load again.
+   * On a cluster a reconnect names its node, and only the waits it `affects`
+   * reject: those on that master's keys, or all when it holds the wake-up socket.
    */
   #track(client: Client): Client {
     client.on('error', (error) => {
       this.#lastError = error
     })
-    client.on('reconnecting', () => {
+    client.on('reconnecting', (node?: unknown) => {
       this.#loaded.clear()
-      const lost = new ConnectionError(`Lost the connection to Redis at ${redactUrl(this.url)}; reconnecting`, {
-        cause: this.#lastError,
-      })
-      for (const listener of this.#lostListeners) listener(lost)
+      const lost = new ConnectionError(
+        `Lost the connection to Redis at ${redactUrl(this.url)}${typeof node === 'string' ? ` (node ${node})` : ''}; reconnecting`,
+        { cause: this.#lastError },
+      )
+      const affects = typeof node === 'string' && 'affects' in client ? (client as ClusterClient).affects : undefined
+      for (const [listener, key] of this.#lostListeners)
+        if (affects === undefined || key === undefined || affects(node as string, key)) listener(lost)
     })
     return client
   }

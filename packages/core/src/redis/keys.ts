@@ -25,3 +25,21 @@ export function checkRedisName(name: unknown): string {
 export function redisKey(name: string, part: string): string {
   return `ipc:{${name}}:${part}`
 }
+
+/** CRC16-XMODEM (polynomial 0x1021), the hash Redis Cluster maps keys to slots with. */
+function crc16(bytes: Uint8Array): number {
+  let crc = 0
+  for (const byte of bytes) {
+    crc ^= byte << 8
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc
+}
+
+/** The Redis Cluster hash slot (0 to 16383) of `key`: of its hash tag, the text in its first `{…}` if not empty. */
+export function clusterSlot(key: string): number {
+  const open = key.indexOf('{')
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1)
+  const tagged = close > open + 1 ? key.slice(open + 1, close) : key
+  return crc16(Buffer.from(tagged, 'utf8')) % 16384
+}

@@ -163,7 +163,8 @@ export abstract class RedisObject implements AsyncDisposable {
       this.#unsubscribe.push(
         connection.onWake(this.objectId, (message) => this.onWake(message)),
         connection.onReady(() => void this.#renew()),
-        connection.onLost((error) => this.failWaiters(error)),
+        // On a cluster: a loss of this object's master, or of the node holding the wake-up socket.
+        connection.onLost((error) => this.failWaiters(error), this.#keys[0]),
       )
     }
     this.#ready = this.#attach(spec, createArgs)
