@@ -17,10 +17,11 @@
  *
  * Every master is connected when the client connects, so a process cannot
  * start while one of them is down. Connecting nodes when first used
- * (`minimizeConnections`) would lift that, but is not used: a master that
- * is down at start would then fail the calls to its slots for good, since
- * only a node that has been ready makes @redis/client look at the layout
- * again (and a MOVED, which never comes from a node that does not answer).
+ * (`minimizeConnections`) would lift that, but is not used: calls to the
+ * slots of a master that is down at start would fail until it comes back,
+ * even once a replica has taken over, since only a node that has been ready
+ * makes @redis/client look at the layout again (and a MOVED, which never
+ * comes from a node that does not answer).
  * (It also made a from() waiting for its creator find the name gone: a
  * node's first connect says `ready`, which asked every object to renew before
  * its attach; redis-object.ts no longer renews before the create reply.)
@@ -49,6 +50,7 @@
  * opens later (on `node-connect`).
  */
 import type { RedisClusterOptions } from '@redis/client'
+import { afterTimeout } from '../waiting/signal.js'
 import { guardLayout, LayoutError } from './cluster-layout.js'
 import type { Client } from './connection.js'
 import { clusterSlot } from './keys.js'
@@ -105,8 +107,23 @@ export const TOPOLOGY_REFRESH_MS = 1000
 /** Failed first connects after which a node client that never was ready gives up (50 ms doubling to 1 s apart: ~5 s). */
 export const FIRST_CONNECT_TRIES = 9
 
+/** The longest a load on every master (a call ASKed to a node without our functions) holds the call, ms. */
+export const LOAD_EVERYWHERE_MS = 2000
+
 /** Nodes the subscriber tries (each picked at random) before connecting fails: one in 3^12 with a third of them down. */
 const SUBSCRIBE_TRIES = 12
+
+let warnedUnchecked = false
+
+/** Once per process: this @redis/client's internals are not the ones cluster-layout.ts checks. */
+function warnUnchecked(): void {
+  if (warnedUnchecked) return
+  warnedUnchecked = true
+  process.emitWarning(
+    "@ipc/core: this @redis/client version's cluster internals are not the expected ones (6.3 to 6.4), so a Redis Cluster node's layout answers (CLUSTER SLOTS) are used unchecked",
+    { code: 'IPC_REDIS_CLUSTER_UNCHECKED' },
+  )
+}
 
 /** The node client event standing for each one-server client event. */
 const NODE_EVENTS: Record<string, string> = { ready: 'node-ready' }
@@ -155,6 +172,7 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     }),
   })
   const layout = guardLayout(cluster)
+  if (!layout.checksSlots) warnUnchecked()
   const addressOf = (info: unknown) => {
     const { host, port } = info as { host: string; port: number }
     return `${host}:${port}`
@@ -228,9 +246,18 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     },
     async load(command, load, everywhere) {
       if (everywhere) {
-        // Masters not connected now are left out: one that is down must not hold the call.
+        // Masters not connected now are left out, and none holds the call for more than
+        // LOAD_EVERYWHERE_MS (one may stop answering on an open socket); a master that refuses
+        // (READONLY, BUSY) fails nothing: the call is sent again, and its node answers for itself.
         const ready = cluster.masters.flatMap((master) => (master.client?.isReady ? [master.client] : []))
-        await Promise.all(ready.map((client) => client.sendCommand(load)))
+        let cancel = () => {}
+        await Promise.race([
+          Promise.allSettled(ready.map((client) => client.sendCommand(load))),
+          new Promise<void>((resolve) => {
+            cancel = afterTimeout(LOAD_EVERYWHERE_MS, resolve)
+          }),
+        ])
+        cancel()
         return
       }
       const key = firstKey(command)

@@ -15,13 +15,19 @@
  * - `nodeAddress` (called from `nodeAddressMap`) takes only a port from 1 to
  *   65535, and a new node only while fewer than MAX_NODES are known.
  * A violation throws LayoutError inside the run, which @redis/client then
- * counts as a failed look (the connect fails, a later look asks other
- * nodes). Before it throws, the layout goes back to what it was before the
- * run (map, masters, replicas; the nodes the run made are destroyed), so
- * calls and the next look go on with it; and every node's pending connect
- * gets a handler, or its failure would be an unhandled rejection, which ends
- * the process. The hosts the nodes name are trusted: the protocol has
- * nothing else to go by.
+ * counts as a failed look (the connect fails; a later look asks the other
+ * nodes, and its call fails only if every answer is refused). Before it
+ * throws, the layout goes back to what it was before the run (map, masters,
+ * replicas; the nodes the run made are destroyed), so calls and the next
+ * look go on with it; and every node's pending connect gets a handler, or
+ * its failure would be an unhandled rejection, which ends the process.
+ * The hosts the nodes name are trusted: the protocol has nothing else to go
+ * by. (MAX_NODES counts the nodes of the layout being replaced too, which
+ * @redis/client drops after the run: only a cluster of over 500 masters that
+ * changes all their addresses at once could be refused.)
+ *
+ * These are @redis/client's internals of 6.3 and 6.4; where they differ,
+ * `checksSlots` is false and cluster-client.ts warns once.
  */
 
 /** Hash slots of a Redis Cluster. */
@@ -45,7 +51,9 @@ interface SlotsHolder {
 }
 
 /** A layout answer that no cluster gives. */
-export class LayoutError extends Error {}
+export class LayoutError extends Error {
+  override name = 'LayoutError'
+}
 
 /** The layout as it was when a run began. */
 interface Before {

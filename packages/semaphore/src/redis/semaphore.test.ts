@@ -135,18 +135,30 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     const name = uniqueName()
     const url = server.url
     const warm = await new Semaphore(1, { name: uniqueName(), url }).ready()
-    const opening = Semaphore.from({ kind: 'semaphore', name, url, lease: 10_000, creating: true })
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    // The wake-up socket reconnects (its 'ready' asks every object to renew) while the name is still missing.
-    expect(await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub')).toMatch(/^:[1-9]/)
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    const creator = await new Semaphore(2, { name, url }).ready()
-    const opened = await opening
-    expect(await opened.getValue()).toBe(2)
-    await opened.acquire()
-    expect(await creator.getValue()).toBe(1)
-    await opened.release()
-    await Promise.all([opened.close(), creator.close(), warm.close()])
+    const connection = RedisConnection.acquire(url)
+    let readies = 0
+    const stopCounting = connection.onReady(() => readies++)
+    const closing: { close(): Promise<void> }[] = [warm]
+    try {
+      const opening = Semaphore.from({ kind: 'semaphore', name, url, lease: 10_000, creating: true })
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      // The wake-up socket reconnects (its 'ready' asks every object to renew) while the name is still missing.
+      expect(await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub')).toMatch(/^:[1-9]/)
+      for (let i = 0; i < 200 && readies === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(readies).toBeGreaterThan(0)
+      const creator = await new Semaphore(2, { name, url }).ready()
+      closing.push(creator)
+      const opened = await opening
+      closing.push(opened)
+      expect(await opened.getValue()).toBe(2)
+      await opened.acquire()
+      expect(await creator.getValue()).toBe(1)
+      await opened.release()
+    } finally {
+      stopCounting()
+      connection.release()
+      await Promise.all(closing.map((object) => object.close()))
+    }
   })
 
   it('keeps a persistent semaphore after the last close, until unlink()', async () => {
