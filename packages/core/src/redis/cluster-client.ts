@@ -95,8 +95,10 @@ export interface ClusterClient extends Client {
   /**
    * Whether a reconnect of the node at `address` ("host:port") may have cost
    * a wait on `key` its wake-up: `key`'s master is that node (its waiter
-   * entry may be gone with it), or the wake-up socket is on that node, or the
-   * layout does not say (a look in progress).
+   * entry may be gone with it), or the wake-up socket is on that node (or
+   * there is none), or the layout does not say. (A node that a migrating
+   * slot's calls are ASKed to is not named here: the failed renewal of the
+   * object rejects its waits, redis-object.ts.)
    */
   affects(address: string, key: string): boolean
 }
@@ -242,17 +244,19 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     },
     affects(address, key) {
       const master = cluster.slots[clusterSlot(key)]?.master.address
-      return master === undefined || master === address || cluster.pubSubNode?.address === address
+      const subscriber = cluster.pubSubNode?.address
+      // No subscriber (@redis/client dropped one whose re-subscribe failed): no wait hears anything.
+      return master === undefined || master === address || subscriber === undefined || subscriber === address
     },
     async load(command, load, everywhere) {
       if (everywhere) {
         // Masters not connected now are left out, and none holds the call for more than
         // LOAD_EVERYWHERE_MS (one may stop answering on an open socket); a master that refuses
         // (READONLY, BUSY) fails nothing: the call is sent again, and its node answers for itself.
-        const ready = cluster.masters.flatMap((master) => (master.client?.isReady ? [master.client] : []))
+        const connected = cluster.masters.flatMap((master) => (master.client?.isReady ? [master.client] : []))
         let cancel = () => {}
         await Promise.race([
-          Promise.allSettled(ready.map((client) => client.sendCommand(load))),
+          Promise.allSettled(connected.map((client) => client.sendCommand(load))),
           new Promise<void>((resolve) => {
             cancel = afterTimeout(LOAD_EVERYWHERE_MS, resolve)
           }),

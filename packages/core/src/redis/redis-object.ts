@@ -501,7 +501,11 @@ export abstract class RedisObject implements AsyncDisposable {
     try {
       await this.renew()
     } catch (error) {
-      // Unreachable, or a passing server error (LOADING after a restart): the next renewal tries again.
+      // Unreachable, or a passing server error (LOADING after a restart, OOM): the next renewal tries
+      // again. Pending waits reject as on a lost socket: a wake-up may not reach them either, and no
+      // reconnect may name this object (on a cluster, a node its calls are ASKed to while its slot
+      // migrates); their callers may call again.
+      if (error instanceof ConnectionError) this.failWaiters(error)
       if (!(error instanceof NotFoundError || error instanceof IncompatibleError || error instanceof CorruptError))
         return
       // Gone, replaced or garbled: this object is unusable from now on (close() still works).

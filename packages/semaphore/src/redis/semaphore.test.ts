@@ -161,6 +161,40 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     }
   })
 
+  it('rejects a pending acquire with ConnectionError when its renewal fails on a server that stays up (OOM), and works again after', async () => {
+    const name = uniqueName()
+    const url = server.url
+    const holder = await new Semaphore(1, { name, url, lease: 1500 }).ready()
+    const waiter = await Semaphore.open(name, { url, lease: 1500 })
+    try {
+      await holder.acquire()
+      let outcome: unknown = 'pending'
+      waiter.acquire().then(
+        () => {
+          outcome = 'granted'
+        },
+        (error: unknown) => {
+          outcome = error
+        },
+      )
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(outcome).toBe('pending')
+      // Every function call is refused now (noeviction): the waiter's next renewal (every 500 ms) fails.
+      expect(await server.command('CONFIG', 'SET', 'maxmemory', '1')).toBe('+OK')
+      try {
+        for (let i = 0; i < 300 && outcome === 'pending'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      } finally {
+        expect(await server.command('CONFIG', 'SET', 'maxmemory', '0')).toBe('+OK')
+      }
+      expect(outcome).toBeInstanceOf(ConnectionError)
+      await holder.release().catch(() => {}) // its lease may have lapsed meanwhile
+      expect(await waiter.acquire({ timeout: 5000 })).toBe(true)
+      await waiter.release()
+    } finally {
+      await Promise.all([waiter.close(), holder.close()])
+    }
+  })
+
   it('keeps a persistent semaphore after the last close, until unlink()', async () => {
     const name = uniqueName()
     const sem = await new Semaphore(4, { name, url: server.url, persistent: true }).ready()
