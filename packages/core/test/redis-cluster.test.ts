@@ -194,6 +194,16 @@ function replicationOffset(info: string): number {
   return Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? Number.NaN)
 }
 
+/**
+ * Resolves once `replica` has everything `master` wrote so far (up to 4 s). Redis replicates
+ * asynchronously: a failover or a kill before that loses the writes (TAKEOVER does not wait).
+ */
+async function replicated(master: RedisServer, replica: RedisServer): Promise<void> {
+  const written = replicationOffset(await master.info('replication'))
+  for (let i = 0; i < 200 && !(replicationOffset(await replica.info('replication')) >= written); i++) await sleep(20)
+  expect(replicationOffset(await replica.info('replication'))).toBeGreaterThanOrEqual(written)
+}
+
 describeWithRedisCluster(
   'RedisConnection on a Redis Cluster whose master fails over',
   (cluster) => {
@@ -216,10 +226,8 @@ describeWithRedisCluster(
         const replica = replicas[lostAt] as RedisServer
         const lost = keys[lostAt] as string
         const kept = keys[(lostAt + 1) % keys.length] as string
-        // Redis replicates asynchronously: the write is on the replica before the master dies.
-        const written = replicationOffset(await master.info('replication'))
-        for (let i = 0; i < 200 && !(replicationOffset(await replica.info('replication')) >= written); i++)
-          await sleep(20)
+        // The write is on the replica before the master dies.
+        await replicated(master, replica)
         await master.kill()
 
         await expect(connection.call(LIBRARY, 'get', [lost], [], FOREVER)).rejects.toBeInstanceOf(ConnectionError)
@@ -286,7 +294,8 @@ describeWithRedisCluster(
         const keys = await keyOnEachNode(cluster())
         for (const key of keys) expect(await connection.call(LIBRARY, 'set', [key], ['before'], FOREVER)).toBe('OK')
         // A forced failover (no election to lose on a loaded machine): the replica takes over, and the
-        // old master follows it once it learns of the newer epoch.
+        // old master follows it once it learns of the newer epoch. The writes are on the replica first.
+        await replicated(original, replica)
         expect(await replica.command('CLUSTER', 'FAILOVER', 'TAKEOVER')).toBe('+OK')
         for (let i = 0; i < 300; i++) {
           const roles = [await replica.info('replication'), await original.info('replication')]
@@ -329,6 +338,7 @@ describeWithRedisCluster(
         const [demoted, promoted] = [nodes[at] as RedisServer, replicas[at] as RedisServer]
         // The replica takes over (forced: no election to lose on a loaded machine), and the old
         // master follows it: it is a replica now, and no socket was dropped.
+        await replicated(demoted, promoted)
         expect(await promoted.command('CLUSTER', 'FAILOVER', 'TAKEOVER')).toBe('+OK')
         for (let i = 0; i < 300 && !(await demoted.info('replication')).includes('role:slave'); i++) await sleep(50)
         expect(await demoted.info('replication')).toContain('role:slave')
