@@ -42,6 +42,18 @@ async function keyOnEachNode(cluster: RedisCluster): Promise<string[]> {
   return keys as string[]
 }
 
+/** Whether a client is subscribed on `node` (each test's one connection: its wake-up socket). */
+async function subscribedOn(node: RedisServer): Promise<boolean> {
+  return (await node.bulk('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes('cmd=')
+}
+
+/** The index in `nodes` of the node holding the wake-up socket (checked to be one of them). */
+async function subscriberAt(nodes: readonly RedisServer[]): Promise<number> {
+  const at = (await Promise.all(nodes.map(subscribedOn))).indexOf(true)
+  expect(at).toBeGreaterThanOrEqual(0)
+  return at
+}
+
 describeWithRedisCluster('RedisConnection on a Redis Cluster', (cluster) => {
   it('sends each call to the master of its slot, loading the library on each master it calls', async () => {
     const connection = RedisConnection.acquire(cluster().url)
@@ -157,10 +169,7 @@ describeWithRedisCluster('RedisConnection on a Redis Cluster', (cluster) => {
     ]
     try {
       for (const key of keys) expect(await connection.call(LIBRARY, 'set', [key], ['x'], FOREVER)).toBe('OK')
-      const subscribedOn = async (node: RedisServer) =>
-        (await node.bulk('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes('cmd=')
-      const at = (await Promise.all(nodes.map(subscribedOn))).indexOf(true)
-      expect(at).toBeGreaterThanOrEqual(0)
+      const at = await subscriberAt(nodes)
       const other = (at + 1) % nodes.length
       const third = (at + 2) % nodes.length
       // Another master drops this process's socket to it: only the waits on its keys are concerned.
@@ -216,12 +225,7 @@ describeWithRedisCluster(
         const keys = await keyOnEachNode(cluster())
         for (const key of keys) expect(await connection.call(LIBRARY, 'set', [key], ['before'], FOREVER)).toBe('OK')
         // The master to fail: the one this process subscribed on (its wake-ups must come back too).
-        const lostAt = (
-          await Promise.all(
-            nodes.map(async (node) => (await node.bulk('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes('cmd=')),
-          )
-        ).indexOf(true)
-        expect(lostAt).toBeGreaterThanOrEqual(0)
+        const lostAt = await subscriberAt(nodes)
         const master = nodes[lostAt] as RedisServer
         const replica = replicas[lostAt] as RedisServer
         const lost = keys[lostAt] as string
@@ -331,10 +335,7 @@ describeWithRedisCluster(
       try {
         const keys = await keyOnEachNode(cluster())
         for (const key of keys) expect(await connection.call(LIBRARY, 'set', [key], ['before'], FOREVER)).toBe('OK')
-        const subscribedOn = async (node: RedisServer) =>
-          (await node.bulk('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes('cmd=')
-        const at = (await Promise.all(nodes.map(subscribedOn))).indexOf(true)
-        expect(at).toBeGreaterThanOrEqual(0)
+        const at = await subscriberAt(nodes)
         const [demoted, promoted] = [nodes[at] as RedisServer, replicas[at] as RedisServer]
         // The replica takes over (forced: no election to lose on a loaded machine), and the old
         // master follows it: it is a replica now, and no socket was dropped.
