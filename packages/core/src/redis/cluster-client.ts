@@ -48,6 +48,15 @@
  * for the whole cluster (a lost node may have lost wake-ups or loaded
  * libraries). ref/unref reach every node socket, including ones the cluster
  * opens later (on `node-connect`).
+ *
+ * The wake-up socket is kept: @redis/client moves it when its node leaves the
+ * layout, to a node picked at random, and drops it for good when that node
+ * refuses (down, or it fails the SUBSCRIBE). Every KEEP_SUBSCRIBER_MS a look
+ * makes it again where there is none, and says `ready` once a made or moved
+ * one is subscribed: wake-ups sent while there was none are lost (and the
+ * new node's own `ready` comes before its SUBSCRIBE), so each object renews
+ * and learns what it missed. Without the look, waits would end only through
+ * their renewals (every lease / 3).
  */
 import type { RedisClusterOptions } from '@redis/client'
 import { afterTimeout } from '../waiting/signal.js'
@@ -75,7 +84,7 @@ interface Cluster {
   readonly isReady: boolean
   readonly masters: readonly { client?: NodeClient; pubSub?: { client: NodeClient } }[]
   readonly nodeByAddress: Map<string, { client?: NodeClient }>
-  readonly pubSubNode?: { address: string; client: NodeClient }
+  readonly pubSubNode?: { address: string; client: NodeClient; connectPromise?: Promise<unknown> }
   readonly slots: readonly ({ master: { address: string } } | undefined)[]
 }
 
@@ -115,6 +124,9 @@ export const LOAD_EVERYWHERE_MS = 2000
 /** Nodes the subscriber tries (each picked at random) before connecting fails: one in 3^12 with a third of them down. */
 const SUBSCRIBE_TRIES = 12
 
+/** How often the client looks for a wake-up socket that @redis/client dropped, ms. */
+export const KEEP_SUBSCRIBER_MS = 1000
+
 let warnedUnchecked = false
 
 /** Once per process: this @redis/client's internals are not the ones cluster-layout.ts checks. */
@@ -126,6 +138,8 @@ function warnUnchecked(): void {
     { code: 'IPC_REDIS_CLUSTER_UNCHECKED' },
   )
 }
+
+const ignore = () => {}
 
 /** The node client event standing for each one-server client event. */
 const NODE_EVENTS: Record<string, string> = { ready: 'node-ready' }
@@ -195,6 +209,43 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
       else socket.unref()
   }
   cluster.on('node-connect', apply)
+  // The wake-up socket's one subscription (a process has one), once made, and the socket
+  // (@redis/client's pubSubNode) last seen subscribed; see "kept" above.
+  let kept: { channel: string; listener: (message: string) => void } | undefined
+  let subscriber: object | undefined
+  const readyListeners = new Set<(...args: unknown[]) => void>()
+  const subscribed = () => {
+    for (const listener of readyListeners) listener()
+  }
+  let remaking = false
+  const remake = async () => {
+    if (kept === undefined || remaking || !cluster.isReady) return
+    remaking = true
+    try {
+      await cluster.subscribe(kept.channel, kept.listener)
+      subscriber = cluster.pubSubNode
+      subscribed()
+    } catch {
+      // Its node refused too: the next look picks again.
+    } finally {
+      remaking = false
+    }
+  }
+  let stopKeeping = () => {}
+  const look = () => {
+    if (kept === undefined) return
+    const now = cluster.pubSubNode
+    if (now === undefined) void remake()
+    else if (now !== subscriber) {
+      // @redis/client moved it: its node's `ready` came before the SUBSCRIBE, so wake-ups sent in
+      // between are lost; say ready again once it is subscribed (connectPromise covers both).
+      subscriber = now
+      Promise.resolve(now.connectPromise).then(() => {
+        if (cluster.pubSubNode === now) subscribed()
+      }, ignore)
+    }
+    stopKeeping = afterTimeout(KEEP_SUBSCRIBER_MS, look, true)
+  }
   return {
     // A connect that failed on a refused layout says why (@redis/client: "All the root nodes are unavailable").
     async connect() {
@@ -211,22 +262,31 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
         cluster.off('error', note)
       }
     },
-    destroy: () => cluster.destroy(),
+    destroy() {
+      kept = undefined
+      stopKeeping()
+      cluster.destroy()
+    },
     sendCommand: <T>(args: readonly string[]) => cluster.sendCommand<T>(firstKey(args), false, args),
     // The subscriber goes to a node picked at random: one that is down fails at once, and another try picks again.
     async subscribe(channel, listener) {
       for (let tries = 1; ; tries++) {
         try {
-          return await cluster.subscribe(channel, listener)
+          await cluster.subscribe(channel, listener)
+          break
         } catch (error) {
           if (tries >= SUBSCRIBE_TRIES) throw error
         }
       }
+      kept = { channel, listener }
+      subscriber = cluster.pubSubNode
+      stopKeeping = afterTimeout(KEEP_SUBSCRIBER_MS, look, true)
     },
     on(event, listener) {
       // A reconnect names its node ("host:port"): `affects` tells which waits it concerns.
       if (event === 'reconnecting') cluster.on('node-reconnecting', (info) => listener(addressOf(info)))
       else cluster.on(NODE_EVENTS[event] ?? event, listener)
+      if (event === 'ready') readyListeners.add(listener)
       // A node's errors are the cluster's too (its own 'error' is only for discovery).
       if (event === 'error') cluster.on('node-error', listener)
       return this

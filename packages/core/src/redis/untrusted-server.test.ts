@@ -1,7 +1,8 @@
 // The server is untrusted input: a hostile RESP server (an attacker, or a broken proxy) and a
 // co-tenant who writes our keys must get typed errors within bounds, never a crash or a hang.
-import { array, bulk, describeWithRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
-import { describe, expect, it } from 'vitest'
+import type { Socket } from 'node:net'
+import { array, bulk, describeWithRedis, type HostileRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it, vi } from 'vitest'
 import { ConnectionError, CorruptError } from '../errors.js'
 import { CONNECT_LIMIT_MS, RedisConnection } from './connection.js'
 import { defineLibrary } from './library.js'
@@ -237,6 +238,14 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
     return all.join(' <- ')
   }
   const sockets = () => process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length
+  /** Resolves once `condition()` holds; fails after `timeout` ms. */
+  const until = (condition: () => boolean, timeout: number) =>
+    vi.waitFor(
+      () => {
+        if (!condition()) throw new Error(`not within ${timeout} ms`)
+      },
+      { timeout, interval: 20 },
+    )
 
   it('fails the connect with ConnectionError on a layout no cluster gives, within the connect limit and without a crash', async () => {
     const hostile: [string, (port: number) => string, RegExp][] = [
@@ -319,6 +328,101 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
         for (const key of ['k', 'a'])
           expect(await connection.call(LIBRARY, 'push', [key], [], forever), `${what}: ${key}`).toBe(1)
       }
+    } finally {
+      connection.release()
+    }
+  }, 30_000)
+
+  it('makes the wake-up socket again where @redis/client dropped it (its new node refused the SUBSCRIBE): wake-ups and a ready come back', async () => {
+    let refuse = false
+    let subscribed: Socket | undefined
+    const other = await startHostileRedis((command, standard, socket) => {
+      if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
+      if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
+      if (command[0] === 'FCALL') return ':1\r\n'
+      if (command[0] === 'SUBSCRIBE') {
+        if (refuse) return '-ERR not now\r\n'
+        subscribed = socket
+      }
+      return standard
+    })
+    const otherPort = Number(new URL(other.url).port)
+    let moved = false
+    const node = await clusterNode(
+      () => layout(),
+      () => (moved ? `-MOVED 7629 127.0.0.1:${otherPort}\r\n` : ':1\r\n'),
+    )
+    const nodePort = Number(new URL(node.url).port)
+    let layout = () => slots([[0, 16383, nodePort]])
+    const subscribes = (at: HostileRedis) => at.commands.filter((command) => command[0] === 'SUBSCRIBE').length
+    const connection = RedisConnection.acquire(node.url)
+    try {
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      expect(subscribes(node)).toBe(1)
+      let readies = 0
+      connection.onReady(() => readies++)
+      const heard: string[] = []
+      connection.onWake('w1', (message) => heard.push(message))
+      // The slots move to the other node, which refuses the SUBSCRIBE of the moved wake-up socket:
+      // @redis/client drops the socket and its listener.
+      refuse = true
+      layout = () => slots([[0, 16383, otherPort]])
+      moved = true
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      await until(() => subscribes(other) >= 1, 5000)
+      refuse = false
+      // The next look makes it again, on the other node, and says ready once it is subscribed.
+      const readiesBefore = readies
+      await until(() => subscribed !== undefined && readies > readiesBefore, 5000)
+      subscribed?.write(`>3\r\n${bulk('message')}${bulk(connection.wakeChannel)}${bulk('w1 hello')}`)
+      await until(() => heard.length > 0, 2000)
+      expect(heard).toEqual(['w1 hello'])
+    } finally {
+      connection.release()
+    }
+  }, 30_000)
+
+  it('says ready again once a moved wake-up socket is subscribed: its node’s own ready comes before the SUBSCRIBE', async () => {
+    let readies = 0
+    let readiesAtSubscribe: number | undefined
+    const other = await startHostileRedis((command, standard) => {
+      if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
+      if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
+      if (command[0] === 'FCALL') return ':1\r\n'
+      if (command[0] === 'SUBSCRIBE') readiesAtSubscribe = readies
+      return standard
+    })
+    const otherPort = Number(new URL(other.url).port)
+    // Key 'k' is in slot 7629, 'a' in 15495; the node sends each to the other node once the layout does.
+    let moves = new Set<string>()
+    const node = await clusterNode(
+      () => layout(),
+      (command) =>
+        moves.has(command[3] ?? '')
+          ? `-MOVED ${command[3] === 'k' ? 7629 : 15495} 127.0.0.1:${otherPort}\r\n`
+          : ':1\r\n',
+    )
+    const nodePort = Number(new URL(node.url).port)
+    let layout = () => slots([[0, 16383, nodePort]])
+    const connection = RedisConnection.acquire(node.url)
+    try {
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      connection.onReady(() => readies++)
+      // The other node joins (its command socket is ready), the wake-up socket stays on the node...
+      layout = () =>
+        slots([
+          [0, 8191, nodePort],
+          [8192, 16383, otherPort],
+        ])
+      moves = new Set(['a'])
+      expect(await connection.call(LIBRARY, 'push', ['a'], [], forever)).toBe(1)
+      expect(readiesAtSubscribe).toBe(undefined)
+      // ...then takes every slot: the node leaves the layout and @redis/client moves the wake-up socket.
+      layout = () => slots([[0, 16383, otherPort]])
+      moves = new Set(['a', 'k'])
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      await until(() => readiesAtSubscribe !== undefined, 5000)
+      await until(() => readies > (readiesAtSubscribe ?? 0), 5000)
     } finally {
       connection.release()
     }
