@@ -1,9 +1,18 @@
 // The server is untrusted input: a hostile RESP server (an attacker, or a broken proxy) and a
 // co-tenant who writes our keys must get typed errors within bounds, never a crash or a hang.
 import type { Socket } from 'node:net'
-import { array, bulk, describeWithRedis, type HostileRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
+import {
+  array,
+  bulk,
+  describeWithRedis,
+  type HostileAnswer,
+  type HostileRedis,
+  startHostileRedis,
+  uniqueName,
+} from '@ipc/test-utils'
 import { describe, expect, it, vi } from 'vitest'
 import { ConnectionError, CorruptError } from '../errors.js'
+import { LOAD_EVERYWHERE_MS } from './cluster-client.js'
 import { CONNECT_LIMIT_MS, RedisConnection } from './connection.js'
 import { defineLibrary } from './library.js'
 import { ATTACH_LIMIT_MS, type RedisAttachSpec, RedisObject } from './redis-object.js'
@@ -382,6 +391,58 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
     }
   }, 30_000)
 
+  it('takes a lost node for one that concerns every wait while there is no wake-up socket', async () => {
+    // Two nodes that refuse every SUBSCRIBE once the slots move to them: the wake-up socket stays gone.
+    const accepted = new Set<Socket>()
+    let lastRefusal = 0
+    const refusing = () =>
+      startHostileRedis((command, standard, socket) => {
+        accepted.add(socket)
+        if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
+        if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
+        if (command[0] === 'FCALL') return ':1\r\n'
+        if (command[0] === 'SUBSCRIBE') {
+          lastRefusal = performance.now()
+          return '-ERR not now\r\n'
+        }
+        return standard
+      })
+    const owner = await refusing()
+    const bystander = await refusing()
+    const port = (at: HostileRedis) => Number(new URL(at.url).port)
+    let moved = false
+    const node = await clusterNode(
+      () => layout(),
+      () => (moved ? `-MOVED 7629 127.0.0.1:${port(owner)}\r\n` : ':1\r\n'),
+    )
+    let layout = () => slots([[0, 16383, port(node)]])
+    const connection = RedisConnection.acquire(node.url)
+    try {
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      // The node leaves the layout: its wake-up socket moves to the owner or the bystander, which refuse it.
+      layout = () =>
+        slots([
+          [0, 16383, port(owner)],
+          [1, 0, port(bystander)],
+        ])
+      moved = true
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      await until(() => lastRefusal > 0, 5000)
+      // 'k' (slot 7629) is the owner's. Between two looks for a wake-up socket (1 s apart) the
+      // bystander's sockets drop: with no wake-up socket, that concerns the wait on 'k' too.
+      const lost: unknown[] = []
+      connection.onLost((error) => lost.push(error), 'k')
+      await until(() => performance.now() - lastRefusal > 100, 2000)
+      for (const socket of accepted)
+        if (socket.remotePort !== undefined && socket.localPort === port(bystander)) socket.destroy()
+      await until(() => lost.length > 0, 3000)
+      expect(lost[0]).toBeInstanceOf(ConnectionError)
+      expect(String((lost[0] as Error).message)).toContain(`node 127.0.0.1:${port(bystander)}`)
+    } finally {
+      connection.release()
+    }
+  }, 30_000)
+
   it('says ready again once a moved wake-up socket is subscribed: its node’s own ready comes before the SUBSCRIBE', async () => {
     let readies = 0
     let readiesAtSubscribe: number | undefined
@@ -423,6 +484,44 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
       expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
       await until(() => readiesAtSubscribe !== undefined, 5000)
       await until(() => readies > (readiesAtSubscribe ?? 0), 5000)
+    } finally {
+      connection.release()
+    }
+  }, 30_000)
+
+  it('bounds the load on every master (a call that still finds no function): one that never answers holds it LOAD_EVERYWHERE_MS, one that refuses fails nothing', async () => {
+    // Two masters of no slot: one never answers FUNCTION LOAD, one refuses it.
+    const masterLike = (load: HostileAnswer) =>
+      startHostileRedis((command, standard) => {
+        if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
+        if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
+        if (command[0] === 'FUNCTION') return load
+        return standard
+      })
+    const silent = await masterLike(undefined)
+    const refusing = await masterLike("-READONLY You can't write against a read only replica.\r\n")
+    // The owner of every slot answers the first two FCALLs as a node without our functions.
+    let fcalls = 0
+    const node = await clusterNode(
+      () => layout(),
+      () => (++fcalls <= 2 ? '-ERR Function not found\r\n' : ':1\r\n'),
+    )
+    const port = (at: HostileRedis) => Number(new URL(at.url).port)
+    const layout = () =>
+      slots([
+        [0, 16383, port(node)],
+        [1, 0, port(silent)],
+        [1, 0, port(refusing)],
+      ])
+    const loads = (at: HostileRedis) => at.commands.filter((command) => command[0] === 'FUNCTION').length
+    const connection = RedisConnection.acquire(node.url)
+    try {
+      const { ms, outcome } = await elapsed(connection.call(LIBRARY, 'push', ['k'], [], forever))
+      expect(outcome).toBe(1)
+      expect(fcalls).toBe(3)
+      expect([loads(silent), loads(refusing)]).toEqual([1, 1])
+      expect(ms).toBeGreaterThanOrEqual(LOAD_EVERYWHERE_MS - 50)
+      expect(ms).toBeLessThan(LOAD_EVERYWHERE_MS + 2000)
     } finally {
       connection.release()
     }
