@@ -199,7 +199,7 @@ describe('Segment.open()', () => {
     expect(existsSync(shmPath(name))).toBe(true)
   })
 
-  it('throws IncompatibleError naming the older version for a segment with the previous header (IPC1)', () => {
+  it("throws IncompatibleError naming both headers for a segment whose header is 'IPC1', not 'IPC2'", () => {
     const name = uniqueName('v1')
     const content = Buffer.alloc(HEADER_BYTES + 64)
     content.writeInt32LE(0x31435049, 0)
@@ -208,9 +208,7 @@ describe('Segment.open()', () => {
     onTestFinished(() => unlinkSync(shmPath(name)))
     const error = thrown(() => Segment.open(KIND, name))
     expect(error).toBeInstanceOf(IncompatibleError)
-    expect(error.message).toBe(
-      `Cannot open test segment "${name}": it was made by an older @ipc version (header 'IPC1')`,
-    )
+    expect(error.message).toBe(`Cannot open test segment "${name}": its header is 'IPC1', this package reads 'IPC2'`)
   })
 })
 

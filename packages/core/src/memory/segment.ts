@@ -424,7 +424,7 @@ export class Segment {
     if (typeof unfinished === 'string') fail(new IncompatibleError(`Cannot open ${what}: ${unfinished}`))
     const magic = Atomics.load(i32, I_MAGIC)
     if (magic === MAGIC_V1)
-      fail(new IncompatibleError(`Cannot open ${what}: it was made by an older @ipc version (header 'IPC1')`))
+      fail(new IncompatibleError(`Cannot open ${what}: its header is 'IPC1', this package reads 'IPC2'`))
     const state = Atomics.load(i32, I_STATE)
     if (magic !== MAGIC || state !== STATE_READY)
       fail(
