@@ -491,7 +491,7 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
 
   it('bounds the load on every master (a call that still finds no function): one that never answers holds it LOAD_EVERYWHERE_MS, one that refuses fails nothing', async () => {
     // Two masters of no slot: one never answers FUNCTION LOAD, one refuses it.
-    const masterLike = (load: HostileAnswer) =>
+    const masterLike = (load: HostileAnswer): Promise<HostileRedis> =>
       startHostileRedis((command, standard) => {
         if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
         if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
@@ -507,7 +507,7 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
       () => (++fcalls <= 2 ? '-ERR Function not found\r\n' : ':1\r\n'),
     )
     const port = (at: HostileRedis) => Number(new URL(at.url).port)
-    const layout = () =>
+    const layout = (): string =>
       slots([
         [0, 16383, port(node)],
         [1, 0, port(silent)],

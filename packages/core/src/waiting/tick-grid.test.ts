@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { EventCount, NOT_YET, type WaitRules } from './event-count.js'
 import { waitWord } from './futex.js'
-import { fileTick, type GridTick, unfileTick } from './tick-grid.js'
+import { FIRE_SLICE_MS, fileTick, type GridTick, unfileTick } from './tick-grid.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -58,8 +58,31 @@ describe('tick grid', () => {
       unfileTick(tick)
     }
     expect(runs).toBeGreaterThanOrEqual(5)
-    // One timer per fire, a fire every 10 ms at most (and the sleep's own timer).
-    expect(timers).toBeLessThanOrEqual(300 / 10 + 3)
+    // One timer per fire, and every fire runs the tick: it is armed for the multiple the tick is
+    // due at (20 ms on), not for every multiple of 10 ms (every other one found nothing). Plus the
+    // sleep's own timer.
+    expect(timers).toBeLessThanOrEqual(runs + 2)
+  })
+
+  it('arms its timer for the multiple a tick is due at: a tick filed just after a multiple costs one fire, not an empty one first', async () => {
+    // 40 ms: due at a multiple of 20 ms, two multiples on from the one it is filed in. Filed just
+    // after one, it is due almost 40 ms later; a timer armed for the next multiple found nothing.
+    while (performance.now() % 20 > 2 || performance.now() % 20 < 0.5);
+    const real = globalThis.setTimeout
+    let timers = 0
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      timers++
+      return real(...args)
+    }) as typeof setTimeout
+    let ran = 0
+    try {
+      fileTick({ run: () => ran++ }, 40)
+      await new Promise((resolve) => real(resolve, 80))
+    } finally {
+      globalThis.setTimeout = real
+    }
+    expect(ran).toBe(1)
+    expect(timers).toBe(1)
   })
 
   it('runs a long fire in slices of FIRE_SLICE_MS: an immediate queued by its first tick runs before its last', async () => {
@@ -94,6 +117,34 @@ describe('tick grid', () => {
     expect(ran).toBe(COUNT)
     expect(ranBeforeImmediate).toBeGreaterThan(0)
     expect(ranBeforeImmediate).toBeLessThan(COUNT)
+  })
+
+  it('reads the clock before every tick: slow ticks (25 µs, a look after the process slept) end a slice after FIRE_SLICE_MS and one more', async () => {
+    const busy = (ms: number) => {
+      const until = performance.now() + ms
+      while (performance.now() < until);
+    }
+    const COUNT = 40
+    let ran = 0
+    let ranBeforeImmediate = -1
+    for (let i = 0; i < COUNT; i++)
+      fileTick(
+        {
+          run: () => {
+            if (ran++ === 0)
+              setImmediate(() => {
+                ranBeforeImmediate = ran
+              })
+            busy(0.025)
+          },
+        },
+        40,
+      )
+    for (let waited = 0; ran < COUNT && waited < 5000; waited += 20) await sleep(20)
+    expect(ran).toBe(COUNT)
+    // 0.1 ms / 25 µs = 4 ticks, one more for the one that crossed it; 16 ran when the clock was read every 16th.
+    expect(ranBeforeImmediate).toBeGreaterThan(0)
+    expect(ranBeforeImmediate).toBeLessThanOrEqual(Math.ceil(FIRE_SLICE_MS / 0.025) + 1)
   })
 
   it('goes on with a sliced fire when nothing else wakes the event loop (only the waits keep it alive)', async () => {
