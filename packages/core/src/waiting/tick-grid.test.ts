@@ -85,6 +85,20 @@ describe('tick grid', () => {
     expect(timers).toBe(1)
   })
 
+  it('never runs a tick again in the fire that filed it again, also when the timer fires early (2 ms: due every other ms)', async () => {
+    // setTimeout runs up to a millisecond early by performance.now(): a fire that ran ticks due
+    // up to the multiple it was armed for re-ran a tick that had filed itself for the next one,
+    // in a loop until the clock got there (hundreds of runs in a millisecond).
+    let runs = 0
+    const tick: GridTick = { run: () => ++runs < 10_000 && fileTick(tick, 2) }
+    fileTick(tick, 2)
+    await sleep(100)
+    unfileTick(tick)
+    // One run per 2 ms, about 50: at most one per millisecond, with some slack.
+    expect(runs).toBeGreaterThan(5)
+    expect(runs).toBeLessThanOrEqual(110)
+  })
+
   it('runs a long fire in slices of FIRE_SLICE_MS: an immediate queued by its first tick runs before its last', async () => {
     const busy = (ms: number) => {
       const until = performance.now() + ms

@@ -60,11 +60,16 @@ export const FIRE_SLICE_MS = 0.1
 
 function fire(period: Period): void {
   // Due times are multiples of `half`: this fire runs those up to the one it
-  // was armed for (setTimeout may fire up to a millisecond early by
-  // performance.now(), or late: neither moves a tick to another fire).
-  // (A quarter of `half` of slack absorbs rounding: both are sums of floats.)
+  // was armed for, and none due after now (a quarter of `half` of slack
+  // absorbs rounding: both are sums of floats). setTimeout may fire early by
+  // performance.now() (by a millisecond, or more when the loop's clock is
+  // stale), and a tick run files itself again two multiples after the one
+  // `now` is in: were that the armed one, the fire would run it again and
+  // again until the clock got there (554 runs in 100 ms of a 2 ms tick).
+  // An early fire leaves what is not due yet to the next, armed for it.
   // Periods below 2 ms run what is due by now.
-  runDue(period, period.half === 0 ? performance.now() : period.at + period.half / 4)
+  const now = performance.now()
+  runDue(period, period.half === 0 ? now : Math.min(period.at, now) + period.half / 4)
 }
 
 /** Runs the ticks of `period` due by `ready`, FIRE_SLICE_MS at a time; then re-arms the period's timer. */
