@@ -10,6 +10,28 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** Timers that keep the event loop alive (unref'd ones are not listed). */
 const refedTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
 
+/** Spins for `ms`: a tick that costs that much. */
+const busy = (ms: number) => {
+  const until = performance.now() + ms
+  while (performance.now() < until);
+}
+
+/** The setTimeout calls made while `work` runs (it waits with `real`, which is not counted). */
+async function countTimers(work: (real: typeof setTimeout) => Promise<void>): Promise<number> {
+  const real = globalThis.setTimeout
+  let timers = 0
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    timers++
+    return real(...args)
+  }) as typeof setTimeout
+  try {
+    await work(real)
+  } finally {
+    globalThis.setTimeout = real
+  }
+  return timers
+}
+
 describe('tick grid', () => {
   it('runs each filed tick once, between ms / 2 and ms after it was filed', async () => {
     const filedAt = performance.now()
@@ -42,21 +64,12 @@ describe('tick grid', () => {
     // A fire used to arm a second timer when a tick filed itself during the fire: the
     // timers of one period doubled on every fire (212, 1750, 9184 setTimeout calls in
     // 0.5, 1 and 2 s for one 40 ms tick).
-    const real = globalThis.setTimeout
-    let timers = 0
-    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-      timers++
-      return real(...args)
-    }) as typeof setTimeout
     let runs = 0
     const tick: GridTick = { run: () => runs++ < 1000 && fileTick(tick, 20) }
-    try {
+    const timers = await countTimers(async (real) => {
       fileTick(tick, 20)
       await new Promise((resolve) => real(resolve, 300))
-    } finally {
-      globalThis.setTimeout = real
-      unfileTick(tick)
-    }
+    }).finally(() => unfileTick(tick))
     expect(runs).toBeGreaterThanOrEqual(5)
     // One timer per fire, and every fire runs the tick: it is armed for the multiple the tick is
     // due at (20 ms on), not for every multiple of 10 ms (every other one found nothing). Plus the
@@ -68,19 +81,11 @@ describe('tick grid', () => {
     // 40 ms: due at a multiple of 20 ms, two multiples on from the one it is filed in. Filed just
     // after one, it is due almost 40 ms later; a timer armed for the next multiple found nothing.
     while (performance.now() % 20 > 2 || performance.now() % 20 < 0.5);
-    const real = globalThis.setTimeout
-    let timers = 0
-    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-      timers++
-      return real(...args)
-    }) as typeof setTimeout
     let ran = 0
-    try {
+    const timers = await countTimers(async (real) => {
       fileTick({ run: () => ran++ }, 40)
       await new Promise((resolve) => real(resolve, 80))
-    } finally {
-      globalThis.setTimeout = real
-    }
+    })
     expect(ran).toBe(1)
     expect(timers).toBe(1)
   })
@@ -100,10 +105,6 @@ describe('tick grid', () => {
   })
 
   it('runs a long fire in slices of FIRE_SLICE_MS: an immediate queued by its first tick runs before its last', async () => {
-    const busy = (ms: number) => {
-      const until = performance.now() + ms
-      while (performance.now() < until);
-    }
     const COUNT = 400
     let ran = 0
     let ranBeforeImmediate = -1
@@ -134,10 +135,6 @@ describe('tick grid', () => {
   })
 
   it('reads the clock before every tick: slow ticks (25 µs, a look after the process slept) end a slice after FIRE_SLICE_MS and one more', async () => {
-    const busy = (ms: number) => {
-      const until = performance.now() + ms
-      while (performance.now() < until);
-    }
     const COUNT = 40
     let ran = 0
     let ranBeforeImmediate = -1
