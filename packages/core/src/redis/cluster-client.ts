@@ -51,11 +51,12 @@
  *
  * The wake-up socket is kept: @redis/client moves it when its node leaves the
  * layout, to a node picked at random, and drops it for good when that node
- * refuses (down, or it fails the SUBSCRIBE). Every KEEP_SUBSCRIBER_MS a look
- * makes it again where there is none, and says `ready` once a made or moved
- * one is subscribed: wake-ups sent while there was none are lost (and the
- * new node's own `ready` comes before its SUBSCRIBE), so each object renews
- * and learns what it missed. Without the look, waits would end only through
+ * refuses (down), or keeps it holding nothing when the node fails the
+ * SUBSCRIBE. Every KEEP_SUBSCRIBER_MS a look makes it again (or subscribes
+ * it again) where there is none, and says `ready` once a made or moved one
+ * is subscribed: wake-ups sent while there was none are lost (and the new
+ * node's own `ready` comes before its SUBSCRIBE), so each object renews and
+ * learns what it missed. Without the look, waits would end only through
  * their renewals (every lease / 3).
  */
 import type { RedisClusterOptions } from '@redis/client'
@@ -67,6 +68,9 @@ import { clusterSlot } from './keys.js'
 /** The part of a node's client used here. */
 interface NodeClient {
   readonly isReady: boolean
+  /** Whether it holds a subscription or is making one (a pub/sub socket). */
+  readonly isPubSubActive?: boolean
+  destroy(): void
   sendCommand(args: readonly string[]): Promise<unknown>
   ref(): void
   unref(): void
@@ -126,6 +130,9 @@ const SUBSCRIBE_TRIES = 12
 
 /** How often the client looks for a wake-up socket that @redis/client dropped, ms. */
 export const KEEP_SUBSCRIBER_MS = 1000
+
+/** The longest a look's new wake-up socket may take to be subscribed, ms (as a first connect: CONNECT_LIMIT_MS). */
+const REMAKE_LIMIT_MS = 5000
 
 let warnedUnchecked = false
 
@@ -213,35 +220,64 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
   // (@redis/client's pubSubNode) last seen subscribed; see "kept" above.
   let kept: { channel: string; listener: (message: string) => void } | undefined
   let subscriber: object | undefined
+  let destroyed = false
   const readyListeners = new Set<(...args: unknown[]) => void>()
   const subscribed = () => {
     for (const listener of readyListeners) listener()
   }
+  // The wake-up socket, or undefined where there is none: dropped, or connected but holding no
+  // subscription (its SUBSCRIBE was refused; @redis/client keeps such a socket). One being made
+  // counts as there (its connect or its re-subscribe is under way).
+  const wakeSocket = () => {
+    const node = cluster.pubSubNode
+    if (node === undefined || kept === undefined || node.connectPromise !== undefined) return node
+    return node.client.isPubSubActive === false ? undefined : node
+  }
   let remaking = false
   const remake = async () => {
-    if (kept === undefined || remaking || !cluster.isReady) return
+    if (kept === undefined || remaking || destroyed || !cluster.isReady) return
     remaking = true
+    let stopWaiting = () => {}
     try {
-      await cluster.subscribe(kept.channel, kept.listener)
+      // subscribe() makes the socket (or takes the refused one) before it awaits: a look meanwhile
+      // must not take it for one @redis/client moved.
+      const subscribing = cluster.subscribe(kept.channel, kept.listener)
+      const node = cluster.pubSubNode
+      subscriber = node
+      // A node that accepts the socket and never answers its handshake would hold the remake for
+      // good: after REMAKE_LIMIT_MS a socket still connecting is dropped (@redis/client then
+      // forgets it), and the next look picks again. (One that answers the handshake and never
+      // the SUBSCRIBE keeps its socket: waits then end through their renewals.)
+      await Promise.race([
+        subscribing,
+        new Promise((_, reject) => {
+          stopWaiting = afterTimeout(REMAKE_LIMIT_MS, () => {
+            if (node?.connectPromise !== undefined) node.client.destroy()
+            reject(new Error('no answer'))
+          })
+        }),
+      ])
+      if (destroyed) return
       subscriber = cluster.pubSubNode
       subscribed()
     } catch {
-      // Its node refused too: the next look picks again.
+      // Its node refused too: the next look picks again (or sends SUBSCRIBE again on it).
     } finally {
+      stopWaiting()
       remaking = false
     }
   }
   let stopKeeping = () => {}
   const look = () => {
-    if (kept === undefined) return
-    const now = cluster.pubSubNode
-    if (now === undefined) void remake()
-    else if (now !== subscriber) {
+    if (kept === undefined || destroyed) return
+    const node = cluster.pubSubNode
+    if (wakeSocket() === undefined) void remake()
+    else if (node !== undefined && node !== subscriber) {
       // @redis/client moved it: its node's `ready` came before the SUBSCRIBE, so wake-ups sent in
       // between are lost; say ready again once it is subscribed (connectPromise covers both).
-      subscriber = now
-      Promise.resolve(now.connectPromise).then(() => {
-        if (cluster.pubSubNode === now) subscribed()
+      subscriber = node
+      Promise.resolve(node.connectPromise).then(() => {
+        if (cluster.pubSubNode === node && !destroyed) subscribed()
       }, ignore)
     }
     stopKeeping = afterTimeout(KEEP_SUBSCRIBER_MS, look, true)
@@ -263,6 +299,7 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
       }
     },
     destroy() {
+      destroyed = true
       kept = undefined
       stopKeeping()
       cluster.destroy()
@@ -278,6 +315,7 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
           if (tries >= SUBSCRIBE_TRIES) throw error
         }
       }
+      if (destroyed) return
       kept = { channel, listener }
       subscriber = cluster.pubSubNode
       stopKeeping = afterTimeout(KEEP_SUBSCRIBER_MS, look, true)
@@ -304,8 +342,8 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     },
     affects(address, key) {
       const master = cluster.slots[clusterSlot(key)]?.master.address
-      const subscriber = cluster.pubSubNode?.address
-      // No subscriber (@redis/client dropped one whose re-subscribe failed): no wait hears anything.
+      const subscriber = wakeSocket()?.address
+      // No wake-up socket (dropped, or its SUBSCRIBE refused, until a look makes it again): no wait hears anything.
       return master === undefined || master === address || subscriber === undefined || subscriber === address
     },
     async load(command, load, everywhere) {

@@ -32,8 +32,6 @@ interface Period {
   /** Filed ticks and when each is due (`performance.now()` ms). */
   readonly due: Map<GridTick, number>
   timer: NodeJS.Timeout | undefined
-  /** The multiple of `half` the timer is armed for: its fire runs the ticks due by then. */
-  at: number
 }
 
 /** The grid of this thread, on the runtime: the ESM and CJS copies of @ipc/core share one. */
@@ -59,17 +57,15 @@ function grid(): Grid {
 export const FIRE_SLICE_MS = 0.1
 
 function fire(period: Period): void {
-  // Due times are multiples of `half`: this fire runs those up to the one it
-  // was armed for, and none due after now (a quarter of `half` of slack
-  // absorbs rounding: both are sums of floats). setTimeout may fire early by
-  // performance.now() (by a millisecond, or more when the loop's clock is
-  // stale), and a tick run files itself again two multiples after the one
-  // `now` is in: were that the armed one, the fire would run it again and
-  // again until the clock got there (554 runs in 100 ms of a 2 ms tick).
-  // An early fire leaves what is not due yet to the next, armed for it.
-  // Periods below 2 ms run what is due by now.
-  const now = performance.now()
-  runDue(period, period.half === 0 ? now : Math.min(period.at, now) + period.half / 4)
+  // This fire runs the ticks due by now (a quarter of `half` of slack absorbs
+  // rounding: due times are sums of floats), not those of the multiple it
+  // was armed for: setTimeout may fire early by performance.now() (by a
+  // millisecond, or more when the loop's clock is stale), and a tick run
+  // files itself again two multiples after the one `now` is in: were that
+  // the armed one, the fire would run it again and again until the clock got
+  // there (554 runs in 100 ms of a 2 ms tick). An early fire leaves what is
+  // not due yet to the next, armed for it; a late one runs all that is due.
+  runDue(period, performance.now() + period.half / 4)
 }
 
 /** Runs the ticks of `period` due by `ready`, FIRE_SLICE_MS at a time; then re-arms the period's timer. */
@@ -123,7 +119,6 @@ function runDue(period: Period, ready: number): void {
  */
 function arm(period: Period, due: number): void {
   const delay = period.half === 0 ? 1 : Math.max(due - performance.now(), 0)
-  period.at = due
   period.timer = setTimeout(fire, delay, period)
   period.timer.unref()
 }
@@ -138,7 +133,7 @@ export function fileTick(tick: GridTick, ms: number): void {
   const half = ms >= 2 ? ms / 2 : 0
   let period = periods.get(half)
   if (period === undefined) {
-    period = { half, due: new Map(), timer: undefined, at: 0 }
+    period = { half, due: new Map(), timer: undefined }
     periods.set(half, period)
   }
   const now = performance.now()
