@@ -6,6 +6,7 @@ import {
   bulk,
   describeWithRedis,
   type HostileAnswer,
+  type HostileHandler,
   type HostileRedis,
   startHostileRedis,
   uniqueName,
@@ -228,14 +229,23 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
   /** `count` masters of no slot, each at its own loopback address that refuses connections (127.1.x.y). */
   const emptyMasters = (count: number, port: number): Shard[] =>
     Array.from({ length: count }, (_, i) => [1, 0, port, `127.1.${i >> 8}.${i & 255}`] as const)
-  /** A node that says it is one of a cluster and answers CLUSTER SLOTS with `layout()` (its own port passed in). */
-  async function clusterNode(layout: (port: number) => string, fcall: (command: string[]) => string = () => ':1\r\n') {
+  /**
+   * A node that says it is one of a cluster and answers CLUSTER SLOTS with `layout()` (its own port
+   * passed in) and FCALL with `fcall`; `handle` gets each command with that answer (the standard
+   * one for the others) and its socket, and says what is sent.
+   */
+  async function clusterNode(
+    layout: (port: number) => string,
+    fcall: (command: string[]) => string = () => ':1\r\n',
+    handle: HostileHandler = (_, answer) => answer,
+  ) {
     let port = 0
-    const node = await startHostileRedis((command, standard) => {
-      if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
-      if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout(port)
-      if (command[0] === 'FCALL') return fcall(command)
-      return standard
+    const node = await startHostileRedis((command, standard, socket) => {
+      if (command[0] === 'HELLO' && command.length === 1) return handle(command, CLUSTER_HELLO, socket)
+      if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS')
+        return handle(command, layout(port), socket)
+      if (command[0] === 'FCALL') return handle(command, fcall(command), socket)
+      return handle(command, standard, socket)
     })
     port = Number(new URL(node.url).port)
     return node
@@ -345,19 +355,20 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
   it('makes the wake-up socket again where @redis/client dropped it or left it holding nothing (its node refused the SUBSCRIBE): wake-ups and a ready come back', async () => {
     let refusals = 0
     let subscribed: Socket | undefined
-    const other = await startHostileRedis((command, standard, socket) => {
-      if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
-      if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
-      if (command[0] === 'FCALL') return ':1\r\n'
-      if (command[0] === 'SUBSCRIBE') {
-        if (refusals < 2) {
-          refusals++
-          return '-ERR not now\r\n'
+    const other = await clusterNode(
+      () => layout(),
+      undefined,
+      (command, answer, socket) => {
+        if (command[0] === 'SUBSCRIBE') {
+          if (refusals < 2) {
+            refusals++
+            return '-ERR not now\r\n'
+          }
+          subscribed = socket
         }
-        subscribed = socket
-      }
-      return standard
-    })
+        return answer
+      },
+    )
     const otherPort = Number(new URL(other.url).port)
     let moved = false
     const node = await clusterNode(
@@ -399,17 +410,16 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
     const accepted = new Set<Socket>()
     let lastRefusal = 0
     const refusing = () =>
-      startHostileRedis((command, standard, socket) => {
-        accepted.add(socket)
-        if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
-        if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
-        if (command[0] === 'FCALL') return ':1\r\n'
-        if (command[0] === 'SUBSCRIBE') {
+      clusterNode(
+        () => layout(),
+        undefined,
+        (command, answer, socket) => {
+          accepted.add(socket)
+          if (command[0] !== 'SUBSCRIBE') return answer
           lastRefusal = performance.now()
           return '-ERR not now\r\n'
-        }
-        return standard
-      })
+        },
+      )
     const owner = await refusing()
     const bystander = await refusing()
     const port = (at: HostileRedis) => Number(new URL(at.url).port)
@@ -449,13 +459,14 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
   it('says ready again once a moved wake-up socket is subscribed: its node’s own ready comes before the SUBSCRIBE', async () => {
     let readies = 0
     let readiesAtSubscribe: number | undefined
-    const other = await startHostileRedis((command, standard) => {
-      if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
-      if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
-      if (command[0] === 'FCALL') return ':1\r\n'
-      if (command[0] === 'SUBSCRIBE') readiesAtSubscribe = readies
-      return standard
-    })
+    const other = await clusterNode(
+      () => layout(),
+      undefined,
+      (command, answer) => {
+        if (command[0] === 'SUBSCRIBE') readiesAtSubscribe = readies
+        return answer
+      },
+    )
     const otherPort = Number(new URL(other.url).port)
     // Key 'k' is in slot 7629, 'a' in 15495; the node sends each to the other node once the layout does.
     let moves = new Set<string>()
@@ -495,12 +506,11 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
   it('bounds the load on every master (a call that still finds no function): one that never answers holds it LOAD_EVERYWHERE_MS, one that refuses fails nothing', async () => {
     // Two masters of no slot: one never answers FUNCTION LOAD, one refuses it.
     const masterLike = (load: HostileAnswer): Promise<HostileRedis> =>
-      startHostileRedis((command, standard) => {
-        if (command[0] === 'HELLO' && command.length === 1) return CLUSTER_HELLO
-        if (command[0] === 'CLUSTER' && command[1]?.toUpperCase() === 'SLOTS') return layout()
-        if (command[0] === 'FUNCTION') return load
-        return standard
-      })
+      clusterNode(
+        () => layout(),
+        undefined,
+        (command, answer) => (command[0] === 'FUNCTION' ? load : answer),
+      )
     const silent = await masterLike(undefined)
     const refusing = await masterLike("-READONLY You can't write against a read only replica.\r\n")
     // The owner of every slot answers the first two FCALLs as a node without our functions.
