@@ -12,6 +12,8 @@ const producer = new URL('./fixtures/mpmc-producer.mjs', import.meta.url)
 const consumer = new URL('./fixtures/mpmc-consumer.mjs', import.meta.url)
 const holder = new URL('./fixtures/mpmc-holder.mjs', import.meta.url)
 const sleeper = new URL('./fixtures/mpmc-sleeper.mjs', import.meta.url)
+const P_LOCK = 0
+const C_LOCK = 16
 const C_WAITERS = 37
 const C_EVENT = 38
 
@@ -111,6 +113,34 @@ describe('MpmcRing across processes', () => {
     expect(put(ring, 'c')).toBe(MPMC_PUT_OK)
     expect(ring.tryGet()).toBe('c')
   })
+
+  it.each([
+    // stage, count while the holder lives (its commit in progress), count once it is dead
+    ['producer-uncommitted', 2, 1],
+    ['producer-committed', 1, 2],
+    ['consumer-uncommitted', 2, 2],
+    ['consumer-committed', 2, 1],
+  ])(
+    'count() is exact after a holder dies mid-commit (%s), with no put or get after it',
+    { timeout: 30_000 },
+    async (stage, whileAlive, afterDeath) => {
+      const { segment, ring } = makeRing(4096)
+      put(ring, 'a')
+      if (stage.startsWith('consumer')) put(ring, 'b')
+      const child = spawnChild(holder, [segment.name, stage])
+      await child.waitFor('holding')
+      // A live holder keeps its lock: count() sees the commit half-done.
+      const lock = stage.startsWith('producer') ? P_LOCK : C_LOCK
+      const held = Atomics.load(segment.i32, segment.dataOffset / 4 + lock)
+      expect(ring.count()).toBe(whileAlive)
+      expect(Atomics.load(segment.i32, segment.dataOffset / 4 + lock)).toBe(held)
+      child.child.kill('SIGKILL')
+      await child.exited
+      // Dead: count() takes the lock over (the takeover repairs the count) and releases it.
+      expect(ring.count()).toBe(afterDeath)
+      expect(Atomics.load(segment.i32, segment.dataOffset / 4 + lock)).toBe(0)
+    },
+  )
 
   it('wakes a consumer once, not per put, while it is woken but cannot run yet (SIGSTOP)', {
     timeout: 30_000,

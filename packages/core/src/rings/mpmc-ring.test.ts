@@ -296,7 +296,6 @@ describe('MpmcRing dead-owner recovery', () => {
     i32[w + P_PHASE] = 1
     i32[w + TAIL_COUNT] = 2
     Atomics.store(i32, w + P_LOCK, deadOwner(segment))
-    expect(ring.count()).toBe(2)
     expect(put(ring, 'second')).toBe(MPMC_PUT_OK)
     expect(ring.count()).toBe(2)
     expect(ring.tryGet()).toBe('first')
@@ -319,7 +318,6 @@ describe('MpmcRing dead-owner recovery', () => {
     i32[w + C_PHASE] = 1
     Atomics.store(i32, w + HEAD, head + 8 + 24)
     Atomics.store(i32, w + C_LOCK, deadOwner(segment))
-    expect(ring.count()).toBe(2)
     expect(ring.tryGet()).toBe('next')
     expect(ring.count()).toBe(0)
     expect(Atomics.load(i32, w + HEAD_COUNT)).toBe(2)
@@ -376,6 +374,20 @@ describe('MpmcRing dead-owner recovery', () => {
     const other = new MpmcRing(attached, segment.dataOffset, 'test ring')
     expect(other.tryPut('c', other.prepare('c'))).toBe(MPMC_PUT_OK)
     expect(other.tryGet()).toBe('a')
+  })
+
+  it('count() finds a corrupt journal batch at takeover: CorruptError, and the lock is free', () => {
+    const { segment, ring } = makeRing(1024)
+    const w = segment.dataOffset / 4
+    const i32 = segment.i32
+    put(ring, 'a')
+    i32[w + C_OLD_HEAD] = i32[w + HEAD] as number
+    i32[w + C_BATCH] = -5 // never written by a live consumer
+    i32[w + C_PHASE] = 1
+    Atomics.store(i32, w + HEAD, (i32[w + HEAD] as number) + 16)
+    Atomics.store(i32, w + C_LOCK, deadOwner(segment))
+    expect(() => ring.count()).toThrow(/a journal's batch is -5 messages/)
+    expect(Atomics.load(i32, w + C_LOCK)).toBe(0)
   })
 
   it('a message size near 2^31 is CorruptError, and HEAD stays where it was', () => {

@@ -114,7 +114,8 @@
  *   never admit more than MAX_ITEMS. A killed process's stores stay in
  *   program order, so whoever takes the lock over from it and finds PHASE = 1
  *   decides from the position whether the commit happened and sets the count
- *   to the old count + BATCH, or back to the old count.
+ *   to the old count + BATCH, or back to the old count. `count()` finding
+ *   PHASE = 1 does that takeover too (`#settleCommit`): no later put or get may come.
  * - Hysteresis on a full ring (room-wait.ts, the rule of both rings): a
  *   put whose look found no room announces the room it is to be woken at,
  *   then looks once more: P_NEED = the larger of its record and WAKE_ROOM
@@ -599,11 +600,17 @@ export class MpmcRing {
     return this.capacity - MESSAGE_HEADER
   }
 
-  /** Messages in the ring now (a put in progress may count already). */
+  /**
+   * Messages in the ring now (a put in progress may count already). Exact
+   * once no put or get is in progress, even when a holder died mid-commit:
+   * see `#settleCommit`.
+   */
   count(): number {
     this.assertSound()
     const i32 = this.#i32
     const w = this.#w
+    if (i32[w + P_PHASE] !== 0) this.#settleCommit(this.#pLock)
+    if (i32[w + C_PHASE] !== 0) this.#settleCommit(this.#cLock)
     // HEAD_COUNT first: it never passes TAIL_COUNT, so the difference is never negative.
     // Both move while we read them, so a bad pair is clamped (to what the bytes can hold), not thrown.
     const head = Atomics.load(i32, w + HEAD_COUNT)
@@ -1530,6 +1537,22 @@ export class MpmcRing {
       `Cannot drop the items of the ${this.#label} "${this.#segment.name}": its ${side} lock ` +
         `has been held by slot ${lock.holder()?.slot} for ${LOCK_BOUND_MS} ms (it is shut down; shutting it down again drops them)`,
     )
+  }
+
+  /**
+   * A commit in progress (PHASE = 1) whose holder died leaves its count a
+   * batch off until someone takes the lock over; a put or get does, but
+   * after the last one nobody would, and `count()` would stay off for good.
+   * So `count()`, finding a commit in progress, takes the lock if its holder
+   * is dead (the takeover repairs the count) and releases it at once. A live
+   * holder keeps it: that costs a liveness check (a few syscalls), only
+   * when the read lands inside a commit.
+   */
+  #settleCommit(lock: OwnerWord): void {
+    if (lock.tryAcquire(true) === BUSY) return
+    lock.release()
+    // A repair that found the journal corrupt recorded it: throw it now the lock is free.
+    this.assertSound()
   }
 
   /** Finishes or rolls back the count update of a dead lock owner (the owner word's onTakeover). The caller holds `lock`. */
