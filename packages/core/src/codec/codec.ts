@@ -68,6 +68,11 @@ interface WellFormed {
   isWellFormed(): boolean
 }
 
+/** False when `text` has a lone surrogate, which UTF-8 cannot carry (it becomes U+FFFD). */
+export function isWellFormed(text: string): boolean {
+  return (text as unknown as WellFormed).isWellFormed()
+}
+
 /** Strings up to this length take a ring's fast path: `writeLatin1` straight into the ring, no `encode`. */
 export const SHORT_STRING = 256
 
@@ -81,7 +86,7 @@ export function encode(value: unknown): Encoded {
   if (typeof value === 'string') {
     const text = textTags(value, TAG_LATIN1, TAG_UTF8)
     // UTF-8 cannot carry a lone surrogate (it would arrive as U+FFFD): such a string is packed (UTF-16, exact).
-    if (text.tag === TAG_LATIN1 || (value as unknown as WellFormed).isWellFormed()) return text
+    if (text.tag === TAG_LATIN1 || isWellFormed(value)) return text
   }
   if (value instanceof Uint8Array && value.constructor !== Uint8Array && Buffer.isBuffer(value))
     return { tag: TAG_BUFFER, size: value.byteLength, bytes: value, text: undefined }

@@ -123,6 +123,9 @@ describe('segment names', () => {
     // 101 UTF-16 units, 202 bytes: the limit counts UTF-8 bytes (what the file name holds).
     ['é'.repeat(101), 'ERR_INVALID_ARG_VALUE', /must be 1 to 200 bytes long in UTF-8, received 202 bytes/],
     ['😀'.repeat(51), 'ERR_INVALID_ARG_VALUE', /must be 1 to 200 bytes long in UTF-8, received 204 bytes/],
+    // 'a\uD800' and 'a\uDBFF' would both name the file 'a\uFFFD' in UTF-8.
+    ['a\uD800', 'ERR_INVALID_ARG_VALUE', /must be well-formed Unicode \(no lone surrogate\)/],
+    ['\uDC00', 'ERR_INVALID_ARG_VALUE', /must be well-formed Unicode/],
     [42, 'ERR_INVALID_ARG_TYPE', /must be a string, received number/],
     [null, 'ERR_INVALID_ARG_TYPE', /must be a string, received object/],
   ]

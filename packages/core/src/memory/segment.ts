@@ -96,6 +96,7 @@
 import { constants as bufferConstants } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { type Dir, type Dirent, opendirSync } from 'node:fs'
+import { isWellFormed } from '../codec/codec.js'
 import {
   ClosedError,
   CorruptError,
@@ -231,7 +232,7 @@ export interface CreateOptions extends SegmentOptions {
   persistent?: boolean | undefined
 }
 
-/** Validates a user-given name: a non-empty string without '/' or NUL, at most 200 bytes in UTF-8. */
+/** Validates a user-given name: a non-empty string without '/', NUL or a lone surrogate, at most 200 bytes in UTF-8. */
 export function checkName(name: unknown, what = 'name'): string {
   if (typeof name !== 'string') throw invalidArgType(`The "${what}" must be a string, received ${typeof name}`)
   const bytes = Buffer.byteLength(name, 'utf8')
@@ -239,6 +240,11 @@ export function checkName(name: unknown, what = 'name'): string {
     throw invalidArgValue(`The "${what}" must be 1 to ${MAX_NAME_BYTES} bytes long in UTF-8, received ${bytes} bytes`)
   if (name.includes('/') || name.includes('\0') || name === '.' || name === '..')
     throw invalidArgValue(`The "${what}" must not contain "/" or NUL characters, received ${JSON.stringify(name)}`)
+  // UTF-8 turns every lone surrogate into U+FFFD: two such names would open one file.
+  if (!isWellFormed(name))
+    throw invalidArgValue(
+      `The "${what}" must be well-formed Unicode (no lone surrogate), received ${JSON.stringify(name)}`,
+    )
   return name
 }
 

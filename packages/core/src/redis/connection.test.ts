@@ -15,6 +15,12 @@ describe('redis keys and urls', () => {
     expect(checkRedisName('ok name')).toBe('ok name')
   })
 
+  it('refuses a name with a lone surrogate: UTF-8 would give two such names the same keys', () => {
+    for (const name of ['a\uD800', 'a\uDBFF', '\uDC00b'])
+      expect(() => checkRedisName(name)).toThrow(/must be well-formed Unicode \(no lone surrogate\)/)
+    expect(checkRedisName('a\uD83D\uDE00')).toBe('a😀')
+  })
+
   it('reads IPC_REDIS_URL, and hides passwords in messages', () => {
     const saved = process.env.IPC_REDIS_URL
     try {

@@ -3,12 +3,13 @@
  * make `<name>` the hash tag, so all keys of one primitive live in one hash
  * slot (one Redis Cluster node), as a function touching several of them needs.
  */
+import { isWellFormed } from '../codec/codec.js'
 import { invalidArgType, invalidArgValue } from '../errors.js'
 
 /** Longest name, in UTF-8 bytes (as for the shared-memory primitives). */
 export const MAX_REDIS_NAME_BYTES = 200
 
-/** Validates a primitive's name: 1 to 200 bytes of UTF-8 without `{`, `}` or NUL. */
+/** Validates a primitive's name: 1 to 200 bytes of UTF-8 without `{`, `}`, NUL or a lone surrogate. */
 export function checkRedisName(name: unknown): string {
   if (typeof name !== 'string') throw invalidArgType(`The "name" must be a string, received ${typeof name}`)
   const bytes = Buffer.byteLength(name, 'utf8')
@@ -18,6 +19,11 @@ export function checkRedisName(name: unknown): string {
     )
   if (/[{}\0]/.test(name))
     throw invalidArgValue(`The "name" must not contain "{", "}" or NUL characters, received ${JSON.stringify(name)}`)
+  // UTF-8 turns every lone surrogate into U+FFFD: two such names would share their keys.
+  if (!isWellFormed(name))
+    throw invalidArgValue(
+      `The "name" must be well-formed Unicode (no lone surrogate), received ${JSON.stringify(name)}`,
+    )
   return name
 }
 
