@@ -9,6 +9,7 @@ export {
   type Encoded,
   encode,
   isLatin1Tag,
+  isWellFormed,
   SHORT_STRING,
   TAG_BUFFER,
   TAG_BYTES,

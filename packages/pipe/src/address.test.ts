@@ -23,6 +23,8 @@ describe('parseAddress()', () => {
     expect(parseAddress('é'.repeat(127))).toEqual({ kind: 'local', name: 'é'.repeat(127) })
     expect(() => parseAddress('é'.repeat(128))).toThrow(/received 256/)
     expect(() => parseAddress('a/b')).toThrow(/must not contain "\/"/)
+    // 'a\uD800' and 'a\uDBFF' would both be 'a\uFFFD' in UTF-8: one socket for two names.
+    expect(() => parseAddress('a\uD800')).toThrow(/must be well-formed Unicode \(no lone surrogate\)/)
   })
 })
 

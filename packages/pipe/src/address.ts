@@ -7,7 +7,7 @@
  * in shared memory.
  */
 import { BlockList, isIP } from 'node:net'
-import { invalidArgType, invalidArgValue } from '@ipc/core/internal'
+import { invalidArgType, invalidArgValue, isWellFormed } from '@ipc/core/internal'
 
 export type Address = { kind: 'local'; name: string } | { kind: 'tcp'; host: string; port: number }
 
@@ -42,6 +42,11 @@ export function parseAddress(address: unknown): Address {
     throw invalidArgValue(`A local address must have 1 to ${MAX_LOCAL_NAME} bytes in UTF-8, received ${bytes}`)
   if (address.includes('/') || address.includes('\0'))
     throw invalidArgValue(`A local address must not contain "/" or NUL characters, received ${JSON.stringify(address)}`)
+  // UTF-8 turns every lone surrogate into U+FFFD: two such names would meet at one socket.
+  if (!isWellFormed(address))
+    throw invalidArgValue(
+      `A local address must be well-formed Unicode (no lone surrogate), received ${JSON.stringify(address)}`,
+    )
   return { kind: 'local', name: address }
 }
 
