@@ -56,7 +56,8 @@
  * it again) where there is none, and says `ready` once a made or moved one
  * is subscribed: wake-ups sent while there was none are lost (and the new
  * node's own `ready` comes before its SUBSCRIBE), so each object renews and
- * learns what it missed. Without the look, waits would end only through
+ * learns what it missed. A made socket whose connect or SUBSCRIBE is not
+ * answered within REMAKE_LIMIT_MS is dropped, and a later look picks again. Without the look, waits would end only through
  * their renewals (every lease / 3).
  */
 import type { RedisClusterOptions } from '@redis/client'
@@ -76,6 +77,13 @@ interface NodeClient {
   unref(): void
 }
 
+/** @redis/client's wake-up socket (its cluster's pubSubNode). */
+interface WakeNode {
+  address: string
+  client: NodeClient
+  connectPromise?: Promise<unknown>
+}
+
 /** The part of @redis/client's RedisCluster used here. */
 interface Cluster {
   connect(): Promise<unknown>
@@ -88,7 +96,9 @@ interface Cluster {
   readonly isReady: boolean
   readonly masters: readonly { client?: NodeClient; pubSub?: { client: NodeClient } }[]
   readonly nodeByAddress: Map<string, { client?: NodeClient }>
-  readonly pubSubNode?: { address: string; client: NodeClient; connectPromise?: Promise<unknown> }
+  readonly pubSubNode?: WakeNode
+  /** Where @redis/client keeps the wake-up socket (its RedisClusterSlots), writable there. */
+  readonly _slots?: { pubSubNode?: WakeNode | undefined }
   readonly slots: readonly ({ master: { address: string } } | undefined)[]
 }
 
@@ -244,15 +254,18 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
       const subscribing = cluster.subscribe(kept.channel, kept.listener)
       const node = cluster.pubSubNode
       subscriber = node
-      // A node that accepts the socket and never answers its handshake would hold the remake for
-      // good: after REMAKE_LIMIT_MS a socket still connecting is dropped (@redis/client then
-      // forgets it), and the next look picks again. (One that answers the handshake and never
-      // the SUBSCRIBE keeps its socket: waits then end through their renewals.)
+      // A node that accepts the socket and never answers its handshake or its SUBSCRIBE would
+      // hold the remake for good: after REMAKE_LIMIT_MS the socket is dropped, and the next look
+      // picks again. @redis/client forgets a socket whose connect failed, not one whose SUBSCRIBE
+      // never came back, so it is unset here as @redis/client unsets its own.
       await Promise.race([
         subscribing,
         new Promise((_, reject) => {
           stopWaiting = afterTimeout(REMAKE_LIMIT_MS, () => {
-            if (node?.connectPromise !== undefined) node.client.destroy()
+            if (node !== undefined && cluster.pubSubNode === node) {
+              node.client.destroy()
+              if (cluster._slots?.pubSubNode === node) cluster._slots.pubSubNode = undefined
+            }
             reject(new Error('no answer'))
           })
         }),

@@ -405,6 +405,59 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
     }
   }, 30_000)
 
+  it('drops a made wake-up socket whose SUBSCRIBE is never answered, and makes another: wake-ups and a ready come back', async () => {
+    let refused = false
+    let unanswered: Socket | undefined
+    let subscribed: Socket | undefined
+    const other = await clusterNode(
+      () => layout(),
+      undefined,
+      (command, answer, socket) => {
+        if (command[0] !== 'SUBSCRIBE') return answer
+        // The moved socket's SUBSCRIBE is refused (@redis/client drops it); the first look's socket
+        // gets no answer at all; the next one is subscribed.
+        if (!refused) {
+          refused = true
+          return '-ERR not now\r\n'
+        }
+        if (unanswered === undefined || unanswered === socket) {
+          unanswered = socket
+          return undefined
+        }
+        subscribed = socket
+        return answer
+      },
+    )
+    const otherPort = Number(new URL(other.url).port)
+    let moved = false
+    const node = await clusterNode(
+      () => layout(),
+      () => (moved ? `-MOVED 7629 127.0.0.1:${otherPort}\r\n` : ':1\r\n'),
+    )
+    let layout = () => slots([[0, 16383, Number(new URL(node.url).port)]])
+    const connection = RedisConnection.acquire(node.url)
+    try {
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      let readies = 0
+      connection.onReady(() => readies++)
+      const heard: string[] = []
+      connection.onWake('w1', (message) => heard.push(message))
+      layout = () => slots([[0, 16383, otherPort]])
+      moved = true
+      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      await until(() => unanswered !== undefined, 5000)
+      const readiesBefore = readies
+      // REMAKE_LIMIT_MS (5 s) after its SUBSCRIBE, the silent socket goes, and a look makes another.
+      await until(() => subscribed !== undefined && readies > readiesBefore, 9000)
+      expect(unanswered?.destroyed || unanswered?.readableEnded).toBe(true)
+      subscribed?.write(`>3\r\n${bulk('message')}${bulk(connection.wakeChannel)}${bulk('w1 hello')}`)
+      await until(() => heard.length > 0, 2000)
+      expect(heard).toEqual(['w1 hello'])
+    } finally {
+      connection.release()
+    }
+  }, 30_000)
+
   it('takes a lost node for one that concerns every wait while there is no wake-up socket', async () => {
     // Two nodes that refuse every SUBSCRIBE once the slots move to them: the wake-up socket stays gone.
     const accepted = new Set<Socket>()
