@@ -3,7 +3,7 @@
  * order under 4 producers × 4 consumers, and recovery from a participant
  * SIGKILLed while it held a lock in the middle of a commit.
  */
-import { MPMC_EMPTY, MPMC_PUT_OK, MpmcRing, mpmcRingBytes, Segment } from '@ipc/core/internal'
+import { MPMC_EMPTY, MPMC_PUT_FULL, MPMC_PUT_OK, MpmcRing, mpmcRingBytes, Segment } from '@ipc/core/internal'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 
@@ -17,11 +17,11 @@ const C_LOCK = 16
 const C_WAITERS = 37
 const C_EVENT = 38
 
-function makeRing(capacity: number): { segment: Segment; ring: MpmcRing } {
+function makeRing(capacity: number, maxItems = 0): { segment: Segment; ring: MpmcRing } {
   const box: { ring?: MpmcRing } = {}
   const segment = Segment.create(KIND, mpmcRingBytes(capacity), {
     name: uniqueName('mpmc'),
-    init: (s) => MpmcRing.init(s, s.dataOffset, { capacity }),
+    init: (s) => MpmcRing.init(s, s.dataOffset, { capacity, maxItems }),
     onReap: (slot) => box.ring?.reclaimSlot(slot),
   })
   const ring = new MpmcRing(segment, segment.dataOffset)
@@ -141,6 +141,37 @@ describe('MpmcRing across processes', () => {
       expect(Atomics.load(segment.i32, segment.dataOffset / 4 + lock)).toBe(0)
     },
   )
+
+  it('putCount() is exact after a producer dies mid-commit, with no put after it (JoinableQueue.join counts on it)', {
+    timeout: 30_000,
+  }, async () => {
+    const { segment, ring } = makeRing(4096)
+    put(ring, 'a')
+    const child = spawnChild(holder, [segment.name, 'producer-uncommitted'])
+    await child.waitFor('holding')
+    expect(ring.putCount()).toBe(2)
+    child.child.kill('SIGKILL')
+    await child.exited
+    expect(ring.putCount()).toBe(1)
+  })
+
+  it('a put at maxItems settles a consumer killed between its HEAD store and its count: the room it made is found', {
+    timeout: 30_000,
+  }, async () => {
+    const { segment, ring } = makeRing(4096, 2)
+    put(ring, 'a')
+    put(ring, 'b')
+    expect(put(ring, 'full')).toBe(MPMC_PUT_FULL)
+    // The consumer took 'a' (HEAD moved past it) and died before HEAD_COUNT: the ring looks full.
+    const child = spawnChild(holder, [segment.name, 'consumer-committed'])
+    await child.waitFor('holding')
+    expect(put(ring, 'c')).toBe(MPMC_PUT_FULL) // its get is in progress: no room yet
+    child.child.kill('SIGKILL')
+    await child.exited
+    expect(put(ring, 'c')).toBe(MPMC_PUT_OK)
+    expect(ring.tryGet()).toBe('b')
+    expect(ring.tryGet()).toBe('c')
+  })
 
   it('wakes a consumer once, not per put, while it is woken but cannot run yet (SIGSTOP)', {
     timeout: 30_000,

@@ -115,7 +115,8 @@
  *   program order, so whoever takes the lock over from it and finds PHASE = 1
  *   decides from the position whether the commit happened and sets the count
  *   to the old count + BATCH, or back to the old count. `count()` finding
- *   PHASE = 1 does that takeover too (`#settleCommit`): no later put or get may come.
+ *   PHASE = 1 does that takeover too (`#settleCommit`): no later put or get may come;
+ *   so do `putCount()` and a put that finds MAX_ITEMS reached.
  * - Hysteresis on a full ring (room-wait.ts, the rule of both rings): a
  *   put whose look found no room announces the room it is to be woken at,
  *   then looks once more: P_NEED = the larger of its record and WAKE_ROOM
@@ -619,9 +620,14 @@ export class MpmcRing {
     return Math.min(Math.max(count, 0), this.capacity / MESSAGE_HEADER)
   }
 
-  /** Messages ever put (an int32 that wraps). */
+  /**
+   * Messages ever put (an int32 that wraps; a put in progress may count
+   * already). A put whose producer died mid-commit is settled first, as in
+   * `count()`: JoinableQueue's join counts on it.
+   */
   putCount(): number {
     this.assertSound()
+    if (this.#i32[this.#w + P_PHASE] !== 0) this.#settleCommit(this.#pLock)
     return Atomics.load(this.#i32, this.#w + TAIL_COUNT)
   }
 
@@ -806,12 +812,7 @@ export class MpmcRing {
       }
       const tail = i32[w + TAIL] as number
       const count = i32[w + TAIL_COUNT] as number
-      // Counts wrap at 2^32: `| 0` gives the true (small) difference.
-      if (this.maxItems > 0 && ((count - (i32[w + P_CACHED_HCOUNT] as number)) | 0) >= this.maxItems) {
-        const headCount = Atomics.load(i32, w + HEAD_COUNT)
-        i32[w + P_CACHED_HCOUNT] = headCount
-        if (this.#checkCount(count, headCount) >= this.maxItems) return status
-      }
+      if (this.#atMaxItems(count)) return status
       let size = encoded === undefined ? (value as string).length : encoded.size
       let total = MESSAGE_HEADER + ((size + 7) & ~7)
       // A cached head that breaks the rules (-1) is reloaded like one that leaves too little room.
@@ -907,14 +908,25 @@ export class MpmcRing {
     }
   }
 
-  /** True when MAX_ITEMS messages are in the ring once `count` have been put (HEAD_COUNT reloaded when the cached one says so). */
+  /**
+   * True when MAX_ITEMS messages are in the ring once `count` have been put
+   * (HEAD_COUNT reloaded when the cached one says so). A consumer killed
+   * between its HEAD store and its count leaves HEAD_COUNT a batch low, so
+   * the ring looks full and no get may come to repair it: a get in progress
+   * (C_PHASE = 1) is settled first (`#settleCommit`; it never waits, so taking
+   * the consumer lock under the producer lock cannot deadlock).
+   */
   #atMaxItems(count: number): boolean {
     if (this.maxItems === 0) return false
     const i32 = this.#i32
     const w = this.#w
     // Counts wrap at 2^32: `| 0` gives the true (small) difference.
     if (((count - (i32[w + P_CACHED_HCOUNT] as number)) | 0) < this.maxItems) return false
-    const headCount = Atomics.load(i32, w + HEAD_COUNT)
+    let headCount = Atomics.load(i32, w + HEAD_COUNT)
+    if (this.#checkCount(count, headCount) >= this.maxItems && i32[w + C_PHASE] !== 0) {
+      this.#settleCommit(this.#cLock)
+      headCount = Atomics.load(i32, w + HEAD_COUNT)
+    }
     i32[w + P_CACHED_HCOUNT] = headCount
     return this.#checkCount(count, headCount) >= this.maxItems
   }
