@@ -89,7 +89,9 @@ function bytesOf(msg: Message): Uint8Array {
  * scanned first: CorruptError when refused, and the connection goes on).
  */
 function messageValue(msg: Message, t: Transport): unknown {
-  if (msg.tag === TAG_PYTHON) return unpickle(msg.source, msg.start, msg.end)
+  // Only CPython's wire carries pickles: on ours, a peer's first byte 0x80 is an unknown tag (CorruptError below).
+  if (msg.tag === TAG_PYTHON && t instanceof SocketTransport && t.python)
+    return unpickle(msg.source, msg.start, msg.end)
   if (msg.owned && msg.start === 0 && msg.end === msg.source.byteLength) {
     if (msg.tag === TAG_BUFFER) return msg.source
     if (msg.tag === TAG_BYTES) return new Uint8Array(msg.source.buffer, msg.source.byteOffset, msg.source.byteLength)

@@ -205,6 +205,24 @@ describe('messages of the @ipc wire the codec cannot revive', () => {
   })
 })
 
+describe('pickles on the @ipc wire', () => {
+  it("a frame tagged 0x80 (the tag a pickle has on CPython's wire) is an unknown tag on ours: CorruptError, not unpickled", async () => {
+    const listener = new Listener('tcp://127.0.0.1:0')
+    onTestFinished(() => listener.close())
+    const peer = await rawSocket(listener)
+    peer.write(frame(Buffer.from('#IPC-HELLO#{"v":1,"auth":false}')))
+    const conn = await listener.accept({ timeout: 2000 })
+    onTestFinished(() => conn.close())
+    // Tag 0x80, then a pickle of the int 1 (PROTO 4, BININT1 1, STOP).
+    peer.write(frame(Buffer.from([0x80, ...PROTO4, 0x4b, 1, 0x2e])))
+    peer.write(frame(Buffer.from([TAG_BYTES, 9])))
+    const error = await conn.recv({ timeout: 2000 }).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(CorruptError)
+    expect((error as Error).message).toMatch(/with tag 128 cannot be revived/)
+    expect(await conn.recv({ timeout: 2000 })).toEqual(new Uint8Array([9]))
+  })
+})
+
 describe('v8 values (codec tag 5) of the @ipc wire', () => {
   /** A keyless loopback listener of the @ipc wire and a raw peer past its handshake. */
   async function ipcClient() {
