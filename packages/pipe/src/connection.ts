@@ -652,7 +652,8 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * Whether a message is ready to be received, waiting up to `timeout` ms
    * for one. As in Python, no `timeout` means do not wait, and `null` (or
    * `Infinity`) waits forever. True also when the other end closed (the next
-   * receive throws EOFError at once).
+   * receive throws EOFError at once); an end whose last holder died counts
+   * as closed within about 100 ms, also for a poll that does not wait.
    *
    * @example
    * ```ts

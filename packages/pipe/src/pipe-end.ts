@@ -303,6 +303,16 @@ export class PipeEnd implements Transport {
     if (!this.#endHeld(peer)) this.#markClosed(peer)
   }
 
+  /**
+   * `checkPeer` if it last ran PEER_CHECK_MS ago or more: for calls that
+   * return without sleeping (no sleep slice runs `checkPeer` for them), so
+   * that a tight loop of them pays one clock read per call, not a liveness
+   * syscall.
+   */
+  checkPeerDue(): void {
+    if (performance.now() - this.#lastCheck > PEER_CHECK_MS) this.checkPeer()
+  }
+
   /** @throws {CorruptError} when a slot byte or a reservation is out of range. */
   #endHeld(end: number): boolean {
     const u8 = this.segment.u8
@@ -478,7 +488,14 @@ export class PipeEnd implements Transport {
       // Read the flag before looking: closed and empty afterwards is the end.
       const closed = rx.writerClosed
       const length = rx.peek()
-      if (length < 0) return closed ? END : NOTHING
+      if (length < 0) {
+        if (closed) return END
+        // poll() without a timeout and wait(list, { timeout: 0 }) return here without sleeping, so
+        // no sleep slice looks at the peer for them. A dead peer marks the ring closed: look again.
+        this.checkPeerDue()
+        if (!rx.writerClosed) return NOTHING
+        continue
+      }
       this.#checkRecord(rx, length)
       const meta = rx.meta
       if ((meta & (META_CANCEL | META_CHUNK)) !== 0) {
@@ -590,8 +607,9 @@ export class PipeEnd implements Transport {
 
   // ------------------------------------------------------------ sending
 
+  /** Sends never sleep while there is room: every 16th looks at the peer, at most every PEER_CHECK_MS. */
   #periodicCheck(): void {
-    if ((++this.#sends & 15) === 0 && performance.now() - this.#lastCheck > PEER_CHECK_MS) this.checkPeer()
+    if ((++this.#sends & 15) === 0) this.checkPeerDue()
   }
 
   #tryWriteCancel(): boolean {

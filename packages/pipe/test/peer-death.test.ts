@@ -1,7 +1,9 @@
 import { spawnChild } from '@ipc/test-utils'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import type { Connection } from '../src/connection.js'
 import { BrokenPipeError, EOFError } from '../src/errors.js'
 import { Pipe } from '../src/pipe.js'
+import { PipeEnd } from '../src/pipe-end.js'
 import { wait } from '../src/wait.js'
 
 const crasher = new URL('./fixtures/crasher.mjs', import.meta.url)
@@ -84,6 +86,54 @@ describe('a peer that dies', () => {
         a.close()
         b.close()
       }
+    }
+  })
+
+  // poll() with no timeout (and wait(list, { timeout: 0 })) never sleeps, so no sleep slice looks at the peer.
+  const pollers: [string, (conn: Connection<unknown>) => boolean | Promise<boolean>][] = [
+    ['poll()', (conn) => conn.poll()],
+    ['pollSync()', (conn) => conn.pollSync()],
+    ['wait([conn], { timeout: 0 })', async (conn) => (await wait([conn], { timeout: 0 })).includes(conn)],
+  ]
+  for (const [name, poll] of pollers)
+    it(`SIGKILLed while we only call ${name}: it turns true, then EOFError`, { timeout: 30_000 }, async () => {
+      const [mine, theirs] = Pipe()
+      try {
+        const child = spawnChild(crasher, [JSON.stringify(theirs.handle), 'hang'])
+        await child.waitFor('ready')
+        theirs.close()
+        expect(await poll(mine)).toBe(false)
+        child.child.kill('SIGKILL')
+        expect(await child.exited).toBe(-9)
+        const killedAt = performance.now()
+        while (!(await poll(mine)) && performance.now() - killedAt < 3000)
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        expect(performance.now() - killedAt).toBeLessThan(1000)
+        await expect(mine.recv()).rejects.toThrow(EOFError)
+      } finally {
+        mine.close()
+        theirs.close()
+      }
+    })
+
+  it('a tight poll() loop looks at the peer at most every 100 ms', { timeout: 30_000 }, async () => {
+    const [mine, theirs] = Pipe()
+    const check = vi.spyOn(PipeEnd.prototype, 'checkPeer')
+    try {
+      const started = performance.now()
+      let calls = 0
+      while (performance.now() - started < 300) {
+        for (let i = 0; i < 100; i++) mine.pollSync()
+        await mine.poll()
+        calls += 101
+      }
+      const elapsed = performance.now() - started
+      expect(calls).toBeGreaterThan(1000)
+      expect(check.mock.calls.length).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 1)
+    } finally {
+      check.mockRestore()
+      mine.close()
+      theirs.close()
     }
   })
 })

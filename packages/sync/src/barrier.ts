@@ -15,10 +15,12 @@
  *
  * Protocol (all under the lock unless said):
  * - arrive: BROKEN set → BrokenBarrierError. index = COUNT. If index + 1 =
- *   PARTIES: mark every PENDING entry RELEASED, GENERATION + 1, COUNT = 0,
- *   release the lock, bump EVENT and wake all; return index. Else write an
- *   entry (GEN, SLOT, TID, then STATE = PENDING), COUNT + 1, release, and
- *   sleep on EVENT (EventCount) until the entry's STATE is not PENDING.
+ *   PARTIES: a dead waiting party (below) breaks the barrier and the call
+ *   throws BrokenBarrierError; else mark every PENDING entry RELEASED,
+ *   GENERATION + 1, COUNT = 0, release the lock, bump EVENT and wake all;
+ *   return index. Else write an entry (GEN, SLOT, TID, then STATE =
+ *   PENDING), COUNT + 1, release, and sleep on EVENT (EventCount) until the
+ *   entry's STATE is not PENDING.
  * - its fate, read without the lock: RELEASED → return index; BROKEN →
  *   BrokenBarrierError. Either way the waiter then stores STATE = FREE.
  * - timeout or abort: take the lock; if the entry is still PENDING, break
@@ -60,11 +62,16 @@
  * holder), and looks at the PENDING entries: one whose object is no longer
  * attached (`attachmentAlive`: SIGKILL, ended thread, closed) breaks the
  * barrier. So a party that dies while waiting, or while holding the lock,
- * breaks the barrier for everyone within about PEER_CHECK_MS. A lock taken
- * over from a dead holder (`previousOwnerDied`) breaks it too when anyone
- * waits: the dead holder may have been half-way through a release. With
- * nobody waiting it does not (a last arriver killed after its release, before
- * its unlock, leaves a finished generation).
+ * breaks the barrier for everyone within about PEER_CHECK_MS. The same
+ * check (`#deadPartyLocked`) runs in the arrival that would release a
+ * generation, which must not pass a dead party when nobody else waits to
+ * notice it (an arrival that waits notices after its first slice), and in
+ * the `nWaiting`/`broken` getters, at most every PEER_CHECK_MS per object
+ * and only when the lock is free. A lock taken over from a dead holder
+ * (`previousOwnerDied`) breaks it too when anyone waits: the dead holder
+ * may have been half-way through a release. With nobody waiting it does not
+ * (a last arriver killed after its release, before its unlock, leaves a
+ * finished generation).
  *
  * What a SIGKILL can lose: a waiter killed after its fate was written
  * leaves its entry not FREE; it is swept when the table fills (the owner's
@@ -229,7 +236,8 @@ type Fate = typeof RELEASED | typeof BROKEN
  *   `reset()` while parties wait, or a party that dies (even by SIGKILL), whose
  *   worker thread ends, or that closes its Barrier while it waits makes every
  *   waiter of that generation throw `BrokenBarrierError`, within about 100 ms
- *   for a dead party. Python's Barrier hangs on a dead party.
+ *   for a dead party (at once for the call that would complete its
+ *   generation). Python's Barrier hangs on a dead party.
  * - A broken barrier stays broken (every `wait()` throws at once) until `reset()`.
  *
  * @throws {RangeError} `parties` is not an integer from 1 to 1000.
@@ -254,6 +262,8 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
   readonly #tid: number
   /** Entries this object made and has not freed (its waits in progress). */
   readonly #mine = new Set<number>()
+  /** When this object last ran `#checkParties` (performance.now()). */
+  #checkedAt = Number.NEGATIVE_INFINITY
 
   constructor(parties: number, options?: SyncOptions) {
     super(BARRIER, () => barrierSpec(parties, options))
@@ -312,15 +322,25 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
     return this.#parties
   }
 
-  /** Parties waiting in the current generation now (0 while broken). A snapshot. */
+  /**
+   * Parties waiting in the current generation now (0 while broken). A
+   * snapshot; a waiting party that died breaks the barrier first (looked
+   * for at most every 100 ms).
+   */
   get nWaiting(): number {
     this.#assertOpen()
+    this.#checkPartiesDue()
     return this.#broken() ? 0 : this.#count()
   }
 
-  /** True while the barrier is broken (until `reset()`). A snapshot. */
+  /**
+   * True while the barrier is broken (until `reset()`). A snapshot; a
+   * waiting party that died breaks the barrier first (looked for at most
+   * every 100 ms).
+   */
   get broken(): boolean {
     this.#assertOpen()
+    this.#checkPartiesDue()
     return this.#broken()
   }
 
@@ -486,6 +506,13 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
       if (this.#broken()) throw new BrokenBarrierError(`Cannot pass ${this.#label}: it is broken (reset() mends it)`)
       const index = this.#count()
       if (index + 1 === this.#parties) {
+        // The waiters look for dead parties only after a sleep slice: the release must look first, or a
+        // party that died waiting (with nobody else waiting to notice) would be passed as arrived.
+        if (this.#deadPartyLocked()) {
+          locked = false
+          this.#breakLocked()
+          throw new BrokenBarrierError(`Cannot pass ${this.#label}: a waiting party died, so it broke the barrier`)
+        }
         this.#endLocked(RELEASED)
         Atomics.add(this.#i32, this.#base + B_GENERATION, 1)
         this.#lock.release()
@@ -631,23 +658,44 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
   }
 
   /**
-   * After a sleep slice: takes the lock if it is free now (taking it over
-   * from a dead holder, which breaks the barrier), and breaks the barrier
-   * if a waiting party's object is no longer attached. Busy lock: next slice.
+   * After a sleep slice (and from the getters): takes the lock if it is free
+   * now (taking it over from a dead holder, which breaks the barrier), and
+   * breaks the barrier if a waiting party's object is no longer attached.
+   * Busy lock: next time.
    */
   readonly #checkParties = (): void => {
+    this.#checkedAt = performance.now()
     if (!this.#lock.tryAcquire()) return
-    let dead = false
+    let dead: boolean
     try {
       this.#repairLocked()
-      for (let entry = 0; entry < this.#capacity && !dead; entry++)
-        dead = this.#state(entry) === PENDING && !this.#alive(entry, true)
+      dead = this.#deadPartyLocked()
     } catch (error) {
       this.#lock.release()
       throw error
     }
     if (dead) this.#breakLocked()
     else this.#lock.release()
+  }
+
+  /**
+   * `#checkParties` unless this object ran it less than PEER_CHECK_MS ago:
+   * a getter read in a loop costs a clock read, not the lock and a liveness
+   * syscall per waiting party.
+   */
+  #checkPartiesDue(): void {
+    if (performance.now() - this.#checkedAt >= PEER_CHECK_MS) this.#checkParties()
+  }
+
+  /**
+   * Holding the lock: true when a PENDING entry's object is no longer
+   * attached (`attachmentAlive`: SIGKILL, ended thread, closed). The one
+   * dead-party rule: sleep slices, getters and the release use it.
+   */
+  #deadPartyLocked(): boolean {
+    for (let entry = 0; entry < this.#capacity; entry++)
+      if (this.#state(entry) === PENDING && !this.#alive(entry, true)) return true
+    return false
   }
 
   /**

@@ -71,6 +71,60 @@ describe('Barrier across processes', () => {
     }
   })
 
+  it('a lone waiter SIGKILLed: a later arrival throws BrokenBarrierError, also the one that would release', {
+    timeout: 30_000,
+  }, async () => {
+    // parties 2: B's arrival is the last of the generation, which used to release it with the dead party.
+    for (const [parties, call] of [
+      [2, 'wait'],
+      [2, 'waitSync'],
+      [3, 'wait'],
+    ] as const) {
+      const barrier = new Barrier(parties)
+      try {
+        const child = spawnChild(PARTY, [JSON.stringify(barrier.handle), '1', 'async'])
+        await child.waitFor('ready')
+        child.child.send('go')
+        while (barrier.nWaiting < 1) await sleep(5)
+        child.child.kill('SIGKILL')
+        expect(await child.exited).toBe(-9)
+        const started = performance.now()
+        const outcome = await (call === 'wait'
+          ? barrier.wait()
+          : Promise.resolve().then(() => barrier.waitSync())
+        ).catch((error: unknown) => error)
+        expect(outcome, `parties ${parties}, ${call}`).toBeInstanceOf(BrokenBarrierError)
+        expect(performance.now() - started).toBeLessThan(1000)
+        expect(barrier.broken).toBe(true)
+        await expect(barrier.wait()).rejects.toBeInstanceOf(BrokenBarrierError)
+        barrier.reset()
+        expect(barrier.broken).toBe(false)
+      } finally {
+        barrier.close()
+      }
+    }
+  })
+
+  it('a lone waiter SIGKILLed: nWaiting and broken show the break without anyone waiting', {
+    timeout: 30_000,
+  }, async () => {
+    const barrier = new Barrier(2)
+    try {
+      const child = spawnChild(PARTY, [JSON.stringify(barrier.handle), '1', 'async'])
+      await child.waitFor('ready')
+      child.child.send('go')
+      while (barrier.nWaiting < 1) await sleep(5)
+      child.child.kill('SIGKILL')
+      expect(await child.exited).toBe(-9)
+      // The getters look for dead parties at most every 100 ms (PEER_CHECK_MS).
+      await sleep(300)
+      expect(barrier.nWaiting).toBe(0)
+      expect(barrier.broken).toBe(true)
+    } finally {
+      barrier.close()
+    }
+  })
+
   it('breaks for the others when a waiting worker thread is terminated', { timeout: 30_000 }, async () => {
     const barrier = new Barrier(3)
     try {
