@@ -334,7 +334,11 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * Sends a value, blocking the thread while the pipe is full.
    *
    * @throws {BrokenPipeError} when the other end was closed.
-   * @throws {TimeoutError} when `timeout` passes while the pipe is full.
+   * @throws {TimeoutError} when `timeout` passes while the pipe is full. On a `tcp://` connection, when
+   * it passes part-way through the message, the connection is closed too (a byte stream cannot take
+   * the part back; later sends throw BrokenPipeError); and it is thrown at once, nothing sent, behind
+   * async sends' messages the socket still queues past its high-water mark (they leave only while
+   * the event loop runs).
    * @example
    * ```ts
    * conn.sendSync('done')
@@ -384,7 +388,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     }
   }
 
-  /** `sendBytes`, blocking the thread while the pipe is full. */
+  /** `sendBytes`, blocking the thread while the pipe is full (over TCP, see `sendSync` for its timeout). */
   sendBytesSync(buf: ArrayBufferView | ArrayBufferLike, offset?: number, size?: number, options?: SendOptions): void {
     this.#checkWritable('send')
     const { timeout, signal } = checkWaitOptions(options)

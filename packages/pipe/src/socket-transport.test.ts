@@ -1,6 +1,8 @@
 import { connect, createServer, type Socket } from 'node:net'
+import { type Encoded, TAG_BYTES } from '@ipc/core/internal'
 import { sleep } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { TimeoutError } from './errors.js'
 import { FRAME_COST } from './framing.js'
 import { HIGH_WATER, SocketTransport } from './socket-transport.js'
 
@@ -79,4 +81,28 @@ describe('SocketTransport read-ahead', () => {
       expect(wrong).toBe(0)
     })
   }
+})
+
+describe('SocketTransport sendSync behind frames the stream holds', () => {
+  it('queues while the stream is under its high-water mark, as send does; over it, throws TimeoutError at once and queues nothing', async () => {
+    const { transport } = await transportAndPeer()
+    const socket = transport.socket
+    // Corked, the stream keeps what is written, as it keeps frames the kernel could not take yet.
+    socket.cork()
+    const message: Encoded = { tag: TAG_BYTES, size: 1000, bytes: new Uint8Array(1000), text: undefined }
+    expect(transport.trySend(message)).toBe(true)
+    let queued = 1
+    while (!socket.writableNeedDrain) {
+      transport.sendSync(message, performance.now() + 1000)
+      queued++
+    }
+    // Each frame is 1,004 bytes: the last one queued took the stream to its mark.
+    expect(queued).toBe(Math.ceil(socket.writableHighWaterMark / 1004))
+    const before = socket.writableLength
+    // That queue empties only while the event loop runs: a sync call cannot wait for it, even without a timeout.
+    const start = performance.now()
+    expect(() => transport.sendSync(message, Number.POSITIVE_INFINITY)).toThrow(TimeoutError)
+    expect(performance.now() - start).toBeLessThan(1000)
+    expect(socket.writableLength).toBe(before)
+  })
 })

@@ -81,6 +81,8 @@ export class SocketTransport implements Transport {
   #ended = false
   /** Sending fails from now on. */
   #peerGone = false
+  /** A sync send's timeout cut a frame, and the socket was destroyed (`#breakMidFrame`). */
+  #brokenMidFrame = false
   #closed = false
   #failure: Error | undefined
   readonly #wakers = new Set<() => void>()
@@ -391,6 +393,10 @@ export class SocketTransport implements Transport {
 
   #checkSendable(): void {
     if (this.#closed) throw new ClosedError('Cannot send: the connection was closed')
+    if (this.#brokenMidFrame)
+      throw new BrokenPipeError(
+        `Cannot send: the connection to ${this.name} was closed when a send gave up part-way through a message`,
+      )
     if (this.#peerGone || this.socket.destroyed || this.socket.writableEnded)
       throw new BrokenPipeError(`Cannot send: ${this.name} closed the connection`)
   }
@@ -402,13 +408,34 @@ export class SocketTransport implements Transport {
     return true
   }
 
+  /**
+   * Writes the frame to the file descriptor while the thread blocks, so it
+   * leaves even if the event loop never runs again before the next call.
+   *
+   * - Behind frames the stream still holds (async sends the kernel could not
+   *   take yet): those leave only while the event loop runs, which this call
+   *   blocks. So the frame is queued behind them when the stream is under its
+   *   high-water mark, as `send` would; otherwise waiting is useless and it
+   *   throws TimeoutError at once, nothing sent.
+   * - A timeout that passes with part of the frame written cuts it: a byte
+   *   stream cannot take bytes back, and the rest written later would be read
+   *   as the next frame's start. The socket is destroyed (`#breakMidFrame`).
+   * - With no timeout it waits while the peer does not read, as `send` does;
+   *   the peer's close or reset ends it with BrokenPipeError.
+   */
   sendSync(encoded: Encoded, deadline: number): void {
     this.#checkSendable()
     const data = this.#frameOf(encoded)
     if (this.socket.writableLength > 0 || this.socket.connecting) {
-      // Frames are queued in the stream: stay behind them.
-      this.socket.write(data)
-      return
+      // `send`'s test. Neither it nor the queue can change during this call: the stream writes
+      // what it holds only while the event loop runs.
+      if (!this.socket.writableNeedDrain) {
+        this.socket.write(data)
+        return
+      }
+      throw new TimeoutError(
+        `Cannot send: ${this.socket.writableLength} bytes of earlier messages wait in the socket's queue, which empties only while the event loop runs and this call blocks it; nothing was sent`,
+      )
     }
     const fd = this.#fd('send')
     let off = 0
@@ -420,15 +447,39 @@ export class SocketTransport implements Transport {
         if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
           if (isGone(error)) {
             this.#peerGone = true
-            if (off === 0) throw new BrokenPipeError(`Cannot send: ${this.name} closed the connection`)
+            throw new BrokenPipeError(`Cannot send: ${this.name} closed the connection`, { cause: error })
           }
+          if (off > 0) this.#breakMidFrame()
           throw error
         }
         const left = remaining(deadline)
-        if (left <= 0 && off === 0) throw new TimeoutError('Cannot send: the socket stayed full until the timeout')
-        sleepMs(1)
+        if (left <= 0) {
+          if (off === 0) throw new TimeoutError('Cannot send: the socket stayed full until the timeout')
+          this.#breakMidFrame()
+          throw new TimeoutError(
+            `Cannot send: the socket stayed full until the timeout, part-way through the message (${off} of its ${data.byteLength} bytes written); a message cut short cannot be taken back, so the connection to ${this.name} was closed`,
+          )
+        }
+        sleepMs(Math.min(1, left))
       }
     }
+  }
+
+  /**
+   * A frame was cut: the peer would read whatever comes next as the rest of
+   * it. Destroys the socket, so the peer gets the end instead (the part it
+   * got is never a message); later sends throw BrokenPipeError, receives
+   * return the frames already read, then EOFError.
+   */
+  #breakMidFrame(): void {
+    this.#brokenMidFrame = true
+    this.#peerGone = true
+    this.#ended = true
+    this.#failure ??= new EOFError(
+      `Cannot receive from ${this.name}: the connection was closed when a send gave up part-way through a message`,
+    )
+    this.socket.destroy()
+    this.#wake()
   }
 
   async send(encoded: Encoded, deadline: number, signal: AbortSignal): Promise<void> {
