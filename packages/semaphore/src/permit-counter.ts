@@ -61,10 +61,17 @@
  *   loses at most one look interval (PEER_CHECK_MS, to notice the free
  *   permit) plus HANDOFF_GRACE_MS, once per such ticket; `tryAcquire` of a
  *   non-waiting object returns false while HANDOFF stays set.
- * - Crashes: waiters wake at least every PEER_CHECK_MS (the kernel's one
- *   dead-peer policy) and call reap() from the loop's `onSlice`; it calls
- *   `reapSlot` once for each slot whose process died, which finishes the
- *   dead object's tagged operation, drops its ticket and gives back its HELD.
+ * - Crashes: reap() calls `reapSlot` once for each slot whose process died,
+ *   which finishes the dead object's tagged operation, drops its ticket and
+ *   gives back its HELD. Whoever finds no permit for it looks (`reapIfDue`):
+ *   a waiter's attempt, tryOnce (`tryAcquire`, timeout 0) and `freeNow`
+ *   (`.value` at 0), at most every LOOK_EVERY_MS per object, so a tight
+ *   `tryAcquire` loop pays no syscall per call and a take that succeeds none
+ *   at all. Waiters wake at least every PEER_CHECK_MS (the kernel's one
+ *   dead-peer policy), so they look that often; a caller that does not wait
+ *   looks on its own call: a dead holder's permits, and a dead waiter's
+ *   ticket that HANDOFF reserved a free permit for, are found by the first
+ *   call that would otherwise report "no permit".
  *
  * Range checks (any same-user process can scribble on these words). Each word
  * is checked where it is decoded, and a violation throws CorruptError and
@@ -88,7 +95,7 @@
  * - Our own SLEEP, after every failed try of a wait: 0 or 1 (a corrupt one
  *   keeps the flag CASes from matching, so the wait ends at its next look).
  * - reapSlot: JOURNAL and HELD of the dead slot 0..MAX_VALUE, BOUND again.
- * - Every PEER_CHECK_MS of waiting (`reap`): a TICKET set in a slot no object
+ * - Every look for dead objects (`reap`, see "Crashes"): a TICKET set in a slot no object
  *   holds (close and reapSlot clear it first). A waiter may skip it first
  *   (see "A reservation is bounded"): either way no wait hangs on it.
  * - Hints where every value is safe, so nothing to check: WAITERS (only
@@ -148,6 +155,12 @@ const STARVE_MS = 2
  * ticket is a scribble): the kernel's dead-peer period.
  */
 export const HANDOFF_GRACE_MS = PEER_CHECK_MS
+/**
+ * The shortest time between two looks for dead objects (reap) by one object.
+ * Half the dead-peer period: an async waiter's ticks come PEER_CHECK_MS / 2
+ * to PEER_CHECK_MS apart (a shared grid), and each must look.
+ */
+export const LOOK_EVERY_MS = PEER_CHECK_MS / 2
 
 /**
  * How a semaphore's waiters sleep: the parameters of their EventCount waits,
@@ -205,8 +218,6 @@ export interface PermitWait {
   readonly attempt: () => true | NotYet
   readonly rules: WaitRules
   onTaken: (() => void) | undefined
-  /** performance.now() of the last reap (the call's start at first). */
-  lastReap: number
 }
 
 /** Counters by segment, so that reapSlot (called by @ipc/core) reports corruption to the right attachment. */
@@ -335,9 +346,20 @@ export class PermitCounter implements TagWatcher {
     }
   }
 
-  /** Permits available now. */
+  /** Permits available now, as STATE says (no look for dead holders: see freeNow). */
   get value(): number {
     return countOf(Atomics.load(this.i32, this.#state))
+  }
+
+  /**
+   * `.value`: permits available now. At 0 it looks for dead holders first
+   * (reapIfDue), so their permits count as free; not once this attachment is
+   * corrupt (the count is read, nothing more).
+   */
+  freeNow(): number {
+    const count = this.value
+    if (count > 0 || this.fault !== undefined || !this.reapIfDue()) return count
+    return this.value
   }
 
   /** True while the HANDOFF bit is set. */
@@ -483,9 +505,27 @@ export class PermitCounter implements TagWatcher {
   }
 
   /**
-   * For waiters, every PEER_CHECK_MS (their `onSlice`): frees the slots of dead processes (reapSlot),
-   * then checks that every ticket belongs to an attached object: a leftover
-   * ticket would make HANDOFF wait for a waiter that never comes.
+   * Looks for dead objects (reap) when this object found no permit for it,
+   * unless it looked within LOOK_EVERY_MS (by any of its calls) or STATE is
+   * tagged: a reap waits for a tag it meets while giving permits back, which
+   * would block an async caller's event loop (the next call looks instead).
+   * Returns true when it looked. The one place that decides when to reap.
+   */
+  reapIfDue(): boolean {
+    const now = performance.now()
+    if (now - this.#lookedAt < LOOK_EVERY_MS || this.tagged) return false
+    this.#lookedAt = now
+    this.reap()
+    return true
+  }
+
+  /** performance.now() of this object's last reap (reapIfDue). */
+  #lookedAt = Number.NEGATIVE_INFINITY
+
+  /**
+   * Frees the slots of dead processes (reapSlot), then checks that every
+   * ticket belongs to an attached object: a leftover ticket would make
+   * HANDOFF wait for a waiter that never comes. Call through reapIfDue.
    */
   reap(): void {
     const segment = this.segment
@@ -541,7 +581,6 @@ export class PermitCounter implements TagWatcher {
     wait.rules.signal = signal
     wait.rules.sliceMs = PEER_CHECK_MS
     wait.onTaken = onTaken
-    wait.lastReap = performance.now()
     return wait
   }
 
@@ -565,25 +604,20 @@ export class PermitCounter implements TagWatcher {
         sliceMs: PEER_CHECK_MS,
         label: this.#waitLabel,
         backOff: { firstMs: policy.backOffMs, maxMs: policy.maxBackOffMs, when: () => !this.handoff },
-        onSlice: () => {
-          const now = performance.now()
-          // Busy-tag polls end their slices more often than the dead-peer policy
-          // asks. Half the period: an async wait's ticks come PEER_CHECK_MS / 2
-          // to PEER_CHECK_MS apart (a shared grid), and its first must reap.
-          if (now - wait.lastReap < PEER_CHECK_MS / 2) return
-          if (policy.async && this.tagged) return
-          wait.lastReap = now
-          this.reap()
-        },
+        // No onSlice: every slice ends with an attempt, and an attempt that
+        // finds no permit looks for dead objects (reapIfDue, below).
       },
       onTaken: undefined,
-      lastReap: 0,
       attempt: () => {
         let result = this.tryTake(true)
         // A tag still set after the spins: look once without sleeping (a dead
         // owner is reaped, a stuck one ends the wait with TimeoutError), then
         // try again; if it stays, poll: its untagging notifies nobody.
         if (result === BUSY && this.waitWhileTagged(0, true)) result = this.tryTake(true)
+        // No permit for us: a dead holder's permits or a dead older ticket may
+        // be why. Look (rate-limited), also on the first attempt, so that a
+        // wait shorter than a slice finds them too.
+        if (result === NONE && this.reapIfDue()) result = this.tryTake(true)
         // Seen untagged: a stall of STATE's tag (continued across looks) is over.
         if (result !== BUSY) this.tags.untagged()
         if (result === TAKEN) {
@@ -685,18 +719,27 @@ export class PermitCounter implements TagWatcher {
 
   /**
    * `tryAcquire()` semantics for an object that is not waiting: one attempt,
-   * plus repair of a HANDOFF left behind with nobody waiting.
+   * plus repair of a HANDOFF left behind with nobody waiting, plus one look
+   * for dead objects (reapIfDue) when no permit is free for it: a dead
+   * holder's permits come back, and a dead waiter's ticket (reapSlot drops
+   * it, and clears HANDOFF when it was the last) stops reserving a free one.
+   * Rounds: at most one BUSY, one look, one repair, then the take.
    */
   tryOnce(deadline: number): boolean {
-    for (let round = 0; round < 2; round++) {
+    let looked = false
+    for (let round = 0; round < 4; round++) {
       const attempt = this.tryTake(this.ticket !== 0)
       if (attempt === TAKEN) return true
       if (attempt === BUSY) {
         if (!this.waitWhileTagged(deadline)) return false
         continue
       }
-      if (!this.handoff || oldestTicketSlotIn(this.i32, this.#base, this, this.#skipped) !== -1) return false
-      this.clearHandoff()
+      if (this.handoff && oldestTicketSlotIn(this.i32, this.#base, this, this.#skipped) === -1) {
+        this.clearHandoff()
+        continue
+      }
+      if (looked || !this.reapIfDue()) return false
+      looked = true
     }
     return false
   }

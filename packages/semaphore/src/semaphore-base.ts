@@ -263,8 +263,12 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
    * Takes a permit if one is free now, without waiting. Python's
    * `acquire(block=False)`.
    *
-   * Guarantee: in handoff mode (a waiter has waited 2 ms or more) free permits
-   * are reserved for the waiters, and this returns `false`.
+   * Guarantees: in handoff mode (a waiter has waited 2 ms or more) free permits
+   * are reserved for the waiters, and this returns `false`. When no permit is
+   * free for it, it first looks for objects whose process died (at most every
+   * 50 ms per object): a dead holder's permits come back, and a dead waiter
+   * no longer keeps a free permit reserved. A call that takes a permit makes
+   * no system call.
    *
    * @throws {ClosedError} The object was closed.
    * @throws {CorruptError} The semaphore's shared memory breaks its layout's rules; this object is then unusable.
@@ -396,10 +400,14 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
     }
   }
 
-  /** The number of permits free now. @throws {ClosedError} after close (its memory is unmapped). */
+  /**
+   * The number of permits free now; at 0, a dead holder's permits are looked
+   * for first (at most every 50 ms per object). @throws {ClosedError} after
+   * close (its memory is unmapped).
+   */
   protected permitsFree(): number {
     if (this.#closed) this.#throwUnusable('read the value of')
-    return this.#counter.value
+    return this.#counter.freeNow()
   }
 
   /** Releases `n` permits (the checks both classes share). */

@@ -123,7 +123,9 @@ export class Semaphore extends SemaphoreBase {
   }
 
   /**
-   * The number of permits free now (Python's `get_value()`).
+   * The number of permits free now (Python's `get_value()`). At 0 it first
+   * looks for holders that died (at most every 50 ms per object), so their
+   * permits count as free.
    * @throws {ClosedError} The object was closed.
    */
   get value(): number {
