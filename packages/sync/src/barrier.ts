@@ -66,8 +66,9 @@
  * check (`#deadPartyLocked`) runs in the arrival that would release a
  * generation, which must not pass a dead party when nobody else waits to
  * notice it (an arrival that waits notices after its first slice), and in
- * the `nWaiting`/`broken` getters, at most every PEER_CHECK_MS per object
- * and only when the lock is free. A lock taken over from a dead holder
+ * the `nWaiting`/`broken` getters (only when the lock is free); both at most
+ * every PEER_CHECK_MS per object, so a release within that time of a
+ * party's death may still pass it, as a waiter's slice may not have ended. A lock taken over from a dead holder
  * (`previousOwnerDied`) breaks it too when anyone waits: the dead holder
  * may have been half-way through a release. With nobody waiting it does not
  * (a last arriver killed after its release, before its unlock, leaves a
@@ -236,8 +237,8 @@ type Fate = typeof RELEASED | typeof BROKEN
  *   `reset()` while parties wait, or a party that dies (even by SIGKILL), whose
  *   worker thread ends, or that closes its Barrier while it waits makes every
  *   waiter of that generation throw `BrokenBarrierError`, within about 100 ms
- *   for a dead party (at once for the call that would complete its
- *   generation). Python's Barrier hangs on a dead party.
+ *   for a dead party (also for the call that would complete its generation,
+ *   when it comes later than that). Python's Barrier hangs on a dead party.
  * - A broken barrier stays broken (every `wait()` throws at once) until `reset()`.
  *
  * @throws {RangeError} `parties` is not an integer from 1 to 1000.
@@ -506,9 +507,11 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
       if (this.#broken()) throw new BrokenBarrierError(`Cannot pass ${this.#label}: it is broken (reset() mends it)`)
       const index = this.#count()
       if (index + 1 === this.#parties) {
-        // The waiters look for dead parties only after a sleep slice: the release must look first, or a
+        // The waiters look for dead parties only after a sleep slice: the release must look too, or a
         // party that died waiting (with nobody else waiting to notice) would be passed as arrived.
-        if (this.#deadPartyLocked()) {
+        // At most every PEER_CHECK_MS per object, as everywhere: a look costs a liveness syscall per
+        // waiting party, and a release every few microseconds must not pay it each time.
+        if (this.#deadPartyDueLocked()) {
           locked = false
           this.#breakLocked()
           throw new BrokenBarrierError(`Cannot pass ${this.#label}: a waiting party died, so it broke the barrier`)
@@ -685,6 +688,14 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    */
   #checkPartiesDue(): void {
     if (performance.now() - this.#checkedAt >= PEER_CHECK_MS) this.#checkParties()
+  }
+
+  /** Holding the lock: `#deadPartyLocked` unless this object looked less than PEER_CHECK_MS ago. */
+  #deadPartyDueLocked(): boolean {
+    const now = performance.now()
+    if (now - this.#checkedAt < PEER_CHECK_MS) return false
+    this.#checkedAt = now
+    return this.#deadPartyLocked()
   }
 
   /**

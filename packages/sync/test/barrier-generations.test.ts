@@ -88,6 +88,8 @@ describe('Barrier across processes', () => {
         while (barrier.nWaiting < 1) await sleep(5)
         child.child.kill('SIGKILL')
         expect(await child.exited).toBe(-9)
+        // Each object looks for dead parties at most every 100 ms (PEER_CHECK_MS); the nWaiting loop just looked.
+        await sleep(150)
         const started = performance.now()
         const outcome = await (call === 'wait'
           ? barrier.wait()
