@@ -62,6 +62,17 @@ describe('clients waiting for accept()', () => {
   })
 })
 
+/** A keyless loopback listener of the @ipc wire and a raw peer past its handshake. */
+async function ipcClient() {
+  const listener = new Listener('tcp://127.0.0.1:0')
+  onTestFinished(() => listener.close())
+  const peer = await rawSocket(listener)
+  peer.write(frame(Buffer.from('#IPC-HELLO#{"v":1,"auth":false}')))
+  const conn = await listener.accept({ timeout: 2000 })
+  onTestFinished(() => conn.close())
+  return { peer, conn }
+}
+
 /** A keyless python listener, a raw peer, and the accepted connection. */
 async function pickleClient() {
   const listener = pickleListener()
@@ -184,12 +195,7 @@ describe('strings of lone surrogates', () => {
 
 describe('messages of the @ipc wire the codec cannot revive', () => {
   it('an empty frame, an unknown tag, a v8 value nested 200,000 deep and a v8 RegExp V8 cannot compile: CorruptError each, then the next message', async () => {
-    const listener = new Listener('tcp://127.0.0.1:0')
-    onTestFinished(() => listener.close())
-    const peer = await rawSocket(listener)
-    peer.write(frame(Buffer.from('#IPC-HELLO#{"v":1,"auth":false}')))
-    const conn = await listener.accept({ timeout: 2000 })
-    onTestFinished(() => conn.close())
+    const { peer, conn } = await ipcClient()
     const nested = Buffer.concat([Buffer.from([TAG_V8, 0xff, 0x0f]), Buffer.alloc(200_000, 0x6f)]) // '{' 200,000 times
     const regexp = Buffer.from([TAG_V8, 0xff, 0x0f, 0x52, 0x22, 0x01, 0x28, 0x00]) // /(/: V8 throws SyntaxError
     peer.write(Buffer.concat([frame(Buffer.alloc(0)), frame(Buffer.from([0x63, 1])), frame(nested), frame(regexp)]))
@@ -207,12 +213,7 @@ describe('messages of the @ipc wire the codec cannot revive', () => {
 
 describe('pickles on the @ipc wire', () => {
   it("a frame tagged 0x80 (the tag a pickle has on CPython's wire) is an unknown tag on ours: CorruptError, not unpickled", async () => {
-    const listener = new Listener('tcp://127.0.0.1:0')
-    onTestFinished(() => listener.close())
-    const peer = await rawSocket(listener)
-    peer.write(frame(Buffer.from('#IPC-HELLO#{"v":1,"auth":false}')))
-    const conn = await listener.accept({ timeout: 2000 })
-    onTestFinished(() => conn.close())
+    const { peer, conn } = await ipcClient()
     // Tag 0x80, then a pickle of the int 1 (PROTO 4, BININT1 1, STOP).
     peer.write(frame(Buffer.from([0x80, ...PROTO4, 0x4b, 1, 0x2e])))
     peer.write(frame(Buffer.from([TAG_BYTES, 9])))
@@ -224,17 +225,6 @@ describe('pickles on the @ipc wire', () => {
 })
 
 describe('v8 values (codec tag 5) of the @ipc wire', () => {
-  /** A keyless loopback listener of the @ipc wire and a raw peer past its handshake. */
-  async function ipcClient() {
-    const listener = new Listener('tcp://127.0.0.1:0')
-    onTestFinished(() => listener.close())
-    const peer = await rawSocket(listener)
-    peer.write(frame(Buffer.from('#IPC-HELLO#{"v":1,"auth":false}')))
-    const conn = await listener.accept({ timeout: 2000 })
-    onTestFinished(() => conn.close())
-    return { peer, conn }
-  }
-
   it('refuses a Set of 32,768 colliding ints within recv({ timeout: 500 }) with CorruptError, then takes the next message', async () => {
     const { peer, conn } = await ipcClient()
     peer.write(frame(Buffer.concat([Buffer.from([TAG_V8]), v8SetOf(collidingIntegers(32_768))])))

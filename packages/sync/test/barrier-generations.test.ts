@@ -23,6 +23,16 @@ function report(stdout: string): Report {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** A child party waits alone at `barrier`, then is SIGKILLed there. */
+async function killLoneWaiter(barrier: Barrier): Promise<void> {
+  const child = spawnChild(PARTY, [JSON.stringify(barrier.handle), '1', 'async'])
+  await child.waitFor('ready')
+  child.child.send('go')
+  while (barrier.nWaiting < 1) await sleep(5)
+  child.child.kill('SIGKILL')
+  expect(await child.exited).toBe(-9)
+}
+
 describe('Barrier across processes', () => {
   it('gives 3 processes distinct indexes in each of 50 generations', { timeout: 60_000 }, async () => {
     const GENERATIONS = 50
@@ -82,12 +92,7 @@ describe('Barrier across processes', () => {
     ] as const) {
       const barrier = new Barrier(parties)
       try {
-        const child = spawnChild(PARTY, [JSON.stringify(barrier.handle), '1', 'async'])
-        await child.waitFor('ready')
-        child.child.send('go')
-        while (barrier.nWaiting < 1) await sleep(5)
-        child.child.kill('SIGKILL')
-        expect(await child.exited).toBe(-9)
+        await killLoneWaiter(barrier)
         // Each object looks for dead parties at most every 100 ms (PEER_CHECK_MS); the nWaiting loop just looked.
         await sleep(150)
         const started = performance.now()
@@ -112,12 +117,7 @@ describe('Barrier across processes', () => {
   }, async () => {
     const barrier = new Barrier(2)
     try {
-      const child = spawnChild(PARTY, [JSON.stringify(barrier.handle), '1', 'async'])
-      await child.waitFor('ready')
-      child.child.send('go')
-      while (barrier.nWaiting < 1) await sleep(5)
-      child.child.kill('SIGKILL')
-      expect(await child.exited).toBe(-9)
+      await killLoneWaiter(barrier)
       // The getters look for dead parties at most every 100 ms (PEER_CHECK_MS).
       await sleep(300)
       expect(barrier.nWaiting).toBe(0)
