@@ -68,6 +68,30 @@ describeWithRedis(
       await queue.close()
     })
 
+    it('makes getNowait() and qsize() reject with ConnectionError within the reply limit (5 s) on a stopped server; the item handed late goes back', {
+      timeout: 30_000,
+    }, async () => {
+      const queue = await Queue.open<string>(uniqueName('paused-try'), { url: server().url, lease: 5000, create: true })
+      await queue.put('first')
+      server().pause()
+      try {
+        const started = performance.now()
+        const [got, size] = await Promise.all([
+          queue.getNowait().catch((error: unknown) => error),
+          queue.qsize().catch((error: unknown) => error),
+        ])
+        expect(got).toBeInstanceOf(ConnectionError)
+        expect(size).toBeInstanceOf(ConnectionError)
+        expect(performance.now() - started).toBeLessThan(5000 + SLACK)
+      } finally {
+        server().resume()
+      }
+      // The server ran the getNowait after SIGCONT and handed it 'first'; a renewal cancelled that call.
+      expect(await queue.get({ timeout: 5000 })).toBe('first')
+      expect(await queue.qsize()).toBe(0)
+      await queue.close()
+    })
+
     it('makes put({ timeout }) end on a stopped server: TimeoutError when the server could not say whether the item went in, never a duplicate', {
       timeout: 30_000,
     }, async () => {

@@ -1,21 +1,25 @@
 /**
  * @ipc/queue/redis against a server that does not behave: one that stops
- * answering (SIGSTOP) while a new queue attaches, a co-tenant who replaces
- * a key with another type or pushes hostile v8 items, and a client that may
- * only PUBLISH and forges wake-ups.
+ * answering (SIGSTOP) while a new queue attaches, or (a fake server) after
+ * it attached, a co-tenant who replaces a key with another type or pushes
+ * hostile v8 items, and a client that may only PUBLISH and forges wake-ups.
  */
 import { createConnection } from 'node:net'
 import {
+  array,
+  bulk,
   collidingIntegers,
   describeWithRedis,
+  type HostileHandler,
   jsonArrayOf,
   packedIndexKeyObjects,
+  startHostileRedis,
   uniqueName,
   v8EmptySets,
   v8SetOf,
 } from '@ipc/test-utils'
-import { expect, it } from 'vitest'
-import { CorruptError, Empty, Full, JoinableQueue, Queue } from '../src/redis/index.js'
+import { describe, expect, it, vi } from 'vitest'
+import { ConnectionError, CorruptError, Empty, Full, JoinableQueue, Queue, TimeoutError } from '../src/redis/index.js'
 
 /** How late a timeout may end on a loaded machine. */
 const SLACK = 800
@@ -175,5 +179,72 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
     const { outcome } = await waiting
     expect(outcome).toBeInstanceOf(Empty)
     await queue.close()
+  })
+})
+
+describe('@ipc/queue/redis against a server that answers the attach and then nothing', () => {
+  /** The least time a call that does not wait is given (REPLY_LIMIT_MS: the lease, 1000 here, is shorter). */
+  const LIMIT = 5000
+  /** Answers the handshake and `create`; `fcall` answers the other calls (undefined: nothing, ever). */
+  const silentAfterCreate = (fcall: HostileHandler = () => undefined) =>
+    startHostileRedis((command, standard, socket) => {
+      if (command[0] !== 'FCALL') return standard
+      if ((command[1] ?? '').endsWith('_create')) return array(bulk('created'), ':0\r\n', ':0\r\n')
+      return fcall(command, undefined, socket)
+    })
+
+  it('rejects the calls that do not wait with ConnectionError within the limit; those with a timeout end by it; close() and unlink() end', {
+    timeout: 30_000,
+  }, async () => {
+    const hostile = await silentAfterCreate()
+    const queue = await new JoinableQueue<string>({ url: hostile.url, lease: 1000 }).ready()
+    const unbounded = {
+      getNowait: elapsed(queue.getNowait()),
+      'get({ timeout: 0 })': elapsed(queue.get({ timeout: 0 })),
+      putNowait: elapsed(queue.putNowait('x')),
+      qsize: elapsed(queue.qsize()),
+      shutdown: elapsed(queue.shutdown()),
+      taskDone: elapsed(queue.taskDone()),
+      'join({ timeout: 0 })': elapsed(queue.join({ timeout: 0 })),
+    }
+    const get = await elapsed(queue.get({ timeout: 500 }))
+    expect(get.outcome).toBeInstanceOf(Empty)
+    expect(get.ms).toBeLessThan(500 + SLACK)
+    const join = await elapsed(queue.join({ timeout: 500 }))
+    expect(join.outcome).toBe(false)
+    expect(join.ms).toBeLessThan(500 + SLACK)
+    // Its cancel is never answered either: whether the item went in is unknown after 1 s more.
+    const put = await elapsed(queue.put('y', { timeout: 500 }))
+    expect(put.outcome).toBeInstanceOf(TimeoutError)
+    expect(put.ms).toBeLessThan(1500 + SLACK)
+    for (const [call, work] of Object.entries(unbounded)) {
+      const { ms, outcome } = await work
+      expect(outcome, call).toBeInstanceOf(ConnectionError)
+      expect((outcome as Error).message, call).toMatch(/did not answer within 5000 ms/)
+      expect(ms, call).toBeGreaterThan(LIMIT - 500)
+      expect(ms, call).toBeLessThan(LIMIT + 2000)
+    }
+    const [closed, unlinked] = await Promise.all([elapsed(queue.close()), elapsed(queue.unlink())])
+    for (const { ms, outcome } of [closed, unlinked]) {
+      expect(outcome).toBeInstanceOf(ConnectionError)
+      expect(ms).toBeLessThan(LIMIT + 2000)
+    }
+    expect(queue.closed).toBe(true)
+  })
+
+  it('ends a timed getMany whose first item cannot be decoded with CorruptError at once, though the server never answers the unget of the rest', async () => {
+    const hostile = await silentAfterCreate((command) =>
+      (command[1] ?? '').endsWith('_get') ? array(bulk('items'), array(bulk('~bad'), bulk('0good'))) : undefined,
+    )
+    const queue = await new Queue<string>({ url: hostile.url, lease: 1000 }).ready()
+    const { ms, outcome } = await elapsed(queue.getMany({ max: 2, timeout: 500 }))
+    expect(outcome).toBeInstanceOf(CorruptError)
+    expect(ms).toBeLessThan(500)
+    // The unget was sent, with the item after the bad one.
+    await vi.waitFor(() =>
+      expect(hostile.commands.find((command) => (command[1] ?? '').endsWith('_unget'))?.at(-1)).toBe('0good'),
+    )
+    hostile.close()
+    await queue.close().catch(() => {})
   })
 })

@@ -12,7 +12,7 @@ import {
   startRedisServer,
   uniqueName,
 } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
 
 const HOLD = new URL('./fixtures/redis-hold.mjs', import.meta.url)
@@ -127,6 +127,25 @@ describe.skipIf(!hasRedisServer())(
       // The grant the server made after SIGCONT went back: the permit is free for the next acquire.
       await expect(sem.acquire({ timeout: 5000 })).resolves.toBe(true)
       expect(await sem.getValue()).toBe(0)
+      await sem.release()
+      await sem.close()
+    })
+
+    it('rejects tryAcquire() with ConnectionError within the reply limit (5 s) on a stopped server, and gives back the permit the server grants it after SIGCONT', {
+      timeout: 30_000,
+    }, async () => {
+      const sem = await Semaphore.open(uniqueName(), { url: server.url, lease: 5000, create: { value: 1 } })
+      server.pause()
+      try {
+        const started = performance.now()
+        await expect(sem.tryAcquire()).rejects.toThrow(/did not answer within 5000 ms/)
+        expect(performance.now() - started).toBeLessThan(5000 + SLACK)
+      } finally {
+        server.resume()
+      }
+      // The server ran the try after SIGCONT and granted it; the late reply gave the permit back.
+      await vi.waitFor(async () => expect(await sem.getValue()).toBe(1), { timeout: 2000, interval: 50 })
+      await expect(sem.acquire({ timeout: 5000 })).resolves.toBe(true)
       await sem.release()
       await sem.close()
     })

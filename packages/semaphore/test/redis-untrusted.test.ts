@@ -1,11 +1,12 @@
 /**
- * @ipc/semaphore/redis against a server that stops answering (SIGSTOP)
- * while a new semaphore attaches: acquire ends by its timeout, and leaves
- * no permit held once the attach lands after all.
+ * @ipc/semaphore/redis against a server that stops answering: while a new
+ * semaphore attaches (SIGSTOP), acquire ends by its timeout and leaves no
+ * permit held once the attach lands after all; after it attached (a fake
+ * server), every call ends within its limit or its timeout.
  */
-import { describeWithRedis, uniqueName } from '@ipc/test-utils'
-import { expect, it } from 'vitest'
-import { Lock, Semaphore } from '../src/redis/index.js'
+import { array, bulk, describeWithRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
+import { describe, expect, it } from 'vitest'
+import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
 
 /** How late a timeout may end on a loaded machine. */
 const SLACK = 800
@@ -43,5 +44,44 @@ describeWithRedis('@ipc/semaphore/redis against an untrusted server', (server) =
     expect(await (await semaphore).acquire({ timeout: 0 })).toBe(true)
     expect(await other.acquire({ timeout: 0 })).toBe(false)
     await Promise.all([fresh.close(), lock.close(), (await semaphore).close(), other.close()])
+  })
+})
+
+describe('@ipc/semaphore/redis against a server that answers the attach and then nothing', () => {
+  /** The least time a call that does not wait is given (REPLY_LIMIT_MS: the lease, 1000 here, is shorter). */
+  const LIMIT = 5000
+
+  it('rejects the calls that do not wait with ConnectionError within the limit; acquire({ timeout }) resolves false by it; close() ends', {
+    timeout: 30_000,
+  }, async () => {
+    const hostile = await startHostileRedis((command, standard) => {
+      if (command[0] !== 'FCALL') return standard
+      return (command[1] ?? '').endsWith('_create') ? array(bulk('created'), ':0\r\n') : undefined
+    })
+    const sem = await new Semaphore(1, { url: hostile.url, lease: 1000 }).ready()
+    const lock = await new Lock({ url: hostile.url, lease: 1000 }).ready()
+    const unbounded = {
+      tryAcquire: elapsed(sem.tryAcquire()),
+      'acquire({ timeout: 0 })': elapsed(sem.acquire({ timeout: 0 })),
+      getValue: elapsed(sem.getValue()),
+      release: elapsed(sem.release()),
+      'Lock.tryAcquire': elapsed(lock.tryAcquire()),
+      'Lock.locked': elapsed(lock.locked()),
+    }
+    const acquire = await elapsed(sem.acquire({ timeout: 500 }))
+    expect(acquire.outcome).toBe(false)
+    expect(acquire.ms).toBeLessThan(500 + SLACK)
+    for (const [call, work] of Object.entries(unbounded)) {
+      const { ms, outcome } = await work
+      expect(outcome, call).toBeInstanceOf(ConnectionError)
+      expect((outcome as Error).message, call).toMatch(/did not answer within 5000 ms/)
+      expect(ms, call).toBeGreaterThan(LIMIT - 500)
+      expect(ms, call).toBeLessThan(LIMIT + 2000)
+    }
+    const closed = await Promise.all([elapsed(sem.close()), elapsed(lock.close())])
+    for (const { ms, outcome } of closed) {
+      expect(outcome).toBeInstanceOf(ConnectionError)
+      expect(ms).toBeLessThan(LIMIT + 2000)
+    }
   })
 })

@@ -1,7 +1,7 @@
 /**
  * @ipc/shared/redis against an untrusted server: a co-tenant who rewrites
  * the meta hash's lock name, and a server that stops answering right after
- * a value's create (its lock's attach never lands).
+ * a value's create (its lock's attach never lands) or after its lock's.
  */
 import { array, bulk, describeWithRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
@@ -36,5 +36,24 @@ describe('@ipc/shared/redis against a hostile server', () => {
     await expect(value.get()).rejects.toBeInstanceOf(ConnectionError)
     expect(performance.now() - start).toBeLessThan(500 + 1000)
     await value.close().catch(() => {})
+  })
+
+  it('ends close() of a value and its lock within a lease and the lock’s limit when the server stops answering after both attached', {
+    timeout: 20_000,
+  }, async () => {
+    const hostile = await startHostileRedis((command, standard) => {
+      if (command[0] !== 'FCALL') return standard
+      const fn = command[1] ?? ''
+      if (!fn.endsWith('_create')) return undefined
+      if (fn.includes('semaphore')) return array(bulk('created'), ':0\r\n')
+      return array(bulk('created'), bulk('int32'), ':1\r\n', bulk('lockname'), ':0\r\n')
+    })
+    const value = await new SharedValue('int32', 0, { url: hostile.url, lease: 500 }).ready()
+    const start = performance.now()
+    await expect(value.get()).rejects.toBeInstanceOf(ConnectionError)
+    await value.close().catch(() => {})
+    expect(value.closed).toBe(true)
+    // A lease for the value's close, REPLY_LIMIT_MS (5 s) for its lock's.
+    expect(performance.now() - start).toBeLessThan(500 + 500 + 5000 + 2000)
   })
 })

@@ -29,5 +29,12 @@ export {
 } from './connection.js'
 export { checkRedisName, MAX_REDIS_NAME_BYTES, redisKey } from './keys.js'
 export { defineLibrary, LUA_PRELUDE, type RedisLibrary } from './library.js'
-export { type RedisAttachSpec, type RedisHandle, RedisObject, type RedisObjectKind } from './redis-object.js'
+export {
+  REPLY_LIMIT_MS,
+  type RedisAttachSpec,
+  type RedisCallOptions,
+  type RedisHandle,
+  RedisObject,
+  type RedisObjectKind,
+} from './redis-object.js'
 export { replyArray, unexpectedReply } from './reply.js'

@@ -21,6 +21,12 @@
  *   made the object unusable (a failed attach, or a renew or call that found
  *   the object removed, replaced or garbled): every later call rejects with
  *   it, and close() still works.
+ * - Every call has a reply limit (`#replyLimit`): a server that takes the
+ *   call and never answers (stopped, overloaded, a broken proxy) rejects it
+ *   with ConnectionError then, so no call (attach, try, read, release,
+ *   renew, close, unlink) hangs and none keeps the process alive. A call that
+ *   waits on the server for a condition (a blocked get or acquire) keeps its
+ *   own timeout and outcome: its limit counts from that timeout.
  *
  * A subclass constructor passes everything the attach needs to `super()`:
  * the attach starts there, before the subclass's own fields exist, so the
@@ -62,8 +68,10 @@ export interface RedisObjectKind {
   readonly functions: { readonly create: string; readonly close: string; readonly unlink: string }
   /**
    * True: a call the server does not answer within `lease` ms rejects with
-   * ConnectionError (it may still take effect). False: a call waits for its
-   * reply (the kind's waits have their own timeouts).
+   * ConnectionError (it may still take effect). False (kinds whose calls
+   * wait on the server): within `lease` ms, at least REPLY_LIMIT_MS (a
+   * first call may also load the library), counted for a call that waits
+   * from its own timeout (`RedisCallOptions.waits`).
    */
   readonly replyWithinLease: boolean
   /**
@@ -105,10 +113,30 @@ export interface RedisHandle {
 
 /**
  * The least time a kind whose calls wait (`replyWithinLease` false) gives
- * its attach's create call, ms (else its lease): enough for a first call
- * that also loads the library.
+ * the server to answer a call, its attach's included, ms (its lease when
+ * longer): enough for a first call that also loads the library.
  */
-export const ATTACH_LIMIT_MS = 5000
+export const REPLY_LIMIT_MS = 5000
+
+/** Options of `RedisObject.call`. */
+export interface RedisCallOptions {
+  /**
+   * A call that waits on the server for a condition (a blocked get, put,
+   * join or acquire): its own timeout, ms (Infinity: none, so no limit
+   * either). Its reply limit counts from then, so the call ends by its own
+   * timer with its own outcome (Empty, false, …), never by the limit.
+   */
+  waits?: number
+  /**
+   * Runs with a reply that came after the limit (the call had rejected with
+   * ConnectionError), so what it granted can be given back. A throw there is
+   * dropped.
+   */
+  late?: (reply: unknown) => void
+}
+
+/** ConnectionErrors of calls the server did not answer within their limit (not of a lost or refused connection). */
+const unanswered = new WeakSet<Error>()
 
 /** Objects made by this copy of @ipc/core: the number in their ids. */
 let objectCount = 0
@@ -121,6 +149,8 @@ export abstract class RedisObject implements AsyncDisposable {
   readonly #name: string
   readonly #url: string
   readonly #lease: number
+  /** How long a call waits for its reply, ms: see `RedisObjectKind.replyWithinLease`. */
+  readonly #replyLimit: number
   readonly #keys: string[]
   readonly #connection: RedisConnection
   readonly #ready: Promise<void>
@@ -137,6 +167,9 @@ export abstract class RedisObject implements AsyncDisposable {
   #waiterCount = 0
   #heartbeat: NodeJS.Timeout | undefined
   #renewTimer: NodeJS.Timeout | undefined
+  /** A renewal is on its way; `#renewAgain`: another was asked for meanwhile. */
+  #renewing = false
+  #renewAgain = false
   #connectionHeld = true
   /** The FCALL of each function up to this object's own arguments (kind, id, idle), built on first use. */
   readonly #commands = new Map<string, readonly string[]>()
@@ -150,6 +183,7 @@ export abstract class RedisObject implements AsyncDisposable {
     this.#name = spec.name
     this.#url = spec.url
     this.#lease = spec.lease
+    this.#replyLimit = kind.replyWithinLease ? spec.lease : Math.max(spec.lease, REPLY_LIMIT_MS)
     this.#keys = kind.keyParts.map((part) => redisKey(spec.name, part))
     this.#creating = spec.mode !== 'open'
     this.#connection = RedisConnection.acquire(spec.url)
@@ -316,10 +350,11 @@ export abstract class RedisObject implements AsyncDisposable {
    * Calls library function `fn` (its short name) with this object's keys and, before `args`,
    * the arguments every function takes: kind, object id, and how long the
    * server keeps this object's entries after a renewal (3 leases).
-   * @throws {ConnectionError} The server cannot be reached (or, with `replyWithinLease`, did not answer within a lease).
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within the
+   * object's reply limit (counted from `options.waits`, the call's own timeout, for a call that waits).
    */
-  protected call(fn: string, args: readonly (string | number)[]): Promise<unknown> {
-    return this.#send(this.#connection, this.#command(fn, args), undefined)
+  protected call(fn: string, args: readonly (string | number)[], options?: RedisCallOptions): Promise<unknown> {
+    return this.#send(this.#connection, this.#command(fn, args), undefined, options)
   }
 
   /** The FCALL of `fn` with this object's keys, the arguments every function takes, then `args`. */
@@ -335,44 +370,57 @@ export abstract class RedisObject implements AsyncDisposable {
   }
 
   /**
-   * The create call of the attach. It never waits on the server, so even a
-   * kind whose calls wait for their reply (`replyWithinLease` false) bounds
-   * it: by its lease, at least ATTACH_LIMIT_MS (the first attach may also
-   * load the library). A server that accepts the call and never answers
-   * then fails the attach with ConnectionError instead of holding it, and
-   * every call waiting for it, forever.
+   * The create call of the attach, bounded as every call is: a server that
+   * accepts it and never answers fails the attach with ConnectionError
+   * instead of holding it, and every call waiting for it, forever.
    */
   #attachCall(createArgs: readonly (string | number)[]): Promise<unknown> {
     const command = this.#command(this.#kind.functions.create, createArgs)
-    const limit = this.#kind.replyWithinLease ? this.#lease : Math.max(this.#lease, ATTACH_LIMIT_MS)
-    return this.#send(this.#connection, command, `the attach of ${this.what}`, limit)
+    return this.#send(this.#connection, command, `the attach of ${this.what}`)
   }
 
   /**
    * One FCALL (`fcallCommand` with this object's keys) on `connection`, given
-   * `limit` ms to answer (by default a lease for a kind whose replies come
-   * within one, else no limit), then ConnectionError; `what` names the call
-   * in that message (undefined: any call).
+   * the reply limit to answer (after `options.waits` ms for a call that
+   * waits), then ConnectionError; `what` names the call in that message
+   * (undefined: any call).
    */
   #send(
     connection: RedisConnection,
     command: string[],
     what: string | undefined,
-    limit = this.#kind.replyWithinLease ? this.#lease : Number.POSITIVE_INFINITY,
+    options?: RedisCallOptions,
   ): Promise<unknown> {
-    if (limit === Number.POSITIVE_INFINITY)
+    const limit = this.#replyLimit
+    const waits = options?.waits ?? 0
+    // A wait without a timeout (get(), acquire()): the client's own reply needs no limit either.
+    if (waits === Number.POSITIVE_INFINITY)
       return connection.send(this.#kind.library, command, { deadline: Number.POSITIVE_INFINITY })
-    return connection.send(this.#kind.library, command, { deadline: performance.now() + limit }).then((reply) => {
-      if (reply === NO_REPLY) {
-        const within = limit === this.#lease ? `${limit} ms (the lease)` : `${limit} ms`
-        throw new ConnectionError(
+    const late = options?.late
+    const deadline = performance.now() + waits + limit
+    return connection
+      .send(this.#kind.library, command, {
+        deadline,
+        // The connection runs it in a reaction nothing awaits: a throw would be an unhandled rejection.
+        late:
+          late &&
+          ((reply) => {
+            try {
+              late(reply)
+            } catch {}
+          }),
+      })
+      .then((reply) => {
+        if (reply !== NO_REPLY) return reply
+        const within = `${limit} ms${limit === this.#lease ? ' (the lease)' : ''}${waits > 0 ? ` after its ${Math.round(waits)} ms wait` : ''}`
+        const error = new ConnectionError(
           what === undefined
             ? `Redis at ${this.url} did not answer within ${within}; the call may still take effect`
             : `Redis at ${this.url} did not answer ${what} within ${within}; it may still take effect`,
         )
-      }
-      return reply
-    })
+        unanswered.add(error)
+        throw error
+      })
   }
 
   /**
@@ -498,19 +546,35 @@ export abstract class RedisObject implements AsyncDisposable {
     // its creator would find the name missing and be marked gone for good (a reconnect's 'ready', or a
     // cluster node's first connect, asks every object to renew).
     if (this.#closed || this.#fault !== undefined || this.#heartbeat === undefined) return
+    // One renewal in flight at most (a silent server must not collect one per heartbeat); one asked
+    // for meanwhile (a heartbeat, a reconnect's ready, renewIn) runs once after it, since a wake-up
+    // lost meanwhile may have come after the server ran the one in flight.
+    if (this.#renewing) {
+      this.#renewAgain = true
+      return
+    }
+    this.#renewing = true
     try {
       await this.renew()
     } catch (error) {
       // Unreachable, or a passing server error (LOADING after a restart, OOM): the next renewal tries
       // again. Pending waits reject as on a lost socket: a wake-up may not reach them either, and no
       // reconnect may name this object (on a cluster, a node its calls are ASKed to while its slot
-      // migrates); their callers may call again.
-      if (error instanceof ConnectionError) this.failWaiters(error)
+      // migrates); their callers may call again. Not for a renewal the server did not answer (stopped,
+      // overloaded): the socket is there and a wake-up may still come, so each wait ends by its own
+      // timeout with its own outcome (Empty, false, …); a lost socket ends them all (onLost).
+      if (error instanceof ConnectionError && !unanswered.has(error)) this.failWaiters(error)
       if (!(error instanceof NotFoundError || error instanceof IncompatibleError || error instanceof CorruptError))
         return
       // Gone, replaced or garbled: this object is unusable from now on (close() still works).
       this.setFault(error)
       this.failWaiters(error)
+    } finally {
+      this.#renewing = false
+      if (this.#renewAgain) {
+        this.#renewAgain = false
+        void this.#renew()
+      }
     }
   }
 
@@ -532,8 +596,9 @@ export abstract class RedisObject implements AsyncDisposable {
   /**
    * Detaches this object and stops renewing; the last object to close
    * removes a non-persistent object from the server. Waits for an attach
-   * still on its way (so the detach follows it). Idempotent.
-   * @throws {ConnectionError} The server cannot be reached (this object's entries then lapse after its lease).
+   * still on its way (so the detach follows it). Idempotent. Bounded like
+   * every call: the local state is given up even when the server does not answer.
+   * @throws {ConnectionError} The server cannot be reached or did not answer (this object's entries then lapse after its lease).
    */
   async close(): Promise<void> {
     if (this.#closed) return

@@ -16,7 +16,7 @@ import { ConnectionError, CorruptError } from '../errors.js'
 import { LOAD_EVERYWHERE_MS } from './cluster-client.js'
 import { CONNECT_LIMIT_MS, RedisConnection } from './connection.js'
 import { defineLibrary } from './library.js'
-import { ATTACH_LIMIT_MS, type RedisAttachSpec, RedisObject } from './redis-object.js'
+import { REPLY_LIMIT_MS, type RedisAttachSpec, type RedisCallOptions, RedisObject } from './redis-object.js'
 
 const LIBRARY = defineLibrary(
   'test_untrusted',
@@ -33,8 +33,11 @@ register('unlink', function(keys, args) return 1 end)
 
 const forever = { deadline: Number.POSITIVE_INFINITY }
 
-/** A kind whose calls wait for their reply (as Queue and Semaphore): its attach has ATTACH_LIMIT_MS. */
+/** A kind whose calls wait on the server (as Queue and Semaphore): its calls have REPLY_LIMIT_MS at least. */
 class Waiting extends RedisObject {
+  /** The errors `failWaiters` was called with. */
+  readonly failed: Error[] = []
+
   constructor(spec: RedisAttachSpec) {
     super(
       {
@@ -62,7 +65,18 @@ class Waiting extends RedisObject {
     return false
   }
 
-  protected override async renew(): Promise<void> {}
+  protected override async renew(): Promise<void> {
+    await this.call('renew', [])
+  }
+
+  protected override failWaiters(error: Error): void {
+    this.failed.push(error)
+  }
+
+  /** Calls library function `fn`. */
+  send(fn: string, options?: RedisCallOptions): Promise<unknown> {
+    return this.call(fn, [], options)
+  }
 
   /** `enter` with a timeout, as a call with one makes it. */
   enterWithin(timeout: number): Promise<number | false> | undefined {
@@ -209,9 +223,78 @@ describe('RedisConnection against a hostile server', () => {
     expect(ms).toBeLessThan(1000)
     const attach = await elapsed(object.ready())
     expect(attach.outcome).toBeInstanceOf(ConnectionError)
-    expect(attach.ms + ms).toBeLessThan(ATTACH_LIMIT_MS + 2000)
+    expect(attach.ms + ms).toBeLessThan(REPLY_LIMIT_MS + 2000)
     await object.close()
   }, 15_000)
+})
+
+describe('RedisObject of a kind whose calls wait, on a server that answers the attach and then nothing', () => {
+  /** Answers the handshake and `create`; `fcall` answers the other calls (undefined: nothing, ever). */
+  const silentAfterCreate = (fcall: HostileHandler = () => undefined) =>
+    startHostileRedis((command, standard, socket) => {
+      if (command[0] !== 'FCALL') return standard
+      if ((command[1] ?? '').endsWith('_create')) return array(bulk('created'), ':0\r\n')
+      return fcall(command, undefined, socket)
+    })
+  const calls = (hostile: HostileRedis, fn: string) =>
+    hostile.commands.filter((command) => command[0] === 'FCALL' && (command[1] ?? '').endsWith(`_${fn}`)).length
+
+  it('rejects a call that does not wait with ConnectionError after REPLY_LIMIT_MS (its lease is shorter), keeps one renewal in flight, fails no wait by it, and closes within the limit', async () => {
+    const hostile = await silentAfterCreate()
+    // A heartbeat every 10 ms.
+    const object = await new Waiting({ mode: 'new', name: uniqueName(), url: hostile.url, lease: 30 }).ready()
+    const clientId = object.id.split('/')[0]
+    const waiting = elapsed(object.send('push', { waits: 1000 }))
+    const { ms, outcome } = await elapsed(object.send('push'))
+    expect(outcome).toBeInstanceOf(ConnectionError)
+    expect((outcome as Error).message).toMatch(/did not answer within 5000 ms; the call may still take effect/)
+    expect(ms).toBeGreaterThan(REPLY_LIMIT_MS - 500)
+    expect(ms).toBeLessThan(REPLY_LIMIT_MS + 2000)
+    // About 500 heartbeats passed: at most one renewal at a time was sent, the next after the first's limit.
+    expect(calls(hostile, 'renew')).toBeGreaterThanOrEqual(1)
+    expect(calls(hostile, 'renew')).toBeLessThanOrEqual(2)
+    // A call that waits on the server for up to 1000 ms has the limit after that.
+    const waited = await waiting
+    expect(waited.outcome).toBeInstanceOf(ConnectionError)
+    expect(waited.ms).toBeGreaterThan(REPLY_LIMIT_MS + 500)
+    // The first renewal went unanswered: that ends no wait (each ends by its own timeout).
+    expect(calls(hostile, 'renew')).toBe(2)
+    expect(object.failed).toEqual([])
+    const closing = await elapsed(object.close())
+    expect(closing.outcome).toBeInstanceOf(ConnectionError)
+    expect(closing.ms).toBeLessThan(REPLY_LIMIT_MS + 2000)
+    // The connection was given back: the next user of the URL gets a new one.
+    const connection = RedisConnection.acquire(hostile.url)
+    expect(connection.clientId).not.toBe(clientId)
+    connection.release()
+  }, 30_000)
+
+  it('hands a reply that comes after the limit to `late` (a throw there is caught), and bounds unlink()', async () => {
+    const hostile = await silentAfterCreate((command, _, socket) => {
+      if ((command[1] ?? '').endsWith('_push')) setTimeout(() => socket.write(':7\r\n'), REPLY_LIMIT_MS + 300)
+      return undefined
+    })
+    const object = await new Waiting({ mode: 'new', name: uniqueName(), url: hostile.url, lease: 5000 }).ready()
+    const late: unknown[] = []
+    const [push, unlink] = await Promise.all([
+      elapsed(
+        object.send('push', {
+          late: (reply) => {
+            late.push(reply)
+            throw new Error('a late handler that throws')
+          },
+        }),
+      ),
+      elapsed(object.unlink()),
+    ])
+    expect(push.outcome).toBeInstanceOf(ConnectionError)
+    expect(unlink.outcome).toBeInstanceOf(ConnectionError)
+    expect((unlink.outcome as Error).message).toMatch(/did not answer unlink within 5000 ms/)
+    expect(unlink.ms).toBeLessThan(REPLY_LIMIT_MS + 2000)
+    await vi.waitFor(() => expect(late).toEqual([7]), { timeout: 3000 })
+    hostile.close()
+    await object.close().catch(() => {})
+  }, 20_000)
 })
 
 describe('RedisConnection against a hostile Redis Cluster node', () => {

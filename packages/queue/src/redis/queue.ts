@@ -35,6 +35,7 @@ import {
   attachWith,
   checkRedisName,
   type RedisAttachSpec,
+  type RedisCallOptions,
   type RedisHandle,
   RedisObject,
   replyArray,
@@ -277,9 +278,9 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     return [acks.length, ...acks]
   }
 
-  /** Calls a library function with the pending acks before `args`. */
-  #call(fn: string, args: readonly (string | number)[]): Promise<unknown> {
-    return this.call(fn, [...this.#takeAcks(), ...args])
+  /** Calls a library function with the pending acks before `args` (options: `RedisObject.call`'s). */
+  #call(fn: string, args: readonly (string | number)[], options?: RedisCallOptions): Promise<unknown> {
+    return this.call(fn, [...this.#takeAcks(), ...args], options)
   }
 
   /**
@@ -291,6 +292,11 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * server handed it; with `confirm` true (put) the call settles when the
    * cancel's answer says whether the item went in (within
    * CANCEL_GRACE_MS, else TimeoutError: the server did not say).
+   *
+   * A call with `timeout` 0 tries once: like any call that does not wait, a
+   * server that does not answer it within the reply limit rejects it with
+   * ConnectionError. Otherwise the limit counts from `timeout`, so the call
+   * ends by its own timer and outcome.
    */
   #wait<R>(spec: {
     what: string
@@ -377,7 +383,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       })
       if (timeout !== 0) cancelTimer = afterTimeout(timeout, () => giveUp('timeout'))
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.#call(spec.fn, spec.args(waiterId)).then(
+      this.#call(spec.fn, spec.args(waiterId), { waits: timeout }).then(
         (raw) => {
           if (done) return
           const outcome = attempt(() => {
@@ -491,15 +497,21 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         )
   }
 
-  /** Decodes the items a get was handed; a bad one is dropped and ends the batch (the rest go back). */
-  async #decode(wires: readonly unknown[]): Promise<T[]> {
+  /**
+   * Decodes the items a get was handed; a bad one is dropped and ends the
+   * batch (the rest go back). The unget is not awaited: the get ends now,
+   * within its timeout, whether or not the server answers it; calls this
+   * process makes later go after it on the same socket, so they see the
+   * items back. An unget that fails loses them (the get's entry lapses).
+   */
+  #decode(wires: readonly unknown[]): T[] {
     const items: T[] = []
     for (let i = 0; i < wires.length; i++) {
       try {
         items.push(fromWire(wires[i], this.what) as T)
       } catch (error) {
         const rest = wires.slice(i + 1)
-        if (rest.length > 0) await this.#call('unget', rest as string[]).catch(() => {})
+        if (rest.length > 0) this.#call('unget', rest as string[]).catch(() => {})
         if (items.length > 0) return items
         throw error
       }
@@ -585,6 +597,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * Puts `item` if there is room now (one round trip), else rejects with `Full`.
    * @throws {Full} The queue is full (nothing was put).
    * @throws {ShutDown} after `shutdown()` (`.item`: the item).
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (the item may be in the queue).
    * @example
    * ```ts
    * await queue.putNowait('job-1').catch((error) => error.name) // 'Full' when there is no room
@@ -728,6 +741,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * Removes and returns the oldest item if there is one now (one round trip), else rejects with `Empty`.
    * @throws {Empty} The queue is empty.
    * @throws {ShutDown} The queue was shut down and is empty.
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (an item handed later goes back to the head).
    * @example
    * ```ts
    * await queue.getNowait().catch((error) => error.name) // 'Empty' when there is no item
@@ -800,7 +814,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * reject with `ShutDown`, and `for await` loops end. With `immediate: true`
    * the items still queued are dropped (a JoinableQueue counts each as done,
    * releasing `join`). Idempotent.
-   * @throws {ConnectionError} The server cannot be reached.
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (it may still shut down).
    * @example
    * ```ts
    * await queue.shutdown() // consumers drain what is left, then their loops end

@@ -115,7 +115,10 @@ export class Lock extends RedisSemaphoreBase {
     return (await this.takeToken(options, false, this.#reentry())) !== false
   }
 
-  /** Takes the lock if it is free now (one round trip). */
+  /**
+   * Takes the lock if it is free now (one round trip).
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (a grant that comes later is given back).
+   */
   async tryAcquire(): Promise<boolean> {
     return (await this.takeToken(undefined, true, this.#reentry())) !== false
   }
@@ -129,7 +132,7 @@ export class Lock extends RedisSemaphoreBase {
   /**
    * Releases the lock (an RLock: one level of it).
    * @throws {ValueError} This object does not hold it, or its lease lapsed (another holder may have it).
-   * @throws {ConnectionError} The server cannot be reached (the lock then lapses after `lease`).
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (it may still release; else the lock lapses after `lease`).
    */
   async release(): Promise<void> {
     const token = this.heldTokens[0]

@@ -41,6 +41,8 @@ interface Waiter {
   /** Resolves with the token, or false (timeout, try). */
   settle(token: number | false): void
   fail(error: unknown): void
+  /** performance.now() time its timeout ends (Infinity: none). */
+  deadline: number
   /** A claim planned for when this waiter's 2 ms of barging are up (see library.ts, Fairness). */
   claimTimer?: NodeJS.Timeout
 }
@@ -142,6 +144,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       }
       const onAbort = () => giveUp(() => reject(signal?.reason))
       const waiter: Waiter = {
+        deadline,
         settle: (token) => {
           if (done) {
             if (token !== false) void this.#giveBack(token)
@@ -160,18 +163,21 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       this.#waiters.set(waiterId, waiter)
       if (timeout !== 0) cancelTimer = afterTimeout(deadline - performance.now(), () => giveUp(() => resolve(false)))
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.call('acquire', [waiterId, this.lease, mode, reenter ?? '']).then(
-        (raw) => {
-          // A reply that breaks the protocol (a garbled meta hash, a hostile server) fails this
-          // acquire with CorruptError; nothing else may see the throw (an unhandled rejection).
-          try {
-            this.#onAcquireReply(raw, waiter, () => done, finish, resolve)
-          } catch (error) {
-            waiter.fail(error)
-          }
-        },
-        (error: unknown) => waiter.fail(error),
-      )
+      const onReply = (raw: unknown) => {
+        // A reply that breaks the protocol (a garbled meta hash, a hostile server) fails this
+        // acquire with CorruptError; nothing else may see the throw (an unhandled rejection).
+        try {
+          this.#onAcquireReply(raw, waiter, () => done, finish, resolve)
+        } catch (error) {
+          waiter.fail(error)
+        }
+      }
+      // A try gets the reply limit; a wait gets it after its timeout. A reply after that (the call
+      // rejected with ConnectionError, so it is done) still goes through onReply: a grant is given back.
+      this.call('acquire', [waiterId, this.lease, mode, reenter ?? ''], {
+        waits: mode === 'try' ? 0 : Math.max(0, deadline - performance.now()),
+        late: onReply,
+      }).then(onReply, (error: unknown) => waiter.fail(error))
     })
   }
 
@@ -219,11 +225,14 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     if (this.#isLock) this.#depth = 1
   }
 
-  /** Cancels a waiter on the server; a grant that came meanwhile is given back. */
+  /** Cancels a waiter on the server; a grant that came meanwhile (in time or late) is given back. */
   async #cancel(waiterId: string): Promise<void> {
-    try {
-      const reply = replyArray(await this.call('cancel', [waiterId]), 'cancel')
+    const onReply = async (raw: unknown) => {
+      const reply = replyArray(raw, 'cancel')
       if (reply[0] === 'granted') await this.#giveBack(asToken(reply[1], 'cancel'))
+    }
+    try {
+      await onReply(await this.call('cancel', [waiterId], { late: (raw) => void onReply(raw).catch(() => {}) }))
     } catch {
       // Unreachable server: the queue entry and any grant lapse within one lease.
     }
@@ -247,7 +256,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     if (token === 0) {
       // A nudge: a permit is free and this waiter is first in the queue; claim it, unless every
       // permit free then was granted since (bar: see library.ts, Fairness).
-      if (waiter !== undefined) void this.#claim(waiterId, waiter, bar ?? '')
+      if (waiter !== undefined) this.#claim(waiterId, waiter, bar ?? '')
       return
     }
     if (waiter !== undefined) waiter.settle(token)
@@ -262,24 +271,33 @@ export abstract class RedisSemaphoreBase extends RedisObject {
    * its barging window ends (a release after that hands the permit over; the
    * planned claim covers a holder that does not release again).
    */
-  async #claim(waiterId: string, waiter: Waiter, bar = ''): Promise<void> {
-    try {
-      const reply = replyArray(await this.call('acquire', [waiterId, this.lease, 'claim', '', bar]), 'claim')
-      this.checkGone(reply, 'acquire')
-      if (reply[0] === 'granted') waiter.settle(asToken(reply[1], 'claim'))
-      else if (reply[0] === 'queued') {
-        const left = reply[1]
-        if (typeof left === 'number' && left > 0 && this.#waiters.get(waiterId) === waiter) {
-          if (waiter.claimTimer !== undefined) clearTimeout(waiter.claimTimer)
-          waiter.claimTimer = setTimeout(() => {
-            waiter.claimTimer = undefined
-            if (this.#waiters.get(waiterId) === waiter) void this.#claim(waiterId, waiter)
-          }, left + 1)
-        }
-      } else if (reply[0] !== 'gone') unexpectedReply('claim', reply)
-    } catch (error) {
-      waiter.fail(error)
+  #claim(waiterId: string, waiter: Waiter, bar = ''): void {
+    const onReply = (raw: unknown) => {
+      try {
+        const reply = replyArray(raw, 'claim')
+        this.checkGone(reply, 'acquire')
+        if (reply[0] === 'granted') waiter.settle(asToken(reply[1], 'claim'))
+        else if (reply[0] === 'queued') {
+          const left = reply[1]
+          if (typeof left === 'number' && left > 0 && this.#waiters.get(waiterId) === waiter) {
+            if (waiter.claimTimer !== undefined) clearTimeout(waiter.claimTimer)
+            waiter.claimTimer = setTimeout(() => {
+              waiter.claimTimer = undefined
+              if (this.#waiters.get(waiterId) === waiter) this.#claim(waiterId, waiter)
+            }, left + 1)
+          }
+        } else if (reply[0] !== 'gone') unexpectedReply('claim', reply)
+      } catch (error) {
+        waiter.fail(error)
+      }
     }
+    // Part of the acquire's wait: its reply limit counts from the acquire's timeout, so a server that
+    // stops answering ends the acquire by that timeout (false); a grant that comes after the limit
+    // goes through onReply too, and `settle` gives it back (the waiter is done by then).
+    const waits = Math.max(0, waiter.deadline - performance.now())
+    this.call('acquire', [waiterId, this.lease, 'claim', '', bar], { waits, late: onReply }).then(onReply, (error) =>
+      waiter.fail(error),
+    )
   }
 
   /** A lost socket, or the semaphore is gone: pending acquires reject (the server drops their entries within a lease). */
