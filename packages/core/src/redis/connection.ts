@@ -69,6 +69,27 @@ function reconnectDelay(retries: number): number {
 }
 
 /**
+ * The options of every client of a connection (a new object each time: a
+ * client keeps and changes the `socket` object it is given). The first
+ * connect fails fast (no retries) until `connected()`: a wrong URL or a
+ * server that is down is reported to the call; reconnects after that are
+ * patient.
+ */
+function clientOptions(connected: () => boolean) {
+  return {
+    disableOfflineQueue: true,
+    // No maintenance push notifications (CLIENT MAINT_NOTIFICATIONS ON, the default 'auto'):
+    // the client acts on a server's MOVING push (reconnects elsewhere, pauses the socket,
+    // and a malformed one throws where nothing catches it: the process exits).
+    maintNotifications: 'disabled',
+    socket: {
+      connectTimeout: 5000,
+      reconnectStrategy: (retries: number, cause: Error) => (connected() ? reconnectDelay(retries) : cause),
+    },
+  }
+}
+
+/**
  * How long connecting both sockets may take (TCP connect, handshake,
  * SUBSCRIBE; the client's load not counted) before every call waiting for
  * it fails with ConnectionError.
@@ -79,15 +100,11 @@ export const CONNECT_LIMIT_MS = 5000
 const CLIENT_LOAD_LIMIT_MS = 5000
 
 let clientModule: Promise<ClientModule> | undefined
-/** True once `clientModule` resolved: from then on a call's deadline runs from the call. */
-let clientModuleLoaded = false
 
 /**
  * Imports @redis/client, once per process. Loading it is local work, not
- * the server's answer, and it is slow the first time (its import and the
- * command table its first client builds took about 360 ms on a 2-core VM),
- * so no call's deadline counts it (see `#withDeadline`). The throwaway
- * client built here (no socket: it never connects) pays for that table.
+ * the server's answer, and slow the first time (about 150 ms on a 2-core
+ * VM), so no call's deadline counts it (see `#withDeadline`, `#warmUp`).
  * The load has a bound of its own, CLIENT_LOAD_LIMIT_MS, whatever the
  * calls' deadlines (a loader hook that never settles must not hang them);
  * a later call tries again.
@@ -95,17 +112,7 @@ let clientModuleLoaded = false
 function loadClientModule(): Promise<ClientModule> {
   clientModule ??= boundLoad(
     import('@redis/client').then(
-      (module) => {
-        const loaded = module as unknown as ClientModule
-        try {
-          // Never connected; destroy() takes it out of the client's registries again.
-          loaded.createClient({}).destroy()
-        } catch {
-          // Only a warm-up: a client that refuses to be built here is reported by the real call.
-        }
-        clientModuleLoaded = true
-        return loaded
-      },
+      (module) => module as unknown as ClientModule,
       (error: unknown) => {
         clientModule = undefined
         throw new IpcError(
@@ -179,6 +186,9 @@ export class RedisConnection {
   #commands: Client | undefined
   #wakeups: Client | undefined
   #opening: Promise<void> | undefined
+  /** `#warmUp` under way or done; `#warm`: done (a call's deadline then runs from the call). */
+  #warming: Promise<void> | undefined
+  #warm = false
   /** Libraries loaded since the last (re)connect. */
   readonly #loaded = new Set<RedisLibrary>()
   readonly #wakeListeners = new Map<string, (message: string) => void>()
@@ -409,11 +419,11 @@ export class RedisConnection {
 
   #withDeadline(work: Promise<unknown>, options: CallOptions): Promise<unknown> {
     if (options.deadline === Number.POSITIVE_INFINITY) return work
-    // The first call of the process: its time starts once the client is loaded (a load that
-    // does not finish fails on its own bound, see loadClientModule).
-    if (!clientModuleLoaded) {
+    // A first call: its time starts once the client is loaded and its command table built (a
+    // load that does not finish fails on its own bound, see loadClientModule).
+    if (!this.#warm) {
       const budget = options.deadline - performance.now()
-      return loadClientModule().then(
+      return this.#warmUp().then(
         () => this.#withDeadline(work, { ...options, deadline: performance.now() + budget }),
         // `work` awaits the same load, so it rejects with the same error at once.
         () => work,
@@ -497,26 +507,37 @@ export class RedisConnection {
     }
   }
 
+  /**
+   * Loads @redis/client and builds the command table of this URL's clients,
+   * once per connection. @redis/client builds that table (about 120 ms the
+   * first time on a 2-core VM) for every client whose options, URL included,
+   * differ from the last client's, so a warm-up with other options does not
+   * spare the real clients. The throwaway client built here with the real
+   * options (no socket: it never connects) pays for it before any deadline
+   * starts; the real ones then find it built.
+   */
+  #warmUp(): Promise<void> {
+    this.#warming ??= loadClientModule().then((module) => {
+      try {
+        // Never connected; destroy() takes it out of the client's registries again.
+        module.createClient({ url: this.url, ...clientOptions(() => false) }).destroy()
+      } catch {
+        // Only a warm-up: a client that refuses to be built here is reported by the real call.
+      }
+      this.#warm = true
+    })
+    this.#warming.catch(() => {
+      this.#warming = undefined
+    })
+    return this.#warming
+  }
+
   async #connect(): Promise<void> {
     const module = await loadClientModule()
-    // The first connect fails fast (no retries): a wrong URL or a server that
-    // is down is reported to the call; reconnects after that are patient.
     let connected = false
-    // A new object for each client: a client keeps (and changes) the `socket` object it is given.
-    const options = () => ({
-      disableOfflineQueue: true,
-      // No maintenance push notifications (CLIENT MAINT_NOTIFICATIONS ON, the default 'auto'):
-      // the client acts on a server's MOVING push (reconnects elsewhere, pauses the socket,
-      // and a malformed one throws where nothing catches it: the process exits).
-      maintNotifications: 'disabled',
-      socket: {
-        connectTimeout: 5000,
-        reconnectStrategy: (retries: number, cause: Error) => (connected ? reconnectDelay(retries) : cause),
-      },
-    })
     // Both sockets to the URL at once; if it names a node of a cluster, both become cluster clients.
-    let commands = this.#track(module.createClient({ url: this.url, ...options() }))
-    let wakeups = this.#track(module.createClient({ url: this.url, ...options() }))
+    let commands = this.#track(module.createClient({ url: this.url, ...clientOptions(() => connected) }))
+    let wakeups = this.#track(module.createClient({ url: this.url, ...clientOptions(() => connected) }))
     this.#commands = commands
     this.#wakeups = wakeups
     await Promise.all([commands.connect(), wakeups.connect()])
@@ -524,7 +545,13 @@ export class RedisConnection {
       commands.destroy()
       wakeups.destroy()
       // One cluster client for both: it subscribes on a socket of its own (building one costs ~15 ms).
-      commands = this.#track(clusterClient(module, this.url, options()))
+      commands = this.#track(
+        clusterClient(
+          module,
+          this.url,
+          clientOptions(() => connected),
+        ),
+      )
       wakeups = commands
       this.#commands = commands
       this.#wakeups = wakeups
