@@ -127,6 +127,7 @@ export class Semaphore extends SemaphoreBase {
    * looks for holders that died (at most every 50 ms per object), so their
    * permits count as free.
    * @throws {ClosedError} The object was closed.
+   * @throws {CorruptError} That look found the shared memory corrupt.
    */
   get value(): number {
     return this.permitsFree()

@@ -667,8 +667,9 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * Busy lock: next time.
    */
   readonly #checkParties = (): void => {
-    this.#checkedAt = performance.now()
     if (!this.#lock.tryAcquire()) return
+    // Stamped only for a look that runs: a busy lock must not hold off the release's look.
+    this.#checkedAt = performance.now()
     let dead: boolean
     try {
       this.#repairLocked()

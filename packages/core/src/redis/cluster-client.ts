@@ -262,10 +262,16 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
         subscribing,
         new Promise((_, reject) => {
           stopWaiting = afterTimeout(REMAKE_LIMIT_MS, () => {
-            if (node !== undefined && cluster.pubSubNode === node) {
+            const slots = cluster._slots
+            if (node === undefined || cluster.pubSubNode !== node) {
+              // Replaced meanwhile: not ours to drop.
+            } else if (node.connectPromise !== undefined) node.client.destroy()
+            else if (slots?.pubSubNode === node) {
               node.client.destroy()
-              if (cluster._slots?.pubSubNode === node) cluster._slots.pubSubNode = undefined
+              slots.pubSubNode = undefined
             }
+            // (Where @redis/client's internals differ, a subscribed socket is kept: a destroyed one
+            // it still holds would never be made again; waits then end through their renewals.)
             reject(new Error('no answer'))
           })
         }),

@@ -24,7 +24,8 @@
  * - Every call has a reply limit (`#replyLimit`): a server that takes the
  *   call and never answers (stopped, overloaded, a broken proxy) rejects it
  *   with ConnectionError then, so no call (attach, try, read, release,
- *   renew, close, unlink) hangs and none keeps the process alive. A call that
+ *   renew, close, unlink) hangs, nor holds the process open past its limit
+ *   (an object left open renews, and a renewal waits up to it). A call that
  *   waits on the server for a condition (a blocked get or acquire) keeps its
  *   own timeout and outcome: its limit counts from that timeout.
  *

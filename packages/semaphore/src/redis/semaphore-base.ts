@@ -201,7 +201,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         return
       case 'reentered': {
         const token = asToken(reply[1], 'acquire')
-        if (isDone()) void this.#giveBack(token)
+        // Too late (a reply after the limit): the server counted one more level, which no
+        // release of the caller's will undo; one release does.
+        if (isDone()) void this.#releaseOnce(token)
         else {
           this.#depth++
           finish()
@@ -241,6 +243,11 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Releases a token this object was granted but does not keep (nobody waits for it any more). */
   async #giveBack(token: number): Promise<void> {
     if (this.#held.includes(token)) return
+    await this.#releaseOnce(token)
+  }
+
+  /** One release of `token` on the server (a grant or a re-entry nobody keeps). */
+  async #releaseOnce(token: number): Promise<void> {
     try {
       await this.call('release', [1, token])
     } catch {
