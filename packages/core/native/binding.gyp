@@ -4,7 +4,15 @@
       "target_name": "ipc_core",
       "sources": ["addon.cc", "segment.cc", "futex.cc", "uring-waits.cc", "fence.cc", "liveness.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: in a worker thread being terminated every Node-API
+      # call that makes a value fails, and node-addon-api's throw of that failure cannot run: without
+      # it, that is a fatal error of the whole process (test/worker-teardown.test.ts).
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+      ],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-O2", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
       "conditions": [

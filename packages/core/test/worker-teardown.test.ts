@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest'
 import { probeEnv } from './cross-process-waits.js'
 
 const fixture = fileURLToPath(new URL('./fixtures/workers-end-waiting.mjs', import.meta.url))
+const terminated = fileURLToPath(new URL('./fixtures/workers-terminated-in-native.mjs', import.meta.url))
 
 describe('worker threads that end with async waits pending', () => {
   // The modes each setting may give: a kernel without io_uring futex waits (or futex_waitv) falls back.
@@ -25,6 +26,19 @@ describe('worker threads that end with async waits pending', () => {
     const child = spawnChild(fixture, [], { env: { ...probeEnv(), ...env } })
     expect(await child.exited, child.stderr()).toBe(0)
     expect(child.stdout()).toMatch(mode)
+    expect(child.stdout()).toContain('SURVIVED')
+  })
+})
+
+describe('worker threads terminated in the middle of addon calls', () => {
+  // A terminating worker's Node-API calls fail, and node-addon-api's throw of that failure cannot
+  // run: it was a fatal error of the whole process (2 runs of 3 with 60 workers) until the addon
+  // was built to swallow it (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, native/binding.gyp).
+  it('leave the process running: 60 workers calling the addon in a loop, each terminated at a random moment', {
+    timeout: 60_000,
+  }, async () => {
+    const child = spawnChild(terminated, ['60'])
+    expect(await child.exited, child.stderr()).toBe(0)
     expect(child.stdout()).toContain('SURVIVED')
   })
 })
