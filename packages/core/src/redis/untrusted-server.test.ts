@@ -5,6 +5,7 @@ import {
   array,
   bulk,
   describeWithRedis,
+  elapsed,
   type HostileAnswer,
   type HostileHandler,
   type HostileRedis,
@@ -82,12 +83,6 @@ class Waiting extends RedisObject {
   enterWithin(timeout: number): Promise<number | false> | undefined {
     return this.enter('use', undefined, timeout)
   }
-}
-
-async function elapsed<T>(work: Promise<T>): Promise<{ ms: number; outcome: T | unknown }> {
-  const start = performance.now()
-  const outcome = await work.catch((error: unknown) => error)
-  return { ms: performance.now() - start, outcome }
 }
 
 describe('RedisConnection against a hostile server', () => {
