@@ -12,7 +12,7 @@ import {
   startHostileRedis,
   uniqueName,
 } from '@ipc/test-utils'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { ConnectionError, CorruptError } from '../errors.js'
 import { LOAD_EVERYWHERE_MS } from './cluster-client.js'
 import { CONNECT_LIMIT_MS, RedisConnection } from './connection.js'
@@ -430,81 +430,16 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
     }
   }, 30_000)
 
-  it('makes the wake-up socket again where @redis/client dropped it or left it holding nothing (its node refused the SUBSCRIBE): wake-ups and a ready come back', async () => {
-    let refusals = 0
-    let subscribed: Socket | undefined
+  /**
+   * Two fake cluster nodes: `node` holds every slot until `move()` gives them all to `other`,
+   * whose SUBSCRIBEs `onSubscribe` answers (`answer` accepts; undefined: no answer). A connection
+   * through `node` has made its first call, and counts its `ready`s and the wake-ups of 'w1'.
+   */
+  async function movingWakeSocket(onSubscribe: (answer: HostileAnswer, socket: Socket) => HostileAnswer) {
     const other = await clusterNode(
       () => layout(),
       undefined,
-      (command, answer, socket) => {
-        if (command[0] === 'SUBSCRIBE') {
-          if (refusals < 2) {
-            refusals++
-            return '-ERR not now\r\n'
-          }
-          subscribed = socket
-        }
-        return answer
-      },
-    )
-    const otherPort = Number(new URL(other.url).port)
-    let moved = false
-    const node = await clusterNode(
-      () => layout(),
-      () => (moved ? `-MOVED 7629 127.0.0.1:${otherPort}\r\n` : ':1\r\n'),
-    )
-    const nodePort = Number(new URL(node.url).port)
-    let layout = () => slots([[0, 16383, nodePort]])
-    const subscribes = (at: HostileRedis) => at.commands.filter((command) => command[0] === 'SUBSCRIBE').length
-    const connection = RedisConnection.acquire(node.url)
-    try {
-      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
-      expect(subscribes(node)).toBe(1)
-      let readies = 0
-      connection.onReady(() => readies++)
-      const heard: string[] = []
-      connection.onWake('w1', (message) => heard.push(message))
-      // The slots move to the other node, which refuses the SUBSCRIBE of the moved wake-up socket
-      // (@redis/client drops the socket and its listener), then that of the socket the first look
-      // makes (@redis/client keeps that one, holding nothing).
-      layout = () => slots([[0, 16383, otherPort]])
-      moved = true
-      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
-      await until(() => refusals === 2, 5000)
-      expect(subscribes(other)).toBe(2)
-      // A later look subscribes it again, and says ready once it is subscribed.
-      const readiesBefore = readies
-      await until(() => subscribed !== undefined && readies > readiesBefore, 5000)
-      subscribed?.write(`>3\r\n${bulk('message')}${bulk(connection.wakeChannel)}${bulk('w1 hello')}`)
-      await until(() => heard.length > 0, 2000)
-      expect(heard).toEqual(['w1 hello'])
-    } finally {
-      connection.release()
-    }
-  }, 30_000)
-
-  it('drops a made wake-up socket whose SUBSCRIBE is never answered, and makes another: wake-ups and a ready come back', async () => {
-    let refused = false
-    let unanswered: Socket | undefined
-    let subscribed: Socket | undefined
-    const other = await clusterNode(
-      () => layout(),
-      undefined,
-      (command, answer, socket) => {
-        if (command[0] !== 'SUBSCRIBE') return answer
-        // The moved socket's SUBSCRIBE is refused (@redis/client drops it); the first look's socket
-        // gets no answer at all; the next one is subscribed.
-        if (!refused) {
-          refused = true
-          return '-ERR not now\r\n'
-        }
-        if (unanswered === undefined || unanswered === socket) {
-          unanswered = socket
-          return undefined
-        }
-        subscribed = socket
-        return answer
-      },
+      (command, answer, socket) => (command[0] === 'SUBSCRIBE' ? onSubscribe(answer, socket) : answer),
     )
     const otherPort = Number(new URL(other.url).port)
     let moved = false
@@ -514,26 +449,80 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
     )
     let layout = () => slots([[0, 16383, Number(new URL(node.url).port)]])
     const connection = RedisConnection.acquire(node.url)
-    try {
-      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
-      let readies = 0
-      connection.onReady(() => readies++)
-      const heard: string[] = []
-      connection.onWake('w1', (message) => heard.push(message))
-      layout = () => slots([[0, 16383, otherPort]])
-      moved = true
-      expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
-      await until(() => unanswered !== undefined, 5000)
-      const readiesBefore = readies
-      // REMAKE_LIMIT_MS (5 s) after its SUBSCRIBE, the silent socket goes, and a look makes another.
-      await until(() => subscribed !== undefined && readies > readiesBefore, 9000)
-      expect(unanswered?.destroyed || unanswered?.readableEnded).toBe(true)
-      subscribed?.write(`>3\r\n${bulk('message')}${bulk(connection.wakeChannel)}${bulk('w1 hello')}`)
-      await until(() => heard.length > 0, 2000)
-      expect(heard).toEqual(['w1 hello'])
-    } finally {
-      connection.release()
+    onTestFinished(() => connection.release())
+    expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+    const state = { readies: 0, heard: [] as string[] }
+    connection.onReady(() => state.readies++)
+    connection.onWake('w1', (message) => state.heard.push(message))
+    return {
+      node,
+      other,
+      state,
+      /** Moves the slots to `other`; the call that finds them moved makes @redis/client move the wake-up socket. */
+      async move() {
+        layout = () => slots([[0, 16383, otherPort]])
+        moved = true
+        expect(await connection.call(LIBRARY, 'push', ['k'], [], forever)).toBe(1)
+      },
+      /** Publishes 'w1 hello' on `socket` (a subscribed one) and expects the connection to hear it. */
+      async expectHeardOn(socket: Socket | undefined) {
+        socket?.write(`>3\r\n${bulk('message')}${bulk(connection.wakeChannel)}${bulk('w1 hello')}`)
+        await until(() => state.heard.length > 0, 2000)
+        expect(state.heard).toEqual(['w1 hello'])
+      },
     }
+  }
+
+  it('makes the wake-up socket again where @redis/client dropped it or left it holding nothing (its node refused the SUBSCRIBE): wake-ups and a ready come back', async () => {
+    let refusals = 0
+    let subscribed: Socket | undefined
+    const cluster = await movingWakeSocket((answer, socket) => {
+      if (refusals < 2) {
+        refusals++
+        return '-ERR not now\r\n'
+      }
+      subscribed = socket
+      return answer
+    })
+    const subscribes = (at: HostileRedis) => at.commands.filter((command) => command[0] === 'SUBSCRIBE').length
+    expect(subscribes(cluster.node)).toBe(1)
+    // The slots move to the other node, which refuses the SUBSCRIBE of the moved wake-up socket
+    // (@redis/client drops the socket and its listener), then that of the socket the first look
+    // makes (@redis/client keeps that one, holding nothing).
+    await cluster.move()
+    await until(() => refusals === 2, 5000)
+    expect(subscribes(cluster.other)).toBe(2)
+    // A later look subscribes it again, and says ready once it is subscribed.
+    const readiesBefore = cluster.state.readies
+    await until(() => subscribed !== undefined && cluster.state.readies > readiesBefore, 5000)
+    await cluster.expectHeardOn(subscribed)
+  }, 30_000)
+
+  it('drops a made wake-up socket whose SUBSCRIBE is never answered, and makes another: wake-ups and a ready come back', async () => {
+    let refused = false
+    let unanswered: Socket | undefined
+    let subscribed: Socket | undefined
+    // The moved socket's SUBSCRIBE is refused (@redis/client drops it); the first look's socket
+    // gets no answer at all; the next one is subscribed.
+    const cluster = await movingWakeSocket((answer, socket) => {
+      if (!refused) {
+        refused = true
+        return '-ERR not now\r\n'
+      }
+      if (unanswered === undefined || unanswered === socket) {
+        unanswered = socket
+        return undefined
+      }
+      subscribed = socket
+      return answer
+    })
+    await cluster.move()
+    await until(() => unanswered !== undefined, 5000)
+    const readiesBefore = cluster.state.readies
+    // REMAKE_LIMIT_MS (5 s) after its SUBSCRIBE, the silent socket goes, and a look makes another.
+    await until(() => subscribed !== undefined && cluster.state.readies > readiesBefore, 9000)
+    expect(unanswered?.destroyed || unanswered?.readableEnded).toBe(true)
+    await cluster.expectHeardOn(subscribed)
   }, 30_000)
 
   it('takes a lost node for one that concerns every wait while there is no wake-up socket', async () => {
