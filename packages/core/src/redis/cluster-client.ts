@@ -57,8 +57,9 @@
  * is subscribed: wake-ups sent while there was none are lost (and the new
  * node's own `ready` comes before its SUBSCRIBE), so each object renews and
  * learns what it missed. A made socket whose connect or SUBSCRIBE is not
- * answered within REMAKE_LIMIT_MS is dropped, and a later look picks again. Without the look, waits would end only through
- * their renewals (every lease / 3).
+ * answered within REMAKE_LIMIT_MS is dropped, and a later look picks again.
+ * Without the look, waits would end only through their renewals (every
+ * lease / 3).
  */
 import type { RedisClusterOptions } from '@redis/client'
 import { afterTimeout } from '../waiting/signal.js'

@@ -114,9 +114,9 @@
  *   never admit more than MAX_ITEMS. A killed process's stores stay in
  *   program order, so whoever takes the lock over from it and finds PHASE = 1
  *   decides from the position whether the commit happened and sets the count
- *   to the old count + BATCH, or back to the old count. `count()` finding
- *   PHASE = 1 does that takeover too (`#settleCommit`): no later put or get may come;
- *   so do `putCount()` and a put that finds MAX_ITEMS reached.
+ *   to the old count + BATCH, or back to the old count. `count()`,
+ *   `putCount()` and a put that finds MAX_ITEMS reached, finding PHASE = 1,
+ *   do that takeover too (`#settleCommit`): no later put or get may come.
  * - Hysteresis on a full ring (room-wait.ts, the rule of both rings): a
  *   put whose look found no room announces the room it is to be woken at,
  *   then looks once more: P_NEED = the larger of its record and WAKE_ROOM
@@ -1554,11 +1554,12 @@ export class MpmcRing {
   /**
    * A commit in progress (PHASE = 1) whose holder died leaves its count a
    * batch off until someone takes the lock over; a put or get does, but
-   * after the last one nobody would, and `count()` would stay off for good.
-   * So `count()`, finding a commit in progress, takes the lock if its holder
-   * is dead (the takeover repairs the count) and releases it at once. A live
-   * holder keeps it: that costs a liveness check (a few syscalls), only
-   * when the read lands inside a commit.
+   * after the last one nobody would, and the count would stay off for good.
+   * So a reader of the counts that finds a commit in progress (`count()`,
+   * `putCount()`, a put at MAX_ITEMS) takes the lock if its holder is dead
+   * (the takeover repairs the count) and releases it at once. A live holder
+   * keeps it: that costs a liveness check (a few syscalls), only when the
+   * read lands inside a commit.
    */
   #settleCommit(lock: OwnerWord): void {
     if (lock.tryAcquire(true) === BUSY) return
