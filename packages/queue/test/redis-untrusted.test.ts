@@ -5,6 +5,7 @@
  * hostile v8 items, and a client that may only PUBLISH and forges wake-ups.
  */
 import { createConnection } from 'node:net'
+import { shortenRedisLimits } from '@ipc/core/redis'
 import {
   array,
   bulk,
@@ -20,7 +21,7 @@ import {
   v8EmptySets,
   v8SetOf,
 } from '@ipc/test-utils'
-import { describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ConnectionError, CorruptError, Empty, Full, JoinableQueue, Queue, TimeoutError } from '../src/redis/index.js'
 
 /** How late a timeout may end on a loaded machine. */
@@ -179,8 +180,13 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
 })
 
 describe('@ipc/queue/redis against a server that answers the attach and then nothing', () => {
-  /** The least time a call that does not wait is given (REPLY_LIMIT_MS: the lease, 1000 here, is shorter). */
-  const LIMIT = 5000
+  /** The least time a call that does not wait is given (the reply limit, 5 s, shortened here: the lease, 1000, is shorter). */
+  const LIMIT = 2000
+  let restoreLimits: () => void
+  beforeAll(() => {
+    restoreLimits = shortenRedisLimits(LIMIT)
+  })
+  afterAll(() => restoreLimits())
   /** Answers the handshake and `create`; `fcall` answers the other calls (undefined: nothing, ever). */
   const silentAfterCreate = (fcall: HostileHandler = () => undefined) =>
     startHostileRedis((command, standard, socket) => {

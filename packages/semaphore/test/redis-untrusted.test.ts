@@ -4,6 +4,8 @@
  * permit held once the attach lands after all; after it attached (a fake
  * server), every call ends within its limit or its timeout.
  */
+
+import { shortenRedisLimits } from '@ipc/core/redis'
 import {
   array,
   bulk,
@@ -13,7 +15,7 @@ import {
   startHostileRedis,
   uniqueName,
 } from '@ipc/test-utils'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
 
 /** How late a timeout may end on a loaded machine. */
@@ -50,8 +52,13 @@ describeWithRedis('@ipc/semaphore/redis against an untrusted server', (server) =
 })
 
 describe('@ipc/semaphore/redis against a server that answers the attach and then nothing', () => {
-  /** The least time a call that does not wait is given (REPLY_LIMIT_MS: the lease, 1000 here, is shorter). */
-  const LIMIT = 5000
+  /** The least time a call that does not wait is given (the reply limit, 5 s, shortened here: the lease, 1000, is shorter). */
+  const LIMIT = 2000
+  let restoreLimits: () => void
+  beforeAll(() => {
+    restoreLimits = shortenRedisLimits(LIMIT)
+  })
+  afterAll(() => restoreLimits())
 
   it('rejects the calls that do not wait with ConnectionError within the limit; acquire({ timeout }) resolves false by it; close() ends', {
     timeout: 30_000,

@@ -57,7 +57,7 @@
  * is subscribed: wake-ups sent while there was none are lost (and the new
  * node's own `ready` comes before its SUBSCRIBE), so each object renews and
  * learns what it missed. A made socket whose connect or SUBSCRIBE is not
- * answered within REMAKE_LIMIT_MS is dropped, and a later look picks again.
+ * answered within the connect limit (redisLimits.connect) is dropped, and a later look picks again.
  * Without the look, waits would end only through their renewals (every
  * lease / 3).
  */
@@ -66,6 +66,7 @@ import { afterTimeout } from '../waiting/signal.js'
 import { guardLayout, LayoutError } from './cluster-layout.js'
 import type { Client } from './connection.js'
 import { clusterSlot } from './keys.js'
+import { redisLimits } from './limits.js'
 
 /** The part of a node's client used here. */
 interface NodeClient {
@@ -141,9 +142,6 @@ const SUBSCRIBE_TRIES = 12
 
 /** How often the client looks for a wake-up socket that @redis/client dropped, ms. */
 export const KEEP_SUBSCRIBER_MS = 1000
-
-/** The longest a look's new wake-up socket may take to be subscribed, ms (as a first connect: CONNECT_LIMIT_MS). */
-const REMAKE_LIMIT_MS = 5000
 
 let warnedUnchecked = false
 
@@ -256,13 +254,13 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
       const node = cluster.pubSubNode
       subscriber = node
       // A node that accepts the socket and never answers its handshake or its SUBSCRIBE would
-      // hold the remake for good: after REMAKE_LIMIT_MS the socket is dropped, and the next look
+      // hold the remake for good: after the connect limit the socket is dropped, and the next look
       // picks again. @redis/client forgets a socket whose connect failed, not one whose SUBSCRIBE
       // never came back, so it is unset here as @redis/client unsets its own.
       await Promise.race([
         subscribing,
         new Promise((_, reject) => {
-          stopWaiting = afterTimeout(REMAKE_LIMIT_MS, () => {
+          stopWaiting = afterTimeout(redisLimits.connect, () => {
             const slots = cluster._slots
             if (node === undefined || cluster.pubSubNode !== node) {
               // Replaced meanwhile: not ours to drop.

@@ -30,6 +30,7 @@ import { ConnectionError, CorruptError, IpcError } from '../errors.js'
 import { afterTimeout } from '../waiting/signal.js'
 import { type ClusterClient, type ClusterModule, clusterClient } from './cluster-client.js'
 import type { RedisLibrary } from './library.js'
+import { redisLimits } from './limits.js'
 
 /** The prefix of a process's wake-up channel: `ipc:wake:<clientId>`. */
 export const WAKE_CHANNEL_PREFIX = 'ipc:wake:'
@@ -88,13 +89,6 @@ function clientOptions(connected: () => boolean) {
     },
   }
 }
-
-/**
- * How long connecting both sockets may take (TCP connect, handshake,
- * SUBSCRIBE; the client's load not counted) before every call waiting for
- * it fails with ConnectionError.
- */
-export const CONNECT_LIMIT_MS = 5000
 
 /** How long loading @redis/client may take (normally a few hundred ms) before every waiting call fails. */
 const CLIENT_LOAD_LIMIT_MS = 5000
@@ -478,7 +472,7 @@ export class RedisConnection {
   }
 
   /**
-   * `#connect()`, failing with ConnectionError once CONNECT_LIMIT_MS passed
+   * `#connect()`, failing with ConnectionError once redisLimits.connect passed
    * after @redis/client was loaded: the TCP connect, the handshake (HELLO,
    * CLIENT SETINFO) and the SUBSCRIBE each wait for the server's answer, and
    * a server that accepts the socket and then says nothing must not hold
@@ -489,10 +483,10 @@ export class RedisConnection {
     await loadClientModule()
     let cancelLimit = () => {}
     const limit = new Promise<never>((_, reject) => {
-      cancelLimit = afterTimeout(CONNECT_LIMIT_MS, () =>
+      cancelLimit = afterTimeout(redisLimits.connect, () =>
         reject(
           new ConnectionError(
-            `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${CONNECT_LIMIT_MS} ms`,
+            `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${redisLimits.connect} ms`,
           ),
         ),
       )

@@ -29,8 +29,8 @@ export {
 } from './connection.js'
 export { checkRedisName, MAX_REDIS_NAME_BYTES, redisKey } from './keys.js'
 export { defineLibrary, LUA_PRELUDE, type RedisLibrary } from './library.js'
+export { redisLimits, shortenRedisLimits } from './limits.js'
 export {
-  REPLY_LIMIT_MS,
   type RedisAttachSpec,
   type RedisCallOptions,
   type RedisHandle,

@@ -42,6 +42,7 @@ import { attachFailure, attachReply } from './attach.js'
 import { fcallCommand, NO_REPLY, RedisConnection, redactUrl } from './connection.js'
 import { redisKey } from './keys.js'
 import type { RedisLibrary } from './library.js'
+import { redisLimits } from './limits.js'
 import { replyArray, unexpectedReply } from './reply.js'
 
 /** What a kind of `/redis` object declares once. */
@@ -70,7 +71,7 @@ export interface RedisObjectKind {
   /**
    * True: a call the server does not answer within `lease` ms rejects with
    * ConnectionError (it may still take effect). False (kinds whose calls
-   * wait on the server): within `lease` ms, at least REPLY_LIMIT_MS (a
+   * wait on the server): within `lease` ms, at least redisLimits.reply (a
    * first call may also load the library), counted for a call that waits
    * from its own timeout (`RedisCallOptions.waits`).
    */
@@ -111,13 +112,6 @@ export interface RedisHandle {
   creating?: boolean
   [field: string]: unknown
 }
-
-/**
- * The least time a kind whose calls wait (`replyWithinLease` false) gives
- * the server to answer a call, its attach's included, ms (its lease when
- * longer): enough for a first call that also loads the library.
- */
-export const REPLY_LIMIT_MS = 5000
 
 /** Options of `RedisObject.call`. */
 export interface RedisCallOptions {
@@ -184,7 +178,7 @@ export abstract class RedisObject implements AsyncDisposable {
     this.#name = spec.name
     this.#url = spec.url
     this.#lease = spec.lease
-    this.#replyLimit = kind.replyWithinLease ? spec.lease : Math.max(spec.lease, REPLY_LIMIT_MS)
+    this.#replyLimit = kind.replyWithinLease ? spec.lease : Math.max(spec.lease, redisLimits.reply)
     this.#keys = kind.keyParts.map((part) => redisKey(spec.name, part))
     this.#creating = spec.mode !== 'open'
     this.#connection = RedisConnection.acquire(spec.url)

@@ -12,12 +12,13 @@ import {
   startHostileRedis,
   uniqueName,
 } from '@ipc/test-utils'
-import { describe, expect, it, onTestFinished, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { ConnectionError, CorruptError } from '../errors.js'
 import { LOAD_EVERYWHERE_MS } from './cluster-client.js'
-import { CONNECT_LIMIT_MS, RedisConnection } from './connection.js'
+import { RedisConnection } from './connection.js'
 import { defineLibrary } from './library.js'
-import { REPLY_LIMIT_MS, type RedisAttachSpec, type RedisCallOptions, RedisObject } from './redis-object.js'
+import { redisLimits, shortenRedisLimits } from './limits.js'
+import { type RedisAttachSpec, type RedisCallOptions, RedisObject } from './redis-object.js'
 
 const LIBRARY = defineLibrary(
   'test_untrusted',
@@ -34,7 +35,14 @@ register('unlink', function(keys, args) return 1 end)
 
 const forever = { deadline: Number.POSITIVE_INFINITY }
 
-/** A kind whose calls wait on the server (as Queue and Semaphore): its calls have REPLY_LIMIT_MS at least. */
+// The connect and reply limits are 5 s; each test below that waits one out waits 1.5 s instead.
+let restoreLimits: () => void
+beforeAll(() => {
+  restoreLimits = shortenRedisLimits(1500)
+})
+afterAll(() => restoreLimits())
+
+/** A kind whose calls wait on the server (as Queue and Semaphore): its calls have the reply limit at least. */
 class Waiting extends RedisObject {
   /** The errors `failWaiters` was called with. */
   readonly failed: Error[] = []
@@ -112,9 +120,11 @@ describe('RedisConnection against a hostile server', () => {
     try {
       const { ms, outcome } = await elapsed(connection.call(LIBRARY, 'lua', [], [], forever))
       expect(outcome).toBeInstanceOf(ConnectionError)
-      expect((outcome as Error).message).toMatch(/did not complete the connection .* within 5000 ms/)
-      expect(ms).toBeGreaterThan(CONNECT_LIMIT_MS - 500)
-      expect(ms).toBeLessThan(CONNECT_LIMIT_MS + 2000)
+      expect((outcome as Error).message).toMatch(
+        new RegExp(`did not complete the connection .* within ${redisLimits.connect} ms`),
+      )
+      expect(ms).toBeGreaterThan(redisLimits.connect - 500)
+      expect(ms).toBeLessThan(redisLimits.connect + 2000)
     } finally {
       connection.release()
     }
@@ -160,7 +170,7 @@ describe('RedisConnection against a hostile server', () => {
     try {
       const { ms, outcome } = await elapsed(connection.call(LIBRARY, 'push', ['k'], [], forever))
       expect(outcome).toBeInstanceOf(ConnectionError)
-      expect(ms).toBeLessThan(CONNECT_LIMIT_MS + 2000)
+      expect(ms).toBeLessThan(redisLimits.connect + 2000)
     } finally {
       connection.release()
     }
@@ -218,7 +228,7 @@ describe('RedisConnection against a hostile server', () => {
     expect(ms).toBeLessThan(1000)
     const attach = await elapsed(object.ready())
     expect(attach.outcome).toBeInstanceOf(ConnectionError)
-    expect(attach.ms + ms).toBeLessThan(REPLY_LIMIT_MS + 2000)
+    expect(attach.ms + ms).toBeLessThan(redisLimits.reply + 2000)
     await object.close()
   }, 15_000)
 })
@@ -234,7 +244,7 @@ describe('RedisObject of a kind whose calls wait, on a server that answers the a
   const calls = (hostile: HostileRedis, fn: string) =>
     hostile.commands.filter((command) => command[0] === 'FCALL' && (command[1] ?? '').endsWith(`_${fn}`)).length
 
-  it('rejects a call that does not wait with ConnectionError after REPLY_LIMIT_MS (its lease is shorter), keeps one renewal in flight, fails no wait by it, and closes within the limit', async () => {
+  it('rejects a call that does not wait with ConnectionError after the reply limit (its lease is shorter), keeps one renewal in flight, fails no wait by it, and closes within the limit', async () => {
     const hostile = await silentAfterCreate()
     // A heartbeat every 10 ms.
     const object = await new Waiting({ mode: 'new', name: uniqueName(), url: hostile.url, lease: 30 }).ready()
@@ -242,22 +252,24 @@ describe('RedisObject of a kind whose calls wait, on a server that answers the a
     const waiting = elapsed(object.send('push', { waits: 1000 }))
     const { ms, outcome } = await elapsed(object.send('push'))
     expect(outcome).toBeInstanceOf(ConnectionError)
-    expect((outcome as Error).message).toMatch(/did not answer within 5000 ms; the call may still take effect/)
-    expect(ms).toBeGreaterThan(REPLY_LIMIT_MS - 500)
-    expect(ms).toBeLessThan(REPLY_LIMIT_MS + 2000)
-    // About 500 heartbeats passed: at most one renewal at a time was sent, the next after the first's limit.
+    expect((outcome as Error).message).toMatch(
+      new RegExp(`did not answer within ${redisLimits.reply} ms; the call may still take effect`),
+    )
+    expect(ms).toBeGreaterThan(redisLimits.reply - 500)
+    expect(ms).toBeLessThan(redisLimits.reply + 2000)
+    // About 150 heartbeats passed: at most one renewal at a time was sent, the next after the first's limit.
     expect(calls(hostile, 'renew')).toBeGreaterThanOrEqual(1)
     expect(calls(hostile, 'renew')).toBeLessThanOrEqual(2)
     // A call that waits on the server for up to 1000 ms has the limit after that.
     const waited = await waiting
     expect(waited.outcome).toBeInstanceOf(ConnectionError)
-    expect(waited.ms).toBeGreaterThan(REPLY_LIMIT_MS + 500)
+    expect(waited.ms).toBeGreaterThan(redisLimits.reply + 500)
     // The first renewal went unanswered: that ends no wait (each ends by its own timeout).
     expect(calls(hostile, 'renew')).toBe(2)
     expect(object.failed).toEqual([])
     const closing = await elapsed(object.close())
     expect(closing.outcome).toBeInstanceOf(ConnectionError)
-    expect(closing.ms).toBeLessThan(REPLY_LIMIT_MS + 2000)
+    expect(closing.ms).toBeLessThan(redisLimits.reply + 2000)
     // The connection was given back: the next user of the URL gets a new one.
     const connection = RedisConnection.acquire(hostile.url)
     expect(connection.clientId).not.toBe(clientId)
@@ -266,10 +278,10 @@ describe('RedisObject of a kind whose calls wait, on a server that answers the a
 
   it('hands a reply that comes after the limit to `late` (a throw there is caught), and bounds unlink()', async () => {
     const hostile = await silentAfterCreate((command, _, socket) => {
-      if ((command[1] ?? '').endsWith('_push')) setTimeout(() => socket.write(':7\r\n'), REPLY_LIMIT_MS + 300)
+      if ((command[1] ?? '').endsWith('_push')) setTimeout(() => socket.write(':7\r\n'), redisLimits.reply + 300)
       return undefined
     })
-    const object = await new Waiting({ mode: 'new', name: uniqueName(), url: hostile.url, lease: 5000 }).ready()
+    const object = await new Waiting({ mode: 'new', name: uniqueName(), url: hostile.url, lease: 1000 }).ready()
     const late: unknown[] = []
     const [push, unlink] = await Promise.all([
       elapsed(
@@ -284,8 +296,10 @@ describe('RedisObject of a kind whose calls wait, on a server that answers the a
     ])
     expect(push.outcome).toBeInstanceOf(ConnectionError)
     expect(unlink.outcome).toBeInstanceOf(ConnectionError)
-    expect((unlink.outcome as Error).message).toMatch(/did not answer unlink within 5000 ms/)
-    expect(unlink.ms).toBeLessThan(REPLY_LIMIT_MS + 2000)
+    expect((unlink.outcome as Error).message).toMatch(
+      new RegExp(`did not answer unlink within ${redisLimits.reply} ms`),
+    )
+    expect(unlink.ms).toBeLessThan(redisLimits.reply + 2000)
     await vi.waitFor(() => expect(late).toEqual([7]), { timeout: 3000 })
     hostile.close()
     await object.close().catch(() => {})
@@ -368,7 +382,7 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
         const { ms, outcome } = await elapsed(connection.call(LIBRARY, 'push', ['k'], [], forever))
         expect(outcome, what).toBeInstanceOf(ConnectionError)
         expect(messages(outcome), what).toMatch(reason)
-        expect(ms, what).toBeLessThan(CONNECT_LIMIT_MS + 2000)
+        expect(ms, what).toBeLessThan(redisLimits.connect + 2000)
       } finally {
         connection.release()
         node.close()
@@ -519,7 +533,7 @@ describe('RedisConnection against a hostile Redis Cluster node', () => {
     await cluster.move()
     await until(() => unanswered !== undefined, 5000)
     const readiesBefore = cluster.state.readies
-    // REMAKE_LIMIT_MS (5 s) after its SUBSCRIBE, the silent socket goes, and a look makes another.
+    // The connect limit after its SUBSCRIBE, the silent socket goes, and a look makes another.
     await until(() => subscribed !== undefined && cluster.state.readies > readiesBefore, 9000)
     expect(unanswered?.destroyed || unanswered?.readableEnded).toBe(true)
     await cluster.expectHeardOn(subscribed)
