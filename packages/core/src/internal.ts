@@ -115,4 +115,5 @@ export {
   remaining,
   syncTimeoutOf,
   throwIfAborted,
+  within,
 } from './waiting/signal.js'

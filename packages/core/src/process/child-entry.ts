@@ -12,6 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { deserialize } from '../codec/codec.js'
 import { revive } from '../primitive/handle.js'
 import { runtime } from '../runtime.js'
+import { within } from '../waiting/signal.js'
 import {
   CHILD_MARK,
   errorFields,
@@ -119,12 +120,7 @@ async function closeRevived(): Promise<void> {
     }
   }
   if (closing.length === 0) return
-  let timer: NodeJS.Timeout | undefined
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, CLOSE_BOUND_MS)
-  })
-  await Promise.race([Promise.all(closing), bound])
-  clearTimeout(timer)
+  await within(Promise.all(closing), CLOSE_BOUND_MS, () => {})
 }
 
 /** Reports that the function failed (also by throwing `undefined`), then exits with `code`. */

@@ -62,7 +62,7 @@
  * lease / 3).
  */
 import type { RedisClusterOptions } from '@redis/client'
-import { afterTimeout } from '../waiting/signal.js'
+import { afterTimeout, within } from '../waiting/signal.js'
 import { guardLayout, LayoutError } from './cluster-layout.js'
 import type { Client } from './connection.js'
 import { clusterSlot } from './keys.js'
@@ -246,7 +246,6 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
   const remake = async () => {
     if (kept === undefined || remaking || destroyed || !cluster.isReady) return
     remaking = true
-    let stopWaiting = () => {}
     try {
       // subscribe() makes the socket (or takes the refused one) before it awaits: a look meanwhile
       // must not take it for one @redis/client moved.
@@ -257,31 +256,25 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
       // hold the remake for good: after the connect limit the socket is dropped, and the next look
       // picks again. @redis/client forgets a socket whose connect failed, not one whose SUBSCRIBE
       // never came back, so it is unset here as @redis/client unsets its own.
-      await Promise.race([
-        subscribing,
-        new Promise((_, reject) => {
-          stopWaiting = afterTimeout(redisLimits.connect, () => {
-            const slots = cluster._slots
-            if (node === undefined || cluster.pubSubNode !== node) {
-              // Replaced meanwhile: not ours to drop.
-            } else if (node.connectPromise !== undefined) node.client.destroy()
-            else if (slots?.pubSubNode === node) {
-              node.client.destroy()
-              slots.pubSubNode = undefined
-            }
-            // (Where @redis/client's internals differ, a subscribed socket is kept: a destroyed one
-            // it still holds would never be made again; waits then end through their renewals.)
-            reject(new Error('no answer'))
-          })
-        }),
-      ])
+      await within(subscribing, redisLimits.connect, () => {
+        const slots = cluster._slots
+        if (node === undefined || cluster.pubSubNode !== node) {
+          // Replaced meanwhile: not ours to drop.
+        } else if (node.connectPromise !== undefined) node.client.destroy()
+        else if (slots?.pubSubNode === node) {
+          node.client.destroy()
+          slots.pubSubNode = undefined
+        }
+        // (Where @redis/client's internals differ, a subscribed socket is kept: a destroyed one
+        // it still holds would never be made again; waits then end through their renewals.)
+        throw new Error('no answer')
+      })
       if (destroyed) return
       subscriber = cluster.pubSubNode
       subscribed()
     } catch {
       // Its node refused too: the next look picks again (or sends SUBSCRIBE again on it).
     } finally {
-      stopWaiting()
       remaking = false
     }
   }
@@ -370,14 +363,11 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
         // LOAD_EVERYWHERE_MS (one may stop answering on an open socket); a master that refuses
         // (READONLY, BUSY) fails nothing: the call is sent again, and its node answers for itself.
         const connected = cluster.masters.flatMap((master) => (master.client?.isReady ? [master.client] : []))
-        let cancel = () => {}
-        await Promise.race([
+        await within(
           Promise.allSettled(connected.map((client) => client.sendCommand(load))),
-          new Promise<void>((resolve) => {
-            cancel = afterTimeout(LOAD_EVERYWHERE_MS, resolve)
-          }),
-        ])
-        cancel()
+          LOAD_EVERYWHERE_MS,
+          () => {},
+        )
         return
       }
       const key = firstKey(command)

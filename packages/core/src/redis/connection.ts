@@ -27,7 +27,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { ConnectionError, CorruptError, IpcError } from '../errors.js'
-import { afterTimeout } from '../waiting/signal.js'
+import { afterTimeout, within } from '../waiting/signal.js'
 import { type ClusterClient, type ClusterModule, clusterClient } from './cluster-client.js'
 import type { RedisLibrary } from './library.js'
 import { redisLimits } from './limits.js'
@@ -121,18 +121,12 @@ function loadClientModule(): Promise<ClientModule> {
 
 /** `load`, or an IpcError once it has taken CLIENT_LOAD_LIMIT_MS (the next load starts afresh). */
 function boundLoad(load: Promise<ClientModule>): Promise<ClientModule> {
-  let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      clientModule = undefined
-      reject(
-        new IpcError(
-          `Cannot use the Redis classes: loading the package "@redis/client" did not finish within ${CLIENT_LOAD_LIMIT_MS} ms (a module loader hook that never settles?)`,
-        ),
-      )
-    }, CLIENT_LOAD_LIMIT_MS)
+  return within(load, CLIENT_LOAD_LIMIT_MS, () => {
+    clientModule = undefined
+    throw new IpcError(
+      `Cannot use the Redis classes: loading the package "@redis/client" did not finish within ${CLIENT_LOAD_LIMIT_MS} ms (a module loader hook that never settles?)`,
+    )
   })
-  return Promise.race([load, limit]).finally(() => clearTimeout(timer))
 }
 
 /** A reply that came after its caller stopped waiting, handed over so nothing it granted is lost. */
@@ -481,24 +475,12 @@ export class RedisConnection {
    */
   async #connectWithin(): Promise<void> {
     await loadClientModule()
-    let cancelLimit = () => {}
-    const limit = new Promise<never>((_, reject) => {
-      cancelLimit = afterTimeout(redisLimits.connect, () =>
-        reject(
-          new ConnectionError(
-            `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${redisLimits.connect} ms`,
-          ),
-        ),
+    // A connect that settles after the limit (its sockets destroyed meanwhile) is ignored.
+    await within(this.#connect(), redisLimits.connect, () => {
+      throw new ConnectionError(
+        `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${redisLimits.connect} ms`,
       )
     })
-    const connecting = this.#connect()
-    // Settled after the limit (the sockets were destroyed meanwhile): nobody waits for it any more.
-    connecting.catch(() => {})
-    try {
-      await Promise.race([connecting, limit])
-    } finally {
-      cancelLimit()
-    }
   }
 
   /**

@@ -7,6 +7,7 @@ import {
   onAbort,
   remaining,
   throwIfAborted,
+  within,
 } from './signal.js'
 
 function thrown(fn: () => unknown): Error & { code?: string } {
@@ -142,5 +143,52 @@ describe('afterTimeout()', () => {
       fired = true
     })()
     expect(fired).toBe(false)
+  })
+})
+
+describe('within()', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it("gives the promise's outcome when it settles in time, and never runs onLate", async () => {
+    let lateRuns = 0
+    const onLate = () => {
+      lateRuns++
+      return 'late'
+    }
+    expect(
+      await within(
+        sleep(5).then(() => 'kept'),
+        200,
+        onLate,
+      ),
+    ).toBe('kept')
+    await expect(within(Promise.reject(new Error('own')), 200, onLate)).rejects.toThrow('own')
+    await sleep(250)
+    expect(lateRuns).toBe(0)
+  })
+
+  it("gives onLate's value or throw at the limit, once, and ignores the promise's later rejection", async () => {
+    let lateRuns = 0
+    const started = performance.now()
+    const outcome = await within(new Promise<string>(() => {}), 30, () => {
+      lateRuns++
+      return 'late'
+    })
+    expect(outcome).toBe('late')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(30)
+    let rejectLater: (error: Error) => void = () => {}
+    const rejecting = new Promise<string>((_, reject) => {
+      rejectLater = reject
+    })
+    await expect(
+      within(rejecting, 10, () => {
+        lateRuns++
+        throw new TypeError('too late')
+      }),
+    ).rejects.toBeInstanceOf(TypeError)
+    // Rejected after the limit: nobody waits for it, and vitest fails the run on an unhandled rejection.
+    rejectLater(new Error('after the limit'))
+    await sleep(20)
+    expect(lateRuns).toBe(2)
   })
 })

@@ -110,3 +110,24 @@ export function afterTimeout(ms: number, fn: () => void, unref = false): () => v
   arm(ms)
   return () => clearTimeout(timer)
 }
+
+/**
+ * `promise`'s outcome if it settles within `ms` milliseconds (afterTimeout's
+ * clock), else `onLate`'s: what it returns, or what it throws. `onLate` runs
+ * at most once, at the limit, and the timer is cancelled once either side
+ * settles. `promise` is left to settle on its own: its later outcome is
+ * ignored, a rejection included (no unhandled rejection).
+ */
+export function within<T, L>(promise: Promise<T>, ms: number, onLate: () => L): Promise<T | L> {
+  let cancel = () => {}
+  const late = new Promise<L>((resolve, reject) => {
+    cancel = afterTimeout(ms, () => {
+      try {
+        resolve(onLate())
+      } catch (error) {
+        reject(error)
+      }
+    })
+  })
+  return Promise.race([promise, late]).finally(cancel)
+}
