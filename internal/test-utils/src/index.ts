@@ -218,6 +218,7 @@ export function describeWithRedisCluster(
   })
 }
 
+export * from './delaying-proxy.js'
 export * from './elapsed.js'
 export * from './hostile-redis.js'
 export * from './hostile-values.js'

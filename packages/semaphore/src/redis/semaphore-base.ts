@@ -248,11 +248,20 @@ export abstract class RedisSemaphoreBase extends RedisObject {
 
   /** One release of `token` on the server (a grant or a re-entry nobody keeps). */
   async #releaseOnce(token: number): Promise<void> {
+    let reply: unknown[]
     try {
-      await this.call('release', [1, token])
+      reply = replyArray(await this.call('release', [1, token]), 'release')
     } catch {
       // The lease lapses by itself.
+      return
     }
+    // An RLock re-entry undone (a held token): the holder's last release may have reached the
+    // server before it (its reply then said a level was left, so the token was kept). Replies
+    // come in the server's order, so this one's depth is the one left, as in releaseTokens.
+    const depth = reply[1]
+    if (reply[0] !== 'ok' || typeof depth !== 'number' || !this.#held.includes(token)) return
+    if (depth === 0) this.#forget(token)
+    this.#depth = depth
   }
 
   protected override onWake(message: string): void {
