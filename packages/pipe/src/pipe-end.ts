@@ -24,6 +24,7 @@ import {
   initSpscRing,
   isLatin1Tag,
   isProcessAlive,
+  LookCadence,
   outOfRange,
   PEER_CHECK_MS,
   type RingWaitResult,
@@ -149,7 +150,8 @@ export class PipeEnd implements Transport {
   #closed = false
   #tokens: number[] = []
   #sends = 0
-  #lastCheck = 0
+  /** When this end last looked at its peer (checkPeer). */
+  readonly #peerLooks = new LookCadence(PEER_CHECK_MS)
   // Async waits in progress: the segment stays mapped until they unwind
   // (their rings decrement the shared waiters counts on the way out).
   #waiting = 0
@@ -294,7 +296,7 @@ export class PipeEnd implements Transport {
 
   /** Marks the peer closed when no live slot or reservation holds it any more. */
   checkPeer(): void {
-    this.#lastCheck = performance.now()
+    this.#peerLooks.stamp()
     if (this.#closed) return
     const peer = 1 - this.end
     const closedEnds = Atomics.load(this.#i32, this.#base + W_CLOSED_ENDS)
@@ -310,7 +312,7 @@ export class PipeEnd implements Transport {
    * syscall.
    */
   checkPeerDue(): void {
-    if (performance.now() - this.#lastCheck > PEER_CHECK_MS) this.checkPeer()
+    if (this.#peerLooks.due()) this.checkPeer()
   }
 
   /** @throws {CorruptError} when a slot byte or a reservation is out of range. */

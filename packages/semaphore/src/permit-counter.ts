@@ -111,6 +111,7 @@
 import { CorruptError, TimeoutError } from '@ipc/core'
 import {
   EventCount,
+  LookCadence,
   NOT_YET,
   type NotYet,
   PEER_CHECK_MS,
@@ -512,15 +513,13 @@ export class PermitCounter implements TagWatcher {
    * Returns true when it looked. The one place that decides when to reap.
    */
   reapIfDue(): boolean {
-    const now = performance.now()
-    if (now - this.#lookedAt < LOOK_EVERY_MS || this.tagged) return false
-    this.#lookedAt = now
+    if (this.tagged || !this.#looks.claim()) return false
     this.reap()
     return true
   }
 
-  /** performance.now() of this object's last reap (reapIfDue). */
-  #lookedAt = Number.NEGATIVE_INFINITY
+  /** When this object last reaped (reapIfDue). */
+  readonly #looks = new LookCadence(LOOK_EVERY_MS)
 
   /**
    * Frees the slots of dead processes (reapSlot), then checks that every

@@ -92,6 +92,7 @@ import {
   fromHandle,
   type Handle,
   invalidArgType,
+  LookCadence,
   NOT_YET,
   openPrimitive,
   outOfRange,
@@ -263,8 +264,8 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
   readonly #tid: number
   /** Entries this object made and has not freed (its waits in progress). */
   readonly #mine = new Set<number>()
-  /** When this object last ran `#checkParties` (performance.now()). */
-  #checkedAt = Number.NEGATIVE_INFINITY
+  /** When this object last looked for dead parties (`#checkParties`, or the release's look). */
+  readonly #looks = new LookCadence(PEER_CHECK_MS)
 
   constructor(parties: number, options?: SyncOptions) {
     super(BARRIER, () => barrierSpec(parties, options))
@@ -669,7 +670,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
   readonly #checkParties = (): void => {
     if (!this.#lock.tryAcquire()) return
     // Stamped only for a look that runs: a busy lock must not hold off the release's look.
-    this.#checkedAt = performance.now()
+    this.#looks.stamp()
     let dead: boolean
     try {
       this.#repairLocked()
@@ -688,15 +689,12 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * syscall per waiting party.
    */
   #checkPartiesDue(): void {
-    if (performance.now() - this.#checkedAt >= PEER_CHECK_MS) this.#checkParties()
+    if (this.#looks.due()) this.#checkParties()
   }
 
   /** Holding the lock: `#deadPartyLocked` unless this object looked less than PEER_CHECK_MS ago. */
   #deadPartyDueLocked(): boolean {
-    const now = performance.now()
-    if (now - this.#checkedAt < PEER_CHECK_MS) return false
-    this.#checkedAt = now
-    return this.#deadPartyLocked()
+    return this.#looks.claim() && this.#deadPartyLocked()
   }
 
   /**
