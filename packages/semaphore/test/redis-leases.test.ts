@@ -1,13 +1,15 @@
 /**
  * Redis-only behaviour of @ipc/semaphore/redis: leases (a SIGKILLed or
- * stopped holder loses its permit within `lease`), fencing tokens, and a
- * server that stops (SIGSTOP) or restarts. The behaviour both backends share
- * is in conformance.test.ts.
+ * stopped holder loses its permit within `lease`), fencing tokens, a
+ * server that stops (SIGSTOP) or restarts, and a process that left a
+ * semaphore open (it exits when its work ends). The behaviour both backends
+ * share is in conformance.test.ts.
  */
 import {
   hasRedisServer,
   NO_REDIS_NOTE,
   type RedisServer,
+  sleep,
   spawnChild,
   startRedisServer,
   uniqueName,
@@ -17,6 +19,7 @@ import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
 
 const HOLD = new URL('./fixtures/redis-hold.mjs', import.meta.url)
 const RELEASE_EXIT = new URL('./fixtures/redis-release-exit.mjs', import.meta.url)
+const LEFT_OPEN = new URL('./fixtures/redis-left-open.mjs', import.meta.url)
 const LEASE = 600
 /** How late a lapsed lease may be noticed beyond `lease` on a loaded machine. */
 const SLACK = 1000
@@ -128,6 +131,41 @@ describe.skipIf(!hasRedisServer())(
       await expect(sem.acquire({ timeout: 5000 })).resolves.toBe(true)
       expect(await sem.getValue()).toBe(0)
       await sem.release()
+      await sem.close()
+    })
+
+    // Renewals run in the background: an object left open (no close()) holds no process. A renewal
+    // the server does not answer waits out its reply limit (5 s here), and a heartbeat (every
+    // lease/3) lands meanwhile and sends the next: were renewals pending calls, one would always be.
+    it('lets a process that left a semaphore open exit when its work ends, the server answering', {
+      timeout: 20_000,
+    }, async () => {
+      const holder = spawnChild(LEFT_OPEN, [server.url, uniqueName(), '1000', 'hold'])
+      await holder.waitFor('DONE')
+      expect(await Promise.race([holder.exited, sleep(SLACK * 3).then(() => 'alive')])).toBe(0)
+    })
+
+    it('lets a process that left a semaphore open exit when its work ends on a stopped server (SIGSTOP), while a pending acquire() keeps its own process alive', {
+      timeout: 20_000,
+    }, async () => {
+      const name = uniqueName()
+      const sem = await Semaphore.open(name, { url: server.url, create: { value: 0 } })
+      const holder = spawnChild(LEFT_OPEN, [server.url, uniqueName(), '1000', 'hold'])
+      const waiter = spawnChild(LEFT_OPEN, [server.url, name, '10000', 'wait'])
+      await Promise.all([holder.waitFor('READY'), waiter.waitFor('READY')])
+      server.pause()
+      try {
+        await holder.waitFor('DONE')
+        expect(await Promise.race([holder.exited, sleep(SLACK * 3).then(() => 'alive')])).toBe(0)
+        await sleep(SLACK)
+        expect(waiter.child.exitCode).toBeNull()
+      } finally {
+        server.resume()
+      }
+      // Granted, its work ends: it exits, its semaphore still open.
+      await sem.release()
+      await waiter.waitFor('GOT')
+      expect(await Promise.race([waiter.exited, sleep(SLACK * 3).then(() => 'alive')])).toBe(0)
       await sem.close()
     })
 

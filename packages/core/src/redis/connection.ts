@@ -22,8 +22,9 @@
  * gave up must be given back).
  *
  * The process is not kept alive by these sockets while no call is pending
- * (they are unref'd when idle), so a script ends when its work does; leases
- * lapse on the server as they would after a crash.
+ * (they are unref'd when idle; a background call, a renewal, is never
+ * pending), so a script ends when its work does, the server answering or
+ * not; leases lapse on the server as they would after a crash.
  */
 import { randomBytes } from 'node:crypto'
 import { ConnectionError, CorruptError, IpcError } from '../errors.js'
@@ -138,6 +139,11 @@ export interface CallOptions {
   deadline: number
   /** Runs with the reply when it comes after the deadline. */
   late?: LateReply
+  /**
+   * A call nobody waits for (a renewal): not pending, so it neither refs the
+   * sockets nor, unanswered, keeps the process alive until its deadline.
+   */
+  background?: boolean
 }
 
 /**
@@ -276,6 +282,7 @@ export class RedisConnection {
    * @throws {ConnectionError} The server cannot be reached, or the connection was lost before the reply.
    */
   send(library: RedisLibrary, command: string[], options: CallOptions): Promise<unknown> {
+    if (options.background === true) return this.#withDeadline(this.#call(library, command), options)
     this.#pending++
     if (this.#pending === 1) this.#ref()
     const client = this.#commands
@@ -419,10 +426,14 @@ export class RedisConnection {
     }
     return new Promise((resolve, reject) => {
       let settled = false
-      const cancelTimer = afterTimeout(options.deadline - performance.now(), () => {
-        settled = true
-        resolve(NO_REPLY)
-      })
+      const cancelTimer = afterTimeout(
+        options.deadline - performance.now(),
+        () => {
+          settled = true
+          resolve(NO_REPLY)
+        },
+        options.background === true,
+      )
       work.then(
         (reply) => {
           if (!settled) {

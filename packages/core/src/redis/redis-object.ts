@@ -24,10 +24,15 @@
  * - Every call has a reply limit (`#replyLimit`): a server that takes the
  *   call and never answers (stopped, overloaded, a broken proxy) rejects it
  *   with ConnectionError then, so no call (attach, try, read, release,
- *   renew, close, unlink) hangs, nor holds the process open past its limit
- *   (an object left open renews, and a renewal waits up to it). A call that
- *   waits on the server for a condition (a blocked get or acquire) keeps its
- *   own timeout and outcome: its limit counts from that timeout.
+ *   renew, close, unlink) hangs, nor holds the process open past its limit.
+ *   A call that waits on the server for a condition (a blocked get or
+ *   acquire) keeps its own timeout and outcome: its limit counts from that
+ *   timeout.
+ * - Renewals are background calls (`RedisCallOptions.background`): they
+ *   exist only while the object is open, and an object left open (no
+ *   close()) must not hold the process, whether the server answers or not.
+ *   A silent server would otherwise keep one renewal always in flight (a
+ *   heartbeat lands while each waits out its limit).
  *
  * A subclass constructor passes everything the attach needs to `super()`:
  * the attach starts there, before the subclass's own fields exist, so the
@@ -128,6 +133,11 @@ export interface RedisCallOptions {
    * dropped.
    */
   late?: (reply: unknown) => void
+  /**
+   * A call no caller awaits (a renewal: `renew()` passes it): it neither
+   * keeps the process alive nor, unanswered, holds it until its limit.
+   */
+  background?: boolean
 }
 
 /** ConnectionErrors of calls the server did not answer within their limit (not of a lost or refused connection). */
@@ -396,6 +406,7 @@ export abstract class RedisObject implements AsyncDisposable {
     return connection
       .send(this.#kind.library, command, {
         deadline,
+        background: options?.background === true,
         // The connection runs it in a reaction nothing awaits: a throw would be an unhandled rejection.
         late:
           late &&
@@ -518,6 +529,7 @@ export abstract class RedisObject implements AsyncDisposable {
    * lease/3 ms; for kinds that wait, also after every reconnect). A throw of
    * NotFoundError, IncompatibleError or CorruptError makes the object
    * unusable; any other error is a passing one (the next renewal tries again).
+   * Its calls pass `{ background: true }`: a renewal must not keep the process alive.
    */
   protected abstract renew(): Promise<void>
 

@@ -474,7 +474,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     const waiterIds = [...this.#waiters.keys()]
     let reply: unknown[]
     try {
-      reply = replyArray(await this.#call('renew', [this.lease, orphans.length, ...orphans, ...waiterIds]), 'renew')
+      reply = replyArray(
+        await this.#call('renew', [this.lease, orphans.length, ...orphans, ...waiterIds], { background: true }),
+        'renew',
+      )
       this.checkGone(reply, 'renew')
     } catch (error) {
       // Not cancelled: the next renewal sends them again.

@@ -329,7 +329,10 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected override async renew(): Promise<void> {
     const waiterIds = [...this.#waiters.keys()]
     const tokens = [...this.#held]
-    const reply = replyArray(await this.call('renew', [this.lease, waiterIds.length, ...waiterIds, ...tokens]), 'renew')
+    const reply = replyArray(
+      await this.call('renew', [this.lease, waiterIds.length, ...waiterIds, ...tokens], { background: true }),
+      'renew',
+    )
     this.checkGone(reply, 'renew')
     const [granted, lost, gone, nextEnd] = reply
     const pairs = replyArray(granted, 'renew')

@@ -342,7 +342,7 @@ export abstract class RedisSharedObject extends RedisObject {
   /** Renews this object's attachment (every lease/3). */
   protected override async renew(): Promise<void> {
     try {
-      const reply = replyArray(await this.call('renew', []), 'renew')
+      const reply = replyArray(await this.call('renew', [], { background: true }), 'renew')
       if (reply[0] === 'missing' || reply[0] === 'incompatible') {
         // Gone or replaced (the server lost it while this process was cut off): unusable from now on.
         this.setFault(
