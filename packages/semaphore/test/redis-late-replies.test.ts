@@ -24,14 +24,29 @@ describeWithRedis('@ipc/semaphore/redis replies that come late', (server) => {
     return Number(/^\$\d+\r\n(\d+)\r\n/.exec(reply)?.[1])
   }
 
+  /** RLock `name`, opened through a new proxy (`lock`, lease `lease`) and straight to the server (`other`). */
+  async function lockBehindProxy(lease: number) {
+    const name = uniqueName()
+    const proxy = await startDelayingProxy(server().url)
+    const lock = await RLock.open(name, { url: proxy.url, lease, create: true })
+    const other = await RLock.open(name, { url: server().url })
+    return { name, proxy, lock, other }
+  }
+
+  /** The lock is free: `other` takes it at once; then both close. */
+  async function expectFreeAndClose({ name, lock, other }: Awaited<ReturnType<typeof lockBehindProxy>>) {
+    expect(await serverDepth(name)).toBe(0)
+    expect(await other.tryAcquire()).toBe(true)
+    await other.release()
+    await Promise.all([lock.close(), other.close()])
+  }
+
   it('undoes an RLock re-entry whose reply comes after acquire({ timeout }) resolved false: the holder keeps one level', {
     timeout: 20_000,
   }, async () => {
-    const name = uniqueName()
-    const proxy = await startDelayingProxy(server().url)
     // A long lease: nothing lapses however late the replies come.
-    const lock = await RLock.open(name, { url: proxy.url, lease: 30_000, create: true })
-    const other = await RLock.open(name, { url: server().url })
+    const pair = await lockBehindProxy(30_000)
+    const { name, proxy, lock, other } = pair
     await lock.withLock(async () => {
       proxy.delay('replies', 400)
       const reentered = proxy.arrival('replies', 'reentered')
@@ -48,19 +63,14 @@ describeWithRedis('@ipc/semaphore/redis replies that come late', (server) => {
       expect(await other.tryAcquire()).toBe(false)
     })
     // withLock's one release frees it: another object takes it at once.
-    expect(await serverDepth(name)).toBe(0)
-    expect(await other.tryAcquire()).toBe(true)
-    await other.release()
-    await Promise.all([lock.close(), other.close()])
+    await expectFreeAndClose(pair)
   })
 
   it('undoes it too when the holder released before the late reply came: the lock is free and the holder knows it', {
     timeout: 20_000,
   }, async () => {
-    const name = uniqueName()
-    const proxy = await startDelayingProxy(server().url)
-    const lock = await RLock.open(name, { url: proxy.url, lease: 30_000, create: true })
-    const other = await RLock.open(name, { url: server().url })
+    const pair = await lockBehindProxy(30_000)
+    const { name, proxy, lock, other } = pair
     // The usual shape: give up inside the scope, and let withLock release. That release reaches
     // the server before the late 'reentered' reply reaches the holder (2 levels become 1), and
     // its reply, held behind, says a level is left; the undo that follows leaves none.
@@ -78,22 +88,19 @@ describeWithRedis('@ipc/semaphore/redis replies that come late', (server) => {
     expect(await lock.tryAcquire()).toBe(true)
     await lock.release()
     expect(lock.owned).toBe(false)
-    expect(await serverDepth(name)).toBe(0)
-    await Promise.all([lock.close(), other.close()])
+    await expectFreeAndClose(pair)
   })
 
   it('undoes an RLock re-entry whose reply comes after tryAcquire() rejected at the reply limit (the late hook), with the lease kept', {
     timeout: 30_000,
   }, async () => {
-    const name = uniqueName()
-    const proxy = await startDelayingProxy(server().url)
     // The shortest lease with the shortest limit (5 s), renewed every 1.67 s. One renewal is in
     // flight at most, so one whose reply were held for the limit would let the lease lapse (the
     // next would go out a whole lease after it): the replies are held only while the acquire's
     // reply comes in, just after a renewal, so the next renewal goes out later and its reply,
     // held behind the acquire's, still comes within its own limit.
-    const lock = await RLock.open(name, { url: proxy.url, lease: LIMIT, create: true })
-    const other = await RLock.open(name, { url: server().url })
+    const pair = await lockBehindProxy(LIMIT)
+    const { name, proxy, lock, other } = pair
     await lock.withLock(async () => {
       // Just after a renewal whose reply is in (one round trip on the same socket after it): the
       // next one is 1.67 s away. A round trip slowed past 500 ms by a loaded machine waits for the next.
@@ -122,9 +129,6 @@ describeWithRedis('@ipc/semaphore/redis replies that come late', (server) => {
       expect(lock.level).toBe(1)
       expect(await other.tryAcquire()).toBe(false)
     })
-    expect(await serverDepth(name)).toBe(0)
-    expect(await other.tryAcquire()).toBe(true)
-    await other.release()
-    await Promise.all([lock.close(), other.close()])
+    await expectFreeAndClose(pair)
   })
 })
