@@ -25,7 +25,7 @@ export interface DelayingProxy {
   /**
    * Resolves when a chunk holding `text` arrives in `direction` (from now
    * on: `text` may straddle two chunks of one socket), as it arrives, before
-   * it is held or forwarded.
+   * it is held or forwarded. At most 64 characters.
    */
   arrival(direction: ProxyDirection, text: string): Promise<void>
   /** Resolves once no chunk is held in either direction (at once when none is). */
@@ -33,6 +33,9 @@ export interface DelayingProxy {
   /** Closes every socket (held chunks are dropped) and the listener. Idempotent. */
   close(): Promise<void>
 }
+
+/** The longest `text` of `arrival`: a socket keeps the last MAX_ARRIVAL_TEXT - 1 bytes of its previous chunk, so a text may straddle two. */
+const MAX_ARRIVAL_TEXT = 64
 
 interface ArrivalWaiter {
   direction: ProxyDirection
@@ -83,12 +86,14 @@ export async function startDelayingProxy(serverUrl: string): Promise<DelayingPro
     from.on('data', (data: Buffer) => {
       const text = tail + data.toString('latin1')
       for (const waiter of arrivals) {
-        if (waiter.direction === direction && text.includes(waiter.text)) {
+        // Only a match that reaches into this chunk: one wholly in `tail` arrived before the waiter.
+        const from = Math.max(0, tail.length - waiter.text.length + 1)
+        if (waiter.direction === direction && text.indexOf(waiter.text, from) !== -1) {
           arrivals.delete(waiter)
           waiter.resolve()
         }
       }
-      tail = text.slice(-64)
+      tail = text.slice(-(MAX_ARRIVAL_TEXT - 1))
       const ms = delays[direction]
       if (ms === 0 && held.length === 0) {
         if (!to.destroyed) to.write(data)
@@ -150,7 +155,11 @@ export async function startDelayingProxy(serverUrl: string): Promise<DelayingPro
         throw new RangeError(`A delay must be a finite ms >= 0, received ${ms}`)
       delays[direction] = ms
     },
-    arrival: (direction, text) => new Promise<void>((resolve) => arrivals.add({ direction, text, resolve })),
+    arrival: (direction, text) => {
+      if (text.length === 0 || text.length > MAX_ARRIVAL_TEXT)
+        throw new RangeError(`arrival text of ${text.length} characters`)
+      return new Promise<void>((resolve) => arrivals.add({ direction, text, resolve }))
+    },
     drained: () => (heldCount === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainWaiters.push(resolve))),
     close,
   }

@@ -14,7 +14,7 @@ import { ConnectionError, RLock } from '../src/redis/index.js'
 
 /** How late a timeout or a reply limit may end on a loaded machine. */
 const SLACK = 1000
-/** The reply limit of a call that does not wait (REPLY_LIMIT_MS: the lease, 5000 here, is not longer). */
+/** The reply limit of a call that does not wait (the reply limit, redisLimits.reply: the lease, 5000 here, is not longer). */
 const LIMIT = 5000
 
 describeWithRedis('@ipc/semaphore/redis replies that come late', (server) => {

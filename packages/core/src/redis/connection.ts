@@ -487,9 +487,10 @@ export class RedisConnection {
   async #connectWithin(): Promise<void> {
     await loadClientModule()
     // A connect that settles after the limit (its sockets destroyed meanwhile) is ignored.
-    await within(this.#connect(), redisLimits.connect, () => {
+    const limit = redisLimits.connect
+    await within(this.#connect(), limit, () => {
       throw new ConnectionError(
-        `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${redisLimits.connect} ms`,
+        `Cannot reach Redis at ${redactUrl(this.url)}: it did not complete the connection (connect, handshake, subscribe) within ${limit} ms`,
       )
     })
   }

@@ -29,7 +29,7 @@ export {
 } from './connection.js'
 export { checkRedisName, MAX_REDIS_NAME_BYTES, redisKey } from './keys.js'
 export { defineLibrary, LUA_PRELUDE, type RedisLibrary } from './library.js'
-export { redisLimits, shortenRedisLimits } from './limits.js'
+export { shortenRedisLimits } from './limits.js'
 export {
   type RedisAttachSpec,
   type RedisCallOptions,

@@ -1,8 +1,10 @@
 /**
  * How long the Redis layer gives a server before it says the server cannot
- * be reached, ms. One object, read at each use: the hostile-server tests
- * shorten the limits (`shortenRedisLimits`), which would otherwise cost each
- * of them 5 s of waiting. Nothing else writes it.
+ * be reached, ms. One object, read where a limit starts: each connect reads
+ * `connect`, each object reads `reply` when it is made. The hostile-server
+ * tests shorten the limits (`shortenRedisLimits`), which would otherwise cost
+ * each of them 5 s of waiting. Nothing else writes it, and it is not
+ * exported from a package entry.
  */
 export const redisLimits = {
   /**
@@ -21,8 +23,10 @@ export const redisLimits = {
 }
 
 /**
- * For tests: sets both limits to `ms` and returns what puts them back. A
- * test file calls it in `beforeAll` and the returned function in `afterAll`.
+ * For tests only (@internal: not part of the API, may change in any
+ * release): sets both limits to `ms` and returns what puts them back. A
+ * test file calls it in `beforeAll` and the returned function in `afterAll`;
+ * objects made meanwhile keep the short reply limit.
  */
 export function shortenRedisLimits(ms: number): () => void {
   const saved = { ...redisLimits }

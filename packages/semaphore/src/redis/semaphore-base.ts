@@ -261,7 +261,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     const depth = reply[1]
     if (reply[0] !== 'ok' || typeof depth !== 'number' || !this.#held.includes(token)) return
     if (depth === 0) this.#forget(token)
-    this.#depth = depth
+    if (this.#isLock) this.#depth = depth
   }
 
   protected override onWake(message: string): void {
