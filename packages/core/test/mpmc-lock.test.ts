@@ -79,7 +79,10 @@ describe('MpmcRing lock held by a live attachment in another process', () => {
     expect(outcome).toBe('empty')
     expect(elapsed).toBeGreaterThanOrEqual(45)
     expect(elapsed).toBeLessThan(1000)
-    expect(ticks).toBeGreaterThanOrEqual(2)
+    // A wait that blocked the loop throughout would report 0 (the result is printed in the
+    // microtask after it, before any timer): one tick proves it did not. More are usual, but a
+    // loaded machine can deschedule the child for most of the 50 ms.
+    expect(ticks).toBeGreaterThanOrEqual(1)
     i32[C_LOCK] = 0
     expect(ring.tryGet()).toBe('kept')
   })
@@ -146,7 +149,7 @@ describe('MpmcRing lock held by a live attachment in another process', () => {
     expect(async.outcome).toBe('full')
     expect(async.elapsed).toBeGreaterThanOrEqual(45)
     expect(async.elapsed).toBeLessThan(1000)
-    expect(async.ticks).toBeGreaterThanOrEqual(2)
+    expect(async.ticks).toBeGreaterThanOrEqual(1) // as get(50)
     const sync = await runWaiter(segment.name, 'put-sync').result
     expect(sync.outcome).toBe('full')
     expect(sync.elapsed).toBeGreaterThanOrEqual(45)
