@@ -21,7 +21,7 @@ import {
   v8EmptySets,
   v8SetOf,
 } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { ConnectionError, CorruptError, Empty, Full, JoinableQueue, Queue, TimeoutError } from '../src/redis/index.js'
 
 /** How late a timeout may end on a loaded machine. */
@@ -182,11 +182,8 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
 describe('@ipc/queue/redis against a server that answers the attach and then nothing', () => {
   /** The least time a call that does not wait is given (the reply limit, 5 s, shortened here: the lease, 1000, is shorter). */
   const LIMIT = 2000
-  let restoreLimits: () => void
-  beforeAll(() => {
-    restoreLimits = shortenRedisLimits(LIMIT)
-  })
-  afterAll(() => restoreLimits())
+  // Restored after the last test: beforeAll runs the function it returns then.
+  beforeAll(() => shortenRedisLimits(LIMIT))
   /** Answers the handshake and `create`; `fcall` answers the other calls (undefined: nothing, ever). */
   const silentAfterCreate = (fcall: HostileHandler = () => undefined) =>
     startHostileRedis((command, standard, socket) => {

@@ -15,7 +15,7 @@ import {
   startHostileRedis,
   uniqueName,
 } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
 
 /** How late a timeout may end on a loaded machine. */
@@ -54,11 +54,8 @@ describeWithRedis('@ipc/semaphore/redis against an untrusted server', (server) =
 describe('@ipc/semaphore/redis against a server that answers the attach and then nothing', () => {
   /** The least time a call that does not wait is given (the reply limit, 5 s, shortened here: the lease, 1000, is shorter). */
   const LIMIT = 2000
-  let restoreLimits: () => void
-  beforeAll(() => {
-    restoreLimits = shortenRedisLimits(LIMIT)
-  })
-  afterAll(() => restoreLimits())
+  // Restored after the last test: beforeAll runs the function it returns then.
+  beforeAll(() => shortenRedisLimits(LIMIT))
 
   it('rejects the calls that do not wait with ConnectionError within the limit; acquire({ timeout }) resolves false by it; close() ends', {
     timeout: 30_000,

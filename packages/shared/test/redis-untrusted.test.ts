@@ -6,7 +6,7 @@
 
 import { shortenRedisLimits } from '@ipc/core/redis'
 import { array, bulk, describeWithRedis, startHostileRedis, uniqueName } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionError, CorruptError, SharedValue } from '../src/redis/index.js'
 
 describeWithRedis('@ipc/shared/redis against an untrusted server', (server) => {
@@ -24,11 +24,8 @@ describeWithRedis('@ipc/shared/redis against an untrusted server', (server) => {
 describe('@ipc/shared/redis against a hostile server', () => {
   /** The reply limit of the value's lock (5 s), shortened here. */
   const LIMIT = 2000
-  let restoreLimits: () => void
-  beforeAll(() => {
-    restoreLimits = shortenRedisLimits(LIMIT)
-  })
-  afterAll(() => restoreLimits())
+  // Restored after the last test: beforeAll runs the function it returns then.
+  beforeAll(() => shortenRedisLimits(LIMIT))
 
   it('bounds get() by the lease when the server stops answering after the value’s create', async () => {
     let silent = false

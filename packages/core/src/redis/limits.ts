@@ -25,7 +25,7 @@ export const redisLimits = {
 /**
  * For tests only (@internal: not part of the API, may change in any
  * release): sets both limits to `ms` and returns what puts them back. A
- * test file calls it in `beforeAll` and the returned function in `afterAll`;
+ * test file returns it from `beforeAll`, which runs that after the last test;
  * objects made meanwhile keep the short reply limit.
  */
 export function shortenRedisLimits(ms: number): () => void {

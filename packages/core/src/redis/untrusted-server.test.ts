@@ -12,7 +12,7 @@ import {
   startHostileRedis,
   uniqueName,
 } from '@ipc/test-utils'
-import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
+import { beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { ConnectionError, CorruptError } from '../errors.js'
 import { LOAD_EVERYWHERE_MS } from './cluster-client.js'
 import { RedisConnection } from './connection.js'
@@ -38,11 +38,8 @@ const forever = { deadline: Number.POSITIVE_INFINITY }
 // The connect and reply limits are 5 s; each test below that waits one out waits 2.5 s instead
 // (still room for a normal connect on a loaded machine: each cluster node's client builds
 // @redis/client's command table within it).
-let restoreLimits: () => void
-beforeAll(() => {
-  restoreLimits = shortenRedisLimits(2500)
-})
-afterAll(() => restoreLimits())
+// Restored after the last test: beforeAll runs the function it returns then.
+beforeAll(() => shortenRedisLimits(2500))
 
 /** A kind whose calls wait on the server (as Queue and Semaphore): its calls have the reply limit at least. */
 class Waiting extends RedisObject {

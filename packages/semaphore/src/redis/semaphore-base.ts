@@ -260,7 +260,12 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     // come in the server's order, so this one's depth is the one left, as in releaseTokens.
     const depth = reply[1]
     if (reply[0] !== 'ok' || typeof depth !== 'number' || !this.#held.includes(token)) return
-    if (depth === 0) this.#forget(token)
+    this.#released(depth, [token])
+  }
+
+  /** After a release of `tokens` that left `depth`: at 0 they are no longer held; an RLock keeps the depth. */
+  #released(depth: number, tokens: readonly number[]): void {
+    if (depth === 0) for (const token of tokens) this.#forget(token)
     if (this.#isLock) this.#depth = depth
   }
 
@@ -384,8 +389,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     switch (reply[0]) {
       case 'ok': {
         const depth = typeof reply[1] === 'number' ? reply[1] : unexpectedReply('release', reply)
-        if (depth === 0) for (const token of tokens) this.#forget(token)
-        if (this.#isLock) this.#depth = depth
+        this.#released(depth, tokens)
         return depth
       }
       case 'lost':
