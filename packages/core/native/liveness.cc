@@ -9,42 +9,53 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 namespace ipc {
 namespace {
 
-// Returns the start time of pid, or -1 when no such process exists.
+constexpr double kGone = -1;     // no such process (or a zombie): it has exited
+constexpr double kUnknown = -2;  // could not read it (fds or memory exhausted, ...)
+
+// Returns the start time of pid, kGone when it has exited, or kUnknown when
+// /proc could not answer. Only an answer from /proc proves a process gone: a
+// transient failure (EMFILE in a process that ran out of fds, ENOMEM) must
+// never make a live holder look dead, or its slot and locks would be taken.
 double StartTime(long pid) {
   // "<pid>/stat" relative to a /proc fd, never the absolute path: qemu-user
   // fakes /proc/<its own pid>/stat with its own start time (a tick or more
   // late), and every other process would then see this one as dead.
   int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (proc < 0) return -1;
+  if (proc < 0) return kUnknown;
   char path[32];
   snprintf(path, sizeof path, "%ld/stat", pid);
   int fd = openat(proc, path, O_RDONLY | O_CLOEXEC);
+  int open_error = errno;
   close(proc);
-  if (fd < 0) return -1;
+  if (fd < 0) return open_error == ENOENT || open_error == ESRCH ? kGone : kUnknown;
   char buf[1024];
   ssize_t n = read(fd, buf, sizeof buf - 1);
+  int read_error = errno;
   close(fd);
-  if (n <= 0) return -1;
+  // A process that exits between the open and the read reads ESRCH (or nothing).
+  if (n == 0 || (n < 0 && read_error == ESRCH)) return kGone;
+  if (n < 0) return kUnknown;
   buf[n] = '\0';
   // The command name (field 2) may hold spaces and ')': skip to the last ')'.
   char* p = strrchr(buf, ')');
-  if (p == nullptr) return -1;
+  if (p == nullptr) return kUnknown;
   p++;
   while (*p == ' ') p++;
   // Field 3 is the state: a zombie ('Z') or dead ('X') process has exited.
-  if (*p == 'Z' || *p == 'X' || *p == '\0') return -1;
+  if (*p == 'Z' || *p == 'X') return kGone;
   // Field 22 is 19 fields after the state.
   for (int field = 3; field < 22 && *p; field++) {
     while (*p && *p != ' ') p++;
     while (*p == ' ') p++;
   }
-  if (*p < '0' || *p > '9') return -1;
+  if (*p < '0' || *p > '9') return kUnknown;
   return strtod(p, nullptr);
 }
 
@@ -56,7 +67,7 @@ bool ArgPid(const Napi::CallbackInfo& info, long* pid) {
   return true;
 }
 
-// processStartTime(pid) -> ticks | -1
+// processStartTime(pid) -> ticks | -1 (exited) | -2 (could not be read)
 Napi::Value ProcessStartTime(const Napi::CallbackInfo& info) {
   long pid;
   if (!ArgPid(info, &pid)) return Napi::Number::New(info.Env(), -1);
@@ -71,7 +82,9 @@ Napi::Value ProcessAlive(const Napi::CallbackInfo& info) {
   double want = info[1].As<Napi::Number>().DoubleValue();
   if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return Napi::Boolean::New(env, false);
   double have = StartTime(pid);
-  if (have < 0) return Napi::Boolean::New(env, false);
+  if (have == kGone) return Napi::Boolean::New(env, false);
+  // Unreadable: kill() found the pid, so count it alive (a later look decides).
+  if (have == kUnknown) return Napi::Boolean::New(env, true);
   return Napi::Boolean::New(env, want <= 0 || have == want);
 }
 

@@ -37,7 +37,7 @@ export {
   SHM_PREFIX,
   SLOT_COUNT,
 } from './memory/segment.js'
-export { attachmentAlive, isProcessAlive, selfIdentity, threadId } from './ownership/liveness.js'
+export { attachmentAlive, isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
 export { LookCadence } from './ownership/look-cadence.js'
 export { ROBUST_LOCK_BYTES, RobustLock } from './ownership/robust-lock.js'
 export { type SlotTagErrors, SlotTagWatch, TAG_SPINS, TAG_STALL_MS } from './ownership/slot-tag.js'

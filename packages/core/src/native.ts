@@ -51,7 +51,9 @@ export interface NativeBinding {
   fenceRegister?(): number
   /** A full barrier on every running thread of every registered process; 0 or -errno. See waiting/remote-fence.ts. */
   fenceRemote?(): number
+  /** Clock ticks since boot; -1 exited, -2 unreadable (see liveness.ts). */
   processStartTime(pid: number): number
+  /** False only when the pid is gone or runs with another start time; true when /proc cannot answer. */
   processAlive(pid: number, startTime: number): boolean
   threadId(): number
 }

@@ -27,6 +27,37 @@ describe('isProcessAlive()', () => {
     expect(isProcessAlive(process.ppid, processStartTime(process.ppid) + 1)).toBe(false)
     expect(processStartTime(0x3fffffff)).toBe(-1)
   })
+
+  it('is true for a live process that /proc cannot be read for (a caller out of file descriptors)', () => {
+    // A child with 64 fds at most uses them all up, then asks about its parent:
+    // "cannot tell" must read as alive, or a live holder's slot or lock is taken.
+    const internal = new URL('../../dist/internal.js', import.meta.url).href
+    const probe = `
+      import { openSync, closeSync } from 'node:fs'
+      import { isProcessAlive, processStartTime } from ${JSON.stringify(internal)}
+      const start = processStartTime(process.ppid)
+      const fds = []
+      try { for (;;) fds.push(openSync('/dev/null', 'r')) } catch (error) { if (error.code !== 'EMFILE') throw error }
+      const report = { start, alive: isProcessAlive(process.ppid, start), unread: processStartTime(process.ppid) }
+      for (const fd of fds) closeSync(fd)
+      console.log(JSON.stringify({ ...report, gone: processStartTime(0x3fffffff), fds: fds.length }))`
+    const run = spawnSync('prlimit', ['--nofile=64:64', process.execPath, '--input-type=module', '-e', probe], {
+      encoding: 'utf8',
+    })
+    expect(run.stderr).toBe('')
+    const report = JSON.parse(run.stdout) as {
+      start: number
+      alive: boolean
+      unread: number
+      gone: number
+      fds: number
+    }
+    expect(report.start).toBe(processStartTime(process.pid))
+    expect(report.fds).toBeGreaterThan(0)
+    expect(report.unread).toBe(-2) // /proc could not be opened: unknown, not gone
+    expect(report.alive).toBe(true)
+    expect(report.gone).toBe(-1)
+  })
 })
 
 describe('threadId()', () => {

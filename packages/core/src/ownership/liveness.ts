@@ -83,7 +83,10 @@ export function isRecordedProcessAlive(recorded: Identity, settled = true): bool
   return isProcessAlive(recorded.pid, recorded.startTime)
 }
 
-/** The start time of `pid`, or -1 if there is no such process. */
+/**
+ * The start time of `pid`; -1 if it has exited (or never ran), -2 if /proc
+ * could not answer (this process is out of file descriptors, say).
+ */
 export function processStartTime(pid: number): number {
   return native().processStartTime(pid)
 }
