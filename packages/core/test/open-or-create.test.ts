@@ -58,13 +58,16 @@ describe('Segment.openOrCreate()', () => {
 })
 
 describe('Segment.openOrCreate() against creators and closers', () => {
-  it('two processes opening-or-creating and closing one name for 1.5 s never see an error, nor a name that a closer unlinked under them', {
+  it('two processes opening-or-creating and closing one name for 1.5 s never see an error, nor a name that a closer unlinked under them (a third scans meanwhile)', {
     timeout: 30_000,
   }, async () => {
     const name = uniqueName('churn')
     unlinkAtEnd(name)
     const loops = [0, 1].map((id) => spawnChild(racer, [name, 'loop', '1500', String(id)]))
-    expect(await Promise.all(loops.map((l) => l.exited))).toEqual([0, 0])
+    // Another process's creates and opens run the cleanup scan over this name as it churns.
+    const scanner = spawnChild(racer, [name, 'scan', '1500'])
+    expect(await Promise.all([...loops, scanner].map((l) => l.exited))).toEqual([0, 0, 0])
+    expect((JSON.parse(scanner.stdout().trim()) as { scans: number }).scans).toBeGreaterThan(10)
     for (const l of loops) {
       const report = JSON.parse(l.stdout().trim()) as { rounds: number; errors: Record<string, number> }
       expect(report.rounds).toBeGreaterThan(100)
