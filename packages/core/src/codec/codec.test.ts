@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { CorruptError, DataCloneError } from '../errors.js'
 import {
   decodePayload,
+  decodeSplit,
   decodeUntrusted,
   deserialize,
   encode,
@@ -213,6 +214,62 @@ describe('writePayload() / decodePayload()', () => {
     source.fill(0)
     expect([...bytes]).toEqual([1, 2, 3, 4])
     expect([...buffer]).toEqual([1, 2, 3, 4])
+  })
+})
+
+describe('decodeSplit()', () => {
+  /** `value`'s payload in `source` as it sits at a ring's end: its last `tail` bytes at 0, the rest at the end. */
+  function split(value: unknown, tail: number) {
+    const encoded = encode(value)
+    const whole = Buffer.alloc(encoded.size)
+    writePayload(encoded, whole, 0)
+    const source = Buffer.alloc(encoded.size + 8, 0xee)
+    whole.copy(source, 0, encoded.size - tail)
+    whole.copy(source, source.length - (encoded.size - tail), 0, encoded.size - tail)
+    return { tag: encoded.tag, source, size: encoded.size, head: source.length - (encoded.size - tail) }
+  }
+  const scratch = (size: number) => Buffer.alloc(size)
+
+  it('revives a value from its two pieces, as decodePayload does from one', () => {
+    const values = [
+      'latin1 é',
+      'utf8 😀',
+      { k: [1, 'x'] },
+      new Map([[1, 2]]),
+      Buffer.from('buffer'),
+      new Uint8Array([1, 2, 3, 4]),
+    ]
+    for (const value of values) {
+      const { tag, source, size, head } = split(value, 3)
+      expect(decodeSplit(tag, source, head, source.length, 0, 3, scratch), String(value)).toEqual(value)
+      expect(size).toBeGreaterThan(3)
+    }
+  })
+
+  it('gives bytes their own memory, of their own type: a Buffer, or a Uint8Array with an ArrayBuffer of its size', () => {
+    const large = Buffer.alloc(65536, 7)
+    const { tag, source, head } = split(large, 1000)
+    const buffer = decodeSplit(tag, source, head, source.length, 0, 1000, scratch) as Buffer
+    expect(Buffer.isBuffer(buffer)).toBe(true)
+    expect(buffer.equals(large)).toBe(true)
+    const bytes = split(new Uint8Array(large), 1000)
+    const array = decodeSplit(bytes.tag, bytes.source, bytes.head, bytes.source.length, 0, 1000, scratch) as Uint8Array
+    expect(Buffer.isBuffer(array)).toBe(false)
+    expect(array.buffer.byteLength).toBe(65536)
+    expect(array.byteOffset).toBe(0)
+    source.fill(0)
+    bytes.source.fill(0)
+    expect(buffer.every((b) => b === 7)).toBe(true)
+    expect(array.every((b) => b === 7)).toBe(true)
+  })
+
+  it('throws CorruptError when a piece falls outside the source', () => {
+    const source = Buffer.from('hello')
+    expect(decodeSplit(TAG_LATIN1, source, 3, 5, 0, 2, scratch)).toBe('lohe')
+    expect(() => decodeSplit(TAG_LATIN1, source, 3, 6, 0, 2, scratch)).toThrow(CorruptError)
+    expect(() => decodeSplit(TAG_BYTES, source, 3, 5, -1, 2, scratch)).toThrow(
+      /bytes 3 to 5 and -1 to 2 are outside its 5-byte source/,
+    )
   })
 })
 

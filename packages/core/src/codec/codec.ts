@@ -168,6 +168,47 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
 }
 
 /**
+ * `decodePayload` of a payload stored in two pieces of `source`, `[start,
+ * end)` then `[start2, end2)` (a ring's payload that runs past the end of
+ * its data area). Bytes (tags 3, 4) are copied piece by piece straight into
+ * the new value: one copy, as `decodePayload` makes of a payload in one
+ * piece. Other tags are first joined in `scratch(size)` (a buffer of at least
+ * `size` bytes that the caller reuses), then decoded from it, which copies
+ * again.
+ *
+ * @throws {CorruptError} when a piece is not inside `source` (bounds read from shared memory).
+ * @throws {RangeError} for an unknown tag; the codec's own errors for a payload it cannot revive.
+ */
+export function decodeSplit(
+  tag: number,
+  source: Buffer,
+  start: number,
+  end: number,
+  start2: number,
+  end2: number,
+  scratch: (size: number) => Buffer,
+): unknown {
+  if (!(start >= 0 && start <= end && end <= source.length && start2 >= 0 && start2 <= end2 && end2 <= source.length))
+    throw new CorruptError(
+      `Cannot decode a message: bytes ${start} to ${end} and ${start2} to ${end2} are outside its ${source.length}-byte source`,
+    )
+  const first = end - start
+  const size = first + end2 - start2
+  if (tag === TAG_BUFFER || tag === TAG_BYTES) {
+    // allocUnsafe: what Buffer.from allocates (the pool below 4 KiB); allocUnsafeSlow: an
+    // ArrayBuffer of its own, as new Uint8Array(bytes) has. Both pieces overwrite it whole.
+    const out = tag === TAG_BUFFER ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(size)
+    source.copy(out, 0, start, end)
+    source.copy(out, first, start2, end2)
+    return tag === TAG_BUFFER ? out : new Uint8Array(out.buffer, 0, size)
+  }
+  const joined = scratch(size)
+  source.copy(joined, 0, start, end)
+  source.copy(joined, first, start2, end2)
+  return decodePayload(tag, joined, 0, size)
+}
+
+/**
  * `decodePayload` for bytes from a peer that may be hostile (a socket, a
  * Redis item): no value it revives makes the heap grow more than 16 bytes
  * per payload byte (plus 1 MiB). A v8 payload (tag 5) is scanned first

@@ -91,6 +91,35 @@ describe('MpmcRing#tryPut() and #tryGet()', () => {
     expect(Buffer.isBuffer(bytes)).toBe(false)
   })
 
+  it('returns bytes split at the end as their own type, by get and by getMany', () => {
+    const { ring } = makeRing(256)
+    // 8 + 104 bytes each: the third payload runs past the end of the 256-byte area.
+    const values = [
+      Buffer.alloc(100, 1),
+      new Uint8Array(100).fill(2),
+      Buffer.alloc(100, 3),
+      new Uint8Array(100).fill(4),
+    ]
+    expect(put(ring, values[0])).toBe(MPMC_PUT_OK)
+    expect(put(ring, values[1])).toBe(MPMC_PUT_OK)
+    expect(ring.tryGet()).toEqual(values[0])
+    expect(put(ring, values[2])).toBe(MPMC_PUT_OK)
+    const second = ring.tryGet() as Uint8Array
+    expect(Buffer.isBuffer(second)).toBe(false)
+    const third = ring.tryGet() as Buffer
+    expect(Buffer.isBuffer(third)).toBe(true)
+    expect(third.equals(values[2] as Buffer)).toBe(true)
+    expect(put(ring, values[3])).toBe(MPMC_PUT_OK)
+    expect(put(ring, values[1])).toBe(MPMC_PUT_OK)
+    // The fourth starts at 112 + 112 + 112 = 336 - 256 = 80; the fifth at 192, its payload split.
+    const many = ring.getManySync(10, 0) as unknown[]
+    expect(many).toHaveLength(2)
+    expect(Buffer.isBuffer(many[0])).toBe(false)
+    expect([...(many[0] as Uint8Array)].every((b) => b === 4)).toBe(true)
+    expect(Buffer.isBuffer(many[1])).toBe(false)
+    expect(many[1]).toEqual(values[1])
+  })
+
   it('wraps around many times with messages of every size, payloads split at the end', () => {
     const { ring } = makeRing(256)
     const seed = 12345

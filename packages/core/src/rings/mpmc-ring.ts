@@ -166,7 +166,16 @@
  * its caller used the value, that one item is lost. Nothing else is lost and
  * no other participant waits more than PEER_CHECK_MS longer than it would.
  */
-import { decodePayload, type Encoded, encode, SHORT_STRING, TAG_LATIN1, TAG_MAX, writePayload } from '../codec/codec.js'
+import {
+  decodePayload,
+  decodeSplit,
+  type Encoded,
+  encode,
+  SHORT_STRING,
+  TAG_LATIN1,
+  TAG_MAX,
+  writePayload,
+} from '../codec/codec.js'
 import { decodeLatin1, writeLatin1 } from '../codec/latin1.js'
 import { CorruptError, IncompatibleError, outOfRange, TimeoutError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
@@ -1019,6 +1028,9 @@ export class MpmcRing {
     this.#u8.set(bytes.subarray(first), this.#data)
   }
 
+  /** `#scratchOf` as a function, for the codec's `decodeSplit` (made once, not per call). */
+  readonly #scratchFor = (size: number): Buffer => this.#scratchOf(size)
+
   #scratchOf(size: number): Buffer {
     if (this.#scratch === undefined || this.#scratch.length < size)
       this.#scratch = Buffer.allocUnsafeSlow(Math.max(size, 4096))
@@ -1367,11 +1379,9 @@ export class MpmcRing {
                 ? decodeLatin1(this.#buf, start, size)
                 : decodePayload(tag, this.#buf, start, start + size)
           } else {
-            const scratch = this.#scratchOf(size)
-            const first = cap - payload
-            scratch.set(this.#u8.subarray(this.#data + payload, this.#data + cap), 0)
-            scratch.set(this.#u8.subarray(this.#data, this.#data + size - first), first)
-            value = decodePayload(tag, scratch, 0, size)
+            const start = this.#data + payload
+            const end2 = this.#data + size - (cap - payload)
+            value = decodeSplit(tag, this.#buf, start, this.#data + cap, this.#data, end2, this.#scratchFor)
           }
         } catch (error) {
           // A message that cannot be revived is dropped, not left to wedge the ring for others.
@@ -1481,11 +1491,8 @@ export class MpmcRing {
           ? decodeLatin1(this.#buf, start, size)
           : decodePayload(tag, this.#buf, start, start + size)
       }
-      const scratch = this.#scratchOf(size)
-      const first = cap - payload
-      scratch.set(this.#u8.subarray(this.#data + payload, this.#data + cap), 0)
-      scratch.set(this.#u8.subarray(this.#data, this.#data + size - first), first)
-      return decodePayload(tag, scratch, 0, size)
+      const end2 = this.#data + size - (cap - payload)
+      return decodeSplit(tag, this.#buf, this.#data + payload, this.#data + cap, this.#data, end2, this.#scratchFor)
     } catch (error) {
       this.#readFailure = this.corrupt(`the message at position ${head} cannot be revived`, error)
       return undefined
