@@ -5,8 +5,8 @@
  *
  * | KEYS | key                  | type | member / field → value                 | meaning                                   |
  * |------|----------------------|------|----------------------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version (2), free, bound, token, depth, persistent, reclaim, window, nudged, served; `o:<token>` → "<object>\|<waiter or empty>" | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back; `o:<token>`: who holds each grant (a field per member of holders) |
- * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms)          | permits out, one member per grant         |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version (3), free, bound, token, depth, persistent, reclaim, window, nudged, served, queued; `o:<token>` → "<object>\|<waiter or empty>" | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back; `o:<token>`: who holds each grant (a field per member of holders); `queued`: the length of queue |
+ * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms); `keep` → +inf | permits out, one member per grant; `keep` keeps the key (and its TTL) when none is out |
  * | 3    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
  * | 4    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<queued at>" | live waiters (a missing one was cancelled) |
  * | 5    | `ipc:{name}:grants`  | hash | waiter → token                         | grants handed to a waiter (for a lost wake-up) |
@@ -15,7 +15,12 @@
  * Layout version 2 (library v4) keeps the owner of each grant in the meta
  * hash (layout 1 had an `owners` hash): an acquire writes the grant's owner,
  * `free` and `token` in one HSET, and a release reads the owners with the
- * state in one HMGET. A function meeting a meta hash of another layout
+ * state in one HMGET. Layout 3 (library v7) adds `queued`, kept equal to
+ * the queue's length by every function that pushes to or takes from it, so
+ * a call reads the queue only when someone is in it, and the member `keep`
+ * of holders, made with the key, so the key is never emptied and keeps its
+ * TTL: the uncontended acquire and release run 4 commands each, not 6 and 5
+ * (no LINDEX, no PEXPIRE). A function meeting a meta hash of another layout
  * replies 'incompatible' and changes nothing.
  *
  * Ids: an object is "<clientId>/<n>" (clientId: the process's connection),
@@ -78,6 +83,9 @@ export const KEY_COUNT = 6
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
 /**
+ * Version 7: key layout 3 (the `queued` count, the `keep` member of holders;
+ * see above), which v4 to v6 refuse as 'incompatible', as v7 refuses theirs.
+ *
  * Version 6: waiter ids are checked and routed by core's `ipc_waiter_ok` and
  * `ipc_channel_of` instead of v5's own copies, which also let the object
  * part hold a '/' (no client makes one). Same keys as v4 and v5, which share
@@ -85,7 +93,7 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
  */
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  6,
+  7,
   `
 local MAX = 8388607
 -- The last token a grant may take: tokens reach clients as safe integers (below 2^53), and a
@@ -99,8 +107,9 @@ local function count_ok(x) return x ~= nil and x >= 0 and x <= MAX and x % 1 == 
 local function token_ok(x) return x ~= nil and x >= 0 and x <= MAX_TOKEN and x % 1 == 0 end
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
 local HANDOFF_MS = 2
--- The layout of the keys (the meta hash's version field): 2 keeps the owners in the meta hash.
-local LAYOUT = '2'
+-- The layout of the keys (the meta hash's version field): 2 keeps the owners in the meta hash, 3
+-- adds the queue count (queued) and the holders key's KEEP member.
+local LAYOUT = '3'
 -- A release of at most this many tokens reads their owners in the HMGET of the state (release_free).
 local FAST_TOKENS = 64
 
@@ -116,18 +125,22 @@ end
 -- The owner field of token in the meta hash.
 local function owner_field(token) return 'o:' .. token end
 
--- The meta hash's fields: m[i] holds META[i] (m: read_meta), m[12] on the owner fields read with them.
+-- The meta hash's fields: m[i] holds META[i] (m: read_meta), m[13] on the owner fields read with them.
 local META = {'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token', 'window', 'nudged', 'served',
-  'version'}
+  'version', 'queued'}
 -- The fields (positions in META) release_free reads when nobody is queued: each field an HMGET
 -- returns costs about 0.15 µs, a second HMGET about 0.7 µs (Redis 7.0). The commonest calls
 -- (acquire, and release_one: one token), queued or not, read theirs with a literal HMGET instead
 -- of read_meta, whose tables and loops cost about 1.5 µs of Lua per call.
 local RELEASE_FIELDS = {1, 2, 3, 11}
+-- The member of the holders key that keeps it from ever being emptied (score +inf, never a token,
+-- no owner field): the key keeps the TTL create and touch give it, so granting a permit need not
+-- set one (layout 3; layout 2 set it on every acquire, as the key went with its last holder).
+local KEEP = 'keep'
 
 -- Reads, in one HMGET, the meta fields at positions 'at' into m (a new table when nil), or with
 -- 'at' nil every field m does not hold yet, then the owner fields of tokens[first..] (tokens nil
--- or false: none) into m[12..]. Returns m.
+-- or false: none) into m[13..]. Returns m.
 local function read_meta(keys, at, tokens, first, m)
   m = m or {}
   local fields, into = {}, {}
@@ -139,7 +152,7 @@ local function read_meta(keys, at, tokens, first, m)
     end
   end
   if tokens then
-    for i = first, #tokens do fields[#fields + 1] = owner_field(tokens[i]); into[#into + 1] = 12 + i - first end
+    for i = first, #tokens do fields[#fields + 1] = owner_field(tokens[i]); into[#into + 1] = 13 + i - first end
   end
   if #fields == 0 then return m end
   local values = redis.call('HMGET', keys[1], unpack(fields))
@@ -156,13 +169,13 @@ local function open(keys, kind, idle, m)
   if m[11] ~= LAYOUT then return nil, {'incompatible', m[1] .. ' of another @ipc release (layout ' .. tostring(m[11]) .. ')'} end
   local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
                   reclaim = m[5] == '1', depth = tonumber(m[6]) or 0, token = tonumber(m[7]) or 0,
-                  window = tonumber(m[8]) or 0, nudged = m[9] or '', served = m[10] or '' }
+                  window = tonumber(m[8]) or 0, nudged = m[9] or '', served = m[10] or '', queued = tonumber(m[12]) }
   -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
   if not count_ok(state.free) or not count_ok(state.bound) or not count_ok(state.depth)
-    or not token_ok(state.token) then
+    or not token_ok(state.token) or not token_ok(state.queued) then
     return nil, {'corrupt', 'meta'}
   end
-  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served, state.queued }
   state.idle = tonumber(idle) or 0
   return state, nil
 end
@@ -177,13 +190,15 @@ local function save(keys, state)
   if state.window ~= saved[4] then fields[#fields + 1] = 'window'; fields[#fields + 1] = state.window end
   if state.nudged ~= saved[5] then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = state.nudged end
   if state.served ~= saved[6] then fields[#fields + 1] = 'served'; fields[#fields + 1] = state.served end
+  if state.queued ~= saved[7] then fields[#fields + 1] = 'queued'; fields[#fields + 1] = state.queued end
   if #fields == 0 then return end
   redis.call('HSET', keys[1], unpack(fields))
-  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served, state.queued }
 end
 
 -- A TTL on keys[a] and keys[b] (not persistent): a key whose last member went was deleted, and
--- is made again now. (create, renew and close renew the TTL of every key; see touch.)
+-- is made again now. (create, renew and close renew the TTL of every key; see touch. The holders
+-- key is never emptied: see KEEP.)
 local function expire(keys, state, a, b)
   if state.persistent then return end
   redis.call('PEXPIRE', keys[a], state.idle)
@@ -195,7 +210,6 @@ local function grant(keys, state, now, object, w, lease)
   local token = state.token
   redis.call('ZADD', keys[2], now + lease, token)
   redis.call('HSET', keys[1], owner_field(token), object .. '|' .. w)
-  expire(keys, state, 2, 2)
   state.free = state.free - 1
   if is_lock(state) then state.depth = 1 end
   return token
@@ -245,16 +259,18 @@ local function settle(keys, state, now, nudge)
   if state.bound > 0 and state.free > state.bound then state.free = state.bound end
   while state.free > 0 do
     local w = redis.call('LINDEX', keys[3], 0)
-    if not w then break end
+    if not w then state.queued = 0; break end
     local entry = redis.call('HGET', keys[4], w)
     local ends, lease, since
     if entry then ends, lease, since = string.match(entry, '^(%d+)|(%d+)|(%d+)$') end
     if not ends or tonumber(ends) <= now or not ipc_waiter_ok(w) then
       -- Cancelled, or its object stopped renewing (or not an id we made): drop it.
       redis.call('LPOP', keys[3])
+      state.queued = math.max(0, state.queued - 1)
       if entry then redis.call('HDEL', keys[4], w) end
     elseif waited(state, now, since) >= HANDOFF_MS then
       redis.call('LPOP', keys[3])
+      state.queued = math.max(0, state.queued - 1)
       redis.call('HDEL', keys[4], w)
       local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
       redis.call('HSET', keys[5], w, token)
@@ -302,7 +318,8 @@ register('create', function(keys, args)
   else
     if mode == 'open' then return {'missing'} end
     redis.call('HSET', keys[1], 'kind', kind, 'version', LAYOUT, 'free', args[5], 'bound', args[6],
-      'persistent', args[7], 'reclaim', args[8], 'token', 0, 'depth', 0)
+      'persistent', args[7], 'reclaim', args[8], 'token', 0, 'depth', 0, 'queued', 0)
+    redis.call('ZADD', keys[2], '+inf', KEEP)
     status = 'created'
   end
   local state, err = open(keys, kind, idle)
@@ -327,14 +344,14 @@ local function young_head(keys, window, head, now)
   return now - math.max(tonumber(since), tonumber(window) or 0) < HANDOFF_MS
 end
 
--- The acquire that takes a free permit at once (m: the meta fields kind, free, persistent, token
--- and version in their read_meta places, and window when head is set; head: the queue's first entry or
--- false), without open()'s state table: nobody is queued, or the head is young (barging). The
--- general path would settle first, then grant: with nobody queued it skips settle; with a young
--- head, settle's sweep of lapsed leases is skipped here (they are still counted as held, so no
--- permit is created; the next call that needs a permit, or a renew, sweeps them). Writes what
--- grant + save write (the holders member and its TTL; free, token, a lock's depth and the
--- grant's owner field in one HSET). Returns nil when the general path is needed (a claim, an
+-- The acquire that takes a free permit at once (m: the meta fields kind, free, token, version and
+-- window in their read_meta places; head: the queue's first entry or false), without open()'s
+-- state table: nobody is queued, or the head is young (barging). The general path would settle
+-- first, then grant: with nobody queued it skips settle; with a young head, settle's sweep of
+-- lapsed leases is skipped here (they are still counted as held, so no permit is created; the
+-- next call that needs a permit, or a renew, sweeps them). Writes what grant + save write (the
+-- holders member, whose key keeps its TTL: see KEEP; free, token, a lock's depth and the grant's
+-- owner field in one HSET). Returns nil when the general path is needed (a claim, an
 -- RLock, nothing free, a head settle must serve or drop, or a missing, foreign or garbled meta hash).
 local function acquire_free(keys, args, m, head, now)
   if args[6] == 'claim' or args[1] == 'rlock' then return nil end
@@ -345,8 +362,6 @@ local function acquire_free(keys, args, m, head, now)
   if head and not young_head(keys, m[8], head, now) then return nil end
   token = token + 1
   redis.call('ZADD', keys[2], now + tonumber(args[5]), token)
-  -- expire(keys, state, 2, 2): the holders key may have been made by this ZADD.
-  if m[4] ~= '1' then redis.call('PEXPIRE', keys[2], tonumber(args[3])) end
   if args[1] == 'lock' then
     redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1, owner_field(token), args[2] .. '|')
   else
@@ -357,18 +372,13 @@ end
 
 -- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes), a claim's bar (from the nudge it answers; '' or none: a claim when its 2 ms are up)
 register('acquire', function(keys, args)
-  local head = redis.call('LINDEX', keys[3], 0)
-  local now = ipc_now()
   -- Only the fields acquire_free needs (into their places in m; window to tell a young head), the
   -- rest when it does not grant: a literal HMGET costs less than read_meta's tables and loops.
-  local m
-  if head then
-    local r = redis.call('HMGET', keys[1], 'kind', 'free', 'persistent', 'token', 'version', 'window')
-    m = {r[1], r[2], nil, r[3], nil, nil, r[4], r[6], nil, nil, r[5]}
-  else
-    local r = redis.call('HMGET', keys[1], 'kind', 'free', 'persistent', 'token', 'version')
-    m = {r[1], r[2], nil, r[3], nil, nil, r[4], nil, nil, nil, r[5]}
-  end
+  -- The queue is read only when the count says someone is in it (an empty queue: no LINDEX).
+  local r = redis.call('HMGET', keys[1], 'kind', 'free', 'token', 'version', 'window', 'queued')
+  local m = {r[1], r[2], nil, nil, nil, nil, r[3], r[5], nil, nil, r[4], r[6]}
+  local head = r[6] ~= '0' and redis.call('LINDEX', keys[3], 0)
+  local now = ipc_now()
   local fast = acquire_free(keys, args, m, head, now)
   if fast then return fast end
   read_meta(keys, nil, nil, nil, m)
@@ -402,7 +412,7 @@ register('acquire', function(keys, args)
       return {'queued', math.max(0, HANDOFF_MS - waited(state, now, since))}
     end
     redis.call('HDEL', keys[4], w)
-    redis.call('LREM', keys[3], 0, w)
+    state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, w))
     local token = grant(keys, state, now, object, w, lease)
     -- A waiter was served: the next one's HANDOFF_MS start now, and again when it gives this permit back.
     state.window, state.nudged, state.served = now, '', tostring(token)
@@ -418,9 +428,10 @@ register('acquire', function(keys, args)
   if args[6] == 'try' then
     return {'busy'}
   end
-  redis.call('RPUSH', keys[3], w)
+  state.queued = redis.call('RPUSH', keys[3], w)
   redis.call('HSET', keys[4], w, (now + lease) .. '|' .. lease .. '|' .. now)
   expire(keys, state, 3, 4)
+  save(keys, state)
   return {'queued'}
 end)
 
@@ -447,7 +458,7 @@ local function finish_release(keys, fields, changed, head, nudged, token)
 end
 
 -- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the owners
--- of args[5..], so m[i + 7] is the owner field of token args[i]; nobody queued: RELEASE_FIELDS only; head: the queue's first entry or false),
+-- of args[5..], so m[i + 8] is the owner field of token args[i]; nobody queued: RELEASE_FIELDS only; head: the queue's first entry or false),
 -- without open()'s state table: the general path would drop the live tokens, add n minus the
 -- lapsed ones, then save (nobody queued) or settle, which with a young head only nudges it once
 -- (skipped here: its sweep of lapsed leases, as in acquire_free). A token is live while its
@@ -468,7 +479,7 @@ local function release_free(keys, args, m, head)
   -- nothing and stays as it is.
   local lapsed = 0
   for i = 5, #args do
-    if not owned_by(m[i + 7], args[2]) then m[i + 7] = nil; lapsed = lapsed + 1 end
+    if not owned_by(m[i + 8], args[2]) then m[i + 8] = nil; lapsed = lapsed + 1 end
   end
   local add = n - lapsed
   if bound > 0 and free + add > bound then return {'over-bound', bound} end
@@ -476,7 +487,7 @@ local function release_free(keys, args, m, head)
   local fields = {'free', free + add}
   local live, owner_fields, waiters = {}, {}, {}
   for i = 5, #args do
-    local owner = m[i + 7]
+    local owner = m[i + 8]
     if owner then
       live[#live + 1] = args[i]
       owner_fields[#owner_fields + 1] = owner_field(args[i])
@@ -494,30 +505,29 @@ local function release_free(keys, args, m, head)
   return {'ok', 0, lapsed}
 end
 
--- release_free for one token (the commonest release), without its tables: the state and the
--- token's owner field in one literal HMGET (with head, the queue's first entry: also window,
--- nudged, served and token); a live token is dropped as drop_holder does. Nobody queued (uncontended)
--- it makes no table at all; a young head (a holder that loops while others wait) is handled as
--- release_free handles it. Returns nil when the general path is needed (a lock, a head settle
--- must serve or drop, or a missing, foreign or garbled meta hash): release_free would return
--- nil too.
-local function release_one(keys, args, head)
+-- release_free for one token (the commonest release), without its tables: the state, the token's
+-- owner field and the queue count in one literal HMGET (when the count says someone is queued:
+-- the queue's first entry, head, and if there is one, window, nudged, served and token in a second
+-- HMGET); a live token is dropped as drop_holder does. Nobody queued (uncontended) it makes no
+-- table at all; a young head (a holder that loops while others wait) is handled as release_free
+-- handles it. Returns nil when the general path is needed (a lock, a head settle must serve or
+-- drop, or a missing, foreign or garbled meta hash): release_free would return nil too.
+local function release_one(keys, args)
   local kind = args[1]
   if kind ~= 'semaphore' and kind ~= 'bounded-semaphore' then return nil end
   local token = args[5]
-  local r
-  if head then
-    r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token), 'window', 'nudged',
-      'served', 'token')
-  else
-    r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token))
-  end
+  local r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token), 'queued')
   local free, bound, n = tonumber(r[2]), tonumber(r[3]), tonumber(args[4])
   if r[1] ~= kind or r[4] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n then
     return nil
   end
-  local now = head and ipc_now()
-  if head and not young_head(keys, r[6], head, now) then return nil end
+  local head = r[6] ~= '0' and redis.call('LINDEX', keys[3], 0)
+  local now, q
+  if head then
+    now = ipc_now()
+    q = redis.call('HMGET', keys[1], 'window', 'nudged', 'served', 'token')
+    if not young_head(keys, q[1], head, now) then return nil end
+  end
   -- A token whose owner field is gone had lapsed: it was given back then and adds nothing now.
   -- Nor does one granted to another object (owned_by): it stays that object's.
   local owner = owned_by(r[5], args[2]) and r[5] or nil
@@ -532,8 +542,8 @@ local function release_one(keys, args, head)
   end
   if head then
     local fields = {'free', free + add}
-    if owner then restart_fields(fields, token, r[8], now) end
-    finish_release(keys, fields, add ~= 0, head, r[7], r[9])
+    if owner then restart_fields(fields, token, q[3], now) end
+    finish_release(keys, fields, add ~= 0, head, q[2], q[4])
   elseif add ~= 0 then
     redis.call('HSET', keys[1], 'free', free + add)
   end
@@ -543,13 +553,13 @@ end
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 register('release', function(keys, args)
-  local head = redis.call('LINDEX', keys[3], 0)
-  local m
   if #args == 5 then
-    local fast = release_one(keys, args, head)
+    local fast = release_one(keys, args)
     if fast then return fast end
-    m = {}
-  else
+  end
+  local head = redis.call('LINDEX', keys[3], 0)
+  local m = {}
+  if #args ~= 5 then
     -- Nobody queued: only the fields release_free needs (and the owners), the rest when it does not apply.
     m = read_meta(keys, not head and RELEASE_FIELDS or nil, #args - 4 <= FAST_TOKENS and args, 5)
     local fast = release_free(keys, args, m, head)
@@ -636,7 +646,7 @@ register('renew', function(keys, args)
   redis.call('ZADD', keys[6], now + idle, object)
   local first = redis.call('ZRANGE', keys[2], 0, 0, 'WITHSCORES')
   local next_end = -1
-  if first[2] then next_end = math.max(0, tonumber(first[2]) - now) end
+  if first[2] and first[1] ~= KEEP then next_end = math.max(0, tonumber(first[2]) - now) end
   touch(keys, state, idle)
   return {granted, lost, gone, next_end, state.free}
 end)
@@ -647,7 +657,8 @@ register('cancel', function(keys, args)
   if not state then return err end
   local w = args[4]
   if redis.call('HDEL', keys[4], w) == 1 then
-    redis.call('LREM', keys[3], 0, w)
+    state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, w))
+    save(keys, state)
     return {'cancelled'}
   end
   local token = redis.call('HGET', keys[5], w)
@@ -662,7 +673,8 @@ register('value', function(keys, args)
   local now = ipc_now()
   settle(keys, state, now)
   touch(keys, state, tonumber(args[3]))
-  return {'ok', state.free, state.depth, redis.call('ZCARD', keys[2]), redis.call('LLEN', keys[3])}
+  -- The holders key's count less KEEP.
+  return {'ok', state.free, state.depth, math.max(0, redis.call('ZCARD', keys[2]) - 1), redis.call('LLEN', keys[3])}
 end)
 
 -- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
@@ -673,7 +685,9 @@ register('close', function(keys, args)
   local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
   local now = ipc_now()
   for i = 5, 4 + count do
-    if redis.call('HDEL', keys[4], args[i]) == 1 then redis.call('LREM', keys[3], 0, args[i]) end
+    if redis.call('HDEL', keys[4], args[i]) == 1 then
+      state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, args[i]))
+    end
   end
   for i = 5 + count, #args do
     if holds(keys, args[i], object) then
