@@ -5,22 +5,26 @@
  *
  * | KEYS | key                  | type | member / field → value                 | meaning                                   |
  * |------|----------------------|------|----------------------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version (3), free, bound, token, depth, persistent, reclaim, window, nudged, served, queued; `o:<token>` → "<object>\|<waiter or empty>" | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back; `o:<token>`: who holds each grant (a field per member of holders); `queued`: the length of queue |
- * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms); `keep` → +inf | permits out, one member per grant; `keep` keeps the key (and its TTL) when none is out |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version (3), free, bound, token, depth, persistent, reclaim, window, nudged, served, queued; `w:<token>` → waiter | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back; `queued`: the length of queue; `w:<token>`: the waiter a grant was handed to (only those grants have one) |
+ * | 2    | `ipc:{name}:holders` | zset | "<token>\|<object>" → lease end (server ms); `keep` → +inf | permits out, one member per grant, naming the object it was granted to; `keep` keeps the key (and its TTL) when none is out |
  * | 3    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
  * | 4    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<queued at>" | live waiters (a missing one was cancelled) |
  * | 5    | `ipc:{name}:grants`  | hash | waiter → token                         | grants handed to a waiter (for a lost wake-up) |
  * | 6    | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew | attached objects (last close removes all) |
  *
- * Layout version 2 (library v4) keeps the owner of each grant in the meta
- * hash (layout 1 had an `owners` hash): an acquire writes the grant's owner,
- * `free` and `token` in one HSET, and a release reads the owners with the
- * state in one HMGET. Layout 3 (library v7) adds `queued`, kept equal to
- * the queue's length by every function that pushes to or takes from it, so
- * a call reads the queue only when someone is in it, and the member `keep`
- * of holders, made with the key, so the key is never emptied and keeps its
- * TTL: the uncontended acquire and release run 4 commands each, not 6 and 5
- * (no LINDEX, no PEXPIRE). A function meeting a meta hash of another layout
+ * Layout version 3 (library v7; layout 2, v4 to v6, kept each grant's
+ * owner in a meta field `o:<token>`, and had neither `queued` nor `keep`):
+ * - a holders member names the object it was granted to, so a release or
+ *   renew finds its own grants with the member alone (`ZREM` tells whether
+ *   the token was live and this object's), and a grant writes no owner;
+ * - `queued` is kept equal to the queue's length by every function that
+ *   pushes to or takes from it, so a call reads the queue only when
+ *   someone is in it;
+ * - holders keeps a member `keep`, made with the key, so the key is never
+ *   emptied and keeps the TTL create and touch give it.
+ * So the uncontended acquire runs TIME, HMGET, ZADD, HSET and the release
+ * HMGET, ZREM, HSET (layout 2: 6 and 5 commands, with LINDEX, PEXPIRE and
+ * the owner's HDEL). A function meeting a meta hash of another layout
  * replies 'incompatible' and changes nothing.
  *
  * Ids: an object is "<clientId>/<n>" (clientId: the process's connection),
@@ -83,8 +87,9 @@ export const KEY_COUNT = 6
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
 /**
- * Version 7: key layout 3 (the `queued` count, the `keep` member of holders;
- * see above), which v4 to v6 refuse as 'incompatible', as v7 refuses theirs.
+ * Version 7: key layout 3 (holders members name their object, the `queued`
+ * count, the `keep` member of holders; see above), which v4 to v6 refuse as
+ * 'incompatible', as v7 refuses theirs.
  *
  * Version 6: waiter ids are checked and routed by core's `ipc_waiter_ok` and
  * `ipc_channel_of` instead of v5's own copies, which also let the object
@@ -107,25 +112,27 @@ local function count_ok(x) return x ~= nil and x >= 0 and x <= MAX and x % 1 == 
 local function token_ok(x) return x ~= nil and x >= 0 and x <= MAX_TOKEN and x % 1 == 0 end
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
 local HANDOFF_MS = 2
--- The layout of the keys (the meta hash's version field): 2 keeps the owners in the meta hash, 3
--- adds the queue count (queued) and the holders key's KEEP member.
+-- The layout of the keys (the meta hash's version field): 3 names the object in each holders
+-- member, counts the queue (queued) and keeps the holders key alive with KEEP.
 local LAYOUT = '3'
--- A release of at most this many tokens reads their owners in the HMGET of the state (release_free).
+-- A release of at most this many tokens reads their waiter fields in the HMGET of the state (release_free).
 local FAST_TOKENS = 64
 
 local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
 -- The object of waiter w, '<clientId>/<object>' (w passed ipc_waiter_ok).
 local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
--- Whether owner field value owner ('<object>|<waiter or empty>') names object: a release counts
--- only tokens granted to the releasing object; another's is left alone and adds nothing.
-local function owned_by(owner, object)
-  return owner ~= nil and owner ~= false and string.sub(owner, 1, #object + 1) == object .. '|'
-end
+-- The member of holders for token granted to object: '<token>|<object>'. A release or renew names
+-- the member from its own object id, so it finds only the tokens granted to that object; another
+-- object's are left alone and add nothing.
+local function member(token, object) return token .. '|' .. object end
+-- The token of a holders member (nil: KEEP, or a member no grant made).
+local function token_of(m) return string.match(m, '^(%d+)|') end
 
--- The owner field of token in the meta hash.
-local function owner_field(token) return 'o:' .. token end
+-- The waiter field of token in the meta hash: the waiter a grant was handed to (only such grants
+-- have one), so that its entry in grants goes with the grant.
+local function waiter_field(token) return 'w:' .. token end
 
--- The meta hash's fields: m[i] holds META[i] (m: read_meta), m[13] on the owner fields read with them.
+-- The meta hash's fields: m[i] holds META[i] (m: read_meta), m[13] on the waiter fields read with them.
 local META = {'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token', 'window', 'nudged', 'served',
   'version', 'queued'}
 -- The fields (positions in META) release_free reads when nobody is queued: each field an HMGET
@@ -133,13 +140,12 @@ local META = {'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token'
 -- (acquire, and release_one: one token), queued or not, read theirs with a literal HMGET instead
 -- of read_meta, whose tables and loops cost about 1.5 µs of Lua per call.
 local RELEASE_FIELDS = {1, 2, 3, 11}
--- The member of the holders key that keeps it from ever being emptied (score +inf, never a token,
--- no owner field): the key keeps the TTL create and touch give it, so granting a permit need not
+-- The member of the holders key that keeps it from ever being emptied (score +inf, no token): the key keeps the TTL create and touch give it, so granting a permit need not
 -- set one (layout 3; layout 2 set it on every acquire, as the key went with its last holder).
 local KEEP = 'keep'
 
 -- Reads, in one HMGET, the meta fields at positions 'at' into m (a new table when nil), or with
--- 'at' nil every field m does not hold yet, then the owner fields of tokens[first..] (tokens nil
+-- 'at' nil every field m does not hold yet, then the waiter fields of tokens[first..] (tokens nil
 -- or false: none) into m[13..]. Returns m.
 local function read_meta(keys, at, tokens, first, m)
   m = m or {}
@@ -152,7 +158,7 @@ local function read_meta(keys, at, tokens, first, m)
     end
   end
   if tokens then
-    for i = first, #tokens do fields[#fields + 1] = owner_field(tokens[i]); into[#into + 1] = 13 + i - first end
+    for i = first, #tokens do fields[#fields + 1] = waiter_field(tokens[i]); into[#into + 1] = 13 + i - first end
   end
   if #fields == 0 then return m end
   local values = redis.call('HMGET', keys[1], unpack(fields))
@@ -208,21 +214,22 @@ end
 local function grant(keys, state, now, object, w, lease)
   state.token = state.token + 1
   local token = state.token
-  redis.call('ZADD', keys[2], now + lease, token)
-  redis.call('HSET', keys[1], owner_field(token), object .. '|' .. w)
+  redis.call('ZADD', keys[2], now + lease, member(token, object))
+  if w ~= '' then redis.call('HSET', keys[1], waiter_field(token), w) end
   state.free = state.free - 1
   if is_lock(state) then state.depth = 1 end
   return token
 end
 
--- owner: the token's owner field, when the caller read it already.
-local function drop_holder(keys, token, owner)
-  owner = owner or redis.call('HGET', keys[1], owner_field(token))
-  redis.call('ZREM', keys[2], token)
-  redis.call('HDEL', keys[1], owner_field(token))
-  if owner then
-    local w = string.match(owner, '|(.+)$')
-    if w then redis.call('HDEL', keys[5], w) end
+-- Drops holders member m, and for a grant handed to a waiter its waiter field and grants entry.
+local function drop_holder(keys, m)
+  redis.call('ZREM', keys[2], m)
+  local token = token_of(m)
+  if not token then return end
+  local w = redis.call('HGET', keys[1], waiter_field(token))
+  if w then
+    redis.call('HDEL', keys[1], waiter_field(token))
+    redis.call('HDEL', keys[5], w)
   end
 end
 
@@ -251,8 +258,8 @@ end
 local function settle(keys, state, now, nudge)
   local lapsed = redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)
   if #lapsed > 0 then nudge = true end
-  for _, token in ipairs(lapsed) do
-    drop_holder(keys, token)
+  for _, m in ipairs(lapsed) do
+    drop_holder(keys, m)
     if is_lock(state) then state.free = 1; state.depth = 0
     elseif state.reclaim then state.free = state.free + 1 end
   end
@@ -303,8 +310,7 @@ local function released(keys, state, head)
 end
 
 local function holds(keys, token, object)
-  if token == '' or not redis.call('ZSCORE', keys[2], token) then return false end
-  return owned_by(redis.call('HGET', keys[1], owner_field(token)), object)
+  return token ~= '' and redis.call('ZSCORE', keys[2], member(token, object)) ~= false
 end
 
 -- args: kind, object, idle, mode ('new' | 'open' | 'create'), free, bound, persistent, reclaim
@@ -350,8 +356,7 @@ end
 -- first, then grant: with nobody queued it skips settle; with a young head, settle's sweep of
 -- lapsed leases is skipped here (they are still counted as held, so no permit is created; the
 -- next call that needs a permit, or a renew, sweeps them). Writes what grant + save write (the
--- holders member, whose key keeps its TTL: see KEEP; free, token, a lock's depth and the grant's
--- owner field in one HSET). Returns nil when the general path is needed (a claim, an
+-- holders member, whose key keeps its TTL: see KEEP; free, token and a lock's depth in one HSET). Returns nil when the general path is needed (a claim, an
 -- RLock, nothing free, a head settle must serve or drop, or a missing, foreign or garbled meta hash).
 local function acquire_free(keys, args, m, head, now)
   if args[6] == 'claim' or args[1] == 'rlock' then return nil end
@@ -361,11 +366,11 @@ local function acquire_free(keys, args, m, head, now)
   end
   if head and not young_head(keys, m[8], head, now) then return nil end
   token = token + 1
-  redis.call('ZADD', keys[2], now + tonumber(args[5]), token)
+  redis.call('ZADD', keys[2], now + tonumber(args[5]), member(token, args[2]))
   if args[1] == 'lock' then
-    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1, owner_field(token), args[2] .. '|')
+    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1)
   else
-    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, owner_field(token), args[2] .. '|')
+    redis.call('HSET', keys[1], 'free', free - 1, 'token', token)
   end
   return {'granted', token}
 end
@@ -392,7 +397,7 @@ register('acquire', function(keys, args)
     if holds(keys, token, object) then
       state.depth = state.depth + 1
       save(keys, state)
-      redis.call('ZADD', keys[2], now + lease, token)
+      redis.call('ZADD', keys[2], now + lease, member(token, object))
       return {'reentered', tonumber(token)}
     end
   end
@@ -457,15 +462,16 @@ local function finish_release(keys, fields, changed, head, nudged, token)
   if nudge then nudge_head(head, token, fields[2]) end
 end
 
--- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the owners
--- of args[5..], so m[i + 8] is the owner field of token args[i]; nobody queued: RELEASE_FIELDS only; head: the queue's first entry or false),
+-- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the waiter
+-- fields of args[5..], so m[i + 8] is the waiter field of token args[i]; nobody queued: RELEASE_FIELDS only; head: the queue's first entry or false),
 -- without open()'s state table: the general path would drop the live tokens, add n minus the
 -- lapsed ones, then save (nobody queued) or settle, which with a young head only nudges it once
 -- (skipped here: its sweep of lapsed leases, as in acquire_free). A token is live while its
--- owner field is (grant writes it with the holders member, drop_holder deletes both). Drops the
--- live tokens as drop_holder does, in one ZREM, one HDEL of owner fields and one HDEL of grants.
--- Returns nil when the general path is needed (a lock, more than FAST_TOKENS tokens, a head
--- settle must serve or drop, or a missing, foreign or garbled meta hash).
+-- holders member is; the ZREM of the member tells (one ZREM per token), and drops it as
+-- drop_holder does, with one HDEL of waiter fields and one HDEL of grants for those handed to a
+-- waiter. Returns nil when the general path is needed (a lock, more than FAST_TOKENS tokens, a
+-- head settle must serve or drop, n permits could exceed the bound or MAX (the general path
+-- tells which tokens count before it changes anything), or a missing, foreign or garbled meta hash).
 local function release_free(keys, args, m, head)
   if args[1] ~= 'semaphore' and args[1] ~= 'bounded-semaphore' then return nil end
   if #args - 4 > FAST_TOKENS then return nil end
@@ -473,52 +479,47 @@ local function release_free(keys, args, m, head)
   if m[1] ~= args[1] or m[11] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n then
     return nil
   end
+  if (bound > 0 and free + n > bound) or free + n > MAX then return nil end
   local now = head and ipc_now()
   if head and not young_head(keys, m[8], head, now) then return nil end
-  -- A token lapsed (its owner field is gone) or granted to another object (owned_by) adds
-  -- nothing and stays as it is.
-  local lapsed = 0
+  -- A token lapsed (its member is gone) or granted to another object (no member of this
+  -- object's) adds nothing and stays as it is.
+  local lapsed, fields, waiter_fields, waiters = 0, {'free', 0}, {}, {}
   for i = 5, #args do
-    if not owned_by(m[i + 8], args[2]) then m[i + 8] = nil; lapsed = lapsed + 1 end
-  end
-  local add = n - lapsed
-  if bound > 0 and free + add > bound then return {'over-bound', bound} end
-  if free + add > MAX then return {'over-max', MAX} end
-  local fields = {'free', free + add}
-  local live, owner_fields, waiters = {}, {}, {}
-  for i = 5, #args do
-    local owner = m[i + 8]
-    if owner then
-      live[#live + 1] = args[i]
-      owner_fields[#owner_fields + 1] = owner_field(args[i])
-      local w = string.match(owner, '|(.+)$')
-      if w then waiters[#waiters + 1] = w end
+    if redis.call('ZREM', keys[2], member(args[i], args[2])) == 1 then
+      local w = m[i + 8]
+      if w then waiter_fields[#waiter_fields + 1] = waiter_field(args[i]); waiters[#waiters + 1] = w end
       if head then restart_fields(fields, args[i], m[10], now) end
+    else
+      lapsed = lapsed + 1
     end
   end
-  if #live > 0 then
-    redis.call('ZREM', keys[2], unpack(live))
-    redis.call('HDEL', keys[1], unpack(owner_fields))
-    if #waiters > 0 then redis.call('HDEL', keys[5], unpack(waiters)) end
+  if #waiters > 0 then
+    redis.call('HDEL', keys[1], unpack(waiter_fields))
+    redis.call('HDEL', keys[5], unpack(waiters))
   end
+  local add = n - lapsed
+  fields[2] = free + add
   finish_release(keys, fields, add ~= 0, head, m[9], m[7])
   return {'ok', 0, lapsed}
 end
 
 -- release_free for one token (the commonest release), without its tables: the state, the token's
--- owner field and the queue count in one literal HMGET (when the count says someone is queued:
+-- waiter field and the queue count in one literal HMGET (when the count says someone is queued:
 -- the queue's first entry, head, and if there is one, window, nudged, served and token in a second
--- HMGET); a live token is dropped as drop_holder does. Nobody queued (uncontended) it makes no
--- table at all; a young head (a holder that loops while others wait) is handled as release_free
--- handles it. Returns nil when the general path is needed (a lock, a head settle must serve or
--- drop, or a missing, foreign or garbled meta hash): release_free would return nil too.
+-- HMGET); a live token is dropped as drop_holder does. Nobody queued (uncontended) it runs HMGET,
+-- ZREM and HSET and makes no table; a young head (a holder that loops while others wait) is
+-- handled as release_free handles it. Returns nil when the general path is needed (a lock, a head
+-- settle must serve or drop, n permits could exceed the bound or MAX, or a missing, foreign or
+-- garbled meta hash): release_free would return nil too.
 local function release_one(keys, args)
   local kind = args[1]
   if kind ~= 'semaphore' and kind ~= 'bounded-semaphore' then return nil end
   local token = args[5]
-  local r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token), 'queued')
+  local r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', waiter_field(token), 'queued')
   local free, bound, n = tonumber(r[2]), tonumber(r[3]), tonumber(args[4])
-  if r[1] ~= kind or r[4] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n then
+  if r[1] ~= kind or r[4] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n
+    or (bound > 0 and free + n > bound) or free + n > MAX then
     return nil
   end
   local head = r[6] ~= '0' and redis.call('LINDEX', keys[3], 0)
@@ -528,26 +529,23 @@ local function release_one(keys, args)
     q = redis.call('HMGET', keys[1], 'window', 'nudged', 'served', 'token')
     if not young_head(keys, q[1], head, now) then return nil end
   end
-  -- A token whose owner field is gone had lapsed: it was given back then and adds nothing now.
-  -- Nor does one granted to another object (owned_by): it stays that object's.
-  local owner = owned_by(r[5], args[2]) and r[5] or nil
-  local add = owner and n or n - 1
-  if bound > 0 and free + add > bound then return {'over-bound', bound} end
-  if free + add > MAX then return {'over-max', MAX} end
-  if owner then
-    redis.call('ZREM', keys[2], token)
-    redis.call('HDEL', keys[1], owner_field(token))
-    -- A grant to a waiter ('<object>|<waiter>', not ending in '|'): its grants entry goes too.
-    if string.byte(owner, -1) ~= 124 then redis.call('HDEL', keys[5], string.match(owner, '|(.+)$')) end
+  -- A token whose member is gone had lapsed: it was given back then and adds nothing now. Nor
+  -- does one granted to another object (no member of this object's): it stays that object's.
+  local live = redis.call('ZREM', keys[2], member(token, args[2])) == 1
+  local add = live and n or n - 1
+  -- A grant handed to a waiter: its waiter field and grants entry go too.
+  if live and r[5] then
+    redis.call('HDEL', keys[1], waiter_field(token))
+    redis.call('HDEL', keys[5], r[5])
   end
   if head then
     local fields = {'free', free + add}
-    if owner then restart_fields(fields, token, q[3], now) end
+    if live then restart_fields(fields, token, q[3], now) end
     finish_release(keys, fields, add ~= 0, head, q[2], q[4])
   elseif add ~= 0 then
     redis.call('HSET', keys[1], 'free', free + add)
   end
-  return {'ok', 0, owner and 0 or 1}
+  return {'ok', 0, live and 0 or 1}
 end
 
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
@@ -560,7 +558,7 @@ register('release', function(keys, args)
   local head = redis.call('LINDEX', keys[3], 0)
   local m = {}
   if #args ~= 5 then
-    -- Nobody queued: only the fields release_free needs (and the owners), the rest when it does not apply.
+    -- Nobody queued: only the fields release_free needs (and the waiter fields), the rest when it does not apply.
     m = read_meta(keys, not head and RELEASE_FIELDS or nil, #args - 4 <= FAST_TOKENS and args, 5)
     local fast = release_free(keys, args, m, head)
     if fast then return fast end
@@ -581,7 +579,7 @@ register('release', function(keys, args)
       save(keys, state)
       return {'ok', state.depth, 0}
     end
-    drop_holder(keys, token)
+    drop_holder(keys, member(token, object))
     restart_window(state, token)
     state.free = 1
     state.depth = 0
@@ -602,7 +600,7 @@ register('release', function(keys, args)
     return {'over-max', MAX}
   end
   for _, token in ipairs(live) do
-    drop_holder(keys, token)
+    drop_holder(keys, member(token, object))
     restart_window(state, token)
   end
   state.free = state.free + add
@@ -638,7 +636,7 @@ register('renew', function(keys, args)
   end
   for i = 6 + count, #args do
     if holds(keys, args[i], object) then
-      redis.call('ZADD', keys[2], now + lease, args[i])
+      redis.call('ZADD', keys[2], now + lease, member(args[i], object))
     else
       lost[#lost + 1] = args[i]
     end
@@ -691,7 +689,7 @@ register('close', function(keys, args)
   end
   for i = 5 + count, #args do
     if holds(keys, args[i], object) then
-      drop_holder(keys, args[i])
+      drop_holder(keys, member(args[i], object))
       if is_lock(state) then state.free = 1; state.depth = 0
       elseif state.reclaim then state.free = state.free + 1 end
     end
