@@ -140,8 +140,9 @@ local META = {'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token'
 -- (acquire, and release_one: one token), queued or not, read theirs with a literal HMGET instead
 -- of read_meta, whose tables and loops cost about 1.5 µs of Lua per call.
 local RELEASE_FIELDS = {1, 2, 3, 11}
--- The member of the holders key that keeps it from ever being emptied (score +inf, no token): the key keeps the TTL create and touch give it, so granting a permit need not
--- set one (layout 3; layout 2 set it on every acquire, as the key went with its last holder).
+-- The member of the holders key that keeps it from ever being emptied (score +inf, no token):
+-- the key keeps the TTL create and touch give it, so granting a permit need not set one (layout
+-- 3; layout 2 set it on every acquire, as the key went with its last holder).
 local KEEP = 'keep'
 
 -- Reads, in one HMGET, the meta fields at positions 'at' into m (a new table when nil), or with
@@ -356,8 +357,9 @@ end
 -- first, then grant: with nobody queued it skips settle; with a young head, settle's sweep of
 -- lapsed leases is skipped here (they are still counted as held, so no permit is created; the
 -- next call that needs a permit, or a renew, sweeps them). Writes what grant + save write (the
--- holders member, whose key keeps its TTL: see KEEP; free, token and a lock's depth in one HSET). Returns nil when the general path is needed (a claim, an
--- RLock, nothing free, a head settle must serve or drop, or a missing, foreign or garbled meta hash).
+-- holders member, whose key keeps its TTL: see KEEP; free, token and a lock's depth in one HSET).
+-- Returns nil when the general path is needed (a claim, an RLock, nothing free, a head settle
+-- must serve or drop, or a missing, foreign or garbled meta hash).
 local function acquire_free(keys, args, m, head, now)
   if args[6] == 'claim' or args[1] == 'rlock' then return nil end
   local free, token = tonumber(m[2]), tonumber(m[7])
