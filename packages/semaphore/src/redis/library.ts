@@ -5,17 +5,26 @@
  *
  * | KEYS | key                  | type | member / field → value                 | meaning                                   |
  * |------|----------------------|------|----------------------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version (2), free, bound, token, depth, persistent, reclaim, window, nudged, served; `o:<token>` → "<object>\|<waiter or empty>" | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back; `o:<token>`: who holds each grant (a field per member of holders) |
- * | 2    | `ipc:{name}:holders` | zset | token → lease end (server ms)          | permits out, one member per grant         |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version (3), free, bound, token, depth, persistent, reclaim, window, nudged, served, queued; `w:<token>` → waiter | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back; `queued`: the length of queue; `w:<token>`: the waiter a grant was handed to (only those grants have one) |
+ * | 2    | `ipc:{name}:holders` | zset | "<token>\|<object>" → lease end (server ms); `keep` → +inf | permits out, one member per grant, naming the object it was granted to; `keep` keeps the key (and its TTL) when none is out |
  * | 3    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
  * | 4    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<queued at>" | live waiters (a missing one was cancelled) |
  * | 5    | `ipc:{name}:grants`  | hash | waiter → token                         | grants handed to a waiter (for a lost wake-up) |
  * | 6    | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew | attached objects (last close removes all) |
  *
- * Layout version 2 (library v4) keeps the owner of each grant in the meta
- * hash (layout 1 had an `owners` hash): an acquire writes the grant's owner,
- * `free` and `token` in one HSET, and a release reads the owners with the
- * state in one HMGET. A function meeting a meta hash of another layout
+ * Layout version 3 (library v7; layout 2, v4 to v6, kept each grant's
+ * owner in a meta field `o:<token>`, and had neither `queued` nor `keep`):
+ * - a holders member names the object it was granted to, so a release or
+ *   renew finds its own grants with the member alone (`ZREM` tells whether
+ *   the token was live and this object's), and a grant writes no owner;
+ * - `queued` is kept equal to the queue's length by every function that
+ *   pushes to or takes from it, so a call reads the queue only when
+ *   someone is in it;
+ * - holders keeps a member `keep`, made with the key, so the key is never
+ *   emptied and keeps the TTL create and touch give it.
+ * So the uncontended acquire runs TIME, HMGET, ZADD, HSET and the release
+ * HMGET, ZREM, HSET (layout 2: 6 and 5 commands, with LINDEX, PEXPIRE and
+ * the owner's HDEL). A function meeting a meta hash of another layout
  * replies 'incompatible' and changes nothing.
  *
  * Ids: an object is "<clientId>/<n>" (clientId: the process's connection),
@@ -78,6 +87,10 @@ export const KEY_COUNT = 6
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
 /**
+ * Version 7: key layout 3 (holders members name their object, the `queued`
+ * count, the `keep` member of holders; see above), which v4 to v6 refuse as
+ * 'incompatible', as v7 refuses theirs.
+ *
  * Version 6: waiter ids are checked and routed by core's `ipc_waiter_ok` and
  * `ipc_channel_of` instead of v5's own copies, which also let the object
  * part hold a '/' (no client makes one). Same keys as v4 and v5, which share
@@ -85,7 +98,7 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
  */
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  6,
+  7,
   `
 local MAX = 8388607
 -- The last token a grant may take: tokens reach clients as safe integers (below 2^53), and a
@@ -99,35 +112,42 @@ local function count_ok(x) return x ~= nil and x >= 0 and x <= MAX and x % 1 == 
 local function token_ok(x) return x ~= nil and x >= 0 and x <= MAX_TOKEN and x % 1 == 0 end
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
 local HANDOFF_MS = 2
--- The layout of the keys (the meta hash's version field): 2 keeps the owners in the meta hash.
-local LAYOUT = '2'
--- A release of at most this many tokens reads their owners in the HMGET of the state (release_free).
+-- The layout of the keys (the meta hash's version field): 3 names the object in each holders
+-- member, counts the queue (queued) and keeps the holders key alive with KEEP.
+local LAYOUT = '3'
+-- A release of at most this many tokens reads their waiter fields in the HMGET of the state (release_free).
 local FAST_TOKENS = 64
 
 local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
 -- The object of waiter w, '<clientId>/<object>' (w passed ipc_waiter_ok).
 local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
--- Whether owner field value owner ('<object>|<waiter or empty>') names object: a release counts
--- only tokens granted to the releasing object; another's is left alone and adds nothing.
-local function owned_by(owner, object)
-  return owner ~= nil and owner ~= false and string.sub(owner, 1, #object + 1) == object .. '|'
-end
+-- The member of holders for token granted to object: '<token>|<object>'. A release or renew names
+-- the member from its own object id, so it finds only the tokens granted to that object; another
+-- object's are left alone and add nothing.
+local function member(token, object) return token .. '|' .. object end
+-- The token of a holders member (nil: KEEP, or a member no grant made).
+local function token_of(m) return string.match(m, '^(%d+)|') end
 
--- The owner field of token in the meta hash.
-local function owner_field(token) return 'o:' .. token end
+-- The waiter field of token in the meta hash: the waiter a grant was handed to (only such grants
+-- have one), so that its entry in grants goes with the grant.
+local function waiter_field(token) return 'w:' .. token end
 
--- The meta hash's fields: m[i] holds META[i] (m: read_meta), m[12] on the owner fields read with them.
+-- The meta hash's fields: m[i] holds META[i] (m: read_meta), m[13] on the waiter fields read with them.
 local META = {'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token', 'window', 'nudged', 'served',
-  'version'}
+  'version', 'queued'}
 -- The fields (positions in META) release_free reads when nobody is queued: each field an HMGET
 -- returns costs about 0.15 µs, a second HMGET about 0.7 µs (Redis 7.0). The commonest calls
 -- (acquire, and release_one: one token), queued or not, read theirs with a literal HMGET instead
 -- of read_meta, whose tables and loops cost about 1.5 µs of Lua per call.
 local RELEASE_FIELDS = {1, 2, 3, 11}
+-- The member of the holders key that keeps it from ever being emptied (score +inf, no token):
+-- the key keeps the TTL create and touch give it, so granting a permit need not set one (layout
+-- 3; layout 2 set it on every acquire, as the key went with its last holder).
+local KEEP = 'keep'
 
 -- Reads, in one HMGET, the meta fields at positions 'at' into m (a new table when nil), or with
--- 'at' nil every field m does not hold yet, then the owner fields of tokens[first..] (tokens nil
--- or false: none) into m[12..]. Returns m.
+-- 'at' nil every field m does not hold yet, then the waiter fields of tokens[first..] (tokens nil
+-- or false: none) into m[13..]. Returns m.
 local function read_meta(keys, at, tokens, first, m)
   m = m or {}
   local fields, into = {}, {}
@@ -139,7 +159,7 @@ local function read_meta(keys, at, tokens, first, m)
     end
   end
   if tokens then
-    for i = first, #tokens do fields[#fields + 1] = owner_field(tokens[i]); into[#into + 1] = 12 + i - first end
+    for i = first, #tokens do fields[#fields + 1] = waiter_field(tokens[i]); into[#into + 1] = 13 + i - first end
   end
   if #fields == 0 then return m end
   local values = redis.call('HMGET', keys[1], unpack(fields))
@@ -156,13 +176,13 @@ local function open(keys, kind, idle, m)
   if m[11] ~= LAYOUT then return nil, {'incompatible', m[1] .. ' of another @ipc release (layout ' .. tostring(m[11]) .. ')'} end
   local state = { kind = m[1], free = tonumber(m[2]), bound = tonumber(m[3]), persistent = m[4] == '1',
                   reclaim = m[5] == '1', depth = tonumber(m[6]) or 0, token = tonumber(m[7]) or 0,
-                  window = tonumber(m[8]) or 0, nudged = m[9] or '', served = m[10] or '' }
+                  window = tonumber(m[8]) or 0, nudged = m[9] or '', served = m[10] or '', queued = tonumber(m[12]) }
   -- Range checks: a garbled hash (another program wrote it) is reported, never computed with.
   if not count_ok(state.free) or not count_ok(state.bound) or not count_ok(state.depth)
-    or not token_ok(state.token) then
+    or not token_ok(state.token) or not token_ok(state.queued) then
     return nil, {'corrupt', 'meta'}
   end
-  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served, state.queued }
   state.idle = tonumber(idle) or 0
   return state, nil
 end
@@ -177,13 +197,15 @@ local function save(keys, state)
   if state.window ~= saved[4] then fields[#fields + 1] = 'window'; fields[#fields + 1] = state.window end
   if state.nudged ~= saved[5] then fields[#fields + 1] = 'nudged'; fields[#fields + 1] = state.nudged end
   if state.served ~= saved[6] then fields[#fields + 1] = 'served'; fields[#fields + 1] = state.served end
+  if state.queued ~= saved[7] then fields[#fields + 1] = 'queued'; fields[#fields + 1] = state.queued end
   if #fields == 0 then return end
   redis.call('HSET', keys[1], unpack(fields))
-  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served }
+  state.saved = { state.free, state.depth, state.token, state.window, state.nudged, state.served, state.queued }
 end
 
 -- A TTL on keys[a] and keys[b] (not persistent): a key whose last member went was deleted, and
--- is made again now. (create, renew and close renew the TTL of every key; see touch.)
+-- is made again now. (create, renew and close renew the TTL of every key; see touch. The holders
+-- key is never emptied: see KEEP.)
 local function expire(keys, state, a, b)
   if state.persistent then return end
   redis.call('PEXPIRE', keys[a], state.idle)
@@ -193,22 +215,22 @@ end
 local function grant(keys, state, now, object, w, lease)
   state.token = state.token + 1
   local token = state.token
-  redis.call('ZADD', keys[2], now + lease, token)
-  redis.call('HSET', keys[1], owner_field(token), object .. '|' .. w)
-  expire(keys, state, 2, 2)
+  redis.call('ZADD', keys[2], now + lease, member(token, object))
+  if w ~= '' then redis.call('HSET', keys[1], waiter_field(token), w) end
   state.free = state.free - 1
   if is_lock(state) then state.depth = 1 end
   return token
 end
 
--- owner: the token's owner field, when the caller read it already.
-local function drop_holder(keys, token, owner)
-  owner = owner or redis.call('HGET', keys[1], owner_field(token))
-  redis.call('ZREM', keys[2], token)
-  redis.call('HDEL', keys[1], owner_field(token))
-  if owner then
-    local w = string.match(owner, '|(.+)$')
-    if w then redis.call('HDEL', keys[5], w) end
+-- Drops holders member m, and for a grant handed to a waiter its waiter field and grants entry.
+local function drop_holder(keys, m)
+  redis.call('ZREM', keys[2], m)
+  local token = token_of(m)
+  if not token then return end
+  local w = redis.call('HGET', keys[1], waiter_field(token))
+  if w then
+    redis.call('HDEL', keys[1], waiter_field(token))
+    redis.call('HDEL', keys[5], w)
   end
 end
 
@@ -237,24 +259,26 @@ end
 local function settle(keys, state, now, nudge)
   local lapsed = redis.call('ZRANGEBYSCORE', keys[2], '-inf', now)
   if #lapsed > 0 then nudge = true end
-  for _, token in ipairs(lapsed) do
-    drop_holder(keys, token)
+  for _, m in ipairs(lapsed) do
+    drop_holder(keys, m)
     if is_lock(state) then state.free = 1; state.depth = 0
     elseif state.reclaim then state.free = state.free + 1 end
   end
   if state.bound > 0 and state.free > state.bound then state.free = state.bound end
   while state.free > 0 do
     local w = redis.call('LINDEX', keys[3], 0)
-    if not w then break end
+    if not w then state.queued = 0; break end
     local entry = redis.call('HGET', keys[4], w)
     local ends, lease, since
     if entry then ends, lease, since = string.match(entry, '^(%d+)|(%d+)|(%d+)$') end
     if not ends or tonumber(ends) <= now or not ipc_waiter_ok(w) then
       -- Cancelled, or its object stopped renewing (or not an id we made): drop it.
       redis.call('LPOP', keys[3])
+      state.queued = math.max(0, state.queued - 1)
       if entry then redis.call('HDEL', keys[4], w) end
     elseif waited(state, now, since) >= HANDOFF_MS then
       redis.call('LPOP', keys[3])
+      state.queued = math.max(0, state.queued - 1)
       redis.call('HDEL', keys[4], w)
       local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
       redis.call('HSET', keys[5], w, token)
@@ -287,8 +311,7 @@ local function released(keys, state, head)
 end
 
 local function holds(keys, token, object)
-  if token == '' or not redis.call('ZSCORE', keys[2], token) then return false end
-  return owned_by(redis.call('HGET', keys[1], owner_field(token)), object)
+  return token ~= '' and redis.call('ZSCORE', keys[2], member(token, object)) ~= false
 end
 
 -- args: kind, object, idle, mode ('new' | 'open' | 'create'), free, bound, persistent, reclaim
@@ -302,7 +325,8 @@ register('create', function(keys, args)
   else
     if mode == 'open' then return {'missing'} end
     redis.call('HSET', keys[1], 'kind', kind, 'version', LAYOUT, 'free', args[5], 'bound', args[6],
-      'persistent', args[7], 'reclaim', args[8], 'token', 0, 'depth', 0)
+      'persistent', args[7], 'reclaim', args[8], 'token', 0, 'depth', 0, 'queued', 0)
+    redis.call('ZADD', keys[2], '+inf', KEEP)
     status = 'created'
   end
   local state, err = open(keys, kind, idle)
@@ -327,15 +351,15 @@ local function young_head(keys, window, head, now)
   return now - math.max(tonumber(since), tonumber(window) or 0) < HANDOFF_MS
 end
 
--- The acquire that takes a free permit at once (m: the meta fields kind, free, persistent, token
--- and version in their read_meta places, and window when head is set; head: the queue's first entry or
--- false), without open()'s state table: nobody is queued, or the head is young (barging). The
--- general path would settle first, then grant: with nobody queued it skips settle; with a young
--- head, settle's sweep of lapsed leases is skipped here (they are still counted as held, so no
--- permit is created; the next call that needs a permit, or a renew, sweeps them). Writes what
--- grant + save write (the holders member and its TTL; free, token, a lock's depth and the
--- grant's owner field in one HSET). Returns nil when the general path is needed (a claim, an
--- RLock, nothing free, a head settle must serve or drop, or a missing, foreign or garbled meta hash).
+-- The acquire that takes a free permit at once (m: the meta fields kind, free, token, version and
+-- window in their read_meta places; head: the queue's first entry or false), without open()'s
+-- state table: nobody is queued, or the head is young (barging). The general path would settle
+-- first, then grant: with nobody queued it skips settle; with a young head, settle's sweep of
+-- lapsed leases is skipped here (they are still counted as held, so no permit is created; the
+-- next call that needs a permit, or a renew, sweeps them). Writes what grant + save write (the
+-- holders member, whose key keeps its TTL: see KEEP; free, token and a lock's depth in one HSET).
+-- Returns nil when the general path is needed (a claim, an RLock, nothing free, a head settle
+-- must serve or drop, or a missing, foreign or garbled meta hash).
 local function acquire_free(keys, args, m, head, now)
   if args[6] == 'claim' or args[1] == 'rlock' then return nil end
   local free, token = tonumber(m[2]), tonumber(m[7])
@@ -344,31 +368,24 @@ local function acquire_free(keys, args, m, head, now)
   end
   if head and not young_head(keys, m[8], head, now) then return nil end
   token = token + 1
-  redis.call('ZADD', keys[2], now + tonumber(args[5]), token)
-  -- expire(keys, state, 2, 2): the holders key may have been made by this ZADD.
-  if m[4] ~= '1' then redis.call('PEXPIRE', keys[2], tonumber(args[3])) end
+  redis.call('ZADD', keys[2], now + tonumber(args[5]), member(token, args[2]))
   if args[1] == 'lock' then
-    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1, owner_field(token), args[2] .. '|')
+    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1)
   else
-    redis.call('HSET', keys[1], 'free', free - 1, 'token', token, owner_field(token), args[2] .. '|')
+    redis.call('HSET', keys[1], 'free', free - 1, 'token', token)
   end
   return {'granted', token}
 end
 
 -- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes), a claim's bar (from the nudge it answers; '' or none: a claim when its 2 ms are up)
 register('acquire', function(keys, args)
-  local head = redis.call('LINDEX', keys[3], 0)
-  local now = ipc_now()
   -- Only the fields acquire_free needs (into their places in m; window to tell a young head), the
   -- rest when it does not grant: a literal HMGET costs less than read_meta's tables and loops.
-  local m
-  if head then
-    local r = redis.call('HMGET', keys[1], 'kind', 'free', 'persistent', 'token', 'version', 'window')
-    m = {r[1], r[2], nil, r[3], nil, nil, r[4], r[6], nil, nil, r[5]}
-  else
-    local r = redis.call('HMGET', keys[1], 'kind', 'free', 'persistent', 'token', 'version')
-    m = {r[1], r[2], nil, r[3], nil, nil, r[4], nil, nil, nil, r[5]}
-  end
+  -- The queue is read only when the count says someone is in it (an empty queue: no LINDEX).
+  local r = redis.call('HMGET', keys[1], 'kind', 'free', 'token', 'version', 'window', 'queued')
+  local m = {r[1], r[2], nil, nil, nil, nil, r[3], r[5], nil, nil, r[4], r[6]}
+  local head = r[6] ~= '0' and redis.call('LINDEX', keys[3], 0)
+  local now = ipc_now()
   local fast = acquire_free(keys, args, m, head, now)
   if fast then return fast end
   read_meta(keys, nil, nil, nil, m)
@@ -382,7 +399,7 @@ register('acquire', function(keys, args)
     if holds(keys, token, object) then
       state.depth = state.depth + 1
       save(keys, state)
-      redis.call('ZADD', keys[2], now + lease, token)
+      redis.call('ZADD', keys[2], now + lease, member(token, object))
       return {'reentered', tonumber(token)}
     end
   end
@@ -402,7 +419,7 @@ register('acquire', function(keys, args)
       return {'queued', math.max(0, HANDOFF_MS - waited(state, now, since))}
     end
     redis.call('HDEL', keys[4], w)
-    redis.call('LREM', keys[3], 0, w)
+    state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, w))
     local token = grant(keys, state, now, object, w, lease)
     -- A waiter was served: the next one's HANDOFF_MS start now, and again when it gives this permit back.
     state.window, state.nudged, state.served = now, '', tostring(token)
@@ -418,9 +435,10 @@ register('acquire', function(keys, args)
   if args[6] == 'try' then
     return {'busy'}
   end
-  redis.call('RPUSH', keys[3], w)
+  state.queued = redis.call('RPUSH', keys[3], w)
   redis.call('HSET', keys[4], w, (now + lease) .. '|' .. lease .. '|' .. now)
   expire(keys, state, 3, 4)
+  save(keys, state)
   return {'queued'}
 end)
 
@@ -446,15 +464,16 @@ local function finish_release(keys, fields, changed, head, nudged, token)
   if nudge then nudge_head(head, token, fields[2]) end
 end
 
--- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the owners
--- of args[5..], so m[i + 7] is the owner field of token args[i]; nobody queued: RELEASE_FIELDS only; head: the queue's first entry or false),
+-- A semaphore's release of several tokens (release_one takes one) when nobody is queued or the head is young (m: read_meta with the waiter
+-- fields of args[5..], so m[i + 8] is the waiter field of token args[i]; nobody queued: RELEASE_FIELDS only; head: the queue's first entry or false),
 -- without open()'s state table: the general path would drop the live tokens, add n minus the
 -- lapsed ones, then save (nobody queued) or settle, which with a young head only nudges it once
 -- (skipped here: its sweep of lapsed leases, as in acquire_free). A token is live while its
--- owner field is (grant writes it with the holders member, drop_holder deletes both). Drops the
--- live tokens as drop_holder does, in one ZREM, one HDEL of owner fields and one HDEL of grants.
--- Returns nil when the general path is needed (a lock, more than FAST_TOKENS tokens, a head
--- settle must serve or drop, or a missing, foreign or garbled meta hash).
+-- holders member is; the ZREM of the member tells (one ZREM per token), and drops it as
+-- drop_holder does, with one HDEL of waiter fields and one HDEL of grants for those handed to a
+-- waiter. Returns nil when the general path is needed (a lock, more than FAST_TOKENS tokens, a
+-- head settle must serve or drop, n permits could exceed the bound or MAX (the general path
+-- tells which tokens count before it changes anything), or a missing, foreign or garbled meta hash).
 local function release_free(keys, args, m, head)
   if args[1] ~= 'semaphore' and args[1] ~= 'bounded-semaphore' then return nil end
   if #args - 4 > FAST_TOKENS then return nil end
@@ -462,95 +481,86 @@ local function release_free(keys, args, m, head)
   if m[1] ~= args[1] or m[11] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n then
     return nil
   end
+  if (bound > 0 and free + n > bound) or free + n > MAX then return nil end
   local now = head and ipc_now()
   if head and not young_head(keys, m[8], head, now) then return nil end
-  -- A token lapsed (its owner field is gone) or granted to another object (owned_by) adds
-  -- nothing and stays as it is.
-  local lapsed = 0
+  -- A token lapsed (its member is gone) or granted to another object (no member of this
+  -- object's) adds nothing and stays as it is.
+  local lapsed, fields, waiter_fields, waiters = 0, {'free', 0}, {}, {}
   for i = 5, #args do
-    if not owned_by(m[i + 7], args[2]) then m[i + 7] = nil; lapsed = lapsed + 1 end
-  end
-  local add = n - lapsed
-  if bound > 0 and free + add > bound then return {'over-bound', bound} end
-  if free + add > MAX then return {'over-max', MAX} end
-  local fields = {'free', free + add}
-  local live, owner_fields, waiters = {}, {}, {}
-  for i = 5, #args do
-    local owner = m[i + 7]
-    if owner then
-      live[#live + 1] = args[i]
-      owner_fields[#owner_fields + 1] = owner_field(args[i])
-      local w = string.match(owner, '|(.+)$')
-      if w then waiters[#waiters + 1] = w end
+    if redis.call('ZREM', keys[2], member(args[i], args[2])) == 1 then
+      local w = m[i + 8]
+      if w then waiter_fields[#waiter_fields + 1] = waiter_field(args[i]); waiters[#waiters + 1] = w end
       if head then restart_fields(fields, args[i], m[10], now) end
+    else
+      lapsed = lapsed + 1
     end
   end
-  if #live > 0 then
-    redis.call('ZREM', keys[2], unpack(live))
-    redis.call('HDEL', keys[1], unpack(owner_fields))
-    if #waiters > 0 then redis.call('HDEL', keys[5], unpack(waiters)) end
+  if #waiters > 0 then
+    redis.call('HDEL', keys[1], unpack(waiter_fields))
+    redis.call('HDEL', keys[5], unpack(waiters))
   end
+  local add = n - lapsed
+  fields[2] = free + add
   finish_release(keys, fields, add ~= 0, head, m[9], m[7])
   return {'ok', 0, lapsed}
 end
 
--- release_free for one token (the commonest release), without its tables: the state and the
--- token's owner field in one literal HMGET (with head, the queue's first entry: also window,
--- nudged, served and token); a live token is dropped as drop_holder does. Nobody queued (uncontended)
--- it makes no table at all; a young head (a holder that loops while others wait) is handled as
--- release_free handles it. Returns nil when the general path is needed (a lock, a head settle
--- must serve or drop, or a missing, foreign or garbled meta hash): release_free would return
--- nil too.
-local function release_one(keys, args, head)
+-- release_free for one token (the commonest release), without its tables: the state, the token's
+-- waiter field and the queue count in one literal HMGET (when the count says someone is queued:
+-- the queue's first entry, head, and if there is one, window, nudged, served and token in a second
+-- HMGET); a live token is dropped as drop_holder does. Nobody queued (uncontended) it runs HMGET,
+-- ZREM and HSET and makes no table; a young head (a holder that loops while others wait) is
+-- handled as release_free handles it. Returns nil when the general path is needed (a lock, a head
+-- settle must serve or drop, n permits could exceed the bound or MAX, or a missing, foreign or
+-- garbled meta hash): release_free would return nil too.
+local function release_one(keys, args)
   local kind = args[1]
   if kind ~= 'semaphore' and kind ~= 'bounded-semaphore' then return nil end
   local token = args[5]
-  local r
-  if head then
-    r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token), 'window', 'nudged',
-      'served', 'token')
-  else
-    r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', owner_field(token))
-  end
+  local r = redis.call('HMGET', keys[1], 'kind', 'free', 'bound', 'version', waiter_field(token), 'queued')
   local free, bound, n = tonumber(r[2]), tonumber(r[3]), tonumber(args[4])
-  if r[1] ~= kind or r[4] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n then
+  if r[1] ~= kind or r[4] ~= LAYOUT or not count_ok(free) or not count_ok(bound) or not n
+    or (bound > 0 and free + n > bound) or free + n > MAX then
     return nil
   end
-  local now = head and ipc_now()
-  if head and not young_head(keys, r[6], head, now) then return nil end
-  -- A token whose owner field is gone had lapsed: it was given back then and adds nothing now.
-  -- Nor does one granted to another object (owned_by): it stays that object's.
-  local owner = owned_by(r[5], args[2]) and r[5] or nil
-  local add = owner and n or n - 1
-  if bound > 0 and free + add > bound then return {'over-bound', bound} end
-  if free + add > MAX then return {'over-max', MAX} end
-  if owner then
-    redis.call('ZREM', keys[2], token)
-    redis.call('HDEL', keys[1], owner_field(token))
-    -- A grant to a waiter ('<object>|<waiter>', not ending in '|'): its grants entry goes too.
-    if string.byte(owner, -1) ~= 124 then redis.call('HDEL', keys[5], string.match(owner, '|(.+)$')) end
+  local head = r[6] ~= '0' and redis.call('LINDEX', keys[3], 0)
+  local now, q
+  if head then
+    now = ipc_now()
+    q = redis.call('HMGET', keys[1], 'window', 'nudged', 'served', 'token')
+    if not young_head(keys, q[1], head, now) then return nil end
+  end
+  -- A token whose member is gone had lapsed: it was given back then and adds nothing now. Nor
+  -- does one granted to another object (no member of this object's): it stays that object's.
+  local live = redis.call('ZREM', keys[2], member(token, args[2])) == 1
+  local add = live and n or n - 1
+  -- A grant handed to a waiter: its waiter field and grants entry go too.
+  if live and r[5] then
+    redis.call('HDEL', keys[1], waiter_field(token))
+    redis.call('HDEL', keys[5], r[5])
   end
   if head then
     local fields = {'free', free + add}
-    if owner then restart_fields(fields, token, r[8], now) end
-    finish_release(keys, fields, add ~= 0, head, r[7], r[9])
+    if live then restart_fields(fields, token, q[3], now) end
+    finish_release(keys, fields, add ~= 0, head, q[2], q[4])
   elseif add ~= 0 then
     redis.call('HSET', keys[1], 'free', free + add)
   end
-  return {'ok', 0, owner and 0 or 1}
+  return {'ok', 0, live and 0 or 1}
 end
 
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
 -- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 register('release', function(keys, args)
-  local head = redis.call('LINDEX', keys[3], 0)
-  local m
   if #args == 5 then
-    local fast = release_one(keys, args, head)
+    local fast = release_one(keys, args)
     if fast then return fast end
-    m = {}
-  else
-    -- Nobody queued: only the fields release_free needs (and the owners), the rest when it does not apply.
+  end
+  local head = redis.call('LINDEX', keys[3], 0)
+  local m = {}
+  if #args ~= 5 then
+    -- Nobody queued: only the fields release_free needs (and the waiter fields), the rest when it does not apply.
     m = read_meta(keys, not head and RELEASE_FIELDS or nil, #args - 4 <= FAST_TOKENS and args, 5)
     local fast = release_free(keys, args, m, head)
     if fast then return fast end
@@ -571,7 +581,7 @@ register('release', function(keys, args)
       save(keys, state)
       return {'ok', state.depth, 0}
     end
-    drop_holder(keys, token)
+    drop_holder(keys, member(token, object))
     restart_window(state, token)
     state.free = 1
     state.depth = 0
@@ -592,7 +602,7 @@ register('release', function(keys, args)
     return {'over-max', MAX}
   end
   for _, token in ipairs(live) do
-    drop_holder(keys, token)
+    drop_holder(keys, member(token, object))
     restart_window(state, token)
   end
   state.free = state.free + add
@@ -628,7 +638,7 @@ register('renew', function(keys, args)
   end
   for i = 6 + count, #args do
     if holds(keys, args[i], object) then
-      redis.call('ZADD', keys[2], now + lease, args[i])
+      redis.call('ZADD', keys[2], now + lease, member(args[i], object))
     else
       lost[#lost + 1] = args[i]
     end
@@ -636,7 +646,7 @@ register('renew', function(keys, args)
   redis.call('ZADD', keys[6], now + idle, object)
   local first = redis.call('ZRANGE', keys[2], 0, 0, 'WITHSCORES')
   local next_end = -1
-  if first[2] then next_end = math.max(0, tonumber(first[2]) - now) end
+  if first[2] and first[1] ~= KEEP then next_end = math.max(0, tonumber(first[2]) - now) end
   touch(keys, state, idle)
   return {granted, lost, gone, next_end, state.free}
 end)
@@ -647,7 +657,8 @@ register('cancel', function(keys, args)
   if not state then return err end
   local w = args[4]
   if redis.call('HDEL', keys[4], w) == 1 then
-    redis.call('LREM', keys[3], 0, w)
+    state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, w))
+    save(keys, state)
     return {'cancelled'}
   end
   local token = redis.call('HGET', keys[5], w)
@@ -662,7 +673,8 @@ register('value', function(keys, args)
   local now = ipc_now()
   settle(keys, state, now)
   touch(keys, state, tonumber(args[3]))
-  return {'ok', state.free, state.depth, redis.call('ZCARD', keys[2]), redis.call('LLEN', keys[3])}
+  -- The holders key's count less KEEP.
+  return {'ok', state.free, state.depth, math.max(0, redis.call('ZCARD', keys[2]) - 1), redis.call('LLEN', keys[3])}
 end)
 
 -- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
@@ -673,11 +685,13 @@ register('close', function(keys, args)
   local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
   local now = ipc_now()
   for i = 5, 4 + count do
-    if redis.call('HDEL', keys[4], args[i]) == 1 then redis.call('LREM', keys[3], 0, args[i]) end
+    if redis.call('HDEL', keys[4], args[i]) == 1 then
+      state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, args[i]))
+    end
   end
   for i = 5 + count, #args do
     if holds(keys, args[i], object) then
-      drop_holder(keys, args[i])
+      drop_holder(keys, member(args[i], object))
       if is_lock(state) then state.free = 1; state.depth = 0
       elseif state.reclaim then state.free = state.free + 1 end
     end

@@ -272,11 +272,14 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     const sem = await new Semaphore(1, { url: server.url }).ready()
     const other = await Semaphore.open(sem.name, { url: server.url })
     expect(await sem.acquire()).toBe(true)
-    // A live-looking entry that has waited long: the release would hand it the permit.
+    // A live-looking entry that has waited long: the release would hand it the permit. The other
+    // program also counts them in `queued` (uncounted entries are never read: a call reads the
+    // queue only when the count says someone is in it).
     for (const id of ['garbage', 'no|bar/x/y', '/x/y']) {
       await server.command('RPUSH', `ipc:{${sem.name}}:queue`, id)
       await server.command('HSET', `ipc:{${sem.name}}:waiters`, id, '9999999999999|1000|0')
     }
+    await server.command('HSET', `ipc:{${sem.name}}:meta`, 'queued', '3')
     await sem.release()
     expect(await other.acquire({ timeout: 1000 })).toBe(true)
     expect(await server.command('LLEN', `ipc:{${sem.name}}:queue`)).toBe(':0')
@@ -326,6 +329,13 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     }
     await sem.release()
     expect(await waiting).toBe(true)
+    // Every holder gone, then a new one: the holders key was never emptied (its `keep` member), so
+    // it still has its TTL though the acquire sets none.
+    await other.release()
+    expect(await sem.acquire()).toBe(true)
+    const ttl = Number((await server.command('PTTL', `ipc:{${sem.name}}:holders`)).slice(1))
+    expect(ttl).toBeGreaterThan(0)
+    expect(ttl).toBeLessThanOrEqual(3000)
     await other.close()
     await sem.close()
   })
@@ -365,6 +375,67 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       expect(released).toEqual(['ok', 0, 0])
       expect(again).toEqual(['granted', 3])
       expect(await server.command('HGET', keys[0] as string, 'nudged')).toBe('$5')
+    } finally {
+      connection.release()
+      await sem.close()
+    }
+  })
+
+  it("keeps the meta hash's queued equal to the queue's length through queueing, hand-over, claim, cancel, timeout and close", async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const { connection, keys, call } = libraryCalls(sem.name)
+    // "<queued> <length of the queue>", read in one atomic step.
+    const counts = async () =>
+      (
+        await server.bulk(
+          'EVAL',
+          "return redis.call('HGET', KEYS[1], 'queued') .. ' ' .. redis.call('LLEN', KEYS[2])",
+          '2',
+          keys[0] as string,
+          keys[2] as string,
+        )
+      ).split('\r\n')[1]
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    try {
+      expect(await counts()).toBe('0 0')
+      expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
+      for (const id of ['b', 'c', 'd', 'e'])
+        expect(await call('acquire', [`x/1/${id}`, 10_000, 'wait', ''])).toEqual(['queued'])
+      expect(await counts()).toBe('4 4')
+      expect(await call('cancel', ['x/1/c'])).toEqual(['cancelled'])
+      expect(await counts()).toBe('3 3')
+      await pause(5)
+      // b has waited 2 ms: the release hands it the permit (taken from the queue's head).
+      expect(await call('release', [1, 1])).toEqual(['ok', 0, 0])
+      expect(await call('cancel', ['x/1/b'])).toEqual(['granted', 2])
+      expect(await counts()).toBe('2 2')
+      // d's claim finds the permit taken: it stays queued.
+      expect((await call('acquire', ['x/1/d', 10_000, 'claim', '']))[0]).toBe('queued')
+      expect(await counts()).toBe('2 2')
+      // A waiter of another object that gives up (its cancel), then one whose object closes.
+      const other = await Semaphore.open(sem.name, { url: server.url })
+      expect(await other.acquire({ timeout: 20 })).toBe(false)
+      await pause(50)
+      expect(await counts()).toBe('2 2')
+      const waiting = other.acquire().catch((error: unknown) => error)
+      await pause(20)
+      expect(await counts()).toBe('3 3')
+      await other.close()
+      expect(await waiting).toMatchObject({ name: 'ClosedError' })
+      expect(await counts()).toBe('2 2')
+      // Token 2 given back (b's window starts: d is only nudged); 2 ms later d's claim takes it
+      // (its LREM); e's cancel empties the queue.
+      expect(await call('release', [1, 2])).toEqual(['ok', 0, 0])
+      expect(await counts()).toBe('2 2')
+      await pause(5)
+      expect(await call('acquire', ['x/1/d', 10_000, 'claim', ''])).toEqual(['granted', 3])
+      expect(await counts()).toBe('1 1')
+      expect(await call('cancel', ['x/1/e'])).toEqual(['cancelled'])
+      expect(await counts()).toBe('0 0')
+      // Nobody queued: the uncontended acquire and release leave it at 0.
+      expect(await call('release', [1, 3])).toEqual(['ok', 0, 0])
+      expect(await call('acquire', ['x/1/f', 10_000, 'wait', ''])).toEqual(['granted', 4])
+      expect(await counts()).toBe('0 0')
     } finally {
       connection.release()
       await sem.close()
