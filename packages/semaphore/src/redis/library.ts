@@ -121,16 +121,23 @@ local FAST_TOKENS = 64
 local function is_lock(state) return state.kind == 'lock' or state.kind == 'rlock' end
 -- The object of waiter w, '<clientId>/<object>' (w passed ipc_waiter_ok).
 local function owner_of(w) return string.match(w, '^(.*)/[^/]*$') end
+-- A token as text: a Lua number is written with all its digits (Lua's own tostring and '..'
+-- use %.14g, which would write 10^14 as '1e+14', a member no release could name). A string (a
+-- token as a client sent it) is used as it is.
+local function token_text(token)
+  if type(token) == 'number' then return string.format('%.0f', token) end
+  return token
+end
 -- The member of holders for token granted to object: '<token>|<object>'. A release or renew names
 -- the member from its own object id, so it finds only the tokens granted to that object; another
 -- object's are left alone and add nothing.
-local function member(token, object) return token .. '|' .. object end
+local function member(token, object) return token_text(token) .. '|' .. object end
 -- The token of a holders member (nil: KEEP, or a member no grant made).
 local function token_of(m) return string.match(m, '^(%d+)|') end
 
 -- The waiter field of token in the meta hash: the waiter a grant was handed to (only such grants
 -- have one), so that its entry in grants goes with the grant.
-local function waiter_field(token) return 'w:' .. token end
+local function waiter_field(token) return 'w:' .. token_text(token) end
 
 -- The meta hash's fields: m[i] holds META[i] (m: read_meta), m[13] on the waiter fields read with them.
 local META = {'kind', 'free', 'bound', 'persistent', 'reclaim', 'depth', 'token', 'window', 'nudged', 'served',
@@ -244,7 +251,7 @@ end
 -- Tells head w that free (a count) permits are free: '<w> 0 <bar>', bar = token (the last grant's) + free
 -- (the claim it sends back takes a permit only while the token is below bar: see Fairness).
 local function nudge_head(w, token, free)
-  redis.call('PUBLISH', ipc_channel_of(w), w .. ' 0 ' .. ((tonumber(token) or 0) + free))
+  redis.call('PUBLISH', ipc_channel_of(w), w .. ' 0 ' .. token_text((tonumber(token) or 0) + free))
 end
 
 -- A release drops token: if it is the permit the last waiter was served, that waiter's barging
@@ -283,8 +290,8 @@ local function settle(keys, state, now, nudge)
       local token = grant(keys, state, now, owner_of(w), w, tonumber(lease))
       redis.call('HSET', keys[5], w, token)
       expire(keys, state, 5, 5)
-      state.window, state.nudged, state.served = now, '', tostring(token)
-      redis.call('PUBLISH', ipc_channel_of(w), w .. ' ' .. token)
+      state.window, state.nudged, state.served = now, '', token_text(token)
+      redis.call('PUBLISH', ipc_channel_of(w), w .. ' ' .. token_text(token))
     else
       if nudge and state.nudged ~= w then
         state.nudged = w
@@ -422,7 +429,7 @@ register('acquire', function(keys, args)
     state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, w))
     local token = grant(keys, state, now, object, w, lease)
     -- A waiter was served: the next one's HANDOFF_MS start now, and again when it gives this permit back.
-    state.window, state.nudged, state.served = now, '', tostring(token)
+    state.window, state.nudged, state.served = now, '', token_text(token)
     settle(keys, state, now, true)
     return {'granted', token}
   end

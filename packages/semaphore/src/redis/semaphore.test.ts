@@ -268,6 +268,28 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     })
   })
 
+  it('grants, renews and gives back a token of 15 digits and more (written with every digit, not as 1e+14)', async () => {
+    const sem = await new Semaphore(1, { url: server.url, reclaim: false }).ready()
+    await server.command('HSET', `ipc:{${sem.name}}:meta`, 'token', '99999999999999')
+    const permit = await sem.permit()
+    expect(permit.token).toBe(100_000_000_000_000)
+    const members = await server.bulk(
+      'EVAL',
+      "return table.concat(redis.call('ZRANGE', KEYS[1], 0, -1), ' ')",
+      '1',
+      `ipc:{${sem.name}}:holders`,
+    )
+    expect(members).toContain('100000000000000|')
+    expect(members).not.toContain('e+')
+    await permit.release()
+    // Given back as live: with reclaim off, a token counted as lapsed would have lost the permit.
+    expect(await sem.getValue()).toBe(1)
+    const next = await sem.permit({ timeout: 500 })
+    expect(next.token).toBe(100_000_000_000_001)
+    await next.release()
+    await sem.close()
+  })
+
   it('drops a waiter id another program pushed into the queue, instead of failing half-way through a release', async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
     const other = await Semaphore.open(sem.name, { url: server.url })
