@@ -370,7 +370,18 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       connection.call(SEMAPHORE_LIBRARY, fn, keys, ['semaphore', 'x/1', 30_000, ...args], {
         deadline: Number.POSITIVE_INFINITY,
       }) as Promise<unknown[]>
-    return { connection, keys, call }
+    // "<queued> <length of the queue>", read in one atomic step.
+    const counts = async () =>
+      (
+        await server.bulk(
+          'EVAL',
+          "return redis.call('HGET', KEYS[1], 'queued') .. ' ' .. redis.call('LLEN', KEYS[2])",
+          '2',
+          keys[0] as string,
+          keys[2] as string,
+        )
+      ).split('\r\n')[1]
+    return { connection, keys, call, counts }
   }
 
   it("starts a served waiter's 2 ms of barging when it gives back the permit it was served, not when it was served", async () => {
@@ -405,18 +416,8 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
 
   it("counts the entries a release's settle drops, so queued stays the queue's length with a young waiter left behind them", async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
-    const { connection, keys, call } = libraryCalls(sem.name)
+    const { connection, keys, call, counts } = libraryCalls(sem.name)
     const [meta, , queue, waiters] = keys as [string, string, string, string]
-    const counts = async () =>
-      (
-        await server.bulk(
-          'EVAL',
-          "return redis.call('HGET', KEYS[1], 'queued') .. ' ' .. redis.call('LLEN', KEYS[2])",
-          '2',
-          meta,
-          queue,
-        )
-      ).split('\r\n')[1]
     try {
       expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
       expect(await call('acquire', ['x/1/z', 10_000, 'wait', ''])).toEqual(['queued'])
@@ -441,18 +442,7 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
 
   it("keeps the meta hash's queued equal to the queue's length through queueing, hand-over, claim, cancel, timeout and close", async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
-    const { connection, keys, call } = libraryCalls(sem.name)
-    // "<queued> <length of the queue>", read in one atomic step.
-    const counts = async () =>
-      (
-        await server.bulk(
-          'EVAL',
-          "return redis.call('HGET', KEYS[1], 'queued') .. ' ' .. redis.call('LLEN', KEYS[2])",
-          '2',
-          keys[0] as string,
-          keys[2] as string,
-        )
-      ).split('\r\n')[1]
+    const { connection, call, counts } = libraryCalls(sem.name)
     const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
     try {
       expect(await counts()).toBe('0 0')
