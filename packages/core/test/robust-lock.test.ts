@@ -95,14 +95,21 @@ describe('RobustLock across processes', () => {
     lock.release()
   })
 
-  it('tryAcquire takes over from a killed holder without waiting', { timeout: 30_000 }, async () => {
+  it('tryAcquire takes over from a killed holder without waiting; `locked` is false once the holder died', {
+    timeout: 30_000,
+  }, async () => {
     const { segment, lock } = shared()
     const holder = spawnChild(participant, ['hold', segment.name])
     await holder.waitFor('HELD')
     expect(lock.tryAcquire()).toBe(false)
+    expect(lock.locked).toBe(true)
     holder.child.kill('SIGKILL')
     await holder.exited
+    // The dead holder's code is still in the word, but nobody holds the lock.
+    expect(lock.owner).toBeDefined()
+    expect(lock.locked).toBe(false)
     expect(lock.tryAcquire()).toBe(true)
+    expect(lock.locked).toBe(true)
     expect(lock.previousOwnerDied).toBe(true)
     lock.release()
   })

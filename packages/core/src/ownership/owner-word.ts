@@ -194,6 +194,18 @@ export class OwnerWord {
   }
 
   /**
+   * True while a live holder has the word (its process and thread are looked
+   * up, as a waiter's thorough look does): a holder that died or whose thread
+   * ended holds nothing, though its code stays until the next taker takes over.
+   */
+  heldByLiveHolder(): boolean {
+    const code = this.read()
+    if (code <= OWNER_ABANDONED) return false
+    if (code === this.code) return true
+    return attachmentAlive(this.#segment, (code >>> TID_BITS) - 1, true, code & TID_MASK, TID_BITS)
+  }
+
+  /**
    * Releases the word if this owner holds it (true), waking one sleeper when
    * the word says one may sleep; false (nothing changed) when it does not.
    */

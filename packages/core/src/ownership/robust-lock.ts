@@ -119,10 +119,10 @@ export class RobustLock {
     return !this.#segment.closed && this.#word.held
   }
 
-  /** True while anyone holds the lock (a snapshot). */
+  /** True while a live holder has the lock (a snapshot; a dead holder's lock is free to the next taker). */
   get locked(): boolean {
     this.#segment.assertOpen(this.#label)
-    return this.#word.holder() !== undefined
+    return this.#word.heldByLiveHolder()
   }
 
   /** Whether the lock is recursive (RLock semantics). */
