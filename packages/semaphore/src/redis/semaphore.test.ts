@@ -414,6 +414,27 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     }
   })
 
+  it("reports in `value` the holders without the holders key's permanent `keep` member, and the waiters", async () => {
+    const sem = await new Semaphore(3, { url: server.url }).ready()
+    const { connection, call } = libraryCalls(sem.name)
+    try {
+      // ok, free, RLock depth, holders, waiters: the key always holds `keep`, which is no holder.
+      expect(await call('value', [])).toEqual(['ok', 3, 0, 0, 0])
+      expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/b', 10_000, 'wait', ''])).toEqual(['granted', 2])
+      expect(await call('value', [])).toEqual(['ok', 1, 0, 2, 0])
+      expect(await call('acquire', ['x/1/c', 10_000, 'wait', ''])).toEqual(['granted', 3])
+      expect(await call('acquire', ['x/1/d', 10_000, 'wait', ''])).toEqual(['queued'])
+      expect(await call('value', [])).toEqual(['ok', 0, 0, 3, 1])
+      expect(await call('cancel', ['x/1/d'])).toEqual(['cancelled'])
+      expect(await call('release', [3, 1, 2, 3])).toEqual(['ok', 0, 0])
+      expect(await call('value', [])).toEqual(['ok', 3, 0, 0, 0])
+    } finally {
+      connection.release()
+      await sem.close()
+    }
+  })
+
   it("counts the entries a release's settle drops, so queued stays the queue's length with a young waiter left behind them", async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
     const { connection, keys, call, counts } = libraryCalls(sem.name)
