@@ -2,7 +2,8 @@
  * @ipc/semaphore/redis against a server that stops answering: while a new
  * semaphore attaches (SIGSTOP), acquire ends by its timeout and leaves no
  * permit held once the attach lands after all; after it attached (a fake
- * server), every call ends within its limit or its timeout.
+ * server), every call ends within its limit or its timeout; a release depth
+ * outside what the library keeps is refused as corrupt.
  */
 
 import { shortenRedisLimits } from '@ipc/core/redis'
@@ -16,7 +17,7 @@ import {
   uniqueName,
 } from '@ipc/test-utils'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
+import { ConnectionError, CorruptError, Lock, RLock, Semaphore } from '../src/redis/index.js'
 
 /** How late a timeout may end on a loaded machine. */
 const SLACK = 800
@@ -83,5 +84,28 @@ describe('@ipc/semaphore/redis against a server that answers the attach and then
       expect(outcome).toBeInstanceOf(ConnectionError)
       expect(ms).toBeLessThan(LIMIT + 2000)
     }
+  })
+})
+
+describe('@ipc/semaphore/redis against a server that sends a release depth the library never keeps', () => {
+  it.each([
+    [':-1', 'negative'],
+    [':8388608', 'above the largest count'],
+    [',1.5', 'not an integer'],
+  ])('rejects the RLock release with CorruptError on a depth of %s (%s), and the RLock stays held', async (depth) => {
+    const hostile = await startHostileRedis((command, standard) => {
+      if (command[0] !== 'FCALL') return standard
+      const fn = command[1] ?? ''
+      if (fn.endsWith('_create')) return array(bulk('created'), ':0\r\n')
+      if (fn.endsWith('_acquire')) return array(bulk('granted'), ':1\r\n')
+      if (fn.endsWith('_release')) return array(bulk('ok'), `${depth}\r\n`, ':0\r\n')
+      if (fn.endsWith('_close')) return array(bulk('ok'))
+      return undefined
+    })
+    const lock = await new RLock({ url: hostile.url }).ready()
+    expect(await lock.acquire({ timeout: 0 })).toBe(true)
+    await expect(lock.release()).rejects.toThrow(CorruptError)
+    expect(lock.owned).toBe(true)
+    await lock.close()
   })
 })
