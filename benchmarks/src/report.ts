@@ -129,7 +129,8 @@ function cell(outcome: Outcome | undefined, row: ResultRow): string {
 function ratioCell(row: ResultRow, peer: string): string {
   const r = row.ratios[peer]
   if (r === undefined) return '—'
-  const better = row.higherIsBetter ? r > 1 : r < 1
+  // A floor or a ceiling is a reference, not a peer: a ratio to one is never "better".
+  const better = !isFloor(peer) && !isCeiling(peer) && (row.higherIsBetter ? r > 1 : r < 1)
   const text = r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)
   return better ? `**${text}×**` : `${text}×`
 }
@@ -163,7 +164,8 @@ export function renderMarkdown(report: Report, families: Family[]): string {
   lines.push(
     'Each cell is the **median [min–max]** over the measured repetitions. ' +
       '**ours / peer ×** divides our median by the peer’s, measured in the same run; ' +
-      'it is **bold** where ours is better (above 1 for throughput ↑, below 1 for latency and ns/op ↓). ' +
+      'it is **bold** where ours is better (above 1 for throughput ↑, below 1 for latency and ns/op ↓), ' +
+      'never beside a floor or a ceiling (references, not peers). ' +
       'MB/s is 10⁶ bytes of payload per second. The peers and how each one is driven are described in ' +
       '[benchmarks/README.md](../README.md).',
     '',

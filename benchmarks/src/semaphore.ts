@@ -1,13 +1,19 @@
 import { join } from 'node:path'
 import { childrenDir, type RunContext } from './context.ts'
-import { type Family, type Job, type RowSpec, type Runner, type Size, startInstant } from './harness.ts'
+import { peerOrFloor } from './floor-target.ts'
+import { type Family, type Job, type Ref, type RowSpec, type Runner, type Size, startInstant } from './harness.ts'
+import { cSkip, cWakeup } from './peers/c.ts'
 import { pythonRunner, pythonSkip } from './peers/python.ts'
+import { nodeWakeFloor, type WakeKind } from './peers/wake-floor.ts'
 import { ChildHandle } from './process-handle.ts'
 import { counterRep, type FlowReport, latencyRep, loopRep, wakeupRep } from './rep.ts'
 
 const script = join(childrenDir, 'ours-semaphore.mjs')
 /** How long the releaser sleeps before each timed release, so the waiter is asleep in the kernel. */
-const WAKEUP_GAP_MS = 0.2
+export const WAKEUP_GAP_MS = 0.2
+/** Wake-ups per repetition: the same count for ours, Python and the floors of the wake-up rows. */
+const WAKEUPS = 1000
+export const WAKEUP_SIZE: Size = { n0: WAKEUPS, smoke: 5, min: WAKEUPS, max: WAKEUPS }
 
 function oursUncontended(ctx: RunContext): Runner {
   let child: ChildHandle | undefined
@@ -67,6 +73,21 @@ const WAITV_PEER = 'ours, IPC_NO_IO_URING=1'
 const WAITV_ENV = { IPC_NO_IO_URING: '1' }
 const ASYNC_MODES_NOTE = `Ours: async waits on io_uring where the kernel has its futex waits (Linux 6.7+): the release wakes the waiting process's event loop itself. ${WAITV_PEER}: the same with waiter threads in futex_waitv (kernels 5.16 to 6.6), one more thread hop per wake-up. ${THREADS_PEER}: a thread per pending wait (kernels before 5.16).`
 
+const PYTHON = { name: 'python mp.Semaphore', text: 'Python' }
+/** Two Node processes, no semaphore: one blocks in the addon's native futex wait, the other wakes it. */
+const NODE_FUTEX_FLOOR = 'Node, bare futex (floor)'
+/** The same between two C processes (peers/c/wakeup.c). */
+const C_FUTEX_FLOOR = 'C futex (floor)'
+/** The cheapest way another process resolves a pending promise in a Node process (measured: experiments/wake-async-floor.mjs). */
+const EVENT_LOOP_FLOOR = 'Node event loop woken by another process (floor)'
+const EVENT_LOOP_FLOOR_KIND: WakeKind = 'wait'
+/** What a semaphore may add to the bare wake-up of its runtime, when that wake-up is already above Python. */
+const FLOOR_MARGIN = 1.25
+const PROTOCOL_NOTE = `Every column runs the same protocol: a waiter process announces each round and waits, the releaser sleeps ${WAKEUP_GAP_MS} ms (so the waiter is asleep), takes the time and wakes it, the waiter takes the time when its call returns (CLOCK_MONOTONIC); ${WAKEUPS} wake-ups per repetition, two unpinned processes.`
+const TARGET_NOTE = `Target: at most Python; where the same-run Node floor is itself above Python (no Node process can wake that fast), at most ${FLOOR_MARGIN}× that floor, the margin for the semaphore's own work (its state word and the waiter's slot, one cache line each). The floors are references, not peers to beat.`
+const SYNC_NOTE = `${PROTOCOL_NOTE} ${NODE_FUTEX_FLOOR}: two Node processes, no semaphore; the waiter blocks in @ipc/core's native futex wait on a shared word, the releaser stores it and calls the native futex wake. ${C_FUTEX_FLOOR}: the same between two C processes (FUTEX_WAIT / FUTEX_WAKE). ${TARGET_NOTE}`
+const ASYNC_NOTE = `${PROTOCOL_NOTE} Python has no async cross-process semaphore: its column is its blocking wait. ${EVENT_LOOP_FLOOR}: two Node processes, no semaphore; the waiter awaits @ipc/core's wait() on a shared word (an io_uring futex wait on Linux 6.7+), the releaser stores it and calls the native futex wake: the cheapest of the ways measured for another process to resolve a pending promise (a byte on a Unix socket or a named pipe to a pending 'data' event, a signal; experiments/wake-async-floor.mjs). ${C_FUTEX_FLOOR}: as in the sync rows. ${TARGET_NOTE}`
+
 /**
  * A waiter blocks on Semaphore(0); a releaser times each release; latency = wake − release.
  * `env` goes to both children (THREADS_ENV: the 'threads' fallback of async waits).
@@ -105,7 +126,6 @@ function oursWakeup(ctx: RunContext, useAsync: boolean, env: Record<string, stri
 export function semaphoreFamily(ctx: RunContext): Family {
   const uncontendedSize: Size = { n0: 20_000, smoke: 500, max: 200_000_000 }
   const contendedSize = (processes: number): Size => ({ n0: 2000, smoke: 200, max: 20_000_000, multipleOf: processes })
-  const wakeupSize: Size = { n0: 50, smoke: 5, max: 20_000 }
   const python = <T>(setup: Record<string, unknown>, toRep: (result: T, n: number) => ReturnType<typeof loopRep>) =>
     pythonRunner<T>(ctx, 'semaphore_bench.py', setup, toRep)
   const jobs: Job[] = [
@@ -152,43 +172,69 @@ export function semaphoreFamily(ctx: RunContext): Family {
       key: 'semaphore.wakeup/ours',
       workload: 'semaphore.wakeup',
       impl: 'ours',
-      size: wakeupSize,
+      size: WAKEUP_SIZE,
       create: () => oursWakeup(ctx, false),
     },
     {
       key: 'semaphore.wakeup-async/ours',
       workload: 'semaphore.wakeup.async',
       impl: 'ours',
-      size: wakeupSize,
+      size: WAKEUP_SIZE,
       create: () => oursWakeup(ctx, true),
     },
     {
       key: 'semaphore.wakeup-async-waitv/ours',
       workload: 'semaphore.wakeup.async',
       impl: WAITV_PEER,
-      size: wakeupSize,
+      size: WAKEUP_SIZE,
       create: () => oursWakeup(ctx, true, WAITV_ENV),
     },
     {
       key: 'semaphore.wakeup-async-threads/ours',
       workload: 'semaphore.wakeup.async',
       impl: THREADS_PEER,
-      size: wakeupSize,
+      size: WAKEUP_SIZE,
       create: () => oursWakeup(ctx, true, THREADS_ENV),
     },
     {
       key: 'semaphore.wakeup/python',
       workload: 'semaphore.wakeup',
       impl: 'python mp.Semaphore',
-      size: wakeupSize,
+      size: WAKEUP_SIZE,
       skipped: pythonSkip(ctx),
       create: () =>
         python<{ elapsedNs: number; median: number; p99: number }>({ mode: 'wakeup', gapMs: WAKEUP_GAP_MS }, (result) =>
           latencyRep(result),
         ),
     },
+    {
+      key: 'semaphore.wakeup/node-futex',
+      workload: 'semaphore.wakeup',
+      impl: NODE_FUTEX_FLOOR,
+      size: WAKEUP_SIZE,
+      create: () => nodeWakeFloor(ctx, 'futex', WAKEUP_GAP_MS),
+    },
+    {
+      key: 'semaphore.wakeup/c-futex',
+      workload: 'semaphore.wakeup',
+      impl: C_FUTEX_FLOOR,
+      size: WAKEUP_SIZE,
+      skipped: cSkip(ctx, 'wakeup'),
+      create: () => cWakeup(ctx, WAKEUP_GAP_MS),
+    },
+    {
+      key: 'semaphore.wakeup-async/node-event-loop',
+      workload: 'semaphore.wakeup.async',
+      impl: EVENT_LOOP_FLOOR,
+      size: WAKEUP_SIZE,
+      create: () => nodeWakeFloor(ctx, EVENT_LOOP_FLOOR_KIND, WAKEUP_GAP_MS),
+    },
   )
-  const pythonPeer = (job: string, metric: string) => ({ 'python mp.Semaphore': { job, metric } })
+  const pythonPeer = (job: string, metric: string) => ({ [PYTHON.name]: { job, metric } })
+  const syncFloors = (metric: string): Record<string, Ref> => ({
+    [NODE_FUTEX_FLOOR]: { job: 'semaphore.wakeup/node-futex', metric },
+    [C_FUTEX_FLOOR]: { job: 'semaphore.wakeup/c-futex', metric },
+  })
   const atLeastTwicePython = (ours: number, peers: Record<string, number | undefined>) => {
     const python = peers['python mp.Semaphore']
     return python === undefined ? undefined : ours >= 2 * python
@@ -222,48 +268,36 @@ export function semaphoreFamily(ctx: RunContext): Family {
         peers: pythonPeer(`semaphore.contended.${processes}proc/python`, 'rate'),
       }),
     ),
-    {
-      workload: 'semaphore.wakeup.median',
-      title: 'Wake-up latency, release → blocked acquireSync returns, median',
-      unit: 'µs',
-      higherIsBetter: false,
-      ours: { job: 'semaphore.wakeup/ours', metric: 'median' },
-      peers: pythonPeer('semaphore.wakeup/python', 'median'),
-    },
-    {
-      workload: 'semaphore.wakeup.p99',
-      title: 'Wake-up latency, release → blocked acquireSync returns, p99',
-      unit: 'µs',
-      higherIsBetter: false,
-      ours: { job: 'semaphore.wakeup/ours', metric: 'p99' },
-      peers: pythonPeer('semaphore.wakeup/python', 'p99'),
-    },
-    {
-      workload: 'semaphore.wakeup.async.median',
-      title: 'Wake-up latency, release → pending await acquire() resolves, median',
-      unit: 'µs',
-      higherIsBetter: false,
-      note: ASYNC_MODES_NOTE,
-      ours: { job: 'semaphore.wakeup-async/ours', metric: 'median' },
-      peers: {
-        ...pythonPeer('semaphore.wakeup/python', 'median'),
-        [WAITV_PEER]: { job: 'semaphore.wakeup-async-waitv/ours', metric: 'median' },
-        [THREADS_PEER]: { job: 'semaphore.wakeup-async-threads/ours', metric: 'median' },
-      },
-    },
-    {
-      workload: 'semaphore.wakeup.async.p99',
-      title: 'Wake-up latency, release → pending await acquire() resolves, p99',
-      unit: 'µs',
-      higherIsBetter: false,
-      note: ASYNC_MODES_NOTE,
-      ours: { job: 'semaphore.wakeup-async/ours', metric: 'p99' },
-      peers: {
-        ...pythonPeer('semaphore.wakeup/python', 'p99'),
-        [WAITV_PEER]: { job: 'semaphore.wakeup-async-waitv/ours', metric: 'p99' },
-        [THREADS_PEER]: { job: 'semaphore.wakeup-async-threads/ours', metric: 'p99' },
-      },
-    },
+    ...(['median', 'p99'] as const).map(
+      (metric): RowSpec => ({
+        workload: `semaphore.wakeup.${metric}`,
+        title: `Wake-up latency, release → blocked acquireSync returns, ${metric}`,
+        unit: 'µs',
+        higherIsBetter: false,
+        target: peerOrFloor(PYTHON, { name: NODE_FUTEX_FLOOR, text: 'the Node futex floor' }, FLOOR_MARGIN),
+        note: SYNC_NOTE,
+        ours: { job: 'semaphore.wakeup/ours', metric },
+        peers: { ...pythonPeer('semaphore.wakeup/python', metric), ...syncFloors(metric) },
+      }),
+    ),
+    ...(['median', 'p99'] as const).map(
+      (metric): RowSpec => ({
+        workload: `semaphore.wakeup.async.${metric}`,
+        title: `Wake-up latency, release → pending await acquire() resolves, ${metric}`,
+        unit: 'µs',
+        higherIsBetter: false,
+        target: peerOrFloor(PYTHON, { name: EVENT_LOOP_FLOOR, text: 'the Node event-loop floor' }, FLOOR_MARGIN),
+        note: `${ASYNC_NOTE} ${ASYNC_MODES_NOTE}`,
+        ours: { job: 'semaphore.wakeup-async/ours', metric },
+        peers: {
+          ...pythonPeer('semaphore.wakeup/python', metric),
+          [WAITV_PEER]: { job: 'semaphore.wakeup-async-waitv/ours', metric },
+          [THREADS_PEER]: { job: 'semaphore.wakeup-async-threads/ours', metric },
+          [EVENT_LOOP_FLOOR]: { job: 'semaphore.wakeup-async/node-event-loop', metric },
+          [C_FUTEX_FLOOR]: { job: 'semaphore.wakeup/c-futex', metric },
+        },
+      }),
+    ),
   ]
   return { name: 'semaphore', title: 'Semaphore', jobs, rows }
 }

@@ -163,6 +163,19 @@ describe('pnpm bench --smoke', () => {
     expect(queueRow?.peers[ceiling]).toEqual(pipeRow?.peers[ceiling])
   })
 
+  it('shows the wake-up floors beside the semaphore wake-up rows', () => {
+    const peersOf = (workload: string) =>
+      Object.keys(report.results.find((row) => row.workload === workload)?.peers ?? {})
+    for (const metric of ['median', 'p99']) {
+      expect(peersOf(`semaphore.wakeup.${metric}`)).toEqual(
+        expect.arrayContaining(['Node, bare futex (floor)', 'C futex (floor)']),
+      )
+      expect(peersOf(`semaphore.wakeup.async.${metric}`)).toEqual(
+        expect.arrayContaining(['Node event loop woken by another process (floor)', 'C futex (floor)']),
+      )
+    }
+  })
+
   it('leaves no shared-memory segment or temp folder of its run behind', () => {
     const tag = `ipcbench-${report.runId}`
     const leftovers = existsSync('/dev/shm') ? readdirSync('/dev/shm').filter((name) => name.includes(tag)) : []
