@@ -184,6 +184,29 @@ describe('Semaphore#release()', () => {
     expect(sem.value).toBe(MAX_VALUE)
   })
 
+  it('close() rejects pending acquires with ClosedError, the first one without a timeout or signal too, and takes no permit', async () => {
+    const sem = track(new Semaphore(0))
+    const other = track(Semaphore.open(sem.name))
+    const first = other.acquire()
+    const second = other.acquire({ timeout: 10_000 })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    other.close()
+    await expect(first).rejects.toThrow(ClosedError)
+    await expect(second).rejects.toThrow(ClosedError)
+    sem.release()
+    expect(sem.value).toBe(1)
+  })
+
+  it('serves a first acquire without a timeout after the one behind it timed out', async () => {
+    const sem = track(new Semaphore(0))
+    const other = track(Semaphore.open(sem.name))
+    const first = other.acquire()
+    expect(await other.acquire({ timeout: 30 })).toBe(false)
+    sem.release()
+    expect(await first).toBe(true)
+    expect(sem.value).toBe(0)
+  })
+
   it('throws ClosedError after close', () => {
     const sem = new Semaphore(0)
     sem.close()
