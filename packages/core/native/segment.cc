@@ -227,6 +227,27 @@ int OpenExisting(const std::string& name, int access) {
   return -err;
 }
 
+// Reserves the pages of [0, size) of fd (posix_fallocate), in chunks. Older
+// kernels' tmpfs gives up a fallocate with EINTR whenever any signal is
+// pending (a child's SIGCHLD, say: newer ones only for a fatal signal) and
+// undoes the whole call; so each chunk is retried, and a chunk small enough
+// to finish between signals makes progress. Gives EINTR only after
+// kMaxInterrupts in a row. Returns 0 or an errno.
+int ReservePages(int fd, off_t size) {
+  constexpr off_t kChunk = 1 << 20;
+  constexpr int kMaxInterrupts = 1000;
+  int interrupts = 0;
+  for (off_t at = 0; at < size;) {
+    off_t len = size - at < kChunk ? size - at : kChunk;
+    int err = posix_fallocate(fd, at, len);
+    if (err == EINTR && ++interrupts < kMaxInterrupts) continue;
+    if (err != 0) return err;
+    interrupts = 0;
+    at += len;
+  }
+  return 0;
+}
+
 bool ArgName(const Napi::CallbackInfo& info, size_t i, std::string* out) {
   if (info.Length() <= i || !info[i].IsString()) return false;
   *out = info[i].As<Napi::String>().Utf8Value();
@@ -266,7 +287,7 @@ Napi::Value ShmCreate(const Napi::CallbackInfo& info) {
   if (fchmod(fd, static_cast<mode_t>(mode)) != 0 || pwrite(fd, &word, sizeof word, 0) != sizeof word ||
       ftruncate(fd, static_cast<off_t>(size)) != 0)
     err = errno == 0 ? EIO : errno;
-  if (err == 0) err = posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (err == 0) err = ReservePages(fd, static_cast<off_t>(size));
   if (err != 0) {
     close(fd);
     shm_unlink(name.c_str());
