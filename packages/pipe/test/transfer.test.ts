@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { Process } from '@ipc/core'
 import { TRANSFER } from '@ipc/core/internal'
 // By name: Process revives the end in the child from the module that made it,
@@ -35,12 +36,18 @@ describe('passing an end to another process', () => {
     try {
       const child = new Process(double, { args: [theirs] }).start()
       theirs.close()
-      // If the child fails, stop waiting on it at once (the test then fails on EOF).
+      // If the child fails, stop waiting on it at once.
       child.join().catch(() => mine.close())
-      await mine.send(21)
-      expect(await mine.recv({ timeout: 20_000 })).toBe(42)
-      await mine.send(new Uint8Array(3 * 1024 * 1024) as never)
-      expect(await mine.recv({ timeout: 20_000 })).toBe(3 * 1024 * 1024)
+      try {
+        await mine.send(21)
+        expect(await mine.recv({ timeout: 20_000 })).toBe(42)
+        await mine.send(new Uint8Array(3 * 1024 * 1024) as never)
+        expect(await mine.recv({ timeout: 20_000 })).toBe(3 * 1024 * 1024)
+      } catch (error) {
+        // Say how the child ended (its exit code, or the error its function threw).
+        const ended = await child.join({ timeout: 5000 }).catch((thrown: unknown) => thrown)
+        throw new Error(`Talking to the child failed; the child ended with ${inspect(ended)}`, { cause: error })
+      }
       expect(await child.join({ timeout: 20_000 })).toBe(0)
       // The child closed its end when its function returned.
       await expect(mine.recv({ timeout: 20_000 })).rejects.toMatchObject({ name: 'EOFError' })
