@@ -42,7 +42,9 @@
  *
  * The reserver allocates an entry (CAS token 0 → -1, fields, then token);
  * the claimer first stores its `slotEnd`, then CASes the token to 0, so the
- * end never looks unheld in between.
+ * end is held throughout; a reader looks at the slots, the reservations, then
+ * the slots again, so that it sees the holder across a claim or a transfer
+ * made while it looks (`PipeEnd#endHeld`).
  *
  * Records in the rings (the meta word of an spsc-ring record; the ring checks
  * lengths and positions, pipe-end.ts `#checkRecord` checks the rest):

@@ -316,7 +316,20 @@ export class PipeEnd implements Transport {
   }
 
   /** @throws {CorruptError} when a slot byte or a reservation is out of range. */
+  /**
+   * True while a live slot or reservation holds `end`. Handovers keep it held
+   * throughout, each in its own order: a claim stores its slot byte, then
+   * releases the reservation; a transfer reserves, then clears its slot byte.
+   * One look at the slots then the reservations misses an end claimed in
+   * between, the opposite order one transferred in between; slots,
+   * reservations, then the slots again sees the holder across either.
+   */
   #endHeld(end: number): boolean {
+    return this.#slotHolds(end) || this.#reservationHeld(end) || this.#slotHolds(end)
+  }
+
+  /** True while a live object attached to the segment holds `end` through its slot byte. */
+  #slotHolds(end: number): boolean {
     const u8 = this.segment.u8
     const at = this.segment.dataOffset + SLOT_END_OFFSET
     for (let s = 0; s < SLOT_COUNT; s++) {
@@ -327,7 +340,7 @@ export class PipeEnd implements Transport {
       // `worker.terminate()` never closes its objects). The one rule: core's liveness.ts.
       if (held === end + 1 && attachmentAlive(this.segment, s, true)) return true
     }
-    return this.#reservationHeld(end)
+    return false
   }
 
   #markClosed(end: number): void {
