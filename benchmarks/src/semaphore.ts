@@ -78,15 +78,15 @@ const PYTHON = { name: 'python mp.Semaphore', text: 'Python' }
 const NODE_FUTEX_FLOOR = 'Node, bare futex (floor)'
 /** The same between two C processes (peers/c/wakeup.c). */
 const C_FUTEX_FLOOR = 'C futex (floor)'
-/** The cheapest way another process resolves a pending promise in a Node process (measured: experiments/wake-async-floor.mjs). */
+/** The cheapest library-free way another process resolves a pending promise in a Node process (measured: experiments/wake-async-floor.mjs). */
 const EVENT_LOOP_FLOOR = 'Node event loop woken by another process (floor)'
-const EVENT_LOOP_FLOOR_KIND: WakeKind = 'wait'
+const EVENT_LOOP_FLOOR_KIND: WakeKind = 'fifo'
 /** What a semaphore may add to the bare wake-up of its runtime, when that wake-up is already above Python. */
 const FLOOR_MARGIN = 1.25
 const PROTOCOL_NOTE = `Every column runs the same protocol: a waiter process announces each round and waits, the releaser sleeps ${WAKEUP_GAP_MS} ms (so the waiter is asleep), takes the time and wakes it, the waiter takes the time when its call returns (CLOCK_MONOTONIC); ${WAKEUPS} wake-ups per repetition, two unpinned processes.`
 const TARGET_NOTE = `Target: at most Python; where the same-run Node floor is itself above Python (no Node process can wake that fast), at most ${FLOOR_MARGIN}× that floor, the margin for the semaphore's own work (its state word and the waiter's slot, one cache line each). The floors are references, not peers to beat.`
 const SYNC_NOTE = `${PROTOCOL_NOTE} ${NODE_FUTEX_FLOOR}: two Node processes, no semaphore; the waiter blocks in @ipc/core's native futex wait on a shared word, the releaser stores it and calls the native futex wake. ${C_FUTEX_FLOOR}: the same between two C processes (FUTEX_WAIT / FUTEX_WAKE). ${TARGET_NOTE}`
-const ASYNC_NOTE = `${PROTOCOL_NOTE} Python has no async cross-process semaphore: its column is its blocking wait. ${EVENT_LOOP_FLOOR}: two Node processes, no semaphore; the waiter awaits @ipc/core's wait() on a shared word (an io_uring futex wait on Linux 6.7+), the releaser stores it and calls the native futex wake: the cheapest of the ways measured for another process to resolve a pending promise (a byte on a Unix socket or a named pipe to a pending 'data' event, a signal; experiments/wake-async-floor.mjs). ${C_FUTEX_FLOOR}: as in the sync rows. ${TARGET_NOTE}`
+const ASYNC_NOTE = `${PROTOCOL_NOTE} Python has no async cross-process semaphore: its column is its blocking wait. ${EVENT_LOOP_FLOOR}: two Node processes and no @ipc code; the waiter awaits a 'data' event on a named pipe, the releaser writes one byte to it: the cheapest library-free way measured for another process to resolve a pending promise (a byte on a Unix socket and a signal were slower; experiments/wake-async-floor.mjs). @ipc/core's own bare wait() was faster still (about 0.9× of it), but it is this library's layer, so it is no floor. ${C_FUTEX_FLOOR}: as in the sync rows. ${TARGET_NOTE}`
 
 /**
  * A waiter blocks on Semaphore(0); a releaser times each release; latency = wake − release.

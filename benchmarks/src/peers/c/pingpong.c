@@ -13,13 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static int use_futex;
+// The echo process, in the pinger: it gives up (exit 5) when the echo has
+// died, so an echo that crashed never leaves it waiting for good.
+static pid_t peer;
 
 static void pin(int cpu) {
   cpu_set_t set;
@@ -39,11 +44,16 @@ static int64_t now_ns(void) {
 
 // Waits until *word != seen.
 static void await_change(_Atomic uint32_t* word, uint32_t seen) {
-  while (atomic_load(word) == seen) {
+  struct timespec second = {1, 0};
+  for (unsigned long looks = 1; atomic_load(word) == seen; looks++) {
     if (use_futex)
-      syscall(SYS_futex, word, FUTEX_WAIT, seen, NULL, NULL, 0);
+      syscall(SYS_futex, word, FUTEX_WAIT, seen, peer > 0 ? &second : NULL, NULL, 0);
     else
       sched_yield();
+    // The echo exits right after its last echo: look at the word before asking whether it died.
+    if (peer > 0 && (use_futex || looks % 65536 == 0) && atomic_load(word) == seen &&
+        waitpid(peer, NULL, WNOHANG) == peer)
+      _exit(5);
   }
 }
 
@@ -70,8 +80,12 @@ int main(int argc, char** argv) {
   int64_t* latencies = malloc(sizeof(int64_t) * (size_t)n);
   if (word == MAP_FAILED || latencies == NULL) return 3;
   atomic_store(word, 0);
+  pid_t parent = getpid();
   pid_t echo = fork();
+  if (echo < 0) return 4;
   if (echo == 0) {
+    // Dies with the pinger (killed on the benchmark's timeout, say).
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
     pin(cpu_b);
     for (uint32_t v = 1; v < 2 * (uint32_t)n; v += 2) {
       await_change(word, v - 1);  // the ping: v
@@ -79,6 +93,7 @@ int main(int argc, char** argv) {
     }
     _exit(0);
   }
+  peer = echo;
   pin(cpu_a);
   int64_t first = now_ns();
   for (long i = 0; i < n; i++) {

@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,8 +25,15 @@ static int64_t now_ns(void) {
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+// The other process: the releaser gives up (exit 5) when it has died, so a
+// waiter that crashed never leaves it asleep for good.
+static pid_t peer;
+
 static void futex_wait(_Atomic uint32_t* word, uint32_t seen) {
-  syscall(SYS_futex, word, FUTEX_WAIT, seen, NULL, NULL, 0);
+  struct timespec second = {1, 0};
+  syscall(SYS_futex, word, FUTEX_WAIT, seen, peer > 0 ? &second : NULL, NULL, 0);
+  // (The waiter exits only after its last wake-up, when nobody waits on it any more.)
+  if (peer > 0 && atomic_load(word) == seen && waitpid(peer, NULL, WNOHANG) == peer) _exit(5);
 }
 
 static void futex_wake(_Atomic uint32_t* word) { syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0); }
@@ -45,8 +54,12 @@ int main(int argc, char** argv) {
   _Atomic uint32_t* word = (_Atomic uint32_t*)(shared + 64);
   int64_t* released = (int64_t*)(shared + 4096);
   int64_t* woken = released + n;
+  pid_t parent = getpid();
   pid_t waiter = fork();
+  if (waiter < 0) return 4;
   if (waiter == 0) {
+    // Dies with the releaser (killed on the benchmark's timeout, say).
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
     for (long i = 0; i < n; i++) {
       atomic_store(ready, (uint32_t)(i + 1));
       futex_wake(ready);
@@ -56,6 +69,7 @@ int main(int argc, char** argv) {
     }
     _exit(0);
   }
+  peer = waiter;
   struct timespec gap = {gap_us / 1000000, (gap_us % 1000000) * 1000};
   for (long i = 0; i < n; i++) {
     for (uint32_t seen = atomic_load(ready); seen != (uint32_t)(i + 1); seen = atomic_load(ready))
