@@ -108,4 +108,24 @@ describe('@ipc/semaphore/redis against a server that sends a release depth the l
     expect(lock.owned).toBe(true)
     await lock.close()
   })
+
+  it('rejects a Lock or Semaphore release with CorruptError on any depth but 0 (only an RLock has one)', async () => {
+    const hostile = await startHostileRedis((command, standard) => {
+      if (command[0] !== 'FCALL') return standard
+      const fn = command[1] ?? ''
+      if (fn.endsWith('_create')) return array(bulk('created'), ':0\r\n')
+      if (fn.endsWith('_acquire')) return array(bulk('granted'), ':1\r\n')
+      if (fn.endsWith('_release')) return array(bulk('ok'), ':5\r\n', ':0\r\n')
+      if (fn.endsWith('_close')) return array(bulk('ok'))
+      return undefined
+    })
+    const lock = await new Lock({ url: hostile.url }).ready()
+    const sem = await new Semaphore(1, { url: hostile.url }).ready()
+    expect(await lock.acquire({ timeout: 0 })).toBe(true)
+    expect(await sem.acquire({ timeout: 0 })).toBe(true)
+    await expect(lock.release()).rejects.toThrow(CorruptError)
+    await expect(sem.release()).rejects.toThrow(CorruptError)
+    expect(lock.owned).toBe(true)
+    await Promise.all([lock.close(), sem.close()])
+  })
 })
