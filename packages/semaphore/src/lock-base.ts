@@ -220,7 +220,11 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
     return fromHandle(() => new this() as InstanceType<C>, kind, handle)
   }
 
-  /** True while some object (here or in another process or thread) holds the lock. A snapshot. */
+  /**
+   * True while some live object (here or in another process or thread) holds
+   * the lock. A holder that died or whose thread ended holds nothing: the next
+   * acquirer takes the lock over. A snapshot.
+   */
   get locked(): boolean {
     return this.#lock.locked
   }

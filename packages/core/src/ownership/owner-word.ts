@@ -200,9 +200,13 @@ export class OwnerWord {
    */
   heldByLiveHolder(): boolean {
     const code = this.read()
-    if (code <= OWNER_ABANDONED) return false
+    return code > OWNER_ABANDONED && this.#holderAlive(code, true)
+  }
+
+  /** Whether the holder of `code` (not FREE or ABANDONED) lives: this owner, or by `attachmentAlive` (memory only unless `thorough`). */
+  #holderAlive(code: number, thorough: boolean): boolean {
     if (code === this.code) return true
-    return attachmentAlive(this.#segment, (code >>> TID_BITS) - 1, true, code & TID_MASK, TID_BITS)
+    return attachmentAlive(this.#segment, (code >>> TID_BITS) - 1, thorough, code & TID_MASK, TID_BITS)
   }
 
   /**
@@ -432,8 +436,8 @@ export class OwnerWord {
         if (taken === BUSY) continue // another taker won: look again
         return taken === TOOK ? LOOK_TOOK : LOOK_TOOK_OVER
       }
-      if (code === this.code) return seen // this owner holds it (another task of this thread)
-      if (attachmentAlive(this.#segment, (code >>> TID_BITS) - 1, thorough, code & TID_MASK, TID_BITS)) return seen
+      // This owner (another task of this thread) or another live holder: sleep on it.
+      if (this.#holderAlive(code, thorough)) return seen
       // Dead: one CAS decides the one taker. Others may sleep on the word, so keep WAITERS.
       if (Atomics.compareExchange(i32, index, seen, this.code | OWNER_WAITERS) !== seen) continue
       this.#repair()

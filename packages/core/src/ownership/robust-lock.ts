@@ -139,7 +139,11 @@ export class RobustLock {
     return this.#died && this.#depth > 0
   }
 
-  /** The holder (process id, thread id, segment slot), or undefined when free. A snapshot. */
+  /**
+   * The holder recorded in the lock (process id, thread id, segment slot), or
+   * undefined when free. A snapshot. A holder that died stays recorded until
+   * the next taker takes the lock over, while `locked` is already false.
+   */
   get owner(): { pid: number; tid: number; slot: number } | undefined {
     this.#segment.assertOpen(this.#label)
     const holder = this.#word.holder()
