@@ -54,9 +54,9 @@ export const MAX_VALUE = 8388607
  * The RLock depth a release's reply says is left: an integer 0..MAX_VALUE (as
  * the library keeps it) for an RLock, 0 for every other kind; else undefined.
  */
-function replyDepth(reply: unknown[], kind: RedisKind): number | undefined {
+function replyDepth(reply: unknown[], rlock: boolean): number | undefined {
   const depth = reply[1]
-  const most = kind === 'rlock' ? MAX_VALUE : 0
+  const most = rlock ? MAX_VALUE : 0
   return typeof depth === 'number' && Number.isInteger(depth) && depth >= 0 && depth <= most ? depth : undefined
 }
 
@@ -268,7 +268,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     // An RLock re-entry undone (a held token): the holder's last release may have reached the
     // server before it (its reply then said a level was left, so the token was kept). Replies
     // come in the server's order, so this one's depth is the one left, as in releaseTokens.
-    const depth = replyDepth(reply, this.kind)
+    const depth = replyDepth(reply, this.kind === 'rlock')
     if (reply[0] !== 'ok' || depth === undefined || !this.#held.includes(token)) return
     this.#released(depth, [token])
   }
@@ -398,7 +398,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     this.checkGone(reply, 'release')
     switch (reply[0]) {
       case 'ok': {
-        const depth = replyDepth(reply, this.kind) ?? unexpectedReply('release', reply)
+        const depth = replyDepth(reply, this.kind === 'rlock') ?? unexpectedReply('release', reply)
         this.#released(depth, tokens)
         return depth
       }
