@@ -40,25 +40,40 @@ export function cSkip(ctx: RunContext, program: Program = 'pingpong'): string | 
   return binaryOf(ctx, program).skipped
 }
 
-/** `n` round trips of the C ping-pong, its two processes pinned to `cpus`. */
-export function cPingPong(ctx: RunContext, floor: CFloor, cpus: readonly [number, number]): Runner {
+/**
+ * A Runner of the C `program`: compiled at setup (which fails with why when it cannot be),
+ * then run once per repetition with `argsOf(n)`, its stdout read by `repOf`.
+ */
+function cRunner(
+  ctx: RunContext,
+  program: Program,
+  argsOf: (n: number) => string[],
+  repOf: (stdout: string) => Rep,
+): Runner {
   return {
     async setup() {
-      const { skipped } = binaryOf(ctx, 'pingpong')
+      const { skipped } = binaryOf(ctx, program)
       if (skipped) throw new Error(skipped)
     },
     async run(n): Promise<Rep> {
-      const { stdout } = await run(
-        binaryOf(ctx, 'pingpong').binary as string,
-        [floor, String(n), String(cpus[0]), String(cpus[1])],
-        {
-          timeout: 600_000,
-        },
-      )
-      return latencyRep(JSON.parse(stdout) as { elapsedNs: number; median: number; p99: number })
+      const { stdout } = await run(binaryOf(ctx, program).binary as string, argsOf(n), {
+        timeout: 600_000,
+        maxBuffer: 64 * 1024 * 1024,
+      })
+      return repOf(stdout)
     },
     async teardown() {},
   }
+}
+
+/** `n` round trips of the C ping-pong, its two processes pinned to `cpus`. */
+export function cPingPong(ctx: RunContext, floor: CFloor, cpus: readonly [number, number]): Runner {
+  return cRunner(
+    ctx,
+    'pingpong',
+    (n) => [floor, String(n), String(cpus[0]), String(cpus[1])],
+    (stdout) => latencyRep(JSON.parse(stdout) as { elapsedNs: number; median: number; p99: number }),
+  )
 }
 
 /**
@@ -66,23 +81,13 @@ export function cPingPong(ctx: RunContext, floor: CFloor, cpus: readonly [number
  * between two unpinned C processes, the releaser sleeping `gapMs` before each release.
  */
 export function cWakeup(ctx: RunContext, gapMs: number): Runner {
-  return {
-    async setup() {
-      const { skipped } = binaryOf(ctx, 'wakeup')
-      if (skipped) throw new Error(skipped)
-    },
-    async run(n): Promise<Rep> {
-      const { stdout } = await run(
-        binaryOf(ctx, 'wakeup').binary as string,
-        [String(n), String(Math.round(gapMs * 1000))],
-        {
-          timeout: 600_000,
-          maxBuffer: 64 * 1024 * 1024,
-        },
-      )
+  return cRunner(
+    ctx,
+    'wakeup',
+    (n) => [String(n), String(Math.round(gapMs * 1000))],
+    (stdout) => {
       const { released, woken } = JSON.parse(stdout) as { released: number[]; woken: number[] }
       return wakeupRep(released, woken)
     },
-    async teardown() {},
-  }
+  )
 }

@@ -315,7 +315,6 @@ export class PipeEnd implements Transport {
     if (this.#peerLooks.due()) this.checkPeer()
   }
 
-  /** @throws {CorruptError} when a slot byte or a reservation is out of range. */
   /**
    * True while a live slot or reservation holds `end`. Handovers keep it held
    * throughout, each in its own order: a claim stores its slot byte, then
@@ -323,6 +322,7 @@ export class PipeEnd implements Transport {
    * One look at the slots then the reservations misses an end claimed in
    * between, the opposite order one transferred in between; slots,
    * reservations, then the slots again sees the holder across either.
+   * @throws {CorruptError} when a slot byte or a reservation is out of range.
    */
   #endHeld(end: number): boolean {
     return this.#slotHolds(end) || this.#reservationHeld(end) || this.#slotHolds(end)

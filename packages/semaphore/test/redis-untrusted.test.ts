@@ -88,12 +88,9 @@ describe('@ipc/semaphore/redis against a server that answers the attach and then
 })
 
 describe('@ipc/semaphore/redis against a server that sends a release depth the library never keeps', () => {
-  it.each([
-    [':-1', 'negative'],
-    [':8388608', 'above the largest count'],
-    [',1.5', 'not an integer'],
-  ])('rejects the RLock release with CorruptError on a depth of %s (%s), and the RLock stays held', async (depth) => {
-    const hostile = await startHostileRedis((command, standard) => {
+  /** A server that creates, grants token 1, answers every release with `depth` (a RESP number), and closes. */
+  const releaseReplying = (depth: string) =>
+    startHostileRedis((command, standard) => {
       if (command[0] !== 'FCALL') return standard
       const fn = command[1] ?? ''
       if (fn.endsWith('_create')) return array(bulk('created'), ':0\r\n')
@@ -102,6 +99,13 @@ describe('@ipc/semaphore/redis against a server that sends a release depth the l
       if (fn.endsWith('_close')) return array(bulk('ok'))
       return undefined
     })
+
+  it.each([
+    [':-1', 'negative'],
+    [':8388608', 'above the largest count'],
+    [',1.5', 'not an integer'],
+  ])('rejects the RLock release with CorruptError on a depth of %s (%s), and the RLock stays held', async (depth) => {
+    const hostile = await releaseReplying(depth)
     const lock = await new RLock({ url: hostile.url }).ready()
     expect(await lock.acquire({ timeout: 0 })).toBe(true)
     await expect(lock.release()).rejects.toThrow(CorruptError)
@@ -110,15 +114,7 @@ describe('@ipc/semaphore/redis against a server that sends a release depth the l
   })
 
   it('rejects a Lock or Semaphore release with CorruptError on any depth but 0 (only an RLock has one)', async () => {
-    const hostile = await startHostileRedis((command, standard) => {
-      if (command[0] !== 'FCALL') return standard
-      const fn = command[1] ?? ''
-      if (fn.endsWith('_create')) return array(bulk('created'), ':0\r\n')
-      if (fn.endsWith('_acquire')) return array(bulk('granted'), ':1\r\n')
-      if (fn.endsWith('_release')) return array(bulk('ok'), ':5\r\n', ':0\r\n')
-      if (fn.endsWith('_close')) return array(bulk('ok'))
-      return undefined
-    })
+    const hostile = await releaseReplying(':5')
     const lock = await new Lock({ url: hostile.url }).ready()
     const sem = await new Semaphore(1, { url: hostile.url }).ready()
     expect(await lock.acquire({ timeout: 0 })).toBe(true)
