@@ -140,6 +140,31 @@ describeWithRedis('Redis queues', (server) => {
     expect(queue.closed).toBe(true)
   })
 
+  it('close() during calls: a put the server already ran keeps its item, a waiting put puts nothing', async () => {
+    const queue = await new Queue<string>({ url: server().url, maxsize: 1 }).ready()
+    const other = await Queue.open<string>(queue.name, { url: server().url })
+    const pending = (q: Queue<string>) => Number(/waiting: (\d+)/.exec(inspect(q))?.[1])
+    const sent = queue.put('sent')
+    // Microtasks only: the request is on the wire, its reply (I/O) cannot come in between.
+    while (pending(queue) === 0) await Promise.resolve()
+    const closing = queue.close()
+    await expect(sent).rejects.toMatchObject({ name: 'ClosedError' })
+    await closing
+    expect(await other.getNowait()).toBe('sent')
+
+    const filler = await Queue.open<string>(queue.name, { url: server().url })
+    await filler.put('a')
+    const waiting = filler.put('b') // the queue is full: registered on the server
+    while (pending(filler) === 0) await Promise.resolve()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const refused = expect(waiting).rejects.toMatchObject({ name: 'ClosedError' })
+    await filler.close()
+    await refused
+    expect(await other.getNowait()).toBe('a')
+    await expect(other.getNowait()).rejects.toMatchObject({ name: 'Empty' })
+    await other.close()
+  })
+
   it('describes itself for Process and util.inspect', async () => {
     const queue = await new Queue({ url: server().url, maxsize: 2 }).ready()
     const descriptor = queue[TRANSFER]()

@@ -6,6 +6,7 @@
  * `putNowait()` that throws is wrapped in an async function), so one test
  * reads the same for both.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import { uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -92,8 +93,11 @@ export function queueBehaviour(backend: Backend): void {
     it('get() resolves when another object puts later', async () => {
       const q = await track(backend.queue<string>({ name: uniqueName('later') }))
       const other = await track(backend.openQueue<string>(q.name))
-      setTimeout(() => void other.put('later'), 20)
+      // Awaited below: on Redis the put's reply can come after the get has its
+      // item, and a put still pending at close() rejects with ClosedError.
+      const putting = delay(20).then(() => other.put('later'))
       expect(await q.get()).toBe('later')
+      await putting
     })
 
     it('get() rejects with Empty after the timeout and leaves the queue unchanged', async () => {
@@ -202,8 +206,9 @@ export function queueBehaviour(backend: Backend): void {
 
     it('getMany waits for the first item like get, then returns what is there', async () => {
       const q = await track(backend.queue<string>())
-      setTimeout(() => void q.putMany(['x', 'y']), 20)
+      const putting = delay(20).then(() => q.putMany(['x', 'y']))
       expect(await q.getMany({ timeout: 5000 })).toEqual(['x', 'y'])
+      await putting
     })
 
     it('putMany waits for room, batch by batch, keeping maxsize and order', async () => {
