@@ -10,6 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The test-only CA and server certificate of `tls: true` (see tls/README.md). */
+export const TEST_TLS = {
+  ca: fileURLToPath(new URL('../tls/ca.crt', import.meta.url)),
+  cert: fileURLToPath(new URL('../tls/server.crt', import.meta.url)),
+  key: fileURLToPath(new URL('../tls/server.key', import.meta.url)),
+}
 
 /** True when `redis-server` runs on this machine. */
 export function hasRedisServer(): boolean {
@@ -29,6 +37,8 @@ export interface RedisServer {
   readonly port: number
   /** A cluster node's bus port (`cluster-port`); 0 for a standalone server. */
   readonly busPort: number
+  /** With `tls: true`: `rediss://127.0.0.1:<tls port>` (a certificate of TEST_TLS.ca); else undefined. */
+  readonly tlsUrl: string | undefined
   /** The server's pid (changes after `restart()`). */
   readonly pid: number
   /** SIGSTOP: the socket stays open, nothing answers. */
@@ -158,6 +168,12 @@ export interface RedisServerOptions {
   appendonly?: boolean
   /** Start with `cluster-enabled yes` (a node of `startRedisCluster`). Default: a standalone server. */
   cluster?: boolean
+  /**
+   * Also listen with TLS on a second port (`tlsUrl`), with the certificate of
+   * TEST_TLS (for 127.0.0.1, signed by TEST_TLS.ca); clients need no
+   * certificate of their own. The plain port stays (the helpers use it).
+   */
+  tls?: boolean
 }
 
 /** Starts a private redis-server (see the module comment). */
@@ -166,6 +182,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let port = await freePort()
   // A cluster node's bus port: by default port + 10000, past 65535 for a port above 55535.
   let busPort = options.cluster === true ? await freePort() : 0
+  let tlsPort = options.tls === true ? await freePort() : 0
   let child: ChildProcess | undefined
   if (!exitHook) {
     exitHook = true
@@ -198,6 +215,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
               '2000',
               '--cluster-port',
               String(busPort),
+            ]
+          : []),
+        ...(options.tls === true
+          ? [
+              '--tls-port',
+              String(tlsPort),
+              '--tls-cert-file',
+              TEST_TLS.cert,
+              '--tls-key-file',
+              TEST_TLS.key,
+              '--tls-ca-cert-file',
+              TEST_TLS.ca,
+              '--tls-auth-clients',
+              'no',
             ]
           : []),
         '--dir',
@@ -252,12 +283,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (!(error instanceof PortTakenError) || attempt === 5) throw error
       port = await freePort()
       if (options.cluster === true) busPort = await freePort()
+      if (options.tls === true) tlsPort = await freePort()
     }
   }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     busPort,
+    tlsUrl: options.tls === true ? `rediss://127.0.0.1:${tlsPort}` : undefined,
     get pid() {
       return child?.pid ?? -1
     },

@@ -1,0 +1,50 @@
+/**
+ * `rediss://` against a real redis-server listening with TLS (the test-only
+ * CA and certificate of @ipc/test-utils, for 127.0.0.1). A process that trusts
+ * the CA (NODE_EXTRA_CA_CERTS, as a user with a private CA would set it) puts
+ * over TLS; a process that does not, or that reaches the server under a name
+ * its certificate does not carry, is refused with ConnectionError: the
+ * connection layer never skips the server's identity check.
+ */
+import { ConnectionError, Queue } from '@ipc/queue/redis'
+import { describeWithRedis, spawnChild, TEST_TLS, uniqueName } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
+
+const CHILD = new URL('./fixtures/redis-tls.mjs', import.meta.url)
+
+describeWithRedis(
+  '@ipc/queue/redis over TLS (rediss://)',
+  (server) => {
+    it('carries items over TLS for a process that trusts the server certificate', { timeout: 30_000 }, async () => {
+      const tlsUrl = server().tlsUrl as string
+      const queue = await Queue.open<string>(uniqueName('tls'), { url: server().url, create: true })
+      const child = spawnChild(CHILD, [tlsUrl, queue.name, tlsUrl.replace('127.0.0.1', 'localhost')], {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: TEST_TLS.ca },
+      })
+      expect(await child.exited, child.stderr()).toBe(0)
+      expect(await queue.get({ timeout: 5000 })).toBe('over TLS')
+      // The same CA, but a name the certificate does not carry: refused.
+      expect(JSON.parse(child.stdout())).toEqual({
+        refused: { name: 'ConnectionError', message: expect.stringMatching(/does not match certificate's altnames/) },
+      })
+      await queue.close()
+    })
+
+    it('refuses a server whose certificate this process does not trust, within the connect bound', {
+      timeout: 30_000,
+    }, async () => {
+      const started = performance.now()
+      const queue = new Queue<string>({ url: server().tlsUrl as string })
+      const error = await queue.ready().then(
+        () => undefined,
+        (reason: unknown) => reason,
+      )
+      expect(error).toBeInstanceOf(ConnectionError)
+      // Node's words for a chain that ends in a CA it does not trust.
+      expect((error as Error).message).toMatch(/self-signed certificate in certificate chain/)
+      expect(performance.now() - started).toBeLessThan(6000)
+      await queue.close().catch(() => {})
+    })
+  },
+  { tls: true },
+)
