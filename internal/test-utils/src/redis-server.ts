@@ -219,6 +219,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
           : []),
         ...(options.tls === true
           ? [
+              ...(options.cluster === true ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []),
               '--tls-port',
               String(tlsPort),
               '--tls-cert-file',
@@ -315,6 +316,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 export interface RedisCluster {
   /** The first node's `redis://127.0.0.1:<port>`: what a client is given (it finds the others). */
   readonly url: string
+  /** With `tls`: the first node's `rediss://` URL (the cluster then announces its nodes' TLS ports); else undefined. */
+  readonly tlsUrl: string | undefined
   /** The masters, in slot order: node i serves slots ⌊i·16384/n⌋ … ⌊(i+1)·16384/n⌋ - 1 (`nodeOfSlot`). */
   readonly nodes: readonly RedisServer[]
   /** The index in `nodes` of the master that serves `slot` (as started; a failover moves it). */
@@ -331,17 +334,19 @@ export interface RedisCluster {
  * order, the nodes introduced with CLUSTER MEET; resolves once every node
  * reports `cluster_state:ok` and knows all the others. `replicas`: the first
  * that many masters get a replica each (synced before this resolves), which
- * takes over when its master fails (node timeout 2 s).
+ * takes over when its master fails (node timeout 2 s). `tls`: every node
+ * also listens with TLS (as `startRedisServer({ tls: true })`), and the
+ * cluster bus and replication run over TLS (`tls-cluster`).
  */
-export async function startRedisCluster(size = 3, replicas = 0): Promise<RedisCluster> {
+export async function startRedisCluster(size = 3, replicas = 0, tls = false): Promise<RedisCluster> {
   const nodes: RedisServer[] = []
   const copies: RedisServer[] = []
   const stop = async () => {
     await Promise.all([...nodes, ...copies].map((node) => node.stop()))
   }
   try {
-    for (let i = 0; i < size; i++) nodes.push(await startRedisServer({ cluster: true }))
-    for (let i = 0; i < replicas; i++) copies.push(await startRedisServer({ cluster: true }))
+    for (let i = 0; i < size; i++) nodes.push(await startRedisServer({ cluster: true, tls }))
+    for (let i = 0; i < replicas; i++) copies.push(await startRedisServer({ cluster: true, tls }))
     for (const [i, node] of nodes.entries()) {
       const reply = await node.command(
         'CLUSTER',
@@ -391,7 +396,8 @@ export async function startRedisCluster(size = 3, replicas = 0): Promise<RedisCl
     while (firstSlot(i + 1, size) <= slot) i++
     return i
   }
-  return { url: (nodes[0] as RedisServer).url, nodes, nodeOfSlot, replicas: copies, stop }
+  const first = nodes[0] as RedisServer
+  return { url: first.url, tlsUrl: first.tlsUrl, nodes, nodeOfSlot, replicas: copies, stop }
 }
 
 /** The first slot of master `i` of `size` (and one past the last of master i - 1). */

@@ -7,7 +7,7 @@
  * connection layer never skips the server's identity check.
  */
 import { ConnectionError, Queue } from '@ipc/queue/redis'
-import { describeWithRedis, spawnChild, TEST_TLS, uniqueName } from '@ipc/test-utils'
+import { describeWithRedis, describeWithRedisCluster, spawnChild, TEST_TLS, uniqueName } from '@ipc/test-utils'
 import { expect, it } from 'vitest'
 
 const CHILD = new URL('./fixtures/redis-tls.mjs', import.meta.url)
@@ -47,4 +47,34 @@ describeWithRedis(
     })
   },
   { tls: true },
+)
+
+describeWithRedisCluster(
+  '@ipc/queue/redis on a Redis Cluster over TLS (rediss://)',
+  (cluster) => {
+    it('finds the other nodes and carries items over TLS on each of them', { timeout: 60_000 }, async () => {
+      const tlsUrl = cluster().tlsUrl as string
+      // One name on each master (a name's keys share the slot of the tag {name}).
+      const names: (string | undefined)[] = cluster().nodes.map(() => undefined)
+      while (names.includes(undefined)) {
+        const name = uniqueName('tls-cluster')
+        const slot = Number((await cluster().nodes[0]?.command('CLUSTER', 'KEYSLOT', `{${name}}`))?.slice(1))
+        names[cluster().nodeOfSlot(slot)] ??= name
+      }
+      const queues = await Promise.all(
+        names.map((name) => Queue.open<string>(name as string, { url: cluster().url, create: true })),
+      )
+      for (const name of names) {
+        const child = spawnChild(CHILD, [tlsUrl, name as string, tlsUrl.replace('127.0.0.1', 'localhost')], {
+          env: { ...process.env, NODE_EXTRA_CA_CERTS: TEST_TLS.ca },
+        })
+        expect(await child.exited, child.stderr()).toBe(0)
+        expect(JSON.parse(child.stdout()).refused).toMatchObject({ name: 'ConnectionError' })
+      }
+      for (const queue of queues) expect(await queue.get({ timeout: 5000 })).toBe('over TLS')
+      for (const queue of queues) await queue.close()
+    })
+  },
+  0,
+  true,
 )
