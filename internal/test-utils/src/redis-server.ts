@@ -404,3 +404,25 @@ export async function startRedisCluster(size = 3, replicas = 0, tls = false): Pr
 function firstSlot(i: number, size: number): number {
   return Math.floor((i * 16384) / size)
 }
+
+/**
+ * The ACL rules the docs give for an application's user: every command but
+ * the dangerous ones, on the `ipc:*` keys and channels only.
+ */
+export const IPC_ACL_RULES = ['resetkeys', '~ipc:*', 'resetchannels', '&ipc:*', '+@all', '-@dangerous'] as const
+
+/**
+ * Creates (or resets) the ACL user `user` on `server` with password
+ * `password` and `rules` (default IPC_ACL_RULES); resolves with the URL that
+ * logs in as that user (`redis://user:password@127.0.0.1:<port>`).
+ */
+export async function aclUser(
+  server: RedisServer,
+  user: string,
+  password: string,
+  rules: readonly string[] = IPC_ACL_RULES,
+): Promise<string> {
+  const reply = await server.command('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...rules)
+  if (reply !== '+OK') throw new Error(`ACL SETUSER ${user}: ${reply}`)
+  return server.url.replace('redis://', `redis://${user}:${password}@`)
+}

@@ -1,0 +1,76 @@
+/**
+ * @ipc/queue/redis as a user the server's ACL limits to the `ipc:*` keys and
+ * channels (the rules the docs give): every call, a blocked get's wake-up and
+ * join work; a wrong password, or a user without those keys or channels, is
+ * refused with ConnectionError at once, and the password never shows.
+ */
+import { ConnectionError, JoinableQueue, Queue } from '@ipc/queue/redis'
+import { aclUser, describeWithRedis, uniqueName } from '@ipc/test-utils'
+import { expect, it } from 'vitest'
+
+/** The error `call` rejects with. */
+async function failure(call: () => Promise<unknown>): Promise<Error> {
+  return call().then(
+    () => {
+      throw new Error('The call did not fail')
+    },
+    (error: Error) => error,
+  )
+}
+
+describeWithRedis('@ipc/queue/redis under an ACL user', (server) => {
+  it('works with only the ipc:* keys and channels', { timeout: 30_000 }, async () => {
+    const url = await aclUser(server(), 'app', 'app-secret')
+    const queue = await new Queue<string>({ url, maxsize: 2 }).ready()
+    await queue.put('a')
+    expect(await queue.get()).toBe('a')
+    // A blocked get is woken by a message on an ipc:* channel.
+    const waiting = queue.get({ timeout: 5000 })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await queue.put('b')
+    expect(await waiting).toBe('b')
+    await queue.close()
+
+    const jobs = await new JoinableQueue<number>({ url }).ready()
+    await jobs.putMany([1, 2])
+    const joined = jobs.join({ timeout: 5000 })
+    for (const _ of [1, 2]) {
+      await jobs.get()
+      await jobs.taskDone()
+    }
+    expect(await joined).toBe(true)
+    await jobs.close()
+  })
+
+  it('refuses a wrong password with ConnectionError, without showing it', { timeout: 30_000 }, async () => {
+    await aclUser(server(), 'app', 'app-secret')
+    const url = server().url.replace('redis://', 'redis://app:wrong-secret@')
+    const started = performance.now()
+    const queue = new Queue<string>({ url, name: uniqueName('acl') })
+    const error = await failure(() => queue.ready())
+    expect(error).toBeInstanceOf(ConnectionError)
+    expect(error.message).toMatch(/WRONGPASS/)
+    expect(error.message).toContain('redis://app:***@')
+    expect(`${error.message} ${String(error.cause)}`).not.toContain('wrong-secret')
+    expect(performance.now() - started).toBeLessThan(6000)
+    await queue.close().catch(() => {})
+  })
+
+  it.each([
+    ['keys', ['resetkeys', '~other:*', 'resetchannels', '&ipc:*', '+@all', '-@dangerous']],
+    ['channels', ['resetkeys', '~ipc:*', 'resetchannels', '+@all', '-@dangerous']],
+  ])(
+    'refuses a user without the ipc:* %s with ConnectionError naming NOPERM',
+    {
+      timeout: 30_000,
+    },
+    async (_, rules) => {
+      const url = await aclUser(server(), 'narrow', 'narrow-secret', rules)
+      const queue = new Queue<string>({ url })
+      const error = await failure(() => queue.put('x'))
+      expect(error).toBeInstanceOf(ConnectionError)
+      expect(error.message).toMatch(/NOPERM/)
+      await queue.close().catch(() => {})
+    },
+  )
+})
