@@ -10,6 +10,7 @@ import {
   hasRedisServer,
   NO_REDIS_NOTE,
   type RedisCluster,
+  type RedisClusterOptions,
   type RedisServer,
   type RedisServerOptions,
   startRedisCluster,
@@ -196,21 +197,20 @@ export function describeWithRedis(
 
 /**
  * `describeWithRedis` for a Redis Cluster: a private cluster of three masters
- * (`startRedisCluster(3, replicas, tls)`) runs from before the block's first test
+ * (`startRedisCluster(options)`) runs from before the block's first test
  * to after its last; skipped likewise when no redis-server is installed.
  */
 export function describeWithRedisCluster(
   title: string,
   body: (cluster: () => RedisCluster) => void,
-  replicas = 0,
-  tls = false,
+  options: Omit<RedisClusterOptions, 'size'> = {},
 ): void {
   const missing = !hasRedisServer()
   describe.skipIf(missing)(`${title}${missing ? ` (skipped: ${NO_REDIS_NOTE})` : ''}`, () => {
     let cluster: RedisCluster | undefined
     // Up to 30 s to form (and sync its replicas) on a loaded machine.
     beforeAll(async () => {
-      cluster = await startRedisCluster(3, replicas, tls)
+      cluster = await startRedisCluster(options)
     }, 60_000)
     afterAll(async () => {
       await cluster?.stop()

@@ -328,6 +328,16 @@ export interface RedisCluster {
   stop(): Promise<void>
 }
 
+/** Options of `startRedisCluster`. */
+export interface RedisClusterOptions {
+  /** Masters. @default 3 */
+  size?: number
+  /** The first this many masters get a replica each. @default 0 */
+  replicas?: number
+  /** TLS on every node and on the cluster bus. @default false */
+  tls?: boolean
+}
+
 /**
  * Starts a private Redis Cluster of `size` masters on free ports: each node
  * a `startRedisServer({ cluster: true })`, the 16384 slots split evenly in
@@ -338,7 +348,8 @@ export interface RedisCluster {
  * also listens with TLS (as `startRedisServer({ tls: true })`), and the
  * cluster bus and replication run over TLS (`tls-cluster`).
  */
-export async function startRedisCluster(size = 3, replicas = 0, tls = false): Promise<RedisCluster> {
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
+  const { size = 3, replicas = 0, tls = false } = options
   const nodes: RedisServer[] = []
   const copies: RedisServer[] = []
   const stop = async () => {
@@ -406,15 +417,17 @@ function firstSlot(i: number, size: number): number {
 }
 
 /**
- * The ACL rules the docs give for an application's user: every command but
- * the dangerous ones, on the `ipc:*` keys and channels only.
+ * The ACL rules the docs give for an application's user (`ACL SETUSER app on
+ * >secret ~ipc:* &ipc:* +@all -@dangerous`): every command but the dangerous
+ * ones, on the `ipc:*` keys and channels only.
  */
-export const IPC_ACL_RULES = ['resetkeys', '~ipc:*', 'resetchannels', '&ipc:*', '+@all', '-@dangerous'] as const
+export const IPC_ACL_RULES = ['~ipc:*', '&ipc:*', '+@all', '-@dangerous'] as const
 
 /**
- * Creates (or resets) the ACL user `user` on `server` with password
- * `password` and `rules` (default IPC_ACL_RULES); resolves with the URL that
- * logs in as that user (`redis://user:password@127.0.0.1:<port>`).
+ * Creates the ACL user `user` on `server` (`reset` first, so it starts as a
+ * new user: no keys, no channels, no commands) with password `password` and
+ * `rules` (default IPC_ACL_RULES); resolves with the URL that logs in as that
+ * user (`redis://user:password@127.0.0.1:<port>`).
  */
 export async function aclUser(
   server: RedisServer,

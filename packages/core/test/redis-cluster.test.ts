@@ -261,7 +261,7 @@ describeWithRedisCluster(
       }
     }, 60_000)
   },
-  3,
+  { replicas: 3 },
 )
 
 /** Calls `get` on `key` (at most 2 s each) until it answers `expected`, for at most `limitMs`; the time it took. */
@@ -319,7 +319,7 @@ describeWithRedisCluster(
       }
     }, 90_000)
   },
-  1,
+  { replicas: 1 },
 )
 
 describeWithRedisCluster(
@@ -364,5 +364,5 @@ describeWithRedisCluster(
       }
     }, 60_000)
   },
-  3,
+  { replicas: 3 },
 )

@@ -294,17 +294,24 @@ export function clusterClient(module: ClusterModule, url: string, defaults: Node
     stopKeeping = afterTimeout(KEEP_SUBSCRIBER_MS, look, true)
   }
   return {
-    // A connect that failed on a refused layout says why (@redis/client: "All the root nodes are unavailable").
+    // A connect that failed says why: @redis/client says only "All the root nodes are
+    // unavailable", and reports each node's failure (a refused layout, a login another node
+    // refused) as an 'error' event.
     async connect() {
       let refused: LayoutError | undefined
+      let last: Error | undefined
       const note = (error: unknown) => {
         if (error instanceof LayoutError) refused = error
+        else if (error instanceof Error) last = error
       }
       cluster.on('error', note)
       try {
         await cluster.connect()
       } catch (error) {
-        throw refused ?? error
+        if (refused !== undefined) throw refused
+        if (last !== undefined && error instanceof Error && error !== last)
+          throw new Error(`${error.message}: ${last.message}`, { cause: last })
+        throw error
       } finally {
         cluster.off('error', note)
       }

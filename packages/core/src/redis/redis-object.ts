@@ -138,6 +138,12 @@ export interface RedisCallOptions {
    * keeps the process alive nor, unanswered, holds it until its limit.
    */
   background?: boolean
+  /**
+   * A call that cancels or gives back what an earlier call of this object
+   * registered or was granted (a cancel, a late grant given back): sent even
+   * after `close()` began, which refuses every other call (see `call`).
+   */
+  cleanup?: boolean
 }
 
 /** ConnectionErrors of calls the server did not answer within their limit (not of a lost or refused connection). */
@@ -359,6 +365,12 @@ export abstract class RedisObject implements AsyncDisposable {
    * object's reply limit (counted from `options.waits`, the call's own timeout, for a call that waits).
    */
   protected call(fn: string, args: readonly (string | number)[], options?: RedisCallOptions): Promise<unknown> {
+    // A call that reaches here after close() began (one started in the same tick, whose attach
+    // check came first, or putMany's next batch) is not sent: the close function cancels on the
+    // server only the calls beginClose() settled, so one sent now would wait, or take an item,
+    // for nobody. Cleanup calls still go: they undo what came back after the close was sent.
+    if (this.#closed && options?.cleanup !== true && fn !== this.#kind.functions.close)
+      return Promise.reject(new ClosedError(`Cannot finish a call on ${this.what}: it was closed`))
     return this.#send(this.#connection, this.#command(fn, args), undefined, options)
   }
 
@@ -605,6 +617,8 @@ export abstract class RedisObject implements AsyncDisposable {
    * removes a non-persistent object from the server. Waits for an attach
    * still on its way (so the detach follows it). Idempotent. Bounded like
    * every call: the local state is given up even when the server does not answer.
+   * Calls of this object still waiting, and calls not yet sent to the server,
+   * reject with ClosedError; a call that does not wait and was sent gets its answer.
    * @throws {ConnectionError} The server cannot be reached or did not answer (this object's entries then lapse after its lease).
    */
   async close(): Promise<void> {

@@ -140,29 +140,64 @@ describeWithRedis('Redis queues', (server) => {
     expect(queue.closed).toBe(true)
   })
 
-  it('close() during calls: a put the server already ran keeps its item, a waiting put puts nothing', async () => {
-    const queue = await new Queue<string>({ url: server().url, maxsize: 1 }).ready()
-    const other = await Queue.open<string>(queue.name, { url: server().url })
+  describe('Queue#close() with calls pending', () => {
     const pending = (q: Queue<string>) => Number(/waiting: (\d+)/.exec(inspect(q))?.[1])
-    const sent = queue.put('sent')
-    // Microtasks only: the request is on the wire, its reply (I/O) cannot come in between.
-    while (pending(queue) === 0) await Promise.resolve()
-    const closing = queue.close()
-    await expect(sent).rejects.toMatchObject({ name: 'ClosedError' })
-    await closing
-    expect(await other.getNowait()).toBe('sent')
+    /** Turns microtasks (no I/O: no reply can come) until `q` has a call pending; a put needs a few. */
+    async function untilPending(q: Queue<string>): Promise<void> {
+      for (let turn = 0; pending(q) === 0; turn++) {
+        if (turn === 1000) throw new Error('no call became pending')
+        await Promise.resolve()
+      }
+    }
 
-    const filler = await Queue.open<string>(queue.name, { url: server().url })
-    await filler.put('a')
-    const waiting = filler.put('b') // the queue is full: registered on the server
-    while (pending(filler) === 0) await Promise.resolve()
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    const refused = expect(waiting).rejects.toMatchObject({ name: 'ClosedError' })
-    await filler.close()
-    await refused
-    expect(await other.getNowait()).toBe('a')
-    await expect(other.getNowait()).rejects.toMatchObject({ name: 'Empty' })
-    await other.close()
+    it('rejects a put the server already ran with ClosedError; its item stays put', async () => {
+      const queue = await new Queue<string>({ url: server().url }).ready()
+      const other = await Queue.open<string>(queue.name, { url: server().url })
+      const sent = queue.put('sent')
+      await untilPending(queue) // its request is on the wire
+      const closing = queue.close()
+      await expect(sent).rejects.toMatchObject({ name: 'ClosedError' })
+      await closing
+      expect(await other.getNowait()).toBe('sent')
+      await other.close()
+    })
+
+    it('rejects a put waiting for room with ClosedError; it puts nothing', async () => {
+      const queue = await new Queue<string>({ url: server().url, maxsize: 1 }).ready()
+      const other = await Queue.open<string>(queue.name, { url: server().url })
+      await queue.put('a')
+      const waiting = queue.put('b') // the queue is full: registered on the server
+      await untilPending(queue)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const refused = expect(waiting).rejects.toMatchObject({ name: 'ClosedError' })
+      await queue.close()
+      await refused
+      expect(await other.getNowait()).toBe('a')
+      await expect(other.getNowait()).rejects.toMatchObject({ name: 'Empty' })
+      await other.close()
+    })
+
+    it('sends no call started in the same tick: a get takes no item, a put on a full queue puts nothing', async () => {
+      const queue = await new Queue<string>({ url: server().url, maxsize: 1 }).ready()
+      const other = await Queue.open<string>(queue.name, { url: server().url })
+      await other.put('a')
+      const calls = [queue.put('b'), queue.qsize()]
+      const settled = Promise.allSettled(calls)
+      await queue.close()
+      for (const outcome of await settled) expect(outcome).toMatchObject({ reason: { name: 'ClosedError' } })
+      expect(await other.getNowait()).toBe('a')
+      await expect(other.getNowait()).rejects.toMatchObject({ name: 'Empty' })
+
+      const taker = await Queue.open<string>(queue.name, { url: server().url })
+      const get = taker.get()
+      const refused = expect(get).rejects.toMatchObject({ name: 'ClosedError' })
+      await taker.close()
+      await refused
+      // Not handed to a get that nobody waits for: the next get has it.
+      await other.put('x')
+      expect(await other.getNowait()).toBe('x')
+      await other.close()
+    })
   })
 
   it('describes itself for Process and util.inspect', async () => {

@@ -411,7 +411,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   async #cancel(waiterId: string): Promise<'cancelled' | 'gone' | unknown[]> {
     let reply: unknown[]
     try {
-      reply = replyArray(await this.#call('cancel', [waiterId]), 'cancel')
+      reply = replyArray(await this.#call('cancel', [waiterId], { cleanup: true }), 'cancel')
     } catch (error) {
       // Unreachable, or refused (a server error): the next renew cancels it. Sending it again is
       // safe: a cancel that finds nothing leaves a tombstone, so the call never runs after it.
@@ -514,7 +514,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         items.push(fromWire(wires[i], this.what) as T)
       } catch (error) {
         const rest = wires.slice(i + 1)
-        if (rest.length > 0) this.#call('unget', rest as string[]).catch(() => {})
+        if (rest.length > 0) this.#call('unget', rest as string[], { cleanup: true }).catch(() => {})
         if (items.length > 0) return items
         throw error
       }

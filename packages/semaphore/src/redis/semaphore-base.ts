@@ -244,7 +244,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       if (reply[0] === 'granted') await this.#giveBack(asToken(reply[1], 'cancel'))
     }
     try {
-      await onReply(await this.call('cancel', [waiterId], { late: (raw) => void onReply(raw).catch(() => {}) }))
+      await onReply(
+        await this.call('cancel', [waiterId], { late: (raw) => void onReply(raw).catch(() => {}), cleanup: true }),
+      )
     } catch {
       // Unreachable server: the queue entry and any grant lapse within one lease.
     }
@@ -260,7 +262,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   async #releaseOnce(token: number): Promise<void> {
     let reply: unknown[]
     try {
-      reply = replyArray(await this.call('release', [1, token]), 'release')
+      reply = replyArray(await this.call('release', [1, token], { cleanup: true }), 'release')
     } catch {
       // The lease lapses by itself.
       return

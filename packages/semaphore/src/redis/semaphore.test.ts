@@ -208,6 +208,18 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await expect(Semaphore.open(name, { url: server.url })).rejects.toMatchObject({ name: 'NotFoundError' })
   })
 
+  it('gives back the permit of an acquire that close() cut short (its grant comes after the close is sent)', async () => {
+    const sem = await new Semaphore(1, { url: server.url }).ready()
+    const other = await Semaphore.open(sem.name, { url: server.url })
+    const acquiring = sem.acquire() // sent at once; granted on the server before the close runs
+    const refused = expect(acquiring).rejects.toMatchObject({ name: 'ClosedError' })
+    await sem.close()
+    await refused
+    expect(await other.getValue()).toBe(1)
+    expect(await other.tryAcquire()).toBe(true)
+    await other.close()
+  })
+
   it('unlink() of a stale object leaves alone another kind that took the name since', async () => {
     const name = uniqueName()
     const stale = await new Semaphore(2, { name, url: server.url, persistent: true }).ready()
