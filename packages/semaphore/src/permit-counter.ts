@@ -627,11 +627,24 @@ export class PermitCounter implements TagWatcher {
         if ((sleep & ~1) !== 0) throw this.corrupt(`slot ${this.slot} has SLEEP ${sleep}, not 0 or 1`)
         const now = performance.now()
         this.maybeStarve(now)
+        if (result === NONE) this.#expectGive()
         wait.rules.sliceMs = result === BUSY ? policy.busyPollMs : this.#sliceAfterNone(now)
         return NOT_YET
       },
     }
     return wait
+  }
+
+  /**
+   * After a wait's try found STATE empty (no permit, no tag, no HANDOFF): its
+   * next try most likely follows the wake-up of a give of one permit, so it
+   * starts its CAS from that value. One transfer of STATE's line (the CAS)
+   * instead of two (a load, then the CAS upgrading the line). A wrong guess
+   * only fails the CAS, which returns the real value to go on from.
+   */
+  #expectGive(): void {
+    const seen = this.#seen
+    if ((seen & (TAG_MASK | HANDOFF)) === 0 && countOf(seen) === 0) this.#seen = (seen + ONE) | 0
   }
 
   /** Gives back every permit this object holds (close, exit); nothing when corrupt. */
@@ -670,11 +683,15 @@ export class PermitCounter implements TagWatcher {
     // A loop still registered (the async one, when close comes first) leaves no SLEEP behind.
     this.events.withdraw()
     const left = Atomics.sub(i32, this.#waiters, 1) - 1
-    const waited = performance.now() - this.waitingSince
     this.ticket = 0
     const state = Atomics.load(i32, this.#state)
     // Waiters we skipped (stopped, or scribbled tickets) do not keep HANDOFF up.
-    if ((state & HANDOFF) !== 0 && (left <= this.#skippedLeft() || (took && waited < STARVE_MS))) this.clearHandoff()
+    // The clock is read only under HANDOFF: a woken waiter's return path (the wake-up row) skips it.
+    if (
+      (state & HANDOFF) !== 0 &&
+      (left <= this.#skippedLeft() || (took && performance.now() - this.waitingSince < STARVE_MS))
+    )
+      this.clearHandoff()
     // A wake-up we consumed (or a permit left over) must reach the next waiter.
     if (left > 0 && countOf(state) > 0) this.wakeOldest(1)
   }

@@ -160,6 +160,24 @@ describe('Semaphore#acquireSync()', () => {
     expect(sem.value).toBe(0)
   })
 
+  it('counts exactly after a wait that found no permit, whose next CAS starts from a guessed state', () => {
+    const sem = track(new Semaphore(0))
+    const other = track(Semaphore.from(sem.handle))
+    // Its tries found 0: the next one guesses "one permit given" (permit-counter.ts, #expectGive).
+    expect(sem.acquireSync({ timeout: 5 })).toBe(false)
+    // Two given elsewhere: the guess is wrong, the CAS fails and the take goes on from the real value.
+    other.release(2)
+    expect(sem.acquireSync({ timeout: 0 })).toBe(true)
+    expect(sem.value).toBe(1)
+    expect(sem.acquireSync({ timeout: 0 })).toBe(true)
+    expect(sem.acquireSync({ timeout: 5 })).toBe(false)
+    // A release from the guess (wrong: still 0) adds exactly one.
+    sem.release()
+    expect(sem.value).toBe(1)
+    expect(other.acquireSync({ timeout: 0 })).toBe(true)
+    expect(sem.value).toBe(0)
+  })
+
   it('throws signal.reason for an aborted signal', () => {
     const sem = track(new Semaphore(1))
     const reason = new Error('stop')

@@ -61,6 +61,54 @@ describe('EventCount with claimed shares', () => {
     expect(Atomics.load(i32, WAITERS)).toBe(0)
   })
 
+  it('tries once unregistered after a wake-up: a take there leaves the flag and waiters alone', () => {
+    const i32 = new Int32Array(new SharedArrayBuffer(128))
+    const events = claimed(i32, 0)
+    const seen: number[][] = []
+    const result = events.waitSync(() => {
+      seen.push([Atomics.load(i32, share(0)), Atomics.load(i32, WAITERS)])
+      if (seen.length === 1) {
+        // The giver's wake-up before the sleep: it claims the flag, the sleep returns at once.
+        events.notify()
+        return NOT_YET
+      }
+      return 'taken'
+    }, rules())
+    expect(result).toBe('taken')
+    expect(seen).toEqual([
+      [1, 1],
+      [0, 0],
+    ])
+    expect([Atomics.load(i32, share(0)), Atomics.load(i32, WAITERS)]).toEqual([0, 0])
+  })
+
+  it('registers again after a failed unregistered try, before it sleeps (no lost wake-up)', () => {
+    const i32 = new Int32Array(new SharedArrayBuffer(128))
+    const events = claimed(i32, 0)
+    const seen: number[] = []
+    let state = 0
+    const started = performance.now()
+    const result = events.waitSync(
+      () => {
+        seen.push(Atomics.load(i32, share(0)))
+        if (seen.length === 1) events.notify()
+        // The third try is the registered re-check: a change made now is published with a
+        // notify that finds the flag set, so the sleep that follows returns at once.
+        if (seen.length === 3) {
+          state = 1
+          expect(events.notify()).toBe(0)
+          return NOT_YET
+        }
+        return state === 1 ? 'seen' : NOT_YET
+      },
+      rules({ deadline: performance.now() + 5_000 }),
+    )
+    expect(result).toBe('seen')
+    expect(seen).toEqual([1, 0, 1, 0])
+    // Not a slice's end (100 ms): the notify of the third try ended the sleep.
+    expect(performance.now() - started).toBeLessThan(50)
+  })
+
   it('withdraw() takes the registration off once; the loop leaves without going below 0', () => {
     const i32 = new Int32Array(new SharedArrayBuffer(128))
     const events = claimed(i32, 1)
@@ -147,6 +195,7 @@ describe('EventCount back-off (rules.backOff)', () => {
     const events = claimed(i32, 0)
     const registered: number[] = []
     let tries = 0
+    const started = performance.now()
     events.waitSync(
       () => {
         registered.push(Atomics.load(i32, share(0)))
@@ -155,7 +204,9 @@ describe('EventCount back-off (rules.backOff)', () => {
       },
       rules({ backOff: { firstMs: 50, maxMs: 50, when: () => false } }),
     )
-    expect(registered).toEqual([1, 1, 1, 1])
+    // After each wake-up: one try unregistered, then registered again (no nap in between).
+    expect(registered).toEqual([1, 0, 1, 0])
+    expect(performance.now() - started).toBeLessThan(50)
   })
 })
 

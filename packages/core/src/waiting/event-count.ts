@@ -312,14 +312,18 @@ export class EventCount {
     const i32 = this.#i32
     let wasted = false
     let napMs = 0
+    let seq = 0
+    // True when `seq` was read before an unregistered attempt that just failed (see below).
+    let tried = false
     for (;;) {
-      const seq = Atomics.load(i32, this.#event)
+      if (!tried) seq = Atomics.load(i32, this.#event)
       const nap: boolean = wasted && napping(rules)
       if (nap) napMs = nextNap(napMs, rules)
       else this.#enter(seq)
       let slept: SleepResult = 'not-equal'
       try {
-        const r = attempt()
+        // A nap sleeps on what the unregistered attempt saw: trying again here would change nothing.
+        const r = nap && tried ? NOT_YET : attempt()
         if (r !== NOT_YET) return r
         const left = remaining(rules.deadline)
         if (left <= 0) return TIMED_OUT
@@ -329,6 +333,18 @@ export class EventCount {
       }
       wasted = !nap && slept !== 'timed-out'
       if (slept === 'timed-out' && !nap) rules.onSlice?.()
+      // Woken (or the event moved): try once before registering again, as
+      // the classic event count does. The wake-up's usual end, a take that
+      // succeeds, then skips a registration and its leave (two RMWs on the
+      // share and two on `waiters`, lines the notifier just wrote). A failed
+      // try changes nothing: the loop reads `event` first (here), registers,
+      // and tries again before it sleeps, so no wake-up is lost.
+      tried = wasted
+      if (tried) {
+        seq = Atomics.load(i32, this.#event)
+        const r = attempt()
+        if (r !== NOT_YET) return r
+      }
     }
   }
 
