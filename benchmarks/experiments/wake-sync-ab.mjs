@@ -76,18 +76,19 @@ function ours(which) {
   )
 }
 
-function floor(which, file = 'wake-floor.mjs') {
+function floor(which, variant = {}) {
+  const { sliceMs, workNs } = variant
   return pair(
-    `${file === 'wake-floor.mjs' ? 'floor' : file} ${which}`,
-    join(dirs[which], file),
+    sliceMs === undefined && workNs === undefined ? `floor ${which}` : `floor variant ${which}`,
+    join(dirs[which], 'wake-floor.mjs'),
     async (releaser, waiter) => {
       const name = ctx.uniqueName('wake')
       const created = await releaser.request('create', { name })
       for (const segment of created.names) ctx.rememberSegment(segment)
       await waiter.request('attach', { name })
     },
-    { kind: 'futex' },
-    { kind: 'futex' },
+    { kind: 'futex', ...(sliceMs === undefined ? {} : { sliceMs }) },
+    { kind: 'futex', ...(workNs === undefined ? {} : { workNs }) },
   )
 }
 
@@ -96,12 +97,17 @@ const median = (xs) => {
   return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2
 }
 
-// --extra: one more job, experiments/wake-floor-variant.mjs (configured by its environment
-// variables, see there), to measure what a difference from the floor costs.
-const extra = process.argv.includes('--extra') ? 'wake-floor-variant.mjs' : undefined
-dirs.experiments = fileURLToPath(new URL('.', import.meta.url))
+// --extra: one more job, this checkout's floor with one difference, to measure what it
+// costs: WAKE_FLOOR_SLICE=1 makes its waiter sleep in 100 ms slices (PEER_CHECK_MS, as a
+// semaphore waiter does); WAKE_FLOOR_SPIN_NS=n gives its releaser n ns of work after each wake.
+const extra = process.argv.includes('--extra')
+  ? {
+      ...(process.env.WAKE_FLOOR_SLICE === '1' ? { sliceMs: 100 } : {}),
+      ...(process.env.WAKE_FLOOR_SPIN_NS ? { workNs: Number(process.env.WAKE_FLOOR_SPIN_NS) } : {}),
+    }
+  : undefined
 const runners = [ours('before'), ours('after'), floor(floorFrom)]
-if (extra !== undefined) runners.push(floor('experiments', extra))
+if (extra !== undefined) runners.push(floor('after', extra))
 const reps = runners.map(() => [])
 try {
   for (const runner of runners) await runner.setup()
@@ -123,7 +129,7 @@ try {
   console.log(`  ours before / floor: ${ratio(0, 2)}×`)
   console.log(`  ours after  / floor: ${ratio(1, 2)}×`)
   console.log(`  after / before:      ${ratio(1, 0)}× (paired medians)`)
-  if (extra !== undefined) console.log(`  ${extra} / floor: ${ratio(3, 2)}×`)
+  if (extra !== undefined) console.log(`  floor variant ${JSON.stringify(extra)} / floor: ${ratio(3, 2)}×`)
 } finally {
   for (const runner of runners) await runner.teardown()
   cleanupNow(ctx)

@@ -85,13 +85,15 @@ serve({
     } else if (kind === 'fifo') fifo = openSync(path, constants.O_WRONLY)
     return {}
   },
-  async waiter({ n, kind }) {
+  // sliceMs (kind 'futex'): sleep in slices of that many ms, as a semaphore waiter does
+  // (experiments/wake-sync-ab.mjs --extra); the benchmark sleeps for good.
+  async waiter({ n, kind, sliceMs = Number.POSITIVE_INFINITY }) {
     await connected
     const woken = new Array(n)
     for (let i = 0; i < n; i++) {
       announce(i)
       if (kind === 'futex') {
-        while (Atomics.load(i32, WORD) === 0) core.waitWordSync(i32, WORD, 0, Number.POSITIVE_INFINITY)
+        while (Atomics.load(i32, WORD) === 0) core.waitWordSync(i32, WORD, 0, sliceMs)
       } else if (kind === 'wait') {
         while (Atomics.load(i32, WORD) === 0) await core.wait(i32, WORD, 0)
       } else {
@@ -104,7 +106,9 @@ serve({
     }
     return { woken }
   },
-  releaser({ n, gapMs, kind }) {
+  // workNs: that many ns of work after each wake, before the next sleep (experiments/wake-sync-ab.mjs
+  // --extra); the benchmark does none.
+  releaser({ n, gapMs, kind, workNs = 0 }) {
     const released = new Array(n)
     for (let i = 0; i < n; i++) {
       for (let ready = Atomics.load(i32, READY); ready !== i + 1; ready = Atomics.load(i32, READY))
@@ -118,6 +122,7 @@ serve({
       } else if (kind === 'uds') socket.write(ONE_BYTE)
       else if (kind === 'fifo') writeSync(fifo, ONE_BYTE)
       else process.kill(waiterPid, 'SIGUSR2')
+      if (workNs > 0) for (const until = now() + workNs; now() < until; ) {}
     }
     // Each round starts from zero (the next repetition too).
     Atomics.store(i32, READY, 0)
