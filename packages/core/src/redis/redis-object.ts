@@ -138,13 +138,10 @@ export interface RedisCallOptions {
    * keeps the process alive nor, unanswered, holds it until its limit.
    */
   background?: boolean
-  /**
-   * A call that cancels or gives back what an earlier call of this object
-   * registered or was granted (a cancel, a late grant given back): sent even
-   * after `close()` began, which refuses every other call (see `call`).
-   */
-  cleanup?: boolean
 }
+
+/** A promise handler that drops what it is given. */
+const ignoreOutcome = (): void => {}
 
 /** ConnectionErrors of calls the server did not answer within their limit (not of a lost or refused connection). */
 const unanswered = new WeakSet<Error>()
@@ -184,6 +181,8 @@ export abstract class RedisObject implements AsyncDisposable {
   #connectionHeld = true
   /** The FCALL of each function up to this object's own arguments (kind, id, idle), built on first use. */
   readonly #commands = new Map<string, readonly string[]>()
+  /** Calls made after close() began, until they settle (close() waits for them). */
+  readonly #afterClose = new Set<Promise<void>>()
 
   /**
    * Starts attaching (in the background: a constructor cannot await). The
@@ -365,13 +364,30 @@ export abstract class RedisObject implements AsyncDisposable {
    * object's reply limit (counted from `options.waits`, the call's own timeout, for a call that waits).
    */
   protected call(fn: string, args: readonly (string | number)[], options?: RedisCallOptions): Promise<unknown> {
-    // A call that reaches here after close() began (one started in the same tick, whose attach
-    // check came first, or putMany's next batch) is not sent: the close function cancels on the
-    // server only the calls beginClose() settled, so one sent now would wait, or take an item,
-    // for nobody. Cleanup calls still go: they undo what came back after the close was sent.
-    if (this.#closed && options?.cleanup !== true && fn !== this.#kind.functions.close)
-      return Promise.reject(new ClosedError(`Cannot finish a call on ${this.what}: it was closed`))
-    return this.#send(this.#connection, this.#command(fn, args), undefined, options)
+    const sent = this.#send(this.#connection, this.#command(fn, args), undefined, options)
+    if (this.#closed && fn !== this.#kind.functions.close) {
+      // Made after close() began (a give-back of a grant that came with the close's reply, a
+      // cancel): close() waits for it before it lets the connection go (see #settleAfterClose).
+      const settled = sent.then(ignoreOutcome, ignoreOutcome)
+      this.#afterClose.add(settled)
+      void settled.then(() => this.#afterClose.delete(settled))
+    }
+    return sent
+  }
+
+  /**
+   * Waits until no call made after close() began is in flight. Such calls
+   * start from replies that came with the close's (each bounded by its reply
+   * limit), so a turn of the event loop first lets those replies' handlers
+   * run; a call's reply may start another (a cancel answered 'granted', then
+   * its give-back). Without this the connection's last user would destroy
+   * it with the give-back unsent, and the grant would stay held for a lease.
+   */
+  async #settleAfterClose(): Promise<void> {
+    do {
+      await new Promise((resolve) => setImmediate(resolve))
+      await Promise.all(this.#afterClose)
+    } while (this.#afterClose.size > 0)
   }
 
   /** The FCALL of `fn` with this object's keys, the arguments every function takes, then `args`. */
@@ -617,8 +633,8 @@ export abstract class RedisObject implements AsyncDisposable {
    * removes a non-persistent object from the server. Waits for an attach
    * still on its way (so the detach follows it). Idempotent. Bounded like
    * every call: the local state is given up even when the server does not answer.
-   * Calls of this object still waiting, and calls not yet sent to the server,
-   * reject with ClosedError; a call that does not wait and was sent gets its answer.
+   * A grant that came back with the close's reply (an acquire the close cut
+   * short) is given back before it resolves.
    * @throws {ConnectionError} The server cannot be reached or did not answer (this object's entries then lapse after its lease).
    */
   async close(): Promise<void> {
@@ -636,6 +652,7 @@ export abstract class RedisObject implements AsyncDisposable {
       if (error instanceof ConnectionError) throw error
       // Already gone from the server (unlinked): nothing to give back.
     } finally {
+      await this.#settleAfterClose()
       this.#releaseConnection()
     }
   }

@@ -309,6 +309,11 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     onWake(what: unknown[], waiterId: string): Outcome<R>
     onGiveUp(reason: 'timeout' | 'abort'): Outcome<R>
   }): Promise<R> {
+    // A call that reaches here after close() began (started in the same tick, its attach check
+    // came first; putMany's next batch) is not sent: the close function cancels on the server
+    // only the calls beginClose() settled, so a waiter registered now would wait, or be handed
+    // an item, for nobody. Calls that do not register a waiter still go (taskDone before close).
+    if (this.closed) return Promise.reject(new ClosedError(`Cannot ${spec.what} ${this.what}: it was closed`))
     const waiterId = this.newWaiterId()
     const keepAlive = this.keepAlive()
     const { timeout, signal } = spec
@@ -411,7 +416,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   async #cancel(waiterId: string): Promise<'cancelled' | 'gone' | unknown[]> {
     let reply: unknown[]
     try {
-      reply = replyArray(await this.#call('cancel', [waiterId], { cleanup: true }), 'cancel')
+      reply = replyArray(await this.#call('cancel', [waiterId]), 'cancel')
     } catch (error) {
       // Unreachable, or refused (a server error): the next renew cancels it. Sending it again is
       // safe: a cancel that finds nothing leaves a tombstone, so the call never runs after it.
@@ -514,7 +519,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         items.push(fromWire(wires[i], this.what) as T)
       } catch (error) {
         const rest = wires.slice(i + 1)
-        if (rest.length > 0) this.#call('unget', rest as string[], { cleanup: true }).catch(() => {})
+        if (rest.length > 0) this.#call('unget', rest as string[]).catch(() => {})
         if (items.length > 0) return items
         throw error
       }

@@ -244,9 +244,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       if (reply[0] === 'granted') await this.#giveBack(asToken(reply[1], 'cancel'))
     }
     try {
-      await onReply(
-        await this.call('cancel', [waiterId], { late: (raw) => void onReply(raw).catch(() => {}), cleanup: true }),
-      )
+      await onReply(await this.call('cancel', [waiterId], { late: (raw) => void onReply(raw).catch(() => {}) }))
     } catch {
       // Unreachable server: the queue entry and any grant lapse within one lease.
     }
@@ -262,7 +260,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   async #releaseOnce(token: number): Promise<void> {
     let reply: unknown[]
     try {
-      reply = replyArray(await this.call('release', [1, token], { cleanup: true }), 'release')
+      reply = replyArray(await this.call('release', [1, token]), 'release')
     } catch {
       // The lease lapses by itself.
       return

@@ -210,7 +210,8 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
 
   it('gives back the permit of an acquire that close() cut short (its grant comes after the close is sent)', async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
-    const other = await Semaphore.open(sem.name, { url: server.url })
+    // Another URL of the same server: its own connection, so sem's close is its connection's last user.
+    const other = await Semaphore.open(sem.name, { url: `${server.url}/0` })
     const acquiring = sem.acquire() // sent at once; granted on the server before the close runs
     const refused = expect(acquiring).rejects.toMatchObject({ name: 'ClosedError' })
     await sem.close()
