@@ -116,6 +116,10 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     return this.kind === 'lock' || this.kind === 'rlock'
   }
 
+  get #isRLock(): boolean {
+    return this.kind === 'rlock'
+  }
+
   /**
    * Waits for a permit; resolves its token, or `false` when `timeout`
    * passed or (`try`) none was free. The waiter is registered before the
@@ -268,7 +272,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     // An RLock re-entry undone (a held token): the holder's last release may have reached the
     // server before it (its reply then said a level was left, so the token was kept). Replies
     // come in the server's order, so this one's depth is the one left, as in releaseTokens.
-    const depth = replyDepth(reply, this.kind === 'rlock')
+    const depth = replyDepth(reply, this.#isRLock)
     if (reply[0] !== 'ok' || depth === undefined || !this.#held.includes(token)) return
     this.#released(depth, [token])
   }
@@ -398,7 +402,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     this.checkGone(reply, 'release')
     switch (reply[0]) {
       case 'ok': {
-        const depth = replyDepth(reply, this.kind === 'rlock') ?? unexpectedReply('release', reply)
+        const depth = replyDepth(reply, this.#isRLock) ?? unexpectedReply('release', reply)
         this.#released(depth, tokens)
         return depth
       }
