@@ -87,6 +87,11 @@ export const KEY_COUNT = 6
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
 /**
+ * Version 8: `close` also gives back a grant handed to one of the closing
+ * object's waiters whose wake-up it had not heard yet (v7 left it held until
+ * its lease lapsed, and for good without reclaim). Same keys as v7, which
+ * shares a semaphore with it.
+ *
  * Version 7: key layout 3 (holders members name their object, the `queued`
  * count, the `keep` member of holders; see above), which v4 to v6 refuse as
  * 'incompatible', as v7 refuses theirs.
@@ -98,7 +103,7 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
  */
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  7,
+  8,
   `
 local MAX = 8388607
 -- The last token a grant may take: tokens reach clients as safe integers (below 2^53), and a
@@ -692,8 +697,19 @@ register('close', function(keys, args)
   local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
   local now = ipc_now()
   for i = 5, 4 + count do
-    if redis.call('HDEL', keys[4], args[i]) == 1 then
-      state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, args[i]))
+    local w = args[i]
+    if redis.call('HDEL', keys[4], w) == 1 then
+      state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, w))
+    else
+      -- Served already (a release handed it a permit), its wake-up not yet heard: nobody will
+      -- take that grant, so it goes back now, reclaim or not (as a cancel's give-back would).
+      local token = redis.call('HGET', keys[5], w)
+      if token and holds(keys, token, object) then
+        drop_holder(keys, member(token, object))
+        restart_window(state, token)
+        state.free = state.free + 1
+        if is_lock(state) then state.free = 1; state.depth = 0 end
+      end
     end
   end
   for i = 5 + count, #args do

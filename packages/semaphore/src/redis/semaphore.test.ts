@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
 import { TRANSFER } from '@ipc/core/internal'
 import { RedisConnection, redisKey } from '@ipc/core/redis'
-import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, startRedisServer, uniqueName } from '@ipc/test-utils'
+import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, sleep, startRedisServer, uniqueName } from '@ipc/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BoundedSemaphore, ConnectionError, Lock, Semaphore } from './index.js'
 import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
@@ -219,6 +219,38 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     expect(await other.getValue()).toBe(1)
     expect(await other.tryAcquire()).toBe(true)
     await other.close()
+  })
+
+  it('gives back, reclaim or not, a grant a release handed to a waiter whose wake-up had not come when close() began', async () => {
+    const kinds = [
+      async () => {
+        const holder = await new Semaphore(1, { url: server.url, reclaim: false }).ready()
+        return [holder, await Semaphore.open(holder.name, { url: server.url })] as const
+      },
+      async () => {
+        const holder = await new Lock({ url: server.url }).ready()
+        return [holder, await Lock.open(holder.name, { url: server.url })] as const
+      },
+    ]
+    for (const make of kinds) {
+      const [holder, waiter] = await make()
+      await holder.acquire()
+      const acquiring = waiter.acquire()
+      const refused = expect(acquiring).rejects.toMatchObject({ name: 'ClosedError' })
+      // Queued, and past its 2 ms: the release hands it the permit instead of only nudging it.
+      const queue = redisKey(holder.name, 'queue')
+      for (let i = 0; i < 100 && (await server.command('LLEN', queue)) !== ':1'; i++) await sleep(10)
+      expect(await server.command('LLEN', queue)).toBe(':1')
+      await sleep(20)
+      // One connection, so the server runs the release (the grant, its wake-up published) before
+      // the close; the closing object hears that wake-up only after it began closing.
+      const releasing = holder.release()
+      const closing = waiter.close()
+      await Promise.all([releasing, closing, refused])
+      expect(await holder.tryAcquire()).toBe(true)
+      await holder.release()
+      await holder.close()
+    }
   })
 
   it('unlink() of a stale object leaves alone another kind that took the name since', async () => {
