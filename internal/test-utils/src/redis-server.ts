@@ -367,6 +367,14 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       )
       if (reply !== '+OK') throw new Error(`CLUSTER ADDSLOTSRANGE on port ${node.port}: ${reply}`)
     }
+    // A config epoch of its own for every node before they meet (as redis-cli's --cluster create
+    // does): left at 0, the nodes settle the collision themselves, one bump at a time, in the
+    // seconds after the cluster reports ok, and a forced failover (CLUSTER FAILOVER TAKEOVER)
+    // in that time can lose to its old master's bump, which then keeps its slots.
+    for (const [i, node] of [...nodes, ...copies].entries()) {
+      const reply = await node.command('CLUSTER', 'SET-CONFIG-EPOCH', String(i + 1))
+      if (reply !== '+OK') throw new Error(`CLUSTER SET-CONFIG-EPOCH on port ${node.port}: ${reply}`)
+    }
     for (const node of [...nodes.slice(1), ...copies]) {
       const reply = await nodes[0]?.command('CLUSTER', 'MEET', '127.0.0.1', String(node.port), String(node.busPort))
       if (reply !== '+OK') throw new Error(`CLUSTER MEET of port ${node.port}: ${reply}`)
@@ -380,10 +388,18 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     }
     const known = size + replicas
     for (const node of [...nodes, ...copies]) {
-      await waitUntil(`port ${node.port} is not ok or does not know all ${known} nodes`, async () => {
-        const info = await sendBulk(node.port, ['CLUSTER', 'INFO'])
-        return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${known}`)
-      })
+      // Every node knows every other, and the largest epoch (so a replica's TAKEOVER goes above it).
+      await waitUntil(
+        `port ${node.port} is not ok, or does not know all ${known} nodes and epoch ${known}`,
+        async () => {
+          const info = await sendBulk(node.port, ['CLUSTER', 'INFO'])
+          return (
+            info.includes('cluster_state:ok') &&
+            info.includes(`cluster_known_nodes:${known}`) &&
+            info.includes(`cluster_current_epoch:${known}\r\n`)
+          )
+        },
+      )
     }
     for (const [i, copy] of copies.entries()) {
       const master = nodes[i] as RedisServer
