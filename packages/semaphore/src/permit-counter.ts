@@ -685,6 +685,9 @@ export class PermitCounter implements TagWatcher {
     const left = Atomics.sub(i32, this.#waiters, 1) - 1
     this.ticket = 0
     const state = Atomics.load(i32, this.#state)
+    // A wait that ends without a permit leaves no guess (#expectGive) behind: the next call's CAS
+    // starts from the value read now, not from a give that did not come.
+    if (!took) this.#seen = state
     // Waiters we skipped (stopped, or scribbled tickets) do not keep HANDOFF up.
     // The clock is read only under HANDOFF: a woken waiter's return path (the wake-up row) skips it.
     if (

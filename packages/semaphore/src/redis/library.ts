@@ -89,8 +89,9 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
 /**
  * Version 8: `close` also gives back a grant handed to one of the closing
  * object's waiters whose wake-up it had not heard yet (v7 left it held until
- * its lease lapsed, and for good without reclaim). Same keys as v7, which
- * shares a semaphore with it.
+ * its lease lapsed, and for good without reclaim); a lapse or a close no
+ * longer raises a Semaphore's free count past MAX (`give_back`). Same keys
+ * as v7.
  *
  * Version 7: key layout 3 (holders members name their object, the `queued`
  * count, the `keep` member of holders; see above), which v4 to v6 refuse as
@@ -246,6 +247,15 @@ local function drop_holder(keys, m)
   end
 end
 
+-- A dropped grant's permit goes back (a lock: free again). Lapsed leases and a closing object's
+-- permits count only with reclaim (always: a grant nobody saw, given back as a release would);
+-- a Semaphore's count never passes MAX (a release that would make it is refused, but a lapse or
+-- a close comes unasked: its permit is dropped at MAX, as a value past it would be corrupt).
+local function give_back(state, always)
+  if is_lock(state) then state.free = 1; state.depth = 0
+  elseif (always or state.reclaim) and state.free < MAX then state.free = state.free + 1 end
+end
+
 -- How long head w (queued at since) has waited, by the fairness rule: from when it queued or
 -- from when the last waiter served gave back the permit it was served (until then: from when it
 -- was served), whichever is later.
@@ -273,8 +283,7 @@ local function settle(keys, state, now, nudge)
   if #lapsed > 0 then nudge = true end
   for _, m in ipairs(lapsed) do
     drop_holder(keys, m)
-    if is_lock(state) then state.free = 1; state.depth = 0
-    elseif state.reclaim then state.free = state.free + 1 end
+    give_back(state, false)
   end
   if state.bound > 0 and state.free > state.bound then state.free = state.bound end
   while state.free > 0 do
@@ -701,22 +710,22 @@ register('close', function(keys, args)
     if redis.call('HDEL', keys[4], w) == 1 then
       state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, w))
     else
-      -- Served already (a release handed it a permit), its wake-up not yet heard: nobody will
-      -- take that grant, so it goes back now, reclaim or not (as a cancel's give-back would).
+      -- Served already (a release or a lapse handed it a permit), its wake-up not yet heard:
+      -- nobody will take that grant, so it goes back now, reclaim or not, as a cancel's give-back
+      -- would (also when its lease lapsed and no call swept it yet: a release of it counts too).
       local token = redis.call('HGET', keys[5], w)
       if token and holds(keys, token, object) then
         drop_holder(keys, member(token, object))
         restart_window(state, token)
-        state.free = state.free + 1
-        if is_lock(state) then state.free = 1; state.depth = 0 end
+        give_back(state, true)
       end
     end
   end
   for i = 5 + count, #args do
     if holds(keys, args[i], object) then
       drop_holder(keys, member(args[i], object))
-      if is_lock(state) then state.free = 1; state.depth = 0
-      elseif state.reclaim then state.free = state.free + 1 end
+      restart_window(state, args[i])
+      give_back(state, false)
     end
   end
   redis.call('ZREM', keys[6], object)

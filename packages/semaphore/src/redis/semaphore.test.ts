@@ -3,7 +3,7 @@ import { TRANSFER } from '@ipc/core/internal'
 import { RedisConnection, redisKey } from '@ipc/core/redis'
 import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, sleep, startRedisServer, uniqueName } from '@ipc/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BoundedSemaphore, ConnectionError, Lock, Semaphore } from './index.js'
+import { BoundedSemaphore, ConnectionError, Lock, RLock, Semaphore } from './index.js'
 import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
 
 describe('Redis classes without a server', () => {
@@ -221,34 +221,76 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     await other.close()
   })
 
+  /**
+   * Holder and waiter objects of one semaphore on one connection (so the server runs their calls
+   * in the order they are made); the holder holds its permit, the waiter's acquire is queued and
+   * past its 2 ms (a release hands it the permit instead of only nudging it). Returns (in an
+   * object: a promise would be awaited) the check that the waiter's acquire rejects with ClosedError.
+   */
+  async function queuedBehindHolder(
+    holder: Semaphore | BoundedSemaphore | Lock | RLock,
+    waiter: Semaphore | BoundedSemaphore | Lock | RLock,
+  ): Promise<{ refused: Promise<unknown> }> {
+    await holder.acquire()
+    const refused = expect(waiter.acquire()).rejects.toMatchObject({ name: 'ClosedError' })
+    const queue = redisKey(holder.name, 'queue')
+    for (let i = 0; i < 100 && (await server.command('LLEN', queue)) !== ':1'; i++) await sleep(10)
+    expect(await server.command('LLEN', queue)).toBe(':1')
+    await sleep(20)
+    return { refused }
+  }
+
+  /** The meta hash's `token` field: the last grant's token. */
+  async function lastToken(name: string): Promise<string | undefined> {
+    return (await server.bulk('HGET', redisKey(name, 'meta'), 'token')).split('\r\n')[1]
+  }
+
   it('gives back, reclaim or not, a grant a release handed to a waiter whose wake-up had not come when close() began', async () => {
-    const kinds = [
-      async () => {
-        const holder = await new Semaphore(1, { url: server.url, reclaim: false }).ready()
-        return [holder, await Semaphore.open(holder.name, { url: server.url })] as const
-      },
-      async () => {
-        const holder = await new Lock({ url: server.url }).ready()
-        return [holder, await Lock.open(holder.name, { url: server.url })] as const
-      },
+    const url = server.url
+    type Kind = Semaphore | BoundedSemaphore | Lock | RLock
+    const kinds: ((name: string) => [Kind, Promise<Kind>])[] = [
+      (name) => [new Semaphore(1, { name, url, reclaim: false }), Semaphore.open(name, { url })],
+      (name) => [new BoundedSemaphore(1, { name, url, reclaim: false }), BoundedSemaphore.open(name, { url })],
+      (name) => [new Lock({ name, url }), Lock.open(name, { url })],
+      (name) => [new RLock({ name, url }), RLock.open(name, { url })],
     ]
     for (const make of kinds) {
-      const [holder, waiter] = await make()
-      await holder.acquire()
-      const acquiring = waiter.acquire()
-      const refused = expect(acquiring).rejects.toMatchObject({ name: 'ClosedError' })
-      // Queued, and past its 2 ms: the release hands it the permit instead of only nudging it.
-      const queue = redisKey(holder.name, 'queue')
-      for (let i = 0; i < 100 && (await server.command('LLEN', queue)) !== ':1'; i++) await sleep(10)
-      expect(await server.command('LLEN', queue)).toBe(':1')
-      await sleep(20)
-      // One connection, so the server runs the release (the grant, its wake-up published) before
-      // the close; the closing object hears that wake-up only after it began closing.
-      const releasing = holder.release()
-      const closing = waiter.close()
-      await Promise.all([releasing, closing, refused])
+      const name = uniqueName()
+      const [made, opening] = make(name)
+      const holder = await made.ready()
+      const waiter = await opening
+      try {
+        const { refused } = await queuedBehindHolder(holder, waiter)
+        // The release's grant (token 2) and its wake-up come before the close on the server; the
+        // closing object hears that wake-up only after it began closing.
+        await Promise.all([holder.release(), waiter.close(), refused])
+        expect(await lastToken(name)).toBe('2')
+        expect(await holder.tryAcquire()).toBe(true)
+        await holder.release()
+      } finally {
+        await waiter.close()
+        await holder.close()
+      }
+    }
+  })
+
+  it("keeps a Semaphore's value at its largest (8388607) when a close gives back a grant on top of it", async () => {
+    const holder = await new Semaphore(1, { url: server.url }).ready()
+    const [waiter, filler] = await Promise.all([
+      Semaphore.open(holder.name, { url: server.url }),
+      Semaphore.open(holder.name, { url: server.url }),
+    ])
+    try {
+      const { refused } = await queuedBehindHolder(holder, waiter)
+      // The grant goes to the waiter, another object (holding nothing, so all of n counts) fills
+      // the count to the largest, then the close gives the grant back: one more would be a count
+      // the server calls corrupt.
+      await Promise.all([holder.release(), filler.release(8388607), waiter.close(), refused])
+      expect(await lastToken(holder.name)).toBe('2')
+      expect(await holder.getValue()).toBe(8388607)
       expect(await holder.tryAcquire()).toBe(true)
-      await holder.release()
+    } finally {
+      await Promise.all([waiter.close(), filler.close()])
       await holder.close()
     }
   })
