@@ -87,6 +87,7 @@ describe('EventCount with claimed shares', () => {
     const events = claimed(i32, 0)
     const seen: number[] = []
     let state = 0
+    let slices = 0
     const started = performance.now()
     const result = events.waitSync(
       () => {
@@ -101,11 +102,12 @@ describe('EventCount with claimed shares', () => {
         }
         return state === 1 ? 'seen' : NOT_YET
       },
-      rules({ deadline: performance.now() + 5_000 }),
+      rules({ deadline: performance.now() + 5_000, onSlice: () => slices++ }),
     )
     expect(result).toBe('seen')
     expect(seen).toEqual([1, 0, 1, 0])
     // Not a slice's end (100 ms): the notify of the third try ended the sleep.
+    expect(slices).toBe(0)
     expect(performance.now() - started).toBeLessThan(50)
   })
 
