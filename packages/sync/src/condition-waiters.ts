@@ -184,6 +184,8 @@ export class ConditionWaiters {
    * @throws {CorruptError} The entry was freed or changed under its waiter.
    */
   leave(entry: number): boolean {
+    // Closed meanwhile: detach() freed the entry, and the table may be unmapped.
+    if (this.#segment.closed) return false
     const state = this.state(entry)
     if (state === FREE) throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
     Atomics.store(this.#i32, this.#at(entry, CE_STATE), FREE)
@@ -198,12 +200,44 @@ export class ConditionWaiters {
    * notified. The high-water mark is left alone (lowering it needs the lock).
    */
   drop(entry: number): boolean {
+    if (this.#segment.closed) return false
     for (;;) {
       const state = this.state(entry)
       if (state === FREE) return false
       if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), state, FREE) !== state) continue
       this.#mine.delete(entry)
       return state === NOTIFIED
+    }
+  }
+
+  /** The WAITING entries below HIGH, in table order. */
+  #waitingEntries(): number[] {
+    const high = this.#high()
+    const waiting: number[] = []
+    for (let entry = 0; entry < high; entry++) if (this.state(entry) === WAITING) waiting.push(entry)
+    return waiting
+  }
+
+  /** Sorts `entries` oldest first: arrival numbers wrap, so by their distance from NEXT_SEQ. */
+  #oldestFirst(entries: number[]): number[] {
+    const next = Atomics.load(this.#i32, this.#base + C_NEXT_SEQ)
+    const age = (entry: number): number => (Atomics.load(this.#i32, this.#at(entry, CE_SEQ)) - next) | 0
+    return entries.sort((a, b) => age(a) - age(b))
+  }
+
+  /**
+   * Without the lock (a wait that could not take it back passes on the
+   * notification it had received): marks the oldest WAITING entry NOTIFIED
+   * by CAS and wakes it. Frees no entry and leaves HIGH alone: both need the
+   * lock, as an enter() may be raising HIGH meanwhile and a lowered HIGH
+   * would hide its entry from every notify. A dead waiter chosen so costs
+   * the notification, as a notifier's death would.
+   */
+  passOn(): void {
+    for (const entry of this.#oldestFirst(this.#waitingEntries())) {
+      if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, NOTIFIED) !== WAITING) continue
+      this.#eventsOf(entry).notify()
+      return
     }
   }
 
@@ -216,17 +250,10 @@ export class ConditionWaiters {
    * first finds its notification.
    */
   notify(n: number, later?: (wake: () => void) => void): number {
-    const high = this.#high()
-    const waiting: number[] = []
-    for (let entry = 0; entry < high; entry++) if (this.state(entry) === WAITING) waiting.push(entry)
+    const waiting = this.#waitingEntries()
     if (waiting.length === 0) return 0
     const all = n >= waiting.length
-    if (!all) {
-      // Oldest first: arrival numbers wrap, so compare their distance from NEXT_SEQ.
-      const next = Atomics.load(this.#i32, this.#base + C_NEXT_SEQ)
-      const age = (entry: number): number => (Atomics.load(this.#i32, this.#at(entry, CE_SEQ)) - next) | 0
-      waiting.sort((a, b) => age(a) - age(b))
-    }
+    if (!all) this.#oldestFirst(waiting)
     let notified = 0
     const wakes: EventCount[] = []
     try {

@@ -193,6 +193,33 @@ describe('Condition: names, handles and lifetime', () => {
     await expect(waiting).rejects.toBeInstanceOf(ClosedError)
   })
 
+  it('rejects with ClosedError a wait closed while it takes the lock back, and leaves the lock not held', async () => {
+    for (const given of [undefined, new Lock()]) {
+      const condition = given === undefined ? new Condition() : new Condition(given)
+      // Another object of the same condition: its own lock object, the same lock.
+      const other = track(Condition.from(condition.handle))
+      await condition.acquire()
+      const waiting = condition.wait({ timeout: 20 })
+      const refused = expect(waiting).rejects.toBeInstanceOf(ClosedError)
+      await tick(5)
+      other.acquireSync()
+      await tick(100) // the wait timed out and now waits to take the lock back
+      condition.close()
+      await tick(20)
+      other.release()
+      await refused
+      if (given !== undefined) {
+        // Taken back after the close, then given up: the lock the user gave is free again.
+        expect(given.owned).toBe(false)
+        expect(given.tryAcquire()).toBe(true)
+        given.release()
+        given.close()
+      }
+      expect(other.tryAcquire()).toBe(true)
+      other.release()
+    }
+  })
+
   it('prints its lock and waiters', () => {
     const condition = track(new Condition({ name: uniqueName('inspect') }))
     expect(inspect(condition, { breakLength: Number.POSITIVE_INFINITY })).toBe(

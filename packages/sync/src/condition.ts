@@ -485,8 +485,17 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
     try {
       await this.#restorable[ACQUIRE_RESTORE](saved, false)
     } catch (error) {
+      // Closed while it took the lock back (the default lock closes with the condition): the
+      // close freed the entry, and the table may be unmapped.
+      if (this.closed) throw this.#closedError()
       this.#abandon(entry)
       throw error
+    }
+    if (this.closed) {
+      // Closed while it took back a lock that outlives the condition (one the user gave): the
+      // close freed the entry; the wait ends as a close during its sleep does, lock not held.
+      this.#restorable[RELEASE_SAVE]()
+      throw this.#closedError()
     }
     return this.#after(entry, failed, failure)
   }
@@ -533,10 +542,10 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
   /**
    * The lock could not be taken back (it was closed, or its memory is
    * corrupt): the entry goes without it, and a notification it had received
-   * is passed on, so no other waiter misses it.
+   * is passed on, so no other waiter misses it (without the lock: passOn).
    */
   #abandon(entry: number): void {
-    if (this.#waiters.drop(entry)) this.#waiters.notify(1)
+    if (this.#waiters.drop(entry)) this.#waiters.passOn()
   }
 
   /** Holding the lock again: frees the entry; passes a notification on when the wait failed. */
