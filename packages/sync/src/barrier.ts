@@ -848,6 +848,13 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
       [...this.#mine].some((entry) => Atomics.load(this.#i32, this.#at(entry, BE_STATE)) === PENDING)
     try {
       if (pending() && this.#lock.acquireSync({ timeout: 1000 })) {
+        try {
+          // A dead holder taken over: repaired first, as on every other path that takes the lock.
+          this.#repairLocked()
+        } catch (error) {
+          this.#lock.release()
+          throw error
+        }
         if (pending()) this.#breakLocked()
         else this.#lock.release()
       }

@@ -161,6 +161,9 @@ export class ConditionWaiters {
       const state = this.state(entry)
       if (state === NOTIFIED) return true
       if (state !== WAITING) throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
+      // Below HIGH, or no notify looks at it: a scribbled HIGH fails the wait instead of stranding it.
+      const high = this.#high()
+      if (entry >= high) throw this.#corrupt(`waiter entry ${entry} is in use above the bound ${high}`)
       this.#assertMine(entry)
       return NOT_YET
     }

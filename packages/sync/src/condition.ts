@@ -466,7 +466,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
     if (signal?.aborted) throw signal.reason
     this.#assertOwned('wait on')
     const entry = this.#waiters.enter()
-    const saved = this.#restorable[RELEASE_SAVE]()
+    const saved = this.#releaseFor(entry)
     let failed = false
     let failure: unknown
     if (timeout !== 0) {
@@ -519,7 +519,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
     const timeout = syncTimeoutOf(options)
     this.#assertOwned('wait on')
     const entry = this.#waiters.enter()
-    const saved = this.#restorable[RELEASE_SAVE]()
+    const saved = this.#releaseFor(entry)
     let failed = false
     let failure: unknown
     if (timeout !== 0) {
@@ -537,6 +537,20 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
       throw error
     }
     return this.#after(entry, failed, failure)
+  }
+
+  /**
+   * Gives the lock up for a wait on `entry`; when that throws (the lock's
+   * word changed under its owner), the entry goes too, so no notify is
+   * spent on a wait that never began.
+   */
+  #releaseFor(entry: number): SavedHold {
+    try {
+      return this.#restorable[RELEASE_SAVE]()
+    } catch (error) {
+      this.#waiters.drop(entry)
+      throw error
+    }
   }
 
   /**

@@ -125,6 +125,25 @@ describe('Condition with corrupt memory', () => {
     }
   })
 
+  it('fails a wait without a timeout whose entry a scribbled HIGH put above the bound (no notify would reach it)', async () => {
+    const condition = new Condition()
+    const memory = raw(CONDITION_KIND, condition.name)
+    try {
+      await condition.acquire()
+      const asleep = condition.wait()
+      await sleep(20)
+      expect(memory.peek(C_HIGH)).toBe(1)
+      memory.poke(C_HIGH, 0)
+      // Found at its next look (a slice: RECHECK_MS, 1 s), not left asleep for good.
+      await expect(within(asleep, 3000, 'the wait')).rejects.toBeInstanceOf(CorruptError)
+      expect(condition.owned).toBe(true)
+      condition.release()
+    } finally {
+      memory.close()
+      condition.close()
+    }
+  })
+
   it('fails a wait without a timeout whose entry slot turns into garbage, as notify() does', async () => {
     const condition = new Condition()
     const notifier = Condition.open(condition.name)
