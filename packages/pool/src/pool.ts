@@ -82,6 +82,8 @@ const STOP_GRACE_MS = 5000
 const RESPAWN_MS = 100
 /** The longest such delay (ms). */
 const RESPAWN_MAX_MS = 5000
+/** Restarts after workers killed by a signal before they were ready (none ever was) before the waiting tasks fail. */
+const SIGNALLED_STARTS = 3
 
 /** Chunks an `imap` keeps submitted or finished-but-not-yet-consumed, per worker. */
 const IMAP_AHEAD_PER_WORKER = 2
@@ -137,6 +139,8 @@ interface Worker {
   cancelIdle: (() => void) | undefined
   /** Sent a reply that breaks the protocol: killed, and nothing more it sent is read. */
   broken: boolean
+  /** The pool killed it (`#kill`): an exit before it was ready is then no failed start. */
+  killed: boolean
 }
 
 type State = 'running' | 'closed' | 'terminated'
@@ -620,7 +624,9 @@ export class Pool {
    */
   async join(): Promise<void> {
     if (this.#state === 'running') throw new ValueError('Cannot join a running pool: call close() or terminate() first')
-    if (this.#workers.size > 0) {
+    // Tasks still queued with no worker (a respawn delay after a failed start) are waited for too,
+    // as #maybeFinish does: a worker started after that delay runs them.
+    if (this.#workers.size > 0 || this.#queueHead < this.#queue.length) {
       this.#refKeepAlive(true)
       await new Promise<void>((resolve) => this.#joiners.push(resolve))
     }
@@ -715,7 +721,7 @@ export class Pool {
   #cancelNow(task: Task, reason: unknown): void {
     if (task.done || this.#settledByReply(task)) return
     this.#finish(task, reason as Error)
-    if (task.worker !== undefined) task.worker.process.kill('SIGKILL')
+    if (task.worker !== undefined) this.#kill(task.worker)
   }
 
   /** A task no longer wanted (its map failed, or its imap ended): dropped if queued; killed if running and `kill`. */
@@ -727,7 +733,7 @@ export class Pool {
     if (task.done) return
     if (task.worker !== undefined && (!kill || this.#settledByReply(task))) return
     this.#finish(task, new ClosedError('The task was dropped'))
-    if (task.worker !== undefined) task.worker.process.kill('SIGKILL')
+    if (task.worker !== undefined) this.#kill(task.worker)
   }
 
   /** Reads the replies waiting from `task`'s worker: true if that settled `task` (then its worker is not killed). */
@@ -784,6 +790,7 @@ export class Pool {
       stopTimer: undefined,
       ready: false,
       broken: false,
+      killed: false,
       cancelIdle: undefined,
     }
     this.#workers.add(worker)
@@ -827,9 +834,15 @@ export class Pool {
     this.#maybeFinish()
   }
 
+  /**
+   * Workers that count toward `size`: those not retiring, and a retiring one
+   * while it still runs tasks (maxTasksPerChild retires a worker as its last
+   * task is sent; its successor starts once it is done, not beside it).
+   */
   #liveWorkers(): number {
     let live = 0
-    for (const worker of this.#workers) if (!worker.retiring) live++
+    for (const worker of this.#workers)
+      if (!worker.retiring || (!worker.exited && !worker.broken && worker.held.length > 0)) live++
     return live
   }
 
@@ -924,7 +937,7 @@ export class Pool {
       worker.requests.putNowait(null)
     } catch (error) {
       // Full: later. Anything else (closed, corrupt): the worker cannot be told, so it is stopped.
-      if ((error as Error).name !== 'Full') worker.process.kill('SIGKILL')
+      if ((error as Error).name !== 'Full') this.#kill(worker)
       return
     }
     worker.stopSent = true
@@ -934,7 +947,7 @@ export class Pool {
   /** Backstop for a module that keeps its worker alive after the stop message. */
   #armStopTimer(worker: Worker): void {
     if (!worker.stopSent || worker.exited || worker.held.length > 0 || worker.stopTimer !== undefined) return
-    worker.stopTimer = setTimeout(() => worker.process.kill('SIGKILL'), STOP_GRACE_MS)
+    worker.stopTimer = setTimeout(() => this.#kill(worker), STOP_GRACE_MS)
     worker.stopTimer.unref()
   }
 
@@ -963,7 +976,7 @@ export class Pool {
       // corrupt: then nothing more can be answered by this worker.
       if (!worker.exited) {
         for (const task of worker.held) this.#finish(task, error as Error)
-        worker.process.kill('SIGKILL')
+        this.#kill(worker)
       }
     } finally {
       worker.pumping = false
@@ -1056,10 +1069,16 @@ export class Pool {
         new ProcessError(`Pool worker "${worker.process.name}" sent a malformed reply (${problem}); it was killed`),
       )
     }
+    this.#kill(worker)
+  }
+
+  /** Kills `worker` (SIGKILL), marked as the pool's doing. */
+  #kill(worker: Worker): void {
+    worker.killed = true
     worker.process.kill('SIGKILL')
   }
 
-  #onExit(worker: Worker, code: number | null, failure: Error | undefined): void {
+  #onExit(worker: Worker, code: number | null, loopFailure: Error | undefined): void {
     // Out of service first: dispatching from the replies read below must not pick it.
     worker.exited = true
     worker.retiring = true
@@ -1079,6 +1098,14 @@ export class Pool {
       unlinkQuietly(queue)
       queue.close()
     }
+    // Gone before it was ready, and not by the pool's hand: a failed start. An exit (a code) is one
+    // as the worker loop's own error is (a process.exit at the module's top level, a Node that
+    // could not start: a bad execArgv or loader), so its tasks fail instead of a restart without end.
+    const unasked = !worker.ready && !worker.killed && !worker.stopSent && this.#state !== 'terminated'
+    const failure =
+      loopFailure === undefined && unasked && code !== null && code >= 0
+        ? new Error(`it exited with code ${code} before it was ready`)
+        : loopFailure
     if (failure !== undefined && !worker.ready && this.#state !== 'terminated') {
       // The worker loop itself failed before the module was imported.
       const error = new ProcessError(`Pool worker "${worker.process.name}" could not start: ${failure.message}`, {
@@ -1100,36 +1127,57 @@ export class Pool {
       } else {
         // Others could: this start failed alone. Its tasks fail; the next start waits a little.
         for (const task of held) this.#finish(task, error)
-        const delay = Math.min(RESPAWN_MAX_MS, RESPAWN_MS * 2 ** this.#startFailures++)
-        this.#respawnTimer = setTimeout(() => {
-          this.#respawnTimer = undefined
-          if (this.#state !== 'terminated') this.#dispatch()
-        }, delay)
-        this.#respawnTimer.unref()
+        this.#respawnLater()
       }
+    } else if (unasked && !this.#everReady && this.#startFailures >= SIGNALLED_STARTS) {
+      // Killed by a signal from outside before it was ready, start after start, and no worker ever
+      // was (a machine that kills every new process): every waiting task would meet the same fate.
+      const signal = code !== null && code < 0 ? signalName(-code) : `exit code ${code}`
+      const error = new ProcessError(
+        `Pool worker "${worker.process.name}" could not start: ${this.#startFailures + 1} workers in a row were killed (${signal}) before they were ready`,
+        { exitCode: code },
+      )
+      for (const task of [...held, ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
+      this.#queue = []
+      this.#queueHead = 0
     } else {
-      // Held, not answered, and no longer in its request queue: the one it had taken.
-      const running = held.find((task) => !notStarted.has(task.id))
-      if (running !== undefined && !running.done) {
-        const signal = code !== null && code < 0 ? signalName(-code) : null
-        const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
+      // Held, not answered, and no longer in its request queue: those it took (one, unless it broke
+      // the protocol: then its later replies went unread). Each fails (WorkerExitError, as after
+      // any crash: an answer read after a broken one is not trusted); none runs again.
+      const signal = code !== null && code < 0 ? signalName(-code) : null
+      const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
+      for (const task of held) {
+        if (notStarted.has(task.id) || task.done) continue
         this.#finish(
-          running,
+          task,
           new WorkerExitError(
-            `Pool worker "${worker.process.name}" (pid ${worker.process.pid}) ${how} while running task "${running.exportName}"`,
+            `Pool worker "${worker.process.name}" (pid ${worker.process.pid}) ${how} while running task "${task.exportName}"`,
             { exitCode: signal === null ? code : null, signal, ...(failure === undefined ? {} : { cause: failure }) },
           ),
         )
       }
       // The rest never started: back to the front of the queue, in order.
-      const waiting = held.filter((task) => task !== running && !task.done)
+      const waiting = held.filter((task) => notStarted.has(task.id) && !task.done)
       if (waiting.length > 0) {
         this.#queue = [...waiting, ...this.#queue.slice(this.#queueHead)]
         this.#queueHead = 0
       }
+      // Killed from outside before it was ready: the next start waits a little (back-off).
+      if (unasked) this.#respawnLater()
     }
     if (this.#state !== 'terminated') this.#dispatch()
     this.#maybeFinish()
+  }
+
+  /** No worker starts for a while (doubling from RESPAWN_MS to RESPAWN_MAX_MS per failed start in a row). */
+  #respawnLater(): void {
+    if (this.#respawnTimer !== undefined) clearTimeout(this.#respawnTimer)
+    const delay = Math.min(RESPAWN_MAX_MS, RESPAWN_MS * 2 ** this.#startFailures++)
+    this.#respawnTimer = setTimeout(() => {
+      this.#respawnTimer = undefined
+      if (this.#state !== 'terminated') this.#dispatch()
+    }, delay)
+    this.#respawnTimer.unref()
   }
 
   #drainReplies(worker: Worker): void {
@@ -1170,7 +1218,7 @@ export class Pool {
   }
 
   #killAll(): void {
-    for (const worker of this.#workers) worker.process.kill('SIGKILL')
+    for (const worker of this.#workers) this.#kill(worker)
   }
 
   /** Once every worker is gone (each took its queues with it): nothing is left to do at exit. */

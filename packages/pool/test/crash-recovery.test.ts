@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { alive, childPids } from './children.js'
 
 const TASKS = new URL('./fixtures/tasks.mjs', import.meta.url)
+const EXITS_AT_IMPORT = new URL('./fixtures/exit-at-import.mjs', import.meta.url)
 
 describe('a worker that dies mid-task', () => {
   it('SIGKILL from outside at random points fails only the tasks it was running', { timeout: 60_000 }, async () => {
@@ -152,6 +153,80 @@ describe('a worker that fails before it is ready', () => {
       expect(await pool.map('square', [1, 2, 3], { chunksize: 1 })).toEqual([1, 4, 9])
     } finally {
       rmSync(flag, { force: true })
+    }
+  })
+
+  for (const mode of ['process', 'thread'] as const)
+    it(`fails the task with ProcessError when every worker exits while importing the module (${mode}), instead of restarting without end`, {
+      timeout: 30_000,
+    }, async () => {
+      await using pool = new Pool(EXITS_AT_IMPORT, { size: 1, mode })
+      const started = performance.now()
+      await expect(pool.run('square', [2])).rejects.toThrow(
+        /could not start: it exited with code 3 before it was ready/,
+      )
+      expect(performance.now() - started).toBeLessThan(5000)
+      expect(pool.pending).toBe(0)
+    })
+
+  it('fails the task with ProcessError when Node itself cannot start a worker (an unknown execArgv flag)', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 1, execArgv: ['--no-such-flag-for-ipc'] })
+    await expect(pool.run('square', [2])).rejects.toBeInstanceOf(ProcessError)
+  })
+
+  it('fails the waiting tasks after workers killed by a signal while importing, 4 in a row, with a back-off between starts', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(EXITS_AT_IMPORT, { size: 1, env: { ...process.env, POOL_EXIT_SIGNAL: 'SIGKILL' } })
+    const started = performance.now()
+    const failures = await Promise.allSettled([pool.run('square', [2]), pool.run('square', [3])])
+    for (const failure of failures) {
+      expect(failure.status).toBe('rejected')
+      expect((failure as PromiseRejectedResult).reason).toBeInstanceOf(ProcessError)
+      expect(String((failure as PromiseRejectedResult).reason.message)).toMatch(
+        /4 workers in a row were killed \(SIGKILL\)/,
+      )
+    }
+    // Three waits between the four starts: 100, 200 and 400 ms.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(650)
+  })
+
+  it('join() after close() waits for tasks still queued during the delay after a failed start', {
+    timeout: 30_000,
+  }, async () => {
+    const flag = join(tmpdir(), `pool-fail-once-join-${process.pid}-${Date.now()}`)
+    const pool = new Pool(new URL('./fixtures/flaky-start.mjs', import.meta.url), {
+      size: 1,
+      env: { ...process.env, POOL_FAIL_ONCE: flag },
+    })
+    try {
+      const pid = await pool.run<number>('sleep', [10])
+      writeFileSync(flag, '')
+      let startFailed: () => void = () => {}
+      const failedStart = new Promise<void>((resolve) => {
+        startFailed = resolve
+      })
+      const tasks = Array.from({ length: 4 }, () =>
+        pool.run<number>('sleep', [10]).catch((error: unknown) => {
+          if (error instanceof ProcessError) startFailed()
+          return error
+        }),
+      )
+      process.kill(pid, 'SIGKILL')
+      // The replacement failed its start (it held the first task): the rest wait out the respawn delay.
+      await failedStart
+      pool.close()
+      await pool.join()
+      expect(pool.pending).toBe(0)
+      // Each ran in a worker started after the delay, or failed with the one that could not start.
+      const results = await Promise.all(tasks)
+      for (const result of results) if (typeof result !== 'number') expect(result).toBeInstanceOf(ProcessError)
+      expect(results.some((result) => typeof result === 'number')).toBe(true)
+    } finally {
+      rmSync(flag, { force: true })
+      await pool.terminate()
     }
   })
 })

@@ -30,6 +30,30 @@ describe('Pool lifetime', () => {
     ).toEqual(Array.from({ length: 20 }, (_, i) => i * i))
   })
 
+  it('maxTasksPerChild starts the successor once the retiring worker is done: never more than size at work', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 2, maxTasksPerChild: 1 })
+    let most = 0
+    const sampler = setInterval(() => {
+      most = Math.max(most, childPids().length)
+    }, 5)
+    try {
+      // Eight tasks of 300 ms. Before, each retired worker's successor started at once beside it,
+      // and all eight ran at the same time in eight processes.
+      await pool.map(
+        'sleep',
+        Array.from({ length: 8 }, () => 300),
+        { chunksize: 1 },
+      )
+    } finally {
+      clearInterval(sampler)
+    }
+    // Two at work, and a retired one still exiting beside its successor.
+    expect(most).toBeGreaterThanOrEqual(2)
+    expect(most).toBeLessThanOrEqual(4)
+  })
+
   it('idleTimeout retires idle workers and starts new ones for new work', { timeout: 30_000 }, async () => {
     await using pool = new Pool(TASKS, { size: 2, idleTimeout: 100 })
     const before = await workerPids(pool, 2)

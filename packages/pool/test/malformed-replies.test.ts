@@ -73,4 +73,26 @@ describe('a worker that sends a malformed reply', () => {
     expect(runs).toBe(1)
     expect(await pool.run('square', [3])).toBe(9)
   })
+
+  it('runs a task taken after a bad reply that names no task at most once (it fails with the killed worker)', {
+    timeout: 20_000,
+  }, async () => {
+    for (const bad of ['not an array', [1, 2]]) {
+      const path = join(tmpdir(), `ipc-pool-unnamed-${process.pid}-${Date.now()}`)
+      onTestFinished(() => rmSync(path, { force: true }))
+      await using pool = new Pool(MODULE, { size: 1 })
+      expect(await pool.run('square', [2])).toBe(4)
+      const first = pool.run('sendThenReturn', [[bad]]).catch((e: unknown) => e)
+      const next = pool.run('appendLine', [path]).catch((e: unknown) => e)
+      const until = performance.now() + 300
+      while (performance.now() < until) {}
+      // Nothing the worker sent after its bad reply is read: both fail with it, and neither runs again.
+      expect(await first).toBeInstanceOf(WorkerExitError)
+      const result = await next
+      if (result !== 'appended') expect(result).toBeInstanceOf(WorkerExitError)
+      const runs = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0
+      expect(runs).toBe(1)
+      expect(await pool.run('square', [3])).toBe(9)
+    }
+  })
 })
