@@ -85,6 +85,9 @@ const RESPAWN_MAX_MS = 5000
 /** Restarts after workers killed by a signal before they were ready (none ever was) before the waiting tasks fail. */
 const SIGNALLED_STARTS = 3
 
+/** What an imap's wait for its source's next step resolves with when a result can be yielded first. */
+const RESULTS: unique symbol = Symbol('results')
+
 /** Chunks an `imap` keeps submitted or finished-but-not-yet-consumed, per worker. */
 const IMAP_AHEAD_PER_WORKER = 2
 
@@ -491,20 +494,59 @@ export class Pool {
     let exhausted = false
     let aborted = false
     let wake: (() => void) | undefined
+    // The chunk being filled, and a `next()` of an async source not settled yet: kept while the
+    // results that arrived meanwhile are yielded (a slow source holds none back).
+    let chunk: unknown[] = []
+    let pendingStep: Promise<IteratorResult<unknown>> | undefined
+    // False while the source's last `next()` has not settled (see `finally`).
+    let stepSettled = true
+    // Ends the wait for a pending step with the abort's reason (a source that never yields again).
+    let interruptStep: ((reason: unknown) => void) | undefined
     const removeAbort = onAbort(signal, () => {
       aborted = true
       for (const task of tasks) this.#drop(task, true)
       wake?.()
+      interruptStep?.(signal?.reason)
     })
+    const yieldable = (): boolean => (ordered ? finished.has(nextToYield) : arrived.length > 0)
+    /** The step, or RESULTS once a result can be yielded first (the step stays pending). */
+    const untilStep = (step: Promise<IteratorResult<unknown>>): Promise<IteratorResult<unknown> | typeof RESULTS> =>
+      new Promise((resolve, reject) => {
+        interruptStep = reject
+        wake = () => {
+          if (yieldable()) resolve(RESULTS)
+        }
+        step.then(resolve, reject)
+      }).finally(() => {
+        interruptStep = undefined
+        wake = undefined
+      }) as Promise<IteratorResult<unknown> | typeof RESULTS>
     try {
       if (signal?.aborted) throw signal.reason
       for (;;) {
-        while (!exhausted && outstanding < limit) {
+        fill: while (!exhausted && outstanding < limit) {
           this.#assertRunning('imap')
-          const chunk: unknown[] = []
           while (chunk.length < chunksize) {
-            let step = source.next()
-            if (step instanceof Promise) step = await step
+            let step: IteratorResult<unknown> | Promise<IteratorResult<unknown>> | undefined = pendingStep
+            pendingStep = undefined
+            if (step === undefined) {
+              step = source.next()
+              if (step instanceof Promise) {
+                stepSettled = false
+                const settle = () => {
+                  stepSettled = true
+                }
+                step.then(settle, settle)
+              }
+            }
+            if (step instanceof Promise) {
+              const settled = yieldable() ? RESULTS : await untilStep(step)
+              if (settled === RESULTS) {
+                pendingStep = step
+                break fill
+              }
+              step = settled
+            }
             if ((step as IteratorResult<unknown>).done) {
               exhausted = true
               break
@@ -516,21 +558,15 @@ export class Pool {
           const index = submitted++
           outstanding++
           const { args, transfers } = transfersOf(chunk)
-          const task = this.#makeTask(
-            exportName,
-            MAP,
-            args,
-            transfers,
-            chunk.length,
-            signal !== undefined,
-            (error, result) => {
-              tasks.delete(task)
-              const entry = { error, values: result as R[] }
-              if (ordered) finished.set(index, entry)
-              else arrived.push(entry)
-              wake?.()
-            },
-          )
+          const size = chunk.length
+          chunk = []
+          const task = this.#makeTask(exportName, MAP, args, transfers, size, signal !== undefined, (error, result) => {
+            tasks.delete(task)
+            const entry = { error, values: result as R[] }
+            if (ordered) finished.set(index, entry)
+            else arrived.push(entry)
+            wake?.()
+          })
           tasks.add(task)
           this.#submit(task)
         }
@@ -551,7 +587,8 @@ export class Pool {
         }
         if (aborted) throw signal?.reason
         if (exhausted && outstanding === 0) return
-        if (outstanding < limit && !exhausted) continue
+        // Back to the source's pending step, or to filling a chunk there is room for.
+        if (pendingStep !== undefined || (outstanding < limit && !exhausted)) continue
         await new Promise<void>((resolve) => {
           wake = resolve
         })
@@ -562,7 +599,13 @@ export class Pool {
       for (const task of tasks) this.#drop(task, false)
       if (!exhausted) {
         const closing = source.return?.()
-        if (closing instanceof Promise) await closing.catch(() => {})
+        // A step still pending (an abort ended the wait for it, or the iteration ended while
+        // results were yielded): an async generator runs its return after that step, whenever
+        // that comes, so the iteration does not wait for it.
+        if (closing instanceof Promise) {
+          if (stepSettled) await closing.catch(() => {})
+          else closing.catch(() => {})
+        }
       }
     }
   }

@@ -38,4 +38,34 @@ describe('imap back-pressure', () => {
       await new Promise((resolve) => setTimeout(resolve, 50))
       expect(pool.pending).toBe(0)
     })
+
+  it('yields a result while its async source has not yielded again, and an abort ends that wait at once', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 2 })
+    let returned = false
+    // One input, then nothing for 10 s: a quiet socket, a slow producer.
+    async function* slow() {
+      try {
+        yield 3
+        await new Promise((resolve) => setTimeout(resolve, 10_000).unref())
+        yield 4
+      } finally {
+        returned = true
+      }
+    }
+    const controller = new AbortController()
+    const results = pool.imap<number>('square', slow(), { signal: controller.signal, ordered: false })
+    let started = performance.now()
+    expect(await results.next()).toEqual({ value: 9, done: false })
+    expect(performance.now() - started).toBeLessThan(5000)
+    const waiting = results.next()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    started = performance.now()
+    controller.abort()
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' })
+    expect(performance.now() - started).toBeLessThan(1000)
+    // The source is told to stop once its pending step ends (an async generator's return waits for it).
+    expect(returned).toBe(false)
+  })
 })
