@@ -53,46 +53,44 @@ describe('a worker that sends a malformed reply', () => {
       expect(await pool.map('square', [1, 2, 3])).toEqual([1, 4, 9])
     })
 
-  it('runs a task queued behind the bad reply at most once, and not on the killed worker', {
-    timeout: 20_000,
-  }, async () => {
-    const path = join(tmpdir(), `ipc-pool-once-${process.pid}-${Date.now()}`)
+  /**
+   * A one-worker pool answers `bad` for a first task and takes an appendLine queued behind it
+   * before the parent reads anything: the outcomes of both, and how many times appendLine ran.
+   */
+  async function behindBadReply(bad: unknown): Promise<{ first: unknown; next: unknown; runs: number }> {
+    const path = join(tmpdir(), `ipc-pool-once-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`)
     onTestFinished(() => rmSync(path, { force: true }))
     await using pool = new Pool(MODULE, { size: 1 })
     expect(await pool.run('square', [2])).toBe(4)
-    // Both go to the one worker; it answers the first badly, then takes the second before the parent reads anything.
-    const bad = pool.run('sendThenReturn', [[['ID', FAILED, null]]]).catch((e: unknown) => e)
+    const first = pool.run('sendThenReturn', [[bad]]).catch((e: unknown) => e)
     const next = pool.run('appendLine', [path]).catch((e: unknown) => e)
     const until = performance.now() + 300
     while (performance.now() < until) {}
-    expect(await bad).toBeInstanceOf(ProcessError)
-    const result = await next
-    // It ran in the killed worker (its answer is not trusted: WorkerExitError) or, never taken, in a new one.
-    if (result !== 'appended') expect(result).toBeInstanceOf(WorkerExitError)
-    const runs = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0
-    expect(runs).toBe(1)
+    const outcome = { first: await first, next: await next }
     expect(await pool.run('square', [3])).toBe(9)
+    const runs = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0
+    return { ...outcome, runs }
+  }
+
+  it('runs a task queued behind the bad reply at most once, and not on the killed worker', {
+    timeout: 20_000,
+  }, async () => {
+    const { first, next, runs } = await behindBadReply(['ID', FAILED, null])
+    expect(first).toBeInstanceOf(ProcessError)
+    // It ran in the killed worker (its answer is not trusted: WorkerExitError) or, never taken, in a new one.
+    if (next !== 'appended') expect(next).toBeInstanceOf(WorkerExitError)
+    expect(runs).toBe(1)
   })
 
   it('runs a task taken after a bad reply that names no task at most once (it fails with the killed worker)', {
     timeout: 20_000,
   }, async () => {
     for (const bad of ['not an array', [1, 2]]) {
-      const path = join(tmpdir(), `ipc-pool-unnamed-${process.pid}-${Date.now()}`)
-      onTestFinished(() => rmSync(path, { force: true }))
-      await using pool = new Pool(MODULE, { size: 1 })
-      expect(await pool.run('square', [2])).toBe(4)
-      const first = pool.run('sendThenReturn', [[bad]]).catch((e: unknown) => e)
-      const next = pool.run('appendLine', [path]).catch((e: unknown) => e)
-      const until = performance.now() + 300
-      while (performance.now() < until) {}
+      const { first, next, runs } = await behindBadReply(bad)
       // Nothing the worker sent after its bad reply is read: both fail with it, and neither runs again.
-      expect(await first).toBeInstanceOf(WorkerExitError)
-      const result = await next
-      if (result !== 'appended') expect(result).toBeInstanceOf(WorkerExitError)
-      const runs = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0
+      expect(first).toBeInstanceOf(WorkerExitError)
+      if (next !== 'appended') expect(next).toBeInstanceOf(WorkerExitError)
       expect(runs).toBe(1)
-      expect(await pool.run('square', [3])).toBe(9)
     }
   })
 })
