@@ -1144,7 +1144,9 @@ export class Pool {
     // Gone before it was ready, and not by the pool's hand: a failed start. An exit (a code) is one
     // as the worker loop's own error is (a process.exit at the module's top level, a Node that
     // could not start: a bad execArgv or loader), so its tasks fail instead of a restart without end.
-    const unasked = !worker.ready && !worker.killed && !worker.stopSent && this.#state !== 'terminated'
+    // (A stop message cannot be why: a worker reads its requests only after its ready reply,
+    // which the drain above has read, and maxTasksPerChild sends one to a worker still starting.)
+    const unasked = !worker.ready && !worker.killed && this.#state !== 'terminated'
     const failure =
       loopFailure === undefined && unasked && code !== null && code >= 0
         ? new Error(`it exited with code ${code} before it was ready`)

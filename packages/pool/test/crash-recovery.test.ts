@@ -169,6 +169,13 @@ describe('a worker that fails before it is ready', () => {
       expect(pool.pending).toBe(0)
     })
 
+  it('fails the task when every worker exits while importing, also with maxTasksPerChild (its stop message goes out before the worker is ready)', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(EXITS_AT_IMPORT, { size: 1, maxTasksPerChild: 1 })
+    await expect(pool.run('square', [2])).rejects.toThrow(/could not start: it exited with code 3 before it was ready/)
+  })
+
   it('fails the task with ProcessError when Node itself cannot start a worker (an unknown execArgv flag)', {
     timeout: 30_000,
   }, async () => {

@@ -9,12 +9,16 @@
  * - The waiter, holding the lock: SEQ, SLOT, TID, then STATE FREE → WAITING
  *   (a plain store: entries are made only under the lock, and an entry at or
  *   above HIGH, or FREE below it, belongs to nobody). After it took the lock
- *   back: STATE → FREE.
+ *   back: CAS STATE (WAITING or NOTIFIED) → FREE, reading what it freed (a
+ *   passOn may mark it NOTIFIED without the lock meanwhile).
  * - A notifier, holding the lock: CAS STATE WAITING → NOTIFIED, then bumps
  *   the entry's EVENT and wakes its sleeper (EventCount.notify). A dead
  *   waiter's entry (SIGKILL, ended thread, closed object) is freed by CAS
  *   (WAITING or NOTIFIED) → FREE and not counted: a notify(n) reaches n live
  *   waiters, never a corpse.
+ * - A waiter that could not take the lock back (passOn, without the lock):
+ *   CAS of the oldest live WAITING entry → NOTIFIED, then its wake; it frees
+ *   nothing and leaves HIGH alone.
  * - The waiter's own object, when it closes (without the lock): CAS of its
  *   entries WAITING or NOTIFIED → FREE. The CASes make this safe against a
  *   notifier; a notification it takes that way is lost with the closing waiter.
@@ -189,12 +193,16 @@ export class ConditionWaiters {
   leave(entry: number): boolean {
     // Closed meanwhile: detach() freed the entry, and the table may be unmapped.
     if (this.#segment.closed) return false
-    const state = this.state(entry)
-    if (state === FREE) throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
-    Atomics.store(this.#i32, this.#at(entry, CE_STATE), FREE)
-    this.#mine.delete(entry)
-    this.#lower()
-    return state === NOTIFIED
+    // By CAS: a passOn (no lock) may turn WAITING into NOTIFIED between the read and the write,
+    // and a plain store would lose that notification.
+    for (;;) {
+      const state = this.state(entry)
+      if (state === FREE) throw this.#corrupt(`waiter entry ${entry} was freed while its waiter waited`)
+      if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), state, FREE) !== state) continue
+      this.#mine.delete(entry)
+      this.#lower()
+      return state === NOTIFIED
+    }
   }
 
   /**
@@ -233,11 +241,16 @@ export class ConditionWaiters {
    * notification it had received): marks the oldest WAITING entry NOTIFIED
    * by CAS and wakes it. Frees no entry and leaves HIGH alone: both need the
    * lock, as an enter() may be raising HIGH meanwhile and a lowered HIGH
-   * would hide its entry from every notify. A dead waiter chosen so costs
-   * the notification, as a notifier's death would.
+   * would hide its entry from every notify. Dead waiters are passed over.
    */
   passOn(): void {
     for (const entry of this.#oldestFirst(this.#waitingEntries())) {
+      // A dead waiter's entry is skipped (not freed: that needs the lock).
+      try {
+        if (!this.#alive(entry, true)) continue
+      } catch {
+        continue
+      }
       if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), WAITING, NOTIFIED) !== WAITING) continue
       this.#eventsOf(entry).notify()
       return

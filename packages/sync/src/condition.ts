@@ -494,7 +494,8 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
     if (this.closed) {
       // Closed while it took back a lock that outlives the condition (one the user gave): the
       // close freed the entry; the wait ends as a close during its sleep does, lock not held.
-      this.#restorable[RELEASE_SAVE]()
+      // (The default lock, taken back just before the close, was closed and given up with it.)
+      if (this.#lock.owned) this.#restorable[RELEASE_SAVE]()
       throw this.#closedError()
     }
     return this.#after(entry, failed, failure)
@@ -548,7 +549,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
     try {
       return this.#restorable[RELEASE_SAVE]()
     } catch (error) {
-      this.#waiters.drop(entry)
+      if (this.#waiters.drop(entry)) this.#waiters.passOn()
       throw error
     }
   }
