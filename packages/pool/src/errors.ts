@@ -5,6 +5,7 @@
  */
 export {
   ClosedError,
+  CorruptError,
   DataCloneError,
   IpcError,
   ProcessError,

@@ -1,6 +1,7 @@
 import { expectTypeOf } from 'vitest'
 import {
   ClosedError,
+  CorruptError,
   type ImapOptions,
   type MapOptions,
   Pool,
@@ -34,5 +35,6 @@ expectTypeOf(new WorkerExitError('x').signal).toEqualTypeOf<NodeJS.Signals | nul
 expectTypeOf(new WorkerExitError('x').exitCode).toEqualTypeOf<number | null>()
 expectTypeOf(new ProcessError('x').childStack).toEqualTypeOf<string | undefined>()
 expectTypeOf(new ClosedError('x').code).toEqualTypeOf<string>()
+expectTypeOf(new CorruptError('x').code).toEqualTypeOf<string>()
 // @ts-expect-error: tasks are called by export name, never with a function
 pool.run(() => 1)

@@ -4,6 +4,7 @@
  */
 export {
   ClosedError,
+  CorruptError,
   DataCloneError,
   IpcError,
   ProcessError,

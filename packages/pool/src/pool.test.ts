@@ -12,6 +12,10 @@ describe('new Pool()', () => {
     expect(() => new Pool(TASKS, { mode: 'fiber' as never })).toThrow(TypeError)
     expect(() => new Pool(TASKS, { maxTasksPerChild: 0 })).toThrow(RangeError)
     expect(() => new Pool(TASKS, { idleTimeout: -1 })).toThrow(RangeError)
+    // A value of the wrong type is a TypeError, as the JSDoc says (not a RangeError).
+    expect(() => new Pool(TASKS, { size: '2' as never })).toThrow(TypeError)
+    expect(() => new Pool(TASKS, { maxTasksPerChild: 1n as never })).toThrow(TypeError)
+    expect(() => new Pool(TASKS, { idleTimeout: '100' as never })).toThrow(TypeError)
     expect(() => new Pool(TASKS, { execArgv: [1] as never })).toThrow(TypeError)
     expect(() => new Pool(TASKS, 5 as never)).toThrow(TypeError)
   })
@@ -54,6 +58,7 @@ describe('Pool#run()', () => {
     }
     expect(() => pool.map('add', later() as never)).toThrow(/use imap for an async iterable/)
     expect(() => pool.map('add', [1], { chunksize: 0 })).toThrow(RangeError)
+    expect(() => pool.map('add', [1], { chunksize: '4' as never })).toThrow(TypeError)
     expect(() => pool.imap('add', [1], { ordered: 'yes' as never })).toThrow(TypeError)
     expect(pool.pending).toBe(0)
   })

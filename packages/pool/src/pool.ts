@@ -30,7 +30,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
-import { ClosedError, Process, ProcessError, TimeoutError, ValueError, WorkerExitError } from '@ipc/core'
+import { ClosedError, CorruptError, Process, ProcessError, TimeoutError, ValueError, WorkerExitError } from '@ipc/core'
 import {
   afterTimeout,
   checkOptionsObject,
@@ -158,8 +158,9 @@ function workerUrl(): string {
 }
 
 function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
-    throw outOfRange(`The "${name}" option must be a positive integer, received ${inspect(value)}`)
+  const problem = `The "${name}" option must be a positive integer, received ${inspect(value)}`
+  if (typeof value !== 'number') throw invalidArgType(problem)
+  if (!Number.isInteger(value) || value < 1) throw outOfRange(problem)
   return value
 }
 
@@ -264,10 +265,9 @@ export class Pool {
     this.#maxTasksPerChild =
       maxTasksPerChild === undefined ? undefined : positiveInteger('maxTasksPerChild', maxTasksPerChild)
     if (idleTimeout !== undefined) {
-      if (typeof idleTimeout !== 'number' || Number.isNaN(idleTimeout) || idleTimeout < 0)
-        throw outOfRange(
-          `The "idleTimeout" option must be a non-negative number of ms, received ${inspect(idleTimeout)}`,
-        )
+      const problem = `The "idleTimeout" option must be a non-negative number of ms, received ${inspect(idleTimeout)}`
+      if (typeof idleTimeout !== 'number') throw invalidArgType(problem)
+      if (Number.isNaN(idleTimeout) || idleTimeout < 0) throw outOfRange(problem)
       this.#idleTimeout = idleTimeout === Number.POSITIVE_INFINITY ? undefined : idleTimeout
     }
     if (env !== undefined && (typeof env !== 'object' || env === null))
@@ -511,7 +511,7 @@ export class Pool {
     const yieldable = (): boolean => (ordered ? finished.has(nextToYield) : arrived.length > 0)
     /** The step, or RESULTS once a result can be yielded first (the step stays pending). */
     const untilStep = (step: Promise<IteratorResult<unknown>>): Promise<IteratorResult<unknown> | typeof RESULTS> =>
-      new Promise((resolve, reject) => {
+      new Promise<IteratorResult<unknown> | typeof RESULTS>((resolve, reject) => {
         interruptStep = reject
         wake = () => {
           if (yieldable()) resolve(RESULTS)
@@ -520,7 +520,7 @@ export class Pool {
       }).finally(() => {
         interruptStep = undefined
         wake = undefined
-      }) as Promise<IteratorResult<unknown> | typeof RESULTS>
+      })
     try {
       if (signal?.aborted) throw signal.reason
       for (;;) {
@@ -912,7 +912,15 @@ export class Pool {
     try {
       worker.requests.putNowait(request)
     } catch (error) {
-      if ((error as Error).name === 'Full' && worker.held.length > 0) return false
+      const full = (error as Error).name === 'Full'
+      if (full && worker.held.length > 0) return false
+      if (full || error instanceof ClosedError || error instanceof CorruptError) {
+        // The request queue itself failed (closed under us, scribbled on, or full with nothing
+        // sent): this worker cannot be given work. It goes; the task stays queued for the next.
+        this.#takeOutOfService(worker)
+        this.#kill(worker)
+        return false
+      }
       if (error instanceof RangeError && task.kind === MAP && task.payload.length > 1) this.#split(task)
       else if (error instanceof RangeError) this.#finish(task, tooLarge(task, 'arguments', error))
       // Cannot be cloned: this task fails, nothing was sent.
@@ -967,9 +975,7 @@ export class Pool {
   /** Tells `worker` to exit after the tasks it holds. Never blocks, never kills a healthy worker. */
   #retire(worker: Worker): void {
     if (worker.retiring) return
-    worker.retiring = true
-    worker.cancelIdle?.()
-    worker.cancelIdle = undefined
+    this.#takeOutOfService(worker)
     this.#sendStop(worker)
   }
 
@@ -1018,6 +1024,7 @@ export class Pool {
       // Closed because the worker exited (its tasks are handled there), or
       // corrupt: then nothing more can be answered by this worker.
       if (!worker.exited) {
+        this.#takeOutOfService(worker)
         for (const task of worker.held) this.#finish(task, error as Error)
         this.#kill(worker)
       }
@@ -1100,9 +1107,7 @@ export class Pool {
    */
   #brokeProtocol(worker: Worker, problem: string, task?: Task): void {
     worker.broken = true
-    worker.retiring = true
-    worker.cancelIdle?.()
-    worker.cancelIdle = undefined
+    this.#takeOutOfService(worker)
     if (task !== undefined) {
       // Out of `held` first: `#onExit` must not take it for the task the worker was running.
       this.#held.delete(task.id)
@@ -1115,6 +1120,13 @@ export class Pool {
     this.#kill(worker)
   }
 
+  /** No task is sent to `worker` from now on, and it counts no more toward `size` once it has none. */
+  #takeOutOfService(worker: Worker): void {
+    worker.retiring = true
+    worker.cancelIdle?.()
+    worker.cancelIdle = undefined
+  }
+
   /** Kills `worker` (SIGKILL), marked as the pool's doing. */
   #kill(worker: Worker): void {
     worker.killed = true
@@ -1124,8 +1136,7 @@ export class Pool {
   #onExit(worker: Worker, code: number | null, loopFailure: Error | undefined): void {
     // Out of service first: dispatching from the replies read below must not pick it.
     worker.exited = true
-    worker.retiring = true
-    worker.cancelIdle?.()
+    this.#takeOutOfService(worker)
     if (worker.stopTimer !== undefined) clearTimeout(worker.stopTimer)
     // Replies the worker put before it died are results, not losses: read them first.
     this.#drainReplies(worker)
@@ -1147,6 +1158,9 @@ export class Pool {
     // (A stop message cannot be why: a worker reads its requests only after its ready reply,
     // which the drain above has read, and maxTasksPerChild sends one to a worker still starting.)
     const unasked = !worker.ready && !worker.killed && this.#state !== 'terminated'
+    // How it ended: a negative code is a signal's number.
+    const signal = code !== null && code < 0 ? signalName(-code) : null
+    const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
     const failure =
       loopFailure === undefined && unasked && code !== null && code >= 0
         ? new Error(`it exited with code ${code} before it was ready`)
@@ -1177,9 +1191,8 @@ export class Pool {
     } else if (unasked && !this.#everReady && this.#startFailures >= SIGNALLED_STARTS) {
       // Killed by a signal from outside before it was ready, start after start, and no worker ever
       // was (a machine that kills every new process): every waiting task would meet the same fate.
-      const signal = code !== null && code < 0 ? signalName(-code) : `exit code ${code}`
       const error = new ProcessError(
-        `Pool worker "${worker.process.name}" could not start: ${this.#startFailures + 1} workers in a row were killed (${signal}) before they were ready`,
+        `Pool worker "${worker.process.name}" could not start: ${this.#startFailures + 1} workers in a row ended before they were ready (the last one ${how})`,
         { exitCode: code },
       )
       for (const task of [...held, ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
@@ -1189,8 +1202,6 @@ export class Pool {
       // Held, not answered, and no longer in its request queue: those it took (one, unless it broke
       // the protocol: then its later replies went unread). Each fails (WorkerExitError, as after
       // any crash: an answer read after a broken one is not trusted); none runs again.
-      const signal = code !== null && code < 0 ? signalName(-code) : null
-      const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
       for (const task of held) {
         if (notStarted.has(task.id) || task.done) continue
         this.#finish(

@@ -193,7 +193,7 @@ describe('a worker that fails before it is ready', () => {
       expect(failure.status).toBe('rejected')
       expect((failure as PromiseRejectedResult).reason).toBeInstanceOf(ProcessError)
       expect(String((failure as PromiseRejectedResult).reason.message)).toMatch(
-        /4 workers in a row were killed \(SIGKILL\)/,
+        /4 workers in a row ended before they were ready \(the last one was killed by SIGKILL\)/,
       )
     }
     // Three waits between the four starts: 100, 200 and 400 ms.
@@ -227,9 +227,13 @@ describe('a worker that fails before it is ready', () => {
       pool.close()
       await pool.join()
       expect(pool.pending).toBe(0)
-      // Each ran in a worker started after the delay, or failed with the one that could not start.
+      // Each ran in a worker started after the delay, or failed with the one that could not start,
+      // except one the killed worker may have taken before the SIGKILL landed (WorkerExitError).
       const results = await Promise.all(tasks)
-      for (const result of results) if (typeof result !== 'number') expect(result).toBeInstanceOf(ProcessError)
+      const lost: unknown[] = results.filter((result) => result instanceof WorkerExitError)
+      expect(lost.length).toBeLessThanOrEqual(1)
+      for (const result of results)
+        if (typeof result !== 'number' && !lost.includes(result)) expect(result).toBeInstanceOf(ProcessError)
       expect(results.some((result) => typeof result === 'number')).toBe(true)
     } finally {
       rmSync(flag, { force: true })

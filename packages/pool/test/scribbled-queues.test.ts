@@ -1,0 +1,71 @@
+/**
+ * A worker's two queues are shared memory another process can scribble on.
+ * A request queue that fails takes its worker out of service (the task goes
+ * to a new one); a reply queue that fails fails the tasks waiting on it.
+ * Either way the pool goes on with a new worker.
+ */
+
+import { CorruptError } from '@ipc/core'
+import { Segment } from '@ipc/core/internal'
+import { Pool } from '@ipc/pool'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { mappedSegments } from './children.js'
+
+const TASKS = new URL('./fixtures/tasks.mjs', import.meta.url)
+
+// From @ipc/queue's layout.ts and core's mpmc-ring.ts (white box): word indexes in a queue's data area.
+const QUEUE_KIND = { kind: 'queue', version: 4, label: 'queue' }
+const RING = 64 / 4
+const TAIL = RING + 1
+const TAIL_COUNT = RING + 2
+
+/**
+ * The data areas of the request and reply queues of a one-worker pool that has run one task:
+ * the requests hold 1 message ever put, the replies 2 (the ready reply and the answer).
+ */
+function workerQueues(segmentsBefore: readonly string[]): { requests: Int32Array; replies: Int32Array } {
+  const found = new Map<number, Int32Array>()
+  for (const file of mappedSegments()) {
+    if (segmentsBefore.includes(file)) continue
+    const segment = Segment.open(QUEUE_KIND, file.slice('ipc-'.length))
+    onTestFinished(() => segment.close())
+    const words = new Int32Array(segment.buffer, segment.dataOffset)
+    found.set(Atomics.load(words, TAIL_COUNT), words)
+  }
+  const requests = found.get(1)
+  const replies = found.get(2)
+  if (requests === undefined || replies === undefined) throw new Error(`no worker queues among ${[...found.keys()]}`)
+  return { requests, replies }
+}
+
+describe('a worker queue scribbled on by another process', () => {
+  it('takes the worker out of service when its request queue fails: the task runs in a new worker', {
+    timeout: 20_000,
+  }, async () => {
+    const before = mappedSegments()
+    await using pool = new Pool(TASKS, { size: 1 })
+    expect(await pool.run('square', [2])).toBe(4)
+    const { requests } = workerQueues(before)
+    const firstWorker = await pool.run('pid', [])
+    // A misaligned tail: every later put into it throws CorruptError.
+    Atomics.store(requests, TAIL, 12)
+    // Before, each of these failed with CorruptError: the broken worker stayed, idle, and got every task.
+    expect(await pool.run('square', [3])).toBe(9)
+    expect(await pool.run('square', [4])).toBe(16)
+    expect(await pool.run('pid', [])).not.toBe(firstWorker)
+  })
+
+  it('fails the task waiting on a reply queue that fails, and the next one runs in a new worker', {
+    timeout: 20_000,
+  }, async () => {
+    const before = mappedSegments()
+    await using pool = new Pool(TASKS, { size: 1 })
+    expect(await pool.run('square', [2])).toBe(4)
+    const { replies } = workerQueues(before)
+    const firstWorker = await pool.run('pid', [])
+    Atomics.store(replies, TAIL, 12)
+    await expect(pool.run('sleep', [50])).rejects.toBeInstanceOf(CorruptError)
+    expect(await pool.run('square', [3])).toBe(9)
+    expect(await pool.run('pid', [])).not.toBe(firstWorker)
+  })
+})
