@@ -174,6 +174,12 @@ export interface RedisServerOptions {
    * certificate of their own. The plain port stays (the helpers use it).
    */
   tls?: boolean
+  /**
+   * With `tls`: the TLS port lets in only clients that show a certificate
+   * signed by TEST_TLS.ca (`tls-auth-clients yes`; TEST_TLS.cert is one).
+   * Default: clients need none.
+   */
+  tlsClientAuth?: boolean
 }
 
 /** Starts a private redis-server (see the module comment). */
@@ -229,7 +235,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
               '--tls-ca-cert-file',
               TEST_TLS.ca,
               '--tls-auth-clients',
-              'no',
+              options.tlsClientAuth === true ? 'yes' : 'no',
             ]
           : []),
         '--dir',

@@ -11,6 +11,7 @@ import { describeWithRedis, describeWithRedisCluster, elapsed, spawnChild, TEST_
 import { expect, it } from 'vitest'
 
 const CHILD = new URL('./fixtures/redis-tls.mjs', import.meta.url)
+const CERT_CHILD = new URL('./fixtures/redis-tls-client-cert.mjs', import.meta.url)
 
 describeWithRedis(
   '@ipc/queue/redis over TLS (rediss://)',
@@ -45,6 +46,58 @@ describeWithRedis(
     })
   },
   { tls: true },
+)
+
+describeWithRedis(
+  '@ipc/queue/redis over TLS to a server that asks for a client certificate',
+  (server) => {
+    /** A child's put over TLS with `env` added (the test CA trusted): its outcome. */
+    async function putFromChild(queue: Queue<string>, env: Record<string, string>): Promise<unknown> {
+      const child = spawnChild(CERT_CHILD, [server().tlsUrl as string, queue.name], {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: TEST_TLS.ca, ...env },
+      })
+      expect(await child.exited, child.stderr()).toBe(0)
+      return JSON.parse(child.stdout())
+    }
+
+    it('shows the certificate named by IPC_REDIS_TLS_CERT and IPC_REDIS_TLS_KEY, and is refused without one', {
+      timeout: 30_000,
+    }, async () => {
+      const queue = await Queue.open<string>(uniqueName('tls-cert'), { url: server().url, create: true })
+      expect(await putFromChild(queue, { IPC_REDIS_TLS_CERT: TEST_TLS.cert, IPC_REDIS_TLS_KEY: TEST_TLS.key })).toEqual(
+        {
+          put: true,
+        },
+      )
+      expect(await queue.get({ timeout: 5000 })).toBe('with a client certificate')
+      // No certificate: the server ends the handshake.
+      expect(await putFromChild(queue, {})).toEqual({
+        name: 'ConnectionError',
+        message: expect.stringMatching(/certificate required/),
+      })
+      expect(await queue.qsize()).toBe(0)
+      await queue.close()
+    })
+
+    it('fails with ConnectionError naming the variable when only one is set or a file cannot be read', {
+      timeout: 30_000,
+    }, async () => {
+      const queue = await Queue.open<string>(uniqueName('tls-cert'), { url: server().url, create: true })
+      expect(await putFromChild(queue, { IPC_REDIS_TLS_CERT: TEST_TLS.cert })).toEqual({
+        name: 'ConnectionError',
+        message: expect.stringMatching(/IPC_REDIS_TLS_CERT is set but IPC_REDIS_TLS_KEY is not/),
+      })
+      expect(
+        await putFromChild(queue, { IPC_REDIS_TLS_CERT: TEST_TLS.cert, IPC_REDIS_TLS_KEY: '/nonexistent/client.key' }),
+      ).toEqual({
+        name: 'ConnectionError',
+        message: expect.stringMatching(/IPC_REDIS_TLS_KEY names \/nonexistent\/client\.key, which cannot be read/),
+      })
+      expect(await queue.qsize()).toBe(0)
+      await queue.close()
+    })
+  },
+  { tls: true, tlsClientAuth: true },
 )
 
 describeWithRedisCluster(

@@ -32,6 +32,7 @@ import { afterTimeout, within } from '../waiting/signal.js'
 import { type ClusterClient, type ClusterModule, clusterClient } from './cluster-client.js'
 import type { RedisLibrary } from './library.js'
 import { redisLimits } from './limits.js'
+import { type TlsIdentity, tlsIdentity } from './tls-identity.js'
 
 /** The prefix of a process's wake-up channel: `ipc:wake:<clientId>`. */
 export const WAKE_CHANNEL_PREFIX = 'ipc:wake:'
@@ -77,7 +78,7 @@ function reconnectDelay(retries: number): number {
  * server that is down is reported to the call; reconnects after that are
  * patient.
  */
-function clientOptions(connected: () => boolean) {
+function clientOptions(connected: () => boolean, identity: TlsIdentity) {
   return {
     disableOfflineQueue: true,
     // No maintenance push notifications (CLIENT MAINT_NOTIFICATIONS ON, the default 'auto'):
@@ -87,6 +88,7 @@ function clientOptions(connected: () => boolean) {
     socket: {
       connectTimeout: 5000,
       reconnectStrategy: (retries: number, cause: Error) => (connected() ? reconnectDelay(retries) : cause),
+      ...identity,
     },
   }
 }
@@ -190,6 +192,7 @@ export class RedisConnection {
   /** Each listener with the key whose waits it ends (undefined: every loss). */
   readonly #lostListeners = new Map<(error: ConnectionError) => void, string | undefined>()
   #lastError: unknown
+  #tlsIdentity: TlsIdentity | undefined
 
   private constructor(url: string) {
     this.url = url
@@ -508,7 +511,7 @@ export class RedisConnection {
     this.#warming ??= loadClientModule().then((module) => {
       try {
         // Never connected; destroy() takes it out of the client's registries again.
-        module.createClient({ url: this.url, ...clientOptions(() => false) }).destroy()
+        module.createClient({ url: this.url, ...clientOptions(() => false, this.#identity()) }).destroy()
       } catch {
         // Only a warm-up: a client that refuses to be built here is reported by the real call.
       }
@@ -520,12 +523,19 @@ export class RedisConnection {
     return this.#warming
   }
 
+  /** The client certificate of this URL's sockets (read once; a failed read is tried again at the next connect). */
+  #identity(): TlsIdentity {
+    this.#tlsIdentity ??= tlsIdentity(this.url, redactUrl(this.url))
+    return this.#tlsIdentity
+  }
+
   async #connect(): Promise<void> {
     const module = await loadClientModule()
+    const identity = this.#identity()
     let connected = false
     // Both sockets to the URL at once; if it names a node of a cluster, both become cluster clients.
-    let commands = this.#track(module.createClient({ url: this.url, ...clientOptions(() => connected) }))
-    let wakeups = this.#track(module.createClient({ url: this.url, ...clientOptions(() => connected) }))
+    let commands = this.#track(module.createClient({ url: this.url, ...clientOptions(() => connected, identity) }))
+    let wakeups = this.#track(module.createClient({ url: this.url, ...clientOptions(() => connected, identity) }))
     this.#commands = commands
     this.#wakeups = wakeups
     await Promise.all([commands.connect(), wakeups.connect()])
@@ -537,7 +547,7 @@ export class RedisConnection {
         clusterClient(
           module,
           this.url,
-          clientOptions(() => connected),
+          clientOptions(() => connected, identity),
         ),
       )
       wakeups = commands
