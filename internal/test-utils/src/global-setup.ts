@@ -30,7 +30,7 @@ export function setup(): void {
 function killStrayRedisServers(): void {
   for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('redis-server')) continue
+      if (!/^(redis|valkey)-server/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue
       if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`IPC_TEST_RUN_ID=${RUN_ID}`)) continue
       process.kill(Number(pid), 'SIGKILL')
     } catch {

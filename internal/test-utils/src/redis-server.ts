@@ -19,17 +19,26 @@ export const TEST_TLS = {
   key: fileURLToPath(new URL('../tls/server.key', import.meta.url)),
 }
 
-/** True when `redis-server` runs on this machine. */
+/**
+ * The server the tests start: `redis-server`, or the binary named by
+ * IPC_TEST_REDIS_SERVER (CI runs the Redis tests once more with
+ * `valkey-server`: Valkey speaks the same protocol and runs the same functions).
+ */
+export const REDIS_SERVER_BINARY = process.env.IPC_TEST_REDIS_SERVER || 'redis-server'
+
+/** True when the test server (`REDIS_SERVER_BINARY`) runs on this machine. */
 export function hasRedisServer(): boolean {
   try {
-    return execFileSync('redis-server', ['--version'], { encoding: 'utf8', timeout: 10_000 }).startsWith('Redis server')
+    return /^(Redis|Valkey) server/.test(
+      execFileSync(REDIS_SERVER_BINARY, ['--version'], { encoding: 'utf8', timeout: 10_000 }),
+    )
   } catch {
     return false
   }
 }
 
 /** Why the Redis tests skipped (for `describe.skipIf(...)` names). */
-export const NO_REDIS_NOTE = 'redis-server is not installed (apt-get install redis-server); CI installs it'
+export const NO_REDIS_NOTE = `${REDIS_SERVER_BINARY} is not installed (apt-get install redis-server); CI installs it`
 
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
@@ -202,7 +211,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       : new Promise<void>((r) => c.once('exit', () => r()))
   const start = async () => {
     const c = spawn(
-      'redis-server',
+      REDIS_SERVER_BINARY,
       [
         '--port',
         String(port),
