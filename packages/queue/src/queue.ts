@@ -354,6 +354,8 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * @throws {ShutDown} after `shutdown()` (`.item`: the items not put).
    * @throws {DataCloneError} when an item cannot be cloned (nothing is put).
    * @throws {RangeError} when an item is larger than the queue's capacity (nothing is put).
+   * @throws {ClosedError} when this object is closed, also while the call waits for room (its
+   * message then says how many of the items were put: the first ones).
    * @example
    * ```ts
    * const queue = new Queue<number>()
@@ -383,6 +385,12 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
             throw new Full(
               `Cannot put to ${this.#what}: the wait for room was aborted; the first ${batch.done} of its ${batch.values.length} items were put, the rest are in .item`,
               { item: batch.values.slice(batch.done), cause: error },
+            )
+          // Closed while it waited for room: say how many went in (this object cannot put the rest).
+          if (batch.done > 0 && error instanceof ClosedError)
+            throw new ClosedError(
+              `Cannot put to ${this.#what}: it was closed while the call waited for room; the first ${batch.done} of its ${batch.values.length} items were put, the rest were not`,
+              { cause: error },
             )
           throw error
         },

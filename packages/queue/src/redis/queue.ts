@@ -533,8 +533,11 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     timeout: number,
     signal: AbortSignal | undefined,
     tryOnly: boolean,
+    progress: { put: number } = { put: 0 },
   ): Promise<PutResult> {
-    let put = 0
+    // `progress.put`: how many of `wires` are in so far (a batch puts what fits, then waits for room
+    // for the rest), also when the call then rejects (abort, close).
+    progress.put = 0
     return this.#wait<PutResult>({
       what: 'put to',
       fn: 'put',
@@ -543,7 +546,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       signal,
       confirm: true,
       onReply: (reply) => {
-        put = asCount(reply[1], 'put', wires.length)
+        const put = asCount(reply[1], 'put', wires.length)
+        progress.put = put
         switch (reply[0]) {
           case 'ok':
             return { value: { status: 'ok', put } }
@@ -565,7 +569,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         if (what[0] === 's') return { value: { status: 'shutdown', put: asCount(what[1], 'put', wires.length) } }
         return unexpectedReply('put', what)
       },
-      onGiveUp: (reason) => (reason === 'abort' ? { error: signal?.reason } : { value: { status: 'timeout', put } }),
+      onGiveUp: (reason) =>
+        reason === 'abort' ? { error: signal?.reason } : { value: { status: 'timeout', put: progress.put } },
     })
   }
 
@@ -633,6 +638,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * @throws {ShutDown} after `shutdown()` (`.item`: the items not put).
    * @throws {DataCloneError} An item cannot be cloned (nothing is put).
    * @throws {RangeError} An item is larger than 8 MiB encoded (nothing is put).
+   * @throws {ClosedError} after `close()`, also while the call waits for room (its message then says
+   * how many of the items were put: the first ones).
    * @example
    * ```ts
    * await queue.putMany(['a', 'b', 'c'])
@@ -658,14 +665,23 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     while (done < wires.length) {
       const left = deadline === Number.POSITIVE_INFINITY ? deadline : Math.max(0, deadline - performance.now())
       let result: PutResult
+      const progress = { put: 0 }
       try {
-        result = await this.#putWires(wires.slice(done, done + MAX_BATCH), left, signal, false)
+        result = await this.#putWires(wires.slice(done, done + MAX_BATCH), left, signal, false, progress)
       } catch (error) {
+        // The items this round put before the abort or close stay in.
+        done += progress.put
         if (done > 0 && error === signal?.reason)
           throw new Full(rest(`Cannot put to ${this.what}: the wait for room was aborted`), {
             item: values.slice(done),
             cause: error,
           })
+        // Closed while it waited for room: say how many went in (this object cannot put the rest).
+        if (done > 0 && error instanceof ClosedError)
+          throw new ClosedError(
+            `Cannot put to ${this.what}: it was closed while the call waited for room; the first ${done} of its ${values.length} items were put, the rest were not`,
+            { cause: error },
+          )
         throw error
       }
       done += result.put

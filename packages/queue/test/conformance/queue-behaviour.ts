@@ -231,6 +231,31 @@ export function queueBehaviour(backend: Backend): void {
       expect(await q.getMany()).toEqual([1, 2])
     })
 
+    it('an abort after some items went in rejects with Full: .item the rest, cause the reason', async () => {
+      const q = await track(backend.queue<number>({ maxsize: 2 }))
+      const controller = new AbortController()
+      const putting = failure(() => q.putMany([1, 2, 3, 4], { signal: controller.signal }))
+      while ((await q.qsize()) < 2) await delay(2)
+      const reason = new Error('stop')
+      controller.abort(reason)
+      expect(await putting).toMatchObject({ name: 'Full', item: [3, 4], cause: reason })
+      expect(await q.getMany()).toEqual([1, 2])
+    })
+
+    it('a close while putMany waits for room rejects with ClosedError saying how many went in', async () => {
+      const q = await backend.queue<number>({ maxsize: 2 })
+      const reader = await track(backend.openQueue<number>(q.name))
+      const putting = failure(() => q.putMany([1, 2, 3, 4]))
+      // Two went in, two wait for room.
+      while ((await reader.qsize()) < 2) await delay(2)
+      await q.close()
+      expect(await putting).toMatchObject({
+        name: 'ClosedError',
+        message: expect.stringMatching(/closed while the call waited for room; the first 2 of its 4 items were put/),
+      })
+      expect(await reader.getMany()).toEqual([1, 2])
+    })
+
     it('after shutdown, ShutDown hands the items back; getMany drains, then rejects with ShutDown', async () => {
       const q = await track(backend.queue<number>())
       await q.putMany([1, 2])
