@@ -38,7 +38,7 @@ export function hasRedisServer(): boolean {
 }
 
 /** Why the Redis tests skipped (for `describe.skipIf(...)` names). */
-export const NO_REDIS_NOTE = `${REDIS_SERVER_BINARY} is not installed (apt-get install redis-server); CI installs it`
+export const NO_REDIS_NOTE = `${REDIS_SERVER_BINARY} is not installed (apt-get install ${REDIS_SERVER_BINARY}); CI installs it`
 
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
@@ -351,6 +351,8 @@ export interface RedisClusterOptions {
   replicas?: number
   /** TLS on every node and on the cluster bus. @default false */
   tls?: boolean
+  /** With `tls`: the TLS ports let in only clients with a certificate of TEST_TLS.ca (see RedisServerOptions). */
+  tlsClientAuth?: boolean
 }
 
 /**
@@ -364,15 +366,15 @@ export interface RedisClusterOptions {
  * cluster bus and replication run over TLS (`tls-cluster`).
  */
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
-  const { size = 3, replicas = 0, tls = false } = options
+  const { size = 3, replicas = 0, tls = false, tlsClientAuth = false } = options
   const nodes: RedisServer[] = []
   const copies: RedisServer[] = []
   const stop = async () => {
     await Promise.all([...nodes, ...copies].map((node) => node.stop()))
   }
   try {
-    for (let i = 0; i < size; i++) nodes.push(await startRedisServer({ cluster: true, tls }))
-    for (let i = 0; i < replicas; i++) copies.push(await startRedisServer({ cluster: true, tls }))
+    for (let i = 0; i < size; i++) nodes.push(await startRedisServer({ cluster: true, tls, tlsClientAuth }))
+    for (let i = 0; i < replicas; i++) copies.push(await startRedisServer({ cluster: true, tls, tlsClientAuth }))
     for (const [i, node] of nodes.entries()) {
       const reply = await node.command(
         'CLUSTER',

@@ -82,6 +82,8 @@ const STOP_GRACE_MS = 5000
 const RESPAWN_MS = 100
 /** The longest such delay (ms). */
 const RESPAWN_MAX_MS = 5000
+/** Workers whose request queue failed as a task was sent to them (see `#send`) before the task fails. */
+const QUEUE_FAILURES = 2
 /** Restarts after workers killed by a signal before they were ready (none ever was) before the waiting tasks fail. */
 const SIGNALLED_STARTS = 3
 
@@ -107,6 +109,8 @@ interface Task {
   worker: Worker | undefined
   /** `performance.now()` when it was sent to its worker. */
   sentAt: number
+  /** Times a worker's request queue failed as this task was sent to it (see `#send`). */
+  queueFailures: number
   done: boolean
   /** The halves it was split into (it was too large to send); they settle it. */
   parts: Task[] | undefined
@@ -144,6 +148,8 @@ interface Worker {
   broken: boolean
   /** The pool killed it (`#kill`): an exit before it was ready is then no failed start. */
   killed: boolean
+  /** Failed starts in a row when it was started: workers started together and killed together count once. */
+  round: number
 }
 
 type State = 'running' | 'closed' | 'terminated'
@@ -583,7 +589,11 @@ export class Pool {
           if (entry === undefined) break
           outstanding--
           if (entry.error !== undefined) throw entry.error
-          for (const value of entry.values) yield value
+          for (const value of entry.values) {
+            // Aborted while the caller handled the previous value: the rest of the chunk is not yielded.
+            if (aborted) throw signal?.reason
+            yield value
+          }
         }
         if (aborted) throw signal?.reason
         if (exhausted && outstanding === 0) return
@@ -718,6 +728,7 @@ export class Pool {
       settle,
       worker: undefined,
       sentAt: 0,
+      queueFailures: 0,
       done: false,
       parts: undefined,
       partial: undefined,
@@ -834,6 +845,7 @@ export class Pool {
       ready: false,
       broken: false,
       killed: false,
+      round: this.#startFailures,
       cancelIdle: undefined,
     }
     this.#workers.add(worker)
@@ -916,10 +928,17 @@ export class Pool {
       if (full && worker.held.length > 0) return false
       if (full || error instanceof ClosedError || error instanceof CorruptError) {
         // The request queue itself failed (closed under us, scribbled on, or full with nothing
-        // sent): this worker cannot be given work. It goes; the task stays queued for the next.
+        // sent): this worker is given no more work. It is killed now if it runs nothing, else once
+        // its running task replies (`#sendStop` cannot put its stop message either). The task
+        // stays queued for the next worker, unless a second worker failed it too: a fault every
+        // new worker meets then fails the task rather than start and kill workers without end.
+        // (A put may throw after it published, in a wake-up's repair of a scribbled lock word:
+        // then the task could run twice. Only a corrupt queue can do that.)
         this.#takeOutOfService(worker)
-        this.#kill(worker)
-        return false
+        if (worker.held.length === 0) this.#kill(worker)
+        if (++task.queueFailures < QUEUE_FAILURES) return false
+        this.#finish(task, error as Error)
+        return true
       }
       if (error instanceof RangeError && task.kind === MAP && task.payload.length > 1) this.#split(task)
       else if (error instanceof RangeError) this.#finish(task, tooLarge(task, 'arguments', error))
@@ -1188,11 +1207,16 @@ export class Pool {
         for (const task of held) this.#finish(task, error)
         this.#respawnLater()
       }
-    } else if (unasked && !this.#everReady && this.#startFailures >= SIGNALLED_STARTS) {
+    } else if (
+      unasked &&
+      !this.#everReady &&
+      worker.round === this.#startFailures &&
+      this.#startFailures >= SIGNALLED_STARTS
+    ) {
       // Killed by a signal from outside before it was ready, start after start, and no worker ever
       // was (a machine that kills every new process): every waiting task would meet the same fate.
       const error = new ProcessError(
-        `Pool worker "${worker.process.name}" could not start: ${this.#startFailures + 1} workers in a row ended before they were ready (the last one ${how})`,
+        `Pool worker "${worker.process.name}" could not start: the workers of ${this.#startFailures + 1} starts in a row ended before they were ready (the last one ${how})`,
         { exitCode: code },
       )
       for (const task of [...held, ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
@@ -1218,8 +1242,9 @@ export class Pool {
         this.#queue = [...waiting, ...this.#queue.slice(this.#queueHead)]
         this.#queueHead = 0
       }
-      // Killed from outside before it was ready: the next start waits a little (back-off).
-      if (unasked) this.#respawnLater()
+      // Killed from outside before it was ready: the next start waits a little (back-off). Workers
+      // started together and killed together (one OOM event) are one failed start, not several.
+      if (unasked && worker.round === this.#startFailures) this.#respawnLater()
     }
     if (this.#state !== 'terminated') this.#dispatch()
     this.#maybeFinish()

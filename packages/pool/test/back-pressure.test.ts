@@ -68,4 +68,23 @@ describe('imap back-pressure', () => {
     // The source is told to stop once its pending step ends (an async generator's return waits for it).
     expect(returned).toBe(false)
   })
+
+  it('an abort while the caller handles a value ends the iteration there, not after the rest of its chunk', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 1 })
+    const controller = new AbortController()
+    const seen: number[] = []
+    const ended = (async () => {
+      for await (const value of pool.imap<number>('square', [1, 2, 3, 4, 5, 6], {
+        chunksize: 3,
+        signal: controller.signal,
+      })) {
+        seen.push(value)
+        controller.abort()
+      }
+    })()
+    await expect(ended).rejects.toMatchObject({ name: 'AbortError' })
+    expect(seen).toEqual([1])
+  })
 })

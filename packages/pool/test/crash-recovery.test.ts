@@ -193,10 +193,23 @@ describe('a worker that fails before it is ready', () => {
       expect(failure.status).toBe('rejected')
       expect((failure as PromiseRejectedResult).reason).toBeInstanceOf(ProcessError)
       expect(String((failure as PromiseRejectedResult).reason.message)).toMatch(
-        /4 workers in a row ended before they were ready \(the last one was killed by SIGKILL\)/,
+        /the workers of 4 starts in a row ended before they were ready \(the last one was killed by SIGKILL\)/,
       )
     }
     // Three waits between the four starts: 100, 200 and 400 ms.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(650)
+  })
+
+  it('counts workers started together and killed together before they were ready (one OOM event) as one failed start', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(EXITS_AT_IMPORT, { size: 4, env: { ...process.env, POOL_EXIT_SIGNAL: 'SIGKILL' } })
+    const started = performance.now()
+    // Four tasks: four workers start at once, and each start round dies whole.
+    const failures = await Promise.allSettled([2, 3, 4, 5].map((x) => pool.run('square', [x])))
+    for (const failure of failures) expect(failure.status).toBe('rejected')
+    // Four rounds, with the three back-off waits between them (100, 200 and 400 ms); before, the
+    // four workers of the first round were four failures in a row, and the tasks failed at once.
     expect(performance.now() - started).toBeGreaterThanOrEqual(650)
   })
 

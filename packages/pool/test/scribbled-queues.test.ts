@@ -5,6 +5,7 @@
  * Either way the pool goes on with a new worker.
  */
 
+import { setTimeout as delay } from 'node:timers/promises'
 import { CorruptError } from '@ipc/core'
 import { Segment } from '@ipc/core/internal'
 import { Pool } from '@ipc/pool'
@@ -18,6 +19,7 @@ const QUEUE_KIND = { kind: 'queue', version: 4, label: 'queue' }
 const RING = 64 / 4
 const TAIL = RING + 1
 const TAIL_COUNT = RING + 2
+const HEAD_COUNT = RING + 18
 
 /**
  * The data areas of the request and reply queues of a one-worker pool that has run one task:
@@ -53,6 +55,24 @@ describe('a worker queue scribbled on by another process', () => {
     expect(await pool.run('square', [3])).toBe(9)
     expect(await pool.run('square', [4])).toBe(16)
     expect(await pool.run('pid', [])).not.toBe(firstWorker)
+  })
+
+  it('lets the running task of a worker whose request queue fails finish, and sends the next elsewhere', {
+    timeout: 20_000,
+  }, async () => {
+    const before = mappedSegments()
+    await using pool = new Pool(TASKS, { size: 1 })
+    expect(await pool.run('square', [2])).toBe(4)
+    const { requests } = workerQueues(before)
+    // A synchronous task: the worker reads its requests (and meets the scribble itself) only after it.
+    const running = pool.run<number>('spin', [500])
+    // Taken before the scribble: the worker runs it now.
+    while (Atomics.load(requests, TAIL_COUNT) !== Atomics.load(requests, HEAD_COUNT)) await delay(1)
+    Atomics.store(requests, TAIL, 12)
+    // Its send fails: the worker takes no more work, but its running task is not killed for it.
+    const next = pool.run('pid', [])
+    const firstWorker = await running
+    expect(await next).not.toBe(firstWorker)
   })
 
   it('fails the task waiting on a reply queue that fails, and the next one runs in a new worker', {

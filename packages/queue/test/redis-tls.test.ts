@@ -131,3 +131,36 @@ describeWithRedisCluster(
   },
   { tls: true },
 )
+
+describeWithRedisCluster(
+  '@ipc/queue/redis on a Redis Cluster over TLS that asks for a client certificate',
+  (cluster) => {
+    it('shows the certificate to every master it reaches', { timeout: 60_000 }, async () => {
+      // One name on each master (a name's keys share the slot of the tag {name}).
+      const names: (string | undefined)[] = cluster().nodes.map(() => undefined)
+      while (names.includes(undefined)) {
+        const name = uniqueName('tls-cert-cluster')
+        const slot = Number((await cluster().nodes[0]?.command('CLUSTER', 'KEYSLOT', `{${name}}`))?.slice(1))
+        names[cluster().nodeOfSlot(slot)] ??= name
+      }
+      const queues = await Promise.all(
+        names.map((name) => Queue.open<string>(name as string, { url: cluster().url, create: true })),
+      )
+      for (const name of names) {
+        const child = spawnChild(CERT_CHILD, [cluster().tlsUrl as string, name as string], {
+          env: {
+            ...process.env,
+            NODE_EXTRA_CA_CERTS: TEST_TLS.ca,
+            IPC_REDIS_TLS_CERT: TEST_TLS.cert,
+            IPC_REDIS_TLS_KEY: TEST_TLS.key,
+          },
+        })
+        expect(await child.exited, child.stderr()).toBe(0)
+        expect(JSON.parse(child.stdout())).toEqual({ put: true })
+      }
+      for (const queue of queues) expect(await queue.get({ timeout: 5000 })).toBe('with a client certificate')
+      for (const queue of queues) await queue.close()
+    })
+  },
+  { tls: true, tlsClientAuth: true },
+)

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { TEST_TLS } from '@ipc/test-utils'
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import { ConnectionError } from '../errors.js'
 import { CERT_VARIABLE, KEY_VARIABLE, tlsIdentity } from './tls-identity.js'
@@ -15,7 +16,7 @@ afterEach(() => {
     else process.env[variable] = value
 })
 
-/** Two PEM-like files in a temp dir, named by the two variables. */
+/** Two files in a temp dir that are no certificate and key, named by the two variables. */
 function files(): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ipc-tls-identity-'))
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
@@ -30,10 +31,11 @@ function files(): { cert: string; key: string } {
 
 describe('tlsIdentity()', () => {
   it('reads both files for a rediss:// URL, and nothing for redis://', () => {
-    files()
+    process.env[CERT_VARIABLE] = TEST_TLS.cert
+    process.env[KEY_VARIABLE] = TEST_TLS.key
     const identity = tlsIdentity('rediss://127.0.0.1:6380', 'rediss://127.0.0.1:6380')
-    expect(identity.cert?.toString()).toBe('CERT')
-    expect(identity.key?.toString()).toBe('KEY')
+    expect(identity.cert?.toString()).toMatch(/^-----BEGIN CERTIFICATE-----/)
+    expect(identity.key?.toString()).toMatch(/PRIVATE KEY-----/)
     expect(tlsIdentity('redis://127.0.0.1:6379', 'redis://127.0.0.1:6379')).toEqual({})
   })
 
@@ -41,6 +43,13 @@ describe('tlsIdentity()', () => {
     delete process.env[CERT_VARIABLE]
     process.env[KEY_VARIABLE] = ''
     expect(tlsIdentity('rediss://h:1', 'rediss://h:1')).toEqual({})
+  })
+
+  it('throws ConnectionError naming both variables when the files are no certificate and key', () => {
+    files()
+    expect(() => tlsIdentity('rediss://h:1', 'rediss://h:1')).toThrow(
+      /the client certificate in IPC_REDIS_TLS_CERT \(.*client\.crt\) and key in IPC_REDIS_TLS_KEY \(.*client\.key\) cannot be used/,
+    )
   })
 
   it('throws ConnectionError naming the missing variable or the unreadable file', () => {

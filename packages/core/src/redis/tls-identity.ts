@@ -1,11 +1,14 @@
 /**
  * The client certificate a process shows a Redis server that asks for one
  * (`tls-auth-clients yes`): PEM files named by two environment variables,
- * read when a connection to a `rediss://` URL is first made. They are the
+ * read when a connection to a `rediss://` URL is first made (a connection
+ * serves every object of the process on that URL; one made after all of
+ * them closed reads the files again, so a renewed certificate is used). They are the
  * process's own configuration, like IPC_REDIS_URL and NODE_EXTRA_CA_CERTS
  * (which names the CA that signed the server's certificate).
  */
 import { readFileSync } from 'node:fs'
+import { createSecureContext } from 'node:tls'
 import { ConnectionError } from '../errors.js'
 
 export const CERT_VARIABLE = 'IPC_REDIS_TLS_CERT'
@@ -40,5 +43,15 @@ export function tlsIdentity(url: string, redacted: string): TlsIdentity {
       )
     }
   }
-  return { cert: read(CERT_VARIABLE, certPath), key: read(KEY_VARIABLE, keyPath) }
+  const identity = { cert: read(CERT_VARIABLE, certPath), key: read(KEY_VARIABLE, keyPath) }
+  try {
+    // Parsed here so that a file that is no PEM certificate, or a key that does not match it, is named.
+    createSecureContext(identity)
+  } catch (error) {
+    throw new ConnectionError(
+      `Cannot reach Redis at ${redacted}: the client certificate in ${CERT_VARIABLE} (${certPath}) and key in ${KEY_VARIABLE} (${keyPath}) cannot be used (${(error as Error).message})`,
+      { cause: error },
+    )
+  }
+  return identity
 }
