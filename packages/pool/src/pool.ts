@@ -937,7 +937,13 @@ export class Pool {
         this.#takeOutOfService(worker)
         if (worker.held.length === 0) this.#kill(worker)
         if (++task.queueFailures < QUEUE_FAILURES) return false
-        this.#finish(task, error as Error)
+        this.#finish(
+          task,
+          new CorruptError(
+            `Task "${task.exportName}" could not be sent: the request queues of ${QUEUE_FAILURES} workers in a row failed`,
+            { cause: error },
+          ),
+        )
         return true
       }
       if (error instanceof RangeError && task.kind === MAP && task.payload.length > 1) this.#split(task)

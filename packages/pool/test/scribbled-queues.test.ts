@@ -40,14 +40,20 @@ function workerQueues(segmentsBefore: readonly string[]): { requests: Int32Array
   return { requests, replies }
 }
 
+/** A one-worker pool that has run one task, and its worker's queues as another process maps them. */
+async function startedPool(): Promise<{ pool: Pool; requests: Int32Array; replies: Int32Array }> {
+  const before = mappedSegments()
+  const pool = new Pool(TASKS, { size: 1 })
+  onTestFinished(() => pool.terminate())
+  expect(await pool.run('square', [2])).toBe(4)
+  return { pool, ...workerQueues(before) }
+}
+
 describe('a worker queue scribbled on by another process', () => {
   it('takes the worker out of service when its request queue fails: the task runs in a new worker', {
     timeout: 20_000,
   }, async () => {
-    const before = mappedSegments()
-    await using pool = new Pool(TASKS, { size: 1 })
-    expect(await pool.run('square', [2])).toBe(4)
-    const { requests } = workerQueues(before)
+    const { pool, requests } = await startedPool()
     const firstWorker = await pool.run('pid', [])
     // A misaligned tail: every later put into it throws CorruptError.
     Atomics.store(requests, TAIL, 12)
@@ -60,10 +66,7 @@ describe('a worker queue scribbled on by another process', () => {
   it('lets the running task of a worker whose request queue fails finish, and sends the next elsewhere', {
     timeout: 20_000,
   }, async () => {
-    const before = mappedSegments()
-    await using pool = new Pool(TASKS, { size: 1 })
-    expect(await pool.run('square', [2])).toBe(4)
-    const { requests } = workerQueues(before)
+    const { pool, requests } = await startedPool()
     // A synchronous task: the worker reads its requests (and meets the scribble itself) only after it.
     const running = pool.run<number>('spin', [500])
     // Taken before the scribble: the worker runs it now.
@@ -78,10 +81,7 @@ describe('a worker queue scribbled on by another process', () => {
   it('fails the task waiting on a reply queue that fails, and the next one runs in a new worker', {
     timeout: 20_000,
   }, async () => {
-    const before = mappedSegments()
-    await using pool = new Pool(TASKS, { size: 1 })
-    expect(await pool.run('square', [2])).toBe(4)
-    const { replies } = workerQueues(before)
+    const { pool, replies } = await startedPool()
     const firstWorker = await pool.run('pid', [])
     Atomics.store(replies, TAIL, 12)
     await expect(pool.run('sleep', [50])).rejects.toBeInstanceOf(CorruptError)

@@ -110,6 +110,29 @@ describeWithRedis(
       await queue.close()
     })
 
+    it('counts the items a putMany put when its timeout fires before the server answers: .item holds only the rest', {
+      timeout: 30_000,
+    }, async () => {
+      const queue = new Queue<number>({ url: server().url, maxsize: 2 })
+      await queue.ready()
+      server().pause()
+      let error: unknown
+      try {
+        const putting = queue.putMany([1, 2, 3, 4], { timeout: 50 }).catch((e: unknown) => e)
+        // The timer fires while the server is stopped; it then puts two and queues the call.
+        await new Promise((resolve) => setTimeout(resolve, 150))
+        server().resume()
+        error = await putting
+      } finally {
+        server().resume()
+      }
+      // Before, .item held all four (the count was taken when the timer fired): a re-put doubled 1 and 2.
+      expect(error).toMatchObject({ name: 'Full', item: [3, 4] })
+      expect(String((error as Error).message)).toMatch(/the first 2 of its 4 items were put/)
+      expect(await queue.getMany({ timeout: 5000 })).toEqual([1, 2])
+      await queue.close()
+    })
+
     it('keeps every item whose put() resolved across a server restart (appendonly yes, appendfsync always)', {
       timeout: 30_000,
     }, async () => {

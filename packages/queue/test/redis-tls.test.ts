@@ -7,7 +7,15 @@
  * connection layer never skips the server's identity check.
  */
 import { ConnectionError, Queue } from '@ipc/queue/redis'
-import { describeWithRedis, describeWithRedisCluster, elapsed, spawnChild, TEST_TLS, uniqueName } from '@ipc/test-utils'
+import {
+  describeWithRedis,
+  describeWithRedisCluster,
+  elapsed,
+  type RedisCluster,
+  spawnChild,
+  TEST_TLS,
+  uniqueName,
+} from '@ipc/test-utils'
 import { expect, it } from 'vitest'
 
 const CHILD = new URL('./fixtures/redis-tls.mjs', import.meta.url)
@@ -100,23 +108,31 @@ describeWithRedis(
   { tls: true, tlsClientAuth: true },
 )
 
+/** A queue on each master of `cluster` (a name's keys share the slot of the tag {name}). */
+async function queueOnEachMaster(
+  cluster: RedisCluster,
+  prefix: string,
+): Promise<{ names: string[]; queues: Queue<string>[] }> {
+  const names: (string | undefined)[] = cluster.nodes.map(() => undefined)
+  while (names.includes(undefined)) {
+    const name = uniqueName(prefix)
+    const slot = Number((await cluster.nodes[0]?.command('CLUSTER', 'KEYSLOT', `{${name}}`))?.slice(1))
+    names[cluster.nodeOfSlot(slot)] ??= name
+  }
+  const queues = await Promise.all(
+    names.map((name) => Queue.open<string>(name as string, { url: cluster.url, create: true })),
+  )
+  return { names: names as string[], queues }
+}
+
 describeWithRedisCluster(
   '@ipc/queue/redis on a Redis Cluster over TLS (rediss://)',
   (cluster) => {
     it('finds the other nodes and carries items over TLS on each of them', { timeout: 60_000 }, async () => {
       const tlsUrl = cluster().tlsUrl as string
-      // One name on each master (a name's keys share the slot of the tag {name}).
-      const names: (string | undefined)[] = cluster().nodes.map(() => undefined)
-      while (names.includes(undefined)) {
-        const name = uniqueName('tls-cluster')
-        const slot = Number((await cluster().nodes[0]?.command('CLUSTER', 'KEYSLOT', `{${name}}`))?.slice(1))
-        names[cluster().nodeOfSlot(slot)] ??= name
-      }
-      const queues = await Promise.all(
-        names.map((name) => Queue.open<string>(name as string, { url: cluster().url, create: true })),
-      )
+      const { names, queues } = await queueOnEachMaster(cluster(), 'tls-cluster')
       for (const name of names) {
-        const child = spawnChild(CHILD, [tlsUrl, name as string, tlsUrl.replace('127.0.0.1', 'localhost')], {
+        const child = spawnChild(CHILD, [tlsUrl, name, tlsUrl.replace('127.0.0.1', 'localhost')], {
           env: { ...process.env, NODE_EXTRA_CA_CERTS: TEST_TLS.ca },
         })
         expect(await child.exited, child.stderr()).toBe(0)
@@ -136,18 +152,9 @@ describeWithRedisCluster(
   '@ipc/queue/redis on a Redis Cluster over TLS that asks for a client certificate',
   (cluster) => {
     it('shows the certificate to every master it reaches', { timeout: 60_000 }, async () => {
-      // One name on each master (a name's keys share the slot of the tag {name}).
-      const names: (string | undefined)[] = cluster().nodes.map(() => undefined)
-      while (names.includes(undefined)) {
-        const name = uniqueName('tls-cert-cluster')
-        const slot = Number((await cluster().nodes[0]?.command('CLUSTER', 'KEYSLOT', `{${name}}`))?.slice(1))
-        names[cluster().nodeOfSlot(slot)] ??= name
-      }
-      const queues = await Promise.all(
-        names.map((name) => Queue.open<string>(name as string, { url: cluster().url, create: true })),
-      )
+      const { names, queues } = await queueOnEachMaster(cluster(), 'tls-cert-cluster')
       for (const name of names) {
-        const child = spawnChild(CERT_CHILD, [cluster().tlsUrl as string, name as string], {
+        const child = spawnChild(CERT_CHILD, [cluster().tlsUrl as string, name], {
           env: {
             ...process.env,
             NODE_EXTRA_CA_CERTS: TEST_TLS.ca,

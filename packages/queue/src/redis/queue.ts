@@ -320,8 +320,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     return new Promise<R>((resolve, reject) => {
       let cancelTimer = () => {}
       let done = false
-      /** Set once the caller gave up and a confirming cancel is on its way. */
-      let givenUp: Outcome<R>
+      /** Why the caller gave up, once it did and a confirming cancel is on its way. */
+      let givenUp: 'timeout' | 'abort' | undefined
       const finish = (outcome: Outcome<R>): boolean => {
         if (done || outcome === undefined) return false
         done = true
@@ -335,14 +335,13 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       }
       const giveUp = (reason: 'timeout' | 'abort') => {
         if (done || givenUp !== undefined) return
-        const outcome = spec.onGiveUp(reason)
         if (!spec.confirm) {
-          finish(outcome)
+          finish(spec.onGiveUp(reason))
           // A cancel that cannot reach the server is retried by the next renew (#orphans).
           this.#cancel(waiterId).catch(() => {})
           return
         }
-        givenUp = outcome
+        givenUp = reason
         this.#waiters.delete(waiterId)
         cancelTimer()
         const grace = setTimeout(
@@ -357,7 +356,9 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         cancelTimer = () => clearTimeout(grace)
         this.#cancel(waiterId).then(
           (answer) => {
-            if (answer === 'cancelled' || answer === 'gone') finish(givenUp)
+            // Asked now, not at the give-up: the call's own reply came first (one socket, in order), so a
+            // batch's count of items put is the server's (a reply after the timer fired included).
+            if (answer === 'cancelled' || answer === 'gone') finish(spec.onGiveUp(reason))
             else finish(attempt(() => spec.onWake(answer, waiterId)))
           },
           // The cancel is an orphan now (the next renew sends it again). Its typed error says why:
@@ -676,10 +677,11 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
             item: values.slice(done),
             cause: error,
           })
-        // Closed while it waited for room: say how many went in (this object cannot put the rest).
-        if (done > 0 && error instanceof ClosedError)
+        // Closed while it waited for room: say how many went in as far as the replies read say (a
+        // close that came before this round's reply cannot know; this object cannot put the rest).
+        if (error instanceof ClosedError)
           throw new ClosedError(
-            `Cannot put to ${this.what}: it was closed while the call waited for room; the first ${done} of its ${values.length} items were put, the rest were not`,
+            `Cannot put to ${this.what}: it was closed while the call waited for room; the first ${done} of its ${values.length} items are known to be put (the server may have put more of them before the close)`,
             { cause: error },
           )
         throw error

@@ -251,7 +251,10 @@ export function queueBehaviour(backend: Backend): void {
       await q.close()
       expect(await putting).toMatchObject({
         name: 'ClosedError',
-        message: expect.stringMatching(/closed while the call waited for room; the first 2 of its 4 items were put/),
+        // (On Redis: as far as the replies read before the close say.)
+        message: expect.stringMatching(
+          /closed while the call waited for room; the first 2 of its 4 items (were|are known to be) put/,
+        ),
       })
       expect(await reader.getMany()).toEqual([1, 2])
     })
