@@ -357,7 +357,9 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         this.#cancel(waiterId).then(
           (answer) => {
             // Asked now, not at the give-up: the call's own reply came first (one socket, in order), so a
-            // batch's count of items put is the server's (a reply after the timer fired included).
+            // batch's count of items put is the server's (a reply after the timer fired included). A
+            // call resent after the cancel (a library reload, a cluster redirect) finds the cancel's
+            // tombstone and puts nothing, so its count of 0 is true too.
             if (answer === 'cancelled' || answer === 'gone') finish(spec.onGiveUp(reason))
             else finish(attempt(() => spec.onWake(answer, waiterId)))
           },
@@ -640,7 +642,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * @throws {DataCloneError} An item cannot be cloned (nothing is put).
    * @throws {RangeError} An item is larger than 8 MiB encoded (nothing is put).
    * @throws {ClosedError} after `close()`, also while the call waits for room (its message then says
-   * how many of the items were put: the first ones).
+   * how many of the items are known to be put: the first ones; while a round waited for the
+   * server's answer, the server may have put more of them before the close).
    * @example
    * ```ts
    * await queue.putMany(['a', 'b', 'c'])
@@ -664,6 +667,13 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       return
     }
     while (done < wires.length) {
+      // Closed before this round was sent (the close came during an await): the count is exact.
+      if (this.closed)
+        throw new ClosedError(
+          done === 0
+            ? `Cannot put to ${this.what}: it was closed`
+            : `Cannot put to ${this.what}: it was closed while the call waited for room; the first ${done} of its ${values.length} items were put, the rest were not`,
+        )
       const left = deadline === Number.POSITIVE_INFINITY ? deadline : Math.max(0, deadline - performance.now())
       let result: PutResult
       const progress = { put: 0 }
@@ -677,8 +687,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
             item: values.slice(done),
             cause: error,
           })
-        // Closed while it waited for room: say how many went in as far as the replies read say (a
-        // close that came before this round's reply cannot know; this object cannot put the rest).
+        // Closed while this round waited for room: say how many went in as far as the replies read
+        // say (a close that came before this round's reply cannot know; this object cannot put the rest).
         if (error instanceof ClosedError)
           throw new ClosedError(
             `Cannot put to ${this.what}: it was closed while the call waited for room; the first ${done} of its ${values.length} items are known to be put (the server may have put more of them before the close)`,
