@@ -133,6 +133,29 @@ describeWithRedis(
       await queue.close()
     })
 
+    it('says how many items a putMany put in its earlier rounds when a later one ends unknown (TimeoutError)', {
+      timeout: 30_000,
+    }, async () => {
+      const queue = new Queue<number>({ url: server().url, maxsize: 1030 })
+      await queue.ready()
+      // Two rounds (1024 items a round): the first puts 1024, the second 6, then waits for room.
+      const items = Array.from({ length: 1100 }, (_, i) => i)
+      const putting = queue.putMany(items, { timeout: 1000 }).catch((e: unknown) => e)
+      while ((await queue.qsize()) < 1030) await new Promise((resolve) => setTimeout(resolve, 5))
+      // Stopped: the cancel at the timeout gets no answer, so whether the waiting items went in is unknown.
+      server().pause()
+      let error: unknown
+      try {
+        error = await putting
+      } finally {
+        server().resume()
+      }
+      expect(error).toBeInstanceOf(TimeoutError)
+      expect(String((error as Error).message)).toMatch(/the first 1030 of its 1100 items were put before/)
+      expect(await queue.qsize()).toBe(1030)
+      await queue.close()
+    })
+
     it('keeps every item whose put() resolved across a server restart (appendonly yes, appendfsync always)', {
       timeout: 30_000,
     }, async () => {

@@ -694,6 +694,15 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
             `Cannot put to ${this.what}: it was closed while the call waited for room; the first ${done} of its ${values.length} items are known to be put (the server may have put more of them before the close)`,
             { cause: error },
           )
+        // A later round whose outcome is unknown (no answer, a lost connection): the earlier rounds'
+        // items are in, and the error says so (a caller that puts every item again doubles them).
+        if (done > 0 && (error instanceof ConnectionError || error instanceof TimeoutError)) {
+          const Same = error instanceof ConnectionError ? ConnectionError : TimeoutError
+          throw new Same(
+            `${error.message}; the first ${done} of its ${values.length} items were put before, whether the next ones were is unknown`,
+            { cause: error },
+          )
+        }
         throw error
       }
       done += result.put
