@@ -644,6 +644,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * @throws {ClosedError} after `close()`, also while the call waits for room (its message then says
    * how many of the items are known to be put: the first ones; while a round waited for the
    * server's answer, the server may have put more of them before the close).
+   * @throws {TimeoutError} The server did not answer whether a round's items went in (the message
+   * says how many the earlier rounds put).
+   * @throws {ConnectionError} The server cannot be reached, or the connection was lost (the message
+   * says how many the earlier rounds put; the last round's items may or may not be in the queue).
    * @example
    * ```ts
    * await queue.putMany(['a', 'b', 'c'])
@@ -672,7 +676,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         throw new ClosedError(
           done === 0
             ? `Cannot put to ${this.what}: it was closed`
-            : `Cannot put to ${this.what}: it was closed while the call waited for room; the first ${done} of its ${values.length} items were put, the rest were not`,
+            : `Cannot put to ${this.what}: it was closed before the call's next round; the first ${done} of its ${values.length} items were put, the rest were not`,
         )
       const left = deadline === Number.POSITIVE_INFINITY ? deadline : Math.max(0, deadline - performance.now())
       let result: PutResult
@@ -698,9 +702,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         // items are in, and the error says so (a caller that puts every item again doubles them).
         if (done > 0 && (error instanceof ConnectionError || error instanceof TimeoutError)) {
           const Same = error instanceof ConnectionError ? ConnectionError : TimeoutError
+          // (The same class and cause as the round's error: only the message says more.)
           throw new Same(
             `${error.message}; the first ${done} of its ${values.length} items were put before, whether the next ones were is unknown`,
-            { cause: error },
+            { cause: error.cause ?? error },
           )
         }
         throw error
