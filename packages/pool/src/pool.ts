@@ -1183,6 +1183,9 @@ export class Pool {
     // (A stop message cannot be why: a worker reads its requests only after its ready reply,
     // which the drain above has read, and maxTasksPerChild sends one to a worker still starting.)
     const unasked = !worker.ready && !worker.killed && this.#state !== 'terminated'
+    // The first of its start round to go so: workers started together and killed together (one OOM
+    // event) are one failed start, not several.
+    const unaskedFirstOfRound = unasked && worker.round === this.#startFailures
     // How it ended: a negative code is a signal's number.
     const signal = code !== null && code < 0 ? signalName(-code) : null
     const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
@@ -1213,12 +1216,7 @@ export class Pool {
         for (const task of held) this.#finish(task, error)
         this.#respawnLater()
       }
-    } else if (
-      unasked &&
-      !this.#everReady &&
-      worker.round === this.#startFailures &&
-      this.#startFailures >= SIGNALLED_STARTS
-    ) {
+    } else if (unaskedFirstOfRound && !this.#everReady && this.#startFailures >= SIGNALLED_STARTS) {
       // Killed by a signal from outside before it was ready, start after start, and no worker ever
       // was (a machine that kills every new process): every waiting task would meet the same fate.
       const error = new ProcessError(
@@ -1248,9 +1246,8 @@ export class Pool {
         this.#queue = [...waiting, ...this.#queue.slice(this.#queueHead)]
         this.#queueHead = 0
       }
-      // Killed from outside before it was ready: the next start waits a little (back-off). Workers
-      // started together and killed together (one OOM event) are one failed start, not several.
-      if (unasked && worker.round === this.#startFailures) this.#respawnLater()
+      // Killed from outside before it was ready: the next start waits a little (back-off).
+      if (unaskedFirstOfRound) this.#respawnLater()
     }
     if (this.#state !== 'terminated') this.#dispatch()
     this.#maybeFinish()

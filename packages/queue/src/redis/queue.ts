@@ -540,7 +540,6 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   ): Promise<PutResult> {
     // `progress.put`: how many of `wires` are in so far (a batch puts what fits, then waits for room
     // for the rest), also when the call then rejects (abort, close).
-    progress.put = 0
     return this.#wait<PutResult>({
       what: 'put to',
       fn: 'put',
@@ -661,8 +660,9 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     const wires = values.map((value) => toWire(value))
     const deadline = timeout === Number.POSITIVE_INFINITY ? timeout : performance.now() + timeout
     let done = 0
-    const rest = (why: string) =>
-      `${why}; the first ${done} of its ${values.length} items were put, the rest are in .item`
+    /** `why`, and how many of the items went in (`fate`: what that count means). */
+    const counted = (why: string, fate: string) => `${why}; the first ${done} of its ${values.length} items ${fate}`
+    const rest = (why: string) => counted(why, 'were put, the rest are in .item')
     if ((await this.enter('put to', signal, timeout)) === false)
       throw new Full(rest(`Cannot put to ${this.what}: not attached to the server${waited(timeout)}`), { item: values })
     if (values.length === 0) {
@@ -676,7 +676,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         throw new ClosedError(
           done === 0
             ? `Cannot put to ${this.what}: it was closed`
-            : `Cannot put to ${this.what}: it was closed before the call's next round; the first ${done} of its ${values.length} items were put, the rest were not`,
+            : counted(
+                `Cannot put to ${this.what}: it was closed before the call's next round`,
+                'were put, the rest were not',
+              ),
         )
       const left = deadline === Number.POSITIVE_INFINITY ? deadline : Math.max(0, deadline - performance.now())
       let result: PutResult
@@ -695,7 +698,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         // say (a close that came before this round's reply cannot know; this object cannot put the rest).
         if (error instanceof ClosedError)
           throw new ClosedError(
-            `Cannot put to ${this.what}: it was closed while the call waited for room; the first ${done} of its ${values.length} items are known to be put (the server may have put more of them before the close)`,
+            counted(
+              `Cannot put to ${this.what}: it was closed while the call waited for room`,
+              'are known to be put (the server may have put more of them before the close)',
+            ),
             { cause: error },
           )
         // A later round whose outcome is unknown (no answer, a lost connection): the earlier rounds'
@@ -703,10 +709,9 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
         if (done > 0 && (error instanceof ConnectionError || error instanceof TimeoutError)) {
           const Same = error instanceof ConnectionError ? ConnectionError : TimeoutError
           // (The same class and cause as the round's error: only the message says more.)
-          throw new Same(
-            `${error.message}; the first ${done} of its ${values.length} items were put before, whether the next ones were is unknown`,
-            { cause: error.cause ?? error },
-          )
+          throw new Same(counted(error.message, 'were put before, whether the next ones were is unknown'), {
+            cause: error.cause ?? error,
+          })
         }
         throw error
       }
