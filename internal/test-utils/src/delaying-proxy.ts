@@ -30,6 +30,12 @@ export interface DelayingProxy {
   arrival(direction: ProxyDirection, text: string): Promise<void>
   /** Resolves once no chunk is held in either direction (at once when none is). */
   drained(): Promise<void>
+  /**
+   * Destroys every socket open now, both sides (held chunks are dropped): the
+   * client sees its connection lost, as when a network cuts it, and may
+   * connect again through the proxy.
+   */
+  cut(): void
   /** Closes every socket (held chunks are dropped) and the listener. Idempotent. */
   close(): Promise<void>
 }
@@ -159,6 +165,9 @@ export async function startDelayingProxy(serverUrl: string): Promise<DelayingPro
       if (text.length === 0 || text.length > MAX_ARRIVAL_TEXT)
         throw new RangeError(`arrival text of ${text.length} characters`)
       return new Promise<void>((resolve) => arrivals.add({ direction, text, resolve }))
+    },
+    cut: () => {
+      for (const socket of sockets) socket.destroy()
     },
     drained: () => (heldCount === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainWaiters.push(resolve))),
     close,

@@ -1,4 +1,4 @@
-import { describeWithRedis } from '@ipc/test-utils'
+import { describeWithRedis, startDelayingProxy } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { ConnectionError } from '../errors.js'
 import { defaultRedisUrl, NO_REPLY, RedisConnection, redactUrl } from './connection.js'
@@ -113,5 +113,36 @@ describeWithRedis('RedisConnection', (server) => {
     }
     expect(typeof reply).toBe('number')
     connection.release()
+  })
+
+  it('runs onReady listeners after a reconnect once both sockets are back, so a call they make goes through', {
+    timeout: 20_000,
+  }, async () => {
+    const proxy = await startDelayingProxy(server().url)
+    const connection = RedisConnection.acquire(proxy.url)
+    try {
+      await connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY })
+      // What a listener's call (an object's renewal after a lost wake-up) met, each time it ran.
+      const outcomes: string[] = []
+      let ran: () => void = () => {}
+      const asked = new Promise<void>((resolve) => {
+        ran = resolve
+      })
+      connection.onReady(() => {
+        connection.call(LIBRARY, 'now', [], [], { deadline: Number.POSITIVE_INFINITY }).then(
+          () => outcomes.push('answered'),
+          (error: unknown) => outcomes.push(String(error)),
+        )
+        ran()
+      })
+      // Both sockets drop at once; each reconnects on its own.
+      proxy.cut()
+      await asked
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      expect(outcomes).not.toHaveLength(0)
+      expect(outcomes.every((outcome) => outcome === 'answered')).toBe(true)
+    } finally {
+      connection.release()
+    }
   })
 })

@@ -557,10 +557,15 @@ export class RedisConnection {
     }
     await wakeups.subscribe(this.wakeChannel, (message) => this.#dispatch(message))
     connected = true
-    // After a reconnect the subscriber has re-subscribed once it is ready; then ask again.
-    wakeups.on('ready', () => {
+    // After a reconnect the subscriber has re-subscribed once it is ready; then ask again, once the
+    // command socket is ready too (both reconnect on their own: a renewal sent while the command
+    // socket is still down would fail, and nothing would ask again until the next heartbeat).
+    const bothReady = () => {
+      if (!commands.isReady || !wakeups.isReady) return
       for (const listener of this.#readyListeners) listener()
-    })
+    }
+    wakeups.on('ready', bothReady)
+    if (commands !== wakeups) commands.on('ready', bothReady)
     if (this.#pending === 0) this.#unref()
   }
 

@@ -87,6 +87,13 @@ export const KEY_COUNT = 6
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
 /**
+ * Version 9: `renew` takes an `orphans` flag before the waiter count and,
+ * when it is '1', also replies the tokens granted to the object that it did
+ * not name (grants whose reply was lost with a connection; the client gives
+ * them back); `close` gives back every grant of the closing object that it
+ * did not name, reclaim or not (v8 left them held until their lease lapsed,
+ * and for good without reclaim). Same keys as v7 and v8.
+ *
  * Version 8: `close` also gives back a grant handed to one of the closing
  * object's waiters whose wake-up it had not heard yet (v7 left it held until
  * its lease lapsed, and for good without reclaim); a lapse or a close no
@@ -104,7 +111,7 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
  */
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  8,
+  9,
   `
 local MAX = 8388607
 -- The last token a grant may take: tokens reach clients as safe integers (below 2^53), and a
@@ -631,17 +638,34 @@ register('release', function(keys, args)
   return {'ok', 0, lapsed}
 end)
 
--- Renews this object's leases and queue entries.
--- args: kind, object, idle, lease, waiter count, waiters..., tokens...
--- Reply: {granted (waiter, token, ...), lost tokens, gone waiters, ms to the next lease end or -1, free}
+-- The tokens (as text) of object's holders members other than those in args[first..] (the
+-- tokens it named), in the order of their lease ends. A scan of every holder: only close and
+-- the renews that ask for it (orphans) run it.
+local function unnamed_tokens(keys, object, args, first)
+  local named = {}
+  for i = first, #args do named[token_text(args[i])] = true end
+  local found = {}
+  for _, m in ipairs(redis.call('ZRANGE', keys[2], 0, -1)) do
+    local token, owner = string.match(m, '^(%d+)|(.*)$')
+    if token and owner == object and not named[token] then found[#found + 1] = token end
+  end
+  return found
+end
+
+-- Renews this object's leases and queue entries; with orphans '1', also names the grants of
+-- this object that it did not name, each with the waiter it was handed to ('' for a grant in
+-- an acquire's reply): replies the client never read (see semaphore-base.ts, orphans).
+-- args: kind, object, idle, lease, orphans ('1' | '0'), waiter count, waiters..., tokens...
+-- Reply: {granted (waiter, token, ...), lost tokens, gone waiters, ms to the next lease end or -1, free,
+-- orphans (token, waiter or '', ...)}
 register('renew', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local object, idle, lease, count = args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
+  local object, idle, lease, count = args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[6])
   local now = ipc_now()
   settle(keys, state, now)
   local granted, lost, gone = {}, {}, {}
-  for i = 6, 5 + count do
+  for i = 7, 6 + count do
     local w = args[i]
     local entry = redis.call('HGET', keys[4], w)
     if entry then
@@ -657,11 +681,24 @@ register('renew', function(keys, args)
       end
     end
   end
-  for i = 6 + count, #args do
+  for i = 7 + count, #args do
     if holds(keys, args[i], object) then
       redis.call('ZADD', keys[2], now + lease, member(args[i], object))
     else
       lost[#lost + 1] = args[i]
+    end
+  end
+  local orphans = {}
+  if args[5] == '1' then
+    local tokens = unnamed_tokens(keys, object, args, 7 + count)
+    if #tokens > 0 then
+      local fields = {}
+      for i, token in ipairs(tokens) do fields[i] = waiter_field(token) end
+      local waiters = redis.call('HMGET', keys[1], unpack(fields))
+      for i, token in ipairs(tokens) do
+        orphans[#orphans + 1] = tonumber(token)
+        orphans[#orphans + 1] = waiters[i] or ''
+      end
     end
   end
   redis.call('ZADD', keys[6], now + idle, object)
@@ -669,7 +706,7 @@ register('renew', function(keys, args)
   local next_end = -1
   if first[2] and first[1] ~= KEEP then next_end = math.max(0, tonumber(first[2]) - now) end
   touch(keys, state, idle)
-  return {granted, lost, gone, next_end, state.free}
+  return {granted, lost, gone, next_end, state.free, orphans}
 end)
 
 -- args: kind, object, idle, waiter
@@ -727,6 +764,13 @@ register('close', function(keys, args)
       restart_window(state, args[i])
       give_back(state, false)
     end
+  end
+  -- Grants of this object that it did not name: their replies never reached it (a lost
+  -- connection), or came after it gave up. Nobody had them: they go back, reclaim or not.
+  for _, token in ipairs(unnamed_tokens(keys, object, args, 5 + count)) do
+    drop_holder(keys, member(token, object))
+    restart_window(state, token)
+    give_back(state, true)
   end
   redis.call('ZREM', keys[6], object)
   -- Objects whose process stopped renewing for 3 leases are gone.

@@ -12,6 +12,19 @@
  * in the reply of the next renew, so no grant is missed and none is taken
  * twice (a token already held is ignored). A grant for a waiter that gave up
  * (timeout, abort) is released at once.
+ *
+ * A grant whose reply was lost (the connection dropped after the server ran
+ * the acquire, or a queued waiter's wake-up with it) is an orphan: the
+ * server holds it for this object, which does not know it. After such a loss
+ * the next renews ask the server for this object's grants it did not name
+ * (`#orphanCheck`): one handed to a waiter still here settles it, and any
+ * other goes back, but only when no acquire or claim of the object is in
+ * flight as the reply is read. A call in flight may have been granted before
+ * the renew ran, its reply still on the way (a resend after a library reload
+ * or a Cluster redirect can even run after later calls); a call that has
+ * settled here either holds its token already or has a waiter that is done,
+ * which gives back whatever comes later. So a token given back is one nobody
+ * here holds or will.
  */
 import { ClosedError, ConnectionError, TimeoutError, ValueError } from '@ipc/core'
 import { afterTimeout, checkWaitOptions, deadlineOf } from '@ipc/core/internal'
@@ -82,6 +95,12 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** RLock: how many times this object acquired without releasing. */
   #depth = 0
   readonly #waiters = new Map<string, Waiter>()
+  /** Acquire and claim calls sent and not yet settled here (replied, or failed). */
+  #granting = 0
+  /** Bumped by every loss that may have left an orphan grant; 0: none since the last check. */
+  #orphanSuspects = 0
+  /** A check found calls in flight: renew again once none is. */
+  #orphanRetry = false
 
   protected constructor(kind: RedisKind, className: string, module: string, spec: AttachSpec) {
     super(
@@ -188,11 +207,48 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       }
       // A try gets the reply limit; a wait gets it after its timeout. A reply after that (the call
       // rejected with ConnectionError, so it is done) still goes through onReply: a grant is given back.
-      this.call('acquire', [waiterId, this.lease, mode, reenter ?? ''], {
-        waits: mode === 'try' ? 0 : Math.max(0, deadline - performance.now()),
-        late: onReply,
-      }).then(onReply, (error: unknown) => waiter.fail(error))
+      this.#grantingCall(
+        'acquire',
+        [waiterId, this.lease, mode, reenter ?? ''],
+        mode === 'try' ? 0 : Math.max(0, deadline - performance.now()),
+        onReply,
+        (error) => waiter.fail(error),
+      )
     })
+  }
+
+  /**
+   * Sends acquire call `fn` (an acquire or a claim: the server may grant in
+   * it), counted in `#granting` until it settles here; `late` also gets a
+   * reply that comes after the call's limit. A ConnectionError may have lost
+   * a grant's reply: the next renew looks for orphans.
+   */
+  #grantingCall(
+    fn: string,
+    args: (string | number)[],
+    waits: number,
+    onReply: (raw: unknown) => void,
+    onError: (error: unknown) => void,
+  ): void {
+    this.#granting++
+    const settled = () => {
+      this.#granting--
+      if (this.#granting === 0 && this.#orphanRetry) {
+        this.#orphanRetry = false
+        this.renewIn(0)
+      }
+    }
+    this.call(fn, args, { waits, late: onReply }).then(
+      (raw) => {
+        settled()
+        onReply(raw)
+      },
+      (error: unknown) => {
+        settled()
+        if (error instanceof ConnectionError) this.#orphanSuspects++
+        onError(error)
+      },
+    )
   }
 
   /**
@@ -250,7 +306,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     try {
       await onReply(await this.call('cancel', [waiterId], { late: (raw) => void onReply(raw).catch(() => {}) }))
     } catch {
-      // Unreachable server: the queue entry and any grant lapse within one lease.
+      // Unreachable server: the queue entry lapses within one lease; a grant is an orphan, given
+      // back after the reconnect (see the top of this file).
+      this.#orphanSuspects++
     }
   }
 
@@ -266,7 +324,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     try {
       reply = replyArray(await this.call('release', [1, token]), 'release')
     } catch {
-      // The lease lapses by itself.
+      // Unreachable: a grant is an orphan, given back after the reconnect (see the top of this
+      // file). An RLock re-entry's undo is not retried: the extra level goes with the holder's token.
+      this.#orphanSuspects++
       return
     }
     // An RLock re-entry undone (a held token): the holder's last release may have reached the
@@ -330,13 +390,15 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     // stops answering ends the acquire by that timeout (false); a grant that comes after the limit
     // goes through onReply too, and `settle` gives it back (the waiter is done by then).
     const waits = Math.max(0, waiter.deadline - performance.now())
-    this.call('acquire', [waiterId, this.lease, 'claim', '', bar], { waits, late: onReply }).then(onReply, (error) =>
+    this.#grantingCall('acquire', [waiterId, this.lease, 'claim', '', bar], waits, onReply, (error) =>
       waiter.fail(error),
     )
   }
 
   /** A lost socket, or the semaphore is gone: pending acquires reject (the server drops their entries within a lease). */
   protected override failWaiters(error: Error): void {
+    // A queued waiter may have been handed a permit whose wake-up was lost with the socket.
+    if (this.#waiters.size > 0) this.#orphanSuspects++
     for (const waiter of [...this.#waiters.values()]) waiter.fail(error)
   }
 
@@ -348,12 +410,16 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected override async renew(): Promise<void> {
     const waiterIds = [...this.#waiters.keys()]
     const tokens = [...this.#held]
+    const suspects = this.#orphanSuspects
+    const orphans = suspects > 0
     const reply = replyArray(
-      await this.call('renew', [this.lease, waiterIds.length, ...waiterIds, ...tokens], { background: true }),
+      await this.call('renew', [this.lease, orphans ? 1 : 0, waiterIds.length, ...waiterIds, ...tokens], {
+        background: true,
+      }),
       'renew',
     )
     this.checkGone(reply, 'renew')
-    const [granted, lost, gone, nextEnd] = reply
+    const [granted, lost, gone, nextEnd, , orphaned] = reply
     const pairs = replyArray(granted, 'renew')
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const waiter = this.#waiters.get(String(pairs[i]))
@@ -372,7 +438,32 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         )
     }
     if (typeof nextEnd !== 'number') unexpectedReply('renew', reply)
+    if (orphans) this.#orphanCheck(replyArray(orphaned, 'renew'), suspects)
     if (this.#waiters.size > 0 && nextEnd >= 0 && nextEnd < this.lease) this.renewIn(nextEnd + 2)
+  }
+
+  /**
+   * Settles or gives back `orphaned` ([token, waiter or '', …]: this
+   * object's grants that a renew found and did not name), after the renew's
+   * `granted` pairs settled their waiters: a grant handed to a waiter still
+   * here settles it; any other goes back (a token held by now, from a
+   * wake-up heard meanwhile, stays). Not while an acquire or claim is in
+   * flight (see the top of this file): then once none is.
+   */
+  #orphanCheck(orphaned: unknown[], suspects: number): void {
+    if (this.closed) return
+    if (this.#granting > 0) {
+      this.#orphanRetry = true
+      return
+    }
+    for (let i = 0; i + 1 < orphaned.length; i += 2) {
+      const token = asToken(orphaned[i], 'renew')
+      const waiter = this.#waiters.get(String(orphaned[i + 1]))
+      if (orphaned[i + 1] !== '' && waiter !== undefined) waiter.settle(token)
+      else void this.#giveBack(token)
+    }
+    // A loss after this renew was sent may have left another orphan: its count keeps the check on.
+    if (this.#orphanSuspects === suspects) this.#orphanSuspects = 0
   }
 
   /** The lease of `token` lapsed: it is no longer held. */

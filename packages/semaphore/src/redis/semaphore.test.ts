@@ -522,6 +522,27 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     }
   })
 
+  it('close gives back the grants it does not name (their replies were lost), with or without reclaim; renew names them when asked', async () => {
+    const sem = await Semaphore.open(uniqueName(), { url: server.url, create: { value: 3, reclaim: false } })
+    const { connection, call } = libraryCalls(sem.name)
+    try {
+      expect(await call('acquire', ['x/1/a', 10_000, 'try', ''])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/b', 10_000, 'wait', ''])).toEqual(['granted', 2])
+      expect(await call('acquire', ['x/1/c', 10_000, 'wait', ''])).toEqual(['granted', 3])
+      // A renew naming token 1 and asking for the others: 2 and 3, granted in replies (no waiter).
+      const renewed = await call('renew', [10_000, 1, 0, 1])
+      expect(renewed[5]).toEqual([2, '', 3, ''])
+      // Without the flag: no scan, no list.
+      expect((await call('renew', [10_000, 0, 0, 1, 2, 3]))[5]).toEqual([])
+      // The close names token 1 (held: without reclaim it is dropped) but not 2 and 3: nobody saw them, so they go back.
+      expect(await call('close', [0, 1])).toEqual(['ok'])
+      expect(await sem.getValue()).toBe(2)
+    } finally {
+      connection.release()
+      await sem.close()
+    }
+  })
+
   it("counts the entries a release's settle drops, so queued stays the queue's length with a young waiter left behind them", async () => {
     const sem = await new Semaphore(1, { url: server.url }).ready()
     const { connection, keys, call, counts } = libraryCalls(sem.name)
