@@ -8,7 +8,8 @@
  * connected again (its next renewal asks for it), long before its lease (30 s
  * here) could lapse, and also without `reclaim` (which drops a lapsed one).
  */
-import { describeWithRedis, elapsed, startDelayingProxy, uniqueName } from '@ipc/test-utils'
+import { redisKey } from '@ipc/core/redis'
+import { describeWithRedis, elapsed, sleep, startDelayingProxy, uniqueName } from '@ipc/test-utils'
 import { expect, it, vi } from 'vitest'
 import { ConnectionError, Lock, RLock, Semaphore } from '../src/redis/index.js'
 
@@ -18,13 +19,23 @@ const LEASE = 30_000
 const BACK_WITHIN = 5000
 
 describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) => {
-  /** Semaphore `name` (value 1, no reclaim) through a new proxy (`sem`) and straight to the server (`other`). */
-  async function semaphoreBehindProxy() {
+  /** Semaphore `name` (`value`, no reclaim) through a new proxy (`sem`) and straight to the server (`other`). */
+  async function semaphoreBehindProxy(value = 1) {
     const name = uniqueName()
     const proxy = await startDelayingProxy(server().url)
-    const sem = await Semaphore.open(name, { url: proxy.url, lease: LEASE, create: { value: 1, reclaim: false } })
+    const sem = await Semaphore.open(name, { url: proxy.url, lease: LEASE, create: { value, reclaim: false } })
     const other = await Semaphore.open(name, { url: server().url, lease: LEASE })
-    return { proxy, sem, other }
+    /** The holders members on the server now, `<token>|<object>`. */
+    const holders = async () => {
+      const reply = await server().bulk(
+        'EVAL',
+        "return table.concat(redis.call('ZRANGE', KEYS[1], 0, -1), ',')",
+        '1',
+        redisKey(name, 'holders'),
+      )
+      return (reply.split('\r\n')[1] ?? '').split(',').filter((entry) => entry.includes('|'))
+    }
+    return { proxy, sem, other, holders }
   }
 
   /** Holds the replies, runs `call`, and cuts the connection as `text` (its grant) comes back: `call` rejects. */
@@ -83,7 +94,9 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
     const queued = proxy.arrival('replies', 'queued')
     const waiting = elapsed(sem.acquire())
     await queued
-    // The release hands the permit to the waiter; its wake-up message is held, then cut.
+    // Past its 2 ms of barging, the release hands the permit to the waiter (a younger one would be
+    // nudged to claim it); its wake-up message is held, then cut.
+    await sleep(20)
     proxy.delay('replies', 60_000)
     const woken = proxy.arrival('replies', ' 2\r\n')
     await other.release()
@@ -123,5 +136,90 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
     expect(await other.acquire({ timeout: BACK_WITHIN })).toBe(true)
     await other.release()
     await Promise.all([lock.close(), other.close()])
+  })
+
+  it("gives back a permit handed to a waiter that timed out, when its wake-up and its cancel's reply were both lost", {
+    timeout: 20_000,
+  }, async () => {
+    const { proxy, sem, other } = await semaphoreBehindProxy()
+    expect(await other.acquire()).toBe(true)
+    const queued = proxy.arrival('replies', 'queued')
+    const waiting = sem.acquire({ timeout: 1000 })
+    await queued
+    // Past its 2 ms of barging: the release hands it the permit (token 2) rather than nudging it.
+    await sleep(20)
+    proxy.delay('replies', 60_000)
+    const woken = proxy.arrival('replies', ' 2\r\n')
+    await other.release()
+    await woken
+    // The waiter times out, its cancel finds the grant, and that reply is held too; then the cut.
+    const cancelled = proxy.arrival('replies', 'granted')
+    expect(await waiting).toBe(false)
+    await cancelled
+    proxy.cut()
+    proxy.delay('replies', 0)
+    expect(await other.acquire({ timeout: BACK_WITHIN })).toBe(true)
+    await other.release()
+    expect(await sem.getValue()).toBe(1)
+    await Promise.all([sem.close(), other.close()])
+  })
+
+  it('asks again when the release that gives an orphan back is lost in a second cut', { timeout: 20_000 }, async () => {
+    const { proxy, sem, other } = await semaphoreBehindProxy()
+    const renewed = proxy.arrival('requests', 'semaphore_renew')
+    await loseReply(proxy, 'granted', () => sem.acquire())
+    await renewed
+    // The renewal after the reconnect finds the orphan; its give-back is held, then cut.
+    proxy.delay('requests', 60_000)
+    await proxy.arrival('requests', 'semaphore_release')
+    proxy.cut()
+    proxy.delay('requests', 0)
+    expect(await other.acquire({ timeout: BACK_WITHIN })).toBe(true)
+    await other.release()
+    await Promise.all([sem.close(), other.close()])
+  })
+
+  it('gives orphans back while the object keeps acquiring: 128 tasks that try for a permit without pause', {
+    timeout: 30_000,
+  }, async () => {
+    // The orphans are the very permits the tasks want, so an acquire is always in flight.
+    const { proxy, sem, other, holders } = await semaphoreBehindProxy(4)
+    let running = true
+    const task = async () => {
+      while (running) {
+        try {
+          const permit = await sem.permit({ timeout: 0 }).catch((error: unknown) => {
+            if (error instanceof ConnectionError) throw error
+          })
+          await permit?.release()
+        } catch {
+          await sleep(10)
+        }
+      }
+    }
+    const tasks = Array.from({ length: 128 }, task)
+    await sleep(300)
+    proxy.delay('replies', 60_000)
+    await proxy.arrival('replies', 'granted')
+    proxy.cut()
+    proxy.delay('replies', 0)
+    await sleep(50)
+    const orphans = await holders()
+    expect(orphans.length).toBeGreaterThan(0)
+    // Every member seen just after the cut is gone within BACK_WITHIN while the tasks run on.
+    const { outcome } = await elapsed(
+      vi.waitFor(
+        async () => {
+          const now = await holders()
+          expect(orphans.filter((entry) => now.includes(entry))).toEqual([])
+        },
+        { timeout: BACK_WITHIN, interval: 100 },
+      ),
+    )
+    running = false
+    await Promise.all(tasks)
+    expect(outcome).toBeUndefined()
+    expect(await other.getValue()).toBe(4)
+    await Promise.all([sem.close(), other.close()])
   })
 })

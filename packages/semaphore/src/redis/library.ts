@@ -87,12 +87,12 @@ export const KEY_COUNT = 6
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
 /**
- * Version 9: `renew` takes an `orphans` flag before the waiter count and,
- * when it is '1', also replies the tokens granted to the object that it did
- * not name (grants whose reply was lost with a connection; the client gives
- * them back); `close` gives back every grant of the closing object that it
- * did not name, reclaim or not (v8 left them held until their lease lapsed,
- * and for good without reclaim). Same keys as v7 and v8.
+ * Version 9: `renew` and `close` take an `orphans` flag before the waiter
+ * count. With '1' (the object lost a reply) `renew` also replies the grants
+ * of the object that it did not name (a reply lost with a connection; the
+ * client gives them back), and `close` gives them back, reclaim or not (v8
+ * left them held until their lease lapsed, and for good without reclaim).
+ * Same keys as v7 and v8.
  *
  * Version 8: `close` also gives back a grant handed to one of the closing
  * object's waiters whose wake-up it had not heard yet (v7 left it held until
@@ -638,16 +638,22 @@ register('release', function(keys, args)
   return {'ok', 0, lapsed}
 end)
 
+-- The most grants one renew names as orphans (the client reads as many; the rest next time).
+local MAX_ORPHANS = 1000
+
 -- The tokens (as text) of object's holders members other than those in args[first..] (the
--- tokens it named), in the order of their lease ends. A scan of every holder: only close and
--- the renews that ask for it (orphans) run it.
-local function unnamed_tokens(keys, object, args, first)
+-- tokens it named), in the order of their lease ends, at most most of them. A scan of every
+-- holder: only the renews and closes that ask for it (an object that lost a reply) run it.
+local function unnamed_tokens(keys, object, args, first, most)
   local named = {}
   for i = first, #args do named[token_text(args[i])] = true end
   local found = {}
   for _, m in ipairs(redis.call('ZRANGE', keys[2], 0, -1)) do
     local token, owner = string.match(m, '^(%d+)|(.*)$')
-    if token and owner == object and not named[token] then found[#found + 1] = token end
+    if token and owner == object and not named[token] then
+      if #found == most then break end
+      found[#found + 1] = token
+    end
   end
   return found
 end
@@ -690,7 +696,7 @@ register('renew', function(keys, args)
   end
   local orphans = {}
   if args[5] == '1' then
-    local tokens = unnamed_tokens(keys, object, args, 7 + count)
+    local tokens = unnamed_tokens(keys, object, args, 7 + count, MAX_ORPHANS)
     if #tokens > 0 then
       local fields = {}
       for i, token in ipairs(tokens) do fields[i] = waiter_field(token) end
@@ -736,13 +742,13 @@ register('value', function(keys, args)
 end)
 
 -- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
--- args: kind, object, idle, waiter count, waiters..., tokens...
+-- args: kind, object, idle, orphans ('1': also give back the grants of the object it does not name), waiter count, waiters..., tokens...
 register('close', function(keys, args)
   local state, err = open(keys, args[1], args[3])
   if not state then return err end
-  local object, idle, count = args[2], tonumber(args[3]), tonumber(args[4])
+  local object, idle, count = args[2], tonumber(args[3]), tonumber(args[5])
   local now = ipc_now()
-  for i = 5, 4 + count do
+  for i = 6, 5 + count do
     local w = args[i]
     if redis.call('HDEL', keys[4], w) == 1 then
       state.queued = math.max(0, state.queued - redis.call('LREM', keys[3], 0, w))
@@ -758,7 +764,7 @@ register('close', function(keys, args)
       end
     end
   end
-  for i = 5 + count, #args do
+  for i = 6 + count, #args do
     if holds(keys, args[i], object) then
       drop_holder(keys, member(args[i], object))
       restart_window(state, args[i])
@@ -766,11 +772,13 @@ register('close', function(keys, args)
     end
   end
   -- Grants of this object that it did not name: their replies never reached it (a lost
-  -- connection), or came after it gave up. Nobody had them: they go back, reclaim or not.
-  for _, token in ipairs(unnamed_tokens(keys, object, args, 5 + count)) do
-    drop_holder(keys, member(token, object))
-    restart_window(state, token)
-    give_back(state, true)
+  -- connection). Nobody had them: they go back, reclaim or not.
+  if args[4] == '1' then
+    for _, token in ipairs(unnamed_tokens(keys, object, args, 6 + count, -1)) do
+      drop_holder(keys, member(token, object))
+      restart_window(state, token)
+      give_back(state, true)
+    end
   end
   redis.call('ZREM', keys[6], object)
   -- Objects whose process stopped renewing for 3 leases are gone.

@@ -14,17 +14,18 @@
  * (timeout, abort) is released at once.
  *
  * A grant whose reply was lost (the connection dropped after the server ran
- * the acquire, or a queued waiter's wake-up with it) is an orphan: the
- * server holds it for this object, which does not know it. After such a loss
- * the next renews ask the server for this object's grants it did not name
- * (`#orphanCheck`): one handed to a waiter still here settles it, and any
- * other goes back, but only when no acquire or claim of the object is in
- * flight as the reply is read. A call in flight may have been granted before
- * the renew ran, its reply still on the way (a resend after a library reload
- * or a Cluster redirect can even run after later calls); a call that has
- * settled here either holds its token already or has a waiter that is done,
- * which gives back whatever comes later. So a token given back is one nobody
- * here holds or will.
+ * the acquire, or a queued waiter's wake-up, or a cancel's or give-back's
+ * reply with it) is an orphan: the server holds it for this object, which
+ * does not know it. After such a loss the next renew asks the server for
+ * this object's grants it did not name (`#orphanCheck`), and once every
+ * acquire or claim that was in flight when its reply came has settled here,
+ * one handed to a waiter still here settles it and any other goes back. Why
+ * that is safe: a call sent after the reply came ran on the server after the
+ * renew, so none of these grants is its; a call sent before may have been
+ * granted one (its reply on the way: a resend after a library reload or a
+ * Cluster redirect can even run after later calls), and once it settled it
+ * holds that token or its waiter is done (a done waiter gives back whatever
+ * comes). So a token given back is one nobody here holds or will.
  */
 import { ClosedError, ConnectionError, TimeoutError, ValueError } from '@ipc/core'
 import { afterTimeout, checkWaitOptions, deadlineOf } from '@ipc/core/internal'
@@ -63,6 +64,28 @@ interface Waiter {
 /** Largest value and release count (as for the shared-memory classes). */
 export const MAX_VALUE = 8388607
 
+/** The most orphan grants one renew names (library.ts MAX_ORPHANS); more wait for the next renew. */
+const MAX_ORPHANS = 1000
+
+/** A grant of this object that it did not know of, and the waiter it was handed to ('': in a reply). */
+interface Orphan {
+  token: number
+  waiterId: string
+}
+
+/** The orphans field of a renew's reply, `[token, waiter or '', …]`; CorruptError for anything else. */
+function orphanList(field: unknown): Orphan[] {
+  const flat = replyArray(field, 'renew')
+  if (flat.length % 2 !== 0 || flat.length > 2 * MAX_ORPHANS) unexpectedReply('renew', field)
+  const found: Orphan[] = []
+  for (let i = 0; i < flat.length; i += 2) {
+    const waiterId = flat[i + 1]
+    if (typeof waiterId !== 'string') unexpectedReply('renew', field)
+    found.push({ token: asToken(flat[i], 'renew'), waiterId })
+  }
+  return found
+}
+
 /**
  * The RLock depth a release's reply says is left: an integer 0..MAX_VALUE (as
  * the library keeps it) for an RLock, 0 for every other kind; else undefined.
@@ -92,15 +115,15 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Tokens this object holds, oldest first. */
   readonly #held: number[] = []
   readonly #permits = new Map<number, Permit>()
+  /** Tokens named by a release in flight. */
+  readonly #releasing = new Set<number>()
   /** RLock: how many times this object acquired without releasing. */
   #depth = 0
   readonly #waiters = new Map<string, Waiter>()
-  /** Acquire and claim calls sent and not yet settled here (replied, or failed). */
-  #granting = 0
+  /** Acquire and claim calls sent and not yet settled here: each resolves once its reply or failure was handled. */
+  readonly #granting = new Set<Promise<void>>()
   /** Bumped by every loss that may have left an orphan grant; 0: none since the last check. */
   #orphanSuspects = 0
-  /** A check found calls in flight: renew again once none is. */
-  #orphanRetry = false
 
   protected constructor(kind: RedisKind, className: string, module: string, spec: AttachSpec) {
     super(
@@ -219,9 +242,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
 
   /**
    * Sends acquire call `fn` (an acquire or a claim: the server may grant in
-   * it), counted in `#granting` until it settles here; `late` also gets a
-   * reply that comes after the call's limit. A ConnectionError may have lost
-   * a grant's reply: the next renew looks for orphans.
+   * it), kept in `#granting` until its reply or error was handled; `late`
+   * also gets a reply that comes after the call's limit. A ConnectionError
+   * may have lost a grant's reply: the next renew looks for orphans.
    */
   #grantingCall(
     fn: string,
@@ -230,25 +253,15 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     onReply: (raw: unknown) => void,
     onError: (error: unknown) => void,
   ): void {
-    this.#granting++
-    const settled = () => {
-      this.#granting--
-      if (this.#granting === 0 && this.#orphanRetry) {
-        this.#orphanRetry = false
-        this.renewIn(0)
-      }
-    }
-    this.call(fn, args, { waits, late: onReply }).then(
-      (raw) => {
-        settled()
-        onReply(raw)
-      },
-      (error: unknown) => {
-        settled()
+    const handled = this.call(fn, args, { waits, late: onReply })
+      .then(onReply, (error: unknown) => {
         if (error instanceof ConnectionError) this.#orphanSuspects++
         onError(error)
-      },
-    )
+      })
+      // Both handlers catch their own throws; this keeps `#granting` from ever holding a rejection.
+      .catch(() => {})
+    this.#granting.add(handled)
+    void handled.then(() => this.#granting.delete(handled))
   }
 
   /**
@@ -397,8 +410,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
 
   /** A lost socket, or the semaphore is gone: pending acquires reject (the server drops their entries within a lease). */
   protected override failWaiters(error: Error): void {
-    // A queued waiter may have been handed a permit whose wake-up was lost with the socket.
-    if (this.#waiters.size > 0) this.#orphanSuspects++
+    // A queued waiter may have been handed a permit whose wake-up was lost with the socket, or a
+    // waiter that gave up may have been, its cancel's reply lost.
+    this.#orphanSuspects++
     for (const waiter of [...this.#waiters.values()]) waiter.fail(error)
   }
 
@@ -438,32 +452,31 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         )
     }
     if (typeof nextEnd !== 'number') unexpectedReply('renew', reply)
-    if (orphans) this.#orphanCheck(replyArray(orphaned, 'renew'), suspects)
+    if (orphans) {
+      const found = orphanList(orphaned)
+      // A full list may have left some out (the server names MAX_ORPHANS at most): ask again next time.
+      if (found.length < MAX_ORPHANS && this.#orphanSuspects === suspects) this.#orphanSuspects = 0
+      // Calls sent from now on run after this renew on the server: only those in flight now may
+      // have been granted one of these.
+      void Promise.all(this.#granting).then(() => this.#orphanCheck(found))
+    }
     if (this.#waiters.size > 0 && nextEnd >= 0 && nextEnd < this.lease) this.renewIn(nextEnd + 2)
   }
 
   /**
-   * Settles or gives back `orphaned` ([token, waiter or '', …]: this
-   * object's grants that a renew found and did not name), after the renew's
-   * `granted` pairs settled their waiters: a grant handed to a waiter still
-   * here settles it; any other goes back (a token held by now, from a
-   * wake-up heard meanwhile, stays). Not while an acquire or claim is in
-   * flight (see the top of this file): then once none is.
+   * Settles or gives back `found`, this object's grants that a renew found
+   * and did not name, once the acquires and claims in flight when its reply
+   * came have settled (see the top of this file): a grant handed to a
+   * waiter still here settles it; any other goes back (a token held by now
+   * stays: `#giveBack`).
    */
-  #orphanCheck(orphaned: unknown[], suspects: number): void {
+  #orphanCheck(found: readonly Orphan[]): void {
     if (this.closed) return
-    if (this.#granting > 0) {
-      this.#orphanRetry = true
-      return
-    }
-    for (let i = 0; i + 1 < orphaned.length; i += 2) {
-      const token = asToken(orphaned[i], 'renew')
-      const waiter = this.#waiters.get(String(orphaned[i + 1]))
-      if (orphaned[i + 1] !== '' && waiter !== undefined) waiter.settle(token)
+    for (const { token, waiterId } of found) {
+      const waiter = waiterId === '' ? undefined : this.#waiters.get(waiterId)
+      if (waiter !== undefined) waiter.settle(token)
       else void this.#giveBack(token)
     }
-    // A loss after this renew was sent may have left another orphan: its count keeps the check on.
-    if (this.#orphanSuspects === suspects) this.#orphanSuspects = 0
   }
 
   /** The lease of `token` lapsed: it is no longer held. */
@@ -487,6 +500,16 @@ export abstract class RedisSemaphoreBase extends RedisObject {
    * depth left.
    */
   protected async releaseTokens(tokens: readonly number[], n: number): Promise<number> {
+    // Marked before any await, so that a release() made meanwhile picks other tokens (see releasableTokens).
+    for (const token of tokens) this.#releasing.add(token)
+    try {
+      return await this.#releaseTokens(tokens, n)
+    } finally {
+      for (const token of tokens) this.#releasing.delete(token)
+    }
+  }
+
+  async #releaseTokens(tokens: readonly number[], n: number): Promise<number> {
     this.assertOpen('release')
     if (!this.attached) await this.ready()
     const reply = replyArray(await this.call('release', [n, ...tokens]), 'release')
@@ -524,6 +547,16 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Tokens this object holds, oldest first. */
   protected get heldTokens(): readonly number[] {
     return this.#held
+  }
+
+  /**
+   * Tokens this object holds that no release in flight names, oldest first:
+   * two `release()` calls made at once give back two tokens (picking the
+   * same one, the second would free nothing, and the other token would stay
+   * held, renewed for good).
+   */
+  protected get releasableTokens(): number[] {
+    return this.#releasing.size === 0 ? [...this.#held] : this.#held.filter((token) => !this.#releasing.has(token))
   }
 
   /** RLock: the depth of this object's hold. */
@@ -579,7 +612,8 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     for (const permit of this.#permits.values()) permit.lose(new ClosedError(`The ${this.label} was closed`))
     this.#permits.clear()
     this.#held.length = 0
-    return [waiterIds.length, ...waiterIds, ...tokens]
+    // After a lost reply the server also gives back the grants this object never learnt of.
+    return [this.#orphanSuspects > 0 ? 1 : 0, waiterIds.length, ...waiterIds, ...tokens]
   }
 
   /** `held` and `waiting`: this object's permits and queued acquires (the server's counts need `getValue()`). */

@@ -522,7 +522,22 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     }
   })
 
-  it('close gives back the grants it does not name (their replies were lost), with or without reclaim; renew names them when asked', async () => {
+  it('gives back one token per release() when several tasks of one object release at once (none stays held)', async () => {
+    const sem = await Semaphore.open(uniqueName(), { url: server.url, create: { value: 4 } })
+    let running = true
+    const task = async () => {
+      while (running) if (await sem.tryAcquire()) await sem.release()
+    }
+    const tasks = Array.from({ length: 8 }, task)
+    await sleep(500)
+    running = false
+    await Promise.all(tasks)
+    expect(inspect(sem)).toMatch(/held: 0\b/)
+    expect(await sem.getValue()).toBe(4)
+    await sem.close()
+  })
+
+  it('renew names the grants an object did not name when asked, and close gives them back when asked, with or without reclaim', async () => {
     const sem = await Semaphore.open(uniqueName(), { url: server.url, create: { value: 3, reclaim: false } })
     const { connection, call } = libraryCalls(sem.name)
     try {
@@ -534,8 +549,12 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       expect(renewed[5]).toEqual([2, '', 3, ''])
       // Without the flag: no scan, no list.
       expect((await call('renew', [10_000, 0, 0, 1, 2, 3]))[5]).toEqual([])
-      // The close names token 1 (held: without reclaim it is dropped) but not 2 and 3: nobody saw them, so they go back.
-      expect(await call('close', [0, 1])).toEqual(['ok'])
+      // A close naming token 1 (held: without reclaim it is dropped) and not asked for orphans
+      // (the object lost no reply) leaves 2 and 3 alone.
+      expect(await call('close', [0, 0, 1])).toEqual(['ok'])
+      expect(await sem.getValue()).toBe(0)
+      // Asked for them, a close gives them back, reclaim or not: nobody saw them.
+      expect(await call('close', [1, 0])).toEqual(['ok'])
       expect(await sem.getValue()).toBe(2)
     } finally {
       connection.release()

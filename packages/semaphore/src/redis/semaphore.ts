@@ -178,7 +178,7 @@ export class Semaphore extends RedisSemaphoreBase {
     if (typeof n !== 'number') throw invalidArgType(`The "n" argument must be a number, received ${typeof n}`)
     if (!Number.isInteger(n) || n < 1 || n > MAX_VALUE)
       throw outOfRange(`The "n" argument must be an integer from 1 to ${MAX_VALUE}, received ${n}`)
-    const held = this.heldTokens
+    const held = this.releasableTokens
     await this.releaseTokens(held.slice(Math.max(0, held.length - n)), n)
   }
 
