@@ -53,6 +53,28 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
     expect((await outcome).outcome).toBeInstanceOf(ConnectionError)
   }
 
+  /**
+   * `other` takes the permit, `wait()` queues on `sem`, and `other`'s release hands it the permit
+   * (token 2) while the replies are held, its wake-up message among them. Returns the wait.
+   */
+  async function handOffWithWakeUpHeld<T>(
+    { proxy, other }: Awaited<ReturnType<typeof semaphoreBehindProxy>>,
+    wait: () => Promise<T>,
+  ): Promise<{ waiting: Promise<T> }> {
+    expect(await other.acquire()).toBe(true)
+    const queued = proxy.arrival('replies', 'queued')
+    const waiting = wait()
+    await queued
+    // Past its 2 ms of barging, the release hands the permit to the waiter (a younger one would be
+    // nudged to claim it).
+    await sleep(20)
+    proxy.delay('replies', 60_000)
+    const woken = proxy.arrival('replies', ' 2\r\n')
+    await other.release()
+    await woken
+    return { waiting }
+  }
+
   it('gives back a permit granted in an acquire() whose reply was lost, without waiting for its lease (reclaim: false)', {
     timeout: 20_000,
   }, async () => {
@@ -89,18 +111,9 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
   it('gives back a permit handed to a queued acquire() whose wake-up was lost with the connection', {
     timeout: 20_000,
   }, async () => {
-    const { proxy, sem, other } = await semaphoreBehindProxy()
-    expect(await other.acquire()).toBe(true)
-    const queued = proxy.arrival('replies', 'queued')
-    const waiting = elapsed(sem.acquire())
-    await queued
-    // Past its 2 ms of barging, the release hands the permit to the waiter (a younger one would be
-    // nudged to claim it); its wake-up message is held, then cut.
-    await sleep(20)
-    proxy.delay('replies', 60_000)
-    const woken = proxy.arrival('replies', ' 2\r\n')
-    await other.release()
-    await woken
+    const pair = await semaphoreBehindProxy()
+    const { proxy, sem, other } = pair
+    const { waiting } = await handOffWithWakeUpHeld(pair, () => elapsed(sem.acquire()))
     proxy.cut()
     proxy.delay('replies', 0)
     expect((await waiting).outcome).toBeInstanceOf(ConnectionError)
@@ -141,17 +154,9 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
   it("gives back a permit handed to a waiter that timed out, when its wake-up and its cancel's reply were both lost", {
     timeout: 20_000,
   }, async () => {
-    const { proxy, sem, other } = await semaphoreBehindProxy()
-    expect(await other.acquire()).toBe(true)
-    const queued = proxy.arrival('replies', 'queued')
-    const waiting = sem.acquire({ timeout: 1000 })
-    await queued
-    // Past its 2 ms of barging: the release hands it the permit (token 2) rather than nudging it.
-    await sleep(20)
-    proxy.delay('replies', 60_000)
-    const woken = proxy.arrival('replies', ' 2\r\n')
-    await other.release()
-    await woken
+    const pair = await semaphoreBehindProxy()
+    const { proxy, sem, other } = pair
+    const { waiting } = await handOffWithWakeUpHeld(pair, () => sem.acquire({ timeout: 1000 }))
     // The waiter times out, its cancel finds the grant, and that reply is held too; then the cut.
     const cancelled = proxy.arrival('replies', 'granted')
     expect(await waiting).toBe(false)
