@@ -11,7 +11,7 @@
 import { redisKey } from '@ipc/core/redis'
 import { describeWithRedis, elapsed, sleep, startDelayingProxy, uniqueName } from '@ipc/test-utils'
 import { expect, it, vi } from 'vitest'
-import { ConnectionError, Lock, RLock, Semaphore } from '../src/redis/index.js'
+import { ClosedError, ConnectionError, Lock, RLock, Semaphore } from '../src/redis/index.js'
 
 /** Long enough that a lapse cannot be what frees a permit within a test. */
 const LEASE = 30_000
@@ -226,5 +226,28 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
     expect(outcome).toBeUndefined()
     expect(await other.getValue()).toBe(4)
     await Promise.all([sem.close(), other.close()])
+  })
+
+  it('gives the orphans back when close() comes after the renew found them, before the acquires in flight settled', {
+    timeout: 20_000,
+  }, async () => {
+    const { proxy, sem, other, holders } = await semaphoreBehindProxy(2)
+    const renewed = proxy.arrival('requests', 'semaphore_renew')
+    await loseReply(proxy, 'granted', () => sem.acquire())
+    // The renewal after the reconnect asks for orphans. Its reply (naming orphan 1, granted in a
+    // reply: waiter '') is held 200 ms; a tryAcquire sent once the server ran it is in flight when
+    // that reply comes, its own reply held 3 s. The close comes between.
+    await renewed
+    proxy.delay('replies', 200)
+    await proxy.arrival('replies', ':1\r\n$0\r\n')
+    proxy.delay('replies', 3000)
+    const trying = elapsed(sem.tryAcquire())
+    await sleep(400)
+    await sem.close()
+    // The close rejected it: the server's grant (token 2) went back with the close, as the orphan did.
+    expect((await trying).outcome).toBeInstanceOf(ClosedError)
+    expect(await holders()).toEqual([])
+    expect(await other.getValue()).toBe(2)
+    await other.close()
   })
 })

@@ -115,8 +115,8 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Tokens this object holds, oldest first. */
   readonly #held: number[] = []
   readonly #permits = new Map<number, Permit>()
-  /** Tokens named by a release in flight. */
-  readonly #releasing = new Set<number>()
+  /** Tokens named by releases in flight, with how many name each (a user may release one twice). */
+  readonly #releasing = new Map<number, number>()
   /** RLock: how many times this object acquired without releasing. */
   #depth = 0
   readonly #waiters = new Map<string, Waiter>()
@@ -454,11 +454,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     if (typeof nextEnd !== 'number') unexpectedReply('renew', reply)
     if (orphans) {
       const found = orphanList(orphaned)
-      // A full list may have left some out (the server names MAX_ORPHANS at most): ask again next time.
-      if (found.length < MAX_ORPHANS && this.#orphanSuspects === suspects) this.#orphanSuspects = 0
       // Calls sent from now on run after this renew on the server: only those in flight now may
       // have been granted one of these.
-      void Promise.all(this.#granting).then(() => this.#orphanCheck(found))
+      void Promise.all(this.#granting).then(() => this.#orphanCheck(found, suspects))
     }
     if (this.#waiters.size > 0 && nextEnd >= 0 && nextEnd < this.lease) this.renewIn(nextEnd + 2)
   }
@@ -470,13 +468,17 @@ export abstract class RedisSemaphoreBase extends RedisObject {
    * waiter still here settles it; any other goes back (a token held by now
    * stays: `#giveBack`).
    */
-  #orphanCheck(found: readonly Orphan[]): void {
+  #orphanCheck(found: readonly Orphan[], suspects: number): void {
+    // Closed meanwhile: the suspects count, still set, made the close give them back.
     if (this.closed) return
     for (const { token, waiterId } of found) {
       const waiter = waiterId === '' ? undefined : this.#waiters.get(waiterId)
       if (waiter !== undefined) waiter.settle(token)
       else void this.#giveBack(token)
     }
+    // Done, unless a loss since may have left another (its count keeps the check on), or the list
+    // was full (the server names MAX_ORPHANS at most).
+    if (found.length < MAX_ORPHANS && this.#orphanSuspects === suspects) this.#orphanSuspects = 0
   }
 
   /** The lease of `token` lapsed: it is no longer held. */
@@ -501,11 +503,15 @@ export abstract class RedisSemaphoreBase extends RedisObject {
    */
   protected async releaseTokens(tokens: readonly number[], n: number): Promise<number> {
     // Marked before any await, so that a release() made meanwhile picks other tokens (see releasableTokens).
-    for (const token of tokens) this.#releasing.add(token)
+    for (const token of tokens) this.#releasing.set(token, (this.#releasing.get(token) ?? 0) + 1)
     try {
       return await this.#releaseTokens(tokens, n)
     } finally {
-      for (const token of tokens) this.#releasing.delete(token)
+      for (const token of tokens) {
+        const left = (this.#releasing.get(token) ?? 1) - 1
+        if (left > 0) this.#releasing.set(token, left)
+        else this.#releasing.delete(token)
+      }
     }
   }
 
