@@ -250,4 +250,24 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
     expect(await other.getValue()).toBe(2)
     await other.close()
   })
+
+  it('gives back a permit whose release() was lost in a cut: the object no longer renews it', {
+    timeout: 20_000,
+  }, async () => {
+    const { proxy, sem, other } = await semaphoreBehindProxy()
+    const permit = await sem.permit()
+    // The release never reaches the server: its request is held, then cut.
+    proxy.delay('requests', 60_000)
+    const sent = proxy.arrival('requests', 'semaphore_release')
+    const releasing = elapsed(permit.release())
+    await sent
+    proxy.cut()
+    proxy.delay('requests', 0)
+    expect((await releasing).outcome).toBeInstanceOf(ConnectionError)
+    expect(permit.released).toBe(true)
+    expect(await other.acquire({ timeout: BACK_WITHIN })).toBe(true)
+    await other.release()
+    expect(await other.getValue()).toBe(1)
+    await Promise.all([sem.close(), other.close()])
+  })
 })

@@ -122,8 +122,10 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   readonly #waiters = new Map<string, Waiter>()
   /** Acquire and claim calls sent and not yet settled here: each resolves once its reply or failure was handled. */
   readonly #granting = new Set<Promise<void>>()
-  /** Bumped by every loss that may have left an orphan grant; 0: none since the last check. */
-  #orphanSuspects = 0
+  /** Losses so far that may have left an orphan grant (a lost socket, a failed acquire, cancel or give-back); only grows. */
+  #losses = 0
+  /** `#losses` when the renew of the last check that ran was sent: every loss up to it was looked for. */
+  #lossesChecked = 0
 
   protected constructor(kind: RedisKind, className: string, module: string, spec: AttachSpec) {
     super(
@@ -253,15 +255,21 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     onReply: (raw: unknown) => void,
     onError: (error: unknown) => void,
   ): void {
-    const handled = this.call(fn, args, { waits, late: onReply })
-      .then(onReply, (error: unknown) => {
-        if (error instanceof ConnectionError) this.#orphanSuspects++
+    // One reaction per call (this is the acquire's hot path): each handler takes the call out of
+    // `#granting` as it starts, and `handled` settles once it has run (a check waiting on it then
+    // sees the token held, or the waiter done).
+    const handled: Promise<void> = this.call(fn, args, { waits, late: onReply }).then(
+      (raw) => {
+        this.#granting.delete(handled)
+        onReply(raw)
+      },
+      (error: unknown) => {
+        this.#granting.delete(handled)
+        if (error instanceof ConnectionError) this.#losses++
         onError(error)
-      })
-      // Both handlers catch their own throws; this keeps `#granting` from ever holding a rejection.
-      .catch(() => {})
+      },
+    )
     this.#granting.add(handled)
-    void handled.then(() => this.#granting.delete(handled))
   }
 
   /**
@@ -321,7 +329,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     } catch {
       // Unreachable server: the queue entry lapses within one lease; a grant is an orphan, given
       // back after the reconnect (see the top of this file).
-      this.#orphanSuspects++
+      this.#losses++
     }
   }
 
@@ -339,7 +347,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     } catch {
       // Unreachable: a grant is an orphan, given back after the reconnect (see the top of this
       // file). An RLock re-entry's undo is not retried: the extra level goes with the holder's token.
-      this.#orphanSuspects++
+      this.#losses++
       return
     }
     // An RLock re-entry undone (a held token): the holder's last release may have reached the
@@ -412,7 +420,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected override failWaiters(error: Error): void {
     // A queued waiter may have been handed a permit whose wake-up was lost with the socket, or a
     // waiter that gave up may have been, its cancel's reply lost.
-    this.#orphanSuspects++
+    this.#losses++
     for (const waiter of [...this.#waiters.values()]) waiter.fail(error)
   }
 
@@ -424,8 +432,10 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   protected override async renew(): Promise<void> {
     const waiterIds = [...this.#waiters.keys()]
     const tokens = [...this.#held]
-    const suspects = this.#orphanSuspects
-    const orphans = suspects > 0
+    // A loss before this renew goes out left its orphan on the server by then (the grant ran before
+    // the loss was seen), so this renew's list has it.
+    const losses = this.#losses
+    const orphans = losses > this.#lossesChecked
     const reply = replyArray(
       await this.call('renew', [this.lease, orphans ? 1 : 0, waiterIds.length, ...waiterIds, ...tokens], {
         background: true,
@@ -456,7 +466,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       const found = orphanList(orphaned)
       // Calls sent from now on run after this renew on the server: only those in flight now may
       // have been granted one of these.
-      void Promise.all(this.#granting).then(() => this.#orphanCheck(found, suspects))
+      void Promise.allSettled(this.#granting).then(() => this.#orphanCheck(found, losses))
     }
     if (this.#waiters.size > 0 && nextEnd >= 0 && nextEnd < this.lease) this.renewIn(nextEnd + 2)
   }
@@ -468,17 +478,18 @@ export abstract class RedisSemaphoreBase extends RedisObject {
    * waiter still here settles it; any other goes back (a token held by now
    * stays: `#giveBack`).
    */
-  #orphanCheck(found: readonly Orphan[], suspects: number): void {
-    // Closed meanwhile: the suspects count, still set, made the close give them back.
+  #orphanCheck(found: readonly Orphan[], losses: number): void {
+    // Closed meanwhile: the losses not yet checked made the close give them back.
     if (this.closed) return
     for (const { token, waiterId } of found) {
       const waiter = waiterId === '' ? undefined : this.#waiters.get(waiterId)
       if (waiter !== undefined) waiter.settle(token)
       else void this.#giveBack(token)
     }
-    // Done, unless a loss since may have left another (its count keeps the check on), or the list
-    // was full (the server names MAX_ORPHANS at most).
-    if (found.length < MAX_ORPHANS && this.#orphanSuspects === suspects) this.#orphanSuspects = 0
+    // The losses up to `losses` are checked (a later one keeps the next renews asking), unless the
+    // list was full (the server names MAX_ORPHANS at most). A high-water mark, never a reset: a
+    // check that ends after a later one, or losses that reach the same count again, cannot hide one.
+    if (found.length < MAX_ORPHANS) this.#lossesChecked = Math.max(this.#lossesChecked, losses)
   }
 
   /** The lease of `token` lapsed: it is no longer held. */
@@ -506,6 +517,17 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     for (const token of tokens) this.#releasing.set(token, (this.#releasing.get(token) ?? 0) + 1)
     try {
       return await this.#releaseTokens(tokens, n)
+    } catch (error) {
+      // Not known to have reached the server (a lost socket, or no answer): the caller gave these
+      // tokens up either way, so this object stops renewing them, and they become orphans, given
+      // back after the reconnect (or, if the release did land, already gone). Not an RLock level
+      // above the last: the holder keeps the lock.
+      if (error instanceof ConnectionError && !(this.#isRLock && this.#depth > 1)) {
+        for (const token of tokens) this.#forget(token)
+        if (this.#isLock) this.#depth = 0
+        this.#losses++
+      }
+      throw error
     } finally {
       for (const token of tokens) {
         const left = (this.#releasing.get(token) ?? 1) - 1
@@ -619,7 +641,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     this.#permits.clear()
     this.#held.length = 0
     // After a lost reply the server also gives back the grants this object never learnt of.
-    return [this.#orphanSuspects > 0 ? 1 : 0, waiterIds.length, ...waiterIds, ...tokens]
+    return [this.#losses > this.#lossesChecked ? 1 : 0, waiterIds.length, ...waiterIds, ...tokens]
   }
 
   /** `held` and `waiting`: this object's permits and queued acquires (the server's counts need `getValue()`). */
