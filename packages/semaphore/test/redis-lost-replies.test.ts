@@ -270,4 +270,29 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
     expect(await other.getValue()).toBe(1)
     await Promise.all([sem.close(), other.close()])
   })
+
+  it('counts a release() retried after it rejected with ConnectionError once, whether or not the first landed', {
+    timeout: 20_000,
+  }, async () => {
+    const { proxy, sem, other } = await semaphoreBehindProxy()
+    expect(await sem.acquire()).toBe(true)
+    proxy.delay('requests', 60_000)
+    const sent = proxy.arrival('requests', 'semaphore_release')
+    const releasing = elapsed(sem.release())
+    await sent
+    proxy.cut()
+    proxy.delay('requests', 0)
+    expect((await releasing).outcome).toBeInstanceOf(ConnectionError)
+    // The caller retries once connected again: it names the same permit, so it adds no second one.
+    for (let tries = 0; ; tries++) {
+      const { outcome } = await elapsed(sem.release())
+      if (outcome === undefined) break
+      expect(outcome).toBeInstanceOf(ConnectionError)
+      expect(tries).toBeLessThan(100)
+      await sleep(50)
+    }
+    await sleep(500)
+    expect(await other.getValue()).toBe(1)
+    await Promise.all([sem.close(), other.close()])
+  })
 })
