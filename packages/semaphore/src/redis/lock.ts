@@ -132,7 +132,7 @@ export class Lock extends RedisSemaphoreBase {
   /**
    * Releases the lock (an RLock: one level of it).
    * @throws {ValueError} This object does not hold it, or its lease lapsed (another holder may have it).
-   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (it may still release; else this object gives the lock back once the connection is back: it holds it no more either way, except an RLock level above the last).
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (it may still release; else this object gives the lock back once the connection is back: it holds it no more either way, except an RLock level above the last, which it keeps).
    */
   async release(): Promise<void> {
     const token = this.heldTokens[0]

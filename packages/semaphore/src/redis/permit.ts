@@ -61,7 +61,7 @@ export class Permit implements AsyncDisposable, Disposable {
 
   /**
    * Gives the permit back. Idempotent; does nothing after the lease was lost.
-   * @throws {ConnectionError} The server cannot be reached (the lease then lapses by itself).
+   * @throws {ConnectionError} The server cannot be reached or did not answer (the release may still land; else the object gives the permit back once the connection is back).
    */
   release(): Promise<void> {
     const release = this.#release
@@ -75,7 +75,7 @@ export class Permit implements AsyncDisposable, Disposable {
     return this.release()
   }
 
-  /** Starts `release()` without waiting for it (for `using`); a failure is left to the lease. */
+  /** Starts `release()` without waiting for it (for `using`); after a failure the object gives the permit back once the connection is back. */
   [Symbol.dispose](): void {
     this.release().catch(() => {})
   }

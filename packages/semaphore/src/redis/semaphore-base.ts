@@ -115,14 +115,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Tokens this object holds, oldest first. */
   readonly #held: number[] = []
   readonly #permits = new Map<number, Permit>()
-  /**
-   * Tokens a release gave up that rejected with ConnectionError (it may or may not have landed):
-   * no longer held or renewed, given back by the orphan check, and named again by a later
-   * `release()` that reaches them, so that a retry adds nothing the first release or the give-back
-   * added (the server counts a token it no longer holds as lapsed). Gone once a release naming
-   * them is answered, or with close().
-   */
-  readonly #unconfirmed = new Set<number>()
   /** Tokens named by releases in flight, with how many name each (a user may release one twice). */
   readonly #releasing = new Map<number, number>()
   /** RLock: how many times this object acquired without releasing. */
@@ -524,19 +516,15 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     // Marked before any await, so that a release() made meanwhile picks other tokens (see releasableTokens).
     for (const token of tokens) this.#releasing.set(token, (this.#releasing.get(token) ?? 0) + 1)
     try {
-      const depth = await this.#releaseTokens(tokens, n)
-      for (const token of tokens) this.#unconfirmed.delete(token)
-      return depth
+      return await this.#releaseTokens(tokens, n)
     } catch (error) {
-      // Not known to have reached the server (a lost socket, or no answer): the caller gave these
-      // tokens up either way, so this object stops renewing them, and they become orphans, given
-      // back after the reconnect (or, if the release did land, already gone). Not an RLock level
+      // Not known to have reached the server (a lost socket, no answer, a refusal): the caller gave
+      // these tokens up either way, so this object stops renewing them, and they become orphans,
+      // given back after the reconnect (or, if the release did land, already gone). The caller must
+      // not release again: a retry could add the permits twice (documented). Not an RLock level
       // above the last: the holder keeps the lock.
       if (error instanceof ConnectionError && !(this.#isRLock && this.#depth > 1)) {
-        for (const token of tokens) {
-          this.#forget(token)
-          this.#unconfirmed.add(token)
-        }
+        for (const token of tokens) this.#forget(token)
         if (this.#isLock) this.#depth = 0
         this.#losses++
       }
@@ -597,11 +585,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
    * held, renewed for good).
    */
   protected get releasableTokens(): number[] {
-    // In grant order, as #held: release() takes the newest, so a retry right after a failed release
-    // names its tokens again, and a later acquire's token goes before them.
-    const tokens =
-      this.#unconfirmed.size === 0 ? [...this.#held] : [...this.#held, ...this.#unconfirmed].sort((a, b) => a - b)
-    return this.#releasing.size === 0 ? tokens : tokens.filter((token) => !this.#releasing.has(token))
+    return this.#releasing.size === 0 ? [...this.#held] : this.#held.filter((token) => !this.#releasing.has(token))
   }
 
   /** RLock: the depth of this object's hold. */
@@ -657,8 +641,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     for (const permit of this.#permits.values()) permit.lose(new ClosedError(`The ${this.label} was closed`))
     this.#permits.clear()
     this.#held.length = 0
-    // Not named: the close gives them back as orphans (it is asked to after the loss that made them).
-    this.#unconfirmed.clear()
     // After a lost reply the server also gives back the grants this object never learnt of.
     return [this.#losses > this.#lossesChecked ? 1 : 0, waiterIds.length, ...waiterIds, ...tokens]
   }

@@ -172,7 +172,7 @@ export class Semaphore extends RedisSemaphoreBase {
    * was given back already and is not given twice. Resolves once the
    * server applied it: another process's acquire made after that finds the permits.
    * @throws {ValueError} The value would pass 8388607 (a BoundedSemaphore: its initial value).
-   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (it may still release; else this object gives back the permits it held once the connection is back: it holds them no more either way. A retry names the same permits, so it adds nothing twice).
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (it may still release; else this object gives back the permits it named once the connection is back: it holds them no more either way. Do not call `release()` again for them: if the first landed, the permits would be added twice).
    */
   async release(n = 1): Promise<void> {
     if (typeof n !== 'number') throw invalidArgType(`The "n" argument must be a number, received ${typeof n}`)
