@@ -649,8 +649,8 @@ local function unnamed_tokens(keys, object, args, first, most)
   for i = first, #args do named[token_text(args[i])] = true end
   local found = {}
   for _, m in ipairs(redis.call('ZRANGE', keys[2], 0, -1)) do
-    local token, owner = string.match(m, '^(%d+)|(.*)$')
-    if token and owner == object and not named[token] then
+    local token = token_of(m)
+    if token and m == member(token, object) and not named[token] then
       if #found == most then break end
       found[#found + 1] = token
     end
@@ -741,6 +741,14 @@ register('value', function(keys, args)
   return {'ok', state.free, state.depth, math.max(0, redis.call('ZCARD', keys[2]) - 1), redis.call('LLEN', keys[3])}
 end)
 
+-- Drops token, a live grant of object, as close does: its permit goes back (always, or only with
+-- reclaim: give_back), and the served waiter's window restarts if it was that waiter's.
+local function close_grant(keys, state, token, object, always)
+  drop_holder(keys, member(token, object))
+  restart_window(state, token)
+  give_back(state, always)
+end
+
 -- Detaches an object: gives back its permits, drops its waiters; the last object removes a non-persistent semaphore.
 -- args: kind, object, idle, orphans ('1': also give back the grants of the object it does not name), waiter count, waiters..., tokens...
 register('close', function(keys, args)
@@ -757,27 +765,17 @@ register('close', function(keys, args)
       -- nobody will take that grant, so it goes back now, reclaim or not, as a cancel's give-back
       -- would (also when its lease lapsed and no call swept it yet: a release of it counts too).
       local token = redis.call('HGET', keys[5], w)
-      if token and holds(keys, token, object) then
-        drop_holder(keys, member(token, object))
-        restart_window(state, token)
-        give_back(state, true)
-      end
+      if token and holds(keys, token, object) then close_grant(keys, state, token, object, true) end
     end
   end
   for i = 6 + count, #args do
-    if holds(keys, args[i], object) then
-      drop_holder(keys, member(args[i], object))
-      restart_window(state, args[i])
-      give_back(state, false)
-    end
+    if holds(keys, args[i], object) then close_grant(keys, state, args[i], object, false) end
   end
   -- Grants of this object that it did not name: their replies never reached it (a lost
   -- connection). Nobody had them: they go back, reclaim or not.
   if args[4] == '1' then
     for _, token in ipairs(unnamed_tokens(keys, object, args, 6 + count, -1)) do
-      drop_holder(keys, member(token, object))
-      restart_window(state, token)
-      give_back(state, true)
+      close_grant(keys, state, token, object, true)
     end
   end
   redis.call('ZREM', keys[6], object)

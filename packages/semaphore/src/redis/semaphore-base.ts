@@ -418,8 +418,8 @@ export abstract class RedisSemaphoreBase extends RedisObject {
 
   /** A lost socket, or the semaphore is gone: pending acquires reject (the server drops their entries within a lease). */
   protected override failWaiters(error: Error): void {
-    // A queued waiter may have been handed a permit whose wake-up was lost with the socket, or a
-    // waiter that gave up may have been, its cancel's reply lost.
+    // A permit may have been handed to a queued waiter, its wake-up lost with the socket, or to a
+    // waiter that gave up, its cancel's reply lost.
     this.#losses++
     for (const waiter of [...this.#waiters.values()]) waiter.fail(error)
   }
@@ -524,8 +524,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       // not release again: a retry could add the permits twice (documented). Not an RLock level
       // above the last: the holder keeps the lock.
       if (error instanceof ConnectionError && !(this.#isRLock && this.#depth > 1)) {
-        for (const token of tokens) this.#forget(token)
-        if (this.#isLock) this.#depth = 0
+        this.#released(0, tokens)
         this.#losses++
       }
       throw error
