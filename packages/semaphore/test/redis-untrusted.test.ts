@@ -3,7 +3,8 @@
  * semaphore attaches (SIGSTOP), acquire ends by its timeout and leaves no
  * permit held once the attach lands after all; after it attached (a fake
  * server), every call ends within its limit or its timeout; a release depth
- * outside what the library keeps is refused as corrupt.
+ * outside what the library keeps, or a garbled list of orphan grants in a
+ * renewal's reply, is refused as corrupt.
  */
 
 import { shortenRedisLimits } from '@ipc/core/redis'
@@ -16,7 +17,7 @@ import {
   startHostileRedis,
   uniqueName,
 } from '@ipc/test-utils'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { ConnectionError, CorruptError, Lock, RLock, Semaphore } from '../src/redis/index.js'
 
 /** How late a timeout may end on a loaded machine. */
@@ -123,5 +124,43 @@ describe('@ipc/semaphore/redis against a server that sends a release depth the l
     await expect(sem.release()).rejects.toThrow(CorruptError)
     expect(lock.owned).toBe(true)
     await Promise.all([lock.close(), sem.close()])
+  })
+})
+
+describe('@ipc/semaphore/redis against a server that garbles the orphans a renewal names', () => {
+  /**
+   * A server that creates, refuses every acquire (OOM: a lost call, so the object's renewals ask
+   * for orphans), and answers a renewal that asks with `orphans` as the list (one that does not
+   * ask gets an empty one).
+   */
+  const orphansReplying = (orphans: string) =>
+    startHostileRedis((command, standard) => {
+      if (command[0] !== 'FCALL') return standard
+      const fn = command[1] ?? ''
+      if (fn.endsWith('_create')) return array(bulk('created'), ':0\r\n')
+      if (fn.endsWith('_acquire')) return '-OOM command not allowed when used memory > maxmemory\r\n'
+      if (fn.endsWith('_renew'))
+        // FCALL, name, 6 and the 6 keys, then kind, object, idle, lease, the orphans flag.
+        return array(array(), array(), array(), ':-1\r\n', ':1\r\n', command[13] === '1' ? orphans : array())
+      if (fn.endsWith('_close')) return array(bulk('ok'))
+      return undefined
+    })
+
+  it.each([
+    ['an odd count', array(':1\r\n')],
+    ['a token that is no number', array(bulk('x'), bulk(''))],
+    ['token 0', array(':0\r\n', bulk(''))],
+    ['a waiter that is no string', array(':1\r\n', ':2\r\n')],
+    ['more than 1,000', array(...Array.from({ length: 2002 }, (_, i) => (i % 2 === 0 ? `:${i + 1}\r\n` : bulk(''))))],
+  ])('makes the object unusable with CorruptError on a list with %s, within a few renewals', async (_, orphans) => {
+    const hostile = await orphansReplying(orphans)
+    const sem = await new Semaphore(1, { url: hostile.url, lease: 300 }).ready()
+    await expect(sem.tryAcquire()).rejects.toThrow(ConnectionError)
+    // Renewals every 100 ms: the next one asks, and its garbled list is refused.
+    const { ms } = await elapsed(
+      vi.waitFor(() => expect(sem.tryAcquire()).rejects.toThrow(CorruptError), { timeout: 3000, interval: 50 }),
+    )
+    expect(ms).toBeLessThan(3000)
+    await sem.close()
   })
 })
