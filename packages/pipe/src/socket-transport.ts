@@ -425,18 +425,20 @@ export class SocketTransport implements Transport {
    */
   sendSync(encoded: Encoded, deadline: number): void {
     this.#checkSendable()
-    const data = this.#frameOf(encoded)
     if (this.socket.writableLength > 0 || this.socket.connecting) {
       // `send`'s test. Neither it nor the queue can change during this call: the stream writes
-      // what it holds only while the event loop runs.
+      // what it holds only while the event loop runs. A refused message is never framed: a
+      // caller that retries in a loop would otherwise copy it, and drop the copy, every time.
       if (!this.socket.writableNeedDrain) {
-        this.socket.write(data)
+        this.socket.write(this.#frameOf(encoded))
         return
       }
+      this.#checkSize(encoded)
       throw new TimeoutError(
         `Cannot send: ${this.socket.writableLength} bytes of earlier messages wait in the socket's queue, which empties only while the event loop runs and this call blocks it; nothing was sent`,
       )
     }
+    const data = this.#frameOf(encoded)
     const fd = this.#fd('send')
     let off = 0
     while (off < data.byteLength) {
