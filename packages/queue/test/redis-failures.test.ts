@@ -220,6 +220,24 @@ describeWithRedis(
       await queue.close()
     })
 
+    it('charges a string as its UTF-8 bytes: "é" × 6 Mi (6 MiB in the codec, 12 on the wire) is RangeError, nothing put', {
+      timeout: 30_000,
+    }, async () => {
+      const queue = new Queue<string>({ url: server().url })
+      const big = '\u00e9'.repeat(6 * 1024 * 1024)
+      await expect(queue.put(big)).rejects.toBeInstanceOf(RangeError)
+      // putMany goes to the server in rounds of 1,024: the first round must not have gone.
+      await expect(queue.putMany([...Array.from({ length: 1024 }, (_, i) => `s${i}`), big])).rejects.toBeInstanceOf(
+        RangeError,
+      )
+      expect(await queue.qsize()).toBe(0)
+      // At the bound it goes through: 4 Mi chars are 8 MiB as UTF-8.
+      const most = '\u00e9'.repeat(4 * 1024 * 1024)
+      await queue.put(most)
+      expect(await queue.get()).toBe(most)
+      await queue.close()
+    })
+
     it('is revived attached in a child by Process, a JoinableQueue joined by the parent', {
       timeout: 30_000,
     }, async () => {

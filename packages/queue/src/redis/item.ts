@@ -15,8 +15,9 @@
  * base64, since @redis/client hands replies back as UTF-8 strings and would
  * mangle raw bytes.
  *
- * Size cap: an item's codec payload may be at most MAX_ITEM_BYTES (8 MiB);
- * `put` throws RangeError above it (nothing is put), and the server refuses
+ * Size cap: an item's codec payload may be at most MAX_ITEM_BYTES (8 MiB), a
+ * string's counted as UTF-8 (as the server stores it); `put` throws
+ * RangeError above it (nothing is put), and the server refuses
  * a wire string longer than MAX_WIRE_CHARS. A string coming back from the
  * server is checked against the same bound and its tag before it is decoded:
  * anything else is CorruptError (the item is dropped, the queue goes on).
@@ -50,14 +51,25 @@ export const MAX_WIRE_CHARS = 1 + 4 * Math.ceil(MAX_ITEM_BYTES / 3)
 /** Encodes `value` for the server. @throws {DataCloneError} @throws {RangeError} larger than MAX_ITEM_BYTES. */
 export function toWire(value: unknown): string {
   const encoded = encode(value)
-  if (encoded.size > MAX_ITEM_BYTES)
+  const size = wireTextBytes(encoded.text, encoded.tag) ?? encoded.size
+  if (size > MAX_ITEM_BYTES)
     throw outOfRange(
-      `Cannot put an item of ${encoded.size} bytes to a Redis queue: an item may have at most ${MAX_ITEM_BYTES} bytes (8 MiB) once encoded`,
+      `Cannot put an item of ${size} bytes to a Redis queue: an item may have at most ${MAX_ITEM_BYTES} bytes (8 MiB) once encoded (a string as UTF-8)`,
     )
   // Text (tags 1, 2: a string) goes as it is; the codec writes no other text (JSON text, "6", is only read).
   if (encoded.text !== undefined) return `1${encoded.text}`
   const bytes = encoded.bytes as Uint8Array
   return `${encoded.tag}${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`
+}
+
+/**
+ * A Latin-1 string's size on the wire, UTF-8 (chars 0x80 to 0xFF take 2 bytes there, 1 in the
+ * codec): the server bounds what it stores in bytes, so a string is charged as UTF-8 whatever its
+ * codec tag. Undefined for bytes, and for text that is UTF-8 already or too short to matter.
+ */
+function wireTextBytes(text: string | undefined, tag: number): number | undefined {
+  if (text === undefined || tag !== TAG_LATIN1 || text.length <= MAX_ITEM_BYTES / 2) return undefined
+  return Buffer.byteLength(text, 'utf8')
 }
 
 /** Decodes a wire string from the server. @throws {CorruptError} not a wire item, or a payload the codec refuses. */

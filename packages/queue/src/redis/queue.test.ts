@@ -20,6 +20,10 @@ describe('Redis queue items (item.ts)', () => {
 
   it('refuse an item larger than MAX_ITEM_BYTES with RangeError', () => {
     expect(() => toWire(new Uint8Array(MAX_ITEM_BYTES + 1))).toThrow(RangeError)
+    // A Latin-1 string counts as the UTF-8 the server stores: "é" is 1 byte in the codec, 2 there.
+    expect(() => toWire('\u00e9'.repeat(MAX_ITEM_BYTES / 2 + 1))).toThrow(RangeError)
+    expect(toWire('\u00e9'.repeat(MAX_ITEM_BYTES / 2)).length).toBe(MAX_ITEM_BYTES / 2 + 1)
+    expect(toWire('x'.repeat(MAX_ITEM_BYTES)).length).toBe(MAX_ITEM_BYTES + 1)
   })
 })
 
