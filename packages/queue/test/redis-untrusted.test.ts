@@ -157,6 +157,28 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
     await queue.close()
   })
 
+  it('loses no item when a client that can read the waiter ids publishes a wake-up the server never sends', {
+    timeout: 30_000,
+  }, async () => {
+    const name = uniqueName('forged')
+    const queue = await Queue.open<string>(name, { url: server().url, create: {}, lease: 3000 })
+    const producer = await Queue.open<string>(name, { url: server().url })
+    const waiting = elapsed(queue.get({ timeout: 5000 }))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const waiter = /[^\s/]+\/[^\s/]+\/\d+/.exec(await raw(server().port, ['HKEYS', `ipc:{${name}}:waiters`]))?.[0]
+    expect(waiter).toBeDefined()
+    await raw(server().port, ['PUBLISH', `ipc:wake:${(waiter as string).split('/')[0]}`, `${waiter} ["z"]`])
+    const { outcome } = await waiting
+    expect(outcome).toBeInstanceOf(CorruptError)
+    // The forged call is still a waiter on the server: this put is handed to it. It must come
+    // back (the call is cancelled) rather than be acknowledged by the next call and dropped.
+    await producer.put('real')
+    expect(await queue.get({ timeout: 5000 })).toBe('real')
+    expect(await queue.qsize()).toBe(0)
+    await producer.close()
+    await queue.close()
+  })
+
   it('does not take a wake-up forged by a client that may PUBLISH and guesses waiter ids', async () => {
     const queue = new Queue<string>({ url: server().url })
     await queue.ready()
@@ -238,6 +260,30 @@ describe('@ipc/queue/redis against a server that answers the attach and then not
       expect(hostile.commands.find((command) => (command[1] ?? '').endsWith('_unget'))?.at(-1)).toBe('0good'),
     )
     hostile.close()
+    await queue.close().catch(() => {})
+  })
+})
+
+describe('@ipc/queue/redis against a server that sends a flag other than 0 or 1', () => {
+  it('reports CorruptError for a create reply whose persistent flag is 7, and for a state whose shutdown flag is 7', async () => {
+    let flag = ':7\r\n'
+    const hostile = await startHostileRedis((command, standard) => {
+      if (command[0] !== 'FCALL') return standard
+      const fn = command[1] ?? ''
+      if (fn.endsWith('_create')) return array(bulk('created'), flag, ':0\r\n')
+      // [ok, size, shutdown, unfinished, maxsize]
+      if (fn.endsWith('_state')) return array(bulk('ok'), ':5\r\n', ':7\r\n', ':0\r\n', ':5\r\n')
+      return array(bulk('ok'))
+    })
+    const bad = new Queue({ url: hostile.url })
+    await expect(bad.ready()).rejects.toBeInstanceOf(CorruptError)
+    await bad.close().catch(() => {})
+    flag = ':0\r\n'
+    const queue = await new Queue({ url: hostile.url }).ready()
+    expect(queue.persistent).toBe(false)
+    await expect(queue.qsize()).rejects.toBeInstanceOf(CorruptError)
+    // With the flag read as "not shut down", an empty putMany resolved.
+    await expect(queue.putMany([])).rejects.toBeInstanceOf(CorruptError)
     await queue.close().catch(() => {})
   })
 })

@@ -39,6 +39,7 @@ import {
   type RedisHandle,
   RedisObject,
   replyArray,
+  replyFlag,
   takePending,
   unexpectedReply,
 } from '@ipc/core/redis'
@@ -268,7 +269,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   /** Create reply: `[status, persistent, maxsize]`. */
   protected override readAttach(reply: unknown[]): boolean {
     this.#maxsize = asCount(reply[2], 'create', MAX_MAXSIZE)
-    return reply[1] === 1
+    return replyFlag(reply, 1, 'create')
   }
 
   /** The acks gathered since the last call, taken: every call sends them first (they are dropped if it fails: the entries lapse). */
@@ -382,8 +383,14 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       this.#waiters.set(waiterId, {
         wake: (what) => {
           if (done || givenUp !== undefined) return
-          // Kept: the server may forget it (the next call carries the ack).
-          if (finish(attempt(() => spec.onWake(what, waiterId)))) this.#acks.push(waiterId)
+          const outcome = attempt(() => spec.onWake(what, waiterId))
+          if (!finish(outcome)) return
+          // Kept: the server may forget it (the next call carries the ack). A wake-up the server's
+          // functions never send (forged by a client that may PUBLISH) is no hand-over: the call
+          // is cancelled, as after fail, so the waiter leaves the server and what may be handed
+          // to it meanwhile goes back; an ack would leave it waiting, and lose the next item.
+          if (outcome !== undefined && 'error' in outcome) this.#orphans.push(waiterId)
+          else this.#acks.push(waiterId)
         },
         fail: (error) => {
           if (finish({ error })) this.#orphans.push(waiterId)
@@ -834,7 +841,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     if (reply[0] !== 'ok') unexpectedReply('state', reply)
     return {
       size: asCount(reply[1], 'state', Number.MAX_SAFE_INTEGER),
-      shutdown: reply[2] === 1,
+      shutdown: replyFlag(reply, 2, 'state'),
       unfinished: asCount(reply[3], 'state', Number.MAX_SAFE_INTEGER),
       maxsize: asCount(reply[4], 'state', MAX_MAXSIZE),
     }
