@@ -164,3 +164,15 @@ describe('@ipc/semaphore/redis against a server that garbles the orphans a renew
     await sem.close()
   })
 })
+
+describe('@ipc/semaphore/redis against a server that sends a flag other than 0 or 1', () => {
+  it('reports CorruptError for a create reply whose persistent flag is 7', async () => {
+    const hostile = await startHostileRedis((command, standard) => {
+      if (command[0] !== 'FCALL') return standard
+      return (command[1] ?? '').endsWith('_create') ? array(bulk('created'), ':7\r\n') : array(bulk('ok'))
+    })
+    const sem = new Semaphore(1, { url: hostile.url })
+    await expect(sem.ready()).rejects.toBeInstanceOf(CorruptError)
+    await sem.close().catch(() => {})
+  })
+})

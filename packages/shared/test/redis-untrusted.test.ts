@@ -64,3 +64,17 @@ describe('@ipc/shared/redis against a hostile server', () => {
     expect(performance.now() - start).toBeLessThan(500 + 500 + LIMIT + 2000)
   })
 })
+
+describe('@ipc/shared/redis against a server that sends a flag other than 0 or 1', () => {
+  it('reports CorruptError for a create reply whose persistent flag is 7', async () => {
+    const hostile = await startHostileRedis((command, standard) => {
+      if (command[0] !== 'FCALL') return standard
+      if (!(command[1] ?? '').endsWith('_create')) return array(bulk('ok'))
+      // [status, type, length, lock name, persistent]
+      return array(bulk('created'), bulk('int32'), ':1\r\n', bulk(''), ':7\r\n')
+    })
+    const value = new SharedValue('int32', 0, { url: hostile.url, lock: false })
+    await expect(value.ready()).rejects.toBeInstanceOf(CorruptError)
+    await value.close().catch(() => {})
+  })
+})

@@ -37,4 +37,4 @@ export {
   RedisObject,
   type RedisObjectKind,
 } from './redis-object.js'
-export { replyArray, unexpectedReply } from './reply.js'
+export { replyArray, replyFlag, unexpectedReply } from './reply.js'

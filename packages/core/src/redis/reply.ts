@@ -11,6 +11,13 @@ export function unexpectedReply(what: string, reply: unknown): never {
   throw new CorruptError(`Redis sent an unexpected reply to ${what}: ${inspect(reply, { depth: 2 }).slice(0, 200)}`)
 }
 
+/** Field `index` of `reply`, a 0/1 flag, as a boolean; anything else is an unexpected reply to `what`. */
+export function replyFlag(reply: unknown[], index: number, what: string): boolean {
+  const flag = reply[index]
+  if (flag !== 0 && flag !== 1) unexpectedReply(what, reply)
+  return flag === 1
+}
+
 /** `reply` as an array; anything else is an unexpected reply to `what`. */
 export function replyArray(reply: unknown, what: string): unknown[] {
   if (!Array.isArray(reply)) unexpectedReply(what, reply)

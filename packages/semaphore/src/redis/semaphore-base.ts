@@ -29,7 +29,14 @@
  */
 import { ClosedError, ConnectionError, TimeoutError, ValueError } from '@ipc/core'
 import { afterTimeout, checkWaitOptions, deadlineOf } from '@ipc/core/internal'
-import { type RedisAttachSpec, type RedisHandle, RedisObject, replyArray, unexpectedReply } from '@ipc/core/redis'
+import {
+  type RedisAttachSpec,
+  type RedisHandle,
+  RedisObject,
+  replyArray,
+  replyFlag,
+  unexpectedReply,
+} from '@ipc/core/redis'
 import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
 import type { RedisAcquireOptions } from './options.js'
 import { Permit } from './permit.js'
@@ -153,7 +160,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
 
   /** Create reply: `[status, persistent]`. */
   protected override readAttach(reply: unknown[]): boolean {
-    return reply[1] === 1
+    return replyFlag(reply, 1, 'create')
   }
 
   get #isLock(): boolean {

@@ -22,6 +22,7 @@ import {
   RedisObject,
   randomRedisName,
   replyArray,
+  replyFlag,
   unexpectedReply,
 } from '@ipc/core/redis'
 import { RLock } from '@ipc/semaphore/redis'
@@ -273,7 +274,7 @@ export abstract class RedisSharedObject extends RedisObject {
 
   /** Create reply: `[status, type, length, lock name, persistent]`. */
   protected override readAttach(reply: unknown[]): boolean {
-    const [, typeName, length, lock, persistent] = reply
+    const [, typeName, length, lock] = reply
     // The function checked the meta hash; the reply is checked again (a reply is never trusted).
     if (
       typeof typeName !== 'string' ||
@@ -292,7 +293,7 @@ export abstract class RedisSharedObject extends RedisObject {
     this.#type = elementType(typeName)
     this.#length = length
     this.#lockName = lock
-    return persistent === 1
+    return replyFlag(reply, 4, 'create')
   }
 
   /** Opens the value's lock (this object made it, or another did). */
