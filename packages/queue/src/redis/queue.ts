@@ -595,7 +595,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * @throws {Full} `timeout` ms passed and the queue is still full (`.item`: the item).
    * @throws {ShutDown} after `shutdown()` (`.item`: the item).
    * @throws {DataCloneError} `item` cannot be cloned (nothing is put).
-   * @throws {RangeError} `item` is larger than 8 MiB encoded (nothing is put).
+   * @throws {RangeError} `item` is larger than 8 MiB encoded, a string as UTF-8 (nothing is put).
    * @throws {ConnectionError} The server cannot be reached, or the connection was lost (the item may or may not be in the queue).
    * @throws {ClosedError} after `close()`.
    * @example
@@ -646,7 +646,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * @throws {Full} `timeout` ms passed before all were put (`.item`: the items not put).
    * @throws {ShutDown} after `shutdown()` (`.item`: the items not put).
    * @throws {DataCloneError} An item cannot be cloned (nothing is put).
-   * @throws {RangeError} An item is larger than 8 MiB encoded (nothing is put).
+   * @throws {RangeError} An item is larger than 8 MiB encoded, a string as UTF-8 (nothing is put).
    * @throws {ClosedError} after `close()`, also while the call waits for room (its message then says
    * how many of the items are known to be put: the first ones; while a round waited for the
    * server's answer, the server may have put more of them before the close).
