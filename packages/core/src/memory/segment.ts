@@ -113,6 +113,7 @@ import {
 import { type MappedSegment, native, type ShmStat } from '../native.js'
 import { type Identity, isRecordedProcessAlive, selfIdentity } from '../ownership/liveness.js'
 import { closeAtExit, EXIT_SEGMENTS, forgetAtExit, runtime } from '../runtime.js'
+import { leaveWaitsOn } from '../waiting/event-count.js'
 import { cancelWaitsOn, notifyWord, waitWordSync } from '../waiting/futex.js'
 
 /** The header's first word once the creator has finished: 'IPC2'. */
@@ -601,6 +602,8 @@ export class Segment {
     native().disarmStore(this.#armId)
     Atomics.store(this.i32, base, 0)
     if (!this.persistent) this.#unlinkIfLast()
+    // While the memory is mapped: this thread's async waits on it leave `waiters` as they found it.
+    leaveWaitsOn(this.buffer)
     cancelWaitsOn(this.buffer)
     releaseMapping(this.buffer)
   }

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { ClosedError } from '../errors.js'
+import { Segment } from '../memory/segment.js'
 import {
   closedWhileWaiting,
   EventCount,
@@ -178,6 +179,33 @@ describe('EventCount#wait()', () => {
     const error = await waiting.catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ClosedError)
     expect((error as Error).message).toBe(closedWhileWaiting('the test word').message)
+  })
+
+  it('leaves waiters as it found them when the segment is closed while it waits (plain and claimed shares)', async () => {
+    const kind = { kind: 'test-event-count', version: 1 }
+    const segment = Segment.create(kind, 64)
+    const other = Segment.open(kind, segment.name)
+    try {
+      const at = (s: Segment) => new Int32Array(s.buffer, s.dataOffset, 16)
+      const i32 = at(segment)
+      const plain = new EventCount(segment, i32, EVENT, WAITERS)
+      const claimed = new EventCount(segment, i32, 8, 9, { shares: { base: 10, slot: 0, claim: true } })
+      const waits = [
+        plain.wait(flagSet(i32), rules(5000)),
+        plain.wait(flagSet(i32), rules(5000)),
+        claimed.wait(flagSet(i32), rules(5000)),
+      ]
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const seen = at(other)
+      expect([seen[WAITERS], seen[9], seen[10]]).toEqual([2, 1, 1])
+      segment.close()
+      for (const waiting of waits) await expect(waiting).rejects.toBeInstanceOf(ClosedError)
+      // Before, each wait pending at the close stayed counted: every later notify made a wake syscall for nobody.
+      expect([seen[WAITERS], seen[9], seen[10]]).toEqual([0, 0, 0])
+    } finally {
+      segment.close()
+      other.close()
+    }
   })
 
   it('ticks while registered: a change nobody notified is found by attempt within a slice', async () => {

@@ -24,7 +24,10 @@
  * What a SIGKILL can lose: a waiter killed while registered leaves `waiters`
  * one too high. Notifiers then make one wake syscall each that wakes nobody
  * (slower, never wrong); rings that care count per-slot shares and give them
- * back (see `shares`).
+ * back (see `shares`). A close of the memory while an async wait is
+ * registered loses nothing: the close runs `leaveWaitsOn` before it unmaps,
+ * and the wait's own leave, which runs after (the memory is gone then), does
+ * nothing.
  *
  * Claimed shares (`shares.claim`, the semaphore's per-slot wake-ups): each
  * slot has its own `event` word and its share is a flag, 0 or 1. A waiter
@@ -54,6 +57,26 @@
 import { ClosedError } from '../errors.js'
 import { notifyWord, type WaitTick, waitWord, waitWordSync } from './futex.js'
 import { remaining } from './signal.js'
+
+/**
+ * The leaves of the async waits registered now, by the memory they are
+ * registered in (an async wait can still hold its registration when its
+ * thread closes that memory; a sync one cannot). Each leave runs once: from
+ * the wait's own `finally`, or from `leaveWaitsOn`.
+ */
+const asyncLeaves = new WeakMap<ArrayBufferLike, Set<() => void>>()
+
+/**
+ * Takes off the registrations of this thread's async waits on `buffer`; the
+ * closer of that memory calls it before unmapping (the waits then end with
+ * ClosedError and leave nothing counted in `waiters`).
+ */
+export function leaveWaitsOn(buffer: ArrayBufferLike): void {
+  const leaves = asyncLeaves.get(buffer)
+  if (leaves === undefined) return
+  asyncLeaves.delete(buffer)
+  for (const leave of leaves) leave()
+}
 
 /** What `attempt` returns while the caller must go on waiting. */
 export const NOT_YET: unique symbol = Symbol('not yet')
@@ -387,13 +410,26 @@ export class EventCount {
         return Atomics.load(i32, this.#event) !== seq
       },
     }
+    // This call's registration, while it holds one: the memory's close may take it off (leaveWaitsOn).
+    let registered = false
+    const leave = () => {
+      if (!registered) return
+      registered = false
+      this.#unregister()
+    }
+    let leaves: Set<() => void> | undefined
     for (;;) {
       if (rules.signal?.aborted) throw rules.signal.reason
       this.#assertOpen(rules.label)
       seq = Atomics.load(i32, this.#event)
       const nap: boolean = wasted && napping(rules)
       if (nap) napMs = nextNap(napMs, rules)
-      else this.#enter(seq)
+      else {
+        this.#enter(seq)
+        registered = true
+        leaves ??= leavesOf(i32.buffer)
+        leaves.add(leave)
+      }
       let slept: SleepResult = 'not-equal'
       try {
         const r = attempt()
@@ -414,7 +450,13 @@ export class EventCount {
         if (found !== NOT_YET) return found
         if (failed) throw failure
       } finally {
-        if (!nap) this.#leave()
+        if (!nap) {
+          leaves?.delete(leave)
+          // Closed while we waited: the memory may be unmapped (a detached buffer has length 0);
+          // its close took the registration off (leaveWaitsOn).
+          if (this.#host.closed || i32.length === 0) registered = false
+          else leave()
+        }
       }
       wasted = !nap && slept !== 'timed-out'
       // The deadline's own slice end: the last dead-peer check, as at every tick.
@@ -436,10 +478,15 @@ export class EventCount {
     this.#afterRegister?.()
   }
 
-  // In the reverse order of #enter, so a share never exceeds what it added to the total.
+  /** Leaves after a sync wait: nothing once the host closed (the memory may be unmapped). */
   #leave(): void {
     // Closed while we waited: the memory may be unmapped (a detached buffer has length 0).
     if (this.#host.closed || this.#i32.length === 0) return
+    this.#unregister()
+  }
+
+  // In the reverse order of #enter, so a share never exceeds what it added to the total.
+  #unregister(): void {
     if (this.#claim) {
       // The flag serves every loop of this slot: only the last one to leave
       // takes it off; while others still wait, it stays (or is set again
@@ -478,6 +525,16 @@ export class EventCount {
 }
 
 type SleepResult = 'ok' | 'not-equal' | 'timed-out' | 'ticked'
+
+/** The set of async leaves of `buffer` (see asyncLeaves). */
+function leavesOf(buffer: ArrayBufferLike): Set<() => void> {
+  let leaves = asyncLeaves.get(buffer)
+  if (leaves === undefined) {
+    leaves = new Set()
+    asyncLeaves.set(buffer, leaves)
+  }
+  return leaves
+}
 
 /** CAS attempts of one raise of the sleep epoch (`#raiseEpoch`). */
 const RAISE_TRIES = 1024
