@@ -39,6 +39,7 @@ export {
 } from './memory/segment.js'
 export { attachmentAlive, isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
 export { LookCadence } from './ownership/look-cadence.js'
+export { OWNER_WAITERS, ownerCode } from './ownership/owner-word.js'
 export { ROBUST_LOCK_BYTES, RobustLock } from './ownership/robust-lock.js'
 export { type SlotTagErrors, SlotTagWatch, TAG_SPINS, TAG_STALL_MS } from './ownership/slot-tag.js'
 export {

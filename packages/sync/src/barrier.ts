@@ -437,9 +437,11 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * Returns the entry's fate (the entry is freed).
    */
   async #giveUp(entry: number): Promise<Fate> {
-    if (this.#lock.tryAcquire() || (await this.#lock.acquire({ timeout: LOCK_SLICE_MS })))
-      return this.#giveUpLocked(entry)
-    return this.#giveUpUnlocked(entry)
+    if (this.#lock.tryAcquire()) return this.#giveUpLocked(entry)
+    // acquireThen runs the give-up in the step that takes the lock: no other task of this thread (a
+    // close(), another call of this object) runs while this object holds it.
+    const fate = await this.#lock.acquireThen({ timeout: LOCK_SLICE_MS }, () => this.#giveUpLocked(entry), undefined)
+    return fate ?? this.#giveUpUnlocked(entry)
   }
 
   /** `#giveUp` blocking the thread (at most LOCK_SLICE_MS for the lock). */

@@ -245,6 +245,65 @@ describe('RobustLock#acquire()', () => {
   })
 })
 
+describe('RobustLock#acquireThen()', () => {
+  it('runs the section in the step that takes the lock: a task queued at the take finds it released', async () => {
+    const seg = segment()
+    const holder = new RobustLock(seg, seg.dataOffset)
+    const lock = new RobustLock(attach(seg), seg.dataOffset)
+    // Free: the section runs before acquireThen returns.
+    let ran = false
+    const free = lock.acquireThen(
+      undefined,
+      () => {
+        ran = lock.held
+        lock.release()
+        return 'free'
+      },
+      'busy',
+    )
+    expect(ran).toBe(true)
+    expect(await free).toBe('free')
+    // Held by another owner: the section runs at the take, before any other task of this thread.
+    holder.acquireSync()
+    const seen: string[] = []
+    const taken = lock.acquireThen(
+      undefined,
+      () => {
+        seen.push(`section held=${lock.held}`)
+        queueMicrotask(() => seen.push(`next task held=${lock.held}`))
+        lock.release()
+        return 7
+      },
+      false,
+    )
+    setTimeout(() => holder.release(), 20)
+    expect(await taken).toBe(7)
+    expect(seen).toEqual(['section held=true', 'next task held=false'])
+    expect(wordOf(seg)).toBe(0)
+  })
+
+  it('resolves with busy at the timeout and rejects with signal.reason on abort, without running the section', async () => {
+    const seg = segment()
+    const holder = new RobustLock(seg, seg.dataOffset)
+    const lock = new RobustLock(attach(seg), seg.dataOffset)
+    let runs = 0
+    const section = () => {
+      runs++
+      lock.release()
+    }
+    holder.acquireSync()
+    expect(await lock.acquireThen({ timeout: 30 }, section, 'busy')).toBe('busy')
+    const controller = new AbortController()
+    const pending = lock.acquireThen({ signal: controller.signal }, section, 'busy')
+    setTimeout(() => controller.abort(new Error('stop')), 20)
+    await expect(pending).rejects.toThrow('stop')
+    expect(runs).toBe(0)
+    expect(holder.held).toBe(true)
+    holder.release()
+    expect(wordOf(seg)).toBe(0)
+  })
+})
+
 describe('RobustLock recovery', () => {
   it('hands the lock to the next acquirer with previousOwnerDied after abandon()', () => {
     const seg = segment()

@@ -221,6 +221,42 @@ export class RobustLock {
   }
 
   /**
+   * `acquire` for a lock held only inside synchronous sections: `locked`
+   * runs holding the lock synchronously right after the take (no other task
+   * of this thread runs between the take and `locked`), and must release it
+   * before it returns or throws. Resolves with its result, or with `busy`
+   * when `timeout` ms pass first (nothing taken). An aborted `signal`
+   * rejects with `signal.reason` before the take, never after it.
+   * @throws {ClosedError} when the segment is closed, also while waiting.
+   * @example
+   * ```ts
+   * const done = await lock.acquireThen({ timeout: 1000 }, () => {
+   *   try { return update() } finally { lock.release() }
+   * }, false)
+   * ```
+   */
+  async acquireThen<R, B>(options: WaitOptions | undefined, locked: () => R, busy: B): Promise<R | B> {
+    const { timeout, signal } = checkWaitOptions(options)
+    if (signal?.aborted) throw signal.reason
+    this.#segment.assertOpen(this.#label)
+    const seen = this.#word.takeOrSee()
+    if (seen === OWNER_FREE || (this.#recursive && this.#word.isMine(seen))) {
+      if (seen === OWNER_FREE) this.#enter(false)
+      else this.#depth++
+      return locked()
+    }
+    return this.#word.acquireThen(
+      deadlineOf(timeout),
+      signal,
+      (taken) => {
+        this.#enter(taken === TOOK_OVER)
+        return locked()
+      },
+      busy,
+    )
+  }
+
+  /**
    * Releases the lock (one level of a recursive lock) and wakes one sleeper
    * if any sleeps.
    * @throws {ValueError} when this object and thread do not hold the lock.
