@@ -11,7 +11,11 @@
  * the lock, before anyone can start the next one. The entries also record
  * who waits (slot and thread), which the dead-party rule needs. The lock is
  * held only inside short synchronous sections (never across an await): an
- * arrival is one acquire, a few stores and one release.
+ * arrival is one acquire, a few stores and one release. An async call that
+ * waits for it takes it with `acquireThen`, which runs the section in the
+ * step that takes it, so no other task of this thread (a close(), an abort
+ * of the call's signal, another call of this object) runs while this
+ * object holds it.
  *
  * Protocol (all under the lock unless said):
  * - arrive: BROKEN set → BrokenBarrierError. index = COUNT. If index + 1 =
@@ -370,10 +374,13 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
     if (signal?.aborted) throw signal.reason
     this.#assertOpen()
     const deadline = deadlineOf(timeout)
-    // The lock is held only inside short sections; a live holder that keeps it past the deadline breaks the barrier without it.
-    if (!this.#lock.tryAcquire() && !(await this.#lock.acquire({ signal, timeout: lockTimeout(deadline) })))
-      throw this.#lockedOut()
-    const arrived = this.#arriveLocked()
+    // acquireThen arrives in the step that takes the lock: an abort or a close() of this thread lands
+    // before the take (the call rejects, nothing changed) or after the arrival, never in between.
+    const arrived = this.#lock.tryAcquire()
+      ? this.#arriveLocked()
+      : await this.#lock.acquireThen({ signal, timeout: lockTimeout(deadline) }, () => this.#arriveLocked(), undefined)
+    // A live holder kept the lock past the deadline: break the barrier without it.
+    if (arrived === undefined) throw this.#lockedOut()
     if (arrived.entry < 0) return arrived.index
     let fate: Fate | typeof TIMED_OUT
     try {

@@ -14,6 +14,7 @@ import { BrokenBarrierError, ClosedError } from '../src/errors.js'
 import {
   B_BROKEN,
   B_CAPACITY,
+  B_COUNT,
   B_ENTRIES,
   B_ENTRY_WORDS,
   B_LOCK,
@@ -116,5 +117,94 @@ describe('Barrier: no task of its thread runs while the object holds its lock', 
       barrier.close()
     }
     expectNoSegment(name)
+  })
+
+  it('an abort right after a wait behind the lock takes it lands after its arrival and breaks the barrier, never in between', async () => {
+    const barrier = new Barrier(3)
+    const other = Barrier.open(barrier.name)
+    const memory = raw(barrier)
+    try {
+      const code = await ownCodeOf(barrier, memory)
+      const waiting = other.wait().catch((error: unknown) => error)
+      expect(memory.lock.tryAcquire()).toBe(true)
+      const controller = new AbortController()
+      const reason = new Error('stop')
+      let arrivedAtAbort: boolean | undefined
+      afterTake(memory.lockIndex, code, () => {
+        arrivedAtAbort = memory.peek(B_COUNT) === 2
+        controller.abort(reason)
+      })
+      const mine = barrier.wait({ signal: controller.signal }).catch((error: unknown) => error)
+      setTimeout(() => memory.lock.release(), 30)
+      expect(await mine).toBe(reason)
+      // The take and the arrival are one step: the abort finds the call arrived, and breaks the barrier
+      // as any abort of a waiting call does. (An abort that found it not arrived must change nothing.)
+      expect(arrivedAtAbort).toBe(true)
+      expect(barrier.broken).toBe(arrivedAtAbort)
+      expect(await waiting).toBeInstanceOf(BrokenBarrierError)
+      expect(memory.pending()).toEqual([])
+      expect(memory.peek(B_LOCK) & ~OWNER_WAITERS).toBe(0)
+    } finally {
+      if (memory.lock.held) memory.lock.release()
+      memory.segment.close()
+      other.close()
+      barrier.close()
+    }
+  })
+
+  it('an abort while a wait sleeps for the lock rejects with its reason and changes nothing', async () => {
+    const barrier = new Barrier(3)
+    const other = Barrier.open(barrier.name)
+    const memory = raw(barrier)
+    try {
+      const waiting = other.wait()
+      expect(memory.lock.tryAcquire()).toBe(true)
+      const controller = new AbortController()
+      const reason = new Error('stop')
+      const mine = barrier.wait({ signal: controller.signal }).catch((error: unknown) => error)
+      await sleep(20)
+      controller.abort(reason)
+      expect(await mine).toBe(reason)
+      memory.lock.release()
+      expect(barrier.broken).toBe(false)
+      expect(barrier.nWaiting).toBe(1)
+      await expect(Promise.all([waiting, barrier.wait(), barrier.wait()])).resolves.toEqual([0, 1, 2])
+    } finally {
+      if (memory.lock.held) memory.lock.release()
+      memory.segment.close()
+      other.close()
+      barrier.close()
+    }
+  })
+
+  it('close() right after a wait behind the lock takes it does not throw, and breaks the barrier as a party that left', async () => {
+    const barrier = new Barrier(3)
+    const other = Barrier.open(barrier.name)
+    const memory = raw(barrier)
+    try {
+      const code = await ownCodeOf(barrier, memory)
+      const waiting = other.wait().catch((error: unknown) => error)
+      expect(memory.lock.tryAcquire()).toBe(true)
+      let closeError: unknown
+      afterTake(memory.lockIndex, code, () => {
+        try {
+          barrier.close()
+        } catch (error) {
+          closeError = error
+        }
+      })
+      const mine = barrier.wait().catch((error: unknown) => error)
+      setTimeout(() => memory.lock.release(), 30)
+      expect(await mine).toBeInstanceOf(ClosedError)
+      expect(closeError).toBeUndefined()
+      expect(await waiting).toBeInstanceOf(BrokenBarrierError)
+      expect(memory.pending()).toEqual([])
+      expect(memory.peek(B_LOCK) & ~OWNER_WAITERS).toBe(0)
+    } finally {
+      if (memory.lock.held) memory.lock.release()
+      memory.segment.close()
+      other.close()
+      barrier.close()
+    }
   })
 })
