@@ -203,7 +203,12 @@ const BARRIER: PrimitiveKind<BarrierAttachment, BarrierSpec> = {
       segment: opened,
       parties,
       capacity,
-      lock: new RobustLock(opened, opened.dataOffset + B_LOCK * 4, { label: `the lock of ${label}` }),
+      // Held only inside synchronous sections (acquireThen for the async calls): a lock word naming this
+      // object met by any acquire of it was scribbled, and is CorruptError (not ValueError, not a wait).
+      lock: new RobustLock(opened, opened.dataOffset + B_LOCK * 4, {
+        label: `the lock of ${label}`,
+        ownCodeIsCorrupt: true,
+      }),
       events: new EventCount(opened, i32, base + B_EVENT, base + B_WAITERS),
     }
   },

@@ -4,12 +4,12 @@
  * close() still works, also at exit. Each test writes the words through a
  * second mapping of the same segment, as another process would.
  */
-import { Segment, type SegmentKind } from '@ipc/core/internal'
+import { ownerCode, Segment, type SegmentKind } from '@ipc/core/internal'
 import { expectNoSegment, spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { Barrier } from '../src/barrier.js'
 import { Condition } from '../src/condition.js'
-import { BrokenBarrierError, CorruptError } from '../src/errors.js'
+import { BrokenBarrierError, ClosedError, CorruptError } from '../src/errors.js'
 import { Event } from '../src/event.js'
 import {
   B_BROKEN,
@@ -19,7 +19,9 @@ import {
   B_LOCK,
   B_PARTIES,
   BARRIER_KIND,
+  BE_SLOT,
   BE_STATE,
+  BE_TID,
   C_ENTRIES,
   C_ENTRY_WORDS,
   C_HIGH,
@@ -249,6 +251,40 @@ describe('Barrier with corrupt memory', () => {
       }
     })
   }
+
+  it("a lock word scribbled with the object's own owner code is CorruptError from every call, and close() does not throw", async () => {
+    const barrier = new Barrier(3)
+    const other = Barrier.open(barrier.name)
+    const memory = raw(BARRIER_KIND, barrier.name)
+    const name = barrier.name
+    const word = (entry: number, field: number) => memory.peek(B_ENTRIES + entry * B_ENTRY_WORDS + field)
+    try {
+      const mine = barrier.wait().catch((error: unknown) => error)
+      await sleep(20)
+      const theirs = other.wait().catch((error: unknown) => error)
+      await sleep(20)
+      expect([word(0, BE_STATE), word(1, BE_STATE)]).toEqual([PENDING, PENDING])
+      // Entry 0 is this object's wait: its slot and thread make the code this object writes into the lock.
+      memory.poke(B_LOCK, ownerCode(word(0, BE_SLOT), word(0, BE_TID)))
+      // This object holds the lock only inside synchronous calls, so no call of it can be holding it now.
+      expect(() => barrier.waitSync({ timeout: 1000 })).toThrow(CorruptError)
+      expect(() => barrier.abort()).toThrow(CorruptError)
+      expect(() => barrier.reset()).toThrow(CorruptError)
+      expect(() => barrier.close()).not.toThrow()
+      expect(barrier.closed).toBe(true)
+      // Its wait left the barrier without the lock: its entry broken and freed, the barrier broken.
+      expect(word(0, BE_STATE)).toBe(FREE)
+      expect(memory.peek(B_BROKEN)).toBe(1)
+      const error = await within(mine, 2000, 'the closed wait')
+      expect(error instanceof ClosedError || error instanceof BrokenBarrierError).toBe(true)
+      expect(await within(theirs, 2000, 'the other wait')).toBeInstanceOf(BrokenBarrierError)
+    } finally {
+      memory.close()
+      other.close()
+      barrier.close()
+    }
+    expectNoSegment(name)
+  })
 
   it('close() of a party whose break meets a scribbled entry does not throw, breaks the barrier and frees its entry', async () => {
     const barrier = new Barrier(3)

@@ -3,7 +3,8 @@ import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ClosedError, CorruptError, TimeoutError, ValueError } from '../errors.js'
 import { Segment } from '../memory/segment.js'
-import { OWNER_WAITERS } from './owner-word.js'
+import { threadId } from './liveness.js'
+import { OWNER_WAITERS, ownerCode } from './owner-word.js'
 import { ROBUST_LOCK_BYTES, RobustLock } from './robust-lock.js'
 
 const KIND = { kind: 'test-lock', version: 1, label: 'test lock' }
@@ -439,5 +440,34 @@ describe('RobustLock with a corrupt owner word', () => {
     await expect(lock.acquire({ timeout: 100 })).rejects.toThrow(CorruptError)
     expect(thrown(() => seg.slotOwner(128))).toBeInstanceOf(CorruptError)
     expect(thrown(() => seg.slotAlive(-1))).toBeInstanceOf(CorruptError)
+  })
+})
+
+describe('RobustLock with ownCodeIsCorrupt', () => {
+  it('throws CorruptError on every way in for a word naming this very owner, which it never holds outside a call', async () => {
+    const seg = segment()
+    const lock = new RobustLock(seg, seg.dataOffset, { ownCodeIsCorrupt: true })
+    // Its sections still work: taken, then released within the call.
+    expect(lock.tryAcquire()).toBe(true)
+    lock.release()
+    expect(await lock.acquireThen(undefined, () => lock.release(), 'busy')).toBeUndefined()
+    // Another process writes this owner's code into the word.
+    Atomics.store(seg.i32, seg.dataOffset / 4, ownerCode(seg.slot, threadId()))
+    expect(thrown(() => lock.tryAcquire())).toBeInstanceOf(CorruptError)
+    expect(thrown(() => lock.acquireSync({ timeout: 100 }))).toBeInstanceOf(CorruptError)
+    await expect(lock.acquire({ timeout: 100 })).rejects.toThrow(CorruptError)
+    await expect(lock.acquireThen({ timeout: 100 }, () => 1, 'busy')).rejects.toThrow(CorruptError)
+    // Without the option, the same word is this thread holding the lock.
+    const plain = new RobustLock(seg, seg.dataOffset)
+    expect(plain.tryAcquire()).toBe(false)
+    expect(thrown(() => plain.acquireSync({ timeout: 100 }))).toBeInstanceOf(ValueError)
+    Atomics.store(seg.i32, seg.dataOffset / 4, 0)
+  })
+
+  it('refuses recursive: true', () => {
+    const seg = segment()
+    expect(
+      thrown(() => new RobustLock(seg, seg.dataOffset, { recursive: true, ownCodeIsCorrupt: true })),
+    ).toBeInstanceOf(TypeError)
   })
 })

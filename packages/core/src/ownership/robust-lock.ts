@@ -46,6 +46,17 @@ export interface RobustLockOptions {
   recursive?: boolean
   /** How error messages name the lock, e.g. 'the lock of shared value "x"'. @default 'the lock' */
   label?: string
+  /**
+   * For a lock this object holds only inside synchronous sections (taken by
+   * `tryAcquire`, `acquireSync` or `acquireThen`, never held across an
+   * await): a lock word naming this object and thread seen by any acquire
+   * was scribbled (no section of this thread can be running), so the
+   * acquire throws CorruptError where it would refuse (`tryAcquire`: false,
+   * `acquireSync`: ValueError) or wait for a holder that never releases.
+   * The owner word's `ownCodeIsCorrupt`. Not with `recursive`.
+   * @default false
+   */
+  ownCodeIsCorrupt?: boolean
 }
 
 /** The options of a blocking acquire: `signal` is checked on entry only (nothing can abort a blocked thread). */
@@ -77,7 +88,7 @@ export interface SyncWaitOptions {
  * segment in one thread are two owners. A non-recursive lock acquired again
  * by its holder thread: `tryAcquire` returns false, `acquireSync` throws
  * ValueError (it would deadlock), `acquire` waits for another task of this
- * thread to release it.
+ * thread to release it; with `ownCodeIsCorrupt`, each throws CorruptError.
  *
  * @example
  * ```ts
@@ -96,6 +107,7 @@ export class RobustLock {
   readonly #word: OwnerWord
   readonly #recursive: boolean
   readonly #label: string
+  readonly #ownCodeIsCorrupt: boolean
   #depth = 0
   #died = false
 
@@ -111,7 +123,15 @@ export class RobustLock {
     this.#segment = segment
     this.#recursive = options.recursive === true
     this.#label = options.label ?? 'the lock'
-    this.#word = new OwnerWord(segment, byteOffset / 4, { label: this.#label })
+    this.#ownCodeIsCorrupt = options.ownCodeIsCorrupt === true
+    if (this.#recursive && this.#ownCodeIsCorrupt)
+      throw invalidArgType(
+        'A lock cannot be both recursive and ownCodeIsCorrupt (a recursive holder sees its own code)',
+      )
+    this.#word = new OwnerWord(segment, byteOffset / 4, {
+      label: this.#label,
+      ownCodeIsCorrupt: this.#ownCodeIsCorrupt,
+    })
   }
 
   /** True while this object, in this thread, holds the lock. */
@@ -165,7 +185,7 @@ export class RobustLock {
     this.#segment.assertOpen(this.#label)
     const seen = this.#word.takeOrSee()
     if (seen === OWNER_FREE) return this.#enter(false)
-    if (this.#word.isMine(seen)) {
+    if (this.#isMine(seen)) {
       if (!this.#recursive) return false
       this.#depth++
       return true
@@ -190,7 +210,7 @@ export class RobustLock {
     this.#segment.assertOpen(this.#label)
     const seen = this.#word.takeOrSee()
     if (seen === OWNER_FREE) return this.#enter(false)
-    if (this.#word.isMine(seen)) return this.#reenter()
+    if (this.#isMine(seen)) return this.#reenter()
     return this.#entered(this.#word.acquireSync(deadlineOf(timeout), SPIN_SYNC))
   }
 
@@ -212,7 +232,7 @@ export class RobustLock {
     this.#segment.assertOpen(this.#label)
     const seen = this.#word.takeOrSee()
     if (seen === OWNER_FREE) return this.#enter(false)
-    if (this.#recursive && this.#word.isMine(seen)) {
+    if (this.#recursive && this.#isMine(seen)) {
       this.#depth++
       return true
     }
@@ -240,7 +260,7 @@ export class RobustLock {
     if (signal?.aborted) throw signal.reason
     this.#segment.assertOpen(this.#label)
     const seen = this.#word.takeOrSee()
-    if (seen === OWNER_FREE || (this.#recursive && this.#word.isMine(seen))) {
+    if (seen === OWNER_FREE || (this.#recursive && this.#isMine(seen))) {
       if (seen === OWNER_FREE) this.#enter(false)
       else this.#depth++
       return locked()
@@ -335,6 +355,11 @@ export class RobustLock {
     this.#depth = 0
     this.#died = false
     this.#word.abandon()
+  }
+
+  /** Whether `seen` names this owner; never with ownCodeIsCorrupt, where the owner word's look throws CorruptError for it. */
+  #isMine(seen: number): boolean {
+    return !this.#ownCodeIsCorrupt && this.#word.isMine(seen)
   }
 
   #releaseIfHeld(): void {
