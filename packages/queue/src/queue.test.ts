@@ -261,6 +261,36 @@ describe('Queue#putNowait() and #getNowait()', () => {
   })
 })
 
+describe('Queue#close() while its own get() waits', () => {
+  // Ring words from @ipc/core's mpmc-ring.ts layout table (white box).
+  const C_WAITERS = 37
+  const SLOT_C_WAITERS = 192
+
+  it("leaves the count of sleeping getters right: another object's get still wakes at the next put", async () => {
+    const q = queue<number>()
+    const closing = Queue.open<number>(q.name)
+    const other = Queue.open<number>(q.name)
+    onTestFinished(() => other.close())
+    const { segment } = queueState(q as Queue<unknown>)
+    const ring = (segment.dataOffset + RING_OFFSET) / 4
+    const closed = closing.get({ timeout: 10_000 })
+    const woken = other.get({ timeout: 10_000 })
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(Atomics.load(segment.i32, ring + C_WAITERS)).toBe(2)
+    closing.close()
+    await expect(closed).rejects.toBeInstanceOf(ClosedError)
+    // The closed object's leave and its ring's give-back of its share must not both count: before, the
+    // count fell to 0 while other's get slept, so the put made no wake-up and it waited for its next look.
+    expect(Atomics.load(segment.i32, ring + C_WAITERS)).toBe(1)
+    const started = performance.now()
+    q.putSync(1)
+    expect(await woken).toBe(1)
+    expect(performance.now() - started).toBeLessThan(300)
+    expect(Atomics.load(segment.i32, ring + C_WAITERS)).toBe(0)
+    for (let s = 0; s < 128; s++) expect(Atomics.load(segment.i32, ring + SLOT_C_WAITERS + s)).toBe(0)
+  })
+})
+
 describe('Queue calls while a live attachment holds the lock', () => {
   // Ring words from @ipc/core's mpmc-ring.ts layout table (white box).
   const P_LOCK = 0

@@ -597,13 +597,15 @@ export class Segment {
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    // This thread's async waits on the memory leave `waiters` as they found it: before the slot is
+    // freed (a leave after it could take a share or a claimed flag of the slot's next owner) and
+    // while the memory is mapped. A Primitive ran it already, before its kind's detach.
+    leaveWaitsOn(this.buffer)
     forgetAtExit(this, EXIT_SEGMENTS)
     const base = (SLOTS_OFFSET + this.slot * SLOT_BYTES) / 4
     native().disarmStore(this.#armId)
     Atomics.store(this.i32, base, 0)
     if (!this.persistent) this.#unlinkIfLast()
-    // While the memory is mapped: this thread's async waits on it leave `waiters` as they found it.
-    leaveWaitsOn(this.buffer)
     cancelWaitsOn(this.buffer)
     releaseMapping(this.buffer)
   }

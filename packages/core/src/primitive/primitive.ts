@@ -37,6 +37,7 @@ import { inspect } from 'node:util'
 import { CorruptError, invalidArgType, invalidArgValue } from '../errors.js'
 import { checkName, Segment, type SegmentKind } from '../memory/segment.js'
 import { closeAtExit, EXIT_PRIMITIVES, forgetAtExit, runtime } from '../runtime.js'
+import { leaveWaitsOn } from '../waiting/event-count.js'
 import { checkHandle, type Handle, TRANSFER, type TransferDescriptor } from './handle.js'
 
 /** An attached segment as one kind of primitive sees it: the segment and the kind's views of it (a ring, a counter). */
@@ -337,6 +338,9 @@ export abstract class Primitive<A extends Attachment = Attachment, H extends Han
     if (this.#closed) return
     this.#closed = true
     if (!this.#owned) forgetAtExit(this, EXIT_PRIMITIVES)
+    // This thread's async waits on the memory leave first: the kind's detach may give back this
+    // slot's shares of `waiters` (a ring's reclaim), which a leave after it would count twice.
+    leaveWaitsOn(this.#attached.segment.buffer)
     try {
       this.detach()
     } catch (error) {
