@@ -161,7 +161,8 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
     timeout: 30_000,
   }, async () => {
     const name = uniqueName('forged')
-    const queue = await Queue.open<string>(name, { url: server().url, create: {}, lease: 3000 })
+    // The default lease (10 s): the cancel must not wait for a renewal, every lease / 3.
+    const queue = await Queue.open<string>(name, { url: server().url, create: {} })
     const producer = await Queue.open<string>(name, { url: server().url })
     const waiting = elapsed(queue.get({ timeout: 5000 }))
     await new Promise((resolve) => setTimeout(resolve, 100))
@@ -173,7 +174,7 @@ describeWithRedis('@ipc/queue/redis against an untrusted server', (server) => {
     // The forged call is still a waiter on the server: this put is handed to it. It must come
     // back (the call is cancelled) rather than be acknowledged by the next call and dropped.
     await producer.put('real')
-    expect(await queue.get({ timeout: 5000 })).toBe('real')
+    expect(await queue.get({ timeout: 1000 })).toBe('real')
     expect(await queue.qsize()).toBe(0)
     await producer.close()
     await queue.close()

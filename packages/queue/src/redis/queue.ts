@@ -387,9 +387,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
           if (!finish(outcome)) return
           // Kept: the server may forget it (the next call carries the ack). A wake-up the server's
           // functions never send (forged by a client that may PUBLISH) is no hand-over: the call
-          // is cancelled, as after fail, so the waiter leaves the server and what may be handed
-          // to it meanwhile goes back; an ack would leave it waiting, and lose the next item.
-          if (outcome !== undefined && 'error' in outcome) this.#orphans.push(waiterId)
+          // is cancelled now (a failed cancel is retried by the next renew), so the waiter leaves
+          // the server and what is handed to it meanwhile goes back to the head of the queue; an
+          // ack would leave it waiting, and lose the next item.
+          if (outcome !== undefined && 'error' in outcome) this.#cancel(waiterId).catch(() => {})
           else this.#acks.push(waiterId)
         },
         fail: (error) => {
