@@ -313,9 +313,7 @@ export class OwnerWord {
    */
   async acquire(deadline: number, spins: number, signal?: AbortSignal): Promise<Taken> {
     this.#segment.assertOpen(this.#label)
-    const spun = this.#spin(spins)
-    if (spun !== BUSY) return spun
-    return this.acquireThen(deadline, signal, (taken) => taken, BUSY)
+    return this.acquireThen(deadline, signal, (taken) => taken, BUSY, spins)
   }
 
   /**
@@ -323,14 +321,20 @@ export class OwnerWord {
    * await (a ring's lock, held only inside one synchronous call): `locked`
    * runs holding the word, synchronously right after the take, and must
    * release it before it returns. Resolves with its result, or with `busy`
-   * when a live holder still held the word at `deadline`.
+   * when a live holder still held the word at `deadline`. `spins` loads of
+   * the word come first, as in `acquire`.
    */
   async acquireThen<R, B>(
     deadline: number,
     signal: AbortSignal | undefined,
     locked: (taken: typeof TOOK | typeof TOOK_OVER) => R,
     busy: B,
+    spins = 0,
   ): Promise<R | B> {
+    if (spins > 0) {
+      const spun = this.#spin(spins)
+      if (spun !== BUSY) return locked(spun)
+    }
     let thorough = false
     let slept = false
     let took = false

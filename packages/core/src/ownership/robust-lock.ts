@@ -248,6 +248,7 @@ export class RobustLock {
    * when `timeout` ms pass first (nothing taken). An aborted `signal`
    * rejects with `signal.reason` before the take, never after it.
    * @throws {ClosedError} when the segment is closed, also while waiting.
+   * @throws {CorruptError} when the lock word is corrupt (with `ownCodeIsCorrupt`: also when it names this object).
    * @example
    * ```ts
    * const done = await lock.acquireThen({ timeout: 1000 }, () => {
@@ -273,6 +274,7 @@ export class RobustLock {
         return locked()
       },
       busy,
+      SPIN_ASYNC,
     )
   }
 
