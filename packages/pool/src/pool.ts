@@ -290,6 +290,12 @@ export class Pool {
       for (let i = 0; i < this.#size; i++) this.#spawn()
     } catch (error) {
       this.#killAll()
+      // Their queues' names are removed now, not in `#onExit`: `#free` drops the exit hook, and
+      // their exit events may never come (this process can exit first: they are unref'd daemons).
+      for (const worker of this.#workers) {
+        unlinkQuietly(worker.requests)
+        unlinkQuietly(worker.replies)
+      }
       this.#free()
       throw error
     }
@@ -810,7 +816,15 @@ export class Pool {
   #spawn(): Worker {
     const number = ++this.#workerCount
     const requests = new Queue<Request | null>({ capacity: RING_BYTES })
-    const replies = new Queue<Reply | null>({ capacity: RING_BYTES })
+    let replies: Queue<Reply | null>
+    try {
+      replies = new Queue<Reply | null>({ capacity: RING_BYTES })
+    } catch (error) {
+      // Out of file descriptors or memory: the first queue goes too.
+      unlinkQuietly(requests)
+      requests.close()
+      throw error
+    }
     let process: Process
     try {
       process = new Process(workerUrl(), {

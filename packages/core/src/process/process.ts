@@ -454,6 +454,11 @@ export class Process {
     child.on('close', (code, signal) => {
       this.#end(code ?? (signal === null ? null : -signalNumber(signal)))
     })
+    // fork() that hits EMFILE or ENFILE returns at once, before it sets up the IPC channel: the
+    // child has no pid and no `send`, and the errno comes in its 'error' event on the next tick,
+    // handled above as any failed spawn (join() rejects with ProcessError, the errno as `cause`).
+    // Nothing was started, so there is nothing to send the payload to or to unref.
+    if (typeof child.send !== 'function') return
     child.send({ type: '@ipc/process-start', payload: bytes }, (error) => {
       // The child died before reading its payload; 'close' reports how.
       if (error) return
@@ -521,6 +526,8 @@ export class Process {
    *
    * @throws {ProcessError} (rejects) when the function threw or rejected in the
    *   child; `error.exitCode`, `error.childName` and `error.childStack` tell how.
+   *   Also when the child could not be started (the spawn failed, e.g. too many
+   *   open files): `error.cause` is Node's error, with its `code` (`'EMFILE'`, …).
    * @throws {ValueError} (rejects) when the process was never started.
    * @example
    * ```ts
