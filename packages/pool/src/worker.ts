@@ -24,6 +24,7 @@ export async function poolWorker(
   requests: Queue<Request | null>,
   replies: Queue<Reply>,
 ): Promise<void> {
+  exitWithParent(requests, replies)
   const module = await importModule(moduleUrl)
   // Ready: from now on a failure of this worker is a crash, not a module that cannot be imported.
   replies.putSync([-number, OK, null])
@@ -82,6 +83,42 @@ export async function poolWorker(
       } else replies.putSync([id, TOO_LARGE, null])
     }
   }
+}
+
+/**
+ * In a child process: exits when the IPC channel to the parent closes. The
+ * parent then is gone (a pool's workers are daemons: a parent that exits
+ * normally kills them itself; this is for one killed by a signal, even
+ * SIGKILL, whose exit hook never ran): no one will read a reply or send the
+ * stop message, and the worker would wait in `requests.get()` forever with
+ * its queues mapped. Their names are removed too, as no one else uses them.
+ * A task that blocks the event loop (a synchronous loop) finishes first: the
+ * close is seen at the next turn of the loop. Not for every core `Process`:
+ * a non-daemon process outlives its parent, as in Python.
+ */
+function exitWithParent(requests: Queue<Request | null>, replies: Queue<Reply>): void {
+  // A worker thread has no channel: it ends with its process.
+  if (process.channel === undefined) return
+  const exit = () => {
+    for (const queue of [requests, replies]) {
+      try {
+        queue.unlink()
+      } catch {
+        // Removed already (the parent's exit hook ran before it died).
+      }
+    }
+    process.exit(1)
+  }
+  // Closed before this listener existed (the parent died while this process was starting).
+  if (!process.connected) {
+    exit()
+    return
+  }
+  process.once('disconnect', exit)
+  // Node refs the channel for a 'disconnect' listener unless it was unref'd explicitly: child-entry
+  // did so before this ran, and doing it again here keeps that true, so the listener never keeps
+  // this process alive (the stop message, or the end of the event loop, still ends it).
+  process.channel.unref()
 }
 
 /** Puts `results` as PART replies, halving until each fits, then an empty OK; TOO_LARGE if one result alone does not fit. */
