@@ -943,7 +943,7 @@ export class Pool {
       if (full || error instanceof ClosedError || error instanceof CorruptError) {
         // The request queue itself failed (closed under us, scribbled on, or full with nothing
         // sent): this worker is given no more work. It is killed now if it runs nothing, else once
-        // its running task replies (`#sendStop` cannot put its stop message either). The task
+        // it has answered every task it holds (`#sendStop` cannot put its stop message either). The task
         // stays queued for the next worker, unless a second worker failed it too: a fault every
         // new worker meets then fails the task rather than start and kill workers without end.
         // (A put may throw after it published, in a wake-up's repair of a scribbled lock word:
@@ -1024,8 +1024,11 @@ export class Pool {
     try {
       worker.requests.putNowait(null)
     } catch (error) {
-      // Full: later. Anything else (closed, corrupt): the worker cannot be told, so it is stopped.
-      if ((error as Error).name !== 'Full') this.#kill(worker)
+      // Full: later. Anything else (closed, corrupt): the worker cannot be told, so it is killed,
+      // but only once it holds no task (never a healthy worker's running or queued task): each
+      // reply calls this again, and the one for its last task finds `held` empty. A worker that
+      // dies first is handled by `#onExit` as any crash.
+      if ((error as Error).name !== 'Full' && worker.held.length === 0) this.#kill(worker)
       return
     }
     worker.stopSent = true

@@ -17,34 +17,44 @@ const TASKS = new URL('./fixtures/tasks.mjs', import.meta.url)
 // From @ipc/queue's layout.ts and core's mpmc-ring.ts (white box): word indexes in a queue's data area.
 const QUEUE_KIND = { kind: 'queue', version: 4, label: 'queue' }
 const RING = 64 / 4
+const P_LOCK = RING
 const TAIL = RING + 1
 const TAIL_COUNT = RING + 2
 const HEAD_COUNT = RING + 18
 
 /**
- * The data areas of the request and reply queues of a one-worker pool that has run one task:
- * the requests hold 1 message ever put, the replies 2 (the ready reply and the answer).
+ * The data areas of the request and reply queues of a one-worker pool whose tasks have all been
+ * answered: the replies hold 1 message more than the requests ever put (the ready reply).
  */
 function workerQueues(segmentsBefore: readonly string[]): { requests: Int32Array; replies: Int32Array } {
-  const found = new Map<number, Int32Array>()
+  const found: [number, Int32Array][] = []
   for (const file of mappedSegments()) {
     if (segmentsBefore.includes(file)) continue
     const segment = Segment.open(QUEUE_KIND, file.slice('ipc-'.length))
     onTestFinished(() => segment.close())
     const words = new Int32Array(segment.buffer, segment.dataOffset)
-    found.set(Atomics.load(words, TAIL_COUNT), words)
+    found.push([Atomics.load(words, TAIL_COUNT), words])
   }
-  const requests = found.get(1)
-  const replies = found.get(2)
-  if (requests === undefined || replies === undefined) throw new Error(`no worker queues among ${[...found.keys()]}`)
-  return { requests, replies }
+  found.sort(([a], [b]) => a - b)
+  const [requests, replies] = found
+  if (found.length !== 2 || requests === undefined || replies === undefined || replies[0] !== requests[0] + 1)
+    throw new Error(`no worker queues among ${found.map(([count]) => count)}`)
+  return { requests: requests[1], replies: replies[1] }
 }
 
-/** A one-worker pool that has run one task, and its worker's queues as another process maps them. */
-async function startedPool(): Promise<{ pool: Pool; requests: Int32Array; replies: Int32Array }> {
+/**
+ * A one-worker pool that has run one task (after `warmUp`, if given), and its worker's queues as
+ * another process maps them.
+ */
+async function startedPool(warmUp?: (pool: Pool) => Promise<void>): Promise<{
+  pool: Pool
+  requests: Int32Array
+  replies: Int32Array
+}> {
   const before = mappedSegments()
   const pool = new Pool(TASKS, { size: 1 })
   onTestFinished(() => pool.terminate())
+  await warmUp?.(pool)
   expect(await pool.run('square', [2])).toBe(4)
   return { pool, ...workerQueues(before) }
 }
@@ -87,5 +97,31 @@ describe('a worker queue scribbled on by another process', () => {
     await expect(pool.run('sleep', [50])).rejects.toBeInstanceOf(CorruptError)
     expect(await pool.run('square', [3])).toBe(9)
     expect(await pool.run('pid', [])).not.toBe(firstWorker)
+  })
+
+  it('lets a worker whose request queue fails finish every task it holds, then stops it', {
+    timeout: 20_000,
+  }, async () => {
+    // Thousands of tiny tasks first, as in the review that found it: without them the scribbled
+    // lock word below did not make the puts fail as corrupt in our runs.
+    const { pool, requests } = await startedPool(async (pool) => {
+      const inputs = Array.from({ length: 3000 }, (_, i) => i)
+      for (let i = 0; i < 3; i++) await pool.map('square', inputs, { chunksize: 1 })
+    })
+    const sent = Atomics.load(requests, TAIL_COUNT)
+    // Both go to the one worker: the first runs, the second waits in its request queue.
+    const first = pool.run<number>('spin', [400])
+    const second = pool.run<number>('spin', [400])
+    expect(Atomics.load(requests, TAIL_COUNT)).toBe(sent + 2)
+    // A producer lock word no owner holds: every later put of the parent (the next task, then the
+    // stop message at each reply) throws CorruptError.
+    Atomics.store(requests, P_LOCK, 2)
+    const third = pool.run<number>('square', [3])
+    // Before, the stop message sent at the first reply failed and the worker was killed with the
+    // second task queued: it failed with WorkerExitError (SIGKILL).
+    const worker = await first
+    expect(await second).toBe(worker)
+    expect(await third).toBe(9)
+    expect(await pool.run('pid', [])).not.toBe(worker)
   })
 })
