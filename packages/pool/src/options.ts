@@ -8,7 +8,10 @@ export interface PoolOptions {
   /**
    * The most workers the pool runs at once. All are started with the pool
    * (as in Python); a worker that dies, retires or idles out is replaced when
-   * there is work for it.
+   * there is work for it. At most 1,024: the workers start at once, each a
+   * process (a fork takes about 8 ms) with two 4 MiB queues and, in process
+   * mode, a file descriptor of the parent (whose default limit is 1,024);
+   * above that, `RangeError`.
    * @default os.availableParallelism()
    */
   size?: number

@@ -9,6 +9,13 @@ describe('new Pool()', () => {
     expect(() => new Pool('')).toThrow(TypeError)
     expect(() => new Pool(TASKS, { size: 0 })).toThrow(RangeError)
     expect(() => new Pool(TASKS, { size: 1.5 })).toThrow(RangeError)
+    // At most 1,024 workers: `size: 100_000` used to fork that many processes in the constructor.
+    // First with a later option wrong too, so that a build without the bound throws (TypeError)
+    // here instead of forking them.
+    const tooLarge = 'The "size" option must be an integer from 1 to 1024, received 100000'
+    expect(() => new Pool(TASKS, { size: 100_000, env: 'x' as never })).toThrow(tooLarge)
+    expect(() => new Pool(TASKS, { size: 100_000 })).toThrow(tooLarge)
+    expect(() => new Pool(TASKS, { size: 1025 })).toThrow(RangeError)
     expect(() => new Pool(TASKS, { mode: 'fiber' as never })).toThrow(TypeError)
     expect(() => new Pool(TASKS, { maxTasksPerChild: 0 })).toThrow(RangeError)
     expect(() => new Pool(TASKS, { idleTimeout: -1 })).toThrow(RangeError)

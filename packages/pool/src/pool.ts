@@ -163,10 +163,23 @@ function workerUrl(): string {
   return pathToFileURL(join(dirname(here), 'dist', 'worker.js')).href
 }
 
-function positiveInteger(name: string, value: unknown): number {
-  const problem = `The "${name}" option must be a positive integer, received ${inspect(value)}`
+/**
+ * The largest `size`. All workers start with the pool, synchronously (a fork
+ * takes about 8 ms, so 1,024 already block the constructor for seconds), each
+ * a Node.js process of its own (tens of MB) with two 4 MiB queues, and in
+ * process mode each holds a descriptor of this process, whose default soft
+ * limit is 1,024 open files. Workers beyond the cores only share them: a
+ * larger `size` is a mistake (a count of tasks passed for a count of workers).
+ */
+const MAX_SIZE = 1024
+
+function positiveInteger(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
+  const problem =
+    max === Number.MAX_SAFE_INTEGER
+      ? `The "${name}" option must be a positive integer, received ${inspect(value)}`
+      : `The "${name}" option must be an integer from 1 to ${max}, received ${inspect(value)}`
   if (typeof value !== 'number') throw invalidArgType(problem)
-  if (!Number.isInteger(value) || value < 1) throw outOfRange(problem)
+  if (!Number.isInteger(value) || value < 1 || value > max) throw outOfRange(problem)
   return value
 }
 
@@ -207,7 +220,7 @@ function knownLength(iterable: object): number | undefined {
  * Workers import `module` under the main-guard rule of `Process`: guard the
  * code that creates pools (`if (!currentProcess().isChild)`).
  *
- * @throws {RangeError} when `size`, `maxTasksPerChild` or `idleTimeout` is out of range.
+ * @throws {RangeError} when `size` (1 to 1,024), `maxTasksPerChild` or `idleTimeout` is out of range.
  * @throws {TypeError} when `module` or an option has the wrong type.
  * @throws {ProcessError} when created at the top level of a module a worker is importing (a missing main guard).
  * @example
@@ -264,7 +277,7 @@ export class Pool {
     this.module = moduleUrl(module)
     checkOptionsObject(options)
     const { size = availableParallelism(), mode = 'process', maxTasksPerChild, idleTimeout, env, execArgv } = options
-    this.#size = positiveInteger('size', size)
+    this.#size = positiveInteger('size', size, MAX_SIZE)
     if (!MODES.includes(mode))
       throw invalidArgValue(`The "mode" option must be 'process' or 'thread', received ${inspect(mode)}`)
     this.mode = mode
