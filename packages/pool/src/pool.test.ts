@@ -1,4 +1,4 @@
-import { Pool, ProcessError } from '@ipc/pool'
+import { DataCloneError, Pool, ProcessError } from '@ipc/pool'
 import { describe, expect, it } from 'vitest'
 
 const TASKS = new URL('../test/fixtures/tasks.mjs', import.meta.url)
@@ -72,8 +72,12 @@ describe('Pool#run()', () => {
 
   it('rejects arguments and results that cannot be cloned with DataCloneError', { timeout: 30_000 }, async () => {
     await using pool = new Pool(TASKS, { size: 1, mode: 'thread' })
-    await expect(pool.run('identity', [() => 1])).rejects.toMatchObject({ name: 'DataCloneError' })
-    await expect(pool.run('unclonable')).rejects.toMatchObject({ childName: 'DataCloneError' })
+    await expect(pool.run('identity', [() => 1])).rejects.toBeInstanceOf(DataCloneError)
+    // The result too, as its JSDoc says (it was a ProcessError with childName 'DataCloneError').
+    const error = await pool.run('unclonable').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(DataCloneError)
+    expect((error as Error).message).toMatch(/^Task "unclonable" cannot reply: /)
+    await expect(pool.map('unclonable', [1, 2])).rejects.toBeInstanceOf(DataCloneError)
     expect(await pool.run('add', [1, 1])).toBe(2)
   })
 

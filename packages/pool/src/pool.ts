@@ -30,7 +30,16 @@ import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
-import { ClosedError, CorruptError, Process, ProcessError, TimeoutError, ValueError, WorkerExitError } from '@ipc/core'
+import {
+  ClosedError,
+  CorruptError,
+  DataCloneError,
+  Process,
+  ProcessError,
+  TimeoutError,
+  ValueError,
+  WorkerExitError,
+} from '@ipc/core'
 import {
   afterTimeout,
   checkOptionsObject,
@@ -64,6 +73,7 @@ import {
   RUN,
   TOO_LARGE,
   type Transfers,
+  UNCLONABLE,
   type Values,
 } from './protocol.js'
 
@@ -341,7 +351,8 @@ export class Pool {
    * @throws {ProcessError} (rejects) when the function throws or rejects in the worker.
    * @throws {WorkerExitError} (rejects) when the worker dies while running the task.
    * @throws {TypeError} (rejects) when the module has no such export, or it is not a function.
-   * @throws {DataCloneError} (rejects) when an argument or the result cannot be cloned.
+   * @throws {DataCloneError} (rejects) when an argument or the result cannot be cloned
+   *   (a function, a symbol, …); the worker goes on.
    * @throws {ValueError} when the pool was closed or terminated.
    * @example
    * ```ts
@@ -1132,6 +1143,11 @@ export class Pool {
     if (status === OK && task.partial !== undefined) for (const result of value as Values) task.partial.push(result)
     if (status === OK) this.#finish(task, undefined, task.partial === undefined ? value : task.partial)
     else if (status === TOO_LARGE) this.#finish(task, tooLarge(task, 'result', undefined))
+    else if (status === UNCLONABLE)
+      this.#finish(
+        task,
+        new DataCloneError(`Task "${task.exportName}" cannot reply: ${(value as ErrorFields).message}`),
+      )
     else if (status === NO_EXPORT)
       this.#finish(
         task,
@@ -1410,7 +1426,8 @@ function replyProblem(task: Task, status: unknown, value: unknown): string | und
       if (!isValues(value)) return `partial results that are not an array: ${inspect(value, { depth: 0 })}`
       if (had + value.length > items) return `more than ${items} results for a chunk of ${items} items`
       return undefined
-    case FAILED: {
+    case FAILED:
+    case UNCLONABLE: {
       const error = value as Partial<ErrorFields> | null
       if (
         typeof error !== 'object' ||

@@ -18,6 +18,7 @@
  * | reply   | `[id, NO_EXPORT, typeofFound]`               | worker     | `module[exportName]` is not a function             |
  * | reply   | `[id, PART, results]`                        | worker     | first MAP results; the final OK holds the rest     |
  * | reply   | `[id, TOO_LARGE, null]`                      | worker     | one result does not fit in the reply ring          |
+ * | reply   | `[id, UNCLONABLE, { name, message, stack, code }]` | worker | the result cannot be cloned (the codec's error) |
  *
  * Order: a worker takes its requests in order and replies to each before it
  * takes the next. When a worker dies, the requests still in its request queue
@@ -51,7 +52,14 @@ export const FAILED = 1
 export const NO_EXPORT = 2
 export const PART = 3
 export const TOO_LARGE = 4
-export type ReplyStatus = typeof OK | typeof FAILED | typeof NO_EXPORT | typeof PART | typeof TOO_LARGE
+export const UNCLONABLE = 5
+export type ReplyStatus =
+  | typeof OK
+  | typeof FAILED
+  | typeof NO_EXPORT
+  | typeof PART
+  | typeof TOO_LARGE
+  | typeof UNCLONABLE
 
 export type Transfers = ProcessPayload['transfers']
 
@@ -75,6 +83,7 @@ export type Reply =
   | [id: number, status: typeof NO_EXPORT, found: string]
   | [id: number, status: typeof PART, results: Values]
   | [id: number, status: typeof TOO_LARGE, nothing: null]
+  | [id: number, status: typeof UNCLONABLE, error: ErrorFields]
 
 /** Bytes of each worker's request ring and of its reply ring (4 MiB; pages are touched only as used). */
 export const RING_BYTES = 4 * 1024 * 1024

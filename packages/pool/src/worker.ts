@@ -8,9 +8,22 @@
  * module that starts processes or pools at its top level fails the worker at
  * once instead of starting workers without end.
  */
+
+import { DataCloneError } from '@ipc/core'
 import { errorFields, importModule, placeTransfer, revive } from '@ipc/core/internal'
 import type { Queue } from '@ipc/queue'
-import { FAILED, MAP, NO_EXPORT, OK, PART, packNumbers, type Reply, type Request, TOO_LARGE } from './protocol.js'
+import {
+  FAILED,
+  MAP,
+  NO_EXPORT,
+  OK,
+  PART,
+  packNumbers,
+  type Reply,
+  type Request,
+  TOO_LARGE,
+  UNCLONABLE,
+} from './protocol.js'
 
 /**
  * Imports `moduleUrl`, then answers requests until the stop message, then
@@ -75,8 +88,9 @@ export async function poolWorker(
       replies.putSync(reply)
     } catch (error) {
       if (!(error instanceof RangeError)) {
-        // The result cannot be cloned: the task fails with that.
-        replies.putSync([id, FAILED, errorFields(error)])
+        // The result cannot be cloned (the parent rejects with DataCloneError, as for arguments),
+        // or another failure of the put: the task fails with that.
+        replies.putSync([id, unsent(error), errorFields(error)])
       } else if (kind === MAP && reply[1] === OK && (reply[2] as ArrayLike<unknown>).length > 1) {
         // A chunk's results that do not fit in the ring go back in parts.
         putInParts(replies, id, reply[2] as unknown[] | Float64Array)
@@ -121,6 +135,11 @@ function exitWithParent(requests: Queue<Request | null>, replies: Queue<Reply>):
   process.channel.unref()
 }
 
+/** The status of a reply that says why a result could not be put. */
+function unsent(error: unknown): typeof UNCLONABLE | typeof FAILED {
+  return error instanceof DataCloneError ? UNCLONABLE : FAILED
+}
+
 /** Puts `results` as PART replies, halving until each fits, then an empty OK; TOO_LARGE if one result alone does not fit. */
 function putInParts(replies: Queue<Reply>, id: number, results: unknown[] | Float64Array): void {
   const put = (start: number, end: number): boolean => {
@@ -129,7 +148,7 @@ function putInParts(replies: Queue<Reply>, id: number, results: unknown[] | Floa
       return true
     } catch (error) {
       if (!(error instanceof RangeError)) {
-        replies.putSync([id, FAILED, errorFields(error)])
+        replies.putSync([id, unsent(error), errorFields(error)])
         return false
       }
       if (end - start === 1) {
