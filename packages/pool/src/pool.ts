@@ -407,6 +407,7 @@ export class Pool {
    *
    * @throws {ProcessError} (rejects) when a call throws or rejects in a worker.
    * @throws {WorkerExitError} (rejects) when a worker dies while running a chunk.
+   * @throws {DataCloneError} (rejects) when an item or a result cannot be cloned.
    * @throws {ValueError} when the pool was closed or terminated.
    * @example
    * ```ts
@@ -477,6 +478,7 @@ export class Pool {
    *
    * @throws {ProcessError} when a call throws or rejects in a worker.
    * @throws {WorkerExitError} when a worker dies while running a chunk.
+   * @throws {DataCloneError} when an item or a result cannot be cloned.
    * @throws {ValueError} when the pool was closed or terminated.
    * @example
    * ```ts
