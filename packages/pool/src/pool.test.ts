@@ -23,6 +23,12 @@ describe('new Pool()', () => {
     expect(() => new Pool(TASKS, { size: '2' as never })).toThrow(TypeError)
     expect(() => new Pool(TASKS, { maxTasksPerChild: 1n as never })).toThrow(TypeError)
     expect(() => new Pool(TASKS, { idleTimeout: '100' as never })).toThrow(TypeError)
+    // NaN is not a number of ms: TypeError, for idleTimeout as for every timeout of the library
+    // (idleTimeout's was a RangeError).
+    expect(() => new Pool(TASKS, { idleTimeout: Number.NaN })).toThrow(
+      'The "idleTimeout" option must be a number of milliseconds, received NaN',
+    )
+    expect(() => new Pool(TASKS, { idleTimeout: Number.NaN })).toThrow(TypeError)
     expect(() => new Pool(TASKS, { execArgv: [1] as never })).toThrow(TypeError)
     expect(() => new Pool(TASKS, 5 as never)).toThrow(TypeError)
   })

@@ -43,6 +43,7 @@ import {
 import {
   afterTimeout,
   checkOptionsObject,
+  checkTimeout,
   checkWaitOptions,
   closeAtExit,
   EXIT_PRIMITIVES,
@@ -293,12 +294,9 @@ export class Pool {
     this.mode = mode
     this.#maxTasksPerChild =
       maxTasksPerChild === undefined ? undefined : positiveInteger('maxTasksPerChild', maxTasksPerChild)
-    if (idleTimeout !== undefined) {
-      const problem = `The "idleTimeout" option must be a non-negative number of ms, received ${inspect(idleTimeout)}`
-      if (typeof idleTimeout !== 'number') throw invalidArgType(problem)
-      if (Number.isNaN(idleTimeout) || idleTimeout < 0) throw outOfRange(problem)
-      this.#idleTimeout = idleTimeout === Number.POSITIVE_INFINITY ? undefined : idleTimeout
-    }
+    // Checked as every timeout of the library is: NaN is a TypeError, as for `run`'s `timeout`.
+    const idleMs = checkTimeout(idleTimeout, 'idleTimeout')
+    this.#idleTimeout = idleMs === Number.POSITIVE_INFINITY ? undefined : idleMs
     if (env !== undefined && (typeof env !== 'object' || env === null))
       throw invalidArgType(`The "env" option must be an object, received ${env === null ? 'null' : typeof env}`)
     if (execArgv !== undefined && (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string')))

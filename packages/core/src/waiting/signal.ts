@@ -16,12 +16,16 @@ export interface WaitOptions {
   signal?: AbortSignal
 }
 
-/** Validates a timeout; returns it as a number of ms, or Infinity for none. */
-export function checkTimeout(timeout: number | undefined): number {
+/**
+ * Validates a timeout (or another option of ms, named `name`, such as a
+ * pool's `idleTimeout`); returns it as a number of ms, or Infinity for none.
+ * Not a number, NaN included, is a TypeError; a negative number a RangeError.
+ */
+export function checkTimeout(timeout: number | undefined, name = 'timeout'): number {
   if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY
   if (typeof timeout !== 'number' || Number.isNaN(timeout))
-    throw invalidArgType(`The "timeout" option must be a number of milliseconds, received ${String(timeout)}`)
-  if (timeout < 0) throw outOfRange(`The "timeout" option must be >= 0, received ${timeout}`)
+    throw invalidArgType(`The "${name}" option must be a number of milliseconds, received ${String(timeout)}`)
+  if (timeout < 0) throw outOfRange(`The "${name}" option must be >= 0, received ${timeout}`)
   return timeout
 }
 
