@@ -227,6 +227,8 @@ function knownLength(iterable: object): number | undefined {
  *   its place.
  * - After `terminate()`, or `close()` and `join()`, no worker process or
  *   thread is left and the pool's shared memory is freed.
+ * - A worker process exits when this process dies, even by SIGKILL (once
+ *   the task it runs lets its event loop turn), and removes its queues.
  *
  * Workers import `module` under the main-guard rule of `Process`: guard the
  * code that creates pools (`if (!currentProcess().isChild)`).
