@@ -79,132 +79,111 @@ function afterTake(lockIndex: number, code: number, then: () => void): void {
   })
 }
 
+/** A Barrier(3), a second object on it, and a raw mapping of it; all closed when the test ends (or by `cleanUp`). */
+function scene() {
+  const barrier = new Barrier(3)
+  const other = Barrier.open(barrier.name)
+  const memory = raw(barrier)
+  const cleanUp = () => {
+    if (memory.lock.held) memory.lock.release()
+    memory.segment.close()
+    other.close()
+    barrier.close()
+  }
+  onTestFinished(cleanUp)
+  return { barrier, other, memory, cleanUp }
+}
+
+/** Closes `barrier` in the first microtask after it takes its lock (afterTake); returns what close() threw. */
+function closeAfterTake(barrier: Barrier, memory: ReturnType<typeof raw>, code: number): () => unknown {
+  let closeError: unknown
+  afterTake(memory.lockIndex, code, () => {
+    try {
+      barrier.close()
+    } catch (error) {
+      closeError = error
+    }
+  })
+  return () => closeError
+}
+
 describe('Barrier: no task of its thread runs while the object holds its lock', () => {
   it('close() right after a timed-out wait takes the lock to give up does not throw, and leaves no entry or lock behind', async () => {
-    const barrier = new Barrier(3)
-    const other = Barrier.open(barrier.name)
-    const memory = raw(barrier)
+    const { barrier, other, memory, cleanUp } = scene()
     const name = barrier.name
-    try {
-      const code = await ownCodeOf(barrier, memory)
-      const waiting = other.wait().catch((error: unknown) => error)
-      // The wait arrives, times out at 40 ms, sleeps for the lock the outside owner holds, and takes it at 80 ms.
-      const mine = barrier.wait({ timeout: 40 }).catch((error: unknown) => error)
-      await sleep(10)
-      expect(memory.lock.tryAcquire()).toBe(true)
-      let closeError: unknown
-      afterTake(memory.lockIndex, code, () => {
-        try {
-          barrier.close()
-        } catch (error) {
-          closeError = error
-        }
-      })
-      setTimeout(() => memory.lock.release(), 70)
-      const error = await mine
-      expect(closeError).toBeUndefined()
-      expect(barrier.closed).toBe(true)
-      expect(error instanceof BrokenBarrierError || error instanceof ClosedError).toBe(true)
-      // The give-up ran whole: the barrier broke, no entry is left PENDING, the lock is free.
-      expect(await waiting).toBeInstanceOf(BrokenBarrierError)
-      expect(memory.pending()).toEqual([])
-      expect(memory.peek(B_LOCK) & ~OWNER_WAITERS).toBe(0)
-      expect(memory.peek(B_BROKEN)).toBe(1)
-    } finally {
-      if (memory.lock.held) memory.lock.release()
-      memory.segment.close()
-      other.close()
-      barrier.close()
-    }
+    const code = await ownCodeOf(barrier, memory)
+    const waiting = other.wait().catch((error: unknown) => error)
+    // The wait arrives, times out at 40 ms, sleeps for the lock the outside owner holds, and takes it at 80 ms.
+    const mine = barrier.wait({ timeout: 40 }).catch((error: unknown) => error)
+    await sleep(10)
+    expect(memory.lock.tryAcquire()).toBe(true)
+    const closeError = closeAfterTake(barrier, memory, code)
+    setTimeout(() => memory.lock.release(), 70)
+    const error = await mine
+    expect(closeError()).toBeUndefined()
+    expect(barrier.closed).toBe(true)
+    expect(error instanceof BrokenBarrierError || error instanceof ClosedError).toBe(true)
+    // The give-up ran whole: the barrier broke, no entry is left PENDING, the lock is free.
+    expect(await waiting).toBeInstanceOf(BrokenBarrierError)
+    expect(memory.pending()).toEqual([])
+    expect(memory.peek(B_LOCK) & ~OWNER_WAITERS).toBe(0)
+    expect(memory.peek(B_BROKEN)).toBe(1)
+    cleanUp()
     expectNoSegment(name)
   })
 
   it('an abort right after a wait behind the lock takes it lands after its arrival and breaks the barrier, never in between', async () => {
-    const barrier = new Barrier(3)
-    const other = Barrier.open(barrier.name)
-    const memory = raw(barrier)
-    try {
-      const code = await ownCodeOf(barrier, memory)
-      const waiting = other.wait().catch((error: unknown) => error)
-      expect(memory.lock.tryAcquire()).toBe(true)
-      const controller = new AbortController()
-      const reason = new Error('stop')
-      let arrivedAtAbort: boolean | undefined
-      afterTake(memory.lockIndex, code, () => {
-        arrivedAtAbort = memory.peek(B_COUNT) === 2
-        controller.abort(reason)
-      })
-      const mine = barrier.wait({ signal: controller.signal }).catch((error: unknown) => error)
-      setTimeout(() => memory.lock.release(), 30)
-      expect(await mine).toBe(reason)
-      // The take and the arrival are one step: the abort finds the call arrived, and breaks the barrier
-      // as any abort of a waiting call does. (An abort that found it not arrived must change nothing.)
-      expect(arrivedAtAbort).toBe(true)
-      expect(barrier.broken).toBe(arrivedAtAbort)
-      expect(await waiting).toBeInstanceOf(BrokenBarrierError)
-      expect(memory.pending()).toEqual([])
-      expect(memory.peek(B_LOCK) & ~OWNER_WAITERS).toBe(0)
-    } finally {
-      if (memory.lock.held) memory.lock.release()
-      memory.segment.close()
-      other.close()
-      barrier.close()
-    }
+    const { barrier, other, memory } = scene()
+    const code = await ownCodeOf(barrier, memory)
+    const waiting = other.wait().catch((error: unknown) => error)
+    expect(memory.lock.tryAcquire()).toBe(true)
+    const controller = new AbortController()
+    const reason = new Error('stop')
+    let arrivedAtAbort: boolean | undefined
+    afterTake(memory.lockIndex, code, () => {
+      arrivedAtAbort = memory.peek(B_COUNT) === 2
+      controller.abort(reason)
+    })
+    const mine = barrier.wait({ signal: controller.signal }).catch((error: unknown) => error)
+    setTimeout(() => memory.lock.release(), 30)
+    expect(await mine).toBe(reason)
+    // The take and the arrival are one step: the abort finds the call arrived, and breaks the barrier
+    // as any abort of a waiting call does. (An abort that found it not arrived must change nothing.)
+    expect(arrivedAtAbort).toBe(true)
+    expect(barrier.broken).toBe(arrivedAtAbort)
+    expect(await waiting).toBeInstanceOf(BrokenBarrierError)
+    expect(memory.pending()).toEqual([])
+    expect(memory.peek(B_LOCK) & ~OWNER_WAITERS).toBe(0)
   })
 
   it('an abort while a wait sleeps for the lock rejects with its reason and changes nothing', async () => {
-    const barrier = new Barrier(3)
-    const other = Barrier.open(barrier.name)
-    const memory = raw(barrier)
-    try {
-      const waiting = other.wait()
-      expect(memory.lock.tryAcquire()).toBe(true)
-      const controller = new AbortController()
-      const reason = new Error('stop')
-      const mine = barrier.wait({ signal: controller.signal }).catch((error: unknown) => error)
-      await sleep(20)
-      controller.abort(reason)
-      expect(await mine).toBe(reason)
-      memory.lock.release()
-      expect(barrier.broken).toBe(false)
-      expect(barrier.nWaiting).toBe(1)
-      await expect(Promise.all([waiting, barrier.wait(), barrier.wait()])).resolves.toEqual([0, 1, 2])
-    } finally {
-      if (memory.lock.held) memory.lock.release()
-      memory.segment.close()
-      other.close()
-      barrier.close()
-    }
+    const { barrier, other, memory } = scene()
+    const waiting = other.wait()
+    expect(memory.lock.tryAcquire()).toBe(true)
+    const controller = new AbortController()
+    const reason = new Error('stop')
+    const mine = barrier.wait({ signal: controller.signal }).catch((error: unknown) => error)
+    await sleep(20)
+    controller.abort(reason)
+    expect(await mine).toBe(reason)
+    memory.lock.release()
+    expect(barrier.broken).toBe(false)
+    expect(barrier.nWaiting).toBe(1)
+    await expect(Promise.all([waiting, barrier.wait(), barrier.wait()])).resolves.toEqual([0, 1, 2])
   })
 
   it('close() right after a wait behind the lock takes it does not throw, and breaks the barrier as a party that left', async () => {
-    const barrier = new Barrier(3)
-    const other = Barrier.open(barrier.name)
-    const memory = raw(barrier)
-    try {
-      const code = await ownCodeOf(barrier, memory)
-      const waiting = other.wait().catch((error: unknown) => error)
-      expect(memory.lock.tryAcquire()).toBe(true)
-      let closeError: unknown
-      afterTake(memory.lockIndex, code, () => {
-        try {
-          barrier.close()
-        } catch (error) {
-          closeError = error
-        }
-      })
-      const mine = barrier.wait().catch((error: unknown) => error)
-      setTimeout(() => memory.lock.release(), 30)
-      expect(await mine).toBeInstanceOf(ClosedError)
-      expect(closeError).toBeUndefined()
-      expect(await waiting).toBeInstanceOf(BrokenBarrierError)
-      expect(memory.pending()).toEqual([])
-      expect(memory.peek(B_LOCK) & ~OWNER_WAITERS).toBe(0)
-    } finally {
-      if (memory.lock.held) memory.lock.release()
-      memory.segment.close()
-      other.close()
-      barrier.close()
-    }
+    const { barrier, other, memory } = scene()
+    const code = await ownCodeOf(barrier, memory)
+    const waiting = other.wait().catch((error: unknown) => error)
+    expect(memory.lock.tryAcquire()).toBe(true)
+    const closeError = closeAfterTake(barrier, memory, code)
+    const mine = barrier.wait().catch((error: unknown) => error)
+    setTimeout(() => memory.lock.release(), 30)
+    expect(await mine).toBeInstanceOf(ClosedError)
+    expect(closeError()).toBeUndefined()
+    expect(await waiting).toBeInstanceOf(BrokenBarrierError)
+    expect(memory.pending()).toEqual([])
+    expect(memory.peek(B_LOCK) & ~OWNER_WAITERS).toBe(0)
   })
 })
