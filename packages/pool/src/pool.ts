@@ -93,6 +93,8 @@ const STOP_GRACE_MS = 5000
 const RESPAWN_MS = 100
 /** The longest such delay (ms). */
 const RESPAWN_MAX_MS = 5000
+/** Error codes of a start that failed for lack of resources, which may come back: its tasks can wait for a live worker. */
+const OUT_OF_RESOURCES = new Set(['EAGAIN', 'EMFILE', 'ENFILE', 'ENOMEM'])
 /** Workers whose request queue failed as a task was sent to them (see `#send`) before the task fails. */
 const QUEUE_FAILURES = 2
 /** Restarts after workers killed by a signal before they were ready (none ever was) before the waiting tasks fail. */
@@ -911,6 +913,12 @@ export class Pool {
         try {
           worker = this.#spawn()
         } catch (error) {
+          // Out of descriptors or memory for a new worker's queues or process: while a ready worker
+          // lives, the task waits for it, and the next start waits a little (back-off); else it fails.
+          if (this.#canWait(error)) {
+            this.#respawnLater()
+            break
+          }
           this.#queueHead++
           this.#finish(task, error as Error)
           continue
@@ -1259,6 +1267,11 @@ export class Pool {
         for (const task of [...held, ...this.#queue.slice(this.#queueHead)]) this.#finish(task, error)
         this.#queue = []
         this.#queueHead = 0
+      } else if (this.#canWait(failure)) {
+        // Its process never ran (fork failed for lack of descriptors, processes or memory): none of
+        // its tasks started. They go back to the front of the queue for the live workers.
+        this.#requeue(held)
+        this.#respawnLater()
       } else {
         // Others could: this start failed alone. Its tasks fail; the next start waits a little.
         for (const task of held) this.#finish(task, error)
@@ -1289,16 +1302,34 @@ export class Pool {
         )
       }
       // The rest never started: back to the front of the queue, in order.
-      const waiting = held.filter((task) => notStarted.has(task.id) && !task.done)
-      if (waiting.length > 0) {
-        this.#queue = [...waiting, ...this.#queue.slice(this.#queueHead)]
-        this.#queueHead = 0
-      }
+      this.#requeue(held.filter((task) => notStarted.has(task.id)))
       // Killed from outside before it was ready: the next start waits a little (back-off).
       if (unaskedFirstOfRound) this.#respawnLater()
     }
     if (this.#state !== 'terminated') this.#dispatch()
     this.#maybeFinish()
+  }
+
+  /** Puts `tasks` (never started) back at the front of the queue, in order; settled ones are dropped. */
+  #requeue(tasks: Task[]): void {
+    const waiting = tasks.filter((task) => !task.done)
+    if (waiting.length === 0) return
+    this.#queue = [...waiting, ...this.#queue.slice(this.#queueHead)]
+    this.#queueHead = 0
+  }
+
+  /**
+   * Whether a failed start (`error`: thrown by `#spawn`, or the failure its
+   * process reported) leaves its tasks to other workers: it was for lack of
+   * resources (descriptors, processes, memory: they may come back), and a
+   * worker that was ready still runs. Else its tasks fail.
+   */
+  #canWait(error: unknown): boolean {
+    if (!this.#everReady || this.#state === 'terminated') return false
+    if (![...this.#workers].some((worker) => worker.ready && !worker.exited && !worker.retiring)) return false
+    for (let cause = error; cause instanceof Error; cause = cause.cause)
+      if (OUT_OF_RESOURCES.has((cause as { code?: unknown }).code as string)) return true
+    return false
   }
 
   /** No worker starts for a while (doubling from RESPAWN_MS to RESPAWN_MAX_MS per failed start in a row). */

@@ -3,6 +3,7 @@ import { shmSegments, spawnCommand } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 
 const FEW_FDS = fileURLToPath(new URL('./fixtures/few-fds.mjs', import.meta.url))
+const RESPAWN = fileURLToPath(new URL('./fixtures/respawn-out-of-fds.mjs', import.meta.url))
 
 interface Outcome {
   free: number | 'all'
@@ -43,5 +44,23 @@ describe('a pool out of file descriptors', () => {
     expect(outcomes.at(-1)).toEqual({ free: 'all', result: 1 })
     expect(names.length).toBeGreaterThan(0)
     expect(shmSegments().filter((name) => names.includes(name))).toEqual([])
+  })
+
+  it('runs the tasks on the live worker when a replacement cannot start for lack of descriptors', {
+    timeout: 90_000,
+  }, async () => {
+    const child = spawnCommand(['sh', '-c', 'ulimit -n 64 && exec "$0" "$1"', process.execPath, RESPAWN])
+    expect(await child.exited, child.stderr()).toBe(0)
+    const results = JSON.parse(child.stdout().trim().split('\n').pop() ?? '[]') as {
+      free: number
+      pids: number
+      outcomes: unknown[]
+    }[]
+    expect(results).toHaveLength(9)
+    for (const { free, pids, outcomes } of results) {
+      expect(pids, `free ${free}`).toBe(2)
+      // Before, the tasks sent to the worker that could not start failed with its EMFILE.
+      expect(outcomes, `free ${free}`).toEqual([1, 1, 1, 1, 1, 1])
+    }
   })
 })
