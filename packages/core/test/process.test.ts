@@ -6,8 +6,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Process, ProcessError, type ProcessOptions } from '@ipc/core'
-import { spawnChild, uniqueName } from '@ipc/test-utils'
+import { spawnChild, spawnCommand, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 // @ts-expect-error: a plain .mjs fixture without types
 import { Counter } from './fixtures/counter.mjs'
@@ -235,6 +236,33 @@ describe.each(['process', 'thread'] as const)(
     })
   },
 )
+
+describe('Process out of file descriptors', () => {
+  it('kill() of a process whose fork failed (no pid) returns false and signals nothing, not its own group', {
+    timeout: 60_000,
+  }, async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/kill-unspawned.mjs', import.meta.url))
+    // A group of its own (setsid): a kill passed on without a pid would signal this group, not the test's.
+    // A plain environment: the test runner's (its IPC channel's variables) changed how fork failed.
+    const child = spawnCommand(
+      ['setsid', '--wait', 'sh', '-c', 'ulimit -n 64 && exec "$0" "$1"', process.execPath, fixture],
+      {
+        env: { PATH: process.env.PATH },
+      },
+    )
+    // Before, it was killed by its own SIGKILL.
+    expect(await child.exited, `${child.stdout()} ${child.stderr()}`).toBe(0)
+    const results = JSON.parse(child.stdout().trim().split('\n').pop() ?? '[]') as {
+      free: number
+      pid: boolean
+      killed: boolean
+    }[]
+    expect(results).toHaveLength(10)
+    // Some start had too few descriptors for fork (no pid), and some had enough.
+    expect(results.some((r) => !r.pid)).toBe(true)
+    for (const r of results) expect(r.killed, JSON.stringify(r)).toBe(r.pid)
+  })
+})
 
 describe('Process daemon option', () => {
   it.each(['process', 'thread'] as const)(

@@ -12,7 +12,7 @@ export interface PoolOptions {
    * process (a fork takes about 8 ms) with two 4 MiB queues and, in process
    * mode, a file descriptor of the parent (whose default limit is 1,024);
    * above that, `RangeError`.
-   * @default os.availableParallelism()
+   * @default os.availableParallelism(), at most 1,024
    */
   size?: number
   /**

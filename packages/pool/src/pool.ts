@@ -291,7 +291,14 @@ export class Pool {
   constructor(module: string | URL, options: PoolOptions = {}) {
     this.module = moduleUrl(module)
     checkOptionsObject(options)
-    const { size = availableParallelism(), mode = 'process', maxTasksPerChild, idleTimeout, env, execArgv } = options
+    const {
+      size = Math.min(availableParallelism(), MAX_SIZE),
+      mode = 'process',
+      maxTasksPerChild,
+      idleTimeout,
+      env,
+      execArgv,
+    } = options
     this.#size = positiveInteger('size', size, MAX_SIZE)
     if (!MODES.includes(mode))
       throw invalidArgValue(`The "mode" option must be 'process' or 'thread', received ${inspect(mode)}`)
