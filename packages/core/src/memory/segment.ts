@@ -95,7 +95,8 @@
  */
 import { constants as bufferConstants } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
-import { type Dir, type Dirent, opendirSync } from 'node:fs'
+import { type Dir, type Dirent, lstatSync, opendirSync } from 'node:fs'
+import { constants as osConstants } from 'node:os'
 import { isWellFormed } from '../codec/codec.js'
 import {
   ClosedError,
@@ -659,7 +660,27 @@ export class Segment {
  */
 export function unlinkIfSame(shm: string, inode: number): void {
   const stat = native().shmStat(shm)
-  if (typeof stat !== 'number' && stat.inode === inode) native().shmUnlink(shm)
+  const same = typeof stat === 'number' ? outOfDescriptors(stat) && inodeOfName(shm) === inode : stat.inode === inode
+  if (same) native().shmUnlink(shm)
+}
+
+/** True for -EMFILE and -ENFILE: shmStat could not open the name, as the process (or the system) has no descriptor left. */
+function outOfDescriptors(errno: number): boolean {
+  return errno === -osConstants.errno.EMFILE || errno === -osConstants.errno.ENFILE
+}
+
+/**
+ * The inode of `/dev/shm<shm>` by path, with no descriptor (lstat: a symbolic link's own inode,
+ * which names no segment): for the unlink of a process out of descriptors, which must not leave
+ * the name behind. Undefined where there is no such path (not Linux) or no such file.
+ */
+function inodeOfName(shm: string): number | undefined {
+  if (process.platform !== 'linux') return undefined
+  try {
+    return lstatSync(`/dev/shm${shm}`).ino
+  } catch {
+    return undefined
+  }
 }
 
 /** OPEN in the epoch after `life`'s. */
