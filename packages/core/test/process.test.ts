@@ -243,7 +243,6 @@ describe('Process out of file descriptors', () => {
   }, async () => {
     const fixture = fileURLToPath(new URL('./fixtures/kill-unspawned.mjs', import.meta.url))
     // A group of its own (setsid): a kill passed on without a pid would signal this group, not the test's.
-    // A plain environment: the test runner's (its IPC channel's variables) changed how fork failed.
     const child = spawnCommand(
       ['setsid', '--wait', 'sh', '-c', 'ulimit -n 64 && exec "$0" "$1"', process.execPath, fixture],
       {

@@ -592,7 +592,12 @@ export class Process {
       void this.#worker.terminate()
       return true
     }
-    return this.#child?.kill(signal) ?? false
+    // No pid: the fork failed (EMFILE, EAGAIN, …; its 'error' event comes on the next tick), and
+    // nothing runs. Node would still pass the kill on without a pid, which signals the caller's
+    // whole process group.
+    const child = this.#child
+    if (child === undefined || child.pid === undefined) return false
+    return child.kill(signal)
   }
 
   [inspect.custom](): string {
