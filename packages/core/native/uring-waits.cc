@@ -89,6 +89,7 @@ constexpr uint32_t kSqCqOverflow = 1u << 1;
 constexpr uint32_t kEnterGetEvents = 1u << 0;
 constexpr uint8_t kOpFutexWait = 51;
 constexpr unsigned kRegisterSyncCancel = 24;
+constexpr uint32_t kCancelAny = 1u << 2;  // IORING_ASYNC_CANCEL_ANY: all requests
 constexpr int32_t kFutex2SizeU32 = 0x02;  // shared (no FUTEX2_PRIVATE): other processes' FUTEX_WAKE reach it
 constexpr uint64_t kOffSqRing = 0;
 constexpr uint64_t kOffSqes = 0x10000000ULL;
@@ -102,10 +103,12 @@ long Enter(int fd, unsigned submit, unsigned complete, unsigned flags) {
 
 // IORING_REGISTER_SYNC_CANCEL of the request whose user_data is `user_data`:
 // the syscall's result (how many it cancelled, or -1 with errno).
-long SyncCancelOf(int fd, uint64_t user_data) {
+// With kCancelAny, every pending request (user_data ignored).
+long SyncCancelOf(int fd, uint64_t user_data, uint32_t flags = 0) {
   SyncCancel c;
   memset(&c, 0, sizeof c);
   c.addr = user_data;
+  c.flags = flags;
   c.fd = -1;
   c.tv_sec = -1;
   c.tv_nsec = -1;
@@ -297,6 +300,15 @@ void UringWaits::Close(void (*closed)(void*), void* arg) {
       uv_close(handle, nullptr);
     }
     poll_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    // The kernel drops a closed ring's waits later, from a work queue; until
+    // then each could take a notify(1) meant for a live waiter of its word (a
+    // worker thread terminated while it awaited a get). Cancelled here, they
+    // have left the futex queues when this returns. Failure (EINTR aside)
+    // leaves them to the kernel's teardown, as before.
+    while (SyncCancelOf(fd_, 0, kCancelAny) < 0 && errno == EINTR) {
+    }
   }
   if (sqes_ != nullptr) munmap(sqes_, sqes_bytes_);
   if (ring_ != nullptr) munmap(ring_, ring_bytes_);

@@ -29,7 +29,8 @@ class UringWaits {
   bool Cancel(double id);
   // Whether the ring keeps the event loop alive (while waits are pending).
   void Ref(bool on);
-  // Closes the ring (the kernel drops pending waits) and frees this object.
+  // Cancels the pending waits (off the futex queues when this returns),
+  // closes the ring and frees this object.
   // The poll handle's memory is freed by libuv's close callback, which then
   // runs `closed(arg)`; with `closed` null there is no callback (the handle's
   // few bytes stay allocated): for a teardown after which this library may

@@ -4,9 +4,10 @@
  * mode promises: a wake-up is delivered exactly once even when it races a
  * cancel, completions beyond the ring's 1,024 places are not lost, and each
  * worker thread has its own ring, closed with the thread (while its env is
- * still alive).
+ * still alive) and its waits cancelled first.
  */
-import { readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { release } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -37,6 +38,19 @@ function kernelHasUringFutex(): boolean {
 }
 
 const shared = (words: number) => participantWords(words, 'uring')
+
+/** This process's descriptors that are io_uring instances (one per JS thread with a ring). */
+function uringDescriptors(): number[] {
+  const rings: number[] = []
+  for (const entry of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${entry}`) === 'anon_inode:[io_uring]') rings.push(Number(entry))
+    } catch {
+      // closed since the listing
+    }
+  }
+  return rings
+}
 
 const uring = kernelHasUringFutex() && asyncWaitMode() === 'uring'
 
@@ -147,7 +161,7 @@ describe.skipIf(!uring)("'uring' mode", () => {
     }
   })
 
-  it("gives each worker thread its own ring: one is woken, a terminated one's wait is gone", {
+  it("gives each worker thread its own ring: one is woken, a terminated one's wait is cancelled with it", {
     timeout: 20_000,
   }, async () => {
     const { segment, i32 } = shared(4)
@@ -167,14 +181,27 @@ describe.skipIf(!uring)("'uring' mode", () => {
       return { worker, until }
     }
     const woken = started(0)
-    const killed = started(1)
     expect(await woken.until('waiting')).toBe('waiting uring')
+    const ringsBefore = uringDescriptors()
+    const killed = started(1)
     expect(await killed.until('waiting')).toBe('waiting uring')
+    const [killedRing] = uringDescriptors().filter((fd) => !ringsBefore.includes(fd))
+    expect(killedRing).toBeDefined()
+    // Another process holds the killed thread's ring open, so closing it is not the last close and
+    // the kernel's own teardown of the ring (which drops its waits, later, from a work queue) does
+    // not start: only the thread's own cancel at its close takes the wait off the futex queue.
+    const holder = spawn('sleep', ['60'], { stdio: ['ignore', 'ignore', 'ignore', killedRing as number] })
+    const holderExited = new Promise((resolve) => holder.once('exit', resolve))
+    onTestFinished(async () => {
+      holder.kill('SIGKILL')
+      await holderExited
+    })
+    await new Promise((resolve, reject) => holder.once('spawn', resolve).once('error', reject))
     Atomics.store(i32, 0, 1)
     expect(notify(i32, 0)).toBe(1)
     expect(await woken.until('result')).toBe('result ok')
     await killed.worker.terminate()
-    // The terminated thread's ring was closed with it: nobody sleeps on word 1 any more.
+    // The terminated thread's waits were cancelled with its ring: nobody sleeps on word 1 any more.
     Atomics.store(i32, 1, 1)
     expect(notify(i32, 1)).toBe(0)
   })
