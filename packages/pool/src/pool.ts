@@ -856,8 +856,7 @@ export class Pool {
       replies = new Queue<Reply | null>({ capacity: RING_BYTES })
     } catch (error) {
       // Out of file descriptors or memory: the first queue goes too.
-      unlinkQuietly(requests)
-      requests.close()
+      removeQueues(requests)
       throw error
     }
     let process: Process
@@ -872,10 +871,7 @@ export class Pool {
         ...(this.#execArgv === undefined ? {} : { execArgv: this.#execArgv }),
       }).start()
     } catch (error) {
-      for (const queue of [requests, replies]) {
-        unlinkQuietly(queue)
-        queue.close()
-      }
+      removeQueues(requests, replies)
       throw error
     }
     const worker: Worker = {
@@ -1236,10 +1232,7 @@ export class Pool {
       task.worker = undefined
     }
     // Closing the reply queue also ends the pump's pending get() (ClosedError, ignored there).
-    for (const queue of [worker.requests, worker.replies]) {
-      unlinkQuietly(queue)
-      queue.close()
-    }
+    removeQueues(worker.requests, worker.replies)
     // Gone before it was ready, and not by the pool's hand: a failed start. An exit (a code) is one
     // as the worker loop's own error is (a process.exit at the module's top level, a Node that
     // could not start: a bad execArgv or loader), so its tasks fail instead of a restart without end.
@@ -1396,6 +1389,14 @@ export class Pool {
     if (this.#freed) return
     this.#freed = true
     forgetAtExit(this.#atExit, EXIT_PRIMITIVES)
+  }
+}
+
+/** Removes each queue's name and closes it here. */
+function removeQueues(...queues: Queue<unknown>[]): void {
+  for (const queue of queues) {
+    unlinkQuietly(queue)
+    queue.close()
   }
 }
 

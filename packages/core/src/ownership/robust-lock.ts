@@ -230,12 +230,7 @@ export class RobustLock {
     const { timeout, signal } = checkWaitOptions(options)
     if (signal?.aborted) throw signal.reason
     this.#segment.assertOpen(this.#label)
-    const seen = this.#word.takeOrSee()
-    if (seen === OWNER_FREE) return this.#enter(false)
-    if (this.#recursive && this.#isMine(seen)) {
-      this.#depth++
-      return true
-    }
+    if (this.#takeFreeOrReenter()) return true
     // A non-recursive lock this thread holds: wait for the task of this thread that holds it.
     return this.#entered(await this.#word.acquire(deadlineOf(timeout), SPIN_ASYNC, signal))
   }
@@ -260,12 +255,7 @@ export class RobustLock {
     const { timeout, signal } = checkWaitOptions(options)
     if (signal?.aborted) throw signal.reason
     this.#segment.assertOpen(this.#label)
-    const seen = this.#word.takeOrSee()
-    if (seen === OWNER_FREE || (this.#recursive && this.#isMine(seen))) {
-      if (seen === OWNER_FREE) this.#enter(false)
-      else this.#depth++
-      return locked()
-    }
+    if (this.#takeFreeOrReenter()) return locked()
     return this.#word.acquireThen(
       deadlineOf(timeout),
       signal,
@@ -382,6 +372,15 @@ export class RobustLock {
   #entered(taken: Taken): boolean {
     if (taken === BUSY) return false
     return this.#enter(taken === TOOK_OVER)
+  }
+
+  /** The async acquires' first step: takes a free lock, or enters again a recursive one this thread holds; false (nothing changed) otherwise. */
+  #takeFreeOrReenter(): boolean {
+    const seen = this.#word.takeOrSee()
+    if (seen === OWNER_FREE) return this.#enter(false)
+    if (!this.#recursive || !this.#isMine(seen)) return false
+    this.#depth++
+    return true
   }
 
   #reenter(): boolean {
