@@ -22,7 +22,7 @@
  * directly, polling every millisecond while the kernel has nothing (Linux and
  * other Unix systems; elsewhere they throw).
  */
-import { readSync, writeSync } from 'node:fs'
+import { readSync, writevSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { ClosedError, CorruptError, IpcError } from '@ipc/core'
 import { afterTimeout, type Encoded, onAbort, type RingWaitResult, remaining, writePayload } from '@ipc/core/internal'
@@ -373,6 +373,23 @@ export class SocketTransport implements Transport {
       )
   }
 
+  /**
+   * The frame as the buffers to write: a bytes payload is not copied (its
+   * header and tag go first, in a buffer of their own); text is written
+   * into one buffer with its header.
+   */
+  #framePartsOf(encoded: Encoded): Uint8Array[] {
+    const bytes = encoded.bytes
+    if (bytes === undefined) return [this.#frameOf(encoded)]
+    this.#checkSize(encoded)
+    if (this.python) return [frameHeader(encoded.size), bytes]
+    const header = frameHeader(encoded.size + 1)
+    const head = Buffer.allocUnsafe(header.byteLength + 1)
+    header.copy(head, 0)
+    head[header.byteLength] = encoded.tag
+    return [head, bytes]
+  }
+
   #frameOf(encoded: Encoded): Buffer {
     this.#checkSize(encoded)
     if (this.python) {
@@ -438,12 +455,13 @@ export class SocketTransport implements Transport {
         `Cannot send: ${this.socket.writableLength} bytes of earlier messages wait in the socket's queue, which empties only while the event loop runs and this call blocks it; nothing was sent`,
       )
     }
-    const data = this.#frameOf(encoded)
+    const parts = this.#framePartsOf(encoded)
+    const total = parts.reduce((sum, part) => sum + part.byteLength, 0)
     const fd = this.#fd('send')
     let off = 0
-    while (off < data.byteLength) {
+    while (off < total) {
       try {
-        off += writeSync(fd, data, off, data.byteLength - off)
+        off += writevSync(fd, partsFrom(parts, off))
       } catch (error) {
         const code = (error as { code?: string }).code
         if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
@@ -459,7 +477,7 @@ export class SocketTransport implements Transport {
           if (off === 0) throw new TimeoutError('Cannot send: the socket stayed full until the timeout')
           this.#breakMidFrame()
           throw new TimeoutError(
-            `Cannot send: the socket stayed full until the timeout, part-way through the message (${off} of its ${data.byteLength} bytes written); a message cut short cannot be taken back, so the connection to ${this.name} was closed`,
+            `Cannot send: the socket stayed full until the timeout, part-way through the message (${off} of its ${total} bytes written); a message cut short cannot be taken back, so the connection to ${this.name} was closed`,
           )
         }
         sleepMs(Math.min(1, left))
@@ -539,4 +557,17 @@ export class SocketTransport implements Transport {
     this.socket.destroy()
     this.#wake()
   }
+}
+
+/** What of `parts` is left after its first `off` bytes (a partial write's rest), as views. */
+function partsFrom(parts: Uint8Array[], off: number): Uint8Array[] {
+  let skip = off
+  let first = 0
+  while (first < parts.length && skip >= (parts[first] as Uint8Array).byteLength) {
+    skip -= (parts[first] as Uint8Array).byteLength
+    first++
+  }
+  const rest = parts.slice(first)
+  if (skip > 0) rest[0] = (rest[0] as Uint8Array).subarray(skip)
+  return rest
 }

@@ -178,6 +178,26 @@ describe('sendSync over TCP to a peer that does not read', () => {
       expect(frames.small.get(hello.length + 2)?.at(-1)).toBe(8)
       expect(frames.partial).toBe(0)
     })
+    it(`${protocol}: to a peer that reads, sends bytes without copying them into a frame`, {
+      timeout: 60_000,
+    }, async () => {
+      const peer = await silentPeer(protocol)
+      const child = spawnChild(senderFixture, [String(peer.port), protocol, 'reading'])
+      const socket = await peer.accepted
+      const frames = new Frames(socket)
+      socket.resume()
+      const r = await line<{ sent: number; first?: Outcome; grownMiB: number }>(child, 'result', 30_000)
+      expect(r.first).toBeUndefined()
+      expect(r.sent).toBe(100)
+      // The header and tag go in a buffer of their own, the payload straight from the caller's
+      // array (writev). Framing each 1 MiB message into a new buffer grew RSS by 30 MiB or more.
+      expect(r.grownMiB).toBeLessThan(8)
+      await closed(socket)
+      const tag = protocol === 'ipc' ? 1 : 0
+      const hello = protocol === 'ipc' ? [KEYLESS_HELLO.byteLength - 4] : []
+      expect(frames.lengths).toEqual([...hello, ...Array.from({ length: 100 }, () => (1 << 20) + tag)])
+      expect(frames.partial).toBe(0)
+    })
   }
 
   it('without a timeout, waits while the peer is there, and throws BrokenPipeError when it goes', {
