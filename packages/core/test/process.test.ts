@@ -297,6 +297,19 @@ describe('Process daemon option', () => {
   )
 })
 
+describe.each(['process', 'thread'] as const)('a child whose function fails (%s mode)', (mode) => {
+  it("prints the failure and its stack on its stderr, as Python prints a child's traceback, for a parent that never joins", {
+    timeout: 20_000,
+  }, async () => {
+    const tree = spawnChild(parent, ['fails', mode])
+    expect(await tree.exited).toBe(0)
+    const err = tree.stderr()
+    expect(err).toContain('Process "failing" failed: TypeError: bad input')
+    expect(err).toContain('process-functions.mjs')
+    expect(err.match(/failed:/g)).toHaveLength(1)
+  })
+})
+
 describe('Process from the CJS build', () => {
   it('runs a child from require("@ipc/core") as well', { timeout: 20_000 }, async () => {
     const tree = spawnChild(parent, ['cjs'])

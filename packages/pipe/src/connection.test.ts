@@ -117,6 +117,13 @@ describe('Pipe()', () => {
 
   it('rejects bad options with TypeError / RangeError', () => {
     expect(() => Pipe({ duplex: 'yes' as never })).toThrow(TypeError)
+    // Python's Pipe(False) is a one-way pipe; here it is a TypeError that says how to write it, not a duplex pipe.
+    expect(() => Pipe(false as never)).toThrow(
+      /for a one-way pipe, as Python's Pipe\(False\), pass \{ duplex: false \}/,
+    )
+    expect(() => Pipe(true as never)).toThrow(TypeError)
+    expect(() => Pipe('x' as never)).toThrow(TypeError)
+    expect(() => Pipe(null as never)).toThrow(TypeError)
     expect(() => Pipe({ capacity: 0 })).toThrow(RangeError)
     expect(() => Pipe({ capacity: 1.5 })).toThrow(/"capacity" option must be an integer/)
   })

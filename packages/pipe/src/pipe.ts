@@ -1,6 +1,7 @@
 /**
  * Pipe(): Python's `multiprocessing.Pipe`, in shared memory.
  */
+import { checkOptionsObject, invalidArgType } from '@ipc/core/internal'
 import { Connection } from './connection.js'
 import type { PipeOptions } from './options.js'
 import { PipeEnd } from './pipe-end.js'
@@ -17,6 +18,7 @@ import { PipeEnd } from './pipe-end.js'
  * 128 MiB): a longer `send` throws `MessageTooLongError` and writes nothing,
  * and a receiver refuses a longer message before allocating anything.
  *
+ * @throws {TypeError} when `options` is not an object (`Pipe(false)`: write `Pipe({ duplex: false })`).
  * @throws {ExistsError} when `name` is taken.
  * @throws {RangeError} when `capacity` is not an integer from 1 to 2^30, or
  * `maxMessageSize` not an integer from 1 to 2^32.
@@ -28,6 +30,12 @@ import { PipeEnd } from './pipe-end.js'
  * ```
  */
 export function Pipe<T = unknown>(options: PipeOptions = {}): [Connection<T>, Connection<T>] {
+  // Python's `Pipe(False)` is `Pipe({ duplex: false })` here: a boolean is not taken for options.
+  if (typeof options === 'boolean')
+    throw invalidArgType(
+      `The options must be an object, received boolean (for a one-way pipe, as Python's Pipe(False), pass { duplex: false })`,
+    )
+  checkOptionsObject(options)
   const [first, second] = PipeEnd.create(options)
   return [new Connection<T>(first), new Connection<T>(second)]
 }

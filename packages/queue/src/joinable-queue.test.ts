@@ -1,7 +1,10 @@
 import { inspect } from 'node:util'
+import { notifyWord, threadId } from '@ipc/core/internal'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ClosedError, JoinableQueue, Queue, ValueError } from './index.js'
+import { ClosedError, JoinableQueue, Queue, TimeoutError, ValueError } from './index.js'
+import { RING_OFFSET } from './layout.js'
+import { queueState } from './queue.js'
 
 function joinable<T>(options: ConstructorParameters<typeof JoinableQueue>[0] = {}): JoinableQueue<T> {
   const q = new JoinableQueue<T>({ name: uniqueName('joinable'), ...options })
@@ -84,6 +87,36 @@ describe('JoinableQueue#join()', () => {
     q.taskDone()
     expect(await pending).toBe(true)
     expect(() => q.taskDone()).toThrow(ValueError)
+  })
+
+  it('counts the items a shutdown({ immediate: true }) dropped before it threw TimeoutError part-way', {
+    timeout: 10_000,
+  }, async () => {
+    const q = joinable<number>()
+    for (let i = 0; i < 10; i++) q.putSync(i)
+    const other = JoinableQueue.open<number>(q.name)
+    onTestFinished(() => other.close())
+    // White box: after the third drop, the consumer lock word (mpmc-ring.ts's C_LOCK, word 16) names
+    // the other, live attachment, as a process stopped while it holds the lock would.
+    const { segment } = queueState(other as unknown as Queue<unknown>)
+    const lock = (segment.dataOffset + RING_OFFSET) / 4 + 16
+    const state = queueState(q as unknown as Queue<unknown>)
+    const count = state.onDropped
+    let drops = 0
+    state.onDropped = () => {
+      count?.()
+      if (++drops === 3) Atomics.store(segment.i32, lock, ((segment.slot + 1) << 22) | (threadId() & 0x3fffff))
+    }
+    expect(() => q.shutdown({ immediate: true })).toThrow(TimeoutError)
+    expect(drops).toBe(3)
+    Atomics.store(segment.i32, lock, 0)
+    notifyWord(segment.i32, lock, 1)
+    // The seven left are taken and done; the three dropped were counted done as they went.
+    for (let i = 3; i < 10; i++) {
+      expect(other.getNowait()).toBe(i)
+      other.taskDone()
+    }
+    expect(await q.join({ timeout: 1000 })).toBe(true)
   })
 
   it('rejects a pending join with ClosedError that says the queue was closed while it waited', async () => {

@@ -79,9 +79,13 @@ class TaskCount {
     if (this.unfinished() === 0) this.#joiners.notify()
   }
 
-  /** After a shutdown by this object: the items it dropped count as done. */
-  shutDown(dropped: number): void {
-    if (dropped > 0) Atomics.add(this.#i32, this.#done, dropped)
+  /** An item this object's shutdown dropped: it counts as done. */
+  dropped(): void {
+    Atomics.add(this.#i32, this.#done, 1)
+  }
+
+  /** After a shutdown by this object (also one that threw part-way): wakes the joiners. */
+  shutDown(): void {
     this.#joiners.notify()
   }
 
@@ -146,7 +150,8 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     const state = queueState(this)
     const tasks = new TaskCount(state)
     this.#tasks = tasks
-    state.onShutdown = (dropped) => tasks.shutDown(dropped)
+    state.onDropped = () => tasks.dropped()
+    state.onShutdown = () => tasks.shutDown()
   }
 
   /**

@@ -1,6 +1,20 @@
 /**
  * Options of @ipc/queue. Times are milliseconds.
  */
+import { inspect } from 'node:util'
+import { invalidArgType, outOfRange } from '@ipc/core/internal'
+
+/**
+ * The `maxsize` option (both backends): undefined is 0 (no limit); else an
+ * integer from 0 to `max`. A string such as '10' is a TypeError, not coerced.
+ */
+export function checkMaxsize(maxsize: unknown, max: number): number {
+  if (maxsize === undefined) return 0
+  const problem = `The "maxsize" option must be an integer from 0 to ${max}, received ${inspect(maxsize)}`
+  if (typeof maxsize !== 'number') throw invalidArgType(problem)
+  if (!Number.isInteger(maxsize) || maxsize < 0 || maxsize > max) throw outOfRange(problem)
+  return maxsize
+}
 
 /** Default size of a queue's ring in bytes (1 MiB). */
 export const DEFAULT_CAPACITY = 1024 * 1024

@@ -57,8 +57,13 @@ describe('new Queue()', () => {
   })
 
   it('validates maxsize and capacity', () => {
-    expect(() => new Queue({ maxsize: -1 })).toThrow('The "maxsize" option must be a non-negative integer, received -1')
+    expect(() => new Queue({ maxsize: -1 })).toThrow(
+      'The "maxsize" option must be an integer from 0 to 2147483647, received -1',
+    )
     expect(() => new Queue({ maxsize: 1.5 })).toThrow(RangeError)
+    // A string is a TypeError that shows it is one, as for every other option.
+    expect(() => new Queue({ maxsize: '10' as unknown as number })).toThrow(TypeError)
+    expect(() => new JoinableQueue({ maxsize: '10' as unknown as number })).toThrow("received '10'")
     expect(() => new Queue({ capacity: 10 })).toThrow(RangeError)
     expect(() => new Queue({ capacity: '1' as unknown as number })).toThrow(TypeError)
     expect(() => new Queue({ name: 'a/b' })).toThrow(TypeError)

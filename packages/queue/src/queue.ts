@@ -32,6 +32,7 @@ import {
 import { Empty, Full, ShutDown } from './errors.js'
 import { type Attached, type Flavor, QUEUE, type QueueSpec } from './layout.js'
 import {
+  checkMaxsize,
   DEFAULT_CAPACITY,
   type GetManyOptions,
   type GetOptions,
@@ -58,10 +59,13 @@ export interface QueueState {
   /** `joinable queue "jobs"`, for messages. */
   readonly what: string
   /**
-   * Runs after this object shut the queue down, with the number of items
-   * it dropped: JoinableQueue counts them done and wakes its joiners.
+   * Runs after each item this object's `shutdown({ immediate })` drops, at
+   * once (JoinableQueue counts it done): a shutdown that throws part-way has
+   * counted what it dropped.
    */
-  onShutdown?: ((dropped: number) => void) | undefined
+  onDropped?: (() => void) | undefined
+  /** Runs after this object shut the queue down, also when that threw: JoinableQueue wakes its joiners. */
+  onShutdown?: (() => void) | undefined
 }
 
 const RESOLVED = Promise.resolve()
@@ -76,9 +80,7 @@ export function queueState(queue: Queue<unknown>): QueueState {
 /** Validates the creation options of a queue (constructor, or `open`'s `create`). */
 export function checkQueueOptions(options: QueueOptions | undefined): QueueSpec {
   checkOptionsObject(options)
-  const maxsize = options?.maxsize ?? 0
-  if (typeof maxsize !== 'number' || !Number.isInteger(maxsize) || maxsize < 0 || maxsize > 0x7fffffff)
-    throw outOfRange(`The "maxsize" option must be a non-negative integer, received ${String(maxsize)}`)
+  const maxsize = checkMaxsize(options?.maxsize, 0x7fffffff)
   const capacity = options?.capacity ?? DEFAULT_CAPACITY
   if (typeof capacity !== 'number')
     throw invalidArgType(`The "capacity" option must be a number, received ${typeof capacity}`)
@@ -605,7 +607,8 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * `join`). Idempotent.
    *
    * @throws {TimeoutError} with `immediate: true`, when another process has held a lock of the
-   * queue for 2 s (it is stopped): the queue is shut down, but its items were not dropped.
+   * queue for 2 s (it is stopped): the queue is shut down, and the items left were not dropped
+   * (those dropped before stay dropped; a JoinableQueue counted them done). Calling it again drops them.
    * @example
    * ```ts
    * const queue = new Queue<string>()
@@ -621,8 +624,11 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
     if (typeof immediate !== 'boolean')
       throw invalidArgType(`The "immediate" option must be a boolean, received ${typeof immediate}`)
     this.#assertOpen()
-    const dropped = this.#ring.shutdown(immediate)
-    this.#state.onShutdown?.(dropped)
+    try {
+      this.#ring.shutdown(immediate, this.#state.onDropped)
+    } finally {
+      this.#state.onShutdown?.()
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { Lock, RLock } from '@ipc/semaphore'
+import { BoundedSemaphore, Lock, RLock, Semaphore } from '@ipc/semaphore'
 import { uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Condition } from './condition.js'
@@ -154,6 +154,23 @@ describe('Condition#wait() and Condition#notify()', () => {
     condition.notify(0)
     condition.release()
     expect(() => new Condition(42 as unknown as Lock)).toThrow(TypeError)
+  })
+
+  it('refuses a Semaphore, a BoundedSemaphore or another non-lock object as the lock with TypeError (not as options)', () => {
+    for (const make of [() => new Semaphore(1), () => new BoundedSemaphore(1)]) {
+      const semaphore = make()
+      try {
+        expect(() => new Condition(semaphore as unknown as Lock)).toThrow(
+          'The "lock" argument must be a Lock or an RLock',
+        )
+      } finally {
+        semaphore.close()
+      }
+    }
+    expect(() => new Condition(new Map() as unknown as Lock)).toThrow(TypeError)
+    // A plain object is still the options.
+    const condition = track(new Condition({ name: uniqueName() }))
+    expect(condition.lock).toBeInstanceOf(RLock)
   })
 })
 

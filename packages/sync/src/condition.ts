@@ -193,10 +193,15 @@ function givenLock(lock: unknown): ConditionLock {
   return given
 }
 
-/** True when `value` looks like a lock (has a lock's handle), not an options object. */
-function isLockLike(value: unknown): boolean {
-  const kind = (value as { handle?: { kind?: unknown } } | null)?.handle?.kind
-  return kind === 'lock' || kind === 'rlock'
+/**
+ * True when `value` is taken for the options (`new Condition(options)`): a
+ * plain object. Anything else is checked as the lock, so a Semaphore or a
+ * Map given as the lock is a TypeError, not options named after it.
+ */
+function isOptionsObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }
 
 /** Validates the arguments of `new Condition(lock?, options?)` (also `new Condition(options)`). */
@@ -278,7 +283,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    * `new Condition({ name })` names it.
    */
   constructor(lock?: ConditionLock | ConditionOptions, options?: ConditionOptions) {
-    const optionsFirst = lock !== undefined && !isLockLike(lock) && options === undefined
+    const optionsFirst = isOptionsObject(lock) && options === undefined
     super(CONDITION, () =>
       optionsFirst ? conditionSpec(undefined, lock as ConditionOptions) : conditionSpec(lock, options),
     )

@@ -10,6 +10,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { deserialize } from '../codec/codec.js'
+import { ProcessError } from '../errors.js'
 import { revive } from '../primitive/handle.js'
 import { runtime } from '../runtime.js'
 import { within } from '../waiting/signal.js'
@@ -17,6 +18,7 @@ import {
   CHILD_MARK,
   errorFields,
   importModule,
+  MAIN_GUARD_HINT,
   type ProcessPayload,
   type ProcessResultMessage,
   placeTransfer,
@@ -131,12 +133,28 @@ async function finish(error: unknown, code = 1): Promise<void> {
   try {
     // The outcome first: a close that waits on a server must not hold it back.
     await report({ type: RESULT_TYPE, ok: false, error: errorFields(error) })
+    printFailure(error)
     await closeRevived()
     await flush(process.stdout)
     await flush(process.stderr)
   } finally {
     // Whatever failed above, the child exits with `code`: a failure never passes for success.
     process.exit(code)
+  }
+}
+
+/**
+ * Prints the failure on the child's stderr, as Python prints a child's
+ * traceback: it shows even when the parent never calls join() (it waits on
+ * a queue the child would have filled, say). A main-guard error was printed
+ * when it was thrown (importModule).
+ */
+function printFailure(error: unknown): void {
+  if (error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)) return
+  try {
+    console.error(`Process "${runtime().childName ?? 'Process'}" failed:`, error)
+  } catch {
+    // A value inspect cannot print (a throwing proxy): the parent's ProcessError still says what it could.
   }
 }
 

@@ -1519,9 +1519,12 @@ export class MpmcRing {
    * Marks the ring shut down in every process: later puts return
    * MPMC_PUT_SHUTDOWN, gets drain what is left then return MPMC_SHUTDOWN, and
    * every sleeper wakes to see it. With `immediate`, drops the messages still
-   * in the ring and returns how many it dropped.
+   * in the ring and returns how many it dropped; `onDropped` runs after each
+   * drop, so a caller counting them has counted every one dropped when this
+   * throws part-way (TimeoutError, CorruptError). A SIGKILL between a drop and
+   * its `onDropped` loses that one count.
    */
-  shutdown(immediate: boolean): number {
+  shutdown(immediate: boolean, onDropped?: () => void): number {
     this.assertSound()
     const i32 = this.#i32
     const w = this.#w
@@ -1536,6 +1539,7 @@ export class MpmcRing {
         const taken = this.#getLocked(false)
         if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) break
         dropped++
+        onDropped?.()
       }
     }
     this.#getSide.events.notifyAll()
@@ -1548,7 +1552,7 @@ export class MpmcRing {
   /**
    * Takes `lock` for `shutdown({ immediate })`, which has no timeout: waits
    * LOCK_BOUND_MS for a live owner, then throws TimeoutError (the ring is
-   * shut down; what is left was not dropped).
+   * shut down; what is left was not dropped, what was dropped before stays dropped).
    */
   #lockForShutdown(lock: OwnerWord, side: string): void {
     if (lock.take() || lock.acquireSync(deadlineOf(LOCK_BOUND_MS), LOCK_SPINS) !== BUSY) return

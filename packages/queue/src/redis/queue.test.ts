@@ -33,6 +33,7 @@ describe('Redis queues without a server', () => {
     expect(() => new Queue({ lease: 5 })).toThrow(RangeError)
     expect(() => new Queue({ name: 'a{b}' })).toThrow(TypeError)
     expect(() => new Queue({ maxsize: -1 })).toThrow(RangeError)
+    expect(() => new Queue({ maxsize: '10' as unknown as number })).toThrow(TypeError)
   })
 
   it('reject calls with ConnectionError when nothing listens at the url', async () => {

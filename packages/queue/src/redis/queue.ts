@@ -44,6 +44,7 @@ import {
   unexpectedReply,
 } from '@ipc/core/redis'
 import { Empty, Full, ShutDown } from '../errors.js'
+import { checkMaxsize } from '../options.js'
 import { fromWire, handedFromServer, toWire } from './item.js'
 import { KEY_PARTS, MAX_BATCH, MAX_MAXSIZE, QUEUE_LIBRARY } from './library.js'
 import type {
@@ -108,13 +109,6 @@ function asCount(value: unknown, what: string, max: number): number {
   return value
 }
 
-function checkMaxsize(maxsize: unknown): number {
-  if (maxsize === undefined) return 0
-  if (typeof maxsize !== 'number' || !Number.isInteger(maxsize) || maxsize < 0 || maxsize > MAX_MAXSIZE)
-    throw outOfRange(`The "maxsize" option must be a non-negative integer, received ${String(maxsize)}`)
-  return maxsize
-}
-
 /** getMany's `max`: a positive integer or Infinity (the default). */
 function checkMax(max: unknown): number {
   if (max === undefined) return Number.POSITIVE_INFINITY
@@ -132,7 +126,7 @@ export function newSpec(options: RedisQueueOptions | undefined): AttachSpec {
   checkOptionsObject(options)
   return {
     ...attachSpec('new', options?.name, options),
-    maxsize: checkMaxsize(options?.maxsize),
+    maxsize: checkMaxsize(options?.maxsize, MAX_MAXSIZE),
     persistent: checkPersistent(options?.persistent),
   }
 }
@@ -144,7 +138,7 @@ export function openSpec(name: string, options: RedisQueueOpenOptions | undefine
   checkOptionsObject(createOptions, 'create')
   return {
     ...attachSpec(create === false ? 'open' : 'create', checkRedisName(name), options),
-    maxsize: checkMaxsize(createOptions.maxsize),
+    maxsize: checkMaxsize(createOptions.maxsize, MAX_MAXSIZE),
     persistent: checkPersistent(createOptions.persistent),
   }
 }
