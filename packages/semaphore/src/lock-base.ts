@@ -119,6 +119,11 @@ export function lockKind(
     init(created) {
       Atomics.store(created.i32, (created.dataOffset + OFFSET_MAGIC) / 4, LOCK_MAGIC)
     },
+    // A dead holder's slot is about to be freed: its hold becomes abandoned (the next acquirer
+    // takes over with previousOwnerDied), not left naming a slot a new attacher may claim.
+    onReap(slot: number, reaped: Segment): void {
+      new RobustLock(reaped, reaped.dataOffset + OFFSET_LOCK, { label: segment.label }).abandonFor(slot)
+    },
     attach(opened: Segment): LockAttachment {
       if (Atomics.load(opened.i32, (opened.dataOffset + OFFSET_MAGIC) / 4) !== LOCK_MAGIC)
         throw new IncompatibleError(`Cannot open ${segment.label} "${opened.name}": its data is not a lock's`)

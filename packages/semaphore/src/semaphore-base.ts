@@ -249,7 +249,8 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
     this.#assertOpen('acquire')
     if (signal?.aborted) throw signal.reason
     if (counter.tryTake(false) === TAKEN) return true
-    if (timeout === 0) return counter.tryOnce(Number.POSITIVE_INFINITY)
+    // As acquire({ timeout: 0 }): a tag still set after the spins means "not now", not 2 s of waiting.
+    if (timeout === 0) return counter.tryOnce(0)
     let took = false
     counter.register()
     try {

@@ -4,7 +4,9 @@
  * with previousOwnerDied, by the next acquirer.
  */
 import { once } from 'node:events'
+import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
+import { HEADER_BYTES, SLOT_COUNT, threadId } from '@ipc/core/internal'
 import { spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { ValueError } from '../src/errors.js'
@@ -57,6 +59,51 @@ for (const Class of [Lock, RLock]) {
         expect(lock.previousOwnerDied).toBe(false)
         expect(lock.locked).toBe(false)
       } finally {
+        lock.close()
+      }
+    })
+
+    it("does not pass a dead holder's lock to the next attacher of its freed slot, even with the holder's thread id", {
+      timeout: 30_000,
+    }, async () => {
+      const lock = new Class({ name: uniqueName() })
+      const others: InstanceType<typeof Class>[] = []
+      try {
+        const child = spawnChild(CHILD, ['hold', kind, lock.name])
+        await child.waitFor('holding')
+        child.child.kill('SIGKILL')
+        expect(await child.exited).toBe(-9)
+        // White box: the owner word (the data area's first word; core's owner-word.ts) named the
+        // child's slot and thread. Give it this thread's id, as a reused pid (or the same pid in
+        // another PID namespace) would: the next attacher of that slot, in this thread, then has
+        // the very code the word holds.
+        const file = `/dev/shm/ipc-${lock.name}`
+        const word = Buffer.alloc(4)
+        const fd = openSync(file, 'r+')
+        try {
+          readSync(fd, word, 0, 4, HEADER_BYTES)
+          const slotPlus1 = (word.readInt32LE(0) & ~(1 << 30)) >>> 22
+          expect(slotPlus1).toBeGreaterThan(0)
+          word.writeInt32LE((slotPlus1 << 22) | (threadId() & 0x3fffff))
+          writeSync(fd, word, 0, 4, HEADER_BYTES)
+        } finally {
+          closeSync(fd)
+        }
+        // Fill the other slots: the next open takes the dead child's slot over and frees it (reap).
+        for (let i = 2; i < SLOT_COUNT; i++) others.push(Class.open(lock.name))
+        const heir = Class.open(lock.name)
+        others.push(heir)
+        // The dead hold was abandoned when its slot was freed: nobody holds it, the heir acquires it
+        // and learns the previous owner died (before: it "held" it without an acquire).
+        expect(heir.held).toBe(false)
+        expect(lock.locked).toBe(false)
+        expect(heir.tryAcquire()).toBe(true)
+        expect(heir.previousOwnerDied).toBe(true)
+        heir.release()
+        expect(lock.tryAcquire()).toBe(true)
+        lock.release()
+      } finally {
+        for (const other of others) other.close()
         lock.close()
       }
     })

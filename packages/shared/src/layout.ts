@@ -37,7 +37,7 @@
  * is published (Segment.create's init runs before the ready flag), so openers
  * read it without synchronisation.
  */
-import type { Segment, SegmentKind } from '@ipc/core/internal'
+import { checkName, type Segment, type SegmentKind } from '@ipc/core/internal'
 
 export const VALUE_KIND: SegmentKind = { kind: 'shared-value', version: 2, label: 'shared value' }
 export const ARRAY_KIND: SegmentKind = { kind: 'shared-array', version: 2, label: 'shared array' }
@@ -120,9 +120,19 @@ export function readSharedHeader(segment: Segment, corrupt: (what: string) => Er
     if (!(bytes >= 1 && bytes <= MAX_LOCK_NAME_BYTES))
       throw corrupt(`its lock name is ${bytes} bytes long, outside 1 to ${MAX_LOCK_NAME_BYTES}`)
     const name = Buffer.from(segment.buffer, base + OFFSET_LOCK_NAME, bytes).toString('utf8')
-    if (name.includes('/') || name.includes('\0') || Buffer.byteLength(name) !== bytes)
-      throw corrupt('its lock name is not a valid name')
+    // The rules of every name (checkName: not '.' or '..', no '/' or NUL), and bytes that were UTF-8.
+    if (Buffer.byteLength(name) !== bytes || !isValidName(name)) throw corrupt('its lock name is not a valid name')
     lock = { kind, name, owned: (flags & FLAG_OWNS_LOCK) !== 0 }
   }
   return { typeId: view.getUint32(OFFSET_TYPE, true), length: view.getFloat64(OFFSET_LENGTH, true), lock }
+}
+
+/** Whether `name` passes checkName (it was read from shared memory: its failure is the memory's, not an argument's). */
+function isValidName(name: string): boolean {
+  try {
+    checkName(name)
+    return true
+  } catch {
+    return false
+  }
 }

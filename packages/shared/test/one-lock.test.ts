@@ -204,6 +204,16 @@ describe('a corrupt lock record', () => {
       const bytes = Atomics.load(segment.i32, bytesWord)
       Atomics.store(segment.i32, bytesWord, 100_000)
       expect(() => SharedValue.open(value.name)).toThrow(CorruptError)
+      // A lock name that breaks the name rules ('.', '..') is the memory's fault, not an argument's.
+      const nameBytes = new Uint8Array(segment.buffer, segment.dataOffset + 32, 2)
+      const saved = nameBytes.slice()
+      for (const bad of ['.', '..']) {
+        Atomics.store(segment.i32, bytesWord, bad.length)
+        nameBytes.set(Buffer.from(bad.padEnd(2, '\0')))
+        expect(() => SharedValue.open(value.name)).toThrow(CorruptError)
+        expect(() => SharedValue.open(value.name)).toThrow('its lock name is not a valid name')
+      }
+      nameBytes.set(saved)
       Atomics.store(segment.i32, bytesWord, bytes)
       track(SharedValue.open(value.name))
     } finally {

@@ -103,6 +103,7 @@ import {
   PEER_CHECK_MS,
   Primitive,
   type PrimitiveKind,
+  ROBUST_LOCK_BYTES,
   RobustLock,
   remaining,
   type Segment,
@@ -182,6 +183,15 @@ const BARRIER: PrimitiveKind<BarrierAttachment, BarrierSpec> = {
     Atomics.store(created.i32, base + B_PARTIES, spec.parties)
     Atomics.store(created.i32, base + B_CAPACITY, barrierCapacity(spec.parties))
     Atomics.store(created.i32, base + B_MAGIC, BARRIER_MAGIC)
+  },
+  // A dead holder's slot is about to be freed: its hold of the lock becomes abandoned (the next
+  // taker takes it over), not left naming a slot that a new attacher with its thread id may claim.
+  // A data area too short for the lock is left to attach, which reports it corrupt.
+  onReap(slot: number, reaped: Segment): void {
+    if (reaped.dataBytes < B_LOCK * 4 + ROBUST_LOCK_BYTES) return
+    new RobustLock(reaped, reaped.dataOffset + B_LOCK * 4, {
+      label: `the lock of barrier "${reaped.name}"`,
+    }).abandonFor(slot)
   },
   attach(opened: Segment): BarrierAttachment {
     const base = opened.dataOffset / 4

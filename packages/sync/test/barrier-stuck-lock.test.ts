@@ -7,7 +7,8 @@
  * bound. The calls under test run in children, so a hang fails the test
  * instead of freezing the runner.
  */
-import { RobustLock, Segment } from '@ipc/core/internal'
+import { closeSync, openSync, readSync, writeSync } from 'node:fs'
+import { HEADER_BYTES, RobustLock, Segment, SLOT_COUNT, threadId } from '@ipc/core/internal'
 import { Barrier, BrokenBarrierError } from '@ipc/sync'
 import { spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
@@ -119,6 +120,48 @@ describe('Barrier whose internal lock a live process keeps', () => {
       barrier.abort()
       expect(barrier.broken).toBe(true)
     } finally {
+      barrier.close()
+    }
+  })
+})
+
+describe('Barrier whose lock holder died, its slot freed and claimed again', () => {
+  it("does not let the slot's next attacher, with the dead holder's thread id, pass for the holder", {
+    timeout: 20_000,
+  }, async () => {
+    const barrier = new Barrier(2)
+    const others: Barrier[] = []
+    try {
+      const holder = spawnChild(LOCK_HOLDER, [barrier.name])
+      await holder.waitFor('holding')
+      holder.child.kill('SIGKILL')
+      expect(await holder.exited).toBe(-9)
+      // White box: give the dead holder's owner word this thread's id, as a reused pid (or the same
+      // pid in another PID namespace) would.
+      const at = HEADER_BYTES + B_LOCK * 4
+      const word = Buffer.alloc(4)
+      const fd = openSync(`/dev/shm/ipc-${barrier.name}`, 'r+')
+      try {
+        readSync(fd, word, 0, 4, at)
+        const slotPlus1 = (word.readInt32LE(0) & ~(1 << 30)) >>> 22
+        expect(slotPlus1).toBeGreaterThan(0)
+        word.writeInt32LE((slotPlus1 << 22) | (threadId() & 0x3fffff))
+        writeSync(fd, word, 0, 4, at)
+      } finally {
+        closeSync(fd)
+      }
+      // Fill the other slots: the next open takes the dead holder's slot over and frees it.
+      for (let i = 2; i < SLOT_COUNT; i++) others.push(Barrier.open(barrier.name))
+      const heir = Barrier.open(barrier.name)
+      others.push(heir)
+      // The dead hold was abandoned when its slot was freed. Before, the heir's lock word named the
+      // heir itself, which the barrier reads as corrupt memory: every call threw CorruptError.
+      heir.abort()
+      expect(barrier.broken).toBe(true)
+      heir.reset()
+      expect(barrier.broken).toBe(false)
+    } finally {
+      for (const other of others) other.close()
       barrier.close()
     }
   })

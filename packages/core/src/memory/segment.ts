@@ -241,7 +241,9 @@ export function checkName(name: unknown, what = 'name'): string {
   if (bytes === 0 || bytes > MAX_NAME_BYTES)
     throw invalidArgValue(`The "${what}" must be 1 to ${MAX_NAME_BYTES} bytes long in UTF-8, received ${bytes} bytes`)
   if (name.includes('/') || name.includes('\0') || name === '.' || name === '..')
-    throw invalidArgValue(`The "${what}" must not contain "/" or NUL characters, received ${JSON.stringify(name)}`)
+    throw invalidArgValue(
+      `The "${what}" must not be "." or ".." nor contain "/" or NUL characters, received ${JSON.stringify(name)}`,
+    )
   // UTF-8 turns every lone surrogate into U+FFFD: two such names would open one file.
   if (!isWellFormed(name))
     throw invalidArgValue(

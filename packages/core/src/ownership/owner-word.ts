@@ -26,6 +26,8 @@
  * | code → code + WAITERS               | a sleeper, just before it sleeps on that value       |
  * | code (+ WAITERS) → FREE             | the holder (release); with WAITERS it wakes one      |
  * | code (+ WAITERS) → ABANDONED        | the holder (abandon); with WAITERS it wakes one      |
+ * | dead code (+ W) → ABANDONED         | the reaper freeing the dead holder's slot            |
+ * |                                     | (abandonFor); with WAITERS it wakes one              |
  * | dead code (+ W) → code + W          | the one taker of a dead holder, who then runs        |
  * |                                     | `onTakeover` (repair) before it uses the data        |
  *
@@ -234,6 +236,28 @@ export class OwnerWord {
     for (;;) {
       const seen = Atomics.load(i32, this.#index)
       if ((seen & ~OWNER_WAITERS) !== this.code) return false
+      if (Atomics.compareExchange(i32, this.#index, seen, OWNER_ABANDONED) !== seen) continue
+      if ((seen & OWNER_WAITERS) !== 0) notifyWord(i32, this.#index, 1)
+      return true
+    }
+  }
+
+  /**
+   * A kind's onReap, for a word whose data its next taker repairs: if the
+   * attachment at `slot` (dead, its slot about to be freed) holds the word,
+   * marks it ABANDONED, waking a sleeper, so the next taker gets TOOK_OVER.
+   * True when it did. Without it the freed slot's next attacher, with the
+   * same thread id (a reused pid, another PID namespace), would pass for the
+   * holder: the lock would be its own without an acquire, held for everyone
+   * else while it lives.
+   */
+  abandonFor(slot: number): boolean {
+    const i32 = this.#i32
+    for (;;) {
+      const seen = Atomics.load(i32, this.#index)
+      this.#check(seen)
+      const code = seen & ~OWNER_WAITERS
+      if (code <= OWNER_ABANDONED || (code >>> TID_BITS) - 1 !== slot) return false
       if (Atomics.compareExchange(i32, this.#index, seen, OWNER_ABANDONED) !== seen) continue
       if ((seen & OWNER_WAITERS) !== 0) notifyWord(i32, this.#index, 1)
       return true

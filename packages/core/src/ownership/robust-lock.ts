@@ -269,6 +269,17 @@ export class RobustLock {
   }
 
   /**
+   * For the kind's onReap: a lock that the dead attachment at `slot` holds
+   * is marked abandoned (its next taker sees `previousOwnerDied`), so the
+   * slot can be freed and claimed again without its next attacher passing
+   * for the holder. True when it held the lock.
+   * @throws {CorruptError} when the lock word is corrupt.
+   */
+  abandonFor(slot: number): boolean {
+    return this.#word.abandonFor(slot)
+  }
+
+  /**
    * Releases the lock (one level of a recursive lock) and wakes one sleeper
    * if any sleeps.
    * @throws {ValueError} when this object and thread do not hold the lock.
