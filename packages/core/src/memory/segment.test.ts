@@ -114,10 +114,11 @@ describe('Segment.create()', () => {
 
 describe('segment names', () => {
   const bad: [unknown, string, RegExp][] = [
-    ['/x', 'ERR_INVALID_ARG_VALUE', /must not contain "\/" or NUL characters, received "\/x"/],
-    ['a/b', 'ERR_INVALID_ARG_VALUE', /must not contain/],
-    ['a\0b', 'ERR_INVALID_ARG_VALUE', /must not contain/],
-    ['..', 'ERR_INVALID_ARG_VALUE', /must not contain/],
+    ['/x', 'ERR_INVALID_ARG_VALUE', /must not be "\." or "\.\." nor contain "\/" or NUL characters, received "\/x"/],
+    ['a/b', 'ERR_INVALID_ARG_VALUE', /nor contain "\/"/],
+    ['a\0b', 'ERR_INVALID_ARG_VALUE', /nor contain "\/" or NUL/],
+    ['..', 'ERR_INVALID_ARG_VALUE', /must not be "\." or "\.\."/],
+    ['.', 'ERR_INVALID_ARG_VALUE', /must not be "\." or "\.\." .*, received "\."/],
     ['', 'ERR_INVALID_ARG_VALUE', /must be 1 to 200 bytes long in UTF-8, received 0 bytes/],
     ['x'.repeat(300), 'ERR_INVALID_ARG_VALUE', /must be 1 to 200 bytes long in UTF-8, received 300 bytes/],
     // 101 UTF-16 units, 202 bytes: the limit counts UTF-8 bytes (what the file name holds).
