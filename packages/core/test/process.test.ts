@@ -308,6 +308,12 @@ describe.each(['process', 'thread'] as const)('a child whose function fails (%s 
     expect(err).toContain('process-functions.mjs')
     expect(err.match(/failed:/g)).toHaveLength(1)
   })
+
+  it('prints what it can of an error that util.inspect cannot print', { timeout: 20_000 }, async () => {
+    const tree = spawnChild(parent, ['fails', mode, 'failUninspectable'])
+    expect(await tree.exited).toBe(0)
+    expect(tree.stderr()).toContain('Process "failing" failed: Error: bad input')
+  })
 })
 
 describe('Process from the CJS build', () => {

@@ -31,9 +31,9 @@ import { PipeEnd } from './pipe-end.js'
  */
 export function Pipe<T = unknown>(options: PipeOptions = {}): [Connection<T>, Connection<T>] {
   // Python's `Pipe(False)` is `Pipe({ duplex: false })` here: a boolean is not taken for options.
-  if (typeof options === 'boolean')
+  if ((options as unknown) === false)
     throw invalidArgType(
-      `The options must be an object, received boolean (for a one-way pipe, as Python's Pipe(False), pass { duplex: false })`,
+      `The options must be an object, received false (for a one-way pipe, as Python's Pipe(False), pass { duplex: false })`,
     )
   checkOptionsObject(options)
   const [first, second] = PipeEnd.create(options)

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { notifyWord, threadId } from '@ipc/core/internal'
+import { notifyWord, ownerCode, threadId } from '@ipc/core/internal'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ClosedError, JoinableQueue, Queue, TimeoutError, ValueError } from './index.js'
@@ -105,7 +105,7 @@ describe('JoinableQueue#join()', () => {
     let drops = 0
     state.onDropped = () => {
       count?.()
-      if (++drops === 3) Atomics.store(segment.i32, lock, ((segment.slot + 1) << 22) | (threadId() & 0x3fffff))
+      if (++drops === 3) Atomics.store(segment.i32, lock, ownerCode(segment.slot, threadId()))
     }
     expect(() => q.shutdown({ immediate: true })).toThrow(TimeoutError)
     expect(drops).toBe(3)

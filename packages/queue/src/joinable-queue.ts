@@ -8,7 +8,7 @@
  *
  * | word         | written by                                   | meaning                                        |
  * |--------------|----------------------------------------------|------------------------------------------------|
- * | TASKS_DONE   | taskDone (CAS +1), shutdown (+ items dropped) | tasks done ever (int32, wraps)                 |
+ * | TASKS_DONE   | taskDone (CAS +1), shutdown (+1 per drop)     | tasks done ever (int32, wraps)                 |
  * | JOIN_EVENT   | taskDone, shutdown (`EventCount.notify`)      | the joiners' event count: bumped when unfinished tasks may have reached 0 |
  * | JOIN_WAITERS | join/joinSync (the kernel's runners)          | joiners registered to sleep on JOIN_EVENT      |
  *
@@ -24,7 +24,10 @@
  * What a SIGKILL can lose: a consumer killed between its CAS and its notify
  * leaves joiners asleep until their next look (RECHECK_MS, 1 s); a joiner
  * killed while registered leaves JOIN_WAITERS one too high, so each later
- * notify makes one wake syscall that wakes nobody. Never a wrong answer.
+ * notify makes one wake syscall that wakes nobody. A `shutdown({ immediate })`
+ * killed between dropping an item and counting it done (one add) leaves that
+ * item unfinished for good: `join()` then never returns true. Otherwise never
+ * a wrong answer.
  */
 import { ClosedError, ValueError } from '@ipc/core'
 import {

@@ -114,9 +114,8 @@ function flavor(kind: Flavor['segment']['kind'], label: string, className: Flavo
     attach: (segment) => attachRing(segment, self),
     // A dead attacher's locks and sleeper counts are released before its slot is freed.
     // When a full table makes an open take over a dead slot, this runs before the ring
-    // is attached and does nothing for it: the attach then bumps the slot's epoch (the
-    // dead owner's lock words become stale, so waiters take the locks over) and
-    // reclaims the slot's sleeper shares.
+    // is attached and does nothing for it: the ring's attach then abandons the locks its
+    // slot holds and reclaims the slot's sleeper shares.
     onReap: (slot, _segment, attached) => attached?.ring.reclaimSlot(slot),
   }
   return self

@@ -5,11 +5,11 @@ import { inspect } from 'node:util'
 import { invalidArgType, outOfRange } from '@ipc/core/internal'
 
 /**
- * The `maxsize` option (both backends): undefined is 0 (no limit); else an
- * integer from 0 to `max`. A string such as '10' is a TypeError, not coerced.
+ * The `maxsize` option (both backends): undefined or null is 0 (no limit);
+ * else an integer from 0 to `max`. A string such as '10' is a TypeError, not coerced.
  */
 export function checkMaxsize(maxsize: unknown, max: number): number {
-  if (maxsize === undefined) return 0
+  if (maxsize === undefined || maxsize === null) return 0
   const problem = `The "maxsize" option must be an integer from 0 to ${max}, received ${inspect(maxsize)}`
   if (typeof maxsize !== 'number') throw invalidArgType(problem)
   if (!Number.isInteger(maxsize) || maxsize < 0 || maxsize > max) throw outOfRange(problem)

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util'
-import { notifyWord, TRANSFER, threadId } from '@ipc/core/internal'
-import { shmSegments, uniqueName } from '@ipc/test-utils'
+import { notifyWord, ownerCode, SLOT_COUNT, TRANSFER, threadId } from '@ipc/core/internal'
+import { shmSegments, spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import {
   ClosedError,
@@ -64,6 +64,10 @@ describe('new Queue()', () => {
     // A string is a TypeError that shows it is one, as for every other option.
     expect(() => new Queue({ maxsize: '10' as unknown as number })).toThrow(TypeError)
     expect(() => new JoinableQueue({ maxsize: '10' as unknown as number })).toThrow("received '10'")
+    // null is no limit, as undefined (it always was).
+    const unbounded = new Queue({ maxsize: null as unknown as number })
+    expect(unbounded.maxsize).toBe(0)
+    unbounded.close()
     expect(() => new Queue({ capacity: 10 })).toThrow(RangeError)
     expect(() => new Queue({ capacity: '1' as unknown as number })).toThrow(TypeError)
     expect(() => new Queue({ name: 'a/b' })).toThrow(TypeError)
@@ -293,6 +297,42 @@ describe('Queue#close() while its own get() waits', () => {
     expect(performance.now() - started).toBeLessThan(300)
     expect(Atomics.load(segment.i32, ring + C_WAITERS)).toBe(0)
     for (let s = 0; s < 128; s++) expect(Atomics.load(segment.i32, ring + SLOT_C_WAITERS + s)).toBe(0)
+  })
+})
+
+describe('a dead attacher whose slot a full table hands to a new attachment', () => {
+  it("abandons the locks the slot held: the heir, with the dead holder's thread id, is not taken for their holder", {
+    timeout: 30_000,
+  }, async () => {
+    const q = queue<string>()
+    const child = spawnChild(new URL('../test/fixtures/blocked.mjs', import.meta.url), [
+      JSON.stringify(q.handle),
+      'get-async',
+    ])
+    await child.waitFor('waiting')
+    const { segment } = queueState(q as Queue<unknown>)
+    const childSlot = Array.from({ length: SLOT_COUNT }, (_, s) => s).find(
+      (s) => segment.slotOwner(s)?.pid === child.child.pid,
+    ) as number
+    expect(childSlot).toBeGreaterThan(0)
+    child.child.kill('SIGKILL')
+    expect(await child.exited).toBe(-9)
+    // White box: the consumer lock word (mpmc-ring.ts's C_LOCK, word 16) names the dead child's slot
+    // and this thread, as if it died holding it and its pid came back as this thread's id.
+    const cLock = (segment.dataOffset + RING_OFFSET) / 4 + 16
+    Atomics.store(segment.i32, cLock, ownerCode(childSlot, threadId()))
+    const others: Queue<string>[] = []
+    onTestFinished(() => {
+      for (const other of others) other.close()
+    })
+    for (let i = 2; i < SLOT_COUNT; i++) others.push(Queue.open<string>(q.name))
+    // Every slot is taken: this open takes the dead child's slot. Before, its own code in the lock
+    // word read as corrupt memory (CorruptError at open); now the lock was abandoned, and the
+    // heir's get takes it over (repairing what the dead holder may have left half done).
+    const heir = Queue.open<string>(q.name)
+    others.push(heir)
+    heir.putSync('after')
+    expect(heir.getNowait()).toBe('after')
   })
 })
 

@@ -122,7 +122,8 @@ export function lockKind(
     // A dead holder's slot is about to be freed: its hold becomes abandoned (the next acquirer
     // takes over with previousOwnerDied), not left naming a slot a new attacher may claim.
     onReap(slot: number, reaped: Segment): void {
-      new RobustLock(reaped, reaped.dataOffset + OFFSET_LOCK, { label: segment.label }).abandonFor(slot)
+      const label = `${segment.label} "${reaped.name}"`
+      new RobustLock(reaped, reaped.dataOffset + OFFSET_LOCK, { label }).abandonFor(slot)
     },
     attach(opened: Segment): LockAttachment {
       if (Atomics.load(opened.i32, (opened.dataOffset + OFFSET_MAGIC) / 4) !== LOCK_MAGIC)

@@ -4,10 +4,9 @@
  * with previousOwnerDied, by the next acquirer.
  */
 import { once } from 'node:events'
-import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
-import { HEADER_BYTES, SLOT_COUNT, threadId } from '@ipc/core/internal'
-import { spawnChild, uniqueName } from '@ipc/test-utils'
+import { HEADER_BYTES, ownerCode, SLOT_COUNT, threadId } from '@ipc/core/internal'
+import { rewriteOwnerWord, spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { ValueError } from '../src/errors.js'
 import { Lock, RLock } from '../src/lock.js'
@@ -77,18 +76,7 @@ for (const Class of [Lock, RLock]) {
         // child's slot and thread. Give it this thread's id, as a reused pid (or the same pid in
         // another PID namespace) would: the next attacher of that slot, in this thread, then has
         // the very code the word holds.
-        const file = `/dev/shm/ipc-${lock.name}`
-        const word = Buffer.alloc(4)
-        const fd = openSync(file, 'r+')
-        try {
-          readSync(fd, word, 0, 4, HEADER_BYTES)
-          const slotPlus1 = (word.readInt32LE(0) & ~(1 << 30)) >>> 22
-          expect(slotPlus1).toBeGreaterThan(0)
-          word.writeInt32LE((slotPlus1 << 22) | (threadId() & 0x3fffff))
-          writeSync(fd, word, 0, 4, HEADER_BYTES)
-        } finally {
-          closeSync(fd)
-        }
+        expect(rewriteOwnerWord(lock.name, HEADER_BYTES, (slot) => ownerCode(slot, threadId()))).toBeGreaterThan(0)
         // Fill the other slots: the next open takes the dead child's slot over and frees it (reap).
         for (let i = 2; i < SLOT_COUNT; i++) others.push(Class.open(lock.name))
         const heir = Class.open(lock.name)

@@ -189,9 +189,7 @@ const BARRIER: PrimitiveKind<BarrierAttachment, BarrierSpec> = {
   // A data area too short for the lock is left to attach, which reports it corrupt.
   onReap(slot: number, reaped: Segment): void {
     if (reaped.dataBytes < B_LOCK * 4 + ROBUST_LOCK_BYTES) return
-    new RobustLock(reaped, reaped.dataOffset + B_LOCK * 4, {
-      label: `the lock of barrier "${reaped.name}"`,
-    }).abandonFor(slot)
+    barrierLock(reaped, false).abandonFor(slot)
   },
   attach(opened: Segment): BarrierAttachment {
     const base = opened.dataOffset / 4
@@ -208,20 +206,24 @@ const BARRIER: PrimitiveKind<BarrierAttachment, BarrierSpec> = {
       throw new CorruptError(
         `Cannot open barrier "${opened.name}": its shared memory is corrupt (parties ${parties}, capacity ${capacity})`,
       )
-    const label = `barrier "${opened.name}"`
     return {
       segment: opened,
       parties,
       capacity,
       // Held only inside synchronous sections (acquireThen for the async calls): a lock word naming this
       // object met by any acquire of it was scribbled, and is CorruptError (not ValueError, not a wait).
-      lock: new RobustLock(opened, opened.dataOffset + B_LOCK * 4, {
-        label: `the lock of ${label}`,
-        ownCodeIsCorrupt: true,
-      }),
+      lock: barrierLock(opened, true),
       events: new EventCount(opened, i32, base + B_EVENT, base + B_WAITERS),
     }
   },
+}
+
+/** The barrier's internal lock (word B_LOCK of the data area of `segment`). */
+function barrierLock(segment: Segment, ownCodeIsCorrupt: boolean): RobustLock {
+  return new RobustLock(segment, segment.dataOffset + B_LOCK * 4, {
+    label: `the lock of barrier "${segment.name}"`,
+    ownCodeIsCorrupt,
+  })
 }
 
 function checkParties(parties: unknown): number {

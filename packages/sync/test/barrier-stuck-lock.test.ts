@@ -7,10 +7,9 @@
  * bound. The calls under test run in children, so a hang fails the test
  * instead of freezing the runner.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs'
-import { HEADER_BYTES, RobustLock, Segment, SLOT_COUNT, threadId } from '@ipc/core/internal'
+import { HEADER_BYTES, ownerCode, RobustLock, Segment, SLOT_COUNT, threadId } from '@ipc/core/internal'
 import { Barrier, BrokenBarrierError } from '@ipc/sync'
-import { spawnChild } from '@ipc/test-utils'
+import { rewriteOwnerWord, spawnChild } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { B_LOCK, BARRIER_KIND } from '../src/layout.js'
 
@@ -138,18 +137,8 @@ describe('Barrier whose lock holder died, its slot freed and claimed again', () 
       expect(await holder.exited).toBe(-9)
       // White box: give the dead holder's owner word this thread's id, as a reused pid (or the same
       // pid in another PID namespace) would.
-      const at = HEADER_BYTES + B_LOCK * 4
-      const word = Buffer.alloc(4)
-      const fd = openSync(`/dev/shm/ipc-${barrier.name}`, 'r+')
-      try {
-        readSync(fd, word, 0, 4, at)
-        const slotPlus1 = (word.readInt32LE(0) & ~(1 << 30)) >>> 22
-        expect(slotPlus1).toBeGreaterThan(0)
-        word.writeInt32LE((slotPlus1 << 22) | (threadId() & 0x3fffff))
-        writeSync(fd, word, 0, 4, at)
-      } finally {
-        closeSync(fd)
-      }
+      const lockAt = HEADER_BYTES + B_LOCK * 4
+      expect(rewriteOwnerWord(barrier.name, lockAt, (slot) => ownerCode(slot, threadId()))).toBeGreaterThan(0)
       // Fill the other slots: the next open takes the dead holder's slot over and frees it.
       for (let i = 2; i < SLOT_COUNT; i++) others.push(Barrier.open(barrier.name))
       const heir = Barrier.open(barrier.name)

@@ -234,7 +234,7 @@ export interface CreateOptions extends SegmentOptions {
   persistent?: boolean | undefined
 }
 
-/** Validates a user-given name: a non-empty string without '/', NUL or a lone surrogate, at most 200 bytes in UTF-8. */
+/** Validates a user-given name: a non-empty string, not '.' or '..', without '/', NUL or a lone surrogate, at most 200 bytes in UTF-8. */
 export function checkName(name: unknown, what = 'name'): string {
   if (typeof name !== 'string') throw invalidArgType(`The "${what}" must be a string, received ${typeof name}`)
   const bytes = Buffer.byteLength(name, 'utf8')

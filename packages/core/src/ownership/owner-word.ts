@@ -250,12 +250,15 @@ export class OwnerWord {
    * same thread id (a reused pid, another PID namespace), would pass for the
    * holder: the lock would be its own without an acquire, held for everyone
    * else while it lives.
+   * @throws {CorruptError} when the word breaks the encoding's range rules.
    */
   abandonFor(slot: number): boolean {
     const i32 = this.#i32
     for (;;) {
       const seen = Atomics.load(i32, this.#index)
-      this.#check(seen)
+      // Range-checked, but a code equal to this object's own is what the caller came for (an
+      // attach abandoning what its slot's earlier occupant held), not corrupt here.
+      this.#check(seen, false)
       const code = seen & ~OWNER_WAITERS
       if (code <= OWNER_ABANDONED || (code >>> TID_BITS) - 1 !== slot) return false
       if (Atomics.compareExchange(i32, this.#index, seen, OWNER_ABANDONED) !== seen) continue
@@ -480,14 +483,14 @@ export class OwnerWord {
     return Atomics.compareExchange(this.#i32, this.#index, seen, marked) === seen ? marked : undefined
   }
 
-  /** The range check of every word read: bit 31 clear, slot + 1 in 1…128 unless FREE/ABANDONED, not ours when that is corrupt. */
-  #check(word: number): void {
+  /** The range check of every word read: bit 31 clear, slot + 1 in 1…128 unless FREE/ABANDONED, not ours when that is corrupt (and `own` asks). */
+  #check(word: number, own = true): void {
     const code = word & ~OWNER_WAITERS
     const slotPlus1 = code >>> TID_BITS
     const bad =
       word < 0 ||
       (slotPlus1 === 0 ? code > OWNER_ABANDONED : slotPlus1 > SLOT_COUNT) ||
-      (this.#ownCodeIsCorrupt && code === this.code)
+      (own && this.#ownCodeIsCorrupt && code === this.code)
     if (!bad) return
     throw (
       this.#corrupt?.(word) ??

@@ -10,7 +10,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { deserialize } from '../codec/codec.js'
-import { ProcessError } from '../errors.js'
 import { revive } from '../primitive/handle.js'
 import { runtime } from '../runtime.js'
 import { within } from '../waiting/signal.js'
@@ -18,7 +17,7 @@ import {
   CHILD_MARK,
   errorFields,
   importModule,
-  MAIN_GUARD_HINT,
+  isMainGuardError,
   type ProcessPayload,
   type ProcessResultMessage,
   placeTransfer,
@@ -69,7 +68,7 @@ async function run(bytes: Uint8Array): Promise<void> {
   // never settle. Node's own exit code for that case (unsettled await) is 13.
   process.on('beforeExit', () => {
     if (!finished)
-      void finish(new Error('The function returned a promise that never settled (the event loop emptied)'), 13)
+      void finish(libraryError('The function returned a promise that never settled (the event loop emptied)'), 13)
   })
   try {
     const payload = deserialize<ProcessPayload>(bytes)
@@ -132,8 +131,9 @@ async function finish(error: unknown, code = 1): Promise<void> {
   failing = true
   try {
     // The outcome first: a close that waits on a server must not hold it back.
-    await report({ type: RESULT_TYPE, ok: false, error: errorFields(error) })
-    printFailure(error)
+    const fields = errorFields(error)
+    await report({ type: RESULT_TYPE, ok: false, error: fields })
+    printFailure(error, fields)
     await closeRevived()
     await flush(process.stdout)
     await flush(process.stderr)
@@ -149,12 +149,15 @@ async function finish(error: unknown, code = 1): Promise<void> {
  * a queue the child would have filled, say). A main-guard error was printed
  * when it was thrown (importModule).
  */
-function printFailure(error: unknown): void {
-  if (error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)) return
+function printFailure(error: unknown, fields: ReturnType<typeof errorFields>): void {
+  if (isMainGuardError(error)) return
+  const heading = `Process "${runtime().childName ?? 'Process'}" failed:`
   try {
-    console.error(`Process "${runtime().childName ?? 'Process'}" failed:`, error)
+    console.error(heading, error)
   } catch {
-    // A value inspect cannot print (a throwing proxy): the parent's ProcessError still says what it could.
+    // inspect threw (an error whose [inspect.custom] or stack getter throws): print what the
+    // parent is told, which errorFields read without throwing.
+    process.stderr.write(`${heading} ${fields.name ?? 'Error'}: ${fields.message}\n`)
   }
 }
 
@@ -180,4 +183,11 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
     if (stream.destroyed || stream.writableEnded) return resolve()
     stream.write('', () => resolve())
   })
+}
+
+/** An error this file makes about the function, not thrown by it: its stack (this file's frames) would say nothing. */
+function libraryError(message: string): Error {
+  const error = new Error(message)
+  error.stack = `Error: ${message}`
+  return error
 }

@@ -262,13 +262,18 @@ export function placeTransfer(root: unknown[], path: readonly (string | number)[
  * the parent may never join this child to see it. Used by child-entry and by
  * other runners of user modules in a child (@ipc/pool's workers).
  */
+/** Whether `error` is the refusal of a `start()` made while a child imports its module (the missing main guard). */
+export function isMainGuardError(error: unknown): error is ProcessError {
+  return error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)
+}
+
 export async function importModule(module: string): Promise<Record<string, unknown>> {
   const rt = runtime()
   rt.importingModule = true
   try {
     return (await import(module)) as Record<string, unknown>
   } catch (error) {
-    if (error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)) console.error(error.message)
+    if (isMainGuardError(error)) console.error(error.message)
     throw error
   } finally {
     rt.importingModule = false

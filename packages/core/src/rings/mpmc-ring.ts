@@ -462,9 +462,16 @@ export class MpmcRing {
     this.#putSide = this.#side(true, what)
     this.#getSide = this.#side(false, what)
     this.#syncRoom = new RoomWait(this.#putSide.syncRules, RECHECK_MS)
+    // A fresh attachment has no sleepers and holds no lock: whatever its slot
+    // still counts or holds was left by an earlier occupant that died without
+    // leaving (an open that found every slot taken took its slot over before
+    // this ring existed to reclaim it). Its locks are abandoned, so their next
+    // taker repairs; left as they were, one naming this slot and this thread
+    // (a reused pid) would read as this object's own code: corrupt. First, as
+    // the header check reads the lock words by that rule.
+    this.#pLock.abandonFor(this.#slot)
+    this.#cLock.abandonFor(this.#slot)
     this.#checkHeader()
-    // A fresh attachment has no sleepers: whatever its slot still counts was
-    // left by an earlier occupant that died without leaving.
     this.#reclaimShares(this.#slot)
   }
 
