@@ -382,29 +382,27 @@ export class SocketTransport implements Transport {
     const bytes = encoded.bytes
     if (bytes === undefined) return [this.#frameOf(encoded)]
     this.#checkSize(encoded)
-    if (this.python) return [frameHeader(encoded.size), bytes]
-    const header = frameHeader(encoded.size + 1)
-    const head = Buffer.allocUnsafe(header.byteLength + 1)
-    header.copy(head, 0)
-    head[header.byteLength] = encoded.tag
-    return [head, bytes]
+    return [this.#headed(encoded, 0), bytes]
   }
 
   #frameOf(encoded: Encoded): Buffer {
     this.#checkSize(encoded)
-    if (this.python) {
-      // CPython's wire: the payload alone (sendBytes data, or the pickle `send` made).
-      const header = frameHeader(encoded.size)
-      const out = Buffer.allocUnsafe(header.byteLength + encoded.size)
-      header.copy(out, 0)
-      writePayload(encoded, out, header.byteLength)
-      return out
-    }
-    const header = frameHeader(encoded.size + 1)
-    const out = Buffer.allocUnsafe(header.byteLength + 1 + encoded.size)
+    const out = this.#headed(encoded, encoded.size)
+    writePayload(encoded, out, out.byteLength - encoded.size)
+    return out
+  }
+
+  /**
+   * A buffer holding the frame's header for `encoded`, then its tag (the
+   * @ipc wire; CPython's carries the payload alone: sendBytes data, or the
+   * pickle `send` made), then `room` bytes left for the payload.
+   */
+  #headed(encoded: Encoded, room: number): Buffer {
+    const tagBytes = this.python ? 0 : 1
+    const header = frameHeader(encoded.size + tagBytes)
+    const out = Buffer.allocUnsafe(header.byteLength + tagBytes + room)
     header.copy(out, 0)
-    out[header.byteLength] = encoded.tag
-    writePayload(encoded, out, header.byteLength + 1)
+    if (tagBytes === 1) out[header.byteLength] = encoded.tag
     return out
   }
 

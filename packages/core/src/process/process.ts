@@ -255,6 +255,11 @@ export function placeTransfer(root: unknown[], path: readonly (string | number)[
   target[path[path.length - 1] as string | number] = value
 }
 
+/** Whether `error` is the refusal of a `start()` made while a child imports its module (the missing main guard). */
+export function isMainGuardError(error: unknown): error is ProcessError {
+  return error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)
+}
+
 /**
  * Imports a child's module with `importingModule` set, so a `start()` at
  * its top level (a missing main guard) throws instead of starting a child
@@ -262,11 +267,6 @@ export function placeTransfer(root: unknown[], path: readonly (string | number)[
  * the parent may never join this child to see it. Used by child-entry and by
  * other runners of user modules in a child (@ipc/pool's workers).
  */
-/** Whether `error` is the refusal of a `start()` made while a child imports its module (the missing main guard). */
-export function isMainGuardError(error: unknown): error is ProcessError {
-  return error instanceof ProcessError && error.message.includes(MAIN_GUARD_HINT)
-}
-
 export async function importModule(module: string): Promise<Record<string, unknown>> {
   const rt = runtime()
   rt.importingModule = true
