@@ -84,6 +84,11 @@ export async function startHostileRedis(handle: HostileHandler = (_, standard) =
     socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => {})
     let pending = Buffer.alloc(0)
+    /** The commands of an open transaction (after MULTI), answered together by EXEC. */
+    let queued: string[][] | undefined
+    const write = (answer: HostileAnswer) => {
+      if (answer !== undefined && !socket.destroyed) socket.write(answer)
+    }
     socket.on('data', (data) => {
       pending = Buffer.concat([pending, data])
       let at = 0
@@ -92,8 +97,19 @@ export async function startHostileRedis(handle: HostileHandler = (_, standard) =
         const words = parsed.words
         words[0] = (words[0] ?? '').toUpperCase()
         commands.push(words)
-        const answer = handle(words, standardAnswer(words), socket)
-        if (answer !== undefined && !socket.destroyed) socket.write(answer)
+        // A transaction as Redis runs it: +OK, +QUEUED for each command, then EXEC answers with an
+        // array of `handle`'s answers (none at all when `handle` leaves one of them unanswered).
+        if (words[0] === 'MULTI' && queued === undefined) {
+          queued = []
+          write('+OK\r\n')
+        } else if (words[0] === 'EXEC' && queued !== undefined) {
+          const answers = queued.map((command) => handle(command, standardAnswer(command), socket))
+          queued = undefined
+          if (answers.every((answer) => answer !== undefined)) write(`*${answers.length}\r\n${answers.join('')}`)
+        } else if (queued !== undefined) {
+          queued.push(words)
+          write('+QUEUED\r\n')
+        } else write(handle(words, standardAnswer(words), socket))
       }
       pending = pending.subarray(at)
     })

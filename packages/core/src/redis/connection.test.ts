@@ -51,6 +51,30 @@ describeWithRedis('RedisConnection', (server) => {
     connection.release()
   })
 
+  it('after a FUNCTION FLUSH, reloads once for the burst of calls it refused, in one transaction with them', async () => {
+    const connection = RedisConnection.acquire(server().url)
+    const forever = { deadline: Number.POSITIVE_INFINITY }
+    /** How many FUNCTION LOADs the server ran. */
+    const loads = async () =>
+      Number(/cmdstat_function\|load:calls=(\d+)/.exec(await server().info('commandstats'))?.[1] ?? 0)
+    try {
+      await connection.call(LIBRARY, 'now', [], [], forever)
+      expect(await server().command('FUNCTION', 'FLUSH')).toBe('+OK')
+      const before = await loads()
+      // 200 calls made in one tick, all sent before the first refusal comes back.
+      const replies = await Promise.all(
+        Array.from({ length: 200 }, () => connection.call(LIBRARY, 'now', [], [], forever)),
+      )
+      for (const reply of replies) expect(reply).toBeTypeOf('number')
+      // One load per burst of refusals (a reply may arrive in a few reads), not one per call.
+      expect((await loads()) - before).toBeLessThanOrEqual(3)
+      // The load and the calls were one transaction: nothing could run between them.
+      expect(await server().info('commandstats')).toMatch(/cmdstat_exec:calls=[1-9]/)
+    } finally {
+      connection.release()
+    }
+  })
+
   it('keeps two versions of one library on one server: neither replaces the other', async () => {
     // Two releases of @ipc with different code for the same functions, as an old and a new client.
     const older = defineLibrary('test_versions', 1, "register('which', function(keys, args) return 1 end)")

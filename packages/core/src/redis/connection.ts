@@ -32,6 +32,7 @@ import { afterTimeout, within } from '../waiting/signal.js'
 import { type ClusterClient, type ClusterModule, clusterClient } from './cluster-client.js'
 import type { RedisLibrary } from './library.js'
 import { redisLimits } from './limits.js'
+import { LoadBatches, type Transaction, type TransactionClient } from './load-batch.js'
 import { type TlsIdentity, tlsIdentity } from './tls-identity.js'
 
 /** The prefix of a process's wake-up channel: `ipc:wake:<clientId>`. */
@@ -52,6 +53,8 @@ export interface Client {
   ref(): void
   unref(): void
   readonly isReady: boolean
+  /** A transaction (MULTI … EXEC, written as one batch): the one-server client's; a cluster's has none here. */
+  multi?(): Transaction
 }
 
 interface ClientModule extends ClusterModule {
@@ -187,6 +190,8 @@ export class RedisConnection {
   #warm = false
   /** Libraries loaded since the last (re)connect. */
   readonly #loaded = new Set<RedisLibrary>()
+  /** One server: calls that need a library loaded go in one transaction per turn (load-batch.ts). */
+  readonly #loadBatches = new LoadBatches(isErrorReply, (library) => this.#loaded.add(library))
   readonly #wakeListeners = new Map<string, (message: string) => void>()
   readonly #readyListeners = new Set<() => void>()
   /** Each listener with the key whose waits it ends (undefined: every loss). */
@@ -331,6 +336,9 @@ export class RedisConnection {
 
   async #openAndCall(library: RedisLibrary, command: string[]): Promise<unknown> {
     const client = await this.#open()
+    const transactions = transactionClient(client)
+    if (transactions !== undefined && !this.#loaded.has(library))
+      return this.#sendWithLoad(transactions, library, command)
     // A cluster's call goes first, and loads the library only if its master answers "Function not found"
     // (`#retry`): a load sent first could reach a master the call would not (a slot map one MOVED out of date).
     if (!this.#loaded.has(library) && !('load' in client)) await this.#load(client, library, command)
@@ -346,14 +354,21 @@ export class RedisConnection {
 
   /**
    * After a failed send: a server without our functions (restarted, failed over, or a co-tenant's
-   * FUNCTION FLUSH) gets them, and the call runs once more, up to RELOAD_TRIES times (a flush may
-   * come again between the load and the resend). "Function not found" means the call did not run.
+   * FUNCTION FLUSH) gets them, and the call runs once more. "Function not found" means the call did
+   * not run. On one server the call goes in this turn's load transaction (`#sendWithLoad`), which a
+   * flush cannot come into; on a cluster the owner of its slot loads the library and the call is
+   * sent again, up to RELOAD_TRIES times (a flush may come between the load and the resend).
    * The resend goes after calls made meanwhile, so it may run after a cancel sent later: the
    * queue's library leaves a tombstone for a cancelled call, so such a resend does nothing; a
    * semaphore's acquire resent that way queues an entry nobody renews, which lapses within a
    * lease (a grant to it is given back by its object, which no longer knows the waiter).
    */
   async #retry(client: Client, library: RedisLibrary, command: string[], error: unknown): Promise<unknown> {
+    const transactions = transactionClient(client)
+    if (transactions !== undefined && isFunctionMissing(error)) {
+      this.#loaded.delete(library)
+      return this.#sendWithLoad(transactions, library, command)
+    }
     for (let tries = 0; isFunctionMissing(error) && tries < RELOAD_TRIES; tries++) {
       this.#loaded.delete(library)
       await this.#load(client, library, command, tries > 0)
@@ -364,6 +379,15 @@ export class RedisConnection {
       }
     }
     throw this.#mapError(error)
+  }
+
+  /** `command` in this turn's load transaction (load-batch.ts); a failure as an @ipc error. */
+  async #sendWithLoad(client: TransactionClient, library: RedisLibrary, command: string[]): Promise<unknown> {
+    try {
+      return await this.#loadBatches.send(client, library, command)
+    } catch (error) {
+      throw this.#mapError(error)
+    }
   }
 
   /**
@@ -659,6 +683,11 @@ function isErrorReply(error: unknown): boolean {
 
 /** Where Redis 7 says a function's Lua raised an error (`… script: <fn>, on @user_function:12.`). */
 const LUA_ERROR = /^ERR user_(function|script):\d+:| on @user_(function|script):\d+/
+
+/** The client as one that sends transactions: the one-server client (a cluster's loads per call). */
+function transactionClient(client: Client): TransactionClient | undefined {
+  return client.multi === undefined || 'load' in client ? undefined : (client as TransactionClient)
+}
 
 /** "ERR Function not found": the server has not (or no longer has) the library. */
 function isFunctionMissing(error: unknown): boolean {

@@ -12,7 +12,7 @@
  * | 5    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<n>" (get: its max; put: items of the call put before it waited) | get, put, join, renew | live waiters (a missing one was cancelled or lapsed) |
  * | 6    | `ipc:{name}:payloads`| hash | putter → its wire item                         | put, settle, cancel        | the item a blocked put puts when room appears |
  * | 7    | `ipc:{name}:handed`  | hash | waiter → JSON array: ["i", items…] \| ["p", n] \| ["s"(, n)] \| ["j"] \| ["x"] (tombstone) | get, settle, shutdown, task_done, cancel | what a call was given, kept until its caller acks it; ["x"]: cancelled before it ran |
- * | 8    | `ipc:{name}:ends`    | zset | waiter → lease end (server ms) of its `handed` entry | with `handed`       | when an unacked entry is dropped          |
+ * | 8    | `ipc:{name}:ends`    | zset | waiter → lease end (server ms) of its `handed` entry | with `handed`, sweep | when sweep looks at an unacked entry      |
  * | 9    | `ipc:{name}:joiners` | set  | waiter ids                                     | join, task_done, shutdown  | blocked joins                             |
  * | 10   | `ipc:{name}:objects` | zset | object id → 3 leases after its last renew      | create, renew, close       | attached objects (last close removes all) |
  *
@@ -52,8 +52,9 @@
  * new for each call and only its own call hands it anything, so an entry in
  * `handed` when the call starts can only be a tombstone. The check costs one
  * HEXISTS, and only while meta `tombs` says a tombstone may exist (sweep
- * clears it once the last one lapsed); a resend comes within a round trip
- * or two, long before the tombstone lapses. A cancel that finds the call
+ * clears it once the last one lapsed). A tombstone lasts as long as its
+ * object (see sweep): a resend can come seconds late (behind a backlog of
+ * calls), but not after its object is gone. A cancel that finds the call
  * waiting or handed needs none (the call ran; it is never resent after
  * running). A cancel may run twice (the client sends a failed one again
  * with the next renew): the second finds nothing and leaves a tombstone.
@@ -79,10 +80,14 @@
  * goes to the head; a get that ran meanwhile may have taken the one after it.
  *
  * What a crash or a cut-off loses: a `handed` entry not acked within its
- * lease (the caller died or was cut off that long) is dropped by the next
- * create, renew or close (`sweep`; a live object renews every lease/3), never
- * given again: at most the items a consumer had taken (exactly once, never at least
- * once). A blocked put whose object stopped renewing is dropped with its
+ * lease whose object is gone too (it died, closed, or was cut off for 3
+ * leases: not renewed) is dropped by the next create, renew or close
+ * (`sweep`), never given again: at most the items a consumer had taken
+ * (exactly once, never at least once). A live object's entries are kept
+ * past their lease: the object acks or cancels each of its calls itself,
+ * however late those calls reach the server (every failed call hands its
+ * acks to the next; a cancel that fails is sent again by the next renew,
+ * which runs its cancels before its sweep). A blocked put whose object stopped renewing is dropped with its
  * payload (that put never resolved). Keys of a non-persistent queue carry a
  * TTL of `idle` ms (3 leases), renewed by every object's renew, so a queue
  * whose processes all died disappears with its items.
@@ -92,7 +97,9 @@
  * neither write nor check tombstones, and their sweep drops lapsed ones).
  * `ipc_v5_queue` checks waiter ids with core's `ipc_waiter_ok` (all three
  * parts, not only the client's); same keys, so v3 and v4 clients share a
- * queue with it.
+ * queue with it. `ipc_v6_queue` keeps a live object's lapsed entries (sweep)
+ * and runs renew's cancels before its sweep; same keys, so older clients
+ * share a queue with it (their sweeps drop lapsed entries at once, as before).
  *
  * Everything read back is range-checked: meta fields out of range are
  * `corrupt`; an item longer than MAX_WIRE or not starting with a tag is
@@ -126,7 +133,7 @@ export const MAX_MAXSIZE = 0x7fffffff
 
 export const QUEUE_LIBRARY = defineLibrary(
   'queue',
-  5,
+  6,
   `
 local MAX_WIRE = ${MAX_WIRE_CHARS}
 local MAX_BATCH = ${MAX_BATCH}
@@ -193,17 +200,36 @@ local function room(keys, state)
   return state.maxsize == 0 or redis.call('LLEN', keys[2]) < state.maxsize
 end
 
--- Drops handed entries whose lease ended (their callers died or were cut off): run by
--- create, renew and close, so an entry outlives its lease by at most lease/3 of a live object.
+-- Drops handed entries and tombstones whose lease ended and whose object is gone (not renewed for
+-- 3 leases, or closed: objects): run by create, renew and close. A live object acks or cancels
+-- each of its calls itself, however late its calls reach the server (a backlog of calls, resends
+-- after a flush), so its entries are kept (looked at again when the object's own lapse comes), and
+-- the tombstones among them go on refusing late resends: meta 'tombs' is raised to match.
 local function sweep(keys, now)
   local lapsed = redis.call('ZRANGEBYSCORE', keys[8], '-inf', now, 'LIMIT', 0, 256)
-  if #lapsed > 0 then
-    redis.call('HDEL', keys[7], unpack(lapsed))
-    redis.call('ZREM', keys[8], unpack(lapsed))
+  local dropped, kept_until = {}, 0
+  for _, w in ipairs(lapsed) do
+    local object = string.match(w, '^(.+)/[^/]+$')
+    local lives = object and tonumber(redis.call('ZSCORE', keys[10], object)) or 0
+    if lives > now then
+      redis.call('ZADD', keys[8], lives, w)
+      if lives > kept_until then kept_until = lives end
+    else
+      dropped[#dropped + 1] = w
+    end
   end
-  -- Every tombstone has lapsed: calls stop looking for them.
+  if #dropped > 0 then
+    redis.call('HDEL', keys[7], unpack(dropped))
+    redis.call('ZREM', keys[8], unpack(dropped))
+  end
   local tombs = redis.call('HGET', keys[1], 'tombs')
-  if tombs and (tonumber(tombs) or 0) <= now then redis.call('HDEL', keys[1], 'tombs') end
+  tombs = tombs and (tonumber(tombs) or 0)
+  if kept_until > 0 and (not tombs or tombs < kept_until) then
+    redis.call('HSET', keys[1], 'tombs', kept_until)
+  -- Every tombstone has lapsed: calls stop looking for them.
+  elseif tombs and tombs <= now then
+    redis.call('HDEL', keys[1], 'tombs')
+  end
 end
 
 local TOMBSTONE = '["x"]'
@@ -532,9 +558,10 @@ register('renew', function(keys, args)
   local at = ack(keys, args)
   local object, lease, count = args[2], tonumber(args[at]), tonumber(args[at + 1])
   local now = ipc_now()
+  -- The cancels first: the sweep must not drop what an orphan's cancel gives back.
+  for i = at + 2, at + 1 + count do cancel(keys, state, args[i], now) end
   sweep(keys, now)
   settle(keys, state, now)
-  for i = at + 2, at + 1 + count do cancel(keys, state, args[i], now) end
   local handed, gone = {}, {}
   for i = at + 2 + count, #args do
     local w = args[i]

@@ -266,16 +266,26 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
     return replyFlag(reply, 1, 'create')
   }
 
-  /** The acks gathered since the last call, taken: every call sends them first (they are dropped if it fails: the entries lapse). */
+  /** The acks gathered since the last call, taken: every call sends them first. */
   #takeAcks(): (string | number)[] {
     const acks = this.#acks
     if (acks.length > 0) this.#acks = []
     return [acks.length, ...acks]
   }
 
-  /** Calls a library function with the pending acks before `args` (options: `RedisObject.call`'s). */
+  /**
+   * Calls a library function with the pending acks before `args` (options: `RedisObject.call`'s).
+   * A call that fails gives its acks back to the next one (an ack runs twice harmlessly): the server
+   * keeps a live object's entries until they are acked or cancelled.
+   */
   #call(fn: string, args: readonly (string | number)[], options?: RedisCallOptions): Promise<unknown> {
-    return this.call(fn, [...this.#takeAcks(), ...args], options)
+    const acks = this.#takeAcks()
+    const sent = this.call(fn, [...acks, ...args], options)
+    if (acks[0] === 0) return sent
+    return sent.catch((error: unknown) => {
+      if (!this.closed) this.#acks.push(...(acks.slice(1) as string[]))
+      throw error
+    })
   }
 
   /**

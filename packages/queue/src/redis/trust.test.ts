@@ -52,6 +52,36 @@ describeWithRedis('Redis queues and a co-tenant', (server) => {
     }
   })
 
+  it("keeps what a live object was handed past its lease until that object cancels it; a gone object's entry lapses", async () => {
+    const name = uniqueName('kept')
+    const lease = 1000
+    const queue = await new Queue<string>({ name, url: server().url, lease }).ready()
+    await queue.putMany(['a', 'b'])
+    const admin = await coTenant()
+    try {
+      // The id of `queue`, a live object (it renews every lease / 3, and each renewal sweeps).
+      const [object = ''] = (await admin.sendCommand(['ZRANGE', redisKey(name, 'objects'), '0', '-1'])) as string[]
+      const live = `${object}/999999`
+      const gone = 'co/gone/1'
+      // Handed to a call of the live object and to one of an object the server does not know.
+      for (const waiter of [live, gone]) {
+        const reply = (await admin.sendCommand(
+          fcall(name, 'get', object, ['0', waiter, String(lease), 'try', '1']),
+        )) as unknown[]
+        expect(reply[0]).toBe('items')
+      }
+      // Its cancel comes 2.5 leases late (a backlog of calls, resends after a flush): the items are still there.
+      await sleep(2.5 * lease)
+      expect(await admin.sendCommand(fcall(name, 'cancel', object, ['0', live]))).toEqual(['returned', 1])
+      expect(await admin.sendCommand(fcall(name, 'cancel', object, ['0', gone]))).toEqual(['gone'])
+      expect(await queue.getNowait()).toBe('a')
+      await expect(queue.getNowait()).rejects.toThrow(/empty/)
+    } finally {
+      admin.destroy()
+      await queue.close()
+    }
+  })
+
   it('loses no item while a co-tenant runs FUNCTION FLUSH every few ms and consumers keep giving up after 2 ms', {
     timeout: 60_000,
   }, async () => {
