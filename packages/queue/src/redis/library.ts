@@ -52,9 +52,9 @@
  * new for each call and only its own call hands it anything, so an entry in
  * `handed` when the call starts can only be a tombstone. The check costs one
  * HEXISTS, and only while meta `tombs` says a tombstone may exist (sweep
- * clears it once the last one lapsed). A tombstone lasts as long as its
- * object (see sweep): a resend can come seconds late (behind a backlog of
- * calls), but not after its object is gone. A cancel that finds the call
+ * clears it once the last one lapsed); a resend comes within a round trip
+ * or two (core sends the calls a flush refused again in its next turn),
+ * long before the tombstone lapses. A cancel that finds the call
  * waiting or handed needs none (the call ran; it is never resent after
  * running). A cancel may run twice (the client sends a failed one again
  * with the next renew): the second finds nothing and leaves a tombstone.
@@ -97,9 +97,10 @@
  * neither write nor check tombstones, and their sweep drops lapsed ones).
  * `ipc_v5_queue` checks waiter ids with core's `ipc_waiter_ok` (all three
  * parts, not only the client's); same keys, so v3 and v4 clients share a
- * queue with it. `ipc_v6_queue` keeps a live object's lapsed entries (sweep)
- * and runs renew's cancels before its sweep; same keys, so older clients
- * share a queue with it (their sweeps drop lapsed entries at once, as before).
+ * queue with it. `ipc_v6_queue` keeps a live object's lapsed handed entries
+ * (sweep) and runs renew's cancels before its sweep; same keys, so older
+ * clients share a queue with it (their sweeps drop lapsed entries at once,
+ * as before, so a live v6 object's late cancel may then find nothing).
  *
  * Everything read back is range-checked: meta fields out of range are
  * `corrupt`; an item longer than MAX_WIRE or not starting with a tag is
@@ -200,20 +201,22 @@ local function room(keys, state)
   return state.maxsize == 0 or redis.call('LLEN', keys[2]) < state.maxsize
 end
 
--- Drops handed entries and tombstones whose lease ended and whose object is gone (not renewed for
--- 3 leases, or closed: objects): run by create, renew and close. A live object acks or cancels
--- each of its calls itself, however late its calls reach the server (a backlog of calls, resends
--- after a flush), so its entries are kept (looked at again when the object's own lapse comes), and
--- the tombstones among them go on refusing late resends: meta 'tombs' is raised to match.
+local TOMBSTONE = '["x"]'
+
+-- Drops what lapsed in handed: a tombstone 3 leases after its cancel (nobody acks one), a handed
+-- entry once its lease ended and its object is gone (not renewed for 3 leases, or closed: objects).
+-- Run by create, renew and close. A live object acks or cancels each of its calls itself, however
+-- late its calls reach the server (a backlog of calls, resends after a flush), so its entries are
+-- kept, and looked at again when the object's own lapse comes.
 local function sweep(keys, now)
   local lapsed = redis.call('ZRANGEBYSCORE', keys[8], '-inf', now, 'LIMIT', 0, 256)
-  local dropped, kept_until = {}, 0
+  local dropped = {}
   for _, w in ipairs(lapsed) do
+    local entry = redis.call('HGET', keys[7], w)
     local object = string.match(w, '^(.+)/[^/]+$')
-    local lives = object and tonumber(redis.call('ZSCORE', keys[10], object)) or 0
+    local lives = entry and entry ~= TOMBSTONE and object and tonumber(redis.call('ZSCORE', keys[10], object)) or 0
     if lives > now then
       redis.call('ZADD', keys[8], lives, w)
-      if lives > kept_until then kept_until = lives end
     else
       dropped[#dropped + 1] = w
     end
@@ -222,17 +225,10 @@ local function sweep(keys, now)
     redis.call('HDEL', keys[7], unpack(dropped))
     redis.call('ZREM', keys[8], unpack(dropped))
   end
-  local tombs = redis.call('HGET', keys[1], 'tombs')
-  tombs = tombs and (tonumber(tombs) or 0)
-  if kept_until > 0 and (not tombs or tombs < kept_until) then
-    redis.call('HSET', keys[1], 'tombs', kept_until)
   -- Every tombstone has lapsed: calls stop looking for them.
-  elseif tombs and tombs <= now then
-    redis.call('HDEL', keys[1], 'tombs')
-  end
+  local tombs = redis.call('HGET', keys[1], 'tombs')
+  if tombs and (tonumber(tombs) or 0) <= now then redis.call('HDEL', keys[1], 'tombs') end
 end
-
-local TOMBSTONE = '["x"]'
 
 -- True when call w was cancelled before it ran (a tombstone in handed): it must do nothing.
 -- One HEXISTS, and only while a tombstone may exist (meta 'tombs').
@@ -306,7 +302,7 @@ local function cancel(keys, state, w, now)
   if not message then
     -- The call may not have run yet (a client resends a call the server refused with "Function
     -- not found" after reloading the library, after calls made meanwhile): it must find this
-    -- tombstone and do nothing. Dropped like a handed entry, state.idle (3 leases) from now.
+    -- tombstone and do nothing. Dropped by sweep state.idle (3 leases) from now, its object live or not.
     local ends = now + state.idle
     redis.call('HSET', keys[7], w, TOMBSTONE)
     redis.call('ZADD', keys[8], ends, w)

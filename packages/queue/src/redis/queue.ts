@@ -166,7 +166,8 @@ export function handleSpec(handle: unknown, kind: RedisQueueKind): AttachSpec {
  *   a lost connection) takes nothing: an item the server had handed it goes
  *   back to the head of the queue.
  * - A consumer that dies loses at most the items its `get` had taken, and
- *   those are never delivered twice; they are dropped after `lease`.
+ *   those are never delivered twice; they are dropped once their `lease`
+ *   ended and the consumer has not renewed for 3 leases.
  * - `put` has stored the item on the server when it resolves. With Redis
  *   persistence (`appendonly yes`, `appendfsync always`) it survives a restart.
  * - A lost connection rejects pending calls with `ConnectionError`; the

@@ -23,10 +23,19 @@ describeWithRedis('Redis queues and a co-tenant', (server) => {
     return client
   }
 
-  /** FCALL of the queue library's `fn` on queue `name`, as a client of object `object` would send it. */
-  function fcall(name: string, fn: string, object: string, args: string[]): string[] {
+  /** FCALL of the queue library's `fn` on queue `name`, as a client of object `object` (its idle: 3 leases) would send it. */
+  function fcall(name: string, fn: string, object: string, args: string[], idle = 30_000): string[] {
     const keys = KEY_PARTS.map((part) => redisKey(name, part))
-    return ['FCALL', QUEUE_LIBRARY.functionName(fn), String(keys.length), ...keys, 'queue', object, '30000', ...args]
+    return [
+      'FCALL',
+      QUEUE_LIBRARY.functionName(fn),
+      String(keys.length),
+      ...keys,
+      'queue',
+      object,
+      String(idle),
+      ...args,
+    ]
   }
 
   it('refuses a get or put that reaches the server after its cancel (a call resent after FUNCTION LOAD): it takes and puts nothing', async () => {
@@ -52,7 +61,7 @@ describeWithRedis('Redis queues and a co-tenant', (server) => {
     }
   })
 
-  it("keeps what a live object was handed past its lease until that object cancels it; a gone object's entry lapses", async () => {
+  it("keeps what a live object was handed past its lease until that object cancels it; a gone object's entry and a tombstone lapse", async () => {
     const name = uniqueName('kept')
     const lease = 1000
     const queue = await new Queue<string>({ name, url: server().url, lease }).ready()
@@ -70,8 +79,13 @@ describeWithRedis('Redis queues and a co-tenant', (server) => {
         )) as unknown[]
         expect(reply[0]).toBe('items')
       }
+      // A cancel that finds no call leaves a tombstone (for a resend that may come), which lapses
+      // 3 leases on whatever its object (nobody acks it): here 1 lease, as `idle` says.
+      const tombstone = `${object}/888888`
+      expect(await admin.sendCommand(fcall(name, 'cancel', object, ['0', tombstone], lease))).toEqual(['gone'])
       // Its cancel comes 2.5 leases late (a backlog of calls, resends after a flush): the items are still there.
       await sleep(2.5 * lease)
+      expect(await admin.sendCommand(['HEXISTS', redisKey(name, 'handed'), tombstone])).toBe(0)
       expect(await admin.sendCommand(fcall(name, 'cancel', object, ['0', live]))).toEqual(['returned', 1])
       expect(await admin.sendCommand(fcall(name, 'cancel', object, ['0', gone]))).toEqual(['gone'])
       expect(await queue.getNowait()).toBe('a')
