@@ -30,6 +30,7 @@ import { randomBytes } from 'node:crypto'
 import { ConnectionError, CorruptError, IpcError } from '../errors.js'
 import { afterTimeout, within } from '../waiting/signal.js'
 import { type ClusterClient, type ClusterModule, clusterClient } from './cluster-client.js'
+import { isErrorReply, isFunctionMissing } from './error-replies.js'
 import type { RedisLibrary } from './library.js'
 import { redisLimits } from './limits.js'
 import { LoadBatches, type Transaction, type TransactionClient } from './load-batch.js'
@@ -191,7 +192,7 @@ export class RedisConnection {
   /** Libraries loaded since the last (re)connect. */
   readonly #loaded = new Set<RedisLibrary>()
   /** One server: calls that need a library loaded go in one transaction per turn (load-batch.ts). */
-  readonly #loadBatches = new LoadBatches(isErrorReply, (library) => this.#loaded.add(library))
+  readonly #loadBatches = new LoadBatches((library) => this.#loaded.add(library))
   readonly #wakeListeners = new Map<string, (message: string) => void>()
   readonly #readyListeners = new Set<() => void>()
   /** Each listener with the key whose waits it ends (undefined: every loss). */
@@ -336,12 +337,12 @@ export class RedisConnection {
 
   async #openAndCall(library: RedisLibrary, command: string[]): Promise<unknown> {
     const client = await this.#open()
+    // One server: the call goes in this turn's load transaction. A cluster's call goes first, and loads the
+    // library only if its master answers "Function not found" (`#retry`): a load sent first could reach a
+    // master the call would not (a slot map one MOVED out of date).
     const transactions = transactionClient(client)
     if (transactions !== undefined && !this.#loaded.has(library))
       return this.#sendWithLoad(transactions, library, command)
-    // A cluster's call goes first, and loads the library only if its master answers "Function not found"
-    // (`#retry`): a load sent first could reach a master the call would not (a slot map one MOVED out of date).
-    if (!this.#loaded.has(library) && !('load' in client)) await this.#load(client, library, command)
     try {
       const reply = await client.sendCommand(command)
       // It ran, so its master has the library (on a cluster `#loaded` is a hint: `#retry` loads it where missing).
@@ -364,8 +365,8 @@ export class RedisConnection {
    * lease (a grant to it is given back by its object, which no longer knows the waiter).
    */
   async #retry(client: Client, library: RedisLibrary, command: string[], error: unknown): Promise<unknown> {
-    const transactions = transactionClient(client)
-    if (transactions !== undefined && isFunctionMissing(error)) {
+    const transactions = isFunctionMissing(error) ? transactionClient(client) : undefined
+    if (transactions !== undefined) {
       this.#loaded.delete(library)
       return this.#sendWithLoad(transactions, library, command)
     }
@@ -668,30 +669,12 @@ async function isClusterNode(client: Client): Promise<boolean> {
 /** How many times a call that found the library missing loads it and runs again. */
 const RELOAD_TRIES = 3
 
-/**
- * An error reply of the server (@redis/client's ErrorReply: SimpleError,
- * BlobError, …), told by its class name up the prototype chain (the module
- * is loaded lazily, and an ESM and a CJS copy have two classes).
- */
-function isErrorReply(error: unknown): boolean {
-  for (let proto = error instanceof Error ? Object.getPrototypeOf(error) : null; proto !== null; ) {
-    if (proto.constructor?.name === 'ErrorReply') return true
-    proto = Object.getPrototypeOf(proto)
-  }
-  return false
-}
-
 /** Where Redis 7 says a function's Lua raised an error (`… script: <fn>, on @user_function:12.`). */
 const LUA_ERROR = /^ERR user_(function|script):\d+:| on @user_(function|script):\d+/
 
 /** The client as one that sends transactions: the one-server client (a cluster's loads per call). */
 function transactionClient(client: Client): TransactionClient | undefined {
   return client.multi === undefined || 'load' in client ? undefined : (client as TransactionClient)
-}
-
-/** "ERR Function not found": the server has not (or no longer has) the library. */
-function isFunctionMissing(error: unknown): boolean {
-  return error instanceof Error && /function not found/i.test(error.message)
 }
 
 /** The URL without its password, for messages. */

@@ -16,6 +16,7 @@
  * One server only: a cluster's calls go to the masters of their slots, and
  * a transaction must stay on one node (connection.ts loads there per call).
  */
+import { isErrorReply, isFunctionMissing } from './error-replies.js'
 import type { RedisLibrary } from './library.js'
 
 /** @redis/client's MULTI builder, as used here (raw commands, raw replies). */
@@ -28,6 +29,11 @@ export interface Transaction {
 /** A client that can send a transaction (the one-server client). */
 export interface TransactionClient {
   multi(): Transaction
+}
+
+/** A call's error reply; the load's instead when the load failed and the call found no function. */
+function failureOf(reply: unknown, load: unknown): unknown {
+  return isErrorReply(load) && isFunctionMissing(reply) ? load : reply
 }
 
 interface Entry {
@@ -45,15 +51,10 @@ interface Batch {
 
 export class LoadBatches {
   #open: Batch | undefined
-  readonly #isErrorReply: (value: unknown) => boolean
   readonly #loaded: (library: RedisLibrary) => void
 
-  /**
-   * @param isErrorReply Tells a server's error reply among a transaction's replies.
-   * @param loaded Runs for each library a transaction loaded.
-   */
-  constructor(isErrorReply: (value: unknown) => boolean, loaded: (library: RedisLibrary) => void) {
-    this.#isErrorReply = isErrorReply
+  /** @param loaded Runs for each library a transaction loaded. */
+  constructor(loaded: (library: RedisLibrary) => void) {
     this.#loaded = loaded
   }
 
@@ -97,17 +98,12 @@ export class LoadBatches {
       replies = partial
     }
     libraries.forEach((library, i) => {
-      if (!this.#isErrorReply(replies[i])) this.#loaded(library)
+      if (!isErrorReply(replies[i])) this.#loaded(library)
     })
     entries.forEach((entry, i) => {
       const reply = replies[libraries.length + i]
-      if (!this.#isErrorReply(reply)) entry.resolve(reply)
-      else entry.reject(this.#failure(reply as Error, replies[libraries.indexOf(entry.library)]))
+      if (!isErrorReply(reply)) entry.resolve(reply)
+      else entry.reject(failureOf(reply, replies[libraries.indexOf(entry.library)]))
     })
-  }
-
-  /** A call's error reply; the load's instead when the load failed and the call found no function. */
-  #failure(reply: Error, load: unknown): unknown {
-    return this.#isErrorReply(load) && /function not found/i.test(reply.message) ? load : reply
   }
 }

@@ -268,10 +268,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   }
 
   /** The acks gathered since the last call, taken: every call sends them first. */
-  #takeAcks(): (string | number)[] {
+  #takeAcks(): string[] {
     const acks = this.#acks
     if (acks.length > 0) this.#acks = []
-    return [acks.length, ...acks]
+    return acks
   }
 
   /**
@@ -281,10 +281,10 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    */
   #call(fn: string, args: readonly (string | number)[], options?: RedisCallOptions): Promise<unknown> {
     const acks = this.#takeAcks()
-    const sent = this.call(fn, [...acks, ...args], options)
-    if (acks[0] === 0) return sent
+    const sent = this.call(fn, [acks.length, ...acks, ...args], options)
+    if (acks.length === 0) return sent
     return sent.catch((error: unknown) => {
-      if (!this.closed) this.#acks.push(...(acks.slice(1) as string[]))
+      if (!this.closed) this.#acks.push(...acks)
       throw error
     })
   }
@@ -945,7 +945,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
   protected override beginClose(): (string | number)[] {
     for (const waiter of [...this.#waiters.values()])
       waiter.fail(new ClosedError(`Cannot finish a call on ${this.what}: it was closed`))
-    return [...this.#takeAcks(), ...this.#orphans.splice(0)]
+    const acks = this.#takeAcks()
+    return [acks.length, ...acks, ...this.#orphans.splice(0)]
   }
 
   /**
