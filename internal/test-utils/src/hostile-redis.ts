@@ -20,7 +20,8 @@ export type HostileAnswer = string | undefined
 /**
  * Answers `command` (its words; `command[0]` upper-cased) on `socket`.
  * `standard` is the answer a well-behaved server gives to the handshake
- * (HELLO, CLIENT, SUBSCRIBE, FUNCTION LOAD, PING), undefined for others.
+ * (HELLO, CLIENT, SUBSCRIBE, FUNCTION LOAD, PING) and to EXEC (the array of
+ * the answers to the commands after MULTI), undefined for others.
  */
 export type HostileHandler = (command: string[], standard: HostileAnswer, socket: Socket) => HostileAnswer
 
@@ -97,15 +98,19 @@ export async function startHostileRedis(handle: HostileHandler = (_, standard) =
         const words = parsed.words
         words[0] = (words[0] ?? '').toUpperCase()
         commands.push(words)
-        // A transaction as Redis runs it: +OK, +QUEUED for each command, then EXEC answers with an
-        // array of `handle`'s answers (none at all when `handle` leaves one of them unanswered).
+        // A transaction as Redis runs it: +OK, +QUEUED for each command, then EXEC, whose standard
+        // answer is the array of `handle`'s answers to them (none at all when `handle` leaves one of
+        // them unanswered); `handle` then answers EXEC itself, given that standard.
         if (words[0] === 'MULTI' && queued === undefined) {
           queued = []
           write('+OK\r\n')
         } else if (words[0] === 'EXEC' && queued !== undefined) {
           const answers = queued.map((command) => handle(command, standardAnswer(command), socket))
           queued = undefined
-          if (answers.every((answer) => answer !== undefined)) write(`*${answers.length}\r\n${answers.join('')}`)
+          const standard = answers.every((answer) => answer !== undefined)
+            ? `*${answers.length}\r\n${answers.join('')}`
+            : undefined
+          write(handle(words, standard, socket))
         } else if (queued !== undefined) {
           queued.push(words)
           write('+QUEUED\r\n')

@@ -81,7 +81,8 @@ export class LoadBatches {
 
   async #flush({ client, entries }: Batch): Promise<void> {
     const libraries = [...new Set(entries.map((entry) => entry.library))]
-    let replies: unknown[]
+    const count = libraries.length + entries.length
+    let replies: unknown
     try {
       const transaction = client.multi()
       for (const library of libraries) transaction.addCommand(['FUNCTION', 'LOAD', 'REPLACE', library.code])
@@ -90,12 +91,20 @@ export class LoadBatches {
     } catch (error) {
       // Error replies inside EXEC come as a MultiErrorReply carrying every reply; anything else
       // (a lost socket, EXECABORT) means nothing of the transaction ran.
-      const partial = (error as { replies?: unknown } | undefined)?.replies
-      if (!Array.isArray(partial) || partial.length !== libraries.length + entries.length) {
+      replies = (error as { replies?: unknown } | undefined)?.replies
+      if (!Array.isArray(replies) || replies.length !== count) {
         for (const entry of entries) entry.reject(error)
         return
       }
-      replies = partial
+    }
+    // Untrusted like any reply: EXEC answers one reply per command; any other answer fails every call
+    // (ConnectionError: whether they ran is unknown, as for a reply that never came).
+    if (!Array.isArray(replies) || replies.length !== count) {
+      const error = new Error(
+        `the server answered a transaction of ${count} commands with ${Array.isArray(replies) ? `${replies.length} replies` : 'no array'}`,
+      )
+      for (const entry of entries) entry.reject(error)
+      return
     }
     libraries.forEach((library, i) => {
       if (!isErrorReply(replies[i])) this.#loaded(library)

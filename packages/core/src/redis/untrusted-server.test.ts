@@ -190,6 +190,27 @@ describe('RedisConnection against a hostile server', () => {
     }
   })
 
+  it('rejects every call of a load transaction with ConnectionError when EXEC is answered with garbage (not an array, too short), then works again', async () => {
+    const garbage = [':1\r\n', `*1\r\n${bulk('ipc_v1_test')}`, '*0\r\n', '_\r\n']
+    let answered = 0
+    const hostile = await startHostileRedis((command, standard) => {
+      if (command[0] === 'FCALL') return ':7\r\n'
+      if (command[0] === 'EXEC') return garbage[answered++] ?? standard
+      return standard
+    })
+    const connection = RedisConnection.acquire(hostile.url)
+    try {
+      for (const _ of garbage) {
+        // Two calls in one tick: one transaction, and both fail with it.
+        const outcomes = await Promise.all([0, 1].map(() => elapsed(connection.call(LIBRARY, 'lua', [], [], forever))))
+        for (const { outcome } of outcomes) expect(outcome).toBeInstanceOf(ConnectionError)
+      }
+      expect(await connection.call(LIBRARY, 'lua', [], [], forever)).toBe(7)
+    } finally {
+      connection.release()
+    }
+  })
+
   it('reports error replies to a call as typed errors: a blob error, NOPERM, a Lua error', async () => {
     const replies: Record<string, string> = {
       blob: '!5\r\nERR x\r\n',
