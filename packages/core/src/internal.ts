@@ -37,6 +37,7 @@ export {
   SHM_PREFIX,
   SLOT_COUNT,
 } from './memory/segment.js'
+export { checkOptionNames, type OptionNames, optionNames } from './option-names.js'
 export { attachmentAlive, isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
 export { LookCadence } from './ownership/look-cadence.js'
 export { OWNER_WAITERS, ownerCode } from './ownership/owner-word.js'
@@ -117,5 +118,6 @@ export {
   remaining,
   syncTimeoutOf,
   throwIfAborted,
+  WAIT_OPTIONS,
   within,
 } from './waiting/signal.js'

@@ -3,14 +3,21 @@
  */
 import { connect, type Socket } from 'node:net'
 import { IpcError, NotFoundError, PermissionError } from '@ipc/core'
-import { afterTimeout, checkWaitOptions, deadlineOf, remaining, throwIfAborted } from '@ipc/core/internal'
+import {
+  afterTimeout,
+  checkOptionsObject,
+  checkWaitOptions,
+  deadlineOf,
+  remaining,
+  throwIfAborted,
+} from '@ipc/core/internal'
 import { formatTcp, parseAddress } from './address.js'
 import { authkeyBytes, checkHandshakeTimeout, checkWire, handshake, pythonHandshake } from './auth.js'
 import { Connection } from './connection.js'
 import { TimeoutError } from './errors.js'
 import { LOCAL_ACK } from './listener.js'
 import { checkPrivateDir, localSocketDir, localSocketPath, statSocket } from './local-name.js'
-import { type ClientOptions, DEFAULT_PEER_MAX_MESSAGE_SIZE } from './options.js'
+import { CLIENT_OPTIONS, type ClientOptions, DEFAULT_PEER_MAX_MESSAGE_SIZE } from './options.js'
 import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SocketTransport } from './socket-transport.js'
 
@@ -122,12 +129,13 @@ function connectSocket(
  * ```
  */
 export async function Client<T = unknown>(address: string, options: ClientOptions = {}): Promise<Connection<T>> {
+  checkOptionsObject(options, CLIENT_OPTIONS)
   const parsed = parseAddress(address)
   const python = checkWire(options, parsed.kind)
   const key = authkeyBytes(options.authkey)
   const maxMessageSize = checkMaxMessageSize(options.maxMessageSize, DEFAULT_PEER_MAX_MESSAGE_SIZE)
   const handshakeTimeout = checkHandshakeTimeout(options.handshakeTimeout)
-  const { timeout, signal: callerSignal } = checkWaitOptions(options)
+  const { timeout, signal: callerSignal } = checkWaitOptions(options, CLIENT_OPTIONS)
   throwIfAborted(callerSignal)
   const display = parsed.kind === 'local' ? JSON.stringify(parsed.name) : formatTcp(parsed.host, parsed.port)
   const what = `Cannot connect to ${display}`

@@ -128,6 +128,23 @@ describe('Pipe()', () => {
     expect(() => Pipe({ capacity: 1.5 })).toThrow(/"capacity" option must be an integer/)
   })
 
+  it('refuses an option name it does not know, naming the one meant', async () => {
+    expect(() => Pipe({ maxMessagesize: 1024 } as never)).toThrow(
+      /Unknown option "maxMessagesize" in the options\. Did you mean "maxMessageSize"\?/,
+    )
+    expect(() => Pipe({ duplx: false } as never)).toThrow(/Did you mean "duplex"/)
+    const [a, b] = pipe()
+    expect(() => Connection.from(b.handle, { maxMessageSize: 1024, max: 1 } as never)).toThrow(/Unknown option "max"/)
+    await expect(b.recv({ timout: 10 } as never)).rejects.toThrow(/Did you mean "timeout"/)
+    expect(() => b.recvSync({ timeOut: 10 } as never)).toThrow(/Did you mean "timeout"/)
+    expect(() => b.recvBytesSync({ maxlength: 4, timeout: 0 } as never)).toThrow(/Did you mean "maxLength"/)
+    expect(() => a.sendSync('x', { timout: 5 } as never)).toThrow(/Did you mean "timeout"/)
+    // recvBytes takes maxLength; recv does not.
+    a.sendBytesSync(new Uint8Array([1, 2]))
+    expect([...b.recvBytesSync({ maxLength: 4, timeout: 1000 })]).toEqual([1, 2])
+    expect(() => b.recvSync({ maxLength: 4 } as never)).toThrow(/Unknown option "maxLength"/)
+  })
+
   it('throws ExistsError for a taken name, and Connection.open attaches by name', () => {
     const name = uniqueName('pipe')
     const [a] = pipe({ name })

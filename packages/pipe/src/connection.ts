@@ -6,6 +6,7 @@
 import { ClosedError, CorruptError, IpcError, ValueError } from '@ipc/core'
 import {
   checkHandle,
+  checkOptionsObject,
   checkWaitOptions,
   deadlineOf,
   decodePayload,
@@ -13,6 +14,7 @@ import {
   type Encoded,
   encode,
   invalidArgType,
+  type OptionNames,
   outOfRange,
   remaining,
   TAG_BUFFER,
@@ -21,9 +23,17 @@ import {
   TRANSFER,
   type TransferDescriptor,
   throwIfAborted,
+  WAIT_OPTIONS,
 } from '@ipc/core/internal'
 import { BufferTooShort, EOFError, MessageTooLongError, TimeoutError } from './errors.js'
-import type { OpenOptions, RecvBytesOptions, RecvOptions, SendOptions } from './options.js'
+import {
+  OPEN_OPTIONS,
+  type OpenOptions,
+  RECV_BYTES_OPTIONS,
+  type RecvBytesOptions,
+  type RecvOptions,
+  type SendOptions,
+} from './options.js'
 import { unpickle } from './pickle-reader.js'
 import { pickle } from './pickle-writer.js'
 import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
@@ -207,6 +217,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     handle: PipeHandle | { kind: string; name: string; [k: string]: unknown },
     options?: OpenOptions,
   ): Connection<T> {
+    checkOptionsObject(options, OPEN_OPTIONS)
     const h = checkHandle<PipeHandle>(handle, 'pipe')
     if (h.end !== 0 && h.end !== 1) throw outOfRange(`The handle's "end" must be 0 or 1, received ${String(h.end)}`)
     const token = typeof h.token === 'number' && h.token > 0 ? h.token : undefined
@@ -311,7 +322,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   send(obj: T, options?: SendOptions): Promise<void> {
     try {
       this.#checkWritable('send')
-      const { timeout, signal } = checkWaitOptions(options)
+      const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
       throwIfAborted(signal)
       if (typeof obj === 'string' && !this.#pickle && this.#tx.idle && this.#t.trySendText?.(obj)) return RESOLVED
       return this.#send(this.#encode(obj), timeout, signal)
@@ -346,7 +357,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    */
   sendSync(obj: T, options?: SendOptions): void {
     this.#checkWritable('send')
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     throwIfAborted(signal)
     if (typeof obj === 'string' && !this.#pickle && this.#t.trySendText?.(obj)) return
     this.#t.sendSync(this.#encode(obj), deadlineOf(timeout))
@@ -380,7 +391,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   ): Promise<void> {
     try {
       this.#checkWritable('send')
-      const { timeout, signal } = checkWaitOptions(options)
+      const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
       throwIfAborted(signal)
       return this.#send(this.#bytesMessage(buf, offset, size), timeout, signal)
     } catch (error) {
@@ -391,7 +402,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   /** `sendBytes`, blocking the thread while the pipe is full (over TCP, see `sendSync` for its timeout). */
   sendBytesSync(buf: ArrayBufferView | ArrayBufferLike, offset?: number, size?: number, options?: SendOptions): void {
     this.#checkWritable('send')
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     throwIfAborted(signal)
     this.#t.sendSync(this.#bytesMessage(buf, offset, size), deadlineOf(timeout))
   }
@@ -444,15 +455,16 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     }
   }
 
-  #recvSync(
+  #recvSync<O extends RecvOptions>(
     mode: number,
     maxLength: number,
     into: Uint8Array | undefined,
     offset: number,
-    options: RecvOptions | undefined,
+    options: O | undefined,
+    names: OptionNames<O>,
   ): unknown {
     this.#checkReadable('receive')
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, names)
     throwIfAborted(signal)
     const deadline = deadlineOf(timeout)
     for (;;) {
@@ -463,16 +475,17 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     }
   }
 
-  #recv(
+  #recv<O extends RecvOptions>(
     mode: number,
     maxLength: number,
     into: Uint8Array | undefined,
     offset: number,
-    options: RecvOptions | undefined,
+    options: O | undefined,
+    names: OptionNames<O>,
   ): Promise<unknown> {
     try {
       this.#checkReadable('receive')
-      const { timeout, signal } = checkWaitOptions(options)
+      const { timeout, signal } = checkWaitOptions(options, names)
       throwIfAborted(signal)
       const deadline = deadlineOf(timeout)
       // Spun and missed already: the wait below sleeps at once (spinning twice would
@@ -535,7 +548,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    * ```
    */
   recv(options?: RecvOptions): Promise<T> {
-    return this.#recv(AS_VALUE, Number.POSITIVE_INFINITY, undefined, 0, options) as Promise<T>
+    return this.#recv(AS_VALUE, Number.POSITIVE_INFINITY, undefined, 0, options, WAIT_OPTIONS) as Promise<T>
   }
 
   /**
@@ -554,7 +567,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
       const v = this.#t.takeValue()
       if (v !== TAKE_GENERAL) return v as T
     }
-    return this.#recvSync(AS_VALUE, Number.POSITIVE_INFINITY, undefined, 0, options) as T
+    return this.#recvSync(AS_VALUE, Number.POSITIVE_INFINITY, undefined, 0, options, WAIT_OPTIONS) as T
   }
 
   #maxLength(options: RecvBytesOptions | undefined): number {
@@ -578,7 +591,14 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
    */
   recvBytes(options?: RecvBytesOptions): Promise<Uint8Array> {
     try {
-      return this.#recv(AS_BYTES, this.#maxLength(options), undefined, 0, options) as Promise<Uint8Array>
+      return this.#recv(
+        AS_BYTES,
+        this.#maxLength(options),
+        undefined,
+        0,
+        options,
+        RECV_BYTES_OPTIONS,
+      ) as Promise<Uint8Array>
     } catch (error) {
       return Promise.reject(error)
     }
@@ -586,7 +606,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
 
   /** `recvBytes`, blocking the thread. */
   recvBytesSync(options?: RecvBytesOptions): Uint8Array {
-    return this.#recvSync(AS_BYTES, this.#maxLength(options), undefined, 0, options) as Uint8Array
+    return this.#recvSync(AS_BYTES, this.#maxLength(options), undefined, 0, options, RECV_BYTES_OPTIONS) as Uint8Array
   }
 
   /**
@@ -605,7 +625,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     try {
       const view = byteView(buf, 'buf')
       const at = checkOffset(offset, view.byteLength, 'offset')
-      return this.#recv(AS_INTO, Number.POSITIVE_INFINITY, view, at, options) as Promise<number>
+      return this.#recv(AS_INTO, Number.POSITIVE_INFINITY, view, at, options, WAIT_OPTIONS) as Promise<number>
     } catch (error) {
       return Promise.reject(error)
     }
@@ -615,7 +635,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   recvBytesIntoSync(buf: ArrayBufferView | ArrayBufferLike, offset?: number, options?: RecvOptions): number {
     const view = byteView(buf, 'buf')
     const at = checkOffset(offset, view.byteLength, 'offset')
-    return this.#recvSync(AS_INTO, Number.POSITIVE_INFINITY, view, at, options) as number
+    return this.#recvSync(AS_INTO, Number.POSITIVE_INFINITY, view, at, options, WAIT_OPTIONS) as number
   }
 
   // ------------------------------------------------------------ polling
@@ -649,7 +669,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   #pollTimeout(timeout: number | null | undefined): number {
     if (timeout === null) return Number.POSITIVE_INFINITY
     if (timeout === undefined) return 0
-    return checkWaitOptions({ timeout }).timeout
+    return checkWaitOptions({ timeout }, WAIT_OPTIONS).timeout
   }
 
   /**

@@ -18,6 +18,15 @@ function track<T extends { close(): void }>(x: T): T {
 const addresses = () => [uniqueName('l'), 'tcp://127.0.0.1:0']
 
 describe('Listener / Client in one process', () => {
+  it('refuse an option name they do not know, naming the one meant, before listening or connecting', async () => {
+    // authKey for authkey would otherwise listen without authentication.
+    expect(() => new Listener(uniqueName('l'), { authKey: 'secret' } as never)).toThrow(
+      /Unknown option "authKey" in the options\. Did you mean "authkey"\?/,
+    )
+    await expect(Client(uniqueName('none'), { authKey: 'secret' } as never)).rejects.toThrow(/Did you mean "authkey"/)
+    expect(() => new Listener(uniqueName('l'), null as never)).toThrow(/The options must be an object, received null/)
+  })
+
   for (const kind of ['local', 'tcp'] as const) {
     it(`connects a client and passes messages both ways (${kind})`, async () => {
       const address = kind === 'local' ? uniqueName('l') : 'tcp://127.0.0.1:0'

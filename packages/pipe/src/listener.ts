@@ -16,12 +16,14 @@ import { createServer, isIP, type Server, type Socket } from 'node:net'
 import { ClosedError, ExistsError, IpcError } from '@ipc/core'
 import {
   afterTimeout,
+  checkOptionsObject,
   checkWaitOptions,
   invalidArgType,
   invalidArgValue,
   onAbort,
   outOfRange,
   throwIfAborted,
+  WAIT_OPTIONS,
 } from '@ipc/core/internal'
 import { type Address, formatTcp, isLoopback, parseAddress } from './address.js'
 import { authkeyBytes, checkHandshakeTimeout, checkWire, handshake, pythonHandshake } from './auth.js'
@@ -37,7 +39,7 @@ import {
   statSocket,
   trackSocketFile,
 } from './local-name.js'
-import { type AcceptOptions, DEFAULT_PEER_MAX_MESSAGE_SIZE, type ListenerOptions } from './options.js'
+import { type AcceptOptions, DEFAULT_PEER_MAX_MESSAGE_SIZE, LISTENER_OPTIONS, type ListenerOptions } from './options.js'
 import { checkMaxMessageSize, PipeEnd } from './pipe-end.js'
 import { SocketTransport } from './socket-transport.js'
 
@@ -126,6 +128,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   #socketFile: SocketFile | undefined
 
   constructor(address?: string, options: ListenerOptions = {}) {
+    checkOptionsObject(options, LISTENER_OPTIONS)
     this.#address = parseAddress(address ?? `anon-${process.pid}-${Math.random().toString(36).slice(2, 12)}`)
     this.#python = checkWire(options, this.#address.kind)
     this.#key = authkeyBytes(options.authkey)
@@ -370,7 +373,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
    */
   async accept(options?: AcceptOptions): Promise<Connection> {
     if (this.#closed) throw new ClosedError('Cannot accept: the listener was closed')
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     throwIfAborted(signal)
     await this.#bound
     if (this.#closed) throw new ClosedError('Cannot accept: the listener was closed')

@@ -2,6 +2,7 @@
  * Options of @ipc/pipe. Times are milliseconds; `timeout: undefined` waits
  * forever and `timeout: 0` does not wait.
  */
+import { optionNames } from '@ipc/core/internal'
 
 /**
  * The default `maxMessageSize` of `Pipe()` and of ends opened by name: 128 MiB.
@@ -257,3 +258,28 @@ export interface ClientOptions extends WaitOptions, PythonWireOptions {
    */
   handshakeTimeout?: number
 }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const PIPE_OPTIONS = optionNames<PipeOptions>({ duplex: true, capacity: true, name: true, maxMessageSize: true })
+export const OPEN_OPTIONS = optionNames<OpenOptions>({ maxMessageSize: true })
+export const RECV_BYTES_OPTIONS = optionNames<RecvBytesOptions>({ maxLength: true, timeout: true, signal: true })
+export const LISTENER_OPTIONS = optionNames<ListenerOptions>({
+  protocol: true,
+  codec: true,
+  authkey: true,
+  backlog: true,
+  maxMessageSize: true,
+  handshakeTimeout: true,
+  maxPendingHandshakes: true,
+  onHandshakeError: true,
+  insecure: true,
+})
+export const CLIENT_OPTIONS = optionNames<ClientOptions>({
+  timeout: true,
+  signal: true,
+  protocol: true,
+  codec: true,
+  authkey: true,
+  maxMessageSize: true,
+  handshakeTimeout: true,
+})

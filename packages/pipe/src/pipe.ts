@@ -3,7 +3,7 @@
  */
 import { checkOptionsObject, invalidArgType } from '@ipc/core/internal'
 import { Connection } from './connection.js'
-import type { PipeOptions } from './options.js'
+import { PIPE_OPTIONS, type PipeOptions } from './options.js'
 import { PipeEnd } from './pipe-end.js'
 
 /**
@@ -35,7 +35,7 @@ export function Pipe<T = unknown>(options: PipeOptions = {}): [Connection<T>, Co
     throw invalidArgType(
       `The options must be an object, received false (for a one-way pipe, as Python's Pipe(False), pass { duplex: false })`,
     )
-  checkOptionsObject(options)
+  checkOptionsObject(options, PIPE_OPTIONS)
   const [first, second] = PipeEnd.create(options)
   return [new Connection<T>(first), new Connection<T>(second)]
 }

@@ -1,7 +1,7 @@
 /**
  * wait(): Python's `multiprocessing.connection.wait`, for Connections.
  */
-import { checkWaitOptions, invalidArgType, throwIfAborted } from '@ipc/core/internal'
+import { checkWaitOptions, invalidArgType, throwIfAborted, WAIT_OPTIONS } from '@ipc/core/internal'
 import { Connection, READY_NOW, WAIT_READABLE } from './connection.js'
 import type { ConnectionWaitOptions } from './options.js'
 
@@ -25,7 +25,7 @@ export async function wait<C extends Connection<unknown>>(
   const list = [...connections]
   for (const c of list)
     if (!(c instanceof Connection)) throw invalidArgType('The "connections" argument must hold only Connection objects')
-  const { timeout, signal } = checkWaitOptions(options)
+  const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
   throwIfAborted(signal)
   const ready = () => list.filter((c) => c[READY_NOW]())
   const now = ready()

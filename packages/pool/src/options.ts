@@ -2,6 +2,7 @@
  * Options of @ipc/pool. Times are milliseconds.
  */
 import type { ProcessMode } from '@ipc/core'
+import { optionNames } from '@ipc/core/internal'
 
 /** Options of `new Pool(module, options)`. */
 export interface PoolOptions {
@@ -103,3 +104,16 @@ export interface ImapOptions {
    */
   signal?: AbortSignal
 }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const POOL_OPTIONS = optionNames<PoolOptions>({
+  size: true,
+  mode: true,
+  maxTasksPerChild: true,
+  idleTimeout: true,
+  env: true,
+  execArgv: true,
+})
+export const RUN_OPTIONS = optionNames<RunOptions>({ signal: true, timeout: true })
+export const MAP_OPTIONS = optionNames<MapOptions>({ chunksize: true, signal: true })
+export const IMAP_OPTIONS = optionNames<ImapOptions>({ ordered: true, chunksize: true, signal: true })

@@ -33,6 +33,18 @@ describe('new Pool()', () => {
     expect(() => new Pool(TASKS, 5 as never)).toThrow(TypeError)
   })
 
+  it('refuses an option name it does not know, naming the one meant (Python: processes=)', async () => {
+    expect(() => new Pool(TASKS, { maxTaskPerChild: 2 } as never)).toThrow(
+      /Unknown option "maxTaskPerChild" in the options\. Did you mean "maxTasksPerChild"\?/,
+    )
+    expect(() => new Pool(TASKS, { processes: 2 } as never)).toThrow(/Unknown option "processes"/)
+    await using pool = new Pool(TASKS, { size: 1, mode: 'thread' })
+    expect(() => pool.run('add', [1, 2], { timout: 1000 } as never)).toThrow(/Did you mean "timeout"/)
+    expect(() => pool.map('add', [[1, 2]], { chunkSize: 1 } as never)).toThrow(/Did you mean "chunksize"/)
+    expect(() => pool.imap('add', [[1, 2]], { orderd: false } as never)).toThrow(/Did you mean "ordered"/)
+    expect(await pool.run('add', [1, 2], { timeout: 10_000 })).toBe(3)
+  })
+
   it('has size and defaults to os.availableParallelism()', async () => {
     const { availableParallelism } = await import('node:os')
     await using pool = new Pool(TASKS, { mode: 'thread' })

@@ -57,7 +57,16 @@ import {
   signalName,
 } from '@ipc/core/internal'
 import { Queue } from '@ipc/queue'
-import type { ImapOptions, MapOptions, PoolOptions, RunOptions } from './options.js'
+import {
+  IMAP_OPTIONS,
+  type ImapOptions,
+  MAP_OPTIONS,
+  type MapOptions,
+  POOL_OPTIONS,
+  type PoolOptions,
+  RUN_OPTIONS,
+  type RunOptions,
+} from './options.js'
 import {
   type ErrorFields,
   FAILED,
@@ -290,7 +299,7 @@ export class Pool {
 
   constructor(module: string | URL, options: PoolOptions = {}) {
     this.module = moduleUrl(module)
-    checkOptionsObject(options)
+    checkOptionsObject(options, POOL_OPTIONS)
     const {
       size = Math.min(availableParallelism(), MAX_SIZE),
       mode = 'process',
@@ -371,7 +380,7 @@ export class Pool {
   run<R = unknown>(exportName: string, args: readonly unknown[] = [], options?: RunOptions): Promise<R> {
     checkExportName(exportName)
     if (!Array.isArray(args)) throw invalidArgType(`The "args" argument must be an array, received ${typeof args}`)
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, RUN_OPTIONS)
     this.#assertRunning('run')
     if (signal?.aborted) return Promise.reject(signal.reason)
     const { args: copied, transfers } = transfersOf(args)
@@ -426,7 +435,7 @@ export class Pool {
   map<R = unknown>(exportName: string, iterable: Iterable<unknown>, options: MapOptions = {}): Promise<R[]> {
     checkExportName(exportName)
     checkIterable(iterable, false)
-    checkOptionsObject(options)
+    checkOptionsObject(options, MAP_OPTIONS)
     const signal = checkSignal(options.signal)
     this.#assertRunning('map')
     if (signal?.aborted) return Promise.reject(signal.reason)
@@ -503,7 +512,7 @@ export class Pool {
   ): AsyncIterableIterator<R> {
     checkExportName(exportName)
     checkIterable(iterable, true)
-    checkOptionsObject(options)
+    checkOptionsObject(options, IMAP_OPTIONS)
     const signal = checkSignal(options.signal)
     const ordered = options.ordered ?? true
     if (typeof ordered !== 'boolean')

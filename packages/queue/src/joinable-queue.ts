@@ -41,6 +41,7 @@ import {
   RECHECK_MS,
   syncTimeoutOf,
   TIMED_OUT,
+  WAIT_OPTIONS,
   type WaitRules,
 } from '@ipc/core/internal'
 import { type Flavor, JOINABLE_QUEUE, W_JOIN_EVENT, W_JOIN_WAITERS, W_TASKS_DONE } from './layout.js'
@@ -210,7 +211,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    */
   join(options?: JoinOptions): Promise<boolean> {
     try {
-      const { timeout, signal } = checkWaitOptions(options)
+      const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
       if (signal?.aborted) return Promise.reject(signal.reason)
       return this.#tasks.join(timeout, signal)
     } catch (error) {
@@ -231,7 +232,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * ```
    */
   joinSync(options?: JoinOptions): boolean {
-    return this.#tasks.joinSync(syncTimeoutOf(options))
+    return this.#tasks.joinSync(syncTimeoutOf(options, WAIT_OPTIONS))
   }
 
   protected override inspectFields(): Record<string, unknown> {

@@ -2,7 +2,7 @@
  * Options of @ipc/queue. Times are milliseconds.
  */
 import { inspect } from 'node:util'
-import { invalidArgType, outOfRange } from '@ipc/core/internal'
+import { invalidArgType, optionNames, outOfRange } from '@ipc/core/internal'
 
 /**
  * The `maxsize` option (both backends): undefined or null is 0 (no limit);
@@ -142,3 +142,9 @@ export interface ShutdownOptions {
    */
   immediate?: boolean
 }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const QUEUE_OPTIONS = optionNames<QueueOptions>({ maxsize: true, capacity: true, name: true, persistent: true })
+export const SIMPLE_QUEUE_OPTIONS = optionNames<SimpleQueueOptions>({ capacity: true, name: true, persistent: true })
+export const GET_MANY_OPTIONS = optionNames<GetManyOptions>({ max: true, timeout: true, signal: true })
+export const SHUTDOWN_OPTIONS = optionNames<ShutdownOptions>({ immediate: true })

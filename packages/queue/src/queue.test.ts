@@ -14,6 +14,7 @@ import {
   NotFoundError,
   Queue,
   ShutDown,
+  SimpleQueue,
 } from './index.js'
 import { RING_OFFSET } from './layout.js'
 import { queueState } from './queue.js'
@@ -71,6 +72,21 @@ describe('new Queue()', () => {
     expect(() => new Queue({ capacity: 10 })).toThrow(RangeError)
     expect(() => new Queue({ capacity: '1' as unknown as number })).toThrow(TypeError)
     expect(() => new Queue({ name: 'a/b' })).toThrow(TypeError)
+  })
+
+  it('refuses an option name it does not know, naming the one meant, before creating anything', () => {
+    // maxSize for maxsize would otherwise make an unbounded queue in silence.
+    const misspelled = { maxSize: 10 } as never
+    expect(() => new Queue(misspelled)).toThrow(
+      'Unknown option "maxSize" in the options. Did you mean "maxsize"? Known: "maxsize", "capacity", "name", "persistent".',
+    )
+    expect(() => new JoinableQueue(misspelled)).toThrow(/Did you mean "maxsize"/)
+    // SimpleQueue has no maxsize: it is unknown there, not dropped.
+    expect(() => new SimpleQueue({ maxsize: 3 } as never)).toThrow(/Unknown option "maxsize"/)
+    const name = uniqueName('misspelled')
+    expect(() => Queue.open(name, { create: { maxSize: 10 } } as never)).toThrow(/Did you mean "maxsize"/)
+    expect(() => Queue.open(name, { crate: true } as never)).toThrow(/Unknown option "crate".*Did you mean "create"/)
+    expect(() => Queue.open(name)).toThrow(NotFoundError)
   })
 
   it('defaults to an unbounded count and a 1 MiB ring', () => {
@@ -216,6 +232,19 @@ describe('Queue#put() and #get()', () => {
     await expect(q.get({ timeout: -1 })).rejects.toThrow(RangeError)
     await expect(q.put(1, { signal: 'x' as never })).rejects.toThrow(TypeError)
     expect(() => q.getSync({ timeout: Number.NaN })).toThrow(TypeError)
+  })
+
+  it('refuses a call option it does not know (a misspelled timeout would wait forever)', async () => {
+    const q = queue<number>()
+    await expect(q.get({ timout: 10 } as never)).rejects.toThrow(/Unknown option "timout".*Did you mean "timeout"/)
+    expect(() => q.getSync({ timeOut: 10 } as never)).toThrow(/Did you mean "timeout"/)
+    expect(() => q.putSync(1, { block: false } as never)).toThrow(/Unknown option "block"/)
+    expect(() => q.getManySync({ maxItems: 2, timeout: 0 } as never)).toThrow(/Unknown option "maxItems"/)
+    expect(() => q.shutdown({ immediately: true } as never)).toThrow(/Did you mean "immediate"/)
+    // Nothing was put, and the queue is still open.
+    expect(q.qsize()).toBe(0)
+    q.putSync(1)
+    expect(q.getManySync({ max: 1, timeout: 0 })).toEqual([1])
   })
 
   it('throws DataCloneError for a value that cannot be cloned and leaves the queue unchanged', async () => {

@@ -28,18 +28,22 @@ import {
   PutBatch,
   type Segment,
   syncTimeoutOf,
+  WAIT_OPTIONS,
 } from '@ipc/core/internal'
 import { Empty, Full, ShutDown } from './errors.js'
 import { type Attached, type Flavor, QUEUE, type QueueSpec } from './layout.js'
 import {
   checkMaxsize,
   DEFAULT_CAPACITY,
+  GET_MANY_OPTIONS,
   type GetManyOptions,
   type GetOptions,
   type PutManyOptions,
   type PutOptions,
+  QUEUE_OPTIONS,
   type QueueOpenOptions,
   type QueueOptions,
+  SHUTDOWN_OPTIONS,
   type ShutdownOptions,
 } from './options.js'
 
@@ -79,7 +83,7 @@ export function queueState(queue: Queue<unknown>): QueueState {
 
 /** Validates the creation options of a queue (constructor, or `open`'s `create`). */
 export function checkQueueOptions(options: QueueOptions | undefined): QueueSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, QUEUE_OPTIONS)
   const maxsize = checkMaxsize(options?.maxsize, 0x7fffffff)
   const capacity = options?.capacity ?? DEFAULT_CAPACITY
   if (typeof capacity !== 'number')
@@ -276,7 +280,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
     try {
       let timeout = Number.POSITIVE_INFINITY
       let signal: AbortSignal | undefined
-      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
+      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS))
       if (signal?.aborted) return Promise.reject(signal.reason)
       const encoded = this.#prepare(item)
       const result = this.#ring.put(item, encoded, timeout, signal)
@@ -308,7 +312,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * ```
    */
   putSync(item: T, options?: PutOptions): void {
-    const timeout = syncTimeoutOf(options)
+    const timeout = syncTimeoutOf(options, WAIT_OPTIONS)
     const encoded = this.#prepare(item)
     const status = this.#ring.putSync(item, encoded, timeout)
     if (status !== MPMC_PUT_OK) throw this.#putError(status, item, timeout)
@@ -370,7 +374,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
     try {
       let timeout = Number.POSITIVE_INFINITY
       let signal: AbortSignal | undefined
-      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
+      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS))
       if (signal?.aborted) return Promise.reject(signal.reason)
       const batch = this.#batchOf(items)
       if (batch.values.length === 0) return this.#emptyBatch()
@@ -412,7 +416,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * @throws {RangeError} when an item is larger than the queue's capacity (nothing is put).
    */
   putManySync(items: Iterable<T>, options?: PutManyOptions): void {
-    const timeout = syncTimeoutOf(options)
+    const timeout = syncTimeoutOf(options, WAIT_OPTIONS)
     const batch = this.#batchOf(items)
     if (batch.values.length === 0) {
       if (this.#ring.isShutdown()) throw this.#batchError(MPMC_PUT_SHUTDOWN, batch, timeout)
@@ -449,7 +453,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
     try {
       let timeout = Number.POSITIVE_INFINITY
       let signal: AbortSignal | undefined
-      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
+      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS))
       if (signal?.aborted) return Promise.reject(signal.reason)
       this.#assertOpen()
       const taken = this.#ring.get(timeout, signal)
@@ -481,7 +485,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * ```
    */
   getSync(options?: GetOptions): T {
-    const timeout = syncTimeoutOf(options)
+    const timeout = syncTimeoutOf(options, WAIT_OPTIONS)
     this.#assertOpen()
     const taken = this.#ring.getSync(timeout)
     if (taken === MPMC_EMPTY || taken === MPMC_SHUTDOWN) throw this.#getError(taken, timeout)
@@ -534,7 +538,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
     try {
       let timeout = Number.POSITIVE_INFINITY
       let signal: AbortSignal | undefined
-      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options))
+      if (options !== undefined) ({ timeout, signal } = checkWaitOptions(options, GET_MANY_OPTIONS))
       const max = checkMax(options?.max)
       if (signal?.aborted) return Promise.reject(signal.reason)
       this.#assertOpen()
@@ -560,7 +564,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * @throws {RangeError} when `max` is not a positive integer or Infinity.
    */
   getManySync(options?: GetManyOptions): T[] {
-    const timeout = syncTimeoutOf(options)
+    const timeout = syncTimeoutOf(options, GET_MANY_OPTIONS)
     const max = checkMax(options?.max)
     this.#assertOpen()
     const taken = this.#ring.getManySync(max, timeout)
@@ -619,7 +623,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * ```
    */
   shutdown(options?: ShutdownOptions): void {
-    checkOptionsObject(options)
+    checkOptionsObject(options, SHUTDOWN_OPTIONS)
     const immediate = options?.immediate ?? false
     if (typeof immediate !== 'boolean')
       throw invalidArgType(`The "immediate" option must be a boolean, received ${typeof immediate}`)

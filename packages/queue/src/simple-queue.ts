@@ -2,12 +2,19 @@
  * SimpleQueue: the small unbounded queue (Python's multiprocessing.SimpleQueue):
  * put, get, getSync, empty, close. Bounded only by its ring's bytes.
  */
-import { attachTo, fromHandle, type Handle, openPrimitive, Primitive } from '@ipc/core/internal'
+import { attachTo, checkOptionsObject, fromHandle, type Handle, openPrimitive, Primitive } from '@ipc/core/internal'
 import { type Attached, SIMPLE_QUEUE } from './layout.js'
-import type { GetOptions, PutOptions, SimpleQueueOpenOptions, SimpleQueueOptions } from './options.js'
+import {
+  type GetOptions,
+  type PutOptions,
+  SIMPLE_QUEUE_OPTIONS,
+  type SimpleQueueOpenOptions,
+  type SimpleQueueOptions,
+} from './options.js'
 import { checkQueueOptions, Queue, type QueueHandle } from './queue.js'
 
 function checkSimpleOptions(options: SimpleQueueOptions | undefined) {
+  checkOptionsObject(options, SIMPLE_QUEUE_OPTIONS)
   return checkQueueOptions({ ...options, maxsize: 0 })
 }
 

@@ -48,8 +48,15 @@ import {
   RobustLock,
   type Segment,
   type SegmentKind,
+  WAIT_OPTIONS,
 } from '@ipc/core/internal'
-import type { AcquireOptions, AcquireSyncOptions, LockOpenOptions, LockOptions } from './options.js'
+import {
+  type AcquireOptions,
+  type AcquireSyncOptions,
+  LOCK_OPTIONS,
+  type LockOpenOptions,
+  type LockOptions,
+} from './options.js'
 import { Permit } from './permit.js'
 
 /**
@@ -136,7 +143,7 @@ export function lockKind(
 
 /** Validates the options of `new Lock(options)` (and of `Lock.open(name, { create })`, `name` added). */
 export function lockSpec(options: LockOptions | undefined): CreationSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, LOCK_OPTIONS)
   return { name: options?.name, persistent: checkPersistent(options?.persistent) }
 }
 
@@ -303,7 +310,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
   acquire(options?: AcquireOptions): Promise<boolean> {
     if (this.#recursive && this.#lock.held && this.#hold !== undefined && scopes.getStore()?.get(this) === this.#hold) {
       try {
-        const { signal } = checkWaitOptions(options)
+        const { signal } = checkWaitOptions(options, WAIT_OPTIONS)
         if (signal?.aborted) return Promise.reject(signal.reason)
       } catch (error) {
         return Promise.reject(error)

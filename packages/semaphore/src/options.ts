@@ -1,6 +1,7 @@
 /**
  * Options of Semaphore, BoundedSemaphore, Lock and RLock, and of their waiting calls.
  */
+import { optionNames } from '@ipc/core/internal'
 
 /** Options of `new Semaphore(value, options)` and `new BoundedSemaphore(value, options)`. */
 export interface SemaphoreOptions {
@@ -113,3 +114,14 @@ export interface AcquireSyncOptions {
    */
   signal?: AbortSignal
 }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const SEMAPHORE_OPTIONS = optionNames<SemaphoreOptions>({ name: true, reclaim: true, persistent: true })
+/** `open`'s create options with the name `open` adds. */
+export const SEMAPHORE_CREATE_OPTIONS = optionNames<SemaphoreCreateOptions & { name: string }>({
+  name: true,
+  value: true,
+  reclaim: true,
+  persistent: true,
+})
+export const LOCK_OPTIONS = optionNames<LockOptions>({ name: true, persistent: true })

@@ -17,6 +17,7 @@ import {
   Primitive,
   type PrimitiveKind,
   type Segment,
+  WAIT_OPTIONS,
 } from '@ipc/core/internal'
 import { CorruptError, TimeoutError } from './errors.js'
 import {
@@ -188,7 +189,7 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
     let timeout: number
     let signal: AbortSignal | undefined
     try {
-      ;({ timeout, signal } = checkWaitOptions(options))
+      ;({ timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS))
       this.#assertOpen('acquire')
     } catch (error) {
       return Promise.reject(error)
@@ -245,7 +246,7 @@ export abstract class SemaphoreBase extends Primitive<SemaphoreAttachment> imple
     const counter = this.#counter
     // The uncontended call: no options to check, one CAS.
     if (options === undefined && this.#usable && counter.tryTake(false) === TAKEN) return true
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     this.#assertOpen('acquire')
     if (signal?.aborted) throw signal.reason
     if (counter.tryTake(false) === TAKEN) return true

@@ -31,6 +31,19 @@ describe('new Semaphore()', () => {
     expect(() => new Semaphore('3' as unknown as number)).toThrow(TypeError)
   })
 
+  it('refuses an option name it does not know, naming the one meant', () => {
+    expect(() => new Semaphore(1, { reclaim: false, persistant: true } as never)).toThrow(
+      /Unknown option "persistant" in the options\. Did you mean "persistent"\?/,
+    )
+    expect(() => new Lock({ nme: 'x' } as never)).toThrow(/Did you mean "name"/)
+    const name = uniqueName('misspelled')
+    expect(() => Semaphore.open(name, { create: { vaule: 4 } } as never)).toThrow(/Did you mean "value"/)
+    expect(() => Semaphore.open(name)).toThrow(NotFoundError)
+    const sem = track(new Semaphore(1))
+    expect(() => sem.acquireSync({ timout: 10 } as never)).toThrow(/Did you mean "timeout"/)
+    expect(sem.value).toBe(1)
+  })
+
   it('accepts 0 and the largest value', () => {
     expect(track(new Semaphore(0)).value).toBe(0)
     expect(track(new Semaphore(MAX_VALUE)).value).toBe(MAX_VALUE)

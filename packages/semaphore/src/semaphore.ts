@@ -7,11 +7,18 @@ import {
   fromHandle,
   type Handle,
   invalidArgType,
+  type OptionNames,
   openPrimitive,
   outOfRange,
 } from '@ipc/core/internal'
 import { MAX_VALUE } from './layout.js'
-import type { SemaphoreCreateOptions, SemaphoreOpenOptions, SemaphoreOptions } from './options.js'
+import {
+  SEMAPHORE_CREATE_OPTIONS,
+  SEMAPHORE_OPTIONS,
+  type SemaphoreCreateOptions,
+  type SemaphoreOpenOptions,
+  type SemaphoreOptions,
+} from './options.js'
 import { type CreateSpec, checkValue, type Flavor, kindOf, SemaphoreBase } from './semaphore-base.js'
 
 const SEMAPHORE: Flavor = { kind: 'semaphore', label: 'semaphore', className: 'Semaphore', module: import.meta.url }
@@ -30,9 +37,14 @@ function checkReleaseCount(n: unknown): number {
 }
 
 /** Validates the options of a Semaphore or BoundedSemaphore and builds the creation spec. */
-function semaphoreSpec(value: unknown, options: SemaphoreOptions | undefined, bounded: boolean): CreateSpec {
+function semaphoreSpec<O extends SemaphoreOptions>(
+  value: unknown,
+  options: O | undefined,
+  names: OptionNames<O>,
+  bounded: boolean,
+): CreateSpec {
   const checked = checkValue(value)
-  checkOptionsObject(options)
+  checkOptionsObject(options, names)
   const reclaim = options?.reclaim ?? true
   if (typeof reclaim !== 'boolean')
     throw invalidArgType(`The "reclaim" option must be a boolean, received ${typeof reclaim}`)
@@ -47,7 +59,7 @@ export function createSpec(
   create: SemaphoreCreateOptions & { name: string },
   bounded: boolean,
 ): CreateSpec & { persistent: boolean } {
-  const spec = semaphoreSpec(create.value ?? 1, create, bounded)
+  const spec = semaphoreSpec(create.value ?? 1, create, SEMAPHORE_CREATE_OPTIONS, bounded)
   return { ...spec, persistent: spec.persistent ?? false }
 }
 
@@ -82,7 +94,7 @@ export class Semaphore extends SemaphoreBase {
 
   constructor(value = 1, options?: SemaphoreOptions) {
     const flavor = (new.target as typeof Semaphore).flavor
-    super(flavor, () => semaphoreSpec(value, options, flavor.kind === 'bounded-semaphore'))
+    super(flavor, () => semaphoreSpec(value, options, SEMAPHORE_OPTIONS, flavor.kind === 'bounded-semaphore'))
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * Options of @ipc/shared. Times are milliseconds.
  */
+import { optionNames } from '@ipc/core/internal'
 import type { Lock, RLock } from '@ipc/semaphore'
 import type { ElementOf, ValueType } from './element-types.js'
 
@@ -137,3 +138,17 @@ export interface SharedMemoryOpenOptions {
    */
   create?: false | Omit<SharedMemoryOptions, 'name' | 'raw'>
 }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const SHARED_OPTIONS = optionNames<SharedOptions>({ lock: true, name: true, persistent: true })
+export const VALUE_CREATION_OPTIONS = optionNames<SharedValueCreation>({ initial: true, lock: true, persistent: true })
+export const ARRAY_CREATION_OPTIONS = optionNames<SharedArrayCreation>({
+  lengthOrValues: true,
+  lock: true,
+  persistent: true,
+})
+/** `open(name, type, options)` of SharedValue and SharedArray. */
+export const SHARED_OPEN_OPTIONS = optionNames<{ create?: unknown }>({ create: true })
+export const RAW_OPTIONS = optionNames<RawOptions>({ name: true, persistent: true })
+export const MEMORY_OPTIONS = optionNames<SharedMemoryOptions>({ size: true, name: true, persistent: true, raw: true })
+export const MEMORY_OPEN_OPTIONS = optionNames<SharedMemoryOpenOptions>({ raw: true, create: true })

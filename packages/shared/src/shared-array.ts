@@ -4,7 +4,7 @@
  * with a live typed-array view (zero copy).
  */
 import { type InspectOptionsStylized, inspect } from 'node:util'
-import { type Handle, invalidArgType, outOfRange } from '@ipc/core/internal'
+import { checkOptionsObject, type Handle, invalidArgType, outOfRange } from '@ipc/core/internal'
 import {
   type AnyTypedArray,
   checkElement,
@@ -17,8 +17,15 @@ import {
   type ValueType,
 } from './element-types.js'
 import { ARRAY_KIND, OFFSET_ELEMENTS } from './layout.js'
-import type { RawOptions, SharedArrayCreation, SharedArrayOpenOptions, SharedOptions } from './options.js'
 import {
+  ARRAY_CREATION_OPTIONS,
+  type RawOptions,
+  type SharedArrayCreation,
+  type SharedArrayOpenOptions,
+  type SharedOptions,
+} from './options.js'
+import {
+  creationOptions,
   elementsFit,
   fromSharedHandle,
   openShared,
@@ -76,7 +83,9 @@ function arrayCreation(create: unknown): SharedCreation {
       `The "create" option must be an object with "lengthOrValues" (an array has no default length), received ${create === null ? 'null' : typeof create}`,
     )
   const options = create as SharedArrayCreation
-  return { options, contents: arrayContents(options.lengthOrValues) }
+  checkOptionsObject(options, ARRAY_CREATION_OPTIONS, '"create" option')
+  // sharedSpec checks the rest against the constructor's names: `lengthOrValues` goes to the contents.
+  return { options: creationOptions(options), contents: arrayContents(options.lengthOrValues) }
 }
 
 /** What a new array's segment holds: `lengthOrValues` elements, validated against the type. */

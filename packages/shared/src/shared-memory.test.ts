@@ -50,6 +50,14 @@ describe('SharedMemory.create()', () => {
 })
 
 describe('SharedMemory.open()', () => {
+  it('refuses an option name it does not know, naming the one meant', () => {
+    expect(() => SharedMemory.create({ size: 64, persistant: true } as never)).toThrow(/Did you mean "persistent"/)
+    expect(() => SharedMemory.open(uniqueName('shm'), { create: { sise: 64 } } as never)).toThrow(/Did you mean "size"/)
+    expect(() => SharedMemory.open(uniqueName('shm'), { crate: { size: 64 } } as never)).toThrow(
+      /Did you mean "create"/,
+    )
+  })
+
   it('shares the bytes with every opener', () => {
     const shm = track(SharedMemory.create({ size: 16, name: uniqueName('shm') }))
     const other = track(SharedMemory.open(shm.name))

@@ -8,6 +8,7 @@ import {
   attachTo,
   type CreationSpec,
   checkHandle,
+  checkOptionNames,
   checkOptionsObject,
   checkPersistent,
   fromHandle,
@@ -21,7 +22,12 @@ import {
   type Segment,
 } from '@ipc/core/internal'
 import { MEMORY_KIND, MEMORY_MAGIC, OFFSET_DATA, OFFSET_MAGIC, OFFSET_SIZE } from './layout.js'
-import type { SharedMemoryOpenOptions, SharedMemoryOptions } from './options.js'
+import {
+  MEMORY_OPEN_OPTIONS,
+  MEMORY_OPTIONS,
+  type SharedMemoryOpenOptions,
+  type SharedMemoryOptions,
+} from './options.js'
 
 /** The plain JSON handle of a SharedMemory: pass it anywhere, then `SharedMemory.from(handle)`. */
 export interface SharedMemoryHandle extends Handle {
@@ -58,6 +64,7 @@ function checkMemoryOptions(options: SharedMemoryOptions): MemorySpec {
     throw invalidArgType(
       `The options must be an object with a "size", received ${options === null ? 'null' : typeof options}`,
     )
+  checkOptionNames(options, MEMORY_OPTIONS)
   return { size: checkSize(options.size), name: options.name, persistent: checkPersistent(options.persistent) }
 }
 
@@ -174,7 +181,7 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
    * ```
    */
   static open(name: string, options?: SharedMemoryOpenOptions): SharedMemory {
-    checkOptionsObject(options)
+    checkOptionsObject(options, MEMORY_OPEN_OPTIONS)
     if (checkRaw(options?.raw)) {
       if (options?.create !== undefined && options.create !== false)
         throw invalidArgType(

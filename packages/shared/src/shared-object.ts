@@ -29,7 +29,7 @@ import {
 import { type AcquireOptions, type AcquireSyncOptions, Lock, RLock } from '@ipc/semaphore'
 import { type ElementType, elementType, elementTypeById, type TypeName, type ValueType } from './element-types.js'
 import { type LockRecord, OFFSET_ELEMENTS, readSharedHeader, writeSharedHeader } from './layout.js'
-import type { RawOptions, SharedOptions } from './options.js'
+import { RAW_OPTIONS, type RawOptions, SHARED_OPEN_OPTIONS, SHARED_OPTIONS, type SharedOptions } from './options.js'
 
 /** The lock of a SharedValue or SharedArray: an RLock by default (as in Python), or the Lock or RLock given. */
 export type SharedLock = Lock | RLock
@@ -162,7 +162,7 @@ function discard(made: RLock | undefined): void {
 /** The options of a RawValue/RawArray: the same object without the lock. */
 function withoutLock(options: RawOptions | undefined): SharedOptions | undefined {
   if (options === undefined) return { lock: false }
-  checkOptionsObject(options)
+  checkOptionsObject(options, RAW_OPTIONS)
   return { name: options.name as string, persistent: options.persistent as boolean, lock: false }
 }
 
@@ -248,7 +248,7 @@ export function sharedSpec(
   name?: string,
 ): SharedSpec {
   const elementTypeOf = elementType(type)
-  checkOptionsObject(options)
+  checkOptionsObject(options, SHARED_OPTIONS)
   const option = options?.lock ?? true
   const lock = typeof option === 'boolean' ? option : givenLock(option)
   const persistent = checkPersistent(options?.persistent)
@@ -263,6 +263,14 @@ function checkType(kind: SharedKind, attached: SharedAttachment, expected: Eleme
   throw new IncompatibleError(
     `Cannot open ${kind.segment.label} "${attached.segment.name}" as ${expected.name}: it holds ${attached.type.name}`,
   )
+}
+
+/** The lock and persistence of a `create` option whose names were checked (the contents go apart). */
+export function creationOptions(create: Omit<SharedOptions, 'name'>): SharedOptions {
+  const options: SharedOptions = {}
+  if (create.lock !== undefined) options.lock = create.lock
+  if (create.persistent !== undefined) options.persistent = create.persistent
+  return options
 }
 
 /** The validated `create` option of `open(name, type, { create })`: the creation options and the initial contents. */
@@ -289,7 +297,7 @@ export function openShared<P>(
   options?: { create?: unknown } | undefined,
   creation?: (create: unknown) => SharedCreation | undefined,
 ): P {
-  checkOptionsObject(options)
+  checkOptionsObject(options, SHARED_OPEN_OPTIONS)
   const expected = type === undefined ? undefined : elementType(type)
   const create = options?.create === undefined ? undefined : creation?.(options.create)
   if (create === undefined) return attachTo(construct, kind, checkType(kind, openAttachment(kind, name), expected))

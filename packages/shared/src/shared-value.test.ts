@@ -216,6 +216,28 @@ describe('SharedValue#exchange() and #compareExchange()', () => {
 })
 
 describe('SharedValue.open()', () => {
+  it('refuses an option name it does not know, naming the one meant, before creating anything', () => {
+    expect(() => new SharedValue('int32', 0, { lock: false, persistant: true } as never)).toThrow(
+      /Unknown option "persistant" in the options\. Did you mean "persistent"\?/,
+    )
+    expect(() => new RawValue('int32', 0, { lock: false } as never)).toThrow(/Unknown option "lock"/)
+    const name = uniqueName('value')
+    expect(() => SharedValue.open(name, 'int32', { create: { intial: 5 } } as never)).toThrow(
+      /Unknown option "intial" in the "create" option\. Did you mean "initial"\?/,
+    )
+    expect(() => SharedArray.open(name, 'int32', { create: { lengthOrValues: 2, lenght: 2 } } as never)).toThrow(
+      /Unknown option "lenght"/,
+    )
+    expect(() => SharedValue.open(name, 'int32', { creat: true } as never)).toThrow(/Did you mean "create"/)
+    expect(thrown(() => SharedValue.open(name))).toBeInstanceOf(NotFoundError)
+    // The names it knows still work, and initial and lengthOrValues still give the contents.
+    expect(track(SharedValue.open(name, 'int32', { create: { initial: 5, lock: false } })).value).toBe(5)
+    const array = track(
+      SharedArray.open(uniqueName('array'), 'int32', { create: { lengthOrValues: [1, 2], lock: false } }),
+    )
+    expect([...array.toArray()]).toEqual([1, 2])
+  })
+
   it('attaches by name, with or without a type (aliases count as the same type)', () => {
     const value = track(new SharedValue('int32', 42, { name: uniqueName('value') }))
     expect(track(SharedValue.open(value.name)).value).toBe(42)

@@ -3,7 +3,7 @@
  * number (or bigint, or boolean) in shared memory that every attached process
  * and thread reads and writes in place.
  */
-import { type Handle, invalidArgType, type Segment } from '@ipc/core/internal'
+import { checkOptionsObject, type Handle, invalidArgType, type Segment } from '@ipc/core/internal'
 import {
   checkElement,
   type ElementOf,
@@ -15,8 +15,15 @@ import {
   type ValueType,
 } from './element-types.js'
 import { OFFSET_ELEMENTS, VALUE_KIND } from './layout.js'
-import type { RawOptions, SharedOptions, SharedValueCreation, SharedValueOpenOptions } from './options.js'
 import {
+  type RawOptions,
+  type SharedOptions,
+  type SharedValueCreation,
+  type SharedValueOpenOptions,
+  VALUE_CREATION_OPTIONS,
+} from './options.js'
+import {
+  creationOptions,
   elementsFit,
   fromSharedHandle,
   openShared,
@@ -53,7 +60,9 @@ function valueCreation(create: unknown): SharedCreation | undefined {
   if (create !== true && (typeof create !== 'object' || create === null))
     throw invalidArgType(`The "create" option must be a boolean or an object, received ${typeof create}`)
   const options: SharedValueCreation = create === true ? {} : create
-  return { options, contents: valueContents(options.initial) }
+  checkOptionsObject(options, VALUE_CREATION_OPTIONS, '"create" option')
+  // sharedSpec checks the rest against the constructor's names: `initial` goes to the contents.
+  return { options: creationOptions(options), contents: valueContents(options.initial) }
 }
 
 /** What a new value's segment holds: `initial` (checked against the type), or 0, 0n or false. */

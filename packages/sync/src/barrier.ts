@@ -88,6 +88,7 @@ import {
   type Attachment,
   attachmentAlive,
   type CreationSpec,
+  checkOptionNames,
   checkOptionsObject,
   checkPersistent,
   checkWaitOptions,
@@ -111,6 +112,7 @@ import {
   TAG_STALL_MS,
   TIMED_OUT,
   threadId,
+  WAIT_OPTIONS,
   type WaitRules,
 } from '@ipc/core/internal'
 import { BrokenBarrierError } from './errors.js'
@@ -140,7 +142,15 @@ import {
   PENDING,
   RELEASED,
 } from './layout.js'
-import type { BarrierCreateOptions, BarrierOpenOptions, SyncOptions, WaitOptions, WaitSyncOptions } from './options.js'
+import {
+  BARRIER_CREATE_OPTIONS,
+  type BarrierCreateOptions,
+  type BarrierOpenOptions,
+  SYNC_OPTIONS,
+  type SyncOptions,
+  type WaitOptions,
+  type WaitSyncOptions,
+} from './options.js'
 
 /**
  * The least time a call whose deadline has passed (or that gives up) still
@@ -236,7 +246,7 @@ function checkParties(parties: unknown): number {
 
 function barrierSpec(parties: unknown, options: SyncOptions | undefined, name?: string): BarrierSpec {
   const checked = checkParties(parties)
-  checkOptionsObject(options)
+  checkOptionsObject(options, SYNC_OPTIONS)
   return { parties: checked, name: name ?? options?.name, persistent: checkPersistent(options?.persistent) }
 }
 
@@ -320,6 +330,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
       name,
       options as { create?: boolean | BarrierCreateOptions } | undefined,
       (create: Partial<BarrierCreateOptions> & { name: string }) => {
+        checkOptionNames(create, BARRIER_CREATE_OPTIONS)
         if (create.parties === undefined)
           throw invalidArgType(`Cannot create barrier "${name}": pass its parties, as in { create: { parties: 3 } }`)
         return barrierSpec(create.parties, { persistent: create.persistent as boolean }, create.name)
@@ -387,7 +398,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * ```
    */
   async wait(options?: WaitOptions): Promise<number> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     if (signal?.aborted) throw signal.reason
     this.#assertOpen()
     const deadline = deadlineOf(timeout)
@@ -426,7 +437,7 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
    * ```
    */
   waitSync(options?: WaitSyncOptions): number {
-    const deadline = deadlineOf(syncTimeoutOf(options))
+    const deadline = deadlineOf(syncTimeoutOf(options, WAIT_OPTIONS))
     this.#assertOpen()
     if (!this.#lock.acquireSync({ timeout: lockTimeout(deadline) })) throw this.#lockedOut()
     const arrived = this.#arriveLocked()

@@ -16,6 +16,7 @@ import {
   type Attachment,
   type CreationSpec,
   checkName,
+  checkOptionNames,
   checkOptionsObject,
   checkPersistent,
   checkWaitOptions,
@@ -32,6 +33,7 @@ import {
   remaining,
   type Segment,
   syncTimeoutOf,
+  WAIT_OPTIONS,
 } from '@ipc/core/internal'
 import { type AcquireOptions, type AcquireSyncOptions, Lock, RLock } from '@ipc/semaphore'
 import { ConditionWaiters } from './condition-waiters.js'
@@ -48,12 +50,14 @@ import {
   LOCK_KINDS,
   MAX_LOCK_NAME_BYTES,
 } from './layout.js'
-import type {
-  ConditionCreateOptions,
-  ConditionOpenOptions,
-  ConditionOptions,
-  WaitOptions,
-  WaitSyncOptions,
+import {
+  CONDITION_CREATE_OPTIONS,
+  type ConditionCreateOptions,
+  type ConditionOpenOptions,
+  type ConditionOptions,
+  SYNC_OPTIONS,
+  type WaitOptions,
+  type WaitSyncOptions,
 } from './options.js'
 
 /** The lock of a Condition: an RLock by default (as in Python), or the Lock or RLock given. */
@@ -204,9 +208,16 @@ function isOptionsObject(value: unknown): boolean {
   return proto === Object.prototype || proto === null
 }
 
+/**
+ * The options in `new Condition(options)`'s first place. A Semaphore has their
+ * names (`name`, `persistent`), so without `acquire?: never` the compiler
+ * would take `new Condition(semaphore)` for options (it throws at run time).
+ */
+type OptionsNotALock = ConditionOptions & { readonly acquire?: never }
+
 /** Validates the arguments of `new Condition(lock?, options?)` (also `new Condition(options)`). */
 function conditionSpec(lock: unknown, options: ConditionOptions | undefined, name?: string): ConditionSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, SYNC_OPTIONS)
   const given = lock === undefined ? undefined : givenLock(lock)
   return { name: name ?? options?.name, persistent: checkPersistent(options?.persistent), lock: given }
 }
@@ -282,7 +293,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    * that Lock or RLock; `new Condition(lock, { name })` or
    * `new Condition({ name })` names it.
    */
-  constructor(lock?: ConditionLock | ConditionOptions, options?: ConditionOptions) {
+  constructor(lock?: ConditionLock | OptionsNotALock, options?: ConditionOptions) {
     const optionsFirst = isOptionsObject(lock) && options === undefined
     super(CONDITION, () =>
       optionsFirst ? conditionSpec(undefined, lock as ConditionOptions) : conditionSpec(lock, options),
@@ -328,8 +339,10 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
       CONDITION,
       name,
       options,
-      (create: ConditionCreateOptions & { name: string }) =>
-        conditionSpec(create.lock, { persistent: create.persistent as boolean }, create.name),
+      (create: ConditionCreateOptions & { name: string }) => {
+        checkOptionNames(create, CONDITION_CREATE_OPTIONS)
+        return conditionSpec(create.lock, { persistent: create.persistent as boolean }, create.name)
+      },
     )
   }
 
@@ -467,7 +480,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    * ```
    */
   async wait(options?: WaitOptions): Promise<boolean> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     if (signal?.aborted) throw signal.reason
     this.#assertOwned('wait on')
     const entry = this.#waiters.enter()
@@ -522,7 +535,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
    * ```
    */
   waitSync(options?: WaitSyncOptions): boolean {
-    const timeout = syncTimeoutOf(options)
+    const timeout = syncTimeoutOf(options, WAIT_OPTIONS)
     this.#assertOwned('wait on')
     const entry = this.#waiters.enter()
     const saved = this.#releaseFor(entry)
@@ -592,7 +605,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
   async waitFor<T>(predicate: () => T | PromiseLike<T>, options?: WaitOptions): Promise<T> {
     if (typeof predicate !== 'function')
       throw invalidArgType(`The "predicate" argument must be a function, received ${typeof predicate}`)
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     const deadline = deadlineOf(timeout)
     let result = await predicate()
     let first = true
@@ -619,7 +632,7 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
   waitForSync<T>(predicate: () => T, options?: WaitSyncOptions): T {
     if (typeof predicate !== 'function')
       throw invalidArgType(`The "predicate" argument must be a function, received ${typeof predicate}`)
-    const deadline = deadlineOf(syncTimeoutOf(options))
+    const deadline = deadlineOf(syncTimeoutOf(options, WAIT_OPTIONS))
     let result = predicate()
     let first = true
     while (!result) {

@@ -77,6 +77,25 @@ describe('Event#set() and Event#wait()', () => {
 })
 
 describe('Event: names, handles and inspect', () => {
+  it('refuses an option name it does not know, naming the one meant', async () => {
+    const { Barrier } = await import('./barrier.js')
+    const { Condition } = await import('./condition.js')
+    expect(() => new Event({ persistant: true } as never)).toThrow(
+      /Unknown option "persistant" in the options\. Did you mean "persistent"\?/,
+    )
+    const event = track(new Event())
+    await expect(event.wait({ timout: 10 } as never)).rejects.toThrow(/Did you mean "timeout"/)
+    expect(() => event.waitSync({ timeOut: 10 } as never)).toThrow(/Did you mean "timeout"/)
+    const name = uniqueName()
+    expect(() => Barrier.open(name, { create: { parties: 2, persistant: true } } as never)).toThrow(
+      /Did you mean "persistent"/,
+    )
+    expect(() => Barrier.open(name, { create: { partys: 2 } } as never)).toThrow(/Unknown option "partys"/)
+    expect(() => Condition.open(name, { create: { lok: undefined } } as never)).toThrow(/Did you mean "lock"/)
+    expect(() => new Condition({ nam: 'x' } as never)).toThrow(/Did you mean "name"/)
+    expect(() => Event.open(name)).toThrow(NotFoundError)
+  })
+
   it('opens by name and by handle, creates with open(name, { create }), and refuses other kinds', () => {
     const name = uniqueName()
     expect(() => Event.open(name)).toThrow(NotFoundError)

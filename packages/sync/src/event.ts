@@ -35,9 +35,16 @@ import {
   type Segment,
   syncTimeoutOf,
   TIMED_OUT,
+  WAIT_OPTIONS,
 } from '@ipc/core/internal'
 import { E_EVENT, E_FLAG, E_MAGIC, E_WAITERS, EVENT_BYTES, EVENT_KIND, EVENT_MAGIC } from './layout.js'
-import type { EventOpenOptions, SyncOptions, WaitOptions, WaitSyncOptions } from './options.js'
+import {
+  type EventOpenOptions,
+  SYNC_OPTIONS,
+  type SyncOptions,
+  type WaitOptions,
+  type WaitSyncOptions,
+} from './options.js'
 
 /** The `.handle` of an Event. */
 export interface EventHandle extends Handle {
@@ -71,7 +78,7 @@ const EVENT: PrimitiveKind<EventAttachment, CreationSpec> = {
 }
 
 function eventSpec(options: SyncOptions | undefined): CreationSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, SYNC_OPTIONS)
   return { name: options?.name, persistent: checkPersistent(options?.persistent) }
 }
 
@@ -213,7 +220,7 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
    * ```
    */
   async wait(options?: WaitOptions): Promise<boolean> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     if (signal?.aborted) throw signal.reason
     this.#assertOpen()
     const seq = Atomics.load(this.#i32, this.#events.eventIndex)
@@ -241,7 +248,7 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
    * ```
    */
   waitSync(options?: WaitSyncOptions): boolean {
-    const timeout = syncTimeoutOf(options)
+    const timeout = syncTimeoutOf(options, WAIT_OPTIONS)
     this.#assertOpen()
     const seq = Atomics.load(this.#i32, this.#events.eventIndex)
     if (this.#read() === 1) return true

@@ -1,3 +1,4 @@
+import { Lock, Semaphore } from '@ipc/semaphore'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   Barrier,
@@ -20,6 +21,11 @@ describe('public types', () => {
     expectTypeOf(event.handle).toEqualTypeOf<EventHandle>()
 
     const condition = new Condition()
+    // A Semaphore has the options' names (name, persistent) but is not a lock: refused here, not only at run time.
+    // @ts-expect-error a Semaphore is not a Lock or an RLock
+    expectTypeOf(new Condition(new Semaphore())).toEqualTypeOf<Condition>()
+    expectTypeOf(new Condition(new Lock(), { name: 'c' })).toEqualTypeOf<Condition>()
+    expectTypeOf(new Condition({ name: 'c' })).toEqualTypeOf<Condition>()
     expectTypeOf(condition.wait({ timeout: 1, signal: AbortSignal.timeout(1) })).toEqualTypeOf<Promise<boolean>>()
     expectTypeOf(condition.waitSync()).toEqualTypeOf<boolean>()
     expectTypeOf(condition.waitFor(() => 42)).toEqualTypeOf<Promise<number>>()

@@ -1,6 +1,7 @@
 /**
  * Options of Event, Condition and Barrier, and of their waiting calls.
  */
+import { optionNames } from '@ipc/core/internal'
 import type { Lock, RLock } from '@ipc/semaphore'
 
 /** Options of `new Event(options)` and `new Barrier(parties, options)`. */
@@ -101,3 +102,17 @@ export interface WaitSyncOptions {
    */
   signal?: AbortSignal
 }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const SYNC_OPTIONS = optionNames<SyncOptions>({ name: true, persistent: true })
+/** `open`'s create options with the name `open` adds. */
+export const CONDITION_CREATE_OPTIONS = optionNames<ConditionCreateOptions & { name: string }>({
+  lock: true,
+  persistent: true,
+  name: true,
+})
+export const BARRIER_CREATE_OPTIONS = optionNames<Partial<BarrierCreateOptions> & { name: string }>({
+  parties: true,
+  persistent: true,
+  name: true,
+})

@@ -25,7 +25,14 @@
 import { inspect } from 'node:util'
 import { invalidArgType, TimeoutError, ValueError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
-import { checkTimeout, checkWaitOptions, deadlineOf, syncTimeoutOf, type WaitOptions } from '../waiting/signal.js'
+import {
+  checkTimeout,
+  checkWaitOptions,
+  deadlineOf,
+  syncTimeoutOf,
+  WAIT_OPTIONS,
+  type WaitOptions,
+} from '../waiting/signal.js'
 import { BUSY, OWNER_FREE, OwnerWord, type Taken, TOOK_OVER } from './owner-word.js'
 
 /** Bytes a RobustLock occupies (four i32 words; words 1–3 reserved). */
@@ -206,7 +213,7 @@ export class RobustLock {
    * ```
    */
   acquireSync(options?: SyncWaitOptions): boolean {
-    const timeout = syncTimeoutOf(options)
+    const timeout = syncTimeoutOf(options, WAIT_OPTIONS)
     this.#segment.assertOpen(this.#label)
     const seen = this.#word.takeOrSee()
     if (seen === OWNER_FREE) return this.#enter(false)
@@ -227,7 +234,7 @@ export class RobustLock {
    * ```
    */
   async acquire(options?: WaitOptions): Promise<boolean> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     if (signal?.aborted) throw signal.reason
     this.#segment.assertOpen(this.#label)
     if (this.#takeFreeOrReenter()) return true
@@ -252,7 +259,7 @@ export class RobustLock {
    * ```
    */
   async acquireThen<R, B>(options: WaitOptions | undefined, locked: () => R, busy: B): Promise<R | B> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     if (signal?.aborted) throw signal.reason
     this.#segment.assertOpen(this.#label)
     if (this.#takeFreeOrReenter()) return locked()

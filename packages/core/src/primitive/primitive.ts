@@ -36,6 +36,7 @@
 import { inspect } from 'node:util'
 import { CorruptError, invalidArgType, invalidArgValue } from '../errors.js'
 import { checkName, Segment, type SegmentKind } from '../memory/segment.js'
+import { checkOptionNames, type OptionNames, optionNames } from '../option-names.js'
 import { closeAtExit, EXIT_PRIMITIVES, forgetAtExit, runtime } from '../runtime.js'
 import { leaveWaitsOn } from '../waiting/event-count.js'
 import { checkHandle, type Handle, TRANSFER, type TransferDescriptor } from './handle.js'
@@ -204,11 +205,24 @@ export function checkPersistent(value: unknown): boolean {
   return value
 }
 
-/** Validates that `options` is undefined or an object (the options of a constructor or of `open`). */
-export function checkOptionsObject(options: unknown, what = 'options'): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null))
+/**
+ * Validates that `options` is undefined or an object whose option names are
+ * in `names` (the options of a constructor, of `open`, of a call). `what`
+ * names it in messages ('options', '"create" option').
+ */
+export function checkOptionsObject<O extends object>(
+  options: O | undefined,
+  names: OptionNames<O>,
+  what = 'options',
+): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null)
     throw invalidArgType(`The ${what} must be an object, received ${options === null ? 'null' : typeof options}`)
+  checkOptionNames(options, names, what)
 }
+
+/** The names of `OpenOptions`. */
+const OPEN_OPTIONS = optionNames<OpenOptions<object>>({ create: true })
 
 /**
  * `X.open(name, options)`: attaches to `name`; with `options.create`, creates
@@ -224,10 +238,12 @@ export function openPrimitive<P, A extends Attachment, S extends CreationSpec, C
   checkCreate: (create: C & { name: string }) => S,
 ): P {
   checkName(name)
-  checkOptionsObject(options)
+  checkOptionsObject(options, OPEN_OPTIONS)
   const create = options?.create ?? false
   if (create === false) return attachTo(construct, kind as never, openAttachment(kind as never, name))
-  if (create !== true) checkOptionsObject(create, '"create" option')
+  // The create options' names are the constructor's, which checkCreate checks (name added).
+  if (create !== true && (typeof create !== 'object' || create === null))
+    throw invalidArgType(`The "create" option must be an object, received ${create === null ? 'null' : typeof create}`)
   const given = (create === true ? {} : create) as C & { name?: unknown }
   if (given.name !== undefined && given.name !== name)
     throw invalidArgValue(

@@ -54,6 +54,13 @@ describe('new Process()', () => {
     expect(child.exportName).toBe('default')
   })
 
+  it('refuses an option name it does not know, naming the one meant (Python: target=, not targt=)', () => {
+    expect(() => new Process(functions, { exportname: 'crunch' } as never)).toThrow(
+      /Unknown option "exportname" in the options\. Did you mean "exportName"\?/,
+    )
+    expect(() => new Process(functions, { target: 'crunch' } as never)).toThrow(/Unknown option "target"/)
+  })
+
   it('rejects arguments of the wrong type with TypeError and a code', () => {
     const bad: [unknown, unknown][] = [
       [42, undefined],

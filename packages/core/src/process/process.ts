@@ -32,9 +32,17 @@ import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { serialize } from '../codec/codec.js'
 import { IpcError, invalidArgType, invalidArgValue, ProcessError, ValueError } from '../errors.js'
+import { checkOptionNames, optionNames } from '../option-names.js'
 import { isTransferable, TRANSFER, type TransferDescriptor } from '../primitive/handle.js'
 import { runtime } from '../runtime.js'
-import { afterTimeout, checkWaitOptions, onAbort, throwIfAborted, type WaitOptions } from '../waiting/signal.js'
+import {
+  afterTimeout,
+  checkWaitOptions,
+  onAbort,
+  throwIfAborted,
+  WAIT_OPTIONS,
+  type WaitOptions,
+} from '../waiting/signal.js'
 
 /** Where a `Process` runs its function. */
 export type ProcessMode = 'process' | 'thread'
@@ -82,6 +90,16 @@ export interface ProcessOptions {
    */
   daemon?: boolean
 }
+
+const PROCESS_OPTIONS = optionNames<ProcessOptions>({
+  args: true,
+  exportName: true,
+  mode: true,
+  env: true,
+  execArgv: true,
+  name: true,
+  daemon: true,
+})
 
 /** The result message a child sends before it exits. */
 export interface ProcessResultMessage {
@@ -358,6 +376,7 @@ export class Process {
     this.module = moduleUrl(module)
     if (typeof options !== 'object' || options === null)
       throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
+    checkOptionNames(options, PROCESS_OPTIONS)
     const { args = [], exportName = 'default', mode = 'process', env, execArgv, name, daemon = false } = options
     if (!Array.isArray(args)) throw invalidArgType(`The "args" option must be an array, received ${typeof args}`)
     if (typeof exportName !== 'string' || exportName.length === 0)
@@ -541,7 +560,7 @@ export class Process {
    */
   async join(options?: WaitOptions): Promise<number | null> {
     if (!this.#started) throw new ValueError(`Cannot join process "${this.name}": it was never started`)
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     throwIfAborted(signal)
     if (!this.#ended) {
       if (timeout === 0) return null

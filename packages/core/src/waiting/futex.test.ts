@@ -75,6 +75,17 @@ describe('waitSync()', () => {
     expect(waitSync(i32, 0, 2 ** 31 - 1)).toBe('not-equal')
     expect(waitSync(i32, 0, -(2 ** 31))).toBe('not-equal')
   })
+
+  it('refuses options it does not know (a misspelled timeout would wait forever) and options that are not an object', () => {
+    const i32 = shared()
+    expect(() => waitSync(i32, 0, 0, { timout: 10 } as never)).toThrow(
+      /Unknown option "timout".*Did you mean "timeout"/,
+    )
+    expect(() => waitSync(i32, 0, 0, { timeout: 10, signal: new AbortController().signal } as never)).toThrow(
+      /Unknown option "signal"/,
+    )
+    expect(() => waitSync(i32, 0, 0, 10 as never)).toThrow(/The options must be an object/)
+  })
 })
 
 describe('wait()', () => {

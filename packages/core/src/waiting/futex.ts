@@ -15,8 +15,13 @@
 import { types } from 'node:util'
 import { ClosedError, invalidArgType, outOfRange, systemError } from '../errors.js'
 import { native } from '../native.js'
+import { optionNames } from '../option-names.js'
 import { runtime } from '../runtime.js'
-import { afterTimeout, checkTimeout, checkWaitOptions, onAbort, type WaitOptions } from './signal.js'
+import { afterTimeout, checkWaitOptions, onAbort, syncTimeoutOf, WAIT_OPTIONS, type WaitOptions } from './signal.js'
+
+/** The names of `waitSync`'s options (no signal: nothing can abort a blocked thread). */
+const WAIT_SYNC_OPTIONS = optionNames<{ timeout?: number }>({ timeout: true })
+
 import { fileTick, type GridTick, unfileTick } from './tick-grid.js'
 
 /** How a wait ended: woken by `notify`, the word did not hold `expected`, or the timeout passed. */
@@ -244,7 +249,7 @@ export function notifyWord(i32: Int32Array, index: number, count: number = INT32
 export function waitSync(i32: Int32Array, index: number, expected: number, options?: { timeout?: number }): WaitResult {
   checkWord(i32, index)
   const value = checkExpected(expected)
-  const timeout = checkTimeout(options?.timeout)
+  const timeout = syncTimeoutOf(options, WAIT_SYNC_OPTIONS)
   return waitWordSync(i32, index, value, timeout)
 }
 
@@ -269,7 +274,7 @@ export function wait(i32: Int32Array, index: number, expected: number, options?:
     checkWord(i32, index)
     checkSharedMemory(i32)
     const value = checkExpected(expected)
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     return waitWord(i32, index, value, timeout, signal) as Promise<WaitResult>
   } catch (error) {
     return Promise.reject(error)

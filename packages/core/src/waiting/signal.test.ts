@@ -6,7 +6,9 @@ import {
   deadlineOf,
   onAbort,
   remaining,
+  syncTimeoutOf,
   throwIfAborted,
+  WAIT_OPTIONS,
   within,
 } from './signal.js'
 
@@ -42,25 +44,37 @@ describe('checkTimeout()', () => {
 
 describe('checkWaitOptions()', () => {
   it('defaults to no timeout and no signal', () => {
-    expect(checkWaitOptions(undefined)).toEqual({ timeout: Number.POSITIVE_INFINITY, signal: undefined })
-    expect(checkWaitOptions({})).toEqual({ timeout: Number.POSITIVE_INFINITY, signal: undefined })
+    expect(checkWaitOptions(undefined, WAIT_OPTIONS)).toEqual({ timeout: Number.POSITIVE_INFINITY, signal: undefined })
+    expect(checkWaitOptions({}, WAIT_OPTIONS)).toEqual({ timeout: Number.POSITIVE_INFINITY, signal: undefined })
   })
 
   it('returns the timeout and the signal', () => {
     const signal = new AbortController().signal
-    expect(checkWaitOptions({ timeout: 10, signal })).toEqual({ timeout: 10, signal })
+    expect(checkWaitOptions({ timeout: 10, signal }, WAIT_OPTIONS)).toEqual({ timeout: 10, signal })
   })
 
   it('rejects options that are not an object and a signal that is not an AbortSignal', () => {
-    expect(thrown(() => checkWaitOptions(5 as never)).code).toBe('ERR_INVALID_ARG_TYPE')
+    expect(thrown(() => checkWaitOptions(5 as never, WAIT_OPTIONS)).code).toBe('ERR_INVALID_ARG_TYPE')
     // Python's get(timeout=5) is seconds: the message shows the options object.
-    expect(thrown(() => checkWaitOptions(5 as never)).message).toBe(
+    expect(thrown(() => checkWaitOptions(5 as never, WAIT_OPTIONS)).message).toBe(
       'The options must be an object, received the number 5. Times are milliseconds in an options object: { timeout: 5000 } waits 5 s',
     )
-    expect(thrown(() => checkWaitOptions({ signal: {} as AbortSignal })).message).toBe(
+    expect(thrown(() => checkWaitOptions({ signal: {} as AbortSignal }, WAIT_OPTIONS)).message).toBe(
       'The "signal" option must be an AbortSignal',
     )
-    expect(thrown(() => checkWaitOptions({ timeout: -3 }))).toBeInstanceOf(RangeError)
+    expect(thrown(() => checkWaitOptions({ timeout: -3 }, WAIT_OPTIONS))).toBeInstanceOf(RangeError)
+  })
+
+  it('refuses an option name it does not know, naming the one meant', () => {
+    const error = thrown(() => checkWaitOptions({ timout: 10 } as never, WAIT_OPTIONS))
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error.code).toBe('ERR_INVALID_ARG_VALUE')
+    expect(error.message).toBe(
+      'Unknown option "timout" in the options. Did you mean "timeout"? Known: "timeout", "signal".',
+    )
+    expect(thrown(() => syncTimeoutOf({ timeOut: 10 } as never, WAIT_OPTIONS)).message).toContain(
+      'Did you mean "timeout"?',
+    )
   })
 })
 

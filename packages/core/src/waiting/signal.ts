@@ -4,6 +4,7 @@
  * signal rejects with `signal.reason`.
  */
 import { invalidArgType, outOfRange } from '../errors.js'
+import { checkOptionNames, type OptionNames, optionNames } from '../option-names.js'
 
 /** The options of every call that can wait. */
 export interface WaitOptions {
@@ -15,6 +16,9 @@ export interface WaitOptions {
   /** Aborting it ends the wait with `signal.reason`; nothing is taken or lost. */
   signal?: AbortSignal
 }
+
+/** The names of `WaitOptions`, for the calls whose options are just those. */
+export const WAIT_OPTIONS = optionNames<WaitOptions>({ timeout: true, signal: true })
 
 /**
  * Validates a timeout (or another option of ms, named `name`, such as a
@@ -35,8 +39,15 @@ const NO_WAIT_OPTIONS: { readonly timeout: number; readonly signal: AbortSignal 
   signal: undefined,
 })
 
-/** Validates the options object of a waiting call. */
-export function checkWaitOptions(options: WaitOptions | undefined): {
+/**
+ * Validates the options object of a waiting call, whose option names are
+ * `names` (`WAIT_OPTIONS`, or the call's own set when it takes more: the
+ * caller checks those).
+ */
+export function checkWaitOptions<O extends WaitOptions>(
+  options: O | undefined,
+  names: OptionNames<O>,
+): {
   readonly timeout: number
   readonly signal: AbortSignal | undefined
 } {
@@ -46,6 +57,7 @@ export function checkWaitOptions(options: WaitOptions | undefined): {
       `The options must be an object, received the number ${options}. Times are milliseconds in an options object: { timeout: ${Number.isFinite(options) ? options * 1000 : 'ms'} } waits ${Number.isFinite(options) ? `${options} s` : 'that long'}`,
     )
   if (typeof options !== 'object') throw invalidArgType(`The options must be an object, received ${typeof options}`)
+  checkOptionNames(options, names)
   const signal = options.signal
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidArgType('The "signal" option must be an AbortSignal')
@@ -57,9 +69,9 @@ export function checkWaitOptions(options: WaitOptions | undefined): {
  * none). Its signal is checked once, here: nothing can abort a blocked thread
  * later, so an aborted signal throws its reason now.
  */
-export function syncTimeoutOf(options: WaitOptions | undefined): number {
+export function syncTimeoutOf<O extends WaitOptions>(options: O | undefined, names: OptionNames<O>): number {
   if (options === undefined) return Number.POSITIVE_INFINITY
-  const { timeout, signal } = checkWaitOptions(options)
+  const { timeout, signal } = checkWaitOptions(options, names)
   if (signal?.aborted) throw signal.reason
   return timeout
 }

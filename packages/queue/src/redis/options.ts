@@ -1,6 +1,7 @@
 /**
  * Options of the Redis Queue and JoinableQueue. Times are milliseconds.
  */
+import { optionNames } from '@ipc/core/internal'
 import type { GetManyOptions, GetOptions, JoinOptions, PutManyOptions, PutOptions } from '../options.js'
 
 /** What every Redis class adds to its shared-memory twin's options. */
@@ -61,3 +62,17 @@ export interface RedisQueueOpenOptions extends RedisConnectionOptions {
 }
 
 export type { GetManyOptions, GetOptions, JoinOptions, PutManyOptions, PutOptions }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const REDIS_QUEUE_OPTIONS = optionNames<RedisQueueOptions>({
+  url: true,
+  lease: true,
+  maxsize: true,
+  name: true,
+  persistent: true,
+})
+export const REDIS_QUEUE_OPEN_OPTIONS = optionNames<RedisQueueOpenOptions>({ url: true, lease: true, create: true })
+export const REDIS_QUEUE_CREATE_OPTIONS = optionNames<Pick<RedisQueueOptions, 'maxsize' | 'persistent'>>({
+  maxsize: true,
+  persistent: true,
+})

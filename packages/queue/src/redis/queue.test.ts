@@ -36,6 +36,14 @@ describe('Redis queues without a server', () => {
     expect(() => new Queue({ maxsize: '10' as unknown as number })).toThrow(TypeError)
   })
 
+  it('refuse an option name they do not know, naming the one meant', async () => {
+    expect(() => new Queue({ maxSize: 10 } as never)).toThrow(/Unknown option "maxSize".*Did you mean "maxsize"/)
+    expect(() => new Queue({ host: 'localhost' } as never)).toThrow(/Unknown option "host"/)
+    await expect(Queue.open('jobs', { url: 'redis://127.0.0.1:1', create: { capacity: 64 } } as never)).rejects.toThrow(
+      /Unknown option "capacity" in the "create" option/,
+    )
+  })
+
   it('reject calls with ConnectionError when nothing listens at the url', async () => {
     const queue = new Queue({ url: 'redis://127.0.0.1:1' })
     const error = await queue.get({ timeout: 5000 }).catch((e: unknown) => e)

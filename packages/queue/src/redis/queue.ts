@@ -29,6 +29,7 @@ import {
   checkWaitOptions,
   invalidArgType,
   outOfRange,
+  WAIT_OPTIONS,
 } from '@ipc/core/internal'
 import {
   attachSpec,
@@ -44,17 +45,20 @@ import {
   unexpectedReply,
 } from '@ipc/core/redis'
 import { Empty, Full, ShutDown } from '../errors.js'
-import { checkMaxsize } from '../options.js'
+import { checkMaxsize, GET_MANY_OPTIONS, SHUTDOWN_OPTIONS } from '../options.js'
 import { fromWire, handedFromServer, toWire } from './item.js'
 import { KEY_PARTS, MAX_BATCH, MAX_MAXSIZE, QUEUE_LIBRARY } from './library.js'
-import type {
-  GetManyOptions,
-  GetOptions,
-  JoinOptions,
-  PutManyOptions,
-  PutOptions,
-  RedisQueueOpenOptions,
-  RedisQueueOptions,
+import {
+  type GetManyOptions,
+  type GetOptions,
+  type JoinOptions,
+  type PutManyOptions,
+  type PutOptions,
+  REDIS_QUEUE_CREATE_OPTIONS,
+  REDIS_QUEUE_OPEN_OPTIONS,
+  REDIS_QUEUE_OPTIONS,
+  type RedisQueueOpenOptions,
+  type RedisQueueOptions,
 } from './options.js'
 
 /** The kinds of Redis queue (the `kind` field in the meta hash and the handle). */
@@ -123,7 +127,7 @@ function waited(timeout: number): string {
 }
 
 export function newSpec(options: RedisQueueOptions | undefined): AttachSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, REDIS_QUEUE_OPTIONS)
   return {
     ...attachSpec('new', options?.name, options),
     maxsize: checkMaxsize(options?.maxsize, MAX_MAXSIZE),
@@ -132,10 +136,10 @@ export function newSpec(options: RedisQueueOptions | undefined): AttachSpec {
 }
 
 export function openSpec(name: string, options: RedisQueueOpenOptions | undefined): AttachSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, REDIS_QUEUE_OPEN_OPTIONS)
   const create = options?.create ?? false
   const createOptions = typeof create === 'object' && create !== null ? create : {}
-  checkOptionsObject(createOptions, 'create')
+  checkOptionsObject(createOptions, REDIS_QUEUE_CREATE_OPTIONS, '"create" option')
   return {
     ...attachSpec(create === false ? 'open' : 'create', checkRedisName(name), options),
     maxsize: checkMaxsize(createOptions.maxsize, MAX_MAXSIZE),
@@ -610,7 +614,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * ```
    */
   async put(item: T, options?: PutOptions): Promise<void> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     const wire = toWire(item)
     const left = (await this.enter('put to', signal, timeout)) ?? timeout
     if (left === false)
@@ -666,7 +670,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * ```
    */
   async putMany(items: Iterable<T>, options?: PutManyOptions): Promise<void> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     if (items === null || typeof (items as Iterable<T>)?.[Symbol.iterator] !== 'function')
       throw invalidArgType(`The items must be an array or another iterable, received ${typeof items}`)
     const values = Array.from(items)
@@ -801,7 +805,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * ```
    */
   async get(options?: GetOptions): Promise<T> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     return (await this.#take(1, timeout, signal))[0] as T
   }
 
@@ -835,7 +839,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * ```
    */
   async getMany(options?: GetManyOptions): Promise<T[]> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, GET_MANY_OPTIONS)
     const max = checkMax(options?.max)
     return this.#take(max, timeout, signal)
   }
@@ -889,7 +893,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * ```
    */
   async shutdown(options?: { immediate?: boolean }): Promise<void> {
-    checkOptionsObject(options)
+    checkOptionsObject(options, SHUTDOWN_OPTIONS)
     const immediate = options?.immediate ?? false
     if (typeof immediate !== 'boolean')
       throw invalidArgType(`The "immediate" option must be a boolean, received ${typeof immediate}`)
@@ -911,7 +915,7 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
 
   /** JoinableQueue: waits until no task is unfinished. */
   protected async joinCall(options: JoinOptions | undefined): Promise<boolean> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     const left = (await this.enter('join', signal, timeout)) ?? timeout
     if (left === false) return false
     return this.#wait<boolean>({

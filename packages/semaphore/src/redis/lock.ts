@@ -5,7 +5,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { checkOptionsObject, checkPersistent } from '@ipc/core/internal'
 import { attachSpec, attachWith, checkRedisName, takePending } from '@ipc/core/redis'
-import type { RedisAcquireOptions, RedisLockOpenOptions, RedisLockOptions } from './options.js'
+import {
+  REDIS_LOCK_CREATE_OPTIONS,
+  REDIS_LOCK_OPEN_OPTIONS,
+  REDIS_LOCK_OPTIONS,
+  type RedisAcquireOptions,
+  type RedisLockOpenOptions,
+  type RedisLockOptions,
+} from './options.js'
 import type { Permit } from './permit.js'
 import { handleSpec } from './semaphore.js'
 import { type AttachSpec, RedisSemaphoreBase, type RedisSemaphoreHandle } from './semaphore-base.js'
@@ -18,7 +25,7 @@ import { type AttachSpec, RedisSemaphoreBase, type RedisSemaphoreHandle } from '
 const scopes = new AsyncLocalStorage<ReadonlySet<Lock>>()
 
 function newLockSpec(options: RedisLockOptions | undefined): AttachSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, REDIS_LOCK_OPTIONS)
   return {
     ...attachSpec('new', options?.name, options),
     value: 1,
@@ -29,10 +36,10 @@ function newLockSpec(options: RedisLockOptions | undefined): AttachSpec {
 }
 
 function openLockSpec(name: string, options: RedisLockOpenOptions | undefined): AttachSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, REDIS_LOCK_OPEN_OPTIONS)
   const create = options?.create ?? false
   const createOptions = typeof create === 'object' && create !== null ? create : {}
-  checkOptionsObject(createOptions, 'create')
+  checkOptionsObject(createOptions, REDIS_LOCK_CREATE_OPTIONS, '"create" option')
   return {
     ...attachSpec(create === false ? 'open' : 'create', checkRedisName(name), options),
     value: 1,

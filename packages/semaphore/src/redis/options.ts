@@ -1,6 +1,7 @@
 /**
  * Options of the Redis Semaphore, BoundedSemaphore, Lock and RLock.
  */
+import { optionNames } from '@ipc/core/internal'
 
 /** What every Redis class adds to its shared-memory twin's options. */
 export interface RedisConnectionOptions {
@@ -111,3 +112,30 @@ export interface RedisAcquireOptions {
    */
   signal?: AbortSignal
 }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const REDIS_SEMAPHORE_OPTIONS = optionNames<RedisSemaphoreOptions>({
+  url: true,
+  lease: true,
+  name: true,
+  reclaim: true,
+  persistent: true,
+})
+export const REDIS_SEMAPHORE_OPEN_OPTIONS = optionNames<RedisSemaphoreOpenOptions>({
+  url: true,
+  lease: true,
+  create: true,
+})
+export const REDIS_SEMAPHORE_CREATE_OPTIONS = optionNames<RedisSemaphoreCreateOptions>({
+  value: true,
+  reclaim: true,
+  persistent: true,
+})
+export const REDIS_LOCK_OPTIONS = optionNames<RedisLockOptions>({
+  url: true,
+  lease: true,
+  name: true,
+  persistent: true,
+})
+export const REDIS_LOCK_OPEN_OPTIONS = optionNames<RedisLockOpenOptions>({ url: true, lease: true, create: true })
+export const REDIS_LOCK_CREATE_OPTIONS = optionNames<{ persistent?: boolean }>({ persistent: true })

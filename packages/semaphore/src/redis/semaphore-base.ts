@@ -28,7 +28,7 @@
  * comes). So a token given back is one nobody here holds or will.
  */
 import { ClosedError, ConnectionError, TimeoutError, ValueError } from '@ipc/core'
-import { afterTimeout, checkWaitOptions, deadlineOf } from '@ipc/core/internal'
+import { afterTimeout, checkWaitOptions, deadlineOf, WAIT_OPTIONS } from '@ipc/core/internal'
 import {
   type RedisAttachSpec,
   type RedisHandle,
@@ -181,7 +181,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     tryOnly: boolean,
     reenter?: number,
   ): Promise<number | false> {
-    const { timeout, signal } = checkWaitOptions(options)
+    const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     const deadline = deadlineOf(timeout)
     const attaching = this.enter('acquire', signal, timeout)
     // Not attached within the timeout: no acquire was sent, so none can be granted later.

@@ -14,6 +14,14 @@ describe('Redis classes without a server', () => {
     expect(() => new BoundedSemaphore(0)).toThrow(RangeError)
   })
 
+  it('refuse an option name they do not know, naming the one meant', async () => {
+    expect(() => new Semaphore(1, { leaseMs: 5000 } as never)).toThrow(/Unknown option "leaseMs"/)
+    expect(() => new Lock({ URL: 'redis://127.0.0.1:1' } as never)).toThrow(/Did you mean "url"/)
+    await expect(Semaphore.open('s', { url: 'redis://127.0.0.1:1', create: { vaule: 2 } } as never)).rejects.toThrow(
+      /Unknown option "vaule" in the "create" option\. Did you mean "value"\?/,
+    )
+  })
+
   it('reject calls with ConnectionError when nothing listens at the url', async () => {
     const sem = new Semaphore(1, { url: 'redis://127.0.0.1:1' })
     const error = await sem.acquire({ timeout: 5000 }).catch((e: unknown) => e)

@@ -4,11 +4,14 @@
  */
 import { checkHandle, checkOptionsObject, checkPersistent, invalidArgType, outOfRange } from '@ipc/core/internal'
 import { attachSpec, attachWith, checkRedisName, takePending } from '@ipc/core/redis'
-import type {
-  RedisAcquireOptions,
-  RedisSemaphoreCreateOptions,
-  RedisSemaphoreOpenOptions,
-  RedisSemaphoreOptions,
+import {
+  REDIS_SEMAPHORE_CREATE_OPTIONS,
+  REDIS_SEMAPHORE_OPEN_OPTIONS,
+  REDIS_SEMAPHORE_OPTIONS,
+  type RedisAcquireOptions,
+  type RedisSemaphoreCreateOptions,
+  type RedisSemaphoreOpenOptions,
+  type RedisSemaphoreOptions,
 } from './options.js'
 import type { Permit } from './permit.js'
 import { type AttachSpec, MAX_VALUE, RedisSemaphoreBase, type RedisSemaphoreHandle } from './semaphore-base.js'
@@ -31,7 +34,7 @@ function checkReclaim(reclaim: unknown): boolean {
 
 /** The attach spec of `new Semaphore(value, options)`. */
 function newSpec(value: unknown, options: RedisSemaphoreOptions | undefined, bounded: boolean): AttachSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, REDIS_SEMAPHORE_OPTIONS)
   const checked = checkValue(value, bounded)
   return {
     ...attachSpec('new', options?.name, options),
@@ -44,10 +47,10 @@ function newSpec(value: unknown, options: RedisSemaphoreOptions | undefined, bou
 
 /** The attach spec of `Semaphore.open(name, options)`. */
 function openSpec(name: string, options: RedisSemaphoreOpenOptions | undefined, bounded: boolean): AttachSpec {
-  checkOptionsObject(options)
+  checkOptionsObject(options, REDIS_SEMAPHORE_OPEN_OPTIONS)
   const create = options?.create ?? false
   const createOptions: RedisSemaphoreCreateOptions = typeof create === 'object' && create !== null ? create : {}
-  checkOptionsObject(createOptions, 'create')
+  checkOptionsObject(createOptions, REDIS_SEMAPHORE_CREATE_OPTIONS, '"create" option')
   const value = checkValue(createOptions.value ?? 1, bounded)
   return {
     ...attachSpec(create === false ? 'open' : 'create', checkRedisName(name), options),

@@ -1,6 +1,7 @@
 /**
  * Options of the Redis SharedValue and SharedArray. Times are milliseconds.
  */
+import { optionNames } from '@ipc/core/internal'
 import type { ElementOf, ValueType } from '../element-types.js'
 
 /** What the Redis classes add to their shared-memory twins' options. */
@@ -108,3 +109,28 @@ export interface RedisLockOptions {
    */
   signal?: AbortSignal
 }
+
+/** The option names of each options type (an unknown name is a TypeError). */
+export const REDIS_SHARED_OPTIONS = optionNames<RedisSharedOptions>({
+  url: true,
+  lease: true,
+  lock: true,
+  name: true,
+  persistent: true,
+})
+/** `open(name, type, options)` of SharedValue and SharedArray. */
+export const REDIS_SHARED_OPEN_OPTIONS = optionNames<RedisSharedValueOpenOptions>({
+  url: true,
+  lease: true,
+  create: true,
+})
+export const REDIS_VALUE_CREATION_OPTIONS = optionNames<RedisSharedValueCreation>({
+  initial: true,
+  lock: true,
+  persistent: true,
+})
+export const REDIS_ARRAY_CREATION_OPTIONS = optionNames<RedisSharedArrayCreation>({
+  lengthOrValues: true,
+  lock: true,
+  persistent: true,
+})

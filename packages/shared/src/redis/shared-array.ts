@@ -7,12 +7,17 @@
  */
 
 import { CorruptError } from '@ipc/core'
-import { invalidArgType, outOfRange } from '@ipc/core/internal'
+import { checkOptionsObject, invalidArgType, outOfRange } from '@ipc/core/internal'
 import { attachWith, takePending } from '@ipc/core/redis'
 import { checkElement, type ElementOf, type ValueType } from '../element-types.js'
 import { decodeElement, encodeElement } from './encoding.js'
 import { MAX_REDIS_ARRAY_LENGTH } from './library.js'
-import type { RedisSharedArrayCreation, RedisSharedArrayOpenOptions, RedisSharedOptions } from './options.js'
+import {
+  REDIS_ARRAY_CREATION_OPTIONS,
+  type RedisSharedArrayCreation,
+  type RedisSharedArrayOpenOptions,
+  type RedisSharedOptions,
+} from './options.js'
 import {
   type AttachSpec,
   checkIndex,
@@ -43,6 +48,7 @@ const ARRAY: SharedKind = {
         `The "create" option must be an object with "lengthOrValues" (an array has no default length), received ${create === null ? 'null' : typeof create}`,
       )
     const creation = create as RedisSharedArrayCreation
+    checkOptionsObject(creation, REDIS_ARRAY_CREATION_OPTIONS, '"create" option')
     return { lock: creation.lock, persistent: creation.persistent, contents: creation.lengthOrValues }
   },
   contents: (lengthOrValues) => (type) => {

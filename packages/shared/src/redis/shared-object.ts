@@ -28,7 +28,14 @@ import {
 import { RLock } from '@ipc/semaphore/redis'
 import { type ElementType, elementType, type TypeName } from '../element-types.js'
 import { ARRAY_KEY_PARTS, MAX_REDIS_ARRAY_LENGTH, SHARED_LIBRARY, VALUE_KEY_PARTS } from './library.js'
-import type { RedisLockOptions } from './options.js'
+import {
+  REDIS_SHARED_OPEN_OPTIONS,
+  REDIS_SHARED_OPTIONS,
+  type RedisLockOptions,
+  type RedisSharedArrayOpenOptions,
+  type RedisSharedOptions,
+  type RedisSharedValueOpenOptions,
+} from './options.js'
 
 /** The two kinds (the `kind` field of the meta hash and of the handle). */
 export type RedisSharedKind = 'shared-value' | 'shared-array'
@@ -85,12 +92,12 @@ function checkLockOption(lock: unknown): boolean {
 export function createSpec(
   mode: 'new' | 'create',
   type: unknown,
-  options: { name?: unknown; url?: unknown; lease?: unknown; lock?: unknown; persistent?: unknown } | undefined,
+  options: RedisSharedOptions | undefined,
   contents: (type: ElementType) => { length: number; values: string[] | undefined },
   name?: string,
 ): AttachSpec {
   const checkedType = elementType(type)
-  checkOptionsObject(options)
+  checkOptionsObject(options, REDIS_SHARED_OPTIONS)
   const lock = checkLockOption(options?.lock)
   const persistent = checkPersistent(options?.persistent)
   const url = checkUrl(options?.url)
@@ -132,8 +139,9 @@ export function openOrCreateSpec(
   kind: SharedKind,
   name: string,
   type: unknown,
-  options: { url?: unknown; lease?: unknown; create?: unknown } | undefined,
+  options: RedisSharedValueOpenOptions | RedisSharedArrayOpenOptions | undefined,
 ): AttachSpec {
+  checkOptionsObject(options, REDIS_SHARED_OPEN_OPTIONS)
   const creation = kind.creation(options?.create)
   if (creation === undefined) return openSpec(name, type, options)
   if (type === undefined)
@@ -143,7 +151,12 @@ export function openOrCreateSpec(
   return createSpec(
     'create',
     type,
-    { url: options?.url, lease: options?.lease, lock: creation.lock, persistent: creation.persistent },
+    {
+      url: options?.url,
+      lease: options?.lease,
+      lock: creation.lock,
+      persistent: creation.persistent,
+    } as RedisSharedOptions,
     kind.contents(creation.contents),
     name,
   )
@@ -155,7 +168,6 @@ export function openSpec(
   type: unknown,
   options: { url?: unknown; lease?: unknown } | undefined,
 ): AttachSpec {
-  checkOptionsObject(options)
   return {
     mode: 'open',
     name: checkRedisName(name),

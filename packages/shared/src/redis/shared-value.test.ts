@@ -19,6 +19,16 @@ describe('Redis SharedValue and SharedArray without a server', () => {
     expect(() => new SharedArray('uint8', [1, 256])).toThrow(/index 1/)
   })
 
+  it('reject an option name they do not know, naming the one meant', async () => {
+    expect(() => new SharedValue('int32', 0, { locks: false } as never)).toThrow(/Did you mean "lock"/)
+    await expect(
+      SharedValue.open('v', 'int32', { url: 'redis://127.0.0.1:1', create: { intial: 1 } } as never),
+    ).rejects.toThrow(/Unknown option "intial" in the "create" option\. Did you mean "initial"\?/)
+    await expect(SharedArray.open('a', 'int32', { url: 'redis://127.0.0.1:1', leese: 5000 } as never)).rejects.toThrow(
+      /Did you mean "lease"/,
+    )
+  })
+
   it('reject calls with ConnectionError when nothing listens at the url', async () => {
     const value = new SharedValue('int32', 0, { url: 'redis://127.0.0.1:1' })
     const error = await value.get().catch((e: unknown) => e)

@@ -6,11 +6,16 @@
  * run atomically on the server.
  */
 
-import { invalidArgType } from '@ipc/core/internal'
+import { checkOptionsObject, invalidArgType } from '@ipc/core/internal'
 import { attachWith, takePending } from '@ipc/core/redis'
 import { checkElement, type ElementOf, type IntegerType, type ValueType } from '../element-types.js'
 import { decodeElement, encodeElement } from './encoding.js'
-import type { RedisSharedOptions, RedisSharedValueCreation, RedisSharedValueOpenOptions } from './options.js'
+import {
+  REDIS_VALUE_CREATION_OPTIONS,
+  type RedisSharedOptions,
+  type RedisSharedValueCreation,
+  type RedisSharedValueOpenOptions,
+} from './options.js'
 import {
   type AttachSpec,
   createSpec,
@@ -36,6 +41,7 @@ const VALUE: SharedKind = {
     if (create !== true && (typeof create !== 'object' || create === null))
       throw invalidArgType(`The "create" option must be a boolean or an object, received ${typeof create}`)
     const creation: RedisSharedValueCreation = create === true ? {} : create
+    checkOptionsObject(creation, REDIS_VALUE_CREATION_OPTIONS, '"create" option')
     return { lock: creation.lock, persistent: creation.persistent, contents: creation.initial }
   },
   contents: (initial) => (type) => ({
