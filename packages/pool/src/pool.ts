@@ -992,8 +992,8 @@ export class Pool {
         // it has answered every task it holds (`#sendStop` cannot put its stop message either). The task
         // stays queued for the next worker, unless a second worker failed it too: a fault every
         // new worker meets then fails the task rather than start and kill workers without end.
-        // (A put may throw after it published, in a wake-up's repair of a scribbled lock word:
-        // then the task could run twice. Only a corrupt queue can do that.)
+        // A put that throws put nothing (a corrupt word its wake-up meets after the commit faults
+        // the queue for its next call instead), so the task cannot run twice.
         this.#takeOutOfService(worker)
         if (worker.held.length === 0) this.#kill(worker)
         if (++task.queueFailures < QUEUE_FAILURES) return false

@@ -12,6 +12,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 
 const corrupter = new URL('./fixtures/queue-corrupter.mjs', import.meta.url)
 const fuzzer = new URL('./fixtures/fuzz-queue.mjs', import.meta.url)
+const blocked = new URL('./fixtures/blocked.mjs', import.meta.url)
 
 // From src/layout.ts and core's mpmc-ring.ts (white box): word indexes in the data area.
 const QUEUE_KIND = { kind: 'queue', version: 4, label: 'queue' }
@@ -144,6 +145,40 @@ describe('a corrupt item published while a consumer waits', () => {
       expect(await child.exited).toBe(0)
     })
   }
+})
+
+describe('a put whose wake-up meets a scribbled lock word', () => {
+  it('keeps the item it put and faults the object (the next call throws), instead of throwing from a put that took effect', async () => {
+    // A waiting get killed in a child leaves its sleeper share, so puts keep trying to wake it
+    // and, after a while of finding nobody, sweep for dead attachments. The sweep reaps the child,
+    // whose reclaim meets a consumer lock word naming slot 199 of 128. A put that threw there
+    // would report a failure for an item it had put: a caller (the pool) would put it again.
+    const queue = newQueue({ capacity: 1 << 20 })
+    const child = spawnChild(blocked, [JSON.stringify(queue.handle), 'get-async'])
+    await child.waitFor('waiting')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    child.child.kill('SIGKILL')
+    await child.exited
+    const words = scribbler(queue.name)
+    words[C_LOCK] = 200 * 2 ** 22
+    let returned = 0
+    let error: unknown
+    const deadline = performance.now() + 10_000
+    while (error === undefined && performance.now() < deadline) {
+      try {
+        queue.putSync(returned)
+        returned++
+      } catch (caught) {
+        error = caught
+      }
+      if (returned % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    expect(error).toBeInstanceOf(CorruptError)
+    expect(String(error)).toContain('a lock word is 838860800')
+    // Every put that returned put its item, and none that threw did.
+    expect((words[TAIL_COUNT] as number) - (words[HEAD_COUNT] as number)).toBe(returned)
+    expect(() => queue.putSync('after')).toThrow(CorruptError)
+  })
 })
 
 describe('random words scribbled on a queue while attached (fuzz, in a child process)', () => {

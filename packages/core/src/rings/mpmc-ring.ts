@@ -1623,7 +1623,7 @@ export class MpmcRing {
    * looks for dead sleepers when wake syscalls keep finding nobody, or when
    * wakes were skipped for SKIPPED_WAKES_MS (then also wakes every sleeper:
    * a notifier killed between its bump and its wake-up left one asleep on
-   * the bumped value, which the epoch calls woken).
+   * the bumped value, which the epoch calls woken). Never throws CorruptError.
    */
   #wake(side: WaitSide): void {
     const woken = side.events.notifyUnwoken()
@@ -1641,7 +1641,15 @@ export class MpmcRing {
       side.skipped = 0
       side.events.notifyAll()
     }
-    this.sweep()
+    // Every caller has committed (a put's item is in, a get's taken): a corrupt word the sweep
+    // meets has faulted this object (`corrupt`), and the next call throws it. Thrown from here,
+    // it would fail a call that took effect: its caller would put the item again, or lose it.
+    try {
+      this.sweep()
+    } catch (error) {
+      if (!(error instanceof CorruptError)) throw error
+      this.#fault ??= error
+    }
   }
 
   /** Subtracts slot `slot`'s sleeper shares from the global counters. */
