@@ -31,6 +31,15 @@ describe('optionNames()', () => {
     // @ts-expect-error a name the interface does not have
     optionNames<ShapeOptions>({ maxsize: true, capacity: true, persistent: true, name: true })
   })
+
+  it('cannot check options against a set that lacks one of their names, even an optional one', () => {
+    const fewer = optionNames<Omit<ShapeOptions, 'persistent'>>({ maxsize: true, capacity: true })
+    const options: ShapeOptions = { persistent: true }
+    // @ts-expect-error the set of a type with fewer names would refuse a valid option at run time
+    expect(() => checkOptionNames(options, fewer)).toThrow(/Unknown option "persistent"/)
+    // A set with more names is only more lenient: it compiles.
+    checkOptionNames({ maxsize: 1 } as Omit<ShapeOptions, 'persistent'>, SHAPE)
+  })
 })
 
 describe('checkOptionNames()', () => {
@@ -61,7 +70,7 @@ describe('checkOptionNames()', () => {
   it('names what it checks, and says when a call takes no options', () => {
     const none = optionNames<Record<never, never>>({})
     try {
-      checkOptionNames({ x: 1 }, none, '"create" option')
+      checkOptionNames({ x: 1 } as Record<never, never>, none, '"create" option')
       throw new Error('not refused')
     } catch (error) {
       expect((error as Error).message).toBe('Unknown option "x" in the "create" option. It takes no options.')

@@ -9,13 +9,20 @@ import { invalidArgValue } from './errors.js'
 declare const optionsType: unique symbol
 
 /**
- * The option names of one options type `T` (built by `optionNames<T>`). `T`
- * is part of the type, so a call cannot check its options against another
- * type's names: the compiler refuses.
+ * A set of option names whose type carries the names `K` (contravariantly): a
+ * set stands in for one with fewer names, never for one with more.
  */
-export interface OptionNames<T extends object> extends ReadonlySet<string> {
-  readonly [optionsType]?: (options: T) => T
+export interface NameSet<K extends string> extends ReadonlySet<string> {
+  readonly [optionsType]?: (name: K) => void
 }
+
+/**
+ * The option names of one options type `T` (built by `optionNames<T>`). The
+ * checks infer the options' type from the options alone (`NoInfer`), so
+ * checking them against a set that lacks one of their names (which would
+ * refuse a valid option at run time) is a compile error.
+ */
+export type OptionNames<T extends object> = NameSet<keyof T & string>
 
 /**
  * The option names of an options interface `T`: the object literal must list
@@ -32,7 +39,7 @@ export function optionNames<T extends object>(names: { readonly [K in keyof T & 
  * name, own or inherited, that is not in `known`. `what` names the object in
  * the message ('options', '"create" option').
  */
-export function checkOptionNames<T extends object>(options: T, known: OptionNames<T>, what = 'options'): void {
+export function checkOptionNames<T extends object>(options: T, known: NoInfer<OptionNames<T>>, what = 'options'): void {
   for (const name in options) if (!known.has(name)) throw unknownOption(name, known, what)
 }
 

@@ -45,7 +45,7 @@ import {
   type WaitRules,
 } from '@ipc/core/internal'
 import { type Flavor, JOINABLE_QUEUE, W_JOIN_EVENT, W_JOIN_WAITERS, W_TASKS_DONE } from './layout.js'
-import type { JoinOptions, QueueOpenOptions, QueueOptions } from './options.js'
+import { type JoinOptions, QUEUE_OPTIONS, type QueueOpenOptions, type QueueOptions } from './options.js'
 import { checkQueueOptions, Queue, type QueueHandle, type QueueState, queueState } from './queue.js'
 
 /** The task count of one JoinableQueue object (see the file comment). */
@@ -166,7 +166,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @throws {IncompatibleError} when `name` is another kind of primitive (a plain queue too).
    */
   static override open<T = unknown>(name: string, options?: QueueOpenOptions): JoinableQueue<T> {
-    return openPrimitive(() => new JoinableQueue<T>(), JOINABLE_QUEUE, name, options, checkQueueOptions)
+    return openPrimitive(() => new JoinableQueue<T>(), JOINABLE_QUEUE, name, options, checkQueueOptions, QUEUE_OPTIONS)
   }
 
   /**

@@ -84,7 +84,14 @@ describe('new Queue()', () => {
     // SimpleQueue has no maxsize: it is unknown there, not dropped.
     expect(() => new SimpleQueue({ maxsize: 3 } as never)).toThrow(/Unknown option "maxsize"/)
     const name = uniqueName('misspelled')
-    expect(() => Queue.open(name, { create: { maxSize: 10 } } as never)).toThrow(/Did you mean "maxsize"/)
+    expect(() => Queue.open(name, { create: { maxSize: 10 } } as never)).toThrow(
+      /Unknown option "maxSize" in the "create" option\. Did you mean "maxsize"\?/,
+    )
+    // An inherited name counts, as in the constructor's options (a spread would have dropped it).
+    expect(() => Queue.open(name, { create: Object.create({ maxSize: 10 }) })).toThrow(/Unknown option "maxSize"/)
+    const inherited = Queue.open(uniqueName('inherited'), { create: Object.create({ maxsize: 3 }) })
+    onTestFinished(() => inherited.close())
+    expect(inherited.maxsize).toBe(3)
     expect(() => Queue.open(name, { crate: true } as never)).toThrow(/Unknown option "crate".*Did you mean "create"/)
     expect(() => Queue.open(name)).toThrow(NotFoundError)
   })

@@ -180,7 +180,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * ```
    */
   static open<T = unknown>(name: string, options?: QueueOpenOptions): Queue<T> {
-    return openPrimitive(() => new Queue<T>(), QUEUE, name, options, checkQueueOptions)
+    return openPrimitive(() => new Queue<T>(), QUEUE, name, options, checkQueueOptions, QUEUE_OPTIONS)
   }
 
   /**

@@ -55,7 +55,14 @@ export class SimpleQueue<T = unknown> extends Primitive<Attached, QueueHandle> i
    * @throws {IncompatibleError} when `name` is another kind of primitive.
    */
   static open<T = unknown>(name: string, options?: SimpleQueueOpenOptions): SimpleQueue<T> {
-    return openPrimitive(() => new SimpleQueue<T>(), SIMPLE_QUEUE, name, options, checkSimpleOptions)
+    return openPrimitive(
+      () => new SimpleQueue<T>(),
+      SIMPLE_QUEUE,
+      name,
+      options,
+      checkSimpleOptions,
+      SIMPLE_QUEUE_OPTIONS,
+    )
   }
 
   /**

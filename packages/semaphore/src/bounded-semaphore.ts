@@ -2,7 +2,7 @@
  * BoundedSemaphore: Python's multiprocessing.BoundedSemaphore.
  */
 import { fromHandle, type Handle, openPrimitive } from '@ipc/core/internal'
-import type { SemaphoreOpenOptions, SemaphoreOptions } from './options.js'
+import { SEMAPHORE_CREATE_OPTIONS, type SemaphoreOpenOptions, type SemaphoreOptions } from './options.js'
 import { createSpec, Semaphore } from './semaphore.js'
 import { counterOf, type Flavor, kindOf } from './semaphore-base.js'
 
@@ -61,6 +61,7 @@ export class BoundedSemaphore extends Semaphore {
       name,
       options,
       (c) => createSpec(c, true),
+      SEMAPHORE_CREATE_OPTIONS,
     )
   }
 

@@ -48,6 +48,7 @@ import {
   RobustLock,
   type Segment,
   type SegmentKind,
+  syncTimeoutOf,
   WAIT_OPTIONS,
 } from '@ipc/core/internal'
 import {
@@ -214,7 +215,7 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
   static open<C extends LockClass>(this: C, name: string, options?: LockOpenOptions): InstanceType<C> {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class called, Lock or RLock
     const kind = (this as unknown as typeof LockBase).lockKind
-    return openPrimitive(() => new this() as InstanceType<C>, kind, name, options, lockSpec)
+    return openPrimitive(() => new this() as InstanceType<C>, kind, name, options, lockSpec, LOCK_OPTIONS)
   }
 
   /**
@@ -378,7 +379,8 @@ export abstract class LockBase<H extends Handle = Handle> extends Primitive<Lock
   }
 
   #reenter(options: AcquireSyncOptions | undefined): true {
-    if (options?.signal?.aborted) throw options.signal.reason
+    // Checked as a first acquire checks them (names, types, an aborted signal), though none waits.
+    syncTimeoutOf(options, WAIT_OPTIONS)
     this.#count()
     return true
   }

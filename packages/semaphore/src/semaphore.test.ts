@@ -4,7 +4,7 @@ import { expectNoSegment, sleep, uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ClosedError, ExistsError, IncompatibleError, NotFoundError, TimeoutError, ValueError } from './errors.js'
 import { MAX_VALUE, W_STATE } from './layout.js'
-import { Lock } from './lock.js'
+import { Lock, RLock } from './lock.js'
 import { Semaphore } from './semaphore.js'
 import { counterOf } from './semaphore-base.js'
 
@@ -42,6 +42,14 @@ describe('new Semaphore()', () => {
     const sem = track(new Semaphore(1))
     expect(() => sem.acquireSync({ timout: 10 } as never)).toThrow(/Did you mean "timeout"/)
     expect(sem.value).toBe(1)
+    // An RLock this object holds is entered again without waiting: its options are checked all the same.
+    const rlock = track(new RLock())
+    rlock.acquireSync()
+    expect(() => rlock.acquireSync({ timout: 10 } as never)).toThrow(/Did you mean "timeout"/)
+    expect(() => rlock.withLockSync(() => 1, { timeOut: 10 } as never)).toThrow(/Did you mean "timeout"/)
+    // Neither counted a level: one release frees it.
+    rlock.release()
+    expect(rlock.held).toBe(false)
   })
 
   it('accepts 0 and the largest value', () => {

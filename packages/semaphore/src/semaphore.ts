@@ -117,6 +117,7 @@ export class Semaphore extends SemaphoreBase {
       name,
       options,
       (c) => createSpec(c, false),
+      SEMAPHORE_CREATE_OPTIONS,
     )
   }
 

@@ -151,4 +151,10 @@ export const ARRAY_CREATION_OPTIONS = optionNames<SharedArrayCreation>({
 export const SHARED_OPEN_OPTIONS = optionNames<{ create?: unknown }>({ create: true })
 export const RAW_OPTIONS = optionNames<RawOptions>({ name: true, persistent: true })
 export const MEMORY_OPTIONS = optionNames<SharedMemoryOptions>({ size: true, name: true, persistent: true, raw: true })
+/** `open`'s create options with the name `open` adds (`raw` is refused before, with its own message). */
+export const MEMORY_CREATE_OPTIONS = optionNames<Omit<SharedMemoryOptions, 'raw'>>({
+  size: true,
+  name: true,
+  persistent: true,
+})
 export const MEMORY_OPEN_OPTIONS = optionNames<SharedMemoryOpenOptions>({ raw: true, create: true })

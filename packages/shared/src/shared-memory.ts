@@ -23,6 +23,7 @@ import {
 } from '@ipc/core/internal'
 import { MEMORY_KIND, MEMORY_MAGIC, OFFSET_DATA, OFFSET_MAGIC, OFFSET_SIZE } from './layout.js'
 import {
+  MEMORY_CREATE_OPTIONS,
   MEMORY_OPEN_OPTIONS,
   MEMORY_OPTIONS,
   type SharedMemoryOpenOptions,
@@ -200,6 +201,7 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
       name,
       options as SharedMemoryOpenOptions | undefined,
       (create) => checkMemoryOptions(create as SharedMemoryOptions),
+      MEMORY_CREATE_OPTIONS,
     )
   }
 

@@ -88,7 +88,6 @@ import {
   type Attachment,
   attachmentAlive,
   type CreationSpec,
-  checkOptionNames,
   checkOptionsObject,
   checkPersistent,
   checkWaitOptions,
@@ -330,11 +329,11 @@ export class Barrier extends Primitive<BarrierAttachment, BarrierHandle> {
       name,
       options as { create?: boolean | BarrierCreateOptions } | undefined,
       (create: Partial<BarrierCreateOptions> & { name: string }) => {
-        checkOptionNames(create, BARRIER_CREATE_OPTIONS)
         if (create.parties === undefined)
           throw invalidArgType(`Cannot create barrier "${name}": pass its parties, as in { create: { parties: 3 } }`)
         return barrierSpec(create.parties, { persistent: create.persistent as boolean }, create.name)
       },
+      BARRIER_CREATE_OPTIONS,
     )
   }
 

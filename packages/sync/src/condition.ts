@@ -16,7 +16,6 @@ import {
   type Attachment,
   type CreationSpec,
   checkName,
-  checkOptionNames,
   checkOptionsObject,
   checkPersistent,
   checkWaitOptions,
@@ -339,10 +338,9 @@ export class Condition extends Primitive<ConditionAttachment, ConditionHandle> {
       CONDITION,
       name,
       options,
-      (create: ConditionCreateOptions & { name: string }) => {
-        checkOptionNames(create, CONDITION_CREATE_OPTIONS)
-        return conditionSpec(create.lock, { persistent: create.persistent as boolean }, create.name)
-      },
+      (create: ConditionCreateOptions & { name: string }) =>
+        conditionSpec(create.lock, { persistent: create.persistent as boolean }, create.name),
+      CONDITION_CREATE_OPTIONS,
     )
   }
 

@@ -133,7 +133,7 @@ export class Event extends Primitive<EventAttachment, EventHandle> {
    * ```
    */
   static open(name: string, options?: EventOpenOptions): Event {
-    return openPrimitive(attachableEvent, EVENT, name, options, eventSpec)
+    return openPrimitive(attachableEvent, EVENT, name, options, eventSpec, SYNC_OPTIONS)
   }
 
   /**

@@ -4,6 +4,7 @@ import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { CorruptError, ExistsError, IncompatibleError, NotFoundError } from '../errors.js'
 import { Segment } from '../memory/segment.js'
+import { optionNames } from '../option-names.js'
 import { TRANSFER } from './handle.js'
 import {
   type Attachment,
@@ -50,19 +51,26 @@ function checkBox(options: { initial?: unknown; name?: string; persistent?: unkn
   return { initial, name: options?.name, persistent: checkPersistent(options?.persistent) }
 }
 
+interface BoxOptions {
+  initial?: number
+  name?: string
+  persistent?: boolean
+}
+const BOX_OPTIONS = optionNames<BoxOptions>({ initial: true, name: true, persistent: true })
+
 class Box extends Primitive<BoxAttachment> {
   readonly word: Int32Array
   broken = false
   /** Thrown by the next detach (as a kind's detach meeting corrupt memory would). */
   detachError: Error | undefined
 
-  constructor(options?: { initial?: number; name?: string; persistent?: boolean }) {
+  constructor(options?: BoxOptions) {
     super(BOX, () => checkBox(options))
     this.word = this.attachment.word
   }
 
   static open(name: string, options?: { create?: boolean | { initial?: number; persistent?: boolean } }): Box {
-    return openPrimitive(() => new Box(), BOX, name, options, checkBox)
+    return openPrimitive(() => new Box(), BOX, name, options, checkBox, BOX_OPTIONS)
   }
 
   static from(handle: unknown): Box {

@@ -212,7 +212,7 @@ export function checkPersistent(value: unknown): boolean {
  */
 export function checkOptionsObject<O extends object>(
   options: O | undefined,
-  names: OptionNames<O>,
+  names: NoInfer<OptionNames<O>>,
   what = 'options',
 ): void {
   if (options === undefined) return
@@ -227,8 +227,9 @@ const OPEN_OPTIONS = optionNames<OpenOptions<object>>({ create: true })
 /**
  * `X.open(name, options)`: attaches to `name`; with `options.create`, creates
  * it when it does not exist (atomically), from the creation options
- * `checkCreate` validates (`name` is added to them). Everything is validated
- * before any segment is touched.
+ * `checkCreate` validates (`name` is added to them; `createNames` are the
+ * names they may hold, `name` among them). Everything is validated before
+ * any segment is touched.
  */
 export function openPrimitive<P, A extends Attachment, S extends CreationSpec, C extends object>(
   construct: () => P,
@@ -236,20 +237,24 @@ export function openPrimitive<P, A extends Attachment, S extends CreationSpec, C
   name: string,
   options: OpenOptions<C> | undefined,
   checkCreate: (create: C & { name: string }) => S,
+  createNames: NoInfer<OptionNames<C & { name: string }>>,
 ): P {
   checkName(name)
   checkOptionsObject(options, OPEN_OPTIONS)
   const create = options?.create ?? false
   if (create === false) return attachTo(construct, kind as never, openAttachment(kind as never, name))
-  // The create options' names are the constructor's, which checkCreate checks (name added).
   if (create !== true && (typeof create !== 'object' || create === null))
     throw invalidArgType(`The "create" option must be an object, received ${create === null ? 'null' : typeof create}`)
   const given = (create === true ? {} : create) as C & { name?: unknown }
-  if (given.name !== undefined && given.name !== name)
+  checkOptionNames(given, createNames as OptionNames<C & { name?: unknown }>, '"create" option')
+  // Inherited names count, as everywhere (a spread would drop them).
+  const copy: Record<string, unknown> = {}
+  for (const option in given) copy[option] = given[option as keyof typeof given]
+  if (copy.name !== undefined && copy.name !== name)
     throw invalidArgValue(
-      `The "create" option must not name another object: received name ${JSON.stringify(given.name)} to open ${JSON.stringify(name)}`,
+      `The "create" option must not name another object: received name ${JSON.stringify(copy.name)} to open ${JSON.stringify(name)}`,
     )
-  const spec = checkCreate({ ...given, name } as C & { name: string })
+  const spec = checkCreate({ ...copy, name } as C & { name: string })
   const { attached, created } = openOrCreateAttachment(kind, name, spec)
   return attachTo(construct, kind as never, attached, { created })
 }

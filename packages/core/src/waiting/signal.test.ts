@@ -9,6 +9,7 @@ import {
   syncTimeoutOf,
   throwIfAborted,
   WAIT_OPTIONS,
+  type WaitOptions,
   within,
 } from './signal.js'
 
@@ -54,9 +55,9 @@ describe('checkWaitOptions()', () => {
   })
 
   it('rejects options that are not an object and a signal that is not an AbortSignal', () => {
-    expect(thrown(() => checkWaitOptions(5 as never, WAIT_OPTIONS)).code).toBe('ERR_INVALID_ARG_TYPE')
+    expect(thrown(() => checkWaitOptions(5 as unknown as WaitOptions, WAIT_OPTIONS)).code).toBe('ERR_INVALID_ARG_TYPE')
     // Python's get(timeout=5) is seconds: the message shows the options object.
-    expect(thrown(() => checkWaitOptions(5 as never, WAIT_OPTIONS)).message).toBe(
+    expect(thrown(() => checkWaitOptions(5 as unknown as WaitOptions, WAIT_OPTIONS)).message).toBe(
       'The options must be an object, received the number 5. Times are milliseconds in an options object: { timeout: 5000 } waits 5 s',
     )
     expect(thrown(() => checkWaitOptions({ signal: {} as AbortSignal }, WAIT_OPTIONS)).message).toBe(
@@ -66,13 +67,13 @@ describe('checkWaitOptions()', () => {
   })
 
   it('refuses an option name it does not know, naming the one meant', () => {
-    const error = thrown(() => checkWaitOptions({ timout: 10 } as never, WAIT_OPTIONS))
+    const error = thrown(() => checkWaitOptions({ timout: 10 } as unknown as WaitOptions, WAIT_OPTIONS))
     expect(error).toBeInstanceOf(TypeError)
     expect(error.code).toBe('ERR_INVALID_ARG_VALUE')
     expect(error.message).toBe(
       'Unknown option "timout" in the options. Did you mean "timeout"? Known: "timeout", "signal".',
     )
-    expect(thrown(() => syncTimeoutOf({ timeOut: 10 } as never, WAIT_OPTIONS)).message).toContain(
+    expect(thrown(() => syncTimeoutOf({ timeOut: 10 } as unknown as WaitOptions, WAIT_OPTIONS)).message).toContain(
       'Did you mean "timeout"?',
     )
   })

@@ -46,7 +46,7 @@ const NO_WAIT_OPTIONS: { readonly timeout: number; readonly signal: AbortSignal 
  */
 export function checkWaitOptions<O extends WaitOptions>(
   options: O | undefined,
-  names: OptionNames<O>,
+  names: NoInfer<OptionNames<O>>,
 ): {
   readonly timeout: number
   readonly signal: AbortSignal | undefined
@@ -69,7 +69,7 @@ export function checkWaitOptions<O extends WaitOptions>(
  * none). Its signal is checked once, here: nothing can abort a blocked thread
  * later, so an aborted signal throws its reason now.
  */
-export function syncTimeoutOf<O extends WaitOptions>(options: O | undefined, names: OptionNames<O>): number {
+export function syncTimeoutOf<O extends WaitOptions>(options: O | undefined, names: NoInfer<OptionNames<O>>): number {
   if (options === undefined) return Number.POSITIVE_INFINITY
   const { timeout, signal } = checkWaitOptions(options, names)
   if (signal?.aborted) throw signal.reason
