@@ -67,6 +67,18 @@ describe('checkOptionNames()', () => {
     expect(messageOf(Object.create({ timeout: 5 }))).toContain('"timeout"')
   })
 
+  it("ignores a name set on Object.prototype by other code (not the caller's), and only that", () => {
+    const polluted = Object.prototype as Record<string, unknown>
+    polluted.pollutedName = 1
+    try {
+      checkOptionNames({ maxsize: 1 }, SHAPE)
+      expect(messageOf({ pollutedName: 2 })).toContain('"pollutedName"')
+      expect(messageOf(Object.create({ pollutedName: 3 }))).toContain('"pollutedName"')
+    } finally {
+      delete polluted.pollutedName
+    }
+  })
+
   it('names what it checks, and says when a call takes no options', () => {
     const none = optionNames<Record<never, never>>({})
     try {

@@ -37,10 +37,20 @@ export function optionNames<T extends object>(names: { readonly [K in keyof T & 
 /**
  * Throws ERR_INVALID_ARG_VALUE when `options` (an object) has an enumerable
  * name, own or inherited, that is not in `known`. `what` names the object in
- * the message ('options', '"create" option').
+ * the message ('options', '"create" option'). A name inherited from
+ * `Object.prototype` (set there by some other code) is not the caller's: it
+ * is ignored, or every call with options would throw.
  */
 export function checkOptionNames<T extends object>(options: T, known: NoInfer<OptionNames<T>>, what = 'options'): void {
-  for (const name in options) if (!known.has(name)) throw unknownOption(name, known, what)
+  for (const name in options)
+    if (!known.has(name) && !fromObjectPrototype(options, name)) throw unknownOption(name, known, what)
+}
+
+/** True when the object `name` comes from is Object.prototype itself. */
+function fromObjectPrototype(options: object, name: string): boolean {
+  let owner: object | null = options
+  while (owner !== null && !Object.hasOwn(owner, name)) owner = Object.getPrototypeOf(owner) as object | null
+  return owner === Object.prototype
 }
 
 function unknownOption(name: string, known: ReadonlySet<string>, what: string): TypeError {

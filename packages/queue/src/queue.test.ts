@@ -92,6 +92,17 @@ describe('new Queue()', () => {
     const inherited = Queue.open(uniqueName('inherited'), { create: Object.create({ maxsize: 3 }) })
     onTestFinished(() => inherited.close())
     expect(inherited.maxsize).toBe(3)
+    // A name other code set on Object.prototype is not the caller's: ignored, not refused.
+    const polluted = Object.prototype as Record<string, unknown>
+    polluted.pollutedName = 1
+    try {
+      const fine = Queue.open(uniqueName('polluted'), { create: { maxsize: 2 } })
+      onTestFinished(() => fine.close())
+      expect(fine.maxsize).toBe(2)
+      expect(() => fine.getSync({ timeout: 0 })).toThrow(Empty)
+    } finally {
+      delete polluted.pollutedName
+    }
     expect(() => Queue.open(name, { crate: true } as never)).toThrow(/Unknown option "crate".*Did you mean "create"/)
     expect(() => Queue.open(name)).toThrow(NotFoundError)
   })

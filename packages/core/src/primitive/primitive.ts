@@ -247,9 +247,10 @@ export function openPrimitive<P, A extends Attachment, S extends CreationSpec, C
     throw invalidArgType(`The "create" option must be an object, received ${create === null ? 'null' : typeof create}`)
   const given = (create === true ? {} : create) as C & { name?: unknown }
   checkOptionNames(given, createNames as OptionNames<C & { name?: unknown }>, '"create" option')
-  // Inherited names count, as everywhere (a spread would drop them).
+  // Inherited names count, as everywhere (a spread would drop them); names checkOptionNames
+  // let pass without knowing them (set on Object.prototype by other code) are left behind.
   const copy: Record<string, unknown> = {}
-  for (const option in given) copy[option] = given[option as keyof typeof given]
+  for (const option in given) if (createNames.has(option)) copy[option] = given[option as keyof typeof given]
   if (copy.name !== undefined && copy.name !== name)
     throw invalidArgValue(
       `The "create" option must not name another object: received name ${JSON.stringify(copy.name)} to open ${JSON.stringify(name)}`,

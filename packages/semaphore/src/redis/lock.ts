@@ -185,10 +185,11 @@ export class Lock extends RedisSemaphoreBase {
  * @example
  * ```ts
  * const lock = new RLock()
- * await lock.acquire()
- * await lock.acquire() // re-entered
- * await lock.release()
- * await lock.release()
+ * await lock.withLock(async () => {
+ *   await lock.withLock(async () => {}) // entered again: its own scope
+ * })
+ * // Outside its scope, a second `await lock.acquire()` waits like another holder would.
+ * await lock.close()
  * ```
  */
 export class RLock extends Lock {
