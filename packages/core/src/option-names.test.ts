@@ -39,6 +39,8 @@ describe('optionNames()', () => {
     expect(() => checkOptionNames(options, fewer)).toThrow(/Unknown option "persistent"/)
     // A set with more names is only more lenient: it compiles.
     checkOptionNames({ maxsize: 1 } as Omit<ShapeOptions, 'persistent'>, SHAPE)
+    // @ts-expect-error a plain Set says nothing of the names it holds
+    expect(() => checkOptionNames(options, new Set(['maxsize']))).toThrow(/Unknown option "persistent"/)
   })
 })
 

@@ -13,7 +13,7 @@ declare const optionsType: unique symbol
  * set stands in for one with fewer names, never for one with more.
  */
 export interface NameSet<K extends string> extends ReadonlySet<string> {
-  readonly [optionsType]?: (name: K) => void
+  readonly [optionsType]: (name: K) => void
 }
 
 /**
@@ -31,7 +31,7 @@ export type OptionNames<T extends object> = NameSet<keyof T & string>
  * @example optionNames<WaitOptions>({ timeout: true, signal: true })
  */
 export function optionNames<T extends object>(names: { readonly [K in keyof T & string]-?: true }): OptionNames<T> {
-  return new Set(Object.keys(names)) as OptionNames<T>
+  return new Set(Object.keys(names)) as unknown as OptionNames<T>
 }
 
 /**

@@ -83,6 +83,10 @@ describe('new Queue()', () => {
     expect(() => new JoinableQueue(misspelled)).toThrow(/Did you mean "maxsize"/)
     // SimpleQueue has no maxsize: it is unknown there, not dropped.
     expect(() => new SimpleQueue({ maxsize: 3 } as never)).toThrow(/Unknown option "maxsize"/)
+    // Inherited names count for SimpleQueue too (a spread dropped them).
+    const simple = new SimpleQueue(Object.create({ capacity: 4096 }))
+    onTestFinished(() => simple.close())
+    expect(inspect(simple)).toContain('capacity: 4096')
     const name = uniqueName('misspelled')
     expect(() => Queue.open(name, { create: { maxSize: 10 } } as never)).toThrow(
       /Unknown option "maxSize" in the "create" option\. Did you mean "maxsize"\?/,

@@ -4,7 +4,7 @@
  * returns, so there is no feeder thread to flush and nothing is lost when a
  * process exits right after `put`.
  */
-import { ClosedError } from '@ipc/core'
+import { ClosedError, CorruptError } from '@ipc/core'
 import {
   checkMpmcCapacity,
   checkName,
@@ -100,6 +100,19 @@ function checkMax(max: unknown): number {
   if (!(max === Number.POSITIVE_INFINITY || (Number.isInteger(max) && max >= 1)))
     throw outOfRange(`The "max" option must be a positive integer or Infinity, received ${max}`)
   return max
+}
+
+/**
+ * A CorruptError met by a batch after some of its items went in (found by a
+ * wake-up after a round, thrown by the next round): says how many went in,
+ * so that the caller does not put them again.
+ */
+function partlyPut(error: unknown, batch: { done: number; values: readonly unknown[] }): unknown {
+  if (batch.done === 0 || !(error instanceof CorruptError)) return error
+  return new CorruptError(
+    `${error.message}; the first ${batch.done} of the batch's ${batch.values.length} items were put, the rest were not`,
+    { cause: error },
+  )
 }
 
 function waited(timeout: number): string {
@@ -398,7 +411,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
               `Cannot put to ${this.#what}: it was closed while the call waited for room; the first ${batch.done} of its ${batch.values.length} items were put, the rest were not`,
               { cause: error },
             )
-          throw error
+          throw partlyPut(error, batch)
         },
       )
     } catch (error) {
@@ -422,7 +435,12 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
       if (this.#ring.isShutdown()) throw this.#batchError(MPMC_PUT_SHUTDOWN, batch, timeout)
       return
     }
-    const status = this.#ring.putBatchSync(batch, timeout)
+    let status: MpmcPutStatus
+    try {
+      status = this.#ring.putBatchSync(batch, timeout)
+    } catch (error) {
+      throw partlyPut(error, batch)
+    }
     if (status !== MPMC_PUT_OK) throw this.#batchError(status, batch, timeout)
   }
 

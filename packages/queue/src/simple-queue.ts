@@ -7,6 +7,7 @@ import { type Attached, SIMPLE_QUEUE } from './layout.js'
 import {
   type GetOptions,
   type PutOptions,
+  type QueueOptions,
   SIMPLE_QUEUE_OPTIONS,
   type SimpleQueueOpenOptions,
   type SimpleQueueOptions,
@@ -15,7 +16,13 @@ import { checkQueueOptions, Queue, type QueueHandle } from './queue.js'
 
 function checkSimpleOptions(options: SimpleQueueOptions | undefined) {
   checkOptionsObject(options, SIMPLE_QUEUE_OPTIONS)
-  return checkQueueOptions({ ...options, maxsize: 0 })
+  // Read, not spread: inherited names count, as for Queue.
+  return checkQueueOptions({
+    capacity: options?.capacity,
+    name: options?.name,
+    persistent: options?.persistent,
+    maxsize: 0,
+  } as QueueOptions)
 }
 
 /**

@@ -831,9 +831,19 @@ export class PermitCounter implements TagWatcher {
   #reservedTicket = 0
   #reservedSince = 0
 
-  /** Wakes the `n` waiting objects with the smallest tickets (those asleep; awake ones retry anyway). */
+  /**
+   * Wakes the `n` waiting objects with the smallest tickets (those asleep;
+   * awake ones retry anyway). Runs after a change took effect (a give, a
+   * take), so a corrupt word it meets (MAX_SLOT) faults this object through
+   * `corrupt`, for the next call to throw, and is not thrown here: the call
+   * would look failed when it had given (or taken) its permits.
+   */
   wakeOldest(n: number): void {
-    wakeOldestIn(this.i32, this.#base, n, this, this.#skipped)
+    try {
+      wakeOldestIn(this.i32, this.#base, n, this, this.#skipped)
+    } catch (error) {
+      if (!(error instanceof CorruptError)) throw error
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { TRANSFER } from '@ipc/core/internal'
 import { expectNoSegment, sleep, uniqueName } from '@ipc/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ClosedError, ExistsError, IncompatibleError, NotFoundError, TimeoutError, ValueError } from './errors.js'
-import { MAX_VALUE, W_STATE } from './layout.js'
+import { headerIndex, MAX_VALUE, ONE, W_MAX_SLOT, W_SLEEPERS, W_STATE } from './layout.js'
 import { Lock, RLock } from './lock.js'
 import { Semaphore } from './semaphore.js'
 import { counterOf } from './semaphore-base.js'
@@ -208,6 +208,21 @@ describe('Semaphore#acquireSync()', () => {
 })
 
 describe('Semaphore#release()', () => {
+  it('returns once it gave its permit, even when the wake-up after meets a scribbled word; the next call throws', () => {
+    const sem = track(new Semaphore(0))
+    const counter = counterOf(sem)
+    const base = counter.segment.dataOffset
+    // A waiter seems asleep, and the slot scan limit is out of range: the wake-up after the give meets it.
+    Atomics.store(counter.i32, headerIndex(base, W_SLEEPERS), 1)
+    Atomics.store(counter.i32, headerIndex(base, W_MAX_SLOT), 1000)
+    // Before: CorruptError from a release that had given its permit (a caller would release again).
+    sem.release()
+    expect(Math.floor(Atomics.load(counter.i32, headerIndex(base, W_STATE)) / ONE)).toBe(1)
+    expect(() => sem.release()).toThrow(/MAX_SLOT is 1000/)
+    Atomics.store(counter.i32, headerIndex(base, W_MAX_SLOT), 1)
+    Atomics.store(counter.i32, headerIndex(base, W_SLEEPERS), 0)
+  })
+
   it('rejects n that is not an integer from 1 with RangeError', () => {
     const sem = track(new Semaphore(0))
     for (const n of [0, -1, 1.5, Number.NaN]) expect(() => sem.release(n)).toThrow(RangeError)

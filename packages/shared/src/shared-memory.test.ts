@@ -56,6 +56,10 @@ describe('SharedMemory.open()', () => {
     expect(() => SharedMemory.open(uniqueName('shm'), { crate: { size: 64 } } as never)).toThrow(
       /Did you mean "create"/,
     )
+    // raw: false is a known option of open (it was refused as unknown by the first version of the check).
+    const shm = SharedMemory.open(uniqueName('shm'), { raw: false, create: { size: 64 } })
+    onTestFinished(() => shm.close())
+    expect(shm.size).toBe(64)
   })
 
   it('shares the bytes with every opener', () => {

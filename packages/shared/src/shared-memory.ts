@@ -199,7 +199,8 @@ export class SharedMemory extends Primitive<MemoryAttachment, SharedMemoryHandle
       () => new SharedMemory(undefined as never),
       MEMORY,
       name,
-      options as SharedMemoryOpenOptions | undefined,
+      // `raw` was handled above: open() sees only `create`.
+      (options === undefined ? undefined : { create: options.create }) as SharedMemoryOpenOptions | undefined,
       (create) => checkMemoryOptions(create as SharedMemoryOptions),
       MEMORY_CREATE_OPTIONS,
     )
