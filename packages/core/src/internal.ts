@@ -37,7 +37,7 @@ export {
   SHM_PREFIX,
   SLOT_COUNT,
 } from './memory/segment.js'
-export { checkOptionNames, type OptionNames, optionNames } from './option-names.js'
+export { checkOptionNames, checkOptionsObject, type OptionNames, optionNames } from './option-names.js'
 export { attachmentAlive, isProcessAlive, processStartTime, selfIdentity, threadId } from './ownership/liveness.js'
 export { LookCadence } from './ownership/look-cadence.js'
 export { OWNER_WAITERS, ownerCode } from './ownership/owner-word.js'
@@ -55,7 +55,6 @@ export {
   type Attachment,
   attachTo,
   type CreationSpec,
-  checkOptionsObject,
   checkPersistent,
   fromHandle,
   type OpenOptions,

@@ -4,7 +4,7 @@
  * would run with the default (no limit, no timeout): like Python's keyword
  * arguments, it is a TypeError instead, which names the nearest known option.
  */
-import { invalidArgValue } from './errors.js'
+import { invalidArgType, invalidArgValue } from './errors.js'
 
 declare const optionsType: unique symbol
 
@@ -44,6 +44,22 @@ export function optionNames<T extends object>(names: { readonly [K in keyof T & 
 export function checkOptionNames<T extends object>(options: T, known: NoInfer<OptionNames<T>>, what = 'options'): void {
   for (const name in options)
     if (!known.has(name) && !fromObjectPrototype(options, name)) throw unknownOption(name, known, what)
+}
+
+/**
+ * Validates that `options` is undefined or an object whose option names are
+ * in `names` (the options of a constructor, of `open`, of a call). `what`
+ * names it in messages ('options', '"create" option').
+ */
+export function checkOptionsObject<O extends object>(
+  options: O | undefined,
+  names: NoInfer<OptionNames<O>>,
+  what = 'options',
+): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgType(`The ${what} must be an object, received ${options === null ? 'null' : typeof options}`)
+  checkOptionNames(options, names, what)
 }
 
 /** True when the object `name` comes from is Object.prototype itself. */

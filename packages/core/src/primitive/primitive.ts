@@ -36,7 +36,7 @@
 import { inspect } from 'node:util'
 import { CorruptError, invalidArgType, invalidArgValue } from '../errors.js'
 import { checkName, Segment, type SegmentKind } from '../memory/segment.js'
-import { checkOptionNames, type OptionNames, optionNames } from '../option-names.js'
+import { checkOptionsObject, type OptionNames, optionNames } from '../option-names.js'
 import { closeAtExit, EXIT_PRIMITIVES, forgetAtExit, runtime } from '../runtime.js'
 import { leaveWaitsOn } from '../waiting/event-count.js'
 import { checkHandle, type Handle, TRANSFER, type TransferDescriptor } from './handle.js'
@@ -205,22 +205,6 @@ export function checkPersistent(value: unknown): boolean {
   return value
 }
 
-/**
- * Validates that `options` is undefined or an object whose option names are
- * in `names` (the options of a constructor, of `open`, of a call). `what`
- * names it in messages ('options', '"create" option').
- */
-export function checkOptionsObject<O extends object>(
-  options: O | undefined,
-  names: NoInfer<OptionNames<O>>,
-  what = 'options',
-): void {
-  if (options === undefined) return
-  if (typeof options !== 'object' || options === null)
-    throw invalidArgType(`The ${what} must be an object, received ${options === null ? 'null' : typeof options}`)
-  checkOptionNames(options, names, what)
-}
-
 /** The names of `OpenOptions`. */
 const OPEN_OPTIONS = optionNames<OpenOptions<object>>({ create: true })
 
@@ -243,10 +227,8 @@ export function openPrimitive<P, A extends Attachment, S extends CreationSpec, C
   checkOptionsObject(options, OPEN_OPTIONS)
   const create = options?.create ?? false
   if (create === false) return attachTo(construct, kind as never, openAttachment(kind as never, name))
-  if (create !== true && (typeof create !== 'object' || create === null))
-    throw invalidArgType(`The "create" option must be an object, received ${create === null ? 'null' : typeof create}`)
   const given = (create === true ? {} : create) as C & { name?: unknown }
-  checkOptionNames(given, createNames as OptionNames<C & { name?: unknown }>, '"create" option')
+  checkOptionsObject(given, createNames as OptionNames<C & { name?: unknown }>, '"create" option')
   // Inherited names count, as everywhere (a spread would drop them); names checkOptionNames
   // let pass without knowing them (set on Object.prototype by other code) are left behind.
   const copy: Record<string, unknown> = {}

@@ -32,7 +32,7 @@ import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { serialize } from '../codec/codec.js'
 import { IpcError, invalidArgType, invalidArgValue, ProcessError, ValueError } from '../errors.js'
-import { checkOptionNames, optionNames } from '../option-names.js'
+import { checkOptionsObject, optionNames } from '../option-names.js'
 import { isTransferable, TRANSFER, type TransferDescriptor } from '../primitive/handle.js'
 import { runtime } from '../runtime.js'
 import {
@@ -374,9 +374,7 @@ export class Process {
 
   constructor(module: string | URL, options: ProcessOptions = {}) {
     this.module = moduleUrl(module)
-    if (typeof options !== 'object' || options === null)
-      throw invalidArgType(`The options must be an object, received ${options === null ? 'null' : typeof options}`)
-    checkOptionNames(options, PROCESS_OPTIONS)
+    checkOptionsObject(options, PROCESS_OPTIONS)
     const { args = [], exportName = 'default', mode = 'process', env, execArgv, name, daemon = false } = options
     if (!Array.isArray(args)) throw invalidArgType(`The "args" option must be an array, received ${typeof args}`)
     if (typeof exportName !== 'string' || exportName.length === 0)

@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CorruptError, ExistsError, IncompatibleError, invalidArgType, NotFoundError, outOfRange } from '../errors.js'
+import { optionNames } from '../option-names.js'
 import { defaultRedisUrl, redactUrl } from './connection.js'
 import { checkRedisName } from './keys.js'
 import type { RedisAttachSpec } from './redis-object.js'
@@ -51,6 +52,13 @@ export function checkUrl(url: unknown): string {
 export function randomRedisName(): string {
   return randomBytes(12).toString('base64url')
 }
+
+/** The names of every Redis class's `open(name, options)` options: the connection's, and `create`. */
+export const REDIS_OPEN_OPTIONS = optionNames<{ url?: unknown; lease?: unknown; create?: unknown }>({
+  url: true,
+  lease: true,
+  create: true,
+})
 
 /**
  * The fields every attach spec has, validated in this order: `name`

@@ -16,6 +16,7 @@ export {
   checkLease,
   checkUrl,
   DEFAULT_LEASE_MS,
+  REDIS_OPEN_OPTIONS,
   randomRedisName,
   takePending,
 } from './attach.js'

@@ -18,11 +18,10 @@ import { native } from '../native.js'
 import { optionNames } from '../option-names.js'
 import { runtime } from '../runtime.js'
 import { afterTimeout, checkWaitOptions, onAbort, syncTimeoutOf, WAIT_OPTIONS, type WaitOptions } from './signal.js'
+import { fileTick, type GridTick, unfileTick } from './tick-grid.js'
 
 /** The names of `waitSync`'s options (no signal: nothing can abort a blocked thread). */
 const WAIT_SYNC_OPTIONS = optionNames<{ timeout?: number }>({ timeout: true })
-
-import { fileTick, type GridTick, unfileTick } from './tick-grid.js'
 
 /** How a wait ended: woken by `notify`, the word did not hold `expected`, or the timeout passed. */
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out'

@@ -71,7 +71,6 @@ export const REDIS_QUEUE_OPTIONS = optionNames<RedisQueueOptions>({
   name: true,
   persistent: true,
 })
-export const REDIS_QUEUE_OPEN_OPTIONS = optionNames<RedisQueueOpenOptions>({ url: true, lease: true, create: true })
 export const REDIS_QUEUE_CREATE_OPTIONS = optionNames<Pick<RedisQueueOptions, 'maxsize' | 'persistent'>>({
   maxsize: true,
   persistent: true,

@@ -35,6 +35,7 @@ import {
   attachSpec,
   attachWith,
   checkRedisName,
+  REDIS_OPEN_OPTIONS,
   type RedisAttachSpec,
   type RedisCallOptions,
   type RedisHandle,
@@ -55,7 +56,6 @@ import {
   type PutManyOptions,
   type PutOptions,
   REDIS_QUEUE_CREATE_OPTIONS,
-  REDIS_QUEUE_OPEN_OPTIONS,
   REDIS_QUEUE_OPTIONS,
   type RedisQueueOpenOptions,
   type RedisQueueOptions,
@@ -136,7 +136,7 @@ export function newSpec(options: RedisQueueOptions | undefined): AttachSpec {
 }
 
 export function openSpec(name: string, options: RedisQueueOpenOptions | undefined): AttachSpec {
-  checkOptionsObject(options, REDIS_QUEUE_OPEN_OPTIONS)
+  checkOptionsObject(options, REDIS_OPEN_OPTIONS)
   const create = options?.create ?? false
   const createOptions = typeof create === 'object' && create !== null ? create : {}
   checkOptionsObject(createOptions, REDIS_QUEUE_CREATE_OPTIONS, '"create" option')

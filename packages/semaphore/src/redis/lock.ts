@@ -4,10 +4,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { checkOptionsObject, checkPersistent } from '@ipc/core/internal'
-import { attachSpec, attachWith, checkRedisName, takePending } from '@ipc/core/redis'
+import { attachSpec, attachWith, checkRedisName, REDIS_OPEN_OPTIONS, takePending } from '@ipc/core/redis'
 import {
   REDIS_LOCK_CREATE_OPTIONS,
-  REDIS_LOCK_OPEN_OPTIONS,
   REDIS_LOCK_OPTIONS,
   type RedisAcquireOptions,
   type RedisLockOpenOptions,
@@ -36,7 +35,7 @@ function newLockSpec(options: RedisLockOptions | undefined): AttachSpec {
 }
 
 function openLockSpec(name: string, options: RedisLockOpenOptions | undefined): AttachSpec {
-  checkOptionsObject(options, REDIS_LOCK_OPEN_OPTIONS)
+  checkOptionsObject(options, REDIS_OPEN_OPTIONS)
   const create = options?.create ?? false
   const createOptions = typeof create === 'object' && create !== null ? create : {}
   checkOptionsObject(createOptions, REDIS_LOCK_CREATE_OPTIONS, '"create" option')

@@ -121,11 +121,6 @@ export const REDIS_SEMAPHORE_OPTIONS = optionNames<RedisSemaphoreOptions>({
   reclaim: true,
   persistent: true,
 })
-export const REDIS_SEMAPHORE_OPEN_OPTIONS = optionNames<RedisSemaphoreOpenOptions>({
-  url: true,
-  lease: true,
-  create: true,
-})
 export const REDIS_SEMAPHORE_CREATE_OPTIONS = optionNames<RedisSemaphoreCreateOptions>({
   value: true,
   reclaim: true,
@@ -137,5 +132,4 @@ export const REDIS_LOCK_OPTIONS = optionNames<RedisLockOptions>({
   name: true,
   persistent: true,
 })
-export const REDIS_LOCK_OPEN_OPTIONS = optionNames<RedisLockOpenOptions>({ url: true, lease: true, create: true })
 export const REDIS_LOCK_CREATE_OPTIONS = optionNames<{ persistent?: boolean }>({ persistent: true })

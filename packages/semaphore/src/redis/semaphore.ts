@@ -3,10 +3,9 @@
  * @ipc/semaphore's, shared by processes on many machines.
  */
 import { checkHandle, checkOptionsObject, checkPersistent, invalidArgType, outOfRange } from '@ipc/core/internal'
-import { attachSpec, attachWith, checkRedisName, takePending } from '@ipc/core/redis'
+import { attachSpec, attachWith, checkRedisName, REDIS_OPEN_OPTIONS, takePending } from '@ipc/core/redis'
 import {
   REDIS_SEMAPHORE_CREATE_OPTIONS,
-  REDIS_SEMAPHORE_OPEN_OPTIONS,
   REDIS_SEMAPHORE_OPTIONS,
   type RedisAcquireOptions,
   type RedisSemaphoreCreateOptions,
@@ -47,7 +46,7 @@ function newSpec(value: unknown, options: RedisSemaphoreOptions | undefined, bou
 
 /** The attach spec of `Semaphore.open(name, options)`. */
 function openSpec(name: string, options: RedisSemaphoreOpenOptions | undefined, bounded: boolean): AttachSpec {
-  checkOptionsObject(options, REDIS_SEMAPHORE_OPEN_OPTIONS)
+  checkOptionsObject(options, REDIS_OPEN_OPTIONS)
   const create = options?.create ?? false
   const createOptions: RedisSemaphoreCreateOptions = typeof create === 'object' && create !== null ? create : {}
   checkOptionsObject(createOptions, REDIS_SEMAPHORE_CREATE_OPTIONS, '"create" option')

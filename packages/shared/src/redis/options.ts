@@ -118,12 +118,6 @@ export const REDIS_SHARED_OPTIONS = optionNames<RedisSharedOptions>({
   name: true,
   persistent: true,
 })
-/** `open(name, type, options)` of SharedValue and SharedArray. */
-export const REDIS_SHARED_OPEN_OPTIONS = optionNames<RedisSharedValueOpenOptions>({
-  url: true,
-  lease: true,
-  create: true,
-})
 export const REDIS_VALUE_CREATION_OPTIONS = optionNames<RedisSharedValueCreation>({
   initial: true,
   lock: true,

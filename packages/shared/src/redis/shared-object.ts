@@ -17,6 +17,7 @@ import {
   checkLease,
   checkRedisName,
   checkUrl,
+  REDIS_OPEN_OPTIONS,
   type RedisAttachSpec,
   type RedisHandle,
   RedisObject,
@@ -29,7 +30,6 @@ import { RLock } from '@ipc/semaphore/redis'
 import { type ElementType, elementType, type TypeName } from '../element-types.js'
 import { ARRAY_KEY_PARTS, MAX_REDIS_ARRAY_LENGTH, SHARED_LIBRARY, VALUE_KEY_PARTS } from './library.js'
 import {
-  REDIS_SHARED_OPEN_OPTIONS,
   REDIS_SHARED_OPTIONS,
   type RedisLockOptions,
   type RedisSharedArrayOpenOptions,
@@ -141,7 +141,7 @@ export function openOrCreateSpec(
   type: unknown,
   options: RedisSharedValueOpenOptions | RedisSharedArrayOpenOptions | undefined,
 ): AttachSpec {
-  checkOptionsObject(options, REDIS_SHARED_OPEN_OPTIONS)
+  checkOptionsObject(options, REDIS_OPEN_OPTIONS)
   const creation = kind.creation(options?.create)
   if (creation === undefined) return openSpec(name, type, options)
   if (type === undefined)
