@@ -74,13 +74,19 @@ class TaskCount {
     this.#assertOpen()
     for (;;) {
       const done = Atomics.load(this.#i32, this.#done)
-      if (((this.#state.ring.putCount() - done) | 0) <= 0)
+      const unfinished = (this.#state.ring.putCount() - done) | 0
+      if (unfinished <= 0)
         throw new ValueError(
           `Cannot call taskDone() on ${this.#state.what}: it was called more times than items were put`,
         )
-      if (Atomics.compareExchange(this.#i32, this.#done, done, (done + 1) | 0) === done) break
+      if (Atomics.compareExchange(this.#i32, this.#done, done, (done + 1) | 0) !== done) continue
+      // Decided from the count read before the CAS, not read again: a second putCount() could meet a
+      // fault and throw after the task was counted. Puts only add, so a count read earlier can only
+      // make this wake the joiners when a put came in between (they look and sleep again), never miss
+      // the last task: a later taskDone decides for itself.
+      if (unfinished === 1) this.#joiners.notify()
+      return
     }
-    if (this.unfinished() === 0) this.#joiners.notify()
   }
 
   /** An item this object's shutdown dropped: it counts as done. */

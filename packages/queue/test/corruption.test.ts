@@ -27,6 +27,7 @@ const C_PHASE = RING + 22
 const CAPACITY = RING + 34
 const MAX_ITEMS = RING + 35
 const FLAGS = RING + 36
+const C_WAITERS = RING + 37
 
 /** Counts event-loop ticks (every 5 ms) until the returned function is called. */
 function ticker(): () => number {
@@ -148,7 +149,7 @@ describe('a corrupt item published while a consumer waits', () => {
 })
 
 describe('a put whose wake-up meets a scribbled lock word', () => {
-  it('keeps the item it put and faults the object (the next call throws), instead of throwing from a put that took effect', async () => {
+  it('keeps the item it put and faults the object (the next call throws), instead of throwing from a put that took effect; the sleeper share of the dead consumer is dropped all the same', async () => {
     // A waiting get killed in a child leaves its sleeper share, so puts keep trying to wake it
     // and, after a while of finding nobody, sweep for dead attachments. The sweep reaps the child,
     // whose reclaim meets a consumer lock word naming slot 199 of 128. A put that threw there
@@ -178,6 +179,9 @@ describe('a put whose wake-up meets a scribbled lock word', () => {
     // Every put that returned put its item, and none that threw did.
     expect((words[TAIL_COUNT] as number) - (words[HEAD_COUNT] as number)).toBe(returned)
     expect(() => queue.putSync('after')).toThrow(CorruptError)
+    // The reclaim that threw still dropped the dead consumer's sleeper share (the slot is freed
+    // either way): a share left behind made every later put pay a wake syscall for nobody.
+    expect(words[C_WAITERS]).toBe(0)
   })
 })
 

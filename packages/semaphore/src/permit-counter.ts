@@ -964,21 +964,25 @@ export function reapSlot(segment: Segment, slot: number): void {
   const journal = slotIndex(base, slot, S_JOURNAL)
   const tag = slot + 1
   // 1. Finish the operation it died in: its CAS took effect, HELD may lag.
-  const state = Atomics.load(i32, stateIndex)
-  if ((state & TAG_MASK) === tag) {
-    const journaled = Atomics.load(i32, journal)
-    if (journaled < 0 || journaled > MAX_VALUE)
-      throw watcher.corrupt(`slot ${slot} has JOURNAL ${journaled}, not 0..${MAX_VALUE}`)
-    Atomics.store(i32, heldIndex, journaled)
-    Atomics.store(i32, stateIndex, state & ~TAG_MASK)
+  try {
+    const state = Atomics.load(i32, stateIndex)
+    if ((state & TAG_MASK) === tag) {
+      const journaled = Atomics.load(i32, journal)
+      if (journaled < 0 || journaled > MAX_VALUE)
+        throw watcher.corrupt(`slot ${slot} has JOURNAL ${journaled}, not 0..${MAX_VALUE}`)
+      Atomics.store(i32, heldIndex, journaled)
+      Atomics.store(i32, stateIndex, state & ~TAG_MASK)
+    }
+  } finally {
+    // 2. Leave the line of waiters, also when step 1 found a corrupt journal (the slot is freed
+    //    anyway: a ticket left behind would count a waiter that never comes).
+    if (Atomics.exchange(i32, slotIndex(base, slot, S_TICKET), 0) !== 0) {
+      const left = Atomics.sub(i32, headerIndex(base, W_WAITERS), 1) - 1
+      if (left <= 0) clearHandoffIn(i32, stateIndex)
+    }
+    // Its SLEEP flag, if a wait of it was registered: given back, so givers stop scanning for it.
+    watcher.slotEvents(slot).withdraw()
   }
-  // 2. Leave the line of waiters.
-  if (Atomics.exchange(i32, slotIndex(base, slot, S_TICKET), 0) !== 0) {
-    const left = Atomics.sub(i32, headerIndex(base, W_WAITERS), 1) - 1
-    if (left <= 0) clearHandoffIn(i32, stateIndex)
-  }
-  // Its SLEEP flag, if a wait of it was registered: given back, so givers stop scanning for it.
-  watcher.slotEvents(slot).withdraw()
   // 3. Give back what it held, tagged as the dead slot so that a reaper that
   //    dies here is repaired by the next one (step 1).
   const held = Atomics.load(i32, heldIndex)

@@ -17,6 +17,7 @@ import {
   W_MAX_SLOT,
   W_NEXT_TICKET,
   W_STATE,
+  W_WAITERS,
 } from '../src/layout.js'
 import { Semaphore } from '../src/semaphore.js'
 import type { SemaphoreBase } from '../src/semaphore-base.js'
@@ -269,6 +270,39 @@ describe('corrupt words of a dead holder, read when it is reaped', () => {
       if (ASYNC_CALLS.has(call)) expect(result.maxGapMs).toBeLessThan(250)
     })
   }
+})
+
+describe('a dead waiter whose reap meets a corrupt JOURNAL', () => {
+  it('still leaves the line: its TICKET and its count in WAITERS go with the slot', { timeout: 20_000 }, async () => {
+    // The reap throws at the journal; the slot is freed anyway, so a ticket left behind would
+    // count a waiter that never comes (releases would hand permits off to nobody).
+    const HOLD = new URL('./fixtures/hold.mjs', import.meta.url)
+    const sem = track(new Semaphore(1))
+    const holder = spawnChild(HOLD, [JSON.stringify(sem.handle), '1'])
+    await holder.waitFor('holding')
+    const { i32, base, segment } = words(sem)
+    let slot = -1
+    for (let s = 0; s < 128; s++) if (segment.slotOwner(s)?.pid === holder.child.pid) slot = s
+    expect(slot).not.toBe(-1)
+    const { result } = await attack(
+      sem,
+      'acquireSync',
+      () => {
+        // The dead holder was in the line too (as a waiter of a second permit would be).
+        const ticket = (Atomics.add(i32, headerIndex(base, W_NEXT_TICKET), 1) + 1) | 0
+        Atomics.store(i32, slotIndex(base, slot, S_TICKET), ticket)
+        Atomics.add(i32, headerIndex(base, W_WAITERS), 1)
+        Atomics.store(i32, slotIndex(base, slot, S_JOURNAL), -1)
+        Atomics.store(i32, headerIndex(base, W_STATE), slot + 1)
+        process.kill(holder.child.pid as number, 'SIGKILL')
+      },
+      3_000,
+    )
+    expect(result.outcome, JSON.stringify(result)).toBe('CorruptError')
+    expect(result.message).toContain('JOURNAL -1')
+    expect(Atomics.load(i32, slotIndex(base, slot, S_TICKET))).toBe(0)
+    expect(Atomics.load(i32, headerIndex(base, W_WAITERS))).toBe(0)
+  })
 })
 
 describe('a TICKET in a slot no object holds, under HANDOFF', () => {

@@ -1669,9 +1669,17 @@ export class MpmcRing {
    */
   reclaimSlot(slot: number): void {
     if (this.#segment.closed || slot === this.#slot) return
-    this.#pLock.reclaim(slot)
-    this.#cLock.reclaim(slot)
-    this.#reclaimShares(slot)
+    // The segment frees the slot even when this throws (a scribbled lock word): its shares and the
+    // other lock go first, or every later put would pay a wake syscall for a sleeper that is gone.
+    try {
+      this.#pLock.reclaim(slot)
+    } finally {
+      try {
+        this.#cLock.reclaim(slot)
+      } finally {
+        this.#reclaimShares(slot)
+      }
+    }
   }
 
   /**
