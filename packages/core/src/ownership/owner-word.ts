@@ -253,18 +253,12 @@ export class OwnerWord {
    * @throws {CorruptError} when the word breaks the encoding's range rules.
    */
   abandonFor(slot: number): boolean {
-    const i32 = this.#i32
-    for (;;) {
-      const seen = Atomics.load(i32, this.#index)
-      // Range-checked, but a code equal to this object's own is what the caller came for (an
-      // attach abandoning what its slot's earlier occupant held), not corrupt here.
-      this.#check(seen, false)
-      const code = seen & ~OWNER_WAITERS
-      if (code <= OWNER_ABANDONED || (code >>> TID_BITS) - 1 !== slot) return false
-      if (Atomics.compareExchange(i32, this.#index, seen, OWNER_ABANDONED) !== seen) continue
-      if ((seen & OWNER_WAITERS) !== 0) notifyWord(i32, this.#index, 1)
-      return true
-    }
+    // A code equal to this object's own is what the caller came for (an attach abandoning what its
+    // slot's earlier occupant held), not corrupt here.
+    const seen = this.#replaceHolder(slot, OWNER_ABANDONED, false)
+    if (seen === undefined) return false
+    if ((seen & OWNER_WAITERS) !== 0) notifyWord(this.#i32, this.#index, 1)
+    return true
   }
 
   /**
@@ -273,19 +267,28 @@ export class OwnerWord {
    * it, waking a sleeper. True when it did.
    */
   reclaim(slot: number): boolean {
+    if (this.#replaceHolder(slot, this.code | OWNER_WAITERS, true) === undefined) return false
+    try {
+      this.#onTakeover?.()
+    } finally {
+      this.release()
+    }
+    return true
+  }
+
+  /**
+   * CASes the word to `to` while the attachment at `slot` holds it; returns
+   * the word replaced, or undefined when `slot` does not hold it. Range-checks
+   * what it reads (`own`: a code equal to this object's counts as corrupt).
+   */
+  #replaceHolder(slot: number, to: number, own: boolean): number | undefined {
     const i32 = this.#i32
     for (;;) {
       const seen = Atomics.load(i32, this.#index)
-      this.#check(seen)
+      this.#check(seen, own)
       const code = seen & ~OWNER_WAITERS
-      if (code <= OWNER_ABANDONED || (code >>> TID_BITS) - 1 !== slot) return false
-      if (Atomics.compareExchange(i32, this.#index, seen, this.code | OWNER_WAITERS) !== seen) continue
-      try {
-        this.#onTakeover?.()
-      } finally {
-        this.release()
-      }
-      return true
+      if (code <= OWNER_ABANDONED || (code >>> TID_BITS) - 1 !== slot) return undefined
+      if (Atomics.compareExchange(i32, this.#index, seen, to) === seen) return seen
     }
   }
 
