@@ -18,6 +18,7 @@ const blocked = new URL('./fixtures/blocked.mjs', import.meta.url)
 const QUEUE_KIND = { kind: 'queue', version: 4, label: 'queue' }
 const W_MAGIC = 0
 const RING = 64 / 4
+const P_LOCK = RING + 0
 const TAIL = RING + 1
 const TAIL_COUNT = RING + 2
 const C_LOCK = RING + 16
@@ -182,6 +183,36 @@ describe('a put whose wake-up meets a scribbled lock word', () => {
     // The reclaim that threw still dropped the dead consumer's sleeper share (the slot is freed
     // either way): a share left behind made every later put pay a wake syscall for nobody.
     expect(words[C_WAITERS]).toBe(0)
+  })
+})
+
+describe('a putMany whose next round meets a scribbled lock word', () => {
+  it('rejects with CorruptError saying how many of its items went in, and that many are in the queue', async () => {
+    // 1 KiB of ring holds 4 of these items: the first round puts 4, then the call waits for room.
+    const queue = newQueue()
+    const items = Array.from({ length: 10 }, (_, i) => `${i}`.padEnd(200, '.'))
+    const putting = queue.putMany(items)
+    const outcome = putting.then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    const words = scribbler(queue.name)
+    const deadline = performance.now() + 5_000
+    while ((words[TAIL_COUNT] as number) === 0 && performance.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    const first = words[TAIL_COUNT] as number
+    expect(first).toBeGreaterThan(0)
+    expect(first).toBeLessThan(items.length)
+    // Attached first (an attach checks the lock words). The producer lock then names slot 199 of
+    // 128; taking two items wakes the waiting put.
+    const consumer = Queue.from(queue.handle)
+    onTestFinished(() => consumer.close())
+    words[P_LOCK] = 200 * 2 ** 22
+    expect([consumer.getSync(), consumer.getSync()]).toEqual(items.slice(0, 2))
+    const error = await outcome
+    expect(error).toBeInstanceOf(CorruptError)
+    expect(String(error)).toContain(`the first ${first} of the batch's 10 items were put, the rest were not`)
+    expect(words[TAIL_COUNT]).toBe(first)
   })
 })
 
