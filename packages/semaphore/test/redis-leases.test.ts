@@ -11,11 +11,12 @@ import {
   type RedisServer,
   sleep,
   spawnChild,
+  startDelayingProxy,
   startRedisServer,
   uniqueName,
 } from '@ipc/test-utils'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ConnectionError, Lock, Semaphore } from '../src/redis/index.js'
+import { ConnectionError, Lock, RLock, Semaphore, ValueError } from '../src/redis/index.js'
 
 const HOLD = new URL('./fixtures/redis-hold.mjs', import.meta.url)
 const RELEASE_EXIT = new URL('./fixtures/redis-release-exit.mjs', import.meta.url)
@@ -113,6 +114,33 @@ describe.skipIf(!hasRedisServer())(
       await a.release()
       await other.close()
       await sem.close()
+    })
+
+    it('re-enters an RLock whose lease lapsed until a renewal tells it; then a call in its scope asks the server, and the last release throws ValueError', {
+      timeout: 20_000,
+    }, async () => {
+      const name = uniqueName()
+      const proxy = await startDelayingProxy(server.url)
+      const lock = await RLock.open(name, { url: proxy.url, lease: LEASE, create: true })
+      const other = await RLock.open(name, { url: server.url, lease: LEASE })
+      // What the scope sees, checked after it: its last release throws, and would hide a failed expect.
+      const seen: unknown[] = []
+      const scope = lock.withLock(async () => {
+        // Its renewals held (3 s, within their 5 s reply limit): the lease lapses and other takes the lock.
+        proxy.delay('requests', 3000)
+        seen.push(await other.acquire({ timeout: 2000 }))
+        // Not told yet: it holds the lock as far as it knows (owned), and re-enters without asking.
+        seen.push(lock.owned, await lock.tryAcquire(), lock.level)
+        await lock.release()
+        proxy.delay('requests', 0)
+        await vi.waitFor(() => expect(lock.owned).toBe(false), { timeout: 5000, interval: 20 })
+        // Told: an ordinary acquire, sent to the server, which finds the lock taken.
+        seen.push(lock.level, await lock.tryAcquire())
+      })
+      await expect(scope).rejects.toThrow(ValueError)
+      expect(seen).toEqual([true, true, true, 2, 0, false])
+      await other.release()
+      await Promise.all([lock.close(), other.close()])
     })
 
     it('ends acquire({ timeout }) with false within its timeout on a stopped server (SIGSTOP), and works after SIGCONT', {

@@ -126,27 +126,33 @@ describeWithRedis('@ipc/semaphore/redis grants whose reply was lost', (server) =
     await Promise.all([sem.close(), other.close()])
   })
 
-  it('leaves an RLock at one level, as lock.level shows, after a re-entry whose reply was lost; one more release frees it', {
+  it("enters an RLock again with no server call, so a cut connection loses no re-entry's answer: the holder's releases free it", {
     timeout: 20_000,
   }, async () => {
     const name = uniqueName()
     const proxy = await startDelayingProxy(server().url)
     const lock = await RLock.open(name, { url: proxy.url, lease: LEASE, create: true })
     const other = await RLock.open(name, { url: server().url, lease: LEASE })
-    // Re-entered inside the holder's own scope; the server counted it, the holder did not. Its
-    // release as the scope ends leaves one level, and its reply says so.
     await lock.withLock(async () => {
-      await loseReply(proxy, 'reentered', () => lock.acquire())
+      // Replies held, then every socket cut: a re-entry sent to the server would be lost with them.
+      proxy.delay('replies', 60_000)
+      const reentered = await lock.acquire({ timeout: 1000 })
+      proxy.cut()
+      proxy.delay('replies', 0)
+      expect(reentered).toBe(true)
+      expect(await lock.tryAcquire()).toBe(true)
+      expect(lock.level).toBe(3)
+      await lock.release()
+      await lock.release()
       expect(lock.level).toBe(1)
       // Connected again (a call made during the reconnect rejects) before the scope's release.
       await vi.waitFor(async () => expect(await lock.locked()).toBe(true), { timeout: BACK_WITHIN, interval: 50 })
+      expect(await other.tryAcquire()).toBe(false)
     })
-    expect(lock.level).toBe(1)
-    expect(lock.owned).toBe(true)
-    expect(await other.tryAcquire()).toBe(false)
-    await lock.release()
+    // The scope's release was the last: free at once, not a level left held.
     expect(lock.level).toBe(0)
-    expect(await other.acquire({ timeout: BACK_WITHIN })).toBe(true)
+    expect(lock.owned).toBe(false)
+    expect(await other.tryAcquire()).toBe(true)
     await other.release()
     await Promise.all([lock.close(), other.close()])
   })

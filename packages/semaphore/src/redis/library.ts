@@ -5,7 +5,7 @@
  *
  * | KEYS | key                  | type | member / field → value                 | meaning                                   |
  * |------|----------------------|------|----------------------------------------|-------------------------------------------|
- * | 1    | `ipc:{name}:meta`    | hash | kind, version (3), free, bound, token, depth, persistent, reclaim, window, nudged, served, queued; `w:<token>` → waiter | the state; `token` = last grant; `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back; `queued`: the length of queue; `w:<token>`: the waiter a grant was handed to (only those grants have one) |
+ * | 1    | `ipc:{name}:meta`    | hash | kind, version (3), free, bound, token, depth, persistent, reclaim, window, nudged, served, queued; `w:<token>` → waiter | the state; `token` = last grant; `depth`: 1 while a lock is held, else 0 (v9 also counted an RLock's re-entries here); `window`: when the last waiter was served, then when it gave that permit back (server ms); `nudged`: the waiter nudged since; `served`: the token it was served until it gives it back; `queued`: the length of queue; `w:<token>`: the waiter a grant was handed to (only those grants have one) |
  * | 2    | `ipc:{name}:holders` | zset | "<token>\|<object>" → lease end (server ms); `keep` → +inf | permits out, one member per grant, naming the object it was granted to; `keep` keeps the key (and its TTL) when none is out |
  * | 3    | `ipc:{name}:queue`   | list | waiter ids, oldest first               | FIFO of waiting acquires                  |
  * | 4    | `ipc:{name}:waiters` | hash | waiter → "<lease end>\|<lease ms>\|<queued at>" | live waiters (a missing one was cancelled) |
@@ -87,6 +87,13 @@ export const KEY_COUNT = 6
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
 /**
+ * Version 10: an RLock is entered again in the client only (it counts the
+ * levels; the server holds the lock once): `acquire` takes no re-entry token
+ * (a claim's bar is now its 7th argument) and never replies 'reentered', and
+ * a lock's `release` always frees it (v9 counted re-entries in `depth`, so
+ * one whose reply was lost left a level that no release of the holder undid).
+ * Same keys as v7 to v9.
+ *
  * Version 9: `renew` and `close` take an `orphans` flag before the waiter
  * count. With '1' (the object lost a reply) `renew` also replies the grants
  * of the object that it did not name (a reply lost with a connection; the
@@ -111,7 +118,7 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
  */
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  9,
+  10,
   `
 local MAX = 8388607
 -- The last token a grant may take: tokens reach clients as safe integers (below 2^53), and a
@@ -386,10 +393,10 @@ end
 -- lapsed leases is skipped here (they are still counted as held, so no permit is created; the
 -- next call that needs a permit, or a renew, sweeps them). Writes what grant + save write (the
 -- holders member, whose key keeps its TTL: see KEEP; free, token and a lock's depth in one HSET).
--- Returns nil when the general path is needed (a claim, an RLock, nothing free, a head settle
--- must serve or drop, or a missing, foreign or garbled meta hash).
+-- Returns nil when the general path is needed (a claim, nothing free, a head settle must serve
+-- or drop, or a missing, foreign or garbled meta hash).
 local function acquire_free(keys, args, m, head, now)
-  if args[6] == 'claim' or args[1] == 'rlock' then return nil end
+  if args[6] == 'claim' then return nil end
   local free, token = tonumber(m[2]), tonumber(m[7])
   if m[1] ~= args[1] or m[11] ~= LAYOUT or not count_ok(free) or free < 1 or not token_ok(token) then
     return nil
@@ -397,7 +404,7 @@ local function acquire_free(keys, args, m, head, now)
   if head and not young_head(keys, m[8], head, now) then return nil end
   token = token + 1
   redis.call('ZADD', keys[2], now + tonumber(args[5]), member(token, args[2]))
-  if args[1] == 'lock' then
+  if args[1] == 'lock' or args[1] == 'rlock' then
     redis.call('HSET', keys[1], 'free', free - 1, 'token', token, 'depth', 1)
   else
     redis.call('HSET', keys[1], 'free', free - 1, 'token', token)
@@ -405,7 +412,7 @@ local function acquire_free(keys, args, m, head, now)
   return {'granted', token}
 end
 
--- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), re-entry token ('' = none: an RLock is entered again only with the token its holder passes), a claim's bar (from the nudge it answers; '' or none: a claim when its 2 ms are up)
+-- args: kind, object, idle, waiter, lease, mode ('try' | 'wait' | 'claim': a nudged waiter takes the free permit), a claim's bar (from the nudge it answers; '' or none: a claim when its 2 ms are up)
 register('acquire', function(keys, args)
   -- Only the fields acquire_free needs (into their places in m; window to tell a young head), the
   -- rest when it does not grant: a literal HMGET costs less than read_meta's tables and loops.
@@ -422,15 +429,6 @@ register('acquire', function(keys, args)
   local object, idle, w, lease = args[2], tonumber(args[3]), args[4], tonumber(args[5])
   -- A free permit and nobody queued (uncontended): lapsed leases can wait for a call that needs them.
   if state.free == 0 or head then settle(keys, state, now) end
-  if state.kind == 'rlock' and state.free == 0 then
-    local token = args[7] or ''
-    if holds(keys, token, object) then
-      state.depth = state.depth + 1
-      save(keys, state)
-      redis.call('ZADD', keys[2], now + lease, member(token, object))
-      return {'reentered', tonumber(token)}
-    end
-  end
   if args[6] == 'claim' then
     local entry = redis.call('HGET', keys[4], w)
     if not entry then
@@ -438,10 +436,10 @@ register('acquire', function(keys, args)
       if granted then return {'granted', tonumber(granted)} end
       return {'gone'}
     end
-    -- Taken by a newcomer, or (a claim answering a nudge, args[8] its bar) every permit free at
+    -- Taken by a newcomer, or (a claim answering a nudge, args[7] its bar) every permit free at
     -- the nudge granted since: claim again when its HANDOFF_MS are up (a release then hands it
     -- over). A free permit here means the head is young: settle would have served it.
-    local bar = tonumber(args[8] or '')
+    local bar = tonumber(args[7] or '')
     if state.free == 0 or (bar and state.token >= bar) then
       local since = string.match(entry, '|(%d+)$') or now
       return {'queued', math.max(0, HANDOFF_MS - waited(state, now, since))}
@@ -579,7 +577,7 @@ local function release_one(keys, args)
 end
 
 -- args: kind, object, idle, n, tokens... (tokens this object holds, given back first; a lock: n = 1, one token)
--- Reply: {'ok', depth left, tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
+-- Reply: {'ok', 0 (the depth left: a lock's release frees it), tokens that had lapsed} | {'lost'} | {'not-owner'} | {'over-bound', bound} | {'over-max', max}
 register('release', function(keys, args)
   if #args == 5 then
     local fast = release_one(keys, args)
@@ -603,11 +601,6 @@ register('release', function(keys, args)
     local token = args[5] or ''
     if not holds(keys, token, object) then
       return {token == '' and 'not-owner' or 'lost'}
-    end
-    if state.kind == 'rlock' and state.depth > 1 then
-      state.depth = state.depth - 1
-      save(keys, state)
-      return {'ok', state.depth, 0}
     end
     drop_holder(keys, member(token, object))
     restart_window(state, token)

@@ -3,7 +3,7 @@
  * object at a time across machines.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { checkOptionsObject, checkPersistent } from '@ipc/core/internal'
+import { checkOptionsObject, checkPersistent, checkWaitOptions, WAIT_OPTIONS } from '@ipc/core/internal'
 import { attachSpec, attachWith, checkRedisName, REDIS_OPEN_OPTIONS, takePending } from '@ipc/core/redis'
 import {
   REDIS_LOCK_CREATE_OPTIONS,
@@ -113,12 +113,13 @@ export class Lock extends RedisSemaphoreBase {
   /**
    * Waits for the lock. Resolves `true` holding it, or `false` when
    * `timeout` passed. A `Lock` this object holds is not re-entered: the call
-   * waits (another task may release it); an `RLock` is.
+   * waits (another task may release it); an `RLock` is, from inside its own
+   * `withLock` scope (see `RLock`).
    * @throws {ConnectionError} The connection is down or was lost while waiting.
    * @throws {ClosedError} The object was closed.
    */
   async acquire(options?: RedisAcquireOptions): Promise<boolean> {
-    return (await this.takeToken(options, false, this.#reentry())) !== false
+    return (await this.takeToken(options, false)) !== false
   }
 
   /**
@@ -126,19 +127,13 @@ export class Lock extends RedisSemaphoreBase {
    * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (a grant that comes later is given back).
    */
   async tryAcquire(): Promise<boolean> {
-    return (await this.takeToken(undefined, true, this.#reentry())) !== false
-  }
-
-  /** The token to enter an RLock again with: only inside this object's own `withLock` scope. */
-  #reentry(): number | undefined {
-    if (!(this instanceof RLock) || scopes.getStore()?.has(this) !== true) return undefined
-    return this.heldTokens[0]
+    return (await this.takeToken(undefined, true)) !== false
   }
 
   /**
    * Releases the lock (an RLock: one level of it).
    * @throws {ValueError} This object does not hold it, or its lease lapsed (another holder may have it).
-   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (it may still release; else this object gives the lock back once the connection is back: it holds it no more either way, except an RLock level above the last, which it keeps).
+   * @throws {ConnectionError} The server cannot be reached, or did not answer within `lease` ms, at least 5 s (it may still release; else this object gives the lock back once the connection is back: it holds it no more either way).
    */
   async release(): Promise<void> {
     const token = this.heldTokens[0]
@@ -181,6 +176,14 @@ export class Lock extends RedisSemaphoreBase {
  * must release as many times (Python's `RLock`). As the shared-memory RLock,
  * it is entered again from inside its own `withLock` scope; another task of
  * this process that calls `acquire()` waits for it like another holder.
+ *
+ * The levels are counted in this object, as the shared-memory RLock counts
+ * them: the server holds the lock once. A re-entry resolves `true` at once
+ * with no server call (also while the server is unreachable), and so does a
+ * `release()` above the last level; the last one releases on the server, and
+ * `close()` gives the lock back at any level. A re-entry trusts what this
+ * object knows, as `owned` does: once a renewal told it its lease lapsed, the
+ * call is an ordinary acquire, sent to the server.
  * @example
  * ```ts
  * const lock = new RLock()
@@ -208,8 +211,56 @@ export class RLock extends Lock {
     )
   }
 
-  /** How many times this object holds it (0: not held). */
+  /** The levels above the first of the hold with token `#of`: counted here only. */
+  #above = 0
+  #of = 0
+
+  /**
+   * As `Lock.acquire`; from inside this object's own `withLock` scope, while
+   * it holds the lock, enters again at once (no server call).
+   */
+  override async acquire(options?: RedisAcquireOptions): Promise<boolean> {
+    return this.#reenter(options) || super.acquire(options)
+  }
+
+  /**
+   * As `Lock.tryAcquire`; from inside this object's own `withLock` scope,
+   * while it holds the lock, enters again at once (no server call).
+   */
+  override async tryAcquire(): Promise<boolean> {
+    return this.#reenter(undefined) || super.tryAcquire()
+  }
+
+  /** As `Lock.release`; a level above the last is released in this object only (no server call). */
+  override async release(): Promise<void> {
+    const above = this.#levelsAbove()
+    if (above > 0) this.#above = above - 1
+    else await super.release()
+  }
+
+  /** How many times this object holds it, counted here (0: not held; a lapsed lease is learnt as for `owned`). */
   get level(): number {
-    return this.depth
+    return this.owned ? 1 + this.#levelsAbove() : 0
+  }
+
+  /** The levels above the first of the hold this object has now (none: 0). */
+  #levelsAbove(): number {
+    return this.#of === this.heldTokens[0] ? this.#above : 0
+  }
+
+  /**
+   * Enters again with no server call when the call comes from inside this
+   * object's own `withLock` scope while it holds the lock, and no release of
+   * it is in flight (then it is an ordinary acquire). False: not entered.
+   */
+  #reenter(options: RedisAcquireOptions | undefined): boolean {
+    const token = this.heldTokens[0]
+    if (token === undefined || this.releasableTokens[0] !== token || scopes.getStore()?.has(this) !== true) return false
+    // Checked as a first acquire checks them (names, types, an aborted signal), though none waits.
+    const { signal } = checkWaitOptions(options, WAIT_OPTIONS)
+    if (signal?.aborted) throw signal.reason
+    this.#above = this.#levelsAbove() + 1
+    this.#of = token
+    return true
   }
 }

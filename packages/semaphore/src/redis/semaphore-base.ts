@@ -93,16 +93,6 @@ function orphanList(field: unknown): Orphan[] {
   return found
 }
 
-/**
- * The RLock depth a release's reply says is left: an integer 0..MAX_VALUE (as
- * the library keeps it) for an RLock, 0 for every other kind; else undefined.
- */
-function replyDepth(reply: unknown[], rlock: boolean): number | undefined {
-  const depth = reply[1]
-  const most = rlock ? MAX_VALUE : 0
-  return typeof depth === 'number' && Number.isInteger(depth) && depth >= 0 && depth <= most ? depth : undefined
-}
-
 const LABELS: Record<RedisKind, string> = {
   semaphore: 'semaphore',
   'bounded-semaphore': 'bounded semaphore',
@@ -124,8 +114,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   readonly #permits = new Map<number, Permit>()
   /** Tokens named by releases in flight, with how many name each (a user may release one twice). */
   readonly #releasing = new Map<number, number>()
-  /** RLock: how many times this object acquired without releasing. */
-  #depth = 0
   readonly #waiters = new Map<string, Waiter>()
   /** Acquire and claim calls sent and not yet settled here: each resolves once its reply or failure was handled. */
   readonly #granting = new Set<Promise<void>>()
@@ -163,24 +151,12 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     return replyFlag(reply, 1, 'create')
   }
 
-  get #isLock(): boolean {
-    return this.kind === 'lock' || this.kind === 'rlock'
-  }
-
-  get #isRLock(): boolean {
-    return this.kind === 'rlock'
-  }
-
   /**
    * Waits for a permit; resolves its token, or `false` when `timeout`
    * passed or (`try`) none was free. The waiter is registered before the
    * call, since the wake-up may come before the reply.
    */
-  protected async takeToken(
-    options: RedisAcquireOptions | undefined,
-    tryOnly: boolean,
-    reenter?: number,
-  ): Promise<number | false> {
+  protected async takeToken(options: RedisAcquireOptions | undefined, tryOnly: boolean): Promise<number | false> {
     const { timeout, signal } = checkWaitOptions(options, WAIT_OPTIONS)
     const deadline = deadlineOf(timeout)
     const attaching = this.enter('acquire', signal, timeout)
@@ -232,7 +208,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         // A reply that breaks the protocol (a garbled meta hash, a hostile server) fails this
         // acquire with CorruptError; nothing else may see the throw (an unhandled rejection).
         try {
-          this.#onAcquireReply(raw, waiter, () => done, finish, resolve)
+          this.#onAcquireReply(raw, waiter)
         } catch (error) {
           waiter.fail(error)
         }
@@ -241,7 +217,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       // rejected with ConnectionError, so it is done) still goes through onReply: a grant is given back.
       this.#grantingCall(
         'acquire',
-        [waiterId, this.lease, mode, reenter ?? ''],
+        [waiterId, this.lease, mode],
         mode === 'try' ? 0 : Math.max(0, deadline - performance.now()),
         onReply,
         (error) => waiter.fail(error),
@@ -280,35 +256,17 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   }
 
   /**
-   * The reply of an acquire call: settles `waiter` (or, for an RLock's
-   * re-entry, resolves the token); throws CorruptError for a reply outside
-   * the protocol. A token granted after the caller gave up (`isDone`) is given back.
+   * The reply of an acquire call: settles `waiter` (a token granted after the
+   * caller gave up is given back); throws CorruptError for a reply outside
+   * the protocol.
    */
-  #onAcquireReply(
-    raw: unknown,
-    waiter: Waiter,
-    isDone: () => boolean,
-    finish: () => void,
-    resolve: (token: number) => void,
-  ): void {
+  #onAcquireReply(raw: unknown, waiter: Waiter): void {
     const reply = replyArray(raw, 'acquire')
     this.checkGone(reply, 'acquire')
     switch (reply[0]) {
       case 'granted':
         waiter.settle(asToken(reply[1], 'acquire'))
         return
-      case 'reentered': {
-        const token = asToken(reply[1], 'acquire')
-        // Too late (a reply after the limit): the server counted one more level, which no
-        // release of the caller's will undo; one release does.
-        if (isDone()) void this.#releaseOnce(token)
-        else {
-          this.#depth++
-          finish()
-          resolve(token)
-        }
-        return
-      }
       case 'busy':
         waiter.settle(false)
         return
@@ -322,7 +280,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
 
   #hold(token: number): void {
     if (!this.#held.includes(token)) this.#held.push(token)
-    if (this.#isLock) this.#depth = 1
   }
 
   /** Cancels a waiter on the server; a grant that came meanwhile (in time or late) is given back. */
@@ -343,32 +300,12 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   /** Releases a token this object was granted but does not keep (nobody waits for it any more). */
   async #giveBack(token: number): Promise<void> {
     if (this.#held.includes(token)) return
-    await this.#releaseOnce(token)
-  }
-
-  /** One release of `token` on the server (a grant or a re-entry nobody keeps). */
-  async #releaseOnce(token: number): Promise<void> {
-    let reply: unknown[]
     try {
-      reply = replyArray(await this.call('release', [1, token]), 'release')
+      await this.call('release', [1, token])
     } catch {
-      // Unreachable: a grant is an orphan, given back after the reconnect (see the top of this
-      // file). An RLock re-entry's undo is not retried: the extra level goes with the holder's token.
+      // Unreachable: an orphan, given back after the reconnect (see the top of this file).
       this.#losses++
-      return
     }
-    // An RLock re-entry undone (a held token): the holder's last release may have reached the
-    // server before it (its reply then said a level was left, so the token was kept). Replies
-    // come in the server's order, so this one's depth is the one left, as in releaseTokens.
-    const depth = replyDepth(reply, this.#isRLock)
-    if (reply[0] !== 'ok' || depth === undefined || !this.#held.includes(token)) return
-    this.#released(depth, [token])
-  }
-
-  /** After a release of `tokens` that left `depth`: at 0 they are no longer held; an RLock keeps the depth. */
-  #released(depth: number, tokens: readonly number[]): void {
-    if (depth === 0) for (const token of tokens) this.#forget(token)
-    if (this.#isLock) this.#depth = depth
   }
 
   protected override onWake(message: string): void {
@@ -418,9 +355,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     // stops answering ends the acquire by that timeout (false); a grant that comes after the limit
     // goes through onReply too, and `settle` gives it back (the waiter is done by then).
     const waits = Math.max(0, waiter.deadline - performance.now())
-    this.#grantingCall('acquire', [waiterId, this.lease, 'claim', '', bar], waits, onReply, (error) =>
-      waiter.fail(error),
-    )
+    this.#grantingCall('acquire', [waiterId, this.lease, 'claim', bar], waits, onReply, (error) => waiter.fail(error))
   }
 
   /** A lost socket, or the semaphore is gone: pending acquires reject (the server drops their entries within a lease). */
@@ -503,7 +438,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
   #lose(token: number): void {
     const index = this.#held.indexOf(token)
     if (index !== -1) this.#held.splice(index, 1)
-    if (this.#isLock) this.#depth = 0
     this.#permits
       .get(token)
       ?.lose(
@@ -516,10 +450,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
 
   /**
    * Gives back `n` permits: `tokens` (held by this object, at most `n`)
-   * first, then new ones (Semaphore), in one atomic call. Returns the RLock
-   * depth left.
+   * first, then new ones (Semaphore), in one atomic call.
    */
-  protected async releaseTokens(tokens: readonly number[], n: number): Promise<number> {
+  protected async releaseTokens(tokens: readonly number[], n: number): Promise<void> {
     // Marked before any await, so that a release() made meanwhile picks other tokens (see releasableTokens).
     for (const token of tokens) this.#releasing.set(token, (this.#releasing.get(token) ?? 0) + 1)
     try {
@@ -528,10 +461,9 @@ export abstract class RedisSemaphoreBase extends RedisObject {
       // Not known to have reached the server (a lost socket, no answer, a refusal): the caller gave
       // these tokens up either way, so this object stops renewing them, and they become orphans,
       // given back after the reconnect (or, if the release did land, already gone). The caller must
-      // not release again: a retry could add the permits twice (documented). Not an RLock level
-      // above the last: the holder keeps the lock.
-      if (error instanceof ConnectionError && !(this.#isRLock && this.#depth > 1)) {
-        this.#released(0, tokens)
+      // not release again: a retry could add the permits twice (documented).
+      if (error instanceof ConnectionError) {
+        for (const token of tokens) this.#forget(token)
         this.#losses++
       }
       throw error
@@ -544,17 +476,17 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     }
   }
 
-  async #releaseTokens(tokens: readonly number[], n: number): Promise<number> {
+  async #releaseTokens(tokens: readonly number[], n: number): Promise<void> {
     this.assertOpen('release')
     if (!this.attached) await this.ready()
     const reply = replyArray(await this.call('release', [n, ...tokens]), 'release')
     this.checkGone(reply, 'release')
     switch (reply[0]) {
-      case 'ok': {
-        const depth = replyDepth(reply, this.#isRLock) ?? unexpectedReply('release', reply)
-        this.#released(depth, tokens)
-        return depth
-      }
+      case 'ok':
+        // The depth left: 0 (a lock's release frees it; an RLock counts its levels in the client).
+        if (reply[1] !== 0) unexpectedReply('release', reply)
+        for (const token of tokens) this.#forget(token)
+        return
       case 'lost':
         for (const token of tokens) this.#lose(token)
         throw new ValueError(
@@ -594,11 +526,6 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     return this.#releasing.size === 0 ? [...this.#held] : this.#held.filter((token) => !this.#releasing.has(token))
   }
 
-  /** RLock: the depth of this object's hold. */
-  protected get depth(): number {
-    return this.#depth
-  }
-
   /** Makes a Permit of `token` (already held). */
   protected makePermit(token: number): Permit {
     const permit = new Permit(token, async () => {
@@ -609,7 +536,7 @@ export abstract class RedisSemaphoreBase extends RedisObject {
     return permit
   }
 
-  /** The server's counters: free permits, RLock depth, holders, waiters. */
+  /** The server's counters: free permits, a lock's depth, holders, waiters. */
   protected async readState(): Promise<{ free: number; depth: number; holders: number; waiting: number }> {
     this.assertOpen('read')
     await this.ready()

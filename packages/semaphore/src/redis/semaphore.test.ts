@@ -3,7 +3,7 @@ import { TRANSFER } from '@ipc/core/internal'
 import { RedisConnection, redisKey } from '@ipc/core/redis'
 import { hasRedisServer, NO_REDIS_NOTE, type RedisServer, sleep, startRedisServer, uniqueName } from '@ipc/test-utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BoundedSemaphore, ConnectionError, Lock, RLock, Semaphore } from './index.js'
+import { BoundedSemaphore, ClosedError, ConnectionError, Lock, RLock, Semaphore } from './index.js'
 import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
 
 describe('Redis classes without a server', () => {
@@ -484,13 +484,13 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     const { connection, keys, call } = libraryCalls(sem.name)
     const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
     try {
-      expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
-      expect(await call('acquire', ['x/1/b', 10_000, 'wait', ''])).toEqual(['queued'])
+      expect(await call('acquire', ['x/1/a', 10_000, 'wait'])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/b', 10_000, 'wait'])).toEqual(['queued'])
       await pause(5)
       // b has waited 2 ms: the release hands it the permit (token 2; the wake-up goes to a client that is not there).
       expect(await call('release', [1, 1])).toEqual(['ok', 0, 0])
       expect(await call('cancel', ['x/1/b'])).toEqual(['granted', 2])
-      expect(await call('acquire', ['x/1/c', 10_000, 'wait', ''])).toEqual(['queued'])
+      expect(await call('acquire', ['x/1/c', 10_000, 'wait'])).toEqual(['queued'])
       // b's first hold (its wake-up included) lasts longer than 2 ms: c has waited that long, but
       // b's window starts when b gives token 2 back, so b may take the permit again at once.
       await pause(5)
@@ -498,7 +498,7 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       // however loaded the machine is.
       const [released, again] = await Promise.all([
         call('release', [1, 2]),
-        call('acquire', ['x/1/b2', 10_000, 'wait', '']),
+        call('acquire', ['x/1/b2', 10_000, 'wait']),
       ])
       expect(released).toEqual(['ok', 0, 0])
       expect(again).toEqual(['granted', 3])
@@ -509,17 +509,78 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     }
   })
 
+  it('enters an RLock again in the client only: re-entries and the releases above the last level work on a stopped server (SIGSTOP)', async () => {
+    const lock = await new RLock({ url: server.url }).ready()
+    const other = await RLock.open(lock.name, { url: server.url })
+    try {
+      await lock.withLock(async () => {
+        server.pause()
+        try {
+          // A server call would end at the timeout (acquire) or the reply limit, 5 s (tryAcquire).
+          const started = performance.now()
+          expect(await lock.acquire({ timeout: 2000 })).toBe(true)
+          expect(await lock.tryAcquire()).toBe(true)
+          expect(await lock.withLock(() => lock.level)).toBe(4)
+          expect(lock.level).toBe(3)
+          await lock.release()
+          await lock.release()
+          expect(performance.now() - started).toBeLessThan(1000)
+        } finally {
+          server.resume()
+        }
+        expect(lock.level).toBe(1)
+        // The server holds it once.
+        expect((await server.bulk('HGET', redisKey(lock.name, 'meta'), 'depth')).split('\r\n')[1]).toBe('1')
+        expect(await other.tryAcquire()).toBe(false)
+      })
+      // The scope's release was the last: the lock is free on the server.
+      expect(lock.level).toBe(0)
+      expect(await other.tryAcquire()).toBe(true)
+      await other.release()
+    } finally {
+      server.resume()
+      await Promise.all([lock.close(), other.close()])
+    }
+  })
+
+  it("checks an RLock re-entry's options as a first acquire's, and gives the lock back at close() whatever the level", async () => {
+    const lock = await new RLock({ url: server.url }).ready()
+    const other = await RLock.open(lock.name, { url: server.url })
+    try {
+      // What the scope sees after the close, checked after it: its release then throws, and would hide a failed expect.
+      const seen: unknown[] = []
+      const scope = lock.withLock(async () => {
+        await expect(lock.acquire({ timeout: -1 })).rejects.toThrow(RangeError)
+        await expect(lock.acquire({ timout: 5 } as never)).rejects.toThrow(/Unknown option "timout"/)
+        const aborted = AbortSignal.abort(new Error('stop'))
+        await expect(lock.acquire({ signal: aborted })).rejects.toThrow('stop')
+        expect(lock.level).toBe(1)
+        expect(await lock.acquire()).toBe(true)
+        expect(await lock.acquire()).toBe(true)
+        expect(lock.level).toBe(3)
+        await lock.close()
+        seen.push(lock.level, await lock.acquire().catch((error: unknown) => error))
+      })
+      await expect(scope).rejects.toThrow(ClosedError)
+      expect(seen).toEqual([0, expect.any(ClosedError)])
+      expect(await other.tryAcquire()).toBe(true)
+      await other.release()
+    } finally {
+      await Promise.all([lock.close(), other.close()])
+    }
+  })
+
   it("reports in `value` the holders without the holders key's permanent `keep` member, and the waiters", async () => {
     const sem = await new Semaphore(3, { url: server.url }).ready()
     const { connection, call } = libraryCalls(sem.name)
     try {
       // ok, free, RLock depth, holders, waiters: the key always holds `keep`, which is no holder.
       expect(await call('value', [])).toEqual(['ok', 3, 0, 0, 0])
-      expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
-      expect(await call('acquire', ['x/1/b', 10_000, 'wait', ''])).toEqual(['granted', 2])
+      expect(await call('acquire', ['x/1/a', 10_000, 'wait'])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/b', 10_000, 'wait'])).toEqual(['granted', 2])
       expect(await call('value', [])).toEqual(['ok', 1, 0, 2, 0])
-      expect(await call('acquire', ['x/1/c', 10_000, 'wait', ''])).toEqual(['granted', 3])
-      expect(await call('acquire', ['x/1/d', 10_000, 'wait', ''])).toEqual(['queued'])
+      expect(await call('acquire', ['x/1/c', 10_000, 'wait'])).toEqual(['granted', 3])
+      expect(await call('acquire', ['x/1/d', 10_000, 'wait'])).toEqual(['queued'])
       expect(await call('value', [])).toEqual(['ok', 0, 0, 3, 1])
       expect(await call('cancel', ['x/1/d'])).toEqual(['cancelled'])
       expect(await call('release', [3, 1, 2, 3])).toEqual(['ok', 0, 0])
@@ -549,9 +610,9 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     const sem = await Semaphore.open(uniqueName(), { url: server.url, create: { value: 3, reclaim: false } })
     const { connection, call } = libraryCalls(sem.name)
     try {
-      expect(await call('acquire', ['x/1/a', 10_000, 'try', ''])).toEqual(['granted', 1])
-      expect(await call('acquire', ['x/1/b', 10_000, 'wait', ''])).toEqual(['granted', 2])
-      expect(await call('acquire', ['x/1/c', 10_000, 'wait', ''])).toEqual(['granted', 3])
+      expect(await call('acquire', ['x/1/a', 10_000, 'try'])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/b', 10_000, 'wait'])).toEqual(['granted', 2])
+      expect(await call('acquire', ['x/1/c', 10_000, 'wait'])).toEqual(['granted', 3])
       // A renew naming token 1 and asking for the others: 2 and 3, granted in replies (no waiter).
       const renewed = await call('renew', [10_000, 1, 0, 1])
       expect(renewed[5]).toEqual([2, '', 3, ''])
@@ -575,8 +636,8 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     const { connection, keys, call, counts } = libraryCalls(sem.name)
     const [meta, , queue, waiters] = keys as [string, string, string, string]
     try {
-      expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
-      expect(await call('acquire', ['x/1/z', 10_000, 'wait', ''])).toEqual(['queued'])
+      expect(await call('acquire', ['x/1/a', 10_000, 'wait'])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/z', 10_000, 'wait'])).toEqual(['queued'])
       // z stays young (queued "in the future"), so the release cannot serve it; ahead of it, two
       // ids no client makes, long queued, which settle drops. The other program counts them.
       await server.command('HSET', waiters, 'x/1/z', '9999999999999|1000|9999999999999')
@@ -602,9 +663,9 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
     try {
       expect(await counts()).toBe('0 0')
-      expect(await call('acquire', ['x/1/a', 10_000, 'wait', ''])).toEqual(['granted', 1])
+      expect(await call('acquire', ['x/1/a', 10_000, 'wait'])).toEqual(['granted', 1])
       for (const id of ['b', 'c', 'd', 'e'])
-        expect(await call('acquire', [`x/1/${id}`, 10_000, 'wait', ''])).toEqual(['queued'])
+        expect(await call('acquire', [`x/1/${id}`, 10_000, 'wait'])).toEqual(['queued'])
       expect(await counts()).toBe('4 4')
       expect(await call('cancel', ['x/1/c'])).toEqual(['cancelled'])
       expect(await counts()).toBe('3 3')
@@ -614,7 +675,7 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       expect(await call('cancel', ['x/1/b'])).toEqual(['granted', 2])
       expect(await counts()).toBe('2 2')
       // d's claim finds the permit taken: it stays queued.
-      expect((await call('acquire', ['x/1/d', 10_000, 'claim', '']))[0]).toBe('queued')
+      expect((await call('acquire', ['x/1/d', 10_000, 'claim']))[0]).toBe('queued')
       expect(await counts()).toBe('2 2')
       // A waiter of another object that gives up (its cancel), then one whose object closes.
       const other = await Semaphore.open(sem.name, { url: server.url })
@@ -632,13 +693,13 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       expect(await call('release', [1, 2])).toEqual(['ok', 0, 0])
       expect(await counts()).toBe('2 2')
       await pause(5)
-      expect(await call('acquire', ['x/1/d', 10_000, 'claim', ''])).toEqual(['granted', 3])
+      expect(await call('acquire', ['x/1/d', 10_000, 'claim'])).toEqual(['granted', 3])
       expect(await counts()).toBe('1 1')
       expect(await call('cancel', ['x/1/e'])).toEqual(['cancelled'])
       expect(await counts()).toBe('0 0')
       // Nobody queued: the uncontended acquire and release leave it at 0.
       expect(await call('release', [1, 3])).toEqual(['ok', 0, 0])
-      expect(await call('acquire', ['x/1/f', 10_000, 'wait', ''])).toEqual(['granted', 4])
+      expect(await call('acquire', ['x/1/f', 10_000, 'wait'])).toEqual(['granted', 4])
       expect(await counts()).toBe('0 0')
     } finally {
       connection.release()
@@ -653,11 +714,11 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     try {
       await call('value', [])
       const replies = await Promise.all([
-        call('acquire', ['x/1/a', 10_000, 'wait', '']),
-        call('acquire', ['x/1/b', 10_000, 'wait', '']),
+        call('acquire', ['x/1/a', 10_000, 'wait']),
+        call('acquire', ['x/1/b', 10_000, 'wait']),
         call('release', [1, 1]),
-        call('acquire', ['x/1/c', 10_000, 'wait', '']),
-        call('acquire', ['x/1/b', 10_000, 'claim', '']),
+        call('acquire', ['x/1/c', 10_000, 'wait']),
+        call('acquire', ['x/1/b', 10_000, 'claim']),
       ])
       expect(replies.slice(0, 4)).toEqual([['granted', 1], ['queued'], ['ok', 0, 0], ['granted', 2]])
       // b was nudged by the release, and c took the permit first: b learns when its 2 ms are up.
@@ -669,7 +730,7 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       // c gives it back within b's window and goes away: no second nudge; b's own claim after its 2 ms takes it.
       expect(await call('release', [1, 2])).toEqual(['ok', 0, 0])
       await new Promise((resolve) => setTimeout(resolve, left + 2))
-      expect(await call('acquire', ['x/1/b', 10_000, 'claim', ''])).toEqual(['granted', 3])
+      expect(await call('acquire', ['x/1/b', 10_000, 'claim'])).toEqual(['granted', 3])
     } finally {
       connection.release()
       await sem.close()
@@ -687,12 +748,12 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       await call('value', [])
       // Made in one tick, so they reach the server together, in this order: b is young throughout.
       const replies = await Promise.all([
-        call('acquire', ['x/1/a', 10_000, 'wait', '']),
-        call('acquire', [b, 10_000, 'wait', '']),
+        call('acquire', ['x/1/a', 10_000, 'wait']),
+        call('acquire', [b, 10_000, 'wait']),
         call('release', [1, 1]),
-        call('acquire', ['x/1/a2', 10_000, 'wait', '']),
+        call('acquire', ['x/1/a2', 10_000, 'wait']),
         call('release', [1, 2]),
-        call('acquire', [b, 10_000, 'claim', '', 2]),
+        call('acquire', [b, 10_000, 'claim', 2]),
       ])
       expect(replies.slice(0, 5)).toEqual([['granted', 1], ['queued'], ['ok', 0, 0], ['granted', 2], ['ok', 0, 0]])
       // The nudge (sent by the first release) carries bar 2: the last grant then (token 1) + 1
@@ -705,7 +766,7 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       for (let i = 0; i < 100 && messages.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
       expect(messages).toEqual([`${b} 0 2`])
       // A claim with no grant since its nudge (bar 3 now; or a claim when its 2 ms are up: no bar) takes the free permit.
-      expect(await call('acquire', [b, 10_000, 'claim', '', 3])).toEqual(['granted', 3])
+      expect(await call('acquire', [b, 10_000, 'claim', 3])).toEqual(['granted', 3])
     } finally {
       stop()
       connection.release()
@@ -721,12 +782,12 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       // b is young throughout. The release of a's two tokens frees 2 permits (nudge bar 2 + 2 = 4);
       // c takes one: one of them was never granted since, so b's claim takes the other.
       const replies = await Promise.all([
-        call('acquire', ['x/1/a', 10_000, 'wait', '']),
-        call('acquire', ['x/1/a2', 10_000, 'wait', '']),
-        call('acquire', ['x/1/b', 10_000, 'wait', '']),
+        call('acquire', ['x/1/a', 10_000, 'wait']),
+        call('acquire', ['x/1/a2', 10_000, 'wait']),
+        call('acquire', ['x/1/b', 10_000, 'wait']),
         call('release', [2, 1, 2]),
-        call('acquire', ['x/1/c', 10_000, 'wait', '']),
-        call('acquire', ['x/1/b', 10_000, 'claim', '', 4]),
+        call('acquire', ['x/1/c', 10_000, 'wait']),
+        call('acquire', ['x/1/b', 10_000, 'claim', 4]),
       ])
       expect(replies).toEqual([
         ['granted', 1],
@@ -750,9 +811,9 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
       // Made in one tick, so b is still young when the release of a's two tokens (and a third that
       // lapsed: no owner) reaches the server.
       const replies = await Promise.all([
-        call('acquire', ['x/1/a', 10_000, 'wait', '']),
-        call('acquire', ['x/1/a2', 10_000, 'wait', '']),
-        call('acquire', ['x/1/b', 10_000, 'wait', '']),
+        call('acquire', ['x/1/a', 10_000, 'wait']),
+        call('acquire', ['x/1/a2', 10_000, 'wait']),
+        call('acquire', ['x/1/b', 10_000, 'wait']),
         call('release', [3, 1, 2, 9]),
         call('value', []),
       ])
