@@ -102,7 +102,10 @@
  * peer can choose numbers that all collide and make building a set of n of
  * them take n^2 steps. One unpickle puts at most MAX_HASHED_NUMBERS numbers
  * (set items, non-str dict keys) into Sets and Maps, else DataCloneError;
- * the memo is an object, whose integer keys V8 hashes with its seed.
+ * the memo is an object, whose integer keys V8 hashes with its seed. V8
+ * hashes a string of more than 16,383 chars by its length alone, seeded or
+ * not: such strings as dict keys or set items are held to @ipc/core's rule
+ * for every reader (NewKeys#hashedString), else DataCloneError.
  */
 import { isUtf8 } from 'node:buffer'
 import { CorruptError, DataCloneError, IpcError } from '@ipc/core'
@@ -403,7 +406,7 @@ class Unpickler {
   /** Where the opcode being run starts (for error messages). */
   opAt = 0
   /** The str keys set on plain objects so far (@ipc/core's NewKeys). */
-  readonly keys = new NewKeys()
+  readonly keys = new NewKeys((detail) => new DataCloneError(`Cannot read the pickle: ${detail}`))
   /** The memo's elements (see ElementStore). */
   readonly memoStore = new ElementStore()
   /** The elements of the dicts given an index key so far (see ElementStore); made at the first. */
@@ -508,8 +511,10 @@ class Unpickler {
     return v
   }
 
-  /** Counts a key or item about to go into a Set or Map (see MAX_HASHED_NUMBERS). */
+  /** Counts a key or item about to go into a Set or Map (see MAX_HASHED_NUMBERS; a long string: the keys' rule). */
   hashing(op: number, key: unknown): void {
+    // A long string collides too, by its length (@ipc/core's NewKeys#hashedString).
+    if (typeof key === 'string') this.keys.hashedString(key.length)
     if (typeof key !== 'number' && typeof key !== 'bigint') return
     if (--this.hashable < 0)
       throw new DataCloneError(

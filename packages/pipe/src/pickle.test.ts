@@ -524,3 +524,29 @@ describe('unpickle() heap budget', () => {
     expect(Object.keys(unpickle(gap, 0, gap.byteLength, 16 * 1024) as object)).toEqual(['1023'])
   })
 })
+
+describe('unpickle() of long strings as set items and dict keys (V8 hashes them by their length alone)', () => {
+  // 16,384 chars, differing only at the end: they all collide in V8's tables.
+  const keys = (n: number) => Array.from({ length: n }, (_, i) => `${'k'.repeat(16_380)}${String(i).padStart(4, '0')}`)
+  const forms: [string, (n: number) => unknown][] = [
+    ['a set', (n) => new Set(keys(n))],
+    ['str dict keys', (n) => Object.fromEntries(keys(n).map((k) => [k, 0]))],
+    [
+      'dict keys of a dict with an int key too (a Map)',
+      (n) => new Map<unknown, number>([[1, 1], ...keys(n).map((k): [string, number] => [k, 0])]),
+    ],
+  ]
+  for (const [form, make] of forms) {
+    it(`${form}: 400 such keys are refused with DataCloneError, quickly; 100 are read`, () => {
+      const input = pickle(make(400))
+      const started = performance.now()
+      expect(() => unpickle(input)).toThrow(DataCloneError)
+      expect(() => unpickle(input)).toThrow(/strings of more than 16383 chars as keys/)
+      expect(performance.now() - started).toBeLessThan(2_000)
+      const value = unpickle(pickle(make(100))) as Set<string> | Map<unknown, number> | Record<string, number>
+      expect(
+        value instanceof Set || value instanceof Map ? value.size : Object.keys(value).length,
+      ).toBeGreaterThanOrEqual(100)
+    })
+  }
+})

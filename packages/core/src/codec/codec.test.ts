@@ -1,3 +1,4 @@
+import { serialize as v8Serialize } from 'node:v8'
 import { describe, expect, it } from 'vitest'
 import { CorruptError, DataCloneError } from '../errors.js'
 import {
@@ -310,3 +311,43 @@ describe('decodeUntrusted() errors', () => {
     expect(() => decodeUntrusted(TAG_JSON_UTF8, text, 0, text.length)).toThrow(CorruptError)
   })
 })
+
+describe('decodeUntrusted() of long strings used as keys (V8 hashes them by their length alone)', () => {
+  // 16,384 chars, one more than V8 hashes by content; they differ only at the end, so they all
+  // collide and each insertion compares the new key with every earlier one.
+  const long = (i: number) => `${'k'.repeat(16_380)}${String(i).padStart(4, '0')}`
+  const keys = (n: number) => Array.from({ length: n }, (_, i) => long(i))
+  const decode = (tag: number, bytes: Uint8Array) =>
+    decodeUntrusted(tag, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.byteLength)
+  const forms: [string, (n: number) => { tag: number; bytes: Uint8Array }][] = [
+    ['a v8 Set', (n) => ({ tag: TAG_V8, bytes: v8Serialize(new Set(keys(n))) })],
+    ['v8 Map keys', (n) => ({ tag: TAG_V8, bytes: v8Serialize(new Map(keys(n).map((k) => [k, 0]))) })],
+    ['v8 object keys', (n) => ({ tag: TAG_V8, bytes: v8Serialize(Object.fromEntries(keys(n).map((k) => [k, 0]))) })],
+    ['packed object keys', (n) => encoded(Object.fromEntries(keys(n).map((k) => [k, 0])), TAG_PACKED)],
+    [
+      'JSON object keys',
+      (n) => ({
+        tag: TAG_JSON_LATIN1,
+        bytes: Buffer.from(JSON.stringify(Object.fromEntries(keys(n).map((k) => [k, 0])))),
+      }),
+    ],
+  ]
+  for (const [form, make] of forms) {
+    it(`${form}: 400 such keys (6.5 MB) are refused with CorruptError, quickly; 100 are read`, () => {
+      const { tag, bytes } = make(400)
+      const started = performance.now()
+      expect(() => decode(tag, bytes)).toThrow(/strings of more than 16383 chars as keys/)
+      // Refused once the compares pass 256 Mi chars (about 40 ms), not after all of them (seconds).
+      expect(performance.now() - started).toBeLessThan(1_000)
+      const fine = make(100)
+      const value = decode(fine.tag, fine.bytes) as Set<string> | Map<string, number> | Record<string, number>
+      expect(value instanceof Set || value instanceof Map ? value.size : Object.keys(value).length).toBe(100)
+    })
+  }
+})
+
+function encoded(value: unknown, tag: number): { tag: number; bytes: Uint8Array } {
+  const result = encode(value)
+  expect(result.tag).toBe(tag)
+  return { tag, bytes: result.bytes as Uint8Array }
+}

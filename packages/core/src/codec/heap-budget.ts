@@ -27,6 +27,11 @@ export function overBudget(form: string, budget: number, bytes: number): Corrupt
   )
 }
 
+/** The refusal, in `form` ('packed', 'JSON'), of a value one of the rules below refuses: CorruptError. */
+export function refusedValue(form: string): (detail: string) => CorruptError {
+  return (detail) => new CorruptError(`Cannot decode a message: its ${form} value is refused (${detail})`)
+}
+
 // Estimated V8 heap sizes (x64, no pointer compression, Node 20), bytes.
 /** A JSObject with its 4 in-object slots; the first 4 properties add IN_OBJECT each, the others PROPERTY (a dictionary entry). */
 export const OBJECT = 64
@@ -56,11 +61,23 @@ export const NEW_KEY = 96
 export const KEY_ENTRY = 40
 /**
  * Keys longer than this are not remembered: each use pays NEW_KEY +
- * KEY_ENTRY. V8 hashes a string of more than 16,383 chars by its length
- * alone, so a Set of long keys that differ at the end would make each
+ * KEY_ENTRY. V8 hashes a string of more than MAX_HASHED_CHARS chars by its
+ * length alone, so a Set of long keys that differ at the end would make each
  * lookup compare them all; their own string charge dwarfs NEW_KEY anyway.
  */
 export const LONG_KEY = 1024
+
+/**
+ * V8 hashes a string of more chars than this by its length alone
+ * (String::kMaxHashCalcLength): such strings of one length all collide.
+ */
+export const MAX_HASHED_CHARS = 16_383
+
+/**
+ * The chars V8 may compare, at most, to insert one value's long keys (see
+ * NewKeys#hashedString): 256 Mi, about 40 ms here (6 GB/s measured).
+ */
+export const LONG_KEY_COMPARES = 256 * 1024 * 1024
 
 /**
  * The property names one value read so far: every reader of untrusted
@@ -81,9 +98,41 @@ export const LONG_KEY = 1024
  */
 export class NewKeys {
   #seen: Set<string> | undefined
+  /** Keys of more than MAX_HASHED_CHARS chars so far, and the chars they may make V8 compare. */
+  #long = 0
+  #compares = 0
+  readonly #refuse: (detail: string) => Error
+
+  /** `refuse` makes the reader's error (CorruptError, DataCloneError) from a detail. */
+  constructor(refuse: (detail: string) => Error) {
+    this.#refuse = refuse
+  }
+
+  /**
+   * A string of `chars` chars (an upper bound will do) about to be hashed:
+   * a property name, a Map key or a Set item. V8 hashes one of more than
+   * MAX_HASHED_CHARS chars by its length alone, so a peer can send thousands
+   * that collide (one length, differing at the end), and inserting each
+   * compares it with all the others: 2,000 keys of 16,384 chars (32 MB)
+   * blocked the event loop 5 to 11 s. Each such key is charged its length
+   * times the long keys before it (as if all had its length: no bucket by
+   * length, which a UTF-8 length would not give exactly), and the value is
+   * refused past LONG_KEY_COMPARES: at most about 180 keys of 16 Ki chars
+   * in a value, or 23 of 1 Mi. Throws the reader's error.
+   */
+  hashedString(chars: number): void {
+    if (chars <= MAX_HASHED_CHARS) return
+    this.#compares += this.#long * chars
+    this.#long++
+    if (this.#compares > LONG_KEY_COMPARES)
+      throw this.#refuse(
+        `it uses ${this.#long} strings of more than ${MAX_HASHED_CHARS} chars as keys (object keys, Map keys, Set items), more than one message may: V8 hashes such strings by their length alone, so a peer could make each one be compared with all the others to stall this process`,
+      )
+  }
 
   /** NEW_KEY + KEY_ENTRY the first time `key` names a property of the value (every time for a key over LONG_KEY chars); then 0. */
   cost(key: string): number {
+    this.hashedString(key.length)
     if (key.length > LONG_KEY) return NEW_KEY + KEY_ENTRY
     this.#seen ??= new Set()
     if (this.#seen.has(key)) return 0

@@ -33,6 +33,7 @@ import {
   OBJECT,
   overBudget,
   PROPERTY,
+  refusedValue,
   STRING,
 } from './heap-budget.js'
 import { decodeLatin1 } from './latin1.js'
@@ -173,7 +174,7 @@ export function scanJson(
   const kinds: number[] = []
   const indices: number[] = []
   const maxima: number[] = []
-  const names = new NewKeys()
+  const names = new NewKeys(refusedValue('JSON'))
   try {
     for (;;) {
       // A value.

@@ -60,6 +60,7 @@ import {
   OBJECT,
   overBudget,
   PROPERTY,
+  refusedValue,
   STRING,
 } from './heap-budget.js'
 import { decodeLatin1, type FastText, writeLatin1 } from './latin1.js'
@@ -261,8 +262,9 @@ let left = 0
 let limit = 0
 /** Where the untrusted payload starts. */
 let origin = 0
+const refusedKeys = refusedValue('packed')
 /** The property names of the untrusted value read (heap-budget.ts). */
-let keys = new NewKeys()
+let keys = new NewKeys(refusedKeys)
 
 /** Charges `bytes` of heap to an untrusted read. */
 function charge(bytes: number): void {
@@ -469,11 +471,11 @@ export function unpackUntrusted(
   left = allowed
   limit = allowed
   origin = start
-  keys = new NewKeys()
+  keys = new NewKeys(refusedKeys)
   try {
     return unpack(source, start, stop)
   } finally {
     metered = false
-    keys = new NewKeys()
+    keys = new NewKeys(refusedKeys)
   }
 }

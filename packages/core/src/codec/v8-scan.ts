@@ -9,8 +9,12 @@
  *   numbers and bigints there without a random seed, so a peer can choose
  *   thousands that collide and make each insertion scan all the others (a
  *   Set of 32,768 such ints, 195 KB, blocks the event loop 1.1 s). Object
- *   keys are safe: integer keys go to a NumberDictionary, strings to a
- *   NameDictionary, both hashed with the isolate's seed.
+ *   keys are safe from this: integer keys go to a NumberDictionary, strings
+ *   to a NameDictionary, both hashed with the isolate's seed.
+ * - **too many strings of more than MAX_HASHED_CHARS chars as keys** (object
+ *   keys, Map keys, Set items): V8 hashes those by their length alone, seed
+ *   or not, so they collide in every table (heap-budget.ts
+ *   NewKeys#hashedString).
  * - **values that would cost more heap than HEAP_BYTES_PER_BYTE per payload
  *   byte plus HEAP_FLOOR.** An empty Set is 3 bytes on the wire and about
  *   160 on the heap: 75 MB of them exhaust a 4 GB heap. Each object, entry,
@@ -220,7 +224,7 @@ let lastLength = 0
 /** The value of the last int32 or uint32 read. */
 let lastInteger = 0
 /** The property names of the value scanned (heap-budget.ts). */
-let keys = new NewKeys()
+let keys = new NewKeys(refused)
 
 function refused(detail: string): CorruptError {
   return new CorruptError(`Cannot decode a message: its v8 value is refused (${detail})`)
@@ -467,8 +471,7 @@ function value(depth: number): number {
       charge(MAP)
       let count = 0
       while (peek() !== T_END_MAP) {
-        const key = value(depth + 1)
-        if (key === T_INT32 || key === T_UINT32 || key === T_DOUBLE || key === T_BIGINT) hashed()
+        hashedKey(value(depth + 1))
         value(depth + 1)
         charge(MAP_ENTRY)
         count += 2
@@ -481,8 +484,7 @@ function value(depth: number): number {
       charge(SET)
       let count = 0
       while (peek() !== T_END_SET) {
-        const item = value(depth + 1)
-        if (item === T_INT32 || item === T_UINT32 || item === T_DOUBLE || item === T_BIGINT) hashed()
+        hashedKey(value(depth + 1))
         charge(SET_ENTRY)
         count++
       }
@@ -536,6 +538,17 @@ function value(depth: number): number {
   }
 }
 
+/**
+ * A Map key or Set item just read (tag `t`): a number is counted against
+ * MAX_HASHED_NUMBERS, a string charged as a long key (heap-budget.ts
+ * NewKeys#hashedString; a UTF-8 one by its bytes, more than its chars).
+ */
+function hashedKey(t: number): void {
+  if (t === T_LATIN1 || t === T_UTF8) keys.hashedString(lastLength)
+  else if (t === T_TWO_BYTE) keys.hashedString(lastLength / 2)
+  else if (t === T_INT32 || t === T_UINT32 || t === T_DOUBLE || t === T_BIGINT) hashed()
+}
+
 function hashed(): void {
   if (--hashable < 0)
     throw refused(
@@ -564,7 +577,7 @@ export function scanV8(source: Buffer, start: number, stop: number, allowed = he
   hashable = MAX_HASHED_NUMBERS
   budget = allowed
   limit = allowed
-  keys = new NewKeys()
+  keys = new NewKeys(refused)
   try {
     value(0)
     if (at !== end) throw refused(`${end - at} bytes after the value`)
@@ -574,6 +587,6 @@ export function scanV8(source: Buffer, start: number, stop: number, allowed = he
     throw error
   } finally {
     src = NO_BYTES
-    keys = new NewKeys()
+    keys = new NewKeys(refused)
   }
 }
