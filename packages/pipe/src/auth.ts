@@ -95,7 +95,13 @@ async function deliverChallenge(ch: SocketTransport, key: Buffer, what: string, 
   ch.writeFrame(WELCOME)
 }
 
-async function answerChallenge(ch: SocketTransport, key: Buffer, what: string, signal: AbortSignal): Promise<void> {
+/** Answers the other side's challenge and waits for its verdict (exported for the listener's tests). */
+export async function answerChallenge(
+  ch: SocketTransport,
+  key: Buffer,
+  what: string,
+  signal: AbortSignal,
+): Promise<void> {
   const challenge = await ch.readFrame(HANDSHAKE_MAX_FRAME, Number.POSITIVE_INFINITY, signal, what)
   if (!challenge.subarray(0, CHALLENGE.byteLength).equals(CHALLENGE))
     throw new AuthenticationError(`${what}: the other side sent no authentication challenge`)
@@ -112,6 +118,9 @@ async function answerChallenge(ch: SocketTransport, key: Buffer, what: string, s
  * starts every error message ("Cannot connect to \"jobs\""); aborting
  * `signal` (the handshake timeout, a caller's signal) rejects with its reason.
  *
+ * The listener's `proved` runs once the client answered its challenge: the
+ * client knows the key (the listener then answers the client's challenge).
+ *
  * @throws {AuthenticationError} when the keys differ, or one side has none.
  */
 export async function handshake(
@@ -120,6 +129,7 @@ export async function handshake(
   key: Buffer | undefined,
   what: string,
   signal: AbortSignal,
+  proved?: () => void,
 ): Promise<void> {
   ch.writeFrame(Buffer.concat([HELLO, Buffer.from(JSON.stringify({ v: 1, auth: key !== undefined }))]))
   const hello = await ch.readFrame(HANDSHAKE_MAX_FRAME, Number.POSITIVE_INFINITY, signal, what)
@@ -138,6 +148,7 @@ export async function handshake(
   if (key === undefined) return
   if (role === 'listener') {
     await deliverChallenge(ch, key, what, signal)
+    proved?.()
     await answerChallenge(ch, key, what, signal)
   } else {
     await answerChallenge(ch, key, what, signal)
@@ -267,10 +278,12 @@ export async function pythonHandshake(
   key: Buffer | undefined,
   what: string,
   signal: AbortSignal,
+  proved?: () => void,
 ): Promise<void> {
   if (key === undefined) return
   if (role === 'listener') {
     await deliverPythonChallenge(ch, key, what, signal)
+    proved?.()
     await answerPythonChallenge(ch, key, what, signal)
   } else {
     await answerPythonChallenge(ch, key, what, signal)

@@ -55,6 +55,15 @@ interface Authenticated {
   transport: SocketTransport | undefined
 }
 
+/** A handshake in flight: aborting `controller` drops the client. */
+interface Handshake {
+  controller: AbortController
+  /** The remote address (tcp://; '' for a local name). */
+  from: string
+  /** The client answered the authkey challenge: never dropped for a newcomer. */
+  proved: boolean
+}
+
 interface Acceptor {
   resolve(conn: Connection): void
   reject(error: unknown): void
@@ -119,7 +128,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   readonly #queue: Authenticated[] = []
   readonly #acceptors: Acceptor[] = []
   /** Handshakes in flight, oldest first; aborting the controller drops the client. */
-  readonly #handshakes = new Map<SocketTransport, AbortController>()
+  readonly #handshakes = new Map<SocketTransport, Handshake>()
   /** 'error' events still to come from failed synchronous binds (Node emits them on the next tick). */
   #staleBindErrors = 0
   #bound: Promise<void>
@@ -278,26 +287,29 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
       this.#report(new IpcError(`${what}: ${this.#backlog} clients already wait for accept() (backlog)`))
       return
     }
-    if (this.#handshakes.size >= this.#maxPendingHandshakes) {
-      // Drop the oldest stranger, not the newcomer: silent sockets cannot lock a real client out.
-      const [oldest, controller] = this.#handshakes.entries().next().value as [SocketTransport, AbortController]
-      this.#handshakes.delete(oldest)
-      controller.abort(
+    const from = tcp ? (socket.remoteAddress ?? '?') : ''
+    if (this.#handshakes.size >= this.#maxPendingHandshakes && !this.#dropAStranger(from)) {
+      socket.destroy()
+      this.#report(
         new IpcError(
-          `Cannot accept a connection from ${oldest.name}: dropped unauthenticated for a newer client, ${this.#maxPendingHandshakes} handshakes were pending (maxPendingHandshakes)`,
+          `${what}: ${this.#maxPendingHandshakes} handshakes are pending and each client proved its authkey already (maxPendingHandshakes)`,
         ),
       )
+      return
     }
     const ch = new SocketTransport(socket, peer, this.#maxMessageSize, this.#python)
     const controller = new AbortController()
-    this.#handshakes.set(ch, controller)
+    const pending: Handshake = { controller, from, proved: false }
+    this.#handshakes.set(ch, pending)
     const ms = this.#handshakeTimeout
     const cancelTimer = afterTimeout(
       ms,
       () => controller.abort(new TimeoutError(`${what}: the client did not complete the handshake within ${ms} ms`)),
       true,
     )
-    this.#serve(ch, what, controller.signal).then((result) => {
+    this.#serve(ch, what, controller.signal, () => {
+      pending.proved = true
+    }).then((result) => {
       cancelTimer()
       this.#handshakes.delete(ch)
       if (result instanceof Connection) this.#deliver({ conn: result, transport: tcp ? ch : undefined }, what)
@@ -306,10 +318,47 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   }
 
   /** The handshake of one client: its Connection, the reason it was dropped, or undefined when the listener closed. */
-  async #serve(ch: SocketTransport, what: string, signal: AbortSignal): Promise<Connection | Error | undefined> {
+  /**
+   * Makes room for a newcomer from `from` when `maxPendingHandshakes` are
+   * pending: drops the oldest handshake of the remote address with the most
+   * pending (a flood from one address drops its own), never one whose client
+   * proved the authkey. False when every pending client proved it.
+   */
+  #dropAStranger(from: string): boolean {
+    // The newcomer counts for its address: a flood's newest connection drops the flood's oldest.
+    const counts = new Map<string, number>([[from, 1]])
+    for (const h of this.#handshakes.values()) if (!h.proved) counts.set(h.from, (counts.get(h.from) ?? 0) + 1)
+    let most = from
+    for (const [address, n] of counts) if (n > (counts.get(most) as number)) most = address
+    let victim: [SocketTransport, Handshake] | undefined
+    for (const entry of this.#handshakes) {
+      if (entry[1].proved) continue
+      victim ??= entry
+      if (entry[1].from === most) {
+        victim = entry
+        break
+      }
+    }
+    if (victim === undefined) return false
+    const [ch, { controller }] = victim
+    this.#handshakes.delete(ch)
+    controller.abort(
+      new IpcError(
+        `Cannot accept a connection from ${ch.name}: dropped unauthenticated for a newer client, ${this.#maxPendingHandshakes} handshakes were pending (maxPendingHandshakes)`,
+      ),
+    )
+    return true
+  }
+
+  async #serve(
+    ch: SocketTransport,
+    what: string,
+    signal: AbortSignal,
+    proved: () => void,
+  ): Promise<Connection | Error | undefined> {
     try {
-      if (this.#python) await pythonHandshake(ch, 'listener', this.#key, what, signal)
-      else await handshake(ch, 'listener', this.#key, what, signal)
+      if (this.#python) await pythonHandshake(ch, 'listener', this.#key, what, signal, proved)
+      else await handshake(ch, 'listener', this.#key, what, signal, proved)
       // tcp://: messages are read from `accept()` on (`#handOut`).
       if (this.#address.kind === 'tcp') return new Connection(ch)
       const [mine, theirs] = PipeEnd.create({ maxMessageSize: this.#maxMessageSize })
@@ -418,7 +467,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
     this.#server.close()
     if (this.#socketFile !== undefined) removeSocketFile(this.#socketFile)
     const closed = new ClosedError('The listener was closed')
-    for (const [ch, controller] of this.#handshakes) {
+    for (const [ch, { controller }] of this.#handshakes) {
       controller.abort(closed)
       ch.destroy()
     }

@@ -12,10 +12,15 @@ export function portOf(listener: Listener): number {
 /**
  * A raw TCP socket to the listener, destroyed when the test finishes. It
  * reads and discards what the listener says, so a close by the listener
- * reaches 'close'.
+ * reaches 'close'. `localAddress` (another loopback address, 127.0.0.2)
+ * makes it come from elsewhere.
  */
-export async function rawSocket(listener: Listener): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port: portOf(listener) })
+export async function rawSocket(listener: Listener, localAddress?: string): Promise<Socket> {
+  const socket = connect({
+    host: '127.0.0.1',
+    port: portOf(listener),
+    ...(localAddress === undefined ? {} : { localAddress }),
+  })
   socket.on('error', () => {})
   socket.resume()
   onTestFinished(() => {

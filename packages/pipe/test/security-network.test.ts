@@ -1,13 +1,16 @@
 // Strangers on the network: what they can make a Listener allocate, wait for, or end.
 // Real sockets on 127.0.0.1 only; nothing is ever sent to a non-loopback address.
-import type { Socket } from 'node:net'
+import { once } from 'node:events'
+import { connect, type Socket } from 'node:net'
 import { TAG_BYTES } from '@ipc/core/internal'
 import { sleep, spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { answerChallenge } from '../src/auth.js'
 import { Client } from '../src/client.js'
 import { AuthenticationError, IpcError, MessageTooLongError, TimeoutError } from '../src/errors.js'
 import { frame } from '../src/framing.js'
 import { Listener } from '../src/listener.js'
+import { SocketTransport } from '../src/socket-transport.js'
 import { portOf, rawSocket } from './raw-peer.js'
 
 const floodFixture = new URL('./fixtures/flood.mjs', import.meta.url)
@@ -166,6 +169,72 @@ describe('silent strangers', () => {
       }
     })
   }
+
+  it('a flood from one address drops its own pending handshakes, not the one of another address', async () => {
+    const dropped: Error[] = []
+    const listener = new Listener('tcp://127.0.0.1:0', {
+      authkey: 'k',
+      maxPendingHandshakes: 4,
+      onHandshakeError: (e) => dropped.push(e),
+    })
+    onTestFinished(() => listener.close())
+    // A client from 127.0.0.1 still in its handshake (slow, or far away), then 40 silent sockets
+    // from 127.0.0.2 (all of loopback is local). Before, each newcomer dropped the oldest: the
+    // client first.
+    const slow = await rawSocket(listener)
+    let slowClosed = false
+    slow.once('close', () => {
+      slowClosed = true
+    })
+    await sleep(20)
+    for (let i = 0; i < 40; i++) await rawSocket(listener, '127.0.0.2')
+    await expect.poll(() => dropped.length).toBe(37)
+    await sleep(50)
+    expect(slowClosed).toBe(false)
+    for (const e of dropped) expect(e.message).toMatch(/from tcp:\/\/127\.0\.0\.2:\d+: dropped unauthenticated/)
+  })
+
+  it('a client that proved its authkey is never dropped for a newcomer; when all pending did, the newcomer is', async () => {
+    const dropped: Error[] = []
+    const key = Buffer.from('k')
+    const listener = new Listener('tcp://127.0.0.1:0', {
+      authkey: key,
+      maxPendingHandshakes: 2,
+      onHandshakeError: (e) => dropped.push(e),
+    })
+    onTestFinished(() => listener.close())
+    // Two clients answer the listener's challenge (proving the key), then stall before their own.
+    const proven: SocketTransport[] = []
+    for (let i = 0; i < 2; i++) {
+      // Not rawSocket: that one reads and discards what the listener says.
+      const socket = connect({ host: '127.0.0.1', port: portOf(listener) })
+      const ch = new SocketTransport(socket, 'test', 1024, false)
+      onTestFinished(() => ch.destroy())
+      await once(socket, 'connect')
+      ch.writeFrame(Buffer.from('#IPC-HELLO#{"v":1,"auth":true}'))
+      await ch.readFrame(256, 5_000, undefined, 'hello')
+      await answerChallenge(ch, key, 'test', new AbortController().signal)
+      proven.push(ch)
+    }
+    // Newcomers from the same address find no stranger to drop: they are refused, the two stay.
+    const late = await Promise.all([rawSocket(listener), rawSocket(listener)])
+    await Promise.all(late.map(closed))
+    await expect.poll(() => dropped.length).toBe(2)
+    for (const e of dropped) expect(e.message).toMatch(/each client proved its authkey already/)
+    // The first proven client finishes (the listener answers its challenge) and is accepted.
+    const [server] = await Promise.all([
+      listener.accept({ timeout: 5_000 }),
+      (async () => {
+        const ch = proven[0] as SocketTransport
+        const challenge = Buffer.concat([Buffer.from('#CHALLENGE#{sha256}'), Buffer.alloc(40, 7)])
+        ch.writeFrame(challenge)
+        const answer = await ch.readFrame(256, 5_000, undefined, 'answer')
+        expect(answer.subarray(0, 8).toString()).toBe('{sha256}')
+        ch.writeFrame(Buffer.from('#WELCOME#'))
+      })(),
+    ])
+    server.close()
+  })
 
   it('a Client gives up on a listener that never completes the handshake after handshakeTimeout', async () => {
     const { createServer } = await import('node:net')
