@@ -142,6 +142,8 @@ function readRecord(segment: Segment): LockRecord {
   if (!(bytes >= 1 && bytes <= MAX_LOCK_NAME_BYTES))
     throw corrupt(`its lock name is ${bytes} bytes long, outside 1 to ${MAX_LOCK_NAME_BYTES}`)
   const name = Buffer.from(segment.buffer, segment.dataOffset + C_LOCK_NAME * 4, bytes).toString('utf8')
+  // Bytes that are not UTF-8 decode to U+FFFD: another name, so another lock, not this Condition's.
+  if (Buffer.byteLength(name) !== bytes) throw corrupt('its lock name is not UTF-8')
   try {
     checkName(name)
   } catch {

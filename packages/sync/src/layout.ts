@@ -89,10 +89,6 @@
  */
 import type { SegmentKind } from '@ipc/core/internal'
 
-export const EVENT_KIND: SegmentKind = { kind: 'event', version: 1, label: 'event' }
-export const CONDITION_KIND: SegmentKind = { kind: 'condition', version: 1, label: 'condition' }
-export const BARRIER_KIND: SegmentKind = { kind: 'barrier', version: 1, label: 'barrier' }
-
 // Event (word indexes from the data area).
 export const EVENT_MAGIC = 0x31545645
 export const E_MAGIC = 0
@@ -170,3 +166,14 @@ export function barrierCapacity(parties: number): number {
 export function barrierBytes(parties: number): number {
   return (B_ENTRIES + barrierCapacity(parties) * B_ENTRY_WORDS) * 4
 }
+
+// The segment kinds. A data area shorter than its layout's fixed part is refused at open
+// (CorruptError), before a word past its end is read; a Barrier's entries are checked at attach.
+export const EVENT_KIND: SegmentKind = { kind: 'event', version: 1, label: 'event', minDataBytes: EVENT_BYTES }
+export const CONDITION_KIND: SegmentKind = {
+  kind: 'condition',
+  version: 1,
+  label: 'condition',
+  minDataBytes: CONDITION_BYTES,
+}
+export const BARRIER_KIND: SegmentKind = { kind: 'barrier', version: 1, label: 'barrier', minDataBytes: B_ENTRIES * 4 }

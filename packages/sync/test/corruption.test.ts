@@ -4,8 +4,10 @@
  * close() still works, also at exit. Each test writes the words through a
  * second mapping of the same segment, as another process would.
  */
-import { ownerCode, Segment, type SegmentKind } from '@ipc/core/internal'
-import { expectNoSegment, spawnChild } from '@ipc/test-utils'
+import { truncateSync } from 'node:fs'
+import { HEADER_BYTES, ownerCode, Segment, type SegmentKind } from '@ipc/core/internal'
+import { Lock } from '@ipc/semaphore'
+import { expectNoSegment, spawnChild, uniqueName } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { Barrier } from '../src/barrier.js'
 import { Condition } from '../src/condition.js'
@@ -27,6 +29,7 @@ import {
   C_HIGH,
   C_LOCK_KIND,
   C_LOCK_LEN,
+  C_LOCK_NAME,
   CE_SLOT,
   CE_STATE,
   CONDITION_KIND,
@@ -59,6 +62,47 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   })
   return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
+
+describe('a file cut short by its owner (header intact)', () => {
+  // Nothing may be read past the end of the data area: CorruptError at open, not a RangeError
+  // from a later call (an Event's set() stored its flag, then threw).
+  const cases: [string, SegmentKind, (name: string) => { close(): void }, (name: string) => { close(): void }][] = [
+    ['Event', EVENT_KIND, (name) => new Event({ name, persistent: true }), (name) => Event.open(name)],
+    [
+      'Condition',
+      CONDITION_KIND,
+      // With a lock of the test's: a Condition's own lock would be persistent too, and left behind.
+      (name) => {
+        const lock = new Lock()
+        const condition = new Condition(lock, { name, persistent: true })
+        return {
+          close: () => {
+            condition.close()
+            lock.close()
+          },
+        }
+      },
+      (name) => Condition.open(name),
+    ],
+    ['Barrier', BARRIER_KIND, (name) => new Barrier(2, { name, persistent: true }), (name) => Barrier.open(name)],
+  ]
+  for (const [what, kind, make, open] of cases) {
+    it(`${what}: open() throws CorruptError for a data area of 8 bytes`, () => {
+      const name = uniqueName('short')
+      make(name).close()
+      try {
+        truncateSync(`/dev/shm/ipc-${name}`, HEADER_BYTES + 8)
+        expect(() => open(name)).toThrow(CorruptError)
+        expect(() => open(name)).toThrow(/a data area of 8 bytes, too short for the layout/)
+      } finally {
+        // The name, removed through a mapping that asks for no layout.
+        const segment = Segment.open({ kind: kind.kind, version: kind.version, label: kind.label }, name)
+        segment.unlink()
+        segment.close()
+      }
+    })
+  }
+})
 
 describe('Event with corrupt memory', () => {
   it('throws CorruptError from every call, and from a wait already asleep within its timeout', async () => {
@@ -94,6 +138,10 @@ describe('Condition with corrupt memory', () => {
       memory.poke(C_LOCK_KIND, 2)
       memory.poke(C_LOCK_LEN, 100_000)
       expect(() => Condition.open(condition.name)).toThrow(CorruptError)
+      // One byte that is not UTF-8 (it would decode to U+FFFD: another lock, not this Condition's).
+      memory.poke(C_LOCK_LEN, 1)
+      memory.poke(C_LOCK_NAME, 0xff)
+      expect(() => Condition.open(condition.name)).toThrow(/its lock name is not UTF-8/)
     } finally {
       memory.close()
       condition.close()
