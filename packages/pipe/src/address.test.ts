@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatTcp, isLoopback, parseAddress } from './address.js'
+import { floodGroup, formatTcp, isLoopback, parseAddress } from './address.js'
 
 describe('parseAddress()', () => {
   it('reads local names and tcp://host:port', () => {
@@ -55,5 +55,21 @@ describe('formatTcp() and isLoopback()', () => {
       'localhost.evil.org',
     ])
       expect(isLoopback(host), host).toBe(false)
+  })
+})
+
+describe('floodGroup()', () => {
+  it('groups an IPv4 address as itself (mapped or not) and an IPv6 address by its /64', () => {
+    expect(floodGroup('203.0.113.7')).toBe('203.0.113.7')
+    expect(floodGroup('::ffff:203.0.113.7')).toBe('203.0.113.7')
+    expect(floodGroup('::FFFF:203.0.113.7')).toBe('203.0.113.7')
+    // One host's /64: every address in it is one group.
+    expect(floodGroup('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64')
+    expect(floodGroup('2001:db8:1:2:ffff:ffff:ffff:fffe')).toBe('2001:db8:1:2::/64')
+    expect(floodGroup('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64')
+    expect(floodGroup('2001:0db8:0001:0002::')).toBe('2001:db8:1:2::/64')
+    expect(floodGroup('::1')).toBe('0:0:0:0::/64')
+    expect(floodGroup('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
+    expect(floodGroup('2001:db8::1')).toBe('2001:db8:0:0::/64')
   })
 })

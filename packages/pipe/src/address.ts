@@ -72,3 +72,25 @@ export function isLoopback(host: string): boolean {
   }
   return loopback.check(host, family === 4 ? 'ipv4' : 'ipv6')
 }
+
+/**
+ * The group a remote address counts in when a Listener drops handshakes for
+ * newcomers (`maxPendingHandshakes`): an IPv4 address itself (also when
+ * written `::ffff:a.b.c.d`), an IPv6 address its /64, which one host may
+ * hold whole (a flood from one host then drops its own handshakes).
+ */
+export function floodGroup(remote: string): string {
+  const address = remote.split('%')[0] as string
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped !== null) return mapped[1] as string
+  if (!address.includes(':')) return address
+  const [head = '', tail] = address.split('::')
+  const first = head === '' ? [] : head.split(':')
+  const last = tail === undefined || tail === '' ? [] : tail.split(':')
+  const groups =
+    tail === undefined ? first : [...first, ...Array(Math.max(0, 8 - first.length - last.length)).fill('0'), ...last]
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`
+}

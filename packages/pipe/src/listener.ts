@@ -25,7 +25,7 @@ import {
   throwIfAborted,
   WAIT_OPTIONS,
 } from '@ipc/core/internal'
-import { type Address, formatTcp, isLoopback, parseAddress } from './address.js'
+import { type Address, floodGroup, formatTcp, isLoopback, parseAddress } from './address.js'
 import { authkeyBytes, checkHandshakeTimeout, checkWire, handshake, pythonHandshake } from './auth.js'
 import { Connection } from './connection.js'
 import { TimeoutError } from './errors.js'
@@ -58,7 +58,7 @@ interface Authenticated {
 /** A handshake in flight: aborting `controller` drops the client. */
 interface Handshake {
   controller: AbortController
-  /** The remote address (tcp://; '' for a local name). */
+  /** The remote address's flood group (tcp://, `floodGroup`; '' for a local name). */
   from: string
   /** The client answered the authkey challenge: never dropped for a newcomer. */
   proved: boolean
@@ -287,7 +287,7 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
       this.#report(new IpcError(`${what}: ${this.#backlog} clients already wait for accept() (backlog)`))
       return
     }
-    const from = tcp ? (socket.remoteAddress ?? '?') : ''
+    const from = tcp ? floodGroup(socket.remoteAddress ?? '?') : ''
     if (this.#handshakes.size >= this.#maxPendingHandshakes && !this.#dropAStranger(from)) {
       socket.destroy()
       this.#report(
@@ -320,9 +320,10 @@ export class Listener implements AsyncIterable<Connection>, Disposable {
   /** The handshake of one client: its Connection, the reason it was dropped, or undefined when the listener closed. */
   /**
    * Makes room for a newcomer from `from` when `maxPendingHandshakes` are
-   * pending: drops the oldest handshake of the remote address with the most
-   * pending (a flood from one address drops its own), never one whose client
-   * proved the authkey. False when every pending client proved it.
+   * pending: drops the oldest handshake of the remote address (an IPv6 /64:
+   * `floodGroup`) with the most pending (a flood from one host drops its
+   * own), never one whose client proved the authkey. False when every
+   * pending client proved it.
    */
   #dropAStranger(from: string): boolean {
     // The newcomer counts for its address: a flood's newest connection drops the flood's oldest.

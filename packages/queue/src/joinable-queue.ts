@@ -83,7 +83,9 @@ class TaskCount {
       // Decided from the count read before the CAS, not read again: a second putCount() could meet a
       // fault and throw after the task was counted. Puts only add, so a count read earlier can only
       // make this wake the joiners when a put came in between (they look and sleep again), never miss
-      // the last task: a later taskDone decides for itself.
+      // the last task: a later taskDone decides for itself. (A takeover's repair can take back the
+      // count of a put whose producer died before publishing; a joiner then sees it at its next look,
+      // RECHECK_MS.)
       if (unfinished === 1) this.#joiners.notify()
       return
     }

@@ -312,38 +312,52 @@ describe('decodeUntrusted() errors', () => {
   })
 })
 
-describe('decodeUntrusted() of long strings used as keys (V8 hashes them by their length alone)', () => {
-  // 16,384 chars, one more than V8 hashes by content; they differ only at the end, so they all
-  // collide and each insertion compares the new key with every earlier one.
-  const long = (i: number) => `${'k'.repeat(16_380)}${String(i).padStart(4, '0')}`
+describe('decodeUntrusted() of long strings where V8 hashes them (by their length alone past 16,383 chars)', () => {
+  // 16,384 chars, one more than V8 hashes by content; they differ only at the end, so all of one
+  // length collide and each insertion compares the new one with every earlier one.
+  const long = (i: number, length = 16_384) => `${'k'.repeat(length - 4)}${String(i).padStart(4, '0')}`
   const keys = (n: number) => Array.from({ length: n }, (_, i) => long(i))
   const decode = (tag: number, bytes: Uint8Array) =>
     decodeUntrusted(tag, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.byteLength)
-  const forms: [string, (n: number) => { tag: number; bytes: Uint8Array }][] = [
-    ['a v8 Set', (n) => ({ tag: TAG_V8, bytes: v8Serialize(new Set(keys(n))) })],
-    ['v8 Map keys', (n) => ({ tag: TAG_V8, bytes: v8Serialize(new Map(keys(n).map((k) => [k, 0]))) })],
-    ['v8 object keys', (n) => ({ tag: TAG_V8, bytes: v8Serialize(Object.fromEntries(keys(n).map((k) => [k, 0]))) })],
-    ['packed object keys', (n) => encoded(Object.fromEntries(keys(n).map((k) => [k, 0])), TAG_PACKED)],
-    [
-      'JSON object keys',
-      (n) => ({
-        tag: TAG_JSON_LATIN1,
-        bytes: Buffer.from(JSON.stringify(Object.fromEntries(keys(n).map((k) => [k, 0])))),
-      }),
-    ],
+  const size = (value: unknown) =>
+    value instanceof Set || value instanceof Map ? value.size : Object.keys(value as object).length
+
+  const tables: [string, (strings: string[]) => Uint8Array][] = [
+    ['a v8 Set', (strings) => v8Serialize(new Set(strings))],
+    ['v8 Map keys', (strings) => v8Serialize(new Map(strings.map((k) => [k, 0])))],
   ]
-  for (const [form, make] of forms) {
-    it(`${form}: 400 such keys (6.5 MB) are refused with CorruptError, quickly; 100 are read`, () => {
-      const { tag, bytes } = make(400)
+  for (const [form, make] of tables) {
+    it(`${form}: 400 of one length (6.5 MB) are refused with CorruptError, quickly; 100 are read, and 200 of different lengths`, () => {
       const started = performance.now()
-      expect(() => decode(tag, bytes)).toThrow(/strings of more than 16383 chars as keys/)
+      expect(() => decode(TAG_V8, make(keys(400)))).toThrow(/strings of 16384 chars into Maps and Sets/)
       // Refused once the compares pass 256 Mi chars (about 40 ms), not after all of them (seconds).
       expect(performance.now() - started).toBeLessThan(1_000)
-      const fine = make(100)
-      const value = decode(fine.tag, fine.bytes) as Set<string> | Map<string, number> | Record<string, number>
-      expect(value instanceof Set || value instanceof Map ? value.size : Object.keys(value).length).toBe(100)
+      expect(size(decode(TAG_V8, make(keys(100))))).toBe(100)
+      // Strings of different lengths do not collide: a set of 200 long documents is fine.
+      const documents = Array.from({ length: 200 }, (_, i) => long(i, 20_000 + i))
+      expect(size(decode(TAG_V8, make(documents)))).toBe(200)
     })
   }
+
+  const objects: [string, (key: string) => { tag: number; bytes: Uint8Array }][] = [
+    ['v8', (key) => ({ tag: TAG_V8, bytes: v8Serialize({ [key]: 0, m: new Map() }) })],
+    ['packed', (key) => encoded({ [key]: 0 }, TAG_PACKED)],
+    ['JSON', (key) => ({ tag: TAG_JSON_LATIN1, bytes: Buffer.from(JSON.stringify({ [key]: 0 })) })],
+  ]
+  for (const [form, make] of objects) {
+    it(`${form}: a property name of more than 16,383 chars is refused (V8 keeps names in one table for the process); one of 16,383 is read`, () => {
+      const refused = make(long(1, 16_384))
+      expect(() => decode(refused.tag, refused.bytes)).toThrow(CorruptError)
+      expect(() => decode(refused.tag, refused.bytes)).toThrow(/a property name of 16384 chars/)
+      const fine = make(long(1, 16_383))
+      expect(Object.keys(decode(fine.tag, fine.bytes) as object)).toContain(long(1, 16_383))
+    })
+  }
+
+  it('v8: a RegExp pattern of more than 16,383 chars is refused (V8 caches RegExps for the process by that hash)', () => {
+    expect(() => decode(TAG_V8, v8Serialize(new RegExp(long(1, 16_384))))).toThrow(/a RegExp pattern of 16384 chars/)
+    expect(String(decode(TAG_V8, v8Serialize(new RegExp(long(1, 16_383)))))).toBe(`/${long(1, 16_383)}/`)
+  })
 })
 
 function encoded(value: unknown, tag: number): { tag: number; bytes: Uint8Array } {

@@ -74,8 +74,9 @@ export const LONG_KEY = 1024
 export const MAX_HASHED_CHARS = 16_383
 
 /**
- * The chars V8 may compare, at most, to insert one value's long keys (see
- * NewKeys#hashedString): 256 Mi, about 40 ms here (6 GB/s measured).
+ * The chars V8 may compare, at most, to insert one value's long Map keys and
+ * Set items (see NewKeys#hashedString): 256 Mi, about 40 ms here (6 GB/s
+ * measured).
  */
 export const LONG_KEY_COMPARES = 256 * 1024 * 1024
 
@@ -98,8 +99,8 @@ export const LONG_KEY_COMPARES = 256 * 1024 * 1024
  */
 export class NewKeys {
   #seen: Set<string> | undefined
-  /** Keys of more than MAX_HASHED_CHARS chars so far, and the chars they may make V8 compare. */
-  #long = 0
+  /** Map keys and Set items of more than MAX_HASHED_CHARS chars so far, by length, and the chars they may make V8 compare. */
+  #long: Map<number, number> | undefined
   #compares = 0
   readonly #refuse: (detail: string) => Error
 
@@ -109,30 +110,46 @@ export class NewKeys {
   }
 
   /**
-   * A string of `chars` chars (an upper bound will do) about to be hashed:
-   * a property name, a Map key or a Set item. V8 hashes one of more than
-   * MAX_HASHED_CHARS chars by its length alone, so a peer can send thousands
-   * that collide (one length, differing at the end), and inserting each
-   * compares it with all the others: 2,000 keys of 16,384 chars (32 MB)
-   * blocked the event loop 5 to 11 s. Each such key is charged its length
-   * times the long keys before it (as if all had its length: no bucket by
-   * length, which a UTF-8 length would not give exactly), and the value is
-   * refused past LONG_KEY_COMPARES: at most about 180 keys of 16 Ki chars
-   * in a value, or 23 of 1 Mi. Throws the reader's error.
+   * A Map key or Set item of `chars` chars (UTF-16 units, exact) about to be
+   * hashed. V8 hashes a string of more than MAX_HASHED_CHARS chars by its
+   * length alone, so a peer can send thousands of one length that differ at
+   * the end, and inserting each compares it with all the others: 2,000 of
+   * 16,384 chars (32 MB) blocked the event loop 5 to 11 s. Each such string
+   * is charged its length times the strings of that length before it, and
+   * the value is refused past LONG_KEY_COMPARES (about 180 of 16 Ki chars of
+   * one length; strings of other lengths do not collide). A Map's or Set's
+   * table is its own, dropped with it. Throws the reader's error.
    */
   hashedString(chars: number): void {
     if (chars <= MAX_HASHED_CHARS) return
-    this.#compares += this.#long * chars
-    this.#long++
+    this.#long ??= new Map()
+    const before = this.#long.get(chars) ?? 0
+    this.#long.set(chars, before + 1)
+    this.#compares += before * chars
     if (this.#compares > LONG_KEY_COMPARES)
       throw this.#refuse(
-        `it uses ${this.#long} strings of more than ${MAX_HASHED_CHARS} chars as keys (object keys, Map keys, Set items), more than one message may: V8 hashes such strings by their length alone, so a peer could make each one be compared with all the others to stall this process`,
+        `it puts more than ${before} strings of ${chars} chars into Maps and Sets, more than one message may: V8 hashes a string of more than ${MAX_HASHED_CHARS} chars by its length alone, so a peer could make each one be compared with all the others to stall this process`,
+      )
+  }
+
+  /**
+   * A property name (object key, dict key) of the value, checked: more than
+   * MAX_HASHED_CHARS chars is refused at once. V8 internalizes property
+   * names into one table per process, where such names of one length all
+   * collide, and entries stay while anything holds them: names under any
+   * per-message limit still add up across messages (150 per message made
+   * the 60th message take 3 s).
+   */
+  propertyName(key: string): void {
+    if (key.length > MAX_HASHED_CHARS)
+      throw this.#refuse(
+        `a property name of ${key.length} chars, more than the ${MAX_HASHED_CHARS} V8 hashes by content: V8 hashes a longer one by its length alone in one table for the whole process, so a peer could send names that collide to stall it`,
       )
   }
 
   /** NEW_KEY + KEY_ENTRY the first time `key` names a property of the value (every time for a key over LONG_KEY chars); then 0. */
   cost(key: string): number {
-    this.hashedString(key.length)
+    this.propertyName(key)
     if (key.length > LONG_KEY) return NEW_KEY + KEY_ENTRY
     this.#seen ??= new Set()
     if (this.#seen.has(key)) return 0

@@ -11,10 +11,11 @@
  *   Set of 32,768 such ints, 195 KB, blocks the event loop 1.1 s). Object
  *   keys are safe from this: integer keys go to a NumberDictionary, strings
  *   to a NameDictionary, both hashed with the isolate's seed.
- * - **too many strings of more than MAX_HASHED_CHARS chars as keys** (object
- *   keys, Map keys, Set items): V8 hashes those by their length alone, seed
- *   or not, so they collide in every table (heap-budget.ts
- *   NewKeys#hashedString).
+ * - **strings of more than MAX_HASHED_CHARS chars where V8 hashes them**:
+ *   it hashes those by their length alone, seed or not, so they collide. A
+ *   property name or a RegExp pattern is refused (V8 keeps them in tables
+ *   of the whole process: names under any per-message limit would add up);
+ *   Map keys and Set items are charged (heap-budget.ts NewKeys).
  * - **values that would cost more heap than HEAP_BYTES_PER_BYTE per payload
  *   byte plus HEAP_FLOOR.** An empty Set is 3 bytes on the wire and about
  *   160 on the heap: 75 MB of them exhaust a 4 GB heap. Each object, entry,
@@ -103,6 +104,7 @@ import {
   heapBudget,
   IN_OBJECT,
   IN_OBJECT_SLOTS,
+  MAX_HASHED_CHARS,
   NewKeys,
   NUMBER,
   OBJECT,
@@ -279,9 +281,17 @@ function bigintBody(): void {
 }
 
 /** A string value (a RegExp's pattern, a String object's, an Error's message or stack). */
-function stringValue(depth: number, what: string): void {
+function stringValue(depth: number, what: string): number {
   const t = value(depth)
   if (t !== T_LATIN1 && t !== T_TWO_BYTE && t !== T_UTF8) throw refused(`${what} is not a string`)
+  return t
+}
+
+/** The chars (UTF-16 units) of the string just read, tag `t`: exact (a UTF-8 one of more than MAX_HASHED_CHARS bytes is decoded to count them). */
+function lastChars(t: number): number {
+  if (t === T_TWO_BYTE) return lastLength / 2
+  if (t === T_UTF8 && lastLength > MAX_HASHED_CHARS) return src.toString('utf8', at - lastLength, at).length
+  return lastLength
 }
 
 /**
@@ -462,11 +472,16 @@ function value(depth: number): number {
       stringValue(depth + 1, 'a String object’s value')
       charge(WRAPPER)
       return t
-    case T_REGEXP:
-      stringValue(depth + 1, 'a RegExp’s pattern')
+    case T_REGEXP: {
+      const chars = lastChars(stringValue(depth + 1, 'a RegExp’s pattern'))
+      // V8 looks each new RegExp up in a cache for the whole process by its pattern's hash: a longer
+      // pattern is hashed by its length alone, so such patterns of one length would all collide.
+      if (chars > MAX_HASHED_CHARS)
+        throw refused(`a RegExp pattern of ${chars} chars, more than the ${MAX_HASHED_CHARS} V8 hashes by content`)
       charge(REGEXP + 2 * lastLength)
       varint()
       return t
+    }
     case T_MAP: {
       charge(MAP)
       let count = 0
@@ -541,11 +556,10 @@ function value(depth: number): number {
 /**
  * A Map key or Set item just read (tag `t`): a number is counted against
  * MAX_HASHED_NUMBERS, a string charged as a long key (heap-budget.ts
- * NewKeys#hashedString; a UTF-8 one by its bytes, more than its chars).
+ * NewKeys#hashedString).
  */
 function hashedKey(t: number): void {
-  if (t === T_LATIN1 || t === T_UTF8) keys.hashedString(lastLength)
-  else if (t === T_TWO_BYTE) keys.hashedString(lastLength / 2)
+  if (t === T_LATIN1 || t === T_UTF8 || t === T_TWO_BYTE) keys.hashedString(lastChars(t))
   else if (t === T_INT32 || t === T_UINT32 || t === T_DOUBLE || t === T_BIGINT) hashed()
 }
 

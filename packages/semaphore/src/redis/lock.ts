@@ -234,8 +234,10 @@ export class RLock extends Lock {
   /** As `Lock.release`; a level above the last is released in this object only (no server call). */
   override async release(): Promise<void> {
     const above = this.#levelsAbove()
-    if (above > 0) this.#above = above - 1
-    else await super.release()
+    if (above === 0) return super.release()
+    // A closed or faulted object (unlinked, corrupt) throws as a server call would.
+    this.assertOpen('release')
+    this.#above = above - 1
   }
 
   /** How many times this object holds it, counted here (0: not held; a lapsed lease is learnt as for `owned`). */
@@ -254,6 +256,8 @@ export class RLock extends Lock {
    * it is in flight (then it is an ordinary acquire). False: not entered.
    */
   #reenter(options: RedisAcquireOptions | undefined): boolean {
+    // A closed or faulted object (unlinked, corrupt) throws as a server call would.
+    this.assertOpen('acquire')
     const token = this.heldTokens[0]
     if (token === undefined || this.releasableTokens[0] !== token || scopes.getStore()?.has(this) !== true) return false
     // Checked as a first acquire checks them (names, types, an aborted signal), though none waits.

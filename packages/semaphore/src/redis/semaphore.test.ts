@@ -543,6 +543,31 @@ describe.skipIf(!hasRedisServer())(`Redis classes${hasRedisServer() ? '' : ` (sk
     }
   })
 
+  it('refuses a re-entry and a release above the last level on an RLock that learnt it was unlinked, as a server call would', async () => {
+    const lock = await new RLock({ url: server.url, lease: 600 }).ready()
+    const other = await RLock.open(lock.name, { url: server.url })
+    try {
+      // What the scope sees, checked after it (its last release throws too, and would hide a failed expect).
+      const seen: unknown[] = []
+      const scope = lock.withLock(async () => {
+        expect(await lock.acquire()).toBe(true)
+        await other.unlink()
+        // A renewal (every lease / 3) learns the lock is gone.
+        await sleep(800)
+        const outcome = (call: Promise<unknown>) => call.then(String, (error: Error) => error.name)
+        seen.push(await outcome(lock.locked()))
+        seen.push(await outcome(lock.acquire({ timeout: 100 })))
+        seen.push(await outcome(lock.tryAcquire()))
+        seen.push(await outcome(lock.release()))
+      })
+      await scope.catch(() => {})
+      // Before, both re-entries resolved true (level 3) on an object whose lock was gone.
+      expect(seen).toEqual(['NotFoundError', 'NotFoundError', 'NotFoundError', 'NotFoundError'])
+    } finally {
+      await Promise.allSettled([lock.close(), other.close()])
+    }
+  })
+
   it("checks an RLock re-entry's options as a first acquire's, and gives the lock back at close() whatever the level", async () => {
     const lock = await new RLock({ url: server.url }).ready()
     const other = await RLock.open(lock.name, { url: server.url })
