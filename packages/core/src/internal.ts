@@ -22,7 +22,7 @@ export {
   writePayload,
 } from './codec/codec.js'
 export { arrayIndex, ElementStore } from './codec/element-store.js'
-export { NewKeys } from './codec/heap-budget.js'
+export { MAX_HASHED_CHARS, NewKeys } from './codec/heap-budget.js'
 export { decodeLatin1, writeLatin1 } from './codec/latin1.js'
 export { MAX_HASHED_NUMBERS } from './codec/v8-scan.js'
 export { invalidArgType, invalidArgValue, outOfRange } from './errors.js'

@@ -69,7 +69,17 @@ describe('floodGroup()', () => {
     expect(floodGroup('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64')
     expect(floodGroup('2001:0db8:0001:0002::')).toBe('2001:db8:1:2::/64')
     expect(floodGroup('::1')).toBe('0:0:0:0::/64')
-    expect(floodGroup('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
     expect(floodGroup('2001:db8::1')).toBe('2001:db8:0:0::/64')
+    // Link-local: every host of a link shares fe80::/64, so each address counts alone, with its zone.
+    expect(floodGroup('fe80::1%eth0')).toBe('fe80::1%eth0')
+    expect(floodGroup('fe80::abcd:1%wlan0')).toBe('fe80::abcd:1%wlan0')
+    // IPv4 clients translated to IPv6 (NAT64, SIIT) count as their IPv4 address.
+    expect(floodGroup('64:ff9b::102:304')).toBe('1.2.3.4')
+    expect(floodGroup('64:ff9b::1.2.3.4')).toBe('1.2.3.4')
+    expect(floodGroup('::ffff:0:102:304')).toBe('1.2.3.4')
+    // Not an address (Node's '?' stand-in, garbage): itself, never a throw.
+    expect(floodGroup('?')).toBe('?')
+    expect(floodGroup('1:2:3')).toBe('1:2:3')
+    expect(floodGroup('1::2::3')).toBe('1::2::3')
   })
 })

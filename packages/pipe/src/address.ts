@@ -76,21 +76,46 @@ export function isLoopback(host: string): boolean {
 /**
  * The group a remote address counts in when a Listener drops handshakes for
  * newcomers (`maxPendingHandshakes`): an IPv4 address itself (also when
- * written `::ffff:a.b.c.d`), an IPv6 address its /64, which one host may
- * hold whole (a flood from one host then drops its own handshakes).
+ * written `::ffff:a.b.c.d`, or translated: `64:ff9b::/96`, `::ffff:0:0/96`),
+ * a link-local IPv6 address itself with its zone (every host of a link
+ * shares fe80::/64), any other IPv6 address its /64, which one host may hold
+ * whole (a flood from one host then drops its own handshakes).
  */
 export function floodGroup(remote: string): string {
-  const address = remote.split('%')[0] as string
+  const [address = '', zone] = remote.split('%')
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
   if (mapped !== null) return mapped[1] as string
   if (!address.includes(':')) return address
-  const [head = '', tail] = address.split('::')
-  const first = head === '' ? [] : head.split(':')
-  const last = tail === undefined || tail === '' ? [] : tail.split(':')
-  const groups =
-    tail === undefined ? first : [...first, ...Array(Math.max(0, 8 - first.length - last.length)).fill('0'), ...last]
+  const groups = ipv6Groups(address)
+  if (groups === undefined) return remote
+  const [first = 0, second = 0, , , fifth = 0, sixth = 0, high = 0, low = 0] = groups
+  if ((first & 0xffc0) === 0xfe80) return zone === undefined ? address : `${address}%${zone}`
+  const nat64 = first === 0x64 && second === 0xff9b && groups.slice(2, 6).every((g) => g === 0)
+  const siit = groups.slice(0, 4).every((g) => g === 0) && fifth === 0xffff && sixth === 0
+  if (nat64 || siit) return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
   return `${groups
     .slice(0, 4)
-    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
+    .map((g) => g.toString(16))
     .join(':')}::/64`
+}
+
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail read), or undefined. */
+function ipv6Groups(address: string): number[] | undefined {
+  const parts = address.split('::')
+  if (parts.length > 2) return undefined
+  const words = (text: string | undefined): number[] =>
+    text === undefined || text === ''
+      ? []
+      : text.split(':').flatMap((w) => {
+          const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(w)
+          if (v4 === null) return [Number.parseInt(w, 16)]
+          const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number]
+          return [(a << 8) | b, (c << 8) | d]
+        })
+  const head = words(parts[0])
+  const tail = words(parts[1])
+  const groups =
+    parts.length === 1 ? head : [...head, ...Array<number>(Math.max(0, 8 - head.length - tail.length)).fill(0), ...tail]
+  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) return undefined
+  return groups
 }

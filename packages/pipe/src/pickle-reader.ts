@@ -109,7 +109,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { CorruptError, DataCloneError, IpcError } from '@ipc/core'
-import { arrayIndex, ElementStore, MAX_HASHED_NUMBERS, NewKeys } from '@ipc/core/internal'
+import { arrayIndex, ElementStore, MAX_HASHED_CHARS, MAX_HASHED_NUMBERS, NewKeys } from '@ipc/core/internal'
 
 /** Every opcode of pickle protocols 0 to 5, by byte: its name in Python's `pickletools`. */
 export const OPCODE_NAMES: ReadonlyMap<number, string> = new Map([
@@ -393,8 +393,8 @@ class Unpickler {
   /** Builtins pushed (by GLOBAL, STACK_GLOBAL or a memo get) minus those REDUCE consumed: must be 0 at STOP. */
   loose = 0
   /**
-   * Dicts start as plain objects; the first key that is not a str moves the
-   * dict's items to a Map (recorded here), which then takes its SETITEMs. At
+   * Dicts start as plain objects; the first key that is not a str (or is a
+   * str of more than MAX_HASHED_CHARS chars) moves the dict's items to a Map (recorded here), which then takes its SETITEMs. At
    * STOP every reference to a promoted object is replaced by its Map.
    */
   promoted: Map<object, Map<unknown, unknown>> | undefined
@@ -544,7 +544,8 @@ class Unpickler {
       this.hashing(op, k)
       this.spend(op, HEAP.mapEntry)
       map.set(k, v)
-    } else if (typeof k !== 'string') {
+    } else if (typeof k !== 'string' || k.length > MAX_HASHED_CHARS) {
+      // A str key too long for a property name (@ipc/core's NewKeys#propertyName) makes the dict a Map too.
       this.hashing(op, k)
       this.spend(op, HEAP.map + HEAP.mapEntry * (Object.keys(dict).length + 1))
       const moved = new Map<unknown, unknown>(Object.entries(dict))

@@ -116,8 +116,9 @@ export class NewKeys {
    * the end, and inserting each compares it with all the others: 2,000 of
    * 16,384 chars (32 MB) blocked the event loop 5 to 11 s. Each such string
    * is charged its length times the strings of that length before it, and
-   * the value is refused past LONG_KEY_COMPARES (about 180 of 16 Ki chars of
-   * one length; strings of other lengths do not collide). A Map's or Set's
+   * the value is refused once the charges pass LONG_KEY_COMPARES in all
+   * (about 180 of 16 Ki chars of one length; strings of other lengths do not
+   * collide). A Map's or Set's
    * table is its own, dropped with it. Throws the reader's error.
    */
   hashedString(chars: number): void {
@@ -128,7 +129,7 @@ export class NewKeys {
     this.#compares += before * chars
     if (this.#compares > LONG_KEY_COMPARES)
       throw this.#refuse(
-        `it puts more than ${before} strings of ${chars} chars into Maps and Sets, more than one message may: V8 hashes a string of more than ${MAX_HASHED_CHARS} chars by its length alone, so a peer could make each one be compared with all the others to stall this process`,
+        `its Map keys and Set items of more than ${MAX_HASHED_CHARS} chars (${before + 1} of ${chars} chars so far) would make V8 compare more than ${LONG_KEY_COMPARES} chars, the most one message may: V8 hashes such strings by their length alone, so a peer could make each one be compared with all the others of its length to stall this process`,
       )
   }
 

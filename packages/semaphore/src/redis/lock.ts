@@ -256,12 +256,12 @@ export class RLock extends Lock {
    * it is in flight (then it is an ordinary acquire). False: not entered.
    */
   #reenter(options: RedisAcquireOptions | undefined): boolean {
-    // A closed or faulted object (unlinked, corrupt) throws as a server call would.
-    this.assertOpen('acquire')
     const token = this.heldTokens[0]
     if (token === undefined || this.releasableTokens[0] !== token || scopes.getStore()?.has(this) !== true) return false
-    // Checked as a first acquire checks them (names, types, an aborted signal), though none waits.
+    // Checked in a first acquire's order (options, then a closed or faulted object: unlinked, corrupt,
+    // then an aborted signal), though none waits.
     const { signal } = checkWaitOptions(options, WAIT_OPTIONS)
+    this.assertOpen('acquire')
     if (signal?.aborted) throw signal.reason
     this.#above = this.#levelsAbove() + 1
     this.#of = token
