@@ -27,7 +27,7 @@ export function overBudget(form: string, budget: number, bytes: number): Corrupt
   )
 }
 
-/** The refusal, in `form` ('packed', 'JSON'), of a value one of the rules below refuses: CorruptError. */
+/** The refusal, in `form` ('v8', 'packed', 'JSON'), of a value one of the rules below refuses: CorruptError. */
 export function refusedValue(form: string): (detail: string) => CorruptError {
   return (detail) => new CorruptError(`Cannot decode a message: its ${form} value is refused (${detail})`)
 }
@@ -118,8 +118,8 @@ export class NewKeys {
    * is charged its length times the strings of that length before it, and
    * the value is refused once the charges pass LONG_KEY_COMPARES in all
    * (about 180 of 16 Ki chars of one length; strings of other lengths do not
-   * collide). A Map's or Set's
-   * table is its own, dropped with it. Throws the reader's error.
+   * collide). A Map's or Set's table is its own, dropped with it. Throws the
+   * reader's error.
    */
   hashedString(chars: number): void {
     if (chars <= MAX_HASHED_CHARS) return

@@ -96,7 +96,6 @@
  * reader (@ipc/pipe) has its own cap on the same numbers.
  */
 import { deserialize as v8Deserialize } from 'node:v8'
-import { CorruptError } from '../errors.js'
 import { arrayIndexOfBytes, ElementStore, lengthCapacity, lengthStoreBytes, MAX_INDEX } from './element-store.js'
 import {
   ARRAY,
@@ -110,6 +109,7 @@ import {
   OBJECT,
   overBudget,
   PROPERTY,
+  refusedValue,
   STRING,
 } from './heap-budget.js'
 import { decodeLatin1 } from './latin1.js'
@@ -225,12 +225,10 @@ let keyIndex = -1
 let lastLength = 0
 /** The value of the last int32 or uint32 read. */
 let lastInteger = 0
+/** The refusal of a payload this scan does not accept (heap-budget.ts, as the other readers'). */
+const refused = refusedValue('v8')
 /** The property names of the value scanned (heap-budget.ts). */
 let keys = new NewKeys(refused)
-
-function refused(detail: string): CorruptError {
-  return new CorruptError(`Cannot decode a message: its v8 value is refused (${detail})`)
-}
 
 function charge(bytes: number): void {
   budget -= bytes
