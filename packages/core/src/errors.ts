@@ -4,7 +4,7 @@
  * two installed versions): membership is decided by a global marker and the
  * `code`, not by prototype identity.
  */
-import { getSystemErrorName } from 'node:util'
+import { getSystemErrorName, inspect } from 'node:util'
 
 const MARK = Symbol.for('@ipc/error')
 
@@ -188,6 +188,19 @@ export class WorkerExitError extends IpcError {
     super(message, details)
     this.exitCode = details.exitCode ?? null
     this.signal = details.signal ?? null
+  }
+}
+
+/**
+ * `value` as an argument error shows it: `String(value)`, or, for a value
+ * that cannot be converted (a null-prototype object, a throwing `toString`),
+ * a look at it that runs none of its code. Never throws.
+ */
+export function shown(value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return inspect(value, { customInspect: false, depth: 0, breakLength: Number.POSITIVE_INFINITY })
   }
 }
 

@@ -25,7 +25,7 @@ export { arrayIndex, ElementStore } from './codec/element-store.js'
 export { MAX_HASHED_CHARS, NewKeys } from './codec/heap-budget.js'
 export { decodeLatin1, writeLatin1 } from './codec/latin1.js'
 export { MAX_HASHED_NUMBERS } from './codec/v8-scan.js'
-export { invalidArgType, invalidArgValue, outOfRange } from './errors.js'
+export { invalidArgType, invalidArgValue, outOfRange, shown } from './errors.js'
 export { RawSegment } from './memory/raw-segment.js'
 export {
   checkName,

@@ -18,7 +18,7 @@
  * so a stranger cannot make us allocate more before it is authenticated.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { invalidArgType, invalidArgValue, outOfRange } from '@ipc/core/internal'
+import { invalidArgType, invalidArgValue, outOfRange, shown } from '@ipc/core/internal'
 import { AuthenticationError } from './errors.js'
 import type { SocketTransport } from './socket-transport.js'
 
@@ -37,7 +37,7 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
 export function checkHandshakeTimeout(value: unknown): number {
   if (value === undefined) return DEFAULT_HANDSHAKE_TIMEOUT
   if (typeof value !== 'number' || Number.isNaN(value))
-    throw invalidArgType(`The "handshakeTimeout" option must be a number of milliseconds, received ${String(value)}`)
+    throw invalidArgType(`The "handshakeTimeout" option must be a number of milliseconds, received ${shown(value)}`)
   if (value <= 0) throw outOfRange(`The "handshakeTimeout" option must be > 0, received ${value}`)
   return value
 }
@@ -50,9 +50,9 @@ export function checkHandshakeTimeout(value: unknown): number {
 export function checkWire(options: { protocol?: unknown; codec?: unknown }, addressKind: 'local' | 'tcp'): boolean {
   const { protocol, codec } = options
   if (protocol !== undefined && protocol !== 'ipc' && protocol !== 'python')
-    throw invalidArgValue(`The "protocol" option must be 'ipc' or 'python', received ${String(protocol)}`)
+    throw invalidArgValue(`The "protocol" option must be 'ipc' or 'python', received ${shown(protocol)}`)
   if (codec !== undefined && codec !== 'pickle')
-    throw invalidArgValue(`The "codec" option must be 'pickle', received ${String(codec)}`)
+    throw invalidArgValue(`The "codec" option must be 'pickle', received ${shown(codec)}`)
   if (protocol === 'ipc' && codec !== undefined)
     throw invalidArgValue(
       `The "codec" option ${String(codec)} needs protocol 'python'; the @ipc protocol has its own codec`,

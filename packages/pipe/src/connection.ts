@@ -17,6 +17,7 @@ import {
   type OptionNames,
   outOfRange,
   remaining,
+  shown,
   TAG_BUFFER,
   TAG_BYTES,
   TAG_V8,
@@ -131,7 +132,7 @@ function byteView(buf: unknown, what: string): Uint8Array {
 function checkOffset(offset: unknown, length: number, name: string): number {
   if (offset === undefined) return 0
   if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > length)
-    throw outOfRange(`The "${name}" argument must be an integer from 0 to ${length}, received ${String(offset)}`)
+    throw outOfRange(`The "${name}" argument must be an integer from 0 to ${length}, received ${shown(offset)}`)
   return offset
 }
 
@@ -219,7 +220,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
   ): Connection<T> {
     checkOptionsObject(options, OPEN_OPTIONS)
     const h = checkHandle<PipeHandle>(handle, 'pipe')
-    if (h.end !== 0 && h.end !== 1) throw outOfRange(`The handle's "end" must be 0 or 1, received ${String(h.end)}`)
+    if (h.end !== 0 && h.end !== 1) throw outOfRange(`The handle's "end" must be 0 or 1, received ${shown(h.end)}`)
     const token = typeof h.token === 'number' && h.token > 0 ? h.token : undefined
     const maxMessageSize = checkMaxMessageSize(options?.maxMessageSize ?? h.maxMessageSize)
     return new Connection<T>(PipeEnd.open(h.name, h.end, token, maxMessageSize))
@@ -574,7 +575,7 @@ export class Connection<T = unknown> implements AsyncIterable<T>, Disposable {
     const m = options?.maxLength
     if (m === undefined) return Number.POSITIVE_INFINITY
     if (typeof m !== 'number' || !Number.isInteger(m) || m < 0)
-      throw outOfRange(`The "maxLength" option must be a non-negative integer, received ${String(m)}`)
+      throw outOfRange(`The "maxLength" option must be a non-negative integer, received ${shown(m)}`)
     return m
   }
 

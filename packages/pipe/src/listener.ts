@@ -22,6 +22,7 @@ import {
   invalidArgValue,
   onAbort,
   outOfRange,
+  shown,
   throwIfAborted,
   WAIT_OPTIONS,
 } from '@ipc/core/internal'
@@ -77,7 +78,7 @@ interface SyncListen {
 function positiveInteger(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
-    throw outOfRange(`The "${name}" option must be a positive integer, received ${String(value)}`)
+    throw outOfRange(`The "${name}" option must be a positive integer, received ${shown(value)}`)
   return value
 }
 

@@ -34,6 +34,7 @@ import {
   SLOT_COUNT,
   SpscRing,
   selfIdentity,
+  shown,
   spscRingBytes,
   TAG_LATIN1,
   TAG_MAX,
@@ -85,7 +86,7 @@ const MAX_MESSAGE_SIZE_LIMIT = 2 ** 32
 export function checkMaxMessageSize(value: unknown, fallback = DEFAULT_MAX_MESSAGE_SIZE): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_MESSAGE_SIZE_LIMIT)
-    throw outOfRange(`The "maxMessageSize" option must be an integer from 1 to 2^32 bytes, received ${String(value)}`)
+    throw outOfRange(`The "maxMessageSize" option must be an integer from 1 to 2^32 bytes, received ${shown(value)}`)
   return value
 }
 
@@ -100,7 +101,7 @@ function tooLong(length: number, maxMessageSize: number, doing: string): Message
 export function ringCapacity(capacity: number | undefined): number {
   if (capacity === undefined) return DEFAULT_CAPACITY
   if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY)
-    throw outOfRange(`The "capacity" option must be an integer from 1 to 2^30 bytes, received ${String(capacity)}`)
+    throw outOfRange(`The "capacity" option must be an integer from 1 to 2^30 bytes, received ${shown(capacity)}`)
   let c = MIN_CAPACITY
   while (c < capacity) c *= 2
   return c

@@ -21,6 +21,8 @@ const P_LOCK = RING
 const TAIL = RING + 1
 const TAIL_COUNT = RING + 2
 const HEAD_COUNT = RING + 18
+const FLAGS = RING + 36
+const FLAG_SHUTDOWN = 1
 
 /**
  * The data areas of the request and reply queues of a one-worker pool whose tasks have all been
@@ -60,18 +62,29 @@ async function startedPool(warmUp?: (pool: Pool) => Promise<void>): Promise<{
 }
 
 describe('a worker queue scribbled on by another process', () => {
-  it('takes the worker out of service when its request queue fails: the task runs in a new worker', {
-    timeout: 20_000,
-  }, async () => {
-    const { pool, requests } = await startedPool()
-    const firstWorker = await pool.run('pid', [])
-    // A misaligned tail: every later put into it throws CorruptError.
-    Atomics.store(requests, TAIL, 12)
-    // Before, each of these failed with CorruptError: the broken worker stayed, idle, and got every task.
-    expect(await pool.run('square', [3])).toBe(9)
-    expect(await pool.run('square', [4])).toBe(16)
-    expect(await pool.run('pid', [])).not.toBe(firstWorker)
-  })
+  // Two ways a queue fails under a scribble: a misaligned tail (every later put or get throws
+  // CorruptError), and the shutdown flag (a valid word, but the pool never shuts a queue down, so
+  // someone else did: every later put throws ShutDown, and a get on it empty too).
+  const scribbles = [
+    ['a misaligned tail', (words: Int32Array) => Atomics.store(words, TAIL, 12)],
+    ['the shutdown flag set', (words: Int32Array) => Atomics.or(words, FLAGS, FLAG_SHUTDOWN)],
+  ] as const
+
+  it.each(scribbles)(
+    'takes the worker out of service when its request queue fails (%s): the tasks run in a new worker',
+    {
+      timeout: 20_000,
+    },
+    async (_, scribble) => {
+      const { pool, requests } = await startedPool()
+      const firstWorker = await pool.run('pid', [])
+      scribble(requests)
+      // Before, each of these failed (CorruptError; ShutDown): the broken worker stayed, idle, and got every task.
+      expect(await pool.run('square', [3])).toBe(9)
+      expect(await pool.run('square', [4])).toBe(16)
+      expect(await pool.run('pid', [])).not.toBe(firstWorker)
+    },
+  )
 
   it('lets the running task of a worker whose request queue fails finish, and sends the next elsewhere', {
     timeout: 20_000,
@@ -88,16 +101,21 @@ describe('a worker queue scribbled on by another process', () => {
     expect(await next).not.toBe(firstWorker)
   })
 
-  it('fails the task waiting on a reply queue that fails, and the next one runs in a new worker', {
-    timeout: 20_000,
-  }, async () => {
-    const { pool, replies } = await startedPool()
-    const firstWorker = await pool.run('pid', [])
-    Atomics.store(replies, TAIL, 12)
-    await expect(pool.run('sleep', [50])).rejects.toBeInstanceOf(CorruptError)
-    expect(await pool.run('square', [3])).toBe(9)
-    expect(await pool.run('pid', [])).not.toBe(firstWorker)
-  })
+  it.each(scribbles)(
+    'fails the task waiting on a reply queue that fails (%s) with CorruptError; the next one runs in a new worker',
+    {
+      timeout: 20_000,
+    },
+    async (_, scribble) => {
+      const { pool, replies } = await startedPool()
+      const firstWorker = await pool.run('pid', [])
+      scribble(replies)
+      // Before, the shutdown flag failed it with the queue's ShutDown, an error run() does not document.
+      await expect(pool.run('sleep', [50])).rejects.toBeInstanceOf(CorruptError)
+      expect(await pool.run('square', [3])).toBe(9)
+      expect(await pool.run('pid', [])).not.toBe(firstWorker)
+    },
+  )
 
   it('lets a worker whose request queue fails finish every task it holds, then stops it', {
     timeout: 20_000,

@@ -40,7 +40,8 @@
  * stores its own pidNamespace and bootId the same way, so the namespace words
  * of a slot in transition describe the process that holds it in transition
  * (except for the instant between the CAS and those stores; `slotAliveIn`
- * counts such a slot alive). A tid of -1 means the slot's JS thread ended
+ * counts such a slot alive: its namespace and boot id must both be ours
+ * before its pid is looked up, as `isRecordedProcessAlive` says). A tid of -1 means the slot's JS thread ended
  * without closing (the addon stores it at thread teardown): the slot is dead
  * and is reaped like a dead process's. A slot belongs to one Segment object
  * (one `open` or `create`), not to a whole process. Liveness is
@@ -77,19 +78,23 @@
  * decision over (CAS to OPEN(e+1), then decides itself). A closer SIGKILLed
  * while CLOSING leaves the segment for the next opener (which reopens it)
  * or the next closer (which takes over) or, with nobody attached, in
- * /dev/shm, as a closer killed between freeing its slot and unlinking does; one killed while GONE leaves it to the next opener, which waits 2 s
- * for it and then unlinks it. The cleanup scan leaves both alone: it cannot
- * tell a killed closer from a live one mid-decision (whose segment an opener
- * may be reopening at that moment).
+ * /dev/shm, as a closer killed between freeing its slot and unlinking does;
+ * one killed while GONE leaves it to the next opener, which waits 2 s for it
+ * and then unlinks it. The cleanup scan leaves a segment with every slot free
+ * alone (it cannot tell a killed closer from a live one mid-decision); one
+ * with dead holders it removes by this same decision (`unlinkDead`), as its
+ * last closer would, so it too leaves one that is GONE (a second unlinker of
+ * a name, after the decider's unlink, could remove the next segment made
+ * under that name).
  *
  * Trust: a segment is opened only when its file is a regular file of this
  * process's effective uid with no group/other permission bits, at least
  * HEADER_BYTES long (checked natively on the open fd, before mmap); anything
  * else is refused with PermissionError (or IncompatibleError when too short)
- * and never mapped. The cleanup scan maps nothing: it reads headers with
- * pread, and removes only trusted files that carry one of our two magics. So
- * no other user can make us map a file that they could truncate under us (a
- * SIGBUS). A process of the SAME user that truncates a segment we have mapped
+ * and never mapped. The cleanup scan judges names from headers read with
+ * pread, and maps (by the same checked open) only a trusted file that
+ * carries one of our two magics and that it judged dead. So no other user
+ * can make us map a file that they could truncate under us (a SIGBUS). A process of the SAME user that truncates a segment we have mapped
  * can still crash us with SIGBUS at the next access: mmap offers no defence
  * against the file's owner, and we are that owner.
  */
@@ -608,47 +613,9 @@ export class Segment {
     const base = (SLOTS_OFFSET + this.slot * SLOT_BYTES) / 4
     native().disarmStore(this.#armId)
     Atomics.store(this.i32, base, 0)
-    if (!this.persistent) this.#unlinkIfLast()
+    if (!this.persistent) unlinkIfNoneAlive(this.i32, this.#f64, shmNameOf(this.name), this.#inode)
     cancelWaitsOn(this.buffer)
     releaseMapping(this.buffer)
-  }
-
-  /** The last close's decision (see "Last close" above); this object's slot is already free. */
-  #unlinkIfLast(): void {
-    const i32 = this.i32
-    // A few rounds at most: each one either decides, or sees someone alive,
-    // or moves the epoch on (a closer that finds CLOSING takes the decision
-    // over, so a closer killed mid-decision cannot leave the name behind).
-    for (let round = 0; round < 8; round++) {
-      if (this.#anyAlive()) return
-      const life = Atomics.load(i32, I_LIFE)
-      const phase = life & LIFE_PHASE
-      if (phase === LIFE_GONE || phase === LIFE_UNLINKED) return // decided
-      if (phase === LIFE_CLOSING) {
-        // Another closer's decision (live or killed): reopen it, then decide ourselves.
-        Atomics.compareExchange(i32, I_LIFE, life, nextEpoch(life))
-        continue
-      }
-      const closing = life | LIFE_CLOSING
-      if (Atomics.compareExchange(i32, I_LIFE, life, closing) !== life) continue
-      // An opener that claimed its slot before our CAS is seen here; one that
-      // claims after it sees CLOSING and reopens.
-      if (this.#anyAlive()) {
-        Atomics.compareExchange(i32, I_LIFE, closing, nextEpoch(life))
-        return
-      }
-      if (Atomics.compareExchange(i32, I_LIFE, closing, life | LIFE_GONE) !== closing) continue
-      this.unlink()
-      Atomics.store(i32, I_LIFE, life | LIFE_UNLINKED)
-      notifyWord(i32, I_LIFE)
-      // Openers waiting for a creator that gave up (its init threw) look again at once.
-      notifyWord(i32, I_STATE)
-      return
-    }
-  }
-
-  #anyAlive(): boolean {
-    return holdersOf(this.i32, this.#f64) === 'alive'
   }
 
   [Symbol.dispose](): void {
@@ -658,12 +625,53 @@ export class Segment {
 
 /**
  * Unlinks the shared-memory name `shm` if it still names the file with
- * `inode` (another object of that name made since is left alone).
+ * `inode` (another object of that name made since is left alone). True when
+ * this call unlinked it.
  */
-export function unlinkIfSame(shm: string, inode: number): void {
+export function unlinkIfSame(shm: string, inode: number): boolean {
   const stat = native().shmStat(shm)
   const same = typeof stat === 'number' ? outOfDescriptors(stat) && inodeOfName(shm) === inode : stat.inode === inode
-  if (same) native().shmUnlink(shm)
+  return same && native().shmUnlink(shm) === 0
+}
+
+/**
+ * The last close's decision (see "Last close" above) on the segment mapped
+ * at `i32`/`f64`, whose file is `inode`, named `shm`: made by a closer whose
+ * own slot is already free, and by the cleanup scan on a segment it judged
+ * dead. Unlinks the name once no holder is alive and no opener is attaching.
+ * True when this call unlinked it.
+ */
+function unlinkIfNoneAlive(i32: Int32Array, f64: Float64Array, shm: string, inode: number): boolean {
+  // A few rounds at most: each one either decides, or sees someone alive,
+  // or moves the epoch on (a decider that finds CLOSING takes the decision
+  // over, so one killed mid-decision cannot leave the name behind).
+  for (let round = 0; round < 8; round++) {
+    if (holdersOf(i32, f64) === 'alive') return false
+    const life = Atomics.load(i32, I_LIFE)
+    const phase = life & LIFE_PHASE
+    if (phase === LIFE_GONE || phase === LIFE_UNLINKED) return false // decided
+    if (phase === LIFE_CLOSING) {
+      // Another decision (live or killed): reopen it, then decide ourselves.
+      Atomics.compareExchange(i32, I_LIFE, life, nextEpoch(life))
+      continue
+    }
+    const closing = life | LIFE_CLOSING
+    if (Atomics.compareExchange(i32, I_LIFE, life, closing) !== life) continue
+    // An opener that claimed its slot before our CAS is seen here; one that
+    // claims after it sees CLOSING and reopens.
+    if (holdersOf(i32, f64) === 'alive') {
+      Atomics.compareExchange(i32, I_LIFE, closing, nextEpoch(life))
+      return false
+    }
+    if (Atomics.compareExchange(i32, I_LIFE, closing, life | LIFE_GONE) !== closing) continue
+    const unlinked = unlinkIfSame(shm, inode)
+    Atomics.store(i32, I_LIFE, life | LIFE_UNLINKED)
+    notifyWord(i32, I_LIFE)
+    // Openers waiting for a creator that gave up (its init threw) look again at once.
+    notifyWord(i32, I_STATE)
+    return unlinked
+  }
+  return false
 }
 
 /** True for -EMFILE and -ENFILE: shmStat could not open the name, as the process (or the system) has no descriptor left. */
@@ -821,15 +829,27 @@ function slotAliveIn(i32: Int32Array, f64: Float64Array, slot: number): boolean 
   if (pid === 0) return false
   // In transition: alive while the claiming or reaping process lives.
   const settled = pid > 0
-  if (settled && Atomics.load(i32, base + S_TID) === THREAD_GONE) return false
-  return isRecordedProcessAlive(
-    {
-      pid: settled ? pid : -pid,
-      startTime: settled ? (f64[base / 2 + S_START_TIME / 2] as number) : 0,
-      pidNamespace: Atomics.load(i32, base + S_PID_NAMESPACE) >>> 0,
-      bootId: [Atomics.load(i32, base + S_BOOT_LOW), Atomics.load(i32, base + S_BOOT_HIGH)],
-    },
-    settled,
+  const tid = Atomics.load(i32, base + S_TID)
+  const startTime = f64[base / 2 + S_START_TIME / 2] as number
+  const alive =
+    !(settled && tid === THREAD_GONE) &&
+    isRecordedProcessAlive(
+      {
+        pid: settled ? pid : -pid,
+        startTime: settled ? startTime : 0,
+        pidNamespace: Atomics.load(i32, base + S_PID_NAMESPACE) >>> 0,
+        bootId: [Atomics.load(i32, base + S_BOOT_LOW), Atomics.load(i32, base + S_BOOT_HIGH)],
+      },
+      settled,
+    )
+  // The record is read after its pid: a slot freed and claimed again by another process meanwhile
+  // gives one holder's pid with the next one's start time, a live holder that looks dead. Such a
+  // slot reads differently now: someone is attaching, so it counts alive (a look later decides).
+  return (
+    alive ||
+    Atomics.load(i32, base + S_PID) !== pid ||
+    Atomics.load(i32, base + S_TID) !== tid ||
+    !Object.is(f64[base / 2 + S_START_TIME / 2], startTime) // Object.is: a scribbled NaN is not a change
   )
 }
 
@@ -850,8 +870,8 @@ function reapSlots(i32: Int32Array, f64: Float64Array, onReap: ((slot: number) =
 
 /**
  * Unlinks every @ipc segment in /dev/shm whose attached processes have all
- * died, and segments whose creator died before finishing them. Maps nothing:
- * each `ipc-*` name costs one open, fstat, pread and close (`shmStat`), and
+ * died, and segments whose creator died before finishing them. Each
+ * `ipc-*` name costs one open, fstat, pread and close (`shmStat`), and
  * only a trusted file (ours, mode without group/other bits, regular) that
  * starts with one of our two magics is ever considered:
  * - ready ('IPC2'): removed when some slot is taken and no holder is alive;
@@ -861,11 +881,11 @@ function reapSlots(i32: Int32Array, f64: Float64Array, onReap: ((slot: number) =
  * Anything else (another user's file, a file open to group/other, a file of
  * ours without a magic) is never touched. The verdict is read twice, from
  * slot tables that must be byte-for-byte the same (a torn read is not a
- * verdict), and the name is unlinked only if it still names the same inode.
- * A newcomer that attaches between the second read and the unlink is still
- * left on a removed name (it sees the name gone only if the unlink comes
- * before its own final check): the one race left, and only with dead
- * attachers, since a segment with a live one is never judged dead.
+ * verdict). A dead verdict is then carried out as the last close's
+ * decision on a mapping of that same file (`unlinkDead`): a newcomer that
+ * attached after the reads keeps the segment, as it would against a last
+ * closer. (The name used to be unlinked on the reads' word, leaving such a
+ * newcomer on a removed name while the next open made a second segment.)
  *
  * Bounded cost, whatever is in /dev/shm: the directory is read through a
  * handle kept open between calls (a per-process cursor), so a call reads
@@ -922,9 +942,37 @@ export function reclaimDeadSegments(): number {
     if (typeof first === 'number' || typeof again === 'number' || again.inode !== first.inode) continue
     if (!isDeadSegment(again, header)) continue
     if (Buffer.compare(slotsBefore, header.subarray(SLOTS_OFFSET, HEADER_BYTES)) !== 0) continue
-    if (bin.shmUnlink(shm) === 0) reclaimed++
+    if (unlinkDead(shm, again)) reclaimed++
   }
   return reclaimed
+}
+
+/**
+ * Removes a segment the scan judged dead from its reads. Those reads cannot
+ * see an opener that attached since (its slot claimed after the second read),
+ * so the name is not unlinked on their word: the scan maps the file and makes
+ * the last close's decision on it, as if it were the last closer, which that
+ * opener's slot, or its reopening of a CLOSING life word, stops. A file
+ * without a whole header (its creator killed inside the native create) has
+ * no slot table and nobody attached: its name goes if it still names that
+ * file; so does one too large for this Node.js to map (nor can this Node.js
+ * attach to it). True when this call unlinked the name.
+ */
+function unlinkDead(shm: string, stat: ShmStat): boolean {
+  if (stat.bytesRead < HEADER_BYTES) return unlinkIfSame(shm, stat.inode)
+  const mapped = native().shmOpen(shm, HEADER_BYTES, MAX_MAPPED_BYTES)
+  if (mapped === -EFBIG) return unlinkIfSame(shm, stat.inode)
+  if (typeof mapped === 'number') return false
+  try {
+    if (mapped.inode !== stat.inode) return false
+    const i32 = new Int32Array(mapped.buffer, 0, HEADER_BYTES / 4)
+    const magic = Atomics.load(i32, I_MAGIC)
+    if (magic !== MAGIC && magic !== MAGIC_INITIALISING) return false
+    if (magic === MAGIC && (Atomics.load(i32, I_FLAGS) & FLAG_PERSISTENT) !== 0) return false
+    return unlinkIfNoneAlive(i32, new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8), shm, stat.inode)
+  } finally {
+    releaseMapping(mapped.buffer)
+  }
 }
 
 function closeScanDir(rt: { scanDir?: Dir }): void {

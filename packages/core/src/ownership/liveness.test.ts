@@ -97,8 +97,14 @@ describe('isRecordedProcessAlive()', () => {
     // Unknown (0) on the record's side: judged by its pid here.
     expect(isRecordedProcessAlive({ ...me, pid: dead, pidNamespace: 0, bootId: [0, 0] })).toBe(false)
     expect(isRecordedProcessAlive({ ...me, pidNamespace: 0, bootId: [0, 0] })).toBe(true)
-    // Still being written: the namespace must be ours exactly, or it counts alive.
+    // Still being written: the namespace and the boot id must be ours exactly, or it counts alive.
     expect(isRecordedProcessAlive({ ...me, pid: dead, startTime: 0, pidNamespace: 0 }, false)).toBe(true)
     expect(isRecordedProcessAlive({ ...me, pid: dead, startTime: 0 }, false)).toBe(false)
+    // Half a boot id (a claimer between its two stores, on a fresh slot) or a previous holder's
+    // other boot: not another boot's process. Before, it was dead, and the scans unlinked a live
+    // creator's new segment.
+    expect(isRecordedProcessAlive({ ...me, pid: dead, startTime: 0, bootId: [me.bootId[0], 0] }, false)).toBe(true)
+    expect(isRecordedProcessAlive({ ...me, pid: dead, startTime: 0, bootId: otherBoot }, false)).toBe(true)
+    expect(isRecordedProcessAlive({ ...me, pid: dead, startTime: 0, bootId: [0, 0] }, false)).toBe(true)
   })
 })

@@ -68,18 +68,23 @@ export function isProcessAlive(pid: number, startTime: number): boolean {
  * - otherwise alive while (pid, startTime) runs.
  *
  * `settled` is false for a record still being written (a slot in transition):
- * its namespace must then equal ours exactly before its pid is checked here,
- * since a namespace word not yet written (0) or left by the slot's previous
- * holder says nothing about the writer; such a record counts as alive.
+ * its namespace and boot id must then equal ours exactly before its pid is
+ * checked here, since words not yet written (0), left by the slot's previous
+ * holder, or half written (the boot id is two words) say nothing about the
+ * writer; such a record counts as alive. (Half a boot id beside a fresh
+ * slot's 0 read as another boot: a creator preempted there was judged dead
+ * by every cleanup scan, which unlinked its new segment's name under it.)
  */
 export function isRecordedProcessAlive(recorded: Identity, settled = true): boolean {
   const me = selfIdentity()
   const [low, high] = recorded.bootId
   const [myLow, myHigh] = me.bootId
-  if ((low !== 0 || high !== 0) && (myLow !== 0 || myHigh !== 0) && (low !== myLow || high !== myHigh)) return false
-  if (settled) {
+  if (!settled) {
+    if (recorded.pidNamespace !== me.pidNamespace || low !== myLow || high !== myHigh) return true
+  } else {
+    if ((low !== 0 || high !== 0) && (myLow !== 0 || myHigh !== 0) && (low !== myLow || high !== myHigh)) return false
     if (recorded.pidNamespace !== 0 && me.pidNamespace !== 0 && recorded.pidNamespace !== me.pidNamespace) return true
-  } else if (recorded.pidNamespace !== me.pidNamespace) return true
+  }
   return isProcessAlive(recorded.pid, recorded.startTime)
 }
 

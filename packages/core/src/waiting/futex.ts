@@ -13,7 +13,7 @@
  * after 'ok'. A pending async wait keeps the event loop alive, like a timer.
  */
 import { types } from 'node:util'
-import { ClosedError, invalidArgType, outOfRange, systemError } from '../errors.js'
+import { ClosedError, invalidArgType, outOfRange, shown, systemError } from '../errors.js'
 import { native } from '../native.js'
 import { optionNames } from '../option-names.js'
 import { runtime } from '../runtime.js'
@@ -48,7 +48,7 @@ function checkWord(i32: Int32Array, index: number): void {
 /** An int32, as the word holds it: 2 ** 40 must not become 0 (nor 2 ** 32 + 5 become 5). */
 function checkExpected(expected: number): number {
   if (typeof expected !== 'number' || !Number.isInteger(expected))
-    throw invalidArgType(`The "expected" argument must be an integer, received ${String(expected)}`)
+    throw invalidArgType(`The "expected" argument must be an integer, received ${shown(expected)}`)
   if (expected < -0x80000000 || expected > INT32_MAX)
     throw outOfRange(`The "expected" argument must be an int32 (-2147483648 to 2147483647), received ${expected}`)
   return expected
@@ -223,7 +223,7 @@ export function notify(i32: Int32Array, index: number, count: number = Number.PO
     count < 0 ||
     (!Number.isInteger(count) && count !== Number.POSITIVE_INFINITY)
   )
-    throw outOfRange(`The "count" argument must be a non-negative integer, received ${String(count)}`)
+    throw outOfRange(`The "count" argument must be a non-negative integer, received ${shown(count)}`)
   const rc = native().futexWake(i32, index, Math.min(count, INT32_MAX))
   if (rc < 0) throw systemError(-rc, 'futex_wake')
   return rc

@@ -35,10 +35,17 @@ describe('checkTimeout()', () => {
     expect(negative).toBeInstanceOf(RangeError)
     expect(negative.code).toBe('ERR_OUT_OF_RANGE')
     expect(negative.message).toBe('The "timeout" option must be >= 0, received -1')
-    for (const bad of [Number.NaN, '5', null]) {
+    // A null-prototype object and a throwing toString cannot be made a string: they are shown, not thrown on.
+    const hostile = {
+      toString() {
+        throw new Error('toString ran')
+      },
+    }
+    for (const bad of [Number.NaN, '5', null, Object.create(null), hostile]) {
       const error = thrown(() => checkTimeout(bad as number))
       expect(error).toBeInstanceOf(TypeError)
       expect(error.code).toBe('ERR_INVALID_ARG_TYPE')
+      expect(error.message).toMatch(/^The "timeout" option must be a number of milliseconds, received /)
     }
   })
 })

@@ -3,7 +3,7 @@
  * milliseconds (`undefined` waits forever, `0` does not wait), and an aborted
  * signal rejects with `signal.reason`.
  */
-import { invalidArgType, outOfRange } from '../errors.js'
+import { invalidArgType, outOfRange, shown } from '../errors.js'
 import { checkOptionNames, type OptionNames, optionNames } from '../option-names.js'
 
 /** The options of every call that can wait. */
@@ -28,7 +28,7 @@ export const WAIT_OPTIONS = optionNames<WaitOptions>({ timeout: true, signal: tr
 export function checkTimeout(timeout: number | undefined, name = 'timeout'): number {
   if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY
   if (typeof timeout !== 'number' || Number.isNaN(timeout))
-    throw invalidArgType(`The "${name}" option must be a number of milliseconds, received ${String(timeout)}`)
+    throw invalidArgType(`The "${name}" option must be a number of milliseconds, received ${shown(timeout)}`)
   if (timeout < 0) throw outOfRange(`The "${name}" option must be >= 0, received ${timeout}`)
   return timeout
 }
