@@ -200,7 +200,12 @@ export function shown(value: unknown): string {
   try {
     return String(value)
   } catch {
-    return inspect(value, { customInspect: false, depth: 0, breakLength: Number.POSITIVE_INFINITY })
+    try {
+      return inspect(value, { customInspect: false, depth: 0, breakLength: Number.POSITIVE_INFINITY })
+    } catch {
+      // A getter inspect reads (Symbol.toStringTag) threw too.
+      return `an ${typeof value} that cannot be shown`
+    }
   }
 }
 

@@ -2,7 +2,7 @@
  * Segments are safe against other users: a file in /dev/shm that is not ours
  * (another owner, a mode open to group/other, not a regular file) is refused
  * with PermissionError and never mapped or changed; the cleanup scan maps
- * nothing and removes only files @ipc created; another user truncating files
+ * only files of ours it judged dead and removes only files @ipc created; another user truncating files
  * under our feet cannot crash us; and a holder in another PID namespace is
  * never reaped. Real files, real uids (CI runs as root; the tests that need a
  * second uid or a new PID namespace skip with a note otherwise).

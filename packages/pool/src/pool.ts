@@ -56,7 +56,7 @@ import {
   outOfRange,
   signalName,
 } from '@ipc/core/internal'
-import { Queue } from '@ipc/queue'
+import { Queue, ShutDown } from '@ipc/queue'
 import {
   IMAP_OPTIONS,
   type ImapOptions,
@@ -984,12 +984,12 @@ export class Pool {
     try {
       worker.requests.putNowait(request)
     } catch (error) {
-      const name = (error as Error).name
-      const full = name === 'Full'
+      const full = (error as Error).name === 'Full'
       if (full && worker.held.length > 0) return false
-      if (full || name === 'ShutDown' || error instanceof ClosedError || error instanceof CorruptError) {
+      if (full || error instanceof ShutDown || error instanceof ClosedError || error instanceof CorruptError) {
         // The request queue itself failed (closed under us, scribbled on, shut down by another
-        // process: the pool never shuts one down, or full with nothing sent): this worker is given no more work. It is killed now if it runs nothing, else once
+        // process: the pool never shuts one down; or full with nothing sent): this worker is
+        // given no more work. It is killed now if it runs nothing, else once
         // it has answered every task it holds (`#sendStop` cannot put its stop message either). The task
         // stays queued for the next worker, unless a second worker failed it too: a fault every
         // new worker meets then fails the task rather than start and kill workers without end.
@@ -1116,7 +1116,7 @@ export class Pool {
         this.#takeOutOfService(worker)
         // The pool never shuts a reply queue down: one that says so was scribbled on, as a corrupt one.
         const fault =
-          (error as Error).name === 'ShutDown'
+          error instanceof ShutDown
             ? new CorruptError(
                 `The reply queue of pool worker "${worker.process.name}" was shut down by another process`,
                 { cause: error },

@@ -263,6 +263,23 @@ describe('@ipc/queue/redis against a server that answers the attach and then not
     hostile.close()
     await queue.close().catch(() => {})
   })
+
+  it('ends a getMany handed a bad item and then a non-string (a map) with CorruptError, and sends back no non-string', async () => {
+    const hostile = await silentAfterCreate((command) =>
+      (command[1] ?? '').endsWith('_get')
+        ? array(bulk('items'), array(bulk('~bad'), '%1\r\n+toString\r\n:1\r\n', bulk('0good')))
+        : undefined,
+    )
+    const queue = await new Queue<string>({ url: hostile.url, lease: 1000 }).ready()
+    // Before, sending the map back ran String() on it: a TypeError with no code rejected the get.
+    const { outcome } = await elapsed(queue.getMany({ max: 3, timeout: 500 }))
+    expect(outcome).toBeInstanceOf(CorruptError)
+    await vi.waitFor(() =>
+      expect(hostile.commands.find((command) => (command[1] ?? '').endsWith('_unget'))?.at(-1)).toBe('0good'),
+    )
+    hostile.close()
+    await queue.close().catch(() => {})
+  })
 })
 
 describe('@ipc/queue/redis against a server that sends a flag other than 0 or 1', () => {

@@ -51,6 +51,42 @@ describeWithRedis('@ipc/semaphore/redis against an untrusted server', (server) =
     expect(await other.acquire({ timeout: 0 })).toBe(false)
     await Promise.all([fresh.close(), lock.close(), (await semaphore).close(), other.close()])
   })
+
+  it('serves a waiter whose wait would start in the future (a server clock stepped back, or a window another program wrote), without claiming every millisecond', {
+    timeout: 15_000,
+  }, async () => {
+    const name = uniqueName()
+    const holder = await Semaphore.open(name, { url: server().url, create: { value: 1 } })
+    const waiter = await Semaphore.open(name, { url: server().url })
+    const overflows: string[] = []
+    const onWarning = (warning: Error) => overflows.push(warning.name)
+    process.on('warning', onWarning)
+    try {
+      expect(await holder.acquire()).toBe(true)
+      const waiting = elapsed(waiter.acquire({ timeout: 3000 }))
+      await vi.waitFor(async () => expect(await server().command('LLEN', `ipc:{${name}}:queue`)).toBe(':1'))
+      // When the last waiter served gave its permit back (server ms): 35 days ahead.
+      expect(await server().command('HSET', `ipc:{${name}}:meta`, 'window', String(Date.now() + 3e9))).toMatch(
+        /^:[01]$/,
+      )
+      const fcalls = async () => Number(/cmdstat_fcall:calls=(\d+)/.exec(await server().info('commandstats'))?.[1])
+      const before = await fcalls()
+      // A holder that releases and acquires again at once: before, the head counted young for 35
+      // days, this acquire barged, and the waiter's claims were told to wait 3e9 ms (a 1 ms timer):
+      // about a thousand FCALLs a second until its timeout, which it reached without the permit.
+      await holder.release()
+      expect(await holder.acquire({ timeout: 0 })).toBe(false)
+      const { ms, outcome } = await waiting
+      expect(outcome).toBe(true)
+      expect(ms).toBeLessThan(1000 + SLACK)
+      expect((await fcalls()) - before).toBeLessThan(50)
+      expect(overflows).toEqual([])
+      await waiter.release()
+    } finally {
+      process.off('warning', onWarning)
+      await Promise.all([holder.close(), waiter.close()])
+    }
+  })
 })
 
 describe('@ipc/semaphore/redis against a server that answers the attach and then nothing', () => {

@@ -80,12 +80,13 @@
  * or the next closer (which takes over) or, with nobody attached, in
  * /dev/shm, as a closer killed between freeing its slot and unlinking does;
  * one killed while GONE leaves it to the next opener, which waits 2 s for it
- * and then unlinks it. The cleanup scan leaves a segment with every slot free
- * alone (it cannot tell a killed closer from a live one mid-decision); one
- * with dead holders it removes by this same decision (`unlinkDead`), as its
- * last closer would, so it too leaves one that is GONE (a second unlinker of
- * a name, after the decider's unlink, could remove the next segment made
- * under that name).
+ * and then unlinks it. The cleanup scan leaves a ready segment with every
+ * slot free alone (it cannot tell a killed closer from a live one
+ * mid-decision); one with dead holders it removes by this same decision
+ * (`unlinkDead`), as its last closer would. One it finds GONE it unlinks
+ * only after the same 2 s (GONE_GRACE_MS) as an opener: sooner, a second
+ * unlinker after the decider's own unlink could remove the next segment made
+ * under that name.
  *
  * Trust: a segment is opened only when its file is a regular file of this
  * process's effective uid with no group/other permission bits, at least
@@ -94,9 +95,10 @@
  * and never mapped. The cleanup scan judges names from headers read with
  * pread, and maps (by the same checked open) only a trusted file that
  * carries one of our two magics and that it judged dead. So no other user
- * can make us map a file that they could truncate under us (a SIGBUS). A process of the SAME user that truncates a segment we have mapped
- * can still crash us with SIGBUS at the next access: mmap offers no defence
- * against the file's owner, and we are that owner.
+ * can make us map a file that they could truncate under us (a SIGBUS). A
+ * process of the SAME user that truncates a segment we have mapped can still
+ * crash us with SIGBUS at the next access: mmap offers no defence against the
+ * file's owner, and we are that owner.
  */
 import { constants as bufferConstants } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
@@ -203,6 +205,12 @@ const LIFE_UNLINKED = 3
 /** How long one wait for a creator to finish lasts, and how many such waits an open makes. */
 const CREATOR_SLICE_MS = 100
 const CREATOR_SLICES = 20
+/**
+ * How long a GONE decision may wait for its decider's unlink before another
+ * process unlinks the name itself (an opener's `awaitUnlinked`, the scan's
+ * `finishStaleGone`): the decider was killed, or stalled that long.
+ */
+const GONE_GRACE_MS = CREATOR_SLICES * CREATOR_SLICE_MS
 /** How many create-then-open rounds openOrCreate makes while the name keeps appearing and vanishing. */
 const OPEN_OR_CREATE_ROUNDS = 64
 
@@ -714,8 +722,9 @@ function stayOpen(i32: Int32Array): boolean {
 }
 
 /**
- * Waits (20 slices of 100 ms at most) until the last closer that decided to
- * unlink `segment` has done so; unlinks it here if that closer died first.
+ * Waits (20 slices of 100 ms at most: GONE_GRACE_MS) until the last closer
+ * that decided to unlink `segment` has done so; unlinks it here if that
+ * closer died first.
  */
 function awaitUnlinked(segment: Segment): void {
   const { i32 } = segment
@@ -952,16 +961,21 @@ export function reclaimDeadSegments(): number {
  * see an opener that attached since (its slot claimed after the second read),
  * so the name is not unlinked on their word: the scan maps the file and makes
  * the last close's decision on it, as if it were the last closer, which that
- * opener's slot, or its reopening of a CLOSING life word, stops. A file
- * without a whole header (its creator killed inside the native create) has
- * no slot table and nobody attached: its name goes if it still names that
- * file; so does one too large for this Node.js to map (nor can this Node.js
- * attach to it). True when this call unlinked the name.
+ * opener's slot, or its reopening of a CLOSING life word, stops. A decision
+ * already made is finished, not made again: UNLINKED with the name still
+ * there (the decider's unlink did not take) is unlinked now; GONE (a decider
+ * killed before its unlink, or one about to unlink) is unlinked once the
+ * same GONE has been seen for GONE_GRACE_MS, as an opener's `awaitUnlinked`
+ * does (sooner, a second unlinker after the decider's could remove the next
+ * segment made under that name). A file without a whole header (its creator
+ * killed inside the native create) has no slot table and nobody attached:
+ * its name goes if it still names that file. One too large for this Node.js
+ * to map is left (a Node.js with a larger buffer limit may be attached to it,
+ * and its own scans remove it). True when this call unlinked the name.
  */
 function unlinkDead(shm: string, stat: ShmStat): boolean {
   if (stat.bytesRead < HEADER_BYTES) return unlinkIfSame(shm, stat.inode)
   const mapped = native().shmOpen(shm, HEADER_BYTES, MAX_MAPPED_BYTES)
-  if (mapped === -EFBIG) return unlinkIfSame(shm, stat.inode)
   if (typeof mapped === 'number') return false
   try {
     if (mapped.inode !== stat.inode) return false
@@ -969,10 +983,40 @@ function unlinkDead(shm: string, stat: ShmStat): boolean {
     const magic = Atomics.load(i32, I_MAGIC)
     if (magic !== MAGIC && magic !== MAGIC_INITIALISING) return false
     if (magic === MAGIC && (Atomics.load(i32, I_FLAGS) & FLAG_PERSISTENT) !== 0) return false
+    const life = Atomics.load(i32, I_LIFE)
+    if ((life & LIFE_PHASE) === LIFE_UNLINKED) return unlinkIfSame(shm, stat.inode)
+    if ((life & LIFE_PHASE) === LIFE_GONE) return finishStaleGone(i32, life, shm, stat.inode)
     return unlinkIfNoneAlive(i32, new Float64Array(mapped.buffer, 0, HEADER_BYTES / 8), shm, stat.inode)
   } finally {
     releaseMapping(mapped.buffer)
   }
+}
+
+/**
+ * The scan's part in a GONE decision whose decider may be dead: the first
+ * look at (inode, life) is remembered (per process), and a look GONE_GRACE_MS
+ * later that finds the same life word unlinks the name and ends the decision
+ * (UNLINKED, waking the openers that wait for it). True when it unlinked.
+ */
+function finishStaleGone(i32: Int32Array, life: number, shm: string, inode: number): boolean {
+  const rt = runtime() as { goneSeen?: Map<number, { life: number; at: number }> }
+  const seen = (rt.goneSeen ??= new Map())
+  const first = seen.get(inode)
+  const now = performance.now()
+  if (first === undefined || first.life !== life) {
+    // At most a few such segments exist at once; a map that grew is stale: start again.
+    if (seen.size >= 64) seen.clear()
+    seen.set(inode, { life, at: now })
+    return false
+  }
+  if (now - first.at < GONE_GRACE_MS) return false
+  seen.delete(inode)
+  const unlinked = unlinkIfSame(shm, inode)
+  if (Atomics.compareExchange(i32, I_LIFE, life, life | LIFE_UNLINKED) === life) {
+    notifyWord(i32, I_LIFE)
+    notifyWord(i32, I_STATE)
+  }
+  return unlinked
 }
 
 function closeScanDir(rt: { scanDir?: Dir }): void {

@@ -42,7 +42,7 @@ const INT32_MAX = 0x7fffffff
 function checkWord(i32: Int32Array, index: number): void {
   if (!types.isInt32Array(i32)) throw invalidArgType('The "i32" argument must be an Int32Array')
   if (!Number.isInteger(index) || index < 0 || index >= i32.length)
-    throw outOfRange(`The "index" argument must be an integer in [0, ${i32.length}), received ${index}`)
+    throw outOfRange(`The "index" argument must be an integer in [0, ${i32.length}), received ${shown(index)}`)
 }
 
 /** An int32, as the word holds it: 2 ** 40 must not become 0 (nor 2 ** 32 + 5 become 5). */

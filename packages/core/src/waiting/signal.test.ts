@@ -41,7 +41,13 @@ describe('checkTimeout()', () => {
         throw new Error('toString ran')
       },
     }
-    for (const bad of [Number.NaN, '5', null, Object.create(null), hostile]) {
+    // util.inspect reads Symbol.toStringTag: a getter that throws there too.
+    const worse = Object.defineProperty({ ...hostile }, Symbol.toStringTag, {
+      get() {
+        throw new Error('toStringTag ran')
+      },
+    })
+    for (const bad of [Number.NaN, '5', null, Object.create(null), hostile, worse]) {
       const error = thrown(() => checkTimeout(bad as number))
       expect(error).toBeInstanceOf(TypeError)
       expect(error.code).toBe('ERR_INVALID_ARG_TYPE')

@@ -285,7 +285,14 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    */
   #call(fn: string, args: readonly (string | number)[], options?: RedisCallOptions): Promise<unknown> {
     const acks = this.#takeAcks()
-    const sent = this.call(fn, [acks.length, ...acks, ...args], options)
+    let sent: Promise<unknown>
+    try {
+      sent = this.call(fn, [acks.length, ...acks, ...args], options)
+    } catch (error) {
+      // Nothing was sent: the acks stay for the next call.
+      if (!this.closed) this.#acks.push(...acks)
+      return Promise.reject(error)
+    }
     if (acks.length === 0) return sent
     return sent.catch((error: unknown) => {
       if (!this.closed) this.#acks.push(...acks)
@@ -531,6 +538,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
    * within its timeout, whether or not the server answers it; calls this
    * process makes later go after it on the same socket, so they see the
    * items back. An unget that fails loses them (the get's entry lapses).
+   * Only strings go back: anything else is not an item (it is dropped, as
+   * the bad one is).
    */
   #decode(wires: readonly unknown[]): T[] {
     const items: T[] = []
@@ -538,8 +547,8 @@ export class Queue<T = unknown> extends RedisObject implements AsyncIterable<T> 
       try {
         items.push(fromWire(wires[i], this.what) as T)
       } catch (error) {
-        const rest = wires.slice(i + 1)
-        if (rest.length > 0) this.#call('unget', rest as string[]).catch(() => {})
+        const rest = wires.slice(i + 1).filter((wire): wire is string => typeof wire === 'string')
+        if (rest.length > 0) this.#call('unget', rest).catch(() => {})
         if (items.length > 0) return items
         throw error
       }

@@ -87,6 +87,20 @@ export const KEY_COUNT = 6
 export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'objects'] as const
 
 /**
+ * How long (ms) a waiter waits before the next free permit is handed to it;
+ * before, a newcomer may barge. The most a 'queued' claim reply ever asks a
+ * waiter to wait before it claims again.
+ */
+export const HANDOFF_MS = 2
+
+/**
+ * Version 11: a head whose wait starts in the future (its `since`, or the
+ * meta's `window`: a server clock stepped back, or a field another program
+ * wrote) counts as having waited HANDOFF_MS (`waited_since`), so it is
+ * served. v10 counted it young until then, and a claim reply told it to
+ * wait that long: up to days, or, past 2^31 ms, a claim every millisecond.
+ * Same keys as v7 to v10.
+ *
  * Version 10: an RLock is entered again in the client only (it counts the
  * levels; the server holds the lock once): `acquire` takes no re-entry token
  * (a claim's bar is now its 7th argument) and never replies 'reentered', and
@@ -118,7 +132,7 @@ export const KEY_PARTS = ['meta', 'holders', 'queue', 'waiters', 'grants', 'obje
  */
 export const SEMAPHORE_LIBRARY = defineLibrary(
   'semaphore',
-  10,
+  11,
   `
 local MAX = 8388607
 -- The last token a grant may take: tokens reach clients as safe integers (below 2^53), and a
@@ -131,7 +145,7 @@ local MAX_TOKEN = 9007199254740990
 local function count_ok(x) return x ~= nil and x >= 0 and x <= MAX and x % 1 == 0 end
 local function token_ok(x) return x ~= nil and x >= 0 and x <= MAX_TOKEN and x % 1 == 0 end
 -- A waiter that has waited this long (ms) is handed the next free permit; before, a newcomer may barge.
-local HANDOFF_MS = 2
+local HANDOFF_MS = ${HANDOFF_MS}
 -- The layout of the keys (the meta hash's version field): 3 names the object in each holders
 -- member, counts the queue (queued) and keeps the holders key alive with KEEP.
 local LAYOUT = '3'
@@ -270,11 +284,20 @@ local function give_back(state, always)
   elseif (always or state.reclaim) and state.free < MAX then state.free = state.free + 1 end
 end
 
+-- How long a head has waited from the later of since and window (server ms). A start in the future
+-- (a server clock stepped back, or a window another program wrote) counts as HANDOFF_MS: the head
+-- is served then, rather than told to claim again when that time comes (days away, maybe).
+local function waited_since(now, since, window)
+  local waited = now - math.max(tonumber(since), tonumber(window) or 0)
+  if waited < 0 then return HANDOFF_MS end
+  return waited
+end
+
 -- How long head w (queued at since) has waited, by the fairness rule: from when it queued or
 -- from when the last waiter served gave back the permit it was served (until then: from when it
 -- was served), whichever is later.
 local function waited(state, now, since)
-  return now - math.max(tonumber(since), state.window)
+  return waited_since(now, since, state.window)
 end
 
 -- Tells head w that free (a count) permits are free: '<w> 0 <bar>', bar = token (the last grant's) + free
@@ -383,7 +406,7 @@ local function young_head(keys, window, head, now)
   if not entry then return false end
   local ends, since = string.match(entry, '^(%d+)|%d+|(%d+)$')
   if not ends or tonumber(ends) <= now then return false end
-  return now - math.max(tonumber(since), tonumber(window) or 0) < HANDOFF_MS
+  return waited_since(now, since, window) < HANDOFF_MS
 end
 
 -- The acquire that takes a free permit at once (m: the meta fields kind, free, token, version and

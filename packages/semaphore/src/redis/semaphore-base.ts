@@ -37,7 +37,7 @@ import {
   replyFlag,
   unexpectedReply,
 } from '@ipc/core/redis'
-import { KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
+import { HANDOFF_MS, KEY_PARTS, SEMAPHORE_LIBRARY } from './library.js'
 import type { RedisAcquireOptions } from './options.js'
 import { Permit } from './permit.js'
 
@@ -339,7 +339,10 @@ export abstract class RedisSemaphoreBase extends RedisObject {
         if (reply[0] === 'granted') waiter.settle(asToken(reply[1], 'claim'))
         else if (reply[0] === 'queued') {
           const left = reply[1]
-          if (typeof left === 'number' && left > 0 && this.#waiters.get(waiterId) === waiter) {
+          // Our server code never asks for more than HANDOFF_MS (a larger wait, past 2^31 ms, would
+          // be a 1 ms timer: a claim every millisecond).
+          if (typeof left !== 'number' || !(left <= HANDOFF_MS)) unexpectedReply('claim', reply)
+          if (left > 0 && this.#waiters.get(waiterId) === waiter) {
             if (waiter.claimTimer !== undefined) clearTimeout(waiter.claimTimer)
             waiter.claimTimer = setTimeout(() => {
               waiter.claimTimer = undefined
