@@ -96,6 +96,19 @@ describe('Pool#run()', () => {
     expect(error).toBeInstanceOf(DataCloneError)
     expect((error as Error).message).toMatch(/^Task "unclonable" cannot reply: /)
     await expect(pool.map('unclonable', [1, 2])).rejects.toBeInstanceOf(DataCloneError)
+    // An argument whose getter throws as it is read: run() rejects with that error (it threw at the call).
+    const getter = new Error('the getter ran')
+    const hostile = Object.defineProperty({}, 'x', {
+      enumerable: true,
+      get() {
+        throw getter
+      },
+    })
+    let sent: Promise<unknown> | undefined
+    expect(() => {
+      sent = pool.run('identity', [hostile])
+    }).not.toThrow()
+    await expect(sent).rejects.toBe(getter)
     expect(await pool.run('add', [1, 1])).toBe(2)
   })
 

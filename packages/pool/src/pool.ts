@@ -383,7 +383,15 @@ export class Pool {
     const { timeout, signal } = checkWaitOptions(options, RUN_OPTIONS)
     this.#assertRunning('run')
     if (signal?.aborted) return Promise.reject(signal.reason)
-    const { args: copied, transfers } = transfersOf(args)
+    let prepared: ReturnType<typeof transfersOf>
+    try {
+      prepared = transfersOf(args)
+    } catch (error) {
+      // A getter or Proxy trap of an argument threw while it was read: the task rejects, as a
+      // value that cannot be cloned does (it never throws at the call).
+      return Promise.reject(error)
+    }
+    const { args: copied, transfers } = prepared
     return new Promise<R>((resolve, reject) => {
       let removeAbort = () => {}
       let cancelTimer = () => {}
@@ -710,6 +718,8 @@ export class Pool {
       if (this.#respawnTimer !== undefined) clearTimeout(this.#respawnTimer)
       this.#respawnTimer = undefined
       this.#killAll()
+      // No worker left (all gone in the delay after a failed start): no exit will wake the joiners.
+      if (this.#workers.size === 0) this.#maybeFinish()
     }
     await this.join()
   }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Pool, ProcessError, WorkerExitError } from '@ipc/pool'
+import { elapsed } from '@ipc/test-utils'
 import { describe, expect, it } from 'vitest'
 import { alive, childPids } from './children.js'
 
@@ -256,6 +257,43 @@ describe('a worker that fails before it is ready', () => {
       for (const result of results)
         if (typeof result !== 'number' && !lost.includes(result)) expect(result).toBeInstanceOf(ProcessError)
       expect(results.some((result) => typeof result === 'number')).toBe(true)
+    } finally {
+      rmSync(flag, { force: true })
+      await pool.terminate()
+    }
+  })
+
+  it('terminate() during the delay after a failed start settles a join() already waiting', {
+    timeout: 30_000,
+  }, async () => {
+    const flag = join(tmpdir(), `pool-fail-once-terminate-${process.pid}-${Date.now()}`)
+    const pool = new Pool(new URL('./fixtures/flaky-start.mjs', import.meta.url), {
+      size: 1,
+      env: { ...process.env, POOL_FAIL_ONCE: flag },
+    })
+    try {
+      const pid = await pool.run<number>('sleep', [10])
+      writeFileSync(flag, '')
+      let startFailed: () => void = () => {}
+      const failedStart = new Promise<void>((resolve) => {
+        startFailed = resolve
+      })
+      const tasks = Array.from({ length: 4 }, () =>
+        pool.run<number>('sleep', [10]).catch((error: unknown) => {
+          if (error instanceof ProcessError) startFailed()
+          return error
+        }),
+      )
+      process.kill(pid, 'SIGKILL')
+      // No worker now, tasks queued for the one to start after the delay.
+      await failedStart
+      pool.close()
+      const joined = elapsed(pool.join())
+      await pool.terminate()
+      // Before, no worker was left to exit, so nothing woke this join(): it never settled, and its
+      // keep-alive timer kept the process from exiting.
+      expect((await joined).ms).toBeLessThan(2000)
+      for (const result of await Promise.all(tasks)) expect(result).toBeInstanceOf(Error)
     } finally {
       rmSync(flag, { force: true })
       await pool.terminate()
