@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Pool, ProcessError, WorkerExitError } from '@ipc/pool'
 import { elapsed } from '@ipc/test-utils'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { alive, childPids } from './children.js'
 
 const TASKS = new URL('./fixtures/tasks.mjs', import.meta.url)
@@ -222,81 +222,62 @@ describe('a worker that fails before it is ready', () => {
     }
   })
 
-  it('join() after close() waits for tasks still queued during the delay after a failed start', {
-    timeout: 30_000,
-  }, async () => {
-    const flag = join(tmpdir(), `pool-fail-once-join-${process.pid}-${Date.now()}`)
+  /**
+   * A one-worker pool whose worker was SIGKILLed and whose replacement failed its start (it held
+   * the first of `tasks`): the rest wait out the respawn delay, with no worker running.
+   */
+  async function poolInRespawnDelay(): Promise<{ pool: Pool; tasks: Promise<unknown>[] }> {
+    const flag = join(tmpdir(), `pool-fail-once-${process.pid}-${Date.now()}`)
+    onTestFinished(() => rmSync(flag, { force: true }))
     const pool = new Pool(new URL('./fixtures/flaky-start.mjs', import.meta.url), {
       size: 1,
       env: { ...process.env, POOL_FAIL_ONCE: flag },
     })
-    try {
-      const pid = await pool.run<number>('sleep', [10])
-      writeFileSync(flag, '')
-      let startFailed: () => void = () => {}
-      const failedStart = new Promise<void>((resolve) => {
-        startFailed = resolve
-      })
-      const tasks = Array.from({ length: 4 }, () =>
-        pool.run<number>('sleep', [10]).catch((error: unknown) => {
-          if (error instanceof ProcessError) startFailed()
-          return error
-        }),
-      )
-      process.kill(pid, 'SIGKILL')
-      // The replacement failed its start (it held the first task): the rest wait out the respawn delay.
-      await failedStart
-      pool.close()
-      await pool.join()
-      expect(pool.pending).toBe(0)
-      // Each ran in a worker started after the delay, or failed with the one that could not start,
-      // except one the killed worker may have taken before the SIGKILL landed (WorkerExitError).
-      const results = await Promise.all(tasks)
-      const lost: unknown[] = results.filter((result) => result instanceof WorkerExitError)
-      expect(lost.length).toBeLessThanOrEqual(1)
-      for (const result of results)
-        if (typeof result !== 'number' && !lost.includes(result)) expect(result).toBeInstanceOf(ProcessError)
-      expect(results.some((result) => typeof result === 'number')).toBe(true)
-    } finally {
-      rmSync(flag, { force: true })
-      await pool.terminate()
-    }
+    onTestFinished(() => pool.terminate())
+    const pid = await pool.run<number>('sleep', [10])
+    writeFileSync(flag, '')
+    let startFailed: () => void = () => {}
+    const failedStart = new Promise<void>((resolve) => {
+      startFailed = resolve
+    })
+    const tasks = Array.from({ length: 4 }, () =>
+      pool.run<number>('sleep', [10]).catch((error: unknown) => {
+        if (error instanceof ProcessError) startFailed()
+        return error
+      }),
+    )
+    process.kill(pid, 'SIGKILL')
+    await failedStart
+    return { pool, tasks }
+  }
+
+  it('join() after close() waits for tasks still queued during the delay after a failed start', {
+    timeout: 30_000,
+  }, async () => {
+    const { pool, tasks } = await poolInRespawnDelay()
+    pool.close()
+    await pool.join()
+    expect(pool.pending).toBe(0)
+    // Each ran in a worker started after the delay, or failed with the one that could not start,
+    // except one the killed worker may have taken before the SIGKILL landed (WorkerExitError).
+    const results = await Promise.all(tasks)
+    const lost: unknown[] = results.filter((result) => result instanceof WorkerExitError)
+    expect(lost.length).toBeLessThanOrEqual(1)
+    for (const result of results)
+      if (typeof result !== 'number' && !lost.includes(result)) expect(result).toBeInstanceOf(ProcessError)
+    expect(results.some((result) => typeof result === 'number')).toBe(true)
   })
 
   it('terminate() during the delay after a failed start settles a join() already waiting', {
     timeout: 30_000,
   }, async () => {
-    const flag = join(tmpdir(), `pool-fail-once-terminate-${process.pid}-${Date.now()}`)
-    const pool = new Pool(new URL('./fixtures/flaky-start.mjs', import.meta.url), {
-      size: 1,
-      env: { ...process.env, POOL_FAIL_ONCE: flag },
-    })
-    try {
-      const pid = await pool.run<number>('sleep', [10])
-      writeFileSync(flag, '')
-      let startFailed: () => void = () => {}
-      const failedStart = new Promise<void>((resolve) => {
-        startFailed = resolve
-      })
-      const tasks = Array.from({ length: 4 }, () =>
-        pool.run<number>('sleep', [10]).catch((error: unknown) => {
-          if (error instanceof ProcessError) startFailed()
-          return error
-        }),
-      )
-      process.kill(pid, 'SIGKILL')
-      // No worker now, tasks queued for the one to start after the delay.
-      await failedStart
-      pool.close()
-      const joined = elapsed(pool.join())
-      await pool.terminate()
-      // Before, no worker was left to exit, so nothing woke this join(): it never settled, and its
-      // keep-alive timer kept the process from exiting.
-      expect((await joined).ms).toBeLessThan(2000)
-      for (const result of await Promise.all(tasks)) expect(result).toBeInstanceOf(Error)
-    } finally {
-      rmSync(flag, { force: true })
-      await pool.terminate()
-    }
+    const { pool, tasks } = await poolInRespawnDelay()
+    pool.close()
+    const joined = elapsed(pool.join())
+    await pool.terminate()
+    // Before, no worker was left to exit, so nothing woke this join(): it never settled, and its
+    // keep-alive timer kept the process from exiting.
+    expect((await joined).ms).toBeLessThan(2000)
+    for (const result of await Promise.all(tasks)) expect(result).toBeInstanceOf(Error)
   })
 })
