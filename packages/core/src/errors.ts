@@ -204,7 +204,7 @@ export function shown(value: unknown): string {
       return inspect(value, { customInspect: false, depth: 0, breakLength: Number.POSITIVE_INFINITY })
     } catch {
       // A getter inspect reads (Symbol.toStringTag) threw too.
-      return `an ${typeof value} that cannot be shown`
+      return `a value of type ${typeof value} that cannot be shown`
     }
   }
 }

@@ -65,6 +65,11 @@ export interface Runtime {
    * decided on first use (a runtime made by an older copy of this package has none).
    */
   plainPublishing?: boolean
+  /**
+   * GONE decisions the cleanup scan found unfinished, by inode: the life word
+   * and when it was first seen (memory/segment.ts `finishStaleGone`).
+   */
+  goneSeen?: Map<number, { life: number; at: number }>
 }
 
 const KEY = Symbol.for('@ipc/core/runtime')

@@ -96,7 +96,12 @@ describe('Pool#run()', () => {
     expect(error).toBeInstanceOf(DataCloneError)
     expect((error as Error).message).toMatch(/^Task "unclonable" cannot reply: /)
     await expect(pool.map('unclonable', [1, 2])).rejects.toBeInstanceOf(DataCloneError)
-    // An argument whose getter throws as it is read: run() rejects with that error (it threw at the call).
+    expect(await pool.run('add', [1, 1])).toBe(2)
+  })
+
+  it('rejects (never throws at the call) when reading an argument throws', { timeout: 30_000 }, async () => {
+    await using pool = new Pool(TASKS, { size: 1, mode: 'thread' })
+    // An argument whose getter throws as it is read: before, run() threw that error at the call.
     const getter = new Error('the getter ran')
     const hostile = Object.defineProperty({}, 'x', {
       enumerable: true,

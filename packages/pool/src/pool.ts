@@ -56,7 +56,7 @@ import {
   outOfRange,
   signalName,
 } from '@ipc/core/internal'
-import { Queue, ShutDown } from '@ipc/queue'
+import { Full, Queue, ShutDown } from '@ipc/queue'
 import {
   IMAP_OPTIONS,
   type ImapOptions,
@@ -371,6 +371,8 @@ export class Pool {
    * @throws {TypeError} (rejects) when the module has no such export, or it is not a function.
    * @throws {DataCloneError} (rejects) when an argument or the result cannot be cloned
    *   (a function, a symbol, …); the worker goes on.
+   * @throws (rejects) what reading an argument throws: a getter, a Proxy trap, or a handle's
+   *   transfer (a closed pipe `Connection`: `ClosedError`); nothing is sent.
    * @throws {ValueError} when the pool was closed or terminated.
    * @example
    * ```ts
@@ -387,8 +389,8 @@ export class Pool {
     try {
       prepared = transfersOf(args)
     } catch (error) {
-      // A getter or Proxy trap of an argument threw while it was read: the task rejects, as a
-      // value that cannot be cloned does (it never throws at the call).
+      // Reading an argument threw (a getter, a Proxy trap, a closed handle's transfer): the task
+      // rejects, as for a value that cannot be cloned (it never throws at the call).
       return Promise.reject(error)
     }
     const { args: copied, transfers } = prepared
@@ -994,7 +996,7 @@ export class Pool {
     try {
       worker.requests.putNowait(request)
     } catch (error) {
-      const full = (error as Error).name === 'Full'
+      const full = error instanceof Full
       if (full && worker.held.length > 0) return false
       if (full || error instanceof ShutDown || error instanceof ClosedError || error instanceof CorruptError) {
         // The request queue itself failed (closed under us, scribbled on, shut down by another
@@ -1085,7 +1087,7 @@ export class Pool {
       // but only once it holds no task (never a healthy worker's running or queued task): each
       // reply calls this again, and the one for its last task finds `held` empty. A worker that
       // dies first is handled by `#onExit` as any crash.
-      if ((error as Error).name !== 'Full' && worker.held.length === 0) this.#kill(worker)
+      if (!(error instanceof Full) && worker.held.length === 0) this.#kill(worker)
       return
     }
     worker.stopSent = true

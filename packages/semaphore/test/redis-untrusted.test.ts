@@ -76,9 +76,7 @@ describeWithRedis('@ipc/semaphore/redis against an untrusted server', (server) =
       // about a thousand FCALLs a second until its timeout, which it reached without the permit.
       await holder.release()
       expect(await holder.acquire({ timeout: 0 })).toBe(false)
-      const { ms, outcome } = await waiting
-      expect(outcome).toBe(true)
-      expect(ms).toBeLessThan(1000 + SLACK)
+      expect((await waiting).outcome).toBe(true)
       expect((await fcalls()) - before).toBeLessThan(50)
       expect(overflows).toEqual([])
       await waiter.release()

@@ -83,10 +83,10 @@
  * and then unlinks it. The cleanup scan leaves a ready segment with every
  * slot free alone (it cannot tell a killed closer from a live one
  * mid-decision); one with dead holders it removes by this same decision
- * (`unlinkDead`), as its last closer would. One it finds GONE it unlinks
- * only after the same 2 s (GONE_GRACE_MS) as an opener: sooner, a second
- * unlinker after the decider's own unlink could remove the next segment made
- * under that name.
+ * (`unlinkDead`), as its last closer would. One with dead holders that it
+ * finds GONE it ends only after the same 2 s (GONE_GRACE_MS) as an opener:
+ * sooner, a second unlinker after the decider's own unlink could remove the
+ * next segment made under that name.
  *
  * Trust: a segment is opened only when its file is a regular file of this
  * process's effective uid with no group/other permission bits, at least
@@ -211,6 +211,8 @@ const CREATOR_SLICES = 20
  * `finishStaleGone`): the decider was killed, or stalled that long.
  */
 const GONE_GRACE_MS = CREATOR_SLICES * CREATOR_SLICE_MS
+/** How many unfinished GONE decisions the scan remembers at once (`finishStaleGone`). */
+const GONE_SEEN_MAX = 64
 /** How many create-then-open rounds openOrCreate makes while the name keeps appearing and vanishing. */
 const OPEN_OR_CREATE_ROUNDS = 64
 
@@ -501,7 +503,7 @@ export class Segment {
     // A last closer deciding to unlink it: make it keep the segment, or leave
     // once its name is gone if it already decided (see "Last close" above).
     if (!stayOpen(i32)) {
-      awaitUnlinked(segment)
+      awaitUnlinked(i32, shm, mapped.inode)
       segment.close()
       throw new NotFoundError(`Cannot open ${what}: no segment with that name exists`)
     }
@@ -672,14 +674,27 @@ function unlinkIfNoneAlive(i32: Int32Array, f64: Float64Array, shm: string, inod
       return false
     }
     if (Atomics.compareExchange(i32, I_LIFE, closing, life | LIFE_GONE) !== closing) continue
-    const unlinked = unlinkIfSame(shm, inode)
-    Atomics.store(i32, I_LIFE, life | LIFE_UNLINKED)
-    notifyWord(i32, I_LIFE)
-    // Openers waiting for a creator that gave up (its init threw) look again at once.
-    notifyWord(i32, I_STATE)
-    return unlinked
+    return finishGone(i32, life | LIFE_GONE, shm, inode)
   }
   return false
+}
+
+/**
+ * Ends the GONE decision `gone`: unlinks the name if it still names `inode`,
+ * then UNLINKED and a wake-up of the openers waiting on the life word (and of
+ * those waiting for a creator that gave up: its init threw). Its decider does
+ * this at once; an opener or the scan does it for a decider that has not
+ * after GONE_GRACE_MS (killed, or stalled that long). GONE is final, so the
+ * CAS to UNLINKED is made once, by whoever comes first. True when this call
+ * unlinked the name.
+ */
+function finishGone(i32: Int32Array, gone: number, shm: string, inode: number): boolean {
+  const unlinked = unlinkIfSame(shm, inode)
+  if (Atomics.compareExchange(i32, I_LIFE, gone, gone | LIFE_UNLINKED) === gone) {
+    notifyWord(i32, I_LIFE)
+    notifyWord(i32, I_STATE)
+  }
+  return unlinked
 }
 
 /** True for -EMFILE and -ENFILE: shmStat could not open the name, as the process (or the system) has no descriptor left. */
@@ -723,17 +738,21 @@ function stayOpen(i32: Int32Array): boolean {
 
 /**
  * Waits (20 slices of 100 ms at most: GONE_GRACE_MS) until the last closer
- * that decided to unlink `segment` has done so; unlinks it here if that
- * closer died first.
+ * that decided to unlink the segment mapped at `i32` (file `inode`, named
+ * `shm`) has done so; ends the decision here if that closer has not by then
+ * (`finishGone`). A decision that ended UNLINKED with the name still there
+ * (its unlink did not take) is unlinked again, or every later open of the
+ * name would find it, leave, and fail to create it.
  */
-function awaitUnlinked(segment: Segment): void {
-  const { i32 } = segment
+function awaitUnlinked(i32: Int32Array, shm: string, inode: number): void {
   for (let slice = 0; slice < CREATOR_SLICES; slice++) {
     const life = Atomics.load(i32, I_LIFE)
-    if ((life & LIFE_PHASE) !== LIFE_GONE) return
+    if ((life & LIFE_PHASE) !== LIFE_GONE) break
     waitWordSync(i32, I_LIFE, life, CREATOR_SLICE_MS)
   }
-  segment.unlink()
+  const life = Atomics.load(i32, I_LIFE)
+  if ((life & LIFE_PHASE) === LIFE_GONE) finishGone(i32, life, shm, inode)
+  else if ((life & LIFE_PHASE) === LIFE_UNLINKED) unlinkIfSame(shm, inode)
 }
 
 /**
@@ -967,11 +986,13 @@ export function reclaimDeadSegments(): number {
  * killed before its unlink, or one about to unlink) is unlinked once the
  * same GONE has been seen for GONE_GRACE_MS, as an opener's `awaitUnlinked`
  * does (sooner, a second unlinker after the decider's could remove the next
- * segment made under that name). A file without a whole header (its creator
+ * segment made under that name): `finishStaleGone`. A file without a whole header (its creator
  * killed inside the native create) has no slot table and nobody attached:
  * its name goes if it still names that file. One too large for this Node.js
- * to map is left (a Node.js with a larger buffer limit may be attached to it,
- * and its own scans remove it). True when this call unlinked the name.
+ * to map is left: a Node.js with a larger buffer limit may be attached to it
+ * (its own scans remove it); one past the addon's limit (1 TiB), which no
+ * Node.js maps, stays until removed by hand. True when this call unlinked
+ * the name.
  */
 function unlinkDead(shm: string, stat: ShmStat): boolean {
   if (stat.bytesRead < HEADER_BYTES) return unlinkIfSame(shm, stat.inode)
@@ -994,29 +1015,27 @@ function unlinkDead(shm: string, stat: ShmStat): boolean {
 
 /**
  * The scan's part in a GONE decision whose decider may be dead: the first
- * look at (inode, life) is remembered (per process), and a look GONE_GRACE_MS
- * later that finds the same life word unlinks the name and ends the decision
- * (UNLINKED, waking the openers that wait for it). True when it unlinked.
+ * look at (inode, life) is remembered (per JS thread, in `runtime()`), and a
+ * look GONE_GRACE_MS later that finds the same life word ends the decision
+ * (`finishGone`). True when it unlinked the name.
  */
 function finishStaleGone(i32: Int32Array, life: number, shm: string, inode: number): boolean {
-  const rt = runtime() as { goneSeen?: Map<number, { life: number; at: number }> }
-  const seen = (rt.goneSeen ??= new Map())
+  const seen = (runtime().goneSeen ??= new Map())
   const first = seen.get(inode)
   const now = performance.now()
   if (first === undefined || first.life !== life) {
-    // At most a few such segments exist at once; a map that grew is stale: start again.
-    if (seen.size >= 64) seen.clear()
+    if (seen.size >= GONE_SEEN_MAX) {
+      // Looks long past: their segments went, or the scan no longer reaches them.
+      for (const [stale, look] of seen) if (now - look.at > 4 * GONE_GRACE_MS) seen.delete(stale)
+      // Still full: the entries kept end on later looks and make room.
+      if (seen.size >= GONE_SEEN_MAX) return false
+    }
     seen.set(inode, { life, at: now })
     return false
   }
   if (now - first.at < GONE_GRACE_MS) return false
   seen.delete(inode)
-  const unlinked = unlinkIfSame(shm, inode)
-  if (Atomics.compareExchange(i32, I_LIFE, life, life | LIFE_UNLINKED) === life) {
-    notifyWord(i32, I_LIFE)
-    notifyWord(i32, I_STATE)
-  }
-  return unlinked
+  return finishGone(i32, life, shm, inode)
 }
 
 function closeScanDir(rt: { scanDir?: Dir }): void {

@@ -222,6 +222,13 @@ describe('wait()', () => {
     await expect(wait(i32, 0, 1.5)).rejects.toBeInstanceOf(TypeError)
     await expect(wait(i32, 0, 0, { timeout: -1 })).rejects.toBeInstanceOf(RangeError)
     await expect(wait(i32, 0, 0, { signal: 'x' as never })).rejects.toBeInstanceOf(TypeError)
+    // An index that cannot become a string still gets the coded error (before: a bare TypeError).
+    const unprintable = Object.create(null) as number
+    await expect(wait(i32, unprintable, 0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
+    expect(() => notify(i32, unprintable)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }))
+    expect(() => waitSync(i32, unprintable, 0, { timeout: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    )
   })
 
   it('refuses a view of a plain ArrayBuffer, which could be transferred and freed while the wait is pending', async () => {
