@@ -7,7 +7,7 @@
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { encode, TAG_JSON_LATIN1, TAG_LATIN1 } from '../src/codec/codec.js'
-import { CorruptError, IncompatibleError } from '../src/errors.js'
+import { CorruptError, DataCloneError, IncompatibleError } from '../src/errors.js'
 import { Segment } from '../src/memory/segment.js'
 import { threadId } from '../src/ownership/liveness.js'
 import { ownerCode } from '../src/ownership/owner-word.js'
@@ -238,6 +238,30 @@ describe('MpmcRing with corrupt words', () => {
     expect(() => ring.tryGet()).toThrow(CorruptError)
     expect(() => ring.tryGet()).toThrow(CorruptError)
     expect(other.tryGet()).toBe('next')
+    expect(other.tryGet()).toBe(MPMC_EMPTY)
+  })
+
+  it('a value nested too deep to revive throws DataCloneError and is dropped; the ring is not faulted', () => {
+    // v8.serialize writes it; v8.deserialize stops near 1,900 levels: sound bytes, not corruption.
+    let deep = {}
+    for (let i = 0; i < 3000; i++) deep = { inner: deep }
+    const { segment, ring } = makeRing(64 * 1024)
+    const other = attach(segment)
+    let unrevivable = 0
+    ring.onUnrevivable = () => unrevivable++
+    ring.tryPut(deep, undefined)
+    ring.tryPut('next', undefined)
+    expect(() => ring.tryGet()).toThrow(DataCloneError)
+    expect(unrevivable).toBe(1)
+    expect(ring.tryGet()).toBe('next')
+    // In a batch it is left for the next call, which takes it first and throws.
+    for (const value of ['a', deep, 'b']) ring.tryPut(value, undefined)
+    expect(ring.tryGetMany(10)).toEqual(['a'])
+    expect(() => ring.tryGetMany(10)).toThrow(
+      /^Cannot revive the item taken from the queue "[^"]+", which was dropped: it is nested deeper than the stack/,
+    )
+    expect(unrevivable).toBe(2)
+    expect(ring.tryGetMany(10)).toEqual(['b'])
     expect(other.tryGet()).toBe(MPMC_EMPTY)
   })
 

@@ -63,6 +63,19 @@ describe('Pipe()', () => {
     expect(a.recvSync()).toBe('to a')
   })
 
+  it('a value nested too deep to revive fails its recv with DataCloneError; the next message follows', async () => {
+    let deep = {}
+    for (let i = 0; i < 3000; i++) deep = { inner: deep }
+    const [a, b] = pipe()
+    a.sendSync(deep)
+    a.sendSync('after')
+    await a.send(deep)
+    expect(() => b.recvSync()).toThrow(DataCloneError)
+    expect(b.recvSync()).toBe('after')
+    await expect(b.recv()).rejects.toThrow(/^Cannot revive the value: it is nested deeper than the stack/)
+    expect(b.pollSync()).toBe(false)
+  })
+
   it('with duplex: false, the first end only receives and the second only sends', async () => {
     const [r, w] = pipe({ duplex: false })
     expect([r.readable, r.writable, w.readable, w.writable]).toEqual([true, false, false, true])

@@ -84,6 +84,7 @@ import {
   TOO_LARGE,
   type Transfers,
   UNCLONABLE,
+  UNREADABLE,
   type Values,
 } from './protocol.js'
 
@@ -1118,7 +1119,13 @@ export class Pool {
     worker.pumping = true
     try {
       while (worker.held.length > 0 && !worker.exited) {
-        const reply = await worker.replies.get()
+        let reply: Reply | null
+        try {
+          reply = await worker.replies.get()
+        } catch (error) {
+          if (!(error instanceof DataCloneError)) throw error
+          reply = unrevivedReply(worker, error)
+        }
         if (reply !== null) this.#onReply(worker, reply)
       }
     } catch (error) {
@@ -1160,7 +1167,8 @@ export class Pool {
       this.#startFailures = 0
       return
     }
-    const task = this.#held.get(id)
+    // UNREADABLE names no id: it is the oldest task the worker holds (see protocol.ts, Order).
+    const task = id === 0 && status === UNREADABLE ? worker.held[0] : this.#held.get(id)
     // A reply to a task it no longer holds (dropped when cancelled) is ignored.
     if (task === undefined || task.worker !== worker) return
     const problem = replyProblem(task, status, value)
@@ -1190,6 +1198,13 @@ export class Pool {
       this.#finish(
         task,
         new DataCloneError(`Task "${task.exportName}" cannot reply: ${(value as ErrorFields).message}`),
+      )
+    else if (status === UNREADABLE)
+      this.#finish(
+        task,
+        new DataCloneError(
+          `Task "${task.exportName}" cannot start: the worker cannot revive its arguments (${(value as ErrorFields).message})`,
+        ),
       )
     else if (status === NO_EXPORT)
       this.#finish(
@@ -1378,8 +1393,9 @@ export class Pool {
       let reply: Reply | null
       try {
         reply = worker.replies.getNowait()
-      } catch {
-        return
+      } catch (error) {
+        if (!(error instanceof DataCloneError)) return
+        reply = unrevivedReply(worker, error)
       }
       if (reply !== null) this.#onReply(worker, reply)
     }
@@ -1498,7 +1514,8 @@ function replyProblem(task: Task, status: unknown, value: unknown): string | und
       if (had + value.length > items) return `more than ${items} results for a chunk of ${items} items`
       return undefined
     case FAILED:
-    case UNCLONABLE: {
+    case UNCLONABLE:
+    case UNREADABLE: {
       const error = value as Partial<ErrorFields> | null
       if (
         typeof error !== 'object' ||
@@ -1517,6 +1534,24 @@ function replyProblem(task: Task, status: unknown, value: unknown): string | und
     default:
       return `an unknown status ${inspect(status, { depth: 0 })}`
   }
+}
+
+/**
+ * A reply from `worker` that the parent cannot revive (nested too deep for
+ * its stack; the queue dropped it and threw `error`), as the reply that fails
+ * its task: the oldest the worker holds (see protocol.ts, Order). Null when it
+ * holds none (then it was no task's).
+ */
+function unrevivedReply(worker: Worker, error: DataCloneError): Reply | null {
+  const task = worker.held[0]
+  if (task === undefined) return null
+  const fields = {
+    name: error.name,
+    message: `its result cannot be revived by the pool (${error.message})`,
+    stack: undefined,
+    code: undefined,
+  }
+  return [task.id, UNCLONABLE, fields]
 }
 
 function taskError(exportName: string, error: ErrorFields): ProcessError {

@@ -19,9 +19,12 @@
  * | reply   | `[id, PART, results]`                        | worker     | first MAP results; the final OK holds the rest     |
  * | reply   | `[id, TOO_LARGE, null]`                      | worker     | one result does not fit in the reply ring          |
  * | reply   | `[id, UNCLONABLE, { name, message, stack, code }]` | worker | the result cannot be cloned (the codec's error) |
+ * | reply   | `[0, UNREADABLE, { name, message, stack, code }]` | worker | the request it took cannot be revived there (nested too deep for its stack; the queue dropped it) |
  *
  * Order: a worker takes its requests in order and replies to each before it
- * takes the next. When a worker dies, the requests still in its request queue
+ * takes the next. So a reply's task is always the oldest the worker holds:
+ * that is how UNREADABLE (whose id could not be read) names its task, and how
+ * the parent fails the task of a reply it cannot revive itself. When a worker dies, the requests still in its request queue
  * never started (the parent reads them out); of the unanswered ones, the one
  * it took is the one it was running. A worker killed mid-`put` leaves no
  * partial reply (the queue's guarantee); a reply that was put before the
@@ -53,6 +56,7 @@ export const NO_EXPORT = 2
 export const PART = 3
 export const TOO_LARGE = 4
 export const UNCLONABLE = 5
+export const UNREADABLE = 6
 export type ReplyStatus =
   | typeof OK
   | typeof FAILED
@@ -60,6 +64,7 @@ export type ReplyStatus =
   | typeof PART
   | typeof TOO_LARGE
   | typeof UNCLONABLE
+  | typeof UNREADABLE
 
 export type Transfers = ProcessPayload['transfers']
 
@@ -84,6 +89,7 @@ export type Reply =
   | [id: number, status: typeof PART, results: Values]
   | [id: number, status: typeof TOO_LARGE, nothing: null]
   | [id: number, status: typeof UNCLONABLE, error: ErrorFields]
+  | [id: 0, status: typeof UNREADABLE, error: ErrorFields]
 
 /** Bytes of each worker's request ring and of its reply ring (4 MiB; pages are touched only as used). */
 export const RING_BYTES = 4 * 1024 * 1024

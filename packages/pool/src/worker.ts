@@ -23,6 +23,7 @@ import {
   type Request,
   TOO_LARGE,
   UNCLONABLE,
+  UNREADABLE,
 } from './protocol.js'
 
 /**
@@ -37,12 +38,21 @@ export async function poolWorker(
   requests: Queue<Request | null>,
   replies: Queue<Reply>,
 ): Promise<void> {
-  exitWithParent(requests, replies)
+  const stillExitWithParent = exitWithParent(requests, replies)
   const module = await importModule(moduleUrl)
   // Ready: from now on a failure of this worker is a crash, not a module that cannot be imported.
   replies.putSync([-number, OK, null])
   for (;;) {
-    const request = await requests.get()
+    let request: Request | null
+    try {
+      request = await requests.get()
+    } catch (error) {
+      if (!(error instanceof DataCloneError)) throw error
+      // Nested too deep to revive on this stack: the queue dropped it, its id unread. The parent
+      // fails the oldest task it sent here, which is this one (requests are taken in order).
+      replies.putSync([0, UNREADABLE, errorFields(error)])
+      continue
+    }
     if (request === null) return stop(requests, replies)
     const [id, exportName, kind, payload, transfers] = request
     const fn = module[exportName]
@@ -84,6 +94,7 @@ export async function poolWorker(
         }
       }
     }
+    stillExitWithParent()
     try {
       replies.putSync(reply)
     } catch (error) {
@@ -108,11 +119,14 @@ export async function poolWorker(
  * its queues mapped. Their names are removed too, as no one else uses them.
  * A task that blocks the event loop (a synchronous loop) finishes first: the
  * close is seen at the next turn of the loop. Not for every core `Process`:
- * a non-daemon process outlives its parent, as in Python.
+ * a non-daemon process outlives its parent, as in Python. Returns what to
+ * call after each task: task code may have removed the listener
+ * (`process.removeAllListeners()`), and then the channel's close went to no
+ * one; it listens again, or exits if the channel closed meanwhile.
  */
-function exitWithParent(requests: Queue<Request | null>, replies: Queue<Reply>): void {
+function exitWithParent(requests: Queue<Request | null>, replies: Queue<Reply>): () => void {
   // A worker thread has no channel: it ends with its process.
-  if (process.channel === undefined) return
+  if (process.channel === undefined) return () => {}
   const exit = () => {
     for (const queue of [requests, replies]) {
       try {
@@ -123,16 +137,19 @@ function exitWithParent(requests: Queue<Request | null>, replies: Queue<Reply>):
     }
     process.exit(1)
   }
-  // Closed before this listener existed (the parent died while this process was starting).
-  if (!process.connected) {
-    exit()
-    return
+  const listen = () => {
+    // Closed before this listener existed (the parent died while this process was starting, or
+    // while a task had removed it).
+    if (!process.connected) return exit()
+    if (process.listenerCount('disconnect', exit) > 0) return
+    process.once('disconnect', exit)
+    // Node refs the channel for a 'disconnect' listener unless it was unref'd explicitly: child-entry
+    // did so before this ran, and doing it again here keeps that true, so the listener never keeps
+    // this process alive (the stop message, or the end of the event loop, still ends it).
+    process.channel?.unref()
   }
-  process.once('disconnect', exit)
-  // Node refs the channel for a 'disconnect' listener unless it was unref'd explicitly: child-entry
-  // did so before this ran, and doing it again here keeps that true, so the listener never keeps
-  // this process alive (the stop message, or the end of the event loop, still ends it).
-  process.channel.unref()
+  listen()
+  return listen
 }
 
 /** The status of a reply that says why a result could not be put. */

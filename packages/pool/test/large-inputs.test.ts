@@ -1,3 +1,4 @@
+import { ProcessError } from '@ipc/core'
 import { Pool } from '@ipc/pool'
 import { describe, expect, it } from 'vitest'
 
@@ -23,6 +24,17 @@ describe('inputs and results larger than a pool message', () => {
     const lengths = [1_500_000, 1_500_000, 1_500_000, 10]
     const output = await pool.map<string>('bigString', lengths, { chunksize: 4 })
     expect(output.map((value) => value.length)).toEqual(lengths)
+  })
+
+  it('an error whose message is larger than a reply comes back cut, not as a result too large', {
+    timeout: 30_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 1 })
+    const failure = (await pool.run('failLong', [10 * 1024 * 1024]).catch((e: unknown) => e)) as Error
+    expect(failure).toBeInstanceOf(ProcessError)
+    expect(failure.message).toMatch(/^Task "failLong" failed: Error: x+… \(cut\)$/)
+    expect(failure.message.length).toBeLessThan(70_000)
+    expect(await pool.run('square', [5])).toBe(25)
   })
 
   it('one task whose arguments or result alone do not fit fails with RangeError naming the task', {

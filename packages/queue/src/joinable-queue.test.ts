@@ -2,7 +2,7 @@ import { inspect } from 'node:util'
 import { notifyWord, ownerCode, threadId } from '@ipc/core/internal'
 import { uniqueName } from '@ipc/test-utils'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ClosedError, JoinableQueue, Queue, TimeoutError, ValueError } from './index.js'
+import { ClosedError, DataCloneError, JoinableQueue, Queue, TimeoutError, ValueError } from './index.js'
 import { RING_OFFSET } from './layout.js'
 import { queueState } from './queue.js'
 
@@ -40,6 +40,25 @@ describe('JoinableQueue#join()', () => {
     const q = joinable()
     expect(await q.join()).toBe(true)
     expect(q.joinSync({ timeout: 0 })).toBe(true)
+  })
+
+  it('counts an item a get dropped as too deep to revive as done (no one can call taskDone for it)', async () => {
+    let deep = {}
+    for (let i = 0; i < 3000; i++) deep = { inner: deep }
+    const q = joinable<unknown>()
+    const other = JoinableQueue.open<unknown>(q.name)
+    onTestFinished(() => other.close())
+    await q.put(deep)
+    await q.put('next')
+    const joined = other.join({ timeout: 10_000 })
+    await expect(q.get()).rejects.toThrow(DataCloneError)
+    expect(q.joinSync({ timeout: 0 })).toBe(false)
+    expect(q.getSync()).toBe('next')
+    q.taskDone()
+    expect(await joined).toBe(true)
+    // The queue goes on in every attachment.
+    await other.put('again')
+    expect(await q.get()).toBe('again')
   })
 
   it('waits until every item is marked done', async () => {

@@ -8,8 +8,8 @@
  *
  * | word         | written by                                   | meaning                                        |
  * |--------------|----------------------------------------------|------------------------------------------------|
- * | TASKS_DONE   | taskDone (CAS +1), shutdown (+1 per drop)     | tasks done ever (int32, wraps)                 |
- * | JOIN_EVENT   | taskDone, shutdown (`EventCount.notify`)      | the joiners' event count: bumped when unfinished tasks may have reached 0 |
+ * | TASKS_DONE   | taskDone (CAS +1), shutdown (+1 per drop), a get dropping an item it cannot revive (+1) | tasks done ever (int32, wraps)                 |
+ * | JOIN_EVENT   | taskDone, shutdown, that get (`EventCount.notify`) | the joiners' event count: bumped when unfinished tasks may have reached 0 |
  * | JOIN_WAITERS | join/joinSync (the kernel's runners)          | joiners registered to sleep on JOIN_EVENT      |
  *
  * unfinished = TAIL_COUNT (items ever put, counted before each item is
@@ -25,7 +25,8 @@
  * leaves joiners asleep until their next look (RECHECK_MS, 1 s); a joiner
  * killed while registered leaves JOIN_WAITERS one too high, so each later
  * notify makes one wake syscall that wakes nobody. A `shutdown({ immediate })`
- * killed between dropping an item and counting it done (one add) leaves that
+ * killed between dropping an item and counting it done (one add), or a get
+ * killed between dropping an item it cannot revive and counting it, leaves that
  * item unfinished for good: `join()` then never returns true. Otherwise never
  * a wrong answer.
  */
@@ -96,6 +97,12 @@ class TaskCount {
     Atomics.add(this.#i32, this.#done, 1)
   }
 
+  /** An item a get dropped because it could not be revived (no one will call taskDone): done, and the joiners look. */
+  unrevivable(): void {
+    Atomics.add(this.#i32, this.#done, 1)
+    this.#joiners.notify()
+  }
+
   /** After a shutdown by this object (also one that threw part-way): wakes the joiners. */
   shutDown(): void {
     this.#joiners.notify()
@@ -163,6 +170,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     const tasks = new TaskCount(state)
     this.#tasks = tasks
     state.onDropped = () => tasks.dropped()
+    state.ring.onUnrevivable = () => tasks.unrevivable()
     state.onShutdown = () => tasks.shutDown()
   }
 

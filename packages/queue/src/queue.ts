@@ -459,6 +459,9 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * @throws {ClosedError} after `close()` in this process.
    * @throws {CorruptError} when a word of the queue's shared memory is out of range, or the item
    * cannot be revived (it is dropped so other processes go on); every later call throws it too.
+   * @throws {DataCloneError} when the item is nested too deep for this thread's stack to revive (put
+   * wrote it: v8's serializer goes about twice as deep as its deserializer). It is dropped (a
+   * JoinableQueue counts it done) and the queue goes on: only this call fails.
    * @example
    * ```ts
    * const queue = new Queue<string>()
@@ -544,6 +547,8 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * @throws {RangeError} when `max` is not a positive integer or Infinity.
    * @throws {CorruptError} as `get`; an item that cannot be revived ends the batch (it is dropped) and
    * the items before it are returned; every later call throws.
+   * @throws {DataCloneError} as `get`, when the first item is too deep to revive; one later in the
+   * batch ends it, and the next call throws for it.
    * @example
    * ```ts
    * const queue = new Queue<string>()

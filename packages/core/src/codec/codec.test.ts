@@ -125,6 +125,14 @@ describe('serialize() / deserialize()', () => {
     expect(() => deserialize(new Uint8Array([99, 1]))).toThrow('Cannot decode a message: unknown tag 99')
     expect(() => deserialize(new Uint8Array([TAG_V8, 1, 2, 3]))).toThrow(RangeError)
   })
+
+  it('throws DataCloneError for a value v8 serialized but nests too deep to revive', () => {
+    let deep = {}
+    for (let i = 0; i < 3000; i++) deep = { inner: deep }
+    const bytes = serialize(deep)
+    expect(() => deserialize(bytes)).toThrow(DataCloneError)
+    expect(() => deserialize(bytes)).toThrow(/^Cannot revive the value: it is nested deeper than the stack/)
+  })
 })
 
 describe('encode()', () => {

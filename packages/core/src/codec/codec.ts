@@ -137,6 +137,7 @@ export function writePayload(encoded: Encoded, target: Buffer, offset: number): 
  *
  * @throws {CorruptError} when `[start, end)` is not inside `source` (bounds read from shared memory).
  * @throws {RangeError} for an unknown tag; the codec's own errors for a payload it cannot revive.
+ * @throws {DataCloneError} for a v8 payload nested too deep to revive on this thread's stack (`reviveV8`).
  */
 export function decodePayload(tag: number, source: Buffer, start: number, end: number): unknown {
   if (!(start >= 0 && start <= end && end <= source.length))
@@ -155,7 +156,7 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
     case TAG_V8:
       // Typed arrays inside the value alias the buffer given to v8.deserialize:
       // give it a private copy, never shared memory or a pooled slab.
-      return v8Deserialize(Buffer.from(source.buffer.slice(source.byteOffset + start, source.byteOffset + end)))
+      return reviveV8(Buffer.from(source.buffer.slice(source.byteOffset + start, source.byteOffset + end)))
     case TAG_JSON_LATIN1:
       return JSON.parse((source as unknown as FastText).latin1Slice(start, end))
     case TAG_JSON_UTF8:
@@ -164,6 +165,26 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
       return unpack(source, start, end)
     default:
       throw new RangeError(`Cannot decode a message: unknown tag ${tag}`)
+  }
+}
+
+/**
+ * `v8.deserialize`, with a value nested too deep for this thread's stack as
+ * DataCloneError. The v8 serializer writes values about twice as deep as its
+ * deserializer reads back (which stops at about 1,900 levels from the top of
+ * a default stack, fewer when the call is deep in one): such bytes are sound,
+ * the value is not one this thread can hold, so a reader drops the message
+ * and goes on instead of judging its source corrupt.
+ */
+function reviveV8(bytes: Buffer): unknown {
+  try {
+    return v8Deserialize(bytes)
+  } catch (error) {
+    if (!(error instanceof RangeError && error.message === 'Maximum call stack size exceeded')) throw error
+    throw new DataCloneError(
+      'Cannot revive the value: it is nested deeper than the stack of the thread reading it allows',
+      { cause: error },
+    )
   }
 }
 
@@ -264,6 +285,7 @@ export function serialize(value: unknown): Uint8Array {
  *
  * @throws {TypeError} when `bytes` is not a Uint8Array.
  * @throws {RangeError} when `bytes` is not the output of `serialize`.
+ * @throws {DataCloneError} when the value is nested too deep to revive on this thread's stack.
  */
 export function deserialize<T = unknown>(bytes: Uint8Array): T {
   if (!(bytes instanceof Uint8Array)) throw invalidArgType('The "bytes" argument must be a Uint8Array')
@@ -272,7 +294,7 @@ export function deserialize<T = unknown>(bytes: Uint8Array): T {
   try {
     return decodePayload(buf[0] as number, buf, 1, buf.byteLength) as T
   } catch (error) {
-    if (error instanceof RangeError) throw error
+    if (error instanceof RangeError || error instanceof DataCloneError) throw error
     throw new RangeError(`Cannot deserialize: the input is not a serialized value (${(error as Error).message})`)
   }
 }

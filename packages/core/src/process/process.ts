@@ -631,7 +631,9 @@ export class Process {
 /**
  * The name, message, stack and code of a thrown value, for the result message.
  * Never throws: a field that cannot be read or turned into a string is
- * replaced ('Error', 'an unprintable error', or left out).
+ * replaced ('Error', 'an unprintable error', or left out). Each string is
+ * cut to MAX_RESULT_FIELD characters, as `checkResult` cuts it (a cut string
+ * cuts to itself): an error with a 10 MiB message sends 64 KiB.
  */
 export function errorFields(error: unknown): NonNullable<ProcessResultMessage['error']> {
   const fields: NonNullable<ProcessResultMessage['error']> = {
@@ -648,29 +650,29 @@ export function errorFields(error: unknown): NonNullable<ProcessResultMessage['e
     return fields
   }
   if (!errorLike) {
-    fields.message = attempt(() => inspect(error), UNPRINTABLE)
+    fields.message = attempt(() => cut(inspect(error)), UNPRINTABLE)
     return fields
   }
   const e = error as Partial<Error> & { code?: unknown }
   fields.name = attempt(() => {
     const name = e.name
-    return typeof name === 'string' ? name : 'Error'
+    return typeof name === 'string' ? cut(name) : 'Error'
   }, 'Error')
   fields.message = attempt(() => {
     const message = e.message
     try {
-      return String(message)
+      return cut(String(message))
     } catch {
-      return attempt(() => inspect(message), UNPRINTABLE)
+      return attempt(() => cut(inspect(message)), UNPRINTABLE)
     }
   }, UNPRINTABLE)
   fields.stack = attempt(() => {
     const stack = e.stack
-    return typeof stack === 'string' ? stack : undefined
+    return typeof stack === 'string' ? cut(stack) : undefined
   }, undefined)
   fields.code = attempt(() => {
     const code = e.code
-    return typeof code === 'string' || typeof code === 'number' ? code : undefined
+    return typeof code === 'number' ? code : typeof code === 'string' ? cut(code) : undefined
   }, undefined)
   return fields
 }

@@ -177,7 +177,7 @@ import {
   writePayload,
 } from '../codec/codec.js'
 import { decodeLatin1, writeLatin1 } from '../codec/latin1.js'
-import { CorruptError, IncompatibleError, outOfRange, TimeoutError } from '../errors.js'
+import { CorruptError, DataCloneError, IncompatibleError, outOfRange, TimeoutError } from '../errors.js'
 import type { Segment } from '../memory/segment.js'
 import { attachmentAlive } from '../ownership/liveness.js'
 import { BUSY, OwnerWord } from '../ownership/owner-word.js'
@@ -402,9 +402,15 @@ export class MpmcRing {
   readonly #syncRoom: RoomWait
   /** The first corruption found; every later put and get throws it. */
   #fault: CorruptError | undefined
+  /**
+   * Runs after a get dropped a message too deep to revive (it threw
+   * DataCloneError), once the drop is committed: a JoinableQueue counts the
+   * item done, as no one will call taskDone for it.
+   */
+  onUnrevivable: (() => void) | undefined = undefined
   /** What the last `#read` found: the message's bytes (header and padding included), and why its payload could not be revived. */
   #readBytes = 0
-  #readFailure: CorruptError | undefined
+  #readFailure: CorruptError | DataCloneError | undefined
 
   /** Writes a fresh ring header at byte `offset` of the segment (in Segment.create's `init`). */
   static init(segment: Segment, offset: number, options: MpmcRingInit): void {
@@ -1392,7 +1398,7 @@ export class MpmcRing {
           }
         } catch (error) {
           // A message that cannot be revived is dropped, not left to wedge the ring for others.
-          failure = this.corrupt(`the message at position ${head} cannot be revived`, error)
+          failure = this.#unrevivable(head, error)
         }
       }
       let newHead = head + MESSAGE_HEADER + ((size + 7) & ~7)
@@ -1411,16 +1417,21 @@ export class MpmcRing {
       this.#cLock.release()
       if (moved) this.#wakeProducers()
     }
-    if (failure !== undefined) throw failure
+    if (failure !== undefined) {
+      if (failure instanceof DataCloneError) this.onUnrevivable?.()
+      throw failure
+    }
     return value
   }
 
   /**
    * Takes up to `max` of the messages there now, with one commit: an array
    * of at least one value, MPMC_EMPTY or MPMC_SHUTDOWN. A message that cannot
-   * be revived ends the batch: it is dropped, the values before it are
-   * returned, and the attachment is faulted (the next call throws); when it
-   * comes first, the call throws. The caller holds C_LOCK, which this releases.
+   * be revived ends the batch: a corrupt one is dropped, the values before it
+   * are returned, and the attachment is faulted (the next call throws); one
+   * too deep to revive (DataCloneError) stays for the next call. When it
+   * comes first, the call throws (and drops it). The caller holds C_LOCK,
+   * which this releases.
    */
   #getManyLocked(max: number): unknown[] | typeof MPMC_EMPTY | typeof MPMC_SHUTDOWN {
     const i32 = this.#i32
@@ -1439,6 +1450,8 @@ export class MpmcRing {
       let head = first
       while (taken < max && used > 0) {
         const value = this.#read(head, used, true)
+        // Too deep to revive: left for the next call, which takes it first and throws.
+        if (taken > 0 && this.#readFailure instanceof DataCloneError) break
         head = this.#advance(head, this.#readBytes)
         used -= this.#readBytes
         taken++
@@ -1450,7 +1463,11 @@ export class MpmcRing {
       this.#cLock.release()
       if (taken > 0) this.#wakeProducers()
     }
-    if (values.length === 0 && this.#readFailure !== undefined) throw this.#readFailure
+    const failure = this.#readFailure
+    if (values.length === 0 && failure !== undefined) {
+      if (failure instanceof DataCloneError) this.onUnrevivable?.()
+      throw failure
+    }
     return values
   }
 
@@ -1501,9 +1518,25 @@ export class MpmcRing {
       const end2 = this.#data + size - (cap - payload)
       return decodeSplit(tag, this.#buf, this.#data + payload, this.#data + cap, this.#data, end2, this.#scratchFor)
     } catch (error) {
-      this.#readFailure = this.corrupt(`the message at position ${head} cannot be revived`, error)
+      this.#readFailure = this.#unrevivable(head, error)
       return undefined
     }
+  }
+
+  /**
+   * Why the message at `head` could not be revived: a value nested too deep
+   * for this thread's stack (the codec's DataCloneError; sound bytes, so this
+   * object is not faulted and the next message is read as usual), or else a
+   * corrupt payload (faulted).
+   */
+  #unrevivable(head: number, error: unknown): CorruptError | DataCloneError {
+    if (!(error instanceof DataCloneError))
+      return this.corrupt(`the message at position ${head} cannot be revived`, error)
+    const why = error.message.replace(/^Cannot revive the value: /, '')
+    return new DataCloneError(
+      `Cannot revive the item taken from the ${this.#label} "${this.#segment.name}", which was dropped: ${why}`,
+      { cause: error },
+    )
   }
 
   /** Journal, commit, count of `taken` messages from `head` to `newHead` (see the header comment). */
