@@ -3,8 +3,9 @@
  * semaphore attaches (SIGSTOP), acquire ends by its timeout and leaves no
  * permit held once the attach lands after all; after it attached (a fake
  * server), every call ends within its limit or its timeout; a release depth
- * outside what the library keeps, or a garbled list of orphan grants in a
- * renewal's reply, is refused as corrupt.
+ * outside what the library keeps, a garbled list of orphan grants in a
+ * renewal's reply, or a claim told to wait longer than any hand-over (the
+ * server running other code under the library's name), is refused as corrupt.
  */
 
 import { shortenRedisLimits } from '@ipc/core/redis'
@@ -19,6 +20,7 @@ import {
 } from '@ipc/test-utils'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { ConnectionError, CorruptError, Lock, RLock, Semaphore } from '../src/redis/index.js'
+import { HANDOFF_MS, SEMAPHORE_LIBRARY } from '../src/redis/library.js'
 
 /** How late a timeout may end on a loaded machine. */
 const SLACK = 800
@@ -82,6 +84,35 @@ describeWithRedis('@ipc/semaphore/redis against an untrusted server', (server) =
       await waiter.release()
     } finally {
       process.off('warning', onWarning)
+      await Promise.all([holder.close(), waiter.close()])
+    }
+  })
+
+  it('fails the acquire with CorruptError when a claim is told to wait longer than any hand-over (a server running other code)', {
+    timeout: 15_000,
+  }, async () => {
+    const name = uniqueName()
+    const holder = await Semaphore.open(name, { url: server().url, create: { value: 1 } })
+    const waiter = await Semaphore.open(name, { url: server().url })
+    // Both attached (the library is loaded); now the server runs a copy whose young head lasts 60 s.
+    const slow = SEMAPHORE_LIBRARY.code.replace(`local HANDOFF_MS = ${HANDOFF_MS}\n`, 'local HANDOFF_MS = 60000\n')
+    expect(slow).not.toBe(SEMAPHORE_LIBRARY.code)
+    expect(await server().command('FUNCTION', 'LOAD', 'REPLACE', slow)).toBe(`$${SEMAPHORE_LIBRARY.name.length}`)
+    try {
+      expect(await holder.acquire()).toBe(true)
+      const waiting = elapsed(waiter.acquire({ timeout: 5000 }).catch((error: unknown) => error))
+      await vi.waitFor(async () => expect(await server().command('LLEN', `ipc:{${name}}:queue`)).toBe(':1'))
+      // The release finds the head young and nudges it; the acquire sent with it (one write, run
+      // before the nudged claim can arrive) takes the permit back, so the claim is told to wait
+      // about 60,000 ms. Before, the waiter armed that timer and timed out without the permit.
+      const [, barged] = await Promise.all([holder.release(), holder.acquire({ timeout: 0 })])
+      expect(barged).toBe(true)
+      const { ms, outcome } = await waiting
+      expect(outcome).toBeInstanceOf(CorruptError)
+      expect((outcome as Error).message).toMatch(/claim/)
+      expect(ms).toBeLessThan(2000)
+    } finally {
+      await server().command('FUNCTION', 'LOAD', 'REPLACE', SEMAPHORE_LIBRARY.code)
       await Promise.all([holder.close(), waiter.close()])
     }
   })
