@@ -241,7 +241,7 @@ describe('MpmcRing with corrupt words', () => {
     expect(other.tryGet()).toBe(MPMC_EMPTY)
   })
 
-  it('a value nested too deep to revive throws DataCloneError and is dropped; the ring is not faulted', () => {
+  it('a value nested too deep to revive throws DataCloneError and is dropped; the ring is not faulted', async () => {
     // v8.serialize writes it; v8.deserialize stops near 1,900 levels: sound bytes, not corruption.
     let deep = {}
     for (let i = 0; i < 3000; i++) deep = { inner: deep }
@@ -262,6 +262,15 @@ describe('MpmcRing with corrupt words', () => {
     )
     expect(unrevivable).toBe(2)
     expect(ring.tryGetMany(10)).toEqual(['b'])
+    // A get that waited for it, and a sync one.
+    const waiting = ring.get(5000)
+    other.tryPut(deep, undefined)
+    await expect(waiting).rejects.toThrow(DataCloneError)
+    other.tryPut(deep, undefined)
+    other.tryPut('c', undefined)
+    expect(() => ring.getSync(5000)).toThrow(DataCloneError)
+    expect(ring.getSync(5000)).toBe('c')
+    expect(unrevivable).toBe(4)
     expect(other.tryGet()).toBe(MPMC_EMPTY)
   })
 

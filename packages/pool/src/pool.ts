@@ -155,6 +155,12 @@ interface Worker {
   exited: boolean
   /** Tasks sent and not answered, oldest (running) first. */
   readonly held: Task[]
+  /**
+   * The id of the task whose PART replies it is sending (from the empty PART
+   * that opens them to its final reply), else 0: a reply the parent cannot
+   * revive meanwhile is one of them (see `#onUnrevived`).
+   */
+  partsOf: number
   given: number
   /** `performance.now()` of its last reply. */
   lastReplyAt: number
@@ -904,6 +910,7 @@ export class Pool {
       pumping: false,
       exited: false,
       held: [],
+      partsOf: 0,
       given: 0,
       lastReplyAt: 0,
       retiring: false,
@@ -1124,7 +1131,8 @@ export class Pool {
           reply = await worker.replies.get()
         } catch (error) {
           if (!(error instanceof DataCloneError)) throw error
-          reply = unrevivedReply(worker, error)
+          this.#onUnrevived(worker, error)
+          continue
         }
         if (reply !== null) this.#onReply(worker, reply)
       }
@@ -1149,7 +1157,26 @@ export class Pool {
     }
   }
 
-  #onReply(worker: Worker, reply: Reply): void {
+  /**
+   * A reply from `worker` that the parent cannot revive (nested too deep for
+   * its stack; the queue dropped it and threw `error`) fails its task: the
+   * one whose PART replies are coming (a task failed by an earlier part is no
+   * longer held, and this is ignored), else the oldest the worker holds (see
+   * protocol.ts, Order). None when it holds none (then it was no task's).
+   */
+  #onUnrevived(worker: Worker, error: DataCloneError): void {
+    const id = worker.partsOf !== 0 ? worker.partsOf : worker.held[0]?.id
+    if (id === undefined) return
+    const fields = {
+      name: error.name,
+      message: `its result cannot be revived by the pool (${error.message})`,
+      stack: undefined,
+      code: undefined,
+    }
+    this.#onReply(worker, [id, UNCLONABLE, fields], false)
+  }
+
+  #onReply(worker: Worker, reply: Reply, revived = true): void {
     if (worker.broken) return
     if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[0] !== 'number') {
       const named = Array.isArray(reply) ? this.#held.get(reply[0] as number) : undefined
@@ -1161,6 +1188,9 @@ export class Pool {
       return
     }
     const [id, status, value] = reply
+    // Revived replies only (not those of #onUnrevived): where a PART series starts and ends.
+    if (revived && status === PART) worker.partsOf = id
+    else if (revived && id === worker.partsOf) worker.partsOf = 0
     if (id < 0) {
       worker.ready = true
       this.#everReady = true
@@ -1181,7 +1211,7 @@ export class Pool {
       for (const result of value as Values) task.partial.push(result)
       return
     }
-    this.#held.delete(id)
+    this.#held.delete(task.id)
     if (worker.held[0] === task) worker.held.shift()
     else worker.held.splice(worker.held.indexOf(task), 1)
     // The worker began this task when it was sent or when the previous reply came, whichever is later.
@@ -1395,24 +1425,43 @@ export class Pool {
         reply = worker.replies.getNowait()
       } catch (error) {
         if (!(error instanceof DataCloneError)) return
-        reply = unrevivedReply(worker, error)
+        this.#onUnrevived(worker, error)
+        continue
       }
       if (reply !== null) this.#onReply(worker, reply)
     }
   }
 
-  /** The ids of the requests left in a dead worker's request queue: it never took them. */
+  /**
+   * The ids of the requests left in a dead worker's request queue: it never
+   * took them. One too deep to revive here (DataCloneError, dropped) is known
+   * by its place: the requests left are the last ones sent, so the last ones
+   * it holds, in order (see protocol.ts, Order).
+   */
   #takeRequests(worker: Worker): Set<number> {
-    const ids = new Set<number>()
+    const left: (number | undefined)[] = []
     for (;;) {
       let request: Request | null
       try {
         request = worker.requests.getNowait()
-      } catch {
-        return ids
+      } catch (error) {
+        if (error instanceof DataCloneError) {
+          left.push(undefined)
+          continue
+        }
+        break
       }
-      if (Array.isArray(request) && typeof request[0] === 'number') ids.add(request[0])
+      if (Array.isArray(request) && typeof request[0] === 'number') left.push(request[0])
     }
+    const first = worker.held.length - left.length
+    // By place only when the places agree with every id that could be read.
+    const placed = first >= 0 && left.every((id, i) => id === undefined || worker.held[first + i]?.id === id)
+    const ids = new Set<number>()
+    left.forEach((id, i) => {
+      if (id !== undefined) ids.add(id)
+      else if (placed) ids.add((worker.held[first + i] as Task).id)
+    })
+    return ids
   }
 
   /** After close(): retire idle workers once nothing is queued; wake joiners when all are gone. */
@@ -1534,24 +1583,6 @@ function replyProblem(task: Task, status: unknown, value: unknown): string | und
     default:
       return `an unknown status ${inspect(status, { depth: 0 })}`
   }
-}
-
-/**
- * A reply from `worker` that the parent cannot revive (nested too deep for
- * its stack; the queue dropped it and threw `error`), as the reply that fails
- * its task: the oldest the worker holds (see protocol.ts, Order). Null when it
- * holds none (then it was no task's).
- */
-function unrevivedReply(worker: Worker, error: DataCloneError): Reply | null {
-  const task = worker.held[0]
-  if (task === undefined) return null
-  const fields = {
-    name: error.name,
-    message: `its result cannot be revived by the pool (${error.message})`,
-    stack: undefined,
-    code: undefined,
-  }
-  return [task.id, UNCLONABLE, fields]
 }
 
 function taskError(exportName: string, error: ErrorFields): ProcessError {

@@ -16,15 +16,17 @@
  * | reply   | `[id, OK, result]`                           | worker     | the result (for MAP, the array of results)         |
  * | reply   | `[id, FAILED, { name, message, stack, code }]` | worker   | the function threw or rejected                     |
  * | reply   | `[id, NO_EXPORT, typeofFound]`               | worker     | `module[exportName]` is not a function             |
- * | reply   | `[id, PART, results]`                        | worker     | first MAP results; the final OK holds the rest     |
+ * | reply   | `[id, PART, results]`                        | worker     | first MAP results; the final OK holds the rest (an empty PART comes first) |
  * | reply   | `[id, TOO_LARGE, null]`                      | worker     | one result does not fit in the reply ring          |
  * | reply   | `[id, UNCLONABLE, { name, message, stack, code }]` | worker | the result cannot be cloned (the codec's error) |
  * | reply   | `[0, UNREADABLE, { name, message, stack, code }]` | worker | the request it took cannot be revived there (nested too deep for its stack; the queue dropped it) |
  *
  * Order: a worker takes its requests in order and replies to each before it
- * takes the next. So a reply's task is always the oldest the worker holds:
- * that is how UNREADABLE (whose id could not be read) names its task, and how
- * the parent fails the task of a reply it cannot revive itself. When a worker dies, the requests still in its request queue
+ * takes the next. So a reply's task is the oldest the worker holds, or,
+ * between a task's opening empty PART and its final reply, that task (its
+ * first part may have failed it already): that is how UNREADABLE (whose id
+ * could not be read) names its task, and how the parent fails the task of a
+ * reply it cannot revive itself. When a worker dies, the requests still in its request queue
  * never started (the parent reads them out); of the unanswered ones, the one
  * it took is the one it was running. A worker killed mid-`put` leaves no
  * partial reply (the queue's guarantee); a reply that was put before the

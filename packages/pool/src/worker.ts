@@ -157,8 +157,14 @@ function unsent(error: unknown): typeof UNCLONABLE | typeof FAILED {
   return error instanceof DataCloneError ? UNCLONABLE : FAILED
 }
 
-/** Puts `results` as PART replies, halving until each fits, then an empty OK; TOO_LARGE if one result alone does not fit. */
+/**
+ * Puts `results` as PART replies, halving until each fits, then an empty OK;
+ * TOO_LARGE if one result alone does not fit. An empty PART opens them: the
+ * parent then knows that a reply it cannot revive is one of these (see
+ * protocol.ts).
+ */
 function putInParts(replies: Queue<Reply>, id: number, results: unknown[] | Float64Array): void {
+  replies.putSync([id, PART, []])
   const put = (start: number, end: number): boolean => {
     try {
       replies.putSync([id, PART, results.slice(start, end)])

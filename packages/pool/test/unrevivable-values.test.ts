@@ -5,7 +5,7 @@
  * own task fails, with DataCloneError; the worker and the tasks behind it go on.
  */
 
-import { DataCloneError } from '@ipc/core'
+import { DataCloneError, WorkerExitError } from '@ipc/core'
 import { Pool } from '@ipc/pool'
 import { describe, expect, it } from 'vitest'
 
@@ -39,6 +39,19 @@ describe.each(['process', 'thread'] as const)('values nested too deep to revive 
   })
 })
 
+describe.each(['process', 'thread'] as const)('a map chunk whose results come back in parts (%s mode)', (mode) => {
+  it('fails that chunk only when its parts are too deep to revive; the task behind it gets its result', {
+    timeout: 60_000,
+  }, async () => {
+    await using pool = new Pool(TASKS, { size: 1, mode })
+    // 300 results of about 18 KB each: more than the 4 MiB reply ring, so they come back in parts.
+    const chunk = pool.map('nested', new Array(300).fill(TOO_DEEP), { chunksize: 300 }).catch((error: unknown) => error)
+    const behind = pool.run('square', [7])
+    expect(await chunk).toBeInstanceOf(DataCloneError)
+    expect(await behind).toBe(49)
+  })
+})
+
 // Process mode only: a worker thread's stack (4 MiB by default) revives what this thread's serializer wrote.
 it('arguments fail their own task only, with the worker still serving', {
   timeout: 30_000,
@@ -54,4 +67,21 @@ it('arguments fail their own task only, with the worker still serving', {
   )
   expect(await behind).toBe(16)
   expect(await pool.run('pid')).toBe(worker)
+})
+
+it('a worker that dies with a request too deep to revive in its queue: that task and those behind it never started, and run again', {
+  timeout: 60_000,
+}, async () => {
+  await using pool = new Pool(TASKS, { size: 1 })
+  // Many tiny tasks first: the pool then sends a worker several tasks ahead.
+  for (let i = 0; i < 300; i++) await pool.run('square', [2])
+  const dies = pool.run('exitAfter', [300]).catch((error: unknown) => error)
+  const deep = pool.run('identity', [nested(TOO_DEEP)]).catch((error: unknown) => error)
+  const behind = [3, 4, 5].map((x) => pool.run('square', [x]))
+  expect(await dies).toBeInstanceOf(WorkerExitError)
+  // Sent again to the next worker, which cannot revive it either; not failed as "while running".
+  const failure = (await deep) as Error
+  expect(failure).toBeInstanceOf(DataCloneError)
+  expect(failure.message).toMatch(/^Task "identity" cannot start/)
+  expect(await Promise.all(behind)).toEqual([9, 16, 25])
 })

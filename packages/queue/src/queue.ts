@@ -460,7 +460,7 @@ export class Queue<T = unknown> extends Primitive<Attached, QueueHandle> impleme
    * @throws {CorruptError} when a word of the queue's shared memory is out of range, or the item
    * cannot be revived (it is dropped so other processes go on); every later call throws it too.
    * @throws {DataCloneError} when the item is nested too deep for this thread's stack to revive (put
-   * wrote it: v8's serializer goes about twice as deep as its deserializer). It is dropped (a
+   * wrote it: v8's serializer goes deeper than its deserializer). It is dropped (a
    * JoinableQueue counts it done) and the queue goes on: only this call fails.
    * @example
    * ```ts

@@ -155,8 +155,8 @@
  * CorruptError and makes this attachment refuse every later put and get (a
  * message that could be delimited was first dropped, so other processes go
  * on); `detach` and closing the segment still work. A value nested too deep
- * for this thread's stack is not corruption (v8 writes values about twice as
- * deep as it reads back): DataCloneError for that get, that message dropped,
+ * for this thread's stack is not corruption (v8 writes values nested deeper
+ * than it reads back): DataCloneError for that get, that message dropped,
  * nothing faulted (`#unrevivable`). Sleeps last at most
  * RECHECK_MS, so a corrupt WAITERS count costs a late wake-up, never a hang.
  * A lock word scribbled to name a live attachment looks like a stopped
