@@ -5,17 +5,8 @@
  * within it, the round trip makes no syscall at all.
  *
  * The budget adapts per waiting side (one AdaptiveSpin per side of a ring
- * object, never shared between processes): a spin that finds the condition
- * restores the whole budget; a spin that misses halves it, because either
- * the peer is slow, or it shares our CPU and cannot run while we spin; below
- * 1/32 of the budget a side does not spin at all. Now and then a spin gets
- * the whole budget (a probe), to learn when spinning pays again: the 8th spin
- * after a hit, and after each probe that finds nothing the gap doubles, up
- * to every 1024th. A peer that shares our CPU (both ends pinned to one) never
- * answers a spin, and a probe there costs the whole budget: with a fixed gap
- * of 8, probes made the mean round trip on one CPU about 1.5× what it is
- * with growing gaps; and a floor of 1/64 of 50 µs (instead of none) made a
- * synchronous round trip there 5.6–7.8 µs instead of 3.5–4.3.
+ * object): misses shrink it, a hit restores it, probes look again now and
+ * then (spin-share.ts has the rule and why).
  *
  * Between batches of polls the spinner yields its CPU (sched_yield): a peer
  * that shares the CPU runs then, so it can answer within the spin instead of
@@ -27,12 +18,8 @@
  */
 import { native } from '../native.js'
 import { remaining } from './signal.js'
+import { SpinShare } from './spin-share.js'
 
-/** The smallest share of the budget a spin gets after misses; halving below it stops spinning. */
-const SPIN_FLOOR = 1 / 32
-/** The gap between probes after a hit, and the largest it grows to after probes that missed. */
-const PROBE_GAP_MIN = 8
-const PROBE_GAP_MAX = 1024
 /** Polls between two clock reads. */
 const POLLS_PER_CLOCK = 64
 
@@ -47,9 +34,7 @@ const POLLS_PER_CLOCK = 64
  * ```
  */
 export class AdaptiveSpin {
-  #scale = 1
-  #probeGap = PROBE_GAP_MIN
-  #untilProbe = PROBE_GAP_MIN
+  readonly #share = new SpinShare()
 
   /**
    * Polls `settled` for the current share of `maxMs` milliseconds, never
@@ -61,17 +46,15 @@ export class AdaptiveSpin {
     if (maxMs <= 0) return false
     const left = remaining(deadline)
     if (left <= 0) return false
-    const probe = --this.#untilProbe <= 0
+    const share = this.#share.start()
     // Not spinning (after misses): one look, which restores nothing.
-    if (!probe && this.#scale === 0) return settled()
-    const end = performance.now() + Math.min(maxMs * (probe ? 1 : this.#scale), left)
+    if (share === 0) return settled()
+    const end = performance.now() + Math.min(maxMs * share, left)
     const bin = native()
     for (;;) {
       for (let i = 0; i < POLLS_PER_CLOCK; i++) {
         if (settled()) {
-          this.#scale = 1
-          this.#probeGap = PROBE_GAP_MIN
-          if (probe || this.#untilProbe > PROBE_GAP_MIN) this.#untilProbe = PROBE_GAP_MIN
+          this.#share.hit()
           return true
         }
       }
@@ -79,11 +62,7 @@ export class AdaptiveSpin {
       // Optional: a binding loaded by an older copy of @ipc/core has none.
       bin.yieldThread?.()
     }
-    this.#scale = this.#scale / 2 < SPIN_FLOOR ? 0 : this.#scale / 2
-    if (probe) {
-      this.#probeGap = Math.min(PROBE_GAP_MAX, this.#probeGap * 2)
-      this.#untilProbe = this.#probeGap
-    }
+    this.#share.miss()
     return false
   }
 }

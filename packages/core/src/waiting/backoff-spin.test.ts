@@ -14,10 +14,39 @@ describe('BackoffSpin#spin', () => {
     expect(checks).toBe(10)
     expect(spinner.spin()).toBe(false)
     expect(checks).toBe(10)
+    // A budget spent in vain halves the next one (see the next test).
     spinner.reset()
     checks = 100
     expect(spinner.spin()).toBe(false)
-    expect(checks).toBe(110)
+    expect(checks).toBe(105)
+  })
+
+  it('halves its budget after each wait that spent it in vain, down to none, with whole budgets as probes; a change seen restores it', () => {
+    let checks = 0
+    let changed = false
+    const spinner = new BackoffSpin(() => {
+      checks++
+      return changed
+    })
+    const spun = () => {
+      checks = 0
+      spinner.reset()
+      const result = spinner.spin()
+      // Spent: further calls of the same wait check nothing more.
+      if (!result) expect(spinner.spin()).toBe(false)
+      return checks
+    }
+    const made = Array.from({ length: 24 }, spun)
+    // The 8th wait probes with the whole budget, then (missing) the 24th.
+    expect(made).toEqual([40, 20, 10, 5, 2, 1, 0, 40, ...new Array(15).fill(0), 40])
+    expect(spun()).toBe(0)
+    // Probes stay rare while they miss; one that sees a change restores the whole budget.
+    let waits = 0
+    changed = true
+    while (spun() === 0) waits++
+    expect(waits).toBeGreaterThan(20)
+    changed = false
+    expect(spun()).toBe(BACKOFF_CHECKS)
   })
 
   it('makes its default 40 checks and returns within milliseconds (about 70 µs of pauses)', () => {

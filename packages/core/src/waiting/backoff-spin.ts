@@ -10,7 +10,15 @@
  * than pulling the producer's cache lines over on every message. Measured on
  * 2 cores (the MPMC ring): a 20 µs budget sleeps (and costs futex round
  * trips) far more often, halving throughput with 2 producers and 2 consumers.
+ *
+ * The budget adapts as the SPSC ring's does (spin-share.ts): a spin that
+ * spent its budget in vain halves the next one, down to none, with whole
+ * budgets now and then as probes; one that sees a change restores it. A
+ * consumer fed within microseconds keeps its 40 checks; one whose producer
+ * takes a millisecond an item (a pool's parent waiting for results) stops
+ * paying 70 µs of CPU per item.
  */
+import { SpinShare } from './spin-share.js'
 
 /** Checks of the default budget. */
 export const BACKOFF_CHECKS = 40
@@ -31,8 +39,9 @@ function idle(iterations: number): void {
  * One budget of backoff spinning. Pass `spin` as `WaitRules.spin` with
  * `respin: true`: each call resumes where the last one stopped, so a try
  * that lost a race spins on within the same budget. `reset()` before each
- * wait; one object may serve many waits of one thread, one at a time (the
- * runners spin synchronously, before their first sleep).
+ * wait (it sets that wait's share of the checks); one object serves the
+ * waits of one side of one thread, one at a time (the runners spin
+ * synchronously, before their first sleep).
  *
  * @example
  * ```ts
@@ -45,29 +54,40 @@ export class BackoffSpin {
   readonly spin: () => boolean
   readonly #changed: () => boolean
   readonly #checks: number
+  readonly #share = new SpinShare()
+  /** Checks this wait may make (its share of `#checks`), and made so far. */
+  #budget: number
   #done = 0
   #pause = PAUSE_MIN
 
   constructor(changed: () => boolean, checks = BACKOFF_CHECKS) {
     this.#changed = changed
     this.#checks = checks
+    this.#budget = checks
     this.spin = () => this.#next()
   }
 
-  /** Starts a new budget. */
+  /** Starts a new budget: this wait's share of the checks (SpinShare). */
   reset(): this {
+    this.#budget = Math.floor(this.#checks * this.#share.start())
     this.#done = 0
     this.#pause = PAUSE_MIN
     return this
   }
 
   #next(): boolean {
-    while (this.#done < this.#checks) {
+    if (this.#done >= this.#budget) return false
+    while (this.#done < this.#budget) {
       idle(this.#pause)
       this.#done++
       this.#pause = Math.min(this.#pause * 2, PAUSE_MAX)
-      if (this.#changed()) return true
+      if (this.#changed()) {
+        this.#share.hit()
+        return true
+      }
     }
+    // Spent in vain (counted once: a later call of this wait returns false above).
+    this.#share.miss()
     return false
   }
 }
