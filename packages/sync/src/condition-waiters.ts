@@ -19,6 +19,9 @@
  * - A waiter that could not take the lock back (passOn, without the lock):
  *   CAS of the oldest live WAITING entry → NOTIFIED, then its wake; it frees
  *   nothing and leaves HIGH alone.
+ * - A waiter at each slice end (`rescue`, without the lock), for each
+ *   NOTIFIED entry whose waiter died before it took the notification: CAS
+ *   NOTIFIED → FREE, then passOn. HIGH is left alone.
  * - The waiter's own object, when it closes (without the lock): CAS of its
  *   entries WAITING or NOTIFIED → FREE. The CASes make this safe against a
  *   notifier; a notification it takes that way is lost with the closing waiter.
@@ -33,7 +36,11 @@
  *
  * What a SIGKILL can lose: a notifier killed between its CAS and its wake
  * leaves a NOTIFIED waiter asleep until its next RECHECK_MS slice (late, not
- * lost). A waiter killed while waiting leaves its entry WAITING until a
+ * lost). A waiter killed after a notify marked it (the notify saw it alive)
+ * and before it took the notification back under the lock does not spend
+ * it: the next slice end (RECHECK_MS) of any other waiter passes it on
+ * (late, not lost). Not looked for on the notify's path: it would cost each
+ * notify a second look at the process (system calls). A waiter killed while waiting leaves its entry WAITING until a
  * notify finds its owner dead and frees it, or until a full table is swept.
  * A lock holder killed mid-update leaves entries that are each either
  * complete or FREE (STATE is written last), and HIGH only too high.
@@ -172,7 +179,36 @@ export class ConditionWaiters {
       return NOT_YET
     }
     const events = this.#eventsOf(entry)
-    return sync ? events.waitSync(attempt, rules) : events.wait(attempt, rules)
+    const sliced: WaitRules = {
+      ...rules,
+      onSlice: () => {
+        rules.onSlice?.()
+        this.rescue()
+      },
+    }
+    return sync ? events.waitSync(attempt, sliced) : events.wait(attempt, sliced)
+  }
+
+  /**
+   * Without the lock: each NOTIFIED entry whose waiter died before it took
+   * its notification is freed by CAS and the notification passed on
+   * (passOn), so a notify(n) still reaches n live waiters. One CAS decides,
+   * so two rescuers never pass one notification on twice. A waiter's own
+   * entry is alive: never its own.
+   */
+  rescue(): void {
+    if (this.#segment.closed) return
+    const high = this.#high()
+    for (let entry = 0; entry < high; entry++) {
+      if (this.state(entry) !== NOTIFIED) continue
+      try {
+        if (this.#alive(entry, true)) continue
+      } catch {
+        // A scribbled SLOT: the waiter's own check fails its wait.
+        continue
+      }
+      if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), NOTIFIED, FREE) === NOTIFIED) this.passOn()
+    }
   }
 
   /** The entry names this object and thread, as its waiter wrote it (else CorruptError). */
@@ -321,7 +357,8 @@ export class ConditionWaiters {
    * runs: a close of this object before the lock is given up (a lock the
    * user gave, released after the close) runs it first, so the waiters
    * are not left to their next slice. Waking a freed entry's event (its
-   * waiter died) wakes nobody.
+   * waiter died) wakes nobody; a waiter that died after it was marked has
+   * its notification passed on by the next slice end of another (`rescue`).
    */
   #handOver(wakes: readonly EventCount[], later: (wake: () => void) => void): void {
     const wake = (): void => {

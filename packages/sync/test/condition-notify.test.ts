@@ -2,7 +2,8 @@
  * Condition across processes: notify(1) wakes exactly one of three waiting
  * processes, notifyAll() the rest; a tight producer/consumer loop between
  * two processes loses no wake-up in 2000 rounds; a SIGKILLed waiter is
- * skipped, so a notify(1) still reaches a live one.
+ * skipped, so a notify(1) still reaches a live one, also when it was killed
+ * after the notify marked it.
  */
 import { Segment } from '@ipc/core/internal'
 import { Condition, ValueError } from '@ipc/sync'
@@ -56,6 +57,34 @@ describe('Condition#notify() across processes', () => {
       // The victim waited longest; a notify(1) must not be spent on it.
       await condition.withLock(() => condition.notify(1))
       await survivor.waitFor('notified true owned true')
+      survivor.child.send('exit')
+      expect(await survivor.exited).toBe(0)
+    } finally {
+      condition.close()
+    }
+  })
+
+  it('passes on a notification whose waiter was SIGKILLed before it took it: a live waiter gets it', {
+    timeout: 60_000,
+  }, async () => {
+    const condition = new Condition()
+    try {
+      const handle = JSON.stringify(condition.handle)
+      const victim = spawnChild(WAITER, [handle, 'sync'])
+      await victim.waitFor('waiting')
+      await condition.withLock(() => undefined)
+      const survivor = spawnChild(WAITER, [handle, 'async'])
+      await survivor.waitFor('waiting')
+      await condition.withLock(() => undefined)
+      // notify(1) marks the victim (alive then, the oldest); it dies before the lock is released,
+      // so it never takes the notification back. Before, the survivor slept on to its timeout (20 s).
+      await condition.acquire()
+      condition.notify(1)
+      victim.child.kill('SIGKILL')
+      expect(await victim.exited).toBe(-9)
+      condition.release()
+      // Passed on at the survivor's next slice end (1 s).
+      await survivor.waitFor('notified true owned true', 5000)
       survivor.child.send('exit')
       expect(await survivor.exited).toBe(0)
     } finally {
