@@ -17,6 +17,7 @@ import {
   outOfRange,
   PermissionError,
   ProcessError,
+  shown,
   systemError,
   TimeoutError,
   ValueError,
@@ -267,5 +268,15 @@ describe('error messages', () => {
       expect(message, message).not.toMatch(/\.$/)
       expect(message, message).not.toMatch(/\b(can't|won't|don't|doesn't|isn't|wasn't|didn't)\b/i)
     }
+  })
+})
+
+describe('shown()', () => {
+  it('quotes strings and marks bigints, so neither reads as a number', () => {
+    expect(shown('10')).toBe("'10'")
+    expect(shown(10n)).toBe('10n')
+    expect(shown(10)).toBe('10')
+    expect(shown('x'.repeat(200))).toBe(`'${'x'.repeat(100)}…'`)
+    expect(shown(Object.create(null))).toBe('[Object: null prototype] {}')
   })
 })

@@ -4,7 +4,7 @@
  * with a live typed-array view (zero copy).
  */
 import { type InspectOptionsStylized, inspect } from 'node:util'
-import { checkOptionsObject, type Handle, invalidArgType, outOfRange } from '@ipc/core/internal'
+import { checkOptionsObject, type Handle, invalidArgType, MAX_MAPPED_BYTES, outOfRange } from '@ipc/core/internal'
 import {
   type AnyTypedArray,
   checkElement,
@@ -57,7 +57,7 @@ const INSPECT_MAX = 20
 function initialValues(
   type: ElementType,
   lengthOrValues: unknown,
-): { length: number; values: (number | bigint)[] | undefined } {
+): { length: number; values: ArrayLike<number | bigint> | undefined } {
   if (typeof lengthOrValues === 'number') {
     if (!Number.isSafeInteger(lengthOrValues) || lengthOrValues < 0)
       throw outOfRange(`The length must be a non-negative integer, received ${lengthOrValues}`)
@@ -71,9 +71,27 @@ function initialValues(
     throw invalidArgType(
       `The "lengthOrValues" argument must be a length or an iterable of values, received ${lengthOrValues === null ? 'null' : typeof lengthOrValues}`,
     )
-  const given = Array.from(lengthOrValues as Iterable<unknown>)
-  const values = given.map((value, index) => checkElement(type, value, `The value at index ${index}`))
-  return { length: values.length, values }
+  // Read into a typed array of the type, which doubles as it fills: at most twice the array's own
+  // bytes, and never more values than a segment this Node.js can map holds (an endless or huge
+  // iterable gets RangeError, not a heap exhausted by a JS array of it).
+  const most = Math.floor((MAX_MAPPED_BYTES - OFFSET_ELEMENTS) / type.bytes)
+  const View = type.View as unknown as new (length: number) => AnyTypedArray
+  let values = new View(Math.min(most, 64))
+  let length = 0
+  for (const value of lengthOrValues as Iterable<unknown>) {
+    if (length === most)
+      throw outOfRange(
+        `The "lengthOrValues" iterable must have at most ${most} values of type ${type.name} (what this Node.js can map)`,
+      )
+    const element = checkElement(type, value, `The value at index ${length}`)
+    if (length === values.length) {
+      const grown = new View(Math.min(most, 2 * length))
+      grown.set(values as never)
+      values = grown
+    }
+    values[length++] = element as never
+  }
+  return { length, values: values.subarray(0, length) as ArrayLike<number | bigint> }
 }
 
 /** Validates the `create` option of `SharedArray.open`: `lengthOrValues` is required (an array has no default length). */
