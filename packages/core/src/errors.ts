@@ -192,15 +192,14 @@ export class WorkerExitError extends IpcError {
 }
 
 /**
- * `value` as an argument error shows it: a string quoted (cut to 100
- * characters), a bigint with its `n`, anything else `String(value)`, or, for
+ * `value` as an argument error shows it: a string quoted and escaped (cut
+ * after 100 characters), a bigint with its `n`, anything else `String(value)`, or, for
  * a value that cannot be converted (a null-prototype object, a throwing
  * `toString`), a look at it that runs none of its code. Never throws.
  */
 export function shown(value: unknown): string {
-  // A string or a bigint shown bare reads as a number ('10', 10n): quoted, and with its n.
-  if (typeof value === 'string') return `'${value.length > 100 ? `${value.slice(0, 100)}…` : value}'`
-  if (typeof value === 'bigint') return `${value}n`
+  // A string or a bigint shown bare reads as a number ('10', 10n): quoted and escaped, and with its n.
+  if (typeof value === 'string' || typeof value === 'bigint') return inspect(value, { maxStringLength: 100 })
   try {
     return String(value)
   } catch {

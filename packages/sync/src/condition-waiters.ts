@@ -193,22 +193,39 @@ export class ConditionWaiters {
    * Without the lock: each NOTIFIED entry whose waiter died before it took
    * its notification is freed by CAS and the notification passed on
    * (passOn), so a notify(n) still reaches n live waiters. One CAS decides,
-   * so two rescuers never pass one notification on twice. A waiter's own
+   * so two rescuers never pass one notification on twice, and a notify that
+   * finds the entry rescued counts it as passed on (`#mark`). A waiter's own
    * entry is alive: never its own.
+   *
+   * The look at the process takes system calls, during which the entry may
+   * be freed, taken by a new waiter and notified again: the entry's arrival
+   * number (SEQ), SLOT and TID are read before the look and again just before
+   * the CAS, and a change skips it. (A rescuer descheduled between that
+   * second read and its CAS while all of that happens could still free the
+   * new waiter's entry, whose wait then fails with CorruptError: a window of
+   * a few instructions, after a SIGKILL.)
    */
   rescue(): void {
     if (this.#segment.closed) return
     const high = this.#high()
     for (let entry = 0; entry < high; entry++) {
       if (this.state(entry) !== NOTIFIED) continue
+      const occupant = this.#occupant(entry)
       try {
         if (this.#alive(entry, true)) continue
       } catch {
         // A scribbled SLOT: the waiter's own check fails its wait.
         continue
       }
+      if (this.#occupant(entry) !== occupant) continue
       if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), NOTIFIED, FREE) === NOTIFIED) this.passOn()
     }
+  }
+
+  /** Who holds `entry` now: its SEQ, SLOT and TID, as one string to compare. */
+  #occupant(entry: number): string {
+    const i32 = this.#i32
+    return `${Atomics.load(i32, this.#at(entry, CE_SEQ))} ${Atomics.load(i32, this.#at(entry, CE_SLOT))} ${Atomics.load(i32, this.#at(entry, CE_TID))}`
   }
 
   /** The entry names this object and thread, as its waiter wrote it (else CorruptError). */
@@ -342,9 +359,12 @@ export class ConditionWaiters {
       // read its NOTIFIED (its owner is dead, and the rest wait for this
       // lock). notifyAll wakes everyone anyway, so memory suffices there.
       if (!all && !this.#alive(entry, true)) {
-        Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), NOTIFIED, FREE)
-        freed = true
-        continue
+        // Freed here, this notify goes on to the next waiter; freed by a rescuer meanwhile (the CAS
+        // fails), the rescuer passed it on already, and it counts as given.
+        if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), NOTIFIED, FREE) === NOTIFIED) {
+          freed = true
+          continue
+        }
       }
       notified++
     }

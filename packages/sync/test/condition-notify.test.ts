@@ -15,6 +15,18 @@ const PING_PONG = new URL('./fixtures/ping-pong.mjs', import.meta.url)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Two waiting processes: the victim (sync) waits first, the survivor (async) second. */
+async function victimAndSurvivor(condition: Condition) {
+  const handle = JSON.stringify(condition.handle)
+  const victim = spawnChild(WAITER, [handle, 'sync'])
+  await victim.waitFor('waiting')
+  await condition.withLock(() => undefined)
+  const survivor = spawnChild(WAITER, [handle, 'async'])
+  await survivor.waitFor('waiting')
+  await condition.withLock(() => undefined)
+  return { victim, survivor }
+}
+
 describe('Condition#notify() across processes', () => {
   it('notify(1) wakes exactly one of 3 waiting processes; notifyAll() wakes the others', {
     timeout: 60_000,
@@ -45,13 +57,7 @@ describe('Condition#notify() across processes', () => {
   it('skips a SIGKILLed waiter: notify(1) goes to a live one', { timeout: 60_000 }, async () => {
     const condition = new Condition()
     try {
-      const handle = JSON.stringify(condition.handle)
-      const victim = spawnChild(WAITER, [handle, 'sync'])
-      await victim.waitFor('waiting')
-      await condition.withLock(() => undefined)
-      const survivor = spawnChild(WAITER, [handle, 'async'])
-      await survivor.waitFor('waiting')
-      await condition.withLock(() => undefined)
+      const { victim, survivor } = await victimAndSurvivor(condition)
       victim.child.kill('SIGKILL')
       expect(await victim.exited).toBe(-9)
       // The victim waited longest; a notify(1) must not be spent on it.
@@ -69,13 +75,7 @@ describe('Condition#notify() across processes', () => {
   }, async () => {
     const condition = new Condition()
     try {
-      const handle = JSON.stringify(condition.handle)
-      const victim = spawnChild(WAITER, [handle, 'sync'])
-      await victim.waitFor('waiting')
-      await condition.withLock(() => undefined)
-      const survivor = spawnChild(WAITER, [handle, 'async'])
-      await survivor.waitFor('waiting')
-      await condition.withLock(() => undefined)
+      const { victim, survivor } = await victimAndSurvivor(condition)
       // notify(1) marks the victim (alive then, the oldest); it dies before the lock is released,
       // so it never takes the notification back. Before, the survivor slept on to its timeout (20 s).
       await condition.acquire()

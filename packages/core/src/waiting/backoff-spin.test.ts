@@ -14,7 +14,12 @@ describe('BackoffSpin#spin', () => {
     expect(checks).toBe(10)
     expect(spinner.spin()).toBe(false)
     expect(checks).toBe(10)
-    // A budget spent in vain halves the next one (see the next test).
+    // A wait that saw a change keeps the whole budget for the next one, though it then spent it.
+    spinner.reset()
+    checks = 100
+    expect(spinner.spin()).toBe(false)
+    expect(checks).toBe(110)
+    // One spent in vain halves the next (see the next test).
     spinner.reset()
     checks = 100
     expect(spinner.spin()).toBe(false)
