@@ -15,7 +15,8 @@
  *   the entry's EVENT and wakes its sleeper (EventCount.notify). A dead
  *   waiter's entry (SIGKILL, ended thread, closed object) is freed by CAS
  *   (WAITING or NOTIFIED) → FREE and not counted: a notify(n) reaches n live
- *   waiters, never a corpse.
+ *   waiters, never a corpse. (When that CAS finds the entry FREE already, a
+ *   rescuer took it, or its own object's close did: it counts as given.)
  * - A waiter that could not take the lock back (passOn, without the lock):
  *   CAS of the oldest live WAITING entry → NOTIFIED, then its wake; it frees
  *   nothing and leaves HIGH alone.
@@ -40,7 +41,11 @@
  * and before it took the notification back under the lock does not spend
  * it: the next slice end (RECHECK_MS) of any other waiter passes it on
  * (late, not lost). Not looked for on the notify's path: it would cost each
- * notify a second look at the process (system calls). A waiter killed while waiting leaves its entry WAITING until a
+ * notify a second look at the process (system calls). The entry does not say
+ * when it was notified, so the waiter it goes to may have started its wait
+ * after that notify (a spurious wake-up, which condition variables allow:
+ * callers loop on their predicate, or use waitFor); so may a waiter a
+ * notifyAll marked, dead (it looks at memory only). A waiter killed while waiting leaves its entry WAITING until a
  * notify finds its owner dead and frees it, or until a full table is swept.
  * A lock holder killed mid-update leaves entries that are each either
  * complete or FREE (STATE is written last), and HIGH only too high.
@@ -144,8 +149,9 @@ export class ConditionWaiters {
     const high = this.#high()
     for (let entry = 0; entry < high; entry++) {
       const state = this.state(entry)
-      if (state !== FREE && !this.#alive(entry, true))
-        Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), state, FREE)
+      if (state === FREE || this.#alive(entry, true)) continue
+      // A dead waiter's notification goes on, as a rescue's does.
+      if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), state, FREE) === NOTIFIED) this.passOn()
     }
     this.#lower()
   }
@@ -359,8 +365,9 @@ export class ConditionWaiters {
       // read its NOTIFIED (its owner is dead, and the rest wait for this
       // lock). notifyAll wakes everyone anyway, so memory suffices there.
       if (!all && !this.#alive(entry, true)) {
-        // Freed here, this notify goes on to the next waiter; freed by a rescuer meanwhile (the CAS
-        // fails), the rescuer passed it on already, and it counts as given.
+        // Freed here, this notify goes on to the next waiter. Freed meanwhile (the CAS fails): by a
+        // rescuer, which passes it on (now or in a moment), or by its object's close, which takes
+        // it with it (see the table above); either way it counts as given.
         if (Atomics.compareExchange(this.#i32, this.#at(entry, CE_STATE), NOTIFIED, FREE) === NOTIFIED) {
           freed = true
           continue

@@ -14,16 +14,16 @@
  * The budget adapts as the SPSC ring's does (spin-share.ts): a spin that
  * spent its budget in vain halves the next one, down to none, with whole
  * budgets now and then as probes; one that sees a change restores it. A
- * consumer fed within microseconds keeps its 40 checks; one whose producer
- * takes a millisecond an item (a pool's parent waiting for results) stops
+ * consumer fed within microseconds mostly keeps spinning (its spins see
+ * items); one whose producer takes a millisecond an item (a pool's parent waiting for results) stops
  * paying 70 µs of CPU per item. A wait that saw a change counts as a hit
  * even when its try then lost a race and it slept after all.
  *
  * Unlike AdaptiveSpin it does not yield its CPU between checks: a consumer
  * woken onto its producer's CPU (Linux tends to wake a sleeper there) can
- * then miss its probes and settle into sleeping on most items (a producer
- * putting every 3 µs: up to 0.2 sleeps an item, against 0.04 before this
- * adapted), at the same throughput. Yielding at the longest pauses avoided
+ * then miss its probes and settle into sleeping on more of its items (a
+ * producer putting every 3 µs: up to 0.2 sleeps an item, against 0.04
+ * before this adapted), at the same throughput. Yielding at the longest pauses avoided
  * that, but cut a 2-worker pool's rate of 1 ms tasks by a third.
  */
 import { SpinShare } from './spin-share.js'
@@ -91,12 +91,12 @@ export class BackoffSpin {
     while (this.#done < this.#budget) {
       idle(this.#pause)
       this.#done++
+      this.#pause = Math.min(this.#pause * 2, PAUSE_MAX)
       if (this.#changed()) {
         if (!this.#hit) this.#share.hit()
         this.#hit = true
         return true
       }
-      this.#pause = Math.min(this.#pause * 2, PAUSE_MAX)
     }
     // Spent (counted once: a later call of this wait returns false above); in vain unless it saw a change.
     if (!this.#hit) this.#share.miss()

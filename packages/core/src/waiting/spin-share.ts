@@ -16,7 +16,7 @@
  * (instead of none) made a synchronous round trip there 5.6–7.8 µs instead
  * of 3.5–4.3. A consumer whose producer takes a millisecond per item (a pool
  * waiting for task results) spun its whole 70 µs on every wait before the
- * MPMC ring followed this rule: about 180 µs of CPU per 1 ms task.
+ * MPMC ring followed this rule: about 190 µs of CPU per 1 ms task.
  */
 
 /** The smallest share a spin gets after misses; halving below it stops spinning. */
