@@ -177,15 +177,15 @@ export function decodePayload(tag: number, source: Buffer, start: number, end: n
  * the value is not one this thread can hold, so a reader drops the message
  * and goes on instead of judging its source corrupt.
  */
+/** Why a value cannot be revived on this thread's stack (`reviveV8`'s DataCloneError says it; a ring's names its queue). */
+export const NESTED_TOO_DEEP = 'it is nested deeper than the stack of the thread reading it allows'
+
 function reviveV8(bytes: Buffer): unknown {
   try {
     return v8Deserialize(bytes)
   } catch (error) {
     if (!(error instanceof RangeError && error.message === 'Maximum call stack size exceeded')) throw error
-    throw new DataCloneError(
-      'Cannot revive the value: it is nested deeper than the stack of the thread reading it allows',
-      { cause: error },
-    )
+    throw new DataCloneError(`Cannot revive the value: ${NESTED_TOO_DEEP}`, { cause: error })
   }
 }
 

@@ -174,6 +174,7 @@ import {
   decodeSplit,
   type Encoded,
   encode,
+  NESTED_TOO_DEEP,
   SHORT_STRING,
   TAG_LATIN1,
   TAG_MAX,
@@ -1535,9 +1536,8 @@ export class MpmcRing {
   #unrevivable(head: number, error: unknown): CorruptError | DataCloneError {
     if (!(error instanceof DataCloneError))
       return this.corrupt(`the message at position ${head} cannot be revived`, error)
-    const why = error.message.replace(/^Cannot revive the value: /, '')
     return new DataCloneError(
-      `Cannot revive the item taken from the ${this.#label} "${this.#segment.name}", which was dropped: ${why}`,
+      `Cannot revive the item taken from the ${this.#label} "${this.#segment.name}", which was dropped: ${NESTED_TOO_DEEP}`,
       { cause: error },
     )
   }
